@@ -1,0 +1,91 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ReferenceRow is one feature of a pinned reference (baseline) of a model version, in the
+// references table. All rows of one reference share ReferenceID, a content hash.
+type ReferenceRow struct {
+	ModelID        string
+	ModelVersion   string
+	ReferenceID    string
+	CreatedAt      time.Time // zero means the time of the write
+	Source         string    // how it was built, e.g. "warmup" or "import"
+	Windows        uint32    // windows merged into it
+	Feature        string
+	Kind           string // "numeric" or "categorical"
+	N              uint64
+	Mean           float64
+	Variance       float64
+	Min            float64
+	Max            float64
+	BinEdges       []float64
+	BinCounts      []uint64
+	Categories     []string
+	CategoryCounts []uint64
+	Sample         []float64
+}
+
+var referenceFields = []field[ReferenceRow]{
+	fieldOf("model_id", func(r *ReferenceRow) string { return r.ModelID }),
+	fieldOf("model_version", func(r *ReferenceRow) string { return r.ModelVersion }),
+	fieldOf("reference_id", func(r *ReferenceRow) string { return r.ReferenceID }),
+	fieldOf("created_at", func(r *ReferenceRow) time.Time { return r.CreatedAt }),
+	fieldOf("source", func(r *ReferenceRow) string { return r.Source }),
+	fieldOf("windows", func(r *ReferenceRow) uint32 { return r.Windows }),
+	fieldOf("feature", func(r *ReferenceRow) string { return r.Feature }),
+	fieldOf("kind", func(r *ReferenceRow) string { return r.Kind }),
+	fieldOf("n", func(r *ReferenceRow) uint64 { return r.N }),
+	fieldOf("mean", func(r *ReferenceRow) float64 { return r.Mean }),
+	fieldOf("variance", func(r *ReferenceRow) float64 { return r.Variance }),
+	fieldOf("min", func(r *ReferenceRow) float64 { return r.Min }),
+	fieldOf("max", func(r *ReferenceRow) float64 { return r.Max }),
+	fieldOf("bin_edges", func(r *ReferenceRow) []float64 { return nonNil(r.BinEdges) }),
+	fieldOf("bin_counts", func(r *ReferenceRow) []uint64 { return nonNil(r.BinCounts) }),
+	fieldOf("categories", func(r *ReferenceRow) []string { return nonNil(r.Categories) }),
+	fieldOf("category_counts", func(r *ReferenceRow) []uint64 { return nonNil(r.CategoryCounts) }),
+	fieldOf("sample", func(r *ReferenceRow) []float64 { return nonNil(r.Sample) }),
+}
+
+// SaveReference writes the rows of one or more references, retrying like WriteWindows until it
+// succeeds or ctx ends. Rows with a zero CreatedAt get the time of the call. Saving the same
+// reference again is harmless: rows with the same key collapse to one.
+func (s *Store) SaveReference(ctx context.Context, rows []ReferenceRow) error {
+	rows = stamp(rows, now(), func(r *ReferenceRow) *time.Time { return &r.CreatedAt })
+	return insert(ctx, s, referencesTable.name, referenceFields, rows)
+}
+
+// LoadReferences returns the rows of the newest reference of every model version (largest
+// created_at, ties broken by the larger reference_id), ordered by model, version and feature.
+func (s *Store) LoadReferences(ctx context.Context) ([]ReferenceRow, error) {
+	const q = `SELECT model_id, model_version, reference_id, created_at, source, windows, feature, kind,
+    n, mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, sample
+FROM references FINAL
+WHERE (model_id, model_version, reference_id) IN (
+    SELECT model_id, model_version, argMax(reference_id, (created_at, reference_id))
+    FROM references
+    GROUP BY model_id, model_version)
+ORDER BY model_id, model_version, feature`
+	rows, err := s.conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("loading references: %w", err)
+	}
+	defer rows.Close()
+	var out []ReferenceRow
+	for rows.Next() {
+		var r ReferenceRow
+		if err := rows.Scan(&r.ModelID, &r.ModelVersion, &r.ReferenceID, &r.CreatedAt, &r.Source, &r.Windows,
+			&r.Feature, &r.Kind, &r.N, &r.Mean, &r.Variance, &r.Min, &r.Max, &r.BinEdges, &r.BinCounts,
+			&r.Categories, &r.CategoryCounts, &r.Sample); err != nil {
+			return nil, fmt.Errorf("loading references: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("loading references: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,308 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// version is a ClickHouse server version; DDL is rendered for it.
+type version struct{ major, minor, patch uint64 }
+
+func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
+
+// atLeast reports whether v >= major.minor.
+func (v version) atLeast(major, minor uint64) bool {
+	return v.major > major || (v.major == major && v.minor >= minor)
+}
+
+// Features newer than ClickHouse 18.16 that the schema uses when the server has them.
+func (v version) lowCardinality() bool { return v.atLeast(19, 0) }
+func (v version) codecs() bool         { return v.atLeast(20, 0) }
+
+// column is one column of a table. dim marks a low-cardinality String dimension; codec is the
+// compression used on servers that support codecs.
+type column struct {
+	name, typ string
+	dim       bool
+	codec     string
+}
+
+// Column codecs used on servers >= 20.
+const (
+	codecTime  = "Delta(4), ZSTD(1)"
+	codecBlob  = "ZSTD(1)"
+	codecFloat = "Gorilla, ZSTD(1)"
+)
+
+func dim(name string) column               { return column{name: name, typ: "String", dim: true} }
+func col(name, typ string) column          { return column{name: name, typ: typ} }
+func packed(name, typ, codec string) column { return column{name: name, typ: typ, codec: codec} }
+
+// table is the definition of one table, rendered per server version.
+type table struct {
+	name        string
+	columns     []column
+	engine      string
+	partitionBy string
+	orderBy     string
+}
+
+func (t table) render(v version) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s\n(\n", t.name)
+	for i, c := range t.columns {
+		typ := c.typ
+		if c.dim && v.lowCardinality() {
+			typ = "LowCardinality(" + typ + ")"
+		}
+		fmt.Fprintf(&b, "    %s %s", c.name, typ)
+		if c.codec != "" && v.codecs() {
+			fmt.Fprintf(&b, " CODEC(%s)", c.codec)
+		}
+		if i < len(t.columns)-1 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n")
+	}
+	fmt.Fprintf(&b, ")\nENGINE = %s\n", t.engine)
+	if t.partitionBy != "" {
+		fmt.Fprintf(&b, "PARTITION BY %s\n", t.partitionBy)
+	}
+	fmt.Fprintf(&b, "ORDER BY (%s)", t.orderBy)
+	return b.String()
+}
+
+// windowKey are the leading columns shared by the tables written per closed window.
+func windowKey() []column {
+	return []column{
+		dim("model_id"),
+		dim("model_version"),
+		packed("window_start", "DateTime", codecTime),
+		packed("window_end", "DateTime", codecTime),
+	}
+}
+
+func concat(parts ...[]column) []column {
+	var out []column
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+var (
+	inferenceWindowsTable = table{
+		name: "inference_windows",
+		columns: concat(windowKey(), []column{
+			col("events", "UInt64"),
+			col("late_events", "UInt64"),
+			col("rejected_events", "UInt64"),
+			dim("kafka_topic"),
+			col("kafka_partition", "Int32"),
+			col("first_offset", "Int64"),
+			col("last_offset", "Int64"),
+			dim("reference_id"),
+			packed("flushed_at", "DateTime", codecTime),
+		}),
+		engine:      "ReplacingMergeTree(flushed_at)",
+		partitionBy: "toYYYYMM(window_start)",
+		orderBy:     "model_id, model_version, window_start, kafka_topic, kafka_partition",
+	}
+	featureWindowsTable = table{
+		name: "feature_windows",
+		columns: concat(windowKey(), []column{
+			col("kafka_partition", "Int32"),
+			dim("feature"),
+			dim("kind"),
+			col("count", "UInt64"),
+			col("missing", "UInt64"),
+			packed("mean", "Float64", codecFloat),
+			packed("variance", "Float64", codecFloat),
+			packed("min", "Float64", codecFloat),
+			packed("max", "Float64", codecFloat),
+			packed("bin_edges", "Array(Float64)", codecBlob),
+			packed("bin_counts", "Array(UInt64)", codecBlob),
+			packed("categories", "Array(String)", codecBlob),
+			packed("category_counts", "Array(UInt64)", codecBlob),
+			col("other_count", "UInt64"),
+			col("unseen_count", "UInt64"),
+			dim("reference_id"),
+			packed("flushed_at", "DateTime", codecTime),
+		}),
+		engine:      "ReplacingMergeTree(flushed_at)",
+		partitionBy: "toYYYYMM(window_start)",
+		orderBy:     "model_id, model_version, feature, window_start, kafka_partition",
+	}
+	driftScoresTable = table{
+		name: "drift_scores",
+		columns: concat(windowKey(), []column{
+			col("kafka_partition", "Int32"),
+			dim("feature"),
+			dim("kind"),
+			dim("test"),
+			packed("statistic", "Float64", codecFloat),
+			packed("p_value", "Float64", codecFloat),
+			packed("threshold", "Float64", codecFloat),
+			dim("severity"),
+			col("drifted", "UInt8"),
+			col("n_reference", "UInt64"),
+			col("n_current", "UInt64"),
+			dim("reference_id"),
+			packed("flushed_at", "DateTime", codecTime),
+		}),
+		engine:      "ReplacingMergeTree(flushed_at)",
+		partitionBy: "toYYYYMM(window_start)",
+		orderBy:     "model_id, model_version, feature, test, window_start, kafka_partition",
+	}
+	alertsTable = table{
+		name: "alerts",
+		columns: []column{
+			packed("event_time", "DateTime", codecTime),
+			col("alert_key", "String"),
+			dim("model_id"),
+			dim("model_version"),
+			dim("feature"),
+			dim("record"),
+			dim("state"),
+			dim("severity"),
+			col("statistic", "Float64"),
+			col("threshold", "Float64"),
+			packed("summary", "String", codecBlob),
+			dim("receiver"),
+			col("attempt", "UInt32"),
+			dim("outcome"),
+			col("http_status", "Int32"),
+			packed("error", "String", codecBlob),
+		},
+		engine:      "MergeTree",
+		partitionBy: "toYYYYMM(event_time)",
+		orderBy:     "model_id, alert_key, event_time",
+	}
+	referencesTable = table{
+		name: "references",
+		columns: []column{
+			dim("model_id"),
+			dim("model_version"),
+			col("reference_id", "String"),
+			packed("created_at", "DateTime", codecTime),
+			dim("source"),
+			col("windows", "UInt32"),
+			dim("feature"),
+			dim("kind"),
+			col("n", "UInt64"),
+			col("mean", "Float64"),
+			col("variance", "Float64"),
+			col("min", "Float64"),
+			col("max", "Float64"),
+			packed("bin_edges", "Array(Float64)", codecBlob),
+			packed("bin_counts", "Array(UInt64)", codecBlob),
+			packed("categories", "Array(String)", codecBlob),
+			packed("category_counts", "Array(UInt64)", codecBlob),
+			packed("sample", "Array(Float64)", codecBlob),
+		},
+		engine:  "ReplacingMergeTree(created_at)",
+		orderBy: "model_id, model_version, reference_id, feature",
+	}
+)
+
+// migration is one step of the schema. Its statements are rendered for the server version they run
+// on and are each idempotent (IF NOT EXISTS), so a migration interrupted half-way is simply re-run.
+type migration struct {
+	version     uint32
+	description string
+	statements  func(v version) []string
+}
+
+func createTable(t table) func(version) []string {
+	return func(v version) []string { return []string{t.render(v)} }
+}
+
+// migrations is the schema history, in order. Append only: never edit an applied step.
+var migrations = []migration{
+	{1, "create inference_windows", createTable(inferenceWindowsTable)},
+	{2, "create feature_windows", createTable(featureWindowsTable)},
+	{3, "create drift_scores", createTable(driftScoresTable)},
+	{4, "create alerts", createTable(alertsTable)},
+	{5, "create references", createTable(referencesTable)},
+}
+
+// migrationsTable records the applied migrations.
+const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version UInt32,
+    description String,
+    applied_at DateTime
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY (version)`
+
+// renderSchema returns every statement Migrate would run on an empty database of a server of
+// version v, separated by ";\n\n" and ending in ";\n".
+func renderSchema(v version) string {
+	stmts := []string{migrationsTable}
+	for _, m := range migrations {
+		stmts = append(stmts, m.statements(v)...)
+	}
+	return strings.Join(stmts, ";\n\n") + ";\n"
+}
+
+// Migrate brings the database's schema up to date. It is idempotent and safe to run at every start:
+// applied versions are read from schema_migrations and skipped.
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.conn.Exec(ctx, migrationsTable); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	applied, err := s.appliedMigrations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if applied[m.version] {
+			continue
+		}
+		for _, stmt := range m.statements(s.version) {
+			if err := s.conn.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("applying migration %d (%s): %w", m.version, m.description, err)
+			}
+		}
+		if err := s.recordMigration(ctx, m); err != nil {
+			return fmt.Errorf("recording migration %d (%s): %w", m.version, m.description, err)
+		}
+		s.log.Info("applied clickhouse migration", "version", m.version, "description", m.description,
+			"server_version", s.version.String())
+	}
+	return nil
+}
+
+func (s *Store) recordMigration(ctx context.Context, m migration) error {
+	batch, err := s.conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, description, applied_at)")
+	if err != nil {
+		return err
+	}
+	defer batch.Close()
+	if err := batch.Append(m.version, m.description, now()); err != nil {
+		return err
+	}
+	return batch.Send()
+}
+
+func (s *Store) appliedMigrations(ctx context.Context) (map[uint32]bool, error) {
+	rows, err := s.conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	applied := map[uint32]bool{}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("reading schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	return applied, nil
+}

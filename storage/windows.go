@@ -1,0 +1,226 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// WindowRow is one row of inference_windows: the counts and Kafka lineage of one closed window of
+// one model version, read from one topic partition. It is the commit marker of the window.
+type WindowRow struct {
+	ModelID        string
+	ModelVersion   string
+	WindowStart    time.Time
+	WindowEnd      time.Time
+	Events         uint64 // events counted in the window
+	LateEvents     uint64 // events that arrived after their own window had closed
+	RejectedEvents uint64 // events of this model version refused by decoding
+	KafkaTopic     string
+	KafkaPartition int32
+	FirstOffset    int64 // smallest offset counted in the window
+	LastOffset     int64 // largest offset counted in the window
+	ReferenceID    string
+	FlushedAt      time.Time // zero means the time of the write
+}
+
+// FeatureRow is one row of feature_windows: the summary of one feature over one closed window.
+type FeatureRow struct {
+	ModelID        string
+	ModelVersion   string
+	WindowStart    time.Time
+	WindowEnd      time.Time
+	KafkaPartition int32
+	Feature        string
+	Kind           string // "numeric" or "categorical"
+	Count          uint64
+	Missing        uint64
+	Mean           float64
+	Variance       float64
+	Min            float64
+	Max            float64
+	BinEdges       []float64
+	BinCounts      []uint64
+	Categories     []string
+	CategoryCounts []uint64
+	OtherCount     uint64
+	UnseenCount    uint64
+	ReferenceID    string
+	FlushedAt      time.Time // zero means the time of the write
+}
+
+// ScoreRow is one row of drift_scores: the result of one drift test of one feature over one window.
+type ScoreRow struct {
+	ModelID        string
+	ModelVersion   string
+	WindowStart    time.Time
+	WindowEnd      time.Time
+	KafkaPartition int32
+	Feature        string
+	Kind           string
+	Test           string // "psi", "js", "wasserstein", "wasserstein_norm", "ks" or "chi2"
+	Statistic      float64
+	PValue         float64 // NaN when the test has none
+	Threshold      float64
+	Severity       string // "ok", "warning" or "critical"
+	Drifted        bool   // stored as UInt8 0/1
+	NReference     uint64
+	NCurrent       uint64
+	ReferenceID    string
+	FlushedAt      time.Time // zero means the time of the write
+}
+
+// WindowBatch is what one flush writes: the closed windows and their features and scores.
+type WindowBatch struct {
+	Windows  []WindowRow
+	Features []FeatureRow
+	Scores   []ScoreRow
+}
+
+var windowFields = []field[WindowRow]{
+	fieldOf("model_id", func(r *WindowRow) string { return r.ModelID }),
+	fieldOf("model_version", func(r *WindowRow) string { return r.ModelVersion }),
+	fieldOf("window_start", func(r *WindowRow) time.Time { return r.WindowStart }),
+	fieldOf("window_end", func(r *WindowRow) time.Time { return r.WindowEnd }),
+	fieldOf("events", func(r *WindowRow) uint64 { return r.Events }),
+	fieldOf("late_events", func(r *WindowRow) uint64 { return r.LateEvents }),
+	fieldOf("rejected_events", func(r *WindowRow) uint64 { return r.RejectedEvents }),
+	fieldOf("kafka_topic", func(r *WindowRow) string { return r.KafkaTopic }),
+	fieldOf("kafka_partition", func(r *WindowRow) int32 { return r.KafkaPartition }),
+	fieldOf("first_offset", func(r *WindowRow) int64 { return r.FirstOffset }),
+	fieldOf("last_offset", func(r *WindowRow) int64 { return r.LastOffset }),
+	fieldOf("reference_id", func(r *WindowRow) string { return r.ReferenceID }),
+	fieldOf("flushed_at", func(r *WindowRow) time.Time { return r.FlushedAt }),
+}
+
+var featureFields = []field[FeatureRow]{
+	fieldOf("model_id", func(r *FeatureRow) string { return r.ModelID }),
+	fieldOf("model_version", func(r *FeatureRow) string { return r.ModelVersion }),
+	fieldOf("window_start", func(r *FeatureRow) time.Time { return r.WindowStart }),
+	fieldOf("window_end", func(r *FeatureRow) time.Time { return r.WindowEnd }),
+	fieldOf("kafka_partition", func(r *FeatureRow) int32 { return r.KafkaPartition }),
+	fieldOf("feature", func(r *FeatureRow) string { return r.Feature }),
+	fieldOf("kind", func(r *FeatureRow) string { return r.Kind }),
+	fieldOf("count", func(r *FeatureRow) uint64 { return r.Count }),
+	fieldOf("missing", func(r *FeatureRow) uint64 { return r.Missing }),
+	fieldOf("mean", func(r *FeatureRow) float64 { return r.Mean }),
+	fieldOf("variance", func(r *FeatureRow) float64 { return r.Variance }),
+	fieldOf("min", func(r *FeatureRow) float64 { return r.Min }),
+	fieldOf("max", func(r *FeatureRow) float64 { return r.Max }),
+	fieldOf("bin_edges", func(r *FeatureRow) []float64 { return nonNil(r.BinEdges) }),
+	fieldOf("bin_counts", func(r *FeatureRow) []uint64 { return nonNil(r.BinCounts) }),
+	fieldOf("categories", func(r *FeatureRow) []string { return nonNil(r.Categories) }),
+	fieldOf("category_counts", func(r *FeatureRow) []uint64 { return nonNil(r.CategoryCounts) }),
+	fieldOf("other_count", func(r *FeatureRow) uint64 { return r.OtherCount }),
+	fieldOf("unseen_count", func(r *FeatureRow) uint64 { return r.UnseenCount }),
+	fieldOf("reference_id", func(r *FeatureRow) string { return r.ReferenceID }),
+	fieldOf("flushed_at", func(r *FeatureRow) time.Time { return r.FlushedAt }),
+}
+
+var scoreFields = []field[ScoreRow]{
+	fieldOf("model_id", func(r *ScoreRow) string { return r.ModelID }),
+	fieldOf("model_version", func(r *ScoreRow) string { return r.ModelVersion }),
+	fieldOf("window_start", func(r *ScoreRow) time.Time { return r.WindowStart }),
+	fieldOf("window_end", func(r *ScoreRow) time.Time { return r.WindowEnd }),
+	fieldOf("kafka_partition", func(r *ScoreRow) int32 { return r.KafkaPartition }),
+	fieldOf("feature", func(r *ScoreRow) string { return r.Feature }),
+	fieldOf("kind", func(r *ScoreRow) string { return r.Kind }),
+	fieldOf("test", func(r *ScoreRow) string { return r.Test }),
+	fieldOf("statistic", func(r *ScoreRow) float64 { return r.Statistic }),
+	fieldOf("p_value", func(r *ScoreRow) float64 { return r.PValue }),
+	fieldOf("threshold", func(r *ScoreRow) float64 { return r.Threshold }),
+	fieldOf("severity", func(r *ScoreRow) string { return r.Severity }),
+	fieldOf("drifted", func(r *ScoreRow) uint8 { return boolToUInt8(r.Drifted) }),
+	fieldOf("n_reference", func(r *ScoreRow) uint64 { return r.NReference }),
+	fieldOf("n_current", func(r *ScoreRow) uint64 { return r.NCurrent }),
+	fieldOf("reference_id", func(r *ScoreRow) string { return r.ReferenceID }),
+	fieldOf("flushed_at", func(r *ScoreRow) time.Time { return r.FlushedAt }),
+}
+
+// WriteWindows writes one flush: features and scores first, windows last (the windows rows are the
+// commit marker: a window whose inference_windows row exists has all its rows written). Each table's
+// insert is retried with exponential backoff and jitter until it succeeds or ctx ends, so a caller
+// blocks while ClickHouse is down (back-pressure); a table already written is not written again.
+// Rows with a zero FlushedAt get the time of the call. Permanent errors (a schema mismatch) are
+// returned at once; on cancellation the error wraps ctx.Err().
+func (s *Store) WriteWindows(ctx context.Context, b WindowBatch) error {
+	at := now()
+	if err := insert(ctx, s, featureWindowsTable.name, featureFields,
+		stamp(b.Features, at, func(r *FeatureRow) *time.Time { return &r.FlushedAt })); err != nil {
+		return err
+	}
+	if err := insert(ctx, s, driftScoresTable.name, scoreFields,
+		stamp(b.Scores, at, func(r *ScoreRow) *time.Time { return &r.FlushedAt })); err != nil {
+		return err
+	}
+	return insert(ctx, s, inferenceWindowsTable.name, windowFields,
+		stamp(b.Windows, at, func(r *WindowRow) *time.Time { return &r.FlushedAt }))
+}
+
+// stamp returns rows with every zero time at(r) set to t, copying rows only when one is zero.
+func stamp[R any](rows []R, t time.Time, at func(*R) *time.Time) []R {
+	copied := false
+	for i := range rows {
+		if !at(&rows[i]).IsZero() {
+			continue
+		}
+		if !copied {
+			rows = append([]R(nil), rows...)
+			copied = true
+		}
+		*at(&rows[i]) = t
+	}
+	return rows
+}
+
+// FlushedWindow identifies a window already written for a topic partition, and the last offset it counted.
+type FlushedWindow struct {
+	ModelID      string
+	ModelVersion string
+	WindowStart  time.Time
+	LastOffset   int64
+}
+
+// FlushedWindows returns, for one topic partition, the windows whose last_offset >= fromOffset,
+// ordered by window start, model and version. A window written more than once is returned once,
+// with the last_offset of its newest write.
+func (s *Store) FlushedWindows(ctx context.Context, topic string, partition int32, fromOffset int64) ([]FlushedWindow, error) {
+	const q = `SELECT model_id, model_version, window_start, argMax(last_offset, flushed_at) AS newest_last_offset
+FROM inference_windows
+WHERE kafka_topic = ? AND kafka_partition = ?
+GROUP BY model_id, model_version, window_start
+HAVING newest_last_offset >= ?
+ORDER BY window_start, model_id, model_version`
+	rows, err := s.conn.Query(ctx, q, topic, partition, fromOffset)
+	if err != nil {
+		return nil, fmt.Errorf("reading flushed windows of %s/%d: %w", topic, partition, err)
+	}
+	defer rows.Close()
+	var out []FlushedWindow
+	for rows.Next() {
+		var w FlushedWindow
+		if err := rows.Scan(&w.ModelID, &w.ModelVersion, &w.WindowStart, &w.LastOffset); err != nil {
+			return nil, fmt.Errorf("reading flushed windows of %s/%d: %w", topic, partition, err)
+		}
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading flushed windows of %s/%d: %w", topic, partition, err)
+	}
+	return out, nil
+}
+
+func boolToUInt8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// nonNil returns s, or an empty slice when s is nil.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
