@@ -1,0 +1,167 @@
+// Package alerting turns the drift verdicts of closed windows into an alert
+// lifecycle (inactive → pending → firing → resolved, per model version and
+// feature, as Prometheus alerting rules do) and delivers notifications to Slack,
+// PagerDuty, generic webhooks and Alertmanager (the subpackages) with bounded
+// queues, retries and de-duplication. Every state change and delivery attempt is
+// handed to a Recorder. It does not compute drift (analysis does) and does not
+// group, silence or inhibit alerts across features (route through Alertmanager
+// for that).
+package alerting
+
+import (
+	"context"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+)
+
+// Severity is how far a feature drifted: "ok" < "warning" < "critical".
+type Severity = alert.Severity
+
+// The severities, from least to most severe.
+const (
+	SeverityOK       = alert.SeverityOK
+	SeverityWarning  = alert.SeverityWarning
+	SeverityCritical = alert.SeverityCritical
+)
+
+// TestResult is the outcome of one drift test on one feature in one window;
+// PValue is NaN when the test has none.
+type TestResult = alert.TestResult
+
+// Notification is one message about one alert, handed to every receiver.
+type Notification = alert.Notification
+
+// Notification statuses.
+const (
+	StatusFiring   = alert.StatusFiring
+	StatusResolved = alert.StatusResolved
+)
+
+// Observation is one feature's drift verdict for one closed window.
+type Observation struct {
+	// ModelID, ModelVersion and Feature identify the series.
+	ModelID, ModelVersion, Feature string
+	// WindowStart and WindowEnd bound the window in event time.
+	WindowStart, WindowEnd time.Time
+	// Severity is the verdict over all tests; warning or critical counts as drifted.
+	Severity Severity
+	// Tests are the individual tests behind the verdict.
+	Tests []TestResult
+}
+
+// Notifier delivers one notification to one receiver. An error marked with
+// Retryable makes the manager try again later; any other error is permanent.
+type Notifier interface {
+	Notify(ctx context.Context, n *Notification) error
+}
+
+// NotifierFunc adapts a function to Notifier.
+type NotifierFunc func(ctx context.Context, n *Notification) error
+
+// Notify calls f.
+func (f NotifierFunc) Notify(ctx context.Context, n *Notification) error { return f(ctx, n) }
+
+// Retryable marks err as temporary: the delivery is tried again, no sooner than
+// retryAfter when it is positive. Errors not marked are permanent.
+func Retryable(err error, retryAfter time.Duration) error { return alert.Retryable(err, retryAfter) }
+
+// IsRetryable reports whether err was marked with Retryable, and the delay asked for.
+func IsRetryable(err error) (bool, time.Duration) { return alert.IsRetryable(err) }
+
+// StatusError is a receiver's non-success HTTP answer; HTTPStatus extracts its code.
+type StatusError = alert.StatusError
+
+// HTTPStatus returns the HTTP status code carried by err, or 0.
+func HTTPStatus(err error) int { return alert.HTTPStatus(err) }
+
+// Recorder stores alert state changes and delivery attempts (the monitor writes
+// them to ClickHouse). It is called from a background goroutine in batches.
+type Recorder interface {
+	RecordAlerts(ctx context.Context, recs []Record) error
+}
+
+// RecorderFunc adapts a function to Recorder.
+type RecorderFunc func(ctx context.Context, recs []Record) error
+
+// RecordAlerts calls f.
+func (f RecorderFunc) RecordAlerts(ctx context.Context, recs []Record) error { return f(ctx, recs) }
+
+// Record kinds.
+const (
+	KindState    = "state"
+	KindDelivery = "delivery"
+)
+
+// Record states. StateInactive marks a pending alert that saw a clean window
+// and was dropped without ever firing.
+const (
+	StatePending  = "pending"
+	StateFiring   = "firing"
+	StateResolved = "resolved"
+	StateInactive = "inactive"
+)
+
+// Delivery outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeRetry   = "retry"
+	OutcomeFailed  = "failed"
+	OutcomeDropped = "dropped"
+)
+
+// Record is one alert state change (Kind "state") or one delivery attempt (Kind "delivery").
+type Record struct {
+	// Time is the wall-clock time of the change or attempt.
+	Time time.Time
+	// Key, ModelID, ModelVersion and Feature identify the alert.
+	Key, ModelID, ModelVersion, Feature string
+	// Kind is "state" or "delivery".
+	Kind string
+	// State is the new state (pending, firing, resolved, inactive) for a state
+	// record, the notification status (firing, resolved) for a delivery record.
+	State string
+	// Severity is the alert's severity.
+	Severity Severity
+	// Statistic and Threshold are those of the worst test of the window; NaN when it had no test.
+	Statistic, Threshold float64
+	// Summary is the alert's one-line text.
+	Summary string
+	// Receiver names the receiver of a delivery record.
+	Receiver string
+	// Attempt is the 1-based attempt number of a delivery record.
+	Attempt int
+	// Outcome is success, retry, failed or dropped (queue full, or undelivered at Close).
+	Outcome string
+	// HTTPStatus is the receiver's status code, 0 when there was no answer.
+	HTTPStatus int
+	// Error is the delivery error, empty on success. It never contains secrets.
+	Error string
+}
+
+// Alert is the public view of one pending or firing alert.
+type Alert struct {
+	// Key is driftwatch/<model>/<version>/<feature>.
+	Key string
+	// ModelID, ModelVersion and Feature identify the series.
+	ModelID, ModelVersion, Feature string
+	// State is "pending" or "firing".
+	State string
+	// Severity is the current severity.
+	Severity Severity
+	// Summary is the one-line text of the latest drifted window.
+	Summary string
+	// Statistic and Threshold are those of the worst test of the latest drifted window.
+	Statistic, Threshold float64
+	// StartsAt is the start of the first drifted window.
+	StartsAt time.Time
+	// FiredAt is the end of the window that made the alert fire; zero while pending.
+	FiredAt time.Time
+	// LastWindowEnd is the end of the latest window seen for the key.
+	LastWindowEnd time.Time
+}
+
+// Key returns the de-duplication key of a series: driftwatch/<model>/<version>/<feature>.
+func Key(modelID, modelVersion, feature string) string {
+	return "driftwatch/" + modelID + "/" + modelVersion + "/" + feature
+}

@@ -1,0 +1,134 @@
+// Package alertmanager posts driftwatch alerts to Prometheus Alertmanager's
+// /api/v2/alerts, so that Alertmanager's routing, grouping, silences and
+// inhibition apply to drift alerts. Like Prometheus, it re-posts firing alerts
+// (the manager calls it every ResendInterval) with endsAt a few intervals ahead,
+// and posts endsAt on resolve. It does not decide when to notify, nor retry: the
+// alerting manager does both.
+package alertmanager
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+)
+
+// AlertName is the alertname label of every driftwatch alert.
+const AlertName = "DriftwatchFeatureDrift"
+
+// Notifier posts alerts to one Alertmanager.
+type Notifier struct {
+	url    string
+	resend time.Duration
+	client *http.Client
+	now    func() time.Time
+
+	mu  sync.Mutex
+	sev map[string]alert.Severity // severity last posted per firing key, to end the old series on change
+}
+
+// New validates cfg and returns a Notifier.
+func New(cfg Config) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Notifier{
+		url:    strings.TrimSuffix(cfg.URL, "/") + "/api/v2/alerts",
+		resend: cfg.ResendInterval,
+		client: &http.Client{Timeout: cfg.Timeout},
+		now:    time.Now,
+		sev:    make(map[string]alert.Severity),
+	}, nil
+}
+
+// ResendInterval tells the alerting manager how often to post a firing alert again.
+func (a *Notifier) ResendInterval() time.Duration { return a.resend }
+
+// Alert is one element of the /api/v2/alerts request body (postableAlert).
+type Alert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt,omitzero"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// NewAlert converts n into an Alertmanager alert with the given severity label.
+// A firing alert's endsAt is now + 4×ResendInterval; a resolved one's is n.EndsAt.
+func (a *Notifier) NewAlert(n *alert.Notification, sev alert.Severity, now time.Time) Alert {
+	labels := map[string]string{
+		"alertname": AlertName,
+		"model_id":  n.ModelID,
+		"feature":   n.Feature,
+		"severity":  string(sev),
+	}
+	if n.ModelVersion != "" {
+		labels["model_version"] = n.ModelVersion
+	}
+	var desc strings.Builder
+	for _, t := range n.Tests {
+		fmt.Fprintf(&desc, "%s %s (threshold %s", t.Test, alert.FormatFloat(t.Statistic), alert.FormatFloat(t.Threshold))
+		if t.PValue == t.PValue {
+			fmt.Fprintf(&desc, ", p=%s", alert.FormatFloat(t.PValue))
+		}
+		fmt.Fprintf(&desc, "): %s\n", t.Severity)
+	}
+	out := Alert{
+		Labels:       labels,
+		Annotations:  map[string]string{"summary": n.Summary, "description": strings.TrimSuffix(desc.String(), "\n")},
+		StartsAt:     n.StartsAt.UTC(),
+		GeneratorURL: n.DashboardURL,
+	}
+	if out.Annotations["description"] == "" {
+		delete(out.Annotations, "description")
+	}
+	if n.Status == alert.StatusResolved {
+		out.EndsAt = n.EndsAt.UTC()
+	} else {
+		out.EndsAt = now.Add(4 * a.resend).UTC()
+	}
+	// Alertmanager rejects endsAt before startsAt (event time may run ahead of the clock).
+	if !out.EndsAt.After(out.StartsAt) {
+		out.EndsAt = out.StartsAt.Add(time.Second)
+	}
+	return out
+}
+
+// Notify posts n. When the severity of a firing alert changed since the last
+// post, the alert with the old severity label is ended in the same request.
+// 2xx is success; network errors, 429 and 5xx are retryable; 400 is permanent.
+func (a *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
+	now := a.now()
+	a.mu.Lock()
+	prev, seen := a.sev[n.Key]
+	a.mu.Unlock()
+	alerts := []Alert{a.NewAlert(n, n.Severity, now)}
+	if seen && prev != n.Severity {
+		old := a.NewAlert(n, prev, now)
+		old.EndsAt = now.UTC()
+		if !old.EndsAt.After(old.StartsAt) {
+			old.EndsAt = old.StartsAt.Add(time.Second)
+		}
+		alerts = append(alerts, old)
+	}
+	body, err := json.Marshal(alerts)
+	if err != nil {
+		return fmt.Errorf("encoding alertmanager alerts: %w", err)
+	}
+	if err := alert.Post(ctx, a.client, alert.Request{URL: a.url, Body: body}); err != nil {
+		return fmt.Errorf("posting to alertmanager: %w", err)
+	}
+	a.mu.Lock()
+	if n.Status == alert.StatusResolved {
+		delete(a.sev, n.Key)
+	} else {
+		a.sev[n.Key] = n.Severity
+	}
+	a.mu.Unlock()
+	return nil
+}

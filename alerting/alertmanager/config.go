@@ -1,0 +1,52 @@
+package alertmanager
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+)
+
+// DefaultResendInterval is how often a firing alert is re-posted, as Prometheus does.
+const DefaultResendInterval = time.Minute
+
+// Config configures one Alertmanager (or an HA set behind one URL).
+type Config struct {
+	// Name identifies the receiver in metrics, logs and alert records.
+	// Default: "alertmanager" (then "alertmanager-1", ... for further ones).
+	Name string `yaml:"name"`
+	// URL is Alertmanager's base URL, e.g. http://alertmanager:9093; alerts go to
+	// <url>/api/v2/alerts. Required.
+	URL string `yaml:"url"`
+	// ResendInterval is how often a firing alert is posted again. Alertmanager
+	// resolves an alert whose endsAt passes, and driftwatch sets endsAt to four
+	// intervals ahead, so a stopped driftwatch resolves its alerts after that
+	// long. Default: 1m.
+	ResendInterval time.Duration `yaml:"resend_interval"`
+	// Timeout bounds one HTTP attempt. Default: 10s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Validate applies defaults and returns an error naming the first bad field.
+func (c *Config) Validate() error {
+	if c.URL == "" {
+		return fmt.Errorf("url: required")
+	}
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("url: %q is not an absolute http(s) URL", c.URL)
+	}
+	if c.ResendInterval == 0 {
+		c.ResendInterval = DefaultResendInterval
+	}
+	if c.ResendInterval < 0 {
+		return fmt.Errorf("resend_interval: must be positive, got %s", c.ResendInterval)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = alert.DefaultTimeout
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+// Package alert holds the types and helpers shared by the alerting manager and its
+// notifiers: severities, notifications, error classification, secrets and the HTTP
+// call every notifier makes. The alerting package re-exports the types under their
+// public names (alerting.Notification, alerting.Severity, ...), so notifiers and the
+// manager agree on one type without an import cycle. It has no state and no I/O
+// besides the single request in Post and the secret read in LoadSecret.
+package alert
+
+import (
+	"math"
+	"time"
+)
+
+// Severity is how far a feature drifted: "ok" < "warning" < "critical".
+type Severity string
+
+// The severities, from least to most severe.
+const (
+	SeverityOK       Severity = "ok"
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)
+
+// Rank orders severities: 0 for ok (and anything unknown), 1 for warning, 2 for critical.
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityWarning:
+		return 1
+	case SeverityCritical:
+		return 2
+	default:
+		return 0
+	}
+}
+
+// Valid reports whether s is one of the three known severities.
+func (s Severity) Valid() bool {
+	return s == SeverityOK || s == SeverityWarning || s == SeverityCritical
+}
+
+// TestResult is the outcome of one drift test on one feature in one window.
+type TestResult struct {
+	// Test names the statistic, e.g. "psi", "ks", "chi2".
+	Test string
+	// Statistic is the test statistic.
+	Statistic float64
+	// PValue is the test's p-value, NaN when the test has none.
+	PValue float64
+	// Threshold is the value of Statistic at which the test reports drift.
+	Threshold float64
+	// Severity is the test's verdict.
+	Severity Severity
+}
+
+// Status values of a Notification.
+const (
+	StatusFiring   = "firing"
+	StatusResolved = "resolved"
+)
+
+// Notification is one message about one alert, handed to every receiver.
+type Notification struct {
+	// Key is the de-duplication key, driftwatch/<model>/<version>/<feature>.
+	Key string
+	// Status is "firing" or "resolved".
+	Status string
+	// Severity is the alert's severity; for a resolved alert, the last severity it fired with.
+	Severity Severity
+	// ModelID, ModelVersion and Feature say what drifted.
+	ModelID, ModelVersion, Feature string
+	// Summary is one line of text, e.g. "psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)".
+	Summary string
+	// Tests are the drift tests of the window that caused this notification.
+	Tests []TestResult
+	// StartsAt is the start of the first drifted window of the alert.
+	StartsAt time.Time
+	// EndsAt is the end of the window that resolved the alert; zero while firing.
+	EndsAt time.Time
+	// WindowEnd is the end of the window that caused this notification.
+	WindowEnd time.Time
+	// DashboardURL links to a dashboard, empty when none is configured.
+	DashboardURL string
+}
+
+// Worst returns the index of the most severe test (ties: the largest
+// statistic/threshold ratio), or -1 when there are none.
+func Worst(tests []TestResult) int {
+	best := -1
+	for i, t := range tests {
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := tests[best]
+		if t.Severity.Rank() > b.Severity.Rank() ||
+			(t.Severity.Rank() == b.Severity.Rank() && ratio(t) > ratio(b)) {
+			best = i
+		}
+	}
+	return best
+}
+
+func ratio(t TestResult) float64 {
+	if t.Threshold == 0 || math.IsNaN(t.Statistic) || math.IsNaN(t.Threshold) {
+		return math.Inf(-1)
+	}
+	return t.Statistic / t.Threshold
+}
+
+// Finite returns a pointer to f, or nil when f is NaN or infinite, so that
+// JSON encodes a missing value as null instead of failing.
+func Finite(f float64) *float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil
+	}
+	return &f
+}

@@ -1,0 +1,60 @@
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// retryableError marks an error after which the same delivery may succeed later.
+type retryableError struct {
+	err   error
+	after time.Duration
+}
+
+func (e *retryableError) Error() string { return e.err.Error() }
+func (e *retryableError) Unwrap() error { return e.err }
+
+// Retryable marks err as temporary: the delivery is tried again, no sooner than
+// retryAfter when it is positive (a receiver's Retry-After). Errors not marked
+// are permanent. Retryable(nil, d) is nil.
+func Retryable(err error, retryAfter time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryableError{err: err, after: retryAfter}
+}
+
+// IsRetryable reports whether err was marked with Retryable, and the delay the
+// receiver asked for (0 when it did not).
+func IsRetryable(err error) (bool, time.Duration) {
+	var r *retryableError
+	if errors.As(err, &r) {
+		return true, r.after
+	}
+	return false, 0
+}
+
+// StatusError is a receiver's answer that was not a success.
+type StatusError struct {
+	// Code is the HTTP status code.
+	Code int
+	// Body is the start of the response body, at most 256 bytes.
+	Body string
+}
+
+func (e *StatusError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("unexpected status %d", e.Code)
+	}
+	return fmt.Sprintf("unexpected status %d: %s", e.Code, e.Body)
+}
+
+// HTTPStatus returns the status code carried by err, or 0 when it carries none.
+func HTTPStatus(err error) int {
+	var s *StatusError
+	if errors.As(err, &s) {
+		return s.Code
+	}
+	return 0
+}

@@ -1,0 +1,382 @@
+package alerting
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/driftwatch/driftwatch/alerting/alertmanager"
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+	"github.com/driftwatch/driftwatch/alerting/pagerduty"
+	"github.com/driftwatch/driftwatch/alerting/slack"
+	"github.com/driftwatch/driftwatch/alerting/webhook"
+)
+
+// Manager runs the alert lifecycle of every (model, version, feature) and
+// delivers its notifications. Observe is cheap and never blocks on delivery;
+// Run delivers; Close drains.
+type Manager struct {
+	cfg   Config
+	lanes []*lane
+	rec   Recorder
+	log   *slog.Logger
+	met   *metrics
+	now   func() time.Time
+
+	mu     sync.Mutex
+	alerts map[string]*state // pending and firing alerts only
+	closed bool
+
+	records   recordBuffer
+	ok, fail  atomic.Int64
+	closeOnce sync.Once
+}
+
+// state is one pending or firing alert.
+type state struct {
+	alert   Alert
+	drifted int           // consecutive drifted windows while pending
+	clean   int           // consecutive clean windows while firing
+	notice  *Notification // last firing notification, re-sent to receivers that need refreshes
+	sent    []mark        // per lane: what was last queued
+}
+
+// mark is what was last queued to one receiver for one alert.
+type mark struct {
+	status string
+	sev    Severity
+	at     time.Time
+}
+
+// New validates cfg, builds its receivers and returns a Manager. rec may be nil;
+// reg may be nil (metrics then go to a private registry).
+func New(cfg Config, rec Recorder, reg prometheus.Registerer, log *slog.Logger) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("validating alerting config: %w", err)
+	}
+	ns := map[string]Notifier{}
+	for _, c := range cfg.Slack {
+		n, err := slack.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("building slack receiver %s: %w", c.Name, err)
+		}
+		ns[c.Name] = n
+	}
+	for _, c := range cfg.PagerDuty {
+		n, err := pagerduty.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("building pagerduty receiver %s: %w", c.Name, err)
+		}
+		ns[c.Name] = n
+	}
+	for _, c := range cfg.Webhook {
+		n, err := webhook.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("building webhook receiver %s: %w", c.Name, err)
+		}
+		ns[c.Name] = n
+	}
+	for _, c := range cfg.Alertmanager {
+		n, err := alertmanager.New(c)
+		if err != nil {
+			return nil, fmt.Errorf("building alertmanager receiver %s: %w", c.Name, err)
+		}
+		ns[c.Name] = n
+	}
+	return NewWithNotifiers(cfg, ns, rec, reg, log)
+}
+
+// NewWithNotifiers returns a Manager delivering to the given notifiers, keyed
+// by receiver name; the receiver lists of cfg are ignored. A notifier with a
+// ResendInterval() time.Duration method (Alertmanager) gets firing alerts again
+// at that interval while they fire.
+func NewWithNotifiers(cfg Config, notifiers map[string]Notifier, rec Recorder, reg prometheus.Registerer, log *slog.Logger) (*Manager, error) {
+	if err := cfg.validateCore(); err != nil {
+		return nil, fmt.Errorf("validating alerting config: %w", err)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	met, err := newMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		cfg: cfg, rec: rec, log: log, met: met, now: time.Now,
+		alerts:  make(map[string]*state),
+		records: recordBuffer{max: 10 * cfg.QueueSize, full: make(chan struct{}, 1)},
+	}
+	names := make([]string, 0, len(notifiers))
+	for name := range notifiers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for i, name := range names {
+		if notifiers[name] == nil {
+			return nil, fmt.Errorf("receiver %s: nil notifier", name)
+		}
+		m.lanes = append(m.lanes, newLane(i, name, notifiers[name]))
+	}
+	return m, nil
+}
+
+// Observe advances the lifecycle of each observation's alert and queues the
+// resulting notifications. It is safe for concurrent use and never blocks on
+// delivery. Observations of a key whose window does not end after the last
+// window seen for that key are ignored; after Close, Observe does nothing.
+func (m *Manager) Observe(ctx context.Context, obs []Observation) {
+	now := m.now()
+	var recs []Record
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	for i := range obs {
+		recs = m.observe(&obs[i], now, recs)
+	}
+	m.updateActive()
+	m.mu.Unlock()
+	m.record(recs...)
+}
+
+// observe applies one observation; m.mu is held.
+func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record {
+	key := Key(o.ModelID, o.ModelVersion, o.Feature)
+	drifted := o.Severity.Rank() > 0
+	st := m.alerts[key]
+	if st == nil {
+		if !drifted {
+			return recs // inactive stays inactive and keeps no state
+		}
+		st = &state{
+			alert: Alert{Key: key, ModelID: o.ModelID, ModelVersion: o.ModelVersion, Feature: o.Feature,
+				State: StatePending, StartsAt: o.WindowStart},
+			sent: make([]mark, len(m.lanes)),
+		}
+		m.alerts[key] = st
+		st.update(o)
+		st.drifted = 1
+		recs = append(recs, m.stateRecord(st, StatePending, now))
+		if st.drifted >= m.cfg.PendingWindows {
+			recs = m.fire(st, o, now, recs)
+		}
+		return recs
+	}
+	if !o.WindowEnd.After(st.alert.LastWindowEnd) {
+		m.met.ignored.Inc()
+		return recs
+	}
+	switch st.alert.State {
+	case StatePending:
+		if !drifted {
+			st.alert.LastWindowEnd = o.WindowEnd
+			delete(m.alerts, key)
+			return append(recs, m.stateRecord(st, StateInactive, now))
+		}
+		st.update(o)
+		st.drifted++
+		if st.drifted >= m.cfg.PendingWindows {
+			recs = m.fire(st, o, now, recs)
+		}
+	case StateFiring:
+		if drifted {
+			st.clean = 0
+			prev := st.alert.Severity
+			st.update(o)
+			if st.alert.Severity != prev {
+				recs = append(recs, m.stateRecord(st, StateFiring, now))
+				m.enqueueAll(st, m.firingNotice(st, o), now)
+			}
+			return recs
+		}
+		st.alert.LastWindowEnd = o.WindowEnd
+		st.clean++
+		if st.clean >= m.cfg.ResolveWindows {
+			delete(m.alerts, key)
+			n := m.notice(st, o, StatusResolved)
+			n.EndsAt = o.WindowEnd
+			n.Summary = resolvedSummary(o)
+			st.alert.Summary = n.Summary
+			if i := alert.Worst(o.Tests); i >= 0 {
+				st.alert.Statistic, st.alert.Threshold = o.Tests[i].Statistic, o.Tests[i].Threshold
+			}
+			recs = append(recs, m.stateRecord(st, StateResolved, now))
+			m.enqueueAll(st, n, now)
+		}
+	}
+	return recs
+}
+
+// update takes the severity, summary and worst test of a drifted window.
+func (st *state) update(o *Observation) {
+	st.alert.Severity = o.Severity
+	st.alert.LastWindowEnd = o.WindowEnd
+	st.alert.Summary = summary(o)
+	st.alert.Statistic, st.alert.Threshold = math.NaN(), math.NaN()
+	if i := alert.Worst(o.Tests); i >= 0 {
+		st.alert.Statistic, st.alert.Threshold = o.Tests[i].Statistic, o.Tests[i].Threshold
+	}
+}
+
+// fire moves a pending alert to firing and queues its notification.
+func (m *Manager) fire(st *state, o *Observation, now time.Time, recs []Record) []Record {
+	st.alert.State = StateFiring
+	st.alert.FiredAt = o.WindowEnd
+	st.drifted, st.clean = 0, 0
+	m.enqueueAll(st, m.firingNotice(st, o), now)
+	return append(recs, m.stateRecord(st, StateFiring, now))
+}
+
+func (m *Manager) firingNotice(st *state, o *Observation) *Notification {
+	n := m.notice(st, o, StatusFiring)
+	st.notice = n
+	return n
+}
+
+func (m *Manager) notice(st *state, o *Observation, status string) *Notification {
+	return &Notification{
+		Key: st.alert.Key, Status: status, Severity: st.alert.Severity,
+		ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature,
+		Summary: st.alert.Summary, Tests: slices.Clone(o.Tests),
+		StartsAt: st.alert.StartsAt, WindowEnd: o.WindowEnd, DashboardURL: m.cfg.DashboardURL,
+	}
+}
+
+// enqueueAll queues n to every receiver, skipping receivers whose last queued
+// notification for this alert had the same status and severity.
+func (m *Manager) enqueueAll(st *state, n *Notification, now time.Time) {
+	for i, l := range m.lanes {
+		if st.sent[i].status == n.Status && st.sent[i].sev == n.Severity {
+			continue
+		}
+		if m.enqueue(l, n) {
+			st.sent[i] = mark{status: n.Status, sev: n.Severity, at: now}
+		}
+	}
+}
+
+// enqueue queues n to one receiver, or counts and records the refusal.
+func (m *Manager) enqueue(l *lane, n *Notification) bool {
+	if l.push(&job{n: n}, m.cfg.QueueSize) {
+		return true
+	}
+	m.met.refused.Inc()
+	m.met.notifications.WithLabelValues(l.name, OutcomeDropped).Inc()
+	m.fail.Add(1)
+	m.log.Warn("alert delivery queue full, notification dropped", "receiver", l.name, "key", n.Key, "status", n.Status)
+	m.record(m.deliveryRecord(l, &job{n: n}, OutcomeDropped, nil))
+	return false
+}
+
+// refresh re-queues every firing alert to lane l when it was last queued there
+// at least one interval ago (Alertmanager forgets alerts that are not re-sent).
+func (m *Manager) refresh(l *lane, interval time.Duration) {
+	now := m.now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	for _, st := range m.alerts {
+		if st.alert.State != StateFiring || st.notice == nil {
+			continue
+		}
+		// 10% slack so that a ticker firing a little early still refreshes.
+		if now.Sub(st.sent[l.idx].at) < interval-interval/10 {
+			continue
+		}
+		if m.enqueue(l, st.notice) {
+			st.sent[l.idx] = mark{status: st.notice.Status, sev: st.notice.Severity, at: now}
+		}
+	}
+}
+
+func (m *Manager) updateActive() {
+	var n [2][3]int
+	for _, st := range m.alerts {
+		s := 0
+		if st.alert.State == StateFiring {
+			s = 1
+		}
+		n[s][st.alert.Severity.Rank()]++
+	}
+	for s, state := range []string{StatePending, StateFiring} {
+		m.met.active.WithLabelValues(state, string(SeverityWarning)).Set(float64(n[s][1]))
+		m.met.active.WithLabelValues(state, string(SeverityCritical)).Set(float64(n[s][2]))
+	}
+}
+
+func (m *Manager) stateRecord(st *state, to string, now time.Time) Record {
+	m.met.stateChanges.WithLabelValues(to).Inc()
+	m.log.Info("alert state changed", "key", st.alert.Key, "state", to, "severity", st.alert.Severity)
+	return Record{
+		Time: now, Key: st.alert.Key, ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion,
+		Feature: st.alert.Feature, Kind: KindState, State: to, Severity: st.alert.Severity,
+		Statistic: st.alert.Statistic, Threshold: st.alert.Threshold, Summary: st.alert.Summary,
+	}
+}
+
+// Active returns the pending and firing alerts, sorted by key.
+func (m *Manager) Active() []Alert {
+	m.mu.Lock()
+	out := make([]Alert, 0, len(m.alerts))
+	for _, st := range m.alerts {
+		out = append(out, st.alert)
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b Alert) int { return strings.Compare(a.Key, b.Key) })
+	return out
+}
+
+// Delivered returns how many deliveries succeeded and how many ended without
+// success (permanent error, attempts exhausted, or dropped).
+func (m *Manager) Delivered() (ok, failed int) {
+	return int(m.ok.Load()), int(m.fail.Load())
+}
+
+// summary is the one-line text of a drifted window, e.g.
+// "psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)".
+func summary(o *Observation) string {
+	what := "drift " + string(o.Severity)
+	if i := alert.Worst(o.Tests); i >= 0 {
+		t := o.Tests[i]
+		what = t.Test + " " + alert.FormatFloat(t.Statistic)
+	}
+	return fmt.Sprintf("%s on feature %s of %s (window %s)", what, o.Feature, modelName(o), windowText(o))
+}
+
+func resolvedSummary(o *Observation) string {
+	return fmt.Sprintf("drift resolved on feature %s of %s (window %s)", o.Feature, modelName(o), windowText(o))
+}
+
+func modelName(o *Observation) string {
+	if o.ModelVersion == "" {
+		return o.ModelID
+	}
+	return o.ModelID + " v" + o.ModelVersion
+}
+
+// windowText renders a window as "14:00–14:01" (UTC), with seconds or dates when needed.
+func windowText(o *Observation) string {
+	s, e := o.WindowStart.UTC(), o.WindowEnd.UTC()
+	layout := "15:04"
+	if s.Second() != 0 || e.Second() != 0 {
+		layout = "15:04:05"
+	}
+	if s.YearDay() != e.YearDay() || s.Year() != e.Year() {
+		return s.Format("2006-01-02 "+layout) + "–" + e.Format("2006-01-02 "+layout)
+	}
+	return s.Format(layout) + "–" + e.Format(layout)
+}

@@ -1,0 +1,65 @@
+package alerting
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the manager's Prometheus collectors.
+type metrics struct {
+	notifications *prometheus.CounterVec // receiver, outcome
+	active        *prometheus.GaugeVec   // state, severity
+	refused       prometheus.Counter
+	stateChanges  *prometheus.CounterVec // state
+	ignored       prometheus.Counter
+	recordErrors  prometheus.Counter
+	recordsDrop   prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_notifications_total",
+			Help: "Delivery attempts by receiver and outcome (success, retry, failed, dropped).",
+		}, []string{"receiver", "outcome"}),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftwatch_alerts_active",
+			Help: "Alerts currently pending or firing, by state and severity.",
+		}, []string{"state", "severity"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_queue_refused_total",
+			Help: "Notifications refused because a receiver's delivery queue was full.",
+		}),
+		stateChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_state_changes_total",
+			Help: "Alert state changes by new state (pending, firing, resolved, inactive).",
+		}, []string{"state"}),
+		ignored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_out_of_order_windows_total",
+			Help: "Observations ignored because their window did not end after the last one seen for the alert.",
+		}),
+		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_record_errors_total",
+			Help: "Batches of alert records the recorder failed to store.",
+		}),
+		recordsDrop: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_records_dropped_total",
+			Help: "Alert records dropped because the record buffer was full.",
+		}),
+	}
+	for _, s := range []string{StatePending, StateFiring} {
+		for _, sev := range []Severity{SeverityWarning, SeverityCritical} {
+			m.active.WithLabelValues(s, string(sev))
+		}
+	}
+	for _, s := range []string{StatePending, StateFiring, StateResolved, StateInactive} {
+		m.stateChanges.WithLabelValues(s)
+	}
+	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.recordErrors, m.recordsDrop} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("registering alerting metrics: %w", err)
+		}
+	}
+	return m, nil
+}

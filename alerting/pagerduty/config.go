@@ -1,0 +1,99 @@
+package pagerduty
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+)
+
+// DefaultURL is PagerDuty's Events API v2 endpoint.
+const DefaultURL = "https://events.pagerduty.com/v2/enqueue"
+
+// Default values of Config.
+const (
+	DefaultClass         = "feature_drift"
+	DefaultRatePerSecond = 2
+	DefaultBurst         = 4
+)
+
+// Config configures one PagerDuty service integration (Events API v2). The
+// routing key is a secret read from routing_key_file or from the environment
+// variable named by routing_key_env.
+type Config struct {
+	// Name identifies the receiver in metrics, logs and alert records.
+	// Default: "pagerduty" (then "pagerduty-1", ... for further integrations).
+	Name string `yaml:"name"`
+	// URL is the Events API endpoint; override it to point at a local server.
+	// Default: https://events.pagerduty.com/v2/enqueue.
+	URL string `yaml:"url"`
+	// RoutingKeyFile is a file holding the 32-character integration key.
+	// Exactly one of routing_key_file and routing_key_env is required.
+	RoutingKeyFile string `yaml:"routing_key_file"`
+	// RoutingKeyEnv names an environment variable holding the integration key.
+	RoutingKeyEnv string `yaml:"routing_key_env"`
+	// Source is payload.source. Default: the alerting source ("driftwatch").
+	Source string `yaml:"source"`
+	// Group is payload.group. Default: the model id of the alert.
+	Group string `yaml:"group"`
+	// Class is payload.class. Default: "feature_drift".
+	Class string `yaml:"class"`
+	// Timeout bounds one HTTP attempt. Default: 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// RatePerSecond paces events to this integration (PagerDuty allows about 120
+	// a minute per key). Default: 2; negative disables pacing.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	// Burst is how many events may go out back to back. Default: 4.
+	Burst int `yaml:"burst"`
+}
+
+// Validate applies defaults, reads the routing key to check it and returns an
+// error naming the first bad field. The key never appears in the error.
+func (c *Config) Validate() error {
+	if c.URL == "" {
+		c.URL = DefaultURL
+	}
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("url: %q is not an absolute http(s) URL", c.URL)
+	}
+	if c.Source == "" {
+		c.Source = "driftwatch"
+	}
+	if c.Class == "" {
+		c.Class = DefaultClass
+	}
+	if c.Timeout == 0 {
+		c.Timeout = alert.DefaultTimeout
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
+	}
+	if c.RatePerSecond == 0 {
+		c.RatePerSecond = DefaultRatePerSecond
+	}
+	if c.Burst == 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.Burst < 0 {
+		return fmt.Errorf("burst: must be positive, got %d", c.Burst)
+	}
+	_, err := c.routingKey()
+	return err
+}
+
+func (c *Config) routingKey() (string, error) {
+	k, err := alert.LoadSecret(c.RoutingKeyFile, c.RoutingKeyEnv, "routing_key_file", "routing_key_env")
+	if err != nil {
+		return "", err
+	}
+	field := "routing_key_file"
+	if c.RoutingKeyEnv != "" {
+		field = "routing_key_env"
+	}
+	if len(k) != 32 || strings.ContainsAny(k, " \t\r\n") {
+		return "", fmt.Errorf("%s: routing key must be 32 characters without spaces, got %d characters", field, len(k))
+	}
+	return k, nil
+}

@@ -1,0 +1,74 @@
+package slack
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+)
+
+// Config configures one Slack incoming webhook. The webhook URL is a secret and is
+// read from url_file or from the environment variable named by url_env.
+type Config struct {
+	// Name identifies the receiver in metrics, logs and alert records.
+	// Default: "slack" (then "slack-1", "slack-2", ... for further webhooks).
+	Name string `yaml:"name"`
+	// URLFile is a file holding the webhook URL. Exactly one of url_file and url_env is required.
+	URLFile string `yaml:"url_file"`
+	// URLEnv names an environment variable holding the webhook URL.
+	URLEnv string `yaml:"url_env"`
+	// Timeout bounds one HTTP attempt. Default: 10s.
+	Timeout time.Duration `yaml:"timeout"`
+	// RatePerSecond paces messages to this webhook (Slack allows about one a
+	// second). Default: 1; negative disables pacing.
+	RatePerSecond float64 `yaml:"rate_per_second"`
+	// Burst is how many messages may go out back to back before pacing starts. Default: 3.
+	Burst int `yaml:"burst"`
+}
+
+// Default values of Config.
+const (
+	DefaultRatePerSecond = 1
+	DefaultBurst         = 3
+)
+
+// Validate applies defaults, reads the webhook URL to check it and returns an
+// error naming the first bad field. The URL never appears in the error.
+func (c *Config) Validate() error {
+	if c.Timeout == 0 {
+		c.Timeout = alert.DefaultTimeout
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
+	}
+	if c.RatePerSecond == 0 {
+		c.RatePerSecond = DefaultRatePerSecond
+	}
+	if c.Burst == 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.Burst < 0 {
+		return fmt.Errorf("burst: must be positive, got %d", c.Burst)
+	}
+	_, err := c.webhookURL()
+	return err
+}
+
+// webhookURL loads the secret URL and checks that it is an absolute http(s) URL.
+func (c *Config) webhookURL() (string, error) {
+	s, err := alert.LoadSecret(c.URLFile, c.URLEnv, "url_file", "url_env")
+	if err != nil {
+		return "", err
+	}
+	field := "url_file"
+	if c.URLEnv != "" {
+		field = "url_env"
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s: %w", field, errors.New("secret is not an absolute http(s) URL"))
+	}
+	return s, nil
+}

@@ -1,0 +1,177 @@
+// Package slack delivers driftwatch alerts to a Slack incoming webhook as a Block
+// Kit message (header, section, context) with the plain top-level text Slack uses
+// for notifications. It escapes the three characters Slack treats as control
+// characters (&, <, >) in every text that comes from telemetry, keeps within
+// Slack's block limits and paces messages per webhook. It does not decide when
+// to notify, nor retry: the alerting manager does both.
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+)
+
+// Slack's documented limits, in characters.
+const (
+	maxBlocks     = 50
+	maxHeader     = 150
+	maxSectionTxt = 3000
+	maxFields     = 10
+	maxFieldTxt   = 2000
+	maxTestLines  = 20
+)
+
+// Notifier posts alerts to one Slack incoming webhook.
+type Notifier struct {
+	url     string
+	client  *http.Client
+	limiter *alert.Limiter
+}
+
+// New validates cfg, reads the webhook URL and returns a Notifier.
+func New(cfg Config) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	u, err := cfg.webhookURL()
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{
+		url:     u,
+		client:  &http.Client{Timeout: cfg.Timeout},
+		limiter: alert.NewLimiter(cfg.RatePerSecond, cfg.Burst),
+	}, nil
+}
+
+// Notify posts n. Network errors, 429 (with Retry-After) and 5xx are retryable;
+// other statuses (403, 404 channel_not_found, 410 channel_is_archived, 400
+// invalid_payload) and a 200 whose body is not "ok" are permanent.
+func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
+	body, err := json.Marshal(NewMessage(n))
+	if err != nil {
+		return fmt.Errorf("encoding slack message: %w", err)
+	}
+	if err := s.limiter.Wait(ctx); err != nil {
+		return fmt.Errorf("waiting for slack rate limit: %w", err)
+	}
+	err = alert.Post(ctx, s.client, alert.Request{URL: s.url, Body: body, Accept: acceptOK})
+	if err != nil {
+		return fmt.Errorf("posting to slack webhook: %w", err)
+	}
+	return nil
+}
+
+func acceptOK(code int, body []byte) error {
+	if code == http.StatusOK && strings.TrimSpace(string(body)) == "ok" {
+		return nil
+	}
+	return &alert.StatusError{Code: code, Body: alert.Truncate(string(body), 100)}
+}
+
+// Message is an incoming-webhook payload.
+type Message struct {
+	// Text is the fallback shown in notifications and to screen readers.
+	Text string `json:"text"`
+	// Blocks is the Block Kit layout.
+	Blocks []Block `json:"blocks"`
+}
+
+// Block is one Block Kit layout block (header, section or context).
+type Block struct {
+	Type     string  `json:"type"`
+	Text     *Text   `json:"text,omitempty"`
+	Fields   []*Text `json:"fields,omitempty"`
+	Elements []*Text `json:"elements,omitempty"`
+}
+
+// Text is a Block Kit text object, "plain_text" or "mrkdwn".
+type Text struct {
+	Type  string `json:"type"`
+	Text  string `json:"text"`
+	Emoji bool   `json:"emoji,omitempty"`
+}
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// Escape replaces &, < and > by their entities, as Slack requires for any text
+// not written by driftwatch itself. Nothing else is touched.
+func Escape(s string) string { return escaper.Replace(s) }
+
+// escTrunc escapes s and cuts the result to n characters without splitting an entity.
+func escTrunc(s string, n int) string {
+	e := Escape(s)
+	t := alert.Truncate(e, n)
+	if t == e {
+		return t
+	}
+	body := strings.TrimSuffix(t, "…")
+	if i := strings.LastIndexByte(body, '&'); i >= 0 && !strings.Contains(body[i:], ";") {
+		body = body[:i]
+	}
+	return body + "…"
+}
+
+func mrkdwn(s string, n int) *Text { return &Text{Type: "mrkdwn", Text: escTrunc(s, n)} }
+
+// field is a section field "*label*\nvalue"; label is trusted, value is escaped.
+func field(label, value string) *Text {
+	return &Text{Type: "mrkdwn", Text: "*" + label + "*\n" + escTrunc(value, maxFieldTxt-len(label)-3)}
+}
+
+// NewMessage renders n as a Block Kit message within Slack's limits.
+func NewMessage(n *alert.Notification) Message {
+	icon, state := ":large_orange_circle:", "Drift warning"
+	switch {
+	case n.Status == alert.StatusResolved:
+		icon, state = ":white_check_mark:", "Drift resolved"
+	case n.Severity == alert.SeverityCritical:
+		icon, state = ":red_circle:", "Drift critical"
+	}
+	title := alert.Title(n)
+	header := &Text{Type: "plain_text", Text: alert.Truncate(state+": "+title, maxHeader), Emoji: true}
+	fields := []*Text{
+		field("Model", n.ModelID),
+		field("Version", n.ModelVersion),
+		field("Feature", n.Feature),
+		field("Severity", string(n.Severity)),
+		field("Status", n.Status),
+		field("Window end", n.WindowEnd.UTC().Format("2006-01-02 15:04:05Z")),
+	}
+	if !n.StartsAt.IsZero() {
+		fields = append(fields, field("Since", n.StartsAt.UTC().Format("2006-01-02 15:04:05Z")))
+	}
+	blocks := []Block{
+		{Type: "header", Text: header},
+		{Type: "section", Text: mrkdwn(icon+" "+n.Summary, maxSectionTxt), Fields: fields[:min(len(fields), maxFields)]},
+	}
+	if len(n.Tests) > 0 {
+		var b strings.Builder
+		for i, t := range n.Tests {
+			if i == maxTestLines {
+				fmt.Fprintf(&b, "… and %d more", len(n.Tests)-i)
+				break
+			}
+			fmt.Fprintf(&b, "%s %s (threshold %s", t.Test, alert.FormatFloat(t.Statistic), alert.FormatFloat(t.Threshold))
+			if t.PValue == t.PValue {
+				fmt.Fprintf(&b, ", p=%s", alert.FormatFloat(t.PValue))
+			}
+			fmt.Fprintf(&b, "): %s\n", t.Severity)
+		}
+		blocks = append(blocks, Block{Type: "section", Text: mrkdwn(strings.TrimSuffix(b.String(), "\n"), maxSectionTxt)})
+	}
+	ctxText := "driftwatch · " + Escape(n.Key)
+	if n.DashboardURL != "" {
+		ctxText += " · <" + Escape(n.DashboardURL) + "|Dashboard>"
+	}
+	blocks = append(blocks, Block{Type: "context", Elements: []*Text{{Type: "mrkdwn", Text: alert.Truncate(ctxText, maxFieldTxt)}}})
+	return Message{
+		Text:   escTrunc(fmt.Sprintf("[%s %s] %s", strings.ToUpper(n.Status), n.Severity, n.Summary), maxSectionTxt),
+		Blocks: blocks[:min(len(blocks), maxBlocks)],
+	}
+}

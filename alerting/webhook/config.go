@@ -1,0 +1,48 @@
+package webhook
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+)
+
+// Config configures one generic JSON webhook.
+type Config struct {
+	// Name identifies the receiver in metrics, logs and alert records.
+	// Default: "webhook" (then "webhook-1", ... for further webhooks).
+	Name string `yaml:"name"`
+	// URL receives the POST. Required.
+	URL string `yaml:"url"`
+	// BearerTokenFile is a file holding a token sent as "Authorization: Bearer <token>". Optional.
+	BearerTokenFile string `yaml:"bearer_token_file"`
+	// BearerTokenEnv names an environment variable holding the token. Optional;
+	// at most one of bearer_token_file and bearer_token_env.
+	BearerTokenEnv string `yaml:"bearer_token_env"`
+	// Timeout bounds one HTTP attempt. Default: 10s.
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// Validate applies defaults, reads the token if one is configured and returns an
+// error naming the first bad field. The token never appears in the error.
+func (c *Config) Validate() error {
+	if c.URL == "" {
+		return fmt.Errorf("url: required")
+	}
+	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("url: not an absolute http(s) URL")
+	}
+	if c.Timeout == 0 {
+		c.Timeout = alert.DefaultTimeout
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
+	}
+	_, err := c.token()
+	return err
+}
+
+func (c *Config) token() (string, error) {
+	return alert.OptionalSecret(c.BearerTokenFile, c.BearerTokenEnv, "bearer_token_file", "bearer_token_env")
+}

@@ -1,0 +1,111 @@
+// Package webhook delivers driftwatch alerts as a generic JSON POST (the
+// Payload type, documented in docs/alerting.md), optionally with a bearer token.
+// It does not decide when to notify, nor retry: the alerting manager does both.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+)
+
+// Version is the version of the Payload format.
+const Version = "1"
+
+// Notifier posts alerts to one URL.
+type Notifier struct {
+	url    string
+	token  string
+	client *http.Client
+}
+
+// New validates cfg, reads the token if any and returns a Notifier.
+func New(cfg Config) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tok, err := cfg.token()
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{url: cfg.URL, token: tok, client: &http.Client{Timeout: cfg.Timeout}}, nil
+}
+
+// Payload is the JSON body of a webhook delivery.
+type Payload struct {
+	// Version is the format version, "1".
+	Version string `json:"version"`
+	// Key is the alert's de-duplication key, stable across firing, re-notifications and resolve.
+	Key string `json:"key"`
+	// Status is "firing" or "resolved".
+	Status string `json:"status"`
+	// Severity is "warning" or "critical".
+	Severity string `json:"severity"`
+	// ModelID, ModelVersion and Feature say what drifted.
+	ModelID      string `json:"model_id"`
+	ModelVersion string `json:"model_version"`
+	Feature      string `json:"feature"`
+	// Summary is one line of text.
+	Summary string `json:"summary"`
+	// Tests are the drift tests of the window that caused this notification.
+	Tests []Test `json:"tests"`
+	// StartsAt is the start of the first drifted window (RFC 3339).
+	StartsAt time.Time `json:"starts_at"`
+	// EndsAt is the end of the window that resolved the alert; null while firing.
+	EndsAt *time.Time `json:"ends_at"`
+	// WindowEnd is the end of the window that caused this notification.
+	WindowEnd time.Time `json:"window_end"`
+	// DashboardURL links to a dashboard; omitted when none is configured.
+	DashboardURL string `json:"dashboard_url,omitempty"`
+}
+
+// Test is one drift test in a Payload; non-finite numbers are null.
+type Test struct {
+	Test      string   `json:"test"`
+	Statistic *float64 `json:"statistic"`
+	PValue    *float64 `json:"p_value"`
+	Threshold *float64 `json:"threshold"`
+	Severity  string   `json:"severity"`
+}
+
+// NewPayload converts n to its JSON form.
+func NewPayload(n *alert.Notification) Payload {
+	p := Payload{
+		Version: Version, Key: n.Key, Status: n.Status, Severity: string(n.Severity),
+		ModelID: n.ModelID, ModelVersion: n.ModelVersion, Feature: n.Feature, Summary: n.Summary,
+		Tests: make([]Test, 0, len(n.Tests)), StartsAt: n.StartsAt.UTC(), WindowEnd: n.WindowEnd.UTC(),
+		DashboardURL: n.DashboardURL,
+	}
+	if !n.EndsAt.IsZero() {
+		e := n.EndsAt.UTC()
+		p.EndsAt = &e
+	}
+	for _, t := range n.Tests {
+		p.Tests = append(p.Tests, Test{
+			Test: t.Test, Statistic: alert.Finite(t.Statistic), PValue: alert.Finite(t.PValue),
+			Threshold: alert.Finite(t.Threshold), Severity: string(t.Severity),
+		})
+	}
+	return p
+}
+
+// Notify posts n. Any 2xx is success; network errors, 429 and 5xx are
+// retryable; other statuses are permanent.
+func (w *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
+	body, err := json.Marshal(NewPayload(n))
+	if err != nil {
+		return fmt.Errorf("encoding webhook payload: %w", err)
+	}
+	var h http.Header
+	if w.token != "" {
+		h = http.Header{"Authorization": {"Bearer " + w.token}}
+	}
+	if err := alert.Post(ctx, w.client, alert.Request{URL: w.url, Header: h, Body: body}); err != nil {
+		return fmt.Errorf("posting to webhook: %w", err)
+	}
+	return nil
+}
