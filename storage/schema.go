@@ -35,8 +35,8 @@ const (
 	codecFloat = "Gorilla, ZSTD(1)"
 )
 
-func dim(name string) column               { return column{name: name, typ: "String", dim: true} }
-func col(name, typ string) column          { return column{name: name, typ: typ} }
+func dim(name string) column                { return column{name: name, typ: "String", dim: true} }
+func col(name, typ string) column           { return column{name: name, typ: typ} }
 func packed(name, typ, codec string) column { return column{name: name, typ: typ, codec: codec} }
 
 // table is the definition of one table, rendered per server version.

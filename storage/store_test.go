@@ -209,3 +209,4 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+func sleep(ms int) { time.Sleep(time.Duration(ms) * time.Millisecond) }

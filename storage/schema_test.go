@@ -1,0 +1,164 @@
+package storage
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// modern is the server version the modern golden schema is rendered for; chdb_check.js runs that
+// file on a current ClickHouse.
+var modern = version{24, 8, 0}
+
+func TestSchemaGolden(t *testing.T) {
+	tests := []struct {
+		file string
+		v    version
+	}{
+		{"schema_modern.sql", modern},
+		{"schema_18.sql", version{18, 16, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got := renderSchema(tt.v)
+			path := filepath.Join("testdata", tt.file)
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("reading golden file (regenerate with go test ./storage -update): %v", err)
+			}
+			if got != string(want) {
+				t.Fatalf("schema rendered for %s differs from %s; regenerate with go test ./storage -update\n--- got ---\n%s", tt.v, path, got)
+			}
+		})
+	}
+}
+
+func TestSchemaVersionGates(t *testing.T) {
+	tests := []struct {
+		v                     version
+		lowCardinality, codec bool
+	}{
+		{version{18, 16, 1}, false, false},
+		{version{19, 1, 6}, true, false},
+		{version{20, 3, 0}, true, true},
+		{modern, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.v.String(), func(t *testing.T) {
+			ddl := renderSchema(tt.v)
+			if got := strings.Contains(ddl, "LowCardinality(String)"); got != tt.lowCardinality {
+				t.Errorf("LowCardinality rendered = %v, want %v", got, tt.lowCardinality)
+			}
+			if got := strings.Contains(ddl, "CODEC("); got != tt.codec {
+				t.Errorf("CODEC rendered = %v, want %v", got, tt.codec)
+			}
+			for _, banned := range []string{"TTL", "DateTime64", "Map(", "SimpleAggregateFunction", "IF NOT EXISTS " + "col", "allow_experimental"} {
+				if strings.Contains(ddl, banned) {
+					t.Errorf("schema for %s contains %q", tt.v, banned)
+				}
+			}
+		})
+	}
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	s := newTestStore(t, Config{}, prometheus.NewRegistry()) // migrates once
+	ctx := testContext(t)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("second Migrate: %v", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("third Migrate: %v", err)
+	}
+	if n := queryInt(t, s, "SELECT count() FROM schema_migrations"); n != uint64(len(migrations)) {
+		t.Fatalf("schema_migrations has %d rows after three Migrate calls, want %d (one per migration)", n, len(migrations))
+	}
+	if n := queryInt(t, s, "SELECT max(version) FROM schema_migrations"); n != uint64(migrations[len(migrations)-1].version) {
+		t.Fatalf("max applied version = %d, want %d", n, migrations[len(migrations)-1].version)
+	}
+
+	// The live tables have exactly the columns and types rendered for this server.
+	tables := []table{inferenceWindowsTable, featureWindowsTable, driftScoresTable, alertsTable, referencesTable}
+	for _, tb := range tables {
+		rows, err := s.Query(ctx, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ?", tb.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			var name, typ string
+			if err := rows.Scan(&name, &typ); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, name+" "+typ)
+		}
+		rows.Close()
+		var want []string
+		for _, c := range tb.columns {
+			typ := c.typ
+			if c.dim && s.version.lowCardinality() {
+				typ = "LowCardinality(String)"
+			}
+			want = append(want, c.name+" "+typ)
+		}
+		if strings.Join(got, ", ") != strings.Join(want, ", ") {
+			t.Errorf("table %s columns:\n got %v\nwant %v", tb.name, got, want)
+		}
+	}
+	rows, err := s.Query(ctx, "SELECT name, engine FROM system.tables WHERE database = currentDatabase()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var name, engine string
+		if err := rows.Scan(&name, &engine); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name+"="+engine)
+	}
+	sort.Strings(got)
+	want := "alerts=MergeTree drift_scores=ReplacingMergeTree feature_windows=ReplacingMergeTree " +
+		"inference_windows=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("tables = %v, want %s", got, want)
+	}
+}
+
+// TestMigrateResumes checks that a database with only some migrations applied is completed.
+func TestMigrateResumes(t *testing.T) {
+	s := newTestStore(t, Config{}, nil)
+	ctx := testContext(t)
+	for _, q := range []string{"DROP TABLE references", "DROP TABLE alerts",
+		"ALTER TABLE schema_migrations DELETE WHERE version >= 4"} {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	// Mutations are asynchronous; wait until the deleted versions are gone.
+	for i := 0; queryInt(t, s, "SELECT count() FROM schema_migrations WHERE version >= 4") != 0; i++ {
+		if i > 100 {
+			t.Fatal("ALTER ... DELETE on schema_migrations did not finish")
+		}
+		sleep(50)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if n := queryInt(t, s, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name IN ('references', 'alerts')"); n != 2 {
+		t.Fatalf("after resuming, %d of the 2 dropped tables exist", n)
+	}
+	if n := queryInt(t, s, "SELECT uniqExact(version) FROM schema_migrations"); n != uint64(len(migrations)) {
+		t.Fatalf("schema_migrations has %d versions, want %d", n, len(migrations))
+	}
+}

@@ -1,0 +1,107 @@
+// chdb_check.js runs driftwatch's ClickHouse schema, as rendered for a modern server
+// (schema_modern.sql, kept in sync by `go test ./storage`, regenerated with `-update`), and every
+// ```sql example of docs/clickhouse.md on a current ClickHouse embedded in chdb.
+//
+//   mkdir -p /tmp/chdb && (cd /tmp/chdb && npm install chdb@3.4.0)
+//   NODE_PATH=/tmp/chdb/node_modules node storage/testdata/chdb_check.js
+//
+// It prints each statement's result and exits non-zero at the first failure.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { Session } = require('chdb');
+
+const schemaFile = path.join(__dirname, 'schema_modern.sql');
+const docsFile = path.join(__dirname, '..', '..', 'docs', 'clickhouse.md');
+
+function statements(sql) {
+  return sql.split(/;\s*(?:\n|$)/).map((s) => s.replace(/^\s*--.*$/gm, '').trim()).filter((s) => s !== '');
+}
+
+function docExamples(md) {
+  const out = [];
+  const re = /```sql\n([\s\S]*?)```/g;
+  let m;
+  while ((m = re.exec(md)) !== null) out.push(...statements(m[1]));
+  return out;
+}
+
+// A few rows in every table so that the examples return something.
+const seed = [
+  `INSERT INTO inference_windows (model_id, model_version, window_start, window_end, events, late_events,
+     rejected_events, kafka_topic, kafka_partition, first_offset, last_offset, reference_id, flushed_at) VALUES
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 100, 1, 2, 'telemetry', 0, 0, 99, 'ref1', '2024-05-01 10:02:00'),
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 101, 1, 2, 'telemetry', 0, 0, 100, 'ref1', '2024-05-01 10:03:00'),
+   ('fraud', 'v1', '2024-05-01 10:01:00', '2024-05-01 10:02:00', 80, 0, 0, 'telemetry', 0, 101, 180, 'ref1', '2024-05-01 10:03:00')`,
+  `INSERT INTO feature_windows (model_id, model_version, window_start, window_end, kafka_partition, feature, kind,
+     count, missing, mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, other_count,
+     unseen_count, reference_id, flushed_at) VALUES
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 0, 'amount', 'numeric', 100, 0, 12.5, 4.0, 1, 40,
+    [5, 10, 20], [10, 30, 40, 20], [], [], 0, 0, 'ref1', '2024-05-01 10:02:00'),
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 0, 'country', 'categorical', 100, 3, 0, 0, 0, 0,
+    [], [], ['DE', 'FR'], [60, 30], 7, 2, 'ref1', '2024-05-01 10:02:00')`,
+  `INSERT INTO drift_scores (model_id, model_version, window_start, window_end, kafka_partition, feature, kind, test,
+     statistic, p_value, threshold, severity, drifted, n_reference, n_current, reference_id, flushed_at) VALUES
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 0, 'amount', 'numeric', 'psi', 0.31, nan, 0.25,
+    'critical', 1, 1000, 100, 'ref1', '2024-05-01 10:02:00'),
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 0, 'amount', 'numeric', 'ks', 0.2, 0.001, 0.05,
+    'warning', 1, 1000, 100, 'ref1', '2024-05-01 10:02:00')`,
+  `INSERT INTO alerts (event_time, alert_key, model_id, model_version, feature, record, state, severity, statistic,
+     threshold, summary, receiver, attempt, outcome, http_status, error) VALUES
+   ('2024-05-01 10:02:00', 'fraud/v1/amount/psi', 'fraud', 'v1', 'amount', 'state', 'firing', 'critical', 0.31, 0.25,
+    'PSI 0.31 > 0.25', '', 0, '', 0, ''),
+   ('2024-05-01 10:02:01', 'fraud/v1/amount/psi', 'fraud', 'v1', 'amount', 'delivery', 'firing', 'critical', 0.31,
+    0.25, 'PSI 0.31 > 0.25', 'slack', 1, 'sent', 200, '')`,
+  `INSERT INTO references (model_id, model_version, reference_id, created_at, source, windows, feature, kind, n, mean,
+     variance, min, max, bin_edges, bin_counts, categories, category_counts, sample) VALUES
+   ('fraud', 'v1', 'ref0', '2024-04-30 09:00:00', 'warmup', 5, 'amount', 'numeric', 900, 11, 4, 0, 50, [5, 10, 20],
+    [100, 300, 300, 200], [], [], [1, 2, 3]),
+   ('fraud', 'v1', 'ref1', '2024-05-01 09:00:00', 'warmup', 5, 'amount', 'numeric', 1000, 12, 4, 0, 50, [5, 10, 20],
+    [100, 300, 400, 200], [], [], [1, 2, 3])`,
+];
+
+function main() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'driftwatch-chdb-'));
+  const s = new Session(dir);
+  let failed = 0;
+  const run = (label, sql) => {
+    try {
+      const out = s.query(sql, 'CSV');
+      console.log(`ok   ${label}: ${sql.split('\n')[0].slice(0, 90)}`);
+      if (out && out.trim() !== '') console.log(out.trim().split('\n').map((l) => '     ' + l).join('\n'));
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${label}: ${sql}\n     ${e.message}`);
+    }
+  };
+  try {
+    run('version', 'SELECT version()');
+    s.query('CREATE DATABASE IF NOT EXISTS driftwatch', 'CSV');
+    s.query('USE driftwatch', 'CSV');
+    const schema = statements(fs.readFileSync(schemaFile, 'utf8'));
+    schema.forEach((sql, i) => run(`schema ${i + 1}/${schema.length}`, sql));
+    seed.forEach((sql, i) => run(`seed ${i + 1}/${seed.length}`, sql));
+    if (fs.existsSync(docsFile)) {
+      const examples = docExamples(fs.readFileSync(docsFile, 'utf8'));
+      if (examples.length === 0) {
+        failed++;
+        console.log(`FAIL no sql examples found in ${docsFile}`);
+      }
+      examples.forEach((sql, i) => run(`docs example ${i + 1}/${examples.length}`, sql));
+    } else {
+      failed++;
+      console.log(`FAIL ${docsFile} not found`);
+    }
+  } finally {
+    if (typeof s.cleanup === 'function') s.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (failed > 0) {
+    console.log(`${failed} statement(s) failed`);
+    process.exit(1);
+  }
+  console.log('all statements ran on chdb');
+}
+
+main();

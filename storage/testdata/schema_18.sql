@@ -1,0 +1,127 @@
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version UInt32,
+    description String,
+    applied_at DateTime
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY (version);
+
+CREATE TABLE IF NOT EXISTS inference_windows
+(
+    model_id String,
+    model_version String,
+    window_start DateTime,
+    window_end DateTime,
+    events UInt64,
+    late_events UInt64,
+    rejected_events UInt64,
+    kafka_topic String,
+    kafka_partition Int32,
+    first_offset Int64,
+    last_offset Int64,
+    reference_id String,
+    flushed_at DateTime
+)
+ENGINE = ReplacingMergeTree(flushed_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, window_start, kafka_topic, kafka_partition);
+
+CREATE TABLE IF NOT EXISTS feature_windows
+(
+    model_id String,
+    model_version String,
+    window_start DateTime,
+    window_end DateTime,
+    kafka_partition Int32,
+    feature String,
+    kind String,
+    count UInt64,
+    missing UInt64,
+    mean Float64,
+    variance Float64,
+    min Float64,
+    max Float64,
+    bin_edges Array(Float64),
+    bin_counts Array(UInt64),
+    categories Array(String),
+    category_counts Array(UInt64),
+    other_count UInt64,
+    unseen_count UInt64,
+    reference_id String,
+    flushed_at DateTime
+)
+ENGINE = ReplacingMergeTree(flushed_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, feature, window_start, kafka_partition);
+
+CREATE TABLE IF NOT EXISTS drift_scores
+(
+    model_id String,
+    model_version String,
+    window_start DateTime,
+    window_end DateTime,
+    kafka_partition Int32,
+    feature String,
+    kind String,
+    test String,
+    statistic Float64,
+    p_value Float64,
+    threshold Float64,
+    severity String,
+    drifted UInt8,
+    n_reference UInt64,
+    n_current UInt64,
+    reference_id String,
+    flushed_at DateTime
+)
+ENGINE = ReplacingMergeTree(flushed_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, feature, test, window_start, kafka_partition);
+
+CREATE TABLE IF NOT EXISTS alerts
+(
+    event_time DateTime,
+    alert_key String,
+    model_id String,
+    model_version String,
+    feature String,
+    record String,
+    state String,
+    severity String,
+    statistic Float64,
+    threshold Float64,
+    summary String,
+    receiver String,
+    attempt UInt32,
+    outcome String,
+    http_status Int32,
+    error String
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (model_id, alert_key, event_time);
+
+CREATE TABLE IF NOT EXISTS references
+(
+    model_id String,
+    model_version String,
+    reference_id String,
+    created_at DateTime,
+    source String,
+    windows UInt32,
+    feature String,
+    kind String,
+    n UInt64,
+    mean Float64,
+    variance Float64,
+    min Float64,
+    max Float64,
+    bin_edges Array(Float64),
+    bin_counts Array(UInt64),
+    categories Array(String),
+    category_counts Array(UInt64),
+    sample Array(Float64)
+)
+ENGINE = ReplacingMergeTree(created_at)
+ORDER BY (model_id, model_version, reference_id, feature);

@@ -1,0 +1,127 @@
+CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    version UInt32,
+    description String,
+    applied_at DateTime
+)
+ENGINE = ReplacingMergeTree(applied_at)
+ORDER BY (version);
+
+CREATE TABLE IF NOT EXISTS inference_windows
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    window_start DateTime CODEC(Delta(4), ZSTD(1)),
+    window_end DateTime CODEC(Delta(4), ZSTD(1)),
+    events UInt64,
+    late_events UInt64,
+    rejected_events UInt64,
+    kafka_topic LowCardinality(String),
+    kafka_partition Int32,
+    first_offset Int64,
+    last_offset Int64,
+    reference_id LowCardinality(String),
+    flushed_at DateTime CODEC(Delta(4), ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(flushed_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, window_start, kafka_topic, kafka_partition);
+
+CREATE TABLE IF NOT EXISTS feature_windows
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    window_start DateTime CODEC(Delta(4), ZSTD(1)),
+    window_end DateTime CODEC(Delta(4), ZSTD(1)),
+    kafka_partition Int32,
+    feature LowCardinality(String),
+    kind LowCardinality(String),
+    count UInt64,
+    missing UInt64,
+    mean Float64 CODEC(Gorilla, ZSTD(1)),
+    variance Float64 CODEC(Gorilla, ZSTD(1)),
+    min Float64 CODEC(Gorilla, ZSTD(1)),
+    max Float64 CODEC(Gorilla, ZSTD(1)),
+    bin_edges Array(Float64) CODEC(ZSTD(1)),
+    bin_counts Array(UInt64) CODEC(ZSTD(1)),
+    categories Array(String) CODEC(ZSTD(1)),
+    category_counts Array(UInt64) CODEC(ZSTD(1)),
+    other_count UInt64,
+    unseen_count UInt64,
+    reference_id LowCardinality(String),
+    flushed_at DateTime CODEC(Delta(4), ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(flushed_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, feature, window_start, kafka_partition);
+
+CREATE TABLE IF NOT EXISTS drift_scores
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    window_start DateTime CODEC(Delta(4), ZSTD(1)),
+    window_end DateTime CODEC(Delta(4), ZSTD(1)),
+    kafka_partition Int32,
+    feature LowCardinality(String),
+    kind LowCardinality(String),
+    test LowCardinality(String),
+    statistic Float64 CODEC(Gorilla, ZSTD(1)),
+    p_value Float64 CODEC(Gorilla, ZSTD(1)),
+    threshold Float64 CODEC(Gorilla, ZSTD(1)),
+    severity LowCardinality(String),
+    drifted UInt8,
+    n_reference UInt64,
+    n_current UInt64,
+    reference_id LowCardinality(String),
+    flushed_at DateTime CODEC(Delta(4), ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(flushed_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, feature, test, window_start, kafka_partition);
+
+CREATE TABLE IF NOT EXISTS alerts
+(
+    event_time DateTime CODEC(Delta(4), ZSTD(1)),
+    alert_key String,
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    feature LowCardinality(String),
+    record LowCardinality(String),
+    state LowCardinality(String),
+    severity LowCardinality(String),
+    statistic Float64,
+    threshold Float64,
+    summary String CODEC(ZSTD(1)),
+    receiver LowCardinality(String),
+    attempt UInt32,
+    outcome LowCardinality(String),
+    http_status Int32,
+    error String CODEC(ZSTD(1))
+)
+ENGINE = MergeTree
+PARTITION BY toYYYYMM(event_time)
+ORDER BY (model_id, alert_key, event_time);
+
+CREATE TABLE IF NOT EXISTS references
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    reference_id String,
+    created_at DateTime CODEC(Delta(4), ZSTD(1)),
+    source LowCardinality(String),
+    windows UInt32,
+    feature LowCardinality(String),
+    kind LowCardinality(String),
+    n UInt64,
+    mean Float64,
+    variance Float64,
+    min Float64,
+    max Float64,
+    bin_edges Array(Float64) CODEC(ZSTD(1)),
+    bin_counts Array(UInt64) CODEC(ZSTD(1)),
+    categories Array(String) CODEC(ZSTD(1)),
+    category_counts Array(UInt64) CODEC(ZSTD(1)),
+    sample Array(Float64) CODEC(ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(created_at)
+ORDER BY (model_id, model_version, reference_id, feature);
