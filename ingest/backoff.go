@@ -1,0 +1,31 @@
+package ingest
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+)
+
+// backoff returns the pause before retry number attempt (0-based): it doubles
+// from lo up to hi and is jittered down by up to a half.
+func backoff(attempt int, lo, hi time.Duration) time.Duration {
+	d := lo
+	for i := 0; i < attempt && d < hi; i++ {
+		d *= 2
+	}
+	d = min(d, hi)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleep waits for d or until ctx ends; it reports whether the full pause
+// elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,160 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Start positions for a partition that has no committed offset.
+const (
+	// StartEarliest reads a partition from its first retained message.
+	StartEarliest = "earliest"
+	// StartLatest reads only messages produced after the consumer joined.
+	StartLatest = "latest"
+)
+
+// Config configures a Consumer. The zero value of every optional field selects
+// its documented default; Validate fills the defaults in.
+type Config struct {
+	// Brokers are the bootstrap addresses (host:port). Required.
+	Brokers []string `yaml:"brokers"`
+	// Topic is the telemetry topic to consume. Required.
+	Topic string `yaml:"topic"`
+	// GroupID is the Kafka consumer group.
+	// Default: driftwatch
+	GroupID string `yaml:"group_id"`
+	// DeadLetterTopic receives messages that cannot be processed.
+	// Default: <topic>.dlq
+	DeadLetterTopic string `yaml:"dead_letter_topic"`
+	// StartOffset is where a partition without a committed offset starts:
+	// "earliest" or "latest".
+	// Default: earliest
+	StartOffset string `yaml:"start_offset"`
+	// MaxBatch is the largest number of messages passed to one Handle call.
+	// Default: 1000
+	MaxBatch int `yaml:"max_batch"`
+	// MaxWait is how long the broker may hold a fetch while it waits for
+	// MinBytes of data.
+	// Default: 250ms
+	MaxWait time.Duration `yaml:"max_wait"`
+	// CommitInterval is the least time between two commits of a partition.
+	// The final commit on revocation or shutdown is made regardless.
+	// Default: 1s
+	CommitInterval time.Duration `yaml:"commit_interval"`
+	// MinBytes is the least data a fetch waits for (up to MaxWait).
+	// Default: 1
+	MinBytes int `yaml:"min_bytes"`
+	// MaxBytes bounds the data returned by one fetch of one partition.
+	// Default: 4194304 (4 MiB)
+	MaxBytes int `yaml:"max_bytes"`
+	// SessionTimeout is how long the coordinator waits for a heartbeat
+	// before it evicts this member.
+	// Default: 30s
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// HeartbeatInterval is the time between heartbeats; it must be less
+	// than SessionTimeout.
+	// Default: 3s
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// RebalanceTimeout is how long the coordinator waits for all members to
+	// rejoin during a rebalance.
+	// Default: 30s
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// JoinGroupBackoff is the pause after a failed attempt to join the group.
+	// Default: 2s
+	JoinGroupBackoff time.Duration `yaml:"join_group_backoff"`
+}
+
+// Defaults of Config.
+const (
+	DefaultGroupID           = "driftwatch"
+	DefaultMaxBatch          = 1000
+	DefaultMaxWait           = 250 * time.Millisecond
+	DefaultCommitInterval    = time.Second
+	DefaultMinBytes          = 1
+	DefaultMaxBytes          = 4 << 20
+	DefaultSessionTimeout    = 30 * time.Second
+	DefaultHeartbeatInterval = 3 * time.Second
+	DefaultRebalanceTimeout  = 30 * time.Second
+	DefaultJoinGroupBackoff  = 2 * time.Second
+)
+
+// Validate fills in defaults and reports the first invalid field by its
+// configuration name.
+func (c *Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("ingest config: brokers: at least one broker address is required")
+	}
+	for i, b := range c.Brokers {
+		if b == "" {
+			return fmt.Errorf("ingest config: brokers[%d]: empty address", i)
+		}
+	}
+	if c.Topic == "" {
+		return errors.New("ingest config: topic: required")
+	}
+	if c.GroupID == "" {
+		c.GroupID = DefaultGroupID
+	}
+	if c.DeadLetterTopic == "" {
+		c.DeadLetterTopic = c.Topic + ".dlq"
+	}
+	if c.DeadLetterTopic == c.Topic {
+		return fmt.Errorf("ingest config: dead_letter_topic: must differ from topic %q", c.Topic)
+	}
+	switch c.StartOffset {
+	case "":
+		c.StartOffset = StartEarliest
+	case StartEarliest, StartLatest:
+	default:
+		return fmt.Errorf("ingest config: start_offset: %q is neither %q nor %q", c.StartOffset, StartEarliest, StartLatest)
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"max_batch", &c.MaxBatch, DefaultMaxBatch},
+		{"min_bytes", &c.MinBytes, DefaultMinBytes},
+		{"max_bytes", &c.MaxBytes, DefaultMaxBytes},
+	}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return fmt.Errorf("ingest config: %s: must not be negative, got %d", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if c.MinBytes > c.MaxBytes {
+		return fmt.Errorf("ingest config: min_bytes: %d exceeds max_bytes %d", c.MinBytes, c.MaxBytes)
+	}
+	durations := []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"max_wait", &c.MaxWait, DefaultMaxWait},
+		{"commit_interval", &c.CommitInterval, DefaultCommitInterval},
+		{"session_timeout", &c.SessionTimeout, DefaultSessionTimeout},
+		{"heartbeat_interval", &c.HeartbeatInterval, DefaultHeartbeatInterval},
+		{"rebalance_timeout", &c.RebalanceTimeout, DefaultRebalanceTimeout},
+		{"join_group_backoff", &c.JoinGroupBackoff, DefaultJoinGroupBackoff},
+	}
+	for _, f := range durations {
+		if *f.v < 0 {
+			return fmt.Errorf("ingest config: %s: must not be negative, got %s", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+		// The group protocol carries these in int32 milliseconds.
+		if *f.v/time.Millisecond >= 1<<31-1 {
+			return fmt.Errorf("ingest config: %s: %s is too long", f.name, *f.v)
+		}
+	}
+	if c.HeartbeatInterval >= c.SessionTimeout {
+		return fmt.Errorf("ingest config: heartbeat_interval: %s must be less than session_timeout %s", c.HeartbeatInterval, c.SessionTimeout)
+	}
+	return nil
+}

@@ -1,0 +1,19 @@
+// Package ingest reads model telemetry from Kafka and writes dead letters back
+// to it.
+//
+// A Consumer joins a Kafka consumer group (github.com/segmentio/kafka-go) and
+// runs one fetch loop per assigned partition. Each loop reads record batches
+// straight from the partition leader with Conn.ReadBatch, hands them in offset
+// order to a PartitionHandler, and commits the offset the handler reports as
+// committable. Delivery is at least once: after a crash, a rebalance or a
+// handler error the partition is read again from the last committed offset.
+//
+// A DeadLetterWriter copies rejected messages, with the reason and origin in
+// headers, to a dead-letter topic and waits for the broker's acknowledgement.
+//
+// StartEmbedded runs an in-process Kafka-compatible broker (kfake) on a
+// loopback TCP port for the demo and for tests.
+//
+// The package deliberately knows nothing about the event format: decoding,
+// validation and windowing live in telemetry, analysis and monitor.
+package ingest

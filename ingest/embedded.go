@@ -1,0 +1,92 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// EmbeddedConfig configures the in-process broker.
+type EmbeddedConfig struct {
+	// Addr is the TCP address to listen on.
+	// Default: 127.0.0.1:0 (a free loopback port)
+	Addr string `yaml:"addr"`
+	// Topics are created at start with Partitions partitions each.
+	Topics []string `yaml:"topics"`
+	// Partitions is the partition count of Topics.
+	// Default: 3
+	Partitions int `yaml:"partitions"`
+}
+
+// Embedded is a single-node, in-memory Kafka-compatible broker (kfake) that
+// any Kafka client can reach over TCP. It is meant for the demo and tests: it
+// keeps nothing on disk.
+type Embedded struct {
+	cluster *kfake.Cluster
+	addrs   []string
+}
+
+// StartEmbedded starts a broker listening on cfg.Addr.
+func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 3
+	}
+	if cfg.Partitions < 0 {
+		return nil, fmt.Errorf("starting embedded broker: partitions: must be positive, got %d", cfg.Partitions)
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		return nil, fmt.Errorf("starting embedded broker: addr: %w", err)
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.ListenFn(func(network, _ string) (net.Listener, error) {
+			return net.Listen(network, cfg.Addr)
+		}),
+		kfake.DefaultNumPartitions(cfg.Partitions),
+		// Allow the short session timeouts tests use.
+		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+	}
+	if len(cfg.Topics) > 0 {
+		opts = append(opts, kfake.SeedTopics(int32(cfg.Partitions), cfg.Topics...))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded broker: %w", err)
+	}
+	return &Embedded{cluster: c, addrs: c.ListenAddrs()}, nil
+}
+
+// Brokers returns the addresses clients bootstrap from.
+func (e *Embedded) Brokers() []string {
+	return append([]string(nil), e.addrs...)
+}
+
+// CreateTopic creates a topic with the given number of partitions through the
+// Kafka protocol, as any client would. An existing topic is left as it is.
+func (e *Embedded) CreateTopic(name string, partitions int) error {
+	if partitions <= 0 {
+		return fmt.Errorf("creating topic %q: partitions must be positive, got %d", name, partitions)
+	}
+	conn, err := kafka.Dial("tcp", e.addrs[0])
+	if err != nil {
+		return fmt.Errorf("creating topic %q: %w", name, err)
+	}
+	defer conn.Close()
+	err = conn.CreateTopics(kafka.TopicConfig{Topic: name, NumPartitions: partitions, ReplicationFactor: 1})
+	if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
+		return fmt.Errorf("creating topic %q: %w", name, err)
+	}
+	return nil
+}
+
+// Close stops the broker and drops its data.
+func (e *Embedded) Close() {
+	e.cluster.Close()
+}

@@ -1,0 +1,308 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+)
+
+// Backoff bounds for restarting a partition loop after an error.
+const (
+	restartBackoffMin = 100 * time.Millisecond
+	restartBackoffMax = 10 * time.Second
+)
+
+// partitionLoop owns one assigned partition for the lifetime of a generation.
+type partitionLoop struct {
+	c         *Consumer
+	gen       *kafka.Generation
+	topic     string
+	partition int32
+	log       *slog.Logger
+
+	// assigned is the offset the group handed over: a committed offset, or
+	// kafka.FirstOffset / kafka.LastOffset when none was committed.
+	assigned int64
+	// committed is the last offset known to be committed, -1 if none.
+	committed int64
+	// hwm is the partition's high watermark from the last fetch, -1 before.
+	hwm int64
+
+	batch []Message
+
+	messages, bytes          prometheus.Counter
+	committedGauge, lagGauge prometheus.Gauge
+}
+
+func newPartitionLoop(c *Consumer, gen *kafka.Generation, partition int32, assigned int64) *partitionLoop {
+	label := strconv.Itoa(int(partition))
+	p := &partitionLoop{
+		c:              c,
+		gen:            gen,
+		topic:          c.cfg.Topic,
+		partition:      partition,
+		log:            c.log.With("partition", partition, "generation", gen.ID),
+		assigned:       assigned,
+		committed:      -1,
+		hwm:            -1,
+		messages:       c.metrics.messages.WithLabelValues(c.cfg.Topic),
+		bytes:          c.metrics.bytes.WithLabelValues(c.cfg.Topic),
+		committedGauge: c.metrics.committedOffset.WithLabelValues(c.cfg.Topic, label),
+		lagGauge:       c.metrics.commitLag.WithLabelValues(c.cfg.Topic, label),
+	}
+	if assigned >= 0 {
+		p.committed = assigned
+		p.committedGauge.Set(float64(assigned))
+	}
+	return p
+}
+
+// run is the body started with Generation.Start. It returns only when the
+// generation ends; errors restart the partition from the committed offset.
+func (p *partitionLoop) run(ctx context.Context) {
+	label := strconv.Itoa(int(p.partition))
+	defer p.c.metrics.committedOffset.DeleteLabelValues(p.topic, label)
+	defer p.c.metrics.commitLag.DeleteLabelValues(p.topic, label)
+
+	for attempt := 0; ; attempt++ {
+		read, err := p.session(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		p.c.metrics.partitionErrors.Inc()
+		if read > 0 {
+			attempt = 0
+		}
+		d := backoff(attempt, restartBackoffMin, restartBackoffMax)
+		p.log.Warn("partition loop stopped, restarting from committed offset",
+			"committed", p.committed, "backoff", d, "err", err)
+		if !sleep(ctx, d) {
+			return
+		}
+	}
+}
+
+// session dials the leader, opens a handler at the committed offset and feeds
+// it until ctx ends (nil error) or something fails. It returns the number of
+// messages it passed to the handler.
+func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
+	conn, err := p.dial(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	// Closing the connection interrupts a fetch in flight when the
+	// generation ends.
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+
+	start, err := p.seek(conn)
+	if err != nil {
+		return 0, err
+	}
+	h, err := p.c.factory(ctx, p.topic, p.partition, start)
+	if err != nil {
+		return 0, fmt.Errorf("opening handler at offset %d: %w", start, err)
+	}
+	handlerFailed := false
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		// A failed handler's state is suspect: restart from what was
+		// committed before the failure.
+		if !handlerFailed {
+			p.commit(h.Committable())
+		}
+		if cerr := h.Close(closeCtx); cerr != nil {
+			p.log.Warn("closing partition handler", "err", cerr)
+		}
+	}()
+
+	cfg := p.c.cfg
+	fetch := kafka.ReadBatchConfig{MinBytes: cfg.MinBytes, MaxBytes: cfg.MaxBytes, MaxWait: cfg.MaxWait}
+	next := start
+	lastCommit := time.Now()
+	if p.batch == nil {
+		p.batch = make([]Message, 0, cfg.MaxBatch)
+	}
+	for {
+		if err := conn.SetReadDeadline(time.Now().Add(cfg.MaxWait + fetchGrace)); err != nil {
+			return read, fmt.Errorf("setting fetch deadline: %w", err)
+		}
+		n, herr, ferr := p.readBatch(ctx, conn.ReadBatchWith(fetch), h, &next)
+		read += n
+		if herr != nil {
+			handlerFailed = true
+			return read, herr
+		}
+		// An empty fetch ends with RequestTimedOut once MaxWait passed.
+		if ferr != nil && !errors.Is(ferr, kafka.RequestTimedOut) {
+			if ctx.Err() != nil {
+				return read, nil
+			}
+			return read, fmt.Errorf("fetching at offset %d: %w", next, ferr)
+		}
+		if ctx.Err() != nil {
+			return read, nil
+		}
+		if time.Since(lastCommit) >= cfg.CommitInterval {
+			p.commit(h.Committable())
+			lastCommit = time.Now()
+		} else {
+			p.updateLag()
+		}
+	}
+}
+
+// readBatch passes one fetched batch to the handler in slices of at most
+// MaxBatch messages and closes it. It returns the number of messages handed
+// over, the handler's error and the fetch's error.
+func (p *partitionLoop) readBatch(ctx context.Context, b *kafka.Batch, h PartitionHandler, next *int64) (n int64, herr, ferr error) {
+	defer func() {
+		if cerr := b.Close(); cerr != nil && ferr == nil {
+			ferr = cerr
+		}
+	}()
+	if hwm := b.HighWaterMark(); hwm > 0 || p.hwm < 0 {
+		p.hwm = hwm
+	}
+	var size int
+	flush := func() error {
+		if len(p.batch) == 0 {
+			return nil
+		}
+		first := p.batch[0].Offset
+		cnt := len(p.batch)
+		err := h.Handle(ctx, p.batch)
+		p.batch = p.batch[:0]
+		if err != nil {
+			return fmt.Errorf("handling %d messages from offset %d: %w", cnt, first, err)
+		}
+		n += int64(cnt)
+		p.messages.Add(float64(cnt))
+		p.bytes.Add(float64(size))
+		size = 0
+		return nil
+	}
+	for {
+		m, err := b.ReadMessage()
+		if err != nil {
+			break // b.Close reports the error, io.EOF being none.
+		}
+		// kafka-go #1398: never hand over a message below the next
+		// expected offset (stale or re-sent data).
+		if m.Offset < *next {
+			continue
+		}
+		p.batch = append(p.batch, Message{
+			Topic:     p.topic,
+			Partition: p.partition,
+			Offset:    m.Offset,
+			Key:       m.Key,
+			Value:     m.Value,
+			Headers:   m.Headers,
+			Time:      m.Time,
+		})
+		size += len(m.Key) + len(m.Value)
+		*next = m.Offset + 1
+		if len(p.batch) == cap(p.batch) {
+			if err := flush(); err != nil {
+				return n, err, nil
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return n, err, nil
+	}
+	return n, nil, nil
+}
+
+// dial connects to the partition's leader through the first broker that
+// answers.
+func (p *partitionLoop) dial(ctx context.Context) (*kafka.Conn, error) {
+	var errs []error
+	for _, addr := range p.c.cfg.Brokers {
+		conn, err := p.c.dialer.DialLeader(ctx, "tcp", addr, p.topic, int(p.partition))
+		if err == nil {
+			return conn, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("dialing partition leader: %w", errors.Join(errs...))
+}
+
+// seek positions conn at the committed offset, or at the configured start
+// when none is committed or the committed offset is no longer retained.
+func (p *partitionLoop) seek(conn *kafka.Conn) (int64, error) {
+	off := p.assigned
+	if p.committed >= 0 {
+		off = p.committed
+	}
+	resolved, err := resolveOffset(conn, off)
+	if err != nil {
+		return 0, err
+	}
+	_, err = conn.Seek(resolved, kafka.SeekAbsolute)
+	if errors.Is(err, kafka.OffsetOutOfRange) {
+		reset := kafka.FirstOffset
+		if p.c.cfg.StartOffset == StartLatest {
+			reset = kafka.LastOffset
+		}
+		if resolved, err = resolveOffset(conn, reset); err != nil {
+			return 0, err
+		}
+		p.log.Warn("committed offset out of range, resetting", "offset", off, "reset_to", resolved)
+		_, err = conn.Seek(resolved, kafka.SeekAbsolute)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("seeking to offset %d: %w", resolved, err)
+	}
+	return resolved, nil
+}
+
+// resolveOffset turns kafka.FirstOffset and kafka.LastOffset into absolute
+// offsets.
+func resolveOffset(conn *kafka.Conn, off int64) (int64, error) {
+	var err error
+	switch off {
+	case kafka.FirstOffset:
+		off, err = conn.ReadFirstOffset()
+	case kafka.LastOffset:
+		off, err = conn.ReadLastOffset()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading partition offsets: %w", err)
+	}
+	return off, nil
+}
+
+// commit commits off (the next offset to read) if it advances the committed
+// offset. Failures are counted and logged; the next commit retries.
+func (p *partitionLoop) commit(off int64) {
+	if off < 0 || off <= p.committed {
+		p.updateLag()
+		return
+	}
+	err := p.gen.CommitOffsets(map[string]map[int]int64{p.topic: {int(p.partition): off}})
+	if err != nil {
+		p.c.metrics.commitErrors.Inc()
+		p.log.Warn("committing offset", "offset", off, "err", err)
+		return
+	}
+	p.c.metrics.commits.Inc()
+	p.committed = off
+	p.committedGauge.Set(float64(off))
+	p.updateLag()
+}
+
+func (p *partitionLoop) updateLag() {
+	if p.committed >= 0 && p.hwm >= 0 {
+		p.lagGauge.Set(float64(max(p.hwm-p.committed, 0)))
+	}
+}
