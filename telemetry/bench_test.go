@@ -1,0 +1,44 @@
+package telemetry
+
+import (
+	"testing"
+)
+
+// benchEvent is a realistic inference event: 12 numeric and 4 categorical
+// features, a score, a class and a latency.
+var benchEvent = []byte(`{"prediction_id":"5f0c2a4e-9b1d-4e7a-8c3f-2b6d1e0a9f47","event_time":"2026-11-26T14:03:11.123Z",` +
+	`"model":{"id":"fraud-scorer","version":"7"},"features":{"numeric":{"amount":129.9,"age_days":412,` +
+	`"txn_24h":3,"basket":57.31,"dist_km":12.8,"session_s":311.5,"items":4,"fails_7d":0,"card_days":1210,` +
+	`"ip_risk":0.0713,"vel_1h":2,"m_risk":0.4152},"categorical":{"country":"DE","device":"ios","channel":"web",` +
+	`"pay":"card"}},"prediction":{"score":0.8312,"class":"fraud"},"latency_ms":12.4}`)
+
+func BenchmarkDecode(b *testing.B) {
+	d := newTestDecoder()
+	var e Event
+	if err := d.Decode(benchEvent, &e); err != nil {
+		b.Fatal(err)
+	}
+	if len(e.Features.Numeric) != 12 || len(e.Features.Categorical) != 4 {
+		b.Fatalf("bench event has %d numeric and %d categorical features", len(e.Features.Numeric), len(e.Features.Categorical))
+	}
+	b.SetBytes(int64(len(benchEvent)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(benchEvent, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeRejectNaN(b *testing.B) {
+	bad := []byte(`{"prediction_id":"p","event_time":"2026-11-26T14:03:11.123Z","model":{"id":"m"},"features":{"numeric":{"amount":"NaN"}}}`)
+	d := newTestDecoder()
+	var e Event
+	b.SetBytes(int64(len(bad)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if d.Decode(bad, &e) == nil {
+			b.Fatal("accepted NaN")
+		}
+	}
+}

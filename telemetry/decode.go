@@ -1,0 +1,407 @@
+package telemetry
+
+import (
+	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+)
+
+// Decoder decodes events. It reuses e's maps (clear + refill) to limit garbage.
+// Not safe for concurrent use: use one Decoder per goroutine.
+type Decoder struct {
+	lim Limits
+	now func() time.Time
+	w   inferenceWire
+	lw  labelWire
+	fw  feedbackWire
+}
+
+// NewDecoder returns a Decoder enforcing l (zero or negative fields take the
+// defaults; call l.Validate first to reject bad configuration). now tells the
+// current time for the event-time bounds; nil means time.Now.
+func NewDecoder(l Limits, now func() time.Time) *Decoder {
+	if now == nil {
+		now = time.Now
+	}
+	return &Decoder{lim: l.withDefaults(), now: now}
+}
+
+// Limits returns the limits the decoder enforces, defaults applied.
+func (d *Decoder) Limits() Limits { return d.lim }
+
+// inferenceWire is Event as it appears on the wire.
+type inferenceWire struct {
+	SchemaVersion string            `json:"schema_version"`
+	PredictionID  string            `json:"prediction_id"`
+	EventTime     wireTime          `json:"event_time"`
+	Model         Model             `json:"model"`
+	Operation     string            `json:"operation"`
+	Principal     Principal         `json:"principal"`
+	Features      Features          `json:"features"`
+	Prediction    Prediction        `json:"prediction"`
+	LatencyMS     *float64          `json:"latency_ms"`
+	ErrorType     string            `json:"error.type"`
+	LLM           *LLM              `json:"llm"`
+	Attributes    map[string]string `json:"attributes"`
+}
+
+// Decode decodes one inference event from b into e and checks it against the
+// limits. On bad input it returns a *RejectError and leaves e in an
+// unspecified state. Unknown fields are ignored so producers can add fields
+// ahead of the contract. A missing schema_version is set to "1".
+func (d *Decoder) Decode(b []byte, e *Event) (err error) {
+	if err := d.precheck(b); err != nil {
+		return err
+	}
+	defer recoverReject(&err)
+	num, cat, prob, attr := e.Features.Numeric, e.Features.Categorical, e.Prediction.Probabilities, e.Attributes
+	clear(num)
+	clear(cat)
+	clear(prob)
+	clear(attr)
+	w := &d.w
+	*w = inferenceWire{
+		Features:   Features{Numeric: num, Categorical: cat},
+		Prediction: Prediction{Probabilities: prob},
+		Attributes: attr,
+	}
+	if err := json.Unmarshal(b, w); err != nil {
+		return classify(b, err)
+	}
+	*e = Event{
+		SchemaVersion: w.SchemaVersion,
+		PredictionID:  w.PredictionID,
+		EventTime:     w.EventTime.t,
+		Model:         w.Model,
+		Operation:     w.Operation,
+		Principal:     w.Principal,
+		Features:      w.Features,
+		Prediction:    w.Prediction,
+		LatencyMS:     w.LatencyMS,
+		ErrorType:     w.ErrorType,
+		LLM:           w.LLM,
+		Attributes:    w.Attributes,
+	}
+	if rj := d.checkEvent(e); rj != nil {
+		return rj
+	}
+	return nil
+}
+
+// precheck refuses bodies over MaxBytes and bodies that are not a JSON object.
+func (d *Decoder) precheck(b []byte) error {
+	if len(b) > d.lim.MaxBytes {
+		return reject(ReasonTooLarge, fmt.Sprintf("body: %d bytes, limit %d", len(b), d.lim.MaxBytes))
+	}
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case '{':
+			return nil
+		}
+		break
+	}
+	return reject(ReasonInvalidJSON, "body: not a JSON object")
+}
+
+// recoverReject turns a panic inside the JSON library into a rejection, so one
+// poisonous message cannot stop a consumer.
+func recoverReject(err *error) {
+	if r := recover(); r != nil {
+		*err = reject(ReasonInvalidJSON, fmt.Sprintf("body: decoder failed: %v", r))
+	}
+}
+
+// mapFields are the JSON paths of maps whose keys the library appends to the path.
+var mapFields = []string{"features.numeric.", "features.categorical.", "prediction.probabilities.", "attributes."}
+
+// classify turns an error of the JSON library into a *RejectError naming the field.
+func classify(b []byte, err error) *RejectError {
+	if !stdjson.Valid(b) {
+		return reject(ReasonInvalidJSON, "body: "+truncate(err.Error(), 200))
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		for _, p := range mapFields {
+			if strings.HasPrefix(field, p) {
+				field = mapPath(p[:len(p)-1], field[len(p):])
+				break
+			}
+		}
+		if field == "" {
+			field = "body"
+		}
+		got := truncate(te.Value, 64)
+		want := jsonType(te.Type)
+		if want == "number" {
+			return reject(ReasonInvalidValue, field+": not a finite number (got "+got+")")
+		}
+		return reject(ReasonInvalidValue, field+": expected "+want+", got "+got)
+	}
+	return reject(ReasonInvalidValue, "body: "+truncate(err.Error(), 200))
+}
+
+// jsonType names the JSON type a Go type is decoded from.
+func jsonType(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "non-negative integer"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Map, reflect.Struct:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	}
+	return t.Kind().String()
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// checkEvent applies the contract's rules that JSON typing cannot express.
+func (d *Decoder) checkEvent(e *Event) *RejectError {
+	if rj := checkSchemaVersion(&e.SchemaVersion); rj != nil {
+		return rj
+	}
+	if e.PredictionID == "" {
+		return reject(ReasonMissingField, "prediction_id: required")
+	}
+	if rj := d.checkTime("event_time", &d.w.EventTime); rj != nil {
+		return rj
+	}
+	if e.Model.ID == "" {
+		return reject(ReasonMissingField, "model.id: required")
+	}
+	vmax := d.lim.MaxValueLength
+	for _, f := range [...]struct {
+		name, v string
+	}{
+		{"prediction_id", e.PredictionID},
+		{"model.id", e.Model.ID},
+		{"model.version", e.Model.Version},
+		{"operation", e.Operation},
+		{"principal.enduser.id", e.Principal.EndUserID},
+		{"principal.service", e.Principal.Service},
+		{"principal.tenant", e.Principal.Tenant},
+		{"principal.client.address", e.Principal.ClientAddress},
+		{"prediction.class", e.Prediction.Class},
+		{"error.type", e.ErrorType},
+	} {
+		if len(f.v) > vmax {
+			return tooLong(f.name, len(f.v), vmax)
+		}
+	}
+	if rj := d.checkFeatures(&e.Features); rj != nil {
+		return rj
+	}
+	p := &e.Prediction
+	if p.Score != nil && !finite(*p.Score) {
+		return notFinite("prediction.score")
+	}
+	if p.Threshold != nil && !finite(*p.Threshold) {
+		return notFinite("prediction.threshold")
+	}
+	if len(p.Probabilities) > d.lim.MaxFeatures {
+		return reject(ReasonTooManyFeatures, fmt.Sprintf("prediction.probabilities: %d classes, limit %d", len(p.Probabilities), d.lim.MaxFeatures))
+	}
+	var worst *RejectError
+	worstKey := ""
+	for k, v := range p.Probabilities {
+		var rj *RejectError
+		switch {
+		case len(k) > vmax:
+			rj = tooLong(mapPath("prediction.probabilities", k), len(k), vmax)
+		case !finite(v) || v < 0 || v > 1:
+			rj = reject(ReasonInvalidValue, mapPath("prediction.probabilities", k)+": not a probability in [0, 1]")
+		}
+		if rj != nil && (worst == nil || k < worstKey) {
+			worst, worstKey = rj, k
+		}
+	}
+	if worst != nil {
+		return worst
+	}
+	if e.LatencyMS != nil && (!finite(*e.LatencyMS) || *e.LatencyMS < 0) {
+		return reject(ReasonInvalidValue, "latency_ms: not a finite non-negative number")
+	}
+	if e.LLM != nil {
+		if rj := d.checkLLM(e.LLM); rj != nil {
+			return rj
+		}
+	}
+	if len(e.Attributes) > d.lim.MaxFeatures {
+		return reject(ReasonTooManyFeatures, fmt.Sprintf("attributes: %d entries, limit %d", len(e.Attributes), d.lim.MaxFeatures))
+	}
+	for k, v := range e.Attributes {
+		var rj *RejectError
+		switch {
+		case k == "":
+			rj = reject(ReasonInvalidValue, `attributes[""]: empty key`)
+		case len(k) > d.lim.MaxNameLength:
+			rj = tooLong(mapPath("attributes", k), len(k), d.lim.MaxNameLength)
+		case len(v) > vmax:
+			rj = tooLong(mapPath("attributes", k), len(v), vmax)
+		}
+		if rj != nil && (worst == nil || k < worstKey) {
+			worst, worstKey = rj, k
+		}
+	}
+	if worst != nil {
+		return worst
+	}
+	return nil
+}
+
+// checkFeatures checks feature counts, names and values. When several features
+// are bad it reports the one with the smallest name, so details are stable.
+func (d *Decoder) checkFeatures(f *Features) *RejectError {
+	if n := len(f.Numeric) + len(f.Categorical); n > d.lim.MaxFeatures {
+		return reject(ReasonTooManyFeatures, fmt.Sprintf("features: %d features, limit %d", n, d.lim.MaxFeatures))
+	}
+	var worst *RejectError
+	worstKey := ""
+	keep := func(k string, rj *RejectError) {
+		if rj != nil && (worst == nil || k < worstKey) {
+			worst, worstKey = rj, k
+		}
+	}
+	for k, v := range f.Numeric {
+		path := "features.numeric"
+		switch {
+		case k == "":
+			keep(k, reject(ReasonInvalidValue, path+`[""]: empty feature name`))
+		case len(k) > d.lim.MaxNameLength:
+			keep(k, tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength))
+		case k == ScoreFeature || k == ClassFeature:
+			keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name"))
+		case !finite(v):
+			keep(k, notFinite(mapPath(path, k)))
+		}
+	}
+	for k, v := range f.Categorical {
+		path := "features.categorical"
+		switch {
+		case k == "":
+			keep(k, reject(ReasonInvalidValue, path+`[""]: empty feature name`))
+		case len(k) > d.lim.MaxNameLength:
+			keep(k, tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength))
+		case k == ScoreFeature || k == ClassFeature:
+			keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name"))
+		case len(v) > d.lim.MaxValueLength:
+			keep(k, tooLong(mapPath(path, k), len(v), d.lim.MaxValueLength))
+		default:
+			if _, dup := f.Numeric[k]; dup {
+				keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": also a numeric feature"))
+			}
+		}
+	}
+	return worst
+}
+
+func (d *Decoder) checkLLM(l *LLM) *RejectError {
+	for _, f := range [...]struct {
+		name string
+		v    *int64
+	}{
+		{"llm.gen_ai.usage.input_tokens", l.InputTokens},
+		{"llm.gen_ai.usage.output_tokens", l.OutputTokens},
+		{"llm.gen_ai.usage.cache_read.input_tokens", l.CacheReadInputTokens},
+		{"llm.gen_ai.usage.reasoning.output_tokens", l.ReasoningTokens},
+	} {
+		if f.v != nil && *f.v < 0 {
+			return reject(ReasonInvalidValue, f.name+": negative token count")
+		}
+	}
+	if l.TimeToFirstChunk != nil && (!finite(*l.TimeToFirstChunk) || *l.TimeToFirstChunk < 0) {
+		return reject(ReasonInvalidValue, "llm.gen_ai.response.time_to_first_chunk: not a finite non-negative number")
+	}
+	if len(l.FinishReasons) > d.lim.MaxFeatures {
+		return reject(ReasonTooManyFeatures, fmt.Sprintf("llm.gen_ai.response.finish_reasons: %d entries, limit %d", len(l.FinishReasons), d.lim.MaxFeatures))
+	}
+	for i, r := range l.FinishReasons {
+		if len(r) > d.lim.MaxValueLength {
+			return tooLong(fmt.Sprintf("llm.gen_ai.response.finish_reasons[%d]", i), len(r), d.lim.MaxValueLength)
+		}
+	}
+	return nil
+}
+
+// checkTime checks a decoded wire time against presence and the age bounds.
+func (d *Decoder) checkTime(field string, w *wireTime) *RejectError {
+	if !w.set {
+		return reject(ReasonMissingField, field+": required")
+	}
+	if w.err != "" {
+		return reject(ReasonBadTimestamp, field+": "+w.err)
+	}
+	now := d.now()
+	if w.t.After(now.Add(d.lim.MaxFuture)) {
+		return reject(ReasonBadTimestamp, fmt.Sprintf("%s: %s is more than %s ahead of now", field, w.t.Format(time.RFC3339Nano), d.lim.MaxFuture))
+	}
+	if w.t.Before(now.Add(-d.lim.MaxAge)) {
+		return reject(ReasonBadTimestamp, fmt.Sprintf("%s: %s is more than %s old", field, w.t.Format(time.RFC3339Nano), d.lim.MaxAge))
+	}
+	return nil
+}
+
+// checkSchemaVersion defaults an absent version to "1" and refuses others.
+func checkSchemaVersion(v *string) *RejectError {
+	switch *v {
+	case "":
+		*v = "1"
+	case "1":
+	default:
+		return reject(ReasonInvalidValue, "schema_version: unsupported version "+strconv.Quote(truncate(*v, 32))+`, want "1"`)
+	}
+	return nil
+}
+
+// checkLens checks string fields against a length limit, in order.
+func checkLens(max int, fields ...string) *RejectError {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if len(fields[i+1]) > max {
+			return tooLong(fields[i], len(fields[i+1]), max)
+		}
+	}
+	return nil
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func mapPath(path, key string) string {
+	return path + "[" + strconv.Quote(truncate(key, 64)) + "]"
+}
+
+func notFinite(field string) *RejectError {
+	return reject(ReasonInvalidValue, field+": not a finite number")
+}
+
+func tooLong(field string, n, max int) *RejectError {
+	return reject(ReasonTooLong, fmt.Sprintf("%s: %d bytes, limit %d", field, n, max))
+}
