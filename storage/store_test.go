@@ -210,3 +210,36 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func sleep(ms int) { time.Sleep(time.Duration(ms) * time.Millisecond) }
+
+// metricValue returns the value of the counter (or the sample count of the histogram) name whose
+// table label is table ("" for an unlabelled metric); 0 when absent.
+func metricValue(t testing.TB, g prometheus.Gatherer, name, table string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			label := ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "table" {
+					label = lp.GetValue()
+				}
+			}
+			if label != table {
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return 0
+}
