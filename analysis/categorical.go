@@ -1,0 +1,101 @@
+package analysis
+
+// CategoricalState counts one categorical feature's values over one window.
+//
+// With a reference, values are counted against the reference's categories
+// (Counts, in reference order); a value outside them is counted in Other and,
+// when the reference saw every value of its warm-up (no overflow), also in
+// Unseen. Without a reference (warm-up), up to a bounded number of distinct
+// values are counted in Tracked and the rest in Other.
+type CategoricalState struct {
+	// Count is the number of observations.
+	Count uint64
+	// Counts are per reference category; nil without a reference.
+	Counts []uint64
+	// Other counts values outside the reference categories, or beyond the
+	// tracked bound during warm-up.
+	Other uint64
+	// Unseen counts values the reference never saw.
+	Unseen uint64
+	// Tracked counts values during warm-up; nil with a reference.
+	Tracked map[string]uint64
+	// NewValues holds up to a few values the reference never saw, with counts,
+	// so that a report can name them.
+	NewValues map[string]uint64
+}
+
+// maxNewValues bounds CategoricalState.NewValues.
+const maxNewValues = 8
+
+// NewCategoricalState returns an empty state for a reference with the given
+// number of categories, or a warm-up state when ref is nil.
+func NewCategoricalState(ref *CategoricalReference) CategoricalState {
+	if ref == nil {
+		return CategoricalState{Tracked: make(map[string]uint64)}
+	}
+	return CategoricalState{Counts: make([]uint64, len(ref.Categories))}
+}
+
+// Observe counts value v. maxTracked bounds the distinct values kept during
+// warm-up. It allocates only when a new distinct value is first tracked.
+func (s *CategoricalState) Observe(v string, ref *CategoricalReference, maxTracked int) {
+	s.Count++
+	if ref == nil {
+		if c, ok := s.Tracked[v]; ok {
+			s.Tracked[v] = c + 1
+		} else if len(s.Tracked) < maxTracked {
+			s.Tracked[v] = 1
+		} else {
+			s.Other++
+		}
+		return
+	}
+	if i, ok := ref.index[v]; ok {
+		s.Counts[i]++
+		return
+	}
+	s.Other++
+	if ref.Complete {
+		s.Unseen++
+		if c, ok := s.NewValues[v]; ok {
+			s.NewValues[v] = c + 1
+		} else if len(s.NewValues) < maxNewValues {
+			if s.NewValues == nil {
+				s.NewValues = make(map[string]uint64)
+			}
+			s.NewValues[v] = 1
+		}
+	}
+}
+
+// Merge adds o, a state of a disjoint set of events with the same reference,
+// to s. During warm-up the tracked values stay bounded by maxTracked.
+func (s *CategoricalState) Merge(o *CategoricalState, maxTracked int) {
+	s.Count += o.Count
+	s.Other += o.Other
+	s.Unseen += o.Unseen
+	if s.Counts != nil && len(o.Counts) == len(s.Counts) {
+		for i, c := range o.Counts {
+			s.Counts[i] += c
+		}
+	}
+	for v, c := range o.Tracked {
+		if have, ok := s.Tracked[v]; ok {
+			s.Tracked[v] = have + c
+		} else if len(s.Tracked) < maxTracked {
+			s.Tracked[v] = c
+		} else {
+			s.Other += c
+		}
+	}
+	for v, c := range o.NewValues {
+		if have, ok := s.NewValues[v]; ok {
+			s.NewValues[v] = have + c
+		} else if len(s.NewValues) < maxNewValues {
+			if s.NewValues == nil {
+				s.NewValues = make(map[string]uint64)
+			}
+			s.NewValues[v] = c
+		}
+	}
+}

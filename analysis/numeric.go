@@ -1,0 +1,84 @@
+package analysis
+
+import "math"
+
+// NumericState summarises one numeric feature over one window: its count,
+// moments (Welford), extremes, exact counts in the reference bins and a
+// bounded uniform sample.
+type NumericState struct {
+	// Count is the number of observations.
+	Count uint64
+	// Mean is their mean.
+	Mean float64
+	// M2 is the sum of squared deviations from the mean.
+	M2 float64
+	// Min and Max are the extremes; +Inf and -Inf when Count is 0.
+	Min, Max float64
+	// Bins counts observations per reference bin (len(edges)+1); nil while
+	// the model has no reference.
+	Bins []uint64
+	// Sample is a bounded uniform sample of the observations.
+	Sample Sample
+}
+
+// NewNumericState returns an empty state with a sample of capacity k and
+// bins for the given inner edges (none when edges is nil).
+func NewNumericState(k int, edges []float64) NumericState {
+	s := NumericState{Min: math.Inf(1), Max: math.Inf(-1), Sample: NewSample(k)}
+	if edges != nil {
+		s.Bins = make([]uint64, len(edges)+1)
+	}
+	return s
+}
+
+// Observe adds value v, sampled under key, binned by edges (the edges the
+// state was created with). It does not allocate once the sample is full.
+func (s *NumericState) Observe(v float64, key uint64, edges []float64) {
+	s.Count++
+	d := v - s.Mean
+	s.Mean += d / float64(s.Count)
+	s.M2 += d * (v - s.Mean)
+	if v < s.Min {
+		s.Min = v
+	}
+	if v > s.Max {
+		s.Max = v
+	}
+	if s.Bins != nil {
+		s.Bins[BinIndex(edges, v)]++
+	}
+	s.Sample.Add(key, v)
+}
+
+// Variance returns the population variance (ddof 0), or 0 when Count is 0.
+func (s *NumericState) Variance() float64 {
+	if s.Count == 0 {
+		return 0
+	}
+	return s.M2 / float64(s.Count)
+}
+
+// Merge adds o, a state of a disjoint set of events with the same bins, to s
+// (Chan et al.'s parallel update for the moments).
+func (s *NumericState) Merge(o *NumericState) {
+	if o.Count == 0 {
+		return
+	}
+	if s.Count == 0 {
+		s.Count, s.Mean, s.M2 = o.Count, o.Mean, o.M2
+	} else {
+		n := float64(s.Count + o.Count)
+		d := o.Mean - s.Mean
+		s.M2 += o.M2 + d*d*float64(s.Count)*float64(o.Count)/n
+		s.Mean += d * float64(o.Count) / n
+		s.Count += o.Count
+	}
+	s.Min = math.Min(s.Min, o.Min)
+	s.Max = math.Max(s.Max, o.Max)
+	if s.Bins != nil && len(o.Bins) == len(s.Bins) {
+		for i, c := range o.Bins {
+			s.Bins[i] += c
+		}
+	}
+	s.Sample.Merge(&o.Sample)
+}

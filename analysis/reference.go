@@ -1,0 +1,263 @@
+package analysis
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Reference is the pinned baseline of a model version that windows are
+// compared with.
+type Reference struct {
+	// ID is a content hash of the reference (16 hex digits).
+	ID string
+	// Model is the model version.
+	Model ModelKey
+	// CreatedAt is when the reference was pinned.
+	CreatedAt time.Time
+	// Source says where it came from: "warmup" (first windows) or "import".
+	Source string
+	// Windows is how many windows it was built from.
+	Windows int
+	// Numeric and Categorical hold per-feature references by name.
+	Numeric     map[string]*NumericReference
+	Categorical map[string]*CategoricalReference
+}
+
+// NumericReference is the reference of one numeric feature.
+type NumericReference struct {
+	// Edges are the inner bin edges (reference quantiles, numpy's rule,
+	// duplicates removed); bins are right-closed.
+	Edges []float64
+	// Counts are the reference sample's counts per bin.
+	Counts []uint64
+	// N is the number of observations the moments summarise.
+	N uint64
+	// Mean, Variance (population), Min and Max are their moments and extremes.
+	Mean, Variance, Min, Max float64
+	// Sample is the sorted reference sample.
+	Sample []float64
+}
+
+// CategoricalReference is the reference of one categorical feature.
+type CategoricalReference struct {
+	// Categories are the reference's categories, most frequent first.
+	Categories []string
+	// Counts are their counts.
+	Counts []uint64
+	// Other counts reference observations outside Categories.
+	Other uint64
+	// N is the number of observations.
+	N uint64
+	// Complete is true when Categories hold every value the reference saw, so
+	// that any other value is new.
+	Complete bool
+
+	index map[string]int
+}
+
+// Index prepares the category lookup; call it after filling Categories.
+func (c *CategoricalReference) Index() {
+	c.index = make(map[string]int, len(c.Categories))
+	for i, v := range c.Categories {
+		c.index[v] = i
+	}
+}
+
+// BuildReference builds a reference from merged warm-up state w, with bins
+// quantile bins for numeric features.
+func BuildReference(w *Window, bins int, source string, windows int, now time.Time) *Reference {
+	ref := &Reference{
+		Model:       w.Model,
+		CreatedAt:   now.UTC().Truncate(time.Second),
+		Source:      source,
+		Windows:     windows,
+		Numeric:     make(map[string]*NumericReference),
+		Categorical: make(map[string]*CategoricalReference),
+	}
+	for i, name := range w.NumericNames() {
+		s := &w.Numeric[i]
+		if s.Count == 0 {
+			continue
+		}
+		sample := slices.Clone(s.Sample.Values())
+		slices.Sort(sample)
+		edges := QuantileEdges(sample, bins)
+		counts := make([]uint64, len(edges)+1)
+		for _, v := range sample {
+			counts[BinIndex(edges, v)]++
+		}
+		ref.Numeric[name] = &NumericReference{
+			Edges: edges, Counts: counts, N: s.Count,
+			Mean: s.Mean, Variance: s.Variance(), Min: s.Min, Max: s.Max,
+			Sample: sample,
+		}
+	}
+	for i, name := range w.CategoricalNames() {
+		s := &w.Categorical[i]
+		if s.Count == 0 {
+			continue
+		}
+		cr := &CategoricalReference{N: s.Count, Other: s.Other, Complete: s.Other == 0}
+		for v := range s.Tracked {
+			cr.Categories = append(cr.Categories, v)
+		}
+		sort.Slice(cr.Categories, func(a, b int) bool {
+			ca, cb := s.Tracked[cr.Categories[a]], s.Tracked[cr.Categories[b]]
+			if ca != cb {
+				return ca > cb
+			}
+			return cr.Categories[a] < cr.Categories[b]
+		})
+		for _, v := range cr.Categories {
+			cr.Counts = append(cr.Counts, s.Tracked[v])
+		}
+		cr.Index()
+		ref.Categorical[name] = cr
+	}
+	ref.ID = ref.Hash()
+	return ref
+}
+
+// Hash returns the reference's content hash: 16 hex digits of a SHA-256 over
+// its features in name order.
+func (r *Reference) Hash() string {
+	h := sha256.New()
+	var buf [8]byte
+	f := func(v float64) {
+		binary.LittleEndian.PutUint64(buf[:], math.Float64bits(v))
+		h.Write(buf[:])
+	}
+	u := func(v uint64) {
+		binary.LittleEndian.PutUint64(buf[:], v)
+		h.Write(buf[:])
+	}
+	s := func(v string) {
+		u(uint64(len(v)))
+		h.Write([]byte(v))
+	}
+	s(r.Model.ID)
+	s(r.Model.Version)
+	for _, name := range sortedKeys(r.Numeric) {
+		n := r.Numeric[name]
+		s("n:" + name)
+		u(uint64(len(n.Edges)))
+		for _, e := range n.Edges {
+			f(e)
+		}
+		for _, c := range n.Counts {
+			u(c)
+		}
+		u(n.N)
+		for _, v := range []float64{n.Mean, n.Variance, n.Min, n.Max} {
+			f(v)
+		}
+		u(uint64(len(n.Sample)))
+		for _, v := range n.Sample {
+			f(v)
+		}
+	}
+	for _, name := range sortedKeys(r.Categorical) {
+		c := r.Categorical[name]
+		s("c:" + name)
+		u(uint64(len(c.Categories)))
+		for i, v := range c.Categories {
+			s(v)
+			u(c.Counts[i])
+		}
+		u(c.Other)
+		u(c.N)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// References holds the pinned reference of every model version and the
+// warm-up state of those still without one. It is shared by all partitions;
+// its methods are called once per window, never per event.
+type References struct {
+	cfg  *Config
+	mu   sync.Mutex
+	refs map[ModelKey]*Reference
+	warm map[ModelKey]*warmup
+	now  func() time.Time
+}
+
+type warmup struct {
+	state   *Window
+	windows int
+}
+
+// NewReferences returns an empty set of references.
+func NewReferences(cfg *Config, now func() time.Time) *References {
+	if now == nil {
+		now = time.Now
+	}
+	return &References{cfg: cfg, refs: make(map[ModelKey]*Reference), warm: make(map[ModelKey]*warmup), now: now}
+}
+
+// Get returns the pinned reference of m, or nil.
+func (r *References) Get(m ModelKey) *Reference {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refs[m]
+}
+
+// Set pins ref (loaded from storage or imported), replacing any other.
+func (r *References) Set(ref *Reference) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.refs[ref.Model] = ref
+	delete(r.warm, ref.Model)
+}
+
+// Contribute adds a closed warm-up window (one opened without a reference)
+// to its model's warm-up. When the model reaches WarmupWindows windows it
+// builds, pins and returns the reference; otherwise it returns nil.
+func (r *References) Contribute(w *Window) *Reference {
+	if w.Ref != nil || w.Events == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refs[w.Model] != nil {
+		return nil
+	}
+	wu := r.warm[w.Model]
+	if wu == nil {
+		wu = &warmup{state: NewWindow(r.cfg, w.Model, w.Start, nil)}
+		r.warm[w.Model] = wu
+	}
+	wu.state.Merge(w)
+	wu.windows++
+	if wu.windows < r.cfg.WarmupWindows {
+		return nil
+	}
+	ref := BuildReference(wu.state, r.cfg.Bins, "warmup", wu.windows, r.now())
+	r.refs[w.Model] = ref
+	delete(r.warm, w.Model)
+	return ref
+}
+
+// WarmupProgress returns how many warm-up windows model m has contributed.
+func (r *References) WarmupProgress(m ModelKey) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if wu := r.warm[m]; wu != nil {
+		return wu.windows
+	}
+	return 0
+}

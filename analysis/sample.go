@@ -1,0 +1,85 @@
+package analysis
+
+// Sample is a bounded uniform sample without replacement, kept as the k
+// observations with the smallest keys (bottom-k sampling). Keys are hashes of
+// the prediction id, so the sample is deterministic, the same events are
+// sampled for every feature of a model, and two samples merge exactly: the
+// bottom k of the union of two bottom-k samples is the bottom-k sample of the
+// union of their event sets.
+type Sample struct {
+	k    int
+	keys []uint64 // max-heap on keys
+	vals []float64
+}
+
+// NewSample returns an empty sample of capacity k.
+func NewSample(k int) Sample {
+	return Sample{k: k, keys: make([]uint64, 0, k), vals: make([]float64, 0, k)}
+}
+
+// Len returns the number of observations kept.
+func (s *Sample) Len() int { return len(s.keys) }
+
+// Cap returns the sample's capacity k.
+func (s *Sample) Cap() int { return s.k }
+
+// Values returns the kept values in heap order; the slice is owned by s.
+func (s *Sample) Values() []float64 { return s.vals }
+
+// Add offers value v with key. It does not allocate once the sample has
+// reached its capacity.
+func (s *Sample) Add(key uint64, v float64) {
+	if len(s.keys) < s.k {
+		s.keys = append(s.keys, key)
+		s.vals = append(s.vals, v)
+		s.up(len(s.keys) - 1)
+		return
+	}
+	if s.k == 0 || key >= s.keys[0] {
+		return
+	}
+	s.keys[0], s.vals[0] = key, v
+	s.down(0)
+}
+
+// Merge adds every observation of o to s.
+func (s *Sample) Merge(o *Sample) {
+	for i, k := range o.keys {
+		s.Add(k, o.vals[i])
+	}
+}
+
+func (s *Sample) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if s.keys[p] >= s.keys[i] {
+			return
+		}
+		s.swap(i, p)
+		i = p
+	}
+}
+
+func (s *Sample) down(i int) {
+	n := len(s.keys)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		c := l
+		if r := l + 1; r < n && s.keys[r] > s.keys[l] {
+			c = r
+		}
+		if s.keys[i] >= s.keys[c] {
+			return
+		}
+		s.swap(i, c)
+		i = c
+	}
+}
+
+func (s *Sample) swap(i, j int) {
+	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
+	s.vals[i], s.vals[j] = s.vals[j], s.vals[i]
+}

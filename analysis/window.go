@@ -1,0 +1,230 @@
+package analysis
+
+import (
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// ModelKey identifies a model version.
+type ModelKey struct {
+	ID      string
+	Version string
+}
+
+// schema maps a model version's feature names to state indexes, in the order
+// they were first seen on one partition. It only grows, up to MaxFeatures.
+type schema struct {
+	numIndex map[string]int
+	numNames []string
+	catIndex map[string]int
+	catNames []string
+}
+
+func newSchema() *schema {
+	return &schema{numIndex: make(map[string]int), catIndex: make(map[string]int)}
+}
+
+func (s *schema) features() int { return len(s.numNames) + len(s.catNames) }
+
+// Window is the state of one model version over one event-time window, as
+// read from one partition.
+type Window struct {
+	// Model is the model version.
+	Model ModelKey
+	// Start and End bound the window: [Start, End).
+	Start, End time.Time
+	// Events is the number of events counted in the window.
+	Events uint64
+	// Late counts events of this model version that arrived, while this
+	// window was the newest open one, for a window already closed.
+	Late uint64
+	// Rejected counts dead-lettered messages keyed by this model that arrived
+	// while this window was its newest open one.
+	Rejected uint64
+	// Untracked counts feature values beyond MaxFeatures.
+	Untracked uint64
+	// FirstOffset and LastOffset are the smallest and largest Kafka offsets
+	// counted in the window (events, late and rejected).
+	FirstOffset, LastOffset int64
+	// Ref is the reference the window was opened against; nil during warm-up.
+	Ref *Reference
+	// Numeric and Categorical hold per-feature state, named by NumericNames
+	// and CategoricalNames.
+	Numeric     []NumericState
+	Categorical []CategoricalState
+
+	sch      *schema
+	numEdges [][]float64
+	catRefs  []*CategoricalReference
+	cfg      *Config
+	startMs  int64
+	endMs    int64
+}
+
+func newWindow(m ModelKey, startMs, sizeMs int64, sch *schema, ref *Reference, cfg *Config) *Window {
+	w := &Window{
+		Model:       m,
+		Start:       time.UnixMilli(startMs).UTC(),
+		End:         time.UnixMilli(startMs + sizeMs).UTC(),
+		FirstOffset: -1,
+		LastOffset:  -1,
+		Ref:         ref,
+		sch:         sch,
+		cfg:         cfg,
+		startMs:     startMs,
+		endMs:       startMs + sizeMs,
+	}
+	w.grow()
+	return w
+}
+
+// NumericNames returns the names of w.Numeric's states, index for index.
+func (w *Window) NumericNames() []string { return w.sch.numNames[:len(w.Numeric)] }
+
+// CategoricalNames returns the names of w.Categorical's states, index for index.
+func (w *Window) CategoricalNames() []string { return w.sch.catNames[:len(w.Categorical)] }
+
+// grow adds states for features the schema learned since w was opened.
+func (w *Window) grow() {
+	for i := len(w.Numeric); i < len(w.sch.numNames); i++ {
+		var edges []float64
+		if w.Ref != nil {
+			if nr := w.Ref.Numeric[w.sch.numNames[i]]; nr != nil {
+				edges = nr.Edges
+			}
+		}
+		w.numEdges = append(w.numEdges, edges)
+		w.Numeric = append(w.Numeric, NewNumericState(w.cfg.SampleSize, edges))
+	}
+	for i := len(w.Categorical); i < len(w.sch.catNames); i++ {
+		var cr *CategoricalReference
+		if w.Ref != nil {
+			cr = w.Ref.Categorical[w.sch.catNames[i]]
+		}
+		w.catRefs = append(w.catRefs, cr)
+		w.Categorical = append(w.Categorical, NewCategoricalState(cr))
+	}
+}
+
+// SampleKey returns the sampling key of an event: a hash of its prediction id.
+func SampleKey(predictionID string) uint64 { return xxhash.Sum64String(predictionID) }
+
+func (w *Window) touch(off int64) {
+	if w.FirstOffset < 0 || off < w.FirstOffset {
+		w.FirstOffset = off
+	}
+	if off > w.LastOffset {
+		w.LastOffset = off
+	}
+}
+
+// Observe counts event e, read at Kafka offset off, in w. It does not
+// allocate per feature once the window's samples are full and its features
+// known.
+func (w *Window) Observe(e *telemetry.Event, off int64) {
+	w.Events++
+	w.touch(off)
+	key := SampleKey(e.PredictionID)
+	for name, v := range e.Features.Numeric {
+		w.observeNumeric(name, v, key)
+	}
+	if e.Prediction.Score != nil {
+		w.observeNumeric(telemetry.ScoreFeature, *e.Prediction.Score, key)
+	}
+	for name, v := range e.Features.Categorical {
+		w.observeCategorical(name, v)
+	}
+	if e.Prediction.Class != "" {
+		w.observeCategorical(telemetry.ClassFeature, e.Prediction.Class)
+	}
+}
+
+func (w *Window) observeNumeric(name string, v float64, key uint64) {
+	i, ok := w.sch.numIndex[name]
+	if !ok {
+		if w.sch.features() >= w.cfg.MaxFeatures {
+			w.Untracked++
+			return
+		}
+		i = len(w.sch.numNames)
+		w.sch.numNames = append(w.sch.numNames, name)
+		w.sch.numIndex[name] = i
+	}
+	if i >= len(w.Numeric) {
+		w.grow()
+	}
+	w.Numeric[i].Observe(v, key, w.numEdges[i])
+}
+
+func (w *Window) observeCategorical(name, v string) {
+	i, ok := w.sch.catIndex[name]
+	if !ok {
+		if w.sch.features() >= w.cfg.MaxFeatures {
+			w.Untracked++
+			return
+		}
+		i = len(w.sch.catNames)
+		w.sch.catNames = append(w.sch.catNames, name)
+		w.sch.catIndex[name] = i
+	}
+	if i >= len(w.Categorical) {
+		w.grow()
+	}
+	w.Categorical[i].Observe(v, w.catRefs[i], w.cfg.MaxCategories)
+}
+
+// Missing returns how many of the window's events lacked numeric feature i.
+func (w *Window) Missing(count uint64) uint64 {
+	if count > w.Events {
+		return 0
+	}
+	return w.Events - count
+}
+
+// Merge adds o, the window state of a disjoint set of events of the same
+// model version and window, to w. Features are matched by name. Counts, bins
+// and moments merge exactly; samples merge to the bottom-k sample of the
+// union; warm-up category tracking stays bounded by MaxCategories.
+func (w *Window) Merge(o *Window) {
+	w.Events += o.Events
+	w.Late += o.Late
+	w.Rejected += o.Rejected
+	w.Untracked += o.Untracked
+	if o.FirstOffset >= 0 {
+		w.touch(o.FirstOffset)
+		w.touch(o.LastOffset)
+	}
+	for j, name := range o.NumericNames() {
+		i, ok := w.sch.numIndex[name]
+		if !ok {
+			i = len(w.sch.numNames)
+			w.sch.numNames = append(w.sch.numNames, name)
+			w.sch.numIndex[name] = i
+		}
+		if i >= len(w.Numeric) {
+			w.grow()
+		}
+		w.Numeric[i].Merge(&o.Numeric[j])
+	}
+	for j, name := range o.CategoricalNames() {
+		i, ok := w.sch.catIndex[name]
+		if !ok {
+			i = len(w.sch.catNames)
+			w.sch.catNames = append(w.sch.catNames, name)
+			w.sch.catIndex[name] = i
+		}
+		if i >= len(w.Categorical) {
+			w.grow()
+		}
+		w.Categorical[i].Merge(&o.Categorical[j], w.cfg.MaxCategories)
+	}
+}
+
+// NewWindow returns an empty window of model m starting at start, for
+// merging and tests; ref may be nil (warm-up).
+func NewWindow(cfg *Config, m ModelKey, start time.Time, ref *Reference) *Window {
+	return newWindow(m, start.UnixMilli(), cfg.WindowSize.Milliseconds(), newSchema(), ref, cfg)
+}

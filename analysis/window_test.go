@@ -1,0 +1,194 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func testConfig(t testing.TB) *Config {
+	t.Helper()
+	cfg := Config{WindowSize: 10 * time.Second, AllowedLateness: 2 * time.Second, WarmupWindows: 2, SampleSize: 200, MaxCategories: 16, MinCount: 10}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return &cfg
+}
+
+// randomEvent returns an event of model m at time at with 4 numeric and 2
+// categorical features, some missing.
+func randomEvent(r *rand.Rand, id int, m ModelKey, at time.Time) *telemetry.Event {
+	e := &telemetry.Event{
+		PredictionID: fmt.Sprintf("p-%d", id),
+		EventTime:    at,
+		Model:        telemetry.Model{ID: m.ID, Version: m.Version},
+		Features: telemetry.Features{
+			Numeric:     map[string]float64{},
+			Categorical: map[string]string{},
+		},
+	}
+	for f := range 4 {
+		if r.Float64() < 0.1 {
+			continue // missing
+		}
+		e.Features.Numeric[fmt.Sprintf("x%d", f)] = r.NormFloat64()*float64(f+1) + float64(f)
+	}
+	e.Features.Categorical["country"] = []string{"DE", "FR", "US", "GB", "IT"}[r.IntN(5)]
+	if r.Float64() < 0.8 {
+		e.Features.Categorical["device"] = []string{"ios", "android", "web"}[r.IntN(3)]
+	}
+	score := r.Float64()
+	e.Prediction.Score = &score
+	if score > 0.5 {
+		e.Prediction.Class = "fraud"
+	} else {
+		e.Prediction.Class = "ok"
+	}
+	return e
+}
+
+func sameSample(t *testing.T, name string, a, b *Sample) {
+	t.Helper()
+	type kv struct {
+		k uint64
+		v float64
+	}
+	get := func(s *Sample) []kv {
+		out := make([]kv, s.Len())
+		for i := range out {
+			out[i] = kv{s.keys[i], s.vals[i]}
+		}
+		slices.SortFunc(out, func(x, y kv) int {
+			if x.k < y.k {
+				return -1
+			}
+			if x.k > y.k {
+				return 1
+			}
+			return 0
+		})
+		return out
+	}
+	if !slices.Equal(get(a), get(b)) {
+		t.Errorf("%s: merged sample differs from the sample of the union", name)
+	}
+}
+
+func closeRel(a, b float64) bool {
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
+
+// TestMergeEqualsUnion is the mergeability property: for random splits of a
+// random event set, merging the window states of the two parts gives the
+// state of the whole (exact counts, bins, extremes and sample; moments to
+// rounding).
+func TestMergeEqualsUnion(t *testing.T) {
+	cfg := testConfig(t)
+	m := ModelKey{"fraud", "v1"}
+	r := rand.New(rand.NewPCG(1, 2))
+	// A reference so that windows have bins and category counts.
+	warm := NewWindow(cfg, m, t0, nil)
+	for i := range 500 {
+		warm.Observe(randomEvent(r, -i-1, m, t0), int64(i))
+	}
+	ref := BuildReference(warm, cfg.Bins, "warmup", 1, t0)
+	for _, withRef := range []*Reference{nil, ref} {
+		for trial := range 20 {
+			n := 1 + r.IntN(1500)
+			events := make([]*telemetry.Event, n)
+			for i := range events {
+				events[i] = randomEvent(r, trial*100000+i, m, t0)
+			}
+			a, b, u := NewWindow(cfg, m, t0, withRef), NewWindow(cfg, m, t0, withRef), NewWindow(cfg, m, t0, withRef)
+			for i, e := range events {
+				u.Observe(e, int64(i))
+				if r.IntN(3) == 0 {
+					a.Observe(e, int64(i))
+				} else {
+					b.Observe(e, int64(i))
+				}
+			}
+			a.Merge(b)
+			if a.Events != u.Events || a.FirstOffset != u.FirstOffset || a.LastOffset != u.LastOffset {
+				t.Fatalf("trial %d: events/offsets %d %d-%d, union %d %d-%d", trial, a.Events, a.FirstOffset, a.LastOffset, u.Events, u.FirstOffset, u.LastOffset)
+			}
+			for i, name := range u.NumericNames() {
+				j := slices.Index(a.NumericNames(), name)
+				if j < 0 {
+					t.Fatalf("trial %d: feature %s missing after merge", trial, name)
+				}
+				got, want := &a.Numeric[j], &u.Numeric[i]
+				if got.Count != want.Count || got.Min != want.Min || got.Max != want.Max || !slices.Equal(got.Bins, want.Bins) {
+					t.Fatalf("trial %d %s: count/min/max/bins %d %g %g %v, union %d %g %g %v", trial, name, got.Count, got.Min, got.Max, got.Bins, want.Count, want.Min, want.Max, want.Bins)
+				}
+				if !closeRel(got.Mean, want.Mean) || !closeRel(got.Variance(), want.Variance()) {
+					t.Fatalf("trial %d %s: mean/var %g %g, union %g %g", trial, name, got.Mean, got.Variance(), want.Mean, want.Variance())
+				}
+				sameSample(t, name, &got.Sample, &want.Sample)
+			}
+			for i, name := range u.CategoricalNames() {
+				j := slices.Index(a.CategoricalNames(), name)
+				got, want := &a.Categorical[j], &u.Categorical[i]
+				if got.Count != want.Count || got.Other != want.Other || !slices.Equal(got.Counts, want.Counts) || fmt.Sprint(got.Tracked) != fmt.Sprint(want.Tracked) {
+					t.Fatalf("trial %d %s: %+v, union %+v", trial, name, got, want)
+				}
+			}
+		}
+	}
+}
+
+func TestSampleKeepsSmallestKeys(t *testing.T) {
+	s := NewSample(5)
+	for k := uint64(100); k > 0; k-- {
+		s.Add(k*7919%1000, float64(k))
+	}
+	keys := slices.Clone(s.keys)
+	slices.Sort(keys)
+	var all []uint64
+	for k := uint64(100); k > 0; k-- {
+		all = append(all, k*7919%1000)
+	}
+	slices.Sort(all)
+	if !slices.Equal(keys, all[:5]) {
+		t.Fatalf("kept keys %v, want the 5 smallest %v", keys, all[:5])
+	}
+}
+
+func TestReferenceDecilesAndCategories(t *testing.T) {
+	cfg := testConfig(t)
+	m := ModelKey{"m", "1"}
+	w := NewWindow(cfg, m, t0, nil)
+	// Values 1..100 → numpy.quantile(range(1,101), [.1,...,.9]) = 10.9, 20.8, ..., 90.1
+	for i := 1; i <= 100; i++ {
+		v := float64(i)
+		e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0,
+			Features: telemetry.Features{Numeric: map[string]float64{"x": v}, Categorical: map[string]string{"c": []string{"a", "a", "b"}[i%3]}}}
+		w.Observe(e, int64(i))
+	}
+	cfg.SampleSize = 200
+	ref := BuildReference(w, 10, "warmup", 1, t0)
+	want := []float64{10.9, 20.8, 30.7, 40.6, 50.5, 60.4, 70.3, 80.2, 90.1}
+	got := ref.Numeric["x"].Edges
+	for i := range want {
+		if !closeRel(got[i], want[i]) {
+			t.Fatalf("edges %v, want %v", got, want)
+		}
+	}
+	if c := ref.Numeric["x"].Counts; !slices.Equal(c, []uint64{10, 10, 10, 10, 10, 10, 10, 10, 10, 10}) {
+		t.Fatalf("reference bin counts %v", c)
+	}
+	cr := ref.Categorical["c"]
+	if !slices.Equal(cr.Categories, []string{"a", "b"}) || !slices.Equal(cr.Counts, []uint64{67, 33}) || !cr.Complete {
+		t.Fatalf("categorical reference %+v", cr)
+	}
+	if ref.ID == "" || ref.ID != ref.Hash() {
+		t.Fatalf("reference id %q", ref.ID)
+	}
+}

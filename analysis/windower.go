@@ -1,0 +1,270 @@
+package analysis
+
+import (
+	"math"
+	"time"
+
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// Outcome says what Windower.Observe did with an event.
+type Outcome int
+
+const (
+	// Counted means the event was counted in its window.
+	Counted Outcome = iota
+	// Late means the event's window had closed; it was counted as late.
+	Late
+	// Replayed means the event was already counted in a stored window before
+	// a restart and was skipped.
+	Replayed
+	// Dropped means the partition tracks MaxModels model versions already.
+	Dropped
+)
+
+// FlushedWindow is a window already stored for a partition, used to resume
+// after a restart without counting an event twice.
+type FlushedWindow struct {
+	Model       ModelKey
+	WindowStart time.Time
+	LastOffset  int64
+}
+
+type windowKey struct {
+	model   ModelKey
+	startMs int64
+}
+
+type modelState struct {
+	key  ModelKey
+	sch  *schema
+	open []*Window // sorted by start
+}
+
+// Windower assigns one partition's events to event-time tumbling windows per
+// model version and closes windows as the partition's watermark passes their
+// end plus the allowed lateness. It is not safe for concurrent use: each
+// partition has its own.
+type Windower struct {
+	cfg    *Config
+	refs   *References
+	sizeMs int64
+	lateMs int64
+
+	models  map[ModelKey]*modelState
+	byID    map[string]*modelState
+	skip    map[windowKey]int64
+	skipByM map[string]int64 // model id → largest stored last offset
+
+	watermark int64 // largest event time seen, ms
+	horizon   int64 // largest end of a closed window, ms
+	nextClose int64 // smallest end+lateness over open windows, ms
+	lastSeen  time.Time
+	closed    []*Window
+
+	dropped uint64
+}
+
+// NewWindower returns a windower for one partition.
+func NewWindower(cfg *Config, refs *References) *Windower {
+	return &Windower{
+		cfg:       cfg,
+		refs:      refs,
+		sizeMs:    cfg.WindowSize.Milliseconds(),
+		lateMs:    cfg.AllowedLateness.Milliseconds(),
+		models:    make(map[ModelKey]*modelState),
+		byID:      make(map[string]*modelState),
+		watermark: math.MinInt64,
+		horizon:   math.MinInt64,
+		nextClose: math.MaxInt64,
+	}
+}
+
+// Restore tells the windower which windows of its partition are already
+// stored, so that re-read events are skipped, and the largest stored window
+// end, before which every window is closed.
+func (w *Windower) Restore(flushed []FlushedWindow, maxEnd time.Time) {
+	w.skip = make(map[windowKey]int64, len(flushed))
+	w.skipByM = make(map[string]int64)
+	for _, f := range flushed {
+		w.skip[windowKey{f.Model, f.WindowStart.UnixMilli()}] = f.LastOffset
+		if f.LastOffset > w.skipByM[f.Model.ID] {
+			w.skipByM[f.Model.ID] = f.LastOffset
+		}
+	}
+	if !maxEnd.IsZero() {
+		end := maxEnd.UnixMilli()
+		w.horizon = max(w.horizon, end)
+		w.watermark = max(w.watermark, end+w.lateMs)
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// Observe counts event e read at offset off.
+func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
+	t := e.EventTime.UnixMilli()
+	m := w.models[ModelKey{e.Model.ID, e.Model.Version}]
+	if m == nil {
+		if len(w.models) >= w.cfg.MaxModels {
+			w.dropped++
+			return Dropped
+		}
+		k := ModelKey{e.Model.ID, e.Model.Version}
+		m = &modelState{key: k, sch: newSchema()}
+		w.models[k] = m
+		w.byID[k.ID] = m
+	}
+	start := floorDiv(t, w.sizeMs) * w.sizeMs
+	end := start + w.sizeMs
+	if end <= w.horizon || end+w.lateMs <= w.watermark {
+		if last, ok := w.skip[windowKey{m.key, start}]; ok && off <= last {
+			return Replayed
+		}
+		if target := m.newest(); target != nil {
+			target.Late++
+			target.touch(off)
+		}
+		return Late
+	}
+	win := m.window(start, w)
+	win.Observe(e, off)
+	if t > w.watermark {
+		w.watermark = t
+	}
+	if w.watermark >= w.nextClose {
+		w.closeUpTo(w.watermark - w.lateMs)
+	}
+	return Counted
+}
+
+// Reject attributes a dead-lettered message at offset off, keyed by model
+// id, to that model's newest open window. It returns false when the message
+// was counted before a restart, or no window of the model is open.
+func (w *Windower) Reject(modelID string, off int64) bool {
+	if off <= w.skipByM[modelID] {
+		return false
+	}
+	m := w.byID[modelID]
+	if m == nil {
+		return false
+	}
+	target := m.newest()
+	if target == nil {
+		return false
+	}
+	target.Rejected++
+	target.touch(off)
+	return true
+}
+
+func (m *modelState) newest() *Window {
+	if len(m.open) == 0 {
+		return nil
+	}
+	return m.open[len(m.open)-1]
+}
+
+func (m *modelState) window(startMs int64, w *Windower) *Window {
+	// Open windows are few (about 1 + lateness/size): a linear scan from the newest.
+	for i := len(m.open) - 1; i >= 0; i-- {
+		if m.open[i].startMs == startMs {
+			return m.open[i]
+		}
+		if m.open[i].startMs < startMs {
+			break
+		}
+	}
+	win := newWindow(m.key, startMs, w.sizeMs, m.sch, w.refs.Get(m.key), w.cfg)
+	i := len(m.open)
+	for i > 0 && m.open[i-1].startMs > startMs {
+		i--
+	}
+	m.open = append(m.open, nil)
+	copy(m.open[i+1:], m.open[i:])
+	m.open[i] = win
+	w.nextClose = min(w.nextClose, win.endMs+w.lateMs)
+	return win
+}
+
+// closeUpTo closes every open window whose end is at or before limit (ms).
+func (w *Windower) closeUpTo(limit int64) {
+	next := int64(math.MaxInt64)
+	for _, m := range w.models {
+		n := 0
+		for _, win := range m.open {
+			if win.endMs <= limit {
+				w.closed = append(w.closed, win)
+				w.horizon = max(w.horizon, win.endMs)
+				continue
+			}
+			m.open[n] = win
+			n++
+			next = min(next, win.endMs+w.lateMs)
+		}
+		clear(m.open[n:])
+		m.open = m.open[:n]
+	}
+	w.nextClose = next
+}
+
+// Touch records wall-clock activity on the partition (call it per batch).
+func (w *Windower) Touch(now time.Time) { w.lastSeen = now }
+
+// Idle closes, when the partition has seen nothing for IdleFlush, the open
+// windows whose end plus lateness has passed in wall-clock time now.
+func (w *Windower) Idle(now time.Time) {
+	if w.lastSeen.IsZero() || now.Sub(w.lastSeen) < w.cfg.IdleFlush {
+		return
+	}
+	limit := now.UnixMilli() - w.lateMs
+	if w.nextClose-w.lateMs <= limit {
+		w.closeUpTo(limit)
+	}
+}
+
+// TakeClosed returns the windows closed since the last call, oldest end first
+// within a model, and forgets them.
+func (w *Windower) TakeClosed() []*Window {
+	c := w.closed
+	w.closed = nil
+	return c
+}
+
+// Committable returns the offset up to which the partition may be committed:
+// the smallest first offset of an open window, or next (the next offset to
+// read) when every counted event is in a closed window.
+func (w *Windower) Committable(next int64) int64 {
+	c := next
+	for _, win := range w.closed {
+		if win.FirstOffset >= 0 && win.FirstOffset < c {
+			c = win.FirstOffset
+		}
+	}
+	for _, m := range w.models {
+		for _, win := range m.open {
+			if win.FirstOffset >= 0 && win.FirstOffset < c {
+				c = win.FirstOffset
+			}
+		}
+	}
+	return c
+}
+
+// Open returns the number of open windows.
+func (w *Windower) Open() int {
+	n := 0
+	for _, m := range w.models {
+		n += len(m.open)
+	}
+	return n
+}
+
+// Dropped returns how many events were dropped because of MaxModels.
+func (w *Windower) Dropped() uint64 { return w.dropped }

@@ -1,0 +1,138 @@
+package analysis
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+func ev(id string, m ModelKey, at time.Time) *telemetry.Event {
+	return &telemetry.Event{PredictionID: id, EventTime: at, Model: telemetry.Model{ID: m.ID, Version: m.Version},
+		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}
+}
+
+func TestWindowerClosesOnWatermark(t *testing.T) {
+	cfg := testConfig(t) // 10s windows, 2s lateness
+	w := NewWindower(cfg, NewReferences(cfg, nil))
+	m := ModelKey{"fraud", "v1"}
+	steps := []struct {
+		at     time.Duration
+		want   Outcome
+		closed int
+	}{
+		{1 * time.Second, Counted, 0},
+		{9 * time.Second, Counted, 0},
+		{11 * time.Second, Counted, 0},      // second window opens
+		{8 * time.Second, Counted, 0},       // within lateness: first window still open
+		{12 * time.Second, Counted, 1},      // watermark 12s = end 10s + 2s: first window closes
+		{9500 * time.Millisecond, Late, 0},  // its window is closed now
+		{25 * time.Second, Counted, 1},      // third window opens; watermark 25s >= 22s closes the second
+		{22 * time.Second, Counted, 0},      // third window
+		{19999 * time.Millisecond, Late, 0}, // second window closed
+	}
+	for i, s := range steps {
+		got := w.Observe(ev("p", m, t0.Add(s.at)), int64(i))
+		if got != s.want {
+			t.Fatalf("step %d (%s): outcome %d, want %d", i, s.at, got, s.want)
+		}
+		if c := w.TakeClosed(); len(c) != s.closed {
+			t.Fatalf("step %d: %d windows closed, want %d", i, len(c), s.closed)
+		} else if len(c) == 1 && i == 4 {
+			if c[0].Events != 3 || c[0].FirstOffset != 0 || c[0].LastOffset != 3 || !c[0].Start.Equal(t0) {
+				t.Fatalf("first window %+v", c[0])
+			}
+		} else if len(c) == 1 && i == 6 {
+			// 11s, 12s and the late 9.5s event (counted late in the newest open window, this one).
+			if c[0].Events != 2 || c[0].Late != 1 || c[0].FirstOffset != 2 || c[0].LastOffset != 5 {
+				t.Fatalf("second window %+v", c[0])
+			}
+		}
+	}
+	if got := w.Committable(9); got != 6 {
+		t.Fatalf("committable %d, want 6 (first offset of the open third window)", got)
+	}
+}
+
+func TestWindowerIdleFlush(t *testing.T) {
+	cfg := testConfig(t)
+	w := NewWindower(cfg, NewReferences(cfg, nil))
+	m := ModelKey{"m", ""}
+	w.Observe(ev("a", m, t0), 0)
+	wall := t0.Add(time.Hour)
+	w.Touch(wall)
+	w.Idle(wall.Add(cfg.IdleFlush - time.Second))
+	if c := w.TakeClosed(); len(c) != 0 {
+		t.Fatalf("closed %d windows before the idle period", len(c))
+	}
+	w.Idle(wall.Add(cfg.IdleFlush))
+	if c := w.TakeClosed(); len(c) != 1 {
+		t.Fatalf("closed %d windows after the idle period, want 1", len(c))
+	}
+	if got := w.Committable(1); got != 1 {
+		t.Fatalf("committable %d, want 1", got)
+	}
+	if got := w.Observe(ev("b", m, t0.Add(time.Second)), 1); got != Late {
+		t.Fatalf("event of an idle-closed window: outcome %d, want Late", got)
+	}
+}
+
+// TestWindowerReplayCountsOnce simulates a crash: a first windower stores the
+// windows it closes and commits what it may; at an arbitrary point it dies; a
+// second windower restores the stored windows and re-reads from the commit.
+// Every event must be counted exactly once over all stored windows.
+func TestWindowerReplayCountsOnce(t *testing.T) {
+	cfg := testConfig(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	models := []ModelKey{{"a", "1"}, {"b", "1"}, {"b", "2"}}
+	const n = 5000
+	events := make([]*telemetry.Event, n)
+	for i := range events {
+		// Mostly in order, 100 events/s of event time, jittered up to 1.5s back (within lateness).
+		at := t0.Add(time.Duration(i)*10*time.Millisecond - time.Duration(r.IntN(1500))*time.Millisecond)
+		events[i] = ev("p", models[r.IntN(len(models))], at)
+	}
+	for _, crashAt := range []int{1, 777, 2500, 4999} {
+		var stored []*Window
+		first := NewWindower(cfg, NewReferences(cfg, nil))
+		committed := int64(0)
+		for i := 0; i < crashAt; i++ {
+			first.Observe(events[i], int64(i))
+			stored = append(stored, first.TakeClosed()...)
+			if i%100 == 0 {
+				committed = first.Committable(int64(i + 1))
+			}
+		}
+		var flushed []FlushedWindow
+		var maxEnd time.Time
+		for _, s := range stored {
+			if s.LastOffset >= committed {
+				flushed = append(flushed, FlushedWindow{Model: s.Model, WindowStart: s.Start, LastOffset: s.LastOffset})
+			}
+			if s.End.After(maxEnd) {
+				maxEnd = s.End
+			}
+		}
+		second := NewWindower(cfg, NewReferences(cfg, nil))
+		second.Restore(flushed, maxEnd)
+		late := 0
+		for i := committed; i < n; i++ {
+			if second.Observe(events[i], i) == Late {
+				late++
+			}
+			stored = append(stored, second.TakeClosed()...)
+		}
+		second.Idle(time.Now().Add(24 * time.Hour)) // flush the rest
+		second.Touch(time.Now())
+		second.Idle(time.Now().Add(24 * time.Hour))
+		stored = append(stored, second.TakeClosed()...)
+		total := 0
+		for _, s := range stored {
+			total += int(s.Events)
+		}
+		if total+late != n || late != 0 {
+			t.Errorf("crash at %d (commit %d): %d events counted, %d late, want %d and 0", crashAt, committed, total, late, n)
+		}
+	}
+}

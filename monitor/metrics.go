@@ -1,0 +1,77 @@
+package monitor
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	events       prometheus.Counter
+	late         prometheus.Counter
+	replayed     prometheus.Counter
+	dropped      prometheus.Counter
+	untracked    prometheus.Counter
+	windows      prometheus.Counter
+	openWindows  prometheus.Gauge
+	drifted      prometheus.Counter
+	refsPinned   prometheus.Counter
+	driftStat    *prometheus.GaugeVec
+	seriesDrop   prometheus.Counter
+	maxSeries    int
+	seriesMu     sync.Mutex
+	seriesActive map[[4]string]struct{}
+}
+
+func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
+	m := &metrics{
+		events: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_events_total", Help: "Events counted in a window."}),
+		late: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_late_events_total", Help: "Events that arrived after their window had closed (beyond the allowed lateness)."}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_replayed_events_total", Help: "Events re-read after a restart that stored windows already counted, skipped."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_dropped_events_total", Help: "Events of model versions beyond analysis.max_models on a partition."}),
+		untracked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_untracked_features_total", Help: "Feature values beyond analysis.max_features of their model version."}),
+		windows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_windows_closed_total", Help: "Windows closed and stored."}),
+		openWindows: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftwatch_analysis_open_windows", Help: "Windows open, over all partitions."}),
+		drifted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_drifted_features_total", Help: "Feature windows whose drift decision was warning or critical."}),
+		refsPinned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_references_pinned_total", Help: "References built from warm-up windows and pinned."}),
+		driftStat: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftwatch_drift_statistic",
+			Help: "Latest drift statistic per model version, feature and test (p-value tests report the statistic).",
+		}, []string{"model_id", "model_version", "feature", "test"}),
+		seriesDrop: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_drift_series_dropped_total", Help: "Drift statistics not exported because max_drift_series was reached."}),
+		maxSeries:    maxSeries,
+		seriesActive: map[[4]string]struct{}{},
+	}
+	if reg != nil {
+		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
+			m.drifted, m.refsPinned, m.driftStat, m.seriesDrop)
+	}
+	return m
+}
+
+// setDrift exports one statistic unless the series cap is reached.
+func (m *metrics) setDrift(model, version, feature, test string, v float64) {
+	k := [4]string{model, version, feature, test}
+	m.seriesMu.Lock()
+	_, ok := m.seriesActive[k]
+	if !ok {
+		if len(m.seriesActive) >= m.maxSeries {
+			m.seriesMu.Unlock()
+			m.seriesDrop.Inc()
+			return
+		}
+		m.seriesActive[k] = struct{}{}
+	}
+	m.seriesMu.Unlock()
+	m.driftStat.WithLabelValues(model, version, feature, test).Set(v)
+}

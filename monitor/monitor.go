@@ -1,0 +1,307 @@
+// Package monitor wires driftwatch's stages together: a Kafka consumer whose
+// partitions are decoded, windowed and scored, with closed windows stored in
+// ClickHouse, drift verdicts handed to the alert manager and offsets
+// committed only once what they cover is stored. It also serves /metrics.
+//
+// It holds no statistics and speaks no protocol itself: those live in
+// analysis, ingest, storage and alerting.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// Monitor is a running driftwatch pipeline.
+type Monitor struct {
+	cfg      Config
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	embedded *ingest.Embedded
+	store    *storage.Store
+	refs     *analysis.References
+	alerts   *alerting.Manager
+	dlq      *ingest.DeadLetterWriter
+	consumer *ingest.Consumer
+	met      *metrics
+	stats    stats
+	srv      *http.Server
+	lis      net.Listener
+
+	openMu sync.Mutex
+	open   map[*partition]int
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Options are the monitor's collaborators that are not configuration.
+type Options struct {
+	// Registry receives every metric and is served on /metrics. Default: a new one.
+	Registry *prometheus.Registry
+	// Logger logs. Default: discard.
+	Logger *slog.Logger
+	// Notifiers, when not nil, replace the receivers built from cfg.Alerting.
+	Notifiers map[string]alerting.Notifier
+}
+
+// New validates cfg, starts the embedded broker when configured, connects to
+// ClickHouse and migrates its schema, loads stored references and prepares
+// the consumer. It does not consume until Run.
+func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid configuration: %w", err)
+	}
+	if opt.Registry == nil {
+		opt.Registry = prometheus.NewRegistry()
+		opt.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Monitor{cfg: cfg, log: opt.Logger, reg: opt.Registry, open: map[*partition]int{}}
+	m.met = newMetrics(m.reg, cfg.MaxDriftSeries)
+	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
+	ok := false
+	defer func() {
+		if !ok {
+			m.Close(context.Background())
+		}
+	}()
+	if cfg.Kafka.Embedded {
+		e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{
+			Addr:       cfg.Kafka.EmbeddedAddr,
+			Topics:     []string{cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.DeadLetterTopic},
+			Partitions: cfg.Kafka.EmbeddedPartitions,
+		})
+		if err != nil {
+			return nil, err
+		}
+		m.embedded = e
+		m.log.Info("embedded Kafka broker started", "brokers", e.Brokers())
+	}
+	store, err := storage.Open(ctx, cfg.ClickHouse, m.reg, m.log)
+	if err != nil {
+		return nil, err
+	}
+	m.store = store
+	if err := store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := store.LoadReferences(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range referencesFromRows(rows) {
+		m.refs.Set(ref)
+		m.log.Info("reference loaded", "model", ref.Model.ID, "version", ref.Model.Version, "reference_id", ref.ID)
+	}
+	rec := alerting.RecorderFunc(m.recordAlerts)
+	if opt.Notifiers != nil {
+		m.alerts, err = alerting.NewWithNotifiers(cfg.Alerting, opt.Notifiers, rec, m.reg, m.log)
+	} else {
+		m.alerts, err = alerting.New(cfg.Alerting, rec, m.reg, m.log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m.dlq = ingest.NewDeadLetterWriter(cfg.Kafka.Consumer.Brokers, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.Consumer.GroupID, m.reg, m.log)
+	m.consumer, err = ingest.NewConsumer(cfg.Kafka.Consumer, m.openPartition, m.reg, m.log)
+	if err != nil {
+		return nil, err
+	}
+	m.lis, err = net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening for metrics on %s: %w", cfg.Listen, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ok = true
+	return m, nil
+}
+
+// recordAlerts stores alert history; it gives up after 30s so that history
+// never holds up delivery.
+func (m *Monitor) recordAlerts(ctx context.Context, recs []alerting.Record) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	rows := make([]storage.AlertRow, len(recs))
+	for i, r := range recs {
+		rows[i] = storage.AlertRow{EventTime: r.Time, AlertKey: r.Key, ModelID: r.ModelID, ModelVersion: r.ModelVersion,
+			Feature: r.Feature, Record: r.Kind, State: r.State, Severity: string(r.Severity),
+			Statistic: r.Statistic, Threshold: r.Threshold, Summary: r.Summary, Receiver: r.Receiver,
+			Attempt: uint32(r.Attempt), Outcome: r.Outcome, HTTPStatus: int32(r.HTTPStatus), Error: r.Error}
+	}
+	return m.store.RecordAlerts(ctx, rows)
+}
+
+// Brokers returns the Kafka brokers the monitor consumes from.
+func (m *Monitor) Brokers() []string { return m.cfg.Kafka.Consumer.Brokers }
+
+// Addr returns the address /metrics is served on.
+func (m *Monitor) Addr() string { return m.lis.Addr().String() }
+
+// Store returns the ClickHouse store (for summaries).
+func (m *Monitor) Store() *storage.Store { return m.store }
+
+// Alerts returns the alert manager.
+func (m *Monitor) Alerts() *alerting.Manager { return m.alerts }
+
+// Run consumes until ctx ends, then stops the consumer, delivers pending
+// alerts for a few seconds and returns.
+func (m *Monitor) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := m.srv.Serve(m.lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serving metrics: %w", err)
+		}
+	}()
+	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer wg.Done()
+		if err := m.alerts.Run(alertCtx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("delivering alerts: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := m.consumer.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("consuming: %w", err)
+		}
+	}()
+	<-ctx.Done()
+	// The consumer has stopped (its Run returns when ctx ends); give alerts a moment.
+	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = m.alerts.Close(drain)
+	cancel()
+	stopAlerts()
+	shut, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
+	_ = m.srv.Shutdown(shut)
+	cancel2()
+	wg.Wait()
+	close(errc)
+	return errors.Join(drainErrs(errc)...)
+}
+
+func drainErrs(c chan error) []error {
+	var out []error
+	for err := range c {
+		out = append(out, err)
+	}
+	return out
+}
+
+// Close releases everything New opened. It is idempotent.
+func (m *Monitor) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() {
+		var errs []error
+		if m.consumer != nil {
+			errs = append(errs, m.consumer.Close())
+		}
+		if m.dlq != nil {
+			errs = append(errs, m.dlq.Close())
+		}
+		if m.store != nil {
+			errs = append(errs, m.store.Close())
+		}
+		if m.lis != nil {
+			m.lis.Close()
+		}
+		if m.embedded != nil {
+			m.embedded.Close()
+		}
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}
+
+func (m *Monitor) openWindows(p *partition, n int) int {
+	m.openMu.Lock()
+	defer m.openMu.Unlock()
+	m.open[p] = n
+	total := 0
+	for _, v := range m.open {
+		total += v
+	}
+	return total
+}
+
+func (m *Monitor) forget(p *partition) {
+	m.openMu.Lock()
+	defer m.openMu.Unlock()
+	delete(m.open, p)
+}
+
+// Stats is a summary of what the monitor has done since it started.
+type Stats struct {
+	Events, Late, Rejected, Windows uint64
+	// Drifted lists model/version/feature that drifted in at least one window.
+	Drifted []string
+}
+
+type stats struct {
+	mu      sync.Mutex
+	s       Stats
+	drifted map[string]bool
+}
+
+func (s *stats) add(events, late uint64) {
+	s.mu.Lock()
+	s.s.Events += events
+	s.s.Late += late
+	s.mu.Unlock()
+}
+
+func (s *stats) addRejected(n uint64) {
+	s.mu.Lock()
+	s.s.Rejected += n
+	s.mu.Unlock()
+}
+
+func (s *stats) addWindows(n uint64) {
+	s.mu.Lock()
+	s.s.Windows += n
+	s.mu.Unlock()
+}
+
+func (s *stats) addDrifted(key string) {
+	s.mu.Lock()
+	if s.drifted == nil {
+		s.drifted = map[string]bool{}
+	}
+	s.drifted[key] = true
+	s.mu.Unlock()
+}
+
+// Stats returns the summary so far.
+func (m *Monitor) Stats() Stats {
+	m.stats.mu.Lock()
+	defer m.stats.mu.Unlock()
+	s := m.stats.s
+	for k := range m.stats.drifted {
+		s.Drifted = append(s.Drifted, k)
+	}
+	sort.Strings(s.Drifted)
+	return s
+}

@@ -1,0 +1,274 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// partition processes one Kafka partition: it decodes, windows, and on every
+// closed window scores, stores and alerts; it says how far the partition may
+// be committed. One goroutine calls Handle; a ticker goroutine closes idle
+// windows; mu serialises them (once per batch or tick, never per event).
+type partition struct {
+	m         *Monitor
+	topic     string
+	partition int32
+
+	mu   sync.Mutex
+	win  *analysis.Windower
+	dec  *telemetry.Decoder
+	ev   telemetry.Event
+	next int64 // next offset to read; -1 before the first message
+	dead []ingest.DeadLetter
+	err  error // a flush that failed: the handler must be restarted
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+var _ ingest.PartitionHandler = (*partition)(nil)
+
+// openPartition is the consumer's HandlerFactory.
+func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, start int64) (ingest.PartitionHandler, error) {
+	p := &partition{
+		m: m, topic: topic, partition: part,
+		win:  analysis.NewWindower(&m.cfg.Analysis, m.refs),
+		dec:  telemetry.NewDecoder(m.cfg.Limits, time.Now),
+		next: -1,
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	if start >= 0 {
+		flushed, err := m.store.FlushedWindows(ctx, topic, part, start)
+		if err != nil {
+			return nil, fmt.Errorf("reading stored windows of %s/%d: %w", topic, part, err)
+		}
+		maxEnd, err := m.maxWindowEnd(ctx, topic, part)
+		if err != nil {
+			return nil, err
+		}
+		fw := make([]analysis.FlushedWindow, len(flushed))
+		for i, f := range flushed {
+			fw[i] = analysis.FlushedWindow{Model: analysis.ModelKey{ID: f.ModelID, Version: f.ModelVersion}, WindowStart: f.WindowStart, LastOffset: f.LastOffset}
+		}
+		p.win.Restore(fw, maxEnd)
+		if len(flushed) > 0 || !maxEnd.IsZero() {
+			m.log.Info("resuming partition", "topic", topic, "partition", part, "offset", start, "stored_windows", len(flushed), "closed_until", maxEnd)
+		}
+	}
+	go p.tick()
+	return p, nil
+}
+
+// maxWindowEnd returns the end of the newest stored window of a partition.
+func (m *Monitor) maxWindowEnd(ctx context.Context, topic string, part int32) (time.Time, error) {
+	rows, err := m.store.Query(ctx, "SELECT toUInt32(max(window_end)), count() FROM inference_windows WHERE kafka_topic = ? AND kafka_partition = ?", topic, part)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the newest stored window of %s/%d: %w", topic, part, err)
+	}
+	defer rows.Close()
+	var end uint32
+	var n uint64
+	if rows.Next() {
+		if err := rows.Scan(&end, &n); err != nil {
+			return time.Time{}, fmt.Errorf("reading the newest stored window of %s/%d: %w", topic, part, err)
+		}
+	}
+	if n == 0 {
+		return time.Time{}, rows.Err()
+	}
+	return time.Unix(int64(end), 0).UTC(), rows.Err()
+}
+
+// Handle decodes and windows a batch, dead-letters what is bad and stores the
+// windows that closed. It blocks while ClickHouse or the dead-letter topic is
+// unavailable (back-pressure).
+func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	var counted, late, replayed, dropped uint64
+	for i := range batch {
+		msg := &batch[i]
+		if msg.Offset < p.next {
+			continue
+		}
+		p.next = msg.Offset + 1
+		if err := p.decode(msg); err != nil {
+			var rej *telemetry.RejectError
+			if !errors.As(err, &rej) {
+				rej = &telemetry.RejectError{Reason: telemetry.ReasonInvalidJSON, Detail: err.Error()}
+			}
+			p.dead = append(p.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: rej.Reason, Detail: rej.Detail})
+			p.win.Reject(string(msg.Key), msg.Offset)
+			continue
+		}
+		switch p.win.Observe(&p.ev, msg.Offset) {
+		case analysis.Counted:
+			counted++
+		case analysis.Late:
+			late++
+		case analysis.Replayed:
+			replayed++
+		case analysis.Dropped:
+			dropped++
+		}
+	}
+	met := p.m.met
+	met.events.Add(float64(counted))
+	met.late.Add(float64(late))
+	met.replayed.Add(float64(replayed))
+	met.dropped.Add(float64(dropped))
+	p.m.stats.add(counted, late)
+	if len(p.dead) > 0 {
+		if err := p.m.dlq.Write(ctx, p.dead); err != nil {
+			p.err = fmt.Errorf("writing %d dead letters: %w", len(p.dead), err)
+			return p.err
+		}
+		p.m.stats.addRejected(uint64(len(p.dead)))
+		clear(p.dead)
+		p.dead = p.dead[:0]
+	}
+	p.win.Touch(time.Now())
+	return p.flush(ctx)
+}
+
+// decode decodes msg into p.ev, honouring a CloudEvents ce_type header.
+func (p *partition) decode(msg *ingest.Message) error {
+	for _, h := range msg.Headers {
+		if h.Key == "ce_type" {
+			kind, err := telemetry.KindOf(string(h.Value))
+			if err != nil {
+				return err
+			}
+			if kind != telemetry.KindInference {
+				return &telemetry.RejectError{Reason: telemetry.ReasonUnknownType,
+					Detail: fmt.Sprintf("ce_type %q is not an inference event; labels and feedback have their own topics", h.Value)}
+			}
+		}
+	}
+	return p.dec.Decode(msg.Value, &p.ev)
+}
+
+func copyMessage(m *ingest.Message) ingest.Message {
+	c := *m
+	c.Key = bytes.Clone(m.Key)
+	c.Value = bytes.Clone(m.Value)
+	c.Headers = slices.Clone(m.Headers)
+	return c
+}
+
+// flush scores, stores and alerts on every window closed so far. Called with mu held.
+func (p *partition) flush(ctx context.Context) error {
+	closed := p.win.TakeClosed()
+	p.m.met.openWindows.Set(float64(p.m.openWindows(p, p.win.Open())))
+	if len(closed) == 0 {
+		return nil
+	}
+	var batch storage.WindowBatch
+	var obs []alerting.Observation
+	for _, w := range closed {
+		if ref := p.m.refs.Contribute(w); ref != nil {
+			if err := p.m.store.SaveReference(ctx, referenceRows(ref)); err != nil {
+				p.err = fmt.Errorf("storing the reference of %s %s: %w", ref.Model.ID, ref.Model.Version, err)
+				return p.err
+			}
+			p.m.met.refsPinned.Inc()
+			p.m.log.Info("reference pinned", "model", ref.Model.ID, "version", ref.Model.Version, "reference_id", ref.ID, "windows", ref.Windows)
+		}
+		scores := p.m.cfg.Analysis.ScoreWindow(w)
+		windowRows(&batch, p.topic, p.partition, w, scores)
+		o := observations(w, scores)
+		obs = append(obs, o...)
+		for _, sc := range scores {
+			p.m.met.setDrift(w.Model.ID, w.Model.Version, sc.Feature, sc.Test, sc.Statistic)
+		}
+		for _, x := range o {
+			if x.Severity != alerting.SeverityOK {
+				p.m.met.drifted.Inc()
+				p.m.stats.addDrifted(w.Model.ID + "/" + w.Model.Version + "/" + x.Feature)
+			}
+		}
+	}
+	if err := p.m.store.WriteWindows(ctx, batch); err != nil {
+		p.err = fmt.Errorf("storing %d closed windows of %s/%d: %w", len(closed), p.topic, p.partition, err)
+		return p.err
+	}
+	p.m.met.windows.Add(float64(len(closed)))
+	p.m.stats.addWindows(uint64(len(closed)))
+	if p.m.alerts != nil {
+		p.m.alerts.Observe(ctx, obs)
+	}
+	return nil
+}
+
+// Committable returns the first offset not yet durably accounted for.
+func (p *partition) Committable() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.next < 0 {
+		return -1
+	}
+	return p.win.Committable(p.next)
+}
+
+// tick closes windows of an idle partition once a second.
+func (p *partition) tick() {
+	defer close(p.done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			if p.err == nil {
+				p.win.Idle(now)
+				ctx, cancel := context.WithCancel(context.Background())
+				go func() {
+					select {
+					case <-p.stop:
+						cancel()
+					case <-ctx.Done():
+					}
+				}()
+				if err := p.flush(ctx); err != nil {
+					p.m.log.Warn("flushing idle windows", "topic", p.topic, "partition", p.partition, "err", err)
+				}
+				cancel()
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+// Close stops the ticker. Open windows are not stored: their events are read
+// again from the committed offset by the partition's next owner.
+func (p *partition) Close(ctx context.Context) error {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	p.m.forget(p)
+	return nil
+}

@@ -1,0 +1,162 @@
+package monitor
+
+import (
+	"math"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// windowRows converts a closed window and its scores into storage rows.
+func windowRows(b *storage.WindowBatch, topic string, partition int32, w *analysis.Window, scores []analysis.Score) {
+	refID := ""
+	if w.Ref != nil {
+		refID = w.Ref.ID
+	}
+	b.Windows = append(b.Windows, storage.WindowRow{
+		ModelID: w.Model.ID, ModelVersion: w.Model.Version,
+		WindowStart: w.Start, WindowEnd: w.End,
+		Events: w.Events, LateEvents: w.Late, RejectedEvents: w.Rejected,
+		KafkaTopic: topic, KafkaPartition: partition,
+		FirstOffset: w.FirstOffset, LastOffset: w.LastOffset,
+		ReferenceID: refID,
+	})
+	base := storage.FeatureRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version,
+		WindowStart: w.Start, WindowEnd: w.End, KafkaPartition: partition, ReferenceID: refID}
+	for i, name := range w.NumericNames() {
+		s := &w.Numeric[i]
+		r := base
+		r.Feature, r.Kind = name, analysis.KindNumeric
+		r.Count, r.Missing = s.Count, w.Missing(s.Count)
+		r.Mean, r.Variance = s.Mean, s.Variance()
+		r.Min, r.Max = finite(s.Min), finite(s.Max)
+		if s.Bins != nil && w.Ref != nil {
+			if nr := w.Ref.Numeric[name]; nr != nil {
+				r.BinEdges = nr.Edges
+			}
+			r.BinCounts = s.Bins
+		}
+		b.Features = append(b.Features, r)
+	}
+	for i, name := range w.CategoricalNames() {
+		s := &w.Categorical[i]
+		r := base
+		r.Feature, r.Kind = name, analysis.KindCategorical
+		r.Count, r.Missing = s.Count, w.Missing(s.Count)
+		r.Mean, r.Variance, r.Min, r.Max = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		r.OtherCount, r.UnseenCount = s.Other, s.Unseen
+		if s.Counts != nil && w.Ref != nil {
+			if cr := w.Ref.Categorical[name]; cr != nil {
+				r.Categories, r.CategoryCounts = cr.Categories, s.Counts
+			}
+		} else {
+			for v, c := range s.Tracked {
+				r.Categories = append(r.Categories, v)
+				r.CategoryCounts = append(r.CategoryCounts, c)
+			}
+		}
+		b.Features = append(b.Features, r)
+	}
+	for _, sc := range scores {
+		b.Scores = append(b.Scores, storage.ScoreRow{
+			ModelID: w.Model.ID, ModelVersion: w.Model.Version,
+			WindowStart: w.Start, WindowEnd: w.End, KafkaPartition: partition,
+			Feature: sc.Feature, Kind: sc.Kind, Test: sc.Test,
+			Statistic: sc.Statistic, PValue: sc.PValue, Threshold: sc.Threshold,
+			Severity: string(sc.Severity), Drifted: sc.Drifted,
+			NReference: sc.NReference, NCurrent: sc.NCurrent, ReferenceID: refID,
+		})
+	}
+}
+
+// finite maps the ±Inf extremes of an empty state to NaN.
+func finite(v float64) float64 {
+	if math.IsInf(v, 0) {
+		return math.NaN()
+	}
+	return v
+}
+
+// observations groups a window's scores per feature into alert observations:
+// one per feature, with the worst severity of its tests.
+func observations(w *analysis.Window, scores []analysis.Score) []alerting.Observation {
+	var out []alerting.Observation
+	index := map[string]int{}
+	for _, sc := range scores {
+		i, ok := index[sc.Feature]
+		if !ok {
+			i = len(out)
+			index[sc.Feature] = i
+			out = append(out, alerting.Observation{
+				ModelID: w.Model.ID, ModelVersion: w.Model.Version, Feature: sc.Feature,
+				WindowStart: w.Start, WindowEnd: w.End, Severity: alerting.SeverityOK,
+			})
+		}
+		o := &out[i]
+		sev := alerting.Severity(sc.Severity)
+		o.Tests = append(o.Tests, alerting.TestResult{Test: sc.Test, Statistic: sc.Statistic, PValue: sc.PValue, Threshold: sc.Threshold, Severity: sev})
+		if sc.Severity.Rank() > analysis.Severity(o.Severity).Rank() {
+			o.Severity = sev
+		}
+	}
+	return out
+}
+
+// referenceRows converts a reference into its storage rows.
+func referenceRows(ref *analysis.Reference) []storage.ReferenceRow {
+	var rows []storage.ReferenceRow
+	base := storage.ReferenceRow{ModelID: ref.Model.ID, ModelVersion: ref.Model.Version, ReferenceID: ref.ID,
+		CreatedAt: ref.CreatedAt, Source: ref.Source, Windows: uint32(ref.Windows)}
+	for name, n := range ref.Numeric {
+		r := base
+		r.Feature, r.Kind = name, analysis.KindNumeric
+		r.N, r.Mean, r.Variance, r.Min, r.Max = n.N, n.Mean, n.Variance, n.Min, n.Max
+		r.BinEdges, r.BinCounts, r.Sample = n.Edges, n.Counts, n.Sample
+		rows = append(rows, r)
+	}
+	for name, c := range ref.Categorical {
+		r := base
+		r.Feature, r.Kind = name, analysis.KindCategorical
+		r.N = c.N
+		r.Mean, r.Variance, r.Min, r.Max = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		r.Categories, r.CategoryCounts = c.Categories, c.Counts
+		// The count outside the categories is stored as the trailing bin count.
+		r.BinCounts = []uint64{c.Other}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// referencesFromRows rebuilds references from their storage rows.
+func referencesFromRows(rows []storage.ReferenceRow) []*analysis.Reference {
+	byID := map[string]*analysis.Reference{}
+	var out []*analysis.Reference
+	for _, r := range rows {
+		ref := byID[r.ReferenceID]
+		if ref == nil {
+			ref = &analysis.Reference{ID: r.ReferenceID, Model: analysis.ModelKey{ID: r.ModelID, Version: r.ModelVersion},
+				CreatedAt: r.CreatedAt.UTC(), Source: r.Source, Windows: int(r.Windows),
+				Numeric: map[string]*analysis.NumericReference{}, Categorical: map[string]*analysis.CategoricalReference{}}
+			byID[r.ReferenceID] = ref
+			out = append(out, ref)
+		}
+		switch r.Kind {
+		case analysis.KindNumeric:
+			ref.Numeric[r.Feature] = &analysis.NumericReference{Edges: r.BinEdges, Counts: r.BinCounts, N: r.N,
+				Mean: r.Mean, Variance: r.Variance, Min: r.Min, Max: r.Max, Sample: r.Sample}
+		case analysis.KindCategorical:
+			c := &analysis.CategoricalReference{Categories: r.Categories, Counts: r.CategoryCounts, N: r.N}
+			if len(r.BinCounts) == 1 {
+				c.Other = r.BinCounts[0]
+			}
+			c.Complete = c.Other == 0
+			c.Index()
+			ref.Categorical[r.Feature] = c
+		}
+	}
+	return out
+}
+
+var _ = time.Second
