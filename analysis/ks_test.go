@@ -33,6 +33,19 @@ func TestKstwoSFMatchesScipy(t *testing.T) {
 	}
 }
 
+func TestSmirnovSFMatchesScipy(t *testing.T) {
+	ref := loadStatsReference(t)
+	if len(ref.SmirnovSF) == 0 {
+		t.Fatal("no smirnov_sf cases in reference.json")
+	}
+	for _, c := range ref.SmirnovSF {
+		got := smirnovSF(c.N, c.X)
+		if !near(got, c.SF, 1e-9, 1e-12) {
+			t.Errorf("smirnov(%d, %.17g) = %.17g, scipy %.17g", c.N, c.X, got, c.SF)
+		}
+	}
+}
+
 func TestKolmogorovSmirnovHandChecked(t *testing.T) {
 	tests := []struct {
 		name string

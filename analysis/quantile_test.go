@@ -62,6 +62,11 @@ type statsReference struct {
 		X  float64 `json:"x"`
 		SF float64 `json:"sf"`
 	} `json:"kstwo_sf"`
+	SmirnovSF []struct {
+		N  int     `json:"n"`
+		X  float64 `json:"x"`
+		SF float64 `json:"sf"`
+	} `json:"smirnov_sf"`
 }
 
 var (
@@ -85,7 +90,12 @@ func loadStatsReference(t testing.TB) *statsReference {
 	if statsRefErr != nil {
 		t.Fatal(statsRefErr)
 	}
-	return &statsRef
+	r := &statsRef
+	if len(r.Samples) == 0 || len(r.Quantile) == 0 || len(r.Edges) == 0 || len(r.Histograms) == 0 ||
+		len(r.ChiSquare) == 0 || len(r.KS) == 0 || len(r.Wasserstein) == 0 || len(r.KStwoSF) == 0 {
+		t.Fatal("reference.json lacks a section; regenerate it with make_reference.py")
+	}
+	return r
 }
 
 func (r *statsReference) sample(t testing.TB, name string) []float64 {

@@ -247,6 +247,17 @@ def kstwo_cases():
     return out
 
 
+def smirnov_cases():
+    """scipy.special.smirnov(n, x), the one-sided sum kstwo uses for large n*x**2."""
+    from scipy import special
+    out = []
+    for n, x in [(2, 0.7), (10, 0.05), (10, 0.3), (10, 0.95), (50, 0.2), (50, 0.5), (141, 0.15),
+                 (500, 0.1), (1000, 0.04), (5000, 0.02), (20000, 0.01), (2000000, 0.0005),
+                 (2000000, 0.002), (7, 1 / 7), (7, 6 / 7), (1, 0.25)]:
+        out.append({"n": n, "x": float(x), "sf": float(special.smirnov(n, x))})
+    return out
+
+
 def main():
     s = make_samples()
     hist = histogram_cases(s)
@@ -263,6 +274,7 @@ def main():
         "ks": ks_cases(s),
         "wasserstein": wasserstein_cases(s),
         "kstwo_sf": kstwo_cases(),
+        "smirnov_sf": smirnov_cases(),
     }
     json.dump(doc, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")
