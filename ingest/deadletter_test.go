@@ -1,0 +1,177 @@
+package ingest
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+)
+
+func TestDeadLetterWriterKeepsMessageAndAddsHeaders(t *testing.T) {
+	const topic, dlq = "telemetry", "telemetry.dlq"
+	e := startBroker(t, topic, dlq)
+	reg := prometheus.NewRegistry()
+	w := NewDeadLetterWriter(e.Brokers(), dlq, "driftwatch", reg, testLog(t))
+	defer w.Close()
+
+	long := strings.Repeat("é", 600) // 1200 bytes: must be cut to <= 1 KiB
+	dls := []DeadLetter{
+		{Msg: Message{Topic: topic, Partition: 2, Offset: 41, Key: []byte("model-a"), Value: []byte("{not json"),
+			Headers: []kafka.Header{{Key: "ce_type", Value: []byte("inference.v1")}}}, Reason: "invalid_json", Detail: "unexpected end"},
+		{Msg: Message{Topic: topic, Partition: 0, Offset: 7, Key: []byte("model-b"), Value: []byte(`{"x":1}`)},
+			Reason: "missing_field", Detail: long},
+	}
+	before := time.Now().UTC().Truncate(time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := w.Write(ctx, dls); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	t.Logf("synchronous write of 2 dead letters took %s", time.Since(start))
+
+	got := readAll(t, e.Brokers(), dlq, 2)
+	byKey := make(map[string]kafka.Message)
+	for _, m := range got {
+		byKey[string(m.Key)] = m
+	}
+	for _, dl := range dls {
+		m, ok := byKey[string(dl.Msg.Key)]
+		if !ok {
+			t.Fatalf("dead letter with key %q not found", dl.Msg.Key)
+		}
+		if string(m.Value) != string(dl.Msg.Value) {
+			t.Errorf("value = %q, want the original %q", m.Value, dl.Msg.Value)
+		}
+		h := make(map[string]string)
+		for _, x := range m.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		want := map[string]string{
+			HeaderErrorReason:   dl.Reason,
+			HeaderOrigTopic:     topic,
+			HeaderOrigPartition: strconv.Itoa(int(dl.Msg.Partition)),
+			HeaderOrigOffset:    strconv.FormatInt(dl.Msg.Offset, 10),
+			HeaderGroup:         "driftwatch",
+		}
+		for _, orig := range dl.Msg.Headers {
+			want[orig.Key] = string(orig.Value)
+		}
+		for k, v := range want {
+			if h[k] != v {
+				t.Errorf("header %s = %q, want %q", k, h[k], v)
+			}
+		}
+		detail := h[HeaderError]
+		if len(detail) > 1024 || !utf8.ValidString(detail) || !strings.HasPrefix(dl.Detail, detail) || detail == "" {
+			t.Errorf("x-error is %d bytes (valid UTF-8 %v), want a non-empty prefix of the detail of at most 1024 bytes", len(detail), utf8.ValidString(detail))
+		}
+		at, err := time.Parse(time.RFC3339, h[HeaderFailedAt])
+		if err != nil || at.Before(before) || at.After(time.Now().Add(time.Second)) {
+			t.Errorf("x-failed-at = %q (%v), want an RFC 3339 time of the write", h[HeaderFailedAt], err)
+		}
+	}
+	for reason, want := range map[string]float64{"invalid_json": 1, "missing_field": 1} {
+		if got := metricValue(t, reg, "driftwatch_ingest_rejected_total", map[string]string{"reason": reason}); got != want {
+			t.Errorf("rejected_total{reason=%s} = %v, want %v", reason, got, want)
+		}
+	}
+}
+
+func TestDeadLetterWriterGivesUpWhenContextEnds(t *testing.T) {
+	e := startBroker(t, "telemetry")
+	reg := prometheus.NewRegistry()
+	// The dead-letter topic does not exist, so every attempt fails.
+	w := NewDeadLetterWriter(e.Brokers(), "missing.dlq", "driftwatch", reg, testLog(t))
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	err := w.Write(ctx, []DeadLetter{{Msg: Message{Value: []byte("x")}, Reason: "invalid_json"}})
+	if err == nil {
+		t.Fatal("Write to a missing topic succeeded")
+	}
+	if got := metricValue(t, reg, "driftwatch_ingest_dead_letter_write_errors_total", nil); got < 2 {
+		t.Errorf("dead_letter_write_errors_total = %v, want >= 2 (retried)", got)
+	}
+	if got := metricValue(t, reg, "driftwatch_ingest_rejected_total", map[string]string{"reason": "invalid_json"}); got > 0 {
+		t.Errorf("rejected_total counted %v unacknowledged dead letters", got)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestTruncate(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"exactly", 7, "exactly"},
+		{"abcdef", 3, "abc"},
+		{"aé", 2, "a"},   // é is 2 bytes: never split it
+		{"a€b", 3, "a"},  // € is 3 bytes
+		{"a€b", 4, "a€"}, //
+		{"😀😀", 5, "😀"},   // 4-byte runes
+	}
+	for _, tt := range tests {
+		if got := truncate(tt.in, tt.n); got != tt.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
+	}
+}
+
+// readAll reads n messages of every partition of topic from the start,
+// without a consumer group.
+func readAll(t *testing.T, brokers []string, topic string, n int) []kafka.Message {
+	t.Helper()
+	conn, err := kafka.Dial("tcp", brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for _, p := range parts {
+		pc, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := pc.ReadLastOffset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := int64(0); off < last; {
+			pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			b := pc.ReadBatch(1, 1<<20)
+			for {
+				m, err := b.ReadMessage()
+				if err != nil {
+					break
+				}
+				out = append(out, m)
+				off = m.Offset + 1
+			}
+			if err := b.Close(); err != nil {
+				t.Fatalf("reading %s/%d: %v", topic, p.ID, err)
+			}
+		}
+		pc.Close()
+	}
+	if len(out) != n {
+		t.Fatalf("read %d messages from %s, want %d", len(out), topic, n)
+	}
+	return out
+}
