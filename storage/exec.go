@@ -1,0 +1,15 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+)
+
+// Exec runs one statement that returns no rows (DDL such as DROP DATABASE of
+// a demo database). It is not retried.
+func (s *Store) Exec(ctx context.Context, sql string, args ...any) error {
+	if err := s.conn.Exec(ctx, sql, args...); err != nil {
+		return fmt.Errorf("executing %q: %w", sql, err)
+	}
+	return nil
+}
