@@ -7,6 +7,7 @@
 package slack
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,14 +54,16 @@ func New(cfg Config) (*Notifier, error) {
 // other statuses (403, 404 channel_not_found, 410 channel_is_archived, 400
 // invalid_payload) and a 200 whose body is not "ok" are permanent.
 func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
-	body, err := json.Marshal(NewMessage(n))
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // the text is already escaped for Slack; keep it readable
+	if err := enc.Encode(NewMessage(n)); err != nil {
 		return fmt.Errorf("encoding slack message: %w", err)
 	}
 	if err := s.limiter.Wait(ctx); err != nil {
 		return fmt.Errorf("waiting for slack rate limit: %w", err)
 	}
-	err = alert.Post(ctx, s.client, alert.Request{URL: s.url, Body: body, Accept: acceptOK})
+	err := alert.Post(ctx, s.client, alert.Request{URL: s.url, Body: buf.Bytes(), Accept: acceptOK})
 	if err != nil {
 		return fmt.Errorf("posting to slack webhook: %w", err)
 	}

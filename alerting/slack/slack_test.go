@@ -1,0 +1,343 @@
+package slack_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/alerting/internal/alerttest"
+	"github.com/driftwatch/driftwatch/alerting/slack"
+)
+
+// checkBlockKit validates an incoming-webhook payload against Slack's published
+// Block Kit rules: top-level text, at most 50 blocks of known types, header
+// plain_text <= 150, section mrkdwn text <= 3000, <= 10 fields of <= 2000,
+// context elements <= 10, and no unescaped control character in mrkdwn.
+func checkBlockKit(r *http.Request, body []byte) error {
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		return fmt.Errorf("want POST application/json, got %s %q", r.Method, r.Header.Get("Content-Type"))
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	var msg struct {
+		Text   string `json:"text"`
+		Blocks []struct {
+			Type     string            `json:"type"`
+			Text     *slackText        `json:"text"`
+			Fields   []slackText       `json:"fields"`
+			Elements []json.RawMessage `json:"elements"`
+		} `json:"blocks"`
+	}
+	if err := dec.Decode(&msg); err != nil {
+		return fmt.Errorf("decoding: %w", err)
+	}
+	if strings.TrimSpace(msg.Text) == "" {
+		return errors.New("top-level text is required as the notification fallback")
+	}
+	if err := checkMrkdwn(msg.Text); err != nil {
+		return fmt.Errorf("text: %w", err)
+	}
+	if len(msg.Blocks) == 0 || len(msg.Blocks) > 50 {
+		return fmt.Errorf("%d blocks, want 1..50", len(msg.Blocks))
+	}
+	for i, b := range msg.Blocks {
+		switch b.Type {
+		case "header":
+			if b.Text == nil || b.Text.Type != "plain_text" || b.Text.Text == "" || utf8.RuneCountInString(b.Text.Text) > 150 {
+				return fmt.Errorf("block %d: header needs plain_text of 1..150 chars, got %+v", i, b.Text)
+			}
+		case "section":
+			if b.Text == nil && len(b.Fields) == 0 {
+				return fmt.Errorf("block %d: section needs text or fields", i)
+			}
+			if b.Text != nil {
+				if b.Text.Type != "mrkdwn" && b.Text.Type != "plain_text" {
+					return fmt.Errorf("block %d: text type %q", i, b.Text.Type)
+				}
+				if n := utf8.RuneCountInString(b.Text.Text); n == 0 || n > 3000 {
+					return fmt.Errorf("block %d: section text of %d chars, want 1..3000", i, n)
+				}
+				if err := checkMrkdwn(b.Text.Text); err != nil {
+					return fmt.Errorf("block %d: %w", i, err)
+				}
+			}
+			if len(b.Fields) > 10 {
+				return fmt.Errorf("block %d: %d fields, want <= 10", i, len(b.Fields))
+			}
+			for j, f := range b.Fields {
+				if f.Type != "mrkdwn" || utf8.RuneCountInString(f.Text) > 2000 || f.Text == "" {
+					return fmt.Errorf("block %d field %d: %+v", i, j, f)
+				}
+				if err := checkMrkdwn(f.Text); err != nil {
+					return fmt.Errorf("block %d field %d: %w", i, j, err)
+				}
+			}
+		case "context":
+			if len(b.Elements) == 0 || len(b.Elements) > 10 {
+				return fmt.Errorf("block %d: %d context elements, want 1..10", i, len(b.Elements))
+			}
+			for _, e := range b.Elements {
+				var t slackText
+				if err := json.Unmarshal(e, &t); err != nil || (t.Type != "mrkdwn" && t.Type != "plain_text") {
+					return fmt.Errorf("block %d: context element %s", i, e)
+				}
+			}
+		default:
+			return fmt.Errorf("block %d: unexpected type %q", i, b.Type)
+		}
+	}
+	return nil
+}
+
+type slackText struct {
+	Type  string `json:"type"`
+	Text  string `json:"text"`
+	Emoji bool   `json:"emoji,omitempty"`
+}
+
+// checkMrkdwn fails on a raw "<" or ">" that is not a link/mention, and on a
+// "&" that does not start one of the three entities.
+func checkMrkdwn(s string) error {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '&':
+			rest := s[i:]
+			if !strings.HasPrefix(rest, "&amp;") && !strings.HasPrefix(rest, "&lt;") && !strings.HasPrefix(rest, "&gt;") {
+				return fmt.Errorf("unescaped & at %d in %q", i, s)
+			}
+		case '<':
+			end := strings.IndexByte(s[i:], '>')
+			if end < 0 || !strings.HasPrefix(s[i+1:], "http") {
+				return fmt.Errorf("unescaped < at %d in %q", i, s)
+			}
+			i += end
+		case '>':
+			return fmt.Errorf("unescaped > at %d in %q", i, s)
+		}
+	}
+	return nil
+}
+
+func slackOK() alerttest.Reply { return alerttest.Reply{Status: 200, Body: "ok"} }
+
+// newNotifier returns a Notifier posting to srv through url_env.
+func newNotifier(t *testing.T, url string) *slack.Notifier {
+	t.Helper()
+	env := "DRIFTWATCH_TEST_SLACK_URL_" + strings.NewReplacer("/", "_", " ", "_", "-", "_").Replace(t.Name())
+	t.Setenv(env, url)
+	n, err := slack.New(slack.Config{URLEnv: env, RatePerSecond: -1})
+	if err != nil {
+		t.Fatalf("slack.New: %v", err)
+	}
+	return n
+}
+
+func TestMessages(t *testing.T) {
+	srv := alerttest.NewServer(t, checkBlockKit, slackOK())
+	n := newNotifier(t, srv.URL+"/services/T000/B000/XXXX")
+	const feature = "<script>&amount"
+	cfg := alerttest.FastConfig()
+	cfg.DashboardURL = "http://127.0.0.1:3000/d/drift?var-model=fraud&x=1"
+	res := alerttest.Drive(t, cfg, n, 2,
+		[]alerting.Observation{alerttest.Window(0, "fraud-scorer", "3", feature, alerting.SeverityCritical,
+			alerttest.PSI(0.41, alerting.SeverityCritical), alerttest.KS(0.2, 0.001, alerting.SeverityWarning))},
+		[]alerting.Observation{alerttest.Window(1, "fraud-scorer", "3", feature, alerting.SeverityOK, alerttest.PSI(0.02, alerting.SeverityOK))})
+	if res.OK != 2 {
+		t.Fatalf("%d deliveries succeeded, want 2; logs:\n%s", res.OK, res.Logs)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 2 || reqs[0].Path != "/services/T000/B000/XXXX" {
+		t.Fatalf("got %d requests (first to %q), want 2 to the webhook path", len(reqs), reqs[0].Path)
+	}
+	var fire, resolve slack.Message
+	if err := json.Unmarshal(reqs[0].Body, &fire); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(reqs[1].Body, &resolve); err != nil {
+		t.Fatal(err)
+	}
+	if want := "&lt;script&gt;&amp;amount"; !strings.Contains(fire.Text, want) || !strings.Contains(string(reqs[0].Body), want) {
+		t.Errorf("feature not escaped as %q: %s", want, reqs[0].Body)
+	}
+	if strings.Contains(fire.Text, "<script>") {
+		t.Errorf("raw <script> in fallback text %q", fire.Text)
+	}
+	// plain_text is shown literally, so the header carries the name unescaped.
+	if h := fire.Blocks[0]; h.Type != "header" || !strings.Contains(h.Text.Text, "Drift critical") || !strings.Contains(h.Text.Text, feature) {
+		t.Errorf("firing header %+v", h.Text)
+	}
+	if h := resolve.Blocks[0]; !strings.Contains(h.Text.Text, "Drift resolved") {
+		t.Errorf("resolved header %+v", h.Text)
+	}
+	if !strings.HasPrefix(resolve.Text, "[RESOLVED critical]") || !strings.HasPrefix(fire.Text, "[FIRING critical] psi 0.41 on feature") {
+		t.Errorf("fallback texts %q / %q", fire.Text, resolve.Text)
+	}
+	last := fire.Blocks[len(fire.Blocks)-1]
+	if last.Type != "context" || !strings.Contains(last.Elements[0].Text, "<http://127.0.0.1:3000/d/drift?var-model=fraud&amp;x=1|Dashboard>") {
+		t.Errorf("context block %+v", last.Elements)
+	}
+	if !strings.Contains(string(reqs[0].Body), "ks 0.2 (threshold 0.1, p=0.001): warning") {
+		t.Errorf("tests section missing: %s", reqs[0].Body)
+	}
+}
+
+func TestLimits(t *testing.T) {
+	var tests []alerting.TestResult
+	for range 40 {
+		tests = append(tests, alerttest.PSI(0.5, alerting.SeverityCritical))
+	}
+	n := &alerting.Notification{
+		Key: "driftwatch/m/1/f", Status: "firing", Severity: alerting.SeverityCritical,
+		ModelID: strings.Repeat("m", 500), ModelVersion: "1", Feature: strings.Repeat("<&>", 2000),
+		Summary: strings.Repeat("&", 5000), Tests: tests, WindowEnd: alerttest.T0,
+	}
+	body, err := json.Marshal(slack.NewMessage(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkBlockKit(&http.Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {"application/json"}}}, body); err != nil {
+		t.Errorf("oversized notification breaks Slack's limits: %v", err)
+	}
+	if !strings.Contains(string(body), "… and 20 more") {
+		t.Error("test list not capped at 20 lines")
+	}
+}
+
+func TestStatuses(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   []alerttest.Reply
+		attempts int
+		outcome  string
+		status   int
+		minGap   time.Duration
+	}{
+		{"503, 503, ok is three attempts and success", []alerttest.Reply{{Status: 503}, {Status: 503}, slackOK()}, 3, "success", 200, 0},
+		{"400 invalid_payload is permanent", []alerttest.Reply{{Status: 400, Body: "invalid_payload"}}, 1, "failed", 400, 0},
+		{"404 channel_not_found is permanent", []alerttest.Reply{{Status: 404, Body: "channel_not_found"}}, 1, "failed", 404, 0},
+		{"410 channel_is_archived is permanent", []alerttest.Reply{{Status: 410, Body: "channel_is_archived"}}, 1, "failed", 410, 0},
+		{"403 action_prohibited is permanent", []alerttest.Reply{{Status: 403, Body: "action_prohibited"}}, 1, "failed", 403, 0},
+		{"200 without ok is not a success", []alerttest.Reply{{Status: 200, Body: "no_text"}}, 1, "failed", 200, 0},
+		{"429 honours Retry-After", []alerttest.Reply{{Status: 429, Header: http.Header{"Retry-After": {"1"}}}, slackOK()}, 2, "success", 200, time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := alerttest.NewServer(t, checkBlockKit, tc.script...)
+			res := alerttest.Drive(t, alerttest.FastConfig(), newNotifier(t, srv.URL+"/services/T/B/C"), 1,
+				[]alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+			reqs := srv.Requests()
+			if len(reqs) != tc.attempts {
+				t.Fatalf("%d attempts, want %d", len(reqs), tc.attempts)
+			}
+			d := res.Deliveries()
+			if len(d) != tc.attempts || d[len(d)-1].Outcome != tc.outcome {
+				t.Fatalf("delivery records %+v, want %d ending in %s", d, tc.attempts, tc.outcome)
+			}
+			if tc.outcome != "success" && d[len(d)-1].HTTPStatus != tc.status {
+				t.Errorf("recorded status %d, want %d", d[len(d)-1].HTTPStatus, tc.status)
+			}
+			if tc.minGap > 0 {
+				if gap := reqs[1].At.Sub(reqs[0].At); gap < tc.minGap {
+					t.Errorf("retried after %s, want >= %s (Retry-After)", gap, tc.minGap)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretNeverLeaks(t *testing.T) {
+	const secret = "T0SECRET/B0SECRET/XXsecretXXtoken"
+	// A closed server: every attempt fails with a network error naming the URL.
+	srv := alerttest.NewServer(t, nil)
+	url := srv.URL + "/services/" + secret
+	srv.Close()
+	n := newNotifier(t, url)
+	cfg := alerttest.FastConfig()
+	cfg.MaxAttempts = 2
+	res := alerttest.Drive(t, cfg, n, 1, []alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+	if res.Failed != 1 {
+		t.Fatalf("Delivered failed = %d, want 1", res.Failed)
+	}
+	for _, r := range res.Deliveries() {
+		if r.Error == "" || strings.Contains(r.Error, "SECRET") || strings.Contains(r.Error, "secret") {
+			t.Errorf("record error %q is empty or leaks the webhook URL", r.Error)
+		}
+	}
+	if !strings.Contains(res.Logs, "connection refused") {
+		t.Errorf("logs do not say why delivery failed:\n%s", res.Logs)
+	}
+	if strings.Contains(res.Logs, "SECRET") || strings.Contains(res.Logs, "secret") {
+		t.Errorf("logs leak the webhook URL:\n%s", res.Logs)
+	}
+
+	// A malformed secret is rejected without echoing it.
+	f := filepath.Join(t.TempDir(), "url")
+	if err := os.WriteFile(f, []byte("not-a-url-"+secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := slack.Config{URLFile: f}
+	err := c.Validate()
+	if err == nil || !strings.HasPrefix(err.Error(), "url_file: ") || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("Validate = %v, want a url_file error without the secret", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	if err := os.WriteFile(good, []byte("https://hooks.slack.com/services/T/B/X\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DRIFTWATCH_TEST_SLACK_EMPTY", "")
+	tests := []struct {
+		cfg     slack.Config
+		wantErr string
+	}{
+		{slack.Config{URLFile: good}, ""},
+		{slack.Config{}, "url_file: one of url_file and url_env is required"},
+		{slack.Config{URLFile: good, URLEnv: "X"}, "url_file: only one of url_file and url_env may be set"},
+		{slack.Config{URLFile: filepath.Join(dir, "missing")}, "url_file: reading secret:"},
+		{slack.Config{URLEnv: "DRIFTWATCH_TEST_SLACK_EMPTY"}, "url_env: environment variable DRIFTWATCH_TEST_SLACK_EMPTY is unset or empty"},
+		{slack.Config{URLFile: good, Timeout: -time.Second}, "timeout: must be positive"},
+		{slack.Config{URLFile: good, Burst: -1}, "burst: must be positive"},
+	}
+	for _, tc := range tests {
+		c := tc.cfg
+		err := c.Validate()
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%+v: %v", tc.cfg, err)
+		case tc.wantErr == "" && (c.Timeout != 10*time.Second || c.RatePerSecond != 1 || c.Burst != 3):
+			t.Errorf("defaults not applied: %+v", c)
+		case tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)):
+			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.wantErr)
+		}
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	srv := alerttest.NewServer(t, checkBlockKit, slackOK())
+	t.Setenv("DRIFTWATCH_TEST_SLACK_RATE", srv.URL+"/s")
+	n, err := slack.New(slack.Config{URLEnv: "DRIFTWATCH_TEST_SLACK_RATE", RatePerSecond: 10, Burst: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obs []alerting.Observation
+	for i := range 5 {
+		obs = append(obs, alerttest.Window(0, "m", "1", fmt.Sprint("f", i), alerting.SeverityWarning))
+	}
+	alerttest.Drive(t, alerttest.FastConfig(), n, 5, obs)
+	reqs := srv.Requests()
+	// Two go out at once, the other three 100ms apart.
+	if gap := reqs[4].At.Sub(reqs[0].At); len(reqs) != 5 || gap < 250*time.Millisecond {
+		t.Errorf("5 messages within %s, want >= 300ms at 10/s with burst 2", gap)
+	}
+}
