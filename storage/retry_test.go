@@ -1,0 +1,255 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestBackoff(t *testing.T) {
+	tests := []struct {
+		attempt  int
+		max      time.Duration
+		min, top time.Duration // inclusive bounds
+	}{
+		{1, 30 * time.Second, 50 * time.Millisecond, 100 * time.Millisecond},
+		{2, 30 * time.Second, 100 * time.Millisecond, 200 * time.Millisecond},
+		{4, 30 * time.Second, 400 * time.Millisecond, 800 * time.Millisecond},
+		{30, 30 * time.Second, 15 * time.Second, 30 * time.Second},
+		{1, 40 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond},
+		{5, 250 * time.Millisecond, 125 * time.Millisecond, 250 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		seen := map[time.Duration]bool{}
+		for range 200 {
+			d := backoff(tt.attempt, tt.max)
+			if d < tt.min || d > tt.top {
+				t.Fatalf("backoff(%d, %s) = %s, want within [%s, %s]", tt.attempt, tt.max, d, tt.min, tt.top)
+			}
+			seen[d] = true
+		}
+		if len(seen) < 10 {
+			t.Errorf("backoff(%d, %s) took only %d distinct values in 200 draws: no jitter?", tt.attempt, tt.max, len(seen))
+		}
+	}
+}
+
+// proxy is a TCP proxy in front of the test server that can refuse connections (its listener is
+// closed, so dials get "connection refused", and open connections are cut) and forward again.
+type proxy struct {
+	t      *testing.T
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]bool
+	wg    sync.WaitGroup
+}
+
+func startProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{t: t, target: target, addr: ln.Addr().String(), conns: map[net.Conn]bool{}}
+	p.serve(ln)
+	t.Cleanup(func() {
+		p.refuse()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			if !p.track(c, up) {
+				continue
+			}
+			p.wg.Add(2)
+			go p.pipe(c, up)
+			go p.pipe(up, c)
+		}
+	}()
+}
+
+// track records a forwarded pair, or closes it when the proxy started refusing meanwhile.
+func (p *proxy) track(c ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		for _, x := range c {
+			x.Close()
+		}
+		return false
+	}
+	for _, x := range c {
+		p.conns[x] = true
+	}
+	return true
+}
+
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+}
+
+// refuse closes the listener and cuts every forwarded connection.
+func (p *proxy) refuse() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// forward listens again on the same address.
+func (p *proxy) forward() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatalf("proxy listening again on %s: %v", p.addr, err)
+	}
+	p.serve(ln)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestWriteWindowsBackPressure(t *testing.T) {
+	addr := requireServer(t)
+	p := startProxy(t, addr)
+	reg := prometheus.NewRegistry()
+	db := randomDatabase(t)
+	s := newTestStore(t, Config{Addr: p.addr, Database: db, DialTimeout: time.Second, MaxRetryBackoff: 200 * time.Millisecond}, reg)
+	direct := newTestStore(t, Config{Addr: addr, Database: db}, nil)
+
+	p.refuse()
+	b := sampleBatch("telemetry", 0, 0, 0, 99, t0.Add(time.Hour))
+	done := make(chan error, 1)
+	go func() { done <- s.WriteWindows(context.Background(), b) }()
+
+	waitFor(t, "3 retries", 10*time.Second, func() bool {
+		return metricValue(t, reg, "driftwatch_clickhouse_retries_total", "") >= 3
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("WriteWindows returned %v while ClickHouse was unreachable; want it to block and retry", err)
+	default:
+	}
+	if n := queryInt(t, direct, "SELECT count() FROM feature_windows"); n != 0 {
+		t.Fatalf("%d feature rows written while the proxy refused", n)
+	}
+
+	p.forward()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("WriteWindows after the server came back: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("WriteWindows did not return within 15s of the server coming back")
+	}
+	for table, want := range map[string]uint64{"feature_windows": 2, "drift_scores": 2, "inference_windows": 1} {
+		if n := queryInt(t, direct, "SELECT count() FROM "+table); n != want {
+			t.Errorf("%s has %d rows after the retried write, want %d (each table written once)", table, n, want)
+		}
+	}
+	if n := metricValue(t, reg, "driftwatch_clickhouse_insert_errors_total", "feature_windows"); n < 1 {
+		t.Errorf("driftwatch_clickhouse_insert_errors_total{table=feature_windows} = %v, want >= 1", n)
+	}
+	if n := metricValue(t, reg, "driftwatch_clickhouse_insert_rows_total", "inference_windows"); n != 1 {
+		t.Errorf("driftwatch_clickhouse_insert_rows_total{table=inference_windows} = %v, want 1", n)
+	}
+}
+
+func TestWriteWindowsCancelled(t *testing.T) {
+	addr := requireServer(t)
+	p := startProxy(t, addr)
+	s := newTestStore(t, Config{Addr: p.addr, DialTimeout: time.Second, MaxRetryBackoff: 300 * time.Millisecond}, nil)
+	p.refuse()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.WriteWindows(ctx, sampleBatch("telemetry", 0, 0, 0, 9, t0)) }()
+	time.Sleep(700 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("WriteWindows returned %v before cancellation", err)
+	default:
+	}
+	cancel()
+	cancelled := time.Now()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("WriteWindows after cancel = %v, want an error wrapping context.Canceled", err)
+		}
+		if !strings.Contains(err.Error(), "inserting 2 rows into feature_windows") {
+			t.Fatalf("error %q does not say what was being written", err)
+		}
+		if waited := time.Since(cancelled); waited > 2*time.Second {
+			t.Fatalf("WriteWindows took %s to return after cancel", waited)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WriteWindows did not return within 5s of cancel")
+	}
+}
+
+func TestWriteWindowsPermanentError(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := newTestStore(t, Config{MaxRetryBackoff: 100 * time.Millisecond}, reg)
+	ctx := testContext(t)
+	if err := s.conn.Exec(ctx, "DROP TABLE drift_scores"); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := s.WriteWindows(ctx, sampleBatch("telemetry", 0, 0, 0, 9, t0))
+	if err == nil || !strings.Contains(err.Error(), "inserting 2 rows into drift_scores") {
+		t.Fatalf("WriteWindows with drift_scores missing = %v, want an error about drift_scores", err)
+	}
+	if time.Since(start) > 5*time.Second || metricValue(t, reg, "driftwatch_clickhouse_retries_total", "") != 0 {
+		t.Fatalf("a missing table was retried; want it reported at once")
+	}
+	// The commit marker was not written, so the window will be redone after a restart.
+	if n := queryInt(t, s, "SELECT count() FROM inference_windows"); n != 0 {
+		t.Fatalf("inference_windows has %d rows although drift_scores failed", n)
+	}
+}
