@@ -180,8 +180,8 @@ func ksOuterProbInside(m, n, g, h int) float64 {
 // The functions below port scipy.stats._ksstats (scipy 1.10), the two-sided
 // one-sample Kolmogorov distribution of Simard and L'Ecuyer (2011), and the
 // exact one-sided Smirnov sum of scipy.special.smirnov. scipy evaluates some
-// of them in double-double or long double; these use float64 and agree to
-// about 1e-12 relative.
+// of them in double-double or long double; these use float64 and agree with
+// scipy to within 2e-12 relative on the tested points (n up to 150 000).
 
 var (
 	ksEP128 = math.Ldexp(1, 128)
@@ -660,18 +660,23 @@ func smirnovSF(n int, x float64) float64 {
 	// scipy switches to the upper sum when x ≤ 0.5/√n and at most three
 	// upper terms remain; kolmogn never calls smirnovSF there (it uses the
 	// Smirnov sum only for n·x² ≥ 2.2 or x ≥ 0.5), so only the lower sum is
-	// ported: A_v = C(n, v)·(1−x−v/n)^(n−v)·(x+v/n)^(v−1), v = 0..n1mxfl,
-	// each term evaluated in log space.
+	// ported: A_v = C(n, v)·(1−x−v/n)^(n−v)·(x+v/n)^(v−1), v = 0..n1mxfl.
+	// Like scipy, the binomial and the powers are kept as a significand and
+	// a binary exponent; log-space terms lose up to 1e-9 at n = 10⁵.
 	sum := math.Pow(1-x, fn) / x // A_0
-	logC := 0.0                  // log C(n, v)
+	cMan, cExp := 1.0, 0         // C(n, v) = cMan·2^cExp
 	nTerms := n1mxfl + 1
 	vmid := n / 2
 	for v := 1; v < nTerms; v++ {
 		fv := float64(v)
-		logC += math.Log(float64(n-v+1) / fv)
+		var e int
+		cMan, e = math.Frexp(cMan * (float64(n-v+1) / fv))
+		cExp += e
 		t2 := ((float64(n-v) - nxHi) - nxLo) / fn // 1 − x − v/n
 		t1 := ((fv + nxHi) + nxLo) / fn           // x + v/n
-		aj := math.Exp(logC + float64(n-v)*math.Log(t2) + (fv-1)*math.Log(t1))
+		m2, e2 := powScaled(t2, n-v)
+		m1, e1 := powScaled(t1, v-1)
+		aj := math.Ldexp(cMan*m1*m2, cExp+e1+e2)
 		if aj != 0 && !math.IsInf(aj, 0) {
 			sum += aj
 		}
@@ -684,4 +689,26 @@ func smirnovSF(n int, x float64) float64 {
 		}
 	}
 	return ksClip(x * sum)
+}
+
+// powScaled returns a^m (a > 0, m ≥ 0) as a significand in [0.5, 1) and a
+// binary exponent, by squaring with renormalisation, so that neither
+// overflows nor underflows.
+func powScaled(a float64, m int) (float64, int) {
+	rm, re := 1.0, 0
+	bm, be := math.Frexp(a)
+	for m > 0 {
+		if m&1 == 1 {
+			var e int
+			rm, e = math.Frexp(rm * bm)
+			re += e + be
+		}
+		m >>= 1
+		if m > 0 {
+			var e int
+			bm, e = math.Frexp(bm * bm)
+			be = 2*be + e
+		}
+	}
+	return rm, re
 }
