@@ -1,0 +1,297 @@
+package pagerduty_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/alerting/internal/alerttest"
+	"github.com/driftwatch/driftwatch/alerting/pagerduty"
+)
+
+const routingKey = "R0123456789abcdef0123456789abcde" // 32 characters
+
+// event is the Events API v2 request, decoded strictly.
+type event struct {
+	RoutingKey  string `json:"routing_key"`
+	EventAction string `json:"event_action"`
+	DedupKey    string `json:"dedup_key"`
+	Payload     *struct {
+		Summary       string         `json:"summary"`
+		Source        string         `json:"source"`
+		Severity      string         `json:"severity"`
+		Timestamp     string         `json:"timestamp"`
+		Component     string         `json:"component"`
+		Group         string         `json:"group"`
+		Class         string         `json:"class"`
+		CustomDetails map[string]any `json:"custom_details"`
+	} `json:"payload"`
+	Client    string `json:"client"`
+	ClientURL string `json:"client_url"`
+	Links     []struct {
+		Href string `json:"href"`
+		Text string `json:"text"`
+	} `json:"links"`
+}
+
+func decode(body []byte) (event, error) {
+	var ev event
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&ev)
+	return ev, err
+}
+
+// checkEvent validates a request against the Events API v2 rules.
+func checkEvent(r *http.Request, body []byte) error {
+	if r.Method != http.MethodPost || r.URL.Path != "/v2/enqueue" || r.Header.Get("Content-Type") != "application/json" {
+		return fmt.Errorf("want POST /v2/enqueue application/json, got %s %s %q", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
+	}
+	if len(body) > 512_000 {
+		return fmt.Errorf("event of %d bytes exceeds 512 KB", len(body))
+	}
+	ev, err := decode(body)
+	if err != nil {
+		return fmt.Errorf("decoding: %w", err)
+	}
+	if len(ev.RoutingKey) != 32 {
+		return fmt.Errorf("routing_key of %d chars, want 32", len(ev.RoutingKey))
+	}
+	if ev.DedupKey == "" || len(ev.DedupKey) > 255 {
+		return fmt.Errorf("dedup_key of %d chars, want 1..255", len(ev.DedupKey))
+	}
+	switch ev.EventAction {
+	case "resolve", "acknowledge":
+		if ev.Payload != nil {
+			return errors.New("resolve carries a payload")
+		}
+		return nil
+	case "trigger":
+	default:
+		return fmt.Errorf("event_action %q", ev.EventAction)
+	}
+	p := ev.Payload
+	if p == nil {
+		return errors.New("trigger without payload")
+	}
+	if p.Summary == "" || utf8.RuneCountInString(p.Summary) > 1024 {
+		return fmt.Errorf("payload.summary of %d chars, want 1..1024", utf8.RuneCountInString(p.Summary))
+	}
+	if p.Source == "" {
+		return errors.New("payload.source is required")
+	}
+	if !slices.Contains([]string{"critical", "error", "warning", "info"}, p.Severity) {
+		return fmt.Errorf("payload.severity %q", p.Severity)
+	}
+	if _, err := time.Parse(time.RFC3339, p.Timestamp); p.Timestamp != "" && err != nil {
+		return fmt.Errorf("payload.timestamp: %w", err)
+	}
+	return nil
+}
+
+func accepted() alerttest.Reply {
+	return alerttest.Reply{Status: 202, Body: `{"status":"success","message":"Event processed","dedup_key":"x"}`}
+}
+
+func newNotifier(t *testing.T, url string) *pagerduty.Notifier {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "routing_key")
+	if err := os.WriteFile(f, []byte(routingKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := pagerduty.New(pagerduty.Config{URL: url + "/v2/enqueue", RoutingKeyFile: f, Source: "driftwatch-test", RatePerSecond: -1})
+	if err != nil {
+		t.Fatalf("pagerduty.New: %v", err)
+	}
+	return n
+}
+
+func TestTriggerEscalateResolve(t *testing.T) {
+	srv := alerttest.NewServer(t, checkEvent, accepted())
+	feature := "<script>&amount"
+	cfg := alerttest.FastConfig()
+	cfg.DashboardURL = "http://127.0.0.1:3000/d/drift"
+	res := alerttest.Drive(t, cfg, newNotifier(t, srv.URL), 3,
+		[]alerting.Observation{alerttest.Window(0, "fraud-scorer", "3", feature, alerting.SeverityWarning, alerttest.PSI(0.3, alerting.SeverityWarning))},
+		[]alerting.Observation{alerttest.Window(1, "fraud-scorer", "3", feature, alerting.SeverityCritical, alerttest.PSI(0.41, alerting.SeverityCritical))},
+		[]alerting.Observation{alerttest.Window(2, "fraud-scorer", "3", feature, alerting.SeverityOK)})
+	if res.OK != 3 {
+		t.Fatalf("%d succeeded, want 3; logs:\n%s", res.OK, res.Logs)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 3 {
+		t.Fatalf("%d requests, want 3", len(reqs))
+	}
+	var evs []event
+	for _, r := range reqs {
+		ev, err := decode(r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	wantKey := "driftwatch/fraud-scorer/3/" + feature
+	for i, ev := range evs {
+		if ev.RoutingKey != routingKey || ev.DedupKey != wantKey {
+			t.Errorf("event %d: routing key or dedup_key differ: %q", i, ev.DedupKey)
+		}
+	}
+	if got := []string{evs[0].EventAction, evs[1].EventAction, evs[2].EventAction}; !slices.Equal(got, []string{"trigger", "trigger", "resolve"}) {
+		t.Errorf("actions %v", got)
+	}
+	p := evs[1].Payload
+	if p.Severity != "critical" || evs[0].Payload.Severity != "warning" {
+		t.Errorf("severities %q then %q, want warning then critical", evs[0].Payload.Severity, p.Severity)
+	}
+	if p.Summary != "psi 0.41 on feature <script>&amount of fraud-scorer v3 (window 14:01–14:02)" {
+		t.Errorf("summary %q", p.Summary)
+	}
+	if p.Source != "driftwatch-test" || p.Component != "fraud-scorer" || p.Group != "fraud-scorer" || p.Class != "feature_drift" ||
+		p.Timestamp != "2026-11-26T14:02:00Z" {
+		t.Errorf("payload %+v", p)
+	}
+	d := p.CustomDetails
+	tests, _ := d["tests"].([]any)
+	if d["feature"] != feature || d["model_version"] != "3" || len(tests) != 1 {
+		t.Fatalf("custom_details %+v", d)
+	}
+	if tr := tests[0].(map[string]any); tr["p_value"] != nil || tr["statistic"] != 0.41 || tr["threshold"] != 0.25 {
+		t.Errorf("test detail %+v, want p_value null for a test without one", tr)
+	}
+	if len(evs[0].Links) != 1 || evs[0].Links[0].Href != cfg.DashboardURL || evs[0].ClientURL != cfg.DashboardURL {
+		t.Errorf("links %+v", evs[0].Links)
+	}
+}
+
+func TestLongNames(t *testing.T) {
+	srv := alerttest.NewServer(t, checkEvent, accepted())
+	feature := strings.Repeat("é", 2000)
+	res := alerttest.Drive(t, alerttest.FastConfig(), newNotifier(t, srv.URL), 2,
+		[]alerting.Observation{alerttest.Window(0, "m", "1", feature, alerting.SeverityCritical)},
+		[]alerting.Observation{alerttest.Window(1, "m", "1", feature, alerting.SeverityOK)})
+	if res.OK != 2 {
+		t.Fatalf("%d succeeded, want 2", res.OK)
+	}
+	reqs := srv.Requests()
+	a, _ := decode(reqs[0].Body)
+	b, _ := decode(reqs[1].Body)
+	if a.DedupKey != b.DedupKey || !strings.HasPrefix(a.DedupKey, "driftwatch/sha256:") {
+		t.Errorf("dedup keys %q and %q, want one hashed key", a.DedupKey, b.DedupKey)
+	}
+	if n := utf8.RuneCountInString(a.Payload.Summary); n != 1024 || !strings.HasSuffix(a.Payload.Summary, "…") {
+		t.Errorf("summary of %d runes, want truncated to 1024", n)
+	}
+}
+
+func TestStatuses(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   []alerttest.Reply
+		attempts int
+		outcome  string
+		minGap   time.Duration
+	}{
+		{"503, 503, 202 is three attempts and success", []alerttest.Reply{{Status: 503}, {Status: 503}, accepted()}, 3, "success", 0},
+		{"400 is one attempt and failed", []alerttest.Reply{{Status: 400, Body: `{"status":"invalid event"}`}}, 1, "failed", 0},
+		{"429 honours Retry-After", []alerttest.Reply{{Status: 429, Header: http.Header{"Retry-After": {"1"}}}, accepted()}, 2, "success", time.Second},
+		{"500 five times exhausts the attempts", []alerttest.Reply{{Status: 500}}, 5, "failed", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := alerttest.NewServer(t, checkEvent, tc.script...)
+			res := alerttest.Drive(t, alerttest.FastConfig(), newNotifier(t, srv.URL), 1,
+				[]alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+			reqs := srv.Requests()
+			if len(reqs) != tc.attempts {
+				t.Fatalf("%d attempts, want %d", len(reqs), tc.attempts)
+			}
+			d := res.Deliveries()
+			if len(d) != tc.attempts || d[len(d)-1].Outcome != tc.outcome {
+				t.Fatalf("delivery records %+v, want %d ending in %s", d, tc.attempts, tc.outcome)
+			}
+			for i, r := range d[:len(d)-1] {
+				if r.Outcome != "retry" || r.HTTPStatus != tc.script[min(i, len(tc.script)-1)].Status {
+					t.Errorf("record %d: %+v", i, r)
+				}
+			}
+			if tc.minGap > 0 {
+				if gap := reqs[1].At.Sub(reqs[0].At); gap < tc.minGap {
+					t.Errorf("retried after %s, want >= %s", gap, tc.minGap)
+				}
+			}
+		})
+	}
+}
+
+func TestSecretNeverLeaks(t *testing.T) {
+	// The receiver echoes nothing secret, but the key is in the request body;
+	// make every attempt fail and check nothing the manager keeps has the key.
+	srv := alerttest.NewServer(t, checkEvent, alerttest.Reply{Status: 400, Body: "Event object is invalid"})
+	res := alerttest.Drive(t, alerttest.FastConfig(), newNotifier(t, srv.URL), 1,
+		[]alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+	down := alerttest.NewServer(t, nil)
+	down.Close()
+	res2 := alerttest.Drive(t, alerttest.FastConfig(), newNotifier(t, down.URL), 1,
+		[]alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+	for _, r := range [](*alerttest.Result){res, res2} {
+		if r.Failed != 1 || strings.Contains(r.Logs, routingKey) {
+			t.Errorf("failed=%d, logs leak the key: %v", r.Failed, strings.Contains(r.Logs, routingKey))
+		}
+		for _, rec := range r.Records {
+			if strings.Contains(rec.Error, routingKey) || strings.Contains(rec.Summary, routingKey) {
+				t.Errorf("record leaks the routing key: %+v", rec)
+			}
+		}
+	}
+	f := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(f, []byte(routingKey+"X"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := pagerduty.Config{RoutingKeyFile: f}
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), routingKey) || !strings.HasPrefix(err.Error(), "routing_key_file: ") {
+		t.Errorf("Validate = %v, want a routing_key_file error without the key", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "key")
+	if err := os.WriteFile(good, []byte(routingKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DRIFTWATCH_TEST_PD_KEY", routingKey)
+	t.Setenv("DRIFTWATCH_TEST_PD_SHORT", "short")
+	tests := []struct {
+		cfg     pagerduty.Config
+		wantErr string
+	}{
+		{pagerduty.Config{RoutingKeyFile: good}, ""},
+		{pagerduty.Config{RoutingKeyEnv: "DRIFTWATCH_TEST_PD_KEY"}, ""},
+		{pagerduty.Config{}, "routing_key_file: one of routing_key_file and routing_key_env is required"},
+		{pagerduty.Config{RoutingKeyEnv: "DRIFTWATCH_TEST_PD_SHORT"}, "routing_key_env: routing key must be 32 characters"},
+		{pagerduty.Config{RoutingKeyEnv: "DRIFTWATCH_TEST_PD_UNSET"}, "routing_key_env: environment variable DRIFTWATCH_TEST_PD_UNSET is unset"},
+		{pagerduty.Config{RoutingKeyFile: good, URL: "events.pagerduty.com"}, "url: "},
+		{pagerduty.Config{RoutingKeyFile: good, Timeout: -1}, "timeout: "},
+	}
+	for _, tc := range tests {
+		c := tc.cfg
+		err := c.Validate()
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%+v: %v", tc.cfg, err)
+		case tc.wantErr == "" && (c.URL != pagerduty.DefaultURL || c.Class != "feature_drift" || c.Source != "driftwatch"):
+			t.Errorf("defaults not applied: %+v", c)
+		case tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)):
+			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.wantErr)
+		}
+	}
+}
