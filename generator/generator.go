@@ -1,0 +1,350 @@
+package generator
+
+import (
+	"encoding/hex"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// Generator produces the events of a Scenario. It is deterministic for a seed
+// and not safe for concurrent use.
+type Generator struct {
+	sc     Scenario
+	rng    *rand.Rand
+	models []model
+	step   time.Duration
+	n      int64 // events generated so far
+	shift  time.Time
+	users  []string
+	keys   []string // scratch for sorting map keys in Append
+	ev     telemetry.Event
+	idbuf  [36]byte
+	// lastBad is the kind of malformation of the last NextMessage (badNone if good).
+	lastBad badKind
+}
+
+// Class names of the generated predictions.
+const (
+	// ClassPositive is the class of scores at or above Threshold.
+	ClassPositive = "positive"
+	// ClassNegative is the class of scores below Threshold.
+	ClassNegative = "negative"
+	// Threshold is the decision threshold applied to generated scores.
+	Threshold = 0.5
+)
+
+type model struct {
+	id, version, service string
+	num                  []numFeature
+	cat                  []catFeature
+	numNames, catNames   []string // sorted, for Append's fast path
+	intercept            float64
+	shifted              bool
+}
+
+type numFeature struct {
+	spec     NumericSpec
+	mean, sd float64
+	coef     float64 // weight of the standardised value in the score's logit
+	shifted  bool
+}
+
+type catFeature struct {
+	name          string
+	values        []string
+	cum, cumShift []float64 // cumulative probabilities before and after the shift
+	coefs         []float64 // logit contribution per value
+	shifted       bool
+}
+
+var tenants = []string{"acme", "globex", "initech", "umbrella"}
+
+// New validates sc (errors name the bad field) and returns a generator seeded with seed.
+func New(sc Scenario, seed int64) (*Generator, error) {
+	if err := sc.validate(); err != nil {
+		return nil, err
+	}
+	if sc.Start.IsZero() {
+		sc.Start = time.Now().Truncate(time.Second)
+	}
+	g := &Generator{
+		sc:  sc,
+		rng: rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
+	}
+	switch {
+	case sc.Rate > 0:
+		g.step = time.Duration(float64(time.Second) / sc.Rate)
+	case sc.EventStep > 0:
+		g.step = sc.EventStep
+	default:
+		g.step = time.Millisecond
+	}
+	if sc.Shift != nil {
+		g.shift = sc.Start.Add(sc.Shift.After)
+	}
+	g.users = make([]string, 2000)
+	for i := range g.users {
+		g.users[i] = "u-" + strconv.Itoa(10000+i)
+	}
+	for _, ms := range sc.Models {
+		g.models = append(g.models, g.compile(ms))
+	}
+	return g, nil
+}
+
+func (g *Generator) compile(ms ModelSpec) model {
+	m := model{id: ms.ID, version: ms.Version, service: ms.ID + "-api", intercept: -1}
+	s := g.sc.Shift
+	m.shifted = s != nil && s.Model == ms.ID
+	shifts := func(name string) bool {
+		return m.shifted && (len(s.Features) == 0 || slices.Contains(s.Features, name))
+	}
+	n := float64(len(ms.Numeric) + len(ms.Categorical))
+	scale := 1.5 / math.Sqrt(n) // keeps the logit's spread near 1.5 whatever the feature count
+	for _, f := range ms.Numeric {
+		mean, sd := meanSD(f)
+		m.num = append(m.num, numFeature{spec: f, mean: mean, sd: sd, coef: g.rng.NormFloat64() * scale, shifted: shifts(f.Name)})
+		m.numNames = append(m.numNames, f.Name)
+	}
+	for _, f := range ms.Categorical {
+		c := catFeature{name: f.Name, values: slices.Clone(f.Values), shifted: shifts(f.Name)}
+		w := slices.Clone(f.Weights)
+		if len(w) == 0 {
+			w = make([]float64, len(f.Values))
+			for i := range w {
+				w[i] = 1
+			}
+		}
+		c.cum = cumulative(w)
+		flipped := make([]float64, len(w))
+		total := 0.0
+		for i, x := range w {
+			flipped[i] = 0.2 * x
+			total += x
+		}
+		flipped[len(flipped)-1] += 0.8 * total
+		c.cumShift = cumulative(flipped)
+		if !(s != nil && s.CategoryFlip) {
+			c.cumShift = c.cum
+		}
+		for range c.values {
+			c.coefs = append(c.coefs, g.rng.NormFloat64()*scale)
+		}
+		m.cat = append(m.cat, c)
+		m.catNames = append(m.catNames, f.Name)
+	}
+	slices.Sort(m.numNames)
+	slices.Sort(m.catNames)
+	return m
+}
+
+func cumulative(w []float64) []float64 {
+	out := make([]float64, len(w))
+	sum := 0.0
+	for _, x := range w {
+		sum += x
+	}
+	acc := 0.0
+	for i, x := range w {
+		acc += x / sum
+		out[i] = acc
+	}
+	out[len(out)-1] = 1
+	return out
+}
+
+// Next fills e with the next event; event times advance by 1/Rate s (or
+// EventStep when Rate is 0). It reuses e's maps and pointers.
+func (g *Generator) Next(e *telemetry.Event) {
+	m := &g.models[g.rng.IntN(len(g.models))]
+	t := g.sc.Start.Add(time.Duration(g.n) * g.step)
+	g.n++
+	shifted := m.shifted && !t.Before(g.shift)
+
+	num, cat, prob, attr := e.Features.Numeric, e.Features.Categorical, e.Prediction.Probabilities, e.Attributes
+	if num == nil {
+		num = make(map[string]float64, len(m.num))
+	}
+	if cat == nil {
+		cat = make(map[string]string, len(m.cat))
+	}
+	if prob == nil {
+		prob = make(map[string]float64, 2)
+	}
+	if attr == nil {
+		attr = make(map[string]string, 1)
+	}
+	clear(num)
+	clear(cat)
+	clear(prob)
+	clear(attr)
+
+	logit := m.intercept
+	for i := range m.num {
+		f := &m.num[i]
+		d := 0.0
+		if shifted && f.shifted {
+			d = g.sc.Shift.MeanShift * f.sd
+		}
+		x := g.sample(f.spec, d)
+		num[f.spec.Name] = x
+		logit += f.coef * (x - f.mean) / f.sd
+	}
+	for i := range m.cat {
+		c := &m.cat[i]
+		cum := c.cum
+		if shifted && c.shifted {
+			cum = c.cumShift
+		}
+		u := g.rng.Float64()
+		k, _ := slices.BinarySearch(cum, u)
+		k = min(k, len(c.values)-1)
+		cat[c.name] = c.values[k]
+		logit += c.coefs[k]
+	}
+	score := 1 / (1 + math.Exp(-logit))
+	class := ClassNegative
+	if score >= Threshold {
+		class = ClassPositive
+	}
+	prob[ClassPositive] = score
+	prob[ClassNegative] = 1 - score
+	attr["deployment.environment.name"] = "prod"
+
+	*e = telemetry.Event{
+		SchemaVersion: "1",
+		PredictionID:  g.predictionID(),
+		EventTime:     t,
+		Model:         telemetry.Model{ID: m.id, Version: m.version},
+		Operation:     "predict",
+		Principal: telemetry.Principal{
+			EndUserID: g.users[g.rng.IntN(len(g.users))],
+			Service:   m.service,
+			Tenant:    tenants[g.rng.IntN(len(tenants))],
+		},
+		Features: telemetry.Features{Numeric: num, Categorical: cat},
+		Prediction: telemetry.Prediction{
+			Score:         reuse(e.Prediction.Score, score),
+			Class:         class,
+			Probabilities: prob,
+			Threshold:     reuse(e.Prediction.Threshold, Threshold),
+		},
+		LatencyMS:  reuse(e.LatencyMS, math.Round(math.Exp(2.3+0.4*g.rng.NormFloat64())*1000)/1000),
+		Attributes: attr,
+	}
+}
+
+// reuse stores v in *p, allocating p only when it is nil.
+func reuse(p *float64, v float64) *float64 {
+	if p == nil {
+		p = new(float64)
+	}
+	*p = v
+	return p
+}
+
+// sample draws from f's distribution with its mean moved by d.
+func (g *Generator) sample(f NumericSpec, d float64) float64 {
+	switch f.Dist {
+	case DistNormal:
+		return f.P1 + f.P2*g.rng.NormFloat64() + d
+	case DistLognormal:
+		return math.Exp(f.P1+f.P2*g.rng.NormFloat64()) + d
+	case DistUniform:
+		return f.P1 + (f.P2-f.P1)*g.rng.Float64() + d
+	case DistPoisson:
+		return g.poisson(max(f.P1+d, 0))
+	}
+	return 0
+}
+
+// poisson draws a Poisson variate: Knuth's product method below λ = 30, a
+// rounded normal approximation above.
+func (g *Generator) poisson(lambda float64) float64 {
+	if lambda <= 0 {
+		return 0
+	}
+	if lambda >= 30 {
+		return max(0, math.Round(lambda+math.Sqrt(lambda)*g.rng.NormFloat64()))
+	}
+	limit := math.Exp(-lambda)
+	k := 0.0
+	for p := g.rng.Float64(); p > limit; p *= g.rng.Float64() {
+		k++
+	}
+	return k
+}
+
+// predictionID returns a random version-4 UUID drawn from the generator's rng.
+func (g *Generator) predictionID() string {
+	var b [16]byte
+	a, c := g.rng.Uint64(), g.rng.Uint64()
+	for i := 0; i < 8; i++ {
+		b[i] = byte(a >> (8 * i))
+		b[8+i] = byte(c >> (8 * i))
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	buf := g.idbuf[:]
+	hex.Encode(buf[0:8], b[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], b[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], b[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], b[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:36], b[10:16])
+	return string(buf)
+}
+
+// badKind is how NextMessage malformed a message.
+type badKind int
+
+const (
+	badNone badKind = iota
+	badInvalidJSON
+	badNaN
+	badMissingID
+)
+
+// NextMessage returns the next Kafka key (model id) and JSON value, appended
+// to dst[:0]. With probability BadFraction the value is malformed: invalid
+// JSON, a "NaN" numeric feature, or a missing prediction_id.
+func (g *Generator) NextMessage(dst []byte) (key string, value []byte) {
+	e := &g.ev
+	g.Next(e)
+	g.lastBad = badNone
+	if g.sc.BadFraction > 0 && g.rng.Float64() < g.sc.BadFraction {
+		g.lastBad = badKind(1 + g.rng.IntN(3))
+		if g.lastBad == badNaN && len(e.Features.Numeric) == 0 {
+			g.lastBad = badMissingID
+		}
+	}
+	switch g.lastBad {
+	case badNaN:
+		m := g.model(e.Model.ID)
+		e.Features.Numeric[m.num[g.rng.IntN(len(m.num))].spec.Name] = math.NaN()
+	case badMissingID:
+		e.PredictionID = ""
+	}
+	value = g.Append(dst[:0], e)
+	if g.lastBad == badInvalidJSON {
+		value = value[:len(value)/2]
+	}
+	return e.Model.ID, value
+}
+
+func (g *Generator) model(id string) *model {
+	for i := range g.models {
+		if g.models[i].id == id {
+			return &g.models[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,267 @@
+package generator
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// Append appends the JSON of e to dst and returns the extended slice. It is
+// hand-written (no reflection); map keys are written in sorted order, so equal
+// events give equal bytes. Non-finite numbers are written as the strings
+// "NaN", "+Inf" and "-Inf", which telemetry.Decoder rejects; empty optional
+// fields are left out.
+func (g *Generator) Append(dst []byte, e *telemetry.Event) []byte {
+	var m *model
+	if len(g.models) > 0 {
+		m = g.model(e.Model.ID)
+	}
+	var numHint, catHint []string
+	if m != nil {
+		numHint, catHint = m.numNames, m.catNames
+	}
+	schema := e.SchemaVersion
+	if schema == "" {
+		schema = "1"
+	}
+	dst = append(dst, `{"schema_version":`...)
+	dst = appendString(dst, schema)
+	dst = append(dst, `,"prediction_id":`...)
+	dst = appendString(dst, e.PredictionID)
+	dst = append(dst, `,"event_time":"`...)
+	dst = e.EventTime.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","model":{"id":`...)
+	dst = appendString(dst, e.Model.ID)
+	if e.Model.Version != "" {
+		dst = append(dst, `,"version":`...)
+		dst = appendString(dst, e.Model.Version)
+	}
+	dst = append(dst, '}')
+	if e.Operation != "" {
+		dst = append(dst, `,"operation":`...)
+		dst = appendString(dst, e.Operation)
+	}
+	p := e.Principal
+	if p != (telemetry.Principal{}) {
+		dst = append(dst, `,"principal":{`...)
+		n := 0
+		dst, n = appendField(dst, n, "enduser.id", p.EndUserID)
+		dst, n = appendField(dst, n, "service", p.Service)
+		dst, n = appendField(dst, n, "tenant", p.Tenant)
+		dst, _ = appendField(dst, n, "client.address", p.ClientAddress)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `,"features":{"numeric":`...)
+	dst = g.appendFloatMap(dst, e.Features.Numeric, numHint)
+	dst = append(dst, `,"categorical":`...)
+	dst = g.appendStringMap(dst, e.Features.Categorical, catHint)
+	dst = append(dst, '}')
+	pr := &e.Prediction
+	dst = append(dst, `,"prediction":{`...)
+	n := 0
+	if pr.Score != nil {
+		dst = append(dst, `"score":`...)
+		dst = appendFloat(dst, *pr.Score)
+		n++
+	}
+	dst, n = appendField(dst, n, "class", pr.Class)
+	if len(pr.Probabilities) > 0 {
+		dst = comma(dst, n)
+		n++
+		dst = append(dst, `"probabilities":`...)
+		dst = g.appendFloatMap(dst, pr.Probabilities, nil)
+	}
+	if pr.Threshold != nil {
+		dst = comma(dst, n)
+		dst = append(dst, `"threshold":`...)
+		dst = appendFloat(dst, *pr.Threshold)
+	}
+	dst = append(dst, '}')
+	if e.LatencyMS != nil {
+		dst = append(dst, `,"latency_ms":`...)
+		dst = appendFloat(dst, *e.LatencyMS)
+	}
+	if e.ErrorType != "" {
+		dst = append(dst, `,"error.type":`...)
+		dst = appendString(dst, e.ErrorType)
+	}
+	if e.LLM != nil {
+		dst = append(dst, `,"llm":`...)
+		dst = appendLLM(dst, e.LLM)
+	}
+	if len(e.Attributes) > 0 {
+		dst = append(dst, `,"attributes":`...)
+		dst = g.appendStringMap(dst, e.Attributes, nil)
+	}
+	return append(dst, '}')
+}
+
+func appendLLM(dst []byte, l *telemetry.LLM) []byte {
+	dst = append(dst, '{')
+	n := 0
+	for _, f := range [...]struct {
+		name string
+		v    *int64
+	}{
+		{"gen_ai.usage.input_tokens", l.InputTokens},
+		{"gen_ai.usage.output_tokens", l.OutputTokens},
+		{"gen_ai.usage.cache_read.input_tokens", l.CacheReadInputTokens},
+		{"gen_ai.usage.reasoning.output_tokens", l.ReasoningTokens},
+	} {
+		if f.v != nil {
+			dst = comma(dst, n)
+			n++
+			dst = appendString(dst, f.name)
+			dst = append(dst, ':')
+			dst = strconv.AppendInt(dst, *f.v, 10)
+		}
+	}
+	if len(l.FinishReasons) > 0 {
+		dst = comma(dst, n)
+		n++
+		dst = append(dst, `"gen_ai.response.finish_reasons":[`...)
+		for i, r := range l.FinishReasons {
+			dst = comma(dst, i)
+			dst = appendString(dst, r)
+		}
+		dst = append(dst, ']')
+	}
+	if l.TimeToFirstChunk != nil {
+		dst = comma(dst, n)
+		n++
+		dst = append(dst, `"gen_ai.response.time_to_first_chunk":`...)
+		dst = appendFloat(dst, *l.TimeToFirstChunk)
+	}
+	if l.Refusal {
+		dst = comma(dst, n)
+		dst = append(dst, `"refusal":true`...)
+	}
+	return append(dst, '}')
+}
+
+// appendField appends "name":"v" when v is not empty; n counts the fields
+// already written in the object, for commas.
+func appendField(dst []byte, n int, name, v string) ([]byte, int) {
+	if v == "" {
+		return dst, n
+	}
+	dst = comma(dst, n)
+	dst = appendString(dst, name)
+	dst = append(dst, ':')
+	return appendString(dst, v), n + 1
+}
+
+func comma(dst []byte, n int) []byte {
+	if n > 0 {
+		return append(dst, ',')
+	}
+	return dst
+}
+
+// sortedKeys returns m's keys in order: hint itself when it holds exactly
+// m's keys (hint is sorted), else a sorted copy in the generator's scratch.
+func sortedKeys[V any](g *Generator, m map[string]V, hint []string) []string {
+	if len(hint) == len(m) {
+		ok := true
+		for _, k := range hint {
+			if _, in := m[k]; !in {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return hint
+		}
+	}
+	g.keys = g.keys[:0]
+	for k := range m {
+		g.keys = append(g.keys, k)
+	}
+	slices.Sort(g.keys)
+	return g.keys
+}
+
+func (g *Generator) appendFloatMap(dst []byte, m map[string]float64, hint []string) []byte {
+	dst = append(dst, '{')
+	for i, k := range sortedKeys(g, m, hint) {
+		dst = comma(dst, i)
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		dst = appendFloat(dst, m[k])
+	}
+	return append(dst, '}')
+}
+
+func (g *Generator) appendStringMap(dst []byte, m map[string]string, hint []string) []byte {
+	dst = append(dst, '{')
+	for i, k := range sortedKeys(g, m, hint) {
+		dst = comma(dst, i)
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		dst = appendString(dst, m[k])
+	}
+	return append(dst, '}')
+}
+
+// appendFloat writes v as the shortest JSON number that round-trips, or as a
+// string for NaN and infinities (which are not JSON numbers).
+func appendFloat(dst []byte, v float64) []byte {
+	switch {
+	case math.IsNaN(v):
+		return append(dst, `"NaN"`...)
+	case math.IsInf(v, 1):
+		return append(dst, `"+Inf"`...)
+	case math.IsInf(v, -1):
+		return append(dst, `"-Inf"`...)
+	}
+	return strconv.AppendFloat(dst, v, 'g', -1, 64)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string, escaping quotes, backslashes and
+// control characters, and replacing invalid UTF-8 with U+FFFD.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
