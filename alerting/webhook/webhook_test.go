@@ -1,0 +1,172 @@
+package webhook_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/alerting/internal/alerttest"
+	"github.com/driftwatch/driftwatch/alerting/webhook"
+)
+
+const token = "tok-0123456789-SECRETTOKEN"
+
+// wire is the documented JSON format (docs/alerting.md), decoded strictly.
+type wire struct {
+	Version      string     `json:"version"`
+	Key          string     `json:"key"`
+	Status       string     `json:"status"`
+	Severity     string     `json:"severity"`
+	ModelID      string     `json:"model_id"`
+	ModelVersion string     `json:"model_version"`
+	Feature      string     `json:"feature"`
+	Summary      string     `json:"summary"`
+	StartsAt     time.Time  `json:"starts_at"`
+	EndsAt       *time.Time `json:"ends_at"`
+	WindowEnd    time.Time  `json:"window_end"`
+	DashboardURL string     `json:"dashboard_url"`
+	Tests        []struct {
+		Test      string   `json:"test"`
+		Statistic *float64 `json:"statistic"`
+		PValue    *float64 `json:"p_value"`
+		Threshold *float64 `json:"threshold"`
+		Severity  string   `json:"severity"`
+	} `json:"tests"`
+}
+
+func decode(body []byte) (wire, error) {
+	var w wire
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&w)
+	return w, err
+}
+
+func check(wantAuth string) func(*http.Request, []byte) error {
+	return func(r *http.Request, body []byte) error {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+			return fmt.Errorf("want POST application/json, got %s %q", r.Method, r.Header.Get("Content-Type"))
+		}
+		if got := r.Header.Get("Authorization"); got != wantAuth {
+			return fmt.Errorf("authorization header %q", got)
+		}
+		w, err := decode(body)
+		if err != nil {
+			return err
+		}
+		if w.Version != "1" || w.Key == "" || (w.Status != "firing" && w.Status != "resolved") ||
+			(w.Severity != "warning" && w.Severity != "critical") || w.StartsAt.IsZero() || w.WindowEnd.IsZero() {
+			return fmt.Errorf("required fields missing or invalid: %+v", w)
+		}
+		if (w.Status == "resolved") != (w.EndsAt != nil) {
+			return errors.New("ends_at must be set exactly when resolved")
+		}
+		return nil
+	}
+}
+
+func TestPayload(t *testing.T) {
+	srv := alerttest.NewServer(t, check("Bearer "+token))
+	t.Setenv("DRIFTWATCH_TEST_WEBHOOK_TOKEN", token)
+	n, err := webhook.New(webhook.Config{URL: srv.URL + "/hook", BearerTokenEnv: "DRIFTWATCH_TEST_WEBHOOK_TOKEN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), n, 2,
+		[]alerting.Observation{alerttest.Window(0, "fraud-scorer", "3", "amount", alerting.SeverityCritical,
+			alerttest.PSI(0.41, alerting.SeverityCritical), alerttest.KS(0.2, 0.001, alerting.SeverityWarning))},
+		[]alerting.Observation{alerttest.Window(1, "fraud-scorer", "3", "amount", alerting.SeverityOK)})
+	if res.OK != 2 {
+		t.Fatalf("%d succeeded, want 2; logs:\n%s", res.OK, res.Logs)
+	}
+	reqs := srv.Requests()
+	fire, _ := decode(reqs[0].Body)
+	resolve, _ := decode(reqs[1].Body)
+	if fire.Key != "driftwatch/fraud-scorer/3/amount" || resolve.Key != fire.Key {
+		t.Errorf("keys %q, %q", fire.Key, resolve.Key)
+	}
+	if len(fire.Tests) != 2 || fire.Tests[0].PValue != nil || *fire.Tests[1].PValue != 0.001 || *fire.Tests[0].Statistic != 0.41 {
+		t.Errorf("tests %+v", fire.Tests)
+	}
+	if !fire.StartsAt.Equal(alerttest.T0) || !resolve.EndsAt.Equal(alerttest.T0.Add(2*time.Minute)) || resolve.Severity != "critical" {
+		t.Errorf("times or severity: fire %+v resolve %+v", fire, resolve)
+	}
+}
+
+func TestStatuses(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   []alerttest.Reply
+		attempts int
+		outcome  string
+	}{
+		{"503, 503, 204", []alerttest.Reply{{Status: 503}, {Status: 503}, {Status: 204}}, 3, "success"},
+		{"400", []alerttest.Reply{{Status: 400}}, 1, "failed"},
+		{"429 then 200", []alerttest.Reply{{Status: 429, Header: http.Header{"Retry-After": {"1"}}}, {Status: 200}}, 2, "success"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := alerttest.NewServer(t, check(""), tc.script...)
+			n, err := webhook.New(webhook.Config{URL: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := alerttest.Drive(t, alerttest.FastConfig(), n, 1, []alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+			d := res.Deliveries()
+			if len(srv.Requests()) != tc.attempts || len(d) != tc.attempts || d[len(d)-1].Outcome != tc.outcome {
+				t.Errorf("%d requests, records %+v; want %d ending in %s", len(srv.Requests()), d, tc.attempts, tc.outcome)
+			}
+		})
+	}
+}
+
+func TestTokenNeverLeaks(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(f, []byte(token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := alerttest.NewServer(t, nil, alerttest.Reply{Status: 401, Body: "bad credentials"})
+	n, err := webhook.New(webhook.Config{URL: srv.URL, BearerTokenFile: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), n, 1, []alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+	if res.Failed != 1 || strings.Contains(res.Logs, "SECRET") {
+		t.Errorf("failed=%d; logs:\n%s", res.Failed, res.Logs)
+	}
+	for _, r := range res.Records {
+		if strings.Contains(r.Error, "SECRET") {
+			t.Errorf("record leaks the token: %+v", r)
+		}
+	}
+	if got := srv.Requests()[0].Header.Get("Authorization"); got != "Bearer "+token {
+		t.Errorf("Authorization %q", got)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg     webhook.Config
+		wantErr string
+	}{
+		{webhook.Config{URL: "http://127.0.0.1:1/x"}, ""},
+		{webhook.Config{}, "url: required"},
+		{webhook.Config{URL: "ftp://x"}, "url: not an absolute http(s) URL"},
+		{webhook.Config{URL: "http://x", BearerTokenEnv: "DRIFTWATCH_TEST_WEBHOOK_UNSET"}, "bearer_token_env: "},
+		{webhook.Config{URL: "http://x", BearerTokenFile: "/nonexistent/token"}, "bearer_token_file: reading secret"},
+	}
+	for _, tc := range tests {
+		c := tc.cfg
+		err := c.Validate()
+		if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), tc.wantErr)) {
+			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.wantErr)
+		}
+	}
+}
