@@ -58,10 +58,8 @@ func (s *Store) SaveReference(ctx context.Context, rows []ReferenceRow) error {
 	return insert(ctx, s, referencesTable.name, referenceFields, rows)
 }
 
-// LoadReferences returns the rows of the newest reference of every model version (largest
-// created_at, ties broken by the larger reference_id), ordered by model, version and feature.
-func (s *Store) LoadReferences(ctx context.Context) ([]ReferenceRow, error) {
-	const q = `SELECT model_id, model_version, reference_id, created_at, source, windows, feature, kind,
+// loadReferencesQuery reads the newest reference of every model version (docs/clickhouse.md shows it).
+const loadReferencesQuery = `SELECT model_id, model_version, reference_id, created_at, source, windows, feature, kind,
     n, mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, sample
 FROM references FINAL
 WHERE (model_id, model_version, reference_id) IN (
@@ -69,7 +67,11 @@ WHERE (model_id, model_version, reference_id) IN (
     FROM references
     GROUP BY model_id, model_version)
 ORDER BY model_id, model_version, feature`
-	rows, err := s.conn.Query(ctx, q)
+
+// LoadReferences returns the rows of the newest reference of every model version (largest
+// created_at, ties broken by the larger reference_id), ordered by model, version and feature.
+func (s *Store) LoadReferences(ctx context.Context) ([]ReferenceRow, error) {
+	rows, err := s.conn.Query(ctx, loadReferencesQuery)
 	if err != nil {
 		return nil, fmt.Errorf("loading references: %w", err)
 	}

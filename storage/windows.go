@@ -181,17 +181,19 @@ type FlushedWindow struct {
 	LastOffset   int64
 }
 
-// FlushedWindows returns, for one topic partition, the windows whose last_offset >= fromOffset,
-// ordered by window start, model and version. A window written more than once is returned once,
-// with the last_offset of its newest write.
-func (s *Store) FlushedWindows(ctx context.Context, topic string, partition int32, fromOffset int64) ([]FlushedWindow, error) {
-	const q = `SELECT model_id, model_version, window_start, argMax(last_offset, flushed_at) AS newest_last_offset
+// flushedWindowsQuery reads the flushed windows of one topic partition (docs/clickhouse.md shows it).
+const flushedWindowsQuery = `SELECT model_id, model_version, window_start, argMax(last_offset, flushed_at) AS newest_last_offset
 FROM inference_windows
 WHERE kafka_topic = ? AND kafka_partition = ?
 GROUP BY model_id, model_version, window_start
 HAVING newest_last_offset >= ?
 ORDER BY window_start, model_id, model_version`
-	rows, err := s.conn.Query(ctx, q, topic, partition, fromOffset)
+
+// FlushedWindows returns, for one topic partition, the windows whose last_offset >= fromOffset,
+// ordered by window start, model and version. A window written more than once is returned once,
+// with the last_offset of its newest write.
+func (s *Store) FlushedWindows(ctx context.Context, topic string, partition int32, fromOffset int64) ([]FlushedWindow, error) {
+	rows, err := s.conn.Query(ctx, flushedWindowsQuery, topic, partition, fromOffset)
 	if err != nil {
 		return nil, fmt.Errorf("reading flushed windows of %s/%d: %w", topic, partition, err)
 	}

@@ -1,0 +1,119 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const docsPath = "../docs/clickhouse.md"
+
+// docExamples returns the statements of every ```sql block of docs/clickhouse.md, comment lines removed.
+func docExamples(t *testing.T) []string {
+	t.Helper()
+	md, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(md), -1) {
+		for _, stmt := range regexp.MustCompile(`;\s*(?:\n|$)`).Split(m[1], -1) {
+			var lines []string
+			for _, l := range strings.Split(stmt, "\n") {
+				if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+					lines = append(lines, l)
+				}
+			}
+			if s := strings.TrimSpace(strings.Join(lines, "\n")); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// TestDocExamples runs every SQL example of docs/clickhouse.md on the test server, over rows written
+// by the Store's own writers. (storage/testdata/chdb_check.js runs them on a current ClickHouse.)
+func TestDocExamples(t *testing.T) {
+	s := newTestStore(t, Config{}, nil)
+	ctx := testContext(t)
+	recent := time.Now().UTC().Truncate(time.Minute).Add(-time.Hour)
+	batches := []WindowBatch{
+		sampleBatch("telemetry", 0, 0, 0, 99, t0.Add(time.Hour)),
+		sampleBatch("telemetry", 0, 0, 0, 120, t0.Add(2*time.Hour)), // a replayed window
+		sampleBatch("telemetry", 1, 0, 0, 49, t0.Add(time.Hour)),
+		sampleBatch("telemetry", 0, 1, 121, 200, t0.Add(time.Hour)),
+	}
+	last := sampleBatch("telemetry", 0, 0, 500, 600, recent.Add(time.Minute))
+	for i := range last.Scores {
+		last.Scores[i].WindowStart, last.Scores[i].WindowEnd = recent, recent.Add(time.Minute)
+	}
+	batches = append(batches, last)
+	for _, b := range batches {
+		for i := range b.Features {
+			b.Features[i].ReferenceID = "ref-new"
+		}
+		if err := s.WriteWindows(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SaveReference(ctx, referenceRows("fraud", "v1", "ref-old", t0, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveReference(ctx, referenceRows("fraud", "v1", "ref-new", t0.Add(time.Minute), 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordAlerts(ctx, []AlertRow{
+		{EventTime: t0, AlertKey: "fraud/v1/amount/psi", ModelID: "fraud", ModelVersion: "v1", Feature: "amount",
+			Record: "state", State: "firing", Severity: "critical", Statistic: 0.31, Threshold: 0.25, Summary: "PSI 0.31"},
+		{EventTime: t0, AlertKey: "fraud/v1/amount/psi", ModelID: "fraud", ModelVersion: "v1", Feature: "amount",
+			Record: "delivery", State: "firing", Severity: "critical", Receiver: "slack", Attempt: 1,
+			Outcome: "retry", HTTPStatus: 503, Error: "service unavailable"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	examples := docExamples(t)
+	if len(examples) < 10 {
+		t.Fatalf("found %d SQL examples in %s, want at least 10", len(examples), docsPath)
+	}
+	for i, q := range examples {
+		t.Run(fmt.Sprintf("example%02d", i+1), func(t *testing.T) {
+			rows, err := s.Query(ctx, q)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, q)
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatalf("%v\n%s", err, q)
+			}
+			if n == 0 {
+				t.Errorf("no rows over the seeded data; the example is wrong or the seed misses it:\n%s", q)
+			}
+		})
+	}
+}
+
+// TestDocsShowStartupQueries keeps the start-up reads shown in docs/clickhouse.md identical to the code's.
+func TestDocsShowStartupQueries(t *testing.T) {
+	md, err := os.ReadFile(docsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		loadReferencesQuery,
+		strings.NewReplacer("kafka_topic = ?", "kafka_topic = 'telemetry'", "kafka_partition = ?", "kafka_partition = 0",
+			">= ?", ">= 100").Replace(flushedWindowsQuery),
+	} {
+		if !strings.Contains(string(md), q) {
+			t.Errorf("%s does not show this query of the code verbatim:\n%s", docsPath, q)
+		}
+	}
+}
