@@ -1,0 +1,325 @@
+package alertmanager_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/alerting/alertmanager"
+	"github.com/driftwatch/driftwatch/alerting/internal/alerttest"
+)
+
+// postable is Alertmanager's postableAlert, decoded strictly.
+type postable struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+}
+
+func decode(body []byte) ([]postable, error) {
+	var as []postable
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&as)
+	return as, err
+}
+
+// checkAlerts validates a POST /api/v2/alerts body as Alertmanager's API does.
+func checkAlerts(r *http.Request, body []byte) error {
+	if r.Method != http.MethodPost || r.URL.Path != "/api/v2/alerts" || r.Header.Get("Content-Type") != "application/json" {
+		return fmt.Errorf("want POST /api/v2/alerts application/json, got %s %s", r.Method, r.URL.Path)
+	}
+	as, err := decode(body)
+	if err != nil {
+		return err
+	}
+	if len(as) == 0 {
+		return errors.New("no alerts")
+	}
+	for _, a := range as {
+		for _, l := range []string{"alertname", "model_id", "feature", "severity"} {
+			if a.Labels[l] == "" {
+				return fmt.Errorf("label %s missing", l)
+			}
+		}
+		if a.Labels["alertname"] != alertmanager.AlertName || a.Annotations["summary"] == "" {
+			return fmt.Errorf("alertname or summary: %+v", a)
+		}
+		if a.StartsAt.IsZero() || a.EndsAt.IsZero() || !a.EndsAt.After(a.StartsAt) {
+			return fmt.Errorf("startsAt %s endsAt %s", a.StartsAt, a.EndsAt)
+		}
+	}
+	return nil
+}
+
+func TestPayloads(t *testing.T) {
+	srv := alerttest.NewServer(t, checkAlerts)
+	n, err := alertmanager.New(alertmanager.Config{URL: srv.URL + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := alerttest.FastConfig()
+	cfg.DashboardURL = "http://127.0.0.1:3000/d/drift"
+	start := time.Now()
+	res := alerttest.Drive(t, cfg, n, 3,
+		[]alerting.Observation{alerttest.Window(0, "fraud-scorer", "3", "amount", alerting.SeverityWarning, alerttest.PSI(0.3, alerting.SeverityWarning))},
+		[]alerting.Observation{alerttest.Window(1, "fraud-scorer", "3", "amount", alerting.SeverityCritical, alerttest.PSI(0.41, alerting.SeverityCritical))},
+		[]alerting.Observation{alerttest.Window(2, "fraud-scorer", "3", "amount", alerting.SeverityOK)})
+	if res.OK != 3 {
+		t.Fatalf("%d succeeded, want 3; logs:\n%s", res.OK, res.Logs)
+	}
+	reqs := srv.Requests()
+	var posts [][]postable
+	for _, r := range reqs {
+		as, _ := decode(r.Body)
+		posts = append(posts, as)
+	}
+	fire := posts[0]
+	if len(fire) != 1 || fire[0].Labels["severity"] != "warning" || fire[0].Labels["model_version"] != "3" ||
+		!fire[0].StartsAt.Equal(alerttest.T0) || fire[0].GeneratorURL != cfg.DashboardURL {
+		t.Errorf("firing post %+v", fire)
+	}
+	if ttl := fire[0].EndsAt.Sub(start); ttl < 3*time.Minute || ttl > 5*time.Minute {
+		t.Errorf("firing endsAt %s ahead, want 4 resend intervals (4m)", ttl)
+	}
+	// Escalation: the critical alert fires and the warning series is ended.
+	esc := posts[1]
+	if len(esc) != 2 || esc[0].Labels["severity"] != "critical" || esc[1].Labels["severity"] != "warning" ||
+		esc[1].EndsAt.After(time.Now()) {
+		t.Errorf("escalation post %+v", esc)
+	}
+	res2 := posts[2]
+	if len(res2) != 1 || res2[0].Labels["severity"] != "critical" || !res2[0].EndsAt.Equal(alerttest.T0.Add(3*time.Minute)) {
+		t.Errorf("resolve post %+v", res2)
+	}
+	if !strings.Contains(res2[0].Annotations["summary"], "resolved") {
+		t.Errorf("resolve summary %q", res2[0].Annotations["summary"])
+	}
+}
+
+func TestStatuses(t *testing.T) {
+	tests := []struct {
+		name     string
+		script   []alerttest.Reply
+		attempts int
+		outcome  string
+	}{
+		{"503, 503, 200", []alerttest.Reply{{Status: 503}, {Status: 503}, {Status: 200}}, 3, "success"},
+		{"400 is permanent", []alerttest.Reply{{Status: 400, Body: `{"code":400,"message":"invalid"}`}}, 1, "failed"},
+		{"429 with Retry-After", []alerttest.Reply{{Status: 429, Header: http.Header{"Retry-After": {"1"}}}, {Status: 200}}, 2, "success"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := alerttest.NewServer(t, checkAlerts, tc.script...)
+			n, err := alertmanager.New(alertmanager.Config{URL: srv.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := alerttest.Drive(t, alerttest.FastConfig(), n, 1, []alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+			d := res.Deliveries()
+			if len(srv.Requests()) != tc.attempts || len(d) != tc.attempts || d[len(d)-1].Outcome != tc.outcome {
+				t.Errorf("%d requests, records %+v; want %d ending in %s", len(srv.Requests()), d, tc.attempts, tc.outcome)
+			}
+		})
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := alertmanager.Config{URL: "http://127.0.0.1:9093"}
+	if err := c.Validate(); err != nil || c.ResendInterval != time.Minute || c.Timeout != 10*time.Second {
+		t.Errorf("Validate = %v, defaults %+v", err, c)
+	}
+	for _, bad := range []struct {
+		cfg  alertmanager.Config
+		want string
+	}{
+		{alertmanager.Config{}, "url: required"},
+		{alertmanager.Config{URL: "127.0.0.1:9093"}, "url: "},
+		{alertmanager.Config{URL: "http://x", ResendInterval: -time.Second}, "resend_interval: "},
+	} {
+		if err := bad.cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), bad.want) {
+			t.Errorf("%+v: %v, want %q", bad.cfg, err, bad.want)
+		}
+	}
+}
+
+// amMessage is the webhook payload Alertmanager sends to receivers (version 4).
+type amMessage struct {
+	Version      string            `json:"version"`
+	GroupKey     string            `json:"groupKey"`
+	Status       string            `json:"status"`
+	Receiver     string            `json:"receiver"`
+	CommonLabels map[string]string `json:"commonLabels"`
+	Alerts       []struct {
+		Status      string            `json:"status"`
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+		StartsAt    time.Time         `json:"startsAt"`
+		EndsAt      time.Time         `json:"endsAt"`
+		Fingerprint string            `json:"fingerprint"`
+	} `json:"alerts"`
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestRealAlertmanager posts through the notifier to the real Alertmanager
+// binary and checks that its webhook receiver gets the firing, then the
+// resolved notification.
+func TestRealAlertmanager(t *testing.T) {
+	bin, err := exec.LookPath("prometheus-alertmanager")
+	if err != nil {
+		bin, err = exec.LookPath("alertmanager")
+	}
+	if err != nil {
+		t.Fatal("Alertmanager binary not found: apt-get install prometheus-alertmanager")
+	}
+	var (
+		mu   sync.Mutex
+		msgs []amMessage
+	)
+	hook := alerttest.NewServer(t, func(r *http.Request, body []byte) error {
+		var m amMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			return err
+		}
+		mu.Lock()
+		msgs = append(msgs, m)
+		mu.Unlock()
+		return nil
+	})
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "alertmanager.yml")
+	conf := fmt.Sprintf(`route:
+  receiver: driftwatch-test
+  group_by: [alertname, model_id, feature]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: driftwatch-test
+    webhook_configs:
+      - url: %s/alertmanager
+        send_resolved: true
+`, hook.URL)
+	if err := os.WriteFile(cfgFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	logPath := filepath.Join(dir, "alertmanager.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, "--config.file="+cfgFile, "--storage.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting alertmanager: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := "http://" + addr
+	waitFor(t, 15*time.Second, "alertmanager ready", logPath, func() bool {
+		resp, err := http.Get(base + "/-/ready")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+
+	n, err := alertmanager.New(alertmanager.Config{URL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := alerttest.FastConfig()
+	m, err := alerting.NewWithNotifiers(cfg, map[string]alerting.Notifier{"alertmanager": n}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go m.Run(ctx)
+	w0 := time.Now().UTC().Truncate(time.Minute).Add(-2 * time.Minute)
+	obs := func(i int, sev alerting.Severity) []alerting.Observation {
+		return []alerting.Observation{{ModelID: "fraud-scorer", ModelVersion: "3", Feature: "amount",
+			WindowStart: w0.Add(time.Duration(i) * time.Minute), WindowEnd: w0.Add(time.Duration(i+1) * time.Minute),
+			Severity: sev, Tests: []alerting.TestResult{alerttest.PSI(0.41, sev)}}}
+	}
+	find := func(status string) *amMessage {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range msgs {
+			if msgs[i].Status == status {
+				return &msgs[i]
+			}
+		}
+		return nil
+	}
+	m.Observe(ctx, obs(0, alerting.SeverityCritical))
+	waitFor(t, 15*time.Second, "firing notification from alertmanager", logPath, func() bool { return find("firing") != nil })
+	fire := find("firing")
+	if fire.Version != "4" || fire.Receiver != "driftwatch-test" || len(fire.Alerts) != 1 {
+		t.Fatalf("firing message %+v", fire)
+	}
+	a := fire.Alerts[0]
+	want := map[string]string{"alertname": "DriftwatchFeatureDrift", "model_id": "fraud-scorer", "model_version": "3", "feature": "amount", "severity": "critical"}
+	for k, v := range want {
+		if a.Labels[k] != v {
+			t.Errorf("label %s = %q, want %q", k, a.Labels[k], v)
+		}
+	}
+	if a.Status != "firing" || !strings.HasPrefix(a.Annotations["summary"], "psi 0.41 on feature amount of fraud-scorer v3") || !a.StartsAt.Equal(w0) {
+		t.Errorf("firing alert %+v", a)
+	}
+
+	m.Observe(ctx, obs(1, alerting.SeverityOK))
+	waitFor(t, 15*time.Second, "resolved notification from alertmanager", logPath, func() bool { return find("resolved") != nil })
+	res := find("resolved")
+	if len(res.Alerts) != 1 || res.Alerts[0].Status != "resolved" || res.Alerts[0].Fingerprint != a.Fingerprint ||
+		res.Alerts[0].Labels["severity"] != "critical" {
+		t.Errorf("resolved message %+v", res)
+	}
+	if okN, failed := m.Delivered(); okN != 2 || failed != 0 {
+		t.Errorf("Delivered() = %d, %d; want 2, 0", okN, failed)
+	}
+	cancel()
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond until it holds, failing with Alertmanager's log after d.
+func waitFor(t *testing.T, d time.Duration, what, logPath string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logPath)
+			t.Fatalf("timed out after %s waiting for %s; alertmanager log:\n%s", d, what, log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
