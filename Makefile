@@ -1,0 +1,43 @@
+# driftwatch — the two commands: `make demo` and `make test`. Both install what is missing.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO ?= go
+CLICKHOUSE_PORT ?= 19000
+export DRIFTWATCH_TEST_CLICKHOUSE ?= 127.0.0.1:$(CLICKHOUSE_PORT)
+
+.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench chdb-check clean
+
+all: build
+
+build:
+	$(GO) build -o bin/driftwatch ./cmd/driftwatch
+
+deps:
+	@scripts/deps.sh
+
+clickhouse: deps
+	@DRIFTWATCH_CLICKHOUSE_PORT=$(CLICKHOUSE_PORT) scripts/clickhouse.sh start
+
+clickhouse-stop:
+	@scripts/clickhouse.sh stop
+
+## demo: embedded broker, local ClickHouse, generator with injected drift, monitor, printed alerts (~2 min).
+demo: clickhouse build
+	./bin/driftwatch demo --clickhouse-addr 127.0.0.1:$(CLICKHOUSE_PORT)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## test: lint, then every test with the race detector against the real ClickHouse, Kafka protocol,
+## promtool and Alertmanager.
+test: clickhouse lint
+	$(GO) test -race -count=1 -timeout 14m ./...
+
+## bench: the full pipeline over 1,000,000 events through the embedded broker, plus micro-benchmarks.
+bench: clickhouse
+	$(GO) test -run '^$$' -bench 'BenchmarkPipeline' -benchtime 1x -timeout 20m ./monitor/
+	$(GO) test -run '^$$' -bench . -benchmem ./analysis/ ./telemetry/
+
+clean:
+	rm -rf bin

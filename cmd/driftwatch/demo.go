@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/webhook"
+	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/monitor"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+const demoExamples = `  driftwatch demo                      # about two minutes, prints alerts and a summary
+  driftwatch demo --duration 5m --rate 5000 --window 30s
+`
+
+// demoOptions are the knobs of the demo.
+type demoOptions struct {
+	duration, window, shiftAfter time.Duration
+	rate, shiftSigma             float64
+	models, features, warmup     int
+	clickhouse, database, listen string
+	broker                       string
+	logLevel                     string
+}
+
+// cmdDemo runs broker, generator, monitor and an alert sink on one machine.
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
+	fs := newFlagSet("demo", "Run everything on one machine: an embedded Kafka-protocol broker, a telemetry generator\n"+
+		"that injects a drift into one model after the warm-up, the monitor writing to a local ClickHouse\n"+
+		"(start it with scripts/clickhouse.sh start, or use 'make demo'), and an alert sink that prints\n"+
+		"every notification. Ends with a summary. The demo database is recreated at every run.",
+		demoExamples, stdout, stderr)
+	var o demoOptions
+	fs.DurationVar(&o.duration, "duration", 2*time.Minute, "how long the demo runs")
+	fs.DurationVar(&o.window, "window", 10*time.Second, "window size")
+	fs.DurationVar(&o.shiftAfter, "shift-after", 50*time.Second, "when the drift is injected (event time after the start)")
+	fs.Float64Var(&o.rate, "rate", 2000, "events per second over all models")
+	fs.Float64Var(&o.shiftSigma, "shift-sigma", 1, "size of the injected mean shift, in standard deviations")
+	fs.IntVar(&o.models, "models", 2, "number of models")
+	fs.IntVar(&o.features, "features", 10, "features per model")
+	fs.IntVar(&o.warmup, "warmup", 3, "windows that make each model's reference")
+	fs.StringVar(&o.clickhouse, "clickhouse-addr", "127.0.0.1:19000", "ClickHouse native address")
+	fs.StringVar(&o.database, "database", "driftwatch_demo", "ClickHouse database of the demo (dropped and recreated)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:9464", "address of /metrics")
+	fs.StringVar(&o.broker, "broker-addr", "127.0.0.1:19092", "listen address of the embedded broker")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "monitor log level")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.models < 1 || o.features < 8 {
+		return fmt.Errorf("--models must be >= 1 and --features >= 8")
+	}
+	log, err := newLogger(stderr, o.logLevel)
+	if err != nil {
+		return err
+	}
+	return runDemo(ctx, o, stdout, log)
+}
+
+func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger) error {
+	start := time.Now()
+	if err := resetDatabase(ctx, o.clickhouse, o.database); err != nil {
+		return err
+	}
+	sink, err := startSink(out)
+	if err != nil {
+		return err
+	}
+	defer sink.close()
+
+	cfg := monitor.Config{Listen: o.listen}
+	cfg.Kafka.Embedded = true
+	cfg.Kafka.EmbeddedAddr = o.broker
+	cfg.Kafka.Consumer.Topic = "driftwatch.telemetry"
+	cfg.Kafka.Consumer.HeartbeatInterval = 500 * time.Millisecond
+	cfg.Kafka.Consumer.JoinGroupBackoff = 500 * time.Millisecond
+	cfg.ClickHouse = storage.Config{Addr: o.clickhouse, Database: o.database}
+	cfg.Analysis.WindowSize = o.window
+	cfg.Analysis.AllowedLateness = 2 * time.Second
+	cfg.Analysis.IdleFlush = 3 * time.Second
+	cfg.Analysis.WarmupWindows = o.warmup
+	cfg.Alerting.PendingWindows = 2
+	cfg.Alerting.ResolveWindows = 2
+	cfg.Alerting.InitialBackoff = 200 * time.Millisecond
+	cfg.Alerting.Webhook = []webhook.Config{{Name: "demo-sink", URL: sink.url}}
+	m, err := monitor.New(ctx, cfg, monitor.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer m.Close(context.Background())
+
+	runCtx, stopMonitor := context.WithCancel(ctx)
+	defer stopMonitor()
+	monDone := make(chan error, 1)
+	go func() { monDone <- m.Run(runCtx) }()
+
+	sc := generator.DefaultScenario(o.models, o.features)
+	sc.Rate = o.rate
+	sc.Start = time.Now().UTC()
+	sc.BadFraction = 0.001
+	shifted := sc.Models[0].ID
+	sc.Shift = &generator.Shift{Model: shifted, After: o.shiftAfter, MeanShift: o.shiftSigma, CategoryFlip: true}
+	g, err := generator.New(sc, 1)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "driftwatch demo: broker %s, ClickHouse %s/%s, metrics http://%s/metrics\n", o.broker, o.clickhouse, o.database, m.Addr())
+	fmt.Fprintf(out, "  %d models × %d features at %.0f events/s, %s windows, reference = first %d windows,\n", o.models, o.features, o.rate, o.window, o.warmup)
+	fmt.Fprintf(out, "  drift injected into %s after %s; alerts below as the sink receives them.\n\n", shifted, o.shiftAfter)
+
+	// Produce until shortly before the end, leaving time for the last windows to close.
+	produceFor := o.duration - o.window - 8*time.Second
+	if produceFor < o.window {
+		produceFor = o.duration / 2
+	}
+	pctx, cancelProduce := context.WithTimeout(ctx, produceFor)
+	defer cancelProduce()
+	produced, perr := generator.Produce(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, g, 0, log)
+	if perr != nil && pctx.Err() == nil {
+		return fmt.Errorf("producing telemetry: %w", perr)
+	}
+	select {
+	case <-time.After(time.Until(start.Add(o.duration))):
+	case <-ctx.Done():
+	}
+	stopMonitor()
+	if err := <-monDone; err != nil {
+		log.Warn("monitor stopped with an error", "err", err)
+	}
+	return printSummary(context.WithoutCancel(ctx), out, m, produced, sink, o)
+}
+
+// resetDatabase drops the demo database so that a run starts clean.
+func resetDatabase(ctx context.Context, addr, db string) error {
+	s, err := storage.Open(ctx, storage.Config{Addr: addr, Database: "default", DialTimeout: 3 * time.Second}, nil, nil)
+	if err != nil {
+		return fmt.Errorf("%w\n(is ClickHouse running? start it with: scripts/clickhouse.sh start)", err)
+	}
+	defer s.Close()
+	return s.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+}
+
+type sink struct {
+	url       string
+	srv       *http.Server
+	mu        sync.Mutex
+	out       io.Writer
+	received  atomic.Int64
+	firing    atomic.Int64
+	resolved  atomic.Int64
+	malformed atomic.Int64
+}
+
+// startSink serves a webhook receiver on loopback that prints every alert.
+func startSink(out io.Writer) (*sink, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("starting the alert sink: %w", err)
+	}
+	s := &sink{url: "http://" + lis.Addr().String() + "/alerts", out: out}
+	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
+	go s.srv.Serve(lis)
+	return s, nil
+}
+
+func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
+	var p webhook.Payload
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.Key == "" || (p.Status != "firing" && p.Status != "resolved") {
+		s.malformed.Add(1)
+		http.Error(w, "malformed alert", http.StatusBadRequest)
+		return
+	}
+	s.received.Add(1)
+	if p.Status == "firing" {
+		s.firing.Add(1)
+	} else {
+		s.resolved.Add(1)
+	}
+	s.mu.Lock()
+	fmt.Fprintf(s.out, "ALERT %-8s %-8s %s\n", strings.ToUpper(p.Status), p.Severity, p.Summary)
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *sink) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+}
+
+func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produced int, s *sink, o demoOptions) error {
+	st := m.Stats()
+	var stored, windows uint64
+	rows, err := m.Store().Query(ctx, "SELECT sum(events), count() FROM inference_windows FINAL")
+	if err == nil {
+		if rows.Next() {
+			_ = rows.Scan(&stored, &windows)
+		}
+		rows.Close()
+	}
+	fmt.Fprintf(out, "\n── summary ──────────────────────────────────────────────\n")
+	fmt.Fprintf(out, "events produced         %d\n", produced)
+	fmt.Fprintf(out, "events counted          %d (in stored windows: %d)\n", st.Events, stored)
+	fmt.Fprintf(out, "dead-lettered           %d\n", st.Rejected)
+	fmt.Fprintf(out, "late events             %d\n", st.Late)
+	fmt.Fprintf(out, "windows stored          %d\n", windows)
+	fmt.Fprintf(out, "drifted features        %d\n", len(st.Drifted))
+	for _, d := range st.Drifted {
+		fmt.Fprintf(out, "                        %s\n", d)
+	}
+	fmt.Fprintf(out, "alerts delivered        %d (firing %d, resolved %d)\n", s.received.Load(), s.firing.Load(), s.resolved.Load())
+	fmt.Fprintf(out, "\nExplore the tables:\n  clickhouse-client --port %s --database %s\n", port(o.clickhouse), o.database)
+	fmt.Fprintf(out, "  e.g. SELECT window_start, feature, test, round(statistic, 3) AS stat, severity\n")
+	fmt.Fprintf(out, "       FROM drift_scores FINAL WHERE drifted ORDER BY window_start, feature, test\n")
+	if s.received.Load() == 0 {
+		return errors.New("the demo delivered no alert")
+	}
+	return nil
+}
+
+func port(addr string) string {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return p
+}
