@@ -1,13 +1,17 @@
 package ingest
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
 // checkStarts asserts that every handler started at the broker's committed
@@ -324,4 +328,87 @@ func TestConsumerRedeliversWhatCommittableHeldBack(t *testing.T) {
 	if got := committedOffsets(t, e.Brokers(), group, topic, 1)[1]; got != 100 {
 		t.Errorf("committed %d after the second run, want 100", got)
 	}
+}
+
+func TestConsumerCommitsWhenStopped(t *testing.T) {
+	const topic, group = "telemetry", "g-final"
+	e := startBroker(t, topic)
+	produce(t, e.Brokers(), topic, 2, 40, "v")
+	cfg := testConfig(e.Brokers(), topic, group)
+	cfg.CommitInterval = time.Hour // only the final commit can happen
+	rec := newRecorder(t, e.Brokers(), group)
+	stop := runConsumer(t, cfg, rec.factory("a", handlerBehaviour{}), nil)
+	waitFor(t, 20*time.Second, "40 handled", func() bool { return rec.handled() == 40 })
+	if offs, err := fetchCommitted(e.Brokers(), group, topic, 2); err == nil && offs[2] >= 0 {
+		t.Fatalf("committed %d before stop despite a one-hour commit interval", offs[2])
+	}
+	stop()
+	if got := committedOffsets(t, e.Brokers(), group, topic, 2)[2]; got != 40 {
+		t.Errorf("committed %d after stop, want 40", got)
+	}
+}
+
+func TestConsumerWaitsForBroker(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	const topic, group = "telemetry", "g-late-broker"
+	rec := newRecorder(t, []string{addr}, group)
+	stop := runConsumer(t, testConfig([]string{addr}, topic, group), rec.factory("a", handlerBehaviour{}), nil)
+	time.Sleep(500 * time.Millisecond) // a few failed joins
+
+	e, err := StartEmbedded(EmbeddedConfig{Addr: addr, Topics: []string{topic}})
+	if err != nil {
+		t.Fatalf("StartEmbedded(%s): %v", addr, err)
+	}
+	defer e.Close()
+	produce(t, e.Brokers(), topic, -1, 30, "v")
+	waitFor(t, 20*time.Second, "30 handled after the broker came up", func() bool { return rec.handled() == 30 })
+	stop()
+	offs := committedOffsets(t, e.Brokers(), group, topic, 0, 1, 2)
+	if offs[0]+offs[1]+offs[2] != 30 {
+		t.Errorf("committed %v, want offsets summing to 30", offs)
+	}
+}
+
+func TestConsumerMetricsPassLint(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c, err := NewConsumer(Config{Brokers: []string{"k:9092"}, Topic: "t"}, nopFactory, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Vectors without a series are not gathered: create one of each.
+	c.metrics.messages.WithLabelValues("t")
+	c.metrics.bytes.WithLabelValues("t")
+	c.metrics.committedOffset.WithLabelValues("t", "0")
+	c.metrics.commitLag.WithLabelValues("t", "0")
+	// A second consumer on the same registry shares the series.
+	if _, err := NewConsumer(Config{Brokers: []string{"k:9092"}, Topic: "t"}, nopFactory, reg, nil); err != nil {
+		t.Fatalf("second consumer on one registry: %v", err)
+	}
+	w := NewDeadLetterWriter([]string{"k:9092"}, "t.dlq", "g", reg, nil)
+	defer w.Close()
+	w.rejected.WithLabelValues("invalid_json")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) != 9 {
+		t.Errorf("gathered %d metric families, want 9", len(mfs))
+	}
+	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("metric %s: %s", p.Metric, p.Text)
+	}
+}
+
+func nopFactory(context.Context, string, int32, int64) (PartitionHandler, error) {
+	return nil, errors.New("not used")
 }
