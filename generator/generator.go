@@ -191,7 +191,8 @@ func (g *Generator) Next(e *telemetry.Event) {
 		if shifted && f.shifted {
 			d = g.sc.Shift.MeanShift * f.sd
 		}
-		x := g.sample(f.spec, d)
+		// Four decimals, like real telemetry; also keeps messages short.
+		x := math.Round(g.sample(f.spec, d)*1e4) / 1e4
 		num[f.spec.Name] = x
 		logit += f.coef * (x - f.mean) / f.sd
 	}
@@ -207,13 +208,13 @@ func (g *Generator) Next(e *telemetry.Event) {
 		cat[c.name] = c.values[k]
 		logit += c.coefs[k]
 	}
-	score := 1 / (1 + math.Exp(-logit))
+	score := math.Round(1e6/(1+math.Exp(-logit))) / 1e6
 	class := ClassNegative
 	if score >= Threshold {
 		class = ClassPositive
 	}
 	prob[ClassPositive] = score
-	prob[ClassNegative] = 1 - score
+	prob[ClassNegative] = math.Round((1-score)*1e6) / 1e6
 	attr["deployment.environment.name"] = "prod"
 
 	*e = telemetry.Event{
