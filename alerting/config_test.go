@@ -1,0 +1,137 @@
+package alerting_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/alerting/internal/alerttest"
+)
+
+// load decodes a config file strictly, as the caller of this package does,
+// with the URL placeholders of testdata replaced.
+func load(t *testing.T, path string, urls *strings.Replacer) (alerting.Config, error) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg alerting.Config
+	dec := yaml.NewDecoder(bytes.NewReader([]byte(urls.Replace(string(b)))))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+var localURLs = strings.NewReplacer("PD_URL", "http://127.0.0.1:1/v2/enqueue", "WEBHOOK_URL", "http://127.0.0.1:1/hook", "AM_URL", "http://127.0.0.1:1")
+
+func TestConfigGood(t *testing.T) {
+	t.Setenv("DRIFTWATCH_TEST_SLACK_URL", "https://hooks.slack.com/services/T/B/X")
+	t.Setenv("DRIFTWATCH_TEST_WEBHOOK_TOKEN", "token")
+	cfg, err := load(t, "testdata/full.good.yml", localURLs)
+	if err != nil {
+		t.Fatalf("full.good.yml: %v", err)
+	}
+	if cfg.PendingWindows != 3 || cfg.MaxBackoff != 30*time.Second || cfg.Slack[0].Timeout != 5*time.Second ||
+		cfg.Slack[0].Name != "ml-alerts" || cfg.PagerDuty[0].Name != "pagerduty" || cfg.PagerDuty[0].Source != "driftwatch-prod" ||
+		cfg.Alertmanager[0].ResendInterval != time.Minute || cfg.Webhook[0].Timeout != 10*time.Second {
+		t.Errorf("decoded %+v", cfg)
+	}
+	minimal, err := load(t, "testdata/minimal.good.yml", localURLs)
+	if err != nil {
+		t.Fatalf("minimal.good.yml: %v", err)
+	}
+	want := alerting.Config{PendingWindows: 2, ResolveWindows: 2, QueueSize: 1000, MaxAttempts: 5,
+		InitialBackoff: time.Second, MaxBackoff: time.Minute, Source: "driftwatch"}
+	if minimal.PendingWindows != want.PendingWindows || minimal.ResolveWindows != want.ResolveWindows || minimal.QueueSize != want.QueueSize ||
+		minimal.MaxAttempts != want.MaxAttempts || minimal.InitialBackoff != want.InitialBackoff || minimal.MaxBackoff != want.MaxBackoff ||
+		minimal.Source != want.Source {
+		t.Errorf("defaults %+v, want %+v", minimal, want)
+	}
+}
+
+func TestConfigBad(t *testing.T) {
+	want := map[string]string{
+		"unknown-key.bad.yml":           "field pending_window not found",
+		"unknown-receiver-key.bad.yml":  "field url not found",
+		"negative-pending.bad.yml":      "pending_windows: must be positive, got -1",
+		"backoff.bad.yml":               "max_backoff: 1s is less than initial_backoff 10s",
+		"pagerduty-missing-key.bad.yml": "pagerduty[0].routing_key_file: reading secret: open testdata/does-not-exist",
+		"pagerduty-short-key.bad.yml":   "pagerduty[1].routing_key_file: routing key must be 32 characters",
+		"slack-no-url.bad.yml":          "slack[0].url_file: one of url_file and url_env is required",
+		"duplicate-name.bad.yml":        `webhook[1].name: "hook" is already used by webhook[0]`,
+		"dashboard.bad.yml":             "dashboard_url: ",
+	}
+	files, _ := filepath.Glob("testdata/*.bad.yml")
+	if len(files) != len(want) {
+		t.Errorf("%d bad configs in testdata, %d expectations", len(files), len(want))
+	}
+	for _, f := range files {
+		_, err := load(t, f, localURLs)
+		w, ok := want[filepath.Base(f)]
+		if !ok {
+			t.Errorf("%s: no expectation", f)
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: error %v, want it to contain %q", f, err, w)
+		}
+	}
+}
+
+// TestNewDeliversToEveryReceiver builds the receivers from full.good.yml and
+// checks that one firing alert reaches each of them once.
+func TestNewDeliversToEveryReceiver(t *testing.T) {
+	type hit struct{ path, auth string }
+	hits := make(chan hit, 16)
+	srv := alerttest.NewServer(t, func(r *http.Request, body []byte) error {
+		hits <- hit{r.URL.Path, r.Header.Get("Authorization")}
+		return json.Unmarshal(body, new(any))
+	}, alerttest.Reply{Status: 200, Body: "ok"})
+	t.Setenv("DRIFTWATCH_TEST_SLACK_URL", srv.URL+"/slack")
+	t.Setenv("DRIFTWATCH_TEST_WEBHOOK_TOKEN", "s3cret")
+	cfg, err := load(t, "testdata/full.good.yml", strings.NewReplacer(
+		"PD_URL", srv.URL+"/v2/enqueue", "WEBHOOK_URL", srv.URL+"/hook", "AM_URL", srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.PendingWindows = 1
+	m, err := alerting.New(cfg, nil, nil, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	m.Observe(context.Background(), []alerting.Observation{alerttest.Window(0, "m", "1", "x", alerting.SeverityCritical)})
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(hits)
+	got := map[string]string{}
+	for h := range hits {
+		if _, dup := got[h.path]; dup {
+			t.Errorf("%s hit twice", h.path)
+		}
+		got[h.path] = h.auth
+	}
+	for _, p := range []string{"/slack", "/v2/enqueue", "/hook", "/api/v2/alerts"} {
+		if _, ok := got[p]; !ok {
+			t.Errorf("receiver at %s got nothing; got %v", p, got)
+		}
+	}
+	if got["/hook"] != "Bearer s3cret" {
+		t.Errorf("webhook Authorization %q", got["/hook"])
+	}
+	if okN, failed := m.Delivered(); okN != 4 || failed != 0 {
+		t.Errorf("Delivered() = %d, %d; want 4, 0", okN, failed)
+	}
+}
