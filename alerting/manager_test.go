@@ -1,10 +1,12 @@
 package alerting_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/alerting/internal/alerttest"
@@ -565,6 +568,31 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, err := alerting.NewWithNotifiers(cfg, nil, nil, reg, nil); err == nil {
 		t.Error("registering the metrics twice on one registry did not fail")
+	}
+	promtoolCheck(t, reg)
+}
+
+// promtoolCheck lints the registry's exposition with promtool check metrics.
+func promtoolCheck(t *testing.T, reg *prometheus.Registry) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("promtool not found: apt-get install prometheus (or apt-get download + dpkg -x)")
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = &buf
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }
 
