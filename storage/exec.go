@@ -6,8 +6,8 @@ import (
 )
 
 // Exec runs one statement that returns no rows (DDL such as DROP DATABASE of
-// a demo database). It is not retried. Write rows with the typed writers, not with
-// INSERT ... VALUES and bound arguments: on ClickHouse 18.16 such an Exec does not return.
+// a demo database). It is not retried. Write rows with the typed writers: on ClickHouse
+// 18.16 an INSERT ... VALUES sent through Exec does not return until ctx ends (INSERT ... SELECT works).
 func (s *Store) Exec(ctx context.Context, sql string, args ...any) error {
 	if err := s.conn.Exec(ctx, sql, args...); err != nil {
 		return fmt.Errorf("executing %q: %w", sql, err)

@@ -35,6 +35,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Writes to ClickHouse retried after a failure.",
 		}),
 	}
+	// Start every table's counters at 0 so that rate() and increase() see the first error.
+	for _, t := range []table{inferenceWindowsTable, featureWindowsTable, driftScoresTable, alertsTable, referencesTable} {
+		m.insertRows.WithLabelValues(t.name)
+		m.insertErrors.WithLabelValues(t.name)
+	}
 	if reg != nil {
 		m.insertDuration = register(reg, m.insertDuration)
 		m.insertRows = register(reg, m.insertRows)
