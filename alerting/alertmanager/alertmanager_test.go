@@ -323,3 +323,14 @@ func waitFor(t *testing.T, d time.Duration, what, logPath string, cond func() bo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestGolden(t *testing.T) {
+	fire, resolve := alerttest.Sample()
+	n, err := alertmanager.New(alertmanager.Config{URL: "http://alertmanager:9093"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := alerttest.T0.Add(2*time.Minute + 3*time.Second)
+	alerttest.Golden(t, "firing.json", []alertmanager.Alert{n.NewAlert(fire, fire.Severity, now)})
+	alerttest.Golden(t, "resolved.json", []alertmanager.Alert{n.NewAlert(resolve, resolve.Severity, now)})
+}

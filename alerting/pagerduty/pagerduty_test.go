@@ -295,3 +295,10 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestGolden(t *testing.T) {
+	fire, resolve := alerttest.Sample()
+	n := newNotifier(t, "https://events.pagerduty.com")
+	alerttest.Golden(t, "trigger.json", n.NewEvent(fire))
+	alerttest.Golden(t, "resolve.json", n.NewEvent(resolve))
+}

@@ -341,3 +341,9 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("5 messages within %s, want >= 300ms at 10/s with burst 2", gap)
 	}
 }
+
+func TestGolden(t *testing.T) {
+	fire, resolve := alerttest.Sample()
+	alerttest.Golden(t, "firing.json", slack.NewMessage(fire))
+	alerttest.Golden(t, "resolved.json", slack.NewMessage(resolve))
+}

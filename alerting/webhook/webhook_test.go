@@ -170,3 +170,9 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestGolden(t *testing.T) {
+	fire, resolve := alerttest.Sample()
+	alerttest.Golden(t, "firing.json", webhook.NewPayload(fire))
+	alerttest.Golden(t, "resolved.json", webhook.NewPayload(resolve))
+}
