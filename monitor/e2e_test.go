@@ -1,0 +1,227 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/driftwatch/driftwatch/alerting/webhook"
+	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// testClickHouse returns the address of the test ClickHouse server and a
+// fresh database name that is dropped when the test ends.
+func testClickHouse(t *testing.T) (addr, db string) {
+	t.Helper()
+	addr = os.Getenv("DRIFTWATCH_TEST_CLICKHOUSE")
+	if addr == "" {
+		addr = storage.DefaultAddr
+	}
+	db = fmt.Sprintf("dw_monitor_%d", rand.Uint32())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := storage.Open(ctx, storage.Config{Addr: addr, Database: "default", DialTimeout: 3 * time.Second}, nil, nil)
+	if err != nil {
+		t.Fatalf("ClickHouse not reachable at %s: run scripts/clickhouse.sh start: %v", addr, err)
+	}
+	t.Cleanup(func() {
+		_ = s.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		s.Close()
+	})
+	return addr, db
+}
+
+func queryUint(t *testing.T, s *storage.Store, sql string, args ...any) uint64 {
+	t.Helper()
+	rows, err := s.Query(context.Background(), sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var v uint64
+	if rows.Next() {
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	return v
+}
+
+// alertSink is a webhook receiver that checks and keeps every payload.
+type alertSink struct {
+	t    *testing.T
+	mu   sync.Mutex
+	got  []webhook.Payload
+	srv  *httptest.Server
+	errs []string
+}
+
+func newAlertSink(t *testing.T) *alertSink {
+	s := &alertSink{t: t}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p webhook.Payload
+		body, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if r.Header.Get("Content-Type") != "application/json" {
+			s.errs = append(s.errs, "content type "+r.Header.Get("Content-Type"))
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			s.errs = append(s.errs, err.Error())
+		} else if p.Key == "" || p.ModelID == "" || p.Feature == "" || p.Summary == "" || len(p.Tests) == 0 ||
+			(p.Status != "firing" && p.Status != "resolved") || (p.Severity != "warning" && p.Severity != "critical") {
+			s.errs = append(s.errs, "incomplete payload: "+string(body))
+		}
+		s.got = append(s.got, p)
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *alertSink) payloads() []webhook.Payload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) > 0 {
+		s.t.Errorf("bad alert payloads: %v", s.errs)
+	}
+	return append([]webhook.Payload(nil), s.got...)
+}
+
+// TestEndToEnd runs generator → embedded Kafka → monitor → ClickHouse →
+// alert, and checks the rows and the alert that come out.
+func TestEndToEnd(t *testing.T) {
+	addr, db := testClickHouse(t)
+	sink := newAlertSink(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	cfg := Config{Listen: "127.0.0.1:0"}
+	cfg.Kafka.Embedded = true
+	cfg.Kafka.EmbeddedAddr = "127.0.0.1:0"
+	cfg.Kafka.Consumer.Topic = "telemetry"
+	cfg.Kafka.Consumer.HeartbeatInterval = 200 * time.Millisecond
+	cfg.Kafka.Consumer.JoinGroupBackoff = 200 * time.Millisecond
+	cfg.Kafka.Consumer.MaxWait = 100 * time.Millisecond
+	cfg.ClickHouse = storage.Config{Addr: addr, Database: db}
+	cfg.Analysis.WindowSize = 2 * time.Second
+	cfg.Analysis.AllowedLateness = time.Second
+	cfg.Analysis.IdleFlush = time.Second
+	cfg.Analysis.WarmupWindows = 2
+	cfg.Alerting.PendingWindows = 2
+	cfg.Alerting.Webhook = []webhook.Config{{Name: "sink", URL: sink.srv.URL}}
+	// The embedded broker listens on a free port; Brokers follow it below.
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cfg.Kafka.Embedded = false
+	cfg.Kafka.Consumer.Brokers = e.Brokers()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	reg := prometheus.NewRegistry()
+	m, err := New(ctx, cfg, Options{Registry: reg, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+
+	// 2 models, 20 s of event time at 2,000 events/s of event time (10 windows),
+	// fraud-scorer shifted by 1.5σ after 9 s, one malformed message in 200.
+	sc := generator.DefaultScenario(2, 10)
+	sc.Start = time.Now().Add(-time.Hour).Truncate(time.Minute)
+	sc.EventStep = 500 * time.Microsecond
+	sc.BadFraction = 0.005
+	sc.Shift = &generator.Shift{Model: sc.Models[0].ID, After: 9 * time.Second, MeanShift: 1.5, CategoryFlip: true}
+	shifted := sc.Models[0].ID
+	g, err := generator.New(sc, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40000
+	if sent, err := generator.Produce(ctx, e.Brokers(), "telemetry", g, n, log); err != nil || sent != n {
+		t.Fatalf("produced %d of %d: %v", sent, n, err)
+	}
+
+	// Wait until every message is accounted for: counted in a stored window or dead-lettered.
+	s := m.Store()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st := m.Stats()
+		stored := queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL")
+		if stored+st.Rejected == n && m.alertsDelivered(sink) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %d events stored, %d dead-lettered, %d alerts, of %d messages", stored, st.Rejected, len(sink.payloads()), n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("monitor: %v", err)
+	}
+
+	st := m.Stats()
+	if st.Rejected == 0 || st.Rejected > n/50 {
+		t.Errorf("%d messages dead-lettered; the generator makes about %d", st.Rejected, n/200)
+	}
+	if w := queryUint(t, s, "SELECT count() FROM inference_windows FINAL"); w < 16 {
+		t.Errorf("%d windows stored, want at least 16 (2 models × 8+ windows)", w)
+	}
+	if r := queryUint(t, s, "SELECT uniqExact(model_id) FROM `references`"); r != 2 {
+		t.Errorf("references of %d models stored, want 2", r)
+	}
+	if f := queryUint(t, s, "SELECT count() FROM feature_windows FINAL WHERE model_id = ? AND length(bin_counts) > 0", shifted); f == 0 {
+		t.Error("no feature window with bin counts")
+	}
+	// The shifted model drifts on shifted features; the other model does not.
+	if d := queryUint(t, s, "SELECT count() FROM drift_scores FINAL WHERE model_id = ? AND test = 'psi' AND severity = 'critical' AND window_start >= ?", shifted, sc.Start.Add(10*time.Second)); d < 5 {
+		t.Errorf("%d critical PSI scores of %s after the shift, want at least 5", d, shifted)
+	}
+	if d := queryUint(t, s, "SELECT count() FROM drift_scores FINAL WHERE model_id = ? AND window_start < ? AND severity = 'critical'", shifted, sc.Start.Add(8*time.Second)); d != 0 {
+		t.Errorf("%d critical scores of %s before the shift", d, shifted)
+	}
+	var firingShifted int
+	for _, p := range sink.payloads() {
+		if p.Status == "firing" && p.ModelID == shifted {
+			firingShifted++
+		}
+		if p.Status == "firing" && p.ModelID != shifted && p.Severity == "critical" {
+			t.Errorf("critical alert for the stable model: %s", p.Summary)
+		}
+	}
+	if firingShifted == 0 {
+		t.Fatal("no firing alert for the shifted model")
+	}
+	if a := queryUint(t, s, "SELECT count() FROM alerts WHERE record = 'delivery' AND outcome = 'success' AND model_id = ?", shifted); a == 0 {
+		t.Error("no successful delivery recorded in the alerts table")
+	}
+}
+
+// alertsDelivered reports whether the sink has received a firing alert.
+func (m *Monitor) alertsDelivered(s *alertSink) bool {
+	for _, p := range s.payloads() {
+		if p.Status == "firing" {
+			return true
+		}
+	}
+	return false
+}
