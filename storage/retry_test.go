@@ -253,3 +253,35 @@ func TestWriteWindowsPermanentError(t *testing.T) {
 		t.Fatalf("inference_windows has %d rows although drift_scores failed", n)
 	}
 }
+
+func TestInsertAppendErrorIsPermanent(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := newTestStore(t, Config{MaxRetryBackoff: 100 * time.Millisecond}, reg)
+	// A field whose Go type does not fit its column (String into UInt32) fails in the client.
+	bad := []field[AlertRow]{fieldOf("attempt", func(*AlertRow) string { return "three" })}
+	err := insert(testContext(t), s, "alerts", bad, []AlertRow{{}})
+	if err == nil || !strings.Contains(err.Error(), "inserting 1 rows into alerts: appending column attempt") {
+		t.Fatalf("insert with a mistyped column = %v, want a permanent append error", err)
+	}
+	if n := metricValue(t, reg, "driftwatch_clickhouse_retries_total", ""); n != 0 {
+		t.Fatalf("a mistyped column was retried %v times", n)
+	}
+	if n := metricValue(t, reg, "driftwatch_clickhouse_insert_errors_total", "alerts"); n != 1 {
+		t.Fatalf("driftwatch_clickhouse_insert_errors_total{table=alerts} = %v, want 1", n)
+	}
+}
+
+func TestStoresShareRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a := newTestStore(t, Config{}, reg)
+	b := newTestStore(t, Config{}, reg) // registering the same metrics again must not panic
+	ctx := testContext(t)
+	for _, s := range []*Store{a, b} {
+		if err := s.RecordAlerts(ctx, []AlertRow{{AlertKey: "k", Record: "state", State: "firing"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := metricValue(t, reg, "driftwatch_clickhouse_insert_rows_total", "alerts"); n != 2 {
+		t.Fatalf("driftwatch_clickhouse_insert_rows_total{table=alerts} = %v over two Stores, want 2", n)
+	}
+}
