@@ -138,6 +138,11 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 		n, herr, ferr := p.readBatch(ctx, conn.ReadBatchWith(fetch), h, &next)
 		read += n
 		if herr != nil {
+			if ctx.Err() != nil {
+				// Interrupted by the end of the generation, not broken:
+				// what it reports as committable still holds.
+				return read, nil
+			}
 			handlerFailed = true
 			return read, herr
 		}
