@@ -3,7 +3,7 @@
 #
 #   scripts/clickhouse.sh start    install (if needed), configure and start the server; wait for SELECT 1
 #   scripts/clickhouse.sh stop     stop the server started by this script
-#   scripts/clickhouse.sh status   print whether the server is running and answering
+#   scripts/clickhouse.sh status   print whether the server is running and answering (exit 0; 1 not answering; 3 not running)
 #   scripts/clickhouse.sh client [args...]   run clickhouse-client against it
 #
 # It never touches the system service (/etc/clickhouse-server, /var/lib/clickhouse): all state lives in
