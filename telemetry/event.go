@@ -43,9 +43,13 @@ type Model struct {
 
 // Principal is the caller of a model, named with OpenTelemetry's attribute names.
 type Principal struct {
-	EndUserID     string `json:"enduser.id,omitempty"`
-	Service       string `json:"service,omitempty"`
-	Tenant        string `json:"tenant,omitempty"`
+	// EndUserID is OpenTelemetry's enduser.id: the end user on whose behalf the call was made.
+	EndUserID string `json:"enduser.id,omitempty"`
+	// Service is the calling service.
+	Service string `json:"service,omitempty"`
+	// Tenant is the customer or organisation the call belongs to.
+	Tenant string `json:"tenant,omitempty"`
+	// ClientAddress is OpenTelemetry's client.address: the caller's network address.
 	ClientAddress string `json:"client.address,omitempty"`
 }
 
@@ -71,13 +75,20 @@ type Prediction struct {
 
 // LLM carries OpenTelemetry GenAI usage attributes and a refusal flag.
 type LLM struct {
-	InputTokens          *int64   `json:"gen_ai.usage.input_tokens,omitempty"`
-	OutputTokens         *int64   `json:"gen_ai.usage.output_tokens,omitempty"`
-	CacheReadInputTokens *int64   `json:"gen_ai.usage.cache_read.input_tokens,omitempty"`
-	ReasoningTokens      *int64   `json:"gen_ai.usage.reasoning.output_tokens,omitempty"`
-	FinishReasons        []string `json:"gen_ai.response.finish_reasons,omitempty"`
-	TimeToFirstChunk     *float64 `json:"gen_ai.response.time_to_first_chunk,omitempty"`
-	Refusal              bool     `json:"refusal,omitempty"`
+	// InputTokens is gen_ai.usage.input_tokens.
+	InputTokens *int64 `json:"gen_ai.usage.input_tokens,omitempty"`
+	// OutputTokens is gen_ai.usage.output_tokens.
+	OutputTokens *int64 `json:"gen_ai.usage.output_tokens,omitempty"`
+	// CacheReadInputTokens is gen_ai.usage.cache_read.input_tokens.
+	CacheReadInputTokens *int64 `json:"gen_ai.usage.cache_read.input_tokens,omitempty"`
+	// ReasoningTokens is gen_ai.usage.reasoning.output_tokens.
+	ReasoningTokens *int64 `json:"gen_ai.usage.reasoning.output_tokens,omitempty"`
+	// FinishReasons is gen_ai.response.finish_reasons.
+	FinishReasons []string `json:"gen_ai.response.finish_reasons,omitempty"`
+	// TimeToFirstChunk is gen_ai.response.time_to_first_chunk in seconds.
+	TimeToFirstChunk *float64 `json:"gen_ai.response.time_to_first_chunk,omitempty"`
+	// Refusal says the model refused to answer (OpenTelemetry's finish reasons have no refusal value).
+	Refusal bool `json:"refusal,omitempty"`
 }
 
 // Reserved feature names under which the prediction is monitored like a feature.
