@@ -49,7 +49,9 @@ func New(cfg Config) (*Notifier, error) {
 // ResendInterval tells the alerting manager how often to post a firing alert again.
 func (a *Notifier) ResendInterval() time.Duration { return a.resend }
 
-// Alert is one element of the /api/v2/alerts request body (postableAlert).
+// Alert is one element of the /api/v2/alerts request body (Alertmanager's
+// postableAlert): labels identify the alert, annotations describe it, endsAt in
+// the past resolves it, generatorURL links back to its source.
 type Alert struct {
 	Labels       map[string]string `json:"labels"`
 	Annotations  map[string]string `json:"annotations,omitempty"`

@@ -49,7 +49,9 @@ func New(cfg Config) (*Notifier, error) {
 	}, nil
 }
 
-// Event is an Events API v2 request body.
+// Event is an Events API v2 request body; the field names and meanings are
+// PagerDuty's (routing_key, event_action trigger|resolve, dedup_key, payload,
+// client, client_url, links).
 type Event struct {
 	RoutingKey  string   `json:"routing_key"`
 	EventAction string   `json:"event_action"`
@@ -60,7 +62,9 @@ type Event struct {
 	Links       []Link   `json:"links,omitempty"`
 }
 
-// Payload is the body of a trigger event.
+// Payload is the body of a trigger event: summary (at most 1024 characters),
+// source, severity (critical|error|warning|info), timestamp (RFC 3339),
+// component, group, class and free-form custom_details.
 type Payload struct {
 	Summary       string         `json:"summary"`
 	Source        string         `json:"source"`
@@ -72,7 +76,7 @@ type Payload struct {
 	CustomDetails map[string]any `json:"custom_details,omitempty"`
 }
 
-// Link is a link shown on the incident.
+// Link is a link shown on the incident: its address and its text.
 type Link struct {
 	Href string `json:"href"`
 	Text string `json:"text"`

@@ -87,17 +87,24 @@ type Message struct {
 
 // Block is one Block Kit layout block (header, section or context).
 type Block struct {
-	Type     string  `json:"type"`
-	Text     *Text   `json:"text,omitempty"`
-	Fields   []*Text `json:"fields,omitempty"`
+	// Type is "header", "section" or "context".
+	Type string `json:"type"`
+	// Text is the header's plain_text or the section's mrkdwn text.
+	Text *Text `json:"text,omitempty"`
+	// Fields are a section's two-column fields (at most 10).
+	Fields []*Text `json:"fields,omitempty"`
+	// Elements are a context block's texts.
 	Elements []*Text `json:"elements,omitempty"`
 }
 
 // Text is a Block Kit text object, "plain_text" or "mrkdwn".
 type Text struct {
-	Type  string `json:"type"`
-	Text  string `json:"text"`
-	Emoji bool   `json:"emoji,omitempty"`
+	// Type is "plain_text" or "mrkdwn".
+	Type string `json:"type"`
+	// Text is the content; in mrkdwn, &, < and > from telemetry are escaped.
+	Text string `json:"text"`
+	// Emoji lets Slack render :emoji: codes in plain_text.
+	Emoji bool `json:"emoji,omitempty"`
 }
 
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

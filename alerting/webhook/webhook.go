@@ -63,7 +63,8 @@ type Payload struct {
 	DashboardURL string `json:"dashboard_url,omitempty"`
 }
 
-// Test is one drift test in a Payload; non-finite numbers are null.
+// Test is one drift test in a Payload: its name, statistic, p-value, threshold
+// and severity; non-finite numbers (a test without p-value) are null.
 type Test struct {
 	Test      string   `json:"test"`
 	Statistic *float64 `json:"statistic"`
