@@ -49,8 +49,8 @@ type HandlerFactory func(ctx context.Context, topic string, partition int32, sta
 const closeTimeout = 10 * time.Second
 
 // fetchGrace is added to MaxWait for the socket deadline of a fetch, so that a
-// silent broker is noticed.
-const fetchGrace = 10 * time.Second
+// silent broker is noticed. A variable so that tests can shorten it.
+var fetchGrace = 10 * time.Second
 
 // Consumer reads a topic as a member of a Kafka consumer group, with one
 // loop per assigned partition.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -411,4 +412,36 @@ func TestConsumerMetricsPassLint(t *testing.T) {
 
 func nopFactory(context.Context, string, int32, int64) (PartitionHandler, error) {
 	return nil, errors.New("not used")
+}
+
+// TestConsumerSurvivesSlowHandler blocks the handler for longer than the
+// fetch deadline in the middle of a fetched batch (as back-pressure from
+// storage does): the rest of the batch must still be read, with no partition
+// restart and no re-delivery.
+func TestConsumerSurvivesSlowHandler(t *testing.T) {
+	old := fetchGrace
+	fetchGrace = 300 * time.Millisecond
+	t.Cleanup(func() { fetchGrace = old })
+	const topic, group, n = "telemetry", "g-slow", 300
+	e := startBroker(t, topic)
+	produce(t, e.Brokers(), topic, 0, n, "v")
+	reg := prometheus.NewRegistry()
+	rec := newRecorder(t, e.Brokers(), group)
+	cfg := testConfig(e.Brokers(), topic, group)
+	cfg.MaxBatch = 50
+	var slowed sync.Once
+	stop := runConsumer(t, cfg, rec.factory("a", handlerBehaviour{fail: func(_ int32, batch []Message) bool {
+		if batch[0].Offset > 0 {
+			slowed.Do(func() { time.Sleep(time.Second) })
+		}
+		return false
+	}}), reg)
+	waitFor(t, 20*time.Second, "all messages handled", func() bool { return rec.handled() == n })
+	stop()
+	if got := metricValue(t, reg, "driftwatch_ingest_partition_errors_total", nil); got != 0 {
+		t.Errorf("partition_errors_total = %v after a slow handler, want 0", got)
+	}
+	if _, ds := rec.snapshot(); len(ds) != n {
+		t.Errorf("%d deliveries, want %d", len(ds), n)
+	}
 }

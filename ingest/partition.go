@@ -135,7 +135,7 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 		if err := conn.SetReadDeadline(time.Now().Add(cfg.MaxWait + fetchGrace)); err != nil {
 			return read, fmt.Errorf("setting fetch deadline: %w", err)
 		}
-		n, herr, ferr := p.readBatch(ctx, conn.ReadBatchWith(fetch), h, &next)
+		n, herr, ferr := p.readBatch(ctx, conn, conn.ReadBatchWith(fetch), h, &next)
 		read += n
 		if herr != nil {
 			if ctx.Err() != nil {
@@ -168,7 +168,11 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 // readBatch passes one fetched batch to the handler in slices of at most
 // MaxBatch messages and closes it. It returns the number of messages handed
 // over, the handler's error and the fetch's error.
-func (p *partitionLoop) readBatch(ctx context.Context, b *kafka.Batch, h PartitionHandler, next *int64) (n int64, herr, ferr error) {
+//
+// A handler may block for long (back-pressure while storage is down): the
+// fetch deadline is renewed after every Handle call, so that the rest of the
+// fetched batch is still read instead of timing out.
+func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafka.Batch, h PartitionHandler, next *int64) (n int64, herr, ferr error) {
 	defer func() {
 		if cerr := b.Close(); cerr != nil && ferr == nil {
 			ferr = cerr
@@ -186,6 +190,7 @@ func (p *partitionLoop) readBatch(ctx context.Context, b *kafka.Batch, h Partiti
 		cnt := len(p.batch)
 		err := h.Handle(ctx, p.batch)
 		p.batch = p.batch[:0]
+		_ = conn.SetReadDeadline(time.Now().Add(p.c.cfg.MaxWait + fetchGrace))
 		if err != nil {
 			return fmt.Errorf("handling %d messages from offset %d: %w", cnt, first, err)
 		}

@@ -1,7 +1,10 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
+	"os/exec"
+	"strings"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -174,6 +177,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	checkMetrics(t, m.Addr())
 	stop()
 	if err := <-done; err != nil {
 		t.Fatalf("monitor: %v", err)
@@ -224,4 +228,45 @@ func (m *Monitor) alertsDelivered(s *alertSink) bool {
 		}
 	}
 	return false
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// checkMetrics scrapes /metrics and lints it with promtool (Debian's
+// prometheus package), and checks that every stage reports.
+func checkMetrics(t *testing.T, addr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("scraping /metrics: %d %v", resp.StatusCode, err)
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatalf("promtool not found (apt-get install prometheus, or make deps): %v", err)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	for _, name := range []string{
+		"driftwatch_ingest_messages_total", "driftwatch_ingest_rejected_total", "driftwatch_ingest_commit_lag_messages",
+		"driftwatch_analysis_late_events_total", "driftwatch_analysis_windows_closed_total",
+		"driftwatch_clickhouse_insert_duration_seconds", "driftwatch_clickhouse_insert_errors_total",
+		"driftwatch_alerts_notifications_total", "driftwatch_drift_statistic{",
+	} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
 }
