@@ -132,7 +132,7 @@ func (h *countingHandler) Handle(_ context.Context, batch []ingest.Message) erro
 	return nil
 }
 
-func (h *countingHandler) Committable() int64         { return h.next }
+func (h *countingHandler) Committable() int64          { return h.next }
 func (h *countingHandler) Close(context.Context) error { return nil }
 
 func benchClickHouse(b *testing.B) (string, string) {

@@ -3,8 +3,6 @@ package monitor
 import (
 	"bytes"
 	"context"
-	"os/exec"
-	"strings"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
