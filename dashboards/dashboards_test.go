@@ -75,12 +75,12 @@ type jsonVariable struct {
 }
 
 type jsonPanel struct {
-	ID       int    `json:"id"`
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	GridPos  struct{ X, Y, W, H int } `json:"gridPos"`
-	Datasource jsonRef      `json:"datasource"`
-	Targets    []jsonTarget `json:"targets"`
+	ID         int                      `json:"id"`
+	Type       string                   `json:"type"`
+	Title      string                   `json:"title"`
+	GridPos    struct{ X, Y, W, H int } `json:"gridPos"`
+	Datasource jsonRef                  `json:"datasource"`
+	Targets    []jsonTarget             `json:"targets"`
 }
 
 type jsonTarget struct {
