@@ -27,9 +27,11 @@ const mahalanobisMaxCondition = 1e10
 // the error names the first feature that is (nearly) a linear combination of
 // the ones before it.
 //
-// Under no drift, with a current window of size w drawn from the reference
-// distribution, w·d² is approximately χ² with len(currentMean) degrees of
-// freedom when the reference is large.
+// Under no drift, with a current window of w rows from the reference
+// distribution and n reference rows, d²/(1/w + 1/n) is approximately χ² with
+// len(currentMean) degrees of freedom (Hotelling's T², for large n), so the
+// distance shrinks as windows grow: compare it with that null, not with a
+// fixed number.
 func MahalanobisMean(reference [][]float64, currentMean []float64) (float64, error) {
 	p, n := len(currentMean), len(reference)
 	if p == 0 {
