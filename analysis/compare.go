@@ -150,6 +150,9 @@ type MultivariateReport struct {
 	// Mahalanobis is the Mahalanobis distance of the current mean from the
 	// reference mean.
 	Mahalanobis *StatReport `json:"mahalanobis,omitempty"`
+	// Columns names the columns the joint tests used. It is not part of the
+	// JSON report.
+	Columns []string `json:"-"`
 }
 
 // Float is a float64 that marshals NaN and ±Inf as JSON null.
@@ -423,14 +426,16 @@ func compareCategorical(rc, cc *dataset.Column) (FeatureReport, Severity, float6
 // standardised by the reference mean and standard deviation before MMD.
 func compareJoint(reference, current *dataset.Table, opt CompareOptions, notes []string) (MultivariateReport, []string) {
 	var rcols, ccols [][]float64
+	var names []string
 	for i := range reference.Columns {
 		rc := &reference.Columns[i]
 		cc := current.Column(rc.Name)
 		if rc.Kind == dataset.Numeric && cc != nil && cc.Kind == dataset.Numeric && rc.Missing == 0 && cc.Missing == 0 && len(rc.Numeric) > 0 && len(cc.Numeric) > 0 {
 			rcols, ccols = append(rcols, rc.Numeric), append(ccols, cc.Numeric)
+			names = append(names, rc.Name)
 		}
 	}
-	var out MultivariateReport
+	out := MultivariateReport{Columns: names}
 	if len(rcols) == 0 {
 		return out, append(notes, "no numeric column without missing values in both data sets; no multivariate test")
 	}

@@ -27,6 +27,7 @@ Commands:
   demo       everything on one machine: embedded broker, generator with injected drift, monitor, alert sink
   generate   produce synthetic telemetry (with an optional injected shift) to a Kafka topic
   migrate    create or upgrade the ClickHouse schema (idempotent)
+  compare    drift report of a current data set against a reference (CSV, JSON Lines, Parquet)
 
 Run 'driftwatch <command> --help' for a command's flags and examples.
 `
@@ -48,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		"demo":     cmdDemo,
 		"generate": cmdGenerate,
 		"migrate":  cmdMigrate,
+		"compare":  cmdCompare,
 	}
 	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {
@@ -67,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.Is(err, errDrift):
+		fmt.Fprintf(stderr, "driftwatch %s: %v\n", name, err)
+		return exitDrift
 	default:
 		fmt.Fprintf(stderr, "driftwatch %s: %v\n", name, err)
 		return 1
