@@ -12,7 +12,7 @@ import (
 const mmdMinSquaredDistance = 1e-30
 
 // MMDResult is a kernel two-sample test with an RBF kernel (Alibi Detect
-// conventions, statistics.md §A1.7).
+// conventions; see docs/statistics.md).
 type MMDResult struct {
 	// Statistic is the unbiased estimate (U-statistic) of MMD². It can be
 	// slightly negative under the null hypothesis.
