@@ -422,18 +422,24 @@ func compareCategorical(rc, cc *dataset.Column) (FeatureReport, Severity, float6
 }
 
 // compareJoint runs MMD and the Mahalanobis distance of the mean on the
-// numeric columns without missing values on either side. Columns are
-// standardised by the reference mean and standard deviation before MMD.
+// numeric columns without missing values on either side, in name order.
+// Columns are standardised by the reference mean and (ddof 0) standard
+// deviation before MMD; a column constant in the reference is only centred.
 func compareJoint(reference, current *dataset.Table, opt CompareOptions, notes []string) (MultivariateReport, []string) {
-	var rcols, ccols [][]float64
 	var names []string
 	for i := range reference.Columns {
 		rc := &reference.Columns[i]
 		cc := current.Column(rc.Name)
 		if rc.Kind == dataset.Numeric && cc != nil && cc.Kind == dataset.Numeric && rc.Missing == 0 && cc.Missing == 0 && len(rc.Numeric) > 0 && len(cc.Numeric) > 0 {
-			rcols, ccols = append(rcols, rc.Numeric), append(ccols, cc.Numeric)
 			names = append(names, rc.Name)
 		}
+	}
+	// In name order, so that the result does not depend on the files'
+	// column order, not even in the last bit.
+	slices.Sort(names)
+	var rcols, ccols [][]float64
+	for _, n := range names {
+		rcols, ccols = append(rcols, reference.Column(n).Numeric), append(ccols, current.Column(n).Numeric)
 	}
 	out := MultivariateReport{Columns: names}
 	if len(rcols) == 0 {
