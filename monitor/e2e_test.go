@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/driftwatch/driftwatch/alerting/webhook"
 	"github.com/driftwatch/driftwatch/generator"
@@ -217,6 +218,57 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if a := queryUint(t, s, "SELECT count() FROM alerts WHERE record = 'delivery' AND outcome = 'success' AND model_id = ?", shifted); a == 0 {
 		t.Error("no successful delivery recorded in the alerts table")
+	}
+	checkDeadLetters(t, e.Brokers(), "telemetry.dlq", int(st.Rejected))
+}
+
+// checkDeadLetters reads the dead-letter topic back and checks that every
+// rejected message is there with its reason and origin.
+func checkDeadLetters(t *testing.T, brokers []string, topic string, want int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	reasons := map[string]int{}
+	origins := map[string]bool{}
+	for part := 0; part < 3; part++ {
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: part, MaxWait: 100 * time.Millisecond})
+		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := conn.ReadLastOffset()
+		conn.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := int64(0); i < last; i++ {
+			m, err := r.ReadMessage(ctx)
+			if err != nil {
+				t.Fatalf("reading dead letters: %v", err)
+			}
+			h := map[string]string{}
+			for _, x := range m.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			if h["x-orig-topic"] != "telemetry" || h["x-orig-offset"] == "" || h["x-orig-partition"] == "" || h["x-error"] == "" || h["x-consumer-group"] == "" {
+				t.Errorf("dead letter with incomplete headers: %v", h)
+			}
+			reasons[h["x-error-reason"]]++
+			origins[h["x-orig-partition"]+"/"+h["x-orig-offset"]] = true
+			if len(m.Key) == 0 || len(m.Value) == 0 {
+				t.Error("dead letter lost the original key or value")
+			}
+		}
+		r.Close()
+	}
+	if len(origins) != want {
+		t.Errorf("%d distinct dead letters on %s, want %d", len(origins), topic, want)
+	}
+	// The generator's malformed messages: invalid JSON, a "NaN" number, a missing prediction_id.
+	for _, reason := range []string{"invalid_json", "invalid_value", "missing_field"} {
+		if reasons[reason] == 0 {
+			t.Errorf("no dead letter with reason %s (got %v)", reason, reasons)
+		}
 	}
 }
 

@@ -142,8 +142,12 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 		clear(p.dead)
 		p.dead = p.dead[:0]
 	}
+	err := p.flush(ctx)
+	// Activity is stamped after the flush: a flush that waited out a
+	// ClickHouse outage must not make the partition look idle to the ticker,
+	// which would close the window being filled.
 	p.win.Touch(time.Now())
-	return p.flush(ctx)
+	return err
 }
 
 // decode decodes msg into p.ev, honouring a CloudEvents ce_type header.
