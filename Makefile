@@ -41,3 +41,8 @@ bench: clickhouse
 
 clean:
 	rm -rf bin
+
+## chdb-check: run the modern-ClickHouse schema and the docs' example queries on current ClickHouse (chdb, npm).
+chdb-check:
+	@mkdir -p /tmp/driftwatch-chdb && cd /tmp/driftwatch-chdb && (test -d node_modules/chdb || npm install --no-audit --no-fund chdb@3.4.0 >/dev/null)
+	NODE_PATH=/tmp/driftwatch-chdb/node_modules node storage/testdata/chdb_check.js

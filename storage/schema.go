@@ -39,6 +39,19 @@ func dim(name string) column                { return column{name: name, typ: "St
 func col(name, typ string) column           { return column{name: name, typ: typ} }
 func packed(name, typ, codec string) column { return column{name: name, typ: typ, codec: codec} }
 
+// render returns the column's definition for a server of version v.
+func (c column) render(v version) string {
+	typ := c.typ
+	if c.dim && v.lowCardinality() {
+		typ = "LowCardinality(" + typ + ")"
+	}
+	def := c.name + " " + typ
+	if c.codec != "" && v.codecs() {
+		def += " CODEC(" + c.codec + ")"
+	}
+	return def
+}
+
 // table is the definition of one table, rendered per server version.
 type table struct {
 	name        string
@@ -52,14 +65,7 @@ func (t table) render(v version) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s\n(\n", t.name)
 	for i, c := range t.columns {
-		typ := c.typ
-		if c.dim && v.lowCardinality() {
-			typ = "LowCardinality(" + typ + ")"
-		}
-		fmt.Fprintf(&b, "    %s %s", c.name, typ)
-		if c.codec != "" && v.codecs() {
-			fmt.Fprintf(&b, " CODEC(%s)", c.codec)
-		}
+		fmt.Fprintf(&b, "    %s", c.render(v))
 		if i < len(t.columns)-1 {
 			b.WriteString(",")
 		}
@@ -143,6 +149,7 @@ var (
 			dim("test"),
 			packed("statistic", "Float64", codecFloat),
 			packed("p_value", "Float64", codecFloat),
+			packed("effect", "Float64", codecFloat), // added by migration 6 to databases created before it
 			packed("threshold", "Float64", codecFloat),
 			dim("severity"),
 			col("drifted", "UInt8"),
@@ -225,6 +232,18 @@ var migrations = []migration{
 	{3, "create drift_scores", createTable(driftScoresTable)},
 	{4, "create alerts", createTable(alertsTable)},
 	{5, "create references", createTable(referencesTable)},
+	// Tables are created in their latest shape; columns added later are also
+	// added by their own migration to databases created before.
+	{6, "add drift_scores.effect", addColumn(driftScoresTable.name, packed("effect", "Float64", codecFloat), "p_value")},
+}
+
+// addColumn adds a column after another one. ClickHouse 18.16 has no ADD
+// COLUMN IF NOT EXISTS: Migrate treats "already exists" as done, so that an
+// interrupted migration can be re-run.
+func addColumn(tableName string, c column, after string) func(version) []string {
+	return func(v version) []string {
+		return []string{fmt.Sprintf("ALTER TABLE `%s` ADD COLUMN %s AFTER %s", tableName, c.render(v), after)}
+	}
 }
 
 // migrationsTable records the applied migrations.
@@ -263,6 +282,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		for _, stmt := range m.statements(s.version) {
 			if err := s.conn.Exec(ctx, stmt); err != nil {
+				if strings.HasPrefix(stmt, "ALTER TABLE") && strings.Contains(err.Error(), "already exists") {
+					continue
+				}
 				return fmt.Errorf("applying migration %d (%s): %w", m.version, m.description, err)
 			}
 		}

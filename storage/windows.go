@@ -61,6 +61,7 @@ type ScoreRow struct {
 	Test           string // "psi", "js", "wasserstein", "wasserstein_norm", "ks" or "chi2"
 	Statistic      float64
 	PValue         float64 // NaN when the test has none
+	Effect         float64 // the effect size the decision used; NaN for informational tests
 	Threshold      float64
 	Severity       string // "ok", "warning" or "critical"
 	Drifted        bool   // stored as UInt8 0/1
@@ -128,6 +129,7 @@ var scoreFields = []field[ScoreRow]{
 	fieldOf("test", func(r *ScoreRow) string { return r.Test }),
 	fieldOf("statistic", func(r *ScoreRow) float64 { return r.Statistic }),
 	fieldOf("p_value", func(r *ScoreRow) float64 { return r.PValue }),
+	fieldOf("effect", func(r *ScoreRow) float64 { return r.Effect }),
 	fieldOf("threshold", func(r *ScoreRow) float64 { return r.Threshold }),
 	fieldOf("severity", func(r *ScoreRow) string { return r.Severity }),
 	fieldOf("drifted", func(r *ScoreRow) uint8 { return boolToUInt8(r.Drifted) }),

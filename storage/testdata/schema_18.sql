@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS drift_scores
     test String,
     statistic Float64,
     p_value Float64,
+    effect Float64,
     threshold Float64,
     severity String,
     drifted UInt8,
@@ -125,3 +126,5 @@ CREATE TABLE IF NOT EXISTS references
 )
 ENGINE = ReplacingMergeTree(created_at)
 ORDER BY (model_id, model_version, reference_id, feature);
+
+ALTER TABLE `drift_scores` ADD COLUMN effect Float64 AFTER p_value;
