@@ -19,9 +19,18 @@ type Config struct {
 	// WarmupWindows is how many closed windows of a model version make its
 	// reference when none was imported. Default: 5.
 	WarmupWindows int `yaml:"warmup_windows"`
-	// SampleSize bounds the uniform sample kept per numeric feature and window,
-	// and in a reference. At most 10000, so KS p-values are exact. Default: 1000.
+	// SampleSize bounds the uniform sample kept per numeric feature and
+	// window; KS compares it with a reference subsample of the same size. At
+	// most 10000, so KS p-values are exact. Default: 1000.
 	SampleSize int `yaml:"sample_size"`
+	// ReferenceSampleSize bounds the uniform sample of a reference (and of
+	// its warm-up windows): reference bins and proportions come from it, so
+	// it sets the PSI decision's power. Memory: 16 bytes per value per
+	// numeric feature of a model in warm-up. Default: 10000.
+	ReferenceSampleSize int `yaml:"reference_sample_size"`
+	// FDR is the Benjamini–Hochberg false discovery rate applied, within a
+	// window, across the features of each decision test. Default: 0.01.
+	FDR float64 `yaml:"fdr"`
 	// Bins is the number of reference-quantile bins of numeric features. Default: 10 (deciles).
 	Bins int `yaml:"bins"`
 	// MaxCategories bounds the categories tracked per categorical feature;
@@ -39,47 +48,46 @@ type Config struct {
 	Thresholds Thresholds `yaml:"thresholds"`
 }
 
-// Threshold is a pair of warning and critical levels for one test. For tests
-// decided on a statistic (psi, js, wasserstein_norm) a value at or above the
-// level reaches it; for tests decided on a p-value (ks, chi2) a p-value below
-// the level reaches it. A zero pair disables the test's decision.
+// Threshold is a pair of effect-size levels. A drift decision needs the test
+// to be significant (after Benjamini–Hochberg) and its effect size to reach
+// Warning; reaching Critical makes it critical.
 type Threshold struct {
 	Warning  float64 `yaml:"warning"`
 	Critical float64 `yaml:"critical"`
 }
 
-// Thresholds holds one Threshold per test.
+// Thresholds holds the effect-size levels of the three decisions.
 type Thresholds struct {
-	// PSI on reference bins. Default: 0.1 / 0.25.
+	// PSI is the effect of the PSI decision on numeric features (exact
+	// counts in reference bins, significance from PSI's chi-square null).
+	// Default: 0.005 / 0.25.
 	PSI Threshold `yaml:"psi"`
-	// JS is the Jensen–Shannon distance (base 2) on reference bins. Default: 0.1 / 0.2.
-	JS Threshold `yaml:"js"`
-	// WassersteinNorm is Wasserstein-1 divided by the reference standard deviation. Default: 0.1 / 0.2.
+	// WassersteinNorm (Wasserstein-1 over the reference standard deviation)
+	// is the effect of the KS decision on numeric features. Default: 0.05 / 0.25.
 	WassersteinNorm Threshold `yaml:"wasserstein_norm"`
-	// KS is the Kolmogorov–Smirnov p-value. Default: 0.001 / 0.000001.
-	KS Threshold `yaml:"ks"`
-	// Chi2 is the chi-square p-value of categorical features. Default: 0.001 / 0.000001.
-	Chi2 Threshold `yaml:"chi2"`
+	// LInf (the largest change of a category's share) is the effect of the
+	// chi-square decision on categorical features. Default: 0.01 / 0.2.
+	LInf Threshold `yaml:"linf"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		WindowSize:      time.Minute,
-		AllowedLateness: 10 * time.Second,
-		WarmupWindows:   5,
-		SampleSize:      1000,
-		Bins:            10,
-		MaxCategories:   64,
-		MaxFeatures:     256,
-		MaxModels:       1000,
-		MinCount:        100,
+		WindowSize:          time.Minute,
+		AllowedLateness:     10 * time.Second,
+		WarmupWindows:       5,
+		SampleSize:          1000,
+		ReferenceSampleSize: 10000,
+		FDR:                 0.01,
+		Bins:                10,
+		MaxCategories:       64,
+		MaxFeatures:         256,
+		MaxModels:           1000,
+		MinCount:            100,
 		Thresholds: Thresholds{
-			PSI:             Threshold{Warning: 0.1, Critical: 0.25},
-			JS:              Threshold{Warning: 0.1, Critical: 0.2},
-			WassersteinNorm: Threshold{Warning: 0.1, Critical: 0.2},
-			KS:              Threshold{Warning: 1e-3, Critical: 1e-6},
-			Chi2:            Threshold{Warning: 1e-3, Critical: 1e-6},
+			PSI:             Threshold{Warning: 0.005, Critical: 0.25},
+			WassersteinNorm: Threshold{Warning: 0.05, Critical: 0.25},
+			LInf:            Threshold{Warning: 0.01, Critical: 0.2},
 		},
 	}
 }
@@ -110,6 +118,7 @@ func (c *Config) Validate() error {
 	}{
 		{"warmup_windows", &c.WarmupWindows, d.WarmupWindows, 1, 10000},
 		{"sample_size", &c.SampleSize, d.SampleSize, 10, 10000},
+		{"reference_sample_size", &c.ReferenceSampleSize, d.ReferenceSampleSize, 10, 1000000},
 		{"bins", &c.Bins, d.Bins, 2, 1000},
 		{"max_categories", &c.MaxCategories, d.MaxCategories, 2, 100000},
 		{"max_features", &c.MaxFeatures, d.MaxFeatures, 1, 100000},
@@ -124,30 +133,33 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: must be between %d and %d, got %d", f.name, f.min, f.max, *f.v)
 		}
 	}
+	if c.ReferenceSampleSize < c.SampleSize {
+		return fmt.Errorf("reference_sample_size: must be at least sample_size (%d), got %d", c.SampleSize, c.ReferenceSampleSize)
+	}
+	if c.FDR == 0 {
+		c.FDR = d.FDR
+	}
+	if !(c.FDR > 0 && c.FDR < 1) {
+		return fmt.Errorf("fdr: must be in (0, 1), got %g", c.FDR)
+	}
 	ths := []struct {
-		name   string
-		t      *Threshold
-		def    Threshold
-		pvalue bool
+		name string
+		t    *Threshold
+		def  Threshold
 	}{
-		{"thresholds.psi", &c.Thresholds.PSI, d.Thresholds.PSI, false},
-		{"thresholds.js", &c.Thresholds.JS, d.Thresholds.JS, false},
-		{"thresholds.wasserstein_norm", &c.Thresholds.WassersteinNorm, d.Thresholds.WassersteinNorm, false},
-		{"thresholds.ks", &c.Thresholds.KS, d.Thresholds.KS, true},
-		{"thresholds.chi2", &c.Thresholds.Chi2, d.Thresholds.Chi2, true},
+		{"thresholds.psi", &c.Thresholds.PSI, d.Thresholds.PSI},
+		{"thresholds.wasserstein_norm", &c.Thresholds.WassersteinNorm, d.Thresholds.WassersteinNorm},
+		{"thresholds.linf", &c.Thresholds.LInf, d.Thresholds.LInf},
 	}
 	for _, th := range ths {
 		if *th.t == (Threshold{}) {
 			*th.t = th.def
 		}
 		w, cr := th.t.Warning, th.t.Critical
-		if w < 0 || cr < 0 || math.IsNaN(w) || math.IsNaN(cr) {
-			return fmt.Errorf("%s: levels must be non-negative numbers", th.name)
+		if w < 0 || cr < 0 || math.IsNaN(w) || math.IsNaN(cr) || math.IsInf(w, 0) || math.IsInf(cr, 0) {
+			return fmt.Errorf("%s: levels must be finite non-negative numbers", th.name)
 		}
-		if th.pvalue && (w > 1 || cr > w) {
-			return fmt.Errorf("%s: p-value levels need 0 <= critical <= warning <= 1, got warning %g critical %g", th.name, w, cr)
-		}
-		if !th.pvalue && cr < w {
+		if cr < w {
 			return fmt.Errorf("%s: critical (%g) must not be below warning (%g)", th.name, cr, w)
 		}
 	}

@@ -3,6 +3,8 @@ package analysis
 import (
 	"math"
 	"slices"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Severity grades a drift decision.
@@ -40,17 +42,31 @@ const (
 	TestWassersteinNorm = "wasserstein_norm"
 	TestKS              = "ks"
 	TestChi2            = "chi2"
+	TestLInf            = "linf"
 )
 
 // Score is one test of one feature of one window against its reference.
+//
+// Three tests decide drift: psi (numeric features, exact counts in reference
+// bins), ks (numeric features, samples) and chi2 (categorical features). A
+// decision needs both sides to have at least MinCount observations, the
+// test's p-value to be rejected by Benjamini–Hochberg at FDR across the
+// window's features for that test, and the effect size to reach its warning
+// level. The other tests are informational: never drifted, severity ok.
 type Score struct {
 	Feature string
 	Kind    string
 	Test    string
 	// Statistic is the test statistic; PValue is NaN for tests without one.
 	Statistic, PValue float64
-	// Threshold is the level the decision was taken against: the critical
-	// level when reached, else the warning level; NaN for informational tests.
+	// Effect is the effect size the decision used (PSI itself for psi,
+	// normalised Wasserstein-1 for ks, L∞ for chi2); NaN for informational tests.
+	Effect float64
+	// AdjustedP is the Benjamini–Hochberg adjusted p-value; NaN when not tested.
+	AdjustedP float64
+	// Threshold is the effect level the decision was taken against: the
+	// critical level when reached, else the warning level; NaN for
+	// informational tests.
 	Threshold float64
 	Severity  Severity
 	Drifted   bool
@@ -74,7 +90,7 @@ func (c *Config) ScoreWindow(w *Window) []Score {
 	for i, name := range w.NumericNames() {
 		nr := w.Ref.Numeric[name]
 		s := &w.Numeric[i]
-		if nr == nil || s.Count == 0 || s.Bins == nil {
+		if nr == nil || s.Count == 0 || s.Bins == nil || len(nr.Sample) == 0 {
 			continue
 		}
 		out = c.scoreNumeric(out, name, nr, s)
@@ -87,33 +103,38 @@ func (c *Config) ScoreWindow(w *Window) []Score {
 		}
 		out = c.scoreCategorical(out, name, cr, s)
 	}
+	c.decide(out, TestPSI, c.Thresholds.PSI)
+	c.decide(out, TestKS, c.Thresholds.WassersteinNorm)
+	c.decide(out, TestChi2, c.Thresholds.LInf)
 	return out
 }
 
+// informational returns a score that takes no decision.
+func informational(feature, kind, test string, stat float64, nRef, nCur uint64) Score {
+	nan := math.NaN()
+	return Score{Feature: feature, Kind: kind, Test: test, Statistic: stat, PValue: nan, Effect: nan,
+		AdjustedP: nan, Threshold: nan, Severity: SeverityOK, NReference: nRef, NCurrent: nCur}
+}
+
 func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s *NumericState) []Score {
-	ref := toFloats(nr.Counts)
-	cur := toFloats(s.Bins)
+	ref, cur := toFloats(nr.Counts), toFloats(s.Bins)
 	nRef := uint64(len(nr.Sample))
+	psi := PSI(ref, cur)
+	out = append(out, Score{Feature: name, Kind: KindNumeric, Test: TestPSI, Statistic: psi,
+		PValue: PSIPValue(psi, int(nRef), int(s.Count), len(ref)), Effect: psi, NReference: nRef, NCurrent: s.Count})
+	out = append(out, informational(name, KindNumeric, TestJS, JensenShannon(ref, cur), nRef, s.Count))
+
 	sample := s.Sample.Values()
 	slices.Sort(sample)
-	enough := nRef >= uint64(c.MinCount) && s.Count >= uint64(c.MinCount)
-	add := func(test string, stat, p float64, th Threshold, pvalue bool, nCur uint64, method string) {
-		sc := Score{Feature: name, Kind: KindNumeric, Test: test, Statistic: stat, PValue: p,
-			NReference: nRef, NCurrent: nCur, Method: method}
-		decide(&sc, th, pvalue, enough)
-		out = append(out, sc)
-	}
-	nan := math.NaN()
-	add(TestPSI, PSI(ref, cur), nan, c.Thresholds.PSI, false, s.Count, "")
-	add(TestJS, JensenShannon(ref, cur), nan, c.Thresholds.JS, false, s.Count, "")
-	if len(sample) > 0 && len(nr.Sample) > 0 {
-		w1 := Wasserstein1(nr.Sample, sample)
-		nSample := uint64(len(sample))
-		add(TestWasserstein, w1, nan, Threshold{}, false, nSample, "")
-		add(TestWassersteinNorm, w1/math.Max(math.Sqrt(nr.Variance), minStdDev), nan, c.Thresholds.WassersteinNorm, false, nSample, "")
-		ks := KolmogorovSmirnov(nr.Sample, sample)
-		add(TestKS, ks.Statistic, ks.PValue, c.Thresholds.KS, true, nSample, ks.Method)
-	}
+	nSample := uint64(len(sample))
+	w1 := Wasserstein1(nr.Sorted(), sample)
+	wn := w1 / math.Max(math.Sqrt(nr.Variance), minStdDev)
+	out = append(out, informational(name, KindNumeric, TestWasserstein, w1, nRef, nSample))
+	out = append(out, informational(name, KindNumeric, TestWassersteinNorm, wn, nRef, nSample))
+	head := nr.Head()
+	ks := KolmogorovSmirnov(head, sample)
+	out = append(out, Score{Feature: name, Kind: KindNumeric, Test: TestKS, Statistic: ks.Statistic, PValue: ks.PValue,
+		Effect: wn, NReference: uint64(len(head)), NCurrent: nSample, Method: ks.Method})
 	return out
 }
 
@@ -126,45 +147,62 @@ func (c *Config) scoreCategorical(out []Score, name string, cr *CategoricalRefer
 	}
 	ref[len(cr.Counts)] = float64(cr.Other)
 	cur[len(cr.Counts)] = float64(s.Other)
-	enough := cr.N >= uint64(c.MinCount) && s.Count >= uint64(c.MinCount)
-	add := func(test string, stat, p float64, th Threshold, pvalue bool) {
-		sc := Score{Feature: name, Kind: KindCategorical, Test: test, Statistic: stat, PValue: p,
-			NReference: cr.N, NCurrent: s.Count}
-		decide(&sc, th, pvalue, enough)
-		out = append(out, sc)
-	}
-	nan := math.NaN()
 	chi := ChiSquare(ref, cur)
-	add(TestChi2, chi.Statistic, chi.PValue, c.Thresholds.Chi2, true)
-	add(TestPSI, PSI(ref, cur), nan, c.Thresholds.PSI, false)
-	add(TestJS, JensenShannon(ref, cur), nan, c.Thresholds.JS, false)
+	linf := LInfinity(ref, cur)
+	out = append(out, Score{Feature: name, Kind: KindCategorical, Test: TestChi2, Statistic: chi.Statistic, PValue: chi.PValue,
+		Effect: linf, NReference: cr.N, NCurrent: s.Count})
+	out = append(out, informational(name, KindCategorical, TestPSI, PSI(ref, cur), cr.N, s.Count))
+	out = append(out, informational(name, KindCategorical, TestJS, JensenShannon(ref, cur), cr.N, s.Count))
+	out = append(out, informational(name, KindCategorical, TestLInf, linf, cr.N, s.Count))
 	return out
 }
 
-// decide sets the severity, threshold and drift flag of sc.
-func decide(sc *Score, th Threshold, pvalue, enough bool) {
-	sc.Severity = SeverityOK
-	if th == (Threshold{}) {
-		sc.Threshold = math.NaN()
+// decide takes the decisions of one test across the window's features:
+// Benjamini–Hochberg over the p-values of the features with enough
+// observations, then the effect-size levels.
+func (c *Config) decide(scores []Score, test string, th Threshold) {
+	var idx []int
+	var p []float64
+	for i := range scores {
+		sc := &scores[i]
+		if sc.Test != test {
+			continue
+		}
+		if test == TestPSI && sc.Kind != KindNumeric {
+			continue
+		}
+		sc.Severity, sc.Threshold, sc.AdjustedP = SeverityOK, th.Warning, math.NaN()
+		if sc.NReference < uint64(c.MinCount) || sc.NCurrent < uint64(c.MinCount) || math.IsNaN(sc.PValue) {
+			continue
+		}
+		idx = append(idx, i)
+		p = append(p, sc.PValue)
+	}
+	if len(idx) == 0 {
 		return
 	}
-	sc.Threshold = th.Warning
-	if !enough {
-		return
+	rejected, adjusted := BenjaminiHochberg(p, c.FDR)
+	for j, i := range idx {
+		sc := &scores[i]
+		sc.AdjustedP = adjusted[j]
+		if !rejected[j] || !(sc.Effect >= th.Warning) {
+			continue
+		}
+		sc.Drifted, sc.Severity = true, SeverityWarning
+		if sc.Effect >= th.Critical {
+			sc.Severity, sc.Threshold = SeverityCritical, th.Critical
+		}
 	}
-	v := sc.Statistic
-	reached := func(level float64) bool { return v >= level }
-	if pvalue {
-		v = sc.PValue
-		reached = func(level float64) bool { return v < level }
+}
+
+// PSIPValue returns the p-value of a PSI under no drift for reference and
+// current sizes n and m over bins bins: PSI/(1/n + 1/m) is asymptotically
+// χ² with bins−1 degrees of freedom (docs/statistics.md).
+func PSIPValue(psi float64, n, m, bins int) float64 {
+	if bins < 2 || n == 0 || m == 0 || math.IsNaN(psi) {
+		return math.NaN()
 	}
-	switch {
-	case reached(th.Critical):
-		sc.Severity, sc.Threshold = SeverityCritical, th.Critical
-	case reached(th.Warning):
-		sc.Severity = SeverityWarning
-	}
-	sc.Drifted = sc.Severity != SeverityOK
+	return distuv.ChiSquared{K: float64(bins - 1)}.Survival(psi / (1/float64(n) + 1/float64(m)))
 }
 
 func toFloats(c []uint64) []float64 {

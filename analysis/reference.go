@@ -40,8 +40,39 @@ type NumericReference struct {
 	N uint64
 	// Mean, Variance (population), Min and Max are their moments and extremes.
 	Mean, Variance, Min, Max float64
-	// Sample is the sorted reference sample.
+	// Sample is the reference's uniform sample in sampling-key order, so
+	// that any prefix of it is itself a uniform sample.
 	Sample []float64
+
+	sorted []float64 // Sample, sorted
+	head   []float64 // the first sample-size values of Sample, sorted
+}
+
+// Sorted returns the reference sample sorted (after Prepare).
+func (n *NumericReference) Sorted() []float64 { return n.sorted }
+
+// Head returns a uniform subsample of the window sample's size, sorted
+// (after Prepare): KS compares equal sizes, its fastest exact case.
+func (n *NumericReference) Head() []float64 { return n.head }
+
+// prepare derives the sorted sample and the subsample of k values.
+func (n *NumericReference) prepare(k int) {
+	n.sorted = slices.Clone(n.Sample)
+	slices.Sort(n.sorted)
+	n.head = slices.Clone(n.Sample[:min(k, len(n.Sample))])
+	slices.Sort(n.head)
+}
+
+// Prepare derives what scoring needs from the stored fields; call it on a
+// reference built elsewhere (loaded from storage or imported) before use.
+// subsample is the window sample size (Config.SampleSize).
+func (r *Reference) Prepare(subsample int) {
+	for _, n := range r.Numeric {
+		n.prepare(subsample)
+	}
+	for _, c := range r.Categorical {
+		c.Index()
+	}
 }
 
 // CategoricalReference is the reference of one categorical feature.
@@ -70,8 +101,9 @@ func (c *CategoricalReference) Index() {
 }
 
 // BuildReference builds a reference from merged warm-up state w, with bins
-// quantile bins for numeric features.
-func BuildReference(w *Window, bins int, source string, windows int, now time.Time) *Reference {
+// quantile bins for numeric features, ready for windows whose samples hold
+// subsample values.
+func BuildReference(w *Window, bins, subsample int, source string, windows int, now time.Time) *Reference {
 	ref := &Reference{
 		Model:       w.Model,
 		CreatedAt:   now.UTC().Truncate(time.Second),
@@ -85,18 +117,17 @@ func BuildReference(w *Window, bins int, source string, windows int, now time.Ti
 		if s.Count == 0 {
 			continue
 		}
-		sample := slices.Clone(s.Sample.Values())
-		slices.Sort(sample)
-		edges := QuantileEdges(sample, bins)
-		counts := make([]uint64, len(edges)+1)
-		for _, v := range sample {
-			counts[BinIndex(edges, v)]++
+		nr := &NumericReference{
+			N: s.Count, Mean: s.Mean, Variance: s.Variance(), Min: s.Min, Max: s.Max,
+			Sample: s.Sample.InKeyOrder(),
 		}
-		ref.Numeric[name] = &NumericReference{
-			Edges: edges, Counts: counts, N: s.Count,
-			Mean: s.Mean, Variance: s.Variance(), Min: s.Min, Max: s.Max,
-			Sample: sample,
+		nr.prepare(subsample)
+		nr.Edges = QuantileEdges(nr.sorted, bins)
+		nr.Counts = make([]uint64, len(nr.Edges)+1)
+		for _, v := range nr.sorted {
+			nr.Counts[BinIndex(nr.Edges, v)]++
 		}
+		ref.Numeric[name] = nr
 	}
 	for i, name := range w.CategoricalNames() {
 		s := &w.Categorical[i]
@@ -218,6 +249,7 @@ func (r *References) Get(m ModelKey) *Reference {
 
 // Set pins ref (loaded from storage or imported), replacing any other.
 func (r *References) Set(ref *Reference) {
+	ref.Prepare(r.cfg.SampleSize)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.refs[ref.Model] = ref
@@ -246,7 +278,7 @@ func (r *References) Contribute(w *Window) *Reference {
 	if wu.windows < r.cfg.WarmupWindows {
 		return nil
 	}
-	ref := BuildReference(wu.state, r.cfg.Bins, "warmup", wu.windows, r.now())
+	ref := BuildReference(wu.state, r.cfg.Bins, r.cfg.SampleSize, "warmup", wu.windows, r.now())
 	r.refs[w.Model] = ref
 	delete(r.warm, w.Model)
 	return ref

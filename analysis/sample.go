@@ -1,5 +1,10 @@
 package analysis
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Sample is a bounded uniform sample without replacement, kept as the k
 // observations with the smallest keys (bottom-k sampling). Keys are hashes of
 // the prediction id, so the sample is deterministic, the same events are
@@ -25,6 +30,21 @@ func (s *Sample) Cap() int { return s.k }
 
 // Values returns the kept values in heap order; the slice is owned by s.
 func (s *Sample) Values() []float64 { return s.vals }
+
+// InKeyOrder returns the kept values ordered by ascending key: any prefix of
+// the result is a uniform sample of the sampled events.
+func (s *Sample) InKeyOrder() []float64 {
+	idx := make([]int, len(s.keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(s.keys[a], s.keys[b]) })
+	out := make([]float64, len(idx))
+	for i, j := range idx {
+		out[i] = s.vals[j]
+	}
+	return out
+}
 
 // Add offers value v with key. It does not allocate once the sample has
 // reached its capacity.

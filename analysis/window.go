@@ -97,7 +97,13 @@ func (w *Window) grow() {
 			}
 		}
 		w.numEdges = append(w.numEdges, edges)
-		w.Numeric = append(w.Numeric, NewNumericState(w.cfg.SampleSize, edges))
+		// Warm-up windows sample as much as a reference keeps, so that merging
+		// them gives the reference's uniform sample.
+		k := w.cfg.SampleSize
+		if w.Ref == nil {
+			k = w.cfg.ReferenceSampleSize
+		}
+		w.Numeric = append(w.Numeric, NewNumericState(k, edges))
 	}
 	for i := len(w.Categorical); i < len(w.sch.catNames); i++ {
 		var cr *CategoricalReference

@@ -43,7 +43,7 @@ func BenchmarkWindowObserve(b *testing.B) {
 	for i, e := range events {
 		warm.Observe(e, int64(i))
 	}
-	ref := BuildReference(warm, cfg.Bins, "warmup", 1, t0)
+	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
 	w := NewWindow(cfg, m, t0, ref)
 	for i, e := range events { // warm the samples up to capacity
 		w.Observe(e, int64(i))
@@ -66,7 +66,7 @@ func BenchmarkWindowerObserve(b *testing.B) {
 	for i, e := range events {
 		warm.Observe(e, int64(i))
 	}
-	refs.Set(BuildReference(warm, cfg.Bins, "warmup", 1, t0))
+	refs.Set(BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0))
 	w := NewWindower(cfg, refs)
 	for i, e := range events {
 		w.Observe(e, int64(i))
@@ -88,7 +88,7 @@ func TestWindowObserveDoesNotAllocate(t *testing.T) {
 	for i, e := range events {
 		warm.Observe(e, int64(i))
 	}
-	w := NewWindow(cfg, m, t0, BuildReference(warm, cfg.Bins, "warmup", 1, t0))
+	w := NewWindow(cfg, m, t0, BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0))
 	for i, e := range events {
 		w.Observe(e, int64(i))
 	}

@@ -98,7 +98,7 @@ func TestMergeEqualsUnion(t *testing.T) {
 	for i := range 500 {
 		warm.Observe(randomEvent(r, -i-1, m, t0), int64(i))
 	}
-	ref := BuildReference(warm, cfg.Bins, "warmup", 1, t0)
+	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
 	for _, withRef := range []*Reference{nil, ref} {
 		for trial := range 20 {
 			n := 1 + r.IntN(1500)
@@ -173,7 +173,7 @@ func TestReferenceDecilesAndCategories(t *testing.T) {
 		w.Observe(e, int64(i))
 	}
 	cfg.SampleSize = 200
-	ref := BuildReference(w, 10, "warmup", 1, t0)
+	ref := BuildReference(w, 10, cfg.SampleSize, "warmup", 1, t0)
 	want := []float64{10.9, 20.8, 30.7, 40.6, 50.5, 60.4, 70.3, 80.2, 90.1}
 	got := ref.Numeric["x"].Edges
 	for i := range want {

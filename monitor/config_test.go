@@ -28,7 +28,7 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		"window-size.bad.yml":     "analysis: window_size",
 		"thresholds.bad.yml":      "analysis: thresholds.psi",
 		"no-brokers.bad.yml":      "brokers",
-		"pvalue.bad.yml":          "analysis: thresholds.ks",
+		"pvalue.bad.yml":          "analysis: fdr",
 		"webhook.bad.yml":         "webhook[0].url",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")

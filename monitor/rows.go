@@ -64,7 +64,7 @@ func windowRows(b *storage.WindowBatch, topic string, partition int32, w *analys
 			ModelID: w.Model.ID, ModelVersion: w.Model.Version,
 			WindowStart: w.Start, WindowEnd: w.End, KafkaPartition: partition,
 			Feature: sc.Feature, Kind: sc.Kind, Test: sc.Test,
-			Statistic: sc.Statistic, PValue: sc.PValue, Threshold: sc.Threshold,
+			Statistic: sc.Statistic, PValue: sc.PValue, Effect: sc.Effect, Threshold: sc.Threshold,
 			Severity: string(sc.Severity), Drifted: sc.Drifted,
 			NReference: sc.NReference, NCurrent: sc.NCurrent, ReferenceID: refID,
 		})

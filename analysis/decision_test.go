@@ -1,0 +1,198 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// decisionWorld generates windows of a model with numeric N(0,1) features
+// and categorical features with fixed shares, optionally shifted.
+type decisionWorld struct {
+	r        *rand.Rand
+	numeric  int
+	cats     int
+	shares   []float64
+	next     int
+	shiftNum int     // index of the shifted numeric feature, -1 for none
+	shiftBy  float64 // in σ
+}
+
+func (d *decisionWorld) event(m ModelKey) *telemetry.Event {
+	d.next++
+	e := &telemetry.Event{PredictionID: fmt.Sprintf("e%d", d.next), EventTime: t0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
+		Features: telemetry.Features{Numeric: make(map[string]float64, d.numeric), Categorical: make(map[string]string, d.cats)}}
+	for f := range d.numeric {
+		v := d.r.NormFloat64()
+		if f == d.shiftNum {
+			v += d.shiftBy
+		}
+		e.Features.Numeric[fmt.Sprintf("x%d", f)] = v
+	}
+	for f := range d.cats {
+		u, k := d.r.Float64(), 0
+		for acc := d.shares[0]; u > acc && k < len(d.shares)-1; acc += d.shares[k] {
+			k++
+		}
+		e.Features.Categorical[fmt.Sprintf("c%d", f)] = fmt.Sprintf("v%d", k)
+	}
+	return e
+}
+
+func (d *decisionWorld) window(cfg *Config, m ModelKey, ref *Reference, n int) *Window {
+	w := NewWindow(cfg, m, t0, ref)
+	for i := range n {
+		w.Observe(d.event(m), int64(i))
+	}
+	return w
+}
+
+// decisionsPerWindow scores windows and returns, per decision test, the
+// number of windows in which at least one feature drifted, and per feature
+// and test how often it drifted.
+func decisionsPerWindow(t *testing.T, cfg *Config, d *decisionWorld, windows, n int) (map[string]int, map[string]int) {
+	t.Helper()
+	m := ModelKey{"m", "1"}
+	ref := BuildReference(d.window(cfg, m, nil, 2*cfg.ReferenceSampleSize), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	any := map[string]int{}
+	per := map[string]int{}
+	for range windows {
+		flagged := map[string]bool{}
+		for _, sc := range cfg.ScoreWindow(d.window(cfg, m, ref, n)) {
+			if sc.Drifted {
+				flagged[sc.Test] = true
+				per[sc.Feature+"/"+sc.Test]++
+			}
+		}
+		for test := range flagged {
+			any[test]++
+		}
+	}
+	return any, per
+}
+
+// TestFalsePositiveRateOfEachDecision runs 1,000 windows of stationary data:
+// for each default decision, the share of windows in which it flags any
+// feature must lie within [q/2, 2q] (Benjamini–Hochberg with all null
+// hypotheses true rejects anything with probability q).
+func TestFalsePositiveRateOfEachDecision(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SampleSize = 500
+	cfg.FDR = 0.05
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := &decisionWorld{r: rand.New(rand.NewPCG(11, 12)), numeric: 6, cats: 2, shares: []float64{0.4, 0.3, 0.15, 0.1, 0.05}, shiftNum: -1}
+	const windows = 1000
+	any, _ := decisionsPerWindow(t, &cfg, d, windows, 500)
+	for _, test := range []string{TestPSI, TestKS, TestChi2} {
+		rate := float64(any[test]) / windows
+		t.Logf("%s: %d of %d stationary windows flagged (rate %.3f, q %.2f)", test, any[test], windows, rate, cfg.FDR)
+		if rate < cfg.FDR/2 || rate > 2*cfg.FDR {
+			t.Errorf("%s: per-window false-positive rate %.3f outside [%.3f, %.3f]", test, rate, cfg.FDR/2, 2*cfg.FDR)
+		}
+	}
+}
+
+// TestSmallShiftDetectedAtN5000 shifts one of eight numeric features by
+// 0.1σ: with the default configuration, windows of 5,000 events flag that
+// feature in most windows and the others almost never.
+func TestSmallShiftDetectedAtN5000(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := &decisionWorld{r: rand.New(rand.NewPCG(21, 22)), numeric: 8, cats: 0, shiftNum: -1}
+	m := ModelKey{"m", "1"}
+	ref := BuildReference(d.window(&cfg, m, nil, 2*cfg.ReferenceSampleSize), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	d.shiftNum, d.shiftBy = 3, 0.1
+	const windows = 20
+	detected, falseFlags := 0, 0
+	for range windows {
+		flagged := false
+		for _, sc := range cfg.ScoreWindow(d.window(&cfg, m, ref, 5000)) {
+			if !sc.Drifted {
+				continue
+			}
+			if sc.Feature == "x3" {
+				flagged = true
+			} else {
+				falseFlags++
+			}
+		}
+		if flagged {
+			detected++
+		}
+	}
+	t.Logf("0.1σ shift at n=5000: detected in %d of %d windows; %d false flags on stable features", detected, windows, falseFlags)
+	if detected < windows*6/10 {
+		t.Errorf("0.1σ shift detected in only %d of %d windows", detected, windows)
+	}
+	if falseFlags > 2 {
+		t.Errorf("%d false flags on stable features over %d windows", falseFlags, windows)
+	}
+}
+
+// TestDecisionNeedsEffectSignificanceAndCounts checks the three conditions
+// one at a time on a big, clearly significant shift.
+func TestDecisionNeedsEffectSignificanceAndCounts(t *testing.T) {
+	base := DefaultConfig()
+	if err := base.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m := ModelKey{"m", "1"}
+	run := func(cfg Config, n int, shift float64) map[string]Score {
+		d := &decisionWorld{r: rand.New(rand.NewPCG(31, 32)), numeric: 2, cats: 0, shiftNum: -1}
+		ref := BuildReference(d.window(&cfg, m, nil, 20000), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+		d.shiftNum, d.shiftBy = 0, shift
+		out := map[string]Score{}
+		for _, sc := range cfg.ScoreWindow(d.window(&cfg, m, ref, n)) {
+			if sc.Feature == "x0" {
+				out[sc.Test] = sc
+			}
+		}
+		return out
+	}
+	got := run(base, 2000, 1)
+	for _, test := range []string{TestPSI, TestKS} {
+		sc := got[test]
+		if !sc.Drifted || sc.Severity != SeverityCritical || sc.Threshold != map[string]float64{TestPSI: 0.25, TestKS: 0.25}[test] {
+			t.Errorf("1σ shift, %s: %+v, want drifted critical at the critical level", test, sc)
+		}
+		if math.IsNaN(sc.AdjustedP) || sc.AdjustedP < sc.PValue {
+			t.Errorf("%s: adjusted p %g below p %g", test, sc.AdjustedP, sc.PValue)
+		}
+	}
+	if sc := got[TestJS]; sc.Drifted || !math.IsNaN(sc.Threshold) {
+		t.Errorf("informational js row took a decision: %+v", sc)
+	}
+	// Too few observations: no decision however large the shift.
+	if sc := run(base, 50, 1)[TestPSI]; sc.Drifted {
+		t.Errorf("decided on 50 observations (min_count %d): %+v", base.MinCount, sc)
+	}
+	// Effect below the warning level: no decision however significant.
+	strict := base
+	strict.Thresholds.PSI = Threshold{Warning: 5, Critical: 10}
+	if sc := run(strict, 2000, 1)[TestPSI]; sc.Drifted || sc.PValue > 1e-10 {
+		t.Errorf("drifted below the effect level (or not significant): %+v", sc)
+	}
+	// No shift: significance fails.
+	if sc := run(base, 2000, 0)[TestPSI]; sc.Drifted {
+		t.Errorf("drifted without a shift: %+v", sc)
+	}
+}
+
+// TestPSIPValueMatchesChiSquare checks PSIPValue against scipy 1.10:
+// chi2.sf(0.0338/(1/1000+1/1000), 9) = chi2.sf(16.9, 9).
+func TestPSIPValueMatchesChiSquare(t *testing.T) {
+	const want = 0.0503051901243108 // /usr/bin/python3 -c "from scipy.stats import chi2; print(repr(chi2.sf(16.9, 9)))"
+	if got := PSIPValue(0.0338, 1000, 1000, 10); math.Abs(got-want) > 1e-9*want {
+		t.Errorf("PSIPValue = %.16g, want %.16g", got, want)
+	}
+	if !math.IsNaN(PSIPValue(0.1, 0, 10, 10)) {
+		t.Error("PSIPValue with an empty side is not NaN")
+	}
+}
