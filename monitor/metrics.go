@@ -16,6 +16,7 @@ type metrics struct {
 	openWindows  prometheus.Gauge
 	drifted      prometheus.Counter
 	refsPinned   prometheus.Counter
+	refsChanged  prometheus.Counter
 	driftStat    *prometheus.GaugeVec
 	seriesDrop   prometheus.Counter
 	maxSeries    int
@@ -43,6 +44,8 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Name: "driftwatch_analysis_drifted_features_total", Help: "Feature windows whose drift decision was warning or critical."}),
 		refsPinned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_references_pinned_total", Help: "References built from warm-up windows and pinned."}),
+		refsChanged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_reference_hash_mismatches_total", Help: "Stored references whose content no longer matches their content hash."}),
 		driftStat: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "driftwatch_drift_statistic",
 			Help: "Latest drift statistic per model version, feature and test (p-value tests report the statistic).",
@@ -54,7 +57,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.driftStat, m.seriesDrop)
+			m.drifted, m.refsPinned, m.refsChanged, m.driftStat, m.seriesDrop)
 	}
 	return m
 }

@@ -108,9 +108,15 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, ref := range referencesFromRows(rows) {
+	for _, ref := range ReferencesFromRows(rows) {
+		if h := ref.Hash(); h != ref.ID {
+			// The stored content no longer matches its id: edited or corrupted.
+			m.log.Warn("stored reference content does not match its id", "model", ref.Model.ID, "version", ref.Model.Version,
+				"reference_id", ref.ID, "content_hash", h)
+			m.met.refsChanged.Inc()
+		}
 		m.refs.Set(ref)
-		m.log.Info("reference loaded", "model", ref.Model.ID, "version", ref.Model.Version, "reference_id", ref.ID)
+		m.log.Info("reference loaded", "model", ref.Model.ID, "version", ref.Model.Version, "reference_id", ref.ID, "source", ref.Source)
 	}
 	rec := alerting.RecorderFunc(m.recordAlerts)
 	if opt.Notifiers != nil {

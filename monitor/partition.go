@@ -186,7 +186,7 @@ func (p *partition) flush(ctx context.Context) error {
 	var obs []alerting.Observation
 	for _, w := range closed {
 		if ref := p.m.refs.Contribute(w); ref != nil {
-			if err := p.m.store.SaveReference(ctx, referenceRows(ref)); err != nil {
+			if err := p.m.store.SaveReference(ctx, ReferenceRows(ref)); err != nil {
 				p.err = fmt.Errorf("storing the reference of %s %s: %w", ref.Model.ID, ref.Model.Version, err)
 				return p.err
 			}

@@ -104,8 +104,8 @@ func observations(w *analysis.Window, scores []analysis.Score) []alerting.Observ
 	return out
 }
 
-// referenceRows converts a reference into its storage rows.
-func referenceRows(ref *analysis.Reference) []storage.ReferenceRow {
+// ReferenceRows converts a reference into its rows of the references table.
+func ReferenceRows(ref *analysis.Reference) []storage.ReferenceRow {
 	var rows []storage.ReferenceRow
 	base := storage.ReferenceRow{ModelID: ref.Model.ID, ModelVersion: ref.Model.Version, ReferenceID: ref.ID,
 		CreatedAt: ref.CreatedAt, Source: ref.Source, Windows: uint32(ref.Windows)}
@@ -129,8 +129,10 @@ func referenceRows(ref *analysis.Reference) []storage.ReferenceRow {
 	return rows
 }
 
-// referencesFromRows rebuilds references from their storage rows.
-func referencesFromRows(rows []storage.ReferenceRow) []*analysis.Reference {
+// ReferencesFromRows rebuilds references from rows of the references table
+// (any number of references, grouped by reference_id). Call Prepare on each
+// before scoring with it (References.Set does).
+func ReferencesFromRows(rows []storage.ReferenceRow) []*analysis.Reference {
 	byID := map[string]*analysis.Reference{}
 	var out []*analysis.Reference
 	for _, r := range rows {

@@ -190,6 +190,12 @@ listen: 127.0.0.1:0
 		t.Fatalf("the kill did not happen mid-stream: %d of %d events stored before it", beforeRestart, r.n)
 	}
 	b, _ := os.ReadFile(secondLog.Name())
+	if strings.Contains(string(b), "does not match its id") {
+		t.Errorf("a stored reference failed its content-hash check after the restart; log:\n%s", b)
+	}
+	if !strings.Contains(string(b), "reference loaded") {
+		t.Errorf("the restarted monitor did not load the pinned references; its log:\n%s", b)
+	}
 	if !strings.Contains(string(b), "resuming partition") {
 		t.Errorf("the restarted monitor did not resume from stored windows; its log:\n%s", b)
 	}
