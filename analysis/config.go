@@ -46,6 +46,8 @@ type Config struct {
 	MinCount int `yaml:"min_count"`
 	// Thresholds are the warning and critical thresholds per test.
 	Thresholds Thresholds `yaml:"thresholds"`
+	// Sequential is the CUSUM run across windows on each decision's evidence.
+	Sequential SequentialConfig `yaml:"sequential"`
 }
 
 // Threshold is a pair of effect-size levels. A drift decision needs the test
@@ -138,6 +140,9 @@ func (c *Config) Validate() error {
 	}
 	if c.FDR == 0 {
 		c.FDR = d.FDR
+	}
+	if err := c.Sequential.validate(); err != nil {
+		return err
 	}
 	if !(c.FDR > 0 && c.FDR < 1) {
 		return fmt.Errorf("fdr: must be in (0, 1), got %g", c.FDR)

@@ -36,6 +36,7 @@ type Monitor struct {
 	embedded *ingest.Embedded
 	store    *storage.Store
 	refs     *analysis.References
+	evidence *analysis.Evidence
 	alerts   *alerting.Manager
 	dlq      *ingest.DeadLetterWriter
 	consumer *ingest.Consumer
@@ -78,6 +79,7 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	m := &Monitor{cfg: cfg, log: opt.Logger, reg: opt.Registry, open: map[*partition]int{}}
 	m.met = newMetrics(m.reg, cfg.MaxDriftSeries)
 	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
+	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
 	ok := false
 	defer func() {
 		if !ok {

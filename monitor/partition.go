@@ -194,6 +194,7 @@ func (p *partition) flush(ctx context.Context) error {
 			p.m.log.Info("reference pinned", "model", ref.Model.ID, "version", ref.Model.Version, "reference_id", ref.ID, "windows", ref.Windows)
 		}
 		scores := p.m.cfg.Analysis.ScoreWindow(w)
+		scores = append(scores, p.m.evidence.Add(w.Model, scores)...)
 		windowRows(&batch, p.topic, p.partition, w, scores)
 		o := observations(w, scores)
 		obs = append(obs, o...)

@@ -1,0 +1,129 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
+
+// SequentialConfig configures the sequential test run across windows on the
+// evidence of each decision series (model version, feature, decision test).
+type SequentialConfig struct {
+	// Disabled turns the sequential test off. Default: false.
+	Disabled bool `yaml:"disabled"`
+	// Slack is the CUSUM allowance k on the evidence z = Φ⁻¹(1 − p), which is
+	// N(0, 1) while nothing drifts. Default: 0.5.
+	Slack float64 `yaml:"slack"`
+	// Threshold is the CUSUM decision interval h. The in-control run length
+	// of one series is about (e^{2k(h+1.166)} − 2k(h+1.166) − 1)/(2k²)
+	// windows (Siegmund): ≈ 2.8 million windows at k 0.5, h 12, so that
+	// thousands of series raise few false alarms. Default: 12.
+	Threshold float64 `yaml:"threshold"`
+	// MaxSeries bounds the series tracked; further ones are not tested.
+	// Default: 100000.
+	MaxSeries int `yaml:"max_series"`
+}
+
+// validate fills defaults and names the bad field.
+func (c *SequentialConfig) validate() error {
+	if c.Slack == 0 {
+		c.Slack = 0.5
+	}
+	if c.Threshold == 0 {
+		c.Threshold = 12
+	}
+	if c.MaxSeries == 0 {
+		c.MaxSeries = 100000
+	}
+	switch {
+	case !(c.Slack > 0) || math.IsInf(c.Slack, 0):
+		return fmt.Errorf("sequential.slack: must be positive, got %g", c.Slack)
+	case !(c.Threshold > 0) || math.IsInf(c.Threshold, 0):
+		return fmt.Errorf("sequential.threshold: must be positive, got %g", c.Threshold)
+	case c.MaxSeries < 0:
+		return fmt.Errorf("sequential.max_series: must not be negative, got %d", c.MaxSeries)
+	}
+	return nil
+}
+
+// maxEvidence bounds one window's evidence so that a single extreme p-value
+// cannot carry the sum alone.
+const maxEvidence = 8
+
+type seriesKey struct {
+	model         ModelKey
+	feature, test string
+}
+
+// Evidence runs, per decision series, a one-sided CUSUM (River's semantics:
+// CUSUMConfig with known mean 0 and σ 1) on the per-window evidence
+// z = Φ⁻¹(1 − p). It finds drifts too small for any single window to be
+// significant, and ends a series' alarm by resetting it on its next window.
+// It is safe for concurrent use; it is called once per window, never per event.
+type Evidence struct {
+	cfg     SequentialConfig
+	mu      sync.Mutex
+	series  map[seriesKey]*CUSUM
+	dropped int
+}
+
+// NewEvidence returns an empty set of series.
+func NewEvidence(cfg SequentialConfig) *Evidence {
+	return &Evidence{cfg: cfg, series: make(map[seriesKey]*CUSUM)}
+}
+
+// Add feeds the decision scores of one closed window of model m to their
+// series and returns one score per series fed: test "cusum_<test>", the
+// upper CUSUM sum as statistic, the decision interval as threshold, drifted
+// (warning) when the sum passed it.
+func (e *Evidence) Add(m ModelKey, scores []Score) []Score {
+	if e == nil || e.cfg.Disabled {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []Score
+	normal := distuv.UnitNormal
+	for _, sc := range scores {
+		if math.IsNaN(sc.AdjustedP) || math.IsNaN(sc.PValue) {
+			continue // not a decision, or not enough observations to test
+		}
+		k := seriesKey{m, sc.Feature, sc.Test}
+		c := e.series[k]
+		if c == nil {
+			if len(e.series) >= e.cfg.MaxSeries {
+				e.dropped++
+				continue
+			}
+			var err error
+			c, err = NewCUSUM(CUSUMConfig{Slack: e.cfg.Slack, Threshold: e.cfg.Threshold, Mode: "up", Mean: 0, Sigma: 1})
+			if err != nil {
+				panic("BUG: validated sequential config rejected: " + err.Error())
+			}
+			e.series[k] = c
+		}
+		z := normal.Quantile(1 - sc.PValue)
+		if math.IsNaN(z) {
+			continue
+		}
+		c.Update(math.Max(-maxEvidence, math.Min(maxEvidence, z)))
+		up, _ := c.Sums()
+		row := Score{Feature: sc.Feature, Kind: sc.Kind, Test: "cusum_" + sc.Test, Statistic: up,
+			PValue: math.NaN(), Effect: math.NaN(), AdjustedP: math.NaN(), Threshold: e.cfg.Threshold,
+			Severity: SeverityOK, NReference: sc.NReference, NCurrent: sc.NCurrent}
+		if c.DriftDetected() {
+			row.Drifted, row.Severity = true, SeverityWarning
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// Dropped returns how many series were not tested because of MaxSeries.
+func (e *Evidence) Dropped() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dropped
+}

@@ -1,0 +1,95 @@
+package analysis
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func evidenceRow(t *testing.T, e *Evidence, p float64) Score {
+	t.Helper()
+	rows := e.Add(ModelKey{"m", "1"}, []Score{{Feature: "x", Kind: KindNumeric, Test: TestPSI, PValue: p, AdjustedP: p, NReference: 1000, NCurrent: 1000}})
+	if len(rows) != 1 {
+		t.Fatalf("%d evidence rows, want 1", len(rows))
+	}
+	return rows[0]
+}
+
+// TestEvidenceAccumulatesSmallSignals feeds p = 0.05 every window (never
+// significant after correction): z = Φ⁻¹(0.95) = 1.6448536269514722, so the
+// upper sum grows by z − 0.5 per window and first exceeds h = 12 at window 11
+// (11 × 1.1448536 = 12.593), then resets on the next window.
+func TestEvidenceAccumulatesSmallSignals(t *testing.T) {
+	cfg := SequentialConfig{}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := NewEvidence(cfg)
+	for i := 1; i <= 12; i++ {
+		row := evidenceRow(t, e, 0.05)
+		want := float64(i) * (1.6448536269514722 - 0.5)
+		if i == 12 {
+			want = 1.6448536269514722 - 0.5 // reset after the alarm, as River does
+		}
+		if math.Abs(row.Statistic-want) > 1e-9 {
+			t.Fatalf("window %d: sum %.10f, want %.10f", i, row.Statistic, want)
+		}
+		if row.Drifted != (i == 11) || row.Test != "cusum_psi" || row.Threshold != 12 {
+			t.Fatalf("window %d: %+v", i, row)
+		}
+	}
+}
+
+// TestEvidenceInControlRunLength: with uniform p-values (no drift) and h = 5,
+// the one-sided CUSUM's in-control average run length is about 930 windows
+// (Siegmund's approximation 938; Montgomery lists 465 for the two-sided chart).
+func TestEvidenceInControlRunLength(t *testing.T) {
+	cfg := SequentialConfig{Threshold: 5}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	const series = 300
+	total := 0
+	for range series {
+		e := NewEvidence(cfg)
+		for n := 1; n <= 50000; n++ {
+			if evidenceRow(t, e, r.Float64()).Drifted {
+				total += n
+				break
+			}
+		}
+	}
+	arl := float64(total) / series
+	t.Logf("in-control average run length %.0f windows (Siegmund: 938)", arl)
+	// 300 run lengths, roughly exponential: the mean's standard error is about 938/√300 ≈ 54.
+	if arl < 938*0.8 || arl > 938*1.2 {
+		t.Errorf("in-control run length %.0f, want 938 ± 20%%", arl)
+	}
+}
+
+func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
+	cfg := SequentialConfig{MaxSeries: 1}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := NewEvidence(cfg)
+	nan := math.NaN()
+	rows := e.Add(ModelKey{"m", "1"}, []Score{
+		{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5},
+		{Feature: "b", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}, // beyond MaxSeries
+		{Feature: "c", Test: TestJS, PValue: nan, AdjustedP: nan},  // informational
+		{Feature: "d", Test: TestKS, PValue: 0.01, AdjustedP: nan}, // too few observations
+	})
+	if len(rows) != 1 || rows[0].Feature != "a" || e.Dropped() != 1 {
+		t.Fatalf("rows %+v, dropped %d", rows, e.Dropped())
+	}
+	cfg = SequentialConfig{Disabled: true}
+	if rows := NewEvidence(cfg).Add(ModelKey{"m", "1"}, []Score{{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}}); rows != nil {
+		t.Fatalf("disabled evidence returned %+v", rows)
+	}
+	bad := SequentialConfig{Slack: -1}
+	if err := bad.validate(); err == nil {
+		t.Fatal("negative slack accepted")
+	}
+}
