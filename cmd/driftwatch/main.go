@@ -28,6 +28,7 @@ Commands:
   generate   produce synthetic telemetry (with an optional injected shift) to a Kafka topic
   migrate    create or upgrade the ClickHouse schema (idempotent)
   compare    drift report of a current data set against a reference (CSV, JSON Lines, Parquet)
+  baseline   import, pin, list and show the stored references drift is scored against
 
 Run 'driftwatch <command> --help' for a command's flags and examples.
 `
@@ -50,6 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		"generate": cmdGenerate,
 		"migrate":  cmdMigrate,
 		"compare":  cmdCompare,
+		"baseline": cmdBaseline,
 	}
 	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {
