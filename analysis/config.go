@@ -48,6 +48,12 @@ type Config struct {
 	Thresholds Thresholds `yaml:"thresholds"`
 	// Sequential is the CUSUM run across windows on each decision's evidence.
 	Sequential SequentialConfig `yaml:"sequential"`
+	// ReferenceModes chooses, per model id, what its windows are scored
+	// against: pinned (default), previous_window, previous_day or
+	// previous_week (seasonal). Rolling modes still need the pinned
+	// reference for their bins and categories, and fall back to it when the
+	// earlier window is missing.
+	ReferenceModes map[string]string `yaml:"reference_modes"`
 }
 
 // Threshold is a pair of effect-size levels. A drift decision needs the test
@@ -143,6 +149,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Sequential.validate(); err != nil {
 		return err
+	}
+	for model, mode := range c.ReferenceModes {
+		if !validMode(mode) {
+			return fmt.Errorf("reference_modes[%q]: %q is not one of pinned, previous_window, previous_day, previous_week", model, mode)
+		}
 	}
 	if !(c.FDR > 0 && c.FDR < 1) {
 		return fmt.Errorf("fdr: must be in (0, 1), got %g", c.FDR)

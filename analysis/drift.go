@@ -80,25 +80,31 @@ type Score struct {
 const minStdDev = 1e-3
 
 // ScoreWindow compares a closed window with the reference it was opened
-// against. Windows without a reference (warm-up) have no scores. It sorts the
-// window's samples in place.
-func (c *Config) ScoreWindow(w *Window) []Score {
-	if w.Ref == nil {
+// against. Windows without a reference (warm-up) have no scores.
+func (c *Config) ScoreWindow(w *Window) []Score { return c.ScoreWindowAgainst(w, w.Ref) }
+
+// ScoreWindowAgainst compares a closed window with ref, a reference whose
+// bins and categories are those of the reference the window was opened
+// against (a rolling reference built from other windows); features whose
+// bins or categories differ are not scored. A reference without samples
+// (built from stored windows) has no KS or Wasserstein scores.
+func (c *Config) ScoreWindowAgainst(w *Window, ref *Reference) []Score {
+	if w.Ref == nil || ref == nil {
 		return nil
 	}
 	var out []Score
 	for i, name := range w.NumericNames() {
-		nr := w.Ref.Numeric[name]
+		nr, opened := ref.Numeric[name], w.Ref.Numeric[name]
 		s := &w.Numeric[i]
-		if nr == nil || s.Count == 0 || s.Bins == nil || len(nr.Sample) == 0 {
+		if nr == nil || opened == nil || s.Count == 0 || s.Bins == nil || !slices.Equal(nr.Edges, opened.Edges) || len(nr.Counts) != len(s.Bins) {
 			continue
 		}
 		out = c.scoreNumeric(out, name, nr, s)
 	}
 	for i, name := range w.CategoricalNames() {
-		cr := w.Ref.Categorical[name]
+		cr, opened := ref.Categorical[name], w.Ref.Categorical[name]
 		s := &w.Categorical[i]
-		if cr == nil || s.Count == 0 || s.Counts == nil {
+		if cr == nil || opened == nil || s.Count == 0 || s.Counts == nil || !slices.Equal(cr.Categories, opened.Categories) {
 			continue
 		}
 		out = c.scoreCategorical(out, name, cr, s)
@@ -118,19 +124,28 @@ func informational(feature, kind, test string, stat float64, nRef, nCur uint64) 
 
 func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s *NumericState) []Score {
 	ref, cur := toFloats(nr.Counts), toFloats(s.Bins)
-	nRef := uint64(len(nr.Sample))
+	var nRef uint64
+	for _, c := range nr.Counts {
+		nRef += c
+	}
 	psi := PSI(ref, cur)
 	out = append(out, Score{Feature: name, Kind: KindNumeric, Test: TestPSI, Statistic: psi,
 		PValue: PSIPValue(psi, int(nRef), int(s.Count), len(ref)), Effect: psi, NReference: nRef, NCurrent: s.Count})
 	out = append(out, informational(name, KindNumeric, TestJS, JensenShannon(ref, cur), nRef, s.Count))
 
-	sample := s.Sample.Values()
+	if len(nr.Sample) == 0 {
+		return out // a reference without samples: binned tests only
+	}
+	// A sorted copy: the window's own sample stays a heap, usable as the
+	// next window's rolling reference.
+	sample := slices.Clone(s.Sample.Values())
 	slices.Sort(sample)
 	nSample := uint64(len(sample))
 	w1 := Wasserstein1(nr.Sorted(), sample)
 	wn := w1 / math.Max(math.Sqrt(nr.Variance), minStdDev)
-	out = append(out, informational(name, KindNumeric, TestWasserstein, w1, nRef, nSample))
-	out = append(out, informational(name, KindNumeric, TestWassersteinNorm, wn, nRef, nSample))
+	nRefSample := uint64(len(nr.Sample))
+	out = append(out, informational(name, KindNumeric, TestWasserstein, w1, nRefSample, nSample))
+	out = append(out, informational(name, KindNumeric, TestWassersteinNorm, wn, nRefSample, nSample))
 	head := nr.Head()
 	ks := KolmogorovSmirnov(head, sample)
 	out = append(out, Score{Feature: name, Kind: KindNumeric, Test: TestKS, Statistic: ks.Statistic, PValue: ks.PValue,

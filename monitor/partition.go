@@ -31,7 +31,8 @@ type partition struct {
 	ev   telemetry.Event
 	next int64 // next offset to read; -1 before the first message
 	dead []ingest.DeadLetter
-	err  error // a flush that failed: the handler must be restarted
+	prev map[analysis.ModelKey]*analysis.Window // the previous closed window, for previous_window references
+	err  error                                  // a flush that failed: the handler must be restarted
 
 	stop chan struct{}
 	done chan struct{}
@@ -46,6 +47,7 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 		win:  analysis.NewWindower(&m.cfg.Analysis, m.refs),
 		dec:  telemetry.NewDecoder(m.cfg.Limits, time.Now),
 		next: -1,
+		prev: make(map[analysis.ModelKey]*analysis.Window),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -193,9 +195,18 @@ func (p *partition) flush(ctx context.Context) error {
 			p.m.met.refsPinned.Inc()
 			p.m.log.Info("reference pinned", "model", ref.Model.ID, "version", ref.Model.Version, "reference_id", ref.ID, "windows", ref.Windows)
 		}
-		scores := p.m.cfg.Analysis.ScoreWindow(w)
+		ref := p.scoringReference(ctx, w)
+		scores := p.m.cfg.Analysis.ScoreWindowAgainst(w, ref)
+		if len(scores) == 0 && ref != w.Ref {
+			// The earlier window was not comparable (warm-up, other bins).
+			ref = w.Ref
+			scores = p.m.cfg.Analysis.ScoreWindowAgainst(w, ref)
+		}
 		scores = append(scores, p.m.evidence.Add(w.Model, scores)...)
-		windowRows(&batch, p.topic, p.partition, w, scores)
+		windowRows(&batch, p.topic, p.partition, w, ref, scores)
+		if w.Ref != nil {
+			p.prev[w.Model] = w
+		}
 		o := observations(w, scores)
 		obs = append(obs, o...)
 		for _, sc := range scores {
@@ -218,6 +229,58 @@ func (p *partition) flush(ctx context.Context) error {
 		p.m.alerts.Observe(ctx, obs)
 	}
 	return nil
+}
+
+// scoringReference returns what window w is scored against: its pinned
+// reference, or the rolling reference its model's mode asks for when the
+// earlier window exists.
+func (p *partition) scoringReference(ctx context.Context, w *analysis.Window) *analysis.Reference {
+	if w.Ref == nil {
+		return nil
+	}
+	cfg := &p.m.cfg.Analysis
+	switch mode := cfg.Mode(w.Model.ID); mode {
+	case analysis.ModePreviousWindow:
+		if prev := p.prev[w.Model]; prev != nil && prev.End.Equal(w.Start) && prev.Ref == w.Ref {
+			return analysis.ReferenceFromWindow(prev, time.Now())
+		}
+	case analysis.ModePreviousDay, analysis.ModePreviousWeek:
+		back := analysis.Lookback(mode)
+		ref, err := p.m.storedWindowReference(ctx, w.Model, w.Start.Add(-back), w.End.Add(-back))
+		if err != nil {
+			p.m.log.Warn("no seasonal reference, scoring against the pinned one", "model", w.Model.ID, "version", w.Model.Version,
+				"mode", mode, "err", err)
+		} else if ref != nil {
+			ref.Prepare(cfg.SampleSize)
+			return ref
+		}
+	}
+	return w.Ref
+}
+
+// storedWindowReference merges the stored feature summaries of model m's
+// window [from, to) over all partitions into a reference; nil when none is stored.
+func (m *Monitor) storedWindowReference(ctx context.Context, model analysis.ModelKey, from, to time.Time) (*analysis.Reference, error) {
+	rows, err := m.store.Query(ctx, `SELECT window_start, feature, kind, count, mean, variance, min, max, bin_edges, bin_counts,
+		categories, category_counts, other_count FROM feature_windows FINAL
+		WHERE model_id = ? AND model_version = ? AND window_start = ? AND window_end = ?`, model.ID, model.Version, from, to)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var fws []analysis.FeatureWindow
+	for rows.Next() {
+		var fw analysis.FeatureWindow
+		if err := rows.Scan(&fw.Start, &fw.Feature, &fw.Kind, &fw.Count, &fw.Mean, &fw.Variance, &fw.Min, &fw.Max,
+			&fw.Edges, &fw.BinCounts, &fw.Categories, &fw.CategoryCounts, &fw.Other); err != nil {
+			return nil, fmt.Errorf("reading stored windows of %s %s: %w", model.ID, model.Version, err)
+		}
+		fws = append(fws, fw)
+	}
+	if err := rows.Err(); err != nil || len(fws) == 0 {
+		return nil, err
+	}
+	return analysis.ReferenceFromWindows(fws, model, from, to, m.cfg.Analysis, time.Now())
 }
 
 // Committable returns the first offset not yet durably accounted for.

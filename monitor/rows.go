@@ -9,8 +9,9 @@ import (
 	"github.com/driftwatch/driftwatch/storage"
 )
 
-// windowRows converts a closed window and its scores into storage rows.
-func windowRows(b *storage.WindowBatch, topic string, partition int32, w *analysis.Window, scores []analysis.Score) {
+// windowRows converts a closed window and its scores, taken against
+// scoreRef, into storage rows.
+func windowRows(b *storage.WindowBatch, topic string, partition int32, w *analysis.Window, scoreRef *analysis.Reference, scores []analysis.Score) {
 	refID := ""
 	if w.Ref != nil {
 		refID = w.Ref.ID
@@ -58,6 +59,9 @@ func windowRows(b *storage.WindowBatch, topic string, partition int32, w *analys
 			}
 		}
 		b.Features = append(b.Features, r)
+	}
+	if scoreRef != nil {
+		refID = scoreRef.ID
 	}
 	for _, sc := range scores {
 		b.Scores = append(b.Scores, storage.ScoreRow{
