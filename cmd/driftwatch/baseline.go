@@ -565,19 +565,19 @@ type shownReference struct {
 
 // shownFeature is one feature of a shown reference.
 type shownFeature struct {
-	Name       string   `json:"name"`
-	Kind       string   `json:"kind"`
-	N          uint64   `json:"n"`
-	Mean       *float64 `json:"mean,omitempty"`
-	Std        *float64 `json:"std,omitempty"`
-	Min        *float64 `json:"min,omitempty"`
-	Max        *float64 `json:"max,omitempty"`
-	Edges      []string `json:"edges,omitempty"`
-	Counts     []uint64 `json:"counts"`
-	SampleSize *int     `json:"sample_size,omitempty"`
-	Categories []string `json:"categories,omitempty"`
-	Other      *uint64  `json:"other,omitempty"`
-	Complete   *bool    `json:"complete,omitempty"`
+	Name       string    `json:"name"`
+	Kind       string    `json:"kind"`
+	N          uint64    `json:"n"`
+	Mean       *float64  `json:"mean,omitempty"`
+	Std        *float64  `json:"std,omitempty"`
+	Min        *float64  `json:"min,omitempty"`
+	Max        *float64  `json:"max,omitempty"`
+	Edges      []float64 `json:"edges,omitempty"`
+	Counts     []uint64  `json:"counts"`
+	SampleSize *int      `json:"sample_size,omitempty"`
+	Categories []string  `json:"categories,omitempty"`
+	Other      *uint64   `json:"other,omitempty"`
+	Complete   *bool     `json:"complete,omitempty"`
 }
 
 // finitePtr returns &v, or nil for NaN and ±Inf (JSON has no such numbers).
@@ -609,9 +609,7 @@ func newShownReference(r storedReference, ref *analysis.Reference) shownReferenc
 			f := shownFeature{Name: name, Kind: analysis.KindNumeric, N: nr.N, Mean: finitePtr(nr.Mean),
 				Std: finitePtr(math.Sqrt(nr.Variance)), Min: finitePtr(nr.Min), Max: finitePtr(nr.Max),
 				Counts: nr.Counts, SampleSize: &k}
-			for _, e := range nr.Edges {
-				f.Edges = append(f.Edges, exact(e))
-			}
+			f.Edges = nr.Edges
 			sh.Features = append(sh.Features, f)
 			continue
 		}
@@ -663,7 +661,11 @@ func writeShownTable(w io.Writer, refs []shownReference) error {
 		for _, f := range r.Features {
 			fmt.Fprintln(w)
 			if f.Kind == analysis.KindNumeric {
-				fmt.Fprintf(w, "%s edges:  %s\n", f.Name, strings.Join(f.Edges, " "))
+				edges := make([]string, len(f.Edges))
+				for j, e := range f.Edges {
+					edges[j] = exact(e)
+				}
+				fmt.Fprintf(w, "%s edges:  %s\n", f.Name, strings.Join(edges, " "))
 				fmt.Fprintf(w, "%s counts: %s\n", f.Name, joinUints(f.Counts))
 				continue
 			}
