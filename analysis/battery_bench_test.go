@@ -1,0 +1,78 @@
+package analysis
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// batteryWindows returns one closed window per model for 50 models with 15
+// numeric features each, 5,000 events per window, against references of the
+// default size.
+func batteryWindows(b *testing.B, cfg *Config) []*Window {
+	b.Helper()
+	var out []*Window
+	for i := range 50 {
+		m := ModelKey{fmt.Sprintf("model-%02d", i), "1"}
+		d := &decisionWorld{r: rand.New(rand.NewPCG(uint64(i), 99)), numeric: 15, shiftNum: -1}
+		ref := BuildReference(d.window(cfg, m, nil, 2*cfg.ReferenceSampleSize), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+		d.shiftNum, d.shiftBy = i%15, 0.2
+		out = append(out, d.window(cfg, m, ref, 5000))
+	}
+	return out
+}
+
+// BenchmarkScoreWindowBattery scores one window of each of 50 models × 15
+// numeric features: the decisions (PSI, KS) and the informational tests (JS,
+// Wasserstein-1), Benjamini–Hochberg and the sequential evidence. One op is
+// the whole battery of a window period; s/battery must stay well under 1.
+func BenchmarkScoreWindowBattery(b *testing.B) {
+	cfg := DefaultConfig()
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	windows := batteryWindows(b, &cfg)
+	ev := NewEvidence(cfg.Sequential)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for _, w := range windows {
+			ev.Add(w.Model, cfg.ScoreWindow(w))
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/battery")
+}
+
+// BenchmarkFullUnivariateBattery runs every univariate test of the project
+// (KS, Anderson–Darling, Wasserstein-1, energy, PSI, JS, Hellinger, KL) on
+// each of 50 × 15 features: window sample (1,000) against reference sample
+// (10,000), binned tests on the window's exact counts.
+func BenchmarkFullUnivariateBattery(b *testing.B) {
+	cfg := DefaultConfig()
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	windows := batteryWindows(b, &cfg)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for _, w := range windows {
+			for i, name := range w.NumericNames() {
+				nr, s := w.Ref.Numeric[name], &w.Numeric[i]
+				sample := slices.Clone(s.Sample.Values())
+				slices.Sort(sample)
+				ref, cur := toFloats(nr.Counts), toFloats(s.Bins)
+				_ = KolmogorovSmirnov(nr.Head(), sample)
+				_ = AndersonDarling(nr.Sorted(), sample)
+				_ = Wasserstein1(nr.Sorted(), sample)
+				_ = EnergyDistance(nr.Sorted(), sample)
+				_ = PSI(ref, cur)
+				_ = JensenShannon(ref, cur)
+				_ = Hellinger(ref, cur)
+				_ = KullbackLeibler(ref, cur)
+			}
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/battery")
+}
