@@ -132,7 +132,11 @@ func TestBaselineImportListShow(t *testing.T) {
 	if outcome != "stored" || !strings.Contains(out, "6 features (4 numeric, 2 categorical) from 600 rows") {
 		t.Errorf("first import: %q", out)
 	}
-	out = mustBaseline(t, env, "import", "--model", "fraud", "--version", "v1", "--file", baselineDir+"ref.jsonl", "--exclude", "row_id")
+	code, out, errs := baseline(t, env, "import", "--model", "fraud", "--version", "v1", "--file", baselineDir+"ref.jsonl",
+		"--exclude", "row_id", "--progress")
+	if code != 0 || !strings.Contains(errs, "ref.jsonl: 600 rows, 7 columns") {
+		t.Fatalf("JSONL import with --progress: exit %d, stderr %q", code, errs)
+	}
 	if id, outcome := importedID(t, out); id != id1 || outcome != "unchanged" {
 		t.Errorf("JSONL import of the same data: id %s %s, want %s unchanged", id, outcome, id1)
 	}
@@ -242,7 +246,7 @@ func TestBaselineImportListShow(t *testing.T) {
 	if err := s.SaveReference(context.Background(), []storage.ReferenceRow{bad}); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := baseline(t, env, "show", "--model", "fraud")
+	code, out, errs = baseline(t, env, "show", "--model", "fraud")
 	if code != 1 || !strings.Contains(out, "content: MODIFIED") || !strings.Contains(errs, "modified") || !strings.Contains(errs, id1) {
 		t.Errorf("tampered reference: exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1 reporting %s modified", code, out, errs, id1)
 	}
