@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/dataset"
+	"github.com/driftwatch/driftwatch/telemetry"
 )
 
 // The baseline test data live with the command that imports them; they are
@@ -373,5 +374,49 @@ func TestReferenceFromWindowsErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.says)
 		}
+	}
+}
+
+// TestPinnedReferenceScoresBinnedTestsOnly scores a window against a reference
+// pinned from windows (no sample): PSI, JS and chi-square, never KS or
+// Wasserstein, as docs/baselines.md says.
+func TestPinnedReferenceScoresBinnedTestsOnly(t *testing.T) {
+	tab := readBaselineTable(t, "ref.csv")
+	m := ModelKey{ID: "fraud", Version: "v1"}
+	cfg := DefaultConfig()
+	union, err := ReferenceFromTable(tab, m, cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	pin, err := ReferenceFromWindows(windowSummaries(tab, union, []int{300, 300}, start), m, start, start.Add(2*time.Minute), cfg, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin.Prepare(cfg.SampleSize)
+	w := NewWindow(&cfg, m, start.Add(time.Hour), pin)
+	amount, country := tab.Column("amount"), tab.Column("country")
+	for i := range amount.Numeric {
+		w.Observe(&telemetry.Event{PredictionID: strconv.Itoa(i), EventTime: start.Add(time.Hour), Model: telemetry.Model{ID: m.ID, Version: m.Version},
+			Features: telemetry.Features{Numeric: map[string]float64{"amount": amount.Numeric[i]}, Categorical: map[string]string{"country": country.Categorical[i]}}},
+			int64(i))
+	}
+	got := map[string]Score{}
+	for _, sc := range cfg.ScoreWindow(w) {
+		got[sc.Feature+"/"+sc.Test] = sc
+	}
+	for _, k := range []string{"amount/" + TestPSI, "amount/" + TestJS, "country/" + TestChi2} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("no %s score against the pinned reference: %v", k, got)
+		}
+	}
+	for _, k := range []string{"amount/" + TestKS, "amount/" + TestWasserstein, "amount/" + TestWassersteinNorm} {
+		if _, ok := got[k]; ok {
+			t.Errorf("a %s score against a reference without sample", k)
+		}
+	}
+	// The same values in the same bins: no drift.
+	if sc := got["amount/"+TestPSI]; sc.Statistic != 0 || sc.NReference != union.Numeric["amount"].N || sc.Drifted {
+		t.Errorf("PSI of the reference's own values: %+v", sc)
 	}
 }
