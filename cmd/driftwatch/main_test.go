@@ -10,9 +10,11 @@ import (
 )
 
 func TestHelpOfEveryCommandHasExamples(t *testing.T) {
-	for _, cmd := range []string{"run", "demo", "generate", "migrate"} {
+	for _, cmd := range []string{"run", "demo", "generate", "migrate", "compare",
+		"baseline import", "baseline pin", "baseline list", "baseline show"} {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), []string{cmd, "--help"}, &out, &errb, nil); code != 0 {
+		args := append(strings.Fields(cmd), "--help")
+		if code := run(context.Background(), args, &out, &errb, nil); code != 0 {
 			t.Errorf("%s --help: exit %d, stderr %s", cmd, code, errb.String())
 		}
 		if s := out.String(); !strings.Contains(s, "Usage: driftwatch "+cmd) || !strings.Contains(s, "Examples:\n  driftwatch "+cmd) {
