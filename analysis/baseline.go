@@ -63,8 +63,33 @@ func ReferenceFromTable(t *dataset.Table, m ModelKey, cfg Config, now time.Time)
 		}
 		ref.Categorical[c.Name] = categoricalFromCounts(counts, 0, cfg.MaxCategories)
 	}
+	ref.Joint = jointFromTable(t, cfg.ReferenceSampleSize)
 	ref.ID = ref.Hash()
 	return ref, nil
+}
+
+// jointFromTable estimates the joint reference of the numeric columns from
+// the same bottom-k rows their samples use. Rows line up across columns only
+// when no numeric column has missing values; otherwise there is none.
+func jointFromTable(t *dataset.Table, k int) *Joint {
+	var names []string
+	var samples []*Sample
+	for i := range t.Columns {
+		c := &t.Columns[i]
+		if c.Kind != dataset.Numeric {
+			continue
+		}
+		if c.Missing > 0 {
+			return nil
+		}
+		s := NewSample(k)
+		for row, v := range c.Numeric {
+			s.Add(SampleKey(strconv.Itoa(row)), v)
+		}
+		names = append(names, c.Name)
+		samples = append(samples, &s)
+	}
+	return jointFromSamples(names, samples)
 }
 
 // numericFromValues summarises all values (not empty) with bins quantile

@@ -76,6 +76,10 @@ type Thresholds struct {
 	// LInf (the largest change of a category's share) is the effect of the
 	// chi-square decision on categorical features. Default: 0.01 / 0.2.
 	LInf Threshold `yaml:"linf"`
+	// Mahalanobis is the effect of the multivariate decision: the
+	// Mahalanobis distance of the window mean of all numeric features from
+	// the reference mean, in reference standard deviations. Default: 0.05 / 0.5.
+	Mahalanobis Threshold `yaml:"mahalanobis"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -96,6 +100,7 @@ func DefaultConfig() Config {
 			PSI:             Threshold{Warning: 0.005, Critical: 0.25},
 			WassersteinNorm: Threshold{Warning: 0.05, Critical: 0.25},
 			LInf:            Threshold{Warning: 0.01, Critical: 0.2},
+			Mahalanobis:     Threshold{Warning: 0.05, Critical: 0.5},
 		},
 	}
 }
@@ -166,6 +171,7 @@ func (c *Config) Validate() error {
 		{"thresholds.psi", &c.Thresholds.PSI, d.Thresholds.PSI},
 		{"thresholds.wasserstein_norm", &c.Thresholds.WassersteinNorm, d.Thresholds.WassersteinNorm},
 		{"thresholds.linf", &c.Thresholds.LInf, d.Thresholds.LInf},
+		{"thresholds.mahalanobis", &c.Thresholds.Mahalanobis, d.Thresholds.Mahalanobis},
 	}
 	for _, th := range ths {
 		if *th.t == (Threshold{}) {

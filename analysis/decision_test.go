@@ -88,7 +88,7 @@ func TestFalsePositiveRateOfEachDecision(t *testing.T) {
 	d := &decisionWorld{r: rand.New(rand.NewPCG(11, 12)), numeric: 6, cats: 2, shares: []float64{0.4, 0.3, 0.15, 0.1, 0.05}, shiftNum: -1}
 	const windows = 1000
 	any, _ := decisionsPerWindow(t, &cfg, d, windows, 500)
-	for _, test := range []string{TestPSI, TestKS, TestChi2} {
+	for _, test := range []string{TestPSI, TestKS, TestChi2, TestMahalanobis} {
 		rate := float64(any[test]) / windows
 		t.Logf("%s: %d of %d stationary windows flagged (rate %.3f, q %.2f)", test, any[test], windows, rate, cfg.FDR)
 		if rate < cfg.FDR/2 || rate > 2*cfg.FDR {
@@ -110,16 +110,19 @@ func TestSmallShiftDetectedAtN5000(t *testing.T) {
 	ref := BuildReference(d.window(&cfg, m, nil, 2*cfg.ReferenceSampleSize), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
 	d.shiftNum, d.shiftBy = 3, 0.1
 	const windows = 20
-	detected, falseFlags := 0, 0
+	detected, falseFlags, joint := 0, 0, 0
 	for range windows {
 		flagged := false
 		for _, sc := range cfg.ScoreWindow(d.window(&cfg, m, ref, 5000)) {
 			if !sc.Drifted {
 				continue
 			}
-			if sc.Feature == "x3" {
+			switch sc.Feature {
+			case "x3":
 				flagged = true
-			} else {
+			case JointFeature:
+				joint++ // the multivariate score sees the shift too
+			default:
 				falseFlags++
 			}
 		}
@@ -127,7 +130,7 @@ func TestSmallShiftDetectedAtN5000(t *testing.T) {
 			detected++
 		}
 	}
-	t.Logf("0.1σ shift at n=5000: detected in %d of %d windows; %d false flags on stable features", detected, windows, falseFlags)
+	t.Logf("0.1σ shift at n=5000: detected in %d of %d windows (multivariate: %d); %d false flags on stable features", detected, windows, joint, falseFlags)
 	if detected < windows*6/10 {
 		t.Errorf("0.1σ shift detected in only %d of %d windows", detected, windows)
 	}

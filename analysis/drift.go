@@ -109,7 +109,11 @@ func (c *Config) ScoreWindowAgainst(w *Window, ref *Reference) []Score {
 		}
 		out = c.scoreCategorical(out, name, cr, s)
 	}
+	if ref == w.Ref {
+		out = c.scoreJoint(out, w, ref.Joint)
+	}
 	c.decide(out, TestPSI, c.Thresholds.PSI)
+	c.decide(out, TestMahalanobis, c.Thresholds.Mahalanobis)
 	c.decide(out, TestKS, c.Thresholds.WassersteinNorm)
 	c.decide(out, TestChi2, c.Thresholds.LInf)
 	return out

@@ -33,7 +33,7 @@ const mahalanobisMaxCondition = 1e10
 // distance shrinks as windows grow: compare it with that null, not with a
 // fixed number.
 func MahalanobisMean(reference [][]float64, currentMean []float64) (float64, error) {
-	p, n := len(currentMean), len(reference)
+	p := len(currentMean)
 	if p == 0 {
 		return math.NaN(), errors.New("mahalanobis distance of the mean: no features")
 	}
@@ -42,12 +42,46 @@ func MahalanobisMean(reference [][]float64, currentMean []float64) (float64, err
 			return math.NaN(), fmt.Errorf("mahalanobis distance of the mean: reference row %d has %d values, the current mean %d", i, len(r), p)
 		}
 	}
-	if n <= p {
-		return math.NaN(), fmt.Errorf("mahalanobis distance of the mean: covariance of %d reference rows in %d dimensions is singular (need more rows than features)", n, p)
+	j, err := NewJoint(nil, reference)
+	if err != nil {
+		return math.NaN(), fmt.Errorf("mahalanobis distance of the mean: %w", err)
 	}
+	return j.Distance(currentMean)
+}
 
+// Joint is the joint reference of a model's numeric features: their mean
+// and sample covariance (ddof 1), factorised once for Mahalanobis distances.
+type Joint struct {
+	// Features names the dimensions, in order.
+	Features []string
+	// Mean is the reference mean per feature.
+	Mean []float64
+	// Covariance is the sample covariance, row-major p×p.
+	Covariance []float64
+	// N is the number of reference rows.
+	N uint64
+
+	sd   []float64
+	chol *mat.Cholesky
+}
+
+// NewJoint estimates the mean and covariance of rows (each with one value per
+// feature) and prepares the factorisation; it errors if the covariance is
+// singular (naming why).
+func NewJoint(features []string, rows [][]float64) (*Joint, error) {
+	n := len(rows)
+	if n == 0 {
+		return nil, errors.New("no reference rows")
+	}
+	p := len(rows[0])
+	if p == 0 {
+		return nil, errors.New("no features")
+	}
+	if n <= p {
+		return nil, fmt.Errorf("covariance of %d reference rows in %d dimensions is singular (need more rows than features)", n, p)
+	}
 	mu := make([]float64, p)
-	for _, r := range reference {
+	for _, r := range rows {
 		for j, v := range r {
 			mu[j] += v
 		}
@@ -56,41 +90,75 @@ func MahalanobisMean(reference [][]float64, currentMean []float64) (float64, err
 		mu[j] /= float64(n)
 	}
 	// Two-pass sample covariance, ddof 1.
-	cov := mat.NewSymDense(p, nil)
+	cov := make([]float64, p*p)
 	dev := make([]float64, p)
-	for _, r := range reference {
+	for _, r := range rows {
 		for j, v := range r {
 			dev[j] = v - mu[j]
 		}
 		for a := range p {
 			for b := a; b < p; b++ {
-				cov.SetSym(a, b, cov.At(a, b)+dev[a]*dev[b])
+				cov[a*p+b] += dev[a] * dev[b]
 			}
 		}
 	}
-	sd := make([]float64, p)
-	for j := range p {
-		v := cov.At(j, j) / float64(n-1)
-		if !(v > 0) {
-			return math.NaN(), fmt.Errorf("mahalanobis distance of the mean: covariance is singular: feature %d is constant in the reference", j)
-		}
-		sd[j] = math.Sqrt(v)
-	}
-	corr := mat.NewSymDense(p, nil)
-	z := mat.NewVecDense(p, nil)
 	for a := range p {
 		for b := a; b < p; b++ {
-			corr.SetSym(a, b, cov.At(a, b)/float64(n-1)/(sd[a]*sd[b]))
+			cov[a*p+b] /= float64(n - 1)
+			cov[b*p+a] = cov[a*p+b]
 		}
-		z.SetVec(a, (currentMean[a]-mu[a])/sd[a])
 	}
+	j := &Joint{Features: features, Mean: mu, Covariance: cov, N: uint64(n)}
+	if err := j.Prepare(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
 
+// Prepare factorises the covariance (scaled to the correlation matrix, which
+// leaves distances unchanged and makes the singularity check independent of
+// units). Call it on a Joint filled from storage before Distance.
+func (j *Joint) Prepare() error {
+	p := len(j.Mean)
+	if p == 0 || len(j.Covariance) != p*p {
+		return fmt.Errorf("joint reference: %d means and %d covariance entries", p, len(j.Covariance))
+	}
+	j.sd = make([]float64, p)
+	for a := range p {
+		v := j.Covariance[a*p+a]
+		if !(v > 0) {
+			return fmt.Errorf("covariance is singular: feature %d is constant in the reference", a)
+		}
+		j.sd[a] = math.Sqrt(v)
+	}
+	corr := mat.NewSymDense(p, nil)
+	for a := range p {
+		for b := a; b < p; b++ {
+			corr.SetSym(a, b, j.Covariance[a*p+b]/(j.sd[a]*j.sd[b]))
+		}
+	}
 	var chol mat.Cholesky
 	if ok := chol.Factorize(corr); !ok || chol.Cond() > mahalanobisMaxCondition {
-		return math.NaN(), fmt.Errorf("mahalanobis distance of the mean: covariance is singular: %s", dependentFeature(corr))
+		return fmt.Errorf("covariance is singular: %s", dependentFeature(corr))
+	}
+	j.chol = &chol
+	return nil
+}
+
+// Distance returns √((m − μ)ᵀ S⁻¹ (m − μ)) for the mean vector m.
+func (j *Joint) Distance(m []float64) (float64, error) {
+	if j.chol == nil {
+		return math.NaN(), errors.New("mahalanobis distance of the mean: joint reference not prepared")
+	}
+	if len(m) != len(j.Mean) {
+		return math.NaN(), fmt.Errorf("mahalanobis distance of the mean: %d values, the reference has %d features", len(m), len(j.Mean))
+	}
+	z := mat.NewVecDense(len(m), nil)
+	for a := range m {
+		z.SetVec(a, (m[a]-j.Mean[a])/j.sd[a])
 	}
 	var sol mat.VecDense
-	if err := chol.SolveVecTo(&sol, z); err != nil {
+	if err := j.chol.SolveVecTo(&sol, z); err != nil {
 		return math.NaN(), fmt.Errorf("mahalanobis distance of the mean: solving with the reference covariance: %w", err)
 	}
 	return math.Sqrt(max(mat.Dot(z, &sol), 0)), nil

@@ -27,6 +27,9 @@ type Reference struct {
 	// Numeric and Categorical hold per-feature references by name.
 	Numeric     map[string]*NumericReference
 	Categorical map[string]*CategoricalReference
+	// Joint is the mean and covariance of the numeric features together,
+	// for the multivariate score; nil when it cannot be estimated.
+	Joint *Joint
 }
 
 // NumericReference is the reference of one numeric feature.
@@ -72,6 +75,9 @@ func (r *Reference) Prepare(subsample int) {
 	}
 	for _, c := range r.Categorical {
 		c.Index()
+	}
+	if r.Joint != nil && r.Joint.Prepare() != nil {
+		r.Joint = nil // a singular stored covariance: no multivariate score
 	}
 }
 
@@ -129,6 +135,15 @@ func BuildReference(w *Window, bins, subsample int, source string, windows int, 
 		}
 		ref.Numeric[name] = nr
 	}
+	var jointNames []string
+	var jointSamples []*Sample
+	for i, name := range w.NumericNames() {
+		if w.Numeric[i].Count > 0 {
+			jointNames = append(jointNames, name)
+			jointSamples = append(jointSamples, &w.Numeric[i].Sample)
+		}
+	}
+	ref.Joint = jointFromSamples(jointNames, jointSamples)
 	for i, name := range w.CategoricalNames() {
 		s := &w.Categorical[i]
 		if s.Count == 0 {
@@ -203,6 +218,20 @@ func (r *Reference) Hash() string {
 		}
 		u(c.Other)
 		u(c.N)
+	}
+	if j := r.Joint; j != nil {
+		s("joint")
+		u(uint64(len(j.Features)))
+		for _, f := range j.Features {
+			s(f)
+		}
+		for _, v := range j.Mean {
+			f(v)
+		}
+		for _, v := range j.Covariance {
+			f(v)
+		}
+		u(j.N)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }

@@ -130,6 +130,16 @@ func ReferenceRows(ref *analysis.Reference) []storage.ReferenceRow {
 		r.BinCounts = []uint64{c.Other}
 		rows = append(rows, r)
 	}
+	if j := ref.Joint; j != nil {
+		// The joint reference: feature names in categories, means in
+		// bin_edges, the covariance (row-major) in sample.
+		r := base
+		r.Feature, r.Kind = analysis.JointFeature, analysis.KindMultivariate
+		r.N = j.N
+		r.Mean, r.Variance, r.Min, r.Max = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		r.Categories, r.BinEdges, r.Sample = j.Features, j.Mean, j.Covariance
+		rows = append(rows, r)
+	}
 	return rows
 }
 
@@ -160,6 +170,8 @@ func ReferencesFromRows(rows []storage.ReferenceRow) []*analysis.Reference {
 			c.Complete = c.Other == 0
 			c.Index()
 			ref.Categorical[r.Feature] = c
+		case analysis.KindMultivariate:
+			ref.Joint = &analysis.Joint{Features: r.Categories, Mean: r.BinEdges, Covariance: r.Sample, N: r.N}
 		}
 	}
 	return out
