@@ -14,34 +14,5 @@ import "math"
 // Both slices must be sorted ascending and free of NaN (not checked). It is NaN
 // when either sample is empty, where scipy raises. It does not allocate.
 func EnergyDistance(xSorted, ySorted []float64) float64 {
-	n, m := len(xSorted), len(ySorted)
-	if n == 0 || m == 0 {
-		return math.NaN()
-	}
-	fn, fm := float64(n), float64(m)
-	i, j := 0, 0
-	var sum, comp float64
-	z := math.Min(xSorted[0], ySorted[0])
-	for {
-		for i < n && xSorted[i] <= z {
-			i++
-		}
-		for j < m && ySorted[j] <= z {
-			j++
-		}
-		var next float64
-		switch {
-		case i < n && j < m:
-			next = math.Min(xSorted[i], ySorted[j])
-		case i < n:
-			next = xSorted[i]
-		case j < m:
-			next = ySorted[j]
-		default:
-			return math.Sqrt(2) * math.Sqrt(sum+comp)
-		}
-		d := float64(i)/fn - float64(j)/fm
-		addNeumaier(&sum, &comp, d*d*(next-z))
-		z = next
-	}
+	return math.Sqrt(2) * math.Sqrt(cdfIntegral(xSorted, ySorted, func(d float64) float64 { return d * d }))
 }

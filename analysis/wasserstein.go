@@ -15,13 +15,20 @@ import (
 // gonum's stat.WassersteinDistance computes the same quantity in O(n·m) and is
 // far too slow for windows of thousands of values.
 func Wasserstein1(xSorted, ySorted []float64) float64 {
+	return cdfIntegral(xSorted, ySorted, math.Abs)
+}
+
+// cdfIntegral returns ∫ f(F(z) − G(z)) dz for the empirical CDFs F and G of
+// two sorted samples, by one linear merge with a Neumaier-compensated sum
+// (scipy's _cdf_distance without the final power); NaN when either is empty.
+func cdfIntegral(xSorted, ySorted []float64, f func(float64) float64) float64 {
 	n, m := len(xSorted), len(ySorted)
 	if n == 0 || m == 0 {
 		return math.NaN()
 	}
 	fn, fm := float64(n), float64(m)
 	i, j := 0, 0
-	var sum, comp float64 // Neumaier-compensated sum
+	var sum, comp float64
 	z := math.Min(xSorted[0], ySorted[0])
 	for {
 		for i < n && xSorted[i] <= z {
@@ -41,14 +48,7 @@ func Wasserstein1(xSorted, ySorted []float64) float64 {
 		default:
 			return sum + comp
 		}
-		term := math.Abs(float64(i)/fn-float64(j)/fm) * (next - z)
-		t := sum + term
-		if math.Abs(sum) >= math.Abs(term) {
-			comp += (sum - t) + term
-		} else {
-			comp += (term - t) + sum
-		}
-		sum = t
+		addNeumaier(&sum, &comp, f(float64(i)/fn-float64(j)/fm)*(next-z))
 		z = next
 	}
 }
