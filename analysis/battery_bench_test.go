@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // batteryWindows returns one closed window per model for 50 models with 15
@@ -36,9 +37,10 @@ func BenchmarkScoreWindowBattery(b *testing.B) {
 	ev := NewEvidence(cfg.Sequential)
 	b.ReportAllocs()
 	b.ResetTimer()
-	for range b.N {
+	for i := range b.N {
+		end := t0.Add(time.Duration(i+1) * time.Minute) // each op is a new window period
 		for _, w := range windows {
-			ev.Add(w.Model, cfg.ScoreWindow(w))
+			ev.Add(w.Model, end, cfg.ScoreWindow(w))
 		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/battery")

@@ -259,6 +259,7 @@ type References struct {
 type warmup struct {
 	state   *Window
 	windows int
+	seen    map[[2]int64]bool // (start, first offset) of the windows merged
 }
 
 // NewReferences returns an empty set of references.
@@ -299,9 +300,15 @@ func (r *References) Contribute(w *Window) *Reference {
 	}
 	wu := r.warm[w.Model]
 	if wu == nil {
-		wu = &warmup{state: NewWindow(r.cfg, w.Model, w.Start, nil)}
+		wu = &warmup{state: NewWindow(r.cfg, w.Model, w.Start, nil), seen: map[[2]int64]bool{}}
 		r.warm[w.Model] = wu
 	}
+	// A window re-read after a failed write must not count twice.
+	id := [2]int64{w.Start.UnixMilli(), w.FirstOffset}
+	if wu.seen[id] {
+		return nil
+	}
+	wu.seen[id] = true
 	wu.state.Merge(w)
 	wu.windows++
 	if wu.windows < r.cfg.WarmupWindows {

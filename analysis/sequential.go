@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -65,20 +66,27 @@ type seriesKey struct {
 type Evidence struct {
 	cfg     SequentialConfig
 	mu      sync.Mutex
-	series  map[seriesKey]*CUSUM
+	series  map[seriesKey]*series
 	dropped int
+}
+
+type series struct {
+	cusum *CUSUM
+	last  time.Time // end of the last window fed
 }
 
 // NewEvidence returns an empty set of series.
 func NewEvidence(cfg SequentialConfig) *Evidence {
-	return &Evidence{cfg: cfg, series: make(map[seriesKey]*CUSUM)}
+	return &Evidence{cfg: cfg, series: make(map[seriesKey]*series)}
 }
 
-// Add feeds the decision scores of one closed window of model m to their
-// series and returns one score per series fed: test "cusum_<test>", the
-// upper CUSUM sum as statistic, the decision interval as threshold, drifted
-// (warning) when the sum passed it.
-func (e *Evidence) Add(m ModelKey, scores []Score) []Score {
+// Add feeds the decision scores of one closed window of model m, ending at
+// end, to their series and returns one score per series fed: test
+// "cusum_<test>", the upper CUSUM sum as statistic, the decision interval as
+// threshold, drifted (warning) when the sum passed it. A window that does not
+// end after the series' last one (re-read after a failed write, or late from
+// another partition) is not fed again.
+func (e *Evidence) Add(m ModelKey, end time.Time, scores []Score) []Score {
 	if e == nil || e.cfg.Disabled {
 		return nil
 	}
@@ -91,19 +99,24 @@ func (e *Evidence) Add(m ModelKey, scores []Score) []Score {
 			continue // not a decision, or not enough observations to test
 		}
 		k := seriesKey{m, sc.Feature, sc.Test}
-		c := e.series[k]
-		if c == nil {
+		se := e.series[k]
+		if se == nil {
 			if len(e.series) >= e.cfg.MaxSeries {
 				e.dropped++
 				continue
 			}
-			var err error
-			c, err = NewCUSUM(CUSUMConfig{Slack: e.cfg.Slack, Threshold: e.cfg.Threshold, Mode: "up", Mean: 0, Sigma: 1})
+			c, err := NewCUSUM(CUSUMConfig{Slack: e.cfg.Slack, Threshold: e.cfg.Threshold, Mode: "up", Mean: 0, Sigma: 1})
 			if err != nil {
 				panic("BUG: validated sequential config rejected: " + err.Error())
 			}
-			e.series[k] = c
+			se = &series{cusum: c}
+			e.series[k] = se
 		}
+		if !end.After(se.last) {
+			continue
+		}
+		se.last = end
+		c := se.cusum
 		z := normal.Quantile(1 - sc.PValue)
 		if math.IsNaN(z) {
 			continue

@@ -4,11 +4,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
+
+var evidenceClock = t0
 
 func evidenceRow(t *testing.T, e *Evidence, p float64) Score {
 	t.Helper()
-	rows := e.Add(ModelKey{"m", "1"}, []Score{{Feature: "x", Kind: KindNumeric, Test: TestPSI, PValue: p, AdjustedP: p, NReference: 1000, NCurrent: 1000}})
+	evidenceClock = evidenceClock.Add(time.Minute)
+	rows := e.Add(ModelKey{"m", "1"}, evidenceClock, []Score{{Feature: "x", Kind: KindNumeric, Test: TestPSI, PValue: p, AdjustedP: p, NReference: 1000, NCurrent: 1000}})
 	if len(rows) != 1 {
 		t.Fatalf("%d evidence rows, want 1", len(rows))
 	}
@@ -75,7 +79,7 @@ func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
 	}
 	e := NewEvidence(cfg)
 	nan := math.NaN()
-	rows := e.Add(ModelKey{"m", "1"}, []Score{
+	rows := e.Add(ModelKey{"m", "1"}, t0, []Score{
 		{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5},
 		{Feature: "b", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}, // beyond MaxSeries
 		{Feature: "c", Test: TestJS, PValue: nan, AdjustedP: nan},  // informational
@@ -85,7 +89,7 @@ func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
 		t.Fatalf("rows %+v, dropped %d", rows, e.Dropped())
 	}
 	cfg = SequentialConfig{Disabled: true}
-	if rows := NewEvidence(cfg).Add(ModelKey{"m", "1"}, []Score{{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}}); rows != nil {
+	if rows := NewEvidence(cfg).Add(ModelKey{"m", "1"}, t0, []Score{{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}}); rows != nil {
 		t.Fatalf("disabled evidence returned %+v", rows)
 	}
 	bad := SequentialConfig{Slack: -1}

@@ -127,7 +127,13 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 		if last, ok := w.skip[windowKey{m.key, start}]; ok && off <= last {
 			return Replayed
 		}
-		if target := m.newest(); target != nil {
+		// Late events are counted in the model version's oldest open window,
+		// the next one to close: a replay then skips them exactly when that
+		// window was stored.
+		if target := m.oldest(); target != nil {
+			if off <= w.skipByM[m.key.ID] {
+				return Replayed
+			}
 			target.Late++
 			target.touch(off)
 		}
@@ -145,8 +151,9 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 }
 
 // Reject attributes a dead-lettered message at offset off, keyed by model
-// id, to that model's newest open window. It returns false when the message
-// was counted before a restart, or no window of the model is open.
+// id, to that model's oldest open window (the next to close). It returns
+// false when the message was counted before a restart, or no window of the
+// model is open.
 func (w *Windower) Reject(modelID string, off int64) bool {
 	if off <= w.skipByM[modelID] {
 		return false
@@ -155,7 +162,7 @@ func (w *Windower) Reject(modelID string, off int64) bool {
 	if m == nil {
 		return false
 	}
-	target := m.newest()
+	target := m.oldest()
 	if target == nil {
 		return false
 	}
@@ -164,11 +171,11 @@ func (w *Windower) Reject(modelID string, off int64) bool {
 	return true
 }
 
-func (m *modelState) newest() *Window {
+func (m *modelState) oldest() *Window {
 	if len(m.open) == 0 {
 		return nil
 	}
-	return m.open[len(m.open)-1]
+	return m.open[0]
 }
 
 func (m *modelState) window(startMs int64, w *Windower) *Window {
@@ -210,6 +217,14 @@ func (w *Windower) closeUpTo(limit int64) {
 		}
 		clear(m.open[n:])
 		m.open = m.open[:n]
+		if n == 0 {
+			// Forget model versions without open windows, so that
+			// MaxModels bounds the live ones, not all ever seen.
+			delete(w.models, m.key)
+			if w.byID[m.key.ID] == m {
+				delete(w.byID, m.key.ID)
+			}
+		}
 	}
 	w.nextClose = next
 }

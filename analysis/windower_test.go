@@ -88,17 +88,54 @@ func TestWindowerReplayCountsOnce(t *testing.T) {
 	models := []ModelKey{{"a", "1"}, {"b", "1"}, {"b", "2"}}
 	const n = 5000
 	events := make([]*telemetry.Event, n)
+	rejected := make([]bool, n)
 	for i := range events {
-		// Mostly in order, 100 events/s of event time, jittered up to 1.5s back (within lateness).
+		// Mostly in order, 100 events/s of event time, jittered up to 1.5s back (within lateness);
+		// 3% arrive 6s late (beyond lateness), 2% are rejected messages.
 		at := t0.Add(time.Duration(i)*10*time.Millisecond - time.Duration(r.IntN(1500))*time.Millisecond)
+		if r.IntN(100) < 3 {
+			at = at.Add(-6 * time.Second)
+		}
 		events[i] = ev("p", models[r.IntN(len(models))], at)
+		rejected[i] = r.IntN(100) < 2
+	}
+	feed := func(w *Windower, i int64) Outcome {
+		if rejected[i] {
+			w.Reject(events[i].Model.ID, i)
+			return -1
+		}
+		return w.Observe(events[i], i)
+	}
+	totals := func(ws []*Window) (events, late, rejected uint64) {
+		for _, s := range ws {
+			events += s.Events
+			late += s.Late
+			rejected += s.Rejected
+		}
+		return
+	}
+	// Without a crash: what the stored windows should add up to.
+	var clean []*Window
+	{
+		w := NewWindower(cfg, NewReferences(cfg, nil))
+		for i := int64(0); i < n; i++ {
+			feed(w, i)
+			clean = append(clean, w.TakeClosed()...)
+		}
+		w.Touch(time.Now())
+		w.Idle(time.Now().Add(24 * time.Hour))
+		clean = append(clean, w.TakeClosed()...)
+	}
+	wantEvents, wantLate, wantRejected := totals(clean)
+	if wantLate == 0 || wantRejected == 0 {
+		t.Fatalf("the stream has %d late and %d rejected messages counted, want some of each", wantLate, wantRejected)
 	}
 	for _, crashAt := range []int{1, 777, 2500, 4999} {
 		var stored []*Window
 		first := NewWindower(cfg, NewReferences(cfg, nil))
 		committed := int64(0)
 		for i := 0; i < crashAt; i++ {
-			first.Observe(events[i], int64(i))
+			feed(first, int64(i))
 			stored = append(stored, first.TakeClosed()...)
 			if i%100 == 0 {
 				committed = first.Committable(int64(i + 1))
@@ -116,23 +153,18 @@ func TestWindowerReplayCountsOnce(t *testing.T) {
 		}
 		second := NewWindower(cfg, NewReferences(cfg, nil))
 		second.Restore(flushed, maxEnd)
-		late := 0
 		for i := committed; i < n; i++ {
-			if second.Observe(events[i], i) == Late {
-				late++
-			}
+			feed(second, i)
 			stored = append(stored, second.TakeClosed()...)
 		}
 		second.Idle(time.Now().Add(24 * time.Hour)) // flush the rest
 		second.Touch(time.Now())
 		second.Idle(time.Now().Add(24 * time.Hour))
 		stored = append(stored, second.TakeClosed()...)
-		total := 0
-		for _, s := range stored {
-			total += int(s.Events)
-		}
-		if total+late != n || late != 0 {
-			t.Errorf("crash at %d (commit %d): %d events counted, %d late, want %d and 0", crashAt, committed, total, late, n)
+		gotEvents, gotLate, gotRejected := totals(stored)
+		if gotEvents != wantEvents || gotLate != wantLate || gotRejected != wantRejected {
+			t.Errorf("crash at %d (commit %d): stored %d events, %d late, %d rejected; without a crash %d, %d, %d",
+				crashAt, committed, gotEvents, gotLate, gotRejected, wantEvents, wantLate, wantRejected)
 		}
 	}
 }

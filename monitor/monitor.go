@@ -48,6 +48,9 @@ type Monitor struct {
 	openMu sync.Mutex
 	open   map[*partition]int
 
+	refMu   sync.Mutex
+	unsaved []*analysis.Reference // pinned in memory, not yet stored
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -161,6 +164,30 @@ func (m *Monitor) recordAlerts(ctx context.Context, recs []alerting.Record) erro
 	return m.store.RecordAlerts(ctx, rows)
 }
 
+// addUnsavedReference queues a newly pinned reference for storing.
+func (m *Monitor) addUnsavedReference(ref *analysis.Reference) {
+	m.refMu.Lock()
+	m.unsaved = append(m.unsaved, ref)
+	m.refMu.Unlock()
+}
+
+// saveReferences stores the references pinned but not stored yet; a failed
+// one stays queued for the next flush of any partition.
+func (m *Monitor) saveReferences(ctx context.Context) error {
+	m.refMu.Lock()
+	defer m.refMu.Unlock()
+	for len(m.unsaved) > 0 {
+		ref := m.unsaved[0]
+		if err := m.store.SaveReference(ctx, ReferenceRows(ref)); err != nil {
+			return fmt.Errorf("storing the reference of %s %s: %w", ref.Model.ID, ref.Model.Version, err)
+		}
+		m.unsaved = m.unsaved[1:]
+		m.met.refsPinned.Inc()
+		m.log.Info("reference pinned", "model", ref.Model.ID, "version", ref.Model.Version, "reference_id", ref.ID, "windows", ref.Windows)
+	}
+	return nil
+}
+
 // Brokers returns the Kafka brokers the monitor consumes from.
 func (m *Monitor) Brokers() []string { return m.cfg.Kafka.Consumer.Brokers }
 
@@ -192,14 +219,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("delivering alerts: %w", err)
 		}
 	}()
+	consumed := make(chan struct{})
 	go func() {
 		defer wg.Done()
+		defer close(consumed)
 		if err := m.consumer.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			errc <- fmt.Errorf("consuming: %w", err)
 		}
 	}()
 	<-ctx.Done()
-	// The consumer has stopped (its Run returns when ctx ends); give alerts a moment.
+	// Partitions may still be flushing: let the consumer stop (it closes
+	// every partition), then give alerts a moment to be delivered.
+	<-consumed
 	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = m.alerts.Close(drain)
 	cancel()

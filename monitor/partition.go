@@ -24,6 +24,7 @@ type partition struct {
 	m         *Monitor
 	topic     string
 	partition int32
+	ctx       context.Context // the partition's generation: cancelled at rebalance or shutdown
 
 	mu   sync.Mutex
 	win  *analysis.Windower
@@ -43,7 +44,7 @@ var _ ingest.PartitionHandler = (*partition)(nil)
 // openPartition is the consumer's HandlerFactory.
 func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, start int64) (ingest.PartitionHandler, error) {
 	p := &partition{
-		m: m, topic: topic, partition: part,
+		m: m, topic: topic, partition: part, ctx: ctx,
 		win:  analysis.NewWindower(&m.cfg.Analysis, m.refs),
 		dec:  telemetry.NewDecoder(m.cfg.Limits, time.Now),
 		next: -1,
@@ -127,6 +128,9 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			replayed++
 		case analysis.Dropped:
 			dropped++
+			p.dead = append(p.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: "too_many_models",
+				Detail: fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions",
+					p.ev.Model.ID, p.ev.Model.Version, p.m.cfg.Analysis.MaxModels)})
 		}
 	}
 	met := p.m.met
@@ -188,13 +192,9 @@ func (p *partition) flush(ctx context.Context) error {
 	var obs []alerting.Observation
 	for _, w := range closed {
 		if ref := p.m.refs.Contribute(w); ref != nil {
-			if err := p.m.store.SaveReference(ctx, ReferenceRows(ref)); err != nil {
-				p.err = fmt.Errorf("storing the reference of %s %s: %w", ref.Model.ID, ref.Model.Version, err)
-				return p.err
-			}
-			p.m.met.refsPinned.Inc()
-			p.m.log.Info("reference pinned", "model", ref.Model.ID, "version", ref.Model.Version, "reference_id", ref.ID, "windows", ref.Windows)
+			p.m.addUnsavedReference(ref)
 		}
+		p.m.met.untracked.Add(float64(w.Untracked))
 		ref := p.scoringReference(ctx, w)
 		scores := p.m.cfg.Analysis.ScoreWindowAgainst(w, ref)
 		if len(scores) == 0 && ref != w.Ref {
@@ -202,9 +202,9 @@ func (p *partition) flush(ctx context.Context) error {
 			ref = w.Ref
 			scores = p.m.cfg.Analysis.ScoreWindowAgainst(w, ref)
 		}
-		scores = append(scores, p.m.evidence.Add(w.Model, scores)...)
+		scores = append(scores, p.m.evidence.Add(w.Model, w.End, scores)...)
 		windowRows(&batch, p.topic, p.partition, w, ref, scores)
-		if w.Ref != nil {
+		if w.Ref != nil && p.m.cfg.Analysis.Mode(w.Model.ID) == analysis.ModePreviousWindow {
 			p.prev[w.Model] = w
 		}
 		o := observations(w, scores)
@@ -218,6 +218,11 @@ func (p *partition) flush(ctx context.Context) error {
 				p.m.stats.addDrifted(w.Model.ID + "/" + w.Model.Version + "/" + x.Feature)
 			}
 		}
+	}
+	// References first: stored windows must never name a reference that is not stored.
+	if err := p.m.saveReferences(ctx); err != nil {
+		p.err = err
+		return p.err
 	}
 	if err := p.m.store.WriteWindows(ctx, batch); err != nil {
 		p.err = fmt.Errorf("storing %d closed windows of %s/%d: %w", len(closed), p.topic, p.partition, err)
@@ -287,13 +292,17 @@ func (m *Monitor) storedWindowReference(ctx context.Context, model analysis.Mode
 func (p *partition) Committable() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.next < 0 {
+	if p.next < 0 || p.err != nil {
+		// After a failed write, closed windows may be unstored: commit
+		// nothing more; the next owner re-reads from the last commit.
 		return -1
 	}
 	return p.win.Committable(p.next)
 }
 
-// tick closes windows of an idle partition once a second.
+// tick closes windows of an idle partition once a second. Its flushes end
+// with the partition's generation, so a ClickHouse outage cannot hold up a
+// rebalance or a shutdown.
 func (p *partition) tick() {
 	defer close(p.done)
 	t := time.NewTicker(time.Second)
@@ -302,22 +311,15 @@ func (p *partition) tick() {
 		select {
 		case <-p.stop:
 			return
+		case <-p.ctx.Done():
+			return
 		case now := <-t.C:
 			p.mu.Lock()
 			if p.err == nil {
 				p.win.Idle(now)
-				ctx, cancel := context.WithCancel(context.Background())
-				go func() {
-					select {
-					case <-p.stop:
-						cancel()
-					case <-ctx.Done():
-					}
-				}()
-				if err := p.flush(ctx); err != nil {
+				if err := p.flush(p.ctx); err != nil && p.ctx.Err() == nil {
 					p.m.log.Warn("flushing idle windows", "topic", p.topic, "partition", p.partition, "err", err)
 				}
-				cancel()
 			}
 			p.mu.Unlock()
 		}
@@ -327,6 +329,7 @@ func (p *partition) tick() {
 // Close stops the ticker. Open windows are not stored: their events are read
 // again from the committed offset by the partition's next owner.
 func (p *partition) Close(ctx context.Context) error {
+	defer p.m.forget(p)
 	select {
 	case <-p.stop:
 	default:
@@ -337,6 +340,5 @@ func (p *partition) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	p.m.forget(p)
 	return nil
 }

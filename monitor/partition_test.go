@@ -1,0 +1,68 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// TestFailedFlushCommitsNothing: once a flush could not store its closed
+// windows, the partition must report nothing committable, so that the
+// consumer never commits past windows that are not in ClickHouse.
+func TestFailedFlushCommitsNothing(t *testing.T) {
+	addr, db := testClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := storage.Open(ctx, storage.Config{Addr: addr, Database: db}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{}
+	cfg.Analysis = analysis.Config{WindowSize: 2 * time.Second, AllowedLateness: time.Second}
+	if err := cfg.Analysis.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}}
+	m.met = newMetrics(nil, 10)
+	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
+	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	genCtx, endGeneration := context.WithCancel(ctx)
+	h, err := m.openPartition(genCtx, "telemetry", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	msg := func(off int64, at time.Duration) ingest.Message {
+		v := fmt.Sprintf(`{"prediction_id":"p%d","event_time":%d,"model":{"id":"m"},"features":{"numeric":{"x":%d}}}`,
+			off, t0.Add(at).UnixMilli(), off%7)
+		return ingest.Message{Topic: "telemetry", Offset: off, Key: []byte("m"), Value: []byte(v)}
+	}
+	// Window [0s, 2s) closes when the watermark passes 3s: stored, commit at the open window.
+	if err := h.Handle(ctx, []ingest.Message{msg(0, 0), msg(1, time.Second), msg(2, 2500*time.Millisecond), msg(3, 3500*time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Committable(); got != 2 {
+		t.Fatalf("committable %d after a stored window, want 2 (first offset of the open window)", got)
+	}
+	// The next window closes while its write cannot succeed (the generation ended).
+	endGeneration()
+	failed, stop := context.WithCancel(ctx)
+	stop()
+	if err := h.Handle(failed, []ingest.Message{msg(4, 6*time.Second)}); err == nil {
+		t.Fatal("Handle succeeded although the closed window could not be stored")
+	}
+	if got := h.Committable(); got != -1 {
+		t.Fatalf("committable %d after a failed flush, want -1 (commit nothing more)", got)
+	}
+}
