@@ -3,9 +3,12 @@ package monitor
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestExampleConfigIsValid(t *testing.T) {
@@ -117,5 +120,55 @@ func unwrapAll(err error) error {
 			return err
 		}
 		err = u.Unwrap()
+	}
+}
+
+// TestExampleConfigListsEveryKey keeps driftwatch.example.yaml complete: every
+// scalar or list-of-scalars key of Config must appear in it.
+func TestExampleConfigListsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../driftwatch.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	var walk func(typ reflect.Type, node map[string]any, path string)
+	walk = func(typ reflect.Type, node map[string]any, path string) {
+		for i := range typ.NumField() {
+			f := typ.Field(i)
+			tag := strings.Split(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || tag[0] == "-" {
+				continue
+			}
+			if len(tag) > 1 && tag[1] == "inline" {
+				walk(f.Type, node, path)
+				continue
+			}
+			key := path + tag[0]
+			v, ok := node[tag[0]]
+			if !ok {
+				missing = append(missing, key)
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				sub, _ := v.(map[string]any)
+				walk(f.Type, sub, key+".")
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}), doc, "")
+	// Receivers are lists of structs, shown commented out with their keys in docs/alerting.md.
+	var real []string
+	for _, k := range missing {
+		if !strings.HasPrefix(k, "alerting.slack") && !strings.HasPrefix(k, "alerting.pagerduty") &&
+			!strings.HasPrefix(k, "alerting.webhook") && !strings.HasPrefix(k, "alerting.alertmanager") {
+			real = append(real, k)
+		}
+	}
+	if len(real) > 0 {
+		t.Errorf("driftwatch.example.yaml lacks %v", real)
 	}
 }
