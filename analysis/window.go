@@ -39,10 +39,11 @@ type Window struct {
 	// Events is the number of events counted in the window.
 	Events uint64
 	// Late counts events of this model version that arrived, while this
-	// window was the newest open one, for a window already closed.
+	// window was the oldest open one (the next to close), for a window
+	// already closed.
 	Late uint64
 	// Rejected counts dead-lettered messages keyed by this model that arrived
-	// while this window was its newest open one.
+	// while this window was its oldest open one.
 	Rejected uint64
 	// Untracked counts feature values beyond MaxFeatures.
 	Untracked uint64
