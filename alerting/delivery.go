@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
+	pause "github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // job is one notification on its way to one receiver.
@@ -238,12 +238,7 @@ func (m *Manager) deliver(ctx context.Context, l *lane, j *job) {
 // backoff is the wait after the given failed attempt: InitialBackoff doubled per
 // attempt with equal jitter, at least the receiver's Retry-After, at most MaxBackoff.
 func (m *Manager) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	d := m.cfg.InitialBackoff
-	for i := 1; i < attempt && d < m.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, m.cfg.MaxBackoff)
-	d = d/2 + rand.N(d/2+1)
+	d := pause.Exponential(attempt-1, m.cfg.InitialBackoff, m.cfg.MaxBackoff)
 	return min(max(d, retryAfter), m.cfg.MaxBackoff)
 }
 

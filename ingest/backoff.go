@@ -2,19 +2,15 @@ package ingest
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
+
+	pause "github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // backoff returns the pause before retry number attempt (0-based): it doubles
 // from lo up to hi and is jittered down by up to a half.
 func backoff(attempt int, lo, hi time.Duration) time.Duration {
-	d := lo
-	for i := 0; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	d = min(d, hi)
-	return d/2 + rand.N(d/2+1)
+	return pause.Exponential(attempt, lo, hi)
 }
 
 // sleep waits for d or until ctx ends; it reports whether the full pause

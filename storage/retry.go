@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	pause "github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // initialBackoff is the first pause between attempts; it doubles up to Config.MaxRetryBackoff.
@@ -48,20 +49,9 @@ func isPermanent(err error) bool {
 }
 
 // backoff returns the pause before retry number attempt (1-based): exponential from initialBackoff,
-// capped at max, with "equal jitter" (half fixed, half random) so that writers do not retry in step.
+// capped at max, with equal jitter so that writers do not retry in step.
 func backoff(attempt int, max time.Duration) time.Duration {
-	d := initialBackoff
-	if d > max {
-		d = max
-	}
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	half := d / 2
-	return half + rand.N(half+1)
+	return pause.Exponential(attempt-1, initialBackoff, max)
 }
 
 // retry runs op until it succeeds, fails permanently, or ctx ends. what names the operation in logs
