@@ -57,7 +57,7 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 		if err != nil {
 			return nil, fmt.Errorf("reading stored windows of %s/%d: %w", topic, part, err)
 		}
-		maxEnd, err := m.maxWindowEnd(ctx, topic, part)
+		maxEnd, err := m.store.MaxWindowEnd(ctx, topic, part)
 		if err != nil {
 			return nil, err
 		}
@@ -72,26 +72,6 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 	}
 	go p.tick()
 	return p, nil
-}
-
-// maxWindowEnd returns the end of the newest stored window of a partition.
-func (m *Monitor) maxWindowEnd(ctx context.Context, topic string, part int32) (time.Time, error) {
-	rows, err := m.store.Query(ctx, "SELECT toUInt32(max(window_end)), count() FROM inference_windows WHERE kafka_topic = ? AND kafka_partition = ?", topic, part)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("reading the newest stored window of %s/%d: %w", topic, part, err)
-	}
-	defer rows.Close()
-	var end uint32
-	var n uint64
-	if rows.Next() {
-		if err := rows.Scan(&end, &n); err != nil {
-			return time.Time{}, fmt.Errorf("reading the newest stored window of %s/%d: %w", topic, part, err)
-		}
-	}
-	if n == 0 {
-		return time.Time{}, rows.Err()
-	}
-	return time.Unix(int64(end), 0).UTC(), rows.Err()
 }
 
 // Handle decodes and windows a batch, dead-letters what is bad and stores the
@@ -251,7 +231,7 @@ func (p *partition) scoringReference(ctx context.Context, w *analysis.Window) *a
 		}
 	case analysis.ModePreviousDay, analysis.ModePreviousWeek:
 		back := analysis.Lookback(mode)
-		ref, err := p.m.storedWindowReference(ctx, w.Model, w.Start.Add(-back), w.End.Add(-back))
+		ref, err := p.m.storedWindowReference(ctx, w.Model, w.Start.Add(-back))
 		if err != nil {
 			p.m.log.Warn("no seasonal reference, scoring against the pinned one", "model", w.Model.ID, "version", w.Model.Version,
 				"mode", mode, "err", err)
@@ -264,28 +244,14 @@ func (p *partition) scoringReference(ctx context.Context, w *analysis.Window) *a
 }
 
 // storedWindowReference merges the stored feature summaries of model m's
-// window [from, to) over all partitions into a reference; nil when none is stored.
-func (m *Monitor) storedWindowReference(ctx context.Context, model analysis.ModelKey, from, to time.Time) (*analysis.Reference, error) {
-	rows, err := m.store.Query(ctx, `SELECT window_start, feature, kind, count, mean, variance, min, max, bin_edges, bin_counts,
-		categories, category_counts, other_count FROM feature_windows FINAL
-		WHERE model_id = ? AND model_version = ? AND window_start = ? AND window_end = ?`, model.ID, model.Version, from, to)
-	if err != nil {
+// window starting at from over all partitions into a reference; nil when
+// none is stored.
+func (m *Monitor) storedWindowReference(ctx context.Context, model analysis.ModelKey, from time.Time) (*analysis.Reference, error) {
+	ref, n, err := ReferenceFromStore(ctx, m.store, model, from, from.Add(time.Second), m.cfg.Analysis)
+	if err != nil || n == 0 {
 		return nil, err
 	}
-	defer rows.Close()
-	var fws []analysis.FeatureWindow
-	for rows.Next() {
-		var fw analysis.FeatureWindow
-		if err := rows.Scan(&fw.Start, &fw.Feature, &fw.Kind, &fw.Count, &fw.Mean, &fw.Variance, &fw.Min, &fw.Max,
-			&fw.Edges, &fw.BinCounts, &fw.Categories, &fw.CategoryCounts, &fw.Other); err != nil {
-			return nil, fmt.Errorf("reading stored windows of %s %s: %w", model.ID, model.Version, err)
-		}
-		fws = append(fws, fw)
-	}
-	if err := rows.Err(); err != nil || len(fws) == 0 {
-		return nil, err
-	}
-	return analysis.ReferenceFromWindows(fws, model, from, to, m.cfg.Analysis, time.Now())
+	return ref, nil
 }
 
 // Committable returns the first offset not yet durably accounted for.

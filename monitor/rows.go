@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"math"
 	"time"
 
@@ -177,4 +178,20 @@ func ReferencesFromRows(rows []storage.ReferenceRow) []*analysis.Reference {
 	return out
 }
 
-var _ = time.Second
+// ReferenceFromStore merges the stored windows of model m with window_start
+// in [from, to) into a reference (analysis.ReferenceFromWindows) and returns
+// it with the number of feature rows read; (nil, 0, nil) when none is stored.
+func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelKey, from, to time.Time, cfg analysis.Config) (*analysis.Reference, int, error) {
+	rows, err := s.FeatureWindows(ctx, m.ID, m.Version, from, to)
+	if err != nil || len(rows) == 0 {
+		return nil, 0, err
+	}
+	fws := make([]analysis.FeatureWindow, len(rows))
+	for i, r := range rows {
+		fws[i] = analysis.FeatureWindow{Start: r.WindowStart, Feature: r.Feature, Kind: r.Kind, Count: r.Count,
+			Mean: r.Mean, Variance: r.Variance, Min: r.Min, Max: r.Max, Edges: r.BinEdges, BinCounts: r.BinCounts,
+			Categories: r.Categories, CategoryCounts: r.CategoryCounts, Other: r.OtherCount}
+	}
+	ref, err := analysis.ReferenceFromWindows(fws, m, from, to, cfg, time.Now())
+	return ref, len(rows), err
+}

@@ -228,3 +228,54 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
+
+// FeatureWindows returns the stored feature summaries of a model version
+// whose window_start lies in [from, to), over all partitions, deduplicated
+// (FINAL), ordered by window_start, feature and partition.
+func (s *Store) FeatureWindows(ctx context.Context, modelID, modelVersion string, from, to time.Time) ([]FeatureRow, error) {
+	rows, err := s.conn.Query(ctx, `SELECT window_start, window_end, kafka_partition, feature, kind, count, missing,
+    mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, other_count, unseen_count, reference_id
+FROM feature_windows FINAL
+WHERE model_id = ? AND model_version = ? AND window_start >= toDateTime(?) AND window_start < toDateTime(?)
+ORDER BY window_start, feature, kafka_partition`, modelID, modelVersion, from.Unix(), to.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("reading the windows of model %s version %s: %w", modelID, modelVersion, err)
+	}
+	defer rows.Close()
+	var out []FeatureRow
+	for rows.Next() {
+		r := FeatureRow{ModelID: modelID, ModelVersion: modelVersion}
+		if err := rows.Scan(&r.WindowStart, &r.WindowEnd, &r.KafkaPartition, &r.Feature, &r.Kind, &r.Count, &r.Missing,
+			&r.Mean, &r.Variance, &r.Min, &r.Max, &r.BinEdges, &r.BinCounts, &r.Categories, &r.CategoryCounts,
+			&r.OtherCount, &r.UnseenCount, &r.ReferenceID); err != nil {
+			return nil, fmt.Errorf("reading the windows of model %s version %s: %w", modelID, modelVersion, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the windows of model %s version %s: %w", modelID, modelVersion, err)
+	}
+	return out, nil
+}
+
+// MaxWindowEnd returns the end of the newest stored window of a topic
+// partition, or the zero time when none is stored. Every window ending
+// earlier is closed: windows are stored in the order they close.
+func (s *Store) MaxWindowEnd(ctx context.Context, topic string, partition int32) (time.Time, error) {
+	rows, err := s.conn.Query(ctx, "SELECT toUInt32(max(window_end)), count() FROM inference_windows WHERE kafka_topic = ? AND kafka_partition = ?", topic, partition)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the newest stored window of %s/%d: %w", topic, partition, err)
+	}
+	defer rows.Close()
+	var end uint32
+	var n uint64
+	if rows.Next() {
+		if err := rows.Scan(&end, &n); err != nil {
+			return time.Time{}, fmt.Errorf("reading the newest stored window of %s/%d: %w", topic, partition, err)
+		}
+	}
+	if err := rows.Err(); err != nil || n == 0 {
+		return time.Time{}, err
+	}
+	return time.Unix(int64(end), 0).UTC(), nil
+}

@@ -226,13 +226,6 @@ const pinExamples = `  driftwatch baseline pin --model fraud --version v7 --from
   driftwatch baseline pin --model fraud --from 2026-11-02T00:00:00+01:00 --to 2026-11-03T00:00:00+01:00 --config driftwatch.yaml
 `
 
-// pinQuery reads the stored windows of one model version in a time range.
-const pinQuery = `SELECT window_start, feature, kind, count, mean, variance, min, max, bin_edges, bin_counts,
-    categories, category_counts, other_count
-FROM feature_windows FINAL
-WHERE model_id = ? AND model_version = ? AND window_start >= toDateTime(?) AND window_start < toDateTime(?)
-ORDER BY window_start, feature, kafka_partition`
-
 // baselinePin merges stored windows into a reference and stores it.
 func baselinePin(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := newFlagSet("baseline pin", "Merge the windows of a model version stored in feature_windows with window_start in\n"+
@@ -286,32 +279,13 @@ WHERE model_id = ? AND window_start >= toDateTime(?) AND window_start < toDateTi
 				model, strings.Join(versions, ", "), span)
 		}
 	}
-	rows, err := s.Query(ctx, pinQuery, model, version, from.Unix(), to.Unix())
-	if err != nil {
-		return fmt.Errorf("reading the windows of model %s version %s: %w", model, version, err)
-	}
-	var fws []analysis.FeatureWindow
-	for rows.Next() {
-		var w analysis.FeatureWindow
-		if err := rows.Scan(&w.Start, &w.Feature, &w.Kind, &w.Count, &w.Mean, &w.Variance, &w.Min, &w.Max,
-			&w.Edges, &w.BinCounts, &w.Categories, &w.CategoryCounts, &w.Other); err != nil {
-			rows.Close()
-			return fmt.Errorf("reading the windows of model %s version %s: %w", model, version, err)
-		}
-		fws = append(fws, w)
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return fmt.Errorf("reading the windows of model %s version %s: %w", model, version, err)
-	}
-	if len(fws) == 0 {
-		return fmt.Errorf("no windows of model %s version %s %s", model, version, span)
-	}
 	m := analysis.ModelKey{ID: model, Version: version}
-	ref, err := analysis.ReferenceFromWindows(fws, m, from, to, acfg, time.Now())
+	ref, n, err := monitor.ReferenceFromStore(ctx, s, m, from, to, acfg)
 	if err != nil {
 		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("no windows of model %s version %s %s", model, version, span)
 	}
 	outcome, err := storeReference(ctx, s, ref)
 	if err != nil {
