@@ -3,6 +3,8 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"log/slog"
 	"sync/atomic"
 	"syscall"
@@ -14,8 +16,14 @@ import (
 	"github.com/driftwatch/driftwatch/storage"
 )
 
-// benchEvents is the number of events of BenchmarkPipeline.
-const benchEvents = 1_000_000
+// benchEvents is the number of events of BenchmarkPipeline, over
+// benchModels models keyed onto benchPartitions partitions: one worker per
+// partition, so enough models to spread the load over both cores.
+const (
+	benchEvents     = 1_000_000
+	benchModels     = 8
+	benchPartitions = 4
+)
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -30,13 +38,13 @@ func cpuTime() time.Duration {
 // the whole process's, broker included. Run it with -benchtime 1x (make bench).
 func BenchmarkPipeline(b *testing.B) {
 	addr, db := benchClickHouse(b)
-	broker, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 2})
+	broker, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: benchPartitions})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer broker.Close()
 	ctx := context.Background()
-	sc := generator.DefaultScenario(4, 15)
+	sc := generator.DefaultScenario(benchModels, 15)
 	sc.Start = time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
 	sc.EventStep = time.Millisecond
 	g, err := generator.New(sc, 1)
@@ -91,6 +99,17 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		pctx, pcancel := context.WithCancel(ctx)
 		pdone := make(chan error, 1)
+		if path := os.Getenv("BENCH_PIPELINE_CPUPROFILE"); path != "" {
+			// A CPU profile of the pipeline phase alone (not of producing or consuming only).
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Fatal(err)
+			}
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 		start, cpu0 = time.Now(), cpuTime()
 		go func() { pdone <- m.Run(pctx) }()
 		for {
