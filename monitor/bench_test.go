@@ -3,9 +3,9 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/pprof"
-	"log/slog"
 	"sync/atomic"
 	"syscall"
 	"testing"
