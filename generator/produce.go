@@ -15,7 +15,7 @@ import (
 const maxChunk = 1000
 
 // Produce writes n events from g (n <= 0: until ctx ends) to topic with
-// kafka-go's Writer: RequiredAcks RequireAll, the Hash balancer on the key
+// kafka-go's Writer: RequiredAcks RequireAll, the Murmur2 balancer (the Java client's default partitioner) on the key
 // (the model id, so all events of one model land in one partition), batched,
 // with a 5ms BatchTimeout. When the scenario's Rate is > 0 it paces the writes
 // to Rate in wall time. It returns the number of messages acknowledged. When
@@ -33,7 +33,7 @@ func Produce(ctx context.Context, brokers []string, topic string, g *Generator, 
 	w := &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topic,
-		Balancer:     &kafka.Hash{},
+		Balancer:     &kafka.Murmur2Balancer{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    maxChunk,
 		BatchBytes:   16 << 20,

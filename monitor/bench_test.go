@@ -21,8 +21,8 @@ import (
 // partition, so enough models to spread the load over both cores.
 const (
 	benchEvents     = 1_000_000
-	benchModels     = 8
-	benchPartitions = 4
+	benchModels     = 6
+	benchPartitions = 3
 )
 
 func cpuTime() time.Duration {

@@ -19,7 +19,9 @@ import (
 // partition processes one Kafka partition: it decodes, windows, and on every
 // closed window scores, stores and alerts; it says how far the partition may
 // be committed. One goroutine calls Handle; a ticker goroutine closes idle
-// windows; mu serialises them (once per batch or tick, never per event).
+// windows; mu serialises them (once per batch or tick, never per event). A
+// writer goroutine stores closed windows in the order they closed, so that
+// consumption goes on during inserts; windows in flight hold commits back.
 type partition struct {
 	m         *Monitor
 	topic     string
@@ -33,11 +35,26 @@ type partition struct {
 	next int64 // next offset to read; -1 before the first message
 	dead []ingest.DeadLetter
 	prev map[analysis.ModelKey]*analysis.Window // the previous closed window, for previous_window references
-	err  error                                  // a flush that failed: the handler must be restarted
 
-	stop chan struct{}
-	done chan struct{}
+	state    sync.Mutex // guards err and inflight; never held while waiting
+	err      error      // a write that failed: the handler must be restarted
+	inflight []int64    // smallest first offset of each queued write, in order
+
+	writes     chan *pendingWrite // bounded: a full queue blocks the flush (back-pressure)
+	writerDone chan struct{}
+	stop       chan struct{}
+	done       chan struct{}
 }
+
+// pendingWrite is one flush on its way to ClickHouse.
+type pendingWrite struct {
+	batch   storage.WindowBatch
+	obs     []alerting.Observation
+	windows int
+}
+
+// writeQueue is how many flushes of a partition may wait for ClickHouse.
+const writeQueue = 2
 
 var _ ingest.PartitionHandler = (*partition)(nil)
 
@@ -45,12 +62,14 @@ var _ ingest.PartitionHandler = (*partition)(nil)
 func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, start int64) (ingest.PartitionHandler, error) {
 	p := &partition{
 		m: m, topic: topic, partition: part, ctx: ctx,
-		win:  analysis.NewWindower(&m.cfg.Analysis, m.refs),
-		dec:  telemetry.NewDecoder(m.cfg.Limits, time.Now),
-		next: -1,
-		prev: make(map[analysis.ModelKey]*analysis.Window),
-		stop: make(chan struct{}),
-		done: make(chan struct{}),
+		win:        analysis.NewWindower(&m.cfg.Analysis, m.refs),
+		dec:        telemetry.NewDecoder(m.cfg.Limits, time.Now),
+		next:       -1,
+		prev:       make(map[analysis.ModelKey]*analysis.Window),
+		writes:     make(chan *pendingWrite, writeQueue),
+		writerDone: make(chan struct{}),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	if start >= 0 {
 		flushed, err := m.store.FlushedWindows(ctx, topic, part, start)
@@ -71,6 +90,7 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 		}
 	}
 	go p.tick()
+	go p.writer()
 	return p, nil
 }
 
@@ -80,8 +100,8 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.err != nil {
-		return p.err
+	if err := p.failed(); err != nil {
+		return err
 	}
 	var counted, late, replayed, dropped uint64
 	for i := range batch {
@@ -121,8 +141,7 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 	p.m.stats.add(counted, late)
 	if len(p.dead) > 0 {
 		if err := p.m.dlq.Write(ctx, p.dead); err != nil {
-			p.err = fmt.Errorf("writing %d dead letters: %w", len(p.dead), err)
-			return p.err
+			return p.fail(fmt.Errorf("writing %d dead letters: %w", len(p.dead), err))
 		}
 		p.m.stats.addRejected(uint64(len(p.dead)))
 		clear(p.dead)
@@ -199,21 +218,66 @@ func (p *partition) flush(ctx context.Context) error {
 			}
 		}
 	}
-	// References first: stored windows must never name a reference that is not stored.
-	if err := p.m.saveReferences(ctx); err != nil {
+	first := int64(-1)
+	for _, w := range closed {
+		if w.FirstOffset >= 0 && (first < 0 || w.FirstOffset < first) {
+			first = w.FirstOffset
+		}
+	}
+	p.state.Lock()
+	p.inflight = append(p.inflight, first)
+	p.state.Unlock()
+	select {
+	case p.writes <- &pendingWrite{batch: batch, obs: obs, windows: len(closed)}:
+		return nil
+	case <-ctx.Done():
+		return p.fail(fmt.Errorf("queueing %d closed windows of %s/%d: %w", len(closed), p.topic, p.partition, ctx.Err()))
+	}
+}
+
+// writer stores queued flushes in order: references first (stored windows
+// must never name a reference that is not stored), then the windows; then it
+// hands their verdicts to the alert manager. After a failure it only drains
+// the queue: the handler is restarted and re-reads what was not committed.
+func (p *partition) writer() {
+	defer close(p.writerDone)
+	for pw := range p.writes {
+		if p.failed() == nil {
+			err := p.m.saveReferences(p.ctx)
+			if err == nil {
+				err = p.m.store.WriteWindows(p.ctx, pw.batch)
+			}
+			if err != nil {
+				p.fail(fmt.Errorf("storing %d closed windows of %s/%d: %w", pw.windows, p.topic, p.partition, err))
+			} else {
+				p.m.met.windows.Add(float64(pw.windows))
+				p.m.stats.addWindows(uint64(pw.windows))
+				if p.m.alerts != nil {
+					p.m.alerts.Observe(p.ctx, pw.obs)
+				}
+			}
+		}
+		p.state.Lock()
+		p.inflight = p.inflight[1:]
+		p.state.Unlock()
+	}
+}
+
+// fail records the first failure and returns err.
+func (p *partition) fail(err error) error {
+	p.state.Lock()
+	defer p.state.Unlock()
+	if p.err == nil {
 		p.err = err
-		return p.err
 	}
-	if err := p.m.store.WriteWindows(ctx, batch); err != nil {
-		p.err = fmt.Errorf("storing %d closed windows of %s/%d: %w", len(closed), p.topic, p.partition, err)
-		return p.err
-	}
-	p.m.met.windows.Add(float64(len(closed)))
-	p.m.stats.addWindows(uint64(len(closed)))
-	if p.m.alerts != nil {
-		p.m.alerts.Observe(ctx, obs)
-	}
-	return nil
+	return err
+}
+
+// failed returns the recorded failure, if any.
+func (p *partition) failed() error {
+	p.state.Lock()
+	defer p.state.Unlock()
+	return p.err
 }
 
 // scoringReference returns what window w is scored against: its pinned
@@ -257,13 +321,25 @@ func (m *Monitor) storedWindowReference(ctx context.Context, model analysis.Mode
 // Committable returns the first offset not yet durably accounted for.
 func (p *partition) Committable() int64 {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.next < 0 || p.err != nil {
+	if p.next < 0 {
+		p.mu.Unlock()
+		return -1
+	}
+	c := p.win.Committable(p.next)
+	p.mu.Unlock()
+	p.state.Lock()
+	defer p.state.Unlock()
+	if p.err != nil {
 		// After a failed write, closed windows may be unstored: commit
 		// nothing more; the next owner re-reads from the last commit.
 		return -1
 	}
-	return p.win.Committable(p.next)
+	for _, first := range p.inflight {
+		if first >= 0 && first < c {
+			c = first
+		}
+	}
+	return c
 }
 
 // tick closes windows of an idle partition once a second. Its flushes end
@@ -281,7 +357,7 @@ func (p *partition) tick() {
 			return
 		case now := <-t.C:
 			p.mu.Lock()
-			if p.err == nil {
+			if p.failed() == nil {
 				p.win.Idle(now)
 				if err := p.flush(p.ctx); err != nil && p.ctx.Err() == nil {
 					p.m.log.Warn("flushing idle windows", "topic", p.topic, "partition", p.partition, "err", err)
@@ -292,17 +368,25 @@ func (p *partition) tick() {
 	}
 }
 
-// Close stops the ticker. Open windows are not stored: their events are read
-// again from the committed offset by the partition's next owner.
+// Close stops the ticker and lets the writer finish what is queued. Open
+// windows are not stored: their events are read again from the committed
+// offset by the partition's next owner.
 func (p *partition) Close(ctx context.Context) error {
 	defer p.m.forget(p)
 	select {
 	case <-p.stop:
+		return nil
 	default:
 		close(p.stop)
 	}
 	select {
 	case <-p.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	close(p.writes) // the ticker is gone and Handle is no longer called
+	select {
+	case <-p.writerDone:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
