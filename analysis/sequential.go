@@ -14,6 +14,10 @@ import (
 type SequentialConfig struct {
 	// Disabled turns the sequential test off. Default: false.
 	Disabled bool `yaml:"disabled"`
+	// Detector runs on each series: cusum (one-sided, known N(0,1) evidence,
+	// Slack and Threshold below), page_hinkley, adwin or ewma (River's
+	// defaults, on the evidence in its own units). Default: cusum.
+	Detector string `yaml:"detector"`
 	// Slack is the CUSUM allowance k on the evidence z = Φ⁻¹(1 − p), which is
 	// N(0, 1) while nothing drifts. Default: 0.5.
 	Slack float64 `yaml:"slack"`
@@ -29,6 +33,14 @@ type SequentialConfig struct {
 
 // validate fills defaults and names the bad field.
 func (c *SequentialConfig) validate() error {
+	if c.Detector == "" {
+		c.Detector = DetectorCUSUM
+	}
+	switch c.Detector {
+	case DetectorCUSUM, DetectorPageHinkley, DetectorADWIN, DetectorEWMA:
+	default:
+		return fmt.Errorf("sequential.detector: %q is not one of cusum, page_hinkley, adwin, ewma", c.Detector)
+	}
 	if c.Slack == 0 {
 		c.Slack = 0.5
 	}
@@ -48,6 +60,14 @@ func (c *SequentialConfig) validate() error {
 	}
 	return nil
 }
+
+// Sequential detectors the monitor can run on decision evidence.
+const (
+	DetectorCUSUM       = "cusum"
+	DetectorPageHinkley = "page_hinkley"
+	DetectorADWIN       = "adwin"
+	DetectorEWMA        = "ewma"
+)
 
 // maxEvidence bounds one window's evidence so that a single extreme p-value
 // cannot carry the sum alone.
@@ -71,8 +91,35 @@ type Evidence struct {
 }
 
 type series struct {
-	cusum *CUSUM
-	last  time.Time // end of the last window fed
+	det  Detector
+	stat func() float64 // the detector's statistic after the last update
+	last time.Time      // end of the last window fed
+}
+
+// newSeries returns a fresh detector of the configured kind.
+func (e *Evidence) newSeries() (*series, error) {
+	switch e.cfg.Detector {
+	case DetectorPageHinkley:
+		d, err := NewPageHinkley(DefaultPageHinkleyConfig())
+		return &series{det: d, stat: func() float64 { return math.NaN() }}, err
+	case DetectorADWIN:
+		d, err := NewADWIN(DefaultADWINConfig())
+		if err != nil {
+			return nil, err
+		}
+		return &series{det: d, stat: d.Estimation}, nil
+	case DetectorEWMA:
+		d, err := NewEWMA(DefaultEWMAConfig())
+		if err != nil {
+			return nil, err
+		}
+		return &series{det: d, stat: d.Statistic}, nil
+	}
+	d, err := NewCUSUM(CUSUMConfig{Slack: e.cfg.Slack, Threshold: e.cfg.Threshold, Mode: "up", Mean: 0, Sigma: 1})
+	if err != nil {
+		return nil, err
+	}
+	return &series{det: d, stat: func() float64 { up, _ := d.Sums(); return up }}, nil
 }
 
 // NewEvidence returns an empty set of series.
@@ -105,28 +152,29 @@ func (e *Evidence) Add(m ModelKey, end time.Time, scores []Score) []Score {
 				e.dropped++
 				continue
 			}
-			c, err := NewCUSUM(CUSUMConfig{Slack: e.cfg.Slack, Threshold: e.cfg.Threshold, Mode: "up", Mean: 0, Sigma: 1})
-			if err != nil {
+			var err error
+			if se, err = e.newSeries(); err != nil {
 				panic("BUG: validated sequential config rejected: " + err.Error())
 			}
-			se = &series{cusum: c}
 			e.series[k] = se
 		}
 		if !end.After(se.last) {
 			continue
 		}
 		se.last = end
-		c := se.cusum
 		z := normal.Quantile(1 - sc.PValue)
 		if math.IsNaN(z) {
 			continue
 		}
-		c.Update(math.Max(-maxEvidence, math.Min(maxEvidence, z)))
-		up, _ := c.Sums()
-		row := Score{Feature: sc.Feature, Kind: sc.Kind, Test: "cusum_" + sc.Test, Statistic: up,
-			PValue: math.NaN(), Effect: math.NaN(), AdjustedP: math.NaN(), Threshold: e.cfg.Threshold,
+		se.det.Update(math.Max(-maxEvidence, math.Min(maxEvidence, z)))
+		th := math.NaN()
+		if e.cfg.Detector == DetectorCUSUM {
+			th = e.cfg.Threshold
+		}
+		row := Score{Feature: sc.Feature, Kind: sc.Kind, Test: e.cfg.Detector + "_" + sc.Test, Statistic: se.stat(),
+			PValue: math.NaN(), Effect: math.NaN(), AdjustedP: math.NaN(), Threshold: th,
 			Severity: SeverityOK, NReference: sc.NReference, NCurrent: sc.NCurrent}
-		if c.DriftDetected() {
+		if se.det.DriftDetected() {
 			row.Drifted, row.Severity = true, SeverityWarning
 		}
 		out = append(out, row)

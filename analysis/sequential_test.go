@@ -97,3 +97,37 @@ func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
 		t.Fatal("negative slack accepted")
 	}
 }
+
+// TestEvidenceDetectors runs every selectable detector on evidence that turns
+// strong after 60 quiet windows: each must stay quiet first and alarm after.
+func TestEvidenceDetectors(t *testing.T) {
+	for _, det := range []string{DetectorCUSUM, DetectorPageHinkley, DetectorADWIN, DetectorEWMA} {
+		cfg := SequentialConfig{Detector: det}
+		if err := cfg.validate(); err != nil {
+			t.Fatal(err)
+		}
+		e := NewEvidence(cfg)
+		r := rand.New(rand.NewPCG(9, 10))
+		alarmAt := -1
+		for i := range 400 {
+			p := r.Float64() // no drift
+			if i >= 60 {
+				p = 1e-4 // strong, persistent evidence (z ≈ 3.7)
+			}
+			row := evidenceRow(t, e, p)
+			if row.Test != det+"_psi" {
+				t.Fatalf("%s: test %q", det, row.Test)
+			}
+			if row.Drifted && alarmAt < 0 {
+				alarmAt = i
+			}
+		}
+		if alarmAt < 60 || alarmAt > 200 {
+			t.Errorf("%s: first alarm at window %d, want after the change at 60 and before 200", det, alarmAt)
+		}
+	}
+	bad := SequentialConfig{Detector: "kswin"}
+	if err := bad.validate(); err == nil {
+		t.Error("unknown detector accepted")
+	}
+}
