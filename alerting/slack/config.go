@@ -37,20 +37,8 @@ const (
 // Validate applies defaults, reads the webhook URL to check it and returns an
 // error naming the first bad field. The URL never appears in the error.
 func (c *Config) Validate() error {
-	if c.Timeout == 0 {
-		c.Timeout = alert.DefaultTimeout
-	}
-	if c.Timeout < 0 {
-		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
-	}
-	if c.RatePerSecond == 0 {
-		c.RatePerSecond = DefaultRatePerSecond
-	}
-	if c.Burst == 0 {
-		c.Burst = DefaultBurst
-	}
-	if c.Burst < 0 {
-		return fmt.Errorf("burst: must be positive, got %d", c.Burst)
+	if err := alert.ValidateDelivery(&c.Timeout, &c.RatePerSecond, &c.Burst, DefaultRatePerSecond, DefaultBurst); err != nil {
+		return err
 	}
 	_, err := c.webhookURL()
 	return err
