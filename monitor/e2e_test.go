@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +21,7 @@ import (
 	"github.com/driftwatch/driftwatch/alerting/webhook"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/internal/chtest"
 	"github.com/driftwatch/driftwatch/storage"
 )
 
@@ -30,21 +29,7 @@ import (
 // fresh database name that is dropped when the test ends.
 func testClickHouse(t *testing.T) (addr, db string) {
 	t.Helper()
-	addr = os.Getenv("DRIFTWATCH_TEST_CLICKHOUSE")
-	if addr == "" {
-		addr = storage.DefaultAddr
-	}
-	db = fmt.Sprintf("dw_monitor_%d", rand.Uint32())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := storage.Open(ctx, storage.Config{Addr: addr, Database: "default", DialTimeout: 3 * time.Second}, nil, nil)
-	if err != nil {
-		t.Fatalf("ClickHouse not reachable at %s: run scripts/clickhouse.sh start: %v", addr, err)
-	}
-	t.Cleanup(func() {
-		_ = s.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		s.Close()
-	})
+	_, addr, db = chtest.Open(t, "dw_monitor", false)
 	return addr, db
 }
 

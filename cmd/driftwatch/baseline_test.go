@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/internal/chtest"
 	"github.com/driftwatch/driftwatch/storage"
 )
 
@@ -26,26 +26,7 @@ const baselineDir = "testdata/baseline/"
 // the store and the environment that points the command at it.
 func baselineStore(t *testing.T) (*storage.Store, []string) {
 	t.Helper()
-	addr := os.Getenv("DRIFTWATCH_TEST_CLICKHOUSE")
-	if addr == "" {
-		addr = storage.DefaultAddr
-	}
-	db := fmt.Sprintf("dw_baseline_%d", rand.Uint32())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := storage.Open(ctx, storage.Config{Addr: addr, Database: db, DialTimeout: 3 * time.Second}, nil, nil)
-	if err != nil {
-		t.Fatalf("ClickHouse not reachable at %s: run scripts/clickhouse.sh start: %v", addr, err)
-	}
-	t.Cleanup(func() {
-		if err := s.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
-			t.Errorf("dropping %s: %v", db, err)
-		}
-		s.Close()
-	})
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, addr, db := chtest.Open(t, "dw_baseline", true)
 	return s, []string{"DRIFTWATCH_CLICKHOUSE_ADDR=" + addr, "DRIFTWATCH_CLICKHOUSE_DATABASE=" + db}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/internal/chtest"
 	"github.com/driftwatch/driftwatch/storage"
 )
 
@@ -31,22 +31,7 @@ func buildBinary(t *testing.T) string {
 
 func clickhouseForTest(t *testing.T) (*storage.Store, string, string) {
 	t.Helper()
-	addr := os.Getenv("DRIFTWATCH_TEST_CLICKHOUSE")
-	if addr == "" {
-		addr = storage.DefaultAddr
-	}
-	db := fmt.Sprintf("dw_restart_%d", rand.Uint32())
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	s, err := storage.Open(ctx, storage.Config{Addr: addr, Database: db, DialTimeout: 3 * time.Second}, nil, nil)
-	if err != nil {
-		t.Fatalf("ClickHouse not reachable at %s: run scripts/clickhouse.sh start: %v", addr, err)
-	}
-	t.Cleanup(func() {
-		_ = s.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		s.Close()
-	})
-	return s, addr, db
+	return chtest.Open(t, "dw_restart", false)
 }
 
 func storedEvents(t *testing.T, s *storage.Store) (events, windows uint64) {
