@@ -1,14 +1,9 @@
 package analysis
 
 import (
-	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 )
 
@@ -61,28 +56,11 @@ type batteryReference struct {
 	} `json:"benjamini_hochberg"`
 }
 
-var (
-	batteryRefOnce sync.Once
-	batteryRef     batteryReference
-	batteryRefErr  error
-)
+var batteryRef referenceFile[batteryReference]
 
 func loadBatteryReference(t testing.TB) *batteryReference {
 	t.Helper()
-	batteryRefOnce.Do(func() {
-		b, err := os.ReadFile(filepath.Join("testdata", "battery", "reference.json"))
-		if err != nil {
-			batteryRefErr = fmt.Errorf("reading reference values: %w", err)
-			return
-		}
-		if err := json.Unmarshal(b, &batteryRef); err != nil {
-			batteryRefErr = fmt.Errorf("decoding reference values: %w", err)
-		}
-	})
-	if batteryRefErr != nil {
-		t.Fatal(batteryRefErr)
-	}
-	r := &batteryRef
+	r := batteryRef.load(t, "testdata", "battery", "reference.json")
 	if len(r.Anderson) == 0 || len(r.Energy) == 0 || len(r.Histograms) == 0 || len(r.MMD) == 0 ||
 		len(r.Mahalanobis) == 0 || len(r.BenjaminiHochberg) == 0 {
 		t.Fatal("battery reference.json lacks a section; regenerate it with make_reference.py")

@@ -69,28 +69,36 @@ type statsReference struct {
 	} `json:"smirnov_sf"`
 }
 
-var (
-	statsRefOnce sync.Once
-	statsRef     statsReference
-	statsRefErr  error
-)
+// referenceFile decodes a committed file of reference values once per test binary.
+type referenceFile[T any] struct {
+	once sync.Once
+	v    T
+	err  error
+}
+
+func (f *referenceFile[T]) load(t testing.TB, path ...string) *T {
+	t.Helper()
+	f.once.Do(func() {
+		b, err := os.ReadFile(filepath.Join(path...))
+		if err != nil {
+			f.err = fmt.Errorf("reading reference values: %w", err)
+			return
+		}
+		if err := json.Unmarshal(b, &f.v); err != nil {
+			f.err = fmt.Errorf("decoding reference values: %w", err)
+		}
+	})
+	if f.err != nil {
+		t.Fatal(f.err)
+	}
+	return &f.v
+}
+
+var statsRef referenceFile[statsReference]
 
 func loadStatsReference(t testing.TB) *statsReference {
 	t.Helper()
-	statsRefOnce.Do(func() {
-		b, err := os.ReadFile(filepath.Join("testdata", "stats", "reference.json"))
-		if err != nil {
-			statsRefErr = fmt.Errorf("reading reference values: %w", err)
-			return
-		}
-		if err := json.Unmarshal(b, &statsRef); err != nil {
-			statsRefErr = fmt.Errorf("decoding reference values: %w", err)
-		}
-	})
-	if statsRefErr != nil {
-		t.Fatal(statsRefErr)
-	}
-	r := &statsRef
+	r := statsRef.load(t, "testdata", "stats", "reference.json")
 	if len(r.Samples) == 0 || len(r.Quantile) == 0 || len(r.Edges) == 0 || len(r.Histograms) == 0 ||
 		len(r.ChiSquare) == 0 || len(r.KS) == 0 || len(r.Wasserstein) == 0 || len(r.KStwoSF) == 0 {
 		t.Fatal("reference.json lacks a section; regenerate it with make_reference.py")
