@@ -83,15 +83,15 @@ const (
 // configuration name.
 func (c *Config) Validate() error {
 	if len(c.Brokers) == 0 {
-		return errors.New("ingest config: brokers: at least one broker address is required")
+		return errors.New("brokers: at least one broker address is required")
 	}
 	for i, b := range c.Brokers {
 		if b == "" {
-			return fmt.Errorf("ingest config: brokers[%d]: empty address", i)
+			return fmt.Errorf("brokers[%d]: empty address", i)
 		}
 	}
 	if c.Topic == "" {
-		return errors.New("ingest config: topic: required")
+		return errors.New("topic: required")
 	}
 	if c.GroupID == "" {
 		c.GroupID = DefaultGroupID
@@ -100,14 +100,14 @@ func (c *Config) Validate() error {
 		c.DeadLetterTopic = c.Topic + ".dlq"
 	}
 	if c.DeadLetterTopic == c.Topic {
-		return fmt.Errorf("ingest config: dead_letter_topic: must differ from topic %q", c.Topic)
+		return fmt.Errorf("dead_letter_topic: must differ from topic %q", c.Topic)
 	}
 	switch c.StartOffset {
 	case "":
 		c.StartOffset = StartEarliest
 	case StartEarliest, StartLatest:
 	default:
-		return fmt.Errorf("ingest config: start_offset: %q is neither %q nor %q", c.StartOffset, StartEarliest, StartLatest)
+		return fmt.Errorf("start_offset: %q is neither %q nor %q", c.StartOffset, StartEarliest, StartLatest)
 	}
 	ints := []struct {
 		name string
@@ -120,14 +120,14 @@ func (c *Config) Validate() error {
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
-			return fmt.Errorf("ingest config: %s: must not be negative, got %d", f.name, *f.v)
+			return fmt.Errorf("%s: must not be negative, got %d", f.name, *f.v)
 		}
 		if *f.v == 0 {
 			*f.v = f.def
 		}
 	}
 	if c.MinBytes > c.MaxBytes {
-		return fmt.Errorf("ingest config: min_bytes: %d exceeds max_bytes %d", c.MinBytes, c.MaxBytes)
+		return fmt.Errorf("min_bytes: %d exceeds max_bytes %d", c.MinBytes, c.MaxBytes)
 	}
 	durations := []struct {
 		name string
@@ -143,18 +143,18 @@ func (c *Config) Validate() error {
 	}
 	for _, f := range durations {
 		if *f.v < 0 {
-			return fmt.Errorf("ingest config: %s: must not be negative, got %s", f.name, *f.v)
+			return fmt.Errorf("%s: must not be negative, got %s", f.name, *f.v)
 		}
 		if *f.v == 0 {
 			*f.v = f.def
 		}
 		// The group protocol carries these in int32 milliseconds.
 		if *f.v/time.Millisecond >= 1<<31-1 {
-			return fmt.Errorf("ingest config: %s: %s is too long", f.name, *f.v)
+			return fmt.Errorf("%s: %s is too long", f.name, *f.v)
 		}
 	}
 	if c.HeartbeatInterval >= c.SessionTimeout {
-		return fmt.Errorf("ingest config: heartbeat_interval: %s must be less than session_timeout %s", c.HeartbeatInterval, c.SessionTimeout)
+		return fmt.Errorf("heartbeat_interval: %s must be less than session_timeout %s", c.HeartbeatInterval, c.SessionTimeout)
 	}
 	return nil
 }

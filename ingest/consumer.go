@@ -72,7 +72,7 @@ type Consumer struct {
 // (nil registers none). It does not connect; Run does.
 func NewConsumer(cfg Config, factory HandlerFactory, reg prometheus.Registerer, log *slog.Logger) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("consumer config: %w", err)
 	}
 	if factory == nil {
 		return nil, errors.New("creating consumer: nil handler factory")

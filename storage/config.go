@@ -50,23 +50,23 @@ func (c *Config) Validate() error {
 	if c.Addr != "" {
 		host, port, err := net.SplitHostPort(c.Addr)
 		if err != nil {
-			return fmt.Errorf("storage config: addr %q: %w", c.Addr, err)
+			return fmt.Errorf("addr %q: %w", c.Addr, err)
 		}
 		if host == "" || port == "" {
-			return fmt.Errorf("storage config: addr %q: want host:port", c.Addr)
+			return fmt.Errorf("addr %q: want host:port", c.Addr)
 		}
 	}
 	if c.Database != "" && !identifier.MatchString(c.Database) {
-		return fmt.Errorf("storage config: database %q: want letters, digits and underscores, not starting with a digit", c.Database)
+		return fmt.Errorf("database %q: want letters, digits and underscores, not starting with a digit", c.Database)
 	}
 	if c.Password != "" && c.PasswordFile != "" {
-		return errors.New("storage config: password and password_file are both set: use one")
+		return errors.New("password and password_file are both set: use one")
 	}
 	if c.DialTimeout < 0 {
-		return fmt.Errorf("storage config: dial_timeout %s: must not be negative", c.DialTimeout)
+		return fmt.Errorf("dial_timeout %s: must not be negative", c.DialTimeout)
 	}
 	if c.MaxRetryBackoff < 0 {
-		return fmt.Errorf("storage config: max_retry_backoff %s: must not be negative", c.MaxRetryBackoff)
+		return fmt.Errorf("max_retry_backoff %s: must not be negative", c.MaxRetryBackoff)
 	}
 	return nil
 }

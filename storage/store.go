@@ -30,7 +30,7 @@ type Store struct {
 // reg may be nil (no metrics registered); log may be nil (logs discarded).
 func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("storage config: %w", err)
 	}
 	cfg = cfg.withDefaults()
 	if log == nil {
