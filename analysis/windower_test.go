@@ -168,3 +168,28 @@ func TestWindowerReplayCountsOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowerBoundsModelsAndForgetsClosedOnes: beyond MaxModels live model
+// versions events are dropped (the monitor dead-letters them); a model
+// version whose windows all closed is forgotten and frees its place.
+func TestWindowerBoundsModelsAndForgetsClosedOnes(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxModels = 1
+	w := NewWindower(cfg, NewReferences(cfg, nil))
+	a, b := ModelKey{"a", "1"}, ModelKey{"b", "1"}
+	if got := w.Observe(ev("1", a, t0), 0); got != Counted {
+		t.Fatalf("first model: %d", got)
+	}
+	if got := w.Observe(ev("2", b, t0), 1); got != Dropped || w.Dropped() != 1 {
+		t.Fatalf("second model with max_models 1: outcome %d, dropped %d", got, w.Dropped())
+	}
+	// Model a's window is closed by an idle flush: a is forgotten and b fits.
+	w.Touch(t0)
+	w.Idle(t0.Add(time.Hour))
+	if c := w.TakeClosed(); len(c) != 1 || c[0].Model != a {
+		t.Fatalf("closed %+v", c)
+	}
+	if got := w.Observe(ev("3", b, t0.Add(time.Hour)), 2); got != Counted {
+		t.Fatalf("second model after the first was forgotten: outcome %d", got)
+	}
+}
