@@ -5,12 +5,15 @@ import (
 	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/driftwatch/driftwatch/telemetry"
 )
 
 // Multivariate scores are stored under this feature name and kind.
 const (
-	// JointFeature names the multivariate score of all numeric features.
-	JointFeature = "*"
+	// JointFeature names the multivariate score of all numeric features
+	// (a name the telemetry decoder reserves).
+	JointFeature = telemetry.AllNumericFeature
 	// KindMultivariate is its kind.
 	KindMultivariate = "multivariate"
 	// TestMahalanobis is the Mahalanobis distance of the window mean.

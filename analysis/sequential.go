@@ -91,25 +91,40 @@ type Evidence struct {
 }
 
 type series struct {
-	det  Detector
-	stat func() float64 // the detector's statistic after the last update
-	last time.Time      // end of the last window fed
+	det     Detector
+	stat    func() float64 // the detector's statistic after the last update
+	rising  func() bool    // whether a detection is an increase (ADWIN sees both directions)
+	last    time.Time      // end of the last window fed
+	lastRow Score          // the row returned for it, returned again for a re-read window
 }
 
 // newSeries returns a fresh detector of the configured kind.
 func (e *Evidence) newSeries() (*series, error) {
 	switch e.cfg.Detector {
+	// Only an increase of the evidence is drift: its end is not.
 	case DetectorPageHinkley:
-		d, err := NewPageHinkley(DefaultPageHinkleyConfig())
+		c := DefaultPageHinkleyConfig()
+		c.Mode = "up"
+		d, err := NewPageHinkley(c)
 		return &series{det: d, stat: func() float64 { return math.NaN() }}, err
 	case DetectorADWIN:
 		d, err := NewADWIN(DefaultADWINConfig())
 		if err != nil {
 			return nil, err
 		}
-		return &series{det: d, stat: d.Estimation}, nil
+		se := &series{det: d, stat: d.Estimation}
+		before := math.NaN()
+		se.rising = func() bool {
+			// Called after Update: the estimate moves to the recent mean after a cut.
+			up := math.IsNaN(before) || d.Estimation() > before
+			before = d.Estimation()
+			return up
+		}
+		return se, nil
 	case DetectorEWMA:
-		d, err := NewEWMA(DefaultEWMAConfig())
+		c := DefaultEWMAConfig()
+		c.Mode = "up"
+		d, err := NewEWMA(c)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +173,13 @@ func (e *Evidence) Add(m ModelKey, end time.Time, scores []Score) []Score {
 			}
 			e.series[k] = se
 		}
-		if !end.After(se.last) {
+		if end.Equal(se.last) {
+			// Re-read after a failed write: the detector already saw this
+			// window; store the same row again.
+			out = append(out, se.lastRow)
+			continue
+		}
+		if end.Before(se.last) {
 			continue
 		}
 		se.last = end
@@ -174,9 +195,14 @@ func (e *Evidence) Add(m ModelKey, end time.Time, scores []Score) []Score {
 		row := Score{Feature: sc.Feature, Kind: sc.Kind, Test: e.cfg.Detector + "_" + sc.Test, Statistic: se.stat(),
 			PValue: math.NaN(), Effect: math.NaN(), AdjustedP: math.NaN(), Threshold: th,
 			Severity: SeverityOK, NReference: sc.NReference, NCurrent: sc.NCurrent}
-		if se.det.DriftDetected() {
+		rising := true
+		if se.rising != nil {
+			rising = se.rising()
+		}
+		if se.det.DriftDetected() && rising {
 			row.Drifted, row.Severity = true, SeverityWarning
 		}
+		se.lastRow = row
 		out = append(out, row)
 	}
 	return out

@@ -108,26 +108,53 @@ func TestEvidenceDetectors(t *testing.T) {
 		}
 		e := NewEvidence(cfg)
 		r := rand.New(rand.NewPCG(9, 10))
-		alarmAt := -1
-		for i := range 400 {
+		alarmAt, lastAlarm := -1, -1
+		for i := range 600 {
 			p := r.Float64() // no drift
-			if i >= 60 {
-				p = 1e-4 // strong, persistent evidence (z ≈ 3.7)
+			if i >= 60 && i < 300 {
+				p = 1e-4 // strong, persistent evidence (z ≈ 3.7) from 60 to 300
 			}
 			row := evidenceRow(t, e, p)
 			if row.Test != det+"_psi" {
 				t.Fatalf("%s: test %q", det, row.Test)
 			}
-			if row.Drifted && alarmAt < 0 {
-				alarmAt = i
+			if row.Drifted {
+				if alarmAt < 0 {
+					alarmAt = i
+				}
+				lastAlarm = i
 			}
 		}
 		if alarmAt < 60 || alarmAt > 200 {
 			t.Errorf("%s: first alarm at window %d, want after the change at 60 and before 200", det, alarmAt)
 		}
+		if lastAlarm >= 300 {
+			t.Errorf("%s: alarm at window %d, after the drift ended at 300: the end of a drift is not a drift", det, lastAlarm)
+		}
 	}
 	bad := SequentialConfig{Detector: "kswin"}
 	if err := bad.validate(); err == nil {
 		t.Error("unknown detector accepted")
+	}
+}
+
+// TestEvidenceReReadWindowGetsItsRow: a window fed again (its write failed
+// and it was re-read) is not counted twice but gets the same row back.
+func TestEvidenceReReadWindowGetsItsRow(t *testing.T) {
+	cfg := SequentialConfig{}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	e := NewEvidence(cfg)
+	scores := []Score{{Feature: "x", Kind: KindNumeric, Test: TestPSI, PValue: 0.01, AdjustedP: 0.01}}
+	first := e.Add(ModelKey{"m", "1"}, t0, scores)
+	again := e.Add(ModelKey{"m", "1"}, t0, scores)
+	if len(first) != 1 || len(again) != 1 || first[0].Test != again[0].Test ||
+		first[0].Statistic != again[0].Statistic || first[0].Drifted != again[0].Drifted {
+		t.Fatalf("first %+v, re-read %+v", first, again)
+	}
+	next := e.Add(ModelKey{"m", "1"}, t0.Add(time.Minute), scores)
+	if want := 2 * (first[0].Statistic); math.Abs(next[0].Statistic-want) > 1e-12 {
+		t.Fatalf("sum after the next window %g, want %g (the re-read window counted once)", next[0].Statistic, want)
 	}
 }

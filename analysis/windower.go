@@ -51,10 +51,10 @@ type Windower struct {
 	sizeMs int64
 	lateMs int64
 
-	models  map[ModelKey]*modelState
-	byID    map[string]*modelState
-	skip    map[windowKey]int64
-	skipByM map[string]int64 // model id → largest stored last offset
+	models   map[ModelKey]*modelState
+	skip     map[windowKey]int64
+	skipByMV map[ModelKey]int64 // model version → largest stored last offset (late events)
+	skipByID map[string]int64   // model id → largest stored last offset (rejected messages carry no version)
 
 	watermark int64 // largest event time seen, ms
 	horizon   int64 // largest end of a closed window, ms
@@ -73,7 +73,6 @@ func NewWindower(cfg *Config, refs *References) *Windower {
 		sizeMs:    cfg.WindowSize.Milliseconds(),
 		lateMs:    cfg.AllowedLateness.Milliseconds(),
 		models:    make(map[ModelKey]*modelState),
-		byID:      make(map[string]*modelState),
 		watermark: math.MinInt64,
 		horizon:   math.MinInt64,
 		nextClose: math.MaxInt64,
@@ -85,12 +84,12 @@ func NewWindower(cfg *Config, refs *References) *Windower {
 // end, before which every window is closed.
 func (w *Windower) Restore(flushed []FlushedWindow, maxEnd time.Time) {
 	w.skip = make(map[windowKey]int64, len(flushed))
-	w.skipByM = make(map[string]int64)
+	w.skipByMV = make(map[ModelKey]int64)
+	w.skipByID = make(map[string]int64)
 	for _, f := range flushed {
 		w.skip[windowKey{f.Model, f.WindowStart.UnixMilli()}] = f.LastOffset
-		if f.LastOffset > w.skipByM[f.Model.ID] {
-			w.skipByM[f.Model.ID] = f.LastOffset
-		}
+		w.skipByMV[f.Model] = max(w.skipByMV[f.Model], f.LastOffset)
+		w.skipByID[f.Model.ID] = max(w.skipByID[f.Model.ID], f.LastOffset)
 	}
 	if !maxEnd.IsZero() {
 		end := maxEnd.UnixMilli()
@@ -110,34 +109,36 @@ func floorDiv(a, b int64) int64 {
 // Observe counts event e read at offset off.
 func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 	t := e.EventTime.UnixMilli()
-	m := w.models[ModelKey{e.Model.ID, e.Model.Version}]
-	if m == nil {
-		if len(w.models) >= w.cfg.MaxModels {
-			w.dropped++
-			return Dropped
-		}
-		k := ModelKey{e.Model.ID, e.Model.Version}
-		m = &modelState{key: k, sch: newSchema()}
-		w.models[k] = m
-		w.byID[k.ID] = m
-	}
+	k := ModelKey{e.Model.ID, e.Model.Version}
+	m := w.models[k]
 	start := floorDiv(t, w.sizeMs) * w.sizeMs
 	end := start + w.sizeMs
 	if end <= w.horizon || end+w.lateMs <= w.watermark {
-		if last, ok := w.skip[windowKey{m.key, start}]; ok && off <= last {
+		// The event's window is closed: it opens no state.
+		if last, ok := w.skip[windowKey{k, start}]; ok && off <= last {
 			return Replayed
 		}
 		// Late events are counted in the model version's oldest open window,
 		// the next one to close: a replay then skips them exactly when that
 		// window was stored.
-		if target := m.oldest(); target != nil {
-			if off <= w.skipByM[m.key.ID] {
-				return Replayed
+		if m != nil {
+			if target := m.oldest(); target != nil {
+				if off <= w.skipByMV[k] {
+					return Replayed
+				}
+				target.Late++
+				target.touch(off)
 			}
-			target.Late++
-			target.touch(off)
 		}
 		return Late
+	}
+	if m == nil {
+		if len(w.models) >= w.cfg.MaxModels {
+			w.dropped++
+			return Dropped
+		}
+		m = &modelState{key: k, sch: newSchema()}
+		w.models[k] = m
 	}
 	win := m.window(start, w)
 	win.Observe(e, off)
@@ -151,18 +152,23 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 }
 
 // Reject attributes a dead-lettered message at offset off, keyed by model
-// id, to that model's oldest open window (the next to close). It returns
-// false when the message was counted before a restart, or no window of the
-// model is open.
+// id, to the oldest open window (the next to close) of any version of that
+// model. It returns false when the message was counted before a restart, or
+// no window of the model is open.
 func (w *Windower) Reject(modelID string, off int64) bool {
-	if off <= w.skipByM[modelID] {
+	if off <= w.skipByID[modelID] {
 		return false
 	}
-	m := w.byID[modelID]
-	if m == nil {
-		return false
+	var target *Window
+	for k, m := range w.models {
+		if k.ID != modelID {
+			continue
+		}
+		if o := m.oldest(); o != nil && (target == nil || o.endMs < target.endMs ||
+			o.endMs == target.endMs && o.Model.Version < target.Model.Version) {
+			target = o
+		}
 	}
-	target := m.oldest()
 	if target == nil {
 		return false
 	}
@@ -221,9 +227,6 @@ func (w *Windower) closeUpTo(limit int64) {
 			// Forget model versions without open windows, so that
 			// MaxModels bounds the live ones, not all ever seen.
 			delete(w.models, m.key)
-			if w.byID[m.key.ID] == m {
-				delete(w.byID, m.key.ID)
-			}
 		}
 	}
 	w.nextClose = next

@@ -193,3 +193,47 @@ func TestWindowerBoundsModelsAndForgetsClosedOnes(t *testing.T) {
 		t.Fatalf("second model after the first was forgotten: outcome %d", got)
 	}
 }
+
+// TestWindowerReplayEdgeCases covers two replays: skipped events of stored
+// windows must not take model slots (max_models), and late events of one
+// version must not be skipped because another version's window was stored.
+func TestWindowerReplayEdgeCases(t *testing.T) {
+	cfg := testConfig(t) // 10s windows, 2s lateness
+	a, b, c := ModelKey{"a", "1"}, ModelKey{"b", "1"}, ModelKey{"c", "1"}
+
+	t.Run("skipped events open no model state", func(t *testing.T) {
+		cfg := *cfg
+		cfg.MaxModels = 2
+		// Before the crash b's window [0s,10s) was stored with last offset 1.
+		w := NewWindower(&cfg, NewReferences(&cfg, nil))
+		w.Restore([]FlushedWindow{{Model: b, WindowStart: t0, LastOffset: 1}}, t0.Add(10*time.Second))
+		if got := w.Observe(ev("1", a, t0.Add(11*time.Second)), 0); got != Counted {
+			t.Fatalf("a: %d", got)
+		}
+		if got := w.Observe(ev("2", b, t0.Add(time.Second)), 1); got != Replayed {
+			t.Fatalf("b's stored event: %d, want Replayed", got)
+		}
+		if got := w.Observe(ev("3", c, t0.Add(13*time.Second)), 2); got != Counted {
+			t.Fatalf("c after a skipped b event with max_models 2: outcome %d, want Counted", got)
+		}
+	})
+
+	t.Run("late events per version", func(t *testing.T) {
+		v1, v2 := ModelKey{"m", "1"}, ModelKey{"m", "2"}
+		// Stored before the crash: v1's window [10s,20s) up to offset 3. v2's
+		// window [20s,30s) was open and had counted a late event at offset 2.
+		w := NewWindower(cfg, NewReferences(cfg, nil))
+		w.Restore([]FlushedWindow{{Model: v1, WindowStart: t0.Add(10 * time.Second), LastOffset: 3}}, t0.Add(20*time.Second))
+		if got := w.Observe(ev("0", v2, t0.Add(21*time.Second)), 1); got != Counted {
+			t.Fatalf("v2 event: %d", got)
+		}
+		if got := w.Observe(ev("1", v2, t0.Add(5*time.Second)), 2); got != Late {
+			t.Fatalf("v2 late event at offset 2: %d, want Late (v1's stored window does not cover v2)", got)
+		}
+		w.Touch(time.Now())
+		w.Idle(time.Now().Add(24 * time.Hour))
+		if c := w.TakeClosed(); len(c) != 1 || c[0].Late != 1 {
+			t.Fatalf("closed %+v, want v2's window with one late event", c)
+		}
+	})
+}

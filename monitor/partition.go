@@ -382,6 +382,12 @@ func (p *partition) Close(ctx context.Context) error {
 	select {
 	case <-p.done:
 	case <-ctx.Done():
+		// The ticker is stuck in a flush: close the queue once it returns,
+		// so that the writer does not outlive the partition.
+		go func() {
+			<-p.done
+			close(p.writes)
+		}()
 		return ctx.Err()
 	}
 	close(p.writes) // the ticker is gone and Handle is no longer called

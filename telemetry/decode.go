@@ -298,7 +298,7 @@ func (d *Decoder) checkFeatures(f *Features) *RejectError {
 			keep(k, reject(ReasonInvalidValue, path+`[""]: empty feature name`))
 		case len(k) > d.lim.MaxNameLength:
 			keep(k, tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength))
-		case k == ScoreFeature || k == ClassFeature:
+		case k == ScoreFeature || k == ClassFeature || k == AllNumericFeature:
 			keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name"))
 		case !finite(v):
 			keep(k, notFinite(mapPath(path, k)))
@@ -311,7 +311,7 @@ func (d *Decoder) checkFeatures(f *Features) *RejectError {
 			keep(k, reject(ReasonInvalidValue, path+`[""]: empty feature name`))
 		case len(k) > d.lim.MaxNameLength:
 			keep(k, tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength))
-		case k == ScoreFeature || k == ClassFeature:
+		case k == ScoreFeature || k == ClassFeature || k == AllNumericFeature:
 			keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name"))
 		case len(v) > d.lim.MaxValueLength:
 			keep(k, tooLong(mapPath(path, k), len(v), d.lim.MaxValueLength))

@@ -112,6 +112,7 @@ func TestDecodeBad(t *testing.T) {
 		"negative_latency":           {ReasonInvalidValue, "latency_ms: "},
 		"negative_tokens":            {ReasonInvalidValue, "llm.gen_ai.usage.input_tokens: negative"},
 		"reserved_feature":           {ReasonInvalidValue, `features.numeric["prediction.score"]: reserved`},
+		"reserved_all_numeric":       {ReasonInvalidValue, `features.numeric["*"]: reserved`},
 		"duplicate_feature":          {ReasonInvalidValue, `features.categorical["country"]: also a numeric feature`},
 		"empty_feature_name":         {ReasonInvalidValue, `features.numeric[""]: empty feature name`},
 		"schema_version_2":           {ReasonInvalidValue, "schema_version: unsupported"},

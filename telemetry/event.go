@@ -97,4 +97,6 @@ const (
 	ScoreFeature = "prediction.score"
 	// ClassFeature is the categorical feature name of Prediction.Class.
 	ClassFeature = "prediction.class"
+	// AllNumericFeature names the multivariate score of all numeric features.
+	AllNumericFeature = "*"
 )
