@@ -58,9 +58,12 @@ func (s *Store) SaveReference(ctx context.Context, rows []ReferenceRow) error {
 	return insert(ctx, s, referencesTable.name, referenceFields, rows)
 }
 
+// referenceColumns are the columns the reference reads return, in ReferenceRow order.
+const referenceColumns = `model_id, model_version, reference_id, created_at, source, windows, feature, kind,
+    n, mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, sample`
+
 // loadReferencesQuery reads the newest reference of every model version (docs/clickhouse.md shows it).
-const loadReferencesQuery = `SELECT model_id, model_version, reference_id, created_at, source, windows, feature, kind,
-    n, mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, sample
+const loadReferencesQuery = `SELECT ` + referenceColumns + `
 FROM references FINAL
 WHERE (model_id, model_version, reference_id) IN (
     SELECT model_id, model_version, argMax(reference_id, (created_at, reference_id))
@@ -68,12 +71,36 @@ WHERE (model_id, model_version, reference_id) IN (
     GROUP BY model_id, model_version)
 ORDER BY model_id, model_version, feature`
 
+// modelReferencesQuery reads every stored reference of one model.
+const modelReferencesQuery = `SELECT ` + referenceColumns + `
+FROM references FINAL
+WHERE model_id = ?
+ORDER BY model_version, reference_id, feature`
+
 // LoadReferences returns the rows of the newest reference of every model version (largest
 // created_at, ties broken by the larger reference_id), ordered by model, version and feature.
 func (s *Store) LoadReferences(ctx context.Context) ([]ReferenceRow, error) {
-	rows, err := s.conn.Query(ctx, loadReferencesQuery)
+	rows, err := s.readReferences(ctx, loadReferencesQuery)
 	if err != nil {
 		return nil, fmt.Errorf("loading references: %w", err)
+	}
+	return rows, nil
+}
+
+// ModelReferences returns the rows of every stored reference of a model, active or not,
+// ordered by version, reference id and feature.
+func (s *Store) ModelReferences(ctx context.Context, modelID string) ([]ReferenceRow, error) {
+	rows, err := s.readReferences(ctx, modelReferencesQuery, modelID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the references of model %s: %w", modelID, err)
+	}
+	return rows, nil
+}
+
+func (s *Store) readReferences(ctx context.Context, query string, args ...any) ([]ReferenceRow, error) {
+	rows, err := s.conn.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []ReferenceRow
@@ -82,12 +109,9 @@ func (s *Store) LoadReferences(ctx context.Context) ([]ReferenceRow, error) {
 		if err := rows.Scan(&r.ModelID, &r.ModelVersion, &r.ReferenceID, &r.CreatedAt, &r.Source, &r.Windows,
 			&r.Feature, &r.Kind, &r.N, &r.Mean, &r.Variance, &r.Min, &r.Max, &r.BinEdges, &r.BinCounts,
 			&r.Categories, &r.CategoryCounts, &r.Sample); err != nil {
-			return nil, fmt.Errorf("loading references: %w", err)
+			return nil, err
 		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("loading references: %w", err)
-	}
-	return out, nil
+	return out, rows.Err()
 }

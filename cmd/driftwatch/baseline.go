@@ -412,13 +412,6 @@ const showExamples = `  driftwatch baseline show --model fraud
   driftwatch baseline show --model fraud --id 3f2a9c0d1b7e4a55
 `
 
-// showQuery reads every stored feature of one model's references.
-const showQuery = `SELECT model_id, model_version, reference_id, created_at, source, windows, feature, kind,
-    n, mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, sample
-FROM references FINAL
-WHERE model_id = ?
-ORDER BY model_version, reference_id, feature`
-
 // baselineShow prints the features of references and checks their content hash.
 func baselineShow(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := newFlagSet("baseline show", "Print a model's active reference (of every version, or of --version), or the reference\n"+
@@ -498,23 +491,9 @@ func baselineShow(ctx context.Context, args []string, stdout, stderr io.Writer, 
 
 // loadReferences reads every reference of model, by id.
 func loadReferences(ctx context.Context, s *storage.Store, model string) (map[string]*analysis.Reference, error) {
-	rows, err := s.Query(ctx, showQuery, model)
+	rs, err := s.ModelReferences(ctx, model)
 	if err != nil {
-		return nil, fmt.Errorf("reading the references of model %s: %w", model, err)
-	}
-	defer rows.Close()
-	var rs []storage.ReferenceRow
-	for rows.Next() {
-		var r storage.ReferenceRow
-		if err := rows.Scan(&r.ModelID, &r.ModelVersion, &r.ReferenceID, &r.CreatedAt, &r.Source, &r.Windows,
-			&r.Feature, &r.Kind, &r.N, &r.Mean, &r.Variance, &r.Min, &r.Max, &r.BinEdges, &r.BinCounts,
-			&r.Categories, &r.CategoryCounts, &r.Sample); err != nil {
-			return nil, fmt.Errorf("reading the references of model %s: %w", model, err)
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading the references of model %s: %w", model, err)
+		return nil, err
 	}
 	out := map[string]*analysis.Reference{}
 	for _, ref := range monitor.ReferencesFromRows(rs) {
