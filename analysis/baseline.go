@@ -63,17 +63,17 @@ func ReferenceFromTable(t *dataset.Table, m ModelKey, cfg Config, now time.Time)
 		}
 		ref.Categorical[c.Name] = categoricalFromCounts(counts, 0, cfg.MaxCategories)
 	}
-	ref.Joint = jointFromTable(t, cfg.ReferenceSampleSize)
+	ref.Joint = jointFromTable(t, ref)
 	ref.ID = ref.Hash()
 	return ref, nil
 }
 
 // jointFromTable estimates the joint reference of the numeric columns from
-// the same bottom-k rows their samples use. Rows line up across columns only
-// when no numeric column has missing values; otherwise there is none.
-func jointFromTable(t *dataset.Table, k int) *Joint {
+// their samples. With no missing value in any numeric column, every column
+// sampled the same rows (keys are row positions), so the samples, in key
+// order, line up row by row; otherwise there is no joint reference.
+func jointFromTable(t *dataset.Table, ref *Reference) *Joint {
 	var names []string
-	var samples []*Sample
 	for i := range t.Columns {
 		c := &t.Columns[i]
 		if c.Kind != dataset.Numeric {
@@ -82,14 +82,24 @@ func jointFromTable(t *dataset.Table, k int) *Joint {
 		if c.Missing > 0 {
 			return nil
 		}
-		s := NewSample(k)
-		for row, v := range c.Numeric {
-			s.Add(SampleKey(strconv.Itoa(row)), v)
-		}
 		names = append(names, c.Name)
-		samples = append(samples, &s)
 	}
-	return jointFromSamples(names, samples)
+	if len(names) < 2 {
+		return nil
+	}
+	slices.Sort(names)
+	rows := make([][]float64, len(ref.Numeric[names[0]].Sample))
+	for r := range rows {
+		rows[r] = make([]float64, len(names))
+		for f, name := range names {
+			rows[r][f] = ref.Numeric[name].Sample[r]
+		}
+	}
+	j, err := NewJoint(names, rows)
+	if err != nil {
+		return nil
+	}
+	return j
 }
 
 // numericFromValues summarises all values (not empty) with bins quantile

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -418,5 +419,46 @@ func TestPinnedReferenceScoresBinnedTestsOnly(t *testing.T) {
 	// The same values in the same bins: no drift.
 	if sc := got["amount/"+TestPSI]; sc.Statistic != 0 || sc.NReference != union.Numeric["amount"].N || sc.Drifted {
 		t.Errorf("PSI of the reference's own values: %+v", sc)
+	}
+}
+
+// TestReferenceFromTableJoint: with every row sampled, the joint reference is
+// the mean and covariance of the table's numeric rows; a missing value anywhere
+// means no joint reference.
+func TestReferenceFromTableJoint(t *testing.T) {
+	r := rand.New(rand.NewPCG(51, 52))
+	const n = 500
+	a, b := make([]float64, n), make([]float64, n)
+	rows := make([][]float64, n)
+	for i := range n {
+		a[i] = r.NormFloat64()
+		b[i] = 0.5*a[i] + r.NormFloat64()
+		rows[i] = []float64{a[i], b[i]}
+	}
+	tab := &dataset.Table{Rows: n, Columns: []dataset.Column{
+		{Name: "a", Kind: dataset.Numeric, Numeric: a},
+		{Name: "b", Kind: dataset.Numeric, Numeric: b},
+		{Name: "c", Kind: dataset.Categorical, Categorical: make([]string, n)},
+	}}
+	ref, err := ReferenceFromTable(tab, ModelKey{"m", "1"}, DefaultConfig(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := NewJoint([]string{"a", "b"}, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Joint == nil || !slices.Equal(ref.Joint.Features, want.Features) || ref.Joint.N != n {
+		t.Fatalf("joint %+v", ref.Joint)
+	}
+	for i := range want.Covariance {
+		if math.Abs(ref.Joint.Covariance[i]-want.Covariance[i]) > 1e-12 {
+			t.Fatalf("covariance %v, want %v", ref.Joint.Covariance, want.Covariance)
+		}
+	}
+	tab.Columns[1].Missing = 1
+	tab.Columns[1].Numeric = b[1:]
+	if ref, err := ReferenceFromTable(tab, ModelKey{"m", "1"}, DefaultConfig(), t0); err != nil || ref.Joint != nil {
+		t.Fatalf("joint with a missing value: %+v, %v", ref.Joint, err)
 	}
 }
