@@ -17,9 +17,11 @@ type Sample struct {
 	vals []float64
 }
 
-// NewSample returns an empty sample of capacity k.
+// NewSample returns an empty sample of capacity k. Its memory grows with
+// what it keeps, up to k observations: a window that sees few events holds
+// little, whatever k is.
 func NewSample(k int) Sample {
-	return Sample{k: k, keys: make([]uint64, 0, k), vals: make([]float64, 0, k)}
+	return Sample{k: k}
 }
 
 // Len returns the number of observations kept.

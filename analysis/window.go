@@ -196,17 +196,16 @@ func (w *Window) Missing(count uint64) uint64 {
 // and moments merge exactly; samples merge to the bottom-k sample of the
 // union; warm-up category tracking stays bounded by MaxCategories.
 func (w *Window) Merge(o *Window) {
-	w.Events += o.Events
-	w.Late += o.Late
-	w.Rejected += o.Rejected
-	w.Untracked += o.Untracked
-	if o.FirstOffset >= 0 {
-		w.touch(o.FirstOffset)
-		w.touch(o.LastOffset)
-	}
+	w.MergeCounts(o)
 	for j, name := range o.NumericNames() {
 		i, ok := w.sch.numIndex[name]
 		if !ok {
+			if w.sch.features() >= w.cfg.MaxFeatures {
+				// Partials of other partitions may name other features:
+				// the union stays bounded too.
+				w.Untracked += o.Numeric[j].Count
+				continue
+			}
 			i = len(w.sch.numNames)
 			w.sch.numNames = append(w.sch.numNames, name)
 			w.sch.numIndex[name] = i
@@ -219,6 +218,10 @@ func (w *Window) Merge(o *Window) {
 	for j, name := range o.CategoricalNames() {
 		i, ok := w.sch.catIndex[name]
 		if !ok {
+			if w.sch.features() >= w.cfg.MaxFeatures {
+				w.Untracked += o.Categorical[j].Count
+				continue
+			}
 			i = len(w.sch.catNames)
 			w.sch.catNames = append(w.sch.catNames, name)
 			w.sch.catIndex[name] = i
@@ -227,6 +230,20 @@ func (w *Window) Merge(o *Window) {
 			w.grow()
 		}
 		w.Categorical[i].Merge(&o.Categorical[j], w.cfg.MaxCategories)
+	}
+}
+
+// MergeCounts adds only o's event counts and offsets to w: for a partial
+// whose feature states cannot merge with w's (opened against another
+// reference).
+func (w *Window) MergeCounts(o *Window) {
+	w.Events += o.Events
+	w.Late += o.Late
+	w.Rejected += o.Rejected
+	w.Untracked += o.Untracked
+	if o.FirstOffset >= 0 {
+		w.touch(o.FirstOffset)
+		w.touch(o.LastOffset)
 	}
 }
 

@@ -1,0 +1,195 @@
+package analysis
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// sameWindowState fails unless got holds the state of want: counts, offsets,
+// bins, extremes, categories and samples exactly, moments to rounding.
+func sameWindowState(t *testing.T, label string, got, want *Window) {
+	t.Helper()
+	if got.Model != want.Model || !got.Start.Equal(want.Start) || !got.End.Equal(want.End) ||
+		got.Events != want.Events || got.Late != want.Late || got.Rejected != want.Rejected || got.Untracked != want.Untracked ||
+		got.FirstOffset != want.FirstOffset || got.LastOffset != want.LastOffset || got.RefID() != want.RefID() {
+		t.Fatalf("%s: window %+v %s-%s events %d late %d rejected %d untracked %d offsets %d-%d ref %q, want %+v %s-%s %d %d %d %d %d-%d %q", label,
+			got.Model, got.Start, got.End, got.Events, got.Late, got.Rejected, got.Untracked, got.FirstOffset, got.LastOffset, got.RefID(),
+			want.Model, want.Start, want.End, want.Events, want.Late, want.Rejected, want.Untracked, want.FirstOffset, want.LastOffset, want.RefID())
+	}
+	if len(got.Numeric) != len(want.Numeric) || len(got.Categorical) != len(want.Categorical) {
+		t.Fatalf("%s: %d numeric and %d categorical features, want %d and %d", label, len(got.Numeric), len(got.Categorical), len(want.Numeric), len(want.Categorical))
+	}
+	for i, name := range want.NumericNames() {
+		j := slices.Index(got.NumericNames(), name)
+		if j < 0 {
+			t.Fatalf("%s: numeric feature %s missing", label, name)
+		}
+		g, w := &got.Numeric[j], &want.Numeric[i]
+		if g.Count != w.Count || g.Min != w.Min || g.Max != w.Max || !slices.Equal(g.Bins, w.Bins) || (g.Bins == nil) != (w.Bins == nil) {
+			t.Fatalf("%s %s: count/min/max/bins %d %g %g %v, want %d %g %g %v", label, name, g.Count, g.Min, g.Max, g.Bins, w.Count, w.Min, w.Max, w.Bins)
+		}
+		if !closeRel(g.Mean, w.Mean) || !closeRel(g.Variance(), w.Variance()) {
+			t.Fatalf("%s %s: mean/var %g %g, want %g %g", label, name, g.Mean, g.Variance(), w.Mean, w.Variance())
+		}
+		if g.Sample.Cap() != w.Sample.Cap() {
+			t.Fatalf("%s %s: sample capacity %d, want %d", label, name, g.Sample.Cap(), w.Sample.Cap())
+		}
+		sameSample(t, label+" "+name, &g.Sample, &w.Sample)
+	}
+	for i, name := range want.CategoricalNames() {
+		j := slices.Index(got.CategoricalNames(), name)
+		if j < 0 {
+			t.Fatalf("%s: categorical feature %s missing", label, name)
+		}
+		g, w := &got.Categorical[j], &want.Categorical[i]
+		if g.Count != w.Count || g.Other != w.Other || g.Unseen != w.Unseen || !slices.Equal(g.Counts, w.Counts) ||
+			fmt.Sprint(g.Tracked) != fmt.Sprint(w.Tracked) || fmt.Sprint(g.NewValues) != fmt.Sprint(w.NewValues) {
+			t.Fatalf("%s %s: %+v, want %+v", label, name, g, w)
+		}
+	}
+}
+
+func lookupOf(refs ...*Reference) func(ModelKey, string) *Reference {
+	return func(m ModelKey, id string) *Reference {
+		for _, r := range refs {
+			if r != nil && r.Model == m && r.ID == id {
+				return r
+			}
+		}
+		return nil
+	}
+}
+
+// TestDecodedPartialsMergeToTheUnion splits random events over three
+// "partitions", sends each partial state through AppendBinary and
+// DecodeWindow, and merges the decoded partials: the result must be the state
+// of the union, with and without a reference.
+func TestDecodedPartialsMergeToTheUnion(t *testing.T) {
+	cfg := testConfig(t)
+	m := ModelKey{"fraud", "v1"}
+	r := rand.New(rand.NewPCG(3, 4))
+	warm := NewWindow(cfg, m, t0, nil)
+	for i := range 500 {
+		warm.Observe(randomEvent(r, -i-1, m, t0), int64(i))
+	}
+	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	for _, withRef := range []*Reference{nil, ref} {
+		for trial := range 10 {
+			n := 1 + r.IntN(1500)
+			union := NewWindow(cfg, m, t0, withRef)
+			parts := []*Window{NewWindow(cfg, m, t0, withRef), NewWindow(cfg, m, t0, withRef), NewWindow(cfg, m, t0, withRef)}
+			for i := range n {
+				e := randomEvent(r, trial*100000+i, m, t0)
+				if i%7 == 0 {
+					e.Features.Categorical["country"] = fmt.Sprintf("new-%d", i%3) // unseen values
+				}
+				union.Observe(e, int64(i))
+				parts[r.IntN(3)].Observe(e, int64(i))
+			}
+			union.Late, parts[1].Late = 3, 3
+			var merged *Window
+			for k, p := range parts {
+				enc := p.AppendBinary(nil)
+				dec, err := DecodeWindow(cfg, enc, lookupOf(ref))
+				if err != nil {
+					t.Fatalf("trial %d part %d: %v", trial, k, err)
+				}
+				sameWindowState(t, fmt.Sprintf("trial %d part %d round trip", trial, k), dec, p)
+				if again := dec.AppendBinary(nil); !bytes.Equal(again, enc) {
+					t.Fatalf("trial %d part %d: re-encoding a decoded window changed its bytes", trial, k)
+				}
+				if merged == nil {
+					merged = dec
+				} else {
+					merged.Merge(dec)
+				}
+			}
+			sameWindowState(t, fmt.Sprintf("trial %d (reference %v)", trial, withRef != nil), merged, union)
+		}
+	}
+}
+
+// TestDecodeWindowRejectsCorruptInput feeds truncations, bit flips and
+// wrong-configuration encodings: each must be an error, never a panic or an
+// allocation beyond the configured bounds.
+func TestDecodeWindowRejectsCorruptInput(t *testing.T) {
+	cfg := testConfig(t)
+	m := ModelKey{"fraud", "v1"}
+	r := rand.New(rand.NewPCG(5, 6))
+	warm := NewWindow(cfg, m, t0, nil)
+	for i := range 300 {
+		warm.Observe(randomEvent(r, i, m, t0), int64(i))
+	}
+	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	w := NewWindow(cfg, m, t0, ref)
+	for i := range 300 {
+		w.Observe(randomEvent(r, 1000+i, m, t0), int64(i))
+	}
+	enc := w.AppendBinary(nil)
+	for _, good := range [][]byte{enc, warm.AppendBinary(nil)} {
+		// Every cut in the header, then cuts spread over the states.
+		for n := 0; n < len(good); n += max(1, min(n/64, len(good)/300)) {
+			if _, err := DecodeWindow(cfg, good[:n], lookupOf(ref)); err == nil {
+				t.Fatalf("a truncation to %d of %d bytes decoded", n, len(good))
+			}
+		}
+		if _, err := DecodeWindow(cfg, append(slices.Clone(good), 0), lookupOf(ref)); err == nil {
+			t.Fatal("trailing bytes decoded")
+		}
+	}
+	for range 300 {
+		b := slices.Clone(enc)
+		b[r.IntN(len(b))] ^= byte(1 << r.IntN(8))
+		_, _ = DecodeWindow(cfg, b, lookupOf(ref)) // must not panic
+	}
+	if _, err := DecodeWindow(cfg, enc, lookupOf()); !errors.Is(err, ErrUnknownReference) {
+		t.Fatalf("unknown reference: %v", err)
+	}
+	other := *cfg
+	other.WindowSize *= 2
+	if _, err := DecodeWindow(&other, enc, lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
+		t.Fatalf("other window size: %v", err)
+	}
+	small := *cfg
+	small.MaxFeatures = 2
+	if _, err := DecodeWindow(&small, enc, lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
+		t.Fatalf("more features than max_features: %v", err)
+	}
+	// A hostile length prefix must fail before allocating.
+	huge := append([]byte{windowCodecVersion}, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	if _, err := DecodeWindow(cfg, huge, lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
+		t.Fatalf("huge string: %v", err)
+	}
+}
+
+// FuzzDecodeWindow checks that no input panics DecodeWindow and that what
+// decodes re-encodes to a window that decodes to the same bytes.
+func FuzzDecodeWindow(f *testing.F) {
+	cfg := testConfig(f)
+	m := ModelKey{"fraud", "v1"}
+	r := rand.New(rand.NewPCG(7, 8))
+	w := NewWindow(cfg, m, t0, nil)
+	for i := range 50 {
+		w.Observe(randomEvent(r, i, m, t0), int64(i))
+	}
+	f.Add(w.AppendBinary(nil))
+	f.Add(NewWindow(cfg, m, t0, nil).AppendBinary(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := DecodeWindow(cfg, b, lookupOf())
+		if err != nil {
+			return
+		}
+		enc := d.AppendBinary(nil)
+		d2, err := DecodeWindow(cfg, enc, lookupOf())
+		if err != nil {
+			t.Fatalf("re-encoded window does not decode: %v", err)
+		}
+		if !bytes.Equal(d2.AppendBinary(nil), enc) {
+			t.Fatal("decode/encode is not stable")
+		}
+	})
+}

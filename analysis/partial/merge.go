@@ -1,0 +1,241 @@
+package partial
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis"
+)
+
+// Outcome says what Merger.Add did with a partial.
+type Outcome int
+
+const (
+	// Merged means the partial was merged into its window.
+	Merged Outcome = iota
+	// Duplicate means a partial of the same source was already merged into
+	// the window (a replay after a crash or a rebalance); it was ignored.
+	Duplicate
+	// AlreadyDecided means the window was decided before the partial came:
+	// a replay of a decided window, or a source that was waited for no
+	// longer (see Config.Timeout). Its events are still counted in the
+	// source's inference_windows rows.
+	AlreadyDecided
+	// Dropped means the merger holds its bound of model versions or windows.
+	Dropped
+)
+
+// Config bounds a Merger.
+type Config struct {
+	// Lateness is the allowed lateness of the windows (analysis.allowed_lateness).
+	Lateness time.Duration
+	// Timeout is how far, in event time, the most advanced source may be past
+	// a window's end plus the lateness before the window is decided without
+	// the sources that have not reported progress past it.
+	Timeout time.Duration
+	// MaxModels bounds the model versions with windows being merged.
+	MaxModels int
+	// MaxWindows bounds the windows being merged per model version.
+	MaxWindows int
+}
+
+// Complete is a merged window ready to be decided.
+type Complete struct {
+	// Window is the merged state.
+	Window *analysis.Window
+	// Partials is how many source partitions contributed.
+	Partials int
+	// Missing are the sources whose progress had not passed the window when
+	// it was decided (forced by Config.Timeout); empty normally.
+	Missing []Source
+	// MixedReferences is set when partials were opened against different
+	// references (the window a reference was pinned in): only the counts of
+	// the partials whose reference differs from the first one's were merged.
+	MixedReferences bool
+	// First is the smallest partials-topic offset merged into the window.
+	First int64
+}
+
+type pending struct {
+	c    Complete
+	from map[Source]bool
+}
+
+type modelWindows struct {
+	open    []*pending // by window start
+	decided int64      // end (ms) of the last decided window; MinInt64 before
+}
+
+// Merger merges the partials read from one partition of the partials topic
+// and says which windows are complete. It is not safe for concurrent use.
+type Merger struct {
+	cfg      Config
+	lateMs   int64
+	progress map[Source]int64 // ms; MinInt64 until a source reports
+	models   map[analysis.ModelKey]*modelWindows
+	restored map[analysis.ModelKey]int64
+}
+
+// NewMerger returns an empty merger.
+func NewMerger(cfg Config) *Merger {
+	return &Merger{
+		cfg:      cfg,
+		lateMs:   cfg.Lateness.Milliseconds(),
+		progress: make(map[Source]int64),
+		models:   make(map[analysis.ModelKey]*modelWindows),
+		restored: make(map[analysis.ModelKey]int64),
+	}
+}
+
+// Expect declares partitions 0..n-1 of topic as sources: no window is
+// complete before each has reported progress past it.
+func (m *Merger) Expect(topic string, partitions int) {
+	for p := range partitions {
+		s := Source{topic, int32(p)}
+		if _, ok := m.progress[s]; !ok {
+			m.progress[s] = math.MinInt64
+		}
+	}
+}
+
+// Restore sets, per model version, the end of the last window already
+// decided (stored) before this merger started: partials of windows ending at
+// or before it are replays.
+func (m *Merger) Restore(decided map[analysis.ModelKey]time.Time) {
+	for k, end := range decided {
+		m.restored[k] = max(m.restored[k], end.UnixMilli())
+	}
+}
+
+// Advance records that source src has sealed every window whose end plus the
+// lateness is at or before atMs. Progress only moves forward.
+func (m *Merger) Advance(src Source, atMs int64) {
+	if p, ok := m.progress[src]; !ok || atMs > p {
+		m.progress[src] = atMs
+	}
+}
+
+// Add merges the partial w of source src, whose first chunk was read at
+// offset off. Merging takes ownership of w.
+func (m *Merger) Add(src Source, w *analysis.Window, off int64) Outcome {
+	if _, ok := m.progress[src]; !ok {
+		m.progress[src] = math.MinInt64 // a source that was not expected (a grown topic)
+	}
+	mw := m.models[w.Model]
+	startMs, endMs := w.Start.UnixMilli(), w.End.UnixMilli()
+	decided := m.restored[w.Model]
+	if mw != nil {
+		decided = max(decided, mw.decided)
+	}
+	if endMs <= decided {
+		return AlreadyDecided
+	}
+	if mw == nil {
+		if len(m.models) >= m.cfg.MaxModels {
+			return Dropped
+		}
+		mw = &modelWindows{decided: decided}
+		m.models[w.Model] = mw
+	}
+	i, found := slices.BinarySearchFunc(mw.open, startMs, func(p *pending, s int64) int { return cmp.Compare(p.c.Window.Start.UnixMilli(), s) })
+	if !found {
+		if len(mw.open) >= m.cfg.MaxWindows {
+			return Dropped
+		}
+		p := &pending{c: Complete{Window: w, Partials: 1, First: off}, from: map[Source]bool{src: true}}
+		mw.open = slices.Insert(mw.open, i, p)
+		return Merged
+	}
+	p := mw.open[i]
+	if p.from[src] {
+		return Duplicate
+	}
+	p.from[src] = true
+	p.c.Partials++
+	p.c.First = min(p.c.First, off)
+	if w.RefID() == p.c.Window.RefID() {
+		p.c.Window.Merge(w)
+	} else {
+		p.c.MixedReferences = true
+		p.c.Window.MergeCounts(w)
+	}
+	return Merged
+}
+
+// Ready removes and returns the windows that are complete: every source has
+// reported progress at or past their end plus the lateness, or the most
+// advanced source is Timeout past that. They come oldest end first (then by
+// model), so that a model's windows are decided in order.
+func (m *Merger) Ready() []Complete {
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, p := range m.progress {
+		lo, hi = min(lo, p), max(hi, p)
+	}
+	if len(m.progress) == 0 {
+		return nil
+	}
+	timeoutMs := m.cfg.Timeout.Milliseconds()
+	var out []Complete
+	for k, mw := range m.models {
+		n := 0
+		for _, p := range mw.open {
+			due := p.c.Window.End.UnixMilli() + m.lateMs
+			switch {
+			case lo >= due:
+			case hi != math.MinInt64 && hi-timeoutMs >= due:
+				for s, at := range m.progress {
+					if at < due {
+						p.c.Missing = append(p.c.Missing, s)
+					}
+				}
+				slices.SortFunc(p.c.Missing, func(a, b Source) int {
+					return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+				})
+			default:
+				mw.open[n] = p
+				n++
+				continue
+			}
+			out = append(out, p.c)
+			mw.decided = max(mw.decided, p.c.Window.End.UnixMilli())
+		}
+		clear(mw.open[n:])
+		mw.open = mw.open[:n]
+		if n == 0 {
+			delete(m.models, k)
+			m.restored[k] = max(m.restored[k], mw.decided)
+		}
+	}
+	slices.SortFunc(out, func(a, b Complete) int {
+		return cmp.Or(a.Window.End.Compare(b.Window.End), cmp.Compare(a.Window.Model.ID, b.Window.Model.ID),
+			cmp.Compare(a.Window.Model.Version, b.Window.Model.Version))
+	})
+	return out
+}
+
+// Committable returns the offset up to which the partials partition may be
+// committed: the smallest first offset of a window still being merged, or
+// next when there is none.
+func (m *Merger) Committable(next int64) int64 {
+	c := next
+	for _, mw := range m.models {
+		for _, p := range mw.open {
+			c = min(c, p.c.First)
+		}
+	}
+	return c
+}
+
+// Open returns the number of windows being merged.
+func (m *Merger) Open() int {
+	n := 0
+	for _, mw := range m.models {
+		n += len(mw.open)
+	}
+	return n
+}
+
+// Sources returns the number of sources the merger waits for.
+func (m *Merger) Sources() int { return len(m.progress) }

@@ -1,0 +1,247 @@
+package partial
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+func testConfig(t *testing.T) *analysis.Config {
+	t.Helper()
+	cfg := analysis.DefaultConfig()
+	cfg.WindowSize = 10 * time.Second
+	cfg.AllowedLateness = 2 * time.Second
+	cfg.SampleSize = 50
+	cfg.ReferenceSampleSize = 100
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return &cfg
+}
+
+func window(cfg *analysis.Config, m analysis.ModelKey, start time.Time, events int, seed int) *analysis.Window {
+	w := analysis.NewWindow(cfg, m, start, nil)
+	for i := range events {
+		e := &telemetry.Event{PredictionID: fmt.Sprintf("%d-%d", seed, i), EventTime: start,
+			Model:    telemetry.Model{ID: m.ID, Version: m.Version},
+			Features: telemetry.Features{Numeric: map[string]float64{"x": float64(i)}, Categorical: map[string]string{"c": "a"}}}
+		w.Observe(e, int64(i))
+	}
+	return w
+}
+
+func noRefs(analysis.ModelKey, string) *analysis.Reference { return nil }
+
+// TestRecordsRoundTrip splits a partial into small chunks, assembles them in
+// the presence of another publication's chunks, and decodes the same state.
+func TestRecordsRoundTrip(t *testing.T) {
+	cfg := testConfig(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "3"}
+	src := Source{"telemetry", 7}
+	a, b := window(cfg, m, t0, 40, 1), window(cfg, m, t0.Add(cfg.WindowSize), 30, 2)
+	ra, rb := EncodePartial(src, a, 100), EncodePartial(Source{"telemetry", 2}, b, 100)
+	if len(ra) < 3 || len(rb) < 3 {
+		t.Fatalf("chunks %d and %d, want several", len(ra), len(rb))
+	}
+	// Interleave the two publications and a progress record.
+	var stream [][]byte
+	for i := range max(len(ra), len(rb)) {
+		if i < len(ra) {
+			stream = append(stream, ra[i])
+		}
+		if i == 1 {
+			stream = append(stream, EncodeProgress(src, 12345))
+		}
+		if i < len(rb) {
+			stream = append(stream, rb[i])
+		}
+	}
+	asm := NewAssembler(1 << 20)
+	var got []*analysis.Window
+	var firsts []int64
+	for off, raw := range stream {
+		r, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Kind == KindProgress {
+			if r.Source != src || r.Progress != 12345 {
+				t.Fatalf("progress %+v", r)
+			}
+			continue
+		}
+		payload, first, err := asm.Add(r, int64(off))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if payload == nil {
+			if asm.First() != 0 {
+				t.Fatalf("oldest incomplete partial starts at %d, want 0", asm.First())
+			}
+			continue
+		}
+		s, w, err := DecodePartial(cfg, payload, noRefs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (w.Events == 40) != (s == src) {
+			t.Fatalf("source %v for a window of %d events", s, w.Events)
+		}
+		got = append(got, w)
+		firsts = append(firsts, first)
+	}
+	if len(got) == 2 && got[0].Events == 40 {
+		got[0], got[1], firsts[0], firsts[1] = got[1], got[0], firsts[1], firsts[0]
+	}
+	// Publication a started at offset 0, b at offset 1.
+	if len(got) != 2 || got[0].Events != 30 || got[1].Events != 40 || !slices.Equal(firsts, []int64{1, 0}) || asm.First() != -1 {
+		t.Fatalf("assembled %d partials, first offsets %v, pending from %d", len(got), firsts, asm.First())
+	}
+	if !slices.Equal(got[1].AppendBinary(nil), a.AppendBinary(nil)) {
+		t.Fatal("decoded partial differs from the published one")
+	}
+}
+
+func TestParseRejectsCorruptRecords(t *testing.T) {
+	cfg := testConfig(t)
+	good := EncodePartial(Source{"t", 0}, window(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 5, 1), 0)[0]
+	for _, b := range [][]byte{nil, {KindChunk}, {KindChunk, 9}, {'X', wireVersion}, good[:5],
+		{KindProgress, wireVersion, 200}, append(EncodeProgress(Source{"t", 1}, 5), 0)} {
+		if _, err := Parse(b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Parse(%q): %v, want ErrCorrupt", b, err)
+		}
+	}
+	// A chunk without its first chunk, as when reading starts mid-publication.
+	chunks := EncodePartial(Source{"t", 0}, window(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 50, 1), 64)
+	r, err := Parse(chunks[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := NewAssembler(1<<20).Add(r, 9); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("orphan chunk: %v", err)
+	}
+	// A publication evicted by the byte bound is counted.
+	asm := NewAssembler(100)
+	r0, _ := Parse(chunks[0])
+	r1, _ := Parse(chunks[1])
+	asm.Add(r0, 0)
+	asm.Add(r1, 1)
+	if asm.Evicted() != 1 || asm.First() != -1 {
+		t.Fatalf("evicted %d, first %d", asm.Evicted(), asm.First())
+	}
+}
+
+// TestMergerWaitsForEverySource: a window is complete only when every
+// expected source has reported progress past its end plus the lateness; a
+// replayed partial is ignored; decisions come in window order; a silent
+// source is waited for until the timeout and then named as missing.
+func TestMergerWaitsForEverySource(t *testing.T) {
+	cfg := testConfig(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "3"}
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 10, MaxWindows: 10})
+	mg.Expect("telemetry", 3)
+	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
+	s0, s1, s2 := Source{"telemetry", 0}, Source{"telemetry", 1}, Source{"telemetry", 2}
+	w0 := func(seed int) *analysis.Window { return window(cfg, m, t0, 10, seed) }
+
+	if o := mg.Add(s0, w0(0), 100); o != Merged {
+		t.Fatalf("first partial: %v", o)
+	}
+	if o := mg.Add(s1, w0(1), 101); o != Merged {
+		t.Fatalf("second partial: %v", o)
+	}
+	if o := mg.Add(s1, w0(1), 105); o != Duplicate {
+		t.Fatalf("replayed partial: %v", o)
+	}
+	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 10, 5), 102)
+	// Sources 0 and 1 are past window 0 (end 10s + lateness 2s); source 2 is not.
+	mg.Advance(s0, ms(22*time.Second))
+	mg.Advance(s1, ms(12*time.Second))
+	mg.Advance(s2, ms(11*time.Second))
+	if r := mg.Ready(); len(r) != 0 {
+		t.Fatalf("decided %d windows before source 2 passed", len(r))
+	}
+	if c := mg.Committable(200); c != 100 {
+		t.Fatalf("committable %d, want 100 (first partial of an open window)", c)
+	}
+	mg.Advance(s2, ms(12*time.Second))
+	mg.Advance(s2, ms(5*time.Second)) // progress never goes back
+	r := mg.Ready()
+	if len(r) != 1 || r[0].Window.Events != 20 || r[0].Partials != 2 || len(r[0].Missing) != 0 || !r[0].Window.Start.Equal(t0) {
+		t.Fatalf("ready %+v", r)
+	}
+	if o := mg.Add(s2, w0(2), 110); o != AlreadyDecided {
+		t.Fatalf("partial of a decided window: %v", o)
+	}
+	if c := mg.Committable(200); c != 102 {
+		t.Fatalf("committable %d, want 102", c)
+	}
+	// Source 2 goes silent: window 1 (due at 22s) is decided once the most
+	// advanced source is a minute past it, naming source 2.
+	mg.Advance(s0, ms(81*time.Second))
+	mg.Advance(s1, ms(30*time.Second))
+	if r := mg.Ready(); len(r) != 0 {
+		t.Fatalf("forced %d windows before the timeout", len(r))
+	}
+	mg.Advance(s0, ms(82*time.Second))
+	r = mg.Ready()
+	if len(r) != 1 || !slices.Equal(r[0].Missing, []Source{s2}) || r[0].Window.Events != 10 {
+		t.Fatalf("forced %+v", r)
+	}
+	if c := mg.Committable(200); c != 200 || mg.Open() != 0 {
+		t.Fatalf("committable %d with %d open windows, want 200 and 0", c, mg.Open())
+	}
+}
+
+// TestMergerRestoreAndBounds: windows decided before a restart are replays;
+// model versions and windows beyond the bounds are dropped, not merged.
+func TestMergerRestoreAndBounds(t *testing.T) {
+	cfg := testConfig(t)
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 1, MaxWindows: 2})
+	a, b := analysis.ModelKey{ID: "a", Version: "1"}, analysis.ModelKey{ID: "b", Version: "1"}
+	mg.Restore(map[analysis.ModelKey]time.Time{a: t0.Add(10 * time.Second)})
+	src := Source{"telemetry", 0}
+	if o := mg.Add(src, window(cfg, a, t0, 3, 1), 0); o != AlreadyDecided {
+		t.Fatalf("restored window: %v", o)
+	}
+	if o := mg.Add(src, window(cfg, a, t0.Add(10*time.Second), 3, 1), 1); o != Merged {
+		t.Fatalf("next window: %v", o)
+	}
+	if o := mg.Add(src, window(cfg, b, t0.Add(10*time.Second), 3, 1), 2); o != Dropped {
+		t.Fatalf("second model beyond max_models: %v", o)
+	}
+	mg.Add(src, window(cfg, a, t0.Add(20*time.Second), 3, 1), 3)
+	if o := mg.Add(src, window(cfg, a, t0.Add(30*time.Second), 3, 1), 4); o != Dropped {
+		t.Fatalf("third window beyond the bound: %v", o)
+	}
+}
+
+// TestMergerMixedReferences: a partial opened against another reference than
+// the window's first one adds its counts, not its states, and marks the window.
+func TestMergerMixedReferences(t *testing.T) {
+	cfg := testConfig(t)
+	m := analysis.ModelKey{ID: "a", Version: "1"}
+	warm := window(cfg, m, t0, 100, 9)
+	ref := analysis.BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	withRef := analysis.NewWindow(cfg, m, t0.Add(10*time.Second), ref)
+	for i := range 7 {
+		withRef.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, int64(i))
+	}
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 2, MaxWindows: 2})
+	mg.Expect("t", 2)
+	mg.Add(Source{"t", 0}, window(cfg, m, t0.Add(10*time.Second), 5, 1), 0)
+	mg.Add(Source{"t", 1}, withRef, 1)
+	mg.Advance(Source{"t", 0}, t0.Add(time.Hour).UnixMilli())
+	mg.Advance(Source{"t", 1}, t0.Add(time.Hour).UnixMilli())
+	r := mg.Ready()
+	if len(r) != 1 || !r[0].MixedReferences || r[0].Window.Events != 12 || r[0].Window.Numeric[0].Count != 5 {
+		t.Fatalf("ready %+v", r)
+	}
+}

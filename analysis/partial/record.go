@@ -1,0 +1,180 @@
+// Package partial carries window state from the source partition that
+// counted it to the one decider of its model, and merges it there.
+//
+// A source partition seals the partial state of each (model, version,
+// window) when its watermark passes the window's end plus the allowed
+// lateness, and publishes it, followed by its progress (how far its
+// watermark has come), on an internal topic keyed by model id. The decider
+// that owns the model's partition of that topic merges the partials of a
+// window and emits it once every source partition has reported progress past
+// it (or, after a bounded wait, without the silent ones).
+//
+// This package holds the record and its wire format (chunked so that a
+// partial of any size fits Kafka's message limit) and the Merger. It does no
+// I/O: ingest publishes and consumes, monitor wires.
+package partial
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/driftwatch/driftwatch/analysis"
+)
+
+// Source is a partition of a telemetry topic.
+type Source struct {
+	Topic     string
+	Partition int32
+}
+
+func (s Source) String() string { return fmt.Sprintf("%s/%d", s.Topic, s.Partition) }
+
+// Kinds of record on the partials topic.
+const (
+	// KindChunk is one chunk of an encoded partial.
+	KindChunk byte = 'C'
+	// KindProgress is a source partition's progress.
+	KindProgress byte = 'P'
+)
+
+// wireVersion is the second byte of every record.
+const wireVersion = 1
+
+// DefaultChunkBytes is the largest chunk payload: well under the 1 MiB
+// message limit that Kafka brokers and clients apply by default.
+const DefaultChunkBytes = 256 << 10
+
+// ErrCorrupt is wrapped by every error about a record's bytes.
+var ErrCorrupt = errors.New("corrupt partial record")
+
+// Record is a parsed record of the partials topic: a chunk or a progress.
+type Record struct {
+	// Kind is KindChunk or KindProgress.
+	Kind byte
+	// Chunk fields: Nonce identifies one publication of one partial; Index
+	// counts from 0 to Count-1; Data is a slice of the record's bytes.
+	Nonce        uint64
+	Index, Count int
+	Data         []byte
+	// Progress fields: the source and its progress in Unix milliseconds.
+	Source   Source
+	Progress int64
+}
+
+// EncodePartial serialises the partial state w of source src into records
+// of at most maxChunk payload bytes each (DefaultChunkBytes when 0). Every
+// publication draws a fresh nonce, so that the chunks of two publications of
+// the same partial (a replay) are never mixed.
+func EncodePartial(src Source, w *analysis.Window, maxChunk int) [][]byte {
+	if maxChunk <= 0 {
+		maxChunk = DefaultChunkBytes
+	}
+	payload := binary.AppendUvarint(nil, uint64(len(src.Topic)))
+	payload = append(payload, src.Topic...)
+	payload = binary.AppendVarint(payload, int64(src.Partition))
+	payload = w.AppendBinary(payload)
+	nonce := rand.Uint64()
+	count := (len(payload) + maxChunk - 1) / maxChunk
+	out := make([][]byte, 0, count)
+	for i := range count {
+		part := payload[i*maxChunk : min(len(payload), (i+1)*maxChunk)]
+		b := make([]byte, 0, len(part)+24)
+		b = append(b, KindChunk, wireVersion)
+		b = binary.LittleEndian.AppendUint64(b, nonce)
+		b = binary.AppendUvarint(b, uint64(i))
+		b = binary.AppendUvarint(b, uint64(count))
+		out = append(out, append(b, part...))
+	}
+	return out
+}
+
+// EncodeProgress serialises the progress of source src: every window of
+// every model whose end plus the allowed lateness is at or before atMs
+// (Unix milliseconds) has been sealed and published by src.
+func EncodeProgress(src Source, atMs int64) []byte {
+	b := []byte{KindProgress, wireVersion}
+	b = binary.AppendUvarint(b, uint64(len(src.Topic)))
+	b = append(b, src.Topic...)
+	b = binary.AppendVarint(b, int64(src.Partition))
+	return binary.AppendVarint(b, atMs)
+}
+
+// maxChunks bounds the chunks of one partial (a partial of up to 1 GiB at
+// the default chunk size).
+const maxChunks = 4096
+
+// Parse reads one record. Data aliases b.
+func Parse(b []byte) (Record, error) {
+	if len(b) < 2 {
+		return Record{}, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
+	}
+	if b[1] != wireVersion {
+		return Record{}, fmt.Errorf("%w: wire version %d, this release reads %d", ErrCorrupt, b[1], wireVersion)
+	}
+	r := Record{Kind: b[0]}
+	rest := b[2:]
+	switch r.Kind {
+	case KindChunk:
+		if len(rest) < 8 {
+			return Record{}, fmt.Errorf("%w: truncated chunk", ErrCorrupt)
+		}
+		r.Nonce = binary.LittleEndian.Uint64(rest)
+		rest = rest[8:]
+		idx, n := binary.Uvarint(rest)
+		if n <= 0 {
+			return Record{}, fmt.Errorf("%w: chunk index", ErrCorrupt)
+		}
+		rest = rest[n:]
+		count, n := binary.Uvarint(rest)
+		if n <= 0 || count == 0 || count > maxChunks || idx >= count {
+			return Record{}, fmt.Errorf("%w: chunk %d of %d", ErrCorrupt, idx, count)
+		}
+		r.Index, r.Count, r.Data = int(idx), int(count), rest[n:]
+	case KindProgress:
+		src, rest, err := readSource(rest)
+		if err != nil {
+			return Record{}, err
+		}
+		at, n := binary.Varint(rest)
+		if n <= 0 || n != len(rest) {
+			return Record{}, fmt.Errorf("%w: progress time", ErrCorrupt)
+		}
+		r.Source, r.Progress = src, at
+	default:
+		return Record{}, fmt.Errorf("%w: unknown kind %q", ErrCorrupt, r.Kind)
+	}
+	return r, nil
+}
+
+// maxTopic bounds a topic name (Kafka allows 249 characters).
+const maxTopic = 255
+
+func readSource(b []byte) (Source, []byte, error) {
+	l, n := binary.Uvarint(b)
+	if n <= 0 || l > maxTopic || l > uint64(len(b)-n) {
+		return Source{}, nil, fmt.Errorf("%w: topic name", ErrCorrupt)
+	}
+	topic := string(b[n : n+int(l)])
+	b = b[n+int(l):]
+	p, n := binary.Varint(b)
+	if n <= 0 || p < 0 || p > 1<<31-1 {
+		return Source{}, nil, fmt.Errorf("%w: partition", ErrCorrupt)
+	}
+	return Source{Topic: topic, Partition: int32(p)}, b[n:], nil
+}
+
+// DecodePartial reads an assembled partial payload: its source and window
+// state (see analysis.DecodeWindow for lookup).
+func DecodePartial(cfg *analysis.Config, payload []byte, lookup func(analysis.ModelKey, string) *analysis.Reference) (Source, *analysis.Window, error) {
+	src, rest, err := readSource(payload)
+	if err != nil {
+		return Source{}, nil, err
+	}
+	w, err := analysis.DecodeWindow(cfg, rest, lookup)
+	if err != nil {
+		return src, nil, fmt.Errorf("partial from %s: %w", src, err)
+	}
+	return src, w, nil
+}
