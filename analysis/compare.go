@@ -11,8 +11,7 @@ import (
 	"strconv"
 	"sync"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/dataset"
 )
 
@@ -274,7 +273,7 @@ func Compare(reference, current *dataset.Table, opt CompareOptions) (*CompareRep
 	close(next)
 	wg.Wait()
 
-	rejected, _ := BenjaminiHochberg(pvalues, opt.FDR)
+	rejected, _ := stat.BenjaminiHochberg(pvalues, opt.FDR)
 	for i := range rep.Features {
 		f := &rep.Features[i]
 		enough := f.NReference >= opt.MinCount && f.NCurrent >= opt.MinCount
@@ -320,35 +319,26 @@ func compareNumeric(rc, cc *dataset.Column) (FeatureReport, Severity, float64) {
 	if len(x) == 0 || len(y) == 0 {
 		return f, SeverityOK, math.NaN()
 	}
-	ks := KolmogorovSmirnov(x, y)
-	ad := AndersonDarling(x, y)
-	w1 := Wasserstein1(x, y)
+	ks := stat.KolmogorovSmirnov(x, y)
+	ad := stat.AndersonDarling(x, y)
+	w1 := stat.Wasserstein1(x, y)
 	wn := w1 / math.Max(stdDev(x), minStdDev)
-	edges := DecileEdges(x)
+	edges := stat.DecileEdges(x)
 	ref, cur := sortedBinCounts(x, edges), sortedBinCounts(y, edges)
-	psi, js := PSI(ref, cur), JensenShannon(ref, cur)
+	psi, js := stat.PSI(ref, cur), stat.JensenShannon(ref, cur)
 	f.Tests = FeatureTests{
 		KS:              &KSReport{Statistic: Float(ks.Statistic), PValue: Float(ks.PValue), Method: ks.Method},
 		AndersonDarling: &PValueReport{Statistic: Float(ad.Statistic), PValue: Float(ad.PValue)},
 		Wasserstein:     &WassersteinReport{Statistic: Float(w1), Normalized: Float(wn)},
-		Energy:          &StatReport{Float(EnergyDistance(x, y))},
+		Energy:          &StatReport{Float(stat.EnergyDistance(x, y))},
 		PSI:             &StatReport{Float(psi)},
 		JS:              &StatReport{Float(js)},
-		Hellinger:       &StatReport{Float(Hellinger(ref, cur))},
-		KL:              &StatReport{Float(KullbackLeibler(ref, cur))},
+		Hellinger:       &StatReport{Float(stat.Hellinger(ref, cur))},
+		KL:              &StatReport{Float(stat.KullbackLeibler(ref, cur))},
 	}
-	null := PSINullQuantile(len(x), len(y), len(ref), psiNullLevel)
+	null := stat.PSINullQuantile(len(x), len(y), len(ref), psiNullLevel)
 	psiTh := Threshold{Warning: math.Max(comparePSI.Warning, null), Critical: math.Max(comparePSI.Critical, null)}
 	return f, worst(level(psi, psiTh), level(js, compareJS), level(wn, compareWNorm)), ks.PValue
-}
-
-// PSINullQuantile returns the q-quantile of PSI under no drift for samples of
-// n and m values in bins bins: (1/n + 1/m)·χ²_{bins−1}(q) (docs/statistics.md).
-func PSINullQuantile(n, m, bins int, q float64) float64 {
-	if bins < 2 || n == 0 || m == 0 {
-		return math.NaN()
-	}
-	return (1/float64(n) + 1/float64(m)) * distuv.ChiSquared{K: float64(bins - 1)}.Quantile(q)
 }
 
 // sortedBinCounts counts sorted values in the right-closed bins of edges,
@@ -408,13 +398,13 @@ func compareCategorical(rc, cc *dataset.Column) (FeatureReport, Severity, float6
 			unseen += cur[k]
 		}
 	}
-	chi := ChiSquare(ref, cur)
-	js, linf := JensenShannon(ref, cur), LInfinity(ref, cur)
+	chi := stat.ChiSquare(ref, cur)
+	js, linf := stat.JensenShannon(ref, cur), stat.LInfinity(ref, cur)
 	f.Tests = FeatureTests{
 		Chi2:      &Chi2Report{Statistic: Float(chi.Statistic), PValue: Float(chi.PValue), DoF: chi.DoF},
-		PSI:       &StatReport{Float(PSI(ref, cur))},
+		PSI:       &StatReport{Float(stat.PSI(ref, cur))},
 		JS:        &StatReport{Float(js)},
-		Hellinger: &StatReport{Float(Hellinger(ref, cur))},
+		Hellinger: &StatReport{Float(stat.Hellinger(ref, cur))},
 		LInf:      &StatReport{Float(linf)},
 		Unseen:    &StatReport{Float(unseen / float64(f.NCurrent))},
 	}
@@ -453,7 +443,7 @@ func compareJoint(reference, current *dataset.Table, opt CompareOptions, notes [
 		}
 		mean[j] /= float64(len(c))
 	}
-	if d, err := MahalanobisMean(rrows, mean); err != nil {
+	if d, err := stat.MahalanobisMean(rrows, mean); err != nil {
 		notes = append(notes, err.Error())
 	} else {
 		out.Mahalanobis = &StatReport{Float(d)}
@@ -497,7 +487,7 @@ func compareJoint(reference, current *dataset.Table, opt CompareOptions, notes [
 		return out
 	}
 	x, y := pick(rrows), pick(crows)
-	mmd := MMD(x, y, opt.Permutations, opt.Seed)
+	mmd := stat.MMD(x, y, opt.Permutations, opt.Seed)
 	out.MMD = &PValueReport{Statistic: Float(mmd.Statistic), PValue: Float(mmd.PValue)}
 	return out, notes
 }

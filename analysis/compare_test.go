@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/dataset"
 )
 
@@ -76,11 +77,11 @@ func TestCompareDecisionRule(t *testing.T) {
 func TestComparePSILevelFollowsNullDistribution(t *testing.T) {
 	// At n_ref = 5000, n_cur = 100 PSI's 99th null percentile is
 	// (1/5000 + 1/100)·χ²_{9, 0.99} = 0.0102·21.67 ≈ 0.221 > 0.1.
-	got := PSINullQuantile(5000, 100, 10, 0.99)
+	got := stat.PSINullQuantile(5000, 100, 10, 0.99)
 	if want := 0.0102 * 21.665994333461924; math.Abs(got-want) > 1e-9*want {
 		t.Errorf("PSINullQuantile = %v, want %v (scipy chi2.ppf(0.99, 9) = 21.665994333461924)", got, want)
 	}
-	if !math.IsNaN(PSINullQuantile(0, 100, 10, 0.99)) || !math.IsNaN(PSINullQuantile(100, 100, 1, 0.99)) {
+	if !math.IsNaN(stat.PSINullQuantile(0, 100, 10, 0.99)) || !math.IsNaN(stat.PSINullQuantile(100, 100, 1, 0.99)) {
 		t.Error("PSINullQuantile of an empty sample or one bin is not NaN")
 	}
 	// No drift, small current sample: PSI alone often exceeds 0.1, but never
@@ -129,7 +130,7 @@ func TestCompareBenjaminiHochbergAcrossColumns(t *testing.T) {
 		p = append(p, float64(f.Tests.KS.PValue))
 	}
 	// The same columns at q just below BH's smallest adjusted p-value.
-	_, adj := BenjaminiHochberg(p, 1)
+	_, adj := stat.BenjaminiHochberg(p, 1)
 	q := math.Inf(1)
 	for _, a := range adj {
 		q = math.Min(q, a)
@@ -190,10 +191,10 @@ func TestSortedBinCountsEqualsBinIndex(t *testing.T) {
 	}
 	sorted := slices.Clone(x)
 	slices.Sort(sorted)
-	edges := DecileEdges(sorted)
+	edges := stat.DecileEdges(sorted)
 	want := make([]float64, len(edges)+1)
 	for _, v := range x {
-		want[BinIndex(edges, v)]++
+		want[stat.BinIndex(edges, v)]++
 	}
 	if got := sortedBinCounts(sorted, edges); !reflect.DeepEqual(got, want) {
 		t.Errorf("sortedBinCounts = %v, BinIndex counts %v", got, want)

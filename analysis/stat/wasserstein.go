@@ -1,4 +1,4 @@
-package analysis
+package stat
 
 import (
 	"math"

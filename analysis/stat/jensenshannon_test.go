@@ -1,11 +1,11 @@
-package analysis
+package stat
 
 import (
 	"fmt"
 	"math"
 	"testing"
 
-	"gonum.org/v1/gonum/stat"
+	gonumstat "gonum.org/v1/gonum/stat"
 )
 
 func TestJensenShannonMatchesScipy(t *testing.T) {
@@ -46,7 +46,7 @@ func TestJensenShannonHandChecked(t *testing.T) {
 func TestJensenShannonVersusGonum(t *testing.T) {
 	r, c := benchCounts(20)
 	p, q := normalised(r), normalised(c)
-	want := math.Sqrt(stat.JensenShannon(p, q) / math.Ln2)
+	want := math.Sqrt(gonumstat.JensenShannon(p, q) / math.Ln2)
 	if got := JensenShannon(r, c); !near(got, want, 1e-12, 0) {
 		t.Errorf("JensenShannon = %v, √(gonum/ln 2) = %v", got, want)
 	}

@@ -1,10 +1,10 @@
-package analysis
+package stat
 
 import (
 	"math"
 	"testing"
 
-	"gonum.org/v1/gonum/stat"
+	gonumstat "gonum.org/v1/gonum/stat"
 )
 
 func TestWasserstein1MatchesScipy(t *testing.T) {
@@ -45,7 +45,7 @@ func TestWasserstein1HandChecked(t *testing.T) {
 func TestWasserstein1VersusGonum(t *testing.T) {
 	x := benchSample(700, 0, 1, 3)
 	y := benchSample(300, 0.4, 1.3, 4)
-	want := stat.WassersteinDistance(x, y, nil, nil)
+	want := gonumstat.WassersteinDistance(x, y, nil, nil)
 	if got := Wasserstein1(x, y); !near(got, want, 1e-12, 0) {
 		t.Errorf("Wasserstein1 = %.17g, gonum %.17g", got, want)
 	}

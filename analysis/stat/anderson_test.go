@@ -1,4 +1,4 @@
-package analysis
+package stat
 
 import (
 	"math"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// batteryReference is analysis/testdata/battery/reference.json, written by
+// batteryReference is analysis/stat/testdata/battery/reference.json, written by
 // make_reference.py from scipy and numpy. A null in a float list is NaN.
 type batteryReference struct {
 	PSIEpsilon float64 `json:"psi_epsilon"`

@@ -1,4 +1,4 @@
-package analysis
+package stat
 
 import "math"
 
@@ -66,7 +66,7 @@ func LInfinity(reference, current []float64) float64 {
 // statistic, when their lengths differ.
 func binTotals(stat string, reference, current []float64) (rt, ct float64) {
 	if len(reference) != len(current) {
-		panic("analysis: " + stat + " of bin counts with different lengths")
+		panic("stat: " + stat + " of bin counts with different lengths")
 	}
 	for i := range reference {
 		rt += reference[i]

@@ -1,4 +1,4 @@
-package analysis
+package stat
 
 import (
 	"math"
@@ -34,7 +34,7 @@ type ChiSquareResult struct {
 // score many rare categories should merge them first.
 func ChiSquare(reference, current []float64) ChiSquareResult {
 	if len(reference) != len(current) {
-		panic("analysis: ChiSquare of counts with different lengths")
+		panic("stat: ChiSquare of counts with different lengths")
 	}
 	var rt, ct float64
 	cols := 0

@@ -3,7 +3,7 @@
 
 Run with Debian's python3 (numpy + scipy 1.10):
 
-    /usr/bin/python3 analysis/testdata/stats/make_reference.py > analysis/testdata/stats/reference.json
+    /usr/bin/python3 analysis/stat/testdata/stats/make_reference.py > analysis/stat/testdata/stats/reference.json
 
 Every expected value below is computed by numpy / scipy, never by driftwatch.
 Samples are drawn with fixed seeds and rounded to 4 decimals, so the JSON holds

@@ -1,4 +1,4 @@
-package analysis
+package stat
 
 import (
 	"math"
@@ -59,7 +59,7 @@ func MMD(x, y [][]float64, permutations int, seed uint64) MMDResult {
 	for _, rows := range [][][]float64{x, y} {
 		for _, r := range rows {
 			if len(r) != dim {
-				panic("analysis: MMD of rows with different dimensions")
+				panic("stat: MMD of rows with different dimensions")
 			}
 		}
 	}

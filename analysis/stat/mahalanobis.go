@@ -1,4 +1,4 @@
-package analysis
+package stat
 
 import (
 	"errors"
@@ -144,6 +144,10 @@ func (j *Joint) Prepare() error {
 	j.chol = &chol
 	return nil
 }
+
+// Prepared reports whether the covariance has been factorised (by NewJoint
+// or a successful Prepare), so that Distance can be called.
+func (j *Joint) Prepared() bool { return j.chol != nil }
 
 // Distance returns √((m − μ)ᵀ S⁻¹ (m − μ)) for the mean vector m.
 func (j *Joint) Distance(m []float64) (float64, error) {

@@ -1,6 +1,10 @@
-package analysis
+package stat
 
-import "math"
+import (
+	"math"
+
+	"gonum.org/v1/gonum/stat/distuv"
+)
 
 // PSIEpsilon is the floor applied to every bin proportion before PSI takes
 // logarithms, so that an empty bin contributes a large but finite term.
@@ -21,7 +25,7 @@ const PSIEpsilon = 1e-4
 // docs/statistics.md.
 func PSI(reference, current []float64) float64 {
 	if len(reference) != len(current) {
-		panic("analysis: PSI of bin counts with different lengths")
+		panic("stat: PSI of bin counts with different lengths")
 	}
 	var rt, ct float64
 	for i := range reference {
@@ -38,4 +42,23 @@ func PSI(reference, current []float64) float64 {
 		psi += (c - r) * math.Log(c/r)
 	}
 	return psi
+}
+
+// PSIPValue returns the p-value of a PSI under no drift for reference and
+// current sizes n and m over bins bins: PSI/(1/n + 1/m) is asymptotically
+// χ² with bins−1 degrees of freedom (docs/statistics.md).
+func PSIPValue(psi float64, n, m, bins int) float64 {
+	if bins < 2 || n == 0 || m == 0 || math.IsNaN(psi) {
+		return math.NaN()
+	}
+	return distuv.ChiSquared{K: float64(bins - 1)}.Survival(psi / (1/float64(n) + 1/float64(m)))
+}
+
+// PSINullQuantile returns the q-quantile of PSI under no drift for samples of
+// n and m values in bins bins: (1/n + 1/m)·χ²_{bins−1}(q) (docs/statistics.md).
+func PSINullQuantile(n, m, bins int, q float64) float64 {
+	if bins < 2 || n == 0 || m == 0 {
+		return math.NaN()
+	}
+	return (1/float64(n) + 1/float64(m)) * distuv.ChiSquared{K: float64(bins - 1)}.Quantile(q)
 }

@@ -1,10 +1,10 @@
-package analysis
+package stat
 
 import (
 	"math"
 	"testing"
 
-	"gonum.org/v1/gonum/stat"
+	gonumstat "gonum.org/v1/gonum/stat"
 )
 
 func TestKolmogorovSmirnovMatchesScipy(t *testing.T) {
@@ -82,7 +82,7 @@ func TestKolmogorovSmirnovStatisticVersusGonum(t *testing.T) {
 	for i := range y {
 		y[i] = math.Round(y[i]*100) / 100
 	}
-	want := stat.KolmogorovSmirnov(x, nil, y, nil)
+	want := gonumstat.KolmogorovSmirnov(x, nil, y, nil)
 	got := KolmogorovSmirnov(x, y)
 	if got.Method != KSAsymp || !near(got.Statistic, want, 1e-12, 0) {
 		t.Errorf("KolmogorovSmirnov = %+v, gonum D = %v", got, want)

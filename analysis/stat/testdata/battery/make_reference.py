@@ -5,7 +5,7 @@ mahalanobis.go, fdr.go).
 
 Run with Debian's python3 (numpy 1.24 + scipy 1.10):
 
-    /usr/bin/python3 analysis/testdata/battery/make_reference.py > analysis/testdata/battery/reference.json
+    /usr/bin/python3 analysis/stat/testdata/battery/make_reference.py > analysis/stat/testdata/battery/reference.json
 
 Every expected value is computed here by scipy or, where scipy has no such
 statistic, by numpy straight from the definition; never by driftwatch.
@@ -251,7 +251,7 @@ def bh_cases(rng):
 def main():
     rng = np.random.default_rng(20261126)
     ref = {
-        "generator": "analysis/testdata/battery/make_reference.py",
+        "generator": "analysis/stat/testdata/battery/make_reference.py",
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "psi_epsilon": PSI_EPSILON,

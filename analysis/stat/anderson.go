@@ -1,4 +1,4 @@
-package analysis
+package stat
 
 import (
 	"math"
@@ -60,7 +60,7 @@ type ADResult struct {
 func AndersonDarling(samples ...[]float64) ADResult {
 	k := len(samples)
 	if k < 2 {
-		panic("analysis: AndersonDarling needs at least two samples")
+		panic("stat: AndersonDarling needs at least two samples")
 	}
 	res := ADResult{CriticalValues: adCriticalValues(k)}
 	nan := ADResult{Statistic: math.NaN(), PValue: math.NaN(), CriticalValues: res.CriticalValues}
@@ -204,7 +204,7 @@ func adPValue(stat float64, cv [7]float64) float64 {
 	if err := qr.SolveVecTo(&coef, false, y); err != nil {
 		// The 7×3 Vandermonde matrix of distinct critical values has full
 		// rank, so this cannot happen.
-		panic("analysis: Anderson–Darling p-value fit: " + err.Error())
+		panic("stat: Anderson–Darling p-value fit: " + err.Error())
 	}
 	p2 := coef.AtVec(0) / scale[0]
 	p1 := coef.AtVec(1) / scale[1]

@@ -1,4 +1,4 @@
-package analysis
+package stat
 
 import "math"
 
@@ -16,7 +16,7 @@ import "math"
 // root; the two are related by JensenShannon = √(gonum/ln 2).
 func JensenShannon(reference, current []float64) float64 {
 	if len(reference) != len(current) {
-		panic("analysis: JensenShannon of bin counts with different lengths")
+		panic("stat: JensenShannon of bin counts with different lengths")
 	}
 	var rt, ct float64
 	for i := range reference {
