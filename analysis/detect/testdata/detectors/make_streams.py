@@ -3,7 +3,7 @@
 
 Run with any CPython 3 (standard library only):
 
-    /usr/bin/python3 analysis/testdata/detectors/make_streams.py > analysis/testdata/detectors/river_streams.json
+    /usr/bin/python3 analysis/detect/testdata/detectors/make_streams.py > analysis/detect/testdata/detectors/river_streams.json
 
 Each stream is drawn exactly as the docstring in online-ml/river draws it, with a
 fresh random.Random(12345) per example, so the values are bit-identical to the

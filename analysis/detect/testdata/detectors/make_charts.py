@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Reference values for driftwatch's CUSUM and EWMA charts (package analysis).
+"""Reference values for driftwatch's CUSUM and EWMA charts (package analysis/detect).
 
 Run with Debian's python3 (numpy + scipy):
 
-    /usr/bin/python3 analysis/testdata/detectors/make_charts.py > analysis/testdata/detectors/charts.json
+    /usr/bin/python3 analysis/detect/testdata/detectors/make_charts.py > analysis/detect/testdata/detectors/charts.json
 
 Two kinds of values, none computed by driftwatch:
 
