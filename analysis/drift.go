@@ -76,8 +76,10 @@ type Score struct {
 	Method string
 }
 
-// wasserstein normalisation floor, as Evidently's normed Wasserstein.
-const minStdDev = 1e-3
+// MinStdDev is the floor of the reference standard deviation that
+// Wasserstein-1 is divided by to normalise it, as in Evidently's normed
+// Wasserstein.
+const MinStdDev = 1e-3
 
 // ScoreWindow compares a closed window with the reference it was opened
 // against. Windows without a reference (warm-up) have no scores.
@@ -146,7 +148,7 @@ func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s 
 	slices.Sort(sample)
 	nSample := uint64(len(sample))
 	w1 := stat.Wasserstein1(nr.Sorted(), sample)
-	wn := w1 / math.Max(math.Sqrt(nr.Variance), minStdDev)
+	wn := w1 / math.Max(math.Sqrt(nr.Variance), MinStdDev)
 	nRefSample := uint64(len(nr.Sample))
 	out = append(out, informational(name, KindNumeric, TestWasserstein, w1, nRefSample, nSample))
 	out = append(out, informational(name, KindNumeric, TestWassersteinNorm, wn, nRefSample, nSample))

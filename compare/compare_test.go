@@ -1,4 +1,4 @@
-package analysis
+package compare
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/dataset"
 )
@@ -46,22 +47,22 @@ func TestCompareDecisionRule(t *testing.T) {
 		name     string
 		ref, cur dataset.Column
 		drift    bool
-		severity Severity
+		severity analysis.Severity
 	}{
-		{"same distribution", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 5000, 0, 1), false, SeverityOK},
+		{"same distribution", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 5000, 0, 1), false, analysis.SeverityOK},
 		// 0.15 σ: significant, W1/σ ≈ 0.15 (warning), PSI and JS below their levels.
-		{"small shift", numericColumn("x", rng, 20000, 0, 1), numericColumn("x", rng, 20000, 0.15, 1), true, SeverityWarning},
-		{"large shift", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 5000, 1, 1), true, SeverityCritical},
+		{"small shift", numericColumn("x", rng, 20000, 0, 1), numericColumn("x", rng, 20000, 0.15, 1), true, analysis.SeverityWarning},
+		{"large shift", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 5000, 1, 1), true, analysis.SeverityCritical},
 		// Too few values: a huge shift on 99 current values does not count.
-		{"below min count", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 99, 5, 1), false, SeverityOK},
+		{"below min count", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 99, 5, 1), false, analysis.SeverityOK},
 		// Significant but tiny: 0.03 σ at n = 10⁶ / 2·10⁵ has p ≪ 0.05 yet no effect size.
-		{"significant without effect", numericColumn("x", rng, 1_000_000, 0, 1), numericColumn("x", rng, 200_000, 0.03, 1), false, SeverityOK},
-		{"categorical shift", categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), categoricalColumn("c", rng, 5000, cats, []float64{.2, .3, .5}), true, SeverityCritical},
-		{"categorical same", categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), false, SeverityOK},
+		{"significant without effect", numericColumn("x", rng, 1_000_000, 0, 1), numericColumn("x", rng, 200_000, 0.03, 1), false, analysis.SeverityOK},
+		{"categorical shift", categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), categoricalColumn("c", rng, 5000, cats, []float64{.2, .3, .5}), true, analysis.SeverityCritical},
+		{"categorical same", categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), false, analysis.SeverityOK},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rep, err := Compare(table(c.ref.Len(), c.ref), table(c.cur.Len(), c.cur), CompareOptions{})
+			rep, err := Compare(table(c.ref.Len(), c.ref), table(c.cur.Len(), c.cur), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,12 +92,12 @@ func TestComparePSILevelFollowsNullDistribution(t *testing.T) {
 	flagged := 0
 	for range 50 {
 		cur := numericColumn("x", rng, 100, 0, 1)
-		rep, err := Compare(table(5000, ref), table(100, cur), CompareOptions{})
+		rep, err := Compare(table(5000, ref), table(100, cur), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		psi := float64(rep.Features[0].Tests.PSI.Statistic)
-		if lvl := level(psi, Threshold{Warning: math.Max(0.1, got), Critical: math.Max(0.25, got)}); lvl != SeverityOK && psi < got {
+		if lvl := level(psi, analysis.Threshold{Warning: math.Max(0.1, got), Critical: math.Max(0.25, got)}); lvl != analysis.SeverityOK && psi < got {
 			t.Fatalf("PSI %v below the null level %v reached %s", psi, got, lvl)
 		}
 		if rep.Features[0].Drift {
@@ -118,7 +119,7 @@ func TestCompareBenjaminiHochbergAcrossColumns(t *testing.T) {
 		ref = append(ref, numericColumn(name, rng, 2000, 0, 1))
 		cur = append(cur, numericColumn(name, rng, 2000, 0.2, 1))
 	}
-	rep, err := Compare(table(2000, ref...), table(2000, cur...), CompareOptions{})
+	rep, err := Compare(table(2000, ref...), table(2000, cur...), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestCompareBenjaminiHochbergAcrossColumns(t *testing.T) {
 	for _, a := range adj {
 		q = math.Min(q, a)
 	}
-	rep, err = Compare(table(2000, ref...), table(2000, cur...), CompareOptions{FDR: q * 0.99})
+	rep, err = Compare(table(2000, ref...), table(2000, cur...), Options{FDR: q * 0.99})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,15 +151,15 @@ func TestCompareErrorsAndNotes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	num := numericColumn("x", rng, 10, 0, 1)
 	cat := categoricalColumn("x", rng, 10, []string{"a"}, []float64{1})
-	if _, err := Compare(table(10, num), table(10, cat), CompareOptions{}); err == nil || !strings.Contains(err.Error(), `column "x"`) {
+	if _, err := Compare(table(10, num), table(10, cat), Options{}); err == nil || !strings.Contains(err.Error(), `column "x"`) {
 		t.Errorf("kind mismatch: %v", err)
 	}
-	if _, err := Compare(table(10, num), table(10, num), CompareOptions{FDR: 2}); err == nil || !strings.Contains(err.Error(), "fdr 2") {
+	if _, err := Compare(table(10, num), table(10, num), Options{FDR: 2}); err == nil || !strings.Contains(err.Error(), "fdr 2") {
 		t.Errorf("bad FDR: %v", err)
 	}
 	onlyRef, onlyCur := numericColumn("r", rng, 10, 0, 1), numericColumn("c", rng, 10, 0, 1)
 	empty := dataset.Column{Name: "e", Kind: dataset.Numeric, Numeric: []float64{}, Missing: 10}
-	rep, err := Compare(table(10, num, onlyRef, empty), table(10, num, onlyCur, empty), CompareOptions{})
+	rep, err := Compare(table(10, num, onlyRef, empty), table(10, num, onlyCur, empty), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +221,7 @@ func BenchmarkCompareMillionRows(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Compare(table(n, ref...), table(n, cur...), CompareOptions{}); err != nil {
+		if _, err := Compare(table(n, ref...), table(n, cur...), Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

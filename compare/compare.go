@@ -1,4 +1,4 @@
-package analysis
+package compare
 
 import (
 	"encoding/json"
@@ -11,12 +11,13 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/dataset"
 )
 
-// CompareOptions controls Compare. The zero value means the defaults.
-type CompareOptions struct {
+// Options controls Compare. The zero value means the defaults.
+type Options struct {
 	// FDR is the Benjamini–Hochberg false discovery rate across columns.
 	// Default: 0.05.
 	FDR float64
@@ -33,7 +34,7 @@ type CompareOptions struct {
 }
 
 // withDefaults returns o with zero fields set to their defaults.
-func (o CompareOptions) withDefaults() CompareOptions {
+func (o Options) withDefaults() Options {
 	if o.FDR == 0 {
 		o.FDR = 0.05
 	}
@@ -54,7 +55,7 @@ func (o CompareOptions) withDefaults() CompareOptions {
 
 // Validate names the first field out of range. Zero fields are valid: they
 // take the defaults.
-func (o CompareOptions) Validate() error {
+func (o Options) Validate() error {
 	switch {
 	case !(o.FDR >= 0 && o.FDR < 1):
 		return fmt.Errorf("fdr %v: want a rate in (0, 1)", o.FDR)
@@ -69,22 +70,22 @@ func (o CompareOptions) Validate() error {
 }
 
 // Effect-size levels (warning, critical) of Compare's decision. PSI, JS and
-// normalised Wasserstein are the monitor's defaults (DefaultConfig); L∞ is
+// normalised Wasserstein are the monitor's defaults (analysis.DefaultConfig); L∞ is
 // NannyML's 0.1 with a critical level twice that.
 var (
-	comparePSI   = Threshold{Warning: 0.1, Critical: 0.25}
-	compareJS    = Threshold{Warning: 0.1, Critical: 0.2}
-	compareWNorm = Threshold{Warning: 0.1, Critical: 0.2}
-	compareLInf  = Threshold{Warning: 0.1, Critical: 0.2}
+	comparePSI   = analysis.Threshold{Warning: 0.1, Critical: 0.25}
+	compareJS    = analysis.Threshold{Warning: 0.1, Critical: 0.2}
+	compareWNorm = analysis.Threshold{Warning: 0.1, Critical: 0.2}
+	compareLInf  = analysis.Threshold{Warning: 0.1, Critical: 0.2}
 )
 
 // psiNullLevel is the quantile of PSI's null distribution below which PSI
 // never counts as an effect.
 const psiNullLevel = 0.99
 
-// CompareReport is the drift report of a current data set against a
+// Report is the drift report of a current data set against a
 // reference. Its JSON form is the contract documented in docs/compare.md.
-type CompareReport struct {
+type Report struct {
 	// Features has one entry per column present in both data sets, in the
 	// reference's order.
 	Features []FeatureReport `json:"features"`
@@ -100,15 +101,15 @@ type CompareReport struct {
 type FeatureReport struct {
 	// Name is the column name.
 	Name string `json:"name"`
-	// Type is KindNumeric or KindCategorical.
+	// Type is analysis.KindNumeric or analysis.KindCategorical.
 	Type string `json:"type"`
 	// NReference and NCurrent count the non-missing values.
 	NReference int `json:"n_reference"`
 	NCurrent   int `json:"n_current"`
 	// Drift is the decision (docs/compare.md).
 	Drift bool `json:"drift"`
-	// Severity is SeverityOK unless Drift.
-	Severity Severity `json:"severity"`
+	// Severity is analysis.SeverityOK unless Drift.
+	Severity analysis.Severity `json:"severity"`
 	// Tests holds the tests that apply to the column's type.
 	Tests FeatureTests `json:"tests"`
 }
@@ -142,7 +143,7 @@ type FeatureTests struct {
 }
 
 // MultivariateReport holds the joint tests; each is nil when it could not be
-// computed (see CompareReport.Notes).
+// computed (see Report.Notes).
 type MultivariateReport struct {
 	// MMD is the RBF-kernel maximum mean discrepancy permutation test.
 	MMD *PValueReport `json:"mmd,omitempty"`
@@ -188,7 +189,7 @@ type KSReport struct {
 	Statistic Float `json:"statistic"`
 	// PValue is the two-sided p-value.
 	PValue Float `json:"p_value"`
-	// Method is KSExact or KSAsymp.
+	// Method is stat.KSExact or stat.KSAsymp.
 	Method string `json:"method"`
 }
 
@@ -224,12 +225,12 @@ type Chi2Report struct {
 //
 // Columns must have the same kind in both tables. Tables are not modified.
 // Columns are scored in parallel, one goroutine per CPU.
-func Compare(reference, current *dataset.Table, opt CompareOptions) (*CompareReport, error) {
+func Compare(reference, current *dataset.Table, opt Options) (*Report, error) {
 	opt = opt.withDefaults()
 	if err := opt.Validate(); err != nil {
 		return nil, fmt.Errorf("comparing data sets: %w", err)
 	}
-	rep := &CompareReport{Features: []FeatureReport{}}
+	rep := &Report{Features: []FeatureReport{}}
 	type pair struct{ ref, cur *dataset.Column }
 	var pairs []pair
 	for i := range reference.Columns {
@@ -251,7 +252,7 @@ func Compare(reference, current *dataset.Table, opt CompareOptions) (*CompareRep
 	}
 
 	rep.Features = make([]FeatureReport, len(pairs))
-	effects := make([]Severity, len(pairs))
+	effects := make([]analysis.Severity, len(pairs))
 	pvalues := make([]float64, len(pairs))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -277,8 +278,8 @@ func Compare(reference, current *dataset.Table, opt CompareOptions) (*CompareRep
 	for i := range rep.Features {
 		f := &rep.Features[i]
 		enough := f.NReference >= opt.MinCount && f.NCurrent >= opt.MinCount
-		f.Drift = enough && rejected[i] && effects[i] != SeverityOK
-		f.Severity = SeverityOK
+		f.Drift = enough && rejected[i] && effects[i] != analysis.SeverityOK
+		f.Severity = analysis.SeverityOK
 		if f.Drift {
 			f.Severity = effects[i]
 		}
@@ -288,19 +289,19 @@ func Compare(reference, current *dataset.Table, opt CompareOptions) (*CompareRep
 }
 
 // level returns the severity v reaches against th (NaN reaches nothing).
-func level(v float64, th Threshold) Severity {
+func level(v float64, th analysis.Threshold) analysis.Severity {
 	switch {
 	case v >= th.Critical:
-		return SeverityCritical
+		return analysis.SeverityCritical
 	case v >= th.Warning:
-		return SeverityWarning
+		return analysis.SeverityWarning
 	}
-	return SeverityOK
+	return analysis.SeverityOK
 }
 
 // worst returns the highest of severities.
-func worst(s ...Severity) Severity {
-	w := SeverityOK
+func worst(s ...analysis.Severity) analysis.Severity {
+	w := analysis.SeverityOK
 	for _, v := range s {
 		if v.Rank() > w.Rank() {
 			w = v
@@ -311,18 +312,18 @@ func worst(s ...Severity) Severity {
 
 // compareNumeric runs the numeric tests and returns the report (decision
 // not yet taken), the severity the effect sizes reach and the KS p-value.
-func compareNumeric(rc, cc *dataset.Column) (FeatureReport, Severity, float64) {
+func compareNumeric(rc, cc *dataset.Column) (FeatureReport, analysis.Severity, float64) {
 	x, y := slices.Clone(rc.Numeric), slices.Clone(cc.Numeric)
 	slices.Sort(x)
 	slices.Sort(y)
-	f := FeatureReport{Name: rc.Name, Type: KindNumeric, NReference: len(x), NCurrent: len(y)}
+	f := FeatureReport{Name: rc.Name, Type: analysis.KindNumeric, NReference: len(x), NCurrent: len(y)}
 	if len(x) == 0 || len(y) == 0 {
-		return f, SeverityOK, math.NaN()
+		return f, analysis.SeverityOK, math.NaN()
 	}
 	ks := stat.KolmogorovSmirnov(x, y)
 	ad := stat.AndersonDarling(x, y)
 	w1 := stat.Wasserstein1(x, y)
-	wn := w1 / math.Max(stdDev(x), minStdDev)
+	wn := w1 / math.Max(stdDev(x), analysis.MinStdDev)
 	edges := stat.DecileEdges(x)
 	ref, cur := sortedBinCounts(x, edges), sortedBinCounts(y, edges)
 	psi, js := stat.PSI(ref, cur), stat.JensenShannon(ref, cur)
@@ -337,7 +338,7 @@ func compareNumeric(rc, cc *dataset.Column) (FeatureReport, Severity, float64) {
 		KL:              &StatReport{Float(stat.KullbackLeibler(ref, cur))},
 	}
 	null := stat.PSINullQuantile(len(x), len(y), len(ref), psiNullLevel)
-	psiTh := Threshold{Warning: math.Max(comparePSI.Warning, null), Critical: math.Max(comparePSI.Critical, null)}
+	psiTh := analysis.Threshold{Warning: math.Max(comparePSI.Warning, null), Critical: math.Max(comparePSI.Critical, null)}
 	return f, worst(level(psi, psiTh), level(js, compareJS), level(wn, compareWNorm)), ks.PValue
 }
 
@@ -372,10 +373,10 @@ func stdDev(x []float64) float64 {
 // compareCategorical runs the categorical tests on the union of categories
 // and returns the report (decision not yet taken), the severity the effect
 // sizes reach and the chi-square p-value.
-func compareCategorical(rc, cc *dataset.Column) (FeatureReport, Severity, float64) {
-	f := FeatureReport{Name: rc.Name, Type: KindCategorical, NReference: len(rc.Categorical), NCurrent: len(cc.Categorical)}
+func compareCategorical(rc, cc *dataset.Column) (FeatureReport, analysis.Severity, float64) {
+	f := FeatureReport{Name: rc.Name, Type: analysis.KindCategorical, NReference: len(rc.Categorical), NCurrent: len(cc.Categorical)}
 	if f.NReference == 0 || f.NCurrent == 0 {
-		return f, SeverityOK, math.NaN()
+		return f, analysis.SeverityOK, math.NaN()
 	}
 	index := make(map[string]int)
 	var ref, cur []float64
@@ -415,7 +416,7 @@ func compareCategorical(rc, cc *dataset.Column) (FeatureReport, Severity, float6
 // numeric columns without missing values on either side, in name order.
 // Columns are standardised by the reference mean and (ddof 0) standard
 // deviation before MMD; a column constant in the reference is only centred.
-func compareJoint(reference, current *dataset.Table, opt CompareOptions, notes []string) (MultivariateReport, []string) {
+func compareJoint(reference, current *dataset.Table, opt Options, notes []string) (MultivariateReport, []string) {
 	var names []string
 	for i := range reference.Columns {
 		rc := &reference.Columns[i]
