@@ -37,7 +37,7 @@ test: clickhouse lint
 ## bench: the full pipeline over 1,000,000 events through the embedded broker, plus micro-benchmarks.
 bench: clickhouse
 	$(GO) test -run '^$$' -bench 'BenchmarkPipeline' -benchtime 1x -timeout 20m ./monitor/
-	$(GO) test -run '^$$' -bench . -benchmem ./analysis/ ./telemetry/
+	$(GO) test -run '^$$' -bench . -benchmem ./analysis/... ./compare/ ./telemetry/
 
 clean:
 	rm -rf bin

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/dataset"
 )
 
@@ -72,7 +73,7 @@ func ReferenceFromTable(t *dataset.Table, m ModelKey, cfg Config, now time.Time)
 // their samples. With no missing value in any numeric column, every column
 // sampled the same rows (keys are row positions), so the samples, in key
 // order, line up row by row; otherwise there is no joint reference.
-func jointFromTable(t *dataset.Table, ref *Reference) *Joint {
+func jointFromTable(t *dataset.Table, ref *Reference) *stat.Joint {
 	var names []string
 	for i := range t.Columns {
 		c := &t.Columns[i]
@@ -95,7 +96,7 @@ func jointFromTable(t *dataset.Table, ref *Reference) *Joint {
 			rows[r][f] = ref.Numeric[name].Sample[r]
 		}
 	}
-	j, err := NewJoint(names, rows)
+	j, err := stat.NewJoint(names, rows)
 	if err != nil {
 		return nil
 	}
@@ -108,7 +109,7 @@ func numericFromValues(values []float64, bins, k int) *NumericReference {
 	sorted := slices.Clone(values)
 	slices.Sort(sorted)
 	nr := &NumericReference{N: uint64(len(values)), Min: sorted[0], Max: sorted[len(sorted)-1]}
-	nr.Edges = QuantileEdges(sorted, bins)
+	nr.Edges = stat.QuantileEdges(sorted, bins)
 	nr.Counts = make([]uint64, len(nr.Edges)+1)
 	// Values are sorted, so each bin is a run: walk the edges once.
 	j := 0

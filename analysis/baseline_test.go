@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/dataset"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
@@ -253,7 +254,7 @@ func windowSummaries(tab *dataset.Table, union *Reference, sizes []int, base tim
 					var sum float64
 					for _, v := range x {
 						sum += v
-						fw.BinCounts[BinIndex(edges, v)]++
+						fw.BinCounts[stat.BinIndex(edges, v)]++
 						fw.Min, fw.Max = math.Min(fw.Min, v), math.Max(fw.Max, v)
 					}
 					if len(x) > 0 {
@@ -444,7 +445,7 @@ func TestReferenceFromTableJoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want, err := NewJoint([]string{"a", "b"}, rows)
+	want, err := stat.NewJoint([]string{"a", "b"}, rows)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
 // batteryWindows returns one closed window per model for 50 models with 15
@@ -65,14 +67,14 @@ func BenchmarkFullUnivariateBattery(b *testing.B) {
 				sample := slices.Clone(s.Sample.Values())
 				slices.Sort(sample)
 				ref, cur := toFloats(nr.Counts), toFloats(s.Bins)
-				_ = KolmogorovSmirnov(nr.Head(), sample)
-				_ = AndersonDarling(nr.Sorted(), sample)
-				_ = Wasserstein1(nr.Sorted(), sample)
-				_ = EnergyDistance(nr.Sorted(), sample)
-				_ = PSI(ref, cur)
-				_ = JensenShannon(ref, cur)
-				_ = Hellinger(ref, cur)
-				_ = KullbackLeibler(ref, cur)
+				_ = stat.KolmogorovSmirnov(nr.Head(), sample)
+				_ = stat.AndersonDarling(nr.Sorted(), sample)
+				_ = stat.Wasserstein1(nr.Sorted(), sample)
+				_ = stat.EnergyDistance(nr.Sorted(), sample)
+				_ = stat.PSI(ref, cur)
+				_ = stat.JensenShannon(ref, cur)
+				_ = stat.Hellinger(ref, cur)
+				_ = stat.KullbackLeibler(ref, cur)
 			}
 		}
 	}

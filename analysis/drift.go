@@ -4,7 +4,7 @@ import (
 	"math"
 	"slices"
 
-	"gonum.org/v1/gonum/stat/distuv"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
 // Severity grades a drift decision.
@@ -76,8 +76,10 @@ type Score struct {
 	Method string
 }
 
-// wasserstein normalisation floor, as Evidently's normed Wasserstein.
-const minStdDev = 1e-3
+// MinStdDev is the floor of the reference standard deviation that
+// Wasserstein-1 is divided by to normalise it, as in Evidently's normed
+// Wasserstein.
+const MinStdDev = 1e-3
 
 // ScoreWindow compares a closed window with the reference it was opened
 // against. Windows without a reference (warm-up) have no scores.
@@ -132,10 +134,10 @@ func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s 
 	for _, c := range nr.Counts {
 		nRef += c
 	}
-	psi := PSI(ref, cur)
+	psi := stat.PSI(ref, cur)
 	out = append(out, Score{Feature: name, Kind: KindNumeric, Test: TestPSI, Statistic: psi,
-		PValue: PSIPValue(psi, int(nRef), int(s.Count), len(ref)), Effect: psi, NReference: nRef, NCurrent: s.Count})
-	out = append(out, informational(name, KindNumeric, TestJS, JensenShannon(ref, cur), nRef, s.Count))
+		PValue: stat.PSIPValue(psi, int(nRef), int(s.Count), len(ref)), Effect: psi, NReference: nRef, NCurrent: s.Count})
+	out = append(out, informational(name, KindNumeric, TestJS, stat.JensenShannon(ref, cur), nRef, s.Count))
 
 	if len(nr.Sample) == 0 {
 		return out // a reference without samples: binned tests only
@@ -145,13 +147,13 @@ func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s 
 	sample := slices.Clone(s.Sample.Values())
 	slices.Sort(sample)
 	nSample := uint64(len(sample))
-	w1 := Wasserstein1(nr.Sorted(), sample)
-	wn := w1 / math.Max(math.Sqrt(nr.Variance), minStdDev)
+	w1 := stat.Wasserstein1(nr.Sorted(), sample)
+	wn := w1 / math.Max(math.Sqrt(nr.Variance), MinStdDev)
 	nRefSample := uint64(len(nr.Sample))
 	out = append(out, informational(name, KindNumeric, TestWasserstein, w1, nRefSample, nSample))
 	out = append(out, informational(name, KindNumeric, TestWassersteinNorm, wn, nRefSample, nSample))
 	head := nr.Head()
-	ks := KolmogorovSmirnov(head, sample)
+	ks := stat.KolmogorovSmirnov(head, sample)
 	out = append(out, Score{Feature: name, Kind: KindNumeric, Test: TestKS, Statistic: ks.Statistic, PValue: ks.PValue,
 		Effect: wn, NReference: uint64(len(head)), NCurrent: nSample, Method: ks.Method})
 	return out
@@ -166,12 +168,12 @@ func (c *Config) scoreCategorical(out []Score, name string, cr *CategoricalRefer
 	}
 	ref[len(cr.Counts)] = float64(cr.Other)
 	cur[len(cr.Counts)] = float64(s.Other)
-	chi := ChiSquare(ref, cur)
-	linf := LInfinity(ref, cur)
+	chi := stat.ChiSquare(ref, cur)
+	linf := stat.LInfinity(ref, cur)
 	out = append(out, Score{Feature: name, Kind: KindCategorical, Test: TestChi2, Statistic: chi.Statistic, PValue: chi.PValue,
 		Effect: linf, NReference: cr.N, NCurrent: s.Count})
-	out = append(out, informational(name, KindCategorical, TestPSI, PSI(ref, cur), cr.N, s.Count))
-	out = append(out, informational(name, KindCategorical, TestJS, JensenShannon(ref, cur), cr.N, s.Count))
+	out = append(out, informational(name, KindCategorical, TestPSI, stat.PSI(ref, cur), cr.N, s.Count))
+	out = append(out, informational(name, KindCategorical, TestJS, stat.JensenShannon(ref, cur), cr.N, s.Count))
 	out = append(out, informational(name, KindCategorical, TestLInf, linf, cr.N, s.Count))
 	return out
 }
@@ -200,7 +202,7 @@ func (c *Config) decide(scores []Score, test string, th Threshold) {
 	if len(idx) == 0 {
 		return
 	}
-	rejected, adjusted := BenjaminiHochberg(p, c.FDR)
+	rejected, adjusted := stat.BenjaminiHochberg(p, c.FDR)
 	for j, i := range idx {
 		sc := &scores[i]
 		sc.AdjustedP = adjusted[j]
@@ -212,16 +214,6 @@ func (c *Config) decide(scores []Score, test string, th Threshold) {
 			sc.Severity, sc.Threshold = SeverityCritical, th.Critical
 		}
 	}
-}
-
-// PSIPValue returns the p-value of a PSI under no drift for reference and
-// current sizes n and m over bins bins: PSI/(1/n + 1/m) is asymptotically
-// χ² with bins−1 degrees of freedom (docs/statistics.md).
-func PSIPValue(psi float64, n, m, bins int) float64 {
-	if bins < 2 || n == 0 || m == 0 || math.IsNaN(psi) {
-		return math.NaN()
-	}
-	return distuv.ChiSquared{K: float64(bins - 1)}.Survival(psi / (1/float64(n) + 1/float64(m)))
 }
 
 func toFloats(c []uint64) []float64 {

@@ -6,6 +6,7 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -24,7 +25,7 @@ const (
 // their bottom-k samples: the events sampled for every feature (same keys)
 // are the rows. It returns nil when there are fewer than two features, not
 // more rows than features, or the covariance is singular.
-func jointFromSamples(names []string, samples []*Sample) *Joint {
+func jointFromSamples(names []string, samples []*Sample) *stat.Joint {
 	if len(names) < 2 {
 		return nil
 	}
@@ -61,7 +62,7 @@ func jointFromSamples(names []string, samples []*Sample) *Joint {
 			rows = append(rows, row)
 		}
 	}
-	j, err := NewJoint(order, rows)
+	j, err := stat.NewJoint(order, rows)
 	if err != nil {
 		return nil
 	}
@@ -72,8 +73,8 @@ func jointFromSamples(names []string, samples []*Sample) *Joint {
 // reference: d = Mahalanobis distance (the effect, in reference standard
 // deviations), significance from d²/(1/n_cur + 1/n_ref) ~ χ²_p (Hotelling,
 // large n). Windows missing a joint feature are not scored.
-func (c *Config) scoreJoint(out []Score, w *Window, j *Joint) []Score {
-	if j == nil || j.chol == nil {
+func (c *Config) scoreJoint(out []Score, w *Window, j *stat.Joint) []Score {
+	if j == nil || !j.Prepared() {
 		return out
 	}
 	means := make([]float64, len(j.Features))

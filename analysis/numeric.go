@@ -1,6 +1,10 @@
 package analysis
 
-import "math"
+import (
+	"math"
+
+	"github.com/driftwatch/driftwatch/analysis/stat"
+)
 
 // NumericState summarises one numeric feature over one window: its count,
 // moments (Welford), extremes, exact counts in the reference bins and a
@@ -45,7 +49,7 @@ func (s *NumericState) Observe(v float64, key uint64, edges []float64) {
 		s.Max = v
 	}
 	if s.Bins != nil {
-		s.Bins[BinIndex(edges, v)]++
+		s.Bins[stat.BinIndex(edges, v)]++
 	}
 	s.Sample.Add(key, v)
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
 // Reference is the pinned baseline of a model version that windows are
@@ -29,7 +31,7 @@ type Reference struct {
 	Categorical map[string]*CategoricalReference
 	// Joint is the mean and covariance of the numeric features together,
 	// for the multivariate score; nil when it cannot be estimated.
-	Joint *Joint
+	Joint *stat.Joint
 }
 
 // NumericReference is the reference of one numeric feature.
@@ -128,10 +130,10 @@ func BuildReference(w *Window, bins, subsample int, source string, windows int, 
 			Sample: s.Sample.InKeyOrder(),
 		}
 		nr.prepare(subsample)
-		nr.Edges = QuantileEdges(nr.sorted, bins)
+		nr.Edges = stat.QuantileEdges(nr.sorted, bins)
 		nr.Counts = make([]uint64, len(nr.Edges)+1)
 		for _, v := range nr.sorted {
-			nr.Counts[BinIndex(nr.Edges, v)]++
+			nr.Counts[stat.BinIndex(nr.Edges, v)]++
 		}
 		ref.Numeric[name] = nr
 	}

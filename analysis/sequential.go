@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/driftwatch/driftwatch/analysis/detect"
 )
 
 // SequentialConfig configures the sequential test run across windows on the
@@ -91,7 +93,7 @@ type Evidence struct {
 }
 
 type series struct {
-	det     Detector
+	det     detect.Detector
 	stat    func() float64 // the detector's statistic after the last update
 	rising  func() bool    // whether a detection is an increase (ADWIN sees both directions)
 	last    time.Time      // end of the last window fed
@@ -103,12 +105,12 @@ func (e *Evidence) newSeries() (*series, error) {
 	switch e.cfg.Detector {
 	// Only an increase of the evidence is drift: its end is not.
 	case DetectorPageHinkley:
-		c := DefaultPageHinkleyConfig()
+		c := detect.DefaultPageHinkleyConfig()
 		c.Mode = "up"
-		d, err := NewPageHinkley(c)
+		d, err := detect.NewPageHinkley(c)
 		return &series{det: d, stat: func() float64 { return math.NaN() }}, err
 	case DetectorADWIN:
-		d, err := NewADWIN(DefaultADWINConfig())
+		d, err := detect.NewADWIN(detect.DefaultADWINConfig())
 		if err != nil {
 			return nil, err
 		}
@@ -122,15 +124,15 @@ func (e *Evidence) newSeries() (*series, error) {
 		}
 		return se, nil
 	case DetectorEWMA:
-		c := DefaultEWMAConfig()
+		c := detect.DefaultEWMAConfig()
 		c.Mode = "up"
-		d, err := NewEWMA(c)
+		d, err := detect.NewEWMA(c)
 		if err != nil {
 			return nil, err
 		}
 		return &series{det: d, stat: d.Statistic}, nil
 	}
-	d, err := NewCUSUM(CUSUMConfig{Slack: e.cfg.Slack, Threshold: e.cfg.Threshold, Mode: "up", Mean: 0, Sigma: 1})
+	d, err := detect.NewCUSUM(detect.CUSUMConfig{Slack: e.cfg.Slack, Threshold: e.cfg.Threshold, Mode: "up", Mean: 0, Sigma: 1})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/storage"
 )
 
@@ -172,7 +173,7 @@ func ReferencesFromRows(rows []storage.ReferenceRow) []*analysis.Reference {
 			c.Index()
 			ref.Categorical[r.Feature] = c
 		case analysis.KindMultivariate:
-			ref.Joint = &analysis.Joint{Features: r.Categories, Mean: r.BinEdges, Covariance: r.Sample, N: r.N}
+			ref.Joint = &stat.Joint{Features: r.Categories, Mean: r.BinEdges, Covariance: r.Sample, N: r.N}
 		}
 	}
 	return out

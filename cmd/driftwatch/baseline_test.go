@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/internal/chtest"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -244,7 +245,7 @@ func windowStats(r storage.FeatureRow, values []float64, edges []float64) storag
 	r.Min, r.Max = math.Inf(1), math.Inf(-1)
 	for _, v := range values {
 		r.Mean += v / float64(len(values))
-		r.BinCounts[analysis.BinIndex(edges, v)]++
+		r.BinCounts[stat.BinIndex(edges, v)]++
 		r.Min, r.Max = math.Min(r.Min, v), math.Max(r.Max, v)
 	}
 	for _, v := range values {

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/compare"
 	"github.com/driftwatch/driftwatch/dataset"
 )
 
@@ -42,7 +43,7 @@ type compareFlags struct {
 	referenceFormat, currentFormat string
 	format, failOn                 string
 	numeric, categorical           []string
-	opt                            analysis.CompareOptions
+	opt                            compare.Options
 	progress                       bool
 }
 
@@ -135,7 +136,7 @@ func listFlag(dst *[]string) func(string) error {
 // run reads both data sets and compares them. A column inferred numeric on one
 // side and categorical on the other is read again as categorical on the
 // numeric side, so both sides agree.
-func (f *compareFlags) run(stderr io.Writer) (*analysis.CompareReport, error) {
+func (f *compareFlags) run(stderr io.Writer) (*compare.Report, error) {
 	opts := func(format string, extra []string) dataset.Options {
 		o := dataset.Options{Format: format, Numeric: f.numeric, Categorical: append(slices.Clone(f.categorical), extra...)}
 		if f.progress {
@@ -172,11 +173,11 @@ func (f *compareFlags) run(stderr io.Writer) (*analysis.CompareReport, error) {
 			return nil, err
 		}
 	}
-	return analysis.Compare(ref, cur, f.opt)
+	return compare.Compare(ref, cur, f.opt)
 }
 
 // writeCompareJSON writes the report's JSON contract, indented.
-func writeCompareJSON(w io.Writer, rep *analysis.CompareReport) error {
+func writeCompareJSON(w io.Writer, rep *compare.Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(rep)
@@ -188,9 +189,9 @@ var compareColumns = []string{"feature", "type", "n_ref", "n_cur", "ks", "ks_p",
 
 // compareRow returns the cells of one feature: the main value of each test,
 // "-" where a test does not apply and "n/a" where it is undefined.
-func compareRow(f *analysis.FeatureReport) []string {
+func compareRow(f *compare.FeatureReport) []string {
 	t := &f.Tests
-	stat := func(s *analysis.StatReport) string {
+	stat := func(s *compare.StatReport) string {
 		if s == nil {
 			return "-"
 		}
@@ -226,7 +227,7 @@ func compareRow(f *analysis.FeatureReport) []string {
 }
 
 // num formats a statistic with four significant digits.
-func num(v analysis.Float) string {
+func num(v compare.Float) string {
 	f := float64(v)
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return "n/a"
@@ -235,7 +236,7 @@ func num(v analysis.Float) string {
 }
 
 // multivariateLine describes the joint tests in one line.
-func multivariateLine(rep *analysis.CompareReport) string {
+func multivariateLine(rep *compare.Report) string {
 	m := &rep.Multivariate
 	if m.MMD == nil && m.Mahalanobis == nil {
 		return "multivariate: not computed"
@@ -251,7 +252,7 @@ func multivariateLine(rep *analysis.CompareReport) string {
 }
 
 // summaryLine counts drifted columns.
-func summaryLine(rep *analysis.CompareReport) string {
+func summaryLine(rep *compare.Report) string {
 	n, w := 0, analysis.SeverityOK
 	for _, f := range rep.Features {
 		if f.Drift {
@@ -268,7 +269,7 @@ func summaryLine(rep *analysis.CompareReport) string {
 }
 
 // writeCompareTable writes an aligned text table.
-func writeCompareTable(w io.Writer, rep *analysis.CompareReport) error {
+func writeCompareTable(w io.Writer, rep *compare.Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(compareColumns, "\t")))
 	for i := range rep.Features {
@@ -282,7 +283,7 @@ func writeCompareTable(w io.Writer, rep *analysis.CompareReport) error {
 }
 
 // writeCompareMarkdown writes a GitHub-flavoured markdown table.
-func writeCompareMarkdown(w io.Writer, rep *analysis.CompareReport) error {
+func writeCompareMarkdown(w io.Writer, rep *compare.Report) error {
 	var b strings.Builder
 	b.WriteString("## Drift report\n\n")
 	b.WriteString("| " + strings.Join(compareColumns, " | ") + " |\n|")

@@ -1,0 +1,109 @@
+package stat
+
+import (
+	"math"
+	"testing"
+
+	gonumstat "gonum.org/v1/gonum/stat"
+)
+
+func TestKolmogorovSmirnovMatchesScipy(t *testing.T) {
+	ref := loadStatsReference(t)
+	for _, c := range ref.KS {
+		got := KolmogorovSmirnov(ref.sample(t, c.X), ref.sample(t, c.Y))
+		if got.Method != c.Method {
+			t.Errorf("ks(%s, %s): method %q, scipy used %q", c.X, c.Y, got.Method, c.Method)
+		}
+		if !near(got.Statistic, c.Statistic, 1e-9, 1e-15) {
+			t.Errorf("ks(%s, %s): D = %.17g, scipy %.17g", c.X, c.Y, got.Statistic, c.Statistic)
+		}
+		if !near(got.PValue, c.PValue, 1e-9, 1e-12) {
+			t.Errorf("ks(%s, %s): p = %.17g, scipy %.17g (%s)", c.X, c.Y, got.PValue, c.PValue, c.Method)
+		}
+	}
+}
+
+func TestKstwoSFMatchesScipy(t *testing.T) {
+	ref := loadStatsReference(t)
+	for _, c := range ref.KStwoSF {
+		got := kstwoSF(c.X, float64(c.N))
+		if !near(got, c.SF, 1e-9, 1e-12) {
+			t.Errorf("kstwo.sf(%.17g, %d) = %.17g, scipy %.17g", c.X, c.N, got, c.SF)
+		}
+	}
+}
+
+func TestSmirnovSFMatchesScipy(t *testing.T) {
+	ref := loadStatsReference(t)
+	if len(ref.SmirnovSF) == 0 {
+		t.Fatal("no smirnov_sf cases in reference.json")
+	}
+	for _, c := range ref.SmirnovSF {
+		got := smirnovSF(c.N, c.X)
+		if !near(got, c.SF, 1e-9, 1e-12) {
+			t.Errorf("smirnov(%d, %.17g) = %.17g, scipy %.17g", c.N, c.X, got, c.SF)
+		}
+	}
+}
+
+func TestKolmogorovSmirnovHandChecked(t *testing.T) {
+	tests := []struct {
+		name string
+		x, y []float64
+		want KSResult
+	}{
+		{"identical", []float64{1, 2, 3}, []float64{1, 2, 3}, KSResult{0, 1, KSExact}},
+		// All 3+3 orderings equally likely; only the 2 fully separated
+		// ones reach D = 1: p = 2/C(6,3) = 0.1.
+		{"separated 3/3", []float64{1, 2, 3}, []float64{4, 5, 6}, KSResult{1, 0.1, KSExact}},
+		// n ≠ m: 2/C(5,2) = 0.2.
+		{"separated 2/3", []float64{1, 2}, []float64{4, 5, 6}, KSResult{1, 0.2, KSExact}},
+		{"empty", nil, []float64{1}, KSResult{math.NaN(), math.NaN(), ""}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := KolmogorovSmirnov(tt.x, tt.y)
+			if got.Method != tt.want.Method || !near(got.Statistic, tt.want.Statistic, 1e-15, 0) ||
+				!near(got.PValue, tt.want.PValue, 1e-14, 0) {
+				t.Errorf("KolmogorovSmirnov(%v, %v) = %+v, want %+v", tt.x, tt.y, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestKolmogorovSmirnovStatisticVersusGonum checks the merged statistic
+// against gonum's on samples with ties.
+func TestKolmogorovSmirnovStatisticVersusGonum(t *testing.T) {
+	x := benchSample(20000, 0, 1, 7)
+	y := benchSample(15000, 0.05, 1, 8)
+	for i := range x {
+		x[i] = math.Round(x[i]*100) / 100
+	}
+	for i := range y {
+		y[i] = math.Round(y[i]*100) / 100
+	}
+	want := gonumstat.KolmogorovSmirnov(x, nil, y, nil)
+	got := KolmogorovSmirnov(x, y)
+	if got.Method != KSAsymp || !near(got.Statistic, want, 1e-12, 0) {
+		t.Errorf("KolmogorovSmirnov = %+v, gonum D = %v", got, want)
+	}
+}
+
+func BenchmarkKolmogorovSmirnov(b *testing.B) {
+	x := benchSample(10000, 0, 1, 1)
+	for _, c := range []struct {
+		name string
+		y    []float64
+	}{
+		{"n=m=10000", benchSample(10000, 0.02, 1, 2)},
+		{"n=10000,m=9000", benchSample(9000, 0.02, 1, 2)},
+		{"n=10000,m=1000", benchSample(1000, 0.02, 1, 2)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				KolmogorovSmirnov(x, c.y)
+			}
+		})
+	}
+}
