@@ -68,6 +68,28 @@ func (s *CategoricalState) Observe(v string, ref *CategoricalReference, maxTrack
 	}
 }
 
+// observeN counts value v n times against ref (not nil), as n calls of
+// Observe would.
+func (s *CategoricalState) observeN(v string, n uint64, ref *CategoricalReference) {
+	s.Count += n
+	if i, ok := ref.index[v]; ok {
+		s.Counts[i] += n
+		return
+	}
+	s.Other += n
+	if ref.Complete {
+		s.Unseen += n
+		if c, ok := s.NewValues[v]; ok {
+			s.NewValues[v] = c + n
+		} else if len(s.NewValues) < maxNewValues {
+			if s.NewValues == nil {
+				s.NewValues = make(map[string]uint64)
+			}
+			s.NewValues[v] = n
+		}
+	}
+}
+
 // Merge adds o, a state of a disjoint set of events with the same reference,
 // to s. During warm-up the tracked values stay bounded by maxTracked.
 func (s *CategoricalState) Merge(o *CategoricalState, maxTracked int) {

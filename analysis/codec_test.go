@@ -193,3 +193,43 @@ func FuzzDecodeWindow(f *testing.F) {
 		}
 	})
 }
+
+// TestRebindEqualsOpenedWithReference: a warm-up window whose samples hold
+// every observation, rebound to a reference, has the state of the same
+// events counted in a window opened against it; one that overflowed is not
+// rebound.
+func TestRebindEqualsOpenedWithReference(t *testing.T) {
+	cfg := testConfig(t)
+	m := ModelKey{"fraud", "v1"}
+	r := rand.New(rand.NewPCG(9, 10))
+	warm := NewWindow(cfg, m, t0, nil)
+	for i := range 500 {
+		warm.Observe(randomEvent(r, -i-1, m, t0), int64(i))
+	}
+	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	opened, late := NewWindow(cfg, m, t0, ref), NewWindow(cfg, m, t0, nil)
+	for i := range 800 { // more than SampleSize (200): the cut sample must match
+		e := randomEvent(r, i, m, t0)
+		if i%50 == 0 {
+			e.Features.Categorical["country"] = "new"
+		}
+		opened.Observe(e, int64(i))
+		late.Observe(e, int64(i))
+	}
+	if !late.Rebind(ref) {
+		t.Fatal("an exact warm-up window was not rebound")
+	}
+	sameWindowState(t, "rebound", late, opened)
+	if late.Rebind(ref) {
+		t.Fatal("a window with a reference was rebound again")
+	}
+	small := *cfg
+	small.ReferenceSampleSize = small.SampleSize
+	over := NewWindow(&small, m, t0, nil)
+	for i := range 300 {
+		over.Observe(randomEvent(r, i, m, t0), int64(i))
+	}
+	if over.Rebind(ref) || over.Ref != nil {
+		t.Fatal("a window whose sample overflowed was rebound")
+	}
+}

@@ -16,6 +16,12 @@ type Config struct {
 	// IdleFlush closes, after this much wall-clock time without events on a
 	// partition, the open windows whose end plus lateness has passed. Default: 2 × WindowSize.
 	IdleFlush time.Duration `yaml:"idle_flush"`
+	// MergeTimeout bounds how long a model window waits for a silent source
+	// partition: once the most advanced partition's watermark is this far
+	// (in event time) past the window's end plus the lateness, the window
+	// is decided without the partitions that have not passed it, which are
+	// recorded in model_windows.missing_partitions. Default: 5m.
+	MergeTimeout time.Duration `yaml:"merge_timeout"`
 	// WarmupWindows is how many closed windows of a model version make its
 	// reference when none was imported. Default: 5.
 	WarmupWindows int `yaml:"warmup_windows"`
@@ -87,6 +93,7 @@ func DefaultConfig() Config {
 	return Config{
 		WindowSize:          time.Minute,
 		AllowedLateness:     10 * time.Second,
+		MergeTimeout:        5 * time.Minute,
 		WarmupWindows:       5,
 		SampleSize:          1000,
 		ReferenceSampleSize: 10000,
@@ -122,6 +129,12 @@ func (c *Config) Validate() error {
 	}
 	if c.IdleFlush < 0 {
 		return fmt.Errorf("idle_flush: must not be negative, got %s", c.IdleFlush)
+	}
+	if c.MergeTimeout == 0 {
+		c.MergeTimeout = d.MergeTimeout
+	}
+	if c.MergeTimeout < 0 {
+		return fmt.Errorf("merge_timeout: must not be negative, got %s", c.MergeTimeout)
 	}
 	ints := []struct {
 		name     string

@@ -236,16 +236,34 @@ func (w *Windower) closeUpTo(limit int64) {
 func (w *Windower) Touch(now time.Time) { w.lastSeen = now }
 
 // Idle closes, when the partition has seen nothing for IdleFlush, the open
-// windows whose end plus lateness has passed in wall-clock time now.
-func (w *Windower) Idle(now time.Time) {
+// windows whose end plus lateness has passed in wall-clock time now, and
+// reports whether the partition is idle. The event-time watermark does not
+// move: events that come later open new windows unless theirs was closed.
+func (w *Windower) Idle(now time.Time) bool {
 	if w.lastSeen.IsZero() || now.Sub(w.lastSeen) < w.cfg.IdleFlush {
-		return
+		return false
 	}
 	limit := now.UnixMilli() - w.lateMs
 	if w.nextClose-w.lateMs <= limit {
 		w.closeUpTo(limit)
 	}
+	return true
 }
+
+// Progress returns, in Unix milliseconds, how far the partition has come:
+// every window (of any model) whose end plus the allowed lateness is at or
+// before it is closed, and an event for it would be late. It is
+// math.MinInt64 before the first event or restored window.
+func (w *Windower) Progress() int64 {
+	p := w.watermark
+	if w.horizon != math.MinInt64 {
+		p = max(p, w.horizon+w.lateMs)
+	}
+	return p
+}
+
+// Lateness returns the allowed lateness in milliseconds.
+func (w *Windower) Lateness() int64 { return w.lateMs }
 
 // TakeClosed returns the windows closed since the last call, oldest end first
 // within a model, and forgets them.

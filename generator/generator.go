@@ -314,7 +314,8 @@ const (
 	badMissingID
 )
 
-// NextMessage returns the next Kafka key (model id) and JSON value, appended
+// NextMessage returns the next Kafka key (the model id, or the prediction id
+// with KeyByPrediction) and JSON value, appended
 // to dst[:0]. With probability BadFraction the value is malformed: invalid
 // JSON, a "NaN" numeric feature, or a missing prediction_id.
 func (g *Generator) NextMessage(dst []byte) (key string, value []byte) {
@@ -337,6 +338,9 @@ func (g *Generator) NextMessage(dst []byte) (key string, value []byte) {
 	value = g.Append(dst[:0], e)
 	if g.lastBad == badInvalidJSON {
 		value = value[:len(value)/2]
+	}
+	if g.sc.KeyByPrediction {
+		return e.PredictionID, value
 	}
 	return e.Model.ID, value
 }

@@ -41,6 +41,10 @@ type Scenario struct {
 	// BadFraction is the share of malformed messages from NextMessage: invalid
 	// JSON, a "NaN" numeric feature, or a missing prediction_id, in equal parts. Default: 0.
 	BadFraction float64
+	// KeyByPrediction keys messages by prediction id instead of model id, so
+	// that one model's events spread over every partition (as producers of a
+	// hot model do). Default: false (keyed by model id).
+	KeyByPrediction bool
 }
 
 // ModelSpec describes one model: its identity and its input features.

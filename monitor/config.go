@@ -46,6 +46,12 @@ type Config struct {
 type KafkaConfig struct {
 	// Consumer holds brokers, topic, group and fetch settings, at the same level.
 	Consumer ingest.Config `yaml:",inline"`
+	// PartialsTopic is the internal topic on which each partition's window
+	// state travels to the one decider of its model (keyed by model id; the
+	// group <group_id>.decide consumes it). It is created, with the
+	// telemetry topic's partition count, when it does not exist.
+	// Default: <topic>.partials
+	PartialsTopic string `yaml:"partials_topic"`
 	// Embedded starts an in-process Kafka-protocol broker (for demos and
 	// tests) and points Brokers at it. Default: false
 	Embedded bool `yaml:"embedded"`
@@ -86,6 +92,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Kafka.Consumer.Topic == "" {
 		c.Kafka.Consumer.Topic = "driftwatch.telemetry"
+	}
+	if c.Kafka.PartialsTopic == "" {
+		c.Kafka.PartialsTopic = c.Kafka.Consumer.Topic + ".partials"
+	}
+	if c.Kafka.PartialsTopic == c.Kafka.Consumer.Topic || c.Kafka.PartialsTopic == c.Kafka.Consumer.DeadLetterTopic {
+		return fmt.Errorf("kafka: partials_topic: must differ from the telemetry and dead-letter topics, got %q", c.Kafka.PartialsTopic)
 	}
 	checks := []struct {
 		name string

@@ -19,6 +19,10 @@ type metrics struct {
 	refsChanged  prometheus.Counter
 	driftStat    *prometheus.GaugeVec
 	seriesDrop   prometheus.Counter
+	partialsOut  prometheus.Counter
+	partialsIn   *prometheus.CounterVec
+	decided      *prometheus.CounterVec
+	merging      prometheus.Gauge
 	maxSeries    int
 	seriesMu     sync.Mutex
 	seriesActive map[[4]string]struct{}
@@ -37,7 +41,19 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 		untracked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_untracked_features_total", Help: "Feature values beyond analysis.max_features of their model version."}),
 		windows: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "driftwatch_analysis_windows_closed_total", Help: "Windows closed and stored."}),
+			Name: "driftwatch_analysis_windows_closed_total", Help: "Partition windows closed, published to the decider and stored in inference_windows."}),
+		partialsOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_merge_partials_published_total", Help: "Partial window states published to the partials topic."}),
+		partialsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_merge_partials_total",
+			Help: "Partial window states read by the deciders, by outcome: merged, duplicate (a replay), already_decided (a replay, or a partition waited out), dropped (beyond max_models), invalid (dead-lettered), evicted (incomplete, superseded or beyond the byte bound).",
+		}, []string{"outcome"}),
+		decided: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_merge_windows_decided_total",
+			Help: "Model windows merged over partitions and decided, by completeness: complete, or waited_out (decided without partitions that stayed behind for merge_timeout).",
+		}, []string{"completeness"}),
+		merging: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftwatch_merge_open_windows", Help: "Model windows whose partials are being merged, over all deciders of this instance."}),
 		openWindows: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftwatch_analysis_open_windows", Help: "Windows open, over all partitions."}),
 		drifted: prometheus.NewCounter(prometheus.CounterOpts{
@@ -57,7 +73,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsChanged, m.driftStat, m.seriesDrop)
+			m.drifted, m.refsPinned, m.refsChanged, m.driftStat, m.seriesDrop, m.partialsOut, m.partialsIn, m.decided, m.merging)
 	}
 	return m
 }

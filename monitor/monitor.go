@@ -1,7 +1,12 @@
-// Package monitor wires driftwatch's stages together: a Kafka consumer whose
-// partitions are decoded, windowed and scored, with closed windows stored in
-// ClickHouse, drift verdicts handed to the alert manager and offsets
-// committed only once what they cover is stored. It also serves /metrics.
+// Package monitor wires driftwatch's stages together, in two stages. A
+// consumer of the telemetry topic decodes and windows each partition's
+// events and publishes every closed window's partial state to the partials
+// topic (and its counts to ClickHouse). A consumer of the partials topic,
+// which gives every model id one decider across all instances, merges a
+// window's partials once every telemetry partition has passed it, scores it
+// once, stores the decision and hands the verdicts to the alert manager.
+// Offsets are committed only once what they cover is durable. It also serves
+// /metrics.
 //
 // It holds no statistics and speaks no protocol itself: those live in
 // analysis, ingest, storage and alerting.
@@ -40,13 +45,16 @@ type Monitor struct {
 	alerts   *alerting.Manager
 	dlq      *ingest.DeadLetterWriter
 	consumer *ingest.Consumer
+	partials *ingest.Publisher
+	deciders *ingest.Consumer
 	met      *metrics
 	stats    stats
 	srv      *http.Server
 	lis      net.Listener
 
-	openMu sync.Mutex
-	open   map[*partition]int
+	openMu  sync.Mutex
+	open    map[*partition]int
+	merging map[*decider]int
 
 	refMu   sync.Mutex
 	unsaved []*analysis.Reference // pinned in memory, not yet stored
@@ -79,7 +87,7 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Monitor{cfg: cfg, log: opt.Logger, reg: opt.Registry, open: map[*partition]int{}}
+	m := &Monitor{cfg: cfg, log: opt.Logger, reg: opt.Registry, open: map[*partition]int{}, merging: map[*decider]int{}}
 	m.met = newMetrics(m.reg, cfg.MaxDriftSeries)
 	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
 	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
@@ -92,7 +100,7 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if cfg.Kafka.Embedded {
 		e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{
 			Addr:       cfg.Kafka.EmbeddedAddr,
-			Topics:     []string{cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.DeadLetterTopic},
+			Topics:     []string{cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.PartialsTopic},
 			Partitions: cfg.Kafka.EmbeddedPartitions,
 		})
 		if err != nil {
@@ -137,6 +145,9 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := m.openPartials(ctx); err != nil {
+		return nil, err
+	}
 	m.lis, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening for metrics on %s: %w", cfg.Listen, err)
@@ -147,6 +158,31 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ok = true
 	return m, nil
+}
+
+// openPartials makes sure the partials topic exists (created with the
+// telemetry topic's partition count when missing) and prepares its publisher
+// and the consumer group of the deciders, <group_id>.decide.
+func (m *Monitor) openPartials(ctx context.Context) error {
+	kc := m.cfg.Kafka.Consumer
+	n, err := ingest.PartitionCount(ctx, nil, kc.Brokers, kc.Topic)
+	if err != nil {
+		return fmt.Errorf("reading the telemetry topic: %w", err)
+	}
+	if _, err := ingest.EnsureTopic(ctx, kc.Brokers, m.cfg.Kafka.PartialsTopic, n); err != nil {
+		return err
+	}
+	m.partials = ingest.NewPublisher(kc.Brokers, m.cfg.Kafka.PartialsTopic, m.reg, m.log)
+	dc := kc
+	dc.Topic = m.cfg.Kafka.PartialsTopic
+	dc.GroupID = kc.GroupID + ".decide"
+	dc.DeadLetterTopic = kc.DeadLetterTopic
+	dc.StartOffset = ingest.StartEarliest
+	m.deciders, err = ingest.NewConsumer(dc, m.openDecider, m.reg, m.log)
+	if err != nil {
+		return fmt.Errorf("deciders: %w", err)
+	}
+	return nil
 }
 
 // recordAlerts stores alert history; it gives up after 30s so that history
@@ -204,7 +240,7 @@ func (m *Monitor) Alerts() *alerting.Manager { return m.alerts }
 // alerts for a few seconds and returns.
 func (m *Monitor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
@@ -227,10 +263,19 @@ func (m *Monitor) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("consuming: %w", err)
 		}
 	}()
+	decided := make(chan struct{})
+	go func() {
+		defer close(decided)
+		if err := m.deciders.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("deciding: %w", err)
+		}
+	}()
+	go m.refreshLoop(ctx)
 	<-ctx.Done()
-	// Partitions may still be flushing: let the consumer stop (it closes
+	// Partitions may still be flushing: let the consumers stop (they close
 	// every partition), then give alerts a moment to be delivered.
 	<-consumed
+	<-decided
 	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = m.alerts.Close(drain)
 	cancel()
@@ -251,12 +296,39 @@ func drainErrs(c chan error) []error {
 	return out
 }
 
+// refreshInterval is how often a monitor looks for references pinned by
+// the deciders of other instances.
+const refreshInterval = 5 * time.Second
+
+// refreshLoop loads, until ctx ends, the references pinned elsewhere for
+// model versions this instance has none of.
+func (m *Monitor) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(refreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := m.refreshReferences(ctx); err != nil && ctx.Err() == nil {
+				m.log.Warn("looking for new references", "err", err)
+			}
+		}
+	}
+}
+
 // Close releases everything New opened. It is idempotent.
 func (m *Monitor) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		var errs []error
 		if m.consumer != nil {
 			errs = append(errs, m.consumer.Close())
+		}
+		if m.deciders != nil {
+			errs = append(errs, m.deciders.Close())
+		}
+		if m.partials != nil {
+			errs = append(errs, m.partials.Close())
 		}
 		if m.dlq != nil {
 			errs = append(errs, m.dlq.Close())
@@ -286,6 +358,23 @@ func (m *Monitor) openWindows(p *partition, n int) int {
 	return total
 }
 
+// mergingWindows records that decider d merges n windows (-1: d is closed)
+// and returns the total over the instance's deciders.
+func (m *Monitor) mergingWindows(d *decider, n int) int {
+	m.openMu.Lock()
+	defer m.openMu.Unlock()
+	if n < 0 {
+		delete(m.merging, d)
+	} else {
+		m.merging[d] = n
+	}
+	total := 0
+	for _, v := range m.merging {
+		total += v
+	}
+	return total
+}
+
 func (m *Monitor) forget(p *partition) {
 	m.openMu.Lock()
 	defer m.openMu.Unlock()
@@ -294,7 +383,9 @@ func (m *Monitor) forget(p *partition) {
 
 // Stats is a summary of what the monitor has done since it started.
 type Stats struct {
-	Events, Late, Rejected, Windows uint64
+	// Windows counts partition windows closed and handed over; Decided
+	// counts model windows merged over partitions and decided.
+	Events, Late, Rejected, Windows, Decided uint64
 	// Drifted lists model/version/feature that drifted in at least one window.
 	Drifted []string
 }
@@ -321,6 +412,12 @@ func (s *stats) addRejected(n uint64) {
 func (s *stats) addWindows(n uint64) {
 	s.mu.Lock()
 	s.s.Windows += n
+	s.mu.Unlock()
+}
+
+func (s *stats) addDecided(n uint64) {
+	s.mu.Lock()
+	s.s.Decided += n
 	s.mu.Unlock()
 }
 

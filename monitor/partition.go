@@ -5,23 +5,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/partial"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
-// partition processes one Kafka partition: it decodes, windows, and on every
-// closed window scores, stores and alerts; it says how far the partition may
-// be committed. One goroutine calls Handle; a ticker goroutine closes idle
-// windows; mu serialises them (once per batch or tick, never per event). A
-// writer goroutine stores closed windows in the order they closed, so that
-// consumption goes on during inserts; windows in flight hold commits back.
+// partition is the first stage for one telemetry partition: it decodes and
+// windows events, and hands every closed window, as partial state, to the
+// decider of its model through the partials topic; it stores the window's
+// counts and offsets (inference_windows) and says how far the partition may
+// be committed. It scores nothing: deciders do (decider.go). One goroutine
+// calls Handle; a ticker goroutine closes idle windows; mu serialises them
+// (once per batch or tick, never per event). A writer goroutine publishes and
+// stores closed windows in the order they closed, so that consumption goes
+// on meanwhile; windows in flight hold commits back.
 type partition struct {
 	m         *Monitor
 	topic     string
@@ -34,7 +38,8 @@ type partition struct {
 	ev   telemetry.Event
 	next int64 // next offset to read; -1 before the first message
 	dead []ingest.DeadLetter
-	prev map[analysis.ModelKey]*analysis.Window // the previous closed window, for previous_window references
+	mark int64 // the window boundary of the last published progress (see progressMark)
+	idle bool  // whether the last published progress said the partition is idle
 
 	state    sync.Mutex // guards err and inflight; never held while waiting
 	err      error      // a write that failed: the handler must be restarted
@@ -46,11 +51,13 @@ type partition struct {
 	done       chan struct{}
 }
 
-// pendingWrite is one flush on its way to ClickHouse.
+// pendingWrite is one flush on its way to the partials topic and ClickHouse.
 type pendingWrite struct {
-	batch   storage.WindowBatch
-	obs     []alerting.Observation
-	windows int
+	partials []ingest.Record
+	progress int64 // the partition's progress after the flush (ms); published after the partials
+	idle     bool  // whether the partition is idle
+	batch    storage.WindowBatch
+	windows  int
 }
 
 // writeQueue is how many flushes of a partition may wait for ClickHouse.
@@ -65,7 +72,7 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 		win:        analysis.NewWindower(&m.cfg.Analysis, m.refs),
 		dec:        telemetry.NewDecoder(m.cfg.Limits, time.Now),
 		next:       -1,
-		prev:       make(map[analysis.ModelKey]*analysis.Window),
+		mark:       math.MinInt64,
 		writes:     make(chan *pendingWrite, writeQueue),
 		writerDone: make(chan struct{}),
 		stop:       make(chan struct{}),
@@ -89,6 +96,9 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 			m.log.Info("resuming partition", "topic", topic, "partition", part, "offset", start, "stored_windows", len(flushed), "closed_until", maxEnd)
 		}
 	}
+	// A partition with nothing to read is idle from now on, so that its
+	// progress does not hold back the decisions of the others.
+	p.win.Touch(time.Now())
 	go p.tick()
 	go p.writer()
 	return p, nil
@@ -147,7 +157,7 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 		clear(p.dead)
 		p.dead = p.dead[:0]
 	}
-	err := p.flush(ctx)
+	err := p.flush(ctx, false)
 	// Activity is stamped after the flush: a flush that waited out a
 	// ClickHouse outage must not make the partition look idle to the ticker,
 	// which would close the window being filled.
@@ -180,46 +190,29 @@ func copyMessage(m *ingest.Message) ingest.Message {
 	return c
 }
 
-// flush scores, stores and alerts on every window closed so far. Called with mu held.
-func (p *partition) flush(ctx context.Context) error {
+// flush hands every window closed so far to the writer: its partial state
+// for the partials topic and its inference_windows row. When no window
+// closed it still publishes the partition's progress once it has passed
+// another window boundary, or when the partition became idle or active
+// again, so that deciders know whom to wait for. Called with mu held.
+func (p *partition) flush(ctx context.Context, idle bool) error {
 	closed := p.win.TakeClosed()
 	p.m.met.openWindows.Set(float64(p.m.openWindows(p, p.win.Open())))
-	if len(closed) == 0 {
+	progress := p.win.Progress()
+	mark := p.progressMark(progress)
+	if len(closed) == 0 && mark <= p.mark && idle == p.idle {
 		return nil
 	}
-	var batch storage.WindowBatch
-	var obs []alerting.Observation
-	for _, w := range closed {
-		if ref := p.m.refs.Contribute(w); ref != nil {
-			p.m.addUnsavedReference(ref)
-		}
-		p.m.met.untracked.Add(float64(w.Untracked))
-		ref := p.scoringReference(ctx, w)
-		scores := p.m.cfg.Analysis.ScoreWindowAgainst(w, ref)
-		if len(scores) == 0 && ref != w.Ref {
-			// The earlier window was not comparable (warm-up, other bins).
-			ref = w.Ref
-			scores = p.m.cfg.Analysis.ScoreWindowAgainst(w, ref)
-		}
-		scores = append(scores, p.m.evidence.Add(w.Model, w.End, scores)...)
-		windowRows(&batch, p.topic, p.partition, w, ref, scores)
-		if w.Ref != nil && p.m.cfg.Analysis.Mode(w.Model.ID) == analysis.ModePreviousWindow {
-			p.prev[w.Model] = w
-		}
-		o := observations(w, scores)
-		obs = append(obs, o...)
-		for _, sc := range scores {
-			p.m.met.setDrift(w.Model.ID, w.Model.Version, sc.Feature, sc.Test, sc.Statistic)
-		}
-		for _, x := range o {
-			if x.Severity != alerting.SeverityOK {
-				p.m.met.drifted.Inc()
-				p.m.stats.addDrifted(w.Model.ID + "/" + w.Model.Version + "/" + x.Feature)
-			}
-		}
-	}
+	p.mark, p.idle = max(p.mark, mark), idle
+	pw := &pendingWrite{progress: progress, idle: idle, windows: len(closed)}
+	src := partial.Source{Topic: p.topic, Partition: p.partition}
 	first := int64(-1)
 	for _, w := range closed {
+		p.m.met.untracked.Add(float64(w.Untracked))
+		pw.batch.Windows = append(pw.batch.Windows, windowRow(p.topic, p.partition, w))
+		for _, chunk := range partial.EncodePartial(src, w, 0) {
+			pw.partials = append(pw.partials, ingest.Record{Key: []byte(w.Model.ID), Value: chunk, Partition: -1})
+		}
 		if w.FirstOffset >= 0 && (first < 0 || w.FirstOffset < first) {
 			first = w.FirstOffset
 		}
@@ -228,33 +221,55 @@ func (p *partition) flush(ctx context.Context) error {
 	p.inflight = append(p.inflight, first)
 	p.state.Unlock()
 	select {
-	case p.writes <- &pendingWrite{batch: batch, obs: obs, windows: len(closed)}:
+	case p.writes <- pw:
 		return nil
 	case <-ctx.Done():
 		return p.fail(fmt.Errorf("queueing %d closed windows of %s/%d: %w", len(closed), p.topic, p.partition, ctx.Err()))
 	}
 }
 
-// writer stores queued flushes in order: references first (stored windows
-// must never name a reference that is not stored), then the windows; then it
-// hands their verdicts to the alert manager. After a failure it only drains
-// the queue: the handler is restarted and re-reads what was not committed.
+// progressMark is the window boundary a watermark has passed: deciders only
+// need to hear of progress when it passes the next window's end plus the
+// lateness.
+func (p *partition) progressMark(progress int64) int64 {
+	if progress == math.MinInt64 {
+		return math.MinInt64
+	}
+	size := p.m.cfg.Analysis.WindowSize.Milliseconds()
+	return floorDiv(progress-p.win.Lateness(), size)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// writer publishes and stores queued flushes in order: the partial states
+// first, then the partition's progress (a decider must never see progress
+// past a window before the window's partial), then the inference_windows
+// rows, which let a restart skip what was counted. After a failure it only
+// drains the queue: the handler is restarted and re-reads what was not
+// committed, and the deciders drop the partials published twice.
 func (p *partition) writer() {
 	defer close(p.writerDone)
 	for pw := range p.writes {
 		if p.failed() == nil {
-			err := p.m.saveReferences(p.ctx)
+			err := p.m.partials.Publish(p.ctx, pw.partials)
+			if err == nil {
+				p.m.met.partialsOut.Add(float64(pw.windows))
+				err = p.m.publishProgress(p.ctx, partial.Source{Topic: p.topic, Partition: p.partition}, pw.progress, pw.idle)
+			}
 			if err == nil {
 				err = p.m.store.WriteWindows(p.ctx, pw.batch)
 			}
 			if err != nil {
-				p.fail(fmt.Errorf("storing %d closed windows of %s/%d: %w", pw.windows, p.topic, p.partition, err))
+				p.fail(fmt.Errorf("handing over %d closed windows of %s/%d: %w", pw.windows, p.topic, p.partition, err))
 			} else {
 				p.m.met.windows.Add(float64(pw.windows))
 				p.m.stats.addWindows(uint64(pw.windows))
-				if p.m.alerts != nil {
-					p.m.alerts.Observe(p.ctx, pw.obs)
-				}
 			}
 		}
 		p.state.Lock()
@@ -278,44 +293,6 @@ func (p *partition) failed() error {
 	p.state.Lock()
 	defer p.state.Unlock()
 	return p.err
-}
-
-// scoringReference returns what window w is scored against: its pinned
-// reference, or the rolling reference its model's mode asks for when the
-// earlier window exists.
-func (p *partition) scoringReference(ctx context.Context, w *analysis.Window) *analysis.Reference {
-	if w.Ref == nil {
-		return nil
-	}
-	cfg := &p.m.cfg.Analysis
-	switch mode := cfg.Mode(w.Model.ID); mode {
-	case analysis.ModePreviousWindow:
-		if prev := p.prev[w.Model]; prev != nil && prev.End.Equal(w.Start) && prev.Ref == w.Ref {
-			return analysis.ReferenceFromWindow(prev, time.Now())
-		}
-	case analysis.ModePreviousDay, analysis.ModePreviousWeek:
-		back := analysis.Lookback(mode)
-		ref, err := p.m.storedWindowReference(ctx, w.Model, w.Start.Add(-back))
-		if err != nil {
-			p.m.log.Warn("no seasonal reference, scoring against the pinned one", "model", w.Model.ID, "version", w.Model.Version,
-				"mode", mode, "err", err)
-		} else if ref != nil {
-			ref.Prepare(cfg.SampleSize)
-			return ref
-		}
-	}
-	return w.Ref
-}
-
-// storedWindowReference merges the stored feature summaries of model m's
-// window starting at from over all partitions into a reference; nil when
-// none is stored.
-func (m *Monitor) storedWindowReference(ctx context.Context, model analysis.ModelKey, from time.Time) (*analysis.Reference, error) {
-	ref, n, err := ReferenceFromStore(ctx, m.store, model, from, from.Add(time.Second), m.cfg.Analysis)
-	if err != nil || n == 0 {
-		return nil, err
-	}
-	return ref, nil
 }
 
 // Committable returns the first offset not yet durably accounted for.
@@ -358,8 +335,8 @@ func (p *partition) tick() {
 		case now := <-t.C:
 			p.mu.Lock()
 			if p.failed() == nil {
-				p.win.Idle(now)
-				if err := p.flush(p.ctx); err != nil && p.ctx.Err() == nil {
+				idle := p.win.Idle(now)
+				if err := p.flush(p.ctx, idle); err != nil && p.ctx.Err() == nil {
 					p.m.log.Warn("flushing idle windows", "topic", p.topic, "partition", p.partition, "err", err)
 				}
 			}

@@ -32,7 +32,14 @@ func TestFailedFlushCommitsNothing(t *testing.T) {
 	if err := cfg.Analysis.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry.partials"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
 	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}}
+	m.partials = ingest.NewPublisher(e.Brokers(), "telemetry.partials", nil, nil)
+	defer m.partials.Close()
 	m.met = newMetrics(nil, 10)
 	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
 	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)

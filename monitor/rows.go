@@ -2,30 +2,51 @@ package monitor
 
 import (
 	"context"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/partial"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/storage"
 )
 
-// windowRows converts a closed window and its scores, taken against
-// scoreRef, into storage rows.
-func windowRows(b *storage.WindowBatch, topic string, partition int32, w *analysis.Window, scoreRef *analysis.Reference, scores []analysis.Score) {
-	refID := ""
-	if w.Ref != nil {
-		refID = w.Ref.ID
-	}
-	b.Windows = append(b.Windows, storage.WindowRow{
+// mergedPartition is the kafka_partition of feature_windows and drift_scores
+// rows: they describe a window merged over every source partition.
+const mergedPartition = -1
+
+// windowRow is the inference_windows row of a window closed on one source
+// partition: its counts and the offsets it covered.
+func windowRow(topic string, partition int32, w *analysis.Window) storage.WindowRow {
+	return storage.WindowRow{
 		ModelID: w.Model.ID, ModelVersion: w.Model.Version,
 		WindowStart: w.Start, WindowEnd: w.End,
 		Events: w.Events, LateEvents: w.Late, RejectedEvents: w.Rejected,
 		KafkaTopic: topic, KafkaPartition: partition,
 		FirstOffset: w.FirstOffset, LastOffset: w.LastOffset,
-		ReferenceID: refID,
-	})
+		ReferenceID: w.RefID(),
+	}
+}
+
+// decisionRows converts a window merged over partitions and its scores,
+// taken against scoreRef, into its model_windows, feature_windows and
+// drift_scores rows.
+func decisionRows(b *storage.WindowBatch, c *partial.Complete, scoreRef *analysis.Reference, scores []analysis.Score) {
+	w := c.Window
+	refID := w.RefID()
+	mw := storage.ModelWindowRow{
+		ModelID: w.Model.ID, ModelVersion: w.Model.Version, WindowStart: w.Start, WindowEnd: w.End,
+		Events: w.Events, LateEvents: w.Late, RejectedEvents: w.Rejected,
+		Partitions: uint32(c.Partials), MixedReferences: c.MixedReferences, ReferenceID: refID,
+	}
+	for _, s := range c.Missing {
+		mw.MissingPartitions = append(mw.MissingPartitions, s.Partition)
+	}
+	b.Models = append(b.Models, mw)
+	const partition = mergedPartition
 	base := storage.FeatureRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version,
 		WindowStart: w.Start, WindowEnd: w.End, KafkaPartition: partition, ReferenceID: refID}
 	for i, name := range w.NumericNames() {
@@ -55,9 +76,9 @@ func windowRows(b *storage.WindowBatch, topic string, partition int32, w *analys
 				r.Categories, r.CategoryCounts = cr.Categories, s.Counts
 			}
 		} else {
-			for v, c := range s.Tracked {
+			for _, v := range slices.Sorted(maps.Keys(s.Tracked)) {
 				r.Categories = append(r.Categories, v)
-				r.CategoryCounts = append(r.CategoryCounts, c)
+				r.CategoryCounts = append(r.CategoryCounts, s.Tracked[v])
 			}
 		}
 		b.Features = append(b.Features, r)

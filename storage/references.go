@@ -87,6 +87,42 @@ func (s *Store) LoadReferences(ctx context.Context) ([]ReferenceRow, error) {
 	return rows, nil
 }
 
+// ActiveReferenceIDs returns the id of the newest reference of every model version, keyed by
+// (model id, version): what LoadReferences would load, without the rows.
+func (s *Store) ActiveReferenceIDs(ctx context.Context) (map[[2]string]string, error) {
+	rows, err := s.conn.Query(ctx, `SELECT model_id, model_version, argMax(reference_id, (created_at, reference_id))
+FROM references
+GROUP BY model_id, model_version`)
+	if err != nil {
+		return nil, fmt.Errorf("listing active references: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]string]string{}
+	for rows.Next() {
+		var id, version, ref string
+		if err := rows.Scan(&id, &version, &ref); err != nil {
+			return nil, fmt.Errorf("listing active references: %w", err)
+		}
+		out[[2]string{id, version}] = ref
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing active references: %w", err)
+	}
+	return out, nil
+}
+
+// ReferenceRows returns the rows of one stored reference of a model version (none when it is not stored).
+func (s *Store) ReferenceRows(ctx context.Context, modelID, modelVersion, referenceID string) ([]ReferenceRow, error) {
+	rows, err := s.readReferences(ctx, `SELECT `+referenceColumns+`
+FROM references FINAL
+WHERE model_id = ? AND model_version = ? AND reference_id = ?
+ORDER BY feature`, modelID, modelVersion, referenceID)
+	if err != nil {
+		return nil, fmt.Errorf("reading reference %s of model %s version %s: %w", referenceID, modelID, modelVersion, err)
+	}
+	return rows, nil
+}
+
 // ModelReferences returns the rows of every stored reference of a model, active or not,
 // ordered by version, reference id and feature.
 func (s *Store) ModelReferences(ctx context.Context, modelID string) ([]ReferenceRow, error) {

@@ -162,6 +162,22 @@ var (
 		partitionBy: "toYYYYMM(window_start)",
 		orderBy:     "model_id, model_version, feature, test, window_start, kafka_partition",
 	}
+	modelWindowsTable = table{
+		name: "model_windows",
+		columns: concat(windowKey(), []column{
+			col("events", "UInt64"),
+			col("late_events", "UInt64"),
+			col("rejected_events", "UInt64"),
+			col("partitions", "UInt32"),
+			packed("missing_partitions", "Array(Int32)", codecBlob),
+			col("mixed_references", "UInt8"),
+			dim("reference_id"),
+			packed("decided_at", "DateTime", codecTime),
+		}),
+		engine:      "ReplacingMergeTree(decided_at)",
+		partitionBy: "toYYYYMM(window_start)",
+		orderBy:     "model_id, model_version, window_start",
+	}
 	alertsTable = table{
 		name: "alerts",
 		columns: []column{
@@ -235,6 +251,7 @@ var migrations = []migration{
 	// Tables are created in their latest shape; columns added later are also
 	// added by their own migration to databases created before.
 	{6, "add drift_scores.effect", addColumn(driftScoresTable.name, packed("effect", "Float64", codecFloat), "p_value")},
+	{7, "create model_windows", createTable(modelWindowsTable)},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD

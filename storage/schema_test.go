@@ -129,7 +129,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := "alerts=MergeTree drift_scores=ReplacingMergeTree feature_windows=ReplacingMergeTree " +
-		"inference_windows=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree"
+		"inference_windows=ReplacingMergeTree model_windows=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("tables = %v, want %s", got, want)
 	}

@@ -71,11 +71,46 @@ type ScoreRow struct {
 	FlushedAt      time.Time // zero means the time of the write
 }
 
-// WindowBatch is what one flush writes: the closed windows and their features and scores.
+// ModelWindowRow is one row of model_windows: one decided window of one model version, merged over
+// every source partition. It is the commit marker of the decision: a window whose model_windows row
+// exists has its feature_windows and drift_scores rows written.
+type ModelWindowRow struct {
+	ModelID           string
+	ModelVersion      string
+	WindowStart       time.Time
+	WindowEnd         time.Time
+	Events            uint64 // events counted in the window over all partitions
+	LateEvents        uint64
+	RejectedEvents    uint64
+	Partitions        uint32  // source partitions whose partial state was merged
+	MissingPartitions []int32 // source partitions not heard from when the window was decided (waited out)
+	MixedReferences   bool    // partials opened against different references; the window is not scored
+	ReferenceID       string
+	DecidedAt         time.Time // zero means the time of the write
+}
+
+// WindowBatch is what one flush writes. A source partition writes Windows (its counts and offsets);
+// the decider of a model writes Features, Scores and Models (the merged window and its verdicts).
 type WindowBatch struct {
 	Windows  []WindowRow
 	Features []FeatureRow
 	Scores   []ScoreRow
+	Models   []ModelWindowRow
+}
+
+var modelWindowFields = []field[ModelWindowRow]{
+	fieldOf("model_id", func(r *ModelWindowRow) string { return r.ModelID }),
+	fieldOf("model_version", func(r *ModelWindowRow) string { return r.ModelVersion }),
+	fieldOf("window_start", func(r *ModelWindowRow) time.Time { return r.WindowStart }),
+	fieldOf("window_end", func(r *ModelWindowRow) time.Time { return r.WindowEnd }),
+	fieldOf("events", func(r *ModelWindowRow) uint64 { return r.Events }),
+	fieldOf("late_events", func(r *ModelWindowRow) uint64 { return r.LateEvents }),
+	fieldOf("rejected_events", func(r *ModelWindowRow) uint64 { return r.RejectedEvents }),
+	fieldOf("partitions", func(r *ModelWindowRow) uint32 { return r.Partitions }),
+	fieldOf("missing_partitions", func(r *ModelWindowRow) []int32 { return nonNil(r.MissingPartitions) }),
+	fieldOf("mixed_references", func(r *ModelWindowRow) uint8 { return boolToUInt8(r.MixedReferences) }),
+	fieldOf("reference_id", func(r *ModelWindowRow) string { return r.ReferenceID }),
+	fieldOf("decided_at", func(r *ModelWindowRow) time.Time { return r.DecidedAt }),
 }
 
 var windowFields = []field[WindowRow]{
@@ -139,8 +174,9 @@ var scoreFields = []field[ScoreRow]{
 	fieldOf("flushed_at", func(r *ScoreRow) time.Time { return r.FlushedAt }),
 }
 
-// WriteWindows writes one flush: features and scores first, windows last (the windows rows are the
-// commit marker: a window whose inference_windows row exists has all its rows written). Each table's
+// WriteWindows writes one flush: features and scores first, then the inference_windows rows (a source
+// partition's commit marker), then the model_windows rows (a decision's commit marker: a window
+// whose model_windows row exists has all its feature and score rows written). Each table's
 // insert is retried with exponential backoff and jitter until it succeeds or ctx ends, so a caller
 // blocks while ClickHouse is down (back-pressure); a table already written is not written again.
 // Rows with a zero FlushedAt get the time of the call. Permanent errors (a schema mismatch) are
@@ -155,8 +191,35 @@ func (s *Store) WriteWindows(ctx context.Context, b WindowBatch) error {
 		stamp(b.Scores, at, func(r *ScoreRow) *time.Time { return &r.FlushedAt })); err != nil {
 		return err
 	}
-	return insert(ctx, s, inferenceWindowsTable.name, windowFields,
-		stamp(b.Windows, at, func(r *WindowRow) *time.Time { return &r.FlushedAt }))
+	if err := insert(ctx, s, inferenceWindowsTable.name, windowFields,
+		stamp(b.Windows, at, func(r *WindowRow) *time.Time { return &r.FlushedAt })); err != nil {
+		return err
+	}
+	return insert(ctx, s, modelWindowsTable.name, modelWindowFields,
+		stamp(b.Models, at, func(r *ModelWindowRow) *time.Time { return &r.DecidedAt }))
+}
+
+// DecidedWindows returns, per model version, the end of its newest decided window (model_windows).
+// Windows are decided in order, so every earlier window of the version is decided too.
+func (s *Store) DecidedWindows(ctx context.Context) (map[[2]string]time.Time, error) {
+	rows, err := s.conn.Query(ctx, "SELECT model_id, model_version, toUInt32(max(window_end)) FROM model_windows GROUP BY model_id, model_version")
+	if err != nil {
+		return nil, fmt.Errorf("reading decided windows: %w", err)
+	}
+	defer rows.Close()
+	out := map[[2]string]time.Time{}
+	for rows.Next() {
+		var id, version string
+		var end uint32
+		if err := rows.Scan(&id, &version, &end); err != nil {
+			return nil, fmt.Errorf("reading decided windows: %w", err)
+		}
+		out[[2]string{id, version}] = time.Unix(int64(end), 0).UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading decided windows: %w", err)
+	}
+	return out, nil
 }
 
 // stamp returns rows with every zero time at(r) set to t, copying rows only when one is zero.

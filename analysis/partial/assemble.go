@@ -5,58 +5,73 @@ import (
 )
 
 // Assembler joins the chunks of partials as they are read from one
-// partition of the partials topic. A publication's chunks arrive in order
-// and together (one write to one partition); another publisher's records may
-// come between them. It keeps at most a bounded number of bytes of
-// incomplete partials.
+// partition of the partials topic. Chunks of one publication may come in any
+// order (a publisher retries the ones that failed) and interleaved with
+// other records; a chunk seen twice counts once. A new publication of the
+// same partial (a replay) supersedes an incomplete older one. It keeps at
+// most a bounded number of bytes of incomplete partials.
 type Assembler struct {
 	maxBytes int
 	bytes    int
-	pending  map[uint64]*assembly
-	order    []uint64 // nonces by first offset
+	pending  map[string]*assembly // by identity
+	order    []string             // identities by first offset
 	evicted  uint64
 }
 
 type assembly struct {
-	first int64 // offset of chunk 0
-	count int
-	data  []byte
-	next  int // index of the next chunk expected
+	nonce  uint64
+	first  int64 // smallest offset of a chunk
+	chunks [][]byte
+	got    int
 }
 
 // NewAssembler returns an assembler that holds at most maxBytes of
-// incomplete partials; older ones are evicted (and counted) beyond it.
+// incomplete partials; the oldest are evicted (and counted) beyond it.
 func NewAssembler(maxBytes int) *Assembler {
-	return &Assembler{maxBytes: maxBytes, pending: make(map[uint64]*assembly)}
+	return &Assembler{maxBytes: maxBytes, pending: make(map[string]*assembly)}
 }
 
 // Add takes chunk r, read at offset off. When r completes a partial it
-// returns the payload and the offset of its first chunk. A chunk out of
-// order (its publication's earlier chunks were not seen, as when reading
-// starts in the middle of one) is an error; so is a chunk that does not fit
-// its publication.
+// returns the payload and the smallest offset of its chunks. A chunk that
+// contradicts its publication (another chunk count) is an error and drops
+// the publication.
 func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err error) {
-	as := a.pending[r.Nonce]
-	if as == nil {
-		if r.Index != 0 {
-			return nil, 0, fmt.Errorf("%w: chunk %d of %d without its first chunk", ErrCorrupt, r.Index, r.Count)
-		}
-		if r.Count == 1 {
-			return r.Data, off, nil
-		}
-		as = &assembly{first: off, count: r.Count}
-		a.pending[r.Nonce] = as
-		a.order = append(a.order, r.Nonce)
-	} else if r.Index != as.next || r.Count != as.count {
-		a.drop(r.Nonce)
-		return nil, 0, fmt.Errorf("%w: chunk %d of %d where chunk %d of %d was expected", ErrCorrupt, r.Index, r.Count, as.next, as.count)
+	if r.Count == 1 {
+		a.drop(r.Identity) // a complete newer publication supersedes an incomplete one
+		return r.Data, off, nil
 	}
-	as.data = append(as.data, r.Data...)
-	a.bytes += len(r.Data)
-	as.next++
-	if as.next == as.count {
-		a.drop(r.Nonce)
-		return as.data, as.first, nil
+	as := a.pending[r.Identity]
+	if as != nil && as.nonce != r.Nonce {
+		a.drop(r.Identity)
+		a.evicted++
+		as = nil
+	}
+	if as == nil {
+		as = &assembly{nonce: r.Nonce, first: off, chunks: make([][]byte, r.Count)}
+		a.pending[r.Identity] = as
+		a.order = append(a.order, r.Identity)
+	}
+	if len(as.chunks) != r.Count {
+		a.drop(r.Identity)
+		return nil, 0, fmt.Errorf("%w: chunk %d of %d in a publication of %d chunks", ErrCorrupt, r.Index, r.Count, len(as.chunks))
+	}
+	as.first = min(as.first, off)
+	if as.chunks[r.Index] == nil {
+		as.chunks[r.Index] = append([]byte{}, r.Data...)
+		as.got++
+		a.bytes += len(r.Data)
+	}
+	if as.got == len(as.chunks) {
+		a.drop(r.Identity)
+		size := 0
+		for _, c := range as.chunks {
+			size += len(c)
+		}
+		out := make([]byte, 0, size)
+		for _, c := range as.chunks {
+			out = append(out, c...)
+		}
+		return out, as.first, nil
 	}
 	for a.bytes > a.maxBytes && len(a.order) > 0 {
 		a.drop(a.order[0])
@@ -65,30 +80,35 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 	return nil, 0, nil
 }
 
-func (a *Assembler) drop(nonce uint64) {
-	as := a.pending[nonce]
+func (a *Assembler) drop(id string) {
+	as := a.pending[id]
 	if as == nil {
 		return
 	}
-	a.bytes -= len(as.data)
-	delete(a.pending, nonce)
+	for _, c := range as.chunks {
+		a.bytes -= len(c)
+	}
+	delete(a.pending, id)
 	for i, n := range a.order {
-		if n == nonce {
+		if n == id {
 			a.order = append(a.order[:i], a.order[i+1:]...)
 			break
 		}
 	}
 }
 
-// First returns the offset of the first chunk of the oldest incomplete
-// partial, or -1 when none is incomplete.
+// First returns the smallest offset of a chunk of an incomplete partial, or
+// -1 when none is incomplete.
 func (a *Assembler) First() int64 {
-	if len(a.order) == 0 {
-		return -1
+	first := int64(-1)
+	for _, as := range a.pending {
+		if first < 0 || as.first < first {
+			first = as.first
+		}
 	}
-	return a.pending[a.order[0]].first
+	return first
 }
 
-// Evicted returns how many incomplete partials were dropped to stay within
-// the byte bound.
+// Evicted returns how many incomplete partials were dropped: superseded by a
+// newer publication, or beyond the byte bound.
 func (a *Assembler) Evicted() uint64 { return a.evicted }

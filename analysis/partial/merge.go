@@ -31,9 +31,10 @@ const (
 type Config struct {
 	// Lateness is the allowed lateness of the windows (analysis.allowed_lateness).
 	Lateness time.Duration
-	// Timeout is how far, in event time, the most advanced source may be past
-	// a window's end plus the lateness before the window is decided without
-	// the sources that have not reported progress past it.
+	// Timeout is how long (wall clock, from its first partial) a window
+	// waits for the sources that have not reported progress past it; then it
+	// is decided without them. Event time cannot bound the wait: an idle
+	// source reports the wall clock, far ahead of a backfill's event time.
 	Timeout time.Duration
 	// MaxModels bounds the model versions with windows being merged.
 	MaxModels int
@@ -59,8 +60,9 @@ type Complete struct {
 }
 
 type pending struct {
-	c    Complete
-	from map[Source]bool
+	c       Complete
+	from    map[Source]bool
+	arrived time.Time // when the first partial was merged
 }
 
 type modelWindows struct {
@@ -74,6 +76,7 @@ type Merger struct {
 	cfg      Config
 	lateMs   int64
 	progress map[Source]int64 // ms; MinInt64 until a source reports
+	idle     map[Source]bool  // sources that said they are idle, until they report progress again
 	models   map[analysis.ModelKey]*modelWindows
 	restored map[analysis.ModelKey]int64
 }
@@ -84,6 +87,7 @@ func NewMerger(cfg Config) *Merger {
 		cfg:      cfg,
 		lateMs:   cfg.Lateness.Milliseconds(),
 		progress: make(map[Source]int64),
+		idle:     make(map[Source]bool),
 		models:   make(map[analysis.ModelKey]*modelWindows),
 		restored: make(map[analysis.ModelKey]int64),
 	}
@@ -110,16 +114,24 @@ func (m *Merger) Restore(decided map[analysis.ModelKey]time.Time) {
 }
 
 // Advance records that source src has sealed every window whose end plus the
-// lateness is at or before atMs. Progress only moves forward.
-func (m *Merger) Advance(src Source, atMs int64) {
+// lateness is at or before atMs, and whether it is idle. Progress only moves
+// forward. An idle source is not waited for (as event-time engines treat
+// idle inputs): a window its later events would fall in may be decided
+// without them, and their partial is then AlreadyDecided.
+func (m *Merger) Advance(src Source, atMs int64, idle bool) {
 	if p, ok := m.progress[src]; !ok || atMs > p {
 		m.progress[src] = atMs
+	}
+	if idle {
+		m.idle[src] = true
+	} else {
+		delete(m.idle, src)
 	}
 }
 
 // Add merges the partial w of source src, whose first chunk was read at
-// offset off. Merging takes ownership of w.
-func (m *Merger) Add(src Source, w *analysis.Window, off int64) Outcome {
+// offset off, at wall-clock time now. Merging takes ownership of w.
+func (m *Merger) Add(src Source, w *analysis.Window, off int64, now time.Time) Outcome {
 	if _, ok := m.progress[src]; !ok {
 		m.progress[src] = math.MinInt64 // a source that was not expected (a grown topic)
 	}
@@ -144,7 +156,7 @@ func (m *Merger) Add(src Source, w *analysis.Window, off int64) Outcome {
 		if len(mw.open) >= m.cfg.MaxWindows {
 			return Dropped
 		}
-		p := &pending{c: Complete{Window: w, Partials: 1, First: off}, from: map[Source]bool{src: true}}
+		p := &pending{c: Complete{Window: w, Partials: 1, First: off}, from: map[Source]bool{src: true}, arrived: now}
 		mw.open = slices.Insert(mw.open, i, p)
 		return Merged
 	}
@@ -155,8 +167,17 @@ func (m *Merger) Add(src Source, w *analysis.Window, off int64) Outcome {
 	p.from[src] = true
 	p.c.Partials++
 	p.c.First = min(p.c.First, off)
-	if w.RefID() == p.c.Window.RefID() {
-		p.c.Window.Merge(w)
+	// A partial opened before the model's reference reached its partition
+	// is rebound to it when that is exact.
+	acc := p.c.Window
+	switch {
+	case acc.Ref == nil && w.Ref != nil:
+		acc.Rebind(w.Ref)
+	case acc.Ref != nil && w.Ref == nil:
+		w.Rebind(acc.Ref)
+	}
+	if w.RefID() == acc.RefID() {
+		acc.Merge(w)
 	} else {
 		p.c.MixedReferences = true
 		p.c.Window.MergeCounts(w)
@@ -164,29 +185,35 @@ func (m *Merger) Add(src Source, w *analysis.Window, off int64) Outcome {
 	return Merged
 }
 
-// Ready removes and returns the windows that are complete: every source has
-// reported progress at or past their end plus the lateness, or the most
-// advanced source is Timeout past that. They come oldest end first (then by
-// model), so that a model's windows are decided in order.
-func (m *Merger) Ready() []Complete {
-	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
-	for _, p := range m.progress {
-		lo, hi = min(lo, p), max(hi, p)
+// Ready removes and returns the windows that are complete at wall-clock
+// time now: every source has reported progress at or past their end plus
+// the lateness, or their first partial came Timeout ago. A model's windows
+// are decided in order: a window waited out takes the model's earlier
+// windows with it. They come oldest end first (then by model).
+func (m *Merger) Ready(now time.Time) []Complete {
+	lo := int64(math.MaxInt64)
+	for s, p := range m.progress {
+		if !m.idle[s] {
+			lo = min(lo, p)
+		}
 	}
-	if len(m.progress) == 0 {
-		return nil
-	}
-	timeoutMs := m.cfg.Timeout.Milliseconds()
 	var out []Complete
 	for k, mw := range m.models {
+		// The newest window waited out forces the older ones too.
+		forceUpTo := -1
+		for i, p := range mw.open {
+			if now.Sub(p.arrived) >= m.cfg.Timeout {
+				forceUpTo = i
+			}
+		}
 		n := 0
-		for _, p := range mw.open {
+		for i, p := range mw.open {
 			due := p.c.Window.End.UnixMilli() + m.lateMs
 			switch {
 			case lo >= due:
-			case hi != math.MinInt64 && hi-timeoutMs >= due:
+			case i <= forceUpTo:
 				for s, at := range m.progress {
-					if at < due {
+					if at < due && !m.idle[s] {
 						p.c.Missing = append(p.c.Missing, s)
 					}
 				}

@@ -3,6 +3,7 @@ package partial
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 			stream = append(stream, ra[i])
 		}
 		if i == 1 {
-			stream = append(stream, EncodeProgress(src, 12345))
+			stream = append(stream, EncodeProgress(src, 12345, true))
 		}
 		if i < len(rb) {
 			stream = append(stream, rb[i])
@@ -72,7 +73,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if r.Kind == KindProgress {
-			if r.Source != src || r.Progress != 12345 {
+			if r.Source != src || r.Progress != 12345 || !r.Idle {
 				t.Fatalf("progress %+v", r)
 			}
 			continue
@@ -113,28 +114,65 @@ func TestParseRejectsCorruptRecords(t *testing.T) {
 	cfg := testConfig(t)
 	good := EncodePartial(Source{"t", 0}, window(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 5, 1), 0)[0]
 	for _, b := range [][]byte{nil, {KindChunk}, {KindChunk, 9}, {'X', wireVersion}, good[:5],
-		{KindProgress, wireVersion, 200}, append(EncodeProgress(Source{"t", 1}, 5), 0)} {
+		{KindProgress, wireVersion, 200}, append(EncodeProgress(Source{"t", 1}, 5, false), 0)} {
 		if _, err := Parse(b); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("Parse(%q): %v, want ErrCorrupt", b, err)
 		}
 	}
-	// A chunk without its first chunk, as when reading starts mid-publication.
-	chunks := EncodePartial(Source{"t", 0}, window(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 50, 1), 64)
-	r, err := Parse(chunks[1])
-	if err != nil {
-		t.Fatal(err)
+	// Chunks out of order and repeated (a publisher retried some) still
+	// assemble, once.
+	w := window(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 50, 1)
+	chunks := EncodePartial(Source{"t", 0}, w, 64)
+	asm := NewAssembler(1 << 20)
+	order := []int{2, 0, 2}
+	for i := 3; i < len(chunks); i++ {
+		order = append(order, i)
 	}
-	if _, _, err := NewAssembler(1<<20).Add(r, 9); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("orphan chunk: %v", err)
+	order = append(order, 1)
+	var payload []byte
+	for k, i := range order {
+		r, err := Parse(chunks[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, first, err := asm.Add(r, int64(10+k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p != nil {
+			if payload != nil || first != 10 {
+				t.Fatalf("assembled twice, or first offset %d", first)
+			}
+			payload = p
+		}
 	}
-	// A publication evicted by the byte bound is counted.
-	asm := NewAssembler(100)
+	if _, got, err := DecodePartial(cfg, payload, noRefs); err != nil || !slices.Equal(got.AppendBinary(nil), w.AppendBinary(nil)) {
+		t.Fatalf("out-of-order chunks: %v", err)
+	}
+	// A new publication of the same partial supersedes an incomplete one,
+	// so that an abandoned publication cannot hold commits back.
+	again := EncodePartial(Source{"t", 0}, w, 64)
 	r0, _ := Parse(chunks[0])
+	asm.Add(r0, 100)
+	if asm.First() != 100 {
+		t.Fatalf("first %d", asm.First())
+	}
+	for i, c := range again {
+		r, _ := Parse(c)
+		if p, _, _ := asm.Add(r, int64(101+i)); p != nil && i != len(again)-1 {
+			t.Fatal("assembled early")
+		}
+	}
+	if asm.First() != -1 || asm.Evicted() != 1 {
+		t.Fatalf("after the replay: first %d, evicted %d", asm.First(), asm.Evicted())
+	}
+	// Beyond the byte bound the oldest incomplete publication is evicted.
+	small := NewAssembler(100)
 	r1, _ := Parse(chunks[1])
-	asm.Add(r0, 0)
-	asm.Add(r1, 1)
-	if asm.Evicted() != 1 || asm.First() != -1 {
-		t.Fatalf("evicted %d, first %d", asm.Evicted(), asm.First())
+	small.Add(r0, 0)
+	small.Add(r1, 1)
+	if small.Evicted() != 1 || small.First() != -1 {
+		t.Fatalf("evicted %d, first %d", small.Evicted(), small.First())
 	}
 }
 
@@ -146,52 +184,54 @@ func TestMergerWaitsForEverySource(t *testing.T) {
 	cfg := testConfig(t)
 	m := analysis.ModelKey{ID: "fraud", Version: "3"}
 	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 10, MaxWindows: 10})
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) // the wall clock
 	mg.Expect("telemetry", 3)
 	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
 	s0, s1, s2 := Source{"telemetry", 0}, Source{"telemetry", 1}, Source{"telemetry", 2}
 	w0 := func(seed int) *analysis.Window { return window(cfg, m, t0, 10, seed) }
 
-	if o := mg.Add(s0, w0(0), 100); o != Merged {
+	if o := mg.Add(s0, w0(0), 100, now); o != Merged {
 		t.Fatalf("first partial: %v", o)
 	}
-	if o := mg.Add(s1, w0(1), 101); o != Merged {
+	if o := mg.Add(s1, w0(1), 101, now); o != Merged {
 		t.Fatalf("second partial: %v", o)
 	}
-	if o := mg.Add(s1, w0(1), 105); o != Duplicate {
+	if o := mg.Add(s1, w0(1), 105, now); o != Duplicate {
 		t.Fatalf("replayed partial: %v", o)
 	}
-	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 10, 5), 102)
+	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 10, 5), 102, now)
 	// Sources 0 and 1 are past window 0 (end 10s + lateness 2s); source 2 is not.
-	mg.Advance(s0, ms(22*time.Second))
-	mg.Advance(s1, ms(12*time.Second))
-	mg.Advance(s2, ms(11*time.Second))
-	if r := mg.Ready(); len(r) != 0 {
+	mg.Advance(s0, ms(22*time.Second), false)
+	mg.Advance(s1, ms(12*time.Second), false)
+	mg.Advance(s2, ms(11*time.Second), false)
+	if r := mg.Ready(now); len(r) != 0 {
 		t.Fatalf("decided %d windows before source 2 passed", len(r))
 	}
 	if c := mg.Committable(200); c != 100 {
 		t.Fatalf("committable %d, want 100 (first partial of an open window)", c)
 	}
-	mg.Advance(s2, ms(12*time.Second))
-	mg.Advance(s2, ms(5*time.Second)) // progress never goes back
-	r := mg.Ready()
+	mg.Advance(s2, ms(12*time.Second), false)
+	mg.Advance(s2, ms(5*time.Second), false) // progress never goes back
+	r := mg.Ready(now)
 	if len(r) != 1 || r[0].Window.Events != 20 || r[0].Partials != 2 || len(r[0].Missing) != 0 || !r[0].Window.Start.Equal(t0) {
 		t.Fatalf("ready %+v", r)
 	}
-	if o := mg.Add(s2, w0(2), 110); o != AlreadyDecided {
+	if o := mg.Add(s2, w0(2), 110, now); o != AlreadyDecided {
 		t.Fatalf("partial of a decided window: %v", o)
 	}
 	if c := mg.Committable(200); c != 102 {
 		t.Fatalf("committable %d, want 102", c)
 	}
-	// Source 2 goes silent: window 1 (due at 22s) is decided once the most
-	// advanced source is a minute past it, naming source 2.
-	mg.Advance(s0, ms(81*time.Second))
-	mg.Advance(s1, ms(30*time.Second))
-	if r := mg.Ready(); len(r) != 0 {
+	// Source 2 goes silent: window 1 (due at 22s) waits for it until its
+	// first partial came a minute ago, then is decided naming source 2.
+	mg.Advance(s0, ms(81*time.Second), false)
+	mg.Advance(s1, ms(30*time.Second), false)
+	now = now.Add(59 * time.Second)
+	if r := mg.Ready(now); len(r) != 0 {
 		t.Fatalf("forced %d windows before the timeout", len(r))
 	}
-	mg.Advance(s0, ms(82*time.Second))
-	r = mg.Ready()
+	now = now.Add(time.Second)
+	r = mg.Ready(now)
 	if len(r) != 1 || !slices.Equal(r[0].Missing, []Source{s2}) || r[0].Window.Events != 10 {
 		t.Fatalf("forced %+v", r)
 	}
@@ -205,20 +245,21 @@ func TestMergerWaitsForEverySource(t *testing.T) {
 func TestMergerRestoreAndBounds(t *testing.T) {
 	cfg := testConfig(t)
 	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 1, MaxWindows: 2})
+	now := t0
 	a, b := analysis.ModelKey{ID: "a", Version: "1"}, analysis.ModelKey{ID: "b", Version: "1"}
 	mg.Restore(map[analysis.ModelKey]time.Time{a: t0.Add(10 * time.Second)})
 	src := Source{"telemetry", 0}
-	if o := mg.Add(src, window(cfg, a, t0, 3, 1), 0); o != AlreadyDecided {
+	if o := mg.Add(src, window(cfg, a, t0, 3, 1), 0, now); o != AlreadyDecided {
 		t.Fatalf("restored window: %v", o)
 	}
-	if o := mg.Add(src, window(cfg, a, t0.Add(10*time.Second), 3, 1), 1); o != Merged {
+	if o := mg.Add(src, window(cfg, a, t0.Add(10*time.Second), 3, 1), 1, now); o != Merged {
 		t.Fatalf("next window: %v", o)
 	}
-	if o := mg.Add(src, window(cfg, b, t0.Add(10*time.Second), 3, 1), 2); o != Dropped {
+	if o := mg.Add(src, window(cfg, b, t0.Add(10*time.Second), 3, 1), 2, now); o != Dropped {
 		t.Fatalf("second model beyond max_models: %v", o)
 	}
-	mg.Add(src, window(cfg, a, t0.Add(20*time.Second), 3, 1), 3)
-	if o := mg.Add(src, window(cfg, a, t0.Add(30*time.Second), 3, 1), 4); o != Dropped {
+	mg.Add(src, window(cfg, a, t0.Add(20*time.Second), 3, 1), 3, now)
+	if o := mg.Add(src, window(cfg, a, t0.Add(30*time.Second), 3, 1), 4, now); o != Dropped {
 		t.Fatalf("third window beyond the bound: %v", o)
 	}
 }
@@ -235,13 +276,66 @@ func TestMergerMixedReferences(t *testing.T) {
 		withRef.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, int64(i))
 	}
 	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 2, MaxWindows: 2})
+	now := t0
 	mg.Expect("t", 2)
-	mg.Add(Source{"t", 0}, window(cfg, m, t0.Add(10*time.Second), 5, 1), 0)
-	mg.Add(Source{"t", 1}, withRef, 1)
-	mg.Advance(Source{"t", 0}, t0.Add(time.Hour).UnixMilli())
-	mg.Advance(Source{"t", 1}, t0.Add(time.Hour).UnixMilli())
-	r := mg.Ready()
-	if len(r) != 1 || !r[0].MixedReferences || r[0].Window.Events != 12 || r[0].Window.Numeric[0].Count != 5 {
+	// 150 events overflow the warm-up sample (100): no exact rebinding.
+	mg.Add(Source{"t", 0}, window(cfg, m, t0.Add(10*time.Second), 150, 1), 0, now)
+	mg.Add(Source{"t", 1}, withRef, 1, now)
+	// 5 events rebind exactly to the reference of the window's first partial.
+	mg.Add(Source{"t", 0}, withRefCopy(t, cfg, ref, m, t0.Add(20*time.Second)), 2, now)
+	mg.Add(Source{"t", 1}, window(cfg, m, t0.Add(20*time.Second), 5, 4), 3, now)
+	mg.Advance(Source{"t", 0}, t0.Add(time.Hour).UnixMilli(), false)
+	mg.Advance(Source{"t", 1}, t0.Add(time.Hour).UnixMilli(), false)
+	r := mg.Ready(now)
+	if len(r) != 2 || !r[0].MixedReferences || r[0].Window.Events != 157 || r[0].Window.Numeric[0].Count != 150 {
 		t.Fatalf("ready %+v", r)
+	}
+	if r[1].MixedReferences || r[1].Window.RefID() != ref.ID || r[1].Window.Events != 12 || r[1].Window.Numeric[0].Count != 12 {
+		t.Fatalf("rebound window %+v", r[1])
+	}
+}
+
+func withRefCopy(t *testing.T, cfg *analysis.Config, ref *analysis.Reference, m analysis.ModelKey, start time.Time) *analysis.Window {
+	t.Helper()
+	w := analysis.NewWindow(cfg, m, start, ref)
+	for i := range 7 {
+		w.Observe(&telemetry.Event{PredictionID: fmt.Sprint("r", i), Features: telemetry.Features{Numeric: map[string]float64{"x": float64(i)}}}, int64(i))
+	}
+	return w
+}
+
+// TestMergerDoesNotWaitForIdleSources: a source that says it is idle is not
+// waited for; once it reports progress again it is, and a partial it sends
+// for a window decided meanwhile is AlreadyDecided.
+func TestMergerDoesNotWaitForIdleSources(t *testing.T) {
+	cfg := testConfig(t)
+	m := analysis.ModelKey{ID: "a", Version: "1"}
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, MaxModels: 2, MaxWindows: 8})
+	mg.Expect("t", 2)
+	now := t0
+	s0, s1 := Source{"t", 0}, Source{"t", 1}
+	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
+	mg.Add(s0, window(cfg, m, t0, 4, 1), 0, now)
+	mg.Advance(s0, ms(12*time.Second), false)
+	if r := mg.Ready(now); len(r) != 0 {
+		t.Fatalf("decided before source 1 reported: %d", len(r))
+	}
+	mg.Advance(s1, math.MinInt64, true) // an empty partition, idle
+	if r := mg.Ready(now); len(r) != 1 || len(r[0].Missing) != 0 {
+		t.Fatalf("idle source waited for: %+v", r)
+	}
+	// Source 1 wakes up behind: it is waited for again.
+	mg.Advance(s1, ms(5*time.Second), false)
+	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 4, 2), 1, now)
+	mg.Advance(s0, ms(40*time.Second), false)
+	if r := mg.Ready(now); len(r) != 0 {
+		t.Fatalf("decided while the woken source is behind: %d", len(r))
+	}
+	if o := mg.Add(s1, window(cfg, m, t0, 4, 3), 2, now); o != AlreadyDecided {
+		t.Fatalf("partial for a window decided while its source was idle: %v", o)
+	}
+	mg.Advance(s1, ms(22*time.Second), false)
+	if r := mg.Ready(now); len(r) != 1 || r[0].Window.Events != 4 {
+		t.Fatalf("after the woken source passed: %+v", r)
 	}
 }

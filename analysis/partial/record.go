@@ -53,14 +53,19 @@ var ErrCorrupt = errors.New("corrupt partial record")
 type Record struct {
 	// Kind is KindChunk or KindProgress.
 	Kind byte
-	// Chunk fields: Nonce identifies one publication of one partial; Index
-	// counts from 0 to Count-1; Data is a slice of the record's bytes.
+	// Chunk fields: Identity names the partial (source, model version,
+	// window); Nonce identifies one publication of it; Index counts from 0
+	// to Count-1; Data is a slice of the record's bytes.
+	Identity     string
 	Nonce        uint64
 	Index, Count int
 	Data         []byte
-	// Progress fields: the source and its progress in Unix milliseconds.
+	// Progress fields: the source, its progress in Unix milliseconds, and
+	// whether it is idle (has read nothing for a while): an idle source is
+	// not waited for until it reports progress again.
 	Source   Source
 	Progress int64
+	Idle     bool
 }
 
 // EncodePartial serialises the partial state w of source src into records
@@ -75,30 +80,51 @@ func EncodePartial(src Source, w *analysis.Window, maxChunk int) [][]byte {
 	payload = append(payload, src.Topic...)
 	payload = binary.AppendVarint(payload, int64(src.Partition))
 	payload = w.AppendBinary(payload)
+	id := identity(src, w)
 	nonce := rand.Uint64()
 	count := (len(payload) + maxChunk - 1) / maxChunk
 	out := make([][]byte, 0, count)
 	for i := range count {
 		part := payload[i*maxChunk : min(len(payload), (i+1)*maxChunk)]
-		b := make([]byte, 0, len(part)+24)
+		b := make([]byte, 0, len(part)+len(id)+24)
 		b = append(b, KindChunk, wireVersion)
 		b = binary.LittleEndian.AppendUint64(b, nonce)
 		b = binary.AppendUvarint(b, uint64(i))
 		b = binary.AppendUvarint(b, uint64(count))
+		b = binary.AppendUvarint(b, uint64(len(id)))
+		b = append(b, id...)
 		out = append(out, append(b, part...))
 	}
 	return out
 }
 
+// identity names a partial: its source, model version and window start,
+// each length-prefixed so that no two distinct partials share a name.
+func identity(src Source, w *analysis.Window) string {
+	var b []byte
+	for _, s := range []string{src.Topic, w.Model.ID, w.Model.Version} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendVarint(b, int64(src.Partition))
+	b = binary.AppendVarint(b, w.Start.UnixMilli())
+	return string(b)
+}
+
 // EncodeProgress serialises the progress of source src: every window of
 // every model whose end plus the allowed lateness is at or before atMs
-// (Unix milliseconds) has been sealed and published by src.
-func EncodeProgress(src Source, atMs int64) []byte {
+// (Unix milliseconds) has been sealed and published by src. idle says that
+// src has read nothing for analysis.idle_flush and sealed what it had.
+func EncodeProgress(src Source, atMs int64, idle bool) []byte {
 	b := []byte{KindProgress, wireVersion}
 	b = binary.AppendUvarint(b, uint64(len(src.Topic)))
 	b = append(b, src.Topic...)
 	b = binary.AppendVarint(b, int64(src.Partition))
-	return binary.AppendVarint(b, atMs)
+	b = binary.AppendVarint(b, atMs)
+	if idle {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 // maxChunks bounds the chunks of one partial (a partial of up to 1 GiB at
@@ -131,22 +157,34 @@ func Parse(b []byte) (Record, error) {
 		if n <= 0 || count == 0 || count > maxChunks || idx >= count {
 			return Record{}, fmt.Errorf("%w: chunk %d of %d", ErrCorrupt, idx, count)
 		}
-		r.Index, r.Count, r.Data = int(idx), int(count), rest[n:]
+		rest = rest[n:]
+		l, n := binary.Uvarint(rest)
+		if n <= 0 || l == 0 || l > maxIdentity || l > uint64(len(rest)-n) {
+			return Record{}, fmt.Errorf("%w: chunk identity", ErrCorrupt)
+		}
+		r.Identity = string(rest[n : n+int(l)])
+		r.Index, r.Count, r.Data = int(idx), int(count), rest[n+int(l):]
 	case KindProgress:
 		src, rest, err := readSource(rest)
 		if err != nil {
 			return Record{}, err
 		}
 		at, n := binary.Varint(rest)
-		if n <= 0 || n != len(rest) {
-			return Record{}, fmt.Errorf("%w: progress time", ErrCorrupt)
+		if n <= 0 || len(rest) != n+1 || rest[n] > 1 {
+			return Record{}, fmt.Errorf("%w: progress", ErrCorrupt)
 		}
-		r.Source, r.Progress = src, at
+		r.Source, r.Progress, r.Idle = src, at, rest[n] == 1
 	default:
 		return Record{}, fmt.Errorf("%w: unknown kind %q", ErrCorrupt, r.Kind)
 	}
 	return r, nil
 }
+
+// maxIdentity bounds a chunk's identity (two ids, a topic and two numbers).
+const maxIdentity = 2*maxEncodedName + maxTopic + 32
+
+// maxEncodedName bounds a model id or version in an identity.
+const maxEncodedName = 64 << 10
 
 // maxTopic bounds a topic name (Kafka allows 249 characters).
 const maxTopic = 255

@@ -17,7 +17,7 @@ const generateExamples = `  driftwatch generate --brokers 127.0.0.1:9092 --topic
 
 // cmdGenerate produces synthetic telemetry.
 func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
-	fs := newFlagSet("generate", "Produce realistic synthetic inference telemetry to a Kafka topic, keyed by model id,\n"+
+	fs := newFlagSet("generate", "Produce realistic synthetic inference telemetry to a Kafka topic, keyed by model id (or prediction id),\n"+
 		"optionally with an injected shift and a share of malformed events.", generateExamples, stdout, stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "comma-separated Kafka brokers")
 	topic := fs.String("topic", "driftwatch.telemetry", "topic to produce to")
@@ -32,12 +32,20 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	shiftSigma := fs.Float64("shift-sigma", 1, "mean shift of the shifted numeric features, in standard deviations")
 	shiftFeatures := fs.String("shift-features", "", "comma-separated features to shift (default: the model's first three)")
 	bad := fs.Float64("bad-fraction", 0, "share of malformed events (they go to the dead-letter topic)")
+	key := fs.String("key", "model_id", "message key: model_id (a model's events in one partition) or prediction_id (spread over all)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	sc := generator.DefaultScenario(*models, *features)
 	sc.Rate = *rate
 	sc.BadFraction = *bad
+	switch *key {
+	case "model_id":
+	case "prediction_id":
+		sc.KeyByPrediction = true
+	default:
+		return fmt.Errorf("--key: want model_id or prediction_id, got %q", *key)
+	}
 	sc.Start = time.Now().UTC()
 	if *start != "" {
 		t, err := time.Parse(time.RFC3339Nano, *start)

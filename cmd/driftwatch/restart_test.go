@@ -49,6 +49,21 @@ func storedEvents(t *testing.T, s *storage.Store) (events, windows uint64) {
 	return events, windows
 }
 
+// decidedWindows returns the number of model windows decided (model_windows),
+// 0 before the table exists.
+func decidedWindows(s *storage.Store) uint64 {
+	rows, err := s.Query(context.Background(), "SELECT count() FROM model_windows FINAL")
+	if err != nil {
+		return 0
+	}
+	defer rows.Close()
+	var n uint64
+	if rows.Next() && rows.Scan(&n) != nil {
+		return 0
+	}
+	return n
+}
+
 // TestKillAndRestartCountsEveryEventOnce SIGKILLs the monitor in the middle
 // of a window while telemetry flows, restarts it, and checks that every
 // produced event is counted exactly once in inference_windows.
@@ -118,10 +133,11 @@ listen: 127.0.0.1:0
 	}()
 
 	first, firstLog := start("first")
-	// Kill once some windows are stored, half-way through a window.
+	// Kill once some windows are stored and the deciders pinned the
+	// references, half-way through a window.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if _, w := storedEvents(t, s); w >= 6 {
+		if _, w := storedEvents(t, s); w >= 6 && decidedWindows(s) >= 6 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -128,3 +128,22 @@ ENGINE = ReplacingMergeTree(created_at)
 ORDER BY (model_id, model_version, reference_id, feature);
 
 ALTER TABLE `drift_scores` ADD COLUMN effect Float64 AFTER p_value;
+
+CREATE TABLE IF NOT EXISTS model_windows
+(
+    model_id String,
+    model_version String,
+    window_start DateTime,
+    window_end DateTime,
+    events UInt64,
+    late_events UInt64,
+    rejected_events UInt64,
+    partitions UInt32,
+    missing_partitions Array(Int32),
+    mixed_references UInt8,
+    reference_id String,
+    decided_at DateTime
+)
+ENGINE = ReplacingMergeTree(decided_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, window_start);

@@ -128,3 +128,22 @@ ENGINE = ReplacingMergeTree(created_at)
 ORDER BY (model_id, model_version, reference_id, feature);
 
 ALTER TABLE `drift_scores` ADD COLUMN effect Float64 CODEC(Gorilla, ZSTD(1)) AFTER p_value;
+
+CREATE TABLE IF NOT EXISTS model_windows
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    window_start DateTime CODEC(Delta(4), ZSTD(1)),
+    window_end DateTime CODEC(Delta(4), ZSTD(1)),
+    events UInt64,
+    late_events UInt64,
+    rejected_events UInt64,
+    partitions UInt32,
+    missing_partitions Array(Int32) CODEC(ZSTD(1)),
+    mixed_references UInt8,
+    reference_id LowCardinality(String),
+    decided_at DateTime CODEC(Delta(4), ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(decided_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, window_start);

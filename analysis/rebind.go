@@ -1,0 +1,71 @@
+package analysis
+
+import (
+	"github.com/driftwatch/driftwatch/analysis/stat"
+)
+
+// Rebind turns w, a window opened without a reference (warm-up state), into
+// the state it would have had if it had been opened against ref, when that
+// can be done exactly: every numeric feature's sample holds all of its
+// observations (so bin counts against ref's edges can be counted from it)
+// and no categorical feature overflowed its tracked values. It reports
+// whether it rebound w; otherwise w is left as it was.
+//
+// A reference pinned by a decider reaches the partitions a moment later, so
+// windows opened meanwhile carry warm-up state; rebinding scores them exactly
+// like the windows opened after. Their samples are cut to the bottom
+// SampleSize keys, the sample a window opened against ref keeps.
+func (w *Window) Rebind(ref *Reference) bool {
+	if w.Ref != nil || ref == nil || ref.Model != w.Model {
+		return false
+	}
+	for i := range w.Numeric {
+		if s := &w.Numeric[i]; uint64(s.Sample.Len()) < s.Count {
+			return false
+		}
+	}
+	for i := range w.Categorical {
+		if w.Categorical[i].Other > 0 {
+			return false
+		}
+	}
+	w.Ref = ref
+	k := w.cfg.SampleSize
+	w.numEdges = w.numEdges[:0]
+	for i, name := range w.NumericNames() {
+		var edges []float64
+		if nr := ref.Numeric[name]; nr != nil {
+			edges = nr.Edges
+		}
+		w.numEdges = append(w.numEdges, edges)
+		old := &w.Numeric[i]
+		s := NumericState{Count: old.Count, Mean: old.Mean, M2: old.M2, Min: old.Min, Max: old.Max, Sample: NewSample(k)}
+		if edges != nil {
+			s.Bins = make([]uint64, len(edges)+1)
+		}
+		for j, v := range old.Sample.vals {
+			if s.Bins != nil {
+				s.Bins[stat.BinIndex(edges, v)]++
+			}
+			s.Sample.Add(old.Sample.keys[j], v)
+		}
+		w.Numeric[i] = s
+	}
+	w.catRefs = w.catRefs[:0]
+	for i, name := range w.CategoricalNames() {
+		cr := ref.Categorical[name]
+		w.catRefs = append(w.catRefs, cr)
+		old := &w.Categorical[i]
+		s := NewCategoricalState(cr)
+		if cr == nil {
+			// A feature the reference lacks keeps counting values as in warm-up.
+			s.Count, s.Tracked = old.Count, old.Tracked
+		} else {
+			for _, v := range sortedKeys(old.Tracked) {
+				s.observeN(v, old.Tracked[v], cr)
+			}
+		}
+		w.Categorical[i] = s
+	}
+	return true
+}

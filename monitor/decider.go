@@ -1,0 +1,395 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/partial"
+	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// maxAssemblyBytes bounds the incomplete partials a decider holds.
+const maxAssemblyBytes = 256 << 20
+
+// maxWindowsPerModel bounds the windows of one model version being merged.
+const maxWindowsPerModel = 64
+
+// decider is the second stage for one partition of the partials topic: the
+// consumer group gives every model id exactly one decider. It merges the
+// partials of each model window from every source partition and, once every
+// source partition has passed the window (partial.Merger), scores it once,
+// stores the decision (feature_windows, drift_scores, model_windows) and
+// hands the verdicts to the alert manager. Its partition is committed up to
+// the first partial of the oldest window not yet stored.
+type decider struct {
+	m     *Monitor
+	topic string
+	part  int32
+
+	mu    sync.Mutex
+	asm   *partial.Assembler
+	merge *partial.Merger
+	prev  map[analysis.ModelKey]*analysis.Window // previous decided window, for previous_window references
+	next  int64                                  // next offset to read; -1 before the first message
+	dead  []ingest.DeadLetter
+	err   error
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+var _ ingest.PartitionHandler = (*decider)(nil)
+
+// openDecider is the partials consumer's HandlerFactory. It reads the number
+// of telemetry partitions (every one must pass a window before it is
+// decided) and which windows were decided before, so that a replay of the
+// partials topic decides nothing twice.
+func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, start int64) (ingest.PartitionHandler, error) {
+	cfg := &m.cfg.Analysis
+	d := &decider{
+		m: m, topic: topic, part: part, next: -1,
+		asm: partial.NewAssembler(maxAssemblyBytes),
+		merge: partial.NewMerger(partial.Config{Lateness: cfg.AllowedLateness, Timeout: cfg.MergeTimeout,
+			MaxModels: cfg.MaxModels, MaxWindows: maxWindowsPerModel}),
+		prev: make(map[analysis.ModelKey]*analysis.Window),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	source := m.cfg.Kafka.Consumer.Topic
+	n, err := ingest.PartitionCount(ctx, nil, m.cfg.Kafka.Consumer.Brokers, source)
+	if err != nil {
+		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
+	}
+	d.merge.Expect(source, n)
+	decided, err := m.store.DecidedWindows(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
+	}
+	restore := make(map[analysis.ModelKey]time.Time, len(decided))
+	for k, end := range decided {
+		restore[analysis.ModelKey{ID: k[0], Version: k[1]}] = end
+	}
+	d.merge.Restore(restore)
+	m.log.Info("decider opened", "topic", topic, "partition", part, "offset", start, "source_partitions", n)
+	go d.tick(ctx)
+	return d, nil
+}
+
+// tick decides, once a second, the windows that waited merge_timeout for a
+// silent partition, when no record arrives to trigger it.
+func (d *decider) tick(ctx context.Context) {
+	defer close(d.done)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.mu.Lock()
+			if d.err == nil {
+				if err := d.decide(ctx); err != nil {
+					d.err = err
+					if ctx.Err() == nil {
+						d.m.log.Warn("deciding waited-out windows", "topic", d.topic, "partition", d.part, "err", err)
+					}
+				}
+			}
+			d.mu.Unlock()
+		}
+	}
+}
+
+// Handle merges a batch of partials and progress records and decides the
+// windows that became complete. It blocks while ClickHouse is unavailable.
+func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err != nil {
+		return d.err
+	}
+	met := d.m.met
+	evicted := d.asm.Evicted()
+	for i := range batch {
+		msg := &batch[i]
+		if msg.Offset < d.next {
+			continue
+		}
+		d.next = msg.Offset + 1
+		r, err := partial.Parse(msg.Value)
+		if err != nil {
+			d.reject(msg, err)
+			continue
+		}
+		if r.Kind == partial.KindProgress {
+			d.merge.Advance(r.Source, r.Progress, r.Idle)
+			continue
+		}
+		payload, first, err := d.asm.Add(r, msg.Offset)
+		if err != nil {
+			d.reject(msg, err)
+			continue
+		}
+		if payload == nil {
+			continue
+		}
+		src, w, err := partial.DecodePartial(&d.m.cfg.Analysis, payload, d.reference(ctx))
+		if err != nil {
+			d.reject(msg, err)
+			continue
+		}
+		switch d.merge.Add(src, w, first, time.Now()) {
+		case partial.Merged:
+			met.partialsIn.WithLabelValues("merged").Inc()
+		case partial.Duplicate:
+			met.partialsIn.WithLabelValues("duplicate").Inc()
+		case partial.AlreadyDecided:
+			met.partialsIn.WithLabelValues("already_decided").Inc()
+		case partial.Dropped:
+			met.partialsIn.WithLabelValues("dropped").Inc()
+			d.m.log.Warn("partial dropped: the decider holds its bound of model versions or windows", "model", w.Model.ID,
+				"version", w.Model.Version, "window_start", w.Start, "source", src.String())
+		}
+	}
+	met.partialsIn.WithLabelValues("evicted").Add(float64(d.asm.Evicted() - evicted))
+	if len(d.dead) > 0 {
+		if err := d.m.dlq.Write(ctx, d.dead); err != nil {
+			d.err = fmt.Errorf("writing %d dead letters: %w", len(d.dead), err)
+			return d.err
+		}
+		clear(d.dead)
+		d.dead = d.dead[:0]
+	}
+	if err := d.decide(ctx); err != nil {
+		d.err = err
+		return err
+	}
+	return nil
+}
+
+// reject dead-letters a record of the partials topic that cannot be read.
+func (d *decider) reject(msg *ingest.Message, err error) {
+	d.m.met.partialsIn.WithLabelValues("invalid").Inc()
+	d.dead = append(d.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: "invalid_partial", Detail: err.Error()})
+}
+
+// reference returns the lookup DecodePartial uses: the model version's
+// reference when it has the id a partial names, else the stored reference
+// with that id (pinned by another instance, or replaced since).
+func (d *decider) reference(ctx context.Context) func(analysis.ModelKey, string) *analysis.Reference {
+	return func(m analysis.ModelKey, id string) *analysis.Reference {
+		if ref := d.m.refs.Get(m); ref != nil && ref.ID == id {
+			return ref
+		}
+		ref, err := d.m.storedReference(ctx, m, id)
+		if err != nil {
+			d.m.log.Warn("reading a reference named by a partial", "model", m.ID, "version", m.Version, "reference_id", id, "err", err)
+		}
+		return ref
+	}
+}
+
+// decide scores, stores and alerts on every complete window. Called with mu held.
+func (d *decider) decide(ctx context.Context) error {
+	ready := d.merge.Ready(time.Now())
+	d.m.met.merging.Set(float64(d.m.mergingWindows(d, d.merge.Open())))
+	if len(ready) == 0 {
+		return nil
+	}
+	cfg := &d.m.cfg.Analysis
+	var batch storage.WindowBatch
+	var obs []alerting.Observation
+	for i := range ready {
+		c := &ready[i]
+		w := c.Window
+		var scores []analysis.Score
+		var ref *analysis.Reference
+		if !c.MixedReferences {
+			if pinned := d.m.refs.Contribute(w); pinned != nil {
+				d.m.addUnsavedReference(pinned)
+			} else if w.Ref == nil {
+				// Opened before the reference reached its partitions.
+				w.Rebind(d.m.refs.Get(w.Model))
+			}
+			ref = d.scoringReference(ctx, w)
+			scores = cfg.ScoreWindowAgainst(w, ref)
+			if len(scores) == 0 && ref != w.Ref {
+				// The earlier window was not comparable (warm-up, other bins).
+				ref = w.Ref
+				scores = cfg.ScoreWindowAgainst(w, ref)
+			}
+			scores = append(scores, d.m.evidence.Add(w.Model, w.End, scores)...)
+			if w.Ref != nil && cfg.Mode(w.Model.ID) == analysis.ModePreviousWindow {
+				d.prev[w.Model] = w
+			}
+		}
+		decisionRows(&batch, c, ref, scores)
+		o := observations(w, scores)
+		obs = append(obs, o...)
+		for _, sc := range scores {
+			d.m.met.setDrift(w.Model.ID, w.Model.Version, sc.Feature, sc.Test, sc.Statistic)
+		}
+		for _, x := range o {
+			if x.Severity != alerting.SeverityOK {
+				d.m.met.drifted.Inc()
+				d.m.stats.addDrifted(w.Model.ID + "/" + w.Model.Version + "/" + x.Feature)
+			}
+		}
+		completeness := "complete"
+		if len(c.Missing) > 0 {
+			completeness = "waited_out"
+			d.m.log.Warn("window decided without partitions that stayed behind for merge_timeout", "model", w.Model.ID,
+				"version", w.Model.Version, "window_start", w.Start, "missing", len(c.Missing))
+		}
+		d.m.met.decided.WithLabelValues(completeness).Inc()
+	}
+	// References first: stored windows must never name a reference that is not stored.
+	if err := d.m.saveReferences(ctx); err != nil {
+		return err
+	}
+	if err := d.m.store.WriteWindows(ctx, batch); err != nil {
+		return fmt.Errorf("storing %d decided windows of %s/%d: %w", len(ready), d.topic, d.part, err)
+	}
+	d.m.stats.addDecided(uint64(len(ready)))
+	if d.m.alerts != nil {
+		d.m.alerts.Observe(ctx, obs)
+	}
+	return nil
+}
+
+// scoringReference returns what window w is scored against: its pinned
+// reference, or the rolling reference its model's mode asks for when the
+// earlier window exists.
+func (d *decider) scoringReference(ctx context.Context, w *analysis.Window) *analysis.Reference {
+	if w.Ref == nil {
+		return nil
+	}
+	cfg := &d.m.cfg.Analysis
+	switch mode := cfg.Mode(w.Model.ID); mode {
+	case analysis.ModePreviousWindow:
+		if prev := d.prev[w.Model]; prev != nil && prev.End.Equal(w.Start) && prev.Ref == w.Ref {
+			return analysis.ReferenceFromWindow(prev, time.Now())
+		}
+	case analysis.ModePreviousDay, analysis.ModePreviousWeek:
+		from := w.Start.Add(-analysis.Lookback(mode))
+		ref, n, err := ReferenceFromStore(ctx, d.m.store, w.Model, from, from.Add(time.Second), *cfg)
+		if err != nil {
+			d.m.log.Warn("no seasonal reference, scoring against the pinned one", "model", w.Model.ID, "version", w.Model.Version,
+				"mode", mode, "err", err)
+		} else if n > 0 && ref != nil {
+			ref.Prepare(cfg.SampleSize)
+			return ref
+		}
+	}
+	return w.Ref
+}
+
+// Committable returns the first offset of the partials partition whose
+// records are not all accounted for: the first partial of a window still
+// being merged or of an incomplete partial.
+func (d *decider) Committable() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.next < 0 || d.err != nil {
+		return -1
+	}
+	c := d.merge.Committable(d.next)
+	if f := d.asm.First(); f >= 0 && f < c {
+		c = f
+	}
+	return c
+}
+
+// Close stops the ticker and forgets the decider's windows: their partials
+// are read again by the partition's next owner from the committed offset.
+func (d *decider) Close(ctx context.Context) error {
+	defer d.m.mergingWindows(d, -1)
+	select {
+	case <-d.stop:
+		return nil
+	default:
+		close(d.stop)
+	}
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// publishProgress tells every decider that source src has sealed every
+// window whose end plus the lateness is at or before atMs, and whether it is
+// idle. Nothing is published for a partition that has read nothing and is
+// not idle yet.
+func (m *Monitor) publishProgress(ctx context.Context, src partial.Source, atMs int64, idle bool) error {
+	if atMs == minProgress && !idle {
+		return nil
+	}
+	n, err := m.partials.Partitions(ctx)
+	if err != nil {
+		return fmt.Errorf("publishing the progress of %s: %w", src, err)
+	}
+	rec := partial.EncodeProgress(src, atMs, idle)
+	recs := make([]ingest.Record, n)
+	for i := range recs {
+		recs[i] = ingest.Record{Value: rec, Partition: i}
+	}
+	return m.partials.Publish(ctx, recs)
+}
+
+// storedReference reads reference id of model version mv from ClickHouse;
+// nil when it is not stored.
+func (m *Monitor) storedReference(ctx context.Context, mv analysis.ModelKey, id string) (*analysis.Reference, error) {
+	rows, err := m.store.ReferenceRows(ctx, mv.ID, mv.Version, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, ref := range ReferencesFromRows(rows) {
+		if ref.ID == id {
+			ref.Prepare(m.cfg.Analysis.SampleSize)
+			return ref, nil
+		}
+	}
+	return nil, nil
+}
+
+// refreshReferences loads the references that became active since the last
+// call (pinned by a decider of another instance, or imported): a partition
+// opens its next windows against them.
+func (m *Monitor) refreshReferences(ctx context.Context) error {
+	active, err := m.store.ActiveReferenceIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for k, id := range active {
+		mv := analysis.ModelKey{ID: k[0], Version: k[1]}
+		if m.refs.Get(mv) != nil {
+			// A reference imported while the monitor runs is used from its
+			// next start on (docs/baselines.md); only model versions without
+			// one pick up what another instance pinned.
+			continue
+		}
+		ref, err := m.storedReference(ctx, mv, id)
+		if err != nil {
+			return err
+		}
+		if ref == nil {
+			continue
+		}
+		m.refs.Set(ref)
+		m.log.Info("reference loaded", "model", mv.ID, "version", mv.Version, "reference_id", id, "source", ref.Source)
+	}
+	return nil
+}
+
+// minProgress is the progress of a partition before its first event.
+const minProgress = math.MinInt64
