@@ -40,6 +40,11 @@ func sampleBatch(topic string, partition int32, minute int, firstOffset, lastOff
 				Feature: "amount", Kind: "numeric", Test: "ks", Statistic: 0.05, PValue: 0.42, Threshold: 0.01,
 				Severity: "ok", Drifted: false, NReference: 1000, NCurrent: 100, ReferenceID: "ref-1", FlushedAt: flushed},
 		},
+		Models: []ModelWindowRow{{
+			ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: end,
+			Events: uint64(lastOffset - firstOffset + 1), LateEvents: 2, RejectedEvents: 3, Partitions: 1,
+			ReferenceID: "ref-1", DecidedAt: flushed,
+		}},
 	}
 }
 
