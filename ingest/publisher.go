@@ -65,8 +65,11 @@ func NewPublisher(brokers []string, topic string, reg prometheus.Registerer, log
 			Balancer:     explicitBalancer{},
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: time.Millisecond,
-			BatchBytes:   4 << 20,
-			MaxAttempts:  1, // Publish retries with its own backoff.
+			// A produce request per partition must stay under the brokers'
+			// message.max.bytes (1 MiB by default): records are at most a
+			// chunk (256 KiB) each, so batches of up to 900 KiB fit.
+			BatchBytes:  900 << 10,
+			MaxAttempts: 1, // Publish retries with its own backoff.
 		},
 		topic:   topic,
 		brokers: brokers,
@@ -120,6 +123,9 @@ func (p *Publisher) Publish(ctx context.Context, recs []Record) error {
 			return nil
 		}
 		p.errors.Inc()
+		if permanent(err) {
+			return fmt.Errorf("publishing %d messages to %s: %w", len(pending), p.topic, err)
+		}
 		var werrs kafka.WriteErrors
 		if errors.As(err, &werrs) && len(werrs) == len(pending) {
 			failed := pending[:0:0]
@@ -136,6 +142,23 @@ func (p *Publisher) Publish(ctx context.Context, recs []Record) error {
 			return fmt.Errorf("publishing %d messages to %s: %w", len(pending), p.topic, err)
 		}
 	}
+}
+
+// permanent reports whether a publication can never succeed as it is: a
+// record or batch beyond the brokers' size limit, or no right to write.
+func permanent(err error) bool {
+	var tooLarge kafka.MessageTooLargeError
+	var werrs kafka.WriteErrors
+	if errors.As(err, &werrs) {
+		for _, e := range werrs {
+			if e != nil && !permanent(e) {
+				return false
+			}
+		}
+		return len(werrs) > 0
+	}
+	return errors.As(err, &tooLarge) || errors.Is(err, kafka.MessageSizeTooLarge) || errors.Is(err, kafka.RecordListTooLarge) ||
+		errors.Is(err, kafka.TopicAuthorizationFailed) || errors.Is(err, kafka.InvalidTopic)
 }
 
 // Partitions returns the topic's partition count, read from the brokers at

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// queryCount runs a query returning one UInt64 (0 when it fails, as before
+// the tables exist).
+func queryCount(s *storage.Store, sql string) uint64 {
+	rows, err := s.Query(context.Background(), sql)
+	if err != nil {
+		return 0
+	}
+	defer rows.Close()
+	var n uint64
+	if rows.Next() && rows.Scan(&n) != nil {
+		return 0
+	}
+	return n
+}
+
+// TestThreeInstancesOneKilledMidWindow runs three `driftwatch run` processes
+// in one consumer group over six partitions, with telemetry keyed by
+// prediction id so that every model spreads over every partition. One
+// instance is SIGKILLed mid-window while telemetry flows and started again.
+// Every event must be counted exactly once, and every model window decided
+// once, on the merged state of all six partitions: its model_windows row
+// holds the sum of the partitions' counts, and drift_scores holds one row per
+// (model, version, window, feature, test).
+func TestThreeInstancesOneKilledMidWindow(t *testing.T) {
+	bin := buildBinary(t)
+	s, addr, db := clickhouseForTest(t)
+	const partitions = 6
+	broker, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: partitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "driftwatch.yaml")
+	cfg := fmt.Sprintf(`kafka:
+  brokers: [%s]
+  topic: telemetry
+  group_id: three
+  heartbeat_interval: 200ms
+  session_timeout: 3s
+  rebalance_timeout: 3s
+  join_group_backoff: 200ms
+  max_wait: 100ms
+  commit_interval: 200ms
+clickhouse:
+  addr: %s
+  database: %s
+analysis:
+  window_size: 2s
+  allowed_lateness: 500ms
+  idle_flush: 1s
+  warmup_windows: 2
+listen: 127.0.0.1:0
+`, broker.Brokers()[0], addr, db)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs []string
+	start := func(name string) *exec.Cmd {
+		path := filepath.Join(dir, name+".log")
+		logf, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, path)
+		cmd := exec.Command(bin, "run", "--config", cfgPath, "--log-level", "info")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	procs := []*exec.Cmd{start("a"), start("b"), start("c")}
+	defer func() {
+		for _, p := range procs {
+			_ = p.Process.Signal(syscall.SIGTERM)
+			_ = p.Wait()
+		}
+		if t.Failed() {
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, b)
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second) // let the three join before telemetry flows
+
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	// Real-time telemetry: 3,000 events/s for 16 s, 3 models, keyed by prediction id.
+	const n = 48000
+	sc := generator.DefaultScenario(3, 8)
+	sc.Rate = 3000
+	sc.Start = time.Now().UTC()
+	sc.KeyByPrediction = true
+	g, err := generator.New(sc, 11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	produced := make(chan error, 1)
+	go func() {
+		sent, err := generator.Produce(ctx, broker.Brokers(), "telemetry", g, n, slog.New(slog.DiscardHandler))
+		if err == nil && sent != n {
+			err = fmt.Errorf("produced %d of %d", sent, n)
+		}
+		produced <- err
+	}()
+
+	// Kill instance b once decisions flow, half-way through a window.
+	deadline := time.Now().Add(60 * time.Second)
+	for queryCount(s, "SELECT count() FROM model_windows FINAL") < 6 {
+		if time.Now().After(deadline) {
+			t.Fatal("no model windows decided in time")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for ms := time.Now().UnixMilli() % 2000; ms < 700 || ms > 1300; ms = time.Now().UnixMilli() % 2000 {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := procs[1].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = procs[1].Wait()
+	killedAt := queryCount(s, "SELECT sum(events) FROM inference_windows FINAL")
+	time.Sleep(time.Second)
+	procs[1] = start("b-restarted")
+	if err := <-produced; err != nil {
+		t.Fatal(err)
+	}
+
+	// Every event counted once, every window decided once all partitions passed it.
+	windowsQuery := "SELECT count() FROM (SELECT DISTINCT model_id, model_version, window_start FROM inference_windows)"
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		stored := queryCount(s, "SELECT sum(events) FROM inference_windows FINAL")
+		windows := queryCount(s, windowsQuery)
+		decided := queryCount(s, "SELECT count() FROM model_windows FINAL")
+		if stored >= n && decided >= windows {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events counted, %d of %d windows decided", stored, n, decided, windows)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // give a duplicate the time to show up, if there were one
+	if got := queryCount(s, "SELECT sum(events) FROM inference_windows FINAL"); got != n {
+		t.Fatalf("inference_windows counts %d events, want exactly the %d produced", got, n)
+	}
+	if killedAt == 0 || killedAt >= n {
+		t.Fatalf("the kill did not happen mid-stream: %d of %d events counted before it", killedAt, n)
+	}
+	// The decision of each window saw every partition's share.
+	if bad := queryCount(s, `SELECT count() FROM model_windows AS d FINAL
+ANY INNER JOIN (SELECT model_id, model_version, window_start, sum(events) AS events, count() AS parts
+    FROM inference_windows FINAL GROUP BY model_id, model_version, window_start) AS p
+USING (model_id, model_version, window_start)
+WHERE d.events != p.events OR d.partitions != p.parts OR length(d.missing_partitions) > 0`); bad != 0 {
+		t.Errorf("%d model windows were decided on less than every partition's share", bad)
+	}
+	if spread := queryCount(s, "SELECT min(partitions) FROM model_windows FINAL"); spread < 2 {
+		t.Errorf("a model window merged %d partitions: telemetry keyed by prediction id must spread", spread)
+	}
+	if d := queryCount(s, `SELECT toUInt64(count() - uniqExact(model_id, model_version, window_start, feature, test))
+FROM drift_scores FINAL`); d != 0 {
+		t.Errorf("%d drift_scores rows beyond one per (model, version, window, feature, test)", d)
+	}
+	if k := queryCount(s, "SELECT countIf(kafka_partition != -1) FROM drift_scores"); k != 0 {
+		t.Errorf("%d drift_scores rows of a single partition", k)
+	}
+	if scored := queryCount(s, "SELECT count() FROM drift_scores FINAL"); scored == 0 {
+		t.Error("no window was scored")
+	}
+	t.Logf("%d events, %d model windows decided, %d counted before the SIGKILL",
+		n, queryCount(s, "SELECT count() FROM model_windows FINAL"), killedAt)
+}

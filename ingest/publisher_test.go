@@ -1,0 +1,104 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// readPartition reads every message of partition p of topic.
+func readPartition(t *testing.T, brokers []string, topic string, p int) []kafka.Message {
+	t.Helper()
+	conn, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	last, err := conn.ReadLastOffset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for int64(len(out)) < last {
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		m, err := conn.ReadMessage(4 << 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestPublisherWritesLargeRecordsInOrderToTheirPartitions publishes records
+// that add up to several MiB for one partition (each 256 KiB, the size of a
+// partial's chunk) to explicit partitions and by key: every one arrives, in
+// order, where it was aimed, although one produce request to a partition
+// may not exceed the broker's 1 MiB.
+func TestPublisherWritesLargeRecordsInOrderToTheirPartitions(t *testing.T) {
+	e := startBroker(t, "partials")
+	if err := e.CreateTopic("wide", 4); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPublisher(e.Brokers(), "wide", nil, testLog(t))
+	defer p.Close()
+	if n, err := p.Partitions(context.Background()); err != nil || n != 4 {
+		t.Fatalf("partitions %d, %v", n, err)
+	}
+	// 20 records (5 MiB) to partition 0, then one to each partition.
+	target := func(i int) int { return max(0, i-20) }
+	var recs []Record
+	for i := range 24 {
+		v := bytes.Repeat([]byte{byte(i)}, 256<<10)
+		recs = append(recs, Record{Value: v, Partition: target(i)})
+	}
+	recs = append(recs, Record{Key: []byte("fraud"), Value: []byte("keyed"), Partition: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Publish(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	keyed := 0
+	for part := range 4 {
+		msgs := readPartition(t, e.Brokers(), "wide", part)
+		var got []byte
+		for _, m := range msgs {
+			if string(m.Value) == "keyed" {
+				keyed++
+				continue
+			}
+			got = append(got, m.Value[0])
+		}
+		want := []byte{}
+		for i := range 24 {
+			if target(i) == part {
+				want = append(want, byte(i))
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("partition %d holds records %v, want %v", part, got, want)
+		}
+	}
+	if keyed != 1 {
+		t.Errorf("the keyed record arrived %d times", keyed)
+	}
+}
+
+// TestPublisherFailsAtOnceOnARecordTooLarge: a record beyond the brokers'
+// limit can never be written; Publish says so instead of retrying forever.
+func TestPublisherFailsAtOnceOnARecordTooLarge(t *testing.T) {
+	e := startBroker(t, "partials")
+	p := NewPublisher(e.Brokers(), "partials", nil, testLog(t))
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := p.Publish(ctx, []Record{{Value: bytes.Repeat([]byte("x"), 2<<20), Partition: 0}})
+	if err == nil || ctx.Err() != nil || time.Since(start) > 10*time.Second {
+		t.Fatalf("publishing 2 MiB: %v after %s", err, time.Since(start))
+	}
+	t.Log(err)
+}
