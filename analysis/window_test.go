@@ -116,30 +116,7 @@ func TestMergeEqualsUnion(t *testing.T) {
 				}
 			}
 			a.Merge(b)
-			if a.Events != u.Events || a.FirstOffset != u.FirstOffset || a.LastOffset != u.LastOffset {
-				t.Fatalf("trial %d: events/offsets %d %d-%d, union %d %d-%d", trial, a.Events, a.FirstOffset, a.LastOffset, u.Events, u.FirstOffset, u.LastOffset)
-			}
-			for i, name := range u.NumericNames() {
-				j := slices.Index(a.NumericNames(), name)
-				if j < 0 {
-					t.Fatalf("trial %d: feature %s missing after merge", trial, name)
-				}
-				got, want := &a.Numeric[j], &u.Numeric[i]
-				if got.Count != want.Count || got.Min != want.Min || got.Max != want.Max || !slices.Equal(got.Bins, want.Bins) {
-					t.Fatalf("trial %d %s: count/min/max/bins %d %g %g %v, union %d %g %g %v", trial, name, got.Count, got.Min, got.Max, got.Bins, want.Count, want.Min, want.Max, want.Bins)
-				}
-				if !closeRel(got.Mean, want.Mean) || !closeRel(got.Variance(), want.Variance()) {
-					t.Fatalf("trial %d %s: mean/var %g %g, union %g %g", trial, name, got.Mean, got.Variance(), want.Mean, want.Variance())
-				}
-				sameSample(t, name, &got.Sample, &want.Sample)
-			}
-			for i, name := range u.CategoricalNames() {
-				j := slices.Index(a.CategoricalNames(), name)
-				got, want := &a.Categorical[j], &u.Categorical[i]
-				if got.Count != want.Count || got.Other != want.Other || !slices.Equal(got.Counts, want.Counts) || fmt.Sprint(got.Tracked) != fmt.Sprint(want.Tracked) {
-					t.Fatalf("trial %d %s: %+v, union %+v", trial, name, got, want)
-				}
-			}
+			sameWindowState(t, fmt.Sprintf("trial %d", trial), a, u)
 		}
 	}
 }

@@ -50,43 +50,12 @@ func TestThreeInstancesOneKilledMidWindow(t *testing.T) {
 	defer broker.Close()
 
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "driftwatch.yaml")
-	cfg := fmt.Sprintf(`kafka:
-  brokers: [%s]
-  topic: telemetry
-  group_id: three
-  heartbeat_interval: 200ms
-  session_timeout: 3s
-  rebalance_timeout: 3s
-  join_group_backoff: 200ms
-  max_wait: 100ms
-  commit_interval: 200ms
-clickhouse:
-  addr: %s
-  database: %s
-analysis:
-  window_size: 2s
-  allowed_lateness: 500ms
-  idle_flush: 1s
-  warmup_windows: 2
-listen: 127.0.0.1:0
-`, broker.Brokers()[0], addr, db)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeRunConfig(t, dir, broker.Brokers()[0], addr, db, "three", "  session_timeout: 3s\n  rebalance_timeout: 3s\n")
 	var logs []string
 	start := func(name string) *exec.Cmd {
 		path := filepath.Join(dir, name+".log")
-		logf, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
 		logs = append(logs, path)
-		cmd := exec.Command(bin, "run", "--config", cfgPath, "--log-level", "info")
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, _ := startRun(t, bin, cfgPath, path)
 		return cmd
 	}
 	procs := []*exec.Cmd{start("a"), start("b"), start("c")}

@@ -49,6 +49,52 @@ func storedEvents(t *testing.T, s *storage.Store) (events, windows uint64) {
 	return events, windows
 }
 
+// writeRunConfig writes the configuration of `driftwatch run` processes
+// for tests into dir: fast group and window timings, 2 s windows, the given
+// consumer group, and extraKafka lines added to the kafka section.
+func writeRunConfig(t *testing.T, dir, broker, addr, db, group, extraKafka string) string {
+	t.Helper()
+	path := filepath.Join(dir, "driftwatch.yaml")
+	cfg := fmt.Sprintf(`kafka:
+  brokers: [%s]
+  topic: telemetry
+  group_id: %s
+  heartbeat_interval: 200ms
+  join_group_backoff: 200ms
+  max_wait: 100ms
+  commit_interval: 200ms
+%sclickhouse:
+  addr: %s
+  database: %s
+analysis:
+  window_size: 2s
+  allowed_lateness: 500ms
+  idle_flush: 1s
+  warmup_windows: 2
+listen: 127.0.0.1:0
+`, broker, group, extraKafka, addr, db)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startRun starts `driftwatch run` with the configuration at cfgPath,
+// logging at info level to logPath.
+func startRun(t *testing.T, bin, cfgPath, logPath string) (*exec.Cmd, *os.File) {
+	t.Helper()
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", cfgPath, "--log-level", "info")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, logf
+}
+
 // decidedWindows returns the number of model windows decided (model_windows),
 // 0 before the table exists.
 func decidedWindows(s *storage.Store) uint64 {
@@ -77,41 +123,10 @@ func TestKillAndRestartCountsEveryEventOnce(t *testing.T) {
 	defer broker.Close()
 
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "driftwatch.yaml")
-	cfg := fmt.Sprintf(`kafka:
-  brokers: [%s]
-  topic: telemetry
-  group_id: restart-test
-  heartbeat_interval: 200ms
-  join_group_backoff: 200ms
-  max_wait: 100ms
-  commit_interval: 200ms
-clickhouse:
-  addr: %s
-  database: %s
-analysis:
-  window_size: 2s
-  allowed_lateness: 500ms
-  idle_flush: 1s
-  warmup_windows: 2
-listen: 127.0.0.1:0
-`, broker.Brokers()[0], addr, db)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeRunConfig(t, dir, broker.Brokers()[0], addr, db, "restart-test", "")
 	start := func(name string) (*exec.Cmd, *os.File) {
-		logf, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "run", "--config", cfgPath, "--log-level", "info")
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, logf
+		return startRun(t, bin, cfgPath, filepath.Join(dir, name+".log"))
 	}
-
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	// Real-time telemetry: 4,000 events/s for 12 s, 3 models, event time = wall time.
