@@ -17,11 +17,10 @@ type Sample struct {
 	vals []float64
 }
 
-// NewSample returns an empty sample of capacity k. Its memory grows with
-// what it keeps, up to k observations: a window that sees few events holds
-// little, whatever k is.
+// NewSample returns an empty sample of capacity k, with room for all k
+// observations reserved so that the per-event path never grows it.
 func NewSample(k int) Sample {
-	return Sample{k: k}
+	return Sample{k: k, keys: make([]uint64, 0, k), vals: make([]float64, 0, k)}
 }
 
 // Len returns the number of observations kept.
