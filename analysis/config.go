@@ -22,6 +22,11 @@ type Config struct {
 	// is decided without the partitions that have not passed it, which are
 	// recorded in model_windows.missing_partitions. Default: 5m.
 	MergeTimeout time.Duration `yaml:"merge_timeout"`
+	// IdleWait is how long a model window waits for a partition that says it
+	// is idle (nothing read for idle_flush) before it is decided without it:
+	// a partition that wakes up with events of the window says so within
+	// this time and is then waited for. Default: 5s.
+	IdleWait time.Duration `yaml:"idle_wait"`
 	// WarmupWindows is how many closed windows of a model version make its
 	// reference when none was imported. Default: 5.
 	WarmupWindows int `yaml:"warmup_windows"`
@@ -94,6 +99,7 @@ func DefaultConfig() Config {
 		WindowSize:          time.Minute,
 		AllowedLateness:     10 * time.Second,
 		MergeTimeout:        5 * time.Minute,
+		IdleWait:            5 * time.Second,
 		WarmupWindows:       5,
 		SampleSize:          1000,
 		ReferenceSampleSize: 10000,
@@ -135,6 +141,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MergeTimeout < 0 {
 		return fmt.Errorf("merge_timeout: must not be negative, got %s", c.MergeTimeout)
+	}
+	if c.IdleWait == 0 {
+		c.IdleWait = d.IdleWait
+	}
+	if c.IdleWait < 0 {
+		return fmt.Errorf("idle_wait: must not be negative, got %s", c.IdleWait)
 	}
 	ints := []struct {
 		name     string

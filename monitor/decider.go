@@ -56,7 +56,7 @@ func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, sta
 		m: m, topic: topic, part: part, next: -1,
 		asm: partial.NewAssembler(maxAssemblyBytes),
 		merge: partial.NewMerger(partial.Config{Lateness: cfg.AllowedLateness, Timeout: cfg.MergeTimeout,
-			MaxModels: cfg.MaxModels, MaxWindows: maxWindowsPerModel}),
+			IdleWait: cfg.IdleWait, MaxModels: cfg.MaxModels, MaxWindows: maxWindowsPerModel}),
 		prev: make(map[analysis.ModelKey]*analysis.Window),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),

@@ -36,6 +36,11 @@ type Config struct {
 	// is decided without them. Event time cannot bound the wait: an idle
 	// source reports the wall clock, far ahead of a backfill's event time.
 	Timeout time.Duration
+	// IdleWait is how long (wall clock, from its first partial) a window
+	// waits for a source that says it is idle and has not passed it: a
+	// source that wakes up with events of the window says it is active again
+	// within this time, and is then waited for.
+	IdleWait time.Duration
 	// MaxModels bounds the model versions with windows being merged.
 	MaxModels int
 	// MaxWindows bounds the windows being merged per model version.
@@ -115,9 +120,10 @@ func (m *Merger) Restore(decided map[analysis.ModelKey]time.Time) {
 
 // Advance records that source src has sealed every window whose end plus the
 // lateness is at or before atMs, and whether it is idle. Progress only moves
-// forward. An idle source is not waited for (as event-time engines treat
-// idle inputs): a window its later events would fall in may be decided
-// without them, and their partial is then AlreadyDecided.
+// forward. An idle source is waited for only IdleWait (as event-time engines
+// treat idle inputs): a window its later events fall in may be decided
+// without them if it wakes up later than that, and their partial is then
+// AlreadyDecided.
 func (m *Merger) Advance(src Source, atMs int64, idle bool) {
 	if p, ok := m.progress[src]; !ok || atMs > p {
 		m.progress[src] = atMs
@@ -186,14 +192,17 @@ func (m *Merger) Add(src Source, w *analysis.Window, off int64, now time.Time) O
 }
 
 // Ready removes and returns the windows that are complete at wall-clock
-// time now: every source has reported progress at or past their end plus
-// the lateness, or their first partial came Timeout ago. A model's windows
+// time now: every active source has reported progress at or past their end
+// plus the lateness, and every idle one too or their first partial came
+// IdleWait ago; or their first partial came Timeout ago. A model's windows
 // are decided in order: a window waited out takes the model's earlier
 // windows with it. They come oldest end first (then by model).
 func (m *Merger) Ready(now time.Time) []Complete {
-	lo := int64(math.MaxInt64)
+	lo, loIdle := int64(math.MaxInt64), int64(math.MaxInt64)
 	for s, p := range m.progress {
-		if !m.idle[s] {
+		if m.idle[s] {
+			loIdle = min(loIdle, p)
+		} else {
 			lo = min(lo, p)
 		}
 	}
@@ -210,7 +219,7 @@ func (m *Merger) Ready(now time.Time) []Complete {
 		for i, p := range mw.open {
 			due := p.c.Window.End.UnixMilli() + m.lateMs
 			switch {
-			case lo >= due:
+			case lo >= due && (loIdle >= due || now.Sub(p.arrived) >= m.cfg.IdleWait):
 			case i <= forceUpTo:
 				for s, at := range m.progress {
 					if at < due && !m.idle[s] {

@@ -310,7 +310,7 @@ func withRefCopy(t *testing.T, cfg *analysis.Config, ref *analysis.Reference, m 
 func TestMergerDoesNotWaitForIdleSources(t *testing.T) {
 	cfg := testConfig(t)
 	m := analysis.ModelKey{ID: "a", Version: "1"}
-	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, MaxModels: 2, MaxWindows: 8})
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, IdleWait: 5 * time.Second, MaxModels: 2, MaxWindows: 8})
 	mg.Expect("t", 2)
 	now := t0
 	s0, s1 := Source{"t", 0}, Source{"t", 1}
@@ -321,9 +321,21 @@ func TestMergerDoesNotWaitForIdleSources(t *testing.T) {
 		t.Fatalf("decided before source 1 reported: %d", len(r))
 	}
 	mg.Advance(s1, math.MinInt64, true) // an empty partition, idle
-	if r := mg.Ready(now); len(r) != 1 || len(r[0].Missing) != 0 {
-		t.Fatalf("idle source waited for: %+v", r)
+	// It may be waking up with events of the window: wait IdleWait for it.
+	if r := mg.Ready(now.Add(4 * time.Second)); len(r) != 0 {
+		t.Fatalf("idle source not waited for IdleWait: %+v", r)
 	}
+	now = now.Add(5 * time.Second)
+	if r := mg.Ready(now); len(r) != 1 || len(r[0].Missing) != 0 {
+		t.Fatalf("idle source waited for beyond IdleWait: %+v", r)
+	}
+	// A source that wakes up within IdleWait is waited for.
+	mg.Add(s0, window(cfg, m, t0.Add(20*time.Second), 4, 7), 5, now)
+	mg.Advance(s1, math.MinInt64, false)
+	if r := mg.Ready(now.Add(time.Minute)); len(r) != 0 {
+		t.Fatalf("decided while the source that woke up is behind: %d", len(r))
+	}
+	mg.Add(s1, window(cfg, m, t0.Add(20*time.Second), 4, 8), 6, now)
 	// Source 1 wakes up behind: it is waited for again.
 	mg.Advance(s1, ms(5*time.Second), false)
 	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 4, 2), 1, now)

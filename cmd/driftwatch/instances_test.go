@@ -146,7 +146,7 @@ USING (model_id, model_version, window_start)
 WHERE d.events != p.events OR d.partitions != p.parts OR length(d.missing_partitions) > 0`); bad != 0 {
 		t.Errorf("%d model windows were decided on less than every partition's share", bad)
 	}
-	if spread := queryCount(s, "SELECT min(partitions) FROM model_windows FINAL"); spread < 2 {
+	if spread := queryCount(s, "SELECT toUInt64(min(partitions)) FROM model_windows FINAL"); spread < 2 {
 		t.Errorf("a model window merged %d partitions: telemetry keyed by prediction id must spread", spread)
 	}
 	if d := queryCount(s, `SELECT toUInt64(count() - uniqExact(model_id, model_version, window_start, feature, test))
