@@ -49,6 +49,23 @@ func queryUint(t *testing.T, s *storage.Store, sql string, args ...any) uint64 {
 	return v
 }
 
+// waitDecided waits until every window counted in inference_windows is
+// decided (model_windows), or fails at deadline.
+func waitDecided(t *testing.T, s *storage.Store, deadline time.Time) {
+	t.Helper()
+	for {
+		windows := queryUint(t, s, "SELECT count() FROM (SELECT DISTINCT model_id, model_version, window_start FROM inference_windows)")
+		decided := queryUint(t, s, "SELECT count() FROM model_windows FINAL")
+		if windows > 0 && decided == windows {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d windows decided in time", decided, windows)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // alertSink is a webhook receiver that checks and keeps every payload.
 type alertSink struct {
 	t    *testing.T
@@ -163,6 +180,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	waitDecided(t, s, deadline)
 	checkMetrics(t, m.Addr())
 	stop()
 	if err := <-done; err != nil {

@@ -67,6 +67,7 @@ func TestRollingReferenceModes(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	waitDecided(t, s, deadline)
 	stop()
 	<-done
 
