@@ -13,34 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func TestBackoff(t *testing.T) {
-	tests := []struct {
-		attempt  int
-		max      time.Duration
-		min, top time.Duration // inclusive bounds
-	}{
-		{1, 30 * time.Second, 50 * time.Millisecond, 100 * time.Millisecond},
-		{2, 30 * time.Second, 100 * time.Millisecond, 200 * time.Millisecond},
-		{4, 30 * time.Second, 400 * time.Millisecond, 800 * time.Millisecond},
-		{30, 30 * time.Second, 15 * time.Second, 30 * time.Second},
-		{1, 40 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond},
-		{5, 250 * time.Millisecond, 125 * time.Millisecond, 250 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		seen := map[time.Duration]bool{}
-		for range 200 {
-			d := backoff(tt.attempt, tt.max)
-			if d < tt.min || d > tt.top {
-				t.Fatalf("backoff(%d, %s) = %s, want within [%s, %s]", tt.attempt, tt.max, d, tt.min, tt.top)
-			}
-			seen[d] = true
-		}
-		if len(seen) < 10 {
-			t.Errorf("backoff(%d, %s) took only %d distinct values in 200 draws: no jitter?", tt.attempt, tt.max, len(seen))
-		}
-	}
-}
-
 // proxy is a TCP proxy in front of the test server that can refuse connections (its listener is
 // closed, so dials get "connection refused", and open connections are cut) and forward again.
 type proxy struct {
