@@ -22,6 +22,22 @@ import (
 )
 
 // Config is the whole configuration of `driftwatch run`.
+//
+// Defaults: DefaultConfig returns every documented default, nesting each
+// section's own DefaultConfig; LoadConfig decodes the file onto it, so an
+// absent key keeps its default and an explicit value, zero included, wins.
+// Validate only validates.
+//
+// Derived defaults: a few defaults are computed from other fields. Their
+// field is left empty (or zero) by DefaultConfig, and "empty means derived";
+// WithDerived, the one place that computes them, fills them in. LoadConfig
+// applies it after the file and the environment, and New applies it again
+// (it is idempotent) for configs built in code:
+//   - kafka.dead_letter_topic: <topic>.dlq
+//   - kafka.partials_topic: <topic>.partials
+//   - kafka.brokers, with kafka.embedded: [kafka.embedded_addr]
+//   - analysis.idle_flush: 2 × analysis.window_size
+//   - alerting: receiver names (slack, slack-1, ...) and pagerduty sources (alerting.source)
 type Config struct {
 	// Kafka says where telemetry comes from.
 	Kafka KafkaConfig `yaml:"kafka"`
@@ -50,10 +66,10 @@ type KafkaConfig struct {
 	// state travels to the one decider of its model (keyed by model id; the
 	// group <group_id>.decide consumes it). It is created, with the
 	// telemetry topic's partition count, when it does not exist.
-	// Default: <topic>.partials
+	// Default: "", which WithDerived makes <topic>.partials
 	PartialsTopic string `yaml:"partials_topic"`
 	// Embedded starts an in-process Kafka-protocol broker (for demos and
-	// tests) and points Brokers at it. Default: false
+	// tests); empty Brokers are then derived as [EmbeddedAddr]. Default: false
 	Embedded bool `yaml:"embedded"`
 	// EmbeddedAddr is the embedded broker's listen address.
 	// Default: 127.0.0.1:19092
@@ -62,39 +78,73 @@ type KafkaConfig struct {
 	EmbeddedPartitions int `yaml:"embedded_partitions"`
 }
 
-// DefaultListen is the default metrics address.
-const DefaultListen = "127.0.0.1:9464"
+// Defaults of Config that are not another package's.
+const (
+	// DefaultListen is the default metrics address.
+	DefaultListen = "127.0.0.1:9464"
+	// DefaultTopic is the default telemetry topic.
+	DefaultTopic = "driftwatch.telemetry"
+	// DefaultEmbeddedAddr is the default listen address of the embedded broker.
+	DefaultEmbeddedAddr = "127.0.0.1:19092"
+	// DefaultEmbeddedPartitions is the default partition count of the embedded broker's topics.
+	DefaultEmbeddedPartitions = 3
+	// DefaultMaxDriftSeries is the default cap of driftwatch_drift_statistic's series.
+	DefaultMaxDriftSeries = 1000
+)
 
-// Validate fills defaults and reports the first invalid field with its path.
-func (c *Config) Validate() error {
-	if c.Listen == "" {
-		c.Listen = DefaultListen
+// DefaultConfig returns every documented default. The derived fields are
+// left empty; see WithDerived.
+func DefaultConfig() Config {
+	consumer := ingest.DefaultConfig()
+	consumer.Topic = DefaultTopic
+	return Config{
+		Kafka: KafkaConfig{
+			Consumer:           consumer,
+			EmbeddedAddr:       DefaultEmbeddedAddr,
+			EmbeddedPartitions: DefaultEmbeddedPartitions,
+		},
+		ClickHouse:     storage.DefaultConfig(),
+		Analysis:       analysis.DefaultConfig(),
+		Alerting:       alerting.DefaultConfig(),
+		Limits:         telemetry.DefaultLimits(),
+		Listen:         DefaultListen,
+		MaxDriftSeries: DefaultMaxDriftSeries,
 	}
+}
+
+// WithDerived returns c with every derived default filled in (see Config):
+// the fields left empty take the value computed from the others; fields set
+// explicitly are kept. It is idempotent and does not change c.
+func (c Config) WithDerived() Config {
+	if c.Kafka.Embedded && len(c.Kafka.Consumer.Brokers) == 0 && c.Kafka.EmbeddedAddr != "" {
+		c.Kafka.Consumer.Brokers = []string{c.Kafka.EmbeddedAddr}
+	}
+	c.Kafka.Consumer = c.Kafka.Consumer.WithDerived()
+	if c.Kafka.PartialsTopic == "" && c.Kafka.Consumer.Topic != "" {
+		c.Kafka.PartialsTopic = c.Kafka.Consumer.Topic + ".partials"
+	}
+	c.Analysis = c.Analysis.WithDerived()
+	c.Alerting = c.Alerting.WithDerived()
+	return c
+}
+
+// Validate reports the first invalid field with its path. It checks c as
+// WithDerived completes it, and does not change c.
+func (c Config) Validate() error {
+	c = c.WithDerived()
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
-	}
-	if c.MaxDriftSeries == 0 {
-		c.MaxDriftSeries = 1000
 	}
 	if c.MaxDriftSeries < 0 {
 		return fmt.Errorf("max_drift_series: must not be negative, got %d", c.MaxDriftSeries)
 	}
 	if c.Kafka.Embedded {
-		if c.Kafka.EmbeddedAddr == "" {
-			c.Kafka.EmbeddedAddr = "127.0.0.1:19092"
+		if _, _, err := net.SplitHostPort(c.Kafka.EmbeddedAddr); err != nil {
+			return fmt.Errorf("kafka: embedded_addr: %w", err)
 		}
-		if c.Kafka.EmbeddedPartitions == 0 {
-			c.Kafka.EmbeddedPartitions = 3
+		if c.Kafka.EmbeddedPartitions < 1 {
+			return fmt.Errorf("kafka: embedded_partitions: must be at least 1, got %d", c.Kafka.EmbeddedPartitions)
 		}
-		if len(c.Kafka.Consumer.Brokers) == 0 {
-			c.Kafka.Consumer.Brokers = []string{c.Kafka.EmbeddedAddr}
-		}
-	}
-	if c.Kafka.Consumer.Topic == "" {
-		c.Kafka.Consumer.Topic = "driftwatch.telemetry"
-	}
-	if c.Kafka.PartialsTopic == "" {
-		c.Kafka.PartialsTopic = c.Kafka.Consumer.Topic + ".partials"
 	}
 	if c.Kafka.PartialsTopic == c.Kafka.Consumer.Topic || c.Kafka.PartialsTopic == c.Kafka.Consumer.DeadLetterTopic {
 		return fmt.Errorf("kafka: partials_topic: must differ from the telemetry and dead-letter topics, got %q", c.Kafka.PartialsTopic)
@@ -117,12 +167,13 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// LoadConfig reads the YAML file at path ("" for none), strictly: an unknown
-// key is an error naming it. Then every DRIFTWATCH_<SECTION>_<KEY> variable
-// of env overrides the matching key (lists are comma-separated), and
-// defaults fill the rest. It does not validate; call Validate.
+// LoadConfig decodes the YAML file at path ("" for none) onto DefaultConfig,
+// strictly: an unknown key is an error naming it, an absent key keeps its
+// default. Then every DRIFTWATCH_<SECTION>_<KEY> variable of env overrides
+// the matching key (lists are comma-separated), and WithDerived fills the
+// derived defaults. It does not validate; call Validate.
 func LoadConfig(path string, env []string) (Config, error) {
-	var c Config
+	c := DefaultConfig()
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -137,7 +188,7 @@ func LoadConfig(path string, env []string) (Config, error) {
 	if err := applyEnv(&c, env); err != nil {
 		return c, err
 	}
-	return c, nil
+	return c.WithDerived(), nil
 }
 
 // EnvPrefix prefixes every configuration environment variable.

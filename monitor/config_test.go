@@ -9,6 +9,11 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/driftwatch/driftwatch/alerting/pagerduty"
+	"github.com/driftwatch/driftwatch/alerting/slack"
+	"github.com/driftwatch/driftwatch/alerting/webhook"
+	"github.com/driftwatch/driftwatch/analysis"
 )
 
 func TestExampleConfigIsValid(t *testing.T) {
@@ -21,6 +26,176 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 	if c.Analysis.WindowSize != time.Minute || c.Analysis.Thresholds.PSI.Critical != 0.25 || c.Kafka.Consumer.DeadLetterTopic != "driftwatch.telemetry.dlq" {
 		t.Errorf("example config decoded to %+v", c)
+	}
+}
+
+// TestAbsentKeysKeepDefaults: the file is decoded onto DefaultConfig, so an
+// absent key keeps its documented default and an explicit value wins, zero
+// included (allowed_lateness: 0 is valid and differs from the default 10s).
+func TestAbsentKeysKeepDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+		env  []string
+		want time.Duration
+	}{
+		{"absent", "testdata/embedded.good.yml", nil, 10 * time.Second},
+		{"explicit zero", "testdata/no-lateness.good.yml", nil, 0},
+		{"explicit zero from the environment", "testdata/embedded.good.yml", []string{"DRIFTWATCH_ANALYSIS_ALLOWED_LATENESS=0s"}, 0},
+		{"no file", "", nil, 10 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(tc.path, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Analysis.AllowedLateness != tc.want {
+				t.Errorf("allowed_lateness %s, want %s", c.Analysis.AllowedLateness, tc.want)
+			}
+			if tc.path != "" {
+				if err := c.Validate(); err != nil {
+					t.Errorf("Validate: %v", err)
+				}
+			}
+			// Other absent keys keep their defaults too, in every section.
+			if c.Analysis.MinCount != 100 || c.Kafka.Consumer.MaxBatch != 1000 || c.ClickHouse.DialTimeout != 5*time.Second ||
+				c.Alerting.MaxAttempts != 5 || c.Limits.MaxBytes != 65536 || c.Analysis.Sequential.Threshold != 12 {
+				t.Errorf("absent keys lost their defaults: %+v", c)
+			}
+		})
+	}
+}
+
+// TestDerivedDefaults: the defaults computed from other fields are filled by
+// WithDerived (applied by LoadConfig and New), keep explicit values, and are
+// computed from the values in force, not from the defaults.
+func TestDerivedDefaults(t *testing.T) {
+	tests := []struct {
+		name              string
+		edit              func(*Config)
+		dlq, partials     string
+		brokers           []string
+		idleFlush         time.Duration
+		slackName, pdName string
+		pdSource          string
+	}{
+		{
+			name: "defaults", edit: func(*Config) {},
+			dlq: "driftwatch.telemetry.dlq", partials: "driftwatch.telemetry.partials", idleFlush: 2 * time.Minute,
+		},
+		{
+			name: "from the fields in force",
+			edit: func(c *Config) {
+				c.Kafka.Consumer.Topic = "t"
+				c.Kafka.Embedded, c.Kafka.EmbeddedAddr = true, "127.0.0.1:29092"
+				c.Analysis.WindowSize = 5 * time.Minute
+				c.Alerting.Source = "dw-prod"
+				c.Alerting.Slack = []slack.Config{slack.DefaultConfig(), slack.DefaultConfig()}
+				c.Alerting.PagerDuty = []pagerduty.Config{pagerduty.DefaultConfig()}
+			},
+			dlq: "t.dlq", partials: "t.partials", brokers: []string{"127.0.0.1:29092"}, idleFlush: 10 * time.Minute,
+			slackName: "slack-1", pdName: "pagerduty", pdSource: "dw-prod",
+		},
+		{
+			name: "explicit values win",
+			edit: func(c *Config) {
+				c.Kafka.Consumer.DeadLetterTopic, c.Kafka.PartialsTopic = "rejects", "partials"
+				c.Kafka.Embedded, c.Kafka.Consumer.Brokers = true, []string{"k:9092"}
+				c.Analysis.IdleFlush = time.Second
+				c.Alerting.Slack = []slack.Config{slack.DefaultConfig(), slack.DefaultConfig()}
+				c.Alerting.Slack[1].Name = "ml"
+				c.Alerting.PagerDuty = []pagerduty.Config{pagerduty.DefaultConfig()}
+				c.Alerting.PagerDuty[0].Name, c.Alerting.PagerDuty[0].Source = "oncall", "pd"
+			},
+			dlq: "rejects", partials: "partials", brokers: []string{"k:9092"}, idleFlush: time.Second,
+			slackName: "ml", pdName: "oncall", pdSource: "pd",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mk := func() Config {
+				c := DefaultConfig()
+				tc.edit(&c)
+				return c
+			}
+			c := mk()
+			d := c.WithDerived()
+			got := []any{d.Kafka.Consumer.DeadLetterTopic, d.Kafka.PartialsTopic, d.Kafka.Consumer.Brokers, d.Analysis.IdleFlush}
+			want := []any{tc.dlq, tc.partials, tc.brokers, tc.idleFlush}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("derived %v, want %v", got, want)
+			}
+			if len(d.Alerting.Slack) > 1 && (d.Alerting.Slack[0].Name != "slack" || d.Alerting.Slack[1].Name != tc.slackName) {
+				t.Errorf("slack names %q, %q, want slack, %s", d.Alerting.Slack[0].Name, d.Alerting.Slack[1].Name, tc.slackName)
+			}
+			if len(d.Alerting.PagerDuty) > 0 && (d.Alerting.PagerDuty[0].Name != tc.pdName || d.Alerting.PagerDuty[0].Source != tc.pdSource) {
+				t.Errorf("pagerduty name %q, source %q, want %s, %s", d.Alerting.PagerDuty[0].Name, d.Alerting.PagerDuty[0].Source, tc.pdName, tc.pdSource)
+			}
+			if !reflect.DeepEqual(c, mk()) {
+				t.Errorf("WithDerived changed its receiver")
+			}
+			if !reflect.DeepEqual(d.WithDerived(), d) {
+				t.Errorf("WithDerived is not idempotent")
+			}
+		})
+	}
+}
+
+// TestValidateDoesNotChangeItsReceiver: Validate only validates, valid or
+// not, derived defaults filled or not.
+func TestValidateDoesNotChangeItsReceiver(t *testing.T) {
+	load := func(path string) func() Config {
+		return func() Config {
+			c, err := LoadConfig(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+	}
+	edit := func(f func(*Config)) func() Config {
+		return func() Config {
+			c := DefaultConfig()
+			c.Kafka.Consumer.Brokers = []string{"k:9092"}
+			f(&c)
+			return c
+		}
+	}
+	tests := []struct {
+		name  string
+		mk    func() Config
+		valid bool
+	}{
+		{"example", load("../driftwatch.example.yaml"), true},
+		{"embedded", load("testdata/embedded.good.yml"), true},
+		{"defaults, nothing derived", edit(func(*Config) {}), true},
+		{"embedded, nothing derived", edit(func(c *Config) { c.Kafka.Embedded, c.Kafka.Consumer.Brokers = true, nil }), true},
+		{"unnamed receivers, nothing derived", edit(func(c *Config) {
+			hooks := []webhook.Config{webhook.DefaultConfig(), webhook.DefaultConfig()}
+			hooks[0].URL, hooks[1].URL = "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"
+			c.Alerting.Webhook = hooks
+			c.Analysis.ReferenceModes = map[string]string{"m": analysis.ModePreviousDay}
+		}), true},
+		{"zero value", func() Config { return Config{} }, false},
+		{"no brokers", edit(func(c *Config) { c.Kafka.Consumer.Brokers = nil }), false},
+		{"zero sample size", edit(func(c *Config) { c.Analysis.SampleSize = 0 }), false},
+		{"zero dial timeout", edit(func(c *Config) { c.ClickHouse.DialTimeout = 0 }), false},
+		{"zero queue", edit(func(c *Config) { c.Alerting.QueueSize = 0 }), false},
+		{"zero max_bytes", edit(func(c *Config) { c.Limits.MaxBytes = 0 }), false},
+		{"partials on the dead-letter topic", edit(func(c *Config) { c.Kafka.PartialsTopic = "driftwatch.telemetry.dlq" }), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.mk()
+			err := c.Validate()
+			if (err == nil) != tc.valid {
+				t.Errorf("Validate = %v, want valid %t", err, tc.valid)
+			}
+			if want := tc.mk(); !reflect.DeepEqual(c, want) {
+				t.Errorf("Validate changed its receiver:\n got %+v\nwant %+v", c, want)
+			}
+		})
 	}
 }
 
