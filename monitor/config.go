@@ -7,10 +7,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"reflect"
-	"strconv"
-	"strings"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -170,8 +166,11 @@ func (c Config) Validate() error {
 // LoadConfig decodes the YAML file at path ("" for none) onto DefaultConfig,
 // strictly: an unknown key is an error naming it, an absent key keeps its
 // default. Then every DRIFTWATCH_<SECTION>_<KEY> variable of env overrides
-// the matching key (lists are comma-separated), and WithDerived fills the
-// derived defaults. It does not validate; call Validate.
+// the matching key (lists are comma-separated); an unknown DRIFTWATCH_
+// variable is an error naming it, except the ones that are not
+// configuration (EnvAllowed, EnvTestPrefix, a secret's variable named in the
+// file). Last, WithDerived fills the derived defaults. It does not validate;
+// call Validate.
 func LoadConfig(path string, env []string) (Config, error) {
 	c := DefaultConfig()
 	if path != "" {
@@ -189,118 +188,4 @@ func LoadConfig(path string, env []string) (Config, error) {
 		return c, err
 	}
 	return c.WithDerived(), nil
-}
-
-// EnvPrefix prefixes every configuration environment variable.
-const EnvPrefix = "DRIFTWATCH_"
-
-// applyEnv overrides fields of c from env. Variables are named after the YAML
-// path of a scalar or list-of-scalars field: kafka.brokers is
-// DRIFTWATCH_KAFKA_BROKERS, analysis.thresholds.psi.warning is
-// DRIFTWATCH_ANALYSIS_THRESHOLDS_PSI_WARNING.
-func applyEnv(c *Config, env []string) error {
-	vars := map[string]string{}
-	for _, kv := range env {
-		k, v, ok := strings.Cut(kv, "=")
-		if ok && strings.HasPrefix(k, EnvPrefix) {
-			vars[k] = v
-		}
-	}
-	if len(vars) == 0 {
-		return nil
-	}
-	return walkEnv(reflect.ValueOf(c).Elem(), strings.TrimSuffix(EnvPrefix, "_"), vars)
-}
-
-var durationType = reflect.TypeOf(time.Duration(0))
-
-func walkEnv(v reflect.Value, prefix string, vars map[string]string) error {
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
-		tag := strings.Split(f.Tag.Get("yaml"), ",")
-		name := tag[0]
-		fv := v.Field(i)
-		inline := len(tag) > 1 && tag[1] == "inline"
-		if name == "-" {
-			continue
-		}
-		path := prefix
-		if !inline {
-			if name == "" {
-				name = strings.ToLower(f.Name)
-			}
-			path = prefix + "_" + strings.ToUpper(name)
-		}
-		if fv.Kind() == reflect.Struct && f.Type != durationType {
-			if err := walkEnv(fv, path, vars); err != nil {
-				return err
-			}
-			continue
-		}
-		raw, ok := vars[path]
-		if !ok {
-			continue
-		}
-		if err := setScalar(fv, raw); err != nil {
-			return fmt.Errorf("environment %s=%q: %w", path, raw, err)
-		}
-	}
-	return nil
-}
-
-func setScalar(fv reflect.Value, raw string) error {
-	if fv.Type() == durationType {
-		d, err := time.ParseDuration(raw)
-		if err != nil {
-			return err
-		}
-		fv.SetInt(int64(d))
-		return nil
-	}
-	switch fv.Kind() {
-	case reflect.String:
-		fv.SetString(raw)
-	case reflect.Bool:
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			return err
-		}
-		fv.SetBool(b)
-	case reflect.Int, reflect.Int32, reflect.Int64:
-		n, err := strconv.ParseInt(raw, 10, 64)
-		if err != nil {
-			return err
-		}
-		fv.SetInt(n)
-	case reflect.Uint, reflect.Uint32, reflect.Uint64:
-		n, err := strconv.ParseUint(raw, 10, 64)
-		if err != nil {
-			return err
-		}
-		fv.SetUint(n)
-	case reflect.Float64, reflect.Float32:
-		x, err := strconv.ParseFloat(raw, 64)
-		if err != nil {
-			return err
-		}
-		fv.SetFloat(x)
-	case reflect.Slice:
-		if fv.Type().Elem().Kind() != reflect.String {
-			return fmt.Errorf("lists of %s cannot be set from the environment; use the config file", fv.Type().Elem())
-		}
-		var parts []string
-		for _, p := range strings.Split(raw, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				parts = append(parts, p)
-			}
-		}
-		fv.Set(reflect.ValueOf(parts))
-	default:
-		return fmt.Errorf("unsupported type %s", fv.Type())
-	}
-	return nil
 }

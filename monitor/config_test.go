@@ -1,9 +1,13 @@
 package monitor
 
 import (
+	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +349,119 @@ func TestExampleConfigListsEveryKey(t *testing.T) {
 	}
 	if len(real) > 0 {
 		t.Errorf("driftwatch.example.yaml lacks %v", real)
+	}
+}
+
+func TestEnvironmentUnknownVariable(t *testing.T) {
+	tests := []struct {
+		kv, want string
+	}{
+		{"DRIFTWATCH_ANALYSIS_WINDOW=5m",
+			"environment DRIFTWATCH_ANALYSIS_WINDOW: unknown configuration key (did you mean DRIFTWATCH_ANALYSIS_WINDOW_SIZE?)"},
+		{"DRIFTWATCH_KAFKA_BROKER=k:9092",
+			"environment DRIFTWATCH_KAFKA_BROKER: unknown configuration key (did you mean DRIFTWATCH_KAFKA_BROKERS?)"},
+		{"DRIFTWATCH_ANALYSIS_THRESHOLD_PSI_WARNING=0.1",
+			"environment DRIFTWATCH_ANALYSIS_THRESHOLD_PSI_WARNING: unknown configuration key (did you mean DRIFTWATCH_ANALYSIS_THRESHOLDS_PSI_WARNING?)"},
+		{"DRIFTWATCH_NOTHING_LIKE_IT=1", "environment DRIFTWATCH_NOTHING_LIKE_IT: unknown configuration key"},
+		{"DRIFTWATCH_CONSUMER_TOPIC=t", "environment DRIFTWATCH_CONSUMER_TOPIC: unknown configuration key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.kv, func(t *testing.T) {
+			_, err := LoadConfig("testdata/embedded.good.yml", []string{"DRIFTWATCH_LISTEN=127.0.0.1:0", tc.kv})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestEnvironmentAllowsWhatIsNotConfiguration: the DRIFTWATCH_ variables of
+// the scripts, tests and Grafana, and the variables the file names as
+// secrets, are not configuration and are ignored.
+func TestEnvironmentAllowsWhatIsNotConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(`kafka:
+  brokers: [127.0.0.1:9092]
+alerting:
+  slack:
+    - url_env: DRIFTWATCH_SLACK_URL
+  pagerduty:
+    - routing_key_env: DRIFTWATCH_PAGERDUTY_KEY
+  webhook:
+    - url: http://127.0.0.1:1/hook
+      bearer_token_env: DRIFTWATCH_HOOK_TOKEN
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"DRIFTWATCH_TEST_CLICKHOUSE=127.0.0.1:19000",
+		"DRIFTWATCH_TEST_ANYTHING=x",
+		"DRIFTWATCH_RUN_DIR=/tmp/driftwatch",
+		"DRIFTWATCH_CLICKHOUSE_PORT=19000",
+		"DRIFTWATCH_CLICKHOUSE_HTTP_PORT=18123",
+		"DRIFTWATCH_CLICKHOUSE_INTERSERVER_PORT=19009",
+		"DRIFTWATCH_CLICKHOUSE_START_TIMEOUT=60",
+		"DRIFTWATCH_GRAFANA_CLICKHOUSE_PASSWORD=secret",
+		"DRIFTWATCH_SLACK_URL=https://hooks.slack.com/services/T/B/X",
+		"DRIFTWATCH_PAGERDUTY_KEY=0123456789abcdef0123456789abcdef",
+		"DRIFTWATCH_HOOK_TOKEN=token",
+		"DRIFTWATCH_CLICKHOUSE_ADDR=ch:9000",
+	}
+	c, err := LoadConfig(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClickHouse.Addr != "ch:9000" {
+		t.Errorf("clickhouse.addr %q, want the environment's", c.ClickHouse.Addr)
+	}
+	// Without the file, the secrets' variables are unknown.
+	if _, err := LoadConfig("", []string{"DRIFTWATCH_SLACK_URL=x"}); err == nil || !strings.Contains(err.Error(), "DRIFTWATCH_SLACK_URL") {
+		t.Errorf("a secret's variable not named by the file: %v, want an error naming it", err)
+	}
+}
+
+// TestEveryDriftwatchVariableIsKnown scans the repository (code, scripts,
+// Makefile, docs, configs; not the tests) for DRIFTWATCH_ names: each must be
+// a configuration key or be allowed, so that exporting it never breaks
+// `driftwatch run`.
+func TestEveryDriftwatchVariableIsKnown(t *testing.T) {
+	name := regexp.MustCompile(`DRIFTWATCH_[A-Z0-9_]*`)
+	known := EnvKeys()
+	seen := map[string]string{}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && path != ".." && d.Name() != ".ci" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, "_test.go") || strings.Contains(path, "testdata") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil || bytes.IndexByte(b, 0) >= 0 { // binaries
+			return err
+		}
+		for _, m := range name.FindAll(b, -1) {
+			if !bytes.HasSuffix(m, []byte("_")) { // not a pattern such as DRIFTWATCH_ANALYSIS_*
+				seen[string(m)] = path
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no DRIFTWATCH_ name found: the scan is broken")
+	}
+	for n, path := range seen {
+		if !slices.Contains(known, n) && !slices.Contains(EnvAllowed, n) && !strings.HasPrefix(n, EnvTestPrefix) {
+			t.Errorf("%s (in %s) is neither a configuration key nor in EnvAllowed: `driftwatch run` would refuse it", n, path)
+		}
 	}
 }
