@@ -15,7 +15,8 @@ import (
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
 )
 
-// Severity is how far a feature drifted: "ok" < "warning" < "critical".
+// Severity is how far a feature drifted: "ok" < "warning" < "critical". It is
+// the one severity type, verdict.Severity, as analysis hands it over.
 type Severity = alert.Severity
 
 // The severities, from least to most severe.

@@ -3,6 +3,7 @@ package alerting
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting/alertmanager"
@@ -22,8 +23,14 @@ const (
 	DefaultSource         = "driftwatch"
 )
 
-// Config configures the alert lifecycle and the receivers. Zero values take the
-// documented defaults (applied by Validate).
+// Config configures the alert lifecycle and the receivers. Start from
+// DefaultConfig, which holds every documented default: a zero field is taken
+// as it is, and Validate rejects it where zero makes no sense. Receivers in
+// YAML lists are decoded onto their own DefaultConfig. Two defaults are
+// derived from other fields, and filled in by WithDerived (which New
+// applies) after the file and the environment are read: an empty receiver
+// name becomes its kind and index ("slack", "slack-1", ...) and an empty
+// pagerduty source becomes Source.
 type Config struct {
 	// PendingWindows is how many consecutive drifted windows make an alert fire.
 	// Default: 2 (one window can be noise; two in a row rarely are).
@@ -55,91 +62,122 @@ type Config struct {
 	Alertmanager []alertmanager.Config `yaml:"alertmanager"`
 }
 
-// Validate applies defaults, checks every field (reading the receivers'
-// secrets) and returns an error naming the first bad one, e.g.
-// "pagerduty[0].routing_key_file: ...".
-func (c *Config) Validate() error {
-	if err := c.validateCore(); err != nil {
-		return err
+// DefaultConfig returns the documented defaults, with no receivers.
+func DefaultConfig() Config {
+	return Config{
+		PendingWindows: DefaultPendingWindows,
+		ResolveWindows: DefaultResolveWindows,
+		QueueSize:      DefaultQueueSize,
+		MaxAttempts:    DefaultMaxAttempts,
+		InitialBackoff: DefaultInitialBackoff,
+		MaxBackoff:     DefaultMaxBackoff,
+		Source:         DefaultSource,
 	}
-	names := map[string]string{}
-	check := func(kind string, i int, name *string, validate func() error) error {
-		if err := validate(); err != nil {
-			return fmt.Errorf("%s[%d].%w", kind, i, err)
+}
+
+// WithDerived returns c with its derived defaults filled in: an empty
+// receiver name becomes its kind, then kind-1, kind-2, ... by position in
+// its list, and an empty pagerduty source becomes Source. It is idempotent
+// and does not change c: the receiver lists it fills are copies.
+func (c Config) WithDerived() Config {
+	name := func(n *string, kind string, i int) {
+		if *n != "" {
+			return
 		}
-		if *name == "" {
-			*name = kind
-			if i > 0 {
-				*name = fmt.Sprintf("%s-%d", kind, i)
-			}
+		*n = kind
+		if i > 0 {
+			*n = fmt.Sprintf("%s-%d", kind, i)
 		}
-		at := fmt.Sprintf("%s[%d]", kind, i)
-		if prev, dup := names[*name]; dup {
-			return fmt.Errorf("%s.name: %q is already used by %s", at, *name, prev)
-		}
-		names[*name] = at
-		return nil
 	}
+	c.Slack = slices.Clone(c.Slack)
 	for i := range c.Slack {
-		if err := check("slack", i, &c.Slack[i].Name, c.Slack[i].Validate); err != nil {
-			return err
-		}
+		name(&c.Slack[i].Name, "slack", i)
 	}
+	c.PagerDuty = slices.Clone(c.PagerDuty)
 	for i := range c.PagerDuty {
+		name(&c.PagerDuty[i].Name, "pagerduty", i)
 		if c.PagerDuty[i].Source == "" {
 			c.PagerDuty[i].Source = c.Source
 		}
-		if err := check("pagerduty", i, &c.PagerDuty[i].Name, c.PagerDuty[i].Validate); err != nil {
-			return err
-		}
 	}
+	c.Webhook = slices.Clone(c.Webhook)
 	for i := range c.Webhook {
-		if err := check("webhook", i, &c.Webhook[i].Name, c.Webhook[i].Validate); err != nil {
+		name(&c.Webhook[i].Name, "webhook", i)
+	}
+	c.Alertmanager = slices.Clone(c.Alertmanager)
+	for i := range c.Alertmanager {
+		name(&c.Alertmanager[i].Name, "alertmanager", i)
+	}
+	return c
+}
+
+// Validate checks every field (reading the receivers' secrets) of c as
+// WithDerived completes it and returns an error naming the first bad one,
+// e.g. "pagerduty[0].routing_key_file: ...". It does not change c.
+func (c Config) Validate() error {
+	if err := c.validateCore(); err != nil {
+		return err
+	}
+	c = c.WithDerived()
+	names := map[string]string{}
+	check := func(kind string, i int, name string, validate func() error) error {
+		if err := validate(); err != nil {
+			return fmt.Errorf("%s[%d].%w", kind, i, err)
+		}
+		at := fmt.Sprintf("%s[%d]", kind, i)
+		if prev, dup := names[name]; dup {
+			return fmt.Errorf("%s.name: %q is already used by %s", at, name, prev)
+		}
+		names[name] = at
+		return nil
+	}
+	for i, r := range c.Slack {
+		if err := check("slack", i, r.Name, r.Validate); err != nil {
 			return err
 		}
 	}
-	for i := range c.Alertmanager {
-		if err := check("alertmanager", i, &c.Alertmanager[i].Name, c.Alertmanager[i].Validate); err != nil {
+	for i, r := range c.PagerDuty {
+		if err := check("pagerduty", i, r.Name, r.Validate); err != nil {
+			return err
+		}
+	}
+	for i, r := range c.Webhook {
+		if err := check("webhook", i, r.Name, r.Validate); err != nil {
+			return err
+		}
+	}
+	for i, r := range c.Alertmanager {
+		if err := check("alertmanager", i, r.Name, r.Validate); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// validateCore applies defaults to and checks the fields that are not receivers.
-func (c *Config) validateCore() error {
+// validateCore checks the fields that are not receivers.
+func (c Config) validateCore() error {
 	ints := []struct {
 		name string
-		v    *int
-		def  int
+		v    int
 	}{
-		{"pending_windows", &c.PendingWindows, DefaultPendingWindows},
-		{"resolve_windows", &c.ResolveWindows, DefaultResolveWindows},
-		{"queue_size", &c.QueueSize, DefaultQueueSize},
-		{"max_attempts", &c.MaxAttempts, DefaultMaxAttempts},
+		{"pending_windows", c.PendingWindows},
+		{"resolve_windows", c.ResolveWindows},
+		{"queue_size", c.QueueSize},
+		{"max_attempts", c.MaxAttempts},
 	}
 	for _, f := range ints {
-		if *f.v == 0 {
-			*f.v = f.def
-		}
-		if *f.v < 0 {
-			return fmt.Errorf("%s: must be positive, got %d", f.name, *f.v)
+		if f.v < 1 {
+			return fmt.Errorf("%s: must be positive, got %d", f.name, f.v)
 		}
 	}
-	if c.InitialBackoff == 0 {
-		c.InitialBackoff = DefaultInitialBackoff
-	}
-	if c.MaxBackoff == 0 {
-		c.MaxBackoff = DefaultMaxBackoff
-	}
-	if c.InitialBackoff < 0 {
+	if c.InitialBackoff <= 0 {
 		return fmt.Errorf("initial_backoff: must be positive, got %s", c.InitialBackoff)
 	}
 	if c.MaxBackoff < c.InitialBackoff {
 		return fmt.Errorf("max_backoff: %s is less than initial_backoff %s", c.MaxBackoff, c.InitialBackoff)
 	}
 	if c.Source == "" {
-		c.Source = DefaultSource
+		return fmt.Errorf("source: required")
 	}
 	if c.DashboardURL != "" {
 		if u, err := url.Parse(c.DashboardURL); err != nil || u.Scheme == "" || u.Host == "" {

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/alerting/internal/alerttest"
+	"github.com/driftwatch/driftwatch/alerting/webhook"
 )
 
 // load decodes a config file strictly, as the caller of this package does,
@@ -25,13 +30,13 @@ func load(t *testing.T, path string, urls *strings.Replacer) (alerting.Config, e
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg alerting.Config
+	cfg := alerting.DefaultConfig()
 	dec := yaml.NewDecoder(bytes.NewReader([]byte(urls.Replace(string(b)))))
 	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return cfg, err
 	}
-	return cfg, cfg.Validate()
+	return cfg.WithDerived(), cfg.Validate()
 }
 
 var localURLs = strings.NewReplacer("PD_URL", "http://127.0.0.1:1/v2/enqueue", "WEBHOOK_URL", "http://127.0.0.1:1/hook", "AM_URL", "http://127.0.0.1:1")
@@ -54,11 +59,77 @@ func TestConfigGood(t *testing.T) {
 	}
 	want := alerting.Config{PendingWindows: 2, ResolveWindows: 2, QueueSize: 1000, MaxAttempts: 5,
 		InitialBackoff: time.Second, MaxBackoff: time.Minute, Source: "driftwatch"}
-	if minimal.PendingWindows != want.PendingWindows || minimal.ResolveWindows != want.ResolveWindows || minimal.QueueSize != want.QueueSize ||
-		minimal.MaxAttempts != want.MaxAttempts || minimal.InitialBackoff != want.InitialBackoff || minimal.MaxBackoff != want.MaxBackoff ||
-		minimal.Source != want.Source {
+	if !reflect.DeepEqual(minimal, want) {
 		t.Errorf("defaults %+v, want %+v", minimal, want)
 	}
+}
+
+// TestReceiverDefaultsInLists: a receiver in a YAML list keeps the defaults
+// of the keys it leaves out, and gets the derived name and source.
+func TestReceiverDefaultsInLists(t *testing.T) {
+	t.Setenv("DRIFTWATCH_TEST_SLACK_URL", "https://hooks.slack.com/services/T/B/X")
+	t.Setenv("DRIFTWATCH_TEST_WEBHOOK_TOKEN", "token")
+	cfg, err := load(t, "testdata/full.good.yml", localURLs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd, am := cfg.PagerDuty[0], cfg.Alertmanager[0]
+	if pd.Timeout != 10*time.Second || pd.RatePerSecond != 2 || pd.Burst != 4 || pd.Source != "driftwatch-prod" || pd.Name != "pagerduty" {
+		t.Errorf("pagerduty[0] %+v, want the defaults of the keys it leaves out", pd)
+	}
+	if am.Timeout != 10*time.Second || am.Name != "alertmanager" {
+		t.Errorf("alertmanager[0] %+v, want the defaults of the keys it leaves out", am)
+	}
+}
+
+// TestValidateDoesNotChangeItsReceiver: Validate checks the derived
+// defaults without filling them in, and explicit zeros are not replaced.
+func TestValidateDoesNotChangeItsReceiver(t *testing.T) {
+	t.Setenv("DRIFTWATCH_TEST_SLACK_URL", "https://hooks.slack.com/services/T/B/X")
+	t.Setenv("DRIFTWATCH_TEST_WEBHOOK_TOKEN", "token")
+	full, err := load(t, "testdata/full.good.yml", localURLs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unnamed := alerting.DefaultConfig()
+	unnamed.Webhook = []webhook.Config{webhook.DefaultConfig(), webhook.DefaultConfig()}
+	unnamed.Webhook[0].URL, unnamed.Webhook[1].URL = "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"
+	zero := alerting.DefaultConfig()
+	zero.QueueSize = 0
+	tests := []struct {
+		name string
+		cfg  alerting.Config
+		want string // "" when valid
+	}{
+		{"defaults", alerting.DefaultConfig(), ""},
+		{"full", full, ""},
+		{"unnamed receivers", unnamed, ""},
+		{"zero queue", zero, "queue_size: must be positive, got 0"},
+		{"zero value", alerting.Config{}, "pending_windows"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := clone(tc.cfg)
+			err := tc.cfg.Validate()
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Validate = %v, want %q", err, tc.want)
+			}
+			if !reflect.DeepEqual(tc.cfg, before) {
+				t.Errorf("Validate changed its receiver:\n got %+v\nwant %+v", tc.cfg, before)
+			}
+		})
+	}
+	if d := unnamed.WithDerived(); d.Webhook[0].Name != "webhook" || d.Webhook[1].Name != "webhook-1" || unnamed.Webhook[0].Name != "" {
+		t.Errorf("WithDerived names %q, %q (receiver %q), want webhook, webhook-1 and the receiver unchanged",
+			d.Webhook[0].Name, d.Webhook[1].Name, unnamed.Webhook[0].Name)
+	}
+}
+
+// clone copies the receiver lists of c, so that a change through them shows.
+func clone(c alerting.Config) alerting.Config {
+	c.Slack, c.PagerDuty = slices.Clone(c.Slack), slices.Clone(c.PagerDuty)
+	c.Webhook, c.Alertmanager = slices.Clone(c.Webhook), slices.Clone(c.Alertmanager)
+	return c
 }
 
 func TestConfigBad(t *testing.T) {

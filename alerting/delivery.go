@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
-	pause "github.com/driftwatch/driftwatch/internal/backoff"
+	"github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // job is one notification on its way to one receiver.
@@ -194,21 +194,31 @@ func (m *Manager) Close(ctx context.Context) error {
 }
 
 // deliver tries j until it succeeds, fails permanently, runs out of attempts,
-// or ctx ends (then j goes back to the head of the queue).
+// or ctx ends (then j goes back to the head of the queue). The wait after a
+// failed attempt is InitialBackoff doubled per attempt of this call, with
+// equal jitter, at least the receiver's Retry-After, at most MaxBackoff.
 func (m *Manager) deliver(ctx context.Context, l *lane, j *job) {
-	for {
+	err := backoff.Retry(ctx, backoff.Policy{
+		Initial: m.cfg.InitialBackoff,
+		Max:     m.cfg.MaxBackoff,
+		OnRetry: func(_ int, err error, wait time.Duration) {
+			m.met.notifications.WithLabelValues(l.name, OutcomeRetry).Inc()
+			m.record(m.deliveryRecord(l, j, OutcomeRetry, err))
+			m.log.Warn("alert delivery will be retried", "receiver", l.name, "key", j.n.Key, "attempt", j.attempt,
+				"wait", wait, "err", err)
+		},
+	}, func(ctx context.Context) error {
 		j.attempt++
 		err := l.n.Notify(ctx, j.n)
 		if err == nil {
 			m.ok.Add(1)
 			m.met.notifications.WithLabelValues(l.name, OutcomeSuccess).Inc()
 			m.record(m.deliveryRecord(l, j, OutcomeSuccess, nil))
-			return
+			return nil
 		}
 		if ctx.Err() != nil {
 			j.attempt-- // interrupted, not answered: the attempt does not count
-			l.pushFront(j)
-			return
+			return err
 		}
 		retry, after := IsRetryable(err)
 		if !retry || j.attempt >= m.cfg.MaxAttempts {
@@ -217,29 +227,14 @@ func (m *Manager) deliver(ctx context.Context, l *lane, j *job) {
 			m.record(m.deliveryRecord(l, j, OutcomeFailed, err))
 			m.log.Error("alert delivery failed", "receiver", l.name, "key", j.n.Key, "status", j.n.Status,
 				"attempt", j.attempt, "retryable", retry, "err", err)
-			return
+			return backoff.Permanent(err)
 		}
-		m.met.notifications.WithLabelValues(l.name, OutcomeRetry).Inc()
-		m.record(m.deliveryRecord(l, j, OutcomeRetry, err))
-		wait := m.backoff(j.attempt, after)
-		m.log.Warn("alert delivery will be retried", "receiver", l.name, "key", j.n.Key, "attempt", j.attempt,
-			"wait", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			l.pushFront(j)
-			return
-		}
+		return backoff.After(err, after)
+	})
+	if err != nil && !backoff.IsPermanent(err) {
+		// ctx ended during the attempt or the wait after it.
+		l.pushFront(j)
 	}
-}
-
-// backoff is the wait after the given failed attempt: InitialBackoff doubled per
-// attempt with equal jitter, at least the receiver's Retry-After, at most MaxBackoff.
-func (m *Manager) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	d := pause.Exponential(attempt-1, m.cfg.InitialBackoff, m.cfg.MaxBackoff)
-	return min(max(d, retryAfter), m.cfg.MaxBackoff)
 }
 
 func (m *Manager) deliveryRecord(l *lane, j *job, outcome string, err error) Record {

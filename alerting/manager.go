@@ -56,9 +56,11 @@ type mark struct {
 	at     time.Time
 }
 
-// New validates cfg, builds its receivers and returns a Manager. rec may be nil;
-// reg may be nil (metrics then go to a private registry).
+// New completes cfg with its derived defaults (Config.WithDerived), validates
+// it, builds its receivers and returns a Manager. rec may be nil; reg may be
+// nil (metrics then go to a private registry).
 func New(cfg Config, rec Recorder, reg prometheus.Registerer, log *slog.Logger) (*Manager, error) {
+	cfg = cfg.WithDerived()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("validating alerting config: %w", err)
 	}

@@ -6,7 +6,12 @@ import (
 	"time"
 )
 
-// Config controls windows, references and drift decisions.
+// Config controls windows, references and drift decisions. Start from
+// DefaultConfig, which holds every documented default: a zero field is taken
+// as it is (allowed_lateness: 0 accepts no late event), and Validate rejects
+// it where zero makes no sense. One default is derived from another field:
+// IdleFlush 0 means 2 × WindowSize, filled in by WithDerived after the file
+// and the environment are read.
 type Config struct {
 	// WindowSize is the length of the event-time tumbling windows. Default: 1m.
 	WindowSize time.Duration `yaml:"window_size"`
@@ -14,7 +19,8 @@ type Config struct {
 	// events are still accepted. Default: 10s.
 	AllowedLateness time.Duration `yaml:"allowed_lateness"`
 	// IdleFlush closes, after this much wall-clock time without events on a
-	// partition, the open windows whose end plus lateness has passed. Default: 2 × WindowSize.
+	// partition, the open windows whose end plus lateness has passed.
+	// Default: 0, which WithDerived makes 2 × WindowSize.
 	IdleFlush time.Duration `yaml:"idle_flush"`
 	// MergeTimeout bounds how long a model window waits for a silent source
 	// partition: once the most advanced partition's watermark is this far
@@ -25,7 +31,7 @@ type Config struct {
 	// IdleWait is how long a model window waits for a partition that says it
 	// is idle (nothing read for idle_flush) before it is decided without it:
 	// a partition that wakes up with events of the window says so within
-	// this time and is then waited for. Default: 5s.
+	// this time and is then waited for; 0 does not wait. Default: 5s.
 	IdleWait time.Duration `yaml:"idle_wait"`
 	// WarmupWindows is how many closed windows of a model version make its
 	// reference when none was imported. Default: 5.
@@ -93,7 +99,8 @@ type Thresholds struct {
 	Mahalanobis Threshold `yaml:"mahalanobis"`
 }
 
-// DefaultConfig returns the documented defaults.
+// DefaultConfig returns the documented defaults. IdleFlush is left 0, to be
+// derived from WindowSize by WithDerived.
 func DefaultConfig() Config {
 	return Config{
 		WindowSize:          time.Minute,
@@ -115,67 +122,59 @@ func DefaultConfig() Config {
 			LInf:            Threshold{Warning: 0.01, Critical: 0.2},
 			Mahalanobis:     Threshold{Warning: 0.05, Critical: 0.5},
 		},
+		Sequential: DefaultSequentialConfig(),
 	}
 }
 
-// Validate fills zero values with defaults and names the first invalid field.
-func (c *Config) Validate() error {
-	d := DefaultConfig()
-	if c.WindowSize == 0 {
-		c.WindowSize = d.WindowSize
+// WithDerived returns c with its derived default filled in: IdleFlush 0
+// becomes 2 × WindowSize. It is idempotent and does not change c.
+func (c Config) WithDerived() Config {
+	if c.IdleFlush == 0 {
+		c.IdleFlush = 2 * c.WindowSize
 	}
+	return c
+}
+
+// Validate names the first invalid field. It checks c as WithDerived
+// completes it, and does not change c.
+func (c Config) Validate() error {
+	c = c.WithDerived()
 	if c.WindowSize < time.Second || c.WindowSize%time.Second != 0 {
 		return fmt.Errorf("window_size: must be a whole number of seconds >= 1s, got %s", c.WindowSize)
 	}
 	if c.AllowedLateness < 0 {
 		return fmt.Errorf("allowed_lateness: must not be negative, got %s", c.AllowedLateness)
 	}
-	if c.IdleFlush == 0 {
-		c.IdleFlush = 2 * c.WindowSize
-	}
 	if c.IdleFlush < 0 {
 		return fmt.Errorf("idle_flush: must not be negative, got %s", c.IdleFlush)
 	}
-	if c.MergeTimeout == 0 {
-		c.MergeTimeout = d.MergeTimeout
-	}
-	if c.MergeTimeout < 0 {
-		return fmt.Errorf("merge_timeout: must not be negative, got %s", c.MergeTimeout)
-	}
-	if c.IdleWait == 0 {
-		c.IdleWait = d.IdleWait
+	if c.MergeTimeout <= 0 {
+		return fmt.Errorf("merge_timeout: must be positive, got %s", c.MergeTimeout)
 	}
 	if c.IdleWait < 0 {
 		return fmt.Errorf("idle_wait: must not be negative, got %s", c.IdleWait)
 	}
 	ints := []struct {
 		name     string
-		v        *int
-		def, min int
-		max      int
+		v        int
+		min, max int
 	}{
-		{"warmup_windows", &c.WarmupWindows, d.WarmupWindows, 1, 10000},
-		{"sample_size", &c.SampleSize, d.SampleSize, 10, 10000},
-		{"reference_sample_size", &c.ReferenceSampleSize, d.ReferenceSampleSize, 10, 1000000},
-		{"bins", &c.Bins, d.Bins, 2, 1000},
-		{"max_categories", &c.MaxCategories, d.MaxCategories, 2, 100000},
-		{"max_features", &c.MaxFeatures, d.MaxFeatures, 1, 100000},
-		{"max_models", &c.MaxModels, d.MaxModels, 1, 1000000},
-		{"min_count", &c.MinCount, d.MinCount, 1, math.MaxInt32},
+		{"warmup_windows", c.WarmupWindows, 1, 10000},
+		{"sample_size", c.SampleSize, 10, 10000},
+		{"reference_sample_size", c.ReferenceSampleSize, 10, 1000000},
+		{"bins", c.Bins, 2, 1000},
+		{"max_categories", c.MaxCategories, 2, 100000},
+		{"max_features", c.MaxFeatures, 1, 100000},
+		{"max_models", c.MaxModels, 1, 1000000},
+		{"min_count", c.MinCount, 1, math.MaxInt32},
 	}
 	for _, f := range ints {
-		if *f.v == 0 {
-			*f.v = f.def
-		}
-		if *f.v < f.min || *f.v > f.max {
-			return fmt.Errorf("%s: must be between %d and %d, got %d", f.name, f.min, f.max, *f.v)
+		if f.v < f.min || f.v > f.max {
+			return fmt.Errorf("%s: must be between %d and %d, got %d", f.name, f.min, f.max, f.v)
 		}
 	}
 	if c.ReferenceSampleSize < c.SampleSize {
 		return fmt.Errorf("reference_sample_size: must be at least sample_size (%d), got %d", c.SampleSize, c.ReferenceSampleSize)
-	}
-	if c.FDR == 0 {
-		c.FDR = d.FDR
 	}
 	if err := c.Sequential.validate(); err != nil {
 		return err
@@ -190,18 +189,14 @@ func (c *Config) Validate() error {
 	}
 	ths := []struct {
 		name string
-		t    *Threshold
-		def  Threshold
+		t    Threshold
 	}{
-		{"thresholds.psi", &c.Thresholds.PSI, d.Thresholds.PSI},
-		{"thresholds.wasserstein_norm", &c.Thresholds.WassersteinNorm, d.Thresholds.WassersteinNorm},
-		{"thresholds.linf", &c.Thresholds.LInf, d.Thresholds.LInf},
-		{"thresholds.mahalanobis", &c.Thresholds.Mahalanobis, d.Thresholds.Mahalanobis},
+		{"thresholds.psi", c.Thresholds.PSI},
+		{"thresholds.wasserstein_norm", c.Thresholds.WassersteinNorm},
+		{"thresholds.linf", c.Thresholds.LInf},
+		{"thresholds.mahalanobis", c.Thresholds.Mahalanobis},
 	}
 	for _, th := range ths {
-		if *th.t == (Threshold{}) {
-			*th.t = th.def
-		}
 		w, cr := th.t.Warning, th.t.Critical
 		if w < 0 || cr < 0 || math.IsNaN(w) || math.IsNaN(cr) || math.IsInf(w, 0) || math.IsInf(cr, 0) {
 			return fmt.Errorf("%s: levels must be finite non-negative numbers", th.name)

@@ -5,28 +5,19 @@ import (
 	"slices"
 
 	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 )
 
-// Severity grades a drift decision.
-type Severity string
+// Severity grades a drift decision. It is verdict.Severity, the one type
+// analysis hands to alerting.
+type Severity = verdict.Severity
 
 // Severities, from none to worst.
 const (
-	SeverityOK       Severity = "ok"
-	SeverityWarning  Severity = "warning"
-	SeverityCritical Severity = "critical"
+	SeverityOK       = verdict.SeverityOK
+	SeverityWarning  = verdict.SeverityWarning
+	SeverityCritical = verdict.SeverityCritical
 )
-
-// Rank orders severities: ok 0, warning 1, critical 2.
-func (s Severity) Rank() int {
-	switch s {
-	case SeverityWarning:
-		return 1
-	case SeverityCritical:
-		return 2
-	}
-	return 0
-}
 
 // Feature kinds.
 const (

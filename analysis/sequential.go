@@ -28,29 +28,22 @@ type SequentialConfig struct {
 	// windows (Siegmund): ≈ 2.8 million windows at k 0.5, h 12, so that
 	// thousands of series raise few false alarms. Default: 12.
 	Threshold float64 `yaml:"threshold"`
-	// MaxSeries bounds the series tracked; further ones are not tested.
-	// Default: 100000.
+	// MaxSeries bounds the series tracked; further ones are not tested (0
+	// tests none). Default: 100000.
 	MaxSeries int `yaml:"max_series"`
 }
 
-// validate fills defaults and names the bad field.
-func (c *SequentialConfig) validate() error {
-	if c.Detector == "" {
-		c.Detector = DetectorCUSUM
-	}
+// DefaultSequentialConfig returns the documented defaults of SequentialConfig.
+func DefaultSequentialConfig() SequentialConfig {
+	return SequentialConfig{Detector: DetectorCUSUM, Slack: 0.5, Threshold: 12, MaxSeries: 100000}
+}
+
+// validate names the bad field; it does not change c.
+func (c SequentialConfig) validate() error {
 	switch c.Detector {
 	case DetectorCUSUM, DetectorPageHinkley, DetectorADWIN, DetectorEWMA:
 	default:
 		return fmt.Errorf("sequential.detector: %q is not one of cusum, page_hinkley, adwin, ewma", c.Detector)
-	}
-	if c.Slack == 0 {
-		c.Slack = 0.5
-	}
-	if c.Threshold == 0 {
-		c.Threshold = 12
-	}
-	if c.MaxSeries == 0 {
-		c.MaxSeries = 100000
 	}
 	switch {
 	case !(c.Slack > 0) || math.IsInf(c.Slack, 0):

@@ -3,6 +3,7 @@ package analysis
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 )
@@ -24,7 +25,7 @@ func evidenceRow(t *testing.T, e *Evidence, p float64) Score {
 // upper sum grows by z − 0.5 per window and first exceeds h = 12 at window 11
 // (11 × 1.1448536 = 12.593), then resets on the next window.
 func TestEvidenceAccumulatesSmallSignals(t *testing.T) {
-	cfg := SequentialConfig{}
+	cfg := DefaultSequentialConfig()
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,8 @@ func TestEvidenceAccumulatesSmallSignals(t *testing.T) {
 // the one-sided CUSUM's in-control average run length is about 930 windows
 // (Siegmund's approximation 938; Montgomery lists 465 for the two-sided chart).
 func TestEvidenceInControlRunLength(t *testing.T) {
-	cfg := SequentialConfig{Threshold: 5}
+	cfg := DefaultSequentialConfig()
+	cfg.Threshold = 5
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +75,8 @@ func TestEvidenceInControlRunLength(t *testing.T) {
 }
 
 func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
-	cfg := SequentialConfig{MaxSeries: 1}
+	cfg := DefaultSequentialConfig()
+	cfg.MaxSeries = 1
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -88,13 +91,23 @@ func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
 	if len(rows) != 1 || rows[0].Feature != "a" || e.Dropped() != 1 {
 		t.Fatalf("rows %+v, dropped %d", rows, e.Dropped())
 	}
-	cfg = SequentialConfig{Disabled: true}
+	cfg = DefaultSequentialConfig()
+	cfg.Disabled = true
 	if rows := NewEvidence(cfg).Add(ModelKey{"m", "1"}, t0, []Score{{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}}); rows != nil {
 		t.Fatalf("disabled evidence returned %+v", rows)
 	}
-	bad := SequentialConfig{Slack: -1}
-	if err := bad.validate(); err == nil {
-		t.Fatal("negative slack accepted")
+	for _, bad := range []func(*SequentialConfig){
+		func(c *SequentialConfig) { c.Slack = -1 },
+		func(c *SequentialConfig) { c.Slack = 0 },
+		func(c *SequentialConfig) { c.Threshold = 0 },
+		func(c *SequentialConfig) { c.Detector = "" },
+		func(c *SequentialConfig) { c.MaxSeries = -1 },
+	} {
+		c := DefaultSequentialConfig()
+		bad(&c)
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "sequential.") {
+			t.Errorf("%+v: got %v, want an error naming the field", c, err)
+		}
 	}
 }
 
@@ -102,7 +115,8 @@ func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
 // strong after 60 quiet windows: each must stay quiet first and alarm after.
 func TestEvidenceDetectors(t *testing.T) {
 	for _, det := range []string{DetectorCUSUM, DetectorPageHinkley, DetectorADWIN, DetectorEWMA} {
-		cfg := SequentialConfig{Detector: det}
+		cfg := DefaultSequentialConfig()
+		cfg.Detector = det
 		if err := cfg.validate(); err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +146,8 @@ func TestEvidenceDetectors(t *testing.T) {
 			t.Errorf("%s: alarm at window %d, after the drift ended at 300: the end of a drift is not a drift", det, lastAlarm)
 		}
 	}
-	bad := SequentialConfig{Detector: "kswin"}
+	bad := DefaultSequentialConfig()
+	bad.Detector = "kswin"
 	if err := bad.validate(); err == nil {
 		t.Error("unknown detector accepted")
 	}
@@ -141,7 +156,7 @@ func TestEvidenceDetectors(t *testing.T) {
 // TestEvidenceReReadWindowGetsItsRow: a window fed again (its write failed
 // and it was re-read) is not counted twice but gets the same row back.
 func TestEvidenceReReadWindowGetsItsRow(t *testing.T) {
-	cfg := SequentialConfig{}
+	cfg := DefaultSequentialConfig()
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,10 @@ var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func testConfig(t testing.TB) *Config {
 	t.Helper()
-	cfg := Config{WindowSize: 10 * time.Second, AllowedLateness: 2 * time.Second, WarmupWindows: 2, SampleSize: 200, MaxCategories: 16, MinCount: 10}
+	cfg := DefaultConfig()
+	cfg.WindowSize, cfg.AllowedLateness = 10*time.Second, 2*time.Second
+	cfg.WarmupWindows, cfg.SampleSize, cfg.MaxCategories, cfg.MinCount = 2, 200, 16, 10
+	cfg = cfg.WithDerived()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -292,7 +292,9 @@ func TestClickHouseQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := "driftwatch_dashboards_" + hex.EncodeToString(rb[:])
-	s, err := storage.Open(ctx, storage.Config{Addr: addr, Database: db}, nil, nil)
+	cfg := storage.DefaultConfig()
+	cfg.Addr, cfg.Database = addr, db
+	s, err := storage.Open(ctx, cfg, nil, nil)
 	if err != nil {
 		t.Fatalf("opening ClickHouse at %s: %v", addr, err)
 	}

@@ -284,7 +284,7 @@ func TestMessagesDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := telemetry.NewDecoder(telemetry.Limits{}, func() time.Time { return testStart })
+	d := telemetry.NewDecoder(telemetry.DefaultLimits(), func() time.Time { return testStart })
 	var got telemetry.Event
 	var buf []byte
 	const n = 6000
@@ -375,7 +375,7 @@ func TestAppendRoundTrip(t *testing.T) {
 		Attributes: map[string]string{"deployment.environment.name": "prod"},
 	}
 	b := g.Append(nil, &in)
-	d := telemetry.NewDecoder(telemetry.Limits{}, func() time.Time { return testStart })
+	d := telemetry.NewDecoder(telemetry.DefaultLimits(), func() time.Time { return testStart })
 	var out telemetry.Event
 	if err := d.Decode(b, &out); err != nil {
 		t.Fatalf("decoding %s: %v", b, err)

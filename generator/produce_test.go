@@ -69,7 +69,7 @@ func TestProduce(t *testing.T) {
 		t.Fatalf("Produce = %d, %v; want %d, nil", sent, err, n)
 	}
 	parts := readAll(t, brokers)
-	d := telemetry.NewDecoder(telemetry.Limits{}, func() time.Time { return testStart })
+	d := telemetry.NewDecoder(telemetry.DefaultLimits(), func() time.Time { return testStart })
 	partitionOf := map[string]int{}
 	total := 0
 	var e telemetry.Event

@@ -107,8 +107,7 @@ func (sc *Scenario) validate() error {
 	if !(sc.BadFraction >= 0 && sc.BadFraction <= 1) {
 		return fmt.Errorf("validating scenario: bad_fraction: must be in [0, 1], got %v", sc.BadFraction)
 	}
-	lim := telemetry.Limits{}
-	_ = lim.Validate() // fills the defaults; a zero Limits is always valid
+	lim := telemetry.DefaultLimits()
 	ids := map[string]bool{}
 	for i, m := range sc.Models {
 		at := fmt.Sprintf("models[%d]", i)

@@ -14,8 +14,11 @@ const (
 	StartLatest = "latest"
 )
 
-// Config configures a Consumer. The zero value of every optional field selects
-// its documented default; Validate fills the defaults in.
+// Config configures a Consumer. Start from DefaultConfig, which holds every
+// documented default: a zero field is taken as it is, and Validate rejects
+// it where zero makes no sense. One default is derived from another field:
+// an empty DeadLetterTopic means <topic>.dlq, filled in by WithDerived
+// (which NewConsumer applies) after the file and the environment are read.
 type Config struct {
 	// Brokers are the bootstrap addresses (host:port). Required.
 	Brokers []string `yaml:"brokers"`
@@ -25,7 +28,7 @@ type Config struct {
 	// Default: driftwatch
 	GroupID string `yaml:"group_id"`
 	// DeadLetterTopic receives messages that cannot be processed.
-	// Default: <topic>.dlq
+	// Default: "", which WithDerived makes <topic>.dlq
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
 	// StartOffset is where a partition without a committed offset starts:
 	// "earliest" or "latest".
@@ -38,8 +41,9 @@ type Config struct {
 	// MinBytes of data.
 	// Default: 250ms
 	MaxWait time.Duration `yaml:"max_wait"`
-	// CommitInterval is the least time between two commits of a partition.
-	// The final commit on revocation or shutdown is made regardless.
+	// CommitInterval is the least time between two commits of a partition;
+	// 0 commits after every batch. The final commit on revocation or
+	// shutdown is made regardless.
 	// Default: 1s
 	CommitInterval time.Duration `yaml:"commit_interval"`
 	// MinBytes is the least data a fetch waits for (up to MaxWait).
@@ -79,9 +83,37 @@ const (
 	DefaultJoinGroupBackoff  = 2 * time.Second
 )
 
-// Validate fills in defaults and reports the first invalid field by its
-// configuration name.
-func (c *Config) Validate() error {
+// DefaultConfig returns the documented defaults. Brokers and Topic have
+// none; DeadLetterTopic is left empty, to be derived by WithDerived.
+func DefaultConfig() Config {
+	return Config{
+		GroupID:           DefaultGroupID,
+		StartOffset:       StartEarliest,
+		MaxBatch:          DefaultMaxBatch,
+		MaxWait:           DefaultMaxWait,
+		CommitInterval:    DefaultCommitInterval,
+		MinBytes:          DefaultMinBytes,
+		MaxBytes:          DefaultMaxBytes,
+		SessionTimeout:    DefaultSessionTimeout,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		RebalanceTimeout:  DefaultRebalanceTimeout,
+		JoinGroupBackoff:  DefaultJoinGroupBackoff,
+	}
+}
+
+// WithDerived returns c with its derived default filled in: an empty
+// DeadLetterTopic becomes <topic>.dlq. It is idempotent and does not change c.
+func (c Config) WithDerived() Config {
+	if c.DeadLetterTopic == "" && c.Topic != "" {
+		c.DeadLetterTopic = c.Topic + ".dlq"
+	}
+	return c
+}
+
+// Validate reports the first invalid field by its configuration name. It
+// checks c as WithDerived completes it, and does not change c.
+func (c Config) Validate() error {
+	c = c.WithDerived()
 	if len(c.Brokers) == 0 {
 		return errors.New("brokers: at least one broker address is required")
 	}
@@ -94,63 +126,51 @@ func (c *Config) Validate() error {
 		return errors.New("topic: required")
 	}
 	if c.GroupID == "" {
-		c.GroupID = DefaultGroupID
-	}
-	if c.DeadLetterTopic == "" {
-		c.DeadLetterTopic = c.Topic + ".dlq"
+		return errors.New("group_id: required")
 	}
 	if c.DeadLetterTopic == c.Topic {
 		return fmt.Errorf("dead_letter_topic: must differ from topic %q", c.Topic)
 	}
 	switch c.StartOffset {
-	case "":
-		c.StartOffset = StartEarliest
 	case StartEarliest, StartLatest:
 	default:
 		return fmt.Errorf("start_offset: %q is neither %q nor %q", c.StartOffset, StartEarliest, StartLatest)
 	}
 	ints := []struct {
 		name string
-		v    *int
-		def  int
+		v    int
 	}{
-		{"max_batch", &c.MaxBatch, DefaultMaxBatch},
-		{"min_bytes", &c.MinBytes, DefaultMinBytes},
-		{"max_bytes", &c.MaxBytes, DefaultMaxBytes},
+		{"max_batch", c.MaxBatch},
+		{"min_bytes", c.MinBytes},
+		{"max_bytes", c.MaxBytes},
 	}
 	for _, f := range ints {
-		if *f.v < 0 {
-			return fmt.Errorf("%s: must not be negative, got %d", f.name, *f.v)
-		}
-		if *f.v == 0 {
-			*f.v = f.def
+		if f.v < 1 {
+			return fmt.Errorf("%s: must be at least 1, got %d", f.name, f.v)
 		}
 	}
 	if c.MinBytes > c.MaxBytes {
 		return fmt.Errorf("min_bytes: %d exceeds max_bytes %d", c.MinBytes, c.MaxBytes)
 	}
 	durations := []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
+		name   string
+		v      time.Duration
+		zeroOK bool
 	}{
-		{"max_wait", &c.MaxWait, DefaultMaxWait},
-		{"commit_interval", &c.CommitInterval, DefaultCommitInterval},
-		{"session_timeout", &c.SessionTimeout, DefaultSessionTimeout},
-		{"heartbeat_interval", &c.HeartbeatInterval, DefaultHeartbeatInterval},
-		{"rebalance_timeout", &c.RebalanceTimeout, DefaultRebalanceTimeout},
-		{"join_group_backoff", &c.JoinGroupBackoff, DefaultJoinGroupBackoff},
+		{"max_wait", c.MaxWait, false},
+		{"commit_interval", c.CommitInterval, true},
+		{"session_timeout", c.SessionTimeout, false},
+		{"heartbeat_interval", c.HeartbeatInterval, false},
+		{"rebalance_timeout", c.RebalanceTimeout, false},
+		{"join_group_backoff", c.JoinGroupBackoff, false},
 	}
 	for _, f := range durations {
-		if *f.v < 0 {
-			return fmt.Errorf("%s: must not be negative, got %s", f.name, *f.v)
-		}
-		if *f.v == 0 {
-			*f.v = f.def
+		if f.v < 0 || (f.v == 0 && !f.zeroOK) {
+			return fmt.Errorf("%s: must be positive, got %s", f.name, f.v)
 		}
 		// The group protocol carries these in int32 milliseconds.
-		if *f.v/time.Millisecond >= 1<<31-1 {
-			return fmt.Errorf("%s: %s is too long", f.name, *f.v)
+		if f.v/time.Millisecond >= 1<<31-1 {
+			return fmt.Errorf("%s: %s is too long", f.name, f.v)
 		}
 	}
 	if c.HeartbeatInterval >= c.SessionTimeout {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +12,16 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-func TestConfigValidateDefaults(t *testing.T) {
-	c := Config{Brokers: []string{"k:9092"}, Topic: "telemetry"}
+// minimalConfig is DefaultConfig with the two required fields set.
+func minimalConfig(topic string) Config {
+	c := DefaultConfig()
+	c.Brokers = []string{"k:9092"}
+	c.Topic = topic
+	return c
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c := minimalConfig("telemetry")
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
@@ -22,13 +31,19 @@ func TestConfigValidateDefaults(t *testing.T) {
 		MinBytes: 1, MaxBytes: 4 << 20, SessionTimeout: 30 * time.Second, HeartbeatInterval: 3 * time.Second,
 		RebalanceTimeout: 30 * time.Second, JoinGroupBackoff: 2 * time.Second,
 	}
-	if !configEqual(c, want) {
-		t.Errorf("defaults:\n got %+v\nwant %+v", c, want)
+	if got := c.WithDerived(); !configEqual(got, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
+	}
+	if c.DeadLetterTopic != "" {
+		t.Errorf("WithDerived changed its receiver: dead_letter_topic %q", c.DeadLetterTopic)
+	}
+	c.DeadLetterTopic = "rejects"
+	if got := c.WithDerived(); got.DeadLetterTopic != "rejects" {
+		t.Errorf("WithDerived replaced an explicit dead_letter_topic with %q", got.DeadLetterTopic)
 	}
 }
 
 func TestConfigValidateNamesBadField(t *testing.T) {
-	ok := func() Config { return Config{Brokers: []string{"k:9092"}, Topic: "telemetry"} }
 	tests := []struct {
 		field string
 		edit  func(*Config)
@@ -36,12 +51,16 @@ func TestConfigValidateNamesBadField(t *testing.T) {
 		{"brokers", func(c *Config) { c.Brokers = nil }},
 		{"brokers[1]", func(c *Config) { c.Brokers = append(c.Brokers, "") }},
 		{"topic", func(c *Config) { c.Topic = "" }},
+		{"group_id", func(c *Config) { c.GroupID = "" }},
 		{"dead_letter_topic", func(c *Config) { c.DeadLetterTopic = "telemetry" }},
 		{"start_offset", func(c *Config) { c.StartOffset = "newest" }},
+		{"start_offset", func(c *Config) { c.StartOffset = "" }},
 		{"max_batch", func(c *Config) { c.MaxBatch = -1 }},
+		{"max_batch", func(c *Config) { c.MaxBatch = 0 }},
 		{"min_bytes", func(c *Config) { c.MinBytes = 2 << 20; c.MaxBytes = 1 << 20 }},
 		{"max_bytes", func(c *Config) { c.MaxBytes = -5 }},
 		{"max_wait", func(c *Config) { c.MaxWait = -time.Second }},
+		{"max_wait", func(c *Config) { c.MaxWait = 0 }},
 		{"commit_interval", func(c *Config) { c.CommitInterval = -1 }},
 		{"session_timeout", func(c *Config) { c.SessionTimeout = 1000 * time.Hour }},
 		{"heartbeat_interval", func(c *Config) { c.HeartbeatInterval = time.Minute }},
@@ -50,8 +69,10 @@ func TestConfigValidateNamesBadField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.field, func(t *testing.T) {
-			c := ok()
+			c := minimalConfig("telemetry")
 			tt.edit(&c)
+			before := c
+			before.Brokers = slices.Clone(c.Brokers)
 			err := c.Validate()
 			if err == nil {
 				t.Fatal("Validate accepted the config")
@@ -59,7 +80,15 @@ func TestConfigValidateNamesBadField(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.field+":") {
 				t.Errorf("error %q does not name %s", err, tt.field)
 			}
+			if !configEqual(c, before) {
+				t.Errorf("Validate changed its receiver:\n got %+v\nwant %+v", c, before)
+			}
 		})
+	}
+	c := minimalConfig("telemetry")
+	c.CommitInterval = 0 // commit after every batch
+	if err := c.Validate(); err != nil {
+		t.Errorf("commit_interval 0: %v", err)
 	}
 }
 
@@ -69,13 +98,13 @@ func TestConfigFromYAML(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var c Config
+		c := DefaultConfig()
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil {
 			return c, err
 		}
-		return c, c.Validate()
+		return c.WithDerived(), c.Validate()
 	}
 	c, err := decode("testdata/consumer.good.yml")
 	if err != nil {

@@ -68,9 +68,11 @@ type Consumer struct {
 	done    chan struct{}
 }
 
-// NewConsumer validates cfg and registers the consumer's metrics with reg
-// (nil registers none). It does not connect; Run does.
+// NewConsumer completes cfg with its derived default (Config.WithDerived),
+// validates it and registers the consumer's metrics with reg (nil registers
+// none). It does not connect; Run does.
 func NewConsumer(cfg Config, factory HandlerFactory, reg prometheus.Registerer, log *slog.Logger) (*Consumer, error) {
+	cfg = cfg.WithDerived()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("consumer config: %w", err)
 	}
@@ -93,7 +95,7 @@ func NewConsumer(cfg Config, factory HandlerFactory, reg prometheus.Registerer, 
 	}, nil
 }
 
-// Config returns the validated configuration, defaults filled in.
+// Config returns the validated configuration, derived default filled in.
 func (c *Consumer) Config() Config { return c.cfg }
 
 // Run consumes until ctx ends or Close is called, then commits, closes every

@@ -378,7 +378,7 @@ func TestConsumerWaitsForBroker(t *testing.T) {
 
 func TestConsumerMetricsPassLint(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	c, err := NewConsumer(Config{Brokers: []string{"k:9092"}, Topic: "t"}, nopFactory, reg, nil)
+	c, err := NewConsumer(minimalConfig("t"), nopFactory, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +388,7 @@ func TestConsumerMetricsPassLint(t *testing.T) {
 	c.metrics.committedOffset.WithLabelValues("t", "0")
 	c.metrics.commitLag.WithLabelValues("t", "0")
 	// A second consumer on the same registry shares the series.
-	if _, err := NewConsumer(Config{Brokers: []string{"k:9092"}, Topic: "t"}, nopFactory, reg, nil); err != nil {
+	if _, err := NewConsumer(minimalConfig("t"), nopFactory, reg, nil); err != nil {
 		t.Fatalf("second consumer on one registry: %v", err)
 	}
 	w := NewDeadLetterWriter([]string{"k:9092"}, "t.dlq", "g", reg, nil)

@@ -37,17 +37,17 @@ func startBroker(t testing.TB, topics ...string) *Embedded {
 // testConfig is a consumer configuration with the short timeouts that keep
 // rebalances in tests fast.
 func testConfig(brokers []string, topic, group string) Config {
-	return Config{
-		Brokers:           brokers,
-		Topic:             topic,
-		GroupID:           group,
-		MaxWait:           100 * time.Millisecond,
-		CommitInterval:    100 * time.Millisecond,
-		SessionTimeout:    3 * time.Second,
-		HeartbeatInterval: 200 * time.Millisecond,
-		RebalanceTimeout:  2 * time.Second,
-		JoinGroupBackoff:  200 * time.Millisecond,
-	}
+	c := DefaultConfig()
+	c.Brokers = brokers
+	c.Topic = topic
+	c.GroupID = group
+	c.MaxWait = 100 * time.Millisecond
+	c.CommitInterval = 100 * time.Millisecond
+	c.SessionTimeout = 3 * time.Second
+	c.HeartbeatInterval = 200 * time.Millisecond
+	c.RebalanceTimeout = 2 * time.Second
+	c.JoinGroupBackoff = 200 * time.Millisecond
+	return c
 }
 
 // produce writes n messages valued prefix-i round-robin over the topic's

@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // Backoff bounds for restarting a partition loop after an error.
@@ -70,22 +72,30 @@ func (p *partitionLoop) run(ctx context.Context) {
 	defer p.c.metrics.committedOffset.DeleteLabelValues(p.topic, label)
 	defer p.c.metrics.commitLag.DeleteLabelValues(p.topic, label)
 
-	for attempt := 0; ; attempt++ {
+	// Retry returns only when ctx ends: session returns then, and errors
+	// restart it.
+	_ = backoff.Retry(ctx, backoff.Policy{
+		Initial: restartBackoffMin,
+		Max:     restartBackoffMax,
+		OnRetry: func(_ int, err error, pause time.Duration) {
+			p.log.Warn("partition loop stopped, restarting from committed offset",
+				"committed", p.committed, "backoff", pause, "err", err)
+		},
+	}, func(ctx context.Context) error {
 		read, err := p.session(ctx)
 		if ctx.Err() != nil {
-			return
+			return nil
 		}
 		p.c.metrics.partitionErrors.Inc()
+		if err == nil {
+			err = errors.New("partition session ended")
+		}
 		if read > 0 {
-			attempt = 0
+			// It made progress: the pauses start over.
+			return backoff.Reset(err)
 		}
-		d := backoff(attempt, restartBackoffMin, restartBackoffMax)
-		p.log.Warn("partition loop stopped, restarting from committed offset",
-			"committed", p.committed, "backoff", d, "err", err)
-		if !sleep(ctx, d) {
-			return
-		}
-	}
+		return err
+	})
 }
 
 // session dials the leader, opens a handler at the committed offset and feeds

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // Record is a message to publish.
@@ -117,31 +119,28 @@ func (p *Publisher) Publish(ctx context.Context, recs []Record) error {
 		}
 	}
 	pending := msgs
-	for attempt := 0; ; attempt++ {
+	err := backoff.Retry(ctx, backoff.Policy{
+		Initial: publishBackoffMin,
+		Max:     publishBackoffMax,
+		OnRetry: func(_ int, err error, pause time.Duration) {
+			p.log.Warn("publishing failed, retrying", "messages", len(pending), "backoff", pause, "err", err)
+		},
+	}, func(ctx context.Context) error {
 		err := p.w.WriteMessages(ctx, pending...)
 		if err == nil {
 			return nil
 		}
 		p.errors.Inc()
 		if permanent(err) {
-			return fmt.Errorf("publishing %d messages to %s: %w", len(pending), p.topic, err)
+			return backoff.Permanent(err)
 		}
-		var werrs kafka.WriteErrors
-		if errors.As(err, &werrs) && len(werrs) == len(pending) {
-			failed := pending[:0:0]
-			for i, e := range werrs {
-				if e != nil {
-					failed = append(failed, pending[i])
-				}
-			}
-			pending = failed
-		}
-		d := backoff(attempt, publishBackoffMin, publishBackoffMax)
-		p.log.Warn("publishing failed, retrying", "messages", len(pending), "backoff", d, "err", err)
-		if !sleep(ctx, d) {
-			return fmt.Errorf("publishing %d messages to %s: %w", len(pending), p.topic, err)
-		}
+		pending = failedMessages(pending, err)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("publishing %d messages to %s: %w", len(pending), p.topic, err)
 	}
+	return nil
 }
 
 // permanent reports whether a publication can never succeed as it is: a
@@ -257,4 +256,17 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions
 	}
 	return 0, fmt.Errorf("topic %q does not exist and could not be created (create it with %d partitions, or grant the monitor's principal CreateTopics): %w",
 		topic, partitions, last)
+}
+
+// sleep waits for d or until ctx ends; it reports whether the full pause
+// elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
-	"github.com/driftwatch/driftwatch/storage"
 )
 
 // proxy forwards TCP connections to a target until it is cut: then it drops
@@ -102,11 +101,13 @@ func TestClickHouseOutageBackPressure(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	cfg := Config{Listen: "127.0.0.1:0"}
-	cfg.Kafka.Consumer = ingest.Config{Brokers: e.Brokers(), Topic: "telemetry", GroupID: "outage",
-		HeartbeatInterval: 200 * time.Millisecond, JoinGroupBackoff: 200 * time.Millisecond,
-		MaxWait: 100 * time.Millisecond, CommitInterval: 100 * time.Millisecond, MaxBatch: 200}
-	cfg.ClickHouse = storage.Config{Addr: px.lis.Addr().String(), Database: db, MaxRetryBackoff: 500 * time.Millisecond}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	kc := &cfg.Kafka.Consumer
+	kc.Brokers, kc.Topic, kc.GroupID = e.Brokers(), "telemetry", "outage"
+	kc.HeartbeatInterval, kc.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
+	kc.MaxWait, kc.CommitInterval, kc.MaxBatch = 100*time.Millisecond, 100*time.Millisecond, 200
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.MaxRetryBackoff = px.lis.Addr().String(), db, 500*time.Millisecond
 	cfg.Analysis.WindowSize = 2 * time.Second
 	cfg.Analysis.AllowedLateness = time.Second
 	cfg.Analysis.IdleFlush = time.Second

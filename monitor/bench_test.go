@@ -62,8 +62,9 @@ func BenchmarkPipeline(b *testing.B) {
 	for range b.N {
 		// Consume only.
 		var seen atomic.Int64
-		ccfg := ingest.Config{Brokers: broker.Brokers(), Topic: "telemetry", GroupID: fmt.Sprintf("bench-consume-%d", time.Now().UnixNano()),
-			HeartbeatInterval: 200 * time.Millisecond, JoinGroupBackoff: 200 * time.Millisecond}
+		ccfg := ingest.DefaultConfig()
+		ccfg.Brokers, ccfg.Topic, ccfg.GroupID = broker.Brokers(), "telemetry", fmt.Sprintf("bench-consume-%d", time.Now().UnixNano())
+		ccfg.HeartbeatInterval, ccfg.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
 		if err := ccfg.Validate(); err != nil {
 			b.Fatal(err)
 		}
@@ -88,10 +89,12 @@ func BenchmarkPipeline(b *testing.B) {
 		valueBytes = bytes.Load()
 
 		// The whole pipeline.
-		cfg := Config{Listen: "127.0.0.1:0", MaxDriftSeries: 1000}
-		cfg.Kafka.Consumer = ingest.Config{Brokers: broker.Brokers(), Topic: "telemetry", GroupID: fmt.Sprintf("bench-pipeline-%d", time.Now().UnixNano()),
-			HeartbeatInterval: 200 * time.Millisecond, JoinGroupBackoff: 200 * time.Millisecond}
-		cfg.ClickHouse = storage.Config{Addr: addr, Database: db}
+		cfg := DefaultConfig()
+		cfg.Listen, cfg.MaxDriftSeries = "127.0.0.1:0", 1000
+		kc := &cfg.Kafka.Consumer
+		kc.Brokers, kc.Topic, kc.GroupID = broker.Brokers(), "telemetry", fmt.Sprintf("bench-pipeline-%d", time.Now().UnixNano())
+		kc.HeartbeatInterval, kc.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
+		cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
 		cfg.Analysis.WindowSize = time.Minute
 		m, err := New(ctx, cfg, Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
@@ -160,7 +163,7 @@ func benchClickHouse(b *testing.B) (string, string) {
 		addr = v
 	}
 	db := fmt.Sprintf("dw_bench_%d", time.Now().UnixNano()%1e9)
-	s, err := storage.Open(context.Background(), storage.Config{Addr: addr, Database: "default"}, nil, nil)
+	s, err := storage.Open(context.Background(), clickHouseConfig(addr, "default"), nil, nil)
 	if err != nil {
 		b.Fatalf("ClickHouse not reachable at %s: run scripts/clickhouse.sh start: %v", addr, err)
 	}

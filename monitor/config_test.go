@@ -1,14 +1,23 @@
 package monitor
 
 import (
+	"bytes"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/driftwatch/driftwatch/alerting/pagerduty"
+	"github.com/driftwatch/driftwatch/alerting/slack"
+	"github.com/driftwatch/driftwatch/alerting/webhook"
+	"github.com/driftwatch/driftwatch/analysis"
 )
 
 func TestExampleConfigIsValid(t *testing.T) {
@@ -21,6 +30,176 @@ func TestExampleConfigIsValid(t *testing.T) {
 	}
 	if c.Analysis.WindowSize != time.Minute || c.Analysis.Thresholds.PSI.Critical != 0.25 || c.Kafka.Consumer.DeadLetterTopic != "driftwatch.telemetry.dlq" {
 		t.Errorf("example config decoded to %+v", c)
+	}
+}
+
+// TestAbsentKeysKeepDefaults: the file is decoded onto DefaultConfig, so an
+// absent key keeps its documented default and an explicit value wins, zero
+// included (allowed_lateness: 0 is valid and differs from the default 10s).
+func TestAbsentKeysKeepDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		path string
+		env  []string
+		want time.Duration
+	}{
+		{"absent", "testdata/embedded.good.yml", nil, 10 * time.Second},
+		{"explicit zero", "testdata/no-lateness.good.yml", nil, 0},
+		{"explicit zero from the environment", "testdata/embedded.good.yml", []string{"DRIFTWATCH_ANALYSIS_ALLOWED_LATENESS=0s"}, 0},
+		{"no file", "", nil, 10 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfig(tc.path, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Analysis.AllowedLateness != tc.want {
+				t.Errorf("allowed_lateness %s, want %s", c.Analysis.AllowedLateness, tc.want)
+			}
+			if tc.path != "" {
+				if err := c.Validate(); err != nil {
+					t.Errorf("Validate: %v", err)
+				}
+			}
+			// Other absent keys keep their defaults too, in every section.
+			if c.Analysis.MinCount != 100 || c.Kafka.Consumer.MaxBatch != 1000 || c.ClickHouse.DialTimeout != 5*time.Second ||
+				c.Alerting.MaxAttempts != 5 || c.Limits.MaxBytes != 65536 || c.Analysis.Sequential.Threshold != 12 {
+				t.Errorf("absent keys lost their defaults: %+v", c)
+			}
+		})
+	}
+}
+
+// TestDerivedDefaults: the defaults computed from other fields are filled by
+// WithDerived (applied by LoadConfig and New), keep explicit values, and are
+// computed from the values in force, not from the defaults.
+func TestDerivedDefaults(t *testing.T) {
+	tests := []struct {
+		name              string
+		edit              func(*Config)
+		dlq, partials     string
+		brokers           []string
+		idleFlush         time.Duration
+		slackName, pdName string
+		pdSource          string
+	}{
+		{
+			name: "defaults", edit: func(*Config) {},
+			dlq: "driftwatch.telemetry.dlq", partials: "driftwatch.telemetry.partials", idleFlush: 2 * time.Minute,
+		},
+		{
+			name: "from the fields in force",
+			edit: func(c *Config) {
+				c.Kafka.Consumer.Topic = "t"
+				c.Kafka.Embedded, c.Kafka.EmbeddedAddr = true, "127.0.0.1:29092"
+				c.Analysis.WindowSize = 5 * time.Minute
+				c.Alerting.Source = "dw-prod"
+				c.Alerting.Slack = []slack.Config{slack.DefaultConfig(), slack.DefaultConfig()}
+				c.Alerting.PagerDuty = []pagerduty.Config{pagerduty.DefaultConfig()}
+			},
+			dlq: "t.dlq", partials: "t.partials", brokers: []string{"127.0.0.1:29092"}, idleFlush: 10 * time.Minute,
+			slackName: "slack-1", pdName: "pagerduty", pdSource: "dw-prod",
+		},
+		{
+			name: "explicit values win",
+			edit: func(c *Config) {
+				c.Kafka.Consumer.DeadLetterTopic, c.Kafka.PartialsTopic = "rejects", "partials"
+				c.Kafka.Embedded, c.Kafka.Consumer.Brokers = true, []string{"k:9092"}
+				c.Analysis.IdleFlush = time.Second
+				c.Alerting.Slack = []slack.Config{slack.DefaultConfig(), slack.DefaultConfig()}
+				c.Alerting.Slack[1].Name = "ml"
+				c.Alerting.PagerDuty = []pagerduty.Config{pagerduty.DefaultConfig()}
+				c.Alerting.PagerDuty[0].Name, c.Alerting.PagerDuty[0].Source = "oncall", "pd"
+			},
+			dlq: "rejects", partials: "partials", brokers: []string{"k:9092"}, idleFlush: time.Second,
+			slackName: "ml", pdName: "oncall", pdSource: "pd",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mk := func() Config {
+				c := DefaultConfig()
+				tc.edit(&c)
+				return c
+			}
+			c := mk()
+			d := c.WithDerived()
+			got := []any{d.Kafka.Consumer.DeadLetterTopic, d.Kafka.PartialsTopic, d.Kafka.Consumer.Brokers, d.Analysis.IdleFlush}
+			want := []any{tc.dlq, tc.partials, tc.brokers, tc.idleFlush}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("derived %v, want %v", got, want)
+			}
+			if len(d.Alerting.Slack) > 1 && (d.Alerting.Slack[0].Name != "slack" || d.Alerting.Slack[1].Name != tc.slackName) {
+				t.Errorf("slack names %q, %q, want slack, %s", d.Alerting.Slack[0].Name, d.Alerting.Slack[1].Name, tc.slackName)
+			}
+			if len(d.Alerting.PagerDuty) > 0 && (d.Alerting.PagerDuty[0].Name != tc.pdName || d.Alerting.PagerDuty[0].Source != tc.pdSource) {
+				t.Errorf("pagerduty name %q, source %q, want %s, %s", d.Alerting.PagerDuty[0].Name, d.Alerting.PagerDuty[0].Source, tc.pdName, tc.pdSource)
+			}
+			if !reflect.DeepEqual(c, mk()) {
+				t.Errorf("WithDerived changed its receiver")
+			}
+			if !reflect.DeepEqual(d.WithDerived(), d) {
+				t.Errorf("WithDerived is not idempotent")
+			}
+		})
+	}
+}
+
+// TestValidateDoesNotChangeItsReceiver: Validate only validates, valid or
+// not, derived defaults filled or not.
+func TestValidateDoesNotChangeItsReceiver(t *testing.T) {
+	load := func(path string) func() Config {
+		return func() Config {
+			c, err := LoadConfig(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+	}
+	edit := func(f func(*Config)) func() Config {
+		return func() Config {
+			c := DefaultConfig()
+			c.Kafka.Consumer.Brokers = []string{"k:9092"}
+			f(&c)
+			return c
+		}
+	}
+	tests := []struct {
+		name  string
+		mk    func() Config
+		valid bool
+	}{
+		{"example", load("../driftwatch.example.yaml"), true},
+		{"embedded", load("testdata/embedded.good.yml"), true},
+		{"defaults, nothing derived", edit(func(*Config) {}), true},
+		{"embedded, nothing derived", edit(func(c *Config) { c.Kafka.Embedded, c.Kafka.Consumer.Brokers = true, nil }), true},
+		{"unnamed receivers, nothing derived", edit(func(c *Config) {
+			hooks := []webhook.Config{webhook.DefaultConfig(), webhook.DefaultConfig()}
+			hooks[0].URL, hooks[1].URL = "http://127.0.0.1:1/a", "http://127.0.0.1:1/b"
+			c.Alerting.Webhook = hooks
+			c.Analysis.ReferenceModes = map[string]string{"m": analysis.ModePreviousDay}
+		}), true},
+		{"zero value", func() Config { return Config{} }, false},
+		{"no brokers", edit(func(c *Config) { c.Kafka.Consumer.Brokers = nil }), false},
+		{"zero sample size", edit(func(c *Config) { c.Analysis.SampleSize = 0 }), false},
+		{"zero dial timeout", edit(func(c *Config) { c.ClickHouse.DialTimeout = 0 }), false},
+		{"zero queue", edit(func(c *Config) { c.Alerting.QueueSize = 0 }), false},
+		{"zero max_bytes", edit(func(c *Config) { c.Limits.MaxBytes = 0 }), false},
+		{"partials on the dead-letter topic", edit(func(c *Config) { c.Kafka.PartialsTopic = "driftwatch.telemetry.dlq" }), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.mk()
+			err := c.Validate()
+			if (err == nil) != tc.valid {
+				t.Errorf("Validate = %v, want valid %t", err, tc.valid)
+			}
+			if want := tc.mk(); !reflect.DeepEqual(c, want) {
+				t.Errorf("Validate changed its receiver:\n got %+v\nwant %+v", c, want)
+			}
+		})
 	}
 }
 
@@ -170,5 +349,119 @@ func TestExampleConfigListsEveryKey(t *testing.T) {
 	}
 	if len(real) > 0 {
 		t.Errorf("driftwatch.example.yaml lacks %v", real)
+	}
+}
+
+func TestEnvironmentUnknownVariable(t *testing.T) {
+	tests := []struct {
+		kv, want string
+	}{
+		{"DRIFTWATCH_ANALYSIS_WINDOW=5m",
+			"environment DRIFTWATCH_ANALYSIS_WINDOW: unknown configuration key (did you mean DRIFTWATCH_ANALYSIS_WINDOW_SIZE?)"},
+		{"DRIFTWATCH_KAFKA_BROKER=k:9092",
+			"environment DRIFTWATCH_KAFKA_BROKER: unknown configuration key (did you mean DRIFTWATCH_KAFKA_BROKERS?)"},
+		{"DRIFTWATCH_ANALYSIS_THRESHOLD_PSI_WARNING=0.1",
+			"environment DRIFTWATCH_ANALYSIS_THRESHOLD_PSI_WARNING: unknown configuration key (did you mean DRIFTWATCH_ANALYSIS_THRESHOLDS_PSI_WARNING?)"},
+		{"DRIFTWATCH_NOTHING_LIKE_IT=1", "environment DRIFTWATCH_NOTHING_LIKE_IT: unknown configuration key"},
+		{"DRIFTWATCH_CONSUMER_TOPIC=t", "environment DRIFTWATCH_CONSUMER_TOPIC: unknown configuration key"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.kv, func(t *testing.T) {
+			_, err := LoadConfig("testdata/embedded.good.yml", []string{"DRIFTWATCH_LISTEN=127.0.0.1:0", tc.kv})
+			if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestEnvironmentAllowsWhatIsNotConfiguration: the DRIFTWATCH_ variables of
+// the scripts, tests and Grafana, and the variables the file names as
+// secrets, are not configuration and are ignored.
+func TestEnvironmentAllowsWhatIsNotConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(path, []byte(`kafka:
+  brokers: [127.0.0.1:9092]
+alerting:
+  slack:
+    - url_env: DRIFTWATCH_SLACK_URL
+  pagerduty:
+    - routing_key_env: DRIFTWATCH_PAGERDUTY_KEY
+  webhook:
+    - url: http://127.0.0.1:1/hook
+      bearer_token_env: DRIFTWATCH_HOOK_TOKEN
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"DRIFTWATCH_TEST_CLICKHOUSE=127.0.0.1:19000",
+		"DRIFTWATCH_TEST_ANYTHING=x",
+		"DRIFTWATCH_RUN_DIR=/tmp/driftwatch",
+		"DRIFTWATCH_CLICKHOUSE_PORT=19000",
+		"DRIFTWATCH_CLICKHOUSE_HTTP_PORT=18123",
+		"DRIFTWATCH_CLICKHOUSE_INTERSERVER_PORT=19009",
+		"DRIFTWATCH_CLICKHOUSE_START_TIMEOUT=60",
+		"DRIFTWATCH_GRAFANA_CLICKHOUSE_PASSWORD=secret",
+		"DRIFTWATCH_SLACK_URL=https://hooks.slack.com/services/T/B/X",
+		"DRIFTWATCH_PAGERDUTY_KEY=0123456789abcdef0123456789abcdef",
+		"DRIFTWATCH_HOOK_TOKEN=token",
+		"DRIFTWATCH_CLICKHOUSE_ADDR=ch:9000",
+	}
+	c, err := LoadConfig(path, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClickHouse.Addr != "ch:9000" {
+		t.Errorf("clickhouse.addr %q, want the environment's", c.ClickHouse.Addr)
+	}
+	// Without the file, the secrets' variables are unknown.
+	if _, err := LoadConfig("", []string{"DRIFTWATCH_SLACK_URL=x"}); err == nil || !strings.Contains(err.Error(), "DRIFTWATCH_SLACK_URL") {
+		t.Errorf("a secret's variable not named by the file: %v, want an error naming it", err)
+	}
+}
+
+// TestEveryDriftwatchVariableIsKnown scans the repository (code, scripts,
+// Makefile, docs, configs; not the tests) for DRIFTWATCH_ names: each must be
+// a configuration key or be allowed, so that exporting it never breaks
+// `driftwatch run`.
+func TestEveryDriftwatchVariableIsKnown(t *testing.T) {
+	name := regexp.MustCompile(`DRIFTWATCH_[A-Z0-9_]*`)
+	known := EnvKeys()
+	seen := map[string]string{}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && path != ".." && d.Name() != ".ci" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if strings.HasSuffix(path, "_test.go") || strings.Contains(path, "testdata") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil || bytes.IndexByte(b, 0) >= 0 { // binaries
+			return err
+		}
+		for _, m := range name.FindAll(b, -1) {
+			if !bytes.HasSuffix(m, []byte("_")) { // not a pattern such as DRIFTWATCH_ANALYSIS_*
+				seen[string(m)] = path
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) == 0 {
+		t.Fatal("no DRIFTWATCH_ name found: the scan is broken")
+	}
+	for n, path := range seen {
+		if !slices.Contains(known, n) && !slices.Contains(EnvAllowed, n) && !strings.HasPrefix(n, EnvTestPrefix) {
+			t.Errorf("%s (in %s) is neither a configuration key nor in EnvAllowed: `driftwatch run` would refuse it", n, path)
+		}
 	}
 }

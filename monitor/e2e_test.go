@@ -33,6 +33,13 @@ func testClickHouse(t *testing.T) (addr, db string) {
 	return addr, db
 }
 
+// clickHouseConfig is storage.DefaultConfig pointed at addr and db.
+func clickHouseConfig(addr, db string) storage.Config {
+	c := storage.DefaultConfig()
+	c.Addr, c.Database = addr, db
+	return c
+}
+
 func queryUint(t *testing.T, s *storage.Store, sql string, args ...any) uint64 {
 	t.Helper()
 	rows, err := s.Query(context.Background(), sql, args...)
@@ -115,20 +122,23 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	cfg := Config{Listen: "127.0.0.1:0"}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
 	cfg.Kafka.Embedded = true
 	cfg.Kafka.EmbeddedAddr = "127.0.0.1:0"
 	cfg.Kafka.Consumer.Topic = "telemetry"
 	cfg.Kafka.Consumer.HeartbeatInterval = 200 * time.Millisecond
 	cfg.Kafka.Consumer.JoinGroupBackoff = 200 * time.Millisecond
 	cfg.Kafka.Consumer.MaxWait = 100 * time.Millisecond
-	cfg.ClickHouse = storage.Config{Addr: addr, Database: db}
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
 	cfg.Analysis.WindowSize = 2 * time.Second
 	cfg.Analysis.AllowedLateness = time.Second
 	cfg.Analysis.IdleFlush = time.Second
 	cfg.Analysis.WarmupWindows = 2
 	cfg.Alerting.PendingWindows = 2
-	cfg.Alerting.Webhook = []webhook.Config{{Name: "sink", URL: sink.srv.URL}}
+	hook := webhook.DefaultConfig()
+	hook.Name, hook.URL = "sink", sink.srv.URL
+	cfg.Alerting.Webhook = []webhook.Config{hook}
 	// The embedded broker listens on a free port; Brokers follow it below.
 	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 3})
 	if err != nil {

@@ -65,11 +65,13 @@ func runPartitioned(t *testing.T, partitions, instances, n int) *partitionedRun 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	cfg := Config{Listen: "127.0.0.1:0"}
-	cfg.Kafka.Consumer = ingest.Config{Brokers: e.Brokers(), Topic: "telemetry", GroupID: "independence",
-		HeartbeatInterval: 200 * time.Millisecond, JoinGroupBackoff: 200 * time.Millisecond, SessionTimeout: 6 * time.Second,
-		RebalanceTimeout: 6 * time.Second, MaxWait: 100 * time.Millisecond, CommitInterval: 200 * time.Millisecond}
-	cfg.ClickHouse = storage.Config{Addr: addr, Database: db}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	kc := &cfg.Kafka.Consumer
+	kc.Brokers, kc.Topic, kc.GroupID = e.Brokers(), "telemetry", "independence"
+	kc.HeartbeatInterval, kc.JoinGroupBackoff, kc.SessionTimeout = 200*time.Millisecond, 200*time.Millisecond, 6*time.Second
+	kc.RebalanceTimeout, kc.MaxWait, kc.CommitInterval = 6*time.Second, 100*time.Millisecond, 200*time.Millisecond
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
 	cfg.Analysis.WindowSize = 2 * time.Second
 	cfg.Analysis.AllowedLateness = time.Second
 	cfg.Analysis.IdleFlush = time.Second

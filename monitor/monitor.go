@@ -73,10 +73,12 @@ type Options struct {
 	Notifiers map[string]alerting.Notifier
 }
 
-// New validates cfg, starts the embedded broker when configured, connects to
+// New completes cfg with its derived defaults (Config.WithDerived),
+// validates it, starts the embedded broker when configured, connects to
 // ClickHouse and migrates its schema, loads stored references and prepares
 // the consumer. It does not consume until Run.
 func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
+	cfg = cfg.WithDerived()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid configuration: %w", err)
 	}

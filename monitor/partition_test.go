@@ -19,7 +19,7 @@ func TestFailedFlushCommitsNothing(t *testing.T) {
 	addr, db := testClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store, err := storage.Open(ctx, storage.Config{Addr: addr, Database: db}, nil, nil)
+	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +27,9 @@ func TestFailedFlushCommitsNothing(t *testing.T) {
 	if err := store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{}
-	cfg.Analysis = analysis.Config{WindowSize: 2 * time.Second, AllowedLateness: time.Second}
+	cfg := DefaultConfig()
+	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness = 2*time.Second, time.Second
+	cfg = cfg.WithDerived()
 	if err := cfg.Analysis.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
-	"github.com/driftwatch/driftwatch/storage"
 )
 
 // TestRollingReferenceModes runs two models over two days of event time:
@@ -27,10 +26,12 @@ func TestRollingReferenceModes(t *testing.T) {
 
 	sc := generator.DefaultScenario(2, 8)
 	daily, rolling := sc.Models[0].ID, sc.Models[1].ID
-	cfg := Config{Listen: "127.0.0.1:0"}
-	cfg.Kafka.Consumer = ingest.Config{Brokers: e.Brokers(), Topic: "telemetry", GroupID: "rolling",
-		HeartbeatInterval: 200 * time.Millisecond, JoinGroupBackoff: 200 * time.Millisecond, MaxWait: 100 * time.Millisecond}
-	cfg.ClickHouse = storage.Config{Addr: addr, Database: db}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	kc := &cfg.Kafka.Consumer
+	kc.Brokers, kc.Topic, kc.GroupID = e.Brokers(), "telemetry", "rolling"
+	kc.HeartbeatInterval, kc.JoinGroupBackoff, kc.MaxWait = 200*time.Millisecond, 200*time.Millisecond, 100*time.Millisecond
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
 	cfg.Analysis.WindowSize = 2 * time.Second
 	cfg.Analysis.AllowedLateness = 500 * time.Millisecond
 	cfg.Analysis.IdleFlush = time.Second

@@ -122,10 +122,9 @@ func observations(w *analysis.Window, scores []analysis.Score) []alerting.Observ
 			})
 		}
 		o := &out[i]
-		sev := alerting.Severity(sc.Severity)
-		o.Tests = append(o.Tests, alerting.TestResult{Test: sc.Test, Statistic: sc.Statistic, PValue: sc.PValue, Threshold: sc.Threshold, Severity: sev})
-		if sc.Severity.Rank() > analysis.Severity(o.Severity).Rank() {
-			o.Severity = sev
+		o.Tests = append(o.Tests, alerting.TestResult{Test: sc.Test, Statistic: sc.Statistic, PValue: sc.PValue, Threshold: sc.Threshold, Severity: sc.Severity})
+		if sc.Severity.Rank() > o.Severity.Rank() {
+			o.Severity = sc.Severity
 		}
 	}
 	return out

@@ -7,7 +7,7 @@ import (
 )
 
 func TestRecordAlerts(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	rows := []AlertRow{
 		{EventTime: t0, AlertKey: "fraud/v1/amount/psi", ModelID: "fraud", ModelVersion: "v1", Feature: "amount",

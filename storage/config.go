@@ -10,7 +10,9 @@ import (
 	"time"
 )
 
-// Config says how to reach ClickHouse. Zero values mean the documented defaults.
+// Config says how to reach ClickHouse. Start from DefaultConfig, which holds
+// the documented defaults: a zero field is taken as it is, and Validate
+// rejects it where zero makes no sense.
 type Config struct {
 	// Addr is the host:port of the server's native protocol.
 	// Default: 127.0.0.1:19000
@@ -35,7 +37,7 @@ type Config struct {
 	MaxRetryBackoff time.Duration `yaml:"max_retry_backoff"`
 }
 
-// Defaults of Config, applied by Open to zero fields.
+// Defaults of Config (see DefaultConfig).
 const (
 	DefaultAddr            = "127.0.0.1:19000"
 	DefaultDatabase        = "driftwatch"
@@ -45,47 +47,38 @@ const (
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// Validate reports the first invalid field of c, by name. Zero values are valid (they mean the default).
-func (c *Config) Validate() error {
-	if c.Addr != "" {
-		host, port, err := net.SplitHostPort(c.Addr)
-		if err != nil {
-			return fmt.Errorf("addr %q: %w", c.Addr, err)
-		}
-		if host == "" || port == "" {
-			return fmt.Errorf("addr %q: want host:port", c.Addr)
-		}
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Addr:            DefaultAddr,
+		Database:        DefaultDatabase,
+		DialTimeout:     DefaultDialTimeout,
+		MaxRetryBackoff: DefaultMaxRetryBackoff,
 	}
-	if c.Database != "" && !identifier.MatchString(c.Database) {
+}
+
+// Validate reports the first invalid field of c, by name. It does not change c.
+func (c Config) Validate() error {
+	host, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("addr %q: %w", c.Addr, err)
+	}
+	if host == "" || port == "" {
+		return fmt.Errorf("addr %q: want host:port", c.Addr)
+	}
+	if !identifier.MatchString(c.Database) {
 		return fmt.Errorf("database %q: want letters, digits and underscores, not starting with a digit", c.Database)
 	}
 	if c.Password != "" && c.PasswordFile != "" {
 		return errors.New("password and password_file are both set: use one")
 	}
-	if c.DialTimeout < 0 {
-		return fmt.Errorf("dial_timeout %s: must not be negative", c.DialTimeout)
+	if c.DialTimeout <= 0 {
+		return fmt.Errorf("dial_timeout %s: must be positive", c.DialTimeout)
 	}
-	if c.MaxRetryBackoff < 0 {
-		return fmt.Errorf("max_retry_backoff %s: must not be negative", c.MaxRetryBackoff)
+	if c.MaxRetryBackoff <= 0 {
+		return fmt.Errorf("max_retry_backoff %s: must be positive", c.MaxRetryBackoff)
 	}
 	return nil
-}
-
-// withDefaults returns c with zero fields replaced by their defaults.
-func (c Config) withDefaults() Config {
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
-	}
-	if c.Database == "" {
-		c.Database = DefaultDatabase
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = DefaultDialTimeout
-	}
-	if c.MaxRetryBackoff == 0 {
-		c.MaxRetryBackoff = DefaultMaxRetryBackoff
-	}
-	return c
 }
 
 // password returns the configured password, reading PasswordFile when set.

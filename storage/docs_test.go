@@ -38,7 +38,7 @@ func docExamples(t *testing.T) []string {
 // TestDocExamples runs every SQL example of docs/clickhouse.md on the test server, over rows written
 // by the Store's own writers. (storage/testdata/chdb_check.js runs them on a current ClickHouse.)
 func TestDocExamples(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	recent := time.Now().UTC().Truncate(time.Minute).Add(-time.Hour)
 	batches := []WindowBatch{

@@ -6,7 +6,7 @@ import (
 )
 
 func TestExec(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	if err := s.Exec(ctx, "CREATE TABLE scratch (x UInt8) ENGINE = Memory"); err != nil {
 		t.Fatalf("Exec(CREATE TABLE) = %v", err)

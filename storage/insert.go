@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // field maps a Go row type R to one column of a table. The same list drives both the INSERT's column
@@ -77,7 +79,7 @@ func insertColumns[R any](ctx context.Context, s *Store, table string, fields []
 	defer batch.Close()
 	for i, f := range fields {
 		if err := batch.Column(i).Append(f.slice(rows)); err != nil {
-			return permanent(fmt.Errorf("appending column %s: %w", f.column(), err))
+			return backoff.Permanent(fmt.Errorf("appending column %s: %w", f.column(), err))
 		}
 	}
 	return batch.Send()
@@ -97,7 +99,7 @@ func insertRowwise[R any](ctx context.Context, s *Store, table string, fields []
 			values[j] = f.value(&rows[i])
 		}
 		if err := batch.Append(values...); err != nil {
-			return permanent(fmt.Errorf("appending row %d: %w", i, err))
+			return backoff.Permanent(fmt.Errorf("appending row %d: %w", i, err))
 		}
 	}
 	return batch.Send()

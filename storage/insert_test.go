@@ -59,7 +59,7 @@ func featureRows(n int) []FeatureRow {
 // BenchmarkInsertFeatures compares columnar and row-wise appends of one flush of 1000 feature rows
 // into a Null-engine copy of feature_windows (so that the server stores nothing).
 func BenchmarkInsertFeatures(b *testing.B) {
-	s := newTestStore(b, Config{}, nil)
+	s := newTestStore(b, nil)
 	ctx := context.Background()
 	if err := s.conn.Exec(ctx, "CREATE TABLE feature_windows_null AS feature_windows ENGINE = Null"); err != nil {
 		b.Fatal(err)
@@ -87,7 +87,7 @@ func BenchmarkInsertFeatures(b *testing.B) {
 // TestInsertRowwise keeps the benchmark's row-wise path honest: it writes the same rows as the
 // columnar path.
 func TestInsertRowwise(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	rows := featureRows(10)
 	if err := insertRowwise(ctx, s, "feature_windows", featureFields, rows); err != nil {

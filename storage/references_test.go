@@ -20,7 +20,7 @@ func referenceRows(model, version, id string, created time.Time, mean float64) [
 }
 
 func TestReferences(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	day := 24 * time.Hour
 	old := referenceRows("fraud", "v1", "aaa-old", t0, 10)
@@ -46,7 +46,7 @@ func TestReferences(t *testing.T) {
 }
 
 func TestReferencesTieAndStamp(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	// Two references created in the same second: the larger id wins, deterministically.
 	if err := s.SaveReference(ctx, referenceRows("m", "v", "id-b", t0, 1)); err != nil {
@@ -77,7 +77,7 @@ func TestReferencesTieAndStamp(t *testing.T) {
 }
 
 func TestLoadReferencesEmpty(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	got, err := s.LoadReferences(testContext(t))
 	if err != nil || len(got) != 0 {
 		t.Fatalf("LoadReferences on an empty table = %v, %v; want no rows", got, err)

@@ -8,21 +8,11 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
-	pause "github.com/driftwatch/driftwatch/internal/backoff"
+	"github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // initialBackoff is the first pause between attempts; it doubles up to Config.MaxRetryBackoff.
 const initialBackoff = 100 * time.Millisecond
-
-// permanentError marks a failure that retrying cannot fix (a row that does not fit its column, a
-// schema mismatch).
-type permanentError struct{ err error }
-
-func (e permanentError) Error() string { return e.err.Error() }
-func (e permanentError) Unwrap() error { return e.err }
-
-// permanent wraps err so that retry gives up at once.
-func permanent(err error) error { return permanentError{err} }
 
 // permanentCodes are ClickHouse exception codes that a retry cannot fix: the statement or the schema
 // is wrong. Everything else (network, too many parts, memory limits, timeouts) is retried.
@@ -35,10 +25,10 @@ var permanentCodes = map[int32]bool{
 	81: true, // UNKNOWN_DATABASE
 }
 
-// isPermanent reports whether err should not be retried.
+// isPermanent reports whether err should not be retried: it was marked backoff.Permanent (a row
+// that does not fit its column) or is a ClickHouse exception with one of permanentCodes.
 func isPermanent(err error) bool {
-	var p permanentError
-	if errors.As(err, &p) {
+	if backoff.IsPermanent(err) {
 		return true
 	}
 	var ex *clickhouse.Exception
@@ -48,38 +38,35 @@ func isPermanent(err error) bool {
 	return false
 }
 
-// backoff returns the pause before retry number attempt (1-based): exponential from initialBackoff,
-// capped at max, with equal jitter so that writers do not retry in step.
-func backoff(attempt int, max time.Duration) time.Duration {
-	return pause.Exponential(attempt-1, initialBackoff, max)
-}
-
-// retry runs op until it succeeds, fails permanently, or ctx ends. what names the operation in logs
-// and errors ("inserting 12 rows into feature_windows").
+// retry runs op until it succeeds, fails permanently, or ctx ends, pausing exponentially from
+// initialBackoff up to Config.MaxRetryBackoff. what names the operation in logs and errors
+// ("inserting 12 rows into feature_windows").
 func (s *Store) retry(ctx context.Context, what string, op func(context.Context) error) error {
-	for attempt := 1; ; attempt++ {
+	attempts := 0
+	err := backoff.Retry(ctx, backoff.Policy{
+		Initial: initialBackoff,
+		Max:     s.cfg.MaxRetryBackoff,
+		OnRetry: func(attempt int, err error, pause time.Duration) {
+			s.log.Warn("clickhouse write failed, retrying", "op", what, "attempt", attempt, "backoff", pause, "err", err)
+			s.metrics.retries.Inc()
+		},
+	}, func(ctx context.Context) error {
+		attempts++
 		err := op(ctx)
-		if err == nil {
-			if attempt > 1 {
-				s.log.Info("clickhouse write succeeded after retries", "op", what, "attempts", attempt)
-			}
-			return nil
+		if err != nil && isPermanent(err) {
+			return backoff.Permanent(err)
 		}
-		if isPermanent(err) {
-			return fmt.Errorf("%s: %w", what, err)
+		return err
+	})
+	switch {
+	case err == nil:
+		if attempts > 1 {
+			s.log.Info("clickhouse write succeeded after retries", "op", what, "attempts", attempts)
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("%s: gave up after %d attempts: %w (last error: %v)", what, attempt, ctxErr, err)
-		}
-		pause := backoff(attempt, s.cfg.MaxRetryBackoff)
-		s.log.Warn("clickhouse write failed, retrying", "op", what, "attempt", attempt, "backoff", pause, "err", err)
-		s.metrics.retries.Inc()
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%s: gave up after %d attempts: %w (last error: %v)", what, attempt, ctx.Err(), err)
-		case <-t.C:
-		}
+		return nil
+	case backoff.IsPermanent(err):
+		return fmt.Errorf("%s: %w", what, err)
+	default:
+		return fmt.Errorf("%s: gave up after %d attempts: %w", what, attempts, err)
 	}
 }

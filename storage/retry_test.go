@@ -13,34 +13,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func TestBackoff(t *testing.T) {
-	tests := []struct {
-		attempt  int
-		max      time.Duration
-		min, top time.Duration // inclusive bounds
-	}{
-		{1, 30 * time.Second, 50 * time.Millisecond, 100 * time.Millisecond},
-		{2, 30 * time.Second, 100 * time.Millisecond, 200 * time.Millisecond},
-		{4, 30 * time.Second, 400 * time.Millisecond, 800 * time.Millisecond},
-		{30, 30 * time.Second, 15 * time.Second, 30 * time.Second},
-		{1, 40 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond},
-		{5, 250 * time.Millisecond, 125 * time.Millisecond, 250 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		seen := map[time.Duration]bool{}
-		for range 200 {
-			d := backoff(tt.attempt, tt.max)
-			if d < tt.min || d > tt.top {
-				t.Fatalf("backoff(%d, %s) = %s, want within [%s, %s]", tt.attempt, tt.max, d, tt.min, tt.top)
-			}
-			seen[d] = true
-		}
-		if len(seen) < 10 {
-			t.Errorf("backoff(%d, %s) took only %d distinct values in 200 draws: no jitter?", tt.attempt, tt.max, len(seen))
-		}
-	}
-}
-
 // proxy is a TCP proxy in front of the test server that can refuse connections (its listener is
 // closed, so dials get "connection refused", and open connections are cut) and forward again.
 type proxy struct {
@@ -158,8 +130,10 @@ func TestWriteWindowsBackPressure(t *testing.T) {
 	p := startProxy(t, addr)
 	reg := prometheus.NewRegistry()
 	db := randomDatabase(t)
-	s := newTestStore(t, Config{Addr: p.addr, Database: db, DialTimeout: time.Second, MaxRetryBackoff: 200 * time.Millisecond}, reg)
-	direct := newTestStore(t, Config{Addr: addr, Database: db}, nil)
+	s := newTestStore(t, reg, func(c *Config) {
+		c.Addr, c.Database, c.DialTimeout, c.MaxRetryBackoff = p.addr, db, time.Second, 200*time.Millisecond
+	})
+	direct := newTestStore(t, nil, func(c *Config) { c.Addr, c.Database = addr, db })
 
 	p.refuse()
 	b := sampleBatch("telemetry", 0, 0, 0, 99, t0.Add(time.Hour))
@@ -203,7 +177,9 @@ func TestWriteWindowsBackPressure(t *testing.T) {
 func TestWriteWindowsCancelled(t *testing.T) {
 	addr := requireServer(t)
 	p := startProxy(t, addr)
-	s := newTestStore(t, Config{Addr: p.addr, DialTimeout: time.Second, MaxRetryBackoff: 300 * time.Millisecond}, nil)
+	s := newTestStore(t, nil, func(c *Config) {
+		c.Addr, c.DialTimeout, c.MaxRetryBackoff = p.addr, time.Second, 300*time.Millisecond
+	})
 	p.refuse()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -235,7 +211,7 @@ func TestWriteWindowsCancelled(t *testing.T) {
 
 func TestWriteWindowsPermanentError(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := newTestStore(t, Config{MaxRetryBackoff: 100 * time.Millisecond}, reg)
+	s := newTestStore(t, reg, func(c *Config) { c.MaxRetryBackoff = 100 * time.Millisecond })
 	ctx := testContext(t)
 	if err := s.conn.Exec(ctx, "DROP TABLE drift_scores"); err != nil {
 		t.Fatal(err)
@@ -256,7 +232,7 @@ func TestWriteWindowsPermanentError(t *testing.T) {
 
 func TestInsertAppendErrorIsPermanent(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := newTestStore(t, Config{MaxRetryBackoff: 100 * time.Millisecond}, reg)
+	s := newTestStore(t, reg, func(c *Config) { c.MaxRetryBackoff = 100 * time.Millisecond })
 	// A field whose Go type does not fit its column (String into UInt32) fails in the client.
 	bad := []field[AlertRow]{fieldOf("attempt", func(*AlertRow) string { return "three" })}
 	err := insert(testContext(t), s, "alerts", bad, []AlertRow{{}})
@@ -273,8 +249,8 @@ func TestInsertAppendErrorIsPermanent(t *testing.T) {
 
 func TestStoresShareRegistry(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	a := newTestStore(t, Config{}, reg)
-	b := newTestStore(t, Config{}, reg) // registering the same metrics again must not panic
+	a := newTestStore(t, reg)
+	b := newTestStore(t, reg) // registering the same metrics again must not panic
 	ctx := testContext(t)
 	for _, s := range []*Store{a, b} {
 		if err := s.RecordAlerts(ctx, []AlertRow{{AlertKey: "k", Record: "state", State: "firing"}}); err != nil {

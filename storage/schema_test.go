@@ -71,7 +71,7 @@ func TestSchemaVersionGates(t *testing.T) {
 }
 
 func TestMigrateIdempotent(t *testing.T) {
-	s := newTestStore(t, Config{}, prometheus.NewRegistry()) // migrates once
+	s := newTestStore(t, prometheus.NewRegistry()) // migrates once
 	ctx := testContext(t)
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("second Migrate: %v", err)
@@ -137,7 +137,7 @@ func TestMigrateIdempotent(t *testing.T) {
 
 // TestMigrateResumes checks that a database with only some migrations applied is completed.
 func TestMigrateResumes(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	for _, q := range []string{"DROP TABLE references", "DROP TABLE alerts",
 		"ALTER TABLE schema_migrations DELETE WHERE version >= 4"} {

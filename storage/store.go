@@ -32,7 +32,6 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("storage config: %w", err)
 	}
-	cfg = cfg.withDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -90,15 +90,15 @@ func adminConn(t testing.TB, addr string) driver.Conn {
 	return conn
 }
 
-// newTestStore opens and migrates a Store on its own random database of the test server.
-// cfg's Addr and Database are filled in when empty.
-func newTestStore(t testing.TB, cfg Config, reg prometheus.Registerer) *Store {
+// newTestStore opens and migrates a Store on DefaultConfig with the test server's address and its
+// own random database, changed by edits.
+func newTestStore(t testing.TB, reg prometheus.Registerer, edits ...func(*Config)) *Store {
 	t.Helper()
-	if cfg.Addr == "" {
-		cfg.Addr = requireServer(t)
-	}
-	if cfg.Database == "" {
-		cfg.Database = randomDatabase(t)
+	cfg := DefaultConfig()
+	cfg.Addr = requireServer(t)
+	cfg.Database = randomDatabase(t)
+	for _, edit := range edits {
+		edit(&cfg)
 	}
 	ctx := testContext(t)
 	s, err := Open(ctx, cfg, reg, testLogger(t))
@@ -150,7 +150,7 @@ func TestReachableMessage(t *testing.T) {
 
 func TestOpen(t *testing.T) {
 	db := randomDatabase(t)
-	s := newTestStore(t, Config{Database: db}, prometheus.NewRegistry())
+	s := newTestStore(t, prometheus.NewRegistry(), func(c *Config) { c.Database = db })
 	if v := s.ServerVersion(); v == "" || v == "0.0.0" {
 		t.Fatalf("ServerVersion() = %q", v)
 	}
@@ -182,15 +182,20 @@ func TestOpenErrors(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
+	with := func(f func(*Config)) Config {
+		c := DefaultConfig()
+		f(&c)
+		return c
+	}
 	tests := []struct {
 		name string
 		cfg  Config
 		want string
 	}{
-		{"invalid config", Config{Database: "no-dashes"}, "storage config: database"},
-		{"missing password file", Config{Addr: testAddr(), PasswordFile: "/nonexistent/pw"}, "reading storage password_file"},
-		{"nothing listening", Config{Addr: closed, DialTimeout: time.Second}, "connecting to clickhouse at " + closed},
-		{"wrong password", Config{Addr: requireServer(t), Username: "default", Password: "not-the-password"}, "connecting to clickhouse"},
+		{"invalid config", with(func(c *Config) { c.Database = "no-dashes" }), "storage config: database"},
+		{"missing password file", with(func(c *Config) { c.Addr, c.PasswordFile = testAddr(), "/nonexistent/pw" }), "reading storage password_file"},
+		{"nothing listening", with(func(c *Config) { c.Addr, c.DialTimeout = closed, time.Second }), "connecting to clickhouse at " + closed},
+		{"wrong password", with(func(c *Config) { c.Addr, c.Username, c.Password = requireServer(t), "default", "not-the-password" }), "connecting to clickhouse"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 )
 
 func TestFeatureWindowsAndMaxWindowEnd(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	if end, err := s.MaxWindowEnd(ctx, "telemetry", 0); err != nil || !end.IsZero() {

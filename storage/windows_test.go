@@ -147,7 +147,7 @@ func withoutNaN(t *testing.T, got, want []ScoreRow) ([]ScoreRow, []ScoreRow) {
 
 func TestWriteWindowsRoundTrip(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := newTestStore(t, Config{}, reg)
+	s := newTestStore(t, reg)
 	flushed := t0.Add(5 * time.Minute)
 	b := sampleBatch("telemetry", 3, 0, 1000, 1099, flushed)
 	if err := s.WriteWindows(testContext(t), b); err != nil {
@@ -192,7 +192,7 @@ func TestWriteWindowsRoundTrip(t *testing.T) {
 }
 
 func TestWriteWindowsStampsFlushedAt(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	b := sampleBatch("telemetry", 0, 0, 0, 9, time.Time{})
 	before := time.Now().UTC().Truncate(time.Second)
 	if err := s.WriteWindows(testContext(t), b); err != nil {
@@ -212,7 +212,7 @@ func TestWriteWindowsStampsFlushedAt(t *testing.T) {
 }
 
 func TestWriteWindowsEmpty(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	if err := s.WriteWindows(testContext(t), WindowBatch{}); err != nil {
 		t.Fatalf("WriteWindows(empty) = %v", err)
 	}
@@ -222,7 +222,7 @@ func TestWriteWindowsEmpty(t *testing.T) {
 }
 
 func TestFlushedWindows(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	f1, f2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
 	for _, b := range []WindowBatch{
@@ -283,7 +283,7 @@ func TestFlushedWindows(t *testing.T) {
 // TestReplacingCollapse writes the same window twice (a crash between the inserts and the offset
 // commit) and checks that FINAL and argMax read the newest write exactly once.
 func TestReplacingCollapse(t *testing.T) {
-	s := newTestStore(t, Config{}, nil)
+	s := newTestStore(t, nil)
 	ctx := testContext(t)
 	first := sampleBatch("telemetry", 0, 0, 0, 99, t0.Add(time.Hour))
 	second := sampleBatch("telemetry", 0, 0, 0, 119, t0.Add(2*time.Hour))

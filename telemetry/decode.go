@@ -23,17 +23,17 @@ type Decoder struct {
 	fw  feedbackWire
 }
 
-// NewDecoder returns a Decoder enforcing l (zero or negative fields take the
-// defaults; call l.Validate first to reject bad configuration). now tells the
-// current time for the event-time bounds; nil means time.Now.
+// NewDecoder returns a Decoder enforcing l as it is: start from
+// DefaultLimits and call l.Validate first to reject bad configuration. now
+// tells the current time for the event-time bounds; nil means time.Now.
 func NewDecoder(l Limits, now func() time.Time) *Decoder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Decoder{lim: l.withDefaults(), now: now}
+	return &Decoder{lim: l, now: now}
 }
 
-// Limits returns the limits the decoder enforces, defaults applied.
+// Limits returns the limits the decoder enforces.
 func (d *Decoder) Limits() Limits { return d.lim }
 
 // inferenceWire is Event as it appears on the wire.

@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite testdata/good/*.golden from the
 var testNow = time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
 
 func newTestDecoder() *Decoder {
-	return NewDecoder(Limits{}, func() time.Time { return testNow })
+	return NewDecoder(DefaultLimits(), func() time.Time { return testNow })
 }
 
 // decodeFile decodes b as the kind its file name starts with and returns the
@@ -269,34 +269,45 @@ func TestLimitsApplied(t *testing.T) {
 }
 
 func TestLimitsValidate(t *testing.T) {
-	var l Limits
-	if err := l.Validate(); err != nil {
-		t.Fatal(err)
+	with := func(f func(*Limits)) Limits {
+		l := DefaultLimits()
+		f(&l)
+		return l
+	}
+	tests := []struct {
+		name  string
+		l     Limits
+		field string // "" when valid
+	}{
+		{"defaults", DefaultLimits(), ""},
+		{"explicit values", with(func(l *Limits) { l.MaxFeatures = 10; l.MaxFuture = 0 }), ""},
+		{"zero max_bytes", with(func(l *Limits) { l.MaxBytes = 0 }), "max_bytes"},
+		{"negative max_bytes", with(func(l *Limits) { l.MaxBytes = -1 }), "max_bytes"},
+		{"zero max_features", with(func(l *Limits) { l.MaxFeatures = 0 }), "max_features"},
+		{"negative max_name_length", with(func(l *Limits) { l.MaxNameLength = -1 }), "max_name_length"},
+		{"zero max_value_length", with(func(l *Limits) { l.MaxValueLength = 0 }), "max_value_length"},
+		{"negative max_future", with(func(l *Limits) { l.MaxFuture = -time.Second }), "max_future"},
+		{"zero max_age", with(func(l *Limits) { l.MaxAge = 0 }), "max_age"},
+		{"zero value", Limits{}, "max_bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tt.l
+			err := tt.l.Validate()
+			switch {
+			case tt.field == "" && err != nil:
+				t.Errorf("got %v, want valid", err)
+			case tt.field != "" && (err == nil || !strings.Contains(err.Error(), tt.field)):
+				t.Errorf("got %v, want an error naming %s", err, tt.field)
+			}
+			if tt.l != before {
+				t.Errorf("Validate changed %+v to %+v", before, tt.l)
+			}
+		})
 	}
 	want := Limits{MaxBytes: 65536, MaxFeatures: 256, MaxNameLength: 128, MaxValueLength: 256, MaxFuture: time.Hour, MaxAge: 168 * time.Hour}
-	if l != want {
-		t.Errorf("defaults = %+v, want %+v", l, want)
-	}
-	l = Limits{MaxFeatures: 10}
-	if err := l.Validate(); err != nil || l.MaxFeatures != 10 {
-		t.Errorf("explicit value changed: %+v, %v", l, err)
-	}
-	bad := []struct {
-		l     Limits
-		field string
-	}{
-		{Limits{MaxBytes: -1}, "max_bytes"},
-		{Limits{MaxFeatures: -1}, "max_features"},
-		{Limits{MaxNameLength: -1}, "max_name_length"},
-		{Limits{MaxValueLength: -1}, "max_value_length"},
-		{Limits{MaxFuture: -time.Second}, "max_future"},
-		{Limits{MaxAge: -time.Second}, "max_age"},
-	}
-	for _, tt := range bad {
-		err := tt.l.Validate()
-		if err == nil || !strings.Contains(err.Error(), tt.field) {
-			t.Errorf("%+v: got %v, want an error naming %s", tt.l, err, tt.field)
-		}
+	if l := DefaultLimits(); l != want {
+		t.Errorf("DefaultLimits() = %+v, want %+v", l, want)
 	}
 }
 

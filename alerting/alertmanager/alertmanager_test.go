@@ -67,7 +67,7 @@ func checkAlerts(r *http.Request, body []byte) error {
 
 func TestPayloads(t *testing.T) {
 	srv := alerttest.NewServer(t, checkAlerts)
-	n, err := alertmanager.New(alertmanager.Config{URL: srv.URL + "/"})
+	n, err := alertmanager.New(config(func(c *alertmanager.Config) { c.URL = srv.URL + "/" }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestStatuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := alerttest.NewServer(t, checkAlerts, tc.script...)
-			n, err := alertmanager.New(alertmanager.Config{URL: srv.URL})
+			n, err := alertmanager.New(config(func(c *alertmanager.Config) { c.URL = srv.URL }))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +138,7 @@ func TestStatuses(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	c := alertmanager.Config{URL: "http://127.0.0.1:9093"}
+	c := config(func(c *alertmanager.Config) { c.URL = "http://127.0.0.1:9093" })
 	if err := c.Validate(); err != nil || c.ResendInterval != time.Minute || c.Timeout != 10*time.Second {
 		t.Errorf("Validate = %v, defaults %+v", err, c)
 	}
@@ -146,14 +146,27 @@ func TestConfigValidate(t *testing.T) {
 		cfg  alertmanager.Config
 		want string
 	}{
-		{alertmanager.Config{}, "url: required"},
-		{alertmanager.Config{URL: "127.0.0.1:9093"}, "url: "},
-		{alertmanager.Config{URL: "http://x", ResendInterval: -time.Second}, "resend_interval: "},
+		{config(func(c *alertmanager.Config) {}), "url: required"},
+		{config(func(c *alertmanager.Config) { c.URL = "127.0.0.1:9093" }), "url: "},
+		{config(func(c *alertmanager.Config) { c.URL, c.ResendInterval = "http://x", -time.Second }), "resend_interval: "},
+		{config(func(c *alertmanager.Config) { c.URL, c.ResendInterval = "http://x", 0 }), "resend_interval: "},
+		{config(func(c *alertmanager.Config) { c.URL, c.Timeout = "http://x", 0 }), "timeout: "},
 	} {
+		before := bad.cfg
 		if err := bad.cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), bad.want) {
 			t.Errorf("%+v: %v, want %q", bad.cfg, err, bad.want)
 		}
+		if bad.cfg != before {
+			t.Errorf("Validate changed %+v to %+v", before, bad.cfg)
+		}
 	}
+}
+
+// config is DefaultConfig changed by edit.
+func config(edit func(*alertmanager.Config)) alertmanager.Config {
+	c := alertmanager.DefaultConfig()
+	edit(&c)
+	return c
 }
 
 // amMessage is the webhook payload Alertmanager sends to receivers (version 4).
@@ -250,7 +263,7 @@ receivers:
 		return resp.StatusCode == http.StatusOK
 	})
 
-	n, err := alertmanager.New(alertmanager.Config{URL: base})
+	n, err := alertmanager.New(config(func(c *alertmanager.Config) { c.URL = base }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +339,7 @@ func waitFor(t *testing.T, d time.Duration, what, logPath string, cond func() bo
 
 func TestGolden(t *testing.T) {
 	fire, resolve := alerttest.Sample()
-	n, err := alertmanager.New(alertmanager.Config{URL: "http://alertmanager:9093"})
+	n, err := alertmanager.New(config(func(c *alertmanager.Config) { c.URL = "http://alertmanager:9093" }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,10 +11,12 @@ import (
 // DefaultResendInterval is how often a firing alert is re-posted, as Prometheus does.
 const DefaultResendInterval = time.Minute
 
-// Config configures one Alertmanager (or an HA set behind one URL).
+// Config configures one Alertmanager (or an HA set behind one URL). Start from
+// DefaultConfig; in a YAML list, each element is decoded onto it.
 type Config struct {
 	// Name identifies the receiver in metrics, logs and alert records.
-	// Default: "alertmanager" (then "alertmanager-1", ... for further ones).
+	// Default: "", which alerting.Config.WithDerived makes "alertmanager"
+	// (then "alertmanager-1", ... for further ones).
 	Name string `yaml:"name"`
 	// URL is Alertmanager's base URL, e.g. http://alertmanager:9093; alerts go to
 	// <url>/api/v2/alerts. Required.
@@ -28,24 +30,36 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// Validate applies defaults and returns an error naming the first bad field.
-func (c *Config) Validate() error {
+// DefaultConfig returns the documented defaults; the URL is left for the
+// caller to set.
+func DefaultConfig() Config {
+	return Config{ResendInterval: DefaultResendInterval, Timeout: alert.DefaultTimeout}
+}
+
+// UnmarshalYAML decodes a receiver onto DefaultConfig, so that the keys a
+// list element leaves out keep their defaults.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Config
+	p := plain(DefaultConfig())
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	return nil
+}
+
+// Validate returns an error naming the first bad field. It does not change c.
+func (c Config) Validate() error {
 	if c.URL == "" {
 		return fmt.Errorf("url: required")
 	}
 	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("url: %q is not an absolute http(s) URL", c.URL)
 	}
-	if c.ResendInterval == 0 {
-		c.ResendInterval = DefaultResendInterval
-	}
-	if c.ResendInterval < 0 {
+	if c.ResendInterval <= 0 {
 		return fmt.Errorf("resend_interval: must be positive, got %s", c.ResendInterval)
 	}
-	if c.Timeout == 0 {
-		c.Timeout = alert.DefaultTimeout
-	}
-	if c.Timeout < 0 {
+	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
 	}
 	return nil

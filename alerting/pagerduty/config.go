@@ -21,10 +21,12 @@ const (
 
 // Config configures one PagerDuty service integration (Events API v2). The
 // routing key is a secret read from routing_key_file or from the environment
-// variable named by routing_key_env.
+// variable named by routing_key_env. Start from DefaultConfig; in a YAML list,
+// each element is decoded onto it.
 type Config struct {
 	// Name identifies the receiver in metrics, logs and alert records.
-	// Default: "pagerduty" (then "pagerduty-1", ... for further integrations).
+	// Default: "", which alerting.Config.WithDerived makes "pagerduty" (then
+	// "pagerduty-1", ... for further integrations).
 	Name string `yaml:"name"`
 	// URL is the Events API endpoint; override it to point at a local server.
 	// Default: https://events.pagerduty.com/v2/enqueue.
@@ -34,7 +36,8 @@ type Config struct {
 	RoutingKeyFile string `yaml:"routing_key_file"`
 	// RoutingKeyEnv names an environment variable holding the integration key.
 	RoutingKeyEnv string `yaml:"routing_key_env"`
-	// Source is payload.source. Default: the alerting source ("driftwatch").
+	// Source is payload.source. Required; default: "", which
+	// alerting.Config.WithDerived makes the alerting source ("driftwatch").
 	Source string `yaml:"source"`
 	// Group is payload.group. Default: the model id of the alert.
 	Group string `yaml:"group"`
@@ -43,35 +46,51 @@ type Config struct {
 	// Timeout bounds one HTTP attempt. Default: 10s.
 	Timeout time.Duration `yaml:"timeout"`
 	// RatePerSecond paces events to this integration (PagerDuty allows about 120
-	// a minute per key). Default: 2; negative disables pacing.
+	// a minute per key). Default: 2; zero or negative disables pacing.
 	RatePerSecond float64 `yaml:"rate_per_second"`
 	// Burst is how many events may go out back to back. Default: 4.
 	Burst int `yaml:"burst"`
 }
 
-// Validate applies defaults, reads the routing key to check it and returns an
-// error naming the first bad field. The key never appears in the error.
-func (c *Config) Validate() error {
-	if c.URL == "" {
-		c.URL = DefaultURL
+// DefaultConfig returns the documented defaults; the routing key's source is
+// left for the caller to set, and Source for alerting.Config.WithDerived.
+func DefaultConfig() Config {
+	return Config{URL: DefaultURL, Class: DefaultClass, Timeout: alert.DefaultTimeout,
+		RatePerSecond: DefaultRatePerSecond, Burst: DefaultBurst}
+}
+
+// UnmarshalYAML decodes a receiver onto DefaultConfig, so that the keys a
+// list element leaves out keep their defaults.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Config
+	p := plain(DefaultConfig())
+	if err := unmarshal(&p); err != nil {
+		return err
 	}
+	*c = Config(p)
+	return nil
+}
+
+// Validate reads the routing key to check it and returns an error naming the
+// first bad field. The key never appears in the error. It does not change c.
+func (c Config) Validate() error {
 	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("url: %q is not an absolute http(s) URL", c.URL)
 	}
 	if c.Source == "" {
-		c.Source = "driftwatch"
+		return fmt.Errorf("source: required")
 	}
 	if c.Class == "" {
-		c.Class = DefaultClass
+		return fmt.Errorf("class: required")
 	}
-	if err := alert.ValidateDelivery(&c.Timeout, &c.RatePerSecond, &c.Burst, DefaultRatePerSecond, DefaultBurst); err != nil {
+	if err := alert.ValidateDelivery(c.Timeout, c.Burst); err != nil {
 		return err
 	}
 	_, err := c.routingKey()
 	return err
 }
 
-func (c *Config) routingKey() (string, error) {
+func (c Config) routingKey() (string, error) {
 	k, err := alert.LoadSecret(c.RoutingKeyFile, c.RoutingKeyEnv, "routing_key_file", "routing_key_env")
 	if err != nil {
 		return "", err

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
 )
 
@@ -29,7 +31,7 @@ type Notifier struct {
 	cfg     Config
 	key     string
 	client  *http.Client
-	limiter *alert.Limiter
+	limiter *rate.Limiter
 }
 
 // New validates cfg, reads the routing key and returns a Notifier.
@@ -151,7 +153,7 @@ func (p *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 			return fmt.Errorf("encoding pagerduty event: %w", err)
 		}
 	}
-	if err := p.limiter.Wait(ctx); err != nil {
+	if err := alert.Wait(ctx, p.limiter); err != nil {
 		return fmt.Errorf("waiting for pagerduty rate limit: %w", err)
 	}
 	if err := alert.Post(ctx, p.client, alert.Request{URL: p.cfg.URL, Body: body}); err != nil {

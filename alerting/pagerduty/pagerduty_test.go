@@ -108,7 +108,9 @@ func newNotifier(t *testing.T, url string) *pagerduty.Notifier {
 	if err := os.WriteFile(f, []byte(routingKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n, err := pagerduty.New(pagerduty.Config{URL: url + "/v2/enqueue", RoutingKeyFile: f, Source: "driftwatch-test", RatePerSecond: -1})
+	c := pagerduty.DefaultConfig()
+	c.URL, c.RoutingKeyFile, c.Source, c.RatePerSecond = url+"/v2/enqueue", f, "driftwatch-test", -1
+	n, err := pagerduty.New(c)
 	if err != nil {
 		t.Fatalf("pagerduty.New: %v", err)
 	}
@@ -256,7 +258,7 @@ func TestSecretNeverLeaks(t *testing.T) {
 	if err := os.WriteFile(f, []byte(routingKey+"X"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := pagerduty.Config{RoutingKeyFile: f}
+	c := config(func(c *pagerduty.Config) { c.RoutingKeyFile = f })
 	if err := c.Validate(); err == nil || strings.Contains(err.Error(), routingKey) || !strings.HasPrefix(err.Error(), "routing_key_file: ") {
 		t.Errorf("Validate = %v, want a routing_key_file error without the key", err)
 	}
@@ -274,13 +276,16 @@ func TestConfigValidate(t *testing.T) {
 		cfg     pagerduty.Config
 		wantErr string
 	}{
-		{pagerduty.Config{RoutingKeyFile: good}, ""},
-		{pagerduty.Config{RoutingKeyEnv: "DRIFTWATCH_TEST_PD_KEY"}, ""},
-		{pagerduty.Config{}, "routing_key_file: one of routing_key_file and routing_key_env is required"},
-		{pagerduty.Config{RoutingKeyEnv: "DRIFTWATCH_TEST_PD_SHORT"}, "routing_key_env: routing key must be 32 characters"},
-		{pagerduty.Config{RoutingKeyEnv: "DRIFTWATCH_TEST_PD_UNSET"}, "routing_key_env: environment variable DRIFTWATCH_TEST_PD_UNSET is unset"},
-		{pagerduty.Config{RoutingKeyFile: good, URL: "events.pagerduty.com"}, "url: "},
-		{pagerduty.Config{RoutingKeyFile: good, Timeout: -1}, "timeout: "},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyFile = good }), ""},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyEnv = "DRIFTWATCH_TEST_PD_KEY" }), ""},
+		{config(func(c *pagerduty.Config) {}), "routing_key_file: one of routing_key_file and routing_key_env is required"},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyEnv = "DRIFTWATCH_TEST_PD_SHORT" }), "routing_key_env: routing key must be 32 characters"},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyEnv = "DRIFTWATCH_TEST_PD_UNSET" }), "routing_key_env: environment variable DRIFTWATCH_TEST_PD_UNSET is unset"},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyFile, c.URL = good, "events.pagerduty.com" }), "url: "},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyFile, c.Timeout = good, -1 }), "timeout: "},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyFile, c.Timeout = good, 0 }), "timeout: "},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyFile, c.Burst = good, 0 }), "burst: "},
+		{config(func(c *pagerduty.Config) { c.RoutingKeyFile, c.Source = good, "" }), "source: required"},
 	}
 	for _, tc := range tests {
 		c := tc.cfg
@@ -288,12 +293,25 @@ func TestConfigValidate(t *testing.T) {
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%+v: %v", tc.cfg, err)
-		case tc.wantErr == "" && (c.URL != pagerduty.DefaultURL || c.Class != "feature_drift" || c.Source != "driftwatch"):
-			t.Errorf("defaults not applied: %+v", c)
 		case tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)):
 			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.wantErr)
 		}
+		if c != tc.cfg {
+			t.Errorf("Validate changed %+v to %+v", tc.cfg, c)
+		}
 	}
+	if d := pagerduty.DefaultConfig(); d.URL != pagerduty.DefaultURL || d.Class != "feature_drift" || d.Timeout != 10*time.Second ||
+		d.RatePerSecond != 2 || d.Burst != 4 || d.Source != "" {
+		t.Errorf("DefaultConfig() = %+v", d)
+	}
+}
+
+// config is DefaultConfig with the source alerting would derive, changed by edit.
+func config(edit func(*pagerduty.Config)) pagerduty.Config {
+	c := pagerduty.DefaultConfig()
+	c.Source = "driftwatch"
+	edit(&c)
+	return c
 }
 
 func TestGolden(t *testing.T) {

@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"strings"
 
+	"golang.org/x/time/rate"
+
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
 )
 
@@ -31,7 +33,7 @@ const (
 type Notifier struct {
 	url     string
 	client  *http.Client
-	limiter *alert.Limiter
+	limiter *rate.Limiter
 }
 
 // New validates cfg, reads the webhook URL and returns a Notifier.
@@ -60,7 +62,7 @@ func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	if err := enc.Encode(NewMessage(n)); err != nil {
 		return fmt.Errorf("encoding slack message: %w", err)
 	}
-	if err := s.limiter.Wait(ctx); err != nil {
+	if err := alert.Wait(ctx, s.limiter); err != nil {
 		return fmt.Errorf("waiting for slack rate limit: %w", err)
 	}
 	err := alert.Post(ctx, s.client, alert.Request{URL: s.url, Body: buf.Bytes(), Accept: acceptOK})

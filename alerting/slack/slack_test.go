@@ -133,7 +133,7 @@ func newNotifier(t *testing.T, url string) *slack.Notifier {
 	t.Helper()
 	env := "DRIFTWATCH_TEST_SLACK_URL_" + strings.NewReplacer("/", "_", " ", "_", "-", "_").Replace(t.Name())
 	t.Setenv(env, url)
-	n, err := slack.New(slack.Config{URLEnv: env, RatePerSecond: -1})
+	n, err := slack.New(config(func(c *slack.Config) { c.URLEnv, c.RatePerSecond = env, -1 }))
 	if err != nil {
 		t.Fatalf("slack.New: %v", err)
 	}
@@ -283,7 +283,7 @@ func TestSecretNeverLeaks(t *testing.T) {
 	if err := os.WriteFile(f, []byte("not-a-url-"+secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := slack.Config{URLFile: f}
+	c := config(func(c *slack.Config) { c.URLFile = f })
 	err := c.Validate()
 	if err == nil || !strings.HasPrefix(err.Error(), "url_file: ") || strings.Contains(err.Error(), "SECRET") {
 		t.Errorf("Validate = %v, want a url_file error without the secret", err)
@@ -301,13 +301,15 @@ func TestConfigValidate(t *testing.T) {
 		cfg     slack.Config
 		wantErr string
 	}{
-		{slack.Config{URLFile: good}, ""},
-		{slack.Config{}, "url_file: one of url_file and url_env is required"},
-		{slack.Config{URLFile: good, URLEnv: "X"}, "url_file: only one of url_file and url_env may be set"},
-		{slack.Config{URLFile: filepath.Join(dir, "missing")}, "url_file: reading secret:"},
-		{slack.Config{URLEnv: "DRIFTWATCH_TEST_SLACK_EMPTY"}, "url_env: environment variable DRIFTWATCH_TEST_SLACK_EMPTY is unset or empty"},
-		{slack.Config{URLFile: good, Timeout: -time.Second}, "timeout: must be positive"},
-		{slack.Config{URLFile: good, Burst: -1}, "burst: must be positive"},
+		{config(func(c *slack.Config) { c.URLFile = good }), ""},
+		{config(func(c *slack.Config) {}), "url_file: one of url_file and url_env is required"},
+		{config(func(c *slack.Config) { c.URLFile, c.URLEnv = good, "X" }), "url_file: only one of url_file and url_env may be set"},
+		{config(func(c *slack.Config) { c.URLFile = filepath.Join(dir, "missing") }), "url_file: reading secret:"},
+		{config(func(c *slack.Config) { c.URLEnv = "DRIFTWATCH_TEST_SLACK_EMPTY" }), "url_env: environment variable DRIFTWATCH_TEST_SLACK_EMPTY is unset or empty"},
+		{config(func(c *slack.Config) { c.URLFile, c.Timeout = good, -time.Second }), "timeout: must be positive"},
+		{config(func(c *slack.Config) { c.URLFile, c.Timeout = good, 0 }), "timeout: must be positive"},
+		{config(func(c *slack.Config) { c.URLFile, c.Burst = good, -1 }), "burst: must be positive"},
+		{config(func(c *slack.Config) { c.URLFile, c.Burst = good, 0 }), "burst: must be positive"},
 	}
 	for _, tc := range tests {
 		c := tc.cfg
@@ -315,18 +317,29 @@ func TestConfigValidate(t *testing.T) {
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("%+v: %v", tc.cfg, err)
-		case tc.wantErr == "" && (c.Timeout != 10*time.Second || c.RatePerSecond != 1 || c.Burst != 3):
-			t.Errorf("defaults not applied: %+v", c)
 		case tc.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)):
 			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.wantErr)
 		}
+		if c != tc.cfg {
+			t.Errorf("Validate changed %+v to %+v", tc.cfg, c)
+		}
 	}
+	if d := slack.DefaultConfig(); d.Timeout != 10*time.Second || d.RatePerSecond != 1 || d.Burst != 3 {
+		t.Errorf("DefaultConfig() = %+v", d)
+	}
+}
+
+// config is DefaultConfig changed by edit.
+func config(edit func(*slack.Config)) slack.Config {
+	c := slack.DefaultConfig()
+	edit(&c)
+	return c
 }
 
 func TestRateLimit(t *testing.T) {
 	srv := alerttest.NewServer(t, checkBlockKit, slackOK())
 	t.Setenv("DRIFTWATCH_TEST_SLACK_RATE", srv.URL+"/s")
-	n, err := slack.New(slack.Config{URLEnv: "DRIFTWATCH_TEST_SLACK_RATE", RatePerSecond: 10, Burst: 2})
+	n, err := slack.New(config(func(c *slack.Config) { c.URLEnv, c.RatePerSecond, c.Burst = "DRIFTWATCH_TEST_SLACK_RATE", 10, 2 }))
 	if err != nil {
 		t.Fatal(err)
 	}

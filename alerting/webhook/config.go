@@ -8,10 +8,12 @@ import (
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
 )
 
-// Config configures one generic JSON webhook.
+// Config configures one generic JSON webhook. Start from DefaultConfig; in a
+// YAML list, each element is decoded onto it.
 type Config struct {
 	// Name identifies the receiver in metrics, logs and alert records.
-	// Default: "webhook" (then "webhook-1", ... for further webhooks).
+	// Default: "", which alerting.Config.WithDerived makes "webhook" (then
+	// "webhook-1", ... for further webhooks).
 	Name string `yaml:"name"`
 	// URL receives the POST. Required.
 	URL string `yaml:"url"`
@@ -24,25 +26,41 @@ type Config struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
-// Validate applies defaults, reads the token if one is configured and returns an
-// error naming the first bad field. The token never appears in the error.
-func (c *Config) Validate() error {
+// DefaultConfig returns the documented defaults; the URL is left for the
+// caller to set.
+func DefaultConfig() Config {
+	return Config{Timeout: alert.DefaultTimeout}
+}
+
+// UnmarshalYAML decodes a receiver onto DefaultConfig, so that the keys a
+// list element leaves out keep their defaults.
+func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
+	type plain Config
+	p := plain(DefaultConfig())
+	if err := unmarshal(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	return nil
+}
+
+// Validate reads the token if one is configured and returns an error naming
+// the first bad field. The token never appears in the error. It does not
+// change c.
+func (c Config) Validate() error {
 	if c.URL == "" {
 		return fmt.Errorf("url: required")
 	}
 	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("url: not an absolute http(s) URL")
 	}
-	if c.Timeout == 0 {
-		c.Timeout = alert.DefaultTimeout
-	}
-	if c.Timeout < 0 {
+	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
 	}
 	_, err := c.token()
 	return err
 }
 
-func (c *Config) token() (string, error) {
+func (c Config) token() (string, error) {
 	return alert.OptionalSecret(c.BearerTokenFile, c.BearerTokenEnv, "bearer_token_file", "bearer_token_env")
 }

@@ -75,7 +75,7 @@ func check(wantAuth string) func(*http.Request, []byte) error {
 func TestPayload(t *testing.T) {
 	srv := alerttest.NewServer(t, check("Bearer "+token))
 	t.Setenv("DRIFTWATCH_TEST_WEBHOOK_TOKEN", token)
-	n, err := webhook.New(webhook.Config{URL: srv.URL + "/hook", BearerTokenEnv: "DRIFTWATCH_TEST_WEBHOOK_TOKEN"})
+	n, err := webhook.New(config(func(c *webhook.Config) { c.URL, c.BearerTokenEnv = srv.URL+"/hook", "DRIFTWATCH_TEST_WEBHOOK_TOKEN" }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestStatuses(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := alerttest.NewServer(t, check(""), tc.script...)
-			n, err := webhook.New(webhook.Config{URL: srv.URL})
+			n, err := webhook.New(config(func(c *webhook.Config) { c.URL = srv.URL }))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -133,7 +133,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := alerttest.NewServer(t, nil, alerttest.Reply{Status: 401, Body: "bad credentials"})
-	n, err := webhook.New(webhook.Config{URL: srv.URL, BearerTokenFile: f})
+	n, err := webhook.New(config(func(c *webhook.Config) { c.URL, c.BearerTokenFile = srv.URL, f }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +156,12 @@ func TestConfigValidate(t *testing.T) {
 		cfg     webhook.Config
 		wantErr string
 	}{
-		{webhook.Config{URL: "http://127.0.0.1:1/x"}, ""},
-		{webhook.Config{}, "url: required"},
-		{webhook.Config{URL: "ftp://x"}, "url: not an absolute http(s) URL"},
-		{webhook.Config{URL: "http://x", BearerTokenEnv: "DRIFTWATCH_TEST_WEBHOOK_UNSET"}, "bearer_token_env: "},
-		{webhook.Config{URL: "http://x", BearerTokenFile: "/nonexistent/token"}, "bearer_token_file: reading secret"},
+		{config(func(c *webhook.Config) { c.URL = "http://127.0.0.1:1/x" }), ""},
+		{config(func(c *webhook.Config) {}), "url: required"},
+		{config(func(c *webhook.Config) { c.URL = "ftp://x" }), "url: not an absolute http(s) URL"},
+		{config(func(c *webhook.Config) { c.URL, c.BearerTokenEnv = "http://x", "DRIFTWATCH_TEST_WEBHOOK_UNSET" }), "bearer_token_env: "},
+		{config(func(c *webhook.Config) { c.URL, c.BearerTokenFile = "http://x", "/nonexistent/token" }), "bearer_token_file: reading secret"},
+		{config(func(c *webhook.Config) { c.URL, c.Timeout = "http://x", 0 }), "timeout: must be positive"},
 	}
 	for _, tc := range tests {
 		c := tc.cfg
@@ -168,7 +169,20 @@ func TestConfigValidate(t *testing.T) {
 		if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.HasPrefix(err.Error(), tc.wantErr)) {
 			t.Errorf("%+v: error %v, want %q", tc.cfg, err, tc.wantErr)
 		}
+		if c != tc.cfg {
+			t.Errorf("Validate changed %+v to %+v", tc.cfg, c)
+		}
 	}
+	if d := webhook.DefaultConfig(); d.Timeout != 10*time.Second {
+		t.Errorf("DefaultConfig() = %+v", d)
+	}
+}
+
+// config is DefaultConfig changed by edit.
+func config(edit func(*webhook.Config)) webhook.Config {
+	c := webhook.DefaultConfig()
+	edit(&c)
+	return c
 }
 
 func TestGolden(t *testing.T) {

@@ -79,13 +79,14 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	}
 	defer sink.close()
 
-	cfg := monitor.Config{Listen: o.listen}
+	cfg := monitor.DefaultConfig()
+	cfg.Listen = o.listen
 	cfg.Kafka.Embedded = true
 	cfg.Kafka.EmbeddedAddr = o.broker
 	cfg.Kafka.Consumer.Topic = "driftwatch.telemetry"
 	cfg.Kafka.Consumer.HeartbeatInterval = 500 * time.Millisecond
 	cfg.Kafka.Consumer.JoinGroupBackoff = 500 * time.Millisecond
-	cfg.ClickHouse = storage.Config{Addr: o.clickhouse, Database: o.database}
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = o.clickhouse, o.database
 	cfg.Analysis.WindowSize = o.window
 	cfg.Analysis.AllowedLateness = 2 * time.Second
 	cfg.Analysis.IdleFlush = 3 * time.Second
@@ -93,7 +94,9 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	cfg.Alerting.PendingWindows = 2
 	cfg.Alerting.ResolveWindows = 2
 	cfg.Alerting.InitialBackoff = 200 * time.Millisecond
-	cfg.Alerting.Webhook = []webhook.Config{{Name: "demo-sink", URL: sink.url}}
+	hook := webhook.DefaultConfig()
+	hook.Name, hook.URL = "demo-sink", sink.url
+	cfg.Alerting.Webhook = []webhook.Config{hook}
 	m, err := monitor.New(ctx, cfg, monitor.Options{Logger: log})
 	if err != nil {
 		return err
@@ -143,7 +146,9 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 
 // resetDatabase drops the demo database so that a run starts clean.
 func resetDatabase(ctx context.Context, addr, db string) error {
-	s, err := storage.Open(ctx, storage.Config{Addr: addr, Database: "default", DialTimeout: 3 * time.Second}, nil, nil)
+	cfg := storage.DefaultConfig()
+	cfg.Addr, cfg.Database, cfg.DialTimeout = addr, "default", 3*time.Second
+	s, err := storage.Open(ctx, cfg, nil, nil)
 	if err != nil {
 		return fmt.Errorf("%w\n(is ClickHouse running? start it with: scripts/clickhouse.sh start)", err)
 	}

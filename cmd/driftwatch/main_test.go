@@ -59,6 +59,33 @@ func TestRunRejectsUnknownConfigKey(t *testing.T) {
 	}
 }
 
+// TestRunEnvironment: an unknown DRIFTWATCH_ variable stops `driftwatch run`
+// with its name, while the variables of the scripts and tests that are
+// exported in the same shell do not.
+func TestRunEnvironment(t *testing.T) {
+	base := []string{"DRIFTWATCH_KAFKA_BROKERS=127.0.0.1:1", "HOME=/root"}
+	tests := []struct {
+		name string
+		env  []string
+		says string
+	}{
+		{"unknown variable", []string{"DRIFTWATCH_ANALYSIS_WINDOW=5m"},
+			"environment DRIFTWATCH_ANALYSIS_WINDOW: unknown configuration key (did you mean DRIFTWATCH_ANALYSIS_WINDOW_SIZE?)"},
+		// The flag's bad listen address is then the first error: the variables were accepted.
+		{"script and test variables", []string{"DRIFTWATCH_TEST_CLICKHOUSE=127.0.0.1:19000", "DRIFTWATCH_CLICKHOUSE_PORT=19000",
+			"DRIFTWATCH_RUN_DIR=/tmp/driftwatch", "DRIFTWATCH_CLICKHOUSE_START_TIMEOUT=60"}, "listen"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), []string{"run", "--listen", "no-port"}, &out, &errb, append(base, tc.env...))
+			if code != 1 || !strings.Contains(errb.String(), tc.says) || (tc.says == "listen" && strings.Contains(errb.String(), "environment")) {
+				t.Errorf("exit %d, stderr %q; want exit 1 mentioning %q", code, errb.String(), tc.says)
+			}
+		})
+	}
+}
+
 func TestRunFlagsOverrideConfigAndEnvironment(t *testing.T) {
 	// An invalid listen address from the flag must win over the environment's valid one.
 	var out, errb bytes.Buffer

@@ -18,7 +18,8 @@ const runExamples = `  driftwatch run --config driftwatch.yaml
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := newFlagSet("run", "Consume inference telemetry from Kafka, score drift per model version and window,\n"+
 		"store aggregates and scores in ClickHouse and deliver alerts. Every config key can also be set\n"+
-		"from the environment as DRIFTWATCH_<SECTION>_<KEY> (e.g. DRIFTWATCH_KAFKA_TOPIC); flags win over both.",
+		"from the environment as DRIFTWATCH_<SECTION>_<KEY> (e.g. DRIFTWATCH_KAFKA_TOPIC); flags win over both.\n"+
+		"An unknown DRIFTWATCH_ variable is an error, as an unknown key is.",
 		runExamples, stdout, stderr)
 	path := fs.String("config", "", "YAML configuration file")
 	brokers := fs.String("kafka-brokers", "", "comma-separated Kafka brokers (overrides kafka.brokers)")

@@ -1,6 +1,10 @@
-// Package backoff computes the pauses between retries shared by the stages
-// that retry (Kafka partitions, ClickHouse writes, alert deliveries). It only
-// computes durations; each caller owns its retry loop and context.
+// Package backoff is the retry loop shared by the stages that retry (Kafka
+// partitions, publications and dead letters, ClickHouse writes, alert
+// deliveries): Retry calls an operation until it succeeds, fails
+// permanently or its context ends, pausing exponentially with jitter in
+// between. It does not classify errors (each caller marks its own with
+// Permanent, After or Reset) and does not log or count: callers do that in
+// Policy.OnRetry and in the operation.
 package backoff
 
 import (

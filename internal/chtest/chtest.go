@@ -32,7 +32,9 @@ func Open(t testing.TB, prefix string, migrate bool) (s *storage.Store, addr, db
 	db = fmt.Sprintf("%s_%d", prefix, rand.Uint32())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := storage.Open(ctx, storage.Config{Addr: addr, Database: db, DialTimeout: 3 * time.Second}, nil, nil)
+	cfg := storage.DefaultConfig()
+	cfg.Addr, cfg.Database, cfg.DialTimeout = addr, db, 3*time.Second
+	s, err := storage.Open(ctx, cfg, nil, nil)
 	if err != nil {
 		t.Fatalf("ClickHouse not reachable at %s: run scripts/clickhouse.sh start: %v", addr, err)
 	}

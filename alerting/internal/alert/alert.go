@@ -9,34 +9,20 @@ package alert
 import (
 	"math"
 	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 )
 
-// Severity is how far a feature drifted: "ok" < "warning" < "critical".
-type Severity string
+// Severity is how far a feature drifted: "ok" < "warning" < "critical". It is
+// verdict.Severity, the type analysis hands over, so no conversion is needed.
+type Severity = verdict.Severity
 
 // The severities, from least to most severe.
 const (
-	SeverityOK       Severity = "ok"
-	SeverityWarning  Severity = "warning"
-	SeverityCritical Severity = "critical"
+	SeverityOK       = verdict.SeverityOK
+	SeverityWarning  = verdict.SeverityWarning
+	SeverityCritical = verdict.SeverityCritical
 )
-
-// Rank orders severities: 0 for ok (and anything unknown), 1 for warning, 2 for critical.
-func (s Severity) Rank() int {
-	switch s {
-	case SeverityWarning:
-		return 1
-	case SeverityCritical:
-		return 2
-	default:
-		return 0
-	}
-}
-
-// Valid reports whether s is one of the three known severities.
-func (s Severity) Valid() bool {
-	return s == SeverityOK || s == SeverityWarning || s == SeverityCritical
-}
 
 // TestResult is the outcome of one drift test on one feature in one window.
 type TestResult struct {

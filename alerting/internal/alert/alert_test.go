@@ -5,8 +5,10 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -84,25 +86,87 @@ func TestText(t *testing.T) {
 }
 
 func TestLimiter(t *testing.T) {
-	l := NewLimiter(20, 2)
-	start := time.Now()
-	for range 4 {
-		if err := l.Wait(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+	tests := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"paces after the burst", func(t *testing.T) {
+			l := NewLimiter(20, 2)
+			start := time.Now()
+			var at []time.Duration
+			for range 4 {
+				if err := Wait(context.Background(), l); err != nil {
+					t.Fatal(err)
+				}
+				at = append(at, time.Since(start))
+			}
+			// Two at once, then one every 50ms.
+			want := []time.Duration{0, 0, 50 * time.Millisecond, 100 * time.Millisecond}
+			if !slices.Equal(at, want) {
+				t.Errorf("4 tokens at 20/s burst 2 at %v, want %v", at, want)
+			}
+		}},
+		{"a cancelled wait takes no token", func(t *testing.T) {
+			l := NewLimiter(10, 1)
+			start := time.Now()
+			if err := Wait(context.Background(), l); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(20*time.Millisecond, cancel)
+			if err := Wait(ctx, l); !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancelled wait returned %v", err)
+			}
+			if d := time.Since(start); d != 20*time.Millisecond {
+				t.Errorf("cancelled wait returned after %s, want 20ms", d)
+			}
+			// The next token is due 100ms after the first, as if the
+			// cancelled wait had never been.
+			if err := Wait(context.Background(), l); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d != 100*time.Millisecond {
+				t.Errorf("token after a cancelled wait at %s, want 100ms", d)
+			}
+		}},
+		{"a deadline before the token ends the wait at the deadline", func(t *testing.T) {
+			l := NewLimiter(1, 1)
+			start := time.Now()
+			if err := Wait(context.Background(), l); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			if err := Wait(ctx, l); !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("wait past the deadline returned %v", err)
+			}
+			if d := time.Since(start); d != 300*time.Millisecond {
+				t.Errorf("wait past the deadline returned after %s, want 300ms", d)
+			}
+			if err := Wait(context.Background(), l); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d != time.Second {
+				t.Errorf("token after a refused wait at %s, want 1s", d)
+			}
+		}},
+		{"a negative rate disables pacing", func(t *testing.T) {
+			l := NewLimiter(-1, 1)
+			start := time.Now()
+			for range 100 {
+				if err := Wait(context.Background(), l); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d := time.Since(start); d != 0 {
+				t.Errorf("100 waits without pacing took %s", d)
+			}
+		}},
 	}
-	// Two at once, then two more at 50ms each.
-	if d := time.Since(start); d < 90*time.Millisecond || d > time.Second {
-		t.Errorf("4 tokens at 20/s burst 2 took %s, want about 100ms", d)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := l.Wait(ctx); err == nil {
-		t.Error("Wait on an exhausted bucket ignored a cancelled context")
-	}
-	var none *Limiter
-	if none.Wait(ctx) != nil || NewLimiter(-1, 1) != nil {
-		t.Error("a nil limiter waits")
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, tc.run)
+		})
 	}
 }
 

@@ -2,58 +2,32 @@ package alert
 
 import (
 	"context"
-	"sync"
-	"time"
+
+	"golang.org/x/time/rate"
 )
 
-// Limiter is a token bucket that paces requests to one destination (Slack asks
-// for about one message a second per webhook). A nil *Limiter never waits.
-type Limiter struct {
-	mu     sync.Mutex
-	rate   float64 // tokens per second
-	burst  float64
-	tokens float64
-	last   time.Time
-}
-
-// NewLimiter returns a bucket refilled at perSecond tokens a second holding at
-// most burst tokens, or nil (no limit) when perSecond <= 0.
-func NewLimiter(perSecond float64, burst int) *Limiter {
+// NewLimiter returns the token bucket that paces requests to one destination
+// (Slack asks for about one message a second per webhook): refilled at
+// perSecond tokens a second, holding at most burst tokens (at least one).
+// perSecond <= 0 disables pacing: the limiter never waits.
+func NewLimiter(perSecond float64, burst int) *rate.Limiter {
 	if perSecond <= 0 {
-		return nil
+		return rate.NewLimiter(rate.Inf, 0)
 	}
-	if burst < 1 {
-		burst = 1
-	}
-	return &Limiter{rate: perSecond, burst: float64(burst), tokens: float64(burst)}
+	return rate.NewLimiter(rate.Limit(perSecond), max(burst, 1))
 }
 
-// Wait takes one token, sleeping until one is available or ctx ends.
-func (l *Limiter) Wait(ctx context.Context) error {
-	if l == nil {
-		return nil
-	}
-	l.mu.Lock()
-	now := time.Now()
-	if !l.last.IsZero() {
-		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-	}
-	l.last = now
-	l.tokens--
-	var wait time.Duration
-	if l.tokens < 0 {
-		wait = time.Duration(-l.tokens / l.rate * float64(time.Second))
-	}
-	l.mu.Unlock()
-	if wait == 0 {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
+// Wait takes one token from l, sleeping until one is available or ctx ends. A
+// wait cut short by ctx takes no token (rate.Limiter cancels its
+// reservation). rate.Limiter refuses at once, without an error from ctx, a
+// wait that would outlast ctx's deadline; Wait then sleeps until the deadline
+// and returns ctx.Err(), so that a notifier always reports a wait that ctx
+// ended as interrupted, never as a failed delivery.
+func Wait(ctx context.Context, l *rate.Limiter) error {
+	err := l.Wait(ctx)
+	if err != nil && ctx.Err() == nil {
+		<-ctx.Done()
 		return ctx.Err()
 	}
+	return err
 }

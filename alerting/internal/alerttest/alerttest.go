@@ -110,10 +110,10 @@ func (r *Result) Deliveries() []alerting.Record {
 // FastConfig is a lifecycle config for notifier tests: fire on the first
 // drifted window, resolve on the first clean one, millisecond back-offs.
 func FastConfig() alerting.Config {
-	return alerting.Config{
-		PendingWindows: 1, ResolveWindows: 1, MaxAttempts: 5,
-		InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Second,
-	}
+	c := alerting.DefaultConfig()
+	c.PendingWindows, c.ResolveWindows, c.MaxAttempts = 1, 1, 5
+	c.InitialBackoff, c.MaxBackoff = time.Millisecond, 5*time.Second
+	return c
 }
 
 // Drive runs a Manager delivering to n (receiver name "test"), observes each
