@@ -38,8 +38,9 @@ type partition struct {
 	ev   telemetry.Event
 	next int64 // next offset to read; -1 before the first message
 	dead []ingest.DeadLetter
-	mark int64 // the window boundary of the last published progress (see progressMark)
-	idle bool  // whether the last published progress said the partition is idle
+	mark int64     // the window boundary of the last published progress (see progressMark)
+	idle bool      // whether the last published progress said the partition is idle
+	said time.Time // when the partition last handed progress to the writer
 
 	state    sync.Mutex // guards err and inflight; never held while waiting
 	err      error      // a write that failed: the handler must be restarted
@@ -157,7 +158,7 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 		clear(p.dead)
 		p.dead = p.dead[:0]
 	}
-	err := p.flush(ctx, false)
+	err := p.flush(ctx, false, false)
 	// Activity is stamped after the flush: a flush that waited out a
 	// ClickHouse outage must not make the partition look idle to the ticker,
 	// which would close the window being filled.
@@ -193,17 +194,18 @@ func copyMessage(m *ingest.Message) ingest.Message {
 // flush hands every window closed so far to the writer: its partial state
 // for the partials topic and its inference_windows row. When no window
 // closed it still publishes the partition's progress once it has passed
-// another window boundary, or when the partition became idle or active
-// again, so that deciders know whom to wait for. Called with mu held.
-func (p *partition) flush(ctx context.Context, idle bool) error {
+// another window boundary, when the partition became idle or active again,
+// or when again is set, so that deciders know whom to wait for. Called with
+// mu held.
+func (p *partition) flush(ctx context.Context, idle, again bool) error {
 	closed := p.win.TakeClosed()
 	p.m.met.openWindows.Set(float64(p.m.openWindows(p, p.win.Open())))
 	progress := p.win.Progress()
 	mark := p.progressMark(progress)
-	if len(closed) == 0 && mark <= p.mark && idle == p.idle {
+	if len(closed) == 0 && mark <= p.mark && idle == p.idle && !again {
 		return nil
 	}
-	p.mark, p.idle = max(p.mark, mark), idle
+	p.mark, p.idle, p.said = max(p.mark, mark), idle, time.Now()
 	pw := &pendingWrite{progress: progress, idle: idle, windows: len(closed)}
 	src := partial.Source{Topic: p.topic, Partition: p.partition}
 	first := int64(-1)
@@ -336,7 +338,12 @@ func (p *partition) tick() {
 			p.mu.Lock()
 			if p.failed() == nil {
 				idle := p.win.Idle(now)
-				if err := p.flush(p.ctx, idle); err != nil && p.ctx.Err() == nil {
+				// Progress is said again once a window size has passed
+				// without news: a decider that took over a partials
+				// partition did not read what was said before its
+				// committed offset, and an idle partition says nothing new.
+				again := now.Sub(p.said) >= p.m.cfg.Analysis.WindowSize
+				if err := p.flush(p.ctx, idle, again); err != nil && p.ctx.Err() == nil {
 					p.m.log.Warn("flushing idle windows", "topic", p.topic, "partition", p.partition, "err", err)
 				}
 			}

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/partial"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -97,5 +100,70 @@ func waitCommittable(t *testing.T, h interface{ Committable() int64 }, want int6
 			t.Fatalf("committable %d, want %d", h.Committable(), want)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestIdlePartitionSaysSoAgain: a partition with nothing to read says it is
+// idle after idle_flush, and says it again once a window size has passed, so
+// that a decider that takes over a partials partition later (and did not
+// read what was said before its committed offset) does not wait for it.
+func TestIdlePartitionSaysSoAgain(t *testing.T) {
+	addr, db := testClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	cfg := DefaultConfig()
+	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness, cfg.Analysis.IdleFlush = 2*time.Second, time.Second, time.Second
+	cfg = cfg.WithDerived()
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry.partials"}, Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}}
+	m.partials = ingest.NewPublisher(e.Brokers(), "telemetry.partials", nil, nil)
+	defer m.partials.Close()
+	m.met = newMetrics(nil, 10)
+	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
+	h, err := m.openPartition(ctx, "telemetry", 3, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5500 * time.Millisecond) // idle after 1 s, said again every 2 s
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for part := range 2 {
+		conn, err := kafka.DialLeader(ctx, "tcp", e.Brokers()[0], "telemetry.partials", part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, _ := conn.ReadLastOffset()
+		idle := 0
+		for i := int64(0); i < last; i++ {
+			_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			msg, err := conn.ReadMessage(1 << 20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := partial.Parse(msg.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Kind != partial.KindProgress || r.Source != (partial.Source{Topic: "telemetry", Partition: 3}) {
+				t.Fatalf("unexpected record %+v", r)
+			}
+			if r.Idle {
+				idle++
+			}
+		}
+		conn.Close()
+		if idle < 2 || idle > 3 {
+			t.Errorf("partials partition %d: the idle partition said so %d times in 5.5 s, want 2 or 3 (idle after 1 s, again every 2 s)", part, idle)
+		}
 	}
 }
