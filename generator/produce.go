@@ -73,6 +73,15 @@ func Produce(ctx context.Context, brokers []string, topic string, g *Generator, 
 			}
 		}
 		if err = w.WriteMessages(ctx, msgs[:k]...); err != nil {
+			// Messages of the batch that were acknowledged still count.
+			var werrs kafka.WriteErrors
+			if errors.As(err, &werrs) && len(werrs) == k {
+				for _, e := range werrs {
+					if e == nil {
+						sent++
+					}
+				}
+			}
 			err = fmt.Errorf("producing telemetry to %s: %w", topic, err)
 			break
 		}

@@ -219,7 +219,7 @@ func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produc
 	fmt.Fprintf(out, "events counted          %d (in stored windows: %d)\n", st.Events, stored)
 	fmt.Fprintf(out, "dead-lettered           %d\n", st.Rejected)
 	fmt.Fprintf(out, "late events             %d\n", st.Late)
-	fmt.Fprintf(out, "windows stored          %d\n", windows)
+	fmt.Fprintf(out, "windows stored          %d partition windows, %d model windows decided\n", windows, st.Decided)
 	fmt.Fprintf(out, "drifted features        %d\n", len(st.Drifted))
 	for _, d := range st.Drifted {
 		fmt.Fprintf(out, "                        %s\n", d)
