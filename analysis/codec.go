@@ -22,6 +22,7 @@ const maxEncodedString = 64 << 10
 // state (moments, bins, bottom-k sample, categories). DecodeWindow reads it
 // back; a decoded window merges exactly like the original.
 func (w *Window) AppendBinary(b []byte) []byte {
+	b = slices.Grow(b, w.encodedSize())
 	b = append(b, windowCodecVersion)
 	b = appendString(b, w.Model.ID)
 	b = appendString(b, w.Model.Version)
@@ -47,6 +48,27 @@ func (w *Window) AppendBinary(b []byte) []byte {
 		b = w.Categorical[i].appendBinary(b)
 	}
 	return b
+}
+
+// encodedSize is an upper bound of the bytes AppendBinary writes, so that
+// it writes into one allocation.
+func (w *Window) encodedSize() int {
+	n := 128 + len(w.Model.ID) + len(w.Model.Version) + len(w.RefID())
+	for i, name := range w.NumericNames() {
+		s := &w.Numeric[i]
+		n += len(name) + 64 + 10*len(s.Bins) + 16*len(s.Sample.keys)
+	}
+	for i, name := range w.CategoricalNames() {
+		s := &w.Categorical[i]
+		n += len(name) + 48 + 10*len(s.Counts)
+		for v := range s.Tracked {
+			n += len(v) + 20
+		}
+		for v := range s.NewValues {
+			n += len(v) + 20
+		}
+	}
+	return n
 }
 
 // RefID returns the id of the reference w was opened against, or "" during
@@ -195,9 +217,16 @@ func DecodeWindow(cfg *Config, data []byte, lookup func(m ModelKey, id string) *
 			d.fail(fmt.Sprintf("feature %q has a sample of capacity %d where this monitor keeps %d", name, k, s.Sample.k))
 		}
 		kept := d.count(k, "sample values")
-		for range kept {
-			key := d.uint64()
-			s.Sample.Add(key, d.float())
+		if d.err == nil && uint64(len(d.b)) < uint64(kept)*16 {
+			d.fail("truncated sample")
+		}
+		if d.err == nil && kept > 0 {
+			sm := &s.Sample
+			sm.keys, sm.vals = slices.Grow(sm.keys[:0], kept)[:kept], slices.Grow(sm.vals[:0], kept)[:kept]
+			for j := range kept {
+				sm.keys[j], sm.vals[j] = d.uint64(), d.float()
+			}
+			sm.heapify()
 		}
 		if d.err != nil {
 			return nil, d.err

@@ -70,6 +70,14 @@ func (s *Sample) Merge(o *Sample) {
 	}
 }
 
+// heapify restores the heap order after keys and values were set directly,
+// in linear time.
+func (s *Sample) heapify() {
+	for i := len(s.keys)/2 - 1; i >= 0; i-- {
+		s.down(i)
+	}
+}
+
 func (s *Sample) up(i int) {
 	for i > 0 {
 		p := (i - 1) / 2
