@@ -35,8 +35,8 @@ type decider struct {
 	mu    sync.Mutex
 	asm   *partial.Assembler
 	merge *partial.Merger
-	prev  map[analysis.ModelKey]*analysis.Window // previous decided window, for previous_window references
-	next  int64                                  // next offset to read; -1 before the first message
+	eval  *analysis.Evaluator
+	next  int64 // next offset to read; -1 before the first message
 	dead  []ingest.DeadLetter
 	err   error
 
@@ -57,7 +57,7 @@ func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, sta
 		asm: partial.NewAssembler(maxAssemblyBytes),
 		merge: partial.NewMerger(partial.Config{Lateness: cfg.AllowedLateness, Timeout: cfg.MergeTimeout,
 			IdleWait: cfg.IdleWait, MaxModels: cfg.MaxModels, MaxWindows: maxWindowsPerModel}),
-		prev: make(map[analysis.ModelKey]*analysis.Window),
+		eval: analysis.NewEvaluator(cfg, m.refs, m.evidence),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -204,33 +204,20 @@ func (d *decider) decide(ctx context.Context) error {
 	if len(ready) == 0 {
 		return nil
 	}
-	cfg := &d.m.cfg.Analysis
 	var batch storage.WindowBatch
 	var obs []alerting.Observation
 	for i := range ready {
 		c := &ready[i]
 		w := c.Window
-		var scores []analysis.Score
-		var ref *analysis.Reference
-		if !c.MixedReferences {
-			if pinned := d.m.refs.Contribute(w); pinned != nil {
-				d.m.addUnsavedReference(pinned)
-			} else if w.Ref == nil {
-				// Opened before the reference reached its partitions.
-				w.Rebind(d.m.refs.Get(w.Model))
-			}
-			ref = d.scoringReference(ctx, w)
-			scores = cfg.ScoreWindowAgainst(w, ref)
-			if len(scores) == 0 && ref != w.Ref {
-				// The earlier window was not comparable (warm-up, other bins).
-				ref = w.Ref
-				scores = cfg.ScoreWindowAgainst(w, ref)
-			}
-			scores = append(scores, d.m.evidence.Add(w.Model, w.End, scores)...)
-			if w.Ref != nil && cfg.Mode(w.Model.ID) == analysis.ModePreviousWindow {
-				d.prev[w.Model] = w
-			}
+		var seasonal *analysis.Reference
+		if from, ok := d.eval.SeasonalStart(w); ok && !c.MixedReferences {
+			seasonal = d.seasonalReference(ctx, w.Model, from)
 		}
+		dec := d.eval.Evaluate(w, c.MixedReferences, seasonal)
+		if dec.Pinned != nil {
+			d.m.addUnsavedReference(dec.Pinned)
+		}
+		ref, scores := dec.Against, dec.Scores
 		decisionRows(&batch, c, ref, scores)
 		o := observations(w, scores)
 		obs = append(obs, o...)
@@ -265,31 +252,22 @@ func (d *decider) decide(ctx context.Context) error {
 	return nil
 }
 
-// scoringReference returns what window w is scored against: its pinned
-// reference, or the rolling reference its model's mode asks for when the
-// earlier window exists.
-func (d *decider) scoringReference(ctx context.Context, w *analysis.Window) *analysis.Reference {
-	if w.Ref == nil {
+// seasonalReference merges the stored feature summaries of model version
+// mv's window starting at from into a reference; nil when none is stored or
+// it cannot be read (the window is then scored against its pinned one).
+func (d *decider) seasonalReference(ctx context.Context, mv analysis.ModelKey, from time.Time) *analysis.Reference {
+	cfg := &d.m.cfg.Analysis
+	ref, n, err := ReferenceFromStore(ctx, d.m.store, mv, from, from.Add(time.Second), *cfg)
+	if err != nil {
+		d.m.log.Warn("no seasonal reference, scoring against the pinned one", "model", mv.ID, "version", mv.Version,
+			"from", from, "err", err)
 		return nil
 	}
-	cfg := &d.m.cfg.Analysis
-	switch mode := cfg.Mode(w.Model.ID); mode {
-	case analysis.ModePreviousWindow:
-		if prev := d.prev[w.Model]; prev != nil && prev.End.Equal(w.Start) && prev.Ref == w.Ref {
-			return analysis.ReferenceFromWindow(prev, time.Now())
-		}
-	case analysis.ModePreviousDay, analysis.ModePreviousWeek:
-		from := w.Start.Add(-analysis.Lookback(mode))
-		ref, n, err := ReferenceFromStore(ctx, d.m.store, w.Model, from, from.Add(time.Second), *cfg)
-		if err != nil {
-			d.m.log.Warn("no seasonal reference, scoring against the pinned one", "model", w.Model.ID, "version", w.Model.Version,
-				"mode", mode, "err", err)
-		} else if n > 0 && ref != nil {
-			ref.Prepare(cfg.SampleSize)
-			return ref
-		}
+	if n == 0 || ref == nil {
+		return nil
 	}
-	return w.Ref
+	ref.Prepare(cfg.SampleSize)
+	return ref
 }
 
 // Committable returns the first offset of the partials partition whose

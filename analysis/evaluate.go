@@ -1,0 +1,100 @@
+package analysis
+
+import "time"
+
+// Evaluator turns the model windows a decider merged into decisions: it
+// feeds the warm-up and pins the reference, rebinds windows opened before
+// the reference reached their partitions, chooses what each window is scored
+// against (pinned, previous window, or a seasonal window read by the
+// caller), scores it and adds the sequential evidence. It does no I/O. One
+// decider owns an Evaluator; the References and Evidence it is given may be
+// shared.
+type Evaluator struct {
+	cfg      *Config
+	refs     *References
+	evidence *Evidence
+	prev     map[ModelKey]*Window // previous window, for previous_window references
+	now      func() time.Time
+}
+
+// NewEvaluator returns an evaluator over refs and evidence (nil: no
+// sequential evidence).
+func NewEvaluator(cfg *Config, refs *References, evidence *Evidence) *Evaluator {
+	return &Evaluator{cfg: cfg, refs: refs, evidence: evidence, prev: make(map[ModelKey]*Window), now: time.Now}
+}
+
+// Decision is what Evaluate decided for one window.
+type Decision struct {
+	// Scores are the window's test results and sequential evidence; empty
+	// during warm-up and for a window that could not be scored.
+	Scores []Score
+	// Against is the reference the scores were taken against; nil when
+	// nothing was scored.
+	Against *Reference
+	// Pinned is the reference this window completed the warm-up of: the
+	// caller stores it before the window's rows.
+	Pinned *Reference
+}
+
+// SeasonalStart returns the start of the earlier window whose stored
+// summary the model's reference mode scores w against (previous_day,
+// previous_week), and whether there is one to read: not before the model
+// version has a reference.
+func (e *Evaluator) SeasonalStart(w *Window) (time.Time, bool) {
+	if w.Ref == nil && e.refs.Get(w.Model) == nil {
+		return time.Time{}, false
+	}
+	switch mode := e.cfg.Mode(w.Model.ID); mode {
+	case ModePreviousDay, ModePreviousWeek:
+		return w.Start.Add(-Lookback(mode)), true
+	}
+	return time.Time{}, false
+}
+
+// Evaluate decides merged window w, taken in window order per model
+// version. mixed says that its partials were opened against different
+// references (only its counts are complete): it is not scored. seasonal is
+// the reference built from the window at SeasonalStart, or nil.
+func (e *Evaluator) Evaluate(w *Window, mixed bool, seasonal *Reference) Decision {
+	var d Decision
+	if mixed {
+		return d
+	}
+	if d.Pinned = e.refs.Contribute(w); d.Pinned == nil && w.Ref == nil {
+		// Opened before the reference reached its partitions.
+		w.Rebind(e.refs.Get(w.Model))
+	}
+	if w.Ref == nil {
+		return d
+	}
+	ref := e.against(w, seasonal)
+	d.Scores = e.cfg.ScoreWindowAgainst(w, ref)
+	if len(d.Scores) == 0 && ref != w.Ref {
+		// The earlier window was not comparable (other bins).
+		ref = w.Ref
+		d.Scores = e.cfg.ScoreWindowAgainst(w, ref)
+	}
+	d.Scores = append(d.Scores, e.evidence.Add(w.Model, w.End, d.Scores)...)
+	d.Against = ref
+	if e.cfg.Mode(w.Model.ID) == ModePreviousWindow {
+		e.prev[w.Model] = w
+	}
+	return d
+}
+
+// against returns what w is scored against: its pinned reference, or the
+// rolling reference its model's mode asks for when the earlier window
+// exists.
+func (e *Evaluator) against(w *Window, seasonal *Reference) *Reference {
+	switch e.cfg.Mode(w.Model.ID) {
+	case ModePreviousWindow:
+		if prev := e.prev[w.Model]; prev != nil && prev.End.Equal(w.Start) && prev.Ref == w.Ref {
+			return ReferenceFromWindow(prev, e.now())
+		}
+	case ModePreviousDay, ModePreviousWeek:
+		if seasonal != nil {
+			return seasonal
+		}
+	}
+	return w.Ref
+}
