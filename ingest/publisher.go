@@ -179,6 +179,9 @@ func (p *Publisher) Partitions(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// Brokers returns the bootstrap addresses the publisher writes to.
+func (p *Publisher) Brokers() []string { return append([]string(nil), p.brokers...) }
+
 // Close flushes and closes the writer. It is idempotent.
 func (p *Publisher) Close() error { return p.w.Close() }
 

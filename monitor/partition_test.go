@@ -15,6 +15,33 @@ import (
 	"github.com/driftwatch/driftwatch/storage"
 )
 
+// partitionTestMonitor returns a monitor with just what a partition needs:
+// a ClickHouse store, a partials publisher to an embedded broker whose
+// partials topic has the given partitions, metrics and references.
+func partitionTestMonitor(t *testing.T, ctx context.Context, addr, db string, cfg Config, partitions int) *Monitor {
+	t.Helper()
+	cfg = cfg.WithDerived()
+	if err := cfg.Analysis.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry.partials"}, Partitions: partitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}}
+	m.partials = ingest.NewPublisher(e.Brokers(), "telemetry.partials", nil, nil)
+	t.Cleanup(func() { m.partials.Close() })
+	m.met = newMetrics(nil, 10)
+	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
+	return m
+}
+
 // TestFailedFlushCommitsNothing: once a flush could not store its closed
 // windows, the partition must report nothing committable, so that the
 // consumer never commits past windows that are not in ClickHouse.
@@ -22,30 +49,12 @@ func TestFailedFlushCommitsNothing(t *testing.T) {
 	addr, db := testClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	cfg := DefaultConfig()
 	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness = 2*time.Second, time.Second
-	cfg = cfg.WithDerived()
-	if err := cfg.Analysis.Validate(); err != nil {
+	m := partitionTestMonitor(t, ctx, addr, db, cfg, 1)
+	if err := m.store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry.partials"}, Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}}
-	m.partials = ingest.NewPublisher(e.Brokers(), "telemetry.partials", nil, nil)
-	defer m.partials.Close()
-	m.met = newMetrics(nil, 10)
-	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
 	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
 	genCtx, endGeneration := context.WithCancel(ctx)
 	h, err := m.openPartition(genCtx, "telemetry", 0, -1)
@@ -111,24 +120,10 @@ func TestIdlePartitionSaysSoAgain(t *testing.T) {
 	addr, db := testClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	cfg := DefaultConfig()
 	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness, cfg.Analysis.IdleFlush = 2*time.Second, time.Second, time.Second
-	cfg = cfg.WithDerived()
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry.partials"}, Partitions: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}}
-	m.partials = ingest.NewPublisher(e.Brokers(), "telemetry.partials", nil, nil)
-	defer m.partials.Close()
-	m.met = newMetrics(nil, 10)
-	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
+	m := partitionTestMonitor(t, ctx, addr, db, cfg, 2)
+	brokers := m.partials.Brokers()
 	h, err := m.openPartition(ctx, "telemetry", 3, -1)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +133,7 @@ func TestIdlePartitionSaysSoAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	for part := range 2 {
-		conn, err := kafka.DialLeader(ctx, "tcp", e.Brokers()[0], "telemetry.partials", part)
+		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], "telemetry.partials", part)
 		if err != nil {
 			t.Fatal(err)
 		}

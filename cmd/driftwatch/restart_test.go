@@ -95,21 +95,6 @@ func startRun(t *testing.T, bin, cfgPath, logPath string) (*exec.Cmd, *os.File) 
 	return cmd, logf
 }
 
-// decidedWindows returns the number of model windows decided (model_windows),
-// 0 before the table exists.
-func decidedWindows(s *storage.Store) uint64 {
-	rows, err := s.Query(context.Background(), "SELECT count() FROM model_windows FINAL")
-	if err != nil {
-		return 0
-	}
-	defer rows.Close()
-	var n uint64
-	if rows.Next() && rows.Scan(&n) != nil {
-		return 0
-	}
-	return n
-}
-
 // TestKillAndRestartCountsEveryEventOnce SIGKILLs the monitor in the middle
 // of a window while telemetry flows, restarts it, and checks that every
 // produced event is counted exactly once in inference_windows.
@@ -152,7 +137,7 @@ func TestKillAndRestartCountsEveryEventOnce(t *testing.T) {
 	// references, half-way through a window.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		if _, w := storedEvents(t, s); w >= 6 && decidedWindows(s) >= 6 {
+		if _, w := storedEvents(t, s); w >= 6 && queryCount(s, "SELECT count() FROM model_windows FINAL") >= 6 {
 			break
 		}
 		if time.Now().After(deadline) {
