@@ -259,6 +259,9 @@ func DecodeWindow(cfg *Config, data []byte, lookup func(m ModelKey, id string) *
 			d.fail(fmt.Sprintf("feature %q tracks warm-up categories against a reference", name))
 		}
 		for range tracked {
+			if d.err != nil {
+				break
+			}
 			v := d.string()
 			s.Tracked[v] = d.uvarint()
 		}

@@ -159,6 +159,16 @@ func TestDecodeWindowRejectsCorruptInput(t *testing.T) {
 	if _, err := DecodeWindow(&small, enc, lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
 		t.Fatalf("more features than max_features: %v", err)
 	}
+	// Warm-up categories in a window opened against a reference (no map to
+	// hold them) are refused, not a panic.
+	forged := NewWindow(cfg, m, t0, ref)
+	for i := range 20 {
+		forged.Observe(randomEvent(r, 5000+i, m, t0), int64(i))
+	}
+	forged.Categorical[0].Tracked = map[string]uint64{"forged": 1}
+	if _, err := DecodeWindow(cfg, forged.AppendBinary(nil), lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
+		t.Fatalf("tracked categories against a reference: %v", err)
+	}
 	// A hostile length prefix must fail before allocating.
 	huge := append([]byte{windowCodecVersion}, 0xff, 0xff, 0xff, 0xff, 0x0f)
 	if _, err := DecodeWindow(cfg, huge, lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {

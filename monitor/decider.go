@@ -130,7 +130,9 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			continue
 		}
 		if r.Kind == partial.KindProgress {
-			d.merge.Advance(r.Source, r.Progress, r.Idle)
+			if !d.merge.Advance(r.Source, r.Progress, r.Idle) {
+				d.reject(msg, fmt.Errorf("progress of %s: not a partition of the telemetry topic %q", r.Source, d.m.cfg.Kafka.Consumer.Topic))
+			}
 			continue
 		}
 		payload, first, err := d.asm.Add(r, msg.Offset)

@@ -16,7 +16,21 @@ type Assembler struct {
 	pending  map[string]*assembly // by identity
 	order    []string             // identities by first offset
 	evicted  uint64
+	done     map[doneKey]struct{} // publications assembled lately: their late duplicate chunks are ignored
+	doneRing []doneKey
+	doneNext int
 }
+
+// doneKey names one publication of one partial.
+type doneKey struct {
+	identity string
+	nonce    uint64
+}
+
+// maxDone is how many assembled publications an Assembler remembers, so
+// that a chunk written again by a retry after its publication completed
+// does not start an assembly that never completes (and holds commits back).
+const maxDone = 4096
 
 type assembly struct {
 	nonce  uint64
@@ -28,7 +42,8 @@ type assembly struct {
 // NewAssembler returns an assembler that holds at most maxBytes of
 // incomplete partials; the oldest are evicted (and counted) beyond it.
 func NewAssembler(maxBytes int) *Assembler {
-	return &Assembler{maxBytes: maxBytes, pending: make(map[string]*assembly)}
+	return &Assembler{maxBytes: maxBytes, pending: make(map[string]*assembly), done: make(map[doneKey]struct{}),
+		doneRing: make([]doneKey, 0, maxDone)}
 }
 
 // Add takes chunk r, read at offset off. When r completes a partial it
@@ -39,6 +54,9 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 	if r.Count == 1 {
 		a.drop(r.Identity) // a complete newer publication supersedes an incomplete one
 		return r.Data, off, nil
+	}
+	if _, dup := a.done[doneKey{r.Identity, r.Nonce}]; dup {
+		return nil, 0, nil
 	}
 	as := a.pending[r.Identity]
 	if as != nil && as.nonce != r.Nonce {
@@ -63,6 +81,7 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 	}
 	if as.got == len(as.chunks) {
 		a.drop(r.Identity)
+		a.remember(doneKey{r.Identity, r.Nonce})
 		size := 0
 		for _, c := range as.chunks {
 			size += len(c)
@@ -78,6 +97,18 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 		a.evicted++
 	}
 	return nil, 0, nil
+}
+
+// remember records an assembled publication, forgetting the oldest beyond maxDone.
+func (a *Assembler) remember(k doneKey) {
+	if len(a.doneRing) < maxDone {
+		a.doneRing = append(a.doneRing, k)
+	} else {
+		delete(a.done, a.doneRing[a.doneNext])
+		a.doneRing[a.doneNext] = k
+		a.doneNext = (a.doneNext + 1) % maxDone
+	}
+	a.done[k] = struct{}{}
 }
 
 func (a *Assembler) drop(id string) {

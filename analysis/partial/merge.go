@@ -80,6 +80,7 @@ type modelWindows struct {
 type Merger struct {
 	cfg      Config
 	lateMs   int64
+	topic    string           // the telemetry topic (Expect); other sources are refused
 	progress map[Source]int64 // ms; MinInt64 until a source reports
 	idle     map[Source]bool  // sources that said they are idle, until they report progress again
 	models   map[analysis.ModelKey]*modelWindows
@@ -101,6 +102,7 @@ func NewMerger(cfg Config) *Merger {
 // Expect declares partitions 0..n-1 of topic as sources: no window is
 // complete before each has reported progress past it.
 func (m *Merger) Expect(topic string, partitions int) {
+	m.topic = topic
 	for p := range partitions {
 		s := Source{topic, int32(p)}
 		if _, ok := m.progress[s]; !ok {
@@ -119,12 +121,16 @@ func (m *Merger) Restore(decided map[analysis.ModelKey]time.Time) {
 }
 
 // Advance records that source src has sealed every window whose end plus the
-// lateness is at or before atMs, and whether it is idle. Progress only moves
+// lateness is at or before atMs, and whether it is idle; it returns false
+// when src is not a partition of the expected topic. Progress only moves
 // forward. An idle source is waited for only IdleWait (as event-time engines
 // treat idle inputs): a window its later events fall in may be decided
 // without them if it wakes up later than that, and their partial is then
 // AlreadyDecided.
-func (m *Merger) Advance(src Source, atMs int64, idle bool) {
+func (m *Merger) Advance(src Source, atMs int64, idle bool) bool {
+	if !m.accepts(src) {
+		return false
+	}
 	if p, ok := m.progress[src]; !ok || atMs > p {
 		m.progress[src] = atMs
 	}
@@ -133,11 +139,21 @@ func (m *Merger) Advance(src Source, atMs int64, idle bool) {
 	} else {
 		delete(m.idle, src)
 	}
+	return true
+}
+
+// accepts reports whether src is a partition of the expected telemetry
+// topic: a record naming another topic cannot hold windows back.
+func (m *Merger) accepts(src Source) bool {
+	return m.topic == "" || src.Topic == m.topic
 }
 
 // Add merges the partial w of source src, whose first chunk was read at
 // offset off, at wall-clock time now. Merging takes ownership of w.
 func (m *Merger) Add(src Source, w *analysis.Window, off int64, now time.Time) Outcome {
+	if !m.accepts(src) {
+		return Dropped
+	}
 	if _, ok := m.progress[src]; !ok {
 		m.progress[src] = math.MinInt64 // a source that was not expected (a grown topic)
 	}
@@ -216,9 +232,14 @@ func (m *Merger) Ready(now time.Time) []Complete {
 			}
 		}
 		n := 0
+		blocked := false // a model's windows are decided in order: none after one that waits
 		for i, p := range mw.open {
 			due := p.c.Window.End.UnixMilli() + m.lateMs
 			switch {
+			case blocked && i > forceUpTo:
+				mw.open[n] = p
+				n++
+				continue
 			case lo >= due && (loIdle >= due || now.Sub(p.arrived) >= m.cfg.IdleWait):
 			case i <= forceUpTo:
 				for s, at := range m.progress {
@@ -230,6 +251,7 @@ func (m *Merger) Ready(now time.Time) []Complete {
 					return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 				})
 			default:
+				blocked = true
 				mw.open[n] = p
 				n++
 				continue

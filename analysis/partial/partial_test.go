@@ -149,11 +149,18 @@ func TestParseRejectsCorruptRecords(t *testing.T) {
 	if _, got, err := DecodePartial(cfg, payload, noRefs); err != nil || !slices.Equal(got.AppendBinary(nil), w.AppendBinary(nil)) {
 		t.Fatalf("out-of-order chunks: %v", err)
 	}
+	// A chunk delivered again after its publication was assembled (a
+	// producer retry after a lost acknowledgement) starts nothing: it must
+	// not hold commits back.
+	late, _ := Parse(chunks[1])
+	if p, _, err := asm.Add(late, 99); p != nil || err != nil || asm.First() != -1 {
+		t.Fatalf("late duplicate chunk: payload %v, err %v, first %d", p != nil, err, asm.First())
+	}
 	// A new publication of the same partial supersedes an incomplete one,
 	// so that an abandoned publication cannot hold commits back.
-	again := EncodePartial(Source{"t", 0}, w, 64)
-	r0, _ := Parse(chunks[0])
-	asm.Add(r0, 100)
+	abandoned, again := EncodePartial(Source{"t", 0}, w, 64), EncodePartial(Source{"t", 0}, w, 64)
+	a0, _ := Parse(abandoned[0])
+	asm.Add(a0, 100)
 	if asm.First() != 100 {
 		t.Fatalf("first %d", asm.First())
 	}
@@ -168,6 +175,7 @@ func TestParseRejectsCorruptRecords(t *testing.T) {
 	}
 	// Beyond the byte bound the oldest incomplete publication is evicted.
 	small := NewAssembler(100)
+	r0, _ := Parse(chunks[0])
 	r1, _ := Parse(chunks[1])
 	small.Add(r0, 0)
 	small.Add(r1, 1)
@@ -198,6 +206,10 @@ func TestMergerWaitsForEverySource(t *testing.T) {
 	}
 	if o := mg.Add(s1, w0(1), 105, now); o != Duplicate {
 		t.Fatalf("replayed partial: %v", o)
+	}
+	// Records naming another topic cannot hold windows back.
+	if mg.Advance(Source{"other", 0}, math.MinInt64, false) || mg.Add(Source{"other", 0}, w0(9), 106, now) != Dropped {
+		t.Fatal("a source of another topic was accepted")
 	}
 	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 10, 5), 102, now)
 	// Sources 0 and 1 are past window 0 (end 10s + lateness 2s); source 2 is not.
@@ -349,5 +361,37 @@ func TestMergerDoesNotWaitForIdleSources(t *testing.T) {
 	mg.Advance(s1, ms(22*time.Second), false)
 	if r := mg.Ready(now); len(r) != 1 || r[0].Window.Events != 4 {
 		t.Fatalf("after the woken source passed: %+v", r)
+	}
+}
+
+// TestMergerDecidesAModelsWindowsInOrder: a newer window whose idle wait
+// ran out is not decided before an older one that still waits for a source
+// that is behind (its partial would then be AlreadyDecided, and a restart
+// would skip the older window).
+func TestMergerDecidesAModelsWindowsInOrder(t *testing.T) {
+	cfg := testConfig(t)
+	m := analysis.ModelKey{ID: "a", Version: "1"}
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, IdleWait: 5 * time.Second, MaxModels: 2, MaxWindows: 8})
+	mg.Expect("t", 3)
+	a, b, c := Source{"t", 0}, Source{"t", 1}, Source{"t", 2}
+	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
+	now := t0
+	mg.Advance(c, math.MinInt64, true) // empty and idle
+	// A has events only in window 1 and is far ahead; B is catching up.
+	mg.Add(a, window(cfg, m, t0.Add(10*time.Second), 3, 1), 0, now)
+	mg.Advance(a, ms(time.Minute), false)
+	mg.Advance(b, ms(5*time.Second), false)
+	now = now.Add(4 * time.Second)
+	mg.Add(b, window(cfg, m, t0, 3, 2), 1, now) // window 0 first comes now
+	mg.Add(b, window(cfg, m, t0.Add(10*time.Second), 3, 3), 2, now)
+	mg.Advance(b, ms(22*time.Second), false) // B passed both windows
+	now = now.Add(2 * time.Second)           // window 1's idle wait ran out, window 0's did not
+	if r := mg.Ready(now); len(r) != 0 {
+		t.Fatalf("decided %d windows out of order", len(r))
+	}
+	now = now.Add(3 * time.Second)
+	r := mg.Ready(now)
+	if len(r) != 2 || !r[0].Window.Start.Equal(t0) || r[1].Window.Events != 6 {
+		t.Fatalf("ready %+v", r)
 	}
 }
