@@ -42,9 +42,33 @@ type decider struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	recounted time.Time // when the telemetry topic's partitions were last counted
 }
 
 var _ ingest.PartitionHandler = (*decider)(nil)
+
+// recountEvery bounds how often a record naming an unknown partition makes
+// the decider count the telemetry topic's partitions again (it may have grown).
+const recountEvery = 30 * time.Second
+
+// expect counts the telemetry topic's partitions again when a record names
+// a partition of it that the merger does not know, at most every
+// recountEvery, so that a grown topic is followed and a hostile record
+// costs little.
+func (d *decider) expect(ctx context.Context, src partial.Source) {
+	topic := d.m.cfg.Kafka.Consumer.Topic
+	if d.merge.Accepts(src) || src.Topic != topic || time.Since(d.recounted) < recountEvery {
+		return
+	}
+	d.recounted = time.Now()
+	n, err := ingest.PartitionCount(ctx, nil, d.m.cfg.Kafka.Consumer.Brokers, topic)
+	if err != nil {
+		d.m.log.Warn("counting the telemetry topic's partitions", "topic", topic, "err", err)
+		return
+	}
+	d.merge.Expect(topic, n)
+}
 
 // openDecider is the partials consumer's HandlerFactory. It reads the number
 // of telemetry partitions (every one must pass a window before it is
@@ -130,6 +154,7 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			continue
 		}
 		if r.Kind == partial.KindProgress {
+			d.expect(ctx, r.Source)
 			if !d.merge.Advance(r.Source, r.Progress, r.Idle) {
 				d.reject(msg, fmt.Errorf("progress of %s: not a partition of the telemetry topic %q", r.Source, d.m.cfg.Kafka.Consumer.Topic))
 			}
@@ -148,6 +173,7 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			d.reject(msg, err)
 			continue
 		}
+		d.expect(ctx, src)
 		switch d.merge.Add(src, w, first, time.Now()) {
 		case partial.Merged:
 			met.partialsIn.WithLabelValues("merged").Inc()
@@ -157,7 +183,7 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			met.partialsIn.WithLabelValues("already_decided").Inc()
 		case partial.Dropped:
 			met.partialsIn.WithLabelValues("dropped").Inc()
-			d.m.log.Warn("partial dropped: the decider holds its bound of model versions or windows", "model", w.Model.ID,
+			d.m.log.Warn("partial dropped: beyond the decider's bound of model versions or windows, or not from a partition of the telemetry topic", "model", w.Model.ID,
 				"version", w.Model.Version, "window_start", w.Start, "source", src.String())
 		}
 	}

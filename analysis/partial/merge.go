@@ -81,6 +81,7 @@ type Merger struct {
 	cfg      Config
 	lateMs   int64
 	topic    string           // the telemetry topic (Expect); other sources are refused
+	parts    int              // its partition count (Expect); higher partitions are refused
 	progress map[Source]int64 // ms; MinInt64 until a source reports
 	idle     map[Source]bool  // sources that said they are idle, until they report progress again
 	models   map[analysis.ModelKey]*modelWindows
@@ -99,10 +100,12 @@ func NewMerger(cfg Config) *Merger {
 	}
 }
 
-// Expect declares partitions 0..n-1 of topic as sources: no window is
-// complete before each has reported progress past it.
+// Expect declares partitions 0..n-1 of topic as the sources: no window is
+// complete before each has reported progress past it, and records of other
+// sources are refused. Calling it again with more partitions (the topic
+// grew) adds them.
 func (m *Merger) Expect(topic string, partitions int) {
-	m.topic = topic
+	m.topic, m.parts = topic, max(m.parts, partitions)
 	for p := range partitions {
 		s := Source{topic, int32(p)}
 		if _, ok := m.progress[s]; !ok {
@@ -143,10 +146,14 @@ func (m *Merger) Advance(src Source, atMs int64, idle bool) bool {
 }
 
 // accepts reports whether src is a partition of the expected telemetry
-// topic: a record naming another topic cannot hold windows back.
+// topic: a record naming another topic or a partition it does not have
+// cannot hold windows back. (Call Expect again when the topic grew.)
 func (m *Merger) accepts(src Source) bool {
-	return m.topic == "" || src.Topic == m.topic
+	return m.topic == "" || src.Topic == m.topic && int(src.Partition) < m.parts
 }
+
+// Accepts reports whether records of src are taken (see Expect).
+func (m *Merger) Accepts(src Source) bool { return m.accepts(src) }
 
 // Add merges the partial w of source src, whose first chunk was read at
 // offset off, at wall-clock time now. Merging takes ownership of w.

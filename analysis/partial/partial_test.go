@@ -207,9 +207,13 @@ func TestMergerWaitsForEverySource(t *testing.T) {
 	if o := mg.Add(s1, w0(1), 105, now); o != Duplicate {
 		t.Fatalf("replayed partial: %v", o)
 	}
-	// Records naming another topic cannot hold windows back.
+	// Records naming another topic, or a partition the topic does not
+	// have, cannot hold windows back.
 	if mg.Advance(Source{"other", 0}, math.MinInt64, false) || mg.Add(Source{"other", 0}, w0(9), 106, now) != Dropped {
 		t.Fatal("a source of another topic was accepted")
+	}
+	if mg.Advance(Source{"telemetry", 99999}, math.MinInt64, false) || mg.Sources() != 3 {
+		t.Fatalf("a partition beyond the topic's was accepted: %d sources", mg.Sources())
 	}
 	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 10, 5), 102, now)
 	// Sources 0 and 1 are past window 0 (end 10s + lateness 2s); source 2 is not.
