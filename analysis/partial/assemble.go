@@ -1,7 +1,10 @@
 package partial
 
 import (
+	"encoding/binary"
 	"fmt"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Assembler joins the chunks of partials as they are read from one
@@ -9,22 +12,28 @@ import (
 // order (a publisher retries the ones that failed) and interleaved with
 // other records; a chunk seen twice counts once. A new publication of the
 // same partial (a replay) supersedes an incomplete older one. It keeps at
-// most a bounded number of bytes of incomplete partials.
+// most a bounded number of bytes of incomplete partials (their chunks, chunk
+// tables and identities).
 type Assembler struct {
 	maxBytes int
 	bytes    int
 	pending  map[string]*assembly // by identity
 	order    []string             // identities by first offset
 	evicted  uint64
-	done     map[doneKey]struct{} // publications assembled lately: their late duplicate chunks are ignored
-	doneRing []doneKey
+	done     map[uint64]struct{} // publications assembled lately (doneKey): their late duplicate chunks are ignored
+	doneRing []uint64
 	doneNext int
 }
 
-// doneKey names one publication of one partial.
-type doneKey struct {
-	identity string
-	nonce    uint64
+// doneKey names one publication of one partial by a 64-bit hash, so that
+// what is remembered stays small whatever the identities' length.
+func doneKey(identity string, nonce uint64) uint64 {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], nonce)
+	h := xxhash.New()
+	_, _ = h.WriteString(identity)
+	_, _ = h.Write(b[:])
+	return h.Sum64()
 }
 
 // maxDone is how many assembled publications an Assembler remembers, so
@@ -34,6 +43,7 @@ const maxDone = 4096
 
 type assembly struct {
 	nonce  uint64
+	cost   int   // what the assembly holds besides chunk data: its chunk table and identity
 	first  int64 // smallest offset of a chunk
 	chunks [][]byte
 	got    int
@@ -42,8 +52,8 @@ type assembly struct {
 // NewAssembler returns an assembler that holds at most maxBytes of
 // incomplete partials; the oldest are evicted (and counted) beyond it.
 func NewAssembler(maxBytes int) *Assembler {
-	return &Assembler{maxBytes: maxBytes, pending: make(map[string]*assembly), done: make(map[doneKey]struct{}),
-		doneRing: make([]doneKey, 0, maxDone)}
+	return &Assembler{maxBytes: maxBytes, pending: make(map[string]*assembly), done: make(map[uint64]struct{}),
+		doneRing: make([]uint64, 0, maxDone)}
 }
 
 // Add takes chunk r, read at offset off. When r completes a partial it
@@ -55,7 +65,7 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 		a.drop(r.Identity) // a complete newer publication supersedes an incomplete one
 		return r.Data, off, nil
 	}
-	if _, dup := a.done[doneKey{r.Identity, r.Nonce}]; dup {
+	if _, dup := a.done[doneKey(r.Identity, r.Nonce)]; dup {
 		return nil, 0, nil
 	}
 	as := a.pending[r.Identity]
@@ -65,7 +75,8 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 		as = nil
 	}
 	if as == nil {
-		as = &assembly{nonce: r.Nonce, first: off, chunks: make([][]byte, r.Count)}
+		as = &assembly{nonce: r.Nonce, first: off, chunks: make([][]byte, r.Count), cost: 24*r.Count + 2*len(r.Identity) + 64}
+		a.bytes += as.cost
 		a.pending[r.Identity] = as
 		a.order = append(a.order, r.Identity)
 	}
@@ -81,7 +92,7 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 	}
 	if as.got == len(as.chunks) {
 		a.drop(r.Identity)
-		a.remember(doneKey{r.Identity, r.Nonce})
+		a.remember(doneKey(r.Identity, r.Nonce))
 		size := 0
 		for _, c := range as.chunks {
 			size += len(c)
@@ -100,7 +111,7 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 }
 
 // remember records an assembled publication, forgetting the oldest beyond maxDone.
-func (a *Assembler) remember(k doneKey) {
+func (a *Assembler) remember(k uint64) {
 	if len(a.doneRing) < maxDone {
 		a.doneRing = append(a.doneRing, k)
 	} else {
@@ -116,6 +127,7 @@ func (a *Assembler) drop(id string) {
 	if as == nil {
 		return
 	}
+	a.bytes -= as.cost
 	for _, c := range as.chunks {
 		a.bytes -= len(c)
 	}
