@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // Header keys a dead letter carries besides the original headers.
@@ -108,23 +105,10 @@ func (w *DeadLetterWriter) Write(ctx context.Context, dls []DeadLetter) error {
 	for i := range dls {
 		msgs[i] = w.message(&dls[i], now)
 	}
-	pending := msgs
-	err := backoff.Retry(ctx, backoff.Policy{
-		Initial: deadLetterBackoffMin,
-		Max:     deadLetterBackoffMax,
-		OnRetry: func(_ int, err error, pause time.Duration) {
-			w.log.Warn("writing dead letters failed, retrying", "messages", len(pending), "backoff", pause, "err", err)
-		},
-	}, func(ctx context.Context) error {
-		err := w.w.WriteMessages(ctx, pending...)
-		if err != nil {
-			w.writeErrors.Inc()
-			pending = failedMessages(pending, err)
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("writing %d dead letters: %w", len(pending), err)
+	// Dead letters are retried whatever the error (the hostile-producers
+	// issue makes size and permission errors permanent here too).
+	if n, err := writeRetrying(ctx, w.w, msgs, deadLetterBackoffMin, deadLetterBackoffMax, w.log, "writing dead letters", w.writeErrors, nil); err != nil {
+		return fmt.Errorf("writing %d dead letters: %w", n, err)
 	}
 	for i := range dls {
 		w.rejected.WithLabelValues(dls[i].Reason).Inc()
@@ -146,22 +130,6 @@ func (w *DeadLetterWriter) message(dl *DeadLetter, failedAt string) kafka.Messag
 		kafka.Header{Key: HeaderFailedAt, Value: []byte(failedAt)},
 	)
 	return kafka.Message{Key: dl.Msg.Key, Value: dl.Msg.Value, Headers: h}
-}
-
-// failedMessages returns the messages of a failed write that failed, to retry only them and
-// avoid duplicates: all of them unless err says message by message.
-func failedMessages(pending []kafka.Message, err error) []kafka.Message {
-	var werrs kafka.WriteErrors
-	if !errors.As(err, &werrs) || len(werrs) != len(pending) {
-		return pending
-	}
-	failed := pending[:0:0]
-	for i, e := range werrs {
-		if e != nil {
-			failed = append(failed, pending[i])
-		}
-	}
-	return failed
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

@@ -11,8 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
-
-	"github.com/driftwatch/driftwatch/internal/backoff"
 )
 
 // Record is a message to publish.
@@ -118,27 +116,8 @@ func (p *Publisher) Publish(ctx context.Context, recs []Record) error {
 			msgs[i].Headers = []kafka.Header{{Key: headerPartition, Value: []byte(strconv.Itoa(r.Partition))}}
 		}
 	}
-	pending := msgs
-	err := backoff.Retry(ctx, backoff.Policy{
-		Initial: publishBackoffMin,
-		Max:     publishBackoffMax,
-		OnRetry: func(_ int, err error, pause time.Duration) {
-			p.log.Warn("publishing failed, retrying", "messages", len(pending), "backoff", pause, "err", err)
-		},
-	}, func(ctx context.Context) error {
-		err := p.w.WriteMessages(ctx, pending...)
-		if err == nil {
-			return nil
-		}
-		p.errors.Inc()
-		if permanent(err) {
-			return backoff.Permanent(err)
-		}
-		pending = failedMessages(pending, err)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("publishing %d messages to %s: %w", len(pending), p.topic, err)
+	if n, err := writeRetrying(ctx, p.w, msgs, publishBackoffMin, publishBackoffMax, p.log, "publishing", p.errors, permanent); err != nil {
+		return fmt.Errorf("publishing %d messages to %s: %w", n, p.topic, err)
 	}
 	return nil
 }
