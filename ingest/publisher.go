@@ -70,6 +70,11 @@ func NewPublisher(brokers []string, topic string, reg prometheus.Registerer, log
 			// chunk (256 KiB) each, so batches of up to 900 KiB fit.
 			BatchBytes:  900 << 10,
 			MaxAttempts: 1, // Publish retries with its own backoff.
+			// A transport of its own: kafka-go's shared default caches the
+			// cluster's metadata for 6s, so a topic created a moment ago
+			// (the partials topic at first start) would be refused as
+			// unknown until that cache expires.
+			Transport: &kafka.Transport{ClientID: "driftwatch", MetadataTopics: []string{topic}},
 		},
 		topic:   topic,
 		brokers: brokers,

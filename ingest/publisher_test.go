@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 )
 
@@ -101,4 +102,37 @@ func TestPublisherFailsAtOnceOnARecordTooLarge(t *testing.T) {
 		t.Fatalf("publishing 2 MiB: %v after %s", err, time.Since(start))
 	}
 	t.Log(err)
+}
+
+// TestPublisherWritesAtOnceToATopicCreatedAfterOthersWereUsed: kafka-go's
+// shared transport caches the cluster's metadata for seconds, so a topic
+// created after it was filled (the partials topic at a first start) would
+// be refused as unknown until the cache expires. The publisher's first
+// write to a topic created a moment ago succeeds without a retry.
+func TestPublisherWritesAtOnceToATopicCreatedAfterOthersWereUsed(t *testing.T) {
+	e := startBroker(t, "telemetry")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Fill the shared transport's metadata cache before the topic exists.
+	w := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", BatchTimeout: time.Millisecond}
+	if err := w.WriteMessages(ctx, kafka.Message{Value: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := EnsureTopic(ctx, e.Brokers(), "fresh", 2); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	p := NewPublisher(e.Brokers(), "fresh", reg, testLog(t))
+	defer p.Close()
+	start := time.Now()
+	if err := p.Publish(ctx, []Record{{Value: []byte("a"), Partition: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if failed := metricValue(t, reg, "driftwatch_ingest_publish_errors_total", map[string]string{"topic": "fresh"}); failed != 0 {
+		t.Fatalf("%v failed attempts before the first write to a new topic succeeded (%s)", failed, time.Since(start))
+	}
+	if got := readPartition(t, e.Brokers(), "fresh", 1); len(got) != 1 || string(got[0].Value) != "a" {
+		t.Fatalf("read %d messages", len(got))
+	}
 }

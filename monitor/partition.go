@@ -210,6 +210,13 @@ func (p *partition) flush(ctx context.Context, idle, again bool) error {
 	src := partial.Source{Topic: p.topic, Partition: p.partition}
 	first := int64(-1)
 	for _, w := range closed {
+		// A window opened before its model's reference was pinned, and
+		// closed after, is rebound here when that is exact (as the decider
+		// would): its partial then carries a scoring sample, not a warm-up
+		// one ten times its size.
+		if w.Ref == nil {
+			w.Rebind(p.m.refs.Get(w.Model))
+		}
 		p.m.met.untracked.Add(float64(w.Untracked))
 		pw.batch.Windows = append(pw.batch.Windows, windowRow(p.topic, p.partition, w))
 		for _, chunk := range partial.EncodePartial(src, w, 0) {
