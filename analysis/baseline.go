@@ -3,6 +3,7 @@ package analysis
 import (
 	"errors"
 	"fmt"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"slices"
 	"sort"
@@ -132,7 +133,7 @@ func numericFromValues(values []float64, bins, k int) *NumericReference {
 		ss += d * d
 	}
 	nr.Variance = ss / float64(len(values))
-	s := NewSample(min(k, len(values)))
+	s := sketch.NewSample(min(k, len(values)))
 	for i, v := range values {
 		s.Add(SampleKey(strconv.Itoa(i)), v)
 	}

@@ -2,11 +2,14 @@ package analysis
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/driftwatch/driftwatch/telemetry"
 )
 
 // sameWindowState fails unless got holds the state of want: counts, offsets,
@@ -241,5 +244,51 @@ func TestRebindEqualsOpenedWithReference(t *testing.T) {
 	}
 	if over.Rebind(ref) || over.Ref != nil {
 		t.Fatal("a window whose sample overflowed was rebound")
+	}
+}
+
+// TestSharedSampleKeysAreWrittenOnce: features present in every event share
+// their sample keys, which are written once, and a decoded window keeps
+// them; a key layout that refers to nothing is refused.
+func TestSharedSampleKeysAreWrittenOnce(t *testing.T) {
+	cfg := testConfig(t)
+	m := ModelKey{"fraud", "v1"}
+	w := NewWindow(cfg, m, t0, nil)
+	const n = 300
+	for i := range n {
+		e := &telemetry.Event{PredictionID: fmt.Sprintf("p-%d", i), EventTime: t0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
+			Features: telemetry.Features{Numeric: map[string]float64{"a": float64(i), "b": float64(2 * i), "c": float64(3 * i)}}}
+		w.Observe(e, int64(i))
+	}
+	enc := w.AppendBinary(nil)
+	// Three features of n values: one key block and three value blocks,
+	// 32 bytes a value, where writing every key would take 48.
+	if perValue := float64(len(enc)) / n; perValue < 32 || perValue > 34 {
+		t.Fatalf("%.1f bytes per sampled value of three features, want about 32 (keys written once)", perValue)
+	}
+	got, err := DecodeWindow(cfg, enc, lookupOf())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameWindowState(t, "shared keys", got, w)
+	if !bytes.Equal(got.AppendBinary(nil), enc) {
+		t.Fatal("decoded window encodes differently")
+	}
+
+	// The first feature cannot refer to the keys of a previous one.
+	var key [8]byte
+	binary.LittleEndian.PutUint64(key[:], w.Numeric[0].Sample.Keys()[0])
+	at := bytes.Index(enc, key[:])
+	if at < 1 || enc[at-1] != 0 {
+		t.Fatalf("first key block not found at %d", at)
+	}
+	forged := bytes.Clone(enc)
+	forged[at-1] = 1 // the keys of the previous feature
+	if _, err := DecodeWindow(cfg, forged, lookupOf()); !errors.Is(err, ErrCorruptWindow) {
+		t.Fatalf("first feature referring to previous keys: %v", err)
+	}
+	forged[at-1] = 7
+	if _, err := DecodeWindow(cfg, forged, lookupOf()); !errors.Is(err, ErrCorruptWindow) {
+		t.Fatalf("unknown key layout: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"slices"
 
@@ -119,7 +120,7 @@ func informational(feature, kind, test string, stat float64, nRef, nCur uint64) 
 		AdjustedP: nan, Threshold: nan, Severity: SeverityOK, NReference: nRef, NCurrent: nCur}
 }
 
-func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s *NumericState) []Score {
+func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s *sketch.Numeric) []Score {
 	ref, cur := toFloats(nr.Counts), toFloats(s.Bins)
 	var nRef uint64
 	for _, c := range nr.Counts {
@@ -150,7 +151,7 @@ func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s 
 	return out
 }
 
-func (c *Config) scoreCategorical(out []Score, name string, cr *CategoricalReference, s *CategoricalState) []Score {
+func (c *Config) scoreCategorical(out []Score, name string, cr *CategoricalReference, s *sketch.Categorical) []Score {
 	ref := make([]float64, len(cr.Counts)+1)
 	cur := make([]float64, len(cr.Counts)+1)
 	for i := range cr.Counts {

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"slices"
 
@@ -25,7 +26,7 @@ const (
 // their bottom-k samples: the events sampled for every feature (same keys)
 // are the rows. It returns nil when there are fewer than two features, not
 // more rows than features, or the covariance is singular.
-func jointFromSamples(names []string, samples []*Sample) *stat.Joint {
+func jointFromSamples(names []string, samples []*sketch.Sample) *stat.Joint {
 	if len(names) < 2 {
 		return nil
 	}
@@ -38,13 +39,14 @@ func jointFromSamples(names []string, samples []*Sample) *stat.Joint {
 	byKey := make([]map[uint64]float64, len(order))
 	for i, j := range idx {
 		s := samples[j]
-		byKey[i] = make(map[uint64]float64, len(s.keys))
-		for k, key := range s.keys {
-			byKey[i][key] = s.vals[k]
+		vals := s.Values()
+		byKey[i] = make(map[uint64]float64, s.Len())
+		for k, key := range s.Keys() {
+			byKey[i][key] = vals[k]
 		}
 	}
 	first := samples[idx[0]]
-	keys := slices.Clone(first.keys)
+	keys := slices.Clone(first.Keys())
 	slices.Sort(keys)
 	var rows [][]float64
 	for _, key := range keys {

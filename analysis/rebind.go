@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
@@ -39,30 +40,31 @@ func (w *Window) Rebind(ref *Reference) bool {
 		}
 		w.numEdges = append(w.numEdges, edges)
 		old := &w.Numeric[i]
-		s := NumericState{Count: old.Count, Mean: old.Mean, M2: old.M2, Min: old.Min, Max: old.Max, Sample: NewSample(k)}
+		s := sketch.Numeric{Count: old.Count, Mean: old.Mean, M2: old.M2, Min: old.Min, Max: old.Max, Sample: sketch.NewSample(k)}
 		if edges != nil {
 			s.Bins = make([]uint64, len(edges)+1)
 		}
-		for j, v := range old.Sample.vals {
+		keys := old.Sample.Keys()
+		for j, v := range old.Sample.Values() {
 			if s.Bins != nil {
 				s.Bins[stat.BinIndex(edges, v)]++
 			}
-			s.Sample.Add(old.Sample.keys[j], v)
+			s.Sample.Add(keys[j], v)
 		}
 		w.Numeric[i] = s
 	}
-	w.catRefs = w.catRefs[:0]
+	w.catIdx = w.catIdx[:0]
 	for i, name := range w.CategoricalNames() {
 		cr := ref.Categorical[name]
-		w.catRefs = append(w.catRefs, cr)
+		w.catIdx = append(w.catIdx, cr.Lookup())
 		old := &w.Categorical[i]
-		s := NewCategoricalState(cr)
+		s := sketch.NewCategorical(cr.Lookup())
 		if cr == nil {
 			// A feature the reference lacks keeps counting values as in warm-up.
 			s.Count, s.Tracked = old.Count, old.Tracked
 		} else {
 			for _, v := range sortedKeys(old.Tracked) {
-				s.observeN(v, old.Tracked[v], cr)
+				s.ObserveN(v, old.Tracked[v], cr.Lookup())
 			}
 		}
 		w.Categorical[i] = s

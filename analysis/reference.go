@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"slices"
 	"sort"
@@ -97,15 +98,20 @@ type CategoricalReference struct {
 	// that any other value is new.
 	Complete bool
 
-	index map[string]int
+	index *sketch.CategoryIndex
 }
 
 // Index prepares the category lookup; call it after filling Categories.
 func (c *CategoricalReference) Index() {
-	c.index = make(map[string]int, len(c.Categories))
-	for i, v := range c.Categories {
-		c.index[v] = i
+	c.index = sketch.NewCategoryIndex(c.Categories, c.Complete)
+}
+
+// Lookup returns the category index that Index prepared; nil for a nil c.
+func (c *CategoricalReference) Lookup() *sketch.CategoryIndex {
+	if c == nil {
+		return nil
 	}
+	return c.index
 }
 
 // BuildReference builds a reference from merged warm-up state w, with bins
@@ -138,7 +144,7 @@ func BuildReference(w *Window, bins, subsample int, source string, windows int, 
 		ref.Numeric[name] = nr
 	}
 	var jointNames []string
-	var jointSamples []*Sample
+	var jointSamples []*sketch.Sample
 	for i, name := range w.NumericNames() {
 		if w.Numeric[i].Count > 0 {
 			jointNames = append(jointNames, name)

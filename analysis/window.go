@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -54,12 +56,12 @@ type Window struct {
 	Ref *Reference
 	// Numeric and Categorical hold per-feature state, named by NumericNames
 	// and CategoricalNames.
-	Numeric     []NumericState
-	Categorical []CategoricalState
+	Numeric     []sketch.Numeric
+	Categorical []sketch.Categorical
 
 	sch      *schema
 	numEdges [][]float64
-	catRefs  []*CategoricalReference
+	catIdx   []*sketch.CategoryIndex
 	cfg      *Config
 	startMs  int64
 	endMs    int64
@@ -104,16 +106,24 @@ func (w *Window) grow() {
 		if w.Ref == nil {
 			k = w.cfg.ReferenceSampleSize
 		}
-		w.Numeric = append(w.Numeric, NewNumericState(k, edges))
+		w.Numeric = append(w.Numeric, sketch.NewNumeric(k, binCount(edges)))
 	}
 	for i := len(w.Categorical); i < len(w.sch.catNames); i++ {
 		var cr *CategoricalReference
 		if w.Ref != nil {
 			cr = w.Ref.Categorical[w.sch.catNames[i]]
 		}
-		w.catRefs = append(w.catRefs, cr)
-		w.Categorical = append(w.Categorical, NewCategoricalState(cr))
+		w.catIdx = append(w.catIdx, cr.Lookup())
+		w.Categorical = append(w.Categorical, sketch.NewCategorical(cr.Lookup()))
 	}
+}
+
+// binCount returns the number of bins of inner edges; 0 for none (nil).
+func binCount(edges []float64) int {
+	if edges == nil {
+		return 0
+	}
+	return len(edges) + 1
 }
 
 // SampleKey returns the sampling key of an event: a hash of its prediction id.
@@ -163,7 +173,11 @@ func (w *Window) observeNumeric(name string, v float64, key uint64) {
 	if i >= len(w.Numeric) {
 		w.grow()
 	}
-	w.Numeric[i].Observe(v, key, w.numEdges[i])
+	bin := 0
+	if edges := w.numEdges[i]; edges != nil {
+		bin = stat.BinIndex(edges, v)
+	}
+	w.Numeric[i].Observe(v, key, bin)
 }
 
 func (w *Window) observeCategorical(name, v string) {
@@ -180,7 +194,7 @@ func (w *Window) observeCategorical(name, v string) {
 	if i >= len(w.Categorical) {
 		w.grow()
 	}
-	w.Categorical[i].Observe(v, w.catRefs[i], w.cfg.MaxCategories)
+	w.Categorical[i].Observe(v, w.catIdx[i], w.cfg.MaxCategories)
 }
 
 // Missing returns how many of the window's events lacked numeric feature i.

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -57,16 +58,16 @@ func randomEvent(r *rand.Rand, id int, m ModelKey, at time.Time) *telemetry.Even
 	return e
 }
 
-func sameSample(t *testing.T, name string, a, b *Sample) {
+func sameSample(t *testing.T, name string, a, b *sketch.Sample) {
 	t.Helper()
 	type kv struct {
 		k uint64
 		v float64
 	}
-	get := func(s *Sample) []kv {
+	get := func(s *sketch.Sample) []kv {
 		out := make([]kv, s.Len())
 		for i := range out {
-			out[i] = kv{s.keys[i], s.vals[i]}
+			out[i] = kv{s.Keys()[i], s.Values()[i]}
 		}
 		slices.SortFunc(out, func(x, y kv) int {
 			if x.k < y.k {
@@ -121,23 +122,6 @@ func TestMergeEqualsUnion(t *testing.T) {
 			a.Merge(b)
 			sameWindowState(t, fmt.Sprintf("trial %d", trial), a, u)
 		}
-	}
-}
-
-func TestSampleKeepsSmallestKeys(t *testing.T) {
-	s := NewSample(5)
-	for k := uint64(100); k > 0; k-- {
-		s.Add(k*7919%1000, float64(k))
-	}
-	keys := slices.Clone(s.keys)
-	slices.Sort(keys)
-	var all []uint64
-	for k := uint64(100); k > 0; k-- {
-		all = append(all, k*7919%1000)
-	}
-	slices.Sort(all)
-	if !slices.Equal(keys, all[:5]) {
-		t.Fatalf("kept keys %v, want the 5 smallest %v", keys, all[:5])
 	}
 }
 

@@ -1,13 +1,13 @@
-package analysis
+package sketch
 
-// CategoricalState counts one categorical feature's values over one window.
+// Categorical counts one categorical feature's values over one window.
 //
 // With a reference, values are counted against the reference's categories
 // (Counts, in reference order); a value outside them is counted in Other and,
 // when the reference saw every value of its warm-up (no overflow), also in
 // Unseen. Without a reference (warm-up), up to a bounded number of distinct
 // values are counted in Tracked and the rest in Other.
-type CategoricalState struct {
+type Categorical struct {
 	// Count is the number of observations.
 	Count uint64
 	// Counts are per reference category; nil without a reference.
@@ -24,21 +24,42 @@ type CategoricalState struct {
 	NewValues map[string]uint64
 }
 
-// maxNewValues bounds CategoricalState.NewValues.
-const maxNewValues = 8
+// MaxNewValues bounds Categorical.NewValues.
+const MaxNewValues = 8
 
-// NewCategoricalState returns an empty state for a reference with the given
+// NewCategorical returns an empty state for a reference with the given
 // number of categories, or a warm-up state when ref is nil.
-func NewCategoricalState(ref *CategoricalReference) CategoricalState {
+func NewCategorical(ref *CategoryIndex) Categorical {
 	if ref == nil {
-		return CategoricalState{Tracked: make(map[string]uint64)}
+		return Categorical{Tracked: make(map[string]uint64)}
 	}
-	return CategoricalState{Counts: make([]uint64, len(ref.Categories))}
+	return Categorical{Counts: make([]uint64, len(ref.pos))}
 }
+
+// CategoryIndex is the fixed list of categories a Categorical state counts
+// against, usually a reference's.
+type CategoryIndex struct {
+	pos      map[string]int
+	complete bool
+}
+
+// NewCategoryIndex returns the index of categories, in that order. complete
+// says that they are every value the reference saw, so that any other value
+// is new (counted in Unseen and named in NewValues).
+func NewCategoryIndex(categories []string, complete bool) *CategoryIndex {
+	c := &CategoryIndex{pos: make(map[string]int, len(categories)), complete: complete}
+	for i, v := range categories {
+		c.pos[v] = i
+	}
+	return c
+}
+
+// Len returns the number of categories.
+func (c *CategoryIndex) Len() int { return len(c.pos) }
 
 // Observe counts value v. maxTracked bounds the distinct values kept during
 // warm-up. It allocates only when a new distinct value is first tracked.
-func (s *CategoricalState) Observe(v string, ref *CategoricalReference, maxTracked int) {
+func (s *Categorical) Observe(v string, ref *CategoryIndex, maxTracked int) {
 	s.Count++
 	if ref == nil {
 		if c, ok := s.Tracked[v]; ok {
@@ -50,16 +71,16 @@ func (s *CategoricalState) Observe(v string, ref *CategoricalReference, maxTrack
 		}
 		return
 	}
-	if i, ok := ref.index[v]; ok {
+	if i, ok := ref.pos[v]; ok {
 		s.Counts[i]++
 		return
 	}
 	s.Other++
-	if ref.Complete {
+	if ref.complete {
 		s.Unseen++
 		if c, ok := s.NewValues[v]; ok {
 			s.NewValues[v] = c + 1
-		} else if len(s.NewValues) < maxNewValues {
+		} else if len(s.NewValues) < MaxNewValues {
 			if s.NewValues == nil {
 				s.NewValues = make(map[string]uint64)
 			}
@@ -68,20 +89,20 @@ func (s *CategoricalState) Observe(v string, ref *CategoricalReference, maxTrack
 	}
 }
 
-// observeN counts value v n times against ref (not nil), as n calls of
+// ObserveN counts value v n times against ref (not nil), as n calls of
 // Observe would.
-func (s *CategoricalState) observeN(v string, n uint64, ref *CategoricalReference) {
+func (s *Categorical) ObserveN(v string, n uint64, ref *CategoryIndex) {
 	s.Count += n
-	if i, ok := ref.index[v]; ok {
+	if i, ok := ref.pos[v]; ok {
 		s.Counts[i] += n
 		return
 	}
 	s.Other += n
-	if ref.Complete {
+	if ref.complete {
 		s.Unseen += n
 		if c, ok := s.NewValues[v]; ok {
 			s.NewValues[v] = c + n
-		} else if len(s.NewValues) < maxNewValues {
+		} else if len(s.NewValues) < MaxNewValues {
 			if s.NewValues == nil {
 				s.NewValues = make(map[string]uint64)
 			}
@@ -92,7 +113,7 @@ func (s *CategoricalState) observeN(v string, n uint64, ref *CategoricalReferenc
 
 // Merge adds o, a state of a disjoint set of events with the same reference,
 // to s. During warm-up the tracked values stay bounded by maxTracked.
-func (s *CategoricalState) Merge(o *CategoricalState, maxTracked int) {
+func (s *Categorical) Merge(o *Categorical, maxTracked int) {
 	s.Count += o.Count
 	s.Other += o.Other
 	s.Unseen += o.Unseen
@@ -113,7 +134,7 @@ func (s *CategoricalState) Merge(o *CategoricalState, maxTracked int) {
 	for v, c := range o.NewValues {
 		if have, ok := s.NewValues[v]; ok {
 			s.NewValues[v] = have + c
-		} else if len(s.NewValues) < maxNewValues {
+		} else if len(s.NewValues) < MaxNewValues {
 			if s.NewValues == nil {
 				s.NewValues = make(map[string]uint64)
 			}

@@ -1,15 +1,11 @@
-package analysis
+package sketch
 
-import (
-	"math"
+import "math"
 
-	"github.com/driftwatch/driftwatch/analysis/stat"
-)
-
-// NumericState summarises one numeric feature over one window: its count,
+// Numeric summarises one numeric feature over one window: its count,
 // moments (Welford), extremes, exact counts in the reference bins and a
 // bounded uniform sample.
-type NumericState struct {
+type Numeric struct {
 	// Count is the number of observations.
 	Count uint64
 	// Mean is their mean.
@@ -25,19 +21,20 @@ type NumericState struct {
 	Sample Sample
 }
 
-// NewNumericState returns an empty state with a sample of capacity k and
-// bins for the given inner edges (none when edges is nil).
-func NewNumericState(k int, edges []float64) NumericState {
-	s := NumericState{Min: math.Inf(1), Max: math.Inf(-1), Sample: NewSample(k)}
-	if edges != nil {
-		s.Bins = make([]uint64, len(edges)+1)
+// NewNumeric returns an empty state with a sample of capacity k and the
+// given number of bins (none when bins is 0).
+func NewNumeric(k, bins int) Numeric {
+	s := Numeric{Min: math.Inf(1), Max: math.Inf(-1), Sample: NewSample(k)}
+	if bins > 0 {
+		s.Bins = make([]uint64, bins)
 	}
 	return s
 }
 
-// Observe adds value v, sampled under key, binned by edges (the edges the
-// state was created with). It does not allocate once the sample is full.
-func (s *NumericState) Observe(v float64, key uint64, edges []float64) {
+// Observe adds value v, sampled under key, counted in bin (ignored when the
+// state has no bins). The caller bins v, against the edges it made the
+// state for. It does not allocate once the sample is full.
+func (s *Numeric) Observe(v float64, key uint64, bin int) {
 	s.Count++
 	d := v - s.Mean
 	s.Mean += d / float64(s.Count)
@@ -49,13 +46,13 @@ func (s *NumericState) Observe(v float64, key uint64, edges []float64) {
 		s.Max = v
 	}
 	if s.Bins != nil {
-		s.Bins[stat.BinIndex(edges, v)]++
+		s.Bins[bin]++
 	}
 	s.Sample.Add(key, v)
 }
 
 // Variance returns the population variance (ddof 0), or 0 when Count is 0.
-func (s *NumericState) Variance() float64 {
+func (s *Numeric) Variance() float64 {
 	if s.Count == 0 {
 		return 0
 	}
@@ -64,7 +61,7 @@ func (s *NumericState) Variance() float64 {
 
 // Merge adds o, a state of a disjoint set of events with the same bins, to s
 // (Chan et al.'s parallel update for the moments).
-func (s *NumericState) Merge(o *NumericState) {
+func (s *Numeric) Merge(o *Numeric) {
 	if o.Count == 0 {
 		return
 	}

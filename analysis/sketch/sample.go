@@ -1,4 +1,4 @@
-package analysis
+package sketch
 
 import (
 	"cmp"
@@ -31,6 +31,10 @@ func (s *Sample) Cap() int { return s.k }
 
 // Values returns the kept values in heap order; the slice is owned by s.
 func (s *Sample) Values() []float64 { return s.vals }
+
+// Keys returns the kept keys, index for index with Values; the slice is
+// owned by s.
+func (s *Sample) Keys() []uint64 { return s.keys }
 
 // InKeyOrder returns the kept values ordered by ascending key: any prefix of
 // the result is a uniform sample of the sampled events.

@@ -1,0 +1,10 @@
+// Package sketch holds the mergeable, serialisable per-window states of the
+// analysis: a bottom-k sample, numeric moments with bin counts and a
+// sample, and categorical counts. Each has the same three verbs: observe a
+// value, merge the state of a disjoint set of events, and append itself to
+// (or decode itself from) bytes.
+//
+// It knows nothing of events, models, references or tests: callers pass the
+// bin edges and category indexes a state counts against. It imports nothing
+// of driftwatch, so it can be read, tested and benchmarked alone.
+package sketch
