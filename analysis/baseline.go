@@ -3,28 +3,48 @@ package analysis
 import (
 	"errors"
 	"fmt"
-	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
-	"github.com/driftwatch/driftwatch/dataset"
 )
 
 // Reference sources besides "warmup".
 const (
-	// SourceImport marks a reference built from a data set by ReferenceFromTable.
+	// SourceImport marks a reference built from a data set by ReferenceFromColumns.
 	SourceImport = "import"
 	// SourcePinPrefix starts the source of a reference merged from stored
 	// windows by ReferenceFromWindows: "pin:<from>..<to>" (RFC 3339).
 	SourcePinPrefix = "pin:"
 )
 
-// ReferenceFromTable builds the reference of model version m from a whole data
-// set (every column of t is a feature).
+// Column is one column of a data set imported as a reference.
+type Column struct {
+	// Name is the feature's name.
+	Name string
+	// Kind is KindNumeric or KindCategorical.
+	Kind string
+	// Numeric holds a numeric column's values, Categorical a categorical
+	// one's, in data set order, without the missing ones.
+	Numeric     []float64
+	Categorical []string
+	// Missing is the number of rows without a value.
+	Missing int
+}
+
+func (c *Column) len() int {
+	if c.Kind == KindNumeric {
+		return len(c.Numeric)
+	}
+	return len(c.Categorical)
+}
+
+// ReferenceFromColumns builds the reference of model version m from a whole
+// data set (every column is a feature; reading files is dataset's business).
 //
 // A numeric column's inner edges are the cfg.Bins quantiles of all its values
 // (QuantileEdges, numpy's default rule, duplicates removed) and its counts,
@@ -36,11 +56,11 @@ const (
 // counts the rest in Other. The ID is the content hash, so identical data
 // gives the same ID whatever now is. A column without values is an error
 // naming it.
-func ReferenceFromTable(t *dataset.Table, m ModelKey, cfg Config, now time.Time) (*Reference, error) {
+func ReferenceFromColumns(cols []Column, m ModelKey, cfg Config, now time.Time) (*Reference, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("building the reference: %w", err)
 	}
-	if len(t.Columns) == 0 {
+	if len(cols) == 0 {
 		return nil, errors.New("building the reference: the data set has no columns")
 	}
 	ref := &Reference{
@@ -50,12 +70,12 @@ func ReferenceFromTable(t *dataset.Table, m ModelKey, cfg Config, now time.Time)
 		Numeric:     make(map[string]*NumericReference),
 		Categorical: make(map[string]*CategoricalReference),
 	}
-	for i := range t.Columns {
-		c := &t.Columns[i]
-		if c.Len() == 0 {
+	for i := range cols {
+		c := &cols[i]
+		if c.len() == 0 {
 			return nil, fmt.Errorf("building the reference: column %q has no values (%d missing)", c.Name, c.Missing)
 		}
-		if c.Kind == dataset.Numeric {
+		if c.Kind == KindNumeric {
 			ref.Numeric[c.Name] = numericFromValues(c.Numeric, cfg.Bins, cfg.ReferenceSampleSize)
 			continue
 		}
@@ -65,20 +85,20 @@ func ReferenceFromTable(t *dataset.Table, m ModelKey, cfg Config, now time.Time)
 		}
 		ref.Categorical[c.Name] = categoricalFromCounts(counts, 0, cfg.MaxCategories)
 	}
-	ref.Joint = jointFromTable(t, ref)
+	ref.Joint = jointFromColumns(cols, ref)
 	ref.ID = ref.Hash()
 	return ref, nil
 }
 
-// jointFromTable estimates the joint reference of the numeric columns from
+// jointFromColumns estimates the joint reference of the numeric columns from
 // their samples. With no missing value in any numeric column, every column
 // sampled the same rows (keys are row positions), so the samples, in key
 // order, line up row by row; otherwise there is no joint reference.
-func jointFromTable(t *dataset.Table, ref *Reference) *stat.Joint {
+func jointFromColumns(cols []Column, ref *Reference) *stat.Joint {
 	var names []string
-	for i := range t.Columns {
-		c := &t.Columns[i]
-		if c.Kind != dataset.Numeric {
+	for i := range cols {
+		c := &cols[i]
+		if c.Kind != KindNumeric {
 			continue
 		}
 		if c.Missing > 0 {
@@ -203,7 +223,7 @@ type FeatureWindow struct {
 // reference); otherwise it returns an error naming the feature. Moments are
 // merged with Chan et al.'s parallel formulas, extremes by min and max.
 // Category counts are added by name, then cut to cfg.MaxCategories like
-// ReferenceFromTable. Rows without values are ignored; a feature without
+// ReferenceFromColumns. Rows without values are ignored; a feature without
 // any is left out. The reference has no sample: windows store none.
 func ReferenceFromWindows(rows []FeatureWindow, m ModelKey, from, to time.Time, cfg Config, now time.Time) (*Reference, error) {
 	if err := cfg.Validate(); err != nil {

@@ -59,6 +59,16 @@ func readBaselineExpected(t *testing.T) baselineExpected {
 
 // readBaselineTable reads a test data set without its identifier column
 // row_id (what an import leaves out with --exclude row_id).
+// referenceFromTable is ReferenceFromColumns over a table read by dataset,
+// as driftwatch baseline import calls it.
+func referenceFromTable(t *dataset.Table, m ModelKey, cfg Config, now time.Time) (*Reference, error) {
+	cols := make([]Column, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = Column{Name: c.Name, Kind: c.Kind, Numeric: c.Numeric, Categorical: c.Categorical, Missing: c.Missing}
+	}
+	return ReferenceFromColumns(cols, m, cfg, now)
+}
+
 func readBaselineTable(t *testing.T, file string) *dataset.Table {
 	t.Helper()
 	tab, err := dataset.Read(baselineData+file, dataset.Options{})
@@ -73,7 +83,7 @@ func relClose(got, want, tol float64) bool {
 	return math.Abs(got-want) <= tol*math.Max(1, math.Abs(want))
 }
 
-func TestReferenceFromTableMatchesNumpy(t *testing.T) {
+func TestReferenceFromColumnsMatchesNumpy(t *testing.T) {
 	exp := readBaselineExpected(t)
 	tab := readBaselineTable(t, "ref.csv")
 	if tab.Rows != exp.Rows {
@@ -83,7 +93,7 @@ func TestReferenceFromTableMatchesNumpy(t *testing.T) {
 	for _, bins := range []int{10, 7, 4} {
 		cfg := DefaultConfig()
 		cfg.Bins = bins
-		ref, err := ReferenceFromTable(tab, m, cfg, time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+		ref, err := referenceFromTable(tab, m, cfg, time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,14 +138,14 @@ func TestReferenceFromTableMatchesNumpy(t *testing.T) {
 	}
 }
 
-func TestReferenceFromTableSample(t *testing.T) {
+func TestReferenceFromColumnsSample(t *testing.T) {
 	tab := readBaselineTable(t, "ref.csv")
 	col := tab.Column("score") // has missing values
 	for _, k := range []int{50, 10000} {
 		cfg := DefaultConfig()
 		cfg.SampleSize = min(k, 1000)
 		cfg.ReferenceSampleSize = k
-		ref, err := ReferenceFromTable(tab, ModelKey{ID: "m", Version: "1"}, cfg, time.Now())
+		ref, err := referenceFromTable(tab, ModelKey{ID: "m", Version: "1"}, cfg, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,25 +168,25 @@ func TestReferenceFromTableSample(t *testing.T) {
 	}
 }
 
-func TestReferenceFromTableSameDataSameID(t *testing.T) {
+func TestReferenceFromColumnsSameDataSameID(t *testing.T) {
 	m := ModelKey{ID: "fraud", Version: "v1"}
 	cfg := DefaultConfig()
-	a, err := ReferenceFromTable(readBaselineTable(t, "ref.csv"), m, cfg, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	a, err := referenceFromTable(readBaselineTable(t, "ref.csv"), m, cfg, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ReferenceFromTable(readBaselineTable(t, "ref.jsonl"), m, cfg, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
+	b, err := referenceFromTable(readBaselineTable(t, "ref.jsonl"), m, cfg, time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.ID != b.ID || a.CreatedAt.Equal(b.CreatedAt) {
 		t.Errorf("CSV id %s at %s, JSONL id %s at %s: want one id, two times", a.ID, a.CreatedAt, b.ID, b.CreatedAt)
 	}
-	c, err := ReferenceFromTable(readBaselineTable(t, "other.csv"), m, cfg, time.Now())
+	c, err := referenceFromTable(readBaselineTable(t, "other.csv"), m, cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := ReferenceFromTable(readBaselineTable(t, "ref.csv"), ModelKey{ID: "fraud", Version: "v2"}, cfg, time.Now())
+	d, err := referenceFromTable(readBaselineTable(t, "ref.csv"), ModelKey{ID: "fraud", Version: "v2"}, cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,11 +195,11 @@ func TestReferenceFromTableSameDataSameID(t *testing.T) {
 	}
 }
 
-func TestReferenceFromTableMaxCategories(t *testing.T) {
+func TestReferenceFromColumnsMaxCategories(t *testing.T) {
 	exp := readBaselineExpected(t)
 	cfg := DefaultConfig()
 	cfg.MaxCategories = 3
-	ref, err := ReferenceFromTable(readBaselineTable(t, "ref.csv"), ModelKey{ID: "m", Version: "1"}, cfg, time.Now())
+	ref, err := referenceFromTable(readBaselineTable(t, "ref.csv"), ModelKey{ID: "m", Version: "1"}, cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,21 +218,21 @@ func TestReferenceFromTableMaxCategories(t *testing.T) {
 	}
 }
 
-func TestReferenceFromTableErrors(t *testing.T) {
+func TestReferenceFromColumnsErrors(t *testing.T) {
 	tab := &dataset.Table{Rows: 3, Columns: []dataset.Column{
 		{Name: "x", Kind: dataset.Numeric, Numeric: []float64{1, 2, 3}},
 		{Name: "empty_col", Kind: dataset.Numeric, Numeric: []float64{}, Missing: 3},
 	}}
-	_, err := ReferenceFromTable(tab, ModelKey{ID: "m"}, DefaultConfig(), time.Now())
+	_, err := referenceFromTable(tab, ModelKey{ID: "m"}, DefaultConfig(), time.Now())
 	if err == nil || !strings.Contains(err.Error(), `"empty_col"`) {
 		t.Errorf("empty column: error %v, want one naming empty_col", err)
 	}
-	if _, err := ReferenceFromTable(&dataset.Table{}, ModelKey{ID: "m"}, DefaultConfig(), time.Now()); err == nil {
+	if _, err := referenceFromTable(&dataset.Table{}, ModelKey{ID: "m"}, DefaultConfig(), time.Now()); err == nil {
 		t.Error("a table without columns gave no error")
 	}
 	cfg := DefaultConfig()
 	cfg.Bins = 1
-	if _, err := ReferenceFromTable(tab, ModelKey{ID: "m"}, cfg, time.Now()); err == nil || !strings.Contains(err.Error(), "bins") {
+	if _, err := referenceFromTable(tab, ModelKey{ID: "m"}, cfg, time.Now()); err == nil || !strings.Contains(err.Error(), "bins") {
 		t.Errorf("bins 1: error %v, want one naming bins", err)
 	}
 }
@@ -285,7 +295,7 @@ func TestReferenceFromWindowsEqualsUnion(t *testing.T) {
 	tab := readBaselineTable(t, "ref.csv")
 	m := ModelKey{ID: "fraud", Version: "v1"}
 	cfg := DefaultConfig()
-	union, err := ReferenceFromTable(tab, m, cfg, time.Now())
+	union, err := referenceFromTable(tab, m, cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +396,7 @@ func TestPinnedReferenceScoresBinnedTestsOnly(t *testing.T) {
 	tab := readBaselineTable(t, "ref.csv")
 	m := ModelKey{ID: "fraud", Version: "v1"}
 	cfg := DefaultConfig()
-	union, err := ReferenceFromTable(tab, m, cfg, time.Now())
+	union, err := referenceFromTable(tab, m, cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,10 +433,10 @@ func TestPinnedReferenceScoresBinnedTestsOnly(t *testing.T) {
 	}
 }
 
-// TestReferenceFromTableJoint: with every row sampled, the joint reference is
+// TestReferenceFromColumnsJoint: with every row sampled, the joint reference is
 // the mean and covariance of the table's numeric rows; a missing value anywhere
 // means no joint reference.
-func TestReferenceFromTableJoint(t *testing.T) {
+func TestReferenceFromColumnsJoint(t *testing.T) {
 	r := rand.New(rand.NewPCG(51, 52))
 	const n = 500
 	a, b := make([]float64, n), make([]float64, n)
@@ -441,7 +451,7 @@ func TestReferenceFromTableJoint(t *testing.T) {
 		{Name: "b", Kind: dataset.Numeric, Numeric: b},
 		{Name: "c", Kind: dataset.Categorical, Categorical: make([]string, n)},
 	}}
-	ref, err := ReferenceFromTable(tab, ModelKey{"m", "1"}, DefaultConfig(), t0)
+	ref, err := referenceFromTable(tab, ModelKey{"m", "1"}, DefaultConfig(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +469,7 @@ func TestReferenceFromTableJoint(t *testing.T) {
 	}
 	tab.Columns[1].Missing = 1
 	tab.Columns[1].Numeric = b[1:]
-	if ref, err := ReferenceFromTable(tab, ModelKey{"m", "1"}, DefaultConfig(), t0); err != nil || ref.Joint != nil {
+	if ref, err := referenceFromTable(tab, ModelKey{"m", "1"}, DefaultConfig(), t0); err != nil || ref.Joint != nil {
 		t.Fatalf("joint with a missing value: %+v, %v", ref.Joint, err)
 	}
 }

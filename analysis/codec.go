@@ -46,6 +46,13 @@ func (w *Window) AppendBinary(b []byte) []byte {
 		b = sketch.AppendString(b, name)
 		b = w.Categorical[i].AppendBinary(b)
 	}
+	b = binary.AppendUvarint(b, uint64(len(w.Signals)))
+	for i, p := range w.Signals {
+		b = sketch.AppendString(b, w.cfg.Signals.At(i).Name())
+		enc := p.AppendBinary(nil)
+		b = binary.AppendUvarint(b, uint64(len(enc)))
+		b = append(b, enc...)
+	}
 	return b
 }
 
@@ -144,6 +151,32 @@ func DecodeWindow(cfg *Config, data []byte, lookup func(m ModelKey, id string) *
 		w.Categorical[i].Decode(d, name, cfg.MaxCategories)
 		if d.Err() != nil {
 			return nil, d.Err()
+		}
+	}
+	n = d.Count(cfg.Signals.Len(), "signals")
+	seen := make([]bool, cfg.Signals.Len())
+	for range n {
+		name := d.String()
+		size := d.Uvarint()
+		if d.Err() != nil {
+			return nil, d.Err()
+		}
+		i, ok := cfg.Signals.Index(name)
+		if !ok || seen[i] {
+			return nil, fmt.Errorf("%w: signal %q unknown to this monitor or twice", ErrCorruptWindow, name)
+		}
+		seen[i] = true
+		payload := d.Bytes(int(min(size, uint64(d.Remaining()+1))), "signal state")
+		if d.Err() != nil {
+			return nil, d.Err()
+		}
+		sd := sketch.NewDecoder(payload)
+		w.Signals[i].Decode(sd)
+		if sd.Err() == nil && sd.Remaining() != 0 {
+			sd.Fail(fmt.Sprintf("%d trailing bytes", sd.Remaining()))
+		}
+		if sd.Err() != nil {
+			return nil, fmt.Errorf("signal %q: %w", name, sd.Err())
 		}
 	}
 	if d.Err() == nil && d.Remaining() != 0 {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
 )
 
 // Config controls windows, references and drift decisions. Start from
@@ -71,6 +73,9 @@ type Config struct {
 	// reference for their bins and categories, and fall back to it when the
 	// earlier window is missing.
 	ReferenceModes map[string]string `yaml:"reference_modes"`
+	// Signals are the signals every window carries, registered once by the
+	// program (not configuration). Default: none.
+	Signals *signal.Set `yaml:"-"`
 }
 
 // Threshold is a pair of effect-size levels. A drift decision needs the test

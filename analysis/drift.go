@@ -1,10 +1,10 @@
 package analysis
 
 import (
-	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"slices"
 
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
 )

@@ -1,6 +1,10 @@
 package analysis
 
-import "time"
+import (
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+)
 
 // Evaluator turns the model windows a decider merged into decisions: it
 // feeds the warm-up and pins the reference, rebinds windows opened before
@@ -34,6 +38,17 @@ type Decision struct {
 	// Pinned is the reference this window completed the warm-up of: the
 	// caller stores it before the window's rows.
 	Pinned *Reference
+	// Signals are the verdicts of the registered signals, scored for every
+	// window (signal partials do not depend on the reference), against the
+	// signal partials of what the window is scored against when it has them.
+	Signals []SignalVerdict
+}
+
+// SignalVerdict is a verdict of the named signal.
+type SignalVerdict struct {
+	// Signal is the signal's name.
+	Signal string
+	signal.Verdict
 }
 
 // SeasonalStart returns the start of the earlier window whose stored
@@ -58,6 +73,7 @@ func (e *Evaluator) SeasonalStart(w *Window) (time.Time, bool) {
 func (e *Evaluator) Evaluate(w *Window, mixed bool, seasonal *Reference) Decision {
 	var d Decision
 	if mixed {
+		d.Signals = e.scoreSignals(w, nil)
 		return d
 	}
 	if d.Pinned = e.refs.Contribute(w); d.Pinned == nil && w.Ref == nil {
@@ -65,6 +81,7 @@ func (e *Evaluator) Evaluate(w *Window, mixed bool, seasonal *Reference) Decisio
 		w.Rebind(e.refs.Get(w.Model))
 	}
 	if w.Ref == nil {
+		d.Signals = e.scoreSignals(w, nil)
 		return d
 	}
 	ref := e.against(w, seasonal)
@@ -76,6 +93,10 @@ func (e *Evaluator) Evaluate(w *Window, mixed bool, seasonal *Reference) Decisio
 	}
 	d.Scores = append(d.Scores, e.evidence.Add(w.Model, w.End, d.Scores)...)
 	d.Against = ref
+	if ref.Signals == nil {
+		ref = w.Ref
+	}
+	d.Signals = e.scoreSignals(w, ref)
 	if e.cfg.Mode(w.Model.ID) == ModePreviousWindow {
 		e.prev[w.Model] = w
 	}
@@ -97,4 +118,29 @@ func (e *Evaluator) against(w *Window, seasonal *Reference) *Reference {
 		}
 	}
 	return w.Ref
+}
+
+// scoreSignals scores every signal partial of w against the matching partial
+// of against (none when against is nil or has none).
+func (e *Evaluator) scoreSignals(w *Window, against *Reference) []SignalVerdict {
+	set := e.cfg.Signals
+	if set.Len() == 0 || len(w.Signals) != set.Len() {
+		return nil
+	}
+	var refs []signal.Partial
+	if against != nil && len(against.Signals) == set.Len() {
+		refs = against.Signals
+	}
+	var out []SignalVerdict
+	for i, p := range w.Signals {
+		var ref signal.Partial
+		if refs != nil {
+			ref = refs[i]
+		}
+		sig := set.At(i)
+		for _, v := range sig.Score(p, ref) {
+			out = append(out, SignalVerdict{Signal: sig.Name(), Verdict: v})
+		}
+	}
+	return out
 }

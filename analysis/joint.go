@@ -1,12 +1,12 @@
 package analysis
 
 import (
-	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/telemetry"
 )

@@ -4,13 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"slices"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
@@ -33,6 +34,11 @@ type Reference struct {
 	// Joint is the mean and covariance of the numeric features together,
 	// for the multivariate score; nil when it cannot be estimated.
 	Joint *stat.Joint
+	// Signals are the merged signal partials of the windows the reference
+	// was built from, in Config.Signals order, that signals are scored
+	// against; nil for a reference loaded from storage or imported (they
+	// are kept in memory only, and not part of the content hash).
+	Signals []signal.Partial
 }
 
 // NumericReference is the reference of one numeric feature.
@@ -125,6 +131,7 @@ func BuildReference(w *Window, bins, subsample int, source string, windows int, 
 		Windows:     windows,
 		Numeric:     make(map[string]*NumericReference),
 		Categorical: make(map[string]*CategoricalReference),
+		Signals:     w.Signals,
 	}
 	for i, name := range w.NumericNames() {
 		s := &w.Numeric[i]

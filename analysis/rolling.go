@@ -56,6 +56,7 @@ func ReferenceFromWindow(w *Window, now time.Time) *Reference {
 		Source:  fmt.Sprintf("%s:%s", ModePreviousWindow, w.Start.Format(time.RFC3339)),
 		Windows: 1,
 		Numeric: make(map[string]*NumericReference), Categorical: make(map[string]*CategoricalReference),
+		Signals: w.Signals,
 	}
 	subsample := w.cfg.SampleSize
 	for i, name := range w.NumericNames() {

@@ -1,12 +1,13 @@
 package analysis
 
 import (
-	"github.com/driftwatch/driftwatch/analysis/sketch"
-	"github.com/driftwatch/driftwatch/analysis/stat"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -58,7 +59,11 @@ type Window struct {
 	// and CategoricalNames.
 	Numeric     []sketch.Numeric
 	Categorical []sketch.Categorical
+	// Signals holds the partial state of every registered signal
+	// (Config.Signals), in registration order.
+	Signals []signal.Partial
 
+	pending  []*telemetry.Event // events of the current batch, for the signals
 	sch      *schema
 	numEdges [][]float64
 	catIdx   []*sketch.CategoryIndex
@@ -80,6 +85,7 @@ func newWindow(m ModelKey, startMs, sizeMs int64, sch *schema, ref *Reference, c
 		startMs:     startMs,
 		endMs:       startMs + sizeMs,
 	}
+	w.Signals = cfg.Signals.NewPartials()
 	w.grow()
 	return w
 }
@@ -140,7 +146,8 @@ func (w *Window) touch(off int64) {
 
 // Observe counts event e, read at Kafka offset off, in w. It does not
 // allocate per feature once the window's samples are full and its features
-// known.
+// known. With signals registered, e is kept for them until EndBatch and must
+// stay valid until then.
 func (w *Window) Observe(e *telemetry.Event, off int64) {
 	w.Events++
 	w.touch(off)
@@ -157,6 +164,24 @@ func (w *Window) Observe(e *telemetry.Event, off int64) {
 	if e.Prediction.Class != "" {
 		w.observeCategorical(telemetry.ClassFeature, e.Prediction.Class)
 	}
+	if w.Signals != nil {
+		w.pending = append(w.pending, e)
+	}
+}
+
+// EndBatch hands the events observed since the last call to every signal's
+// partial, in one call each, and forgets them. A Windower calls it for its
+// windows (Windower.EndBatch); call it on a window used alone before reading
+// or encoding its signals.
+func (w *Window) EndBatch() {
+	if len(w.pending) == 0 {
+		return
+	}
+	for _, p := range w.Signals {
+		p.Observe(w.pending)
+	}
+	clear(w.pending)
+	w.pending = w.pending[:0]
 }
 
 func (w *Window) observeNumeric(name string, v float64, key uint64) {
@@ -247,10 +272,15 @@ func (w *Window) Merge(o *Window) {
 	}
 }
 
-// MergeCounts adds only o's event counts and offsets to w: for a partial
-// whose feature states cannot merge with w's (opened against another
-// reference).
+// MergeCounts adds only o's event counts, offsets and signal partials
+// (which do not depend on the reference) to w: for a partial whose feature
+// states cannot merge with w's (opened against another reference).
 func (w *Window) MergeCounts(o *Window) {
+	if len(o.Signals) == len(w.Signals) {
+		for i, p := range w.Signals {
+			p.Merge(o.Signals[i])
+		}
+	}
 	w.Events += o.Events
 	w.Late += o.Late
 	w.Rejected += o.Rejected

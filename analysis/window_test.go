@@ -2,13 +2,13 @@ package analysis
 
 import (
 	"fmt"
-	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 

@@ -61,6 +61,7 @@ type Windower struct {
 	nextClose int64 // smallest end+lateness over open windows, ms
 	lastSeen  time.Time
 	closed    []*Window
+	touched   []*Window // windows holding events for their signals
 
 	dropped uint64
 }
@@ -142,6 +143,9 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 	}
 	win := m.window(start, w)
 	win.Observe(e, off)
+	if len(win.pending) == 1 {
+		w.touched = append(w.touched, win)
+	}
 	if t > w.watermark {
 		w.watermark = t
 	}
@@ -265,9 +269,21 @@ func (w *Windower) Progress() int64 {
 // Lateness returns the allowed lateness in milliseconds.
 func (w *Windower) Lateness() int64 { return w.lateMs }
 
+// EndBatch hands the events observed since the last call to the signals of
+// their windows. Events passed to Observe must stay valid until then; call it
+// once per batch of events.
+func (w *Windower) EndBatch() {
+	for _, win := range w.touched {
+		win.EndBatch()
+	}
+	clear(w.touched)
+	w.touched = w.touched[:0]
+}
+
 // TakeClosed returns the windows closed since the last call, oldest end first
-// within a model, and forgets them.
+// within a model, and forgets them. It ends the current batch first.
 func (w *Windower) TakeClosed() []*Window {
+	w.EndBatch()
 	c := w.closed
 	w.closed = nil
 	return c

@@ -247,6 +247,11 @@ func (d *decider) decide(ctx context.Context) error {
 		}
 		ref, scores := dec.Against, dec.Scores
 		decisionRows(&batch, c, ref, scores)
+		refID := w.RefID()
+		if ref != nil {
+			refID = ref.ID
+		}
+		signalRows(&batch, w, refID, dec.Signals)
 		o := observations(w, scores)
 		obs = append(obs, o...)
 		for _, sc := range scores {
@@ -359,7 +364,7 @@ func (m *Monitor) storedReference(ctx context.Context, mv analysis.ModelKey, id 
 	if err != nil {
 		return nil, err
 	}
-	for _, ref := range ReferencesFromRows(rows) {
+	for _, ref := range ReferencesFromRows(rows, m.cfg.Analysis.Signals) {
 		if ref.ID == id {
 			ref.Prepare(m.cfg.Analysis.SampleSize)
 			return ref, nil

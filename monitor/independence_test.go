@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
@@ -23,6 +25,7 @@ type partitionedRun struct {
 	meta     map[string]string    // model/version/window/feature/test → severity
 	dupes    uint64               // drift_scores rows beyond one per decision (without FINAL)
 	parts    map[string]uint32    // model/version/window → partitions merged
+	signals  map[string][]float64 // model/version/window/signal/subject → statistic, effect, n (signals)
 }
 
 // TestResultsDoNotDependOnPartitioning sends the same events, keyed by
@@ -79,7 +82,7 @@ func runPartitioned(t *testing.T, partitions, instances, n int) *partitionedRun 
 	var store *storage.Store
 	var stops []func()
 	for i := range instances {
-		m, err := New(ctx, cfg, Options{})
+		m, err := New(ctx, cfg, Options{Signals: []signal.Signal{signaltest.Classes{}}})
 		if err != nil {
 			t.Fatalf("%s: instance %d: %v", name, i, err)
 		}
@@ -125,7 +128,7 @@ func runPartitioned(t *testing.T, partitions, instances, n int) *partitionedRun 
 	}
 	waitDecided(t, store, deadline)
 	out := &partitionedRun{name: name, counts: map[string][3]uint64{}, decided: map[string]uint64{}, scores: map[string][]float64{},
-		features: map[string][]float64{}, meta: map[string]string{}, parts: map[string]uint32{}}
+		features: map[string][]float64{}, meta: map[string]string{}, parts: map[string]uint32{}, signals: map[string][]float64{}}
 	rows, err := store.Query(ctx, `SELECT model_id, model_version, toUInt32(window_start), sum(events), sum(late_events), sum(rejected_events)
 FROM inference_windows FINAL GROUP BY model_id, model_version, window_start`)
 	if err != nil {
@@ -206,6 +209,33 @@ FROM feature_windows FINAL`)
 		out.features[fmt.Sprint(id, "/", v, "/", start, "/", feature)] = vals
 	}
 	rows.Close()
+	rows, err = store.Query(ctx, `SELECT model_id, model_version, toUInt32(window_start), signal, subject, statistic, effect, n
+FROM signals FINAL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, v, sig, subject string
+		var start uint32
+		var stat, eff float64
+		var n uint64
+		if err := rows.Scan(&id, &v, &start, &sig, &subject, &stat, &eff, &n); err != nil {
+			t.Fatal(err)
+		}
+		out.signals[fmt.Sprint(id, "/", v, "/", start, "/", sig, "/", subject)] = []float64{stat, eff, float64(n)}
+	}
+	rows.Close()
+	if dupes := queryUint(t, store, `SELECT toUInt64(count() - uniqExact(model_id, model_version, window_start, signal, subject)) FROM signals`); dupes != 0 {
+		t.Errorf("%s: %d signals rows beyond one per (model, version, window, signal, subject)", name, dupes)
+	}
+	for k, c := range out.counts {
+		if out.decided[k] != c[0] {
+			t.Errorf("%s: window %s: model_windows has %d events, inference_windows %d", name, k, out.decided[k], c[0])
+		}
+		if sig := out.signals[k+"/classes/*"]; len(sig) == 0 || sig[2] != float64(c[0]) {
+			t.Errorf("%s: window %s: the classes signal saw %v events, inference_windows %d", name, k, sig, c[0])
+		}
+	}
 	for k, c := range out.counts {
 		if out.decided[k] != c[0] {
 			t.Errorf("%s: window %s: model_windows has %d events, inference_windows %d", name, k, out.decided[k], c[0])
@@ -254,6 +284,15 @@ func compareRuns(t *testing.T, base, got *partitionedRun) {
 		}
 		if bad > 10 {
 			t.Fatal("too many differences")
+		}
+	}
+	if len(got.signals) != len(base.signals) {
+		t.Errorf("%s: %d signals rows, %s: %d", got.name, len(got.signals), base.name, len(base.signals))
+	}
+	for k, want := range base.signals {
+		have, ok := got.signals[k]
+		if !ok || !same(have[0], want[0]) || !same(have[1], want[1]) || have[2] != want[2] {
+			t.Errorf("%s: signal %s = %v, %s: %v", got.name, k, have, base.name, want)
 		}
 	}
 	for k, want := range base.features {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -71,6 +72,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Notifiers, when not nil, replace the receivers built from cfg.Alerting.
 	Notifiers map[string]alerting.Notifier
+	// Signals are registered, in this order, with every window (see
+	// package analysis/signal). Every instance of a consumer group must
+	// register the same ones.
+	Signals []signal.Signal
 }
 
 // New completes cfg with its derived defaults (Config.WithDerived),
@@ -89,6 +94,11 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	signals, err := signal.NewSet(opt.Signals...)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Analysis.Signals = signals
 	m := &Monitor{cfg: cfg, log: opt.Logger, reg: opt.Registry, open: map[*partition]int{}, merging: map[*decider]int{}}
 	m.met = newMetrics(m.reg, cfg.MaxDriftSeries)
 	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
@@ -123,7 +133,7 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, ref := range ReferencesFromRows(rows) {
+	for _, ref := range ReferencesFromRows(rows, m.cfg.Analysis.Signals) {
 		if h := ref.Hash(); h != ref.ID {
 			// The stored content no longer matches its id: edited or corrupted.
 			m.log.Warn("stored reference content does not match its id", "model", ref.Model.ID, "version", ref.Model.Version,
@@ -216,7 +226,7 @@ func (m *Monitor) saveReferences(ctx context.Context) error {
 	defer m.refMu.Unlock()
 	for len(m.unsaved) > 0 {
 		ref := m.unsaved[0]
-		if err := m.store.SaveReference(ctx, ReferenceRows(ref)); err != nil {
+		if err := m.store.SaveReference(ctx, ReferenceRows(ref, m.cfg.Analysis.Signals)); err != nil {
 			return fmt.Errorf("storing the reference of %s %s: %w", ref.Model.ID, ref.Model.Version, err)
 		}
 		m.unsaved = m.unsaved[1:]

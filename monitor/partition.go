@@ -32,10 +32,14 @@ type partition struct {
 	partition int32
 	ctx       context.Context // the partition's generation: cancelled at rebalance or shutdown
 
-	mu   sync.Mutex
-	win  *analysis.Windower
-	dec  *telemetry.Decoder
-	ev   telemetry.Event
+	mu  sync.Mutex
+	win *analysis.Windower
+	dec *telemetry.Decoder
+	// evs are the decoding slots of a batch's events: with signals
+	// registered, windows hold the batch's events until EndBatch, so each
+	// event has a slot of its own (reused, maps included, batch after
+	// batch); without signals, slot 0 serves every event.
+	evs  []telemetry.Event
 	next int64 // next offset to read; -1 before the first message
 	dead []ingest.DeadLetter
 	mark int64     // the window boundary of the last published progress (see progressMark)
@@ -115,13 +119,25 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 		return err
 	}
 	var counted, late, replayed, dropped uint64
+	slots := 1
+	if p.m.cfg.Analysis.Signals.Len() > 0 {
+		slots = len(batch)
+	}
+	if len(p.evs) < slots {
+		p.evs = append(p.evs, make([]telemetry.Event, slots-len(p.evs))...)
+	}
+	slot := 0
 	for i := range batch {
 		msg := &batch[i]
 		if msg.Offset < p.next {
 			continue
 		}
 		p.next = msg.Offset + 1
-		if err := p.decode(msg); err != nil {
+		ev := &p.evs[slot]
+		if slots > 1 {
+			slot++
+		}
+		if err := p.decode(msg, ev); err != nil {
 			var rej *telemetry.RejectError
 			if !errors.As(err, &rej) {
 				rej = &telemetry.RejectError{Reason: telemetry.ReasonInvalidJSON, Detail: err.Error()}
@@ -130,7 +146,7 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			p.win.Reject(string(msg.Key), msg.Offset)
 			continue
 		}
-		switch p.win.Observe(&p.ev, msg.Offset) {
+		switch p.win.Observe(ev, msg.Offset) {
 		case analysis.Counted:
 			counted++
 		case analysis.Late:
@@ -141,9 +157,10 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			dropped++
 			p.dead = append(p.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: "too_many_models",
 				Detail: fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions",
-					p.ev.Model.ID, p.ev.Model.Version, p.m.cfg.Analysis.MaxModels)})
+					ev.Model.ID, ev.Model.Version, p.m.cfg.Analysis.MaxModels)})
 		}
 	}
+	p.win.EndBatch()
 	met := p.m.met
 	met.events.Add(float64(counted))
 	met.late.Add(float64(late))
@@ -167,7 +184,7 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 }
 
 // decode decodes msg into p.ev, honouring a CloudEvents ce_type header.
-func (p *partition) decode(msg *ingest.Message) error {
+func (p *partition) decode(msg *ingest.Message, ev *telemetry.Event) error {
 	for _, h := range msg.Headers {
 		if h.Key == "ce_type" {
 			kind, err := telemetry.KindOf(string(h.Value))
@@ -180,7 +197,7 @@ func (p *partition) decode(msg *ingest.Message) error {
 			}
 		}
 	}
-	return p.dec.Decode(msg.Value, &p.ev)
+	return p.dec.Decode(msg.Value, ev)
 }
 
 func copyMessage(m *ingest.Message) ingest.Message {

@@ -10,6 +10,8 @@ import (
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/partial"
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -130,8 +132,13 @@ func observations(w *analysis.Window, scores []analysis.Score) []alerting.Observ
 	return out
 }
 
-// ReferenceRows converts a reference into its rows of the references table.
-func ReferenceRows(ref *analysis.Reference) []storage.ReferenceRow {
+// KindSignal is the kind of the references rows that hold a signal's
+// reference state (feature: the signal's name; state: its encoding).
+const KindSignal = "signal"
+
+// ReferenceRows converts a reference into its rows of the references table;
+// set names its signal states.
+func ReferenceRows(ref *analysis.Reference, set *signal.Set) []storage.ReferenceRow {
 	var rows []storage.ReferenceRow
 	base := storage.ReferenceRow{ModelID: ref.Model.ID, ModelVersion: ref.Model.Version, ReferenceID: ref.ID,
 		CreatedAt: ref.CreatedAt, Source: ref.Source, Windows: uint32(ref.Windows)}
@@ -152,6 +159,17 @@ func ReferenceRows(ref *analysis.Reference) []storage.ReferenceRow {
 		r.BinCounts = []uint64{c.Other}
 		rows = append(rows, r)
 	}
+	for i, p := range ref.Signals {
+		if p == nil || i >= set.Len() {
+			continue
+		}
+		// A signal's merged reference state, encoded as in partials.
+		r := base
+		r.Feature, r.Kind = set.At(i).Name(), KindSignal
+		r.Mean, r.Variance, r.Min, r.Max = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		r.State = string(p.AppendBinary(nil))
+		rows = append(rows, r)
+	}
 	if j := ref.Joint; j != nil {
 		// The joint reference: feature names in categories, means in
 		// bin_edges, the covariance (row-major) in sample.
@@ -167,8 +185,10 @@ func ReferenceRows(ref *analysis.Reference) []storage.ReferenceRow {
 
 // ReferencesFromRows rebuilds references from rows of the references table
 // (any number of references, grouped by reference_id). Call Prepare on each
-// before scoring with it (References.Set does).
-func ReferencesFromRows(rows []storage.ReferenceRow) []*analysis.Reference {
+// before scoring with it (References.Set does). Signal states are read for
+// the signals of set; a state of another signal, or one that does not
+// decode, is left out (that signal is then scored against nothing).
+func ReferencesFromRows(rows []storage.ReferenceRow, set *signal.Set) []*analysis.Reference {
 	byID := map[string]*analysis.Reference{}
 	var out []*analysis.Reference
 	for _, r := range rows {
@@ -194,6 +214,20 @@ func ReferencesFromRows(rows []storage.ReferenceRow) []*analysis.Reference {
 			ref.Categorical[r.Feature] = c
 		case analysis.KindMultivariate:
 			ref.Joint = &stat.Joint{Features: r.Categories, Mean: r.BinEdges, Covariance: r.Sample, N: r.N}
+		case KindSignal:
+			i, ok := set.Index(r.Feature)
+			if !ok {
+				continue
+			}
+			p := set.At(i).NewPartial()
+			d := sketch.NewDecoder([]byte(r.State))
+			if p.Decode(d); d.Err() != nil || d.Remaining() != 0 {
+				continue
+			}
+			if ref.Signals == nil {
+				ref.Signals = make([]signal.Partial, set.Len())
+			}
+			ref.Signals[i] = p
 		}
 	}
 	return out
@@ -215,4 +249,15 @@ func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelK
 	}
 	ref, err := analysis.ReferenceFromWindows(fws, m, from, to, cfg, time.Now())
 	return ref, len(rows), err
+}
+
+// signalRows adds the rows of the signals' verdicts about merged window w,
+// scored against the reference refID names ("" during warm-up).
+func signalRows(b *storage.WindowBatch, w *analysis.Window, refID string, verdicts []analysis.SignalVerdict) {
+	for _, v := range verdicts {
+		b.Signals = append(b.Signals, storage.SignalRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version,
+			WindowStart: w.Start, WindowEnd: w.End, Signal: v.Signal, Subject: v.Subject,
+			Statistic: v.Statistic, PValue: v.PValue, Effect: v.Effect, Threshold: v.Threshold,
+			Severity: string(v.Severity), N: v.N, ReferenceID: refID, Evidence: v.Evidence})
+	}
 }

@@ -25,6 +25,8 @@ func TestInsertStatement(t *testing.T) {
 		{driftScoresTable, columnsOf(scoreFields)},
 		{alertsTable, columnsOf(alertFields)},
 		{referencesTable, columnsOf(referenceFields)},
+		{modelWindowsTable, columnsOf(modelWindowFields)},
+		{signalsTable, columnsOf(signalFields)},
 	} {
 		var cols []string
 		for _, c := range tt.table.columns {

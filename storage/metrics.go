@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 	}
 	// Start every table's counters at 0 so that rate() and increase() see the first error.
-	for _, t := range []table{inferenceWindowsTable, featureWindowsTable, driftScoresTable, alertsTable, referencesTable} {
+	for _, t := range []table{inferenceWindowsTable, featureWindowsTable, driftScoresTable, modelWindowsTable, signalsTable, alertsTable, referencesTable} {
 		m.insertRows.WithLabelValues(t.name)
 		m.insertErrors.WithLabelValues(t.name)
 	}

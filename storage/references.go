@@ -27,6 +27,7 @@ type ReferenceRow struct {
 	Categories     []string
 	CategoryCounts []uint64
 	Sample         []float64
+	State          string // kind "signal": the encoded state of the signal named by Feature
 }
 
 var referenceFields = []field[ReferenceRow]{
@@ -48,6 +49,7 @@ var referenceFields = []field[ReferenceRow]{
 	fieldOf("categories", func(r *ReferenceRow) []string { return nonNil(r.Categories) }),
 	fieldOf("category_counts", func(r *ReferenceRow) []uint64 { return nonNil(r.CategoryCounts) }),
 	fieldOf("sample", func(r *ReferenceRow) []float64 { return nonNil(r.Sample) }),
+	fieldOf("state", func(r *ReferenceRow) string { return r.State }),
 }
 
 // SaveReference writes the rows of one or more references, retrying like WriteWindows until it
@@ -60,7 +62,7 @@ func (s *Store) SaveReference(ctx context.Context, rows []ReferenceRow) error {
 
 // referenceColumns are the columns the reference reads return, in ReferenceRow order.
 const referenceColumns = `model_id, model_version, reference_id, created_at, source, windows, feature, kind,
-    n, mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, sample`
+    n, mean, variance, min, max, bin_edges, bin_counts, categories, category_counts, sample, state`
 
 // loadReferencesQuery reads the newest reference of every model version (docs/clickhouse.md shows it).
 const loadReferencesQuery = `SELECT ` + referenceColumns + `
@@ -144,7 +146,7 @@ func (s *Store) readReferences(ctx context.Context, query string, args ...any) (
 		var r ReferenceRow
 		if err := rows.Scan(&r.ModelID, &r.ModelVersion, &r.ReferenceID, &r.CreatedAt, &r.Source, &r.Windows,
 			&r.Feature, &r.Kind, &r.N, &r.Mean, &r.Variance, &r.Min, &r.Max, &r.BinEdges, &r.BinCounts,
-			&r.Categories, &r.CategoryCounts, &r.Sample); err != nil {
+			&r.Categories, &r.CategoryCounts, &r.Sample, &r.State); err != nil {
 			return nil, err
 		}
 		out = append(out, r)

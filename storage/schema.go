@@ -178,6 +178,25 @@ var (
 		partitionBy: "toYYYYMM(window_start)",
 		orderBy:     "model_id, model_version, window_start",
 	}
+	signalsTable = table{
+		name: "signals",
+		columns: concat(windowKey(), []column{
+			dim("signal"),
+			col("subject", "String"),
+			packed("statistic", "Float64", codecFloat),
+			packed("p_value", "Float64", codecFloat),
+			packed("effect", "Float64", codecFloat),
+			packed("threshold", "Float64", codecFloat),
+			dim("severity"),
+			col("n", "UInt64"),
+			dim("reference_id"),
+			packed("evidence", "String", codecBlob),
+			packed("decided_at", "DateTime", codecTime),
+		}),
+		engine:      "ReplacingMergeTree(decided_at)",
+		partitionBy: "toYYYYMM(window_start)",
+		orderBy:     "model_id, model_version, signal, subject, window_start",
+	}
 	alertsTable = table{
 		name: "alerts",
 		columns: []column{
@@ -223,6 +242,7 @@ var (
 			packed("categories", "Array(String)", codecBlob),
 			packed("category_counts", "Array(UInt64)", codecBlob),
 			packed("sample", "Array(Float64)", codecBlob),
+			packed("state", "String", codecBlob), // added by migration 9 to databases created before it
 		},
 		engine:  "ReplacingMergeTree(created_at)",
 		orderBy: "model_id, model_version, reference_id, feature",
@@ -252,6 +272,8 @@ var migrations = []migration{
 	// added by their own migration to databases created before.
 	{6, "add drift_scores.effect", addColumn(driftScoresTable.name, packed("effect", "Float64", codecFloat), "p_value")},
 	{7, "create model_windows", createTable(modelWindowsTable)},
+	{8, "create signals", createTable(signalsTable)},
+	{9, "add references.state", addColumn(referencesTable.name, packed("state", "String", codecBlob), "sample")},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD

@@ -87,7 +87,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 
 	// The live tables have exactly the columns and types rendered for this server.
-	tables := []table{inferenceWindowsTable, featureWindowsTable, driftScoresTable, alertsTable, referencesTable}
+	tables := []table{inferenceWindowsTable, featureWindowsTable, driftScoresTable, modelWindowsTable, signalsTable, alertsTable, referencesTable}
 	for _, tb := range tables {
 		rows, err := s.Query(ctx, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ?", tb.name)
 		if err != nil {
@@ -129,7 +129,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := "alerts=MergeTree drift_scores=ReplacingMergeTree feature_windows=ReplacingMergeTree " +
-		"inference_windows=ReplacingMergeTree model_windows=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree"
+		"inference_windows=ReplacingMergeTree model_windows=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree signals=ReplacingMergeTree"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("tables = %v, want %s", got, want)
 	}

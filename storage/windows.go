@@ -95,7 +95,46 @@ type WindowBatch struct {
 	Windows  []WindowRow
 	Features []FeatureRow
 	Scores   []ScoreRow
+	Signals  []SignalRow
 	Models   []ModelWindowRow
+}
+
+// SignalRow is one row of signals: one verdict of a signal about one subject in one decided window
+// of a model version.
+type SignalRow struct {
+	ModelID      string
+	ModelVersion string
+	WindowStart  time.Time
+	WindowEnd    time.Time
+	Signal       string
+	Subject      string // "*" for the model itself
+	Statistic    float64
+	PValue       float64 // NaN when the test gives none
+	Effect       float64
+	Threshold    float64
+	Severity     string // "ok", "warning" or "critical"
+	N            uint64
+	ReferenceID  string
+	Evidence     string
+	DecidedAt    time.Time // zero means the time of the write
+}
+
+var signalFields = []field[SignalRow]{
+	fieldOf("model_id", func(r *SignalRow) string { return r.ModelID }),
+	fieldOf("model_version", func(r *SignalRow) string { return r.ModelVersion }),
+	fieldOf("window_start", func(r *SignalRow) time.Time { return r.WindowStart }),
+	fieldOf("window_end", func(r *SignalRow) time.Time { return r.WindowEnd }),
+	fieldOf("signal", func(r *SignalRow) string { return r.Signal }),
+	fieldOf("subject", func(r *SignalRow) string { return r.Subject }),
+	fieldOf("statistic", func(r *SignalRow) float64 { return r.Statistic }),
+	fieldOf("p_value", func(r *SignalRow) float64 { return r.PValue }),
+	fieldOf("effect", func(r *SignalRow) float64 { return r.Effect }),
+	fieldOf("threshold", func(r *SignalRow) float64 { return r.Threshold }),
+	fieldOf("severity", func(r *SignalRow) string { return r.Severity }),
+	fieldOf("n", func(r *SignalRow) uint64 { return r.N }),
+	fieldOf("reference_id", func(r *SignalRow) string { return r.ReferenceID }),
+	fieldOf("evidence", func(r *SignalRow) string { return r.Evidence }),
+	fieldOf("decided_at", func(r *SignalRow) time.Time { return r.DecidedAt }),
 }
 
 var modelWindowFields = []field[ModelWindowRow]{
@@ -189,6 +228,10 @@ func (s *Store) WriteWindows(ctx context.Context, b WindowBatch) error {
 	}
 	if err := insert(ctx, s, driftScoresTable.name, scoreFields,
 		stamp(b.Scores, at, func(r *ScoreRow) *time.Time { return &r.FlushedAt })); err != nil {
+		return err
+	}
+	if err := insert(ctx, s, signalsTable.name, signalFields,
+		stamp(b.Signals, at, func(r *SignalRow) *time.Time { return &r.DecidedAt })); err != nil {
 		return err
 	}
 	if err := insert(ctx, s, inferenceWindowsTable.name, windowFields,

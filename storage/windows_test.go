@@ -40,6 +40,13 @@ func sampleBatch(topic string, partition int32, minute int, firstOffset, lastOff
 				Feature: "amount", Kind: "numeric", Test: "ks", Statistic: 0.05, PValue: 0.42, Threshold: 0.01,
 				Severity: "ok", Drifted: false, NReference: 1000, NCurrent: 100, ReferenceID: "ref-1", FlushedAt: flushed},
 		},
+		Signals: []SignalRow{
+			{ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: end, Signal: "error_rate", Subject: "*",
+				Statistic: 0.12, PValue: 0.003, Effect: 0.08, Threshold: 0.05, Severity: "warning", N: 100,
+				ReferenceID: "ref-1", Evidence: `12 of 100 failed ("timeout": 9)`, DecidedAt: flushed},
+			{ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: end, Signal: "caller_volume", Subject: "svc'a\\b",
+				Statistic: 3, PValue: math.NaN(), Effect: 1.5, Threshold: 2, Severity: "ok", N: 7, ReferenceID: "ref-1", DecidedAt: flushed},
+		},
 		Models: []ModelWindowRow{{
 			ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: end,
 			Events: uint64(lastOffset - firstOffset + 1), LateEvents: 2, RejectedEvents: 3, Partitions: 1,
@@ -170,7 +177,12 @@ func TestWriteWindowsRoundTrip(t *testing.T) {
 		t.Errorf("drift_scores:\n got %+v\nwant %+v", got, want)
 	}
 
-	for table, n := range map[string]float64{"inference_windows": 1, "feature_windows": 2, "drift_scores": 2} {
+	gotSignals, wantSignals := withoutNaNSignals(t, readSignals(t, s), b.Signals)
+	if !reflect.DeepEqual(gotSignals, wantSignals) {
+		t.Errorf("signals:\n got %+v\nwant %+v", gotSignals, wantSignals)
+	}
+
+	for table, n := range map[string]float64{"inference_windows": 1, "feature_windows": 2, "drift_scores": 2, "signals": 2, "model_windows": 1} {
 		if got := metricValue(t, reg, "driftwatch_clickhouse_insert_rows_total", table); got != n {
 			t.Errorf("driftwatch_clickhouse_insert_rows_total{table=%q} = %v, want %v", table, got, n)
 		}
@@ -324,4 +336,44 @@ func TestReplacingCollapse(t *testing.T) {
 	if n := queryInt(t, s, "SELECT count() FROM inference_windows"); n != 1 {
 		t.Fatalf("inference_windows rows after OPTIMIZE FINAL = %d, want 1", n)
 	}
+}
+
+func readSignals(t *testing.T, s *Store) []SignalRow {
+	t.Helper()
+	rows, err := s.Query(testContext(t), `SELECT model_id, model_version, window_start, window_end, signal, subject, statistic,
+		p_value, effect, threshold, severity, n, reference_id, evidence, decided_at FROM signals ORDER BY signal DESC, subject`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []SignalRow
+	for rows.Next() {
+		var r SignalRow
+		if err := rows.Scan(&r.ModelID, &r.ModelVersion, &r.WindowStart, &r.WindowEnd, &r.Signal, &r.Subject, &r.Statistic,
+			&r.PValue, &r.Effect, &r.Threshold, &r.Severity, &r.N, &r.ReferenceID, &r.Evidence, &r.DecidedAt); err != nil {
+			t.Fatal(err)
+		}
+		r.WindowStart, r.WindowEnd, r.DecidedAt = r.WindowStart.UTC(), r.WindowEnd.UTC(), r.DecidedAt.UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// withoutNaNSignals checks that NaN p-values read back as NaN and zeroes
+// them in both, so that the rows compare with reflect.DeepEqual.
+func withoutNaNSignals(t *testing.T, got, want []SignalRow) ([]SignalRow, []SignalRow) {
+	t.Helper()
+	got, want = append([]SignalRow(nil), got...), append([]SignalRow(nil), want...)
+	for i := range want {
+		if i < len(got) && math.IsNaN(want[i].PValue) {
+			if !math.IsNaN(got[i].PValue) {
+				t.Errorf("signals row %d: p_value %v, want NaN", i, got[i].PValue)
+			}
+			got[i].PValue, want[i].PValue = 0, 0
+		}
+	}
+	return got, want
 }

@@ -168,7 +168,11 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer s.Close()
 	m := analysis.ModelKey{ID: model, Version: version}
-	ref, err := analysis.ReferenceFromTable(t, m, acfg, time.Now())
+	cols := make([]analysis.Column, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = analysis.Column{Name: c.Name, Kind: c.Kind, Numeric: c.Numeric, Categorical: c.Categorical, Missing: c.Missing}
+	}
+	ref, err := analysis.ReferenceFromColumns(cols, m, acfg, time.Now())
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
@@ -210,7 +214,7 @@ func storeReference(ctx context.Context, s *storage.Store, ref *analysis.Referen
 	if !ref.CreatedAt.After(newest) {
 		ref.CreatedAt = newest.Add(time.Second)
 	}
-	if err := s.SaveReference(ctx, monitor.ReferenceRows(ref)); err != nil {
+	if err := s.SaveReference(ctx, monitor.ReferenceRows(ref, nil)); err != nil {
 		return "", fmt.Errorf("storing reference %s: %w", ref.ID, err)
 	}
 	return outcome, nil
@@ -496,7 +500,7 @@ func loadReferences(ctx context.Context, s *storage.Store, model string) (map[st
 		return nil, err
 	}
 	out := map[string]*analysis.Reference{}
-	for _, ref := range monitor.ReferencesFromRows(rs) {
+	for _, ref := range monitor.ReferencesFromRows(rs, nil) {
 		out[ref.ID] = ref
 	}
 	return out, nil

@@ -122,7 +122,8 @@ CREATE TABLE IF NOT EXISTS references
     bin_counts Array(UInt64),
     categories Array(String),
     category_counts Array(UInt64),
-    sample Array(Float64)
+    sample Array(Float64),
+    state String
 )
 ENGINE = ReplacingMergeTree(created_at)
 ORDER BY (model_id, model_version, reference_id, feature);
@@ -147,3 +148,27 @@ CREATE TABLE IF NOT EXISTS model_windows
 ENGINE = ReplacingMergeTree(decided_at)
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (model_id, model_version, window_start);
+
+CREATE TABLE IF NOT EXISTS signals
+(
+    model_id String,
+    model_version String,
+    window_start DateTime,
+    window_end DateTime,
+    signal String,
+    subject String,
+    statistic Float64,
+    p_value Float64,
+    effect Float64,
+    threshold Float64,
+    severity String,
+    n UInt64,
+    reference_id String,
+    evidence String,
+    decided_at DateTime
+)
+ENGINE = ReplacingMergeTree(decided_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, signal, subject, window_start);
+
+ALTER TABLE `references` ADD COLUMN state String AFTER sample;

@@ -122,7 +122,8 @@ CREATE TABLE IF NOT EXISTS references
     bin_counts Array(UInt64) CODEC(ZSTD(1)),
     categories Array(String) CODEC(ZSTD(1)),
     category_counts Array(UInt64) CODEC(ZSTD(1)),
-    sample Array(Float64) CODEC(ZSTD(1))
+    sample Array(Float64) CODEC(ZSTD(1)),
+    state String CODEC(ZSTD(1))
 )
 ENGINE = ReplacingMergeTree(created_at)
 ORDER BY (model_id, model_version, reference_id, feature);
@@ -147,3 +148,27 @@ CREATE TABLE IF NOT EXISTS model_windows
 ENGINE = ReplacingMergeTree(decided_at)
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (model_id, model_version, window_start);
+
+CREATE TABLE IF NOT EXISTS signals
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    window_start DateTime CODEC(Delta(4), ZSTD(1)),
+    window_end DateTime CODEC(Delta(4), ZSTD(1)),
+    signal LowCardinality(String),
+    subject String,
+    statistic Float64 CODEC(Gorilla, ZSTD(1)),
+    p_value Float64 CODEC(Gorilla, ZSTD(1)),
+    effect Float64 CODEC(Gorilla, ZSTD(1)),
+    threshold Float64 CODEC(Gorilla, ZSTD(1)),
+    severity LowCardinality(String),
+    n UInt64,
+    reference_id LowCardinality(String),
+    evidence String CODEC(ZSTD(1)),
+    decided_at DateTime CODEC(Delta(4), ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(decided_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, signal, subject, window_start);
+
+ALTER TABLE `references` ADD COLUMN state String CODEC(ZSTD(1)) AFTER sample;

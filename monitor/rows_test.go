@@ -1,0 +1,68 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
+	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// TestReferenceSignalStatesSurviveStorage: a reference warmed up with a
+// signal keeps the signal's merged state through ClickHouse, so that a
+// decider that loads it (after a restart, or taking a model over in a
+// rebalance) scores the signal as the one that pinned it did; a monitor
+// without that signal leaves the state out.
+func TestReferenceSignalStatesSurviveStorage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	set, err := signal.NewSet(signaltest.Classes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := analysis.DefaultConfig()
+	cfg.Signals = set
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
+	w := analysis.NewWindow(&cfg, m, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil)
+	for i := range 30 {
+		score := float64(i) / 30
+		e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: w.Start, Model: telemetry.Model{ID: m.ID, Version: m.Version},
+			Features: telemetry.Features{Numeric: map[string]float64{"x": score}}, Prediction: telemetry.Prediction{Class: []string{"a", "b", "b"}[i%3]}}
+		w.Observe(e, int64(i))
+	}
+	w.EndBatch()
+	ref := analysis.BuildReference(w, 10, 100, "warmup", 1, time.Now())
+	ref.ID = ref.Hash()
+	if err := store.SaveReference(ctx, ReferenceRows(ref, set)); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := store.LoadReferences(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := ReferencesFromRows(rows, set)
+	if len(loaded) != 1 || len(loaded[0].Signals) != 1 {
+		t.Fatalf("loaded %d references, signals %v", len(loaded), loaded)
+	}
+	got, want := loaded[0].Signals[0].(*signaltest.ClassCounts), ref.Signals[0].(*signaltest.ClassCounts)
+	if got.Events != want.Events || fmt.Sprint(got.Counts) != fmt.Sprint(want.Counts) {
+		t.Fatalf("signal state %+v after storage, %+v before", got, want)
+	}
+	if none := ReferencesFromRows(rows, nil); len(none) != 1 || none[0].Signals != nil || len(none[0].Numeric) != 1 {
+		t.Fatalf("a monitor without the signal: %+v", none)
+	}
+}
