@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -358,14 +359,16 @@ func TestAppendRoundTrip(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
 	i := func(v int64) *int64 { return &v }
 	in := telemetry.Event{
-		PredictionID: "id \"quoted\" \\ back\nslash\t\x01",
+		PredictionID: "id-42:x/y@z+w",
 		EventTime:    time.Date(2026, 11, 26, 14, 30, 0, 123456789, time.FixedZone("x", 3600)),
-		Model:        telemetry.Model{ID: "chat-bot", Version: "ü-7"},
+		Model:        telemetry.Model{ID: "chat-bot", Version: "v-7"},
 		Operation:    "chat",
 		Principal:    telemetry.Principal{EndUserID: "u", ClientAddress: "10.0.0.1"},
 		Features: telemetry.Features{
-			Numeric:     map[string]float64{"b": -0.5, "a": 1e21, "tiny": 5e-324, "neg": -123456.789},
-			Categorical: map[string]string{"lang": "日本語", "q": `"<>&`},
+			Numeric: map[string]float64{"b": -0.5, "a": 1e21, "tiny": 5e-324, "neg": -123456.789},
+			// Values that need escaping (control characters are refused by
+			// the decoder's character policy: see TestAppendEscapesControlCharacters).
+			Categorical: map[string]string{"lang": "日本語", "q": `"<>&`, "path": `"quoted" \ back/slash ü`},
 		},
 		Prediction: telemetry.Prediction{Score: f(0.25), Class: "x", Probabilities: map[string]float64{"x": 0.25, "y": 0.75}, Threshold: f(0.3)},
 		LatencyMS:  f(0),
@@ -395,5 +398,23 @@ func TestAppendRoundTrip(t *testing.T) {
 	in.Features.Numeric["b"] = math.Inf(1)
 	if err := d.Decode(g.Append(nil, &in), &out); err == nil {
 		t.Error("an infinite feature was accepted after Append")
+	}
+}
+
+// TestAppendEscapesControlCharacters: strings the decoder would refuse still
+// come out of Append as valid JSON holding them exactly, so that the
+// generator can produce hostile events for the tests that replay attacks.
+func TestAppendEscapesControlCharacters(t *testing.T) {
+	g, err := New(Scenario{Start: testStart, Models: []ModelSpec{{ID: "m", Numeric: []NumericSpec{{"x", DistNormal, 0, 1}}}}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := "id \"quoted\" \\ back\nslash\t\x01\u2028"
+	b := g.Append(nil, &telemetry.Event{PredictionID: hostile, EventTime: testStart, Model: telemetry.Model{ID: "m"}})
+	var out struct {
+		PredictionID string `json:"prediction_id"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil || out.PredictionID != hostile {
+		t.Fatalf("Append wrote %s: %v, prediction_id %q", b, err, out.PredictionID)
 	}
 }

@@ -217,6 +217,15 @@ func (d *Decoder) checkEvent(e *Event) *RejectError {
 			return tooLong(f.name, len(f.v), vmax)
 		}
 	}
+	if rj := checkIdentifiers("prediction_id", e.PredictionID, "model.id", e.Model.ID, "model.version", e.Model.Version,
+		"operation", e.Operation, "principal.enduser.id", e.Principal.EndUserID, "principal.service", e.Principal.Service,
+		"principal.tenant", e.Principal.Tenant); rj != nil {
+		return rj
+	}
+	if rj := checkValues("principal.client.address", e.Principal.ClientAddress, "prediction.class", e.Prediction.Class,
+		"error.type", e.ErrorType); rj != nil {
+		return rj
+	}
 	if rj := d.checkFeatures(&e.Features); rj != nil {
 		return rj
 	}
@@ -237,6 +246,8 @@ func (d *Decoder) checkEvent(e *Event) *RejectError {
 		switch {
 		case len(k) > vmax:
 			rj = tooLong(mapPath("prediction.probabilities", k), len(k), vmax)
+		case !ValidValue(k):
+			rj = checkValue(mapPath("prediction.probabilities", k), k)
 		case !finite(v) || v < 0 || v > 1:
 			rj = reject(ReasonInvalidValue, mapPath("prediction.probabilities", k)+": not a probability in [0, 1]")
 		}
@@ -265,8 +276,12 @@ func (d *Decoder) checkEvent(e *Event) *RejectError {
 			rj = reject(ReasonInvalidValue, `attributes[""]: empty key`)
 		case len(k) > d.lim.MaxNameLength:
 			rj = tooLong(mapPath("attributes", k), len(k), d.lim.MaxNameLength)
+		case !ValidIdentifier(k):
+			rj = checkIdentifier(mapPath("attributes", k), k)
 		case len(v) > vmax:
 			rj = tooLong(mapPath("attributes", k), len(v), vmax)
+		case !ValidValue(v):
+			rj = checkValue(mapPath("attributes", k), v)
 		}
 		if rj != nil && (worst == nil || k < worstKey) {
 			worst, worstKey = rj, k
@@ -300,6 +315,8 @@ func (d *Decoder) checkFeatures(f *Features) *RejectError {
 			keep(k, tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength))
 		case k == ScoreFeature || k == ClassFeature || k == AllNumericFeature:
 			keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name"))
+		case !ValidIdentifier(k):
+			keep(k, checkIdentifier(mapPath(path, k), k))
 		case !finite(v):
 			keep(k, notFinite(mapPath(path, k)))
 		}
@@ -313,8 +330,12 @@ func (d *Decoder) checkFeatures(f *Features) *RejectError {
 			keep(k, tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength))
 		case k == ScoreFeature || k == ClassFeature || k == AllNumericFeature:
 			keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name"))
+		case !ValidIdentifier(k):
+			keep(k, checkIdentifier(mapPath(path, k), k))
 		case len(v) > d.lim.MaxValueLength:
 			keep(k, tooLong(mapPath(path, k), len(v), d.lim.MaxValueLength))
+		case !ValidValue(v):
+			keep(k, checkValue(mapPath(path, k), v))
 		default:
 			if _, dup := f.Numeric[k]; dup {
 				keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": also a numeric feature"))
@@ -347,6 +368,9 @@ func (d *Decoder) checkLLM(l *LLM) *RejectError {
 	for i, r := range l.FinishReasons {
 		if len(r) > d.lim.MaxValueLength {
 			return tooLong(fmt.Sprintf("llm.gen_ai.response.finish_reasons[%d]", i), len(r), d.lim.MaxValueLength)
+		}
+		if rj := checkValue(fmt.Sprintf("llm.gen_ai.response.finish_reasons[%d]", i), r); rj != nil {
+			return rj
 		}
 	}
 	return nil

@@ -125,6 +125,15 @@ func (d *Decoder) DecodeFeedback(b []byte, f *Feedback) (err error) {
 		"content_sha256", f.ContentSHA256); rj != nil {
 		return rj
 	}
+	if rj := checkIdentifiers("feedback_id", f.FeedbackID, "model_id", f.ModelID, "target_dataset", f.TargetDataset,
+		"prediction_id", f.PredictionID, "principal.enduser.id", f.Principal.EndUserID,
+		"principal.service", f.Principal.Service, "principal.tenant", f.Principal.Tenant); rj != nil {
+		return rj
+	}
+	if rj := checkValues("principal.client.address", f.Principal.ClientAddress,
+		"proposed_label", f.ProposedLabel, "previous_label", f.PreviousLabel); rj != nil {
+		return rj
+	}
 	if !oneOf(f.Kind, FeedbackKinds) {
 		return reject(ReasonInvalidValue, "kind: must be one of label_override, thumbs, new_example, rlhf_preference")
 	}

@@ -89,5 +89,11 @@ func (d *Decoder) DecodeLabel(b []byte, l *Label) (err error) {
 		"label_source", l.LabelSource); rj != nil {
 		return rj
 	}
+	if rj := checkIdentifiers("prediction_id", l.PredictionID, "model_id", l.ModelID); rj != nil {
+		return rj
+	}
+	if rj := checkValues("label.class", l.Truth.Class, "label_source", l.LabelSource); rj != nil {
+		return rj
+	}
 	return nil
 }
