@@ -2,9 +2,12 @@ package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -22,6 +25,27 @@ const (
 	HeaderOrigOffset    = "x-orig-offset"
 	HeaderGroup         = "x-consumer-group"
 	HeaderFailedAt      = "x-failed-at"
+	// HeaderOrigSize, HeaderOrigSHA256 and HeaderTruncated mark a dead
+	// letter whose copy of the original was cut to fit: its original value
+	// size in bytes, the SHA-256 of the original value (hex), and what was
+	// cut ("value", "key", "headers", comma-separated).
+	HeaderOrigSize   = "x-orig-size"
+	HeaderOrigSHA256 = "x-orig-sha256"
+	HeaderTruncated  = "x-truncated"
+)
+
+// Bounds of the copy of the original a dead letter carries: whatever a
+// producer sent, a dead letter stays far below the brokers' default
+// message.max.bytes (1 MiB), so that it can always be written.
+const (
+	// MaxDeadLetterValue is the largest original value copied whole; a
+	// larger one is cut to its first MaxDeadLetterValue bytes.
+	MaxDeadLetterValue = 64 << 10
+	// maxDeadLetterKey bounds the copied key.
+	maxDeadLetterKey = 1 << 10
+	// maxDeadLetterHeaders bounds the copied original headers (keys and
+	// values); beyond it they are left out.
+	maxDeadLetterHeaders = 16 << 10
 )
 
 // maxErrorDetail bounds the x-error header.
@@ -105,9 +129,10 @@ func (w *DeadLetterWriter) Write(ctx context.Context, dls []DeadLetter) error {
 	for i := range dls {
 		msgs[i] = w.message(&dls[i], now)
 	}
-	// Dead letters are retried whatever the error (the hostile-producers
-	// issue makes size and permission errors permanent here too).
-	if n, err := writeRetrying(ctx, w.w, msgs, deadLetterBackoffMin, deadLetterBackoffMax, w.log, "writing dead letters", w.writeErrors, nil); err != nil {
+	// Dead letters are bounded, so a size error means the brokers' limit is
+	// far below the default: like a refused authorization or a missing topic,
+	// retrying cannot help, and the error says so at once.
+	if n, err := writeRetrying(ctx, w.w, msgs, deadLetterBackoffMin, deadLetterBackoffMax, w.log, "writing dead letters", w.writeErrors, permanent); err != nil {
 		return fmt.Errorf("writing %d dead letters: %w", n, err)
 	}
 	for i := range dls {
@@ -118,8 +143,31 @@ func (w *DeadLetterWriter) Write(ctx context.Context, dls []DeadLetter) error {
 
 // message builds the dead-letter record for dl.
 func (w *DeadLetterWriter) message(dl *DeadLetter, failedAt string) kafka.Message {
-	h := make([]kafka.Header, 0, len(dl.Msg.Headers)+7)
-	h = append(h, dl.Msg.Headers...)
+	h := make([]kafka.Header, 0, len(dl.Msg.Headers)+10)
+	var cut []string
+	size := 0
+	for _, oh := range dl.Msg.Headers {
+		size += len(oh.Key) + len(oh.Value)
+	}
+	if size <= maxDeadLetterHeaders {
+		h = append(h, dl.Msg.Headers...)
+	} else {
+		cut = append(cut, "headers")
+	}
+	key, value := dl.Msg.Key, dl.Msg.Value
+	if len(key) > maxDeadLetterKey {
+		key, cut = key[:maxDeadLetterKey], append(cut, "key")
+	}
+	if len(value) > MaxDeadLetterValue {
+		sum := sha256.Sum256(value)
+		h = append(h,
+			kafka.Header{Key: HeaderOrigSize, Value: strconv.AppendInt(nil, int64(len(value)), 10)},
+			kafka.Header{Key: HeaderOrigSHA256, Value: []byte(hex.EncodeToString(sum[:]))})
+		value, cut = value[:MaxDeadLetterValue], append(cut, "value")
+	}
+	if len(cut) > 0 {
+		h = append(h, kafka.Header{Key: HeaderTruncated, Value: []byte(strings.Join(cut, ","))})
+	}
 	h = append(h,
 		kafka.Header{Key: HeaderErrorReason, Value: []byte(dl.Reason)},
 		kafka.Header{Key: HeaderError, Value: []byte(truncate(dl.Detail, maxErrorDetail))},
@@ -129,7 +177,7 @@ func (w *DeadLetterWriter) message(dl *DeadLetter, failedAt string) kafka.Messag
 		kafka.Header{Key: HeaderGroup, Value: []byte(w.group)},
 		kafka.Header{Key: HeaderFailedAt, Value: []byte(failedAt)},
 	)
-	return kafka.Message{Key: dl.Msg.Key, Value: dl.Msg.Value, Headers: h}
+	return kafka.Message{Key: key, Value: value, Headers: h}
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.

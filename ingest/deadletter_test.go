@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,4 +178,47 @@ func readAll(t *testing.T, brokers []string, topic string, n int) []kafka.Messag
 		t.Fatalf("read %d messages from %s, want %d", len(out), topic, n)
 	}
 	return out
+}
+
+// TestDeadLetterOfAHugeMessageIsWritten: a producer's message that the
+// source topic accepted but a dead letter could not carry whole (about
+// 1 MiB of value, a long key, many headers) used to fail with Message Size
+// Too Large forever and stop its partition. Its dead letter carries the
+// first 64 KiB, the original size and SHA-256, and says what was cut.
+func TestDeadLetterOfAHugeMessageIsWritten(t *testing.T) {
+	const topic, dlq = "telemetry", "telemetry.dlq"
+	e := startBroker(t, topic, dlq)
+	w := NewDeadLetterWriter(e.Brokers(), dlq, "driftwatch", nil, testLog(t))
+	defer w.Close()
+	value := bytes.Repeat([]byte("0123456789abcdef"), 65<<10) // 1040 KiB
+	var headers []kafka.Header
+	for i := range 40 {
+		headers = append(headers, kafka.Header{Key: fmt.Sprintf("h%d", i), Value: bytes.Repeat([]byte{'v'}, 1000)})
+	}
+	key := bytes.Repeat([]byte{'k'}, 5000)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Write(ctx, []DeadLetter{{Msg: Message{Topic: topic, Offset: 3, Key: key, Value: value, Headers: headers},
+		Reason: "too_large", Detail: "body: 1064960 bytes, limit 65536"}}); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	got := readAll(t, e.Brokers(), dlq, 1)[0]
+	h := map[string]string{}
+	for _, x := range got.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	sum := sha256.Sum256(value)
+	if !bytes.Equal(got.Value, value[:MaxDeadLetterValue]) || len(got.Key) != 1024 {
+		t.Errorf("value %d bytes, key %d bytes: want the first %d and 1024", len(got.Value), len(got.Key), MaxDeadLetterValue)
+	}
+	want := map[string]string{HeaderOrigSize: strconv.Itoa(len(value)), HeaderOrigSHA256: hex.EncodeToString(sum[:]),
+		HeaderTruncated: "headers,key,value", HeaderErrorReason: "too_large", HeaderOrigOffset: "3"}
+	for k, v := range want {
+		if h[k] != v {
+			t.Errorf("header %s = %q, want %q", k, h[k], v)
+		}
+	}
+	if _, kept := h["h0"]; kept {
+		t.Error("40 KB of original headers were copied")
+	}
 }

@@ -152,6 +152,12 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Without its dead-letter topic every partition would stop at its first
+	// bad message: refuse to start instead, naming it.
+	if _, err := ingest.PartitionCount(ctx, nil, cfg.Kafka.Consumer.Brokers, cfg.Kafka.Consumer.DeadLetterTopic); err != nil {
+		return nil, fmt.Errorf("dead-letter topic %q is not readable (create it, or set kafka.dead_letter_topic to one that exists): %w",
+			cfg.Kafka.Consumer.DeadLetterTopic, err)
+	}
 	m.dlq = ingest.NewDeadLetterWriter(cfg.Kafka.Consumer.Brokers, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.Consumer.GroupID, m.reg, m.log)
 	m.consumer, err = ingest.NewConsumer(cfg.Kafka.Consumer, m.openPartition, m.reg, m.log)
 	if err != nil {

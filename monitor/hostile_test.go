@@ -1,0 +1,178 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// The hostile suite replays, against the real pipeline (embedded broker over
+// TCP, ClickHouse), what a hostile or careless producer does to blind,
+// exhaust or mislead the monitor; each test shows the attack fails.
+
+// hostileMonitor runs a monitor on a fresh embedded broker with the given
+// topics and returns it with the broker's addresses.
+func hostileMonitor(t *testing.T, ctx context.Context, topics ...string) (*Monitor, []string) {
+	t.Helper()
+	addr, db := testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: topics, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Kafka.Consumer.Topic = "telemetry"
+	cfg.Kafka.Consumer.Brokers = e.Brokers()
+	cfg.Kafka.Consumer.HeartbeatInterval = 200 * time.Millisecond
+	cfg.Kafka.Consumer.JoinGroupBackoff = 200 * time.Millisecond
+	cfg.Kafka.Consumer.MaxWait = 100 * time.Millisecond
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
+	cfg.Analysis.WindowSize = 2 * time.Second
+	cfg.Analysis.AllowedLateness = time.Second
+	cfg.Analysis.IdleFlush = time.Second
+	m, err := New(ctx, cfg, Options{})
+	if err != nil {
+		return nil, e.Brokers()
+	}
+	t.Cleanup(func() { m.Close(context.Background()) })
+	return m, e.Brokers()
+}
+
+// hostileEvent is a valid inference event of model id at time at.
+func hostileEvent(t *testing.T, i int, id string, at time.Time) []byte {
+	t.Helper()
+	b, err := json.Marshal(map[string]any{"prediction_id": fmt.Sprintf("p-%d", i), "event_time": at.Format(time.RFC3339Nano),
+		"model": map[string]any{"id": id, "version": "1"}, "features": map[string]any{"numeric": map[string]any{"x": float64(i % 7)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestHostileMissingDeadLetterTopicStopsStartup: without its dead-letter
+// topic every partition would stop at its first bad message while /healthz
+// said ok; driftwatch refuses to start instead, naming the topic.
+func TestHostileMissingDeadLetterTopicStopsStartup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.Brokers = "telemetry", e.Brokers()
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
+	m, err := New(ctx, cfg, Options{})
+	if err == nil {
+		m.Close(ctx)
+		t.Fatal("started without a dead-letter topic")
+	}
+	if !strings.Contains(err.Error(), `dead-letter topic "telemetry.dlq"`) {
+		t.Fatalf("error does not name the dead-letter topic: %v", err)
+	}
+}
+
+// TestHostileOversizedMessageAndNamesDoNotStopOrMislead: a message just
+// under 1 MiB (the source topic accepts it, the decoder refuses it as too
+// large, and a whole copy with dead-letter headers would exceed the brokers'
+// limit, stopping the partition at every restart)
+// and events whose ids and names would escape SQL literals, Grafana's
+// formatting, alert keys or log lines are dead-lettered with their reason;
+// the dead letter of the big one is cut to fit; the partition goes on and
+// counts every valid event after them; nothing of them reaches ClickHouse.
+func TestHostileOversizedMessageAndNamesDoNotStopOrMislead(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	m, brokers := hostileMonitor(t, ctx, "telemetry", "telemetry.dlq")
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	var msgs []kafka.Message
+	// Just under the brokers' default message.max.bytes (1048588) with its
+	// batch: the dead letter's headers would push a whole copy over it.
+	huge := append([]byte(`{"prediction_id":"big","padding":"`), bytes.Repeat([]byte{'x'}, 1048400-36)...)
+	huge = append(huge, `"}`...)
+	msgs = append(msgs, kafka.Message{Key: []byte("fraud"), Value: huge})
+	attacks := []string{`x\' OR 1=1 --`, "fraud\nlevel=ERROR msg=forged", "a\x00b", "org\u202Egpj", `'); DROP TABLE inference_windows; --`}
+	for i, id := range attacks {
+		msgs = append(msgs, kafka.Message{Key: []byte("fraud"), Value: hostileEvent(t, 1000+i, id, at)})
+	}
+	// A feature name and a category value that would do the same.
+	bad, _ := json.Marshal(map[string]any{"prediction_id": "f1", "event_time": at.Format(time.RFC3339),
+		"model": map[string]any{"id": "fraud", "version": "1"}, "features": map[string]any{"numeric": map[string]any{`x\'`: 1}}})
+	msgs = append(msgs, kafka.Message{Key: []byte("fraud"), Value: bad})
+	bad, _ = json.Marshal(map[string]any{"prediction_id": "f2", "event_time": at.Format(time.RFC3339),
+		"model": map[string]any{"id": "fraud", "version": "1"}, "features": map[string]any{"categorical": map[string]any{"c": "a\nb"}}})
+	msgs = append(msgs, kafka.Message{Key: []byte("fraud"), Value: bad})
+	const good = 300
+	for i := range good {
+		msgs = append(msgs, kafka.Message{Key: []byte("fraud"), Value: hostileEvent(t, i, "fraud", at.Add(time.Duration(i)*10*time.Millisecond))})
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: "telemetry", BatchBytes: 2 << 20, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	for _, msg := range msgs { // one at a time: the big one alone in its batch
+		if err := w.WriteMessages(ctx, msg); err != nil {
+			t.Fatalf("producing: %v", err)
+		}
+	}
+
+	s := m.Store()
+	deadline := time.Now().Add(90 * time.Second)
+	for queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL WHERE model_id = 'fraud'") != good {
+		if time.Now().After(deadline) {
+			t.Fatalf("the partition stopped: %d of %d valid events stored after the hostile ones",
+				queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL WHERE model_id = 'fraud'"), good)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := queryUint(t, s, "SELECT count() FROM inference_windows WHERE model_id != 'fraud'"); n != 0 {
+		t.Errorf("%d inference_windows rows of hostile model ids", n)
+	}
+	if n := queryUint(t, s, "SELECT count() FROM feature_windows WHERE feature != 'x'"); n != 0 {
+		t.Errorf("%d feature_windows rows of other features than x", n)
+	}
+
+	// Every hostile message is dead-lettered once, with its reason.
+	reasons := map[string]int{}
+	var bigLetter kafka.Message
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: "telemetry.dlq", Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	for range len(attacks) + 3 {
+		rctx, rcancel := context.WithTimeout(ctx, 20*time.Second)
+		msg, err := r.ReadMessage(rctx)
+		rcancel()
+		if err != nil {
+			t.Fatalf("reading dead letters (%v so far): %v", reasons, err)
+		}
+		for _, h := range msg.Headers {
+			if h.Key == ingest.HeaderErrorReason {
+				reasons[string(h.Value)]++
+				if string(h.Value) == telemetry.ReasonTooLarge {
+					bigLetter = msg
+				}
+			}
+		}
+	}
+	if reasons[telemetry.ReasonTooLarge] != 1 || reasons[telemetry.ReasonInvalidCharacter] != len(attacks)+2 {
+		t.Errorf("dead-letter reasons %v, want 1 too_large and %d invalid_character", reasons, len(attacks)+2)
+	}
+	if len(bigLetter.Value) != ingest.MaxDeadLetterValue {
+		t.Errorf("the big message's dead letter carries %d bytes, want the first %d", len(bigLetter.Value), ingest.MaxDeadLetterValue)
+	}
+}
