@@ -121,14 +121,11 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 		m.embedded = e
 		m.log.Info("embedded Kafka broker started", "brokers", e.Brokers())
 	}
-	store, err := storage.Open(ctx, cfg.ClickHouse, m.reg, m.log)
+	store, err := storage.OpenRetrying(ctx, cfg.ClickHouse, m.reg, m.log)
 	if err != nil {
 		return nil, err
 	}
 	m.store = store
-	if err := store.Migrate(ctx); err != nil {
-		return nil, err
-	}
 	rows, err := store.LoadReferences(ctx)
 	if err != nil {
 		return nil, err

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftwatch/driftwatch/internal/backoff"
 )
@@ -23,6 +25,58 @@ var permanentCodes = map[int32]bool{
 	60: true, // UNKNOWN_TABLE
 	62: true, // SYNTAX_ERROR
 	81: true, // UNKNOWN_DATABASE
+}
+
+// startupPermanentCodes are the exception codes that end OpenRetrying at once: the server
+// answered and refused the user, which a retry does not change.
+var startupPermanentCodes = map[int32]bool{
+	192: true, // UNKNOWN_USER
+	193: true, // WRONG_PASSWORD
+	194: true, // REQUIRED_PASSWORD
+	497: true, // ACCESS_DENIED
+	516: true, // AUTHENTICATION_FAILED
+}
+
+// OpenRetrying opens the store and migrates its schema like Open and Migrate, retrying with backoff
+// (from 500ms, doubling, at most cfg.MaxRetryBackoff) while ClickHouse cannot be reached or fails,
+// as writes do during an outage, and logging each failure; so that a monitor started before its
+// database, or during an outage, waits for it instead of exiting. It gives up when ctx ends, and at
+// once on an invalid configuration, a refused user or password, or a schema error.
+func OpenRetrying(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("storage config: %w", err)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var store *Store
+	err := backoff.Retry(ctx, backoff.Policy{
+		Initial: 500 * time.Millisecond,
+		Max:     max(cfg.MaxRetryBackoff, 500*time.Millisecond),
+		OnRetry: func(attempt int, err error, pause time.Duration) {
+			log.Warn("ClickHouse not available at start-up, retrying", "addr", cfg.Addr, "attempt", attempt, "backoff", pause, "err", err)
+		},
+	}, func(ctx context.Context) error {
+		s, err := Open(ctx, cfg, reg, log)
+		if err == nil {
+			if err = s.Migrate(ctx); err != nil {
+				s.Close()
+			}
+		}
+		if err != nil {
+			var ex *clickhouse.Exception
+			if errors.As(err, &ex) && (startupPermanentCodes[ex.Code] || permanentCodes[ex.Code]) {
+				return backoff.Permanent(err)
+			}
+			return err
+		}
+		store = s
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return store, nil
 }
 
 // isPermanent reports whether err should not be retried: it was marked backoff.Permanent (a row

@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -260,4 +262,62 @@ func TestStoresShareRegistry(t *testing.T) {
 	if n := metricValue(t, reg, "driftwatch_clickhouse_insert_rows_total", "alerts"); n != 2 {
 		t.Fatalf("driftwatch_clickhouse_insert_rows_total{table=alerts} = %v over two Stores, want 2", n)
 	}
+}
+
+// TestOpenRetryingWaitsForTheServer: a monitor started while ClickHouse is
+// down waits for it (and says so) instead of exiting; a refused password
+// ends the wait at once.
+func TestOpenRetryingWaitsForTheServer(t *testing.T) {
+	addr := requireServer(t)
+	p := startProxy(t, addr)
+	p.refuse()
+	cfg := DefaultConfig()
+	cfg.Addr, cfg.Database = p.addr, randomDatabase(t)
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&syncWriter{w: &logged}, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	var s *Store
+	go func() {
+		var err error
+		s, err = OpenRetrying(ctx, cfg, prometheus.NewRegistry(), log)
+		done <- err
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("OpenRetrying returned while ClickHouse was unreachable: %v", err)
+	default:
+	}
+	p.forward()
+	if err := <-done; err != nil {
+		t.Fatalf("OpenRetrying after the server came back: %v", err)
+	}
+	defer s.Close()
+	if n := queryInt(t, s, "SELECT count() FROM schema_migrations"); n != uint64(len(migrations)) {
+		t.Errorf("%d migrations applied, want %d", n, len(migrations))
+	}
+	if !strings.Contains(logged.String(), "ClickHouse not available at start-up, retrying") {
+		t.Errorf("the wait was not logged: %s", logged.String())
+	}
+
+	bad := cfg
+	bad.Addr, bad.Password = addr, "wrong"
+	start := time.Now()
+	if _, err := OpenRetrying(ctx, bad, nil, nil); err == nil || time.Since(start) > 5*time.Second {
+		t.Fatalf("a wrong password: %v after %s, want an error at once", err, time.Since(start))
+	}
+}
+
+// syncWriter serialises writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }
