@@ -142,7 +142,7 @@ type Record struct {
 
 // Alert is the public view of one pending or firing alert.
 type Alert struct {
-	// Key is driftwatch/<model>/<version>/<feature>.
+	// Key is the series' de-duplication key, as Key returns it.
 	Key string
 	// ModelID, ModelVersion and Feature identify the series.
 	ModelID, ModelVersion, Feature string
@@ -160,9 +160,4 @@ type Alert struct {
 	FiredAt time.Time
 	// LastWindowEnd is the end of the latest window seen for the key.
 	LastWindowEnd time.Time
-}
-
-// Key returns the de-duplication key of a series: driftwatch/<model>/<version>/<feature>.
-func Key(modelID, modelVersion, feature string) string {
-	return "driftwatch/" + modelID + "/" + modelVersion + "/" + feature
 }

@@ -252,7 +252,7 @@ func (m *Manager) notice(st *state, o *Observation, status string) *Notification
 		Key: st.alert.Key, Status: status, Severity: st.alert.Severity,
 		ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature,
 		Summary: st.alert.Summary, Tests: slices.Clone(o.Tests),
-		StartsAt: st.alert.StartsAt, WindowEnd: o.WindowEnd, DashboardURL: m.cfg.DashboardURL,
+		StartsAt: st.alert.StartsAt, WindowStart: o.WindowStart, WindowEnd: o.WindowEnd, DashboardURL: m.cfg.DashboardURL,
 	}
 }
 
@@ -351,34 +351,12 @@ func (m *Manager) Delivered() (ok, failed int) {
 // summary is the one-line text of a drifted window, e.g.
 // "psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)".
 func summary(o *Observation) string {
-	what := "drift " + string(o.Severity)
-	if i := alert.Worst(o.Tests); i >= 0 {
-		t := o.Tests[i]
-		what = t.Test + " " + alert.FormatFloat(t.Statistic)
-	}
-	return fmt.Sprintf("%s on feature %s of %s (window %s)", what, o.Feature, modelName(o), windowText(o))
+	return alert.Summary(alert.What(StatusFiring, o.Severity, o.Tests), o.ModelID, o.ModelVersion, o.Feature,
+		o.WindowStart, o.WindowEnd, nil)
 }
 
+// resolvedSummary is the one-line text of the window that resolved an alert.
 func resolvedSummary(o *Observation) string {
-	return fmt.Sprintf("drift resolved on feature %s of %s (window %s)", o.Feature, modelName(o), windowText(o))
-}
-
-func modelName(o *Observation) string {
-	if o.ModelVersion == "" {
-		return o.ModelID
-	}
-	return o.ModelID + " v" + o.ModelVersion
-}
-
-// windowText renders a window as "14:00–14:01" (UTC), with seconds or dates when needed.
-func windowText(o *Observation) string {
-	s, e := o.WindowStart.UTC(), o.WindowEnd.UTC()
-	layout := "15:04"
-	if s.Second() != 0 || e.Second() != 0 {
-		layout = "15:04:05"
-	}
-	if s.YearDay() != e.YearDay() || s.Year() != e.Year() {
-		return s.Format("2006-01-02 "+layout) + "–" + e.Format("2006-01-02 "+layout)
-	}
-	return s.Format(layout) + "–" + e.Format(layout)
+	return alert.Summary(alert.What(StatusResolved, o.Severity, o.Tests), o.ModelID, o.ModelVersion, o.Feature,
+		o.WindowStart, o.WindowEnd, nil)
 }

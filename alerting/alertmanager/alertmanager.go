@@ -40,7 +40,7 @@ func New(cfg Config) (*Notifier, error) {
 	return &Notifier{
 		url:    strings.TrimSuffix(cfg.URL, "/") + "/api/v2/alerts",
 		resend: cfg.ResendInterval,
-		client: &http.Client{Timeout: cfg.Timeout},
+		client: alert.NewClient(cfg.Timeout),
 		now:    time.Now,
 		sev:    make(map[string]alert.Severity),
 	}, nil
@@ -103,7 +103,8 @@ func (a *Notifier) NewAlert(n *alert.Notification, sev alert.Severity, now time.
 
 // Notify posts n. When the severity of a firing alert changed since the last
 // post, the alert with the old severity label is ended in the same request.
-// 2xx is success; network errors, 429 and 5xx are retryable; 400 is permanent.
+// 2xx is success; network errors, 429 and 5xx are retryable; 400 and a
+// redirect (never followed) are permanent.
 func (a *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	now := a.now()
 	a.mu.Lock()

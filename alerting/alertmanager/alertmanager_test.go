@@ -148,9 +148,9 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{config(func(c *alertmanager.Config) {}), "url: required"},
 		{config(func(c *alertmanager.Config) { c.URL = "127.0.0.1:9093" }), "url: "},
-		{config(func(c *alertmanager.Config) { c.URL, c.ResendInterval = "http://x", -time.Second }), "resend_interval: "},
-		{config(func(c *alertmanager.Config) { c.URL, c.ResendInterval = "http://x", 0 }), "resend_interval: "},
-		{config(func(c *alertmanager.Config) { c.URL, c.Timeout = "http://x", 0 }), "timeout: "},
+		{config(func(c *alertmanager.Config) { c.URL, c.ResendInterval = "https://x", -time.Second }), "resend_interval: "},
+		{config(func(c *alertmanager.Config) { c.URL, c.ResendInterval = "https://x", 0 }), "resend_interval: "},
+		{config(func(c *alertmanager.Config) { c.URL, c.Timeout = "https://x", 0 }), "timeout: "},
 	} {
 		before := bad.cfg
 		if err := bad.cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), bad.want) {
@@ -339,7 +339,7 @@ func waitFor(t *testing.T, d time.Duration, what, logPath string, cond func() bo
 
 func TestGolden(t *testing.T) {
 	fire, resolve := alerttest.Sample()
-	n, err := alertmanager.New(config(func(c *alertmanager.Config) { c.URL = "http://alertmanager:9093" }))
+	n, err := alertmanager.New(config(func(c *alertmanager.Config) { c.URL = "https://alertmanager:9093" }))
 	if err != nil {
 		t.Fatal(err)
 	}

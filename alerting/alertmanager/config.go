@@ -2,7 +2,6 @@ package alertmanager
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
@@ -18,8 +17,9 @@ type Config struct {
 	// Default: "", which alerting.Config.WithDerived makes "alertmanager"
 	// (then "alertmanager-1", ... for further ones).
 	Name string `yaml:"name"`
-	// URL is Alertmanager's base URL, e.g. http://alertmanager:9093; alerts go to
-	// <url>/api/v2/alerts. Required.
+	// URL is Alertmanager's base URL, e.g. https://alertmanager:9093; alerts go to
+	// <url>/api/v2/alerts. Required; https, or http to a loopback host
+	// (127.0.0.0/8, ::1, localhost). Redirects are not followed.
 	URL string `yaml:"url"`
 	// ResendInterval is how often a firing alert is posted again. Alertmanager
 	// resolves an alert whose endsAt passes, and driftwatch sets endsAt to four
@@ -53,8 +53,8 @@ func (c Config) Validate() error {
 	if c.URL == "" {
 		return fmt.Errorf("url: required")
 	}
-	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url: %q is not an absolute http(s) URL", c.URL)
+	if err := alert.CheckURL("alertmanager", c.Name, c.URL); err != nil {
+		return fmt.Errorf("url: %w", err)
 	}
 	if c.ResendInterval <= 0 {
 		return fmt.Errorf("resend_interval: must be positive, got %s", c.ResendInterval)

@@ -2,7 +2,6 @@ package pagerduty
 
 import (
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -29,7 +28,9 @@ type Config struct {
 	// "pagerduty-1", ... for further integrations).
 	Name string `yaml:"name"`
 	// URL is the Events API endpoint; override it to point at a local server.
-	// Default: https://events.pagerduty.com/v2/enqueue.
+	// It must be https, or http to a loopback host (127.0.0.0/8, ::1,
+	// localhost); redirects are not followed. Default:
+	// https://events.pagerduty.com/v2/enqueue.
 	URL string `yaml:"url"`
 	// RoutingKeyFile is a file holding the 32-character integration key.
 	// Exactly one of routing_key_file and routing_key_env is required.
@@ -74,8 +75,8 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 // Validate reads the routing key to check it and returns an error naming the
 // first bad field. The key never appears in the error. It does not change c.
 func (c Config) Validate() error {
-	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url: %q is not an absolute http(s) URL", c.URL)
+	if err := alert.CheckURL("pagerduty", c.Name, c.URL); err != nil {
+		return fmt.Errorf("url: %w", err)
 	}
 	if c.Source == "" {
 		return fmt.Errorf("source: required")

@@ -46,7 +46,7 @@ func New(cfg Config) (*Notifier, error) {
 	return &Notifier{
 		cfg:     cfg,
 		key:     k,
-		client:  &http.Client{Timeout: cfg.Timeout},
+		client:  alert.NewClient(cfg.Timeout),
 		limiter: alert.NewLimiter(cfg.RatePerSecond, cfg.Burst),
 	}, nil
 }
@@ -84,8 +84,9 @@ type Link struct {
 	Text string `json:"text"`
 }
 
-// DedupKey returns the dedup_key for an alert key: the key itself, or, when it
-// is longer than PagerDuty's 255 characters, a stable SHA-256 digest of it.
+// DedupKey returns the dedup_key for an alert key: the key itself, which
+// alerting.Key keeps within PagerDuty's 255 characters, or, for a longer key
+// made elsewhere, a stable SHA-256 digest of it.
 func DedupKey(key string) string {
 	if len(key) <= maxDedupKey {
 		return key
@@ -140,7 +141,8 @@ func (p *Notifier) NewEvent(n *alert.Notification) Event {
 }
 
 // Notify sends n as a trigger or resolve event. 202 is success; network errors,
-// 429 and 5xx are retryable; 400 and other statuses are permanent.
+// 429 and 5xx are retryable; 400 and other statuses, a redirect (never
+// followed) included, are permanent.
 func (p *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	ev := p.NewEvent(n)
 	body, err := json.Marshal(ev)

@@ -141,7 +141,8 @@ func TestTriggerEscalateResolve(t *testing.T) {
 		}
 		evs = append(evs, ev)
 	}
-	wantKey := "driftwatch/fraud-scorer/3/" + feature
+	// The key's parts are percent-escaped (alerting.Key).
+	wantKey := "driftwatch/fraud-scorer/3/%3Cscript%3E%26amount"
 	for i, ev := range evs {
 		if ev.RoutingKey != routingKey || ev.DedupKey != wantKey {
 			t.Errorf("event %d: routing key or dedup_key differ: %q", i, ev.DedupKey)
@@ -174,6 +175,45 @@ func TestTriggerEscalateResolve(t *testing.T) {
 	}
 }
 
+// TestKeyCollisionCannotResolve replays the attack on alert keys: a producer
+// naming its model "org" version "model/1" must neither take over nor resolve
+// the incident of model "org/model" version "1", which shared its dedup_key
+// while keys joined unescaped parts.
+func TestKeyCollisionCannotResolve(t *testing.T) {
+	srv := alerttest.NewServer(t, checkEvent, accepted())
+	victim := func(i int, sev alerting.Severity) []alerting.Observation {
+		return []alerting.Observation{alerttest.Window(i, "org/model", "1", "f", sev, alerttest.PSI(0.5, sev))}
+	}
+	attacker := func(i int, sev alerting.Severity) []alerting.Observation {
+		return []alerting.Observation{alerttest.Window(i, "org", "model/1", "f", sev, alerttest.PSI(0.5, sev))}
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), newNotifier(t, srv.URL), 3,
+		victim(0, alerting.SeverityCritical),
+		attacker(1, alerting.SeverityOK), // a clean window of the look-alike series
+		attacker(2, alerting.SeverityWarning),
+		attacker(3, alerting.SeverityOK))
+	var got []string
+	for _, r := range srv.Requests() {
+		ev, err := decode(r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.EventAction+" "+ev.DedupKey)
+	}
+	want := []string{
+		"trigger driftwatch/org%2Fmodel/1/f",
+		"trigger driftwatch/org/model%2F1/f",
+		"resolve driftwatch/org/model%2F1/f",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events %q, want %q", got, want)
+	}
+	active := res.Manager.Active()
+	if len(active) != 1 || active[0].ModelID != "org/model" || active[0].State != alerting.StateFiring {
+		t.Errorf("active alerts %+v, want the victim's alone, still firing", active)
+	}
+}
+
 func TestLongNames(t *testing.T) {
 	srv := alerttest.NewServer(t, checkEvent, accepted())
 	feature := strings.Repeat("é", 2000)
@@ -186,8 +226,10 @@ func TestLongNames(t *testing.T) {
 	reqs := srv.Requests()
 	a, _ := decode(reqs[0].Body)
 	b, _ := decode(reqs[1].Body)
-	if a.DedupKey != b.DedupKey || !strings.HasPrefix(a.DedupKey, "driftwatch/sha256:") {
-		t.Errorf("dedup keys %q and %q, want one hashed key", a.DedupKey, b.DedupKey)
+	// alerting.Key keeps a readable start and hashes the whole triple.
+	if a.DedupKey != b.DedupKey || !strings.HasPrefix(a.DedupKey, "driftwatch/m/1/%C3%A9") ||
+		!strings.Contains(a.DedupKey, "/sha256:") || len(a.DedupKey) > 255 {
+		t.Errorf("dedup keys %q and %q, want one readable hashed key of at most 255 characters", a.DedupKey, b.DedupKey)
 	}
 	if n := utf8.RuneCountInString(a.Payload.Summary); n != 1024 || !strings.HasSuffix(a.Payload.Summary, "…") {
 		t.Errorf("summary of %d runes, want truncated to 1024", n)

@@ -1,9 +1,7 @@
 package slack
 
 import (
-	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
@@ -17,7 +15,8 @@ type Config struct {
 	// Default: "", which alerting.Config.WithDerived makes "slack" (then
 	// "slack-1", "slack-2", ... for further webhooks).
 	Name string `yaml:"name"`
-	// URLFile is a file holding the webhook URL. Exactly one of url_file and url_env is required.
+	// URLFile is a file holding the webhook URL (https, or http to a loopback
+	// host; redirects are not followed). Exactly one of url_file and url_env is required.
 	URLFile string `yaml:"url_file"`
 	// URLEnv names an environment variable holding the webhook URL.
 	URLEnv string `yaml:"url_env"`
@@ -54,8 +53,9 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 	return nil
 }
 
-// Validate reads the webhook URL to check it and returns an error naming the
-// first bad field. The URL never appears in the error. It does not change c.
+// Validate reads the webhook URL to check it (https, or http to a loopback
+// host) and returns an error naming the first bad field. The URL's path and
+// query never appear in the error. It does not change c.
 func (c Config) Validate() error {
 	if err := alert.ValidateDelivery(c.Timeout, c.Burst); err != nil {
 		return err
@@ -64,7 +64,8 @@ func (c Config) Validate() error {
 	return err
 }
 
-// webhookURL loads the secret URL and checks that it is an absolute http(s) URL.
+// webhookURL loads the secret URL and checks it with alert.CheckURL: https,
+// or http to a loopback host. The error names the URL's scheme and host only.
 func (c Config) webhookURL() (string, error) {
 	s, err := alert.LoadSecret(c.URLFile, c.URLEnv, "url_file", "url_env")
 	if err != nil {
@@ -74,9 +75,8 @@ func (c Config) webhookURL() (string, error) {
 	if c.URLEnv != "" {
 		field = "url_env"
 	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%s: %w", field, errors.New("secret is not an absolute http(s) URL"))
+	if err := alert.CheckURL("slack", c.Name, s); err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
 	}
 	return s, nil
 }

@@ -1,9 +1,13 @@
 // Package slack delivers driftwatch alerts to a Slack incoming webhook as a Block
 // Kit message (header, section, context) with the plain top-level text Slack uses
-// for notifications. It escapes the three characters Slack treats as control
-// characters (&, <, >) in every text that comes from telemetry, keeps within
-// Slack's block limits and paces messages per webhook. It does not decide when
-// to notify, nor retry: the alerting manager does both.
+// for notifications. Text from telemetry (model ids, versions, feature names, and
+// the alert key built from them) is untrusted: in mrkdwn it is always shown as
+// inline code, with backticks and invisible characters replaced and the three
+// characters Slack treats as control characters (&, <, >) escaped, so that it
+// can form no link, mention or formatting; the summary is rendered again from the
+// notification's fields for that. It keeps within Slack's block limits and paces
+// messages per webhook. It does not decide when to notify, nor retry: the
+// alerting manager does both.
 package slack
 
 import (
@@ -27,6 +31,12 @@ const (
 	maxFields     = 10
 	maxFieldTxt   = 2000
 	maxTestLines  = 20
+	// maxValue bounds one telemetry value in mrkdwn, escaped: a summary's two
+	// (feature, model) and the rest of it stay within a section's 3000
+	// characters, a field's within 2000.
+	maxValue = 800
+	// maxWhat bounds the start of a summary (test name and statistic), escaped.
+	maxWhat = 200
 )
 
 // Notifier posts alerts to one Slack incoming webhook.
@@ -47,14 +57,15 @@ func New(cfg Config) (*Notifier, error) {
 	}
 	return &Notifier{
 		url:     u,
-		client:  &http.Client{Timeout: cfg.Timeout},
+		client:  alert.NewClient(cfg.Timeout),
 		limiter: alert.NewLimiter(cfg.RatePerSecond, cfg.Burst),
 	}, nil
 }
 
 // Notify posts n. Network errors, 429 (with Retry-After) and 5xx are retryable;
 // other statuses (403, 404 channel_not_found, 410 channel_is_archived, 400
-// invalid_payload) and a 200 whose body is not "ok" are permanent.
+// invalid_payload, a redirect, which is not followed) and a 200 whose body is
+// not "ok" are permanent.
 func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -76,7 +87,7 @@ func acceptOK(code int, body []byte) error {
 	if code == http.StatusOK && strings.TrimSpace(string(body)) == "ok" {
 		return nil
 	}
-	return &alert.StatusError{Code: code, Body: alert.Truncate(string(body), 100)}
+	return &alert.StatusError{Code: code, Body: alert.Reason(string(body))}
 }
 
 // Message is an incoming-webhook payload.
@@ -131,9 +142,22 @@ func escTrunc(s string, n int) string {
 
 func mrkdwn(s string, n int) *Text { return &Text{Type: "mrkdwn", Text: escTrunc(s, n)} }
 
-// field is a section field "*label*\nvalue"; label is trusted, value is escaped.
+// code renders telemetry text as mrkdwn inline code, which Slack shows as it
+// is: invisible characters become U+FFFD and backticks U+02CB (either could
+// end the span), &, < and > are escaped, and the escaped text is cut to n
+// characters without splitting an entity. An empty value is shown as _empty_.
+func code(s string, n int) string {
+	if s == "" {
+		return "_empty_"
+	}
+	return "`" + escTrunc(strings.ReplaceAll(alert.Visible(s), "`", "\u02cb"), n) + "`"
+}
+
+func value(s string) string { return code(s, maxValue) }
+
+// field is a section field "*label*\nvalue"; label is trusted, value is mrkdwn.
 func field(label, value string) *Text {
-	return &Text{Type: "mrkdwn", Text: "*" + label + "*\n" + escTrunc(value, maxFieldTxt-len(label)-3)}
+	return &Text{Type: "mrkdwn", Text: "*" + label + "*\n" + value}
 }
 
 // NewMessage renders n as a Block Kit message within Slack's limits.
@@ -145,22 +169,26 @@ func NewMessage(n *alert.Notification) Message {
 	case n.Severity == alert.SeverityCritical:
 		icon, state = ":red_circle:", "Drift critical"
 	}
-	title := alert.Title(n)
+	// plain_text is shown literally: no links, mentions or formatting.
+	title := alert.Visible(alert.Title(n))
 	header := &Text{Type: "plain_text", Text: alert.Truncate(state+": "+title, maxHeader), Emoji: true}
 	fields := []*Text{
-		field("Model", n.ModelID),
-		field("Version", n.ModelVersion),
-		field("Feature", n.Feature),
-		field("Severity", string(n.Severity)),
-		field("Status", n.Status),
+		field("Model", value(n.ModelID)),
+		field("Version", value(n.ModelVersion)),
+		field("Feature", value(n.Feature)),
+		field("Severity", Escape(string(n.Severity))),
+		field("Status", Escape(n.Status)),
 		field("Window end", n.WindowEnd.UTC().Format("2006-01-02 15:04:05Z")),
 	}
 	if !n.StartsAt.IsZero() {
 		fields = append(fields, field("Since", n.StartsAt.UTC().Format("2006-01-02 15:04:05Z")))
 	}
+	// At most maxWhat + 2×(maxValue+2) + 100 characters: within maxSectionTxt.
+	summary := alert.Summary(escTrunc(alert.What(n.Status, n.Severity, n.Tests), maxWhat),
+		n.ModelID, n.ModelVersion, n.Feature, n.WindowStart, n.WindowEnd, value)
 	blocks := []Block{
 		{Type: "header", Text: header},
-		{Type: "section", Text: mrkdwn(icon+" "+n.Summary, maxSectionTxt), Fields: fields[:min(len(fields), maxFields)]},
+		{Type: "section", Text: &Text{Type: "mrkdwn", Text: icon + " " + summary}, Fields: fields[:min(len(fields), maxFields)]},
 	}
 	if len(n.Tests) > 0 {
 		var b strings.Builder
@@ -177,13 +205,13 @@ func NewMessage(n *alert.Notification) Message {
 		}
 		blocks = append(blocks, Block{Type: "section", Text: mrkdwn(strings.TrimSuffix(b.String(), "\n"), maxSectionTxt)})
 	}
-	ctxText := "driftwatch · " + Escape(n.Key)
+	ctxText := "driftwatch · " + value(n.Key)
 	if n.DashboardURL != "" {
 		ctxText += " · <" + Escape(n.DashboardURL) + "|Dashboard>"
 	}
 	blocks = append(blocks, Block{Type: "context", Elements: []*Text{{Type: "mrkdwn", Text: alert.Truncate(ctxText, maxFieldTxt)}}})
 	return Message{
-		Text:   escTrunc(fmt.Sprintf("[%s %s] %s", strings.ToUpper(n.Status), n.Severity, n.Summary), maxSectionTxt),
+		Text:   fmt.Sprintf("[%s %s] %s", strings.ToUpper(Escape(n.Status)), Escape(string(n.Severity)), summary),
 		Blocks: blocks[:min(len(blocks), maxBlocks)],
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -359,4 +360,84 @@ func TestGolden(t *testing.T) {
 	fire, resolve := alerttest.Sample()
 	alerttest.Golden(t, "firing.json", slack.NewMessage(fire))
 	alerttest.Golden(t, "resolved.json", slack.NewMessage(resolve))
+}
+
+// mrkdwnTexts returns every mrkdwn text of a payload: the top-level text,
+// section texts and fields, and context elements.
+func mrkdwnTexts(t *testing.T, body []byte) []string {
+	t.Helper()
+	var msg slack.Message
+	if err := json.Unmarshal(body, &msg); err != nil {
+		t.Fatal(err)
+	}
+	out := []string{msg.Text}
+	for _, b := range msg.Blocks {
+		for _, x := range append(append([]*slack.Text{b.Text}, b.Fields...), b.Elements...) {
+			if x != nil && x.Type == "mrkdwn" {
+				out = append(out, x.Text)
+			}
+		}
+	}
+	return out
+}
+
+// TestTelemetryIsInert replays hostile model, version and feature names
+// through the manager to a Slack receiver: in every mrkdwn text they must
+// appear only inside inline code, with &, < and > escaped and no backtick or
+// line break that could end the code span.
+func TestTelemetryIsInert(t *testing.T) {
+	tests := []struct {
+		name, value string
+		want        string // the value as the fields must show it
+	}{
+		{"mention, link and bold", "<!channel> http://evil.example *bold*", "`&lt;!channel&gt; http://evil.example *bold*`"},
+		{"backticks end the span", "a`<!here>`b *bold* http://evil.example", "`aˋ&lt;!here&gt;ˋb *bold* http://evil.example`"},
+		{"code block", "```\n<@U0BAD> _evil_\n```", "`ˋˋˋ\uFFFD&lt;@U0BAD&gt; _evil_\uFFFDˋˋˋ`"},
+		{"line break", "x\r\n*bold* <!subteam^S0BAD>", "`x\uFFFD\uFFFD*bold* &lt;!subteam^S0BAD&gt;`"},
+		{"labelled link", "<http://evil.example|click here>", "`&lt;http://evil.example|click here&gt;`"},
+		{"pre-escaped entities", "&lt;!channel&gt;", "`&amp;lt;!channel&amp;gt;`"},
+		{"bidi override", "\u202e<!channel>evil", "`\uFFFD&lt;!channel&gt;evil`"},
+	}
+	hostile := []string{"evil", "channel", "bold", "here", "U0BAD", "S0BAD", "http"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := alerttest.NewServer(t, checkBlockKit, slackOK())
+			n := newNotifier(t, srv.URL+"/services/T/B/C")
+			res := alerttest.Drive(t, alerttest.FastConfig(), n, 2,
+				[]alerting.Observation{alerttest.Window(0, tc.value, tc.value, tc.value, alerting.SeverityCritical, alerttest.PSI(0.5, alerting.SeverityCritical))},
+				[]alerting.Observation{alerttest.Window(1, tc.value, tc.value, tc.value, alerting.SeverityOK)})
+			reqs := srv.Requests()
+			if res.OK != 2 || len(reqs) != 2 {
+				t.Fatalf("%d deliveries succeeded of %d requests, want 2", res.OK, len(reqs))
+			}
+			for i, r := range reqs {
+				texts := mrkdwnTexts(t, r.Body)
+				for _, s := range texts {
+					spans := strings.Split(s, "`")
+					if len(spans)%2 == 0 {
+						t.Errorf("request %d: unbalanced backticks in %q", i, s)
+						continue
+					}
+					for j, span := range spans {
+						if j%2 == 1 { // inside inline code
+							if strings.ContainsAny(span, "<>\r\n\u202e") {
+								t.Errorf("request %d: code span %q holds a raw <, > or invisible character", i, span)
+							}
+							continue
+						}
+						for _, h := range hostile {
+							if strings.Contains(span, h) {
+								t.Errorf("request %d: %q outside inline code in %q", i, h, s)
+							}
+						}
+					}
+				}
+				for _, label := range []string{"Model", "Version", "Feature"} {
+					if f := "*" + label + "*\n" + tc.want; !slices.Contains(texts, f) {
+						t.Errorf("request %d: no field %q in %q", i, f, texts)
+					}
+				}
+			}
+		})
+	}
 }

@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
@@ -15,7 +14,8 @@ type Config struct {
 	// Default: "", which alerting.Config.WithDerived makes "webhook" (then
 	// "webhook-1", ... for further webhooks).
 	Name string `yaml:"name"`
-	// URL receives the POST. Required.
+	// URL receives the POST. Required; https, or http to a loopback host
+	// (127.0.0.0/8, ::1, localhost). Redirects are not followed.
 	URL string `yaml:"url"`
 	// BearerTokenFile is a file holding a token sent as "Authorization: Bearer <token>". Optional.
 	BearerTokenFile string `yaml:"bearer_token_file"`
@@ -51,8 +51,8 @@ func (c Config) Validate() error {
 	if c.URL == "" {
 		return fmt.Errorf("url: required")
 	}
-	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url: not an absolute http(s) URL")
+	if err := alert.CheckURL("webhook", c.Name, c.URL); err != nil {
+		return fmt.Errorf("url: %w", err)
 	}
 	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)

@@ -32,7 +32,7 @@ func New(cfg Config) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{url: cfg.URL, token: tok, client: &http.Client{Timeout: cfg.Timeout}}, nil
+	return &Notifier{url: cfg.URL, token: tok, client: alert.NewClient(cfg.Timeout)}, nil
 }
 
 // Payload is the JSON body of a webhook delivery.
@@ -95,7 +95,8 @@ func NewPayload(n *alert.Notification) Payload {
 }
 
 // Notify posts n. Any 2xx is success; network errors, 429 and 5xx are
-// retryable; other statuses are permanent.
+// retryable; other statuses, a redirect (never followed, so the token goes
+// nowhere else) included, are permanent.
 func (w *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	body, err := json.Marshal(NewPayload(n))
 	if err != nil {

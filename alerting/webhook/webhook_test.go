@@ -158,10 +158,10 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{config(func(c *webhook.Config) { c.URL = "http://127.0.0.1:1/x" }), ""},
 		{config(func(c *webhook.Config) {}), "url: required"},
-		{config(func(c *webhook.Config) { c.URL = "ftp://x" }), "url: not an absolute http(s) URL"},
-		{config(func(c *webhook.Config) { c.URL, c.BearerTokenEnv = "http://x", "DRIFTWATCH_TEST_WEBHOOK_UNSET" }), "bearer_token_env: "},
-		{config(func(c *webhook.Config) { c.URL, c.BearerTokenFile = "http://x", "/nonexistent/token" }), "bearer_token_file: reading secret"},
-		{config(func(c *webhook.Config) { c.URL, c.Timeout = "http://x", 0 }), "timeout: must be positive"},
+		{config(func(c *webhook.Config) { c.URL = "ftp://x" }), "url: webhook receiver: not an absolute http(s) URL"},
+		{config(func(c *webhook.Config) { c.URL, c.BearerTokenEnv = "https://x", "DRIFTWATCH_TEST_WEBHOOK_UNSET" }), "bearer_token_env: "},
+		{config(func(c *webhook.Config) { c.URL, c.BearerTokenFile = "https://x", "/nonexistent/token" }), "bearer_token_file: reading secret"},
+		{config(func(c *webhook.Config) { c.URL, c.Timeout = "https://x", 0 }), "timeout: must be positive"},
 	}
 	for _, tc := range tests {
 		c := tc.cfg

@@ -46,7 +46,7 @@ const (
 
 // Notification is one message about one alert, handed to every receiver.
 type Notification struct {
-	// Key is the de-duplication key, driftwatch/<model>/<version>/<feature>.
+	// Key is the de-duplication key, alerting.Key of the three names below.
 	Key string
 	// Status is "firing" or "resolved".
 	Status string
@@ -62,8 +62,8 @@ type Notification struct {
 	StartsAt time.Time
 	// EndsAt is the end of the window that resolved the alert; zero while firing.
 	EndsAt time.Time
-	// WindowEnd is the end of the window that caused this notification.
-	WindowEnd time.Time
+	// WindowStart and WindowEnd bound the window that caused this notification.
+	WindowStart, WindowEnd time.Time
 	// DashboardURL links to a dashboard, empty when none is configured.
 	DashboardURL string
 }

@@ -183,3 +183,27 @@ func TestLoadSecretTrimsAndNames(t *testing.T) {
 		t.Errorf("OptionalSecret = %q, %v", s, err)
 	}
 }
+
+func TestReason(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"  invalid_payload\n", "invalid_payload"},
+		{"a\r\nb\tc\x1b[0m\u202ed\x00e", "a b c [0m d e"},
+		{"bad \xff byte", "bad \uFFFD byte"},
+		{strings.Repeat("x", 300), strings.Repeat("x", MaxReason-3) + "…"},
+		{strings.Repeat("é", 150), strings.Repeat("é", (MaxReason-3)/2) + "…"},
+		{strings.Repeat("ab ", 100), strings.TrimSpace(strings.Repeat("ab ", 66)) + "…"},
+	}
+	for _, tc := range tests {
+		got := Reason(tc.in)
+		if got != tc.want {
+			t.Errorf("Reason(%.40q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if len(got) > MaxReason {
+			t.Errorf("Reason(%.40q) is %d bytes", tc.in, len(got))
+		}
+	}
+	if got := Visible("a\nb\u200bc`d"); got != "a\uFFFDb\uFFFDc`d" {
+		t.Errorf("Visible = %q", got)
+	}
+}

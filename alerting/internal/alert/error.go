@@ -39,11 +39,16 @@ func IsRetryable(err error) (bool, time.Duration) {
 type StatusError struct {
 	// Code is the HTTP status code.
 	Code int
-	// Body is the start of the response body, at most 256 bytes.
+	// Body is a short reason taken from the start of the response body, as
+	// Reason makes it: one line of at most MaxReason bytes. It is empty for a
+	// redirect, which is never followed.
 	Body string
 }
 
 func (e *StatusError) Error() string {
+	if e.Code >= 300 && e.Code < 400 {
+		return fmt.Sprintf("unexpected status %d: redirect not followed", e.Code)
+	}
 	if e.Body == "" {
 		return fmt.Sprintf("unexpected status %d", e.Code)
 	}

@@ -3,6 +3,8 @@ package alert
 import (
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -48,4 +50,118 @@ func Title(n *Notification) string {
 	b.WriteString(" · ")
 	b.WriteString(n.Feature)
 	return b.String()
+}
+
+// What is how a summary starts: "drift resolved" for a resolved alert, else
+// the worst test and its statistic ("psi 0.41"), or "drift <severity>" when
+// there is no test.
+func What(status string, sev Severity, tests []TestResult) string {
+	if status == StatusResolved {
+		return "drift resolved"
+	}
+	if i := Worst(tests); i >= 0 {
+		return tests[i].Test + " " + FormatFloat(tests[i].Statistic)
+	}
+	return "drift " + string(sev)
+}
+
+// Summary is the one-line text of an alert, e.g.
+// "psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)": what
+// (see What), the feature, the model ("<id> v<version>", or the id alone when
+// the version is empty), then the window in UTC. quote renders the feature and
+// the model, which come from telemetry (a sink's escaping); nil leaves them as
+// they are.
+func Summary(what, modelID, modelVersion, feature string, start, end time.Time, quote func(string) string) string {
+	if quote == nil {
+		quote = func(s string) string { return s }
+	}
+	model := modelID
+	if modelVersion != "" {
+		model += " v" + modelVersion
+	}
+	return what + " on feature " + quote(feature) + " of " + quote(model) + " (window " + windowText(start, end) + ")"
+}
+
+// windowText renders a window as "14:00–14:01" (UTC), with seconds or dates
+// when needed, and only its end when its start is unknown.
+func windowText(start, end time.Time) string {
+	s, e := start.UTC(), end.UTC()
+	layout := "15:04"
+	if s.Second() != 0 || e.Second() != 0 {
+		layout = "15:04:05"
+	}
+	if start.IsZero() {
+		return "ending " + e.Format("2006-01-02 "+layout)
+	}
+	if s.YearDay() != e.YearDay() || s.Year() != e.Year() {
+		return s.Format("2006-01-02 "+layout) + "–" + e.Format("2006-01-02 "+layout)
+	}
+	return s.Format(layout) + "–" + e.Format(layout)
+}
+
+// invisible reports whether r is a control or formatting character (line
+// breaks, escapes, zero-width and bidirectional marks): text that changes how
+// the rest of a line reads without being seen itself.
+func invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
+
+// Visible replaces every control or formatting character of s, and every
+// byte that is not UTF-8, by U+FFFD, so that telemetry text stays on one line
+// and shows that something was there.
+func Visible(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || invisible(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if invisible(r) {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// MaxReason bounds, in bytes, what Reason keeps of a receiver's text.
+const MaxReason = 200
+
+// Reason turns text a receiver chose (a response body, a transport error
+// quoting its answer) into a short reason fit for errors, logs and alert
+// records: control and formatting characters become spaces, runs of white
+// space one space, and the result is cut on a rune boundary to at most
+// MaxReason bytes, ending in "…" when it was cut.
+func Reason(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		if invisible(r) || unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+		if b.Len() > MaxReason {
+			break
+		}
+	}
+	out := b.String()
+	if len(out) <= MaxReason {
+		return out
+	}
+	cut := MaxReason - len("…")
+	for cut > 0 && !utf8.RuneStart(out[cut]) {
+		cut--
+	}
+	return strings.TrimRight(out[:cut], " ") + "…"
 }

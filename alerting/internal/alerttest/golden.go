@@ -52,17 +52,18 @@ func Sample() (firing, resolved *alerting.Notification) {
 		{Test: "ks", Statistic: 0.18, PValue: 0.0004, Threshold: 0.1, Severity: alerting.SeverityWarning},
 	}
 	firing = &alerting.Notification{
-		Key: "driftwatch/fraud-scorer/3/amount", Status: "firing", Severity: alerting.SeverityCritical,
+		Key: alerting.Key("fraud-scorer", "3", "amount"), Status: "firing", Severity: alerting.SeverityCritical,
 		ModelID: "fraud-scorer", ModelVersion: "3", Feature: "amount",
 		Summary:  "psi 0.41 on feature amount of fraud-scorer v3 (window 14:01–14:02)",
 		Tests:    tests,
-		StartsAt: T0, WindowEnd: T0.Add(2 * time.Minute), DashboardURL: "https://grafana.example/d/driftwatch",
+		StartsAt: T0, WindowStart: T0.Add(time.Minute), WindowEnd: T0.Add(2 * time.Minute),
+		DashboardURL: "https://grafana.example/d/driftwatch",
 	}
 	r := *firing
 	r.Status = "resolved"
 	r.Summary = "drift resolved on feature amount of fraud-scorer v3 (window 14:05–14:06)"
 	r.Tests = []alerting.TestResult{{Test: "psi", Statistic: 0.04, PValue: math.NaN(), Threshold: 0.25, Severity: alerting.SeverityOK}}
-	r.WindowEnd = T0.Add(6 * time.Minute)
+	r.WindowStart, r.WindowEnd = T0.Add(5*time.Minute), T0.Add(6*time.Minute)
 	r.EndsAt = r.WindowEnd
 	return firing, &r
 }
