@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,7 +52,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 	fs.IntVar(&o.features, "features", 10, "features per model")
 	fs.IntVar(&o.warmup, "warmup", 3, "windows that make each model's reference")
 	fs.StringVar(&o.clickhouse, "clickhouse-addr", "127.0.0.1:19000", "ClickHouse native address")
-	fs.StringVar(&o.database, "database", "driftwatch_demo", "ClickHouse database of the demo (dropped and recreated)")
+	fs.StringVar(&o.database, "database", defaultDemoDatabase, "ClickHouse database of the demo (dropped and recreated; a database with tables the demo did not create is refused)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9464", "address of /metrics")
 	fs.StringVar(&o.broker, "broker-addr", "127.0.0.1:19092", "listen address of the embedded broker")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "monitor log level")
@@ -144,16 +145,63 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	return printSummary(context.WithoutCancel(ctx), out, m, produced, sink, o)
 }
 
-// resetDatabase drops the demo database so that a run starts clean.
+// demoMarker is the table the demo creates in its database, so that a later
+// run knows the database is the demo's to drop.
+const demoMarker = "driftwatch_demo_marker"
+
+// defaultDemoDatabase is the demo's database unless --database says otherwise.
+const defaultDemoDatabase = "driftwatch_demo"
+
+// resetDatabase drops the demo database so that a run starts clean, then
+// creates it with its marker. It refuses a database that holds tables and no
+// marker (data the demo did not create), and the server's own databases.
 func resetDatabase(ctx context.Context, addr, db string) error {
 	cfg := storage.DefaultConfig()
 	cfg.Addr, cfg.Database, cfg.DialTimeout = addr, "default", 3*time.Second
+	probe := cfg
+	probe.Database = db
+	if err := probe.Validate(); err != nil {
+		return fmt.Errorf("--database: %w", err)
+	}
+	switch strings.ToLower(db) {
+	case "default", "system", "information_schema":
+		return fmt.Errorf("--database %s: a database of the server itself; the demo drops its database at every run, choose another name", db)
+	}
 	s, err := storage.Open(ctx, cfg, nil, nil)
 	if err != nil {
 		return fmt.Errorf("%w\n(is ClickHouse running? start it with: scripts/clickhouse.sh start)", err)
 	}
 	defer s.Close()
-	return s.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
+	rows, err := s.Query(ctx, "SELECT name FROM system.tables WHERE database = ?", db)
+	if err != nil {
+		return fmt.Errorf("listing the tables of %s: %w", db, err)
+	}
+	var tables []string
+	marked := false
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("listing the tables of %s: %w", db, err)
+		}
+		tables = append(tables, name)
+		marked = marked || name == demoMarker
+	}
+	rows.Close()
+	// The default demo database of releases before the marker holds
+	// driftwatch's tables only: it is the demo's too.
+	legacy := db == defaultDemoDatabase && slices.Contains(tables, "schema_migrations")
+	if len(tables) > 0 && !marked && !legacy {
+		return fmt.Errorf("--database %s holds %d tables the demo did not create (e.g. %s): the demo drops its database at every run, so it refuses this one; choose another name or drop it yourself",
+			db, len(tables), tables[0])
+	}
+	if err := s.Exec(ctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+		return err
+	}
+	if err := s.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		return err
+	}
+	return s.Exec(ctx, "CREATE TABLE "+db+"."+demoMarker+" (created_at DateTime) ENGINE = TinyLog")
 }
 
 type sink struct {
