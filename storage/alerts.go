@@ -9,7 +9,7 @@ import (
 // attempt to a receiver (Record "delivery"). The table is append-only history.
 type AlertRow struct {
 	EventTime    time.Time // zero means the time of the write
-	AlertKey     string    // stable identity of the alert, e.g. "model/version/feature/test"
+	AlertKey     string    // stable identity of the alert (alerting.Key): "driftwatch/<model>/<version>/<feature>", parts percent-escaped
 	ModelID      string
 	ModelVersion string
 	Feature      string
