@@ -17,10 +17,12 @@ type Sample struct {
 	vals []float64
 }
 
-// NewSample returns an empty sample of capacity k, with room for all k
-// observations reserved so that the per-event path never grows it.
+// NewSample returns an empty sample of capacity k. It reserves nothing: its
+// memory grows with the observations it keeps (16 bytes each, at most k),
+// so that a window of a few events costs a few bytes whatever k is, and
+// stops allocating once it holds k.
 func NewSample(k int) Sample {
-	return Sample{k: k, keys: make([]uint64, 0, k), vals: make([]float64, 0, k)}
+	return Sample{k: k}
 }
 
 // Len returns the number of observations kept.

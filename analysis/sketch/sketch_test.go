@@ -197,3 +197,23 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestSampleGrowsWithTheData: a sample reserves nothing up front (a hostile
+// producer's one-event model versions used to cost 16 bytes × capacity per
+// numeric feature each), and stops allocating once full.
+func TestSampleGrowsWithTheData(t *testing.T) {
+	s := NewSample(10000)
+	for i := range 3 {
+		s.Add(uint64(i), float64(i))
+	}
+	if c := cap(s.Keys()) + cap(s.Values()); c > 16 {
+		t.Fatalf("a sample of 3 values of capacity 10000 holds room for %d", c)
+	}
+	for i := range 10000 {
+		s.Add(uint64(1000+i), 0)
+	}
+	key := uint64(0)
+	if a := testing.AllocsPerRun(1000, func() { key++; s.Add(key, 1) }); a != 0 {
+		t.Fatalf("a full sample allocates %v times per Add", a)
+	}
+}
