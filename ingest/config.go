@@ -67,6 +67,9 @@ type Config struct {
 	// JoinGroupBackoff is the pause after a failed attempt to join the group.
 	// Default: 2s
 	JoinGroupBackoff time.Duration `yaml:"join_group_backoff"`
+	// Security is the TLS and SASL of every connection to the brokers
+	// (tls.*, sasl.*). Default: plaintext, no authentication.
+	Security `yaml:",inline"`
 }
 
 // Defaults of Config.
@@ -127,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.GroupID == "" {
 		return errors.New("group_id: required")
+	}
+	if err := c.Security.Validate(); err != nil {
+		return err
 	}
 	if c.DeadLetterTopic == c.Topic {
 		return fmt.Errorf("dead_letter_topic: must differ from topic %q", c.Topic)

@@ -82,6 +82,10 @@ func NewConsumer(cfg Config, factory HandlerFactory, reg prometheus.Registerer, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cluster, err := NewCluster(cfg.Brokers, cfg.Security)
+	if err != nil {
+		return nil, err
+	}
 	m, err := newConsumerMetrics(reg)
 	if err != nil {
 		return nil, fmt.Errorf("registering ingest metrics: %w", err)
@@ -91,7 +95,7 @@ func NewConsumer(cfg Config, factory HandlerFactory, reg prometheus.Registerer, 
 		factory: factory,
 		log:     log.With("topic", cfg.Topic, "group", cfg.GroupID),
 		metrics: m,
-		dialer:  &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "driftwatch"},
+		dialer:  cluster.Dialer(),
 	}, nil
 }
 

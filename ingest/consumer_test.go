@@ -391,7 +391,7 @@ func TestConsumerMetricsPassLint(t *testing.T) {
 	if _, err := NewConsumer(minimalConfig("t"), nopFactory, reg, nil); err != nil {
 		t.Fatalf("second consumer on one registry: %v", err)
 	}
-	w := NewDeadLetterWriter([]string{"k:9092"}, "t.dlq", "g", reg, nil)
+	w := NewDeadLetterWriter(Plaintext([]string{"k:9092"}), "t.dlq", "g", reg, nil)
 	defer w.Close()
 	w.rejected.WithLabelValues("invalid_json")
 	mfs, err := reg.Gather()

@@ -80,17 +80,18 @@ type DeadLetterWriter struct {
 	closeErr    error
 }
 
-// NewDeadLetterWriter returns a writer to topic on brokers that stamps
+// NewDeadLetterWriter returns a writer to topic on cluster that stamps
 // dead letters with the consumer group. Its metrics are registered with reg
 // (nil registers none); it connects lazily on the first Write.
-func NewDeadLetterWriter(brokers []string, topic, group string, reg prometheus.Registerer, log *slog.Logger) *DeadLetterWriter {
+func NewDeadLetterWriter(cluster *Cluster, topic, group string, reg prometheus.Registerer, log *slog.Logger) *DeadLetterWriter {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	w := &DeadLetterWriter{
 		w: &kafka.Writer{
-			Addr:         kafka.TCP(brokers...),
+			Addr:         kafka.TCP(cluster.Brokers...),
 			Topic:        topic,
+			Transport:    cluster.Transport(topic),
 			Balancer:     &kafka.Hash{},
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: 10 * time.Millisecond,

@@ -20,7 +20,7 @@ func TestDeadLetterWriterKeepsMessageAndAddsHeaders(t *testing.T) {
 	const topic, dlq = "telemetry", "telemetry.dlq"
 	e := startBroker(t, topic, dlq)
 	reg := prometheus.NewRegistry()
-	w := NewDeadLetterWriter(e.Brokers(), dlq, "driftwatch", reg, testLog(t))
+	w := NewDeadLetterWriter(Plaintext(e.Brokers()), dlq, "driftwatch", reg, testLog(t))
 	defer w.Close()
 
 	long := strings.Repeat("é", 600) // 1200 bytes: must be cut to <= 1 KiB
@@ -91,7 +91,7 @@ func TestDeadLetterWriterGivesUpWhenContextEnds(t *testing.T) {
 	e := startBroker(t, "telemetry")
 	reg := prometheus.NewRegistry()
 	// The dead-letter topic does not exist, so every attempt fails.
-	w := NewDeadLetterWriter(e.Brokers(), "missing.dlq", "driftwatch", reg, testLog(t))
+	w := NewDeadLetterWriter(Plaintext(e.Brokers()), "missing.dlq", "driftwatch", reg, testLog(t))
 	defer w.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
@@ -188,7 +188,7 @@ func readAll(t *testing.T, brokers []string, topic string, n int) []kafka.Messag
 func TestDeadLetterOfAHugeMessageIsWritten(t *testing.T) {
 	const topic, dlq = "telemetry", "telemetry.dlq"
 	e := startBroker(t, topic, dlq)
-	w := NewDeadLetterWriter(e.Brokers(), dlq, "driftwatch", nil, testLog(t))
+	w := NewDeadLetterWriter(Plaintext(e.Brokers()), dlq, "driftwatch", nil, testLog(t))
 	defer w.Close()
 	value := bytes.Repeat([]byte("0123456789abcdef"), 65<<10) // 1040 KiB
 	var headers []kafka.Header

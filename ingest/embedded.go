@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +21,18 @@ type EmbeddedConfig struct {
 	// Partitions is the partition count of Topics.
 	// Default: 3
 	Partitions int `yaml:"partitions"`
+	// TLS, when not nil, makes the broker accept TLS connections only (for
+	// tests of secured clusters).
+	TLS *tls.Config `yaml:"-"`
+	// Users, when not empty, makes the broker require SASL and know these
+	// users (for tests of secured clusters).
+	Users []EmbeddedUser `yaml:"-"`
+}
+
+// EmbeddedUser is a SASL user of the embedded broker.
+type EmbeddedUser struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism, Username, Password string
 }
 
 // Embedded is a single-node, in-memory Kafka-compatible broker (kfake) that
@@ -55,6 +68,15 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if len(cfg.Topics) > 0 {
 		opts = append(opts, kfake.SeedTopics(int32(cfg.Partitions), cfg.Topics...))
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, kfake.TLS(cfg.TLS))
+	}
+	if len(cfg.Users) > 0 {
+		opts = append(opts, kfake.EnableSASL())
+		for _, u := range cfg.Users {
+			opts = append(opts, kfake.Superuser(u.Mechanism, u.Username, u.Password))
+		}
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

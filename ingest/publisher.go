@@ -52,15 +52,15 @@ type Publisher struct {
 // partitionsTTL is how long a topic's partition count is trusted.
 const partitionsTTL = time.Minute
 
-// NewPublisher returns a publisher to topic on brokers. Its metrics are
+// NewPublisher returns a publisher to topic on cluster. Its metrics are
 // registered with reg (nil registers none); it connects lazily.
-func NewPublisher(brokers []string, topic string, reg prometheus.Registerer, log *slog.Logger) *Publisher {
+func NewPublisher(cluster *Cluster, topic string, reg prometheus.Registerer, log *slog.Logger) *Publisher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Publisher{
 		w: &kafka.Writer{
-			Addr:         kafka.TCP(brokers...),
+			Addr:         kafka.TCP(cluster.Brokers...),
 			Topic:        topic,
 			Balancer:     explicitBalancer{},
 			RequiredAcks: kafka.RequireAll,
@@ -74,11 +74,11 @@ func NewPublisher(brokers []string, topic string, reg prometheus.Registerer, log
 			// cluster's metadata for 6s, so a topic created a moment ago
 			// (the partials topic at first start) would be refused as
 			// unknown until that cache expires.
-			Transport: &kafka.Transport{ClientID: "driftwatch", MetadataTopics: []string{topic}},
+			Transport: cluster.Transport(topic),
 		},
 		topic:   topic,
-		brokers: brokers,
-		dialer:  &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "driftwatch"},
+		brokers: cluster.Brokers,
+		dialer:  cluster.Dialer(),
 		log:     log.With("topic", topic),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name:        "driftwatch_ingest_publish_errors_total",
@@ -173,7 +173,7 @@ func (p *Publisher) Close() error { return p.w.Close() }
 // brokers in turn.
 func PartitionCount(ctx context.Context, dialer *kafka.Dialer, brokers []string, topic string) (int, error) {
 	if dialer == nil {
-		dialer = &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "driftwatch"}
+		dialer = Plaintext(brokers).Dialer()
 	}
 	var last error
 	for _, b := range brokers {
@@ -199,8 +199,8 @@ func PartitionCount(ctx context.Context, dialer *kafka.Dialer, brokers []string,
 // EnsureTopic checks that topic exists and creates it with partitions
 // partitions (replication factor min(3, brokers)) when it does not. An error
 // names the topic and says what to do.
-func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions int) (int, error) {
-	dialer := &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "driftwatch"}
+func EnsureTopic(ctx context.Context, cluster *Cluster, topic string, partitions int) (int, error) {
+	dialer, brokers := cluster.Dialer(), cluster.Brokers
 	if n, err := PartitionCount(ctx, dialer, brokers, topic); err == nil {
 		return n, nil
 	}

@@ -44,7 +44,7 @@ func TestPublisherWritesLargeRecordsInOrderToTheirPartitions(t *testing.T) {
 	if err := e.CreateTopic("wide", 4); err != nil {
 		t.Fatal(err)
 	}
-	p := NewPublisher(e.Brokers(), "wide", nil, testLog(t))
+	p := NewPublisher(Plaintext(e.Brokers()), "wide", nil, testLog(t))
 	defer p.Close()
 	if n, err := p.Partitions(context.Background()); err != nil || n != 4 {
 		t.Fatalf("partitions %d, %v", n, err)
@@ -92,7 +92,7 @@ func TestPublisherWritesLargeRecordsInOrderToTheirPartitions(t *testing.T) {
 // limit can never be written; Publish says so instead of retrying forever.
 func TestPublisherFailsAtOnceOnARecordTooLarge(t *testing.T) {
 	e := startBroker(t, "partials")
-	p := NewPublisher(e.Brokers(), "partials", nil, testLog(t))
+	p := NewPublisher(Plaintext(e.Brokers()), "partials", nil, testLog(t))
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -119,11 +119,11 @@ func TestPublisherWritesAtOnceToATopicCreatedAfterOthersWereUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	if _, err := EnsureTopic(ctx, e.Brokers(), "fresh", 2); err != nil {
+	if _, err := EnsureTopic(ctx, Plaintext(e.Brokers()), "fresh", 2); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	p := NewPublisher(e.Brokers(), "fresh", reg, testLog(t))
+	p := NewPublisher(Plaintext(e.Brokers()), "fresh", reg, testLog(t))
 	defer p.Close()
 	start := time.Now()
 	if err := p.Publish(ctx, []Record{{Value: []byte("a"), Partition: 1}}); err != nil {

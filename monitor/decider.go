@@ -62,7 +62,7 @@ func (d *decider) expect(ctx context.Context, src partial.Source) {
 		return
 	}
 	d.recounted = time.Now()
-	n, err := ingest.PartitionCount(ctx, nil, d.m.cfg.Kafka.Consumer.Brokers, topic)
+	n, err := ingest.PartitionCount(ctx, d.m.kafka.Dialer(), d.m.kafka.Brokers, topic)
 	if err != nil {
 		d.m.log.Warn("counting the telemetry topic's partitions", "topic", topic, "err", err)
 		return
@@ -86,7 +86,7 @@ func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, sta
 		done: make(chan struct{}),
 	}
 	source := m.cfg.Kafka.Consumer.Topic
-	n, err := ingest.PartitionCount(ctx, nil, m.cfg.Kafka.Consumer.Brokers, source)
+	n, err := ingest.PartitionCount(ctx, m.kafka.Dialer(), m.kafka.Brokers, source)
 	if err != nil {
 		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
 	}

@@ -40,6 +40,7 @@ type Monitor struct {
 	log      *slog.Logger
 	reg      *prometheus.Registry
 	embedded *ingest.Embedded
+	kafka    *ingest.Cluster // brokers and the TLS and SASL of every connection
 	store    *storage.Store
 	refs     *analysis.References
 	evidence *analysis.Evidence
@@ -149,13 +150,16 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m.kafka, err = ingest.NewCluster(cfg.Kafka.Consumer.Brokers, cfg.Kafka.Consumer.Security); err != nil {
+		return nil, err
+	}
 	// Without its dead-letter topic every partition would stop at its first
 	// bad message: refuse to start instead, naming it.
-	if _, err := ingest.PartitionCount(ctx, nil, cfg.Kafka.Consumer.Brokers, cfg.Kafka.Consumer.DeadLetterTopic); err != nil {
+	if _, err := ingest.PartitionCount(ctx, m.kafka.Dialer(), m.kafka.Brokers, cfg.Kafka.Consumer.DeadLetterTopic); err != nil {
 		return nil, fmt.Errorf("dead-letter topic %q is not readable (create it, or set kafka.dead_letter_topic to one that exists): %w",
 			cfg.Kafka.Consumer.DeadLetterTopic, err)
 	}
-	m.dlq = ingest.NewDeadLetterWriter(cfg.Kafka.Consumer.Brokers, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.Consumer.GroupID, m.reg, m.log)
+	m.dlq = ingest.NewDeadLetterWriter(m.kafka, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.Consumer.GroupID, m.reg, m.log)
 	m.consumer, err = ingest.NewConsumer(cfg.Kafka.Consumer, m.openPartition, m.reg, m.log)
 	if err != nil {
 		return nil, err
@@ -180,14 +184,14 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 // and the consumer group of the deciders, <group_id>.decide.
 func (m *Monitor) openPartials(ctx context.Context) error {
 	kc := m.cfg.Kafka.Consumer
-	n, err := ingest.PartitionCount(ctx, nil, kc.Brokers, kc.Topic)
+	n, err := ingest.PartitionCount(ctx, m.kafka.Dialer(), kc.Brokers, kc.Topic)
 	if err != nil {
 		return fmt.Errorf("reading the telemetry topic: %w", err)
 	}
-	if _, err := ingest.EnsureTopic(ctx, kc.Brokers, m.cfg.Kafka.PartialsTopic, n); err != nil {
+	if _, err := ingest.EnsureTopic(ctx, m.kafka, m.cfg.Kafka.PartialsTopic, n); err != nil {
 		return err
 	}
-	m.partials = ingest.NewPublisher(kc.Brokers, m.cfg.Kafka.PartialsTopic, m.reg, m.log)
+	m.partials = ingest.NewPublisher(m.kafka, m.cfg.Kafka.PartialsTopic, m.reg, m.log)
 	dc := kc
 	dc.Topic = m.cfg.Kafka.PartialsTopic
 	dc.GroupID = kc.GroupID + ".decide"

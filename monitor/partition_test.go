@@ -35,7 +35,8 @@ func partitionTestMonitor(t *testing.T, ctx context.Context, addr, db string, cf
 	}
 	t.Cleanup(e.Close)
 	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}}
-	m.partials = ingest.NewPublisher(e.Brokers(), "telemetry.partials", nil, nil)
+	m.kafka = ingest.Plaintext(e.Brokers())
+	m.partials = ingest.NewPublisher(m.kafka, "telemetry.partials", nil, nil)
 	t.Cleanup(func() { m.partials.Close() })
 	m.met = newMetrics(nil, 10)
 	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)

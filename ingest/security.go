@@ -1,0 +1,170 @@
+package ingest
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// TLSConfig encrypts the connections to the brokers.
+type TLSConfig struct {
+	// Enabled turns TLS on. Default: false.
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM file of the certificate authorities that sign the
+	// brokers' certificates. Default: "", the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are a PEM client certificate and its key, for
+	// brokers that authenticate clients by certificate. Default: none.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ServerName is the name the brokers' certificates must carry.
+	// Default: "", the host of each broker address.
+	ServerName string `yaml:"server_name"`
+}
+
+// SASLConfig authenticates driftwatch to the brokers.
+type SASLConfig struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; "" disables SASL.
+	// PLAIN sends the password as it is: use it with TLS only.
+	// Default: "".
+	Mechanism string `yaml:"mechanism"`
+	// Username is the SASL user.
+	Username string `yaml:"username"`
+	// PasswordFile names a file whose content (trailing newline removed) is
+	// the password; it is never read from the configuration itself, and
+	// never logged.
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Security holds the TLS and SASL settings of every connection driftwatch
+// makes to Kafka: the consumer groups, the dead-letter writer, the partials
+// publisher and the metadata reads.
+type Security struct {
+	TLS  TLSConfig  `yaml:"tls"`
+	SASL SASLConfig `yaml:"sasl"`
+}
+
+// Validate checks the settings and that the files they name can be read;
+// the error names the field.
+func (s Security) Validate() error {
+	_, _, err := s.build()
+	return err
+}
+
+// build reads the files and returns the TLS configuration (nil without TLS)
+// and the SASL mechanism (nil without SASL).
+func (s Security) build() (*tls.Config, sasl.Mechanism, error) {
+	var tc *tls.Config
+	if s.TLS.Enabled {
+		tc = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: s.TLS.ServerName}
+		if s.TLS.CAFile != "" {
+			pem, err := os.ReadFile(s.TLS.CAFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", s.TLS.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+			return nil, nil, errors.New("tls.cert_file and tls.key_file: set both or neither")
+		}
+		if s.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(s.TLS.CertFile, s.TLS.KeyFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("tls.cert_file, tls.key_file: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+	} else if s.TLS.CAFile != "" || s.TLS.CertFile != "" || s.TLS.KeyFile != "" || s.TLS.ServerName != "" {
+		return nil, nil, errors.New("tls: files or server_name set but tls.enabled is false")
+	}
+	if s.SASL.Mechanism == "" {
+		if s.SASL.Username != "" || s.SASL.PasswordFile != "" {
+			return nil, nil, errors.New("sasl: username or password_file set without sasl.mechanism")
+		}
+		return tc, nil, nil
+	}
+	if s.SASL.Username == "" {
+		return nil, nil, errors.New("sasl.username: required with sasl.mechanism")
+	}
+	if s.SASL.PasswordFile == "" {
+		return nil, nil, errors.New("sasl.password_file: required with sasl.mechanism (passwords are read from files only)")
+	}
+	b, err := os.ReadFile(s.SASL.PasswordFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sasl.password_file: %w", err)
+	}
+	password := strings.TrimRight(string(b), "\r\n")
+	if password == "" {
+		return nil, nil, fmt.Errorf("sasl.password_file: %s is empty", s.SASL.PasswordFile)
+	}
+	var m sasl.Mechanism
+	switch strings.ToUpper(s.SASL.Mechanism) {
+	case "PLAIN":
+		m = plain.Mechanism{Username: s.SASL.Username, Password: password}
+	case "SCRAM-SHA-256":
+		m, err = scram.Mechanism(scram.SHA256, s.SASL.Username, password)
+	case "SCRAM-SHA-512":
+		m, err = scram.Mechanism(scram.SHA512, s.SASL.Username, password)
+	default:
+		return nil, nil, fmt.Errorf("sasl.mechanism: %q is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", s.SASL.Mechanism)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("sasl: %w", err)
+	}
+	return tc, m, nil
+}
+
+// Cluster is how driftwatch reaches one Kafka cluster: its bootstrap brokers
+// and the TLS and SASL settings of every connection to it.
+type Cluster struct {
+	// Brokers are the bootstrap addresses.
+	Brokers []string
+	tls     *tls.Config
+	sasl    sasl.Mechanism
+}
+
+// NewCluster reads the security settings' files once and returns the
+// cluster; a nil sec is plaintext without authentication.
+func NewCluster(brokers []string, sec Security) (*Cluster, error) {
+	tc, m, err := sec.build()
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return &Cluster{Brokers: brokers, tls: tc, sasl: m}, nil
+}
+
+// Plaintext returns a cluster reached without TLS or SASL (tests, the
+// embedded broker).
+func Plaintext(brokers []string) *Cluster { return &Cluster{Brokers: brokers} }
+
+// Dialer returns a dialer for direct connections (metadata, partition
+// fetches, the consumer groups).
+func (c *Cluster) Dialer() *kafka.Dialer {
+	return &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "driftwatch", DualStack: true, TLS: c.tlsConfig(), SASLMechanism: c.sasl}
+}
+
+// Transport returns a new transport for a writer, limited to the metadata
+// of topics (all when empty).
+func (c *Cluster) Transport(topics ...string) *kafka.Transport {
+	return &kafka.Transport{ClientID: "driftwatch", MetadataTopics: topics, TLS: c.tlsConfig(), SASL: c.sasl}
+}
+
+func (c *Cluster) tlsConfig() *tls.Config {
+	if c.tls == nil {
+		return nil
+	}
+	return c.tls.Clone()
+}
