@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"net"
 	"os"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,190 +33,36 @@ func clickhouseAddr(t *testing.T) string {
 	return addr
 }
 
-// selection is what the dashboard's variables are set to while a query is expanded.
-type selection struct {
-	name     string
-	values   map[string][]string // variable → selected values
-	allFirst bool                // $__conditionalAll sees "All" selected
-	from, to time.Time
-}
-
-// expand does what Grafana and the ClickHouse plugin do to a query before sending it:
-// $__conditionalAll(cond, $var) becomes 1=1 when All is selected and cond otherwise, variables are
-// replaced (${v:singlequote} by quoted, comma-separated values), $__timeFilter(c) becomes
-// c >= toDateTime(from) AND c <= toDateTime(to) and $__interval_s becomes 60.
-func expand(t *testing.T, q string, sel selection) string {
+// openStore returns a Store on a fresh, migrated database of the test server, dropped after the test.
+func openStore(t *testing.T, ctx context.Context) *storage.Store {
 	t.Helper()
-	const macro = "$__conditionalAll("
-	for {
-		i := strings.Index(q, macro)
-		if i < 0 {
-			break
-		}
-		args, end := macroArgs(t, q, i+len(macro))
-		if len(args) != 2 {
-			t.Fatalf("$__conditionalAll needs 2 arguments, got %q", args)
-		}
-		repl := strings.TrimSpace(args[0])
-		if sel.allFirst {
-			repl = "1=1"
-		}
-		q = q[:i] + repl + q[end:]
+	addr := clickhouseAddr(t)
+	var rb [6]byte
+	if _, err := rand.Read(rb[:]); err != nil {
+		t.Fatal(err)
 	}
-	q = variableRef.ReplaceAllStringFunc(q, func(m string) string {
-		sub := variableRef.FindStringSubmatch(m)
-		name := sub[1] + sub[2]
-		if strings.HasPrefix(name, "__") {
-			return m
+	db := "driftwatch_dashboards_" + hex.EncodeToString(rb[:])
+	cfg := storage.DefaultConfig()
+	cfg.Addr, cfg.Database = addr, db
+	s, err := storage.Open(ctx, cfg, nil, nil)
+	if err != nil {
+		t.Fatalf("opening ClickHouse at %s: %v", addr, err)
+	}
+	t.Cleanup(func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer dcancel()
+		if err := s.Exec(dctx, "DROP DATABASE IF EXISTS "+db); err != nil {
+			t.Errorf("dropping test database %s: %v", db, err)
 		}
-		vals, ok := sel.values[name]
-		if !ok {
-			t.Fatalf("no value for variable %s", name)
+		if err := s.Close(); err != nil {
+			t.Error(err)
 		}
-		if strings.HasSuffix(m, ":singlequote}") {
-			quoted := make([]string, len(vals))
-			for i, v := range vals {
-				quoted[i] = "'" + strings.ReplaceAll(v, "'", `\'`) + "'"
-			}
-			return strings.Join(quoted, ",")
-		}
-		return strings.Join(vals, ",")
 	})
-	timeFilter := regexp.MustCompile(`\$__timeFilter\(\s*(\w+)\s*\)`)
-	q = timeFilter.ReplaceAllString(q, fmt.Sprintf("$1 >= toDateTime(%d) AND $1 <= toDateTime(%d)", sel.from.Unix(), sel.to.Unix()))
-	q = strings.ReplaceAll(q, "$__interval_s", "60")
-	if strings.Contains(q, "$") {
-		t.Fatalf("unexpanded macro or variable left in:\n%s", q)
-	}
-	return q
-}
-
-// macroArgs splits the arguments of a macro call whose "(" is at q[open-1], honouring nested
-// parentheses and quoted strings; it returns them and the index after the closing parenthesis.
-func macroArgs(t *testing.T, q string, open int) ([]string, int) {
-	t.Helper()
-	depth, start, inQuote := 0, open, false
-	var args []string
-	for i := open; i < len(q); i++ {
-		switch c := q[i]; {
-		case inQuote:
-			if c == '\\' {
-				i++
-			} else if c == '\'' {
-				inQuote = false
-			}
-		case c == '\'':
-			inQuote = true
-		case c == '(':
-			depth++
-		case c == ')' && depth > 0:
-			depth--
-		case c == ')':
-			return append(args, q[start:i]), i + 1
-		case c == ',' && depth == 0:
-			args = append(args, q[start:i])
-			start = i + 1
-		}
-	}
-	t.Fatalf("unclosed macro call in:\n%s", q)
-	return nil, 0
-}
-
-func TestExpand(t *testing.T) {
-	from, to := time.Unix(1000, 0), time.Unix(2000, 0)
-	q := "SELECT $__interval_s FROM x WHERE $__timeFilter(window_start) AND m = ${model_id:singlequote} AND v = '$model_version' " +
-		"AND $__conditionalAll(feature IN (${feature:singlequote}), $feature)"
-	got := expand(t, q, selection{values: map[string][]string{
-		"model_id": {"fr'aud"}, "model_version": {"v1"}, "feature": {"a", "b"}}, from: from, to: to})
-	want := "SELECT 60 FROM x WHERE window_start >= toDateTime(1000) AND window_start <= toDateTime(2000) AND m = 'fr\\'aud' AND v = 'v1' " +
-		"AND feature IN ('a','b')"
-	if got != want {
-		t.Errorf("got\n%s\nwant\n%s", got, want)
-	}
-	got = expand(t, "WHERE $__conditionalAll(f(x, (y)), ${feature}) AND 1", selection{allFirst: true, values: map[string][]string{"feature": {"a"}}})
-	if want := "WHERE 1=1 AND 1"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
-// seed writes ten minutes of windows for fraud/v1 (two partitions, a numeric and a categorical
-// feature, drift from minute 5) and one window of churn/v7, plus alert history, with the Store's writers.
-func seed(t *testing.T, ctx context.Context, s *storage.Store, base time.Time) {
-	t.Helper()
-	var b storage.WindowBatch
-	score := func(m int, p int32, feature, kind, test string, stat, pv, thr float64, sev string) {
-		start := base.Add(time.Duration(m) * time.Minute)
-		b.Scores = append(b.Scores, storage.ScoreRow{
-			ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: start.Add(time.Minute),
-			KafkaPartition: p, Feature: feature, Kind: kind, Test: test, Statistic: stat, PValue: pv, Threshold: thr,
-			Severity: sev, Drifted: sev != "ok", NReference: 1000, NCurrent: 100, ReferenceID: "ref-1"})
-	}
-	for m := range 10 {
-		start := base.Add(time.Duration(m) * time.Minute)
-		for p := range int32(2) {
-			events := uint64(50)
-			if p == 0 {
-				events = uint64(100 + m)
-			}
-			b.Windows = append(b.Windows, storage.WindowRow{
-				ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: start.Add(time.Minute),
-				Events: events, LateEvents: 1, RejectedEvents: 2, KafkaTopic: "telemetry", KafkaPartition: p,
-				FirstOffset: int64(1000 * m), LastOffset: int64(1000*m + int(events) - 1), ReferenceID: "ref-1"})
-			b.Features = append(b.Features,
-				storage.FeatureRow{ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: start.Add(time.Minute),
-					KafkaPartition: p, Feature: "amount", Kind: "numeric", Count: events, Mean: 10, Variance: 4, Min: 1, Max: 20,
-					BinEdges: []float64{5, 10, 15}, BinCounts: []uint64{events / 4, events / 4, events / 4, events - 3*(events/4)},
-					ReferenceID: "ref-1"},
-				storage.FeatureRow{ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: start.Add(time.Minute),
-					KafkaPartition: p, Feature: "country", Kind: "categorical", Count: events,
-					Categories: []string{"DE", "FR"}, CategoryCounts: []uint64{events / 2, events - events/2}, ReferenceID: "ref-1"})
-			psi, ks, sev := 0.02, 0.4, "ok"
-			if m >= 5 {
-				psi, ks, sev = 0.4, 1e-9, "critical"
-			}
-			score(m, p, "amount", "numeric", "psi", psi, math.NaN(), 0.25, sev)
-			score(m, p, "amount", "numeric", "js", psi/2, math.NaN(), 0.2, sev)
-			score(m, p, "amount", "numeric", "wasserstein_norm", psi/2, math.NaN(), 0.2, sev)
-			score(m, p, "amount", "numeric", "ks", 0.3, ks, 1e-6, sev)
-			countrySev := "ok"
-			if m >= 7 {
-				countrySev = "warning"
-			}
-			score(m, p, "country", "categorical", "psi", 0.12, math.NaN(), 0.1, countrySev)
-			score(m, p, "country", "categorical", "js", 0.05, math.NaN(), 0.1, "ok")
-			score(m, p, "country", "categorical", "chi2", 30, 0.01, 1e-3, "ok")
-		}
-	}
-	b.Windows = append(b.Windows, storage.WindowRow{ModelID: "churn", ModelVersion: "v7", WindowStart: base,
-		WindowEnd: base.Add(time.Minute), Events: 7, KafkaTopic: "telemetry", KafkaPartition: 2, LastOffset: 6})
-	b.Features = append(b.Features, storage.FeatureRow{ModelID: "churn", ModelVersion: "v7", WindowStart: base,
-		WindowEnd: base.Add(time.Minute), KafkaPartition: 2, Feature: "tenure", Kind: "numeric", Count: 7})
-
-	// A stale first write of minute 0, partition 0 (as after a crash before the offset commit): the
-	// rewrite below, flushed later, replaces it, so FINAL must count 100 events, not 999 + 100.
-	stale := storage.WindowBatch{Windows: []storage.WindowRow{b.Windows[0]}}
-	stale.Windows[0].Events = 999
-	stale.Windows[0].FlushedAt = time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
-	if err := s.WriteWindows(ctx, stale); err != nil {
+	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.WriteWindows(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-
-	at := base.Add(7 * time.Minute)
-	alert := storage.AlertRow{AlertKey: "fraud/v1/amount/psi", ModelID: "fraud", ModelVersion: "v1", Feature: "amount",
-		Severity: "critical", Statistic: 0.4, Threshold: 0.25, Summary: "PSI of amount 0.40 > 0.25"}
-	rows := []storage.AlertRow{alert, alert, alert, alert}
-	rows[0].EventTime, rows[0].Record, rows[0].State = base.Add(6*time.Minute), "state", "pending"
-	rows[1].EventTime, rows[1].Record, rows[1].State = at, "state", "firing"
-	rows[2].EventTime, rows[2].Record, rows[2].State = at, "delivery", "firing"
-	rows[2].Receiver, rows[2].Attempt, rows[2].Outcome, rows[2].HTTPStatus, rows[2].Error = "slack", 1, "retry", 503, "service unavailable"
-	rows[3].EventTime, rows[3].Record, rows[3].State = at.Add(time.Second), "delivery", "firing"
-	rows[3].Receiver, rows[3].Attempt, rows[3].Outcome, rows[3].HTTPStatus = "slack", 2, "success", 200
-	if err := s.RecordAlerts(ctx, rows); err != nil {
-		t.Fatal(err)
-	}
+	t.Logf("ClickHouse %s at %s, database %s", s.ServerVersion(), addr, db)
+	return s
 }
 
 // result is a query's column names and types and its rows.
@@ -280,72 +124,111 @@ func strs(vals []any) []string {
 	return out
 }
 
+// option is one entry of a variable's dropdown: the value Grafana interpolates and the text it shows.
+type option struct{ value, text string }
+
+// variableOptions runs a ClickHouse variable's query under sel and returns the options the plugin's
+// metricFindQuery makes of its result: with one column, each value is its own text; with more, the
+// first column is the value and the second the text. It checks that every value is the hex of its
+// text, which the dashboards' filters decode.
+func variableOptions(t *testing.T, ctx context.Context, s *storage.Store, v jsonVariable, sel selection) []option {
+	t.Helper()
+	q := expand(t, v.Query, sel)
+	res := query(t, ctx, s, q)
+	if len(res.columns) != 2 {
+		t.Fatalf("variable %s: %d columns, want 2 (value, text):\n%s", v.Name, len(res.columns), q)
+	}
+	opts := make([]option, len(res.rows))
+	for i, row := range res.rows {
+		opts[i] = option{value: fmt.Sprint(row[0]), text: fmt.Sprint(row[1])}
+		if want := strings.ToUpper(hex.EncodeToString([]byte(opts[i].text))); opts[i].value != want {
+			t.Errorf("variable %s: option %s has value %s, want its hex %s", v.Name, short(opts[i].text), short(opts[i].value), short(want))
+		}
+	}
+	return opts
+}
+
+func texts(opts []option) []string {
+	out := make([]string, len(opts))
+	for i, o := range opts {
+		out[i] = o.text
+	}
+	return out
+}
+
+func values(opts []option) []string {
+	out := make([]string, len(opts))
+	for i, o := range opts {
+		out[i] = o.value
+	}
+	return out
+}
+
+// short quotes s for a message, cut to 60 bytes.
+func short(s string) string {
+	if len(s) > 60 {
+		return fmt.Sprintf("%q... (%d bytes)", s[:60], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// modelDrift returns the committed model drift dashboard and its ClickHouse variables by name.
+func modelDrift(t *testing.T) (jsonDashboard, map[string]jsonVariable) {
+	t.Helper()
+	for _, d := range loadDashboards(t) {
+		if d.UID != "driftwatch-model-drift" {
+			continue
+		}
+		vars := map[string]jsonVariable{}
+		for _, v := range d.Templating.List {
+			if v.Datasource.UID == ClickHouse.UID {
+				vars[v.Name] = v
+			}
+		}
+		for _, name := range []string{"model_id", "model_version", "feature"} {
+			if _, ok := vars[name]; !ok {
+				t.Fatalf("model drift dashboard: no ClickHouse variable %s", name)
+			}
+		}
+		return d, vars
+	}
+	t.Fatal("no model drift dashboard")
+	return jsonDashboard{}, nil
+}
+
 // TestClickHouseQueries runs every ClickHouse query of the dashboards, expanded as Grafana would,
 // against the real server over rows written by the storage package, and checks what the main
 // panels show.
 func TestClickHouseQueries(t *testing.T) {
-	addr := clickhouseAddr(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var rb [6]byte
-	if _, err := rand.Read(rb[:]); err != nil {
-		t.Fatal(err)
-	}
-	db := "driftwatch_dashboards_" + hex.EncodeToString(rb[:])
-	cfg := storage.DefaultConfig()
-	cfg.Addr, cfg.Database = addr, db
-	s, err := storage.Open(ctx, cfg, nil, nil)
-	if err != nil {
-		t.Fatalf("opening ClickHouse at %s: %v", addr, err)
-	}
-	t.Cleanup(func() {
-		dctx, dcancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer dcancel()
-		if err := s.Exec(dctx, "DROP DATABASE IF EXISTS "+db); err != nil {
-			t.Errorf("dropping test database %s: %v", db, err)
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("ClickHouse %s at %s, database %s", s.ServerVersion(), addr, db)
-
+	s := openStore(t, ctx)
 	now := time.Now().UTC()
 	base := now.Truncate(time.Minute).Add(-30 * time.Minute)
-	seed(t, ctx, s, base)
+	fraudFixture(base).write(t, ctx, s, nil)
 	from, to := now.Add(-time.Hour), now.Add(5*time.Minute)
+	d, vars := modelDrift(t)
 
-	var dashboards []jsonDashboard
-	for _, d := range loadDashboards(t) {
-		if d.UID == "driftwatch-model-drift" {
-			dashboards = append(dashboards, d)
-		}
-	}
-	if len(dashboards) != 1 {
-		t.Fatalf("found %d model drift dashboards, want 1", len(dashboards))
-	}
-	d := dashboards[0]
-
-	// The variable queries, in order, each seeing the values chosen before it.
-	sel := selection{values: map[string][]string{}, from: from, to: to}
+	// The variable queries, in order, each seeing the options chosen before it.
+	sel := selection{from: from, to: to}
 	wantVars := map[string][]string{"model_id": {"churn", "fraud"}, "model_version": {"v1"}, "feature": {"amount", "country"}}
-	choose := map[string][]string{"model_id": {"fraud"}, "model_version": {"v1"}, "feature": {"amount"}}
-	for _, v := range d.Templating.List {
-		if v.Datasource.UID != ClickHouse.UID {
-			continue
+	choose := map[string]string{"model_id": "fraud", "model_version": "v1", "feature": "amount"}
+	all := sel
+	for _, name := range []string{"model_id", "model_version", "feature"} {
+		v := vars[name]
+		opts := variableOptions(t, ctx, s, v, sel)
+		if got := texts(opts); !slices.Equal(got, wantVars[name]) {
+			t.Errorf("variable %s: options %v, want %v", name, got, wantVars[name])
 		}
-		res := query(t, ctx, s, expand(t, v.Query, sel))
-		if len(res.columns) != 1 {
-			t.Errorf("variable %s: %d columns, want 1 (value and text)", v.Name, len(res.columns))
+		i := slices.Index(texts(opts), choose[name])
+		if i < 0 {
+			t.Fatalf("variable %s offers no %s", name, choose[name])
 		}
-		got := strs(res.column(res.columns[0]))
-		if want, ok := wantVars[v.Name]; !ok || !slices.Equal(got, want) {
-			t.Errorf("variable %s: options %v, want %v", v.Name, got, want)
+		sel = sel.with(name, []string{opts[i].value}, v.Multi, false)
+		all = all.with(name, []string{opts[i].value}, v.Multi, false)
+		if v.Multi {
+			all = all.with(name, values(opts), true, true)
 		}
-		sel.values[v.Name] = choose[v.Name]
 	}
 
 	checked := 0
@@ -358,10 +241,12 @@ func TestClickHouseQueries(t *testing.T) {
 			if strings.Contains(tg.RawSQL, "$__conditionalAll(") {
 				modes = append(modes, true)
 			}
-			for _, all := range modes {
+			for _, isAll := range modes {
 				sel := sel
-				sel.allFirst = all
-				t.Run(fmt.Sprintf("%s/all=%v", p.Title, all), func(t *testing.T) {
+				if isAll {
+					sel = all
+				}
+				t.Run(fmt.Sprintf("%s/all=%v", p.Title, isAll), func(t *testing.T) {
 					q := expand(t, tg.RawSQL, sel)
 					res := query(t, ctx, s, q)
 					if len(res.rows) == 0 {
@@ -370,12 +255,12 @@ func TestClickHouseQueries(t *testing.T) {
 					if p.Type == "timeseries" && (res.columns[0] != "time" || res.types[0] != "DateTime") {
 						t.Errorf("first column %s %s, want time DateTime (Grafana's time column)", res.columns[0], res.types[0])
 					}
-					if f := res.column("feature"); f != nil && !all && p.Title != "Alert history" {
+					if f := res.column("feature"); f != nil && !isAll && p.Title != "Alert history" {
 						if got := slices.Compact(slices.Sorted(slices.Values(strs(f)))); !slices.Equal(got, []string{"amount"}) {
 							t.Errorf("with Feature = amount the panel shows features %v", got)
 						}
 					}
-					checkPanelValues(t, p.Title, all, res, base)
+					checkPanelValues(t, p.Title, isAll, res, base)
 				})
 				checked++
 			}

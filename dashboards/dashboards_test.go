@@ -243,6 +243,11 @@ func TestDashboardStructure(t *testing.T) {
 			}
 			for _, v := range d.Templating.List {
 				checkVars("variable "+v.Name, v.Query)
+				if v.Datasource.Type == ClickHouse.Type {
+					for _, problem := range unsafeInterpolations(v.Query) {
+						t.Errorf("variable %s: %s", v.Name, problem)
+					}
+				}
 			}
 
 			ids := map[int]bool{}
@@ -319,6 +324,9 @@ func checkClickHouseTarget(t *testing.T, where, panelType string, tg jsonTarget)
 	}
 	if !strings.Contains(tg.RawSQL, "$__timeFilter(") {
 		t.Errorf("%s: query ignores the dashboard's time range ($__timeFilter)", where)
+	}
+	for _, problem := range unsafeInterpolations(tg.RawSQL) {
+		t.Errorf("%s: %s", where, problem)
 	}
 	for _, table := range []string{"inference_windows", "feature_windows", "drift_scores", "references"} {
 		if regexp.MustCompile(`\b`+table+`\b`).MatchString(tg.RawSQL) &&

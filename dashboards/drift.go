@@ -6,16 +6,46 @@ import "strings"
 // only the plugin macros $__timeFilter, $__interval_s and $__conditionalAll (not $__timeInterval or
 // $__timeGroup, which expand to toStartOfInterval, missing before 19.3), buckets time with intDiv,
 // and reads the per-window tables with FINAL so that a window written twice counts once.
+//
+// Model ids, versions and feature names come from untrusted producers, and a dashboard URL can set
+// a variable to any string, so no variable value is ever written into the SQL as text. Each variable
+// offers the hex encoding of a name as its value (the name is only the text shown), and a query
+// takes a value as '${name:percentencode}': Grafana's percent encoding leaves only A-Z a-z 0-9 - _ . ~
+// and %, none of which can end a ClickHouse string literal or start a macro, and the query decodes
+// the literal with unhex. Whatever the value, it stays inside its literal; hex keeps names exact
+// (no hash collisions) and lets an equality on model_id use the primary key.
 
 // bucket is the time column of every time series query: window starts rounded down to the panel's
 // interval (at least the 1m window size, see Panel.Interval).
 const bucket = "toDateTime(intDiv(toUInt32(window_start), $__interval_s) * $__interval_s) AS time"
 
-// versionFilter selects the dashboard's model version and time range.
-const versionFilter = "model_id = ${model_id:singlequote} AND model_version = ${model_version:singlequote}"
+// choices is the query of a variable over column: the hex of each distinct name as the value Grafana
+// interpolates, the name as the text it shows. The ClickHouse plugin takes the first column as the
+// value and the second as the text; the aliases name them as Grafana's SQL data sources do.
+// Rows must also pass the conditions and the time range.
+func choices(column, table string, conditions ...string) string {
+	return sql(
+		"SELECT DISTINCT hex("+column+") AS __value, "+column+" AS __text FROM "+table,
+		"WHERE "+strings.Join(append(conditions, "$__timeFilter(window_start)"), " AND ")+" ORDER BY __text")
+}
+
+// equals selects the rows whose column is the name chosen in a single-valued variable.
+func equals(column, variable string) string {
+	return column + " = unhex('${" + variable + ":percentencode}')"
+}
+
+// oneOf selects the rows whose column is one of the names chosen in a multi-valued variable. Grafana
+// percent-encodes the list as {v1,v2,...}; decoded, its hex values are the runs of hex digits.
+func oneOf(column, variable string) string {
+	return "has(arrayMap(x -> unhex(x), extractAll(decodeURLComponent('${" + variable + ":percentencode}'), '[0-9A-F]+')), " +
+		column + ")"
+}
+
+// versionFilter selects the dashboard's model version.
+var versionFilter = equals("model_id", "model_id") + " AND " + equals("model_version", "model_version")
 
 // featureFilter selects the chosen features, or all of them.
-const featureFilter = "$__conditionalAll(feature IN (${feature:singlequote}), $feature)"
+var featureFilter = "$__conditionalAll(" + oneOf("feature", "feature") + ", $feature)"
 
 func sql(lines ...string) string { return strings.Join(lines, "\n") }
 
@@ -50,15 +80,12 @@ func perFeature(p Panel) Panel {
 // per feature, the latest severity of every test and the alert history of one model version.
 func ModelDrift() Dashboard {
 	vars := []Variable{
-		queryVariable(ClickHouse, "model_id", "Model", sql(
-			"SELECT DISTINCT model_id FROM inference_windows",
-			"WHERE $__timeFilter(window_start) ORDER BY model_id"), 2, false),
-		queryVariable(ClickHouse, "model_version", "Version", sql(
-			"SELECT DISTINCT model_version FROM inference_windows",
-			"WHERE model_id = ${model_id:singlequote} AND $__timeFilter(window_start) ORDER BY model_version"), 2, false),
-		queryVariable(ClickHouse, "feature", "Feature", sql(
-			"SELECT DISTINCT feature FROM feature_windows",
-			"WHERE "+versionFilter+" AND $__timeFilter(window_start) ORDER BY feature"), 2, true),
+		queryVariable(ClickHouse, "model_id", "Model",
+			choices("model_id", "inference_windows"), 2, false),
+		queryVariable(ClickHouse, "model_version", "Version",
+			choices("model_version", "inference_windows", equals("model_id", "model_id")), 2, false),
+		queryVariable(ClickHouse, "feature", "Feature",
+			choices("feature", "feature_windows", versionFilter), 2, true),
 	}
 
 	events := timeseries(1, "Events per window",
