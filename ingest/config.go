@@ -67,6 +67,13 @@ type Config struct {
 	// JoinGroupBackoff is the pause after a failed attempt to join the group.
 	// Default: 2s
 	JoinGroupBackoff time.Duration `yaml:"join_group_backoff"`
+	// StallAfter is how long a partition with messages to read may make no
+	// read progress before it counts as stalled (metric
+	// driftwatch_ingest_partitions_stalled, the readiness endpoint). Its
+	// high watermark is polled every StallAfter/4 (at most every 10s), so
+	// that the lag gauge moves even while a handler is blocked.
+	// Default: 1m
+	StallAfter time.Duration `yaml:"stall_after"`
 	// Security is the TLS and SASL of every connection to the brokers
 	// (tls.*, sasl.*). Default: plaintext, no authentication.
 	Security `yaml:",inline"`
@@ -84,6 +91,7 @@ const (
 	DefaultHeartbeatInterval = 3 * time.Second
 	DefaultRebalanceTimeout  = 30 * time.Second
 	DefaultJoinGroupBackoff  = 2 * time.Second
+	DefaultStallAfter        = time.Minute
 )
 
 // DefaultConfig returns the documented defaults. Brokers and Topic have
@@ -101,6 +109,7 @@ func DefaultConfig() Config {
 		HeartbeatInterval: DefaultHeartbeatInterval,
 		RebalanceTimeout:  DefaultRebalanceTimeout,
 		JoinGroupBackoff:  DefaultJoinGroupBackoff,
+		StallAfter:        DefaultStallAfter,
 	}
 }
 
@@ -169,6 +178,7 @@ func (c Config) Validate() error {
 		{"heartbeat_interval", c.HeartbeatInterval, false},
 		{"rebalance_timeout", c.RebalanceTimeout, false},
 		{"join_group_backoff", c.JoinGroupBackoff, false},
+		{"stall_after", c.StallAfter, false},
 	}
 	for _, f := range durations {
 		if f.v < 0 || (f.v == 0 && !f.zeroOK) {

@@ -29,7 +29,7 @@ func TestConfigDefaults(t *testing.T) {
 		Brokers: []string{"k:9092"}, Topic: "telemetry", GroupID: "driftwatch", DeadLetterTopic: "telemetry.dlq",
 		StartOffset: "earliest", MaxBatch: 1000, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second,
 		MinBytes: 1, MaxBytes: 4 << 20, SessionTimeout: 30 * time.Second, HeartbeatInterval: 3 * time.Second,
-		RebalanceTimeout: 30 * time.Second, JoinGroupBackoff: 2 * time.Second,
+		RebalanceTimeout: 30 * time.Second, JoinGroupBackoff: 2 * time.Second, StallAfter: time.Minute,
 	}
 	if got := c.WithDerived(); !configEqual(got, want) {
 		t.Errorf("defaults:\n got %+v\nwant %+v", got, want)
@@ -114,7 +114,7 @@ func TestConfigFromYAML(t *testing.T) {
 		Brokers: []string{"kafka-1:9092", "kafka-2:9092"}, Topic: "telemetry", GroupID: "driftwatch-prod",
 		DeadLetterTopic: "telemetry.rejected", StartOffset: "latest", MaxBatch: 500, MaxWait: 500 * time.Millisecond,
 		CommitInterval: 2 * time.Second, MinBytes: 1024, MaxBytes: 8 << 20, SessionTimeout: 45 * time.Second,
-		HeartbeatInterval: 3 * time.Second, RebalanceTimeout: time.Minute, JoinGroupBackoff: time.Second,
+		HeartbeatInterval: 3 * time.Second, RebalanceTimeout: time.Minute, JoinGroupBackoff: time.Second, StallAfter: time.Minute,
 	}
 	if !configEqual(c, want) {
 		t.Errorf("good config:\n got %+v\nwant %+v", c, want)

@@ -1,10 +1,12 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,6 +68,98 @@ type Consumer struct {
 	closed  bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	healthMu    sync.Mutex
+	loops       map[*partitionLoop]bool
+	joined      bool      // a generation was joined and none failed since
+	joinErr     error     // the last failure to join, nil after a join
+	joinFailing time.Time // since when joining fails
+}
+
+// PartitionHealth is the state of one partition this member owns.
+type PartitionHealth struct {
+	Topic     string
+	Partition int32
+	// Position is the furthest next offset handed to the handler,
+	// HighWatermark the partition's last known end, Committed the last
+	// committed offset (-1: none known).
+	Position, HighWatermark, Committed int64
+	// Stalled says that there are messages to read and the position has not
+	// grown for StallAfter, since Since.
+	Stalled bool
+	Since   time.Time
+}
+
+// Health is what the readiness endpoint reports of a consumer.
+type Health struct {
+	// Topic and Group name the consumer.
+	Topic, Group string
+	// Joined says that the consumer is in a generation of its group.
+	Joined bool
+	// JoinError is the last failure to join the group, and JoinFailing
+	// since when joining fails; empty once joined.
+	JoinError   string
+	JoinFailing time.Time
+	// Partitions are the partitions it owns.
+	Partitions []PartitionHealth
+}
+
+// Ready reports whether the consumer is in its group and no partition is
+// stalled.
+func (h Health) Ready() bool {
+	if !h.Joined {
+		return false
+	}
+	for _, p := range h.Partitions {
+		if p.Stalled {
+			return false
+		}
+	}
+	return true
+}
+
+// Health returns the consumer's state now.
+func (c *Consumer) Health() Health {
+	now := time.Now()
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	h := Health{Topic: c.cfg.Topic, Group: c.cfg.GroupID, Joined: c.joined, JoinFailing: c.joinFailing}
+	if c.joinErr != nil {
+		h.JoinError = c.joinErr.Error()
+	}
+	for p := range c.loops {
+		h.Partitions = append(h.Partitions, p.health(now))
+	}
+	slices.SortFunc(h.Partitions, func(a, b PartitionHealth) int { return cmp.Compare(a.Partition, b.Partition) })
+	return h
+}
+
+// track adds (or removes) a running partition loop.
+func (c *Consumer) track(p *partitionLoop, running bool) {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	if c.loops == nil {
+		c.loops = make(map[*partitionLoop]bool)
+	}
+	if running {
+		c.loops[p] = true
+	} else {
+		delete(c.loops, p)
+	}
+}
+
+// joinResult records the outcome of an attempt to join the group.
+func (c *Consumer) joinResult(err error) {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	if err == nil {
+		c.joined, c.joinErr, c.joinFailing = true, nil, time.Time{}
+		return
+	}
+	if c.joinErr == nil {
+		c.joinFailing = time.Now()
+	}
+	c.joined, c.joinErr = false, err
 }
 
 // NewConsumer completes cfg with its derived default (Config.WithDerived),
@@ -151,8 +245,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 			// The group backs off JoinGroupBackoff before its next attempt.
 			c.log.Warn("joining consumer group failed, retrying", "err", err)
+			c.joinResult(err)
 			continue
 		}
+		c.joinResult(nil)
 		c.startGeneration(gen)
 	}
 	// Closing the group ends the generation, waits for every partition loop
@@ -160,6 +256,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := group.Close(); err != nil {
 		c.log.Warn("leaving consumer group", "err", err)
 	}
+	c.healthMu.Lock()
+	c.joined = false
+	c.healthMu.Unlock()
 	c.log.Info("consumer stopped")
 	return nil
 }

@@ -17,6 +17,7 @@ type consumerMetrics struct {
 	committedOffset *prometheus.GaugeVec
 	commitLag       *prometheus.GaugeVec
 	partitionErrors prometheus.Counter
+	stalled         *prometheus.GaugeVec
 }
 
 func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
@@ -45,6 +46,10 @@ func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
 			Name: "driftwatch_ingest_commit_lag_messages",
 			Help: "High watermark minus committed offset of a partition owned by this member.",
 		}, []string{"topic", "partition"}),
+		stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftwatch_ingest_partitions_stalled",
+			Help: "Partitions owned by this member with messages to read and no read progress for stall_after.",
+		}, []string{"topic"}),
 		partitionErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_ingest_partition_errors_total",
 			Help: "Partition loops stopped by a fetch or handler error and restarted from the committed offset.",
@@ -70,6 +75,9 @@ func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
 		return nil, err
 	}
 	if m.partitionErrors, err = register(reg, m.partitionErrors); err != nil {
+		return nil, err
+	}
+	if m.stalled, err = register(reg, m.stalled); err != nil {
 		return nil, err
 	}
 	return m, nil

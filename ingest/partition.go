@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,8 +34,14 @@ type partitionLoop struct {
 	assigned int64
 	// committed is the last offset known to be committed, -1 if none.
 	committed int64
-	// hwm is the partition's high watermark from the last fetch, -1 before.
-	hwm int64
+	// hwm is the partition's high watermark from the last fetch or poll,
+	// -1 before; position is the furthest next offset to read handed to
+	// the handler, -1 before; progressed is when position last grew or
+	// caught up with hwm (Unix nanoseconds). The watcher reads them
+	// concurrently.
+	hwm, position, progressed atomic.Int64
+	committedSeen             atomic.Int64 // committed, for the watcher
+	stalled                   bool         // the watcher's view; only it touches this
 
 	batch []Message
 
@@ -52,7 +59,6 @@ func newPartitionLoop(c *Consumer, gen *kafka.Generation, partition int32, assig
 		log:            c.log.With("partition", partition, "generation", gen.ID),
 		assigned:       assigned,
 		committed:      -1,
-		hwm:            -1,
 		messages:       c.metrics.messages.WithLabelValues(c.cfg.Topic),
 		bytes:          c.metrics.bytes.WithLabelValues(c.cfg.Topic),
 		committedGauge: c.metrics.committedOffset.WithLabelValues(c.cfg.Topic, label),
@@ -62,6 +68,10 @@ func newPartitionLoop(c *Consumer, gen *kafka.Generation, partition int32, assig
 		p.committed = assigned
 		p.committedGauge.Set(float64(assigned))
 	}
+	p.hwm.Store(-1)
+	p.position.Store(-1)
+	p.committedSeen.Store(p.committed)
+	p.progressed.Store(time.Now().UnixNano())
 	return p
 }
 
@@ -71,6 +81,11 @@ func (p *partitionLoop) run(ctx context.Context) {
 	label := strconv.Itoa(int(p.partition))
 	defer p.c.metrics.committedOffset.DeleteLabelValues(p.topic, label)
 	defer p.c.metrics.commitLag.DeleteLabelValues(p.topic, label)
+	p.c.track(p, true)
+	defer p.c.track(p, false)
+	watched := make(chan struct{})
+	go func() { defer close(watched); p.watch(ctx) }()
+	defer func() { <-watched }()
 
 	// Retry returns only when ctx ends: session returns then, and errors
 	// restart it.
@@ -137,6 +152,9 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 	cfg := p.c.cfg
 	fetch := kafka.ReadBatchConfig{MinBytes: cfg.MinBytes, MaxBytes: cfg.MaxBytes, MaxWait: cfg.MaxWait}
 	next := start
+	if p.position.Load() < 0 {
+		p.position.Store(start)
+	}
 	lastCommit := time.Now()
 	if p.batch == nil {
 		p.batch = make([]Message, 0, cfg.MaxBatch)
@@ -188,8 +206,8 @@ func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafk
 			ferr = cerr
 		}
 	}()
-	if hwm := b.HighWaterMark(); hwm > 0 || p.hwm < 0 {
-		p.hwm = hwm
+	if hwm := b.HighWaterMark(); hwm > 0 || p.hwm.Load() < 0 {
+		p.hwm.Store(hwm)
 	}
 	var size int
 	flush := func() error {
@@ -231,6 +249,7 @@ func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafk
 		})
 		size += len(m.Key) + len(m.Value)
 		*next = m.Offset + 1
+		p.advance(*next)
 		if len(p.batch) == cap(p.batch) {
 			if err := flush(); err != nil {
 				return n, err, nil
@@ -317,12 +336,111 @@ func (p *partitionLoop) commit(off int64) {
 	}
 	p.c.metrics.commits.Inc()
 	p.committed = off
+	p.committedSeen.Store(off)
 	p.committedGauge.Set(float64(off))
 	p.updateLag()
 }
 
 func (p *partitionLoop) updateLag() {
-	if p.committed >= 0 && p.hwm >= 0 {
-		p.lagGauge.Set(float64(max(p.hwm-p.committed, 0)))
+	if hwm := p.hwm.Load(); p.committed >= 0 && hwm >= 0 {
+		p.lagGauge.Set(float64(max(hwm-p.committed, 0)))
 	}
+}
+
+// advance records that the next offset to read is now next. Only a new
+// furthest position is progress: a loop that fails and re-reads the same
+// messages from its committed offset again and again makes none.
+func (p *partitionLoop) advance(next int64) {
+	if next > p.position.Load() {
+		p.position.Store(next)
+		p.progressed.Store(time.Now().UnixNano())
+	}
+}
+
+// watch polls the partition's high watermark until ctx ends, on a
+// connection of its own, so that the lag gauge moves and a partition whose
+// reading is blocked (a handler waiting, a fetch failing) is seen: it is
+// stalled when it has messages to read and its read position has not moved
+// for StallAfter.
+func (p *partitionLoop) watch(ctx context.Context) {
+	every := min(p.c.cfg.StallAfter/4, 10*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var conn *kafka.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+		if p.stalled {
+			p.c.metrics.stalled.WithLabelValues(p.topic).Dec()
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if conn == nil {
+			c, err := p.dial(ctx)
+			if err != nil {
+				p.check(time.Now())
+				continue
+			}
+			conn = c
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(every))
+		hwm, err := conn.ReadLastOffset()
+		if err != nil {
+			conn.Close()
+			conn = nil
+		} else {
+			p.hwm.Store(hwm)
+			if p.position.Load() >= hwm {
+				p.progressed.Store(time.Now().UnixNano())
+			}
+			p.updateLagFromWatcher(hwm)
+		}
+		p.check(time.Now())
+	}
+}
+
+// updateLagFromWatcher sets the lag gauge from a polled high watermark; the
+// committed offset is read from its gauge's source under the loop's rules
+// (it only grows), so a stale value only overstates the lag.
+func (p *partitionLoop) updateLagFromWatcher(hwm int64) {
+	if c := p.committedSeen.Load(); c >= 0 && hwm >= 0 {
+		p.lagGauge.Set(float64(max(hwm-c, 0)))
+	}
+}
+
+// check updates whether the partition is stalled as of now.
+func (p *partitionLoop) check(now time.Time) {
+	behind := p.position.Load() < p.hwm.Load()
+	stalled := behind && now.Sub(time.Unix(0, p.progressed.Load())) >= p.c.cfg.StallAfter
+	if stalled == p.stalled {
+		return
+	}
+	p.stalled = stalled
+	g := p.c.metrics.stalled.WithLabelValues(p.topic)
+	if stalled {
+		g.Inc()
+		p.log.Warn("partition stalled: messages to read and no read progress", "position", p.position.Load(), "high_watermark", p.hwm.Load(),
+			"since", time.Unix(0, p.progressed.Load()).UTC())
+	} else {
+		g.Dec()
+		p.log.Info("partition reading again", "position", p.position.Load())
+	}
+}
+
+// health reports the partition's state for the readiness endpoint.
+func (p *partitionLoop) health(now time.Time) PartitionHealth {
+	h := PartitionHealth{Topic: p.topic, Partition: p.partition, Position: p.position.Load(), HighWatermark: p.hwm.Load(),
+		Committed: p.committedSeen.Load()}
+	behind := h.Position < h.HighWatermark
+	h.Stalled = behind && now.Sub(time.Unix(0, p.progressed.Load())) >= p.c.cfg.StallAfter
+	if h.Stalled {
+		h.Since = time.Unix(0, p.progressed.Load()).UTC()
+	}
+	return h
 }

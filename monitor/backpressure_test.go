@@ -2,10 +2,13 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +110,7 @@ func TestClickHouseOutageBackPressure(t *testing.T) {
 	kc.Brokers, kc.Topic, kc.GroupID = e.Brokers(), "telemetry", "outage"
 	kc.HeartbeatInterval, kc.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
 	kc.MaxWait, kc.CommitInterval, kc.MaxBatch = 100*time.Millisecond, 100*time.Millisecond, 200
+	kc.StallAfter = time.Second
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.MaxRetryBackoff = px.lis.Addr().String(), db, 500*time.Millisecond
 	cfg.Analysis.WindowSize = 2 * time.Second
 	cfg.Analysis.AllowedLateness = time.Second
@@ -175,9 +179,41 @@ func TestClickHouseOutageBackPressure(t *testing.T) {
 		t.Fatalf("the monitor stopped during the outage: %v", err)
 	default:
 	}
+	// Readiness says why: ClickHouse, and the partitions it holds back; the
+	// lag gauge keeps moving although no partition fetches.
+	code, body := getReady(t, m.Addr())
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "ClickHouse") || !strings.Contains(body, "stalled") {
+		t.Errorf("/readyz during the outage: %d %q, want 503 naming ClickHouse and stalled partitions", code, body)
+	}
+	lag := func() float64 {
+		return metricSum(t, m.Addr(), "driftwatch_ingest_commit_lag_messages", `topic="telemetry"`)
+	}
+	lag0 := lag()
+	produce(1000)
+	deadline := time.Now().Add(20 * time.Second)
+	for lag() < lag0+1000 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if l := lag(); l < lag0+1000 {
+		t.Errorf("commit lag %v after 1000 more messages during the outage (was %v): the gauge froze", l, lag0)
+	}
+	if s := metricSum(t, m.Addr(), "driftwatch_ingest_partitions_stalled", `topic="telemetry"`); s < 1 {
+		t.Errorf("driftwatch_ingest_partitions_stalled = %v during the outage", s)
+	}
 
 	px.setDown(false)
-	waitStored(30000, 90*time.Second)
+	waitStored(31000, 90*time.Second)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		code, body := getReady(t, m.Addr())
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz after the outage: %d %q", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	time.Sleep(time.Second)
 	after := committed(t, e.Brokers(), "outage", "telemetry")
 	for p, off := range after {
@@ -189,4 +225,39 @@ func TestClickHouseOutageBackPressure(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("monitor: %v", err)
 	}
+}
+
+// getReady returns the status and body of /readyz.
+func getReady(t *testing.T, addr string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metricSum sums, from /metrics, the samples of name whose labels contain
+// match.
+func metricSum(t *testing.T, addr, name, match string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var sum float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, match) {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			sum += v
+		}
+	}
+	return sum
 }

@@ -174,6 +174,7 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", m.ready)
 	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	ok = true
 	return m, nil
@@ -459,4 +460,44 @@ func (m *Monitor) Stats() Stats {
 	}
 	sort.Strings(s.Drifted)
 	return s
+}
+
+// ready answers /readyz: 200 "ready" when both consumer groups have joined,
+// no owned partition is stalled and ClickHouse answers; otherwise 503 with
+// one line per problem. /healthz only says that the process runs.
+func (m *Monitor) ready(w http.ResponseWriter, r *http.Request) {
+	var problems []string
+	for _, c := range []*ingest.Consumer{m.consumer, m.deciders} {
+		if c == nil {
+			continue
+		}
+		h := c.Health()
+		if !h.Joined {
+			p := fmt.Sprintf("consumer group %s (topic %s): not joined", h.Group, h.Topic)
+			if h.JoinError != "" {
+				p += fmt.Sprintf(" (failing since %s: %s)", h.JoinFailing.Format(time.RFC3339), h.JoinError)
+			}
+			problems = append(problems, p)
+		}
+		for _, ph := range h.Partitions {
+			if ph.Stalled {
+				problems = append(problems, fmt.Sprintf("partition %s/%d stalled since %s: position %d, high watermark %d, committed %d",
+					ph.Topic, ph.Partition, ph.Since.Format(time.RFC3339), ph.Position, ph.HighWatermark, ph.Committed))
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := m.store.Exec(ctx, "SELECT 1"); err != nil {
+		problems = append(problems, fmt.Sprintf("ClickHouse %s: %v", m.cfg.ClickHouse.Addr, err))
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if len(problems) > 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		for _, p := range problems {
+			fmt.Fprintln(w, p)
+		}
+		return
+	}
+	fmt.Fprintln(w, "ready")
 }
