@@ -45,9 +45,12 @@ type Config struct {
 	Alerting alerting.Config `yaml:"alerting"`
 	// Limits bound what one event may carry.
 	Limits telemetry.Limits `yaml:"limits"`
-	// Listen is the address of /metrics and /healthz.
+	// Listen is the address of /metrics, /healthz and /readyz.
 	// Default: 127.0.0.1:9464
 	Listen string `yaml:"listen"`
+	// Web secures them: TLS, basic authentication or a bearer token.
+	// Default: plain HTTP, no authentication.
+	Web WebConfig `yaml:"web"`
 	// MaxDriftSeries caps the series of driftwatch_drift_statistic; further
 	// (model, feature, test) combinations are counted in
 	// driftwatch_drift_series_dropped_total. Default: 1000
@@ -130,6 +133,9 @@ func (c Config) Validate() error {
 	c = c.WithDerived()
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if err := c.Web.Validate(); err != nil {
+		return err
 	}
 	if c.MaxDriftSeries < 0 {
 		return fmt.Errorf("max_drift_series: must not be negative, got %d", c.MaxDriftSeries)

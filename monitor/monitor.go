@@ -167,15 +167,23 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if err := m.openPartials(ctx); err != nil {
 		return nil, err
 	}
+	wc, err := cfg.Web.load()
+	if err != nil {
+		return nil, err
+	}
 	m.lis, err = net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening for metrics on %s: %w", cfg.Listen, err)
 	}
+	if host, _, _ := net.SplitHostPort(cfg.Listen); !loopbackHost(host) && !wc.basic && !wc.bear {
+		m.log.Warn("metrics and health endpoints listen beyond loopback without authentication: set web.basic_auth_* or web.bearer_token_file", "listen", cfg.Listen)
+	}
+	m.lis = wc.listener(m.lis)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", m.ready)
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m.srv = &http.Server{Handler: wc.protect(mux), ReadHeaderTimeout: 5 * time.Second}
 	ok = true
 	return m, nil
 }
