@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"regexp"
@@ -14,7 +15,8 @@ import (
 // the documented defaults: a zero field is taken as it is, and Validate
 // rejects it where zero makes no sense.
 type Config struct {
-	// Addr is the host:port of the server's native protocol.
+	// Addr is the host:port of the server's native protocol: its plaintext port (tcp_port, usually
+	// 9000), or its secure port (tcp_port_secure, usually 9440) when TLS is enabled.
 	// Default: 127.0.0.1:19000
 	Addr string `yaml:"addr"`
 	// Database holds driftwatch's tables; Open creates it when missing.
@@ -23,7 +25,10 @@ type Config struct {
 	// Username is the ClickHouse user.
 	// Default: "" (the server's default user)
 	Username string `yaml:"username"`
-	// Password is the user's password. Prefer PasswordFile; at most one of the two may be set.
+	// Password is the user's password.
+	//
+	// Deprecated: use PasswordFile. Password is still read, and Open and OpenRetrying log a warning
+	// when it is set; at most one of the two may be set.
 	// Default: ""
 	Password string `yaml:"password"`
 	// PasswordFile names a file whose content (trailing newline removed) is the password.
@@ -35,6 +40,8 @@ type Config struct {
 	// MaxRetryBackoff caps the exponential backoff between retried writes.
 	// Default: 30s
 	MaxRetryBackoff time.Duration `yaml:"max_retry_backoff"`
+	// TLS encrypts the connections. Default: off (plaintext).
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // Defaults of Config (see DefaultConfig).
@@ -57,7 +64,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first invalid field of c, by name. It does not change c.
+// Validate reports the first invalid field of c, by name, reading the TLS files to check them.
+// It does not change c.
 func (c Config) Validate() error {
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
@@ -78,7 +86,20 @@ func (c Config) Validate() error {
 	if c.MaxRetryBackoff <= 0 {
 		return fmt.Errorf("max_retry_backoff %s: must be positive", c.MaxRetryBackoff)
 	}
+	if _, err := c.TLS.build(); err != nil {
+		return err
+	}
 	return nil
+}
+
+// passwordDeprecation is logged when Config.Password is set.
+const passwordDeprecation = "clickhouse.password is deprecated: use password_file"
+
+// warnDeprecated logs a warning for each deprecated key c sets.
+func (c Config) warnDeprecated(log *slog.Logger) {
+	if c.Password != "" {
+		log.Warn(passwordDeprecation)
+	}
 }
 
 // password returns the configured password, reading PasswordFile when set.

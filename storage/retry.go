@@ -41,7 +41,9 @@ var startupPermanentCodes = map[int32]bool{
 // (from 500ms, doubling, at most cfg.MaxRetryBackoff) while ClickHouse cannot be reached or fails,
 // as writes do during an outage, and logging each failure; so that a monitor started before its
 // database, or during an outage, waits for it instead of exiting. It gives up when ctx ends, and at
-// once on an invalid configuration, a refused user or password, or a schema error.
+// once on an invalid configuration, a refused user or password, a schema error, a server that does
+// not answer TLS when tls.enabled is set, or a server certificate that fails verification. Like Open,
+// it logs a warning (once, not at each attempt) when cfg sets the deprecated Password.
 func OpenRetrying(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("storage config: %w", err)
@@ -49,6 +51,7 @@ func OpenRetrying(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg.warnDeprecated(log)
 	var store *Store
 	err := backoff.Retry(ctx, backoff.Policy{
 		Initial: 500 * time.Millisecond,
@@ -57,7 +60,7 @@ func OpenRetrying(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 			log.Warn("ClickHouse not available at start-up, retrying", "addr", cfg.Addr, "attempt", attempt, "backoff", pause, "err", err)
 		},
 	}, func(ctx context.Context) error {
-		s, err := Open(ctx, cfg, reg, log)
+		s, err := open(ctx, cfg, reg, log)
 		if err == nil {
 			if err = s.Migrate(ctx); err != nil {
 				s.Close()
@@ -66,6 +69,9 @@ func OpenRetrying(ctx context.Context, cfg Config, reg prometheus.Registerer, lo
 		if err != nil {
 			var ex *clickhouse.Exception
 			if errors.As(err, &ex) && (startupPermanentCodes[ex.Code] || permanentCodes[ex.Code]) {
+				return backoff.Permanent(err)
+			}
+			if tlsMismatch(err) {
 				return backoff.Permanent(err)
 			}
 			return err

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,7 +28,8 @@ type Store struct {
 
 // Open connects to ClickHouse, creates cfg.Database if it does not exist and returns a Store on it.
 // It tries once: a server that is not reachable is an error. It does not migrate: call Migrate.
-// reg may be nil (no metrics registered); log may be nil (logs discarded).
+// reg may be nil (no metrics registered); log may be nil (logs discarded). It logs a warning when cfg
+// sets the deprecated Password.
 func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("storage config: %w", err)
@@ -35,15 +37,25 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg.warnDeprecated(log)
+	return open(ctx, cfg, reg, log)
+}
+
+// open is Open on a valid cfg and a non-nil log, without the deprecation warnings.
+func open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Store, error) {
 	password, err := cfg.password()
 	if err != nil {
 		return nil, err
+	}
+	tc, err := cfg.TLS.build()
+	if err != nil {
+		return nil, fmt.Errorf("storage config: %w", err)
 	}
 	log = log.With("addr", cfg.Addr, "database", cfg.Database)
 
 	// The database must exist before a connection can select it, so create it over a connection
 	// to the user's default database first.
-	boot, err := connect(ctx, cfg, password, "")
+	boot, err := connect(ctx, cfg, tc, password, "")
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +65,7 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.
 		return nil, fmt.Errorf("creating database %s: %w", cfg.Database, err)
 	}
 
-	conn, err := connect(ctx, cfg, password, cfg.Database)
+	conn, err := connect(ctx, cfg, tc, password, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
@@ -69,16 +81,18 @@ func Open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.
 		log:     log,
 		metrics: newMetrics(reg),
 	}
-	log.Info("connected to clickhouse", "server_version", s.version.String(), "user", cfg.Username)
+	log.Info("connected to clickhouse", "server_version", s.version.String(), "user", cfg.Username, "tls", tc != nil)
 	return s, nil
 }
 
-// connect opens a connection pool to database db ("" for the user's default) and pings it.
-func connect(ctx context.Context, cfg Config, password, db string) (driver.Conn, error) {
+// connect opens a connection pool to database db ("" for the user's default) and pings it; tc nil
+// is plaintext.
+func connect(ctx context.Context, cfg Config, tc *tls.Config, password, db string) (driver.Conn, error) {
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{cfg.Addr},
 		Auth:        clickhouse.Auth{Database: db, Username: cfg.Username, Password: password},
 		DialTimeout: cfg.DialTimeout,
+		TLS:         tc,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("opening clickhouse connection to %s: %w", cfg.Addr, err)
@@ -87,6 +101,11 @@ func connect(ctx context.Context, cfg Config, password, db string) (driver.Conn,
 	defer cancel()
 	if err := conn.Ping(pctx); err != nil {
 		conn.Close()
+		var rh tls.RecordHeaderError
+		if tc != nil && errors.As(err, &rh) {
+			return nil, fmt.Errorf("connecting to clickhouse at %s over TLS: the server does not speak TLS there; "+
+				"is it its secure native port (tcp_port_secure, usually 9440)?: %w", cfg.Addr, err)
+		}
 		return nil, fmt.Errorf("connecting to clickhouse at %s: %w", cfg.Addr, err)
 	}
 	return conn, nil
