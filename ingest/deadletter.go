@@ -72,6 +72,8 @@ type DeadLetter struct {
 // in-sync replica to acknowledge them.
 type DeadLetterWriter struct {
 	w           *kafka.Writer
+	cluster     *Cluster
+	topic       string
 	group       string
 	log         *slog.Logger
 	rejected    *prometheus.CounterVec
@@ -89,16 +91,20 @@ func NewDeadLetterWriter(cluster *Cluster, topic, group string, reg prometheus.R
 	}
 	w := &DeadLetterWriter{
 		w: &kafka.Writer{
-			Addr:         kafka.TCP(cluster.Brokers...),
-			Topic:        topic,
-			Transport:    cluster.Transport(topic),
-			Balancer:     &kafka.Hash{},
+			Addr:      kafka.TCP(cluster.Brokers...),
+			Topic:     topic,
+			Transport: cluster.Transport(topic),
+			// The dead letters of a source partition go to one partition of
+			// the dead-letter topic, so that LastOffset finds its mark there.
+			Balancer:     originBalancer{},
 			RequiredAcks: kafka.RequireAll,
 			BatchTimeout: 10 * time.Millisecond,
 			MaxAttempts:  1, // Write retries with its own backoff.
 		},
-		group: group,
-		log:   log.With("topic", topic),
+		group:   group,
+		cluster: cluster,
+		topic:   topic,
+		log:     log.With("topic", topic),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftwatch_ingest_rejected_total",
 			Help: "Messages rejected and written to the dead-letter topic, by reason.",
@@ -206,4 +212,102 @@ func (w *DeadLetterWriter) Close() error {
 		}
 	})
 	return w.closeErr
+}
+
+// originBalancer sends a dead letter to the partition of the dead-letter
+// topic numbered like its source partition (modulo the count).
+type originBalancer struct{}
+
+func (originBalancer) Balance(msg kafka.Message, partitions ...int) int {
+	for _, h := range msg.Headers {
+		if h.Key == HeaderOrigPartition {
+			if p, err := strconv.Atoi(string(h.Value)); err == nil && p >= 0 {
+				return partitions[p%len(partitions)]
+			}
+		}
+	}
+	return partitions[0]
+}
+
+// maxMarkScan bounds how many of the newest records of a dead-letter
+// partition LastOffset reads.
+const maxMarkScan = 10000
+
+// LastOffset returns the largest source offset of the dead letters of
+// partition origPartition of origTopic among the newest records of the
+// dead-letter partition they go to (at most 10,000), or -1 when there is
+// none. A partition that replays messages after a restart (they were
+// dead-lettered, their offset not yet committed) skips those at or below
+// it: the dead-letter topic is at-least-once, and this mark makes the
+// copies of one replay, the common case, appear once.
+func (w *DeadLetterWriter) LastOffset(ctx context.Context, origTopic string, origPartition int32) (int64, error) {
+	n, err := PartitionCount(ctx, w.cluster.Dialer(), w.cluster.Brokers, w.topic)
+	if err != nil {
+		return -1, err
+	}
+	part := int(origPartition) % n
+	var conn *kafka.Conn
+	var last error
+	for _, b := range w.cluster.Brokers {
+		if conn, err = w.cluster.Dialer().DialLeader(ctx, "tcp", b, w.topic, part); err == nil {
+			break
+		}
+		last = err
+	}
+	if conn == nil {
+		return -1, fmt.Errorf("reading the dead letters of %s/%d: %w", origTopic, origPartition, last)
+	}
+	defer conn.Close()
+	first, end, err := conn.ReadOffsets()
+	if err != nil {
+		return -1, fmt.Errorf("reading the dead letters of %s/%d: %w", origTopic, origPartition, err)
+	}
+	from := max(first, end-maxMarkScan)
+	if from >= end {
+		return -1, nil
+	}
+	if _, err := conn.Seek(from, kafka.SeekAbsolute); err != nil {
+		return -1, fmt.Errorf("reading the dead letters of %s/%d: %w", origTopic, origPartition, err)
+	}
+	mark := int64(-1)
+	wantPart := strconv.Itoa(int(origPartition))
+	for off := from; off < end; {
+		if dl, ok := ctx.Deadline(); ok {
+			_ = conn.SetReadDeadline(dl)
+		} else {
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		}
+		before := off
+		batch := conn.ReadBatch(1, 4<<20)
+		for {
+			msg, err := batch.ReadMessage()
+			if err != nil {
+				break
+			}
+			off = msg.Offset + 1
+			var topic, partition, offset string
+			for _, h := range msg.Headers {
+				switch h.Key {
+				case HeaderOrigTopic:
+					topic = string(h.Value)
+				case HeaderOrigPartition:
+					partition = string(h.Value)
+				case HeaderOrigOffset:
+					offset = string(h.Value)
+				}
+			}
+			if topic == origTopic && partition == wantPart {
+				if o, err := strconv.ParseInt(offset, 10, 64); err == nil {
+					mark = max(mark, o)
+				}
+			}
+		}
+		if err := batch.Close(); err != nil {
+			return -1, fmt.Errorf("reading the dead letters of %s/%d: %w", origTopic, origPartition, err)
+		}
+		if off == before {
+			return -1, fmt.Errorf("reading the dead letters of %s/%d: no record at offset %d", origTopic, origPartition, off)
+		}
+	}
+	return mark, nil
 }

@@ -38,7 +38,9 @@ type decider struct {
 	eval  *analysis.Evaluator
 	next  int64 // next offset to read; -1 before the first message
 	dead  []ingest.DeadLetter
-	err   error
+	// deadUpTo: as partition.deadUpTo, for invalid partials.
+	deadUpTo int64
+	err      error
 
 	stop chan struct{}
 	done chan struct{}
@@ -100,6 +102,9 @@ func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, sta
 		restore[analysis.ModelKey{ID: k[0], Version: k[1]}] = end
 	}
 	d.merge.Restore(restore)
+	if d.deadUpTo, err = m.dlq.LastOffset(ctx, topic, part); err != nil {
+		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
+	}
 	m.log.Info("decider opened", "topic", topic, "partition", part, "offset", start, "source_partitions", n)
 	go d.tick(ctx)
 	return d, nil
@@ -206,6 +211,10 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 // reject dead-letters a record of the partials topic that cannot be read.
 func (d *decider) reject(msg *ingest.Message, err error) {
 	d.m.met.partialsIn.WithLabelValues("invalid").Inc()
+	if msg.Offset <= d.deadUpTo {
+		d.m.met.deadReplayed.Inc()
+		return
+	}
 	d.dead = append(d.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: "invalid_partial", Detail: err.Error()})
 }
 

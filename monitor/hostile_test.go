@@ -176,3 +176,85 @@ func TestHostileOversizedMessageAndNamesDoNotStopOrMislead(t *testing.T) {
 		t.Errorf("the big message's dead letter carries %d bytes, want the first %d", len(bigLetter.Value), ingest.MaxDeadLetterValue)
 	}
 }
+
+// TestHostileReplayDoesNotDeadLetterTwice: bad messages dead-lettered by a
+// run that died before committing are re-read by the next one; it does not
+// write their dead letters again (they were 10 for 9 after a SIGKILL), but
+// does write the ones the first run did not reach.
+func TestHostileReplayDoesNotDeadLetterTwice(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	var msgs []kafka.Message
+	bad := map[int]bool{3: true, 7: true, 11: true}
+	for i := range 20 {
+		v := hostileEvent(t, i, "fraud", at.Add(time.Duration(i)*time.Millisecond))
+		if bad[i] {
+			v = []byte(`{"prediction_id": "broken`)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte("fraud"), Value: v})
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	// What the run that died wrote before its offsets were committed.
+	prev := ingest.NewDeadLetterWriter(ingest.Plaintext(e.Brokers()), "telemetry.dlq", "driftwatch", nil, nil)
+	defer prev.Close()
+	for _, off := range []int64{3, 7} {
+		if err := prev.Write(ctx, []ingest.DeadLetter{{Msg: ingest.Message{Topic: "telemetry", Partition: 0, Offset: off, Key: []byte("fraud"), Value: msgs[off].Value},
+			Reason: telemetry.ReasonInvalidJSON, Detail: "before the crash"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.Brokers = "telemetry", e.Brokers()
+	cfg.Kafka.Consumer.HeartbeatInterval, cfg.Kafka.Consumer.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
+	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness, cfg.Analysis.IdleFlush = 2*time.Second, time.Second, time.Second
+	m, err := New(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	s := m.Store()
+	deadline := time.Now().Add(60 * time.Second)
+	for queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL") != 17 {
+		if time.Now().After(deadline) {
+			t.Fatal("the good events were not stored")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.Brokers(), Topic: "telemetry.dlq", Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	var offsets []string
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		msg, err := r.ReadMessage(rctx)
+		rcancel()
+		if err != nil {
+			break
+		}
+		for _, h := range msg.Headers {
+			if h.Key == ingest.HeaderOrigOffset {
+				offsets = append(offsets, string(h.Value))
+			}
+		}
+	}
+	if strings.Join(offsets, ",") != "3,7,11" {
+		t.Fatalf("dead letters of offsets %v, want 3, 7 (the first run's) and 11, once each", offsets)
+	}
+}

@@ -21,6 +21,7 @@ type metrics struct {
 	seriesDrop   prometheus.Counter
 	partialsOut  prometheus.Counter
 	partialsIn   *prometheus.CounterVec
+	deadReplayed prometheus.Counter
 	decided      *prometheus.CounterVec
 	merging      prometheus.Gauge
 	maxSeries    int
@@ -42,6 +43,9 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Name: "driftwatch_analysis_untracked_features_total", Help: "Feature values beyond analysis.max_features of their model version."}),
 		windows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_windows_closed_total", Help: "Partition windows closed, published to the decider and stored in inference_windows."}),
+		deadReplayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_ingest_dead_letters_replayed_total",
+			Help: "Bad messages re-read after a restart whose dead letter a run before had written: not written again."}),
 		partialsOut: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_merge_partials_published_total", Help: "Partial window states published to the partials topic."}),
 		partialsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -73,7 +77,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsChanged, m.driftStat, m.seriesDrop, m.partialsOut, m.partialsIn, m.decided, m.merging)
+			m.drifted, m.refsPinned, m.refsChanged, m.driftStat, m.seriesDrop, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging)
 	}
 	return m
 }

@@ -35,6 +35,10 @@ type partition struct {
 	mu  sync.Mutex
 	win *analysis.Windower
 	dec *telemetry.Decoder
+	// deadUpTo is the largest offset of this partition already in the
+	// dead-letter topic when the partition was opened: a replay does not
+	// dead-letter those again.
+	deadUpTo int64
 	// evs are the decoding slots of a batch's events: with signals
 	// registered, windows hold the batch's events until EndBatch, so each
 	// event has a slot of its own (reused, maps included, batch after
@@ -101,6 +105,11 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 			m.log.Info("resuming partition", "topic", topic, "partition", part, "offset", start, "stored_windows", len(flushed), "closed_until", maxEnd)
 		}
 	}
+	mark, err := m.dlq.LastOffset(ctx, topic, part)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s/%d: %w", topic, part, err)
+	}
+	p.deadUpTo = mark
 	// A partition with nothing to read is idle from now on, so that its
 	// progress does not hold back the decisions of the others.
 	p.win.Touch(time.Now())
@@ -142,7 +151,7 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			if !errors.As(err, &rej) {
 				rej = &telemetry.RejectError{Reason: telemetry.ReasonInvalidJSON, Detail: err.Error()}
 			}
-			p.dead = append(p.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: rej.Reason, Detail: rej.Detail})
+			p.deadLetter(msg, rej.Reason, rej.Detail)
 			p.win.Reject(string(msg.Key), msg.Offset)
 			continue
 		}
@@ -155,9 +164,8 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			replayed++
 		case analysis.Dropped:
 			dropped++
-			p.dead = append(p.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: "too_many_models",
-				Detail: fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions",
-					ev.Model.ID, ev.Model.Version, p.m.cfg.Analysis.MaxModels)})
+			p.deadLetter(msg, "too_many_models", fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions",
+				ev.Model.ID, ev.Model.Version, p.m.cfg.Analysis.MaxModels))
 		}
 	}
 	p.win.EndBatch()
@@ -198,6 +206,16 @@ func (p *partition) decode(msg *ingest.Message, ev *telemetry.Event) error {
 		}
 	}
 	return p.dec.Decode(msg.Value, ev)
+}
+
+// deadLetter queues msg for the dead-letter topic unless a run before this
+// one already wrote it there (a replay after a restart).
+func (p *partition) deadLetter(msg *ingest.Message, reason, detail string) {
+	if msg.Offset <= p.deadUpTo {
+		p.m.met.deadReplayed.Inc()
+		return
+	}
+	p.dead = append(p.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: reason, Detail: detail})
 }
 
 func copyMessage(m *ingest.Message) ingest.Message {

@@ -29,7 +29,7 @@ func partitionTestMonitor(t *testing.T, ctx context.Context, addr, db string, cf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry.partials"}, Partitions: partitions})
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry.partials", "telemetry.dlq"}, Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +38,8 @@ func partitionTestMonitor(t *testing.T, ctx context.Context, addr, db string, cf
 	m.kafka = ingest.Plaintext(e.Brokers())
 	m.partials = ingest.NewPublisher(m.kafka, "telemetry.partials", nil, nil)
 	t.Cleanup(func() { m.partials.Close() })
+	m.dlq = ingest.NewDeadLetterWriter(m.kafka, "telemetry.dlq", "test", nil, nil)
+	t.Cleanup(func() { m.dlq.Close() })
 	m.met = newMetrics(nil, 10)
 	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
 	return m
