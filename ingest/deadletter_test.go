@@ -222,3 +222,41 @@ func TestDeadLetterOfAHugeMessageIsWritten(t *testing.T) {
 		t.Error("40 KB of original headers were copied")
 	}
 }
+
+// TestDeadLetterLastOffset: the mark a partition reads when it opens is the
+// largest offset of its own dead letters, whatever other partitions and
+// topics wrote to the same dead-letter partition; -1 when there is none.
+func TestDeadLetterLastOffset(t *testing.T) {
+	e, err := StartEmbedded(EmbeddedConfig{Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	w := NewDeadLetterWriter(Plaintext(e.Brokers()), "telemetry.dlq", "g", nil, testLog(t))
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if m, err := w.LastOffset(ctx, "telemetry", 0); err != nil || m != -1 {
+		t.Fatalf("empty dead-letter topic: %d, %v", m, err)
+	}
+	var dls []DeadLetter
+	for _, x := range []struct {
+		topic     string
+		partition int32
+		offset    int64
+	}{{"telemetry", 0, 5}, {"telemetry", 0, 42}, {"telemetry", 2, 99}, {"other", 0, 500}, {"telemetry", 0, 17}, {"telemetry", 1, 1000}} {
+		dls = append(dls, DeadLetter{Msg: Message{Topic: x.topic, Partition: x.partition, Offset: x.offset, Value: []byte("x")}, Reason: "invalid_json"})
+	}
+	if err := w.Write(ctx, dls); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		topic     string
+		partition int32
+		want      int64
+	}{{"telemetry", 0, 42}, {"telemetry", 2, 99}, {"telemetry", 1, 1000}, {"other", 0, 500}, {"telemetry", 3, -1}} {
+		if m, err := w.LastOffset(ctx, tt.topic, tt.partition); err != nil || m != tt.want {
+			t.Errorf("LastOffset(%s, %d) = %d, %v, want %d", tt.topic, tt.partition, m, err, tt.want)
+		}
+	}
+}
