@@ -5,7 +5,7 @@ GO ?= go
 CLICKHOUSE_PORT ?= 19000
 export DRIFTWATCH_TEST_CLICKHOUSE ?= 127.0.0.1:$(CLICKHOUSE_PORT)
 
-.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench chdb-check clean
+.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench fuzz chdb-check clean
 
 all: build
 
@@ -33,6 +33,14 @@ lint:
 ## promtool and Alertmanager.
 test: clickhouse lint
 	$(GO) test -race -count=1 -timeout 14m ./...
+
+## fuzz: every decoder of untrusted bytes, FUZZTIME each (default 30s). A short -fuzzminimizetime keeps
+## the fuzzer exploring instead of spending its time minimizing each new input (the default is 60s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./telemetry/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeWindow$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/
+	$(GO) test -run '^$$' -fuzz '^FuzzPartialRecords$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/partial/
 
 ## bench: the full pipeline over 1,000,000 events through the embedded broker, plus micro-benchmarks.
 bench: clickhouse

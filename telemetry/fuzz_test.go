@@ -56,6 +56,15 @@ func FuzzDecode(f *testing.F) {
 			if e.PredictionID == "" || e.Model.ID == "" || e.EventTime.IsZero() {
 				t.Fatalf("accepted event without required fields: %+v", e)
 			}
+			// The character policy holds for whatever is accepted.
+			if !ValidIdentifier(e.PredictionID) || !ValidIdentifier(e.Model.ID) || !ValidIdentifier(e.Model.Version) {
+				t.Fatalf("accepted ids breaking the policy: %q %q %q", e.PredictionID, e.Model.ID, e.Model.Version)
+			}
+			for k, v := range e.Features.Categorical {
+				if !ValidIdentifier(k) || !ValidValue(v) {
+					t.Fatalf("accepted categorical feature %q = %q breaking the policy", k, v)
+				}
+			}
 		}
 	})
 }

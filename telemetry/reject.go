@@ -23,7 +23,7 @@ const (
 // Reasons returns every rejection reason, for pre-registering metric series.
 func Reasons() []string {
 	return []string{ReasonTooLarge, ReasonInvalidJSON, ReasonMissingField, ReasonInvalidValue,
-		ReasonBadTimestamp, ReasonTooManyFeatures, ReasonTooLong, ReasonUnknownType}
+		ReasonBadTimestamp, ReasonTooManyFeatures, ReasonTooLong, ReasonUnknownType, ReasonInvalidCharacter}
 }
 
 // RejectError says why an event was refused; Reason is a bounded label value.
