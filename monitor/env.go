@@ -107,7 +107,7 @@ func (c *Config) secretEnvNames() []string {
 		names = append(names, r.RoutingKeyEnv)
 	}
 	for _, r := range c.Alerting.Webhook {
-		names = append(names, r.BearerTokenEnv)
+		names = append(names, r.BearerTokenEnv, r.URLEnv)
 	}
 	return slices.DeleteFunc(names, func(n string) bool { return n == "" })
 }

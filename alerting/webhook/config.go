@@ -14,9 +14,14 @@ type Config struct {
 	// Default: "", which alerting.Config.WithDerived makes "webhook" (then
 	// "webhook-1", ... for further webhooks).
 	Name string `yaml:"name"`
-	// URL receives the POST. Required; https, or http to a loopback host
-	// (127.0.0.0/8, ::1, localhost). Redirects are not followed.
+	// URL receives the POST: https, or http to a loopback host
+	// (127.0.0.0/8, ::1, localhost). Redirects are not followed. Exactly one
+	// of url, url_file and url_env is required.
 	URL string `yaml:"url"`
+	// URLFile is a file holding the URL, for URLs that carry a secret.
+	URLFile string `yaml:"url_file"`
+	// URLEnv names an environment variable holding the URL.
+	URLEnv string `yaml:"url_env"`
 	// BearerTokenFile is a file holding a token sent as "Authorization: Bearer <token>". Optional.
 	BearerTokenFile string `yaml:"bearer_token_file"`
 	// BearerTokenEnv names an environment variable holding the token. Optional;
@@ -48,17 +53,43 @@ func (c *Config) UnmarshalYAML(unmarshal func(any) error) error {
 // the first bad field. The token never appears in the error. It does not
 // change c.
 func (c Config) Validate() error {
-	if c.URL == "" {
-		return fmt.Errorf("url: required")
-	}
-	if err := alert.CheckURL("webhook", c.Name, c.URL); err != nil {
-		return fmt.Errorf("url: %w", err)
+	if _, err := c.url(); err != nil {
+		return err
 	}
 	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
 	}
 	_, err := c.token()
 	return err
+}
+
+// url returns the URL from url, url_file or url_env (exactly one), checked
+// with alert.CheckURL; errors name the field, never a secret URL.
+func (c Config) url() (string, error) {
+	if c.URL != "" {
+		if c.URLFile != "" || c.URLEnv != "" {
+			return "", fmt.Errorf("url: only one of url, url_file and url_env may be set")
+		}
+		if err := alert.CheckURL("webhook", c.Name, c.URL); err != nil {
+			return "", fmt.Errorf("url: %w", err)
+		}
+		return c.URL, nil
+	}
+	if c.URLFile == "" && c.URLEnv == "" {
+		return "", fmt.Errorf("url: required (or url_file, url_env)")
+	}
+	s, err := alert.LoadSecret(c.URLFile, c.URLEnv, "url_file", "url_env")
+	if err != nil {
+		return "", err
+	}
+	field := "url_file"
+	if c.URLEnv != "" {
+		field = "url_env"
+	}
+	if err := alert.CheckURL("webhook", c.Name, s); err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	return s, nil
 }
 
 func (c Config) token() (string, error) {

@@ -32,7 +32,11 @@ func New(cfg Config) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{url: cfg.URL, token: tok, client: alert.NewClient(cfg.Timeout)}, nil
+	url, err := cfg.url()
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{url: url, token: tok, client: alert.NewClient(cfg.Timeout)}, nil
 }
 
 // Payload is the JSON body of a webhook delivery.

@@ -152,12 +152,19 @@ func TestTokenNeverLeaks(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
+	t.Setenv("DRIFTWATCH_TEST_WEBHOOK_URL", "https://hooks.example/secret-path?token=abc")
+	t.Setenv("DRIFTWATCH_TEST_WEBHOOK_HTTP", "http://hooks.example/secret-path")
 	tests := []struct {
 		cfg     webhook.Config
 		wantErr string
 	}{
 		{config(func(c *webhook.Config) { c.URL = "http://127.0.0.1:1/x" }), ""},
 		{config(func(c *webhook.Config) {}), "url: required"},
+		{config(func(c *webhook.Config) { c.URL, c.URLFile = "https://x", "/f" }), "url: only one of"},
+		{config(func(c *webhook.Config) { c.URLFile = "/nonexistent/url" }), "url_file: reading secret"},
+		{config(func(c *webhook.Config) { c.URLEnv = "DRIFTWATCH_TEST_WEBHOOK_UNSET" }), "url_env: "},
+		{config(func(c *webhook.Config) { c.URLEnv = "DRIFTWATCH_TEST_WEBHOOK_HTTP" }), "url_env: webhook receiver"},
+		{config(func(c *webhook.Config) { c.URLEnv = "DRIFTWATCH_TEST_WEBHOOK_URL" }), ""},
 		{config(func(c *webhook.Config) { c.URL = "ftp://x" }), "url: webhook receiver: not an absolute http(s) URL"},
 		{config(func(c *webhook.Config) { c.URL, c.BearerTokenEnv = "https://x", "DRIFTWATCH_TEST_WEBHOOK_UNSET" }), "bearer_token_env: "},
 		{config(func(c *webhook.Config) { c.URL, c.BearerTokenFile = "https://x", "/nonexistent/token" }), "bearer_token_file: reading secret"},
@@ -189,4 +196,31 @@ func TestGolden(t *testing.T) {
 	fire, resolve := alerttest.Sample()
 	alerttest.Golden(t, "firing.json", webhook.NewPayload(fire))
 	alerttest.Golden(t, "resolved.json", webhook.NewPayload(resolve))
+}
+
+// TestURLFromFile: a URL that carries a secret comes from a file (or the
+// environment); deliveries reach it, and an error about it never shows its
+// path or query.
+func TestURLFromFile(t *testing.T) {
+	srv := alerttest.NewServer(t, check(""))
+	file := filepath.Join(t.TempDir(), "url")
+	if err := os.WriteFile(file, []byte(srv.URL+"/hook?token=s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := webhook.New(config(func(c *webhook.Config) { c.URLFile = file }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), n, 1,
+		[]alerting.Observation{alerttest.Window(0, "fraud-scorer", "3", "amount", alerting.SeverityCritical, alerttest.PSI(0.41, alerting.SeverityCritical))})
+	if res.OK != 1 || len(srv.Requests()) != 1 {
+		t.Fatalf("%d deliveries to the URL of url_file; logs:\n%s", len(srv.Requests()), res.Logs)
+	}
+	if err := os.WriteFile(file, []byte("http://hooks.example/secret-path?token=s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = config(func(c *webhook.Config) { c.URLFile = file }).Validate()
+	if err == nil || strings.Contains(err.Error(), "secret-path") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("plain http from url_file: %v (must be refused without showing the URL's path or query)", err)
+	}
 }
