@@ -60,6 +60,14 @@ type Config struct {
 	MaxFeatures int `yaml:"max_features"`
 	// MaxModels bounds the model versions tracked per partition. Default: 1000.
 	MaxModels int `yaml:"max_models"`
+	// MaxVersions bounds the model versions whose reference or warm-up
+	// state an instance keeps in memory. Beyond it the least recently used
+	// one is evicted (driftwatch_analysis_versions_evicted_total): an
+	// evicted reference is read from ClickHouse again when its version comes
+	// back; an evicted warm-up starts again. A reference takes about
+	// 2.1 × reference_sample_size × 8 bytes per numeric feature, a warm-up
+	// state up to 16 bytes per value kept. Default: 100.
+	MaxVersions int `yaml:"max_versions"`
 	// MinCount is the smallest number of observations on each side for a
 	// test to decide drift. Default: 100.
 	MinCount int `yaml:"min_count"`
@@ -120,6 +128,7 @@ func DefaultConfig() Config {
 		MaxCategories:       64,
 		MaxFeatures:         256,
 		MaxModels:           1000,
+		MaxVersions:         100,
 		MinCount:            100,
 		Thresholds: Thresholds{
 			PSI:             Threshold{Warning: 0.005, Critical: 0.25},
@@ -171,6 +180,7 @@ func (c Config) Validate() error {
 		{"max_categories", c.MaxCategories, 2, 100000},
 		{"max_features", c.MaxFeatures, 1, 100000},
 		{"max_models", c.MaxModels, 1, 1000000},
+		{"max_versions", c.MaxVersions, 1, 1000000},
 		{"min_count", c.MinCount, 1, math.MaxInt32},
 	}
 	for _, f := range ints {

@@ -50,3 +50,44 @@ func TestEvaluatorWarmupPinRebindAndRolling(t *testing.T) {
 		t.Fatalf("a window of mixed partials was scored: %+v", d)
 	}
 }
+
+// TestReferencesBoundEvictsLeastRecentlyUsed: at most MaxVersions model
+// versions keep a reference or a warm-up in memory; the least recently used
+// goes first, and what is evicted is counted.
+func TestReferencesBoundEvictsLeastRecentlyUsed(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxVersions = 2
+	refs := NewReferences(cfg, nil)
+	r := rand.New(rand.NewPCG(31, 32))
+	ref := func(version string) *Reference {
+		m := ModelKey{"fraud", version}
+		w := NewWindow(cfg, m, t0, nil)
+		for i := range 50 {
+			w.Observe(randomEvent(r, i, m, t0), int64(i))
+		}
+		x := BuildReference(w, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+		x.ID = x.Hash()
+		return x
+	}
+	a, b, c := ref("a"), ref("b"), ref("c")
+	refs.Set(a)
+	refs.Set(b)
+	refs.Get(a.Model) // a is now more recent than b
+	refs.Set(c)
+	if refs.Get(b.Model) != nil || refs.Get(a.Model) != a || refs.Get(c.Model) != c {
+		t.Fatal("the least recently used reference was not the one evicted")
+	}
+	// A warm-up counts too: it evicts the least recent of a and c.
+	m := ModelKey{"fraud", "d"}
+	w := NewWindow(cfg, m, t0, nil)
+	for i := range 20 {
+		w.Observe(randomEvent(r, i, m, t0), int64(i))
+	}
+	refs.Get(c.Model)
+	if refs.Contribute(w) != nil || !refs.Warming(m) || refs.Get(a.Model) != nil || refs.Get(c.Model) != c {
+		t.Fatal("a new warm-up did not evict the least recently used reference")
+	}
+	if nr, nw, er, ew := refs.Held(); nr != 1 || nw != 1 || er != 2 || ew != 0 {
+		t.Fatalf("held %d references and %d warm-ups, evicted %d and %d", nr, nw, er, ew)
+	}
+}

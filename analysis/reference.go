@@ -269,6 +269,13 @@ type References struct {
 	refs map[ModelKey]*Reference
 	warm map[ModelKey]*warmup
 	now  func() time.Time
+
+	// used orders the versions held (references and warm-ups) by their
+	// last use, for the MaxVersions bound.
+	used          map[ModelKey]uint64
+	clock         uint64
+	evictedRefs   uint64
+	evictedWarmup uint64
 }
 
 type warmup struct {
@@ -282,14 +289,67 @@ func NewReferences(cfg *Config, now func() time.Time) *References {
 	if now == nil {
 		now = time.Now
 	}
-	return &References{cfg: cfg, refs: make(map[ModelKey]*Reference), warm: make(map[ModelKey]*warmup), now: now}
+	return &References{cfg: cfg, refs: make(map[ModelKey]*Reference), warm: make(map[ModelKey]*warmup), now: now,
+		used: make(map[ModelKey]uint64)}
 }
 
-// Get returns the pinned reference of m, or nil.
+// Get returns the pinned reference of m, or nil (none, or evicted: see
+// Warming).
 func (r *References) Get(m ModelKey) *Reference {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.refs[m]
+	ref := r.refs[m]
+	if ref != nil {
+		r.touch(m)
+	}
+	return ref
+}
+
+// Warming reports whether m has a warm-up in progress here.
+func (r *References) Warming(m ModelKey) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.warm[m] != nil
+}
+
+// Held returns how many model versions have a reference and a warm-up held
+// in memory, and how many of each were evicted for MaxVersions.
+func (r *References) Held() (refs, warm int, evictedRefs, evictedWarmup uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.refs), len(r.warm), r.evictedRefs, r.evictedWarmup
+}
+
+// touch records a use of m. Called with mu held.
+func (r *References) touch(m ModelKey) {
+	r.clock++
+	r.used[m] = r.clock
+}
+
+// bound evicts the least recently used versions other than keep until at
+// most MaxVersions are held. Called with mu held.
+func (r *References) bound(keep ModelKey) {
+	for len(r.refs)+len(r.warm) > max(r.cfg.MaxVersions, 1) {
+		var victim ModelKey
+		oldest := uint64(math.MaxUint64)
+		for m, t := range r.used {
+			if m != keep && t < oldest {
+				victim, oldest = m, t
+			}
+		}
+		if oldest == math.MaxUint64 {
+			return
+		}
+		if _, ok := r.refs[victim]; ok {
+			r.evictedRefs++
+		}
+		if _, ok := r.warm[victim]; ok {
+			r.evictedWarmup++
+		}
+		delete(r.refs, victim)
+		delete(r.warm, victim)
+		delete(r.used, victim)
+	}
 }
 
 // Set pins ref (loaded from storage or imported), replacing any other.
@@ -299,6 +359,8 @@ func (r *References) Set(ref *Reference) {
 	defer r.mu.Unlock()
 	r.refs[ref.Model] = ref
 	delete(r.warm, ref.Model)
+	r.touch(ref.Model)
+	r.bound(ref.Model)
 }
 
 // Contribute adds a closed warm-up window (one opened without a reference)
@@ -318,6 +380,8 @@ func (r *References) Contribute(w *Window) *Reference {
 		wu = &warmup{state: NewWindow(r.cfg, w.Model, w.Start, nil), seen: map[[2]int64]bool{}}
 		r.warm[w.Model] = wu
 	}
+	r.touch(w.Model)
+	r.bound(w.Model)
 	// A window re-read after a failed write must not count twice.
 	id := [2]int64{w.Start.UnixMilli(), w.FirstOffset}
 	if wu.seen[id] {
@@ -332,6 +396,7 @@ func (r *References) Contribute(w *Window) *Reference {
 	ref := BuildReference(wu.state, r.cfg.Bins, r.cfg.SampleSize, "warmup", wu.windows, r.now())
 	r.refs[w.Model] = ref
 	delete(r.warm, w.Model)
+	r.touch(w.Model)
 	return ref
 }
 

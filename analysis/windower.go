@@ -309,6 +309,15 @@ func (w *Windower) Committable(next int64) int64 {
 	return c
 }
 
+// Models returns the model versions with open windows.
+func (w *Windower) Models() []ModelKey {
+	out := make([]ModelKey, 0, len(w.models))
+	for k := range w.models {
+		out = append(out, k)
+	}
+	return out
+}
+
 // Open returns the number of open windows.
 func (w *Windower) Open() int {
 	n := 0

@@ -251,7 +251,7 @@ func metricSum(t *testing.T, addr, name, match string) float64 {
 	b, _ := io.ReadAll(resp.Body)
 	var sum float64
 	for _, line := range strings.Split(string(b), "\n") {
-		if !strings.HasPrefix(line, name+"{") || !strings.Contains(line, match) {
+		if !(strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ")) || !strings.Contains(line, match) {
 			continue
 		}
 		var v float64

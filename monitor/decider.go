@@ -246,6 +246,14 @@ func (d *decider) decide(ctx context.Context) error {
 	for i := range ready {
 		c := &ready[i]
 		w := c.Window
+		if d.m.refs.Get(w.Model) == nil && !d.m.refs.Warming(w.Model) {
+			// First window of the version here, or its reference was
+			// evicted (analysis.max_versions): a stored one comes back
+			// rather than a second warm-up.
+			if err := d.m.loadLatestReference(ctx, w.Model); err != nil {
+				return fmt.Errorf("deciding %s/%d: %w", d.topic, d.part, err)
+			}
+		}
 		var seasonal *analysis.Reference
 		if from, ok := d.eval.SeasonalStart(w); ok && !c.MixedReferences {
 			seasonal = d.seasonalReference(ctx, w.Model, from)
@@ -366,6 +374,35 @@ func (m *Monitor) publishProgress(ctx context.Context, src partial.Source, atMs 
 	return m.partials.Publish(ctx, recs)
 }
 
+// loadLatestReference pins the newest stored reference of mv, if it has one.
+func (m *Monitor) loadLatestReference(ctx context.Context, mv analysis.ModelKey) error {
+	// One pinned a moment ago may not be stored yet.
+	m.refMu.Lock()
+	var pending *analysis.Reference
+	for _, ref := range m.unsaved {
+		if ref.Model == mv {
+			pending = ref
+		}
+	}
+	m.refMu.Unlock()
+	if pending != nil {
+		m.refs.Set(pending)
+		m.met.refsReloaded.Inc()
+		return nil
+	}
+	id, err := m.store.LatestReferenceID(ctx, mv.ID, mv.Version)
+	if err != nil || id == "" {
+		return err
+	}
+	ref, err := m.storedReference(ctx, mv, id)
+	if err != nil || ref == nil {
+		return err
+	}
+	m.refs.Set(ref)
+	m.met.refsReloaded.Inc()
+	return nil
+}
+
 // storedReference reads reference id of model version mv from ClickHouse;
 // nil when it is not stored.
 func (m *Monitor) storedReference(ctx context.Context, mv analysis.ModelKey, id string) (*analysis.Reference, error) {
@@ -386,12 +423,22 @@ func (m *Monitor) storedReference(ctx context.Context, mv analysis.ModelKey, id 
 // call (pinned by a decider of another instance, or imported): a partition
 // opens its next windows against them.
 func (m *Monitor) refreshReferences(ctx context.Context) error {
+	// Only the versions this instance's partitions have windows of: the
+	// references of others are read when their windows come (and the
+	// bound of analysis.max_versions holds).
+	wanted := m.activeVersions()
+	if len(wanted) == 0 {
+		return nil
+	}
 	active, err := m.store.ActiveReferenceIDs(ctx)
 	if err != nil {
 		return err
 	}
 	for k, id := range active {
 		mv := analysis.ModelKey{ID: k[0], Version: k[1]}
+		if !wanted[mv] {
+			continue
+		}
 		if m.refs.Get(mv) != nil {
 			// A reference imported while the monitor runs is used from its
 			// next start on (docs/baselines.md); only model versions without

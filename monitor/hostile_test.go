@@ -258,3 +258,84 @@ func TestHostileReplayDoesNotDeadLetterTwice(t *testing.T) {
 		t.Fatalf("dead letters of offsets %v, want 3, 7 (the first run's) and 11, once each", offsets)
 	}
 }
+
+// TestHostileVersionFloodKeepsMemoryBoundedAndReferencesStable: a producer
+// sends many model versions; the instance keeps at most analysis.max_versions
+// references and warm-ups in memory, and a version whose reference was
+// evicted gets its stored reference back when its events return, instead of
+// a second warm-up that would change what it is compared with.
+func TestHostileVersionFloodKeepsMemoryBoundedAndReferencesStable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.Brokers = "telemetry", e.Brokers()
+	cfg.Kafka.Consumer.HeartbeatInterval, cfg.Kafka.Consumer.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
+	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness, cfg.Analysis.IdleFlush = 2*time.Second, time.Second, time.Second
+	cfg.Analysis.WarmupWindows, cfg.Analysis.MaxVersions = 2, 2
+	m, err := New(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+
+	event := func(i int, version string, at time.Time) kafka.Message {
+		b, _ := json.Marshal(map[string]any{"prediction_id": fmt.Sprintf("p-%d", i), "event_time": at.Format(time.RFC3339Nano),
+			"model": map[string]any{"id": "fraud", "version": version}, "features": map[string]any{"numeric": map[string]any{"x": float64(i % 11)}}})
+		return kafka.Message{Key: []byte("fraud"), Value: b}
+	}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	var msgs []kafka.Message
+	i := 0
+	phase := func(from, to time.Duration, versions ...string) {
+		for at := from; at < to; at += 20 * time.Millisecond {
+			msgs = append(msgs, event(i, versions[i%len(versions)], t0.Add(at)))
+			i++
+		}
+	}
+	phase(0, 8*time.Second, "v1")                                      // v1 warms up and pins
+	phase(8*time.Second, 16*time.Second, "f1", "f2", "f3", "f4", "f5") // a flood of versions evicts it
+	phase(16*time.Second, 24*time.Second, "v1")                        // v1 comes back
+	phase(24*time.Second, 30*time.Second, "x")                         // moves the watermark on
+	w := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	for k := 0; k < len(msgs); k += 100 { // in batches, so that windows close between them
+		if err := w.WriteMessages(ctx, msgs[k:min(k+100, len(msgs))]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := m.Store()
+	v1Back := t0.Add(18 * time.Second).Unix()
+	deadline := time.Now().Add(90 * time.Second)
+	for queryUint(t, s, "SELECT count() FROM model_windows FINAL WHERE model_version = 'v1' AND toUInt32(window_start) >= ?", v1Back) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the windows of v1's return were not decided")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if n := queryUint(t, s, "SELECT uniqExact(reference_id) FROM references WHERE model_version = 'v1'"); n != 1 {
+		t.Errorf("v1 has %d stored references, want its one warm-up reference", n)
+	}
+	if n := queryUint(t, s, `SELECT count() FROM model_windows FINAL WHERE model_version = 'v1' AND toUInt32(window_start) >= ?
+		AND reference_id != (SELECT any(reference_id) FROM references WHERE model_version = 'v1')`, v1Back); n != 0 {
+		t.Errorf("%d windows of v1's return were decided against another reference than v1's own", n)
+	}
+	refs, warm, evictedRefs, evictedWarm := m.refs.Held()
+	if refs+warm > 2 || evictedRefs+evictedWarm == 0 {
+		t.Errorf("holding %d references and %d warm-ups (bound 2), evicted %d and %d", refs, warm, evictedRefs, evictedWarm)
+	}
+	if got := metricSum(t, m.Addr(), "driftwatch_analysis_references_reloaded_total", ""); got < 1 {
+		t.Errorf("no stored reference was read again (driftwatch_analysis_references_reloaded_total = %v)", got)
+	}
+}

@@ -16,6 +16,7 @@ type metrics struct {
 	openWindows  prometheus.Gauge
 	drifted      prometheus.Counter
 	refsPinned   prometheus.Counter
+	refsReloaded prometheus.Counter
 	refsChanged  prometheus.Counter
 	driftStat    *prometheus.GaugeVec
 	seriesDrop   prometheus.Counter
@@ -62,6 +63,9 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Name: "driftwatch_analysis_open_windows", Help: "Windows open, over all partitions."}),
 		drifted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_drifted_features_total", Help: "Feature windows whose drift decision was warning or critical."}),
+		refsReloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_references_reloaded_total",
+			Help: "Stored references read again by a decider for a model version it held no reference or warm-up of (first window here, or evicted for max_versions)."}),
 		refsPinned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_references_pinned_total", Help: "References built from warm-up windows and pinned."}),
 		refsChanged: prometheus.NewCounter(prometheus.CounterOpts{
@@ -77,7 +81,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsChanged, m.driftStat, m.seriesDrop, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging)
+			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.seriesDrop, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging)
 	}
 	return m
 }

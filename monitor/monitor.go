@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	m.met = newMetrics(m.reg, cfg.MaxDriftSeries)
 	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
 	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	m.registerVersionMetrics()
 	ok := false
 	defer func() {
 		if !ok {
@@ -403,6 +404,34 @@ func (m *Monitor) mergingWindows(d *decider, n int) int {
 	return total
 }
 
+// activeVersions returns the model versions with open windows on this
+// instance's partitions without a reference in memory; a partition busy in
+// a flush is skipped this time.
+func (m *Monitor) activeVersions() map[analysis.ModelKey]bool {
+	m.openMu.Lock()
+	parts := make([]*partition, 0, len(m.open))
+	for p := range m.open {
+		parts = append(parts, p)
+	}
+	m.openMu.Unlock()
+	out := map[analysis.ModelKey]bool{}
+	for _, p := range parts {
+		if !p.mu.TryLock() {
+			continue
+		}
+		for _, mv := range p.win.Models() {
+			out[mv] = true
+		}
+		p.mu.Unlock()
+	}
+	for mv := range out {
+		if m.refs.Get(mv) != nil {
+			delete(out, mv)
+		}
+	}
+	return out
+}
+
 func (m *Monitor) forget(p *partition) {
 	m.openMu.Lock()
 	defer m.openMu.Unlock()
@@ -508,4 +537,26 @@ func (m *Monitor) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
+}
+
+// registerVersionMetrics exports what the references hold in memory and
+// what the max_versions bound evicted.
+func (m *Monitor) registerVersionMetrics() {
+	held := func(state string, pick func(refs, warm int, er, ew uint64) float64) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "driftwatch_analysis_versions_held", Help: "Model versions whose reference or warm-up state is in memory, by state.",
+			ConstLabels: prometheus.Labels{"state": state}}, func() float64 { return pick(m.refs.Held()) }))
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_versions_evicted_total", Help: "Model versions whose reference or warm-up state was evicted for analysis.max_versions, by state.",
+			ConstLabels: prometheus.Labels{"state": state}}, func() float64 {
+			refs, warm, er, ew := m.refs.Held()
+			_, _ = refs, warm
+			if state == "reference" {
+				return float64(er)
+			}
+			return float64(ew)
+		}))
+	}
+	held("reference", func(refs, _ int, _, _ uint64) float64 { return float64(refs) })
+	held("warmup", func(_, warm int, _, _ uint64) float64 { return float64(warm) })
 }

@@ -113,6 +113,23 @@ GROUP BY model_id, model_version`)
 	return out, nil
 }
 
+// LatestReferenceID returns the id of the newest stored reference of a model version, "" when it has none.
+func (s *Store) LatestReferenceID(ctx context.Context, modelID, modelVersion string) (string, error) {
+	rows, err := s.conn.Query(ctx, `SELECT argMax(reference_id, (created_at, reference_id)) FROM references
+WHERE model_id = ? AND model_version = ? GROUP BY model_id, model_version`, modelID, modelVersion)
+	if err != nil {
+		return "", fmt.Errorf("reading the newest reference of model %s version %s: %w", modelID, modelVersion, err)
+	}
+	defer rows.Close()
+	id := ""
+	if rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return "", fmt.Errorf("reading the newest reference of model %s version %s: %w", modelID, modelVersion, err)
+		}
+	}
+	return id, rows.Err()
+}
+
 // ReferenceRows returns the rows of one stored reference of a model version (none when it is not stored).
 func (s *Store) ReferenceRows(ctx context.Context, modelID, modelVersion, referenceID string) ([]ReferenceRow, error) {
 	rows, err := s.readReferences(ctx, `SELECT `+referenceColumns+`
