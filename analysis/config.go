@@ -61,7 +61,8 @@ type Config struct {
 	// MaxModels bounds the model versions tracked per partition. Default: 1000.
 	MaxModels int `yaml:"max_models"`
 	// MaxVersions bounds the model versions whose reference or warm-up
-	// state an instance keeps in memory. Beyond it the least recently used
+	// state an instance keeps in memory (and, in previous_window mode, whose
+	// previous window each decider keeps). Beyond it the least recently used
 	// one is evicted (driftwatch_analysis_versions_evicted_total): an
 	// evicted reference is read from ClickHouse again when its version comes
 	// back; an evicted warm-up starts again. A reference takes about

@@ -99,6 +99,7 @@ func (e *Evaluator) Evaluate(w *Window, mixed bool, seasonal *Reference) Decisio
 	d.Signals = e.scoreSignals(w, ref)
 	if e.cfg.Mode(w.Model.ID) == ModePreviousWindow {
 		e.prev[w.Model] = w
+		e.boundPrev()
 	}
 	return d
 }
@@ -143,4 +144,20 @@ func (e *Evaluator) scoreSignals(w *Window, against *Reference) []SignalVerdict 
 		}
 	}
 	return out
+}
+
+// boundPrev keeps the previous windows of at most MaxVersions model
+// versions, dropping those of the versions silent the longest.
+func (e *Evaluator) boundPrev() {
+	for len(e.prev) > max(e.cfg.MaxVersions, 1) {
+		var oldest ModelKey
+		var end time.Time
+		first := true
+		for m, w := range e.prev {
+			if first || w.End.Before(end) {
+				oldest, end, first = m, w.End, false
+			}
+		}
+		delete(e.prev, oldest)
+	}
 }

@@ -91,3 +91,32 @@ func TestReferencesBoundEvictsLeastRecentlyUsed(t *testing.T) {
 		t.Fatalf("held %d references and %d warm-ups, evicted %d and %d", nr, nw, er, ew)
 	}
 }
+
+// TestEvaluatorBoundsPreviousWindows: previous_window mode keeps the last
+// window of at most MaxVersions model versions, the silent ones going first.
+func TestEvaluatorBoundsPreviousWindows(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxVersions = 2
+	cfg.ReferenceModes = map[string]string{"fraud": ModePreviousWindow}
+	refs := NewReferences(cfg, nil)
+	ev := NewEvaluator(cfg, refs, nil)
+	r := rand.New(rand.NewPCG(41, 42))
+	for i, version := range []string{"a", "b", "c"} {
+		m := ModelKey{"fraud", version}
+		warm := NewWindow(cfg, m, t0, nil)
+		for j := range 50 {
+			warm.Observe(randomEvent(r, j, m, t0), int64(j))
+		}
+		ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+		ref.ID = ref.Hash()
+		start := t0.Add(time.Duration(i) * cfg.WindowSize)
+		w := NewWindow(cfg, m, start, ref)
+		for j := range 50 {
+			w.Observe(randomEvent(r, 100+j, m, start), int64(j))
+		}
+		ev.Evaluate(w, false, nil)
+	}
+	if len(ev.prev) != 2 || ev.prev[ModelKey{"fraud", "a"}] != nil {
+		t.Fatalf("previous windows of %d versions kept (a kept: %v), want the 2 most recent", len(ev.prev), ev.prev[ModelKey{"fraud", "a"}] != nil)
+	}
+}

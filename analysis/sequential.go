@@ -28,14 +28,19 @@ type SequentialConfig struct {
 	// windows (Siegmund): ≈ 2.8 million windows at k 0.5, h 12, so that
 	// thousands of series raise few false alarms. Default: 12.
 	Threshold float64 `yaml:"threshold"`
-	// MaxSeries bounds the series tracked; further ones are not tested (0
-	// tests none). Default: 100000.
+	// MaxSeries bounds the series tracked. When it is reached, series whose
+	// last window ended more than IdleAfter before the new one are evicted
+	// (their model version went silent); with none to evict, the new series
+	// is not tested (0 tests none). Default: 100000.
 	MaxSeries int `yaml:"max_series"`
+	// IdleAfter is how long a series may go without a window before it can
+	// be evicted for MaxSeries. Default: 24h.
+	IdleAfter time.Duration `yaml:"idle_after"`
 }
 
 // DefaultSequentialConfig returns the documented defaults of SequentialConfig.
 func DefaultSequentialConfig() SequentialConfig {
-	return SequentialConfig{Detector: DetectorCUSUM, Slack: 0.5, Threshold: 12, MaxSeries: 100000}
+	return SequentialConfig{Detector: DetectorCUSUM, Slack: 0.5, Threshold: 12, MaxSeries: 100000, IdleAfter: 24 * time.Hour}
 }
 
 // validate names the bad field; it does not change c.
@@ -52,6 +57,8 @@ func (c SequentialConfig) validate() error {
 		return fmt.Errorf("sequential.threshold: must be positive, got %g", c.Threshold)
 	case c.MaxSeries < 0:
 		return fmt.Errorf("sequential.max_series: must not be negative, got %d", c.MaxSeries)
+	case c.IdleAfter <= 0:
+		return fmt.Errorf("sequential.idle_after: must be positive, got %s", c.IdleAfter)
 	}
 	return nil
 }
@@ -83,6 +90,8 @@ type Evidence struct {
 	mu      sync.Mutex
 	series  map[seriesKey]*series
 	dropped int
+	evicted int
+	swept   time.Time // the window end of the last sweep for idle series
 }
 
 type series struct {
@@ -159,6 +168,9 @@ func (e *Evidence) Add(m ModelKey, end time.Time, scores []Score) []Score {
 		se := e.series[k]
 		if se == nil {
 			if len(e.series) >= e.cfg.MaxSeries {
+				e.sweep(end)
+			}
+			if len(e.series) >= e.cfg.MaxSeries {
 				e.dropped++
 				continue
 			}
@@ -208,4 +220,27 @@ func (e *Evidence) Dropped() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.dropped
+}
+
+// Evicted returns how many idle series were evicted to make room.
+func (e *Evidence) Evicted() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.evicted
+}
+
+// sweep evicts the series whose last window ended more than IdleAfter
+// before end, at most once per window end (a full map of live series is not
+// scanned again for every new one). Called with mu held.
+func (e *Evidence) sweep(end time.Time) {
+	if !end.After(e.swept) {
+		return
+	}
+	e.swept = end
+	for k, se := range e.series {
+		if end.Sub(se.last) > e.cfg.IdleAfter {
+			delete(e.series, k)
+			e.evicted++
+		}
+	}
 }

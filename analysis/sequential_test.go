@@ -173,3 +173,22 @@ func TestEvidenceReReadWindowGetsItsRow(t *testing.T) {
 		t.Fatalf("sum after the next window %g, want %g (the re-read window counted once)", next[0].Statistic, want)
 	}
 }
+
+// TestEvidenceEvictsIdleSeries: when MaxSeries is reached, the series of
+// model versions that went silent for IdleAfter make room (a flood of
+// versions no longer blinds the sequential test of new ones for good); live
+// series are never evicted: a new one is then not tested.
+func TestEvidenceEvictsIdleSeries(t *testing.T) {
+	cfg := DefaultSequentialConfig()
+	cfg.MaxSeries, cfg.IdleAfter = 2, time.Hour
+	e := NewEvidence(cfg)
+	score := func(f string) []Score { return []Score{{Feature: f, Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}} }
+	e.Add(ModelKey{"flood", "1"}, t0, score("a"))
+	e.Add(ModelKey{"flood", "2"}, t0.Add(30*time.Minute), score("a"))
+	if rows := e.Add(ModelKey{"m", "1"}, t0.Add(40*time.Minute), score("x")); len(rows) != 0 || e.Dropped() != 1 {
+		t.Fatalf("a new series among live ones: %d rows, %d dropped", len(rows), e.Dropped())
+	}
+	if rows := e.Add(ModelKey{"m", "1"}, t0.Add(2*time.Hour), score("x")); len(rows) != 1 || e.Evicted() != 2 {
+		t.Fatalf("a new series once the others went silent: %d rows, %d evicted", len(rows), e.Evicted())
+	}
+}

@@ -557,6 +557,12 @@ func (m *Monitor) registerVersionMetrics() {
 			return float64(ew)
 		}))
 	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "driftwatch_analysis_sequential_series_dropped_total", Help: "Sequential-test series not started because sequential.max_series live series were tracked."},
+		func() float64 { return float64(m.evidence.Dropped()) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "driftwatch_analysis_sequential_series_evicted_total", Help: "Sequential-test series of versions silent for sequential.idle_after, evicted to make room."},
+		func() float64 { return float64(m.evidence.Evicted()) }))
 	held("reference", func(refs, _ int, _, _ uint64) float64 { return float64(refs) })
 	held("warmup", func(_, warm int, _, _ uint64) float64 { return float64(warm) })
 }
