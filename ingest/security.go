@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
@@ -13,23 +12,12 @@ import (
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/driftwatch/driftwatch/internal/tlsconfig"
 )
 
 // TLSConfig encrypts the connections to the brokers.
-type TLSConfig struct {
-	// Enabled turns TLS on. Default: false.
-	Enabled bool `yaml:"enabled"`
-	// CAFile is a PEM file of the certificate authorities that sign the
-	// brokers' certificates. Default: "", the system's roots.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile are a PEM client certificate and its key, for
-	// brokers that authenticate clients by certificate. Default: none.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName is the name the brokers' certificates must carry.
-	// Default: "", the host of each broker address.
-	ServerName string `yaml:"server_name"`
-}
+type TLSConfig = tlsconfig.Client
 
 // SASLConfig authenticates driftwatch to the brokers.
 type SASLConfig struct {
@@ -63,32 +51,9 @@ func (s Security) Validate() error {
 // build reads the files and returns the TLS configuration (nil without TLS)
 // and the SASL mechanism (nil without SASL).
 func (s Security) build() (*tls.Config, sasl.Mechanism, error) {
-	var tc *tls.Config
-	if s.TLS.Enabled {
-		tc = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: s.TLS.ServerName}
-		if s.TLS.CAFile != "" {
-			pem, err := os.ReadFile(s.TLS.CAFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("tls.ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, nil, fmt.Errorf("tls.ca_file: %s holds no PEM certificate", s.TLS.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
-			return nil, nil, errors.New("tls.cert_file and tls.key_file: set both or neither")
-		}
-		if s.TLS.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(s.TLS.CertFile, s.TLS.KeyFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("tls.cert_file, tls.key_file: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-	} else if s.TLS.CAFile != "" || s.TLS.CertFile != "" || s.TLS.KeyFile != "" || s.TLS.ServerName != "" {
-		return nil, nil, errors.New("tls: files or server_name set but tls.enabled is false")
+	tc, err := s.TLS.Build()
+	if err != nil {
+		return nil, nil, err
 	}
 	if s.SASL.Mechanism == "" {
 		if s.SASL.Username != "" || s.SASL.PasswordFile != "" {

@@ -86,7 +86,7 @@ func (c Config) Validate() error {
 	if c.MaxRetryBackoff <= 0 {
 		return fmt.Errorf("max_retry_backoff %s: must be positive", c.MaxRetryBackoff)
 	}
-	if _, err := c.TLS.build(); err != nil {
+	if _, err := c.TLS.Build(); err != nil {
 		return err
 	}
 	return nil

@@ -47,7 +47,7 @@ func open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	tc, err := cfg.TLS.build()
+	tc, err := cfg.TLS.Build()
 	if err != nil {
 		return nil, fmt.Errorf("storage config: %w", err)
 	}

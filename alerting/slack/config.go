@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
@@ -67,16 +66,5 @@ func (c Config) Validate() error {
 // webhookURL loads the secret URL and checks it with alert.CheckURL: https,
 // or http to a loopback host. The error names the URL's scheme and host only.
 func (c Config) webhookURL() (string, error) {
-	s, err := alert.LoadSecret(c.URLFile, c.URLEnv, "url_file", "url_env")
-	if err != nil {
-		return "", err
-	}
-	field := "url_file"
-	if c.URLEnv != "" {
-		field = "url_env"
-	}
-	if err := alert.CheckURL("slack", c.Name, s); err != nil {
-		return "", fmt.Errorf("%s: %w", field, err)
-	}
-	return s, nil
+	return alert.LoadURL("slack", c.Name, c.URLFile, c.URLEnv)
 }

@@ -78,18 +78,7 @@ func (c Config) url() (string, error) {
 	if c.URLFile == "" && c.URLEnv == "" {
 		return "", fmt.Errorf("url: required (or url_file, url_env)")
 	}
-	s, err := alert.LoadSecret(c.URLFile, c.URLEnv, "url_file", "url_env")
-	if err != nil {
-		return "", err
-	}
-	field := "url_file"
-	if c.URLEnv != "" {
-		field = "url_env"
-	}
-	if err := alert.CheckURL("webhook", c.Name, s); err != nil {
-		return "", fmt.Errorf("%s: %w", field, err)
-	}
-	return s, nil
+	return alert.LoadURL("webhook", c.Name, c.URLFile, c.URLEnv)
 }
 
 func (c Config) token() (string, error) {

@@ -43,3 +43,21 @@ func OptionalSecret(file, env, fileKey, envKey string) (string, error) {
 	}
 	return LoadSecret(file, env, fileKey, envKey)
 }
+
+// LoadURL reads a receiver's secret URL from url_file or url_env (exactly one)
+// and checks it with CheckURL: https, or http to a loopback host. Errors name
+// the field and the URL's scheme and host only.
+func LoadURL(kind, name, file, env string) (string, error) {
+	s, err := LoadSecret(file, env, "url_file", "url_env")
+	if err != nil {
+		return "", err
+	}
+	field := "url_file"
+	if env != "" {
+		field = "url_env"
+	}
+	if err := CheckURL(kind, name, s); err != nil {
+		return "", fmt.Errorf("%s: %w", field, err)
+	}
+	return s, nil
+}
