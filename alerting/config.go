@@ -38,6 +38,11 @@ type Config struct {
 	// ResolveWindows is how many consecutive clean windows resolve a firing alert.
 	// Default: 2 (hysteresis against flapping).
 	ResolveWindows int `yaml:"resolve_windows"`
+	// MaxAlerts bounds the pending and firing alerts tracked. At the bound a
+	// new series that drifts is not tracked (counted in
+	// driftwatch_alerts_untracked_total and logged): alerts already pending
+	// or firing go on. Default: 10000.
+	MaxAlerts int `yaml:"max_alerts"`
 	// QueueSize bounds each receiver's delivery queue; notifications refused
 	// when it is full are counted and recorded as dropped. Default: 1000.
 	QueueSize int `yaml:"queue_size"`
@@ -66,6 +71,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		PendingWindows: DefaultPendingWindows,
+		MaxAlerts:      10000,
 		ResolveWindows: DefaultResolveWindows,
 		QueueSize:      DefaultQueueSize,
 		MaxAttempts:    DefaultMaxAttempts,
@@ -162,6 +168,7 @@ func (c Config) validateCore() error {
 	}{
 		{"pending_windows", c.PendingWindows},
 		{"resolve_windows", c.ResolveWindows},
+		{"max_alerts", c.MaxAlerts},
 		{"queue_size", c.QueueSize},
 		{"max_attempts", c.MaxAttempts},
 	}

@@ -57,7 +57,7 @@ func TestConfigGood(t *testing.T) {
 	if err != nil {
 		t.Fatalf("minimal.good.yml: %v", err)
 	}
-	want := alerting.Config{PendingWindows: 2, ResolveWindows: 2, QueueSize: 1000, MaxAttempts: 5,
+	want := alerting.Config{PendingWindows: 2, ResolveWindows: 2, MaxAlerts: 10000, QueueSize: 1000, MaxAttempts: 5,
 		InitialBackoff: time.Second, MaxBackoff: time.Minute, Source: "driftwatch"}
 	if !reflect.DeepEqual(minimal, want) {
 		t.Errorf("defaults %+v, want %+v", minimal, want)

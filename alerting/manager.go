@@ -162,6 +162,11 @@ func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record
 		if !drifted {
 			return recs // inactive stays inactive and keeps no state
 		}
+		if len(m.alerts) >= m.cfg.MaxAlerts {
+			m.met.untracked.Inc()
+			m.log.Warn("alert not tracked: max_alerts alerts are pending or firing", "key", key, "max_alerts", m.cfg.MaxAlerts)
+			return recs
+		}
 		st = &state{
 			alert: Alert{Key: key, ModelID: o.ModelID, ModelVersion: o.ModelVersion, Feature: o.Feature,
 				State: StatePending, StartsAt: o.WindowStart},

@@ -632,3 +632,21 @@ func sameLabels(got []*dto.LabelPair, want map[string]string) bool {
 	}
 	return true
 }
+
+// TestMaxAlertsBoundsTrackedAlerts: a flood of drifting series (a producer
+// sending ever new model versions) cannot grow the alert state beyond
+// max_alerts; what is not tracked is counted, and the alerts already
+// tracked fire as before.
+func TestMaxAlertsBoundsTrackedAlerts(t *testing.T) {
+	f := &fake{}
+	cfg := alerttest.FastConfig()
+	cfg.MaxAlerts, cfg.PendingWindows = 2, 1
+	var first []alerting.Observation
+	for i := range 5 {
+		first = append(first, alerttest.Window(0, "fraud", fmt.Sprintf("v%d", i), "amount", crit, alerttest.PSI(0.5, crit)))
+	}
+	alerttest.Drive(t, cfg, f, 2, first)
+	if len(f.got) != 2 {
+		t.Fatalf("%d alerts fired for max_alerts 2", len(f.got))
+	}
+}

@@ -13,6 +13,7 @@ type metrics struct {
 	refused       prometheus.Counter
 	stateChanges  *prometheus.CounterVec // state
 	ignored       prometheus.Counter
+	untracked     prometheus.Counter
 	recordErrors  prometheus.Counter
 	recordsDrop   prometheus.Counter
 }
@@ -39,6 +40,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "driftwatch_alerts_out_of_order_windows_total",
 			Help: "Observations ignored because their window did not end after the last one seen for the alert.",
 		}),
+		untracked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_untracked_total",
+			Help: "Drifted observations of new series not tracked because max_alerts alerts were pending or firing.",
+		}),
 		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_alerts_record_errors_total",
 			Help: "Batches of alert records the recorder failed to store.",
@@ -56,7 +61,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, s := range []string{StatePending, StateFiring, StateResolved, StateInactive} {
 		m.stateChanges.WithLabelValues(s)
 	}
-	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.recordErrors, m.recordsDrop} {
+	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.untracked, m.recordErrors, m.recordsDrop} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering alerting metrics: %w", err)
 		}

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -27,8 +28,15 @@ type metrics struct {
 	merging      prometheus.Gauge
 	maxSeries    int
 	seriesMu     sync.Mutex
-	seriesActive map[[4]string]struct{}
+	seriesActive map[[4]string]time.Time // last set
+	seriesSwept  time.Time
+	seriesEvict  prometheus.Counter
+	now          func() time.Time
 }
+
+// driftSeriesIdle is how long a driftwatch_drift_statistic series may go
+// unset before it is removed to make room for a new one at max_drift_series.
+const driftSeriesIdle = time.Hour
 
 func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	m := &metrics{
@@ -76,12 +84,15 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 		}, []string{"model_id", "model_version", "feature", "test"}),
 		seriesDrop: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_drift_series_dropped_total", Help: "Drift statistics not exported because max_drift_series was reached."}),
+		seriesEvict: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_drift_series_evicted_total", Help: "Drift statistic series unset for an hour (their model version went silent), removed to make room at max_drift_series."}),
 		maxSeries:    maxSeries,
-		seriesActive: map[[4]string]struct{}{},
+		seriesActive: map[[4]string]time.Time{},
+		now:          time.Now,
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.seriesDrop, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging)
+			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging)
 	}
 	return m
 }
@@ -89,16 +100,33 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 // setDrift exports one statistic unless the series cap is reached.
 func (m *metrics) setDrift(model, version, feature, test string, v float64) {
 	k := [4]string{model, version, feature, test}
+	now := m.now()
 	m.seriesMu.Lock()
-	_, ok := m.seriesActive[k]
-	if !ok {
+	if _, ok := m.seriesActive[k]; !ok && len(m.seriesActive) >= m.maxSeries {
+		m.sweepDrift(now)
 		if len(m.seriesActive) >= m.maxSeries {
 			m.seriesMu.Unlock()
 			m.seriesDrop.Inc()
 			return
 		}
-		m.seriesActive[k] = struct{}{}
 	}
+	m.seriesActive[k] = now
 	m.seriesMu.Unlock()
 	m.driftStat.WithLabelValues(model, version, feature, test).Set(v)
+}
+
+// sweepDrift removes the series unset for driftSeriesIdle (model versions
+// gone silent), at most once a minute. Called with seriesMu held.
+func (m *metrics) sweepDrift(now time.Time) {
+	if now.Sub(m.seriesSwept) < time.Minute {
+		return
+	}
+	m.seriesSwept = now
+	for k, at := range m.seriesActive {
+		if now.Sub(at) > driftSeriesIdle {
+			delete(m.seriesActive, k)
+			m.driftStat.DeleteLabelValues(k[0], k[1], k[2], k[3])
+			m.seriesEvict.Inc()
+		}
+	}
 }

@@ -66,3 +66,24 @@ func TestReferenceSignalStatesSurviveStorage(t *testing.T) {
 		t.Fatalf("a monitor without the signal: %+v", none)
 	}
 }
+
+// TestDriftSeriesOfSilentVersionsMakeRoom: at max_drift_series, the series of
+// model versions unset for an hour are removed for new ones; live ones never
+// are, and a new series is then dropped (counted).
+func TestDriftSeriesOfSilentVersionsMakeRoom(t *testing.T) {
+	m := newMetrics(nil, 2)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m.now = func() time.Time { return clock }
+	m.setDrift("flood", "1", "x", "psi", 1)
+	m.setDrift("flood", "2", "x", "psi", 1)
+	clock = clock.Add(30 * time.Minute)
+	m.setDrift("fraud", "1", "x", "psi", 1)
+	if _, ok := m.seriesActive[[4]string{"fraud", "1", "x", "psi"}]; ok {
+		t.Fatal("a new series was exported while the others were live")
+	}
+	clock = clock.Add(2 * time.Hour)
+	m.setDrift("fraud", "1", "x", "psi", 1)
+	if _, ok := m.seriesActive[[4]string{"fraud", "1", "x", "psi"}]; !ok || len(m.seriesActive) != 1 {
+		t.Fatalf("silent series did not make room: %v", m.seriesActive)
+	}
+}
