@@ -60,6 +60,11 @@ type Config struct {
 	MaxFeatures int `yaml:"max_features"`
 	// MaxModels bounds the model versions tracked per partition. Default: 1000.
 	MaxModels int `yaml:"max_models"`
+	// MaxOpenVersions bounds, over all partitions of an instance, the model
+	// versions with open windows (a version open on two partitions counts
+	// twice); an event of a further one is dead-lettered as
+	// too_many_models, as beyond MaxModels. Default: 5000.
+	MaxOpenVersions int `yaml:"max_open_versions"`
 	// MaxVersions bounds the model versions whose reference or warm-up
 	// state an instance keeps in memory (and, in previous_window mode, whose
 	// previous window each decider keeps). Beyond it the least recently used
@@ -130,6 +135,7 @@ func DefaultConfig() Config {
 		MaxFeatures:         256,
 		MaxModels:           1000,
 		MaxVersions:         100,
+		MaxOpenVersions:     5000,
 		MinCount:            100,
 		Thresholds: Thresholds{
 			PSI:             Threshold{Warning: 0.005, Critical: 0.25},
@@ -182,6 +188,7 @@ func (c Config) Validate() error {
 		{"max_features", c.MaxFeatures, 1, 100000},
 		{"max_models", c.MaxModels, 1, 1000000},
 		{"max_versions", c.MaxVersions, 1, 1000000},
+		{"max_open_versions", c.MaxOpenVersions, 1, 100000000},
 		{"min_count", c.MinCount, 1, math.MaxInt32},
 	}
 	for _, f := range ints {

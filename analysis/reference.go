@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
@@ -276,7 +277,27 @@ type References struct {
 	clock         uint64
 	evictedRefs   uint64
 	evictedWarmup uint64
+
+	// open counts the model versions with open windows over the instance's
+	// windowers, for Config.MaxOpenVersions.
+	open atomic.Int64
 }
+
+// reserveOpen takes one of the instance's MaxOpenVersions slots.
+func (r *References) reserveOpen() bool {
+	if r.open.Add(1) > int64(max(r.cfg.MaxOpenVersions, 1)) {
+		r.open.Add(-1)
+		return false
+	}
+	return true
+}
+
+// releaseOpen returns n slots.
+func (r *References) releaseOpen(n int) { r.open.Add(int64(-n)) }
+
+// OpenVersions returns how many model versions have open windows over the
+// instance's windowers.
+func (r *References) OpenVersions() int { return int(r.open.Load()) }
 
 type warmup struct {
 	state   *Window

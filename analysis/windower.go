@@ -134,7 +134,7 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 		return Late
 	}
 	if m == nil {
-		if len(w.models) >= w.cfg.MaxModels {
+		if len(w.models) >= w.cfg.MaxModels || !w.refs.reserveOpen() {
 			w.dropped++
 			return Dropped
 		}
@@ -231,6 +231,7 @@ func (w *Windower) closeUpTo(limit int64) {
 			// Forget model versions without open windows, so that
 			// MaxModels bounds the live ones, not all ever seen.
 			delete(w.models, m.key)
+			w.refs.releaseOpen(1)
 		}
 	}
 	w.nextClose = next
@@ -307,6 +308,14 @@ func (w *Windower) Committable(next int64) int64 {
 		}
 	}
 	return c
+}
+
+// Release returns the instance-wide slots of the versions with open windows
+// (Config.MaxOpenVersions) when the windower is dropped (its partition
+// revoked or closed); it must not be used afterwards.
+func (w *Windower) Release() {
+	w.refs.releaseOpen(len(w.models))
+	clear(w.models)
 }
 
 // Models returns the model versions with open windows.

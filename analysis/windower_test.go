@@ -237,3 +237,40 @@ func TestWindowerReplayEdgeCases(t *testing.T) {
 		}
 	})
 }
+
+// TestMaxOpenVersionsIsInstanceWide: the windowers of one instance share
+// max_open_versions; a version beyond it is dropped (dead-lettered by the
+// caller), and the slots come back when windows close or a windower is
+// released.
+func TestMaxOpenVersionsIsInstanceWide(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxOpenVersions = 3
+	refs := NewReferences(cfg, nil)
+	a, b := NewWindower(cfg, refs), NewWindower(cfg, refs)
+	r := rand.New(rand.NewPCG(61, 62))
+	ev := func(version string, at time.Time) *telemetry.Event {
+		return randomEvent(r, r.IntN(1<<30), ModelKey{"fraud", version}, at)
+	}
+	for _, v := range []string{"1", "2"} {
+		if a.Observe(ev(v, t0), 1) != Counted {
+			t.Fatalf("version %s refused on a", v)
+		}
+	}
+	if b.Observe(ev("3", t0), 1) != Counted {
+		t.Fatal("version 3 refused on b")
+	}
+	if b.Observe(ev("4", t0), 2) != Dropped || refs.OpenVersions() != 3 {
+		t.Fatalf("a fourth open version was accepted (open %d)", refs.OpenVersions())
+	}
+	// a's windows close as its watermark moves past them: their slots return.
+	a.Observe(ev("1", t0.Add(10*cfg.WindowSize)), 3)
+	a.TakeClosed()
+	if b.Observe(ev("4", t0), 4) != Counted {
+		t.Fatalf("a freed slot was not reused (open %d)", refs.OpenVersions())
+	}
+	b.Release()
+	a.Release()
+	if refs.OpenVersions() != 0 {
+		t.Fatalf("%d slots held after every windower was released", refs.OpenVersions())
+	}
+}

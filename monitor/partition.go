@@ -164,8 +164,8 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			replayed++
 		case analysis.Dropped:
 			dropped++
-			p.deadLetter(msg, "too_many_models", fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions",
-				ev.Model.ID, ev.Model.Version, p.m.cfg.Analysis.MaxModels))
+			p.deadLetter(msg, "too_many_models", fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions, or the instance analysis.max_open_versions (%d)",
+				ev.Model.ID, ev.Model.Version, p.m.cfg.Analysis.MaxModels, p.m.cfg.Analysis.MaxOpenVersions))
 		}
 	}
 	p.win.EndBatch()
@@ -399,6 +399,20 @@ func (p *partition) tick() {
 // offset by the partition's next owner.
 func (p *partition) Close(ctx context.Context) error {
 	defer p.m.forget(p)
+	defer func() {
+		// The instance-wide slots of its open versions; later when a flush
+		// stuck past ctx still holds the partition.
+		if p.mu.TryLock() {
+			p.win.Release()
+			p.mu.Unlock()
+			return
+		}
+		go func() {
+			p.mu.Lock()
+			p.win.Release()
+			p.mu.Unlock()
+		}()
+	}()
 	select {
 	case <-p.stop:
 		return nil
