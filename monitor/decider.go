@@ -173,7 +173,13 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 		if payload == nil {
 			continue
 		}
-		src, w, err := partial.DecodePartial(&d.m.cfg.Analysis, payload, d.reference(ctx))
+		var lookupErr error
+		src, w, err := partial.DecodePartial(&d.m.cfg.Analysis, payload, d.reference(ctx, &lookupErr))
+		if lookupErr != nil {
+			// Not the partial's fault: fail the batch, to be read again.
+			d.err = lookupErr
+			return lookupErr
+		}
 		if err != nil {
 			d.reject(msg, err)
 			continue
@@ -221,14 +227,18 @@ func (d *decider) reject(msg *ingest.Message, err error) {
 // reference returns the lookup DecodePartial uses: the model version's
 // reference when it has the id a partial names, else the stored reference
 // with that id (pinned by another instance, or replaced since).
-func (d *decider) reference(ctx context.Context) func(analysis.ModelKey, string) *analysis.Reference {
+//
+// A failure to read ClickHouse is kept in *failed: the partial is then not
+// dead-lettered as naming an unknown reference (it may well be known), and
+// the batch fails, to be read again from the committed offset.
+func (d *decider) reference(ctx context.Context, failed *error) func(analysis.ModelKey, string) *analysis.Reference {
 	return func(m analysis.ModelKey, id string) *analysis.Reference {
 		if ref := d.m.refs.Get(m); ref != nil && ref.ID == id {
 			return ref
 		}
 		ref, err := d.m.storedReference(ctx, m, id)
 		if err != nil {
-			d.m.log.Warn("reading a reference named by a partial", "model", m.ID, "version", m.Version, "reference_id", id, "err", err)
+			*failed = fmt.Errorf("reading reference %s of %s/%s named by a partial: %w", id, m.ID, m.Version, err)
 		}
 		return ref
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/partial"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/telemetry"
 )
 
 // partitionTestMonitor returns a monitor with just what a partition needs:
@@ -29,12 +30,12 @@ func partitionTestMonitor(t *testing.T, ctx context.Context, addr, db string, cf
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry.partials", "telemetry.dlq"}, Partitions: partitions})
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.partials", "telemetry.dlq"}, Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
-	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}}
+	m := &Monitor{cfg: cfg, log: slog.New(slog.DiscardHandler), store: store, open: map[*partition]int{}, merging: map[*decider]int{}}
 	m.kafka = ingest.Plaintext(e.Brokers())
 	m.partials = ingest.NewPublisher(m.kafka, "telemetry.partials", nil, nil)
 	t.Cleanup(func() { m.partials.Close() })
@@ -164,4 +165,79 @@ func TestIdlePartitionSaysSoAgain(t *testing.T) {
 			t.Errorf("partials partition %d: the idle partition said so %d times in 5.5 s, want 2 or 3 (idle after 1 s, again every 2 s)", part, idle)
 		}
 	}
+}
+
+// TestDeciderRetriesAReferenceLookupThatFailed: a partial naming a reference
+// the decider does not hold is looked up in ClickHouse; when that read
+// fails, the batch fails (to be read again) instead of dead-lettering a
+// partial that may be fine; once ClickHouse answers and the reference truly
+// is unknown, the partial is dead-lettered.
+func TestDeciderRetriesAReferenceLookupThatFailed(t *testing.T) {
+	addr, db := testClickHouse(t)
+	px := newProxy(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := DefaultConfig()
+	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness = 2*time.Second, time.Second
+	cfg.Kafka.Consumer.Topic = "telemetry"
+	m := partitionTestMonitor(t, ctx, px.lis.Addr().String(), db, cfg, 1)
+	if err := m.store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+
+	// A window opened against a reference no one stored.
+	mv := analysis.ModelKey{ID: "fraud", Version: "1"}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	warm := analysis.NewWindow(&m.cfg.Analysis, mv, t0, nil)
+	for i := range 50 {
+		warm.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
+			Features: telemetry.Features{Numeric: map[string]float64{"x": float64(i)}}}, int64(i))
+	}
+	ref := analysis.BuildReference(warm, 10, 100, "warmup", 1, t0)
+	ref.ID = ref.Hash()
+	w := analysis.NewWindow(&m.cfg.Analysis, mv, t0.Add(time.Minute), ref)
+	w.Observe(&telemetry.Event{PredictionID: "q", EventTime: t0.Add(time.Minute), Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
+		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, 100)
+	var batch []ingest.Message
+	for i, c := range partial.EncodePartial(partial.Source{Topic: "telemetry", Partition: 0}, w, 0) {
+		batch = append(batch, ingest.Message{Topic: "telemetry.partials", Offset: int64(i), Key: []byte(mv.ID), Value: c})
+	}
+
+	px.setDown(true)
+	if err := h.Handle(ctx, batch); err == nil {
+		t.Fatal("a partial whose reference could not be looked up was taken (dead-lettered or merged)")
+	}
+	px.setDown(false)
+	h2, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close(context.Background())
+	if err := h2.Handle(ctx, batch); err != nil {
+		t.Fatalf("with ClickHouse back: %v", err)
+	}
+	if got := testutilCount(t, m.kafka.Brokers, "telemetry.dlq"); got != 1 {
+		t.Fatalf("%d dead letters, want the one partial naming a reference that really is unknown, once", got)
+	}
+}
+
+// testutilCount returns the number of records in partition 0 of topic.
+func testutilCount(t *testing.T, brokers []string, topic string) int64 {
+	t.Helper()
+	conn, err := kafka.DialLeader(context.Background(), "tcp", brokers[0], topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	first, last, err := conn.ReadOffsets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return last - first
 }
