@@ -293,7 +293,7 @@ func (d *decider) decide(ctx context.Context) error {
 		completeness := "complete"
 		if len(c.Missing) > 0 {
 			completeness = "waited_out"
-			d.m.log.Warn("window decided without partitions that stayed behind for merge_timeout", "model", w.Model.ID,
+			d.m.log.Warn("window decided without the share of some partitions (they stayed behind for merge_timeout, or their partial was dropped at a bound)", "model", w.Model.ID,
 				"version", w.Model.Version, "window_start", w.Start, "missing", len(c.Missing))
 		}
 		d.m.met.decided.WithLabelValues(completeness).Inc()

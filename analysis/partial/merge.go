@@ -54,7 +54,8 @@ type Complete struct {
 	// Partials is how many source partitions contributed.
 	Partials int
 	// Missing are the sources whose progress had not passed the window when
-	// it was decided (forced by Config.Timeout); empty normally.
+	// it was decided (forced by Config.Timeout), and those whose partial of
+	// it was dropped at a bound (MaxModels, MaxWindows); empty normally.
 	Missing []Source
 	// MixedReferences is set when partials were opened against different
 	// references (the window a reference was pinned in): only the counts of
@@ -86,7 +87,19 @@ type Merger struct {
 	idle     map[Source]bool  // sources that said they are idle, until they report progress again
 	models   map[analysis.ModelKey]*modelWindows
 	restored map[analysis.ModelKey]int64
+	// dropped remembers, for a window not decided yet, the sources whose
+	// partial was dropped at a bound, so that the window is not decided as
+	// complete without them (they are listed in Complete.Missing).
+	dropped map[windowKey][]Source
 }
+
+type windowKey struct {
+	model   analysis.ModelKey
+	startMs int64
+}
+
+// maxDroppedWindows bounds Merger.dropped; beyond it the oldest entries go.
+const maxDroppedWindows = 4096
 
 // NewMerger returns an empty merger.
 func NewMerger(cfg Config) *Merger {
@@ -97,7 +110,27 @@ func NewMerger(cfg Config) *Merger {
 		idle:     make(map[Source]bool),
 		models:   make(map[analysis.ModelKey]*modelWindows),
 		restored: make(map[analysis.ModelKey]int64),
+		dropped:  make(map[windowKey][]Source),
 	}
+}
+
+// drop records that src's partial of w was dropped and returns Dropped.
+func (m *Merger) drop(src Source, w *analysis.Window) Outcome {
+	k := windowKey{w.Model, w.Start.UnixMilli()}
+	if _, ok := m.dropped[k]; !ok && len(m.dropped) >= maxDroppedWindows {
+		var oldest windowKey
+		first := true
+		for d := range m.dropped {
+			if first || d.startMs < oldest.startMs {
+				oldest, first = d, false
+			}
+		}
+		delete(m.dropped, oldest)
+	}
+	if !slices.Contains(m.dropped[k], src) {
+		m.dropped[k] = append(m.dropped[k], src)
+	}
+	return Dropped
 }
 
 // Expect declares partitions 0..n-1 of topic as the sources: no window is
@@ -175,7 +208,7 @@ func (m *Merger) Add(src Source, w *analysis.Window, off int64, now time.Time) O
 	}
 	if mw == nil {
 		if len(m.models) >= m.cfg.MaxModels {
-			return Dropped
+			return m.drop(src, w)
 		}
 		mw = &modelWindows{decided: decided}
 		m.models[w.Model] = mw
@@ -183,7 +216,7 @@ func (m *Merger) Add(src Source, w *analysis.Window, off int64, now time.Time) O
 	i, found := slices.BinarySearchFunc(mw.open, startMs, func(p *pending, s int64) int { return cmp.Compare(p.c.Window.Start.UnixMilli(), s) })
 	if !found {
 		if len(mw.open) >= m.cfg.MaxWindows {
-			return Dropped
+			return m.drop(src, w)
 		}
 		p := &pending{c: Complete{Window: w, Partials: 1, First: off}, from: map[Source]bool{src: true}, arrived: now}
 		mw.open = slices.Insert(mw.open, i, p)
@@ -262,6 +295,18 @@ func (m *Merger) Ready(now time.Time) []Complete {
 				mw.open[n] = p
 				n++
 				continue
+			}
+			if d, ok := m.dropped[windowKey{k, p.c.Window.Start.UnixMilli()}]; ok {
+				// Sources whose partial was dropped at a bound: not complete.
+				for _, s := range d {
+					if !slices.Contains(p.c.Missing, s) {
+						p.c.Missing = append(p.c.Missing, s)
+					}
+				}
+				delete(m.dropped, windowKey{k, p.c.Window.Start.UnixMilli()})
+				slices.SortFunc(p.c.Missing, func(a, b Source) int {
+					return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+				})
 			}
 			out = append(out, p.c)
 			mw.decided = max(mw.decided, p.c.Window.End.UnixMilli())

@@ -412,3 +412,38 @@ func TestMergerDecidesAModelsWindowsInOrder(t *testing.T) {
 		t.Fatalf("ready %+v", r)
 	}
 }
+
+// TestMergerDroppedPartialMakesAWindowIncomplete: a partial dropped at a
+// bound (here max_windows) is remembered: when the window is decided later
+// from the other sources' partials, the dropped source is listed as missing
+// instead of the window passing as complete.
+func TestMergerDroppedPartialMakesAWindowIncomplete(t *testing.T) {
+	cfg := testConfig(t)
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, IdleWait: time.Hour, MaxModels: 10, MaxWindows: 1})
+	mg.Expect("telemetry", 2)
+	a := analysis.ModelKey{ID: "a", Version: "1"}
+	s0, s1 := Source{"telemetry", 0}, Source{"telemetry", 1}
+	size := cfg.WindowSize
+	if o := mg.Add(s0, window(cfg, a, t0, 3, 1), 0, t0); o != Merged {
+		t.Fatalf("first window: %v", o)
+	}
+	if o := mg.Add(s1, window(cfg, a, t0.Add(size), 3, 2), 1, t0); o != Dropped {
+		t.Fatalf("a second open window beyond max_windows: %v", o)
+	}
+	mg.Add(s1, window(cfg, a, t0, 3, 3), 2, t0)
+	past := func(end time.Time) int64 { return end.Add(cfg.AllowedLateness).UnixMilli() }
+	mg.Advance(s0, past(t0.Add(size)), false)
+	mg.Advance(s1, past(t0.Add(size)), false)
+	if got := mg.Ready(t0); len(got) != 1 || len(got[0].Missing) != 0 {
+		t.Fatalf("the first window: %+v", got)
+	}
+	// The second window, now with room, from source 0 only: source 1's
+	// partial of it was dropped.
+	mg.Add(s0, window(cfg, a, t0.Add(size), 3, 4), 3, t0)
+	mg.Advance(s0, past(t0.Add(2*size)), false)
+	mg.Advance(s1, past(t0.Add(2*size)), false)
+	got := mg.Ready(t0)
+	if len(got) != 1 || len(got[0].Missing) != 1 || got[0].Missing[0] != s1 {
+		t.Fatalf("a window decided without a dropped partial: %+v", got)
+	}
+}
