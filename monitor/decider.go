@@ -199,6 +199,9 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 		}
 	}
 	met.partialsIn.WithLabelValues("evicted").Add(float64(d.asm.Evicted() - evicted))
+	for _, id := range d.asm.TakeLost() {
+		d.merge.Lost(id)
+	}
 	if len(d.dead) > 0 {
 		if err := d.m.dlq.Write(ctx, d.dead); err != nil {
 			d.err = fmt.Errorf("writing %d dead letters: %w", len(d.dead), err)

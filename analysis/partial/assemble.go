@@ -20,6 +20,7 @@ type Assembler struct {
 	pending  map[string]*assembly // by identity
 	order    []string             // identities by first offset
 	evicted  uint64
+	lost     []string
 	done     map[uint64]struct{} // publications assembled lately (doneKey): their late duplicate chunks are ignored
 	doneRing []uint64
 	doneNext int
@@ -104,10 +105,25 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 		return out, as.first, nil
 	}
 	for a.bytes > a.maxBytes && len(a.order) > 0 {
+		if len(a.lost) < maxLost {
+			a.lost = append(a.lost, a.order[0])
+		}
 		a.drop(a.order[0])
 		a.evicted++
 	}
 	return nil, 0, nil
+}
+
+// maxLost bounds the identities TakeLost keeps between two calls.
+const maxLost = 1024
+
+// TakeLost returns the identities of the publications evicted at the byte
+// bound since the last call (a merger then knows their windows lack a
+// partition's share: Merger.Lost), and forgets them.
+func (a *Assembler) TakeLost() []string {
+	l := a.lost
+	a.lost = nil
+	return l
 }
 
 // remember records an assembled publication, forgetting the oldest beyond maxDone.

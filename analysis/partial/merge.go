@@ -114,9 +114,21 @@ func NewMerger(cfg Config) *Merger {
 	}
 }
 
+// Lost records that the partial named by identity (an assembler's
+// TakeLost) will not come: its window is decided with its source missing.
+func (m *Merger) Lost(identity string) {
+	if src, mv, startMs, ok := parseIdentity(identity); ok {
+		m.dropKey(src, windowKey{mv, startMs})
+	}
+}
+
 // drop records that src's partial of w was dropped and returns Dropped.
 func (m *Merger) drop(src Source, w *analysis.Window) Outcome {
-	k := windowKey{w.Model, w.Start.UnixMilli()}
+	m.dropKey(src, windowKey{w.Model, w.Start.UnixMilli()})
+	return Dropped
+}
+
+func (m *Merger) dropKey(src Source, k windowKey) {
 	if _, ok := m.dropped[k]; !ok && len(m.dropped) >= maxDroppedWindows {
 		var oldest windowKey
 		first := true
@@ -130,7 +142,6 @@ func (m *Merger) drop(src Source, w *analysis.Window) Outcome {
 	if !slices.Contains(m.dropped[k], src) {
 		m.dropped[k] = append(m.dropped[k], src)
 	}
-	return Dropped
 }
 
 // Expect declares partitions 0..n-1 of topic as the sources: no window is

@@ -447,3 +447,49 @@ func TestMergerDroppedPartialMakesAWindowIncomplete(t *testing.T) {
 		t.Fatalf("a window decided without a dropped partial: %+v", got)
 	}
 }
+
+// TestEvictedPublicationMakesAWindowIncomplete: a publication the assembler
+// evicts at its byte bound before it is whole never reaches the merger; the
+// merger is told, and the window lists that partition as missing.
+func TestEvictedPublicationMakesAWindowIncomplete(t *testing.T) {
+	cfg := testConfig(t)
+	a := analysis.ModelKey{ID: "a", Version: "1"}
+	s0, s1 := Source{"telemetry", 0}, Source{"telemetry", 1}
+	lostChunks := EncodePartial(s1, window(cfg, a, t0, 30, 1), 64)
+	bigChunks := EncodePartial(s0, window(cfg, analysis.ModelKey{ID: "b", Version: "1"}, t0, 40, 2), 64)
+	// The bound holds the big publication but not both: the older one goes.
+	cost := func(chunks [][]byte, upto int) int {
+		r0, _ := Parse(chunks[0])
+		c := 24*r0.Count + 2*len(r0.Identity) + 64
+		for _, ch := range chunks[:upto] {
+			r, _ := Parse(ch)
+			c += len(r.Data)
+		}
+		return c
+	}
+	asm := NewAssembler(cost(bigChunks, len(bigChunks)-1))
+	r, _ := Parse(lostChunks[0])
+	asm.Add(r, 0)
+	for i, c := range bigChunks[:len(bigChunks)-1] {
+		r, _ := Parse(c)
+		asm.Add(r, int64(10+i))
+	}
+	lost := asm.TakeLost()
+	if len(lost) != 1 || asm.Evicted() < 1 {
+		t.Fatalf("lost %d publications, evicted %d", len(lost), asm.Evicted())
+	}
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, IdleWait: time.Hour, MaxModels: 10, MaxWindows: 10})
+	mg.Expect("telemetry", 2)
+	mg.Add(s0, window(cfg, a, t0, 30, 3), 0, t0)
+	mg.Lost(lost[0])
+	past := t0.Add(cfg.WindowSize + cfg.AllowedLateness).UnixMilli()
+	mg.Advance(s0, past, false)
+	mg.Advance(s1, past, false)
+	got := mg.Ready(t0)
+	if len(got) != 1 || len(got[0].Missing) != 1 || got[0].Missing[0] != s1 {
+		t.Fatalf("a window decided without an evicted publication: %+v", got)
+	}
+	if _, _, _, ok := parseIdentity("garbage"); ok {
+		t.Fatal("a corrupt identity parsed")
+	}
+}

@@ -111,6 +111,29 @@ func identity(src Source, w *analysis.Window) string {
 	return string(b)
 }
 
+// parseIdentity reads what identity wrote.
+func parseIdentity(id string) (src Source, m analysis.ModelKey, startMs int64, ok bool) {
+	b := []byte(id)
+	var parts [3]string
+	for i := range parts {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < n {
+			return Source{}, analysis.ModelKey{}, 0, false
+		}
+		parts[i] = string(b[k : k+int(n)])
+		b = b[k+int(n):]
+	}
+	p, k := binary.Varint(b)
+	if k <= 0 {
+		return Source{}, analysis.ModelKey{}, 0, false
+	}
+	start, k2 := binary.Varint(b[k:])
+	if k2 <= 0 || k+k2 != len(b) {
+		return Source{}, analysis.ModelKey{}, 0, false
+	}
+	return Source{parts[0], int32(p)}, analysis.ModelKey{ID: parts[1], Version: parts[2]}, start, true
+}
+
 // EncodeProgress serialises the progress of source src: every window of
 // every model whose end plus the allowed lateness is at or before atMs
 // (Unix milliseconds) has been sealed and published by src. idle says that
