@@ -19,33 +19,48 @@ import (
 // TCP, ClickHouse), what a hostile or careless producer does to blind,
 // exhaust or mislead the monitor; each test shows the attack fails.
 
-// hostileMonitor runs a monitor on a fresh embedded broker with the given
-// topics and returns it with the broker's addresses.
-func hostileMonitor(t *testing.T, ctx context.Context, topics ...string) (*Monitor, []string) {
+// hostileBroker starts an embedded broker with a one-partition telemetry
+// topic and its dead-letter topic, and returns it with a fresh database.
+func hostileBroker(t *testing.T) (e *ingest.Embedded, addr, db string) {
 	t.Helper()
-	addr, db := testClickHouse(t)
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: topics, Partitions: 1})
+	addr, db = testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
+	return e, addr, db
+}
+
+// hostileConfig is a monitor configuration for the hostile tests: telemetry
+// on brokers, 2 s windows, a fast group protocol.
+func hostileConfig(brokers []string, addr, db string) Config {
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
-	cfg.Kafka.Consumer.Topic = "telemetry"
-	cfg.Kafka.Consumer.Brokers = e.Brokers()
-	cfg.Kafka.Consumer.HeartbeatInterval = 200 * time.Millisecond
-	cfg.Kafka.Consumer.JoinGroupBackoff = 200 * time.Millisecond
+	cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.Brokers = "telemetry", brokers
+	cfg.Kafka.Consumer.HeartbeatInterval, cfg.Kafka.Consumer.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
 	cfg.Kafka.Consumer.MaxWait = 100 * time.Millisecond
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
-	cfg.Analysis.WindowSize = 2 * time.Second
-	cfg.Analysis.AllowedLateness = time.Second
-	cfg.Analysis.IdleFlush = time.Second
+	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness, cfg.Analysis.IdleFlush = 2*time.Second, time.Second, time.Second
+	return cfg
+}
+
+// runHostile starts a monitor on cfg and stops it when the test ends.
+func runHostile(t *testing.T, ctx context.Context, cfg Config) *Monitor {
+	t.Helper()
 	m, err := New(ctx, cfg, Options{})
 	if err != nil {
-		return nil, e.Brokers()
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Close(context.Background()) })
-	return m, e.Brokers()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		<-done
+		m.Close(context.Background())
+	})
+	return m
 }
 
 // hostileEvent is a valid inference event of model id at time at.
@@ -96,11 +111,9 @@ func TestHostileMissingDeadLetterTopicStopsStartup(t *testing.T) {
 func TestHostileOversizedMessageAndNamesDoNotStopOrMislead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	m, brokers := hostileMonitor(t, ctx, "telemetry", "telemetry.dlq")
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	defer func() { stop(); <-done }()
+	e, addr, db := hostileBroker(t)
+	brokers := e.Brokers()
+	m := runHostile(t, ctx, hostileConfig(brokers, addr, db))
 
 	at := time.Now().Add(-time.Minute).Truncate(time.Second)
 	var msgs []kafka.Message
@@ -184,12 +197,7 @@ func TestHostileOversizedMessageAndNamesDoNotStopOrMislead(t *testing.T) {
 func TestHostileReplayDoesNotDeadLetterTwice(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	addr, db := testClickHouse(t)
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e, addr, db := hostileBroker(t)
 	at := time.Now().Add(-time.Minute).Truncate(time.Second)
 	var msgs []kafka.Message
 	bad := map[int]bool{3: true, 7: true, 11: true}
@@ -215,21 +223,7 @@ func TestHostileReplayDoesNotDeadLetterTwice(t *testing.T) {
 		}
 	}
 
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.Brokers = "telemetry", e.Brokers()
-	cfg.Kafka.Consumer.HeartbeatInterval, cfg.Kafka.Consumer.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
-	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
-	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness, cfg.Analysis.IdleFlush = 2*time.Second, time.Second, time.Second
-	m, err := New(ctx, cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(context.Background())
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	defer func() { stop(); <-done }()
+	m := runHostile(t, ctx, hostileConfig(e.Brokers(), addr, db))
 	s := m.Store()
 	deadline := time.Now().Add(60 * time.Second)
 	for queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL") != 17 {
@@ -267,28 +261,10 @@ func TestHostileReplayDoesNotDeadLetterTwice(t *testing.T) {
 func TestHostileVersionFloodKeepsMemoryBoundedAndReferencesStable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	addr, db := testClickHouse(t)
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	cfg := DefaultConfig()
-	cfg.Listen = "127.0.0.1:0"
-	cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.Brokers = "telemetry", e.Brokers()
-	cfg.Kafka.Consumer.HeartbeatInterval, cfg.Kafka.Consumer.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
-	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
-	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness, cfg.Analysis.IdleFlush = 2*time.Second, time.Second, time.Second
+	e, addr, db := hostileBroker(t)
+	cfg := hostileConfig(e.Brokers(), addr, db)
 	cfg.Analysis.WarmupWindows, cfg.Analysis.MaxVersions = 2, 2
-	m, err := New(ctx, cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close(context.Background())
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	defer func() { stop(); <-done }()
+	m := runHostile(t, ctx, cfg)
 
 	event := func(i int, version string, at time.Time) kafka.Message {
 		b, _ := json.Marshal(map[string]any{"prediction_id": fmt.Sprintf("p-%d", i), "event_time": at.Format(time.RFC3339Nano),
