@@ -185,6 +185,17 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			continue
 		}
 		d.expect(ctx, src)
+		if !d.merge.Knows(w.Model) {
+			// A version the merger holds nothing of: where its decisions end.
+			end, err := d.m.store.DecidedWindowEnd(ctx, w.Model.ID, w.Model.Version)
+			if err != nil {
+				d.err = err
+				return err
+			}
+			if !end.IsZero() {
+				d.merge.Restore(map[analysis.ModelKey]time.Time{w.Model: end})
+			}
+		}
 		switch d.merge.Add(src, w, first, time.Now()) {
 		case partial.Merged:
 			met.partialsIn.WithLabelValues("merged").Inc()

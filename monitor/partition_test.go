@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/driftwatch/driftwatch/analysis"
@@ -240,4 +241,51 @@ func testutilCount(t *testing.T, brokers []string, topic string) int64 {
 		t.Fatal(err)
 	}
 	return last - first
+}
+
+// TestDeciderLooksUpTheDecisionsOfAVersionItForgot: a partial of a version
+// the decider's merger holds nothing of (first seen, or forgotten at its
+// bound) is checked against the stored decisions: a replay of a window
+// decided long ago is counted as already decided, not decided again.
+func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
+	addr, db := testClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := DefaultConfig()
+	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness = 2*time.Second, time.Second
+	cfg.Kafka.Consumer.Topic = "telemetry"
+	m := partitionTestMonitor(t, ctx, addr, db, cfg, 1)
+	if err := m.store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close(context.Background())
+	// Decided (by another decider, or long ago) after this one opened.
+	mv := analysis.ModelKey{ID: "fraud", Version: "1"}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	if err := m.store.WriteWindows(ctx, storage.WindowBatch{Models: []storage.ModelWindowRow{{ModelID: mv.ID, ModelVersion: mv.Version,
+		WindowStart: t0, WindowEnd: t0.Add(2 * time.Second), Events: 1, Partitions: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	w := analysis.NewWindow(&m.cfg.Analysis, mv, t0, nil)
+	w.Observe(&telemetry.Event{PredictionID: "p", EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
+		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, 7)
+	var batch []ingest.Message
+	for i, c := range partial.EncodePartial(partial.Source{Topic: "telemetry", Partition: 0}, w, 0) {
+		batch = append(batch, ingest.Message{Topic: "telemetry.partials", Offset: int64(i), Key: []byte(mv.ID), Value: c})
+	}
+	if err := h.Handle(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	var got dto.Metric
+	if err := m.met.partialsIn.WithLabelValues("already_decided").Write(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.GetCounter().GetValue() != 1 {
+		t.Fatalf("a replayed partial of a decided window: already_decided = %v, want 1", got.GetCounter().GetValue())
+	}
 }

@@ -242,6 +242,29 @@ func (s *Store) WriteWindows(ctx context.Context, b WindowBatch) error {
 		stamp(b.Models, at, func(r *ModelWindowRow) *time.Time { return &r.DecidedAt }))
 }
 
+// DecidedWindowEnd returns the end of the newest decided window of one model version (model_windows),
+// the zero time when it has none.
+func (s *Store) DecidedWindowEnd(ctx context.Context, modelID, modelVersion string) (time.Time, error) {
+	rows, err := s.conn.Query(ctx, "SELECT toUInt32(max(window_end)) FROM model_windows WHERE model_id = ? AND model_version = ?", modelID, modelVersion)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading the decided windows of model %s version %s: %w", modelID, modelVersion, err)
+	}
+	defer rows.Close()
+	var end uint32
+	if rows.Next() {
+		if err := rows.Scan(&end); err != nil {
+			return time.Time{}, fmt.Errorf("reading the decided windows of model %s version %s: %w", modelID, modelVersion, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("reading the decided windows of model %s version %s: %w", modelID, modelVersion, err)
+	}
+	if end == 0 {
+		return time.Time{}, nil
+	}
+	return time.Unix(int64(end), 0).UTC(), nil
+}
+
 // DecidedWindows returns, per model version, the end of its newest decided window (model_windows).
 // Windows are decided in order, so every earlier window of the version is decided too.
 func (s *Store) DecidedWindows(ctx context.Context) (map[[2]string]time.Time, error) {

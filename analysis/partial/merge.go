@@ -165,6 +165,35 @@ func (m *Merger) Restore(decided map[analysis.ModelKey]time.Time) {
 	for k, end := range decided {
 		m.restored[k] = max(m.restored[k], end.UnixMilli())
 	}
+	m.boundRestored()
+}
+
+// Knows reports whether the merger knows where model version mv's decided
+// windows end (it merges some, or remembers them). A caller that sees it
+// does not reads the stored decisions and calls Restore before Add, so that
+// a replayed partial of a window decided long ago is not decided again.
+func (m *Merger) Knows(mv analysis.ModelKey) bool {
+	if m.models[mv] != nil {
+		return true
+	}
+	_, ok := m.restored[mv]
+	return ok
+}
+
+// boundRestored keeps at most 4 × MaxModels versions in restored, forgetting
+// those whose decided windows end first (their next partial is then looked
+// up: Knows).
+func (m *Merger) boundRestored() {
+	for len(m.restored) > 4*max(m.cfg.MaxModels, 1) {
+		var oldest analysis.ModelKey
+		end := int64(math.MaxInt64)
+		for k, e := range m.restored {
+			if e < end {
+				oldest, end = k, e
+			}
+		}
+		delete(m.restored, oldest)
+	}
 }
 
 // Advance records that source src has sealed every window whose end plus the
@@ -327,6 +356,7 @@ func (m *Merger) Ready(now time.Time) []Complete {
 		if n == 0 {
 			delete(m.models, k)
 			m.restored[k] = max(m.restored[k], mw.decided)
+			m.boundRestored()
 		}
 	}
 	slices.SortFunc(out, func(a, b Complete) int {

@@ -493,3 +493,20 @@ func TestEvictedPublicationMakesAWindowIncomplete(t *testing.T) {
 		t.Fatal("a corrupt identity parsed")
 	}
 }
+
+// TestMergerRestoredIsBounded: the merger remembers where the decisions of
+// at most 4 × max_models versions end, forgetting the oldest; a forgotten
+// version is not Known, so its caller looks its decisions up again.
+func TestMergerRestoredIsBounded(t *testing.T) {
+	mg := NewMerger(Config{Lateness: time.Second, Timeout: time.Minute, MaxModels: 1, MaxWindows: 2})
+	decided := map[analysis.ModelKey]time.Time{}
+	for i := range 6 {
+		decided[analysis.ModelKey{ID: "m", Version: fmt.Sprint(i)}] = t0.Add(time.Duration(i) * time.Minute)
+	}
+	mg.Restore(decided)
+	for i := range 6 {
+		if known := mg.Knows(analysis.ModelKey{ID: "m", Version: fmt.Sprint(i)}); known != (i >= 2) {
+			t.Errorf("version %d known: %v", i, known)
+		}
+	}
+}
