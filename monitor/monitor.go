@@ -542,20 +542,18 @@ func (m *Monitor) ready(w http.ResponseWriter, r *http.Request) {
 // registerVersionMetrics exports what the references hold in memory and
 // what the max_versions bound evicted.
 func (m *Monitor) registerVersionMetrics() {
-	held := func(state string, pick func(refs, warm int, er, ew uint64) float64) {
-		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "driftwatch_analysis_versions_held", Help: "Model versions whose reference or warm-up state is in memory, by state.",
-			ConstLabels: prometheus.Labels{"state": state}}, func() float64 { return pick(m.refs.Held()) }))
-		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "driftwatch_analysis_versions_evicted_total", Help: "Model versions whose reference or warm-up state was evicted for analysis.max_versions, by state.",
-			ConstLabels: prometheus.Labels{"state": state}}, func() float64 {
-			refs, warm, er, ew := m.refs.Held()
-			_, _ = refs, warm
-			if state == "reference" {
-				return float64(er)
-			}
-			return float64(ew)
-		}))
+	refs := func(i int) func() float64 {
+		return func() float64 {
+			nr, nw, er, ew := m.refs.Held()
+			return [4]float64{float64(nr), float64(nw), float64(er), float64(ew)}[i]
+		}
+	}
+	for i, state := range []string{"reference", "warmup"} {
+		labels := prometheus.Labels{"state": state}
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "driftwatch_analysis_versions_held",
+			Help: "Model versions whose reference or warm-up state is in memory, by state.", ConstLabels: labels}, refs(i)))
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "driftwatch_analysis_versions_evicted_total",
+			Help: "Model versions whose reference or warm-up state was evicted for analysis.max_versions, by state.", ConstLabels: labels}, refs(2+i)))
 	}
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "driftwatch_analysis_sequential_series_dropped_total", Help: "Sequential-test series not started because sequential.max_series live series were tracked."},
@@ -563,6 +561,4 @@ func (m *Monitor) registerVersionMetrics() {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "driftwatch_analysis_sequential_series_evicted_total", Help: "Sequential-test series of versions silent for sequential.idle_after, evicted to make room."},
 		func() float64 { return float64(m.evidence.Evicted()) }))
-	held("reference", func(refs, _ int, _, _ uint64) float64 { return float64(refs) })
-	held("warmup", func(_, warm int, _, _ uint64) float64 { return float64(warm) })
 }

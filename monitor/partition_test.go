@@ -178,14 +178,7 @@ func TestDeciderRetriesAReferenceLookupThatFailed(t *testing.T) {
 	px := newProxy(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := DefaultConfig()
-	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness = 2*time.Second, time.Second
-	cfg.Kafka.Consumer.Topic = "telemetry"
-	m := partitionTestMonitor(t, ctx, px.lis.Addr().String(), db, cfg, 1)
-	if err := m.store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	m := deciderTestMonitor(t, ctx, px.lis.Addr().String(), db)
 	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -205,10 +198,7 @@ func TestDeciderRetriesAReferenceLookupThatFailed(t *testing.T) {
 	w := analysis.NewWindow(&m.cfg.Analysis, mv, t0.Add(time.Minute), ref)
 	w.Observe(&telemetry.Event{PredictionID: "q", EventTime: t0.Add(time.Minute), Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
 		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, 100)
-	var batch []ingest.Message
-	for i, c := range partial.EncodePartial(partial.Source{Topic: "telemetry", Partition: 0}, w, 0) {
-		batch = append(batch, ingest.Message{Topic: "telemetry.partials", Offset: int64(i), Key: []byte(mv.ID), Value: c})
-	}
+	batch := partialMessages(w)
 
 	px.setDown(true)
 	if err := h.Handle(ctx, batch); err == nil {
@@ -251,14 +241,7 @@ func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
 	addr, db := testClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cfg := DefaultConfig()
-	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness = 2*time.Second, time.Second
-	cfg.Kafka.Consumer.Topic = "telemetry"
-	m := partitionTestMonitor(t, ctx, addr, db, cfg, 1)
-	if err := m.store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	m := deciderTestMonitor(t, ctx, addr, db)
 	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -274,10 +257,7 @@ func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
 	w := analysis.NewWindow(&m.cfg.Analysis, mv, t0, nil)
 	w.Observe(&telemetry.Event{PredictionID: "p", EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
 		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, 7)
-	var batch []ingest.Message
-	for i, c := range partial.EncodePartial(partial.Source{Topic: "telemetry", Partition: 0}, w, 0) {
-		batch = append(batch, ingest.Message{Topic: "telemetry.partials", Offset: int64(i), Key: []byte(mv.ID), Value: c})
-	}
+	batch := partialMessages(w)
 	if err := h.Handle(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
@@ -288,4 +268,29 @@ func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
 	if got.GetCounter().GetValue() != 1 {
 		t.Fatalf("a replayed partial of a decided window: already_decided = %v, want 1", got.GetCounter().GetValue())
 	}
+}
+
+// deciderTestMonitor is partitionTestMonitor for the deciders' tests: 2 s
+// windows of topic telemetry, a migrated schema and sequential evidence.
+func deciderTestMonitor(t *testing.T, ctx context.Context, addr, db string) *Monitor {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Analysis.WindowSize, cfg.Analysis.AllowedLateness = 2*time.Second, time.Second
+	cfg.Kafka.Consumer.Topic = "telemetry"
+	m := partitionTestMonitor(t, ctx, addr, db, cfg, 1)
+	if err := m.store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	return m
+}
+
+// partialMessages returns w's partial as partition 0 of telemetry would
+// publish it, as the records a decider reads.
+func partialMessages(w *analysis.Window) []ingest.Message {
+	var batch []ingest.Message
+	for i, c := range partial.EncodePartial(partial.Source{Topic: "telemetry", Partition: 0}, w, 0) {
+		batch = append(batch, ingest.Message{Topic: "telemetry.partials", Offset: int64(i), Key: []byte(w.Model.ID), Value: c})
+	}
+	return batch
 }
