@@ -230,3 +230,63 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// SequentialConfig configures the sequential test run across windows on the
+// evidence of each decision series (model version, feature, decision test).
+type SequentialConfig struct {
+	// Disabled turns the sequential test off. Default: false.
+	Disabled bool `yaml:"disabled"`
+	// Detector runs on each series: cusum (one-sided, known N(0,1) evidence,
+	// Slack and Threshold below), page_hinkley, adwin or ewma (River's
+	// defaults, on the evidence in its own units). Default: cusum.
+	Detector string `yaml:"detector"`
+	// Slack is the CUSUM allowance k on the evidence z = Φ⁻¹(1 − p), which is
+	// N(0, 1) while nothing drifts. Default: 0.5.
+	Slack float64 `yaml:"slack"`
+	// Threshold is the CUSUM decision interval h. The in-control run length
+	// of one series is about (e^{2k(h+1.166)} − 2k(h+1.166) − 1)/(2k²)
+	// windows (Siegmund): ≈ 2.8 million windows at k 0.5, h 12, so that
+	// thousands of series raise few false alarms. Default: 12.
+	Threshold float64 `yaml:"threshold"`
+	// MaxSeries bounds the series tracked. When it is reached, series whose
+	// last window ended more than IdleAfter before the new one are evicted
+	// (their model version went silent); with none to evict, the new series
+	// is not tested (0 tests none). Default: 100000.
+	MaxSeries int `yaml:"max_series"`
+	// IdleAfter is how long a series may go without a window before it can
+	// be evicted for MaxSeries. Default: 24h.
+	IdleAfter time.Duration `yaml:"idle_after"`
+}
+
+// DefaultSequentialConfig returns the documented defaults of SequentialConfig.
+func DefaultSequentialConfig() SequentialConfig {
+	return SequentialConfig{Detector: DetectorCUSUM, Slack: 0.5, Threshold: 12, MaxSeries: 100000, IdleAfter: 24 * time.Hour}
+}
+
+// validate names the bad field; it does not change c.
+func (c SequentialConfig) validate() error {
+	switch c.Detector {
+	case DetectorCUSUM, DetectorPageHinkley, DetectorADWIN, DetectorEWMA:
+	default:
+		return fmt.Errorf("sequential.detector: %q is not one of cusum, page_hinkley, adwin, ewma", c.Detector)
+	}
+	switch {
+	case !(c.Slack > 0) || math.IsInf(c.Slack, 0):
+		return fmt.Errorf("sequential.slack: must be positive, got %g", c.Slack)
+	case !(c.Threshold > 0) || math.IsInf(c.Threshold, 0):
+		return fmt.Errorf("sequential.threshold: must be positive, got %g", c.Threshold)
+	case c.MaxSeries < 0:
+		return fmt.Errorf("sequential.max_series: must not be negative, got %d", c.MaxSeries)
+	case c.IdleAfter <= 0:
+		return fmt.Errorf("sequential.idle_after: must be positive, got %s", c.IdleAfter)
+	}
+	return nil
+}
+
+// Sequential detectors the monitor can run on decision evidence.
+const (
+	DetectorCUSUM       = "cusum"
+	DetectorPageHinkley = "page_hinkley"
+	DetectorADWIN       = "adwin"
+	DetectorEWMA        = "ewma"
+)

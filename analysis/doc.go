@@ -1,13 +1,24 @@
-// Package analysis turns decoded telemetry into per-window state and drift
-// scores. It keeps, per model version and event-time window, exact counts in
-// fixed reference bins, moments, a bounded uniform sample of every numeric
-// feature and bounded category counts of every categorical feature; it builds
-// and pins references; and it scores closed windows against them with PSI,
-// Jensen–Shannon, Wasserstein-1, Kolmogorov–Smirnov and chi-square. The
-// statistics themselves are in analysis/stat, the change detectors it runs on
-// their evidence across windows in analysis/detect.
+// Package analysis is the analysis stage's shared vocabulary: its
+// configuration (Config, validated in one place), the model version key, the
+// feature kinds and the reference modes. The work is done in its rooms, each
+// with one job and none doing I/O:
 //
-// It deliberately does no I/O: Kafka lives in ingest, ClickHouse in storage and
-// alert delivery in alerting. Memory is bounded by models × features × (bins +
-// sample size), never by the number of events.
+//   - analysis/window: event time. Per partition, the windows of each model
+//     version (watermark, lateness, replay skip) and their mergeable,
+//     serialisable state.
+//   - analysis/reference: the references windows are opened and scored
+//     against (warm-up, import, pin, rolling), content-hashed, and the store
+//     of those an instance holds.
+//   - analysis/evaluate: a merged window and a reference in, a decision out
+//     (scores, Benjamini–Hochberg, sequential evidence, signal verdicts).
+//   - analysis/partial: the partial records of windows and the merge of a
+//     model window across source partitions.
+//   - analysis/sketch, analysis/stat, analysis/detect and analysis/verdict:
+//     leaves that import nothing of driftwatch (mergeable states, two-sample
+//     tests, change detectors, severities); analysis/signal: how signals
+//     plug in.
+//
+// Kafka lives in ingest, ClickHouse in storage and alert delivery in
+// alerting. Memory is bounded by the configuration (docs/architecture.md,
+// "Memory"), never by the number of events.
 package analysis

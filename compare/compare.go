@@ -12,7 +12,9 @@ import (
 	"sync"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/dataset"
 )
 
@@ -108,8 +110,8 @@ type FeatureReport struct {
 	NCurrent   int `json:"n_current"`
 	// Drift is the decision (docs/compare.md).
 	Drift bool `json:"drift"`
-	// Severity is analysis.SeverityOK unless Drift.
-	Severity analysis.Severity `json:"severity"`
+	// Severity is verdict.SeverityOK unless Drift.
+	Severity verdict.Severity `json:"severity"`
 	// Tests holds the tests that apply to the column's type.
 	Tests FeatureTests `json:"tests"`
 }
@@ -252,7 +254,7 @@ func Compare(reference, current *dataset.Table, opt Options) (*Report, error) {
 	}
 
 	rep.Features = make([]FeatureReport, len(pairs))
-	effects := make([]analysis.Severity, len(pairs))
+	effects := make([]verdict.Severity, len(pairs))
 	pvalues := make([]float64, len(pairs))
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -278,8 +280,8 @@ func Compare(reference, current *dataset.Table, opt Options) (*Report, error) {
 	for i := range rep.Features {
 		f := &rep.Features[i]
 		enough := f.NReference >= opt.MinCount && f.NCurrent >= opt.MinCount
-		f.Drift = enough && rejected[i] && effects[i] != analysis.SeverityOK
-		f.Severity = analysis.SeverityOK
+		f.Drift = enough && rejected[i] && effects[i] != verdict.SeverityOK
+		f.Severity = verdict.SeverityOK
 		if f.Drift {
 			f.Severity = effects[i]
 		}
@@ -289,19 +291,19 @@ func Compare(reference, current *dataset.Table, opt Options) (*Report, error) {
 }
 
 // level returns the severity v reaches against th (NaN reaches nothing).
-func level(v float64, th analysis.Threshold) analysis.Severity {
+func level(v float64, th analysis.Threshold) verdict.Severity {
 	switch {
 	case v >= th.Critical:
-		return analysis.SeverityCritical
+		return verdict.SeverityCritical
 	case v >= th.Warning:
-		return analysis.SeverityWarning
+		return verdict.SeverityWarning
 	}
-	return analysis.SeverityOK
+	return verdict.SeverityOK
 }
 
 // worst returns the highest of severities.
-func worst(s ...analysis.Severity) analysis.Severity {
-	w := analysis.SeverityOK
+func worst(s ...verdict.Severity) verdict.Severity {
+	w := verdict.SeverityOK
 	for _, v := range s {
 		if v.Rank() > w.Rank() {
 			w = v
@@ -312,18 +314,18 @@ func worst(s ...analysis.Severity) analysis.Severity {
 
 // compareNumeric runs the numeric tests and returns the report (decision
 // not yet taken), the severity the effect sizes reach and the KS p-value.
-func compareNumeric(rc, cc *dataset.Column) (FeatureReport, analysis.Severity, float64) {
+func compareNumeric(rc, cc *dataset.Column) (FeatureReport, verdict.Severity, float64) {
 	x, y := slices.Clone(rc.Numeric), slices.Clone(cc.Numeric)
 	slices.Sort(x)
 	slices.Sort(y)
 	f := FeatureReport{Name: rc.Name, Type: analysis.KindNumeric, NReference: len(x), NCurrent: len(y)}
 	if len(x) == 0 || len(y) == 0 {
-		return f, analysis.SeverityOK, math.NaN()
+		return f, verdict.SeverityOK, math.NaN()
 	}
 	ks := stat.KolmogorovSmirnov(x, y)
 	ad := stat.AndersonDarling(x, y)
 	w1 := stat.Wasserstein1(x, y)
-	wn := w1 / math.Max(stdDev(x), analysis.MinStdDev)
+	wn := w1 / math.Max(stdDev(x), evaluate.MinStdDev)
 	edges := stat.DecileEdges(x)
 	ref, cur := sortedBinCounts(x, edges), sortedBinCounts(y, edges)
 	psi, js := stat.PSI(ref, cur), stat.JensenShannon(ref, cur)
@@ -373,10 +375,10 @@ func stdDev(x []float64) float64 {
 // compareCategorical runs the categorical tests on the union of categories
 // and returns the report (decision not yet taken), the severity the effect
 // sizes reach and the chi-square p-value.
-func compareCategorical(rc, cc *dataset.Column) (FeatureReport, analysis.Severity, float64) {
+func compareCategorical(rc, cc *dataset.Column) (FeatureReport, verdict.Severity, float64) {
 	f := FeatureReport{Name: rc.Name, Type: analysis.KindCategorical, NReference: len(rc.Categorical), NCurrent: len(cc.Categorical)}
 	if f.NReference == 0 || f.NCurrent == 0 {
-		return f, analysis.SeverityOK, math.NaN()
+		return f, verdict.SeverityOK, math.NaN()
 	}
 	index := make(map[string]int)
 	var ref, cur []float64

@@ -11,6 +11,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/dataset"
 )
 
@@ -47,18 +48,18 @@ func TestCompareDecisionRule(t *testing.T) {
 		name     string
 		ref, cur dataset.Column
 		drift    bool
-		severity analysis.Severity
+		severity verdict.Severity
 	}{
-		{"same distribution", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 5000, 0, 1), false, analysis.SeverityOK},
+		{"same distribution", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 5000, 0, 1), false, verdict.SeverityOK},
 		// 0.15 σ: significant, W1/σ ≈ 0.15 (warning), PSI and JS below their levels.
-		{"small shift", numericColumn("x", rng, 20000, 0, 1), numericColumn("x", rng, 20000, 0.15, 1), true, analysis.SeverityWarning},
-		{"large shift", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 5000, 1, 1), true, analysis.SeverityCritical},
+		{"small shift", numericColumn("x", rng, 20000, 0, 1), numericColumn("x", rng, 20000, 0.15, 1), true, verdict.SeverityWarning},
+		{"large shift", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 5000, 1, 1), true, verdict.SeverityCritical},
 		// Too few values: a huge shift on 99 current values does not count.
-		{"below min count", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 99, 5, 1), false, analysis.SeverityOK},
+		{"below min count", numericColumn("x", rng, 5000, 0, 1), numericColumn("x", rng, 99, 5, 1), false, verdict.SeverityOK},
 		// Significant but tiny: 0.03 σ at n = 10⁶ / 2·10⁵ has p ≪ 0.05 yet no effect size.
-		{"significant without effect", numericColumn("x", rng, 1_000_000, 0, 1), numericColumn("x", rng, 200_000, 0.03, 1), false, analysis.SeverityOK},
-		{"categorical shift", categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), categoricalColumn("c", rng, 5000, cats, []float64{.2, .3, .5}), true, analysis.SeverityCritical},
-		{"categorical same", categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), false, analysis.SeverityOK},
+		{"significant without effect", numericColumn("x", rng, 1_000_000, 0, 1), numericColumn("x", rng, 200_000, 0.03, 1), false, verdict.SeverityOK},
+		{"categorical shift", categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), categoricalColumn("c", rng, 5000, cats, []float64{.2, .3, .5}), true, verdict.SeverityCritical},
+		{"categorical same", categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), categoricalColumn("c", rng, 5000, cats, []float64{.5, .3, .2}), false, verdict.SeverityOK},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -97,7 +98,7 @@ func TestComparePSILevelFollowsNullDistribution(t *testing.T) {
 			t.Fatal(err)
 		}
 		psi := float64(rep.Features[0].Tests.PSI.Statistic)
-		if lvl := level(psi, analysis.Threshold{Warning: math.Max(0.1, got), Critical: math.Max(0.25, got)}); lvl != analysis.SeverityOK && psi < got {
+		if lvl := level(psi, analysis.Threshold{Warning: math.Max(0.1, got), Critical: math.Max(0.25, got)}); lvl != verdict.SeverityOK && psi < got {
 			t.Fatalf("PSI %v below the null level %v reached %s", psi, got, lvl)
 		}
 		if rep.Features[0].Drift {

@@ -9,7 +9,9 @@ import (
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/partial"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -35,7 +37,7 @@ type decider struct {
 	mu    sync.Mutex
 	asm   *partial.Assembler
 	merge *partial.Merger
-	eval  *analysis.Evaluator
+	eval  *evaluate.Evaluator
 	next  int64 // next offset to read; -1 before the first message
 	dead  []ingest.DeadLetter
 	// deadUpTo: as partition.deadUpTo, for invalid partials.
@@ -83,7 +85,7 @@ func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, sta
 		asm: partial.NewAssembler(maxAssemblyBytes),
 		merge: partial.NewMerger(partial.Config{Lateness: cfg.AllowedLateness, Timeout: cfg.MergeTimeout,
 			IdleWait: cfg.IdleWait, MaxModels: cfg.MaxModels, MaxWindows: maxWindowsPerModel}),
-		eval: analysis.NewEvaluator(cfg, m.refs, m.evidence),
+		eval: evaluate.NewEvaluator(cfg, m.refs, m.evidence),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
@@ -245,8 +247,8 @@ func (d *decider) reject(msg *ingest.Message, err error) {
 // A failure to read ClickHouse is kept in *failed: the partial is then not
 // dead-lettered as naming an unknown reference (it may well be known), and
 // the batch fails, to be read again from the committed offset.
-func (d *decider) reference(ctx context.Context, failed *error) func(analysis.ModelKey, string) *analysis.Reference {
-	return func(m analysis.ModelKey, id string) *analysis.Reference {
+func (d *decider) reference(ctx context.Context, failed *error) func(analysis.ModelKey, string) *reference.Reference {
+	return func(m analysis.ModelKey, id string) *reference.Reference {
 		if ref := d.m.refs.Get(m); ref != nil && ref.ID == id {
 			return ref
 		}
@@ -278,7 +280,7 @@ func (d *decider) decide(ctx context.Context) error {
 				return fmt.Errorf("deciding %s/%d: %w", d.topic, d.part, err)
 			}
 		}
-		var seasonal *analysis.Reference
+		var seasonal *reference.Reference
 		if from, ok := d.eval.SeasonalStart(w); ok && !c.MixedReferences {
 			seasonal = d.seasonalReference(ctx, w.Model, from)
 		}
@@ -329,7 +331,7 @@ func (d *decider) decide(ctx context.Context) error {
 // seasonalReference merges the stored feature summaries of model version
 // mv's window starting at from into a reference; nil when none is stored or
 // it cannot be read (the window is then scored against its pinned one).
-func (d *decider) seasonalReference(ctx context.Context, mv analysis.ModelKey, from time.Time) *analysis.Reference {
+func (d *decider) seasonalReference(ctx context.Context, mv analysis.ModelKey, from time.Time) *reference.Reference {
 	cfg := &d.m.cfg.Analysis
 	ref, n, err := ReferenceFromStore(ctx, d.m.store, mv, from, from.Add(time.Second), *cfg)
 	if err != nil {
@@ -402,7 +404,7 @@ func (m *Monitor) publishProgress(ctx context.Context, src partial.Source, atMs 
 func (m *Monitor) loadLatestReference(ctx context.Context, mv analysis.ModelKey) error {
 	// One pinned a moment ago may not be stored yet.
 	m.refMu.Lock()
-	var pending *analysis.Reference
+	var pending *reference.Reference
 	for _, ref := range m.unsaved {
 		if ref.Model == mv {
 			pending = ref
@@ -429,7 +431,7 @@ func (m *Monitor) loadLatestReference(ctx context.Context, mv analysis.ModelKey)
 
 // storedReference reads reference id of model version mv from ClickHouse;
 // nil when it is not stored.
-func (m *Monitor) storedReference(ctx context.Context, mv analysis.ModelKey, id string) (*analysis.Reference, error) {
+func (m *Monitor) storedReference(ctx context.Context, mv analysis.ModelKey, id string) (*reference.Reference, error) {
 	rows, err := m.store.ReferenceRows(ctx, mv.ID, mv.Version, id)
 	if err != nil {
 		return nil, err

@@ -29,7 +29,10 @@ import (
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/evaluate"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -42,8 +45,9 @@ type Monitor struct {
 	embedded *ingest.Embedded
 	kafka    *ingest.Cluster // brokers and the TLS and SASL of every connection
 	store    *storage.Store
-	refs     *analysis.References
-	evidence *analysis.Evidence
+	refs     *reference.Store
+	versions *window.OpenVersions // the instance's bound of versions with open windows
+	evidence *evaluate.Evidence
 	alerts   *alerting.Manager
 	dlq      *ingest.DeadLetterWriter
 	consumer *ingest.Consumer
@@ -59,7 +63,7 @@ type Monitor struct {
 	merging map[*decider]int
 
 	refMu   sync.Mutex
-	unsaved []*analysis.Reference // pinned in memory, not yet stored
+	unsaved []*reference.Reference // pinned in memory, not yet stored
 
 	closeOnce sync.Once
 	closeErr  error
@@ -102,8 +106,9 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	cfg.Analysis.Signals = signals
 	m := &Monitor{cfg: cfg, log: opt.Logger, reg: opt.Registry, open: map[*partition]int{}, merging: map[*decider]int{}}
 	m.met = newMetrics(m.reg, cfg.MaxDriftSeries)
-	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
-	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	m.refs = reference.NewStore(&m.cfg.Analysis, nil)
+	m.versions = window.NewOpenVersions(m.cfg.Analysis.MaxOpenVersions)
+	m.evidence = evaluate.NewEvidence(m.cfg.Analysis.Sequential)
 	m.registerVersionMetrics()
 	ok := false
 	defer func() {
@@ -230,7 +235,7 @@ func (m *Monitor) recordAlerts(ctx context.Context, recs []alerting.Record) erro
 }
 
 // addUnsavedReference queues a newly pinned reference for storing.
-func (m *Monitor) addUnsavedReference(ref *analysis.Reference) {
+func (m *Monitor) addUnsavedReference(ref *reference.Reference) {
 	m.refMu.Lock()
 	m.unsaved = append(m.unsaved, ref)
 	m.refMu.Unlock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/partial"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -33,7 +34,7 @@ type partition struct {
 	ctx       context.Context // the partition's generation: cancelled at rebalance or shutdown
 
 	mu  sync.Mutex
-	win *analysis.Windower
+	win *window.Windower
 	dec *telemetry.Decoder
 	// deadUpTo is the largest offset of this partition already in the
 	// dead-letter topic when the partition was opened: a replay does not
@@ -78,7 +79,7 @@ var _ ingest.PartitionHandler = (*partition)(nil)
 func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, start int64) (ingest.PartitionHandler, error) {
 	p := &partition{
 		m: m, topic: topic, partition: part, ctx: ctx,
-		win:        analysis.NewWindower(&m.cfg.Analysis, m.refs),
+		win:        window.NewWindower(&m.cfg.Analysis, m.refs, m.versions),
 		dec:        telemetry.NewDecoder(m.cfg.Limits, time.Now),
 		next:       -1,
 		mark:       math.MinInt64,
@@ -96,9 +97,9 @@ func (m *Monitor) openPartition(ctx context.Context, topic string, part int32, s
 		if err != nil {
 			return nil, err
 		}
-		fw := make([]analysis.FlushedWindow, len(flushed))
+		fw := make([]window.FlushedWindow, len(flushed))
 		for i, f := range flushed {
-			fw[i] = analysis.FlushedWindow{Model: analysis.ModelKey{ID: f.ModelID, Version: f.ModelVersion}, WindowStart: f.WindowStart, LastOffset: f.LastOffset}
+			fw[i] = window.FlushedWindow{Model: analysis.ModelKey{ID: f.ModelID, Version: f.ModelVersion}, WindowStart: f.WindowStart, LastOffset: f.LastOffset}
 		}
 		p.win.Restore(fw, maxEnd)
 		if len(flushed) > 0 || !maxEnd.IsZero() {
@@ -156,13 +157,13 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			continue
 		}
 		switch p.win.Observe(ev, msg.Offset) {
-		case analysis.Counted:
+		case window.Counted:
 			counted++
-		case analysis.Late:
+		case window.Late:
 			late++
-		case analysis.Replayed:
+		case window.Replayed:
 			replayed++
-		case analysis.Dropped:
+		case window.Dropped:
 			dropped++
 			p.deadLetter(msg, "too_many_models", fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions, or the instance analysis.max_open_versions (%d)",
 				ev.Model.ID, ev.Model.Version, p.m.cfg.Analysis.MaxModels, p.m.cfg.Analysis.MaxOpenVersions))

@@ -11,7 +11,10 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/partial"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -43,7 +46,8 @@ func partitionTestMonitor(t *testing.T, ctx context.Context, addr, db string, cf
 	m.dlq = ingest.NewDeadLetterWriter(m.kafka, "telemetry.dlq", "test", nil, nil)
 	t.Cleanup(func() { m.dlq.Close() })
 	m.met = newMetrics(nil, 10)
-	m.refs = analysis.NewReferences(&m.cfg.Analysis, nil)
+	m.refs = reference.NewStore(&m.cfg.Analysis, nil)
+	m.versions = window.NewOpenVersions(m.cfg.Analysis.MaxOpenVersions)
 	return m
 }
 
@@ -60,7 +64,7 @@ func TestFailedFlushCommitsNothing(t *testing.T) {
 	if err := m.store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	m.evidence = evaluate.NewEvidence(m.cfg.Analysis.Sequential)
 	genCtx, endGeneration := context.WithCancel(ctx)
 	h, err := m.openPartition(genCtx, "telemetry", 0, -1)
 	if err != nil {
@@ -188,14 +192,14 @@ func TestDeciderRetriesAReferenceLookupThatFailed(t *testing.T) {
 	// A window opened against a reference no one stored.
 	mv := analysis.ModelKey{ID: "fraud", Version: "1"}
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	warm := analysis.NewWindow(&m.cfg.Analysis, mv, t0, nil)
+	warm := window.NewWindow(&m.cfg.Analysis, mv, t0, nil)
 	for i := range 50 {
 		warm.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
 			Features: telemetry.Features{Numeric: map[string]float64{"x": float64(i)}}}, int64(i))
 	}
-	ref := analysis.BuildReference(warm, 10, 100, "warmup", 1, t0)
+	ref := reference.Build(warm.Sketches(), 10, 100, "warmup", 1, t0)
 	ref.ID = ref.Hash()
-	w := analysis.NewWindow(&m.cfg.Analysis, mv, t0.Add(time.Minute), ref)
+	w := window.NewWindow(&m.cfg.Analysis, mv, t0.Add(time.Minute), ref)
 	w.Observe(&telemetry.Event{PredictionID: "q", EventTime: t0.Add(time.Minute), Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
 		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, 100)
 	batch := partialMessages(w)
@@ -254,7 +258,7 @@ func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
 		WindowStart: t0, WindowEnd: t0.Add(2 * time.Second), Events: 1, Partitions: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	w := analysis.NewWindow(&m.cfg.Analysis, mv, t0, nil)
+	w := window.NewWindow(&m.cfg.Analysis, mv, t0, nil)
 	w.Observe(&telemetry.Event{PredictionID: "p", EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
 		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, 7)
 	batch := partialMessages(w)
@@ -281,13 +285,13 @@ func deciderTestMonitor(t *testing.T, ctx context.Context, addr, db string) *Mon
 	if err := m.store.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	m.evidence = analysis.NewEvidence(m.cfg.Analysis.Sequential)
+	m.evidence = evaluate.NewEvidence(m.cfg.Analysis.Sequential)
 	return m
 }
 
 // partialMessages returns w's partial as partition 0 of telemetry would
 // publish it, as the records a decider reads.
-func partialMessages(w *analysis.Window) []ingest.Message {
+func partialMessages(w *window.Window) []ingest.Message {
 	var batch []ingest.Message
 	for i, c := range partial.EncodePartial(partial.Source{Topic: "telemetry", Partition: 0}, w, 0) {
 		batch = append(batch, ingest.Message{Topic: "telemetry.partials", Offset: int64(i), Key: []byte(w.Model.ID), Value: c})

@@ -9,10 +9,13 @@ import (
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/partial"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/storage"
 )
 
@@ -22,7 +25,7 @@ const mergedPartition = -1
 
 // windowRow is the inference_windows row of a window closed on one source
 // partition: its counts and the offsets it covered.
-func windowRow(topic string, partition int32, w *analysis.Window) storage.WindowRow {
+func windowRow(topic string, partition int32, w *window.Window) storage.WindowRow {
 	return storage.WindowRow{
 		ModelID: w.Model.ID, ModelVersion: w.Model.Version,
 		WindowStart: w.Start, WindowEnd: w.End,
@@ -36,7 +39,7 @@ func windowRow(topic string, partition int32, w *analysis.Window) storage.Window
 // decisionRows converts a window merged over partitions and its scores,
 // taken against scoreRef, into its model_windows, feature_windows and
 // drift_scores rows.
-func decisionRows(b *storage.WindowBatch, c *partial.Complete, scoreRef *analysis.Reference, scores []analysis.Score) {
+func decisionRows(b *storage.WindowBatch, c *partial.Complete, scoreRef *reference.Reference, scores []evaluate.Score) {
 	w := c.Window
 	refID := w.RefID()
 	mw := storage.ModelWindowRow{
@@ -110,7 +113,7 @@ func finite(v float64) float64 {
 
 // observations groups a window's scores per feature into alert observations:
 // one per feature, with the worst severity of its tests.
-func observations(w *analysis.Window, scores []analysis.Score) []alerting.Observation {
+func observations(w *window.Window, scores []evaluate.Score) []alerting.Observation {
 	var out []alerting.Observation
 	index := map[string]int{}
 	for _, sc := range scores {
@@ -138,7 +141,7 @@ const KindSignal = "signal"
 
 // ReferenceRows converts a reference into its rows of the references table;
 // set names its signal states.
-func ReferenceRows(ref *analysis.Reference, set *signal.Set) []storage.ReferenceRow {
+func ReferenceRows(ref *reference.Reference, set *signal.Set) []storage.ReferenceRow {
 	var rows []storage.ReferenceRow
 	base := storage.ReferenceRow{ModelID: ref.Model.ID, ModelVersion: ref.Model.Version, ReferenceID: ref.ID,
 		CreatedAt: ref.CreatedAt, Source: ref.Source, Windows: uint32(ref.Windows)}
@@ -174,7 +177,7 @@ func ReferenceRows(ref *analysis.Reference, set *signal.Set) []storage.Reference
 		// The joint reference: feature names in categories, means in
 		// bin_edges, the covariance (row-major) in sample.
 		r := base
-		r.Feature, r.Kind = analysis.JointFeature, analysis.KindMultivariate
+		r.Feature, r.Kind = evaluate.JointFeature, evaluate.KindMultivariate
 		r.N = j.N
 		r.Mean, r.Variance, r.Min, r.Max = math.NaN(), math.NaN(), math.NaN(), math.NaN()
 		r.Categories, r.BinEdges, r.Sample = j.Features, j.Mean, j.Covariance
@@ -185,34 +188,34 @@ func ReferenceRows(ref *analysis.Reference, set *signal.Set) []storage.Reference
 
 // ReferencesFromRows rebuilds references from rows of the references table
 // (any number of references, grouped by reference_id). Call Prepare on each
-// before scoring with it (References.Set does). Signal states are read for
+// before scoring with it (reference.Store.Set does). Signal states are read for
 // the signals of set; a state of another signal, or one that does not
 // decode, is left out (that signal is then scored against nothing).
-func ReferencesFromRows(rows []storage.ReferenceRow, set *signal.Set) []*analysis.Reference {
-	byID := map[string]*analysis.Reference{}
-	var out []*analysis.Reference
+func ReferencesFromRows(rows []storage.ReferenceRow, set *signal.Set) []*reference.Reference {
+	byID := map[string]*reference.Reference{}
+	var out []*reference.Reference
 	for _, r := range rows {
 		ref := byID[r.ReferenceID]
 		if ref == nil {
-			ref = &analysis.Reference{ID: r.ReferenceID, Model: analysis.ModelKey{ID: r.ModelID, Version: r.ModelVersion},
+			ref = &reference.Reference{ID: r.ReferenceID, Model: analysis.ModelKey{ID: r.ModelID, Version: r.ModelVersion},
 				CreatedAt: r.CreatedAt.UTC(), Source: r.Source, Windows: int(r.Windows),
-				Numeric: map[string]*analysis.NumericReference{}, Categorical: map[string]*analysis.CategoricalReference{}}
+				Numeric: map[string]*reference.Numeric{}, Categorical: map[string]*reference.Categorical{}}
 			byID[r.ReferenceID] = ref
 			out = append(out, ref)
 		}
 		switch r.Kind {
 		case analysis.KindNumeric:
-			ref.Numeric[r.Feature] = &analysis.NumericReference{Edges: r.BinEdges, Counts: r.BinCounts, N: r.N,
+			ref.Numeric[r.Feature] = &reference.Numeric{Edges: r.BinEdges, Counts: r.BinCounts, N: r.N,
 				Mean: r.Mean, Variance: r.Variance, Min: r.Min, Max: r.Max, Sample: r.Sample}
 		case analysis.KindCategorical:
-			c := &analysis.CategoricalReference{Categories: r.Categories, Counts: r.CategoryCounts, N: r.N}
+			c := &reference.Categorical{Categories: r.Categories, Counts: r.CategoryCounts, N: r.N}
 			if len(r.BinCounts) == 1 {
 				c.Other = r.BinCounts[0]
 			}
 			c.Complete = c.Other == 0
 			c.Index()
 			ref.Categorical[r.Feature] = c
-		case analysis.KindMultivariate:
+		case evaluate.KindMultivariate:
 			ref.Joint = &stat.Joint{Features: r.Categories, Mean: r.BinEdges, Covariance: r.Sample, N: r.N}
 		case KindSignal:
 			i, ok := set.Index(r.Feature)
@@ -234,26 +237,26 @@ func ReferencesFromRows(rows []storage.ReferenceRow, set *signal.Set) []*analysi
 }
 
 // ReferenceFromStore merges the stored windows of model m with window_start
-// in [from, to) into a reference (analysis.ReferenceFromWindows) and returns
+// in [from, to) into a reference (reference.FromWindows) and returns
 // it with the number of feature rows read; (nil, 0, nil) when none is stored.
-func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelKey, from, to time.Time, cfg analysis.Config) (*analysis.Reference, int, error) {
+func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelKey, from, to time.Time, cfg analysis.Config) (*reference.Reference, int, error) {
 	rows, err := s.FeatureWindows(ctx, m.ID, m.Version, from, to)
 	if err != nil || len(rows) == 0 {
 		return nil, 0, err
 	}
-	fws := make([]analysis.FeatureWindow, len(rows))
+	fws := make([]reference.FeatureWindow, len(rows))
 	for i, r := range rows {
-		fws[i] = analysis.FeatureWindow{Start: r.WindowStart, Feature: r.Feature, Kind: r.Kind, Count: r.Count,
+		fws[i] = reference.FeatureWindow{Start: r.WindowStart, Feature: r.Feature, Kind: r.Kind, Count: r.Count,
 			Mean: r.Mean, Variance: r.Variance, Min: r.Min, Max: r.Max, Edges: r.BinEdges, BinCounts: r.BinCounts,
 			Categories: r.Categories, CategoryCounts: r.CategoryCounts, Other: r.OtherCount}
 	}
-	ref, err := analysis.ReferenceFromWindows(fws, m, from, to, cfg, time.Now())
+	ref, err := reference.FromWindows(fws, m, from, to, cfg, time.Now())
 	return ref, len(rows), err
 }
 
 // signalRows adds the rows of the signals' verdicts about merged window w,
 // scored against the reference refID names ("" during warm-up).
-func signalRows(b *storage.WindowBatch, w *analysis.Window, refID string, verdicts []analysis.SignalVerdict) {
+func signalRows(b *storage.WindowBatch, w *window.Window, refID string, verdicts []evaluate.SignalVerdict) {
 	for _, v := range verdicts {
 		b.Signals = append(b.Signals, storage.SignalRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version,
 			WindowStart: w.Start, WindowEnd: w.End, Signal: v.Signal, Subject: v.Subject,

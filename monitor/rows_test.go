@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
@@ -37,7 +39,7 @@ func TestReferenceSignalStatesSurviveStorage(t *testing.T) {
 	cfg := analysis.DefaultConfig()
 	cfg.Signals = set
 	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
-	w := analysis.NewWindow(&cfg, m, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil)
+	w := window.NewWindow(&cfg, m, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), nil)
 	for i := range 30 {
 		score := float64(i) / 30
 		e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: w.Start, Model: telemetry.Model{ID: m.ID, Version: m.Version},
@@ -45,7 +47,7 @@ func TestReferenceSignalStatesSurviveStorage(t *testing.T) {
 		w.Observe(e, int64(i))
 	}
 	w.EndBatch()
-	ref := analysis.BuildReference(w, 10, 100, "warmup", 1, time.Now())
+	ref := reference.Build(w.Sketches(), 10, 100, "warmup", 1, time.Now())
 	ref.ID = ref.Hash()
 	if err := store.SaveReference(ctx, ReferenceRows(ref, set)); err != nil {
 		t.Fatal(err)

@@ -14,10 +14,10 @@ func FuzzPartialRecords(f *testing.F) {
 	cfg := analysis.DefaultConfig()
 	cfg.SampleSize, cfg.ReferenceSampleSize = 50, 100
 	m := analysis.ModelKey{ID: "fraud", Version: "3"}
-	for _, c := range EncodePartial(Source{"telemetry", 1}, window(&cfg, m, t0, 20, 1), 64) {
+	for _, c := range EncodePartial(Source{"telemetry", 1}, filled(&cfg, m, t0, 20, 1), 64) {
 		f.Add(c)
 	}
-	f.Add(EncodePartial(Source{"telemetry", 0}, window(&cfg, m, t0, 3, 2), 0)[0])
+	f.Add(EncodePartial(Source{"telemetry", 0}, filled(&cfg, m, t0, 3, 2), 0)[0])
 	f.Add(EncodeProgress(Source{"telemetry", 2}, 12345, true))
 	const bound = 1 << 16
 	f.Fuzz(func(t *testing.T, b []byte) {

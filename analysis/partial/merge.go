@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/window"
 )
 
 // Outcome says what Merger.Add did with a partial.
@@ -50,7 +51,7 @@ type Config struct {
 // Complete is a merged window ready to be decided.
 type Complete struct {
 	// Window is the merged state.
-	Window *analysis.Window
+	Window *window.Window
 	// Partials is how many source partitions contributed.
 	Partials int
 	// Missing are the sources whose progress had not passed the window when
@@ -123,7 +124,7 @@ func (m *Merger) Lost(identity string) {
 }
 
 // drop records that src's partial of w was dropped and returns Dropped.
-func (m *Merger) drop(src Source, w *analysis.Window) Outcome {
+func (m *Merger) drop(src Source, w *window.Window) Outcome {
 	m.dropKey(src, windowKey{w.Model, w.Start.UnixMilli()})
 	return Dropped
 }
@@ -230,7 +231,7 @@ func (m *Merger) Accepts(src Source) bool { return m.accepts(src) }
 
 // Add merges the partial w of source src, whose first chunk was read at
 // offset off, at wall-clock time now. Merging takes ownership of w.
-func (m *Merger) Add(src Source, w *analysis.Window, off int64, now time.Time) Outcome {
+func (m *Merger) Add(src Source, w *window.Window, off int64, now time.Time) Outcome {
 	if !m.accepts(src) {
 		return Dropped
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -28,8 +30,10 @@ func testConfig(t *testing.T) *analysis.Config {
 	return &cfg
 }
 
-func window(cfg *analysis.Config, m analysis.ModelKey, start time.Time, events int, seed int) *analysis.Window {
-	w := analysis.NewWindow(cfg, m, start, nil)
+// filled returns a warm-up window of m at start with events events of
+// prediction ids unique to seed.
+func filled(cfg *analysis.Config, m analysis.ModelKey, start time.Time, events int, seed int) *window.Window {
+	w := window.NewWindow(cfg, m, start, nil)
 	for i := range events {
 		e := &telemetry.Event{PredictionID: fmt.Sprintf("%d-%d", seed, i), EventTime: start,
 			Model:    telemetry.Model{ID: m.ID, Version: m.Version},
@@ -39,7 +43,7 @@ func window(cfg *analysis.Config, m analysis.ModelKey, start time.Time, events i
 	return w
 }
 
-func noRefs(analysis.ModelKey, string) *analysis.Reference { return nil }
+func noRefs(analysis.ModelKey, string) *reference.Reference { return nil }
 
 // TestRecordsRoundTrip splits a partial into small chunks, assembles them in
 // the presence of another publication's chunks, and decodes the same state.
@@ -47,7 +51,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 	cfg := testConfig(t)
 	m := analysis.ModelKey{ID: "fraud", Version: "3"}
 	src := Source{"telemetry", 7}
-	a, b := window(cfg, m, t0, 40, 1), window(cfg, m, t0.Add(cfg.WindowSize), 30, 2)
+	a, b := filled(cfg, m, t0, 40, 1), filled(cfg, m, t0.Add(cfg.WindowSize), 30, 2)
 	ra, rb := EncodePartial(src, a, 100), EncodePartial(Source{"telemetry", 2}, b, 100)
 	if len(ra) < 3 || len(rb) < 3 {
 		t.Fatalf("chunks %d and %d, want several", len(ra), len(rb))
@@ -66,7 +70,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 		}
 	}
 	asm := NewAssembler(1 << 20)
-	var got []*analysis.Window
+	var got []*window.Window
 	var firsts []int64
 	for off, raw := range stream {
 		r, err := Parse(raw)
@@ -113,7 +117,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 
 func TestParseRejectsCorruptRecords(t *testing.T) {
 	cfg := testConfig(t)
-	good := EncodePartial(Source{"t", 0}, window(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 5, 1), 0)[0]
+	good := EncodePartial(Source{"t", 0}, filled(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 5, 1), 0)[0]
 	for _, b := range [][]byte{nil, {KindChunk}, {KindChunk, 9}, {'X', wireVersion}, good[:5],
 		{KindProgress, wireVersion, 200}, append(EncodeProgress(Source{"t", 1}, 5, false), 0)} {
 		if _, err := Parse(b); !errors.Is(err, ErrCorrupt) {
@@ -122,7 +126,7 @@ func TestParseRejectsCorruptRecords(t *testing.T) {
 	}
 	// Chunks out of order and repeated (a publisher retried some) still
 	// assemble, once.
-	w := window(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 50, 1)
+	w := filled(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 50, 1)
 	chunks := EncodePartial(Source{"t", 0}, w, 64)
 	asm := NewAssembler(1 << 20)
 	order := []int{2, 0, 2}
@@ -209,7 +213,7 @@ func TestMergerWaitsForEverySource(t *testing.T) {
 	mg.Expect("telemetry", 3)
 	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
 	s0, s1, s2 := Source{"telemetry", 0}, Source{"telemetry", 1}, Source{"telemetry", 2}
-	w0 := func(seed int) *analysis.Window { return window(cfg, m, t0, 10, seed) }
+	w0 := func(seed int) *window.Window { return filled(cfg, m, t0, 10, seed) }
 
 	if o := mg.Add(s0, w0(0), 100, now); o != Merged {
 		t.Fatalf("first partial: %v", o)
@@ -228,7 +232,7 @@ func TestMergerWaitsForEverySource(t *testing.T) {
 	if mg.Advance(Source{"telemetry", 99999}, math.MinInt64, false) || mg.Sources() != 3 {
 		t.Fatalf("a partition beyond the topic's was accepted: %d sources", mg.Sources())
 	}
-	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 10, 5), 102, now)
+	mg.Add(s0, filled(cfg, m, t0.Add(10*time.Second), 10, 5), 102, now)
 	// Sources 0 and 1 are past window 0 (end 10s + lateness 2s); source 2 is not.
 	mg.Advance(s0, ms(22*time.Second), false)
 	mg.Advance(s1, ms(12*time.Second), false)
@@ -278,17 +282,17 @@ func TestMergerRestoreAndBounds(t *testing.T) {
 	a, b := analysis.ModelKey{ID: "a", Version: "1"}, analysis.ModelKey{ID: "b", Version: "1"}
 	mg.Restore(map[analysis.ModelKey]time.Time{a: t0.Add(10 * time.Second)})
 	src := Source{"telemetry", 0}
-	if o := mg.Add(src, window(cfg, a, t0, 3, 1), 0, now); o != AlreadyDecided {
+	if o := mg.Add(src, filled(cfg, a, t0, 3, 1), 0, now); o != AlreadyDecided {
 		t.Fatalf("restored window: %v", o)
 	}
-	if o := mg.Add(src, window(cfg, a, t0.Add(10*time.Second), 3, 1), 1, now); o != Merged {
+	if o := mg.Add(src, filled(cfg, a, t0.Add(10*time.Second), 3, 1), 1, now); o != Merged {
 		t.Fatalf("next window: %v", o)
 	}
-	if o := mg.Add(src, window(cfg, b, t0.Add(10*time.Second), 3, 1), 2, now); o != Dropped {
+	if o := mg.Add(src, filled(cfg, b, t0.Add(10*time.Second), 3, 1), 2, now); o != Dropped {
 		t.Fatalf("second model beyond max_models: %v", o)
 	}
-	mg.Add(src, window(cfg, a, t0.Add(20*time.Second), 3, 1), 3, now)
-	if o := mg.Add(src, window(cfg, a, t0.Add(30*time.Second), 3, 1), 4, now); o != Dropped {
+	mg.Add(src, filled(cfg, a, t0.Add(20*time.Second), 3, 1), 3, now)
+	if o := mg.Add(src, filled(cfg, a, t0.Add(30*time.Second), 3, 1), 4, now); o != Dropped {
 		t.Fatalf("third window beyond the bound: %v", o)
 	}
 }
@@ -298,9 +302,9 @@ func TestMergerRestoreAndBounds(t *testing.T) {
 func TestMergerMixedReferences(t *testing.T) {
 	cfg := testConfig(t)
 	m := analysis.ModelKey{ID: "a", Version: "1"}
-	warm := window(cfg, m, t0, 100, 9)
-	ref := analysis.BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
-	withRef := analysis.NewWindow(cfg, m, t0.Add(10*time.Second), ref)
+	warm := filled(cfg, m, t0, 100, 9)
+	ref := reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	withRef := window.NewWindow(cfg, m, t0.Add(10*time.Second), ref)
 	for i := range 7 {
 		withRef.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, int64(i))
 	}
@@ -308,11 +312,11 @@ func TestMergerMixedReferences(t *testing.T) {
 	now := t0
 	mg.Expect("t", 2)
 	// 150 events overflow the warm-up sample (100): no exact rebinding.
-	mg.Add(Source{"t", 0}, window(cfg, m, t0.Add(10*time.Second), 150, 1), 0, now)
+	mg.Add(Source{"t", 0}, filled(cfg, m, t0.Add(10*time.Second), 150, 1), 0, now)
 	mg.Add(Source{"t", 1}, withRef, 1, now)
 	// 5 events rebind exactly to the reference of the window's first partial.
 	mg.Add(Source{"t", 0}, withRefCopy(t, cfg, ref, m, t0.Add(20*time.Second)), 2, now)
-	mg.Add(Source{"t", 1}, window(cfg, m, t0.Add(20*time.Second), 5, 4), 3, now)
+	mg.Add(Source{"t", 1}, filled(cfg, m, t0.Add(20*time.Second), 5, 4), 3, now)
 	mg.Advance(Source{"t", 0}, t0.Add(time.Hour).UnixMilli(), false)
 	mg.Advance(Source{"t", 1}, t0.Add(time.Hour).UnixMilli(), false)
 	r := mg.Ready(now)
@@ -324,9 +328,9 @@ func TestMergerMixedReferences(t *testing.T) {
 	}
 }
 
-func withRefCopy(t *testing.T, cfg *analysis.Config, ref *analysis.Reference, m analysis.ModelKey, start time.Time) *analysis.Window {
+func withRefCopy(t *testing.T, cfg *analysis.Config, ref *reference.Reference, m analysis.ModelKey, start time.Time) *window.Window {
 	t.Helper()
-	w := analysis.NewWindow(cfg, m, start, ref)
+	w := window.NewWindow(cfg, m, start, ref)
 	for i := range 7 {
 		w.Observe(&telemetry.Event{PredictionID: fmt.Sprint("r", i), Features: telemetry.Features{Numeric: map[string]float64{"x": float64(i)}}}, int64(i))
 	}
@@ -344,7 +348,7 @@ func TestMergerDoesNotWaitForIdleSources(t *testing.T) {
 	now := t0
 	s0, s1 := Source{"t", 0}, Source{"t", 1}
 	ms := func(d time.Duration) int64 { return t0.Add(d).UnixMilli() }
-	mg.Add(s0, window(cfg, m, t0, 4, 1), 0, now)
+	mg.Add(s0, filled(cfg, m, t0, 4, 1), 0, now)
 	mg.Advance(s0, ms(12*time.Second), false)
 	if r := mg.Ready(now); len(r) != 0 {
 		t.Fatalf("decided before source 1 reported: %d", len(r))
@@ -359,20 +363,20 @@ func TestMergerDoesNotWaitForIdleSources(t *testing.T) {
 		t.Fatalf("idle source waited for beyond IdleWait: %+v", r)
 	}
 	// A source that wakes up within IdleWait is waited for.
-	mg.Add(s0, window(cfg, m, t0.Add(20*time.Second), 4, 7), 5, now)
+	mg.Add(s0, filled(cfg, m, t0.Add(20*time.Second), 4, 7), 5, now)
 	mg.Advance(s1, math.MinInt64, false)
 	if r := mg.Ready(now.Add(time.Minute)); len(r) != 0 {
 		t.Fatalf("decided while the source that woke up is behind: %d", len(r))
 	}
-	mg.Add(s1, window(cfg, m, t0.Add(20*time.Second), 4, 8), 6, now)
+	mg.Add(s1, filled(cfg, m, t0.Add(20*time.Second), 4, 8), 6, now)
 	// Source 1 wakes up behind: it is waited for again.
 	mg.Advance(s1, ms(5*time.Second), false)
-	mg.Add(s0, window(cfg, m, t0.Add(10*time.Second), 4, 2), 1, now)
+	mg.Add(s0, filled(cfg, m, t0.Add(10*time.Second), 4, 2), 1, now)
 	mg.Advance(s0, ms(40*time.Second), false)
 	if r := mg.Ready(now); len(r) != 0 {
 		t.Fatalf("decided while the woken source is behind: %d", len(r))
 	}
-	if o := mg.Add(s1, window(cfg, m, t0, 4, 3), 2, now); o != AlreadyDecided {
+	if o := mg.Add(s1, filled(cfg, m, t0, 4, 3), 2, now); o != AlreadyDecided {
 		t.Fatalf("partial for a window decided while its source was idle: %v", o)
 	}
 	mg.Advance(s1, ms(22*time.Second), false)
@@ -395,12 +399,12 @@ func TestMergerDecidesAModelsWindowsInOrder(t *testing.T) {
 	now := t0
 	mg.Advance(c, math.MinInt64, true) // empty and idle
 	// A has events only in window 1 and is far ahead; B is catching up.
-	mg.Add(a, window(cfg, m, t0.Add(10*time.Second), 3, 1), 0, now)
+	mg.Add(a, filled(cfg, m, t0.Add(10*time.Second), 3, 1), 0, now)
 	mg.Advance(a, ms(time.Minute), false)
 	mg.Advance(b, ms(5*time.Second), false)
 	now = now.Add(4 * time.Second)
-	mg.Add(b, window(cfg, m, t0, 3, 2), 1, now) // window 0 first comes now
-	mg.Add(b, window(cfg, m, t0.Add(10*time.Second), 3, 3), 2, now)
+	mg.Add(b, filled(cfg, m, t0, 3, 2), 1, now) // window 0 first comes now
+	mg.Add(b, filled(cfg, m, t0.Add(10*time.Second), 3, 3), 2, now)
 	mg.Advance(b, ms(22*time.Second), false) // B passed both windows
 	now = now.Add(2 * time.Second)           // window 1's idle wait ran out, window 0's did not
 	if r := mg.Ready(now); len(r) != 0 {
@@ -424,13 +428,13 @@ func TestMergerDroppedPartialMakesAWindowIncomplete(t *testing.T) {
 	a := analysis.ModelKey{ID: "a", Version: "1"}
 	s0, s1 := Source{"telemetry", 0}, Source{"telemetry", 1}
 	size := cfg.WindowSize
-	if o := mg.Add(s0, window(cfg, a, t0, 3, 1), 0, t0); o != Merged {
+	if o := mg.Add(s0, filled(cfg, a, t0, 3, 1), 0, t0); o != Merged {
 		t.Fatalf("first window: %v", o)
 	}
-	if o := mg.Add(s1, window(cfg, a, t0.Add(size), 3, 2), 1, t0); o != Dropped {
+	if o := mg.Add(s1, filled(cfg, a, t0.Add(size), 3, 2), 1, t0); o != Dropped {
 		t.Fatalf("a second open window beyond max_windows: %v", o)
 	}
-	mg.Add(s1, window(cfg, a, t0, 3, 3), 2, t0)
+	mg.Add(s1, filled(cfg, a, t0, 3, 3), 2, t0)
 	past := func(end time.Time) int64 { return end.Add(cfg.AllowedLateness).UnixMilli() }
 	mg.Advance(s0, past(t0.Add(size)), false)
 	mg.Advance(s1, past(t0.Add(size)), false)
@@ -439,7 +443,7 @@ func TestMergerDroppedPartialMakesAWindowIncomplete(t *testing.T) {
 	}
 	// The second window, now with room, from source 0 only: source 1's
 	// partial of it was dropped.
-	mg.Add(s0, window(cfg, a, t0.Add(size), 3, 4), 3, t0)
+	mg.Add(s0, filled(cfg, a, t0.Add(size), 3, 4), 3, t0)
 	mg.Advance(s0, past(t0.Add(2*size)), false)
 	mg.Advance(s1, past(t0.Add(2*size)), false)
 	got := mg.Ready(t0)
@@ -455,8 +459,8 @@ func TestEvictedPublicationMakesAWindowIncomplete(t *testing.T) {
 	cfg := testConfig(t)
 	a := analysis.ModelKey{ID: "a", Version: "1"}
 	s0, s1 := Source{"telemetry", 0}, Source{"telemetry", 1}
-	lostChunks := EncodePartial(s1, window(cfg, a, t0, 30, 1), 64)
-	bigChunks := EncodePartial(s0, window(cfg, analysis.ModelKey{ID: "b", Version: "1"}, t0, 40, 2), 64)
+	lostChunks := EncodePartial(s1, filled(cfg, a, t0, 30, 1), 64)
+	bigChunks := EncodePartial(s0, filled(cfg, analysis.ModelKey{ID: "b", Version: "1"}, t0, 40, 2), 64)
 	// The bound holds the big publication but not both: the older one goes.
 	cost := func(chunks [][]byte, upto int) int {
 		r0, _ := Parse(chunks[0])
@@ -480,7 +484,7 @@ func TestEvictedPublicationMakesAWindowIncomplete(t *testing.T) {
 	}
 	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, IdleWait: time.Hour, MaxModels: 10, MaxWindows: 10})
 	mg.Expect("telemetry", 2)
-	mg.Add(s0, window(cfg, a, t0, 30, 3), 0, t0)
+	mg.Add(s0, filled(cfg, a, t0, 30, 3), 0, t0)
 	mg.Lost(lost[0])
 	past := t0.Add(cfg.WindowSize + cfg.AllowedLateness).UnixMilli()
 	mg.Advance(s0, past, false)

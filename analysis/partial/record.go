@@ -21,6 +21,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/window"
 )
 
 // Source is a partition of a telemetry topic.
@@ -72,7 +74,7 @@ type Record struct {
 // of at most maxChunk payload bytes each (DefaultChunkBytes when 0). Every
 // publication draws a fresh nonce, so that the chunks of two publications of
 // the same partial (a replay) are never mixed.
-func EncodePartial(src Source, w *analysis.Window, maxChunk int) [][]byte {
+func EncodePartial(src Source, w *window.Window, maxChunk int) [][]byte {
 	if maxChunk <= 0 {
 		maxChunk = DefaultChunkBytes
 	}
@@ -100,7 +102,7 @@ func EncodePartial(src Source, w *analysis.Window, maxChunk int) [][]byte {
 
 // identity names a partial: its source, model version and window start,
 // each length-prefixed so that no two distinct partials share a name.
-func identity(src Source, w *analysis.Window) string {
+func identity(src Source, w *window.Window) string {
 	var b []byte
 	for _, s := range []string{src.Topic, w.Model.ID, w.Model.Version} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
@@ -227,13 +229,13 @@ func readSource(b []byte) (Source, []byte, error) {
 }
 
 // DecodePartial reads an assembled partial payload: its source and window
-// state (see analysis.DecodeWindow for lookup).
-func DecodePartial(cfg *analysis.Config, payload []byte, lookup func(analysis.ModelKey, string) *analysis.Reference) (Source, *analysis.Window, error) {
+// state (see window.DecodeWindow for lookup).
+func DecodePartial(cfg *analysis.Config, payload []byte, lookup func(analysis.ModelKey, string) *reference.Reference) (Source, *window.Window, error) {
 	src, rest, err := readSource(payload)
 	if err != nil {
 		return Source{}, nil, err
 	}
-	w, err := analysis.DecodeWindow(cfg, rest, lookup)
+	w, err := window.DecodeWindow(cfg, rest, lookup)
 	if err != nil {
 		return src, nil, fmt.Errorf("partial from %s: %w", src, err)
 	}

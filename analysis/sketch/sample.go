@@ -3,7 +3,14 @@ package sketch
 import (
 	"cmp"
 	"slices"
+
+	"github.com/cespare/xxhash/v2"
 )
+
+// SampleKey returns the sampling key of an event: a hash of its prediction
+// id (xxHash64), so that every partition and instance samples the same
+// events.
+func SampleKey(predictionID string) uint64 { return xxhash.Sum64String(predictionID) }
 
 // Sample is a bounded uniform sample without replacement, kept as the k
 // observations with the smallest keys (bottom-k sampling). Keys are hashes of

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/dataset"
 	"github.com/driftwatch/driftwatch/monitor"
 	"github.com/driftwatch/driftwatch/storage"
@@ -168,11 +169,11 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	defer s.Close()
 	m := analysis.ModelKey{ID: model, Version: version}
-	cols := make([]analysis.Column, len(t.Columns))
+	cols := make([]reference.Column, len(t.Columns))
 	for i, c := range t.Columns {
-		cols[i] = analysis.Column{Name: c.Name, Kind: c.Kind, Numeric: c.Numeric, Categorical: c.Categorical, Missing: c.Missing}
+		cols[i] = reference.Column{Name: c.Name, Kind: c.Kind, Numeric: c.Numeric, Categorical: c.Categorical, Missing: c.Missing}
 	}
-	ref, err := analysis.ReferenceFromColumns(cols, m, acfg, time.Now())
+	ref, err := reference.FromColumns(cols, m, acfg, time.Now())
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
@@ -190,7 +191,7 @@ func baselineImport(ctx context.Context, args []string, stdout, stderr io.Writer
 // older reference with the same content made active again). A stored
 // reference's created_at is at least a second after the model version's
 // newest, so that it becomes the active one even within the same second.
-func storeReference(ctx context.Context, s *storage.Store, ref *analysis.Reference) (string, error) {
+func storeReference(ctx context.Context, s *storage.Store, ref *reference.Reference) (string, error) {
 	refs, err := listReferences(ctx, s, ref.Model.ID)
 	if err != nil {
 		return "", err
@@ -221,7 +222,7 @@ func storeReference(ctx context.Context, s *storage.Store, ref *analysis.Referen
 }
 
 // featureSummary says how many features of each kind ref has.
-func featureSummary(ref *analysis.Reference) string {
+func featureSummary(ref *reference.Reference) string {
 	return fmt.Sprintf("%d features (%d numeric, %d categorical)",
 		len(ref.Numeric)+len(ref.Categorical), len(ref.Numeric), len(ref.Categorical))
 }
@@ -494,12 +495,12 @@ func baselineShow(ctx context.Context, args []string, stdout, stderr io.Writer, 
 }
 
 // loadReferences reads every reference of model, by id.
-func loadReferences(ctx context.Context, s *storage.Store, model string) (map[string]*analysis.Reference, error) {
+func loadReferences(ctx context.Context, s *storage.Store, model string) (map[string]*reference.Reference, error) {
 	rs, err := s.ModelReferences(ctx, model)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]*analysis.Reference{}
+	out := map[string]*reference.Reference{}
 	for _, ref := range monitor.ReferencesFromRows(rs, nil) {
 		out[ref.ID] = ref
 	}
@@ -548,7 +549,7 @@ func finitePtr(v float64) *float64 {
 // exact formats v with the fewest digits that read back as v.
 func exact(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-func newShownReference(r storedReference, ref *analysis.Reference) shownReference {
+func newShownReference(r storedReference, ref *reference.Reference) shownReference {
 	h := ref.Hash()
 	sh := shownReference{Model: r.model, Version: r.version, ID: r.id, ContentHash: h, Modified: h != r.id,
 		Active: r.active, Source: r.source, CreatedAt: r.created, Windows: r.windows}

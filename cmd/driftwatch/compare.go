@@ -12,7 +12,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/compare"
 	"github.com/driftwatch/driftwatch/dataset"
 )
@@ -107,7 +107,7 @@ func cmdCompare(_ context.Context, args []string, stdout, stderr io.Writer, _ []
 		return fmt.Errorf("writing the report: %w", err)
 	}
 	if f.failOn != "" {
-		at := analysis.Severity(f.failOn)
+		at := verdict.Severity(f.failOn)
 		var hit []string
 		for _, ft := range rep.Features {
 			if ft.Drift && ft.Severity.Rank() >= at.Rank() {
@@ -253,7 +253,7 @@ func multivariateLine(rep *compare.Report) string {
 
 // summaryLine counts drifted columns.
 func summaryLine(rep *compare.Report) string {
-	n, w := 0, analysis.SeverityOK
+	n, w := 0, verdict.SeverityOK
 	for _, f := range rep.Features {
 		if f.Drift {
 			n++

@@ -1,4 +1,4 @@
-package analysis
+package window
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -56,37 +59,26 @@ func sameWindowState(t *testing.T, label string, got, want *Window) {
 	}
 }
 
-func lookupOf(refs ...*Reference) func(ModelKey, string) *Reference {
-	return func(m ModelKey, id string) *Reference {
-		for _, r := range refs {
-			if r != nil && r.Model == m && r.ID == id {
-				return r
-			}
-		}
-		return nil
-	}
-}
-
 // TestDecodedPartialsMergeToTheUnion splits random events over three
 // "partitions", sends each partial state through AppendBinary and
 // DecodeWindow, and merges the decoded partials: the result must be the state
 // of the union, with and without a reference.
 func TestDecodedPartialsMergeToTheUnion(t *testing.T) {
-	cfg := testConfig(t)
-	m := ModelKey{"fraud", "v1"}
+	cfg := windowtest.Config(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	r := rand.New(rand.NewPCG(3, 4))
-	warm := NewWindow(cfg, m, t0, nil)
+	warm := NewWindow(cfg, m, windowtest.T0, nil)
 	for i := range 500 {
-		warm.Observe(randomEvent(r, -i-1, m, t0), int64(i))
+		warm.Observe(windowtest.RandomEvent(r, -i-1, m, windowtest.T0), int64(i))
 	}
-	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
-	for _, withRef := range []*Reference{nil, ref} {
+	ref := reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
+	for _, withRef := range []*reference.Reference{nil, ref} {
 		for trial := range 10 {
 			n := 1 + r.IntN(1500)
-			union := NewWindow(cfg, m, t0, withRef)
-			parts := []*Window{NewWindow(cfg, m, t0, withRef), NewWindow(cfg, m, t0, withRef), NewWindow(cfg, m, t0, withRef)}
+			union := NewWindow(cfg, m, windowtest.T0, withRef)
+			parts := []*Window{NewWindow(cfg, m, windowtest.T0, withRef), NewWindow(cfg, m, windowtest.T0, withRef), NewWindow(cfg, m, windowtest.T0, withRef)}
 			for i := range n {
-				e := randomEvent(r, trial*100000+i, m, t0)
+				e := windowtest.RandomEvent(r, trial*100000+i, m, windowtest.T0)
 				if i%7 == 0 {
 					e.Features.Categorical["country"] = fmt.Sprintf("new-%d", i%3) // unseen values
 				}
@@ -97,7 +89,7 @@ func TestDecodedPartialsMergeToTheUnion(t *testing.T) {
 			var merged *Window
 			for k, p := range parts {
 				enc := p.AppendBinary(nil)
-				dec, err := DecodeWindow(cfg, enc, lookupOf(ref))
+				dec, err := DecodeWindow(cfg, enc, windowtest.Lookup(ref))
 				if err != nil {
 					t.Fatalf("trial %d part %d: %v", trial, k, err)
 				}
@@ -120,61 +112,61 @@ func TestDecodedPartialsMergeToTheUnion(t *testing.T) {
 // wrong-configuration encodings: each must be an error, never a panic or an
 // allocation beyond the configured bounds.
 func TestDecodeWindowRejectsCorruptInput(t *testing.T) {
-	cfg := testConfig(t)
-	m := ModelKey{"fraud", "v1"}
+	cfg := windowtest.Config(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	r := rand.New(rand.NewPCG(5, 6))
-	warm := NewWindow(cfg, m, t0, nil)
+	warm := NewWindow(cfg, m, windowtest.T0, nil)
 	for i := range 300 {
-		warm.Observe(randomEvent(r, i, m, t0), int64(i))
+		warm.Observe(windowtest.RandomEvent(r, i, m, windowtest.T0), int64(i))
 	}
-	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
-	w := NewWindow(cfg, m, t0, ref)
+	ref := reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
+	w := NewWindow(cfg, m, windowtest.T0, ref)
 	for i := range 300 {
-		w.Observe(randomEvent(r, 1000+i, m, t0), int64(i))
+		w.Observe(windowtest.RandomEvent(r, 1000+i, m, windowtest.T0), int64(i))
 	}
 	enc := w.AppendBinary(nil)
 	for _, good := range [][]byte{enc, warm.AppendBinary(nil)} {
 		// Every cut in the header, then cuts spread over the states.
 		for n := 0; n < len(good); n += max(1, min(n/64, len(good)/300)) {
-			if _, err := DecodeWindow(cfg, good[:n], lookupOf(ref)); err == nil {
+			if _, err := DecodeWindow(cfg, good[:n], windowtest.Lookup(ref)); err == nil {
 				t.Fatalf("a truncation to %d of %d bytes decoded", n, len(good))
 			}
 		}
-		if _, err := DecodeWindow(cfg, append(slices.Clone(good), 0), lookupOf(ref)); err == nil {
+		if _, err := DecodeWindow(cfg, append(slices.Clone(good), 0), windowtest.Lookup(ref)); err == nil {
 			t.Fatal("trailing bytes decoded")
 		}
 	}
 	for range 300 {
 		b := slices.Clone(enc)
 		b[r.IntN(len(b))] ^= byte(1 << r.IntN(8))
-		_, _ = DecodeWindow(cfg, b, lookupOf(ref)) // must not panic
+		_, _ = DecodeWindow(cfg, b, windowtest.Lookup(ref)) // must not panic
 	}
-	if _, err := DecodeWindow(cfg, enc, lookupOf()); !errors.Is(err, ErrUnknownReference) {
+	if _, err := DecodeWindow(cfg, enc, windowtest.Lookup()); !errors.Is(err, ErrUnknownReference) {
 		t.Fatalf("unknown reference: %v", err)
 	}
 	other := *cfg
 	other.WindowSize *= 2
-	if _, err := DecodeWindow(&other, enc, lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
+	if _, err := DecodeWindow(&other, enc, windowtest.Lookup(ref)); !errors.Is(err, ErrCorruptWindow) {
 		t.Fatalf("other window size: %v", err)
 	}
 	small := *cfg
 	small.MaxFeatures = 2
-	if _, err := DecodeWindow(&small, enc, lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
+	if _, err := DecodeWindow(&small, enc, windowtest.Lookup(ref)); !errors.Is(err, ErrCorruptWindow) {
 		t.Fatalf("more features than max_features: %v", err)
 	}
 	// Warm-up categories in a window opened against a reference (no map to
 	// hold them) are refused, not a panic.
-	forged := NewWindow(cfg, m, t0, ref)
+	forged := NewWindow(cfg, m, windowtest.T0, ref)
 	for i := range 20 {
-		forged.Observe(randomEvent(r, 5000+i, m, t0), int64(i))
+		forged.Observe(windowtest.RandomEvent(r, 5000+i, m, windowtest.T0), int64(i))
 	}
 	forged.Categorical[0].Tracked = map[string]uint64{"forged": 1}
-	if _, err := DecodeWindow(cfg, forged.AppendBinary(nil), lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
+	if _, err := DecodeWindow(cfg, forged.AppendBinary(nil), windowtest.Lookup(ref)); !errors.Is(err, ErrCorruptWindow) {
 		t.Fatalf("tracked categories against a reference: %v", err)
 	}
 	// A hostile length prefix must fail before allocating.
 	huge := append([]byte{windowCodecVersion}, 0xff, 0xff, 0xff, 0xff, 0x0f)
-	if _, err := DecodeWindow(cfg, huge, lookupOf(ref)); !errors.Is(err, ErrCorruptWindow) {
+	if _, err := DecodeWindow(cfg, huge, windowtest.Lookup(ref)); !errors.Is(err, ErrCorruptWindow) {
 		t.Fatalf("huge string: %v", err)
 	}
 }
@@ -182,22 +174,22 @@ func TestDecodeWindowRejectsCorruptInput(t *testing.T) {
 // FuzzDecodeWindow checks that no input panics DecodeWindow and that what
 // decodes re-encodes to a window that decodes to the same bytes.
 func FuzzDecodeWindow(f *testing.F) {
-	cfg := testConfig(f)
-	m := ModelKey{"fraud", "v1"}
+	cfg := windowtest.Config(f)
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	r := rand.New(rand.NewPCG(7, 8))
-	w := NewWindow(cfg, m, t0, nil)
+	w := NewWindow(cfg, m, windowtest.T0, nil)
 	for i := range 50 {
-		w.Observe(randomEvent(r, i, m, t0), int64(i))
+		w.Observe(windowtest.RandomEvent(r, i, m, windowtest.T0), int64(i))
 	}
 	f.Add(w.AppendBinary(nil))
-	f.Add(NewWindow(cfg, m, t0, nil).AppendBinary(nil))
+	f.Add(NewWindow(cfg, m, windowtest.T0, nil).AppendBinary(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := DecodeWindow(cfg, b, lookupOf())
+		d, err := DecodeWindow(cfg, b, windowtest.Lookup())
 		if err != nil {
 			return
 		}
 		enc := d.AppendBinary(nil)
-		d2, err := DecodeWindow(cfg, enc, lookupOf())
+		d2, err := DecodeWindow(cfg, enc, windowtest.Lookup())
 		if err != nil {
 			t.Fatalf("re-encoded window does not decode: %v", err)
 		}
@@ -212,17 +204,17 @@ func FuzzDecodeWindow(f *testing.F) {
 // events counted in a window opened against it; one that overflowed is not
 // rebound.
 func TestRebindEqualsOpenedWithReference(t *testing.T) {
-	cfg := testConfig(t)
-	m := ModelKey{"fraud", "v1"}
+	cfg := windowtest.Config(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	r := rand.New(rand.NewPCG(9, 10))
-	warm := NewWindow(cfg, m, t0, nil)
+	warm := NewWindow(cfg, m, windowtest.T0, nil)
 	for i := range 500 {
-		warm.Observe(randomEvent(r, -i-1, m, t0), int64(i))
+		warm.Observe(windowtest.RandomEvent(r, -i-1, m, windowtest.T0), int64(i))
 	}
-	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
-	opened, late := NewWindow(cfg, m, t0, ref), NewWindow(cfg, m, t0, nil)
+	ref := reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
+	opened, late := NewWindow(cfg, m, windowtest.T0, ref), NewWindow(cfg, m, windowtest.T0, nil)
 	for i := range 800 { // more than SampleSize (200): the cut sample must match
-		e := randomEvent(r, i, m, t0)
+		e := windowtest.RandomEvent(r, i, m, windowtest.T0)
 		if i%50 == 0 {
 			e.Features.Categorical["country"] = "new"
 		}
@@ -238,9 +230,9 @@ func TestRebindEqualsOpenedWithReference(t *testing.T) {
 	}
 	small := *cfg
 	small.ReferenceSampleSize = small.SampleSize
-	over := NewWindow(&small, m, t0, nil)
+	over := NewWindow(&small, m, windowtest.T0, nil)
 	for i := range 300 {
-		over.Observe(randomEvent(r, i, m, t0), int64(i))
+		over.Observe(windowtest.RandomEvent(r, i, m, windowtest.T0), int64(i))
 	}
 	if over.Rebind(ref) || over.Ref != nil {
 		t.Fatal("a window whose sample overflowed was rebound")
@@ -251,12 +243,12 @@ func TestRebindEqualsOpenedWithReference(t *testing.T) {
 // their sample keys, which are written once, and a decoded window keeps
 // them; a key layout that refers to nothing is refused.
 func TestSharedSampleKeysAreWrittenOnce(t *testing.T) {
-	cfg := testConfig(t)
-	m := ModelKey{"fraud", "v1"}
-	w := NewWindow(cfg, m, t0, nil)
+	cfg := windowtest.Config(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
+	w := NewWindow(cfg, m, windowtest.T0, nil)
 	const n = 300
 	for i := range n {
-		e := &telemetry.Event{PredictionID: fmt.Sprintf("p-%d", i), EventTime: t0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
+		e := &telemetry.Event{PredictionID: fmt.Sprintf("p-%d", i), EventTime: windowtest.T0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
 			Features: telemetry.Features{Numeric: map[string]float64{"a": float64(i), "b": float64(2 * i), "c": float64(3 * i)}}}
 		w.Observe(e, int64(i))
 	}
@@ -266,7 +258,7 @@ func TestSharedSampleKeysAreWrittenOnce(t *testing.T) {
 	if perValue := float64(len(enc)) / n; perValue < 32 || perValue > 34 {
 		t.Fatalf("%.1f bytes per sampled value of three features, want about 32 (keys written once)", perValue)
 	}
-	got, err := DecodeWindow(cfg, enc, lookupOf())
+	got, err := DecodeWindow(cfg, enc, windowtest.Lookup())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,11 +276,11 @@ func TestSharedSampleKeysAreWrittenOnce(t *testing.T) {
 	}
 	forged := bytes.Clone(enc)
 	forged[at-1] = 1 // the keys of the previous feature
-	if _, err := DecodeWindow(cfg, forged, lookupOf()); !errors.Is(err, ErrCorruptWindow) {
+	if _, err := DecodeWindow(cfg, forged, windowtest.Lookup()); !errors.Is(err, ErrCorruptWindow) {
 		t.Fatalf("first feature referring to previous keys: %v", err)
 	}
 	forged[at-1] = 7
-	if _, err := DecodeWindow(cfg, forged, lookupOf()); !errors.Is(err, ErrCorruptWindow) {
+	if _, err := DecodeWindow(cfg, forged, windowtest.Lookup()); !errors.Is(err, ErrCorruptWindow) {
 		t.Fatalf("unknown key layout: %v", err)
 	}
 }

@@ -1,74 +1,15 @@
-package analysis
+package evaluate
 
 import (
-	"fmt"
 	"math"
 	"sync"
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
 
+	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/detect"
-)
-
-// SequentialConfig configures the sequential test run across windows on the
-// evidence of each decision series (model version, feature, decision test).
-type SequentialConfig struct {
-	// Disabled turns the sequential test off. Default: false.
-	Disabled bool `yaml:"disabled"`
-	// Detector runs on each series: cusum (one-sided, known N(0,1) evidence,
-	// Slack and Threshold below), page_hinkley, adwin or ewma (River's
-	// defaults, on the evidence in its own units). Default: cusum.
-	Detector string `yaml:"detector"`
-	// Slack is the CUSUM allowance k on the evidence z = Φ⁻¹(1 − p), which is
-	// N(0, 1) while nothing drifts. Default: 0.5.
-	Slack float64 `yaml:"slack"`
-	// Threshold is the CUSUM decision interval h. The in-control run length
-	// of one series is about (e^{2k(h+1.166)} − 2k(h+1.166) − 1)/(2k²)
-	// windows (Siegmund): ≈ 2.8 million windows at k 0.5, h 12, so that
-	// thousands of series raise few false alarms. Default: 12.
-	Threshold float64 `yaml:"threshold"`
-	// MaxSeries bounds the series tracked. When it is reached, series whose
-	// last window ended more than IdleAfter before the new one are evicted
-	// (their model version went silent); with none to evict, the new series
-	// is not tested (0 tests none). Default: 100000.
-	MaxSeries int `yaml:"max_series"`
-	// IdleAfter is how long a series may go without a window before it can
-	// be evicted for MaxSeries. Default: 24h.
-	IdleAfter time.Duration `yaml:"idle_after"`
-}
-
-// DefaultSequentialConfig returns the documented defaults of SequentialConfig.
-func DefaultSequentialConfig() SequentialConfig {
-	return SequentialConfig{Detector: DetectorCUSUM, Slack: 0.5, Threshold: 12, MaxSeries: 100000, IdleAfter: 24 * time.Hour}
-}
-
-// validate names the bad field; it does not change c.
-func (c SequentialConfig) validate() error {
-	switch c.Detector {
-	case DetectorCUSUM, DetectorPageHinkley, DetectorADWIN, DetectorEWMA:
-	default:
-		return fmt.Errorf("sequential.detector: %q is not one of cusum, page_hinkley, adwin, ewma", c.Detector)
-	}
-	switch {
-	case !(c.Slack > 0) || math.IsInf(c.Slack, 0):
-		return fmt.Errorf("sequential.slack: must be positive, got %g", c.Slack)
-	case !(c.Threshold > 0) || math.IsInf(c.Threshold, 0):
-		return fmt.Errorf("sequential.threshold: must be positive, got %g", c.Threshold)
-	case c.MaxSeries < 0:
-		return fmt.Errorf("sequential.max_series: must not be negative, got %d", c.MaxSeries)
-	case c.IdleAfter <= 0:
-		return fmt.Errorf("sequential.idle_after: must be positive, got %s", c.IdleAfter)
-	}
-	return nil
-}
-
-// Sequential detectors the monitor can run on decision evidence.
-const (
-	DetectorCUSUM       = "cusum"
-	DetectorPageHinkley = "page_hinkley"
-	DetectorADWIN       = "adwin"
-	DetectorEWMA        = "ewma"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 )
 
 // maxEvidence bounds one window's evidence so that a single extreme p-value
@@ -76,7 +17,7 @@ const (
 const maxEvidence = 8
 
 type seriesKey struct {
-	model         ModelKey
+	model         analysis.ModelKey
 	feature, test string
 }
 
@@ -86,7 +27,7 @@ type seriesKey struct {
 // significant, and ends a series' alarm by resetting it on its next window.
 // It is safe for concurrent use; it is called once per window, never per event.
 type Evidence struct {
-	cfg     SequentialConfig
+	cfg     analysis.SequentialConfig
 	mu      sync.Mutex
 	series  map[seriesKey]*series
 	dropped int
@@ -106,12 +47,12 @@ type series struct {
 func (e *Evidence) newSeries() (*series, error) {
 	switch e.cfg.Detector {
 	// Only an increase of the evidence is drift: its end is not.
-	case DetectorPageHinkley:
+	case analysis.DetectorPageHinkley:
 		c := detect.DefaultPageHinkleyConfig()
 		c.Mode = "up"
 		d, err := detect.NewPageHinkley(c)
 		return &series{det: d, stat: func() float64 { return math.NaN() }}, err
-	case DetectorADWIN:
+	case analysis.DetectorADWIN:
 		d, err := detect.NewADWIN(detect.DefaultADWINConfig())
 		if err != nil {
 			return nil, err
@@ -125,7 +66,7 @@ func (e *Evidence) newSeries() (*series, error) {
 			return up
 		}
 		return se, nil
-	case DetectorEWMA:
+	case analysis.DetectorEWMA:
 		c := detect.DefaultEWMAConfig()
 		c.Mode = "up"
 		d, err := detect.NewEWMA(c)
@@ -142,7 +83,7 @@ func (e *Evidence) newSeries() (*series, error) {
 }
 
 // NewEvidence returns an empty set of series.
-func NewEvidence(cfg SequentialConfig) *Evidence {
+func NewEvidence(cfg analysis.SequentialConfig) *Evidence {
 	return &Evidence{cfg: cfg, series: make(map[seriesKey]*series)}
 }
 
@@ -152,7 +93,7 @@ func NewEvidence(cfg SequentialConfig) *Evidence {
 // threshold, drifted (warning) when the sum passed it. A window that does not
 // end after the series' last one (re-read after a failed write, or late from
 // another partition) is not fed again.
-func (e *Evidence) Add(m ModelKey, end time.Time, scores []Score) []Score {
+func (e *Evidence) Add(m analysis.ModelKey, end time.Time, scores []Score) []Score {
 	if e == nil || e.cfg.Disabled {
 		return nil
 	}
@@ -196,18 +137,18 @@ func (e *Evidence) Add(m ModelKey, end time.Time, scores []Score) []Score {
 		}
 		se.det.Update(math.Max(-maxEvidence, math.Min(maxEvidence, z)))
 		th := math.NaN()
-		if e.cfg.Detector == DetectorCUSUM {
+		if e.cfg.Detector == analysis.DetectorCUSUM {
 			th = e.cfg.Threshold
 		}
 		row := Score{Feature: sc.Feature, Kind: sc.Kind, Test: e.cfg.Detector + "_" + sc.Test, Statistic: se.stat(),
 			PValue: math.NaN(), Effect: math.NaN(), AdjustedP: math.NaN(), Threshold: th,
-			Severity: SeverityOK, NReference: sc.NReference, NCurrent: sc.NCurrent}
+			Severity: verdict.SeverityOK, NReference: sc.NReference, NCurrent: sc.NCurrent}
 		rising := true
 		if se.rising != nil {
 			rising = se.rising()
 		}
 		if se.det.DriftDetected() && rising {
-			row.Drifted, row.Severity = true, SeverityWarning
+			row.Drifted, row.Severity = true, verdict.SeverityWarning
 		}
 		se.lastRow = row
 		out = append(out, row)

@@ -1,9 +1,14 @@
-package analysis
+package evaluate
 
 import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/window"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 )
 
 // TestEvaluatorWarmupPinRebindAndRolling walks one model version through
@@ -12,17 +17,17 @@ import (
 // it, previous_window mode scores against the window before, and a window of
 // mixed partials is not scored.
 func TestEvaluatorWarmupPinRebindAndRolling(t *testing.T) {
-	cfg := testConfig(t) // warm-up: 2 windows
-	m := ModelKey{"fraud", "v1"}
-	cfg.ReferenceModes = map[string]string{m.ID: ModePreviousWindow}
-	refs := NewReferences(cfg, nil)
+	cfg := windowtest.Config(t) // warm-up: 2 windows
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
+	cfg.ReferenceModes = map[string]string{m.ID: analysis.ModePreviousWindow}
+	refs := reference.NewStore(cfg, nil)
 	ev := NewEvaluator(cfg, refs, NewEvidence(cfg.Sequential))
 	r := rand.New(rand.NewPCG(11, 12))
-	window := func(i int, ref *Reference) *Window {
-		start := t0.Add(cfg.WindowSize * time.Duration(i))
-		w := NewWindow(cfg, m, start, ref)
+	window := func(i int, ref *reference.Reference) *window.Window {
+		start := windowtest.T0.Add(cfg.WindowSize * time.Duration(i))
+		w := window.NewWindow(cfg, m, start, ref)
 		for j := range 150 {
-			w.Observe(randomEvent(r, i*1000+j, m, start), int64(i*1000+j))
+			w.Observe(windowtest.RandomEvent(r, i*1000+j, m, start), int64(i*1000+j))
 		}
 		return w
 	}
@@ -55,17 +60,17 @@ func TestEvaluatorWarmupPinRebindAndRolling(t *testing.T) {
 // versions keep a reference or a warm-up in memory; the least recently used
 // goes first, and what is evicted is counted.
 func TestReferencesBoundEvictsLeastRecentlyUsed(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := windowtest.Config(t)
 	cfg.MaxVersions = 2
-	refs := NewReferences(cfg, nil)
+	refs := reference.NewStore(cfg, nil)
 	r := rand.New(rand.NewPCG(31, 32))
-	ref := func(version string) *Reference {
-		m := ModelKey{"fraud", version}
-		w := NewWindow(cfg, m, t0, nil)
+	ref := func(version string) *reference.Reference {
+		m := analysis.ModelKey{ID: "fraud", Version: version}
+		w := window.NewWindow(cfg, m, windowtest.T0, nil)
 		for i := range 50 {
-			w.Observe(randomEvent(r, i, m, t0), int64(i))
+			w.Observe(windowtest.RandomEvent(r, i, m, windowtest.T0), int64(i))
 		}
-		x := BuildReference(w, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+		x := reference.Build(w.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
 		x.ID = x.Hash()
 		return x
 	}
@@ -78,13 +83,13 @@ func TestReferencesBoundEvictsLeastRecentlyUsed(t *testing.T) {
 		t.Fatal("the least recently used reference was not the one evicted")
 	}
 	// A warm-up counts too: it evicts the least recent of a and c.
-	m := ModelKey{"fraud", "d"}
-	w := NewWindow(cfg, m, t0, nil)
+	m := analysis.ModelKey{ID: "fraud", Version: "d"}
+	w := window.NewWindow(cfg, m, windowtest.T0, nil)
 	for i := range 20 {
-		w.Observe(randomEvent(r, i, m, t0), int64(i))
+		w.Observe(windowtest.RandomEvent(r, i, m, windowtest.T0), int64(i))
 	}
 	refs.Get(c.Model)
-	if refs.Contribute(w) != nil || !refs.Warming(m) || refs.Get(a.Model) != nil || refs.Get(c.Model) != c {
+	if refs.Contribute(w.Sketches()) != nil || !refs.Warming(m) || refs.Get(a.Model) != nil || refs.Get(c.Model) != c {
 		t.Fatal("a new warm-up did not evict the least recently used reference")
 	}
 	if nr, nw, er, ew := refs.Held(); nr != 1 || nw != 1 || er != 2 || ew != 0 {
@@ -95,28 +100,28 @@ func TestReferencesBoundEvictsLeastRecentlyUsed(t *testing.T) {
 // TestEvaluatorBoundsPreviousWindows: previous_window mode keeps the last
 // window of at most MaxVersions model versions, the silent ones going first.
 func TestEvaluatorBoundsPreviousWindows(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := windowtest.Config(t)
 	cfg.MaxVersions = 2
-	cfg.ReferenceModes = map[string]string{"fraud": ModePreviousWindow}
-	refs := NewReferences(cfg, nil)
+	cfg.ReferenceModes = map[string]string{"fraud": analysis.ModePreviousWindow}
+	refs := reference.NewStore(cfg, nil)
 	ev := NewEvaluator(cfg, refs, nil)
 	r := rand.New(rand.NewPCG(41, 42))
 	for i, version := range []string{"a", "b", "c"} {
-		m := ModelKey{"fraud", version}
-		warm := NewWindow(cfg, m, t0, nil)
+		m := analysis.ModelKey{ID: "fraud", Version: version}
+		warm := window.NewWindow(cfg, m, windowtest.T0, nil)
 		for j := range 50 {
-			warm.Observe(randomEvent(r, j, m, t0), int64(j))
+			warm.Observe(windowtest.RandomEvent(r, j, m, windowtest.T0), int64(j))
 		}
-		ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+		ref := reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
 		ref.ID = ref.Hash()
-		start := t0.Add(time.Duration(i) * cfg.WindowSize)
-		w := NewWindow(cfg, m, start, ref)
+		start := windowtest.T0.Add(time.Duration(i) * cfg.WindowSize)
+		w := window.NewWindow(cfg, m, start, ref)
 		for j := range 50 {
-			w.Observe(randomEvent(r, 100+j, m, start), int64(j))
+			w.Observe(windowtest.RandomEvent(r, 100+j, m, start), int64(j))
 		}
 		ev.Evaluate(w, false, nil)
 	}
-	if len(ev.prev) != 2 || ev.prev[ModelKey{"fraud", "a"}] != nil {
-		t.Fatalf("previous windows of %d versions kept (a kept: %v), want the 2 most recent", len(ev.prev), ev.prev[ModelKey{"fraud", "a"}] != nil)
+	if len(ev.prev) != 2 || ev.prev[analysis.ModelKey{ID: "fraud", Version: "a"}] != nil {
+		t.Fatalf("previous windows of %d versions kept (a kept: %v), want the 2 most recent", len(ev.prev), ev.prev[analysis.ModelKey{ID: "fraud", Version: "a"}] != nil)
 	}
 }

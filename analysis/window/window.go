@@ -1,21 +1,15 @@
-package analysis
+package window
 
 import (
 	"time"
 
-	"github.com/cespare/xxhash/v2"
-
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
-
-// ModelKey identifies a model version.
-type ModelKey struct {
-	ID      string
-	Version string
-}
 
 // schema maps a model version's feature names to state indexes, in the order
 // they were first seen on one partition. It only grows, up to MaxFeatures.
@@ -36,7 +30,7 @@ func (s *schema) features() int { return len(s.numNames) + len(s.catNames) }
 // read from one partition.
 type Window struct {
 	// Model is the model version.
-	Model ModelKey
+	Model analysis.ModelKey
 	// Start and End bound the window: [Start, End).
 	Start, End time.Time
 	// Events is the number of events counted in the window.
@@ -54,7 +48,7 @@ type Window struct {
 	// counted in the window (events, late and rejected).
 	FirstOffset, LastOffset int64
 	// Ref is the reference the window was opened against; nil during warm-up.
-	Ref *Reference
+	Ref *reference.Reference
 	// Numeric and Categorical hold per-feature state, named by NumericNames
 	// and CategoricalNames.
 	Numeric     []sketch.Numeric
@@ -67,12 +61,12 @@ type Window struct {
 	sch      *schema
 	numEdges [][]float64
 	catIdx   []*sketch.CategoryIndex
-	cfg      *Config
+	cfg      *analysis.Config
 	startMs  int64
 	endMs    int64
 }
 
-func newWindow(m ModelKey, startMs, sizeMs int64, sch *schema, ref *Reference, cfg *Config) *Window {
+func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *reference.Reference, cfg *analysis.Config) *Window {
 	w := &Window{
 		Model:       m,
 		Start:       time.UnixMilli(startMs).UTC(),
@@ -96,6 +90,21 @@ func (w *Window) NumericNames() []string { return w.sch.numNames[:len(w.Numeric)
 // CategoricalNames returns the names of w.Categorical's states, index for index.
 func (w *Window) CategoricalNames() []string { return w.sch.catNames[:len(w.Categorical)] }
 
+// Sketches returns a view of w's state, for building references from it:
+// the slices are w's own.
+func (w *Window) Sketches() reference.Sketches {
+	return reference.Sketches{
+		Model: w.Model, Start: w.Start, FirstOffset: w.FirstOffset, Events: w.Events,
+		NumericNames: w.NumericNames(), Numeric: w.Numeric,
+		CategoricalNames: w.CategoricalNames(), Categorical: w.Categorical,
+		Signals: w.Signals,
+	}
+}
+
+// SampleSize returns the size of the samples of windows opened against a
+// reference (Config.SampleSize).
+func (w *Window) SampleSize() int { return w.cfg.SampleSize }
+
 // grow adds states for features the schema learned since w was opened.
 func (w *Window) grow() {
 	for i := len(w.Numeric); i < len(w.sch.numNames); i++ {
@@ -115,7 +124,7 @@ func (w *Window) grow() {
 		w.Numeric = append(w.Numeric, sketch.NewNumeric(k, binCount(edges)))
 	}
 	for i := len(w.Categorical); i < len(w.sch.catNames); i++ {
-		var cr *CategoricalReference
+		var cr *reference.Categorical
 		if w.Ref != nil {
 			cr = w.Ref.Categorical[w.sch.catNames[i]]
 		}
@@ -131,9 +140,6 @@ func binCount(edges []float64) int {
 	}
 	return len(edges) + 1
 }
-
-// SampleKey returns the sampling key of an event: a hash of its prediction id.
-func SampleKey(predictionID string) uint64 { return xxhash.Sum64String(predictionID) }
 
 func (w *Window) touch(off int64) {
 	if w.FirstOffset < 0 || off < w.FirstOffset {
@@ -151,7 +157,7 @@ func (w *Window) touch(off int64) {
 func (w *Window) Observe(e *telemetry.Event, off int64) {
 	w.Events++
 	w.touch(off)
-	key := SampleKey(e.PredictionID)
+	key := sketch.SampleKey(e.PredictionID)
 	for name, v := range e.Features.Numeric {
 		w.observeNumeric(name, v, key)
 	}
@@ -293,6 +299,6 @@ func (w *Window) MergeCounts(o *Window) {
 
 // NewWindow returns an empty window of model m starting at start, for
 // merging and tests; ref may be nil (warm-up).
-func NewWindow(cfg *Config, m ModelKey, start time.Time, ref *Reference) *Window {
+func NewWindow(cfg *analysis.Config, m analysis.ModelKey, start time.Time, ref *reference.Reference) *Window {
 	return newWindow(m, start.UnixMilli(), cfg.WindowSize.Milliseconds(), newSchema(), ref, cfg)
 }

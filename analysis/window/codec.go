@@ -1,4 +1,4 @@
-package analysis
+package window
 
 import (
 	"encoding/binary"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 )
 
@@ -92,12 +94,12 @@ var ErrUnknownReference = errors.New("reference not loaded")
 // encoded states fit it. Every length is checked against cfg's bounds and
 // the remaining bytes before anything is allocated, so hostile input cannot
 // make it allocate more than cfg allows.
-func DecodeWindow(cfg *Config, data []byte, lookup func(m ModelKey, id string) *Reference) (*Window, error) {
+func DecodeWindow(cfg *analysis.Config, data []byte, lookup func(m analysis.ModelKey, id string) *reference.Reference) (*Window, error) {
 	d := sketch.NewDecoder(data)
 	if v := d.Byte(); d.Err() == nil && v != windowCodecVersion {
 		return nil, fmt.Errorf("%w: codec version %d, this release reads %d", ErrCorruptWindow, v, windowCodecVersion)
 	}
-	m := ModelKey{ID: d.String(), Version: d.String()}
+	m := analysis.ModelKey{ID: d.String(), Version: d.String()}
 	startMs := d.Varint()
 	sizeMs := d.Varint()
 	if d.Err() == nil && sizeMs != cfg.WindowSize.Milliseconds() {
@@ -112,7 +114,7 @@ func DecodeWindow(cfg *Config, data []byte, lookup func(m ModelKey, id string) *
 	if d.Err() != nil {
 		return nil, d.Err()
 	}
-	var ref *Reference
+	var ref *reference.Reference
 	if refID != "" {
 		if ref = lookup(m, refID); ref == nil || ref.ID != refID {
 			return nil, fmt.Errorf("decoding window of %q %q: %w: %s", m.ID, m.Version, ErrUnknownReference, refID)

@@ -1,6 +1,10 @@
-package analysis
+package window
 
 import (
+	"maps"
+	"slices"
+
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 )
@@ -16,7 +20,7 @@ import (
 // windows opened meanwhile carry warm-up state; rebinding scores them exactly
 // like the windows opened after. Their samples are cut to the bottom
 // SampleSize keys, the sample a window opened against ref keeps.
-func (w *Window) Rebind(ref *Reference) bool {
+func (w *Window) Rebind(ref *reference.Reference) bool {
 	if w.Ref != nil || ref == nil || ref.Model != w.Model {
 		return false
 	}
@@ -63,7 +67,7 @@ func (w *Window) Rebind(ref *Reference) bool {
 			// A feature the reference lacks keeps counting values as in warm-up.
 			s.Count, s.Tracked = old.Count, old.Tracked
 		} else {
-			for _, v := range sortedKeys(old.Tracked) {
+			for _, v := range slices.Sorted(maps.Keys(old.Tracked)) {
 				s.ObserveN(v, old.Tracked[v], cr.Lookup())
 			}
 		}

@@ -1,4 +1,4 @@
-package analysis
+package evaluate
 
 import (
 	"fmt"
@@ -6,6 +6,11 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
+	"github.com/driftwatch/driftwatch/analysis/window"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -21,9 +26,9 @@ type decisionWorld struct {
 	shiftBy  float64 // in σ
 }
 
-func (d *decisionWorld) event(m ModelKey) *telemetry.Event {
+func (d *decisionWorld) event(m analysis.ModelKey) *telemetry.Event {
 	d.next++
-	e := &telemetry.Event{PredictionID: fmt.Sprintf("e%d", d.next), EventTime: t0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
+	e := &telemetry.Event{PredictionID: fmt.Sprintf("e%d", d.next), EventTime: windowtest.T0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
 		Features: telemetry.Features{Numeric: make(map[string]float64, d.numeric), Categorical: make(map[string]string, d.cats)}}
 	for f := range d.numeric {
 		v := d.r.NormFloat64()
@@ -42,8 +47,8 @@ func (d *decisionWorld) event(m ModelKey) *telemetry.Event {
 	return e
 }
 
-func (d *decisionWorld) window(cfg *Config, m ModelKey, ref *Reference, n int) *Window {
-	w := NewWindow(cfg, m, t0, ref)
+func (d *decisionWorld) window(cfg *analysis.Config, m analysis.ModelKey, ref *reference.Reference, n int) *window.Window {
+	w := window.NewWindow(cfg, m, windowtest.T0, ref)
 	for i := range n {
 		w.Observe(d.event(m), int64(i))
 	}
@@ -53,15 +58,15 @@ func (d *decisionWorld) window(cfg *Config, m ModelKey, ref *Reference, n int) *
 // decisionsPerWindow scores windows and returns, per decision test, the
 // number of windows in which at least one feature drifted, and per feature
 // and test how often it drifted.
-func decisionsPerWindow(t *testing.T, cfg *Config, d *decisionWorld, windows, n int) (map[string]int, map[string]int) {
+func decisionsPerWindow(t *testing.T, cfg *analysis.Config, d *decisionWorld, windows, n int) (map[string]int, map[string]int) {
 	t.Helper()
-	m := ModelKey{"m", "1"}
-	ref := BuildReference(d.window(cfg, m, nil, 2*cfg.ReferenceSampleSize), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	m := analysis.ModelKey{ID: "m", Version: "1"}
+	ref := reference.Build(d.window(cfg, m, nil, 2*cfg.ReferenceSampleSize).Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
 	any := map[string]int{}
 	per := map[string]int{}
 	for range windows {
 		flagged := map[string]bool{}
-		for _, sc := range cfg.ScoreWindow(d.window(cfg, m, ref, n)) {
+		for _, sc := range ScoreWindow(cfg, d.window(cfg, m, ref, n)) {
 			if sc.Drifted {
 				flagged[sc.Test] = true
 				per[sc.Feature+"/"+sc.Test]++
@@ -79,7 +84,7 @@ func decisionsPerWindow(t *testing.T, cfg *Config, d *decisionWorld, windows, n 
 // feature must lie within [q/2, 2q] (Benjamini–Hochberg with all null
 // hypotheses true rejects anything with probability q).
 func TestFalsePositiveRateOfEachDecision(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := analysis.DefaultConfig()
 	cfg.SampleSize = 500
 	cfg.FDR = 0.05
 	if err := cfg.Validate(); err != nil {
@@ -101,19 +106,19 @@ func TestFalsePositiveRateOfEachDecision(t *testing.T) {
 // 0.1σ: with the default configuration, windows of 5,000 events flag that
 // feature in most windows and the others almost never.
 func TestSmallShiftDetectedAtN5000(t *testing.T) {
-	cfg := DefaultConfig()
+	cfg := analysis.DefaultConfig()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	d := &decisionWorld{r: rand.New(rand.NewPCG(21, 22)), numeric: 8, cats: 0, shiftNum: -1}
-	m := ModelKey{"m", "1"}
-	ref := BuildReference(d.window(&cfg, m, nil, 2*cfg.ReferenceSampleSize), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+	m := analysis.ModelKey{ID: "m", Version: "1"}
+	ref := reference.Build(d.window(&cfg, m, nil, 2*cfg.ReferenceSampleSize).Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
 	d.shiftNum, d.shiftBy = 3, 0.1
 	const windows = 20
 	detected, falseFlags, joint := 0, 0, 0
 	for range windows {
 		flagged := false
-		for _, sc := range cfg.ScoreWindow(d.window(&cfg, m, ref, 5000)) {
+		for _, sc := range ScoreWindow(&cfg, d.window(&cfg, m, ref, 5000)) {
 			if !sc.Drifted {
 				continue
 			}
@@ -142,17 +147,17 @@ func TestSmallShiftDetectedAtN5000(t *testing.T) {
 // TestDecisionNeedsEffectSignificanceAndCounts checks the three conditions
 // one at a time on a big, clearly significant shift.
 func TestDecisionNeedsEffectSignificanceAndCounts(t *testing.T) {
-	base := DefaultConfig()
+	base := analysis.DefaultConfig()
 	if err := base.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	m := ModelKey{"m", "1"}
-	run := func(cfg Config, n int, shift float64) map[string]Score {
+	m := analysis.ModelKey{ID: "m", Version: "1"}
+	run := func(cfg analysis.Config, n int, shift float64) map[string]Score {
 		d := &decisionWorld{r: rand.New(rand.NewPCG(31, 32)), numeric: 2, cats: 0, shiftNum: -1}
-		ref := BuildReference(d.window(&cfg, m, nil, 20000), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+		ref := reference.Build(d.window(&cfg, m, nil, 20000).Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
 		d.shiftNum, d.shiftBy = 0, shift
 		out := map[string]Score{}
-		for _, sc := range cfg.ScoreWindow(d.window(&cfg, m, ref, n)) {
+		for _, sc := range ScoreWindow(&cfg, d.window(&cfg, m, ref, n)) {
 			if sc.Feature == "x0" {
 				out[sc.Test] = sc
 			}
@@ -162,7 +167,7 @@ func TestDecisionNeedsEffectSignificanceAndCounts(t *testing.T) {
 	got := run(base, 2000, 1)
 	for _, test := range []string{TestPSI, TestKS} {
 		sc := got[test]
-		if !sc.Drifted || sc.Severity != SeverityCritical || sc.Threshold != map[string]float64{TestPSI: 0.25, TestKS: 0.25}[test] {
+		if !sc.Drifted || sc.Severity != verdict.SeverityCritical || sc.Threshold != map[string]float64{TestPSI: 0.25, TestKS: 0.25}[test] {
 			t.Errorf("1σ shift, %s: %+v, want drifted critical at the critical level", test, sc)
 		}
 		if math.IsNaN(sc.AdjustedP) || sc.AdjustedP < sc.PValue {
@@ -178,7 +183,7 @@ func TestDecisionNeedsEffectSignificanceAndCounts(t *testing.T) {
 	}
 	// Effect below the warning level: no decision however significant.
 	strict := base
-	strict.Thresholds.PSI = Threshold{Warning: 5, Critical: 10}
+	strict.Thresholds.PSI = analysis.Threshold{Warning: 5, Critical: 10}
 	if sc := run(strict, 2000, 1)[TestPSI]; sc.Drifted || sc.PValue > 1e-10 {
 		t.Errorf("drifted below the effect level (or not significant): %+v", sc)
 	}

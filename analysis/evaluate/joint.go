@@ -1,4 +1,4 @@
-package analysis
+package evaluate
 
 import (
 	"math"
@@ -6,8 +6,9 @@ import (
 
 	"gonum.org/v1/gonum/stat/distuv"
 
-	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -22,60 +23,11 @@ const (
 	TestMahalanobis = "mahalanobis"
 )
 
-// jointFromSamples builds the joint reference of the numeric features from
-// their bottom-k samples: the events sampled for every feature (same keys)
-// are the rows. It returns nil when there are fewer than two features, not
-// more rows than features, or the covariance is singular.
-func jointFromSamples(names []string, samples []*sketch.Sample) *stat.Joint {
-	if len(names) < 2 {
-		return nil
-	}
-	order := slices.Clone(names)
-	slices.Sort(order)
-	idx := make([]int, len(order))
-	for i, n := range order {
-		idx[i] = slices.Index(names, n)
-	}
-	byKey := make([]map[uint64]float64, len(order))
-	for i, j := range idx {
-		s := samples[j]
-		vals := s.Values()
-		byKey[i] = make(map[uint64]float64, s.Len())
-		for k, key := range s.Keys() {
-			byKey[i][key] = vals[k]
-		}
-	}
-	first := samples[idx[0]]
-	keys := slices.Clone(first.Keys())
-	slices.Sort(keys)
-	var rows [][]float64
-	for _, key := range keys {
-		row := make([]float64, len(order))
-		ok := true
-		for i := range order {
-			v, found := byKey[i][key]
-			if !found {
-				ok = false
-				break
-			}
-			row[i] = v
-		}
-		if ok {
-			rows = append(rows, row)
-		}
-	}
-	j, err := stat.NewJoint(order, rows)
-	if err != nil {
-		return nil
-	}
-	return j
-}
-
 // scoreJoint scores the window mean of the joint features against the joint
 // reference: d = Mahalanobis distance (the effect, in reference standard
 // deviations), significance from d²/(1/n_cur + 1/n_ref) ~ χ²_p (Hotelling,
 // large n). Windows missing a joint feature are not scored.
-func (c *Config) scoreJoint(out []Score, w *Window, j *stat.Joint) []Score {
+func scoreJoint(c *analysis.Config, out []Score, w *window.Window, j *stat.Joint) []Score {
 	if j == nil || !j.Prepared() {
 		return out
 	}

@@ -1,9 +1,12 @@
-package analysis
+package evaluate
 
 import (
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/window"
 )
 
 // Evaluator turns the model windows a decider merged into decisions: it
@@ -14,17 +17,17 @@ import (
 // decider owns an Evaluator; the References and Evidence it is given may be
 // shared.
 type Evaluator struct {
-	cfg      *Config
-	refs     *References
+	cfg      *analysis.Config
+	refs     *reference.Store
 	evidence *Evidence
-	prev     map[ModelKey]*Window // previous window, for previous_window references
+	prev     map[analysis.ModelKey]*window.Window // previous window, for previous_window references
 	now      func() time.Time
 }
 
 // NewEvaluator returns an evaluator over refs and evidence (nil: no
 // sequential evidence).
-func NewEvaluator(cfg *Config, refs *References, evidence *Evidence) *Evaluator {
-	return &Evaluator{cfg: cfg, refs: refs, evidence: evidence, prev: make(map[ModelKey]*Window), now: time.Now}
+func NewEvaluator(cfg *analysis.Config, refs *reference.Store, evidence *Evidence) *Evaluator {
+	return &Evaluator{cfg: cfg, refs: refs, evidence: evidence, prev: make(map[analysis.ModelKey]*window.Window), now: time.Now}
 }
 
 // Decision is what Evaluate decided for one window.
@@ -34,10 +37,10 @@ type Decision struct {
 	Scores []Score
 	// Against is the reference the scores were taken against; nil when
 	// nothing was scored.
-	Against *Reference
+	Against *reference.Reference
 	// Pinned is the reference this window completed the warm-up of: the
 	// caller stores it before the window's rows.
-	Pinned *Reference
+	Pinned *reference.Reference
 	// Signals are the verdicts of the registered signals, scored for every
 	// window (signal partials do not depend on the reference), against the
 	// signal partials of what the window is scored against when it has them.
@@ -55,13 +58,13 @@ type SignalVerdict struct {
 // summary the model's reference mode scores w against (previous_day,
 // previous_week), and whether there is one to read: not before the model
 // version has a reference.
-func (e *Evaluator) SeasonalStart(w *Window) (time.Time, bool) {
+func (e *Evaluator) SeasonalStart(w *window.Window) (time.Time, bool) {
 	if w.Ref == nil && e.refs.Get(w.Model) == nil {
 		return time.Time{}, false
 	}
 	switch mode := e.cfg.Mode(w.Model.ID); mode {
-	case ModePreviousDay, ModePreviousWeek:
-		return w.Start.Add(-Lookback(mode)), true
+	case analysis.ModePreviousDay, analysis.ModePreviousWeek:
+		return w.Start.Add(-analysis.Lookback(mode)), true
 	}
 	return time.Time{}, false
 }
@@ -70,26 +73,28 @@ func (e *Evaluator) SeasonalStart(w *Window) (time.Time, bool) {
 // version. mixed says that its partials were opened against different
 // references (only its counts are complete): it is not scored. seasonal is
 // the reference built from the window at SeasonalStart, or nil.
-func (e *Evaluator) Evaluate(w *Window, mixed bool, seasonal *Reference) Decision {
+func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.Reference) Decision {
 	var d Decision
 	if mixed {
 		d.Signals = e.scoreSignals(w, nil)
 		return d
 	}
-	if d.Pinned = e.refs.Contribute(w); d.Pinned == nil && w.Ref == nil {
-		// Opened before the reference reached its partitions.
-		w.Rebind(e.refs.Get(w.Model))
+	if w.Ref == nil {
+		if d.Pinned = e.refs.Contribute(w.Sketches()); d.Pinned == nil {
+			// Opened before the reference reached its partitions.
+			w.Rebind(e.refs.Get(w.Model))
+		}
 	}
 	if w.Ref == nil {
 		d.Signals = e.scoreSignals(w, nil)
 		return d
 	}
 	ref := e.against(w, seasonal)
-	d.Scores = e.cfg.ScoreWindowAgainst(w, ref)
+	d.Scores = ScoreAgainst(e.cfg, w, ref)
 	if len(d.Scores) == 0 && ref != w.Ref {
 		// The earlier window was not comparable (other bins).
 		ref = w.Ref
-		d.Scores = e.cfg.ScoreWindowAgainst(w, ref)
+		d.Scores = ScoreAgainst(e.cfg, w, ref)
 	}
 	d.Scores = append(d.Scores, e.evidence.Add(w.Model, w.End, d.Scores)...)
 	d.Against = ref
@@ -97,7 +102,7 @@ func (e *Evaluator) Evaluate(w *Window, mixed bool, seasonal *Reference) Decisio
 		ref = w.Ref
 	}
 	d.Signals = e.scoreSignals(w, ref)
-	if e.cfg.Mode(w.Model.ID) == ModePreviousWindow {
+	if e.cfg.Mode(w.Model.ID) == analysis.ModePreviousWindow {
 		e.prev[w.Model] = w
 		e.boundPrev()
 	}
@@ -107,13 +112,13 @@ func (e *Evaluator) Evaluate(w *Window, mixed bool, seasonal *Reference) Decisio
 // against returns what w is scored against: its pinned reference, or the
 // rolling reference its model's mode asks for when the earlier window
 // exists.
-func (e *Evaluator) against(w *Window, seasonal *Reference) *Reference {
+func (e *Evaluator) against(w *window.Window, seasonal *reference.Reference) *reference.Reference {
 	switch e.cfg.Mode(w.Model.ID) {
-	case ModePreviousWindow:
+	case analysis.ModePreviousWindow:
 		if prev := e.prev[w.Model]; prev != nil && prev.End.Equal(w.Start) && prev.Ref == w.Ref {
-			return ReferenceFromWindow(prev, e.now())
+			return reference.Rolling(prev.Sketches(), prev.Ref, prev.SampleSize(), e.now())
 		}
-	case ModePreviousDay, ModePreviousWeek:
+	case analysis.ModePreviousDay, analysis.ModePreviousWeek:
 		if seasonal != nil {
 			return seasonal
 		}
@@ -123,7 +128,7 @@ func (e *Evaluator) against(w *Window, seasonal *Reference) *Reference {
 
 // scoreSignals scores every signal partial of w against the matching partial
 // of against (none when against is nil or has none).
-func (e *Evaluator) scoreSignals(w *Window, against *Reference) []SignalVerdict {
+func (e *Evaluator) scoreSignals(w *window.Window, against *reference.Reference) []SignalVerdict {
 	set := e.cfg.Signals
 	if set.Len() == 0 || len(w.Signals) != set.Len() {
 		return nil
@@ -150,7 +155,7 @@ func (e *Evaluator) scoreSignals(w *Window, against *Reference) []SignalVerdict 
 // versions, dropping those of the versions silent the longest.
 func (e *Evaluator) boundPrev() {
 	for len(e.prev) > max(e.cfg.MaxVersions, 1) {
-		var oldest ModelKey
+		var oldest analysis.ModelKey
 		var end time.Time
 		first := true
 		for m, w := range e.prev {

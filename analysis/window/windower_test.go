@@ -1,22 +1,20 @@
-package analysis
+package window
 
 import (
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
-func ev(id string, m ModelKey, at time.Time) *telemetry.Event {
-	return &telemetry.Event{PredictionID: id, EventTime: at, Model: telemetry.Model{ID: m.ID, Version: m.Version},
-		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}
-}
-
 func TestWindowerClosesOnWatermark(t *testing.T) {
-	cfg := testConfig(t) // 10s windows, 2s lateness
-	w := NewWindower(cfg, NewReferences(cfg, nil))
-	m := ModelKey{"fraud", "v1"}
+	cfg := windowtest.Config(t) // 10s windows, 2s lateness
+	w := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	steps := []struct {
 		at     time.Duration
 		want   Outcome
@@ -33,14 +31,14 @@ func TestWindowerClosesOnWatermark(t *testing.T) {
 		{19999 * time.Millisecond, Late, 0}, // second window closed
 	}
 	for i, s := range steps {
-		got := w.Observe(ev("p", m, t0.Add(s.at)), int64(i))
+		got := w.Observe(windowtest.Event("p", m, windowtest.T0.Add(s.at)), int64(i))
 		if got != s.want {
 			t.Fatalf("step %d (%s): outcome %d, want %d", i, s.at, got, s.want)
 		}
 		if c := w.TakeClosed(); len(c) != s.closed {
 			t.Fatalf("step %d: %d windows closed, want %d", i, len(c), s.closed)
 		} else if len(c) == 1 && i == 4 {
-			if c[0].Events != 3 || c[0].FirstOffset != 0 || c[0].LastOffset != 3 || !c[0].Start.Equal(t0) {
+			if c[0].Events != 3 || c[0].FirstOffset != 0 || c[0].LastOffset != 3 || !c[0].Start.Equal(windowtest.T0) {
 				t.Fatalf("first window %+v", c[0])
 			}
 		} else if len(c) == 1 && i == 6 {
@@ -56,11 +54,11 @@ func TestWindowerClosesOnWatermark(t *testing.T) {
 }
 
 func TestWindowerIdleFlush(t *testing.T) {
-	cfg := testConfig(t)
-	w := NewWindower(cfg, NewReferences(cfg, nil))
-	m := ModelKey{"m", ""}
-	w.Observe(ev("a", m, t0), 0)
-	wall := t0.Add(time.Hour)
+	cfg := windowtest.Config(t)
+	w := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
+	m := analysis.ModelKey{ID: "m", Version: ""}
+	w.Observe(windowtest.Event("a", m, windowtest.T0), 0)
+	wall := windowtest.T0.Add(time.Hour)
 	w.Touch(wall)
 	w.Idle(wall.Add(cfg.IdleFlush - time.Second))
 	if c := w.TakeClosed(); len(c) != 0 {
@@ -73,7 +71,7 @@ func TestWindowerIdleFlush(t *testing.T) {
 	if got := w.Committable(1); got != 1 {
 		t.Fatalf("committable %d, want 1", got)
 	}
-	if got := w.Observe(ev("b", m, t0.Add(time.Second)), 1); got != Late {
+	if got := w.Observe(windowtest.Event("b", m, windowtest.T0.Add(time.Second)), 1); got != Late {
 		t.Fatalf("event of an idle-closed window: outcome %d, want Late", got)
 	}
 }
@@ -83,20 +81,20 @@ func TestWindowerIdleFlush(t *testing.T) {
 // second windower restores the stored windows and re-reads from the commit.
 // Every event must be counted exactly once over all stored windows.
 func TestWindowerReplayCountsOnce(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := windowtest.Config(t)
 	r := rand.New(rand.NewPCG(7, 8))
-	models := []ModelKey{{"a", "1"}, {"b", "1"}, {"b", "2"}}
+	models := []analysis.ModelKey{{ID: "a", Version: "1"}, {ID: "b", Version: "1"}, {ID: "b", Version: "2"}}
 	const n = 5000
 	events := make([]*telemetry.Event, n)
 	rejected := make([]bool, n)
 	for i := range events {
 		// Mostly in order, 100 events/s of event time, jittered up to 1.5s back (within lateness);
 		// 3% arrive 6s late (beyond lateness), 2% are rejected messages.
-		at := t0.Add(time.Duration(i)*10*time.Millisecond - time.Duration(r.IntN(1500))*time.Millisecond)
+		at := windowtest.T0.Add(time.Duration(i)*10*time.Millisecond - time.Duration(r.IntN(1500))*time.Millisecond)
 		if r.IntN(100) < 3 {
 			at = at.Add(-6 * time.Second)
 		}
-		events[i] = ev("p", models[r.IntN(len(models))], at)
+		events[i] = windowtest.Event("p", models[r.IntN(len(models))], at)
 		rejected[i] = r.IntN(100) < 2
 	}
 	feed := func(w *Windower, i int64) Outcome {
@@ -117,7 +115,7 @@ func TestWindowerReplayCountsOnce(t *testing.T) {
 	// Without a crash: what the stored windows should add up to.
 	var clean []*Window
 	{
-		w := NewWindower(cfg, NewReferences(cfg, nil))
+		w := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
 		for i := int64(0); i < n; i++ {
 			feed(w, i)
 			clean = append(clean, w.TakeClosed()...)
@@ -132,7 +130,7 @@ func TestWindowerReplayCountsOnce(t *testing.T) {
 	}
 	for _, crashAt := range []int{1, 777, 2500, 4999} {
 		var stored []*Window
-		first := NewWindower(cfg, NewReferences(cfg, nil))
+		first := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
 		committed := int64(0)
 		for i := 0; i < crashAt; i++ {
 			feed(first, int64(i))
@@ -151,7 +149,7 @@ func TestWindowerReplayCountsOnce(t *testing.T) {
 				maxEnd = s.End
 			}
 		}
-		second := NewWindower(cfg, NewReferences(cfg, nil))
+		second := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
 		second.Restore(flushed, maxEnd)
 		for i := committed; i < n; i++ {
 			feed(second, i)
@@ -173,23 +171,23 @@ func TestWindowerReplayCountsOnce(t *testing.T) {
 // versions events are dropped (the monitor dead-letters them); a model
 // version whose windows all closed is forgotten and frees its place.
 func TestWindowerBoundsModelsAndForgetsClosedOnes(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := windowtest.Config(t)
 	cfg.MaxModels = 1
-	w := NewWindower(cfg, NewReferences(cfg, nil))
-	a, b := ModelKey{"a", "1"}, ModelKey{"b", "1"}
-	if got := w.Observe(ev("1", a, t0), 0); got != Counted {
+	w := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
+	a, b := analysis.ModelKey{ID: "a", Version: "1"}, analysis.ModelKey{ID: "b", Version: "1"}
+	if got := w.Observe(windowtest.Event("1", a, windowtest.T0), 0); got != Counted {
 		t.Fatalf("first model: %d", got)
 	}
-	if got := w.Observe(ev("2", b, t0), 1); got != Dropped || w.Dropped() != 1 {
+	if got := w.Observe(windowtest.Event("2", b, windowtest.T0), 1); got != Dropped || w.Dropped() != 1 {
 		t.Fatalf("second model with max_models 1: outcome %d, dropped %d", got, w.Dropped())
 	}
 	// Model a's window is closed by an idle flush: a is forgotten and b fits.
-	w.Touch(t0)
-	w.Idle(t0.Add(time.Hour))
+	w.Touch(windowtest.T0)
+	w.Idle(windowtest.T0.Add(time.Hour))
 	if c := w.TakeClosed(); len(c) != 1 || c[0].Model != a {
 		t.Fatalf("closed %+v", c)
 	}
-	if got := w.Observe(ev("3", b, t0.Add(time.Hour)), 2); got != Counted {
+	if got := w.Observe(windowtest.Event("3", b, windowtest.T0.Add(time.Hour)), 2); got != Counted {
 		t.Fatalf("second model after the first was forgotten: outcome %d", got)
 	}
 }
@@ -198,36 +196,36 @@ func TestWindowerBoundsModelsAndForgetsClosedOnes(t *testing.T) {
 // windows must not take model slots (max_models), and late events of one
 // version must not be skipped because another version's window was stored.
 func TestWindowerReplayEdgeCases(t *testing.T) {
-	cfg := testConfig(t) // 10s windows, 2s lateness
-	a, b, c := ModelKey{"a", "1"}, ModelKey{"b", "1"}, ModelKey{"c", "1"}
+	cfg := windowtest.Config(t) // 10s windows, 2s lateness
+	a, b, c := analysis.ModelKey{ID: "a", Version: "1"}, analysis.ModelKey{ID: "b", Version: "1"}, analysis.ModelKey{ID: "c", Version: "1"}
 
 	t.Run("skipped events open no model state", func(t *testing.T) {
 		cfg := *cfg
 		cfg.MaxModels = 2
 		// Before the crash b's window [0s,10s) was stored with last offset 1.
-		w := NewWindower(&cfg, NewReferences(&cfg, nil))
-		w.Restore([]FlushedWindow{{Model: b, WindowStart: t0, LastOffset: 1}}, t0.Add(10*time.Second))
-		if got := w.Observe(ev("1", a, t0.Add(11*time.Second)), 0); got != Counted {
+		w := NewWindower(&cfg, reference.NewStore(&cfg, nil), nil)
+		w.Restore([]FlushedWindow{{Model: b, WindowStart: windowtest.T0, LastOffset: 1}}, windowtest.T0.Add(10*time.Second))
+		if got := w.Observe(windowtest.Event("1", a, windowtest.T0.Add(11*time.Second)), 0); got != Counted {
 			t.Fatalf("a: %d", got)
 		}
-		if got := w.Observe(ev("2", b, t0.Add(time.Second)), 1); got != Replayed {
+		if got := w.Observe(windowtest.Event("2", b, windowtest.T0.Add(time.Second)), 1); got != Replayed {
 			t.Fatalf("b's stored event: %d, want Replayed", got)
 		}
-		if got := w.Observe(ev("3", c, t0.Add(13*time.Second)), 2); got != Counted {
+		if got := w.Observe(windowtest.Event("3", c, windowtest.T0.Add(13*time.Second)), 2); got != Counted {
 			t.Fatalf("c after a skipped b event with max_models 2: outcome %d, want Counted", got)
 		}
 	})
 
 	t.Run("late events per version", func(t *testing.T) {
-		v1, v2 := ModelKey{"m", "1"}, ModelKey{"m", "2"}
+		v1, v2 := analysis.ModelKey{ID: "m", Version: "1"}, analysis.ModelKey{ID: "m", Version: "2"}
 		// Stored before the crash: v1's window [10s,20s) up to offset 3. v2's
 		// window [20s,30s) was open and had counted a late event at offset 2.
-		w := NewWindower(cfg, NewReferences(cfg, nil))
-		w.Restore([]FlushedWindow{{Model: v1, WindowStart: t0.Add(10 * time.Second), LastOffset: 3}}, t0.Add(20*time.Second))
-		if got := w.Observe(ev("0", v2, t0.Add(21*time.Second)), 1); got != Counted {
+		w := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
+		w.Restore([]FlushedWindow{{Model: v1, WindowStart: windowtest.T0.Add(10 * time.Second), LastOffset: 3}}, windowtest.T0.Add(20*time.Second))
+		if got := w.Observe(windowtest.Event("0", v2, windowtest.T0.Add(21*time.Second)), 1); got != Counted {
 			t.Fatalf("v2 event: %d", got)
 		}
-		if got := w.Observe(ev("1", v2, t0.Add(5*time.Second)), 2); got != Late {
+		if got := w.Observe(windowtest.Event("1", v2, windowtest.T0.Add(5*time.Second)), 2); got != Late {
 			t.Fatalf("v2 late event at offset 2: %d, want Late (v1's stored window does not cover v2)", got)
 		}
 		w.Touch(time.Now())
@@ -243,34 +241,34 @@ func TestWindowerReplayEdgeCases(t *testing.T) {
 // caller), and the slots come back when windows close or a windower is
 // released.
 func TestMaxOpenVersionsIsInstanceWide(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := windowtest.Config(t)
 	cfg.MaxOpenVersions = 3
-	refs := NewReferences(cfg, nil)
-	a, b := NewWindower(cfg, refs), NewWindower(cfg, refs)
+	refs, open := reference.NewStore(cfg, nil), NewOpenVersions(cfg.MaxOpenVersions)
+	a, b := NewWindower(cfg, refs, open), NewWindower(cfg, refs, open)
 	r := rand.New(rand.NewPCG(61, 62))
-	ev := func(version string, at time.Time) *telemetry.Event {
-		return randomEvent(r, r.IntN(1<<30), ModelKey{"fraud", version}, at)
+	event := func(version string, at time.Time) *telemetry.Event {
+		return windowtest.RandomEvent(r, r.IntN(1<<30), analysis.ModelKey{ID: "fraud", Version: version}, at)
 	}
 	for _, v := range []string{"1", "2"} {
-		if a.Observe(ev(v, t0), 1) != Counted {
+		if a.Observe(event(v, windowtest.T0), 1) != Counted {
 			t.Fatalf("version %s refused on a", v)
 		}
 	}
-	if b.Observe(ev("3", t0), 1) != Counted {
+	if b.Observe(event("3", windowtest.T0), 1) != Counted {
 		t.Fatal("version 3 refused on b")
 	}
-	if b.Observe(ev("4", t0), 2) != Dropped || refs.OpenVersions() != 3 {
-		t.Fatalf("a fourth open version was accepted (open %d)", refs.OpenVersions())
+	if b.Observe(event("4", windowtest.T0), 2) != Dropped || open.Held() != 3 {
+		t.Fatalf("a fourth open version was accepted (open %d)", open.Held())
 	}
 	// a's windows close as its watermark moves past them: their slots return.
-	a.Observe(ev("1", t0.Add(10*cfg.WindowSize)), 3)
+	a.Observe(event("1", windowtest.T0.Add(10*cfg.WindowSize)), 3)
 	a.TakeClosed()
-	if b.Observe(ev("4", t0), 4) != Counted {
-		t.Fatalf("a freed slot was not reused (open %d)", refs.OpenVersions())
+	if b.Observe(event("4", windowtest.T0), 4) != Counted {
+		t.Fatalf("a freed slot was not reused (open %d)", open.Held())
 	}
 	b.Release()
 	a.Release()
-	if refs.OpenVersions() != 0 {
-		t.Fatalf("%d slots held after every windower was released", refs.OpenVersions())
+	if open.Held() != 0 {
+		t.Fatalf("%d slots held after every windower was released", open.Held())
 	}
 }

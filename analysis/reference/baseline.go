@@ -1,4 +1,4 @@
-package analysis
+package reference
 
 import (
 	"errors"
@@ -9,16 +9,20 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
-// Reference sources besides "warmup".
+// Reference sources.
 const (
-	// SourceImport marks a reference built from a data set by ReferenceFromColumns.
+	// SourceWarmup marks a reference built from a model version's first
+	// windows by Store.Contribute.
+	SourceWarmup = "warmup"
+	// SourceImport marks a reference built from a data set by FromColumns.
 	SourceImport = "import"
 	// SourcePinPrefix starts the source of a reference merged from stored
-	// windows by ReferenceFromWindows: "pin:<from>..<to>" (RFC 3339).
+	// windows by FromWindows: "pin:<from>..<to>" (RFC 3339).
 	SourcePinPrefix = "pin:"
 )
 
@@ -26,7 +30,7 @@ const (
 type Column struct {
 	// Name is the feature's name.
 	Name string
-	// Kind is KindNumeric or KindCategorical.
+	// Kind is analysis.KindNumeric or analysis.KindCategorical.
 	Kind string
 	// Numeric holds a numeric column's values, Categorical a categorical
 	// one's, in data set order, without the missing ones.
@@ -37,13 +41,13 @@ type Column struct {
 }
 
 func (c *Column) len() int {
-	if c.Kind == KindNumeric {
+	if c.Kind == analysis.KindNumeric {
 		return len(c.Numeric)
 	}
 	return len(c.Categorical)
 }
 
-// ReferenceFromColumns builds the reference of model version m from a whole
+// FromColumns builds the reference of model version m from a whole
 // data set (every column is a feature; reading files is dataset's business).
 //
 // A numeric column's inner edges are the cfg.Bins quantiles of all its values
@@ -56,7 +60,7 @@ func (c *Column) len() int {
 // counts the rest in Other. The ID is the content hash, so identical data
 // gives the same ID whatever now is. A column without values is an error
 // naming it.
-func ReferenceFromColumns(cols []Column, m ModelKey, cfg Config, now time.Time) (*Reference, error) {
+func FromColumns(cols []Column, m analysis.ModelKey, cfg analysis.Config, now time.Time) (*Reference, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("building the reference: %w", err)
 	}
@@ -67,15 +71,15 @@ func ReferenceFromColumns(cols []Column, m ModelKey, cfg Config, now time.Time) 
 		Model:       m,
 		CreatedAt:   now.UTC().Truncate(time.Second),
 		Source:      SourceImport,
-		Numeric:     make(map[string]*NumericReference),
-		Categorical: make(map[string]*CategoricalReference),
+		Numeric:     make(map[string]*Numeric),
+		Categorical: make(map[string]*Categorical),
 	}
 	for i := range cols {
 		c := &cols[i]
 		if c.len() == 0 {
 			return nil, fmt.Errorf("building the reference: column %q has no values (%d missing)", c.Name, c.Missing)
 		}
-		if c.Kind == KindNumeric {
+		if c.Kind == analysis.KindNumeric {
 			ref.Numeric[c.Name] = numericFromValues(c.Numeric, cfg.Bins, cfg.ReferenceSampleSize)
 			continue
 		}
@@ -98,7 +102,7 @@ func jointFromColumns(cols []Column, ref *Reference) *stat.Joint {
 	var names []string
 	for i := range cols {
 		c := &cols[i]
-		if c.Kind != KindNumeric {
+		if c.Kind != analysis.KindNumeric {
 			continue
 		}
 		if c.Missing > 0 {
@@ -126,10 +130,10 @@ func jointFromColumns(cols []Column, ref *Reference) *stat.Joint {
 
 // numericFromValues summarises all values (not empty) with bins quantile
 // bins and a bottom-k sample of k values.
-func numericFromValues(values []float64, bins, k int) *NumericReference {
+func numericFromValues(values []float64, bins, k int) *Numeric {
 	sorted := slices.Clone(values)
 	slices.Sort(sorted)
-	nr := &NumericReference{N: uint64(len(values)), Min: sorted[0], Max: sorted[len(sorted)-1]}
+	nr := &Numeric{N: uint64(len(values)), Min: sorted[0], Max: sorted[len(sorted)-1]}
 	nr.Edges = stat.QuantileEdges(sorted, bins)
 	nr.Counts = make([]uint64, len(nr.Edges)+1)
 	// Values are sorted, so each bin is a run: walk the edges once.
@@ -155,7 +159,7 @@ func numericFromValues(values []float64, bins, k int) *NumericReference {
 	nr.Variance = ss / float64(len(values))
 	s := sketch.NewSample(min(k, len(values)))
 	for i, v := range values {
-		s.Add(SampleKey(strconv.Itoa(i)), v)
+		s.Add(sketch.SampleKey(strconv.Itoa(i)), v)
 	}
 	nr.Sample = s.InKeyOrder()
 	return nr
@@ -163,7 +167,7 @@ func numericFromValues(values []float64, bins, k int) *NumericReference {
 
 // categoricalFromCounts keeps the maxCategories most frequent values (ties by
 // name) and counts the rest, plus other, in Other.
-func categoricalFromCounts(counts map[string]uint64, other uint64, maxCategories int) *CategoricalReference {
+func categoricalFromCounts(counts map[string]uint64, other uint64, maxCategories int) *Categorical {
 	names := make([]string, 0, len(counts))
 	for v := range counts {
 		names = append(names, v)
@@ -175,7 +179,7 @@ func categoricalFromCounts(counts map[string]uint64, other uint64, maxCategories
 		}
 		return names[a] < names[b]
 	})
-	cr := &CategoricalReference{Other: other}
+	cr := &Categorical{Other: other}
 	for i, v := range names {
 		c := counts[v]
 		cr.N += c
@@ -194,11 +198,11 @@ func categoricalFromCounts(counts map[string]uint64, other uint64, maxCategories
 
 // FeatureWindow is the stored summary of one feature over one window read
 // from one partition (a row of the feature_windows table): the input of
-// ReferenceFromWindows.
+// FromWindows.
 type FeatureWindow struct {
 	// Start is the window's start.
 	Start time.Time
-	// Feature is the feature's name and Kind KindNumeric or KindCategorical.
+	// Feature is the feature's name and Kind analysis.KindNumeric or analysis.KindCategorical.
 	Feature, Kind string
 	// Count is the number of values.
 	Count uint64
@@ -215,7 +219,7 @@ type FeatureWindow struct {
 	Other          uint64
 }
 
-// ReferenceFromWindows merges stored window summaries of model version m into
+// FromWindows merges stored window summaries of model version m into
 // a reference, source "pin:<from>..<to>".
 //
 // Per numeric feature it adds the bin counts, which needs every window to
@@ -223,9 +227,9 @@ type FeatureWindow struct {
 // reference); otherwise it returns an error naming the feature. Moments are
 // merged with Chan et al.'s parallel formulas, extremes by min and max.
 // Category counts are added by name, then cut to cfg.MaxCategories like
-// ReferenceFromColumns. Rows without values are ignored; a feature without
+// FromColumns. Rows without values are ignored; a feature without
 // any is left out. The reference has no sample: windows store none.
-func ReferenceFromWindows(rows []FeatureWindow, m ModelKey, from, to time.Time, cfg Config, now time.Time) (*Reference, error) {
+func FromWindows(rows []FeatureWindow, m analysis.ModelKey, from, to time.Time, cfg analysis.Config, now time.Time) (*Reference, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("pinning the reference: %w", err)
 	}
@@ -256,7 +260,7 @@ func ReferenceFromWindows(rows []FeatureWindow, m ModelKey, from, to time.Time, 
 		}
 		starts[r.Start] = true
 		switch r.Kind {
-		case KindNumeric:
+		case analysis.KindNumeric:
 			if len(r.Edges) == 0 {
 				return nil, fmt.Errorf("pinning the reference: feature %q: the window at %s has no bin edges (written before a reference was pinned); pin a range of windows scored against one reference",
 					r.Feature, r.Start.UTC().Format(time.RFC3339))
@@ -285,7 +289,7 @@ func ReferenceFromWindows(rows []FeatureWindow, m ModelKey, from, to time.Time, 
 			a.n += r.Count
 			a.minV = math.Min(a.minV, r.Min)
 			a.maxV = math.Max(a.maxV, r.Max)
-		case KindCategorical:
+		case analysis.KindCategorical:
 			if len(r.Categories) != len(r.CategoryCounts) {
 				return nil, fmt.Errorf("pinning the reference: feature %q: the window at %s has %d categories and %d counts",
 					r.Feature, r.Start.UTC().Format(time.RFC3339), len(r.Categories), len(r.CategoryCounts))
@@ -311,11 +315,11 @@ func ReferenceFromWindows(rows []FeatureWindow, m ModelKey, from, to time.Time, 
 		CreatedAt:   now.UTC().Truncate(time.Second),
 		Source:      SourcePinPrefix + from.UTC().Format(time.RFC3339) + ".." + to.UTC().Format(time.RFC3339),
 		Windows:     len(starts),
-		Numeric:     make(map[string]*NumericReference, len(nums)),
-		Categorical: make(map[string]*CategoricalReference, len(cats)),
+		Numeric:     make(map[string]*Numeric, len(nums)),
+		Categorical: make(map[string]*Categorical, len(cats)),
 	}
 	for name, a := range nums {
-		ref.Numeric[name] = &NumericReference{Edges: slices.Clone(a.edges), Counts: a.counts, N: a.n,
+		ref.Numeric[name] = &Numeric{Edges: slices.Clone(a.edges), Counts: a.counts, N: a.n,
 			Mean: a.mean, Variance: a.m2 / float64(a.n), Min: a.minV, Max: a.maxV}
 	}
 	for name, a := range cats {

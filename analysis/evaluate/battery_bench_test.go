@@ -1,4 +1,4 @@
-package analysis
+package evaluate
 
 import (
 	"fmt"
@@ -7,19 +7,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/window"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 )
 
 // batteryWindows returns one closed window per model for 50 models with 15
 // numeric features each, 5,000 events per window, against references of the
 // default size.
-func batteryWindows(b *testing.B, cfg *Config) []*Window {
+func batteryWindows(b *testing.B, cfg *analysis.Config) []*window.Window {
 	b.Helper()
-	var out []*Window
+	var out []*window.Window
 	for i := range 50 {
-		m := ModelKey{fmt.Sprintf("model-%02d", i), "1"}
+		m := analysis.ModelKey{ID: fmt.Sprintf("model-%02d", i), Version: "1"}
 		d := &decisionWorld{r: rand.New(rand.NewPCG(uint64(i), 99)), numeric: 15, shiftNum: -1}
-		ref := BuildReference(d.window(cfg, m, nil, 2*cfg.ReferenceSampleSize), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
+		ref := reference.Build(d.window(cfg, m, nil, 2*cfg.ReferenceSampleSize).Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
 		d.shiftNum, d.shiftBy = i%15, 0.2
 		out = append(out, d.window(cfg, m, ref, 5000))
 	}
@@ -31,7 +35,7 @@ func batteryWindows(b *testing.B, cfg *Config) []*Window {
 // Wasserstein-1), Benjamini–Hochberg and the sequential evidence. One op is
 // the whole battery of a window period; s/battery must stay well under 1.
 func BenchmarkScoreWindowBattery(b *testing.B) {
-	cfg := DefaultConfig()
+	cfg := analysis.DefaultConfig()
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}
@@ -40,9 +44,9 @@ func BenchmarkScoreWindowBattery(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		end := t0.Add(time.Duration(i+1) * time.Minute) // each op is a new window period
+		end := windowtest.T0.Add(time.Duration(i+1) * time.Minute) // each op is a new window period
 		for _, w := range windows {
-			ev.Add(w.Model, end, cfg.ScoreWindow(w))
+			ev.Add(w.Model, end, ScoreWindow(&cfg, w))
 		}
 	}
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/battery")
@@ -53,7 +57,7 @@ func BenchmarkScoreWindowBattery(b *testing.B) {
 // each of 50 × 15 features: window sample (1,000) against reference sample
 // (10,000), binned tests on the window's exact counts.
 func BenchmarkFullUnivariateBattery(b *testing.B) {
-	cfg := DefaultConfig()
+	cfg := analysis.DefaultConfig()
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}

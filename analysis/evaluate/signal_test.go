@@ -1,4 +1,4 @@
-package analysis
+package evaluate
 
 import (
 	"errors"
@@ -7,14 +7,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
+	"github.com/driftwatch/driftwatch/analysis/window"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
-func signalConfig(t *testing.T) *Config {
+func signalConfig(t *testing.T) *analysis.Config {
 	t.Helper()
-	cfg := testConfig(t)
+	cfg := windowtest.Config(t)
 	set, err := signal.NewSet(signaltest.Classes{})
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +27,9 @@ func signalConfig(t *testing.T) *Config {
 	return cfg
 }
 
-func classCounts(w *Window) *signaltest.ClassCounts { return w.Signals[0].(*signaltest.ClassCounts) }
+func classCounts(w *window.Window) *signaltest.ClassCounts {
+	return w.Signals[0].(*signaltest.ClassCounts)
+}
 
 // TestSignalsRideTheWindows: a registered signal's partials see every
 // counted event of their window through the windower's batches (and no late
@@ -32,18 +38,18 @@ func classCounts(w *Window) *signaltest.ClassCounts { return w.Signals[0].(*sign
 // warm-up, then against the merge of the warm-up windows.
 func TestSignalsRideTheWindows(t *testing.T) {
 	cfg := signalConfig(t)
-	m := ModelKey{"fraud", "v1"}
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	r := rand.New(rand.NewPCG(21, 22))
 	size := cfg.WindowSize
 	// Three windows of events over two partitions, in batches of 7, plus a
 	// late event that must not reach the signal.
-	parts := []*Windower{NewWindower(cfg, NewReferences(cfg, nil)), NewWindower(cfg, NewReferences(cfg, nil))}
+	parts := []*window.Windower{window.NewWindower(cfg, reference.NewStore(cfg, nil), nil), window.NewWindower(cfg, reference.NewStore(cfg, nil), nil)}
 	want := map[int]map[string]uint64{}
 	var events [2][]*telemetry.Event
 	for i := range 900 {
 		win := i / 300
-		at := t0.Add(time.Duration(win)*size + time.Duration(i%300)*size/300)
-		e := randomEvent(r, i, m, at)
+		at := windowtest.T0.Add(time.Duration(win)*size + time.Duration(i%300)*size/300)
+		e := windowtest.RandomEvent(r, i, m, at)
 		if want[win] == nil {
 			want[win] = map[string]uint64{}
 		}
@@ -61,31 +67,31 @@ func TestSignalsRideTheWindows(t *testing.T) {
 	}
 	// Close everything: an event far ahead; then a late one for window 0.
 	for p, wr := range parts {
-		wr.Observe(randomEvent(r, 10000+p, m, t0.Add(10*size)), 10000)
-		if wr.Observe(randomEvent(r, 20000+p, m, t0), 10001) != Late {
+		wr.Observe(windowtest.RandomEvent(r, 10000+p, m, windowtest.T0.Add(10*size)), 10000)
+		if wr.Observe(windowtest.RandomEvent(r, 20000+p, m, windowtest.T0), 10001) != window.Late {
 			t.Fatal("the late event was not late")
 		}
 	}
-	merged := map[int64]*Window{}
+	merged := map[int64]*window.Window{}
 	for _, wr := range parts {
 		for _, w := range wr.TakeClosed() {
-			d, err := DecodeWindow(cfg, w.AppendBinary(nil), lookupOf())
+			d, err := window.DecodeWindow(cfg, w.AppendBinary(nil), windowtest.Lookup())
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got, orig := classCounts(d), classCounts(w); got.Events != orig.Events || len(got.Counts) != len(orig.Counts) {
 				t.Fatalf("decoded partial %+v, encoded %+v", got, orig)
 			}
-			if acc := merged[w.startMs]; acc != nil {
+			if acc := merged[w.Start.UnixMilli()]; acc != nil {
 				acc.Merge(d)
 			} else {
-				merged[w.startMs] = d
+				merged[w.Start.UnixMilli()] = d
 			}
 		}
 	}
-	ev := NewEvaluator(cfg, NewReferences(cfg, nil), nil)
+	ev := NewEvaluator(cfg, reference.NewStore(cfg, nil), nil)
 	for win := range 3 {
-		w := merged[t0.Add(time.Duration(win)*size).UnixMilli()]
+		w := merged[windowtest.T0.Add(time.Duration(win)*size).UnixMilli()]
 		if w == nil {
 			t.Fatalf("window %d not closed", win)
 		}
@@ -113,10 +119,10 @@ func TestSignalsRideTheWindows(t *testing.T) {
 	}
 
 	// A monitor without the signal refuses a window that carries it.
-	plain := testConfig(t)
-	w := merged[t0.UnixMilli()]
+	plain := windowtest.Config(t)
+	w := merged[windowtest.T0.UnixMilli()]
 	w.Ref = nil
-	if _, err := DecodeWindow(plain, w.AppendBinary(nil), lookupOf()); !errors.Is(err, ErrCorruptWindow) {
+	if _, err := window.DecodeWindow(plain, w.AppendBinary(nil), windowtest.Lookup()); !errors.Is(err, window.ErrCorruptWindow) {
 		t.Fatalf("a window with an unknown signal: %v", err)
 	}
 }

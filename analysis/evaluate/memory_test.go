@@ -1,4 +1,4 @@
-package analysis
+package evaluate
 
 import (
 	"fmt"
@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -14,7 +17,7 @@ import (
 // what a partition's windower and an instance's references, warm-ups and
 // sequential series hold, as a function of the configuration only, with
 // generous allowances for Go's map and slice overheads.
-func memoryBound(cfg *Config, openWindows int) int {
+func memoryBound(cfg *analysis.Config, openWindows int) int {
 	f := cfg.MaxFeatures // a hostile version may use them all, numeric or categorical
 	perNumericWindow := cfg.ReferenceSampleSize*16 + (cfg.Bins+1)*8 + 256
 	perCategoricalWindow := cfg.MaxCategories*(telemetry.DefaultMaxValueLength+64) + 512
@@ -35,7 +38,7 @@ func TestMemoryBoundedUnderVersionFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("floods thousands of model versions")
 	}
-	cfg := DefaultConfig()
+	cfg := analysis.DefaultConfig()
 	cfg.WindowSize, cfg.AllowedLateness = 10*time.Second, 2*time.Second
 	cfg.MaxModels, cfg.MaxVersions, cfg.MaxFeatures, cfg.MaxCategories = 50, 20, 32, 16
 	cfg.SampleSize, cfg.ReferenceSampleSize, cfg.WarmupWindows = 50, 200, 2
@@ -44,12 +47,12 @@ func TestMemoryBoundedUnderVersionFlood(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	refs := NewReferences(&cfg, nil)
-	win := NewWindower(&cfg, refs)
+	refs := reference.NewStore(&cfg, nil)
+	win := window.NewWindower(&cfg, refs, nil)
 	ev := NewEvaluator(&cfg, refs, NewEvidence(cfg.Sequential))
 	r := rand.New(rand.NewPCG(51, 52))
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	at := t0
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := start
 	id := 0
 	e := &telemetry.Event{Features: telemetry.Features{Numeric: map[string]float64{}, Categorical: map[string]string{}}}
 	// flood sends versions [from, to): each one event in each of three

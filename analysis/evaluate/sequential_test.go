@@ -1,4 +1,4 @@
-package analysis
+package evaluate
 
 import (
 	"math"
@@ -6,14 +6,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 )
 
-var evidenceClock = t0
+var evidenceClock = windowtest.T0
 
 func evidenceRow(t *testing.T, e *Evidence, p float64) Score {
 	t.Helper()
 	evidenceClock = evidenceClock.Add(time.Minute)
-	rows := e.Add(ModelKey{"m", "1"}, evidenceClock, []Score{{Feature: "x", Kind: KindNumeric, Test: TestPSI, PValue: p, AdjustedP: p, NReference: 1000, NCurrent: 1000}})
+	rows := e.Add(analysis.ModelKey{ID: "m", Version: "1"}, evidenceClock, []Score{{Feature: "x", Kind: analysis.KindNumeric, Test: TestPSI, PValue: p, AdjustedP: p, NReference: 1000, NCurrent: 1000}})
 	if len(rows) != 1 {
 		t.Fatalf("%d evidence rows, want 1", len(rows))
 	}
@@ -25,8 +28,8 @@ func evidenceRow(t *testing.T, e *Evidence, p float64) Score {
 // upper sum grows by z − 0.5 per window and first exceeds h = 12 at window 11
 // (11 × 1.1448536 = 12.593), then resets on the next window.
 func TestEvidenceAccumulatesSmallSignals(t *testing.T) {
-	cfg := DefaultSequentialConfig()
-	if err := cfg.validate(); err != nil {
+	cfg := analysis.DefaultSequentialConfig()
+	if err := validSequential(cfg); err != nil {
 		t.Fatal(err)
 	}
 	e := NewEvidence(cfg)
@@ -49,9 +52,9 @@ func TestEvidenceAccumulatesSmallSignals(t *testing.T) {
 // the one-sided CUSUM's in-control average run length is about 930 windows
 // (Siegmund's approximation 938; Montgomery lists 465 for the two-sided chart).
 func TestEvidenceInControlRunLength(t *testing.T) {
-	cfg := DefaultSequentialConfig()
+	cfg := analysis.DefaultSequentialConfig()
 	cfg.Threshold = 5
-	if err := cfg.validate(); err != nil {
+	if err := validSequential(cfg); err != nil {
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(5, 6))
@@ -75,14 +78,14 @@ func TestEvidenceInControlRunLength(t *testing.T) {
 }
 
 func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
-	cfg := DefaultSequentialConfig()
+	cfg := analysis.DefaultSequentialConfig()
 	cfg.MaxSeries = 1
-	if err := cfg.validate(); err != nil {
+	if err := validSequential(cfg); err != nil {
 		t.Fatal(err)
 	}
 	e := NewEvidence(cfg)
 	nan := math.NaN()
-	rows := e.Add(ModelKey{"m", "1"}, t0, []Score{
+	rows := e.Add(analysis.ModelKey{ID: "m", Version: "1"}, windowtest.T0, []Score{
 		{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5},
 		{Feature: "b", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}, // beyond MaxSeries
 		{Feature: "c", Test: TestJS, PValue: nan, AdjustedP: nan},  // informational
@@ -91,21 +94,21 @@ func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
 	if len(rows) != 1 || rows[0].Feature != "a" || e.Dropped() != 1 {
 		t.Fatalf("rows %+v, dropped %d", rows, e.Dropped())
 	}
-	cfg = DefaultSequentialConfig()
+	cfg = analysis.DefaultSequentialConfig()
 	cfg.Disabled = true
-	if rows := NewEvidence(cfg).Add(ModelKey{"m", "1"}, t0, []Score{{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}}); rows != nil {
+	if rows := NewEvidence(cfg).Add(analysis.ModelKey{ID: "m", Version: "1"}, windowtest.T0, []Score{{Feature: "a", Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}}); rows != nil {
 		t.Fatalf("disabled evidence returned %+v", rows)
 	}
-	for _, bad := range []func(*SequentialConfig){
-		func(c *SequentialConfig) { c.Slack = -1 },
-		func(c *SequentialConfig) { c.Slack = 0 },
-		func(c *SequentialConfig) { c.Threshold = 0 },
-		func(c *SequentialConfig) { c.Detector = "" },
-		func(c *SequentialConfig) { c.MaxSeries = -1 },
+	for _, bad := range []func(*analysis.SequentialConfig){
+		func(c *analysis.SequentialConfig) { c.Slack = -1 },
+		func(c *analysis.SequentialConfig) { c.Slack = 0 },
+		func(c *analysis.SequentialConfig) { c.Threshold = 0 },
+		func(c *analysis.SequentialConfig) { c.Detector = "" },
+		func(c *analysis.SequentialConfig) { c.MaxSeries = -1 },
 	} {
-		c := DefaultSequentialConfig()
+		c := analysis.DefaultSequentialConfig()
 		bad(&c)
-		if err := c.validate(); err == nil || !strings.Contains(err.Error(), "sequential.") {
+		if err := validSequential(c); err == nil || !strings.Contains(err.Error(), "sequential.") {
 			t.Errorf("%+v: got %v, want an error naming the field", c, err)
 		}
 	}
@@ -114,10 +117,10 @@ func TestEvidenceSkipsUntestedAndBoundsSeries(t *testing.T) {
 // TestEvidenceDetectors runs every selectable detector on evidence that turns
 // strong after 60 quiet windows: each must stay quiet first and alarm after.
 func TestEvidenceDetectors(t *testing.T) {
-	for _, det := range []string{DetectorCUSUM, DetectorPageHinkley, DetectorADWIN, DetectorEWMA} {
-		cfg := DefaultSequentialConfig()
+	for _, det := range []string{analysis.DetectorCUSUM, analysis.DetectorPageHinkley, analysis.DetectorADWIN, analysis.DetectorEWMA} {
+		cfg := analysis.DefaultSequentialConfig()
 		cfg.Detector = det
-		if err := cfg.validate(); err != nil {
+		if err := validSequential(cfg); err != nil {
 			t.Fatal(err)
 		}
 		e := NewEvidence(cfg)
@@ -146,9 +149,9 @@ func TestEvidenceDetectors(t *testing.T) {
 			t.Errorf("%s: alarm at window %d, after the drift ended at 300: the end of a drift is not a drift", det, lastAlarm)
 		}
 	}
-	bad := DefaultSequentialConfig()
+	bad := analysis.DefaultSequentialConfig()
 	bad.Detector = "kswin"
-	if err := bad.validate(); err == nil {
+	if err := validSequential(bad); err == nil {
 		t.Error("unknown detector accepted")
 	}
 }
@@ -156,19 +159,19 @@ func TestEvidenceDetectors(t *testing.T) {
 // TestEvidenceReReadWindowGetsItsRow: a window fed again (its write failed
 // and it was re-read) is not counted twice but gets the same row back.
 func TestEvidenceReReadWindowGetsItsRow(t *testing.T) {
-	cfg := DefaultSequentialConfig()
-	if err := cfg.validate(); err != nil {
+	cfg := analysis.DefaultSequentialConfig()
+	if err := validSequential(cfg); err != nil {
 		t.Fatal(err)
 	}
 	e := NewEvidence(cfg)
-	scores := []Score{{Feature: "x", Kind: KindNumeric, Test: TestPSI, PValue: 0.01, AdjustedP: 0.01}}
-	first := e.Add(ModelKey{"m", "1"}, t0, scores)
-	again := e.Add(ModelKey{"m", "1"}, t0, scores)
+	scores := []Score{{Feature: "x", Kind: analysis.KindNumeric, Test: TestPSI, PValue: 0.01, AdjustedP: 0.01}}
+	first := e.Add(analysis.ModelKey{ID: "m", Version: "1"}, windowtest.T0, scores)
+	again := e.Add(analysis.ModelKey{ID: "m", Version: "1"}, windowtest.T0, scores)
 	if len(first) != 1 || len(again) != 1 || first[0].Test != again[0].Test ||
 		first[0].Statistic != again[0].Statistic || first[0].Drifted != again[0].Drifted {
 		t.Fatalf("first %+v, re-read %+v", first, again)
 	}
-	next := e.Add(ModelKey{"m", "1"}, t0.Add(time.Minute), scores)
+	next := e.Add(analysis.ModelKey{ID: "m", Version: "1"}, windowtest.T0.Add(time.Minute), scores)
 	if want := 2 * (first[0].Statistic); math.Abs(next[0].Statistic-want) > 1e-12 {
 		t.Fatalf("sum after the next window %g, want %g (the re-read window counted once)", next[0].Statistic, want)
 	}
@@ -179,16 +182,23 @@ func TestEvidenceReReadWindowGetsItsRow(t *testing.T) {
 // versions no longer blinds the sequential test of new ones for good); live
 // series are never evicted: a new one is then not tested.
 func TestEvidenceEvictsIdleSeries(t *testing.T) {
-	cfg := DefaultSequentialConfig()
+	cfg := analysis.DefaultSequentialConfig()
 	cfg.MaxSeries, cfg.IdleAfter = 2, time.Hour
 	e := NewEvidence(cfg)
 	score := func(f string) []Score { return []Score{{Feature: f, Test: TestPSI, PValue: 0.5, AdjustedP: 0.5}} }
-	e.Add(ModelKey{"flood", "1"}, t0, score("a"))
-	e.Add(ModelKey{"flood", "2"}, t0.Add(30*time.Minute), score("a"))
-	if rows := e.Add(ModelKey{"m", "1"}, t0.Add(40*time.Minute), score("x")); len(rows) != 0 || e.Dropped() != 1 {
+	e.Add(analysis.ModelKey{ID: "flood", Version: "1"}, windowtest.T0, score("a"))
+	e.Add(analysis.ModelKey{ID: "flood", Version: "2"}, windowtest.T0.Add(30*time.Minute), score("a"))
+	if rows := e.Add(analysis.ModelKey{ID: "m", Version: "1"}, windowtest.T0.Add(40*time.Minute), score("x")); len(rows) != 0 || e.Dropped() != 1 {
 		t.Fatalf("a new series among live ones: %d rows, %d dropped", len(rows), e.Dropped())
 	}
-	if rows := e.Add(ModelKey{"m", "1"}, t0.Add(2*time.Hour), score("x")); len(rows) != 1 || e.Evicted() != 2 {
+	if rows := e.Add(analysis.ModelKey{ID: "m", Version: "1"}, windowtest.T0.Add(2*time.Hour), score("x")); len(rows) != 1 || e.Evicted() != 2 {
 		t.Fatalf("a new series once the others went silent: %d rows, %d evicted", len(rows), e.Evicted())
 	}
+}
+
+// validSequential validates c as part of an otherwise default configuration.
+func validSequential(c analysis.SequentialConfig) error {
+	cfg := analysis.DefaultConfig()
+	cfg.Sequential = c
+	return cfg.Validate()
 }

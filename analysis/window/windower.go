@@ -1,9 +1,12 @@
-package analysis
+package window
 
 import (
 	"math"
+	"sync/atomic"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -25,18 +28,18 @@ const (
 // FlushedWindow is a window already stored for a partition, used to resume
 // after a restart without counting an event twice.
 type FlushedWindow struct {
-	Model       ModelKey
+	Model       analysis.ModelKey
 	WindowStart time.Time
 	LastOffset  int64
 }
 
 type windowKey struct {
-	model   ModelKey
+	model   analysis.ModelKey
 	startMs int64
 }
 
 type modelState struct {
-	key  ModelKey
+	key  analysis.ModelKey
 	sch  *schema
 	open []*Window // sorted by start
 }
@@ -46,15 +49,16 @@ type modelState struct {
 // end plus the allowed lateness. It is not safe for concurrent use: each
 // partition has its own.
 type Windower struct {
-	cfg    *Config
-	refs   *References
+	cfg    *analysis.Config
+	refs   *reference.Store
+	open   *OpenVersions
 	sizeMs int64
 	lateMs int64
 
-	models   map[ModelKey]*modelState
+	models   map[analysis.ModelKey]*modelState
 	skip     map[windowKey]int64
-	skipByMV map[ModelKey]int64 // model version → largest stored last offset (late events)
-	skipByID map[string]int64   // model id → largest stored last offset (rejected messages carry no version)
+	skipByMV map[analysis.ModelKey]int64 // model version → largest stored last offset (late events)
+	skipByID map[string]int64            // model id → largest stored last offset (rejected messages carry no version)
 
 	watermark int64 // largest event time seen, ms
 	horizon   int64 // largest end of a closed window, ms
@@ -66,14 +70,21 @@ type Windower struct {
 	dropped uint64
 }
 
-// NewWindower returns a windower for one partition.
-func NewWindower(cfg *Config, refs *References) *Windower {
+// NewWindower returns a windower for one partition, opening windows against
+// the references pinned in refs; open is the instance's bound of versions
+// with open windows, shared by its windowers (nil: one of its own, of
+// cfg.MaxOpenVersions).
+func NewWindower(cfg *analysis.Config, refs *reference.Store, open *OpenVersions) *Windower {
+	if open == nil {
+		open = NewOpenVersions(cfg.MaxOpenVersions)
+	}
 	return &Windower{
 		cfg:       cfg,
 		refs:      refs,
+		open:      open,
 		sizeMs:    cfg.WindowSize.Milliseconds(),
 		lateMs:    cfg.AllowedLateness.Milliseconds(),
-		models:    make(map[ModelKey]*modelState),
+		models:    make(map[analysis.ModelKey]*modelState),
 		watermark: math.MinInt64,
 		horizon:   math.MinInt64,
 		nextClose: math.MaxInt64,
@@ -85,7 +96,7 @@ func NewWindower(cfg *Config, refs *References) *Windower {
 // end, before which every window is closed.
 func (w *Windower) Restore(flushed []FlushedWindow, maxEnd time.Time) {
 	w.skip = make(map[windowKey]int64, len(flushed))
-	w.skipByMV = make(map[ModelKey]int64)
+	w.skipByMV = make(map[analysis.ModelKey]int64)
 	w.skipByID = make(map[string]int64)
 	for _, f := range flushed {
 		w.skip[windowKey{f.Model, f.WindowStart.UnixMilli()}] = f.LastOffset
@@ -110,7 +121,7 @@ func floorDiv(a, b int64) int64 {
 // Observe counts event e read at offset off.
 func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 	t := e.EventTime.UnixMilli()
-	k := ModelKey{e.Model.ID, e.Model.Version}
+	k := analysis.ModelKey{ID: e.Model.ID, Version: e.Model.Version}
 	m := w.models[k]
 	start := floorDiv(t, w.sizeMs) * w.sizeMs
 	end := start + w.sizeMs
@@ -134,7 +145,7 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 		return Late
 	}
 	if m == nil {
-		if len(w.models) >= w.cfg.MaxModels || !w.refs.reserveOpen() {
+		if len(w.models) >= w.cfg.MaxModels || !w.open.reserve() {
 			w.dropped++
 			return Dropped
 		}
@@ -231,7 +242,7 @@ func (w *Windower) closeUpTo(limit int64) {
 			// Forget model versions without open windows, so that
 			// MaxModels bounds the live ones, not all ever seen.
 			delete(w.models, m.key)
-			w.refs.releaseOpen(1)
+			w.open.release(1)
 		}
 	}
 	w.nextClose = next
@@ -314,13 +325,13 @@ func (w *Windower) Committable(next int64) int64 {
 // (Config.MaxOpenVersions) when the windower is dropped (its partition
 // revoked or closed); it must not be used afterwards.
 func (w *Windower) Release() {
-	w.refs.releaseOpen(len(w.models))
+	w.open.release(len(w.models))
 	clear(w.models)
 }
 
 // Models returns the model versions with open windows.
-func (w *Windower) Models() []ModelKey {
-	out := make([]ModelKey, 0, len(w.models))
+func (w *Windower) Models() []analysis.ModelKey {
+	out := make([]analysis.ModelKey, 0, len(w.models))
 	for k := range w.models {
 		out = append(out, k)
 	}
@@ -338,3 +349,29 @@ func (w *Windower) Open() int {
 
 // Dropped returns how many events were dropped because of MaxModels.
 func (w *Windower) Dropped() uint64 { return w.dropped }
+
+// OpenVersions bounds, over the windowers of an instance, the model versions
+// with open windows (Config.MaxOpenVersions): a version open on two
+// partitions counts twice. It is safe for concurrent use.
+type OpenVersions struct {
+	max int64
+	n   atomic.Int64
+}
+
+// NewOpenVersions returns a bound of max versions (at least 1).
+func NewOpenVersions(n int) *OpenVersions { return &OpenVersions{max: int64(max(n, 1))} }
+
+// reserve takes one slot, or reports that none is left.
+func (o *OpenVersions) reserve() bool {
+	if o.n.Add(1) > o.max {
+		o.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+// release returns n slots.
+func (o *OpenVersions) release(n int) { o.n.Add(int64(-n)) }
+
+// Held returns how many versions have open windows.
+func (o *OpenVersions) Held() int { return int(o.n.Load()) }

@@ -1,4 +1,4 @@
-package analysis
+package reference
 
 import (
 	"crypto/sha256"
@@ -8,9 +8,9 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
@@ -22,7 +22,7 @@ type Reference struct {
 	// ID is a content hash of the reference (16 hex digits).
 	ID string
 	// Model is the model version.
-	Model ModelKey
+	Model analysis.ModelKey
 	// CreatedAt is when the reference was pinned.
 	CreatedAt time.Time
 	// Source says where it came from: "warmup" (first windows) or "import".
@@ -30,20 +30,20 @@ type Reference struct {
 	// Windows is how many windows it was built from.
 	Windows int
 	// Numeric and Categorical hold per-feature references by name.
-	Numeric     map[string]*NumericReference
-	Categorical map[string]*CategoricalReference
+	Numeric     map[string]*Numeric
+	Categorical map[string]*Categorical
 	// Joint is the mean and covariance of the numeric features together,
 	// for the multivariate score; nil when it cannot be estimated.
 	Joint *stat.Joint
 	// Signals are the merged signal partials of the windows the reference
-	// was built from, in Config.Signals order, that signals are scored
+	// was built from, in analysis.Config.Signals order, that signals are scored
 	// against; nil for a reference loaded from storage or imported (they
 	// are kept in memory only, and not part of the content hash).
 	Signals []signal.Partial
 }
 
-// NumericReference is the reference of one numeric feature.
-type NumericReference struct {
+// Numeric is the reference of one numeric feature.
+type Numeric struct {
 	// Edges are the inner bin edges (reference quantiles, numpy's rule,
 	// duplicates removed); bins are right-closed.
 	Edges []float64
@@ -62,14 +62,14 @@ type NumericReference struct {
 }
 
 // Sorted returns the reference sample sorted (after Prepare).
-func (n *NumericReference) Sorted() []float64 { return n.sorted }
+func (n *Numeric) Sorted() []float64 { return n.sorted }
 
 // Head returns a uniform subsample of the window sample's size, sorted
 // (after Prepare): KS compares equal sizes, its fastest exact case.
-func (n *NumericReference) Head() []float64 { return n.head }
+func (n *Numeric) Head() []float64 { return n.head }
 
 // prepare derives the sorted sample and the subsample of k values.
-func (n *NumericReference) prepare(k int) {
+func (n *Numeric) prepare(k int) {
 	n.sorted = slices.Clone(n.Sample)
 	slices.Sort(n.sorted)
 	n.head = slices.Clone(n.Sample[:min(k, len(n.Sample))])
@@ -91,8 +91,8 @@ func (r *Reference) Prepare(subsample int) {
 	}
 }
 
-// CategoricalReference is the reference of one categorical feature.
-type CategoricalReference struct {
+// Categorical is the reference of one categorical feature.
+type Categorical struct {
 	// Categories are the reference's categories, most frequent first.
 	Categories []string
 	// Counts are their counts.
@@ -109,37 +109,38 @@ type CategoricalReference struct {
 }
 
 // Index prepares the category lookup; call it after filling Categories.
-func (c *CategoricalReference) Index() {
+func (c *Categorical) Index() {
 	c.index = sketch.NewCategoryIndex(c.Categories, c.Complete)
 }
 
 // Lookup returns the category index that Index prepared; nil for a nil c.
-func (c *CategoricalReference) Lookup() *sketch.CategoryIndex {
+func (c *Categorical) Lookup() *sketch.CategoryIndex {
 	if c == nil {
 		return nil
 	}
 	return c.index
 }
 
-// BuildReference builds a reference from merged warm-up state w, with bins
-// quantile bins for numeric features, ready for windows whose samples hold
-// subsample values.
-func BuildReference(w *Window, bins, subsample int, source string, windows int, now time.Time) *Reference {
+// Build builds a reference from s, the merged state of warm-up windows
+// (opened without a reference), with bins quantile bins for numeric
+// features, ready for windows whose samples hold subsample values.
+func Build(s Sketches, bins, subsample int, source string, windows int, now time.Time) *Reference {
+	w := &s
 	ref := &Reference{
 		Model:       w.Model,
 		CreatedAt:   now.UTC().Truncate(time.Second),
 		Source:      source,
 		Windows:     windows,
-		Numeric:     make(map[string]*NumericReference),
-		Categorical: make(map[string]*CategoricalReference),
+		Numeric:     make(map[string]*Numeric),
+		Categorical: make(map[string]*Categorical),
 		Signals:     w.Signals,
 	}
-	for i, name := range w.NumericNames() {
+	for i, name := range w.NumericNames {
 		s := &w.Numeric[i]
 		if s.Count == 0 {
 			continue
 		}
-		nr := &NumericReference{
+		nr := &Numeric{
 			N: s.Count, Mean: s.Mean, Variance: s.Variance(), Min: s.Min, Max: s.Max,
 			Sample: s.Sample.InKeyOrder(),
 		}
@@ -153,19 +154,19 @@ func BuildReference(w *Window, bins, subsample int, source string, windows int, 
 	}
 	var jointNames []string
 	var jointSamples []*sketch.Sample
-	for i, name := range w.NumericNames() {
+	for i, name := range w.NumericNames {
 		if w.Numeric[i].Count > 0 {
 			jointNames = append(jointNames, name)
 			jointSamples = append(jointSamples, &w.Numeric[i].Sample)
 		}
 	}
 	ref.Joint = jointFromSamples(jointNames, jointSamples)
-	for i, name := range w.CategoricalNames() {
+	for i, name := range w.CategoricalNames {
 		s := &w.Categorical[i]
 		if s.Count == 0 {
 			continue
 		}
-		cr := &CategoricalReference{N: s.Count, Other: s.Other, Complete: s.Other == 0}
+		cr := &Categorical{N: s.Count, Other: s.Other, Complete: s.Other == 0}
 		for v := range s.Tracked {
 			cr.Categories = append(cr.Categories, v)
 		}
@@ -261,62 +262,37 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// References holds the pinned reference of every model version and the
-// warm-up state of those still without one. It is shared by all partitions;
-// its methods are called once per window, never per event.
-type References struct {
-	cfg  *Config
+// Store holds the pinned reference of every model version and the
+// warm-up state of those still without one, at most MaxVersions of them
+// together. It is shared by all partitions and deciders of an instance; its
+// methods are called once per window, never per event.
+type Store struct {
+	cfg  *analysis.Config
 	mu   sync.Mutex
-	refs map[ModelKey]*Reference
-	warm map[ModelKey]*warmup
+	refs map[analysis.ModelKey]*Reference
+	warm map[analysis.ModelKey]*warmup
 	now  func() time.Time
 
 	// used orders the versions held (references and warm-ups) by their
 	// last use, for the MaxVersions bound.
-	used          map[ModelKey]uint64
+	used          map[analysis.ModelKey]uint64
 	clock         uint64
 	evictedRefs   uint64
 	evictedWarmup uint64
-
-	// open counts the model versions with open windows over the instance's
-	// windowers, for Config.MaxOpenVersions.
-	open atomic.Int64
 }
 
-// reserveOpen takes one of the instance's MaxOpenVersions slots.
-func (r *References) reserveOpen() bool {
-	if r.open.Add(1) > int64(max(r.cfg.MaxOpenVersions, 1)) {
-		r.open.Add(-1)
-		return false
-	}
-	return true
-}
-
-// releaseOpen returns n slots.
-func (r *References) releaseOpen(n int) { r.open.Add(int64(-n)) }
-
-// OpenVersions returns how many model versions have open windows over the
-// instance's windowers.
-func (r *References) OpenVersions() int { return int(r.open.Load()) }
-
-type warmup struct {
-	state   *Window
-	windows int
-	seen    map[[2]int64]bool // (start, first offset) of the windows merged
-}
-
-// NewReferences returns an empty set of references.
-func NewReferences(cfg *Config, now func() time.Time) *References {
+// NewStore returns an empty set of references.
+func NewStore(cfg *analysis.Config, now func() time.Time) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &References{cfg: cfg, refs: make(map[ModelKey]*Reference), warm: make(map[ModelKey]*warmup), now: now,
-		used: make(map[ModelKey]uint64)}
+	return &Store{cfg: cfg, refs: make(map[analysis.ModelKey]*Reference), warm: make(map[analysis.ModelKey]*warmup), now: now,
+		used: make(map[analysis.ModelKey]uint64)}
 }
 
 // Get returns the pinned reference of m, or nil (none, or evicted: see
 // Warming).
-func (r *References) Get(m ModelKey) *Reference {
+func (r *Store) Get(m analysis.ModelKey) *Reference {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ref := r.refs[m]
@@ -327,7 +303,7 @@ func (r *References) Get(m ModelKey) *Reference {
 }
 
 // Warming reports whether m has a warm-up in progress here.
-func (r *References) Warming(m ModelKey) bool {
+func (r *Store) Warming(m analysis.ModelKey) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.warm[m] != nil
@@ -335,23 +311,23 @@ func (r *References) Warming(m ModelKey) bool {
 
 // Held returns how many model versions have a reference and a warm-up held
 // in memory, and how many of each were evicted for MaxVersions.
-func (r *References) Held() (refs, warm int, evictedRefs, evictedWarmup uint64) {
+func (r *Store) Held() (refs, warm int, evictedRefs, evictedWarmup uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.refs), len(r.warm), r.evictedRefs, r.evictedWarmup
 }
 
 // touch records a use of m. Called with mu held.
-func (r *References) touch(m ModelKey) {
+func (r *Store) touch(m analysis.ModelKey) {
 	r.clock++
 	r.used[m] = r.clock
 }
 
 // bound evicts the least recently used versions other than keep until at
 // most MaxVersions are held. Called with mu held.
-func (r *References) bound(keep ModelKey) {
+func (r *Store) bound(keep analysis.ModelKey) {
 	for len(r.refs)+len(r.warm) > max(r.cfg.MaxVersions, 1) {
-		var victim ModelKey
+		var victim analysis.ModelKey
 		oldest := uint64(math.MaxUint64)
 		for m, t := range r.used {
 			if m != keep && t < oldest {
@@ -374,7 +350,7 @@ func (r *References) bound(keep ModelKey) {
 }
 
 // Set pins ref (loaded from storage or imported), replacing any other.
-func (r *References) Set(ref *Reference) {
+func (r *Store) Set(ref *Reference) {
 	ref.Prepare(r.cfg.SampleSize)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -384,45 +360,46 @@ func (r *References) Set(ref *Reference) {
 	r.bound(ref.Model)
 }
 
-// Contribute adds a closed warm-up window (one opened without a reference)
-// to its model's warm-up. When the model reaches WarmupWindows windows it
-// builds, pins and returns the reference; otherwise it returns nil.
-func (r *References) Contribute(w *Window) *Reference {
-	if w.Ref != nil || w.Events == 0 {
+// Contribute adds s, the state of a closed warm-up window (one opened
+// without a reference), to its model's warm-up. When the model reaches
+// WarmupWindows windows it builds, pins and returns the reference;
+// otherwise it returns nil. A window contributed again (same start and
+// first offset: re-read after a failed write) is not counted twice.
+func (r *Store) Contribute(s Sketches) *Reference {
+	if s.Events == 0 {
 		return nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.refs[w.Model] != nil {
+	if r.refs[s.Model] != nil {
 		return nil
 	}
-	wu := r.warm[w.Model]
+	wu := r.warm[s.Model]
 	if wu == nil {
-		wu = &warmup{state: NewWindow(r.cfg, w.Model, w.Start, nil), seen: map[[2]int64]bool{}}
-		r.warm[w.Model] = wu
+		wu = newWarmup(r.cfg, s)
+		r.warm[s.Model] = wu
 	}
-	r.touch(w.Model)
-	r.bound(w.Model)
-	// A window re-read after a failed write must not count twice.
-	id := [2]int64{w.Start.UnixMilli(), w.FirstOffset}
+	r.touch(s.Model)
+	r.bound(s.Model)
+	id := [2]int64{s.Start.UnixMilli(), s.FirstOffset}
 	if wu.seen[id] {
 		return nil
 	}
 	wu.seen[id] = true
-	wu.state.Merge(w)
+	wu.add(r.cfg, s)
 	wu.windows++
 	if wu.windows < r.cfg.WarmupWindows {
 		return nil
 	}
-	ref := BuildReference(wu.state, r.cfg.Bins, r.cfg.SampleSize, "warmup", wu.windows, r.now())
-	r.refs[w.Model] = ref
-	delete(r.warm, w.Model)
-	r.touch(w.Model)
+	ref := Build(wu.state, r.cfg.Bins, r.cfg.SampleSize, SourceWarmup, wu.windows, r.now())
+	r.refs[s.Model] = ref
+	delete(r.warm, s.Model)
+	r.touch(s.Model)
 	return ref
 }
 
 // WarmupProgress returns how many warm-up windows model m has contributed.
-func (r *References) WarmupProgress(m ModelKey) int {
+func (r *Store) WarmupProgress(m analysis.ModelKey) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if wu := r.warm[m]; wu != nil {

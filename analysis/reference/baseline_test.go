@@ -1,4 +1,4 @@
-package analysis
+package reference
 
 import (
 	"cmp"
@@ -12,14 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/dataset"
-	"github.com/driftwatch/driftwatch/telemetry"
 )
 
 // The baseline test data live with the command that imports them; they are
 // written, with their numpy values, by make_expected.py there.
-const baselineData = "../cmd/driftwatch/testdata/baseline/"
+const baselineData = "../../cmd/driftwatch/testdata/baseline/"
 
 type baselineExpected struct {
 	Rows    int `json:"rows"`
@@ -59,14 +60,14 @@ func readBaselineExpected(t *testing.T) baselineExpected {
 
 // readBaselineTable reads a test data set without its identifier column
 // row_id (what an import leaves out with --exclude row_id).
-// referenceFromTable is ReferenceFromColumns over a table read by dataset,
+// referenceFromTable is FromColumns over a table read by dataset,
 // as driftwatch baseline import calls it.
-func referenceFromTable(t *dataset.Table, m ModelKey, cfg Config, now time.Time) (*Reference, error) {
+func referenceFromTable(t *dataset.Table, m analysis.ModelKey, cfg analysis.Config, now time.Time) (*Reference, error) {
 	cols := make([]Column, len(t.Columns))
 	for i, c := range t.Columns {
 		cols[i] = Column{Name: c.Name, Kind: c.Kind, Numeric: c.Numeric, Categorical: c.Categorical, Missing: c.Missing}
 	}
-	return ReferenceFromColumns(cols, m, cfg, now)
+	return FromColumns(cols, m, cfg, now)
 }
 
 func readBaselineTable(t *testing.T, file string) *dataset.Table {
@@ -83,15 +84,15 @@ func relClose(got, want, tol float64) bool {
 	return math.Abs(got-want) <= tol*math.Max(1, math.Abs(want))
 }
 
-func TestReferenceFromColumnsMatchesNumpy(t *testing.T) {
+func TestFromColumnsMatchesNumpy(t *testing.T) {
 	exp := readBaselineExpected(t)
 	tab := readBaselineTable(t, "ref.csv")
 	if tab.Rows != exp.Rows {
 		t.Fatalf("rows %d, numpy read %d", tab.Rows, exp.Rows)
 	}
-	m := ModelKey{ID: "fraud", Version: "v1"}
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	for _, bins := range []int{10, 7, 4} {
-		cfg := DefaultConfig()
+		cfg := analysis.DefaultConfig()
 		cfg.Bins = bins
 		ref, err := referenceFromTable(tab, m, cfg, time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 		if err != nil {
@@ -138,14 +139,14 @@ func TestReferenceFromColumnsMatchesNumpy(t *testing.T) {
 	}
 }
 
-func TestReferenceFromColumnsSample(t *testing.T) {
+func TestFromColumnsSample(t *testing.T) {
 	tab := readBaselineTable(t, "ref.csv")
 	col := tab.Column("score") // has missing values
 	for _, k := range []int{50, 10000} {
-		cfg := DefaultConfig()
+		cfg := analysis.DefaultConfig()
 		cfg.SampleSize = min(k, 1000)
 		cfg.ReferenceSampleSize = k
-		ref, err := referenceFromTable(tab, ModelKey{ID: "m", Version: "1"}, cfg, time.Now())
+		ref, err := referenceFromTable(tab, analysis.ModelKey{ID: "m", Version: "1"}, cfg, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +156,7 @@ func TestReferenceFromColumnsSample(t *testing.T) {
 		for i := range idx {
 			idx[i] = i
 		}
-		key := func(i int) uint64 { return SampleKey(strconv.Itoa(i)) }
+		key := func(i int) uint64 { return sketch.SampleKey(strconv.Itoa(i)) }
 		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(key(a), key(b)) })
 		idx = idx[:min(k, len(idx))]
 		want := make([]float64, len(idx))
@@ -168,9 +169,9 @@ func TestReferenceFromColumnsSample(t *testing.T) {
 	}
 }
 
-func TestReferenceFromColumnsSameDataSameID(t *testing.T) {
-	m := ModelKey{ID: "fraud", Version: "v1"}
-	cfg := DefaultConfig()
+func TestFromColumnsSameDataSameID(t *testing.T) {
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
+	cfg := analysis.DefaultConfig()
 	a, err := referenceFromTable(readBaselineTable(t, "ref.csv"), m, cfg, time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +187,7 @@ func TestReferenceFromColumnsSameDataSameID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := referenceFromTable(readBaselineTable(t, "ref.csv"), ModelKey{ID: "fraud", Version: "v2"}, cfg, time.Now())
+	d, err := referenceFromTable(readBaselineTable(t, "ref.csv"), analysis.ModelKey{ID: "fraud", Version: "v2"}, cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,11 +196,11 @@ func TestReferenceFromColumnsSameDataSameID(t *testing.T) {
 	}
 }
 
-func TestReferenceFromColumnsMaxCategories(t *testing.T) {
+func TestFromColumnsMaxCategories(t *testing.T) {
 	exp := readBaselineExpected(t)
-	cfg := DefaultConfig()
+	cfg := analysis.DefaultConfig()
 	cfg.MaxCategories = 3
-	ref, err := referenceFromTable(readBaselineTable(t, "ref.csv"), ModelKey{ID: "m", Version: "1"}, cfg, time.Now())
+	ref, err := referenceFromTable(readBaselineTable(t, "ref.csv"), analysis.ModelKey{ID: "m", Version: "1"}, cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,21 +219,21 @@ func TestReferenceFromColumnsMaxCategories(t *testing.T) {
 	}
 }
 
-func TestReferenceFromColumnsErrors(t *testing.T) {
+func TestFromColumnsErrors(t *testing.T) {
 	tab := &dataset.Table{Rows: 3, Columns: []dataset.Column{
 		{Name: "x", Kind: dataset.Numeric, Numeric: []float64{1, 2, 3}},
 		{Name: "empty_col", Kind: dataset.Numeric, Numeric: []float64{}, Missing: 3},
 	}}
-	_, err := referenceFromTable(tab, ModelKey{ID: "m"}, DefaultConfig(), time.Now())
+	_, err := referenceFromTable(tab, analysis.ModelKey{ID: "m"}, analysis.DefaultConfig(), time.Now())
 	if err == nil || !strings.Contains(err.Error(), `"empty_col"`) {
 		t.Errorf("empty column: error %v, want one naming empty_col", err)
 	}
-	if _, err := referenceFromTable(&dataset.Table{}, ModelKey{ID: "m"}, DefaultConfig(), time.Now()); err == nil {
+	if _, err := referenceFromTable(&dataset.Table{}, analysis.ModelKey{ID: "m"}, analysis.DefaultConfig(), time.Now()); err == nil {
 		t.Error("a table without columns gave no error")
 	}
-	cfg := DefaultConfig()
+	cfg := analysis.DefaultConfig()
 	cfg.Bins = 1
-	if _, err := referenceFromTable(tab, ModelKey{ID: "m"}, cfg, time.Now()); err == nil || !strings.Contains(err.Error(), "bins") {
+	if _, err := referenceFromTable(tab, analysis.ModelKey{ID: "m"}, cfg, time.Now()); err == nil || !strings.Contains(err.Error(), "bins") {
 		t.Errorf("bins 1: error %v, want one naming bins", err)
 	}
 }
@@ -291,10 +292,10 @@ func windowSummaries(tab *dataset.Table, union *Reference, sizes []int, base tim
 	return out
 }
 
-func TestReferenceFromWindowsEqualsUnion(t *testing.T) {
+func TestFromWindowsEqualsUnion(t *testing.T) {
 	tab := readBaselineTable(t, "ref.csv")
-	m := ModelKey{ID: "fraud", Version: "v1"}
-	cfg := DefaultConfig()
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
+	cfg := analysis.DefaultConfig()
 	union, err := referenceFromTable(tab, m, cfg, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -303,7 +304,7 @@ func TestReferenceFromWindowsEqualsUnion(t *testing.T) {
 	sizes := []int{97, 150, 1, 200, 152} // 600 rows; columns with missing values end early
 	rows := windowSummaries(tab, union, sizes, base)
 	from, to := base, base.Add(time.Duration(len(sizes))*time.Minute)
-	pin, err := ReferenceFromWindows(rows, m, from, to, cfg, base.Add(time.Hour))
+	pin, err := FromWindows(rows, m, from, to, cfg, base.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,17 +339,17 @@ func TestReferenceFromWindowsEqualsUnion(t *testing.T) {
 	}
 }
 
-func TestReferenceFromWindowsOtherAndCut(t *testing.T) {
-	cfg := DefaultConfig()
+func TestFromWindowsOtherAndCut(t *testing.T) {
+	cfg := analysis.DefaultConfig()
 	cfg.MaxCategories = 2
 	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	rows := []FeatureWindow{
-		{Start: start, Feature: "c", Kind: KindCategorical, Count: 10, Categories: []string{"a", "b"}, CategoryCounts: []uint64{6, 4}},
-		{Start: start.Add(time.Minute), Feature: "c", Kind: KindCategorical, Count: 12, Categories: []string{"b", "z", "a"},
+		{Start: start, Feature: "c", Kind: analysis.KindCategorical, Count: 10, Categories: []string{"a", "b"}, CategoryCounts: []uint64{6, 4}},
+		{Start: start.Add(time.Minute), Feature: "c", Kind: analysis.KindCategorical, Count: 12, Categories: []string{"b", "z", "a"},
 			CategoryCounts: []uint64{5, 3, 1}, Other: 3},
-		{Start: start.Add(time.Minute), Feature: "unused", Kind: KindNumeric, Count: 0},
+		{Start: start.Add(time.Minute), Feature: "unused", Kind: analysis.KindNumeric, Count: 0},
 	}
-	ref, err := ReferenceFromWindows(rows, ModelKey{ID: "m"}, start, start.Add(2*time.Minute), cfg, start)
+	ref, err := FromWindows(rows, analysis.ModelKey{ID: "m"}, start, start.Add(2*time.Minute), cfg, start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,10 +363,10 @@ func TestReferenceFromWindowsOtherAndCut(t *testing.T) {
 	}
 }
 
-func TestReferenceFromWindowsErrors(t *testing.T) {
+func TestFromWindowsErrors(t *testing.T) {
 	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	num := func(min int, edges []float64, counts []uint64) FeatureWindow {
-		return FeatureWindow{Start: start.Add(time.Duration(min) * time.Minute), Feature: "amount", Kind: KindNumeric,
+		return FeatureWindow{Start: start.Add(time.Duration(min) * time.Minute), Feature: "amount", Kind: analysis.KindNumeric,
 			Count: 3, Mean: 1, Edges: edges, BinCounts: counts}
 	}
 	cases := []struct {
@@ -377,66 +378,25 @@ func TestReferenceFromWindowsErrors(t *testing.T) {
 			`feature "amount": windows have different bin edges`},
 		{"warm-up window", []FeatureWindow{num(0, nil, nil)}, `feature "amount": the window at 2026-12-01T12:00:00Z has no bin edges`},
 		{"counts length", []FeatureWindow{num(0, []float64{1}, []uint64{3})}, `feature "amount"`},
-		{"kind", []FeatureWindow{num(0, []float64{1}, []uint64{1, 2}), {Start: start, Feature: "amount", Kind: KindCategorical}},
+		{"kind", []FeatureWindow{num(0, []float64{1}, []uint64{1, 2}), {Start: start, Feature: "amount", Kind: analysis.KindCategorical}},
 			`feature "amount" is numeric in some windows and categorical`},
 		{"no values", nil, "no values"},
 	}
 	for _, c := range cases {
-		_, err := ReferenceFromWindows(c.rows, ModelKey{ID: "m"}, start, start.Add(time.Hour), DefaultConfig(), start)
+		_, err := FromWindows(c.rows, analysis.ModelKey{ID: "m"}, start, start.Add(time.Hour), analysis.DefaultConfig(), start)
 		if err == nil || !strings.Contains(err.Error(), c.says) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.says)
 		}
 	}
 }
 
-// TestPinnedReferenceScoresBinnedTestsOnly scores a window against a reference
-// pinned from windows (no sample): PSI, JS and chi-square, never KS or
-// Wasserstein, as docs/baselines.md says.
-func TestPinnedReferenceScoresBinnedTestsOnly(t *testing.T) {
-	tab := readBaselineTable(t, "ref.csv")
-	m := ModelKey{ID: "fraud", Version: "v1"}
-	cfg := DefaultConfig()
-	union, err := referenceFromTable(tab, m, cfg, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	pin, err := ReferenceFromWindows(windowSummaries(tab, union, []int{300, 300}, start), m, start, start.Add(2*time.Minute), cfg, start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pin.Prepare(cfg.SampleSize)
-	w := NewWindow(&cfg, m, start.Add(time.Hour), pin)
-	amount, country := tab.Column("amount"), tab.Column("country")
-	for i := range amount.Numeric {
-		w.Observe(&telemetry.Event{PredictionID: strconv.Itoa(i), EventTime: start.Add(time.Hour), Model: telemetry.Model{ID: m.ID, Version: m.Version},
-			Features: telemetry.Features{Numeric: map[string]float64{"amount": amount.Numeric[i]}, Categorical: map[string]string{"country": country.Categorical[i]}}},
-			int64(i))
-	}
-	got := map[string]Score{}
-	for _, sc := range cfg.ScoreWindow(w) {
-		got[sc.Feature+"/"+sc.Test] = sc
-	}
-	for _, k := range []string{"amount/" + TestPSI, "amount/" + TestJS, "country/" + TestChi2} {
-		if _, ok := got[k]; !ok {
-			t.Errorf("no %s score against the pinned reference: %v", k, got)
-		}
-	}
-	for _, k := range []string{"amount/" + TestKS, "amount/" + TestWasserstein, "amount/" + TestWassersteinNorm} {
-		if _, ok := got[k]; ok {
-			t.Errorf("a %s score against a reference without sample", k)
-		}
-	}
-	// The same values in the same bins: no drift.
-	if sc := got["amount/"+TestPSI]; sc.Statistic != 0 || sc.NReference != union.Numeric["amount"].N || sc.Drifted {
-		t.Errorf("PSI of the reference's own values: %+v", sc)
-	}
-}
+// t0 is the creation time of the references of these tests.
+var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
-// TestReferenceFromColumnsJoint: with every row sampled, the joint reference is
+// TestFromColumnsJoint: with every row sampled, the joint reference is
 // the mean and covariance of the table's numeric rows; a missing value anywhere
 // means no joint reference.
-func TestReferenceFromColumnsJoint(t *testing.T) {
+func TestFromColumnsJoint(t *testing.T) {
 	r := rand.New(rand.NewPCG(51, 52))
 	const n = 500
 	a, b := make([]float64, n), make([]float64, n)
@@ -451,7 +411,7 @@ func TestReferenceFromColumnsJoint(t *testing.T) {
 		{Name: "b", Kind: dataset.Numeric, Numeric: b},
 		{Name: "c", Kind: dataset.Categorical, Categorical: make([]string, n)},
 	}}
-	ref, err := referenceFromTable(tab, ModelKey{"m", "1"}, DefaultConfig(), t0)
+	ref, err := referenceFromTable(tab, analysis.ModelKey{ID: "m", Version: "1"}, analysis.DefaultConfig(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +429,7 @@ func TestReferenceFromColumnsJoint(t *testing.T) {
 	}
 	tab.Columns[1].Missing = 1
 	tab.Columns[1].Numeric = b[1:]
-	if ref, err := referenceFromTable(tab, ModelKey{"m", "1"}, DefaultConfig(), t0); err != nil || ref.Joint != nil {
+	if ref, err := referenceFromTable(tab, analysis.ModelKey{ID: "m", Version: "1"}, analysis.DefaultConfig(), t0); err != nil || ref.Joint != nil {
 		t.Fatalf("joint with a missing value: %+v, %v", ref.Joint, err)
 	}
 }

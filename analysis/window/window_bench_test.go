@@ -1,10 +1,13 @@
-package analysis
+package window
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -12,10 +15,10 @@ import (
 // features plus a score and class.
 func benchEventSet(n int) []*telemetry.Event {
 	r := rand.New(rand.NewPCG(3, 4))
-	m := ModelKey{"fraud", "v1"}
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	events := make([]*telemetry.Event, n)
 	for i := range events {
-		e := &telemetry.Event{PredictionID: fmt.Sprintf("pred-%08d", i), EventTime: t0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
+		e := &telemetry.Event{PredictionID: fmt.Sprintf("pred-%08d", i), EventTime: windowtest.T0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
 			Features: telemetry.Features{Numeric: map[string]float64{}, Categorical: map[string]string{}}}
 		for f := range 12 {
 			e.Features.Numeric[fmt.Sprintf("num_%02d", f)] = r.NormFloat64()*float64(f+1) + float64(f)
@@ -35,16 +38,16 @@ func benchEventSet(n int) []*telemetry.Event {
 // version with a pinned reference: 13 numeric features (bins, moments,
 // extremes, bottom-k sample) and 4 categorical ones. allocs/op must be 0.
 func BenchmarkWindowObserve(b *testing.B) {
-	cfg := testConfig(b)
+	cfg := windowtest.Config(b)
 	cfg.SampleSize = 1000
-	m := ModelKey{"fraud", "v1"}
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	events := benchEventSet(4096)
-	warm := NewWindow(cfg, m, t0, nil)
+	warm := NewWindow(cfg, m, windowtest.T0, nil)
 	for i, e := range events {
 		warm.Observe(e, int64(i))
 	}
-	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
-	w := NewWindow(cfg, m, t0, ref)
+	ref := reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
+	w := NewWindow(cfg, m, windowtest.T0, ref)
 	for i, e := range events { // warm the samples up to capacity
 		w.Observe(e, int64(i))
 	}
@@ -58,16 +61,16 @@ func BenchmarkWindowObserve(b *testing.B) {
 
 // BenchmarkWindowerObserve adds routing by model version and event time.
 func BenchmarkWindowerObserve(b *testing.B) {
-	cfg := testConfig(b)
+	cfg := windowtest.Config(b)
 	cfg.WindowSize = 1 << 40 // one window: measure routing, not closing
-	refs := NewReferences(cfg, nil)
+	refs := reference.NewStore(cfg, nil)
 	events := benchEventSet(4096)
-	warm := NewWindow(cfg, ModelKey{"fraud", "v1"}, t0, nil)
+	warm := NewWindow(cfg, analysis.ModelKey{ID: "fraud", Version: "v1"}, windowtest.T0, nil)
 	for i, e := range events {
 		warm.Observe(e, int64(i))
 	}
-	refs.Set(BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0))
-	w := NewWindower(cfg, refs)
+	refs.Set(reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0))
+	w := NewWindower(cfg, refs, nil)
 	for i, e := range events {
 		w.Observe(e, int64(i))
 	}
@@ -81,14 +84,14 @@ func BenchmarkWindowerObserve(b *testing.B) {
 // TestWindowObserveDoesNotAllocate pins the zero-allocation property of the
 // per-event update (numeric samples full, categories known).
 func TestWindowObserveDoesNotAllocate(t *testing.T) {
-	cfg := testConfig(t)
-	m := ModelKey{"fraud", "v1"}
+	cfg := windowtest.Config(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	events := benchEventSet(2048)
-	warm := NewWindow(cfg, m, t0, nil)
+	warm := NewWindow(cfg, m, windowtest.T0, nil)
 	for i, e := range events {
 		warm.Observe(e, int64(i))
 	}
-	w := NewWindow(cfg, m, t0, BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0))
+	w := NewWindow(cfg, m, windowtest.T0, reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0))
 	for i, e := range events {
 		w.Observe(e, int64(i))
 	}

@@ -1,29 +1,15 @@
-package analysis
+package evaluate
 
 import (
 	"math"
 	"slices"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
-)
-
-// Severity grades a drift decision. It is verdict.Severity, the one type
-// analysis hands to alerting.
-type Severity = verdict.Severity
-
-// Severities, from none to worst.
-const (
-	SeverityOK       = verdict.SeverityOK
-	SeverityWarning  = verdict.SeverityWarning
-	SeverityCritical = verdict.SeverityCritical
-)
-
-// Feature kinds.
-const (
-	KindNumeric     = "numeric"
-	KindCategorical = "categorical"
+	"github.com/driftwatch/driftwatch/analysis/window"
 )
 
 // Test names, as stored in drift_scores.test.
@@ -60,7 +46,7 @@ type Score struct {
 	// critical level when reached, else the warning level; NaN for
 	// informational tests.
 	Threshold float64
-	Severity  Severity
+	Severity  verdict.Severity
 	Drifted   bool
 	// NReference and NCurrent are the sample sizes of both sides.
 	NReference, NCurrent uint64
@@ -75,14 +61,14 @@ const MinStdDev = 1e-3
 
 // ScoreWindow compares a closed window with the reference it was opened
 // against. Windows without a reference (warm-up) have no scores.
-func (c *Config) ScoreWindow(w *Window) []Score { return c.ScoreWindowAgainst(w, w.Ref) }
+func ScoreWindow(c *analysis.Config, w *window.Window) []Score { return ScoreAgainst(c, w, w.Ref) }
 
-// ScoreWindowAgainst compares a closed window with ref, a reference whose
+// ScoreAgainst compares a closed window with ref, a reference whose
 // bins and categories are those of the reference the window was opened
 // against (a rolling reference built from other windows); features whose
 // bins or categories differ are not scored. A reference without samples
 // (built from stored windows) has no KS or Wasserstein scores.
-func (c *Config) ScoreWindowAgainst(w *Window, ref *Reference) []Score {
+func ScoreAgainst(c *analysis.Config, w *window.Window, ref *reference.Reference) []Score {
 	if w.Ref == nil || ref == nil {
 		return nil
 	}
@@ -93,7 +79,7 @@ func (c *Config) ScoreWindowAgainst(w *Window, ref *Reference) []Score {
 		if nr == nil || opened == nil || s.Count == 0 || s.Bins == nil || !slices.Equal(nr.Edges, opened.Edges) || len(nr.Counts) != len(s.Bins) {
 			continue
 		}
-		out = c.scoreNumeric(out, name, nr, s)
+		out = scoreNumeric(c, out, name, nr, s)
 	}
 	for i, name := range w.CategoricalNames() {
 		cr, opened := ref.Categorical[name], w.Ref.Categorical[name]
@@ -101,15 +87,15 @@ func (c *Config) ScoreWindowAgainst(w *Window, ref *Reference) []Score {
 		if cr == nil || opened == nil || s.Count == 0 || s.Counts == nil || !slices.Equal(cr.Categories, opened.Categories) {
 			continue
 		}
-		out = c.scoreCategorical(out, name, cr, s)
+		out = scoreCategorical(c, out, name, cr, s)
 	}
 	if ref == w.Ref {
-		out = c.scoreJoint(out, w, ref.Joint)
+		out = scoreJoint(c, out, w, ref.Joint)
 	}
-	c.decide(out, TestPSI, c.Thresholds.PSI)
-	c.decide(out, TestMahalanobis, c.Thresholds.Mahalanobis)
-	c.decide(out, TestKS, c.Thresholds.WassersteinNorm)
-	c.decide(out, TestChi2, c.Thresholds.LInf)
+	decide(c, out, TestPSI, c.Thresholds.PSI)
+	decide(c, out, TestMahalanobis, c.Thresholds.Mahalanobis)
+	decide(c, out, TestKS, c.Thresholds.WassersteinNorm)
+	decide(c, out, TestChi2, c.Thresholds.LInf)
 	return out
 }
 
@@ -117,19 +103,19 @@ func (c *Config) ScoreWindowAgainst(w *Window, ref *Reference) []Score {
 func informational(feature, kind, test string, stat float64, nRef, nCur uint64) Score {
 	nan := math.NaN()
 	return Score{Feature: feature, Kind: kind, Test: test, Statistic: stat, PValue: nan, Effect: nan,
-		AdjustedP: nan, Threshold: nan, Severity: SeverityOK, NReference: nRef, NCurrent: nCur}
+		AdjustedP: nan, Threshold: nan, Severity: verdict.SeverityOK, NReference: nRef, NCurrent: nCur}
 }
 
-func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s *sketch.Numeric) []Score {
+func scoreNumeric(c *analysis.Config, out []Score, name string, nr *reference.Numeric, s *sketch.Numeric) []Score {
 	ref, cur := toFloats(nr.Counts), toFloats(s.Bins)
 	var nRef uint64
 	for _, c := range nr.Counts {
 		nRef += c
 	}
 	psi := stat.PSI(ref, cur)
-	out = append(out, Score{Feature: name, Kind: KindNumeric, Test: TestPSI, Statistic: psi,
+	out = append(out, Score{Feature: name, Kind: analysis.KindNumeric, Test: TestPSI, Statistic: psi,
 		PValue: stat.PSIPValue(psi, int(nRef), int(s.Count), len(ref)), Effect: psi, NReference: nRef, NCurrent: s.Count})
-	out = append(out, informational(name, KindNumeric, TestJS, stat.JensenShannon(ref, cur), nRef, s.Count))
+	out = append(out, informational(name, analysis.KindNumeric, TestJS, stat.JensenShannon(ref, cur), nRef, s.Count))
 
 	if len(nr.Sample) == 0 {
 		return out // a reference without samples: binned tests only
@@ -142,16 +128,16 @@ func (c *Config) scoreNumeric(out []Score, name string, nr *NumericReference, s 
 	w1 := stat.Wasserstein1(nr.Sorted(), sample)
 	wn := w1 / math.Max(math.Sqrt(nr.Variance), MinStdDev)
 	nRefSample := uint64(len(nr.Sample))
-	out = append(out, informational(name, KindNumeric, TestWasserstein, w1, nRefSample, nSample))
-	out = append(out, informational(name, KindNumeric, TestWassersteinNorm, wn, nRefSample, nSample))
+	out = append(out, informational(name, analysis.KindNumeric, TestWasserstein, w1, nRefSample, nSample))
+	out = append(out, informational(name, analysis.KindNumeric, TestWassersteinNorm, wn, nRefSample, nSample))
 	head := nr.Head()
 	ks := stat.KolmogorovSmirnov(head, sample)
-	out = append(out, Score{Feature: name, Kind: KindNumeric, Test: TestKS, Statistic: ks.Statistic, PValue: ks.PValue,
+	out = append(out, Score{Feature: name, Kind: analysis.KindNumeric, Test: TestKS, Statistic: ks.Statistic, PValue: ks.PValue,
 		Effect: wn, NReference: uint64(len(head)), NCurrent: nSample, Method: ks.Method})
 	return out
 }
 
-func (c *Config) scoreCategorical(out []Score, name string, cr *CategoricalReference, s *sketch.Categorical) []Score {
+func scoreCategorical(c *analysis.Config, out []Score, name string, cr *reference.Categorical, s *sketch.Categorical) []Score {
 	ref := make([]float64, len(cr.Counts)+1)
 	cur := make([]float64, len(cr.Counts)+1)
 	for i := range cr.Counts {
@@ -162,18 +148,18 @@ func (c *Config) scoreCategorical(out []Score, name string, cr *CategoricalRefer
 	cur[len(cr.Counts)] = float64(s.Other)
 	chi := stat.ChiSquare(ref, cur)
 	linf := stat.LInfinity(ref, cur)
-	out = append(out, Score{Feature: name, Kind: KindCategorical, Test: TestChi2, Statistic: chi.Statistic, PValue: chi.PValue,
+	out = append(out, Score{Feature: name, Kind: analysis.KindCategorical, Test: TestChi2, Statistic: chi.Statistic, PValue: chi.PValue,
 		Effect: linf, NReference: cr.N, NCurrent: s.Count})
-	out = append(out, informational(name, KindCategorical, TestPSI, stat.PSI(ref, cur), cr.N, s.Count))
-	out = append(out, informational(name, KindCategorical, TestJS, stat.JensenShannon(ref, cur), cr.N, s.Count))
-	out = append(out, informational(name, KindCategorical, TestLInf, linf, cr.N, s.Count))
+	out = append(out, informational(name, analysis.KindCategorical, TestPSI, stat.PSI(ref, cur), cr.N, s.Count))
+	out = append(out, informational(name, analysis.KindCategorical, TestJS, stat.JensenShannon(ref, cur), cr.N, s.Count))
+	out = append(out, informational(name, analysis.KindCategorical, TestLInf, linf, cr.N, s.Count))
 	return out
 }
 
 // decide takes the decisions of one test across the window's features:
 // Benjamini–Hochberg over the p-values of the features with enough
 // observations, then the effect-size levels.
-func (c *Config) decide(scores []Score, test string, th Threshold) {
+func decide(c *analysis.Config, scores []Score, test string, th analysis.Threshold) {
 	var idx []int
 	var p []float64
 	for i := range scores {
@@ -181,10 +167,10 @@ func (c *Config) decide(scores []Score, test string, th Threshold) {
 		if sc.Test != test {
 			continue
 		}
-		if test == TestPSI && sc.Kind != KindNumeric {
+		if test == TestPSI && sc.Kind != analysis.KindNumeric {
 			continue
 		}
-		sc.Severity, sc.Threshold, sc.AdjustedP = SeverityOK, th.Warning, math.NaN()
+		sc.Severity, sc.Threshold, sc.AdjustedP = verdict.SeverityOK, th.Warning, math.NaN()
 		if sc.NReference < uint64(c.MinCount) || sc.NCurrent < uint64(c.MinCount) || math.IsNaN(sc.PValue) {
 			continue
 		}
@@ -201,9 +187,9 @@ func (c *Config) decide(scores []Score, test string, th Threshold) {
 		if !rejected[j] || !(sc.Effect >= th.Warning) {
 			continue
 		}
-		sc.Drifted, sc.Severity = true, SeverityWarning
+		sc.Drifted, sc.Severity = true, verdict.SeverityWarning
 		if sc.Effect >= th.Critical {
-			sc.Severity, sc.Threshold = SeverityCritical, th.Critical
+			sc.Severity, sc.Threshold = verdict.SeverityCritical, th.Critical
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package analysis
+package window
 
 import (
 	"fmt"
@@ -6,57 +6,13 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
-
-var t0 = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-
-func testConfig(t testing.TB) *Config {
-	t.Helper()
-	cfg := DefaultConfig()
-	cfg.WindowSize, cfg.AllowedLateness = 10*time.Second, 2*time.Second
-	cfg.WarmupWindows, cfg.SampleSize, cfg.MaxCategories, cfg.MinCount = 2, 200, 16, 10
-	cfg = cfg.WithDerived()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	return &cfg
-}
-
-// randomEvent returns an event of model m at time at with 4 numeric and 2
-// categorical features, some missing.
-func randomEvent(r *rand.Rand, id int, m ModelKey, at time.Time) *telemetry.Event {
-	e := &telemetry.Event{
-		PredictionID: fmt.Sprintf("p-%d", id),
-		EventTime:    at,
-		Model:        telemetry.Model{ID: m.ID, Version: m.Version},
-		Features: telemetry.Features{
-			Numeric:     map[string]float64{},
-			Categorical: map[string]string{},
-		},
-	}
-	for f := range 4 {
-		if r.Float64() < 0.1 {
-			continue // missing
-		}
-		e.Features.Numeric[fmt.Sprintf("x%d", f)] = r.NormFloat64()*float64(f+1) + float64(f)
-	}
-	e.Features.Categorical["country"] = []string{"DE", "FR", "US", "GB", "IT"}[r.IntN(5)]
-	if r.Float64() < 0.8 {
-		e.Features.Categorical["device"] = []string{"ios", "android", "web"}[r.IntN(3)]
-	}
-	score := r.Float64()
-	e.Prediction.Score = &score
-	if score > 0.5 {
-		e.Prediction.Class = "fraud"
-	} else {
-		e.Prediction.Class = "ok"
-	}
-	return e
-}
 
 func sameSample(t *testing.T, name string, a, b *sketch.Sample) {
 	t.Helper()
@@ -94,23 +50,23 @@ func closeRel(a, b float64) bool {
 // state of the whole (exact counts, bins, extremes and sample; moments to
 // rounding).
 func TestMergeEqualsUnion(t *testing.T) {
-	cfg := testConfig(t)
-	m := ModelKey{"fraud", "v1"}
+	cfg := windowtest.Config(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
 	r := rand.New(rand.NewPCG(1, 2))
 	// A reference so that windows have bins and category counts.
-	warm := NewWindow(cfg, m, t0, nil)
+	warm := NewWindow(cfg, m, windowtest.T0, nil)
 	for i := range 500 {
-		warm.Observe(randomEvent(r, -i-1, m, t0), int64(i))
+		warm.Observe(windowtest.RandomEvent(r, -i-1, m, windowtest.T0), int64(i))
 	}
-	ref := BuildReference(warm, cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
-	for _, withRef := range []*Reference{nil, ref} {
+	ref := reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
+	for _, withRef := range []*reference.Reference{nil, ref} {
 		for trial := range 20 {
 			n := 1 + r.IntN(1500)
 			events := make([]*telemetry.Event, n)
 			for i := range events {
-				events[i] = randomEvent(r, trial*100000+i, m, t0)
+				events[i] = windowtest.RandomEvent(r, trial*100000+i, m, windowtest.T0)
 			}
-			a, b, u := NewWindow(cfg, m, t0, withRef), NewWindow(cfg, m, t0, withRef), NewWindow(cfg, m, t0, withRef)
+			a, b, u := NewWindow(cfg, m, windowtest.T0, withRef), NewWindow(cfg, m, windowtest.T0, withRef), NewWindow(cfg, m, windowtest.T0, withRef)
 			for i, e := range events {
 				u.Observe(e, int64(i))
 				if r.IntN(3) == 0 {
@@ -126,18 +82,18 @@ func TestMergeEqualsUnion(t *testing.T) {
 }
 
 func TestReferenceDecilesAndCategories(t *testing.T) {
-	cfg := testConfig(t)
-	m := ModelKey{"m", "1"}
-	w := NewWindow(cfg, m, t0, nil)
+	cfg := windowtest.Config(t)
+	m := analysis.ModelKey{ID: "m", Version: "1"}
+	w := NewWindow(cfg, m, windowtest.T0, nil)
 	// Values 1..100 → numpy.quantile(range(1,101), [.1,...,.9]) = 10.9, 20.8, ..., 90.1
 	for i := 1; i <= 100; i++ {
 		v := float64(i)
-		e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0,
+		e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: windowtest.T0,
 			Features: telemetry.Features{Numeric: map[string]float64{"x": v}, Categorical: map[string]string{"c": []string{"a", "a", "b"}[i%3]}}}
 		w.Observe(e, int64(i))
 	}
 	cfg.SampleSize = 200
-	ref := BuildReference(w, 10, cfg.SampleSize, "warmup", 1, t0)
+	ref := reference.Build(w.Sketches(), 10, cfg.SampleSize, "warmup", 1, windowtest.T0)
 	want := []float64{10.9, 20.8, 30.7, 40.6, 50.5, 60.4, 70.3, 80.2, 90.1}
 	got := ref.Numeric["x"].Edges
 	for i := range want {

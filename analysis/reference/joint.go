@@ -1,0 +1,57 @@
+package reference
+
+import (
+	"slices"
+
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+)
+
+// jointFromSamples builds the joint reference of the numeric features from
+// their bottom-k samples: the events sampled for every feature (same keys)
+// are the rows. It returns nil when there are fewer than two features, not
+// more rows than features, or the covariance is singular.
+func jointFromSamples(names []string, samples []*sketch.Sample) *stat.Joint {
+	if len(names) < 2 {
+		return nil
+	}
+	order := slices.Clone(names)
+	slices.Sort(order)
+	idx := make([]int, len(order))
+	for i, n := range order {
+		idx[i] = slices.Index(names, n)
+	}
+	byKey := make([]map[uint64]float64, len(order))
+	for i, j := range idx {
+		s := samples[j]
+		vals := s.Values()
+		byKey[i] = make(map[uint64]float64, s.Len())
+		for k, key := range s.Keys() {
+			byKey[i][key] = vals[k]
+		}
+	}
+	first := samples[idx[0]]
+	keys := slices.Clone(first.Keys())
+	slices.Sort(keys)
+	var rows [][]float64
+	for _, key := range keys {
+		row := make([]float64, len(order))
+		ok := true
+		for i := range order {
+			v, found := byKey[i][key]
+			if !found {
+				ok = false
+				break
+			}
+			row[i] = v
+		}
+		if ok {
+			rows = append(rows, row)
+		}
+	}
+	j, err := stat.NewJoint(order, rows)
+	if err != nil {
+		return nil
+	}
+	return j
+}

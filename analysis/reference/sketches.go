@@ -1,0 +1,91 @@
+package reference
+
+import (
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+)
+
+// Sketches is the state of a model version over one window, or over
+// several merged, that references are built from: window.Window.Sketches
+// returns a view of a window's. Names and states go index for index; the
+// slices are the window's own, not copies.
+type Sketches struct {
+	// Model is the model version.
+	Model analysis.ModelKey
+	// Start is the (first) window's start.
+	Start time.Time
+	// FirstOffset is the smallest Kafka offset the window counted, which
+	// with Start identifies a window re-read after a failed write.
+	FirstOffset int64
+	// Events is the number of events counted.
+	Events uint64
+	// NumericNames and Numeric are the numeric features' states.
+	NumericNames []string
+	Numeric      []sketch.Numeric
+	// CategoricalNames and Categorical are the categorical features' states.
+	CategoricalNames []string
+	Categorical      []sketch.Categorical
+	// Signals are the signal partials, in Config.Signals order.
+	Signals []signal.Partial
+}
+
+// warmup is a model version's warm-up in progress: the merged states of its
+// first windows, bounded like a window's (MaxFeatures, and the reference
+// sample size and MaxCategories per feature).
+type warmup struct {
+	state   Sketches
+	num     map[string]int
+	cat     map[string]int
+	windows int
+	seen    map[[2]int64]bool // (start, first offset) of the windows merged
+}
+
+func newWarmup(cfg *analysis.Config, s Sketches) *warmup {
+	return &warmup{
+		state: Sketches{Model: s.Model, Start: s.Start, Signals: cfg.Signals.NewPartials()},
+		num:   make(map[string]int), cat: make(map[string]int), seen: make(map[[2]int64]bool),
+	}
+}
+
+// add merges s, the state of a disjoint set of events of the same model
+// version, into the warm-up: features are matched by name, samples merge to
+// the bottom-k sample of the union.
+func (wu *warmup) add(cfg *analysis.Config, s Sketches) {
+	st := &wu.state
+	st.Events += s.Events
+	if len(s.Signals) == len(st.Signals) {
+		for i, p := range st.Signals {
+			p.Merge(s.Signals[i])
+		}
+	}
+	features := func() int { return len(st.NumericNames) + len(st.CategoricalNames) }
+	for j, name := range s.NumericNames {
+		i, ok := wu.num[name]
+		if !ok {
+			if features() >= cfg.MaxFeatures {
+				continue
+			}
+			i = len(st.Numeric)
+			wu.num[name] = i
+			st.NumericNames = append(st.NumericNames, name)
+			st.Numeric = append(st.Numeric, sketch.NewNumeric(cfg.ReferenceSampleSize, 0))
+		}
+		st.Numeric[i].Merge(&s.Numeric[j])
+	}
+	for j, name := range s.CategoricalNames {
+		i, ok := wu.cat[name]
+		if !ok {
+			if features() >= cfg.MaxFeatures {
+				continue
+			}
+			i = len(st.Categorical)
+			wu.cat[name] = i
+			st.CategoricalNames = append(st.CategoricalNames, name)
+			st.Categorical = append(st.Categorical, sketch.NewCategorical(nil))
+		}
+		st.Categorical[i].Merge(&s.Categorical[j], cfg.MaxCategories)
+	}
+}
