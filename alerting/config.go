@@ -20,6 +20,7 @@ const (
 	DefaultMaxAttempts    = 5
 	DefaultInitialBackoff = time.Second
 	DefaultMaxBackoff     = time.Minute
+	DefaultStaleAfter     = time.Hour
 	DefaultSource         = "driftwatch"
 )
 
@@ -43,6 +44,14 @@ type Config struct {
 	// driftwatch_alerts_untracked_total and logged): alerts already pending
 	// or firing go on. Default: 10000.
 	MaxAlerts int `yaml:"max_alerts"`
+	// StaleAfter ends the alerts of series that went silent: a pending or
+	// firing alert that gets no observation (drifted or clean) for this long,
+	// in wall-clock time, because its model version stopped sending events
+	// or its feature left them, is dropped (pending) or resolved with a
+	// summary saying it went stale (firing), and counted in
+	// driftwatch_alerts_stale_total. Without it the alert state of a silent
+	// version would stay forever and its incident never close. Default: 1h.
+	StaleAfter time.Duration `yaml:"stale_after"`
 	// QueueSize bounds each receiver's delivery queue; notifications refused
 	// when it is full are counted and recorded as dropped. Default: 1000.
 	QueueSize int `yaml:"queue_size"`
@@ -72,6 +81,7 @@ func DefaultConfig() Config {
 	return Config{
 		PendingWindows: DefaultPendingWindows,
 		MaxAlerts:      10000,
+		StaleAfter:     DefaultStaleAfter,
 		ResolveWindows: DefaultResolveWindows,
 		QueueSize:      DefaultQueueSize,
 		MaxAttempts:    DefaultMaxAttempts,
@@ -176,6 +186,9 @@ func (c Config) validateCore() error {
 		if f.v < 1 {
 			return fmt.Errorf("%s: must be positive, got %d", f.name, f.v)
 		}
+	}
+	if c.StaleAfter <= 0 {
+		return fmt.Errorf("stale_after: must be positive, got %s", c.StaleAfter)
 	}
 	if c.InitialBackoff <= 0 {
 		return fmt.Errorf("initial_backoff: must be positive, got %s", c.InitialBackoff)

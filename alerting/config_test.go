@@ -57,7 +57,7 @@ func TestConfigGood(t *testing.T) {
 	if err != nil {
 		t.Fatalf("minimal.good.yml: %v", err)
 	}
-	want := alerting.Config{PendingWindows: 2, ResolveWindows: 2, MaxAlerts: 10000, QueueSize: 1000, MaxAttempts: 5,
+	want := alerting.Config{PendingWindows: 2, ResolveWindows: 2, MaxAlerts: 10000, StaleAfter: time.Hour, QueueSize: 1000, MaxAttempts: 5,
 		InitialBackoff: time.Second, MaxBackoff: time.Minute, Source: "driftwatch"}
 	if !reflect.DeepEqual(minimal, want) {
 		t.Errorf("defaults %+v, want %+v", minimal, want)
@@ -137,6 +137,7 @@ func TestConfigBad(t *testing.T) {
 		"unknown-key.bad.yml":           "field pending_window not found",
 		"unknown-receiver-key.bad.yml":  "field url not found",
 		"negative-pending.bad.yml":      "pending_windows: must be positive, got -1",
+		"stale-zero.bad.yml":            "stale_after: must be positive, got 0s",
 		"backoff.bad.yml":               "max_backoff: 1s is less than initial_backoff 10s",
 		"pagerduty-missing-key.bad.yml": "pagerduty[0].routing_key_file: reading secret: open testdata/does-not-exist",
 		"pagerduty-short-key.bad.yml":   "pagerduty[1].routing_key_file: routing key must be 32 characters",

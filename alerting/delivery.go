@@ -104,6 +104,19 @@ func (m *Manager) Run(ctx context.Context) error {
 			})
 		}
 	}
+	wg.Go(func() {
+		// Series that went silent get no observation to end their alerts.
+		t := time.NewTicker(max(m.cfg.StaleAfter/10, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				m.sweepNow()
+			}
+		}
+	})
 	if m.rec != nil {
 		wg.Go(func() {
 			t := time.NewTicker(time.Second)

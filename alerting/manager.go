@@ -34,6 +34,7 @@ type Manager struct {
 	mu     sync.Mutex
 	alerts map[string]*state // pending and firing alerts only
 	closed bool
+	swept  time.Time // when stale alerts were last looked for
 
 	records   recordBuffer
 	ok, fail  atomic.Int64
@@ -47,6 +48,7 @@ type state struct {
 	clean   int           // consecutive clean windows while firing
 	notice  *Notification // last firing notification, re-sent to receivers that need refreshes
 	sent    []mark        // per lane: what was last queued
+	seen    time.Time     // wall clock of the last observation, for StaleAfter
 }
 
 // mark is what was last queued to one receiver for one alert.
@@ -148,6 +150,7 @@ func (m *Manager) Observe(ctx context.Context, obs []Observation) {
 	for i := range obs {
 		recs = m.observe(&obs[i], now, recs)
 	}
+	recs = m.sweep(now, recs)
 	m.updateActive()
 	m.mu.Unlock()
 	m.record(recs...)
@@ -170,7 +173,7 @@ func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record
 		st = &state{
 			alert: Alert{Key: key, ModelID: o.ModelID, ModelVersion: o.ModelVersion, Feature: o.Feature,
 				State: StatePending, StartsAt: o.WindowStart},
-			sent: make([]mark, len(m.lanes)),
+			sent: make([]mark, len(m.lanes)), seen: now,
 		}
 		m.alerts[key] = st
 		st.update(o)
@@ -185,6 +188,7 @@ func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record
 		m.met.ignored.Inc()
 		return recs
 	}
+	st.seen = now
 	switch st.alert.State {
 	case StatePending:
 		if !drifted {
@@ -222,6 +226,56 @@ func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record
 			recs = append(recs, m.stateRecord(st, StateResolved, now))
 			m.enqueueAll(st, n, now)
 		}
+	}
+	return recs
+}
+
+// sweepNow ends the alerts of silent series (see sweep) when no observation
+// arrives to do it.
+func (m *Manager) sweepNow() {
+	now := m.now()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	recs := m.sweep(now, nil)
+	m.updateActive()
+	m.mu.Unlock()
+	m.record(recs...)
+}
+
+// sweep ends the alerts of series silent for StaleAfter: a pending one is
+// dropped, a firing one resolved with a notification saying it went stale.
+// It looks at most every StaleAfter/10, so that a full map is not scanned
+// for every observation; m.mu is held.
+func (m *Manager) sweep(now time.Time, recs []Record) []Record {
+	if now.Sub(m.swept) < m.cfg.StaleAfter/10 {
+		return recs
+	}
+	m.swept = now
+	for key, st := range m.alerts {
+		silent := now.Sub(st.seen)
+		if silent < m.cfg.StaleAfter {
+			continue
+		}
+		delete(m.alerts, key)
+		m.met.stale.WithLabelValues(st.alert.State).Inc()
+		n := &Notification{
+			Key: st.alert.Key, Status: StatusResolved, Stale: true, Severity: st.alert.Severity,
+			ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature,
+			StartsAt: st.alert.StartsAt, EndsAt: st.alert.LastWindowEnd, WindowEnd: st.alert.LastWindowEnd,
+			DashboardURL: m.cfg.DashboardURL,
+		}
+		n.Summary = alert.Summary(alert.WhatOf(n), n.ModelID, n.ModelVersion, n.Feature, time.Time{}, n.WindowEnd, nil)
+		st.alert.Summary = n.Summary
+		m.log.Info("alert series silent", "key", key, "state", st.alert.State, "silent", silent.Round(time.Second))
+		if st.alert.State == StatePending {
+			recs = append(recs, m.stateRecord(st, StateInactive, now))
+			continue
+		}
+		recs = append(recs, m.stateRecord(st, StateResolved, now))
+		m.enqueueAll(st, n, now)
 	}
 	return recs
 }

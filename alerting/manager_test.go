@@ -650,3 +650,99 @@ func TestMaxAlertsBoundsTrackedAlerts(t *testing.T) {
 		t.Fatalf("%d alerts fired for max_alerts 2", len(f.got))
 	}
 }
+
+// TestSilentSeriesGoStale: a version that stops sending windows ends its
+// alerts after stale_after: its firing alert is resolved (marked stale,
+// notified, recorded) and its pending one dropped, both counted, while a
+// series that keeps sending stays firing. Without it, the alert state of
+// every version a producer ever sent would stay.
+func TestSilentSeriesGoStale(t *testing.T) {
+	cfg := alerttest.FastConfig()
+	cfg.PendingWindows, cfg.StaleAfter = 2, 300*time.Millisecond
+	f := &fake{}
+	var mu sync.Mutex
+	var recs []alerting.Record
+	rec := alerting.RecorderFunc(func(_ context.Context, rs []alerting.Record) error {
+		mu.Lock()
+		recs = append(recs, rs...)
+		mu.Unlock()
+		return nil
+	})
+	reg := prometheus.NewRegistry()
+	m, err := alerting.NewWithNotifiers(cfg, map[string]alerting.Notifier{"test": f}, rec, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	drift := alerttest.PSI(0.5, crit)
+	m.Observe(ctx, []alerting.Observation{
+		alerttest.Window(0, "fraud", "old", "amount", crit, drift),
+		alerttest.Window(0, "fraud", "burst", "amount", crit, drift),
+		alerttest.Window(0, "fraud", "live", "amount", crit, drift),
+	})
+	m.Observe(ctx, []alerting.Observation{
+		alerttest.Window(1, "fraud", "old", "amount", crit, drift),
+		alerttest.Window(1, "fraud", "live", "amount", crit, drift),
+	})
+	// Only "live" keeps sending, for well over stale_after.
+	for i := 2; i < 22; i++ {
+		time.Sleep(50 * time.Millisecond)
+		m.Observe(ctx, []alerting.Observation{alerttest.Window(i, "fraud", "live", "amount", crit, drift)})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.notes()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	active := m.Active()
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+
+	if len(active) != 1 || active[0].ModelVersion != "live" || active[0].State != alerting.StateFiring {
+		t.Fatalf("active alerts %+v, want only the live version firing", active)
+	}
+	var stale *alerting.Notification
+	f.mu.Lock()
+	for _, n := range f.got {
+		if n.ModelVersion == "burst" {
+			t.Errorf("the pending alert of the silent burst was notified: %+v", n)
+		}
+		if n.ModelVersion == "old" && n.Status == alerting.StatusResolved {
+			stale = n
+		}
+	}
+	f.mu.Unlock()
+	if stale == nil || !stale.Stale || !strings.Contains(stale.Summary, "resolved as stale") || !stale.EndsAt.Equal(stale.WindowEnd) {
+		t.Fatalf("resolution of the silent firing alert: %+v", stale)
+	}
+	mu.Lock()
+	states := map[string]string{}
+	for _, r := range recs {
+		if r.Kind == alerting.KindState {
+			states[r.ModelVersion] += r.State + " "
+		}
+	}
+	mu.Unlock()
+	if states["old"] != "pending firing resolved " || states["burst"] != "pending inactive " || states["live"] != "pending firing " {
+		t.Fatalf("state records %v", states)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "driftwatch_alerts_stale_total" {
+			for _, mt := range mf.GetMetric() {
+				got[mt.GetLabel()[0].GetValue()] = mt.GetCounter().GetValue()
+			}
+		}
+	}
+	if got["firing"] != 1 || got["pending"] != 1 {
+		t.Fatalf("driftwatch_alerts_stale_total %v, want one firing and one pending", got)
+	}
+}

@@ -14,6 +14,7 @@ type metrics struct {
 	stateChanges  *prometheus.CounterVec // state
 	ignored       prometheus.Counter
 	untracked     prometheus.Counter
+	stale         *prometheus.CounterVec // state the alert was in
 	recordErrors  prometheus.Counter
 	recordsDrop   prometheus.Counter
 }
@@ -44,6 +45,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "driftwatch_alerts_untracked_total",
 			Help: "Drifted observations of new series not tracked because max_alerts alerts were pending or firing.",
 		}),
+		stale: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_stale_total",
+			Help: "Alerts ended because their series got no observation for stale_after (its model version or feature went silent), by the state they were in: pending (dropped) or firing (resolved).",
+		}, []string{"state"}),
 		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_alerts_record_errors_total",
 			Help: "Batches of alert records the recorder failed to store.",
@@ -61,7 +66,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, s := range []string{StatePending, StateFiring, StateResolved, StateInactive} {
 		m.stateChanges.WithLabelValues(s)
 	}
-	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.untracked, m.recordErrors, m.recordsDrop} {
+	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.untracked, m.stale, m.recordErrors, m.recordsDrop} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering alerting metrics: %w", err)
 		}

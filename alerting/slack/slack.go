@@ -184,7 +184,7 @@ func NewMessage(n *alert.Notification) Message {
 		fields = append(fields, field("Since", n.StartsAt.UTC().Format("2006-01-02 15:04:05Z")))
 	}
 	// At most maxWhat + 2×(maxValue+2) + 100 characters: within maxSectionTxt.
-	summary := alert.Summary(escTrunc(alert.What(n.Status, n.Severity, n.Tests), maxWhat),
+	summary := alert.Summary(escTrunc(alert.WhatOf(n), maxWhat),
 		n.ModelID, n.ModelVersion, n.Feature, n.WindowStart, n.WindowEnd, value)
 	blocks := []Block{
 		{Type: "header", Text: header},

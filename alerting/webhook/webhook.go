@@ -59,8 +59,12 @@ type Payload struct {
 	Tests []Test `json:"tests"`
 	// StartsAt is the start of the first drifted window (RFC 3339).
 	StartsAt time.Time `json:"starts_at"`
-	// EndsAt is the end of the window that resolved the alert; null while firing.
+	// EndsAt is the end of the window that resolved the alert (of the last
+	// window seen, for a stale resolution); null while firing.
 	EndsAt *time.Time `json:"ends_at"`
+	// Stale is true when the alert was resolved because its series went
+	// silent (alerting.stale_after), not by clean windows; omitted otherwise.
+	Stale bool `json:"stale,omitempty"`
 	// WindowEnd is the end of the window that caused this notification.
 	WindowEnd time.Time `json:"window_end"`
 	// DashboardURL links to a dashboard; omitted when none is configured.
@@ -83,7 +87,7 @@ func NewPayload(n *alert.Notification) Payload {
 		Version: Version, Key: n.Key, Status: n.Status, Severity: string(n.Severity),
 		ModelID: n.ModelID, ModelVersion: n.ModelVersion, Feature: n.Feature, Summary: n.Summary,
 		Tests: make([]Test, 0, len(n.Tests)), StartsAt: n.StartsAt.UTC(), WindowEnd: n.WindowEnd.UTC(),
-		DashboardURL: n.DashboardURL,
+		DashboardURL: n.DashboardURL, Stale: n.Stale,
 	}
 	if !n.EndsAt.IsZero() {
 		e := n.EndsAt.UTC()

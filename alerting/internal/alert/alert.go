@@ -60,8 +60,13 @@ type Notification struct {
 	Tests []TestResult
 	// StartsAt is the start of the first drifted window of the alert.
 	StartsAt time.Time
-	// EndsAt is the end of the window that resolved the alert; zero while firing.
+	// EndsAt is the end of the window that resolved the alert (of the last
+	// window seen, for a stale alert); zero while firing.
 	EndsAt time.Time
+	// Stale says that a resolved alert was resolved because its series got
+	// no observation for alerting.stale_after (its model version or feature
+	// went silent), not by clean windows.
+	Stale bool
 	// WindowStart and WindowEnd bound the window that caused this notification.
 	WindowStart, WindowEnd time.Time
 	// DashboardURL links to a dashboard, empty when none is configured.

@@ -52,17 +52,32 @@ func Title(n *Notification) string {
 	return b.String()
 }
 
-// What is how a summary starts: "drift resolved" for a resolved alert, else
+// What is how a summary starts: "drift resolved" for a resolved alert
+// ("drift resolved as stale (no newer window)" for a stale one), else
 // the worst test and its statistic ("psi 0.41"), or "drift <severity>" when
 // there is no test.
 func What(status string, sev Severity, tests []TestResult) string {
 	if status == StatusResolved {
 		return "drift resolved"
 	}
+	if status == whatStale {
+		return "drift resolved as stale (no newer window)"
+	}
 	if i := Worst(tests); i >= 0 {
 		return tests[i].Test + " " + FormatFloat(tests[i].Statistic)
 	}
 	return "drift " + string(sev)
+}
+
+// whatStale is the pseudo-status What renders for a stale resolution.
+const whatStale = "stale"
+
+// WhatOf is What for notification n: a stale resolution says so.
+func WhatOf(n *Notification) string {
+	if n.Stale {
+		return What(whatStale, n.Severity, n.Tests)
+	}
+	return What(n.Status, n.Severity, n.Tests)
 }
 
 // Summary is the one-line text of an alert, e.g.
