@@ -27,7 +27,9 @@ type Config struct {
 	// GroupID is the Kafka consumer group.
 	// Default: driftwatch
 	GroupID string `yaml:"group_id"`
-	// DeadLetterTopic receives messages that cannot be processed.
+	// DeadLetterTopic receives messages that cannot be processed. It must
+	// exist and accept the principal's writes (the monitor checks both at
+	// start-up).
 	// Default: "", which WithDerived makes <topic>.dlq
 	DeadLetterTopic string `yaml:"dead_letter_topic"`
 	// StartOffset is where a partition without a committed offset starts:

@@ -10,6 +10,8 @@
 //
 // A DeadLetterWriter copies rejected messages, with the reason and origin in
 // headers, to a dead-letter topic and waits for the broker's acknowledgement.
+// CheckWritable asks a broker, before the first dead letter, whether the
+// principal may write that topic.
 //
 // StartEmbedded runs an in-process Kafka-compatible broker (kfake) on a
 // loopback TCP port for the demo and for tests.

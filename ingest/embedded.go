@@ -9,6 +9,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // EmbeddedConfig configures the in-process broker.
@@ -33,6 +34,29 @@ type EmbeddedConfig struct {
 type EmbeddedUser struct {
 	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
 	Mechanism, Username, Password string
+	// DenyWrite, when not empty, makes the user subject to ACLs instead of
+	// a superuser (and turns ACL checks on for the broker): it is allowed
+	// every operation on every topic, group, transactional id and the
+	// cluster, but denied WRITE on these topics. As in Kafka, a DENY
+	// overrides any ALLOW, and the topics stay readable and describable.
+	// Default: none (a superuser, which no ACL restricts).
+	DenyWrite []string
+}
+
+// acls returns the ACLs of a user subject to them: allow everything, deny
+// WRITE on u.DenyWrite.
+func (u EmbeddedUser) acls() []kfake.ACL {
+	lit := kmsg.ACLResourcePatternTypeLiteral
+	acls := []kfake.ACL{
+		{Resource: kmsg.ACLResourceTypeTopic, Name: "*", Pattern: lit, Operation: kmsg.ACLOperationAll, Allow: true},
+		{Resource: kmsg.ACLResourceTypeGroup, Name: "*", Pattern: lit, Operation: kmsg.ACLOperationAll, Allow: true},
+		{Resource: kmsg.ACLResourceTypeCluster, Name: "*", Pattern: lit, Operation: kmsg.ACLOperationAll, Allow: true},
+		{Resource: kmsg.ACLResourceTypeTransactionalId, Name: "*", Pattern: lit, Operation: kmsg.ACLOperationAll, Allow: true},
+	}
+	for _, t := range u.DenyWrite {
+		acls = append(acls, kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: t, Pattern: lit, Operation: kmsg.ACLOperationWrite})
+	}
+	return acls
 }
 
 // Embedded is a single-node, in-memory Kafka-compatible broker (kfake) that
@@ -74,8 +98,17 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	if len(cfg.Users) > 0 {
 		opts = append(opts, kfake.EnableSASL())
+		acls := false
 		for _, u := range cfg.Users {
-			opts = append(opts, kfake.Superuser(u.Mechanism, u.Username, u.Password))
+			if len(u.DenyWrite) == 0 {
+				opts = append(opts, kfake.Superuser(u.Mechanism, u.Username, u.Password))
+				continue
+			}
+			acls = true
+			opts = append(opts, kfake.User(u.Mechanism, u.Username, u.Password, u.acls()...))
+		}
+		if acls {
+			opts = append(opts, kfake.EnableACLs())
 		}
 	}
 	c, err := kfake.NewCluster(opts...)

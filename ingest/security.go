@@ -99,6 +99,7 @@ type Cluster struct {
 	Brokers []string
 	tls     *tls.Config
 	sasl    sasl.Mechanism
+	user    string // the SASL user, "" without SASL
 }
 
 // NewCluster reads the security settings' files once and returns the
@@ -108,7 +109,11 @@ func NewCluster(brokers []string, sec Security) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	return &Cluster{Brokers: brokers, tls: tc, sasl: m}, nil
+	c := &Cluster{Brokers: brokers, tls: tc, sasl: m}
+	if m != nil {
+		c.user = sec.SASL.Username
+	}
+	return c, nil
 }
 
 // Plaintext returns a cluster reached without TLS or SASL (tests, the

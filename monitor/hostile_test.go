@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +100,44 @@ func TestHostileMissingDeadLetterTopicStopsStartup(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), `dead-letter topic "telemetry.dlq"`) {
 		t.Fatalf("error does not name the dead-letter topic: %v", err)
+	}
+}
+
+// TestHostileUnwritableDeadLetterTopicStopsStartup: a dead-letter topic that
+// exists but that driftwatch's principal may not write would stop every
+// partition at its first bad message all the same; driftwatch refuses to
+// start instead, naming the topic and the principal.
+func TestHostileUnwritableDeadLetterTopicStopsStartup(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 1,
+		Users: []ingest.EmbeddedUser{{Mechanism: "SCRAM-SHA-256", Username: "driftwatch", Password: "s3cret", DenyWrite: []string{"telemetry.dlq"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	pw := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.Brokers = "telemetry", e.Brokers()
+	cfg.Kafka.Consumer.Security.SASL = ingest.SASLConfig{Mechanism: "SCRAM-SHA-256", Username: "driftwatch", PasswordFile: pw}
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
+	m, err := New(ctx, cfg, Options{})
+	if err == nil {
+		m.Close(ctx)
+		t.Fatal("started with a dead-letter topic it may not write")
+	}
+	if !errors.Is(err, ingest.ErrNotWritable) {
+		t.Fatalf("error is not ingest.ErrNotWritable: %v", err)
+	}
+	for _, want := range []string{`dead-letter topic "telemetry.dlq" does not accept writes`, "User:driftwatch"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
 	}
 }
 

@@ -165,6 +165,12 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 		return nil, fmt.Errorf("dead-letter topic %q is not readable (create it, or set kafka.dead_letter_topic to one that exists): %w",
 			cfg.Kafka.Consumer.DeadLetterTopic, err)
 	}
+	// Likewise when it exists but refuses our writes (where the brokers can
+	// tell: Kafka 2.3 and later).
+	if err := ingest.CheckWritable(ctx, m.kafka, cfg.Kafka.Consumer.DeadLetterTopic); err != nil {
+		return nil, fmt.Errorf("dead-letter topic %q does not accept writes (grant them, or set kafka.dead_letter_topic to one that does): %w",
+			cfg.Kafka.Consumer.DeadLetterTopic, err)
+	}
 	m.dlq = ingest.NewDeadLetterWriter(m.kafka, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.Consumer.GroupID, m.reg, m.log)
 	m.consumer, err = ingest.NewConsumer(cfg.Kafka.Consumer, m.openPartition, m.reg, m.log)
 	if err != nil {
