@@ -295,6 +295,10 @@ func (d *decider) decide(ctx context.Context) error {
 			refID = ref.ID
 		}
 		signalRows(&batch, w, refID, dec.Signals)
+		for _, v := range dec.Signals {
+			d.m.met.setSignal(w.Model.ID, w.Model.Version, v.Signal, v.Subject, v.Statistic)
+			d.m.met.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()
+		}
 		o := observations(w, scores)
 		obs = append(obs, o...)
 		for _, sc := range scores {

@@ -20,6 +20,8 @@ type metrics struct {
 	refsReloaded prometheus.Counter
 	refsChanged  prometheus.Counter
 	driftStat    *prometheus.GaugeVec
+	signalStat   *prometheus.GaugeVec
+	signals      *prometheus.CounterVec // signal, severity
 	seriesDrop   prometheus.Counter
 	partialsOut  prometheus.Counter
 	partialsIn   *prometheus.CounterVec
@@ -28,10 +30,16 @@ type metrics struct {
 	merging      prometheus.Gauge
 	maxSeries    int
 	seriesMu     sync.Mutex
-	seriesActive map[[4]string]time.Time // last set
+	seriesActive map[series]time.Time // last set
 	seriesSwept  time.Time
 	seriesEvict  prometheus.Counter
 	now          func() time.Time
+}
+
+// series is one exported statistic series: its gauge and its label values.
+type series struct {
+	gauge  *prometheus.GaugeVec
+	labels [4]string
 }
 
 // driftSeriesIdle is how long a driftwatch_drift_statistic series may go
@@ -82,24 +90,39 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Name: "driftwatch_drift_statistic",
 			Help: "Latest drift statistic per model version, feature and test (p-value tests report the statistic).",
 		}, []string{"model_id", "model_version", "feature", "test"}),
+		signalStat: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftwatch_signal_statistic",
+			Help: "Latest statistic per model version, signal and subject (shares max_drift_series with driftwatch_drift_statistic).",
+		}, []string{"model_id", "model_version", "signal", "subject"}),
+		signals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_signal_verdicts_total", Help: "Signal verdicts, by signal and severity."}, []string{"signal", "severity"}),
 		seriesDrop: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "driftwatch_drift_series_dropped_total", Help: "Drift statistics not exported because max_drift_series was reached."}),
+			Name: "driftwatch_drift_series_dropped_total", Help: "Drift and signal statistics not exported because max_drift_series was reached."}),
 		seriesEvict: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "driftwatch_drift_series_evicted_total", Help: "Drift statistic series unset for an hour (their model version went silent), removed to make room at max_drift_series."}),
+			Name: "driftwatch_drift_series_evicted_total", Help: "Drift and signal statistic series unset for an hour (their model version went silent), removed to make room at max_drift_series."}),
 		maxSeries:    maxSeries,
-		seriesActive: map[[4]string]time.Time{},
+		seriesActive: map[series]time.Time{},
 		now:          time.Now,
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging)
+			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging)
 	}
 	return m
 }
 
-// setDrift exports one statistic unless the series cap is reached.
+// setDrift exports one drift statistic unless the series cap is reached.
 func (m *metrics) setDrift(model, version, feature, test string, v float64) {
-	k := [4]string{model, version, feature, test}
+	m.set(series{m.driftStat, [4]string{model, version, feature, test}}, v)
+}
+
+// setSignal exports one signal statistic unless the series cap is reached.
+func (m *metrics) setSignal(model, version, signal, subject string, v float64) {
+	m.set(series{m.signalStat, [4]string{model, version, signal, subject}}, v)
+}
+
+// set exports the statistic of series k unless the cap is reached.
+func (m *metrics) set(k series, v float64) {
 	now := m.now()
 	m.seriesMu.Lock()
 	if _, ok := m.seriesActive[k]; !ok && len(m.seriesActive) >= m.maxSeries {
@@ -112,7 +135,7 @@ func (m *metrics) setDrift(model, version, feature, test string, v float64) {
 	}
 	m.seriesActive[k] = now
 	m.seriesMu.Unlock()
-	m.driftStat.WithLabelValues(model, version, feature, test).Set(v)
+	k.gauge.WithLabelValues(k.labels[:]...).Set(v)
 }
 
 // sweepDrift removes the series unset for driftSeriesIdle (model versions
@@ -125,7 +148,7 @@ func (m *metrics) sweepDrift(now time.Time) {
 	for k, at := range m.seriesActive {
 		if now.Sub(at) > driftSeriesIdle {
 			delete(m.seriesActive, k)
-			m.driftStat.DeleteLabelValues(k[0], k[1], k[2], k[3])
+			k.gauge.DeleteLabelValues(k.labels[:]...)
 			m.seriesEvict.Inc()
 		}
 	}

@@ -71,7 +71,8 @@ func TestReferenceSignalStatesSurviveStorage(t *testing.T) {
 
 // TestDriftSeriesOfSilentVersionsMakeRoom: at max_drift_series, the series of
 // model versions unset for an hour are removed for new ones; live ones never
-// are, and a new series is then dropped (counted).
+// are, and a new series is then dropped (counted). Signal statistics share
+// the cap.
 func TestDriftSeriesOfSilentVersionsMakeRoom(t *testing.T) {
 	m := newMetrics(nil, 2)
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -80,12 +81,24 @@ func TestDriftSeriesOfSilentVersionsMakeRoom(t *testing.T) {
 	m.setDrift("flood", "2", "x", "psi", 1)
 	clock = clock.Add(30 * time.Minute)
 	m.setDrift("fraud", "1", "x", "psi", 1)
-	if _, ok := m.seriesActive[[4]string{"fraud", "1", "x", "psi"}]; ok {
+	fraud := series{m.driftStat, [4]string{"fraud", "1", "x", "psi"}}
+	if _, ok := m.seriesActive[fraud]; ok {
 		t.Fatal("a new series was exported while the others were live")
 	}
 	clock = clock.Add(2 * time.Hour)
 	m.setDrift("fraud", "1", "x", "psi", 1)
-	if _, ok := m.seriesActive[[4]string{"fraud", "1", "x", "psi"}]; !ok || len(m.seriesActive) != 1 {
+	if _, ok := m.seriesActive[fraud]; !ok || len(m.seriesActive) != 1 {
 		t.Fatalf("silent series did not make room: %v", m.seriesActive)
+	}
+	m.setSignal("fraud", "1", "error_rate", "*", 0.1)
+	m.setSignal("fraud", "1", "error_rate", "timeout", 0.1)
+	errRate := series{m.signalStat, [4]string{"fraud", "1", "error_rate", "*"}}
+	if _, ok := m.seriesActive[errRate]; !ok || len(m.seriesActive) != 2 {
+		t.Fatalf("signal series beyond the shared cap: %v", m.seriesActive)
+	}
+	clock = clock.Add(2 * time.Hour)
+	m.setDrift("fraud", "2", "x", "psi", 1)
+	if _, ok := m.seriesActive[errRate]; ok {
+		t.Fatalf("a silent signal series did not make room: %v", m.seriesActive)
 	}
 }

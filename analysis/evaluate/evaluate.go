@@ -1,11 +1,14 @@
 package evaluate
 
 import (
+	"math"
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/analysis/window"
 )
 
@@ -148,7 +151,45 @@ func (e *Evaluator) scoreSignals(w *window.Window, against *reference.Reference)
 			out = append(out, SignalVerdict{Signal: sig.Name(), Verdict: v})
 		}
 	}
+	decideSignals(e.cfg.FDR, out)
 	return out
+}
+
+// decideSignals takes the decisions of a window's signal verdicts:
+// Benjamini–Hochberg at fdr over the p-values of every verdict that decides,
+// whatever its signal, then the effect levels. Verdicts that only inform
+// keep the severity their signal gave them.
+func decideSignals(fdr float64, vs []SignalVerdict) {
+	var idx []int
+	var p []float64
+	for i := range vs {
+		v := &vs[i].Verdict
+		v.AdjustedP, v.Threshold = math.NaN(), math.NaN()
+		if !v.Decides() {
+			if v.Severity == "" {
+				v.Severity = verdict.SeverityOK
+			}
+			continue
+		}
+		v.Severity, v.Threshold = verdict.SeverityOK, v.Warning
+		idx = append(idx, i)
+		p = append(p, v.PValue)
+	}
+	if len(idx) == 0 {
+		return
+	}
+	rejected, adjusted := stat.BenjaminiHochberg(p, fdr)
+	for j, i := range idx {
+		v := &vs[i].Verdict
+		v.AdjustedP = adjusted[j]
+		if !rejected[j] || !(v.Effect >= v.Warning) {
+			continue
+		}
+		v.Severity = verdict.SeverityWarning
+		if v.Effect >= v.Critical {
+			v.Severity, v.Threshold = verdict.SeverityCritical, v.Critical
+		}
+	}
 }
 
 // boundPrev keeps the previous windows of at most MaxVersions model

@@ -11,6 +11,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -124,5 +125,51 @@ func TestSignalsRideTheWindows(t *testing.T) {
 	w.Ref = nil
 	if _, err := window.DecodeWindow(plain, w.AppendBinary(nil), windowtest.Lookup()); !errors.Is(err, window.ErrCorruptWindow) {
 		t.Fatalf("a window with an unknown signal: %v", err)
+	}
+}
+
+// TestSignalDecisions: a window's signal decisions are rejected by
+// Benjamini–Hochberg across all its signals (adjusted p-values by hand:
+// p = 0.001, 0.04, 0.5 of m = 3 give 0.003, 0.06, 0.5), then graded by their
+// effect; informing verdicts keep their severity.
+func TestSignalDecisions(t *testing.T) {
+	nan := math.NaN()
+	vs := []SignalVerdict{
+		{Signal: "a", Verdict: signal.Decision("*", 0.2, 0.001, 0.3, 0.1, 0.25, 500, "")},                                                 // rejected, critical
+		{Signal: "b", Verdict: signal.Decision("x", 0.2, 0.04, 0.3, 0.1, 0.25, 500, "")},                                                  // not rejected at 0.05
+		{Signal: "b", Verdict: signal.Decision("y", 0.2, 0.5, 0.3, 0.1, 0.25, 500, "")},                                                   // not rejected
+		{Signal: "c", Verdict: signal.Decision("*", 0.2, nan, 0.9, 0.1, 0.25, 5, "")},                                                     // too few to test
+		{Signal: "d", Verdict: signal.Info("*", 7, nan, 7, "")},                                                                           // informs
+		{Signal: "e", Verdict: signal.Verdict{Subject: "*", PValue: nan, Warning: nan, Critical: nan, Severity: verdict.SeverityWarning}}, // its own alarm
+	}
+	decideSignals(0.05, vs)
+	want := []struct {
+		sev       verdict.Severity
+		adjusted  float64
+		threshold float64
+	}{
+		{verdict.SeverityCritical, 0.003, 0.25},
+		{verdict.SeverityOK, 0.06, 0.1},
+		{verdict.SeverityOK, 0.5, 0.1},
+		{verdict.SeverityOK, nan, nan},
+		{verdict.SeverityOK, nan, nan},
+		{verdict.SeverityWarning, nan, nan},
+	}
+	same := func(a, b float64) bool { return math.IsNaN(a) && math.IsNaN(b) || math.Abs(a-b) < 1e-12 }
+	for i, w := range want {
+		v := vs[i].Verdict
+		if v.Severity != w.sev || !same(v.AdjustedP, w.adjusted) || !same(v.Threshold, w.threshold) {
+			t.Errorf("verdict %d (%s): severity %s, adjusted p %v, threshold %v; want %s, %v, %v",
+				i, vs[i].Signal, v.Severity, v.AdjustedP, v.Threshold, w.sev, w.adjusted, w.threshold)
+		}
+	}
+	// A significant verdict below its warning level stays ok; at it, warning.
+	vs = []SignalVerdict{
+		{Signal: "a", Verdict: signal.Decision("*", 0, 1e-9, 0.05, 0.1, 0.25, 500, "")},
+		{Signal: "a", Verdict: signal.Decision("z", 0, 1e-9, 0.1, 0.1, 0.25, 500, "")},
+	}
+	decideSignals(0.01, vs)
+	if vs[0].Severity != verdict.SeverityOK || vs[1].Severity != verdict.SeverityWarning || vs[1].Threshold != 0.1 {
+		t.Errorf("effect levels: %+v", vs)
 	}
 }

@@ -19,6 +19,7 @@ package signal
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
@@ -59,14 +60,32 @@ type Signal interface {
 
 // Verdict is a signal's decision about one subject in one window: one row of
 // the signals table.
+//
+// A signal tests and measures; the evaluation decides. A verdict with a
+// p-value and effect levels is a decision: the evaluation rejects it by
+// Benjamini–Hochberg at the analysis FDR across every signal decision of the
+// window, and grades it by its effect against Warning and Critical, as the
+// drift decisions are graded. A verdict without a p-value or without levels
+// (NaN) only informs: its Severity is what the signal set (ok unless the
+// signal decides itself, e.g. a sequential detector's alarm).
 type Verdict struct {
 	// Subject is what the verdict is about: "*" for the model itself, or a
 	// class, a finish reason, a caller, a feedback source.
 	Subject string
 	// Statistic is the signal's statistic, PValue its significance (NaN
-	// when the test does not give one) and Effect its effect size.
+	// when the test does not give one, or when there were too few
+	// observations to test) and Effect its effect size, oriented so that
+	// larger is worse.
 	Statistic, PValue, Effect float64
-	// Threshold is the effect the signal decides on.
+	// Warning and Critical are the effect levels of a decision; NaN for a
+	// verdict that only informs.
+	Warning, Critical float64
+	// AdjustedP is the Benjamini–Hochberg adjusted p-value, set by the
+	// evaluation; NaN when not tested.
+	AdjustedP float64
+	// Threshold is the effect level the decision was taken against (the
+	// critical level when reached, else the warning level), set by the
+	// evaluation; NaN for a verdict that only informs.
 	Threshold float64
 	// Severity is the decision.
 	Severity verdict.Severity
@@ -75,6 +94,26 @@ type Verdict struct {
 	// Evidence names, briefly and in bounded length, what drives the
 	// verdict.
 	Evidence string
+}
+
+// Decision returns a verdict that decides: p is its p-value (NaN when it
+// could not be tested, e.g. too few observations), effect its effect size
+// (larger is worse), warning and critical the effect levels.
+func Decision(subject string, statistic, p, effect, warning, critical float64, n uint64, evidence string) Verdict {
+	return Verdict{Subject: subject, Statistic: statistic, PValue: p, Effect: effect, Warning: warning, Critical: critical,
+		AdjustedP: math.NaN(), Threshold: math.NaN(), N: n, Evidence: evidence}
+}
+
+// Info returns a verdict that only informs, with severity ok.
+func Info(subject string, statistic, effect float64, n uint64, evidence string) Verdict {
+	nan := math.NaN()
+	return Verdict{Subject: subject, Statistic: statistic, PValue: nan, Effect: effect, Warning: nan, Critical: nan,
+		AdjustedP: nan, Threshold: nan, Severity: verdict.SeverityOK, N: n, Evidence: evidence}
+}
+
+// Decides reports whether v is a decision (a p-value and effect levels).
+func (v *Verdict) Decides() bool {
+	return !math.IsNaN(v.PValue) && !math.IsNaN(v.Warning) && !math.IsNaN(v.Critical)
 }
 
 // Set is the signals of a monitor, in registration order: the order of the

@@ -1,0 +1,133 @@
+package outputs
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// ErrorRate is the share of a window's calls that failed (error.type set),
+// overall (subject "*") and per error type (subject: the type).
+//
+// Decision: the pooled two-proportion z-test of the window's rate against
+// the reference period's, one-sided (an increase), needing MinCount calls
+// on each side; effect: the absolute increase of the rate (0.02: two more
+// failures per hundred calls). Under "nothing changed" the z statistic is
+// asymptotically N(0, 1), so the p-value is calibrated once the expected
+// failures on each side are a handful or more; with no failure on either
+// side there is no test (NaN).
+type ErrorRate struct{ Config Config }
+
+// Name returns "error_rate".
+func (ErrorRate) Name() string { return "error_rate" }
+
+// NewPartial returns an empty partial.
+func (s ErrorRate) NewPartial() signal.Partial {
+	return &errorCounts{c: newCounts(), max: s.Config.MaxSubjects}
+}
+
+type errorCounts struct {
+	c   counts // n calls, k failed, labels: error types
+	max int
+}
+
+func (p *errorCounts) Observe(events []*telemetry.Event) {
+	for _, e := range events {
+		p.c.n++
+		if e.ErrorType != "" {
+			p.c.k++
+			p.c.add(e.ErrorType, 1, p.max)
+		}
+	}
+}
+
+func (p *errorCounts) Merge(o signal.Partial)       { p.c.merge(&o.(*errorCounts).c, p.max) }
+func (p *errorCounts) AppendBinary(b []byte) []byte { return p.c.appendBinary(b) }
+func (p *errorCounts) Decode(d *sketch.Decoder)     { p.c.decode(d, p.max) }
+
+// Score returns the overall verdict and one per error type seen in the
+// window or the reference.
+func (s ErrorRate) Score(cur, ref signal.Partial) []signal.Verdict {
+	c := &cur.(*errorCounts).c
+	if c.n == 0 {
+		return nil
+	}
+	var r *counts
+	if ref != nil {
+		r = &ref.(*errorCounts).c
+	}
+	out := []signal.Verdict{s.rate("*", c.k, c.n, r, func(r *counts) uint64 { return r.k },
+		fmt.Sprintf("%d of %d calls failed%s", c.k, c.n, topLabels(c, 3)))}
+	for _, t := range subjects(c, r) {
+		out = append(out, s.rate(t, c.labels[t], c.n, r, func(r *counts) uint64 { return r.labels[t] },
+			fmt.Sprintf("%d of %d calls failed with this type", c.labels[t], c.n)))
+	}
+	return out
+}
+
+// rate is the verdict on k of n against the reference's count of the same
+// (refK), or informs without a reference.
+func (s ErrorRate) rate(subject string, k, n uint64, r *counts, refK func(*counts) uint64, evidence string) signal.Verdict {
+	rate := float64(k) / float64(n)
+	if r == nil || r.n == 0 {
+		return signal.Info(subject, rate, math.NaN(), n, evidence)
+	}
+	rk := refK(r)
+	refRate := float64(rk) / float64(r.n)
+	p := math.NaN()
+	if n >= uint64(s.Config.MinCount) && r.n >= uint64(s.Config.MinCount) {
+		p = distuv.UnitNormal.Survival(stat.TwoProportionZ(float64(k), float64(n), float64(rk), float64(r.n)))
+	}
+	return signal.Decision(subject, rate, p, rate-refRate, s.Config.ErrorRate.Warning, s.Config.ErrorRate.Critical, n,
+		fmt.Sprintf("%s (%.2f%%; reference %.2f%%)", evidence, 100*rate, 100*refRate))
+}
+
+// topLabels names the m largest labels of c: "; top: timeout 8, http_500 3".
+func topLabels(c *counts, m int) string {
+	if len(c.labels) == 0 {
+		return ""
+	}
+	ls := make([]string, 0, len(c.labels))
+	for l := range c.labels {
+		ls = append(ls, l)
+	}
+	slices.SortFunc(ls, func(a, b string) int {
+		if c.labels[a] != c.labels[b] {
+			if c.labels[a] > c.labels[b] {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+	var sb strings.Builder
+	sb.WriteString("; top: ")
+	for i, l := range ls[:min(m, len(ls))] {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "%s %d", truncate(l, 40), c.labels[l])
+	}
+	return sb.String()
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
