@@ -1,11 +1,12 @@
-// Package alerting turns the drift verdicts of closed windows into an alert
-// lifecycle (inactive → pending → firing → resolved, per model version and
-// feature, as Prometheus alerting rules do) and delivers notifications to Slack,
-// PagerDuty, generic webhooks and Alertmanager (the subpackages) with bounded
-// queues, retries and de-duplication. Every state change and delivery attempt is
-// handed to a Recorder. It does not compute drift (analysis does) and does not
-// group, silence or inhibit alerts across features (route through Alertmanager
-// for that).
+// Package alerting turns the verdicts of closed windows into an alert
+// lifecycle (inactive → pending → firing → resolved, as Prometheus alerting
+// rules do), one per series: a feature's drift (per model version and
+// feature) or a signal (per model version, signal and subject), and delivers
+// notifications to Slack, PagerDuty, generic webhooks and Alertmanager (the
+// subpackages) with bounded queues, retries and de-duplication. Every state
+// change and delivery attempt is handed to a Recorder. It does not compute
+// drift or signals (analysis does) and does not group, silence or inhibit
+// alerts across series (route through Alertmanager for that).
 package alerting
 
 import (
@@ -26,8 +27,8 @@ const (
 	SeverityCritical = alert.SeverityCritical
 )
 
-// TestResult is the outcome of one drift test on one feature in one window;
-// PValue is NaN when the test has none.
+// TestResult is the outcome of one drift test on one feature in one window,
+// or of one signal's test on one subject; PValue is NaN when the test has none.
 type TestResult = alert.TestResult
 
 // Notification is one message about one alert, handed to every receiver.
@@ -39,16 +40,36 @@ const (
 	StatusResolved = alert.StatusResolved
 )
 
-// Observation is one feature's drift verdict for one closed window.
+// Observation is one feature's drift verdict, or one signal's verdict about
+// one subject, for one closed window. Its alert key is Key(ModelID,
+// ModelVersion, Feature) when Signal is empty, SignalKey(ModelID,
+// ModelVersion, Signal, Subject) otherwise.
 type Observation struct {
-	// ModelID, ModelVersion and Feature identify the series.
+	// ModelID, ModelVersion and Feature identify a drift series; Feature is
+	// empty for a signal verdict.
 	ModelID, ModelVersion, Feature string
+	// Signal and Subject, with ModelID and ModelVersion, identify a signal
+	// series; both are empty for a drift verdict. Signal names the signal
+	// (e.g. "error_rate"); Subject is what the verdict is about: "*" for the
+	// model itself, or a class, a finish reason, a caller, a feedback source.
+	// A non-empty Signal makes the observation a signal verdict.
+	Signal, Subject string
 	// WindowStart and WindowEnd bound the window in event time.
 	WindowStart, WindowEnd time.Time
-	// Severity is the verdict over all tests; warning or critical counts as drifted.
+	// Severity is the verdict over all tests; warning or critical counts as
+	// drifted (for a signal: as a window in breach).
 	Severity Severity
-	// Tests are the individual tests behind the verdict.
+	// Tests are the individual tests behind the verdict; the worst one
+	// gives the value in the summary.
 	Tests []TestResult
+}
+
+// key returns the observation's alert key: SignalKey for a signal verdict, Key for drift.
+func (o *Observation) key() string {
+	if o.Signal != "" {
+		return SignalKey(o.ModelID, o.ModelVersion, o.Signal, o.Subject)
+	}
+	return Key(o.ModelID, o.ModelVersion, o.Feature)
 }
 
 // Notifier delivers one notification to one receiver. An error marked with
@@ -115,8 +136,12 @@ const (
 type Record struct {
 	// Time is the wall-clock time of the change or attempt.
 	Time time.Time
-	// Key, ModelID, ModelVersion and Feature identify the alert.
+	// Key, ModelID, ModelVersion and Feature identify the alert; Feature is
+	// empty for a signal alert.
 	Key, ModelID, ModelVersion, Feature string
+	// Signal and Subject identify a signal alert's signal and subject; both
+	// are empty for a drift alert.
+	Signal, Subject string
 	// Kind is "state" or "delivery".
 	Kind string
 	// State is the new state (pending, firing, resolved, inactive) for a state
@@ -142,10 +167,15 @@ type Record struct {
 
 // Alert is the public view of one pending or firing alert.
 type Alert struct {
-	// Key is the series' de-duplication key, as Key returns it.
+	// Key is the series' de-duplication key, as Key (drift) or SignalKey
+	// (signal) returns it.
 	Key string
-	// ModelID, ModelVersion and Feature identify the series.
+	// ModelID, ModelVersion and Feature identify a drift series; Feature is
+	// empty for a signal alert.
 	ModelID, ModelVersion, Feature string
+	// Signal and Subject identify a signal series with ModelID and
+	// ModelVersion; both are empty for a drift alert.
+	Signal, Subject string
 	// State is "pending" or "firing".
 	State string
 	// Severity is the current severity.

@@ -6,17 +6,16 @@ import (
 	"strings"
 )
 
-// MaxKeyLen is the longest key Key returns, PagerDuty's limit for a dedup_key.
+// MaxKeyLen is the longest key Key and SignalKey return, PagerDuty's limit for a dedup_key.
 const MaxKeyLen = 255
 
 // keyPrefix starts every key.
 const keyPrefix = "driftwatch/"
 
-// hashedKeyLen is what the hashed form adds to its three cut parts:
-// keyPrefix, two separators and "/sha256:" with 64 hex digits.
-const hashedKeyLen = len(keyPrefix) + 2 + len("/sha256:") + 2*sha256.Size
+// hashSuffixLen is what the hashed form adds after its cut parts: "/sha256:" and 64 hex digits.
+const hashSuffixLen = len("/sha256:") + 2*sha256.Size
 
-// Key returns the de-duplication key of a series:
+// Key returns the de-duplication key of a feature's drift series:
 // driftwatch/<model>/<version>/<feature>, each part percent-escaped. Every
 // byte other than ASCII letters, digits and "-._~" is written as %XX
 // (upper-case hex), so '/' and '%' never appear unescaped in a part, a key
@@ -27,18 +26,52 @@ const hashedKeyLen = len(keyPrefix) + 2 + len("/sha256:") + 2*sha256.Size
 // A key that would be longer than MaxKeyLen becomes
 // driftwatch/<model>/<version>/<feature>/sha256:<hex>, where each escaped part
 // is cut (never inside an escape) to fit and <hex> is the SHA-256 of the full
-// escaped key. Its fourth "/" keeps it apart from every key that was not cut.
+// escaped key. SignalKey explains why no key of one form can equal a key of
+// another.
 func Key(modelID, modelVersion, feature string) string {
-	parts := [3]string{escapeKeyPart(modelID), escapeKeyPart(modelVersion), escapeKeyPart(feature)}
-	full := keyPrefix + parts[0] + "/" + parts[1] + "/" + parts[2]
+	return joinKey(modelID, modelVersion, feature)
+}
+
+// SignalKey returns the de-duplication key of a signal series (the signal
+// named signal, e.g. "error_rate", about subject, "*" for the model itself):
+// driftwatch/<model>/<version>/<signal>/<subject>, each part escaped as Key
+// escapes it, e.g. "driftwatch/fraud-scorer/3/error_rate/%2A" or
+// "driftwatch/fraud-scorer/3/error_rate/caller%2F7". A key that would be
+// longer than MaxKeyLen becomes
+// driftwatch/<model>/<version>/<signal>/<subject>/sha256:<hex>, cut and
+// hashed as Key's.
+//
+// No two distinct inputs, to Key or to SignalKey, share a key. An escaped
+// part holds only ASCII letters, digits, "-._~" and "%", never '/' nor ':'.
+// So the four forms differ by their number of '/', the prefix's included: a
+// key has 3, a hashed key 4, a signal key 4, a hashed signal key 5; and the
+// one shared count is told apart by ':', which a hashed key always
+// holds ("/sha256:") and a signal key never does. Within one form, an
+// unhashed key splits back into its escaped parts at its '/'s, and escaping
+// is one-to-one, so it is that of its inputs alone; a hashed one ends in the
+// SHA-256 of that unhashed key, so two distinct inputs would need a SHA-256
+// collision to share it.
+func SignalKey(modelID, modelVersion, signal, subject string) string {
+	return joinKey(modelID, modelVersion, signal, subject)
+}
+
+// joinKey joins the escaped names after keyPrefix with '/', or builds the
+// hashed form when that is longer than MaxKeyLen.
+func joinKey(names ...string) string {
+	var buf [4]string
+	parts := buf[:len(names)]
+	for i, s := range names {
+		parts[i] = escapeKeyPart(s)
+	}
+	full := keyPrefix + strings.Join(parts, "/")
 	if len(full) <= MaxKeyLen {
 		return full
 	}
 	sum := sha256.Sum256([]byte(full))
-	budget := MaxKeyLen - hashedKeyLen
+	budget := MaxKeyLen - len(keyPrefix) - (len(parts) - 1) - hashSuffixLen
 	// Shares of the budget: the shortest parts keep all of theirs, longer ones split what is left.
-	var done [3]bool
-	for left := 3; left > 0; left-- {
+	var done [4]bool
+	for left := len(parts); left > 0; left-- {
 		s := -1
 		for i := range parts {
 			if !done[i] && (s < 0 || len(parts[i]) < len(parts[s])) {
@@ -49,7 +82,7 @@ func Key(modelID, modelVersion, feature string) string {
 		budget -= len(parts[s])
 		done[s] = true
 	}
-	return keyPrefix + parts[0] + "/" + parts[1] + "/" + parts[2] + "/sha256:" + hex.EncodeToString(sum[:])
+	return keyPrefix + strings.Join(parts, "/") + "/sha256:" + hex.EncodeToString(sum[:])
 }
 
 // escapeKeyPart percent-escapes every byte of s outside [A-Za-z0-9-._~].

@@ -3,6 +3,7 @@ package alerting_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -63,36 +64,119 @@ func TestKeyCollision(t *testing.T) {
 	}
 }
 
-// TestKeyDistinct checks that distinct triples get distinct keys: every
-// triple over a small alphabet of troublesome parts, then many random ones
-// (separators, escapes, unicode, control bytes, empty and over-long parts).
+func TestSignalKey(t *testing.T) {
+	long := strings.Repeat("s", 300)
+	tests := []struct {
+		name                            string
+		model, version, signal, subject string
+		want                            string
+	}{
+		{"plain names read as a key with one more part", "fraud-scorer", "3", "error_rate", "checkout-web",
+			"driftwatch/fraud-scorer/3/error_rate/checkout-web"},
+		{"the model itself", "fraud-scorer", "3", "error_rate", "*", "driftwatch/fraud-scorer/3/error_rate/%2A"},
+		{"slash in the subject", "m", "1", "error_rate", "org/caller", "driftwatch/m/1/error_rate/org%2Fcaller"},
+		{"percent and colon in the subject", "m", "1", "error_rate", "100%:x", "driftwatch/m/1/error_rate/100%25%3Ax"},
+		{"a subject that looks like a hash", "m", "1", "s", "sha256:ab", "driftwatch/m/1/s/sha256%3Aab"},
+		{"empty parts", "", "", "", "", "driftwatch////"},
+		{"markup and control bytes", "m", "1", "finish_reason", "<!channel>\n", "driftwatch/m/1/finish_reason/%3C%21channel%3E%0A"},
+		{"longest unhashed key", strings.Repeat("m", 255-len("driftwatch/")-3), "", "", "", "driftwatch/" + strings.Repeat("m", 241) + "///"},
+		{"a long subject is cut and hashed", "m", "1", "s", long,
+			"driftwatch/m/1/s/" + strings.Repeat("s", 166) + "/sha256:" + sha256Hex("driftwatch/m/1/s/"+long)},
+		{"a cut never splits an escape", "m", "1", "s", strings.Repeat("/", 100),
+			"driftwatch/m/1/s/" + strings.Repeat("%2F", 55) + "/sha256:" + sha256Hex("driftwatch/m/1/s/"+strings.Repeat("%2F", 100))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := alerting.SignalKey(tc.model, tc.version, tc.signal, tc.subject)
+			if got != tc.want {
+				t.Errorf("SignalKey(%q, %q, %q, %q) =\n %q\nwant %q", tc.model, tc.version, tc.signal, tc.subject, got, tc.want)
+			}
+			if len(got) > alerting.MaxKeyLen {
+				t.Errorf("key of %d bytes, want at most %d", len(got), alerting.MaxKeyLen)
+			}
+		})
+	}
+}
+
+// TestSignalKeyCollision replays look-alikes across the two kinds of key: a
+// feature named like a signal, a subject carrying a separator, and a signal
+// key built to read like the hashed form of a feature's key must each get a
+// key of their own.
+func TestSignalKeyCollision(t *testing.T) {
+	long := strings.Repeat("m", 300)
+	hashed := alerting.Key(long, "1", "f") // driftwatch/<168 m>/1/f/sha256:<hex>
+	head, hash, _ := strings.Cut(strings.TrimPrefix(hashed, "driftwatch/"), "/sha256:")
+	parts := strings.Split(head, "/")
+	signalHashed := alerting.SignalKey("m", "1", "s", strings.Repeat("x", 300))
+	sHead, _, _ := strings.Cut(strings.TrimPrefix(signalHashed, "driftwatch/"), "/sha256:")
+	sParts := strings.Split(sHead, "/")
+	pairs := []struct {
+		name       string
+		keyA, keyB string
+	}{
+		{"a feature named like the signal", alerting.Key("m", "1", "error_rate"), alerting.SignalKey("m", "1", "error_rate", "*")},
+		{"a feature holding the separator", alerting.Key("m", "1", "error_rate/*"), alerting.SignalKey("m", "1", "error_rate", "*")},
+		{"an escaped separator in the feature", alerting.Key("m", "1", "error_rate%2F%2A"), alerting.SignalKey("m", "1", "error_rate", "*")},
+		{"a slash moved from signal to subject", alerting.SignalKey("m", "1", "a/b", "c"), alerting.SignalKey("m", "1", "a", "b/c")},
+		{"a slash moved from version to signal", alerting.SignalKey("m", "1/a", "b", "c"), alerting.SignalKey("m", "1", "a/b", "c")},
+		{"an empty subject and the model itself", alerting.SignalKey("m", "1", "s", ""), alerting.SignalKey("m", "1", "s", "*")},
+		{"a signal key copying a hashed key", hashed, alerting.SignalKey(parts[0], parts[1], parts[2], "sha256:"+hash)},
+		{"a key copying a hashed signal key", signalHashed, alerting.Key(sParts[0], sParts[1], sParts[2]+"/"+sParts[3])},
+	}
+	for _, p := range pairs {
+		if p.keyA == p.keyB {
+			t.Errorf("%s: both get the key %q", p.name, p.keyA)
+		}
+	}
+}
+
+// TestKeyDistinct checks that distinct inputs get distinct keys, across Key
+// and SignalKey: every triple and quadruple over a small alphabet of
+// troublesome parts, then many random ones (separators, escapes, colons,
+// unicode, control bytes, empty and over-long parts).
 func TestKeyDistinct(t *testing.T) {
-	seen := map[string][3]string{}
-	check := func(tr [3]string) {
+	// input is a Key triple (n 3) or a SignalKey quadruple (n 4).
+	type input struct {
+		n     int
+		parts [4]string
+	}
+	show := func(in input) string { return fmt.Sprintf("%q", in.parts[:in.n]) }
+	seen := map[string]input{}
+	check := func(parts ...string) {
 		t.Helper()
-		k := alerting.Key(tr[0], tr[1], tr[2])
+		in := input{n: len(parts)}
+		copy(in.parts[:], parts)
+		var k string
+		if in.n == 3 {
+			k = alerting.Key(parts[0], parts[1], parts[2])
+		} else {
+			k = alerting.SignalKey(parts[0], parts[1], parts[2], parts[3])
+		}
 		if len(k) > alerting.MaxKeyLen || !strings.HasPrefix(k, "driftwatch/") {
-			t.Fatalf("Key(%q) = %q: %d bytes or a wrong prefix", tr, k, len(k))
+			t.Fatalf("key of %s = %q: %d bytes or a wrong prefix", show(in), k, len(k))
 		}
 		for i := 0; i < len(k); i++ {
 			if k[i] <= ' ' || k[i] >= 0x7f {
-				t.Fatalf("Key(%q) = %q holds byte %#x", tr, k, k[i])
+				t.Fatalf("key of %s = %q holds byte %#x", show(in), k, k[i])
 			}
 		}
-		if prev, dup := seen[k]; dup && prev != tr {
-			t.Fatalf("%q and %q share the key %q", prev, tr, k)
+		if prev, dup := seen[k]; dup && prev != in {
+			t.Fatalf("%s and %s share the key %q", show(prev), show(in), k)
 		}
-		seen[k] = tr
+		seen[k] = in
 	}
-	small := []string{"", "a", "/", "%", "a/", "/a", "%2F", "%25", "a/b", "a%2Fb", "é", "\x00"}
+	small := []string{"", "a", "/", "%", "a/", "/a", "%2F", "%25", "a/b", "a%2Fb", "é", "\x00", ":", "*"}
 	for _, a := range small {
 		for _, b := range small {
 			for _, c := range small {
-				check([3]string{a, b, c})
+				check(a, b, c)
+				for _, d := range small {
+					check(a, b, c, d)
+				}
 			}
 		}
 	}
-	pieces := []string{"a", "b", "/", "%", "%2F", "2F", "-", "~", " ", "é", "\u202e", "\x00", "\xff", "<!channel>", "`", strings.Repeat("z", 40)}
+	pieces := []string{"a", "b", "/", "%", "%2F", "2F", "-", "~", " ", ":", "sha256:", "*", "é", "\u202e", "\x00", "\xff", "<!channel>", "`", strings.Repeat("z", 40)}
 	rnd := rand.New(rand.NewPCG(1, 2))
 	part := func() string {
 		var b strings.Builder
@@ -101,13 +185,17 @@ func TestKeyDistinct(t *testing.T) {
 		}
 		return b.String()
 	}
-	for range 200_000 {
-		check([3]string{part(), part(), part()})
+	for range 100_000 {
+		check(part(), part(), part())
+		check(part(), part(), part(), part())
 	}
-	// Triples alike up to where a long key is cut differ only in the hash.
+	// Inputs alike up to where a long key is cut differ only in the hash.
 	base := strings.Repeat("x", 400)
 	for i := range 1000 {
-		check([3]string{base, "1", base + string(rune('a'+i%26)) + strings.Repeat("y", i/26)})
+		tail := base + string(rune('a'+i%26)) + strings.Repeat("y", i/26)
+		check(base, "1", tail)
+		check(base, "1", "s", tail)
+		check("m", "1", base, tail)
 	}
 }
 

@@ -20,8 +20,9 @@ import (
 	"github.com/driftwatch/driftwatch/alerting/webhook"
 )
 
-// Manager runs the alert lifecycle of every (model, version, feature) and
-// delivers its notifications. Observe is cheap and never blocks on delivery;
+// Manager runs the alert lifecycle of every drift series (model, version,
+// feature) and signal series (model, version, signal, subject) and delivers
+// its notifications. Observe is cheap and never blocks on delivery;
 // Run delivers; Close drains.
 type Manager struct {
 	cfg   Config
@@ -158,7 +159,7 @@ func (m *Manager) Observe(ctx context.Context, obs []Observation) {
 
 // observe applies one observation; m.mu is held.
 func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record {
-	key := Key(o.ModelID, o.ModelVersion, o.Feature)
+	key := o.key()
 	drifted := o.Severity.Rank() > 0
 	st := m.alerts[key]
 	if st == nil {
@@ -172,7 +173,7 @@ func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record
 		}
 		st = &state{
 			alert: Alert{Key: key, ModelID: o.ModelID, ModelVersion: o.ModelVersion, Feature: o.Feature,
-				State: StatePending, StartsAt: o.WindowStart},
+				Signal: o.Signal, Subject: o.Subject, State: StatePending, StartsAt: o.WindowStart},
 			sent: make([]mark, len(m.lanes)), seen: now,
 		}
 		m.alerts[key] = st
@@ -264,10 +265,11 @@ func (m *Manager) sweep(now time.Time, recs []Record) []Record {
 		n := &Notification{
 			Key: st.alert.Key, Status: StatusResolved, Stale: true, Severity: st.alert.Severity,
 			ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature,
+			Signal: st.alert.Signal, Subject: st.alert.Subject,
 			StartsAt: st.alert.StartsAt, EndsAt: st.alert.LastWindowEnd, WindowEnd: st.alert.LastWindowEnd,
 			DashboardURL: m.cfg.DashboardURL,
 		}
-		n.Summary = alert.Summary(alert.WhatOf(n), n.ModelID, n.ModelVersion, n.Feature, time.Time{}, n.WindowEnd, nil)
+		n.Summary = alert.Summary(alert.WhatOf(n), alert.SeriesOf(n), time.Time{}, n.WindowEnd, nil)
 		st.alert.Summary = n.Summary
 		m.log.Info("alert series silent", "key", key, "state", st.alert.State, "silent", silent.Round(time.Second))
 		if st.alert.State == StatePending {
@@ -310,7 +312,7 @@ func (m *Manager) notice(st *state, o *Observation, status string) *Notification
 	return &Notification{
 		Key: st.alert.Key, Status: status, Severity: st.alert.Severity,
 		ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature,
-		Summary: st.alert.Summary, Tests: slices.Clone(o.Tests),
+		Signal: st.alert.Signal, Subject: st.alert.Subject, Summary: st.alert.Summary, Tests: slices.Clone(o.Tests),
 		StartsAt: st.alert.StartsAt, WindowStart: o.WindowStart, WindowEnd: o.WindowEnd, DashboardURL: m.cfg.DashboardURL,
 	}
 }
@@ -384,7 +386,8 @@ func (m *Manager) stateRecord(st *state, to string, now time.Time) Record {
 	m.log.Info("alert state changed", "key", st.alert.Key, "state", to, "severity", st.alert.Severity)
 	return Record{
 		Time: now, Key: st.alert.Key, ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion,
-		Feature: st.alert.Feature, Kind: KindState, State: to, Severity: st.alert.Severity,
+		Feature: st.alert.Feature, Signal: st.alert.Signal, Subject: st.alert.Subject,
+		Kind: KindState, State: to, Severity: st.alert.Severity,
 		Statistic: st.alert.Statistic, Threshold: st.alert.Threshold, Summary: st.alert.Summary,
 	}
 }
@@ -408,14 +411,18 @@ func (m *Manager) Delivered() (ok, failed int) {
 }
 
 // summary is the one-line text of a drifted window, e.g.
-// "psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)".
-func summary(o *Observation) string {
-	return alert.Summary(alert.What(StatusFiring, o.Severity, o.Tests), o.ModelID, o.ModelVersion, o.Feature,
-		o.WindowStart, o.WindowEnd, nil)
-}
+// "psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)" or
+// "error_rate 0.12 for checkout-web of fraud-scorer v3 (window 14:00–14:01)".
+func summary(o *Observation) string { return summaryAs(o, StatusFiring) }
 
 // resolvedSummary is the one-line text of the window that resolved an alert.
-func resolvedSummary(o *Observation) string {
-	return alert.Summary(alert.What(StatusResolved, o.Severity, o.Tests), o.ModelID, o.ModelVersion, o.Feature,
-		o.WindowStart, o.WindowEnd, nil)
+func resolvedSummary(o *Observation) string { return summaryAs(o, StatusResolved) }
+
+func summaryAs(o *Observation, status string) string {
+	what := alert.What(status, o.Severity, o.Tests)
+	if o.Signal != "" {
+		what = alert.SignalWhat(status, o.Severity, o.Tests)
+	}
+	s := alert.Series{ModelID: o.ModelID, ModelVersion: o.ModelVersion, Feature: o.Feature, Signal: o.Signal, Subject: o.Subject}
+	return alert.Summary(what, s, o.WindowStart, o.WindowEnd, nil)
 }

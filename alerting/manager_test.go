@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -231,6 +232,100 @@ func TestNotificationContent(t *testing.T) {
 	}
 	if firingState == nil || firingState.Statistic != 0.41 || firingState.Threshold != 0.25 || firingState.Summary != fire.Summary {
 		t.Errorf("firing state record = %+v, want the worst test (PSI 0.41 / 0.25)", firingState)
+	}
+}
+
+// TestSignalLifecycle: a signal's verdicts go through the same lifecycle as
+// drift, under their own key (model, version, signal, subject): the signal
+// about the model itself fires and resolves while a feature named like the
+// signal, and another subject of the same signal, keep their own alerts.
+func TestSignalLifecycle(t *testing.T) {
+	const model, version, signal = "fraud-scorer", "3", "error_rate"
+	cfg := alerttest.FastConfig()
+	cfg.PendingWindows, cfg.ResolveWindows = 2, 2
+	var batches [][]alerting.Observation
+	for i, sev := range []alerting.Severity{crit, crit, ok, ok} {
+		stat := 0.12
+		if sev == ok {
+			stat = 0.01
+		}
+		batches = append(batches, []alerting.Observation{
+			alerttest.SignalWindow(i, model, version, signal, "*", sev, alerttest.Rate(signal, stat, 0.001, sev)),
+			alerttest.Window(i, model, version, signal, warn, alerttest.PSI(0.3, warn)),
+			alerttest.SignalWindow(i, model, version, signal, "checkout/web", warn, alerttest.Rate(signal, 0.3, 0.01, warn)),
+		})
+	}
+	f := &fake{}
+	res := alerttest.Drive(t, cfg, f, 4, batches...)
+
+	modelKey := alerting.SignalKey(model, version, signal, "*")
+	subjectKey := alerting.SignalKey(model, version, signal, "checkout/web")
+	featureKey := alerting.Key(model, version, signal)
+	if modelKey != "driftwatch/fraud-scorer/3/error_rate/%2A" || subjectKey != "driftwatch/fraud-scorer/3/error_rate/checkout%2Fweb" ||
+		featureKey != "driftwatch/fraud-scorer/3/error_rate" {
+		t.Fatalf("keys %q, %q, %q", modelKey, subjectKey, featureKey)
+	}
+	var notes []string
+	f.mu.Lock()
+	got := slices.Clone(f.got)
+	f.mu.Unlock()
+	for _, n := range got {
+		notes = append(notes, n.Key+" "+n.Status+"/"+string(n.Severity))
+	}
+	want := []string{
+		modelKey + " firing/critical", featureKey + " firing/warning", subjectKey + " firing/warning",
+		modelKey + " resolved/critical",
+	}
+	if !slices.Equal(notes, want) {
+		t.Fatalf("notifications:\n got %q\nwant %q", notes, want)
+	}
+	fire, feat, subj, resolve := got[0], got[1], got[2], got[3]
+	if fire.Signal != signal || fire.Subject != "*" || fire.Feature != "" || fire.ModelID != model || fire.ModelVersion != version {
+		t.Errorf("signal notification names %q %q %q %q %q", fire.ModelID, fire.ModelVersion, fire.Feature, fire.Signal, fire.Subject)
+	}
+	if feat.Signal != "" || feat.Subject != "" || feat.Feature != signal {
+		t.Errorf("feature notification names feature %q, signal %q, subject %q", feat.Feature, feat.Signal, feat.Subject)
+	}
+	for _, c := range []struct{ got, want string }{
+		{fire.Summary, "error_rate 0.12 of fraud-scorer v3 (window 14:01–14:02)"},
+		{subj.Summary, "error_rate 0.3 for checkout/web of fraud-scorer v3 (window 14:01–14:02)"},
+		{feat.Summary, "psi 0.3 on feature error_rate of fraud-scorer v3 (window 14:01–14:02)"},
+		{resolve.Summary, "error_rate resolved of fraud-scorer v3 (window 14:03–14:04)"},
+	} {
+		if c.got != c.want {
+			t.Errorf("summary %q, want %q", c.got, c.want)
+		}
+	}
+	if !resolve.StartsAt.Equal(alerttest.T0) || !resolve.EndsAt.Equal(alerttest.T0.Add(4*time.Minute)) || resolve.Subject != "*" {
+		t.Errorf("resolved notification %+v", resolve)
+	}
+
+	states := map[string][]string{}
+	for _, r := range res.Records {
+		if (r.Key == featureKey) != (r.Signal == "") || (r.Key == featureKey) != (r.Feature == signal) {
+			t.Errorf("record of %q names feature %q, signal %q", r.Key, r.Feature, r.Signal)
+		}
+		if r.Key == modelKey && r.Subject != "*" || r.Key == subjectKey && r.Subject != "checkout/web" {
+			t.Errorf("record of %q names subject %q", r.Key, r.Subject)
+		}
+		if r.Kind == alerting.KindState {
+			states[r.Key] = append(states[r.Key], r.State)
+		}
+	}
+	if got := strings.Join(states[modelKey], " "); got != "pending firing resolved" {
+		t.Errorf("state records of the signal: %s", got)
+	}
+	for _, k := range []string{featureKey, subjectKey} {
+		if got := strings.Join(states[k], " "); got != "pending firing" {
+			t.Errorf("state records of %s: %s", k, got)
+		}
+	}
+	var active []string
+	for _, a := range res.Manager.Active() {
+		active = append(active, a.Key+" "+a.State+" "+a.Signal+" "+a.Subject)
+	}
+	if want := []string{featureKey + " firing  ", subjectKey + " firing error_rate checkout/web"}; !slices.Equal(active, want) {
+		t.Errorf("active alerts %q, want %q", active, want)
 	}
 }
 

@@ -9,10 +9,12 @@ import (
 // attempt to a receiver (Record "delivery"). The table is append-only history.
 type AlertRow struct {
 	EventTime    time.Time // zero means the time of the write
-	AlertKey     string    // stable identity of the alert (alerting.Key): "driftwatch/<model>/<version>/<feature>", parts percent-escaped
+	AlertKey     string    // stable identity of the alert (alerting.Key): "driftwatch/<model>/<version>/<feature>", parts percent-escaped; for a signal alert (alerting.SignalKey) "driftwatch/<model>/<version>/<signal>/<subject>"
 	ModelID      string
 	ModelVersion string
-	Feature      string
+	Feature      string // drift alerts: the feature; "" for a signal alert
+	Signal       string // signal alerts: the signal's name (e.g. "error_rate"); "" for a drift alert
+	Subject      string // signal alerts: what the verdict is about, "*" for the model itself; "" for a drift alert
 	Record       string // "state" or "delivery"
 	State        string // "pending", "firing" or "resolved"
 	Severity     string
@@ -32,6 +34,8 @@ var alertFields = []field[AlertRow]{
 	fieldOf("model_id", func(r *AlertRow) string { return r.ModelID }),
 	fieldOf("model_version", func(r *AlertRow) string { return r.ModelVersion }),
 	fieldOf("feature", func(r *AlertRow) string { return r.Feature }),
+	fieldOf("signal", func(r *AlertRow) string { return r.Signal }),
+	fieldOf("subject", func(r *AlertRow) string { return r.Subject }),
 	fieldOf("record", func(r *AlertRow) string { return r.Record }),
 	fieldOf("state", func(r *AlertRow) string { return r.State }),
 	fieldOf("severity", func(r *AlertRow) string { return r.Severity }),

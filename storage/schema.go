@@ -205,6 +205,8 @@ var (
 			dim("model_id"),
 			dim("model_version"),
 			dim("feature"),
+			dim("signal"),            // added by migration 10 to databases created before it
+			col("subject", "String"), // added by migration 10 to databases created before it
 			dim("record"),
 			dim("state"),
 			dim("severity"),
@@ -274,6 +276,11 @@ var migrations = []migration{
 	{7, "create model_windows", createTable(modelWindowsTable)},
 	{8, "create signals", createTable(signalsTable)},
 	{9, "add references.state", addColumn(referencesTable.name, packed("state", "String", codecBlob), "sample")},
+	// Alerts of signals: rows written before read signal and subject as ''.
+	{10, "add alerts.signal and alerts.subject", func(v version) []string {
+		return append(addColumn(alertsTable.name, dim("signal"), "feature")(v),
+			addColumn(alertsTable.name, col("subject", "String"), "signal")(v)...)
+	}},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD

@@ -3,6 +3,7 @@ package storage
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -160,5 +161,73 @@ func TestMigrateResumes(t *testing.T) {
 	}
 	if n := queryInt(t, s, "SELECT uniqExact(version) FROM schema_migrations"); n != uint64(len(migrations)) {
 		t.Fatalf("schema_migrations has %d versions, want %d", n, len(migrations))
+	}
+}
+
+// TestMigrateAddsAlertSignal upgrades an alerts table as migration 9 left it
+// (no signal, no subject, one row of history): migration 10 adds both
+// columns where the table definition has them, the old row reads them as
+// empty strings, and signal alerts are written and read back.
+func TestMigrateAddsAlertSignal(t *testing.T) {
+	s := newTestStore(t, nil)
+	ctx := testContext(t)
+	old := alertsTable
+	old.columns = slices.DeleteFunc(slices.Clone(alertsTable.columns), func(c column) bool {
+		return c.name == "signal" || c.name == "subject"
+	})
+	if len(old.columns) != len(alertsTable.columns)-2 {
+		t.Fatalf("alerts has no signal and subject columns to remove: %v", alertsTable.columns)
+	}
+	for _, q := range []string{"DROP TABLE alerts", old.render(s.version),
+		`INSERT INTO alerts (event_time, alert_key, model_id, model_version, feature, record, state, severity, statistic,
+		threshold, summary, receiver, attempt, outcome, http_status, error)
+		SELECT toDateTime('2024-05-01 10:02:00'), 'driftwatch/fraud/v1/amount', 'fraud', 'v1', 'amount', 'state', 'firing',
+		'critical', 0.31, 0.25, 'psi 0.31', '', toUInt32(0), '', toInt32(0), ''`,
+		"ALTER TABLE schema_migrations DELETE WHERE version = 10"} {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i := 0; queryInt(t, s, "SELECT count() FROM schema_migrations WHERE version = 10") != 0; i++ {
+		if i > 100 {
+			t.Fatal("ALTER ... DELETE on schema_migrations did not finish")
+		}
+		sleep(50)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	rows, err := s.Query(ctx, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'alerts'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name+" "+typ)
+	}
+	rows.Close()
+	for _, c := range alertsTable.columns {
+		typ := c.typ
+		if c.dim && s.version.lowCardinality() {
+			typ = "LowCardinality(String)"
+		}
+		want = append(want, c.name+" "+typ)
+	}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("alerts columns after migration 10:\n got %v\nwant %v", got, want)
+	}
+	if err := s.RecordAlerts(ctx, []AlertRow{{EventTime: t0, AlertKey: "driftwatch/fraud/v1/error_rate/%2A", ModelID: "fraud",
+		ModelVersion: "v1", Signal: "error_rate", Subject: "*", Record: "state", State: "firing", Severity: "warning"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, s, "SELECT count() FROM alerts WHERE feature = 'amount' AND signal = '' AND subject = ''"); n != 1 {
+		t.Errorf("%d rows of history written before migration 10 read signal and subject as '', want 1", n)
+	}
+	if n := queryInt(t, s, "SELECT count() FROM alerts WHERE feature = '' AND signal = 'error_rate' AND subject = '*'"); n != 1 {
+		t.Errorf("%d signal alert rows read back, want 1", n)
 	}
 }

@@ -1,9 +1,9 @@
 // Package alertmanager posts driftwatch alerts to Prometheus Alertmanager's
 // /api/v2/alerts, so that Alertmanager's routing, grouping, silences and
-// inhibition apply to drift alerts. Like Prometheus, it re-posts firing alerts
-// (the manager calls it every ResendInterval) with endsAt a few intervals ahead,
-// and posts endsAt on resolve. It does not decide when to notify, nor retry: the
-// alerting manager does both.
+// inhibition apply to drift and signal alerts. Like Prometheus, it re-posts
+// firing alerts (the manager calls it every ResendInterval) with endsAt a few
+// intervals ahead, and posts endsAt on resolve. It does not decide when to
+// notify, nor retry: the alerting manager does both.
 package alertmanager
 
 import (
@@ -18,8 +18,11 @@ import (
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
 )
 
-// AlertName is the alertname label of every driftwatch alert.
+// AlertName is the alertname label of every drift alert.
 const AlertName = "DriftwatchFeatureDrift"
+
+// SignalAlertName is the alertname label of every signal alert.
+const SignalAlertName = "DriftwatchSignal"
 
 // Notifier posts alerts to one Alertmanager.
 type Notifier struct {
@@ -61,13 +64,21 @@ type Alert struct {
 }
 
 // NewAlert converts n into an Alertmanager alert with the given severity label.
-// A firing alert's endsAt is now + 4×ResendInterval; a resolved one's is n.EndsAt.
+// A drift alert's labels are alertname (AlertName), model_id, model_version,
+// feature and severity; a signal alert's alertname (SignalAlertName),
+// model_id, model_version, signal, subject and severity. model_version is
+// left out when empty. Every label but severity is fixed for an alert's key,
+// so its posts stay one Alertmanager alert. A firing alert's endsAt is
+// now + 4×ResendInterval; a resolved one's is n.EndsAt.
 func (a *Notifier) NewAlert(n *alert.Notification, sev alert.Severity, now time.Time) Alert {
 	labels := map[string]string{
-		"alertname": AlertName,
-		"model_id":  n.ModelID,
-		"feature":   n.Feature,
-		"severity":  string(sev),
+		"model_id": n.ModelID,
+		"severity": string(sev),
+	}
+	if n.Signal == "" {
+		labels["alertname"], labels["feature"] = AlertName, n.Feature
+	} else {
+		labels["alertname"], labels["signal"], labels["subject"] = SignalAlertName, n.Signal, n.Subject
 	}
 	if n.ModelVersion != "" {
 		labels["model_version"] = n.ModelVersion

@@ -10,10 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/alerting/alertmanager"
@@ -50,13 +52,31 @@ func checkAlerts(r *http.Request, body []byte) error {
 		return errors.New("no alerts")
 	}
 	for _, a := range as {
-		for _, l := range []string{"alertname", "model_id", "feature", "severity"} {
+		// Each kind of alert has its own, fixed label set.
+		var labels []string
+		switch a.Labels["alertname"] {
+		case alertmanager.AlertName:
+			labels = []string{"alertname", "model_id", "feature", "severity"}
+		case alertmanager.SignalAlertName:
+			labels = []string{"alertname", "model_id", "signal", "subject", "severity"}
+		default:
+			return fmt.Errorf("alertname %q", a.Labels["alertname"])
+		}
+		for _, l := range labels {
 			if a.Labels[l] == "" {
 				return fmt.Errorf("label %s missing", l)
 			}
 		}
-		if a.Labels["alertname"] != alertmanager.AlertName || a.Annotations["summary"] == "" {
-			return fmt.Errorf("alertname or summary: %+v", a)
+		for l, v := range a.Labels {
+			if l != "model_version" && !slices.Contains(labels, l) {
+				return fmt.Errorf("unexpected label %s=%q on a %s alert", l, v, a.Labels["alertname"])
+			}
+			if !utf8.ValidString(v) {
+				return fmt.Errorf("label %s is not UTF-8", l)
+			}
+		}
+		if a.Annotations["summary"] == "" {
+			return fmt.Errorf("summary missing: %+v", a)
 		}
 		if a.StartsAt.IsZero() || a.EndsAt.IsZero() || !a.EndsAt.After(a.StartsAt) {
 			return fmt.Errorf("startsAt %s endsAt %s", a.StartsAt, a.EndsAt)
@@ -107,6 +127,58 @@ func TestPayloads(t *testing.T) {
 	}
 	if !strings.Contains(res2[0].Annotations["summary"], "resolved") {
 		t.Errorf("resolve summary %q", res2[0].Annotations["summary"])
+	}
+}
+
+// TestSignalPayloads: a signal alert is posted as alertname DriftwatchSignal
+// with the labels signal and subject instead of feature; its label set is the
+// same in every post but for severity, so escalation ends the old series and
+// the resolve ends the new one, as for drift.
+func TestSignalPayloads(t *testing.T) {
+	srv := alerttest.NewServer(t, checkAlerts)
+	n, err := alertmanager.New(config(func(c *alertmanager.Config) { c.URL = srv.URL }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signal := func(i int, sev alerting.Severity) []alerting.Observation {
+		return []alerting.Observation{alerttest.SignalWindow(i, "fraud-scorer", "3", "error_rate", "checkout/web", sev,
+			alerttest.Rate("error_rate", 0.12, 0.001, sev))}
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), n, 3,
+		signal(0, alerting.SeverityWarning), signal(1, alerting.SeverityCritical), signal(2, alerting.SeverityOK))
+	if res.OK != 3 {
+		t.Fatalf("%d succeeded, want 3; logs:\n%s", res.OK, res.Logs)
+	}
+	var posts [][]postable
+	for _, r := range srv.Requests() {
+		as, _ := decode(r.Body)
+		posts = append(posts, as)
+	}
+	want := map[string]string{"alertname": "DriftwatchSignal", "model_id": "fraud-scorer", "model_version": "3",
+		"signal": "error_rate", "subject": "checkout/web"}
+	var sevs []string
+	for _, p := range posts {
+		for _, a := range p {
+			sevs = append(sevs, a.Labels["severity"])
+			for k, v := range want {
+				if a.Labels[k] != v {
+					t.Errorf("label %s = %q, want %q", k, a.Labels[k], v)
+				}
+			}
+			if len(a.Labels) != len(want)+1 {
+				t.Errorf("labels %v, want those of %v and severity", a.Labels, want)
+			}
+		}
+	}
+	if got := strings.Join(sevs, " "); len(posts) != 3 || got != "warning critical warning critical" {
+		t.Fatalf("%d posts with severities %s, want 3: warning; critical and the ended warning; critical", len(posts), got)
+	}
+	if s := posts[0][0].Annotations["summary"]; s != "error_rate 0.12 for checkout/web of fraud-scorer v3 (window 14:00–14:01)" {
+		t.Errorf("firing summary %q", s)
+	}
+	if s := posts[2][0].Annotations["summary"]; !strings.HasPrefix(s, "error_rate resolved for checkout/web") ||
+		!posts[2][0].EndsAt.Equal(alerttest.T0.Add(3*time.Minute)) {
+		t.Errorf("resolve post %+v", posts[2])
 	}
 }
 
@@ -196,9 +268,9 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestRealAlertmanager posts through the notifier to the real Alertmanager
-// binary and checks that its webhook receiver gets the firing, then the
-// resolved notification.
+// TestRealAlertmanager posts a drift and a signal alert through the notifier
+// to the real Alertmanager binary and checks that its webhook receiver gets
+// each one's firing, then resolved notification, with its labels.
 func TestRealAlertmanager(t *testing.T) {
 	bin, err := exec.LookPath("prometheus-alertmanager")
 	if err != nil {
@@ -276,47 +348,73 @@ receivers:
 	defer cancel()
 	go m.Run(ctx)
 	w0 := time.Now().UTC().Truncate(time.Minute).Add(-2 * time.Minute)
+	// A drift alert and a signal alert about the model itself, in one batch.
 	obs := func(i int, sev alerting.Severity) []alerting.Observation {
-		return []alerting.Observation{{ModelID: "fraud-scorer", ModelVersion: "3", Feature: "amount",
+		drift := alerting.Observation{ModelID: "fraud-scorer", ModelVersion: "3", Feature: "amount",
 			WindowStart: w0.Add(time.Duration(i) * time.Minute), WindowEnd: w0.Add(time.Duration(i+1) * time.Minute),
-			Severity: sev, Tests: []alerting.TestResult{alerttest.PSI(0.41, sev)}}}
+			Severity: sev, Tests: []alerting.TestResult{alerttest.PSI(0.41, sev)}}
+		signal := drift
+		signal.Feature, signal.Signal, signal.Subject = "", "error_rate", "*"
+		signal.Tests = []alerting.TestResult{alerttest.Rate("error_rate", 0.12, 0.001, sev)}
+		return []alerting.Observation{drift, signal}
 	}
-	find := func(status string) *amMessage {
+	find := func(alertname, status string) *amMessage {
 		mu.Lock()
 		defer mu.Unlock()
 		for i := range msgs {
-			if msgs[i].Status == status {
+			if msgs[i].Status == status && msgs[i].CommonLabels["alertname"] == alertname {
 				return &msgs[i]
 			}
 		}
 		return nil
 	}
+	kinds := []struct {
+		alertname string
+		labels    map[string]string
+		summary   string
+	}{
+		{"DriftwatchFeatureDrift", map[string]string{"alertname": "DriftwatchFeatureDrift", "model_id": "fraud-scorer",
+			"model_version": "3", "feature": "amount", "severity": "critical"}, "psi 0.41 on feature amount of fraud-scorer v3"},
+		{"DriftwatchSignal", map[string]string{"alertname": "DriftwatchSignal", "model_id": "fraud-scorer",
+			"model_version": "3", "signal": "error_rate", "subject": "*", "severity": "critical"}, "error_rate 0.12 of fraud-scorer v3"},
+	}
 	m.Observe(ctx, obs(0, alerting.SeverityCritical))
-	waitFor(t, 15*time.Second, "firing notification from alertmanager", logPath, func() bool { return find("firing") != nil })
-	fire := find("firing")
-	if fire.Version != "4" || fire.Receiver != "driftwatch-test" || len(fire.Alerts) != 1 {
-		t.Fatalf("firing message %+v", fire)
-	}
-	a := fire.Alerts[0]
-	want := map[string]string{"alertname": "DriftwatchFeatureDrift", "model_id": "fraud-scorer", "model_version": "3", "feature": "amount", "severity": "critical"}
-	for k, v := range want {
-		if a.Labels[k] != v {
-			t.Errorf("label %s = %q, want %q", k, a.Labels[k], v)
+	fingerprints := map[string]string{}
+	for _, k := range kinds {
+		waitFor(t, 15*time.Second, k.alertname+" firing notification from alertmanager", logPath, func() bool { return find(k.alertname, "firing") != nil })
+		fire := find(k.alertname, "firing")
+		if fire.Version != "4" || fire.Receiver != "driftwatch-test" || len(fire.Alerts) != 1 {
+			t.Fatalf("firing message %+v", fire)
 		}
+		a := fire.Alerts[0]
+		if len(a.Labels) != len(k.labels) {
+			t.Errorf("labels %v, want %v", a.Labels, k.labels)
+		}
+		for l, v := range k.labels {
+			if a.Labels[l] != v {
+				t.Errorf("%s: label %s = %q, want %q", k.alertname, l, a.Labels[l], v)
+			}
+		}
+		if a.Status != "firing" || !strings.HasPrefix(a.Annotations["summary"], k.summary) || !a.StartsAt.Equal(w0) {
+			t.Errorf("firing alert %+v", a)
+		}
+		fingerprints[k.alertname] = a.Fingerprint
 	}
-	if a.Status != "firing" || !strings.HasPrefix(a.Annotations["summary"], "psi 0.41 on feature amount of fraud-scorer v3") || !a.StartsAt.Equal(w0) {
-		t.Errorf("firing alert %+v", a)
+	if fingerprints["DriftwatchFeatureDrift"] == fingerprints["DriftwatchSignal"] {
+		t.Errorf("the drift and the signal alert share the fingerprint %s", fingerprints["DriftwatchSignal"])
 	}
 
 	m.Observe(ctx, obs(1, alerting.SeverityOK))
-	waitFor(t, 15*time.Second, "resolved notification from alertmanager", logPath, func() bool { return find("resolved") != nil })
-	res := find("resolved")
-	if len(res.Alerts) != 1 || res.Alerts[0].Status != "resolved" || res.Alerts[0].Fingerprint != a.Fingerprint ||
-		res.Alerts[0].Labels["severity"] != "critical" {
-		t.Errorf("resolved message %+v", res)
+	for _, k := range kinds {
+		waitFor(t, 15*time.Second, k.alertname+" resolved notification from alertmanager", logPath, func() bool { return find(k.alertname, "resolved") != nil })
+		res := find(k.alertname, "resolved")
+		if len(res.Alerts) != 1 || res.Alerts[0].Status != "resolved" || res.Alerts[0].Fingerprint != fingerprints[k.alertname] ||
+			res.Alerts[0].Labels["severity"] != "critical" {
+			t.Errorf("resolved message %+v", res)
+		}
 	}
-	if okN, failed := m.Delivered(); okN != 2 || failed != 0 {
-		t.Errorf("Delivered() = %d, %d; want 2, 0", okN, failed)
+	if okN, failed := m.Delivered(); okN != 4 || failed != 0 {
+		t.Errorf("Delivered() = %d, %d; want 4, 0", okN, failed)
 	}
 	cancel()
 	if err := m.Close(context.Background()); err != nil {
@@ -346,4 +444,7 @@ func TestGolden(t *testing.T) {
 	now := alerttest.T0.Add(2*time.Minute + 3*time.Second)
 	alerttest.Golden(t, "firing.json", []alertmanager.Alert{n.NewAlert(fire, fire.Severity, now)})
 	alerttest.Golden(t, "resolved.json", []alertmanager.Alert{n.NewAlert(resolve, resolve.Severity, now)})
+	fire, resolve = alerttest.SignalSample()
+	alerttest.Golden(t, "signal-firing.json", []alertmanager.Alert{n.NewAlert(fire, fire.Severity, now)})
+	alerttest.Golden(t, "signal-resolved.json", []alertmanager.Alert{n.NewAlert(resolve, resolve.Severity, now)})
 }

@@ -42,7 +42,8 @@ type Config struct {
 	Source string `yaml:"source"`
 	// Group is payload.group. Default: the model id of the alert.
 	Group string `yaml:"group"`
-	// Class is payload.class. Default: "feature_drift".
+	// Class is payload.class of drift alerts; a signal alert's class is its
+	// signal's name (e.g. "error_rate"). Default: "feature_drift".
 	Class string `yaml:"class"`
 	// Timeout bounds one HTTP attempt. Default: 10s.
 	Timeout time.Duration `yaml:"timeout"`

@@ -1,8 +1,9 @@
 // Package pagerduty delivers driftwatch alerts to PagerDuty's Events API v2: a
 // "trigger" event when an alert fires (again with the same dedup_key when its
 // severity changes) and a "resolve" event with the same routing key and dedup_key
-// when it resolves. It does not decide when to notify, nor retry: the alerting
-// manager does both.
+// when it resolves. A drift alert's custom_details name its feature, a signal
+// alert's its signal and subject. It does not decide when to notify, nor retry:
+// the alerting manager does both.
 package pagerduty
 
 import (
@@ -85,7 +86,8 @@ type Link struct {
 }
 
 // DedupKey returns the dedup_key for an alert key: the key itself, which
-// alerting.Key keeps within PagerDuty's 255 characters, or, for a longer key
+// alerting.Key and alerting.SignalKey keep within PagerDuty's 255
+// characters, or, for a longer key
 // made elsewhere, a stable SHA-256 digest of it.
 func DedupKey(key string) string {
 	if len(key) <= maxDedupKey {
@@ -95,7 +97,8 @@ func DedupKey(key string) string {
 	return "driftwatch/sha256:" + hex.EncodeToString(sum[:])
 }
 
-// NewEvent builds the event for n.
+// NewEvent builds the event for n. The payload's class is Config.Class for a
+// drift alert and the signal's name for a signal alert.
 func (p *Notifier) NewEvent(n *alert.Notification) Event {
 	ev := Event{RoutingKey: p.key, DedupKey: DedupKey(n.Key)}
 	if n.Status == alert.StatusResolved {
@@ -118,19 +121,27 @@ func (p *Notifier) NewEvent(n *alert.Notification) Event {
 			"threshold": alert.Finite(t.Threshold), "severity": t.Severity,
 		})
 	}
+	details := map[string]any{
+		"model_id": n.ModelID, "model_version": n.ModelVersion,
+		"severity": n.Severity, "starts_at": n.StartsAt.UTC().Format(time.RFC3339),
+		"window_end": n.WindowEnd.UTC().Format(time.RFC3339), "tests": tests,
+	}
+	class := p.cfg.Class
+	if n.Signal == "" {
+		details["feature"] = n.Feature
+	} else {
+		details["signal"], details["subject"] = n.Signal, n.Subject
+		class = n.Signal
+	}
 	ev.Payload = &Payload{
-		Summary:   alert.Truncate(n.Summary, maxSummary),
-		Source:    p.cfg.Source,
-		Severity:  sev,
-		Timestamp: n.WindowEnd.UTC().Format(time.RFC3339),
-		Component: n.ModelID,
-		Group:     group,
-		Class:     p.cfg.Class,
-		CustomDetails: map[string]any{
-			"model_id": n.ModelID, "model_version": n.ModelVersion, "feature": n.Feature,
-			"severity": n.Severity, "starts_at": n.StartsAt.UTC().Format(time.RFC3339),
-			"window_end": n.WindowEnd.UTC().Format(time.RFC3339), "tests": tests,
-		},
+		Summary:       alert.Truncate(n.Summary, maxSummary),
+		Source:        p.cfg.Source,
+		Severity:      sev,
+		Timestamp:     n.WindowEnd.UTC().Format(time.RFC3339),
+		Component:     n.ModelID,
+		Group:         group,
+		Class:         class,
+		CustomDetails: details,
 	}
 	ev.Client = "driftwatch"
 	if n.DashboardURL != "" {

@@ -361,4 +361,72 @@ func TestGolden(t *testing.T) {
 	n := newNotifier(t, "https://events.pagerduty.com")
 	alerttest.Golden(t, "trigger.json", n.NewEvent(fire))
 	alerttest.Golden(t, "resolve.json", n.NewEvent(resolve))
+	fire, resolve = alerttest.SignalSample()
+	alerttest.Golden(t, "signal-trigger.json", n.NewEvent(fire))
+	alerttest.Golden(t, "signal-resolve.json", n.NewEvent(resolve))
+}
+
+// TestSignalTriggerEscalateResolve: a signal alert triggers, escalates and
+// resolves under its own dedup_key (alerting.SignalKey), with the signal and
+// subject in custom_details and the signal as the class, while the incident
+// of a feature named like the signal stays open.
+func TestSignalTriggerEscalateResolve(t *testing.T) {
+	srv := alerttest.NewServer(t, checkEvent, accepted())
+	const subject = "<script>/web:1"
+	signal := func(i int, sev alerting.Severity, stat float64) alerting.Observation {
+		return alerttest.SignalWindow(i, "fraud-scorer", "3", "error_rate", subject, sev, alerttest.Rate("error_rate", stat, 0.001, sev))
+	}
+	feature := func(i int) alerting.Observation {
+		return alerttest.Window(i, "fraud-scorer", "3", "error_rate", alerting.SeverityCritical, alerttest.PSI(0.5, alerting.SeverityCritical))
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), newNotifier(t, srv.URL), 4,
+		[]alerting.Observation{signal(0, alerting.SeverityWarning, 0.07), feature(0)},
+		[]alerting.Observation{signal(1, alerting.SeverityCritical, 0.12), feature(1)},
+		[]alerting.Observation{signal(2, alerting.SeverityOK, 0.01), feature(2)})
+	if res.OK != 4 {
+		t.Fatalf("%d succeeded, want 4; logs:\n%s", res.OK, res.Logs)
+	}
+	var evs []event
+	var got []string
+	for _, r := range srv.Requests() {
+		ev, err := decode(r.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+		got = append(got, ev.EventAction+" "+ev.DedupKey)
+	}
+	const signalKey = "driftwatch/fraud-scorer/3/error_rate/%3Cscript%3E%2Fweb%3A1"
+	want := []string{
+		"trigger " + signalKey,
+		"trigger driftwatch/fraud-scorer/3/error_rate",
+		"trigger " + signalKey,
+		"resolve " + signalKey,
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+	p := evs[2].Payload
+	if p.Severity != "critical" || evs[0].Payload.Severity != "warning" {
+		t.Errorf("severities %q then %q, want warning then critical", evs[0].Payload.Severity, p.Severity)
+	}
+	if want := "error_rate 0.12 for " + subject + " of fraud-scorer v3 (window 14:01–14:02)"; p.Summary != want {
+		t.Errorf("summary %q, want %q", p.Summary, want)
+	}
+	if p.Class != "error_rate" || evs[1].Payload.Class != "feature_drift" || p.Component != "fraud-scorer" || p.Group != "fraud-scorer" {
+		t.Errorf("signal payload %+v, feature class %q", p, evs[1].Payload.Class)
+	}
+	d := p.CustomDetails
+	if _, ok := d["feature"]; ok || d["signal"] != "error_rate" || d["subject"] != subject || d["model_version"] != "3" {
+		t.Errorf("signal custom_details %+v", d)
+	}
+	if d := evs[1].Payload.CustomDetails; d["feature"] != "error_rate" || d["signal"] != nil || d["subject"] != nil {
+		t.Errorf("feature custom_details %+v", d)
+	}
+	if tests, _ := d["tests"].([]any); len(tests) != 1 || tests[0].(map[string]any)["statistic"] != 0.12 {
+		t.Errorf("signal tests %+v", d["tests"])
+	}
+	if active := res.Manager.Active(); len(active) != 1 || active[0].Feature != "error_rate" || active[0].Signal != "" {
+		t.Errorf("active alerts %+v, want the feature's alone", active)
+	}
 }

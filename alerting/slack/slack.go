@@ -1,10 +1,11 @@
 // Package slack delivers driftwatch alerts to a Slack incoming webhook as a Block
 // Kit message (header, section, context) with the plain top-level text Slack uses
-// for notifications. Text from telemetry (model ids, versions, feature names, and
-// the alert key built from them) is untrusted: in mrkdwn it is always shown as
-// inline code, with backticks and invisible characters replaced and the three
-// characters Slack treats as control characters (&, <, >) escaped, so that it
-// can form no link, mention or formatting; the summary is rendered again from the
+// for notifications. Text from telemetry (model ids, versions, feature names,
+// signal subjects, and the alert key built from them) is untrusted, and signal
+// names are treated alike: in mrkdwn it is always shown as inline code, with
+// backticks and invisible characters replaced and the three characters Slack
+// treats as control characters (&, <, >) escaped, so that it can form no
+// link, mention or formatting; the summary is rendered again from the
 // notification's fields for that. It keeps within Slack's block limits and paces
 // messages per webhook. It does not decide when to notify, nor retry: the
 // alerting manager does both.
@@ -31,9 +32,9 @@ const (
 	maxFields     = 10
 	maxFieldTxt   = 2000
 	maxTestLines  = 20
-	// maxValue bounds one telemetry value in mrkdwn, escaped: a summary's two
-	// (feature, model) and the rest of it stay within a section's 3000
-	// characters, a field's within 2000.
+	// maxValue bounds one telemetry value in mrkdwn, escaped: a summary's
+	// three at most (signal, subject, model; or feature, model) and the rest
+	// of it stay within a section's 3000 characters, a field's within 2000.
 	maxValue = 800
 	// maxWhat bounds the start of a summary (test name and statistic), escaped.
 	maxWhat = 200
@@ -162,12 +163,16 @@ func field(label, value string) *Text {
 
 // NewMessage renders n as a Block Kit message within Slack's limits.
 func NewMessage(n *alert.Notification) Message {
-	icon, state := ":large_orange_circle:", "Drift warning"
+	kind := "Drift"
+	if n.Signal != "" {
+		kind = "Signal"
+	}
+	icon, state := ":large_orange_circle:", kind+" warning"
 	switch {
 	case n.Status == alert.StatusResolved:
-		icon, state = ":white_check_mark:", "Drift resolved"
+		icon, state = ":white_check_mark:", kind+" resolved"
 	case n.Severity == alert.SeverityCritical:
-		icon, state = ":red_circle:", "Drift critical"
+		icon, state = ":red_circle:", kind+" critical"
 	}
 	// plain_text is shown literally: no links, mentions or formatting.
 	title := alert.Visible(alert.Title(n))
@@ -175,17 +180,22 @@ func NewMessage(n *alert.Notification) Message {
 	fields := []*Text{
 		field("Model", value(n.ModelID)),
 		field("Version", value(n.ModelVersion)),
-		field("Feature", value(n.Feature)),
+	}
+	if n.Signal == "" {
+		fields = append(fields, field("Feature", value(n.Feature)))
+	} else {
+		fields = append(fields, field("Signal", value(n.Signal)), field("Subject", value(n.Subject)))
+	}
+	fields = append(fields,
 		field("Severity", Escape(string(n.Severity))),
 		field("Status", Escape(n.Status)),
 		field("Window end", n.WindowEnd.UTC().Format("2006-01-02 15:04:05Z")),
-	}
+	)
 	if !n.StartsAt.IsZero() {
 		fields = append(fields, field("Since", n.StartsAt.UTC().Format("2006-01-02 15:04:05Z")))
 	}
-	// At most maxWhat + 2×(maxValue+2) + 100 characters: within maxSectionTxt.
-	summary := alert.Summary(escTrunc(alert.WhatOf(n), maxWhat),
-		n.ModelID, n.ModelVersion, n.Feature, n.WindowStart, n.WindowEnd, value)
+	// At most maxWhat + 3×(maxValue+2) + 100 characters: within maxSectionTxt.
+	summary := alert.Summary(escTrunc(alert.WhatOf(n), maxWhat), alert.SeriesOf(n), n.WindowStart, n.WindowEnd, value)
 	blocks := []Block{
 		{Type: "header", Text: header},
 		{Type: "section", Text: &Text{Type: "mrkdwn", Text: icon + " " + summary}, Fields: fields[:min(len(fields), maxFields)]},

@@ -200,15 +200,20 @@ func TestLimits(t *testing.T) {
 		ModelID: strings.Repeat("m", 500), ModelVersion: "1", Feature: strings.Repeat("<&>", 2000),
 		Summary: strings.Repeat("&", 5000), Tests: tests, WindowEnd: alerttest.T0,
 	}
-	body, err := json.Marshal(slack.NewMessage(n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := checkBlockKit(&http.Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {"application/json"}}}, body); err != nil {
-		t.Errorf("oversized notification breaks Slack's limits: %v", err)
-	}
-	if !strings.Contains(string(body), "… and 20 more") {
-		t.Error("test list not capped at 20 lines")
+	// A signal alert has three telemetry values in its summary: signal, subject and model.
+	sig := *n
+	sig.Feature, sig.Signal, sig.Subject = "", strings.Repeat("<&>", 2000), strings.Repeat("&", 3000)
+	for kind, n := range map[string]*alerting.Notification{"drift": n, "signal": &sig} {
+		body, err := json.Marshal(slack.NewMessage(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkBlockKit(&http.Request{Method: http.MethodPost, Header: http.Header{"Content-Type": {"application/json"}}}, body); err != nil {
+			t.Errorf("oversized %s notification breaks Slack's limits: %v", kind, err)
+		}
+		if !strings.Contains(string(body), "… and 20 more") {
+			t.Errorf("%s: test list not capped at 20 lines", kind)
+		}
 	}
 }
 
@@ -360,6 +365,70 @@ func TestGolden(t *testing.T) {
 	fire, resolve := alerttest.Sample()
 	alerttest.Golden(t, "firing.json", slack.NewMessage(fire))
 	alerttest.Golden(t, "resolved.json", slack.NewMessage(resolve))
+	fire, resolve = alerttest.SignalSample()
+	alerttest.Golden(t, "signal-firing.json", slack.NewMessage(fire))
+	alerttest.Golden(t, "signal-resolved.json", slack.NewMessage(resolve))
+}
+
+// TestSignalMessages: a signal alert's message names the signal, the subject
+// (as inline code, escaped) and the value, has Signal and Subject fields
+// instead of Feature, and follows Block Kit's rules; a signal about the model
+// itself ("*") has no "for <subject>".
+func TestSignalMessages(t *testing.T) {
+	srv := alerttest.NewServer(t, checkBlockKit, slackOK())
+	n := newNotifier(t, srv.URL+"/services/T000/B000/XXXX")
+	const subject = "<script>&web"
+	rate := func(stat float64, sev alerting.Severity) alerting.TestResult {
+		return alerttest.Rate("error_rate", stat, 0.001, sev)
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), n, 3,
+		[]alerting.Observation{
+			alerttest.SignalWindow(0, "fraud-scorer", "3", "error_rate", subject, alerting.SeverityCritical, rate(0.12, alerting.SeverityCritical)),
+			alerttest.SignalWindow(0, "fraud-scorer", "3", "error_rate", "*", alerting.SeverityWarning, rate(0.07, alerting.SeverityWarning)),
+		},
+		[]alerting.Observation{alerttest.SignalWindow(1, "fraud-scorer", "3", "error_rate", subject, alerting.SeverityOK, rate(0.01, alerting.SeverityOK))})
+	if res.OK != 3 {
+		t.Fatalf("%d deliveries succeeded, want 3; logs:\n%s", res.OK, res.Logs)
+	}
+	reqs := srv.Requests()
+	var msgs []slack.Message
+	for _, r := range reqs {
+		var m slack.Message
+		if err := json.Unmarshal(r.Body, &m); err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	fire, self, resolve := msgs[0], msgs[1], msgs[2]
+	for _, c := range []struct{ got, want string }{
+		{fire.Text, "[FIRING critical] `error_rate` 0.12 for `&lt;script&gt;&amp;web` of `fraud-scorer v3` (window 14:00–14:01)"},
+		{self.Text, "[FIRING warning] `error_rate` 0.07 of `fraud-scorer v3` (window 14:00–14:01)"},
+		{resolve.Text, "[RESOLVED critical] `error_rate` resolved for `&lt;script&gt;&amp;web` of `fraud-scorer v3` (window 14:01–14:02)"},
+		{fire.Blocks[0].Text.Text, "Signal critical: fraud-scorer v3 · error_rate · " + subject},
+		{self.Blocks[0].Text.Text, "Signal warning: fraud-scorer v3 · error_rate"},
+		{resolve.Blocks[0].Text.Text, "Signal resolved: fraud-scorer v3 · error_rate · " + subject},
+	} {
+		if c.got != c.want {
+			t.Errorf("text %q, want %q", c.got, c.want)
+		}
+	}
+	texts := mrkdwnTexts(t, reqs[0].Body)
+	for _, f := range []string{"*Signal*\n`error_rate`", "*Subject*\n`&lt;script&gt;&amp;web`", "*Model*\n`fraud-scorer`"} {
+		if !slices.Contains(texts, f) {
+			t.Errorf("no field %q in %q", f, texts)
+		}
+	}
+	for _, s := range texts {
+		if strings.HasPrefix(s, "*Feature*") {
+			t.Errorf("a signal alert has the field %q", s)
+		}
+	}
+	if !slices.Contains(mrkdwnTexts(t, reqs[1].Body), "*Subject*\n`*`") {
+		t.Errorf("the model's own signal alert has no Subject field `*`: %s", reqs[1].Body)
+	}
+	if !strings.Contains(string(reqs[0].Body), "driftwatch/fraud-scorer/3/error_rate/%3Cscript%3E%26web") {
+		t.Errorf("the signal key is not in the message: %s", reqs[0].Body)
+	}
 }
 
 // mrkdwnTexts returns every mrkdwn text of a payload: the top-level text,
@@ -381,10 +450,10 @@ func mrkdwnTexts(t *testing.T, body []byte) []string {
 	return out
 }
 
-// TestTelemetryIsInert replays hostile model, version and feature names
-// through the manager to a Slack receiver: in every mrkdwn text they must
-// appear only inside inline code, with &, < and > escaped and no backtick or
-// line break that could end the code span.
+// TestTelemetryIsInert replays hostile model, version and feature names, and
+// signal names and subjects, through the manager to a Slack receiver: in
+// every mrkdwn text they must appear only inside inline code, with &, < and >
+// escaped and no backtick or line break that could end the code span.
 func TestTelemetryIsInert(t *testing.T) {
 	tests := []struct {
 		name, value string
@@ -399,45 +468,69 @@ func TestTelemetryIsInert(t *testing.T) {
 		{"bidi override", "\u202e<!channel>evil", "`\uFFFD&lt;!channel&gt;evil`"},
 	}
 	hostile := []string{"evil", "channel", "bold", "here", "U0BAD", "S0BAD", "http"}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			srv := alerttest.NewServer(t, checkBlockKit, slackOK())
-			n := newNotifier(t, srv.URL+"/services/T/B/C")
-			res := alerttest.Drive(t, alerttest.FastConfig(), n, 2,
-				[]alerting.Observation{alerttest.Window(0, tc.value, tc.value, tc.value, alerting.SeverityCritical, alerttest.PSI(0.5, alerting.SeverityCritical))},
-				[]alerting.Observation{alerttest.Window(1, tc.value, tc.value, tc.value, alerting.SeverityOK)})
-			reqs := srv.Requests()
-			if res.OK != 2 || len(reqs) != 2 {
-				t.Fatalf("%d deliveries succeeded of %d requests, want 2", res.OK, len(reqs))
+	kinds := []struct {
+		name   string
+		window func(i int, v string, sev alerting.Severity, tests ...alerting.TestResult) alerting.Observation
+		labels []string
+	}{
+		{"drift", func(i int, v string, sev alerting.Severity, tests ...alerting.TestResult) alerting.Observation {
+			return alerttest.Window(i, v, v, v, sev, tests...)
+		}, []string{"Model", "Version", "Feature"}},
+		{"signal", func(i int, v string, sev alerting.Severity, tests ...alerting.TestResult) alerting.Observation {
+			return alerttest.SignalWindow(i, v, v, v, v, sev, tests...)
+		}, []string{"Model", "Version", "Signal", "Subject"}},
+	}
+	for _, kind := range kinds {
+		for _, tc := range tests {
+			t.Run(kind.name+" "+tc.name, func(t *testing.T) {
+				checkInert(t, tc.value, tc.want, hostile, kind.labels, kind.window)
+			})
+		}
+	}
+}
+
+// checkInert drives the observations window makes of the hostile value v
+// (a drifted window, then a clean one) to a Slack receiver and checks that, in
+// every mrkdwn text, v appears only inside inline code, shown as want in the
+// fields labels among others, and that no word of hostile is outside it.
+func checkInert(t *testing.T, v, want string, hostile, labels []string,
+	window func(i int, v string, sev alerting.Severity, tests ...alerting.TestResult) alerting.Observation) {
+	t.Helper()
+	srv := alerttest.NewServer(t, checkBlockKit, slackOK())
+	n := newNotifier(t, srv.URL+"/services/T/B/C")
+	res := alerttest.Drive(t, alerttest.FastConfig(), n, 2,
+		[]alerting.Observation{window(0, v, alerting.SeverityCritical, alerttest.PSI(0.5, alerting.SeverityCritical))},
+		[]alerting.Observation{window(1, v, alerting.SeverityOK)})
+	reqs := srv.Requests()
+	if res.OK != 2 || len(reqs) != 2 {
+		t.Fatalf("%d deliveries succeeded of %d requests, want 2", res.OK, len(reqs))
+	}
+	for i, r := range reqs {
+		texts := mrkdwnTexts(t, r.Body)
+		for _, s := range texts {
+			spans := strings.Split(s, "`")
+			if len(spans)%2 == 0 {
+				t.Errorf("request %d: unbalanced backticks in %q", i, s)
+				continue
 			}
-			for i, r := range reqs {
-				texts := mrkdwnTexts(t, r.Body)
-				for _, s := range texts {
-					spans := strings.Split(s, "`")
-					if len(spans)%2 == 0 {
-						t.Errorf("request %d: unbalanced backticks in %q", i, s)
-						continue
+			for j, span := range spans {
+				if j%2 == 1 { // inside inline code
+					if strings.ContainsAny(span, "<>\r\n\u202e") {
+						t.Errorf("request %d: code span %q holds a raw <, > or invisible character", i, span)
 					}
-					for j, span := range spans {
-						if j%2 == 1 { // inside inline code
-							if strings.ContainsAny(span, "<>\r\n\u202e") {
-								t.Errorf("request %d: code span %q holds a raw <, > or invisible character", i, span)
-							}
-							continue
-						}
-						for _, h := range hostile {
-							if strings.Contains(span, h) {
-								t.Errorf("request %d: %q outside inline code in %q", i, h, s)
-							}
-						}
+					continue
+				}
+				for _, h := range hostile {
+					if strings.Contains(span, h) {
+						t.Errorf("request %d: %q outside inline code in %q", i, h, s)
 					}
 				}
-				for _, label := range []string{"Model", "Version", "Feature"} {
-					if f := "*" + label + "*\n" + tc.want; !slices.Contains(texts, f) {
-						t.Errorf("request %d: no field %q in %q", i, f, texts)
-					}
-				}
 			}
-		})
+		}
+		for _, label := range labels {
+			if f := "*" + label + "*\n" + want; !slices.Contains(texts, f) {
+				t.Errorf("request %d: no field %q in %q", i, f, texts)
+			}
+		}
 	}
 }

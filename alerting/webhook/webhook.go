@@ -49,13 +49,19 @@ type Payload struct {
 	Status string `json:"status"`
 	// Severity is "warning" or "critical".
 	Severity string `json:"severity"`
-	// ModelID, ModelVersion and Feature say what drifted.
+	// ModelID, ModelVersion and Feature say what drifted; Feature is empty
+	// for a signal alert.
 	ModelID      string `json:"model_id"`
 	ModelVersion string `json:"model_version"`
 	Feature      string `json:"feature"`
+	// Signal and Subject say, for a signal alert, which signal and about
+	// what ("*" for the model itself); omitted for a drift alert.
+	Signal  string `json:"signal,omitempty"`
+	Subject string `json:"subject,omitempty"`
 	// Summary is one line of text.
 	Summary string `json:"summary"`
-	// Tests are the drift tests of the window that caused this notification.
+	// Tests are the drift tests, or the signal's tests, of the window that
+	// caused this notification.
 	Tests []Test `json:"tests"`
 	// StartsAt is the start of the first drifted window (RFC 3339).
 	StartsAt time.Time `json:"starts_at"`
@@ -71,7 +77,7 @@ type Payload struct {
 	DashboardURL string `json:"dashboard_url,omitempty"`
 }
 
-// Test is one drift test in a Payload: its name, statistic, p-value, threshold
+// Test is one drift or signal test in a Payload: its name, statistic, p-value, threshold
 // and severity; non-finite numbers (a test without p-value) are null.
 type Test struct {
 	Test      string   `json:"test"`
@@ -85,8 +91,8 @@ type Test struct {
 func NewPayload(n *alert.Notification) Payload {
 	p := Payload{
 		Version: Version, Key: n.Key, Status: n.Status, Severity: string(n.Severity),
-		ModelID: n.ModelID, ModelVersion: n.ModelVersion, Feature: n.Feature, Summary: n.Summary,
-		Tests: make([]Test, 0, len(n.Tests)), StartsAt: n.StartsAt.UTC(), WindowEnd: n.WindowEnd.UTC(),
+		ModelID: n.ModelID, ModelVersion: n.ModelVersion, Feature: n.Feature, Signal: n.Signal, Subject: n.Subject,
+		Summary: n.Summary, Tests: make([]Test, 0, len(n.Tests)), StartsAt: n.StartsAt.UTC(), WindowEnd: n.WindowEnd.UTC(),
 		DashboardURL: n.DashboardURL, Stale: n.Stale,
 	}
 	if !n.EndsAt.IsZero() {

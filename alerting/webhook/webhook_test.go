@@ -27,6 +27,8 @@ type wire struct {
 	ModelID      string     `json:"model_id"`
 	ModelVersion string     `json:"model_version"`
 	Feature      string     `json:"feature"`
+	Signal       string     `json:"signal"`
+	Subject      string     `json:"subject"`
 	Summary      string     `json:"summary"`
 	StartsAt     time.Time  `json:"starts_at"`
 	EndsAt       *time.Time `json:"ends_at"`
@@ -97,6 +99,44 @@ func TestPayload(t *testing.T) {
 	}
 	if !fire.StartsAt.Equal(alerttest.T0) || !resolve.EndsAt.Equal(alerttest.T0.Add(2*time.Minute)) || resolve.Severity != "critical" {
 		t.Errorf("times or severity: fire %+v resolve %+v", fire, resolve)
+	}
+}
+
+// TestSignalPayload: a signal alert carries "signal" and "subject" and its
+// own key; a drift alert leaves both out.
+func TestSignalPayload(t *testing.T) {
+	srv := alerttest.NewServer(t, check(""))
+	n, err := webhook.New(config(func(c *webhook.Config) { c.URL = srv.URL + "/hook" }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), n, 3,
+		[]alerting.Observation{
+			alerttest.SignalWindow(0, "fraud-scorer", "3", "finish_reason_share", "length/max", alerting.SeverityWarning,
+				alerttest.Rate("finish_reason_share", 0.3, 0.01, alerting.SeverityWarning)),
+			alerttest.Window(0, "fraud-scorer", "3", "amount", alerting.SeverityCritical, alerttest.PSI(0.41, alerting.SeverityCritical)),
+		},
+		[]alerting.Observation{alerttest.SignalWindow(1, "fraud-scorer", "3", "finish_reason_share", "length/max", alerting.SeverityOK)})
+	if res.OK != 3 {
+		t.Fatalf("%d succeeded, want 3; logs:\n%s", res.OK, res.Logs)
+	}
+	reqs := srv.Requests()
+	fire, _ := decode(reqs[0].Body)
+	drift, _ := decode(reqs[1].Body)
+	resolve, _ := decode(reqs[2].Body)
+	const key = "driftwatch/fraud-scorer/3/finish_reason_share/length%2Fmax"
+	if fire.Key != key || resolve.Key != key || resolve.Status != "resolved" {
+		t.Errorf("keys %q, %q (%s), want %q", fire.Key, resolve.Key, resolve.Status, key)
+	}
+	if fire.Signal != "finish_reason_share" || fire.Subject != "length/max" || fire.Feature != "" ||
+		fire.Summary != "finish_reason_share 0.3 for length/max of fraud-scorer v3 (window 14:00–14:01)" {
+		t.Errorf("signal payload %+v", fire)
+	}
+	if len(fire.Tests) != 1 || *fire.Tests[0].Statistic != 0.3 || fire.Tests[0].Test != "finish_reason_share" {
+		t.Errorf("tests %+v", fire.Tests)
+	}
+	if strings.Contains(string(reqs[1].Body), `"signal"`) || strings.Contains(string(reqs[1].Body), `"subject"`) || drift.Feature != "amount" {
+		t.Errorf("drift payload has signal fields: %s", reqs[1].Body)
 	}
 }
 
@@ -196,6 +236,9 @@ func TestGolden(t *testing.T) {
 	fire, resolve := alerttest.Sample()
 	alerttest.Golden(t, "firing.json", webhook.NewPayload(fire))
 	alerttest.Golden(t, "resolved.json", webhook.NewPayload(resolve))
+	fire, resolve = alerttest.SignalSample()
+	alerttest.Golden(t, "signal-firing.json", webhook.NewPayload(fire))
+	alerttest.Golden(t, "signal-resolved.json", webhook.NewPayload(resolve))
 }
 
 // TestURLFromFile: a URL that carries a secret comes from a file (or the

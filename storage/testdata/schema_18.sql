@@ -87,6 +87,8 @@ CREATE TABLE IF NOT EXISTS alerts
     model_id String,
     model_version String,
     feature String,
+    signal String,
+    subject String,
     record String,
     state String,
     severity String,
@@ -172,3 +174,7 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (model_id, model_version, signal, subject, window_start);
 
 ALTER TABLE `references` ADD COLUMN state String AFTER sample;
+
+ALTER TABLE `alerts` ADD COLUMN signal String AFTER feature;
+
+ALTER TABLE `alerts` ADD COLUMN subject String AFTER signal;

@@ -87,6 +87,8 @@ CREATE TABLE IF NOT EXISTS alerts
     model_id LowCardinality(String),
     model_version LowCardinality(String),
     feature LowCardinality(String),
+    signal LowCardinality(String),
+    subject String,
     record LowCardinality(String),
     state LowCardinality(String),
     severity LowCardinality(String),
@@ -172,3 +174,7 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (model_id, model_version, signal, subject, window_start);
 
 ALTER TABLE `references` ADD COLUMN state String CODEC(ZSTD(1)) AFTER sample;
+
+ALTER TABLE `alerts` ADD COLUMN signal LowCardinality(String) AFTER feature;
+
+ALTER TABLE `alerts` ADD COLUMN subject String AFTER signal;

@@ -24,7 +24,8 @@ const (
 	SeverityCritical = verdict.SeverityCritical
 )
 
-// TestResult is the outcome of one drift test on one feature in one window.
+// TestResult is the outcome of one drift test on one feature in one window,
+// or of one signal's test on one subject.
 type TestResult struct {
 	// Test names the statistic, e.g. "psi", "ks", "chi2".
 	Test string
@@ -46,17 +47,29 @@ const (
 
 // Notification is one message about one alert, handed to every receiver.
 type Notification struct {
-	// Key is the de-duplication key, alerting.Key of the three names below.
+	// Key is the de-duplication key: alerting.Key of the model, version and
+	// feature below for a drift alert, alerting.SignalKey of the model,
+	// version, signal and subject for a signal alert.
 	Key string
 	// Status is "firing" or "resolved".
 	Status string
 	// Severity is the alert's severity; for a resolved alert, the last severity it fired with.
 	Severity Severity
-	// ModelID, ModelVersion and Feature say what drifted.
+	// ModelID, ModelVersion and Feature say what drifted; Feature is empty
+	// for a signal alert.
 	ModelID, ModelVersion, Feature string
-	// Summary is one line of text, e.g. "psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)".
+	// Signal and Subject are set for a signal alert and empty for a drift
+	// alert: Signal names the signal of the model version (e.g.
+	// "error_rate"), Subject what its verdict is about ("*" for the model
+	// itself, or a class, a finish reason, a caller, a feedback source).
+	// Subjects come from telemetry and are as untrusted as feature names.
+	Signal, Subject string
+	// Summary is one line of text, e.g. "psi 0.41 on feature amount of
+	// fraud-scorer v3 (window 14:00–14:01)", or for a signal alert
+	// "error_rate 0.12 for checkout-web of fraud-scorer v3 (window 14:00–14:01)".
 	Summary string
-	// Tests are the drift tests of the window that caused this notification.
+	// Tests are the tests of the window that caused this notification: the
+	// drift tests of the feature, or the verdicts of the signal.
 	Tests []TestResult
 	// StartsAt is the start of the first drifted window of the alert.
 	StartsAt time.Time
@@ -64,8 +77,8 @@ type Notification struct {
 	// window seen, for a stale alert); zero while firing.
 	EndsAt time.Time
 	// Stale says that a resolved alert was resolved because its series got
-	// no observation for alerting.stale_after (its model version or feature
-	// went silent), not by clean windows.
+	// no observation for alerting.stale_after (its model version, feature or
+	// subject went silent), not by clean windows.
 	Stale bool
 	// WindowStart and WindowEnd bound the window that caused this notification.
 	WindowStart, WindowEnd time.Time

@@ -85,6 +85,68 @@ func TestText(t *testing.T) {
 	}
 }
 
+// TestSummary: a drift summary names the test and the feature, a signal
+// summary the signal and its subject (none for "*", the model itself), in
+// every status, with the names rendered by quote.
+func TestSummary(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	tests := []TestResult{
+		{Test: "psi", Statistic: 0.41, PValue: math.NaN(), Threshold: 0.25, Severity: SeverityCritical},
+		{Test: "ks", Statistic: 0.2, PValue: 0.001, Threshold: 0.1, Severity: SeverityWarning},
+	}
+	rate := []TestResult{{Test: "error_rate", Statistic: 0.12, PValue: 0.001, Threshold: 0.05, Severity: SeverityCritical}}
+	drift := Notification{ModelID: "fraud-scorer", ModelVersion: "3", Feature: "amount"}
+	sig := Notification{ModelID: "fraud-scorer", ModelVersion: "3", Signal: "error_rate", Subject: "checkout-web"}
+	self := sig
+	self.Subject = "*"
+	quoted := func(s string) string { return "`" + s + "`" }
+	cases := []struct {
+		name   string
+		n      Notification
+		status string
+		stale  bool
+		tests  []TestResult
+		quote  func(string) string
+		want   string
+		title  string
+	}{
+		{"drift firing", drift, StatusFiring, false, tests, nil,
+			"psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)", "fraud-scorer v3 · amount"},
+		{"drift resolved", drift, StatusResolved, false, tests, nil,
+			"drift resolved on feature amount of fraud-scorer v3 (window 14:00–14:01)", ""},
+		{"drift stale", drift, StatusResolved, true, nil, nil,
+			"drift resolved as stale (no newer window) on feature amount of fraud-scorer v3 (window 14:00–14:01)", ""},
+		{"drift without tests", drift, StatusFiring, false, nil, quoted,
+			"drift warning on feature `amount` of `fraud-scorer v3` (window 14:00–14:01)", ""},
+		{"signal firing", sig, StatusFiring, false, rate, nil,
+			"error_rate 0.12 for checkout-web of fraud-scorer v3 (window 14:00–14:01)", "fraud-scorer v3 · error_rate · checkout-web"},
+		{"signal quoted", sig, StatusFiring, false, rate, quoted,
+			"`error_rate` 0.12 for `checkout-web` of `fraud-scorer v3` (window 14:00–14:01)", ""},
+		{"signal resolved", sig, StatusResolved, false, rate, nil,
+			"error_rate resolved for checkout-web of fraud-scorer v3 (window 14:00–14:01)", ""},
+		{"signal stale", sig, StatusResolved, true, nil, nil,
+			"error_rate resolved as stale (no newer window) for checkout-web of fraud-scorer v3 (window 14:00–14:01)", ""},
+		{"signal without tests", sig, StatusFiring, false, nil, nil,
+			"error_rate warning for checkout-web of fraud-scorer v3 (window 14:00–14:01)", ""},
+		{"the model itself", self, StatusFiring, false, rate, quoted,
+			"`error_rate` 0.12 of `fraud-scorer v3` (window 14:00–14:01)", "fraud-scorer v3 · error_rate"},
+		{"a subject that reads like more text", Notification{ModelID: "m", Signal: "caller_share", Subject: "x of y"}, StatusFiring, false, rate, quoted,
+			"`caller_share` 0.12 for `x of y` of `m` (window 14:00–14:01)", "m · caller_share · x of y"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n := tc.n
+			n.Status, n.Stale, n.Tests, n.Severity = tc.status, tc.stale, tc.tests, SeverityWarning
+			if got := Summary(WhatOf(&n), SeriesOf(&n), t0, t0.Add(time.Minute), tc.quote); got != tc.want {
+				t.Errorf("Summary =\n %q\nwant %q", got, tc.want)
+			}
+			if tc.title != "" && Title(&n) != tc.title {
+				t.Errorf("Title = %q, want %q", Title(&n), tc.title)
+			}
+		})
+	}
+}
+
 func TestLimiter(t *testing.T) {
 	tests := []struct {
 		name string

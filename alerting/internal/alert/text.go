@@ -39,7 +39,24 @@ func FormatFloat(v float64) string {
 	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
-// Title is the one-line name of an alert's subject: "fraud-scorer v3 · amount".
+// Series names what an alert is about: a feature of a model version (Signal
+// empty), or a signal of a model version about a subject (Feature empty).
+type Series struct {
+	ModelID, ModelVersion, Feature, Signal, Subject string
+}
+
+// SeriesOf returns the series notification n is about.
+func SeriesOf(n *Notification) Series {
+	return Series{ModelID: n.ModelID, ModelVersion: n.ModelVersion, Feature: n.Feature, Signal: n.Signal, Subject: n.Subject}
+}
+
+// ModelSubject is the subject of a signal verdict about the model itself.
+const ModelSubject = "*"
+
+// Title is the one-line name of an alert's series: "fraud-scorer v3 ·
+// amount" for a drift alert, "fraud-scorer v3 · error_rate · checkout-web"
+// for a signal alert, "fraud-scorer v3 · error_rate" for one about the model
+// itself.
 func Title(n *Notification) string {
 	var b strings.Builder
 	b.WriteString(n.ModelID)
@@ -48,14 +65,22 @@ func Title(n *Notification) string {
 		b.WriteString(n.ModelVersion)
 	}
 	b.WriteString(" · ")
-	b.WriteString(n.Feature)
+	if n.Signal == "" {
+		b.WriteString(n.Feature)
+		return b.String()
+	}
+	b.WriteString(n.Signal)
+	if n.Subject != ModelSubject {
+		b.WriteString(" · ")
+		b.WriteString(n.Subject)
+	}
 	return b.String()
 }
 
-// What is how a summary starts: "drift resolved" for a resolved alert
-// ("drift resolved as stale (no newer window)" for a stale one), else
-// the worst test and its statistic ("psi 0.41"), or "drift <severity>" when
-// there is no test.
+// What is how the summary of a drift alert starts: "drift resolved" for a
+// resolved alert ("drift resolved as stale (no newer window)" for a stale
+// one), else the worst test and its statistic ("psi 0.41"), or "drift
+// <severity>" when there is no test.
 func What(status string, sev Severity, tests []TestResult) string {
 	if status == StatusResolved {
 		return "drift resolved"
@@ -69,32 +94,66 @@ func What(status string, sev Severity, tests []TestResult) string {
 	return "drift " + string(sev)
 }
 
+// SignalWhat is what the summary of a signal alert says after the signal's
+// name: "resolved" for a resolved alert ("resolved as stale (no newer
+// window)" for a stale one), else the statistic of the worst test ("0.12"),
+// or the severity when there is no test.
+func SignalWhat(status string, sev Severity, tests []TestResult) string {
+	if status == StatusResolved {
+		return "resolved"
+	}
+	if status == whatStale {
+		return "resolved as stale (no newer window)"
+	}
+	if i := Worst(tests); i >= 0 {
+		return FormatFloat(tests[i].Statistic)
+	}
+	return string(sev)
+}
+
 // whatStale is the pseudo-status What renders for a stale resolution.
 const whatStale = "stale"
 
-// WhatOf is What for notification n: a stale resolution says so.
+// WhatOf is What, or SignalWhat for a signal alert, for notification n: a
+// stale resolution says so.
 func WhatOf(n *Notification) string {
+	status := n.Status
 	if n.Stale {
-		return What(whatStale, n.Severity, n.Tests)
+		status = whatStale
 	}
-	return What(n.Status, n.Severity, n.Tests)
+	if n.Signal != "" {
+		return SignalWhat(status, n.Severity, n.Tests)
+	}
+	return What(status, n.Severity, n.Tests)
 }
 
-// Summary is the one-line text of an alert, e.g.
-// "psi 0.41 on feature amount of fraud-scorer v3 (window 14:00–14:01)": what
-// (see What), the feature, the model ("<id> v<version>", or the id alone when
-// the version is empty), then the window in UTC. quote renders the feature and
-// the model, which come from telemetry (a sink's escaping); nil leaves them as
+// Summary is the one-line text of an alert, what (What or SignalWhat) put
+// together with the names of its series and the window in UTC. For a drift
+// alert: "psi 0.41 on feature amount of fraud-scorer v3 (window
+// 14:00–14:01)", what, the feature, then the model ("<id> v<version>", or
+// the id alone when the version is empty). For a signal alert:
+// "error_rate 0.12 for checkout-web of fraud-scorer v3 (window
+// 14:00–14:01)", the signal, what, the subject (left out, with its "for",
+// when it is "*", the model itself), then the model. quote renders the
+// names, which come from telemetry (a sink's escaping); nil leaves them as
 // they are.
-func Summary(what, modelID, modelVersion, feature string, start, end time.Time, quote func(string) string) string {
+func Summary(what string, s Series, start, end time.Time, quote func(string) string) string {
 	if quote == nil {
 		quote = func(s string) string { return s }
 	}
-	model := modelID
-	if modelVersion != "" {
-		model += " v" + modelVersion
+	model := s.ModelID
+	if s.ModelVersion != "" {
+		model += " v" + s.ModelVersion
 	}
-	return what + " on feature " + quote(feature) + " of " + quote(model) + " (window " + windowText(start, end) + ")"
+	window := " of " + quote(model) + " (window " + windowText(start, end) + ")"
+	if s.Signal == "" {
+		return what + " on feature " + quote(s.Feature) + window
+	}
+	out := quote(s.Signal) + " " + what
+	if s.Subject != ModelSubject {
+		out += " for " + quote(s.Subject)
+	}
+	return out + window
 }
 
 // windowText renders a window as "14:00–14:01" (UTC), with seconds or dates

@@ -190,6 +190,20 @@ func Window(i int, model, version, feature string, sev alerting.Severity, tests 
 	}
 }
 
+// SignalWindow returns the observation of signal's verdict about subject in
+// one-minute window i (starting at T0+i min).
+func SignalWindow(i int, model, version, signal, subject string, sev alerting.Severity, tests ...alerting.TestResult) alerting.Observation {
+	o := Window(i, model, version, "", sev, tests...)
+	o.Signal, o.Subject = signal, subject
+	return o
+}
+
+// Rate returns the test result of a rate signal named name: statistic stat,
+// p-value p, threshold 0.05.
+func Rate(name string, stat, p float64, sev alerting.Severity) alerting.TestResult {
+	return alerting.TestResult{Test: name, Statistic: stat, PValue: p, Threshold: 0.05, Severity: sev}
+}
+
 // PSI returns a PSI test result with threshold 0.25 (no p-value).
 func PSI(stat float64, sev alerting.Severity) alerting.TestResult {
 	return alerting.TestResult{Test: "psi", Statistic: stat, PValue: math.NaN(), Threshold: 0.25, Severity: sev}

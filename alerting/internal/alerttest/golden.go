@@ -67,3 +67,24 @@ func Sample() (firing, resolved *alerting.Notification) {
 	r.EndsAt = r.WindowEnd
 	return firing, &r
 }
+
+// SignalSample returns the signal notifications used for golden files:
+// fraud-scorer v3's signal "error_rate" about the caller "checkout-web"
+// firing critical, and the same alert resolved.
+func SignalSample() (firing, resolved *alerting.Notification) {
+	firing = &alerting.Notification{
+		Key: alerting.SignalKey("fraud-scorer", "3", "error_rate", "checkout-web"), Status: "firing", Severity: alerting.SeverityCritical,
+		ModelID: "fraud-scorer", ModelVersion: "3", Signal: "error_rate", Subject: "checkout-web",
+		Summary:  "error_rate 0.12 for checkout-web of fraud-scorer v3 (window 14:01–14:02)",
+		Tests:    []alerting.TestResult{Rate("error_rate", 0.12, 0.0002, alerting.SeverityCritical)},
+		StartsAt: T0, WindowStart: T0.Add(time.Minute), WindowEnd: T0.Add(2 * time.Minute),
+		DashboardURL: "https://grafana.example/d/driftwatch",
+	}
+	r := *firing
+	r.Status = "resolved"
+	r.Summary = "error_rate resolved for checkout-web of fraud-scorer v3 (window 14:05–14:06)"
+	r.Tests = []alerting.TestResult{Rate("error_rate", 0.01, 0.6, alerting.SeverityOK)}
+	r.WindowStart, r.WindowEnd = T0.Add(5*time.Minute), T0.Add(6*time.Minute)
+	r.EndsAt = r.WindowEnd
+	return firing, &r
+}
