@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"cmp"
 	"encoding/hex"
 	"math"
 	"math/rand/v2"
@@ -238,6 +239,32 @@ func (g *Generator) Next(e *telemetry.Event) {
 		LatencyMS:  reuse(e.LatencyMS, math.Round(math.Exp(2.3+0.4*g.rng.NormFloat64())*1000)/1000),
 		Attributes: attr,
 	}
+	// Behaviour shifts draw from the generator only when configured, so
+	// that the events of other scenarios stay as they were.
+	if sh := g.sc.Shift; shifted {
+		if sh.LatencyFactor > 0 {
+			*e.LatencyMS *= sh.LatencyFactor
+		}
+		if sh.ClassFlip > 0 && class == ClassNegative && g.rng.Float64() < sh.ClassFlip {
+			e.Prediction.Class = ClassPositive
+		}
+	}
+	if extra := g.extraErrors(shifted); g.sc.ErrorRate > 0 || extra > 0 {
+		switch u := g.rng.Float64(); {
+		case u < g.sc.ErrorRate:
+			e.ErrorType = "timeout"
+		case u < g.sc.ErrorRate+extra:
+			e.ErrorType = cmp.Or(g.sc.Shift.ErrorType, "upstream_timeout")
+		}
+	}
+}
+
+// extraErrors returns the share of failures a shift adds to an event.
+func (g *Generator) extraErrors(shifted bool) float64 {
+	if !shifted {
+		return 0
+	}
+	return g.sc.Shift.ErrorRate
 }
 
 // reuse stores v in *p, allocating p only when it is nil.

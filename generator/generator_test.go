@@ -418,3 +418,76 @@ func TestAppendEscapesControlCharacters(t *testing.T) {
 		t.Fatalf("Append wrote %s: %v, prediction_id %q", b, err, out.PredictionID)
 	}
 }
+
+// TestBehaviourScenarios: each behaviour scenario changes what it says, for
+// the shifted model after the shift only, and leaves the other scenarios'
+// events as they were (no extra random draws when off).
+func TestBehaviourScenarios(t *testing.T) {
+	const n = 20000
+	run := func(t *testing.T, scenario string, errorRate float64) (before, after map[string]float64) {
+		t.Helper()
+		sc := DefaultScenario(2, 8)
+		sc.Start = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+		sc.ErrorRate = errorRate
+		model := sc.Models[0].ID
+		if scenario != "" {
+			sh, err := ShiftFor(scenario, model, 10*time.Second, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc.Shift = sh
+		}
+		g, err := New(sc, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stats := [2]map[string]float64{{}, {}}
+		var e telemetry.Event
+		for range n {
+			g.Next(&e)
+			if e.Model.ID != model {
+				continue
+			}
+			s := stats[0]
+			if !e.EventTime.Before(sc.Start.Add(10 * time.Second)) {
+				s = stats[1]
+			}
+			s["n"]++
+			s["latency"] += *e.LatencyMS
+			if e.ErrorType != "" {
+				s["errors"]++
+				s["error:"+e.ErrorType]++
+			}
+			if e.Prediction.Class == ClassPositive {
+				s["positive"]++
+			}
+		}
+		for _, s := range stats {
+			for k, v := range s {
+				if k != "n" {
+					s[k] = v / s["n"]
+				}
+			}
+		}
+		return stats[0], stats[1]
+	}
+	base0, base1 := run(t, "", 0)
+	if base0["errors"] != 0 || math.Abs(base1["latency"]/base0["latency"]-1) > 0.05 {
+		t.Fatalf("no scenario: %v then %v", base0, base1)
+	}
+	_, lat := run(t, ScenarioLatencySpike, 0)
+	if r := lat["latency"] / base1["latency"]; math.Abs(r-2) > 1e-9 {
+		t.Errorf("latency-spike: latency × %v, want 2", r)
+	}
+	b, e := run(t, ScenarioErrorBurst, 0.01)
+	if math.Abs(b["errors"]-0.01) > 0.005 || math.Abs(e["errors"]-0.06) > 0.01 || math.Abs(e["error:upstream_timeout"]-0.05) > 0.01 {
+		t.Errorf("error-burst: %v errors before (want 1%%), %v after (want 6%%, 5%% upstream_timeout)", b["errors"], e["errors"])
+	}
+	_, cls := run(t, ScenarioClassShift, 0)
+	if want := base1["positive"] + 0.3*(1-base1["positive"]); math.Abs(cls["positive"]-want) > 0.02 {
+		t.Errorf("class-shift: %v positive, want about %v", cls["positive"], want)
+	}
+	if _, err := ShiftFor("meteor", "m", 0, 1); err == nil || !strings.Contains(err.Error(), "latency-spike") {
+		t.Errorf("unknown scenario: %v", err)
+	}
+}

@@ -41,6 +41,9 @@ type Scenario struct {
 	// BadFraction is the share of malformed messages from NextMessage: invalid
 	// JSON, a "NaN" numeric feature, or a missing prediction_id, in equal parts. Default: 0.
 	BadFraction float64
+	// ErrorRate is the share of calls that fail (error.type "timeout"), for
+	// every model. Default: 0.
+	ErrorRate float64
 	// KeyByPrediction keys messages by prediction id instead of model id, so
 	// that one model's events spread over every partition (as producers of a
 	// hot model do). Default: false (keyed by model id).
@@ -91,6 +94,49 @@ type Shift struct {
 	MeanShift float64
 	// CategoryFlip moves 80% of categorical features' weight to their last value.
 	CategoryFlip bool
+	// LatencyFactor multiplies the model's latencies (0: unchanged).
+	LatencyFactor float64
+	// ErrorRate adds this share of failed calls, of error type ErrorType.
+	ErrorRate float64
+	// ErrorType is the error.type of the added failures. Default: "upstream_timeout".
+	ErrorType string
+	// ClassFlip turns this share of the model's negative predictions into
+	// positive ones (the predicted-class mix moves while the inputs do not).
+	ClassFlip float64
+}
+
+// Scenario names of Shift presets (ShiftFor).
+const (
+	// ScenarioInputDrift shifts the inputs' distributions (MeanShift, CategoryFlip).
+	ScenarioInputDrift = "input-drift"
+	// ScenarioLatencySpike makes the model 2× slower.
+	ScenarioLatencySpike = "latency-spike"
+	// ScenarioErrorBurst makes 5% more of its calls fail with upstream_timeout.
+	ScenarioErrorBurst = "error-burst"
+	// ScenarioClassShift turns 30% of its negative predictions positive.
+	ScenarioClassShift = "class-shift"
+)
+
+// Scenarios lists the scenario names ShiftFor knows.
+var Scenarios = []string{ScenarioInputDrift, ScenarioLatencySpike, ScenarioErrorBurst, ScenarioClassShift}
+
+// ShiftFor returns the shift of the named scenario for model from after on;
+// sigma is the input drift's mean shift in standard deviations.
+func ShiftFor(scenario, model string, after time.Duration, sigma float64) (*Shift, error) {
+	s := &Shift{Model: model, After: after}
+	switch scenario {
+	case ScenarioInputDrift:
+		s.MeanShift, s.CategoryFlip = sigma, true
+	case ScenarioLatencySpike:
+		s.LatencyFactor = 2
+	case ScenarioErrorBurst:
+		s.ErrorRate = 0.05
+	case ScenarioClassShift:
+		s.ClassFlip = 0.3
+	default:
+		return nil, fmt.Errorf("scenario: want one of %v, got %q", Scenarios, scenario)
+	}
+	return s, nil
 }
 
 // validate checks the scenario and names the first bad field.
@@ -103,6 +149,9 @@ func (sc *Scenario) validate() error {
 	}
 	if sc.EventStep < 0 {
 		return fmt.Errorf("validating scenario: event_step: must not be negative, got %s", sc.EventStep)
+	}
+	if !(sc.ErrorRate >= 0 && sc.ErrorRate <= 1) {
+		return fmt.Errorf("validating scenario: error_rate: must be in [0, 1], got %v", sc.ErrorRate)
 	}
 	if !(sc.BadFraction >= 0 && sc.BadFraction <= 1) {
 		return fmt.Errorf("validating scenario: bad_fraction: must be in [0, 1], got %v", sc.BadFraction)
@@ -193,6 +242,15 @@ func (sc *Scenario) validate() error {
 		}
 		if math.IsNaN(s.MeanShift) || math.IsInf(s.MeanShift, 0) {
 			return fmt.Errorf("validating scenario: shift.mean_shift: must be finite, got %v", s.MeanShift)
+		}
+		if !(s.LatencyFactor >= 0) || math.IsInf(s.LatencyFactor, 0) {
+			return fmt.Errorf("validating scenario: shift.latency_factor: must be a finite number >= 0, got %v", s.LatencyFactor)
+		}
+		if !(s.ErrorRate >= 0 && sc.ErrorRate+s.ErrorRate <= 1) {
+			return fmt.Errorf("validating scenario: shift.error_rate: must be >= 0, with error_rate at most 1, got %v", s.ErrorRate)
+		}
+		if !(s.ClassFlip >= 0 && s.ClassFlip <= 1) {
+			return fmt.Errorf("validating scenario: shift.class_flip: must be in [0, 1], got %v", s.ClassFlip)
 		}
 		for i, f := range s.Features {
 			if !hasFeature(target, f) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -51,10 +53,37 @@ type Config struct {
 	// Web secures them: TLS, basic authentication or a bearer token.
 	// Default: plain HTTP, no authentication.
 	Web WebConfig `yaml:"web"`
-	// MaxDriftSeries caps the series of driftwatch_drift_statistic; further
-	// (model, feature, test) combinations are counted in
-	// driftwatch_drift_series_dropped_total. Default: 1000
+	// MaxDriftSeries caps the series of driftwatch_drift_statistic and
+	// driftwatch_signal_statistic together; further combinations are
+	// counted in driftwatch_drift_series_dropped_total. Default: 1000
 	MaxDriftSeries int `yaml:"max_drift_series"`
+	// Signals chooses the signals every window carries besides the drift
+	// tests. Every instance of a consumer group must use the same.
+	Signals SignalsConfig `yaml:"signals"`
+}
+
+// SignalsConfig chooses and configures the signal families.
+type SignalsConfig struct {
+	// Outputs are the output signals: error_rate, latency, class_share
+	// (docs/signals.md). Default: enabled.
+	Outputs OutputsConfig `yaml:"outputs"`
+}
+
+// OutputsConfig is the output signals' switch and configuration.
+type OutputsConfig struct {
+	// Enabled registers the output signals. Default: true
+	Enabled bool `yaml:"enabled"`
+	// Config sets their levels and bounds, at the same level.
+	Config outputs.Config `yaml:",inline"`
+}
+
+// List returns the signals c enables, in registration order.
+func (c SignalsConfig) List() []signal.Signal {
+	var out []signal.Signal
+	if c.Outputs.Enabled {
+		out = append(out, outputs.Signals(c.Outputs.Config)...)
+	}
+	return out
 }
 
 // KafkaConfig is the consumer configuration plus the embedded broker switch.
@@ -108,6 +137,7 @@ func DefaultConfig() Config {
 		Limits:         telemetry.DefaultLimits(),
 		Listen:         DefaultListen,
 		MaxDriftSeries: DefaultMaxDriftSeries,
+		Signals:        SignalsConfig{Outputs: OutputsConfig{Enabled: true, Config: outputs.DefaultConfig()}},
 	}
 }
 
@@ -158,6 +188,7 @@ func (c Config) Validate() error {
 		{"kafka", c.Kafka.Consumer.Validate},
 		{"clickhouse", c.ClickHouse.Validate},
 		{"analysis", c.Analysis.Validate},
+		{"signals.outputs", c.Signals.Outputs.Config.Validate},
 		{"alerting", c.Alerting.Validate},
 		{"limits", c.Limits.Validate},
 	}

@@ -212,6 +212,7 @@ func TestBadConfigsNameTheField(t *testing.T) {
 		"no-brokers.bad.yml":      "brokers",
 		"pvalue.bad.yml":          "analysis: fdr",
 		"webhook.bad.yml":         "webhook[0].url",
+		"signal-levels.bad.yml":   "signals.outputs: latency: levels",
 	}
 	files, _ := filepath.Glob("testdata/*.bad.yml")
 	if len(files) != len(want) {
@@ -257,6 +258,8 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 		"DRIFTWATCH_ANALYSIS_THRESHOLDS_PSI_CRITICAL=0.4",
 		"DRIFTWATCH_ALERTING_PENDING_WINDOWS=3",
 		"DRIFTWATCH_LISTEN=127.0.0.1:9999",
+		"DRIFTWATCH_SIGNALS_OUTPUTS_ENABLED=false",
+		"DRIFTWATCH_SIGNALS_OUTPUTS_LATENCY_WARNING=0.5",
 		"HOME=/root",
 	}
 	c, err := LoadConfig("testdata/embedded.good.yml", env)
@@ -270,7 +273,8 @@ func TestEnvironmentOverridesFile(t *testing.T) {
 		c.Analysis.Thresholds.PSI, c.Alerting.PendingWindows, c.Listen}
 	if strings.Join(c.Kafka.Consumer.Brokers, ",") != "k1:9092,k2:9092" || c.Kafka.Embedded || c.ClickHouse.Addr != "ch:9000" ||
 		c.Analysis.WindowSize != 5*time.Minute || c.Analysis.Thresholds.PSI.Warning != 0.2 || c.Analysis.Thresholds.PSI.Critical != 0.4 ||
-		c.Alerting.PendingWindows != 3 || c.Listen != "127.0.0.1:9999" {
+		c.Alerting.PendingWindows != 3 || c.Listen != "127.0.0.1:9999" ||
+		c.Signals.Outputs.Enabled || c.Signals.Outputs.Config.Latency.Warning != 0.5 || len(c.Signals.List()) != 0 {
 		t.Errorf("overrides not applied: %v", got)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
@@ -25,7 +25,7 @@ type partitionedRun struct {
 	meta     map[string]string    // model/version/window/feature/test → severity
 	dupes    uint64               // drift_scores rows beyond one per decision (without FINAL)
 	parts    map[string]uint32    // model/version/window → partitions merged
-	signals  map[string][]float64 // model/version/window/signal/subject → statistic, effect, n (signals)
+	signals  map[string][]float64 // model/version/window/signal/subject → statistic, effect, n, p-value (signals)
 }
 
 // TestResultsDoNotDependOnPartitioning sends the same events, keyed by
@@ -82,7 +82,7 @@ func runPartitioned(t *testing.T, partitions, instances, n int) *partitionedRun 
 	var store *storage.Store
 	var stops []func()
 	for i := range instances {
-		m, err := New(ctx, cfg, Options{Signals: []signal.Signal{signaltest.Classes{}}})
+		m, err := New(ctx, cfg, Options{Signals: append(outputs.Signals(outputs.DefaultConfig()), signaltest.Classes{})})
 		if err != nil {
 			t.Fatalf("%s: instance %d: %v", name, i, err)
 		}
@@ -209,7 +209,7 @@ FROM feature_windows FINAL`)
 		out.features[fmt.Sprint(id, "/", v, "/", start, "/", feature)] = vals
 	}
 	rows.Close()
-	rows, err = store.Query(ctx, `SELECT model_id, model_version, toUInt32(window_start), signal, subject, statistic, effect, n
+	rows, err = store.Query(ctx, `SELECT model_id, model_version, toUInt32(window_start), signal, subject, statistic, effect, n, p_value
 FROM signals FINAL`)
 	if err != nil {
 		t.Fatal(err)
@@ -217,12 +217,12 @@ FROM signals FINAL`)
 	for rows.Next() {
 		var id, v, sig, subject string
 		var start uint32
-		var stat, eff float64
+		var stat, eff, p float64
 		var n uint64
-		if err := rows.Scan(&id, &v, &start, &sig, &subject, &stat, &eff, &n); err != nil {
+		if err := rows.Scan(&id, &v, &start, &sig, &subject, &stat, &eff, &n, &p); err != nil {
 			t.Fatal(err)
 		}
-		out.signals[fmt.Sprint(id, "/", v, "/", start, "/", sig, "/", subject)] = []float64{stat, eff, float64(n)}
+		out.signals[fmt.Sprint(id, "/", v, "/", start, "/", sig, "/", subject)] = []float64{stat, eff, float64(n), p}
 	}
 	rows.Close()
 	if dupes := queryUint(t, store, `SELECT toUInt64(count() - uniqExact(model_id, model_version, window_start, signal, subject)) FROM signals`); dupes != 0 {
@@ -234,6 +234,10 @@ FROM signals FINAL`)
 		}
 		if sig := out.signals[k+"/classes/*"]; len(sig) == 0 || sig[2] != float64(c[0]) {
 			t.Errorf("%s: window %s: the classes signal saw %v events, inference_windows %d", name, k, sig, c[0])
+		}
+		// Every generated event has a latency: the latency signal saw them all.
+		if sig := out.signals[k+"/latency/*"]; len(sig) == 0 || sig[2] != float64(c[0]) {
+			t.Errorf("%s: window %s: the latency signal saw %v events, inference_windows %d", name, k, sig, c[0])
 		}
 	}
 	for k, c := range out.counts {
@@ -291,7 +295,7 @@ func compareRuns(t *testing.T, base, got *partitionedRun) {
 	}
 	for k, want := range base.signals {
 		have, ok := got.signals[k]
-		if !ok || !same(have[0], want[0]) || !same(have[1], want[1]) || have[2] != want[2] {
+		if !ok || !same(have[0], want[0]) || !same(have[1], want[1]) || have[2] != want[2] || !same(have[3], want[3]) {
 			t.Errorf("%s: signal %s = %v, %s: %v", got.name, k, have, base.name, want)
 		}
 	}

@@ -77,9 +77,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Notifiers, when not nil, replace the receivers built from cfg.Alerting.
 	Notifiers map[string]alerting.Notifier
-	// Signals are registered, in this order, with every window (see
-	// package analysis/signal). Every instance of a consumer group must
-	// register the same ones.
+	// Signals, when not nil, are registered, in this order, with every
+	// window (see package analysis/signal) instead of those cfg.Signals
+	// enables. Every instance of a consumer group must register the same
+	// ones.
 	Signals []signal.Signal
 }
 
@@ -98,6 +99,9 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.Signals == nil {
+		opt.Signals = cfg.Signals.List()
 	}
 	signals, err := signal.NewSet(opt.Signals...)
 	if err != nil {
@@ -233,7 +237,7 @@ func (m *Monitor) recordAlerts(ctx context.Context, recs []alerting.Record) erro
 	rows := make([]storage.AlertRow, len(recs))
 	for i, r := range recs {
 		rows[i] = storage.AlertRow{EventTime: r.Time, AlertKey: r.Key, ModelID: r.ModelID, ModelVersion: r.ModelVersion,
-			Feature: r.Feature, Record: r.Kind, State: r.State, Severity: string(r.Severity),
+			Feature: r.Feature, Signal: r.Signal, Subject: r.Subject, Record: r.Kind, State: r.State, Severity: string(r.Severity),
 			Statistic: r.Statistic, Threshold: r.Threshold, Summary: r.Summary, Receiver: r.Receiver,
 			Attempt: uint32(r.Attempt), Outcome: r.Outcome, HTTPStatus: int32(r.HTTPStatus), Error: r.Error}
 	}

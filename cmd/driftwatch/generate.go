@@ -13,6 +13,7 @@ import (
 const generateExamples = `  driftwatch generate --brokers 127.0.0.1:9092 --topic driftwatch.telemetry --rate 500
   driftwatch generate --brokers kafka:9092 --models 3 --features 12 --events 100000 --rate 0
   driftwatch generate --brokers kafka:9092 --shift-model fraud-scorer --shift-after 10m --shift-sigma 1 --bad-fraction 0.01
+  driftwatch generate --brokers kafka:9092 --error-rate 0.01 --shift-model fraud-scorer --scenario error-burst
 `
 
 // cmdGenerate produces synthetic telemetry.
@@ -27,7 +28,9 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	events := fs.Int("events", 0, "events to produce (0: until interrupted)")
 	seed := fs.Int64("seed", 1, "random seed")
 	start := fs.String("start", "", "event time of the first event, RFC 3339 (default: now)")
-	shiftModel := fs.String("shift-model", "", "model whose inputs shift (default: none)")
+	shiftModel := fs.String("shift-model", "", "model that shifts (default: none)")
+	scenario := fs.String("scenario", generator.ScenarioInputDrift, "what shifts: "+strings.Join(generator.Scenarios, ", "))
+	errorRate := fs.Float64("error-rate", 0, "share of failed calls (error.type timeout) of every model")
 	shiftAfter := fs.Duration("shift-after", 5*time.Minute, "event time after the start at which the shift begins")
 	shiftSigma := fs.Float64("shift-sigma", 1, "mean shift of the shifted numeric features, in standard deviations")
 	shiftFeatures := fs.String("shift-features", "", "comma-separated features to shift (default: the model's first three)")
@@ -39,6 +42,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	sc := generator.DefaultScenario(*models, *features)
 	sc.Rate = *rate
 	sc.BadFraction = *bad
+	sc.ErrorRate = *errorRate
 	switch *key {
 	case "model_id":
 	case "prediction_id":
@@ -55,7 +59,10 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		sc.Start = t
 	}
 	if *shiftModel != "" {
-		sh := &generator.Shift{Model: *shiftModel, After: *shiftAfter, MeanShift: *shiftSigma, CategoryFlip: true}
+		sh, err := generator.ShiftFor(*scenario, *shiftModel, *shiftAfter, *shiftSigma)
+		if err != nil {
+			return fmt.Errorf("--%w", err)
+		}
 		if *shiftFeatures != "" {
 			sh.Features = strings.Split(*shiftFeatures, ",")
 		}
