@@ -209,6 +209,9 @@ func (g *Generator) Next(e *telemetry.Event) {
 		cat[c.name] = c.values[k]
 		logit += c.coefs[k]
 	}
+	if shifted && g.sc.Shift.ConfidenceScale > 0 {
+		logit *= g.sc.Shift.ConfidenceScale
+	}
 	score := math.Round(1e6/(1+math.Exp(-logit))) / 1e6
 	class := ClassNegative
 	if score >= Threshold {

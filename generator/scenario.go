@@ -103,6 +103,9 @@ type Shift struct {
 	// ClassFlip turns this share of the model's negative predictions into
 	// positive ones (the predicted-class mix moves while the inputs do not).
 	ClassFlip float64
+	// ConfidenceScale multiplies the model's logits (0: unchanged; below 1
+	// its scores crowd towards 0.5: its confidence collapses).
+	ConfidenceScale float64
 }
 
 // Scenario names of Shift presets (ShiftFor).
@@ -115,10 +118,13 @@ const (
 	ScenarioErrorBurst = "error-burst"
 	// ScenarioClassShift turns 30% of its negative predictions positive.
 	ScenarioClassShift = "class-shift"
+	// ScenarioConfidenceCollapse scales its logits by 0.3: scores crowd
+	// towards the threshold, classes mostly stay.
+	ScenarioConfidenceCollapse = "confidence-collapse"
 )
 
 // Scenarios lists the scenario names ShiftFor knows.
-var Scenarios = []string{ScenarioInputDrift, ScenarioLatencySpike, ScenarioErrorBurst, ScenarioClassShift}
+var Scenarios = []string{ScenarioInputDrift, ScenarioLatencySpike, ScenarioErrorBurst, ScenarioClassShift, ScenarioConfidenceCollapse}
 
 // ShiftFor returns the shift of the named scenario for model from after on;
 // sigma is the input drift's mean shift in standard deviations.
@@ -133,6 +139,8 @@ func ShiftFor(scenario, model string, after time.Duration, sigma float64) (*Shif
 		s.ErrorRate = 0.05
 	case ScenarioClassShift:
 		s.ClassFlip = 0.3
+	case ScenarioConfidenceCollapse:
+		s.ConfidenceScale = 0.3
 	default:
 		return nil, fmt.Errorf("scenario: want one of %v, got %q", Scenarios, scenario)
 	}
@@ -248,6 +256,9 @@ func (sc *Scenario) validate() error {
 		}
 		if !(s.ErrorRate >= 0 && sc.ErrorRate+s.ErrorRate <= 1) {
 			return fmt.Errorf("validating scenario: shift.error_rate: must be >= 0, with error_rate at most 1, got %v", s.ErrorRate)
+		}
+		if !(s.ConfidenceScale >= 0) || math.IsInf(s.ConfidenceScale, 0) {
+			return fmt.Errorf("validating scenario: shift.confidence_scale: must be a finite number >= 0, got %v", s.ConfidenceScale)
 		}
 		if !(s.ClassFlip >= 0 && s.ClassFlip <= 1) {
 			return fmt.Errorf("validating scenario: shift.class_flip: must be in [0, 1], got %v", s.ClassFlip)

@@ -64,7 +64,8 @@ type Config struct {
 
 // SignalsConfig chooses and configures the signal families.
 type SignalsConfig struct {
-	// Outputs are the output signals: error_rate, latency, class_share
+	// Outputs are the output signals: error_rate, latency, class_share,
+	// confidence, margin_density
 	// (docs/signals.md). Default: enabled.
 	Outputs OutputsConfig `yaml:"outputs"`
 }

@@ -44,6 +44,7 @@ func TestOutputSignalScenarios(t *testing.T) {
 		{"latency-model", generator.ScenarioLatencySpike, "latency", "*"},
 		{"error-model", generator.ScenarioErrorBurst, "error_rate", "upstream_timeout"},
 		{"class-model", generator.ScenarioClassShift, "class_share", generator.ClassPositive},
+		{"unsure-model", generator.ScenarioConfidenceCollapse, "confidence", "*"},
 		{"clean-model", "", "", ""},
 	}
 	// The models' events interleaved in event time, as producers send them:

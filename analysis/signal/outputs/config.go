@@ -30,16 +30,33 @@ type Config struct {
 	// ClassShare levels the absolute change of a predicted class's share of
 	// the window. Default: 0.05 / 0.15.
 	ClassShare Levels `yaml:"class_share"`
+	// Confidence levels the drop of the mean confidence (largest class
+	// probability). Default: 0.05 / 0.15.
+	Confidence Levels `yaml:"confidence"`
+	// MarginDensity levels the absolute increase of the share of scores
+	// within Margin of their threshold. Default: 0.05 / 0.15.
+	MarginDensity Levels `yaml:"margin_density"`
+	// Margin is the distance from the threshold within which a score counts
+	// for margin_density. Default: 0.05.
+	Margin float64 `yaml:"margin"`
+	// SampleSize bounds the uniform sample of per-call confidences kept per
+	// window for the KS test (at most 10000, where KS p-values are exact).
+	// Memory: 16 bytes per value. Default: 1000.
+	SampleSize int `yaml:"sample_size"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		MinCount:    100,
-		MaxSubjects: 16,
-		ErrorRate:   Levels{Warning: 0.01, Critical: 0.05},
-		Latency:     Levels{Warning: 0.25, Critical: 1},
-		ClassShare:  Levels{Warning: 0.05, Critical: 0.15},
+		MinCount:      100,
+		MaxSubjects:   16,
+		ErrorRate:     Levels{Warning: 0.01, Critical: 0.05},
+		Latency:       Levels{Warning: 0.25, Critical: 1},
+		ClassShare:    Levels{Warning: 0.05, Critical: 0.15},
+		Confidence:    Levels{Warning: 0.05, Critical: 0.15},
+		MarginDensity: Levels{Warning: 0.05, Critical: 0.15},
+		Margin:        0.05,
+		SampleSize:    1000,
 	}
 }
 
@@ -54,16 +71,23 @@ func (c Config) Validate() error {
 	for _, l := range []struct {
 		name string
 		l    Levels
-	}{{"error_rate", c.ErrorRate}, {"latency", c.Latency}, {"class_share", c.ClassShare}} {
+	}{{"error_rate", c.ErrorRate}, {"latency", c.Latency}, {"class_share", c.ClassShare},
+		{"confidence", c.Confidence}, {"margin_density", c.MarginDensity}} {
 		w, cr := l.l.Warning, l.l.Critical
 		if !(w >= 0) || !(cr >= w) || math.IsInf(cr, 0) {
 			return fmt.Errorf("%s: levels must be finite, warning >= 0 and critical >= warning, got %g / %g", l.name, w, cr)
 		}
+	}
+	if !(c.Margin > 0 && c.Margin < 1) {
+		return fmt.Errorf("margin: must be in (0, 1), got %g", c.Margin)
+	}
+	if c.SampleSize < 10 || c.SampleSize > 10000 {
+		return fmt.Errorf("sample_size: must be between 10 and 10000, got %d", c.SampleSize)
 	}
 	return nil
 }
 
 // Signals returns the output signals configured by c (validate it first).
 func Signals(c Config) []signal.Signal {
-	return []signal.Signal{ErrorRate{c}, Latency{c}, ClassShare{c}}
+	return []signal.Signal{ErrorRate{c}, Latency{c}, ClassShare{c}, Confidence{c}, MarginDensity{c}}
 }

@@ -1,7 +1,8 @@
 // Package outputs holds the signals about what a model answers and how it
 // serves, per model version and window: its error rate by error type
-// (error_rate), its latency quantiles (latency) and the share of each
-// predicted class (class_share).
+// (error_rate), its latency quantiles (latency), the share of each
+// predicted class (class_share), how sure it is (confidence) and how many
+// of its scores fall near their threshold (margin_density).
 //
 // Each signal is a mergeable partial (exact counts, or a DDSketch of
 // latencies whose bucket counts are exact) and a scorer that tests the

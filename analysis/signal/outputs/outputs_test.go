@@ -1,6 +1,7 @@
 package outputs
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -139,7 +140,9 @@ func rejectionRate(t *testing.T, n int, subject string, draw func(r *rand.Rand) 
 			rejected++
 		}
 	}
-	return float64(rejected) / float64(n)
+	rate := float64(rejected) / float64(n)
+	t.Logf("%s rejects %.3f of %d stationary windows at α = 0.05", sig.Name(), rate, n)
+	return rate
 }
 
 // TestFalsePositiveRateOnStationaryData: on data where nothing changes,
@@ -177,6 +180,35 @@ func TestFalsePositiveRateOnStationaryData(t *testing.T) {
 			t.Errorf("class_share rejects %.3f of stationary windows", rate)
 		}
 	})
+	t.Run("margin_density", func(t *testing.T) {
+		sig := MarginDensity{cfg}
+		rate := rejectionRate(t, windows, "*", func(r *rand.Rand) (signal.Partial, signal.Partial) {
+			cur, ref := sig.NewPartial().(*margins), sig.NewPartial().(*margins)
+			cur.c.n, cur.c.k = 1000, binomial(r, 1000, 0.1)
+			ref.c.n, ref.c.k = 5000, binomial(r, 5000, 0.1)
+			return cur, ref
+		}, sig)
+		if rate < 0.025 || rate > 0.1 {
+			t.Errorf("margin_density rejects %.3f of stationary windows", rate)
+		}
+	})
+	t.Run("confidence", func(t *testing.T) {
+		sig := Confidence{cfg}
+		id := uint64(0)
+		rate := rejectionRate(t, windows/2, "*", func(r *rand.Rand) (signal.Partial, signal.Partial) {
+			cur, ref := sig.NewPartial().(*confidences), sig.NewPartial().(*confidences)
+			for _, p := range []*confidences{cur, ref} {
+				for range 1000 {
+					id++
+					p.s.Observe(0.5+0.5*math.Sqrt(r.Float64()), id*0x9E3779B97F4A7C15, 0)
+				}
+			}
+			return cur, ref
+		}, sig)
+		if rate < 0.025 || rate > 0.1 {
+			t.Errorf("confidence rejects %.3f of stationary windows", rate)
+		}
+	})
 	t.Run("latency", func(t *testing.T) {
 		sig := Latency{cfg}
 		lognormal := distuv.LogNormal{Mu: 3, Sigma: 0.8}
@@ -210,8 +242,9 @@ func TestPartialsMergeAndTravel(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	events := make([]*telemetry.Event, 3000)
 	for i := range events {
-		v := math.Exp(r.NormFloat64() + 3)
-		e := &telemetry.Event{LatencyMS: &v, Prediction: telemetry.Prediction{Class: []string{"a", "b", "c", "d", "e"}[r.IntN(5)]}}
+		v, score, th := math.Exp(r.NormFloat64()+3), r.Float64(), 0.5
+		e := &telemetry.Event{PredictionID: fmt.Sprint(i), LatencyMS: &v,
+			Prediction: telemetry.Prediction{Class: []string{"a", "b", "c", "d", "e"}[r.IntN(5)], Score: &score, Threshold: &th}}
 		if r.Float64() < 0.1 {
 			e.ErrorType = []string{"timeout", "oom", "500", "503"}[r.IntN(4)]
 		}
@@ -234,7 +267,9 @@ func TestPartialsMergeAndTravel(t *testing.T) {
 			t.Fatalf("%s: %d verdicts from the merged partial, %d from the whole", sig.Name(), len(got), len(want))
 		}
 		for i := range got {
-			if got[i].Subject != want[i].Subject || got[i].Statistic != want[i].Statistic || got[i].N != want[i].N || got[i].Evidence != want[i].Evidence {
+			// Moments merge exactly up to rounding (Chan et al.), as the drift moments do.
+			if got[i].Subject != want[i].Subject || math.Abs(got[i].Statistic-want[i].Statistic) > 1e-9*math.Max(1, math.Abs(want[i].Statistic)) ||
+				got[i].N != want[i].N || got[i].Evidence != want[i].Evidence {
 				t.Errorf("%s: merged %+v, whole %+v", sig.Name(), got[i], want[i])
 			}
 		}
