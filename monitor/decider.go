@@ -299,6 +299,7 @@ func (d *decider) decide(ctx context.Context) error {
 			d.m.met.setSignal(w.Model.ID, w.Model.Version, v.Signal, v.Subject, v.Statistic)
 			d.m.met.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()
 		}
+		obs = append(obs, signalObservations(w, dec.Signals)...)
 		o := observations(w, scores)
 		obs = append(obs, o...)
 		for _, sc := range scores {

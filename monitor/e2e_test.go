@@ -94,7 +94,7 @@ func newAlertSink(t *testing.T) *alertSink {
 		}
 		if err := json.Unmarshal(body, &p); err != nil {
 			s.errs = append(s.errs, err.Error())
-		} else if p.Key == "" || p.ModelID == "" || p.Feature == "" || p.Summary == "" || len(p.Tests) == 0 ||
+		} else if p.Key == "" || p.ModelID == "" || (p.Feature == "") == (p.Signal == "" || p.Subject == "") || p.Summary == "" || len(p.Tests) == 0 ||
 			(p.Status != "firing" && p.Status != "resolved") || (p.Severity != "warning" && p.Severity != "critical") {
 			s.errs = append(s.errs, "incomplete payload: "+string(body))
 		}

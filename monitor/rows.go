@@ -135,6 +135,22 @@ func observations(w *window.Window, scores []evaluate.Score) []alerting.Observat
 	return out
 }
 
+// signalObservations turns a window's signal verdicts into alert
+// observations, one per (signal, subject): the alerts of signals share the
+// lifecycle of the drift alerts. Verdicts that only inform are observed as
+// ok (they neither open nor keep an alert).
+func signalObservations(w *window.Window, verdicts []evaluate.SignalVerdict) []alerting.Observation {
+	out := make([]alerting.Observation, 0, len(verdicts))
+	for _, v := range verdicts {
+		out = append(out, alerting.Observation{
+			ModelID: w.Model.ID, ModelVersion: w.Model.Version, Signal: v.Signal, Subject: v.Subject,
+			WindowStart: w.Start, WindowEnd: w.End, Severity: v.Severity,
+			Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity}},
+		})
+	}
+	return out
+}
+
 // KindSignal is the kind of the references rows that hold a signal's
 // reference state (feature: the signal's name; state: its encoding).
 const KindSignal = "signal"
