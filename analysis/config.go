@@ -58,12 +58,16 @@ type Config struct {
 	// MaxFeatures bounds the features tracked per model version; events'
 	// further features are counted in driftwatch_analysis_untracked_features_total. Default: 256.
 	MaxFeatures int `yaml:"max_features"`
-	// MaxModels bounds the model versions tracked per partition. Default: 1000.
+	// MaxModels bounds the model versions tracked per partition; versions
+	// with a pinned reference may take MaxVersions more, which versions in
+	// warm-up cannot, so that a flood of made-up versions cannot lock the
+	// established ones out. Default: 1000.
 	MaxModels int `yaml:"max_models"`
 	// MaxOpenVersions bounds, over all partitions of an instance, the model
 	// versions with open windows (a version open on two partitions counts
-	// twice); an event of a further one is dead-lettered as
-	// too_many_models, as beyond MaxModels. Default: 5000.
+	// twice; versions with a pinned reference may take MaxVersions more); an
+	// event of a further one is dead-lettered as too_many_models, as beyond
+	// MaxModels, and still moves its partition's event time on. Default: 5000.
 	MaxOpenVersions int `yaml:"max_open_versions"`
 	// MaxVersions bounds the model versions whose reference or warm-up
 	// state an instance keeps in memory (and, in previous_window mode, whose

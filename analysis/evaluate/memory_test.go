@@ -22,7 +22,7 @@ func memoryBound(cfg *analysis.Config, openWindows int) int {
 	perNumericWindow := cfg.ReferenceSampleSize*16 + (cfg.Bins+1)*8 + 256
 	perCategoricalWindow := cfg.MaxCategories*(telemetry.DefaultMaxValueLength+64) + 512
 	perWindow := f*max(perNumericWindow, perCategoricalWindow) + 4096
-	windower := cfg.MaxModels * openWindows * perWindow
+	windower := (cfg.MaxModels + cfg.MaxVersions) * openWindows * perWindow // established versions have max_versions more
 	perReference := f*max(3*cfg.ReferenceSampleSize*8+(cfg.Bins+1)*16+256, cfg.MaxCategories*(telemetry.DefaultMaxValueLength+64)+512) + 4096
 	references := cfg.MaxVersions * max(perReference, perWindow)
 	series := cfg.Sequential.MaxSeries * 1024

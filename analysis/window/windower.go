@@ -145,8 +145,18 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 		return Late
 	}
 	if m == nil {
-		if len(w.models) >= w.cfg.MaxModels || !w.open.reserve() {
+		// A version with a pinned reference has MaxVersions slots beyond
+		// MaxModels that versions still warming up cannot take: a flood of
+		// made-up versions cannot lock the established ones out.
+		extra := 0
+		if w.refs.Get(k) != nil {
+			extra = w.cfg.MaxVersions
+		}
+		if len(w.models) >= w.cfg.MaxModels+extra || !w.open.reserve(extra) {
 			w.dropped++
+			// A dropped event still moves event time on, so that the
+			// windows holding the slots close and free them.
+			w.advance(t)
 			return Dropped
 		}
 		m = &modelState{key: k, sch: newSchema()}
@@ -157,13 +167,19 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 	if len(win.pending) == 1 {
 		w.touched = append(w.touched, win)
 	}
+	w.advance(t)
+	return Counted
+}
+
+// advance moves the watermark to event time t (ms) if later, and closes the
+// windows it passes.
+func (w *Windower) advance(t int64) {
 	if t > w.watermark {
 		w.watermark = t
 	}
 	if w.watermark >= w.nextClose {
 		w.closeUpTo(w.watermark - w.lateMs)
 	}
-	return Counted
 }
 
 // Reject attributes a dead-lettered message at offset off, keyed by model
@@ -351,7 +367,8 @@ func (w *Windower) Open() int {
 func (w *Windower) Dropped() uint64 { return w.dropped }
 
 // OpenVersions bounds, over the windowers of an instance, the model versions
-// with open windows (Config.MaxOpenVersions): a version open on two
+// with open windows (Config.MaxOpenVersions, plus Config.MaxVersions that only
+// versions with a pinned reference may take): a version open on two
 // partitions counts twice. It is safe for concurrent use.
 type OpenVersions struct {
 	max int64
@@ -361,9 +378,10 @@ type OpenVersions struct {
 // NewOpenVersions returns a bound of max versions (at least 1).
 func NewOpenVersions(n int) *OpenVersions { return &OpenVersions{max: int64(max(n, 1))} }
 
-// reserve takes one slot, or reports that none is left.
-func (o *OpenVersions) reserve() bool {
-	if o.n.Add(1) > o.max {
+// reserve takes one slot, or reports that none is left; extra slots beyond
+// the bound are open to the caller.
+func (o *OpenVersions) reserve(extra int) bool {
+	if o.n.Add(1) > o.max+int64(extra) {
 		o.n.Add(-1)
 		return false
 	}

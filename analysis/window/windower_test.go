@@ -1,6 +1,7 @@
 package window
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -270,5 +271,47 @@ func TestMaxOpenVersionsIsInstanceWide(t *testing.T) {
 	a.Release()
 	if open.Held() != 0 {
 		t.Fatalf("%d slots held after every windower was released", open.Held())
+	}
+}
+
+// TestFloodCannotLockOutEstablishedVersions replays a flood of made-up
+// versions: once they fill max_models, a version with a pinned reference is
+// still admitted (it has max_versions slots of its own) while further
+// made-up versions are dropped; and the dropped events still move event
+// time on, so that the flood's windows close and free their slots instead
+// of holding them forever.
+func TestFloodCannotLockOutEstablishedVersions(t *testing.T) {
+	cfg := windowtest.Config(t)
+	cfg.MaxModels, cfg.MaxVersions, cfg.MaxOpenVersions = 3, 1, 3
+	refs := reference.NewStore(cfg, nil)
+	legit := analysis.ModelKey{ID: "fraud", Version: "3"}
+	refs.Set(&reference.Reference{ID: "r", Model: legit, Numeric: map[string]*reference.Numeric{}, Categorical: map[string]*reference.Categorical{}})
+	w := NewWindower(cfg, refs, NewOpenVersions(cfg.MaxOpenVersions))
+	flood := func(i int, at time.Time) Outcome {
+		return w.Observe(windowtest.Event(fmt.Sprint("f", i), analysis.ModelKey{ID: "flood", Version: fmt.Sprint(i)}, at), int64(i))
+	}
+	for i := range 3 {
+		if got := flood(i, windowtest.T0); got != Counted {
+			t.Fatalf("flood version %d: %v", i, got)
+		}
+	}
+	if got := flood(3, windowtest.T0); got != Dropped {
+		t.Fatalf("a fourth made-up version was %v at max_models 3", got)
+	}
+	if got := w.Observe(windowtest.Event("legit", legit, windowtest.T0), 10); got != Counted {
+		t.Fatalf("the established version was %v: locked out by the flood", got)
+	}
+	if got := w.Observe(windowtest.Event("legit2", analysis.ModelKey{ID: "fraud", Version: "4"}, windowtest.T0), 11); got != Dropped {
+		t.Fatalf("a version without reference took an established version's slot: %v", got)
+	}
+	// A dropped event far enough ahead closes the open windows.
+	if got := flood(100, windowtest.T0.Add(3*cfg.WindowSize)); got != Dropped {
+		t.Fatalf("flood version 100: %v", got)
+	}
+	if closed := w.TakeClosed(); len(closed) != 4 {
+		t.Fatalf("%d windows closed by the dropped event's event time, want the 4 open ones", len(closed))
+	}
+	if got := flood(101, windowtest.T0.Add(3*cfg.WindowSize)); got != Counted {
+		t.Fatalf("no slot came back after the windows closed: %v", got)
 	}
 }
