@@ -46,6 +46,7 @@ type model struct {
 	numNames, catNames   []string // sorted, for Append's fast path
 	intercept            float64
 	shifted              bool
+	genAI                bool
 }
 
 type numFeature struct {
@@ -99,7 +100,7 @@ func New(sc Scenario, seed int64) (*Generator, error) {
 }
 
 func (g *Generator) compile(ms ModelSpec) model {
-	m := model{id: ms.ID, version: ms.Version, service: ms.ID + "-api", intercept: -1}
+	m := model{id: ms.ID, version: ms.Version, service: ms.ID + "-api", intercept: -1, genAI: ms.GenAI}
 	s := g.sc.Shift
 	m.shifted = s != nil && s.Model == ms.ID
 	shifts := func(name string) bool {
@@ -252,6 +253,9 @@ func (g *Generator) Next(e *telemetry.Event) {
 			e.Prediction.Class = ClassPositive
 		}
 	}
+	if m.genAI {
+		g.genAI(e, shifted)
+	}
 	if extra := g.extraErrors(shifted); g.sc.ErrorRate > 0 || extra > 0 {
 		switch u := g.rng.Float64(); {
 		case u < g.sc.ErrorRate:
@@ -260,6 +264,39 @@ func (g *Generator) Next(e *telemetry.Event) {
 			e.ErrorType = cmp.Or(g.sc.Shift.ErrorType, "upstream_timeout")
 		}
 	}
+}
+
+// genAI fills e's GenAI usage: lognormal token counts (input about 400,
+// output about 150), the first choice's finish reason (stop 93%, length 6%,
+// content_filter 1%), 2% refusals, time to first chunk about 0.3 s; and
+// the shift's refusals and output-token factor.
+func (g *Generator) genAI(e *telemetry.Event, shifted bool) {
+	l := &telemetry.LLM{}
+	in := int64(math.Round(math.Exp(6 + 0.5*g.rng.NormFloat64())))
+	out := math.Exp(5 + 0.6*g.rng.NormFloat64())
+	if sh := g.sc.Shift; shifted && sh.TokenFactor > 0 {
+		out *= sh.TokenFactor
+	}
+	outTokens := int64(math.Round(out))
+	ttfc := math.Round(math.Exp(math.Log(0.3)+0.3*g.rng.NormFloat64())*1000) / 1000
+	l.InputTokens, l.OutputTokens, l.TimeToFirstChunk = &in, &outTokens, &ttfc
+	switch u := g.rng.Float64(); {
+	case u < 0.93:
+		l.FinishReasons = []string{"stop"}
+	case u < 0.99:
+		l.FinishReasons = []string{"length"}
+	default:
+		l.FinishReasons = []string{"content_filter"}
+	}
+	refusal := 0.02
+	if sh := g.sc.Shift; shifted {
+		refusal += sh.RefusalRate
+	}
+	if g.rng.Float64() < refusal {
+		l.Refusal = true
+		l.FinishReasons[0] = "content_filter"
+	}
+	e.LLM = l
 }
 
 // extraErrors returns the share of failures a shift adds to an event.

@@ -60,6 +60,9 @@ type ModelSpec struct {
 	Numeric []NumericSpec
 	// Categorical are the model's categorical features.
 	Categorical []CategoricalSpec
+	// GenAI makes the model's events carry GenAI usage (tokens, finish
+	// reasons, refusals, time to first chunk).
+	GenAI bool
 }
 
 // NumericSpec describes a numeric feature and its distribution.
@@ -106,6 +109,10 @@ type Shift struct {
 	// ConfidenceScale multiplies the model's logits (0: unchanged; below 1
 	// its scores crowd towards 0.5: its confidence collapses).
 	ConfidenceScale float64
+	// RefusalRate adds this share of refusals to a GenAI model's calls.
+	RefusalRate float64
+	// TokenFactor multiplies a GenAI model's output tokens (0: unchanged).
+	TokenFactor float64
 }
 
 // Scenario names of Shift presets (ShiftFor).
@@ -121,10 +128,15 @@ const (
 	// ScenarioConfidenceCollapse scales its logits by 0.3: scores crowd
 	// towards the threshold, classes mostly stay.
 	ScenarioConfidenceCollapse = "confidence-collapse"
+	// ScenarioRefusalSpike makes a GenAI model refuse 8% more of its calls.
+	ScenarioRefusalSpike = "refusal-spike"
+	// ScenarioTokenInflation doubles a GenAI model's output tokens.
+	ScenarioTokenInflation = "token-inflation"
 )
 
 // Scenarios lists the scenario names ShiftFor knows.
-var Scenarios = []string{ScenarioInputDrift, ScenarioLatencySpike, ScenarioErrorBurst, ScenarioClassShift, ScenarioConfidenceCollapse}
+var Scenarios = []string{ScenarioInputDrift, ScenarioLatencySpike, ScenarioErrorBurst, ScenarioClassShift, ScenarioConfidenceCollapse,
+	ScenarioRefusalSpike, ScenarioTokenInflation}
 
 // ShiftFor returns the shift of the named scenario for model from after on;
 // sigma is the input drift's mean shift in standard deviations.
@@ -141,6 +153,10 @@ func ShiftFor(scenario, model string, after time.Duration, sigma float64) (*Shif
 		s.ClassFlip = 0.3
 	case ScenarioConfidenceCollapse:
 		s.ConfidenceScale = 0.3
+	case ScenarioRefusalSpike:
+		s.RefusalRate = 0.08
+	case ScenarioTokenInflation:
+		s.TokenFactor = 2
 	default:
 		return nil, fmt.Errorf("scenario: want one of %v, got %q", Scenarios, scenario)
 	}
@@ -259,6 +275,12 @@ func (sc *Scenario) validate() error {
 		}
 		if !(s.ConfidenceScale >= 0) || math.IsInf(s.ConfidenceScale, 0) {
 			return fmt.Errorf("validating scenario: shift.confidence_scale: must be a finite number >= 0, got %v", s.ConfidenceScale)
+		}
+		if !(s.RefusalRate >= 0 && s.RefusalRate <= 0.98) {
+			return fmt.Errorf("validating scenario: shift.refusal_rate: must be in [0, 0.98], got %v", s.RefusalRate)
+		}
+		if !(s.TokenFactor >= 0) || math.IsInf(s.TokenFactor, 0) {
+			return fmt.Errorf("validating scenario: shift.token_factor: must be a finite number >= 0, got %v", s.TokenFactor)
 		}
 		if !(s.ClassFlip >= 0 && s.ClassFlip <= 1) {
 			return fmt.Errorf("validating scenario: shift.class_flip: must be in [0, 1], got %v", s.ClassFlip)

@@ -13,6 +13,7 @@ import (
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/llm"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
@@ -68,6 +69,18 @@ type SignalsConfig struct {
 	// confidence, margin_density
 	// (docs/signals.md). Default: enabled.
 	Outputs OutputsConfig `yaml:"outputs"`
+	// LLM are the GenAI signals: refusal_rate, finish_reason, tokens,
+	// time_to_first_chunk (docs/signals.md); calls without GenAI usage do
+	// not count. Default: enabled.
+	LLM LLMConfig `yaml:"llm"`
+}
+
+// LLMConfig is the GenAI signals' switch and configuration.
+type LLMConfig struct {
+	// Enabled registers the GenAI signals. Default: true
+	Enabled bool `yaml:"enabled"`
+	// Config sets their levels and bounds, at the same level.
+	Config llm.Config `yaml:",inline"`
 }
 
 // OutputsConfig is the output signals' switch and configuration.
@@ -83,6 +96,9 @@ func (c SignalsConfig) List() []signal.Signal {
 	var out []signal.Signal
 	if c.Outputs.Enabled {
 		out = append(out, outputs.Signals(c.Outputs.Config)...)
+	}
+	if c.LLM.Enabled {
+		out = append(out, llm.Signals(c.LLM.Config)...)
 	}
 	return out
 }
@@ -138,7 +154,10 @@ func DefaultConfig() Config {
 		Limits:         telemetry.DefaultLimits(),
 		Listen:         DefaultListen,
 		MaxDriftSeries: DefaultMaxDriftSeries,
-		Signals:        SignalsConfig{Outputs: OutputsConfig{Enabled: true, Config: outputs.DefaultConfig()}},
+		Signals: SignalsConfig{
+			Outputs: OutputsConfig{Enabled: true, Config: outputs.DefaultConfig()},
+			LLM:     LLMConfig{Enabled: true, Config: llm.DefaultConfig()},
+		},
 	}
 }
 
@@ -190,6 +209,7 @@ func (c Config) Validate() error {
 		{"clickhouse", c.ClickHouse.Validate},
 		{"analysis", c.Analysis.Validate},
 		{"signals.outputs", c.Signals.Outputs.Config.Validate},
+		{"signals.llm", c.Signals.LLM.Config.Validate},
 		{"alerting", c.Alerting.Validate},
 		{"limits", c.Limits.Validate},
 	}

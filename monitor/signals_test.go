@@ -15,7 +15,8 @@ import (
 	"github.com/driftwatch/driftwatch/storage"
 )
 
-// TestOutputSignalScenarios runs each behaviour scenario through Kafka (3
+// TestOutputSignalScenarios runs each behaviour scenario (GenAI ones
+// included) through Kafka (3
 // partitions, events keyed by prediction id so that every model window is
 // merged across partitions), the monitor and ClickHouse: one model per
 // scenario, 1% of calls failing everywhere, 2 s windows of 1,000 calls, two
@@ -50,6 +51,8 @@ func TestOutputSignalScenarios(t *testing.T) {
 		{"error-model", generator.ScenarioErrorBurst, "error_rate", "upstream_timeout"},
 		{"class-model", generator.ScenarioClassShift, "class_share", generator.ClassPositive},
 		{"unsure-model", generator.ScenarioConfidenceCollapse, "confidence", "*"},
+		{"chat-refusing", generator.ScenarioRefusalSpike, "refusal_rate", "*"},
+		{"chat-verbose", generator.ScenarioTokenInflation, "tokens", "output"},
 		{"clean-model", "", "", ""},
 	}
 	// The models' events interleaved in event time, as producers send them:
@@ -58,6 +61,8 @@ func TestOutputSignalScenarios(t *testing.T) {
 	for i, c := range cases {
 		sc := generator.DefaultScenario(1, 8)
 		sc.Models[0].ID = c.model
+		// The GenAI models and the clean one send GenAI usage.
+		sc.Models[0].GenAI = strings.HasPrefix(c.model, "chat-") || c.scenario == ""
 		sc.Start, sc.EventStep, sc.ErrorRate, sc.KeyByPrediction = start, 2*time.Millisecond, 0.01, true
 		if c.scenario != "" {
 			sh, err := generator.ShiftFor(c.scenario, c.model, shiftAt*2*time.Second, 1)

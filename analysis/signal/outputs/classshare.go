@@ -27,11 +27,11 @@ func (ClassShare) Name() string { return "class_share" }
 
 // NewPartial returns an empty partial.
 func (s ClassShare) NewPartial() signal.Partial {
-	return &classCounts{c: newCounts(), max: s.Config.MaxSubjects}
+	return &classCounts{c: sketch.NewLabels(), max: s.Config.MaxSubjects}
 }
 
 type classCounts struct {
-	c   counts // n = k: classified calls; labels: classes
+	c   sketch.Labels // n = k: classified calls; labels: classes
 	max int
 }
 
@@ -40,44 +40,44 @@ func (p *classCounts) Observe(events []*telemetry.Event) {
 		if e.Prediction.Class == "" {
 			continue
 		}
-		p.c.n++
-		p.c.k++
-		p.c.add(e.Prediction.Class, 1, p.max)
+		p.c.N++
+		p.c.K++
+		p.c.Add(e.Prediction.Class, 1, p.max)
 	}
 }
 
-func (p *classCounts) Merge(o signal.Partial)       { p.c.merge(&o.(*classCounts).c, p.max) }
-func (p *classCounts) AppendBinary(b []byte) []byte { return p.c.appendBinary(b) }
-func (p *classCounts) Decode(d *sketch.Decoder)     { p.c.decode(d, p.max) }
+func (p *classCounts) Merge(o signal.Partial)       { p.c.Merge(&o.(*classCounts).c, p.max) }
+func (p *classCounts) AppendBinary(b []byte) []byte { return p.c.AppendBinary(b) }
+func (p *classCounts) Decode(d *sketch.Decoder)     { p.c.Decode(d, p.max) }
 
 // Score returns one verdict per class seen in the window or the reference.
 func (s ClassShare) Score(cur, ref signal.Partial) []signal.Verdict {
 	c := &cur.(*classCounts).c
-	if c.n == 0 {
+	if c.N == 0 {
 		return nil
 	}
-	var r *counts
+	var r *sketch.Labels
 	if ref != nil {
-		if r = &ref.(*classCounts).c; r.n == 0 {
+		if r = &ref.(*classCounts).c; r.N == 0 {
 			r = nil
 		}
 	}
 	var out []signal.Verdict
-	for _, class := range subjects(c, r) {
-		k := c.labels[class]
-		share := float64(k) / float64(c.n)
-		evidence := fmt.Sprintf("%d of %d classified calls", k, c.n)
+	for _, class := range c.Union(r) {
+		k := c.Named[class]
+		share := float64(k) / float64(c.N)
+		evidence := fmt.Sprintf("%d of %d classified calls", k, c.N)
 		if r == nil {
-			out = append(out, signal.Info(class, share, math.NaN(), c.n, evidence))
+			out = append(out, signal.Info(class, share, math.NaN(), c.N, evidence))
 			continue
 		}
-		rk := r.labels[class]
-		refShare := float64(rk) / float64(r.n)
+		rk := r.Named[class]
+		refShare := float64(rk) / float64(r.N)
 		p := math.NaN()
-		if c.n >= uint64(s.Config.MinCount) && r.n >= uint64(s.Config.MinCount) {
-			p = 2 * distuv.UnitNormal.Survival(math.Abs(stat.TwoProportionZ(float64(k), float64(c.n), float64(rk), float64(r.n))))
+		if c.N >= uint64(s.Config.MinCount) && r.N >= uint64(s.Config.MinCount) {
+			p = 2 * distuv.UnitNormal.Survival(math.Abs(stat.TwoProportionZ(float64(k), float64(c.N), float64(rk), float64(r.N))))
 		}
-		out = append(out, signal.Decision(class, share, p, math.Abs(share-refShare), s.Config.ClassShare.Warning, s.Config.ClassShare.Critical, c.n,
+		out = append(out, signal.Decision(class, share, p, math.Abs(share-refShare), s.Config.ClassShare.Warning, s.Config.ClassShare.Critical, c.N,
 			fmt.Sprintf("%s (%.1f%%; reference %.1f%%)", evidence, 100*share, 100*refShare)))
 	}
 	return out

@@ -112,11 +112,11 @@ func (MarginDensity) Name() string { return "margin_density" }
 
 // NewPartial returns an empty partial.
 func (s MarginDensity) NewPartial() signal.Partial {
-	return &margins{c: newCounts(), margin: s.Config.Margin}
+	return &margins{c: sketch.NewLabels(), margin: s.Config.Margin}
 }
 
 type margins struct {
-	c      counts // n scored calls, k near the threshold; no labels
+	c      sketch.Labels // n scored calls, k near the threshold; no labels
 	margin float64
 }
 
@@ -126,39 +126,39 @@ func (p *margins) Observe(events []*telemetry.Event) {
 		if sc == nil || th == nil {
 			continue
 		}
-		p.c.n++
+		p.c.N++
 		if math.Abs(*sc-*th) <= p.margin {
-			p.c.k++
+			p.c.K++
 		}
 	}
 }
 
-func (p *margins) Merge(o signal.Partial)       { p.c.merge(&o.(*margins).c, 0) }
-func (p *margins) AppendBinary(b []byte) []byte { return p.c.appendBinary(b) }
-func (p *margins) Decode(d *sketch.Decoder)     { p.c.decode(d, 0) }
+func (p *margins) Merge(o signal.Partial)       { p.c.Merge(&o.(*margins).c, 0) }
+func (p *margins) AppendBinary(b []byte) []byte { return p.c.AppendBinary(b) }
+func (p *margins) Decode(d *sketch.Decoder)     { p.c.Decode(d, 0) }
 
 // Score returns the verdict about the window's calls near the threshold.
 func (s MarginDensity) Score(cur, ref signal.Partial) []signal.Verdict {
 	c := &cur.(*margins).c
-	if c.n == 0 {
+	if c.N == 0 {
 		return nil
 	}
-	share := float64(c.k) / float64(c.n)
-	evidence := fmt.Sprintf("%d of %d scored calls within %g of the threshold", c.k, c.n, s.Config.Margin)
-	var r *counts
+	share := float64(c.K) / float64(c.N)
+	evidence := fmt.Sprintf("%d of %d scored calls within %g of the threshold", c.K, c.N, s.Config.Margin)
+	var r *sketch.Labels
 	if ref != nil {
-		if r = &ref.(*margins).c; r.n == 0 {
+		if r = &ref.(*margins).c; r.N == 0 {
 			r = nil
 		}
 	}
 	if r == nil {
-		return []signal.Verdict{signal.Info("*", share, math.NaN(), c.n, evidence)}
+		return []signal.Verdict{signal.Info("*", share, math.NaN(), c.N, evidence)}
 	}
-	refShare := float64(r.k) / float64(r.n)
+	refShare := float64(r.K) / float64(r.N)
 	p := math.NaN()
-	if c.n >= uint64(s.Config.MinCount) && r.n >= uint64(s.Config.MinCount) {
-		p = distuv.UnitNormal.Survival(stat.TwoProportionZ(float64(c.k), float64(c.n), float64(r.k), float64(r.n)))
+	if c.N >= uint64(s.Config.MinCount) && r.N >= uint64(s.Config.MinCount) {
+		p = distuv.UnitNormal.Survival(stat.TwoProportionZ(float64(c.K), float64(c.N), float64(r.K), float64(r.N)))
 	}
-	return []signal.Verdict{signal.Decision("*", share, p, share-refShare, s.Config.MarginDensity.Warning, s.Config.MarginDensity.Critical, c.n,
+	return []signal.Verdict{signal.Decision("*", share, p, share-refShare, s.Config.MarginDensity.Warning, s.Config.MarginDensity.Critical, c.N,
 		fmt.Sprintf("%s (%.1f%%; reference %.1f%%)", evidence, 100*share, 100*refShare))}
 }

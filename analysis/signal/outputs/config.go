@@ -13,6 +13,15 @@ type Levels struct {
 	Critical float64 `yaml:"critical"`
 }
 
+// Validate checks that the levels are finite, warning ≥ 0 and critical ≥
+// warning.
+func (l Levels) Validate() error {
+	if !(l.Warning >= 0) || !(l.Critical >= l.Warning) || math.IsInf(l.Critical, 0) {
+		return fmt.Errorf("levels must be finite, warning >= 0 and critical >= warning, got %g / %g", l.Warning, l.Critical)
+	}
+	return nil
+}
+
 // Config configures the output signals. Start from DefaultConfig.
 type Config struct {
 	// MinCount is the smallest number of observations on each side (window
@@ -36,7 +45,7 @@ type Config struct {
 	// MarginDensity levels the absolute increase of the share of scores
 	// within Margin of their threshold. Default: 0.05 / 0.15.
 	MarginDensity Levels `yaml:"margin_density"`
-	// Margin is the distance from the threshold within which a score counts
+	// Margin is the distance from the threshold within which a score sketch.Labels
 	// for margin_density. Default: 0.05.
 	Margin float64 `yaml:"margin"`
 	// SampleSize bounds the uniform sample of per-call confidences kept per
@@ -73,9 +82,8 @@ func (c Config) Validate() error {
 		l    Levels
 	}{{"error_rate", c.ErrorRate}, {"latency", c.Latency}, {"class_share", c.ClassShare},
 		{"confidence", c.Confidence}, {"margin_density", c.MarginDensity}} {
-		w, cr := l.l.Warning, l.l.Critical
-		if !(w >= 0) || !(cr >= w) || math.IsInf(cr, 0) {
-			return fmt.Errorf("%s: levels must be finite, warning >= 0 and critical >= warning, got %g / %g", l.name, w, cr)
+		if err := l.l.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
 		}
 	}
 	if !(c.Margin > 0 && c.Margin < 1) {
@@ -89,5 +97,5 @@ func (c Config) Validate() error {
 
 // Signals returns the output signals configured by c (validate it first).
 func Signals(c Config) []signal.Signal {
-	return []signal.Signal{ErrorRate{c}, Latency{c}, ClassShare{c}, Confidence{c}, MarginDensity{c}}
+	return []signal.Signal{ErrorRate{c}, Latency(c), ClassShare{c}, Confidence{c}, MarginDensity{c}}
 }

@@ -31,77 +31,77 @@ func (ErrorRate) Name() string { return "error_rate" }
 
 // NewPartial returns an empty partial.
 func (s ErrorRate) NewPartial() signal.Partial {
-	return &errorCounts{c: newCounts(), max: s.Config.MaxSubjects}
+	return &errorCounts{c: sketch.NewLabels(), max: s.Config.MaxSubjects}
 }
 
 type errorCounts struct {
-	c   counts // n calls, k failed, labels: error types
+	c   sketch.Labels // n calls, k failed, labels: error types
 	max int
 }
 
 func (p *errorCounts) Observe(events []*telemetry.Event) {
 	for _, e := range events {
-		p.c.n++
+		p.c.N++
 		if e.ErrorType != "" {
-			p.c.k++
-			p.c.add(e.ErrorType, 1, p.max)
+			p.c.K++
+			p.c.Add(e.ErrorType, 1, p.max)
 		}
 	}
 }
 
-func (p *errorCounts) Merge(o signal.Partial)       { p.c.merge(&o.(*errorCounts).c, p.max) }
-func (p *errorCounts) AppendBinary(b []byte) []byte { return p.c.appendBinary(b) }
-func (p *errorCounts) Decode(d *sketch.Decoder)     { p.c.decode(d, p.max) }
+func (p *errorCounts) Merge(o signal.Partial)       { p.c.Merge(&o.(*errorCounts).c, p.max) }
+func (p *errorCounts) AppendBinary(b []byte) []byte { return p.c.AppendBinary(b) }
+func (p *errorCounts) Decode(d *sketch.Decoder)     { p.c.Decode(d, p.max) }
 
 // Score returns the overall verdict and one per error type seen in the
 // window or the reference.
 func (s ErrorRate) Score(cur, ref signal.Partial) []signal.Verdict {
 	c := &cur.(*errorCounts).c
-	if c.n == 0 {
+	if c.N == 0 {
 		return nil
 	}
-	var r *counts
+	var r *sketch.Labels
 	if ref != nil {
 		r = &ref.(*errorCounts).c
 	}
-	out := []signal.Verdict{s.rate("*", c.k, c.n, r, func(r *counts) uint64 { return r.k },
-		fmt.Sprintf("%d of %d calls failed%s", c.k, c.n, topLabels(c, 3)))}
-	for _, t := range subjects(c, r) {
-		out = append(out, s.rate(t, c.labels[t], c.n, r, func(r *counts) uint64 { return r.labels[t] },
-			fmt.Sprintf("%d of %d calls failed with this type", c.labels[t], c.n)))
+	out := []signal.Verdict{s.rate("*", c.K, c.N, r, func(r *sketch.Labels) uint64 { return r.K },
+		fmt.Sprintf("%d of %d calls failed%s", c.K, c.N, topLabels(c, 3)))}
+	for _, t := range c.Union(r) {
+		out = append(out, s.rate(t, c.Named[t], c.N, r, func(r *sketch.Labels) uint64 { return r.Named[t] },
+			fmt.Sprintf("%d of %d calls failed with this type", c.Named[t], c.N)))
 	}
 	return out
 }
 
 // rate is the verdict on k of n against the reference's count of the same
 // (refK), or informs without a reference.
-func (s ErrorRate) rate(subject string, k, n uint64, r *counts, refK func(*counts) uint64, evidence string) signal.Verdict {
+func (s ErrorRate) rate(subject string, k, n uint64, r *sketch.Labels, refK func(*sketch.Labels) uint64, evidence string) signal.Verdict {
 	rate := float64(k) / float64(n)
-	if r == nil || r.n == 0 {
+	if r == nil || r.N == 0 {
 		return signal.Info(subject, rate, math.NaN(), n, evidence)
 	}
 	rk := refK(r)
-	refRate := float64(rk) / float64(r.n)
+	refRate := float64(rk) / float64(r.N)
 	p := math.NaN()
-	if n >= uint64(s.Config.MinCount) && r.n >= uint64(s.Config.MinCount) {
-		p = distuv.UnitNormal.Survival(stat.TwoProportionZ(float64(k), float64(n), float64(rk), float64(r.n)))
+	if n >= uint64(s.Config.MinCount) && r.N >= uint64(s.Config.MinCount) {
+		p = distuv.UnitNormal.Survival(stat.TwoProportionZ(float64(k), float64(n), float64(rk), float64(r.N)))
 	}
 	return signal.Decision(subject, rate, p, rate-refRate, s.Config.ErrorRate.Warning, s.Config.ErrorRate.Critical, n,
 		fmt.Sprintf("%s (%.2f%%; reference %.2f%%)", evidence, 100*rate, 100*refRate))
 }
 
 // topLabels names the m largest labels of c: "; top: timeout 8, http_500 3".
-func topLabels(c *counts, m int) string {
-	if len(c.labels) == 0 {
+func topLabels(c *sketch.Labels, m int) string {
+	if len(c.Named) == 0 {
 		return ""
 	}
-	ls := make([]string, 0, len(c.labels))
-	for l := range c.labels {
+	ls := make([]string, 0, len(c.Named))
+	for l := range c.Named {
 		ls = append(ls, l)
 	}
 	slices.SortFunc(ls, func(a, b string) int {
-		if c.labels[a] != c.labels[b] {
-			if c.labels[a] > c.labels[b] {
+		if c.Named[a] != c.Named[b] {
+			if c.Named[a] > c.Named[b] {
 				return -1
 			}
 			return 1
@@ -114,7 +114,7 @@ func topLabels(c *counts, m int) string {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		fmt.Fprintf(&sb, "%s %d", truncate(l, 40), c.labels[l])
+		fmt.Fprintf(&sb, "%s %d", truncate(l, 40), c.Named[l])
 	}
 	return sb.String()
 }

@@ -33,24 +33,51 @@ var latencyMapping = func() mapping.IndexMapping {
 	return m
 }()
 
-// Latency is the serving latency (latency_ms) of a window's calls: its
-// 50th, 95th and 99th percentiles from a DDSketch (relative accuracy 1%),
-// subject "*", statistic the 95th percentile in milliseconds.
+// Quantiles is a signal on the distribution of a non-negative per-call
+// quantity such as a duration: its 50th, 95th and 99th percentiles from a
+// DDSketch (relative accuracy 1%), subject "*", statistic the 95th
+// percentile.
 //
-// Decision: the share of the window's calls slower than the reference's
-// 95th percentile (counted exactly at the DDSketch bucket boundary that
-// holds it) against the reference's own share above that boundary, by the
-// pooled two-proportion z-test, one-sided (more slow calls); effect: the
-// relative increase of the 95th percentile (0.25: 25% slower). Both shares
+// Decision: the share of the window's calls above the reference's 95th
+// percentile (counted exactly at the DDSketch bucket boundary that holds
+// it) against the reference's own share above that boundary, by the pooled
+// two-proportion z-test, one-sided (more calls above it); effect: the
+// relative increase of the 95th percentile (0.25: 25% higher). Both shares
 // are counted at the same boundary from exact bucket counts, so under
 // "nothing changed" the test is calibrated like any two-proportion test.
-type Latency struct{ Config Config }
+type Quantiles struct {
+	// SignalName is the signal's name.
+	SignalName string
+	// Unit is the values' unit, in the evidence ("ms", "s").
+	Unit string
+	// Value returns a call's value, if it has one; it must be finite and
+	// non-negative (the decoder's policy for the fields it reads).
+	Value func(*telemetry.Event) (float64, bool)
+	// Levels are the effect's levels.
+	Levels Levels
+	// MinCount is the smallest number of calls on each side to test.
+	MinCount int
+}
 
-// Name returns "latency".
-func (Latency) Name() string { return "latency" }
+// Latency is the serving latency (latency_ms) of a window's calls, in
+// milliseconds: Quantiles named "latency" at c's levels.
+func Latency(c Config) Quantiles {
+	return Quantiles{SignalName: "latency", Unit: "ms", Levels: c.Latency, MinCount: c.MinCount,
+		Value: func(e *telemetry.Event) (float64, bool) {
+			if e.LatencyMS == nil {
+				return 0, false
+			}
+			return *e.LatencyMS, true
+		}}
+}
+
+// Name returns the signal's name.
+func (s Quantiles) Name() string { return s.SignalName }
 
 // NewPartial returns an empty partial.
-func (Latency) NewPartial() signal.Partial { return &latencies{s: newLatencySketch()} }
+func (s Quantiles) NewPartial() signal.Partial {
+	return &latencies{s: newLatencySketch(), value: s.Value}
+}
 
 func newLatencySketch() *ddsketch.DDSketch {
 	return ddsketch.NewDDSketch(latencyMapping, store.NewCollapsingLowestDenseStore(latencyBins),
@@ -58,17 +85,14 @@ func newLatencySketch() *ddsketch.DDSketch {
 }
 
 type latencies struct {
-	n uint64 // calls with a latency
-	s *ddsketch.DDSketch
+	n     uint64 // calls with a value
+	s     *ddsketch.DDSketch
+	value func(*telemetry.Event) (float64, bool)
 }
 
 func (p *latencies) Observe(events []*telemetry.Event) {
 	for _, e := range events {
-		if e.LatencyMS == nil {
-			continue
-		}
-		// The decoder accepts only finite non-negative latencies.
-		if p.s.Add(*e.LatencyMS) == nil {
+		if v, ok := p.value(e); ok && p.s.Add(v) == nil {
 			p.n++
 		}
 	}
@@ -157,8 +181,8 @@ func above(s *ddsketch.DDSketch, v float64) float64 {
 	return n
 }
 
-// Score returns the verdict about the window's latencies.
-func (s Latency) Score(cur, ref signal.Partial) []signal.Verdict {
+// Score returns the verdict about the window's values.
+func (s Quantiles) Score(cur, ref signal.Partial) []signal.Verdict {
 	c := cur.(*latencies)
 	if c.n == 0 {
 		return nil
@@ -167,7 +191,8 @@ func (s Latency) Score(cur, ref signal.Partial) []signal.Verdict {
 	if err != nil {
 		return nil
 	}
-	evidence := fmt.Sprintf("p50 %s, p95 %s, p99 %s ms over %d calls", ms(q[0]), ms(q[1]), ms(q[2]), c.n)
+	u := s.Unit
+	evidence := fmt.Sprintf("p50 %s, p95 %s, p99 %s %s over %d calls", ms(q[0]), ms(q[1]), ms(q[2]), u, c.n)
 	var r *latencies
 	if ref != nil {
 		r = ref.(*latencies)
@@ -181,13 +206,13 @@ func (s Latency) Score(cur, ref signal.Partial) []signal.Verdict {
 	}
 	curAbove, refAbove := above(c.s, rq), above(r.s, rq)
 	p := math.NaN()
-	if c.n >= uint64(s.Config.MinCount) && r.n >= uint64(s.Config.MinCount) {
+	if c.n >= uint64(s.MinCount) && r.n >= uint64(s.MinCount) {
 		p = distuv.UnitNormal.Survival(stat.TwoProportionZ(curAbove, float64(c.n), refAbove, float64(r.n)))
 	}
-	evidence += fmt.Sprintf("; reference p95 %s ms; %.1f%% of calls above it (reference %.1f%%)",
-		ms(rq), 100*curAbove/float64(c.n), 100*refAbove/float64(r.n))
-	return []signal.Verdict{signal.Decision("*", q[1], p, q[1]/rq-1, s.Config.Latency.Warning, s.Config.Latency.Critical, c.n, evidence)}
+	evidence += fmt.Sprintf("; reference p95 %s %s; %.1f%% of calls above it (reference %.1f%%)",
+		ms(rq), u, 100*curAbove/float64(c.n), 100*refAbove/float64(r.n))
+	return []signal.Verdict{signal.Decision("*", q[1], p, q[1]/rq-1, s.Levels.Warning, s.Levels.Critical, c.n, evidence)}
 }
 
-// ms formats milliseconds with three significant digits.
+// ms formats a value with three significant digits.
 func ms(v float64) string { return fmt.Sprintf("%.3g", v) }

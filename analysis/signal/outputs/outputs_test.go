@@ -74,7 +74,7 @@ func TestErrorRateAgainstTheReference(t *testing.T) {
 // 9500.05, p99 9900.01); a window 50% slower is flagged with effect ≈ 0.5,
 // one like the reference is not.
 func TestLatencyQuantilesAndShift(t *testing.T) {
-	sig := Latency{DefaultConfig()}
+	sig := Latency(DefaultConfig())
 	values := func(scale float64) []*telemetry.Event {
 		out := make([]*telemetry.Event, 10000)
 		for i := range out {
@@ -159,8 +159,8 @@ func TestFalsePositiveRateOnStationaryData(t *testing.T) {
 		sig := ErrorRate{cfg}
 		rate := rejectionRate(t, windows, "*", func(r *rand.Rand) (signal.Partial, signal.Partial) {
 			cur, ref := sig.NewPartial().(*errorCounts), sig.NewPartial().(*errorCounts)
-			cur.c.n, cur.c.k = 1000, binomial(r, 1000, 0.05)
-			ref.c.n, ref.c.k = 5000, binomial(r, 5000, 0.05)
+			cur.c.N, cur.c.K = 1000, binomial(r, 1000, 0.05)
+			ref.c.N, ref.c.K = 5000, binomial(r, 5000, 0.05)
 			return cur, ref
 		}, sig)
 		if rate < 0.025 || rate > 0.1 {
@@ -172,8 +172,8 @@ func TestFalsePositiveRateOnStationaryData(t *testing.T) {
 		rate := rejectionRate(t, windows, "fraud", func(r *rand.Rand) (signal.Partial, signal.Partial) {
 			cur, ref := sig.NewPartial().(*classCounts), sig.NewPartial().(*classCounts)
 			k, rk := binomial(r, 1000, 0.2), binomial(r, 5000, 0.2)
-			cur.c.n, cur.c.k, cur.c.labels["fraud"], cur.c.labels["ok"] = 1000, 1000, k, 1000-k
-			ref.c.n, ref.c.k, ref.c.labels["fraud"], ref.c.labels["ok"] = 5000, 5000, rk, 5000-rk
+			cur.c.N, cur.c.K, cur.c.Named["fraud"], cur.c.Named["ok"] = 1000, 1000, k, 1000-k
+			ref.c.N, ref.c.K, ref.c.Named["fraud"], ref.c.Named["ok"] = 5000, 5000, rk, 5000-rk
 			return cur, ref
 		}, sig)
 		if rate < 0.025 || rate > 0.1 {
@@ -184,8 +184,8 @@ func TestFalsePositiveRateOnStationaryData(t *testing.T) {
 		sig := MarginDensity{cfg}
 		rate := rejectionRate(t, windows, "*", func(r *rand.Rand) (signal.Partial, signal.Partial) {
 			cur, ref := sig.NewPartial().(*margins), sig.NewPartial().(*margins)
-			cur.c.n, cur.c.k = 1000, binomial(r, 1000, 0.1)
-			ref.c.n, ref.c.k = 5000, binomial(r, 5000, 0.1)
+			cur.c.N, cur.c.K = 1000, binomial(r, 1000, 0.1)
+			ref.c.N, ref.c.K = 5000, binomial(r, 5000, 0.1)
 			return cur, ref
 		}, sig)
 		if rate < 0.025 || rate > 0.1 {
@@ -210,7 +210,7 @@ func TestFalsePositiveRateOnStationaryData(t *testing.T) {
 		}
 	})
 	t.Run("latency", func(t *testing.T) {
-		sig := Latency{cfg}
+		sig := Latency(cfg)
 		lognormal := distuv.LogNormal{Mu: 3, Sigma: 0.8}
 		rate := rejectionRate(t, windows/2, "*", func(r *rand.Rand) (signal.Partial, signal.Partial) {
 			lognormal.Src = r
@@ -292,13 +292,13 @@ func TestPartialsMergeAndTravel(t *testing.T) {
 			t.Errorf("bad counts %d decoded", i)
 		}
 	}
-	lat := Latency{cfg}.NewPartial().(*latencies)
+	lat := Latency(cfg).NewPartial().(*latencies)
 	for _, v := range []float64{1, 2, 3} {
 		lat.s.Add(v)
 	}
 	lat.n = 4 // lies
 	for i, b := range [][]byte{lat.AppendBinary(nil), {1, 200, 1}, append([]byte{9, 5}, 0xff, 0xff, 0xff, 0xff, 0xff)} {
-		p := Latency{cfg}.NewPartial()
+		p := Latency(cfg).NewPartial()
 		d := sketch.NewDecoder(b)
 		p.Decode(d)
 		if d.Err() == nil {
@@ -310,12 +310,12 @@ func TestPartialsMergeAndTravel(t *testing.T) {
 // FuzzLatencyDecode: no input makes the latency decoder panic or keep more
 // than its bounded stores.
 func FuzzLatencyDecode(f *testing.F) {
-	p := Latency{DefaultConfig()}.NewPartial()
+	p := Latency(DefaultConfig()).NewPartial()
 	v := 12.5
 	p.Observe([]*telemetry.Event{{LatencyMS: &v}})
 	f.Add(p.AppendBinary(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		q := Latency{DefaultConfig()}.NewPartial()
+		q := Latency(DefaultConfig()).NewPartial()
 		q.Decode(sketch.NewDecoder(b))
 	})
 }
