@@ -7,6 +7,9 @@ import (
 
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/llm"
+	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
@@ -98,5 +101,82 @@ func TestWindowObserveDoesNotAllocate(t *testing.T) {
 	i := 0
 	if a := testing.AllocsPerRun(1000, func() { w.Observe(events[i%len(events)], int64(i)); i++ }); a != 0 {
 		t.Fatalf("Window.Observe allocates %.1f times per event, want 0", a)
+	}
+}
+
+// signalEvents returns benchEventSet's events with what the output and
+// GenAI signals read: latency, probabilities and threshold, some errors,
+// GenAI usage.
+func signalEvents(n int) []*telemetry.Event {
+	events := benchEventSet(n)
+	r := rand.New(rand.NewPCG(5, 6))
+	for i, e := range events {
+		lat, th := 10+r.ExpFloat64()*20, 0.5
+		in, out, ttfc := int64(300+r.IntN(200)), int64(100+r.IntN(100)), 0.2+r.Float64()/10
+		e.LatencyMS, e.Prediction.Threshold = &lat, &th
+		e.Prediction.Probabilities = map[string]float64{"fraud": *e.Prediction.Score, "ok": 1 - *e.Prediction.Score}
+		if i%50 == 0 {
+			e.ErrorType = "timeout"
+		}
+		e.LLM = &telemetry.LLM{InputTokens: &in, OutputTokens: &out, TimeToFirstChunk: &ttfc,
+			FinishReasons: []string{[]string{"stop", "length"}[i%2]}, Refusal: i%40 == 0}
+	}
+	return events
+}
+
+// signalWindow returns a window of the output and GenAI signals, warmed up
+// with events so that its samples are full and its labels known.
+func signalWindow(tb testing.TB, events []*telemetry.Event) *Window {
+	cfg := windowtest.Config(tb)
+	set, err := signal.NewSet(append(outputs.Signals(outputs.DefaultConfig()), llm.Signals(llm.DefaultConfig())...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.Signals = set
+	w := NewWindow(cfg, analysis.ModelKey{ID: "fraud", Version: "v1"}, windowtest.T0, nil)
+	for i, e := range events {
+		w.Observe(e, int64(i))
+		if i%64 == 63 {
+			w.EndBatch()
+		}
+	}
+	w.EndBatch()
+	return w
+}
+
+// BenchmarkSignalsObserve measures what the output and GenAI signals
+// (error_rate, latency, class_share, confidence, margin_density,
+// refusal_rate, finish_reason, tokens, time_to_first_chunk) add per event:
+// batches of 64 events handed to every partial (Window.EndBatch), in steady
+// state. allocs/op must be 0.
+func BenchmarkSignalsObserve(b *testing.B) {
+	events := signalEvents(4096)
+	w := signalWindow(b, events)
+	batch := events[:64]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		batch = events[(i*64)%len(events):][:64]
+		for _, p := range w.Signals {
+			p.Observe(batch)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/64, "ns/event")
+}
+
+// TestSignalsObserveDoNotAllocate pins the zero-allocation property of the
+// signals' per-batch update in steady state.
+func TestSignalsObserveDoNotAllocate(t *testing.T) {
+	events := signalEvents(2048)
+	w := signalWindow(t, events)
+	i := 0
+	if a := testing.AllocsPerRun(200, func() {
+		batch := events[(i*64)%len(events):][:64]
+		for _, p := range w.Signals {
+			p.Observe(batch)
+		}
+		i++
+	}); a != 0 {
+		t.Fatalf("the signals allocate %v times per batch of 64 events", a)
 	}
 }
