@@ -21,6 +21,7 @@ type riverExample struct {
 	Stream     []float64 `json:"stream"`
 	Detections []int     `json:"detections"`
 	Values     []float64 `json:"values"`
+	Warnings   []int     `json:"warnings"`
 }
 
 func loadRiverExamples(t *testing.T) map[string]riverExample {
@@ -73,6 +74,7 @@ func TestDetectorsReproduceRiverDocstrings(t *testing.T) {
 		{"ADWIN", func() (Detector, error) { return NewADWIN(ADWINConfig{}) }},
 		{"CUSUM", func() (Detector, error) { return NewCUSUM(CUSUMConfig{}) }},
 		{"EWMA", func() (Detector, error) { return NewEWMA(EWMAConfig{Alpha: 0.1, Threshold: 4, MinInstances: 50}) }},
+		{"DDM", func() (Detector, error) { return NewDDM(DDMConfig{}) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, ok := ex[tc.name]
@@ -95,6 +97,33 @@ func TestDetectorsReproduceRiverDocstrings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDDMWarningsReproduceRiversDocstring replays the warnings the DDM
+// docstring prints: the first warning after the start or after a change.
+func TestDDMWarningsReproduceRiversDocstring(t *testing.T) {
+	e := loadRiverExamples(t)["DDM"]
+	d := mustDetector(NewDDM(DDMConfig{}))
+	var warnings []int
+	printWarning := true
+	for i, x := range e.Stream {
+		d.Update(x)
+		if d.WarningDetected() && printWarning {
+			warnings = append(warnings, i)
+			printWarning = false
+		}
+		if d.DriftDetected() {
+			printWarning = true
+		}
+	}
+	if !slices.Equal(warnings, e.Warnings) || len(e.Warnings) == 0 {
+		t.Fatalf("warnings at %v, River's docstring prints %v", warnings, e.Warnings)
+	}
+	for _, c := range []DDMConfig{{WarmStart: -1}, {WarningThreshold: -2}, {WarningThreshold: 3, DriftThreshold: 2}, {DriftThreshold: math.Inf(1)}} {
+		if _, err := NewDDM(c); err == nil || !strings.Contains(err.Error(), "ddm: ") {
+			t.Errorf("NewDDM(%+v) = %v, want an error naming the field", c, err)
+		}
 	}
 }
 

@@ -17,6 +17,8 @@ here: River itself cannot be installed in the build environment. Sources
   river/drift/adwin.py         "Change detected at index 1023, input value: 4"
   river/drift/cusum.py         "Change detected at index 201" and "... 251"
   river/drift/ewma.py          "Change detected at index 1010"
+  river/drift/binary/ddm.py    "Warning detected at index 1084", "Change detected at
+                               index 1334", "Warning detected at index 1492"
 """
 import json
 import random
@@ -41,6 +43,13 @@ def ewma_stream():
     # ewma.py
     rng = random.Random(12345)
     return [rng.gauss(0, 1) if i < 1000 else rng.gauss(3, 1) for i in range(2000)]
+
+
+def ddm_stream():
+    # binary/ddm.py (its own seed, 42)
+    rng = random.Random(42)
+    stream = rng.choices([0, 1], k=1000)
+    return stream + rng.choices([0, 1], k=1000, weights=[0.3, 0.7])
 
 
 def main():
@@ -77,6 +86,14 @@ def main():
                 "config": "drift.EWMA(alpha=0.1, threshold=4, min_instances=50)",
                 "stream": ewma_stream(),
                 "detections": [1010],
+            },
+            {
+                "name": "DDM",
+                "source": "river/drift/binary/ddm.py",
+                "config": "drift.binary.DDM()",
+                "stream": [float(v) for v in ddm_stream()],
+                "detections": [1334],
+                "warnings": [1084, 1492],
             },
         ],
     }
