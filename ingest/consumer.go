@@ -134,6 +134,23 @@ func (c *Consumer) Health() Health {
 	return h
 }
 
+// Behind reports whether partition has messages its handler has not been
+// handed yet, as far as the consumer knows (the high watermark of its last
+// fetch or poll): true while the high watermark is unknown, and for a
+// partition this consumer does not run. A handler that waits for its next
+// batch while its partition is behind is lagging, not idle.
+func (c *Consumer) Behind(partition int32) bool {
+	c.healthMu.Lock()
+	defer c.healthMu.Unlock()
+	for p := range c.loops {
+		if p.partition == partition {
+			hwm := p.hwm.Load()
+			return hwm < 0 || p.position.Load() < hwm
+		}
+	}
+	return true
+}
+
 // track adds (or removes) a running partition loop.
 func (c *Consumer) track(p *partitionLoop, running bool) {
 	c.healthMu.Lock()

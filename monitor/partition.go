@@ -380,7 +380,11 @@ func (p *partition) tick() {
 		case now := <-t.C:
 			p.mu.Lock()
 			if p.failed() == nil {
-				idle := p.win.Idle(now)
+				// A partition with messages still to read is lagging, not
+				// idle (its consumer is slow, or was just handed the
+				// partition): closing its windows by the clock would make
+				// the events waiting to be read late.
+				idle := !p.m.behind(p.partition) && p.win.Idle(now)
 				// Progress is said again once a window size has passed
 				// without news: a decider that took over a partials
 				// partition did not read what was said before its
