@@ -21,7 +21,9 @@ type Config struct {
 	// events are still accepted. Default: 10s.
 	AllowedLateness time.Duration `yaml:"allowed_lateness"`
 	// IdleFlush closes, after this much wall-clock time without events on a
-	// partition, the open windows whose end plus lateness has passed.
+	// partition that has nothing left to read, the open windows whose end
+	// plus lateness has passed (by the clock). A partition behind its high
+	// watermark is lagging, not idle.
 	// Default: 0, which WithDerived makes 2 × WindowSize.
 	IdleFlush time.Duration `yaml:"idle_flush"`
 	// MergeTimeout bounds how long a model window waits for a silent source
