@@ -356,3 +356,76 @@ func TestHostileVersionFloodKeepsMemoryBoundedAndReferencesStable(t *testing.T) 
 		t.Errorf("no stored reference was read again (driftwatch_analysis_references_reloaded_total = %v)", got)
 	}
 }
+
+// TestHostileReplayDeadLettersWhatTheStateRefusesNow: the run that died
+// counted the events of version v3 (in a window it never stored) and
+// dead-lettered a broken message after them; the run that replays has
+// room for two versions only, so it refuses v3's events as too_many_models.
+// They lie below the partition's dead-letter mark, yet were never
+// dead-lettered: they must be now, or they would be neither counted nor
+// dead-lettered. The broken message is not written twice.
+func TestHostileReplayDeadLettersWhatTheStateRefusesNow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e, addr, db := hostileBroker(t)
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	versions := []string{"v1", "v2", "v3", "v1", "v2", "v3", "v1", "", "v3", "v1"}
+	var msgs []kafka.Message
+	for i, v := range versions {
+		b, err := json.Marshal(map[string]any{"prediction_id": fmt.Sprintf("p-%d", i), "event_time": at.Add(time.Duration(i) * time.Millisecond).Format(time.RFC3339Nano),
+			"model": map[string]any{"id": "fraud", "version": v}, "features": map[string]any{"numeric": map[string]any{"x": float64(i)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v == "" {
+			b = []byte(`{"prediction_id": "broken`)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte("fraud"), Value: b})
+	}
+	w := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	prev := ingest.NewDeadLetterWriter(ingest.Plaintext(e.Brokers()), "telemetry.dlq", "driftwatch", nil, nil)
+	defer prev.Close()
+	if err := prev.Write(ctx, []ingest.DeadLetter{{Msg: ingest.Message{Topic: "telemetry", Partition: 0, Offset: 7, Key: []byte("fraud"), Value: msgs[7].Value},
+		Reason: telemetry.ReasonInvalidJSON, Detail: "before the crash"}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := hostileConfig(e.Brokers(), addr, db)
+	cfg.Analysis.MaxModels = 2
+	m := runHostile(t, ctx, cfg)
+	s := m.Store()
+	deadline := time.Now().Add(60 * time.Second)
+	for queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL") != 6 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events of v1 and v2 stored, want 6", queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.Brokers(), Topic: "telemetry.dlq", Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	var got []string
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		msg, err := r.ReadMessage(rctx)
+		rcancel()
+		if err != nil {
+			break
+		}
+		var off, reason string
+		for _, h := range msg.Headers {
+			switch h.Key {
+			case ingest.HeaderOrigOffset:
+				off = string(h.Value)
+			case ingest.HeaderErrorReason:
+				reason = string(h.Value)
+			}
+		}
+		got = append(got, off+"/"+reason)
+	}
+	if want := "7/invalid_json,2/too_many_models,5/too_many_models,8/too_many_models"; strings.Join(got, ",") != want {
+		t.Fatalf("dead letters %v, want %s", got, want)
+	}
+}

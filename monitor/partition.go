@@ -165,7 +165,7 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			replayed++
 		case window.Dropped:
 			dropped++
-			p.deadLetter(msg, "too_many_models", fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions, or the instance analysis.max_open_versions (%d)",
+			p.deadLetter(msg, ReasonTooManyModels, fmt.Sprintf("model %q version %q: the partition already tracks analysis.max_models (%d) model versions, or the instance analysis.max_open_versions (%d)",
 				ev.Model.ID, ev.Model.Version, p.m.cfg.Analysis.MaxModels, p.m.cfg.Analysis.MaxOpenVersions))
 		}
 	}
@@ -209,10 +209,19 @@ func (p *partition) decode(msg *ingest.Message, ev *telemetry.Event) error {
 	return p.dec.Decode(msg.Value, ev)
 }
 
+// ReasonTooManyModels is the dead-letter reason of an event of a model
+// version beyond analysis.max_models (or max_open_versions).
+const ReasonTooManyModels = "too_many_models"
+
 // deadLetter queues msg for the dead-letter topic unless a run before this
-// one already wrote it there (a replay after a restart).
+// one already wrote it there (a replay after a restart). Only a rejection
+// that depends on the message alone is known to have been written before:
+// one that depends on the clock (bad_timestamp) or on the partition's state
+// (too_many_models) may have gone the other way in the earlier run (the
+// event counted in a window that was never stored), so it is written again,
+// at the price of a duplicate dead letter.
 func (p *partition) deadLetter(msg *ingest.Message, reason, detail string) {
-	if msg.Offset <= p.deadUpTo {
+	if msg.Offset <= p.deadUpTo && reason != telemetry.ReasonBadTimestamp && reason != ReasonTooManyModels {
 		p.m.met.deadReplayed.Inc()
 		return
 	}
