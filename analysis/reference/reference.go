@@ -323,19 +323,19 @@ func (r *Store) touch(m analysis.ModelKey) {
 	r.used[m] = r.clock
 }
 
-// bound evicts the least recently used versions other than keep until at
-// most MaxVersions are held. Called with mu held.
+// bound evicts versions other than keep until at most MaxVersions are held:
+// the least recently used warm-up first, a reference only when no warm-up
+// is left to evict. Called with mu held.
 func (r *Store) bound(keep analysis.ModelKey) {
 	for len(r.refs)+len(r.warm) > max(r.cfg.MaxVersions, 1) {
-		var victim analysis.ModelKey
-		oldest := uint64(math.MaxUint64)
-		for m, t := range r.used {
-			if m != keep && t < oldest {
-				victim, oldest = m, t
+		// Warm-ups go first: one starts again cheaply, while a pinned
+		// reference is what lets an established version through a flood
+		// of made-up ones (window.Windower gives it slots of its own).
+		victim, ok := r.leastUsed(keep, true)
+		if !ok {
+			if victim, ok = r.leastUsed(keep, false); !ok {
+				return
 			}
-		}
-		if oldest == math.MaxUint64 {
-			return
 		}
 		if _, ok := r.refs[victim]; ok {
 			r.evictedRefs++
@@ -347,6 +347,21 @@ func (r *Store) bound(keep analysis.ModelKey) {
 		delete(r.warm, victim)
 		delete(r.used, victim)
 	}
+}
+
+// leastUsed returns the least recently used version other than keep among
+// the warm-ups (warmups) or the references. Called with mu held.
+func (r *Store) leastUsed(keep analysis.ModelKey, warmups bool) (analysis.ModelKey, bool) {
+	var victim analysis.ModelKey
+	oldest := uint64(math.MaxUint64)
+	for m, t := range r.used {
+		_, isWarm := r.warm[m]
+		if m == keep || isWarm != warmups || t >= oldest {
+			continue
+		}
+		victim, oldest = m, t
+	}
+	return victim, oldest != math.MaxUint64
 }
 
 // Set pins ref (loaded from storage or imported), replacing any other.

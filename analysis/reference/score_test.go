@@ -113,3 +113,27 @@ func TestWarmupKeepsMaxFeatures(t *testing.T) {
 		t.Fatalf("reference of %d features, want %d", len(ref.Numeric)+len(ref.Categorical), cfg.MaxFeatures)
 	}
 }
+
+// TestWarmupsDoNotEvictReferences replays a flood of made-up versions
+// warming up: at max_versions they evict each other, never the pinned
+// reference of an established version, which is what gives that version
+// its slots of its own in the windowers.
+func TestWarmupsDoNotEvictReferences(t *testing.T) {
+	cfg := windowtest.Config(t)
+	cfg.MaxVersions, cfg.WarmupWindows = 2, 5
+	store := reference.NewStore(cfg, nil)
+	legit := analysis.ModelKey{ID: "fraud", Version: "3"}
+	store.Set(&reference.Reference{ID: "r", Model: legit, Numeric: map[string]*reference.Numeric{}, Categorical: map[string]*reference.Categorical{}})
+	r := rand.New(rand.NewPCG(81, 82))
+	for i := range 20 {
+		m := analysis.ModelKey{ID: "flood", Version: fmt.Sprint(i)}
+		w := window.NewWindow(cfg, m, windowtest.T0, nil)
+		w.Observe(windowtest.RandomEvent(r, i, m, windowtest.T0), int64(i))
+		store.Contribute(w.Sketches())
+	}
+	refs, warm, evictedRefs, evictedWarm := store.Held()
+	if store.Get(legit) == nil || refs != 1 || warm != 1 || evictedRefs != 0 || evictedWarm != 19 {
+		t.Fatalf("after the flood: reference held %v, %d references and %d warm-ups, %d and %d evicted",
+			store.Get(legit) != nil, refs, warm, evictedRefs, evictedWarm)
+	}
+}
