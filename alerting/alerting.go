@@ -116,12 +116,15 @@ const (
 )
 
 // Record states. StateInactive marks a pending alert that saw a clean window
-// and was dropped without ever firing.
+// and was dropped without ever firing; StateHandedOver one that this
+// instance stopped tracking because another instance now decides its model
+// (Manager.HandOver).
 const (
-	StatePending  = "pending"
-	StateFiring   = "firing"
-	StateResolved = "resolved"
-	StateInactive = "inactive"
+	StatePending    = "pending"
+	StateFiring     = "firing"
+	StateResolved   = "resolved"
+	StateInactive   = "inactive"
+	StateHandedOver = "handed_over"
 )
 
 // Delivery outcomes.

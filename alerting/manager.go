@@ -231,6 +231,30 @@ func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record
 	return recs
 }
 
+// HandOver stops tracking, without any notification, the pending and firing
+// alerts of the models owns says this instance no longer decides (their
+// decider moved to another instance): the instance that decides them now
+// observes their windows and notifies under the same keys, and this one
+// must not end them as stale behind its back. Each is recorded as
+// StateHandedOver and counted. It returns how many were handed over.
+func (m *Manager) HandOver(owns func(modelID string) bool) int {
+	now := m.now()
+	var recs []Record
+	m.mu.Lock()
+	for key, st := range m.alerts {
+		if !owns(st.alert.ModelID) {
+			continue
+		}
+		delete(m.alerts, key)
+		m.met.handedOver.Inc()
+		recs = append(recs, m.stateRecord(st, StateHandedOver, now))
+	}
+	m.updateActive()
+	m.mu.Unlock()
+	m.record(recs...)
+	return len(recs)
+}
+
 // sweepNow ends the alerts of silent series (see sweep) when no observation
 // arrives to do it.
 func (m *Manager) sweepNow() {

@@ -841,3 +841,68 @@ func TestSilentSeriesGoStale(t *testing.T) {
 		t.Fatalf("driftwatch_alerts_stale_total %v, want one firing and one pending", got)
 	}
 }
+
+// TestHandOverForgetsWithoutNotifying: when another instance takes over the
+// decisions of a model, this one drops its alerts silently (recorded as
+// handed_over, counted) and never ends them as stale later, which would
+// resolve the incident the new owner keeps open; the other models' alerts
+// go on.
+func TestHandOverForgetsWithoutNotifying(t *testing.T) {
+	cfg := alerttest.FastConfig()
+	cfg.StaleAfter = 200 * time.Millisecond
+	f := &fake{}
+	var mu sync.Mutex
+	var recs []alerting.Record
+	rec := alerting.RecorderFunc(func(_ context.Context, rs []alerting.Record) error {
+		mu.Lock()
+		recs = append(recs, rs...)
+		mu.Unlock()
+		return nil
+	})
+	reg := prometheus.NewRegistry()
+	m, err := alerting.NewWithNotifiers(cfg, map[string]alerting.Notifier{"test": f}, rec, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	drift := alerttest.PSI(0.5, crit)
+	m.Observe(ctx, []alerting.Observation{
+		alerttest.Window(0, "moved", "1", "amount", crit, drift),
+		alerttest.Window(0, "kept", "1", "amount", crit, drift),
+	})
+	if n := m.HandOver(func(id string) bool { return id == "moved" }); n != 1 {
+		t.Fatalf("handed over %d alerts, want 1", n)
+	}
+	// Longer than stale_after: "kept" goes stale and resolves, "moved" says nothing.
+	time.Sleep(600 * time.Millisecond)
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-done
+	f.mu.Lock()
+	var notes []string
+	for _, n := range f.got {
+		notes = append(notes, n.ModelID+"/"+n.Status)
+	}
+	f.mu.Unlock()
+	if strings.Join(notes, " ") != "moved/firing kept/firing kept/resolved" && strings.Join(notes, " ") != "kept/firing moved/firing kept/resolved" {
+		t.Fatalf("notifications %v: the handed-over alert must not be resolved by this instance", notes)
+	}
+	mu.Lock()
+	var handed int
+	for _, r := range recs {
+		if r.State == alerting.StateHandedOver {
+			handed++
+			if r.ModelID != "moved" {
+				t.Errorf("handed over %s", r.ModelID)
+			}
+		}
+	}
+	mu.Unlock()
+	if handed != 1 {
+		t.Fatalf("%d handed_over records, want 1", handed)
+	}
+}

@@ -15,6 +15,7 @@ type metrics struct {
 	ignored       prometheus.Counter
 	untracked     prometheus.Counter
 	stale         *prometheus.CounterVec // state the alert was in
+	handedOver    prometheus.Counter
 	recordErrors  prometheus.Counter
 	recordsDrop   prometheus.Counter
 }
@@ -49,6 +50,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "driftwatch_alerts_stale_total",
 			Help: "Alerts ended because their series got no observation for stale_after (its model version or feature went silent), by the state they were in: pending (dropped) or firing (resolved).",
 		}, []string{"state"}),
+		handedOver: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_handed_over_total",
+			Help: "Pending and firing alerts this instance stopped tracking because another instance now decides their model.",
+		}),
 		recordErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_alerts_record_errors_total",
 			Help: "Batches of alert records the recorder failed to store.",
@@ -66,7 +71,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, s := range []string{StatePending, StateFiring, StateResolved, StateInactive} {
 		m.stateChanges.WithLabelValues(s)
 	}
-	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.untracked, m.stale, m.recordErrors, m.recordsDrop} {
+	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.untracked, m.stale, m.handedOver, m.recordErrors, m.recordsDrop} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering alerting metrics: %w", err)
 		}

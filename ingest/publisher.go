@@ -93,6 +93,20 @@ func NewPublisher(cluster *Cluster, topic string, reg prometheus.Registerer, log
 	return p
 }
 
+// PartitionOfKey returns the partition, of n, that Publisher (and the Java
+// client) choose for a record keyed key: murmur2 of the key, as
+// kafka.Murmur2Balancer computes it.
+func PartitionOfKey(key []byte, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	parts := make([]int, n)
+	for i := range parts {
+		parts[i] = i
+	}
+	return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: key}, parts...)
+}
+
 // explicitBalancer sends a message to the partition its header names, and
 // otherwise chooses by key like the Java client.
 type explicitBalancer struct{ murmur kafka.Murmur2Balancer }

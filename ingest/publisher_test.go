@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -134,5 +135,40 @@ func TestPublisherWritesAtOnceToATopicCreatedAfterOthersWereUsed(t *testing.T) {
 	}
 	if got := readPartition(t, e.Brokers(), "fresh", 1); len(got) != 1 || string(got[0].Value) != "a" {
 		t.Fatalf("read %d messages", len(got))
+	}
+}
+
+// TestPartitionOfKeyIsWhereThePublisherWrites: for 40 model ids published
+// by key to a topic of 5 partitions, PartitionOfKey names the partition each
+// record landed in (what a decider uses to know the models it owns).
+func TestPartitionOfKeyIsWhereThePublisherWrites(t *testing.T) {
+	e := startBroker(t, "partials")
+	if err := e.CreateTopic("five", 5); err != nil {
+		t.Fatal(err)
+	}
+	p := NewPublisher(Plaintext(e.Brokers()), "five", nil, testLog(t))
+	defer p.Close()
+	var recs []Record
+	for i := range 40 {
+		id := fmt.Sprintf("model-%d", i)
+		recs = append(recs, Record{Key: []byte(id), Value: []byte(id), Partition: -1})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := p.Publish(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	seen, used := 0, map[int]bool{}
+	for part := range 5 {
+		for _, m := range readPartition(t, e.Brokers(), "five", part) {
+			seen++
+			used[part] = true
+			if got := PartitionOfKey(m.Key, 5); got != part {
+				t.Errorf("%s landed in partition %d, PartitionOfKey says %d", m.Key, part, got)
+			}
+		}
+	}
+	if seen != 40 || len(used) < 3 || PartitionOfKey([]byte("x"), 1) != 0 {
+		t.Fatalf("%d records over %d partitions", seen, len(used))
 	}
 }

@@ -48,6 +48,9 @@ type decider struct {
 	done chan struct{}
 
 	recounted time.Time // when the telemetry topic's partitions were last counted
+	// partitions is the partials topic's partition count: a model's
+	// partials go to partition ingest.PartitionOfKey(model id, partitions).
+	partitions int
 }
 
 var _ ingest.PartitionHandler = (*decider)(nil)
@@ -95,6 +98,9 @@ func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, sta
 		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
 	}
 	d.merge.Expect(source, n)
+	if d.partitions, err = ingest.PartitionCount(ctx, m.kafka.Dialer(), m.kafka.Brokers, topic); err != nil {
+		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
+	}
 	decided, err := m.store.DecidedWindows(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
@@ -369,6 +375,8 @@ func (d *decider) Committable() int64 {
 
 // Close stops the ticker and forgets the decider's windows: their partials
 // are read again by the partition's next owner from the committed offset.
+// The alerts of its models are handed over: the next owner observes and
+// notifies them, under the same keys.
 func (d *decider) Close(ctx context.Context) error {
 	defer d.m.mergingWindows(d, -1)
 	select {
@@ -377,12 +385,23 @@ func (d *decider) Close(ctx context.Context) error {
 	default:
 		close(d.stop)
 	}
+	if d.m.alerts != nil {
+		if n := d.m.alerts.HandOver(d.owns); n > 0 {
+			d.m.log.Info("alerts handed over", "topic", d.topic, "partition", d.part, "alerts", n)
+		}
+	}
 	select {
 	case <-d.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// owns reports whether the decider's partition receives the partials of
+// model id.
+func (d *decider) owns(id string) bool {
+	return ingest.PartitionOfKey([]byte(id), d.partitions) == int(d.part)
 }
 
 // publishProgress tells every decider that source src has sealed every
