@@ -15,6 +15,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/llm"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
+	"github.com/driftwatch/driftwatch/analysis/signal/performance"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -73,6 +74,17 @@ type SignalsConfig struct {
 	// time_to_first_chunk (docs/signals.md); calls without GenAI usage do
 	// not count. Default: enabled.
 	LLM LLMConfig `yaml:"llm"`
+	// Performance is the performance estimated from the scores of binary
+	// classifiers (estimated_performance, docs/signals.md). Default: enabled.
+	Performance PerformanceConfig `yaml:"performance"`
+}
+
+// PerformanceConfig is the estimated performance's switch and configuration.
+type PerformanceConfig struct {
+	// Enabled registers the estimated performance. Default: true
+	Enabled bool `yaml:"enabled"`
+	// Config sets its levels, at the same level.
+	Config performance.Config `yaml:",inline"`
 }
 
 // LLMConfig is the GenAI signals' switch and configuration.
@@ -99,6 +111,9 @@ func (c SignalsConfig) List() []signal.Signal {
 	}
 	if c.LLM.Enabled {
 		out = append(out, llm.Signals(c.LLM.Config)...)
+	}
+	if c.Performance.Enabled {
+		out = append(out, performance.Estimated{Config: c.Performance.Config})
 	}
 	return out
 }
@@ -155,8 +170,9 @@ func DefaultConfig() Config {
 		Listen:         DefaultListen,
 		MaxDriftSeries: DefaultMaxDriftSeries,
 		Signals: SignalsConfig{
-			Outputs: OutputsConfig{Enabled: true, Config: outputs.DefaultConfig()},
-			LLM:     LLMConfig{Enabled: true, Config: llm.DefaultConfig()},
+			Outputs:     OutputsConfig{Enabled: true, Config: outputs.DefaultConfig()},
+			LLM:         LLMConfig{Enabled: true, Config: llm.DefaultConfig()},
+			Performance: PerformanceConfig{Enabled: true, Config: performance.DefaultConfig()},
 		},
 	}
 }
@@ -210,6 +226,7 @@ func (c Config) Validate() error {
 		{"analysis", c.Analysis.Validate},
 		{"signals.outputs", c.Signals.Outputs.Config.Validate},
 		{"signals.llm", c.Signals.LLM.Config.Validate},
+		{"signals.performance", c.Signals.Performance.Config.Validate},
 		{"alerting", c.Alerting.Validate},
 		{"limits", c.Limits.Validate},
 	}

@@ -141,6 +141,15 @@ AND severity != 'ok' AND toUInt32(window_start) = ?`, c.model, c.signal, c.subje
 				c.model, c.signal, c.subject, right, windows-shiftAt, first, fired)
 		}
 	}
+	// The collapsed confidence also shows as a drop of the estimated accuracy.
+	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE model_id = 'unsure-model' AND signal = 'estimated_performance'
+AND subject = 'accuracy' AND severity != 'ok' AND toUInt32(window_start) >= ?`, shiftStart); n < windows-shiftAt-1 {
+		t.Errorf("unsure-model: the estimated accuracy dropped in %d of the %d shifted windows", n, windows-shiftAt)
+	}
+	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE signal = 'estimated_performance' AND severity != 'ok'
+AND (model_id != 'unsure-model' OR toUInt32(window_start) < ?)`, shiftStart); n != 0 {
+		t.Errorf("%d estimated-performance verdicts fired where the scores did not change", n)
+	}
 	// Each shifted model pages once, naming the signal and subject (two
 	// shifted windows in a row fire; the alert stays firing after).
 	deadline = time.Now().Add(30 * time.Second)
