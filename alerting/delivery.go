@@ -90,33 +90,11 @@ func (m *Manager) Run(ctx context.Context) error {
 	for _, l := range m.lanes {
 		wg.Go(func() { m.work(ctx, l) })
 		if l.resend > 0 {
-			wg.Go(func() {
-				t := time.NewTicker(l.resend)
-				defer t.Stop()
-				for {
-					select {
-					case <-ctx.Done():
-						return
-					case <-t.C:
-						m.refresh(l, l.resend)
-					}
-				}
-			})
+			wg.Go(func() { every(ctx, l.resend, func() { m.refresh(l, l.resend) }) })
 		}
 	}
-	wg.Go(func() {
-		// Series that went silent get no observation to end their alerts.
-		t := time.NewTicker(max(m.cfg.StaleAfter/10, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				m.sweepNow()
-			}
-		}
-	})
+	// Series that went silent get no observation to end their alerts.
+	wg.Go(func() { every(ctx, max(m.cfg.StaleAfter/10, 10*time.Millisecond), m.sweepNow) })
 	if m.rec != nil {
 		wg.Go(func() {
 			t := time.NewTicker(time.Second)
@@ -135,6 +113,20 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// every calls f every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
 }
 
 func (m *Manager) work(ctx context.Context, l *lane) {

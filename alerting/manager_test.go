@@ -746,6 +746,38 @@ func TestMaxAlertsBoundsTrackedAlerts(t *testing.T) {
 	}
 }
 
+// runRecorded runs a Manager on cfg that delivers to f and records into
+// memory; stop closes it and returns its records.
+func runRecorded(t *testing.T, cfg alerting.Config, f *fake) (m *alerting.Manager, reg *prometheus.Registry, stop func() []alerting.Record) {
+	t.Helper()
+	var mu sync.Mutex
+	var recs []alerting.Record
+	rec := alerting.RecorderFunc(func(_ context.Context, rs []alerting.Record) error {
+		mu.Lock()
+		recs = append(recs, rs...)
+		mu.Unlock()
+		return nil
+	})
+	reg = prometheus.NewRegistry()
+	m, err := alerting.NewWithNotifiers(cfg, map[string]alerting.Notifier{"test": f}, rec, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	return m, reg, func() []alerting.Record {
+		if err := m.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]alerting.Record(nil), recs...)
+	}
+}
+
 // TestSilentSeriesGoStale: a version that stops sending windows ends its
 // alerts after stale_after: its firing alert is resolved (marked stale,
 // notified, recorded) and its pending one dropped, both counted, while a
@@ -755,22 +787,8 @@ func TestSilentSeriesGoStale(t *testing.T) {
 	cfg := alerttest.FastConfig()
 	cfg.PendingWindows, cfg.StaleAfter = 2, 300*time.Millisecond
 	f := &fake{}
-	var mu sync.Mutex
-	var recs []alerting.Record
-	rec := alerting.RecorderFunc(func(_ context.Context, rs []alerting.Record) error {
-		mu.Lock()
-		recs = append(recs, rs...)
-		mu.Unlock()
-		return nil
-	})
-	reg := prometheus.NewRegistry()
-	m, err := alerting.NewWithNotifiers(cfg, map[string]alerting.Notifier{"test": f}, rec, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
+	m, reg, stop := runRecorded(t, cfg, f)
+	ctx := context.Background()
 	drift := alerttest.PSI(0.5, crit)
 	m.Observe(ctx, []alerting.Observation{
 		alerttest.Window(0, "fraud", "old", "amount", crit, drift),
@@ -791,11 +809,7 @@ func TestSilentSeriesGoStale(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	active := m.Active()
-	if err := m.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	<-done
+	recs := stop()
 
 	if len(active) != 1 || active[0].ModelVersion != "live" || active[0].State != alerting.StateFiring {
 		t.Fatalf("active alerts %+v, want only the live version firing", active)
@@ -814,14 +828,12 @@ func TestSilentSeriesGoStale(t *testing.T) {
 	if stale == nil || !stale.Stale || !strings.Contains(stale.Summary, "resolved as stale") || !stale.EndsAt.Equal(stale.WindowEnd) {
 		t.Fatalf("resolution of the silent firing alert: %+v", stale)
 	}
-	mu.Lock()
 	states := map[string]string{}
 	for _, r := range recs {
 		if r.Kind == alerting.KindState {
 			states[r.ModelVersion] += r.State + " "
 		}
 	}
-	mu.Unlock()
 	if states["old"] != "pending firing resolved " || states["burst"] != "pending inactive " || states["live"] != "pending firing " {
 		t.Fatalf("state records %v", states)
 	}
@@ -851,22 +863,8 @@ func TestHandOverForgetsWithoutNotifying(t *testing.T) {
 	cfg := alerttest.FastConfig()
 	cfg.StaleAfter = 200 * time.Millisecond
 	f := &fake{}
-	var mu sync.Mutex
-	var recs []alerting.Record
-	rec := alerting.RecorderFunc(func(_ context.Context, rs []alerting.Record) error {
-		mu.Lock()
-		recs = append(recs, rs...)
-		mu.Unlock()
-		return nil
-	})
-	reg := prometheus.NewRegistry()
-	m, err := alerting.NewWithNotifiers(cfg, map[string]alerting.Notifier{"test": f}, rec, reg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { m.Run(ctx); close(done) }()
+	m, reg, stop := runRecorded(t, cfg, f)
+	ctx := context.Background()
 	drift := alerttest.PSI(0.5, crit)
 	m.Observe(ctx, []alerting.Observation{
 		alerttest.Window(0, "moved", "1", "amount", crit, drift),
@@ -877,11 +875,7 @@ func TestHandOverForgetsWithoutNotifying(t *testing.T) {
 	}
 	// Longer than stale_after: "kept" goes stale and resolves, "moved" says nothing.
 	time.Sleep(600 * time.Millisecond)
-	if err := m.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	<-done
+	recs := stop()
 	f.mu.Lock()
 	var notes []string
 	for _, n := range f.got {
@@ -891,7 +885,6 @@ func TestHandOverForgetsWithoutNotifying(t *testing.T) {
 	if strings.Join(notes, " ") != "moved/firing kept/firing kept/resolved" && strings.Join(notes, " ") != "kept/firing moved/firing kept/resolved" {
 		t.Fatalf("notifications %v: the handed-over alert must not be resolved by this instance", notes)
 	}
-	mu.Lock()
 	var handed int
 	for _, r := range recs {
 		if r.State == alerting.StateHandedOver {
@@ -901,8 +894,16 @@ func TestHandOverForgetsWithoutNotifying(t *testing.T) {
 			}
 		}
 	}
-	mu.Unlock()
 	if handed != 1 {
 		t.Fatalf("%d handed_over records, want 1", handed)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "driftwatch_alerts_handed_over_total" && mf.GetMetric()[0].GetCounter().GetValue() != 1 {
+			t.Errorf("driftwatch_alerts_handed_over_total = %v, want 1", mf.GetMetric()[0].GetCounter().GetValue())
+		}
 	}
 }

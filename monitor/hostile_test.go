@@ -273,21 +273,9 @@ func TestHostileReplayDoesNotDeadLetterTwice(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.Brokers(), Topic: "telemetry.dlq", Partition: 0, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
 	var offsets []string
-	for {
-		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
-		msg, err := r.ReadMessage(rctx)
-		rcancel()
-		if err != nil {
-			break
-		}
-		for _, h := range msg.Headers {
-			if h.Key == ingest.HeaderOrigOffset {
-				offsets = append(offsets, string(h.Value))
-			}
-		}
+	for _, msg := range readDeadLetters(t, ctx, e.Brokers()) {
+		offsets = append(offsets, header(msg, ingest.HeaderOrigOffset))
 	}
 	if strings.Join(offsets, ",") != "3,7,11" {
 		t.Fatalf("dead letters of offsets %v, want 3, 7 (the first run's) and 11, once each", offsets)
@@ -404,28 +392,39 @@ func TestHostileReplayDeadLettersWhatTheStateRefusesNow(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.Brokers(), Topic: "telemetry.dlq", Partition: 0, MaxWait: 100 * time.Millisecond})
-	defer r.Close()
 	var got []string
+	for _, msg := range readDeadLetters(t, ctx, e.Brokers()) {
+		got = append(got, header(msg, ingest.HeaderOrigOffset)+"/"+header(msg, ingest.HeaderErrorReason))
+	}
+	if want := "7/invalid_json,2/too_many_models,5/too_many_models,8/too_many_models"; strings.Join(got, ",") != want {
+		t.Fatalf("dead letters %v, want %s", got, want)
+	}
+}
+
+// readDeadLetters reads partition 0 of telemetry.dlq until it stays empty
+// for 2 s.
+func readDeadLetters(t *testing.T, ctx context.Context, brokers []string) []kafka.Message {
+	t.Helper()
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: "telemetry.dlq", Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	var out []kafka.Message
 	for {
 		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
 		msg, err := r.ReadMessage(rctx)
 		rcancel()
 		if err != nil {
-			break
+			return out
 		}
-		var off, reason string
-		for _, h := range msg.Headers {
-			switch h.Key {
-			case ingest.HeaderOrigOffset:
-				off = string(h.Value)
-			case ingest.HeaderErrorReason:
-				reason = string(h.Value)
-			}
+		out = append(out, msg)
+	}
+}
+
+// header returns the value of msg's header key, or "".
+func header(msg kafka.Message, key string) string {
+	for _, h := range msg.Headers {
+		if h.Key == key {
+			return string(h.Value)
 		}
-		got = append(got, off+"/"+reason)
 	}
-	if want := "7/invalid_json,2/too_many_models,5/too_many_models,8/too_many_models"; strings.Join(got, ",") != want {
-		t.Fatalf("dead letters %v, want %s", got, want)
-	}
+	return ""
 }

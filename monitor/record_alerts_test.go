@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting"
-	"github.com/driftwatch/driftwatch/storage"
 )
 
 // TestRecordAlertsStoresSignalAlerts: recordAlerts writes a signal alert's
@@ -15,18 +14,10 @@ import (
 func TestRecordAlertsStoresSignalAlerts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	addr, db := testClickHouse(t)
-	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t, ctx)
 	m := &Monitor{store: store}
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	err = m.recordAlerts(ctx, []alerting.Record{
+	err := m.recordAlerts(ctx, []alerting.Record{
 		{Time: at, Key: alerting.SignalKey("fraud", "v1", "error_rate", "caller/7"), ModelID: "fraud", ModelVersion: "v1",
 			Signal: "error_rate", Subject: "caller/7", Kind: alerting.KindState, State: alerting.StateFiring,
 			Severity: alerting.SeverityCritical, Statistic: 0.12, Threshold: 0.05, Summary: "error_rate 0.12 for caller/7 of fraud vv1"},

@@ -23,15 +23,7 @@ import (
 func TestReferenceSignalStatesSurviveStorage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	addr, db := testClickHouse(t)
-	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	store := migratedStore(t, ctx)
 	set, err := signal.NewSet(signaltest.Classes{})
 	if err != nil {
 		t.Fatal(err)
@@ -101,4 +93,20 @@ func TestDriftSeriesOfSilentVersionsMakeRoom(t *testing.T) {
 	if _, ok := m.seriesActive[errRate]; ok {
 		t.Fatalf("a silent signal series did not make room: %v", m.seriesActive)
 	}
+}
+
+// migratedStore opens a fresh test database with the schema applied,
+// closed when the test ends.
+func migratedStore(t *testing.T, ctx context.Context) *storage.Store {
+	t.Helper()
+	addr, db := testClickHouse(t)
+	store, err := storage.Open(ctx, clickHouseConfig(addr, db), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return store
 }

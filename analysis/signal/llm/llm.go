@@ -13,14 +13,10 @@ package llm
 
 import (
 	"fmt"
-	"math"
-
-	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
-	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -133,24 +129,12 @@ func (s RefusalRate) Score(cur, ref signal.Partial) []signal.Verdict {
 	if c.N == 0 {
 		return nil
 	}
-	rate := float64(c.K) / float64(c.N)
-	evidence := fmt.Sprintf("%d of %d GenAI calls refused", c.K, c.N)
-	var r *sketch.Labels
+	r := &sketch.Labels{}
 	if ref != nil {
-		if r = &ref.(*refusals).c; r.N == 0 {
-			r = nil
-		}
+		r = &ref.(*refusals).c
 	}
-	if r == nil {
-		return []signal.Verdict{signal.Info("*", rate, math.NaN(), c.N, evidence)}
-	}
-	refRate := float64(r.K) / float64(r.N)
-	p := math.NaN()
-	if c.N >= uint64(s.Config.MinCount) && r.N >= uint64(s.Config.MinCount) {
-		p = distuv.UnitNormal.Survival(stat.TwoProportionZ(float64(c.K), float64(c.N), float64(r.K), float64(r.N)))
-	}
-	return []signal.Verdict{signal.Decision("*", rate, p, rate-refRate, s.Config.RefusalRate.Warning, s.Config.RefusalRate.Critical, c.N,
-		fmt.Sprintf("%s (%.2f%%; reference %.2f%%)", evidence, 100*rate, 100*refRate))}
+	return []signal.Verdict{outputs.Rate("*", c.K, c.N, r.K, r.N, false, s.Config.MinCount, s.Config.RefusalRate,
+		fmt.Sprintf("%d of %d GenAI calls refused", c.K, c.N))}
 }
 
 // FinishReason is the share of a window's GenAI calls that ended for each
@@ -194,33 +178,9 @@ func (p *reasons) Decode(d *sketch.Decoder) { p.c.Decode(d, p.max) }
 
 // Score returns one verdict per reason seen in the window or the reference.
 func (s FinishReason) Score(cur, ref signal.Partial) []signal.Verdict {
-	c := &cur.(*reasons).c
-	if c.N == 0 {
-		return nil
-	}
 	var r *sketch.Labels
 	if ref != nil {
-		if r = &ref.(*reasons).c; r.N == 0 {
-			r = nil
-		}
+		r = &ref.(*reasons).c
 	}
-	var out []signal.Verdict
-	for _, reason := range c.Union(r) {
-		k := c.Named[reason]
-		share := float64(k) / float64(c.N)
-		evidence := fmt.Sprintf("%d of %d GenAI calls", k, c.N)
-		if r == nil {
-			out = append(out, signal.Info(reason, share, math.NaN(), c.N, evidence))
-			continue
-		}
-		rk := r.Named[reason]
-		refShare := float64(rk) / float64(r.N)
-		p := math.NaN()
-		if c.N >= uint64(s.Config.MinCount) && r.N >= uint64(s.Config.MinCount) {
-			p = 2 * distuv.UnitNormal.Survival(math.Abs(stat.TwoProportionZ(float64(k), float64(c.N), float64(rk), float64(r.N))))
-		}
-		out = append(out, signal.Decision(reason, share, p, math.Abs(share-refShare), s.Config.FinishReason.Warning, s.Config.FinishReason.Critical, c.N,
-			fmt.Sprintf("%s (%.1f%%; reference %.1f%%)", evidence, 100*share, 100*refShare)))
-	}
-	return out
+	return outputs.Shares(&cur.(*reasons).c, r, s.Config.MinCount, s.Config.FinishReason, "GenAI calls")
 }

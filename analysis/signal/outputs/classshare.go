@@ -1,14 +1,8 @@
 package outputs
 
 import (
-	"fmt"
-	"math"
-
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
-	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -52,33 +46,9 @@ func (p *classCounts) Decode(d *sketch.Decoder)     { p.c.Decode(d, p.max) }
 
 // Score returns one verdict per class seen in the window or the reference.
 func (s ClassShare) Score(cur, ref signal.Partial) []signal.Verdict {
-	c := &cur.(*classCounts).c
-	if c.N == 0 {
-		return nil
-	}
 	var r *sketch.Labels
 	if ref != nil {
-		if r = &ref.(*classCounts).c; r.N == 0 {
-			r = nil
-		}
+		r = &ref.(*classCounts).c
 	}
-	var out []signal.Verdict
-	for _, class := range c.Union(r) {
-		k := c.Named[class]
-		share := float64(k) / float64(c.N)
-		evidence := fmt.Sprintf("%d of %d classified calls", k, c.N)
-		if r == nil {
-			out = append(out, signal.Info(class, share, math.NaN(), c.N, evidence))
-			continue
-		}
-		rk := r.Named[class]
-		refShare := float64(rk) / float64(r.N)
-		p := math.NaN()
-		if c.N >= uint64(s.Config.MinCount) && r.N >= uint64(s.Config.MinCount) {
-			p = 2 * distuv.UnitNormal.Survival(math.Abs(stat.TwoProportionZ(float64(k), float64(c.N), float64(rk), float64(r.N))))
-		}
-		out = append(out, signal.Decision(class, share, p, math.Abs(share-refShare), s.Config.ClassShare.Warning, s.Config.ClassShare.Critical, c.N,
-			fmt.Sprintf("%s (%.1f%%; reference %.1f%%)", evidence, 100*share, 100*refShare)))
-	}
-	return out
+	return Shares(&cur.(*classCounts).c, r, s.Config.MinCount, s.Config.ClassShare, "classified calls")
 }

@@ -2,15 +2,11 @@ package outputs
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 
-	"gonum.org/v1/gonum/stat/distuv"
-
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
-	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -60,34 +56,17 @@ func (s ErrorRate) Score(cur, ref signal.Partial) []signal.Verdict {
 	if c.N == 0 {
 		return nil
 	}
-	var r *sketch.Labels
+	r := &sketch.Labels{}
 	if ref != nil {
 		r = &ref.(*errorCounts).c
 	}
-	out := []signal.Verdict{s.rate("*", c.K, c.N, r, func(r *sketch.Labels) uint64 { return r.K },
+	out := []signal.Verdict{Rate("*", c.K, c.N, r.K, r.N, false, s.Config.MinCount, s.Config.ErrorRate,
 		fmt.Sprintf("%d of %d calls failed%s", c.K, c.N, topLabels(c, 3)))}
 	for _, t := range c.Union(r) {
-		out = append(out, s.rate(t, c.Named[t], c.N, r, func(r *sketch.Labels) uint64 { return r.Named[t] },
+		out = append(out, Rate(t, c.Named[t], c.N, r.Named[t], r.N, false, s.Config.MinCount, s.Config.ErrorRate,
 			fmt.Sprintf("%d of %d calls failed with this type", c.Named[t], c.N)))
 	}
 	return out
-}
-
-// rate is the verdict on k of n against the reference's count of the same
-// (refK), or informs without a reference.
-func (s ErrorRate) rate(subject string, k, n uint64, r *sketch.Labels, refK func(*sketch.Labels) uint64, evidence string) signal.Verdict {
-	rate := float64(k) / float64(n)
-	if r == nil || r.N == 0 {
-		return signal.Info(subject, rate, math.NaN(), n, evidence)
-	}
-	rk := refK(r)
-	refRate := float64(rk) / float64(r.N)
-	p := math.NaN()
-	if n >= uint64(s.Config.MinCount) && r.N >= uint64(s.Config.MinCount) {
-		p = distuv.UnitNormal.Survival(stat.TwoProportionZ(float64(k), float64(n), float64(rk), float64(r.N)))
-	}
-	return signal.Decision(subject, rate, p, rate-refRate, s.Config.ErrorRate.Warning, s.Config.ErrorRate.Critical, n,
-		fmt.Sprintf("%s (%.2f%%; reference %.2f%%)", evidence, 100*rate, 100*refRate))
 }
 
 // topLabels names the m largest labels of c: "; top: timeout 8, http_500 3".
