@@ -119,9 +119,22 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	// A GenAI assistant beside the models: its behaviour changes (it starts
+	// refusing), not its inputs, which the behaviour signals see.
+	chat := generator.DefaultScenario(1, 8)
+	chat.Models[0].ID, chat.Models[0].GenAI = "support-assistant", true
+	chat.Rate, chat.Start = o.rate/4, sc.Start
+	if chat.Shift, err = generator.ShiftFor(generator.ScenarioRefusalSpike, "support-assistant", o.shiftAfter, 0); err != nil {
+		return err
+	}
+	chatGen, err := generator.New(chat, 2)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "driftwatch demo: broker %s, ClickHouse %s/%s, metrics http://%s/metrics\n", o.broker, o.clickhouse, o.database, m.Addr())
 	fmt.Fprintf(out, "  %d models × %d features at %.0f events/s, %s windows, reference = first %d windows,\n", o.models, o.features, o.rate, o.window, o.warmup)
-	fmt.Fprintf(out, "  drift injected into %s after %s; alerts below as the sink receives them.\n\n", shifted, o.shiftAfter)
+	fmt.Fprintf(out, "  drift injected into %s after %s, and support-assistant (GenAI) refuses 8%% more from then on;\n", shifted, o.shiftAfter)
+	fmt.Fprintf(out, "  alerts below as the sink receives them.\n\n")
 
 	// Produce until shortly before the end, leaving time for the last windows to close.
 	produceFor := o.duration - o.window - 8*time.Second
@@ -130,10 +143,21 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	}
 	pctx, cancelProduce := context.WithTimeout(ctx, produceFor)
 	defer cancelProduce()
+	chatDone := make(chan error, 1)
+	chatProduced := 0
+	go func() {
+		var err error
+		chatProduced, err = generator.Produce(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, chatGen, 0, log)
+		chatDone <- err
+	}()
 	produced, perr := generator.Produce(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, g, 0, log)
 	if perr != nil && pctx.Err() == nil {
 		return fmt.Errorf("producing telemetry: %w", perr)
 	}
+	if err := <-chatDone; err != nil && pctx.Err() == nil {
+		return fmt.Errorf("producing the assistant's telemetry: %w", err)
+	}
+	produced += chatProduced
 	select {
 	case <-time.After(time.Until(start.Add(o.duration))):
 	case <-ctx.Done():
@@ -272,10 +296,29 @@ func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produc
 	for _, d := range st.Drifted {
 		fmt.Fprintf(out, "                        %s\n", d)
 	}
+	if rows, err := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical')
+FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORDER BY model_id, signal, subject`); err == nil {
+		fmt.Fprintf(out, "behaviour signals fired\n")
+		for rows.Next() {
+			var model, sig, subject string
+			var n uint64
+			var critical uint8
+			if rows.Scan(&model, &sig, &subject, &n, &critical) == nil {
+				level := "warning"
+				if critical == 1 {
+					level = "critical"
+				}
+				fmt.Fprintf(out, "                        %s %s about %s: %d windows (up to %s)\n", model, sig, subject, n, level)
+			}
+		}
+		rows.Close()
+	}
 	fmt.Fprintf(out, "alerts delivered        %d (firing %d, resolved %d)\n", s.received.Load(), s.firing.Load(), s.resolved.Load())
 	fmt.Fprintf(out, "\nExplore the tables:\n  clickhouse-client --port %s --database %s\n", port(o.clickhouse), o.database)
 	fmt.Fprintf(out, "  e.g. SELECT window_start, feature, test, round(statistic, 3) AS stat, severity\n")
 	fmt.Fprintf(out, "       FROM drift_scores FINAL WHERE drifted ORDER BY window_start, feature, test\n")
+	fmt.Fprintf(out, "       SELECT window_start, model_id, signal, subject, round(statistic, 3) AS stat, severity, evidence\n")
+	fmt.Fprintf(out, "       FROM signals FINAL WHERE severity != 'ok' ORDER BY window_start, model_id, signal\n")
 	if s.received.Load() == 0 {
 		return errors.New("the demo delivered no alert")
 	}
