@@ -77,7 +77,9 @@ func perFeature(p Panel) Panel {
 }
 
 // ModelDrift is the "driftwatch / Model drift" dashboard over ClickHouse: traffic, drift statistics
-// per feature, the latest severity of every test and the alert history of one model version.
+// per feature, the latest severity of every test, the behaviour signals (what fired, the estimated
+// performance, the latest verdict of every signal and subject) and the alert history of one model
+// version.
 func ModelDrift() Dashboard {
 	vars := []Variable{
 		queryVariable(ClickHouse, "model_id", "Model",
@@ -158,10 +160,51 @@ func ModelDrift() Dashboard {
 			"ORDER BY multiIf(last_severity = 'critical', 0, last_severity = 'warning', 1, 2), feature, test",
 		))), "last_severity"), "last_p_value")
 
+	fired := timeseries(10, "Behaviour signals that fired",
+		"Verdicts of the behaviour signals (error_rate, latency, class_share, confidence, margin_density, the GenAI signals, estimated_performance: docs/signals.md) that were warning or critical, per signal and time bucket.",
+		GridPos{X: 0, Y: 34, W: 12, H: 8}, ClickHouse, "short", chTimeseries(sql(
+			"SELECT "+bucket+", signal, countIf(severity != 'ok') AS fired",
+			"FROM signals FINAL",
+			"WHERE "+versionFilter+" AND $__timeFilter(window_start)",
+			"GROUP BY time, signal",
+			"ORDER BY time, signal",
+		)))
+	fired.FieldConfig.Defaults.DisplayName = "${__field.labels.signal}"
+	fired.FieldConfig.Defaults.Decimals = new(0)
+	estimated := timeseries(11, "Estimated performance",
+		"Accuracy, precision, recall, F1 and ROC AUC of a binary classifier estimated from its calibrated scores before labels arrive (CBPE), averaged over the windows of each time bucket.",
+		GridPos{X: 12, Y: 34, W: 12, H: 8}, ClickHouse, "percentunit", chTimeseries(sql(
+			"SELECT "+bucket+", subject, avg(statistic) AS estimate",
+			"FROM signals FINAL",
+			"WHERE "+versionFilter+" AND signal = 'estimated_performance' AND NOT isNaN(statistic)",
+			"  AND $__timeFilter(window_start)",
+			"GROUP BY time, subject",
+			"ORDER BY time, subject",
+		)))
+	estimated.FieldConfig.Defaults.DisplayName = "${__field.labels.subject}"
+	const signalRank = "(window_start, multiIf(severity = 'critical', 2, severity = 'warning', 1, 0))"
+	verdicts := nanAsDash(nanAsDash(severityColors(table(12, "Latest verdict per signal and subject",
+		"For every signal and subject of the version, the newest window in the time range: its statistic, p-value (- when not tested), effect, the level decided against and the evidence, worst first.",
+		GridPos{X: 0, Y: 42, W: 24, H: 10}, ClickHouse, chTable(sql(
+			"SELECT signal, subject,",
+			"       max(window_start) AS last_window,",
+			"       argMax(statistic, "+signalRank+") AS last_statistic,",
+			"       argMax(p_value, "+signalRank+") AS last_p_value,",
+			"       argMax(effect, "+signalRank+") AS last_effect,",
+			"       argMax(threshold, "+signalRank+") AS last_threshold,",
+			"       argMax(severity, "+signalRank+") AS last_severity,",
+			"       argMax(evidence, "+signalRank+") AS last_evidence",
+			"FROM signals FINAL",
+			"WHERE "+versionFilter+" AND $__timeFilter(window_start)",
+			"GROUP BY signal, subject",
+			"ORDER BY multiIf(last_severity = 'critical', 0, last_severity = 'warning', 1, 2), signal, subject",
+			"LIMIT 500",
+		))), "last_severity"), "last_p_value"), "last_threshold")
+
 	history := severityColors(severityColors(table(9, "Alert history",
-		"State changes (record = state: pending, firing, resolved) and delivery attempts (record = delivery: receiver, attempt, outcome, HTTP status, error) of the version's alerts, newest first.",
-		GridPos{X: 0, Y: 34, W: 24, H: 10}, ClickHouse, chTable(sql(
-			"SELECT event_time, record, state, severity, feature, alert_key, statistic, threshold,",
+		"State changes (record = state: pending, firing, resolved, inactive, handed_over) and delivery attempts (record = delivery: receiver, attempt, outcome, HTTP status, error) of the version's alerts, drift (feature) and signal (signal, subject), newest first.",
+		GridPos{X: 0, Y: 52, W: 24, H: 10}, ClickHouse, chTable(sql(
+			"SELECT event_time, record, state, severity, feature, signal, subject, alert_key, statistic, threshold,",
 			"       receiver, attempt, outcome, http_status, error, summary",
 			"FROM alerts",
 			"WHERE "+versionFilter+" AND $__timeFilter(event_time)",
@@ -169,7 +212,7 @@ func ModelDrift() Dashboard {
 			"LIMIT 1000",
 		))), "severity"), "state")
 
-	panels := []Panel{events, lateRejected, drifted, psi, js, wasserstein, pvalue, latest, history}
+	panels := []Panel{events, lateRejected, drifted, psi, js, wasserstein, pvalue, latest, fired, estimated, verdicts, history}
 	for i := range panels {
 		if panels[i].Type == "timeseries" {
 			panels[i].Interval = "1m" // the default window size: finer buckets would only be sparser

@@ -21,6 +21,7 @@ func (f *fixture) add(g fixture) {
 	f.batch.Windows = append(f.batch.Windows, g.batch.Windows...)
 	f.batch.Features = append(f.batch.Features, g.batch.Features...)
 	f.batch.Scores = append(f.batch.Scores, g.batch.Scores...)
+	f.batch.Signals = append(f.batch.Signals, g.batch.Signals...)
 	f.alerts = append(f.alerts, g.alerts...)
 }
 
@@ -33,6 +34,7 @@ func (f fixture) write(t *testing.T, ctx context.Context, s *storage.Store, keep
 		Windows:  kept(f.batch.Windows, keep, func(r storage.WindowRow) (string, string) { return r.ModelID, r.ModelVersion }),
 		Features: kept(f.batch.Features, keep, func(r storage.FeatureRow) (string, string) { return r.ModelID, r.ModelVersion }),
 		Scores:   kept(f.batch.Scores, keep, func(r storage.ScoreRow) (string, string) { return r.ModelID, r.ModelVersion }),
+		Signals:  kept(f.batch.Signals, keep, func(r storage.SignalRow) (string, string) { return r.ModelID, r.ModelVersion }),
 	}
 	if err := s.WriteWindows(ctx, stale); err != nil {
 		t.Fatal(err)
@@ -105,6 +107,21 @@ func fraudFixture(base time.Time) fixture {
 			score(m, p, "country", "categorical", "js", 0.05, math.NaN(), 0.1, "ok")
 			score(m, p, "country", "categorical", "chi2", 30, 0.01, 1e-3, "ok")
 		}
+		// One decision per model window: the error rate rises from minute 6,
+		// and the estimated performance.
+		errSev, rate := "ok", 0.01
+		if m >= 6 {
+			errSev, rate = "warning", 0.04
+		}
+		for _, sg := range []storage.SignalRow{
+			{Signal: "error_rate", Subject: "*", Statistic: rate, PValue: 0.5 / float64(m+1), Effect: rate - 0.01, Threshold: 0.01, Severity: errSev, Evidence: "failed calls"},
+			{Signal: "error_rate", Subject: "timeout", Statistic: rate / 2, PValue: math.NaN(), Effect: math.NaN(), Threshold: math.NaN(), Severity: "ok"},
+			{Signal: "estimated_performance", Subject: "accuracy", Statistic: 0.9 - rate, PValue: math.NaN(), Effect: math.NaN(), Threshold: math.NaN(), Severity: "ok"},
+			{Signal: "estimated_performance", Subject: "roc_auc", Statistic: 0.95, PValue: math.NaN(), Effect: math.NaN(), Threshold: math.NaN(), Severity: "ok"},
+		} {
+			sg.ModelID, sg.ModelVersion, sg.WindowStart, sg.WindowEnd, sg.N, sg.ReferenceID = "fraud", "v1", start, start.Add(time.Minute), 150+uint64(m), "ref-1"
+			b.Signals = append(b.Signals, sg)
+		}
 	}
 	b.Windows = append(b.Windows, storage.WindowRow{ModelID: "churn", ModelVersion: "v7", WindowStart: base,
 		WindowEnd: base.Add(time.Minute), Events: 7, KafkaTopic: "telemetry", KafkaPartition: 2, LastOffset: 6})
@@ -159,6 +176,21 @@ func hostileFixture(i int, model string, versions, features []string, base time.
 						Kind: "numeric", Test: test, Statistic: float64(i) + float64(vi)/10 + float64(fi)/100 + float64(m)/1000,
 						PValue: pv, Threshold: 0.25, Severity: sev, Drifted: sev != "ok", NReference: 1000, NCurrent: events})
 				}
+			}
+		}
+		for m := range 3 {
+			start := base.Add(time.Duration(m) * time.Minute)
+			sev := "ok"
+			if m == 2 {
+				sev = "critical"
+			}
+			// Subjects come from telemetry too: the hostile feature names serve as error types.
+			for _, sg := range []storage.SignalRow{
+				{Signal: "error_rate", Subject: features[0], Statistic: float64(i) + float64(vi)/10 + float64(m)/1000, PValue: 0.01, Effect: 0.1, Threshold: 0.05, Severity: sev, Evidence: "evidence of " + features[0]},
+				{Signal: "estimated_performance", Subject: "accuracy", Statistic: 0.5 + float64(i)/100 + float64(vi)/1000, PValue: math.NaN(), Effect: math.NaN(), Threshold: math.NaN(), Severity: "ok"},
+			} {
+				sg.ModelID, sg.ModelVersion, sg.WindowStart, sg.WindowEnd, sg.N = model, version, start, start.Add(time.Minute), uint64(1000*(i+1)+m)
+				f.batch.Signals = append(f.batch.Signals, sg)
 			}
 		}
 		f.alerts = append(f.alerts, storage.AlertRow{EventTime: base.Add(2 * time.Minute),

@@ -41,6 +41,9 @@ func sampleBatch(topic string, partition int32, minute int, firstOffset, lastOff
 				Severity: "ok", Drifted: false, NReference: 1000, NCurrent: 100, ReferenceID: "ref-1", FlushedAt: flushed},
 		},
 		Signals: []SignalRow{
+			{ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: end, Signal: "finish_reason", Subject: "content_filter",
+				Statistic: 0.07, PValue: 1e-6, Effect: 0.06, Threshold: 0.05, Severity: "warning", N: 100, ReferenceID: "ref-1",
+				Evidence: "7 of 100 GenAI calls (7.00%; reference 1.00%)", DecidedAt: flushed},
 			{ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: end, Signal: "error_rate", Subject: "*",
 				Statistic: 0.12, PValue: 0.003, Effect: 0.08, Threshold: 0.05, Severity: "warning", N: 100,
 				ReferenceID: "ref-1", Evidence: `12 of 100 failed ("timeout": 9)`, DecidedAt: flushed},
@@ -182,7 +185,7 @@ func TestWriteWindowsRoundTrip(t *testing.T) {
 		t.Errorf("signals:\n got %+v\nwant %+v", gotSignals, wantSignals)
 	}
 
-	for table, n := range map[string]float64{"inference_windows": 1, "feature_windows": 2, "drift_scores": 2, "signals": 2, "model_windows": 1} {
+	for table, n := range map[string]float64{"inference_windows": 1, "feature_windows": 2, "drift_scores": 2, "signals": 3, "model_windows": 1} {
 		if got := metricValue(t, reg, "driftwatch_clickhouse_insert_rows_total", table); got != n {
 			t.Errorf("driftwatch_clickhouse_insert_rows_total{table=%q} = %v, want %v", table, got, n)
 		}
