@@ -3,6 +3,7 @@ package monitor
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -430,4 +431,74 @@ func header(msg kafka.Message, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestHostileSecuredClusterEndToEnd runs the whole pipeline against a broker
+// that accepts only TLS connections authenticated with SCRAM-SHA-512: the
+// consumer groups (telemetry and deciders), the partials publisher and its
+// topic check, the dead-letter writer and its start-up checks all speak TLS
+// and SASL, so the good events are counted and decided and the bad one is
+// dead-lettered.
+func TestHostileSecuredClusterEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	dir := t.TempDir()
+	certFile, keyFile, _ := selfSigned(t, dir)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 2,
+		TLS:   &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Users: []ingest.EmbeddedUser{{Mechanism: "SCRAM-SHA-512", Username: "driftwatch", Password: "s3cret"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	sec := ingest.Security{
+		TLS:  ingest.TLSConfig{Enabled: true, CAFile: certFile},
+		SASL: ingest.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "driftwatch", PasswordFile: writeFile(t, dir, "password", "s3cret\n")},
+	}
+	cluster, err := ingest.NewCluster(e.Brokers(), sec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := hostileConfig(e.Brokers(), addr, db)
+	cfg.Kafka.Consumer.Security = sec
+	m := runHostile(t, ctx, cfg)
+
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	var msgs []kafka.Message
+	for i := range 200 {
+		v := hostileEvent(t, i, "fraud", at.Add(time.Duration(i)*10*time.Millisecond))
+		if i == 50 {
+			v = []byte(`{"prediction_id": "broken`)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint(i)), Value: v})
+	}
+	// Past the last window's end plus the lateness, so that it closes.
+	msgs = append(msgs, kafka.Message{Key: []byte("last"), Value: hostileEvent(t, 999, "fraud", at.Add(10*time.Second))})
+	w := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", Transport: cluster.Transport(), BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	s := m.Store()
+	deadline := time.Now().Add(60 * time.Second)
+	for queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL WHERE toUInt32(window_start) < ?", uint64(at.Add(5*time.Second).Unix())) != 199 ||
+		queryUint(t, s, "SELECT count() FROM model_windows FINAL") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("over TLS and SCRAM: %d of 199 good events counted, %d model windows decided",
+				queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL"), queryUint(t, s, "SELECT count() FROM model_windows FINAL"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for m.Stats().Rejected != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages dead-lettered, want the broken one", m.Stats().Rejected)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
