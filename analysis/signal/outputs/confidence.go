@@ -24,6 +24,11 @@ import (
 // keyed by prediction id, so merged partials hold the sample of all calls;
 // exact p-values as scipy's for samples of up to 10,000); effect: the drop of
 // the mean confidence (0.1: ten points less sure).
+//
+// Subject "entropy" is the mean normalised prediction entropy, −Σ p ln p /
+// ln K over the K class probabilities (for a binary score, over p and
+// 1 − p): 0 for a certain prediction, 1 for a uniform one. It is decided
+// the same way, its effect the rise of the mean, at the same levels.
 type Confidence struct{ Config Config }
 
 // Name returns "confidence".
@@ -31,10 +36,31 @@ func (Confidence) Name() string { return "confidence" }
 
 // NewPartial returns an empty partial.
 func (s Confidence) NewPartial() signal.Partial {
-	return &confidences{s: sketch.NewNumeric(s.Config.SampleSize, 0)}
+	return &confidences{s: sketch.NewNumeric(s.Config.SampleSize, 0), h: sketch.NewNumeric(s.Config.SampleSize, 0)}
 }
 
-type confidences struct{ s sketch.Numeric }
+type confidences struct{ s, h sketch.Numeric } // confidence, normalised entropy
+
+// entropyOf returns the normalised entropy of e's prediction, if it has one.
+func entropyOf(e *telemetry.Event) (float64, bool) {
+	if k := len(e.Prediction.Probabilities); k > 1 {
+		var h float64
+		for _, p := range e.Prediction.Probabilities {
+			if p > 0 {
+				h -= p * math.Log(p)
+			}
+		}
+		return min(max(h/math.Log(float64(k)), 0), 1), true
+	}
+	if sc := e.Prediction.Score; sc != nil && *sc > 0 && *sc < 1 {
+		p := *sc
+		return -(p*math.Log(p) + (1-p)*math.Log(1-p)) / math.Ln2, true
+	}
+	if sc := e.Prediction.Score; sc != nil && (*sc == 0 || *sc == 1) {
+		return 0, true
+	}
+	return 0, false
+}
 
 // confidenceOf returns the confidence of e's prediction, if it has one.
 func confidenceOf(e *telemetry.Event) (float64, bool) {
@@ -53,41 +79,73 @@ func confidenceOf(e *telemetry.Event) (float64, bool) {
 
 func (p *confidences) Observe(events []*telemetry.Event) {
 	for _, e := range events {
-		if c, ok := confidenceOf(e); ok {
-			p.s.Observe(c, sketch.SampleKey(e.PredictionID), 0)
+		c, ok := confidenceOf(e)
+		if !ok {
+			continue
+		}
+		key := sketch.SampleKey(e.PredictionID)
+		p.s.Observe(c, key, 0)
+		if h, ok := entropyOf(e); ok {
+			p.h.Observe(h, key, 0)
 		}
 	}
 }
 
-func (p *confidences) Merge(o signal.Partial)       { p.s.Merge(&o.(*confidences).s) }
-func (p *confidences) AppendBinary(b []byte) []byte { return p.s.AppendBinary(b, nil) }
+func (p *confidences) Merge(o signal.Partial) {
+	q := o.(*confidences)
+	p.s.Merge(&q.s)
+	p.h.Merge(&q.h)
+}
+
+func (p *confidences) AppendBinary(b []byte) []byte {
+	b = p.s.AppendBinary(b, nil)
+	return p.h.AppendBinary(b, p.s.Sample.Keys())
+}
+
 func (p *confidences) Decode(d *sketch.Decoder) {
-	p.s.Decode(d, "confidence", nil)
-	if d.Err() == nil && p.s.Count > 0 && !(p.s.Mean >= 0 && p.s.Mean <= 1) {
-		d.Fail(fmt.Sprintf("mean confidence %v", p.s.Mean))
+	keys := p.s.Decode(d, "confidence", nil)
+	p.h.Decode(d, "entropy", keys)
+	for _, n := range []*sketch.Numeric{&p.s, &p.h} {
+		if d.Err() == nil && n.Count > 0 && !(n.Mean >= 0 && n.Mean <= 1) {
+			d.Fail(fmt.Sprintf("mean confidence or entropy %v", n.Mean))
+		}
 	}
 }
 
-// Score returns the verdict about the window's confidence.
+// Score returns the verdicts about the window's confidence and entropy.
 func (s Confidence) Score(cur, ref signal.Partial) []signal.Verdict {
-	c := &cur.(*confidences).s
-	if c.Count == 0 {
-		return nil
-	}
-	evidence := fmt.Sprintf("mean confidence %.3f over %d calls", c.Mean, c.Count)
-	var r *sketch.Numeric
+	c := cur.(*confidences)
+	var r *confidences
 	if ref != nil {
-		r = &ref.(*confidences).s
+		r = ref.(*confidences)
 	}
-	if r == nil || r.Count == 0 {
-		return []signal.Verdict{signal.Info("*", c.Mean, math.NaN(), c.Count, evidence)}
+	var out []signal.Verdict
+	if v, ok := s.decide("*", "confidence", &c.s, r, func(r *confidences) *sketch.Numeric { return &r.s }, -1); ok {
+		out = append(out, v)
 	}
+	if v, ok := s.decide("entropy", "normalised entropy", &c.h, r, func(r *confidences) *sketch.Numeric { return &r.h }, 1); ok {
+		out = append(out, v)
+	}
+	return out
+}
+
+// decide is the verdict on one per-call quantity: KS on the samples, the
+// effect the change of the mean in direction (−1: a drop is worse).
+func (s Confidence) decide(subject, what string, c *sketch.Numeric, ref *confidences, of func(*confidences) *sketch.Numeric, direction float64) (signal.Verdict, bool) {
+	if c.Count == 0 {
+		return signal.Verdict{}, false
+	}
+	evidence := fmt.Sprintf("mean %s %.3f over %d calls", what, c.Mean, c.Count)
+	if ref == nil || of(ref).Count == 0 {
+		return signal.Info(subject, c.Mean, math.NaN(), c.Count, evidence), true
+	}
+	r := of(ref)
 	p := math.NaN()
 	if c.Count >= uint64(s.Config.MinCount) && r.Count >= uint64(s.Config.MinCount) {
 		p = stat.KolmogorovSmirnov(sorted(r.Sample.Values()), sorted(c.Sample.Values())).PValue
 	}
-	return []signal.Verdict{signal.Decision("*", c.Mean, p, r.Mean-c.Mean, s.Config.Confidence.Warning, s.Config.Confidence.Critical, c.Count,
-		fmt.Sprintf("%s (reference %.3f)", evidence, r.Mean))}
+	return signal.Decision(subject, c.Mean, p, direction*(c.Mean-r.Mean), s.Config.Confidence.Warning, s.Config.Confidence.Critical, c.Count,
+		fmt.Sprintf("%s (reference %.3f)", evidence, r.Mean)), true
 }
 
 func sorted(v []float64) []float64 {

@@ -321,3 +321,41 @@ func FuzzLatencyDecode(f *testing.F) {
 }
 
 var _ = slices.Sorted[string]
+
+// TestEntropyByHand: the normalised entropy of a binary score 0.9 is
+// −(0.9 ln 0.9 + 0.1 ln 0.1)/ln 2 = 0.46899559358928117, of probabilities
+// (0.7, 0.2, 0.1) it is 0.7298466991620974 (divided by ln 3), of a score 0.5
+// it is 1 and of a certain one 0; a window of uncertain calls is flagged
+// against a reference of sure ones with the rise of the mean as its effect.
+func TestEntropyByHand(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	for _, tc := range []struct {
+		e    telemetry.Event
+		want float64
+	}{
+		{telemetry.Event{Prediction: telemetry.Prediction{Score: f(0.9)}}, 0.46899559358928117},
+		{telemetry.Event{Prediction: telemetry.Prediction{Probabilities: map[string]float64{"a": 0.7, "b": 0.2, "c": 0.1}}}, 0.7298466991620974},
+		{telemetry.Event{Prediction: telemetry.Prediction{Score: f(0.5)}}, 1},
+		{telemetry.Event{Prediction: telemetry.Prediction{Score: f(1)}}, 0},
+	} {
+		if h, ok := entropyOf(&tc.e); !ok || math.Abs(h-tc.want) > 1e-12 {
+			t.Errorf("entropy of %+v = %v, want %v", tc.e.Prediction, h, tc.want)
+		}
+	}
+	sig := Confidence{DefaultConfig()}
+	calls := func(n int, score float64) []*telemetry.Event {
+		out := make([]*telemetry.Event, n)
+		for i := range out {
+			s := score + float64(i%100)/10000
+			out[i] = &telemetry.Event{PredictionID: fmt.Sprint(score, "-", i), Prediction: telemetry.Prediction{Score: &s}}
+		}
+		return out
+	}
+	ref, cur := sig.NewPartial(), sig.NewPartial()
+	ref.Observe(calls(1000, 0.9))
+	cur.Observe(calls(1000, 0.6))
+	v := verdictOf(t, sig.Score(cur, ref), "entropy")
+	if !(v.PValue < 1e-9) || v.Effect < 0.3 || !strings.Contains(v.Evidence, "normalised entropy") {
+		t.Errorf("entropy verdict %+v", v)
+	}
+}
