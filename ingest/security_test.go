@@ -59,16 +59,7 @@ func testPKI(t *testing.T, dir string) (string, *tls.Config) {
 // with TLS and each SASL mechanism; a wrong password and a plaintext client
 // are refused.
 func TestSecuredBroker(t *testing.T) {
-	dir := t.TempDir()
-	caFile, serverTLS := testPKI(t, dir)
-	pw := filepath.Join(dir, "password")
-	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	wrong := filepath.Join(dir, "wrong")
-	if err := os.WriteFile(wrong, []byte("guess"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile, serverTLS, pw, wrong := securedFiles(t)
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		t.Run(mech, func(t *testing.T) {
 			e, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq", "partials"}, Partitions: 2,
@@ -179,4 +170,19 @@ func TestSecurityValidate(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
 		}
 	}
+}
+
+// securedFiles writes a test PKI and the password files of the secured
+// broker tests: the right password ("s3cret") and a wrong one.
+func securedFiles(t *testing.T) (caFile string, serverTLS *tls.Config, password, wrong string) {
+	t.Helper()
+	dir := t.TempDir()
+	caFile, serverTLS = testPKI(t, dir)
+	password, wrong = filepath.Join(dir, "password"), filepath.Join(dir, "wrong")
+	for file, content := range map[string]string{password: "s3cret\n", wrong: "guess\n"} {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, serverTLS, password, wrong
 }

@@ -23,16 +23,7 @@ import (
 // superuser, get nil; a missing topic is an error naming it, and is not
 // created; a wrong password is an error naming the topic.
 func TestCheckWritable(t *testing.T) {
-	dir := t.TempDir()
-	caFile, serverTLS := testPKI(t, dir)
-	pw := filepath.Join(dir, "password")
-	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	wrong := filepath.Join(dir, "wrong")
-	if err := os.WriteFile(wrong, []byte("guess\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile, serverTLS, pw, wrong := securedFiles(t)
 	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		for _, withTLS := range []bool{false, true} {
 			name := mech
