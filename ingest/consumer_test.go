@@ -445,3 +445,64 @@ func TestConsumerSurvivesSlowHandler(t *testing.T) {
 		t.Errorf("%d deliveries, want %d", len(ds), n)
 	}
 }
+
+// TestConsumerHealthFollowsHandedBatches checks the read position the
+// readiness endpoint reports: while a handler blocks on a batch, the
+// position is the offset after that batch (it was handed over) and, with
+// messages left to read, the partition turns stalled after StallAfter; once
+// the handler returns, the rest is read and the partition is caught up.
+func TestConsumerHealthFollowsHandedBatches(t *testing.T) {
+	const topic, group, n = "telemetry", "g-health", 300
+	e := startBroker(t, topic)
+	produce(t, e.Brokers(), topic, 0, n, "v")
+	cfg := testConfig(e.Brokers(), topic, group)
+	cfg.MaxBatch = 50
+	cfg.StallAfter = 400 * time.Millisecond
+	rec := newRecorder(t, e.Brokers(), group)
+	blocked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	c, err := NewConsumer(cfg, rec.factory("a", handlerBehaviour{fail: func(p int32, batch []Message) bool {
+		if p == 0 && batch[0].Offset == 50 {
+			once.Do(func() { close(blocked); <-release })
+		}
+		return false
+	}}), nil, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(context.Background()) }()
+	t.Cleanup(func() {
+		releaseOnce() // a failed check must not leave the handler blocked
+		if err := c.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		if err := <-errc; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	partition0 := func() PartitionHealth {
+		for _, p := range c.Health().Partitions {
+			if p.Partition == 0 {
+				return p
+			}
+		}
+		return PartitionHealth{Position: -1}
+	}
+	select {
+	case <-blocked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second batch never reached the handler")
+	}
+	if got := partition0().Position; got != 100 {
+		t.Errorf("position while the handler holds offsets 50-99: %d, want 100", got)
+	}
+	waitFor(t, 10*time.Second, "partition 0 stalled behind the blocked handler", func() bool { return partition0().Stalled })
+	releaseOnce()
+	waitFor(t, 20*time.Second, "all messages handled", func() bool { return rec.handled() == n })
+	waitFor(t, 5*time.Second, "partition 0 caught up", func() bool {
+		h := partition0()
+		return h.Position == n && !h.Stalled
+	})
+}

@@ -216,6 +216,8 @@ func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafk
 		}
 		first := p.batch[0].Offset
 		cnt := len(p.batch)
+		// Once per batch, not per message: it reads the clock.
+		p.advance(*next)
 		err := h.Handle(ctx, p.batch)
 		p.batch = p.batch[:0]
 		_ = conn.SetReadDeadline(time.Now().Add(p.c.cfg.MaxWait + fetchGrace))
@@ -249,7 +251,6 @@ func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafk
 		})
 		size += len(m.Key) + len(m.Value)
 		*next = m.Offset + 1
-		p.advance(*next)
 		if len(p.batch) == cap(p.batch) {
 			if err := flush(); err != nil {
 				return n, err, nil

@@ -36,6 +36,7 @@ type partition struct {
 	mu  sync.Mutex
 	win *window.Windower
 	dec *telemetry.Decoder
+	enc partial.Encoder // serialises closed windows for the partials topic
 	// deadUpTo is the largest offset of this partition already in the
 	// dead-letter topic when the partition was opened: a replay does not
 	// dead-letter those again.
@@ -264,7 +265,7 @@ func (p *partition) flush(ctx context.Context, idle, again bool) error {
 		}
 		p.m.met.untracked.Add(float64(w.Untracked))
 		pw.batch.Windows = append(pw.batch.Windows, windowRow(p.topic, p.partition, w))
-		for _, chunk := range partial.EncodePartial(src, w, 0) {
+		for _, chunk := range p.enc.Encode(src, w, 0) {
 			pw.partials = append(pw.partials, ingest.Record{Key: []byte(w.Model.ID), Value: chunk, Partition: -1})
 		}
 		if w.FirstOffset >= 0 && (first < 0 || w.FirstOffset < first) {

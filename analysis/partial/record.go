@@ -75,13 +75,36 @@ type Record struct {
 // publication draws a fresh nonce, so that the chunks of two publications of
 // the same partial (a replay) are never mixed.
 func EncodePartial(src Source, w *window.Window, maxChunk int) [][]byte {
+	var e Encoder
+	return e.Encode(src, w, maxChunk)
+}
+
+// Encoder is EncodePartial for a caller that encodes window after window: it
+// keeps the buffer a window is serialised into (allocated, and zeroed, at an
+// upper bound of the encoding's size) for the next one, up to
+// maxEncoderBuffer bytes, so that only the records are allocated. The
+// records never share its buffer. The zero Encoder is ready to use; it is
+// not safe for concurrent use.
+type Encoder struct {
+	buf []byte
+}
+
+// maxEncoderBuffer bounds the buffer an Encoder keeps between calls: a
+// window whose encoding needs more is serialised into a buffer of its own.
+const maxEncoderBuffer = 16 * DefaultChunkBytes
+
+// Encode is EncodePartial, serialising w into e's buffer.
+func (e *Encoder) Encode(src Source, w *window.Window, maxChunk int) [][]byte {
 	if maxChunk <= 0 {
 		maxChunk = DefaultChunkBytes
 	}
-	payload := binary.AppendUvarint(nil, uint64(len(src.Topic)))
+	payload := binary.AppendUvarint(e.buf[:0], uint64(len(src.Topic)))
 	payload = append(payload, src.Topic...)
 	payload = binary.AppendVarint(payload, int64(src.Partition))
 	payload = w.AppendBinary(payload)
+	if cap(payload) <= maxEncoderBuffer {
+		e.buf = payload[:0]
+	}
 	id := identity(src, w)
 	nonce := rand.Uint64()
 	count := (len(payload) + maxChunk - 1) / maxChunk
