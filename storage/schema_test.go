@@ -146,13 +146,7 @@ func TestMigrateResumes(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	// Mutations are asynchronous; wait until the deleted versions are gone.
-	for i := 0; queryInt(t, s, "SELECT count() FROM schema_migrations WHERE version >= 4") != 0; i++ {
-		if i > 100 {
-			t.Fatal("ALTER ... DELETE on schema_migrations did not finish")
-		}
-		sleep(50)
-	}
+	waitForgotten(t, s, "version >= 4")
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
@@ -188,12 +182,7 @@ func TestMigrateAddsAlertSignal(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	for i := 0; queryInt(t, s, "SELECT count() FROM schema_migrations WHERE version = 10") != 0; i++ {
-		if i > 100 {
-			t.Fatal("ALTER ... DELETE on schema_migrations did not finish")
-		}
-		sleep(50)
-	}
+	waitForgotten(t, s, "version = 10")
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("Migrate: %v", err)
 	}
@@ -229,5 +218,17 @@ func TestMigrateAddsAlertSignal(t *testing.T) {
 	}
 	if n := queryInt(t, s, "SELECT count() FROM alerts WHERE feature = '' AND signal = 'error_rate' AND subject = '*'"); n != 1 {
 		t.Errorf("%d signal alert rows read back, want 1", n)
+	}
+}
+
+// waitForgotten waits until the rows of schema_migrations matching where are
+// gone: ALTER ... DELETE is an asynchronous mutation.
+func waitForgotten(t *testing.T, s *Store, where string) {
+	t.Helper()
+	for i := 0; queryInt(t, s, "SELECT count() FROM schema_migrations WHERE "+where) != 0; i++ {
+		if i > 100 {
+			t.Fatal("ALTER ... DELETE on schema_migrations did not finish")
+		}
+		sleep(50)
 	}
 }

@@ -9,20 +9,10 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
-
-func verdictOf(t *testing.T, vs []signal.Verdict, subject string) signal.Verdict {
-	t.Helper()
-	for _, v := range vs {
-		if v.Subject == subject {
-			return v
-		}
-	}
-	t.Fatalf("no verdict about %q in %+v", subject, vs)
-	return signal.Verdict{}
-}
 
 func call(i int, refused bool, reason string, out int64) *telemetry.Event {
 	in := int64(400 + i%7)
@@ -45,7 +35,7 @@ func TestRefusalRateAgainstTheReference(t *testing.T) {
 	}
 	cur.Observe(ce)
 	ref.Observe(re)
-	v := verdictOf(t, sig.Score(cur, ref), "*")
+	v := signaltest.Verdict(t, sig.Score(cur, ref), "*")
 	if !v.Decides() || math.Abs(v.PValue-0.07603904039648764) > 1e-12 || math.Abs(v.Effect-0.01) > 1e-12 || v.N != 1000 {
 		t.Errorf("refusal verdict %+v", v)
 	}
@@ -99,20 +89,20 @@ func TestFinishReasonsAndTokens(t *testing.T) {
 	rp.Observe(ref)
 	cp.Observe(inflated)
 	sp.Observe(same)
-	if v := verdictOf(t, tok.Score(cp, rp), "output"); !(v.PValue < 1e-12) || math.Abs(v.Effect-1) > 0.1 {
+	if v := signaltest.Verdict(t, tok.Score(cp, rp), "output"); !(v.PValue < 1e-12) || math.Abs(v.Effect-1) > 0.1 {
 		t.Errorf("doubled output tokens: %+v", v)
 	}
-	if v := verdictOf(t, tok.Score(cp, rp), "input"); v.PValue < 0.01 || v.Effect > 0.01 {
+	if v := signaltest.Verdict(t, tok.Score(cp, rp), "input"); v.PValue < 0.01 || v.Effect > 0.01 {
 		t.Errorf("unchanged input tokens: %+v", v)
 	}
-	if v := verdictOf(t, tok.Score(sp, rp), "output"); v.PValue < 0.01 || v.Effect > 0.1 {
+	if v := signaltest.Verdict(t, tok.Score(sp, rp), "output"); v.PValue < 0.01 || v.Effect > 0.1 {
 		t.Errorf("same output tokens: %+v", v)
 	}
 	fr := FinishReason{cfg}
 	rp, cp = fr.NewPartial(), fr.NewPartial()
 	rp.Observe(ref)
 	cp.Observe(inflated)
-	if v := verdictOf(t, fr.Score(cp, rp), "length"); !(v.PValue < 1e-9) || math.Abs(v.Effect-0.15) > 0.03 || math.Abs(v.Statistic-0.2) > 0.03 {
+	if v := signaltest.Verdict(t, fr.Score(cp, rp), "length"); !(v.PValue < 1e-9) || math.Abs(v.Effect-0.15) > 0.03 || math.Abs(v.Statistic-0.2) > 0.03 {
 		t.Errorf("length share 5%% → 20%%: %+v", v)
 	}
 }
@@ -127,7 +117,7 @@ func TestFalsePositiveRateOnStationaryData(t *testing.T) {
 		rejected := 0
 		for range windows {
 			cur, ref := draw()
-			if v := verdictOf(t, sig.Score(cur, ref), subject); v.PValue <= 0.05 {
+			if v := signaltest.Verdict(t, sig.Score(cur, ref), subject); v.PValue <= 0.05 {
 				rejected++
 			}
 		}

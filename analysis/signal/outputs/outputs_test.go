@@ -11,20 +11,10 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
-
-func verdictOf(t *testing.T, vs []signal.Verdict, subject string) signal.Verdict {
-	t.Helper()
-	for _, v := range vs {
-		if v.Subject == subject {
-			return v
-		}
-	}
-	t.Fatalf("no verdict about %q in %+v", subject, vs)
-	return signal.Verdict{}
-}
 
 func errorEvents(n, failed int, errType string) []*telemetry.Event {
 	out := make([]*telemetry.Event, n)
@@ -48,12 +38,12 @@ func TestErrorRateAgainstTheReference(t *testing.T) {
 	cur.Observe(errorEvents(1000, 30, "timeout"))
 	ref.Observe(errorEvents(1000, 20, "timeout"))
 	vs := sig.Score(cur, ref)
-	all := verdictOf(t, vs, "*")
+	all := signaltest.Verdict(t, vs, "*")
 	if !all.Decides() || math.Abs(all.PValue-0.07603904039648764) > 1e-12 || math.Abs(all.Effect-0.01) > 1e-12 ||
 		all.Statistic != 0.03 || all.N != 1000 || !strings.Contains(all.Evidence, "30 of 1000 calls failed; top: timeout 30 (3.00%; reference 2.00%)") {
 		t.Errorf("overall verdict %+v", all)
 	}
-	if tv := verdictOf(t, vs, "timeout"); math.Abs(tv.PValue-all.PValue) > 1e-12 || tv.Statistic != 0.03 {
+	if tv := signaltest.Verdict(t, vs, "timeout"); math.Abs(tv.PValue-all.PValue) > 1e-12 || tv.Statistic != 0.03 {
 		t.Errorf("timeout verdict %+v", tv)
 	}
 	for _, v := range sig.Score(cur, nil) {
@@ -64,7 +54,7 @@ func TestErrorRateAgainstTheReference(t *testing.T) {
 	// Too few calls on a side: not tested.
 	small := sig.NewPartial()
 	small.Observe(errorEvents(50, 10, "timeout"))
-	if v := verdictOf(t, sig.Score(small, ref), "*"); !math.IsNaN(v.PValue) {
+	if v := signaltest.Verdict(t, sig.Score(small, ref), "*"); !math.IsNaN(v.PValue) {
 		t.Errorf("50 calls were tested: %+v", v)
 	}
 }
@@ -88,7 +78,7 @@ func TestLatencyQuantilesAndShift(t *testing.T) {
 	same, slower := sig.NewPartial(), sig.NewPartial()
 	same.Observe(values(1))
 	slower.Observe(values(1.5))
-	v := verdictOf(t, sig.Score(same, ref), "*")
+	v := signaltest.Verdict(t, sig.Score(same, ref), "*")
 	if math.Abs(v.Statistic-9500.05)/9500.05 > 0.01 || v.PValue < 0.3 || math.Abs(v.Effect) > 1e-9 {
 		t.Errorf("same latencies: %+v", v)
 	}
@@ -96,7 +86,7 @@ func TestLatencyQuantilesAndShift(t *testing.T) {
 	if math.Abs(q[0]-5000.5)/5000.5 > 0.01 || math.Abs(q[1]-9900.01)/9900.01 > 0.01 {
 		t.Errorf("p50, p99 = %v, want within 1%% of 5000.5, 9900.01", q)
 	}
-	v = verdictOf(t, sig.Score(slower, ref), "*")
+	v = signaltest.Verdict(t, sig.Score(slower, ref), "*")
 	if !(v.PValue < 1e-12) || math.Abs(v.Effect-0.5) > 0.03 || !strings.Contains(v.Evidence, "reference p95") {
 		t.Errorf("50%% slower: %+v", v)
 	}
@@ -119,7 +109,7 @@ func TestClassShareNamesTheClass(t *testing.T) {
 	cur, ref := sig.NewPartial(), sig.NewPartial()
 	cur.Observe(mix(2000, 0.3))
 	ref.Observe(mix(2000, 0.2))
-	f := verdictOf(t, sig.Score(cur, ref), "fraud")
+	f := signaltest.Verdict(t, sig.Score(cur, ref), "fraud")
 	z := 0.1 / math.Sqrt(0.25*0.75*(2.0/2000))
 	if want := 2 * distuv.UnitNormal.Survival(z); math.Abs(f.PValue-want) > 1e-12*want || math.Abs(f.Effect-0.1) > 1e-12 || f.Statistic != 0.3 {
 		t.Errorf("fraud verdict %+v, want p %v", f, want)
@@ -135,7 +125,7 @@ func rejectionRate(t *testing.T, n int, subject string, draw func(r *rand.Rand) 
 	rejected := 0
 	for range n {
 		cur, ref := draw(r)
-		v := verdictOf(t, sig.Score(cur, ref), subject)
+		v := signaltest.Verdict(t, sig.Score(cur, ref), subject)
 		if v.PValue <= 0.05 {
 			rejected++
 		}
@@ -354,7 +344,7 @@ func TestEntropyByHand(t *testing.T) {
 	ref, cur := sig.NewPartial(), sig.NewPartial()
 	ref.Observe(calls(1000, 0.9))
 	cur.Observe(calls(1000, 0.6))
-	v := verdictOf(t, sig.Score(cur, ref), "entropy")
+	v := signaltest.Verdict(t, sig.Score(cur, ref), "entropy")
 	if !(v.PValue < 1e-9) || v.Effect < 0.3 || !strings.Contains(v.Evidence, "normalised entropy") {
 		t.Errorf("entropy verdict %+v", v)
 	}

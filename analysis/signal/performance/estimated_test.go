@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
@@ -14,17 +15,6 @@ import (
 func scored(id int, score float64) *telemetry.Event {
 	th := 0.5
 	return &telemetry.Event{PredictionID: fmt.Sprint(id), Prediction: telemetry.Prediction{Score: &score, Threshold: &th}}
-}
-
-func verdictOf(t *testing.T, vs []signal.Verdict, subject string) signal.Verdict {
-	t.Helper()
-	for _, v := range vs {
-		if v.Subject == subject {
-			return v
-		}
-	}
-	t.Fatalf("no verdict about %q", subject)
-	return signal.Verdict{}
 }
 
 // TestEstimatedByHand: scores 0.9, 0.8, 0.3, 0.1 at threshold 0.5 give the
@@ -43,7 +33,7 @@ func TestEstimatedByHand(t *testing.T) {
 		"roc_auc": (0.1*0.45 + 0.2*1.3 + 0.7*1.85 + 0.9*2.05) / (2.1 * 1.9),
 	}
 	for subject, w := range want {
-		if v := verdictOf(t, vs, subject); math.Abs(v.Statistic-w) > 1e-12 || v.N != 4 {
+		if v := signaltest.Verdict(t, vs, subject); math.Abs(v.Statistic-w) > 1e-12 || v.N != 4 {
 			t.Errorf("%s = %v (n %d), want %v", subject, v.Statistic, v.N, w)
 		}
 	}
@@ -110,10 +100,10 @@ func TestEstimatedAgreesWithRealized(t *testing.T) {
 	ref, _, _ := draw(5000, 2.5)
 	same, _, _ := draw(2000, 2.5)
 	collapsed, _, _ := draw(2000, 0.8)
-	if v := verdictOf(t, sig.Score(same, ref), "accuracy"); v.PValue < 0.01 || !v.Decides() {
+	if v := signaltest.Verdict(t, sig.Score(same, ref), "accuracy"); v.PValue < 0.01 || !v.Decides() {
 		t.Errorf("same scores: %+v", v)
 	}
-	if v := verdictOf(t, sig.Score(collapsed, ref), "accuracy"); !(v.PValue < 1e-9) || v.Effect < 0.1 {
+	if v := signaltest.Verdict(t, sig.Score(collapsed, ref), "accuracy"); !(v.PValue < 1e-9) || v.Effect < 0.1 {
 		t.Errorf("collapsed scores: %+v", v)
 	}
 	// The partial travels and merges.

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"testing"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
@@ -107,4 +108,17 @@ func (p *ClassCounts) Decode(d *sketch.Decoder) {
 		class := d.String()
 		p.Counts[class] = d.Uvarint()
 	}
+}
+
+// Verdict returns the verdict about subject in vs, failing t when there is
+// none.
+func Verdict(t testing.TB, vs []signal.Verdict, subject string) signal.Verdict {
+	t.Helper()
+	for _, v := range vs {
+		if v.Subject == subject {
+			return v
+		}
+	}
+	t.Fatalf("no verdict about %q in %+v", subject, vs)
+	return signal.Verdict{}
 }
