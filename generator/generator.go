@@ -27,6 +27,7 @@ type Generator struct {
 	idbuf  [36]byte
 	// lastBad is the kind of malformation of the last NextMessage (badNone if good).
 	lastBad badKind
+	lab     *labeler // nil when the scenario has no Labels
 }
 
 // Class names of the generated predictions.
@@ -96,6 +97,9 @@ func New(sc Scenario, seed int64) (*Generator, error) {
 	for _, ms := range sc.Models {
 		g.models = append(g.models, g.compile(ms))
 	}
+	if sc.Labels != nil {
+		g.lab = newLabeler(*sc.Labels, seed)
+	}
 	return g, nil
 }
 
@@ -161,7 +165,9 @@ func cumulative(w []float64) []float64 {
 }
 
 // Next fills e with the next event; event times advance by 1/Rate s (or
-// EventStep when Rate is 0). It reuses e's maps and pointers.
+// EventStep when Rate is 0). It reuses e's maps and pointers. With Labels it
+// also draws the event's label (from a random source of its own) and moves
+// the label clock to the event's time; NextLabel returns the labels due.
 func (g *Generator) Next(e *telemetry.Event) {
 	m := &g.models[g.rng.IntN(len(g.models))]
 	t := g.sc.Start.Add(time.Duration(g.n) * g.step)
@@ -263,6 +269,13 @@ func (g *Generator) Next(e *telemetry.Event) {
 		case u < g.sc.ErrorRate+extra:
 			e.ErrorType = cmp.Or(g.sc.Shift.ErrorType, "upstream_timeout")
 		}
+	}
+	if g.lab != nil {
+		flip := 0.0
+		if shifted {
+			flip = g.sc.Shift.LabelFlip
+		}
+		g.lab.draw(g.n, t, e.PredictionID, m.id, score, flip)
 	}
 }
 

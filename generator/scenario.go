@@ -1,8 +1,9 @@
 // Package generator produces realistic synthetic inference telemetry for the
 // demo, tests and benchmarks: several models with numeric and categorical
-// features, scores that depend on the features, injected drift and a share of
-// malformed messages. It writes to any Kafka through kafka-go. It does not
-// decode or analyse events; that is package telemetry's and analysis' job.
+// features, scores that depend on the features, injected drift, a share of
+// malformed messages and, optionally, delayed ground-truth labels. It writes
+// to any Kafka through kafka-go. It does not decode or analyse events; that is
+// package telemetry's and analysis' job.
 package generator
 
 import (
@@ -48,6 +49,37 @@ type Scenario struct {
 	// that one model's events spread over every partition (as producers of a
 	// hot model do). Default: false (keyed by model id).
 	KeyByPrediction bool
+	// Labels makes the generator produce a ground-truth label for (a share
+	// of) its predictions, after a delay in event time; nil means no labels.
+	Labels *Labels
+}
+
+// DefaultMaxPendingLabels is the default of Labels.MaxPending. A pending
+// label takes about 100 bytes, so the default bounds them to about 100 MB.
+const DefaultMaxPendingLabels = 1_000_000
+
+// Labels configures the label events (ground truth) of a scenario. A label's
+// truth is drawn when its inference is generated, and its label_time is the
+// inference's event_time plus Delay plus a uniform jitter in [0, Jitter].
+// Labels come from a random source of their own, so turning them on or off
+// leaves the inference events byte for byte as they were. Every event Next
+// makes may get a label, failed calls too, and so do the events NextMessage
+// then malforms: their labels refer to inferences a consumer dead-letters,
+// like the orphan labels of real feeds.
+type Labels struct {
+	// Share is the share of predictions that get a label, in [0, 1].
+	// Default: 0 = 1 (every prediction).
+	Share float64
+	// Delay is the event time from an inference to its label. Default: 0
+	// (the label is due as soon as its inference is generated).
+	Delay time.Duration
+	// Jitter adds a uniform random delay in [0, Jitter] to each label.
+	// Default: 0 (every label exactly Delay after its inference).
+	Jitter time.Duration
+	// MaxPending bounds the labels generated but not yet returned by
+	// NextLabel or FlushLabel; labels beyond it are dropped and counted in
+	// LabelStats.Dropped. Default: 0 = DefaultMaxPendingLabels.
+	MaxPending int
 }
 
 // ModelSpec describes one model: its identity and its input features.
@@ -113,6 +145,10 @@ type Shift struct {
 	RefusalRate float64
 	// TokenFactor multiplies a GenAI model's output tokens (0: unchanged).
 	TokenFactor float64
+	// LabelFlip flips this share of the model's labels against the
+	// calibrated truth (concept drift: inputs and scores stay as they were,
+	// only the truth moves). New rejects it when the scenario has no Labels.
+	LabelFlip float64
 }
 
 // Scenario names of Shift presets (ShiftFor).
@@ -132,11 +168,16 @@ const (
 	ScenarioRefusalSpike = "refusal-spike"
 	// ScenarioTokenInflation doubles a GenAI model's output tokens.
 	ScenarioTokenInflation = "token-inflation"
+	// ScenarioConceptDrift flips 30% of its labels against the calibrated
+	// truth: inputs, scores and predicted classes keep exactly their
+	// distribution (the inference events are byte-identical to a run
+	// without the scenario), but realised accuracy falls. Only labels show it.
+	ScenarioConceptDrift = "concept-drift"
 )
 
 // Scenarios lists the scenario names ShiftFor knows.
 var Scenarios = []string{ScenarioInputDrift, ScenarioLatencySpike, ScenarioErrorBurst, ScenarioClassShift, ScenarioConfidenceCollapse,
-	ScenarioRefusalSpike, ScenarioTokenInflation}
+	ScenarioRefusalSpike, ScenarioTokenInflation, ScenarioConceptDrift}
 
 // ShiftFor returns the shift of the named scenario for model from after on;
 // sigma is the input drift's mean shift in standard deviations.
@@ -157,6 +198,8 @@ func ShiftFor(scenario, model string, after time.Duration, sigma float64) (*Shif
 		s.RefusalRate = 0.08
 	case ScenarioTokenInflation:
 		s.TokenFactor = 2
+	case ScenarioConceptDrift:
+		s.LabelFlip = 0.3
 	default:
 		return nil, fmt.Errorf("scenario: want one of %v, got %q", Scenarios, scenario)
 	}
@@ -179,6 +222,18 @@ func (sc *Scenario) validate() error {
 	}
 	if !(sc.BadFraction >= 0 && sc.BadFraction <= 1) {
 		return fmt.Errorf("validating scenario: bad_fraction: must be in [0, 1], got %v", sc.BadFraction)
+	}
+	if l := sc.Labels; l != nil {
+		switch {
+		case !(l.Share >= 0 && l.Share <= 1):
+			return fmt.Errorf("validating scenario: labels.share: must be in [0, 1], got %v", l.Share)
+		case l.Delay < 0:
+			return fmt.Errorf("validating scenario: labels.delay: must not be negative, got %s", l.Delay)
+		case l.Jitter < 0 || l.Jitter >= time.Duration(math.MaxInt64)-l.Delay:
+			return fmt.Errorf("validating scenario: labels.jitter: must be >= 0, with delay + jitter below %s, got %s", time.Duration(math.MaxInt64), l.Jitter)
+		case l.MaxPending < 0:
+			return fmt.Errorf("validating scenario: labels.max_pending: must not be negative, got %d", l.MaxPending)
+		}
 	}
 	lim := telemetry.DefaultLimits()
 	ids := map[string]bool{}
@@ -284,6 +339,12 @@ func (sc *Scenario) validate() error {
 		}
 		if !(s.ClassFlip >= 0 && s.ClassFlip <= 1) {
 			return fmt.Errorf("validating scenario: shift.class_flip: must be in [0, 1], got %v", s.ClassFlip)
+		}
+		if !(s.LabelFlip >= 0 && s.LabelFlip <= 1) {
+			return fmt.Errorf("validating scenario: shift.label_flip: must be in [0, 1], got %v", s.LabelFlip)
+		}
+		if s.LabelFlip > 0 && sc.Labels == nil {
+			return fmt.Errorf("validating scenario: shift.label_flip: changes only labels, and the scenario has no labels")
 		}
 		for i, f := range s.Features {
 			if !hasFeature(target, f) {

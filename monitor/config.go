@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -62,6 +63,36 @@ type Config struct {
 	// Signals chooses the signals every window carries besides the drift
 	// tests. Every instance of a consumer group must use the same.
 	Signals SignalsConfig `yaml:"signals"`
+	// Labels sets how delayed labels are joined to predictions and how
+	// realized performance is decided; they are read from
+	// kafka.labels_topic.
+	Labels LabelsConfig `yaml:"labels"`
+}
+
+// LabelsConfig configures delayed labels and realized performance
+// (docs/signals.md). It takes effect when kafka.labels_topic is set.
+type LabelsConfig struct {
+	// MaxDelay is how long after its prediction a label still counts; a
+	// later one is counted in performance_windows.late_labels only.
+	// Default: 720h (30 days)
+	MaxDelay time.Duration `yaml:"max_delay"`
+	// PredictionBatch is how many predictions a partition holds before
+	// writing them to the predictions table (they are also written before
+	// every closed window is handed over). Default: 10000
+	PredictionBatch int `yaml:"prediction_batch"`
+	// Realized sets the realized accuracy decision, at the same level.
+	Realized performance.RealizedConfig `yaml:",inline"`
+}
+
+// Validate names the first invalid field.
+func (c LabelsConfig) Validate() error {
+	if c.MaxDelay <= 0 {
+		return fmt.Errorf("max_delay: must be positive, got %s", c.MaxDelay)
+	}
+	if c.PredictionBatch < 1 {
+		return fmt.Errorf("prediction_batch: must be positive, got %d", c.PredictionBatch)
+	}
+	return c.Realized.Validate()
 }
 
 // SignalsConfig chooses and configures the signal families.
@@ -136,6 +167,11 @@ type KafkaConfig struct {
 	EmbeddedAddr string `yaml:"embedded_addr"`
 	// EmbeddedPartitions is the partition count of the embedded broker's topics. Default: 3
 	EmbeddedPartitions int `yaml:"embedded_partitions"`
+	// LabelsTopic is the topic of label events (docs/telemetry.md), read by
+	// the consumer group <group_id>.labels; labels are joined to the
+	// predictions of the telemetry topic and give realized performance.
+	// Default: "" (no labels: predictions are not stored)
+	LabelsTopic string `yaml:"labels_topic"`
 }
 
 // Defaults of Config that are not another package's.
@@ -174,6 +210,7 @@ func DefaultConfig() Config {
 			LLM:         LLMConfig{Enabled: true, Config: llm.DefaultConfig()},
 			Performance: PerformanceConfig{Enabled: true, Config: performance.DefaultConfig()},
 		},
+		Labels: LabelsConfig{MaxDelay: 30 * 24 * time.Hour, PredictionBatch: 10000, Realized: performance.DefaultRealizedConfig()},
 	}
 }
 
@@ -217,6 +254,9 @@ func (c Config) Validate() error {
 	if c.Kafka.PartialsTopic == c.Kafka.Consumer.Topic || c.Kafka.PartialsTopic == c.Kafka.Consumer.DeadLetterTopic {
 		return fmt.Errorf("kafka: partials_topic: must differ from the telemetry and dead-letter topics, got %q", c.Kafka.PartialsTopic)
 	}
+	if t := c.Kafka.LabelsTopic; t != "" && (t == c.Kafka.Consumer.Topic || t == c.Kafka.Consumer.DeadLetterTopic || t == c.Kafka.PartialsTopic) {
+		return fmt.Errorf("kafka: labels_topic: must differ from the telemetry, dead-letter and partials topics, got %q", t)
+	}
 	checks := []struct {
 		name string
 		err  func() error
@@ -227,6 +267,7 @@ func (c Config) Validate() error {
 		{"signals.outputs", c.Signals.Outputs.Config.Validate},
 		{"signals.llm", c.Signals.LLM.Config.Validate},
 		{"signals.performance", c.Signals.Performance.Config.Validate},
+		{"labels", c.Labels.Validate},
 		{"alerting", c.Alerting.Validate},
 		{"limits", c.Limits.Validate},
 	}

@@ -51,6 +51,9 @@ type decider struct {
 	// partitions is the partials topic's partition count: a model's
 	// partials go to partition ingest.PartitionOfKey(model id, partitions).
 	partitions int
+	// labeled are the windows whose realized performance is computed at
+	// the end of the batch (performance.go): decided, or labeled since.
+	labeled map[storage.LabeledWindow]bool
 }
 
 var _ ingest.PartitionHandler = (*decider)(nil)
@@ -166,6 +169,10 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			d.reject(msg, err)
 			continue
 		}
+		if r.Kind == partial.KindLabels {
+			d.relabel(storage.LabeledWindow{ModelID: r.Model.ID, ModelVersion: r.Model.Version, WindowStart: time.UnixMilli(r.WindowStart).UTC()})
+			continue
+		}
 		if r.Kind == partial.KindProgress {
 			d.expect(ctx, r.Source)
 			if !d.merge.Advance(r.Source, r.Progress, r.Idle) {
@@ -271,7 +278,7 @@ func (d *decider) decide(ctx context.Context) error {
 	ready := d.merge.Ready(time.Now())
 	d.m.met.merging.Set(float64(d.m.mergingWindows(d, d.merge.Open())))
 	if len(ready) == 0 {
-		return nil
+		return d.perform(ctx)
 	}
 	var batch storage.WindowBatch
 	var obs []alerting.Observation
@@ -291,6 +298,7 @@ func (d *decider) decide(ctx context.Context) error {
 			seasonal = d.seasonalReference(ctx, w.Model, from)
 		}
 		dec := d.eval.Evaluate(w, c.MixedReferences, seasonal)
+		d.relabel(storage.LabeledWindow{ModelID: w.Model.ID, ModelVersion: w.Model.Version, WindowStart: w.Start})
 		if dec.Pinned != nil {
 			d.m.addUnsavedReference(dec.Pinned)
 		}
@@ -336,7 +344,9 @@ func (d *decider) decide(ctx context.Context) error {
 	if d.m.alerts != nil {
 		d.m.alerts.Observe(ctx, obs)
 	}
-	return nil
+	// After the decisions: their estimated performance is stored for the
+	// realized one to show next to it.
+	return d.perform(ctx)
 }
 
 // seasonalReference merges the stored feature summaries of model version

@@ -28,12 +28,18 @@ type metrics struct {
 	deadReplayed prometheus.Counter
 	decided      *prometheus.CounterVec
 	merging      prometheus.Gauge
-	maxSeries    int
-	seriesMu     sync.Mutex
-	seriesActive map[series]time.Time // last set
-	seriesSwept  time.Time
-	seriesEvict  prometheus.Counter
-	now          func() time.Time
+	// labels counts label events by outcome (stored, rejected);
+	// labeledWindows the prediction windows announced to deciders;
+	// performance the realized performance computations.
+	labels         *prometheus.CounterVec
+	labeledWindows prometheus.Counter
+	performance    prometheus.Counter
+	maxSeries      int
+	seriesMu       sync.Mutex
+	seriesActive   map[series]time.Time // last set
+	seriesSwept    time.Time
+	seriesEvict    prometheus.Counter
+	now            func() time.Time
 }
 
 // series is one exported statistic series: its gauge and its label values.
@@ -100,13 +106,22 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Name: "driftwatch_drift_series_dropped_total", Help: "Drift and signal statistics not exported because max_drift_series was reached."}),
 		seriesEvict: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_drift_series_evicted_total", Help: "Drift and signal statistic series unset for an hour (their model version went silent), removed to make room at max_drift_series."}),
+		labels: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_labels_total",
+			Help: "Label events read from the labels topic, by outcome: stored (in labels; a replay or a revision collapses there), rejected (dead-lettered with its reason).",
+		}, []string{"outcome"}),
+		labeledWindows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_labels_windows_announced_total", Help: "Prediction windows that received labels, announced to their model's decider."}),
+		performance: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_performance_computations_total", Help: "Realized performance computations of a window (performance_windows rows written)."}),
 		maxSeries:    maxSeries,
 		seriesActive: map[series]time.Time{},
 		now:          time.Now,
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging)
+			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging,
+			m.labels, m.labeledWindows, m.performance)
 	}
 	return m
 }

@@ -53,6 +53,7 @@ type Monitor struct {
 	consumer *ingest.Consumer
 	partials *ingest.Publisher
 	deciders *ingest.Consumer
+	labels   *ingest.Consumer // nil without kafka.labels_topic
 	met      *metrics
 	stats    stats
 	srv      *http.Server
@@ -121,9 +122,13 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 		}
 	}()
 	if cfg.Kafka.Embedded {
+		topics := []string{cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.PartialsTopic}
+		if cfg.Kafka.LabelsTopic != "" {
+			topics = append(topics, cfg.Kafka.LabelsTopic)
+		}
 		e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{
 			Addr:       cfg.Kafka.EmbeddedAddr,
-			Topics:     []string{cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.PartialsTopic},
+			Topics:     topics,
 			Partitions: cfg.Kafka.EmbeddedPartitions,
 		})
 		if err != nil {
@@ -183,6 +188,9 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if err := m.openPartials(ctx); err != nil {
 		return nil, err
 	}
+	if err := m.openLabels(ctx); err != nil {
+		return nil, err
+	}
 	wc, err := cfg.Web.load()
 	if err != nil {
 		return nil, err
@@ -225,6 +233,28 @@ func (m *Monitor) openPartials(ctx context.Context) error {
 	m.deciders, err = ingest.NewConsumer(dc, m.openDecider, m.reg, m.log)
 	if err != nil {
 		return fmt.Errorf("deciders: %w", err)
+	}
+	return nil
+}
+
+// openLabels prepares the consumer group <group_id>.labels of the labels
+// topic, which must exist, when kafka.labels_topic is set.
+func (m *Monitor) openLabels(ctx context.Context) error {
+	topic := m.cfg.Kafka.LabelsTopic
+	if topic == "" {
+		return nil
+	}
+	kc := m.cfg.Kafka.Consumer
+	if _, err := ingest.PartitionCount(ctx, m.kafka.Dialer(), kc.Brokers, topic); err != nil {
+		return fmt.Errorf("labels topic %q is not readable (create it, or set kafka.labels_topic to one that exists, or to \"\" for no labels): %w", topic, err)
+	}
+	lc := kc
+	lc.Topic = topic
+	lc.GroupID = kc.GroupID + ".labels"
+	lc.StartOffset = ingest.StartEarliest
+	var err error
+	if m.labels, err = ingest.NewConsumer(lc, m.openLabeler, m.reg, m.log); err != nil {
+		return fmt.Errorf("labels: %w", err)
 	}
 	return nil
 }
@@ -293,7 +323,7 @@ func (m *Monitor) Alerts() *alerting.Manager { return m.alerts }
 // alerts for a few seconds and returns.
 func (m *Monitor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
@@ -323,12 +353,23 @@ func (m *Monitor) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("deciding: %w", err)
 		}
 	}()
+	labeled := make(chan struct{})
+	go func() {
+		defer close(labeled)
+		if m.labels == nil {
+			return
+		}
+		if err := m.labels.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("reading labels: %w", err)
+		}
+	}()
 	go m.refreshLoop(ctx)
 	<-ctx.Done()
 	// Partitions may still be flushing: let the consumers stop (they close
 	// every partition), then give alerts a moment to be delivered.
 	<-consumed
 	<-decided
+	<-labeled
 	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = m.alerts.Close(drain)
 	cancel()
@@ -379,6 +420,9 @@ func (m *Monitor) Close(ctx context.Context) error {
 		}
 		if m.deciders != nil {
 			errs = append(errs, m.deciders.Close())
+		}
+		if m.labels != nil {
+			errs = append(errs, m.labels.Close())
 		}
 		if m.partials != nil {
 			errs = append(errs, m.partials.Close())

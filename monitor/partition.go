@@ -48,9 +48,13 @@ type partition struct {
 	evs  []telemetry.Event
 	next int64 // next offset to read; -1 before the first message
 	dead []ingest.DeadLetter
-	mark int64     // the window boundary of the last published progress (see progressMark)
-	idle bool      // whether the last published progress said the partition is idle
-	said time.Time // when the partition last handed progress to the writer
+	// preds are the predictions counted since the last hand-over, kept
+	// for the join with delayed labels when kafka.labels_topic is set (at
+	// most labels.prediction_batch of them).
+	preds []storage.PredictionRow
+	mark  int64     // the window boundary of the last published progress (see progressMark)
+	idle  bool      // whether the last published progress said the partition is idle
+	said  time.Time // when the partition last handed progress to the writer
 
 	state    sync.Mutex // guards err and inflight; never held while waiting
 	err      error      // a write that failed: the handler must be restarted
@@ -64,11 +68,15 @@ type partition struct {
 
 // pendingWrite is one flush on its way to the partials topic and ClickHouse.
 type pendingWrite struct {
-	partials []ingest.Record
-	progress int64 // the partition's progress after the flush (ms); published after the partials
-	idle     bool  // whether the partition is idle
-	batch    storage.WindowBatch
-	windows  int
+	// predictions are written first; a write of predictions alone
+	// (predictionsOnly) publishes and stores nothing else.
+	predictions     []storage.PredictionRow
+	predictionsOnly bool
+	partials        []ingest.Record
+	progress        int64 // the partition's progress after the flush (ms); published after the partials
+	idle            bool  // whether the partition is idle
+	batch           storage.WindowBatch
+	windows         int
 }
 
 // writeQueue is how many flushes of a partition may wait for ClickHouse.
@@ -160,6 +168,11 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 		switch p.win.Observe(ev, msg.Offset) {
 		case window.Counted:
 			counted++
+			if p.m.cfg.Kafka.LabelsTopic != "" {
+				if err := p.addPrediction(ctx, ev); err != nil {
+					return err
+				}
+			}
 		case window.Late:
 			late++
 		case window.Replayed:
@@ -191,6 +204,48 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 	// which would close the window being filled.
 	p.win.Touch(time.Now())
 	return err
+}
+
+// addPrediction keeps ev's prediction for the join with its label, and
+// hands the kept ones to the writer when there are prediction_batch of
+// them. Called with mu held.
+func (p *partition) addPrediction(ctx context.Context, ev *telemetry.Event) error {
+	size := p.m.cfg.Analysis.WindowSize.Milliseconds()
+	t := ev.EventTime.UnixMilli()
+	r := storage.PredictionRow{ModelID: ev.Model.ID, ModelVersion: ev.Model.Version,
+		WindowStart: time.UnixMilli(floorDiv(t, size) * size).UTC(), PredictionID: ev.PredictionID, EventTime: ev.EventTime,
+		PredictedClass: ev.Prediction.Class}
+	if s := ev.Prediction.Score; s != nil {
+		r.Score, r.HasScore = *s, true
+	}
+	if th := ev.Prediction.Threshold; th != nil {
+		r.Threshold, r.HasThreshold = *th, true
+	}
+	if p.preds == nil {
+		p.preds = make([]storage.PredictionRow, 0, p.m.cfg.Labels.PredictionBatch)
+	}
+	p.preds = append(p.preds, r)
+	if len(p.preds) < p.m.cfg.Labels.PredictionBatch {
+		return nil
+	}
+	pw := &pendingWrite{predictions: p.preds, predictionsOnly: true}
+	p.preds = nil
+	return p.queue(ctx, pw, -1)
+}
+
+// queue hands pw to the writer; first is the smallest offset it accounts
+// for (-1: none), which holds commits back until it is written.
+func (p *partition) queue(ctx context.Context, pw *pendingWrite, first int64) error {
+	p.state.Lock()
+	p.inflight = append(p.inflight, first)
+	p.state.Unlock()
+	select {
+	case p.writes <- pw:
+		return nil
+	case <-ctx.Done():
+		return p.fail(fmt.Errorf("queueing a write of %s/%d (%d closed windows, %d predictions): %w", p.topic, p.partition,
+			pw.windows, len(pw.predictions), ctx.Err()))
+	}
 }
 
 // decode decodes msg into p.ev, honouring a CloudEvents ce_type header.
@@ -252,7 +307,10 @@ func (p *partition) flush(ctx context.Context, idle, again bool) error {
 		return nil
 	}
 	p.mark, p.idle, p.said = max(p.mark, mark), idle, time.Now()
-	pw := &pendingWrite{progress: progress, idle: idle, windows: len(closed)}
+	// The predictions counted so far go first: every window a decider
+	// decides has its predictions stored, for the labels to join.
+	pw := &pendingWrite{progress: progress, idle: idle, windows: len(closed), predictions: p.preds}
+	p.preds = nil
 	src := partial.Source{Topic: p.topic, Partition: p.partition}
 	first := int64(-1)
 	for _, w := range closed {
@@ -272,15 +330,7 @@ func (p *partition) flush(ctx context.Context, idle, again bool) error {
 			first = w.FirstOffset
 		}
 	}
-	p.state.Lock()
-	p.inflight = append(p.inflight, first)
-	p.state.Unlock()
-	select {
-	case p.writes <- pw:
-		return nil
-	case <-ctx.Done():
-		return p.fail(fmt.Errorf("queueing %d closed windows of %s/%d: %w", len(closed), p.topic, p.partition, ctx.Err()))
-	}
+	return p.queue(ctx, pw, first)
 }
 
 // progressMark is the window boundary a watermark has passed: deciders only
@@ -311,7 +361,12 @@ func floorDiv(a, b int64) int64 {
 func (p *partition) writer() {
 	defer close(p.writerDone)
 	for pw := range p.writes {
-		if p.failed() == nil {
+		if p.failed() == nil && len(pw.predictions) > 0 {
+			if err := p.m.store.WritePredictions(p.ctx, pw.predictions); err != nil {
+				p.fail(fmt.Errorf("storing %d predictions of %s/%d: %w", len(pw.predictions), p.topic, p.partition, err))
+			}
+		}
+		if p.failed() == nil && !pw.predictionsOnly {
 			err := p.m.partials.Publish(p.ctx, pw.partials)
 			if err == nil {
 				p.m.met.partialsOut.Add(float64(pw.windows))

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -76,6 +77,32 @@ func TestDocExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Two labeled predictions of a binary classifier, their realized performance as the decider computes
+	// it, and the window's estimated accuracy.
+	if err := s.WritePredictions(ctx, []PredictionRow{
+		{ModelID: "fraud", ModelVersion: "v1", WindowStart: t0, PredictionID: "p1", EventTime: t0, PredictedClass: "fraud", Score: 0.9, HasScore: true, Threshold: 0.5, HasThreshold: true},
+		{ModelID: "fraud", ModelVersion: "v1", WindowStart: t0, PredictionID: "p2", EventTime: t0, PredictedClass: "ok", Score: 0.2, HasScore: true, Threshold: 0.5, HasThreshold: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteLabels(ctx, []LabelRow{
+		{ModelID: "fraud", PredictionID: "p1", TruthClass: "fraud", LabelTime: t0.Add(time.Hour)},
+		{ModelID: "fraud", PredictionID: "p2", TruthClass: "ok", LabelTime: t0.Add(time.Hour)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	perf, err := s.ComputePerformance(ctx, LabeledWindow{"fraud", "v1", t0}, t0.Add(time.Minute), 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WritePerformance(ctx, []PerformanceRow{perf}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteWindows(ctx, WindowBatch{Signals: []SignalRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: t0, WindowEnd: t0.Add(time.Minute),
+		Signal: "estimated_performance", Subject: "accuracy", Statistic: 0.85, PValue: math.NaN(), Effect: math.NaN(), Threshold: math.NaN(), Severity: "ok", N: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+
 	examples := docExamples(t)
 	if len(examples) < 10 {
 		t.Fatalf("found %d SQL examples in %s, want at least 10", len(examples), docsPath)
@@ -109,6 +136,7 @@ func TestDocsShowStartupQueries(t *testing.T) {
 	}
 	for _, q := range []string{
 		loadReferencesQuery,
+		fillParams(performanceSQL, "2592000", "'fraud'", "'v1'", "'2024-05-01 10:00:00'", "'fraud'", "'fraud'", "'v1'", "'2024-05-01 10:00:00'"),
 		strings.NewReplacer("kafka_topic = ?", "kafka_topic = 'telemetry'", "kafka_partition = ?", "kafka_partition = 0",
 			">= ?", ">= 100").Replace(flushedWindowsQuery),
 	} {
@@ -116,4 +144,12 @@ func TestDocsShowStartupQueries(t *testing.T) {
 			t.Errorf("%s does not show this query of the code verbatim:\n%s", docsPath, q)
 		}
 	}
+}
+
+// fillParams replaces the ? placeholders of q, in order, with vals.
+func fillParams(q string, vals ...string) string {
+	for _, v := range vals {
+		q = strings.Replace(q, "?", v, 1)
+	}
+	return q
 }

@@ -281,6 +281,9 @@ var migrations = []migration{
 		return append(addColumn(alertsTable.name, dim("signal"), "feature")(v),
 			addColumn(alertsTable.name, col("subject", "String"), "signal")(v)...)
 	}},
+	{11, "create predictions", createTable(predictionsTable)},
+	{12, "create labels", createTable(labelsTable)},
+	{13, "create performance_windows", createTable(performanceTable)},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD

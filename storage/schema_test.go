@@ -130,7 +130,8 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 	sort.Strings(got)
 	want := "alerts=MergeTree drift_scores=ReplacingMergeTree feature_windows=ReplacingMergeTree " +
-		"inference_windows=ReplacingMergeTree model_windows=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree signals=ReplacingMergeTree"
+		"inference_windows=ReplacingMergeTree labels=ReplacingMergeTree model_windows=ReplacingMergeTree performance_windows=ReplacingMergeTree " +
+		"predictions=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree signals=ReplacingMergeTree"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("tables = %v, want %s", got, want)
 	}

@@ -151,15 +151,15 @@ func (e *Evaluator) scoreSignals(w *window.Window, against *reference.Reference)
 			out = append(out, SignalVerdict{Signal: sig.Name(), Verdict: v})
 		}
 	}
-	decideSignals(e.cfg.FDR, out)
+	DecideSignals(e.cfg.FDR, out)
 	return out
 }
 
-// decideSignals takes the decisions of a window's signal verdicts:
+// DecideSignals takes the decisions of a window's signal verdicts:
 // Benjamini–Hochberg at fdr over the p-values of every verdict that decides,
 // whatever its signal, then the effect levels. Verdicts that only inform
 // keep the severity their signal gave them.
-func decideSignals(fdr float64, vs []SignalVerdict) {
+func DecideSignals(fdr float64, vs []SignalVerdict) {
 	var idx []int
 	var p []float64
 	for i := range vs {

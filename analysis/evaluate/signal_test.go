@@ -142,7 +142,7 @@ func TestSignalDecisions(t *testing.T) {
 		{Signal: "d", Verdict: signal.Info("*", 7, nan, 7, "")},                                                                           // informs
 		{Signal: "e", Verdict: signal.Verdict{Subject: "*", PValue: nan, Warning: nan, Critical: nan, Severity: verdict.SeverityWarning}}, // its own alarm
 	}
-	decideSignals(0.05, vs)
+	DecideSignals(0.05, vs)
 	want := []struct {
 		sev       verdict.Severity
 		adjusted  float64
@@ -168,7 +168,7 @@ func TestSignalDecisions(t *testing.T) {
 		{Signal: "a", Verdict: signal.Decision("*", 0, 1e-9, 0.05, 0.1, 0.25, 500, "")},
 		{Signal: "a", Verdict: signal.Decision("z", 0, 1e-9, 0.1, 0.1, 0.25, 500, "")},
 	}
-	decideSignals(0.01, vs)
+	DecideSignals(0.01, vs)
 	if vs[0].Severity != verdict.SeverityOK || vs[1].Severity != verdict.SeverityWarning || vs[1].Threshold != 0.1 {
 		t.Errorf("effect levels: %+v", vs)
 	}

@@ -19,13 +19,14 @@ func FuzzPartialRecords(f *testing.F) {
 	}
 	f.Add(EncodePartial(Source{"telemetry", 0}, filled(&cfg, m, t0, 3, 2), 0)[0])
 	f.Add(EncodeProgress(Source{"telemetry", 2}, 12345, true))
+	f.Add(EncodeLabels(m, 60000))
 	const bound = 1 << 16
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := Parse(b)
 		if err != nil {
 			return
 		}
-		if r.Kind == KindProgress {
+		if r.Kind != KindChunk {
 			return
 		}
 		asm := NewAssembler(bound)

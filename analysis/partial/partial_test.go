@@ -1,6 +1,7 @@
 package partial
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -215,6 +216,23 @@ func BenchmarkEncodePartial(b *testing.B) {
 		}
 	})
 }
+
+// TestLabelsRecord round-trips the labels news and refuses its corruptions.
+func TestLabelsRecord(t *testing.T) {
+	m := analysis.ModelKey{ID: "fraud", Version: "v3"}
+	b := EncodeLabels(m, -60000)
+	r, err := Parse(b)
+	if err != nil || r.Kind != KindLabels || r.Model != m || r.WindowStart != -60000 {
+		t.Fatalf("Parse = %+v, %v", r, err)
+	}
+	for _, bad := range [][]byte{b[:len(b)-1], append(bytes.Clone(b), 0), EncodeLabels(analysis.ModelKey{}, 0),
+		{KindLabels, wireVersion, 200, 1}} {
+		if _, err := Parse(bad); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Parse(%q): %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
+
 func TestParseRejectsCorruptRecords(t *testing.T) {
 	cfg := testConfig(t)
 	good := EncodePartial(Source{"t", 0}, filled(cfg, analysis.ModelKey{ID: "m", Version: "1"}, t0, 5, 1), 0)[0]

@@ -39,6 +39,10 @@ const (
 	KindChunk byte = 'C'
 	// KindProgress is a source partition's progress.
 	KindProgress byte = 'P'
+	// KindLabels says that labels landed for the predictions of a model
+	// version's window: its decider computes the window's realized
+	// performance again.
+	KindLabels byte = 'L'
 )
 
 // wireVersion is the second byte of every record.
@@ -51,9 +55,10 @@ const DefaultChunkBytes = 256 << 10
 // ErrCorrupt is wrapped by every error about a record's bytes.
 var ErrCorrupt = errors.New("corrupt partial record")
 
-// Record is a parsed record of the partials topic: a chunk or a progress.
+// Record is a parsed record of the partials topic: a chunk, a progress or
+// labels news.
 type Record struct {
-	// Kind is KindChunk or KindProgress.
+	// Kind is KindChunk, KindProgress or KindLabels.
 	Kind byte
 	// Chunk fields: Identity names the partial (source, model version,
 	// window); Nonce identifies one publication of it; Index counts from 0
@@ -68,6 +73,10 @@ type Record struct {
 	Source   Source
 	Progress int64
 	Idle     bool
+	// Labels fields: the model version and the start of the window
+	// (Unix milliseconds) whose predictions received labels.
+	Model       analysis.ModelKey
+	WindowStart int64
 }
 
 // EncodePartial serialises the partial state w of source src into records
@@ -175,6 +184,17 @@ func EncodeProgress(src Source, atMs int64, idle bool) []byte {
 	return append(b, 0)
 }
 
+// EncodeLabels serialises the news that labels landed for the predictions
+// of model version m's window starting at startMs (Unix milliseconds).
+func EncodeLabels(m analysis.ModelKey, startMs int64) []byte {
+	b := []byte{KindLabels, wireVersion}
+	b = binary.AppendUvarint(b, uint64(len(m.ID)))
+	b = append(b, m.ID...)
+	b = binary.AppendUvarint(b, uint64(len(m.Version)))
+	b = append(b, m.Version...)
+	return binary.AppendVarint(b, startMs)
+}
+
 // maxChunks bounds the chunks of one partial (a partial of up to 1 GiB at
 // the default chunk size).
 const maxChunks = 4096
@@ -222,6 +242,20 @@ func Parse(b []byte) (Record, error) {
 			return Record{}, fmt.Errorf("%w: progress", ErrCorrupt)
 		}
 		r.Source, r.Progress, r.Idle = src, at, rest[n] == 1
+	case KindLabels:
+		var names [2]string
+		for i := range names {
+			l, n := binary.Uvarint(rest)
+			if n <= 0 || l > maxEncodedName || l > uint64(len(rest)-n) {
+				return Record{}, fmt.Errorf("%w: labels: model name", ErrCorrupt)
+			}
+			names[i], rest = string(rest[n:n+int(l)]), rest[n+int(l):]
+		}
+		start, n := binary.Varint(rest)
+		if n <= 0 || len(rest) != n || names[0] == "" {
+			return Record{}, fmt.Errorf("%w: labels", ErrCorrupt)
+		}
+		r.Model, r.WindowStart = analysis.ModelKey{ID: names[0], Version: names[1]}, start
 	default:
 		return Record{}, fmt.Errorf("%w: unknown kind %q", ErrCorrupt, r.Kind)
 	}

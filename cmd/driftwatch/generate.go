@@ -14,12 +14,16 @@ const generateExamples = `  driftwatch generate --brokers 127.0.0.1:9092 --topic
   driftwatch generate --brokers kafka:9092 --models 3 --features 12 --events 100000 --rate 0
   driftwatch generate --brokers kafka:9092 --shift-model fraud-scorer --shift-after 10m --shift-sigma 1 --bad-fraction 0.01
   driftwatch generate --brokers kafka:9092 --error-rate 0.01 --shift-model fraud-scorer --scenario error-burst
+  driftwatch generate --brokers kafka:9092 --labels-topic driftwatch.labels --label-delay 5m --label-share 0.8
+  driftwatch generate --brokers kafka:9092 --labels-topic driftwatch.labels --shift-model fraud-scorer --scenario concept-drift --shift-after 30m
 `
 
 // cmdGenerate produces synthetic telemetry.
 func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
 	fs := newFlagSet("generate", "Produce realistic synthetic inference telemetry to a Kafka topic, keyed by model id (or prediction id),\n"+
-		"optionally with an injected shift and a share of malformed events.", generateExamples, stdout, stderr)
+		"optionally with an injected shift and a share of malformed events. With --labels-topic it also produces\n"+
+		"ground-truth label events (ai.driftwatch.label.v1, keyed by model id), each --label-delay of event time after\n"+
+		"its inference; labels still pending when the run ends are produced at the end.", generateExamples, stdout, stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "comma-separated Kafka brokers")
 	topic := fs.String("topic", "driftwatch.telemetry", "topic to produce to")
 	rate := fs.Float64("rate", 1000, "events per second over all models (0: as fast as possible)")
@@ -36,6 +40,12 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	shiftFeatures := fs.String("shift-features", "", "comma-separated features to shift (default: the model's first three)")
 	bad := fs.Float64("bad-fraction", 0, "share of malformed events (they go to the dead-letter topic)")
 	key := fs.String("key", "model_id", "message key: model_id (a model's events in one partition) or prediction_id (spread over all)")
+	labelsTopic := fs.String("labels-topic", "", "topic to produce label events (ground truth) to (default: no labels)")
+	labelDelay := fs.Duration("label-delay", 5*time.Minute, "event time from an inference to its label")
+	labelJitter := fs.Duration("label-jitter", 0, "a uniform random extra label delay in [0, jitter]")
+	labelShare := fs.Float64("label-share", 1, "share of predictions that get a label, in (0, 1]")
+	labelMaxPending := fs.Int("label-max-pending", generator.DefaultMaxPendingLabels,
+		"most labels waiting for their label time (about 100 bytes each); more are dropped and counted")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -58,7 +68,19 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		}
 		sc.Start = t
 	}
+	if *labelsTopic != "" {
+		if !(*labelShare > 0 && *labelShare <= 1) {
+			return fmt.Errorf("--label-share: want a share in (0, 1], got %v", *labelShare)
+		}
+		if *labelMaxPending <= 0 {
+			return fmt.Errorf("--label-max-pending: want a number > 0, got %d", *labelMaxPending)
+		}
+		sc.Labels = &generator.Labels{Share: *labelShare, Delay: *labelDelay, Jitter: *labelJitter, MaxPending: *labelMaxPending}
+	}
 	if *shiftModel != "" {
+		if *scenario == generator.ScenarioConceptDrift && *labelsTopic == "" {
+			return fmt.Errorf("--scenario %s changes only labels: give --labels-topic", *scenario)
+		}
 		sh, err := generator.ShiftFor(*scenario, *shiftModel, *shiftAfter, *shiftSigma)
 		if err != nil {
 			return fmt.Errorf("--%w", err)
@@ -73,8 +95,12 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		return err
 	}
 	log, _ := newLogger(stderr, "info")
-	n, err := generator.Produce(ctx, strings.Split(*brokers, ","), *topic, g, *events, log)
-	fmt.Fprintf(stdout, "produced %d events to %s\n", n, *topic)
+	p, err := generator.ProduceWith(ctx, strings.Split(*brokers, ","), *topic, g, *events,
+		generator.ProduceOptions{LabelsTopic: *labelsTopic}, log)
+	fmt.Fprintf(stdout, "produced %d events to %s\n", p.Events, *topic)
+	if *labelsTopic != "" {
+		fmt.Fprintf(stdout, "produced %d labels to %s (%d dropped: more than %d pending)\n", p.Labels, *labelsTopic, p.DroppedLabels, *labelMaxPending)
+	}
 	if err != nil && ctx.Err() == nil {
 		return err
 	}

@@ -59,6 +59,26 @@ const seed = [
     [100, 300, 300, 200], [], [], [1, 2, 3]),
    ('fraud', 'v1', 'ref1', '2024-05-01 09:00:00', 'warmup', 5, 'amount', 'numeric', 1000, 12, 4, 0, 50, [5, 10, 20],
     [100, 300, 400, 200], [], [], [1, 2, 3])`,
+,
+  `INSERT INTO predictions (model_id, model_version, window_start, prediction_id, event_time, predicted_class, score,
+     has_score, threshold, has_threshold, written_at) VALUES
+   ('fraud', 'v1', '2024-05-01 10:00:00', 'p1', '2024-05-01 10:00:10', 'fraud', 0.9, 1, 0.5, 1, '2024-05-01 10:01:00'),
+   ('fraud', 'v1', '2024-05-01 10:00:00', 'p2', '2024-05-01 10:00:20', 'ok', 0.2, 1, 0.5, 1, '2024-05-01 10:01:00')`,
+  `INSERT INTO labels (model_id, prediction_id, revision, truth_class, truth_value, has_value, label_source, label_time,
+     kafka_topic, kafka_partition, kafka_offset, written_at) VALUES
+   ('fraud', 'p1', 0, 'fraud', 0, 0, 'chargebacks', '2024-05-03 09:00:00', 'labels', 0, 7, '2024-05-03 09:00:01'),
+   ('fraud', 'p2', 1, 'fraud', 0, 0, 'chargebacks', '2024-05-03 09:00:00', 'labels', 0, 8, '2024-05-03 09:00:01')`,
+  `INSERT INTO performance_windows (model_id, model_version, window_start, window_end, predictions, labeled, late_labels,
+     classified, correct, confusion_truth, confusion_predicted, confusion_count, confusion_other, scored, positives,
+     brier_sum, log_loss_sum, score_bins_positive, score_bins_negative, score_bins_sum, regressed, abs_error_sum,
+     squared_error_sum, delay_p50, delay_p90, delay_p99, computed_at, version) VALUES
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 2, 2, 0, 2, 1, ['fraud', 'fraud'], ['fraud', 'ok'],
+    [1, 1], 0, 2, 1, 0.65, 0.328504, arrayResize([0], 100), arrayResize([0], 100), arrayResize([0.0], 100), 0, 0, 0,
+    169190, 169190, 169190, '2024-05-03 09:00:02', 1714726802000)`,
+  `INSERT INTO signals (model_id, model_version, window_start, window_end, signal, subject, statistic, p_value, effect,
+     threshold, severity, n, reference_id, evidence, decided_at) VALUES
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'estimated_performance', 'accuracy', 0.85, nan, nan,
+    nan, 'ok', 2, 'ref1', '', '2024-05-01 10:02:00')`,
 ];
 
 function main() {

@@ -178,3 +178,74 @@ ALTER TABLE `references` ADD COLUMN state String AFTER sample;
 ALTER TABLE `alerts` ADD COLUMN signal String AFTER feature;
 
 ALTER TABLE `alerts` ADD COLUMN subject String AFTER signal;
+
+CREATE TABLE IF NOT EXISTS predictions
+(
+    model_id String,
+    model_version String,
+    window_start DateTime,
+    prediction_id String,
+    event_time DateTime,
+    predicted_class String,
+    score Float64,
+    has_score UInt8,
+    threshold Float64,
+    has_threshold UInt8,
+    written_at DateTime
+)
+ENGINE = ReplacingMergeTree(written_at)
+PARTITION BY toYYYYMMDD(window_start)
+ORDER BY (model_id, prediction_id);
+
+CREATE TABLE IF NOT EXISTS labels
+(
+    model_id String,
+    prediction_id String,
+    revision UInt64,
+    truth_class String,
+    truth_value Float64,
+    has_value UInt8,
+    label_source String,
+    label_time DateTime,
+    kafka_topic String,
+    kafka_partition Int32,
+    kafka_offset Int64,
+    written_at DateTime
+)
+ENGINE = ReplacingMergeTree(revision)
+ORDER BY (model_id, prediction_id);
+
+CREATE TABLE IF NOT EXISTS performance_windows
+(
+    model_id String,
+    model_version String,
+    window_start DateTime,
+    window_end DateTime,
+    predictions UInt64,
+    labeled UInt64,
+    late_labels UInt64,
+    classified UInt64,
+    correct UInt64,
+    confusion_truth Array(String),
+    confusion_predicted Array(String),
+    confusion_count Array(UInt64),
+    confusion_other UInt64,
+    scored UInt64,
+    positives UInt64,
+    brier_sum Float64,
+    log_loss_sum Float64,
+    score_bins_positive Array(UInt64),
+    score_bins_negative Array(UInt64),
+    score_bins_sum Array(Float64),
+    regressed UInt64,
+    abs_error_sum Float64,
+    squared_error_sum Float64,
+    delay_p50 Float64,
+    delay_p90 Float64,
+    delay_p99 Float64,
+    computed_at DateTime,
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, window_start);

@@ -178,3 +178,74 @@ ALTER TABLE `references` ADD COLUMN state String CODEC(ZSTD(1)) AFTER sample;
 ALTER TABLE `alerts` ADD COLUMN signal LowCardinality(String) AFTER feature;
 
 ALTER TABLE `alerts` ADD COLUMN subject String AFTER signal;
+
+CREATE TABLE IF NOT EXISTS predictions
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    window_start DateTime CODEC(Delta(4), ZSTD(1)),
+    prediction_id String,
+    event_time DateTime CODEC(Delta(4), ZSTD(1)),
+    predicted_class String,
+    score Float64 CODEC(Gorilla, ZSTD(1)),
+    has_score UInt8,
+    threshold Float64 CODEC(Gorilla, ZSTD(1)),
+    has_threshold UInt8,
+    written_at DateTime CODEC(Delta(4), ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(written_at)
+PARTITION BY toYYYYMMDD(window_start)
+ORDER BY (model_id, prediction_id);
+
+CREATE TABLE IF NOT EXISTS labels
+(
+    model_id LowCardinality(String),
+    prediction_id String,
+    revision UInt64,
+    truth_class String,
+    truth_value Float64 CODEC(Gorilla, ZSTD(1)),
+    has_value UInt8,
+    label_source LowCardinality(String),
+    label_time DateTime CODEC(Delta(4), ZSTD(1)),
+    kafka_topic LowCardinality(String),
+    kafka_partition Int32,
+    kafka_offset Int64,
+    written_at DateTime CODEC(Delta(4), ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(revision)
+ORDER BY (model_id, prediction_id);
+
+CREATE TABLE IF NOT EXISTS performance_windows
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    window_start DateTime CODEC(Delta(4), ZSTD(1)),
+    window_end DateTime CODEC(Delta(4), ZSTD(1)),
+    predictions UInt64,
+    labeled UInt64,
+    late_labels UInt64,
+    classified UInt64,
+    correct UInt64,
+    confusion_truth Array(String) CODEC(ZSTD(1)),
+    confusion_predicted Array(String) CODEC(ZSTD(1)),
+    confusion_count Array(UInt64) CODEC(ZSTD(1)),
+    confusion_other UInt64,
+    scored UInt64,
+    positives UInt64,
+    brier_sum Float64 CODEC(Gorilla, ZSTD(1)),
+    log_loss_sum Float64 CODEC(Gorilla, ZSTD(1)),
+    score_bins_positive Array(UInt64) CODEC(ZSTD(1)),
+    score_bins_negative Array(UInt64) CODEC(ZSTD(1)),
+    score_bins_sum Array(Float64) CODEC(ZSTD(1)),
+    regressed UInt64,
+    abs_error_sum Float64 CODEC(Gorilla, ZSTD(1)),
+    squared_error_sum Float64 CODEC(Gorilla, ZSTD(1)),
+    delay_p50 Float64 CODEC(Gorilla, ZSTD(1)),
+    delay_p90 Float64 CODEC(Gorilla, ZSTD(1)),
+    delay_p99 Float64 CODEC(Gorilla, ZSTD(1)),
+    computed_at DateTime CODEC(Delta(4), ZSTD(1)),
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, window_start);

@@ -1,0 +1,152 @@
+package monitor
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/analysis/evaluate"
+	"github.com/driftwatch/driftwatch/analysis/signal/performance"
+	"github.com/driftwatch/driftwatch/storage"
+)
+
+// relabel marks a window of a model version for the computation of its
+// realized performance at the end of the decider's batch. Called with mu
+// held.
+func (d *decider) relabel(w storage.LabeledWindow) {
+	if d.m.cfg.Kafka.LabelsTopic == "" {
+		return
+	}
+	if d.labeled == nil {
+		d.labeled = map[storage.LabeledWindow]bool{}
+	}
+	// One representation of the instant, whatever its origin, for the key.
+	w.WindowStart = time.UnixMilli(w.WindowStart.UnixMilli()).UTC()
+	d.labeled[w] = true
+}
+
+// perform computes the realized performance of every window marked by
+// relabel: from the stored predictions and labels (one performance_windows
+// row each), graded against the reference period (the version's first
+// analysis.warmup_windows decided windows, with the labels landed for them
+// so far) into realized_performance verdicts, stored in signals, exported
+// and handed to the alert manager.
+// Called with mu held, by the model's one decider, so that one writer
+// computes a model's performance.
+func (d *decider) perform(ctx context.Context) error {
+	if len(d.labeled) == 0 {
+		return nil
+	}
+	todo := make([]storage.LabeledWindow, 0, len(d.labeled))
+	for w := range d.labeled {
+		todo = append(todo, w)
+	}
+	sort.Slice(todo, func(i, j int) bool {
+		a, b := todo[i], todo[j]
+		if a.ModelID != b.ModelID {
+			return a.ModelID < b.ModelID
+		}
+		if a.ModelVersion != b.ModelVersion {
+			return a.ModelVersion < b.ModelVersion
+		}
+		return a.WindowStart.Before(b.WindowStart)
+	})
+	cfg := &d.m.cfg
+	var rows []storage.PerformanceRow
+	var batch storage.WindowBatch
+	var obs []alerting.Observation
+	computed := map[storage.LabeledWindow]int{} // index in rows
+	for _, w := range todo {
+		end := w.WindowStart.Add(cfg.Analysis.WindowSize)
+		r, err := d.m.store.ComputePerformance(ctx, w, end, cfg.Labels.MaxDelay)
+		if err != nil {
+			return err
+		}
+		if r.Predictions == 0 {
+			continue
+		}
+		computed[w] = len(rows)
+		rows = append(rows, r)
+		if r.Labeled == 0 {
+			continue
+		}
+		refRows, err := d.m.store.FirstPerformance(ctx, w.ModelID, w.ModelVersion, w.WindowStart, cfg.Analysis.WarmupWindows)
+		if err != nil {
+			return err
+		}
+		// Windows computed earlier in this call (todo is in time order,
+		// so the reference period's come first) are not stored yet.
+		for i := range refRows {
+			k := storage.LabeledWindow{ModelID: w.ModelID, ModelVersion: w.ModelVersion, WindowStart: refRows[i].WindowStart}
+			if j, ok := computed[k]; ok {
+				refRows[i] = rows[j]
+			}
+		}
+		var ref *performance.Realized
+		if len(refRows) == cfg.Analysis.WarmupWindows {
+			ref = &performance.Realized{}
+			for i := range refRows {
+				ref.Add(realizedOf(&refRows[i]))
+			}
+		}
+		est, err := d.m.store.SignalStatistic(ctx, w.ModelID, w.ModelVersion, w.WindowStart, performance.Estimated{}.Name(), "accuracy")
+		if err != nil {
+			return err
+		}
+		verdicts := performance.RealizedVerdicts(cfg.Labels.Realized, realizedOf(&r), ref, est)
+		vs := make([]evaluate.SignalVerdict, len(verdicts))
+		for i, v := range verdicts {
+			vs[i] = evaluate.SignalVerdict{Signal: performance.RealizedName, Verdict: v}
+		}
+		evaluate.DecideSignals(cfg.Analysis.FDR, vs)
+		refID := ""
+		if len(refRows) > 0 {
+			refID = fmt.Sprintf("labels:%s..%s", refRows[0].WindowStart.Format(time.RFC3339), refRows[len(refRows)-1].WindowEnd.Format(time.RFC3339))
+		}
+		for _, v := range vs {
+			batch.Signals = append(batch.Signals, storage.SignalRow{ModelID: w.ModelID, ModelVersion: w.ModelVersion,
+				WindowStart: w.WindowStart, WindowEnd: end, Signal: v.Signal, Subject: v.Subject,
+				Statistic: v.Statistic, PValue: v.PValue, Effect: v.Effect, Threshold: v.Threshold,
+				Severity: string(v.Severity), N: v.N, ReferenceID: refID, Evidence: v.Evidence})
+			d.m.met.setSignal(w.ModelID, w.ModelVersion, v.Signal, v.Subject, v.Statistic)
+			d.m.met.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()
+			obs = append(obs, alerting.Observation{
+				ModelID: w.ModelID, ModelVersion: w.ModelVersion, Signal: v.Signal, Subject: v.Subject,
+				WindowStart: w.WindowStart, WindowEnd: end, Severity: v.Severity,
+				Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity}},
+			})
+		}
+	}
+	if err := d.m.store.WritePerformance(ctx, rows); err != nil {
+		return fmt.Errorf("storing the performance of %d windows: %w", len(rows), err)
+	}
+	if err := d.m.store.WriteWindows(ctx, batch); err != nil {
+		return fmt.Errorf("storing the realized performance verdicts of %d windows: %w", len(rows), err)
+	}
+	d.m.met.performance.Add(float64(len(rows)))
+	if d.m.alerts != nil && len(obs) > 0 {
+		d.m.alerts.Observe(ctx, obs)
+	}
+	clear(d.labeled)
+	return nil
+}
+
+// realizedOf converts a performance_windows row into the counts of
+// realized performance.
+func realizedOf(r *storage.PerformanceRow) *performance.Realized {
+	out := &performance.Realized{
+		Predictions: r.Predictions, Labeled: r.Labeled, Classified: r.Classified, Correct: r.Correct,
+		ConfusionOther: r.ConfusionOther, Scored: r.Scored, Positives: r.Positives, BrierSum: r.BrierSum, LogLossSum: r.LogLossSum,
+		BinsPositive: r.BinsPositive, BinsNegative: r.BinsNegative, BinsScoreSum: r.BinsScoreSum,
+		Regressed: r.Regressed, AbsErrorSum: r.AbsErrorSum, SqErrorSum: r.SquaredErrSum,
+	}
+	if n := min(len(r.ConfusionTruth), len(r.ConfusionPredicted), len(r.ConfusionCount)); n > 0 {
+		out.Confusion = make(map[[2]string]uint64, n)
+		for i := range n {
+			out.Confusion[[2]string{r.ConfusionTruth[i], r.ConfusionPredicted[i]}] += r.ConfusionCount[i]
+		}
+	}
+	return out
+}
