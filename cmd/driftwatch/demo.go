@@ -85,6 +85,7 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	cfg.Kafka.Embedded = true
 	cfg.Kafka.EmbeddedAddr = o.broker
 	cfg.Kafka.Consumer.Topic = "driftwatch.telemetry"
+	cfg.Kafka.LabelsTopic = demoLabelsTopic
 	cfg.Kafka.Consumer.HeartbeatInterval = 500 * time.Millisecond
 	cfg.Kafka.Consumer.JoinGroupBackoff = 500 * time.Millisecond
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = o.clickhouse, o.database
@@ -131,9 +132,24 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	// A credit scorer whose labels arrive 5 s after its predictions: its
+	// inputs and scores stay as they were, but from the shift on 30% of
+	// the truths turn (concept drift), which only realized performance sees.
+	risk := generator.DefaultScenario(1, 8)
+	risk.Models[0].ID = "credit-scorer"
+	risk.Rate, risk.Start = o.rate/4, sc.Start
+	risk.Labels = &generator.Labels{Delay: 5 * time.Second}
+	if risk.Shift, err = generator.ShiftFor(generator.ScenarioConceptDrift, "credit-scorer", o.shiftAfter, 0); err != nil {
+		return err
+	}
+	riskGen, err := generator.New(risk, 3)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "driftwatch demo: broker %s, ClickHouse %s/%s, metrics http://%s/metrics\n", o.broker, o.clickhouse, o.database, m.Addr())
 	fmt.Fprintf(out, "  %d models × %d features at %.0f events/s, %s windows, reference = first %d windows,\n", o.models, o.features, o.rate, o.window, o.warmup)
 	fmt.Fprintf(out, "  drift injected into %s after %s, and support-assistant (GenAI) refuses 8%% more from then on;\n", shifted, o.shiftAfter)
+	fmt.Fprintf(out, "  credit-scorer's labels come 5 s after its predictions, 30%% of them turned from then on (concept drift);\n")
 	fmt.Fprintf(out, "  alerts below as the sink receives them.\n\n")
 
 	// Produce until shortly before the end, leaving time for the last windows to close.
@@ -150,6 +166,14 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 		chatProduced, err = generator.Produce(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, chatGen, 0, log)
 		chatDone <- err
 	}()
+	riskDone := make(chan error, 1)
+	var riskProduced generator.Produced
+	go func() {
+		var err error
+		riskProduced, err = generator.ProduceWith(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, riskGen, 0,
+			generator.ProduceOptions{LabelsTopic: demoLabelsTopic}, log)
+		riskDone <- err
+	}()
 	produced, perr := generator.Produce(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, g, 0, log)
 	if perr != nil && pctx.Err() == nil {
 		return fmt.Errorf("producing telemetry: %w", perr)
@@ -157,7 +181,10 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	if err := <-chatDone; err != nil && pctx.Err() == nil {
 		return fmt.Errorf("producing the assistant's telemetry: %w", err)
 	}
-	produced += chatProduced
+	if err := <-riskDone; err != nil && pctx.Err() == nil {
+		return fmt.Errorf("producing the credit scorer's telemetry: %w", err)
+	}
+	produced += chatProduced + riskProduced.Events
 	select {
 	case <-time.After(time.Until(start.Add(o.duration))):
 	case <-ctx.Done():
@@ -313,17 +340,37 @@ FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORD
 		}
 		rows.Close()
 	}
+	if rows, err := m.Store().Query(ctx, `SELECT model_id, sum(labeled), sum(predictions),
+    arrayStringConcat(arrayMap(x -> toString(round(x, 2)), groupArray(acc)), ' ')
+FROM (SELECT model_id, window_start, labeled, predictions, correct / classified AS acc
+      FROM performance_windows FINAL WHERE classified > 0 ORDER BY model_id, window_start)
+GROUP BY model_id ORDER BY model_id`); err == nil {
+		fmt.Fprintf(out, "realized performance\n")
+		for rows.Next() {
+			var model, series string
+			var labeled, predictions uint64
+			if rows.Scan(&model, &labeled, &predictions, &series) == nil {
+				fmt.Fprintf(out, "                        %s: %d of %d predictions labeled; accuracy per window %s\n", model, labeled, predictions, series)
+			}
+		}
+		rows.Close()
+	}
 	fmt.Fprintf(out, "alerts delivered        %d (firing %d, resolved %d)\n", s.received.Load(), s.firing.Load(), s.resolved.Load())
 	fmt.Fprintf(out, "\nExplore the tables:\n  clickhouse-client --port %s --database %s\n", port(o.clickhouse), o.database)
 	fmt.Fprintf(out, "  e.g. SELECT window_start, feature, test, round(statistic, 3) AS stat, severity\n")
 	fmt.Fprintf(out, "       FROM drift_scores FINAL WHERE drifted ORDER BY window_start, feature, test\n")
 	fmt.Fprintf(out, "       SELECT window_start, model_id, signal, subject, round(statistic, 3) AS stat, severity, evidence\n")
 	fmt.Fprintf(out, "       FROM signals FINAL WHERE severity != 'ok' ORDER BY window_start, model_id, signal\n")
+	fmt.Fprintf(out, "       SELECT window_start, model_id, labeled, predictions, round(correct / classified, 3) AS accuracy\n")
+	fmt.Fprintf(out, "       FROM performance_windows FINAL WHERE classified > 0 ORDER BY model_id, window_start\n")
 	if s.received.Load() == 0 {
 		return errors.New("the demo delivered no alert")
 	}
 	return nil
 }
+
+// demoLabelsTopic is the labels topic of the demo.
+const demoLabelsTopic = "driftwatch.labels"
 
 func port(addr string) string {
 	_, p, err := net.SplitHostPort(addr)
