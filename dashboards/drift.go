@@ -78,7 +78,7 @@ func perFeature(p Panel) Panel {
 
 // ModelDrift is the "driftwatch / Model drift" dashboard over ClickHouse: traffic, drift statistics
 // per feature, the latest severity of every test, the behaviour signals (what fired, the estimated
-// performance, the latest verdict of every signal and subject) and the alert history of one model
+// performance, the realized accuracy next to the estimated one, the latest verdict of every signal and subject) and the alert history of one model
 // version.
 func ModelDrift() Dashboard {
 	vars := []Variable{
@@ -182,10 +182,21 @@ func ModelDrift() Dashboard {
 			"ORDER BY time, subject",
 		)))
 	estimated.FieldConfig.Defaults.DisplayName = "${__field.labels.subject}"
+	realized := timeseries(13, "Realized and estimated accuracy",
+		"Accuracy from the labels landed so far (realized_performance: performance_windows, docs/signals.md) next to the accuracy estimated from the scores before labels (estimated_performance), averaged over the windows of each time bucket: concept drift shows as realized falling away from estimated.",
+		GridPos{X: 0, Y: 42, W: 24, H: 8}, ClickHouse, "percentunit", chTimeseries(sql(
+			"SELECT "+bucket+", signal, avg(statistic) AS accuracy",
+			"FROM signals FINAL",
+			"WHERE "+versionFilter+" AND signal IN ('realized_performance', 'estimated_performance') AND subject = 'accuracy'",
+			"  AND NOT isNaN(statistic) AND $__timeFilter(window_start)",
+			"GROUP BY time, signal",
+			"ORDER BY time, signal",
+		)))
+	realized.FieldConfig.Defaults.DisplayName = "${__field.labels.signal}"
 	const signalRank = "(window_start, multiIf(severity = 'critical', 2, severity = 'warning', 1, 0))"
 	verdicts := nanAsDash(nanAsDash(severityColors(table(12, "Latest verdict per signal and subject",
 		"For every signal and subject of the version, the newest window in the time range: its statistic, p-value (- when not tested), effect, the level decided against and the evidence, worst first.",
-		GridPos{X: 0, Y: 42, W: 24, H: 10}, ClickHouse, chTable(sql(
+		GridPos{X: 0, Y: 50, W: 24, H: 10}, ClickHouse, chTable(sql(
 			"SELECT signal, subject,",
 			"       max(window_start) AS last_window,",
 			"       argMax(statistic, "+signalRank+") AS last_statistic,",
@@ -203,7 +214,7 @@ func ModelDrift() Dashboard {
 
 	history := severityColors(severityColors(table(9, "Alert history",
 		"State changes (record = state: pending, firing, resolved, inactive, handed_over) and delivery attempts (record = delivery: receiver, attempt, outcome, HTTP status, error) of the version's alerts, drift (feature) and signal (signal, subject), newest first.",
-		GridPos{X: 0, Y: 52, W: 24, H: 10}, ClickHouse, chTable(sql(
+		GridPos{X: 0, Y: 60, W: 24, H: 10}, ClickHouse, chTable(sql(
 			"SELECT event_time, record, state, severity, feature, signal, subject, alert_key, statistic, threshold,",
 			"       receiver, attempt, outcome, http_status, error, summary",
 			"FROM alerts",
@@ -212,7 +223,7 @@ func ModelDrift() Dashboard {
 			"LIMIT 1000",
 		))), "severity"), "state")
 
-	panels := []Panel{events, lateRejected, drifted, psi, js, wasserstein, pvalue, latest, fired, estimated, verdicts, history}
+	panels := []Panel{events, lateRejected, drifted, psi, js, wasserstein, pvalue, latest, fired, estimated, realized, verdicts, history}
 	for i := range panels {
 		if panels[i].Type == "timeseries" {
 			panels[i].Interval = "1m" // the default window size: finer buckets would only be sparser

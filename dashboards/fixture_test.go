@@ -118,6 +118,7 @@ func fraudFixture(base time.Time) fixture {
 			{Signal: "error_rate", Subject: "timeout", Statistic: rate / 2, PValue: math.NaN(), Effect: math.NaN(), Threshold: math.NaN(), Severity: "ok"},
 			{Signal: "estimated_performance", Subject: "accuracy", Statistic: 0.9 - rate, PValue: math.NaN(), Effect: math.NaN(), Threshold: math.NaN(), Severity: "ok"},
 			{Signal: "estimated_performance", Subject: "roc_auc", Statistic: 0.95, PValue: math.NaN(), Effect: math.NaN(), Threshold: math.NaN(), Severity: "ok"},
+			{Signal: "realized_performance", Subject: "accuracy", Statistic: 0.91 - 2*rate, PValue: 0.2, Effect: 2 * rate, Threshold: 0.02, Severity: "ok", Evidence: "labeled predictions right"},
 		} {
 			sg.ModelID, sg.ModelVersion, sg.WindowStart, sg.WindowEnd, sg.N, sg.ReferenceID = "fraud", "v1", start, start.Add(time.Minute), 150+uint64(m), "ref-1"
 			b.Signals = append(b.Signals, sg)
