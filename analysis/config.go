@@ -262,11 +262,21 @@ type SequentialConfig struct {
 	// IdleAfter is how long a series may go without a window before it can
 	// be evicted for MaxSeries. Default: 24h.
 	IdleAfter time.Duration `yaml:"idle_after"`
+	// HistoryWindows is how many previous windows of a signal statistic its
+	// robust z (<signal>_history, docs/signals.md) is computed against; 0
+	// turns the history and the DDM of the 0/1 signals off. Default: 24.
+	HistoryWindows int `yaml:"history_windows"`
+	// HistoryLevel is the |robust z| at which a signal statistic is a
+	// warning against its own history. Default: 5 (with 24 windows, about
+	// 0.1% of stationary normal windows; Iglewicz and Hoaglin's 3.5 labels
+	// outliers in 2.4% of them against 12 windows).
+	HistoryLevel float64 `yaml:"history_level"`
 }
 
 // DefaultSequentialConfig returns the documented defaults of SequentialConfig.
 func DefaultSequentialConfig() SequentialConfig {
-	return SequentialConfig{Detector: DetectorCUSUM, Slack: 0.5, Threshold: 12, MaxSeries: 100000, IdleAfter: 24 * time.Hour}
+	return SequentialConfig{Detector: DetectorCUSUM, Slack: 0.5, Threshold: 12, MaxSeries: 100000, IdleAfter: 24 * time.Hour,
+		HistoryWindows: 24, HistoryLevel: 5}
 }
 
 // validate names the bad field; it does not change c.
@@ -285,6 +295,10 @@ func (c SequentialConfig) validate() error {
 		return fmt.Errorf("sequential.max_series: must not be negative, got %d", c.MaxSeries)
 	case c.IdleAfter <= 0:
 		return fmt.Errorf("sequential.idle_after: must be positive, got %s", c.IdleAfter)
+	case c.HistoryWindows < 0 || c.HistoryWindows > 1000:
+		return fmt.Errorf("sequential.history_windows: must be in [0, 1000], got %d", c.HistoryWindows)
+	case !(c.HistoryLevel > 0) || math.IsInf(c.HistoryLevel, 0):
+		return fmt.Errorf("sequential.history_level: must be positive, got %g", c.HistoryLevel)
 	}
 	return nil
 }

@@ -141,6 +141,20 @@ AND severity != 'ok' AND toUInt32(window_start) = ?`, c.model, c.signal, c.subje
 				c.model, c.signal, c.subject, right, windows-shiftAt, first, fired)
 		}
 	}
+	// The per-call failures and refusals also feed a DDM across windows
+	// (counts per window): it detects the burst and the refusals within two
+	// shifted windows, and nothing elsewhere.
+	for _, c := range []struct{ model, signal string }{{"error-model", "error_rate_ddm"}, {"chat-refusing", "refusal_rate_ddm"}} {
+		if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE model_id = ? AND signal = ? AND severity != 'ok'
+AND toUInt32(window_start) >= ? AND toUInt32(window_start) < ?`, c.model, c.signal, shiftStart, shiftStart+4); n == 0 {
+			t.Errorf("%s: %s detected nothing in the first two shifted windows", c.model, c.signal)
+		}
+	}
+	if fired := queryRows(t, s, `SELECT concat(model_id, ' ', signal, '@', toString(toUInt32(window_start) - ?)) FROM signals FINAL
+WHERE endsWith(signal, '_ddm') AND severity != 'ok' AND (model_id NOT IN ('error-model', 'chat-refusing') OR toUInt32(window_start) < ?)`,
+		uint64(start.Unix()), shiftStart); len(fired) != 0 {
+		t.Errorf("DDM detections where nothing changed: %v", fired)
+	}
 	// The collapsed confidence also shows as a drop of the estimated accuracy.
 	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE model_id = 'unsure-model' AND signal = 'estimated_performance'
 AND subject = 'accuracy' AND severity != 'ok' AND toUInt32(window_start) >= ?`, shiftStart); n < windows-shiftAt-1 {

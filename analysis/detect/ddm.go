@@ -83,6 +83,32 @@ func (m *DDM) Update(x float64) {
 	}
 	m.n++
 	m.p += (x - m.p) / m.n
+	m.check()
+}
+
+// UpdateCounts feeds a batch of n bits of which k are 1 (a window's
+// failures among its calls, whose order within the window is not known or
+// depends on partitioning): the running error rate and count become exactly
+// those after n Updates, and the minimum, warning and drift are checked once,
+// after the batch, instead of after every bit. So a batch detects a change
+// when its end is past the drift level (River's DDM could have detected it,
+// and started afresh, within the batch), and the batch counts as WarmStart
+// values like n single bits. k > n or n = 0 is ignored.
+func (m *DDM) UpdateCounts(k, n uint64) {
+	if n == 0 || k > n {
+		return
+	}
+	if m.drift {
+		m.reset()
+	}
+	total := m.n + float64(n)
+	m.p = (m.p*m.n + float64(k)) / total
+	m.n = total
+	m.check()
+}
+
+// check updates the minimum and the warning and drift flags after a value.
+func (m *DDM) check() {
 	s := math.Sqrt(m.p * (1 - m.p) / m.n)
 	if m.n <= float64(m.cfg.WarmStart) {
 		return

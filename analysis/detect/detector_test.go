@@ -354,3 +354,49 @@ func TestDetectorUpdateDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestDDMCountsOfOneAreUpdates feeds River's docstring stream bit by bit as
+// batches of one: the detections are River's.
+func TestDDMCountsOfOneAreUpdates(t *testing.T) {
+	e := loadRiverExamples(t)["DDM"]
+	d := mustDetector(NewDDM(DDMConfig{}))
+	var got []int
+	for i, x := range e.Stream {
+		d.UpdateCounts(uint64(x), 1)
+		if d.DriftDetected() {
+			got = append(got, i)
+		}
+	}
+	if !slices.Equal(got, e.Detections) {
+		t.Fatalf("detections at %v, River's docstring prints %v", got, e.Detections)
+	}
+}
+
+// TestDDMCountsByHand checks window batches against values worked out by
+// hand: 10 failures of 1,000 calls set the minimum p + s = 0.01 + 0.0031464;
+// 18 of the next 1,000 give p + s = 0.014 + 0.0026272 = 0.0166272, past the
+// warning level 0.01 + 2·0.0031464 = 0.0162928 and short of the drift level
+// 0.0194392; 60 of the next 1,000 give p + s = 0.029333 + 0.0030808, past it.
+func TestDDMCountsByHand(t *testing.T) {
+	d := mustDetector(NewDDM(DDMConfig{}))
+	steps := []struct {
+		k, n           uint64
+		warning, drift bool
+		p              float64
+	}{
+		{10, 1000, false, false, 0.01},
+		{18, 1000, true, false, 0.014},
+		{60, 1000, false, true, 88.0 / 3000},
+		{5, 1000, false, false, 0.005}, // afresh after the detection
+	}
+	for i, s := range steps {
+		d.UpdateCounts(s.k, s.n)
+		if d.WarningDetected() != s.warning || d.DriftDetected() != s.drift || math.Abs(d.ErrorRate()-s.p) > 1e-12 {
+			t.Errorf("step %d: warning %v drift %v rate %g, want %v %v %g", i, d.WarningDetected(), d.DriftDetected(), d.ErrorRate(), s.warning, s.drift, s.p)
+		}
+	}
+	d.UpdateCounts(3, 2) // more failures than calls: ignored
+	if d.ErrorRate() != 0.005 {
+		t.Errorf("an impossible batch moved the rate to %g", d.ErrorRate())
+	}
+}

@@ -105,6 +105,7 @@ func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.R
 		ref = w.Ref
 	}
 	d.Signals = e.scoreSignals(w, ref)
+	d.Signals = append(d.Signals, e.evidence.History(w.Model, w.End, d.Signals)...)
 	if e.cfg.Mode(w.Model.ID) == analysis.ModePreviousWindow {
 		e.prev[w.Model] = w
 		e.boundPrev()

@@ -30,6 +30,7 @@ type Evidence struct {
 	cfg     analysis.SequentialConfig
 	mu      sync.Mutex
 	series  map[seriesKey]*series
+	signals map[seriesKey]*signalSeries // History's series (history.go)
 	dropped int
 	evicted int
 	swept   time.Time // the window end of the last sweep for idle series
@@ -84,7 +85,7 @@ func (e *Evidence) newSeries() (*series, error) {
 
 // NewEvidence returns an empty set of series.
 func NewEvidence(cfg analysis.SequentialConfig) *Evidence {
-	return &Evidence{cfg: cfg, series: make(map[seriesKey]*series)}
+	return &Evidence{cfg: cfg, series: make(map[seriesKey]*series), signals: make(map[seriesKey]*signalSeries)}
 }
 
 // Add feeds the decision scores of one closed window of model m, ending at
@@ -181,6 +182,12 @@ func (e *Evidence) sweep(end time.Time) {
 	for k, se := range e.series {
 		if end.Sub(se.last) > e.cfg.IdleAfter {
 			delete(e.series, k)
+			e.evicted++
+		}
+	}
+	for k, se := range e.signals {
+		if end.Sub(se.last) > e.cfg.IdleAfter {
+			delete(e.signals, k)
 			e.evicted++
 		}
 	}
