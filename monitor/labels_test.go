@@ -224,6 +224,21 @@ AND signal = 'estimated_performance' AND subject = 'accuracy'`, model, r.WindowS
 			t.Errorf("window %d: estimated accuracy %.4f, realized %.4f: more than 3 standard errors (%.4f) apart", i, est, realized, se)
 		}
 	}
+	// Calibrated on the reference period's labels (the first two windows),
+	// the estimate of the windows after it agrees with the realized accuracy
+	// too until the drift, and is shown next to it.
+	for i := 2; i < windows; i++ {
+		r := rows[i]
+		cal := queryFloat(t, s, `SELECT argMax(statistic, decided_at) FROM signals WHERE model_id = ? AND window_start = ?
+AND signal = 'estimated_performance' AND subject = 'accuracy_calibrated'`, model, r.WindowStart)
+		realized := float64(r.Correct) / float64(r.Classified)
+		if se := math.Sqrt(cal * (1 - cal) / float64(r.Classified)); i < shiftAt && math.Abs(cal-realized) > 3*se {
+			t.Errorf("window %d: calibrated estimate %.4f, realized %.4f: more than 3 standard errors (%.4f) apart", i, cal, realized, se)
+		}
+		if !strings.Contains(verdicts[i], "calibrated on the reference period's labels") {
+			t.Errorf("window %d: no calibrated estimate in %q", i, verdicts[i])
+		}
+	}
 	if fired < windows-shiftAt-1 {
 		t.Errorf("the realized accuracy fired in %d of the %d drifted windows", fired, windows-shiftAt)
 	}

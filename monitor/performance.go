@@ -3,11 +3,13 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis/evaluate"
+	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/performance"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -69,9 +71,6 @@ func (d *decider) perform(ctx context.Context) error {
 		}
 		computed[w] = len(rows)
 		rows = append(rows, r)
-		if r.Labeled == 0 {
-			continue
-		}
 		refRows, err := d.m.store.FirstPerformance(ctx, w.ModelID, w.ModelVersion, w.WindowStart, cfg.Analysis.WarmupWindows)
 		if err != nil {
 			return err
@@ -91,33 +90,37 @@ func (d *decider) perform(ctx context.Context) error {
 				ref.Add(realizedOf(&refRows[i]))
 			}
 		}
+		var verdicts []signal.Verdict
+		calibrated := math.NaN()
+		if ref != nil && ref.Scored >= uint64(cfg.Labels.Realized.MinCount) {
+			// CBPE calibrated on the reference period's labels: the
+			// window's accuracy expected from its scores, before its own
+			// labels (and next to them).
+			n, acc, v, err := d.m.store.CalibratedAccuracy(ctx, w, performance.Calibration(ref, calibrationMinCount))
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				calibrated = acc
+				vs := []evaluate.SignalVerdict{{Signal: performance.Estimated{}.Name(), Verdict: signal.Info("accuracy_calibrated", acc, math.NaN(), n,
+					fmt.Sprintf("expected from %d scores calibrated on %d labeled predictions of the reference period (standard error %.3f)", n, ref.Scored, math.Sqrt(v)))}}
+				d.add(&batch, &obs, w, end, refRowsID(refRows), vs)
+			}
+		}
+		if r.Labeled == 0 {
+			continue
+		}
 		est, err := d.m.store.SignalStatistic(ctx, w.ModelID, w.ModelVersion, w.WindowStart, performance.Estimated{}.Name(), "accuracy")
 		if err != nil {
 			return err
 		}
-		verdicts := performance.RealizedVerdicts(cfg.Labels.Realized, realizedOf(&r), ref, est)
+		verdicts = performance.RealizedVerdicts(cfg.Labels.Realized, realizedOf(&r), ref, est, calibrated)
 		vs := make([]evaluate.SignalVerdict, len(verdicts))
 		for i, v := range verdicts {
 			vs[i] = evaluate.SignalVerdict{Signal: performance.RealizedName, Verdict: v}
 		}
 		evaluate.DecideSignals(cfg.Analysis.FDR, vs)
-		refID := ""
-		if len(refRows) > 0 {
-			refID = fmt.Sprintf("labels:%s..%s", refRows[0].WindowStart.Format(time.RFC3339), refRows[len(refRows)-1].WindowEnd.Format(time.RFC3339))
-		}
-		for _, v := range vs {
-			batch.Signals = append(batch.Signals, storage.SignalRow{ModelID: w.ModelID, ModelVersion: w.ModelVersion,
-				WindowStart: w.WindowStart, WindowEnd: end, Signal: v.Signal, Subject: v.Subject,
-				Statistic: v.Statistic, PValue: v.PValue, Effect: v.Effect, Threshold: v.Threshold,
-				Severity: string(v.Severity), N: v.N, ReferenceID: refID, Evidence: v.Evidence})
-			d.m.met.setSignal(w.ModelID, w.ModelVersion, v.Signal, v.Subject, v.Statistic)
-			d.m.met.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()
-			obs = append(obs, alerting.Observation{
-				ModelID: w.ModelID, ModelVersion: w.ModelVersion, Signal: v.Signal, Subject: v.Subject,
-				WindowStart: w.WindowStart, WindowEnd: end, Severity: v.Severity,
-				Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity}},
-			})
-		}
+		d.add(&batch, &obs, w, end, refRowsID(refRows), vs)
 	}
 	if err := d.m.store.WritePerformance(ctx, rows); err != nil {
 		return fmt.Errorf("storing the performance of %d windows: %w", len(rows), err)
@@ -131,6 +134,36 @@ func (d *decider) perform(ctx context.Context) error {
 	}
 	clear(d.labeled)
 	return nil
+}
+
+// calibrationMinCount is the fewest labeled reference predictions a score
+// bin needs for its calibration (fewer: its scores are taken as they are).
+const calibrationMinCount = 10
+
+// refRowsID names the reference period of realized performance.
+func refRowsID(refRows []storage.PerformanceRow) string {
+	if len(refRows) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("labels:%s..%s", refRows[0].WindowStart.Format(time.RFC3339), refRows[len(refRows)-1].WindowEnd.Format(time.RFC3339))
+}
+
+// add appends the rows, metrics and alert observations of the verdicts vs
+// of window w.
+func (d *decider) add(batch *storage.WindowBatch, obs *[]alerting.Observation, w storage.LabeledWindow, end time.Time, refID string, vs []evaluate.SignalVerdict) {
+	for _, v := range vs {
+		batch.Signals = append(batch.Signals, storage.SignalRow{ModelID: w.ModelID, ModelVersion: w.ModelVersion,
+			WindowStart: w.WindowStart, WindowEnd: end, Signal: v.Signal, Subject: v.Subject,
+			Statistic: v.Statistic, PValue: v.PValue, Effect: v.Effect, Threshold: v.Threshold,
+			Severity: string(v.Severity), N: v.N, ReferenceID: refID, Evidence: v.Evidence})
+		d.m.met.setSignal(w.ModelID, w.ModelVersion, v.Signal, v.Subject, v.Statistic)
+		d.m.met.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()
+		*obs = append(*obs, alerting.Observation{
+			ModelID: w.ModelID, ModelVersion: w.ModelVersion, Signal: v.Signal, Subject: v.Subject,
+			WindowStart: w.WindowStart, WindowEnd: end, Severity: v.Severity,
+			Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity}},
+		})
+	}
 }
 
 // realizedOf converts a performance_windows row into the counts of

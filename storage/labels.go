@@ -382,6 +382,39 @@ FROM (`+joinedSQL+`) WHERE binary GROUP BY bin, y`, args, func(scan func(...any)
 	return r, nil
 }
 
+// calibratedSQL is the accuracy of a window's binary predictions expected from their scores mapped
+// through a calibration (an array of ScoreBins probabilities that the truth is the class predicted at
+// or above the threshold, −1 where the score itself is used): each prediction is right with
+// probability q = c when it predicts that class, 1 − c otherwise.
+const calibratedSQL = `SELECT count(), sum(q), sum(q * (1 - q)) FROM (
+    SELECT if(score >= threshold, c, 1 - c) AS q FROM (
+        SELECT score, threshold, if(cal < 0, score, cal) AS c FROM (
+            SELECT score, threshold, arrayElement(?, toUInt32(least(floor(score * 100), 99)) + 1) AS cal
+            FROM predictions FINAL
+            WHERE model_id = ? AND model_version = ? AND window_start = ?
+              AND has_score = 1 AND has_threshold = 1 AND score >= 0 AND score <= 1)))`
+
+// CalibratedAccuracy returns the number of a window's binary predictions (a score in [0, 1] and a
+// threshold), their expected accuracy through calibration (ScoreBins values, see calibratedSQL)
+// and its variance Σ q(1 − q)/n²; the accuracy is NaN without predictions.
+func (s *Store) CalibratedAccuracy(ctx context.Context, w LabeledWindow, calibration []float64) (n uint64, acc, variance float64, err error) {
+	if len(calibration) != ScoreBins {
+		return 0, math.NaN(), math.NaN(), fmt.Errorf("calibration of %d bins, want %d", len(calibration), ScoreBins)
+	}
+	var sum, v float64
+	err = s.queryRows(ctx, calibratedSQL, []any{calibration, w.ModelID, w.ModelVersion, w.WindowStart}, func(scan func(...any) error) error {
+		return scan(&n, &sum, &v)
+	})
+	if err != nil {
+		return 0, math.NaN(), math.NaN(), fmt.Errorf("estimating the calibrated accuracy of model %s version %s window %s: %w",
+			w.ModelID, w.ModelVersion, w.WindowStart.Format(time.RFC3339), err)
+	}
+	if n == 0 {
+		return 0, math.NaN(), math.NaN(), nil
+	}
+	return n, sum / float64(n), v / float64(n*n), nil
+}
+
 // PerformanceBetween returns the newest performance row of every window of a model version that
 // starts in [from, to).
 func (s *Store) PerformanceBetween(ctx context.Context, modelID, modelVersion string, from, to time.Time) ([]PerformanceRow, error) {

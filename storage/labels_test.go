@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"sort"
@@ -132,5 +133,41 @@ func TestComputePerformanceByHand(t *testing.T) {
 	b.ComputedAt = r.ComputedAt
 	if !reflect.DeepEqual(b, r) {
 		t.Errorf("read back\n%+v\nwant\n%+v", b, r)
+	}
+}
+
+// TestCalibratedAccuracyByHand: two predictions scored 0.95 (positive at
+// threshold 0.5) in a bin calibrated to 0.6, and one scored 0.15 in a bin
+// without calibration (its score is taken: right with probability 0.85):
+// accuracy (0.6 + 0.6 + 0.85)/3, variance (0.24 + 0.24 + 0.1275)/9.
+func TestCalibratedAccuracyByHand(t *testing.T) {
+	s := newTestStore(t, prometheus.NewRegistry())
+	ctx := testContext(t)
+	w := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	var preds []PredictionRow
+	for i, sc := range []float64{0.95, 0.95, 0.15} {
+		preds = append(preds, PredictionRow{ModelID: "cal", ModelVersion: "1", WindowStart: w, PredictionID: fmt.Sprint("p", i), EventTime: w,
+			PredictedClass: "x", Score: sc, HasScore: true, Threshold: 0.5, HasThreshold: true})
+	}
+	// Neither a prediction without a threshold nor one of another window counts.
+	preds = append(preds, PredictionRow{ModelID: "cal", ModelVersion: "1", WindowStart: w, PredictionID: "p9", EventTime: w, Score: 0.5, HasScore: true},
+		PredictionRow{ModelID: "cal", ModelVersion: "1", WindowStart: w.Add(time.Minute), PredictionID: "p8", EventTime: w, Score: 0.5, HasScore: true, HasThreshold: true})
+	if err := s.WritePredictions(ctx, preds); err != nil {
+		t.Fatal(err)
+	}
+	cal := make([]float64, ScoreBins)
+	for i := range cal {
+		cal[i] = -1
+	}
+	cal[95] = 0.6
+	n, acc, v, err := s.CalibratedAccuracy(ctx, LabeledWindow{"cal", "1", w}, cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || math.Abs(acc-2.05/3) > 1e-12 || math.Abs(v-0.6075/9) > 1e-12 {
+		t.Errorf("n %d accuracy %.12g variance %.12g, want 3, %.12g, %.12g", n, acc, v, 2.05/3, 0.6075/9)
+	}
+	if _, _, _, err := s.CalibratedAccuracy(ctx, LabeledWindow{"cal", "1", w}, cal[:10]); err == nil {
+		t.Error("a calibration of 10 bins was accepted")
 	}
 }

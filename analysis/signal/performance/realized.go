@@ -242,6 +242,24 @@ func (r *Realized) MAE() float64 { return ratio(r.AbsErrorSum, float64(r.Regress
 // RMSE is the root mean squared error of the regressions.
 func (r *Realized) RMSE() float64 { return math.Sqrt(ratio(r.SqErrorSum, float64(r.Regressed))) }
 
+// Calibration returns, per score bin of the reference period's binary
+// predictions, the share whose truth was the class predicted at or above
+// the threshold (histogram binning, Zadrozny and Elkan 2001): the
+// calibration of the scores that CBPE applies before estimating, as NannyML
+// calibrates on the reference period's labels. A bin with fewer than
+// minCount labeled predictions gets −1 (its scores are taken as they are).
+func Calibration(ref *Realized, minCount uint64) []float64 {
+	out := make([]float64, len(ref.BinsPositive))
+	for i := range out {
+		n := ref.BinsPositive[i] + ref.BinsNegative[i]
+		out[i] = -1
+		if n >= minCount && n > 0 {
+			out[i] = float64(ref.BinsPositive[i]) / float64(n)
+		}
+	}
+	return out
+}
+
 // RealizedVerdicts returns the realized performance of a window (subjects
 // "accuracy", "f1_macro", "f1_weighted", "roc_auc", "brier", "log_loss",
 // "ece", "mae", "rmse", "coverage"; those without data are left out) against
@@ -250,10 +268,11 @@ func (r *Realized) RMSE() float64 { return math.Sqrt(ratio(r.SqErrorSum, float64
 // Decision (accuracy only): the drop of the accuracy below the reference
 // period's, by the pooled two-proportion z-test, one-sided, with at least
 // MinCount classified predictions on each side; its effect is the drop.
-// The other subjects inform. estimated, when not NaN, is the window's
-// accuracy estimated from its scores before the labels (CBPE), shown in the
+// The other subjects inform. estimated and calibrated, when not NaN, are the
+// window's accuracy estimated from its scores before the labels (CBPE), as
+// they are and calibrated on the reference period's labels, shown in the
 // evidence next to the realized one.
-func RealizedVerdicts(cfg RealizedConfig, cur, ref *Realized, estimated float64) []signal.Verdict {
+func RealizedVerdicts(cfg RealizedConfig, cur, ref *Realized, estimated, calibrated float64) []signal.Verdict {
 	nan := math.NaN()
 	var out []signal.Verdict
 	if cur.Classified > 0 {
@@ -261,6 +280,9 @@ func RealizedVerdicts(cfg RealizedConfig, cur, ref *Realized, estimated float64)
 		evidence := fmt.Sprintf("%d of %d labeled predictions right (coverage %.3f)", cur.Correct, cur.Classified, cur.Coverage())
 		if !math.IsNaN(estimated) {
 			evidence += fmt.Sprintf("; estimated before labels %.3f", estimated)
+			if !math.IsNaN(calibrated) {
+				evidence += fmt.Sprintf(" (calibrated on the reference period's labels %.3f)", calibrated)
+			}
 		}
 		v := signal.Info("accuracy", acc, nan, cur.Classified, evidence)
 		if ref != nil && ref.Classified > 0 {

@@ -71,7 +71,7 @@ func TestRealizedAccuracyDecision(t *testing.T) {
 	cfg := DefaultRealizedConfig()
 	cur := &Realized{Predictions: 200, Labeled: 100, Classified: 100, Correct: 40}
 	ref := &Realized{Classified: 100, Correct: 50}
-	vs := RealizedVerdicts(cfg, cur, ref, 0.52)
+	vs := RealizedVerdicts(cfg, cur, ref, 0.52, 0.47)
 	acc := find(t, vs, "accuracy")
 	if !acc.Decides() {
 		t.Fatalf("accuracy does not decide: %+v", acc)
@@ -80,19 +80,19 @@ func TestRealizedAccuracyDecision(t *testing.T) {
 	near(t, "p", acc.PValue, 0.07761, 2e-5)
 	near(t, "effect", acc.Effect, 0.1, 1e-12)
 	near(t, "coverage", find(t, vs, "coverage").Statistic, 0.5, 1e-12)
-	if acc.Evidence != "40 of 100 labeled predictions right (coverage 0.500); estimated before labels 0.520; reference period 50 of 100 right (0.500)" {
+	if acc.Evidence != "40 of 100 labeled predictions right (coverage 0.500); estimated before labels 0.520 (calibrated on the reference period's labels 0.470); reference period 50 of 100 right (0.500)" {
 		t.Errorf("evidence %q", acc.Evidence)
 	}
 	// Fewer than min_count on a side: measured, not tested.
-	small := RealizedVerdicts(cfg, &Realized{Classified: 99, Correct: 10}, ref, math.NaN())
+	small := RealizedVerdicts(cfg, &Realized{Classified: 99, Correct: 10}, ref, math.NaN(), math.NaN())
 	if a := find(t, small, "accuracy"); !math.IsNaN(a.PValue) {
 		t.Errorf("p with 99 classified = %g, want NaN", a.PValue)
 	}
 	// All right on both sides: no drop, p = 1.
-	same := RealizedVerdicts(cfg, &Realized{Classified: 100, Correct: 100}, &Realized{Classified: 100, Correct: 100}, math.NaN())
+	same := RealizedVerdicts(cfg, &Realized{Classified: 100, Correct: 100}, &Realized{Classified: 100, Correct: 100}, math.NaN(), math.NaN())
 	near(t, "p when all right", find(t, same, "accuracy").PValue, 1, 0)
 	// Without a reference period: informs.
-	if a := find(t, RealizedVerdicts(cfg, cur, nil, math.NaN()), "accuracy"); a.Decides() {
+	if a := find(t, RealizedVerdicts(cfg, cur, nil, math.NaN(), math.NaN()), "accuracy"); a.Decides() {
 		t.Errorf("accuracy decides without a reference: %+v", a)
 	}
 }
@@ -115,7 +115,7 @@ func TestRealizedAccuracyNullRate(t *testing.T) {
 	const windows = 4000
 	rejected := 0
 	for range windows {
-		a := find(t, RealizedVerdicts(DefaultRealizedConfig(), draw(500), ref, math.NaN()), "accuracy")
+		a := find(t, RealizedVerdicts(DefaultRealizedConfig(), draw(500), ref, math.NaN(), math.NaN()), "accuracy")
 		if a.PValue <= 0.05 {
 			rejected++
 		}
@@ -136,4 +136,22 @@ func find(t *testing.T, vs []signal.Verdict, subject string) signal.Verdict {
 	}
 	t.Fatalf("no verdict about %q in %+v", subject, vs)
 	return signal.Verdict{}
+}
+
+// TestCalibrationByHand: bin 90 of the reference period held 8 positives
+// and 2 negatives (0.8), bin 10 one positive (below the minimum count of
+// 5), the others nothing.
+func TestCalibrationByHand(t *testing.T) {
+	ref := &Realized{BinsPositive: make([]uint64, 100), BinsNegative: make([]uint64, 100)}
+	ref.BinsPositive[90], ref.BinsNegative[90], ref.BinsPositive[10] = 8, 2, 1
+	c := Calibration(ref, 5)
+	for i, v := range c {
+		want := -1.0
+		if i == 90 {
+			want = 0.8
+		}
+		if v != want {
+			t.Errorf("bin %d: %g, want %g", i, v, want)
+		}
+	}
 }
