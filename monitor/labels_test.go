@@ -239,6 +239,13 @@ AND signal = 'estimated_performance' AND subject = 'accuracy_calibrated'`, model
 			t.Errorf("window %d: no calibrated estimate in %q", i, verdicts[i])
 		}
 	}
+	// The per-window error counts feed a DDM: it detects the drift in the
+	// drifted windows and nothing before.
+	ddm := queryRows(t, s, `SELECT toString(intDiv(toUInt32(window_start) - ?, 2)) FROM signals FINAL
+WHERE model_id = ? AND signal = 'realized_error_ddm' AND severity != 'ok' ORDER BY window_start`, uint64(start.Unix()), model)
+	if len(ddm) == 0 || ddm[0] < fmt.Sprint(shiftAt) {
+		t.Errorf("the realized error DDM detected changes in windows %v, want from window %d on", ddm, shiftAt)
+	}
 	if fired < windows-shiftAt-1 {
 		t.Errorf("the realized accuracy fired in %d of the %d drifted windows", fired, windows-shiftAt)
 	}

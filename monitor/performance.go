@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/analysis/detect"
 	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/performance"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/storage"
 )
 
@@ -120,6 +122,11 @@ func (d *decider) perform(ctx context.Context) error {
 			vs[i] = evaluate.SignalVerdict{Signal: performance.RealizedName, Verdict: v}
 		}
 		evaluate.DecideSignals(cfg.Analysis.FDR, vs)
+		ddm, err := d.errorDDM(ctx, w, rows, computed)
+		if err != nil {
+			return err
+		}
+		vs = append(vs, ddm)
 		d.add(&batch, &obs, w, end, refRowsID(refRows), vs)
 	}
 	if err := d.m.store.WritePerformance(ctx, rows); err != nil {
@@ -134,6 +141,50 @@ func (d *decider) perform(ctx context.Context) error {
 	}
 	clear(d.labeled)
 	return nil
+}
+
+// maxErrorWindows bounds the windows the realized error DDM runs over.
+const maxErrorWindows = 10000
+
+// errorDDM runs a DDM (River's semantics, at window granularity:
+// detect.DDM.UpdateCounts) over the wrong and classified labeled predictions
+// of the last maxErrorWindows windows of w's model version up to w, as
+// labeled so far (rows computed in this call as computed), and returns its
+// verdict at w: signal realized_error_ddm, the error rate since its last
+// change, a warning when it detects one at w. It runs again from the stored
+// counts each time w's labels land, so labels arriving late or out of order
+// change the counts it sees, never the order of its stream.
+func (d *decider) errorDDM(ctx context.Context, w storage.LabeledWindow, rows []storage.PerformanceRow, computed map[storage.LabeledWindow]int) (evaluate.SignalVerdict, error) {
+	recent, err := d.m.store.RecentErrors(ctx, w.ModelID, w.ModelVersion, w.WindowStart, maxErrorWindows)
+	if err != nil {
+		return evaluate.SignalVerdict{}, err
+	}
+	for i := range recent {
+		k := storage.LabeledWindow{ModelID: w.ModelID, ModelVersion: w.ModelVersion, WindowStart: recent[i].WindowStart}
+		if j, ok := computed[k]; ok {
+			recent[i].Wrong, recent[i].Classified = rows[j].Classified-rows[j].Correct, rows[j].Classified
+		}
+	}
+	cur := rows[computed[w]]
+	if len(recent) == 0 || !recent[len(recent)-1].WindowStart.Equal(w.WindowStart) {
+		recent = append(recent, storage.WindowErrors{WindowStart: w.WindowStart, Wrong: cur.Classified - cur.Correct, Classified: cur.Classified})
+	}
+	ddm, err := detect.NewDDM(detect.DefaultDDMConfig())
+	if err != nil {
+		return evaluate.SignalVerdict{}, err
+	}
+	for _, e := range recent {
+		ddm.UpdateCounts(e.Wrong, e.Classified)
+	}
+	v := signal.Info("*", ddm.ErrorRate(), math.NaN(), cur.Classified, "")
+	switch {
+	case ddm.DriftDetected():
+		v.Severity = verdict.SeverityWarning
+		v.Evidence = fmt.Sprintf("DDM over %d windows of labeled predictions detected a change: error rate %.4g", len(recent), ddm.ErrorRate())
+	case ddm.WarningDetected():
+		v.Evidence = fmt.Sprintf("DDM over %d windows of labeled predictions in its warning zone: error rate %.4g", len(recent), ddm.ErrorRate())
+	}
+	return evaluate.SignalVerdict{Signal: "realized_error_ddm", Verdict: v}, nil
 }
 
 // calibrationMinCount is the fewest labeled reference predictions a score

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -451,6 +452,36 @@ WHERE model_id = ? AND model_version = ? AND `+where, append([]any{modelID, mode
 	if err != nil {
 		return nil, fmt.Errorf("reading the performance of model %s version %s: %w", modelID, modelVersion, err)
 	}
+	return out, nil
+}
+
+// WindowErrors is the count of classified labeled predictions of one window and how many of them
+// were wrong.
+type WindowErrors struct {
+	WindowStart       time.Time
+	Wrong, Classified uint64
+}
+
+// RecentErrors returns, oldest first, the error counts of the last n windows of a model version that
+// start at or before upTo.
+func (s *Store) RecentErrors(ctx context.Context, modelID, modelVersion string, upTo time.Time, n int) ([]WindowErrors, error) {
+	var out []WindowErrors
+	err := s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt64(classified - correct), classified FROM performance_windows FINAL
+WHERE model_id = ? AND model_version = ? AND window_start <= ?
+ORDER BY window_start DESC LIMIT `+fmt.Sprint(n), []any{modelID, modelVersion, upTo}, func(scan func(...any) error) error {
+		var start uint32
+		var e WindowErrors
+		if err := scan(&start, &e.Wrong, &e.Classified); err != nil {
+			return err
+		}
+		e.WindowStart = time.Unix(int64(start), 0).UTC()
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the recent errors of model %s version %s: %w", modelID, modelVersion, err)
+	}
+	slices.Reverse(out)
 	return out, nil
 }
 

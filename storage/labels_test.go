@@ -171,3 +171,27 @@ func TestCalibratedAccuracyByHand(t *testing.T) {
 		t.Error("a calibration of 10 bins was accepted")
 	}
 }
+
+// TestRecentErrors reads the error counts of the last windows, oldest first, newest computation each.
+func TestRecentErrors(t *testing.T) {
+	s := newTestStore(t, prometheus.NewRegistry())
+	ctx := testContext(t)
+	w := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	for i := range 4 {
+		start := w.Add(time.Duration(i) * time.Minute)
+		row := PerformanceRow{ModelID: "m", ModelVersion: "1", WindowStart: start, WindowEnd: start.Add(time.Minute), Classified: 10, Correct: uint64(9 - i), Version: 2}
+		stale := row
+		stale.Correct, stale.Version = 0, 1
+		if err := s.WritePerformance(ctx, []PerformanceRow{row, stale}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.RecentErrors(ctx, "m", "1", w.Add(2*time.Minute), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []WindowErrors{{w.Add(time.Minute), 2, 10}, {w.Add(2 * time.Minute), 3, 10}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("RecentErrors = %v, want %v", got, want)
+	}
+}
