@@ -1,15 +1,24 @@
 package monitor
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"os/exec"
 	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
@@ -36,13 +45,18 @@ func cpuTime() time.Duration {
 // over 1,000,000 events with 15 features produced to the embedded broker,
 // and a consume-only kafka-go consumer over the same messages. CPU time is
 // the whole process's, broker included. Run it with -benchtime 1x (make bench).
+//
+// The embedded broker stands in for Kafka, which runs apart from the monitor
+// in production; in this process its work (fetches, the retained log of
+// telemetry and partials) is counted as the monitor's. With
+// BENCH_PIPELINE_BROKER=process the broker runs in a child process instead:
+// the pipeline and consume_only lines then count both processes' CPU time,
+// and a monitor_only line splits the pipeline's between the monitor and the
+// broker. The two processes no longer share one heap and one garbage
+// collector, so compare a run in that mode with runs in the same mode.
 func BenchmarkPipeline(b *testing.B) {
 	addr, db := benchClickHouse(b)
-	broker, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: benchPartitions})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer broker.Close()
+	broker := startBenchBroker(b)
 	ctx := context.Background()
 	sc := generator.DefaultScenario(benchModels, 15)
 	sc.Start = time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
@@ -52,7 +66,7 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	t0 := time.Now()
-	n, err := generator.Produce(ctx, broker.Brokers(), "telemetry", g, benchEvents, nil)
+	n, err := generator.Produce(ctx, broker.brokers, "telemetry", g, benchEvents, nil)
 	if err != nil || n != benchEvents {
 		b.Fatalf("produced %d: %v", n, err)
 	}
@@ -63,7 +77,7 @@ func BenchmarkPipeline(b *testing.B) {
 		// Consume only.
 		var seen atomic.Int64
 		ccfg := ingest.DefaultConfig()
-		ccfg.Brokers, ccfg.Topic, ccfg.GroupID = broker.Brokers(), "telemetry", fmt.Sprintf("bench-consume-%d", time.Now().UnixNano())
+		ccfg.Brokers, ccfg.Topic, ccfg.GroupID = broker.brokers, "telemetry", fmt.Sprintf("bench-consume-%d", time.Now().UnixNano())
 		ccfg.HeartbeatInterval, ccfg.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
 		if err := ccfg.Validate(); err != nil {
 			b.Fatal(err)
@@ -77,12 +91,12 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		cctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
-		start, cpu0 := time.Now(), cpuTime()
+		start, cpu0, bcpu0 := time.Now(), cpuTime(), broker.cpu()
 		go func() { _ = cons.Run(cctx); close(done) }()
 		for seen.Load() < benchEvents {
 			time.Sleep(5 * time.Millisecond)
 		}
-		consumeWall, consumeCPU := time.Since(start), cpuTime()-cpu0
+		consumeWall, consumeCPU := time.Since(start), cpuTime()-cpu0+broker.cpu()-bcpu0
 		cancel()
 		<-done
 		cons.Close()
@@ -92,11 +106,12 @@ func BenchmarkPipeline(b *testing.B) {
 		cfg := DefaultConfig()
 		cfg.Listen, cfg.MaxDriftSeries = "127.0.0.1:0", 1000
 		kc := &cfg.Kafka.Consumer
-		kc.Brokers, kc.Topic, kc.GroupID = broker.Brokers(), "telemetry", fmt.Sprintf("bench-pipeline-%d", time.Now().UnixNano())
+		kc.Brokers, kc.Topic, kc.GroupID = broker.brokers, "telemetry", fmt.Sprintf("bench-pipeline-%d", time.Now().UnixNano())
 		kc.HeartbeatInterval, kc.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
 		cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
 		cfg.Analysis.WindowSize = time.Minute
-		m, err := New(ctx, cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+		reg := prometheus.NewRegistry()
+		m, err := New(ctx, cfg, Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -113,7 +128,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
-		start, cpu0 = time.Now(), cpuTime()
+		start, cpu0, bcpu0 = time.Now(), cpuTime(), broker.cpu()
 		go func() { pdone <- m.Run(pctx) }()
 		for {
 			st := m.Stats()
@@ -122,7 +137,8 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		wall, cpu := time.Since(start), cpuTime()-cpu0
+		wall, selfCPU, brokerCPU := time.Since(start), cpuTime()-cpu0, broker.cpu()-bcpu0
+		cpu := selfCPU + brokerCPU
 		st := m.Stats()
 		pcancel()
 		<-pdone
@@ -131,9 +147,143 @@ func BenchmarkPipeline(b *testing.B) {
 			float64(benchEvents)/wall.Seconds(), float64(cpu.Nanoseconds())/benchEvents, st.Windows, float64(valueBytes)/benchEvents)
 		fmt.Printf("consume_only events_per_sec=%.0f cpu_ns_per_event=%.0f\n",
 			float64(benchEvents)/consumeWall.Seconds(), float64(consumeCPU.Nanoseconds())/benchEvents)
+		fmt.Printf("read_by_topic %s\n", readByTopic(reg))
+		if broker.child != nil {
+			fmt.Printf("monitor_only cpu_ns_per_event=%.0f broker_cpu_ns_per_event=%.0f\n",
+				float64(selfCPU.Nanoseconds())/benchEvents, float64(brokerCPU.Nanoseconds())/benchEvents)
+			b.ReportMetric(float64(selfCPU.Nanoseconds())/benchEvents, "monitor-cpu-ns/event")
+		}
 		b.ReportMetric(float64(benchEvents)/wall.Seconds(), "events/s")
 		b.ReportMetric(float64(valueBytes)/benchEvents, "bytes/event")
 	}
+}
+
+// readByTopic returns the messages and bytes per event the pipeline read
+// from each topic (driftwatch_ingest_messages_total and _bytes_total): the
+// telemetry, and what the two stages exchange.
+func readByTopic(reg *prometheus.Registry) string {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err.Error()
+	}
+	read := map[string][2]float64{}
+	for _, mf := range mfs {
+		i := map[string]int{"driftwatch_ingest_messages_total": 0, "driftwatch_ingest_bytes_total": 1}
+		j, ok := i[mf.GetName()]
+		if !ok {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "topic" {
+					r := read[l.GetValue()]
+					r[j] += m.GetCounter().GetValue()
+					read[l.GetValue()] = r
+				}
+			}
+		}
+	}
+	var out []string
+	for _, t := range slices.Sorted(maps.Keys(read)) {
+		out = append(out, fmt.Sprintf("%s=%.4fmsg/%.1fB", t, read[t][0]/benchEvents, read[t][1]/benchEvents))
+	}
+	return strings.Join(out, " ")
+}
+
+// benchBrokerConfig is the embedded broker of BenchmarkPipeline.
+var benchBrokerConfig = ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: benchPartitions}
+
+// benchBroker is BenchmarkPipeline's broker: embedded in this process, or
+// the embedded broker of a child process (BENCH_PIPELINE_BROKER=process).
+type benchBroker struct {
+	brokers []string
+	child   *exec.Cmd // nil when embedded here
+}
+
+// startBenchBroker starts the broker with the benchmark's topics and stops
+// it when b ends.
+func startBenchBroker(b *testing.B) *benchBroker {
+	switch mode := os.Getenv("BENCH_PIPELINE_BROKER"); mode {
+	case "", "embedded":
+		broker, err := ingest.StartEmbedded(benchBrokerConfig)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { broker.Close() })
+		return &benchBroker{brokers: broker.Brokers()}
+	case "process":
+	default:
+		b.Fatalf("BENCH_PIPELINE_BROKER=%q: want embedded or process", mode)
+	}
+	// The child is this test binary running TestBenchBrokerProcess.
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestBenchBrokerProcess$")
+	cmd.Env = append(os.Environ(), benchBrokerChild+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close() // the child closes its broker and exits
+		_ = cmd.Wait()
+	})
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		if addr, ok := strings.CutPrefix(lines.Text(), "broker "); ok {
+			go func() { _, _ = io.Copy(io.Discard, stdout) }()
+			return &benchBroker{brokers: strings.Split(addr, ","), child: cmd}
+		}
+	}
+	b.Fatalf("the broker process exited without an address: %v", lines.Err())
+	return nil
+}
+
+// cpu returns the CPU time (user and system) of the broker's process so
+// far; 0 for a broker in this process, whose time cpuTime counts.
+func (k *benchBroker) cpu() time.Duration {
+	if k.child == nil {
+		return 0
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", k.child.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields 14 and 15, utime and stime, in clock ticks (USER_HZ, 100 on
+	// Linux), after the command name in parentheses.
+	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// benchBrokerChild marks the environment of BenchmarkPipeline's broker
+// process.
+const benchBrokerChild = "DRIFTWATCH_BENCH_BROKER_CHILD"
+
+// TestBenchBrokerProcess is BenchmarkPipeline's broker in a process of its
+// own (BENCH_PIPELINE_BROKER=process): it prints "broker <address>" and
+// serves until its standard input closes. It skips unless started so.
+func TestBenchBrokerProcess(t *testing.T) {
+	if os.Getenv(benchBrokerChild) == "" {
+		t.Skip("the broker process of BenchmarkPipeline")
+	}
+	broker, err := ingest.StartEmbedded(benchBrokerConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer broker.Close()
+	fmt.Printf("broker %s\n", strings.Join(broker.Brokers(), ","))
+	_, _ = io.Copy(io.Discard, os.Stdin)
 }
 
 type countingHandler struct {

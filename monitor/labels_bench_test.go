@@ -20,7 +20,7 @@ func BenchmarkAddPrediction(b *testing.B) {
 	p := &partition{m: m, writes: make(chan *pendingWrite, 1)}
 	score, threshold := 0.73, 0.5
 	ev := telemetry.Event{PredictionID: "7f3c0b9e-2d1a-4c55-9a57-0e1f4b2c9d10", EventTime: time.Now(),
-		Model: telemetry.Model{ID: "fraud-scorer", Version: "v3"},
+		Model:      telemetry.Model{ID: "fraud-scorer", Version: "v3"},
 		Prediction: telemetry.Prediction{Score: &score, Class: "positive", Threshold: &threshold}}
 	ctx := context.Background()
 	b.ReportAllocs()

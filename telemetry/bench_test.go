@@ -42,3 +42,27 @@ func BenchmarkDecodeRejectNaN(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeGenAI decodes a GenAI call: usage, time to first chunk and
+// a finish reason, whose field is named only when the reason is refused.
+func BenchmarkDecodeGenAI(b *testing.B) {
+	ev := []byte(`{"prediction_id":"5f0c2a4e-9b1d-4e7a-8c3f-2b6d1e0a9f47","event_time":"2026-11-26T14:03:11.123Z",` +
+		`"model":{"id":"assistant","version":"2026-11-20"},"operation":"chat","features":{"numeric":{"prompt_chars":512}},` +
+		`"prediction":{"class":"answer"},"latency_ms":812.5,"llm":{"gen_ai.usage.input_tokens":431,` +
+		`"gen_ai.usage.output_tokens":187,"gen_ai.response.finish_reasons":["stop"],"gen_ai.response.time_to_first_chunk":0.21}}`)
+	d := newTestDecoder()
+	var e Event
+	if err := d.Decode(ev, &e); err != nil {
+		b.Fatal(err)
+	}
+	if e.LLM == nil || len(e.LLM.FinishReasons) != 1 {
+		b.Fatalf("bench event decoded as %+v", e.LLM)
+	}
+	b.SetBytes(int64(len(ev)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(ev, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

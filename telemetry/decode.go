@@ -217,14 +217,21 @@ func (d *Decoder) checkEvent(e *Event) *RejectError {
 			return tooLong(f.name, len(f.v), vmax)
 		}
 	}
-	if rj := checkIdentifiers("prediction_id", e.PredictionID, "model.id", e.Model.ID, "model.version", e.Model.Version,
-		"operation", e.Operation, "principal.enduser.id", e.Principal.EndUserID, "principal.service", e.Principal.Service,
-		"principal.tenant", e.Principal.Tenant); rj != nil {
-		return rj
+	// The fields are named only when one breaks the policy.
+	pr := &e.Principal
+	if !(ValidIdentifier(e.PredictionID) && ValidIdentifier(e.Model.ID) && ValidIdentifier(e.Model.Version) &&
+		ValidIdentifier(e.Operation) && ValidIdentifier(pr.EndUserID) && ValidIdentifier(pr.Service) && ValidIdentifier(pr.Tenant)) {
+		if rj := checkIdentifiers("prediction_id", e.PredictionID, "model.id", e.Model.ID, "model.version", e.Model.Version,
+			"operation", e.Operation, "principal.enduser.id", pr.EndUserID, "principal.service", pr.Service,
+			"principal.tenant", pr.Tenant); rj != nil {
+			return rj
+		}
 	}
-	if rj := checkValues("principal.client.address", e.Principal.ClientAddress, "prediction.class", e.Prediction.Class,
-		"error.type", e.ErrorType); rj != nil {
-		return rj
+	if !(ValidValue(pr.ClientAddress) && ValidValue(e.Prediction.Class) && ValidValue(e.ErrorType)) {
+		if rj := checkValues("principal.client.address", pr.ClientAddress, "prediction.class", e.Prediction.Class,
+			"error.type", e.ErrorType); rj != nil {
+			return rj
+		}
 	}
 	if rj := d.checkFeatures(&e.Features); rj != nil {
 		return rj
@@ -369,8 +376,8 @@ func (d *Decoder) checkLLM(l *LLM) *RejectError {
 		if len(r) > d.lim.MaxValueLength {
 			return tooLong(fmt.Sprintf("llm.gen_ai.response.finish_reasons[%d]", i), len(r), d.lim.MaxValueLength)
 		}
-		if rj := checkValue(fmt.Sprintf("llm.gen_ai.response.finish_reasons[%d]", i), r); rj != nil {
-			return rj
+		if !ValidValue(r) { // the field is named only for a rejection
+			return checkValue(fmt.Sprintf("llm.gen_ai.response.finish_reasons[%d]", i), r)
 		}
 	}
 	return nil

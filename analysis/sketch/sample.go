@@ -25,9 +25,10 @@ type Sample struct {
 }
 
 // NewSample returns an empty sample of capacity k. It reserves nothing: its
-// memory grows with the observations it keeps (16 bytes each, at most k),
-// so that a window of a few events costs a few bytes whatever k is, and
-// stops allocating once it holds k.
+// memory grows with the observations it keeps (16 bytes each, room for at
+// most twice as many and never for more than k), so that a window of a few
+// events costs a few bytes whatever k is, and stops allocating once it holds
+// k.
 func NewSample(k int) Sample {
 	return Sample{k: k}
 }
@@ -63,17 +64,30 @@ func (s *Sample) InKeyOrder() []float64 {
 // Add offers value v with key. It does not allocate once the sample has
 // reached its capacity.
 func (s *Sample) Add(key uint64, v float64) {
-	if len(s.keys) < s.k {
+	if n := len(s.keys); n < s.k {
+		if n == cap(s.keys) {
+			s.grow()
+		}
 		s.keys = append(s.keys, key)
 		s.vals = append(s.vals, v)
-		s.up(len(s.keys) - 1)
+		s.up(n)
 		return
 	}
 	if s.k == 0 || key >= s.keys[0] {
 		return
 	}
-	s.keys[0], s.vals[0] = key, v
-	s.down(0)
+	s.down(0, key, v)
+}
+
+// grow doubles the room of s (at least 4 observations, at most k), so that
+// filling a sample of capacity k copies fewer than k observations in all:
+// append alone grows large slices by a quarter at a time.
+func (s *Sample) grow() {
+	c := min(max(2*cap(s.keys), 4), s.k)
+	keys, vals := make([]uint64, len(s.keys), c), make([]float64, len(s.vals), c)
+	copy(keys, s.keys)
+	copy(vals, s.vals)
+	s.keys, s.vals = keys, vals
 }
 
 // Merge adds every observation of o to s.
@@ -87,41 +101,45 @@ func (s *Sample) Merge(o *Sample) {
 // in linear time.
 func (s *Sample) heapify() {
 	for i := len(s.keys)/2 - 1; i >= 0; i-- {
-		s.down(i)
+		s.down(i, s.keys[i], s.vals[i])
 	}
 }
 
+// up moves the observation at i up to its place in the heap. It moves the
+// parents down into the hole instead of swapping at each level: the heap
+// ends as swapping would leave it, with half the writes.
 func (s *Sample) up(i int) {
+	key, v := s.keys[i], s.vals[i]
 	for i > 0 {
 		p := (i - 1) / 2
-		if s.keys[p] >= s.keys[i] {
-			return
+		if s.keys[p] >= key {
+			break
 		}
-		s.swap(i, p)
+		s.keys[i], s.vals[i] = s.keys[p], s.vals[p]
 		i = p
 	}
+	s.keys[i], s.vals[i] = key, v
 }
 
-func (s *Sample) down(i int) {
-	n := len(s.keys)
+// down puts key and v, which replace the observation at i, in their place
+// below i, moving the larger children up into the hole (as up does).
+func (s *Sample) down(i int, key uint64, v float64) {
+	keys, vals := s.keys, s.vals[:len(s.keys)]
+	n := len(keys)
 	for {
 		l := 2*i + 1
-		if l >= n {
-			return
+		if l >= n || l < 0 {
+			break
 		}
 		c := l
-		if r := l + 1; r < n && s.keys[r] > s.keys[l] {
+		if r := l + 1; r < n && keys[r] > keys[l] {
 			c = r
 		}
-		if s.keys[i] >= s.keys[c] {
-			return
+		if key >= keys[c] {
+			break
 		}
-		s.swap(i, c)
+		keys[i], vals[i] = keys[c], vals[c]
 		i = c
 	}
-}
-
-func (s *Sample) swap(i, j int) {
-	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
-	s.vals[i], s.vals[j] = s.vals[j], s.vals[i]
+	keys[i], vals[i] = key, v
 }

@@ -217,3 +217,23 @@ func TestSampleGrowsWithTheData(t *testing.T) {
 		t.Fatalf("a full sample allocates %v times per Add", a)
 	}
 }
+
+// BenchmarkSampleAdd measures the bottom-k sample over the 10,000 events of
+// a window: with a capacity of 1,000 (a window against a reference: full
+// after a tenth, then replacing) and of 10,000 (a warm-up window: growing).
+func BenchmarkSampleAdd(b *testing.B) {
+	for _, k := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
+			b.ReportAllocs()
+			key := uint64(1)
+			for b.Loop() {
+				s := NewSample(k)
+				for range 10000 {
+					key = key*6364136223846793005 + 1442695040888963407
+					s.Add(key, float64(key>>40))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/10000, "ns/add")
+		})
+	}
+}

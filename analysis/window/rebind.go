@@ -36,13 +36,14 @@ func (w *Window) Rebind(ref *reference.Reference) bool {
 	}
 	w.Ref = ref
 	k := w.cfg.SampleSize
-	w.numEdges = w.numEdges[:0]
+	w.numEdges, w.numScan = w.numEdges[:0], w.numScan[:0]
 	for i, name := range w.NumericNames() {
 		var edges []float64
 		if nr := ref.Numeric[name]; nr != nil {
 			edges = nr.Edges
 		}
 		w.numEdges = append(w.numEdges, edges)
+		w.numScan = append(w.numScan, scannable(edges))
 		old := &w.Numeric[i]
 		s := sketch.Numeric{Count: old.Count, Mean: old.Mean, M2: old.M2, Min: old.Min, Max: old.Max, Sample: sketch.NewSample(k)}
 		if edges != nil {

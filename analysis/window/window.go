@@ -60,6 +60,7 @@ type Window struct {
 	pending  []*telemetry.Event // events of the current batch, for the signals
 	sch      *schema
 	numEdges [][]float64
+	numScan  []bool // binIndex may scan numEdges[i]
 	catIdx   []*sketch.CategoryIndex
 	cfg      *analysis.Config
 	startMs  int64
@@ -115,6 +116,7 @@ func (w *Window) grow() {
 			}
 		}
 		w.numEdges = append(w.numEdges, edges)
+		w.numScan = append(w.numScan, scannable(edges))
 		// Warm-up windows sample as much as a reference keeps, so that merging
 		// them gives the reference's uniform sample.
 		k := w.cfg.SampleSize
@@ -206,9 +208,45 @@ func (w *Window) observeNumeric(name string, v float64, key uint64) {
 	}
 	bin := 0
 	if edges := w.numEdges[i]; edges != nil {
-		bin = stat.BinIndex(edges, v)
+		bin = binIndex(edges, v, w.numScan[i])
 	}
 	w.Numeric[i].Observe(v, key, bin)
+}
+
+// maxScanEdges bounds the edges binIndex counts one by one.
+const maxScanEdges = 32
+
+// binIndex returns stat.BinIndex(edges, v). With scan (scannable(edges):
+// a few sorted edges, as a reference's deciles) it counts the edges below v
+// without branching, which a binary search over random values cannot do:
+// the same count, since the edges below v are then a prefix.
+func binIndex(edges []float64, v float64, scan bool) int {
+	if !scan {
+		return stat.BinIndex(edges, v)
+	}
+	n := 0
+	for _, e := range edges {
+		below := 0
+		if e < v {
+			below = 1
+		}
+		n += below
+	}
+	return n
+}
+
+// scannable reports whether binIndex may count edges one by one: at most
+// maxScanEdges of them, in non-decreasing order (no NaN).
+func scannable(edges []float64) bool {
+	if len(edges) > maxScanEdges {
+		return false
+	}
+	for i := 1; i < len(edges); i++ {
+		if !(edges[i-1] <= edges[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *Window) observeCategorical(name, v string) {

@@ -10,6 +10,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
@@ -110,5 +111,36 @@ func TestReferenceDecilesAndCategories(t *testing.T) {
 	}
 	if ref.ID == "" || ref.ID != ref.Hash() {
 		t.Fatalf("reference id %q", ref.ID)
+	}
+}
+
+// TestBinIndexAgreesWithTheBinarySearch: the window's scan over a few
+// sorted edges bins every value as stat.BinIndex does, ties, infinities and
+// NaN included; unsorted edges are searched.
+func TestBinIndexAgreesWithTheBinarySearch(t *testing.T) {
+	inf, nan := math.Inf(1), math.NaN()
+	many := make([]float64, maxScanEdges+1)
+	for i := range many {
+		many[i] = float64(i)
+	}
+	cases := []struct {
+		edges []float64
+		scan  bool
+	}{
+		{nil, true}, {[]float64{0}, true}, {[]float64{-1, 1}, true}, {[]float64{1, 1, 2}, true},
+		{[]float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9}, true}, {[]float64{-inf, 0, inf}, true},
+		{[]float64{3, 1, 2}, false}, {[]float64{1, nan, 2}, false}, {many[:maxScanEdges], true}, {many, false},
+	}
+	values := []float64{-inf, -2, -1, -0.5, 0, 0.05, 0.1, 0.15, 0.5, 0.9, 0.95, 1, 1.5, 2, 3, 31, 32, 33, inf, nan, math.Copysign(0, -1)}
+	for _, c := range cases {
+		edges, scan := c.edges, scannable(c.edges)
+		if scan != c.scan {
+			t.Errorf("scannable(%v) = %v, want %v", edges, scan, c.scan)
+		}
+		for _, v := range values {
+			if got, want := binIndex(edges, v, scan), stat.BinIndex(edges, v); got != want {
+				t.Errorf("binIndex(%v, %v) = %d, want %d", edges, v, got, want)
+			}
+		}
 	}
 }

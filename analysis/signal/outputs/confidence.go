@@ -77,15 +77,33 @@ func confidenceOf(e *telemetry.Event) (float64, bool) {
 	return 0, false
 }
 
+// confidenceAndEntropyOf returns what confidenceOf and entropyOf return, in
+// one pass over the class probabilities.
+func confidenceAndEntropyOf(e *telemetry.Event) (c float64, ok bool, h float64, hok bool) {
+	k := len(e.Prediction.Probabilities)
+	if k <= 1 {
+		c, ok = confidenceOf(e)
+		h, hok = entropyOf(e)
+		return c, ok, h, hok
+	}
+	for _, p := range e.Prediction.Probabilities {
+		c = max(c, p)
+		if p > 0 {
+			h -= p * math.Log(p)
+		}
+	}
+	return c, true, min(max(h/math.Log(float64(k)), 0), 1), true
+}
+
 func (p *confidences) Observe(events []*telemetry.Event) {
 	for _, e := range events {
-		c, ok := confidenceOf(e)
+		c, ok, h, hok := confidenceAndEntropyOf(e)
 		if !ok {
 			continue
 		}
 		key := sketch.SampleKey(e.PredictionID)
 		p.s.Observe(c, key, 0)
-		if h, ok := entropyOf(e); ok {
+		if hok {
 			p.h.Observe(h, key, 0)
 		}
 	}
