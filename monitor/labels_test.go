@@ -268,3 +268,79 @@ func queryFloat(t *testing.T, s *storage.Store, sql string, args ...any) float64
 	}
 	return v
 }
+
+// TestConceptDriftScenario runs the generator's concept-drift scenario
+// through Kafka, the monitor and ClickHouse: two models whose labels come 3 s
+// of event time after their predictions, interleaved with the telemetry as
+// `driftwatch generate --labels-topic` sends them; from the sixth window on,
+// 30% of the first model's truths turn while its inputs and scores do not
+// move. Its realized accuracy fires in the first shifted window already and
+// in at least 3 of the 4 shifted windows, never before; the clean model
+// raises no realized-performance verdict at all.
+func TestConceptDriftScenario(t *testing.T) {
+	addr, db := testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq", "labels"}, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := hostileConfig(e.Brokers(), addr, db)
+	cfg.Analysis.WarmupWindows = 2
+	cfg.Kafka.LabelsTopic = "labels"
+	m := runHostile(t, ctx, cfg)
+
+	const windows, shiftAt = 10, 5
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	sc := generator.DefaultScenario(2, 6)
+	sc.Start, sc.EventStep, sc.KeyByPrediction = start, time.Millisecond, true
+	sc.Labels = &generator.Labels{Delay: 3 * time.Second}
+	drifted, clean := sc.Models[0].ID, sc.Models[1].ID
+	if sc.Shift, err = generator.ShiftFor(generator.ScenarioConceptDrift, drifted, shiftAt*cfg.Analysis.WindowSize, 0); err != nil {
+		t.Fatal(err)
+	}
+	g, err := generator.New(sc, 21)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past the last window's end plus the lateness, so that it closes.
+	n := windows*2000 + 1500
+	p, err := generator.ProduceWith(ctx, e.Brokers(), "telemetry", g, n, generator.ProduceOptions{LabelsTopic: "labels"}, nil)
+	if err != nil || p.Events != n || p.Labels == 0 {
+		t.Fatalf("produced %+v: %v", p, err)
+	}
+	s := m.Store()
+	verdicts := func() uint64 {
+		return queryUint(t, s, `SELECT count() FROM signals FINAL WHERE signal = 'realized_performance' AND subject = 'accuracy'
+AND toUInt32(window_start) < ?`, uint64(start.Add(windows*cfg.Analysis.WindowSize).Unix()))
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for verdicts() < 2*windows {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d realized accuracy verdicts, want %d", verdicts(), 2*windows)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // the last labels' computations
+	shiftStart := uint64(start.Add(shiftAt * cfg.Analysis.WindowSize).Unix())
+	fired := queryRows(t, s, `SELECT concat(model_id, ' ', signal, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, 2))) FROM signals FINAL
+WHERE signal IN ('realized_performance', 'realized_error_ddm') AND severity != 'ok' ORDER BY model_id, window_start`, uint64(start.Unix()))
+	t.Logf("fired: %v", fired)
+	for _, f := range fired {
+		if strings.HasPrefix(f, clean+" ") {
+			t.Errorf("the clean model fired: %s", f)
+		}
+	}
+	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE model_id = ? AND signal = 'realized_performance' AND severity != 'ok'
+AND toUInt32(window_start) < ?`, drifted, shiftStart); n != 0 {
+		t.Errorf("%s: the realized accuracy fired %d times before the drift", drifted, n)
+	}
+	right := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE model_id = ? AND signal = 'realized_performance' AND subject = 'accuracy'
+AND severity != 'ok' AND toUInt32(window_start) >= ? AND toUInt32(window_start) < ?`, drifted, shiftStart, uint64(start.Add(windows*cfg.Analysis.WindowSize).Unix()))
+	first := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE model_id = ? AND signal = 'realized_performance' AND subject = 'accuracy'
+AND severity != 'ok' AND toUInt32(window_start) = ?`, drifted, shiftStart)
+	if right < windows-shiftAt-1 || first != 1 {
+		t.Errorf("%s: the realized accuracy fired in %d of the %d shifted windows (first: %d)", drifted, right, windows-shiftAt, first)
+	}
+}

@@ -168,10 +168,28 @@ func (r *Realized) Classes() []ClassScores {
 // weighted F1 (by support), as scikit-learn's f1_score with
 // zero_division=0.
 func (r *Realized) F1() (macro, weighted float64) {
+	return r.average(func(c ClassScores) float64 { return c.F1 })
+}
+
+// Precision returns the macro and weighted precision, as scikit-learn's
+// precision_score with zero_division=0.
+func (r *Realized) Precision() (macro, weighted float64) {
+	return r.average(func(c ClassScores) float64 { return c.Precision })
+}
+
+// Recall returns the macro and weighted recall, as scikit-learn's
+// recall_score with zero_division=0.
+func (r *Realized) Recall() (macro, weighted float64) {
+	return r.average(func(c ClassScores) float64 { return c.Recall })
+}
+
+// average returns the mean of score over the classes (NaN counting 0) and
+// its mean weighted by support.
+func (r *Realized) average(score func(ClassScores) float64) (macro, weighted float64) {
 	var sum, wsum, support float64
 	n := 0
 	for _, c := range r.Classes() {
-		f := c.F1
+		f := score(c)
 		if math.IsNaN(f) {
 			f = 0
 		}
@@ -261,7 +279,8 @@ func Calibration(ref *Realized, minCount uint64) []float64 {
 }
 
 // RealizedVerdicts returns the realized performance of a window (subjects
-// "accuracy", "f1_macro", "f1_weighted", "roc_auc", "brier", "log_loss",
+// "accuracy", "f1_macro", "f1_weighted", "precision_macro",
+// "precision_weighted", "recall_macro", "recall_weighted", "roc_auc", "brier", "log_loss",
 // "ece", "mae", "rmse", "coverage"; those without data are left out) against
 // ref, the sum of the reference period's windows (nil: none yet).
 //
@@ -301,8 +320,13 @@ func RealizedVerdicts(cfg RealizedConfig, cur, ref *Realized, estimated, calibra
 				fmt.Sprintf("%s; reference period %d of %d right (%.3f)", evidence, ref.Correct, ref.Classified, ref.Accuracy()))
 		}
 		out = append(out, v)
-		macro, weighted := cur.F1()
-		out = append(out, signal.Info("f1_macro", macro, nan, cur.Classified, ""), signal.Info("f1_weighted", weighted, nan, cur.Classified, ""))
+		for _, m := range []struct {
+			name string
+			f    func() (float64, float64)
+		}{{"f1", cur.F1}, {"precision", cur.Precision}, {"recall", cur.Recall}} {
+			macro, weighted := m.f()
+			out = append(out, signal.Info(m.name+"_macro", macro, nan, cur.Classified, ""), signal.Info(m.name+"_weighted", weighted, nan, cur.Classified, ""))
+		}
 	}
 	if cur.Scored > 0 {
 		out = append(out,

@@ -20,21 +20,20 @@ func near(t *testing.T, name string, got, want, tol float64) {
 // roc_auc_score via roc_curve), whose published values are the reference.
 func TestRealizedAgainstScikitLearn(t *testing.T) {
 	// y_true = [0, 1, 2, 0, 1, 2], y_pred = [0, 2, 1, 0, 0, 1]:
-	// f1_score macro 0.2666…, weighted 0.2666…; precision macro 0.2222…;
-	// recall macro 0.3333….
+	// f1_score macro 0.2666…, weighted 0.2666…; precision_score macro and
+	// weighted 0.2222…; recall_score macro and weighted 0.3333….
 	r := Realized{Classified: 6, Correct: 2, Confusion: map[[2]string]uint64{
 		{"0", "0"}: 2, {"1", "2"}: 1, {"2", "1"}: 2, {"1", "0"}: 1,
 	}}
 	macro, weighted := r.F1()
 	near(t, "f1 macro", macro, 0.26666666666666666, 1e-12)
 	near(t, "f1 weighted", weighted, 0.26666666666666666, 1e-12)
-	var prec, rec float64
-	for _, c := range r.Classes() {
-		prec += c.Precision
-		rec += c.Recall
-	}
-	near(t, "precision macro", prec/3, 0.2222222222222222, 1e-12)
-	near(t, "recall macro", rec/3, 0.3333333333333333, 1e-12)
+	pm, pw := r.Precision()
+	rm, rw := r.Recall()
+	near(t, "precision macro", pm, 0.2222222222222222, 1e-12)
+	near(t, "precision weighted", pw, 0.2222222222222222, 1e-12)
+	near(t, "recall macro", rm, 0.3333333333333333, 1e-12)
+	near(t, "recall weighted", rw, 0.3333333333333333, 1e-12)
 	near(t, "accuracy", r.Accuracy(), 1.0/3, 1e-12)
 
 	// roc_curve's example: y = [0, 0, 1, 1], scores [0.1, 0.4, 0.35, 0.8]:
