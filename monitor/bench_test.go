@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
@@ -53,7 +54,8 @@ func cpuTime() time.Duration {
 // the pipeline and consume_only lines then count both processes' CPU time,
 // and a monitor_only line splits the pipeline's between the monitor and the
 // broker. The two processes no longer share one heap and one garbage
-// collector, so compare a run in that mode with runs in the same mode.
+// collector, so compare a run in that mode with runs in the same mode. With
+// BENCH_PIPELINE_SIGNALS=off no signal is registered (input drift only).
 func BenchmarkPipeline(b *testing.B) {
 	addr, db := benchClickHouse(b)
 	broker := startBenchBroker(b)
@@ -111,7 +113,11 @@ func BenchmarkPipeline(b *testing.B) {
 		cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
 		cfg.Analysis.WindowSize = time.Minute
 		reg := prometheus.NewRegistry()
-		m, err := New(ctx, cfg, Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+		opt := Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)}
+		if os.Getenv("BENCH_PIPELINE_SIGNALS") == "off" {
+			opt.Signals = []signal.Signal{} // input drift only: what the signals cost
+		}
+		m, err := New(ctx, cfg, opt)
 		if err != nil {
 			b.Fatal(err)
 		}
