@@ -14,6 +14,7 @@ import (
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/analysis/signal/llm"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/signal/performance"
@@ -108,6 +109,17 @@ type SignalsConfig struct {
 	// Performance is the performance estimated from the scores of binary
 	// classifiers (estimated_performance, docs/signals.md). Default: enabled.
 	Performance PerformanceConfig `yaml:"performance"`
+	// Access are the caller signals: caller_volume (docs/signals.md).
+	// Default: disabled while the access signals are being built.
+	Access AccessConfig `yaml:"access"`
+}
+
+// AccessConfig is the access signals' switch and configuration.
+type AccessConfig struct {
+	// Enabled registers the access signals. Default: false
+	Enabled bool `yaml:"enabled"`
+	// Config sets their bounds and levels, at the same level.
+	Config access.Config `yaml:",inline"`
 }
 
 // PerformanceConfig is the estimated performance's switch and configuration.
@@ -145,6 +157,9 @@ func (c SignalsConfig) List() []signal.Signal {
 	}
 	if c.Performance.Enabled {
 		out = append(out, performance.Estimated{Config: c.Performance.Config})
+	}
+	if c.Access.Enabled {
+		out = append(out, access.Volume{Config: c.Access.Config})
 	}
 	return out
 }
@@ -209,6 +224,7 @@ func DefaultConfig() Config {
 			Outputs:     OutputsConfig{Enabled: true, Config: outputs.DefaultConfig()},
 			LLM:         LLMConfig{Enabled: true, Config: llm.DefaultConfig()},
 			Performance: PerformanceConfig{Enabled: true, Config: performance.DefaultConfig()},
+			Access:      AccessConfig{Config: access.DefaultConfig()},
 		},
 		Labels: LabelsConfig{MaxDelay: 30 * 24 * time.Hour, PredictionBatch: 10000, Realized: performance.DefaultRealizedConfig()},
 	}
@@ -267,6 +283,7 @@ func (c Config) Validate() error {
 		{"signals.outputs", c.Signals.Outputs.Config.Validate},
 		{"signals.llm", c.Signals.LLM.Config.Validate},
 		{"signals.performance", c.Signals.Performance.Config.Validate},
+		{"signals.access", c.Signals.Access.Config.Validate},
 		{"labels", c.Labels.Validate},
 		{"alerting", c.Alerting.Validate},
 		{"limits", c.Limits.Validate},

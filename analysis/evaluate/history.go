@@ -9,6 +9,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/detect"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
 )
 
@@ -16,10 +17,6 @@ import (
 // window's calls with a 0/1 outcome (a failure, a refusal): their counts
 // feed a DDM across windows.
 var BitSignals = []string{"error_rate", "refusal_rate"}
-
-// madScale makes the median absolute deviation a consistent estimate of the
-// standard deviation of normal data (1/Φ⁻¹(3/4)).
-const madScale = 1.4826
 
 // signalSeries is the history of one statistic (model version, signal,
 // subject) across windows: its last HistoryWindows values, or a DDM on its
@@ -115,10 +112,10 @@ func (e *Evidence) historyVerdict(se *signalSeries, v SignalVerdict) SignalVerdi
 	row := SignalVerdict{Signal: v.Signal + "_history", Verdict: signal.Info(v.Subject, nan, nan, v.N, "")}
 	row.AdjustedP = nan
 	if len(se.values) == e.cfg.HistoryWindows {
-		med, mad := medianMAD(se.values)
+		med, mad := stat.MedianMAD(se.values)
 		row.Evidence = fmt.Sprintf("%.4g against a median of %.4g (MAD %.3g) over the previous %d windows", v.Statistic, med, mad, len(se.values))
 		if mad > 0 {
-			z := (v.Statistic - med) / (madScale * mad)
+			z := (v.Statistic - med) / (stat.MADScale * mad)
 			row.Statistic, row.Effect, row.Threshold = z, math.Abs(z), e.cfg.HistoryLevel
 			if math.Abs(z) >= e.cfg.HistoryLevel {
 				row.Severity = verdict.SeverityWarning
@@ -146,26 +143,4 @@ func (e *Evidence) ddmVerdict(se *signalSeries, v SignalVerdict) SignalVerdict {
 		row.Evidence = fmt.Sprintf("DDM warning zone: rate %.4g since its last change", se.ddm.ErrorRate())
 	}
 	return row
-}
-
-// medianMAD returns the median of xs and the median of their absolute
-// deviations from it (numpy's median: the mean of the middle two of an even
-// count).
-func medianMAD(xs []float64) (med, mad float64) {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	med = middle(s)
-	for i, x := range s {
-		s[i] = math.Abs(x - med)
-	}
-	slices.Sort(s)
-	return med, middle(s)
-}
-
-func middle(s []float64) float64 {
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }

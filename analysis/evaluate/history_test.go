@@ -8,6 +8,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
 )
 
@@ -32,7 +33,7 @@ func findSignal(out []SignalVerdict, name string) *SignalVerdict {
 
 // TestHistoryRobustZByHand: the previous five latencies 10, 12, 11, 13, 50
 // have median 12 and MAD 1 (deviations 2, 0, 1, 1, 38), so 17.5 is
-// z = 5.5/1.4826 = 3.7097: a warning at 3.5; 16 (z 2.698) is not.
+// z = 5.5/1.482602 = 3.7097: a warning at 3.5; 16 (z 2.698) is not.
 func TestHistoryRobustZByHand(t *testing.T) {
 	e := historyEvidence(5, 3.5)
 	m := analysis.ModelKey{ID: "m", Version: "1"}
@@ -45,17 +46,17 @@ func TestHistoryRobustZByHand(t *testing.T) {
 	}
 	out := e.History(m, t0.Add(5*time.Minute), []SignalVerdict{decided("latency", "*", 17.5, 100)})
 	h := findSignal(out, "latency_history")
-	if h == nil || math.Abs(h.Statistic-5.5/1.4826) > 1e-12 || h.Severity != verdict.SeverityWarning || h.Threshold != 3.5 {
-		t.Fatalf("robust z = %+v, want %.6f, a warning", h, 5.5/1.4826)
+	if h == nil || math.Abs(h.Statistic-5.5/stat.MADScale) > 1e-12 || h.Severity != verdict.SeverityWarning || h.Threshold != 3.5 {
+		t.Fatalf("robust z = %+v, want %.6f, a warning", h, 5.5/stat.MADScale)
 	}
 	// The ring now holds 12, 11, 13, 50, 17.5: median 13, deviations 1, 2, 0, 37, 4.5: MAD 2.
 	out = e.History(m, t0.Add(6*time.Minute), []SignalVerdict{decided("latency", "*", 16, 100)})
-	if h := findSignal(out, "latency_history"); h == nil || math.Abs(h.Statistic-3/(2*1.4826)) > 1e-12 || h.Severity != verdict.SeverityOK {
-		t.Fatalf("robust z = %+v, want %.6f, ok", h, 3/(2*1.4826))
+	if h := findSignal(out, "latency_history"); h == nil || math.Abs(h.Statistic-3/(2*stat.MADScale)) > 1e-12 || h.Severity != verdict.SeverityOK {
+		t.Fatalf("robust z = %+v, want %.6f, ok", h, 3/(2*stat.MADScale))
 	}
 	// A window read again gets the same verdict and does not move the ring.
 	again := e.History(m, t0.Add(6*time.Minute), []SignalVerdict{decided("latency", "*", 99, 100)})
-	if h := findSignal(again, "latency_history"); h == nil || math.Abs(h.Statistic-3/(2*1.4826)) > 1e-12 {
+	if h := findSignal(again, "latency_history"); h == nil || math.Abs(h.Statistic-3/(2*stat.MADScale)) > 1e-12 {
 		t.Fatalf("re-read window: %+v", again)
 	}
 	// Verdicts that only inform have no history.

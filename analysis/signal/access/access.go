@@ -1,0 +1,215 @@
+// Package access holds the signals about who calls a model: per-caller
+// request patterns that model extraction, scraping and probing leave. The
+// first is caller_volume: callers whose volume in a window stands out from
+// the population of callers, with memory bounded by a Space-Saving summary
+// of the heaviest callers whatever their number.
+package access
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// Principal fields a caller can be named by, most specific first.
+const (
+	FieldEndUser = "enduser.id"
+	FieldClient  = "client.address"
+	FieldService = "service"
+	FieldTenant  = "tenant"
+)
+
+// Config configures the access signals.
+type Config struct {
+	// CallerFields name the caller: the first of these principal fields an
+	// event has. Default: enduser.id, client.address, service, tenant.
+	CallerFields []string `yaml:"caller_fields"`
+	// MaxCallers bounds the callers counted per window and partition (a
+	// Space-Saving summary: about 90 bytes per caller plus its name); the
+	// others share the smallest counters, whose overcount is recorded.
+	// Default: 1000.
+	MaxCallers int `yaml:"max_callers"`
+	// MaxSubjects bounds the callers named in a window's verdicts, the
+	// most outstanding first. Default: 16.
+	MaxSubjects int `yaml:"max_subjects"`
+	// MinCount is the fewest calls of a caller in a window before its
+	// volume is judged. Default: 100.
+	MinCount int `yaml:"min_count"`
+	// VolumeLevel is the robust z of a caller's volume against the
+	// window's callers (median and median absolute deviation of their
+	// counts) at which it is a warning. Volume alone is never critical: a
+	// batch service is heavy and benign. Default: 5.
+	VolumeLevel float64 `yaml:"volume_level"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{CallerFields: []string{FieldEndUser, FieldClient, FieldService, FieldTenant}, MaxCallers: 1000, MaxSubjects: 16,
+		MinCount: 100, VolumeLevel: 5}
+}
+
+// Validate names the first invalid field.
+func (c Config) Validate() error {
+	if len(c.CallerFields) == 0 {
+		return fmt.Errorf("caller_fields: name at least one of %s, %s, %s, %s", FieldEndUser, FieldClient, FieldService, FieldTenant)
+	}
+	for _, f := range c.CallerFields {
+		if !slices.Contains([]string{FieldEndUser, FieldClient, FieldService, FieldTenant}, f) {
+			return fmt.Errorf("caller_fields: %q is not one of %s, %s, %s, %s", f, FieldEndUser, FieldClient, FieldService, FieldTenant)
+		}
+	}
+	switch {
+	case c.MaxCallers < 1 || c.MaxCallers > 1_000_000:
+		return fmt.Errorf("max_callers: must be in [1, 1000000], got %d", c.MaxCallers)
+	case c.MaxSubjects < 1 || c.MaxSubjects > 1000:
+		return fmt.Errorf("max_subjects: must be in [1, 1000], got %d", c.MaxSubjects)
+	case c.MinCount < 1:
+		return fmt.Errorf("min_count: must be positive, got %d", c.MinCount)
+	case !(c.VolumeLevel > 0) || math.IsInf(c.VolumeLevel, 0):
+		return fmt.Errorf("volume_level: must be positive, got %g", c.VolumeLevel)
+	}
+	return nil
+}
+
+// Caller returns the caller of e: its first non-empty principal field of
+// fields, "" when it has none.
+func Caller(e *telemetry.Event, fields []string) string {
+	p := &e.Principal
+	for _, f := range fields {
+		var v string
+		switch f {
+		case FieldEndUser:
+			v = p.EndUserID
+		case FieldClient:
+			v = p.ClientAddress
+		case FieldService:
+			v = p.Service
+		case FieldTenant:
+			v = p.Tenant
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Volume is caller_volume: per window, the calls of each caller counted
+// in a Space-Saving summary of MaxCallers counters (exact while the
+// window's callers are fewer; a caller whose calls exceed 1/MaxCallers of
+// the window's always has a counter).
+//
+// Verdicts: "*" informs (statistic: the callers counted; evidence: the
+// heaviest caller's share and the anonymous calls); then, for at most
+// MaxSubjects callers with at least MinCount calls, the most outstanding
+// first, one per caller whose robust z against the window's callers,
+// z = (count − median)/(1.4826·MAD) over the counted callers' counts (the
+// scale at least √median, the Poisson spread, so that a population of equal
+// callers does not make every difference infinite), reaches VolumeLevel: a
+// warning, never critical (volume alone does not say abuse; a benign batch
+// service is heavy too), its evidence saying whether the caller was among
+// the reference period's callers. Verdicts carry no p-value: the robust z
+// is an outlier rule, not a calibrated test.
+type Volume struct{ Config Config }
+
+// Name returns "caller_volume".
+func (Volume) Name() string { return "caller_volume" }
+
+// NewPartial returns an empty partial.
+func (s Volume) NewPartial() signal.Partial {
+	return &callers{h: sketch.NewHeavyHitters(s.Config.MaxCallers), fields: s.Config.CallerFields}
+}
+
+type callers struct {
+	h         *sketch.HeavyHitters
+	anonymous uint64 // calls without a caller
+	fields    []string
+}
+
+func (p *callers) Observe(events []*telemetry.Event) {
+	for _, e := range events {
+		c := Caller(e, p.fields)
+		if c == "" {
+			p.anonymous++
+			continue
+		}
+		p.h.Add(c, 1)
+	}
+}
+
+func (p *callers) Merge(o signal.Partial) {
+	q := o.(*callers)
+	p.h.Merge(q.h)
+	p.anonymous += q.anonymous
+}
+
+func (p *callers) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, p.anonymous)
+	return p.h.AppendBinary(b)
+}
+
+func (p *callers) Decode(d *sketch.Decoder) {
+	p.anonymous = d.Uvarint()
+	p.h.Decode(d)
+}
+
+// Score returns the window's caller verdicts.
+func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
+	c := cur.(*callers)
+	total := c.h.N + c.anonymous
+	if total == 0 {
+		return nil
+	}
+	nan := math.NaN()
+	top := c.h.Top()
+	summary := fmt.Sprintf("%d callers counted, %d anonymous calls", len(top), c.anonymous)
+	if len(top) > 0 {
+		summary = fmt.Sprintf("%d callers counted; heaviest %q with %d of %d calls; %d anonymous calls", len(top), top[0].Key, top[0].Count, total, c.anonymous)
+	}
+	out := []signal.Verdict{signal.Info("*", float64(len(top)), nan, total, summary)}
+	if len(top) < 3 {
+		return out
+	}
+	counts := make([]float64, len(top))
+	for i, h := range top {
+		counts[i] = float64(h.Count)
+	}
+	med, mad := stat.MedianMAD(counts)
+	scale := math.Max(stat.MADScale*mad, math.Sqrt(med))
+	var refCallers *sketch.HeavyHitters
+	if ref != nil {
+		refCallers = ref.(*callers).h
+	}
+	named := 0
+	for _, h := range top { // the largest count first: the largest z first
+		if named == s.Config.MaxSubjects || h.Count < uint64(s.Config.MinCount) {
+			break
+		}
+		z := (float64(h.Count) - med) / scale
+		if z < s.Config.VolumeLevel {
+			break
+		}
+		named++
+		seen := "no reference period to compare with"
+		if refCallers != nil {
+			if rc, _ := refCallers.Count(h.Key); rc > 0 {
+				seen = fmt.Sprintf("%d calls in the reference period", rc)
+			} else {
+				seen = "not among the reference period's callers"
+			}
+		}
+		v := signal.Info(h.Key, float64(h.Count), z, h.Count,
+			fmt.Sprintf("%d calls (%.1f%% of %d; up to %d overcounted) against a median caller's %.0f; %s", h.Count,
+				100*float64(h.Count)/float64(total), total, h.Err, med, seen))
+		v.Threshold, v.Severity = s.Config.VolumeLevel, verdict.SeverityWarning
+		out = append(out, v)
+	}
+	return out
+}

@@ -1,0 +1,231 @@
+package sketch
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+)
+
+// HeavyHitters counts events per key (a caller) in at most Capacity
+// counters with the Space-Saving algorithm (Metwally, Agrawal and El Abbadi,
+// 2005): a key without a counter takes over the smallest one when all are
+// taken, inheriting its count as its possible overcount (Err). Every key
+// whose true count exceeds N/Capacity has a counter, and a counter's Count
+// overestimates its key's true count by at most its Err. Merging follows
+// Agarwal et al. (2012), "Mergeable summaries", so the guarantees hold for
+// the merge of any split of the events: with fewer distinct keys than
+// Capacity in total, counts are exact and the merge does not depend on the
+// split. Memory is bounded by Capacity, whatever the number of keys.
+type HeavyHitters struct {
+	// N counts every event observed; Capacity bounds the counters.
+	N        uint64
+	Capacity int
+	heap     []hitter       // min-heap on (Count, key descending)
+	index    map[string]int // key → position in heap
+}
+
+type hitter struct {
+	key        string
+	count, err uint64
+}
+
+// Hitter is one counted key.
+type Hitter struct {
+	Key string
+	// Count is the key's counted events, at most Err more than its true
+	// count.
+	Count, Err uint64
+}
+
+// NewHeavyHitters returns an empty state of capacity counters.
+func NewHeavyHitters(capacity int) *HeavyHitters {
+	return &HeavyHitters{Capacity: max(capacity, 1), index: make(map[string]int)}
+}
+
+// less orders the heap: the smallest count first, ties by the larger key
+// (so that equal counts evict in an order that does not depend on arrival).
+func (h *HeavyHitters) less(i, j int) bool {
+	a, b := &h.heap[i], &h.heap[j]
+	if a.count != b.count {
+		return a.count < b.count
+	}
+	return a.key > b.key
+}
+
+func (h *HeavyHitters) swap(i, j int) {
+	h.heap[i], h.heap[j] = h.heap[j], h.heap[i]
+	h.index[h.heap[i].key] = i
+	h.index[h.heap[j].key] = j
+}
+
+func (h *HeavyHitters) down(i int) {
+	n := len(h.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h.swap(i, m)
+		i = m
+	}
+}
+
+func (h *HeavyHitters) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h.swap(i, p)
+		i = p
+	}
+}
+
+// Add counts n events of key. Once the state is full it does not allocate
+// for a key it already counts.
+func (h *HeavyHitters) Add(key string, n uint64) {
+	h.N += n
+	h.add(key, n, 0)
+}
+
+// add counts n events of key with a possible overcount err.
+func (h *HeavyHitters) add(key string, n, err uint64) {
+	if i, ok := h.index[key]; ok {
+		h.heap[i].count += n
+		h.heap[i].err += err
+		h.down(i)
+		return
+	}
+	if len(h.heap) < h.Capacity {
+		h.heap = append(h.heap, hitter{key: key, count: n, err: err})
+		h.index[key] = len(h.heap) - 1
+		h.up(len(h.heap) - 1)
+		return
+	}
+	// Full: the key takes over the smallest counter.
+	min := h.heap[0]
+	delete(h.index, min.key)
+	h.heap[0] = hitter{key: key, count: min.count + n, err: min.count + err}
+	h.index[key] = 0
+	h.down(0)
+}
+
+// floor is what a key without a counter may have had: the smallest count
+// when every counter is taken, else 0.
+func (h *HeavyHitters) floor() uint64 {
+	if len(h.heap) < h.Capacity || len(h.heap) == 0 {
+		return 0
+	}
+	return h.heap[0].count
+}
+
+// Merge adds o (of the same capacity): each key's count is the sum of its
+// counts, a side that does not count it adding its floor (to count and
+// error); the Capacity largest are kept.
+func (h *HeavyHitters) Merge(o *HeavyHitters) {
+	f1, f2 := h.floor(), o.floor()
+	all := make(map[string]hitter, len(h.heap)+len(o.heap))
+	for _, x := range h.heap {
+		all[x.key] = hitter{key: x.key, count: x.count + f2, err: x.err + f2}
+	}
+	for _, x := range o.heap {
+		if y, ok := all[x.key]; ok {
+			all[x.key] = hitter{key: x.key, count: y.count - f2 + x.count, err: y.err - f2 + x.err}
+		} else {
+			all[x.key] = hitter{key: x.key, count: x.count + f1, err: x.err + f1}
+		}
+	}
+	merged := make([]hitter, 0, len(all))
+	for _, x := range all {
+		merged = append(merged, x)
+	}
+	slices.SortFunc(merged, func(a, b hitter) int {
+		if c := cmp.Compare(b.count, a.count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	n := h.N + o.N
+	*h = *NewHeavyHitters(h.Capacity)
+	h.N = n
+	for _, x := range merged[:min(len(merged), h.Capacity)] {
+		h.heap = append(h.heap, x)
+		h.index[x.key] = len(h.heap) - 1
+		h.up(len(h.heap) - 1)
+	}
+}
+
+// Top returns the counted keys, the largest count first (ties by key).
+func (h *HeavyHitters) Top() []Hitter {
+	out := make([]Hitter, len(h.heap))
+	for i, x := range h.heap {
+		out[i] = Hitter{Key: x.key, Count: x.count, Err: x.err}
+	}
+	slices.SortFunc(out, func(a, b Hitter) int {
+		if c := cmp.Compare(b.Count, a.Count); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return out
+}
+
+// Len returns the number of counted keys.
+func (h *HeavyHitters) Len() int { return len(h.heap) }
+
+// Count returns key's counted events and possible overcount (0, 0 when it
+// has no counter).
+func (h *HeavyHitters) Count(key string) (count, err uint64) {
+	if i, ok := h.index[key]; ok {
+		return h.heap[i].count, h.heap[i].err
+	}
+	return 0, 0
+}
+
+// AppendBinary appends N and the counters, in Top's order.
+func (h *HeavyHitters) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, h.N)
+	top := h.Top()
+	b = binary.AppendUvarint(b, uint64(len(top)))
+	for _, x := range top {
+		b = AppendString(b, x.Key)
+		b = binary.AppendUvarint(b, x.Count)
+		b = binary.AppendUvarint(b, x.Err)
+	}
+	return b
+}
+
+// Decode reads what AppendBinary wrote into an empty state of the same
+// capacity, checking the bound and the counts (Err ≤ Count, and the counts,
+// less their errors, at most N).
+func (h *HeavyHitters) Decode(d *Decoder) {
+	h.N = d.Uvarint()
+	m := d.Count(h.Capacity, "heavy hitters")
+	var exact uint64
+	for range m {
+		key, count, err := d.String(), d.Uvarint(), d.Uvarint()
+		if d.Err() != nil {
+			return
+		}
+		if _, dup := h.index[key]; dup || err > count {
+			d.Fail(fmt.Sprintf("heavy hitter %q counted twice or overcounted", key))
+			return
+		}
+		exact += count - err
+		if exact > h.N {
+			d.Fail(fmt.Sprintf("heavy hitters count more than the %d events", h.N))
+			return
+		}
+		h.heap = append(h.heap, hitter{key: key, count: count, err: err})
+		h.index[key] = len(h.heap) - 1
+		h.up(len(h.heap) - 1)
+	}
+}

@@ -1,0 +1,145 @@
+package sketch
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"runtime"
+	"testing"
+)
+
+// TestHeavyHittersExactBelowCapacity: with fewer keys than counters the
+// counts are exact, and the merge of any split equals one state of all.
+func TestHeavyHittersExactBelowCapacity(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := make([]string, 5000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("caller-", rng.IntN(300))
+	}
+	all := NewHeavyHitters(500)
+	parts := []*HeavyHitters{NewHeavyHitters(500), NewHeavyHitters(500), NewHeavyHitters(500)}
+	truth := map[string]uint64{}
+	for i, k := range keys {
+		all.Add(k, 1)
+		parts[i%3].Add(k, 1)
+		truth[k]++
+	}
+	merged := NewHeavyHitters(500)
+	for _, p := range parts {
+		merged.Merge(p)
+	}
+	if !reflect.DeepEqual(merged.Top(), all.Top()) || merged.N != all.N {
+		t.Fatal("the merge of three splits differs from one state of every event")
+	}
+	for _, h := range all.Top() {
+		if h.Count != truth[h.Key] || h.Err != 0 {
+			t.Fatalf("%s: count %d (err %d), true %d", h.Key, h.Count, h.Err, truth[h.Key])
+		}
+	}
+}
+
+// TestHeavyHittersGuarantee streams 20 heavy callers among 100,000 one-off
+// ones into 64 counters, split over 4 states and merged: every caller whose
+// true count exceeds N/64 is counted, and each count overestimates the true
+// one by at most its error.
+func TestHeavyHittersGuarantee(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	parts := make([]*HeavyHitters, 4)
+	for i := range parts {
+		parts[i] = NewHeavyHitters(64)
+	}
+	truth := map[string]uint64{}
+	for i := range 200000 {
+		k := fmt.Sprint("once-", i)
+		if rng.IntN(2) == 0 {
+			k = fmt.Sprint("heavy-", rng.IntN(20))
+		}
+		truth[k]++
+		parts[rng.IntN(4)].Add(k, 1)
+	}
+	m := NewHeavyHitters(64)
+	for _, p := range parts {
+		m.Merge(p)
+	}
+	for k, c := range truth {
+		got, err := m.Count(k)
+		if c > m.N/64 && got == 0 {
+			t.Errorf("%s: %d of %d events, not counted", k, c, m.N)
+		}
+		if got > 0 && (got < c || got-err > c) {
+			t.Errorf("%s: count %d, error %d, true %d", k, got, err, c)
+		}
+	}
+	if m.Len() != 64 || m.N != 200000 {
+		t.Errorf("%d counters, N %d", m.Len(), m.N)
+	}
+}
+
+// TestHeavyHittersCodec round-trips a state and refuses hostile encodings.
+func TestHeavyHittersCodec(t *testing.T) {
+	h := NewHeavyHitters(3)
+	for i, k := range []string{"a", "b", "c", "d", "a", "a", "b"} {
+		h.Add(k, uint64(i%2+1))
+	}
+	b := h.AppendBinary(nil)
+	back := NewHeavyHitters(3)
+	d := NewDecoder(b)
+	back.Decode(d)
+	if d.Err() != nil || !reflect.DeepEqual(back.Top(), h.Top()) || back.N != h.N {
+		t.Fatalf("round trip: %v %v, want %v", back.Top(), d.Err(), h.Top())
+	}
+	for name, bad := range map[string][]byte{
+		"too many":      NewHeavyHitters(5).appendAll("a", "b", "c", "d"),
+		"more than N":   {1, 1, 1, 'a', 5, 0},
+		"error > count": {9, 1, 1, 'a', 1, 2},
+		"twice":         {9, 2, 1, 'a', 1, 0, 1, 'a', 1, 0},
+	} {
+		d := NewDecoder(bad)
+		NewHeavyHitters(3).Decode(d)
+		if d.Err() == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}
+
+func (h *HeavyHitters) appendAll(keys ...string) []byte {
+	for _, k := range keys {
+		h.Add(k, 1)
+	}
+	return h.AppendBinary(nil)
+}
+
+// BenchmarkHeavyHittersCallers observes events of 10,000 to 1,000,000
+// distinct callers (a few heavy ones among them) into 1,000 counters: the
+// memory the state holds (retained_bytes) stays flat, and the steady state
+// allocates nothing per event.
+func BenchmarkHeavyHittersCallers(b *testing.B) {
+	for _, distinct := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprint(distinct), func(b *testing.B) {
+			keys := make([]string, distinct)
+			for i := range keys {
+				keys[i] = fmt.Sprintf("user-%07d", i)
+			}
+			rng := rand.New(rand.NewPCG(5, 6))
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			h := NewHeavyHitters(1000)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				k := keys[rng.IntN(distinct)]
+				if rng.IntN(4) == 0 {
+					k = keys[rng.IntN(10)]
+				}
+				h.Add(k, 1)
+			}
+			b.StopTimer()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)), "retained_bytes")
+			runtime.KeepAlive(h)
+			runtime.KeepAlive(keys)
+		})
+	}
+}

@@ -1,0 +1,85 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/driftwatch/driftwatch/ingest"
+)
+
+// TestCallerVolumeEndToEnd sends, over 3 partitions keyed by prediction id,
+// six windows of 20 callers making 50 calls each; from the fourth window a
+// new caller makes 600 calls per window. caller_volume names it (a warning,
+// never critical, saying it was not among the reference period's callers)
+// in each of those windows and names no one else.
+func TestCallerVolumeEndToEnd(t *testing.T) {
+	addr, db := testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := hostileConfig(e.Brokers(), addr, db)
+	cfg.Analysis.WarmupWindows = 2
+	cfg.Signals.Access.Enabled = true
+	m := runHostile(t, ctx, cfg)
+
+	const windows, from = 6, 3
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	var msgs []kafka.Message
+	n := 0
+	event := func(caller string, at time.Time) {
+		b, err := json.Marshal(map[string]any{"prediction_id": fmt.Sprint("p-", n), "event_time": at.Format(time.RFC3339Nano),
+			"model": map[string]any{"id": "api", "version": "1"}, "principal": map[string]any{"enduser.id": caller},
+			"features": map[string]any{"numeric": map[string]any{"x": float64(n % 7)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, kafka.Message{Key: []byte(fmt.Sprint("p-", n)), Value: b})
+		n++
+	}
+	for w := range windows + 1 { // the last one closes the others
+		ws := start.Add(time.Duration(w) * cfg.Analysis.WindowSize)
+		for i := range 1000 {
+			event(fmt.Sprint("user-", i%20), ws.Add(time.Duration(i)*time.Millisecond))
+		}
+		if w >= from && w < windows {
+			for i := range 600 {
+				event("harvester", ws.Add(time.Duration(i)*time.Millisecond+500*time.Microsecond))
+			}
+		}
+	}
+	wr := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", Balancer: &kafka.Murmur2Balancer{}, BatchSize: 1000,
+		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer wr.Close()
+	if err := wr.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	s := m.Store()
+	deadline := time.Now().Add(90 * time.Second)
+	for queryUint(t, s, "SELECT count() FROM model_windows FINAL") < windows {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d windows decided, want %d", queryUint(t, s, "SELECT count() FROM model_windows FINAL"), windows)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	named := queryRows(t, s, `SELECT concat(toString(intDiv(toUInt32(window_start) - ?, 2)), ' ', subject, ' ', severity, ' ', evidence) FROM signals FINAL
+WHERE signal = 'caller_volume' AND subject != '*' ORDER BY window_start, subject`, uint64(start.Unix()))
+	t.Logf("named: %v", named)
+	if len(named) != windows-from {
+		t.Fatalf("%d callers named, want the harvester in %d windows: %v", len(named), windows-from, named)
+	}
+	for i, v := range named {
+		if !strings.HasPrefix(v, fmt.Sprintf("%d harvester warning 600 calls", from+i)) || !strings.Contains(v, "not among the reference period's callers") {
+			t.Errorf("window %d: %q", from+i, v)
+		}
+	}
+}
