@@ -14,10 +14,11 @@ import (
 )
 
 // TestCallerVolumeEndToEnd sends, over 3 partitions keyed by prediction id,
-// six windows of 20 callers making 50 calls each; from the fourth window a
+// six windows of 10 callers making 100 calls each; from the fourth window a
 // new caller makes 600 calls per window. caller_volume names it (a warning,
 // never critical, saying it was not among the reference period's callers)
-// in each of those windows and names no one else.
+// in each of those windows and names no one else; its calls crowd the
+// decision boundary, which caller_probing finds critical, for it alone.
 func TestCallerVolumeEndToEnd(t *testing.T) {
 	addr, db := testClickHouse(t)
 	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 3})
@@ -36,10 +37,11 @@ func TestCallerVolumeEndToEnd(t *testing.T) {
 	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	var msgs []kafka.Message
 	n := 0
-	event := func(caller string, at time.Time) {
+	event := func(caller string, at time.Time, score float64) {
 		b, err := json.Marshal(map[string]any{"prediction_id": fmt.Sprint("p-", n), "event_time": at.Format(time.RFC3339Nano),
 			"model": map[string]any{"id": "api", "version": "1"}, "principal": map[string]any{"enduser.id": caller},
-			"features": map[string]any{"numeric": map[string]any{"x": float64(n % 7)}}})
+			"features":   map[string]any{"numeric": map[string]any{"x": float64(n % 7)}},
+			"prediction": map[string]any{"score": score, "threshold": 0.5}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,11 +51,17 @@ func TestCallerVolumeEndToEnd(t *testing.T) {
 	for w := range windows + 1 { // the last one closes the others
 		ws := start.Add(time.Duration(w) * cfg.Analysis.WindowSize)
 		for i := range 1000 {
-			event(fmt.Sprint("user-", i%20), ws.Add(time.Duration(i)*time.Millisecond))
+			// About 5% of the ordinary calls land near the threshold.
+			score := 0.9 - 0.7*float64(i%2) // 0.9 or 0.2, far from the threshold
+			if (i/10)%20 == 7 {
+				score = 0.52
+			}
+			event(fmt.Sprint("user-", i%10), ws.Add(time.Duration(i)*time.Millisecond), score)
 		}
 		if w >= from && w < windows {
+			// The harvester probes the decision boundary.
 			for i := range 600 {
-				event("harvester", ws.Add(time.Duration(i)*time.Millisecond+500*time.Microsecond))
+				event("harvester", ws.Add(time.Duration(i)*time.Millisecond+500*time.Microsecond), 0.49+0.02*float64(i%2))
 			}
 		}
 	}
@@ -81,5 +89,16 @@ WHERE signal = 'caller_volume' AND subject != '*' ORDER BY window_start, subject
 		if !strings.HasPrefix(v, fmt.Sprintf("%d harvester warning 600 calls", from+i)) || !strings.Contains(v, "not among the reference period's callers") {
 			t.Errorf("window %d: %q", from+i, v)
 		}
+	}
+	// It also probes the decision boundary: caller_probing is critical for
+	// it in each of those windows, and for no one else in any.
+	probing := queryRows(t, s, `SELECT concat(toString(intDiv(toUInt32(window_start) - ?, 2)), ' ', subject, ' ', severity) FROM signals FINAL
+WHERE signal = 'caller_probing' AND subject != '*' AND severity != 'ok' ORDER BY window_start, subject`, uint64(start.Unix()))
+	want := []string{}
+	for w := from; w < windows; w++ {
+		want = append(want, fmt.Sprintf("%d harvester critical", w))
+	}
+	if fmt.Sprint(probing) != fmt.Sprint(want) {
+		t.Errorf("caller_probing fired %v, want %v", probing, want)
 	}
 }

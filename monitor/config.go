@@ -109,7 +109,8 @@ type SignalsConfig struct {
 	// Performance is the performance estimated from the scores of binary
 	// classifiers (estimated_performance, docs/signals.md). Default: enabled.
 	Performance PerformanceConfig `yaml:"performance"`
-	// Access are the caller signals: caller_volume (docs/signals.md).
+	// Access are the caller signals: caller_volume, caller_probing
+	// (docs/signals.md).
 	// Default: disabled while the access signals are being built.
 	Access AccessConfig `yaml:"access"`
 }
@@ -159,7 +160,7 @@ func (c SignalsConfig) List() []signal.Signal {
 		out = append(out, performance.Estimated{Config: c.Performance.Config})
 	}
 	if c.Access.Enabled {
-		out = append(out, access.Volume{Config: c.Access.Config})
+		out = append(out, access.Volume{Config: c.Access.Config}, access.Probing{Config: c.Access.Config})
 	}
 	return out
 }

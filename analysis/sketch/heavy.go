@@ -26,8 +26,8 @@ type HeavyHitters struct {
 }
 
 type hitter struct {
-	key        string
-	count, err uint64
+	key             string
+	count, err, aux uint64
 }
 
 // Hitter is one counted key.
@@ -36,6 +36,10 @@ type Hitter struct {
 	// Count is the key's counted events, at most Err more than its true
 	// count.
 	Count, Err uint64
+	// Aux counts a property of the key's events (e.g. calls near the
+	// decision threshold) since the key has its counter: exact for the
+	// Count − Err events counted under the key, none of the inherited ones.
+	Aux uint64
 }
 
 // NewHeavyHitters returns an empty state of capacity counters.
@@ -91,21 +95,25 @@ func (h *HeavyHitters) up(i int) {
 
 // Add counts n events of key. Once the state is full it does not allocate
 // for a key it already counts.
-func (h *HeavyHitters) Add(key string, n uint64) {
+func (h *HeavyHitters) Add(key string, n uint64) { h.AddWith(key, n, 0) }
+
+// AddWith counts n events of key, aux of them with the counted property.
+func (h *HeavyHitters) AddWith(key string, n, aux uint64) {
 	h.N += n
-	h.add(key, n, 0)
+	h.add(key, n, 0, aux)
 }
 
 // add counts n events of key with a possible overcount err.
-func (h *HeavyHitters) add(key string, n, err uint64) {
+func (h *HeavyHitters) add(key string, n, err, aux uint64) {
 	if i, ok := h.index[key]; ok {
 		h.heap[i].count += n
 		h.heap[i].err += err
+		h.heap[i].aux += aux
 		h.down(i)
 		return
 	}
 	if len(h.heap) < h.Capacity {
-		h.heap = append(h.heap, hitter{key: key, count: n, err: err})
+		h.heap = append(h.heap, hitter{key: key, count: n, err: err, aux: aux})
 		h.index[key] = len(h.heap) - 1
 		h.up(len(h.heap) - 1)
 		return
@@ -113,7 +121,7 @@ func (h *HeavyHitters) add(key string, n, err uint64) {
 	// Full: the key takes over the smallest counter.
 	min := h.heap[0]
 	delete(h.index, min.key)
-	h.heap[0] = hitter{key: key, count: min.count + n, err: min.count + err}
+	h.heap[0] = hitter{key: key, count: min.count + n, err: min.count + err, aux: aux}
 	h.index[key] = 0
 	h.down(0)
 }
@@ -134,13 +142,13 @@ func (h *HeavyHitters) Merge(o *HeavyHitters) {
 	f1, f2 := h.floor(), o.floor()
 	all := make(map[string]hitter, len(h.heap)+len(o.heap))
 	for _, x := range h.heap {
-		all[x.key] = hitter{key: x.key, count: x.count + f2, err: x.err + f2}
+		all[x.key] = hitter{key: x.key, count: x.count + f2, err: x.err + f2, aux: x.aux}
 	}
 	for _, x := range o.heap {
 		if y, ok := all[x.key]; ok {
-			all[x.key] = hitter{key: x.key, count: y.count - f2 + x.count, err: y.err - f2 + x.err}
+			all[x.key] = hitter{key: x.key, count: y.count - f2 + x.count, err: y.err - f2 + x.err, aux: y.aux + x.aux}
 		} else {
-			all[x.key] = hitter{key: x.key, count: x.count + f1, err: x.err + f1}
+			all[x.key] = hitter{key: x.key, count: x.count + f1, err: x.err + f1, aux: x.aux}
 		}
 	}
 	merged := make([]hitter, 0, len(all))
@@ -167,7 +175,7 @@ func (h *HeavyHitters) Merge(o *HeavyHitters) {
 func (h *HeavyHitters) Top() []Hitter {
 	out := make([]Hitter, len(h.heap))
 	for i, x := range h.heap {
-		out[i] = Hitter{Key: x.key, Count: x.count, Err: x.err}
+		out[i] = Hitter{Key: x.key, Count: x.count, Err: x.err, Aux: x.aux}
 	}
 	slices.SortFunc(out, func(a, b Hitter) int {
 		if c := cmp.Compare(b.Count, a.Count); c != 0 {
@@ -199,23 +207,24 @@ func (h *HeavyHitters) AppendBinary(b []byte) []byte {
 		b = AppendString(b, x.Key)
 		b = binary.AppendUvarint(b, x.Count)
 		b = binary.AppendUvarint(b, x.Err)
+		b = binary.AppendUvarint(b, x.Aux)
 	}
 	return b
 }
 
 // Decode reads what AppendBinary wrote into an empty state of the same
-// capacity, checking the bound and the counts (Err ≤ Count, and the counts,
-// less their errors, at most N).
+// capacity, checking the bound and the counts (Err ≤ Count, Aux ≤ Count −
+// Err, and the counts, less their errors, at most N).
 func (h *HeavyHitters) Decode(d *Decoder) {
 	h.N = d.Uvarint()
 	m := d.Count(h.Capacity, "heavy hitters")
 	var exact uint64
 	for range m {
-		key, count, err := d.String(), d.Uvarint(), d.Uvarint()
+		key, count, err, aux := d.String(), d.Uvarint(), d.Uvarint(), d.Uvarint()
 		if d.Err() != nil {
 			return
 		}
-		if _, dup := h.index[key]; dup || err > count {
+		if _, dup := h.index[key]; dup || err > count || aux > count-err {
 			d.Fail(fmt.Sprintf("heavy hitter %q counted twice or overcounted", key))
 			return
 		}
@@ -224,7 +233,7 @@ func (h *HeavyHitters) Decode(d *Decoder) {
 			d.Fail(fmt.Sprintf("heavy hitters count more than the %d events", h.N))
 			return
 		}
-		h.heap = append(h.heap, hitter{key: key, count: count, err: err})
+		h.heap = append(h.heap, hitter{key: key, count: count, err: err, aux: aux})
 		h.index[key] = len(h.heap) - 1
 		h.up(len(h.heap) - 1)
 	}

@@ -143,3 +143,22 @@ func BenchmarkHeavyHittersCallers(b *testing.B) {
 		})
 	}
 }
+
+// TestHeavyHittersAux: the counted property adds up exactly below capacity,
+// merges by sum, and starts at zero for a key that takes over a counter.
+func TestHeavyHittersAux(t *testing.T) {
+	a, b := NewHeavyHitters(2), NewHeavyHitters(2)
+	a.AddWith("x", 5, 2)
+	b.AddWith("x", 3, 3)
+	b.AddWith("y", 1, 1)
+	a.Merge(b)
+	if c, err := a.Count("x"); c != 8 || err != 0 || a.Top()[0].Aux != 5 {
+		t.Fatalf("merged x: %+v", a.Top())
+	}
+	a.AddWith("z", 1, 1) // takes over y's counter (count 1)
+	for _, h := range a.Top() {
+		if h.Key == "z" && (h.Count != 2 || h.Err != 1 || h.Aux != 1) {
+			t.Errorf("z took over y's counter: %+v", h)
+		}
+	}
+}

@@ -1,8 +1,9 @@
 // Package access holds the signals about who calls a model: per-caller
-// request patterns that model extraction, scraping and probing leave. The
-// first is caller_volume: callers whose volume in a window stands out from
-// the population of callers, with memory bounded by a Space-Saving summary
-// of the heaviest callers whatever their number.
+// request patterns that model extraction, scraping and probing leave:
+// caller_volume (callers whose volume in a window stands out from the
+// population of callers) and caller_probing (callers whose calls crowd the
+// decision boundary), each with memory bounded by a Space-Saving summary of
+// the heaviest callers whatever their number.
 package access
 
 import (
@@ -12,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
@@ -47,12 +49,18 @@ type Config struct {
 	// counts) at which it is a warning. Volume alone is never critical: a
 	// batch service is heavy and benign. Default: 5.
 	VolumeLevel float64 `yaml:"volume_level"`
+	// ProbeMargin is the distance of a score from its threshold that
+	// counts as a probe of the decision boundary. Default: 0.05.
+	ProbeMargin float64 `yaml:"probe_margin"`
+	// Probing levels the excess of a caller's share of probes over the
+	// other callers' (0.1: ten more in a hundred calls). Default: 0.1 / 0.3.
+	Probing outputs.Levels `yaml:"probing"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{CallerFields: []string{FieldEndUser, FieldClient, FieldService, FieldTenant}, MaxCallers: 1000, MaxSubjects: 16,
-		MinCount: 100, VolumeLevel: 5}
+		MinCount: 100, VolumeLevel: 5, ProbeMargin: 0.05, Probing: outputs.Levels{Warning: 0.1, Critical: 0.3}}
 }
 
 // Validate names the first invalid field.
@@ -74,6 +82,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("min_count: must be positive, got %d", c.MinCount)
 	case !(c.VolumeLevel > 0) || math.IsInf(c.VolumeLevel, 0):
 		return fmt.Errorf("volume_level: must be positive, got %g", c.VolumeLevel)
+	case !(c.ProbeMargin > 0 && c.ProbeMargin < 1):
+		return fmt.Errorf("probe_margin: must be in (0, 1), got %g", c.ProbeMargin)
+	}
+	if err := c.Probing.Validate(); err != nil {
+		return fmt.Errorf("probing: %w", err)
 	}
 	return nil
 }

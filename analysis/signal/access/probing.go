@@ -1,0 +1,168 @@
+package access
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/mathext"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// Probing is caller_probing: boundary probing, the pattern of model
+// extraction and of attacks that search for inputs the model barely
+// accepts. Per window, the scored calls (prediction.score and
+// prediction.threshold) of each caller are counted in a Space-Saving
+// summary of MaxCallers counters, with those within ProbeMargin of the
+// threshold (probes).
+//
+// Decision, per caller with at least MinCount scored calls counted under
+// its own counter (Count − Err: the calls whose probes are known): the
+// one-sided exact binomial test of its probes against the other callers'
+// probe share p₀ (P(X ≥ k) for X ~ Binomial(n, p₀)), Benjamini–Hochberg
+// across the callers tested, the MaxSubjects smallest adjusted p-values
+// reported (and adjusted again with the window's other decisions); effect:
+// the caller's probe share minus p₀. Boundary probing is an output pattern,
+// so it may be critical. "*" informs with the population's probe share.
+type Probing struct{ Config Config }
+
+// Name returns "caller_probing".
+func (Probing) Name() string { return "caller_probing" }
+
+// NewPartial returns an empty partial.
+func (s Probing) NewPartial() signal.Partial {
+	return &probes{h: sketch.NewHeavyHitters(s.Config.MaxCallers), fields: s.Config.CallerFields, margin: s.Config.ProbeMargin}
+}
+
+type probes struct {
+	h            *sketch.HeavyHitters // scored calls per caller; Aux: probes
+	scored, near uint64               // every scored call and probe, callers or not
+	fields       []string
+	margin       float64
+}
+
+func (p *probes) Observe(events []*telemetry.Event) {
+	for _, e := range events {
+		sc, th := e.Prediction.Score, e.Prediction.Threshold
+		if sc == nil || th == nil {
+			continue
+		}
+		var near uint64
+		if math.Abs(*sc-*th) <= p.margin {
+			near = 1
+		}
+		p.scored++
+		p.near += near
+		if c := Caller(e, p.fields); c != "" {
+			p.h.AddWith(c, 1, near)
+		}
+	}
+}
+
+func (p *probes) Merge(o signal.Partial) {
+	q := o.(*probes)
+	p.h.Merge(q.h)
+	p.scored += q.scored
+	p.near += q.near
+}
+
+func (p *probes) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, p.scored)
+	b = binary.AppendUvarint(b, p.near)
+	return p.h.AppendBinary(b)
+}
+
+func (p *probes) Decode(d *sketch.Decoder) {
+	p.scored, p.near = d.Uvarint(), d.Uvarint()
+	if d.Err() == nil && p.near > p.scored {
+		d.Fail(fmt.Sprintf("%d probes of %d scored calls", p.near, p.scored))
+		return
+	}
+	p.h.Decode(d)
+	if d.Err() == nil && p.h.N > p.scored {
+		d.Fail(fmt.Sprintf("callers with %d of %d scored calls", p.h.N, p.scored))
+	}
+}
+
+// BinomialSurvival returns P(X ≥ k) for X ~ Binomial(n, p), as the
+// regularized incomplete beta function I_p(k, n − k + 1), which keeps its
+// precision in the far tail (1 − CDF would cancel to 0 below 1e-16).
+func BinomialSurvival(k, n uint64, p float64) float64 {
+	switch {
+	case k == 0:
+		return 1
+	case k > n:
+		return 0
+	case p <= 0:
+		return 0
+	case p >= 1:
+		return 1
+	}
+	return mathext.RegIncBeta(float64(k), float64(n-k+1), p)
+}
+
+// Score returns the window's probing verdicts.
+func (s Probing) Score(cur, _ signal.Partial) []signal.Verdict {
+	c := cur.(*probes)
+	if c.scored == 0 {
+		return nil
+	}
+	nan := math.NaN()
+	out := []signal.Verdict{signal.Info("*", float64(c.near)/float64(c.scored), nan, c.scored,
+		fmt.Sprintf("%d of %d scored calls within %g of the threshold", c.near, c.scored, s.Config.ProbeMargin))}
+	type tested struct {
+		h        sketch.Hitter
+		n        uint64
+		p, share float64
+		base     float64
+	}
+	var ts []tested
+	for _, h := range c.h.Top() {
+		n := h.Count - h.Err
+		if n < uint64(s.Config.MinCount) {
+			continue
+		}
+		restN, restK := c.scored-n, c.near-h.Aux
+		if restN < uint64(s.Config.MinCount) {
+			continue
+		}
+		p0 := float64(restK) / float64(restN)
+		var pv float64
+		switch {
+		case p0 <= 0 && h.Aux > 0:
+			pv = 0
+		case p0 <= 0:
+			pv = 1
+		case p0 >= 1:
+			pv = 1
+		default:
+			pv = BinomialSurvival(h.Aux, n, p0)
+		}
+		ts = append(ts, tested{h: h, n: n, p: pv, share: float64(h.Aux) / float64(n), base: p0})
+	}
+	if len(ts) == 0 {
+		return out
+	}
+	ps := make([]float64, len(ts))
+	for i, t := range ts {
+		ps[i] = t.p
+	}
+	_, adj := stat.BenjaminiHochberg(ps, 1)
+	order := make([]int, len(ts))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return adj[order[a]] < adj[order[b]] })
+	for _, i := range order[:min(len(order), s.Config.MaxSubjects)] {
+		t := ts[i]
+		out = append(out, signal.Decision(t.h.Key, t.share, adj[i], t.share-t.base, s.Config.Probing.Warning, s.Config.Probing.Critical, t.n,
+			fmt.Sprintf("%d of %d scored calls within %g of the threshold, against %.3f of the other callers' (p %.3g before adjustment across %d callers)",
+				t.h.Aux, t.n, s.Config.ProbeMargin, t.base, t.p, len(ts))))
+	}
+	return out
+}
