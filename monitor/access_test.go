@@ -101,4 +101,15 @@ WHERE signal = 'caller_probing' AND subject != '*' AND severity != 'ok' ORDER BY
 	if fmt.Sprint(probing) != fmt.Sprint(want) {
 		t.Errorf("caller_probing fired %v, want %v", probing, want)
 	}
+	// caller_windows holds what every caller did in every decided window,
+	// exactly (fewer callers than max_callers).
+	if got := queryUint(t, s, "SELECT sum(calls) FROM caller_windows FINAL WHERE toUInt32(window_start) < ?",
+		uint64(start.Add(windows*cfg.Analysis.WindowSize).Unix())); got != windows*1000+(windows-from)*600 {
+		t.Errorf("caller_windows counts %d calls, want %d", got, windows*1000+(windows-from)*600)
+	}
+	rows := queryRows(t, s, `SELECT concat(toString(intDiv(toUInt32(window_start) - ?, 2)), ' ', toString(calls), ' ', toString(scored_calls), ' ',
+toString(probes), ' ', toString(calls_overcount)) FROM caller_windows FINAL WHERE caller = 'harvester' ORDER BY window_start`, uint64(start.Unix()))
+	if fmt.Sprint(rows) != "[3 600 600 600 0 4 600 600 600 0 5 600 600 600 0]" {
+		t.Errorf("the harvester's caller_windows rows: %v", rows)
+	}
 }

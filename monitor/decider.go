@@ -309,6 +309,7 @@ func (d *decider) decide(ctx context.Context) error {
 			refID = ref.ID
 		}
 		signalRows(&batch, w, refID, dec.Signals)
+		callerRows(&batch, w)
 		for _, v := range dec.Signals {
 			d.m.met.setSignal(w.Model.ID, w.Model.Version, v.Signal, v.Subject, v.Statistic)
 			d.m.met.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()

@@ -13,6 +13,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/partial"
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/window"
@@ -272,6 +273,16 @@ func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelK
 
 // signalRows adds the rows of the signals' verdicts about merged window w,
 // scored against the reference refID names ("" during warm-up).
+// callerRows adds the caller_windows rows of the callers w's access
+// signals track.
+func callerRows(b *storage.WindowBatch, w *window.Window) {
+	for _, c := range access.Summaries(w.Signals) {
+		b.Callers = append(b.Callers, storage.CallerRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version, WindowStart: w.Start, WindowEnd: w.End,
+			Caller: c.Caller, Calls: c.Calls, CallsOvercount: c.CallsOvercount, ScoredCalls: c.ScoredCalls, ScoredOvercount: c.ScoredOvercount,
+			Probes: c.Probes})
+	}
+}
+
 func signalRows(b *storage.WindowBatch, w *window.Window, refID string, verdicts []evaluate.SignalVerdict) {
 	for _, v := range verdicts {
 		b.Signals = append(b.Signals, storage.SignalRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version,

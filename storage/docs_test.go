@@ -103,6 +103,20 @@ func TestDocExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A caller the access signals tracked in the last hour and named.
+	if err := s.WriteWindows(ctx, WindowBatch{
+		Callers: []CallerRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: recent, WindowEnd: recent.Add(time.Minute), Caller: "harvester-7",
+			Calls: 600, ScoredCalls: 600, Probes: 540}},
+		Signals: []SignalRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: recent, WindowEnd: recent.Add(time.Minute), Signal: "caller_probing",
+			Subject: "harvester-7", Statistic: 0.9, PValue: 1e-30, Effect: 0.85, Threshold: 0.3, Severity: "critical", N: 600}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteWindows(ctx, WindowBatch{Callers: []CallerRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: t0, WindowEnd: t0.Add(time.Minute),
+		Caller: "batch-svc", Calls: 900, ScoredCalls: 900, Probes: 40}}}); err != nil {
+		t.Fatal(err)
+	}
+
 	examples := docExamples(t)
 	if len(examples) < 10 {
 		t.Fatalf("found %d SQL examples in %s, want at least 10", len(examples), docsPath)

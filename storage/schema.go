@@ -284,6 +284,7 @@ var migrations = []migration{
 	{11, "create predictions", createTable(predictionsTable)},
 	{12, "create labels", createTable(labelsTable)},
 	{13, "create performance_windows", createTable(performanceTable)},
+	{14, "create caller_windows", createTable(callerWindowsTable)},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD

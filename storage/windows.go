@@ -96,6 +96,7 @@ type WindowBatch struct {
 	Features []FeatureRow
 	Scores   []ScoreRow
 	Signals  []SignalRow
+	Callers  []CallerRow
 	Models   []ModelWindowRow
 }
 
@@ -232,6 +233,10 @@ func (s *Store) WriteWindows(ctx context.Context, b WindowBatch) error {
 	}
 	if err := insert(ctx, s, signalsTable.name, signalFields,
 		stamp(b.Signals, at, func(r *SignalRow) *time.Time { return &r.DecidedAt })); err != nil {
+		return err
+	}
+	if err := insert(ctx, s, callerWindowsTable.name, callerFields,
+		stamp(b.Callers, at, func(r *CallerRow) *time.Time { return &r.DecidedAt })); err != nil {
 		return err
 	}
 	if err := insert(ctx, s, inferenceWindowsTable.name, windowFields,

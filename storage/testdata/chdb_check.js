@@ -79,6 +79,11 @@ const seed = [
      threshold, severity, n, reference_id, evidence, decided_at) VALUES
    ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'estimated_performance', 'accuracy', 0.85, nan, nan,
     nan, 'ok', 2, 'ref1', '', '2024-05-01 10:02:00')`,
+,
+  `INSERT INTO caller_windows (model_id, model_version, window_start, window_end, caller, calls, calls_overcount,
+     scored_calls, scored_overcount, probes, decided_at) VALUES
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'harvester-7', 600, 0, 600, 0, 540, '2024-05-01 10:02:00'),
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'batch-svc', 900, 0, 900, 0, 40, '2024-05-01 10:02:00')`,
 ];
 
 function main() {

@@ -249,3 +249,21 @@ CREATE TABLE IF NOT EXISTS performance_windows
 ENGINE = ReplacingMergeTree(version)
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (model_id, model_version, window_start);
+
+CREATE TABLE IF NOT EXISTS caller_windows
+(
+    model_id LowCardinality(String),
+    model_version LowCardinality(String),
+    window_start DateTime CODEC(Delta(4), ZSTD(1)),
+    window_end DateTime CODEC(Delta(4), ZSTD(1)),
+    caller String,
+    calls UInt64,
+    calls_overcount UInt64,
+    scored_calls UInt64,
+    scored_overcount UInt64,
+    probes UInt64,
+    decided_at DateTime CODEC(Delta(4), ZSTD(1))
+)
+ENGINE = ReplacingMergeTree(decided_at)
+PARTITION BY toYYYYMM(window_start)
+ORDER BY (model_id, model_version, caller, window_start);

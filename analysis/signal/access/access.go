@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
@@ -224,5 +225,51 @@ func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 		v.Threshold, v.Severity = s.Config.VolumeLevel, verdict.SeverityWarning
 		out = append(out, v)
 	}
+	return out
+}
+
+// CallerSummary is what one tracked caller did in a merged window, for the
+// caller_windows table.
+type CallerSummary struct {
+	Caller string
+	// Calls and their possible overcount (caller_volume's counter).
+	Calls, CallsOvercount uint64
+	// ScoredCalls (a score and a threshold), their overcount, and the
+	// probes among those counted under the caller's own counter
+	// (caller_probing's counter).
+	ScoredCalls, ScoredOvercount, Probes uint64
+}
+
+// Summaries returns the tracked callers of a window's merged partials (those
+// of caller_volume and caller_probing among ps), by caller name.
+func Summaries(ps []signal.Partial) []CallerSummary {
+	by := map[string]*CallerSummary{}
+	get := func(k string) *CallerSummary {
+		s := by[k]
+		if s == nil {
+			s = &CallerSummary{Caller: k}
+			by[k] = s
+		}
+		return s
+	}
+	for _, p := range ps {
+		switch p := p.(type) {
+		case *callers:
+			for _, h := range p.h.Top() {
+				s := get(h.Key)
+				s.Calls, s.CallsOvercount = h.Count, h.Err
+			}
+		case *probes:
+			for _, h := range p.h.Top() {
+				s := get(h.Key)
+				s.ScoredCalls, s.ScoredOvercount, s.Probes = h.Count, h.Err, h.Aux
+			}
+		}
+	}
+	out := make([]CallerSummary, 0, len(by))
+	for _, s := range by {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b CallerSummary) int { return strings.Compare(a.Caller, b.Caller) })
 	return out
 }
