@@ -258,6 +258,18 @@ func (g *Generator) Next(e *telemetry.Event) {
 		if sh.ClassFlip > 0 && class == ClassNegative && g.rng.Float64() < sh.ClassFlip {
 			e.Prediction.Class = ClassPositive
 		}
+		if sh.CallerShare > 0 && g.rng.Float64() < sh.CallerShare {
+			e.Principal.EndUserID = sh.Caller
+			if sh.Probe {
+				score = math.Round((Threshold-0.02+0.04*g.rng.Float64())*1e6) / 1e6
+				*e.Prediction.Score = score
+				e.Prediction.Class = ClassNegative
+				if score >= Threshold {
+					e.Prediction.Class = ClassPositive
+				}
+				prob[ClassPositive], prob[ClassNegative] = score, math.Round((1-score)*1e6)/1e6
+			}
+		}
 	}
 	if m.genAI {
 		g.genAI(e, shifted)

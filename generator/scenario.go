@@ -145,6 +145,12 @@ type Shift struct {
 	RefusalRate float64
 	// TokenFactor multiplies a GenAI model's output tokens (0: unchanged).
 	TokenFactor float64
+	// Caller, with CallerShare > 0, is a caller (enduser.id) that makes
+	// that share of the model's calls; with Probe its calls score within
+	// 0.02 of the threshold (boundary probing), else they are ordinary.
+	Caller      string
+	CallerShare float64
+	Probe       bool
 	// LabelFlip flips this share of the model's labels against the
 	// calibrated truth (concept drift: inputs and scores stay as they were,
 	// only the truth moves). New rejects it when the scenario has no Labels.
@@ -168,6 +174,13 @@ const (
 	ScenarioRefusalSpike = "refusal-spike"
 	// ScenarioTokenInflation doubles a GenAI model's output tokens.
 	ScenarioTokenInflation = "token-inflation"
+	// ScenarioProbing adds a caller, prober-1, making 15% of the model's
+	// calls, every one scored within 0.02 of the threshold.
+	ScenarioProbing = "probing"
+	// ScenarioBenignHeavyUser adds a service account, batch-scorer, making
+	// 30% of the model's calls with ordinary inputs and outputs: heavy and
+	// benign (it must not page).
+	ScenarioBenignHeavyUser = "benign-heavy-user"
 	// ScenarioConceptDrift flips 30% of its labels against the calibrated
 	// truth: inputs, scores and predicted classes keep exactly their
 	// distribution (the inference events are byte-identical to a run
@@ -177,7 +190,7 @@ const (
 
 // Scenarios lists the scenario names ShiftFor knows.
 var Scenarios = []string{ScenarioInputDrift, ScenarioLatencySpike, ScenarioErrorBurst, ScenarioClassShift, ScenarioConfidenceCollapse,
-	ScenarioRefusalSpike, ScenarioTokenInflation, ScenarioConceptDrift}
+	ScenarioRefusalSpike, ScenarioTokenInflation, ScenarioConceptDrift, ScenarioProbing, ScenarioBenignHeavyUser}
 
 // ShiftFor returns the shift of the named scenario for model from after on;
 // sigma is the input drift's mean shift in standard deviations.
@@ -200,6 +213,10 @@ func ShiftFor(scenario, model string, after time.Duration, sigma float64) (*Shif
 		s.TokenFactor = 2
 	case ScenarioConceptDrift:
 		s.LabelFlip = 0.3
+	case ScenarioProbing:
+		s.Caller, s.CallerShare, s.Probe = "prober-1", 0.15, true
+	case ScenarioBenignHeavyUser:
+		s.Caller, s.CallerShare = "batch-scorer", 0.3
 	default:
 		return nil, fmt.Errorf("scenario: want one of %v, got %q", Scenarios, scenario)
 	}
@@ -336,6 +353,12 @@ func (sc *Scenario) validate() error {
 		}
 		if !(s.TokenFactor >= 0) || math.IsInf(s.TokenFactor, 0) {
 			return fmt.Errorf("validating scenario: shift.token_factor: must be a finite number >= 0, got %v", s.TokenFactor)
+		}
+		if !(s.CallerShare >= 0 && s.CallerShare <= 1) {
+			return fmt.Errorf("validating scenario: shift.caller_share: must be in [0, 1], got %v", s.CallerShare)
+		}
+		if s.CallerShare > 0 && !telemetry.ValidIdentifier(s.Caller) || s.CallerShare > 0 && s.Caller == "" {
+			return fmt.Errorf("validating scenario: shift.caller: must be a non-empty identifier with caller_share, got %q", s.Caller)
 		}
 		if !(s.ClassFlip >= 0 && s.ClassFlip <= 1) {
 			return fmt.Errorf("validating scenario: shift.class_flip: must be in [0, 1], got %v", s.ClassFlip)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
 )
 
@@ -111,5 +112,90 @@ WHERE signal = 'caller_probing' AND subject != '*' AND severity != 'ok' ORDER BY
 toString(probes), ' ', toString(calls_overcount)) FROM caller_windows FINAL WHERE caller = 'harvester' ORDER BY window_start`, uint64(start.Unix()))
 	if fmt.Sprint(rows) != "[3 600 600 600 0 4 600 600 600 0 5 600 600 600 0]" {
 		t.Errorf("the harvester's caller_windows rows: %v", rows)
+	}
+}
+
+// TestAccessScenarios runs the generator's probing and benign-heavy-user
+// scenarios (two models, 2,000 ordinary users each, events keyed by
+// prediction id over 3 partitions): from the fourth window, prober-1 makes
+// 15% of one model's calls, all scored at the decision boundary, and
+// batch-scorer 30% of the other's, ordinary ones. caller_probing is
+// critical for prober-1 in the first shifted window already and in at least
+// 4 of the 5; prober-1 and batch-scorer are at most volume warnings besides,
+// and no verdict that is not ok names anyone else.
+func TestAccessScenarios(t *testing.T) {
+	addr, db := testClickHouse(t)
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := hostileConfig(e.Brokers(), addr, db)
+	cfg.Analysis.WarmupWindows = 2
+	cfg.Signals.Access.Enabled = true
+	m := runHostile(t, ctx, cfg)
+
+	const windows, shiftAt = 8, 3
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	var gens []*generator.Generator
+	for i, c := range []struct{ model, scenario string }{{"probed-model", generator.ScenarioProbing}, {"busy-model", generator.ScenarioBenignHeavyUser}} {
+		sc := generator.DefaultScenario(1, 6)
+		sc.Models[0].ID = c.model
+		sc.Start, sc.EventStep, sc.KeyByPrediction = start, 2*time.Millisecond, true
+		if sc.Shift, err = generator.ShiftFor(c.scenario, c.model, shiftAt*cfg.Analysis.WindowSize, 0); err != nil {
+			t.Fatal(err)
+		}
+		g, err := generator.New(sc, int64(30+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gens = append(gens, g)
+	}
+	var msgs []kafka.Message
+	for range windows*1000 + 600 {
+		for _, g := range gens {
+			key, value := g.NextMessage(nil)
+			msgs = append(msgs, kafka.Message{Key: []byte(key), Value: value})
+		}
+	}
+	wr := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", Balancer: &kafka.Murmur2Balancer{}, BatchSize: 1000,
+		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer wr.Close()
+	if err := wr.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	s := m.Store()
+	deadline := time.Now().Add(2 * time.Minute)
+	for queryUint(t, s, "SELECT count() FROM model_windows FINAL") < 2*windows {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d windows decided, want %d", queryUint(t, s, "SELECT count() FROM model_windows FINAL"), 2*windows)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	end := uint64(start.Add(windows * cfg.Analysis.WindowSize).Unix())
+	shiftStart := uint64(start.Add(shiftAt * cfg.Analysis.WindowSize).Unix())
+	named := queryRows(t, s, `SELECT concat(model_id, ' ', signal, ' ', subject, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, 2)))
+FROM signals FINAL WHERE signal IN ('caller_volume', 'caller_probing') AND subject != '*' AND severity != 'ok' AND toUInt32(window_start) < ?
+ORDER BY model_id, window_start, signal`, uint64(start.Unix()), end)
+	t.Logf("named: %v", named)
+	probes := 0
+	for _, v := range named {
+		switch {
+		case strings.HasPrefix(v, "probed-model caller_probing prober-1 critical@"):
+			probes++
+		case strings.HasPrefix(v, "busy-model caller_volume batch-scorer warning@"), strings.HasPrefix(v, "probed-model caller_volume prober-1 warning@"):
+		default:
+			t.Errorf("unexpected: %s", v)
+		}
+	}
+	first := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE model_id = 'probed-model' AND signal = 'caller_probing'
+AND subject = 'prober-1' AND severity = 'critical' AND toUInt32(window_start) = ?`, shiftStart)
+	if probes < windows-shiftAt-1 || first != 1 {
+		t.Errorf("prober-1 found critical in %d of the %d shifted windows (first: %d)", probes, windows-shiftAt, first)
+	}
+	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE subject = 'batch-scorer' AND severity = 'critical'`); n != 0 {
+		t.Errorf("the benign heavy user was critical %d times", n)
 	}
 }
