@@ -86,6 +86,7 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	cfg.Kafka.EmbeddedAddr = o.broker
 	cfg.Kafka.Consumer.Topic = "driftwatch.telemetry"
 	cfg.Kafka.LabelsTopic = demoLabelsTopic
+	cfg.Signals.Access.Enabled = true
 	cfg.Kafka.Consumer.HeartbeatInterval = 500 * time.Millisecond
 	cfg.Kafka.Consumer.JoinGroupBackoff = 500 * time.Millisecond
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = o.clickhouse, o.database
@@ -146,10 +147,23 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	// A pricing model that a caller starts probing at its decision
+	// boundary: the access signals name the caller.
+	pricing := generator.DefaultScenario(1, 8)
+	pricing.Models[0].ID = "pricing-model"
+	pricing.Rate, pricing.Start = o.rate/4, sc.Start
+	if pricing.Shift, err = generator.ShiftFor(generator.ScenarioProbing, "pricing-model", o.shiftAfter, 0); err != nil {
+		return err
+	}
+	pricingGen, err := generator.New(pricing, 4)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "driftwatch demo: broker %s, ClickHouse %s/%s, metrics http://%s/metrics\n", o.broker, o.clickhouse, o.database, m.Addr())
 	fmt.Fprintf(out, "  %d models × %d features at %.0f events/s, %s windows, reference = first %d windows,\n", o.models, o.features, o.rate, o.window, o.warmup)
 	fmt.Fprintf(out, "  drift injected into %s after %s, and support-assistant (GenAI) refuses 8%% more from then on;\n", shifted, o.shiftAfter)
 	fmt.Fprintf(out, "  credit-scorer's labels come 5 s after its predictions, 30%% of them turned from then on (concept drift);\n")
+	fmt.Fprintf(out, "  and a caller, prober-1, starts probing pricing-model's decision boundary;\n")
 	fmt.Fprintf(out, "  alerts below as the sink receives them.\n\n")
 
 	// Produce until shortly before the end, leaving time for the last windows to close.
@@ -165,6 +179,13 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 		var err error
 		chatProduced, err = generator.Produce(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, chatGen, 0, log)
 		chatDone <- err
+	}()
+	pricingDone := make(chan error, 1)
+	pricingProduced := 0
+	go func() {
+		var err error
+		pricingProduced, err = generator.Produce(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, pricingGen, 0, log)
+		pricingDone <- err
 	}()
 	riskDone := make(chan error, 1)
 	var riskProduced generator.Produced
@@ -184,7 +205,10 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	if err := <-riskDone; err != nil && pctx.Err() == nil {
 		return fmt.Errorf("producing the credit scorer's telemetry: %w", err)
 	}
-	produced += chatProduced + riskProduced.Events
+	if err := <-pricingDone; err != nil && pctx.Err() == nil {
+		return fmt.Errorf("producing the pricing model's telemetry: %w", err)
+	}
+	produced += chatProduced + riskProduced.Events + pricingProduced
 	select {
 	case <-time.After(time.Until(start.Add(o.duration))):
 	case <-ctx.Done():
@@ -325,7 +349,7 @@ func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produc
 	}
 	if rows, err := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical')
 FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORDER BY model_id, signal, subject`); err == nil {
-		fmt.Fprintf(out, "behaviour signals fired\n")
+		fmt.Fprintf(out, "signals fired\n")
 		for rows.Next() {
 			var model, sig, subject string
 			var n uint64
