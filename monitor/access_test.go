@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/driftwatch/driftwatch/generator"
-	"github.com/driftwatch/driftwatch/ingest"
 )
 
 // TestCallerVolumeEndToEnd sends, over 3 partitions keyed by prediction id,
@@ -21,16 +19,7 @@ import (
 // in each of those windows and names no one else; its calls crowd the
 // decision boundary, which caller_probing finds critical, for it alone.
 func TestCallerVolumeEndToEnd(t *testing.T) {
-	addr, db := testClickHouse(t)
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cfg := hostileConfig(e.Brokers(), addr, db)
-	cfg.Analysis.WarmupWindows = 2
+	e, cfg, ctx := pipelineTest(t, 2*time.Minute, false)
 	cfg.Signals.Access.Enabled = true
 	m := runHostile(t, ctx, cfg)
 
@@ -66,12 +55,7 @@ func TestCallerVolumeEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	wr := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", Balancer: &kafka.Murmur2Balancer{}, BatchSize: 1000,
-		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
-	defer wr.Close()
-	if err := wr.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
+	writeMessages(t, ctx, e.Brokers(), "telemetry", msgs)
 	s := m.Store()
 	deadline := time.Now().Add(90 * time.Second)
 	for queryUint(t, s, "SELECT count() FROM model_windows FINAL") < windows {
@@ -124,16 +108,7 @@ toString(probes), ' ', toString(calls_overcount)) FROM caller_windows FINAL WHER
 // 4 of the 5; prober-1 and batch-scorer are at most volume warnings besides,
 // and no verdict that is not ok names anyone else.
 func TestAccessScenarios(t *testing.T) {
-	addr, db := testClickHouse(t)
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cfg := hostileConfig(e.Brokers(), addr, db)
-	cfg.Analysis.WarmupWindows = 2
+	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
 	cfg.Signals.Access.Enabled = true
 	m := runHostile(t, ctx, cfg)
 
@@ -144,9 +119,11 @@ func TestAccessScenarios(t *testing.T) {
 		sc := generator.DefaultScenario(1, 6)
 		sc.Models[0].ID = c.model
 		sc.Start, sc.EventStep, sc.KeyByPrediction = start, 2*time.Millisecond, true
-		if sc.Shift, err = generator.ShiftFor(c.scenario, c.model, shiftAt*cfg.Analysis.WindowSize, 0); err != nil {
+		sh, err := generator.ShiftFor(c.scenario, c.model, shiftAt*cfg.Analysis.WindowSize, 0)
+		if err != nil {
 			t.Fatal(err)
 		}
+		sc.Shift = sh
 		g, err := generator.New(sc, int64(30+i))
 		if err != nil {
 			t.Fatal(err)
@@ -160,12 +137,7 @@ func TestAccessScenarios(t *testing.T) {
 			msgs = append(msgs, kafka.Message{Key: []byte(key), Value: value})
 		}
 	}
-	wr := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: "telemetry", Balancer: &kafka.Murmur2Balancer{}, BatchSize: 1000,
-		BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
-	defer wr.Close()
-	if err := wr.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
+	writeMessages(t, ctx, e.Brokers(), "telemetry", msgs)
 	s := m.Store()
 	deadline := time.Now().Add(2 * time.Minute)
 	for queryUint(t, s, "SELECT count() FROM model_windows FINAL") < 2*windows {

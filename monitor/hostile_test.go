@@ -49,6 +49,49 @@ func hostileConfig(brokers []string, addr, db string) Config {
 	return cfg
 }
 
+// pipelineTest starts an embedded broker of 3 partitions with the
+// telemetry and dead-letter topics (and, with labels, the labels topic, set
+// as kafka.labels_topic) and returns it, the test configuration over it
+// (hostileConfig, a warm-up of 2 windows) and a context that ends after
+// timeout or with the test.
+func pipelineTest(t *testing.T, timeout time.Duration, labels bool) (*ingest.Embedded, Config, context.Context) {
+	t.Helper()
+	addr, db := testClickHouse(t)
+	topics := []string{"telemetry", "telemetry.dlq"}
+	if labels {
+		topics = append(topics, "labels")
+	}
+	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: topics, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	cfg := hostileConfig(e.Brokers(), addr, db)
+	cfg.Analysis.WarmupWindows = 2
+	if labels {
+		cfg.Kafka.LabelsTopic = "labels"
+	}
+	return e, cfg, ctx
+}
+
+// writeMessages writes msgs to topic, keyed by their keys (murmur2, as
+// Java producers), acknowledged by every replica.
+func writeMessages(t *testing.T, ctx context.Context, brokers []string, topic string, msgs []kafka.Message) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
+		BatchSize: 1000, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
+	defer w.Close()
+	for len(msgs) > 0 {
+		n := min(len(msgs), 2000)
+		if err := w.WriteMessages(ctx, msgs[:n]...); err != nil {
+			t.Fatal(err)
+		}
+		msgs = msgs[n:]
+	}
+}
+
 // runHostile starts a monitor on cfg and stops it when the test ends.
 func runHostile(t *testing.T, ctx context.Context, cfg Config) *Monitor {
 	t.Helper()

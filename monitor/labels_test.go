@@ -13,7 +13,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/driftwatch/driftwatch/generator"
-	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
@@ -41,17 +40,7 @@ func labelFor(t *testing.T, model, predictionID, class string, at time.Time, rev
 // ok before the drift and fire in the drifted windows, with the estimated
 // accuracy shown next to it.
 func TestRealizedPerformanceFromDelayedLabels(t *testing.T) {
-	addr, db := testClickHouse(t)
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq", "labels"}, Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cfg := hostileConfig(e.Brokers(), addr, db)
-	cfg.Analysis.WarmupWindows = 2
-	cfg.Kafka.LabelsTopic = "labels"
+	e, cfg, ctx := pipelineTest(t, 3*time.Minute, true)
 	cfg.Labels.MaxDelay = 10 * time.Minute
 	cfg.Labels.PredictionBatch = 700 // some batches written before their window closes
 	m := runHostile(t, ctx, cfg)
@@ -64,19 +53,6 @@ func TestRealizedPerformanceFromDelayedLabels(t *testing.T) {
 	g, err := generator.New(sc, 3)
 	if err != nil {
 		t.Fatal(err)
-	}
-	write := func(topic string, msgs []kafka.Message) {
-		t.Helper()
-		w := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: topic, Balancer: &kafka.Murmur2Balancer{},
-			BatchSize: 1000, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll}
-		defer w.Close()
-		for len(msgs) > 0 {
-			n := min(len(msgs), 2000)
-			if err := w.WriteMessages(ctx, msgs[:n]...); err != nil {
-				t.Fatal(err)
-			}
-			msgs = msgs[n:]
-		}
 	}
 	type want struct{ predictions, labeled, late, correct uint64 }
 	wants := make([]want, windows)
@@ -131,7 +107,7 @@ func TestRealizedPerformanceFromDelayedLabels(t *testing.T) {
 			Headers: []kafka.Header{{Key: "ce_type", Value: []byte("ai.driftwatch.label.v1")}}})
 	}
 	labels = append(labels, kafka.Message{Key: []byte("bad"), Value: []byte(`{"model_id": "fraud", "label": {"class": "x"}, "label_time": "2026-01-01T00:00:00Z"}`)})
-	write("telemetry", events)
+	writeMessages(t, ctx, e.Brokers(), "telemetry", events)
 	s := m.Store()
 	deadline := time.Now().Add(2 * time.Minute)
 	for queryUint(t, s, "SELECT count() FROM model_windows FINAL") < windows {
@@ -140,7 +116,7 @@ func TestRealizedPerformanceFromDelayedLabels(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	write("labels", labels)
+	writeMessages(t, ctx, e.Brokers(), "labels", labels)
 
 	var wantLabeled uint64
 	for _, w := range wants {
@@ -278,17 +254,7 @@ func queryFloat(t *testing.T, s *storage.Store, sql string, args ...any) float64
 // in at least 3 of the 4 shifted windows, never before; the clean model
 // raises no realized-performance verdict at all.
 func TestConceptDriftScenario(t *testing.T) {
-	addr, db := testClickHouse(t)
-	e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq", "labels"}, Partitions: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cfg := hostileConfig(e.Brokers(), addr, db)
-	cfg.Analysis.WarmupWindows = 2
-	cfg.Kafka.LabelsTopic = "labels"
+	e, cfg, ctx := pipelineTest(t, 3*time.Minute, true)
 	m := runHostile(t, ctx, cfg)
 
 	const windows, shiftAt = 10, 5
@@ -297,9 +263,11 @@ func TestConceptDriftScenario(t *testing.T) {
 	sc.Start, sc.EventStep, sc.KeyByPrediction = start, time.Millisecond, true
 	sc.Labels = &generator.Labels{Delay: 3 * time.Second}
 	drifted, clean := sc.Models[0].ID, sc.Models[1].ID
-	if sc.Shift, err = generator.ShiftFor(generator.ScenarioConceptDrift, drifted, shiftAt*cfg.Analysis.WindowSize, 0); err != nil {
+	sh, err := generator.ShiftFor(generator.ScenarioConceptDrift, drifted, shiftAt*cfg.Analysis.WindowSize, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
+	sc.Shift = sh
 	g, err := generator.New(sc, 21)
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +290,25 @@ AND toUInt32(window_start) < ?`, uint64(start.Add(windows*cfg.Analysis.WindowSiz
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second) // the last labels' computations
+	// Every label stored, and the computations they caused done: the
+	// labeled counts stop moving.
+	for queryUint(t, s, "SELECT count() FROM labels FINAL") < uint64(p.Labels) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d labels stored, want %d", queryUint(t, s, "SELECT count() FROM labels FINAL"), p.Labels)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	for last := uint64(0); ; {
+		time.Sleep(time.Second)
+		n := queryUint(t, s, "SELECT sum(labeled) FROM performance_windows FINAL")
+		if n == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the realized counts did not settle")
+		}
+		last = n
+	}
 	shiftStart := uint64(start.Add(shiftAt * cfg.Analysis.WindowSize).Unix())
 	fired := queryRows(t, s, `SELECT concat(model_id, ' ', signal, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, 2))) FROM signals FINAL
 WHERE signal IN ('realized_performance', 'realized_error_ddm') AND severity != 'ok' ORDER BY model_id, window_start`, uint64(start.Unix()))
