@@ -62,6 +62,13 @@ func (d *decider) perform(ctx context.Context) error {
 	var batch storage.WindowBatch
 	var obs []alerting.Observation
 	computed := map[storage.LabeledWindow]int{} // index in rows
+	// What each model version's windows need of the version's other
+	// windows is read once per call: up to the newest window of the call.
+	hist := map[[2]string]*versionHistory{}
+	last := map[[2]string]time.Time{}
+	for _, w := range todo {
+		last[[2]string{w.ModelID, w.ModelVersion}] = w.WindowStart
+	}
 	for _, w := range todo {
 		end := w.WindowStart.Add(cfg.Analysis.WindowSize)
 		r, err := d.m.store.ComputePerformance(ctx, w, end, cfg.Labels.MaxDelay)
@@ -73,20 +80,13 @@ func (d *decider) perform(ctx context.Context) error {
 		}
 		computed[w] = len(rows)
 		rows = append(rows, r)
-		refRows, err := d.m.store.FirstPerformance(ctx, w.ModelID, w.ModelVersion, w.WindowStart, cfg.Analysis.WarmupWindows)
+		h, err := d.history(ctx, hist, w, last)
 		if err != nil {
 			return err
 		}
-		// Windows computed earlier in this call (todo is in time order,
-		// so the reference period's come first) are not stored yet.
-		for i := range refRows {
-			k := storage.LabeledWindow{ModelID: w.ModelID, ModelVersion: w.ModelVersion, WindowStart: refRows[i].WindowStart}
-			if j, ok := computed[k]; ok {
-				refRows[i] = rows[j]
-			}
-		}
+		refRows := h.reference(w, rows, computed, cfg.Analysis.WarmupWindows)
 		var ref *performance.Realized
-		if len(refRows) == cfg.Analysis.WarmupWindows {
+		if refRows != nil {
 			ref = &performance.Realized{}
 			for i := range refRows {
 				ref.Add(realizedOf(&refRows[i]))
@@ -122,11 +122,7 @@ func (d *decider) perform(ctx context.Context) error {
 			vs[i] = evaluate.SignalVerdict{Signal: performance.RealizedName, Verdict: v}
 		}
 		evaluate.DecideSignals(cfg.Analysis.FDR, vs)
-		ddm, err := d.errorDDM(ctx, w, rows, computed)
-		if err != nil {
-			return err
-		}
-		vs = append(vs, ddm)
+		vs = append(vs, errorDDM(h.errors(w, rows, computed), rows[computed[w]].Classified))
 		d.add(&batch, &obs, w, end, refRowsID(refRows), vs)
 	}
 	if err := d.m.store.WritePerformance(ctx, rows); err != nil {
@@ -146,37 +142,103 @@ func (d *decider) perform(ctx context.Context) error {
 // maxErrorWindows bounds the windows the realized error DDM runs over.
 const maxErrorWindows = 10000
 
-// errorDDM runs a DDM (River's semantics, at window granularity:
-// detect.DDM.UpdateCounts) over the wrong and classified labeled predictions
-// of the last maxErrorWindows windows of w's model version up to w, as
-// labeled so far (rows computed in this call as computed), and returns its
-// verdict at w: signal realized_error_ddm, the error rate since its last
-// change, a warning when it detects one at w. It runs again from the stored
-// counts each time w's labels land, so labels arriving late or out of order
-// change the counts it sees, never the order of its stream.
-func (d *decider) errorDDM(ctx context.Context, w storage.LabeledWindow, rows []storage.PerformanceRow, computed map[storage.LabeledWindow]int) (evaluate.SignalVerdict, error) {
-	recent, err := d.m.store.RecentErrors(ctx, w.ModelID, w.ModelVersion, w.WindowStart, maxErrorWindows)
-	if err != nil {
-		return evaluate.SignalVerdict{}, err
+// versionHistory is what perform reads once per model version and call:
+// the version's first windows (the reference period) and the error counts
+// of its last windows, as stored.
+type versionHistory struct {
+	first  []storage.PerformanceRow
+	recent []storage.WindowErrors
+}
+
+// history returns w's version's history, reading it on first use, up to
+// the version's newest window of the call (last).
+func (d *decider) history(ctx context.Context, hist map[[2]string]*versionHistory, w storage.LabeledWindow, last map[[2]string]time.Time) (*versionHistory, error) {
+	k := [2]string{w.ModelID, w.ModelVersion}
+	if h := hist[k]; h != nil {
+		return h, nil
 	}
-	for i := range recent {
-		k := storage.LabeledWindow{ModelID: w.ModelID, ModelVersion: w.ModelVersion, WindowStart: recent[i].WindowStart}
-		if j, ok := computed[k]; ok {
-			recent[i].Wrong, recent[i].Classified = rows[j].Classified-rows[j].Correct, rows[j].Classified
+	upTo := last[k]
+	first, err := d.m.store.FirstPerformance(ctx, w.ModelID, w.ModelVersion, upTo.Add(time.Nanosecond), d.m.cfg.Analysis.WarmupWindows)
+	if err != nil {
+		return nil, err
+	}
+	recent, err := d.m.store.RecentErrors(ctx, w.ModelID, w.ModelVersion, upTo, maxErrorWindows)
+	if err != nil {
+		return nil, err
+	}
+	h := &versionHistory{first: first, recent: recent}
+	hist[k] = h
+	return h, nil
+}
+
+// reference returns the reference period of w: the version's first n
+// windows, all before w, with the rows computed earlier in this call
+// (computed: index in rows) in place of their stored ones; nil when there
+// are not n of them yet.
+func (h *versionHistory) reference(w storage.LabeledWindow, rows []storage.PerformanceRow, computed map[storage.LabeledWindow]int, n int) []storage.PerformanceRow {
+	by := map[int64]storage.PerformanceRow{}
+	for _, r := range h.first {
+		by[r.WindowStart.UnixMilli()] = r
+	}
+	for k, j := range computed {
+		if k.ModelID == w.ModelID && k.ModelVersion == w.ModelVersion {
+			by[k.WindowStart.UnixMilli()] = rows[j]
 		}
 	}
-	cur := rows[computed[w]]
-	if len(recent) == 0 || !recent[len(recent)-1].WindowStart.Equal(w.WindowStart) {
-		recent = append(recent, storage.WindowErrors{WindowStart: w.WindowStart, Wrong: cur.Classified - cur.Correct, Classified: cur.Classified})
+	var out []storage.PerformanceRow
+	for start, r := range by {
+		if start < w.WindowStart.UnixMilli() {
+			out = append(out, r)
+		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].WindowStart.Before(out[j].WindowStart) })
+	if len(out) < n {
+		return nil
+	}
+	return out[:n]
+}
+
+// errors returns the error counts of the version's last maxErrorWindows
+// windows up to w, with the rows computed in this call in place of their
+// stored ones.
+func (h *versionHistory) errors(w storage.LabeledWindow, rows []storage.PerformanceRow, computed map[storage.LabeledWindow]int) []storage.WindowErrors {
+	by := map[int64]storage.WindowErrors{}
+	for _, e := range h.recent {
+		by[e.WindowStart.UnixMilli()] = e
+	}
+	for k, j := range computed {
+		if k.ModelID == w.ModelID && k.ModelVersion == w.ModelVersion {
+			r := rows[j]
+			by[k.WindowStart.UnixMilli()] = storage.WindowErrors{WindowStart: k.WindowStart, Wrong: r.Classified - r.Correct, Classified: r.Classified}
+		}
+	}
+	var out []storage.WindowErrors
+	for start, e := range by {
+		if start <= w.WindowStart.UnixMilli() {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].WindowStart.Before(out[j].WindowStart) })
+	return out[max(0, len(out)-maxErrorWindows):]
+}
+
+// errorDDM runs a DDM (River's semantics, at window granularity:
+// detect.DDM.UpdateCounts) over the wrong and classified labeled
+// predictions of a version's windows up to the one graded (recent, oldest
+// first, as labeled so far) and returns its verdict there: signal
+// realized_error_ddm, the error rate since its last change, a warning when
+// it detects one at that window. It runs again from the stored counts each
+// time a window's labels land, so labels arriving late or out of order
+// change the counts it sees, never the order of its stream.
+func errorDDM(recent []storage.WindowErrors, n uint64) evaluate.SignalVerdict {
 	ddm, err := detect.NewDDM(detect.DefaultDDMConfig())
 	if err != nil {
-		return evaluate.SignalVerdict{}, err
+		panic("BUG: DDM defaults rejected: " + err.Error())
 	}
 	for _, e := range recent {
 		ddm.UpdateCounts(e.Wrong, e.Classified)
 	}
-	v := signal.Info("*", ddm.ErrorRate(), math.NaN(), cur.Classified, "")
+	v := signal.Info("*", ddm.ErrorRate(), math.NaN(), n, "")
 	switch {
 	case ddm.DriftDetected():
 		v.Severity = verdict.SeverityWarning
@@ -184,7 +246,7 @@ func (d *decider) errorDDM(ctx context.Context, w storage.LabeledWindow, rows []
 	case ddm.WarningDetected():
 		v.Evidence = fmt.Sprintf("DDM over %d windows of labeled predictions in its warning zone: error rate %.4g", len(recent), ddm.ErrorRate())
 	}
-	return evaluate.SignalVerdict{Signal: "realized_error_ddm", Verdict: v}, nil
+	return evaluate.SignalVerdict{Signal: "realized_error_ddm", Verdict: v}
 }
 
 // calibrationMinCount is the fewest labeled reference predictions a score

@@ -271,8 +271,6 @@ func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelK
 	return ref, len(rows), err
 }
 
-// signalRows adds the rows of the signals' verdicts about merged window w,
-// scored against the reference refID names ("" during warm-up).
 // callerRows adds the caller_windows rows of the callers w's access
 // signals track.
 func callerRows(b *storage.WindowBatch, w *window.Window) {
@@ -283,6 +281,8 @@ func callerRows(b *storage.WindowBatch, w *window.Window) {
 	}
 }
 
+// signalRows adds the rows of the signals' verdicts about merged window w,
+// scored against the reference refID names ("" during warm-up).
 func signalRows(b *storage.WindowBatch, w *window.Window, refID string, verdicts []evaluate.SignalVerdict) {
 	for _, v := range verdicts {
 		b.Signals = append(b.Signals, storage.SignalRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version,

@@ -29,11 +29,12 @@ var (
 			packed("written_at", "DateTime", codecTime),
 		},
 		// A prediction written twice (a replay after a crash) has the same window, hence the same
-		// partition: it collapses. Day partitions let a window's query read one day; the key finds a
-		// batch of labels' predictions in each.
+		// partition: it collapses. Two versions (shadow, canary) or two windows that score the same
+		// prediction id stay apart. Day partitions let a window's query read one day; the key's
+		// prefix finds a batch of labels' predictions in each.
 		engine:      "ReplacingMergeTree(written_at)",
 		partitionBy: "toYYYYMMDD(window_start)",
-		orderBy:     "model_id, prediction_id",
+		orderBy:     "model_id, prediction_id, model_version, window_start",
 	}
 	labelsTable = table{
 		name: "labels",
@@ -387,10 +388,10 @@ FROM (`+joinedSQL+`) WHERE binary GROUP BY bin, y`, args, func(scan func(...any)
 // through a calibration (an array of ScoreBins probabilities that the truth is the class predicted at
 // or above the threshold, −1 where the score itself is used): each prediction is right with
 // probability q = c when it predicts that class, 1 − c otherwise.
-const calibratedSQL = `SELECT count(), sum(q), sum(q * (1 - q)) FROM (
+var calibratedSQL = `SELECT count(), sum(q), sum(q * (1 - q)) FROM (
     SELECT if(score >= threshold, c, 1 - c) AS q FROM (
         SELECT score, threshold, if(cal < 0, score, cal) AS c FROM (
-            SELECT score, threshold, arrayElement(?, toUInt32(least(floor(score * 100), 99)) + 1) AS cal
+            SELECT score, threshold, arrayElement(?, toUInt32(least(floor(score * ` + fmt.Sprint(ScoreBins) + `), ` + fmt.Sprint(ScoreBins-1) + `)) + 1) AS cal
             FROM predictions FINAL
             WHERE model_id = ? AND model_version = ? AND window_start = ?
               AND has_score = 1 AND has_threshold = 1 AND score >= 0 AND score <= 1)))`
@@ -413,7 +414,7 @@ func (s *Store) CalibratedAccuracy(ctx context.Context, w LabeledWindow, calibra
 	if n == 0 {
 		return 0, math.NaN(), math.NaN(), nil
 	}
-	return n, sum / float64(n), v / float64(n*n), nil
+	return n, sum / float64(n), v / (float64(n) * float64(n)), nil
 }
 
 // PerformanceBetween returns the newest performance row of every window of a model version that

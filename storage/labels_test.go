@@ -26,6 +26,8 @@ func TestComputePerformanceByHand(t *testing.T) {
 	preds := []PredictionRow{
 		pred("p1", "pos", 0.9, w), pred("p2", "pos", 0.6, w), pred("p3", "neg", 0.2, w), pred("p4", "neg", 0.4, w),
 		pred("p5", "pos", 0.8, w), pred("p6", "neg", 0.1, w), pred("p7", "pos", 0.7, other),
+		// A shadow version scoring the same prediction id keeps a row of its own.
+		{ModelID: "fraud", ModelVersion: "v2", WindowStart: w, PredictionID: "p1", EventTime: w, PredictedClass: "neg", Score: 0.1, HasScore: true, Threshold: 0.5, HasThreshold: true},
 		// Regression: a score and no class.
 		{ModelID: "price", ModelVersion: "1", WindowStart: w, PredictionID: "r1", EventTime: w, Score: 10, HasScore: true},
 		{ModelID: "price", ModelVersion: "1", WindowStart: w, PredictionID: "r2", EventTime: w, Score: 20, HasScore: true},
@@ -63,8 +65,13 @@ func TestComputePerformanceByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sort.Slice(got, func(i, j int) bool { return got[i].WindowStart.Before(got[j].WindowStart) })
-	want := []LabeledWindow{{"fraud", "v1", w}, {"fraud", "v1", other}}
+	sort.Slice(got, func(i, j int) bool {
+		if !got[i].WindowStart.Equal(got[j].WindowStart) {
+			return got[i].WindowStart.Before(got[j].WindowStart)
+		}
+		return got[i].ModelVersion < got[j].ModelVersion
+	})
+	want := []LabeledWindow{{"fraud", "v1", w}, {"fraud", "v2", w}, {"fraud", "v1", other}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("LabeledWindows = %v, want %v", got, want)
 	}
@@ -106,6 +113,13 @@ func TestComputePerformanceByHand(t *testing.T) {
 	}
 	near("bin 60 score sum", r.BinsScoreSum[60], 0.6)
 
+	shadow, err := s.ComputePerformance(ctx, LabeledWindow{"fraud", "v2", w}, w.Add(time.Minute), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shadow.Predictions != 1 || shadow.Labeled != 1 || shadow.Correct != 0 {
+		t.Errorf("the shadow version: %+v", shadow)
+	}
 	reg, err := s.ComputePerformance(ctx, LabeledWindow{"price", "1", w}, w.Add(time.Minute), time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -93,7 +93,9 @@ func (m *DDM) Update(x float64) {
 // after the batch, instead of after every bit. So a batch detects a change
 // when its end is past the drift level (River's DDM could have detected it,
 // and started afresh, within the batch), and the batch counts as WarmStart
-// values like n single bits. k > n or n = 0 is ignored.
+// values like n single bits. Unlike River, batches set no minimum while the
+// stream has had no failure at all (its spread is 0, so the first failure
+// would always be a change). k > n or n = 0 is ignored.
 func (m *DDM) UpdateCounts(k, n uint64) {
 	if n == 0 || k > n {
 		return
@@ -104,6 +106,13 @@ func (m *DDM) UpdateCounts(k, n uint64) {
 	total := m.n + float64(n)
 	m.p = (m.p*m.n + float64(k)) / total
 	m.n = total
+	// A stream that has not failed yet has s = 0: River would record
+	// p_min + s_min = 0 and detect a change at the very first failure. A
+	// window-level stream of a healthy service starts that way, so batches
+	// record no minimum, and test no level, until the rate has a spread.
+	if m.p == 0 && math.IsInf(m.psMin, 1) {
+		return
+	}
 	m.check()
 }
 

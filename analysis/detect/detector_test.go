@@ -395,6 +395,22 @@ func TestDDMCountsByHand(t *testing.T) {
 			t.Errorf("step %d: warning %v drift %v rate %g, want %v %v %g", i, d.WarningDetected(), d.DriftDetected(), d.ErrorRate(), s.warning, s.drift, s.p)
 		}
 	}
+	// A service that has not failed yet: its first failures are no change;
+	// the minimum is set from the first window with a spread (2 of 6,000:
+	// p + s = 0.000333 + 0.000236), and 10 of the next 1,000 are past its
+	// drift level 0.000333 + 3·0.000236.
+	z := mustDetector(NewDDM(DDMConfig{}))
+	for range 5 {
+		z.UpdateCounts(0, 1000)
+	}
+	z.UpdateCounts(2, 1000)
+	if z.DriftDetected() || z.WarningDetected() {
+		t.Errorf("the first failures of a healthy service: warning %v drift %v", z.WarningDetected(), z.DriftDetected())
+	}
+	z.UpdateCounts(10, 1000)
+	if !z.DriftDetected() {
+		t.Errorf("12 failures of 7,000 after 2 of 6,000: no change detected (rate %g)", z.ErrorRate())
+	}
 	d.UpdateCounts(3, 2) // more failures than calls: ignored
 	if d.ErrorRate() != 0.005 {
 		t.Errorf("an impossible batch moved the rate to %g", d.ErrorRate())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
@@ -31,7 +32,8 @@ type signalSeries struct {
 // History returns, for the signal verdicts of one window of model m ending
 // at end (as decided), what the model's own recent history says of them:
 //
-//   - "<signal>_history" (same subject), for every verdict that decides: the
+//   - "<signal>_history" (same subject), for every verdict that decides
+//     (but those of a caller of the access signals): the
 //     robust z of the statistic against the median and the median absolute
 //     deviation of the same statistic in the series' previous
 //     HistoryWindows windows, z = (x − median)/(1.4826·MAD) (Iglewicz and
@@ -54,7 +56,10 @@ func (e *Evidence) History(m analysis.ModelKey, end time.Time, vs []SignalVerdic
 	defer e.mu.Unlock()
 	var out []SignalVerdict
 	for _, v := range vs {
-		if v.Decides() && !math.IsNaN(v.Statistic) && !math.IsInf(v.Statistic, 0) {
+		// A caller's series would rarely fill (callers come and go, and
+		// producers name them): only the access signals' "*" has a history.
+		perCaller := strings.HasPrefix(v.Signal, "caller_") && v.Subject != "*"
+		if v.Decides() && !perCaller && !math.IsNaN(v.Statistic) && !math.IsInf(v.Statistic, 0) {
 			if row, ok := e.feed(m, end, v, "_history"); ok {
 				out = append(out, row)
 			}

@@ -59,6 +59,10 @@ func TestHistoryRobustZByHand(t *testing.T) {
 	if h := findSignal(again, "latency_history"); h == nil || math.Abs(h.Statistic-3/(2*stat.MADScale)) > 1e-12 {
 		t.Fatalf("re-read window: %+v", again)
 	}
+	// Nor do the access signals' callers (producers name them).
+	if out := e.History(m, t0.Add(8*time.Minute), []SignalVerdict{decided("caller_probing", "bot-1", 0.9, 300)}); len(out) != 0 {
+		t.Fatalf("a caller got a history: %+v", out)
+	}
 	// Verdicts that only inform have no history.
 	if out := e.History(m, t0.Add(7*time.Minute), []SignalVerdict{{Signal: "latency", Verdict: signal.Info("p50", 3, math.NaN(), 10, "")}}); len(out) != 0 {
 		t.Fatalf("an informing verdict got a history: %+v", out)
@@ -101,8 +105,10 @@ func TestHistoryDDMOnErrorCounts(t *testing.T) {
 // TestHistoryNullRates measures, on stationary windows and with the
 // defaults (24 windows, level 5), how often the robust z of a normal
 // statistic warns, and how often the windowed DDM detects a change on a 1%
-// error rate of 1,000 calls per window: both stay rare (simulated: 0.08% of
-// windows for the robust z). The rates are documented in docs/signals.md.
+// error rate and on a 0.05% refusal rate (most windows without one) of 1,000
+// calls per window: both stay rare (here 0.06% of the windows for the robust
+// z, 4 DDM detections over the 40,000 windows of the two streams). The rates
+// are documented in docs/signals.md.
 func TestHistoryNullRates(t *testing.T) {
 	def := analysis.DefaultSequentialConfig()
 	e := historyEvidence(def.HistoryWindows, def.HistoryLevel)
@@ -112,15 +118,19 @@ func TestHistoryNullRates(t *testing.T) {
 	const windows = 20000
 	var zWarn, zTested, ddm int
 	for i := range windows {
-		fails := 0
+		fails, refusals := 0, 0
 		for range 1000 {
 			if rng.Float64() < 0.01 {
 				fails++
+			}
+			if rng.Float64() < 0.0005 { // a rare event: most windows have none
+				refusals++
 			}
 		}
 		out := e.History(m, t0.Add(time.Duration(i)*time.Minute), []SignalVerdict{
 			decided("latency", "*", 100+10*rng.NormFloat64(), 1000),
 			decided("error_rate", "*", float64(fails)/1000, 1000),
+			decided("refusal_rate", "*", float64(refusals)/1000, 1000),
 		})
 		if h := findSignal(out, "latency_history"); h != nil && !math.IsNaN(h.Statistic) {
 			zTested++
@@ -128,8 +138,10 @@ func TestHistoryNullRates(t *testing.T) {
 				zWarn++
 			}
 		}
-		if d := findSignal(out, "error_rate_ddm"); d != nil && d.Severity == verdict.SeverityWarning {
-			ddm++
+		for _, name := range []string{"error_rate_ddm", "refusal_rate_ddm"} {
+			if d := findSignal(out, name); d != nil && d.Severity == verdict.SeverityWarning {
+				ddm++
+			}
 		}
 	}
 	zRate, ddmRate := float64(zWarn)/float64(zTested), float64(ddm)/windows

@@ -109,10 +109,11 @@ func (e *Evidence) Add(m analysis.ModelKey, end time.Time, scores []Score) []Sco
 		k := seriesKey{m, sc.Feature, sc.Test}
 		se := e.series[k]
 		if se == nil {
-			if len(e.series) >= e.cfg.MaxSeries {
+			// One bound for these series and History's.
+			if len(e.series)+len(e.signals) >= e.cfg.MaxSeries {
 				e.sweep(end)
 			}
-			if len(e.series) >= e.cfg.MaxSeries {
+			if len(e.series)+len(e.signals) >= e.cfg.MaxSeries {
 				e.dropped++
 				continue
 			}

@@ -228,11 +228,12 @@ func (h *HeavyHitters) Decode(d *Decoder) {
 			d.Fail(fmt.Sprintf("heavy hitter %q counted twice or overcounted", key))
 			return
 		}
-		exact += count - err
-		if exact > h.N {
+		// Compared without adding, so that no hostile count wraps around.
+		if count > h.N || count-err > h.N-exact {
 			d.Fail(fmt.Sprintf("heavy hitters count more than the %d events", h.N))
 			return
 		}
+		exact += count - err
 		h.heap = append(h.heap, hitter{key: key, count: count, err: err, aux: aux})
 		h.index[key] = len(h.heap) - 1
 		h.up(len(h.heap) - 1)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -88,16 +89,23 @@ func TestHeavyHittersCodec(t *testing.T) {
 	if d.Err() != nil || !reflect.DeepEqual(back.Top(), h.Top()) || back.N != h.N {
 		t.Fatalf("round trip: %v %v, want %v", back.Top(), d.Err(), h.Top())
 	}
-	for name, bad := range map[string][]byte{
-		"too many":      NewHeavyHitters(5).appendAll("a", "b", "c", "d"),
-		"more than N":   {1, 1, 1, 'a', 5, 0},
-		"error > count": {9, 1, 1, 'a', 1, 2},
-		"twice":         {9, 2, 1, 'a', 1, 0, 1, 'a', 1, 0},
+	for _, c := range []struct {
+		name, err string
+		b         []byte
+	}{
+		{"too many", "at most 3", NewHeavyHitters(5).appendAll("a", "b", "c", "d")},
+		{"more than N", "more than the 1 events", []byte{1, 1, 1, 'a', 5, 0, 0}},
+		{"error > count", "overcounted", []byte{9, 1, 1, 'a', 1, 2, 0}},
+		{"aux > exact", "overcounted", []byte{9, 1, 1, 'a', 3, 1, 3}},
+		{"twice", "overcounted", []byte{9, 2, 1, 'a', 1, 0, 0, 1, 'a', 1, 0, 0}},
+		// A count of 2⁶⁴ − 1 must not wrap the sum of counts around N.
+		{"wraps around", "more than the 10 events", append([]byte{10, 2, 1, 'a', 5, 0, 0, 1, 'b'},
+			0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0)},
 	} {
-		d := NewDecoder(bad)
+		d := NewDecoder(c.b)
 		NewHeavyHitters(3).Decode(d)
-		if d.Err() == nil {
-			t.Errorf("%s: decoded", name)
+		if d.Err() == nil || !strings.Contains(d.Err().Error(), c.err) {
+			t.Errorf("%s: %v, want an error about %q", c.name, d.Err(), c.err)
 		}
 	}
 }

@@ -195,7 +195,7 @@ CREATE TABLE IF NOT EXISTS predictions
 )
 ENGINE = ReplacingMergeTree(written_at)
 PARTITION BY toYYYYMMDD(window_start)
-ORDER BY (model_id, prediction_id);
+ORDER BY (model_id, prediction_id, model_version, window_start);
 
 CREATE TABLE IF NOT EXISTS labels
 (

@@ -84,8 +84,21 @@ func (p *probes) Decode(d *sketch.Decoder) {
 		return
 	}
 	p.h.Decode(d)
-	if d.Err() == nil && p.h.N > p.scored {
+	if d.Err() != nil {
+		return
+	}
+	if p.h.N > p.scored {
 		d.Fail(fmt.Sprintf("callers with %d of %d scored calls", p.h.N, p.scored))
+		return
+	}
+	// Each caller's probes are exact and disjoint: together at most near.
+	var probes uint64
+	for _, h := range p.h.Top() {
+		if h.Aux > p.near-probes {
+			d.Fail(fmt.Sprintf("callers with more than the %d probes", p.near))
+			return
+		}
+		probes += h.Aux
 	}
 }
 
@@ -124,7 +137,7 @@ func (s Probing) Score(cur, _ signal.Partial) []signal.Verdict {
 	var ts []tested
 	for _, h := range c.h.Top() {
 		n := h.Count - h.Err
-		if n < uint64(s.Config.MinCount) {
+		if n < uint64(s.Config.MinCount) || n > c.scored || h.Aux > c.near {
 			continue
 		}
 		restN, restK := c.scored-n, c.near-h.Aux

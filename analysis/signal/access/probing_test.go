@@ -100,10 +100,16 @@ func TestProbingByHand(t *testing.T) {
 	if d.Err() != nil || fmt.Sprint(s.Score(q, nil)) != fmt.Sprint(vs) {
 		t.Errorf("decoded partial scores differently: %v", d.Err())
 	}
-	// A hostile encoding with more probes than scored calls is refused.
-	bad := sketch.NewDecoder([]byte{1, 2, 0})
-	s.NewPartial().Decode(bad)
-	if bad.Err() == nil {
-		t.Error("2 probes of 1 scored call decoded")
+	// Hostile encodings: more probes than scored calls, and callers whose
+	// probes add up to more than the window's.
+	for name, b := range map[string][]byte{
+		"2 probes of 1 scored call":           {1, 2, 0},
+		"callers' probes beyond the window's": {10, 1, 4, 2, 1, 'a', 2, 0, 1, 1, 'b', 2, 0, 1},
+	} {
+		bad := sketch.NewDecoder(b)
+		s.NewPartial().Decode(bad)
+		if bad.Err() == nil {
+			t.Errorf("%s: decoded", name)
+		}
 	}
 }
