@@ -287,6 +287,13 @@ func checkPanelValues(t *testing.T, title string, all bool, res result, base tim
 				t.Errorf("minute %d: %s events per window, want %s (both partitions, newest write only)", m, got, want)
 			}
 		}
+	case "Heaviest callers":
+		// prober-1: 10 windows of 100 calls, 3 probes each for five, then 90:
+		// 465 probes of 1,000 scored calls; batch-svc: 600 calls, 30 probes.
+		want := [][]string{{"prober-1", "1000", "1000", "465", "0.465", "10"}, {"batch-svc", "600", "600", "30", "0.05", "10"}}
+		if len(res.rows) != 2 || !slices.Equal(strs(res.rows[0]), want[0]) || !slices.Equal(strs(res.rows[1]), want[1]) {
+			t.Errorf("heaviest callers %v, want %v", res.rows, want)
+		}
 	case "Late and rejected events":
 		if got := strs(res.rows[0][1:]); !slices.Equal(got, []string{"2", "4"}) {
 			t.Errorf("late, rejected = %v, want [2 4] (two partitions)", got)

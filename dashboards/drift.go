@@ -78,7 +78,7 @@ func perFeature(p Panel) Panel {
 
 // ModelDrift is the "driftwatch / Model drift" dashboard over ClickHouse: traffic, drift statistics
 // per feature, the latest severity of every test, the behaviour signals (what fired, the estimated
-// performance, the realized accuracy next to the estimated one, the latest verdict of every signal and subject) and the alert history of one model
+// performance, the realized accuracy next to the estimated one, the heaviest callers, the latest verdict of every signal and subject) and the alert history of one model
 // version.
 func ModelDrift() Dashboard {
 	vars := []Variable{
@@ -212,9 +212,22 @@ func ModelDrift() Dashboard {
 			"LIMIT 500",
 		))), "last_severity"), "last_p_value"), "last_threshold")
 
+	callers := table(14, "Heaviest callers",
+		"The callers the access signals tracked in the version's windows (caller_windows, docs/signals.md): calls, calls scored at a threshold, probes (within probe_margin of it) and their share of its scored calls, and the windows it called in, heaviest first.",
+		GridPos{X: 0, Y: 60, W: 24, H: 10}, ClickHouse, chTable(sql(
+			"SELECT caller, sum(calls) AS total_calls, sum(scored_calls) AS total_scored, sum(probes) AS total_probes,",
+			"       round(total_probes / greatest(sum(scored_calls - scored_overcount), 1), 4) AS probe_share,",
+			"       uniqExact(window_start) AS windows",
+			"FROM caller_windows FINAL",
+			"WHERE "+versionFilter+" AND $__timeFilter(window_start)",
+			"GROUP BY caller",
+			"ORDER BY total_calls DESC, caller",
+			"LIMIT 100",
+		)))
+
 	history := severityColors(severityColors(table(9, "Alert history",
 		"State changes (record = state: pending, firing, resolved, inactive, handed_over) and delivery attempts (record = delivery: receiver, attempt, outcome, HTTP status, error) of the version's alerts, drift (feature) and signal (signal, subject), newest first.",
-		GridPos{X: 0, Y: 60, W: 24, H: 10}, ClickHouse, chTable(sql(
+		GridPos{X: 0, Y: 70, W: 24, H: 10}, ClickHouse, chTable(sql(
 			"SELECT event_time, record, state, severity, feature, signal, subject, alert_key, statistic, threshold,",
 			"       receiver, attempt, outcome, http_status, error, summary",
 			"FROM alerts",
@@ -223,7 +236,7 @@ func ModelDrift() Dashboard {
 			"LIMIT 1000",
 		))), "severity"), "state")
 
-	panels := []Panel{events, lateRejected, drifted, psi, js, wasserstein, pvalue, latest, fired, estimated, realized, verdicts, history}
+	panels := []Panel{events, lateRejected, drifted, psi, js, wasserstein, pvalue, latest, fired, estimated, realized, verdicts, callers, history}
 	for i := range panels {
 		if panels[i].Type == "timeseries" {
 			panels[i].Interval = "1m" // the default window size: finer buckets would only be sparser

@@ -22,6 +22,7 @@ func (f *fixture) add(g fixture) {
 	f.batch.Features = append(f.batch.Features, g.batch.Features...)
 	f.batch.Scores = append(f.batch.Scores, g.batch.Scores...)
 	f.batch.Signals = append(f.batch.Signals, g.batch.Signals...)
+	f.batch.Callers = append(f.batch.Callers, g.batch.Callers...)
 	f.alerts = append(f.alerts, g.alerts...)
 }
 
@@ -35,6 +36,7 @@ func (f fixture) write(t *testing.T, ctx context.Context, s *storage.Store, keep
 		Features: kept(f.batch.Features, keep, func(r storage.FeatureRow) (string, string) { return r.ModelID, r.ModelVersion }),
 		Scores:   kept(f.batch.Scores, keep, func(r storage.ScoreRow) (string, string) { return r.ModelID, r.ModelVersion }),
 		Signals:  kept(f.batch.Signals, keep, func(r storage.SignalRow) (string, string) { return r.ModelID, r.ModelVersion }),
+		Callers:  kept(f.batch.Callers, keep, func(r storage.CallerRow) (string, string) { return r.ModelID, r.ModelVersion }),
 	}
 	if err := s.WriteWindows(ctx, stale); err != nil {
 		t.Fatal(err)
@@ -123,6 +125,18 @@ func fraudFixture(base time.Time) fixture {
 			sg.ModelID, sg.ModelVersion, sg.WindowStart, sg.WindowEnd, sg.N, sg.ReferenceID = "fraud", "v1", start, start.Add(time.Minute), 150+uint64(m), "ref-1"
 			b.Signals = append(b.Signals, sg)
 		}
+		// Two callers per window; the second probes the boundary from minute 5.
+		probes := uint64(3)
+		if m >= 5 {
+			probes = 90
+		}
+		for _, c := range []storage.CallerRow{
+			{Caller: "batch-svc", Calls: 60, ScoredCalls: 60, Probes: 3},
+			{Caller: "prober-1", Calls: 100, ScoredCalls: 100, Probes: probes},
+		} {
+			c.ModelID, c.ModelVersion, c.WindowStart, c.WindowEnd = "fraud", "v1", start, start.Add(time.Minute)
+			b.Callers = append(b.Callers, c)
+		}
 	}
 	b.Windows = append(b.Windows, storage.WindowRow{ModelID: "churn", ModelVersion: "v7", WindowStart: base,
 		WindowEnd: base.Add(time.Minute), Events: 7, KafkaTopic: "telemetry", KafkaPartition: 2, LastOffset: 6})
@@ -193,6 +207,9 @@ func hostileFixture(i int, model string, versions, features []string, base time.
 				sg.ModelID, sg.ModelVersion, sg.WindowStart, sg.WindowEnd, sg.N = model, version, start, start.Add(time.Minute), uint64(1000*(i+1)+m)
 				f.batch.Signals = append(f.batch.Signals, sg)
 			}
+			// Callers are named by producers too: the hostile feature names serve as callers.
+			f.batch.Callers = append(f.batch.Callers, storage.CallerRow{ModelID: model, ModelVersion: version, WindowStart: start,
+				WindowEnd: start.Add(time.Minute), Caller: features[0], Calls: uint64(100*(i+1) + vi), ScoredCalls: 50, Probes: uint64(m)})
 		}
 		f.alerts = append(f.alerts, storage.AlertRow{EventTime: base.Add(2 * time.Minute),
 			AlertKey: model + "/" + version + "/" + features[0] + "/psi", ModelID: model, ModelVersion: version,
