@@ -170,3 +170,41 @@ func TestHeavyHittersAux(t *testing.T) {
 		}
 	}
 }
+
+// FuzzHeavyHittersDecode feeds hostile bytes to the decoder: it never
+// panics, and what it accepts keeps its invariants (at most capacity
+// counters, errors within counts, exact counts within N) and encodes back to
+// a state that decodes to itself.
+func FuzzHeavyHittersDecode(f *testing.F) {
+	h := NewHeavyHitters(4)
+	for i, k := range []string{"a", "b", "c", "d", "e", "a"} {
+		h.AddWith(k, uint64(i+1), uint64(i%2))
+	}
+	f.Add(h.AppendBinary(nil))
+	f.Add([]byte{10, 2, 1, 'a', 5, 0, 0, 1, 'b', 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := NewDecoder(b)
+		got := NewHeavyHitters(4)
+		got.Decode(d)
+		if d.Err() != nil {
+			return
+		}
+		var exact uint64
+		for _, x := range got.Top() {
+			if x.Err > x.Count || x.Aux > x.Count-x.Err {
+				t.Fatalf("accepted %+v", x)
+			}
+			exact += x.Count - x.Err
+		}
+		if got.Len() > 4 || exact > got.N {
+			t.Fatalf("accepted %d counters, %d exact of %d", got.Len(), exact, got.N)
+		}
+		again := got.AppendBinary(nil)
+		back := NewHeavyHitters(4)
+		d2 := NewDecoder(again)
+		back.Decode(d2)
+		if d2.Err() != nil || !reflect.DeepEqual(back.Top(), got.Top()) {
+			t.Fatalf("re-encoding does not decode to the same state: %v", d2.Err())
+		}
+	})
+}
