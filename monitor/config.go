@@ -82,7 +82,7 @@ type LabelsConfig struct {
 	// every closed window is handed over). Default: 10000
 	PredictionBatch int `yaml:"prediction_batch"`
 	// Realized sets the realized accuracy decision, at the same level.
-	Realized performance.RealizedConfig `yaml:",inline"`
+	Realized performance.Config `yaml:",inline"`
 }
 
 // Validate names the first invalid field.
@@ -227,7 +227,7 @@ func DefaultConfig() Config {
 			Performance: PerformanceConfig{Enabled: true, Config: performance.DefaultConfig()},
 			Access:      AccessConfig{Config: access.DefaultConfig()},
 		},
-		Labels: LabelsConfig{MaxDelay: 30 * 24 * time.Hour, PredictionBatch: 10000, Realized: performance.DefaultRealizedConfig()},
+		Labels: LabelsConfig{MaxDelay: 30 * 24 * time.Hour, PredictionBatch: 10000, Realized: performance.DefaultConfig()},
 	}
 }
 

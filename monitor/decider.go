@@ -308,13 +308,10 @@ func (d *decider) decide(ctx context.Context) error {
 		if ref != nil {
 			refID = ref.ID
 		}
-		signalRows(&batch, w, refID, dec.Signals)
+		signalRows(&batch, w.Model, w.Start, w.End, refID, dec.Signals)
 		callerRows(&batch, w)
-		for _, v := range dec.Signals {
-			d.m.met.setSignal(w.Model.ID, w.Model.Version, v.Signal, v.Subject, v.Statistic)
-			d.m.met.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()
-		}
-		obs = append(obs, signalObservations(w, dec.Signals)...)
+		d.m.met.signalVerdicts(w.Model, dec.Signals)
+		obs = append(obs, signalObservations(w.Model, w.Start, w.End, dec.Signals)...)
 		o := observations(w, scores)
 		obs = append(obs, o...)
 		for _, sc := range scores {

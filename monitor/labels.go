@@ -98,19 +98,10 @@ func (l *labeler) Handle(ctx context.Context, batch []ingest.Message) error {
 	return nil
 }
 
-// decode decodes msg into l.label, honouring a CloudEvents ce_type header.
+// decode decodes msg into l.label, refusing another kind of event.
 func (l *labeler) decode(msg *ingest.Message) error {
-	for _, h := range msg.Headers {
-		if h.Key == "ce_type" {
-			kind, err := telemetry.KindOf(string(h.Value))
-			if err != nil {
-				return err
-			}
-			if kind != telemetry.KindLabel {
-				return &telemetry.RejectError{Reason: telemetry.ReasonUnknownType,
-					Detail: fmt.Sprintf("ce_type %q is not a label event; inferences and feedback have their own topics", h.Value)}
-			}
-		}
+	if err := checkKind(msg, telemetry.KindLabel); err != nil {
+		return err
 	}
 	return l.dec.DecodeLabel(msg.Value, &l.label)
 }

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/evaluate"
 )
 
 type metrics struct {
@@ -129,6 +132,15 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 // setDrift exports one drift statistic unless the series cap is reached.
 func (m *metrics) setDrift(model, version, feature, test string, v float64) {
 	m.set(series{m.driftStat, [4]string{model, version, feature, test}}, v)
+}
+
+// signalVerdicts exports the statistics of model version m's signal
+// verdicts (under the series cap) and counts them by severity.
+func (m *metrics) signalVerdicts(mv analysis.ModelKey, verdicts []evaluate.SignalVerdict) {
+	for _, v := range verdicts {
+		m.setSignal(mv.ID, mv.Version, v.Signal, v.Subject, v.Statistic)
+		m.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()
+	}
 }
 
 // setSignal exports one signal statistic unless the series cap is reached.

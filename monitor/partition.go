@@ -248,21 +248,39 @@ func (p *partition) queue(ctx context.Context, pw *pendingWrite, first int64) er
 	}
 }
 
-// decode decodes msg into p.ev, honouring a CloudEvents ce_type header.
+// decode decodes msg into ev, refusing another kind of event.
 func (p *partition) decode(msg *ingest.Message, ev *telemetry.Event) error {
-	for _, h := range msg.Headers {
-		if h.Key == "ce_type" {
-			kind, err := telemetry.KindOf(string(h.Value))
-			if err != nil {
-				return err
-			}
-			if kind != telemetry.KindInference {
-				return &telemetry.RejectError{Reason: telemetry.ReasonUnknownType,
-					Detail: fmt.Sprintf("ce_type %q is not an inference event; labels and feedback have their own topics", h.Value)}
-			}
-		}
+	if err := checkKind(msg, telemetry.KindInference); err != nil {
+		return err
 	}
 	return p.dec.Decode(msg.Value, ev)
+}
+
+// elsewhere says where the events of the other kinds than a topic's go.
+var elsewhere = map[telemetry.Kind]string{
+	telemetry.KindInference: "an inference event; labels and feedback have their own topics",
+	telemetry.KindLabel:     "a label event; inferences and feedback have their own topics",
+}
+
+// checkKind refuses msg (a *telemetry.RejectError) when its CloudEvents
+// ce_type header names another kind of event than want, the kind of its
+// topic (an empty ce_type names an inference); without the header it is of
+// its topic's kind.
+func checkKind(msg *ingest.Message, want telemetry.Kind) error {
+	for _, h := range msg.Headers {
+		if h.Key != "ce_type" {
+			continue
+		}
+		kind, err := telemetry.KindOf(string(h.Value))
+		if err != nil {
+			return err
+		}
+		if kind != want {
+			return &telemetry.RejectError{Reason: telemetry.ReasonUnknownType,
+				Detail: fmt.Sprintf("ce_type %q is not %s", h.Value, elsewhere[want])}
+		}
+	}
+	return nil
 }
 
 // ReasonTooManyModels is the dead-letter reason of an event of a model

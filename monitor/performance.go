@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting"
+	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/detect"
 	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/signal"
@@ -261,22 +262,13 @@ func refRowsID(refRows []storage.PerformanceRow) string {
 	return fmt.Sprintf("labels:%s..%s", refRows[0].WindowStart.Format(time.RFC3339), refRows[len(refRows)-1].WindowEnd.Format(time.RFC3339))
 }
 
-// add appends the rows, metrics and alert observations of the verdicts vs
-// of window w.
+// add appends the rows and alert observations of the verdicts vs of
+// window w, and exports them.
 func (d *decider) add(batch *storage.WindowBatch, obs *[]alerting.Observation, w storage.LabeledWindow, end time.Time, refID string, vs []evaluate.SignalVerdict) {
-	for _, v := range vs {
-		batch.Signals = append(batch.Signals, storage.SignalRow{ModelID: w.ModelID, ModelVersion: w.ModelVersion,
-			WindowStart: w.WindowStart, WindowEnd: end, Signal: v.Signal, Subject: v.Subject,
-			Statistic: v.Statistic, PValue: v.PValue, Effect: v.Effect, Threshold: v.Threshold,
-			Severity: string(v.Severity), N: v.N, ReferenceID: refID, Evidence: v.Evidence})
-		d.m.met.setSignal(w.ModelID, w.ModelVersion, v.Signal, v.Subject, v.Statistic)
-		d.m.met.signals.WithLabelValues(v.Signal, string(v.Severity)).Inc()
-		*obs = append(*obs, alerting.Observation{
-			ModelID: w.ModelID, ModelVersion: w.ModelVersion, Signal: v.Signal, Subject: v.Subject,
-			WindowStart: w.WindowStart, WindowEnd: end, Severity: v.Severity,
-			Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity}},
-		})
-	}
+	mv := analysis.ModelKey{ID: w.ModelID, Version: w.ModelVersion}
+	signalRows(batch, mv, w.WindowStart, end, refID, vs)
+	d.m.met.signalVerdicts(mv, vs)
+	*obs = append(*obs, signalObservations(mv, w.WindowStart, end, vs)...)
 }
 
 // realizedOf converts a performance_windows row into the counts of

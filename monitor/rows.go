@@ -140,12 +140,12 @@ func observations(w *window.Window, scores []evaluate.Score) []alerting.Observat
 // observations, one per (signal, subject): the alerts of signals share the
 // lifecycle of the drift alerts. Verdicts that only inform are observed as
 // ok (they neither open nor keep an alert).
-func signalObservations(w *window.Window, verdicts []evaluate.SignalVerdict) []alerting.Observation {
+func signalObservations(m analysis.ModelKey, start, end time.Time, verdicts []evaluate.SignalVerdict) []alerting.Observation {
 	out := make([]alerting.Observation, 0, len(verdicts))
 	for _, v := range verdicts {
 		out = append(out, alerting.Observation{
-			ModelID: w.Model.ID, ModelVersion: w.Model.Version, Signal: v.Signal, Subject: v.Subject,
-			WindowStart: w.Start, WindowEnd: w.End, Severity: v.Severity,
+			ModelID: m.ID, ModelVersion: m.Version, Signal: v.Signal, Subject: v.Subject,
+			WindowStart: start, WindowEnd: end, Severity: v.Severity,
 			Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity}},
 		})
 	}
@@ -281,12 +281,13 @@ func callerRows(b *storage.WindowBatch, w *window.Window) {
 	}
 }
 
-// signalRows adds the rows of the signals' verdicts about merged window w,
-// scored against the reference refID names ("" during warm-up).
-func signalRows(b *storage.WindowBatch, w *window.Window, refID string, verdicts []evaluate.SignalVerdict) {
+// signalRows adds the rows of the signals' verdicts about model version
+// m's window [start, end), scored against the reference refID names (""
+// during warm-up).
+func signalRows(b *storage.WindowBatch, m analysis.ModelKey, start, end time.Time, refID string, verdicts []evaluate.SignalVerdict) {
 	for _, v := range verdicts {
-		b.Signals = append(b.Signals, storage.SignalRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version,
-			WindowStart: w.Start, WindowEnd: w.End, Signal: v.Signal, Subject: v.Subject,
+		b.Signals = append(b.Signals, storage.SignalRow{ModelID: m.ID, ModelVersion: m.Version,
+			WindowStart: start, WindowEnd: end, Signal: v.Signal, Subject: v.Subject,
 			Statistic: v.Statistic, PValue: v.PValue, Effect: v.Effect, Threshold: v.Threshold,
 			Severity: string(v.Severity), N: v.N, ReferenceID: refID, Evidence: v.Evidence})
 	}

@@ -22,13 +22,15 @@ import (
 // this many equal bins of [0, 1] (ties within a bin count half).
 const aucBins = 200
 
-// Config configures the estimated performance.
+// Config configures a performance decision, estimated or realized: the
+// minimum counts and the levels of the accuracy drop.
 type Config struct {
-	// MinCount is the smallest number of scored calls on each side for the
+	// MinCount is the smallest number of scored calls (estimated) or
+	// classified labeled predictions (realized) on each side for the
 	// accuracy decision. Default: 100.
 	MinCount int `yaml:"min_count"`
-	// Accuracy levels the drop of the estimated accuracy below the
-	// reference period's. Default: 0.02 / 0.05.
+	// Accuracy levels the drop of the accuracy below the reference
+	// period's. Default: 0.02 / 0.05.
 	Accuracy outputs.Levels `yaml:"accuracy"`
 }
 

@@ -8,39 +8,11 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
-	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
 // RealizedName is the signal name of realized performance verdicts.
 const RealizedName = "realized_performance"
-
-// RealizedConfig configures the realized performance decision.
-type RealizedConfig struct {
-	// MinCount is the smallest number of classified labeled predictions on
-	// each side (window, reference period) for the accuracy decision.
-	// Default: 100.
-	MinCount int `yaml:"min_count"`
-	// Accuracy levels the drop of the realized accuracy below the
-	// reference period's. Default: 0.02 / 0.05.
-	Accuracy outputs.Levels `yaml:"accuracy"`
-}
-
-// DefaultRealizedConfig returns the documented defaults.
-func DefaultRealizedConfig() RealizedConfig {
-	return RealizedConfig{MinCount: 100, Accuracy: outputs.Levels{Warning: 0.02, Critical: 0.05}}
-}
-
-// Validate names the first invalid field.
-func (c RealizedConfig) Validate() error {
-	if c.MinCount < 1 {
-		return fmt.Errorf("min_count: must be positive, got %d", c.MinCount)
-	}
-	if err := c.Accuracy.Validate(); err != nil {
-		return fmt.Errorf("accuracy: %w", err)
-	}
-	return nil
-}
 
 // Realized holds the counts realized performance is computed from: the
 // predictions of one window (or of several, added) and the labels joined to
@@ -291,7 +263,7 @@ func Calibration(ref *Realized, minCount uint64) []float64 {
 // window's accuracy estimated from its scores before the labels (CBPE), as
 // they are and calibrated on the reference period's labels, shown in the
 // evidence next to the realized one.
-func RealizedVerdicts(cfg RealizedConfig, cur, ref *Realized, estimated, calibrated float64) []signal.Verdict {
+func RealizedVerdicts(cfg Config, cur, ref *Realized, estimated, calibrated float64) []signal.Verdict {
 	nan := math.NaN()
 	var out []signal.Verdict
 	if cur.Classified > 0 {

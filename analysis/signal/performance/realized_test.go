@@ -67,7 +67,7 @@ func TestECEByHand(t *testing.T) {
 // reference period: pooled p 0.45, z = 0.1/√(0.45·0.55·0.02) = 1.42134,
 // one-sided p = norm.sf(1.42134) = 0.07761.
 func TestRealizedAccuracyDecision(t *testing.T) {
-	cfg := DefaultRealizedConfig()
+	cfg := DefaultConfig()
 	cur := &Realized{Predictions: 200, Labeled: 100, Classified: 100, Correct: 40}
 	ref := &Realized{Classified: 100, Correct: 50}
 	vs := RealizedVerdicts(cfg, cur, ref, 0.52, 0.47)
@@ -114,7 +114,7 @@ func TestRealizedAccuracyNullRate(t *testing.T) {
 	const windows = 4000
 	rejected := 0
 	for range windows {
-		a := find(t, RealizedVerdicts(DefaultRealizedConfig(), draw(500), ref, math.NaN(), math.NaN()), "accuracy")
+		a := find(t, RealizedVerdicts(DefaultConfig(), draw(500), ref, math.NaN(), math.NaN()), "accuracy")
 		if a.PValue <= 0.05 {
 			rejected++
 		}
