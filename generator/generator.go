@@ -22,9 +22,13 @@ type Generator struct {
 	n      int64 // events generated so far
 	shift  time.Time
 	users  []string
-	keys   []string // scratch for sorting map keys in Append
-	ev     telemetry.Event
-	idbuf  [36]byte
+	// Scratch for sorting names in Append.
+	nums  []telemetry.Number
+	cats  []telemetry.Category
+	probs telemetry.Probabilities
+	attrs telemetry.Attributes
+	ev    telemetry.Event
+	idbuf [36]byte
 	// lastBad is the kind of malformation of the last NextMessage (badNone if good).
 	lastBad badKind
 	lab     *labeler // nil when the scenario has no Labels
@@ -44,7 +48,6 @@ type model struct {
 	id, version, service string
 	num                  []numFeature
 	cat                  []catFeature
-	numNames, catNames   []string // sorted, for Append's fast path
 	intercept            float64
 	shifted              bool
 	genAI                bool
@@ -115,7 +118,6 @@ func (g *Generator) compile(ms ModelSpec) model {
 	for _, f := range ms.Numeric {
 		mean, sd := meanSD(f)
 		m.num = append(m.num, numFeature{spec: f, mean: mean, sd: sd, coef: g.rng.NormFloat64() * scale, shifted: shifts(f.Name)})
-		m.numNames = append(m.numNames, f.Name)
 	}
 	for _, f := range ms.Categorical {
 		c := catFeature{name: f.Name, values: slices.Clone(f.Values), shifted: shifts(f.Name)}
@@ -142,10 +144,7 @@ func (g *Generator) compile(ms ModelSpec) model {
 			c.coefs = append(c.coefs, g.rng.NormFloat64()*scale)
 		}
 		m.cat = append(m.cat, c)
-		m.catNames = append(m.catNames, f.Name)
 	}
-	slices.Sort(m.numNames)
-	slices.Sort(m.catNames)
 	return m
 }
 
@@ -174,23 +173,7 @@ func (g *Generator) Next(e *telemetry.Event) {
 	g.n++
 	shifted := m.shifted && !t.Before(g.shift)
 
-	num, cat, prob, attr := e.Features.Numeric, e.Features.Categorical, e.Prediction.Probabilities, e.Attributes
-	if num == nil {
-		num = make(map[string]float64, len(m.num))
-	}
-	if cat == nil {
-		cat = make(map[string]string, len(m.cat))
-	}
-	if prob == nil {
-		prob = make(map[string]float64, 2)
-	}
-	if attr == nil {
-		attr = make(map[string]string, 1)
-	}
-	clear(num)
-	clear(cat)
-	clear(prob)
-	clear(attr)
+	num, cat, prob, attr := e.Features.Numeric[:0], e.Features.Categorical[:0], e.Prediction.Probabilities[:0], e.Attributes[:0]
 
 	logit := m.intercept
 	for i := range m.num {
@@ -201,7 +184,7 @@ func (g *Generator) Next(e *telemetry.Event) {
 		}
 		// Four decimals, like real telemetry; also keeps messages short.
 		x := math.Round(g.sample(f.spec, d)*1e4) / 1e4
-		num[f.spec.Name] = x
+		num = append(num, telemetry.Number{Name: f.spec.Name, Value: x})
 		logit += f.coef * (x - f.mean) / f.sd
 	}
 	for i := range m.cat {
@@ -213,7 +196,7 @@ func (g *Generator) Next(e *telemetry.Event) {
 		u := g.rng.Float64()
 		k, _ := slices.BinarySearch(cum, u)
 		k = min(k, len(c.values)-1)
-		cat[c.name] = c.values[k]
+		cat = append(cat, telemetry.Category{Name: c.name, Value: c.values[k]})
 		logit += c.coefs[k]
 	}
 	if shifted && g.sc.Shift.ConfidenceScale > 0 {
@@ -224,9 +207,9 @@ func (g *Generator) Next(e *telemetry.Event) {
 	if score >= Threshold {
 		class = ClassPositive
 	}
-	prob[ClassPositive] = score
-	prob[ClassNegative] = math.Round((1-score)*1e6) / 1e6
-	attr["deployment.environment.name"] = "prod"
+	prob = append(prob, telemetry.ClassProbability{Class: ClassPositive, P: score},
+		telemetry.ClassProbability{Class: ClassNegative, P: math.Round((1-score)*1e6) / 1e6})
+	attr = append(attr, telemetry.Attribute{Key: "deployment.environment.name", Value: "prod"})
 
 	*e = telemetry.Event{
 		SchemaVersion: "1",
@@ -267,7 +250,7 @@ func (g *Generator) Next(e *telemetry.Event) {
 				if score >= Threshold {
 					e.Prediction.Class = ClassPositive
 				}
-				prob[ClassPositive], prob[ClassNegative] = score, math.Round((1-score)*1e6)/1e6
+				prob[0].P, prob[1].P = score, math.Round((1-score)*1e6)/1e6
 			}
 		}
 	}
@@ -423,7 +406,7 @@ func (g *Generator) NextMessage(dst []byte) (key string, value []byte) {
 	switch g.lastBad {
 	case badNaN:
 		m := g.model(e.Model.ID)
-		e.Features.Numeric[m.num[g.rng.IntN(len(m.num))].spec.Name] = math.NaN()
+		e.Features.SetNumeric(m.num[g.rng.IntN(len(m.num))].spec.Name, math.NaN())
 	case badMissingID:
 		e.PredictionID = ""
 	}

@@ -191,17 +191,17 @@ func TestShift(t *testing.T) {
 			ph = after
 		}
 		isLast := 0.0
-		if e.Features.Categorical["c"] == "r" {
+		if categoricalOf(&e.Features, "c") == "r" {
 			isLast = 1
 		}
 		if e.Model.ID == "b" {
-			ph.bx.add(e.Features.Numeric["x"])
+			ph.bx.add(numericOf(&e.Features, "x"))
 			ph.blast.add(isLast)
 			continue
 		}
 		ph.events++
 		for name, m := range ph.num {
-			m.add(e.Features.Numeric[name])
+			m.add(numericOf(&e.Features, name))
 		}
 		ph.last.add(isLast)
 	}
@@ -246,12 +246,12 @@ func TestScoreDependsOnFeatures(t *testing.T) {
 	for i := 0; i < 2000; i++ {
 		g.Next(&e)
 		s := *e.Prediction.Score
-		pts = append(pts, pt{e.Features.Numeric["x"], s})
+		pts = append(pts, pt{numericOf(&e.Features, "x"), s})
 		want := ClassNegative
 		if s >= Threshold {
 			want = ClassPositive
 		}
-		if e.Prediction.Class != want || math.Abs(e.Prediction.Probabilities[ClassPositive]-s) > 1e-15 {
+		if e.Prediction.Class != want || math.Abs(probabilityOf(e.Prediction.Probabilities, ClassPositive)-s) > 1e-15 {
 			t.Fatalf("score %v with class %q and probabilities %v", s, e.Prediction.Class, e.Prediction.Probabilities)
 		}
 		classes[e.Prediction.Class]++
@@ -305,7 +305,7 @@ func TestMessagesDecode(t *testing.T) {
 			if got.PredictionID != want.PredictionID || !got.EventTime.Equal(want.EventTime) || got.Model != want.Model ||
 				got.Principal != want.Principal || *got.Prediction.Score != *want.Prediction.Score ||
 				got.Prediction.Class != want.Prediction.Class || *got.LatencyMS != *want.LatencyMS ||
-				!mapsEqual(got.Features.Numeric, want.Features.Numeric) || !mapsEqual(got.Features.Categorical, want.Features.Categorical) {
+				!sameElements(got.Features.Numeric, want.Features.Numeric) || !sameElements(got.Features.Categorical, want.Features.Categorical) {
 				t.Fatalf("decoded event differs:\n got %+v\nwant %+v", got, *want)
 			}
 			continue
@@ -337,12 +337,13 @@ func TestMessagesDecode(t *testing.T) {
 	}
 }
 
-func mapsEqual[V comparable](a, b map[string]V) bool {
+// sameElements reports whether a and b hold the same elements in any order.
+func sameElements[T comparable](a, b []T) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
 			return false
 		}
 	}
@@ -365,17 +366,17 @@ func TestAppendRoundTrip(t *testing.T) {
 		Operation:    "chat",
 		Principal:    telemetry.Principal{EndUserID: "u", ClientAddress: "10.0.0.1"},
 		Features: telemetry.Features{
-			Numeric: map[string]float64{"b": -0.5, "a": 1e21, "tiny": 5e-324, "neg": -123456.789},
+			Numeric: telemetry.NumbersOf(map[string]float64{"b": -0.5, "a": 1e21, "tiny": 5e-324, "neg": -123456.789}),
 			// Values that need escaping (control characters are refused by
 			// the decoder's character policy: see TestAppendEscapesControlCharacters).
-			Categorical: map[string]string{"lang": "日本語", "q": `"<>&`, "path": `"quoted" \ back/slash ü`},
+			Categorical: telemetry.CategoriesOf(map[string]string{"lang": "日本語", "q": `"<>&`, "path": `"quoted" \ back/slash ü`}),
 		},
-		Prediction: telemetry.Prediction{Score: f(0.25), Class: "x", Probabilities: map[string]float64{"x": 0.25, "y": 0.75}, Threshold: f(0.3)},
+		Prediction: telemetry.Prediction{Score: f(0.25), Class: "x", Probabilities: telemetry.ProbabilitiesOf(map[string]float64{"x": 0.25, "y": 0.75}), Threshold: f(0.3)},
 		LatencyMS:  f(0),
 		ErrorType:  "timeout",
 		LLM: &telemetry.LLM{InputTokens: i(812), OutputTokens: i(0), FinishReasons: []string{"stop", "length"},
 			TimeToFirstChunk: f(0.21), Refusal: true},
-		Attributes: map[string]string{"deployment.environment.name": "prod"},
+		Attributes: telemetry.AttributesOf(map[string]string{"deployment.environment.name": "prod"}),
 	}
 	b := g.Append(nil, &in)
 	d := telemetry.NewDecoder(telemetry.DefaultLimits(), func() time.Time { return testStart })
@@ -385,8 +386,8 @@ func TestAppendRoundTrip(t *testing.T) {
 	}
 	if out.PredictionID != in.PredictionID || !out.EventTime.Equal(in.EventTime) || out.Model != in.Model ||
 		out.Principal != in.Principal || out.Operation != in.Operation || out.ErrorType != in.ErrorType ||
-		!mapsEqual(out.Features.Numeric, in.Features.Numeric) || !mapsEqual(out.Features.Categorical, in.Features.Categorical) ||
-		!mapsEqual(out.Prediction.Probabilities, in.Prediction.Probabilities) || !mapsEqual(out.Attributes, in.Attributes) ||
+		!sameElements(out.Features.Numeric, in.Features.Numeric) || !sameElements(out.Features.Categorical, in.Features.Categorical) ||
+		!sameElements(out.Prediction.Probabilities, in.Prediction.Probabilities) || !sameElements(out.Attributes, in.Attributes) ||
 		*out.Prediction.Score != 0.25 || *out.Prediction.Threshold != 0.3 || *out.LatencyMS != 0 ||
 		*out.LLM.InputTokens != 812 || *out.LLM.OutputTokens != 0 || !slices.Equal(out.LLM.FinishReasons, in.LLM.FinishReasons) ||
 		*out.LLM.TimeToFirstChunk != 0.21 || !out.LLM.Refusal || out.LLM.ReasoningTokens != nil {
@@ -395,7 +396,7 @@ func TestAppendRoundTrip(t *testing.T) {
 	if again := g.Append(nil, &in); !bytes.Equal(again, b) {
 		t.Errorf("Append is not deterministic:\n%s\n%s", b, again)
 	}
-	in.Features.Numeric["b"] = math.Inf(1)
+	in.Features.SetNumeric("b", math.Inf(1))
 	if err := d.Decode(g.Append(nil, &in), &out); err == nil {
 		t.Error("an infinite feature was accepted after Append")
 	}
@@ -490,4 +491,23 @@ func TestBehaviourScenarios(t *testing.T) {
 	if _, err := ShiftFor("meteor", "m", 0, 1); err == nil || !strings.Contains(err.Error(), "latency-spike") {
 		t.Errorf("unknown scenario: %v", err)
 	}
+}
+
+func numericOf(f *telemetry.Features, name string) float64 {
+	v, _ := f.NumericValue(name)
+	return v
+}
+
+func categoricalOf(f *telemetry.Features, name string) string {
+	v, _ := f.CategoricalValue(name)
+	return v
+}
+
+func probabilityOf(ps telemetry.Probabilities, class string) float64 {
+	for _, p := range ps {
+		if p.Class == class {
+			return p.P
+		}
+	}
+	return math.NaN()
 }

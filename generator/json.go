@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -11,19 +12,11 @@ import (
 )
 
 // Append appends the JSON of e to dst and returns the extended slice. It is
-// hand-written (no reflection); map keys are written in sorted order, so equal
+// hand-written (no reflection); names are written in sorted order, so equal
 // events give equal bytes. Non-finite numbers are written as the strings
 // "NaN", "+Inf" and "-Inf", which telemetry.Decoder rejects; empty optional
 // fields are left out.
 func (g *Generator) Append(dst []byte, e *telemetry.Event) []byte {
-	var m *model
-	if len(g.models) > 0 {
-		m = g.model(e.Model.ID)
-	}
-	var numHint, catHint []string
-	if m != nil {
-		numHint, catHint = m.numNames, m.catNames
-	}
 	schema := e.SchemaVersion
 	if schema == "" {
 		schema = "1"
@@ -56,9 +49,9 @@ func (g *Generator) Append(dst []byte, e *telemetry.Event) []byte {
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `,"features":{"numeric":`...)
-	dst = g.appendFloatMap(dst, e.Features.Numeric, numHint)
+	dst = g.appendNumbers(dst, e.Features.Numeric)
 	dst = append(dst, `,"categorical":`...)
-	dst = g.appendStringMap(dst, e.Features.Categorical, catHint)
+	dst = g.appendCategories(dst, e.Features.Categorical)
 	dst = append(dst, '}')
 	pr := &e.Prediction
 	dst = append(dst, `,"prediction":{`...)
@@ -73,7 +66,7 @@ func (g *Generator) Append(dst []byte, e *telemetry.Event) []byte {
 		dst = comma(dst, n)
 		n++
 		dst = append(dst, `"probabilities":`...)
-		dst = g.appendFloatMap(dst, pr.Probabilities, nil)
+		dst = g.appendProbabilities(dst, pr.Probabilities)
 	}
 	if pr.Threshold != nil {
 		dst = comma(dst, n)
@@ -95,7 +88,7 @@ func (g *Generator) Append(dst []byte, e *telemetry.Event) []byte {
 	}
 	if len(e.Attributes) > 0 {
 		dst = append(dst, `,"attributes":`...)
-		dst = g.appendStringMap(dst, e.Attributes, nil)
+		dst = g.appendAttributes(dst, e.Attributes)
 	}
 	return append(dst, '}')
 }
@@ -162,47 +155,57 @@ func comma(dst []byte, n int) []byte {
 	return dst
 }
 
-// sortedKeys returns m's keys in order: hint itself when it holds exactly
-// m's keys (hint is sorted), else a sorted copy in the generator's scratch.
-func sortedKeys[V any](g *Generator, m map[string]V, hint []string) []string {
-	if len(hint) == len(m) {
-		ok := true
-		for _, k := range hint {
-			if _, in := m[k]; !in {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return hint
-		}
+// sortedByName returns xs sorted by name: xs itself when it is, else a
+// sorted copy in scratch.
+func sortedByName[S ~[]T, T any](xs S, scratch *S, name func(*T) string) S {
+	if slices.IsSortedFunc(xs, func(a, b T) int { return strings.Compare(name(&a), name(&b)) }) {
+		return xs
 	}
-	g.keys = g.keys[:0]
-	for k := range m {
-		g.keys = append(g.keys, k)
-	}
-	slices.Sort(g.keys)
-	return g.keys
+	*scratch = append((*scratch)[:0], xs...)
+	slices.SortFunc(*scratch, func(a, b T) int { return strings.Compare(name(&a), name(&b)) })
+	return *scratch
 }
 
-func (g *Generator) appendFloatMap(dst []byte, m map[string]float64, hint []string) []byte {
+func (g *Generator) appendNumbers(dst []byte, xs []telemetry.Number) []byte {
 	dst = append(dst, '{')
-	for i, k := range sortedKeys(g, m, hint) {
+	for i, x := range sortedByName(xs, &g.nums, func(x *telemetry.Number) string { return x.Name }) {
 		dst = comma(dst, i)
-		dst = appendString(dst, k)
+		dst = appendString(dst, x.Name)
 		dst = append(dst, ':')
-		dst = appendFloat(dst, m[k])
+		dst = appendFloat(dst, x.Value)
 	}
 	return append(dst, '}')
 }
 
-func (g *Generator) appendStringMap(dst []byte, m map[string]string, hint []string) []byte {
+func (g *Generator) appendCategories(dst []byte, xs []telemetry.Category) []byte {
 	dst = append(dst, '{')
-	for i, k := range sortedKeys(g, m, hint) {
+	for i, x := range sortedByName(xs, &g.cats, func(x *telemetry.Category) string { return x.Name }) {
 		dst = comma(dst, i)
-		dst = appendString(dst, k)
+		dst = appendString(dst, x.Name)
 		dst = append(dst, ':')
-		dst = appendString(dst, m[k])
+		dst = appendString(dst, x.Value)
+	}
+	return append(dst, '}')
+}
+
+func (g *Generator) appendProbabilities(dst []byte, xs telemetry.Probabilities) []byte {
+	dst = append(dst, '{')
+	for i, x := range sortedByName(xs, &g.probs, func(x *telemetry.ClassProbability) string { return x.Class }) {
+		dst = comma(dst, i)
+		dst = appendString(dst, x.Class)
+		dst = append(dst, ':')
+		dst = appendFloat(dst, x.P)
+	}
+	return append(dst, '}')
+}
+
+func (g *Generator) appendAttributes(dst []byte, xs telemetry.Attributes) []byte {
+	dst = append(dst, '{')
+	for i, x := range sortedByName(xs, &g.attrs, func(x *telemetry.Attribute) string { return x.Key }) {
+		dst = comma(dst, i)
+		dst = appendString(dst, x.Key)
+		dst = append(dst, ':')
+		dst = appendString(dst, x.Value)
 	}
 	return append(dst, '}')
 }

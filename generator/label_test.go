@@ -236,7 +236,7 @@ func TestLabelCalibration(t *testing.T) {
 		if !g.NextLabel(&l) || l.PredictionID != e.PredictionID {
 			t.Fatal("with no delay, each event's label must be due right after it")
 		}
-		if p := e.Prediction.Probabilities[ClassPositive]; p >= 0.7 && p <= 0.8 {
+		if p := probabilityOf(e.Prediction.Probabilities, ClassPositive); p >= 0.7 && p <= 0.8 {
 			n++
 			sumP += p
 			if l.Truth.Class == ClassPositive {

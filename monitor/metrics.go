@@ -29,6 +29,7 @@ type metrics struct {
 	partialsOut  prometheus.Counter
 	partialsIn   *prometheus.CounterVec
 	deadReplayed prometheus.Counter
+	slowDecodes  prometheus.Counter
 	decided      *prometheus.CounterVec
 	merging      prometheus.Gauge
 	// labels counts label events by outcome (stored, rejected);
@@ -69,6 +70,9 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Name: "driftwatch_analysis_untracked_features_total", Help: "Feature values beyond analysis.max_features of their model version."}),
 		windows: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_windows_closed_total", Help: "Partition windows closed, published to the decider and stored in inference_windows."}),
+		slowDecodes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_ingest_slow_path_decodes_total",
+			Help: "Inference messages the fast decoder left to the slow one (escapes in strings, duplicate keys, nulls in maps, bad input): many mean producers write JSON the fast path does not take."}),
 		deadReplayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_ingest_dead_letters_replayed_total",
 			Help: "Bad messages re-read after a restart whose dead letter a run before had written: not written again."}),
@@ -123,7 +127,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.decided, m.merging,
+			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.slowDecodes, m.decided, m.merging,
 			m.labels, m.labeledWindows, m.performance)
 	}
 	return m

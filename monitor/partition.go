@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/partial"
@@ -52,9 +53,13 @@ type partition struct {
 	// for the join with delayed labels when kafka.labels_topic is set (at
 	// most labels.prediction_batch of them).
 	preds []storage.PredictionRow
-	mark  int64     // the window boundary of the last published progress (see progressMark)
-	idle  bool      // whether the last published progress said the partition is idle
-	said  time.Time // when the partition last handed progress to the writer
+	// slowSeen is the decoder's slow-path count already in the metrics.
+	slowSeen uint64
+	// predStrings holds the strings of preds.
+	predStrings stringArena
+	mark        int64     // the window boundary of the last published progress (see progressMark)
+	idle        bool      // whether the last published progress said the partition is idle
+	said        time.Time // when the partition last handed progress to the writer
 
 	state    sync.Mutex // guards err and inflight; never held while waiting
 	err      error      // a write that failed: the handler must be restarted
@@ -185,6 +190,10 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 	}
 	p.win.EndBatch()
 	met := p.m.met
+	if n := p.dec.SlowPath(); n != p.slowSeen {
+		met.slowDecodes.Add(float64(n - p.slowSeen))
+		p.slowSeen = n
+	}
 	met.events.Add(float64(counted))
 	met.late.Add(float64(late))
 	met.replayed.Add(float64(replayed))
@@ -212,9 +221,12 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 func (p *partition) addPrediction(ctx context.Context, ev *telemetry.Event) error {
 	size := p.m.cfg.Analysis.WindowSize.Milliseconds()
 	t := ev.EventTime.UnixMilli()
-	r := storage.PredictionRow{ModelID: ev.Model.ID, ModelVersion: ev.Model.Version,
-		WindowStart: time.UnixMilli(floorDiv(t, size) * size).UTC(), PredictionID: ev.PredictionID, EventTime: ev.EventTime,
-		PredictedClass: ev.Prediction.Class}
+	// The event's strings share the message's bytes: the row keeps copies,
+	// in one buffer per batch of rows.
+	a := &p.predStrings
+	r := storage.PredictionRow{ModelID: a.keep(ev.Model.ID), ModelVersion: a.keep(ev.Model.Version),
+		WindowStart: time.UnixMilli(floorDiv(t, size) * size).UTC(), PredictionID: a.keep(ev.PredictionID), EventTime: ev.EventTime,
+		PredictedClass: a.keep(ev.Prediction.Class)}
 	if s := ev.Prediction.Score; s != nil {
 		r.Score, r.HasScore = *s, true
 	}
@@ -230,6 +242,7 @@ func (p *partition) addPrediction(ctx context.Context, ev *telemetry.Event) erro
 	}
 	pw := &pendingWrite{predictions: p.preds, predictionsOnly: true}
 	p.preds = nil
+	p.predStrings = stringArena{}
 	return p.queue(ctx, pw, -1)
 }
 
@@ -329,6 +342,7 @@ func (p *partition) flush(ctx context.Context, idle, again bool) error {
 	// decides has its predictions stored, for the labels to join.
 	pw := &pendingWrite{progress: progress, idle: idle, windows: len(closed), predictions: p.preds}
 	p.preds = nil
+	p.predStrings = stringArena{}
 	src := partial.Source{Topic: p.topic, Partition: p.partition}
 	first := int64(-1)
 	for _, w := range closed {
@@ -525,4 +539,30 @@ func (p *partition) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 	return nil
+}
+
+// stringArena copies strings into shared buffers, so that keeping many
+// short strings costs an allocation per buffer, not per string. Bytes
+// handed out are never written again: a full buffer is left to the strings
+// that use it and a new one is started.
+type stringArena struct {
+	buf  []byte
+	last string // the last copy made: model ids repeat
+}
+
+// keep returns a copy of s that shares nothing with s.
+func (a *stringArena) keep(s string) string {
+	if s == "" {
+		return ""
+	}
+	if s == a.last {
+		return a.last
+	}
+	if cap(a.buf)-len(a.buf) < len(s) {
+		a.buf = make([]byte, 0, max(4096, len(s)))
+	}
+	n := len(a.buf)
+	a.buf = append(a.buf, s...)
+	a.last = unsafe.String(&a.buf[n], len(s))
+	return a.last
 }

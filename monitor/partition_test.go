@@ -195,13 +195,13 @@ func TestDeciderRetriesAReferenceLookupThatFailed(t *testing.T) {
 	warm := window.NewWindow(&m.cfg.Analysis, mv, t0, nil)
 	for i := range 50 {
 		warm.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
-			Features: telemetry.Features{Numeric: map[string]float64{"x": float64(i)}}}, int64(i))
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": float64(i)})}}, int64(i))
 	}
 	ref := reference.Build(warm.Sketches(), 10, 100, "warmup", 1, t0)
 	ref.ID = ref.Hash()
 	w := window.NewWindow(&m.cfg.Analysis, mv, t0.Add(time.Minute), ref)
 	w.Observe(&telemetry.Event{PredictionID: "q", EventTime: t0.Add(time.Minute), Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
-		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, 100)
+		Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": 1})}}, 100)
 	batch := partialMessages(w)
 
 	px.setDown(true)
@@ -260,7 +260,7 @@ func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
 	}
 	w := window.NewWindow(&m.cfg.Analysis, mv, t0, nil)
 	w.Observe(&telemetry.Event{PredictionID: "p", EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
-		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, 7)
+		Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": 1})}}, 7)
 	batch := partialMessages(w)
 	if err := h.Handle(ctx, batch); err != nil {
 		t.Fatal(err)

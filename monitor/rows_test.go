@@ -35,7 +35,7 @@ func TestReferenceSignalStatesSurviveStorage(t *testing.T) {
 	for i := range 30 {
 		score := float64(i) / 30
 		e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: w.Start, Model: telemetry.Model{ID: m.ID, Version: m.Version},
-			Features: telemetry.Features{Numeric: map[string]float64{"x": score}}, Prediction: telemetry.Prediction{Class: []string{"a", "b", "b"}[i%3]}}
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": score})}, Prediction: telemetry.Prediction{Class: []string{"a", "b", "b"}[i%3]}}
 		w.Observe(e, int64(i))
 	}
 	w.EndBatch()

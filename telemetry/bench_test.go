@@ -12,6 +12,12 @@ var benchEvent = []byte(`{"prediction_id":"5f0c2a4e-9b1d-4e7a-8c3f-2b6d1e0a9f47"
 	`"ip_risk":0.0713,"vel_1h":2,"m_risk":0.4152},"categorical":{"country":"DE","device":"ios","channel":"web",` +
 	`"pay":"card"}},"prediction":{"score":0.8312,"class":"fraud"},"latency_ms":12.4}`)
 
+// benchGenAI is a GenAI call: usage, time to first chunk and a finish reason.
+var benchGenAI = []byte(`{"prediction_id":"5f0c2a4e-9b1d-4e7a-8c3f-2b6d1e0a9f47","event_time":"2026-11-26T14:03:11.123Z",` +
+	`"model":{"id":"assistant","version":"2026-11-20"},"operation":"chat","features":{"numeric":{"prompt_chars":512}},` +
+	`"prediction":{"class":"answer"},"latency_ms":812.5,"llm":{"gen_ai.usage.input_tokens":431,` +
+	`"gen_ai.usage.output_tokens":187,"gen_ai.response.finish_reasons":["stop"],"gen_ai.response.time_to_first_chunk":0.21}}`)
+
 func BenchmarkDecode(b *testing.B) {
 	d := newTestDecoder()
 	var e Event
@@ -46,10 +52,7 @@ func BenchmarkDecodeRejectNaN(b *testing.B) {
 // BenchmarkDecodeGenAI decodes a GenAI call: usage, time to first chunk and
 // a finish reason, whose field is named only when the reason is refused.
 func BenchmarkDecodeGenAI(b *testing.B) {
-	ev := []byte(`{"prediction_id":"5f0c2a4e-9b1d-4e7a-8c3f-2b6d1e0a9f47","event_time":"2026-11-26T14:03:11.123Z",` +
-		`"model":{"id":"assistant","version":"2026-11-20"},"operation":"chat","features":{"numeric":{"prompt_chars":512}},` +
-		`"prediction":{"class":"answer"},"latency_ms":812.5,"llm":{"gen_ai.usage.input_tokens":431,` +
-		`"gen_ai.usage.output_tokens":187,"gen_ai.response.finish_reasons":["stop"],"gen_ai.response.time_to_first_chunk":0.21}}`)
+	ev := benchGenAI
 	d := newTestDecoder()
 	var e Event
 	if err := d.Decode(ev, &e); err != nil {
@@ -63,6 +66,21 @@ func BenchmarkDecodeGenAI(b *testing.B) {
 	for b.Loop() {
 		if err := d.Decode(ev, &e); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFastScan measures the fast path's scan alone, without the
+// contract's checks, to compare with other JSON scanners doing the same
+// extraction.
+func BenchmarkFastScan(b *testing.B) {
+	var s fastScanner
+	var e Event
+	b.SetBytes(int64(len(benchEvent)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !s.scan(benchEvent, &e, DefaultMaxFeatures) {
+			b.Fatal("left to the slow path")
 		}
 	}
 }

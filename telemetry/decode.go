@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,14 +14,46 @@ import (
 	json "github.com/goccy/go-json"
 )
 
-// Decoder decodes events. It reuses e's maps (clear + refill) to limit garbage.
-// Not safe for concurrent use: use one Decoder per goroutine.
+// Decoder decodes events. Not safe for concurrent use: use one Decoder per
+// goroutine.
+//
+// Inference events take a fast path first: one scan of the bytes straight
+// into the Event's reused slices, without allocating. An event the fast path
+// does not take (an escape in a string, a duplicate key, a type it does not
+// expect, JSON it cannot vouch for) goes through the slow path, a JSON
+// library into maps, which names the reason of every rejection. Both paths
+// end in the same checks, so they accept and reject the same events with the
+// same values (FuzzFastPathAgrees).
 type Decoder struct {
-	lim Limits
-	now func() time.Time
-	w   inferenceWire
-	lw  labelWire
-	fw  feedbackWire
+	lim  Limits
+	now  func() time.Time
+	w    inferenceWire
+	lw   labelWire
+	fw   feedbackWire
+	maps wireMaps
+	fast fastScanner
+	// slow counts the inference events that took the slow path.
+	slow uint64
+}
+
+// wireMaps are the maps the slow path decodes into, reused.
+type wireMaps struct {
+	num, prob map[string]float64
+	cat, attr map[string]string
+}
+
+// wireFeatures are Features as the JSON library decodes them.
+type wireFeatures struct {
+	Numeric     map[string]float64 `json:"numeric"`
+	Categorical map[string]string  `json:"categorical"`
+}
+
+// wirePrediction is Prediction as the JSON library decodes it.
+type wirePrediction struct {
+	Score         *float64           `json:"score"`
+	Class         string             `json:"class"`
+	Probabilities map[string]float64 `json:"probabilities"`
+	Threshold     *float64           `json:"threshold"`
 }
 
 // NewDecoder returns a Decoder enforcing l as it is: start from
@@ -44,8 +77,8 @@ type inferenceWire struct {
 	Model         Model             `json:"model"`
 	Operation     string            `json:"operation"`
 	Principal     Principal         `json:"principal"`
-	Features      Features          `json:"features"`
-	Prediction    Prediction        `json:"prediction"`
+	Features      wireFeatures      `json:"features"`
+	Prediction    wirePrediction    `json:"prediction"`
 	LatencyMS     *float64          `json:"latency_ms"`
 	ErrorType     string            `json:"error.type"`
 	LLM           *LLM              `json:"llm"`
@@ -55,22 +88,31 @@ type inferenceWire struct {
 // Decode decodes one inference event from b into e and checks it against the
 // limits. On bad input it returns a *RejectError and leaves e in an
 // unspecified state. Unknown fields are ignored so producers can add fields
-// ahead of the contract. A missing schema_version is set to "1".
+// ahead of the contract. A missing schema_version is set to "1". e refers
+// to b afterwards (see Event).
 func (d *Decoder) Decode(b []byte, e *Event) (err error) {
 	if err := d.precheck(b); err != nil {
 		return err
 	}
+	if d.fast.scan(b, e, d.lim.MaxFeatures) {
+		return d.check(e, nil, &d.fast.time)
+	}
+	d.slow++
+	return d.decodeSlow(b, e)
+}
+
+// SlowPath returns the number of inference events decoded by the slow path.
+func (d *Decoder) SlowPath() uint64 { return d.slow }
+
+// decodeSlow decodes b into e with the JSON library.
+func (d *Decoder) decodeSlow(b []byte, e *Event) (err error) {
 	defer recoverReject(&err)
-	num, cat, prob, attr := e.Features.Numeric, e.Features.Categorical, e.Prediction.Probabilities, e.Attributes
-	clear(num)
-	clear(cat)
-	clear(prob)
-	clear(attr)
+	m := d.maps.reset()
 	w := &d.w
 	*w = inferenceWire{
-		Features:   Features{Numeric: num, Categorical: cat},
-		Prediction: Prediction{Probabilities: prob},
-		Attributes: attr,
+		Features:   wireFeatures{Numeric: m.num, Categorical: m.cat},
+		Prediction: wirePrediction{Probabilities: m.prob},
+		Attributes: m.attr,
 	}
 	if err := json.Unmarshal(b, w); err != nil {
 		return classify(b, err)
@@ -82,17 +124,70 @@ func (d *Decoder) Decode(b []byte, e *Event) (err error) {
 		Model:         w.Model,
 		Operation:     w.Operation,
 		Principal:     w.Principal,
-		Features:      w.Features,
-		Prediction:    w.Prediction,
-		LatencyMS:     w.LatencyMS,
-		ErrorType:     w.ErrorType,
-		LLM:           w.LLM,
-		Attributes:    w.Attributes,
+		Features:      w.Features.slices(e.Features),
+		Prediction: Prediction{Score: w.Prediction.Score, Class: w.Prediction.Class, Threshold: w.Prediction.Threshold,
+			Probabilities: probabilities(w.Prediction.Probabilities, e.Prediction.Probabilities[:0])},
+		LatencyMS:  w.LatencyMS,
+		ErrorType:  w.ErrorType,
+		LLM:        w.LLM,
+		Attributes: attributes(w.Attributes, e.Attributes[:0]),
 	}
-	if rj := d.checkEvent(e); rj != nil {
+	return d.check(e, w.Features.Numeric, &w.EventTime)
+}
+
+// check applies the contract's checks to a decoded event. numeric holds
+// the numeric features by name when the slow path decoded e (a categorical
+// feature of the same name is refused); the fast path never yields one.
+func (d *Decoder) check(e *Event, numeric map[string]float64, t *wireTime) error {
+	if rj := d.checkEvent(e, numeric, t); rj != nil {
 		return rj
 	}
 	return nil
+}
+
+// reset clears the maps, making them on first use, and returns m.
+func (m *wireMaps) reset() *wireMaps {
+	if m.num == nil {
+		m.num, m.prob = make(map[string]float64), make(map[string]float64)
+		m.cat, m.attr = make(map[string]string), make(map[string]string)
+	}
+	clear(m.num)
+	clear(m.cat)
+	clear(m.prob)
+	clear(m.attr)
+	return m
+}
+
+// slices returns w's features as slices sorted by name, reusing f's.
+func (w *wireFeatures) slices(f Features) Features {
+	f.Numeric, f.Categorical = f.Numeric[:0], f.Categorical[:0]
+	for k, v := range w.Numeric {
+		f.Numeric = append(f.Numeric, Number{Name: k, Value: v})
+	}
+	for k, v := range w.Categorical {
+		f.Categorical = append(f.Categorical, Category{Name: k, Value: v})
+	}
+	slices.SortFunc(f.Numeric, func(a, b Number) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(f.Categorical, func(a, b Category) int { return strings.Compare(a.Name, b.Name) })
+	return f
+}
+
+// probabilities appends m's entries to dst, sorted by class.
+func probabilities(m map[string]float64, dst Probabilities) Probabilities {
+	for k, v := range m {
+		dst = append(dst, ClassProbability{Class: k, P: v})
+	}
+	slices.SortFunc(dst, func(a, b ClassProbability) int { return strings.Compare(a.Class, b.Class) })
+	return dst
+}
+
+// attributes appends m's entries to dst, sorted by key.
+func attributes(m map[string]string, dst Attributes) Attributes {
+	for k, v := range m {
+		dst = append(dst, Attribute{Key: k, Value: v})
+	}
+	slices.SortFunc(dst, func(a, b Attribute) int { return strings.Compare(a.Key, b.Key) })
+	return dst
 }
 
 // precheck refuses bodies over MaxBytes and bodies that are not a JSON object.
@@ -185,14 +280,14 @@ func truncate(s string, n int) string {
 }
 
 // checkEvent applies the contract's rules that JSON typing cannot express.
-func (d *Decoder) checkEvent(e *Event) *RejectError {
+func (d *Decoder) checkEvent(e *Event, numeric map[string]float64, t *wireTime) *RejectError {
 	if rj := checkSchemaVersion(&e.SchemaVersion); rj != nil {
 		return rj
 	}
 	if e.PredictionID == "" {
 		return reject(ReasonMissingField, "prediction_id: required")
 	}
-	if rj := d.checkTime("event_time", &d.w.EventTime); rj != nil {
+	if rj := d.checkTime("event_time", t); rj != nil {
 		return rj
 	}
 	if e.Model.ID == "" {
@@ -233,7 +328,7 @@ func (d *Decoder) checkEvent(e *Event) *RejectError {
 			return rj
 		}
 	}
-	if rj := d.checkFeatures(&e.Features); rj != nil {
+	if rj := d.checkFeatures(&e.Features, numeric); rj != nil {
 		return rj
 	}
 	p := &e.Prediction
@@ -248,7 +343,8 @@ func (d *Decoder) checkEvent(e *Event) *RejectError {
 	}
 	var worst *RejectError
 	worstKey := ""
-	for k, v := range p.Probabilities {
+	for _, kv := range p.Probabilities {
+		k, v := kv.Class, kv.P
 		var rj *RejectError
 		switch {
 		case len(k) > vmax:
@@ -276,7 +372,8 @@ func (d *Decoder) checkEvent(e *Event) *RejectError {
 	if len(e.Attributes) > d.lim.MaxFeatures {
 		return reject(ReasonTooManyFeatures, fmt.Sprintf("attributes: %d entries, limit %d", len(e.Attributes), d.lim.MaxFeatures))
 	}
-	for k, v := range e.Attributes {
+	for _, kv := range e.Attributes {
+		k, v := kv.Key, kv.Value
 		var rj *RejectError
 		switch {
 		case k == "":
@@ -302,7 +399,9 @@ func (d *Decoder) checkEvent(e *Event) *RejectError {
 
 // checkFeatures checks feature counts, names and values. When several features
 // are bad it reports the one with the smallest name, so details are stable.
-func (d *Decoder) checkFeatures(f *Features) *RejectError {
+// numeric, when not nil, holds the numeric features by name, to refuse a
+// categorical feature of the same name.
+func (d *Decoder) checkFeatures(f *Features, numeric map[string]float64) *RejectError {
 	if n := len(f.Numeric) + len(f.Categorical); n > d.lim.MaxFeatures {
 		return reject(ReasonTooManyFeatures, fmt.Sprintf("features: %d features, limit %d", n, d.lim.MaxFeatures))
 	}
@@ -313,7 +412,8 @@ func (d *Decoder) checkFeatures(f *Features) *RejectError {
 			worst, worstKey = rj, k
 		}
 	}
-	for k, v := range f.Numeric {
+	for _, kv := range f.Numeric {
+		k, v := kv.Name, kv.Value
 		path := "features.numeric"
 		switch {
 		case k == "":
@@ -328,7 +428,8 @@ func (d *Decoder) checkFeatures(f *Features) *RejectError {
 			keep(k, notFinite(mapPath(path, k)))
 		}
 	}
-	for k, v := range f.Categorical {
+	for _, kv := range f.Categorical {
+		k, v := kv.Name, kv.Value
 		path := "features.categorical"
 		switch {
 		case k == "":
@@ -344,7 +445,7 @@ func (d *Decoder) checkFeatures(f *Features) *RejectError {
 		case !ValidValue(v):
 			keep(k, checkValue(mapPath(path, k), v))
 		default:
-			if _, dup := f.Numeric[k]; dup {
+			if _, dup := numeric[k]; dup {
 				keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": also a numeric feature"))
 			}
 		}

@@ -179,9 +179,9 @@ func TestDecodeBad(t *testing.T) {
 	}
 }
 
-// TestDecodeReusesMaps checks that a second decode clears the maps of the
-// first (no stale features) and refills the same map.
-func TestDecodeReusesMaps(t *testing.T) {
+// TestDecodeReusesSlices checks that a second decode forgets the features
+// of the first (no stale ones) and refills the same slices.
+func TestDecodeReusesSlices(t *testing.T) {
 	d := newTestDecoder()
 	var e Event
 	first := `{"prediction_id":"a","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"x":1,"y":2},"categorical":{"c":"v"}},"attributes":{"k":"v"}}`
@@ -190,23 +190,23 @@ func TestDecodeReusesMaps(t *testing.T) {
 		t.Fatal(err)
 	}
 	num := e.Features.Numeric
-	num["marker"] = 0
-	delete(num, "marker")
 	if err := d.Decode([]byte(second), &e); err != nil {
 		t.Fatal(err)
 	}
-	if len(e.Features.Numeric) != 1 || e.Features.Numeric["z"] != 3 {
-		t.Errorf("numeric = %v, want map[z:3]", e.Features.Numeric)
+	if v, ok := e.Features.NumericValue("z"); len(e.Features.Numeric) != 1 || !ok || v != 3 {
+		t.Errorf("numeric = %v, want [{z 3}]", e.Features.Numeric)
 	}
 	if len(e.Features.Categorical) != 0 || len(e.Attributes) != 0 {
-		t.Errorf("stale maps: categorical %v attributes %v", e.Features.Categorical, e.Attributes)
+		t.Errorf("stale features: categorical %v attributes %v", e.Features.Categorical, e.Attributes)
 	}
-	num["probe"] = 1
-	if e.Features.Numeric["probe"] != 1 {
-		t.Error("decoder allocated a new numeric map instead of reusing the event's")
+	if &num[0] != &e.Features.Numeric[0] {
+		t.Error("decoder allocated a new numeric slice instead of reusing the event's")
 	}
 	if e.PredictionID != "b" || !e.EventTime.Equal(time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)) || e.SchemaVersion != "1" {
 		t.Errorf("got id %q time %v schema %q", e.PredictionID, e.EventTime, e.SchemaVersion)
+	}
+	if d.SlowPath() != 0 {
+		t.Errorf("%d plain events took the slow path", d.SlowPath())
 	}
 }
 

@@ -47,20 +47,20 @@ var FeedbackKinds = []string{"label_override", "thumbs", "new_example", "rlhf_pr
 var AnnotatorKinds = []string{"HUMAN", "LLM", "CODE"}
 
 type feedbackWire struct {
-	SchemaVersion string    `json:"schema_version"`
-	FeedbackID    string    `json:"feedback_id"`
-	EventTime     wireTime  `json:"event_time"`
-	ModelID       string    `json:"model_id"`
-	TargetDataset string    `json:"target_dataset"`
-	PredictionID  string    `json:"prediction_id"`
-	Principal     Principal `json:"principal"`
-	Kind          string    `json:"kind"`
-	Features      Features  `json:"features"`
-	ProposedLabel string    `json:"proposed_label"`
-	PreviousLabel string    `json:"previous_label"`
-	Rating        *int64    `json:"rating"`
-	AnnotatorKind string    `json:"annotator_kind"`
-	ContentSHA256 string    `json:"content_sha256"`
+	SchemaVersion string       `json:"schema_version"`
+	FeedbackID    string       `json:"feedback_id"`
+	EventTime     wireTime     `json:"event_time"`
+	ModelID       string       `json:"model_id"`
+	TargetDataset string       `json:"target_dataset"`
+	PredictionID  string       `json:"prediction_id"`
+	Principal     Principal    `json:"principal"`
+	Kind          string       `json:"kind"`
+	Features      wireFeatures `json:"features"`
+	ProposedLabel string       `json:"proposed_label"`
+	PreviousLabel string       `json:"previous_label"`
+	Rating        *int64       `json:"rating"`
+	AnnotatorKind string       `json:"annotator_kind"`
+	ContentSHA256 string       `json:"content_sha256"`
 }
 
 // DecodeFeedback decodes one training-feedback event from b into f and checks
@@ -71,11 +71,9 @@ func (d *Decoder) DecodeFeedback(b []byte, f *Feedback) (err error) {
 		return err
 	}
 	defer recoverReject(&err)
-	num, cat := f.Features.Numeric, f.Features.Categorical
-	clear(num)
-	clear(cat)
+	m := d.maps.reset()
 	w := &d.fw
-	*w = feedbackWire{Features: Features{Numeric: num, Categorical: cat}}
+	*w = feedbackWire{Features: wireFeatures{Numeric: m.num, Categorical: m.cat}}
 	if err := json.Unmarshal(b, w); err != nil {
 		return classify(b, err)
 	}
@@ -88,7 +86,7 @@ func (d *Decoder) DecodeFeedback(b []byte, f *Feedback) (err error) {
 		PredictionID:  w.PredictionID,
 		Principal:     w.Principal,
 		Kind:          w.Kind,
-		Features:      w.Features,
+		Features:      w.Features.slices(f.Features),
 		ProposedLabel: w.ProposedLabel,
 		PreviousLabel: w.PreviousLabel,
 		Rating:        w.Rating,
@@ -143,7 +141,7 @@ func (d *Decoder) DecodeFeedback(b []byte, f *Feedback) (err error) {
 	if f.ContentSHA256 != "" && !isHexSHA256(f.ContentSHA256) {
 		return reject(ReasonInvalidValue, "content_sha256: must be 64 lowercase hex digits")
 	}
-	if rj := d.checkFeatures(&f.Features); rj != nil {
+	if rj := d.checkFeatures(&f.Features, w.Features.Numeric); rj != nil {
 		return rj
 	}
 	return nil

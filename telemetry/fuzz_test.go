@@ -48,8 +48,8 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		if err := d.Decode(b, &e); err == nil {
-			for k, v := range e.Features.Numeric {
-				if !finite(v) {
+			for _, n := range e.Features.Numeric {
+				if k, v := n.Name, n.Value; !finite(v) {
 					t.Fatalf("accepted non-finite feature %q = %v", k, v)
 				}
 			}
@@ -60,8 +60,8 @@ func FuzzDecode(f *testing.F) {
 			if !ValidIdentifier(e.PredictionID) || !ValidIdentifier(e.Model.ID) || !ValidIdentifier(e.Model.Version) {
 				t.Fatalf("accepted ids breaking the policy: %q %q %q", e.PredictionID, e.Model.ID, e.Model.Version)
 			}
-			for k, v := range e.Features.Categorical {
-				if !ValidIdentifier(k) || !ValidValue(v) {
+			for _, c := range e.Features.Categorical {
+				if k, v := c.Name, c.Value; !ValidIdentifier(k) || !ValidValue(v) {
 					t.Fatalf("accepted categorical feature %q = %q breaking the policy", k, v)
 				}
 			}

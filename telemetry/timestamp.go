@@ -16,31 +16,37 @@ type wireTime struct {
 // UnmarshalJSON implements json.Unmarshaler. It never fails, so that the
 // caller can report the problem with the field's name.
 func (w *wireTime) UnmarshalJSON(b []byte) error {
+	w.parse(b)
+	return nil
+}
+
+// parse reads the JSON value b: a string (with its quotes), a number or null.
+func (w *wireTime) parse(b []byte) {
 	*w = wireTime{}
 	if len(b) == 0 || string(b) == "null" {
-		return nil
+		return
 	}
 	w.set = true
 	if b[0] == '"' {
 		if len(b) < 2 || b[len(b)-1] != '"' {
 			w.err = "not an RFC 3339 time"
-			return nil
+			return
 		}
-		t, err := time.Parse(time.RFC3339Nano, string(b[1:len(b)-1]))
+		// time.Parse keeps no reference to its input once it succeeds.
+		t, err := time.Parse(time.RFC3339Nano, alias(b[1:len(b)-1]))
 		if err != nil {
 			w.err = "not an RFC 3339 time"
-			return nil
+			return
 		}
 		w.t = t.UTC()
-		return nil
+		return
 	}
 	ms, ok := parseEpochMillis(b)
 	if !ok {
 		w.err = "not an RFC 3339 string or an integer of epoch milliseconds"
-		return nil
+		return
 	}
 	w.t = time.UnixMilli(ms).UTC()
-	return nil
 }
 
 // parseEpochMillis parses an optionally negative decimal integer of at most

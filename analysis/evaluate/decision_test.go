@@ -29,20 +29,20 @@ type decisionWorld struct {
 func (d *decisionWorld) event(m analysis.ModelKey) *telemetry.Event {
 	d.next++
 	e := &telemetry.Event{PredictionID: fmt.Sprintf("e%d", d.next), EventTime: windowtest.T0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
-		Features: telemetry.Features{Numeric: make(map[string]float64, d.numeric), Categorical: make(map[string]string, d.cats)}}
+		Features: telemetry.Features{Numeric: make([]telemetry.Number, 0, d.numeric), Categorical: make([]telemetry.Category, 0, d.cats)}}
 	for f := range d.numeric {
 		v := d.r.NormFloat64()
 		if f == d.shiftNum {
 			v += d.shiftBy
 		}
-		e.Features.Numeric[fmt.Sprintf("x%d", f)] = v
+		e.Features.SetNumeric(fmt.Sprintf("x%d", f), v)
 	}
 	for f := range d.cats {
 		u, k := d.r.Float64(), 0
 		for acc := d.shares[0]; u > acc && k < len(d.shares)-1; acc += d.shares[k] {
 			k++
 		}
-		e.Features.Categorical[fmt.Sprintf("c%d", f)] = fmt.Sprintf("v%d", k)
+		e.Features.SetCategorical(fmt.Sprintf("c%d", f), fmt.Sprintf("v%d", k))
 	}
 	return e
 }

@@ -54,7 +54,7 @@ func TestMemoryBoundedUnderVersionFlood(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := start
 	id := 0
-	e := &telemetry.Event{Features: telemetry.Features{Numeric: map[string]float64{}, Categorical: map[string]string{}}}
+	e := &telemetry.Event{Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{}), Categorical: telemetry.CategoriesOf(map[string]string{})}}
 	// flood sends versions [from, to): each one event in each of three
 	// consecutive windows, so that some warm up and get a reference, with
 	// every feature and new values in every categorical one.
@@ -66,11 +66,11 @@ func TestMemoryBoundedUnderVersionFlood(t *testing.T) {
 				e.EventTime = at.Add(time.Duration(w) * cfg.WindowSize)
 				e.Model = telemetry.Model{ID: "flood", Version: fmt.Sprintf("v%d", v)}
 				e.Principal.Service = fmt.Sprintf("caller-%d", id)
-				clear(e.Features.Numeric)
-				clear(e.Features.Categorical)
+				e.Features.Numeric = e.Features.Numeric[:0]
+				e.Features.Categorical = e.Features.Categorical[:0]
 				for f := range cfg.MaxFeatures / 2 {
-					e.Features.Numeric[fmt.Sprintf("n%d", f)] = r.NormFloat64()
-					e.Features.Categorical[fmt.Sprintf("c%d", f)] = fmt.Sprintf("value-%d-%d", id, f)
+					e.Features.SetNumeric(fmt.Sprintf("n%d", f), r.NormFloat64())
+					e.Features.SetCategorical(fmt.Sprintf("c%d", f), fmt.Sprintf("value-%d-%d", id, f))
 				}
 				win.Observe(e, int64(id))
 				win.EndBatch()

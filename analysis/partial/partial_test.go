@@ -38,7 +38,7 @@ func filled(cfg *analysis.Config, m analysis.ModelKey, start time.Time, events i
 	for i := range events {
 		e := &telemetry.Event{PredictionID: fmt.Sprintf("%d-%d", seed, i), EventTime: start,
 			Model:    telemetry.Model{ID: m.ID, Version: m.Version},
-			Features: telemetry.Features{Numeric: map[string]float64{"x": float64(i)}, Categorical: map[string]string{"c": "a"}}}
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": float64(i)}), Categorical: telemetry.CategoriesOf(map[string]string{"c": "a"})}}
 		w.Observe(e, int64(i))
 	}
 	return w
@@ -184,14 +184,14 @@ func BenchmarkEncodePartial(b *testing.B) {
 	m := analysis.ModelKey{ID: "fraud", Version: "3"}
 	w := window.NewWindow(&cfg, m, t0, nil)
 	e := telemetry.Event{Model: telemetry.Model{ID: m.ID, Version: m.Version}, EventTime: t0,
-		Features: telemetry.Features{Numeric: map[string]float64{}, Categorical: map[string]string{}}}
+		Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{}), Categorical: telemetry.CategoriesOf(map[string]string{})}}
 	for i := range 10000 {
 		e.PredictionID = fmt.Sprintf("p-%d", i)
 		for f := range 12 {
-			e.Features.Numeric[fmt.Sprintf("x%d", f)] = math.Sin(float64(i*(f+1))) * 100
+			e.Features.SetNumeric(fmt.Sprintf("x%d", f), math.Sin(float64(i*(f+1)))*100)
 		}
 		for f := range 3 {
-			e.Features.Categorical[fmt.Sprintf("c%d", f)] = fmt.Sprintf("v%d", (i+f)%7)
+			e.Features.SetCategorical(fmt.Sprintf("c%d", f), fmt.Sprintf("v%d", (i+f)%7))
 		}
 		w.Observe(&e, int64(i))
 	}
@@ -424,7 +424,7 @@ func TestMergerMixedReferences(t *testing.T) {
 	ref := reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, t0)
 	withRef := window.NewWindow(cfg, m, t0.Add(10*time.Second), ref)
 	for i := range 7 {
-		withRef.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}, int64(i))
+		withRef.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": 1})}}, int64(i))
 	}
 	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 2, MaxWindows: 2})
 	now := t0
@@ -450,7 +450,7 @@ func withRefCopy(t *testing.T, cfg *analysis.Config, ref *reference.Reference, m
 	t.Helper()
 	w := window.NewWindow(cfg, m, start, ref)
 	for i := range 7 {
-		w.Observe(&telemetry.Event{PredictionID: fmt.Sprint("r", i), Features: telemetry.Features{Numeric: map[string]float64{"x": float64(i)}}}, int64(i))
+		w.Observe(&telemetry.Event{PredictionID: fmt.Sprint("r", i), Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": float64(i)})}}, int64(i))
 	}
 	return w
 }

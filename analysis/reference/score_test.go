@@ -36,7 +36,7 @@ func TestPinnedReferenceScoresBinnedTestsOnly(t *testing.T) {
 	amount, country := tab.Column("amount"), tab.Column("country")
 	for i := range amount.Numeric {
 		w.Observe(&telemetry.Event{PredictionID: strconv.Itoa(i), EventTime: start.Add(time.Hour), Model: telemetry.Model{ID: m.ID, Version: m.Version},
-			Features: telemetry.Features{Numeric: map[string]float64{"amount": amount.Numeric[i]}, Categorical: map[string]string{"country": country.Categorical[i]}}},
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"amount": amount.Numeric[i]}), Categorical: telemetry.CategoriesOf(map[string]string{"country": country.Categorical[i]})}},
 			int64(i))
 	}
 	got := map[string]evaluate.Score{}
@@ -105,7 +105,7 @@ func TestWarmupKeepsMaxFeatures(t *testing.T) {
 		w := window.NewWindow(cfg, m, windowtest.T0.Add(time.Duration(i)*cfg.WindowSize), nil)
 		for j := range 50 {
 			w.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i, "-", j), EventTime: w.Start, Model: telemetry.Model{ID: m.ID, Version: m.Version},
-				Features: telemetry.Features{Numeric: map[string]float64{fmt.Sprint("a", i): 1, fmt.Sprint("b", i): 2, fmt.Sprint("c", i): 3}}}, int64(j))
+				Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{fmt.Sprint("a", i): 1, fmt.Sprint("b", i): 2, fmt.Sprint("c", i): 3})}}, int64(j))
 		}
 		ref = store.Contribute(w.Sketches())
 	}

@@ -1,5 +1,7 @@
 package sketch
 
+import "strings"
+
 // Categorical counts one categorical feature's values over one window.
 //
 // With a reference, values are counted against the reference's categories
@@ -22,6 +24,11 @@ type Categorical struct {
 	// NewValues holds up to a few values the reference never saw, with counts,
 	// so that a report can name them.
 	NewValues map[string]uint64
+	// own maps each value Observe keeps in Tracked or NewValues to its key
+	// there, a copy Observe made: Observe assigns with that key, since a map
+	// assignment stores the key it is given and the caller's value may share
+	// a message's bytes.
+	own map[string]string
 }
 
 // MaxNewValues bounds Categorical.NewValues.
@@ -58,14 +65,17 @@ func NewCategoryIndex(categories []string, complete bool) *CategoryIndex {
 func (c *CategoryIndex) Len() int { return len(c.pos) }
 
 // Observe counts value v. maxTracked bounds the distinct values kept during
-// warm-up. It allocates only when a new distinct value is first tracked.
+// warm-up. It allocates only when a new distinct value is first tracked,
+// and keeps a copy of v then, never v itself.
 func (s *Categorical) Observe(v string, ref *CategoryIndex, maxTracked int) {
 	s.Count++
 	if ref == nil {
-		if c, ok := s.Tracked[v]; ok {
-			s.Tracked[v] = c + 1
+		if k, ok := s.own[v]; ok {
+			s.Tracked[k]++
+		} else if c, ok := s.Tracked[v]; ok { // tracked by Merge or Decode
+			s.Tracked[s.keep(v)] = c + 1
 		} else if len(s.Tracked) < maxTracked {
-			s.Tracked[v] = 1
+			s.Tracked[s.keep(v)] = 1
 		} else {
 			s.Other++
 		}
@@ -78,15 +88,33 @@ func (s *Categorical) Observe(v string, ref *CategoryIndex, maxTracked int) {
 	s.Other++
 	if ref.complete {
 		s.Unseen++
-		if c, ok := s.NewValues[v]; ok {
-			s.NewValues[v] = c + 1
-		} else if len(s.NewValues) < MaxNewValues {
-			if s.NewValues == nil {
-				s.NewValues = make(map[string]uint64)
-			}
-			s.NewValues[v] = 1
-		}
+		s.addNew(v, 1)
 	}
+}
+
+// addNew counts n of v, a value the reference never saw, in NewValues
+// while it has room.
+func (s *Categorical) addNew(v string, n uint64) {
+	if k, ok := s.own[v]; ok {
+		s.NewValues[k] += n
+	} else if c, ok := s.NewValues[v]; ok { // named by Merge or Decode
+		s.NewValues[s.keep(v)] = c + n
+	} else if len(s.NewValues) < MaxNewValues {
+		if s.NewValues == nil {
+			s.NewValues = make(map[string]uint64)
+		}
+		s.NewValues[s.keep(v)] = n
+	}
+}
+
+// keep returns a copy of v and remembers it in own.
+func (s *Categorical) keep(v string) string {
+	k := strings.Clone(v)
+	if s.own == nil {
+		s.own = make(map[string]string)
+	}
+	s.own[k] = k
+	return k
 }
 
 // ObserveN counts value v n times against ref (not nil), as n calls of
@@ -100,14 +128,7 @@ func (s *Categorical) ObserveN(v string, n uint64, ref *CategoryIndex) {
 	s.Other += n
 	if ref.complete {
 		s.Unseen += n
-		if c, ok := s.NewValues[v]; ok {
-			s.NewValues[v] = c + n
-		} else if len(s.NewValues) < MaxNewValues {
-			if s.NewValues == nil {
-				s.NewValues = make(map[string]uint64)
-			}
-			s.NewValues[v] = n
-		}
+		s.addNew(v, n)
 	}
 }
 

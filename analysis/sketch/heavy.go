@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // HeavyHitters counts events per key (a caller) in at most Capacity
@@ -112,6 +113,8 @@ func (h *HeavyHitters) add(key string, n, err, aux uint64) {
 		h.down(i)
 		return
 	}
+	// A kept key is a copy: callers' strings may share a message's bytes.
+	key = strings.Clone(key)
 	if len(h.heap) < h.Capacity {
 		h.heap = append(h.heap, hitter{key: key, count: n, err: err, aux: aux})
 		h.index[key] = len(h.heap) - 1

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -19,6 +20,10 @@ type Labels struct {
 	N, K  uint64
 	Named map[string]uint64
 	Rest  uint64
+	// own maps each label Add named to Named's key, a copy Add made: Add
+	// assigns with that key, since a map assignment stores the key it is
+	// given and the caller's label may share a message's bytes.
+	own map[string]string
 }
 
 // NewLabels returns an empty state.
@@ -27,12 +32,16 @@ func NewLabels() Labels { return Labels{Named: make(map[string]uint64)} }
 // Add counts n more of label, within max labels. It does not allocate for a
 // label already named.
 func (c *Labels) Add(label string, n uint64, max int) {
-	if v, ok := c.Named[label]; ok {
-		c.Named[label] = v + n
+	if k, ok := c.own[label]; ok {
+		c.Named[k] += n
+		return
+	}
+	if v, ok := c.Named[label]; ok { // named by Merge or Decode
+		c.Named[c.keep(label)] = v + n
 		return
 	}
 	if len(c.Named) < max {
-		c.Named[label] = n
+		c.Named[c.keep(label)] = n
 		return
 	}
 	// Full: the new label replaces the named one with the largest hash if
@@ -51,7 +60,18 @@ func (c *Labels) Add(label string, n uint64, max int) {
 	}
 	c.Rest += c.Named[worst]
 	delete(c.Named, worst)
-	c.Named[label] = n
+	delete(c.own, worst)
+	c.Named[c.keep(label)] = n
+}
+
+// keep returns a copy of label and remembers it in own.
+func (c *Labels) keep(label string) string {
+	k := strings.Clone(label)
+	if c.own == nil {
+		c.own = make(map[string]string)
+	}
+	c.own[k] = k
+	return k
 }
 
 // Merge adds o.

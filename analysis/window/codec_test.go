@@ -80,7 +80,7 @@ func TestDecodedPartialsMergeToTheUnion(t *testing.T) {
 			for i := range n {
 				e := windowtest.RandomEvent(r, trial*100000+i, m, windowtest.T0)
 				if i%7 == 0 {
-					e.Features.Categorical["country"] = fmt.Sprintf("new-%d", i%3) // unseen values
+					e.Features.SetCategorical("country", fmt.Sprintf("new-%d", i%3)) // unseen values
 				}
 				union.Observe(e, int64(i))
 				parts[r.IntN(3)].Observe(e, int64(i))
@@ -216,7 +216,7 @@ func TestRebindEqualsOpenedWithReference(t *testing.T) {
 	for i := range 800 { // more than SampleSize (200): the cut sample must match
 		e := windowtest.RandomEvent(r, i, m, windowtest.T0)
 		if i%50 == 0 {
-			e.Features.Categorical["country"] = "new"
+			e.Features.SetCategorical("country", "new")
 		}
 		opened.Observe(e, int64(i))
 		late.Observe(e, int64(i))
@@ -249,7 +249,7 @@ func TestSharedSampleKeysAreWrittenOnce(t *testing.T) {
 	const n = 300
 	for i := range n {
 		e := &telemetry.Event{PredictionID: fmt.Sprintf("p-%d", i), EventTime: windowtest.T0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
-			Features: telemetry.Features{Numeric: map[string]float64{"a": float64(i), "b": float64(2 * i), "c": float64(3 * i)}}}
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"a": float64(i), "b": float64(2 * i), "c": float64(3 * i)})}}
 		w.Observe(e, int64(i))
 	}
 	enc := w.AppendBinary(nil)

@@ -1,6 +1,7 @@
 package window
 
 import (
+	"strings"
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
@@ -160,14 +161,14 @@ func (w *Window) Observe(e *telemetry.Event, off int64) {
 	w.Events++
 	w.touch(off)
 	key := sketch.SampleKey(e.PredictionID)
-	for name, v := range e.Features.Numeric {
-		w.observeNumeric(name, v, key)
+	for _, f := range e.Features.Numeric {
+		w.observeNumeric(f.Name, f.Value, key)
 	}
 	if e.Prediction.Score != nil {
 		w.observeNumeric(telemetry.ScoreFeature, *e.Prediction.Score, key)
 	}
-	for name, v := range e.Features.Categorical {
-		w.observeCategorical(name, v)
+	for _, f := range e.Features.Categorical {
+		w.observeCategorical(f.Name, f.Value)
 	}
 	if e.Prediction.Class != "" {
 		w.observeCategorical(telemetry.ClassFeature, e.Prediction.Class)
@@ -199,6 +200,8 @@ func (w *Window) observeNumeric(name string, v float64, key uint64) {
 			w.Untracked++
 			return
 		}
+		// Event strings share the message's bytes: a kept name is copied.
+		name = strings.Clone(name)
 		i = len(w.sch.numNames)
 		w.sch.numNames = append(w.sch.numNames, name)
 		w.sch.numIndex[name] = i
@@ -256,6 +259,7 @@ func (w *Window) observeCategorical(name, v string) {
 			w.Untracked++
 			return
 		}
+		name = strings.Clone(name)
 		i = len(w.sch.catNames)
 		w.sch.catNames = append(w.sch.catNames, name)
 		w.sch.catIndex[name] = i

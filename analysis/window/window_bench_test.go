@@ -22,12 +22,12 @@ func benchEventSet(n int) []*telemetry.Event {
 	events := make([]*telemetry.Event, n)
 	for i := range events {
 		e := &telemetry.Event{PredictionID: fmt.Sprintf("pred-%08d", i), EventTime: windowtest.T0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
-			Features: telemetry.Features{Numeric: map[string]float64{}, Categorical: map[string]string{}}}
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{}), Categorical: telemetry.CategoriesOf(map[string]string{})}}
 		for f := range 12 {
-			e.Features.Numeric[fmt.Sprintf("num_%02d", f)] = r.NormFloat64()*float64(f+1) + float64(f)
+			e.Features.SetNumeric(fmt.Sprintf("num_%02d", f), r.NormFloat64()*float64(f+1)+float64(f))
 		}
 		for f := range 3 {
-			e.Features.Categorical[fmt.Sprintf("cat_%d", f)] = fmt.Sprintf("v%d", r.IntN(8))
+			e.Features.SetCategorical(fmt.Sprintf("cat_%d", f), fmt.Sprintf("v%d", r.IntN(8)))
 		}
 		score := r.Float64()
 		e.Prediction.Score = &score
@@ -114,7 +114,7 @@ func signalEvents(n int) []*telemetry.Event {
 		lat, th := 10+r.ExpFloat64()*20, 0.5
 		in, out, ttfc := int64(300+r.IntN(200)), int64(100+r.IntN(100)), 0.2+r.Float64()/10
 		e.LatencyMS, e.Prediction.Threshold = &lat, &th
-		e.Prediction.Probabilities = map[string]float64{"fraud": *e.Prediction.Score, "ok": 1 - *e.Prediction.Score}
+		e.Prediction.Probabilities = telemetry.Probabilities{{Class: "fraud", P: *e.Prediction.Score}, {Class: "ok", P: 1 - *e.Prediction.Score}}
 		if i%50 == 0 {
 			e.ErrorType = "timeout"
 		}

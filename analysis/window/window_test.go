@@ -90,7 +90,7 @@ func TestReferenceDecilesAndCategories(t *testing.T) {
 	for i := 1; i <= 100; i++ {
 		v := float64(i)
 		e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: windowtest.T0,
-			Features: telemetry.Features{Numeric: map[string]float64{"x": v}, Categorical: map[string]string{"c": []string{"a", "a", "b"}[i%3]}}}
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": v}), Categorical: telemetry.CategoriesOf(map[string]string{"c": []string{"a", "a", "b"}[i%3]})}}
 		w.Observe(e, int64(i))
 	}
 	cfg.SampleSize = 200

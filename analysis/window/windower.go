@@ -2,6 +2,7 @@ package window
 
 import (
 	"math"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -159,6 +160,8 @@ func (w *Windower) Observe(e *telemetry.Event, off int64) Outcome {
 			w.advance(t)
 			return Dropped
 		}
+		// Event strings share the message's bytes: the kept key is a copy.
+		k = analysis.ModelKey{ID: strings.Clone(k.ID), Version: strings.Clone(k.Version)}
 		m = &modelState{key: k, sch: newSchema()}
 		w.models[k] = m
 	}

@@ -45,7 +45,8 @@ type confidences struct{ s, h sketch.Numeric } // confidence, normalised entropy
 func entropyOf(e *telemetry.Event) (float64, bool) {
 	if k := len(e.Prediction.Probabilities); k > 1 {
 		var h float64
-		for _, p := range e.Prediction.Probabilities {
+		for _, cp := range e.Prediction.Probabilities {
+			p := cp.P
 			if p > 0 {
 				h -= p * math.Log(p)
 			}
@@ -66,7 +67,8 @@ func entropyOf(e *telemetry.Event) (float64, bool) {
 func confidenceOf(e *telemetry.Event) (float64, bool) {
 	if len(e.Prediction.Probabilities) > 0 {
 		m := 0.0
-		for _, p := range e.Prediction.Probabilities {
+		for _, cp := range e.Prediction.Probabilities {
+			p := cp.P
 			m = max(m, p)
 		}
 		return m, true
@@ -86,7 +88,8 @@ func confidenceAndEntropyOf(e *telemetry.Event) (c float64, ok bool, h float64, 
 		h, hok = entropyOf(e)
 		return c, ok, h, hok
 	}
-	for _, p := range e.Prediction.Probabilities {
+	for _, cp := range e.Prediction.Probabilities {
+		p := cp.P
 		c = max(c, p)
 		if p > 0 {
 			h -= p * math.Log(p)

@@ -324,7 +324,7 @@ func TestEntropyByHand(t *testing.T) {
 		want float64
 	}{
 		{telemetry.Event{Prediction: telemetry.Prediction{Score: f(0.9)}}, 0.46899559358928117},
-		{telemetry.Event{Prediction: telemetry.Prediction{Probabilities: map[string]float64{"a": 0.7, "b": 0.2, "c": 0.1}}}, 0.7298466991620974},
+		{telemetry.Event{Prediction: telemetry.Prediction{Probabilities: telemetry.ProbabilitiesOf(map[string]float64{"a": 0.7, "b": 0.2, "c": 0.1})}}, 0.7298466991620974},
 		{telemetry.Event{Prediction: telemetry.Prediction{Score: f(0.5)}}, 1},
 		{telemetry.Event{Prediction: telemetry.Prediction{Score: f(1)}}, 0},
 	} {

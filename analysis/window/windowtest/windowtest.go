@@ -40,19 +40,19 @@ func RandomEvent(r *rand.Rand, id int, m analysis.ModelKey, at time.Time) *telem
 		EventTime:    at,
 		Model:        telemetry.Model{ID: m.ID, Version: m.Version},
 		Features: telemetry.Features{
-			Numeric:     map[string]float64{},
-			Categorical: map[string]string{},
+			Numeric:     telemetry.NumbersOf(map[string]float64{}),
+			Categorical: telemetry.CategoriesOf(map[string]string{}),
 		},
 	}
 	for f := range 4 {
 		if r.Float64() < 0.1 {
 			continue // missing
 		}
-		e.Features.Numeric[fmt.Sprintf("x%d", f)] = r.NormFloat64()*float64(f+1) + float64(f)
+		e.Features.SetNumeric(fmt.Sprintf("x%d", f), r.NormFloat64()*float64(f+1)+float64(f))
 	}
-	e.Features.Categorical["country"] = []string{"DE", "FR", "US", "GB", "IT"}[r.IntN(5)]
+	e.Features.SetCategorical("country", []string{"DE", "FR", "US", "GB", "IT"}[r.IntN(5)])
 	if r.Float64() < 0.8 {
-		e.Features.Categorical["device"] = []string{"ios", "android", "web"}[r.IntN(3)]
+		e.Features.SetCategorical("device", []string{"ios", "android", "web"}[r.IntN(3)])
 	}
 	score := r.Float64()
 	e.Prediction.Score = &score
@@ -68,7 +68,7 @@ func RandomEvent(r *rand.Rand, id int, m analysis.ModelKey, at time.Time) *telem
 // one numeric feature x = 1.
 func Event(id string, m analysis.ModelKey, at time.Time) *telemetry.Event {
 	return &telemetry.Event{PredictionID: id, EventTime: at, Model: telemetry.Model{ID: m.ID, Version: m.Version},
-		Features: telemetry.Features{Numeric: map[string]float64{"x": 1}}}
+		Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": 1})}}
 }
 
 // Lookup returns a reference lookup for window.DecodeWindow that knows refs.

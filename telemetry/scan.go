@@ -1,0 +1,756 @@
+package telemetry
+
+import (
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// fastScanner is the decoder's fast path: one pass over an inference
+// event's bytes straight into an Event's reused slices, with no allocation.
+// Its strings share the bytes it scans (unsafe.String), and the pointer
+// fields point into the Event's own storage.
+//
+// It takes only what it can decode exactly as the JSON library would, and
+// says no (false) to everything else, which then takes the slow path: a
+// string with an escape or invalid UTF-8, a duplicate key, a null inside a
+// map or a list, a key that matches a field only without regard to case, a
+// value of a type the field does not take, a number out of float64 range,
+// nesting deeper than maxSkipDepth in an unknown field, more entries than
+// the limits allow, and anything that is not JSON. It checks nothing of
+// the contract: Decoder.check does that for both paths.
+type fastScanner struct {
+	b       []byte
+	i       int
+	time    wireTime
+	maxEnts int
+	names   nameSet
+}
+
+// maxSkipDepth bounds the nesting the fast path skips in unknown fields.
+const maxSkipDepth = 32
+
+// Bits of the keys seen in one object, to refuse duplicates.
+const (
+	kSchema = 1 << iota
+	kPredictionID
+	kEventTime
+	kModel
+	kOperation
+	kPrincipal
+	kFeatures
+	kPrediction
+	kLatency
+	kError
+	kLLM
+	kAttributes
+)
+
+// Known keys per object, for refusing keys that match only regardless of
+// case (the JSON library would take them).
+var (
+	eventKeys      = []string{"schema_version", "prediction_id", "event_time", "model", "operation", "principal", "features", "prediction", "latency_ms", "error.type", "llm", "attributes"}
+	modelKeys      = []string{"id", "version"}
+	principalKeys  = []string{"enduser.id", "service", "tenant", "client.address"}
+	featuresKeys   = []string{"numeric", "categorical"}
+	predictionKeys = []string{"score", "class", "probabilities", "threshold"}
+	llmKeys        = []string{"gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+		"gen_ai.usage.reasoning.output_tokens", "gen_ai.response.finish_reasons", "gen_ai.response.time_to_first_chunk", "refusal"}
+)
+
+// scan decodes b into e; false sends b to the slow path, leaving e in an
+// unspecified state.
+func (s *fastScanner) scan(b []byte, e *Event, maxEntries int) bool {
+	s.b, s.i, s.time, s.maxEnts = b, 0, wireTime{}, maxEntries
+	fin := e.own.llm.FinishReasons[:0]
+	*e = Event{
+		Features:   Features{Numeric: e.Features.Numeric[:0], Categorical: e.Features.Categorical[:0]},
+		Prediction: Prediction{Probabilities: e.Prediction.Probabilities[:0]},
+		Attributes: e.Attributes[:0],
+	}
+	e.own.llm.FinishReasons = fin
+	s.ws()
+	if !s.object(func(key []byte) (uint32, bool) { return s.eventField(key, e) }) {
+		return false
+	}
+	s.ws()
+	e.EventTime = s.time.t
+	return s.i == len(s.b)
+}
+
+// eventField decodes the value of top-level key into e, returning the key's
+// bit (0 for an unknown key).
+func (s *fastScanner) eventField(key []byte, e *Event) (uint32, bool) {
+	switch string(key) {
+	case "schema_version":
+		return kSchema, s.stringInto(&e.SchemaVersion)
+	case "prediction_id":
+		return kPredictionID, s.stringInto(&e.PredictionID)
+	case "event_time":
+		return kEventTime, s.eventTime()
+	case "model":
+		return kModel, s.model(&e.Model)
+	case "operation":
+		return kOperation, s.stringInto(&e.Operation)
+	case "principal":
+		return kPrincipal, s.principal(&e.Principal)
+	case "features":
+		return kFeatures, s.features(&e.Features)
+	case "prediction":
+		return kPrediction, s.prediction(e)
+	case "latency_ms":
+		return kLatency, s.floatPtr(&e.LatencyMS, &e.own.latency)
+	case "error.type":
+		return kError, s.stringInto(&e.ErrorType)
+	case "llm":
+		return kLLM, s.llm(e)
+	case "attributes":
+		return kAttributes, s.attributes(e)
+	}
+	return 0, s.unknown(key, eventKeys)
+}
+
+func (s *fastScanner) model(m *Model) bool {
+	if s.null() {
+		return true
+	}
+	return s.object(func(key []byte) (uint32, bool) {
+		switch string(key) {
+		case "id":
+			return 1, s.stringInto(&m.ID)
+		case "version":
+			return 2, s.stringInto(&m.Version)
+		}
+		return 0, s.unknown(key, modelKeys)
+	})
+}
+
+func (s *fastScanner) principal(p *Principal) bool {
+	if s.null() {
+		return true
+	}
+	return s.object(func(key []byte) (uint32, bool) {
+		switch string(key) {
+		case "enduser.id":
+			return 1, s.stringInto(&p.EndUserID)
+		case "service":
+			return 2, s.stringInto(&p.Service)
+		case "tenant":
+			return 4, s.stringInto(&p.Tenant)
+		case "client.address":
+			return 8, s.stringInto(&p.ClientAddress)
+		}
+		return 0, s.unknown(key, principalKeys)
+	})
+}
+
+func (s *fastScanner) features(f *Features) bool {
+	if s.null() {
+		return true
+	}
+	ok := s.object(func(key []byte) (uint32, bool) {
+		switch string(key) {
+		case "numeric":
+			if s.null() {
+				return 1, true
+			}
+			return 1, s.object(func(name []byte) (uint32, bool) {
+				v, ok := s.float()
+				if !ok || len(f.Numeric)+len(f.Categorical) >= s.maxEnts {
+					return 0, false
+				}
+				f.Numeric = append(f.Numeric, Number{Name: alias(name), Value: v})
+				return 0, true
+			})
+		case "categorical":
+			if s.null() {
+				return 2, true
+			}
+			return 2, s.object(func(name []byte) (uint32, bool) {
+				v, ok := s.str()
+				if !ok || len(f.Numeric)+len(f.Categorical) >= s.maxEnts {
+					return 0, false
+				}
+				f.Categorical = append(f.Categorical, Category{Name: alias(name), Value: alias(v)})
+				return 0, true
+			})
+		}
+		return 0, s.unknown(key, featuresKeys)
+	})
+	if !ok {
+		return false
+	}
+	// Names are distinct across both kinds: the slow path keeps the last
+	// of two equal names, or refuses a name of both kinds.
+	s.names.reset(len(f.Numeric) + len(f.Categorical))
+	for _, n := range f.Numeric {
+		if !s.names.add(n.Name) {
+			return false
+		}
+	}
+	for _, c := range f.Categorical {
+		if !s.names.add(c.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *fastScanner) prediction(e *Event) bool {
+	if s.null() {
+		return true
+	}
+	p := &e.Prediction
+	return s.object(func(key []byte) (uint32, bool) {
+		switch string(key) {
+		case "score":
+			return 1, s.floatPtr(&p.Score, &e.own.score)
+		case "class":
+			return 2, s.stringInto(&p.Class)
+		case "probabilities":
+			if s.null() {
+				return 4, true
+			}
+			ok := s.object(func(class []byte) (uint32, bool) {
+				v, ok := s.float()
+				if !ok || len(p.Probabilities) >= s.maxEnts {
+					return 0, false
+				}
+				p.Probabilities = append(p.Probabilities, ClassProbability{Class: alias(class), P: v})
+				return 0, true
+			})
+			if !ok {
+				return 4, false
+			}
+			s.names.reset(len(p.Probabilities))
+			for _, c := range p.Probabilities {
+				if !s.names.add(c.Class) {
+					return 4, false
+				}
+			}
+			return 4, true
+		case "threshold":
+			return 8, s.floatPtr(&p.Threshold, &e.own.threshold)
+		}
+		return 0, s.unknown(key, predictionKeys)
+	})
+}
+
+func (s *fastScanner) llm(e *Event) bool {
+	if s.null() {
+		return true
+	}
+	o := &e.own
+	o.llm = LLM{FinishReasons: o.llm.FinishReasons[:0]}
+	l := &o.llm
+	e.LLM = l
+	fin := false
+	ok := s.object(func(key []byte) (uint32, bool) {
+		switch string(key) {
+		case "gen_ai.usage.input_tokens":
+			return 1, s.intPtr(&l.InputTokens, &o.tokens[0])
+		case "gen_ai.usage.output_tokens":
+			return 2, s.intPtr(&l.OutputTokens, &o.tokens[1])
+		case "gen_ai.usage.cache_read.input_tokens":
+			return 4, s.intPtr(&l.CacheReadInputTokens, &o.tokens[2])
+		case "gen_ai.usage.reasoning.output_tokens":
+			return 8, s.intPtr(&l.ReasoningTokens, &o.tokens[3])
+		case "gen_ai.response.finish_reasons":
+			if s.null() {
+				return 16, true
+			}
+			fin = true
+			return 16, s.array(func() bool {
+				v, ok := s.str()
+				if !ok || len(l.FinishReasons) >= s.maxEnts {
+					return false
+				}
+				l.FinishReasons = append(l.FinishReasons, alias(v))
+				return true
+			})
+		case "gen_ai.response.time_to_first_chunk":
+			return 32, s.floatPtr(&l.TimeToFirstChunk, &o.ttfc)
+		case "refusal":
+			if s.null() {
+				return 64, true
+			}
+			v, ok := s.boolean()
+			l.Refusal = v
+			return 64, ok
+		}
+		return 0, s.unknown(key, llmKeys)
+	})
+	if !fin {
+		// The slow path leaves an absent list nil, an empty one empty.
+		l.FinishReasons = nil
+	} else if l.FinishReasons == nil {
+		l.FinishReasons = []string{}
+	}
+	return ok
+}
+
+func (s *fastScanner) attributes(e *Event) bool {
+	if s.null() {
+		return true
+	}
+	ok := s.object(func(key []byte) (uint32, bool) {
+		v, ok := s.str()
+		if !ok || len(e.Attributes) >= s.maxEnts {
+			return 0, false
+		}
+		e.Attributes = append(e.Attributes, Attribute{Key: alias(key), Value: alias(v)})
+		return 0, true
+	})
+	if !ok {
+		return false
+	}
+	s.names.reset(len(e.Attributes))
+	for _, a := range e.Attributes {
+		if !s.names.add(a.Key) {
+			return false
+		}
+	}
+	return true
+}
+
+// eventTime reads event_time: an RFC 3339 string, a number or null.
+func (s *fastScanner) eventTime() bool {
+	if s.null() {
+		return true
+	}
+	if s.i < len(s.b) && s.b[s.i] == '"' {
+		start := s.i
+		if _, ok := s.str(); !ok {
+			return false
+		}
+		s.time.parse(s.b[start:s.i])
+		return true
+	}
+	tok, ok := s.number()
+	if !ok {
+		return false
+	}
+	s.time.parse(tok)
+	return true
+}
+
+// object reads an object, calling field for each key with the cursor at its
+// value; field returns the key's bit in the object (0: none, for map
+// entries and unknown keys) and whether its value was read. A bit seen
+// twice is a duplicate key.
+func (s *fastScanner) object(field func(key []byte) (uint32, bool)) bool {
+	if !s.consume('{') {
+		return false
+	}
+	s.ws()
+	if s.consume('}') {
+		return true
+	}
+	var seen uint32
+	for {
+		s.ws()
+		key, ok := s.str()
+		if !ok {
+			return false
+		}
+		s.ws()
+		if !s.consume(':') {
+			return false
+		}
+		s.ws()
+		bit, ok := field(key)
+		if !ok || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		s.ws()
+		if s.consume(',') {
+			continue
+		}
+		return s.consume('}')
+	}
+}
+
+// array reads an array, calling elem with the cursor at each element.
+func (s *fastScanner) array(elem func() bool) bool {
+	if !s.consume('[') {
+		return false
+	}
+	s.ws()
+	if s.consume(']') {
+		return true
+	}
+	for {
+		s.ws()
+		if !elem() {
+			return false
+		}
+		s.ws()
+		if s.consume(',') {
+			continue
+		}
+		return s.consume(']')
+	}
+}
+
+// unknown skips the value of an unknown key, refusing a key that equals a
+// known one regardless of case (or that is not ASCII, whose case folding
+// the fast path does not judge).
+func (s *fastScanner) unknown(key []byte, known []string) bool {
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	for _, k := range known {
+		if asciiEqualFold(key, k) {
+			return false
+		}
+	}
+	return s.skip(0)
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// skip reads any JSON value.
+func (s *fastScanner) skip(depth int) bool {
+	if depth > maxSkipDepth || s.i >= len(s.b) {
+		return false
+	}
+	switch c := s.b[s.i]; {
+	case c == '"':
+		_, ok := s.str()
+		return ok
+	case c == '{':
+		return s.object(func([]byte) (uint32, bool) { return 0, s.skip(depth + 1) })
+	case c == '[':
+		return s.array(func() bool { return s.skip(depth + 1) })
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	default:
+		_, ok := s.number()
+		return ok
+	}
+}
+
+// stringInto reads a string (or null, which leaves *dst as it is).
+func (s *fastScanner) stringInto(dst *string) bool {
+	if s.null() {
+		return true
+	}
+	v, ok := s.str()
+	*dst = alias(v)
+	return ok
+}
+
+// floatPtr reads a number into *own and points *dst to it; null sets nil.
+func (s *fastScanner) floatPtr(dst **float64, own *float64) bool {
+	if s.null() {
+		*dst = nil
+		return true
+	}
+	v, ok := s.float()
+	*own = v
+	*dst = own
+	return ok
+}
+
+// intPtr reads an integer into *own and points *dst to it; null sets nil.
+func (s *fastScanner) intPtr(dst **int64, own *int64) bool {
+	if s.null() {
+		*dst = nil
+		return true
+	}
+	tok, ok := s.number()
+	if !ok {
+		return false
+	}
+	for _, c := range tok {
+		if c == '.' || c == 'e' || c == 'E' {
+			return false
+		}
+	}
+	v, err := strconv.ParseInt(alias(tok), 10, 64)
+	*own = v
+	*dst = own
+	return err == nil
+}
+
+// float reads a number that float64 holds (not out of range). Numbers of
+// at most 19 digits whose mantissa float64 holds exactly and whose power
+// of ten is within ±22 are computed with one exact multiplication or
+// division, correctly rounded (Clinger's fast path, as strconv's own);
+// others go to strconv.ParseFloat.
+func (s *fastScanner) float() (float64, bool) {
+	b, i := s.b, s.i
+	start := i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	var mant uint64
+	digits, exp := 0, 0
+	exact := true
+	digit := func(c byte) {
+		if digits < 19 {
+			mant = mant*10 + uint64(c-'0')
+			digits++
+			return
+		}
+		exact = false
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			digit(b[i])
+		}
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			digit(b[i])
+			exp--
+		}
+		if i == d {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		d, e := i, 0
+		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
+			if e < 10000 {
+				e = e*10 + int(b[i]-'0')
+			}
+		}
+		if i == d {
+			return 0, false
+		}
+		if eneg {
+			e = -e
+		}
+		exp += e
+	}
+	s.i = i
+	if exact && mant <= 1<<53 && exp >= -22 && exp <= 22 {
+		f := float64(mant)
+		if exp < 0 {
+			f /= pow10[-exp]
+		} else {
+			f *= pow10[exp]
+		}
+		if neg {
+			f = -f
+		}
+		return f, true
+	}
+	v, err := strconv.ParseFloat(alias(b[start:i]), 64)
+	return v, err == nil
+}
+
+// pow10 are the powers of ten float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// number reads a number as JSON's grammar has it and returns its bytes.
+func (s *fastScanner) number() ([]byte, bool) {
+	b, i := s.b, s.i
+	start := i
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	default:
+		return nil, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return nil, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		d := i
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		if i == d {
+			return nil, false
+		}
+	}
+	s.i = i
+	return b[start:i], true
+}
+
+// str reads a string without escapes, of valid UTF-8, and returns its
+// content.
+func (s *fastScanner) str() ([]byte, bool) {
+	b := s.b
+	if s.i >= len(b) || b[s.i] != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	ascii := true
+	for i := start; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			v := b[start:i]
+			if !ascii && !utf8.Valid(v) {
+				return nil, false
+			}
+			s.i = i + 1
+			return v, true
+		case c == '\\' || c < 0x20:
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return nil, false
+}
+
+func (s *fastScanner) boolean() (bool, bool) {
+	if s.literal("true") {
+		return true, true
+	}
+	return false, s.literal("false")
+}
+
+// null consumes a null, reporting whether there was one.
+func (s *fastScanner) null() bool { return s.literal("null") }
+
+func (s *fastScanner) literal(lit string) bool {
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+		return false
+	}
+	s.i += len(lit)
+	return true
+}
+
+func (s *fastScanner) consume(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *fastScanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// alias returns b's bytes as a string without copying: the string is valid
+// while b is unchanged.
+func alias(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// nameSet finds a repeated name among up to a few hundred, without
+// allocating once grown: open addressing over hashes, cleared by
+// generation.
+type nameSet struct {
+	slots []nameSlot
+	names []string // of the current generation, so no slot keeps an old message alive
+	gen   uint32
+	mask  uint64
+}
+
+type nameSlot struct {
+	gen  uint32
+	name int32
+	hash uint64
+}
+
+// reset empties the set for up to n names.
+func (t *nameSet) reset(n int) {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	if len(t.slots) < size {
+		t.slots = make([]nameSlot, size)
+		t.gen = 0
+	}
+	t.mask = uint64(len(t.slots) - 1)
+	clear(t.names)
+	t.names = t.names[:0]
+	t.gen++
+	if t.gen == 0 { // wrapped: old generations could match again
+		clear(t.slots)
+		t.gen = 1
+	}
+}
+
+// add adds name, reporting false when it is already in the set.
+func (t *nameSet) add(name string) bool {
+	h := xxhash.Sum64String(name)
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
+		sl := &t.slots[i]
+		if sl.gen != t.gen {
+			*sl = nameSlot{gen: t.gen, hash: h, name: int32(len(t.names))}
+			t.names = append(t.names, name)
+			return true
+		}
+		if sl.hash == h && t.names[sl.name] == name {
+			return false
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package telemetry
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fastSeeds are inputs at the edges of what the fast path takes: each
+// either takes it exactly as the slow path would or leaves it to the slow
+// path.
+var fastSeeds = []string{
+	// Taken by the fast path.
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}}`,
+	` {"prediction_id" : "p" , "event_time" : 1795701600000 , "model" : { "id" : "m" , "version" : "7" } } `,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"a":-0,"b":1e3,"c":-1.5E-3,"d":0.1},"categorical":{"c2":"Zürich"}}}`,
+	`{"prediction_id":"p","event_time":null,"model":{"id":"m"}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"prediction":{"score":null,"class":null,"probabilities":null,"threshold":null},"latency_ms":null,"llm":null,"attributes":null,"features":null,"principal":null}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"prediction":{"score":0.5,"class":"a","probabilities":{"a":0.5,"b":0.5},"threshold":0.4},"latency_ms":3}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"llm":{"gen_ai.usage.input_tokens":3,"gen_ai.usage.output_tokens":-1,"gen_ai.response.finish_reasons":["stop","length"],"refusal":true,"gen_ai.response.time_to_first_chunk":0.2}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"llm":{"gen_ai.response.finish_reasons":[]}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"llm":{}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"future":{"a":[1,true,false,null,{"b":"c"}],"n":-0.5e-7}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"attributes":{"k":"v","k2":""}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"":1}}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26","model":{"id":"m"}}`,
+	`{"prediction_id":"p","event_time":17957016000000000,"model":{"id":"m"}}`,
+	`{"prediction_id":"p","event_time":1.5,"model":{"id":"m"}}`,
+	`{"prediction_id":"bad id","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"prediction":{"class":"` + "a\u0085b" + `"}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"prediction":{"probabilities":{"a":1.5}}}`,
+	`{}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"a":1e22,"b":1e23,"c":9007199254740993,"d":123456789012345678901,` +
+		`"e":1.7976931348623157e308,"f":5e-324,"g":2.2250738585072014e-308,"h":0.30000000000000004,"i":-0.0,"j":1E+2,"k":12.5e-30,"l":4.9e-400}}}`,
+	// Left to the slow path.
+	`{"prediction_id":"p\u0041","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}}`,
+	`{"Prediction_ID":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}}`,
+	`{"prediction_id":"p","prediction_id":"q","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"a":1,"a":2}}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"a":1},"categorical":{"a":"x"}}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"a":null}}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"a":"1"}}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"a":1e999}}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"llm":{"gen_ai.usage.input_tokens":1.0}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"llm":{"gen_ai.usage.input_tokens":99999999999999999999}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}} x`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"x":01}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"x":"` + "\xff" + `"}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"ſcore":1}`,
+	`{"prediction_id":"p","event_time":true,"model":{"id":"m"}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
+}
+
+// normal returns e in a form to compare: slices sorted, empty ones nil, no
+// pointer into the decoder's storage.
+func normal(e *Event) *Event {
+	c := e.Clone()
+	slices.SortFunc(c.Features.Numeric, func(a, b Number) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(c.Features.Categorical, func(a, b Category) int { return cmp.Compare(a.Name, b.Name) })
+	slices.SortFunc(c.Prediction.Probabilities, func(a, b ClassProbability) int { return cmp.Compare(a.Class, b.Class) })
+	slices.SortFunc(c.Attributes, func(a, b Attribute) int { return cmp.Compare(a.Key, b.Key) })
+	return c
+}
+
+// checkFastPath decodes b by both paths and fails t when the fast path takes
+// b and the two disagree on the outcome or a value; it reports whether
+// the fast path took b.
+func checkFastPath(t *testing.T, d *Decoder, b []byte) bool {
+	t.Helper()
+	if d.precheck(b) != nil {
+		return false
+	}
+	var fast, slow Event
+	if !d.fast.scan(b, &fast, d.lim.MaxFeatures) {
+		return false
+	}
+	fastErr := d.check(&fast, nil, &d.fast.time)
+	slowErr := d.decodeSlow(b, &slow)
+	if fmt.Sprint(fastErr) != fmt.Sprint(slowErr) {
+		t.Fatalf("%q: fast path %v, slow path %v", b, fastErr, slowErr)
+	}
+	if fastErr != nil {
+		return true
+	}
+	f, s := normal(&fast), normal(&slow)
+	for _, n := range f.Features.Numeric {
+		if v, _ := s.Features.NumericValue(n.Name); math.Float64bits(v) != math.Float64bits(n.Value) {
+			t.Fatalf("%q: feature %q: fast %v, slow %v", b, n.Name, n.Value, v)
+		}
+	}
+	if !reflect.DeepEqual(f, s) {
+		t.Fatalf("%q: the paths disagree:\nfast %+v\nslow %+v", b, f, s)
+	}
+	return true
+}
+
+func fastCorpus(t testing.TB) [][]byte {
+	var in [][]byte
+	for _, dir := range []string{"testdata/good", "testdata/bad"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "inference*.json"))
+		for _, path := range files {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in = append(in, b)
+		}
+	}
+	for _, s := range fastSeeds {
+		in = append(in, []byte(s))
+	}
+	return in
+}
+
+// TestFastPathTakesPlainEvents checks that the golden events and the plain
+// seeds take the fast path, and that what it leaves to the slow path is
+// what it says it leaves.
+func TestFastPathTakesPlainEvents(t *testing.T) {
+	d := newTestDecoder()
+	files, _ := filepath.Glob("testdata/good/inference*.json")
+	for _, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !checkFastPath(t, d, b) {
+			t.Errorf("%s: left to the slow path", path)
+		}
+	}
+	slowFrom := slices.Index(fastSeeds, `{"prediction_id":"p\u0041","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}}`)
+	for i, s := range fastSeeds {
+		if took := checkFastPath(t, d, []byte(s)); took != (i < slowFrom) {
+			t.Errorf("seed %d %q: fast path took it: %v", i, s, took)
+		}
+	}
+}
+
+// FuzzFastPathAgrees checks that whatever the fast path takes, it decodes
+// exactly as the slow path does: the same rejection, or the same values.
+func FuzzFastPathAgrees(f *testing.F) {
+	for _, b := range fastCorpus(f) {
+		f.Add(b)
+	}
+	d := newTestDecoder()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		checkFastPath(t, d, b)
+	})
+}
+
+// TestDecodeDoesNotAllocate checks the fast path's promise: once an event's
+// slices have grown, decoding a plain event allocates nothing.
+func TestDecodeDoesNotAllocate(t *testing.T) {
+	d := newTestDecoder()
+	var e Event
+	for _, b := range [][]byte{benchEvent, benchGenAI} {
+		if err := d.Decode(b, &e); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() {
+			if err := d.Decode(b, &e); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%.1f allocations per decode of %.40q...", n, b)
+		}
+	}
+}
