@@ -29,6 +29,7 @@ Commands:
   migrate    create or upgrade the ClickHouse schema (idempotent)
   compare    drift report of a current data set against a reference (CSV, JSON Lines, Parquet)
   baseline   import, pin, list and show the stored references drift is scored against
+  policy     check an alert policy file, and test it on series of verdicts
 
 Run 'driftwatch <command> --help' for a command's flags and examples.
 `
@@ -52,6 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		"migrate":  cmdMigrate,
 		"compare":  cmdCompare,
 		"baseline": cmdBaseline,
+		"policy":   cmdPolicy,
 	}
 	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {
