@@ -1,9 +1,12 @@
 package ingest
 
 import (
+	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -123,8 +126,33 @@ func Plaintext(brokers []string) *Cluster { return &Cluster{Brokers: brokers} }
 // Dialer returns a dialer for direct connections (metadata, partition
 // fetches, the consumer groups).
 func (c *Cluster) Dialer() *kafka.Dialer {
-	return &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "driftwatch", DualStack: true, TLS: c.tlsConfig(), SASLMechanism: c.sasl}
+	return &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "driftwatch", DialFunc: dialBuffered, TLS: c.tlsConfig(), SASLMechanism: c.sasl}
 }
+
+// ReadBufferSize is the read buffer of each connection to a broker: a fetch
+// response is read with one system call per ReadBufferSize bytes, where
+// kafka-go's own 4 KiB buffer would take one per 4 KiB (about five events).
+const ReadBufferSize = 64 << 10
+
+// dialBuffered dials as kafka-go's default dialer does (TLS, when set, is
+// layered on top by kafka-go) and reads through a ReadBufferSize buffer.
+func dialBuffered(ctx context.Context, network, address string) (net.Conn, error) {
+	conn, err := (&net.Dialer{}).DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	return &bufferedConn{Conn: conn, r: bufio.NewReaderSize(conn, ReadBufferSize)}, nil
+}
+
+// bufferedConn is a connection read through a buffer.
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+// Read reads from the buffer, refilling it with one read of the connection
+// when empty (a read at least as large as the buffer goes straight through).
+func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 
 // Transport returns a new transport for a writer, limited to the metadata
 // of topics (all when empty).

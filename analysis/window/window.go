@@ -19,7 +19,35 @@ type schema struct {
 	numNames []string
 	catIndex map[string]int
 	catNames []string
+	// numAt and catAt remember the index of the feature at each position
+	// of the last event: producers write features in the same order, so
+	// comparing names is enough, without hashing them (-1: none).
+	numAt, catAt []int
 }
+
+// index returns the index of name, the feature at position pos of an
+// event, among names (through the map byName), or -1.
+func index(name string, pos int, names []string, byName map[string]int, at *[]int) int {
+	if pos < len(*at) {
+		if i := (*at)[pos]; i >= 0 && names[i] == name {
+			return i
+		}
+	}
+	i, ok := byName[name]
+	if !ok {
+		return -1
+	}
+	if pos < maxRemembered {
+		for len(*at) <= pos {
+			*at = append(*at, -1)
+		}
+		(*at)[pos] = i
+	}
+	return i
+}
+
+// maxRemembered bounds the positions a schema remembers.
+const maxRemembered = 1024
 
 func newSchema() *schema {
 	return &schema{numIndex: make(map[string]int), catIndex: make(map[string]int)}
@@ -161,17 +189,19 @@ func (w *Window) Observe(e *telemetry.Event, off int64) {
 	w.Events++
 	w.touch(off)
 	key := sketch.SampleKey(e.PredictionID)
-	for _, f := range e.Features.Numeric {
-		w.observeNumeric(f.Name, f.Value, key)
+	num := e.Features.Numeric
+	for j, f := range num {
+		w.observeNumeric(f.Name, j, f.Value, key)
 	}
 	if e.Prediction.Score != nil {
-		w.observeNumeric(telemetry.ScoreFeature, *e.Prediction.Score, key)
+		w.observeNumeric(telemetry.ScoreFeature, len(num), *e.Prediction.Score, key)
 	}
-	for _, f := range e.Features.Categorical {
-		w.observeCategorical(f.Name, f.Value)
+	cat := e.Features.Categorical
+	for j, f := range cat {
+		w.observeCategorical(f.Name, j, f.Value)
 	}
 	if e.Prediction.Class != "" {
-		w.observeCategorical(telemetry.ClassFeature, e.Prediction.Class)
+		w.observeCategorical(telemetry.ClassFeature, len(cat), e.Prediction.Class)
 	}
 	if w.Signals != nil {
 		w.pending = append(w.pending, e)
@@ -193,9 +223,12 @@ func (w *Window) EndBatch() {
 	w.pending = w.pending[:0]
 }
 
-func (w *Window) observeNumeric(name string, v float64, key uint64) {
-	i, ok := w.sch.numIndex[name]
-	if !ok {
+// observeNumeric counts value v of feature name, at position pos of its
+// event, sampled under key.
+func (w *Window) observeNumeric(name string, pos int, v float64, key uint64) {
+	sch := w.sch
+	i := index(name, pos, sch.numNames, sch.numIndex, &sch.numAt)
+	if i < 0 {
 		if w.sch.features() >= w.cfg.MaxFeatures {
 			w.Untracked++
 			return
@@ -252,9 +285,12 @@ func scannable(edges []float64) bool {
 	return true
 }
 
-func (w *Window) observeCategorical(name, v string) {
-	i, ok := w.sch.catIndex[name]
-	if !ok {
+// observeCategorical counts value v of feature name, at position pos of
+// its event.
+func (w *Window) observeCategorical(name string, pos int, v string) {
+	sch := w.sch
+	i := index(name, pos, sch.catNames, sch.catIndex, &sch.catAt)
+	if i < 0 {
 		if w.sch.features() >= w.cfg.MaxFeatures {
 			w.Untracked++
 			return

@@ -144,3 +144,49 @@ func TestBinIndexAgreesWithTheBinarySearch(t *testing.T) {
 		}
 	}
 }
+
+// TestObserveFeaturesInAnyOrder checks the schema's memory of positions:
+// events that list their features in other orders, with some missing or
+// new, still count each value under its own name.
+func TestObserveFeaturesInAnyOrder(t *testing.T) {
+	cfg := windowtest.Config(t)
+	w := NewWindow(cfg, analysis.ModelKey{ID: "m", Version: "1"}, windowtest.T0, nil)
+	orders := [][]string{{"a", "b", "c"}, {"c", "b", "a"}, {"a", "x", "b"}, {"b"}, {"x", "c", "a", "b"}, {"a", "b", "c"}}
+	want := map[string][]float64{}
+	for i, names := range orders {
+		e := &telemetry.Event{PredictionID: fmt.Sprintf("p%d", i), EventTime: windowtest.T0}
+		for j, n := range names {
+			v := float64(10*i + j)
+			e.Features.Numeric = append(e.Features.Numeric, telemetry.Number{Name: n, Value: v})
+			e.Features.Categorical = append(e.Features.Categorical, telemetry.Category{Name: "c_" + n, Value: fmt.Sprint(v)})
+			want[n] = append(want[n], v)
+		}
+		w.Observe(e, int64(i))
+	}
+	for i, name := range w.NumericNames() {
+		vals := want[name]
+		s := &w.Numeric[i]
+		sum := 0.0
+		for _, v := range vals {
+			sum += v
+		}
+		if s.Count != uint64(len(vals)) || math.Abs(s.Mean-sum/float64(len(vals))) > 1e-12 {
+			t.Errorf("%s: count %d mean %v, want %d and %v", name, s.Count, s.Mean, len(vals), sum/float64(len(vals)))
+		}
+	}
+	for i, name := range w.CategoricalNames() {
+		vals := want[name[2:]]
+		c := &w.Categorical[i]
+		if c.Count != uint64(len(vals)) {
+			t.Errorf("%s: count %d, want %d", name, c.Count, len(vals))
+		}
+		for _, v := range vals {
+			if c.Tracked[fmt.Sprint(v)] != 1 {
+				t.Errorf("%s: value %v counted %d times", name, v, c.Tracked[fmt.Sprint(v)])
+			}
+		}
+	}
+	if len(w.NumericNames()) != 4 || len(w.CategoricalNames()) != 4 {
+		t.Errorf("names %v %v", w.NumericNames(), w.CategoricalNames())
+	}
+}
