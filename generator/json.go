@@ -155,20 +155,26 @@ func comma(dst []byte, n int) []byte {
 	return dst
 }
 
-// sortedByName returns xs sorted by name: xs itself when it is, else a
-// sorted copy in scratch.
-func sortedByName[S ~[]T, T any](xs S, scratch *S, name func(*T) string) S {
-	if slices.IsSortedFunc(xs, func(a, b T) int { return strings.Compare(name(&a), name(&b)) }) {
+// sortedByName returns xs sorted by cmp: xs itself when it is, else a
+// sorted copy in scratch. cmp is a plain function, so that nothing is
+// allocated per call.
+func sortedByName[S ~[]T, T any](xs S, scratch *S, cmp func(a, b T) int) S {
+	if slices.IsSortedFunc(xs, cmp) {
 		return xs
 	}
 	*scratch = append((*scratch)[:0], xs...)
-	slices.SortFunc(*scratch, func(a, b T) int { return strings.Compare(name(&a), name(&b)) })
+	slices.SortFunc(*scratch, cmp)
 	return *scratch
 }
 
+func byNumberName(a, b telemetry.Number) int      { return strings.Compare(a.Name, b.Name) }
+func byCategoryName(a, b telemetry.Category) int  { return strings.Compare(a.Name, b.Name) }
+func byClass(a, b telemetry.ClassProbability) int { return strings.Compare(a.Class, b.Class) }
+func byAttributeKey(a, b telemetry.Attribute) int { return strings.Compare(a.Key, b.Key) }
+
 func (g *Generator) appendNumbers(dst []byte, xs []telemetry.Number) []byte {
 	dst = append(dst, '{')
-	for i, x := range sortedByName(xs, &g.nums, func(x *telemetry.Number) string { return x.Name }) {
+	for i, x := range sortedByName(xs, &g.nums, byNumberName) {
 		dst = comma(dst, i)
 		dst = appendString(dst, x.Name)
 		dst = append(dst, ':')
@@ -179,7 +185,7 @@ func (g *Generator) appendNumbers(dst []byte, xs []telemetry.Number) []byte {
 
 func (g *Generator) appendCategories(dst []byte, xs []telemetry.Category) []byte {
 	dst = append(dst, '{')
-	for i, x := range sortedByName(xs, &g.cats, func(x *telemetry.Category) string { return x.Name }) {
+	for i, x := range sortedByName(xs, &g.cats, byCategoryName) {
 		dst = comma(dst, i)
 		dst = appendString(dst, x.Name)
 		dst = append(dst, ':')
@@ -190,7 +196,7 @@ func (g *Generator) appendCategories(dst []byte, xs []telemetry.Category) []byte
 
 func (g *Generator) appendProbabilities(dst []byte, xs telemetry.Probabilities) []byte {
 	dst = append(dst, '{')
-	for i, x := range sortedByName(xs, &g.probs, func(x *telemetry.ClassProbability) string { return x.Class }) {
+	for i, x := range sortedByName(xs, &g.probs, byClass) {
 		dst = comma(dst, i)
 		dst = appendString(dst, x.Class)
 		dst = append(dst, ':')
@@ -201,7 +207,7 @@ func (g *Generator) appendProbabilities(dst []byte, xs telemetry.Probabilities) 
 
 func (g *Generator) appendAttributes(dst []byte, xs telemetry.Attributes) []byte {
 	dst = append(dst, '{')
-	for i, x := range sortedByName(xs, &g.attrs, func(x *telemetry.Attribute) string { return x.Key }) {
+	for i, x := range sortedByName(xs, &g.attrs, byAttributeKey) {
 		dst = comma(dst, i)
 		dst = appendString(dst, x.Key)
 		dst = append(dst, ':')

@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -630,7 +632,8 @@ func (s *fastScanner) number() ([]byte, bool) {
 }
 
 // str reads a string without escapes, of valid UTF-8, and returns its
-// content.
+// content. It looks at eight bytes at a time while none of them needs a
+// look (a quote, a backslash, a control character or a non-ASCII byte).
 func (s *fastScanner) str() ([]byte, bool) {
 	b := s.b
 	if s.i >= len(b) || b[s.i] != '"' {
@@ -638,9 +641,16 @@ func (s *fastScanner) str() ([]byte, bool) {
 	}
 	start := s.i + 1
 	ascii := true
-	for i := start; i < len(b); i++ {
-		c := b[i]
-		switch {
+	for i := start; i < len(b); {
+		if i+8 <= len(b) {
+			m := special(binary.LittleEndian.Uint64(b[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3 // the first flagged byte is always a true one
+		}
+		switch c := b[i]; {
 		case c == '"':
 			v := b[start:i]
 			if !ascii && !utf8.Valid(v) {
@@ -653,8 +663,23 @@ func (s *fastScanner) str() ([]byte, bool) {
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
+		i++
 	}
 	return nil, false
+}
+
+// special flags (high bit of each byte) the bytes of w, eight bytes of a
+// string, that need a look: a quote, a backslash, a byte below 0x20 or
+// one of 0x80 and above. Borrows can flag bytes after a flagged one, never
+// before: the lowest flag is exact.
+func special(w uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (lsb * '"')
+	bs := w ^ (lsb * '\\')
+	below := (w - lsb*0x20) &^ w // a byte below 0x20 (as Mycroft's hasless)
+	quote := (q - lsb) &^ q      // a zero byte of q: a quote
+	slash := (bs - lsb) &^ bs    // a backslash
+	return (below | quote | slash | w) & msb
 }
 
 func (s *fastScanner) boolean() (bool, bool) {

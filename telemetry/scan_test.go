@@ -2,8 +2,10 @@ package telemetry
 
 import (
 	"cmp"
+	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -169,6 +171,39 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 			}
 		}); n != 0 {
 			t.Errorf("%.1f allocations per decode of %.40q...", n, b)
+		}
+	}
+}
+
+// TestSpecialFlagsTheFirstByteThatNeedsALook checks the eight-byte test of
+// str against the byte-by-byte rule, for every byte value at every position
+// and behind every other byte value.
+func TestSpecialFlagsTheFirstByteThatNeedsALook(t *testing.T) {
+	needs := func(c byte) bool { return c == '"' || c == '\\' || c < 0x20 || c >= 0x80 }
+	for first := range 256 {
+		for second := range 256 {
+			for p := range 8 {
+				w := [8]byte{'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a'}
+				w[p] = byte(first)
+				if p < 7 {
+					w[7] = byte(second)
+				}
+				want := -1
+				for i, c := range w {
+					if needs(c) {
+						want = i
+						break
+					}
+				}
+				m := special(binary.LittleEndian.Uint64(w[:]))
+				got := -1
+				if m != 0 {
+					got = bits.TrailingZeros64(m) >> 3
+				}
+				if got != want {
+					t.Fatalf("bytes %q: first flagged %d, want %d", w, got, want)
+				}
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // HeavyHitters counts events per key (a caller) in at most Capacity
@@ -29,6 +30,19 @@ type HeavyHitters struct {
 type hitter struct {
 	key             string
 	count, err, aux uint64
+	// buf holds key's bytes when add copied it: a counter that changes
+	// hands copies the new key over the old one's, without allocating.
+	buf []byte
+}
+
+// setKey makes x count key, keeping a copy of it in x's buffer. The old
+// key's string is overwritten: it must be in no map or result any more.
+func (x *hitter) setKey(key string) {
+	if cap(x.buf) < len(key) {
+		x.buf = make([]byte, 0, max(len(key), 32))
+	}
+	x.buf = append(x.buf[:0], key...)
+	x.key = unsafe.String(unsafe.SliceData(x.buf), len(x.buf))
 }
 
 // Hitter is one counted key.
@@ -114,18 +128,20 @@ func (h *HeavyHitters) add(key string, n, err, aux uint64) {
 		return
 	}
 	// A kept key is a copy: callers' strings may share a message's bytes.
-	key = strings.Clone(key)
 	if len(h.heap) < h.Capacity {
-		h.heap = append(h.heap, hitter{key: key, count: n, err: err, aux: aux})
-		h.index[key] = len(h.heap) - 1
+		h.heap = append(h.heap, hitter{count: n, err: err, aux: aux})
+		x := &h.heap[len(h.heap)-1]
+		x.setKey(key)
+		h.index[x.key] = len(h.heap) - 1
 		h.up(len(h.heap) - 1)
 		return
 	}
-	// Full: the key takes over the smallest counter.
-	min := h.heap[0]
-	delete(h.index, min.key)
-	h.heap[0] = hitter{key: key, count: min.count + n, err: min.count + err, aux: aux}
-	h.index[key] = 0
+	// Full: the key takes over the smallest counter, and its buffer.
+	x := &h.heap[0]
+	delete(h.index, x.key)
+	x.count, x.err, x.aux = x.count+n, x.count+err, aux
+	x.setKey(key)
+	h.index[x.key] = 0
 	h.down(0)
 }
 
@@ -149,9 +165,11 @@ func (h *HeavyHitters) Merge(o *HeavyHitters) {
 	}
 	for _, x := range o.heap {
 		if y, ok := all[x.key]; ok {
-			all[x.key] = hitter{key: x.key, count: y.count - f2 + x.count, err: y.err - f2 + x.err, aux: y.aux + x.aux}
+			all[x.key] = hitter{key: y.key, count: y.count - f2 + x.count, err: y.err - f2 + x.err, aux: y.aux + x.aux}
 		} else {
-			all[x.key] = hitter{key: x.key, count: x.count + f1, err: x.err + f1, aux: x.aux}
+			// o's keys may live in o's buffers, which o reuses.
+			k := strings.Clone(x.key)
+			all[k] = hitter{key: k, count: x.count + f1, err: x.err + f1, aux: x.aux}
 		}
 	}
 	merged := make([]hitter, 0, len(all))
@@ -175,7 +193,17 @@ func (h *HeavyHitters) Merge(o *HeavyHitters) {
 }
 
 // Top returns the counted keys, the largest count first (ties by key).
+// The keys are copies, unchanged by later adds.
 func (h *HeavyHitters) Top() []Hitter {
+	out := h.top()
+	for i := range out {
+		out[i].Key = strings.Clone(out[i].Key)
+	}
+	return out
+}
+
+// top is Top with keys that the next add may overwrite.
+func (h *HeavyHitters) top() []Hitter {
 	out := make([]Hitter, len(h.heap))
 	for i, x := range h.heap {
 		out[i] = Hitter{Key: x.key, Count: x.count, Err: x.err, Aux: x.aux}
@@ -204,7 +232,7 @@ func (h *HeavyHitters) Count(key string) (count, err uint64) {
 // AppendBinary appends N and the counters, in Top's order.
 func (h *HeavyHitters) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, h.N)
-	top := h.Top()
+	top := h.top()
 	b = binary.AppendUvarint(b, uint64(len(top)))
 	for _, x := range top {
 		b = AppendString(b, x.Key)
