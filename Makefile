@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPartialRecords$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/partial/
 	$(GO) test -run '^$$' -fuzz '^FuzzLatencyDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/outputs/
 	$(GO) test -run '^$$' -fuzz '^FuzzHeavyHittersDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/sketch/
+	$(GO) test -run '^$$' -fuzz '^FuzzPoisoningDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
 
 ## bench: the full pipeline over 1,000,000 events through the embedded broker, plus micro-benchmarks.
 bench: clickhouse

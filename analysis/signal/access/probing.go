@@ -6,8 +6,6 @@ import (
 	"math"
 	"sort"
 
-	"gonum.org/v1/gonum/mathext"
-
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
@@ -102,23 +100,6 @@ func (p *probes) Decode(d *sketch.Decoder) {
 	}
 }
 
-// BinomialSurvival returns P(X ≥ k) for X ~ Binomial(n, p), as the
-// regularized incomplete beta function I_p(k, n − k + 1), which keeps its
-// precision in the far tail (1 − CDF would cancel to 0 below 1e-16).
-func BinomialSurvival(k, n uint64, p float64) float64 {
-	switch {
-	case k == 0:
-		return 1
-	case k > n:
-		return 0
-	case p <= 0:
-		return 0
-	case p >= 1:
-		return 1
-	}
-	return mathext.RegIncBeta(float64(k), float64(n-k+1), p)
-}
-
 // Score returns the window's probing verdicts.
 func (s Probing) Score(cur, _ signal.Partial) []signal.Verdict {
 	c := cur.(*probes)
@@ -154,7 +135,7 @@ func (s Probing) Score(cur, _ signal.Partial) []signal.Verdict {
 		case p0 >= 1:
 			pv = 1
 		default:
-			pv = BinomialSurvival(h.Aux, n, p0)
+			pv = stat.BinomialSurvival(h.Aux, n, p0)
 		}
 		ts = append(ts, tested{h: h, n: n, p: pv, share: float64(h.Aux) / float64(n), base: p0})
 	}

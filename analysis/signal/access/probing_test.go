@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -35,7 +36,7 @@ func TestBinomialSurvivalAgainstTheDefinition(t *testing.T) {
 		k, n uint64
 		p    float64
 	}{{0, 10, 0.3}, {1, 10, 0.3}, {30, 100, 0.1}, {12, 200, 0.05}, {60, 120, 0.5}, {121, 120, 0.5}} {
-		got, want := BinomialSurvival(c.k, c.n, c.p), binomialTail(int64(c.k), int64(c.n), c.p)
+		got, want := stat.BinomialSurvival(c.k, c.n, c.p), binomialTail(int64(c.k), int64(c.n), c.p)
 		if math.Abs(got-want) > 1e-9*math.Max(want, 1e-300) && math.Abs(got-want) > 1e-15 {
 			t.Errorf("P(X ≥ %d | %d, %g) = %.12g, want %.12g", c.k, c.n, c.p, got, want)
 		}

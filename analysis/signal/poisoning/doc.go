@@ -1,0 +1,96 @@
+// Package poisoning holds the signals about what goes into a model's next
+// training set: per model and window of training-feedback examples, six
+// mergeable partials and the scorers that turn them into verdicts naming
+// the sources, values, labels and example ids that drive them.
+//
+//   - poisoning_label_flip (LabelFlip): the share of proposed labels that
+//     differ from the model's own prediction, per source against the other
+//     sources (one-sided Fisher exact test, Benjamini–Hochberg across
+//     sources) and overall against the reference.
+//   - poisoning_concentration (Concentration): the Herfindahl–Hirschman
+//     index of the sources (unbiased U-statistic, z-test of its rise over
+//     the reference's), and new sources arriving in volume (binomial test
+//     of a share above NewSource.Warning).
+//   - poisoning_flood (Flood): near-duplicate floods, by content hash and by
+//     SimHash of the quantized features grouped within a Hamming radius
+//     (binomial test against the group's smoothed share in the reference).
+//   - poisoning_trigger (Trigger): backdoor triggers, categorical values
+//     whose association with one proposed label jumps (lift, one-sided
+//     Fisher exact tests, Benjamini–Hochberg across (feature, value, label)
+//     triples); a value the reference never had is said so.
+//   - poisoning_spectral (Spectral): spectral signatures (Tran, Li and
+//     Mądry 2018) per proposed label on a bottom-k sample of the numeric
+//     features: the share of examples whose squared projection on the top
+//     singular vector is an outlier, against the reference's (Fisher).
+//   - poisoning_drift (Drift): the feedback moving away from the
+//     reference: two-sample Kolmogorov–Smirnov per numeric feature and
+//     chi-square of the proposed labels.
+//
+// Each type's comment gives its statistic, test, effect and verdicts; the
+// defaults are in Config. Subjects: "*" (the model's feedback as a whole),
+// sources (label flips, new sources), "content:<hash>" and
+// "simhash:<16 hex digits>" (floods), "<feature>=<value> -> <label>"
+// (triggers), proposed labels (spectral signatures) and numeric features
+// (drift); at most 256 bytes, valid UTF-8. Every decision is a signal.Decision whose p-value
+// has been adjusted across the signal's subjects and whose effect is graded
+// by the signal's levels after the evaluation adjusts it again with the
+// window's other decisions. Only label flips per source decide without a
+// reference: every other comparison needs to know what the feedback
+// normally looks like (a benign value that predicts a label, a common
+// repeated answer, heavy tails), so without a reference those verdicts
+// inform. The evidence of a verdict is at most MaxEvidence (256) bytes,
+// with at most three example ids.
+//
+// # Inputs
+//
+// An Example is one feedback event reduced to what the statistics read; an
+// adapter from telemetry.Feedback fills it (this package does not import
+// telemetry). Its strings may alias a buffer reused after Observe: the
+// partials copy what they keep into their own fixed-width slots, shortening
+// a key beyond 64 bytes (an id beyond 40) to a prefix and 16 hex digits of
+// its xxHash64. Observe does not allocate per example once a partial's
+// state has reached its bound.
+//
+// # Merging
+//
+// Counts are kept in Space-Saving tables (Metwally et al. 2005, merged as
+// in Agarwal et al. 2012): exact, and independent of how the examples were
+// split across partitions, while a window has fewer distinct keys than a
+// table's capacity; beyond, every key holding more than 1/capacity of the
+// table's events keeps a counter that overestimates it by at most its
+// recorded overcount, and the scorers use the counts less their overcount
+// where that errs towards no alarm. Samples are bottom-k by the hash of the
+// example id (sketch.SampleKey), so the merge of partitions' samples is
+// exactly the sample of the union; the ids kept as evidence are likewise
+// the three smallest hashes per key.
+//
+// # Memory
+//
+// In bytes, at the bound (the arrays grow to it with the distinct keys and
+// sampled examples a window has; Go's allocator may round each array up by
+// a few percent), with d the numeric features:
+//
+//	poisoning_label_flip      269·MaxSources
+//	poisoning_concentration   269·MaxSources
+//	poisoning_flood           482·MaxFingerprints
+//	poisoning_trigger         122·MaxLabels + 460·MaxPairs
+//	poisoning_spectral        (118 + 8·d)·SpectralSample
+//	poisoning_drift           16·d·DriftSample + 122·MaxLabels
+//
+// A table slot is 58 bytes of counters, heap and index, its key width (64;
+// 8 for a SimHash fingerprint; 66 for a pair, 131 for a triple) and, where
+// ids are kept, 147 bytes for three of them. With the defaults and d = 20
+// that is at most about 3.8 MB per model, window and partition, of which
+// the trigger triples take half. Scoring a flood partial compares its
+// fingerprints pairwise: O(MaxFingerprints²) bit counts per window.
+//
+// # Not here
+//
+// No I/O and no sequential tests: each window is scored on its own (a source
+// that flips more than the others every window is named every window;
+// across-window detection, e.g. CUSUM on a source's rate, belongs to the
+// evaluation). No per-source history against its own past, no MinHash, no
+// activation clustering, no streaming covariance (Frequent Directions) for
+// the spectral signatures: a bounded sample and an exact SVD are enough at
+// these sizes.
+package poisoning

@@ -1,0 +1,205 @@
+package poisoning
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+)
+
+// Drift is poisoning_drift: the training set being built moving away from
+// what the model was trained on, the reference period's feedback. Per
+// window, each numeric feature keeps its moments and a bottom-k sample of
+// DriftSample values (sketch.Numeric, sampled by the example id's hash, so
+// merges are exact), and a table of MaxLabels counters (Space-Saving)
+// counts the proposed labels.
+//
+// Decisions, against a reference only, each needing MinCount values on
+// both sides: per numeric feature, the two-sample Kolmogorov–Smirnov test
+// of the samples (stat.KolmogorovSmirnov: exact p-values up to 10000
+// values), Benjamini–Hochberg across the features, effect: the KS distance
+// D; and, with subject "*", the chi-square test of homogeneity of the
+// proposed labels' counts (stat.ChiSquare, the labels counted on either
+// side plus the rest), effect: the largest change of a label's share.
+type Drift struct {
+	Config   Config
+	Features Features
+}
+
+var (
+	_ Signal  = Drift{}
+	_ Partial = (*drifts)(nil)
+)
+
+// Name returns "poisoning_drift".
+func (Drift) Name() string { return "poisoning_drift" }
+
+// NewPartial returns an empty partial.
+func (s Drift) NewPartial() Partial {
+	p := &drifts{numeric: make([]sketch.Numeric, len(s.Features.Numeric)), labels: newTable(s.Config.MaxLabels, maxKey, 0)}
+	for j := range p.numeric {
+		p.numeric[j] = sketch.NewNumeric(s.Config.DriftSample, 0)
+	}
+	return p
+}
+
+type drifts struct {
+	numeric   []sketch.Numeric // per numeric feature; only examples with an id
+	labels    *table           // proposed labels
+	malformed uint64           // examples whose numeric values have another length
+	label     []byte           // scratch
+}
+
+func (p *drifts) Observe(es []Example) {
+	for i := range es {
+		e := &es[i]
+		if e.ProposedLabel != "" {
+			p.label = shorten(p.label[:0], e.ProposedLabel, maxKey)
+			p.labels.add(p.label, 0, "", false)
+		}
+		if len(e.Numeric) != len(p.numeric) {
+			p.malformed++
+			continue
+		}
+		if e.ID == "" {
+			continue // a sample needs distinct keys
+		}
+		key := sketch.SampleKey(e.ID)
+		for j, x := range e.Numeric {
+			if !math.IsNaN(x) && !math.IsInf(x, 0) {
+				p.numeric[j].Observe(x, key, 0)
+			}
+		}
+	}
+}
+
+func (p *drifts) Merge(o Partial) {
+	q := o.(*drifts)
+	for j := range p.numeric {
+		p.numeric[j].Merge(&q.numeric[j])
+	}
+	p.labels.merge(q.labels)
+	p.malformed += q.malformed
+}
+
+func (p *drifts) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, p.malformed)
+	b = p.labels.appendBinary(b)
+	var prev []uint64
+	for j := range p.numeric {
+		b = p.numeric[j].AppendBinary(b, prev)
+		prev = p.numeric[j].Sample.Keys()
+	}
+	return b
+}
+
+func (p *drifts) Decode(d *sketch.Decoder) {
+	p.malformed = d.Uvarint()
+	p.labels.decode(d, "labels")
+	var prev []byte
+	for j := range p.numeric {
+		if d.Err() != nil {
+			return
+		}
+		prev = p.numeric[j].Decode(d, fmt.Sprint("numeric feature ", j), prev)
+		if n := &p.numeric[j]; d.Err() == nil && uint64(n.Sample.Len()) > n.Count {
+			d.Fail(fmt.Sprintf("numeric feature %d samples %d of %d values", j, n.Sample.Len(), n.Count))
+		}
+	}
+}
+
+// Score returns the window's drift verdicts against the reference; none
+// without one.
+func (s Drift) Score(cur, ref Partial) []signal.Verdict {
+	c := cur.(*drifts)
+	r, _ := ref.(*drifts)
+	if r == nil || len(r.numeric) != len(c.numeric) {
+		return nil
+	}
+	cfg := s.Config
+	minCount := uint64(cfg.MinCount)
+	var out []signal.Verdict
+	if v, ok := labelShift(c.labels, r.labels, minCount, cfg); ok {
+		out = append(out, v)
+	}
+	var ts []test
+	for j := range c.numeric {
+		cn, rn := &c.numeric[j], &r.numeric[j]
+		x, y := finiteSorted(cn.Sample.Values()), finiteSorted(rn.Sample.Values())
+		if uint64(len(x)) < minCount || uint64(len(y)) < minCount || j >= len(s.Features.Numeric) {
+			continue
+		}
+		ks := stat.KolmogorovSmirnov(x, y)
+		ts = append(ts, test{subject: s.Features.Numeric[j], statistic: ks.Statistic, effect: ks.Statistic, p: ks.PValue, n: cn.Count,
+			evidence: fmt.Sprintf("KS D %.3f between %d sampled values (mean %.4g of %d) and the reference's %d (mean %.4g of %d)",
+				ks.Statistic, len(x), cn.Mean, cn.Count, len(y), rn.Mean, rn.Count)})
+	}
+	return append(out, decisions(ts, cfg.Drift, cfg.MaxSubjects)...)
+}
+
+// labelShift tests the proposed labels' counts of the window cur against
+// the reference's.
+func labelShift(cur, ref *table, minCount uint64, cfg Config) (signal.Verdict, bool) {
+	if cur.n < minCount || ref.n < minCount {
+		return signal.Verdict{}, false
+	}
+	var keys []string
+	for _, t := range []*table{cur, ref} {
+		for s := range int32(t.slots()) {
+			keys = append(keys, string(t.key(s)))
+		}
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	cc, rc := make([]float64, len(keys)+1), make([]float64, len(keys)+1)
+	if len(keys) == 0 {
+		return signal.Verdict{}, false
+	}
+	var worst float64
+	at := 0
+	for i, k := range keys {
+		a, _ := countOf(cur, []byte(k))
+		b, _ := countOf(ref, []byte(k))
+		cc[i], rc[i] = float64(a), float64(b)
+	}
+	// The rest: what the counters do not hold (0 below capacity).
+	cc[len(keys)] = math.Max(0, float64(cur.n)-sum(cc))
+	rc[len(keys)] = math.Max(0, float64(ref.n)-sum(rc))
+	for i := range keys {
+		if d := math.Abs(cc[i]/float64(cur.n) - rc[i]/float64(ref.n)); d > worst {
+			worst, at = d, i
+		}
+	}
+	chi := stat.ChiSquare(rc, cc)
+	if math.IsNaN(chi.PValue) {
+		return signal.Verdict{}, false
+	}
+	return signal.Decision("*", chi.Statistic, chi.PValue, worst, cfg.LabelShift.Warning, cfg.LabelShift.Critical, cur.n,
+		cut(fmt.Sprintf("proposed label %q is %.3f of %d examples against %.3f of %d in the reference (chi-square %.1f, %d dof)",
+			keys[at], cc[at]/float64(cur.n), cur.n, rc[at]/float64(ref.n), ref.n, chi.Statistic, chi.DoF), MaxEvidence)), true
+}
+
+// finiteSorted returns the finite values of xs, sorted (a decoded sample may
+// hold anything).
+func finiteSorted(xs []float64) []float64 {
+	out := make([]float64, 0, len(xs))
+	for _, x := range xs {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			out = append(out, x)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sum(xs []float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}

@@ -1,0 +1,74 @@
+package poisoning
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
+)
+
+// TestLabelShiftAgainstScipy: proposed labels a/b/c counted 700/200/100 in
+// the reference and 520/180/300 in the window give scipy's
+// chi2_contingency statistic and p-value; the largest change of a share,
+// c's 0.1 → 0.3, is critical.
+func TestLabelShiftAgainstScipy(t *testing.T) {
+	want := loadReference(t).Chi2
+	s := Drift{DefaultConfig(), Features{}}
+	fill := func(counts []float64) Partial {
+		p := s.NewPartial()
+		for i, n := range counts {
+			for j := range int(n) {
+				p.Observe([]Example{{ID: fmt.Sprint(i, "-", j), ProposedLabel: []string{"a", "b", "c"}[i]}})
+			}
+		}
+		return p
+	}
+	vs := s.Score(fill(want.Current), fill(want.Reference))
+	if len(vs) != 1 {
+		t.Fatalf("%+v", vs)
+	}
+	v := vs[0]
+	if v.Subject != "*" || !close(v.Statistic, want.Statistic, 1e-10) || !close(v.PValue, want.P, 1e-8) || !close(v.Effect, 0.2, 1e-12) {
+		t.Fatalf("%+v, scipy %v %v", v, want.Statistic, want.P)
+	}
+	decide(0.01, vs)
+	if vs[0].Severity != verdict.SeverityCritical {
+		t.Fatalf("severity %s", vs[0].Severity)
+	}
+}
+
+// TestDriftOfANumericFeature: a feature shifted by half a standard
+// deviation (KS D about 0.2) is a warning, with the statistic of the whole
+// data (800 values, all sampled); an unchanged feature is not.
+func TestDriftOfANumericFeature(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	s := Drift{DefaultConfig(), Features{Numeric: []string{"moved", "still"}}}
+	draw := func(prefix string, shift float64) (Partial, []float64) {
+		p := s.NewPartial()
+		var moved []float64
+		for i := range 800 {
+			x := rng.NormFloat64() + shift
+			moved = append(moved, x)
+			p.Observe([]Example{{ID: fmt.Sprint(prefix, i), Numeric: []float64{x, rng.NormFloat64()}}})
+		}
+		slices.Sort(moved)
+		return p, moved
+	}
+	ref, x := draw("r", 0)
+	cur, y := draw("c", 0.5)
+	vs := s.Score(cur, ref)
+	decide(0.01, vs)
+	moved, still := find(vs, "moved"), find(vs, "still")
+	if moved == nil || still == nil || moved.Severity != verdict.SeverityWarning || still.Severity != verdict.SeverityOK {
+		t.Fatalf("%+v", vs)
+	}
+	if ks := stat.KolmogorovSmirnov(y, x); moved.Statistic != ks.Statistic {
+		t.Fatalf("D %v, of the whole data %v", moved.Statistic, ks.Statistic)
+	}
+	if s.Score(cur, nil) != nil {
+		t.Fatal("verdicts without a reference")
+	}
+}

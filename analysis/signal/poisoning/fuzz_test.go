@@ -1,0 +1,86 @@
+package poisoning
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+)
+
+// fuzzConfig has small bounds, so that the fuzzer reaches them.
+func fuzzConfig() Config {
+	c := DefaultConfig()
+	c.MaxSources, c.MaxFingerprints, c.MaxPairs, c.MaxLabels, c.SpectralSample, c.DriftSample = 4, 4, 8, 3, 8, 8
+	c.MinCount, c.MinSupport = 2, 1
+	return c
+}
+
+// FuzzPoisoningDecode feeds hostile bytes to every poisoning partial's
+// decoder: none panics; what one accepts stays within its bounds, encodes
+// to bytes that decode to the same state, merges with itself, and scores
+// (alone and against itself) into well-formed verdicts.
+func FuzzPoisoningDecode(f *testing.F) {
+	cfg := fuzzConfig()
+	for _, s := range Signals(cfg, testFeatures) {
+		f.Add(observed(s, attacked(61, 40)).AppendBinary(nil))
+		f.Add(s.NewPartial().AppendBinary(nil))
+	}
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 4})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, s := range Signals(cfg, testFeatures) {
+			p := s.NewPartial()
+			d := sketch.NewDecoder(b)
+			p.Decode(d)
+			if d.Err() != nil {
+				continue
+			}
+			checkBounds(t, cfg, p)
+			enc := p.AppendBinary(nil)
+			q := s.NewPartial()
+			d2 := sketch.NewDecoder(enc)
+			q.Decode(d2)
+			if d2.Err() != nil || !bytes.Equal(q.AppendBinary(nil), enc) {
+				t.Fatalf("%s: re-encoding does not decode to the same state: %v", s.Name(), d2.Err())
+			}
+			checkVerdicts(t, s.Name(), s.Score(p, nil))
+			checkVerdicts(t, s.Name(), s.Score(p, q))
+			q.Merge(p)
+			checkBounds(t, cfg, q)
+			checkVerdicts(t, s.Name(), s.Score(q, p))
+		}
+	})
+}
+
+// checkBounds checks that a partial holds no more than its configuration
+// allows.
+func checkBounds(t *testing.T, cfg Config, p Partial) {
+	t.Helper()
+	tables := func(ts ...*table) {
+		for _, tb := range ts {
+			if tb.slots() > tb.capacity || tb.room > tb.capacity {
+				t.Fatalf("%T: %d slots, room for %d, of %d", p, tb.slots(), tb.room, tb.capacity)
+			}
+		}
+	}
+	switch p := p.(type) {
+	case *flips:
+		tables(p.sources)
+	case *contributors:
+		tables(p.sources)
+	case *floods:
+		tables(p.content, p.vectors)
+	case *triggers:
+		tables(p.labels, p.pairs, p.triples)
+	case *spectra:
+		if len(p.keys) > cfg.SpectralSample || p.room > cfg.SpectralSample {
+			t.Fatalf("spectral sample of %d rows", len(p.keys))
+		}
+	case *drifts:
+		tables(p.labels)
+		for _, n := range p.numeric {
+			if n.Sample.Len() > cfg.DriftSample {
+				t.Fatalf("drift sample of %d values", n.Sample.Len())
+			}
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package poisoning
+
+const raceEnabled = true

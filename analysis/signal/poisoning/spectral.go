@@ -1,0 +1,443 @@
+package poisoning
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+)
+
+// chi2Median1 is the median of χ² with one degree of freedom
+// (scipy.stats.chi2.median(1)).
+const chi2Median1 = 0.454936423119572
+
+// Spectral is poisoning_spectral: spectral signatures (Tran, Li and Mądry,
+// NeurIPS 2018). A poisoned sub-population of a label whose mean is far
+// from the label's other examples, relative to their spread, dominates the
+// top singular direction of the label's centred data, and its examples
+// project far along it.
+//
+// Per window, a bottom-k sample of the labelled examples (the SpectralSample
+// examples with the smallest sketch.SampleKey of their id; merges are
+// exact) keeps their numeric values, label and id. Scoring, per label with
+// at least MinCount sampled examples: each numeric feature is divided by
+// its standard deviation over the whole sample (so that units do not choose
+// the direction; features without spread are dropped), the label's examples
+// are centred on the label's means (an absent value counts as the mean),
+// v is the top right singular vector of that matrix M (gonum mat.SVD), and
+// an example's score is τᵢ = (Mᵢ·v)², as in the paper (not the uncentred
+// |rᵢ·v| of MadryLab's code). The paper removes the 1.5·ε·n highest scores;
+// a monitor needs a rate that compares across windows instead: an example is
+// an outlier when its score standardised on a χ²₁ scale,
+// τᵢ·χ²₁median/median(τ), exceeds OutlierScore (9: three standard
+// deviations for Gaussian data, 0.27% of clean examples), and the
+// statistic is the label's share of outliers. The evidence lists the
+// examples among the ⌈1.5·ε·n⌉ highest scores.
+//
+// Decision, against a reference with MinCount sampled examples of the
+// label: one-sided Fisher exact test of the window's outlier share against
+// the reference's (computed on the reference's own sample), Benjamini–
+// Hochberg across labels; effect: the difference of the shares. Without a
+// reference (or for a label the reference lacks) the shares inform: a
+// feature with heavy tails has outliers without poison.
+type Spectral struct {
+	Config   Config
+	Features Features
+}
+
+var (
+	_ Signal  = Spectral{}
+	_ Partial = (*spectra)(nil)
+)
+
+// Name returns "poisoning_spectral".
+func (Spectral) Name() string { return "poisoning_spectral" }
+
+// NewPartial returns an empty partial.
+func (s Spectral) NewPartial() Partial {
+	return &spectra{k: s.Config.SpectralSample, d: len(s.Features.Numeric)}
+}
+
+// spectra is a bottom-k sample of examples: rows of d values, a label and an
+// id, in arrays that grow to k rows.
+type spectra struct {
+	k, d      int
+	room      int    // rows the arrays have room for
+	offered   uint64 // labelled examples with an id and d numeric values
+	malformed uint64 // labelled examples whose numeric values have another length
+	keys      []uint64
+	vals      []float64 // d per row
+	labelLen  []uint8
+	labels    []byte // maxKey per row
+	idLen     []uint8
+	ids       []byte  // maxID per row
+	heap      []int32 // max-heap of rows on key
+}
+
+func (p *spectra) Observe(es []Example) {
+	for i := range es {
+		e := &es[i]
+		if e.ProposedLabel == "" || e.ID == "" {
+			continue
+		}
+		if len(e.Numeric) != p.d {
+			p.malformed++
+			continue
+		}
+		p.offered++
+		r := p.slot(sketch.SampleKey(e.ID))
+		if r < 0 {
+			continue
+		}
+		copy(p.vals[int(r)*p.d:], e.Numeric)
+		p.labelLen[r] = uint8(len(shorten(p.labels[int(r)*maxKey:int(r)*maxKey], e.ProposedLabel, maxKey)))
+		p.idLen[r] = uint8(len(shorten(p.ids[int(r)*maxID:int(r)*maxID], e.ID, maxID)))
+	}
+}
+
+// slot returns the row to write an example of sampling key into, the
+// example taking its place in the sample; -1 when it is not sampled.
+func (p *spectra) slot(key uint64) int32 {
+	if n := len(p.keys); n < p.k {
+		if n == p.room {
+			p.grow()
+		}
+		r := int32(n)
+		p.keys = append(p.keys, key)
+		p.vals = p.vals[:len(p.vals)+p.d]
+		p.labelLen = append(p.labelLen, 0)
+		p.labels = p.labels[:len(p.labels)+maxKey]
+		p.idLen = append(p.idLen, 0)
+		p.ids = p.ids[:len(p.ids)+maxID]
+		p.heap = append(p.heap, r)
+		p.up(n)
+		return r
+	}
+	if p.k == 0 || key >= p.keys[p.heap[0]] {
+		return -1
+	}
+	r := p.heap[0]
+	p.keys[r] = key
+	p.down(0)
+	return r
+}
+
+// grow doubles the room for rows (at least 8, at most k).
+func (p *spectra) grow() {
+	c := min(max(2*p.room, 8), p.k)
+	p.room = c
+	p.keys = resize(p.keys, c)
+	p.vals = resize(p.vals, c*p.d)
+	p.labelLen = resize(p.labelLen, c)
+	p.labels = resize(p.labels, c*maxKey)
+	p.idLen = resize(p.idLen, c)
+	p.ids = resize(p.ids, c*maxID)
+	p.heap = resize(p.heap, c)
+}
+
+func (p *spectra) up(i int) {
+	for i > 0 {
+		q := (i - 1) / 2
+		if p.keys[p.heap[q]] >= p.keys[p.heap[i]] {
+			return
+		}
+		p.heap[i], p.heap[q] = p.heap[q], p.heap[i]
+		i = q
+	}
+}
+
+func (p *spectra) down(i int) {
+	n := len(p.heap)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && p.keys[p.heap[r]] > p.keys[p.heap[l]] {
+			m = r
+		}
+		if p.keys[p.heap[m]] <= p.keys[p.heap[i]] {
+			return
+		}
+		p.heap[i], p.heap[m] = p.heap[m], p.heap[i]
+		i = m
+	}
+}
+
+// row, label and id return row r's values, label and id.
+func (p *spectra) row(r int32) []float64 { return p.vals[int(r)*p.d : int(r+1)*p.d] }
+
+func (p *spectra) label(r int32) []byte {
+	return p.labels[int(r)*maxKey : int(r)*maxKey+int(p.labelLen[r])]
+}
+
+func (p *spectra) id(r int32) []byte { return p.ids[int(r)*maxID : int(r)*maxID+int(p.idLen[r])] }
+
+// inKeyOrder returns the rows by ascending sampling key; rows of one key
+// (an example observed twice) by id, label and values, so that the order
+// is a function of the sample's content.
+func (p *spectra) inKeyOrder() []int32 {
+	rows := slices.Clone(p.heap)
+	slices.SortFunc(rows, func(a, b int32) int {
+		if c := cmp.Compare(p.keys[a], p.keys[b]); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(p.id(a), p.id(b)); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(p.label(a), p.label(b)); c != 0 {
+			return c
+		}
+		return slices.CompareFunc(p.row(a), p.row(b), func(x, y float64) int {
+			return cmp.Compare(math.Float64bits(x), math.Float64bits(y))
+		})
+	})
+	return rows
+}
+
+func (p *spectra) Merge(o Partial) {
+	q := o.(*spectra)
+	p.offered += q.offered
+	p.malformed += q.malformed
+	for r := range int32(len(q.keys)) {
+		if w := p.slot(q.keys[r]); w >= 0 {
+			copy(p.row(w)[:p.d], q.row(r))
+			p.labelLen[w] = uint8(copy(p.labels[int(w)*maxKey:], q.label(r)))
+			p.idLen[w] = uint8(copy(p.ids[int(w)*maxID:], q.id(r)))
+		}
+	}
+}
+
+// AppendBinary writes the counts, k and d, then the rows in key order, each
+// its id (its key is the id's hash), label and values.
+func (p *spectra) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, p.offered)
+	b = binary.AppendUvarint(b, p.malformed)
+	b = binary.AppendUvarint(b, uint64(p.k))
+	b = binary.AppendUvarint(b, uint64(p.d))
+	b = binary.AppendUvarint(b, uint64(len(p.keys)))
+	for _, r := range p.inKeyOrder() {
+		b = sketch.AppendString(b, string(p.id(r)))
+		b = sketch.AppendString(b, string(p.label(r)))
+		for _, v := range p.row(r) {
+			b = sketch.AppendFloat(b, v)
+		}
+	}
+	return b
+}
+
+func (p *spectra) Decode(d *sketch.Decoder) {
+	p.offered, p.malformed = d.Uvarint(), d.Uvarint()
+	k, dim := d.Uvarint(), d.Uvarint()
+	if d.Err() == nil && (k != uint64(p.k) || dim != uint64(p.d)) {
+		d.Fail(fmt.Sprintf("a spectral sample of %d rows of %d values where this monitor keeps %d of %d", k, dim, p.k, p.d))
+		return
+	}
+	rows := d.Count(p.k, "spectral sample rows")
+	if d.Err() == nil && uint64(rows) > p.offered {
+		d.Fail(fmt.Sprintf("%d spectral sample rows of %d examples", rows, p.offered))
+	}
+	last := uint64(0)
+	for i := range rows {
+		id, label := d.String(), d.String()
+		vals := d.Bytes(8*p.d, "spectral sample values")
+		if d.Err() != nil {
+			return
+		}
+		key := sketch.SampleKey(id)
+		if len(id) == 0 || len(id) > maxID || len(label) == 0 || len(label) > maxKey || i > 0 && key < last {
+			d.Fail("a spectral sample row with a bad id or label, or out of order")
+			return
+		}
+		last = key
+		r := p.slot(key)
+		for j := range p.d {
+			p.vals[int(r)*p.d+j] = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*j:]))
+		}
+		p.labelLen[r] = uint8(copy(p.labels[int(r)*maxKey:], label))
+		p.idLen[r] = uint8(copy(p.ids[int(r)*maxID:], id))
+	}
+}
+
+// signature is the spectral signature of one label's sampled examples.
+type signature struct {
+	n, outliers int
+	ratio       float64  // σ₁²/σ₂², the top singular value's dominance (NaN with one feature)
+	top         []string // ids of the highest scores, at most ⌈1.5·ε·n⌉ and idsPerKey
+}
+
+// spread returns the features with spread over rows and their standard
+// deviations (ddof 0).
+func (p *spectra) spread(rows []int32) (feats []int, sd []float64) {
+	for j := range p.d {
+		var n, mean, m2 float64
+		for _, r := range rows {
+			if x := p.row(r)[j]; !math.IsNaN(x) && !math.IsInf(x, 0) {
+				n++
+				dx := x - mean
+				mean += dx / n
+				m2 += dx * (x - mean)
+			}
+		}
+		if s := math.Sqrt(m2 / n); n >= 2 && s > 0 && !math.IsInf(s, 0) {
+			feats = append(feats, j)
+			sd = append(sd, s)
+		}
+	}
+	return feats, sd
+}
+
+// signatures returns the spectral signature of every label with at least
+// minCount sampled examples.
+func (p *spectra) signatures(minCount int, level, eps float64) map[string]signature {
+	rows := p.inKeyOrder() // the same order, whatever the rows' layout
+	byLabel := map[string][]int32{}
+	for _, r := range rows {
+		byLabel[string(p.label(r))] = append(byLabel[string(p.label(r))], r)
+	}
+	feats, sd := p.spread(rows)
+	out := map[string]signature{}
+	if len(feats) == 0 {
+		return out
+	}
+	for label, rows := range byLabel {
+		if len(rows) < minCount {
+			continue
+		}
+		if sig, ok := p.signature(rows, feats, sd, level, eps); ok {
+			out[label] = sig
+		}
+	}
+	return out
+}
+
+func (p *spectra) signature(rows []int32, feats []int, sd []float64, level, eps float64) (signature, bool) {
+	n := len(rows)
+	scores, sv, ok := spectralScores(p.centred(rows, feats, sd))
+	if !ok {
+		return signature{}, false
+	}
+	scale := outlierScale(scores)
+	sig := signature{n: n, ratio: math.NaN()}
+	if len(sv) > 1 && sv[1] > 0 {
+		sig.ratio = sv[0] * sv[0] / (sv[1] * sv[1])
+	}
+	if scale > 0 {
+		for _, s := range scores {
+			if s/scale > level {
+				sig.outliers++
+			}
+		}
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+	for _, i := range order[:min(int(math.Ceil(1.5*eps*float64(n))), idsPerKey, n)] {
+		sig.top = append(sig.top, string(p.id(rows[i])))
+	}
+	return sig, true
+}
+
+// centred returns the matrix of rows' values of feats, each centred on its
+// mean over rows and divided by its sd; an absent value is 0 (the mean), as
+// is one too large to centre.
+func (p *spectra) centred(rows []int32, feats []int, sd []float64) *mat.Dense {
+	m := mat.NewDense(len(rows), len(feats), nil)
+	for c, j := range feats {
+		var k, mean float64
+		for _, r := range rows {
+			if x := p.row(r)[j]; !math.IsNaN(x) && !math.IsInf(x, 0) {
+				k++
+				mean += (x - mean) / k
+			}
+		}
+		for i, r := range rows {
+			if x := (p.row(r)[j] - mean) / sd[c]; !math.IsNaN(x) && !math.IsInf(x, 0) {
+				m.Set(i, c, x)
+			}
+		}
+	}
+	return m
+}
+
+// spectralScores returns the scores τᵢ = (Mᵢ·v)² of the rows of the
+// centred matrix m, v its top right singular vector, and m's singular
+// values, largest first.
+func spectralScores(m *mat.Dense) (scores, singular []float64, ok bool) {
+	var svd mat.SVD
+	if !svd.Factorize(m, mat.SVDThinV) {
+		return nil, nil, false
+	}
+	var v mat.Dense
+	svd.VTo(&v)
+	top := v.ColView(0)
+	n, _ := m.Dims()
+	scores = make([]float64, n)
+	for i := range n {
+		x := mat.Dot(m.RowView(i), top)
+		scores[i] = x * x
+	}
+	return scores, svd.Values(nil), true
+}
+
+// outlierScale returns what puts scores on a χ²₁ scale: their median over
+// χ²₁'s, or their mean when more than half of them are 0 (χ²₁'s mean is 1).
+func outlierScale(scores []float64) float64 {
+	med, _ := stat.MedianMAD(scores)
+	if scale := med / chi2Median1; scale > 0 {
+		return scale
+	}
+	var mean float64
+	for _, x := range scores {
+		mean += x / float64(len(scores))
+	}
+	return mean
+}
+
+// Score returns the window's spectral-signature verdicts, one per label.
+func (s Spectral) Score(cur, ref Partial) []signal.Verdict {
+	c := cur.(*spectra)
+	cfg := s.Config
+	sigs := c.signatures(cfg.MinCount, cfg.OutlierScore, cfg.Epsilon)
+	var refSigs map[string]signature
+	if r, _ := ref.(*spectra); r != nil {
+		refSigs = r.signatures(cfg.MinCount, cfg.OutlierScore, cfg.Epsilon)
+	}
+	labels := make([]string, 0, len(sigs))
+	for l := range sigs {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels)
+	var tested, informing []test
+	for _, l := range labels {
+		sg := sigs[l]
+		share := float64(sg.outliers) / float64(sg.n)
+		t := test{subject: l, statistic: share, effect: share, n: uint64(sg.n), p: math.NaN()}
+		what := fmt.Sprintf("%d of %d sampled examples score beyond %g (%.1f%%); σ₁²/σ₂² %.1f", sg.outliers, sg.n, cfg.OutlierScore, 100*share, sg.ratio)
+		if rs, ok := refSigs[l]; ok {
+			refShare := float64(rs.outliers) / float64(rs.n)
+			t.effect = share - refShare
+			t.p = fisherGreater(uint64(sg.outliers), uint64(sg.n-sg.outliers), uint64(rs.outliers), uint64(rs.n-rs.outliers))
+			what += fmt.Sprintf(", against %.1f%% of %d and %.1f in the reference", 100*refShare, rs.n, rs.ratio)
+		}
+		what += fmt.Sprintf("; top %d", int(math.Ceil(1.5*cfg.Epsilon*float64(sg.n))))
+		t.evidence = evidence(what, sg.top)
+		if math.IsNaN(t.p) {
+			informing = append(informing, t)
+		} else {
+			tested = append(tested, t)
+		}
+	}
+	return append(decisions(tested, cfg.Spectral, cfg.MaxSubjects), informs(informing, cfg.MaxSubjects)...)
+}

@@ -1,0 +1,119 @@
+package poisoning
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+)
+
+// MaxEvidence bounds a verdict's evidence, in bytes.
+const MaxEvidence = 256
+
+// evidence returns text followed by "; ids " and as many of ids as fit in
+// MaxEvidence bytes; text alone is cut, at a character boundary, to leave
+// room for at least one id when there is one. Invalid UTF-8 (a decoded
+// partial may hold any bytes) becomes U+FFFD.
+func evidence(text string, ids []string) string {
+	text = strings.ToValidUTF8(text, "\uFFFD")
+	for i, id := range ids {
+		ids[i] = strings.ToValidUTF8(id, "\uFFFD")
+	}
+	room := MaxEvidence
+	if len(ids) > 0 {
+		room -= len("; ids ") + len(ids[0])
+	}
+	text = cut(text, room)
+	if len(ids) == 0 {
+		return text
+	}
+	var b strings.Builder
+	b.WriteString(text)
+	b.WriteString("; ids ")
+	for i, id := range ids {
+		sep := ""
+		if i > 0 {
+			sep = ","
+		}
+		if b.Len()+len(sep)+len(id) > MaxEvidence {
+			break
+		}
+		b.WriteString(sep)
+		b.WriteString(id)
+	}
+	return b.String()
+}
+
+// cut returns s cut to at most n bytes at a character boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// maxSubject bounds a verdict's subject, in bytes.
+const maxSubject = 256
+
+// subject returns s as valid UTF-8 of at most maxSubject bytes.
+func subject(s string) string { return cut(strings.ToValidUTF8(s, "\uFFFD"), maxSubject) }
+
+// test is one subject's test, before adjustment across the subjects.
+type test struct {
+	subject              string
+	statistic, p, effect float64
+	n                    uint64
+	evidence             string
+}
+
+// decisions adjusts the p-values of ts by Benjamini–Hochberg across them and
+// returns the decisions of the max with the smallest adjusted p-values
+// (ties: the smaller p-value, then the larger effect first), levelled by l. The evaluation adjusts
+// them again with the window's other decisions.
+func decisions(ts []test, l outputs.Levels, max int) []signal.Verdict {
+	if len(ts) == 0 {
+		return nil
+	}
+	ps := make([]float64, len(ts))
+	for i, t := range ts {
+		ps[i] = t.p
+	}
+	_, adj := stat.BenjaminiHochberg(ps, 1)
+	order := make([]int, len(ts))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		if c := cmp.Compare(adj[a], adj[b]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(ts[a].p, ts[b].p); c != 0 {
+			return c
+		}
+		return cmp.Compare(ts[b].effect, ts[a].effect)
+	})
+	out := make([]signal.Verdict, 0, min(len(order), max))
+	for _, i := range order[:min(len(order), max)] {
+		t := ts[i]
+		out = append(out, signal.Decision(subject(t.subject), t.statistic, adj[i], t.effect, l.Warning, l.Critical, t.n, t.evidence))
+	}
+	return out
+}
+
+// informs returns the verdicts of ts that only inform (no reference to
+// decide against): the max with the largest effects.
+func informs(ts []test, max int) []signal.Verdict {
+	slices.SortStableFunc(ts, func(a, b test) int { return cmp.Compare(b.effect, a.effect) })
+	out := make([]signal.Verdict, 0, min(len(ts), max))
+	for _, t := range ts[:min(len(ts), max)] {
+		out = append(out, signal.Info(subject(t.subject), t.statistic, t.effect, t.n, t.evidence))
+	}
+	return out
+}
