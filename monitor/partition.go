@@ -143,9 +143,12 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 		return err
 	}
 	var counted, late, replayed, dropped uint64
+	// The signals read a window's events once per chunk of eventSlots
+	// (Windower.EndBatch), so each event needs its own slot until then;
+	// chunks keep the slots and their messages in the processor's cache.
 	slots := 1
 	if p.m.cfg.Analysis.Signals.Len() > 0 {
-		slots = len(batch)
+		slots = min(len(batch), eventSlots)
 	}
 	if len(p.evs) < slots {
 		p.evs = append(p.evs, make([]telemetry.Event, slots-len(p.evs))...)
@@ -157,6 +160,10 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			continue
 		}
 		p.next = msg.Offset + 1
+		if slot == slots {
+			p.win.EndBatch()
+			slot = 0
+		}
 		ev := &p.evs[slot]
 		if slots > 1 {
 			slot++
@@ -295,6 +302,9 @@ func checkKind(msg *ingest.Message, want telemetry.Kind) error {
 	}
 	return nil
 }
+
+// eventSlots is the number of events decoded before the signals read them.
+const eventSlots = 256
 
 // ReasonTooManyModels is the dead-letter reason of an event of a model
 // version beyond analysis.max_models (or max_open_versions).
