@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -26,14 +27,36 @@ import (
 	"github.com/driftwatch/driftwatch/storage"
 )
 
-// benchEvents is the number of events of BenchmarkPipeline, over
 // benchModels models keyed onto benchPartitions partitions: one worker per
 // partition, so enough models to spread the load over both cores.
 const (
-	benchEvents     = 1_000_000
 	benchModels     = 6
 	benchPartitions = 3
 )
+
+// benchEvents is the number of events of BenchmarkPipeline:
+// BENCH_PIPELINE_EVENTS, default 1,000,000.
+var benchEvents = func() int64 {
+	if n, err := strconv.ParseInt(os.Getenv("BENCH_PIPELINE_EVENTS"), 10, 64); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
+
+// rssBytes returns the process's resident set size (VmRSS), or 0.
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
 
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -68,8 +91,8 @@ func BenchmarkPipeline(b *testing.B) {
 		b.Fatal(err)
 	}
 	t0 := time.Now()
-	n, err := generator.Produce(ctx, broker.brokers, "telemetry", g, benchEvents, nil)
-	if err != nil || n != benchEvents {
+	n, err := generator.Produce(ctx, broker.brokers, "telemetry", g, int(benchEvents), nil)
+	if err != nil || int64(n) != benchEvents {
 		b.Fatalf("produced %d: %v", n, err)
 	}
 	b.Logf("produced %d events in %s", n, time.Since(t0))
@@ -134,11 +157,23 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
 		}
+		// Resident memory of the pipeline: what producing and consuming
+		// left is returned first; sampled as it runs.
+		debug.FreeOSMemory()
+		rssStart, rss1M, rssPeak := rssBytes(), int64(0), int64(0)
 		start, cpu0, bcpu0 = time.Now(), cpuTime(), broker.cpu()
 		go func() { pdone <- m.Run(pctx) }()
-		for {
+		for i := 0; ; i++ {
 			st := m.Stats()
-			if st.Events+st.Late+st.Rejected >= benchEvents {
+			counted := int64(st.Events + st.Late + st.Rejected)
+			if i%20 == 0 || counted >= benchEvents {
+				r := rssBytes()
+				rssPeak = max(rssPeak, r)
+				if rss1M == 0 && counted >= 1_000_000 {
+					rss1M = r
+				}
+			}
+			if counted >= benchEvents {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -150,17 +185,20 @@ func BenchmarkPipeline(b *testing.B) {
 		<-pdone
 		m.Close(ctx)
 		fmt.Printf("pipeline events_per_sec=%.0f cpu_ns_per_event=%.0f windows_stored=%d bytes_per_event=%.0f\n",
-			float64(benchEvents)/wall.Seconds(), float64(cpu.Nanoseconds())/benchEvents, st.Windows, float64(valueBytes)/benchEvents)
+			float64(benchEvents)/wall.Seconds(), float64(cpu.Nanoseconds())/float64(benchEvents), st.Windows, float64(valueBytes)/float64(benchEvents))
 		fmt.Printf("consume_only events_per_sec=%.0f cpu_ns_per_event=%.0f\n",
-			float64(benchEvents)/consumeWall.Seconds(), float64(consumeCPU.Nanoseconds())/benchEvents)
+			float64(benchEvents)/consumeWall.Seconds(), float64(consumeCPU.Nanoseconds())/float64(benchEvents))
+		fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", consumeWall.Seconds()/wall.Seconds())
 		fmt.Printf("read_by_topic %s\n", readByTopic(reg))
+		fmt.Printf("rss_mib events=%d start=%.0f at_1M=%.0f end=%.0f peak=%.0f\n", benchEvents,
+			float64(rssStart)/(1<<20), float64(rss1M)/(1<<20), float64(rssBytes())/(1<<20), float64(rssPeak)/(1<<20))
 		if broker.child != nil {
 			fmt.Printf("monitor_only cpu_ns_per_event=%.0f broker_cpu_ns_per_event=%.0f\n",
-				float64(selfCPU.Nanoseconds())/benchEvents, float64(brokerCPU.Nanoseconds())/benchEvents)
-			b.ReportMetric(float64(selfCPU.Nanoseconds())/benchEvents, "monitor-cpu-ns/event")
+				float64(selfCPU.Nanoseconds())/float64(benchEvents), float64(brokerCPU.Nanoseconds())/float64(benchEvents))
+			b.ReportMetric(float64(selfCPU.Nanoseconds())/float64(benchEvents), "monitor-cpu-ns/event")
 		}
 		b.ReportMetric(float64(benchEvents)/wall.Seconds(), "events/s")
-		b.ReportMetric(float64(valueBytes)/benchEvents, "bytes/event")
+		b.ReportMetric(float64(valueBytes)/float64(benchEvents), "bytes/event")
 	}
 }
 
@@ -191,7 +229,7 @@ func readByTopic(reg *prometheus.Registry) string {
 	}
 	var out []string
 	for _, t := range slices.Sorted(maps.Keys(read)) {
-		out = append(out, fmt.Sprintf("%s=%.4fmsg/%.1fB", t, read[t][0]/benchEvents, read[t][1]/benchEvents))
+		out = append(out, fmt.Sprintf("%s=%.4fmsg/%.1fB", t, read[t][0]/float64(benchEvents), read[t][1]/float64(benchEvents)))
 	}
 	return strings.Join(out, " ")
 }
