@@ -94,11 +94,23 @@ func (d *Decoder) Decode(b []byte, e *Event) (err error) {
 	if err := d.precheck(b); err != nil {
 		return err
 	}
-	if d.fast.scan(b, e, d.lim.MaxFeatures) {
-		return d.check(e, nil, &d.fast.time)
+	if took, err := d.decodeFast(b, e); took {
+		return err
 	}
 	d.slow++
 	return d.decodeSlow(b, e)
+}
+
+// decodeFast decodes b into e by the fast path, if it takes b.
+func (d *Decoder) decodeFast(b []byte, e *Event) (took bool, err error) {
+	if !d.fast.scan(b, e, d.lim.MaxFeatures) {
+		return false, nil
+	}
+	err = d.check(e, nil, &d.fast.time, d.fast.namesKnown)
+	if err == nil && !d.fast.namesKnown {
+		d.fast.remember(&e.Features)
+	}
+	return true, err
 }
 
 // SlowPath returns the number of inference events decoded by the slow path.
@@ -132,14 +144,15 @@ func (d *Decoder) decodeSlow(b []byte, e *Event) (err error) {
 		LLM:        w.LLM,
 		Attributes: attributes(w.Attributes, e.Attributes[:0]),
 	}
-	return d.check(e, w.Features.Numeric, &w.EventTime)
+	return d.check(e, w.Features.Numeric, &w.EventTime, false)
 }
 
 // check applies the contract's checks to a decoded event. numeric holds
 // the numeric features by name when the slow path decoded e (a categorical
 // feature of the same name is refused); the fast path never yields one.
-func (d *Decoder) check(e *Event, numeric map[string]float64, t *wireTime) error {
-	if rj := d.checkEvent(e, numeric, t); rj != nil {
+// namesKnown skips the checks of feature names (see checkFeatures).
+func (d *Decoder) check(e *Event, numeric map[string]float64, t *wireTime, namesKnown bool) error {
+	if rj := d.checkEvent(e, numeric, t, namesKnown); rj != nil {
 		return rj
 	}
 	return nil
@@ -280,7 +293,7 @@ func truncate(s string, n int) string {
 }
 
 // checkEvent applies the contract's rules that JSON typing cannot express.
-func (d *Decoder) checkEvent(e *Event, numeric map[string]float64, t *wireTime) *RejectError {
+func (d *Decoder) checkEvent(e *Event, numeric map[string]float64, t *wireTime, namesKnown bool) *RejectError {
 	if rj := checkSchemaVersion(&e.SchemaVersion); rj != nil {
 		return rj
 	}
@@ -328,7 +341,7 @@ func (d *Decoder) checkEvent(e *Event, numeric map[string]float64, t *wireTime) 
 			return rj
 		}
 	}
-	if rj := d.checkFeatures(&e.Features, numeric); rj != nil {
+	if rj := d.checkFeatures(&e.Features, numeric, namesKnown); rj != nil {
 		return rj
 	}
 	p := &e.Prediction
@@ -400,8 +413,10 @@ func (d *Decoder) checkEvent(e *Event, numeric map[string]float64, t *wireTime) 
 // checkFeatures checks feature counts, names and values. When several features
 // are bad it reports the one with the smallest name, so details are stable.
 // numeric, when not nil, holds the numeric features by name, to refuse a
-// categorical feature of the same name.
-func (d *Decoder) checkFeatures(f *Features, numeric map[string]float64) *RejectError {
+// categorical feature of the same name. namesKnown says that the names are
+// those of an event already accepted, in the same kinds: only values are
+// checked.
+func (d *Decoder) checkFeatures(f *Features, numeric map[string]float64, namesKnown bool) *RejectError {
 	if n := len(f.Numeric) + len(f.Categorical); n > d.lim.MaxFeatures {
 		return reject(ReasonTooManyFeatures, fmt.Sprintf("features: %d features, limit %d", n, d.lim.MaxFeatures))
 	}
@@ -414,32 +429,27 @@ func (d *Decoder) checkFeatures(f *Features, numeric map[string]float64) *Reject
 	}
 	for _, kv := range f.Numeric {
 		k, v := kv.Name, kv.Value
-		path := "features.numeric"
-		switch {
-		case k == "":
-			keep(k, reject(ReasonInvalidValue, path+`[""]: empty feature name`))
-		case len(k) > d.lim.MaxNameLength:
-			keep(k, tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength))
-		case k == ScoreFeature || k == ClassFeature || k == AllNumericFeature:
-			keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name"))
-		case !ValidIdentifier(k):
-			keep(k, checkIdentifier(mapPath(path, k), k))
-		case !finite(v):
+		const path = "features.numeric"
+		if !namesKnown {
+			if rj := d.checkFeatureName(path, k); rj != nil {
+				keep(k, rj)
+				continue
+			}
+		}
+		if !finite(v) {
 			keep(k, notFinite(mapPath(path, k)))
 		}
 	}
 	for _, kv := range f.Categorical {
 		k, v := kv.Name, kv.Value
-		path := "features.categorical"
+		const path = "features.categorical"
+		if !namesKnown {
+			if rj := d.checkFeatureName(path, k); rj != nil {
+				keep(k, rj)
+				continue
+			}
+		}
 		switch {
-		case k == "":
-			keep(k, reject(ReasonInvalidValue, path+`[""]: empty feature name`))
-		case len(k) > d.lim.MaxNameLength:
-			keep(k, tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength))
-		case k == ScoreFeature || k == ClassFeature || k == AllNumericFeature:
-			keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name"))
-		case !ValidIdentifier(k):
-			keep(k, checkIdentifier(mapPath(path, k), k))
 		case len(v) > d.lim.MaxValueLength:
 			keep(k, tooLong(mapPath(path, k), len(v), d.lim.MaxValueLength))
 		case !ValidValue(v):
@@ -451,6 +461,21 @@ func (d *Decoder) checkFeatures(f *Features, numeric map[string]float64) *Reject
 		}
 	}
 	return worst
+}
+
+// checkFeatureName checks the name k of a feature under path.
+func (d *Decoder) checkFeatureName(path, k string) *RejectError {
+	switch {
+	case k == "":
+		return reject(ReasonInvalidValue, path+`[""]: empty feature name`)
+	case len(k) > d.lim.MaxNameLength:
+		return tooLong(mapPath(path, k), len(k), d.lim.MaxNameLength)
+	case k == ScoreFeature || k == ClassFeature || k == AllNumericFeature:
+		return reject(ReasonInvalidValue, mapPath(path, k)+": reserved feature name")
+	case !ValidIdentifier(k):
+		return checkIdentifier(mapPath(path, k), k)
+	}
+	return nil
 }
 
 func (d *Decoder) checkLLM(l *LLM) *RejectError {

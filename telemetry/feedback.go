@@ -141,7 +141,7 @@ func (d *Decoder) DecodeFeedback(b []byte, f *Feedback) (err error) {
 	if f.ContentSHA256 != "" && !isHexSHA256(f.ContentSHA256) {
 		return reject(ReasonInvalidValue, "content_sha256: must be 64 lowercase hex digits")
 	}
-	if rj := d.checkFeatures(&f.Features, w.Features.Numeric); rj != nil {
+	if rj := d.checkFeatures(&f.Features, w.Features.Numeric, false); rj != nil {
 		return rj
 	}
 	return nil

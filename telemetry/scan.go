@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 	"unsafe"
 
@@ -29,6 +30,14 @@ type fastScanner struct {
 	time    wireTime
 	maxEnts int
 	names   nameSet
+	// known are copies of the feature names of the last event accepted
+	// whose names were checked, numeric ones first (knownNum of them);
+	// namesKnown says the event scanned has exactly those names in that
+	// order: they are distinct and valid, without hashing or checking them
+	// again (producers write the same names in the same order).
+	known      []string
+	knownNum   int
+	namesKnown bool
 }
 
 // maxSkipDepth bounds the nesting the fast path skips in unknown fields.
@@ -65,7 +74,7 @@ var (
 // scan decodes b into e; false sends b to the slow path, leaving e in an
 // unspecified state.
 func (s *fastScanner) scan(b []byte, e *Event, maxEntries int) bool {
-	s.b, s.i, s.time, s.maxEnts = b, 0, wireTime{}, maxEntries
+	s.b, s.i, s.time, s.maxEnts, s.namesKnown = b, 0, wireTime{}, maxEntries, false
 	fin := e.own.llm.FinishReasons[:0]
 	*e = Event{
 		Features:   Features{Numeric: e.Features.Numeric[:0], Categorical: e.Features.Categorical[:0]},
@@ -184,6 +193,9 @@ func (s *fastScanner) features(f *Features) bool {
 	if !ok {
 		return false
 	}
+	if s.namesKnown = s.sameNames(f); s.namesKnown {
+		return true
+	}
 	// Names are distinct across both kinds: the slow path keeps the last
 	// of two equal names, or refuses a name of both kinds.
 	s.names.reset(len(f.Numeric) + len(f.Categorical))
@@ -198,6 +210,36 @@ func (s *fastScanner) features(f *Features) bool {
 		}
 	}
 	return true
+}
+
+// sameNames reports whether f's names are known, in the same order.
+func (s *fastScanner) sameNames(f *Features) bool {
+	if len(f.Numeric) != s.knownNum || len(f.Numeric)+len(f.Categorical) != len(s.known) {
+		return false
+	}
+	for i, n := range f.Numeric {
+		if n.Name != s.known[i] {
+			return false
+		}
+	}
+	for i, c := range f.Categorical {
+		if c.Name != s.known[s.knownNum+i] {
+			return false
+		}
+	}
+	return true
+}
+
+// remember keeps copies of the names of f, an event just accepted.
+func (s *fastScanner) remember(f *Features) {
+	s.known = s.known[:0]
+	for _, n := range f.Numeric {
+		s.known = append(s.known, strings.Clone(n.Name))
+	}
+	for _, c := range f.Categorical {
+		s.known = append(s.known, strings.Clone(c.Name))
+	}
+	s.knownNum = len(f.Numeric)
 }
 
 func (s *fastScanner) prediction(e *Event) bool {

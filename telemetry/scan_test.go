@@ -80,10 +80,10 @@ func checkFastPath(t *testing.T, d *Decoder, b []byte) bool {
 		return false
 	}
 	var fast, slow Event
-	if !d.fast.scan(b, &fast, d.lim.MaxFeatures) {
+	took, fastErr := d.decodeFast(b, &fast)
+	if !took {
 		return false
 	}
-	fastErr := d.check(&fast, nil, &d.fast.time)
 	slowErr := d.decodeSlow(b, &slow)
 	if fmt.Sprint(fastErr) != fmt.Sprint(slowErr) {
 		t.Fatalf("%q: fast path %v, slow path %v", b, fastErr, slowErr)
@@ -205,5 +205,40 @@ func TestSpecialFlagsTheFirstByteThatNeedsALook(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKnownNamesStillCheckValues checks the decoder's memory of the last
+// accepted event's feature names: an event with the same names skips
+// their checks but not its values', and rejects exactly as a decoder that
+// never saw a name before.
+func TestKnownNamesStillCheckValues(t *testing.T) {
+	ev := func(x, c string) []byte {
+		return []byte(`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"x":` + x +
+			`,"y":2},"categorical":{"c":"` + c + `"}}}`)
+	}
+	seq := [][]byte{
+		ev("1", "v"),
+		ev("1", "v\u0085"), // a C1 control character in a value: valid JSON, refused by the policy
+		ev("1", strings.Repeat("v", DefaultMaxValueLength+1)),
+		ev("1e999", "v"), // out of range: the slow path
+		ev("3", "w"),
+		[]byte(`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"y":2,"x":1},"categorical":{"c":"v"}}}`),
+		[]byte(`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"x":1,"c":2},"categorical":{"y":"v"}}}`),
+	}
+	d := newTestDecoder()
+	var e Event
+	known := 0
+	for i, b := range seq {
+		got := d.Decode(b, &e)
+		known += map[bool]int{true: 1}[d.fast.namesKnown]
+		var fresh Event
+		want := newTestDecoder().Decode(b, &fresh)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("event %d: %v after the others, %v alone", i, got, want)
+		}
+	}
+	if known != 3 {
+		t.Errorf("%d events took the known names, want 3 (the value problems and the next good one)", known)
 	}
 }
