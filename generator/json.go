@@ -49,9 +49,9 @@ func (g *Generator) Append(dst []byte, e *telemetry.Event) []byte {
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `,"features":{"numeric":`...)
-	dst = g.appendNumbers(dst, e.Features.Numeric)
+	dst = appendPairs(dst, e.Features.Numeric, &g.nums, byNumberName, numberPair)
 	dst = append(dst, `,"categorical":`...)
-	dst = g.appendCategories(dst, e.Features.Categorical)
+	dst = appendPairs(dst, e.Features.Categorical, &g.cats, byCategoryName, categoryPair)
 	dst = append(dst, '}')
 	pr := &e.Prediction
 	dst = append(dst, `,"prediction":{`...)
@@ -66,7 +66,7 @@ func (g *Generator) Append(dst []byte, e *telemetry.Event) []byte {
 		dst = comma(dst, n)
 		n++
 		dst = append(dst, `"probabilities":`...)
-		dst = g.appendProbabilities(dst, pr.Probabilities)
+		dst = appendPairs(dst, pr.Probabilities, &g.probs, byClass, probabilityPair)
 	}
 	if pr.Threshold != nil {
 		dst = comma(dst, n)
@@ -88,7 +88,7 @@ func (g *Generator) Append(dst []byte, e *telemetry.Event) []byte {
 	}
 	if len(e.Attributes) > 0 {
 		dst = append(dst, `,"attributes":`...)
-		dst = g.appendAttributes(dst, e.Attributes)
+		dst = appendPairs(dst, e.Attributes, &g.attrs, byAttributeKey, attributePair)
 	}
 	return append(dst, '}')
 }
@@ -172,48 +172,31 @@ func byCategoryName(a, b telemetry.Category) int  { return strings.Compare(a.Nam
 func byClass(a, b telemetry.ClassProbability) int { return strings.Compare(a.Class, b.Class) }
 func byAttributeKey(a, b telemetry.Attribute) int { return strings.Compare(a.Key, b.Key) }
 
-func (g *Generator) appendNumbers(dst []byte, xs []telemetry.Number) []byte {
+// appendPairs writes xs as a JSON object, sorted by cmp, each element as
+// pair writes it.
+func appendPairs[S ~[]T, T any](dst []byte, xs S, scratch *S, cmp func(a, b T) int, pair func([]byte, T) []byte) []byte {
 	dst = append(dst, '{')
-	for i, x := range sortedByName(xs, &g.nums, byNumberName) {
+	for i, x := range sortedByName(xs, scratch, cmp) {
 		dst = comma(dst, i)
-		dst = appendString(dst, x.Name)
-		dst = append(dst, ':')
-		dst = appendFloat(dst, x.Value)
+		dst = pair(dst, x)
 	}
 	return append(dst, '}')
 }
 
-func (g *Generator) appendCategories(dst []byte, xs []telemetry.Category) []byte {
-	dst = append(dst, '{')
-	for i, x := range sortedByName(xs, &g.cats, byCategoryName) {
-		dst = comma(dst, i)
-		dst = appendString(dst, x.Name)
-		dst = append(dst, ':')
-		dst = appendString(dst, x.Value)
-	}
-	return append(dst, '}')
+func numberPair(dst []byte, x telemetry.Number) []byte {
+	return appendFloat(append(appendString(dst, x.Name), ':'), x.Value)
 }
 
-func (g *Generator) appendProbabilities(dst []byte, xs telemetry.Probabilities) []byte {
-	dst = append(dst, '{')
-	for i, x := range sortedByName(xs, &g.probs, byClass) {
-		dst = comma(dst, i)
-		dst = appendString(dst, x.Class)
-		dst = append(dst, ':')
-		dst = appendFloat(dst, x.P)
-	}
-	return append(dst, '}')
+func categoryPair(dst []byte, x telemetry.Category) []byte {
+	return appendString(append(appendString(dst, x.Name), ':'), x.Value)
 }
 
-func (g *Generator) appendAttributes(dst []byte, xs telemetry.Attributes) []byte {
-	dst = append(dst, '{')
-	for i, x := range sortedByName(xs, &g.attrs, byAttributeKey) {
-		dst = comma(dst, i)
-		dst = appendString(dst, x.Key)
-		dst = append(dst, ':')
-		dst = appendString(dst, x.Value)
-	}
-	return append(dst, '}')
+func probabilityPair(dst []byte, x telemetry.ClassProbability) []byte {
+	return appendFloat(append(appendString(dst, x.Class), ':'), x.P)
+}
+
+func attributePair(dst []byte, x telemetry.Attribute) []byte {
+	return appendString(append(appendString(dst, x.Key), ':'), x.Value)
 }
 
 // appendFloat writes v as the shortest JSON number that round-trips, or as a

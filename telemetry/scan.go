@@ -124,36 +124,26 @@ func (s *fastScanner) eventField(key []byte, e *Event) (uint32, bool) {
 }
 
 func (s *fastScanner) model(m *Model) bool {
-	if s.null() {
-		return true
-	}
-	return s.object(func(key []byte) (uint32, bool) {
-		switch string(key) {
-		case "id":
-			return 1, s.stringInto(&m.ID)
-		case "version":
-			return 2, s.stringInto(&m.Version)
-		}
-		return 0, s.unknown(key, modelKeys)
-	})
+	return s.stringFields(modelKeys, &[4]*string{&m.ID, &m.Version})
 }
 
 func (s *fastScanner) principal(p *Principal) bool {
+	return s.stringFields(principalKeys, &[...]*string{&p.EndUserID, &p.Service, &p.Tenant, &p.ClientAddress})
+}
+
+// stringFields reads an object (or null) of string fields: keys[i] into
+// *dst[i]; at most 4 keys.
+func (s *fastScanner) stringFields(keys []string, dst *[4]*string) bool {
 	if s.null() {
 		return true
 	}
 	return s.object(func(key []byte) (uint32, bool) {
-		switch string(key) {
-		case "enduser.id":
-			return 1, s.stringInto(&p.EndUserID)
-		case "service":
-			return 2, s.stringInto(&p.Service)
-		case "tenant":
-			return 4, s.stringInto(&p.Tenant)
-		case "client.address":
-			return 8, s.stringInto(&p.ClientAddress)
+		for i, k := range keys {
+			if string(key) == k {
+				return 1 << i, s.stringInto(dst[i])
+			}
 		}
-		return 0, s.unknown(key, principalKeys)
+		return 0, s.unknown(key, keys)
 	})
 }
 
