@@ -1,12 +1,16 @@
 // Package alerting turns the verdicts of closed windows into an alert
 // lifecycle (inactive → pending → firing → resolved, as Prometheus alerting
 // rules do), one per series: a feature's drift (per model version and
-// feature) or a signal (per model version, signal and subject), and delivers
-// notifications to Slack, PagerDuty, generic webhooks and Alertmanager (the
-// subpackages) with bounded queues, retries and de-duplication. Every state
-// change and delivery attempt is handed to a Recorder. It does not compute
-// drift or signals (analysis does) and does not group, silence or inhibit
-// alerts across series (route through Alertmanager for that).
+// feature) or a signal (per model version, signal and subject), decided by
+// an alert policy (alerting/policy: thresholds with hysteresis, for,
+// keep_firing_for, min_samples, labels, annotations and receivers per rule,
+// and risk budgets with burn-rate alerts; without a policy file the
+// built-in default rule), and delivers notifications to Slack, PagerDuty,
+// generic webhooks and Alertmanager (the subpackages) with bounded queues,
+// retries and de-duplication. Every state change and delivery attempt is
+// handed to a Recorder. It does not compute drift or signals (analysis
+// does) and does not group, silence or inhibit alerts across series (route
+// through Alertmanager for that).
 package alerting
 
 import (
@@ -43,7 +47,9 @@ const (
 // Observation is one feature's drift verdict, or one signal's verdict about
 // one subject, for one closed window. Its alert key is Key(ModelID,
 // ModelVersion, Feature) when Signal is empty, SignalKey(ModelID,
-// ModelVersion, Signal, Subject) otherwise.
+// ModelVersion, Signal, Subject) otherwise; a drift test that a rule of the
+// policy file decides alone has an alert of its own, SignalKey(ModelID,
+// ModelVersion, test, Feature) (docs/alerting.md, "Alert policy").
 type Observation struct {
 	// ModelID, ModelVersion and Feature identify a drift series; Feature is
 	// empty for a signal verdict.
@@ -60,7 +66,11 @@ type Observation struct {
 	// drifted (for a signal: as a window in breach).
 	Severity Severity
 	// Tests are the individual tests behind the verdict; the worst one
-	// gives the value in the summary.
+	// gives the value in the summary and the value a policy rule's
+	// thresholds compare. A drift test whose Threshold is NaN and whose
+	// severity is ok informs only (js, wasserstein): it is shown, but no
+	// policy key. TestResult.Samples gives the window's sample size for
+	// min_samples.
 	Tests []TestResult
 }
 
@@ -143,8 +153,15 @@ type Record struct {
 	// empty for a signal alert.
 	Key, ModelID, ModelVersion, Feature string
 	// Signal and Subject identify a signal alert's signal and subject; both
-	// are empty for a drift alert.
+	// are empty for a drift alert. A risk budget's burn alert has Signal
+	// BurnSignal and Subject "<budget>/<burn alert>".
 	Signal, Subject string
+	// Test is the drift test of a drift alert a policy rule decides on that
+	// test alone; empty otherwise.
+	Test string
+	// Rule names the policy rule that decided the alert; empty for the
+	// built-in default rule and for burn alerts.
+	Rule string
 	// Kind is "state" or "delivery".
 	Kind string
 	// State is the new state (pending, firing, resolved, inactive) for a state
@@ -179,6 +196,13 @@ type Alert struct {
 	// Signal and Subject identify a signal series with ModelID and
 	// ModelVersion; both are empty for a drift alert.
 	Signal, Subject string
+	// Test is the drift test of a drift alert a policy rule decides on that
+	// test alone (its Key is then SignalKey(ModelID, ModelVersion, Test,
+	// Feature)); empty for a feature's alert and a signal alert.
+	Test string
+	// Rule names the policy rule that decides the alert; empty for the
+	// built-in default rule.
+	Rule string
 	// State is "pending" or "firing".
 	State string
 	// Severity is the current severity.

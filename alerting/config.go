@@ -14,14 +14,15 @@ import (
 
 // Default values of Config.
 const (
-	DefaultPendingWindows = 2
-	DefaultResolveWindows = 2
-	DefaultQueueSize      = 1000
-	DefaultMaxAttempts    = 5
-	DefaultInitialBackoff = time.Second
-	DefaultMaxBackoff     = time.Minute
-	DefaultStaleAfter     = time.Hour
-	DefaultSource         = "driftwatch"
+	DefaultPendingWindows  = 2
+	DefaultResolveWindows  = 2
+	DefaultQueueSize       = 1000
+	DefaultMaxAttempts     = 5
+	DefaultInitialBackoff  = time.Second
+	DefaultMaxBackoff      = time.Minute
+	DefaultStaleAfter      = time.Hour
+	DefaultSource          = "driftwatch"
+	DefaultMaxBudgetModels = 1000
 )
 
 // Config configures the alert lifecycle and the receivers. Start from
@@ -64,8 +65,30 @@ type Config struct {
 	MaxBackoff time.Duration `yaml:"max_backoff"`
 	// Source names this driftwatch in notifications (PagerDuty payload.source). Default: "driftwatch".
 	Source string `yaml:"source"`
-	// DashboardURL, when set, is linked from every notification.
+	// DashboardURL, when set, is linked from every notification (a policy
+	// rule's dashboard_url annotation takes its place for the rule's alerts).
 	DashboardURL string `yaml:"dashboard_url"`
+	// PolicyFile is the path of an alert policy file (docs/policy.md):
+	// rules that decide, per model, version, test or signal and feature or
+	// subject, the thresholds, timing, labels, annotations and receivers of
+	// alerts, and risk budgets with burn-rate alerts. It is read and
+	// checked at start-up (Validate, New) and again by
+	// Manager.ReloadPolicy. Default: "" (no file: every alert follows the
+	// built-in default rule, which is pending_windows and resolve_windows
+	// on the analysis's severity, to every receiver, as without a policy).
+	PolicyFile string `yaml:"policy_file"`
+	// MaxBudgetModels bounds the models whose risk budget is tracked (and
+	// exported as metrics, one series per budget, model and burn window). At
+	// the bound a further model with a budget is not tracked: its windows
+	// are counted in driftwatch_alerts_budget_untracked_windows_total and
+	// the first is logged. 0 stands for DefaultMaxBudgetModels.
+	// Default: 0 (1000).
+	MaxBudgetModels int `yaml:"max_budget_models"`
+	// WindowSize is the analysis window length, which risk budgets count
+	// their periods and burn windows in. It is not read from the alerting
+	// section: the monitor sets it from analysis.window_size. It is
+	// required when the policy has budgets.
+	WindowSize time.Duration `yaml:"-"`
 	// Slack lists Slack incoming webhooks.
 	Slack []slack.Config `yaml:"slack"`
 	// PagerDuty lists PagerDuty Events API v2 integrations.
@@ -127,9 +150,11 @@ func (c Config) WithDerived() Config {
 	return c
 }
 
-// Validate checks every field (reading the receivers' secrets) of c as
-// WithDerived completes it and returns an error naming the first bad one,
-// e.g. "pagerduty[0].routing_key_file: ...". It does not change c.
+// Validate checks every field (reading the receivers' secrets and the
+// policy file) of c as WithDerived completes it and returns an error naming
+// the first bad one, e.g. "pagerduty[0].routing_key_file: ..." or
+// "policy_file: policy.yml:12: rules[0].receivers.critical[0]: unknown
+// receiver ...". It does not change c.
 func (c Config) Validate() error {
 	if err := c.validateCore(); err != nil {
 		return err
@@ -167,6 +192,9 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if _, err := c.loadPolicy(func(name string) bool { _, ok := names[name]; return ok }); err != nil {
+		return fmt.Errorf("policy_file: %w", err)
+	}
 	return nil
 }
 
@@ -195,6 +223,12 @@ func (c Config) validateCore() error {
 	}
 	if c.MaxBackoff < c.InitialBackoff {
 		return fmt.Errorf("max_backoff: %s is less than initial_backoff %s", c.MaxBackoff, c.InitialBackoff)
+	}
+	if c.MaxBudgetModels < 0 {
+		return fmt.Errorf("max_budget_models: must not be negative, got %d", c.MaxBudgetModels)
+	}
+	if c.WindowSize < 0 {
+		return fmt.Errorf("window_size: must not be negative, got %s", c.WindowSize)
 	}
 	if c.Source == "" {
 		return fmt.Errorf("source: required")

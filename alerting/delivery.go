@@ -246,7 +246,7 @@ func (m *Manager) deliveryRecord(l *lane, j *job, outcome string, err error) Rec
 	n := j.n
 	r := Record{
 		Time: m.now(), Key: n.Key, ModelID: n.ModelID, ModelVersion: n.ModelVersion, Feature: n.Feature,
-		Signal: n.Signal, Subject: n.Subject,
+		Signal: n.Signal, Subject: n.Subject, Test: n.Test, Rule: n.Rule,
 		Kind: KindDelivery, State: n.Status, Severity: n.Severity, Summary: n.Summary, Receiver: l.name,
 		Attempt: j.attempt, Outcome: outcome, HTTPStatus: HTTPStatus(err),
 		Statistic: math.NaN(), Threshold: math.NaN(),

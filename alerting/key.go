@@ -29,7 +29,7 @@ const hashSuffixLen = len("/sha256:") + 2*sha256.Size
 // escaped key. SignalKey explains why no key of one form can equal a key of
 // another.
 func Key(modelID, modelVersion, feature string) string {
-	return joinKey(modelID, modelVersion, feature)
+	return joinKey(keyPrefix, modelID, modelVersion, feature)
 }
 
 // SignalKey returns the de-duplication key of a signal series (the signal
@@ -52,23 +52,35 @@ func Key(modelID, modelVersion, feature string) string {
 // SHA-256 of that unhashed key, so two distinct inputs would need a SHA-256
 // collision to share it.
 func SignalKey(modelID, modelVersion, signal, subject string) string {
-	return joinKey(modelID, modelVersion, signal, subject)
+	return joinKey(keyPrefix, modelID, modelVersion, signal, subject)
 }
 
-// joinKey joins the escaped names after keyPrefix with '/', or builds the
+// burnKeyPrefix starts every BurnKey; no Key or SignalKey starts with it.
+const burnKeyPrefix = "driftwatch-budget/"
+
+// BurnKey returns the de-duplication key of the burn-rate alert named
+// alert of a risk budget for a model: driftwatch-budget/<model>/<budget>/<alert>,
+// each part escaped, cut and hashed as Key's, e.g.
+// "driftwatch-budget/fraud-eu/fraud/fast". Its prefix is not Key's
+// "driftwatch/", so it never equals a key of a drift or signal alert.
+func BurnKey(modelID, budget, alert string) string {
+	return joinKey(burnKeyPrefix, modelID, budget, alert)
+}
+
+// joinKey joins the escaped names after prefix with '/', or builds the
 // hashed form when that is longer than MaxKeyLen.
-func joinKey(names ...string) string {
+func joinKey(prefix string, names ...string) string {
 	var buf [4]string
 	parts := buf[:len(names)]
 	for i, s := range names {
 		parts[i] = escapeKeyPart(s)
 	}
-	full := keyPrefix + strings.Join(parts, "/")
+	full := prefix + strings.Join(parts, "/")
 	if len(full) <= MaxKeyLen {
 		return full
 	}
 	sum := sha256.Sum256([]byte(full))
-	budget := MaxKeyLen - len(keyPrefix) - (len(parts) - 1) - hashSuffixLen
+	budget := MaxKeyLen - len(prefix) - (len(parts) - 1) - hashSuffixLen
 	// Shares of the budget: the shortest parts keep all of theirs, longer ones split what is left.
 	var done [4]bool
 	for left := len(parts); left > 0; left-- {
@@ -82,7 +94,7 @@ func joinKey(names ...string) string {
 		budget -= len(parts[s])
 		done[s] = true
 	}
-	return keyPrefix + strings.Join(parts, "/") + "/sha256:" + hex.EncodeToString(sum[:])
+	return prefix + strings.Join(parts, "/") + "/sha256:" + hex.EncodeToString(sum[:])
 }
 
 // escapeKeyPart percent-escapes every byte of s outside [A-Za-z0-9-._~].

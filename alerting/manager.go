@@ -16,40 +16,49 @@ import (
 	"github.com/driftwatch/driftwatch/alerting/alertmanager"
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
 	"github.com/driftwatch/driftwatch/alerting/pagerduty"
+	"github.com/driftwatch/driftwatch/alerting/policy"
 	"github.com/driftwatch/driftwatch/alerting/slack"
 	"github.com/driftwatch/driftwatch/alerting/webhook"
 )
 
 // Manager runs the alert lifecycle of every drift series (model, version,
-// feature) and signal series (model, version, signal, subject) and delivers
-// its notifications. Observe is cheap and never blocks on delivery;
-// Run delivers; Close drains.
+// feature, or a test of a feature a policy rule decides alone) and signal
+// series (model, version, signal, subject) under its alert policy, tracks
+// the policy's risk budgets, and delivers notifications. Observe is cheap
+// and never blocks on delivery; Run delivers; Close drains.
 type Manager struct {
-	cfg   Config
-	lanes []*lane
-	rec   Recorder
-	log   *slog.Logger
-	met   *metrics
-	now   func() time.Time
+	cfg     Config
+	lanes   []*lane
+	laneIdx map[string]int // lane index by receiver name
+	rec     Recorder
+	log     *slog.Logger
+	met     *metrics
+	now     func() time.Time
 
-	mu     sync.Mutex
-	alerts map[string]*state // pending and firing alerts only
-	closed bool
-	swept  time.Time // when stale alerts were last looked for
+	mu      sync.Mutex
+	alerts  map[string]*state // pending and firing alerts only
+	pol     *policy.Policy
+	ev      *policy.Evaluator // in step with alerts: a key has state in both or in neither
+	bud     *budgets          // nil without a window size (no budgets then)
+	burns   map[string]*state // firing burn alerts, by BurnKey
+	scratch []series          // the series of the observation being observed
+	closed  bool
+	swept   time.Time // when stale alerts were last looked for
 
 	records   recordBuffer
 	ok, fail  atomic.Int64
 	closeOnce sync.Once
 }
 
-// state is one pending or firing alert.
+// state is one pending or firing alert, or one firing burn alert.
 type state struct {
-	alert   Alert
-	drifted int           // consecutive drifted windows while pending
-	clean   int           // consecutive clean windows while firing
-	notice  *Notification // last firing notification, re-sent to receivers that need refreshes
-	sent    []mark        // per lane: what was last queued
-	seen    time.Time     // wall clock of the last observation, for StaleAfter
+	alert  Alert
+	pkey   policy.Key    // the alert's policy key (zero for a burn alert)
+	burn   *burnID       // set for a burn alert
+	notice *Notification // last firing notification, re-sent to receivers that need refreshes
+	sent   []mark        // per lane: what was last queued
+	routed []bool        // per lane: whether the alert's current severity routes there
+	seen   time.Time     // wall clock of the last observation, for StaleAfter
 }
 
 // mark is what was last queued to one receiver for one alert.
@@ -107,6 +116,10 @@ func NewWithNotifiers(cfg Config, notifiers map[string]Notifier, rec Recorder, r
 	if err := cfg.validateCore(); err != nil {
 		return nil, fmt.Errorf("validating alerting config: %w", err)
 	}
+	pol, err := cfg.loadPolicy(func(name string) bool { _, ok := notifiers[name]; return ok })
+	if err != nil {
+		return nil, fmt.Errorf("validating alerting config: policy_file: %w", err)
+	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -119,8 +132,14 @@ func NewWithNotifiers(cfg Config, notifiers map[string]Notifier, rec Recorder, r
 	}
 	m := &Manager{
 		cfg: cfg, rec: rec, log: log, met: met, now: time.Now,
-		alerts:  make(map[string]*state),
+		alerts: make(map[string]*state), burns: make(map[string]*state),
+		pol: pol, ev: policy.NewEvaluator(pol), laneIdx: make(map[string]int, len(notifiers)),
 		records: recordBuffer{max: 10 * cfg.QueueSize, full: make(chan struct{}, 1)},
+	}
+	if cfg.WindowSize > 0 {
+		if m.bud, err = newBudgets(pol, cfg); err != nil {
+			return nil, fmt.Errorf("validating alerting config: policy_file: %w", err)
+		}
 	}
 	names := make([]string, 0, len(notifiers))
 	for name := range notifiers {
@@ -132,11 +151,16 @@ func NewWithNotifiers(cfg Config, notifiers map[string]Notifier, rec Recorder, r
 			return nil, fmt.Errorf("receiver %s: nil notifier", name)
 		}
 		m.lanes = append(m.lanes, newLane(i, name, notifiers[name]))
+		m.laneIdx[name] = i
+	}
+	if cfg.PolicyFile != "" {
+		log.Info("alert policy loaded", "file", cfg.PolicyFile, "rules", len(pol.Rules), "budgets", len(pol.Budgets))
 	}
 	return m, nil
 }
 
-// Observe advances the lifecycle of each observation's alert and queues the
+// Observe advances the lifecycle of each observation's alerts under the
+// policy, counts the windows of models with a risk budget, and queues the
 // resulting notifications. It is safe for concurrent use and never blocks on
 // delivery. Observations of a key whose window does not end after the last
 // window seen for that key are ignored; after Close, Observe does nothing.
@@ -151,82 +175,98 @@ func (m *Manager) Observe(ctx context.Context, obs []Observation) {
 	for i := range obs {
 		recs = m.observe(&obs[i], now, recs)
 	}
+	recs = m.budgetWindows(now, recs)
 	recs = m.sweep(now, recs)
 	m.updateActive()
 	m.mu.Unlock()
 	m.record(recs...)
 }
 
-// observe applies one observation; m.mu is held.
+// observe applies one observation, series by series; m.mu is held.
 func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record {
-	key := o.key()
-	drifted := o.Severity.Rank() > 0
-	st := m.alerts[key]
+	m.scratch = m.split(o, m.scratch[:0])
+	for i := range m.scratch {
+		recs = m.step(&m.scratch[i], now, recs)
+	}
+	clear(m.scratch) // drop the references to the observation's tests
+	return recs
+}
+
+// step advances one series through the evaluator and turns the transition
+// into state records and notifications; m.mu is held.
+func (m *Manager) step(s *series, now time.Time, recs []Record) []Record {
+	o := &s.obs
+	var res policy.Result
+	if s.fallback {
+		res = m.ev.ObserveRule(s.pkey, m.pol.Fallback(), s.v)
+	} else {
+		res = m.ev.Observe(s.pkey, s.v)
+	}
+	st := m.alerts[s.key]
+	if res.Outcome == policy.OutcomeOutOfOrder {
+		if st != nil {
+			m.met.ignored.Inc()
+		}
+		return recs
+	}
+	m.countWindow(o.ModelID, o.WindowEnd, &res)
+	tr := res.Transition
 	if st == nil {
-		if !drifted {
+		if res.State == policy.StateInactive {
 			return recs // inactive stays inactive and keeps no state
 		}
 		if len(m.alerts) >= m.cfg.MaxAlerts {
+			m.ev.Forget(s.pkey)
 			m.met.untracked.Inc()
-			m.log.Warn("alert not tracked: max_alerts alerts are pending or firing", "key", key, "max_alerts", m.cfg.MaxAlerts)
+			m.log.Warn("alert not tracked: max_alerts alerts are pending or firing", "key", s.key, "max_alerts", m.cfg.MaxAlerts)
 			return recs
 		}
 		st = &state{
-			alert: Alert{Key: key, ModelID: o.ModelID, ModelVersion: o.ModelVersion, Feature: o.Feature,
-				Signal: o.Signal, Subject: o.Subject, State: StatePending, StartsAt: o.WindowStart},
-			sent: make([]mark, len(m.lanes)), seen: now,
+			alert: Alert{Key: s.key, ModelID: o.ModelID, ModelVersion: o.ModelVersion, Feature: o.Feature, Test: s.test,
+				Signal: o.Signal, Subject: o.Subject, Rule: ruleName(res.Rule), State: StatePending, StartsAt: o.WindowStart},
+			pkey: s.pkey, sent: make([]mark, len(m.lanes)), routed: make([]bool, len(m.lanes)), seen: now,
 		}
-		m.alerts[key] = st
-		st.update(o)
-		st.drifted = 1
+		m.alerts[s.key] = st
+		st.update(o, &res)
 		recs = append(recs, m.stateRecord(st, StatePending, now))
-		if st.drifted >= m.cfg.PendingWindows {
-			recs = m.fire(st, o, now, recs)
+		if res.State == policy.StateFiring {
+			recs = m.fire(st, o, &res, now, recs)
 		}
-		return recs
-	}
-	if !o.WindowEnd.After(st.alert.LastWindowEnd) {
-		m.met.ignored.Inc()
 		return recs
 	}
 	st.seen = now
-	switch st.alert.State {
-	case StatePending:
-		if !drifted {
-			st.alert.LastWindowEnd = o.WindowEnd
-			delete(m.alerts, key)
-			return append(recs, m.stateRecord(st, StateInactive, now))
+	st.alert.LastWindowEnd = o.WindowEnd
+	switch {
+	case tr == nil:
+		if res.Outcome == policy.OutcomeBreach {
+			st.update(o, &res)
 		}
-		st.update(o)
-		st.drifted++
-		if st.drifted >= m.cfg.PendingWindows {
-			recs = m.fire(st, o, now, recs)
+		if st.alert.State == StateFiring {
+			m.reroute(st, res.Rule, now)
 		}
-	case StateFiring:
-		if drifted {
-			st.clean = 0
-			prev := st.alert.Severity
-			st.update(o)
-			if st.alert.Severity != prev {
-				recs = append(recs, m.stateRecord(st, StateFiring, now))
-				m.enqueueAll(st, m.firingNotice(st, o), now)
-			}
-			return recs
+	case tr.To == policy.StateInactive:
+		delete(m.alerts, s.key)
+		recs = append(recs, m.stateRecord(st, StateInactive, now))
+	case tr.To == policy.StateFiring && tr.From != policy.StateFiring:
+		st.update(o, &res)
+		recs = m.fire(st, o, &res, now, recs)
+	case tr.To == policy.StateFiring: // a new severity while firing
+		st.update(o, &res)
+		recs = append(recs, m.stateRecord(st, StateFiring, now))
+		st.routed = m.route(tr.Receivers, tr.AllReceivers)
+		m.notify(st, m.firingNotice(st, o, &res), now)
+	case tr.To == policy.StateResolved:
+		delete(m.alerts, s.key)
+		n := m.notice(st, o, StatusResolved, &res)
+		n.EndsAt = o.WindowEnd
+		n.Summary = resolvedSummary(o)
+		st.alert.Summary = n.Summary
+		if i := alert.Worst(o.Tests); i >= 0 {
+			st.alert.Statistic, st.alert.Threshold = o.Tests[i].Statistic, o.Tests[i].Threshold
 		}
-		st.alert.LastWindowEnd = o.WindowEnd
-		st.clean++
-		if st.clean >= m.cfg.ResolveWindows {
-			delete(m.alerts, key)
-			n := m.notice(st, o, StatusResolved)
-			n.EndsAt = o.WindowEnd
-			n.Summary = resolvedSummary(o)
-			st.alert.Summary = n.Summary
-			if i := alert.Worst(o.Tests); i >= 0 {
-				st.alert.Statistic, st.alert.Threshold = o.Tests[i].Statistic, o.Tests[i].Threshold
-			}
-			recs = append(recs, m.stateRecord(st, StateResolved, now))
-			m.enqueueAll(st, n, now)
-		}
+		recs = append(recs, m.stateRecord(st, StateResolved, now))
+		st.routed = m.route(tr.Receivers, tr.AllReceivers)
+		m.notify(st, n, now)
 	}
 	return recs
 }
@@ -235,8 +275,9 @@ func (m *Manager) observe(o *Observation, now time.Time, recs []Record) []Record
 // alerts of the models owns says this instance no longer decides (their
 // decider moved to another instance): the instance that decides them now
 // observes their windows and notifies under the same keys, and this one
-// must not end them as stale behind its back. Each is recorded as
-// StateHandedOver and counted. It returns how many were handed over.
+// must not end them as stale behind its back. Their firing burn alerts and
+// budget state are dropped too. Each alert is recorded as StateHandedOver
+// and counted. It returns how many alerts were handed over.
 func (m *Manager) HandOver(owns func(modelID string) bool) int {
 	now := m.now()
 	var recs []Record
@@ -246,9 +287,11 @@ func (m *Manager) HandOver(owns func(modelID string) bool) int {
 			continue
 		}
 		delete(m.alerts, key)
+		m.ev.Forget(st.pkey)
 		m.met.handedOver.Inc()
 		recs = append(recs, m.stateRecord(st, StateHandedOver, now))
 	}
+	recs = m.handOverBudgets(owns, now, recs)
 	m.updateActive()
 	m.mu.Unlock()
 	m.record(recs...)
@@ -271,9 +314,10 @@ func (m *Manager) sweepNow() {
 }
 
 // sweep ends the alerts of series silent for StaleAfter: a pending one is
-// dropped, a firing one resolved with a notification saying it went stale.
-// It looks at most every StaleAfter/10, so that a full map is not scanned
-// for every observation; m.mu is held.
+// dropped, a firing one resolved with a notification saying it went stale;
+// and it moves the budgets of models silent for StaleAfter in event time
+// on (advanceBudgets). It looks at most every StaleAfter/10, so that a full
+// map is not scanned for every observation; m.mu is held.
 func (m *Manager) sweep(now time.Time, recs []Record) []Record {
 	if now.Sub(m.swept) < m.cfg.StaleAfter/10 {
 		return recs
@@ -285,13 +329,21 @@ func (m *Manager) sweep(now time.Time, recs []Record) []Record {
 			continue
 		}
 		delete(m.alerts, key)
+		m.ev.Forget(st.pkey)
 		m.met.stale.WithLabelValues(st.alert.State).Inc()
 		n := &Notification{
 			Key: st.alert.Key, Status: StatusResolved, Stale: true, Severity: st.alert.Severity,
-			ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature,
+			ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature, Test: st.alert.Test,
 			Signal: st.alert.Signal, Subject: st.alert.Subject,
 			StartsAt: st.alert.StartsAt, EndsAt: st.alert.LastWindowEnd, WindowEnd: st.alert.LastWindowEnd,
 			DashboardURL: m.cfg.DashboardURL,
+		}
+		if p := st.notice; p != nil {
+			// The rule's links stay; its texts described the firing alert.
+			n.Rule, n.Labels, n.DashboardURL = p.Rule, p.Labels, p.DashboardURL
+			if u := p.Annotations[AnnotationRunbookURL]; u != "" {
+				n.Annotations = map[string]string{AnnotationRunbookURL: u}
+			}
 		}
 		n.Summary = alert.Summary(alert.WhatOf(n), alert.SeriesOf(n), time.Time{}, n.WindowEnd, nil)
 		st.alert.Summary = n.Summary
@@ -301,55 +353,92 @@ func (m *Manager) sweep(now time.Time, recs []Record) []Record {
 			continue
 		}
 		recs = append(recs, m.stateRecord(st, StateResolved, now))
-		m.enqueueAll(st, n, now)
+		m.notify(st, n, now)
 	}
-	return recs
+	return m.advanceBudgets(now, recs)
 }
 
-// update takes the severity, summary and worst test of a drifted window.
-func (st *state) update(o *Observation) {
-	st.alert.Severity = o.Severity
+// update takes the severity (the rule's level), summary and worst test of
+// a breaching window. Under a rule with thresholds, Statistic is the value
+// they compared and Threshold the enter level of the severity.
+func (st *state) update(o *Observation, res *policy.Result) {
+	st.alert.Severity = res.Level
 	st.alert.LastWindowEnd = o.WindowEnd
 	st.alert.Summary = summary(o)
 	st.alert.Statistic, st.alert.Threshold = math.NaN(), math.NaN()
 	if i := alert.Worst(o.Tests); i >= 0 {
 		st.alert.Statistic, st.alert.Threshold = o.Tests[i].Statistic, o.Tests[i].Threshold
 	}
+	if th := res.Rule.Thresholds; th != nil {
+		st.alert.Threshold = th.Enter(res.Level)
+	}
+	st.alert.Rule = ruleName(res.Rule)
 }
 
-// fire moves a pending alert to firing and queues its notification.
-func (m *Manager) fire(st *state, o *Observation, now time.Time, recs []Record) []Record {
+// fire moves a pending alert to firing and queues its notification to the
+// receivers its rule routes its severity to.
+func (m *Manager) fire(st *state, o *Observation, res *policy.Result, now time.Time, recs []Record) []Record {
 	st.alert.State = StateFiring
 	st.alert.FiredAt = o.WindowEnd
-	st.drifted, st.clean = 0, 0
-	m.enqueueAll(st, m.firingNotice(st, o), now)
+	st.routed = m.route(res.Transition.Receivers, res.Transition.AllReceivers)
+	m.notify(st, m.firingNotice(st, o, res), now)
 	return append(recs, m.stateRecord(st, StateFiring, now))
 }
 
-func (m *Manager) firingNotice(st *state, o *Observation) *Notification {
-	n := m.notice(st, o, StatusFiring)
+func (m *Manager) firingNotice(st *state, o *Observation, res *policy.Result) *Notification {
+	n := m.notice(st, o, StatusFiring, res)
 	st.notice = n
 	return n
 }
 
-func (m *Manager) notice(st *state, o *Observation, status string) *Notification {
-	return &Notification{
+// notice builds the notification of a transition; a rule of the policy
+// file adds its name, labels and rendered annotations.
+func (m *Manager) notice(st *state, o *Observation, status string, res *policy.Result) *Notification {
+	n := &Notification{
 		Key: st.alert.Key, Status: status, Severity: st.alert.Severity,
-		ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature,
+		ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion, Feature: st.alert.Feature, Test: st.alert.Test,
 		Signal: st.alert.Signal, Subject: st.alert.Subject, Summary: st.alert.Summary, Tests: slices.Clone(o.Tests),
 		StartsAt: st.alert.StartsAt, WindowStart: o.WindowStart, WindowEnd: o.WindowEnd, DashboardURL: m.cfg.DashboardURL,
 	}
+	if r := res.Rule; r != nil && !r.IsDefault() {
+		n.Rule, n.Labels = r.Name, r.Labels
+		if res.Transition != nil {
+			n.Annotations = m.annotations(st.alert.Key, res.Transition.Annotations)
+		}
+		if u := n.Annotations[AnnotationDashboardURL]; u != "" {
+			n.DashboardURL = u
+		}
+	}
+	return n
 }
 
-// enqueueAll queues n to every receiver, skipping receivers whose last queued
-// notification for this alert had the same status and severity.
-func (m *Manager) enqueueAll(st *state, n *Notification, now time.Time) {
+// notify queues n to the receivers st routes to, skipping those whose last
+// queued notification for this alert had the same status and severity. A
+// receiver the alert no longer routes to (its severity or rule changed)
+// that was last sent it firing gets it resolved instead, so that no
+// incident stays open there.
+func (m *Manager) notify(st *state, n *Notification, now time.Time) {
+	var withdrawn *Notification
 	for i, l := range m.lanes {
-		if st.sent[i].status == n.Status && st.sent[i].sev == n.Severity {
+		out := n
+		if !st.routed[i] {
+			if st.sent[i].status != StatusFiring {
+				continue
+			}
+			if n.Status == StatusFiring {
+				if withdrawn == nil {
+					w := *n
+					w.Status, w.EndsAt = StatusResolved, n.WindowEnd
+					withdrawn = &w
+				}
+				out = withdrawn
+			}
+		}
+		if st.sent[i].status == out.Status && st.sent[i].sev == out.Severity {
 			continue
 		}
-		if m.enqueue(l, n) {
-			st.sent[i] = mark{status: n.Status, sev: n.Severity, at: now}
+		if m.enqueue(l, out) {
+			st.sent[i] = mark{status: out.Status, sev: out.Severity, at: now}
 		}
 	}
 }
@@ -367,8 +456,9 @@ func (m *Manager) enqueue(l *lane, n *Notification) bool {
 	return false
 }
 
-// refresh re-queues every firing alert to lane l when it was last queued there
-// at least one interval ago (Alertmanager forgets alerts that are not re-sent).
+// refresh re-queues every firing alert (burn alerts included) to lane l
+// when it routes there and was last queued there at least one interval ago
+// (Alertmanager forgets alerts that are not re-sent).
 func (m *Manager) refresh(l *lane, interval time.Duration) {
 	now := m.now()
 	m.mu.Lock()
@@ -376,16 +466,18 @@ func (m *Manager) refresh(l *lane, interval time.Duration) {
 	if m.closed {
 		return
 	}
-	for _, st := range m.alerts {
-		if st.alert.State != StateFiring || st.notice == nil {
-			continue
-		}
-		// 10% slack so that a ticker firing a little early still refreshes.
-		if now.Sub(st.sent[l.idx].at) < interval-interval/10 {
-			continue
-		}
-		if m.enqueue(l, st.notice) {
-			st.sent[l.idx] = mark{status: st.notice.Status, sev: st.notice.Severity, at: now}
+	for _, alerts := range []map[string]*state{m.alerts, m.burns} {
+		for _, st := range alerts {
+			if st.alert.State != StateFiring || st.notice == nil || !st.routed[l.idx] {
+				continue
+			}
+			// 10% slack so that a ticker firing a little early still refreshes.
+			if now.Sub(st.sent[l.idx].at) < interval-interval/10 {
+				continue
+			}
+			if m.enqueue(l, st.notice) {
+				st.sent[l.idx] = mark{status: st.notice.Status, sev: st.notice.Severity, at: now}
+			}
 		}
 	}
 }
@@ -410,7 +502,7 @@ func (m *Manager) stateRecord(st *state, to string, now time.Time) Record {
 	m.log.Info("alert state changed", "key", st.alert.Key, "state", to, "severity", st.alert.Severity)
 	return Record{
 		Time: now, Key: st.alert.Key, ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion,
-		Feature: st.alert.Feature, Signal: st.alert.Signal, Subject: st.alert.Subject,
+		Feature: st.alert.Feature, Signal: st.alert.Signal, Subject: st.alert.Subject, Test: st.alert.Test, Rule: st.alert.Rule,
 		Kind: KindState, State: to, Severity: st.alert.Severity,
 		Statistic: st.alert.Statistic, Threshold: st.alert.Threshold, Summary: st.alert.Summary,
 	}

@@ -18,6 +18,12 @@ type metrics struct {
 	handedOver    prometheus.Counter
 	recordErrors  prometheus.Counter
 	recordsDrop   prometheus.Counter
+
+	reloads         *prometheus.CounterVec // outcome
+	budgetRemaining *prometheus.GaugeVec   // budget, model
+	burnRate        *prometheus.GaugeVec   // budget, model, window
+	burnAlerts      *prometheus.CounterVec // budget, alert
+	budgetUntracked prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -62,6 +68,26 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "driftwatch_alerts_records_dropped_total",
 			Help: "Alert records dropped because the record buffer was full.",
 		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_policy_reloads_total",
+			Help: "Alert policy reloads by outcome (success, failure: the previous policy stays).",
+		}, []string{"outcome"}),
+		budgetRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftwatch_alerts_budget_remaining_ratio",
+			Help: "Share of a model's risk budget left over the budget's period: 1 - breached windows / allowed windows (negative when overspent).",
+		}, []string{"budget", "model"}),
+		burnRate: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "driftwatch_alerts_budget_burn_rate",
+			Help: "Burn rate of a model's risk budget over a burn-alert window (share of its windows in breach / the budget's share; 1 spends the budget exactly over its period).",
+		}, []string{"budget", "model", "window"}),
+		burnAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_budget_burn_alerts_total",
+			Help: "Burn-rate alerts of risk budgets that fired, by budget and burn alert.",
+		}, []string{"budget", "alert"}),
+		budgetUntracked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_budget_untracked_windows_total",
+			Help: "Windows of models with a risk budget not tracked because max_budget_models models were tracked.",
+		}),
 	}
 	for _, s := range []string{StatePending, StateFiring} {
 		for _, sev := range []Severity{SeverityWarning, SeverityCritical} {
@@ -71,7 +97,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, s := range []string{StatePending, StateFiring, StateResolved, StateInactive} {
 		m.stateChanges.WithLabelValues(s)
 	}
-	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.untracked, m.stale, m.handedOver, m.recordErrors, m.recordsDrop} {
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.untracked, m.stale, m.handedOver, m.recordErrors, m.recordsDrop,
+		m.reloads, m.budgetRemaining, m.burnRate, m.burnAlerts, m.budgetUntracked} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering alerting metrics: %w", err)
 		}

@@ -243,6 +243,9 @@ func (c Config) WithDerived() Config {
 		c.Kafka.PartialsTopic = c.Kafka.Consumer.Topic + ".partials"
 	}
 	c.Analysis = c.Analysis.WithDerived()
+	if c.Alerting.WindowSize == 0 {
+		c.Alerting.WindowSize = c.Analysis.WindowSize // risk budgets count in windows
+	}
 	c.Alerting = c.Alerting.WithDerived()
 	return c
 }

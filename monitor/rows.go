@@ -128,7 +128,8 @@ func observations(w *window.Window, scores []evaluate.Score) []alerting.Observat
 			})
 		}
 		o := &out[i]
-		o.Tests = append(o.Tests, alerting.TestResult{Test: sc.Test, Statistic: sc.Statistic, PValue: sc.PValue, Threshold: sc.Threshold, Severity: sc.Severity})
+		o.Tests = append(o.Tests, alerting.TestResult{Test: sc.Test, Statistic: sc.Statistic, PValue: sc.PValue, Threshold: sc.Threshold,
+			Severity: sc.Severity, Samples: int(sc.NCurrent)})
 		if sc.Severity.Rank() > o.Severity.Rank() {
 			o.Severity = sc.Severity
 		}
@@ -146,7 +147,8 @@ func signalObservations(m analysis.ModelKey, start, end time.Time, verdicts []ev
 		out = append(out, alerting.Observation{
 			ModelID: m.ID, ModelVersion: m.Version, Signal: v.Signal, Subject: v.Subject,
 			WindowStart: start, WindowEnd: end, Severity: v.Severity,
-			Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity}},
+			Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity,
+				Samples: int(v.N)}},
 		})
 	}
 	return out

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -31,8 +32,8 @@ type Notifier struct {
 	client *http.Client
 	now    func() time.Time
 
-	mu  sync.Mutex
-	sev map[string]alert.Severity // severity last posted per firing key, to end the old series on change
+	mu   sync.Mutex
+	last map[string]map[string]string // labels last posted per firing key, to end the old series on change
 }
 
 // New validates cfg and returns a Notifier.
@@ -45,7 +46,7 @@ func New(cfg Config) (*Notifier, error) {
 		resend: cfg.ResendInterval,
 		client: alert.NewClient(cfg.Timeout),
 		now:    time.Now,
-		sev:    make(map[string]alert.Severity),
+		last:   make(map[string]map[string]string),
 	}, nil
 }
 
@@ -63,26 +64,50 @@ type Alert struct {
 	GeneratorURL string            `json:"generatorURL,omitempty"`
 }
 
-// NewAlert converts n into an Alertmanager alert with the given severity label.
-// A drift alert's labels are alertname (AlertName), model_id, model_version,
-// feature and severity; a signal alert's alertname (SignalAlertName),
-// model_id, model_version, signal, subject and severity. model_version is
-// left out when empty. Every label but severity is fixed for an alert's key,
-// so its posts stay one Alertmanager alert. A firing alert's endsAt is
-// now + 4×ResendInterval; a resolved one's is n.EndsAt.
+// NewAlert converts n into an Alertmanager alert (Labels gives its labels).
+// Its annotations are summary (n.Summary) and description (the tests), and
+// the policy rule's rendered annotations, which take their place when the
+// rule sets them. A firing alert's endsAt is now + 4×ResendInterval; a
+// resolved one's is n.EndsAt.
 func (a *Notifier) NewAlert(n *alert.Notification, sev alert.Severity, now time.Time) Alert {
-	labels := map[string]string{
-		"model_id": n.ModelID,
-		"severity": string(sev),
+	return a.newAlert(n, Labels(n, sev), now)
+}
+
+// Labels returns the labels of n's alert with the given severity label. A
+// drift alert's are alertname (AlertName), model_id, model_version,
+// feature and severity, plus test for one a policy rule decides on one
+// test; a signal alert's alertname (SignalAlertName), model_id,
+// model_version, signal, subject and severity. model_version is left out
+// when empty. A policy rule adds rule and its own labels, which never
+// replace these. Every label but severity is fixed for an alert's key and
+// rule, so its posts stay one Alertmanager alert; when a label changes
+// (the severity, or the rule after a policy reload) Notify ends the old
+// series.
+func Labels(n *alert.Notification, sev alert.Severity) map[string]string {
+	labels := make(map[string]string, 6+len(n.Labels))
+	for k, v := range n.Labels {
+		labels[k] = v
 	}
+	labels["model_id"], labels["severity"] = n.ModelID, string(sev)
 	if n.Signal == "" {
 		labels["alertname"], labels["feature"] = AlertName, n.Feature
+		if n.Test != "" {
+			labels["test"] = n.Test
+		}
 	} else {
 		labels["alertname"], labels["signal"], labels["subject"] = SignalAlertName, n.Signal, n.Subject
 	}
 	if n.ModelVersion != "" {
 		labels["model_version"] = n.ModelVersion
 	}
+	if n.Rule != "" {
+		labels["rule"] = n.Rule
+	}
+	return labels
+}
+
+// newAlert builds the alert of n with the given labels.
+func (a *Notifier) newAlert(n *alert.Notification, labels map[string]string, now time.Time) Alert {
 	var desc strings.Builder
 	for _, t := range n.Tests {
 		fmt.Fprintf(&desc, "%s %s (threshold %s", t.Test, alert.FormatFloat(t.Statistic), alert.FormatFloat(t.Threshold))
@@ -96,6 +121,9 @@ func (a *Notifier) NewAlert(n *alert.Notification, sev alert.Severity, now time.
 		Annotations:  map[string]string{"summary": n.Summary, "description": strings.TrimSuffix(desc.String(), "\n")},
 		StartsAt:     n.StartsAt.UTC(),
 		GeneratorURL: n.DashboardURL,
+	}
+	for k, v := range n.Annotations {
+		out.Annotations[k] = v
 	}
 	if out.Annotations["description"] == "" {
 		delete(out.Annotations, "description")
@@ -112,18 +140,20 @@ func (a *Notifier) NewAlert(n *alert.Notification, sev alert.Severity, now time.
 	return out
 }
 
-// Notify posts n. When the severity of a firing alert changed since the last
-// post, the alert with the old severity label is ended in the same request.
-// 2xx is success; network errors, 429 and 5xx are retryable; 400 and a
-// redirect (never followed) are permanent.
+// Notify posts n. When the labels of a firing alert changed since the last
+// post (its severity, or its rule after a policy reload), the alert with the
+// old labels is ended in the same request. 2xx is success; network errors,
+// 429 and 5xx are retryable; 400 and a redirect (never followed) are
+// permanent.
 func (a *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	now := a.now()
 	a.mu.Lock()
-	prev, seen := a.sev[n.Key]
+	prev, seen := a.last[n.Key]
 	a.mu.Unlock()
-	alerts := []Alert{a.NewAlert(n, n.Severity, now)}
-	if seen && prev != n.Severity {
-		old := a.NewAlert(n, prev, now)
+	labels := Labels(n, n.Severity)
+	alerts := []Alert{a.newAlert(n, labels, now)}
+	if seen && !maps.Equal(prev, labels) {
+		old := a.newAlert(n, prev, now)
 		old.EndsAt = now.UTC()
 		if !old.EndsAt.After(old.StartsAt) {
 			old.EndsAt = old.StartsAt.Add(time.Second)
@@ -139,9 +169,9 @@ func (a *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	}
 	a.mu.Lock()
 	if n.Status == alert.StatusResolved {
-		delete(a.sev, n.Key)
+		delete(a.last, n.Key)
 	} else {
-		a.sev[n.Key] = n.Severity
+		a.last[n.Key] = labels
 	}
 	a.mu.Unlock()
 	return nil

@@ -98,7 +98,10 @@ func DedupKey(key string) string {
 }
 
 // NewEvent builds the event for n. The payload's class is Config.Class for a
-// drift alert and the signal's name for a signal alert.
+// drift alert and the signal's name for a signal alert. Its summary is the
+// policy rule's summary annotation when the rule sets one, else n.Summary;
+// custom_details carry the rule's name, labels and rendered annotations,
+// and links the dashboard and the runbook.
 func (p *Notifier) NewEvent(n *alert.Notification) Event {
 	ev := Event{RoutingKey: p.key, DedupKey: DedupKey(n.Key)}
 	if n.Status == alert.StatusResolved {
@@ -129,12 +132,24 @@ func (p *Notifier) NewEvent(n *alert.Notification) Event {
 	class := p.cfg.Class
 	if n.Signal == "" {
 		details["feature"] = n.Feature
+		if n.Test != "" {
+			details["test"] = n.Test
+		}
 	} else {
 		details["signal"], details["subject"] = n.Signal, n.Subject
 		class = n.Signal
 	}
+	if n.Rule != "" {
+		details["rule"] = n.Rule
+	}
+	if len(n.Labels) > 0 {
+		details["labels"] = n.Labels
+	}
+	if len(n.Annotations) > 0 {
+		details["annotations"] = n.Annotations
+	}
 	ev.Payload = &Payload{
-		Summary:       alert.Truncate(n.Summary, maxSummary),
+		Summary:       alert.Truncate(n.Headline(), maxSummary),
 		Source:        p.cfg.Source,
 		Severity:      sev,
 		Timestamp:     n.WindowEnd.UTC().Format(time.RFC3339),
@@ -147,6 +162,9 @@ func (p *Notifier) NewEvent(n *alert.Notification) Event {
 	if n.DashboardURL != "" {
 		ev.ClientURL = n.DashboardURL
 		ev.Links = []Link{{Href: n.DashboardURL, Text: "Dashboard"}}
+	}
+	if u := n.Annotations[alert.AnnotationRunbookURL]; u != "" {
+		ev.Links = append(ev.Links, Link{Href: u, Text: "Runbook"})
 	}
 	return ev
 }

@@ -238,19 +238,36 @@ func (e *Evaluator) SetPolicy(p *Policy) { e.pol = p }
 // one key must come in window order; one that does not end after the
 // previous is ignored (OutcomeOutOfOrder).
 func (e *Evaluator) Observe(k Key, v Verdict) Result {
-	r := e.pol.Match(k)
+	return e.ObserveRule(k, e.pol.Match(k), v)
+}
+
+// ObserveRule is Observe with the rule chosen by the caller instead of the
+// one the policy matches for k: the alerting manager decides the drift
+// tests of a feature that no rule of the file matches together, as one
+// key, under the policy's Fallback rule.
+func (e *Evaluator) ObserveRule(k Key, r *Rule, v Verdict) Result {
 	st := e.series[k]
 	if st == nil {
-		st = &SeriesState{}
+		// Most keys are inactive and stay so: their window costs no allocation.
+		var fresh SeriesState
+		res := r.Step(k, &fresh, &v)
+		if fresh.state() != StateInactive {
+			keep := fresh
+			e.series[k] = &keep
+		}
+		return res
 	}
 	res := r.Step(k, st, &v)
 	if st.state() == StateInactive {
 		delete(e.series, k)
-	} else {
-		e.series[k] = st
 	}
 	return res
 }
+
+// Forget drops the state of key k, which becomes inactive without a
+// transition: the alerting manager forgets an alert it does not track (at
+// its max_alerts bound), that went stale or that another instance took over.
+func (e *Evaluator) Forget(k Key) { delete(e.series, k) }
 
 // Alert is one pending or firing alert of an Evaluator.
 type Alert struct {

@@ -49,6 +49,10 @@ type Policy struct {
 	// Budgets are the file's risk budgets in file order; the first whose
 	// models match a model is that model's budget.
 	Budgets []*Budget
+	// Default decides the keys no rule matches; nil is DefaultRule(). The
+	// alerting manager sets it to NewDefaultRule of its pending_windows and
+	// resolve_windows, so that the fallback is its own behaviour.
+	Default *Rule
 }
 
 // Key identifies one alert series, as the alerting package keys it: a
@@ -126,12 +130,21 @@ func globs(pats []string, s string) bool {
 func everything(pats []string) bool { return len(pats) == 0 || slices.Contains(pats, "*") }
 
 // Match returns the rule deciding k: the first rule whose match selects
-// it, or DefaultRule.
+// it, or Fallback.
 func (p *Policy) Match(k Key) *Rule {
 	for _, r := range p.Rules {
 		if r.Match.Matches(k) {
 			return r
 		}
+	}
+	return p.Fallback()
+}
+
+// Fallback returns the rule of the keys no rule matches: Default, or
+// DefaultRule() when Default is nil.
+func (p *Policy) Fallback() *Rule {
+	if p.Default != nil {
+		return p.Default
 	}
 	return defaultRule
 }

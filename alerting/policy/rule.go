@@ -66,6 +66,7 @@ type Rule struct {
 	Receivers Receivers
 
 	templates map[string]*template.Template
+	builtin   bool // DefaultRule or NewDefaultRule
 }
 
 // defaultRule is the built-in rule, see DefaultRule.
@@ -76,6 +77,7 @@ var defaultRule = &Rule{
 	MinSamples:    DefaultMinSamples,
 	BudgetLevel:   DefaultBudgetLevel,
 	Receivers:     Receivers{All: true},
+	builtin:       true,
 }
 
 // DefaultRule returns the built-in rule that decides every key no rule of
@@ -97,8 +99,19 @@ var defaultRule = &Rule{
 // returned rule is shared and must not be modified.
 func DefaultRule() *Rule { return defaultRule }
 
-// IsDefault reports whether r is the built-in default rule.
-func (r *Rule) IsDefault() bool { return r == defaultRule }
+// NewDefaultRule returns the built-in rule with For and KeepFiringFor set
+// to forWindows and keepFiringFor (an alerting configuration's
+// pending_windows − 1 and resolve_windows − 1), everything else as
+// DefaultRule. Negative counts are taken as 0.
+func NewDefaultRule(forWindows, keepFiringFor int) *Rule {
+	r := *defaultRule
+	r.For, r.KeepFiringFor = max(forWindows, 0), max(keepFiringFor, 0)
+	return &r
+}
+
+// IsDefault reports whether r is the built-in default rule (DefaultRule or
+// one NewDefaultRule made).
+func (r *Rule) IsDefault() bool { return r.builtin }
 
 // Level returns a window's severity under r for a key whose previous
 // hysteresis level was prev.

@@ -298,6 +298,10 @@ func (t *Tracker) Models() []string {
 	return out
 }
 
+// Forget drops a model's budget state (its breach history and firing burn
+// alerts) without a transition, as if it had never had a window.
+func (t *Tracker) Forget(model string) { delete(t.models, model) }
+
 // TrackerState is a Tracker's state as plain data (JSON-encodable), to
 // store across restarts.
 type TrackerState struct {

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"golang.org/x/time/rate"
@@ -38,6 +39,15 @@ const (
 	maxValue = 800
 	// maxWhat bounds the start of a summary (test name and statistic), escaped.
 	maxWhat = 200
+	// maxRuleSummary and maxRuleDescription bound a policy rule's rendered
+	// summary and description, escaped: together within a section's 3000.
+	maxRuleSummary     = 1000
+	maxRuleDescription = 1900
+	// maxLabels bounds the rule labels shown; maxLabelName and maxLabelValue
+	// bound each (escaped), so that they stay within a context text's 2000.
+	maxLabels     = 10
+	maxLabelName  = 60
+	maxLabelValue = 100
 )
 
 // Notifier posts alerts to one Slack incoming webhook.
@@ -183,6 +193,9 @@ func NewMessage(n *alert.Notification) Message {
 	}
 	if n.Signal == "" {
 		fields = append(fields, field("Feature", value(n.Feature)))
+		if n.Test != "" {
+			fields = append(fields, field("Test", value(n.Test)))
+		}
 	} else {
 		fields = append(fields, field("Signal", value(n.Signal)), field("Subject", value(n.Subject)))
 	}
@@ -199,6 +212,9 @@ func NewMessage(n *alert.Notification) Message {
 	blocks := []Block{
 		{Type: "header", Text: header},
 		{Type: "section", Text: &Text{Type: "mrkdwn", Text: icon + " " + summary}, Fields: fields[:min(len(fields), maxFields)]},
+	}
+	if rs := ruleSection(n); rs != "" {
+		blocks = append(blocks, Block{Type: "section", Text: &Text{Type: "mrkdwn", Text: rs}})
 	}
 	if len(n.Tests) > 0 {
 		var b strings.Builder
@@ -219,9 +235,63 @@ func NewMessage(n *alert.Notification) Message {
 	if n.DashboardURL != "" {
 		ctxText += " · <" + Escape(n.DashboardURL) + "|Dashboard>"
 	}
-	blocks = append(blocks, Block{Type: "context", Elements: []*Text{{Type: "mrkdwn", Text: alert.Truncate(ctxText, maxFieldTxt)}}})
+	elems := []*Text{{Type: "mrkdwn", Text: alert.Truncate(ctxText, maxFieldTxt)}}
+	if u := n.Annotations[alert.AnnotationRunbookURL]; u != "" {
+		if link := "<" + Escape(u) + "|Runbook>"; len(link) <= maxFieldTxt {
+			elems = append(elems, &Text{Type: "mrkdwn", Text: link})
+		}
+	}
+	blocks = append(blocks, Block{Type: "context", Elements: elems})
+	if lt := labelsText(n); lt != "" {
+		blocks = append(blocks, Block{Type: "context", Elements: []*Text{{Type: "mrkdwn", Text: lt}}})
+	}
+	headline := summary
+	if s := n.Annotations[alert.AnnotationSummary]; s != "" {
+		headline = escTrunc(alert.Visible(s), maxRuleSummary)
+	}
 	return Message{
-		Text:   fmt.Sprintf("[%s %s] %s", strings.ToUpper(Escape(n.Status)), Escape(string(n.Severity)), summary),
+		Text:   fmt.Sprintf("[%s %s] %s", strings.ToUpper(Escape(n.Status)), Escape(string(n.Severity)), headline),
 		Blocks: blocks[:min(len(blocks), maxBlocks)],
 	}
+}
+
+// ruleSection is the mrkdwn text of a policy rule's summary and
+// description annotations, escaped (invisible characters replaced, line
+// breaks of the description kept), or "" when the rule sets neither.
+func ruleSection(n *alert.Notification) string {
+	var parts []string
+	if s := n.Annotations[alert.AnnotationSummary]; s != "" {
+		parts = append(parts, "*"+escTrunc(alert.Visible(s), maxRuleSummary)+"*")
+	}
+	if d := n.Annotations[alert.AnnotationDescription]; d != "" {
+		lines := strings.Split(d, "\n")
+		for i, l := range lines {
+			lines[i] = alert.Visible(l)
+		}
+		parts = append(parts, escTrunc(strings.Join(lines, "\n"), maxRuleDescription))
+	}
+	return strings.Join(parts, "\n")
+}
+
+// labelsText is the mrkdwn text of the rule and its labels (sorted, at most
+// maxLabels), e.g. "rule `fraud-psi` · team `fraud-risk`", or "" when the
+// notification has neither.
+func labelsText(n *alert.Notification) string {
+	var parts []string
+	if n.Rule != "" {
+		parts = append(parts, "rule "+code(n.Rule, maxLabelValue))
+	}
+	names := make([]string, 0, len(n.Labels))
+	for k := range n.Labels {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for i, k := range names {
+		if i == maxLabels {
+			parts = append(parts, fmt.Sprintf("… and %d more labels", len(names)-i))
+			break
+		}
+		parts = append(parts, escTrunc(alert.Visible(k), maxLabelName)+" "+code(n.Labels[k], maxLabelValue))
+	}
+	return strings.Join(parts, " · ")
 }

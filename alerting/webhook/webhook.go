@@ -58,6 +58,18 @@ type Payload struct {
 	// what ("*" for the model itself); omitted for a drift alert.
 	Signal  string `json:"signal,omitempty"`
 	Subject string `json:"subject,omitempty"`
+	// Test is, for a drift alert a policy rule decides on one test of the
+	// feature alone, that test; omitted otherwise.
+	Test string `json:"test,omitempty"`
+	// Rule names the alert policy rule that decided the alert; omitted for
+	// the built-in default rule.
+	Rule string `json:"rule,omitempty"`
+	// Labels are the rule's labels; omitted when it has none.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations are the rule's annotations rendered for this notification
+	// (summary, description, runbook_url, dashboard_url); omitted when it
+	// has none.
+	Annotations map[string]string `json:"annotations,omitempty"`
 	// Summary is one line of text.
 	Summary string `json:"summary"`
 	// Tests are the drift tests, or the signal's tests, of the window that
@@ -92,6 +104,7 @@ func NewPayload(n *alert.Notification) Payload {
 	p := Payload{
 		Version: Version, Key: n.Key, Status: n.Status, Severity: string(n.Severity),
 		ModelID: n.ModelID, ModelVersion: n.ModelVersion, Feature: n.Feature, Signal: n.Signal, Subject: n.Subject,
+		Test: n.Test, Rule: n.Rule, Labels: n.Labels, Annotations: n.Annotations,
 		Summary: n.Summary, Tests: make([]Test, 0, len(n.Tests)), StartsAt: n.StartsAt.UTC(), WindowEnd: n.WindowEnd.UTC(),
 		DashboardURL: n.DashboardURL, Stale: n.Stale,
 	}

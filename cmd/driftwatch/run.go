@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/driftwatch/driftwatch/monitor"
 )
@@ -51,6 +54,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, env []
 		return err
 	}
 	defer m.Close(context.Background())
+	// SIGHUP re-reads the alert policy file; a broken file keeps the
+	// policy in force.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if err := m.Alerts().ReloadPolicy(); err != nil {
+					log.Error("alert policy not reloaded; the previous policy stays", "err", err)
+				} else {
+					log.Info("alert policy reloaded", "file", cfg.Alerting.PolicyFile)
+				}
+			}
+		}
+	}()
 	log.Info("driftwatch running", "brokers", m.Brokers(), "topic", cfg.Kafka.Consumer.Topic, "metrics", "http://"+m.Addr()+"/metrics")
 	if err := m.Run(ctx); err != nil {
 		return fmt.Errorf("running: %w", err)

@@ -37,6 +37,9 @@ type TestResult struct {
 	Threshold float64
 	// Severity is the test's verdict.
 	Severity Severity
+	// Samples is the test's sample size in the window (the current side's
+	// count), which a policy rule's min_samples compares; 0 when unknown.
+	Samples int
 }
 
 // Status values of a Notification.
@@ -64,6 +67,11 @@ type Notification struct {
 	// itself, or a class, a finish reason, a caller, a feedback source).
 	// Subjects come from telemetry and are as untrusted as feature names.
 	Signal, Subject string
+	// Test is set for a drift alert that a policy rule decides on one of
+	// the feature's tests alone: the test (e.g. "psi"); its key is then
+	// alerting.SignalKey of the model, version, test and feature. It is
+	// empty for a feature's alert (its tests together) and a signal alert.
+	Test string
 	// Summary is one line of text, e.g. "psi 0.41 on feature amount of
 	// fraud-scorer v3 (window 14:00–14:01)", or for a signal alert
 	// "error_rate 0.12 for checkout-web of fraud-scorer v3 (window 14:00–14:01)".
@@ -82,8 +90,38 @@ type Notification struct {
 	Stale bool
 	// WindowStart and WindowEnd bound the window that caused this notification.
 	WindowStart, WindowEnd time.Time
-	// DashboardURL links to a dashboard, empty when none is configured.
+	// DashboardURL links to a dashboard, empty when none is configured:
+	// the rule's rendered dashboard_url annotation, else alerting.dashboard_url.
 	DashboardURL string
+	// Rule names the alert policy rule that decided the alert; empty for
+	// the built-in default rule (and then Labels and Annotations are nil).
+	Rule string
+	// Labels are the rule's own labels (the policy's labels, e.g. team).
+	Labels map[string]string
+	// Annotations are the rule's annotations rendered for the transition
+	// that caused this notification: AnnotationSummary, AnnotationDescription,
+	// AnnotationRunbookURL, AnnotationDashboardURL. The URLs are absolute
+	// http(s) URLs without spaces, quotes, '<', '>' or '|'. The texts embed
+	// telemetry values as they are: receivers escape them.
+	Annotations map[string]string
+}
+
+// The annotations a Notification may carry, as alert policies name them.
+const (
+	AnnotationSummary      = "summary"
+	AnnotationDescription  = "description"
+	AnnotationRunbookURL   = "runbook_url"
+	AnnotationDashboardURL = "dashboard_url"
+)
+
+// Headline returns the rule's summary annotation when it has one, else
+// the notification's Summary: the text a receiver shows as an incident's
+// title.
+func (n *Notification) Headline() string {
+	if s := n.Annotations[AnnotationSummary]; s != "" {
+		return s
+	}
+	return n.Summary
 }
 
 // Worst returns the index of the most severe test (ties: the largest

@@ -54,7 +54,8 @@ func SeriesOf(n *Notification) Series {
 const ModelSubject = "*"
 
 // Title is the one-line name of an alert's series: "fraud-scorer v3 ·
-// amount" for a drift alert, "fraud-scorer v3 · error_rate · checkout-web"
+// amount" for a drift alert ("fraud-scorer v3 · amount · psi" for one
+// decided on one test), "fraud-scorer v3 · error_rate · checkout-web"
 // for a signal alert, "fraud-scorer v3 · error_rate" for one about the model
 // itself.
 func Title(n *Notification) string {
@@ -67,6 +68,10 @@ func Title(n *Notification) string {
 	b.WriteString(" · ")
 	if n.Signal == "" {
 		b.WriteString(n.Feature)
+		if n.Test != "" {
+			b.WriteString(" · ")
+			b.WriteString(n.Test)
+		}
 		return b.String()
 	}
 	b.WriteString(n.Signal)
