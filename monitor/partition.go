@@ -55,8 +55,10 @@ type partition struct {
 	preds []storage.PredictionRow
 	// slowSeen is the decoder's slow-path count already in the metrics.
 	slowSeen uint64
-	// predStrings holds the strings of preds.
+	// predStrings holds the strings of preds; lastModel the model key of
+	// the last one, whose copy the next row reuses when it is the same.
 	predStrings stringArena
+	lastModel   analysis.ModelKey
 	mark        int64     // the window boundary of the last published progress (see progressMark)
 	idle        bool      // whether the last published progress said the partition is idle
 	said        time.Time // when the partition last handed progress to the writer
@@ -231,7 +233,7 @@ func (p *partition) addPrediction(ctx context.Context, ev *telemetry.Event) erro
 	// The event's strings share the message's bytes: the row keeps copies,
 	// in one buffer per batch of rows.
 	a := &p.predStrings
-	r := storage.PredictionRow{ModelID: a.keep(ev.Model.ID), ModelVersion: a.keep(ev.Model.Version),
+	r := storage.PredictionRow{ModelID: a.keepAgain(ev.Model.ID, &p.lastModel.ID), ModelVersion: a.keepAgain(ev.Model.Version, &p.lastModel.Version),
 		WindowStart: time.UnixMilli(floorDiv(t, size) * size).UTC(), PredictionID: a.keep(ev.PredictionID), EventTime: ev.EventTime,
 		PredictedClass: a.keep(ev.Prediction.Class)}
 	if s := ev.Prediction.Score; s != nil {
@@ -556,8 +558,7 @@ func (p *partition) Close(ctx context.Context) error {
 // handed out are never written again: a full buffer is left to the strings
 // that use it and a new one is started.
 type stringArena struct {
-	buf  []byte
-	last string // the last copy made: model ids repeat
+	buf []byte
 }
 
 // keep returns a copy of s that shares nothing with s.
@@ -565,14 +566,19 @@ func (a *stringArena) keep(s string) string {
 	if s == "" {
 		return ""
 	}
-	if s == a.last {
-		return a.last
-	}
 	if cap(a.buf)-len(a.buf) < len(s) {
 		a.buf = make([]byte, 0, max(4096, len(s)))
 	}
 	n := len(a.buf)
 	a.buf = append(a.buf, s...)
-	a.last = unsafe.String(&a.buf[n], len(s))
-	return a.last
+	return unsafe.String(&a.buf[n], len(s))
+}
+
+// keepAgain is keep for a field whose value usually repeats from row to
+// row (a model id): last is the field's previous copy, reused when equal.
+func (a *stringArena) keepAgain(s string, last *string) string {
+	if s != *last {
+		*last = a.keep(s)
+	}
+	return *last
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+	"unsafe"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
@@ -297,4 +298,36 @@ func partialMessages(w *window.Window) []ingest.Message {
 		batch = append(batch, ingest.Message{Topic: "telemetry.partials", Offset: int64(i), Key: []byte(w.Model.ID), Value: c})
 	}
 	return batch
+}
+
+// TestStringArenaCopies checks the copies kept for prediction rows: equal to
+// the originals, sharing none of their bytes, a repeated model id copied
+// once, and a buffer allocated per 4 KiB of strings, not per string.
+func TestStringArenaCopies(t *testing.T) {
+	var a stringArena
+	var last string
+	msg := []byte("fraud-scorer pred-000001")
+	id := unsafe.String(&msg[0], 12)
+	first := a.keepAgain(id, &last)
+	if again := a.keepAgain(id, &last); unsafe.StringData(again) != unsafe.StringData(first) {
+		t.Error("a repeated model id was copied again")
+	}
+	pred := a.keep(unsafe.String(&msg[13], 11))
+	copy(msg, "XXXXXXXXXXXXXXXXXXXXXXXX")
+	if first != "fraud-scorer" || pred != "pred-000001" {
+		t.Errorf("copies changed with the message: %q %q", first, pred)
+	}
+	ids := make([]string, 100)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%036d", i)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		for _, id := range ids {
+			_ = a.keep(id)
+		}
+	})
+	// 3,600 bytes: at most one new 4 KiB buffer per run.
+	if allocs > 1 {
+		t.Errorf("%v allocations for 100 strings kept", allocs)
+	}
 }

@@ -285,16 +285,6 @@ func CategoriesOf(m map[string]string) []Category {
 	return out
 }
 
-// ProbabilitiesOf returns the class probabilities of m, sorted by class.
-func ProbabilitiesOf(m map[string]float64) Probabilities {
-	return probabilities(m, make(Probabilities, 0, len(m)))
-}
-
-// AttributesOf returns the attributes of m, sorted by key.
-func AttributesOf(m map[string]string) Attributes {
-	return attributes(m, make(Attributes, 0, len(m)))
-}
-
 // SetNumeric sets numeric feature name to v, adding it if f lacks it.
 func (f *Features) SetNumeric(name string, v float64) {
 	for i := range f.Numeric {
@@ -315,4 +305,14 @@ func (f *Features) SetCategorical(name, v string) {
 		}
 	}
 	f.Categorical = append(f.Categorical, Category{Name: name, Value: v})
+}
+
+// ProbabilitiesOf returns the class probabilities of m, sorted by class.
+func ProbabilitiesOf(m map[string]float64) Probabilities {
+	return probabilities(m, make(Probabilities, 0, len(m)))
+}
+
+// AttributesOf returns the attributes of m, sorted by key.
+func AttributesOf(m map[string]string) Attributes {
+	return attributes(m, make(Attributes, 0, len(m)))
 }

@@ -2,13 +2,12 @@ package telemetry
 
 import (
 	"encoding/binary"
+	"hash/maphash"
 	"math/bits"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // fastScanner is the decoder's fast path: one pass over an inference
@@ -147,6 +146,8 @@ func (s *fastScanner) stringFields(keys []string, dst *[4]*string) bool {
 	})
 }
 
+// features reads the features object (or null) into f's slices, names
+// distinct across both kinds.
 func (s *fastScanner) features(f *Features) bool {
 	if s.null() {
 		return true
@@ -232,6 +233,8 @@ func (s *fastScanner) remember(f *Features) {
 	s.knownNum = len(f.Numeric)
 }
 
+// prediction reads the prediction object (or null) into e, classes of the
+// probabilities distinct.
 func (s *fastScanner) prediction(e *Event) bool {
 	if s.null() {
 		return true
@@ -272,6 +275,7 @@ func (s *fastScanner) prediction(e *Event) bool {
 	})
 }
 
+// llm reads the GenAI usage object (or null) into e's own LLM.
 func (s *fastScanner) llm(e *Event) bool {
 	if s.null() {
 		return true
@@ -325,6 +329,7 @@ func (s *fastScanner) llm(e *Event) bool {
 	return ok
 }
 
+// attributes reads the attributes object (or null) into e, keys distinct.
 func (s *fastScanner) attributes(e *Event) bool {
 	if s.null() {
 		return true
@@ -764,6 +769,9 @@ func alias(b []byte) string {
 // allocating once grown: open addressing over hashes, cleared by
 // generation.
 type nameSet struct {
+	// seed makes the hashes of this process unpredictable, so that no
+	// producer can choose names that collide into long probe runs.
+	seed  maphash.Seed
 	slots []nameSlot
 	names []string // of the current generation, so no slot keeps an old message alive
 	gen   uint32
@@ -783,6 +791,9 @@ func (t *nameSet) reset(n int) {
 		size *= 2
 	}
 	if len(t.slots) < size {
+		if t.slots == nil {
+			t.seed = maphash.MakeSeed()
+		}
 		t.slots = make([]nameSlot, size)
 		t.gen = 0
 	}
@@ -798,7 +809,7 @@ func (t *nameSet) reset(n int) {
 
 // add adds name, reporting false when it is already in the set.
 func (t *nameSet) add(name string) bool {
-	h := xxhash.Sum64String(name)
+	h := maphash.String(t.seed, name)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		sl := &t.slots[i]
 		if sl.gen != t.gen {

@@ -24,11 +24,11 @@ type Categorical struct {
 	// NewValues holds up to a few values the reference never saw, with counts,
 	// so that a report can name them.
 	NewValues map[string]uint64
-	// own maps each value Observe keeps in Tracked or NewValues to its key
-	// there, a copy Observe made: Observe assigns with that key, since a map
-	// assignment stores the key it is given and the caller's value may share
-	// a message's bytes.
-	own map[string]string
+	// ownTracked and ownNew map each value Observe keeps in Tracked and in
+	// NewValues to its key there, a copy Observe made: Observe assigns with
+	// that key, since a map assignment stores the key it is given and the
+	// caller's value may share a message's bytes.
+	ownTracked, ownNew map[string]string
 }
 
 // MaxNewValues bounds Categorical.NewValues.
@@ -70,12 +70,12 @@ func (c *CategoryIndex) Len() int { return len(c.pos) }
 func (s *Categorical) Observe(v string, ref *CategoryIndex, maxTracked int) {
 	s.Count++
 	if ref == nil {
-		if k, ok := s.own[v]; ok {
+		if k, ok := s.ownTracked[v]; ok {
 			s.Tracked[k]++
 		} else if c, ok := s.Tracked[v]; ok { // tracked by Merge or Decode
-			s.Tracked[s.keep(v)] = c + 1
+			s.Tracked[keep(&s.ownTracked, v)] = c + 1
 		} else if len(s.Tracked) < maxTracked {
-			s.Tracked[s.keep(v)] = 1
+			s.Tracked[keep(&s.ownTracked, v)] = 1
 		} else {
 			s.Other++
 		}
@@ -95,25 +95,25 @@ func (s *Categorical) Observe(v string, ref *CategoryIndex, maxTracked int) {
 // addNew counts n of v, a value the reference never saw, in NewValues
 // while it has room.
 func (s *Categorical) addNew(v string, n uint64) {
-	if k, ok := s.own[v]; ok {
+	if k, ok := s.ownNew[v]; ok {
 		s.NewValues[k] += n
 	} else if c, ok := s.NewValues[v]; ok { // named by Merge or Decode
-		s.NewValues[s.keep(v)] = c + n
+		s.NewValues[keep(&s.ownNew, v)] = c + n
 	} else if len(s.NewValues) < MaxNewValues {
 		if s.NewValues == nil {
 			s.NewValues = make(map[string]uint64)
 		}
-		s.NewValues[s.keep(v)] = n
+		s.NewValues[keep(&s.ownNew, v)] = n
 	}
 }
 
-// keep returns a copy of v and remembers it in own.
-func (s *Categorical) keep(v string) string {
+// keep returns a copy of v and remembers it in *own.
+func keep(own *map[string]string, v string) string {
 	k := strings.Clone(v)
-	if s.own == nil {
-		s.own = make(map[string]string)
+	if *own == nil {
+		*own = make(map[string]string)
 	}
-	s.own[k] = k
+	(*own)[k] = k
 	return k
 }
 

@@ -28,6 +28,9 @@ type HeavyHitters struct {
 }
 
 type hitter struct {
+	// key may live in buf, which the counter reuses when it changes
+	// hands: a key leaves the package only as a copy (Top), and is in no
+	// map when it is overwritten.
 	key             string
 	count, err, aux uint64
 	// buf holds key's bytes when add copied it: a counter that changes

@@ -208,3 +208,21 @@ func FuzzHeavyHittersDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestHeavyHittersTopSurvivesEvictions checks that the keys Top returns are
+// copies: counters changing hands afterwards (their key buffers reused) do
+// not change them.
+func TestHeavyHittersTopSurvivesEvictions(t *testing.T) {
+	h := NewHeavyHitters(4)
+	for i := range 4 {
+		h.Add(fmt.Sprintf("caller-%d", i), uint64(i+1))
+	}
+	top := h.Top()
+	want := fmt.Sprint(top)
+	for i := range 100 {
+		h.Add(fmt.Sprintf("other-%03d", i), 1)
+	}
+	if got := fmt.Sprint(top); got != want {
+		t.Fatalf("Top's keys changed with later adds: %s, was %s", got, want)
+	}
+}

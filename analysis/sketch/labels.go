@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -37,11 +36,11 @@ func (c *Labels) Add(label string, n uint64, max int) {
 		return
 	}
 	if v, ok := c.Named[label]; ok { // named by Merge or Decode
-		c.Named[c.keep(label)] = v + n
+		c.Named[keep(&c.own, label)] = v + n
 		return
 	}
 	if len(c.Named) < max {
-		c.Named[c.keep(label)] = n
+		c.Named[keep(&c.own, label)] = n
 		return
 	}
 	// Full: the new label replaces the named one with the largest hash if
@@ -61,17 +60,7 @@ func (c *Labels) Add(label string, n uint64, max int) {
 	c.Rest += c.Named[worst]
 	delete(c.Named, worst)
 	delete(c.own, worst)
-	c.Named[c.keep(label)] = n
-}
-
-// keep returns a copy of label and remembers it in own.
-func (c *Labels) keep(label string) string {
-	k := strings.Clone(label)
-	if c.own == nil {
-		c.own = make(map[string]string)
-	}
-	c.own[k] = k
-	return k
+	c.Named[keep(&c.own, label)] = n
 }
 
 // Merge adds o.

@@ -167,7 +167,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 	}
 	// own is bookkeeping of Observe, not state: decoding does not restore it.
-	cat.own, warm.own = nil, nil
+	cat.ownTracked, cat.ownNew, warm.ownTracked, warm.ownNew = nil, nil, nil, nil
 	if fmt.Sprint(gcat) != fmt.Sprint(cat) || fmt.Sprint(gwarm) != fmt.Sprint(warm) {
 		t.Fatalf("categorical decoded as %+v / %+v, want %+v / %+v", gcat, gwarm, cat, warm)
 	}

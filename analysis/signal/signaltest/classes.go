@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
@@ -77,7 +78,9 @@ func (p *ClassCounts) add(class string, n uint64) {
 	if _, ok := p.Counts[class]; !ok && len(p.Counts) >= MaxClasses {
 		class = "other"
 	}
-	p.Counts[class] += n
+	// A copy: the event's class may share its message's bytes (a test
+	// signal may allocate; a real one keeps copies only of new keys).
+	p.Counts[strings.Clone(class)] += n
 }
 
 // Merge adds o.
