@@ -9,8 +9,9 @@
 // generic webhooks and Alertmanager (the subpackages) with bounded queues,
 // retries and de-duplication. Every state change and delivery attempt is
 // handed to a Recorder. It does not compute drift or signals (analysis
-// does) and does not group, silence or inhibit alerts across series (route
-// through Alertmanager for that).
+// does). With Config.GroupBy it groups notifications per model (or other
+// labels) as Alertmanager's dispatcher does (group.go); it does not
+// silence or inhibit alerts (route through Alertmanager for that).
 package alerting
 
 import (
@@ -35,8 +36,17 @@ const (
 // or of one signal's test on one subject; PValue is NaN when the test has none.
 type TestResult = alert.TestResult
 
-// Notification is one message about one alert, handed to every receiver.
+// Notification is one message about one alert, or, with Config.GroupBy,
+// about a group of alerts (its Group field set), handed to a receiver.
 type Notification = alert.Notification
+
+// NotificationGroup is the content of a grouped notification (Config.GroupBy):
+// its labels, its firing alerts worst first and the alerts resolved since
+// its previous message.
+type NotificationGroup = alert.Group
+
+// Label is one label name and value, as a group has them.
+type Label = alert.Label
 
 // Notification statuses.
 const (

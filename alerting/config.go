@@ -23,6 +23,9 @@ const (
 	DefaultStaleAfter      = time.Hour
 	DefaultSource          = "driftwatch"
 	DefaultMaxBudgetModels = 1000
+	DefaultGroupWait       = 30 * time.Second
+	DefaultGroupInterval   = 5 * time.Minute
+	DefaultRepeatInterval  = 4 * time.Hour
 )
 
 // Config configures the alert lifecycle and the receivers. Start from
@@ -84,6 +87,28 @@ type Config struct {
 	// the first is logged. 0 stands for DefaultMaxBudgetModels.
 	// Default: 0 (1000).
 	MaxBudgetModels int `yaml:"max_budget_models"`
+	// GroupBy turns on notification grouping, as Alertmanager's route
+	// group_by does: the labels whose values put alerts in one group, one
+	// of model_id, model_version, feature, test, signal, subject, rule, or
+	// a label a policy rule sets (an alert without the label has the empty
+	// value). [model_id] sends one message per model (and receiver) listing
+	// every alert firing for it, worst first, and those resolved since the
+	// previous message; PagerDuty gets one incident per group. The webhook
+	// and Alertmanager receivers still get every alert on its own
+	// (Alertmanager groups by its own route). Default: [] (no grouping: one
+	// notification per alert and transition, as before grouping existed).
+	GroupBy []string `yaml:"group_by"`
+	// GroupWait is how long a new group waits for more alerts before its
+	// first message. 0 stands for DefaultGroupWait. Default: 0 (30s).
+	GroupWait time.Duration `yaml:"group_wait"`
+	// GroupInterval is the least time between two messages of a group
+	// about changes (an alert joined, resolved or changed severity).
+	// 0 stands for DefaultGroupInterval. Default: 0 (5m).
+	GroupInterval time.Duration `yaml:"group_interval"`
+	// RepeatInterval is how often a group whose firing alerts did not
+	// change is sent again; at least GroupInterval. 0 stands for
+	// DefaultRepeatInterval. Default: 0 (4h).
+	RepeatInterval time.Duration `yaml:"repeat_interval"`
 	// WindowSize is the analysis window length, which risk budgets count
 	// their periods and burn windows in. It is not read from the alerting
 	// section: the monitor sets it from analysis.window_size. It is
@@ -233,10 +258,72 @@ func (c Config) validateCore() error {
 	if c.Source == "" {
 		return fmt.Errorf("source: required")
 	}
+	if err := c.validateGrouping(); err != nil {
+		return err
+	}
 	if c.DashboardURL != "" {
 		if u, err := url.Parse(c.DashboardURL); err != nil || u.Scheme == "" || u.Host == "" {
 			return fmt.Errorf("dashboard_url: %q is not an absolute URL", c.DashboardURL)
 		}
 	}
 	return nil
+}
+
+// groupLabels are the group_by values that name a field of an alert; any
+// other valid label name is a policy rule's label.
+var groupLabels = []string{"model_id", "model_version", "feature", "test", "signal", "subject", "rule"}
+
+// validateGrouping checks group_by and the three grouping intervals.
+func (c Config) validateGrouping() error {
+	seen := map[string]bool{}
+	for i, name := range c.GroupBy {
+		if !labelName(name) {
+			return fmt.Errorf("group_by[%d]: %q is not a label name (one of %v or a rule label, [a-zA-Z_][a-zA-Z0-9_]*)",
+				i, name, groupLabels)
+		}
+		if seen[name] {
+			return fmt.Errorf("group_by[%d]: %q is listed twice", i, name)
+		}
+		seen[name] = true
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"group_wait", c.GroupWait}, {"group_interval", c.GroupInterval}, {"repeat_interval", c.RepeatInterval}} {
+		if f.v < 0 {
+			return fmt.Errorf("%s: must not be negative, got %s", f.name, f.v)
+		}
+	}
+	_, interval, repeat := c.groupTimes()
+	if repeat < interval {
+		return fmt.Errorf("repeat_interval: %s is less than group_interval %s", repeat, interval)
+	}
+	return nil
+}
+
+// groupTimes returns group_wait, group_interval and repeat_interval, each
+// zero replaced by its default.
+func (c Config) groupTimes() (wait, interval, repeat time.Duration) {
+	or := func(v, def time.Duration) time.Duration {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	return or(c.GroupWait, DefaultGroupWait), or(c.GroupInterval, DefaultGroupInterval), or(c.RepeatInterval, DefaultRepeatInterval)
+}
+
+// labelName reports whether s is a Prometheus label name.
+func labelName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 0 && '0' <= c && c <= '9' {
+			continue
+		}
+		return false
+	}
+	return true
 }

@@ -21,10 +21,11 @@ type job struct {
 // delivers, so a receiver sees the notifications of one alert in order
 // (a resolve never overtakes the firing it resolves).
 type lane struct {
-	idx    int
-	name   string
-	n      Notifier
-	resend time.Duration
+	idx      int
+	name     string
+	n        Notifier
+	resend   time.Duration
+	perAlert bool // the notifier takes every alert on its own, grouping or not
 
 	mu    sync.Mutex
 	q     []*job
@@ -36,6 +37,9 @@ func newLane(idx int, name string, n Notifier) *lane {
 	l := &lane{idx: idx, name: name, n: n, ready: make(chan struct{}, 1), busy: make(chan struct{}, 1)}
 	if r, ok := n.(interface{ ResendInterval() time.Duration }); ok {
 		l.resend = r.ResendInterval()
+	}
+	if p, ok := n.(interface{ PerAlert() bool }); ok {
+		l.perAlert = p.PerAlert()
 	}
 	return l
 }
@@ -92,6 +96,12 @@ func (m *Manager) Run(ctx context.Context) error {
 		if l.resend > 0 {
 			wg.Go(func() { every(ctx, l.resend, func() { m.refresh(l, l.resend) }) })
 		}
+	}
+	if len(m.cfg.GroupBy) > 0 {
+		wait, interval, _ := m.cfg.groupTimes()
+		wg.Go(func() {
+			every(ctx, min(max(min(wait, interval)/10, 10*time.Millisecond), time.Second), m.flushGroupsNow)
+		})
 	}
 	// Series that went silent get no observation to end their alerts.
 	wg.Go(func() { every(ctx, max(m.cfg.StaleAfter/10, 10*time.Millisecond), m.sweepNow) })
@@ -151,13 +161,16 @@ func (m *Manager) work(ctx context.Context, l *lane) {
 	}
 }
 
-// Close stops Observe, delivers what is queued (with retries) until the queues
-// are empty or ctx ends, and flushes the records. Notifications still queued
-// when ctx ends are counted and recorded as dropped. Close is idempotent.
+// Close stops Observe, queues the message of every group with changes not
+// yet sent (without waiting for its group_wait or group_interval), delivers
+// what is queued (with retries) until the queues are empty or ctx ends, and
+// flushes the records. Notifications still queued when ctx ends are counted
+// and recorded as dropped. Close is idempotent.
 func (m *Manager) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		m.mu.Lock()
 		m.closed = true
+		m.flushGroups(m.now(), true)
 		m.mu.Unlock()
 	})
 	var wg sync.WaitGroup

@@ -38,10 +38,11 @@ type Manager struct {
 	mu      sync.Mutex
 	alerts  map[string]*state // pending and firing alerts only
 	pol     *policy.Policy
-	ev      *policy.Evaluator // in step with alerts: a key has state in both or in neither
-	bud     *budgets          // nil without a window size (no budgets then)
-	burns   map[string]*state // firing burn alerts, by BurnKey
-	scratch []series          // the series of the observation being observed
+	ev      *policy.Evaluator  // in step with alerts: a key has state in both or in neither
+	bud     *budgets           // nil without a window size (no budgets then)
+	burns   map[string]*state  // firing burn alerts, by BurnKey
+	groups  map[groupID]*group // notification groups (Config.GroupBy), per receiver
+	scratch []series           // the series of the observation being observed
 	closed  bool
 	swept   time.Time // when stale alerts were last looked for
 
@@ -111,7 +112,9 @@ func New(cfg Config, rec Recorder, reg prometheus.Registerer, log *slog.Logger) 
 // NewWithNotifiers returns a Manager delivering to the given notifiers, keyed
 // by receiver name; the receiver lists of cfg are ignored. A notifier with a
 // ResendInterval() time.Duration method (Alertmanager) gets firing alerts again
-// at that interval while they fire.
+// at that interval while they fire. With Config.GroupBy, every notifier gets
+// grouped notifications except one with a PerAlert() bool method that
+// returns true (webhook, Alertmanager), which gets every alert on its own.
 func NewWithNotifiers(cfg Config, notifiers map[string]Notifier, rec Recorder, reg prometheus.Registerer, log *slog.Logger) (*Manager, error) {
 	if err := cfg.validateCore(); err != nil {
 		return nil, fmt.Errorf("validating alerting config: %w", err)
@@ -132,7 +135,7 @@ func NewWithNotifiers(cfg Config, notifiers map[string]Notifier, rec Recorder, r
 	}
 	m := &Manager{
 		cfg: cfg, rec: rec, log: log, met: met, now: time.Now,
-		alerts: make(map[string]*state), burns: make(map[string]*state),
+		alerts: make(map[string]*state), burns: make(map[string]*state), groups: make(map[groupID]*group),
 		pol: pol, ev: policy.NewEvaluator(pol), laneIdx: make(map[string]int, len(notifiers)),
 		records: recordBuffer{max: 10 * cfg.QueueSize, full: make(chan struct{}, 1)},
 	}
@@ -288,6 +291,7 @@ func (m *Manager) HandOver(owns func(modelID string) bool) int {
 		}
 		delete(m.alerts, key)
 		m.ev.Forget(st.pkey)
+		m.forgetGrouped(key)
 		m.met.handedOver.Inc()
 		recs = append(recs, m.stateRecord(st, StateHandedOver, now))
 	}
@@ -437,10 +441,20 @@ func (m *Manager) notify(st *state, n *Notification, now time.Time) {
 		if st.sent[i].status == out.Status && st.sent[i].sev == out.Severity {
 			continue
 		}
-		if m.enqueue(l, out) {
+		if m.dispatch(l, out, now) {
 			st.sent[i] = mark{status: out.Status, sev: out.Severity, at: now}
 		}
 	}
+}
+
+// dispatch hands n to receiver l: to its group when l's notifications are
+// grouped, else to its queue.
+func (m *Manager) dispatch(l *lane, n *Notification, now time.Time) bool {
+	if m.grouped(l) {
+		m.collect(l, n, now)
+		return true
+	}
+	return m.enqueue(l, n)
 }
 
 // enqueue queues n to one receiver, or counts and records the refusal.

@@ -53,6 +53,11 @@ func New(cfg Config) (*Notifier, error) {
 // ResendInterval tells the alerting manager how often to post a firing alert again.
 func (a *Notifier) ResendInterval() time.Duration { return a.resend }
 
+// PerAlert tells the alerting manager to post every alert on its own even
+// when it groups notifications (alerting.group_by): Alertmanager groups the
+// alerts it receives by its own route's group_by.
+func (a *Notifier) PerAlert() bool { return true }
+
 // Alert is one element of the /api/v2/alerts request body (Alertmanager's
 // postableAlert): labels identify the alert, annotations describe it, endsAt in
 // the past resolves it, generatorURL links back to its source.

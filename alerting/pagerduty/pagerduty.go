@@ -2,8 +2,10 @@
 // "trigger" event when an alert fires (again with the same dedup_key when its
 // severity changes) and a "resolve" event with the same routing key and dedup_key
 // when it resolves. A drift alert's custom_details name its feature, a signal
-// alert's its signal and subject. It does not decide when to notify, nor retry:
-// the alerting manager does both.
+// alert's its signal and subject. A grouped notification (alerting.group_by) is
+// one incident per group, its dedup_key the group key, resolved when no alert of
+// the group fires. It does not decide when to notify, nor retry: the alerting
+// manager does both.
 package pagerduty
 
 import (
@@ -101,8 +103,12 @@ func DedupKey(key string) string {
 // drift alert and the signal's name for a signal alert. Its summary is the
 // policy rule's summary annotation when the rule sets one, else n.Summary;
 // custom_details carry the rule's name, labels and rendered annotations,
-// and links the dashboard and the runbook.
+// and links the dashboard and the runbook. A grouped notification (n.Group
+// set) is one incident for the group, see newGroupEvent.
 func (p *Notifier) NewEvent(n *alert.Notification) Event {
+	if n.Group != nil {
+		return p.newGroupEvent(n)
+	}
 	ev := Event{RoutingKey: p.key, DedupKey: DedupKey(n.Key)}
 	if n.Status == alert.StatusResolved {
 		ev.EventAction = "resolve"

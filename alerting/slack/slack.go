@@ -6,7 +6,8 @@
 // backticks and invisible characters replaced and the three characters Slack
 // treats as control characters (&, <, >) escaped, so that it can form no
 // link, mention or formatting; the summary is rendered again from the
-// notification's fields for that. It keeps within Slack's block limits and paces
+// notification's fields for that. A grouped notification is one message listing
+// its alerts, worst first. It keeps within Slack's block limits and paces
 // messages per webhook. It does not decide when to notify, nor retry: the
 // alerting manager does both.
 package slack
@@ -172,7 +173,11 @@ func field(label, value string) *Text {
 }
 
 // NewMessage renders n as a Block Kit message within Slack's limits.
+// A grouped notification (n.Group set) lists its alerts, see newGroupMessage.
 func NewMessage(n *alert.Notification) Message {
+	if n.Group != nil {
+		return newGroupMessage(n)
+	}
 	kind := "Drift"
 	if n.Signal != "" {
 		kind = "Signal"

@@ -39,6 +39,11 @@ func New(cfg Config) (*Notifier, error) {
 	return &Notifier{url: url, token: tok, client: alert.NewClient(cfg.Timeout)}, nil
 }
 
+// PerAlert tells the alerting manager to send every alert on its own even
+// when it groups notifications (alerting.group_by): the Payload format is
+// one alert, keyed for de-duplication, which programs consume.
+func (w *Notifier) PerAlert() bool { return true }
+
 // Payload is the JSON body of a webhook delivery.
 type Payload struct {
 	// Version is the format version, "1".

@@ -104,6 +104,53 @@ type Notification struct {
 	// http(s) URLs without spaces, quotes, '<', '>' or '|'. The texts embed
 	// telemetry values as they are: receivers escape them.
 	Annotations map[string]string
+	// Group is set on a grouped notification (alerting.group_by) and nil on
+	// a notification about one alert. A grouped notification's Key is the
+	// group key, its Status firing while any alert of the group fires (else
+	// resolved), its Severity the worst of the firing alerts (else of the
+	// resolved ones), ModelID and ModelVersion the group's values of those
+	// labels when it groups on them, and Tests nil.
+	Group *Group
+}
+
+// Group is the content of a grouped notification.
+type Group struct {
+	// Labels are the group_by labels and the group's values of them.
+	Labels []Label
+	// Firing lists every alert of the group firing now, worst first
+	// (severity, then statistic/threshold of its worst test, then key).
+	Firing []*Notification
+	// Resolved lists the alerts of the group that resolved since the
+	// group's previous message, by key.
+	Resolved []*Notification
+}
+
+// Label is one label name and value.
+type Label struct {
+	Name, Value string
+}
+
+// Rank orders notifications of one group: worst first by severity, then by
+// the statistic/threshold ratio of the worst test; it returns a negative
+// number when a comes before b.
+func Rank(a, b *Notification) int {
+	if ra, rb := a.Severity.Rank(), b.Severity.Rank(); ra != rb {
+		return rb - ra
+	}
+	wa, wb := math.Inf(-1), math.Inf(-1)
+	if i := Worst(a.Tests); i >= 0 {
+		wa = ratio(a.Tests[i])
+	}
+	if i := Worst(b.Tests); i >= 0 {
+		wb = ratio(b.Tests[i])
+	}
+	switch {
+	case wa > wb:
+		return -1
+	case wa < wb:
+		return 1
+	}
+	return 0
 }
 
 // The annotations a Notification may carry, as alert policies name them.
