@@ -46,7 +46,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzHeavyHittersDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/sketch/
 	$(GO) test -run '^$$' -fuzz '^FuzzPoisoningDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
 
-## bench: the full pipeline over 1,000,000 events through the embedded broker, plus micro-benchmarks.
+## bench: the full pipeline over 1,000,000 events through the embedded broker, run in a process of its own
+## (BENCH_PIPELINE_BROKER=embedded puts it in the benchmark's process), plus micro-benchmarks.
 bench: clickhouse
 	$(GO) test -run '^$$' -bench 'BenchmarkPipeline' -benchtime 1x -timeout 20m ./monitor/
 	$(GO) test -run '^$$' -bench . -benchmem ./analysis/... ./compare/ ./telemetry/
