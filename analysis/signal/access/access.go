@@ -94,8 +94,11 @@ func (c Config) Validate() error {
 
 // Caller returns the caller of e: its first non-empty principal field of
 // fields, "" when it has none.
-func Caller(e *telemetry.Event, fields []string) string {
-	p := &e.Principal
+func Caller(e *telemetry.Event, fields []string) string { return CallerOf(&e.Principal, fields) }
+
+// CallerOf returns the first non-empty field of p among fields, "" when
+// it has none: the caller of an inference, the source of a feedback.
+func CallerOf(p *telemetry.Principal, fields []string) string {
 	for _, f := range fields {
 		var v string
 		switch f {
