@@ -323,3 +323,65 @@ func checkPanelValues(t *testing.T, title string, all bool, res result, base tim
 		}
 	}
 }
+
+// TestSecurityQueries runs the Security dashboard's queries, expanded as Grafana would, against the
+// real server over the seeded rows: prober-1 probing the boundary from minute 5 is named critical by
+// caller_probing in five windows, and the callers' totals are those of the model dashboard's panel
+// with the models they called.
+func TestSecurityQueries(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := openStore(t, ctx)
+	now := time.Now().UTC()
+	base := now.Truncate(time.Minute).Add(-30 * time.Minute)
+	fraudFixture(base).write(t, ctx, s, nil)
+	sel := selection{from: now.Add(-time.Hour), to: now.Add(5 * time.Minute)}
+	var d *jsonDashboard
+	for _, x := range loadDashboards(t) {
+		if x.UID == "driftwatch-security" {
+			d = &x
+		}
+	}
+	if d == nil {
+		t.Fatal("no security dashboard")
+	}
+	checked := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			q := expand(t, tg.RawSQL, sel)
+			res := query(t, ctx, s, q)
+			checked++
+			switch p.Title {
+			case "Security verdicts per window":
+				if len(res.rows) != 5 || res.columns[0] != "time" {
+					t.Fatalf("%d buckets (%v), want the five minutes from minute 5", len(res.rows), res.columns)
+				}
+				for i, row := range res.rows {
+					if ts := row[0].(time.Time); !ts.Equal(base.Add(time.Duration(5+i)*time.Minute)) || fmt.Sprint(row[1:]) != "[0 1]" {
+						t.Errorf("bucket %d: %v, want minute %d with no warning and one critical", i, row, 5+i)
+					}
+				}
+			case "Security verdicts":
+				if len(res.rows) != 5 {
+					t.Fatalf("%d verdicts, want 5", len(res.rows))
+				}
+				first := res.rows[0]
+				if ts := first[0].(time.Time); !ts.Equal(base.Add(9*time.Minute)) ||
+					!slices.Equal(strs(first[1:6]), []string{"fraud", "v1", "caller_probing", "prober-1", "critical"}) ||
+					!strings.Contains(fmt.Sprint(first[8]), "90 of 100") {
+					t.Errorf("newest verdict %v", first)
+				}
+			case "Callers across models":
+				want := [][]string{{"prober-1", "1", "1000", "1000", "465", "0.465", "10"}, {"batch-svc", "1", "600", "600", "30", "0.05", "10"}}
+				if len(res.rows) != 2 || !slices.Equal(strs(res.rows[0]), want[0]) || !slices.Equal(strs(res.rows[1]), want[1]) {
+					t.Errorf("callers %v, want %v", res.rows, want)
+				}
+			default:
+				t.Errorf("panel %q has no expected values", p.Title)
+			}
+		}
+	}
+	if checked != 3 {
+		t.Errorf("ran %d queries, want 3", checked)
+	}
+}

@@ -32,6 +32,7 @@ func All() map[string]Dashboard {
 	return map[string]Dashboard{
 		"driftwatch-model-drift.json": ModelDrift(),
 		"driftwatch-pipeline.json":    Pipeline(),
+		"driftwatch-security.json":    Security(),
 	}
 }
 

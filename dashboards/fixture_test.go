@@ -125,10 +125,14 @@ func fraudFixture(base time.Time) fixture {
 			sg.ModelID, sg.ModelVersion, sg.WindowStart, sg.WindowEnd, sg.N, sg.ReferenceID = "fraud", "v1", start, start.Add(time.Minute), 150+uint64(m), "ref-1"
 			b.Signals = append(b.Signals, sg)
 		}
-		// Two callers per window; the second probes the boundary from minute 5.
+		// Two callers per window; the second probes the boundary from minute 5,
+		// when caller_probing names it, critical.
 		probes := uint64(3)
 		if m >= 5 {
 			probes = 90
+			b.Signals = append(b.Signals, storage.SignalRow{ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: start.Add(time.Minute),
+				Signal: "caller_probing", Subject: "prober-1", Statistic: 0.9, PValue: 1e-12, Effect: 0.85, Threshold: 0.3, Severity: "critical",
+				N: 100, Evidence: "90 of 100 scored calls within 0.05 of the threshold", ReferenceID: "ref-1"})
 		}
 		for _, c := range []storage.CallerRow{
 			{Caller: "batch-svc", Calls: 60, ScoredCalls: 60, Probes: 3},
