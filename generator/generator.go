@@ -31,7 +31,8 @@ type Generator struct {
 	idbuf [36]byte
 	// lastBad is the kind of malformation of the last NextMessage (badNone if good).
 	lastBad badKind
-	lab     *labeler // nil when the scenario has no Labels
+	lab     *labeler    // nil when the scenario has no Labels
+	fdb     *feedbacker // nil when the scenario has no Feedback
 }
 
 // Class names of the generated predictions.
@@ -99,6 +100,9 @@ func New(sc Scenario, seed int64) (*Generator, error) {
 	}
 	for _, ms := range sc.Models {
 		g.models = append(g.models, g.compile(ms))
+	}
+	if sc.Feedback != nil {
+		g.fdb = &feedbacker{spec: *sc.Feedback, start: sc.Start}
 	}
 	if sc.Labels != nil {
 		g.lab = newLabeler(*sc.Labels, seed)
@@ -271,6 +275,9 @@ func (g *Generator) Next(e *telemetry.Event) {
 			flip = g.sc.Shift.LabelFlip
 		}
 		g.lab.draw(g.n, t, e.PredictionID, m.id, score, flip)
+	}
+	if g.fdb != nil {
+		g.drawFeedback(e, m, t)
 	}
 }
 

@@ -52,6 +52,9 @@ type Scenario struct {
 	// Labels makes the generator produce a ground-truth label for (a share
 	// of) its predictions, after a delay in event time; nil means no labels.
 	Labels *Labels
+	// Feedback makes the generator write training feedback about its
+	// predictions (NextFeedback), honest or attacking; nil means none.
+	Feedback *Feedback
 }
 
 // DefaultMaxPendingLabels is the default of Labels.MaxPending. A pending
@@ -227,6 +230,11 @@ func ShiftFor(scenario, model string, after time.Duration, sigma float64) (*Shif
 func (sc *Scenario) validate() error {
 	if len(sc.Models) == 0 {
 		return fmt.Errorf("validating scenario: models: at least one model required")
+	}
+	if sc.Feedback != nil {
+		if err := sc.Feedback.validate(); err != nil {
+			return fmt.Errorf("validating scenario: %w", err)
+		}
 	}
 	if sc.Rate < 0 || math.IsNaN(sc.Rate) || math.IsInf(sc.Rate, 0) {
 		return fmt.Errorf("validating scenario: rate: must be a finite number >= 0, got %v", sc.Rate)
