@@ -10,8 +10,10 @@
 // retries and de-duplication. Every state change and delivery attempt is
 // handed to a Recorder. It does not compute drift or signals (analysis
 // does). With Config.GroupBy it groups notifications per model (or other
-// labels) as Alertmanager's dispatcher does (group.go); it does not
-// silence or inhibit alerts (route through Alertmanager for that).
+// labels) as Alertmanager's dispatcher does (group.go), and holds back the
+// notifications of alerts that a silence matches (silence.go: silences by
+// matcher with an expiry, read from a Silencer); it does not inhibit
+// alerts (route through Alertmanager for that).
 package alerting
 
 import (

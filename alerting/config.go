@@ -26,6 +26,7 @@ const (
 	DefaultGroupWait       = 30 * time.Second
 	DefaultGroupInterval   = 5 * time.Minute
 	DefaultRepeatInterval  = 4 * time.Hour
+	DefaultSilenceRefresh  = 30 * time.Second
 )
 
 // Config configures the alert lifecycle and the receivers. Start from
@@ -109,6 +110,12 @@ type Config struct {
 	// change is sent again; at least GroupInterval. 0 stands for
 	// DefaultRepeatInterval. Default: 0 (4h).
 	RepeatInterval time.Duration `yaml:"repeat_interval"`
+	// SilenceRefresh is how often the silences (created with 'driftwatch
+	// silence add', stored in ClickHouse) are read again; they are read at
+	// start too, and a firing alert whose silence ended gets its firing
+	// notification at the next read (or when a silence read before ends).
+	// At least 1s; 0 stands for DefaultSilenceRefresh. Default: 0 (30s).
+	SilenceRefresh time.Duration `yaml:"silence_refresh"`
 	// WindowSize is the analysis window length, which risk budgets count
 	// their periods and burn windows in. It is not read from the alerting
 	// section: the monitor sets it from analysis.window_size. It is
@@ -258,6 +265,9 @@ func (c Config) validateCore() error {
 	if c.Source == "" {
 		return fmt.Errorf("source: required")
 	}
+	if c.SilenceRefresh != 0 && c.SilenceRefresh < time.Second {
+		return fmt.Errorf("silence_refresh: must be at least 1s (or 0 for the default %s), got %s", DefaultSilenceRefresh, c.SilenceRefresh)
+	}
 	if err := c.validateGrouping(); err != nil {
 		return err
 	}
@@ -299,6 +309,14 @@ func (c Config) validateGrouping() error {
 		return fmt.Errorf("repeat_interval: %s is less than group_interval %s", repeat, interval)
 	}
 	return nil
+}
+
+// silenceRefresh returns SilenceRefresh, zero replaced by its default.
+func (c Config) silenceRefresh() time.Duration {
+	if c.SilenceRefresh == 0 {
+		return DefaultSilenceRefresh
+	}
+	return c.SilenceRefresh
 }
 
 // groupTimes returns group_wait, group_interval and repeat_interval, each

@@ -103,6 +103,9 @@ func (m *Manager) Run(ctx context.Context) error {
 			every(ctx, min(max(min(wait, interval)/10, 10*time.Millisecond), time.Second), m.flushGroupsNow)
 		})
 	}
+	if m.silencer != nil {
+		wg.Go(func() { m.watchSilences(ctx) })
+	}
 	// Series that went silent get no observation to end their alerts.
 	wg.Go(func() { every(ctx, max(m.cfg.StaleAfter/10, 10*time.Millisecond), m.sweepNow) })
 	if m.rec != nil {

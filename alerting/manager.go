@@ -35,16 +35,18 @@ type Manager struct {
 	met     *metrics
 	now     func() time.Time
 
-	mu      sync.Mutex
-	alerts  map[string]*state // pending and firing alerts only
-	pol     *policy.Policy
-	ev      *policy.Evaluator  // in step with alerts: a key has state in both or in neither
-	bud     *budgets           // nil without a window size (no budgets then)
-	burns   map[string]*state  // firing burn alerts, by BurnKey
-	groups  map[groupID]*group // notification groups (Config.GroupBy), per receiver
-	scratch []series           // the series of the observation being observed
-	closed  bool
-	swept   time.Time // when stale alerts were last looked for
+	mu       sync.Mutex
+	alerts   map[string]*state // pending and firing alerts only
+	pol      *policy.Policy
+	ev       *policy.Evaluator  // in step with alerts: a key has state in both or in neither
+	bud      *budgets           // nil without a window size (no budgets then)
+	burns    map[string]*state  // firing burn alerts, by BurnKey
+	groups   map[groupID]*group // notification groups (Config.GroupBy), per receiver
+	silencer Silencer           // nil: no silences
+	silences []silence          // as last read from silencer
+	scratch  []series           // the series of the observation being observed
+	closed   bool
+	swept    time.Time // when stale alerts were last looked for
 
 	records   recordBuffer
 	ok, fail  atomic.Int64
@@ -54,12 +56,14 @@ type Manager struct {
 // state is one pending or firing alert, or one firing burn alert.
 type state struct {
 	alert  Alert
-	pkey   policy.Key    // the alert's policy key (zero for a burn alert)
-	burn   *burnID       // set for a burn alert
-	notice *Notification // last firing notification, re-sent to receivers that need refreshes
-	sent   []mark        // per lane: what was last queued
-	routed []bool        // per lane: whether the alert's current severity routes there
-	seen   time.Time     // wall clock of the last observation, for StaleAfter
+	pkey   policy.Key        // the alert's policy key (zero for a burn alert)
+	burn   *burnID           // set for a burn alert
+	notice *Notification     // last firing notification, re-sent to receivers that need refreshes
+	sent   []mark            // per lane: what was last queued
+	routed []bool            // per lane: whether the alert's current severity routes there
+	seen   time.Time         // wall clock of the last observation, for StaleAfter
+	labels map[string]string // the labels of the alert's policy rule (nil for the default rule)
+	muted  bool              // a silence kept a notification of the alert from a receiver
 }
 
 // mark is what was last queued to one receiver for one alert.
@@ -377,6 +381,10 @@ func (st *state) update(o *Observation, res *policy.Result) {
 		st.alert.Threshold = th.Enter(res.Level)
 	}
 	st.alert.Rule = ruleName(res.Rule)
+	st.labels = nil
+	if r := res.Rule; r != nil && !r.IsDefault() {
+		st.labels = r.Labels
+	}
 }
 
 // fire moves a pending alert to firing and queues its notification to the
@@ -420,8 +428,11 @@ func (m *Manager) notice(st *state, o *Observation, status string, res *policy.R
 // queued notification for this alert had the same status and severity. A
 // receiver the alert no longer routes to (its severity or rule changed)
 // that was last sent it firing gets it resolved instead, so that no
-// incident stays open there.
+// incident stays open there. While a silence holds the alert, firing
+// notifications are recorded and counted, not queued; a resolve goes only
+// to receivers that were sent the firing (silence.go).
 func (m *Manager) notify(st *state, n *Notification, now time.Time) {
+	silenced := m.silencedBy(st, now)
 	var withdrawn *Notification
 	for i, l := range m.lanes {
 		out := n
@@ -439,6 +450,15 @@ func (m *Manager) notify(st *state, n *Notification, now time.Time) {
 			}
 		}
 		if st.sent[i].status == out.Status && st.sent[i].sev == out.Severity {
+			continue
+		}
+		if out.Status == StatusResolved && st.sent[i].status != StatusFiring && (st.muted || silenced != "") {
+			continue // the receiver was never told the alert fired: nothing to resolve there
+		}
+		if silenced != "" && out.Status == StatusFiring {
+			st.muted = true
+			m.met.silenced.WithLabelValues(l.name).Inc()
+			m.record(m.deliveryRecord(l, &job{n: out}, OutcomeSilenced, nil))
 			continue
 		}
 		if m.dispatch(l, out, now) {
@@ -482,7 +502,7 @@ func (m *Manager) refresh(l *lane, interval time.Duration) {
 	}
 	for _, alerts := range []map[string]*state{m.alerts, m.burns} {
 		for _, st := range alerts {
-			if st.alert.State != StateFiring || st.notice == nil || !st.routed[l.idx] {
+			if st.alert.State != StateFiring || st.notice == nil || !st.routed[l.idx] || m.silencedBy(st, now) != "" {
 				continue
 			}
 			// 10% slack so that a ticker firing a little early still refreshes.
@@ -498,13 +518,26 @@ func (m *Manager) refresh(l *lane, interval time.Duration) {
 
 func (m *Manager) updateActive() {
 	var n [2][3]int
+	silenced := 0
+	now := m.now()
 	for _, st := range m.alerts {
 		s := 0
 		if st.alert.State == StateFiring {
 			s = 1
+			if len(m.silences) > 0 && m.silencedBy(st, now) != "" {
+				silenced++
+			}
 		}
 		n[s][st.alert.Severity.Rank()]++
 	}
+	active := 0
+	for i := range m.silences {
+		if m.silences[i].activeAt(now) {
+			active++
+		}
+	}
+	m.met.silencedAlerts.Set(float64(silenced))
+	m.met.silencesActive.Set(float64(active))
 	for s, state := range []string{StatePending, StateFiring} {
 		m.met.active.WithLabelValues(state, string(SeverityWarning)).Set(float64(n[s][1]))
 		m.met.active.WithLabelValues(state, string(SeverityCritical)).Set(float64(n[s][2]))
@@ -513,12 +546,18 @@ func (m *Manager) updateActive() {
 
 func (m *Manager) stateRecord(st *state, to string, now time.Time) Record {
 	m.met.stateChanges.WithLabelValues(to).Inc()
-	m.log.Info("alert state changed", "key", st.alert.Key, "state", to, "severity", st.alert.Severity)
+	outcome := ""
+	if id := m.silencedBy(st, now); id != "" {
+		outcome = OutcomeSilenced
+		m.log.Info("alert state changed", "key", st.alert.Key, "state", to, "severity", st.alert.Severity, "silence", id)
+	} else {
+		m.log.Info("alert state changed", "key", st.alert.Key, "state", to, "severity", st.alert.Severity)
+	}
 	return Record{
 		Time: now, Key: st.alert.Key, ModelID: st.alert.ModelID, ModelVersion: st.alert.ModelVersion,
 		Feature: st.alert.Feature, Signal: st.alert.Signal, Subject: st.alert.Subject, Test: st.alert.Test, Rule: st.alert.Rule,
 		Kind: KindState, State: to, Severity: st.alert.Severity,
-		Statistic: st.alert.Statistic, Threshold: st.alert.Threshold, Summary: st.alert.Summary,
+		Statistic: st.alert.Statistic, Threshold: st.alert.Threshold, Summary: st.alert.Summary, Outcome: outcome,
 	}
 }
 

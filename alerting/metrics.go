@@ -24,6 +24,11 @@ type metrics struct {
 	burnRate        *prometheus.GaugeVec   // budget, model, window
 	burnAlerts      *prometheus.CounterVec // budget, alert
 	budgetUntracked prometheus.Counter
+
+	silenced       *prometheus.CounterVec // receiver
+	silencedAlerts prometheus.Gauge
+	silencesActive prometheus.Gauge
+	silenceErrors  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -88,6 +93,22 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "driftwatch_alerts_budget_untracked_windows_total",
 			Help: "Windows of models with a risk budget not tracked because max_budget_models models were tracked.",
 		}),
+		silenced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_silenced_notifications_total",
+			Help: "Notifications not queued to a receiver because a silence matched their alert.",
+		}, []string{"receiver"}),
+		silencedAlerts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftwatch_alerts_silenced",
+			Help: "Firing alerts an active silence matches (their notifications are held back).",
+		}),
+		silencesActive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "driftwatch_alerts_silences_active",
+			Help: "Silences in force now, as last read.",
+		}),
+		silenceErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_alerts_silence_errors_total",
+			Help: "Failed reads of the silences, and silences ignored for bad matchers.",
+		}),
 	}
 	for _, s := range []string{StatePending, StateFiring} {
 		for _, sev := range []Severity{SeverityWarning, SeverityCritical} {
@@ -100,7 +121,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
 	for _, c := range []prometheus.Collector{m.notifications, m.active, m.refused, m.stateChanges, m.ignored, m.untracked, m.stale, m.handedOver, m.recordErrors, m.recordsDrop,
-		m.reloads, m.budgetRemaining, m.burnRate, m.burnAlerts, m.budgetUntracked} {
+		m.reloads, m.budgetRemaining, m.burnRate, m.burnAlerts, m.budgetUntracked, m.silenced, m.silencedAlerts, m.silencesActive, m.silenceErrors} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering alerting metrics: %w", err)
 		}

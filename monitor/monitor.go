@@ -165,6 +165,15 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Silences (driftwatch silence add) are read from ClickHouse at Run's start and every alerting.silence_refresh.
+	m.alerts.UseSilences(alerting.SilencerFunc(func(ctx context.Context) ([]alerting.Silence, error) {
+		rows, err := store.Silences(ctx, time.Now(), false)
+		out := make([]alerting.Silence, len(rows))
+		for i, r := range rows {
+			out[i] = alerting.Silence{ID: r.ID, Matchers: r.Matchers, StartsAt: r.StartsAt, EndsAt: r.EndsAt, CreatedBy: r.CreatedBy, Comment: r.Comment}
+		}
+		return out, err
+	}))
 	if m.kafka, err = ingest.NewCluster(cfg.Kafka.Consumer.Brokers, cfg.Kafka.Consumer.Security); err != nil {
 		return nil, err
 	}

@@ -73,8 +73,22 @@ func TestDocExamples(t *testing.T) {
 		{EventTime: t0, AlertKey: "fraud/v1/amount/psi", ModelID: "fraud", ModelVersion: "v1", Feature: "amount",
 			Record: "delivery", State: "firing", Severity: "critical", Receiver: "slack", Attempt: 1,
 			Outcome: "retry", HTTPStatus: 503, Error: "service unavailable"},
+		{EventTime: t0.Add(time.Minute), AlertKey: "fraud/v1/country", ModelID: "fraud", ModelVersion: "v1", Feature: "country",
+			Record: "state", State: "firing", Severity: "warning", Statistic: 0.2, Threshold: 0.1, Summary: "PSI 0.2", Outcome: "silenced"},
 	}); err != nil {
 		t.Fatal(err)
+	}
+	// A silence in force, and one expired early.
+	for _, m := range []string{"model_id=fraud*", "model_id=churn"} {
+		sr, err := s.AddSilence(ctx, SilenceRow{Matchers: []string{m}, EndsAt: time.Now().Add(time.Hour), CreatedBy: "ana", Comment: "retrain"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m == "model_id=churn" {
+			if _, err := s.ExpireSilence(ctx, sr.ID, "bo"); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 
 	// Two labeled predictions of a binary classifier, their realized performance as the decider computes

@@ -223,6 +223,24 @@ var (
 		partitionBy: "toYYYYMM(event_time)",
 		orderBy:     "model_id, alert_key, event_time",
 	}
+	silencesTable = table{
+		name: "silences",
+		columns: []column{
+			col("id", "String"),
+			col("matchers", "Array(String)"),
+			col("starts_at", "DateTime"),
+			col("ends_at", "DateTime"),
+			col("created_by", "String"),
+			col("comment", "String"),
+			col("created_at", "DateTime"),
+			col("expired", "UInt8"),
+			col("expired_by", "String"),
+			col("updated_at", "DateTime"),
+			col("version", "UInt64"),
+		},
+		engine:  "ReplacingMergeTree(version)",
+		orderBy: "id",
+	}
 	referencesTable = table{
 		name: "references",
 		columns: []column{
@@ -285,6 +303,7 @@ var migrations = []migration{
 	{12, "create labels", createTable(labelsTable)},
 	{13, "create performance_windows", createTable(performanceTable)},
 	{14, "create caller_windows", createTable(callerWindowsTable)},
+	{15, "create silences", createTable(silencesTable)},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD

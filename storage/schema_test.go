@@ -88,7 +88,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	}
 
 	// The live tables have exactly the columns and types rendered for this server.
-	tables := []table{inferenceWindowsTable, featureWindowsTable, driftScoresTable, modelWindowsTable, signalsTable, alertsTable, referencesTable}
+	tables := []table{inferenceWindowsTable, featureWindowsTable, driftScoresTable, modelWindowsTable, signalsTable, alertsTable, referencesTable, silencesTable}
 	for _, tb := range tables {
 		rows, err := s.Query(ctx, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = ?", tb.name)
 		if err != nil {
@@ -131,7 +131,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	sort.Strings(got)
 	want := "alerts=MergeTree caller_windows=ReplacingMergeTree drift_scores=ReplacingMergeTree feature_windows=ReplacingMergeTree " +
 		"inference_windows=ReplacingMergeTree labels=ReplacingMergeTree model_windows=ReplacingMergeTree performance_windows=ReplacingMergeTree " +
-		"predictions=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree signals=ReplacingMergeTree"
+		"predictions=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree signals=ReplacingMergeTree silences=ReplacingMergeTree"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("tables = %v, want %s", got, want)
 	}

@@ -30,6 +30,7 @@ Commands:
   compare    drift report of a current data set against a reference (CSV, JSON Lines, Parquet)
   baseline   import, pin, list and show the stored references drift is scored against
   policy     check an alert policy file, and test it on series of verdicts
+  silence    add, list and expire silences and maintenance windows of alerts
 
 Run 'driftwatch <command> --help' for a command's flags and examples.
 `
@@ -54,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		"compare":  cmdCompare,
 		"baseline": cmdBaseline,
 		"policy":   cmdPolicy,
+		"silence":  cmdSilence,
 	}
 	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {

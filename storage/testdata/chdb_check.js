@@ -52,7 +52,13 @@ const seed = [
    ('2024-05-01 10:02:00', 'fraud/v1/amount/psi', 'fraud', 'v1', 'amount', 'state', 'firing', 'critical', 0.31, 0.25,
     'PSI 0.31 > 0.25', '', 0, '', 0, ''),
    ('2024-05-01 10:02:01', 'fraud/v1/amount/psi', 'fraud', 'v1', 'amount', 'delivery', 'firing', 'critical', 0.31,
-    0.25, 'PSI 0.31 > 0.25', 'slack', 1, 'sent', 200, '')`,
+    0.25, 'PSI 0.31 > 0.25', 'slack', 1, 'sent', 200, ''),
+   ('2024-05-01 10:05:00', 'fraud/v1/country', 'fraud', 'v1', 'country', 'state', 'firing', 'warning', 0.2, 0.1,
+    'PSI 0.2 > 0.1', '', 0, 'silenced', 0, '')`,
+  `INSERT INTO silences (id, matchers, starts_at, ends_at, created_by, comment, created_at, expired, expired_by,
+     updated_at, version) VALUES
+   ('5f1c0e9a7b3d2468', ['model_id=fraud*'], '2024-05-01 09:00:00', '2099-01-01 00:00:00', 'ana', 'retrain',
+    '2024-05-01 09:00:00', 0, '', '2024-05-01 09:00:00', 1)`,
   `INSERT INTO references (model_id, model_version, reference_id, created_at, source, windows, feature, kind, n, mean,
      variance, min, max, bin_edges, bin_counts, categories, category_counts, sample) VALUES
    ('fraud', 'v1', 'ref0', '2024-04-30 09:00:00', 'warmup', 5, 'amount', 'numeric', 900, 11, 4, 0, 50, [5, 10, 20],

@@ -267,3 +267,20 @@ CREATE TABLE IF NOT EXISTS caller_windows
 ENGINE = ReplacingMergeTree(decided_at)
 PARTITION BY toYYYYMM(window_start)
 ORDER BY (model_id, model_version, caller, window_start);
+
+CREATE TABLE IF NOT EXISTS silences
+(
+    id String,
+    matchers Array(String),
+    starts_at DateTime,
+    ends_at DateTime,
+    created_by String,
+    comment String,
+    created_at DateTime,
+    expired UInt8,
+    expired_by String,
+    updated_at DateTime,
+    version UInt64
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (id);
