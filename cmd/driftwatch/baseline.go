@@ -40,27 +40,12 @@ Run 'driftwatch baseline <subcommand> --help' for its flags and examples.
 
 // cmdBaseline dispatches the baseline subcommands.
 func cmdBaseline(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, baselineUsage)
-		return errUsage
-	}
-	subs := map[string]func(context.Context, []string, io.Writer, io.Writer, []string) error{
+	return dispatch(ctx, "baseline", baselineUsage, map[string]command{
 		"import": baselineImport,
 		"pin":    baselinePin,
 		"list":   baselineList,
 		"show":   baselineShow,
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, baselineUsage)
-		return flag.ErrHelp
-	}
-	sub, ok := subs[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "driftwatch baseline: unknown subcommand %q\n\n%s", args[0], baselineUsage)
-		return errUsage
-	}
-	return sub(ctx, args[1:], stdout, stderr, env)
+	}, args, stdout, stderr, env)
 }
 
 // storeFlags are the flags of every subcommand that talks to ClickHouse.

@@ -41,13 +41,37 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Environ()))
 }
 
+// command runs a command or subcommand on its arguments.
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error
+
+// dispatch runs the subcommand args[0] of command name among subs: usage
+// on stdout for help, on stderr (a usage error) without one or for an
+// unknown one.
+func dispatch(ctx context.Context, name, usage string, subs map[string]command, args []string, stdout, stderr io.Writer, env []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return flag.ErrHelp
+	}
+	sub, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "driftwatch %s: unknown subcommand %q\n\n%s", name, args[0], usage)
+		return errUsage
+	}
+	return sub(ctx, args[1:], stdout, stderr, env)
+}
+
 // run dispatches a command line and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer, []string) error{
+	cmds := map[string]command{
 		"run":      cmdRun,
 		"demo":     cmdDemo,
 		"generate": cmdGenerate,

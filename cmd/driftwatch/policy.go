@@ -30,25 +30,10 @@ Run 'driftwatch policy <subcommand> --help' for its flags and examples.
 
 // cmdPolicy dispatches the policy subcommands.
 func cmdPolicy(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, policyUsage)
-		return errUsage
-	}
-	subs := map[string]func(context.Context, []string, io.Writer, io.Writer, []string) error{
+	return dispatch(ctx, "policy", policyUsage, map[string]command{
 		"check": policyCheck,
 		"test":  policyTest,
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, policyUsage)
-		return flag.ErrHelp
-	}
-	sub, ok := subs[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "driftwatch policy: unknown subcommand %q\n\n%s", args[0], policyUsage)
-		return errUsage
-	}
-	return sub(ctx, args[1:], stdout, stderr, env)
+	}, args, stdout, stderr, env)
 }
 
 // newPolicyFlagSet returns a flag set whose help names its positional

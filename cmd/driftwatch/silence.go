@@ -37,26 +37,11 @@ Run 'driftwatch silence <subcommand> --help' for its flags and examples.
 
 // cmdSilence dispatches the silence subcommands.
 func cmdSilence(ctx context.Context, args []string, stdout, stderr io.Writer, env []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, silenceUsage)
-		return errUsage
-	}
-	subs := map[string]func(context.Context, []string, io.Writer, io.Writer, []string) error{
+	return dispatch(ctx, "silence", silenceUsage, map[string]command{
 		"add":    silenceAdd,
 		"list":   silenceList,
 		"expire": silenceExpire,
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, silenceUsage)
-		return flag.ErrHelp
-	}
-	sub, ok := subs[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "driftwatch silence: unknown subcommand %q\n\n%s", args[0], silenceUsage)
-		return errUsage
-	}
-	return sub(ctx, args[1:], stdout, stderr, env)
+	}, args, stdout, stderr, env)
 }
 
 // silenceUsageError reports a bad command line of silence subcommand sub.
