@@ -27,6 +27,15 @@ type Config struct {
 	// BearerTokenEnv names an environment variable holding the token. Optional;
 	// at most one of bearer_token_file and bearer_token_env.
 	BearerTokenEnv string `yaml:"bearer_token_env"`
+	// SigningSecretFile is a file holding a secret with which every body
+	// is signed: the header X-Driftwatch-Signature carries
+	// "sha256=" and the hex HMAC-SHA256 of the body under the secret, so
+	// that the receiver can check that driftwatch sent it, unchanged.
+	// Optional.
+	SigningSecretFile string `yaml:"signing_secret_file"`
+	// SigningSecretEnv names an environment variable holding the secret.
+	// Optional; at most one of signing_secret_file and signing_secret_env.
+	SigningSecretEnv string `yaml:"signing_secret_env"`
 	// Timeout bounds one HTTP attempt. Default: 10s.
 	Timeout time.Duration `yaml:"timeout"`
 }
@@ -59,7 +68,10 @@ func (c Config) Validate() error {
 	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout: must be positive, got %s", c.Timeout)
 	}
-	_, err := c.token()
+	if _, err := c.token(); err != nil {
+		return err
+	}
+	_, err := c.signingSecret()
 	return err
 }
 
@@ -83,4 +95,8 @@ func (c Config) url() (string, error) {
 
 func (c Config) token() (string, error) {
 	return alert.OptionalSecret(c.BearerTokenFile, c.BearerTokenEnv, "bearer_token_file", "bearer_token_env")
+}
+
+func (c Config) signingSecret() (string, error) {
+	return alert.OptionalSecret(c.SigningSecretFile, c.SigningSecretEnv, "signing_secret_file", "signing_secret_env")
 }

@@ -5,6 +5,9 @@ package webhook
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,7 +23,19 @@ const Version = "1"
 type Notifier struct {
 	url    string
 	token  string
+	secret []byte // signs bodies when not empty
 	client *http.Client
+}
+
+// SignatureHeader is the header that carries a signed body's signature.
+const SignatureHeader = "X-Driftwatch-Signature"
+
+// Sign returns the value of SignatureHeader for body under secret:
+// "sha256=" and the hex HMAC-SHA256 of body.
+func Sign(secret, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
 // New validates cfg, reads the token if any and returns a Notifier.
@@ -36,7 +51,11 @@ func New(cfg Config) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{url: url, token: tok, client: alert.NewClient(cfg.Timeout)}, nil
+	secret, err := cfg.signingSecret()
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{url: url, token: tok, secret: []byte(secret), client: alert.NewClient(cfg.Timeout)}, nil
 }
 
 // PerAlert tells the alerting manager to send every alert on its own even
@@ -134,9 +153,12 @@ func (w *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	if err != nil {
 		return fmt.Errorf("encoding webhook payload: %w", err)
 	}
-	var h http.Header
+	h := http.Header{}
 	if w.token != "" {
-		h = http.Header{"Authorization": {"Bearer " + w.token}}
+		h.Set("Authorization", "Bearer "+w.token)
+	}
+	if len(w.secret) > 0 {
+		h.Set(SignatureHeader, Sign(w.secret, body))
 	}
 	if err := alert.Post(ctx, w.client, alert.Request{URL: w.url, Header: h, Body: body}); err != nil {
 		return fmt.Errorf("posting to webhook: %w", err)

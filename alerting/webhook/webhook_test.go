@@ -1,6 +1,10 @@
 package webhook_test
 
 import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,6 +213,8 @@ func TestConfigValidate(t *testing.T) {
 		{config(func(c *webhook.Config) { c.URL, c.BearerTokenEnv = "https://x", "DRIFTWATCH_TEST_WEBHOOK_UNSET" }), "bearer_token_env: "},
 		{config(func(c *webhook.Config) { c.URL, c.BearerTokenFile = "https://x", "/nonexistent/token" }), "bearer_token_file: reading secret"},
 		{config(func(c *webhook.Config) { c.URL, c.Timeout = "https://x", 0 }), "timeout: must be positive"},
+		{config(func(c *webhook.Config) { c.URL, c.SigningSecretFile = "https://x", "/nonexistent/secret" }), "signing_secret_file: reading secret"},
+		{config(func(c *webhook.Config) { c.URL, c.SigningSecretEnv = "https://x", "DRIFTWATCH_TEST_WEBHOOK_UNSET" }), "signing_secret_env: "},
 	}
 	for _, tc := range tests {
 		c := tc.cfg
@@ -265,5 +271,65 @@ func TestURLFromFile(t *testing.T) {
 	err = config(func(c *webhook.Config) { c.URLFile = file }).Validate()
 	if err == nil || strings.Contains(err.Error(), "secret-path") || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("plain http from url_file: %v (must be refused without showing the URL's path or query)", err)
+	}
+}
+
+// TestSignKnownAnswer checks Sign against the published HMAC-SHA256 of
+// "The quick brown fox jumps over the lazy dog" under the key "key".
+func TestSignKnownAnswer(t *testing.T) {
+	got := webhook.Sign([]byte("key"), []byte("The quick brown fox jumps over the lazy dog"))
+	if want := "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"; got != want {
+		t.Errorf("Sign = %s, want %s", got, want)
+	}
+}
+
+// TestSignedBodies: with a signing secret, every delivery carries the
+// HMAC-SHA256 of its exact body, which a receiver holding the secret
+// verifies; a changed body no longer verifies. Without one, no header.
+func TestSignedBodies(t *testing.T) {
+	secret := "s3cret-for-signing"
+	f := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(f, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(body []byte, sig string) bool {
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+		return hmac.Equal([]byte(sig), []byte(want))
+	}
+	srv := alerttest.NewServer(t, nil)
+	n, err := webhook.New(config(func(c *webhook.Config) { c.URL, c.SigningSecretFile = srv.URL, f }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), n, 2,
+		[]alerting.Observation{alerttest.Window(0, "fraud-scorer", "3", "amount", alerting.SeverityCritical, alerttest.PSI(0.41, alerting.SeverityCritical))},
+		[]alerting.Observation{alerttest.Window(1, "fraud-scorer", "3", "amount", alerting.SeverityOK)})
+	if res.OK != 2 {
+		t.Fatalf("%d succeeded, want 2; logs:\n%s", res.OK, res.Logs)
+	}
+	for i, r := range srv.Requests() {
+		sig := r.Header.Get(webhook.SignatureHeader)
+		if !verify(r.Body, sig) {
+			t.Errorf("request %d: signature %q does not verify its body", i, sig)
+		}
+		if verify(append(bytes.Clone(r.Body), ' '), sig) {
+			t.Errorf("request %d: the signature verifies a changed body", i)
+		}
+		if strings.Contains(string(r.Body), secret) || strings.Contains(res.Logs, secret) {
+			t.Errorf("the secret leaked")
+		}
+	}
+
+	plain := alerttest.NewServer(t, nil)
+	n, err = webhook.New(config(func(c *webhook.Config) { c.URL = plain.URL }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerttest.Drive(t, alerttest.FastConfig(), n, 1,
+		[]alerting.Observation{alerttest.Window(0, "m", "1", "f", alerting.SeverityWarning)})
+	if h := plain.Requests()[0].Header.Get(webhook.SignatureHeader); h != "" {
+		t.Errorf("unsigned receiver got %s: %q", webhook.SignatureHeader, h)
 	}
 }
