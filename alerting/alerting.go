@@ -155,6 +155,9 @@ const (
 	OutcomeRetry   = "retry"
 	OutcomeFailed  = "failed"
 	OutcomeDropped = "dropped"
+	// OutcomeDisabled: the receiver said it will not take anything any more
+	// (a Slack webhook answering 404 or 410); the notification is not sent.
+	OutcomeDisabled = "disabled"
 )
 
 // Record is one alert state change (Kind "state") or one delivery attempt (Kind "delivery").

@@ -2,9 +2,11 @@ package alerting
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting/internal/alert"
@@ -25,7 +27,8 @@ type lane struct {
 	name     string
 	n        Notifier
 	resend   time.Duration
-	perAlert bool // the notifier takes every alert on its own, grouping or not
+	perAlert bool        // the notifier takes every alert on its own, grouping or not
+	disabled atomic.Bool // the notifier said it takes nothing any more (logged once)
 
 	mu    sync.Mutex
 	q     []*job
@@ -240,6 +243,16 @@ func (m *Manager) deliver(ctx context.Context, l *lane, j *job) {
 		if ctx.Err() != nil {
 			j.attempt-- // interrupted, not answered: the attempt does not count
 			return err
+		}
+		if errors.Is(err, alert.ErrDisabled) {
+			m.fail.Add(1)
+			m.met.notifications.WithLabelValues(l.name, OutcomeDisabled).Inc()
+			m.record(m.deliveryRecord(l, j, OutcomeDisabled, err))
+			if l.disabled.CompareAndSwap(false, true) {
+				m.log.Error("alert receiver disabled: it will not take anything any more; its notifications are counted and recorded (outcome disabled), not sent",
+					"receiver", l.name, "err", err)
+			}
+			return backoff.Permanent(err)
 		}
 		retry, after := IsRetryable(err)
 		if !retry || j.attempt >= m.cfg.MaxAttempts {

@@ -16,10 +16,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/time/rate"
 
@@ -56,6 +58,9 @@ type Notifier struct {
 	url     string
 	client  *http.Client
 	limiter *rate.Limiter
+	// gone is the status (404 or 410) with which the webhook said it no
+	// longer exists; 0 while it takes messages.
+	gone atomic.Int32
 }
 
 // New validates cfg, reads the webhook URL and returns a Notifier.
@@ -85,10 +90,20 @@ func (s *Notifier) Notify(ctx context.Context, n *alert.Notification) error {
 	if err := enc.Encode(NewMessage(n)); err != nil {
 		return fmt.Errorf("encoding slack message: %w", err)
 	}
+	if code := s.gone.Load(); code != 0 {
+		return fmt.Errorf("slack webhook disabled: it answered %d (fix its URL and restart): %w", code, alert.ErrDisabled)
+	}
 	if err := alert.Wait(ctx, s.limiter); err != nil {
 		return fmt.Errorf("waiting for slack rate limit: %w", err)
 	}
 	err := alert.Post(ctx, s.client, alert.Request{URL: s.url, Body: buf.Bytes(), Accept: acceptOK})
+	var se *alert.StatusError
+	if errors.As(err, &se) && (se.Code == http.StatusNotFound || se.Code == http.StatusGone) {
+		// The webhook was removed (Slack answers 404 no_service, 410
+		// channel_is_archived or similar): nothing will get through.
+		s.gone.Store(int32(se.Code))
+		return fmt.Errorf("posting to slack webhook: %w (%w)", err, alert.ErrDisabled)
+	}
 	if err != nil {
 		return fmt.Errorf("posting to slack webhook: %w", err)
 	}

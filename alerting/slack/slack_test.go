@@ -228,8 +228,8 @@ func TestStatuses(t *testing.T) {
 	}{
 		{"503, 503, ok is three attempts and success", []alerttest.Reply{{Status: 503}, {Status: 503}, slackOK()}, 3, "success", 200, 0},
 		{"400 invalid_payload is permanent", []alerttest.Reply{{Status: 400, Body: "invalid_payload"}}, 1, "failed", 400, 0},
-		{"404 channel_not_found is permanent", []alerttest.Reply{{Status: 404, Body: "channel_not_found"}}, 1, "failed", 404, 0},
-		{"410 channel_is_archived is permanent", []alerttest.Reply{{Status: 410, Body: "channel_is_archived"}}, 1, "failed", 410, 0},
+		{"404 no_service disables the webhook", []alerttest.Reply{{Status: 404, Body: "no_service"}}, 1, "disabled", 404, 0},
+		{"410 channel_is_archived disables the webhook", []alerttest.Reply{{Status: 410, Body: "channel_is_archived"}}, 1, "disabled", 410, 0},
 		{"403 action_prohibited is permanent", []alerttest.Reply{{Status: 403, Body: "action_prohibited"}}, 1, "failed", 403, 0},
 		{"200 without ok is not a success", []alerttest.Reply{{Status: 200, Body: "no_text"}}, 1, "failed", 200, 0},
 		{"429 honours Retry-After", []alerttest.Reply{{Status: 429, Header: http.Header{"Retry-After": {"1"}}}, slackOK()}, 2, "success", 200, time.Second},
@@ -256,6 +256,33 @@ func TestStatuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGoneWebhookIsDisabled: after a 404, the webhook is not called again;
+// every later notification is counted and recorded as disabled, and the
+// receiver is logged as disabled once.
+func TestGoneWebhookIsDisabled(t *testing.T) {
+	srv := alerttest.NewServer(t, checkBlockKit, alerttest.Reply{Status: 404, Body: "no_service"})
+	var obs []alerting.Observation
+	for _, model := range []string{"a", "b", "c", "d"} {
+		obs = append(obs, alerttest.Window(0, model, "1", "f", alerting.SeverityWarning))
+	}
+	res := alerttest.Drive(t, alerttest.FastConfig(), newNotifier(t, srv.URL+"/services/T/B/C"), 4, obs)
+	if n := len(srv.Requests()); n != 1 {
+		t.Errorf("%d requests to a webhook that answered 404, want 1", n)
+	}
+	d := res.Deliveries()
+	if len(d) != 4 || res.Failed != 4 {
+		t.Fatalf("%d delivery records, %d failed; want 4 and 4", len(d), res.Failed)
+	}
+	for _, r := range d {
+		if r.Outcome != "disabled" {
+			t.Errorf("outcome %q, want disabled: %+v", r.Outcome, r)
+		}
+	}
+	if n := strings.Count(res.Logs, "alert receiver disabled"); n != 1 {
+		t.Errorf("logged disabled %d times, want once:\n%s", n, res.Logs)
 	}
 }
 

@@ -35,6 +35,12 @@ func IsRetryable(err error) (bool, time.Duration) {
 	return false, 0
 }
 
+// ErrDisabled marks the error of a receiver that will not take anything
+// any more (a Slack webhook that answered 404 or 410: removed, its app
+// uninstalled): the delivery is not retried, and the notifier answers every
+// later one with an error wrapping ErrDisabled without sending it.
+var ErrDisabled = errors.New("receiver disabled")
+
 // StatusError is a receiver's answer that was not a success.
 type StatusError struct {
 	// Code is the HTTP status code.
