@@ -5,7 +5,7 @@ GO ?= go
 CLICKHOUSE_PORT ?= 19000
 export DRIFTWATCH_TEST_CLICKHOUSE ?= 127.0.0.1:$(CLICKHOUSE_PORT)
 
-.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench fuzz chdb-check clean
+.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench bench-rss fuzz chdb-check clean
 
 all: build
 
@@ -49,8 +49,12 @@ fuzz:
 ## bench: the full pipeline over 1,000,000 events through the embedded broker, run in a process of its own
 ## (BENCH_PIPELINE_BROKER=embedded puts it in the benchmark's process), plus micro-benchmarks.
 bench: clickhouse
-	$(GO) test -run '^$$' -bench 'BenchmarkPipeline' -benchtime 1x -timeout 20m ./monitor/
+	$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 20m ./monitor/
 	$(GO) test -run '^$$' -bench . -benchmem ./analysis/... ./compare/ ./telemetry/
+
+## bench-rss: the monitor's resident memory after each million of 10,000,000 events (BENCH_RSS_EVENTS)
+bench-rss: clickhouse
+	$(GO) test -run '^$$' -bench '^BenchmarkPipelineRSS$$' -benchtime 1x -timeout 30m ./monitor/
 
 clean:
 	rm -rf bin

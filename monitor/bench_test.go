@@ -128,22 +128,8 @@ func BenchmarkPipeline(b *testing.B) {
 		valueBytes = bytes.Load()
 
 		// The whole pipeline.
-		cfg := DefaultConfig()
-		cfg.Listen, cfg.MaxDriftSeries = "127.0.0.1:0", 1000
-		kc := &cfg.Kafka.Consumer
-		kc.Brokers, kc.Topic, kc.GroupID = broker.brokers, "telemetry", fmt.Sprintf("bench-pipeline-%d", time.Now().UnixNano())
-		kc.HeartbeatInterval, kc.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
-		cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
-		cfg.Analysis.WindowSize = time.Minute
 		reg := prometheus.NewRegistry()
-		opt := Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)}
-		if os.Getenv("BENCH_PIPELINE_SIGNALS") == "off" {
-			opt.Signals = []signal.Signal{} // input drift only: what the signals cost
-		}
-		m, err := New(ctx, cfg, opt)
-		if err != nil {
-			b.Fatal(err)
-		}
+		m := newBenchMonitor(b, broker, addr, db, reg)
 		pctx, pcancel := context.WithCancel(ctx)
 		pdone := make(chan error, 1)
 		if path := os.Getenv("BENCH_PIPELINE_CPUPROFILE"); path != "" {
@@ -200,6 +186,28 @@ func BenchmarkPipeline(b *testing.B) {
 		b.ReportMetric(float64(benchEvents)/wall.Seconds(), "events/s")
 		b.ReportMetric(float64(valueBytes)/float64(benchEvents), "bytes/event")
 	}
+}
+
+// newBenchMonitor returns the monitor of the pipeline benchmarks over the
+// "telemetry" topic of broker, storing in database db at addr, with
+// one-minute windows; BENCH_PIPELINE_SIGNALS=off registers no signal.
+func newBenchMonitor(b *testing.B, broker *benchBroker, addr, db string, reg *prometheus.Registry) *Monitor {
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.MaxDriftSeries = "127.0.0.1:0", 1000
+	kc := &cfg.Kafka.Consumer
+	kc.Brokers, kc.Topic, kc.GroupID = broker.brokers, "telemetry", fmt.Sprintf("bench-pipeline-%d", time.Now().UnixNano())
+	kc.HeartbeatInterval, kc.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
+	cfg.Analysis.WindowSize = time.Minute
+	opt := Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)}
+	if os.Getenv("BENCH_PIPELINE_SIGNALS") == "off" {
+		opt.Signals = []signal.Signal{} // input drift only: what the signals cost
+	}
+	m, err := New(context.Background(), cfg, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
 }
 
 // readByTopic returns the messages and bytes per event the pipeline read
