@@ -41,8 +41,9 @@ type Config struct {
 	// reference when none was imported. Default: 5.
 	WarmupWindows int `yaml:"warmup_windows"`
 	// SampleSize bounds the uniform sample kept per numeric feature and
-	// window; KS compares it with a reference subsample of the same size. At
-	// most 10000, so KS p-values are exact. Default: 1000.
+	// window; KS compares it with the whole reference sample. At most 10000,
+	// so KS p-values are exact while the reference sample is no larger.
+	// Default: 1000.
 	SampleSize int `yaml:"sample_size"`
 	// ReferenceSampleSize bounds the uniform sample of a reference (and of
 	// its warm-up windows): reference bins and proportions come from it, so
@@ -77,7 +78,7 @@ type Config struct {
 	// one is evicted (driftwatch_analysis_versions_evicted_total): an
 	// evicted reference is read from ClickHouse again when its version comes
 	// back; an evicted warm-up starts again. A reference takes about
-	// 2.1 × reference_sample_size × 8 bytes per numeric feature, a warm-up
+	// 2 × reference_sample_size × 8 bytes per numeric feature, a warm-up
 	// state up to 16 bytes per value kept. Default: 100.
 	MaxVersions int `yaml:"max_versions"`
 	// MinCount is the smallest number of observations on each side for a
@@ -98,29 +99,36 @@ type Config struct {
 	Signals *signal.Set `yaml:"-"`
 }
 
-// Threshold is a pair of effect-size levels. A drift decision needs the test
-// to be significant (after Benjamini–Hochberg) and its effect size to reach
-// Warning; reaching Critical makes it critical.
+// Threshold is a pair of effect-size levels: how large a drift must be to
+// matter (material), as opposed to detectable. A test that is significant
+// after Benjamini–Hochberg marks its feature drifted (detectable, recorded);
+// its severity is warning when its effect size also reaches Warning, critical
+// when it reaches Critical, and only a severity pages.
 type Threshold struct {
 	Warning  float64 `yaml:"warning"`
 	Critical float64 `yaml:"critical"`
 }
 
-// Thresholds holds the effect-size levels of the three decisions.
+// Thresholds holds the material effect-size levels of the four decisions.
+// The defaults lie well above what stationary data reach in windows of 500
+// events against a reference of 2,500 (the null values shrink as
+// √(1/n_ref + 1/n_window), PSI as 1/n_ref + 1/n_window), and a shift of
+// 0.5 standard deviations of one feature reaches warning; docs/statistics.md
+// derives them ("Detectable and material").
 type Thresholds struct {
 	// PSI is the effect of the PSI decision on numeric features (exact
 	// counts in reference bins, significance from PSI's chi-square null).
-	// Default: 0.005 / 0.25.
+	// Default: 0.15 / 0.25.
 	PSI Threshold `yaml:"psi"`
 	// WassersteinNorm (Wasserstein-1 over the reference standard deviation)
-	// is the effect of the KS decision on numeric features. Default: 0.05 / 0.25.
+	// is the effect of the KS decision on numeric features. Default: 0.35 / 0.75.
 	WassersteinNorm Threshold `yaml:"wasserstein_norm"`
 	// LInf (the largest change of a category's share) is the effect of the
-	// chi-square decision on categorical features. Default: 0.01 / 0.2.
+	// chi-square decision on categorical features. Default: 0.15 / 0.3.
 	LInf Threshold `yaml:"linf"`
 	// Mahalanobis is the effect of the multivariate decision: the
 	// Mahalanobis distance of the window mean of all numeric features from
-	// the reference mean, in reference standard deviations. Default: 0.05 / 0.5.
+	// the reference mean, in reference standard deviations. Default: 0.4 / 0.8.
 	Mahalanobis Threshold `yaml:"mahalanobis"`
 }
 
@@ -144,10 +152,10 @@ func DefaultConfig() Config {
 		MaxOpenVersions:     5000,
 		MinCount:            100,
 		Thresholds: Thresholds{
-			PSI:             Threshold{Warning: 0.005, Critical: 0.25},
-			WassersteinNorm: Threshold{Warning: 0.05, Critical: 0.25},
-			LInf:            Threshold{Warning: 0.01, Critical: 0.2},
-			Mahalanobis:     Threshold{Warning: 0.05, Critical: 0.5},
+			PSI:             Threshold{Warning: 0.15, Critical: 0.25},
+			WassersteinNorm: Threshold{Warning: 0.35, Critical: 0.75},
+			LInf:            Threshold{Warning: 0.15, Critical: 0.3},
+			Mahalanobis:     Threshold{Warning: 0.4, Critical: 0.8},
 		},
 		Sequential: DefaultSequentialConfig(),
 	}
@@ -252,7 +260,11 @@ type SequentialConfig struct {
 	// Threshold is the CUSUM decision interval h. The in-control run length
 	// of one series is about (e^{2k(h+1.166)} − 2k(h+1.166) − 1)/(2k²)
 	// windows (Siegmund): ≈ 2.8 million windows at k 0.5, h 12, so that
-	// thousands of series raise few false alarms. Default: 12.
+	// thousands of series raise few false alarms. It holds because each
+	// series' evidence is standardised against its own history since the
+	// reference was pinned (self-starting, docs/detectors.md): the finite
+	// reference biases a series' raw evidence, which a chart with known
+	// mean 0 would accumulate. Default: 12.
 	Threshold float64 `yaml:"threshold"`
 	// MaxSeries bounds the series tracked. When it is reached, series whose
 	// last window ended more than IdleAfter before the new one are evicted

@@ -122,14 +122,14 @@ func ModelDrift() Dashboard {
 	drifted.FieldConfig.Defaults.Decimals = new(0)
 
 	psi := thresholdLines(perFeature(timeseries(4, "PSI per feature",
-		"Population stability index of each numeric and categorical feature against its reference (worst partition per bucket). Dashed lines: the PSI decision's default effect levels, warning 0.005 and critical 0.25; a warning also needs significance (PSI's chi-square null, Benjamini–Hochberg).",
-		GridPos{X: 0, Y: 8, W: 12, H: 8}, ClickHouse, "none", chTimeseries(statisticQuery("psi", "psi")))), 0.005, 0.25)
+		"Population stability index of each numeric and categorical feature against its reference (worst partition per bucket). Dashed lines: the PSI decision's default effect levels, warning 0.15 and critical 0.25; a warning also needs significance (PSI's chi-square null, Benjamini–Hochberg).",
+		GridPos{X: 0, Y: 8, W: 12, H: 8}, ClickHouse, "none", chTimeseries(statisticQuery("psi", "psi")))), 0.15, 0.25)
 	js := perFeature(timeseries(5, "Jensen–Shannon distance per feature",
 		"Jensen–Shannon distance (base 2, 0 to 1) of each feature's binned distribution against the reference. Informational: it takes no decision.",
 		GridPos{X: 12, Y: 8, W: 12, H: 8}, ClickHouse, "none", chTimeseries(statisticQuery("js", "js"))))
 	wasserstein := thresholdLines(perFeature(timeseries(6, "Normalized Wasserstein per feature",
-		"Wasserstein-1 distance between the window's and the reference's samples of each numeric feature, divided by the reference standard deviation: the effect size of the KS decision. Dashed lines: its default levels, warning 0.05 and critical 0.25.",
-		GridPos{X: 0, Y: 16, W: 12, H: 8}, ClickHouse, "none", chTimeseries(statisticQuery("wasserstein_norm", "wasserstein_norm")))), 0.05, 0.25)
+		"Wasserstein-1 distance between the window's and the reference's samples of each numeric feature, divided by the reference standard deviation: the effect size of the KS decision. Dashed lines: its default levels, warning 0.35 and critical 0.75.",
+		GridPos{X: 0, Y: 16, W: 12, H: 8}, ClickHouse, "none", chTimeseries(statisticQuery("wasserstein_norm", "wasserstein_norm")))), 0.35, 0.75)
 	pvalue := perFeature(timeseries(7, "KS / chi-square p-value per feature",
 		"Smallest p-value per bucket of the two-sample Kolmogorov–Smirnov test (numeric features) and the chi-square test (categorical features), on a log axis. A decision also needs the Benjamini–Hochberg adjusted p-value below analysis.fdr (0.01) and the effect size above its warning level.",
 		GridPos{X: 12, Y: 16, W: 12, H: 8}, ClickHouse, "none", chTimeseries(sql(

@@ -145,7 +145,9 @@ func TestSmallShiftDetectedAtN5000(t *testing.T) {
 }
 
 // TestDecisionNeedsEffectSignificanceAndCounts checks the three conditions
-// one at a time on a big, clearly significant shift.
+// one at a time on a big, clearly significant shift: enough observations and
+// significance make a drift detectable (drifted), its effect size makes it
+// material (its severity).
 func TestDecisionNeedsEffectSignificanceAndCounts(t *testing.T) {
 	base := analysis.DefaultConfig()
 	if err := base.Validate(); err != nil {
@@ -167,7 +169,8 @@ func TestDecisionNeedsEffectSignificanceAndCounts(t *testing.T) {
 	got := run(base, 2000, 1)
 	for _, test := range []string{TestPSI, TestKS} {
 		sc := got[test]
-		if !sc.Drifted || sc.Severity != verdict.SeverityCritical || sc.Threshold != map[string]float64{TestPSI: 0.25, TestKS: 0.25}[test] {
+		critical := map[string]float64{TestPSI: base.Thresholds.PSI.Critical, TestKS: base.Thresholds.WassersteinNorm.Critical}[test]
+		if !sc.Drifted || sc.Severity != verdict.SeverityCritical || sc.Threshold != critical {
 			t.Errorf("1σ shift, %s: %+v, want drifted critical at the critical level", test, sc)
 		}
 		if math.IsNaN(sc.AdjustedP) || sc.AdjustedP < sc.PValue {
@@ -181,11 +184,12 @@ func TestDecisionNeedsEffectSignificanceAndCounts(t *testing.T) {
 	if sc := run(base, 50, 1)[TestPSI]; sc.Drifted {
 		t.Errorf("decided on 50 observations (min_count %d): %+v", base.MinCount, sc)
 	}
-	// Effect below the warning level: no decision however significant.
+	// Effect below the warning level: detectable (drifted, recorded) however
+	// significant, but not material (severity ok: it does not page).
 	strict := base
 	strict.Thresholds.PSI = analysis.Threshold{Warning: 5, Critical: 10}
-	if sc := run(strict, 2000, 1)[TestPSI]; sc.Drifted || sc.PValue > 1e-10 {
-		t.Errorf("drifted below the effect level (or not significant): %+v", sc)
+	if sc := run(strict, 2000, 1)[TestPSI]; !sc.Drifted || sc.Severity != verdict.SeverityOK || sc.Threshold != 5 || sc.PValue > 1e-10 {
+		t.Errorf("below the effect level: %+v, want drifted (significant) at severity ok", sc)
 	}
 	// No shift: significance fails.
 	if sc := run(base, 2000, 0)[TestPSI]; sc.Drifted {

@@ -25,12 +25,21 @@ const (
 
 // Score is one test of one feature of one window against its reference.
 //
-// Three tests decide drift: psi (numeric features, exact counts in reference
-// bins), ks (numeric features, samples) and chi2 (categorical features). A
-// decision needs both sides to have at least MinCount observations, the
-// test's p-value to be rejected by Benjamini–Hochberg at FDR across the
-// window's features for that test, and the effect size to reach its warning
-// level. The other tests are informational: never drifted, severity ok.
+// Four tests decide drift: psi (numeric features, exact counts in reference
+// bins), ks (numeric features, samples), chi2 (categorical features) and
+// mahalanobis (the window mean of all numeric features). A decision has two
+// levels (docs/statistics.md, "Detectable and material"):
+//
+//   - drifted, statistically detectable: both sides have at least MinCount
+//     observations and Benjamini–Hochberg at FDR across the window's
+//     features for that test rejects the test's p-value. It is recorded and
+//     never pages by itself: with enough events every difference is
+//     detectable.
+//   - material, its severity: a detectable drift whose effect size also
+//     reaches the warning level (warning) or the critical level (critical)
+//     of analysis.Thresholds; this is what pages.
+//
+// The other tests are informational: never drifted, severity ok.
 type Score struct {
 	Feature string
 	Kind    string
@@ -46,8 +55,12 @@ type Score struct {
 	// critical level when reached, else the warning level; NaN for
 	// informational tests.
 	Threshold float64
-	Severity  verdict.Severity
-	Drifted   bool
+	// Severity is material drift: ok, or warning or critical when the test
+	// is Drifted and its effect reaches the warning or critical level.
+	Severity verdict.Severity
+	// Drifted is statistically detectable drift: the test is significant
+	// after Benjamini–Hochberg (whatever its effect size).
+	Drifted bool
 	// NReference and NCurrent are the sample sizes of both sides.
 	NReference, NCurrent uint64
 	// Method qualifies the p-value (KS: "exact" or "asymp").
@@ -130,11 +143,28 @@ func scoreNumeric(c *analysis.Config, out []Score, name string, nr *reference.Nu
 	nRefSample := uint64(len(nr.Sample))
 	out = append(out, informational(name, analysis.KindNumeric, TestWasserstein, w1, nRefSample, nSample))
 	out = append(out, informational(name, analysis.KindNumeric, TestWassersteinNorm, wn, nRefSample, nSample))
-	head := nr.Head()
-	ks := stat.KolmogorovSmirnov(head, sample)
+	// The whole reference sample: a fixed subsample of it would add the
+	// same sampling error to every window's test (docs/detectors.md).
+	ks := ksTest(nr.Sorted(), sample)
 	out = append(out, Score{Feature: name, Kind: analysis.KindNumeric, Test: TestKS, Statistic: ks.Statistic, PValue: ks.PValue,
-		Effect: wn, NReference: uint64(len(head)), NCurrent: nSample, Method: ks.Method})
+		Effect: wn, NReference: nRefSample, NCurrent: nSample, Method: ks.Method})
 	return out
+}
+
+// KSExactCells bounds the product of the sample sizes for which the KS
+// decision takes the exact p-value of unequal samples (it costs O(n·m·D));
+// beyond it, scipy's asymp p-value, within about 2% of the exact one at
+// such sizes. Equal sizes are always exact (O(n)).
+const KSExactCells = 2_500_000
+
+// ksTest is the KS test of a drift decision: stat.KolmogorovSmirnov
+// (scipy's auto method) where it is cheap, stat.KolmogorovSmirnovAsymp
+// beyond KSExactCells.
+func ksTest(ref, cur []float64) stat.KSResult {
+	if len(ref) != len(cur) && len(ref)*len(cur) > KSExactCells {
+		return stat.KolmogorovSmirnovAsymp(ref, cur)
+	}
+	return stat.KolmogorovSmirnov(ref, cur)
 }
 
 func scoreCategorical(c *analysis.Config, out []Score, name string, cr *reference.Categorical, s *sketch.Categorical) []Score {
@@ -158,7 +188,8 @@ func scoreCategorical(c *analysis.Config, out []Score, name string, cr *referenc
 
 // decide takes the decisions of one test across the window's features:
 // Benjamini–Hochberg over the p-values of the features with enough
-// observations, then the effect-size levels.
+// observations (drifted: detectable), then the effect-size levels of th
+// (severity: material).
 func decide(c *analysis.Config, scores []Score, test string, th analysis.Threshold) {
 	var idx []int
 	var p []float64
@@ -184,10 +215,14 @@ func decide(c *analysis.Config, scores []Score, test string, th analysis.Thresho
 	for j, i := range idx {
 		sc := &scores[i]
 		sc.AdjustedP = adjusted[j]
-		if !rejected[j] || !(sc.Effect >= th.Warning) {
+		if !rejected[j] {
 			continue
 		}
-		sc.Drifted, sc.Severity = true, verdict.SeverityWarning
+		sc.Drifted = true
+		if !(sc.Effect >= th.Warning) {
+			continue
+		}
+		sc.Severity = verdict.SeverityWarning
 		if sc.Effect >= th.Critical {
 			sc.Severity, sc.Threshold = verdict.SeverityCritical, th.Critical
 		}

@@ -99,7 +99,7 @@ func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.R
 		ref = w.Ref
 		d.Scores = ScoreAgainst(e.cfg, w, ref)
 	}
-	d.Scores = append(d.Scores, e.evidence.Add(w.Model, w.End, d.Scores)...)
+	d.Scores = append(d.Scores, e.evidence.AddAgainst(w.Model, w.Ref.ID, w.End, d.Scores)...)
 	d.Against = ref
 	if ref.Signals == nil {
 		ref = w.Ref

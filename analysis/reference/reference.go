@@ -58,30 +58,27 @@ type Numeric struct {
 	Sample []float64
 
 	sorted []float64 // Sample, sorted
-	head   []float64 // the first sample-size values of Sample, sorted
 }
 
-// Sorted returns the reference sample sorted (after Prepare).
+// Sorted returns the reference sample sorted (after Prepare): KS and
+// Wasserstein-1 compare a window with all of it.
 func (n *Numeric) Sorted() []float64 { return n.sorted }
 
-// Head returns a uniform subsample of the window sample's size, sorted
-// (after Prepare): KS compares equal sizes, its fastest exact case.
-func (n *Numeric) Head() []float64 { return n.head }
-
-// prepare derives the sorted sample and the subsample of k values.
-func (n *Numeric) prepare(k int) {
+// prepare derives the sorted sample.
+func (n *Numeric) prepare() {
 	n.sorted = slices.Clone(n.Sample)
 	slices.Sort(n.sorted)
-	n.head = slices.Clone(n.Sample[:min(k, len(n.Sample))])
-	slices.Sort(n.head)
 }
 
 // Prepare derives what scoring needs from the stored fields; call it on a
 // reference built elsewhere (loaded from storage or imported) before use.
-// subsample is the window sample size (Config.SampleSize).
+// subsample, the window sample size, is no longer used: windows are
+// compared with the whole reference sample, not with a fixed subsample of
+// it (whose sampling error every window's test would share).
 func (r *Reference) Prepare(subsample int) {
+	_ = subsample
 	for _, n := range r.Numeric {
-		n.prepare(subsample)
+		n.prepare()
 	}
 	for _, c := range r.Categorical {
 		c.Index()
@@ -123,7 +120,8 @@ func (c *Categorical) Lookup() *sketch.CategoryIndex {
 
 // Build builds a reference from s, the merged state of warm-up windows
 // (opened without a reference), with bins quantile bins for numeric
-// features, ready for windows whose samples hold subsample values.
+// features. subsample, the window sample size, is no longer used (see
+// Prepare).
 func Build(s Sketches, bins, subsample int, source string, windows int, now time.Time) *Reference {
 	w := &s
 	ref := &Reference{
@@ -144,7 +142,7 @@ func Build(s Sketches, bins, subsample int, source string, windows int, now time
 			N: s.Count, Mean: s.Mean, Variance: s.Variance(), Min: s.Min, Max: s.Max,
 			Sample: s.Sample.InKeyOrder(),
 		}
-		nr.prepare(subsample)
+		nr.prepare()
 		nr.Edges = stat.QuantileEdges(nr.sorted, bins)
 		nr.Counts = make([]uint64, len(nr.Edges)+1)
 		for _, v := range nr.sorted {

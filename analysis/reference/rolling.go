@@ -10,7 +10,8 @@ import (
 
 // Rolling builds a rolling reference from s, the state of a closed window
 // that was opened against opened: the same bins and categories, the
-// window's counts, moments and sample; subsample is the window sample size.
+// window's counts, moments and sample. subsample, the window sample size,
+// is no longer used (see Reference.Prepare).
 // It returns nil when opened is nil (a warm-up window).
 func Rolling(s Sketches, opened *Reference, subsample int, now time.Time) *Reference {
 	if opened == nil {
@@ -30,7 +31,7 @@ func Rolling(s Sketches, opened *Reference, subsample int, now time.Time) *Refer
 		}
 		nr := &Numeric{Edges: on.Edges, Counts: slices.Clone(st.Bins), N: st.Count,
 			Mean: st.Mean, Variance: st.Variance(), Min: st.Min, Max: st.Max, Sample: st.Sample.InKeyOrder()}
-		nr.prepare(subsample)
+		nr.prepare()
 		ref.Numeric[name] = nr
 	}
 	for i, name := range s.CategoricalNames {

@@ -23,6 +23,36 @@ func TestKolmogorovSmirnovMatchesScipy(t *testing.T) {
 	}
 }
 
+// TestKolmogorovSmirnovAsympMatchesScipy checks the forced asymp method
+// against scipy 1.10's ks_2samp(x, y, method='asymp') on samples of
+// reference.json, at the unequal sizes a drift decision compares; exact is
+// scipy's method='exact' p-value, which the asymp one stays within 2% of.
+func TestKolmogorovSmirnovAsympMatchesScipy(t *testing.T) {
+	ref := loadStatsReference(t)
+	for _, c := range []struct {
+		x, y            string
+		d, asymp, exact float64
+	}{
+		{"large_10000_a", "normal_1000_a", 0.04680000000000001, 0.03612038787440641, 0.036318878983833215},
+		{"large_9000", "shift_500_a", 0.04722222222222222, 0.23364047333281757, 0.23475993605570483},
+		{"scale_800", "scale_600", 0.11083333333333333, 0.00039941686400230426, 0.00040709136723506196},
+		{"poisson_300", "poisson_400", 0.15416666666666667, 0.0005148952083482958, 0.0005171451928135364},
+		{"large_10000_b", "shift_500_b", 0.10699999999999998, 3.36110596330127e-05, 3.374069510351176e-05},
+		{"unequal_250", "unequal_100", 0.17799999999999994, 0.01937971386222939, 0.01944227365344343},
+	} {
+		got := KolmogorovSmirnovAsymp(ref.sample(t, c.x), ref.sample(t, c.y))
+		if got.Method != KSAsymp || !near(got.Statistic, c.d, 1e-12, 0) || !near(got.PValue, c.asymp, 1e-9, 1e-12) {
+			t.Errorf("asymp ks(%s, %s) = %+v, scipy D %.17g p %.17g", c.x, c.y, got, c.d, c.asymp)
+		}
+		if math.Abs(got.PValue-c.exact) > 0.02*c.exact {
+			t.Errorf("asymp ks(%s, %s): p %.6g more than 2%% from the exact %.6g", c.x, c.y, got.PValue, c.exact)
+		}
+	}
+	if got := KolmogorovSmirnovAsymp(nil, []float64{1}); !math.IsNaN(got.PValue) || got.Method != "" {
+		t.Errorf("empty sample: %+v", got)
+	}
+}
+
 func TestKstwoSFMatchesScipy(t *testing.T) {
 	ref := loadStatsReference(t)
 	for _, c := range ref.KStwoSF {
