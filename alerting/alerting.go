@@ -12,8 +12,8 @@
 // does). With Config.GroupBy it groups notifications per model (or other
 // labels) as Alertmanager's dispatcher does (group.go), and holds back the
 // notifications of alerts that a silence matches (silence.go: silences by
-// matcher with an expiry, read from a Silencer); it does not inhibit
-// alerts (route through Alertmanager for that).
+// matcher with an expiry, read from a Silencer) and those that a firing
+// alert inhibits under the policy's inhibit rules (inhibit.go).
 package alerting
 
 import (

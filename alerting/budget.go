@@ -58,6 +58,7 @@ func (m *Manager) countWindow(model string, end time.Time, res *policy.Result) {
 	if m.bud == nil || len(m.pol.Budgets) == 0 || (res.Outcome != policy.OutcomeBreach && res.Outcome != policy.OutcomeClean) {
 		return
 	}
+	m.touch(model, false)
 	k := budgetWindow{model: model, end: end.UnixNano()}
 	m.bud.windows[k] = m.bud.windows[k] || res.Breach
 	if end.After(m.bud.newest) {
@@ -243,6 +244,7 @@ func (m *Manager) reconcileBudgets(now time.Time, recs []Record) []Record {
 func (m *Manager) burn(bt policy.BurnTransition, now time.Time, recs []Record) []Record {
 	key := BurnKey(bt.Model, bt.Budget, bt.Alert)
 	st := m.burns[key]
+	m.touch(bt.Model, true)
 	if bt.State == policy.StateResolved && st == nil {
 		return recs
 	}

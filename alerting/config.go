@@ -27,6 +27,7 @@ const (
 	DefaultGroupInterval   = 5 * time.Minute
 	DefaultRepeatInterval  = 4 * time.Hour
 	DefaultSilenceRefresh  = 30 * time.Second
+	DefaultStateInterval   = 10 * time.Second
 )
 
 // Config configures the alert lifecycle and the receivers. Start from
@@ -116,6 +117,14 @@ type Config struct {
 	// notification at the next read (or when a silence read before ends).
 	// At least 1s; 0 stands for DefaultSilenceRefresh. Default: 0 (30s).
 	SilenceRefresh time.Duration `yaml:"silence_refresh"`
+	// StateInterval is how often the alert state of the models whose state
+	// changed is written to ClickHouse (alert_state), so that a restart
+	// keeps firing alerts, groups and risk budgets (docs/alerting.md,
+	// "State across restarts"). A transition that notifies is written at
+	// once (batched with the others of its window), and the state is
+	// written at shutdown and when a model moves to another instance. At
+	// least 100ms; 0 stands for DefaultStateInterval. Default: 0 (10s).
+	StateInterval time.Duration `yaml:"state_interval"`
 	// WindowSize is the analysis window length, which risk budgets count
 	// their periods and burn windows in. It is not read from the alerting
 	// section: the monitor sets it from analysis.window_size. It is
@@ -268,6 +277,9 @@ func (c Config) validateCore() error {
 	if c.SilenceRefresh != 0 && c.SilenceRefresh < time.Second {
 		return fmt.Errorf("silence_refresh: must be at least 1s (or 0 for the default %s), got %s", DefaultSilenceRefresh, c.SilenceRefresh)
 	}
+	if c.StateInterval != 0 && c.StateInterval < 100*time.Millisecond {
+		return fmt.Errorf("state_interval: must be at least 100ms (or 0 for the default %s), got %s", DefaultStateInterval, c.StateInterval)
+	}
 	if err := c.validateGrouping(); err != nil {
 		return err
 	}
@@ -317,6 +329,14 @@ func (c Config) silenceRefresh() time.Duration {
 		return DefaultSilenceRefresh
 	}
 	return c.SilenceRefresh
+}
+
+// stateInterval returns StateInterval, zero replaced by its default.
+func (c Config) stateInterval() time.Duration {
+	if c.StateInterval == 0 {
+		return DefaultStateInterval
+	}
+	return c.StateInterval
 }
 
 // groupTimes returns group_wait, group_interval and repeat_interval, each

@@ -31,6 +31,7 @@ type Manager struct {
 	lanes   []*lane
 	laneIdx map[string]int // lane index by receiver name
 	rec     Recorder
+	reg     prometheus.Registerer
 	log     *slog.Logger
 	met     *metrics
 	now     func() time.Time
@@ -43,7 +44,9 @@ type Manager struct {
 	burns    map[string]*state  // firing burn alerts, by BurnKey
 	groups   map[groupID]*group // notification groups (Config.GroupBy), per receiver
 	silencer Silencer           // nil: no silences
+	inh      inhibitor          // inhibit rules of the policy (inhibit.go)
 	silences []silence          // as last read from silencer
+	persist  *persistence       // nil: state is not stored (state.go)
 	scratch  []series           // the series of the observation being observed
 	closed   bool
 	swept    time.Time // when stale alerts were last looked for
@@ -138,10 +141,13 @@ func NewWithNotifiers(cfg Config, notifiers map[string]Notifier, rec Recorder, r
 		return nil, err
 	}
 	m := &Manager{
-		cfg: cfg, rec: rec, log: log, met: met, now: time.Now,
+		cfg: cfg, rec: rec, reg: reg, log: log, met: met, now: time.Now,
 		alerts: make(map[string]*state), burns: make(map[string]*state), groups: make(map[groupID]*group),
 		pol: pol, ev: policy.NewEvaluator(pol), laneIdx: make(map[string]int, len(notifiers)),
 		records: recordBuffer{max: 10 * cfg.QueueSize, full: make(chan struct{}, 1)},
+	}
+	if m.inh, err = newInhibitor(reg); err != nil {
+		return nil, err
 	}
 	if cfg.WindowSize > 0 {
 		if m.bud, err = newBudgets(pol, cfg); err != nil {
@@ -172,6 +178,9 @@ func NewWithNotifiers(cfg Config, notifiers map[string]Notifier, rec Recorder, r
 // delivery. Observations of a key whose window does not end after the last
 // window seen for that key are ignored; after Close, Observe does nothing.
 func (m *Manager) Observe(ctx context.Context, obs []Observation) {
+	if m.persist != nil {
+		m.claim(ctx, obs) // a model observed here for the first time: its stored state first
+	}
 	now := m.now()
 	var recs []Record
 	m.mu.Lock()
@@ -179,11 +188,13 @@ func (m *Manager) Observe(ctx context.Context, obs []Observation) {
 		m.mu.Unlock()
 		return
 	}
+	m.beginInhibitions()
 	for i := range obs {
 		recs = m.observe(&obs[i], now, recs)
 	}
 	recs = m.budgetWindows(now, recs)
 	recs = m.sweep(now, recs)
+	recs = m.settleInhibitions(now, recs)
 	m.updateActive()
 	m.mu.Unlock()
 	m.record(recs...)
@@ -218,6 +229,9 @@ func (m *Manager) step(s *series, now time.Time, recs []Record) []Record {
 	}
 	m.countWindow(o.ModelID, o.WindowEnd, &res)
 	tr := res.Transition
+	if st != nil || tr != nil {
+		m.touch(o.ModelID, tr != nil && (tr.To == policy.StateFiring || tr.To == policy.StateResolved))
+	}
 	if st == nil {
 		if res.State == policy.StateInactive {
 			return recs // inactive stays inactive and keeps no state
@@ -286,6 +300,9 @@ func (m *Manager) step(s *series, now time.Time, recs []Record) []Record {
 // budget state are dropped too. Each alert is recorded as StateHandedOver
 // and counted. It returns how many alerts were handed over.
 func (m *Manager) HandOver(owns func(modelID string) bool) int {
+	if m.persist != nil {
+		m.handOverState(owns)
+	}
 	now := m.now()
 	var recs []Record
 	m.mu.Lock()
@@ -316,6 +333,7 @@ func (m *Manager) sweepNow() {
 		return
 	}
 	recs := m.sweep(now, nil)
+	m.releaseInhibited(now)
 	m.updateActive()
 	m.mu.Unlock()
 	m.record(recs...)
@@ -338,6 +356,7 @@ func (m *Manager) sweep(now time.Time, recs []Record) []Record {
 		}
 		delete(m.alerts, key)
 		m.ev.Forget(st.pkey)
+		m.touch(st.alert.ModelID, true)
 		m.met.stale.WithLabelValues(st.alert.State).Inc()
 		n := &Notification{
 			Key: st.alert.Key, Status: StatusResolved, Stale: true, Severity: st.alert.Severity,
@@ -428,11 +447,20 @@ func (m *Manager) notice(st *state, o *Observation, status string, res *policy.R
 // queued notification for this alert had the same status and severity. A
 // receiver the alert no longer routes to (its severity or rule changed)
 // that was last sent it firing gets it resolved instead, so that no
-// incident stays open there. While a silence holds the alert, firing
-// notifications are recorded and counted, not queued; a resolve goes only
-// to receivers that were sent the firing (silence.go).
+// incident stays open there. While a silence or an inhibit rule holds the
+// alert, firing notifications are recorded and counted, not queued; a
+// resolve goes only to receivers that were sent the firing (silence.go,
+// inhibit.go).
 func (m *Manager) notify(st *state, n *Notification, now time.Time) {
-	silenced := m.silencedBy(st, now)
+	if m.deferFiring(st, n) {
+		return // inhibition is decided at the end of the Observe call (inhibit.go)
+	}
+	silenced, outcome := m.silencedBy(st, now), OutcomeSilenced
+	if silenced == "" && n.Status == StatusFiring {
+		if r := m.inhibitedBy(st); r != nil {
+			silenced, outcome = r.Name, OutcomeInhibited
+		}
+	}
 	var withdrawn *Notification
 	for i, l := range m.lanes {
 		out := n
@@ -457,8 +485,7 @@ func (m *Manager) notify(st *state, n *Notification, now time.Time) {
 		}
 		if silenced != "" && out.Status == StatusFiring {
 			st.muted = true
-			m.met.silenced.WithLabelValues(l.name).Inc()
-			m.record(m.deliveryRecord(l, &job{n: out}, OutcomeSilenced, nil))
+			m.holdBack(st, l, out, outcome)
 			continue
 		}
 		if m.dispatch(l, out, now) {
@@ -502,7 +529,7 @@ func (m *Manager) refresh(l *lane, interval time.Duration) {
 	}
 	for _, alerts := range []map[string]*state{m.alerts, m.burns} {
 		for _, st := range alerts {
-			if st.alert.State != StateFiring || st.notice == nil || !st.routed[l.idx] || m.silencedBy(st, now) != "" {
+			if st.alert.State != StateFiring || st.notice == nil || !st.routed[l.idx] || m.silencedBy(st, now) != "" || m.holds(st) {
 				continue
 			}
 			// 10% slack so that a ticker firing a little early still refreshes.

@@ -13,7 +13,8 @@ func withRefID(t Target, id string) Target {
 }
 
 // Pipeline is the "driftwatch / Pipeline" dashboard over Prometheus: how driftwatch itself is doing,
-// from Kafka consumption to ClickHouse writes and alert delivery.
+// from Kafka consumption to ClickHouse writes and alert delivery, and the risk budgets of the models
+// with their burn rates.
 func Pipeline() Dashboard {
 	vars := []Variable{
 		queryVariable(Prometheus, "instance", "Instance",
@@ -70,7 +71,26 @@ func Pipeline() Dashboard {
 			Expr: `sort_desc(max by (model_id, model_version, feature, test) (driftwatch_drift_statistic{` + instance + `, model_id=~"$model_id", test=~"$test"}))`})
 	stat.Options["sortBy"] = []any{map[string]any{"displayName": "Value", "desc": true}}
 
+	// Risk budgets of the alert policy (docs/policy.md): one series per model with a budget. The
+	// budget gauges label the model "model"; the model_id variable selects it.
+	budgetModel := instance + `, model=~"$model_id"`
+	remaining := timeseries(10, "Risk budget left",
+		"Share of each model's risk budget left over the budget's rolling period: 1 - breached windows / allowed windows (below 0 when overspent). driftwatch_alerts_budget_remaining_ratio.",
+		GridPos{X: 0, Y: 34, W: 8, H: 8}, Prometheus, "percentunit",
+		prom(`min by (budget, model) (driftwatch_alerts_budget_remaining_ratio{`+budgetModel+`})`, "{{model}} ({{budget}})"))
+	delete(remaining.FieldConfig.Defaults.Custom, "axisSoftMin") // an overspent budget is negative
+	burn := thresholdLines(timeseries(11, "Burn rate by window",
+		"Burn rate of each model's budget over each window of its burn alerts: the share of the window's analysis windows in breach divided by the budget's share (1 spends the budget exactly over its period). The dashed lines are the default page rates: slow burn 6× (6h, confirmed over 30m) and fast burn 14.4× (1h, confirmed over 5m).",
+		GridPos{X: 8, Y: 34, W: 8, H: 8}, Prometheus, "short",
+		prom(`max by (budget, model, window) (driftwatch_alerts_budget_burn_rate{`+budgetModel+`})`, "{{model}} {{window}}")), 6, 14.4)
+	burnAlerts := timeseries(12, "Burn alerts and muted alerts",
+		"Burn-rate alerts of risk budgets that fired per time bucket, by budget and burn alert (fast, slow, ticket); and the firing alerts whose notifications a silence or an inhibit rule of the policy holds back now.",
+		GridPos{X: 16, Y: 34, W: 8, H: 8}, Prometheus, "short",
+		prom(`sum by (budget, alert) (increase(driftwatch_alerts_budget_burn_alerts_total{`+instance+`}[$__rate_interval]))`, "{{budget}} {{alert}} fired"),
+		withRefID(prom(`sum(driftwatch_alerts_silenced{`+instance+`})`, "silenced firing alerts"), "B"),
+		withRefID(prom(`sum(driftwatch_alerts_inhibited{`+instance+`})`, "inhibited firing alerts"), "C"))
+
 	return newDashboard("driftwatch-pipeline", "driftwatch / Pipeline",
-		"driftwatch's own health from its Prometheus metrics: consumption, rejections, commit lag, ClickHouse writes, windows, alert delivery.",
-		vars, []Panel{consumption, rejections, lag, latency, insertErrors, windows, late, notifications, stat})
+		"driftwatch's own health from its Prometheus metrics: consumption, rejections, commit lag, ClickHouse writes, windows, alert delivery; and the models' risk budgets and burn rates.",
+		vars, []Panel{consumption, rejections, lag, latency, insertErrors, windows, late, notifications, stat, remaining, burn, burnAlerts})
 }

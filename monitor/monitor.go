@@ -174,6 +174,26 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 		}
 		return out, err
 	}))
+	// Alert, group and budget state per model survive restarts in alert_state (docs/alerting.md).
+	if err := m.alerts.UseStateStore(alerting.StateStoreFuncs{
+		Save: func(ctx context.Context, rows []alerting.StateRow) error {
+			out := make([]storage.AlertStateRow, len(rows))
+			for i, r := range rows {
+				out[i] = storage.AlertStateRow(r)
+			}
+			return store.SaveAlertState(ctx, out)
+		},
+		Load: func(ctx context.Context, models []string) ([]alerting.StateRow, error) {
+			rows, err := store.AlertState(ctx, models)
+			out := make([]alerting.StateRow, len(rows))
+			for i, r := range rows {
+				out[i] = alerting.StateRow(r)
+			}
+			return out, err
+		},
+	}, ""); err != nil {
+		return nil, err
+	}
 	if m.kafka, err = ingest.NewCluster(cfg.Kafka.Consumer.Brokers, cfg.Kafka.Consumer.Security); err != nil {
 		return nil, err
 	}
@@ -347,6 +367,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("delivering alerts: %w", err)
 		}
 	}()
+	go m.alerts.KeepState(alertCtx)
 	consumed := make(chan struct{})
 	go func() {
 		defer wg.Done()
@@ -382,6 +403,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = m.alerts.Close(drain)
 	cancel()
+	_ = m.alerts.SaveState(context.Background()) // after Close: what it sent is in the state
 	stopAlerts()
 	shut, cancel2 := context.WithTimeout(context.Background(), 2*time.Second)
 	_ = m.srv.Shutdown(shut)

@@ -78,6 +78,22 @@ func TestDocExamples(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A model's alert and budget state, stored twice (the newer wins), and its budget's fast burn page.
+	for v, firing := range []uint8{0, 1} {
+		if err := s.SaveAlertState(ctx, []AlertStateRow{{ModelID: "fraud-eu", Instance: "host/1", Version: uint64(v + 1),
+			State: `{"alerts":[{"key":"driftwatch/fraud-eu/7/amount","state":"firing"}]}`, Budget: "fraud", Period: "30d", WindowEnd: t0,
+			Windows: 43200, Observed: 60, Breached: 18, Allowed: 864, Consumed: 18.0 / 864, Remaining: 1 - 18.0/864,
+			BurnAlerts: []string{"fast", "slow"}, BurnSeverities: []string{"page", "page"}, BurnThresholds: []float64{14.4, 6},
+			BurnLongWindows: []string{"1h", "6h"}, BurnLongRates: []float64{15, 2.5}, BurnShortWindows: []string{"5m", "30m"},
+			BurnShortRates: []float64{50, 30}, BurnFiring: []uint8{firing, 0}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RecordAlerts(ctx, []AlertRow{{EventTime: t0, AlertKey: "driftwatch-budget/fraud-eu/fraud/fast", ModelID: "fraud-eu",
+		Signal: "risk_budget", Subject: "fraud/fast", Record: "state", State: "firing", Severity: "critical", Statistic: 15, Threshold: 14.4,
+		Summary: "risk budget fraud of fraud-eu: fast burn 15× over 1h and 50× over 5m (page at 14.4×), 2.08% of 30d spent"}}); err != nil {
+		t.Fatal(err)
+	}
 	// A silence in force, and one expired early.
 	for _, m := range []string{"model_id=fraud*", "model_id=churn"} {
 		sr, err := s.AddSilence(ctx, SilenceRow{Matchers: []string{m}, EndsAt: time.Now().Add(time.Hour), CreatedBy: "ana", Comment: "retrain"})
@@ -164,6 +180,7 @@ func TestDocsShowStartupQueries(t *testing.T) {
 	}
 	for _, q := range []string{
 		loadReferencesQuery,
+		fillParams(budgetPagesQuery, "'2024-05-01 00:00:00'", "'fraud-eu'", "'fraud-eu'"),
 		fillParams(performanceSQL, "2592000", "'fraud'", "'v1'", "'2024-05-01 10:00:00'", "'fraud'", "'fraud'", "'v1'", "'2024-05-01 10:00:00'"),
 		strings.NewReplacer("kafka_topic = ?", "kafka_topic = 'telemetry'", "kafka_partition = ?", "kafka_partition = 0",
 			">= ?", ">= 100").Replace(flushedWindowsQuery),

@@ -241,6 +241,37 @@ var (
 		engine:  "ReplacingMergeTree(version)",
 		orderBy: "id",
 	}
+	// alertStateTable holds snapshots of the alert manager's state per
+	// model (storage/alertstate.go): appended, the newest version wins.
+	alertStateTable = table{
+		name: "alert_state",
+		columns: []column{
+			dim("model_id"),
+			col("instance", "String"),
+			packed("saved_at", "DateTime", codecTime),
+			col("version", "UInt64"),
+			packed("state", "String", codecBlob),
+			dim("budget"),
+			dim("period"),
+			col("window_end", "DateTime"),
+			col("windows", "UInt32"),
+			col("observed", "UInt32"),
+			col("breached", "UInt32"),
+			col("allowed", "Float64"),
+			col("consumed", "Float64"),
+			col("remaining", "Float64"),
+			col("burn_alerts", "Array(String)"),
+			col("burn_severities", "Array(String)"),
+			col("burn_thresholds", "Array(Float64)"),
+			col("burn_long_windows", "Array(String)"),
+			col("burn_long_rates", "Array(Float64)"),
+			col("burn_short_windows", "Array(String)"),
+			col("burn_short_rates", "Array(Float64)"),
+			col("burn_firing", "Array(UInt8)"),
+		},
+		engine:  "ReplacingMergeTree(version)",
+		orderBy: "model_id",
+	}
 	referencesTable = table{
 		name: "references",
 		columns: []column{
@@ -304,6 +335,7 @@ var migrations = []migration{
 	{13, "create performance_windows", createTable(performanceTable)},
 	{14, "create caller_windows", createTable(callerWindowsTable)},
 	{15, "create silences", createTable(silencesTable)},
+	{16, "create alert_state", createTable(alertStateTable)},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD

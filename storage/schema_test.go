@@ -129,7 +129,7 @@ func TestMigrateIdempotent(t *testing.T) {
 		got = append(got, name+"="+engine)
 	}
 	sort.Strings(got)
-	want := "alerts=MergeTree caller_windows=ReplacingMergeTree drift_scores=ReplacingMergeTree feature_windows=ReplacingMergeTree " +
+	want := "alert_state=ReplacingMergeTree alerts=MergeTree caller_windows=ReplacingMergeTree drift_scores=ReplacingMergeTree feature_windows=ReplacingMergeTree " +
 		"inference_windows=ReplacingMergeTree labels=ReplacingMergeTree model_windows=ReplacingMergeTree performance_windows=ReplacingMergeTree " +
 		"predictions=ReplacingMergeTree references=ReplacingMergeTree schema_migrations=ReplacingMergeTree signals=ReplacingMergeTree silences=ReplacingMergeTree"
 	if strings.Join(got, " ") != want {

@@ -97,6 +97,10 @@ type ExpectedAlert struct {
 	Severity Severity
 	// Labels and Annotations, when set, must be among the alert's, equal.
 	Labels, Annotations map[string]string
+	// Inhibited, when CheckInhibited is set, says whether an inhibit rule
+	// mutes the alert after the window: a firing alert other than it that
+	// a rule's source matchers match inhibits it (inhibit.go).
+	Inhibited, CheckInhibited bool
 }
 
 // ExpectedBurn is one expected burn alert.
@@ -453,7 +457,7 @@ func (d *decoder) checkpoint(n *yaml.Node, path string) *Checkpoint {
 
 // expectedAlert decodes one expected alert.
 func (d *decoder) expectedAlert(n *yaml.Node, path string) *ExpectedAlert {
-	fs := d.mapping(n, path, "key", "state", "severity", "labels", "annotations")
+	fs := d.mapping(n, path, "key", "state", "severity", "labels", "annotations", "inhibited")
 	if fs == nil {
 		return nil
 	}
@@ -496,6 +500,9 @@ func (d *decoder) expectedAlert(n *yaml.Node, path string) *ExpectedAlert {
 		return out
 	}
 	a.Labels, a.Annotations = strMap("labels"), strMap("annotations")
+	if f, ok := fs["inhibited"]; ok {
+		a.Inhibited, a.CheckInhibited = d.boolean(f.val, join(path, "inhibited"))
+	}
 	if len(d.errs) > bad {
 		return nil
 	}

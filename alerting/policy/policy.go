@@ -49,6 +49,8 @@ type Policy struct {
 	// Budgets are the file's risk budgets in file order; the first whose
 	// models match a model is that model's budget.
 	Budgets []*Budget
+	// Inhibit are the file's inhibit rules in file order (inhibit.go).
+	Inhibit []*InhibitRule
 	// Default decides the keys no rule matches; nil is DefaultRule(). The
 	// alerting manager sets it to NewDefaultRule of its pending_windows and
 	// resolve_windows, so that the fallback is its own behaviour.
@@ -306,7 +308,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	p := &Policy{File: file}
 	root := d.document(data)
 	if root != nil {
-		fs := d.mapping(root, "", "rules", "budgets")
+		fs := d.mapping(root, "", "rules", "budgets", "inhibit_rules")
 		if f, ok := fs["rules"]; ok {
 			if items, ok := d.list(f.val, "rules"); ok {
 				for i, it := range items {
@@ -324,6 +326,9 @@ func Parse(file string, data []byte) (*Policy, error) {
 					}
 				}
 			}
+		}
+		if f, ok := fs["inhibit_rules"]; ok {
+			p.Inhibit = d.inhibitRules(f.val, "inhibit_rules")
 		}
 	}
 	d.checkRules(p.Rules)

@@ -103,6 +103,16 @@ func TestParseBad(t *testing.T) {
 		"unreachable-budget.bad.yml": {
 			`testdata/unreachable-budget.bad.yml:5: budgets[1]: budget "fraud" is unreachable: budget "all" (line 2) matches every model and the first match wins`,
 		},
+		"inhibit.bad.yml": {
+			`testdata/inhibit.bad.yml:2: inhibit_rules[0].target_matchers: required: a list of matchers such as model_id=fraud-* or feature!=\*`,
+			`testdata/inhibit.bad.yml:5: inhibit_rules[1].source_matchers[0]: matcher "model_id=~fraud.*": regular expressions (=~, !~) are not supported: use a glob, e.g. model_id=fraud-*`,
+			`testdata/inhibit.bad.yml:5: inhibit_rules[1].source_matchers[1]: matcher "feature=[a-": pattern "[a-" is not a valid glob: syntax error in pattern`,
+			`testdata/inhibit.bad.yml:6: inhibit_rules[1].target_matchers: matchers feature!=\* all match an alert without those labels, so they would select every alert: add one that needs a value, e.g. feature=?*`,
+			`testdata/inhibit.bad.yml:7: inhibit_rules[1].equal[1]: label "model_id" is listed twice`,
+			`testdata/inhibit.bad.yml:7: inhibit_rules[1].equal[2]: "9lives" is not a label name (one of model_id, model_version, feature, test, signal, subject, rule, severity, or a rule label)`,
+			`testdata/inhibit.bad.yml:14: inhibit_rules[3].treshold: unknown key (allowed: name, source_matchers, target_matchers, equal)`,
+			`testdata/inhibit.bad.yml:11: inhibit_rules[3].name: inhibit rule "dup" is already defined at line 8`,
+		},
 		"receivers.bad.yml": {
 			"testdata/receivers.bad.yml:5: rules[0].receivers.page: unknown key (allowed: warning, critical)",
 		},

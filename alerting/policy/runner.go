@@ -153,6 +153,7 @@ type actualAlert struct {
 	state               State
 	severity            Severity
 	labels, annotations map[string]string
+	inhibit             LabelFunc // its labels as inhibit rules see them
 }
 
 // check compares one checkpoint with the evaluator and tracker.
@@ -164,7 +165,7 @@ func (c *Cases) check(cp *Checkpoint, end time.Time, ev *Evaluator, tr *Tracker,
 		fails = append(fails, &Error{File: c.File, Line: line, Path: path, Msg: where + ": " + fmt.Sprintf(format, a...)})
 	}
 	if cp.CheckAlerts {
-		checkAlerts(cp, ev, last, resolved, fail)
+		checkAlerts(cp, ev, tr, last, resolved, fail)
 	}
 	if cp.CheckBurnAlerts {
 		checkBurns(cp, tr, burnResolved, fail)
@@ -190,15 +191,32 @@ type failFunc func(line int, path, format string, a ...any)
 
 // checkAlerts compares the expected alerts of a checkpoint with the
 // pending and firing alerts and those the window resolved.
-func checkAlerts(cp *Checkpoint, ev *Evaluator, last map[Key]latest, resolved map[Key]*Transition, fail failFunc) {
+func checkAlerts(cp *Checkpoint, ev *Evaluator, tr *Tracker, last map[Key]latest, resolved map[Key]*Transition, fail failFunc) {
 	actual := map[Key]actualAlert{}
+	var sources []LabelFunc
+	var sourceKeys []Key
 	for _, a := range ev.Alerts() {
 		l := last[a.Key]
 		labels, ann := l.rule.Render(a.Key, a.State.State, a.State.Severity, &l.verdict, a.State.StartsAt)
-		actual[a.Key] = actualAlert{state: a.State.State, severity: a.State.Severity, labels: labels, annotations: ann}
+		lf := inhibitLabels(a.Key, l.rule, a.State.Severity)
+		actual[a.Key] = actualAlert{state: a.State.State, severity: a.State.Severity, labels: labels, annotations: ann, inhibit: lf}
+		if a.State.State == StateFiring {
+			sources, sourceKeys = append(sources, lf), append(sourceKeys, a.Key)
+		}
 	}
 	for k, t := range resolved {
-		actual[k] = actualAlert{state: StateResolved, severity: t.Severity, labels: t.Labels, annotations: t.Annotations}
+		actual[k] = actualAlert{state: StateResolved, severity: t.Severity, labels: t.Labels, annotations: t.Annotations,
+			inhibit: inhibitLabels(k, last[k].rule, t.Severity)}
+	}
+	sources = append(sources, burnLabels(tr)...)
+	inhibitedBy := func(k Key, a actualAlert) *InhibitRule {
+		var others []LabelFunc
+		for i, s := range sources {
+			if i >= len(sourceKeys) || sourceKeys[i] != k {
+				others = append(others, s)
+			}
+		}
+		return ev.pol.InhibitedBy(a.inhibit, others)
 	}
 	expected := map[Key]bool{}
 	for _, e := range cp.Alerts {
@@ -213,6 +231,14 @@ func checkAlerts(cp *Checkpoint, ev *Evaluator, last map[Key]latest, resolved ma
 		}
 		if e.Severity != "" && a.severity != e.Severity {
 			fail(e.Line, e.Path+".severity", "alert %s: got %s, want %s", e.Key, a.severity, e.Severity)
+		}
+		if e.CheckInhibited {
+			switch r := inhibitedBy(e.Key, a); {
+			case r != nil && !e.Inhibited:
+				fail(e.Line, e.Path+".inhibited", "alert %s: inhibited by rule %q, want not inhibited", e.Key, r.Name)
+			case r == nil && e.Inhibited:
+				fail(e.Line, e.Path+".inhibited", "alert %s: not inhibited, want inhibited", e.Key)
+			}
 		}
 		for _, m := range []struct {
 			what      string

@@ -31,6 +31,7 @@ Commands:
   baseline   import, pin, list and show the stored references drift is scored against
   policy     check an alert policy file, and test it on series of verdicts
   silence    add, list and expire silences and maintenance windows of alerts
+  budget     show each model's risk budget, its burn rates and the burn alerts that fired
 
 Run 'driftwatch <command> --help' for a command's flags and examples.
 `
@@ -80,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		"baseline": cmdBaseline,
 		"policy":   cmdPolicy,
 		"silence":  cmdSilence,
+		"budget":   cmdBudget,
 	}
 	name := args[0]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -144,6 +144,14 @@ func policyCheck(_ context.Context, args []string, stdout, stderr io.Writer, _ [
 			}
 		}
 	}
+	if len(p.Inhibit) == 0 {
+		fmt.Fprintf(stdout, "\nInhibit rules: none\n")
+	} else {
+		fmt.Fprintf(stdout, "\nInhibit rules (a firing source holds back its targets' notifications):\n")
+		for _, r := range p.Inhibit {
+			fmt.Fprintf(stdout, "  %s  (line %d)\n", r, r.Line)
+		}
+	}
 	names := p.Receivers()
 	if len(names) == 0 {
 		fmt.Fprintf(stdout, "\nReceivers named: none (alerts go to every configured receiver unless a rule says [])\n")

@@ -284,3 +284,31 @@ CREATE TABLE IF NOT EXISTS silences
 )
 ENGINE = ReplacingMergeTree(version)
 ORDER BY (id);
+
+CREATE TABLE IF NOT EXISTS alert_state
+(
+    model_id LowCardinality(String),
+    instance String,
+    saved_at DateTime CODEC(Delta(4), ZSTD(1)),
+    version UInt64,
+    state String CODEC(ZSTD(1)),
+    budget LowCardinality(String),
+    period LowCardinality(String),
+    window_end DateTime,
+    windows UInt32,
+    observed UInt32,
+    breached UInt32,
+    allowed Float64,
+    consumed Float64,
+    remaining Float64,
+    burn_alerts Array(String),
+    burn_severities Array(String),
+    burn_thresholds Array(Float64),
+    burn_long_windows Array(String),
+    burn_long_rates Array(Float64),
+    burn_short_windows Array(String),
+    burn_short_rates Array(Float64),
+    burn_firing Array(UInt8)
+)
+ENGINE = ReplacingMergeTree(version)
+ORDER BY (model_id);
