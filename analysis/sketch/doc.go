@@ -1,6 +1,7 @@
 // Package sketch holds the mergeable, serialisable per-window states of the
 // analysis: a bottom-k sample, numeric moments with bin counts and a
-// sample, and categorical counts. Each has the same three verbs: observe a
+// sample, categorical counts, the heaviest keys (Space-Saving) and
+// distinct counts (HyperLogLog). Each has the same three verbs: observe a
 // value, merge the state of a disjoint set of events, and append itself to
 // (or decode itself from) bytes.
 //

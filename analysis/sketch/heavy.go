@@ -19,12 +19,29 @@ import (
 // the merge of any split of the events: with fewer distinct keys than
 // Capacity in total, counts are exact and the merge does not depend on the
 // split. Memory is bounded by Capacity, whatever the number of keys.
+//
+// The counters are kept in the paper's stream summary: buckets of equal
+// counts in a doubly linked list in increasing order, each holding a ring
+// of its counters, so that adding one event to a key moves its counter to
+// the next bucket in O(1) (adding n events walks the buckets between). Of
+// the counters with the smallest count, the one that has had it longest is
+// taken over first.
 type HeavyHitters struct {
 	// N counts every event observed; Capacity bounds the counters.
 	N        uint64
 	Capacity int
-	heap     []hitter       // min-heap on (Count, key descending)
-	index    map[string]int // key → position in heap
+	slots    []hitter         // the counters; a key keeps its slot until taken over
+	index    map[string]int32 // key → slot
+	buckets  []bucket         // bucket pool: at most one bucket per counter
+	free     int32            // first free bucket in the pool, none when -1
+	min      int32            // bucket of the smallest count, none when -1
+}
+
+// bucket is the counters with one count.
+type bucket struct {
+	count      uint64
+	head       int32 // first (oldest) counter of the bucket's ring
+	prev, next int32 // neighbouring buckets by count, -1 at the ends; next also links the free list
 }
 
 type hitter struct {
@@ -36,6 +53,9 @@ type hitter struct {
 	// buf holds key's bytes when add copied it: a counter that changes
 	// hands copies the new key over the old one's, without allocating.
 	buf []byte
+	// bucket holds the counter; prev and next are its neighbours in the
+	// bucket's ring.
+	bucket, prev, next int32
 }
 
 // setKey makes x count key, keeping a copy of it in x's buffer. The old
@@ -62,52 +82,117 @@ type Hitter struct {
 
 // NewHeavyHitters returns an empty state of capacity counters.
 func NewHeavyHitters(capacity int) *HeavyHitters {
-	return &HeavyHitters{Capacity: max(capacity, 1), index: make(map[string]int)}
+	return &HeavyHitters{Capacity: max(capacity, 1), index: make(map[string]int32), free: -1, min: -1}
 }
 
-// less orders the heap: the smallest count first, ties by the larger key
-// (so that equal counts evict in an order that does not depend on arrival).
-func (h *HeavyHitters) less(i, j int) bool {
-	a, b := &h.heap[i], &h.heap[j]
-	if a.count != b.count {
-		return a.count < b.count
+// newBucket returns a bucket of count, from the free list or the pool.
+func (h *HeavyHitters) newBucket(count uint64) int32 {
+	b := h.free
+	if b >= 0 {
+		h.free = h.buckets[b].next
+	} else {
+		h.buckets = append(h.buckets, bucket{})
+		b = int32(len(h.buckets) - 1)
 	}
-	return a.key > b.key
+	h.buckets[b] = bucket{count: count, head: -1, prev: -1, next: -1}
+	return b
 }
 
-func (h *HeavyHitters) swap(i, j int) {
-	h.heap[i], h.heap[j] = h.heap[j], h.heap[i]
-	h.index[h.heap[i].key] = i
-	h.index[h.heap[j].key] = j
-}
-
-func (h *HeavyHitters) down(i int) {
-	n := len(h.heap)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
+// linkAfter puts bucket b after bucket p in the list (first when p is -1).
+func (h *HeavyHitters) linkAfter(b, p int32) {
+	nb := &h.buckets[b]
+	if p < 0 {
+		nb.prev, nb.next = -1, h.min
+		if h.min >= 0 {
+			h.buckets[h.min].prev = b
 		}
-		m := l
-		if r := l + 1; r < n && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			return
-		}
-		h.swap(i, m)
-		i = m
+		h.min = b
+		return
 	}
+	nb.prev, nb.next = p, h.buckets[p].next
+	if nb.next >= 0 {
+		h.buckets[nb.next].prev = b
+	}
+	h.buckets[p].next = b
 }
 
-func (h *HeavyHitters) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			return
-		}
-		h.swap(i, p)
-		i = p
+// unlink takes the empty bucket b out of the list, onto the free list.
+func (h *HeavyHitters) unlink(b int32) {
+	x := &h.buckets[b]
+	if x.prev >= 0 {
+		h.buckets[x.prev].next = x.next
+	} else {
+		h.min = x.next
+	}
+	if x.next >= 0 {
+		h.buckets[x.next].prev = x.prev
+	}
+	x.next, x.prev = h.free, -1
+	h.free = b
+}
+
+// push appends slot i to bucket b's ring (as its newest counter).
+func (h *HeavyHitters) push(i, b int32) {
+	x, bk := &h.slots[i], &h.buckets[b]
+	x.bucket = b
+	if bk.head < 0 {
+		bk.head, x.prev, x.next = i, i, i
+		return
+	}
+	first := bk.head
+	last := h.slots[first].prev
+	x.prev, x.next = last, first
+	h.slots[last].next = i
+	h.slots[first].prev = i
+}
+
+// pop takes slot i out of its bucket's ring, returning whether the bucket
+// is left empty (it stays in the list).
+func (h *HeavyHitters) pop(i int32) bool {
+	x := &h.slots[i]
+	bk := &h.buckets[x.bucket]
+	if x.next == i {
+		bk.head = -1
+		return true
+	}
+	h.slots[x.prev].next = x.next
+	h.slots[x.next].prev = x.prev
+	if bk.head == i {
+		bk.head = x.next
+	}
+	return false
+}
+
+// place puts slot i, whose count is set, in its bucket, searching forward
+// from bucket p (the last bucket known to count less; -1: from the start).
+func (h *HeavyHitters) place(i, p int32) {
+	c := h.slots[i].count
+	next := h.min
+	if p >= 0 {
+		next = h.buckets[p].next
+	}
+	for next >= 0 && h.buckets[next].count < c {
+		p, next = next, h.buckets[next].next
+	}
+	if next >= 0 && h.buckets[next].count == c {
+		h.push(i, next)
+		return
+	}
+	b := h.newBucket(c)
+	h.linkAfter(b, p)
+	h.push(i, b)
+}
+
+// raise moves slot i, whose count has just grown, out of its old bucket.
+func (h *HeavyHitters) raise(i int32) {
+	old := h.slots[i].bucket
+	if h.buckets[old].count == h.slots[i].count {
+		return // n = 0
+	}
+	empty := h.pop(i)
+	h.place(i, old)
+	if empty {
+		h.unlink(old)
 	}
 }
 
@@ -116,59 +201,75 @@ func (h *HeavyHitters) up(i int) {
 func (h *HeavyHitters) Add(key string, n uint64) { h.AddWith(key, n, 0) }
 
 // AddWith counts n events of key, aux of them with the counted property.
-func (h *HeavyHitters) AddWith(key string, n, aux uint64) {
-	h.N += n
-	h.add(key, n, 0, aux)
-}
+func (h *HeavyHitters) AddWith(key string, n, aux uint64) { h.AddSlot(key, n, aux) }
 
-// add counts n events of key with a possible overcount err.
-func (h *HeavyHitters) add(key string, n, err, aux uint64) {
+// AddSlot counts n events of key, aux of them with the counted property,
+// and returns the slot of key's counter, in [0, Capacity), which it keeps
+// until another key takes it over, and whether key has just been given it
+// (taken: state a caller keeps per slot belongs to another key and must be
+// reset).
+func (h *HeavyHitters) AddSlot(key string, n, aux uint64) (slot int, taken bool) {
+	h.N += n
 	if i, ok := h.index[key]; ok {
-		h.heap[i].count += n
-		h.heap[i].err += err
-		h.heap[i].aux += aux
-		h.down(i)
-		return
+		x := &h.slots[i]
+		x.count += n
+		x.aux += aux
+		h.raise(i)
+		return int(i), false
 	}
 	// A kept key is a copy: callers' strings may share a message's bytes.
-	if len(h.heap) < h.Capacity {
-		h.heap = append(h.heap, hitter{count: n, err: err, aux: aux})
-		x := &h.heap[len(h.heap)-1]
-		x.setKey(key)
-		h.index[x.key] = len(h.heap) - 1
-		h.up(len(h.heap) - 1)
-		return
+	if len(h.slots) < h.Capacity {
+		h.slots = append(h.slots, hitter{count: n, aux: aux})
+		i := int32(len(h.slots) - 1)
+		h.slots[i].setKey(key)
+		h.index[h.slots[i].key] = i
+		h.place(i, -1)
+		return int(i), true
 	}
-	// Full: the key takes over the smallest counter, and its buffer.
-	x := &h.heap[0]
+	// Full: the key takes over the oldest of the smallest counters, and
+	// its buffer.
+	i := h.buckets[h.min].head
+	x := &h.slots[i]
 	delete(h.index, x.key)
-	x.count, x.err, x.aux = x.count+n, x.count+err, aux
+	x.count, x.err, x.aux = x.count+n, x.count, aux
 	x.setKey(key)
-	h.index[x.key] = 0
-	h.down(0)
+	h.index[x.key] = i
+	h.raise(i)
+	return int(i), true
 }
+
+// Slot returns the slot of key's counter, if it has one.
+func (h *HeavyHitters) Slot(key string) (int, bool) {
+	i, ok := h.index[key]
+	return int(i), ok
+}
+
+// SlotKey returns the key counted in slot i (valid until the next add).
+func (h *HeavyHitters) SlotKey(i int) string { return h.slots[i].key }
 
 // floor is what a key without a counter may have had: the smallest count
 // when every counter is taken, else 0.
 func (h *HeavyHitters) floor() uint64 {
-	if len(h.heap) < h.Capacity || len(h.heap) == 0 {
+	if len(h.slots) < h.Capacity || h.min < 0 {
 		return 0
 	}
-	return h.heap[0].count
+	return h.buckets[h.min].count
 }
 
 // Merge adds o (of the same capacity): each key's count is the sum of its
 // counts, a side that does not count it adding its floor (to count and
-// error); the Capacity largest are kept.
+// error); the Capacity largest are kept (ties by key). The slots are
+// renumbered.
 func (h *HeavyHitters) Merge(o *HeavyHitters) {
 	f1, f2 := h.floor(), o.floor()
-	all := make(map[string]hitter, len(h.heap)+len(o.heap))
-	for _, x := range h.heap {
-		all[x.key] = hitter{key: x.key, count: x.count + f2, err: x.err + f2, aux: x.aux}
+	all := make(map[string]hitter, len(h.slots)+len(o.slots))
+	for _, x := range h.slots {
+		all[x.key] = hitter{key: x.key, buf: x.buf, count: x.count + f2, err: x.err + f2, aux: x.aux}
 	}
-	for _, x := range o.heap {
+	for _, x := range o.slots {
 		if y, ok := all[x.key]; ok {
-			all[x.key] = hitter{key: y.key, count: y.count - f2 + x.count, err: y.err - f2 + x.err, aux: y.aux + x.aux}
+			y.count, y.err, y.aux = y.count-f2+x.count, y.err-f2+x.err, y.aux+x.aux
+			all[x.key] = y
 		} else {
 			// o's keys may live in o's buffers, which o reuses.
 			k := strings.Clone(x.key)
@@ -179,19 +280,36 @@ func (h *HeavyHitters) Merge(o *HeavyHitters) {
 	for _, x := range all {
 		merged = append(merged, x)
 	}
-	slices.SortFunc(merged, func(a, b hitter) int {
-		if c := cmp.Compare(b.count, a.count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.key, b.key)
-	})
+	slices.SortFunc(merged, byCount)
 	n := h.N + o.N
 	*h = *NewHeavyHitters(h.Capacity)
 	h.N = n
-	for _, x := range merged[:min(len(merged), h.Capacity)] {
-		h.heap = append(h.heap, x)
-		h.index[x.key] = len(h.heap) - 1
-		h.up(len(h.heap) - 1)
+	h.build(merged[:min(len(merged), h.Capacity)])
+}
+
+// byCount orders counters by decreasing count, ties by key.
+func byCount(a, b hitter) int {
+	if c := cmp.Compare(b.count, a.count); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.key, b.key)
+}
+
+// build fills the empty state with xs, in byCount order, at most Capacity
+// of distinct keys: the smallest count first into the buckets.
+func (h *HeavyHitters) build(xs []hitter) {
+	h.slots = slices.Grow(h.slots[:0], len(xs))
+	last := int32(-1)
+	for k := len(xs) - 1; k >= 0; k-- {
+		h.slots = append(h.slots, xs[k])
+		i := int32(len(h.slots) - 1)
+		h.index[h.slots[i].key] = i
+		if last < 0 || h.buckets[last].count != xs[k].count {
+			b := h.newBucket(xs[k].count)
+			h.linkAfter(b, last)
+			last = b
+		}
+		h.push(i, last)
 	}
 }
 
@@ -207,8 +325,8 @@ func (h *HeavyHitters) Top() []Hitter {
 
 // top is Top with keys that the next add may overwrite.
 func (h *HeavyHitters) top() []Hitter {
-	out := make([]Hitter, len(h.heap))
-	for i, x := range h.heap {
+	out := make([]Hitter, len(h.slots))
+	for i, x := range h.slots {
 		out[i] = Hitter{Key: x.key, Count: x.count, Err: x.err, Aux: x.aux}
 	}
 	slices.SortFunc(out, func(a, b Hitter) int {
@@ -221,13 +339,13 @@ func (h *HeavyHitters) top() []Hitter {
 }
 
 // Len returns the number of counted keys.
-func (h *HeavyHitters) Len() int { return len(h.heap) }
+func (h *HeavyHitters) Len() int { return len(h.slots) }
 
 // Count returns key's counted events and possible overcount (0, 0 when it
 // has no counter).
 func (h *HeavyHitters) Count(key string) (count, err uint64) {
 	if i, ok := h.index[key]; ok {
-		return h.heap[i].count, h.heap[i].err
+		return h.slots[i].count, h.slots[i].err
 	}
 	return 0, 0
 }
@@ -248,11 +366,13 @@ func (h *HeavyHitters) AppendBinary(b []byte) []byte {
 
 // Decode reads what AppendBinary wrote into an empty state of the same
 // capacity, checking the bound and the counts (Err ≤ Count, Aux ≤ Count −
-// Err, and the counts, less their errors, at most N).
+// Err, and the counts, less their errors, at most N). The counters may come
+// in any order.
 func (h *HeavyHitters) Decode(d *Decoder) {
 	h.N = d.Uvarint()
 	m := d.Count(h.Capacity, "heavy hitters")
 	var exact uint64
+	xs := make([]hitter, 0, min(m, 1024))
 	for range m {
 		key, count, err, aux := d.String(), d.Uvarint(), d.Uvarint(), d.Uvarint()
 		if d.Err() != nil {
@@ -268,8 +388,9 @@ func (h *HeavyHitters) Decode(d *Decoder) {
 			return
 		}
 		exact += count - err
-		h.heap = append(h.heap, hitter{key: key, count: count, err: err, aux: aux})
-		h.index[key] = len(h.heap) - 1
-		h.up(len(h.heap) - 1)
+		h.index[key] = -1
+		xs = append(xs, hitter{key: key, count: count, err: err, aux: aux})
 	}
+	slices.SortFunc(xs, byCount)
+	h.build(xs)
 }

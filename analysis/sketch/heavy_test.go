@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -224,5 +225,158 @@ func TestHeavyHittersTopSurvivesEvictions(t *testing.T) {
 	}
 	if got := fmt.Sprint(top); got != want {
 		t.Fatalf("Top's keys changed with later adds: %s, was %s", got, want)
+	}
+}
+
+// check verifies the stream summary: buckets in strictly increasing count
+// order, each ring holding exactly the counters of its count, every counter
+// in one ring and in the index, the free list holding the other buckets.
+func (h *HeavyHitters) check(t *testing.T) {
+	t.Helper()
+	seen := make([]bool, len(h.slots))
+	inList := make([]bool, len(h.buckets))
+	prev, last := int32(-1), uint64(0)
+	for b := h.min; b >= 0; b = h.buckets[b].next {
+		bk := h.buckets[b]
+		if bk.prev != prev || (prev >= 0 && bk.count <= last) || bk.head < 0 {
+			t.Fatalf("bucket %d (count %d) out of order or empty after count %d", b, bk.count, last)
+		}
+		inList[b] = true
+		i := bk.head
+		for {
+			x := h.slots[i]
+			if x.bucket != b || x.count != bk.count || seen[i] || h.slots[x.next].prev != i {
+				t.Fatalf("slot %d (count %d) in bucket %d of count %d", i, x.count, b, bk.count)
+			}
+			seen[i] = true
+			if j, ok := h.index[x.key]; !ok || j != i {
+				t.Fatalf("slot %d %q indexed at %d", i, x.key, j)
+			}
+			if i = x.next; i == bk.head {
+				break
+			}
+		}
+		prev, last = b, bk.count
+	}
+	for i, ok := range seen {
+		if !ok {
+			t.Fatalf("slot %d in no bucket", i)
+		}
+	}
+	for b := h.free; b >= 0; b = h.buckets[b].next {
+		if inList[b] {
+			t.Fatalf("bucket %d both free and listed", b)
+		}
+		inList[b] = true
+	}
+	for b, ok := range inList {
+		if !ok {
+			t.Fatalf("bucket %d lost", b)
+		}
+	}
+	if len(h.index) != len(h.slots) {
+		t.Fatalf("%d keys indexed, %d counters", len(h.index), len(h.slots))
+	}
+}
+
+// TestHeavyHittersStreamSummary drives a small state with unit and weighted
+// adds, evictions, merges and decoding, checking the stream summary's
+// invariants after each step and the counts against a plain Space-Saving
+// (the smallest counter taken over) on the same stream: the multiset of
+// counts does not depend on which of equal smallest counters is taken.
+func TestHeavyHittersStreamSummary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	h := NewHeavyHitters(16)
+	plain := map[string]uint64{}
+	for step := range 20000 {
+		k := fmt.Sprint("k", rng.IntN(40))
+		n := uint64(1)
+		if rng.IntN(10) == 0 {
+			n = uint64(rng.IntN(5)) // weighted, and zero
+		}
+		h.Add(k, n)
+		if _, ok := plain[k]; !ok && len(plain) == 16 {
+			var mk string
+			mc := ^uint64(0)
+			for pk, pc := range plain {
+				if pc < mc {
+					mk, mc = pk, pc
+				}
+			}
+			delete(plain, mk)
+			plain[k] = mc
+		}
+		plain[k] += n
+		if step%97 == 0 {
+			h.check(t)
+			got, want := []uint64{}, []uint64{}
+			for _, x := range h.Top() {
+				got = append(got, x.Count)
+			}
+			for _, c := range plain {
+				want = append(want, c)
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("step %d: counts %v, plain Space-Saving %v", step, got, want)
+			}
+		}
+	}
+	o := NewHeavyHitters(16)
+	for i := range 500 {
+		o.Add(fmt.Sprint("k", i%50), uint64(i%3+1))
+	}
+	h.Merge(o)
+	h.check(t)
+	for i := range 1000 {
+		h.Add(fmt.Sprint("m", i%30), 1)
+	}
+	h.check(t)
+	back := NewHeavyHitters(16)
+	back.Decode(NewDecoder(h.AppendBinary(nil)))
+	back.check(t)
+	if !reflect.DeepEqual(back.Top(), h.Top()) {
+		t.Fatal("decoded state differs")
+	}
+}
+
+// TestHeavyHittersNoAllocationAtTheBound: once every counter is taken, an
+// add allocates nothing, whether it counts a kept key or takes a counter
+// over (keys no longer than the buffers the counters already hold).
+func TestHeavyHittersNoAllocationAtTheBound(t *testing.T) {
+	h := NewHeavyHitters(1000)
+	keys := make([]string, 100000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user-%07d", i)
+	}
+	for i := range 5000 {
+		h.Add(keys[i%2000], 1)
+	}
+	i := 0
+	if a := testing.AllocsPerRun(10000, func() { h.Add(keys[i%len(keys)], 1); i += 7 }); a != 0 {
+		t.Fatalf("%v allocations per add at the bound", a)
+	}
+	h.check(t)
+}
+
+// TestHeavyHittersSlots: a slot stays with its key until taken over, and
+// AddSlot says when it changes hands.
+func TestHeavyHittersSlots(t *testing.T) {
+	h := NewHeavyHitters(2)
+	a, taken := h.AddSlot("a", 3, 0)
+	if !taken {
+		t.Fatal("a new key's slot not reported taken")
+	}
+	if s, taken := h.AddSlot("a", 1, 0); s != a || taken {
+		t.Fatalf("a kept key: slot %d (was %d), taken %v", s, a, taken)
+	}
+	h.AddSlot("b", 1, 0)
+	c, taken := h.AddSlot("c", 1, 0) // takes b's counter (count 1)
+	if s, _ := h.Slot("c"); !taken || s != c || h.SlotKey(c) != "c" {
+		t.Fatalf("c: slot %d, taken %v", c, taken)
+	}
+	if _, ok := h.Slot("b"); ok {
+		t.Fatal("b kept its slot")
 	}
 }

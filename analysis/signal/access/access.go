@@ -1,9 +1,23 @@
 // Package access holds the signals about who calls a model: per-caller
 // request patterns that model extraction, scraping and probing leave:
 // caller_volume (callers whose volume in a window stands out from the
-// population of callers) and caller_probing (callers whose calls crowd the
-// decision boundary), each with memory bounded by a Space-Saving summary of
-// the heaviest callers whatever their number.
+// population of callers), caller_probing (callers whose calls crowd the
+// decision boundary), caller_diversity (callers whose inputs are far more
+// often new than the median caller's), caller_ood (callers whose inputs
+// leave the reference's central range more often than the population's)
+// and caller_harvest (callers whose predicted classes are spread more
+// evenly than the other calls'), each with memory bounded by a
+// Space-Saving summary of the heaviest callers whatever their number, and
+// per-caller state (a HyperLogLog sketch, a bottom-k sample, class counts)
+// that follows a caller's counter and is reset when another caller takes
+// it over.
+//
+// Volume alone is a warning at most, and so is diversity by default: a
+// benign batch service is heavy, and may send every input once. Critical
+// needs an abnormal pattern in what a caller sends (caller_ood) or gets
+// (caller_probing, caller_harvest). It does not keep a caller's history
+// across windows, nor judge callers it does not track: the heaviest are
+// tracked, the rest only counted in the population.
 package access
 
 import (
@@ -56,12 +70,49 @@ type Config struct {
 	// Probing levels the excess of a caller's share of probes over the
 	// other callers' (0.1: ten more in a hundred calls). Default: 0.1 / 0.3.
 	Probing outputs.Levels `yaml:"probing"`
+	// InputCallers bounds the callers whose inputs and outputs are
+	// sketched per window and partition, the heaviest kept (Space-Saving):
+	// caller_diversity keeps 1 KiB per caller, caller_ood OODSample
+	// inputs of 8 + 2·OODFeatures bytes, caller_harvest 8 bytes per class
+	// (MaxClasses + 1) and 136 bytes of distinct inputs. Default: 256.
+	InputCallers int `yaml:"input_callers"`
+	// Diversity levels the excess of a caller's share of distinct
+	// quantized inputs over the median caller's. Diversity alone is a
+	// warning at most: the default critical level, 1, is above any excess.
+	// Default: 0.5 / 1.
+	Diversity outputs.Levels `yaml:"diversity"`
+	// MaxClasses bounds the predicted classes counted per caller by
+	// caller_harvest; further classes are counted together as one.
+	// Default: 32.
+	MaxClasses int `yaml:"max_classes"`
+	// Harvest levels the excess of the normalised entropy of a caller's
+	// predicted classes over the other callers' (0: as even; 1: uniform
+	// where the others always get one class). Default: 0.15 / 0.3.
+	Harvest outputs.Levels `yaml:"harvest"`
+	// OODQuantile sets the reference's central range of each numeric
+	// feature, [q, 1 − q], outside which an input is out of distribution.
+	// Default: 0.005.
+	OODQuantile float64 `yaml:"ood_quantile"`
+	// OODSample is the calls of each caller sampled (bottom-k by the hash
+	// of their prediction id) to estimate its share of inputs out of
+	// distribution. Default: 32.
+	OODSample int `yaml:"ood_sample"`
+	// OODFeatures bounds the numeric features caller_ood reads, the first
+	// seen. Default: 16.
+	OODFeatures int `yaml:"ood_features"`
+	// OOD levels the excess of a caller's share of inputs out of
+	// distribution over the population's (0.1: ten more in a hundred
+	// calls). Default: 0.1 / 0.3.
+	OOD outputs.Levels `yaml:"ood"`
 }
 
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{CallerFields: []string{FieldEndUser, FieldClient, FieldService, FieldTenant}, MaxCallers: 1000, MaxSubjects: 16,
-		MinCount: 100, VolumeLevel: 5, ProbeMargin: 0.05, Probing: outputs.Levels{Warning: 0.1, Critical: 0.3}}
+		MinCount: 100, VolumeLevel: 5, ProbeMargin: 0.05, Probing: outputs.Levels{Warning: 0.1, Critical: 0.3},
+		InputCallers: 256, Diversity: outputs.Levels{Warning: 0.5, Critical: 1}, MaxClasses: 32,
+		Harvest: outputs.Levels{Warning: 0.15, Critical: 0.3}, OODQuantile: 0.005, OODSample: 32, OODFeatures: 16,
+		OOD: outputs.Levels{Warning: 0.1, Critical: 0.3}}
 }
 
 // Validate names the first invalid field.
@@ -88,6 +139,26 @@ func (c Config) Validate() error {
 	}
 	if err := c.Probing.Validate(); err != nil {
 		return fmt.Errorf("probing: %w", err)
+	}
+	switch {
+	case c.InputCallers < 1 || c.InputCallers > 100_000:
+		return fmt.Errorf("input_callers: must be in [1, 100000], got %d", c.InputCallers)
+	case c.MaxClasses < 2 || c.MaxClasses > 1000:
+		return fmt.Errorf("max_classes: must be in [2, 1000], got %d", c.MaxClasses)
+	case !(c.OODQuantile > 0 && c.OODQuantile < 0.25):
+		return fmt.Errorf("ood_quantile: must be in (0, 0.25), got %g", c.OODQuantile)
+	case c.OODSample < 1 || c.OODSample > 1024:
+		return fmt.Errorf("ood_sample: must be in [1, 1024], got %d", c.OODSample)
+	case c.OODFeatures < 1 || c.OODFeatures > 256:
+		return fmt.Errorf("ood_features: must be in [1, 256], got %d", c.OODFeatures)
+	}
+	for _, l := range []struct {
+		name string
+		l    outputs.Levels
+	}{{"diversity", c.Diversity}, {"harvest", c.Harvest}, {"ood", c.OOD}} {
+		if err := l.l.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", l.name, err)
+		}
 	}
 	return nil
 }

@@ -1,0 +1,419 @@
+package access
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+func classCalls(p signal.Partial, caller string, counts ...int) {
+	var evs []*telemetry.Event
+	for j, n := range counts {
+		for range n {
+			evs = append(evs, &telemetry.Event{Principal: telemetry.Principal{EndUserID: caller},
+				Prediction: telemetry.Prediction{Class: fmt.Sprint("class-", j)}})
+		}
+	}
+	p.Observe(evs)
+}
+
+// TestHarvestByHand: ten callers with classes (80, 15, 5) and a harvester
+// with (50, 50, 50). Against the others' (800, 150, 50) its table has the
+// chi-square statistic X² = Σ (O − E)²/E over the 2×3 table, and with 2
+// degrees of freedom the p-value is exactly exp(−X²/2) (the χ²₂ survival
+// function); its effect is 1 − H(0.8, 0.15, 0.05)/ln 3. The ordinary
+// callers, less even than the rest, are not tested.
+func TestHarvestByHand(t *testing.T) {
+	s := Harvest{Config: DefaultConfig()}
+	p := s.NewPartial()
+	for i := range 10 {
+		classCalls(p, fmt.Sprint("user-", i), 80, 15, 5)
+	}
+	classCalls(p, "harvester", 50, 50, 50)
+	vs := s.Score(p, nil)
+	if len(vs) != 2 {
+		t.Fatalf("verdicts %+v, want * and the harvester", vs)
+	}
+	rest, row := []float64{800, 150, 50}, []float64{50, 50, 50}
+	var x2 float64
+	for j := range rest {
+		col := rest[j] + row[j]
+		for _, o := range []struct{ obs, tot float64 }{{rest[j], 1000}, {row[j], 150}} {
+			e := o.tot * col / 1150
+			x2 += (o.obs - e) * (o.obs - e) / e
+		}
+	}
+	h0 := -(0.8*math.Log(0.8) + 0.15*math.Log(0.15) + 0.05*math.Log(0.05)) / math.Log(3)
+	v := vs[1]
+	if v.Subject != "harvester" || v.N != 150 || math.Abs(v.Statistic-1) > 1e-12 || math.Abs(v.Effect-(1-h0)) > 1e-12 {
+		t.Errorf("harvester %+v, want effect %g", v, 1-h0)
+	}
+	if want := math.Exp(-x2 / 2); math.Abs(v.PValue-want) > 1e-9*want {
+		t.Errorf("p %g, want exp(−%g/2) = %g", v.PValue, x2, want)
+	}
+	if !strings.Contains(v.Evidence, fmt.Sprintf("chi-square %.1f, 2 df", x2)) {
+		t.Errorf("evidence %q", v.Evidence)
+	}
+	// The population: 1150 calls over 3 classes.
+	pop := []float64{850, 200, 100}
+	if math.Abs(vs[0].Statistic-normEntropy(pop, 3)) > 1e-12 || vs[0].N != 1150 {
+		t.Errorf("summary %+v", vs[0])
+	}
+}
+
+// TestChiSquareSurvivalPublished pins the p-values harvest relies on to
+// the published critical values of the chi-square distribution (NIST
+// Engineering Statistics Handbook, table 1.3.6.7.4): the statistic with
+// upper tail 0.05, 0.01 and 0.001 at 1 to 4 degrees of freedom, as tables
+// whose homogeneity statistic is that value.
+func TestChiSquareSurvivalPublished(t *testing.T) {
+	for _, c := range []struct {
+		df    int
+		x2, p float64
+	}{
+		{1, 3.841, 0.05}, {1, 6.635, 0.01}, {1, 10.828, 0.001},
+		{2, 5.991, 0.05}, {2, 9.210, 0.01}, {2, 13.816, 0.001},
+		{3, 7.815, 0.05}, {3, 11.345, 0.01}, {3, 16.266, 0.001},
+		{4, 9.488, 0.05}, {4, 13.277, 0.01}, {4, 18.467, 0.001},
+	} {
+		// chi2_contingency's p-value is the χ² survival at its statistic:
+		// check it through a 2×(df+1) table with that statistic, found by
+		// scaling a fixed imbalance.
+		ref, cur := make([]float64, c.df+1), make([]float64, c.df+1)
+		for j := range ref {
+			ref[j] = 1000
+		}
+		lo, hi := 0.0, 900.0
+		var r stat.ChiSquareResult
+		for range 200 {
+			mid := (lo + hi) / 2
+			for j := range cur {
+				cur[j] = 1000
+			}
+			cur[0] += mid
+			r = stat.ChiSquare(ref, cur)
+			if r.Statistic < c.x2 {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		if r.DoF != c.df || math.Abs(r.PValue-c.p) > 1e-3*c.p+2e-5 {
+			t.Errorf("df %d, X² %g: p %g, published %g", c.df, c.x2, r.PValue, c.p)
+		}
+	}
+}
+
+// oodCalls returns n calls of caller whose feature f0 is value(i).
+func oodCalls(caller string, from, n int, value func(i int) float64) []*telemetry.Event {
+	evs := make([]*telemetry.Event, n)
+	for i := range evs {
+		evs[i] = &telemetry.Event{PredictionID: fmt.Sprintf("p-%d", from+i), Principal: telemetry.Principal{EndUserID: caller},
+			Features: telemetry.Features{Numeric: []telemetry.Number{{Name: "f0", Value: value(i)}}}}
+	}
+	return evs
+}
+
+// TestOODByHand: a reference of f0 = 1, ..., 1000 has a central range from
+// about 3 to about 990 (the 0.5 % and 99.5 % quantiles of its distinct
+// quantized inputs); ten callers send the same 150 inputs inside it, a
+// fuzzer 120 of those and 30 of its own far outside (2000·1.02^j), the
+// first of them 500 times more (an input counts once). The population has
+// 180 distinct inputs, all in its sample, 30 outside ("*"); the fuzzer is
+// compared with the other callers' 320 sampled inputs (32 each), none
+// outside: p₀ = ½/321. Its sample is the 32 of its 150 distinct inputs with
+// the smallest hashes, and its p-value the exact binomial tail.
+func TestOODByHand(t *testing.T) {
+	s := OOD{Config: DefaultConfig()}
+	ref, cur := s.NewPartial(), s.NewPartial()
+	ref.Observe(oodCalls("r", 0, 1000, func(i int) float64 { return float64(i + 1) }))
+	for c := range 10 {
+		cur.Observe(oodCalls(fmt.Sprint("user-", c), 10000+1000*c, 150, func(i int) float64 { return float64(100 + 5*i) }))
+	}
+	fuzz := oodCalls("fuzzer", 50000, 150, func(i int) float64 {
+		if i >= 120 {
+			return 2000 * math.Pow(1.02, float64(i-120))
+		}
+		return float64(100 + 5*i)
+	})
+	cur.Observe(fuzz)
+	cur.Observe(oodCalls("fuzzer", 60000, 500, func(int) float64 { return 2000 })) // repeats count once
+	vs := s.Score(cur, ref)
+	if len(vs) != 2 || vs[0].Statistic != 30.0/180 {
+		t.Fatalf("verdicts %+v", vs)
+	}
+	slices.SortFunc(fuzz, func(a, b *telemetry.Event) int {
+		ha, _ := inputHash(a)
+		hb, _ := inputHash(b)
+		return cmpUint(ha, hb)
+	})
+	x := 0
+	for _, e := range fuzz[:32] {
+		if e.Features.Numeric[0].Value >= 2000 {
+			x++
+		}
+	}
+	p0 := 0.5 / 321
+	v := vs[1]
+	if v.Subject != "fuzzer" || v.N != 32 || v.Statistic != float64(x)/32 || math.Abs(v.Effect-(float64(x)/32-p0)) > 1e-12 {
+		t.Errorf("fuzzer %+v, want %d of 32 outside", v, x)
+	}
+	if want := binomialTail(int64(x), 32, p0); math.Abs(v.PValue-want) > 1e-9*want {
+		t.Errorf("p %g, want %g", v.PValue, want)
+	}
+	// Without a reference the range is the window's own.
+	if vs := s.Score(cur, nil); !strings.Contains(vs[0].Evidence, "this window's calls") {
+		t.Errorf("without a reference: %+v", vs[0])
+	}
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// TestCallerPartialsMergeAndDecode: below their bounds the partials of any
+// split of a window, encoded, decoded and merged in any order, are the
+// partial of every event, byte for byte, whatever the order of each
+// event's features.
+func TestCallerPartialsMergeAndDecode(t *testing.T) {
+	w := newWorld(21)
+	evs := shuffled(w, w.ordinaryCallers(100, 15), w.actor("extractor-1", 300, w.spray))
+	for _, s := range newSignals()[1:] {
+		all := observe([]signal.Signal{s}, evs)[0]
+		want := all.AppendBinary(nil)
+		parts := make([]signal.Partial, 3)
+		for i := range parts {
+			parts[i] = s.NewPartial()
+		}
+		for i, e := range evs {
+			if i%2 == 1 { // the producer's feature order does not matter
+				r := *e
+				r.Features.Numeric = slices.Clone(e.Features.Numeric)
+				slices.Reverse(r.Features.Numeric)
+				e = &r
+			}
+			parts[(i*7)%3].Observe([]*telemetry.Event{e})
+		}
+		for _, order := range [][]int{{0, 1, 2}, {2, 0, 1}, {1, 2, 0}} {
+			merged := s.NewPartial()
+			for _, i := range order {
+				q := s.NewPartial()
+				d := sketch.NewDecoder(parts[i].AppendBinary(nil))
+				q.Decode(d)
+				if d.Err() != nil || d.Remaining() != 0 {
+					t.Fatalf("%s: decoding part %d: %v", s.Name(), i, d.Err())
+				}
+				merged.Merge(q)
+			}
+			if got := merged.AppendBinary(nil); !bytes.Equal(got, want) {
+				t.Errorf("%s: merged in order %v differs from the partial of every event", s.Name(), order)
+			}
+			if fmt.Sprint(s.Score(merged, nil)) != fmt.Sprint(s.Score(all, nil)) {
+				t.Errorf("%s: merged in order %v scores differently", s.Name(), order)
+			}
+		}
+	}
+}
+
+// TestCallerPartialsRefuseHostileInput: encodings that break a bound or
+// an invariant fail to decode, without allocating beyond the bounds.
+func TestCallerPartialsRefuseHostileInput(t *testing.T) {
+	c := DefaultConfig()
+	hh := func(n uint64, keys ...string) []byte { // N, then each key with count 1
+		h := sketch.NewHeavyHitters(1000)
+		for _, k := range keys {
+			h.Add(k, 1)
+		}
+		h.N = n
+		return h.AppendBinary(nil)
+	}
+	emptyHLL := []byte{0}
+	for _, tc := range []struct {
+		name string
+		s    signal.Signal
+		b    []byte
+		err  string
+	}{
+		{"diversity: callers beyond calls", Diversity{c}, slices.Concat([]byte{0}, emptyHLL, hh(1, "a")), "callers with 1 of 0 calls"},
+		{"diversity: register", Diversity{c}, slices.Concat([]byte{1}, []byte{1, 1, 0, 99}), "value 99"},
+		{"diversity: too many callers", Diversity{c}, slices.Concat([]byte{0xff, 0x0f}, emptyHLL, []byte{0xff, 0x0f, 0xff, 0x0f}, bytes.Repeat([]byte{1, 'a', 1, 0, 0}, 300)), "at most 256"},
+		{"harvest: classes beyond the bound", Harvest{c}, []byte{5, 33}, "at most 32"},
+		{"harvest: class twice", Harvest{c}, []byte{2, 2, 1, 'a', 1, 'a'}, "twice"},
+		{"harvest: classes beyond calls", Harvest{c}, []byte{2, 1, 1, 'a', 2, 1}, "more than the 2 calls"},
+		{"harvest: caller's classes beyond its calls", Harvest{c}, slices.Concat([]byte{2, 1, 1, 'a', 1, 1}, hh(2, "x"), []byte{2, 0}), "more calls of a class"},
+		{"harvest: caller's classes short of its calls", Harvest{c}, slices.Concat([]byte{2, 1, 1, 'a', 2, 0}, hh(2, "x"), []byte{0, 0}), "0 of its 1 calls"},
+		{"ood: features beyond the bound", OOD{c}, []byte{5, 17}, "at most 16"},
+		{"ood: sample beyond calls", OOD{c}, []byte{1, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0}, "2 inputs sampled of 1 calls"},
+		{"ood: sample out of order", OOD{c}, slices.Concat([]byte{5, 0, 2}, []byte{2, 0, 0, 0, 0, 0, 0, 0}, []byte{1, 0, 0, 0, 0, 0, 0, 0}), "out of order"},
+		{"ood: caller sample beyond its calls", OOD{c}, slices.Concat([]byte{5, 0, 0}, hh(5, "x"), []byte{2}, make([]byte, 16)), "at most 1"},
+	} {
+		d := sketch.NewDecoder(tc.b)
+		tc.s.NewPartial().Decode(d)
+		if d.Err() == nil || !strings.Contains(d.Err().Error(), tc.err) {
+			t.Errorf("%s: %v, want an error about %q", tc.name, d.Err(), tc.err)
+		}
+	}
+}
+
+// FuzzCallerPartialsDecode feeds hostile bytes to the three partials'
+// decoders (the first byte picks one): they never panic, and what they
+// accept encodes back to bytes that decode to the same partial.
+func FuzzCallerPartialsDecode(f *testing.F) {
+	w := newWorld(31)
+	evs := shuffled(w, w.ordinaryCallers(5, 10), w.actor("x", 20, w.spray))
+	sigs := newSignals()[1:]
+	for i, s := range sigs {
+		f.Add(append([]byte{byte(i)}, observe([]signal.Signal{s}, evs)[0].AppendBinary(nil)...))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		s := sigs[int(b[0])%len(sigs)]
+		p := s.NewPartial()
+		d := sketch.NewDecoder(b[1:])
+		p.Decode(d)
+		if d.Err() != nil {
+			return
+		}
+		again := p.AppendBinary(nil)
+		q := s.NewPartial()
+		d2 := sketch.NewDecoder(again)
+		q.Decode(d2)
+		if d2.Err() != nil || !bytes.Equal(q.AppendBinary(nil), again) {
+			t.Fatalf("%s: re-encoding does not decode to the same partial: %v", s.Name(), d2.Err())
+		}
+		s.Score(p, q)
+	})
+}
+
+// boundEvents returns batches of calls of distinct callers (far more than
+// any bound) with ordinary inputs and classes, and a few heavy callers.
+func boundEvents(w *world, distinct, n int) [][]*telemetry.Event {
+	keys := make([]string, distinct)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("user-%07d", i)
+	}
+	pool := make([]*telemetry.Event, 4096)
+	for i := range pool {
+		pool[i] = w.event("", w.ordinary())
+	}
+	var batches [][]*telemetry.Event
+	for b := 0; b < n; b += 64 {
+		batch := make([]*telemetry.Event, 64)
+		for i := range batch {
+			e := *pool[w.rng.IntN(len(pool))]
+			e.PredictionID = fmt.Sprintf("pred-%09d", b+i)
+			e.Principal.EndUserID = keys[w.rng.IntN(distinct)]
+			if w.rng.IntN(4) == 0 {
+				e.Principal.EndUserID = keys[w.rng.IntN(10)]
+			}
+			batch[i] = &e
+		}
+		batches = append(batches, batch)
+	}
+	return batches
+}
+
+// TestCallerPartialsDoNotAllocateAtTheBound: once their callers, samples
+// and classes have reached their bounds, observing allocates nothing per
+// event.
+func TestCallerPartialsDoNotAllocateAtTheBound(t *testing.T) {
+	w := newWorld(41)
+	batches := boundEvents(w, 50000, 200000)
+	for _, s := range newSignals() {
+		p := s.NewPartial()
+		for _, b := range batches[:len(batches)/2] {
+			p.Observe(b)
+		}
+		i := len(batches) / 2
+		if a := testing.AllocsPerRun(200, func() { p.Observe(batches[i]); i++ }); a != 0 {
+			t.Errorf("%s: %v allocations per batch of 64 calls", s.Name(), a)
+		}
+	}
+}
+
+// BenchmarkCallerSignals observes calls of 10,000 to 1,000,000 distinct
+// callers (a quarter from ten heavy ones) into each new signal's partial at
+// the default bounds: the bytes the partial holds (retained_bytes) stay
+// flat, and nothing is allocated per call.
+func BenchmarkCallerSignals(b *testing.B) {
+	for _, s := range newSignals()[1:] {
+		for _, distinct := range []int{10_000, 100_000, 1_000_000} {
+			b.Run(fmt.Sprintf("%s/%d", s.Name(), distinct), func(b *testing.B) {
+				w := &world{rng: rand.New(rand.NewPCG(51, 52))}
+				batches := boundEvents(w, distinct, 1<<18)
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				p := s.NewPartial()
+				for _, batch := range batches { // to the bound
+					p.Observe(batch)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				i := 0
+				for n := 0; n < b.N; n += 64 {
+					p.Observe(batches[i%len(batches)])
+					i++
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/call")
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)), "retained_bytes")
+				runtime.KeepAlive(p)
+				runtime.KeepAlive(batches)
+			})
+		}
+	}
+}
+
+// TestInputHasher: the hash does not depend on the order of the features,
+// the cache of names changes nothing (also when the order changes from one
+// call to the next), and values in one cell of the grid are one input.
+func TestInputHasher(t *testing.T) {
+	w := newWorld(61)
+	var x inputHasher
+	for i := range 200 {
+		e := w.event("c", w.ordinary())
+		e.Features.Categorical = []telemetry.Category{{Name: "country", Value: fmt.Sprint("c", i%7)}, {Name: "device", Value: "ios"}}
+		if i%3 == 0 {
+			slices.Reverse(e.Features.Numeric)
+			slices.Reverse(e.Features.Categorical)
+		}
+		h1, ok1 := x.hash(e)
+		h2, ok2 := inputHash(e)
+		if h1 != h2 || !ok1 || !ok2 {
+			t.Fatalf("call %d: cached %x, uncached %x", i, h1, h2)
+		}
+	}
+	a := &telemetry.Event{Features: telemetry.Features{Numeric: []telemetry.Number{{Name: "f", Value: 1000}}}}
+	b := &telemetry.Event{Features: telemetry.Features{Numeric: []telemetry.Number{{Name: "f", Value: 1001}}}}
+	c := &telemetry.Event{Features: telemetry.Features{Numeric: []telemetry.Number{{Name: "f", Value: 1010}}}}
+	ha, _ := x.hash(a)
+	hb, _ := x.hash(b)
+	hc, _ := x.hash(c)
+	if ha != hb || ha == hc {
+		t.Errorf("1000 and 1001 (one cell of 4) hash %x, %x; 1010 %x", ha, hb, hc)
+	}
+	if _, ok := x.hash(&telemetry.Event{}); ok {
+		t.Error("a call without inputs has an input")
+	}
+}

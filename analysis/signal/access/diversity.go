@@ -1,0 +1,187 @@
+package access
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// hllError is the relative standard error of a caller's distinct count
+// (1.04/√m).
+var hllError = 1.04 / math.Sqrt(sketch.HLLRegisters)
+
+// Diversity is caller_diversity: how much of the input space a caller
+// covers for its volume, the pattern of scrapers and of extraction attacks
+// that spray the input space, against the other callers of the window.
+// Each call's input vector is quantized on a fixed grid (gridCell: sign and
+// octave of each numeric feature, each categorical value as it is) and
+// hashed; per window, the calls of each caller are counted in a
+// Space-Saving summary of InputCallers counters, and each counted
+// caller's quantized inputs in a HyperLogLog sketch of 1 KiB
+// (sketch.HLL, relative standard error 3.25 %), with one more sketch for
+// every call's, callers or not.
+//
+// Statistic, per caller with at least MinCount calls counted under its own
+// counter (n = Count − Err, the calls its sketch has seen): its distinct
+// share ρ = min(D̂/n, 1), D̂ the sketch's estimate of its distinct inputs.
+// With at least three such callers, the population's share ρ₀ is their
+// median ρ (a caller's inputs repeat more the more it calls, so the median
+// of callers is what an ordinary caller does; a few attackers do not move
+// it). Decision, per caller above ρ₀: the one-sided exact binomial test of
+// k = ⌊D̂·(1 − 2·1.04/√m)⌋ new inputs (the estimate less two standard
+// errors) in n calls against ρ₀, Benjamini–Hochberg across the callers
+// tested, the MaxSubjects smallest adjusted p-values reported; effect:
+// ρ − ρ₀. The test treats each call as new with probability ρ₀, an
+// approximation that the sketch's error and the median's noise make
+// conservative only in part: the effect levels, not the p-value, grade.
+//
+// Severity: diversity alone is at most a warning by default (Diversity's
+// critical level 1 is above any effect): within a window, a scraper and a
+// batch service re-scoring a portfolio larger than its window's calls both
+// send every input once. A diverse caller is critical only through an
+// abnormal input (caller_ood) or output (caller_harvest) pattern, which
+// have their own verdicts. "*" informs with the distinct share of every
+// call.
+type Diversity struct{ Config Config }
+
+// Name returns "caller_diversity".
+func (Diversity) Name() string { return "caller_diversity" }
+
+// NewPartial returns an empty partial.
+func (s Diversity) NewPartial() signal.Partial {
+	return &diversity{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: s.Config.CallerFields}
+}
+
+var (
+	_ signal.Signal  = Diversity{}
+	_ signal.Partial = (*diversity)(nil)
+)
+
+type diversity struct {
+	h      *sketch.HeavyHitters // calls with inputs per caller
+	sk     []sketch.HLL         // per slot of h: the caller's inputs since it has its counter
+	pop    sketch.HLL           // every call's inputs
+	calls  uint64               // every call with inputs, callers or not
+	fields []string
+	hasher inputHasher
+}
+
+func (p *diversity) Observe(events []*telemetry.Event) {
+	for _, e := range events {
+		hash, ok := p.hasher.hash(e)
+		if !ok {
+			continue
+		}
+		p.calls++
+		p.pop.Add(hash)
+		c := Caller(e, p.fields)
+		if c == "" {
+			continue
+		}
+		slot, taken := p.h.AddSlot(c, 1, 0)
+		switch {
+		case slot == len(p.sk):
+			p.sk = append(p.sk, sketch.HLL{})
+		case taken:
+			p.sk[slot].Reset()
+		}
+		p.sk[slot].Add(hash)
+	}
+}
+
+func (p *diversity) Merge(o signal.Partial) {
+	q := o.(*diversity)
+	fromP, fromQ := mergeSlots(p.h, q.h)
+	sk := make([]sketch.HLL, len(fromP))
+	for i := range sk {
+		if j := fromP[i]; j >= 0 {
+			sk[i].Merge(&p.sk[j])
+		}
+		if j := fromQ[i]; j >= 0 {
+			sk[i].Merge(&q.sk[j])
+		}
+	}
+	p.sk = sk
+	p.pop.Merge(&q.pop)
+	p.calls += q.calls
+}
+
+func (p *diversity) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, p.calls)
+	b = p.pop.AppendBinary(b)
+	b = p.h.AppendBinary(b)
+	for _, h := range p.h.Top() {
+		slot, _ := p.h.Slot(h.Key)
+		b = p.sk[slot].AppendBinary(b)
+	}
+	return b
+}
+
+func (p *diversity) Decode(d *sketch.Decoder) {
+	p.calls = d.Uvarint()
+	p.pop.Decode(d)
+	p.h.Decode(d)
+	if d.Err() != nil {
+		return
+	}
+	if p.h.N > p.calls {
+		d.Fail(fmt.Sprintf("callers with %d of %d calls with inputs", p.h.N, p.calls))
+		return
+	}
+	p.sk = make([]sketch.HLL, p.h.Len())
+	for _, h := range p.h.Top() {
+		slot, _ := p.h.Slot(h.Key)
+		p.sk[slot].Decode(d)
+	}
+}
+
+// Score returns the window's diversity verdicts.
+func (s Diversity) Score(cur, _ signal.Partial) []signal.Verdict {
+	c := cur.(*diversity)
+	if c.calls == 0 {
+		return nil
+	}
+	nan := math.NaN()
+	pop := c.pop.Estimate()
+	out := []signal.Verdict{signal.Info("*", math.Min(pop/float64(c.calls), 1), nan, c.calls,
+		fmt.Sprintf("about %.0f distinct quantized inputs in %d calls", pop, c.calls))}
+	type tested struct {
+		h      sketch.Hitter
+		n      uint64
+		d, rho float64
+	}
+	var ts []tested
+	var rhos []float64
+	for _, h := range c.h.Top() {
+		n := exactCalls(h)
+		if n < uint64(s.Config.MinCount) {
+			continue
+		}
+		slot, _ := c.h.Slot(h.Key)
+		d := c.sk[slot].Estimate()
+		rho := math.Min(d/float64(n), 1)
+		ts = append(ts, tested{h: h, n: n, d: d, rho: rho})
+		rhos = append(rhos, rho)
+	}
+	if len(ts) < 3 {
+		return out
+	}
+	rho0, _ := stat.MedianMAD(rhos)
+	var vs []signal.Verdict
+	for _, t := range ts {
+		if t.rho <= rho0 {
+			continue
+		}
+		k := uint64(math.Min(math.Floor(t.d*(1-2*hllError)), float64(t.n)))
+		vs = append(vs, signal.Decision(t.h.Key, t.rho, binomialP(k, t.n, rho0), t.rho-rho0,
+			s.Config.Diversity.Warning, s.Config.Diversity.Critical, t.n,
+			fmt.Sprintf("about %.0f distinct quantized inputs in %d calls (%.2f), against %.2f for the median of %d callers",
+				t.d, t.n, t.rho, rho0, len(ts))))
+	}
+	return append(out, adjustTop(vs, s.Config.MaxSubjects)...)
+}

@@ -1,0 +1,393 @@
+package access
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"strings"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// Harvest is caller_harvest: output harvesting, the pattern of model
+// extraction, whose queries are chosen to cover the class space (an
+// adaptive attacker asks for the classes it has seen less of), so that
+// its predicted classes are spread far more evenly than the population's.
+// Per window, the calls with a predicted class (prediction.class) of each
+// caller are counted in a Space-Saving summary of InputCallers counters, and
+// each counted caller's calls per class, the first MaxClasses classes seen
+// by name and the rest as one more (a caller's counts are exact for the
+// Count − Err calls since it has its counter).
+//
+// Statistic, per caller with at least MinCount such calls, the other
+// callers (every call with a class, less the caller's) having as many:
+// the normalised entropy of its predicted classes, H = −Σ pₖ ln pₖ / ln K,
+// K the classes the window predicted (0: one class; 1: uniform). A call
+// that repeats an input repeats its class, so the evidence is the caller's
+// distinct inputs, n_eff (a 1,024-bit linear-counting bitmap of its
+// inputs' hashes per caller, calls without inputs each counted as
+// distinct): a caller with fewer than MinCount is not tested (an ordinary
+// caller re-scoring its 16 accounts has 16, whatever its calls). Decision,
+// per caller whose H exceeds the other calls' H₀: the chi-square test of
+// homogeneity of its class counts, scaled by n_eff/n (the design effect of
+// repeated inputs), against the other calls' (stat.ChiSquare, scipy's
+// chi2_contingency), Benjamini–Hochberg across the callers tested, the
+// MaxSubjects smallest adjusted p-values reported; effect: H − H₀.
+// Harvesting is an output pattern, so it may be critical; a benign heavy
+// caller whose outputs are the population's has an effect near 0 however
+// significant its chi-square. "*" informs with the normalised entropy of
+// every call's classes.
+type Harvest struct{ Config Config }
+
+// Name returns "caller_harvest".
+func (Harvest) Name() string { return "caller_harvest" }
+
+// NewPartial returns an empty partial.
+func (s Harvest) NewPartial() signal.Partial {
+	return &harvest{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: s.Config.CallerFields,
+		max: s.Config.MaxClasses, pop: make([]uint64, s.Config.MaxClasses+1)}
+}
+
+var (
+	_ signal.Signal  = Harvest{}
+	_ signal.Partial = (*harvest)(nil)
+)
+
+type harvest struct {
+	h       *sketch.HeavyHitters // calls with a class per caller
+	classes []string             // at most max; column max counts the others
+	counts  []uint64             // per slot of h: max+1 columns
+	inputs  []inputSet           // per slot of h: the inputs of its calls
+	pop     []uint64             // every call with a class, max+1 columns
+	calls   uint64
+	fields  []string
+	max     int
+	hasher  inputHasher
+}
+
+// column returns class's column, adding it while there is room.
+func (p *harvest) column(class string) int {
+	for i, c := range p.classes {
+		if c == class {
+			return i
+		}
+	}
+	if len(p.classes) < p.max {
+		p.classes = append(p.classes, strings.Clone(class))
+		return len(p.classes) - 1
+	}
+	return p.max
+}
+
+// inputSet estimates the distinct inputs of a caller's calls: a bitmap of
+// their hashes (linear counting, Whang et al. 1990) and the calls without
+// inputs, each counted as distinct.
+type inputSet struct {
+	bits [inputBits / 64]uint64
+	bare uint64
+}
+
+// inputBits sizes an inputSet: linear counting is within a few per cent up
+// to a few thousand distinct inputs, beyond any min_count.
+const inputBits = 1024
+
+func (s *inputSet) add(hash uint64, ok bool) {
+	if !ok {
+		s.bare++
+		return
+	}
+	i := hash >> (64 - 10)
+	s.bits[i/64] |= 1 << (i % 64)
+}
+
+func (s *inputSet) merge(o *inputSet) {
+	for i := range s.bits {
+		s.bits[i] |= o.bits[i]
+	}
+	s.bare += o.bare
+}
+
+// distinct estimates the distinct inputs, −m·ln(V/m) for V empty bits of
+// m; a full bitmap says only "more than a few thousand" (+Inf).
+func (s *inputSet) distinct() float64 {
+	empty := 0
+	for _, w := range s.bits {
+		empty += 64 - bits.OnesCount64(w)
+	}
+	if empty == 0 {
+		return math.Inf(1)
+	}
+	return -inputBits*math.Log(float64(empty)/inputBits) + float64(s.bare)
+}
+
+// row returns the counts and inputs of slot, a new or newly taken slot's
+// empty.
+func (p *harvest) row(slot int, taken bool) ([]uint64, *inputSet) {
+	w := p.max + 1
+	if slot*w == len(p.counts) {
+		p.counts = append(p.counts, make([]uint64, w)...)
+		p.inputs = append(p.inputs, inputSet{})
+	}
+	r, in := p.counts[slot*w:(slot+1)*w], &p.inputs[slot]
+	if taken {
+		clear(r)
+		*in = inputSet{}
+	}
+	return r, in
+}
+
+func (p *harvest) Observe(events []*telemetry.Event) {
+	for _, e := range events {
+		if e.Prediction.Class == "" {
+			continue
+		}
+		col := p.column(e.Prediction.Class)
+		p.calls++
+		p.pop[col]++
+		if c := Caller(e, p.fields); c != "" {
+			slot, taken := p.h.AddSlot(c, 1, 0)
+			r, in := p.row(slot, taken)
+			r[col]++
+			in.add(p.hasher.hash(e))
+		}
+	}
+}
+
+func (p *harvest) Merge(o signal.Partial) {
+	q := o.(*harvest)
+	w := p.max + 1
+	cols := make([]int, w) // q's column → p's
+	for j, c := range q.classes {
+		cols[j] = p.column(c)
+	}
+	for j := len(q.classes); j < w; j++ {
+		cols[j] = p.max
+	}
+	for j, n := range q.pop {
+		p.pop[cols[j]] += n
+	}
+	p.calls += q.calls
+	fromP, fromQ := mergeSlots(p.h, q.h)
+	counts, inputs := make([]uint64, len(fromP)*w), make([]inputSet, len(fromP))
+	for i := range fromP {
+		r := counts[i*w : (i+1)*w]
+		if j := fromP[i]; j >= 0 {
+			copy(r, p.counts[j*w:(j+1)*w])
+			inputs[i].merge(&p.inputs[j])
+		}
+		if j := fromQ[i]; j >= 0 {
+			for k, n := range q.counts[j*w : (j+1)*w] {
+				r[cols[k]] += n
+			}
+			inputs[i].merge(&q.inputs[j])
+		}
+	}
+	p.counts, p.inputs = counts, inputs
+}
+
+// order is the columns in the order they are encoded: the classes by
+// name, then the others' column, so that the bytes do not depend on the
+// order the classes came in.
+func (p *harvest) order() []int {
+	o := make([]int, len(p.classes))
+	for i := range o {
+		o[i] = i
+	}
+	slices.SortFunc(o, func(a, b int) int { return strings.Compare(p.classes[a], p.classes[b]) })
+	return append(o, p.max)
+}
+
+func (p *harvest) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, p.calls)
+	b = binary.AppendUvarint(b, uint64(len(p.classes)))
+	cols := p.order()
+	for _, j := range cols[:len(p.classes)] {
+		b = sketch.AppendString(b, p.classes[j])
+	}
+	for _, j := range cols {
+		b = binary.AppendUvarint(b, p.pop[j])
+	}
+	b = p.h.AppendBinary(b)
+	w := p.max + 1
+	for _, h := range p.h.Top() {
+		slot, _ := p.h.Slot(h.Key)
+		for _, j := range cols {
+			b = binary.AppendUvarint(b, p.counts[slot*w+j])
+		}
+		in := &p.inputs[slot]
+		b = binary.AppendUvarint(b, in.bare)
+		for _, x := range in.bits {
+			b = binary.LittleEndian.AppendUint64(b, x)
+		}
+	}
+	return b
+}
+
+// Decode reads a partial, checking that the classes are distinct and within
+// the bound, that every count adds up to the calls (a caller's classes to
+// its exact calls) and that the callers' counts of a class stay within the
+// window's.
+func (p *harvest) Decode(d *sketch.Decoder) {
+	p.calls = d.Uvarint()
+	k := d.Count(p.max, "classes")
+	for range k {
+		c := d.String()
+		if d.Err() != nil {
+			return
+		}
+		if c == "" || slices.Contains(p.classes, c) {
+			d.Fail(fmt.Sprintf("class %q empty or twice", c))
+			return
+		}
+		p.classes = append(p.classes, c)
+	}
+	cols := make([]int, k+1) // the classes as read, then the others'
+	for i := range k {
+		cols[i] = i
+	}
+	cols[k] = p.max
+	var sum uint64
+	for _, j := range cols {
+		n := d.Uvarint()
+		if d.Err() == nil && n > p.calls-sum {
+			d.Fail(fmt.Sprintf("classes count more than the %d calls", p.calls))
+		}
+		if d.Err() != nil {
+			return
+		}
+		p.pop[j] = n
+		sum += n
+	}
+	if sum != p.calls {
+		d.Fail(fmt.Sprintf("classes count %d of %d calls", sum, p.calls))
+		return
+	}
+	p.h.Decode(d)
+	if d.Err() != nil {
+		return
+	}
+	if p.h.N > p.calls {
+		d.Fail(fmt.Sprintf("callers with %d of %d calls", p.h.N, p.calls))
+		return
+	}
+	w := p.max + 1
+	p.counts, p.inputs = make([]uint64, p.h.Len()*w), make([]inputSet, p.h.Len())
+	left := slices.Clone(p.pop) // what the callers not yet read may count per class
+	for _, h := range p.h.Top() {
+		slot, _ := p.h.Slot(h.Key)
+		var sum uint64
+		for _, j := range cols {
+			n := d.Uvarint()
+			if d.Err() == nil && n > left[j] {
+				d.Fail(fmt.Sprintf("callers count more calls of a class than the window's %d", p.pop[j]))
+			}
+			if d.Err() != nil {
+				return
+			}
+			left[j] -= n
+			p.counts[slot*w+j] = n
+			sum += n
+		}
+		if sum != exactCalls(h) {
+			d.Fail(fmt.Sprintf("caller %q: classes count %d of its %d calls", h.Key, sum, exactCalls(h)))
+			return
+		}
+		in := &p.inputs[slot]
+		in.bare = d.Uvarint()
+		raw := d.Bytes(inputBits/8, "input bitmap")
+		if d.Err() == nil && in.bare > sum {
+			d.Fail(fmt.Sprintf("caller %q: %d calls without inputs of its %d", h.Key, in.bare, sum))
+		}
+		if d.Err() != nil {
+			return
+		}
+		for i := range in.bits {
+			in.bits[i] = binary.LittleEndian.Uint64(raw[8*i:])
+		}
+	}
+}
+
+// normEntropy is −Σ pₖ ln pₖ / ln k of counts.
+func normEntropy(counts []float64, k int) float64 {
+	var n float64
+	for _, c := range counts {
+		n += c
+	}
+	if n == 0 || k < 2 {
+		return 0
+	}
+	var h float64
+	for _, c := range counts {
+		if c > 0 {
+			p := c / n
+			h -= p * math.Log(p)
+		}
+	}
+	return h / math.Log(float64(k))
+}
+
+// Score returns the window's harvesting verdicts.
+func (s Harvest) Score(cur, _ signal.Partial) []signal.Verdict {
+	c := cur.(*harvest)
+	if c.calls == 0 {
+		return nil
+	}
+	// The columns in name order, so that sums do not depend on the order
+	// the classes came in.
+	cols := c.order()
+	w := c.max + 1
+	pop := make([]float64, len(cols))
+	k := 0
+	for i, j := range cols {
+		pop[i] = float64(c.pop[j])
+		if c.pop[j] > 0 {
+			k++
+		}
+	}
+	h0 := normEntropy(pop, k)
+	out := []signal.Verdict{signal.Info("*", h0, math.NaN(), c.calls,
+		fmt.Sprintf("%d classes predicted in %d calls, normalised entropy %.3f", k, c.calls, h0))}
+	if k < 2 {
+		return out
+	}
+	row, rest := make([]float64, len(cols)), make([]float64, len(cols))
+	var vs []signal.Verdict
+	for _, h := range c.h.Top() {
+		n := exactCalls(h)
+		if n < uint64(s.Config.MinCount) || c.calls-n < uint64(s.Config.MinCount) {
+			continue
+		}
+		slot, _ := c.h.Slot(h.Key)
+		// The caller's distinct inputs are its evidence: calls that repeat
+		// an input repeat its class.
+		eff := math.Min(c.inputs[slot].distinct(), float64(n))
+		if eff < float64(s.Config.MinCount) {
+			continue
+		}
+		for i, j := range cols {
+			row[i] = float64(c.counts[slot*w+j])
+			rest[i] = pop[i] - row[i]
+		}
+		hc, ho := normEntropy(row, k), normEntropy(rest, k)
+		if hc <= ho {
+			continue
+		}
+		scaled := make([]float64, len(row))
+		for i := range row {
+			scaled[i] = row[i] * eff / float64(n)
+		}
+		r := stat.ChiSquare(rest, scaled)
+		if math.IsNaN(r.PValue) {
+			continue
+		}
+		vs = append(vs, signal.Decision(h.Key, hc, r.PValue, hc-ho, s.Config.Harvest.Warning, s.Config.Harvest.Critical, n,
+			fmt.Sprintf("predicted classes' normalised entropy %.3f in %d calls (about %.0f distinct inputs) against the other calls' %.3f over %d classes (chi-square %.1f, %d df)",
+				hc, n, eff, ho, k, r.Statistic, r.DoF)))
+	}
+	return append(out, adjustTop(vs, s.Config.MaxSubjects)...)
+}

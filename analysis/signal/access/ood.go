@@ -1,0 +1,549 @@
+package access
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// oodPopulation is the distinct inputs of every caller sampled per window
+// by caller_ood: enough for the 0.5 % and 99.5 % quantiles of a reference
+// (about the 10th value from each end).
+const oodPopulation = 2048
+
+// oodMinRange is the fewest values of a feature in a sample for its central
+// range to be estimated; a feature with fewer is not judged.
+const oodMinRange = 200
+
+// OOD is caller_ood: a caller whose inputs leave the reference's central
+// range far more often than the population's, the pattern of extraction
+// attacks that spray the input space and of fuzzing. The unit is a
+// distinct input, not a call: an ordinary caller sends the same few inputs
+// again and again (the accounts it scores), and counting its calls would
+// make one unusual account look like a pattern. Per window, the distinct
+// quantized inputs of calls with numeric features are sampled bottom-k by
+// their hash (inputHash: every partition samples the same inputs, so
+// samples merge exactly, and an input sent again is sampled once): 2,048
+// of the population's and, for each of the InputCallers heaviest callers
+// (Space-Saving), OODSample of its inputs since it has its counter. A
+// sampled input keeps its first OODFeatures numeric features as 16-bit
+// codes that preserve order (the upper half of a float32's bits: a
+// relative precision of 2⁻⁷), so a range can be applied after the fact:
+// the partial does not depend on the reference.
+//
+// An input is out of distribution when any of its features lies outside
+// the feature's central range [q, 1 − q] (q = OODQuantile) of the
+// reference's population sample (without a reference, of the window's
+// own: then the signal compares callers with each other only). Statistic,
+// per caller with at least MinCount calls: the share of its m sampled
+// inputs out of distribution, x/m. Decision, per caller above the share p₀
+// of the other tracked callers' sampled inputs, pooled (X − x out of M − m,
+// smoothed to (X − x + ½)/(M − m + 1), at least OODSample of them): the
+// one-sided exact binomial test P(X ≥ x), X ~ Binomial(m, p₀), across the
+// callers by Benjamini–Hochberg, the MaxSubjects smallest adjusted
+// p-values reported; effect: x/m − p₀. The caller's own inputs are left out
+// of p₀: a sprayer's distinct inputs can be half of a window's. Inputs out
+// of distribution are an abnormal input pattern, so a caller may be
+// critical; a benign heavy caller with ordinary inputs is as often out as
+// the others. "*" informs with the share of the window's population sample
+// (every call, anonymous ones too).
+type OOD struct{ Config Config }
+
+// Name returns "caller_ood".
+func (OOD) Name() string { return "caller_ood" }
+
+// NewPartial returns an empty partial.
+func (s OOD) NewPartial() signal.Partial {
+	return &ood{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: s.Config.CallerFields, pop: indexed(vecSample{}),
+		k: s.Config.OODSample, d: s.Config.OODFeatures, scratch: make([]uint16, s.Config.OODFeatures)}
+}
+
+// indexed returns s, a population sample, with its key set.
+func indexed(s vecSample) vecSample {
+	s.set = make([]uint64, 2*oodPopulation)
+	for _, k := range s.keys {
+		s.setAdd(k)
+	}
+	return s
+}
+
+var (
+	_ signal.Signal  = OOD{}
+	_ signal.Partial = (*ood)(nil)
+)
+
+type ood struct {
+	h       *sketch.HeavyHitters // calls with numeric inputs per caller
+	names   []string             // the numeric features read, at most d
+	callers []vecSample          // per slot of h
+	pop     vecSample            // every caller's inputs, anonymous ones too
+	calls   uint64               // every call with numeric inputs
+	fields  []string
+	k, d    int
+	scratch []uint16
+	hasher  inputHasher
+}
+
+// vecSample is a bottom-k sample of distinct inputs by key (their hash),
+// each with d codes.
+type vecSample struct {
+	keys  []uint64
+	codes []uint16 // d per key
+	top   int      // index of the largest key once full
+	// set holds keys+1 (0: empty), open addressing with linear probing,
+	// for a large sample: a repeated input is found without scanning.
+	set []uint64
+}
+
+// has reports whether s holds key.
+func (s *vecSample) has(key uint64) bool {
+	if s.set == nil {
+		return slices.Contains(s.keys, key)
+	}
+	mask := uint64(len(s.set) - 1)
+	for i := mix64(key) & mask; s.set[i] != 0; i = (i + 1) & mask {
+		if s.set[i] == key+1 {
+			return true
+		}
+	}
+	return false
+}
+
+// setAdd and setDel keep set in step with keys (deletion shifts back the
+// entries after it, so that probing needs no tombstones).
+func (s *vecSample) setAdd(key uint64) {
+	if s.set == nil {
+		return
+	}
+	mask := uint64(len(s.set) - 1)
+	i := mix64(key) & mask
+	for s.set[i] != 0 {
+		i = (i + 1) & mask
+	}
+	s.set[i] = key + 1
+}
+
+func (s *vecSample) setDel(key uint64) {
+	if s.set == nil {
+		return
+	}
+	mask := uint64(len(s.set) - 1)
+	i := mix64(key) & mask
+	for s.set[i] != key+1 {
+		i = (i + 1) & mask
+	}
+	for j := (i + 1) & mask; s.set[j] != 0; j = (j + 1) & mask {
+		home := mix64(s.set[j]-1) & mask
+		// Move j's entry into the hole at i unless its home lies
+		// cyclically in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			s.set[i], i = s.set[j], j
+		}
+	}
+	s.set[i] = 0
+}
+
+// offer returns the position of an input of key in the sample of
+// capacity k, its d codes cleared, if the sample takes it: a key it holds
+// already is not taken again.
+func (s *vecSample) offer(key uint64, k, d int) (int, bool) {
+	if len(s.keys) == k && key >= s.keys[s.top] || s.has(key) {
+		return 0, false
+	}
+	s.setAdd(key)
+	if len(s.keys) < k {
+		s.keys = append(s.keys, key)
+		s.codes = append(s.codes, make([]uint16, d)...)
+		i := len(s.keys) - 1
+		if key > s.keys[s.top] {
+			s.top = i
+		}
+		return i, true
+	}
+	i := s.top
+	s.setDel(s.keys[i])
+	s.keys[i] = key
+	clear(s.codes[i*d : (i+1)*d])
+	for j, x := range s.keys {
+		if x > s.keys[s.top] {
+			s.top = j
+		}
+	}
+	return i, true
+}
+
+func (s *vecSample) reset() {
+	s.keys, s.codes, s.top = s.keys[:0], s.codes[:0], 0
+}
+
+// code is x's 16-bit order-preserving code: the upper half of the bits of
+// float32(x), its sign bit flipped for a positive x and every bit for a
+// negative one. 0, below every finite value's code, marks an absent one.
+func code(x float64) uint16 {
+	b := math.Float32bits(float32(x))
+	if b&(1<<31) != 0 {
+		b = ^b
+	} else {
+		b |= 1 << 31
+	}
+	return max(uint16(b>>16), 1)
+}
+
+// feature returns the column of numeric feature name, the j-th of its
+// event, adding it while there is room; -1 when there is none.
+func (p *ood) feature(name string, j int) int {
+	if j >= 0 && j < len(p.names) && p.names[j] == name {
+		return j
+	}
+	if i := slices.Index(p.names, name); i >= 0 {
+		return i
+	}
+	if len(p.names) < p.d {
+		p.names = append(p.names, strings.Clone(name))
+		return len(p.names) - 1
+	}
+	return -1
+}
+
+func (p *ood) Observe(events []*telemetry.Event) {
+	for _, e := range events {
+		if len(e.Features.Numeric) == 0 {
+			continue
+		}
+		p.calls++
+		key, _ := p.hasher.hash(e)
+		pi, pok := p.pop.offer(key, oodPopulation, p.d)
+		var cs *vecSample
+		ci, cok := 0, false
+		if c := Caller(e, p.fields); c != "" {
+			slot, taken := p.h.AddSlot(c, 1, 0)
+			switch {
+			case slot == len(p.callers):
+				// At its bound at once: a slot changes hands without
+				// allocating whatever its callers' calls.
+				p.callers = append(p.callers, vecSample{keys: make([]uint64, 0, p.k), codes: make([]uint16, 0, p.k*p.d)})
+			case taken:
+				p.callers[slot].reset()
+			}
+			cs = &p.callers[slot]
+			ci, cok = cs.offer(key, p.k, p.d)
+		}
+		if !pok && !cok {
+			continue
+		}
+		clear(p.scratch)
+		for j, n := range e.Features.Numeric {
+			if f := p.feature(n.Name, j); f >= 0 {
+				p.scratch[f] = code(n.Value)
+			}
+		}
+		if pok {
+			copy(p.pop.codes[pi*p.d:], p.scratch)
+		}
+		if cok {
+			copy(cs.codes[ci*p.d:], p.scratch)
+		}
+	}
+}
+
+// mergeSample returns the bottom k of a and b (b's codes moved to a's
+// columns by cols, a column of -1 dropped).
+func mergeSample(a, b *vecSample, cols []int, k, d int) vecSample {
+	type entry struct {
+		key   uint64
+		codes []uint16
+	}
+	es := make([]entry, 0, len(a.keys)+len(b.keys))
+	for i, key := range a.keys {
+		es = append(es, entry{key, a.codes[i*d : (i+1)*d]})
+	}
+	for i, key := range b.keys {
+		c := make([]uint16, d)
+		for j, x := range b.codes[i*d : (i+1)*d] {
+			if cols[j] >= 0 {
+				c[cols[j]] = x
+			}
+		}
+		es = append(es, entry{key, c})
+	}
+	slices.SortFunc(es, func(x, y entry) int { return cmp.Compare(x.key, y.key) })
+	es = slices.CompactFunc(es, func(x, y entry) bool { return x.key == y.key })
+	es = es[:min(len(es), k)]
+	var s vecSample
+	for i, e := range es {
+		s.keys = append(s.keys, e.key)
+		s.codes = append(s.codes, e.codes...)
+		if e.key > s.keys[s.top] {
+			s.top = i
+		}
+	}
+	return s
+}
+
+func (p *ood) Merge(o signal.Partial) {
+	q := o.(*ood)
+	cols := make([]int, p.d)
+	for j := range cols {
+		cols[j] = -1
+		if j < len(q.names) {
+			cols[j] = p.feature(q.names[j], -1)
+		}
+	}
+	p.pop = indexed(mergeSample(&p.pop, &q.pop, cols, oodPopulation, p.d))
+	p.calls += q.calls
+	fromP, fromQ := mergeSlots(p.h, q.h)
+	callers := make([]vecSample, len(fromP))
+	var none vecSample
+	for i := range callers {
+		a, b := &none, &none
+		if j := fromP[i]; j >= 0 {
+			a = &p.callers[j]
+		}
+		if j := fromQ[i]; j >= 0 {
+			b = &q.callers[j]
+		}
+		callers[i] = mergeSample(a, b, cols, p.k, p.d)
+	}
+	p.callers = callers
+}
+
+// appendSample appends s's keys, in increasing order, each with the codes
+// of columns cols.
+func appendSample(b []byte, s *vecSample, d int, cols []int) []byte {
+	idx := make([]int, len(s.keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(x, y int) int { return cmp.Compare(s.keys[x], s.keys[y]) })
+	b = binary.AppendUvarint(b, uint64(len(idx)))
+	for _, i := range idx {
+		b = binary.LittleEndian.AppendUint64(b, s.keys[i])
+		for _, j := range cols {
+			b = binary.LittleEndian.AppendUint16(b, s.codes[i*d+j])
+		}
+	}
+	return b
+}
+
+// decodeSample reads what appendSample wrote into the empty s: at most k
+// keys, strictly increasing.
+func decodeSample(dec *sketch.Decoder, s *vecSample, k, d, f int) {
+	n := dec.Count(k, "sampled inputs")
+	raw := dec.Bytes(n*(8+2*f), "sampled inputs")
+	if dec.Err() != nil {
+		return
+	}
+	s.keys, s.codes = make([]uint64, n), make([]uint16, n*d)
+	for i := range n {
+		r := raw[i*(8+2*f):]
+		s.keys[i] = binary.LittleEndian.Uint64(r)
+		if i > 0 && s.keys[i] <= s.keys[i-1] {
+			dec.Fail("sampled inputs out of order or twice")
+			return
+		}
+		for j := range f {
+			s.codes[i*d+j] = binary.LittleEndian.Uint16(r[8+2*j:])
+		}
+	}
+	s.top = max(n-1, 0)
+}
+
+func (p *ood) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, p.calls)
+	// The features in name order, so that the bytes do not depend on the
+	// order they came in.
+	cols := make([]int, len(p.names))
+	for i := range cols {
+		cols[i] = i
+	}
+	slices.SortFunc(cols, func(a, b int) int { return strings.Compare(p.names[a], p.names[b]) })
+	b = binary.AppendUvarint(b, uint64(len(cols)))
+	for _, j := range cols {
+		b = sketch.AppendString(b, p.names[j])
+	}
+	b = appendSample(b, &p.pop, p.d, cols)
+	b = p.h.AppendBinary(b)
+	for _, h := range p.h.Top() {
+		slot, _ := p.h.Slot(h.Key)
+		b = appendSample(b, &p.callers[slot], p.d, cols)
+	}
+	return b
+}
+
+// Decode reads a partial, checking the features (distinct, within the
+// bound), the samples (within their capacity, keys increasing, a caller's
+// no larger than its exact calls) and the callers' calls (within the
+// window's).
+func (p *ood) Decode(d *sketch.Decoder) {
+	p.calls = d.Uvarint()
+	f := d.Count(p.d, "numeric features")
+	for range f {
+		n := d.String()
+		if d.Err() != nil {
+			return
+		}
+		if slices.Contains(p.names, n) {
+			d.Fail(fmt.Sprintf("feature %q twice", n))
+			return
+		}
+		p.names = append(p.names, n)
+	}
+	decodeSample(d, &p.pop, oodPopulation, p.d, f)
+	p.pop = indexed(p.pop)
+	if d.Err() == nil && uint64(len(p.pop.keys)) > p.calls {
+		d.Fail(fmt.Sprintf("%d inputs sampled of %d calls", len(p.pop.keys), p.calls))
+	}
+	if d.Err() != nil {
+		return
+	}
+	p.h.Decode(d)
+	if d.Err() != nil {
+		return
+	}
+	if p.h.N > p.calls {
+		d.Fail(fmt.Sprintf("callers with %d of %d calls", p.h.N, p.calls))
+		return
+	}
+	p.callers = make([]vecSample, p.h.Len())
+	for _, h := range p.h.Top() {
+		slot, _ := p.h.Slot(h.Key)
+		s := &p.callers[slot]
+		decodeSample(d, s, min(p.k, int(min(exactCalls(h), uint64(p.k)))), p.d, f)
+		if d.Err() != nil {
+			return
+		}
+	}
+}
+
+// centralRanges returns, for each of cols (feature names), the codes of
+// the [q, 1 − q] quantiles of the feature's values in s (named by names),
+// ok false for a feature with fewer than oodMinRange values there.
+func centralRanges(s *vecSample, names []string, d int, cols []string, q float64) (lo, hi []uint16, ok []bool) {
+	lo, hi, ok = make([]uint16, len(cols)), make([]uint16, len(cols)), make([]bool, len(cols))
+	vals := make([]uint16, 0, len(s.keys))
+	for c, name := range cols {
+		j := slices.Index(names, name)
+		if j < 0 {
+			continue
+		}
+		vals = vals[:0]
+		for i := range s.keys {
+			if v := s.codes[i*d+j]; v != 0 {
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) < oodMinRange {
+			continue
+		}
+		slices.Sort(vals)
+		m := float64(len(vals) - 1)
+		lo[c], hi[c], ok[c] = vals[int(math.Floor(q*m))], vals[int(math.Ceil((1-q)*m))], true
+	}
+	return lo, hi, ok
+}
+
+// outside counts the calls of s with a feature outside its range, and per
+// feature the calls it puts outside.
+func outside(s *vecSample, d int, lo, hi []uint16, ok []bool, per []int) int {
+	clear(per)
+	n := 0
+	for i := range s.keys {
+		out := false
+		for j := range ok {
+			if v := s.codes[i*d+j]; ok[j] && v != 0 && (v < lo[j] || v > hi[j]) {
+				per[j]++
+				out = true
+			}
+		}
+		if out {
+			n++
+		}
+	}
+	return n
+}
+
+// Score returns the window's out-of-distribution verdicts.
+func (s OOD) Score(cur, ref signal.Partial) []signal.Verdict {
+	c := cur.(*ood)
+	if c.calls == 0 || len(c.pop.keys) == 0 {
+		return nil
+	}
+	nan := math.NaN()
+	against, rs := "this window's calls", c
+	if r, _ := ref.(*ood); r != nil && len(r.pop.keys) >= oodMinRange {
+		against, rs = "the reference", r
+	}
+	lo, hi, ok := centralRanges(&rs.pop, rs.names, rs.d, c.names, s.Config.OODQuantile)
+	judged := 0
+	for _, b := range ok {
+		if b {
+			judged++
+		}
+	}
+	if judged == 0 {
+		return []signal.Verdict{signal.Info("*", nan, nan, c.calls,
+			fmt.Sprintf("no numeric feature with %d values in the sample of %s", oodMinRange, against))}
+	}
+	per := make([]int, len(ok))
+	x0, m0 := outside(&c.pop, c.d, lo, hi, ok, per), len(c.pop.keys)
+	out := []signal.Verdict{signal.Info("*", float64(x0)/float64(m0), nan, c.calls,
+		fmt.Sprintf("%d of %d sampled distinct inputs outside the central %g–%g quantile range of %s on any of %d features",
+			x0, m0, s.Config.OODQuantile, 1-s.Config.OODQuantile, against, judged))}
+	// The population a caller is compared with: the other tracked
+	// callers' sampled inputs, pooled (a caller's own inputs would raise
+	// the share it is compared with, and a sprayer's distinct inputs can
+	// be half the window's).
+	top := c.h.Top()
+	xs, ms := make([]int, len(top)), make([]int, len(top))
+	var xAll, mAll int
+	for i, h := range top {
+		slot, _ := c.h.Slot(h.Key)
+		xs[i], ms[i] = outside(&c.callers[slot], c.d, lo, hi, ok, per), len(c.callers[slot].keys)
+		xAll += xs[i]
+		mAll += ms[i]
+	}
+	var vs []signal.Verdict
+	for i, h := range top {
+		x, m := xs[i], ms[i]
+		if exactCalls(h) < uint64(s.Config.MinCount) || m == 0 || mAll-m < c.k {
+			continue
+		}
+		p0 := (float64(xAll-x) + 0.5) / float64(mAll-m+1)
+		share := float64(x) / float64(m)
+		if share <= p0 {
+			continue
+		}
+		slot, _ := c.h.Slot(h.Key)
+		outside(&c.callers[slot], c.d, lo, hi, ok, per)
+		most := 0
+		for j := range per {
+			if per[j] > per[most] {
+				most = j
+			}
+		}
+		vs = append(vs, signal.Decision(h.Key, share, binomialP(uint64(x), uint64(m), p0), share-p0,
+			s.Config.OOD.Warning, s.Config.OOD.Critical, uint64(m),
+			fmt.Sprintf("%d of %d sampled distinct inputs outside the central range of %s (most on %q: %d), against %.3f of the other callers' %d",
+				x, m, against, truncate(c.names[most], 64), per[most], p0, mAll-m)))
+	}
+	return append(out, adjustTop(vs, s.Config.MaxSubjects)...)
+}
+
+// truncate shortens s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

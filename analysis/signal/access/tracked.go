@@ -1,0 +1,156 @@
+package access
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// mergeSlots merges o into h and returns, for each slot of the merged h,
+// the slot its key had in h and in o before (-1 when it had none there):
+// the per-slot state of a partial follows its caller through the merge.
+func mergeSlots(h, o *sketch.HeavyHitters) (fromH, fromO []int) {
+	before := func(x *sketch.HeavyHitters) map[string]int {
+		m := make(map[string]int, x.Len())
+		for i := range x.Len() {
+			m[strings.Clone(x.SlotKey(i))] = i
+		}
+		return m
+	}
+	hs, os := before(h), before(o)
+	h.Merge(o)
+	fromH, fromO = make([]int, h.Len()), make([]int, h.Len())
+	for i := range h.Len() {
+		k := h.SlotKey(i)
+		fromH[i], fromO[i] = -1, -1
+		if j, ok := hs[k]; ok {
+			fromH[i] = j
+		}
+		if j, ok := os[k]; ok {
+			fromO[i] = j
+		}
+	}
+	return fromH, fromO
+}
+
+// exactCalls is the calls counted under a caller's own counter (Count −
+// Err): those its per-slot state has seen.
+func exactCalls(h sketch.Hitter) uint64 { return h.Count - h.Err }
+
+// mix64 is SplitMix64's finaliser: a bijection of 64-bit words whose
+// output bits each depend on every input bit.
+func mix64(x uint64) uint64 {
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+// inputHasher hashes the quantized input vectors of a model's calls:
+// each numeric feature's name and its value on a fixed grid, each
+// categorical feature's name and value, combined so that the order of the
+// features does not matter. The grid is code's: the sign, the binary
+// exponent and 7 bits of mantissa of the value as a float32, cells of a
+// relative width of 2⁻⁷ (0.8 %), so that an input sent again, or again
+// with a rounding difference, is the same input. It does not depend on the
+// reference, so partials merge whether or not one is pinned. It keeps the
+// hashes of the first maxCachedNames feature names of each kind by their
+// position in the event (a producer sends them in the same order), so
+// that a call hashes only its values.
+type inputHasher struct {
+	num, cat nameCache
+}
+
+// maxCachedNames bounds the feature names an inputHasher keeps per kind.
+const maxCachedNames = 64
+
+// nameCache holds feature names and their hashes by position.
+type nameCache struct {
+	names  []string
+	hashes []uint64
+}
+
+// hash returns the hash of name, the j-th feature of its kind in its event.
+func (c *nameCache) hash(j int, name string) uint64 {
+	if j < len(c.names) && c.names[j] == name {
+		return c.hashes[j]
+	}
+	h := xxhash.Sum64String(name)
+	if j == len(c.names) && j < maxCachedNames {
+		c.names = append(c.names, strings.Clone(name))
+		c.hashes = append(c.hashes, h)
+	}
+	return h
+}
+
+// hash returns the hash of e's quantized input vector; false when e has no
+// inputs.
+func (x *inputHasher) hash(e *telemetry.Event) (uint64, bool) {
+	f := &e.Features
+	if len(f.Numeric)+len(f.Categorical) == 0 {
+		return 0, false
+	}
+	var sum uint64
+	for j, n := range f.Numeric {
+		sum += mix64(x.num.hash(j, n.Name) ^ uint64(code(n.Value))*0x9e3779b97f4a7c15)
+	}
+	for j, c := range f.Categorical {
+		sum += mix64(x.cat.hash(j, c.Name) + 0x632be59bd9b4e019 ^ xxhash.Sum64String(c.Value))
+	}
+	return mix64(sum), true
+}
+
+// inputHash is inputHasher's hash without its cache of names.
+func inputHash(e *telemetry.Event) (uint64, bool) {
+	f := &e.Features
+	if len(f.Numeric)+len(f.Categorical) == 0 {
+		return 0, false
+	}
+	var sum uint64
+	for _, n := range f.Numeric {
+		sum += mix64(xxhash.Sum64String(n.Name) ^ uint64(code(n.Value))*0x9e3779b97f4a7c15)
+	}
+	for _, c := range f.Categorical {
+		sum += mix64(xxhash.Sum64String(c.Name) + 0x632be59bd9b4e019 ^ xxhash.Sum64String(c.Value))
+	}
+	return mix64(sum), true
+}
+
+// adjustTop adjusts the p-values of vs (decisions about callers, one per
+// caller tested) by Benjamini–Hochberg across them and returns the max with
+// the smallest adjusted p-values, each evidence ending with its p-value
+// before adjustment.
+func adjustTop(vs []signal.Verdict, max int) []signal.Verdict {
+	if len(vs) == 0 {
+		return nil
+	}
+	ps := make([]float64, len(vs))
+	for i := range vs {
+		ps[i] = vs[i].PValue
+	}
+	_, adj := stat.BenjaminiHochberg(ps, 1)
+	for i := range vs {
+		vs[i].Evidence += fmt.Sprintf(" (p %.3g before adjustment across %d callers)", vs[i].PValue, len(vs))
+		vs[i].PValue = adj[i]
+	}
+	sort.SliceStable(vs, func(a, b int) bool { return vs[a].PValue < vs[b].PValue })
+	return vs[:min(len(vs), max)]
+}
+
+// binomialP is the one-sided exact binomial test of k successes in n
+// trials against the share p0: P(X ≥ k), X ~ Binomial(n, p0), with the
+// degenerate shares decided directly.
+func binomialP(k, n uint64, p0 float64) float64 {
+	switch {
+	case p0 <= 0 && k > 0:
+		return 0
+	case p0 <= 0, p0 >= 1:
+		return 1
+	}
+	return stat.BinomialSurvival(k, n, p0)
+}
