@@ -18,6 +18,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/signal/llm"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/signal/performance"
+	"github.com/driftwatch/driftwatch/analysis/signal/poisoning"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -109,10 +110,60 @@ type SignalsConfig struct {
 	// Performance is the performance estimated from the scores of binary
 	// classifiers (estimated_performance, docs/signals.md). Default: enabled.
 	Performance PerformanceConfig `yaml:"performance"`
-	// Access are the caller signals: caller_volume, caller_probing
-	// (docs/signals.md).
-	// Default: disabled while the access signals are being built.
+	// Access are the caller signals: caller_volume, caller_probing,
+	// caller_diversity, caller_ood and caller_harvest (docs/signals.md).
+	// Default: disabled: together they add about a third to the CPU time
+	// of an event's window step (docs/signals.md).
 	Access AccessConfig `yaml:"access"`
+	// Poisoning are the training-data poisoning signals over the feedback
+	// topic (kafka.feedback_topic): poisoning_label_flip, _concentration,
+	// _flood, _trigger, _spectral, _drift (docs/signals.md). They run when
+	// the topic is set. Default: enabled.
+	Poisoning PoisoningConfig `yaml:"poisoning"`
+}
+
+// PoisoningConfig is the poisoning signals' switch, the bounds of the
+// feedback stage and the signals' configuration.
+//
+// The features an example carries (poisoning.Features) are chosen per model
+// and feedback partition: the sorted names of the first feedback event of
+// the model that has features, at most poisoning.MaxFeatures of each kind,
+// kept for as long as the partition is owned. They travel with the
+// partials; a decider that merges partials over other features merges only
+// their feature-free signals (label flips, concentration).
+type PoisoningConfig struct {
+	// Enabled consumes kafka.feedback_topic when it is set. Default: true
+	Enabled bool `yaml:"enabled"`
+	// MaxModels bounds the models with open feedback windows per feedback
+	// partition; feedback of further models is counted in
+	// driftwatch_feedback_dropped_total{reason="max_models"}. Default: 100
+	MaxModels int `yaml:"max_models"`
+	// MaxWindows bounds the open feedback windows of one model per
+	// feedback partition; feedback that would open another is counted in
+	// driftwatch_feedback_dropped_total{reason="max_windows"}. Default: 4
+	MaxWindows int `yaml:"max_windows"`
+	// ReferenceWindows is how many of a model's first decided feedback
+	// windows are merged into its reference feedback, which later windows
+	// are scored against (stored in the references table, version
+	// "#feedback"); until it is complete, and with 0, the verdicts that
+	// need a reference only inform. Default: 3
+	ReferenceWindows int `yaml:"reference_windows"`
+	// Config sets the signals' bounds and levels, at the same level.
+	Config poisoning.Config `yaml:",inline"`
+}
+
+// Validate names the first invalid field.
+func (c PoisoningConfig) Validate() error {
+	if c.MaxModels < 1 || c.MaxModels > 100_000 {
+		return fmt.Errorf("max_models: must be in [1, 100000], got %d", c.MaxModels)
+	}
+	if c.MaxWindows < 1 || c.MaxWindows > 1000 {
+		return fmt.Errorf("max_windows: must be in [1, 1000], got %d", c.MaxWindows)
+	}
+	if c.ReferenceWindows < 0 || c.ReferenceWindows > 10_000 {
+		return fmt.Errorf("reference_windows: must be in [0, 10000], got %d", c.ReferenceWindows)
+	}
+	return c.Config.Validate()
 }
 
 // AccessConfig is the access signals' switch and configuration.
@@ -160,7 +211,9 @@ func (c SignalsConfig) List() []signal.Signal {
 		out = append(out, performance.Estimated{Config: c.Performance.Config})
 	}
 	if c.Access.Enabled {
-		out = append(out, access.Volume{Config: c.Access.Config}, access.Probing{Config: c.Access.Config})
+		a := c.Access.Config
+		out = append(out, access.Volume{Config: a}, access.Probing{Config: a},
+			access.Diversity{Config: a}, access.OOD{Config: a}, access.Harvest{Config: a})
 	}
 	return out
 }
@@ -188,6 +241,13 @@ type KafkaConfig struct {
 	// predictions of the telemetry topic and give realized performance.
 	// Default: "" (no labels: predictions are not stored)
 	LabelsTopic string `yaml:"labels_topic"`
+	// FeedbackTopic is the topic of training-feedback events
+	// (docs/telemetry.md), read by the consumer group <group_id>.feedback
+	// for the poisoning signals (signals.poisoning). Label flips compare a
+	// feedback's proposed label with the model's prediction as the
+	// predictions table holds it, which is written when labels_topic is
+	// set. Default: "" (no feedback)
+	FeedbackTopic string `yaml:"feedback_topic"`
 }
 
 // Defaults of Config that are not another package's.
@@ -226,6 +286,7 @@ func DefaultConfig() Config {
 			LLM:         LLMConfig{Enabled: true, Config: llm.DefaultConfig()},
 			Performance: PerformanceConfig{Enabled: true, Config: performance.DefaultConfig()},
 			Access:      AccessConfig{Config: access.DefaultConfig()},
+			Poisoning:   PoisoningConfig{Enabled: true, MaxModels: 100, MaxWindows: 4, ReferenceWindows: 3, Config: poisoning.DefaultConfig()},
 		},
 		Labels: LabelsConfig{MaxDelay: 30 * 24 * time.Hour, PredictionBatch: 10000, Realized: performance.DefaultConfig()},
 	}
@@ -277,6 +338,10 @@ func (c Config) Validate() error {
 	if t := c.Kafka.LabelsTopic; t != "" && (t == c.Kafka.Consumer.Topic || t == c.Kafka.Consumer.DeadLetterTopic || t == c.Kafka.PartialsTopic) {
 		return fmt.Errorf("kafka: labels_topic: must differ from the telemetry, dead-letter and partials topics, got %q", t)
 	}
+	if t := c.Kafka.FeedbackTopic; t != "" && (t == c.Kafka.Consumer.Topic || t == c.Kafka.Consumer.DeadLetterTopic || t == c.Kafka.PartialsTopic ||
+		t == c.Kafka.LabelsTopic) {
+		return fmt.Errorf("kafka: feedback_topic: must differ from the telemetry, dead-letter, partials and labels topics, got %q", t)
+	}
 	checks := []struct {
 		name string
 		err  func() error
@@ -288,6 +353,7 @@ func (c Config) Validate() error {
 		{"signals.llm", c.Signals.LLM.Config.Validate},
 		{"signals.performance", c.Signals.Performance.Config.Validate},
 		{"signals.access", c.Signals.Access.Config.Validate},
+		{"signals.poisoning", c.Signals.Poisoning.Validate},
 		{"labels", c.Labels.Validate},
 		{"alerting", c.Alerting.Validate},
 		{"limits", c.Limits.Validate},

@@ -471,3 +471,61 @@ func TestEveryDriftwatchVariableIsKnown(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedbackConfig: kafka.feedback_topic and signals.poisoning decode
+// strictly (the poisoning signals' keys inline), default to the documented
+// values, and are validated: the topic distinct from the other topics, the
+// stage's bounds and the signals' configuration, each error naming its
+// field.
+func TestFeedbackConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "feedback.yml")
+	yml := "kafka:\n  brokers: [k:9092]\n  feedback_topic: fb\nsignals:\n  poisoning:\n    max_windows: 2\n    min_count: 30\n    label_flip: {warning: 0.2, critical: 0.4}\n"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Signals.Poisoning
+	if c.Kafka.FeedbackTopic != "fb" || !p.Enabled || p.MaxWindows != 2 || p.MaxModels != 100 || p.Config.MinCount != 30 ||
+		p.Config.LabelFlip.Critical != 0.4 || p.Config.MaxSources != 1000 || !c.feedbackEnabled() {
+		t.Errorf("decoded %+v (topic %q)", p, c.Kafka.FeedbackTopic)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if d := DefaultConfig(); d.Kafka.FeedbackTopic != "" || d.feedbackEnabled() || !d.Signals.Poisoning.Enabled {
+		t.Error("by default there is no feedback topic, and the poisoning signals are enabled for when it is set")
+	}
+	if err := os.WriteFile(path, []byte("signals:\n  poisoning:\n    max_sourcez: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadConfig(path, nil); err == nil || !strings.Contains(err.Error(), "max_sourcez") {
+		t.Errorf("an unknown poisoning key: %v", err)
+	}
+
+	for _, tc := range []struct {
+		name, want string
+		edit       func(*Config)
+	}{
+		{"feedback on the telemetry topic", "kafka: feedback_topic", func(c *Config) { c.Kafka.FeedbackTopic = c.Kafka.Consumer.Topic }},
+		{"feedback on the dead-letter topic", "kafka: feedback_topic", func(c *Config) { c.Kafka.FeedbackTopic = "driftwatch.telemetry.dlq" }},
+		{"feedback on the partials topic", "kafka: feedback_topic", func(c *Config) { c.Kafka.FeedbackTopic = "driftwatch.telemetry.partials" }},
+		{"feedback on the labels topic", "kafka: feedback_topic", func(c *Config) { c.Kafka.LabelsTopic, c.Kafka.FeedbackTopic = "x", "x" }},
+		{"no open windows", "signals.poisoning: max_windows", func(c *Config) { c.Signals.Poisoning.MaxWindows = 0 }},
+		{"no models", "signals.poisoning: max_models", func(c *Config) { c.Signals.Poisoning.MaxModels = 0 }},
+		{"a bad signal level", "signals.poisoning: label_flip", func(c *Config) { c.Signals.Poisoning.Config.LabelFlip.Critical = -1 }},
+		{"a bad signal bound", "signals.poisoning: max_sources", func(c *Config) { c.Signals.Poisoning.Config.MaxSources = 0 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Kafka.Consumer.Brokers = []string{"k:9092"}
+			c.Kafka.FeedbackTopic = "fb"
+			tc.edit(&c)
+			if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate = %v, want an error naming %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -37,9 +37,16 @@ type decider struct {
 	mu    sync.Mutex
 	asm   *partial.Assembler
 	merge *partial.Merger
-	eval  *evaluate.Evaluator
-	next  int64 // next offset to read; -1 before the first message
-	dead  []ingest.DeadLetter
+	// fmerge merges the feedback windows (feedback.go); nil without the
+	// feedback stage. Its windows neither wait for nor hold back the
+	// inference windows.
+	fmerge *partial.FeedbackMerger
+	// fref holds the reference feedback of the models whose feedback
+	// windows the decider decided (feedback.go), at most analysis.max_models.
+	fref map[string]*feedbackRef
+	eval *evaluate.Evaluator
+	next int64 // next offset to read; -1 before the first message
+	dead []ingest.DeadLetter
 	// deadUpTo: as partition.deadUpTo, for invalid partials.
 	deadUpTo int64
 	err      error
@@ -48,6 +55,8 @@ type decider struct {
 	done chan struct{}
 
 	recounted time.Time // when the telemetry topic's partitions were last counted
+	// frecounted: as recounted, for the feedback topic.
+	frecounted time.Time
 	// partitions is the partials topic's partition count: a model's
 	// partials go to partition ingest.PartitionOfKey(model id, partitions).
 	partitions int
@@ -113,6 +122,9 @@ func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, sta
 		restore[analysis.ModelKey{ID: k[0], Version: k[1]}] = end
 	}
 	d.merge.Restore(restore)
+	if err := d.openFeedbackMerger(ctx); err != nil {
+		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
+	}
 	if d.deadUpTo, err = m.dlq.LastOffset(ctx, topic, part); err != nil {
 		return nil, fmt.Errorf("opening decider %s/%d: %w", topic, part, err)
 	}
@@ -173,6 +185,13 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			d.relabel(storage.LabeledWindow{ModelID: r.Model.ID, ModelVersion: r.Model.Version, WindowStart: time.UnixMilli(r.WindowStart).UTC()})
 			continue
 		}
+		if r.Kind == partial.KindProgress && d.fmerge != nil && r.Source.Topic == d.m.cfg.Kafka.FeedbackTopic {
+			d.expectFeedback(ctx, r.Source)
+			if !d.fmerge.Advance(r.Source, r.Progress, r.Idle) {
+				d.reject(msg, fmt.Errorf("progress of %s: not a partition of the feedback topic %q", r.Source, d.m.cfg.Kafka.FeedbackTopic))
+			}
+			continue
+		}
 		if r.Kind == partial.KindProgress {
 			d.expect(ctx, r.Source)
 			if !d.merge.Advance(r.Source, r.Progress, r.Idle) {
@@ -186,6 +205,13 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			continue
 		}
 		if payload == nil {
+			continue
+		}
+		if r.Kind == partial.KindFeedback {
+			if err := d.addFeedback(ctx, msg, payload, first); err != nil {
+				d.err = err
+				return err
+			}
 			continue
 		}
 		var lookupErr error
@@ -227,6 +253,9 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 	met.partialsIn.WithLabelValues("evicted").Add(float64(d.asm.Evicted() - evicted))
 	for _, id := range d.asm.TakeLost() {
 		d.merge.Lost(id)
+		if d.fmerge != nil {
+			d.fmerge.Lost(id)
+		}
 	}
 	if len(d.dead) > 0 {
 		if err := d.m.dlq.Write(ctx, d.dead); err != nil {
@@ -275,13 +304,23 @@ func (d *decider) reference(ctx context.Context, failed *error) func(analysis.Mo
 
 // decide scores, stores and alerts on every complete window. Called with mu held.
 func (d *decider) decide(ctx context.Context) error {
-	ready := d.merge.Ready(time.Now())
-	d.m.met.merging.Set(float64(d.m.mergingWindows(d, d.merge.Open())))
-	if len(ready) == 0 {
+	now := time.Now()
+	ready := d.merge.Ready(now)
+	var fready []partial.FeedbackComplete
+	open := d.merge.Open()
+	if d.fmerge != nil {
+		fready = d.fmerge.Ready(now)
+		open += d.fmerge.Open()
+	}
+	d.m.met.merging.Set(float64(d.m.mergingWindows(d, open)))
+	if len(ready) == 0 && len(fready) == 0 {
 		return d.perform(ctx)
 	}
 	var batch storage.WindowBatch
-	var obs []alerting.Observation
+	obs, refRows, err := d.decideFeedback(ctx, fready, &batch)
+	if err != nil {
+		return fmt.Errorf("deciding the feedback windows of %s/%d: %w", d.topic, d.part, err)
+	}
 	for i := range ready {
 		c := &ready[i]
 		w := c.Window
@@ -335,8 +374,13 @@ func (d *decider) decide(ctx context.Context) error {
 	if err := d.m.saveReferences(ctx); err != nil {
 		return err
 	}
+	if len(refRows) > 0 {
+		if err := d.m.store.SaveReference(ctx, refRows); err != nil {
+			return fmt.Errorf("storing the reference feedback of %d models: %w", len(refRows), err)
+		}
+	}
 	if err := d.m.store.WriteWindows(ctx, batch); err != nil {
-		return fmt.Errorf("storing %d decided windows of %s/%d: %w", len(ready), d.topic, d.part, err)
+		return fmt.Errorf("storing %d decided windows and %d feedback windows of %s/%d: %w", len(ready), len(fready), d.topic, d.part, err)
 	}
 	d.m.stats.addDecided(uint64(len(ready)))
 	if d.m.alerts != nil {
@@ -375,6 +419,9 @@ func (d *decider) Committable() int64 {
 		return -1
 	}
 	c := d.merge.Committable(d.next)
+	if d.fmerge != nil {
+		c = min(c, d.fmerge.Committable(d.next))
+	}
 	if f := d.asm.First(); f >= 0 && f < c {
 		c = f
 	}

@@ -38,12 +38,21 @@ type metrics struct {
 	labels         *prometheus.CounterVec
 	labeledWindows prometheus.Counter
 	performance    prometheus.Counter
-	maxSeries      int
-	seriesMu       sync.Mutex
-	seriesActive   map[series]time.Time // last set
-	seriesSwept    time.Time
-	seriesEvict    prometheus.Counter
-	now            func() time.Time
+	// feedback counts feedback events by outcome (counted, rejected,
+	// late); feedbackDropped those beyond a bound, by reason (max_models,
+	// max_windows); feedbackWindows the feedback windows sealed and
+	// published; feedbackIn the feedback partials read by the deciders, by
+	// outcome.
+	feedback        *prometheus.CounterVec
+	feedbackDropped *prometheus.CounterVec
+	feedbackWindows prometheus.Counter
+	feedbackIn      *prometheus.CounterVec
+	maxSeries       int
+	seriesMu        sync.Mutex
+	seriesActive    map[series]time.Time // last set
+	seriesSwept     time.Time
+	seriesEvict     prometheus.Counter
+	now             func() time.Time
 }
 
 // series is one exported statistic series: its gauge and its label values.
@@ -121,6 +130,20 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Name: "driftwatch_labels_windows_announced_total", Help: "Prediction windows that received labels, announced to their model's decider."}),
 		performance: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_performance_computations_total", Help: "Realized performance computations of a window (performance_windows rows written)."}),
+		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_feedback_events_total",
+			Help: "Training-feedback events read from the feedback topic, by outcome: counted (in a poisoning window), rejected (dead-lettered with its reason), late (its window was sealed).",
+		}, []string{"outcome"}),
+		feedbackDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_feedback_dropped_total",
+			Help: "Training-feedback events not counted because a feedback partition held its bound, by reason: max_models, max_windows (signals.poisoning).",
+		}, []string{"reason"}),
+		feedbackWindows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_feedback_windows_sealed_total", Help: "Feedback windows sealed by a feedback partition and published to the partials topic."}),
+		feedbackIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "driftwatch_merge_feedback_partials_total",
+			Help: "Feedback partials read by the deciders, by outcome: merged, duplicate (a replay), already_decided (a replay, or a partition waited out), dropped (beyond a bound), invalid (dead-lettered).",
+		}, []string{"outcome"}),
 		maxSeries:    maxSeries,
 		seriesActive: map[series]time.Time{},
 		now:          time.Now,
@@ -128,7 +151,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
 			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.slowDecodes, m.decided, m.merging,
-			m.labels, m.labeledWindows, m.performance)
+			m.labels, m.labeledWindows, m.performance, m.feedback, m.feedbackDropped, m.feedbackWindows, m.feedbackIn)
 	}
 	return m
 }

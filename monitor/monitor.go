@@ -54,6 +54,7 @@ type Monitor struct {
 	partials *ingest.Publisher
 	deciders *ingest.Consumer
 	labels   *ingest.Consumer // nil without kafka.labels_topic
+	feedback *ingest.Consumer // nil without kafka.feedback_topic (or signals.poisoning)
 	met      *metrics
 	stats    stats
 	srv      *http.Server
@@ -125,6 +126,9 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 		topics := []string{cfg.Kafka.Consumer.Topic, cfg.Kafka.Consumer.DeadLetterTopic, cfg.Kafka.PartialsTopic}
 		if cfg.Kafka.LabelsTopic != "" {
 			topics = append(topics, cfg.Kafka.LabelsTopic)
+		}
+		if cfg.Kafka.FeedbackTopic != "" {
+			topics = append(topics, cfg.Kafka.FeedbackTopic)
 		}
 		e, err := ingest.StartEmbedded(ingest.EmbeddedConfig{
 			Addr:       cfg.Kafka.EmbeddedAddr,
@@ -218,6 +222,9 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 		return nil, err
 	}
 	if err := m.openLabels(ctx); err != nil {
+		return nil, err
+	}
+	if err := m.openFeedbackTopic(ctx); err != nil {
 		return nil, err
 	}
 	wc, err := cfg.Web.load()
@@ -352,7 +359,7 @@ func (m *Monitor) Alerts() *alerting.Manager { return m.alerts }
 // alerts for a few seconds and returns.
 func (m *Monitor) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errc := make(chan error, 5)
+	errc := make(chan error, 6)
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
@@ -393,6 +400,16 @@ func (m *Monitor) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("reading labels: %w", err)
 		}
 	}()
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		if m.feedback == nil {
+			return
+		}
+		if err := m.feedback.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- fmt.Errorf("reading feedback: %w", err)
+		}
+	}()
 	go m.refreshLoop(ctx)
 	<-ctx.Done()
 	// Partitions may still be flushing: let the consumers stop (they close
@@ -400,6 +417,7 @@ func (m *Monitor) Run(ctx context.Context) error {
 	<-consumed
 	<-decided
 	<-labeled
+	<-fed
 	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = m.alerts.Close(drain)
 	cancel()
@@ -454,6 +472,9 @@ func (m *Monitor) Close(ctx context.Context) error {
 		}
 		if m.labels != nil {
 			errs = append(errs, m.labels.Close())
+		}
+		if m.feedback != nil {
+			errs = append(errs, m.feedback.Close())
 		}
 		if m.partials != nil {
 			errs = append(errs, m.partials.Close())

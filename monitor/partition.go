@@ -182,7 +182,7 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 		switch p.win.Observe(ev, msg.Offset) {
 		case window.Counted:
 			counted++
-			if p.m.cfg.Kafka.LabelsTopic != "" {
+			if p.m.cfg.storesPredictions() {
 				if err := p.addPrediction(ctx, ev); err != nil {
 					return err
 				}

@@ -2,9 +2,12 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/driftwatch/driftwatch/alerting"
@@ -214,6 +217,9 @@ func ReferencesFromRows(rows []storage.ReferenceRow, set *signal.Set) []*referen
 	byID := map[string]*reference.Reference{}
 	var out []*reference.Reference
 	for _, r := range rows {
+		if r.Kind == KindFeedbackReference {
+			continue // the reference feedback of the poisoning signals (feedback.go)
+		}
 		ref := byID[r.ReferenceID]
 		if ref == nil {
 			ref = &reference.Reference{ID: r.ReferenceID, Model: analysis.ModelKey{ID: r.ModelID, Version: r.ModelVersion},
@@ -293,4 +299,25 @@ func signalRows(b *storage.WindowBatch, m analysis.ModelKey, start, end time.Tim
 			Statistic: v.Statistic, PValue: v.PValue, Effect: v.Effect, Threshold: v.Threshold,
 			Severity: string(v.Severity), N: v.N, ReferenceID: refID, Evidence: v.Evidence})
 	}
+}
+
+// feedbackRow adds the FeedbackSignal row of a decided feedback window: its
+// examples and how it was merged. Every decided feedback window has one; a
+// restarted decider reads them to know which windows are decided.
+func feedbackRow(b *storage.WindowBatch, c *partial.FeedbackComplete) {
+	w := c.Window
+	ev := fmt.Sprintf("%d examples from %d feedback partitions", w.Examples, c.Partials)
+	if len(c.Missing) > 0 {
+		parts := make([]string, len(c.Missing))
+		for i, s := range c.Missing {
+			parts[i] = strconv.Itoa(int(s.Partition))
+		}
+		ev += "; decided without partitions " + strings.Join(parts, ",")
+	}
+	if c.MixedReferences {
+		ev += "; partials over other features merged in part (label flips and concentration only)"
+	}
+	b.Signals = append(b.Signals, storage.SignalRow{ModelID: w.Model, WindowStart: w.Start, WindowEnd: w.End,
+		Signal: FeedbackSignal, Subject: "*", Statistic: float64(w.Examples), PValue: math.NaN(), Effect: math.NaN(),
+		Threshold: math.NaN(), Severity: string(alerting.SeverityOK), N: w.Examples, Evidence: ev})
 }

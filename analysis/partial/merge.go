@@ -48,10 +48,50 @@ type Config struct {
 	MaxWindows int
 }
 
-// Complete is a merged window ready to be decided.
-type Complete struct {
+// Ops say how a MergerOf reads and merges its window states of type W.
+type Ops[W any] struct {
+	// Key returns the model version of w and its bounds in Unix
+	// milliseconds.
+	Key func(w W) (m analysis.ModelKey, startMs, endMs int64)
+	// Merge merges w into acc (taking ownership of w) and reports whether
+	// only part of it could be merged (CompleteOf.MixedReferences).
+	Merge func(acc, w W) (mixed bool)
+}
+
+// Merger merges inference windows (the partials of the telemetry topic).
+type Merger = MergerOf[*window.Window]
+
+// Complete is a merged inference window ready to be decided.
+type Complete = CompleteOf[*window.Window]
+
+// windowOps are the Ops of inference windows: a partial opened before the
+// model's reference reached its partition is rebound to it when that is
+// exact; partials opened against different references merge their counts
+// only.
+var windowOps = Ops[*window.Window]{
+	Key: func(w *window.Window) (analysis.ModelKey, int64, int64) {
+		return w.Model, w.Start.UnixMilli(), w.End.UnixMilli()
+	},
+	Merge: func(acc, w *window.Window) bool {
+		switch {
+		case acc.Ref == nil && w.Ref != nil:
+			acc.Rebind(w.Ref)
+		case acc.Ref != nil && w.Ref == nil:
+			w.Rebind(acc.Ref)
+		}
+		if w.RefID() == acc.RefID() {
+			acc.Merge(w)
+			return false
+		}
+		acc.MergeCounts(w)
+		return true
+	},
+}
+
+// CompleteOf is a merged window ready to be decided.
+type CompleteOf[W any] struct {
 	// Window is the merged state.
-	Window *window.Window
+	Window W
 	// Partials is how many source partitions contributed.
 	Partials int
 	// Missing are the sources whose progress had not passed the window when
@@ -61,32 +101,36 @@ type Complete struct {
 	// MixedReferences is set when partials were opened against different
 	// references (the window a reference was pinned in): only the counts of
 	// the partials whose reference differs from the first one's were merged.
+	// (For other states: when Ops.Merge said a partial merged in part.)
 	MixedReferences bool
 	// First is the smallest partials-topic offset merged into the window.
 	First int64
 }
 
-type pending struct {
-	c       Complete
-	from    map[Source]bool
-	arrived time.Time // when the first partial was merged
+type pending[W any] struct {
+	c              CompleteOf[W]
+	startMs, endMs int64
+	from           map[Source]bool
+	arrived        time.Time // when the first partial was merged
 }
 
-type modelWindows struct {
-	open    []*pending // by window start
-	decided int64      // end (ms) of the last decided window; MinInt64 before
+type modelWindows[W any] struct {
+	open    []*pending[W] // by window start
+	decided int64         // end (ms) of the last decided window; MinInt64 before
 }
 
-// Merger merges the partials read from one partition of the partials topic
-// and says which windows are complete. It is not safe for concurrent use.
-type Merger struct {
+// MergerOf merges the partials of window states W read from one partition
+// of the partials topic and says which windows are complete. It is not safe
+// for concurrent use.
+type MergerOf[W any] struct {
 	cfg      Config
+	ops      Ops[W]
 	lateMs   int64
 	topic    string           // the telemetry topic (Expect); other sources are refused
 	parts    int              // its partition count (Expect); higher partitions are refused
 	progress map[Source]int64 // ms; MinInt64 until a source reports
 	idle     map[Source]bool  // sources that said they are idle, until they report progress again
-	models   map[analysis.ModelKey]*modelWindows
+	models   map[analysis.ModelKey]*modelWindows[W]
 	restored map[analysis.ModelKey]int64
 	// dropped remembers, for a window not decided yet, the sources whose
 	// partial was dropped at a bound, so that the window is not decided as
@@ -102,14 +146,18 @@ type windowKey struct {
 // maxDroppedWindows bounds Merger.dropped; beyond it the oldest entries go.
 const maxDroppedWindows = 4096
 
-// NewMerger returns an empty merger.
-func NewMerger(cfg Config) *Merger {
-	return &Merger{
+// NewMerger returns an empty merger of inference windows.
+func NewMerger(cfg Config) *Merger { return NewMergerOf(cfg, windowOps) }
+
+// NewMergerOf returns an empty merger of window states W.
+func NewMergerOf[W any](cfg Config, ops Ops[W]) *MergerOf[W] {
+	return &MergerOf[W]{
 		cfg:      cfg,
+		ops:      ops,
 		lateMs:   cfg.Lateness.Milliseconds(),
 		progress: make(map[Source]int64),
 		idle:     make(map[Source]bool),
-		models:   make(map[analysis.ModelKey]*modelWindows),
+		models:   make(map[analysis.ModelKey]*modelWindows[W]),
 		restored: make(map[analysis.ModelKey]int64),
 		dropped:  make(map[windowKey][]Source),
 	}
@@ -117,19 +165,20 @@ func NewMerger(cfg Config) *Merger {
 
 // Lost records that the partial named by identity (an assembler's
 // TakeLost) will not come: its window is decided with its source missing.
-func (m *Merger) Lost(identity string) {
+func (m *MergerOf[W]) Lost(identity string) {
 	if src, mv, startMs, ok := parseIdentity(identity); ok {
 		m.dropKey(src, windowKey{mv, startMs})
 	}
 }
 
-// drop records that src's partial of w was dropped and returns Dropped.
-func (m *Merger) drop(src Source, w *window.Window) Outcome {
-	m.dropKey(src, windowKey{w.Model, w.Start.UnixMilli()})
+// drop records that src's partial of the window of mv starting at startMs
+// was dropped and returns Dropped.
+func (m *MergerOf[W]) drop(src Source, mv analysis.ModelKey, startMs int64) Outcome {
+	m.dropKey(src, windowKey{mv, startMs})
 	return Dropped
 }
 
-func (m *Merger) dropKey(src Source, k windowKey) {
+func (m *MergerOf[W]) dropKey(src Source, k windowKey) {
 	if _, ok := m.dropped[k]; !ok && len(m.dropped) >= maxDroppedWindows {
 		var oldest windowKey
 		first := true
@@ -149,7 +198,7 @@ func (m *Merger) dropKey(src Source, k windowKey) {
 // complete before each has reported progress past it, and records of other
 // sources are refused. Calling it again with more partitions (the topic
 // grew) adds them.
-func (m *Merger) Expect(topic string, partitions int) {
+func (m *MergerOf[W]) Expect(topic string, partitions int) {
 	m.topic, m.parts = topic, max(m.parts, partitions)
 	for p := range partitions {
 		s := Source{topic, int32(p)}
@@ -162,7 +211,7 @@ func (m *Merger) Expect(topic string, partitions int) {
 // Restore sets, per model version, the end of the last window already
 // decided (stored) before this merger started: partials of windows ending at
 // or before it are replays.
-func (m *Merger) Restore(decided map[analysis.ModelKey]time.Time) {
+func (m *MergerOf[W]) Restore(decided map[analysis.ModelKey]time.Time) {
 	for k, end := range decided {
 		m.restored[k] = max(m.restored[k], end.UnixMilli())
 	}
@@ -173,7 +222,7 @@ func (m *Merger) Restore(decided map[analysis.ModelKey]time.Time) {
 // windows end (it merges some, or remembers them). A caller that sees it
 // does not reads the stored decisions and calls Restore before Add, so that
 // a replayed partial of a window decided long ago is not decided again.
-func (m *Merger) Knows(mv analysis.ModelKey) bool {
+func (m *MergerOf[W]) Knows(mv analysis.ModelKey) bool {
 	if m.models[mv] != nil {
 		return true
 	}
@@ -184,7 +233,7 @@ func (m *Merger) Knows(mv analysis.ModelKey) bool {
 // boundRestored keeps at most 4 × MaxModels versions in restored, forgetting
 // those whose decided windows end first (their next partial is then looked
 // up: Knows).
-func (m *Merger) boundRestored() {
+func (m *MergerOf[W]) boundRestored() {
 	for len(m.restored) > 4*max(m.cfg.MaxModels, 1) {
 		var oldest analysis.ModelKey
 		end := int64(math.MaxInt64)
@@ -204,7 +253,7 @@ func (m *Merger) boundRestored() {
 // treat idle inputs): a window its later events fall in may be decided
 // without them if it wakes up later than that, and their partial is then
 // AlreadyDecided.
-func (m *Merger) Advance(src Source, atMs int64, idle bool) bool {
+func (m *MergerOf[W]) Advance(src Source, atMs int64, idle bool) bool {
 	if !m.accepts(src) {
 		return false
 	}
@@ -222,25 +271,25 @@ func (m *Merger) Advance(src Source, atMs int64, idle bool) bool {
 // accepts reports whether src is a partition of the expected telemetry
 // topic: a record naming another topic or a partition it does not have
 // cannot hold windows back. (Call Expect again when the topic grew.)
-func (m *Merger) accepts(src Source) bool {
+func (m *MergerOf[W]) accepts(src Source) bool {
 	return m.topic == "" || src.Topic == m.topic && int(src.Partition) < m.parts
 }
 
 // Accepts reports whether records of src are taken (see Expect).
-func (m *Merger) Accepts(src Source) bool { return m.accepts(src) }
+func (m *MergerOf[W]) Accepts(src Source) bool { return m.accepts(src) }
 
 // Add merges the partial w of source src, whose first chunk was read at
 // offset off, at wall-clock time now. Merging takes ownership of w.
-func (m *Merger) Add(src Source, w *window.Window, off int64, now time.Time) Outcome {
+func (m *MergerOf[W]) Add(src Source, w W, off int64, now time.Time) Outcome {
 	if !m.accepts(src) {
 		return Dropped
 	}
 	if _, ok := m.progress[src]; !ok {
 		m.progress[src] = math.MinInt64 // a source that was not expected (a grown topic)
 	}
-	mw := m.models[w.Model]
-	startMs, endMs := w.Start.UnixMilli(), w.End.UnixMilli()
-	decided := m.restored[w.Model]
+	mv, startMs, endMs := m.ops.Key(w)
+	mw := m.models[mv]
+	decided := m.restored[mv]
 	if mw != nil {
 		decided = max(decided, mw.decided)
 	}
@@ -249,17 +298,18 @@ func (m *Merger) Add(src Source, w *window.Window, off int64, now time.Time) Out
 	}
 	if mw == nil {
 		if len(m.models) >= m.cfg.MaxModels {
-			return m.drop(src, w)
+			return m.drop(src, mv, startMs)
 		}
-		mw = &modelWindows{decided: decided}
-		m.models[w.Model] = mw
+		mw = &modelWindows[W]{decided: decided}
+		m.models[mv] = mw
 	}
-	i, found := slices.BinarySearchFunc(mw.open, startMs, func(p *pending, s int64) int { return cmp.Compare(p.c.Window.Start.UnixMilli(), s) })
+	i, found := slices.BinarySearchFunc(mw.open, startMs, func(p *pending[W], s int64) int { return cmp.Compare(p.startMs, s) })
 	if !found {
 		if len(mw.open) >= m.cfg.MaxWindows {
-			return m.drop(src, w)
+			return m.drop(src, mv, startMs)
 		}
-		p := &pending{c: Complete{Window: w, Partials: 1, First: off}, from: map[Source]bool{src: true}, arrived: now}
+		p := &pending[W]{c: CompleteOf[W]{Window: w, Partials: 1, First: off}, startMs: startMs, endMs: endMs,
+			from: map[Source]bool{src: true}, arrived: now}
 		mw.open = slices.Insert(mw.open, i, p)
 		return Merged
 	}
@@ -270,20 +320,8 @@ func (m *Merger) Add(src Source, w *window.Window, off int64, now time.Time) Out
 	p.from[src] = true
 	p.c.Partials++
 	p.c.First = min(p.c.First, off)
-	// A partial opened before the model's reference reached its partition
-	// is rebound to it when that is exact.
-	acc := p.c.Window
-	switch {
-	case acc.Ref == nil && w.Ref != nil:
-		acc.Rebind(w.Ref)
-	case acc.Ref != nil && w.Ref == nil:
-		w.Rebind(acc.Ref)
-	}
-	if w.RefID() == acc.RefID() {
-		acc.Merge(w)
-	} else {
+	if m.ops.Merge(p.c.Window, w) {
 		p.c.MixedReferences = true
-		p.c.Window.MergeCounts(w)
 	}
 	return Merged
 }
@@ -294,7 +332,7 @@ func (m *Merger) Add(src Source, w *window.Window, off int64, now time.Time) Out
 // IdleWait ago; or their first partial came Timeout ago. A model's windows
 // are decided in order: a window waited out takes the model's earlier
 // windows with it. They come oldest end first (then by model).
-func (m *Merger) Ready(now time.Time) []Complete {
+func (m *MergerOf[W]) Ready(now time.Time) []CompleteOf[W] {
 	lo, loIdle := int64(math.MaxInt64), int64(math.MaxInt64)
 	for s, p := range m.progress {
 		if m.idle[s] {
@@ -303,7 +341,7 @@ func (m *Merger) Ready(now time.Time) []Complete {
 			lo = min(lo, p)
 		}
 	}
-	var out []Complete
+	var out []CompleteOf[W]
 	for k, mw := range m.models {
 		// The newest window waited out forces the older ones too.
 		forceUpTo := -1
@@ -315,7 +353,7 @@ func (m *Merger) Ready(now time.Time) []Complete {
 		n := 0
 		blocked := false // a model's windows are decided in order: none after one that waits
 		for i, p := range mw.open {
-			due := p.c.Window.End.UnixMilli() + m.lateMs
+			due := p.endMs + m.lateMs
 			switch {
 			case blocked && i > forceUpTo:
 				mw.open[n] = p
@@ -337,20 +375,20 @@ func (m *Merger) Ready(now time.Time) []Complete {
 				n++
 				continue
 			}
-			if d, ok := m.dropped[windowKey{k, p.c.Window.Start.UnixMilli()}]; ok {
+			if d, ok := m.dropped[windowKey{k, p.startMs}]; ok {
 				// Sources whose partial was dropped at a bound: not complete.
 				for _, s := range d {
 					if !slices.Contains(p.c.Missing, s) {
 						p.c.Missing = append(p.c.Missing, s)
 					}
 				}
-				delete(m.dropped, windowKey{k, p.c.Window.Start.UnixMilli()})
+				delete(m.dropped, windowKey{k, p.startMs})
 				slices.SortFunc(p.c.Missing, func(a, b Source) int {
 					return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 				})
 			}
 			out = append(out, p.c)
-			mw.decided = max(mw.decided, p.c.Window.End.UnixMilli())
+			mw.decided = max(mw.decided, p.endMs)
 		}
 		clear(mw.open[n:])
 		mw.open = mw.open[:n]
@@ -360,9 +398,10 @@ func (m *Merger) Ready(now time.Time) []Complete {
 			m.boundRestored()
 		}
 	}
-	slices.SortFunc(out, func(a, b Complete) int {
-		return cmp.Or(a.Window.End.Compare(b.Window.End), cmp.Compare(a.Window.Model.ID, b.Window.Model.ID),
-			cmp.Compare(a.Window.Model.Version, b.Window.Model.Version))
+	slices.SortFunc(out, func(a, b CompleteOf[W]) int {
+		am, _, ae := m.ops.Key(a.Window)
+		bm, _, be := m.ops.Key(b.Window)
+		return cmp.Or(cmp.Compare(ae, be), cmp.Compare(am.ID, bm.ID), cmp.Compare(am.Version, bm.Version))
 	})
 	return out
 }
@@ -370,7 +409,7 @@ func (m *Merger) Ready(now time.Time) []Complete {
 // Committable returns the offset up to which the partials partition may be
 // committed: the smallest first offset of a window still being merged, or
 // next when there is none.
-func (m *Merger) Committable(next int64) int64 {
+func (m *MergerOf[W]) Committable(next int64) int64 {
 	c := next
 	for _, mw := range m.models {
 		for _, p := range mw.open {
@@ -381,7 +420,7 @@ func (m *Merger) Committable(next int64) int64 {
 }
 
 // Open returns the number of windows being merged.
-func (m *Merger) Open() int {
+func (m *MergerOf[W]) Open() int {
 	n := 0
 	for _, mw := range m.models {
 		n += len(mw.open)
@@ -390,4 +429,4 @@ func (m *Merger) Open() int {
 }
 
 // Sources returns the number of sources the merger waits for.
-func (m *Merger) Sources() int { return len(m.progress) }
+func (m *MergerOf[W]) Sources() int { return len(m.progress) }

@@ -43,6 +43,10 @@ const (
 	// version's window: its decider computes the window's realized
 	// performance again.
 	KindLabels byte = 'L'
+	// KindFeedback is one chunk of an encoded feedback window (the
+	// poisoning signals' partials of a model's training feedback), laid
+	// out as KindChunk.
+	KindFeedback byte = 'F'
 )
 
 // wireVersion is the second byte of every record.
@@ -58,7 +62,7 @@ var ErrCorrupt = errors.New("corrupt partial record")
 // Record is a parsed record of the partials topic: a chunk, a progress or
 // labels news.
 type Record struct {
-	// Kind is KindChunk, KindProgress or KindLabels.
+	// Kind is KindChunk, KindProgress, KindLabels or KindFeedback.
 	Kind byte
 	// Chunk fields: Identity names the partial (source, model version,
 	// window); Nonce identifies one publication of it; Index counts from 0
@@ -107,21 +111,25 @@ func (e *Encoder) Encode(src Source, w *window.Window, maxChunk int) [][]byte {
 	if maxChunk <= 0 {
 		maxChunk = DefaultChunkBytes
 	}
-	payload := binary.AppendUvarint(e.buf[:0], uint64(len(src.Topic)))
-	payload = append(payload, src.Topic...)
-	payload = binary.AppendVarint(payload, int64(src.Partition))
+	payload := appendSource(e.buf[:0], src)
 	payload = w.AppendBinary(payload)
 	if cap(payload) <= maxEncoderBuffer {
 		e.buf = payload[:0]
 	}
-	id := identity(src, w)
+	return chunks(KindChunk, identity(src, w.Model, w.Start.UnixMilli()), payload, maxChunk)
+}
+
+// chunks cuts payload into records of kind (KindChunk or KindFeedback) of
+// at most maxChunk payload bytes, under a fresh nonce. The records share
+// nothing with payload.
+func chunks(kind byte, id string, payload []byte, maxChunk int) [][]byte {
 	nonce := rand.Uint64()
 	count := (len(payload) + maxChunk - 1) / maxChunk
 	out := make([][]byte, 0, count)
 	for i := range count {
 		part := payload[i*maxChunk : min(len(payload), (i+1)*maxChunk)]
 		b := make([]byte, 0, len(part)+len(id)+24)
-		b = append(b, KindChunk, wireVersion)
+		b = append(b, kind, wireVersion)
 		b = binary.LittleEndian.AppendUint64(b, nonce)
 		b = binary.AppendUvarint(b, uint64(i))
 		b = binary.AppendUvarint(b, uint64(count))
@@ -134,14 +142,14 @@ func (e *Encoder) Encode(src Source, w *window.Window, maxChunk int) [][]byte {
 
 // identity names a partial: its source, model version and window start,
 // each length-prefixed so that no two distinct partials share a name.
-func identity(src Source, w *window.Window) string {
+func identity(src Source, mv analysis.ModelKey, startMs int64) string {
 	var b []byte
-	for _, s := range []string{src.Topic, w.Model.ID, w.Model.Version} {
+	for _, s := range []string{src.Topic, mv.ID, mv.Version} {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
 	b = binary.AppendVarint(b, int64(src.Partition))
-	b = binary.AppendVarint(b, w.Start.UnixMilli())
+	b = binary.AppendVarint(b, startMs)
 	return string(b)
 }
 
@@ -210,7 +218,7 @@ func Parse(b []byte) (Record, error) {
 	r := Record{Kind: b[0]}
 	rest := b[2:]
 	switch r.Kind {
-	case KindChunk:
+	case KindChunk, KindFeedback:
 		if len(rest) < 8 {
 			return Record{}, fmt.Errorf("%w: truncated chunk", ErrCorrupt)
 		}
@@ -270,6 +278,13 @@ const maxEncodedName = 64 << 10
 
 // maxTopic bounds a topic name (Kafka allows 249 characters).
 const maxTopic = 255
+
+// appendSource appends src as readSource reads it.
+func appendSource(b []byte, src Source) []byte {
+	b = binary.AppendUvarint(b, uint64(len(src.Topic)))
+	b = append(b, src.Topic...)
+	return binary.AppendVarint(b, int64(src.Partition))
+}
 
 func readSource(b []byte) (Source, []byte, error) {
 	l, n := binary.Uvarint(b)

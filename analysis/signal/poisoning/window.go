@@ -1,0 +1,199 @@
+package poisoning
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+)
+
+// Window is the state of every poisoning signal over the feedback of one
+// model and event-time window [Start, End), read from one partition or
+// merged over several: the container a feedback partition seals, a partial
+// record carries and a decider merges and scores. Feedback names a model,
+// not a version: a window is per model id.
+type Window struct {
+	// Model is the model id.
+	Model string
+	// Start and End bound the window in event time.
+	Start, End time.Time
+	// Features name the features of the Examples the partials observed;
+	// they are part of the state (the feature signals' layouts depend on
+	// them).
+	Features Features
+	// Examples counts the examples observed.
+	Examples uint64
+	// FirstOffset is the smallest offset of an example observed (the
+	// source partition's commit holds back to it while the window is
+	// open); -1 when none. It is not serialised.
+	FirstOffset int64
+	// Mixed says that partials over other features were merged into the
+	// window: only their feature-independent signals (label flips,
+	// concentration) were merged.
+	Mixed bool
+
+	signals []Signal
+	parts   []Partial
+}
+
+// featureFree is the number of leading signals of Signals that do not read
+// the features (label flips, concentration).
+const featureFree = 2
+
+// NewWindow returns an empty window of model's feedback over features f;
+// cfg and f must be valid.
+func NewWindow(cfg Config, f Features, model string, start, end time.Time) *Window {
+	w := &Window{Model: model, Start: start, End: end, Features: f, FirstOffset: -1, signals: Signals(cfg, f)}
+	w.parts = make([]Partial, len(w.signals))
+	for i, s := range w.signals {
+		w.parts[i] = s.NewPartial()
+	}
+	return w
+}
+
+// Signals returns the window's signals, in the order of Partials.
+func (w *Window) Signals() []Signal { return w.signals }
+
+// Partials returns the window's partial states, one per signal.
+func (w *Window) Partials() []Partial { return w.parts }
+
+// Observe adds examples read at offset off (the smallest of them).
+func (w *Window) Observe(es []Example, off int64) {
+	if len(es) == 0 {
+		return
+	}
+	for _, p := range w.parts {
+		p.Observe(es)
+	}
+	w.Examples += uint64(len(es))
+	if off >= 0 && (w.FirstOffset < 0 || off < w.FirstOffset) {
+		w.FirstOffset = off
+	}
+}
+
+// Merge adds o, a window of the same model and bounds over other examples.
+// When o's features differ from w's, only the signals that do not read
+// features are merged, and Mixed is set; it reports whether that happened.
+func (w *Window) Merge(o *Window) (mixed bool) {
+	same := slices.Equal(w.Features.Numeric, o.Features.Numeric) && slices.Equal(w.Features.Categorical, o.Features.Categorical)
+	for i, p := range w.parts {
+		if same || i < featureFree {
+			p.Merge(o.parts[i])
+		}
+	}
+	w.Examples += o.Examples
+	if o.FirstOffset >= 0 && (w.FirstOffset < 0 || o.FirstOffset < w.FirstOffset) {
+		w.FirstOffset = o.FirstOffset
+	}
+	w.Mixed = w.Mixed || o.Mixed || !same
+	return !same
+}
+
+// Score returns the verdicts of every signal of the merged window w against
+// ref (nil: no reference), as pairs of the signal's name and its verdicts.
+// A reference over other features is used only by the signals that do not
+// read features.
+func (w *Window) Score(ref *Window) []Scored {
+	var out []Scored
+	sameRef := ref != nil && slices.Equal(w.Features.Numeric, ref.Features.Numeric) &&
+		slices.Equal(w.Features.Categorical, ref.Features.Categorical)
+	for i, s := range w.signals {
+		var r Partial
+		if ref != nil && (sameRef || i < featureFree) {
+			r = ref.parts[i]
+		}
+		out = append(out, Scored{Signal: s.Name(), Verdicts: s.Score(w.parts[i], r)})
+	}
+	return out
+}
+
+// AppendBinary appends the window: model, bounds, features, the example
+// count, a flag for Mixed, then each signal's partial, length-prefixed.
+func (w *Window) AppendBinary(b []byte) []byte {
+	b = sketch.AppendString(b, w.Model)
+	b = binary.AppendVarint(b, w.Start.UnixMilli())
+	b = binary.AppendVarint(b, w.End.UnixMilli())
+	for _, names := range [][]string{w.Features.Numeric, w.Features.Categorical} {
+		b = binary.AppendUvarint(b, uint64(len(names)))
+		for _, n := range names {
+			b = sketch.AppendString(b, n)
+		}
+	}
+	b = binary.AppendUvarint(b, w.Examples)
+	if w.Mixed {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(w.parts)))
+	var scratch []byte
+	for _, p := range w.parts {
+		scratch = p.AppendBinary(scratch[:0])
+		b = binary.AppendUvarint(b, uint64(len(scratch)))
+		b = append(b, scratch...)
+	}
+	return b
+}
+
+// DecodeWindow reads what AppendBinary wrote, with the signals of cfg over
+// the features it names. Input that does not fit cfg's bounds fails
+// (wrapping sketch.ErrCorrupt).
+func DecodeWindow(cfg Config, b []byte) (*Window, error) {
+	d := sketch.NewDecoder(b)
+	model := d.String()
+	start, end := d.Varint(), d.Varint()
+	var f Features
+	for _, names := range []*[]string{&f.Numeric, &f.Categorical} {
+		n := d.Count(MaxFeatures, "features")
+		for range n {
+			*names = append(*names, d.String())
+		}
+	}
+	examples := d.Uvarint()
+	mixed := d.Byte()
+	if d.Err() != nil {
+		return nil, d.Err()
+	}
+	if model == "" || end <= start || mixed > 1 {
+		return nil, fmt.Errorf("%w: feedback window of model %q [%d, %d)", sketch.ErrCorrupt, model, start, end)
+	}
+	if err := f.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", sketch.ErrCorrupt, err)
+	}
+	w := NewWindow(cfg, f, model, time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC())
+	w.Examples, w.Mixed = examples, mixed == 1
+	if n := d.Count(len(w.parts), "partials"); d.Err() == nil && n != len(w.parts) {
+		return nil, fmt.Errorf("%w: %d partials, want %d", sketch.ErrCorrupt, n, len(w.parts))
+	}
+	for i, p := range w.parts {
+		n := d.Uvarint()
+		if d.Err() != nil || n > uint64(d.Remaining()) {
+			return nil, fmt.Errorf("%w: partial %d of a feedback window", sketch.ErrCorrupt, i)
+		}
+		pd := sketch.NewDecoder(d.Bytes(int(n), "partial"))
+		if p.Decode(pd); pd.Err() != nil {
+			return nil, fmt.Errorf("%s: %w", w.signals[i].Name(), pd.Err())
+		}
+		if pd.Remaining() != 0 {
+			return nil, fmt.Errorf("%w: %s: %d bytes left over", sketch.ErrCorrupt, w.signals[i].Name(), pd.Remaining())
+		}
+	}
+	if d.Err() != nil {
+		return nil, d.Err()
+	}
+	if d.Remaining() != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after a feedback window", sketch.ErrCorrupt, d.Remaining())
+	}
+	return w, nil
+}
+
+// Scored is one signal's verdicts about a window.
+type Scored struct {
+	// Signal is the signal's name.
+	Signal string
+	// Verdicts are its verdicts, before the evaluation's adjustment.
+	Verdicts []signal.Verdict
+}

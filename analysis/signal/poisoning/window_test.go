@@ -1,0 +1,103 @@
+package poisoning
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+)
+
+// TestWindowMergesAndRoundTrips: a window's examples split over three
+// partition windows merge into the window of them all (each signal's state
+// and verdicts, the example count and the first offset), and a window
+// decodes from its encoding to the same bytes and verdicts.
+func TestWindowMergesAndRoundTrips(t *testing.T) {
+	cfg := exactConfig()
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	es := attacked(51, 3000)
+	all := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+	all.Observe(es, 0)
+	parts := make([]*Window, 3)
+	for k := range parts {
+		parts[k] = NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+	}
+	for i := range es {
+		parts[i%3].Observe(es[i:i+1], int64(100+i))
+	}
+	for _, p := range parts[1:] {
+		if parts[0].Merge(p) {
+			t.Fatal("windows over the same features merged in part")
+		}
+	}
+	if parts[0].Examples != uint64(len(es)) || parts[0].FirstOffset != 100 || parts[0].Mixed {
+		t.Fatalf("merged: %d examples, first offset %d, mixed %t", parts[0].Examples, parts[0].FirstOffset, parts[0].Mixed)
+	}
+	for i := range all.Partials() {
+		samePartial(t, all.Partials()[i], parts[0].Partials()[i])
+	}
+	if got, want := fmt.Sprint(parts[0].Score(nil)), fmt.Sprint(all.Score(nil)); got != want {
+		t.Fatal("merged verdicts differ")
+	}
+
+	b := all.AppendBinary(nil)
+	back, err := DecodeWindow(cfg, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(back.AppendBinary(nil), b) || back.Model != "fraud" || !back.Start.Equal(start) || back.Examples != uint64(len(es)) {
+		t.Fatal("the decoded window differs")
+	}
+	ref := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+	ref.Observe(newWorld(52, 50).examples(3000), 0)
+	if got, want := fmt.Sprint(back.Score(ref)), fmt.Sprint(all.Score(ref)); got != want {
+		t.Fatal("verdicts differ after a round trip")
+	}
+	for _, n := range []int{0, 1, len(b) / 2, len(b) - 1} {
+		if _, err := DecodeWindow(cfg, b[:n]); !errors.Is(err, sketch.ErrCorrupt) {
+			t.Errorf("%d of %d bytes: %v, want a corrupt input", n, len(b), err)
+		}
+	}
+	if _, err := DecodeWindow(cfg, append(b, 0)); !errors.Is(err, sketch.ErrCorrupt) {
+		t.Errorf("a trailing byte: %v", err)
+	}
+}
+
+// TestWindowOverOtherFeaturesMergesInPart: a window over other features
+// merges only its label flips and concentration, and says so; a reference
+// over other features is used by those two only.
+func TestWindowOverOtherFeaturesMergesInPart(t *testing.T) {
+	cfg := exactConfig()
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	es := attacked(53, 1000)
+	a := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+	a.Observe(es, 0)
+	before := a.AppendBinary(nil)
+	b := NewWindow(cfg, Features{}, "fraud", start, start.Add(time.Minute))
+	stripped := make([]Example, len(es))
+	for i, e := range es {
+		e.Numeric, e.Categorical = nil, nil
+		stripped[i] = e
+	}
+	b.Observe(stripped, 5)
+	if !a.Merge(b) || !a.Mixed || a.Examples != 2*uint64(len(es)) {
+		t.Fatalf("mixed %t, %d examples", a.Mixed, a.Examples)
+	}
+	orig, err := DecodeWindow(cfg, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range a.Partials() {
+		same := bytes.Equal(p.AppendBinary(nil), orig.Partials()[i].AppendBinary(nil))
+		if (i < featureFree) == same {
+			t.Errorf("%s: merged %t, want %t", a.Signals()[i].Name(), !same, i < featureFree)
+		}
+	}
+	for _, s := range a.Score(b) {
+		if s.Signal == "poisoning_drift" && len(s.Verdicts) != 0 {
+			t.Errorf("drift scored against a reference over other features: %v", s.Verdicts)
+		}
+	}
+}
