@@ -51,6 +51,14 @@ type Feedback struct {
 	After time.Duration
 }
 
+// DefaultFeedback returns the feedback driftwatch generate writes: a fifth
+// of the inferences get a feedback event from one of 20 honest annotators;
+// with an Attack, mallory writes a tenth of the feedback events from After
+// on.
+func DefaultFeedback() Feedback {
+	return Feedback{Share: 0.2, Annotators: 20, Attacker: "mallory", AttackShare: 0.1}
+}
+
 func (f *Feedback) validate() error {
 	switch {
 	case !(f.Share > 0 && f.Share <= 1):

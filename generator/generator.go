@@ -33,6 +33,9 @@ type Generator struct {
 	lastBad badKind
 	lab     *labeler    // nil when the scenario has no Labels
 	fdb     *feedbacker // nil when the scenario has no Feedback
+	calls   *callerPop  // nil when the scenario has no Callers
+	// extractN counts the extraction attacker's calls (the class it asks for alternates).
+	extractN int64
 }
 
 // Class names of the generated predictions.
@@ -104,6 +107,9 @@ func New(sc Scenario, seed int64) (*Generator, error) {
 	if sc.Feedback != nil {
 		g.fdb = &feedbacker{spec: *sc.Feedback, start: sc.Start}
 	}
+	if sc.Callers != nil {
+		g.calls = newCallerPop(*sc.Callers, sc.Models, sc.Start, seed)
+	}
 	if sc.Labels != nil {
 		g.lab = newLabeler(*sc.Labels, seed)
 	}
@@ -172,36 +178,26 @@ func cumulative(w []float64) []float64 {
 // also draws the event's label (from a random source of its own) and moves
 // the label clock to the event's time; NextLabel returns the labels due.
 func (g *Generator) Next(e *telemetry.Event) {
-	m := &g.models[g.rng.IntN(len(g.models))]
+	mi := g.rng.IntN(len(g.models))
+	m := &g.models[mi]
 	t := g.sc.Start.Add(time.Duration(g.n) * g.step)
 	g.n++
 	shifted := m.shifted && !t.Before(g.shift)
 
 	num, cat, prob, attr := e.Features.Numeric[:0], e.Features.Categorical[:0], e.Prediction.Probabilities[:0], e.Attributes[:0]
 
-	logit := m.intercept
-	for i := range m.num {
-		f := &m.num[i]
-		d := 0.0
-		if shifted && f.shifted {
-			d = g.sc.Shift.MeanShift * f.sd
+	caller, kind := -1, ""
+	var logit float64
+	if g.calls == nil {
+		num, cat, logit = g.features(m, g.rng, shifted, num, cat)
+	} else {
+		caller = g.calls.pick(g.rng, mi, t)
+		kind = g.calls.kind(caller)
+		if kind == AccessExtraction {
+			num, cat, logit = g.extraction(m, num, cat)
+		} else {
+			num, cat, logit = g.features(m, g.calls.source(g.rng, caller), shifted, num, cat)
 		}
-		// Four decimals, like real telemetry; also keeps messages short.
-		x := math.Round(g.sample(f.spec, d)*1e4) / 1e4
-		num = append(num, telemetry.Number{Name: f.spec.Name, Value: x})
-		logit += f.coef * (x - f.mean) / f.sd
-	}
-	for i := range m.cat {
-		c := &m.cat[i]
-		cum := c.cum
-		if shifted && c.shifted {
-			cum = c.cumShift
-		}
-		u := g.rng.Float64()
-		k, _ := slices.BinarySearch(cum, u)
-		k = min(k, len(c.values)-1)
-		cat = append(cat, telemetry.Category{Name: c.name, Value: c.values[k]})
-		logit += c.coefs[k]
 	}
 	if shifted && g.sc.Shift.ConfidenceScale > 0 {
 		logit *= g.sc.Shift.ConfidenceScale
@@ -215,18 +211,26 @@ func (g *Generator) Next(e *telemetry.Event) {
 		telemetry.ClassProbability{Class: ClassNegative, P: math.Round((1-score)*1e6) / 1e6})
 	attr = append(attr, telemetry.Attribute{Key: "deployment.environment.name", Value: "prod"})
 
-	*e = telemetry.Event{
-		SchemaVersion: "1",
-		PredictionID:  g.predictionID(),
-		EventTime:     t,
-		Model:         telemetry.Model{ID: m.id, Version: m.version},
-		Operation:     "predict",
-		Principal: telemetry.Principal{
+	// The draws keep their order of before Callers: the id, then the user.
+	id := g.predictionID()
+	var principal telemetry.Principal
+	if g.calls == nil {
+		principal = telemetry.Principal{
 			EndUserID: g.users[g.rng.IntN(len(g.users))],
 			Service:   m.service,
 			Tenant:    tenants[g.rng.IntN(len(tenants))],
-		},
-		Features: telemetry.Features{Numeric: num, Categorical: cat},
+		}
+	} else {
+		principal = g.calls.principal(caller, m.service)
+	}
+	*e = telemetry.Event{
+		SchemaVersion: "1",
+		PredictionID:  id,
+		EventTime:     t,
+		Model:         telemetry.Model{ID: m.id, Version: m.version},
+		Operation:     "predict",
+		Principal:     principal,
+		Features:      telemetry.Features{Numeric: num, Categorical: cat},
 		Prediction: telemetry.Prediction{
 			Score:         reuse(e.Prediction.Score, score),
 			Class:         class,
@@ -248,15 +252,12 @@ func (g *Generator) Next(e *telemetry.Event) {
 		if sh.CallerShare > 0 && g.rng.Float64() < sh.CallerShare {
 			e.Principal.EndUserID = sh.Caller
 			if sh.Probe {
-				score = math.Round((Threshold-0.02+0.04*g.rng.Float64())*1e6) / 1e6
-				*e.Prediction.Score = score
-				e.Prediction.Class = ClassNegative
-				if score >= Threshold {
-					e.Prediction.Class = ClassPositive
-				}
-				prob[0].P, prob[1].P = score, math.Round((1-score)*1e6)/1e6
+				score = g.probe(e, prob)
 			}
 		}
+	}
+	if kind == AccessProbing {
+		score = g.probe(e, prob)
 	}
 	if m.genAI {
 		g.genAI(e, shifted)
@@ -279,6 +280,85 @@ func (g *Generator) Next(e *telemetry.Event) {
 	if g.fdb != nil {
 		g.drawFeedback(e, m, t)
 	}
+}
+
+// features draws the input of a call to m from r (the generator's source,
+// or an entity's), and returns it with the score's logit.
+func (g *Generator) features(m *model, r *rand.Rand, shifted bool, num []telemetry.Number, cat []telemetry.Category) ([]telemetry.Number, []telemetry.Category, float64) {
+	logit := m.intercept
+	for i := range m.num {
+		f := &m.num[i]
+		d := 0.0
+		if shifted && f.shifted {
+			d = g.sc.Shift.MeanShift * f.sd
+		}
+		// Four decimals, like real telemetry; also keeps messages short.
+		x := math.Round(sample(r, f.spec, d)*1e4) / 1e4
+		num = append(num, telemetry.Number{Name: f.spec.Name, Value: x})
+		logit += f.coef * (x - f.mean) / f.sd
+	}
+	for i := range m.cat {
+		c := &m.cat[i]
+		cum := c.cum
+		if shifted && c.shifted {
+			cum = c.cumShift
+		}
+		u := r.Float64()
+		k, _ := slices.BinarySearch(cum, u)
+		k = min(k, len(c.values)-1)
+		cat = append(cat, telemetry.Category{Name: c.name, Value: c.values[k]})
+		logit += c.coefs[k]
+	}
+	return num, cat, logit
+}
+
+// extraction draws the input of an extraction attacker's call to m: every
+// feature uniform over its plausible range (sprayRange; categorical values
+// alike), redrawn up to 32 times until the model answers the class the
+// attacker asks for (the two in turn), so that its calls cover the classes
+// evenly.
+func (g *Generator) extraction(m *model, num []telemetry.Number, cat []telemetry.Category) ([]telemetry.Number, []telemetry.Category, float64) {
+	g.extractN++
+	wantPositive := g.extractN%2 == 0
+	n0, c0 := len(num), len(cat)
+	var logit float64
+	for range 32 {
+		num, cat, logit = num[:n0], cat[:c0], m.intercept
+		for i := range m.num {
+			f := &m.num[i]
+			lo, hi := sprayRange(f.spec)
+			x := lo + (hi-lo)*g.rng.Float64()
+			if f.spec.Dist == DistPoisson {
+				x = math.Floor(lo + (hi-lo+1)*g.rng.Float64())
+			}
+			x = math.Round(x*1e4) / 1e4
+			num = append(num, telemetry.Number{Name: f.spec.Name, Value: x})
+			logit += f.coef * (x - f.mean) / f.sd
+		}
+		for i := range m.cat {
+			c := &m.cat[i]
+			k := g.rng.IntN(len(c.values))
+			cat = append(cat, telemetry.Category{Name: c.name, Value: c.values[k]})
+			logit += c.coefs[k]
+		}
+		if (logit >= 0) == wantPositive {
+			break
+		}
+	}
+	return num, cat, logit
+}
+
+// probe moves e's score within 0.02 of the threshold (boundary probing),
+// with its class and probabilities, and returns it.
+func (g *Generator) probe(e *telemetry.Event, prob telemetry.Probabilities) float64 {
+	score := math.Round((Threshold-0.02+0.04*g.rng.Float64())*1e6) / 1e6
+	*e.Prediction.Score = score
+	e.Prediction.Class = ClassNegative
+	if score >= Threshold {
+		e.Prediction.Class = ClassPositive
+	}
+	prob[0].P, prob[1].P = score, math.Round((1-score)*1e6)/1e6
+	return score
 }
 
 // genAI fills e's GenAI usage: lognormal token counts (input about 400,
@@ -331,33 +411,33 @@ func reuse(p *float64, v float64) *float64 {
 	return p
 }
 
-// sample draws from f's distribution with its mean moved by d.
-func (g *Generator) sample(f NumericSpec, d float64) float64 {
+// sample draws from f's distribution with its mean moved by d, from r.
+func sample(r *rand.Rand, f NumericSpec, d float64) float64 {
 	switch f.Dist {
 	case DistNormal:
-		return f.P1 + f.P2*g.rng.NormFloat64() + d
+		return f.P1 + f.P2*r.NormFloat64() + d
 	case DistLognormal:
-		return math.Exp(f.P1+f.P2*g.rng.NormFloat64()) + d
+		return math.Exp(f.P1+f.P2*r.NormFloat64()) + d
 	case DistUniform:
-		return f.P1 + (f.P2-f.P1)*g.rng.Float64() + d
+		return f.P1 + (f.P2-f.P1)*r.Float64() + d
 	case DistPoisson:
-		return g.poisson(max(f.P1+d, 0))
+		return poisson(r, max(f.P1+d, 0))
 	}
 	return 0
 }
 
-// poisson draws a Poisson variate: Knuth's product method below λ = 30, a
-// rounded normal approximation above.
-func (g *Generator) poisson(lambda float64) float64 {
+// poisson draws a Poisson variate from r: Knuth's product method below
+// λ = 30, a rounded normal approximation above.
+func poisson(r *rand.Rand, lambda float64) float64 {
 	if lambda <= 0 {
 		return 0
 	}
 	if lambda >= 30 {
-		return max(0, math.Round(lambda+math.Sqrt(lambda)*g.rng.NormFloat64()))
+		return max(0, math.Round(lambda+math.Sqrt(lambda)*r.NormFloat64()))
 	}
 	limit := math.Exp(-lambda)
 	k := 0.0
-	for p := g.rng.Float64(); p > limit; p *= g.rng.Float64() {
+	for p := r.Float64(); p > limit; p *= r.Float64() {
 		k++
 	}
 	return k

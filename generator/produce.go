@@ -34,6 +34,19 @@ type ProduceOptions struct {
 	// scenario has Labels (and then not the inference topic); it must be
 	// empty when the scenario has none.
 	LabelsTopic string
+	// FeedbackTopic is the topic of the training-feedback events. Required
+	// when the scenario has Feedback (and then neither the inference nor
+	// the labels topic); it must be empty when the scenario has none.
+	FeedbackTopic string
+	// FeedbackDelay is the event time from an inference to its feedback
+	// event, which is also the feedback's event_time (a monitor compares
+	// feedback with the prediction it stored, so feedback must come after
+	// the prediction's window closed). Default: 0 (with its inference).
+	FeedbackDelay time.Duration
+	// FeedbackMaxPending bounds the feedback events waiting for their time;
+	// more are dropped and counted in Produced.DroppedFeedback. Default: 0 =
+	// DefaultMaxPendingFeedback.
+	FeedbackMaxPending int
 }
 
 // Produced counts what ProduceWith wrote.
@@ -45,6 +58,11 @@ type Produced struct {
 	// DroppedLabels is the labels the generator dropped because
 	// Labels.MaxPending labels were pending (LabelStats.Dropped).
 	DroppedLabels int64
+	// Feedback is the training-feedback messages acknowledged.
+	Feedback int
+	// DroppedFeedback is the feedback events dropped because
+	// FeedbackMaxPending were waiting.
+	DroppedFeedback int64
 }
 
 // labelGrace bounds the writing that a run with labels until its context
@@ -69,6 +87,12 @@ const labelCESource = "/driftwatch-generate"
 // between batches: the batch under way is written in full with its labels
 // and then the pending labels, within 10 s after ctx ended, so that every
 // label written is for an inference written and none of those is lost.
+//
+// With Feedback it writes the generator's feedback events to
+// opts.FeedbackTopic in the same way: keyed by model id, with the
+// CloudEvents headers (ce_type ai.driftwatch.training_feedback.v1, ce_id the
+// feedback id), each opts.FeedbackDelay of event time after its inference
+// (its event_time), those still pending at the end of the run last.
 func ProduceWith(ctx context.Context, brokers []string, topic string, g *Generator, n int, opts ProduceOptions, log *slog.Logger) (Produced, error) {
 	var out Produced
 	if len(brokers) == 0 {
@@ -84,6 +108,12 @@ func ProduceWith(ctx context.Context, brokers []string, topic string, g *Generat
 		return out, fmt.Errorf("producing telemetry: labels topic %q given, but the scenario has no labels", opts.LabelsTopic)
 	case opts.LabelsTopic == topic:
 		return out, fmt.Errorf("producing telemetry: labels topic %q is the inference topic", topic)
+	case g.fdb != nil && opts.FeedbackTopic == "":
+		return out, errors.New("producing telemetry: feedback topic: required, the scenario has feedback")
+	case g.fdb == nil && opts.FeedbackTopic != "":
+		return out, fmt.Errorf("producing telemetry: feedback topic %q given, but the scenario has no feedback", opts.FeedbackTopic)
+	case opts.FeedbackTopic == topic || opts.FeedbackTopic == opts.LabelsTopic && opts.FeedbackTopic != "":
+		return out, fmt.Errorf("producing telemetry: feedback topic %q is the inference or the labels topic", opts.FeedbackTopic)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -92,15 +122,19 @@ func ProduceWith(ctx context.Context, brokers []string, topic string, g *Generat
 	var lw *labelWriter
 	wctx := ctx       // of the writes
 	graceful := false // the end of ctx is checked between batches, writes have labelGrace
+	var fw *feedbackWriter
+	if g.fdb != nil {
+		fw = newFeedbackWriter(newWriter(brokers, opts.FeedbackTopic), opts.FeedbackDelay, opts.FeedbackMaxPending)
+	}
 	if g.lab != nil {
 		lw = newLabelWriter(newWriter(brokers, opts.LabelsTopic))
-		if n <= 0 {
-			graceful = true
-			var cancel context.CancelFunc
-			wctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
-			defer cancel()
-			defer context.AfterFunc(ctx, func() { time.AfterFunc(labelGrace, cancel) })()
-		}
+	}
+	if (lw != nil || fw != nil) && n <= 0 {
+		graceful = true
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+		defer cancel()
+		defer context.AfterFunc(ctx, func() { time.AfterFunc(labelGrace, cancel) })()
 	}
 	chunk := maxChunk
 	rate := g.sc.Rate
@@ -150,6 +184,9 @@ func ProduceWith(ctx context.Context, brokers []string, topic string, g *Generat
 				}
 			}
 			msgs[i] = kafka.Message{Key: kb, Value: value}
+			if fw != nil {
+				fw.add(g)
+			}
 		}
 		if err = w.WriteMessages(wctx, msgs[:k]...); err != nil {
 			sent += acked(err, k)
@@ -157,6 +194,15 @@ func ProduceWith(ctx context.Context, brokers []string, topic string, g *Generat
 			break
 		}
 		sent += k
+		if fw != nil {
+			var m int
+			m, err = fw.write(wctx, g.ev.EventTime, false)
+			out.Feedback += m
+			if err != nil {
+				err = fmt.Errorf("producing feedback to %s: %w", opts.FeedbackTopic, err)
+				break
+			}
+		}
 		if lw != nil {
 			var m int
 			m, err = lw.write(wctx, g, false)
@@ -176,12 +222,25 @@ func ProduceWith(ctx context.Context, brokers []string, topic string, g *Generat
 			stopped = false
 		}
 	}
+	if fw != nil && (err == nil || stopped) {
+		m, ferr := fw.write(wctx, g.ev.EventTime, true)
+		out.Feedback += m
+		if ferr != nil {
+			err = fmt.Errorf("producing pending feedback to %s: %w", opts.FeedbackTopic, ferr)
+			stopped = false
+		}
+	}
 	if cerr := w.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("closing telemetry writer: %w", cerr)
 	}
 	if lw != nil {
 		if cerr := lw.w.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("closing label writer: %w", cerr)
+		}
+	}
+	if fw != nil {
+		if cerr := fw.w.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("closing feedback writer: %w", cerr)
 		}
 	}
 	if stopped {
@@ -194,6 +253,10 @@ func ProduceWith(ctx context.Context, brokers []string, topic string, g *Generat
 		"seconds", elapsed.Seconds(), "rate", float64(sent) / max(elapsed.Seconds(), 1e-9)}
 	if lw != nil {
 		args = append(args, "labels_topic", opts.LabelsTopic, "labels", out.Labels, "dropped_labels", out.DroppedLabels)
+	}
+	if fw != nil {
+		out.DroppedFeedback = fw.dropped
+		args = append(args, "feedback_topic", opts.FeedbackTopic, "feedback", out.Feedback, "dropped_feedback", fw.dropped)
 	}
 	log.Info("produced telemetry", append(args, "error", err)...)
 	return out, err

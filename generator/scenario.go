@@ -1,7 +1,9 @@
 // Package generator produces realistic synthetic inference telemetry for the
 // demo, tests and benchmarks: several models with numeric and categorical
 // features, scores that depend on the features, injected drift, a share of
-// malformed messages and, optionally, delayed ground-truth labels. It writes
+// malformed messages and, optionally, delayed ground-truth labels, training
+// feedback (honest or attacking) and a population of callers with
+// attackers and heavy users among them (Callers). It writes
 // to any Kafka through kafka-go. It does not decode or analyse events; that is
 // package telemetry's and analysis' job.
 package generator
@@ -55,6 +57,10 @@ type Scenario struct {
 	// Feedback makes the generator write training feedback about its
 	// predictions (NextFeedback), honest or attacking; nil means none.
 	Feedback *Feedback
+	// Callers makes the callers realistic (a heavy-tailed population) and
+	// adds the callers of access scenarios; nil means 2,000 users picked
+	// uniformly.
+	Callers *Callers
 }
 
 // DefaultMaxPendingLabels is the default of Labels.MaxPending. A pending
@@ -233,6 +239,11 @@ func (sc *Scenario) validate() error {
 	}
 	if sc.Feedback != nil {
 		if err := sc.Feedback.validate(); err != nil {
+			return fmt.Errorf("validating scenario: %w", err)
+		}
+	}
+	if sc.Callers != nil {
+		if err := sc.Callers.validate(sc.Models); err != nil {
 			return fmt.Errorf("validating scenario: %w", err)
 		}
 	}

@@ -86,6 +86,7 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	cfg.Kafka.EmbeddedAddr = o.broker
 	cfg.Kafka.Consumer.Topic = "driftwatch.telemetry"
 	cfg.Kafka.LabelsTopic = demoLabelsTopic
+	cfg.Kafka.FeedbackTopic = demoFeedbackTopic // the embedded broker creates it
 	cfg.Signals.Access.Enabled = true
 	cfg.Kafka.Consumer.HeartbeatInterval = 500 * time.Millisecond
 	cfg.Kafka.Consumer.JoinGroupBackoff = 500 * time.Millisecond
@@ -136,10 +137,23 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	// A credit scorer whose labels arrive 5 s after its predictions: its
 	// inputs and scores stay as they were, but from the shift on 30% of
 	// the truths turn (concept drift), which only realized performance sees.
+	// Annotators send training feedback about its predictions one and a
+	// half windows after them (when the monitor has stored the predictions,
+	// which it compares the feedback with), and mallory sends a tenth of
+	// it, every label flipped (poisoning).
 	risk := generator.DefaultScenario(1, 8)
 	risk.Models[0].ID = "credit-scorer"
 	risk.Rate, risk.Start = o.rate/4, sc.Start
 	risk.Labels = &generator.Labels{Delay: 5 * time.Second}
+	feedbackDelay := o.window * 3 / 2
+	fb := generator.DefaultFeedback()
+	// The attack runs from the start: a source's label flips are tested
+	// against the other sources of the same window (no reference needed),
+	// and feedback windows are decided a window or two behind the
+	// inference windows, so an attack from the shift on would show only in
+	// the last window or two, if at all.
+	fb.Attack = generator.AttackLabelFlip
+	risk.Feedback = &fb
 	if risk.Shift, err = generator.ShiftFor(generator.ScenarioConceptDrift, "credit-scorer", o.shiftAfter, 0); err != nil {
 		return err
 	}
@@ -162,7 +176,9 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	fmt.Fprintf(out, "driftwatch demo: broker %s, ClickHouse %s/%s, metrics http://%s/metrics\n", o.broker, o.clickhouse, o.database, m.Addr())
 	fmt.Fprintf(out, "  %d models × %d features at %.0f events/s, %s windows, reference = first %d windows,\n", o.models, o.features, o.rate, o.window, o.warmup)
 	fmt.Fprintf(out, "  drift injected into %s after %s, and support-assistant (GenAI) refuses 8%% more from then on;\n", shifted, o.shiftAfter)
-	fmt.Fprintf(out, "  credit-scorer's labels come 5 s after its predictions, 30%% of them turned from then on (concept drift);\n")
+	fmt.Fprintf(out, "  credit-scorer's labels come 5 s after its predictions, 30%% of them turned from then on (concept drift),\n")
+	fmt.Fprintf(out, "  its training feedback (on %s) comes %s after its predictions, and a source, mallory, writes a\n", demoFeedbackTopic, feedbackDelay)
+	fmt.Fprintf(out, "  tenth of it, every label flipped against the prediction (poisoning);\n")
 	fmt.Fprintf(out, "  and a caller, prober-1, starts probing pricing-model's decision boundary;\n")
 	fmt.Fprintf(out, "  alerts below as the sink receives them.\n\n")
 
@@ -192,7 +208,7 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	go func() {
 		var err error
 		riskProduced, err = generator.ProduceWith(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, riskGen, 0,
-			generator.ProduceOptions{LabelsTopic: demoLabelsTopic}, log)
+			generator.ProduceOptions{LabelsTopic: demoLabelsTopic, FeedbackTopic: demoFeedbackTopic, FeedbackDelay: feedbackDelay}, log)
 		riskDone <- err
 	}()
 	produced, perr := generator.Produce(pctx, m.Brokers(), cfg.Kafka.Consumer.Topic, g, 0, log)
@@ -395,6 +411,9 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 
 // demoLabelsTopic is the labels topic of the demo.
 const demoLabelsTopic = "driftwatch.labels"
+
+// demoFeedbackTopic is the training-feedback topic of the demo.
+const demoFeedbackTopic = "driftwatch.feedback"
 
 func port(addr string) string {
 	_, p, err := net.SplitHostPort(addr)
