@@ -5,7 +5,7 @@ GO ?= go
 CLICKHOUSE_PORT ?= 19000
 export DRIFTWATCH_TEST_CLICKHOUSE ?= 127.0.0.1:$(CLICKHOUSE_PORT)
 
-.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench bench-rss fuzz chdb-check clean
+.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench bench-rss stationary fuzz chdb-check clean
 
 all: build
 
@@ -51,6 +51,11 @@ fuzz:
 bench: clickhouse
 	$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 20m ./monitor/
 	$(GO) test -run '^$$' -bench . -benchmem ./analysis/... ./compare/ ./telemetry/
+
+## stationary: pages of the default configuration on 30 days of stationary telemetry through Kafka, the monitor
+## and ClickHouse (BENCH_STATIONARY_SIZES, default 10m,1m; BENCH_STATIONARY_SEEDS, default 1,2,3)
+stationary: clickhouse
+	$(GO) test -run '^$$' -bench '^BenchmarkStationaryPages$$' -benchtime 1x -timeout 180m ./monitor/
 
 ## bench-rss: the monitor's resident memory after each million of 10,000,000 events (BENCH_RSS_EVENTS)
 bench-rss: clickhouse

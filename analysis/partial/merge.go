@@ -24,7 +24,8 @@ const (
 	// longer (see Config.Timeout). Its events are still counted in the
 	// source's inference_windows rows.
 	AlreadyDecided
-	// Dropped means the merger holds its bound of model versions or windows.
+	// Dropped means the merger holds its bound of model versions, or of
+	// windows and the partial is older than every window being merged.
 	Dropped
 )
 
@@ -44,7 +45,9 @@ type Config struct {
 	IdleWait time.Duration
 	// MaxModels bounds the model versions with windows being merged.
 	MaxModels int
-	// MaxWindows bounds the windows being merged per model version.
+	// MaxWindows bounds the windows being merged per model version: a
+	// partial of a newer window at the bound decides the oldest one at once,
+	// without the sources that have not passed it (Complete.Missing).
 	MaxWindows int
 }
 
@@ -136,6 +139,9 @@ type MergerOf[W any] struct {
 	// partial was dropped at a bound, so that the window is not decided as
 	// complete without them (they are listed in Complete.Missing).
 	dropped map[windowKey][]Source
+	// forced are the windows that Add decided early to make room for a
+	// newer one at Config.MaxWindows; Ready returns them first.
+	forced []CompleteOf[W]
 }
 
 type windowKey struct {
@@ -306,7 +312,16 @@ func (m *MergerOf[W]) Add(src Source, w W, off int64, now time.Time) Outcome {
 	i, found := slices.BinarySearchFunc(mw.open, startMs, func(p *pending[W], s int64) int { return cmp.Compare(p.startMs, s) })
 	if !found {
 		if len(mw.open) >= m.cfg.MaxWindows {
-			return m.drop(src, mv, startMs)
+			if i == 0 {
+				// Older than every window being merged: no room.
+				return m.drop(src, mv, startMs)
+			}
+			// A backfill runs ahead of a source that has not reported
+			// yet (a partition with no events says nothing until it is
+			// idle): the oldest window is decided without the sources
+			// that have not passed it, rather than the newest lost.
+			m.force(mv, mw)
+			i--
 		}
 		p := &pending[W]{c: CompleteOf[W]{Window: w, Partials: 1, First: off}, startMs: startMs, endMs: endMs,
 			from: map[Source]bool{src: true}, arrived: now}
@@ -324,6 +339,38 @@ func (m *MergerOf[W]) Add(src Source, w W, off int64, now time.Time) Outcome {
 		p.c.MixedReferences = true
 	}
 	return Merged
+}
+
+// force decides the oldest window of mw now, with the sources that have not
+// passed it missing; Ready returns it.
+func (m *MergerOf[W]) force(mv analysis.ModelKey, mw *modelWindows[W]) {
+	p := mw.open[0]
+	mw.open = slices.Delete(mw.open, 0, 1)
+	due := p.endMs + m.lateMs
+	for s, at := range m.progress {
+		if at < due && !p.from[s] && !m.idle[s] {
+			p.c.Missing = append(p.c.Missing, s)
+		}
+	}
+	m.missingDropped(mv, p)
+	mw.decided = max(mw.decided, p.endMs)
+	m.forced = append(m.forced, p.c)
+}
+
+// missingDropped adds to p's missing sources those whose partial of it was
+// dropped at a bound, and sorts them.
+func (m *MergerOf[W]) missingDropped(mv analysis.ModelKey, p *pending[W]) {
+	if d, ok := m.dropped[windowKey{mv, p.startMs}]; ok {
+		for _, s := range d {
+			if !slices.Contains(p.c.Missing, s) {
+				p.c.Missing = append(p.c.Missing, s)
+			}
+		}
+		delete(m.dropped, windowKey{mv, p.startMs})
+	}
+	slices.SortFunc(p.c.Missing, func(a, b Source) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
 }
 
 // Ready removes and returns the windows that are complete at wall-clock
@@ -375,18 +422,8 @@ func (m *MergerOf[W]) Ready(now time.Time) []CompleteOf[W] {
 				n++
 				continue
 			}
-			if d, ok := m.dropped[windowKey{k, p.startMs}]; ok {
-				// Sources whose partial was dropped at a bound: not complete.
-				for _, s := range d {
-					if !slices.Contains(p.c.Missing, s) {
-						p.c.Missing = append(p.c.Missing, s)
-					}
-				}
-				delete(m.dropped, windowKey{k, p.startMs})
-				slices.SortFunc(p.c.Missing, func(a, b Source) int {
-					return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-				})
-			}
+			// Sources whose partial was dropped at a bound: not complete.
+			m.missingDropped(k, p)
 			out = append(out, p.c)
 			mw.decided = max(mw.decided, p.endMs)
 		}
@@ -403,6 +440,11 @@ func (m *MergerOf[W]) Ready(now time.Time) []CompleteOf[W] {
 		bm, _, be := m.ops.Key(b.Window)
 		return cmp.Or(cmp.Compare(ae, be), cmp.Compare(am.ID, bm.ID), cmp.Compare(am.Version, bm.Version))
 	})
+	if len(m.forced) > 0 {
+		// Decided by Add, before any window it returns now.
+		out = append(m.forced, out...)
+		m.forced = nil
+	}
 	return out
 }
 
@@ -411,6 +453,9 @@ func (m *MergerOf[W]) Ready(now time.Time) []CompleteOf[W] {
 // next when there is none.
 func (m *MergerOf[W]) Committable(next int64) int64 {
 	c := next
+	for _, f := range m.forced {
+		c = min(c, f.First)
+	}
 	for _, mw := range m.models {
 		for _, p := range mw.open {
 			c = min(c, p.c.First)
@@ -419,9 +464,10 @@ func (m *MergerOf[W]) Committable(next int64) int64 {
 	return c
 }
 
-// Open returns the number of windows being merged.
+// Open returns the number of windows being merged, and decided but not yet
+// returned by Ready.
 func (m *MergerOf[W]) Open() int {
-	n := 0
+	n := len(m.forced)
 	for _, mw := range m.models {
 		n += len(mw.open)
 	}

@@ -392,7 +392,9 @@ func TestMergerWaitsForEverySource(t *testing.T) {
 }
 
 // TestMergerRestoreAndBounds: windows decided before a restart are replays;
-// model versions and windows beyond the bounds are dropped, not merged.
+// model versions beyond the bound are dropped, not merged; a window beyond
+// the bound of windows decides the oldest early, and one older than every
+// window being merged there is dropped.
 func TestMergerRestoreAndBounds(t *testing.T) {
 	cfg := testConfig(t)
 	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 1, MaxWindows: 2})
@@ -410,8 +412,61 @@ func TestMergerRestoreAndBounds(t *testing.T) {
 		t.Fatalf("second model beyond max_models: %v", o)
 	}
 	mg.Add(src, filled(cfg, a, t0.Add(20*time.Second), 3, 1), 3, now)
-	if o := mg.Add(src, filled(cfg, a, t0.Add(30*time.Second), 3, 1), 4, now); o != Dropped {
+	if o := mg.Add(src, filled(cfg, a, t0.Add(30*time.Second), 3, 1), 4, now); o != Merged {
 		t.Fatalf("third window beyond the bound: %v", o)
+	}
+	if c, n := mg.Committable(10), mg.Open(); c != 1 || n != 3 {
+		t.Fatalf("committable %d with %d windows held, want 1 (the decided window is not handed over yet) and 3", c, n)
+	}
+	if r := mg.Ready(now); len(r) != 1 || !r[0].Window.Start.Equal(t0.Add(10*time.Second)) || len(r[0].Missing) != 0 {
+		t.Fatalf("decided early: %+v", r)
+	}
+	if o := mg.Add(src, filled(cfg, a, t0.Add(10*time.Second), 3, 1), 5, now); o != AlreadyDecided {
+		t.Fatalf("a partial of the window decided early: %v", o)
+	}
+
+	// Older than both windows being merged, at the bound: dropped.
+	mg2 := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Minute, MaxModels: 1, MaxWindows: 2})
+	mg2.Add(src, filled(cfg, a, t0.Add(30*time.Second), 3, 1), 0, now)
+	mg2.Add(src, filled(cfg, a, t0.Add(50*time.Second), 3, 1), 1, now)
+	if o := mg2.Add(src, filled(cfg, a, t0.Add(20*time.Second), 3, 1), 2, now); o != Dropped {
+		t.Fatalf("window older than those being merged: %v", o)
+	}
+}
+
+// TestMergerBackfillAheadOfASilentSource: a backfill sends more windows than
+// the bound before the other source (a partition without events) reports:
+// no window is lost; those beyond the bound are decided early, in order,
+// naming the silent source as missing.
+func TestMergerBackfillAheadOfASilentSource(t *testing.T) {
+	cfg := testConfig(t)
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, IdleWait: time.Hour, MaxModels: 1, MaxWindows: 3})
+	mg.Expect("telemetry", 2)
+	a := analysis.ModelKey{ID: "a", Version: "1"}
+	s0, s1 := Source{"telemetry", 0}, Source{"telemetry", 1}
+	now := t0
+	for i := range 10 {
+		if o := mg.Add(s0, filled(cfg, a, t0.Add(time.Duration(i)*10*time.Second), 5, i), int64(i), now); o != Merged {
+			t.Fatalf("window %d: %v", i, o)
+		}
+		if mg.Open() > 3+i {
+			t.Fatalf("window %d: %d held", i, mg.Open())
+		}
+	}
+	mg.Advance(s0, t0.Add(time.Hour).UnixMilli(), false)
+	r := mg.Ready(now)
+	if len(r) != 7 {
+		t.Fatalf("%d windows decided early, want 7", len(r))
+	}
+	for i, c := range r {
+		if !c.Window.Start.Equal(t0.Add(time.Duration(i)*10*time.Second)) || !slices.Equal(c.Missing, []Source{s1}) || c.Window.Events != 5 {
+			t.Fatalf("window %d: start %s, missing %v, %d events", i, c.Window.Start, c.Missing, c.Window.Events)
+		}
+	}
+	mg.Advance(s1, t0.Add(time.Hour).UnixMilli(), true)
+	r = mg.Ready(now)
+	if len(r) != 3 || !r[0].Window.Start.Equal(t0.Add(70*time.Second)) || len(r[0].Missing) != 0 {
+		t.Fatalf("the last 3 windows once the silent source reported: %+v", r)
 	}
 }
 
@@ -536,21 +591,21 @@ func TestMergerDecidesAModelsWindowsInOrder(t *testing.T) {
 }
 
 // TestMergerDroppedPartialMakesAWindowIncomplete: a partial dropped at a
-// bound (here max_windows) is remembered: when the window is decided later
+// bound (here max_models) is remembered: when the window is decided later
 // from the other sources' partials, the dropped source is listed as missing
 // instead of the window passing as complete.
 func TestMergerDroppedPartialMakesAWindowIncomplete(t *testing.T) {
 	cfg := testConfig(t)
-	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, IdleWait: time.Hour, MaxModels: 10, MaxWindows: 1})
+	mg := NewMerger(Config{Lateness: cfg.AllowedLateness, Timeout: time.Hour, IdleWait: time.Hour, MaxModels: 1, MaxWindows: 10})
 	mg.Expect("telemetry", 2)
-	a := analysis.ModelKey{ID: "a", Version: "1"}
+	a, b := analysis.ModelKey{ID: "a", Version: "1"}, analysis.ModelKey{ID: "b", Version: "1"}
 	s0, s1 := Source{"telemetry", 0}, Source{"telemetry", 1}
 	size := cfg.WindowSize
 	if o := mg.Add(s0, filled(cfg, a, t0, 3, 1), 0, t0); o != Merged {
 		t.Fatalf("first window: %v", o)
 	}
-	if o := mg.Add(s1, filled(cfg, a, t0.Add(size), 3, 2), 1, t0); o != Dropped {
-		t.Fatalf("a second open window beyond max_windows: %v", o)
+	if o := mg.Add(s1, filled(cfg, b, t0.Add(size), 3, 2), 1, t0); o != Dropped {
+		t.Fatalf("a second model beyond max_models: %v", o)
 	}
 	mg.Add(s1, filled(cfg, a, t0, 3, 3), 2, t0)
 	past := func(end time.Time) int64 { return end.Add(cfg.AllowedLateness).UnixMilli() }
@@ -559,9 +614,9 @@ func TestMergerDroppedPartialMakesAWindowIncomplete(t *testing.T) {
 	if got := mg.Ready(t0); len(got) != 1 || len(got[0].Missing) != 0 {
 		t.Fatalf("the first window: %+v", got)
 	}
-	// The second window, now with room, from source 0 only: source 1's
+	// Model b's window, now with room, from source 0 only: source 1's
 	// partial of it was dropped.
-	mg.Add(s0, filled(cfg, a, t0.Add(size), 3, 4), 3, t0)
+	mg.Add(s0, filled(cfg, b, t0.Add(size), 3, 4), 3, t0)
 	mg.Advance(s0, past(t0.Add(2*size)), false)
 	mg.Advance(s1, past(t0.Add(2*size)), false)
 	got := mg.Ready(t0)
