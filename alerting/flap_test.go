@@ -38,10 +38,10 @@ func flapSeries(onset []alerting.Severity, a, b alerting.Severity) []alerting.Se
 // and one resolve at each real receiver (Slack, PagerDuty, webhook over
 // HTTP): crossing the warning threshold from clean never fires (for: 1
 // needs two breaching windows in a row); once firing, clean windows in
-// between do not resolve it (keep_firing_for: 1). (A statistic that
-// stays drifted and crosses the line between warning and critical every
-// other window re-notifies every window, as a severity change does:
-// docs/alerting.md, "Flapping".)
+// between do not resolve it (keep_firing_for: 1); a firing alert that
+// wavers between warning and critical escalates at once and comes down
+// only after keep_firing_for windows below, so it is not re-notified every
+// window either.
 func TestFlappingPagesOnce(t *testing.T) {
 	ok := alerting.SeverityOK
 	for _, tc := range []struct {
@@ -53,6 +53,7 @@ func TestFlappingPagesOnce(t *testing.T) {
 		{"across critical from clean", flapSeries(nil, ok, crit), 0, 0},
 		{"across warning while firing", flapSeries([]alerting.Severity{warn, warn}, ok, warn), 1, 1},
 		{"between clean and critical while firing", flapSeries([]alerting.Severity{crit, crit}, ok, crit), 1, 1},
+		{"between warning and critical while firing", flapSeries([]alerting.Severity{crit, crit}, warn, crit), 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			slackSrv := alerttest.NewServer(t, checkSlackMessage, alerttest.Reply{Status: 200, Body: "ok"})

@@ -385,11 +385,15 @@ func (m *Manager) sweep(now time.Time, recs []Record) []Record {
 	return m.advanceBudgets(now, recs)
 }
 
-// update takes the severity (the rule's level), summary and worst test of
+// update takes the severity (the alert's severity under its rule), summary and worst test of
 // a breaching window. Under a rule with thresholds, Statistic is the value
 // they compared and Threshold the enter level of the severity.
 func (st *state) update(o *Observation, res *policy.Result) {
-	st.alert.Severity = res.Level
+	sev := res.Severity
+	if sev == "" {
+		sev = res.Level
+	}
+	st.alert.Severity = sev
 	st.alert.LastWindowEnd = o.WindowEnd
 	st.alert.Summary = summary(o)
 	st.alert.Statistic, st.alert.Threshold = math.NaN(), math.NaN()
@@ -397,7 +401,7 @@ func (st *state) update(o *Observation, res *policy.Result) {
 		st.alert.Statistic, st.alert.Threshold = o.Tests[i].Statistic, o.Tests[i].Threshold
 	}
 	if th := res.Rule.Thresholds; th != nil {
-		st.alert.Threshold = th.Enter(res.Level)
+		st.alert.Threshold = th.Enter(sev)
 	}
 	st.alert.Rule = ruleName(res.Rule)
 	st.labels = nil

@@ -97,10 +97,20 @@ func TestLifecycle(t *testing.T) {
 			wantNotes:  []string{"firing/warning", "firing/critical", "resolved/critical"},
 		},
 		{
-			name:       "de-escalation re-notifies too",
-			steps:      []step{{0, crit}, {1, crit}, {2, warn}},
+			name: "de-escalation re-notifies too, after keep_firing_for windows below",
+			// keep_firing_for is resolve_windows-1 = 1: the second warning
+			// window in a row brings the severity down.
+			steps:      []step{{0, crit}, {1, crit}, {2, warn}, {3, warn}},
 			wantStates: []string{"pending/critical", "firing/critical", "firing/warning"},
 			wantNotes:  []string{"firing/critical", "firing/warning"},
+			wantActive: "firing",
+		},
+		{
+			name: "a critical alert wavering to warning every other window notifies once",
+			steps: []step{{0, crit}, {1, crit}, {2, warn}, {3, crit}, {4, warn}, {5, crit}, {6, warn}, {7, crit},
+				{8, warn}, {9, crit}},
+			wantStates: []string{"pending/critical", "firing/critical"},
+			wantNotes:  []string{"firing/critical"},
 			wantActive: "firing",
 		},
 		{

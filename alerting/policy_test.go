@@ -466,7 +466,9 @@ func TestDeEscalationResolvesWhereNoLongerRouted(t *testing.T) {
 	cfg := alerttest.FastConfig()
 	cfg.PolicyFile = "testdata/policy/routing.yml"
 	m, slackFake, pdFake, _, stop := policyManager(t, cfg)
-	for i, v := range []float64{0.3, 0.15, 0.3, 0.01, 0.01} {
+	// Critical, two warning windows (the severity comes down after more
+	// than keep_firing_for, 1), critical again, then clean.
+	for i, v := range []float64{0.3, 0.15, 0.15, 0.3, 0.01, 0.01} {
 		m.Observe(context.Background(), []alerting.Observation{psiAt(i, "fraud-eu", v, ok, 1000)})
 	}
 	stop()

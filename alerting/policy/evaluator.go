@@ -67,6 +67,9 @@ type SeriesState struct {
 	Breaching int `json:"breaching,omitempty"`
 	// Clean counts the consecutive clean windows while firing.
 	Clean int `json:"clean,omitempty"`
+	// Lower counts the breaching windows below Severity while firing: the
+	// severity comes down after more than keep_firing_for of them.
+	Lower int `json:"lower,omitempty"`
 	// StartsAt is the start of the alert's first breaching window.
 	StartsAt time.Time `json:"starts_at,omitzero"`
 	// FiredAt is the end of the window that made the alert fire.
@@ -121,6 +124,12 @@ type Result struct {
 	// Level is the window's severity under the rule (hysteresis applied);
 	// ok for a skipped or out-of-order window.
 	Level Severity
+	// Severity is the alert's severity after the window while it is
+	// pending or firing: a firing alert escalates at once and comes down
+	// only after more than keep_firing_for breaching windows below it, so
+	// that a statistic wavering around the critical level does not notify
+	// every window. Empty when inactive.
+	Severity Severity
 	// Breach says whether the window counts as in breach for the model's
 	// risk budget: Level reaches the rule's BudgetLevel.
 	Breach bool
@@ -186,9 +195,18 @@ func (r *Rule) Step(k Key, st *SeriesState, v *Verdict) Result {
 	case StateFiring:
 		if breach {
 			st.Clean = 0
-			if level != st.Severity {
-				st.Severity = level
+			switch {
+			case level.Rank() > st.Severity.Rank():
+				st.Severity, st.Lower = level, 0
 				res.Transition = r.transition(k, st, v, from, StateFiring)
+			case level.Rank() < st.Severity.Rank():
+				st.Lower++
+				if st.Lower > r.KeepFiringFor {
+					st.Severity, st.Lower = level, 0
+					res.Transition = r.transition(k, st, v, from, StateFiring)
+				}
+			default:
+				st.Lower = 0
 			}
 			break
 		}
@@ -199,6 +217,9 @@ func (r *Rule) Step(k Key, st *SeriesState, v *Verdict) Result {
 		}
 	}
 	res.State = st.state()
+	if res.State != StateInactive {
+		res.Severity = st.Severity
+	}
 	return res
 }
 

@@ -47,7 +47,9 @@ type Rule struct {
 	For int
 	// KeepFiringFor is how many clean windows a firing alert keeps firing
 	// through: it resolves on the (KeepFiringFor+1)-th consecutive clean
-	// window. A breaching window starts the count again. Default: 1.
+	// window. A breaching window starts the count again. Likewise a firing
+	// alert keeps its severity through KeepFiringFor breaching windows
+	// below it (it escalates at once). Default: 1.
 	KeepFiringFor int
 	// MinSamples is the smallest sample size a window needs to count: a
 	// window with fewer is skipped (neither breach nor clean, and it does
