@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/driftwatch/driftwatch/alerting/slack"
 	"github.com/driftwatch/driftwatch/alerting/webhook"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/monitor"
@@ -101,6 +103,26 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	hook := webhook.DefaultConfig()
 	hook.Name, hook.URL = "demo-sink", sink.url
 	cfg.Alerting.Webhook = []webhook.Config{hook}
+	// A Slack receiver on the sink too, with notifications grouped per
+	// model: one message lists every alert firing for the model (the
+	// webhook above still gets each alert on its own).
+	urlFile, err := os.CreateTemp("", "driftwatch-demo-slack-url")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(urlFile.Name())
+	_, err = urlFile.WriteString(sink.slackURL)
+	if cerr := urlFile.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	slackCfg := slack.DefaultConfig()
+	slackCfg.Name, slackCfg.URLFile = "demo-slack", urlFile.Name()
+	cfg.Alerting.Slack = []slack.Config{slackCfg}
+	cfg.Alerting.GroupBy = []string{"model_id"}
+	cfg.Alerting.GroupWait, cfg.Alerting.GroupInterval = 2*time.Second, o.window
 	m, err := monitor.New(ctx, cfg, monitor.Options{Logger: log})
 	if err != nil {
 		return err
@@ -296,14 +318,15 @@ func resetDatabase(ctx context.Context, addr, db string) error {
 }
 
 type sink struct {
-	url       string
-	srv       *http.Server
-	mu        sync.Mutex
-	out       io.Writer
-	received  atomic.Int64
-	firing    atomic.Int64
-	resolved  atomic.Int64
-	malformed atomic.Int64
+	url, slackURL string
+	srv           *http.Server
+	mu            sync.Mutex
+	out           io.Writer
+	received      atomic.Int64
+	firing        atomic.Int64
+	resolved      atomic.Int64
+	malformed     atomic.Int64
+	slackMessages atomic.Int64
 }
 
 // startSink serves a webhook receiver on loopback that prints every alert.
@@ -312,13 +335,17 @@ func startSink(out io.Writer) (*sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the alert sink: %w", err)
 	}
-	s := &sink{url: "http://" + lis.Addr().String() + "/alerts", out: out}
+	s := &sink{url: "http://" + lis.Addr().String() + "/alerts", slackURL: "http://" + lis.Addr().String() + "/slack/services/T/B/X", out: out}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve), ReadHeaderTimeout: 5 * time.Second}
 	go s.srv.Serve(lis)
 	return s, nil
 }
 
 func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/slack/") {
+		s.serveSlack(w, r)
+		return
+	}
 	var p webhook.Payload
 	if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.Key == "" || (p.Status != "firing" && p.Status != "resolved") {
 		s.malformed.Add(1)
@@ -335,6 +362,22 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(s.out, "ALERT %-8s %-8s %s\n", strings.ToUpper(p.Status), p.Severity, p.Summary)
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// serveSlack prints the header of a grouped Slack message: one per model
+// and group interval, whatever the number of alerts it lists.
+func (s *sink) serveSlack(w http.ResponseWriter, r *http.Request) {
+	var m slack.Message
+	if err := json.NewDecoder(r.Body).Decode(&m); err != nil || len(m.Blocks) == 0 || m.Blocks[0].Text == nil {
+		s.malformed.Add(1)
+		http.Error(w, "malformed Slack message", http.StatusBadRequest)
+		return
+	}
+	s.slackMessages.Add(1)
+	s.mu.Lock()
+	fmt.Fprintf(s.out, "SLACK %s\n", m.Blocks[0].Text.Text)
+	s.mu.Unlock()
+	_, _ = io.WriteString(w, "ok")
 }
 
 func (s *sink) close() {
@@ -396,6 +439,7 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 		rows.Close()
 	}
 	fmt.Fprintf(out, "alerts delivered        %d (firing %d, resolved %d)\n", s.received.Load(), s.firing.Load(), s.resolved.Load())
+	fmt.Fprintf(out, "slack messages          %d (grouped per model)\n", s.slackMessages.Load())
 	fmt.Fprintf(out, "\nExplore the tables:\n  clickhouse-client --port %s --database %s\n", port(o.clickhouse), o.database)
 	fmt.Fprintf(out, "  e.g. SELECT window_start, feature, test, round(statistic, 3) AS stat, severity\n")
 	fmt.Fprintf(out, "       FROM drift_scores FINAL WHERE drifted ORDER BY window_start, feature, test\n")
