@@ -283,6 +283,13 @@ type SequentialConfig struct {
 	// 0.1% of stationary normal windows; Iglewicz and Hoaglin's 3.5 labels
 	// outliers in 2.4% of them against 12 windows).
 	HistoryLevel float64 `yaml:"history_level"`
+	// HistoryPages makes the <signal>_history warnings open alerts. They
+	// are recorded in the signals table either way. Default: false: a
+	// robust z against 24 windows is a detectable change, not a material
+	// one: on skewed statistics (rates, densities) it warns in about 1% of
+	// stationary windows, and 30 days of stationary telemetry paged on one
+	// (make stationary; docs/signals.md).
+	HistoryPages bool `yaml:"history_pages"`
 }
 
 // DefaultSequentialConfig returns the documented defaults of SequentialConfig.

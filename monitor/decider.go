@@ -350,7 +350,7 @@ func (d *decider) decide(ctx context.Context) error {
 		signalRows(&batch, w.Model, w.Start, w.End, refID, dec.Signals)
 		callerRows(&batch, w)
 		d.m.met.signalVerdicts(w.Model, dec.Signals)
-		obs = append(obs, signalObservations(w.Model, w.Start, w.End, dec.Signals)...)
+		obs = append(obs, d.m.signalObservations(w.Model, w.Start, w.End, dec.Signals)...)
 		o := observations(w, scores)
 		obs = append(obs, o...)
 		for _, sc := range scores {

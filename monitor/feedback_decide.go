@@ -142,7 +142,7 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 		signalRows(b, mv, w.Start, w.End, refID, vs)
 		feedbackRow(b, c)
 		d.m.met.signalVerdicts(mv, vs)
-		obs = append(obs, signalObservations(mv, w.Start, w.End, vs)...)
+		obs = append(obs, d.m.signalObservations(mv, w.Start, w.End, vs)...)
 		if len(c.Missing) > 0 {
 			d.m.log.Warn("feedback window decided without the share of some partitions (they stayed behind for merge_timeout, or their partial was dropped at a bound)",
 				"model", w.Model, "window_start", w.Start, "missing", len(c.Missing))

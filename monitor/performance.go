@@ -268,7 +268,7 @@ func (d *decider) add(batch *storage.WindowBatch, obs *[]alerting.Observation, w
 	mv := analysis.ModelKey{ID: w.ModelID, Version: w.ModelVersion}
 	signalRows(batch, mv, w.WindowStart, end, refID, vs)
 	d.m.met.signalVerdicts(mv, vs)
-	*obs = append(*obs, signalObservations(mv, w.WindowStart, end, vs)...)
+	*obs = append(*obs, d.m.signalObservations(mv, w.WindowStart, end, vs)...)
 }
 
 // realizedOf converts a performance_windows row into the counts of

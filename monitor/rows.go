@@ -19,6 +19,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/storage"
 )
@@ -143,14 +144,19 @@ func observations(w *window.Window, scores []evaluate.Score) []alerting.Observat
 // signalObservations turns a window's signal verdicts into alert
 // observations, one per (signal, subject): the alerts of signals share the
 // lifecycle of the drift alerts. Verdicts that only inform are observed as
-// ok (they neither open nor keep an alert).
-func signalObservations(m analysis.ModelKey, start, end time.Time, verdicts []evaluate.SignalVerdict) []alerting.Observation {
+// ok (they neither open nor keep an alert), and so are the <signal>_history
+// verdicts unless analysis.sequential.history_pages is set.
+func (m *Monitor) signalObservations(mv analysis.ModelKey, start, end time.Time, verdicts []evaluate.SignalVerdict) []alerting.Observation {
 	out := make([]alerting.Observation, 0, len(verdicts))
 	for _, v := range verdicts {
+		sev := v.Severity
+		if !m.cfg.Analysis.Sequential.HistoryPages && strings.HasSuffix(v.Signal, "_history") {
+			sev = verdict.SeverityOK
+		}
 		out = append(out, alerting.Observation{
-			ModelID: m.ID, ModelVersion: m.Version, Signal: v.Signal, Subject: v.Subject,
-			WindowStart: start, WindowEnd: end, Severity: v.Severity,
-			Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: v.Severity,
+			ModelID: mv.ID, ModelVersion: mv.Version, Signal: v.Signal, Subject: v.Subject,
+			WindowStart: start, WindowEnd: end, Severity: sev,
+			Tests: []alerting.TestResult{{Test: v.Signal, Statistic: v.Statistic, PValue: v.PValue, Threshold: v.Threshold, Severity: sev,
 				Samples: int(v.N)}},
 		})
 	}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/signaltest"
+	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -109,4 +111,33 @@ func migratedStore(t *testing.T, ctx context.Context) *storage.Store {
 		t.Fatal(err)
 	}
 	return store
+}
+
+// TestHistoryWarningsDoNotPageByDefault: a <signal>_history warning is
+// observed as ok (recorded in signals, no alert) unless
+// analysis.sequential.history_pages is set; other signals' warnings are
+// observed as they are.
+func TestHistoryWarningsDoNotPageByDefault(t *testing.T) {
+	mv := analysis.ModelKey{ID: "m", Version: "1"}
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	warn := func(name string) evaluate.SignalVerdict {
+		v := evaluate.SignalVerdict{Signal: name, Verdict: signal.Info("*", 7, 7, 500, "")}
+		v.Severity = verdict.SeverityWarning
+		return v
+	}
+	vs := []evaluate.SignalVerdict{warn("margin_density_history"), warn("refusal_rate")}
+	for _, pages := range []bool{false, true} {
+		m := &Monitor{cfg: DefaultConfig()}
+		m.cfg.Analysis.Sequential.HistoryPages = pages
+		obs := m.signalObservations(mv, start, start.Add(time.Minute), vs)
+		want := []verdict.Severity{verdict.SeverityOK, verdict.SeverityWarning}
+		if pages {
+			want[0] = verdict.SeverityWarning
+		}
+		for i, o := range obs {
+			if o.Severity != want[i] || o.Tests[0].Severity != want[i] {
+				t.Errorf("history_pages %v: %s observed as %s (test %s), want %s", pages, o.Signal, o.Severity, o.Tests[0].Severity, want[i])
+			}
+		}
+	}
 }
