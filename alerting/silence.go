@@ -3,11 +3,11 @@ package alerting
 import (
 	"context"
 	"fmt"
-	"path"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/driftwatch/driftwatch/alerting/policy"
 )
 
 // Silences and maintenance windows, as Alertmanager's silence/ has them:
@@ -62,33 +62,10 @@ var SilenceLabels = []string{"model_id", "model_version", "feature", "test", "si
 
 // Matcher matches one label of an alert: its value must (Equal) or must not
 // (!Equal) match Pattern, a glob with path.Match semantics ("*" any run of
-// characters, "?" one character, "[a-z]" a class, "\*" a literal star), as
-// the policy's model patterns are.
-type Matcher struct {
-	Name    string
-	Equal   bool
-	Pattern string
-}
-
-// String writes the matcher as ParseMatcher reads it, the pattern quoted
-// when it is empty or holds spaces, quotes or '='.
-func (m Matcher) String() string {
-	op := "="
-	if !m.Equal {
-		op = "!="
-	}
-	v := m.Pattern
-	if v == "" || strings.ContainsAny(v, " \t\"'=!") {
-		v = strconv.Quote(v)
-	}
-	return m.Name + op + v
-}
-
-// Matches reports whether value satisfies the matcher.
-func (m Matcher) Matches(value string) bool {
-	ok, _ := path.Match(m.Pattern, value) // the pattern was checked when parsed
-	return ok == m.Equal
-}
+// characters, "?" one character, "[a-z]" a class, "\\*" a literal star), as
+// the policy's model patterns are. Silences and the policy's inhibit rules
+// share it.
+type Matcher = policy.Matcher
 
 // ParseMatcher reads one matcher: name=pattern or name!=pattern, where name
 // is a label name ([a-zA-Z_][a-zA-Z0-9_]*, e.g. model_id or a rule label)
@@ -97,39 +74,10 @@ func (m Matcher) Matches(value string) bool {
 // the name and the pattern are ignored. Regular expressions (=~, !~) are
 // refused: use a glob.
 func ParseMatcher(s string) (Matcher, error) {
-	i := strings.IndexAny(s, "=!")
-	if i < 0 {
-		return Matcher{}, fmt.Errorf("matcher %q: want name=pattern or name!=pattern, e.g. model_id=fraud-*", s)
+	m, err := policy.ParseMatcher(s)
+	if err != nil {
+		return Matcher{}, fmt.Errorf("matcher %q: %w", s, err)
 	}
-	m := Matcher{Name: strings.TrimSpace(s[:i]), Equal: true}
-	rest := s[i:]
-	if strings.HasPrefix(rest, "=~") || strings.HasPrefix(rest, "!~") {
-		return Matcher{}, fmt.Errorf("matcher %q: regular expressions (=~, !~) are not supported: use a glob, e.g. model_id=fraud-*", s)
-	}
-	switch {
-	case strings.HasPrefix(rest, "!="):
-		m.Equal, rest = false, rest[2:]
-	case strings.HasPrefix(rest, "="):
-		rest = rest[1:]
-	default:
-		return Matcher{}, fmt.Errorf("matcher %q: want name=pattern or name!=pattern, e.g. model_id=fraud-*", s)
-	}
-	if !labelName(m.Name) {
-		return Matcher{}, fmt.Errorf("matcher %q: %q is not a label name (one of %s, or a rule label: [a-zA-Z_][a-zA-Z0-9_]*)",
-			s, m.Name, strings.Join(SilenceLabels, ", "))
-	}
-	v := strings.TrimSpace(rest)
-	if strings.HasPrefix(v, `"`) {
-		u, err := strconv.Unquote(v)
-		if err != nil {
-			return Matcher{}, fmt.Errorf("matcher %q: pattern %s is not a valid quoted string", s, v)
-		}
-		v = u
-	}
-	if _, err := path.Match(v, ""); err != nil {
-		return Matcher{}, fmt.Errorf("matcher %q: pattern %q is not a valid glob: %w", s, v, err)
-	}
-	m.Pattern = v
 	return m, nil
 }
 

@@ -96,7 +96,7 @@ func ParseMatcher(s string) (Matcher, error) {
 		return Matcher{}, fmt.Errorf("want name=pattern or name!=pattern, e.g. model_id=fraud-*")
 	}
 	if !validLabelName(m.Name) {
-		return Matcher{}, fmt.Errorf("%q is not a label name (one of %s, or a rule label)", m.Name, strings.Join(InhibitLabels, ", "))
+		return Matcher{}, fmt.Errorf("%q is not a label name (one of %s, or a rule label: [a-zA-Z_][a-zA-Z0-9_]*)", m.Name, strings.Join(InhibitLabels, ", "))
 	}
 	v := strings.TrimSpace(rest)
 	if strings.HasPrefix(v, `"`) {
