@@ -431,12 +431,11 @@ func (m *Manager) snapshotRows(models []string, now time.Time) ([]StateRow, erro
 			ms.Burns = append(ms.Burns, m.alertSnapshot(st, shown))
 		}
 	}
-	// The tracker writes every model's history: only when a model saved has a budget.
-	if m.bud != nil && slices.ContainsFunc(models, func(id string) bool { _, ok := m.bud.tracked[id]; return ok }) {
-		for _, bs := range m.bud.tr.Snapshot().Models {
-			if ms := want[bs.Model]; ms != nil {
-				b := bs
-				ms.Budget = &b
+	// Only the budgets of the models saved are copied, not every model's history.
+	if m.bud != nil {
+		for _, id := range models {
+			if bs, ok := m.bud.tr.SnapshotModel(id); ok {
+				want[id].Budget = &bs
 			}
 		}
 	}
@@ -588,10 +587,10 @@ func (m *Manager) restoreModel(r *StateRow, now time.Time) {
 	}
 	m.persist.restored.WithLabelValues("alert").Add(float64(restored))
 	if m.bud != nil && ms.Budget != nil && ms.Budget.Model == r.ModelID {
-		ts := m.bud.tr.Snapshot()
-		if !slices.ContainsFunc(ts.Models, func(b policy.BudgetState) bool { return b.Model == r.ModelID }) {
-			ts.Models = append(ts.Models, *ms.Budget)
-			if err := m.bud.tr.Restore(ts); err != nil {
+		// A budget the tracker counts already is kept; only this model's
+		// budget is restored, the others are left as they are.
+		if _, counted := m.bud.tr.Status(r.ModelID); !counted {
+			if err := m.bud.tr.RestoreModel(*ms.Budget); err != nil {
 				m.persist.loadErrs.Inc()
 				m.log.Error("stored risk budget not restored", "model", r.ModelID, "err", err)
 			} else if s, ok := m.bud.tr.Status(r.ModelID); ok {

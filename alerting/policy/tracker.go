@@ -299,7 +299,8 @@ func (t *Tracker) Models() []string {
 }
 
 // Forget drops a model's budget state (its breach history and firing burn
-// alerts) without a transition, as if it had never had a window.
+// alerts) without a transition, as if it had never had a window; it leaves
+// the other models as they are.
 func (t *Tracker) Forget(model string) { delete(t.models, model) }
 
 // TrackerState is a Tracker's state as plain data (JSON-encodable), to
@@ -338,22 +339,39 @@ type FiringBurn struct {
 	Since time.Time `json:"since"`
 }
 
-// Snapshot returns the Tracker's state.
+// Snapshot returns the Tracker's state. It copies every model's history:
+// to store one model, use SnapshotModel.
 func (t *Tracker) Snapshot() TrackerState {
 	s := TrackerState{Window: t.window, Models: []BudgetState{}}
 	for _, name := range t.Models() {
-		m := t.models[name]
-		n := int64(m.plan.Windows)
-		bs := BudgetState{Model: name, Budget: m.plan.Budget.Name, Head: m.head,
-			Seen: m.seen.runs(m.head-n, m.head), Breached: m.bad.runs(m.head-n, m.head)}
-		for i, since := range m.firing {
-			if !since.IsZero() {
-				bs.Firing = append(bs.Firing, FiringBurn{Alert: m.plan.Alerts[i].Name, Since: since})
-			}
-		}
-		s.Models = append(s.Models, bs)
+		s.Models = append(s.Models, t.models[name].state(name))
 	}
 	return s
+}
+
+// SnapshotModel returns one model's state, at a cost in proportion to its
+// budget's period only, and false when no budget matches the model or it
+// has had no window yet (as Status). Its windows count in the Tracker's
+// window length.
+func (t *Tracker) SnapshotModel(model string) (BudgetState, bool) {
+	m := t.models[model]
+	if m == nil || m.plan == nil {
+		return BudgetState{}, false
+	}
+	return m.state(model), true
+}
+
+// state returns the state of a model with a budget.
+func (m *modelBudget) state(name string) BudgetState {
+	n := int64(m.plan.Windows)
+	bs := BudgetState{Model: name, Budget: m.plan.Budget.Name, Head: m.head,
+		Seen: m.seen.runs(m.head-n, m.head), Breached: m.bad.runs(m.head-n, m.head)}
+	for i, since := range m.firing {
+		if !since.IsZero() {
+			bs.Firing = append(bs.Firing, FiringBurn{Alert: m.plan.Alerts[i].Name, Since: since})
+		}
+	}
+	return bs
 }
 
 // Restore replaces the Tracker's state by s, each model counted under the
@@ -370,37 +388,70 @@ func (t *Tracker) Restore(s TrackerState) error {
 		if _, dup := models[bs.Model]; dup {
 			return fmt.Errorf("restoring budget state: models[%d] (%s): listed twice", i, bs.Model)
 		}
-		m := t.newModel(bs.Model)
-		if m.plan == nil {
-			continue
+		m, err := t.restoredModel(bs)
+		if err != nil {
+			return fmt.Errorf("restoring budget state: models[%d] (%s): %w", i, bs.Model, err)
 		}
-		m.head = bs.Head
-		oldest := bs.Head - int64(m.plan.Windows)
-		for _, r := range [...]struct {
-			name string
-			runs [][2]int64
-			into *bitRing
-		}{{"seen", bs.Seen, &m.seen}, {"breached", bs.Breached, &m.bad}} {
-			for _, run := range r.runs {
-				if run[0] > run[1] || run[1] > bs.Head {
-					return fmt.Errorf("restoring budget state: models[%d] (%s): %s run %v is not within its windows up to %d", i, bs.Model, r.name, run, bs.Head)
-				}
-				for j := max(run[0], oldest+1); j <= run[1]; j++ {
-					r.into.set(j)
-				}
-			}
+		if m.plan != nil {
+			models[bs.Model] = m
 		}
-		for _, f := range bs.Firing {
-			for k := range m.plan.Alerts {
-				if m.plan.Alerts[k].Name == f.Alert {
-					m.firing[k] = f.Since
-				}
-			}
-		}
-		models[bs.Model] = m
 	}
 	t.models = models
 	return nil
+}
+
+// RestoreModel replaces the state of the model s names by s, counted in the
+// Tracker's window length, leaving the other models as they are; it costs
+// in proportion to the model's budget's period only. As in Restore, the
+// model is counted under the budget that matches it now: windows older
+// than its period are dropped, firing alerts the budget no longer has are
+// forgotten, and when no budget matches the model its state is dropped
+// (Status then says false). It refuses, changing nothing, a state with
+// runs outside its period.
+func (t *Tracker) RestoreModel(s BudgetState) error {
+	m, err := t.restoredModel(s)
+	if err != nil {
+		return fmt.Errorf("restoring the budget state of %s: %w", s.Model, err)
+	}
+	if m.plan == nil {
+		delete(t.models, s.Model)
+		return nil
+	}
+	t.models[s.Model] = m
+	return nil
+}
+
+// restoredModel returns the model state bs stands for under the budget
+// that matches the model now (with a nil plan when none does).
+func (t *Tracker) restoredModel(bs BudgetState) (*modelBudget, error) {
+	m := t.newModel(bs.Model)
+	if m.plan == nil {
+		return m, nil
+	}
+	m.head = bs.Head
+	oldest := bs.Head - int64(m.plan.Windows)
+	for _, r := range [...]struct {
+		name string
+		runs [][2]int64
+		into *bitRing
+	}{{"seen", bs.Seen, &m.seen}, {"breached", bs.Breached, &m.bad}} {
+		for _, run := range r.runs {
+			if run[0] > run[1] || run[1] > bs.Head {
+				return nil, fmt.Errorf("%s run %v is not within its windows up to %d", r.name, run, bs.Head)
+			}
+			for j := max(run[0], oldest+1); j <= run[1]; j++ {
+				r.into.set(j)
+			}
+		}
+	}
+	for _, f := range bs.Firing {
+		for k := range m.plan.Alerts {
+			if m.plan.Alerts[k].Name == f.Alert {
+				m.firing[k] = f.Since
+			}
+		}
+	}
+	return m, nil
 }
 
 // floorDiv divides rounding towards minus infinity.
