@@ -42,8 +42,12 @@ func stationaryEnv(name, def string) []string {
 // of BENCH_STATIONARY_SEEDS (default 1,2,3). Every notification to a
 // webhook receiver counts as a page. It prints one line per run: the pages,
 // the alerts they were about, and the windows with a material (warning or
-// critical) and with a merely detectable (drifted) drift row. Run it with
-// -benchtime 1x (make stationary).
+// critical) and with a merely detectable (drifted) drift row. With
+// BENCH_STATIONARY_SHIFT_SIGMA set (e.g. 0.5), every numeric feature's mean
+// moves by that many standard deviations (and one category flips) for the
+// last 10% of the windows, and the line also says how many windows after
+// the shift the first alert started (it pages pending_windows later). Run it with -benchtime 1x (make
+// stationary).
 func BenchmarkStationaryPages(b *testing.B) {
 	addr, db := benchClickHouse(b)
 	windows, err := strconv.Atoi(stationaryEnv("BENCH_STATIONARY_WINDOWS", "4320")[0])
@@ -102,6 +106,16 @@ func stationaryRun(b *testing.B, addr, db string, ws time.Duration, seed int64, 
 	sc.EventStep = ws / perWindow
 	span := time.Duration(windows) * ws
 	sc.Start = time.Now().Add(-span - 2*ws).Truncate(ws)
+	var shiftFrom time.Time
+	if v := os.Getenv("BENCH_STATIONARY_SHIFT_SIGMA"); v != "" {
+		sigma, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(sigma > 0) {
+			b.Fatalf("BENCH_STATIONARY_SHIFT_SIGMA: want a positive number of standard deviations, got %q", v)
+		}
+		after := time.Duration(windows-windows/10) * ws
+		shiftFrom = sc.Start.Add(after)
+		sc.Shift = &generator.Shift{Model: sc.Models[0].ID, After: after, MeanShift: sigma, CategoryFlip: true}
+	}
 	g, err := generator.New(sc, seed)
 	if err != nil {
 		b.Fatal(err)
@@ -162,6 +176,18 @@ func stationaryRun(b *testing.B, addr, db string, ws time.Duration, seed int64, 
 	m.Close(ctx)
 	sink.mu.Lock()
 	pages := len(sink.got)
+	shifted := ""
+	if !shiftFrom.IsZero() {
+		// The first alert that started in the shift; it pages after
+		// pending_windows windows of it.
+		shifted = " first_alert_after_shift=none"
+		for _, p := range sink.got {
+			if p.Status == "firing" && !p.StartsAt.Before(shiftFrom) {
+				shifted = fmt.Sprintf(" first_alert_after_shift=window_%d", int(p.StartsAt.Sub(shiftFrom)/ws))
+				break
+			}
+		}
+	}
 	about := map[string]int{}
 	for _, p := range sink.got {
 		if p.Status == "firing" {
@@ -174,6 +200,6 @@ func stationaryRun(b *testing.B, addr, db string, ws time.Duration, seed int64, 
 		keys = append(keys, fmt.Sprintf("%s×%d", k, v))
 	}
 	slices.Sort(keys)
-	fmt.Printf("stationary window=%s seed=%d windows_decided=%d events=%d pages=%d material_windows=%d drifted_windows=%d elapsed=%s firing=[%s]\n",
-		ws, seed, st.Decided, st.Events, pages, material, drifted, time.Since(start).Round(time.Second), strings.Join(keys, " "))
+	fmt.Printf("stationary window=%s seed=%d windows_decided=%d events=%d pages=%d material_windows=%d drifted_windows=%d elapsed=%s%s firing=[%s]\n",
+		ws, seed, st.Decided, st.Events, pages, material, drifted, time.Since(start).Round(time.Second), shifted, strings.Join(keys, " "))
 }
