@@ -409,20 +409,20 @@ func (m *Manager) snapshotRows(models []string, now time.Time) ([]StateRow, erro
 	for _, id := range models {
 		want[id] = &modelState{Alerts: []alertState{}}
 	}
-	series := map[policy.Key]policy.SeriesState{}
-	for _, s := range m.ev.Snapshot().Series {
-		if want[s.Key.Model] != nil {
-			series[s.Key] = s.State
-		}
-	}
 	shown := m.shownMembers()
-	for _, st := range m.alerts {
-		if ms := want[st.alert.ModelID]; ms != nil {
-			a := m.alertSnapshot(st, shown)
-			if ss, ok := series[st.pkey]; ok {
-				pk := st.pkey
-				a.PKey, a.Series = &pk, &ss
+	// Only the alerts of the models saved are visited, not every model's:
+	// the evaluator lists a model's series, and each has its alert (they
+	// are in step) under the key alertKey derives from it.
+	for _, id := range models {
+		ms := want[id]
+		for _, s := range m.ev.SnapshotModel(id) {
+			st := m.alerts[alertKey(s.Key)]
+			if st == nil || st.pkey != s.Key {
+				continue
 			}
+			a := m.alertSnapshot(st, shown)
+			pk, ss := s.Key, s.State
+			a.PKey, a.Series = &pk, &ss
 			ms.Alerts = append(ms.Alerts, a)
 		}
 	}
@@ -549,16 +549,19 @@ func (m *Manager) restoreModel(r *StateRow, now time.Time) {
 		m.log.Error("stored alert state not readable; the model starts with none", "model", r.ModelID, "version", r.Version, "err", err)
 		return
 	}
-	ev := m.ev.Snapshot()
-	known := make(map[policy.Key]bool, len(ev.Series))
-	for _, s := range ev.Series {
+	// Only this model's series are copied and put back, not every model's.
+	series := m.ev.SnapshotModel(r.ModelID)
+	known := make(map[policy.Key]bool, len(series))
+	for _, s := range series {
 		known[s.Key] = true
 	}
-	restored := 0
+	var added []string
 	for i := range ms.Alerts {
 		a := &ms.Alerts[i]
-		if a.PKey == nil || a.Series == nil || m.alerts[a.Key] != nil || known[*a.PKey] ||
-			(a.State != StatePending && a.State != StateFiring) {
+		// An alert whose keys do not match (the model's, as split makes
+		// them) is not this model's or is corrupt: it is not restored.
+		if a.PKey == nil || a.Series == nil || a.PKey.Model != r.ModelID || a.Key != alertKey(*a.PKey) ||
+			m.alerts[a.Key] != nil || known[*a.PKey] || (a.State != StatePending && a.State != StateFiring) {
 			continue
 		}
 		if len(m.alerts) >= m.cfg.MaxAlerts {
@@ -569,17 +572,16 @@ func (m *Manager) restoreModel(r *StateRow, now time.Time) {
 		st := m.restoredState(r.ModelID, a, now)
 		st.pkey = *a.PKey
 		m.alerts[a.Key] = st
-		ev.Series = append(ev.Series, policy.SeriesSnapshot{Key: *a.PKey, State: *a.Series})
+		series = append(series, policy.SeriesSnapshot{Key: *a.PKey, State: *a.Series})
 		known[*a.PKey] = true
-		restored++
+		added = append(added, a.Key)
 	}
-	if err := m.ev.Restore(ev); err != nil {
-		// Restore refuses bad stored data and keeps the state it had:
+	restored := len(added)
+	if err := m.ev.RestoreModel(r.ModelID, series); err != nil {
+		// RestoreModel refuses bad stored data and keeps the state it had:
 		// drop what was added, so that alerts and evaluator stay in step.
-		for i := range ms.Alerts {
-			if st := m.alerts[ms.Alerts[i].Key]; st != nil && st.alert.ModelID == r.ModelID {
-				delete(m.alerts, ms.Alerts[i].Key)
-			}
+		for _, key := range added {
+			delete(m.alerts, key)
 		}
 		m.persist.loadErrs.Inc()
 		m.log.Error("stored alert state not restored", "model", r.ModelID, "err", err)
@@ -617,6 +619,15 @@ func (m *Manager) restoreModel(r *StateRow, now time.Time) {
 	}
 	m.log.Info("alert state restored", "model", r.ModelID, "alerts", restored, "burn_alerts", len(ms.Burns),
 		"budget", ms.Budget != nil, "saved_by", r.Instance, "saved_at", r.SavedAt)
+}
+
+// alertKey returns the key of the alert whose policy key is pk, as split
+// makes them: a drift feature's (no signal), or a signal's or drift test's.
+func alertKey(pk policy.Key) string {
+	if pk.Signal == "" {
+		return Key(pk.Model, pk.Version, pk.Subject)
+	}
+	return SignalKey(pk.Model, pk.Version, pk.Signal, pk.Subject)
 }
 
 // restoredState rebuilds an alert's state from its snapshot, and puts it

@@ -242,13 +242,16 @@ func (r *Rule) transition(k Key, st *SeriesState, v *Verdict, from, to State) *T
 // alert and advances it by verdicts under a policy. Keys that are inactive
 // keep no state. It is not safe for concurrent use.
 type Evaluator struct {
-	pol    *Policy
-	series map[Key]*SeriesState
+	pol *Policy
+	// models holds each model's keys with a pending or firing alert, so
+	// that one model's state is taken or put back at the cost of its own
+	// keys (SnapshotModel, RestoreModel); a model with none has no entry.
+	models map[string]map[Key]*SeriesState
 }
 
 // NewEvaluator returns an Evaluator of p with no alert state.
 func NewEvaluator(p *Policy) *Evaluator {
-	return &Evaluator{pol: p, series: map[Key]*SeriesState{}}
+	return &Evaluator{pol: p, models: map[string]map[Key]*SeriesState{}}
 }
 
 // SetPolicy replaces the policy (a reload), keeping every key's state: the
@@ -267,20 +270,25 @@ func (e *Evaluator) Observe(k Key, v Verdict) Result {
 // tests of a feature that no rule of the file matches together, as one
 // key, under the policy's Fallback rule.
 func (e *Evaluator) ObserveRule(k Key, r *Rule, v Verdict) Result {
-	st := e.series[k]
+	series := e.models[k.Model]
+	st := series[k]
 	if st == nil {
 		// Most keys are inactive and stay so: their window costs no allocation.
 		var fresh SeriesState
 		res := r.Step(k, &fresh, &v)
 		if fresh.state() != StateInactive {
+			if series == nil {
+				series = map[Key]*SeriesState{}
+				e.models[k.Model] = series
+			}
 			keep := fresh
-			e.series[k] = &keep
+			series[k] = &keep
 		}
 		return res
 	}
 	res := r.Step(k, st, &v)
 	if st.state() == StateInactive {
-		delete(e.series, k)
+		e.Forget(k)
 	}
 	return res
 }
@@ -288,7 +296,16 @@ func (e *Evaluator) ObserveRule(k Key, r *Rule, v Verdict) Result {
 // Forget drops the state of key k, which becomes inactive without a
 // transition: the alerting manager forgets an alert it does not track (at
 // its max_alerts bound), that went stale or that another instance took over.
-func (e *Evaluator) Forget(k Key) { delete(e.series, k) }
+func (e *Evaluator) Forget(k Key) {
+	series := e.models[k.Model]
+	if series == nil {
+		return
+	}
+	delete(series, k)
+	if len(series) == 0 {
+		delete(e.models, k.Model)
+	}
+}
 
 // Alert is one pending or firing alert of an Evaluator.
 type Alert struct {
@@ -300,9 +317,15 @@ type Alert struct {
 
 // Alerts returns the pending and firing alerts, sorted by key.
 func (e *Evaluator) Alerts() []Alert {
-	out := make([]Alert, 0, len(e.series))
-	for k, st := range e.series {
-		out = append(out, Alert{Key: k, State: *st})
+	n := 0
+	for _, series := range e.models {
+		n += len(series)
+	}
+	out := make([]Alert, 0, n)
+	for _, series := range e.models {
+		for k, st := range series {
+			out = append(out, Alert{Key: k, State: *st})
+		}
 	}
 	slices.SortFunc(out, func(a, b Alert) int { return compareKeys(a.Key, b.Key) })
 	return out
@@ -329,38 +352,110 @@ type SeriesSnapshot struct {
 	State SeriesState `json:"state"`
 }
 
-// Snapshot returns the Evaluator's state.
+// Snapshot returns the Evaluator's state: every model's. To store one
+// model, use SnapshotModel.
 func (e *Evaluator) Snapshot() EvaluatorState {
-	s := EvaluatorState{Series: []SeriesSnapshot{}}
-	for _, a := range e.Alerts() {
+	alerts := e.Alerts()
+	s := EvaluatorState{Series: make([]SeriesSnapshot, 0, len(alerts))}
+	for _, a := range alerts {
 		s.Series = append(s.Series, SeriesSnapshot{Key: a.Key, State: a.State})
 	}
 	return s
 }
 
+// SnapshotModel returns the state of the keys of one model with a pending
+// or firing alert, sorted by key (nil when it has none): the series of
+// Snapshot whose key names the model, at a cost in proportion to the
+// model's keys only.
+func (e *Evaluator) SnapshotModel(model string) []SeriesSnapshot {
+	series := e.models[model]
+	if len(series) == 0 {
+		return nil
+	}
+	out := make([]SeriesSnapshot, 0, len(series))
+	for k, st := range series {
+		out = append(out, SeriesSnapshot{Key: k, State: *st})
+	}
+	slices.SortFunc(out, func(a, b SeriesSnapshot) int { return compareKeys(a.Key, b.Key) })
+	return out
+}
+
 // Restore replaces the Evaluator's state by s. It refuses, changing
 // nothing, a state with an unknown state name or severity, or a key twice.
 func (e *Evaluator) Restore(s EvaluatorState) error {
-	series := make(map[Key]*SeriesState, len(s.Series))
-	for i, ss := range s.Series {
-		st := ss.State
-		switch st.state() {
-		case StateInactive, StatePending, StateFiring:
-		default:
-			return fmt.Errorf("restoring alert state: series[%d] (%s): unknown state %q", i, ss.Key, st.State)
+	models := map[string]map[Key]*SeriesState{}
+	for i := range s.Series {
+		ss := &s.Series[i]
+		if err := checkSeries(ss); err != nil {
+			return fmt.Errorf("restoring alert state: series[%d] (%s): %w", i, ss.Key, err)
 		}
-		for _, sev := range []Severity{st.Level, st.Severity} {
-			if sev != "" && !sev.Valid() {
-				return fmt.Errorf("restoring alert state: series[%d] (%s): unknown severity %q", i, ss.Key, sev)
-			}
-		}
-		if _, dup := series[ss.Key]; dup {
+		if _, dup := models[ss.Key.Model][ss.Key]; dup {
 			return fmt.Errorf("restoring alert state: series[%d] (%s): key listed twice", i, ss.Key)
 		}
-		if st.state() != StateInactive {
-			series[ss.Key] = &st
+		if ss.State.state() == StateInactive {
+			continue
+		}
+		series := models[ss.Key.Model]
+		if series == nil {
+			series = map[Key]*SeriesState{}
+			models[ss.Key.Model] = series
+		}
+		st := ss.State
+		series[ss.Key] = &st
+	}
+	e.models = models
+	return nil
+}
+
+// RestoreModel replaces the state of one model's keys by series, leaving
+// the other models as they are, at a cost in proportion to the model's
+// keys only; series may be empty, which drops the model's state. As
+// Restore, it refuses, changing nothing, a state with an unknown state
+// name or severity, or a key twice; and a key of another model.
+func (e *Evaluator) RestoreModel(model string, series []SeriesSnapshot) error {
+	var keep map[Key]*SeriesState
+	for i := range series {
+		ss := &series[i]
+		if ss.Key.Model != model {
+			return fmt.Errorf("restoring the alert state of %s: series[%d] (%s): key of another model", model, i, ss.Key)
+		}
+		if err := checkSeries(ss); err != nil {
+			return fmt.Errorf("restoring the alert state of %s: series[%d] (%s): %w", model, i, ss.Key, err)
+		}
+		if _, dup := keep[ss.Key]; dup {
+			return fmt.Errorf("restoring the alert state of %s: series[%d] (%s): key listed twice", model, i, ss.Key)
+		}
+		if keep == nil {
+			keep = make(map[Key]*SeriesState, len(series))
+		}
+		st := ss.State
+		keep[ss.Key] = &st
+	}
+	for k, st := range keep {
+		if st.state() == StateInactive {
+			delete(keep, k)
 		}
 	}
-	e.series = series
+	if len(keep) == 0 {
+		delete(e.models, model)
+		return nil
+	}
+	e.models[model] = keep
+	return nil
+}
+
+// checkSeries checks the state names and severities of one key's state.
+func checkSeries(ss *SeriesSnapshot) error {
+	st := &ss.State
+	switch st.state() {
+	case StateInactive, StatePending, StateFiring:
+	default:
+		return fmt.Errorf("unknown state %q", st.State)
+	}
+	for _, sev := range []Severity{st.Level, st.Severity} {
+		if sev != "" && !sev.Valid() {
+			return fmt.Errorf("unknown severity %q", sev)
+		}
+	}
 	return nil
 }
