@@ -242,6 +242,11 @@ func (f *feedbacker) observe(fb *telemetry.Feedback, predicted string, off int64
 	}
 	if !fm.chosen && len(fb.Features.Numeric)+len(fb.Features.Categorical) > 0 {
 		fm.features, fm.chosen = featuresOf(&fb.Features), true
+		// Windows opened by feedback without features (label overrides)
+		// take them, or their feature signals would count nothing.
+		for _, w := range fm.open {
+			w.AdoptFeatures(f.pcfg.Config, fm.features)
+		}
 	}
 	i, found := slices.BinarySearchFunc(fm.open, start, func(w *poisoning.Window, s int64) int { return cmp.Compare(w.Start.UnixMilli(), s) })
 	if !found {

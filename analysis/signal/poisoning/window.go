@@ -74,13 +74,43 @@ func (w *Window) Observe(es []Example, off int64) {
 	}
 }
 
+// featureless reports whether the window was opened without features:
+// none of its examples had any when it was opened.
+func (w *Window) featureless() bool {
+	return len(w.Features.Numeric)+len(w.Features.Categorical) == 0
+}
+
+// AdoptFeatures gives f to a window opened before its model's features were
+// known (its partition had read only feedback without features, such as
+// label overrides): the partials of the signals that read features start
+// again, empty, over f; those that do not keep their counts. A window that
+// has features keeps them.
+func (w *Window) AdoptFeatures(cfg Config, f Features) {
+	if !w.featureless() || len(f.Numeric)+len(f.Categorical) == 0 {
+		return
+	}
+	w.Features, w.signals = f, Signals(cfg, f)
+	for i := featureFree; i < len(w.parts); i++ {
+		w.parts[i] = w.signals[i].NewPartial()
+	}
+}
+
 // Merge adds o, a window of the same model and bounds over other examples.
 // When o's features differ from w's, only the signals that do not read
 // features are merged, and Mixed is set; it reports whether that happened.
+// A window without features is not mixed with one that has them: the
+// merge takes the features (and the feature partials) of the one that has.
 func (w *Window) Merge(o *Window) (mixed bool) {
-	same := slices.Equal(w.Features.Numeric, o.Features.Numeric) && slices.Equal(w.Features.Categorical, o.Features.Categorical)
+	if w.featureless() && !o.featureless() {
+		w.Features, w.signals = o.Features, o.signals
+		for i := featureFree; i < len(w.parts); i++ {
+			w.parts[i] = w.signals[i].NewPartial()
+		}
+	}
+	same := o.featureless() ||
+		slices.Equal(w.Features.Numeric, o.Features.Numeric) && slices.Equal(w.Features.Categorical, o.Features.Categorical)
 	for i, p := range w.parts {
-		if same || i < featureFree {
+		if i < featureFree || same && !o.featureless() {
 			p.Merge(o.parts[i])
 		}
 	}

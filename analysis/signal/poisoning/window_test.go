@@ -67,7 +67,8 @@ func TestWindowMergesAndRoundTrips(t *testing.T) {
 
 // TestWindowOverOtherFeaturesMergesInPart: a window over other features
 // merges only its label flips and concentration, and says so; a reference
-// over other features is used by those two only.
+// over other features is used by those two only. (A window without any
+// features is not "other": TestWindowWithoutFeaturesTakesThemLater.)
 func TestWindowOverOtherFeaturesMergesInPart(t *testing.T) {
 	cfg := exactConfig()
 	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
@@ -75,7 +76,7 @@ func TestWindowOverOtherFeaturesMergesInPart(t *testing.T) {
 	a := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
 	a.Observe(es, 0)
 	before := a.AppendBinary(nil)
-	b := NewWindow(cfg, Features{}, "fraud", start, start.Add(time.Minute))
+	b := NewWindow(cfg, Features{Numeric: []string{"zz_other"}}, "fraud", start, start.Add(time.Minute))
 	stripped := make([]Example, len(es))
 	for i, e := range es {
 		e.Numeric, e.Categorical = nil, nil
@@ -98,6 +99,71 @@ func TestWindowOverOtherFeaturesMergesInPart(t *testing.T) {
 	for _, s := range a.Score(b) {
 		if s.Signal == "poisoning_drift" && len(s.Verdicts) != 0 {
 			t.Errorf("drift scored against a reference over other features: %v", s.Verdicts)
+		}
+	}
+}
+
+// TestWindowWithoutFeaturesTakesThemLater: a window opened by feedback
+// without features (label overrides) adopts the model's features once they
+// are known, keeping the counts of the signals that do not read features,
+// and merging a window without features into one with them (or the other
+// way round) is not a mix: the feature signals end as those of the windows
+// that had features.
+func TestWindowWithoutFeaturesTakesThemLater(t *testing.T) {
+	cfg := exactConfig()
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	es := attacked(53, 2000)
+	bare := make([]Example, 300)
+	for i := range bare {
+		bare[i] = Example{ID: fmt.Sprint("bare-", i), Source: es[i].Source, ProposedLabel: es[i].ProposedLabel, PredictedLabel: es[i].PredictedLabel}
+	}
+	// One partition: 300 examples without features, then the rest.
+	late := NewWindow(cfg, Features{}, "fraud", start, start.Add(time.Minute))
+	late.Observe(bare, 0)
+	late.AdoptFeatures(cfg, testFeatures)
+	late.Observe(es, 300)
+	// The same examples in a window that knew the features from the start.
+	known := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+	known.Observe(bare, 0)
+	known.Observe(es, 300)
+	if late.Examples != known.Examples {
+		t.Fatalf("%d examples, want %d", late.Examples, known.Examples)
+	}
+	// The feature signals start again at the adoption: they hold what a
+	// window over the features holds of the examples after it.
+	onlyLater := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+	onlyLater.Observe(es, 300)
+	for i := range known.Partials() {
+		if i < featureFree {
+			samePartial(t, known.Partials()[i], late.Partials()[i])
+		} else {
+			samePartial(t, onlyLater.Partials()[i], late.Partials()[i])
+		}
+	}
+
+	// Merging: a window without features and one with them, both ways.
+	for _, bareFirst := range []bool{true, false} {
+		withF := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+		withF.Observe(es, 300)
+		noF := NewWindow(cfg, Features{}, "fraud", start, start.Add(time.Minute))
+		noF.Observe(bare, 0)
+		acc, o := withF, noF
+		if bareFirst {
+			acc, o = noF, withF
+		}
+		if acc.Merge(o) || acc.Mixed {
+			t.Fatalf("bare first %t: a window without features mixed the merge", bareFirst)
+		}
+		for i := range known.Partials() {
+			if i < featureFree {
+				samePartial(t, known.Partials()[i], acc.Partials()[i])
+			}
+		}
+		if got, want := fmt.Sprint(acc.Features), fmt.Sprint(testFeatures); got != want {
+			t.Fatalf("bare first %t: merged features %s, want %s", bareFirst, got, want)
+		}
+		for i := featureFree; i < len(onlyLater.Partials()); i++ {
+			samePartial(t, onlyLater.Partials()[i], acc.Partials()[i])
 		}
 	}
 }

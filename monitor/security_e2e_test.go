@@ -1,0 +1,407 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/storage"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// The security suite runs the generator's access and feedback-poisoning
+// scenarios through the embedded broker (kfake over TCP, 3 partitions), the
+// monitor and ClickHouse, and reads the verdicts back from the signals
+// table: the scenario's subject is named at the designed severity within a
+// stated number of windows, and no critical verdict names an ordinary
+// caller or an honest annotator.
+
+// securityVerdict is one row of the signals table, its window counted from
+// the scenario's start.
+type securityVerdict struct {
+	model, signal, subject, severity, evidence string
+	window                                     int
+	effect                                     float64
+}
+
+func (v securityVerdict) String() string {
+	return fmt.Sprintf("%s %s %q %s@%d (effect %.3f): %s", v.model, v.signal, v.subject, v.severity, v.window, v.effect, v.evidence)
+}
+
+// securityVerdicts returns the verdicts of the signals table that are not
+// ok and name a subject (not "*"), whose signal starts with prefix, in
+// window order; windows are of size, counted from start.
+func securityVerdicts(t *testing.T, s *storage.Store, prefix string, start time.Time, size time.Duration) []securityVerdict {
+	t.Helper()
+	rows, err := s.Query(context.Background(), `SELECT model_id, signal, subject, severity, evidence, toUInt32(window_start), effect FROM signals FINAL
+WHERE startsWith(signal, ?) AND subject != '*' AND severity NOT IN ('ok', '') ORDER BY model_id, window_start, signal, subject`, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []securityVerdict
+	for rows.Next() {
+		var v securityVerdict
+		var at uint32
+		if err := rows.Scan(&v.model, &v.signal, &v.subject, &v.severity, &v.evidence, &at, &v.effect); err != nil {
+			t.Fatal(err)
+		}
+		v.window = int(time.Unix(int64(at), 0).Sub(start) / size)
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// accessEvents are the events per 2 s window of each access scenario's
+// model (one every 400 µs): enough for about eight of the 150 ordinary
+// callers to reach min_count (100 calls) in a window; caller_diversity
+// needs three to have a median.
+const accessEvents = 5000
+
+// TestAccessAttackScenariosEndToEnd runs the four access scenarios through
+// one broker and monitor, each on a model of its own served to 150
+// ordinary callers (the generator's heavy-tailed population, each scoring
+// its 16 entities again and again), events keyed by prediction id over 3
+// partitions, 5,000 a window. From the fourth window (the first two are the
+// access signals' reference), the scenario's caller joins at its default
+// rate (generator.DefaultActor). The scenario's signal names its caller at
+// the designed severity in every window it calls, the first included (the
+// events and their partitions are deterministic, and so are the verdicts);
+// no critical verdict names anyone else, and the negative control
+// (benign-heavy-user) is a warning at most.
+//
+// Measured (seeds 40–43): extractor-1 is caller_ood critical in every
+// attacked window (effect 0.59–0.80), scraper-1 caller_diversity warning
+// (0.83–0.87), prober-1 caller_probing critical (0.88); batch-scorer is
+// caller_volume and caller_diversity warning (0.53–0.57), never critical.
+// Ordinary callers are named at warning only: caller_volume (the heaviest
+// of the heavy tail, robust z above 5: about 160 verdicts over the four
+// models' 7 windows) and caller_probing (one whose entities sit near the
+// threshold). caller_harvest never names extractor-1: this model's classes
+// are already balanced (the other calls' normalised entropy 0.93–0.95), so
+// the harvester's excess is 0.05–0.07, under the warning level 0.15; its
+// caller_ood verdict carries the scenario.
+func TestAccessAttackScenariosEndToEnd(t *testing.T) {
+	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
+	cfg.Signals.Access.Enabled = true
+
+	const windows, attackFrom = 7, 3
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	scenarios := []struct {
+		kind, caller string
+		// signals name the caller at severity in every window it calls,
+		// the first included (at least one of them in each); none: a
+		// negative control.
+		signals  []string
+		severity string
+		// worst is the highest severity the caller may have on any signal.
+		worst string
+	}{
+		{generator.AccessExtraction, "extractor-1", []string{"caller_harvest", "caller_ood"}, "critical", "critical"},
+		// Diversity alone is a warning by design: a scraper is never critical.
+		{generator.AccessScraping, "scraper-1", []string{"caller_diversity"}, "warning", "warning"},
+		{generator.AccessBenignHeavyUser, "batch-scorer", nil, "", "warning"},
+		{generator.AccessProbing, "prober-1", []string{"caller_probing"}, "critical", "critical"},
+	}
+	var gens []*generator.Generator
+	for i, sc := range scenarios {
+		model := sc.kind + "-model"
+		a, err := generator.DefaultActor(sc.kind, model, attackFrom*cfg.Analysis.WindowSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.ID != sc.caller {
+			t.Fatalf("the %s scenario's caller is %q, want %q", sc.kind, a.ID, sc.caller)
+		}
+		s := generator.DefaultScenario(1, 6)
+		s.Models[0].ID = model
+		s.Start, s.EventStep, s.KeyByPrediction = start, cfg.Analysis.WindowSize/accessEvents, true
+		s.Callers = &generator.Callers{N: 150, Actors: []generator.Actor{a}}
+		g, err := generator.New(s, int64(40+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gens = append(gens, g)
+	}
+	var msgs []kafka.Message
+	for range windows*accessEvents + accessEvents/2 { // the last half window closes the others
+		for _, g := range gens {
+			key, value := g.NextMessage(nil)
+			msgs = append(msgs, kafka.Message{Key: []byte(key), Value: value})
+		}
+	}
+	// Every event is in the topic before the monitor starts: a producer
+	// that stalls longer than analysis.idle_flush (1 s here), as this one
+	// does on a loaded machine, has the partitions close windows whose
+	// events are still to come (a 2.5 s pause: every model's fifth window
+	// decided on 625 of its 5,000 calls, the rest counted late).
+	writeMessages(t, ctx, e.Brokers(), "telemetry", msgs)
+	m := runHostile(t, ctx, cfg)
+	s := m.Store()
+	deadline := time.Now().Add(2 * time.Minute)
+	for queryUint(t, s, "SELECT count() FROM model_windows FINAL") < uint64(len(scenarios)*windows) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d windows decided, want %d", queryUint(t, s, "SELECT count() FROM model_windows FINAL"), len(scenarios)*windows)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	// A window decided without some of its calls weakens what follows:
+	// say so.
+	for _, v := range queryRows(t, s, `SELECT concat(model_id, ' window ', toString(intDiv(toUInt32(window_start) - ?, 2)), ': ', toString(n), ' calls')
+FROM signals FINAL WHERE signal = 'caller_volume' AND subject = '*' AND toUInt32(window_start) < ? AND n != ?`,
+		uint64(start.Unix()), uint64(start.Add(windows*cfg.Analysis.WindowSize).Unix()), uint64(accessEvents)) {
+		t.Logf("decided short of its %d calls: %s", accessEvents, v)
+	}
+	t.Logf("events counted %v, late %v; partials merged %v, already decided %v, evicted %v",
+		metricSum(t, m.Addr(), "driftwatch_analysis_events_total", ""), metricSum(t, m.Addr(), "driftwatch_analysis_late_events_total", ""),
+		metricSum(t, m.Addr(), "driftwatch_merge_partials_total", `"merged"`), metricSum(t, m.Addr(), "driftwatch_merge_partials_total", "already_decided"),
+		metricSum(t, m.Addr(), "driftwatch_merge_partials_total", "evicted"))
+	named := securityVerdicts(t, s, "caller_", start, cfg.Analysis.WindowSize)
+	for i, sc := range scenarios {
+		t.Run(sc.kind, func(t *testing.T) {
+			model := sc.kind + "-model"
+			t.Logf("%s made %d calls", sc.caller, gens[i].ActorCalls()[sc.caller])
+			fired := map[int]bool{}
+			for _, v := range named {
+				if v.model != model || v.window >= windows {
+					continue
+				}
+				switch {
+				case v.subject == sc.caller:
+					t.Logf("%v", v)
+					if v.window < attackFrom {
+						t.Errorf("named before it called: %v", v)
+					}
+					if v.severity == "critical" && sc.worst != "critical" {
+						t.Errorf("%s is critical, want %s at most: %v", sc.caller, sc.worst, v)
+					}
+					if slices.Contains(sc.signals, v.signal) && v.severity == sc.severity {
+						fired[v.window] = true
+					}
+				case v.severity == "critical":
+					t.Errorf("an ordinary caller named critical: %v", v)
+				}
+			}
+			if sc.kind == generator.AccessExtraction {
+				// caller_harvest's effect is bounded by how even the other
+				// calls' classes already are.
+				for _, v := range queryRows(t, s, `SELECT concat(severity, ' (effect ', toString(round(effect, 3)), '): ', evidence) FROM signals FINAL
+WHERE model_id = ? AND signal = 'caller_harvest' AND subject = ? ORDER BY window_start`, model, sc.caller) {
+					t.Logf("caller_harvest %s", v)
+				}
+			}
+			if sc.signals == nil {
+				return
+			}
+			for w := attackFrom; w < windows; w++ {
+				if !fired[w] {
+					t.Errorf("%s not named %s by %v in window %d (it calls from window %d; named in %v)", sc.caller, sc.severity, sc.signals, w, attackFrom, fired)
+				}
+			}
+		})
+	}
+	warnings := map[string]int{}
+	for _, v := range named {
+		if strings.HasPrefix(v.subject, "u-") {
+			warnings[v.signal]++
+		}
+	}
+	t.Logf("verdicts naming ordinary callers (all warnings), by signal: %v", warnings)
+}
+
+// securityFeedback generates n inferences of model "fraud" from start, one
+// every step, over callers (nil: the generator's 2,000 users) with feedback
+// fb about them. It returns the inference messages, keyed by prediction id,
+// and the feedback ones, keyed by their id, both spread over the partitions.
+func securityFeedback(t *testing.T, seed int64, start time.Time, step time.Duration, n int, callers *generator.Callers, fb generator.Feedback) (events, feedback []kafka.Message) {
+	t.Helper()
+	sc := generator.DefaultScenario(1, 6)
+	sc.Models[0].ID = "fraud"
+	sc.Start, sc.EventStep, sc.KeyByPrediction = start, step, true
+	sc.Callers, sc.Feedback = callers, &fb
+	g, err := generator.New(sc, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f telemetry.Feedback
+	for range n {
+		key, value := g.NextMessage(nil)
+		events = append(events, kafka.Message{Key: []byte(key), Value: value})
+		if g.NextFeedback(&f) {
+			feedback = append(feedback, kafka.Message{Key: []byte(f.FeedbackID), Value: g.AppendFeedback(nil, &f)})
+		}
+	}
+	return events, feedback
+}
+
+// TestFeedbackAttackScenariosEndToEnd runs the flood and backdoor attacks
+// on the training feedback of model "fraud": 2,000 inferences a window, a
+// feedback event about half of them from 10 honest annotators, through the
+// feedback topic once the inferences are decided. From the window after
+// the model's reference feedback (reference_windows, default 3) mallory
+// writes a tenth of the feedback. Each attacked window names the attack's
+// subject at warning or critical: poisoning_flood the flooded example's
+// "content:<sha256>", poisoning_trigger "<feature>=zz-trigger -> positive";
+// and no poisoning signal names an honest annotator critical. Measured
+// (seed 11): critical in every attacked window; the flood holds 24–34% of
+// the examples with content against none in the reference, the trigger
+// value is on 85–112 examples a window, all labelled positive, against a
+// base rate of 0.32 (effect 0.76). The feedback is written as the
+// generator makes it: a partition's first events (label overrides) carry no
+// features, and the windows they open take the model's features once an
+// event with features comes (before that fix neither signal decided).
+func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
+	tests := []struct {
+		attack string
+		signal string
+		// subject tells the attack's subjects.
+		subject func(string) bool
+	}{
+		{generator.AttackFlood, "poisoning_flood", func(s string) bool {
+			// The content hash of the flooded example (its SimHash group
+			// is named too, and logged).
+			return s == "content:"+generator.FloodContentSHA256()
+		}},
+		{generator.AttackBackdoor, "poisoning_trigger", func(s string) bool {
+			return strings.HasSuffix(s, "="+generator.TriggerValue+" -> "+generator.ClassPositive)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.attack, func(t *testing.T) {
+			e, cfg, ctx := feedbackPipeline(t, 3*time.Minute)
+			m := runHostile(t, ctx, cfg)
+			attackFrom := cfg.Signals.Poisoning.ReferenceWindows
+			windows := attackFrom + 3
+			start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+			fb := generator.DefaultFeedback()
+			fb.Share, fb.Annotators, fb.Attack, fb.After = 0.5, 10, tt.attack, time.Duration(attackFrom)*cfg.Analysis.WindowSize
+			events, feedback := securityFeedback(t, 11, start, time.Millisecond, windows*2000+600, nil, fb)
+			writeMessages(t, ctx, e.Brokers(), "telemetry", events)
+			s := m.Store()
+			// The predictions are stored before their windows are decided.
+			waitDecided(t, s, time.Now().Add(2*time.Minute))
+			writeMessages(t, ctx, e.Brokers(), "feedback", feedback)
+			// The last window, partial, is sealed once the partitions are idle.
+			waitFeedbackWindows(t, s, uint64(windows+1), time.Now().Add(2*time.Minute))
+
+			fired := map[int]string{}
+			for _, v := range securityVerdicts(t, s, "poisoning_", start, cfg.Analysis.WindowSize) {
+				switch {
+				case v.signal == tt.signal && tt.subject(v.subject):
+					t.Logf("%v", v)
+					if v.window < attackFrom {
+						t.Errorf("named before the attack: %v", v)
+					}
+					if v.window < windows && !strings.Contains(v.evidence, "ids fb-") {
+						t.Errorf("the evidence names no example: %v", v)
+					}
+					fired[v.window] = v.severity
+				case strings.HasPrefix(v.subject, "annotator-") && v.severity == "critical":
+					t.Errorf("an honest annotator named critical: %v", v)
+				case v.severity == "critical" && !strings.HasPrefix(v.signal, "poisoning_drift") && v.signal != "poisoning_spectral":
+					// The drift of the feedback and the spectral outliers
+					// are the attack's too; anything else is logged.
+					t.Logf("also critical: %v", v)
+				}
+			}
+			for w := attackFrom; w < windows; w++ {
+				if sev := fired[w]; sev != "warning" && sev != "critical" {
+					t.Errorf("window %d: %s names the attack %q, want warning or critical (by window: %v)", w, tt.signal, sev, fired)
+				}
+			}
+		})
+	}
+}
+
+// TestLongCleanRunRaisesNothingCritical runs model "fraud" for 8 windows
+// (the access signals' reference of 2, the reference feedback of 3, then
+// 5 decided against them) with 10,000 ordinary callers, every one of whom
+// calls (their rates spread with σ 0.25, too light for any to reach
+// min_count in a window), 4 batch services re-scoring their portfolios
+// (benign heavy users, about 700 calls a window each: the callers the
+// per-caller tests judge) and a fifth of the inferences getting feedback
+// from 50 honest annotators; no attack. No signal is critical in any
+// window; the warnings are logged. -short: 2,000 callers, a quarter of
+// the events.
+func TestLongCleanRunRaisesNothingCritical(t *testing.T) {
+	callers, perWindow := 10_000, 20_000
+	if testing.Short() {
+		callers, perWindow = 2_000, 5_000
+	}
+	e, cfg, ctx := feedbackPipeline(t, 3*time.Minute)
+	cfg.Signals.Access.Enabled = true
+	const windows = 8
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	pop := &generator.Callers{N: callers, Sigma: 0.25}
+	for i := range 4 {
+		// About 3.3% of the calls each.
+		pop.Actors = append(pop.Actors, generator.Actor{Kind: generator.AccessBenignHeavyUser, ID: fmt.Sprint("batch-", i+1), Model: "fraud",
+			Rate: 0.035 * float64(callers) * 1.03 / (1 - 4*0.035)})
+	}
+	fb := generator.DefaultFeedback()
+	fb.Annotators = 50
+	events, feedback := securityFeedback(t, 6, start, cfg.Analysis.WindowSize/time.Duration(perWindow), windows*perWindow+perWindow/2, pop, fb)
+
+	var principal struct {
+		Principal struct {
+			EndUser string `json:"enduser.id"`
+		} `json:"principal"`
+	}
+	seen := map[string]bool{}
+	for _, msg := range events {
+		if err := json.Unmarshal(msg.Value, &principal); err != nil {
+			t.Fatal(err)
+		}
+		seen[principal.Principal.EndUser] = true
+	}
+	sources := map[string]bool{}
+	for _, msg := range feedback {
+		if err := json.Unmarshal(msg.Value, &principal); err != nil {
+			t.Fatal(err)
+		}
+		sources[principal.Principal.EndUser] = true
+	}
+	if len(seen) != callers+len(pop.Actors) || len(sources) != fb.Annotators {
+		t.Fatalf("%d distinct callers, want %d; %d feedback sources, want %d", len(seen), callers+len(pop.Actors), len(sources), fb.Annotators)
+	}
+
+	// The inferences are in the topic before the monitor starts (as in
+	// TestAccessAttackScenariosEndToEnd), the feedback once they are decided.
+	writeMessages(t, ctx, e.Brokers(), "telemetry", events)
+	m := runHostile(t, ctx, cfg)
+	s := m.Store()
+	waitDecided(t, s, time.Now().Add(2*time.Minute))
+	writeMessages(t, ctx, e.Brokers(), "feedback", feedback)
+	waitFeedbackWindows(t, s, windows+1, time.Now().Add(2*time.Minute))
+
+	// The signals over the examples' features decide against the
+	// reference feedback (poisoning_drift tests each feature).
+	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE signal = 'poisoning_drift' AND reference_id = 'feedback'
+AND subject != '*' AND NOT isNaN(p_value)`); n == 0 {
+		t.Error("no poisoning_drift decision against the reference feedback: the feature signals had no reference")
+	}
+	warnings := map[string]int{}
+	for _, v := range securityVerdicts(t, s, "", start, cfg.Analysis.WindowSize) {
+		switch v.severity {
+		case "critical":
+			t.Errorf("critical in a clean run: %v", v)
+		case "warning":
+			warnings[v.signal]++
+			t.Logf("warning: %v", v)
+		}
+	}
+	t.Logf("warnings by signal: %v", warnings)
+	if n := queryUint(t, s, "SELECT count() FROM drift_scores FINAL WHERE severity = 'critical'"); n != 0 {
+		t.Errorf("%d critical drift scores in a clean run", n)
+	}
+}
