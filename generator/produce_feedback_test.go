@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/internal/kafkatest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -56,7 +57,7 @@ func TestProduceFeedback(t *testing.T) {
 		t.Fatalf("produced %+v, %v; want 3000 events and %d feedback events", p, err, len(want))
 	}
 	d := telemetry.NewDecoder(telemetry.DefaultLimits(), time.Now)
-	msgs := readTopic(t, brokers, "fb", 2)
+	msgs := kafkatest.ReadTopic(t, brokers, "fb", 2)
 	if len(msgs) != len(want) {
 		t.Fatalf("%d feedback messages, want %d", len(msgs), len(want))
 	}

@@ -6,43 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/internal/kafkatest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
-
-// readTopic reads every message of the partitions of topic.
-func readTopic(t *testing.T, brokers []string, topic string, partitions int) []kafka.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var out []kafka.Message
-	for p := range partitions {
-		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p)
-		if err != nil {
-			t.Fatalf("dialing %s/%d: %v", topic, p, err)
-		}
-		last, err := conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatalf("reading last offset of %s/%d: %v", topic, p, err)
-		}
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
-		for i := int64(0); i < last; i++ {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("reading %s/%d after %d of %d messages: %v", topic, p, i, last, err)
-			}
-			out = append(out, m)
-		}
-		r.Close()
-	}
-	return out
-}
 
 // TestProduceLabels: labels arrive on the labels topic keyed by model id,
 // with the CloudEvents headers of docs/telemetry.md, one for each inference,
@@ -73,7 +40,7 @@ func TestProduceLabels(t *testing.T) {
 	d := telemetry.NewDecoder(telemetry.DefaultLimits(), func() time.Time { return testStart })
 	eventTime := map[string]time.Time{}
 	var e telemetry.Event
-	for _, m := range readTopic(t, brokers, "t", 2) {
+	for _, m := range kafkatest.ReadTopic(t, brokers, "t", 2) {
 		if err := d.Decode(m.Value, &e); err != nil {
 			t.Fatal(err)
 		}
@@ -82,7 +49,7 @@ func TestProduceLabels(t *testing.T) {
 		}
 		eventTime[e.PredictionID] = e.EventTime
 	}
-	labels := readTopic(t, brokers, "labels", 2)
+	labels := kafkatest.ReadTopic(t, brokers, "labels", 2)
 	if len(labels) != n || len(eventTime) != n {
 		t.Fatalf("read %d labels and %d events, want %d", len(labels), len(eventTime), n)
 	}
@@ -181,7 +148,7 @@ func TestProduceLabelsUntilStopped(t *testing.T) {
 	if err != nil || p.Events == 0 || p.Labels == 0 || p.Labels != int(g.LabelStats().Generated) || g.LabelStats().Pending != 0 {
 		t.Fatalf("ProduceWith = %+v, %v; stats %+v", p, err, g.LabelStats())
 	}
-	events := readTopic(t, brokers, "t", 2)
+	events := kafkatest.ReadTopic(t, brokers, "t", 2)
 	ids := map[string]bool{}
 	var e telemetry.Event
 	d := telemetry.NewDecoder(telemetry.DefaultLimits(), time.Now)
@@ -194,7 +161,7 @@ func TestProduceLabelsUntilStopped(t *testing.T) {
 		}
 		ids[e.PredictionID] = true
 	}
-	labels := readTopic(t, brokers, "labels", 2)
+	labels := kafkatest.ReadTopic(t, brokers, "labels", 2)
 	if len(events) != p.Events || len(labels) != p.Labels {
 		t.Fatalf("read %d events and %d labels, ProduceWith said %+v", len(events), len(labels), p)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/internal/kafkatest"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -95,38 +96,6 @@ func TestGenerateScenarioErrors(t *testing.T) {
 	}
 }
 
-// readTopic reads every message of topic's partitions.
-func readTopic(t *testing.T, brokers []string, topic string, partitions int) []kafka.Message {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var out []kafka.Message
-	for p := range partitions {
-		conn, err := kafka.DialLeader(ctx, "tcp", brokers[0], topic, p)
-		if err != nil {
-			t.Fatalf("dialing %s/%d: %v", topic, p, err)
-		}
-		last, err := conn.ReadLastOffset()
-		conn.Close()
-		if err != nil {
-			t.Fatalf("reading the last offset of %s/%d: %v", topic, p, err)
-		}
-		if last == 0 {
-			continue
-		}
-		r := kafka.NewReader(kafka.ReaderConfig{Brokers: brokers, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
-		for i := int64(0); i < last; i++ {
-			m, err := r.ReadMessage(ctx)
-			if err != nil {
-				t.Fatalf("reading %s/%d after %d of %d messages: %v", topic, p, i, last, err)
-			}
-			out = append(out, m)
-		}
-		r.Close()
-	}
-	return out
-}
-
 func header(m kafka.Message, key string) string {
 	for _, h := range m.Headers {
 		if h.Key == key {
@@ -181,7 +150,7 @@ func TestGenerateSecurityScenarios(t *testing.T) {
 	}
 	callers := map[string]*caller{}
 	target := "fraud-scorer"
-	msgs := readTopic(t, broker.Brokers(), "t", 2)
+	msgs := kafkatest.ReadTopic(t, broker.Brokers(), "t", 2)
 	if len(msgs) != events {
 		t.Fatalf("%d inference messages, want %d", len(msgs), events)
 	}
@@ -265,7 +234,7 @@ func TestGenerateSecurityScenarios(t *testing.T) {
 
 	type source struct{ n, flipped int }
 	sources := map[string]*source{}
-	fbs := readTopic(t, broker.Brokers(), "fb", 2)
+	fbs := kafkatest.ReadTopic(t, broker.Brokers(), "fb", 2)
 	if len(fbs) < events/10 {
 		t.Fatalf("%d feedback events for %d inferences", len(fbs), events)
 	}
