@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"bytes"
+	"strconv"
 	"testing"
 )
 
@@ -33,6 +35,30 @@ func BenchmarkDecode(b *testing.B) {
 		if err := d.Decode(benchEvent, &e); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodeSchemas decodes the events of six models with their own
+// feature names, interleaved as on a partition they share.
+func BenchmarkDecodeSchemas(b *testing.B) {
+	var msgs [][]byte
+	for i := range 6 {
+		s := strconv.Itoa(i)
+		m := bytes.Replace(benchEvent, []byte(`{"amount"`), []byte(`{"amount_`+s+`"`), 1)
+		m = bytes.Replace(m, []byte(`"country"`), []byte(`"country_`+s+`"`), 1)
+		m = bytes.Replace(m, []byte(`"fraud-scorer"`), []byte(`"fraud-scorer-`+s+`"`), 1)
+		msgs = append(msgs, m)
+	}
+	d := newTestDecoder()
+	var e Event
+	b.SetBytes(int64(len(msgs[0])))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := d.Decode(msgs[i%len(msgs)], &e); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
 

@@ -29,14 +29,31 @@ type fastScanner struct {
 	time    wireTime
 	maxEnts int
 	names   nameSet
-	// known are copies of the feature names of the last event accepted
-	// whose names were checked, numeric ones first (knownNum of them);
-	// namesKnown says the event scanned has exactly those names in that
-	// order: they are distinct and valid, without hashing or checking them
-	// again (producers write the same names in the same order).
-	known      []string
-	knownNum   int
+	// known are the feature names of the last maxKnownNames distinct
+	// name lists accepted (one per model schema that shares the
+	// partition); namesKnown says the event scanned has exactly the names
+	// of one of them, in that order: they are distinct and valid, without
+	// hashing or checking them again (producers write the same names in
+	// the same order).
+	known      [maxKnownNames]knownNames
+	nKnown     int // lists in use
+	lastKnown  int // the list the last known event had
+	nextKnown  int // the list the next new one replaces, once all are in use
 	namesKnown bool
+}
+
+// maxKnownNames bounds the feature name lists a decoder remembers: the
+// schemas of the models that share one partition. Memory: at most
+// maxKnownNames × Limits.MaxFeatures names of at most Limits.MaxNameLength
+// bytes. Events of more schemas than that still decode; their names are
+// checked again, and the oldest list is replaced by theirs.
+const maxKnownNames = 16
+
+// knownNames is one remembered list of feature names, numeric ones first
+// (num of them); the strings are copies, never the message's bytes.
+type knownNames struct {
+	names []string
+	num   int
 }
 
 // maxSkipDepth bounds the nesting the fast path skips in unknown fields.
@@ -203,34 +220,63 @@ func (s *fastScanner) features(f *Features) bool {
 	return true
 }
 
-// sameNames reports whether f's names are known, in the same order.
+// sameNames reports whether f's names are those of a remembered list, in
+// the same order. It looks at the list of the last known event first.
 func (s *fastScanner) sameNames(f *Features) bool {
-	if len(f.Numeric) != s.knownNum || len(f.Numeric)+len(f.Categorical) != len(s.known) {
+	if s.nKnown == 0 {
+		return false
+	}
+	if s.known[s.lastKnown].is(f) {
+		return true
+	}
+	for i := range s.nKnown {
+		if i != s.lastKnown && s.known[i].is(f) {
+			s.lastKnown = i
+			return true
+		}
+	}
+	return false
+}
+
+// is reports whether f's names are k's, in the same order.
+func (k *knownNames) is(f *Features) bool {
+	if len(f.Numeric) != k.num || len(f.Numeric)+len(f.Categorical) != len(k.names) {
 		return false
 	}
 	for i, n := range f.Numeric {
-		if n.Name != s.known[i] {
+		if n.Name != k.names[i] {
 			return false
 		}
 	}
 	for i, c := range f.Categorical {
-		if c.Name != s.known[s.knownNum+i] {
+		if c.Name != k.names[k.num+i] {
 			return false
 		}
 	}
 	return true
 }
 
-// remember keeps copies of the names of f, an event just accepted.
+// remember keeps copies of the names of f, an event just accepted whose
+// names were checked: in a free list, else in place of the list remembered
+// the longest ago.
 func (s *fastScanner) remember(f *Features) {
-	s.known = s.known[:0]
+	i := s.nKnown
+	if i < maxKnownNames {
+		s.nKnown++
+	} else {
+		i = s.nextKnown
+		s.nextKnown = (s.nextKnown + 1) % maxKnownNames
+	}
+	k := &s.known[i]
+	k.names = k.names[:0]
 	for _, n := range f.Numeric {
-		s.known = append(s.known, strings.Clone(n.Name))
+		k.names = append(k.names, strings.Clone(n.Name))
 	}
 	for _, c := range f.Categorical {
-		s.known = append(s.known, strings.Clone(c.Name))
+		k.names = append(k.names, strings.Clone(c.Name))
 	}
-	s.knownNum = len(f.Numeric)
+	k.num = len(f.Numeric)
+	s.lastKnown = i
 }
 
 // prediction reads the prediction object (or null) into e, classes of the

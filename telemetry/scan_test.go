@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -240,5 +241,58 @@ func TestKnownNamesStillCheckValues(t *testing.T) {
 	}
 	if known != 3 {
 		t.Errorf("%d events took the known names, want 3 (the value problems and the next good one)", known)
+	}
+}
+
+// schemaEvent returns an event of model m whose feature names end in
+// suffix: the schemas of several models sharing a partition.
+func schemaEvent(m, suffix, x string) []byte {
+	return []byte(`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"` + m + `"},"features":{"numeric":{"x` +
+		suffix + `":` + x + `,"y` + suffix + `":2},"categorical":{"c` + suffix + `":"v"}}}`)
+}
+
+// TestKnownNamesOfSeveralSchemas checks that the decoder remembers the
+// names of the models sharing a partition: events of interleaved schemas
+// skip the name checks after each schema's first event, up to
+// maxKnownNames schemas; beyond that the oldest list is replaced and every
+// event still decodes exactly as a fresh decoder decodes it.
+func TestKnownNamesOfSeveralSchemas(t *testing.T) {
+	for _, schemas := range []int{1, 6, maxKnownNames, maxKnownNames + 1, 3 * maxKnownNames} {
+		t.Run(strconv.Itoa(schemas), func(t *testing.T) {
+			d := newTestDecoder()
+			var e Event
+			known, total := 0, 0
+			for round := range 4 {
+				for i := range schemas {
+					b := schemaEvent("m"+strconv.Itoa(i), "_"+strconv.Itoa(i), strconv.Itoa(round))
+					got := d.Decode(b, &e)
+					var fresh Event
+					want := newTestDecoder().Decode(b, &fresh)
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						t.Fatalf("schema %d round %d: %v after the others, %v alone", i, round, got, want)
+					}
+					if got == nil && (e.Features.Numeric[0].Name != "x_"+strconv.Itoa(i) || e.Features.Numeric[0].Value != float64(round)) {
+						t.Fatalf("schema %d round %d: decoded %+v", i, round, e.Features)
+					}
+					if d.fast.namesKnown {
+						known++
+					}
+					total++
+				}
+			}
+			// Every event after a schema's first takes the known names while
+			// the schemas fit; none does once they rotate through more lists
+			// than are kept (each replaces the one the next event needs).
+			want := total - schemas
+			if schemas > maxKnownNames {
+				want = 0
+			}
+			if known != want {
+				t.Errorf("%d of %d events took known names, want %d", known, total, want)
+			}
+			if d.fast.nKnown > maxKnownNames {
+				t.Errorf("%d name lists kept, bound %d", d.fast.nKnown, maxKnownNames)
+			}
+		})
 	}
 }
