@@ -156,12 +156,21 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 		p.evs = append(p.evs, make([]telemetry.Event, slots-len(p.evs))...)
 	}
 	slot := 0
+	// The decoder reads the clock once per pinEvery events, and again after
+	// anything that may have blocked.
+	pin := 0
+	defer p.dec.Unpin()
 	for i := range batch {
 		msg := &batch[i]
 		if msg.Offset < p.next {
 			continue
 		}
 		p.next = msg.Offset + 1
+		if pin == 0 {
+			p.dec.Pin()
+			pin = pinEvery
+		}
+		pin--
 		if slot == slots {
 			p.win.EndBatch()
 			slot = 0
@@ -185,6 +194,9 @@ func (p *partition) Handle(ctx context.Context, batch []ingest.Message) error {
 			if p.m.cfg.storesPredictions() {
 				if err := p.addPrediction(ctx, ev); err != nil {
 					return err
+				}
+				if len(p.preds) == 0 {
+					pin = 0 // queued a write, which may have waited
 				}
 			}
 		case window.Late:
@@ -304,6 +316,10 @@ func checkKind(msg *ingest.Message, want telemetry.Kind) error {
 	}
 	return nil
 }
+
+// pinEvery is the number of events the decoder judges against one reading
+// of the clock (telemetry.Decoder.Pin): a few hundred microseconds of work.
+const pinEvery = 256
 
 // eventSlots is the number of events decoded before the signals read them.
 const eventSlots = 256

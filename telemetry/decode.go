@@ -25,13 +25,16 @@ import (
 // end in the same checks, so they accept and reject the same events with the
 // same values (FuzzFastPathAgrees).
 type Decoder struct {
-	lim  Limits
-	now  func() time.Time
-	w    inferenceWire
-	lw   labelWire
-	fw   feedbackWire
-	maps wireMaps
-	fast fastScanner
+	lim Limits
+	now func() time.Time
+	// pinnedNow stands for now() while pinned (Pin).
+	pinnedNow time.Time
+	pinned    bool
+	w         inferenceWire
+	lw        labelWire
+	fw        feedbackWire
+	maps      wireMaps
+	fast      fastScanner
 	// slow counts the inference events that took the slow path.
 	slow uint64
 }
@@ -112,6 +115,16 @@ func (d *Decoder) decodeFast(b []byte, e *Event) (took bool, err error) {
 	}
 	return true, err
 }
+
+// Pin reads the clock once for the events decoded until Unpin: the
+// timestamps of a run of messages read together are judged against the time
+// they were read, without reading the clock per event. Pin again after
+// anything that may block: a pinned time that falls behind would judge
+// events against the past.
+func (d *Decoder) Pin() { d.pinnedNow, d.pinned = d.now(), true }
+
+// Unpin makes every Decode read the clock again.
+func (d *Decoder) Unpin() { d.pinned = false }
 
 // SlowPath returns the number of inference events decoded by the slow path.
 func (d *Decoder) SlowPath() uint64 { return d.slow }
@@ -517,7 +530,10 @@ func (d *Decoder) checkTime(field string, w *wireTime) *RejectError {
 	if w.err != "" {
 		return reject(ReasonBadTimestamp, field+": "+w.err)
 	}
-	now := d.now()
+	now := d.pinnedNow
+	if !d.pinned {
+		now = d.now()
+	}
 	if w.t.After(now.Add(d.lim.MaxFuture)) {
 		return reject(ReasonBadTimestamp, fmt.Sprintf("%s: %s is more than %s ahead of now", field, w.t.Format(time.RFC3339Nano), d.lim.MaxFuture))
 	}

@@ -341,3 +341,29 @@ func TestKindOf(t *testing.T) {
 		t.Error("Kind.String names are wrong")
 	}
 }
+
+// TestPinnedClock checks that a pinned decoder judges timestamps against the
+// time it was pinned at, and an unpinned one against its clock at each
+// event.
+func TestPinnedClock(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)
+	now := t0
+	d := NewDecoder(DefaultLimits(), func() time.Time { return now }) // max_future 1h
+	ev := []byte(`{"prediction_id":"p","event_time":"2026-11-26T15:30:00Z","model":{"id":"m"}}`)
+	var e Event
+	d.Pin()
+	now = t0.Add(2 * time.Hour)
+	err := d.Decode(ev, &e)
+	var rj *RejectError
+	if !errors.As(err, &rj) || rj.Reason != ReasonBadTimestamp {
+		t.Fatalf("pinned at 14:00, an event at 15:30: %v, want %s", err, ReasonBadTimestamp)
+	}
+	d.Unpin()
+	if err := d.Decode(ev, &e); err != nil {
+		t.Fatalf("unpinned at 16:00, an event at 15:30: %v", err)
+	}
+	d.Pin()
+	if err := d.Decode(ev, &e); err != nil {
+		t.Fatalf("pinned again at 16:00, an event at 15:30: %v", err)
+	}
+}
