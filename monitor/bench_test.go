@@ -78,7 +78,8 @@ func cpuTime() time.Duration {
 // from 0.9 to 3.4 µs per event from run to run, with the monitor's
 // allocation rate, so that mode measures the test broker as much as the
 // monitor. With BENCH_PIPELINE_SIGNALS=off no signal is registered (input
-// drift only).
+// drift only); with BENCH_PIPELINE_SIGNALS=access the five caller signals
+// run besides the default ones.
 func BenchmarkPipeline(b *testing.B) {
 	addr, db := benchClickHouse(b)
 	broker := startBenchBroker(b)
@@ -190,7 +191,8 @@ func BenchmarkPipeline(b *testing.B) {
 
 // newBenchMonitor returns the monitor of the pipeline benchmarks over the
 // "telemetry" topic of broker, storing in database db at addr, with
-// one-minute windows; BENCH_PIPELINE_SIGNALS=off registers no signal.
+// one-minute windows; BENCH_PIPELINE_SIGNALS=off registers no signal,
+// BENCH_PIPELINE_SIGNALS=access adds the caller signals to the default ones.
 func newBenchMonitor(b *testing.B, broker *benchBroker, addr, db string, reg *prometheus.Registry) *Monitor {
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.MaxDriftSeries = "127.0.0.1:0", 1000
@@ -200,8 +202,11 @@ func newBenchMonitor(b *testing.B, broker *benchBroker, addr, db string, reg *pr
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
 	cfg.Analysis.WindowSize = time.Minute
 	opt := Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)}
-	if os.Getenv("BENCH_PIPELINE_SIGNALS") == "off" {
+	switch os.Getenv("BENCH_PIPELINE_SIGNALS") {
+	case "off":
 		opt.Signals = []signal.Signal{} // input drift only: what the signals cost
+	case "access":
+		cfg.Signals.Access.Enabled = true // the default signals and the five caller signals
 	}
 	m, err := New(context.Background(), cfg, opt)
 	if err != nil {
