@@ -25,7 +25,9 @@ func batteryWindows(b *testing.B, cfg *analysis.Config) []*window.Window {
 		d := &decisionWorld{r: rand.New(rand.NewPCG(uint64(i), 99)), numeric: 15, shiftNum: -1}
 		ref := reference.Build(d.window(cfg, m, nil, 2*cfg.ReferenceSampleSize).Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0)
 		d.shiftNum, d.shiftBy = i%15, 0.2
-		out = append(out, d.window(cfg, m, ref, 5000))
+		w := d.window(cfg, m, ref, 5000)
+		w.Sync() // the full battery reads the samples directly
+		out = append(out, w)
 	}
 	return out
 }

@@ -85,6 +85,7 @@ func ScoreAgainst(c *analysis.Config, w *window.Window, ref *reference.Reference
 	if w.Ref == nil || ref == nil {
 		return nil
 	}
+	w.Sync()
 	var out []Score
 	for i, name := range w.NumericNames() {
 		nr, opened := ref.Numeric[name], w.Ref.Numeric[name]

@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"math"
 	"slices"
 
 	"github.com/driftwatch/driftwatch/analysis/sketch"
@@ -50,6 +51,42 @@ func jointFromSamples(names []string, samples []*sketch.Sample) *stat.Joint {
 		}
 	}
 	j, err := stat.NewJoint(order, rows)
+	if err != nil {
+		return nil
+	}
+	return j
+}
+
+// jointFromRows builds the joint reference of the numeric features names,
+// columns cols of rows, from the rows directly: the sampled events that
+// carry every one of them, in key order. When every event carries every
+// feature it gives exactly what jointFromSamples gives from the samples
+// filled from the same rows. It returns nil as jointFromSamples does.
+func jointFromRows(names []string, cols []int, rows *sketch.Rows) *stat.Joint {
+	if len(names) < 2 {
+		return nil
+	}
+	order := slices.Clone(names)
+	slices.Sort(order)
+	idx := make([]int, len(order))
+	for i, n := range order {
+		idx[i] = cols[slices.Index(names, n)]
+	}
+	var out [][]float64
+	for _, slot := range rows.SlotsInKeyOrder() {
+		row := make([]float64, len(order))
+		ok := true
+		for i, c := range idx {
+			if row[i] = rows.Value(slot, c); math.IsNaN(row[i]) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, row)
+		}
+	}
+	j, err := stat.NewJoint(order, out)
 	if err != nil {
 		return nil
 	}

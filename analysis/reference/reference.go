@@ -120,7 +120,9 @@ func (c *Categorical) Lookup() *sketch.CategoryIndex {
 
 // Build builds a reference from s, the merged state of warm-up windows
 // (opened without a reference), with bins quantile bins for numeric
-// features. subsample, the window sample size, is no longer used (see
+// features. The numeric states' samples must be filled (from s.Rows, when
+// set: Window.Sketches does it); the joint reference is built from s.Rows
+// when set, from the samples otherwise. subsample, the window sample size, is no longer used (see
 // Prepare).
 func Build(s Sketches, bins, subsample int, source string, windows int, now time.Time) *Reference {
 	w := &s
@@ -152,13 +154,19 @@ func Build(s Sketches, bins, subsample int, source string, windows int, now time
 	}
 	var jointNames []string
 	var jointSamples []*sketch.Sample
+	var jointCols []int
 	for i, name := range w.NumericNames {
 		if w.Numeric[i].Count > 0 {
 			jointNames = append(jointNames, name)
 			jointSamples = append(jointSamples, &w.Numeric[i].Sample)
+			jointCols = append(jointCols, i)
 		}
 	}
-	ref.Joint = jointFromSamples(jointNames, jointSamples)
+	if w.Rows != nil {
+		ref.Joint = jointFromRows(jointNames, jointCols, w.Rows)
+	} else {
+		ref.Joint = jointFromSamples(jointNames, jointSamples)
+	}
 	for i, name := range w.CategoricalNames {
 		s := &w.Categorical[i]
 		if s.Count == 0 {
@@ -404,6 +412,7 @@ func (r *Store) Contribute(s Sketches) *Reference {
 	if wu.windows < r.cfg.WarmupWindows {
 		return nil
 	}
+	wu.fill()
 	ref := Build(wu.state, r.cfg.Bins, r.cfg.SampleSize, SourceWarmup, wu.windows, r.now())
 	r.refs[s.Model] = ref
 	delete(r.warm, s.Model)

@@ -30,13 +30,22 @@ type Sketches struct {
 	Categorical      []sketch.Categorical
 	// Signals are the signal partials, in Config.Signals order.
 	Signals []signal.Partial
+	// Rows is the sample of whole events the numeric states' samples were
+	// filled from, column i for NumericNames[i], or nil when the states
+	// were sampled per feature (merged or decoded windows).
+	Rows *sketch.Rows
 }
 
 // warmup is a model version's warm-up in progress: the merged states of its
 // first windows, bounded like a window's (MaxFeatures, and the reference
 // sample size and MaxCategories per feature).
 type warmup struct {
-	state   Sketches
+	state Sketches
+	// rows merges the windows' samples of whole events while every window
+	// had one (byRows), for state.Rows; state's samples are filled from it
+	// before a reference is built (fill).
+	rows    sketch.Rows
+	byRows  bool
 	num     map[string]int
 	cat     map[string]int
 	windows int
@@ -47,14 +56,33 @@ func newWarmup(cfg *analysis.Config, s Sketches) *warmup {
 	return &warmup{
 		state: Sketches{Model: s.Model, Start: s.Start, Signals: cfg.Signals.NewPartials()},
 		num:   make(map[string]int), cat: make(map[string]int), seen: make(map[[2]int64]bool),
+		rows: sketch.NewRows(cfg.ReferenceSampleSize, 0), byRows: true,
+	}
+}
+
+// fill fills the numeric states' samples from the merged rows, when the
+// warm-up has them.
+func (wu *warmup) fill() {
+	if !wu.byRows {
+		return
+	}
+	for i := range wu.state.Numeric {
+		wu.rows.Column(i, &wu.state.Numeric[i].Sample)
 	}
 }
 
 // add merges s, the state of a disjoint set of events of the same model
 // version, into the warm-up: features are matched by name, samples merge to
-// the bottom-k sample of the union.
+// the bottom-k sample of the union, of whole events while every window
+// brought its rows (then the joint reference is built from them), per
+// feature from the first window that did not.
 func (wu *warmup) add(cfg *analysis.Config, s Sketches) {
 	st := &wu.state
+	if wu.byRows && (s.Rows == nil || s.Rows.Cap() != wu.rows.Cap()) {
+		wu.fill()
+		wu.rows, wu.byRows, st.Rows = sketch.Rows{}, false, nil
+	}
+	var cols []int // s's column j is the warm-up's column cols[j] (-1: untracked)
 	st.Events += s.Events
 	if len(s.Signals) == len(st.Signals) {
 		for i, p := range st.Signals {
@@ -66,6 +94,7 @@ func (wu *warmup) add(cfg *analysis.Config, s Sketches) {
 		i, ok := wu.num[name]
 		if !ok {
 			if features() >= cfg.MaxFeatures {
+				cols = append(cols, -1)
 				continue
 			}
 			i = len(st.Numeric)
@@ -73,7 +102,17 @@ func (wu *warmup) add(cfg *analysis.Config, s Sketches) {
 			st.NumericNames = append(st.NumericNames, name)
 			st.Numeric = append(st.Numeric, sketch.NewNumeric(cfg.ReferenceSampleSize, 0))
 		}
-		st.Numeric[i].Merge(&s.Numeric[j])
+		if wu.byRows {
+			st.Numeric[i].MergeUnsampled(&s.Numeric[j])
+			cols = append(cols, i)
+		} else {
+			st.Numeric[i].Merge(&s.Numeric[j])
+		}
+	}
+	if wu.byRows {
+		wu.rows.SetColumns(len(st.Numeric))
+		wu.rows.Merge(s.Rows, cols)
+		st.Rows = &wu.rows
 	}
 	for j, name := range s.CategoricalNames {
 		i, ok := wu.cat[name]

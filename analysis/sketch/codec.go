@@ -328,3 +328,94 @@ func (d *Decoder) Count(limit int, what string) int {
 	}
 	return int(n)
 }
+
+// AppendBinary appends r: its capacity, columns and rows, then the rows'
+// keys as a block of little-endian uint64 in heap order, then per row (in
+// the same order) a presence bitmap of one bit per column and the present
+// values. An absent value costs one bit, not 8 bytes.
+func (r *Rows) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(r.k))
+	b = binary.AppendUvarint(b, uint64(r.stride))
+	b = binary.AppendUvarint(b, uint64(len(r.keys)))
+	for _, key := range r.keys {
+		b = binary.LittleEndian.AppendUint64(b, key)
+	}
+	nb := bitmapBytes(r.stride)
+	for _, slot := range r.slots {
+		at := len(b)
+		for range nb {
+			b = append(b, 0)
+		}
+		for j, v := range r.vals[int(slot)*r.stride:][:r.stride] {
+			if !math.IsNaN(v) {
+				b[at+j/8] |= 1 << (j % 8)
+				b = AppendFloat(b, v)
+			}
+		}
+	}
+	return b
+}
+
+// bitmapBytes returns the bytes of a presence bitmap of n columns.
+func bitmapBytes(n int) int { return (n + 7) / 8 }
+
+// EncodedSize is an upper bound of the bytes AppendBinary writes.
+func (r *Rows) EncodedSize() int {
+	return 30 + len(r.keys)*(8+bitmapBytes(r.stride)+8*r.stride)
+}
+
+// Decode reads into r, an empty sample made with the capacity and columns
+// the encoding must have, what AppendBinary wrote. It allocates at most
+// k·(12 + 8·columns) bytes, and only after checking that the keys and
+// bitmaps of every row are there. A present value that is NaN is corrupt
+// (NaN means absent). On error r is left empty.
+func (r *Rows) Decode(d *Decoder) {
+	k := int(min(d.Uvarint(), math.MaxInt32))
+	if d.err == nil && k != r.k {
+		d.Fail(fmt.Sprintf("a sample of %d rows where this monitor keeps %d", k, r.k))
+	}
+	cols := d.Uvarint()
+	if d.err == nil && cols != uint64(r.stride) {
+		d.Fail(fmt.Sprintf("sample rows of %d columns for %d numeric features", cols, r.stride))
+	}
+	m := d.Count(k, "sample rows")
+	keys := d.Bytes(m*8, "sample row keys")
+	nb := bitmapBytes(r.stride)
+	if d.err == nil && d.Remaining() < m*nb {
+		d.Fail("truncated sample rows")
+	}
+	if d.err != nil || m == 0 {
+		return
+	}
+	stride := r.stride
+	r.keys, r.slots, r.vals = make([]uint64, m), make([]int32, m), make([]float64, m*stride)
+	for s := range m {
+		r.keys[s], r.slots[s] = binary.LittleEndian.Uint64(keys[8*s:]), int32(s)
+		bits := d.Bytes(nb, "row presence")
+		if d.err != nil {
+			break
+		}
+		if stride%8 != 0 && bits[nb-1]>>(stride%8) != 0 {
+			d.Fail("row presence of columns beyond the features")
+			break
+		}
+		row := r.vals[s*stride:][:stride]
+		for j := range row {
+			if bits[j/8]&(1<<(j%8)) == 0 {
+				row[j] = math.NaN()
+				continue
+			}
+			if row[j] = d.Float(); math.IsNaN(row[j]) && d.err == nil {
+				d.Fail("NaN sample value")
+			}
+		}
+		if d.err != nil {
+			break
+		}
+	}
+	if d.err != nil {
+		r.keys, r.slots, r.vals = nil, nil, nil
+		return
+	}
+	r.heapify()
+}

@@ -35,6 +35,14 @@ func NewNumeric(k, bins int) Numeric {
 // state has no bins). The caller bins v, against the edges it made the
 // state for. It does not allocate once the sample is full.
 func (s *Numeric) Observe(v float64, key uint64, bin int) {
+	s.ObserveUnsampled(v, bin)
+	s.Sample.Add(key, v)
+}
+
+// ObserveUnsampled adds value v, counted in bin, to the count, moments,
+// extremes and bins, leaving the sample alone: for a caller that samples
+// whole events (Rows) and fills Sample from them. It does not allocate.
+func (s *Numeric) ObserveUnsampled(v float64, bin int) {
 	s.Count++
 	d := v - s.Mean
 	s.Mean += d / float64(s.Count)
@@ -48,7 +56,6 @@ func (s *Numeric) Observe(v float64, key uint64, bin int) {
 	if s.Bins != nil {
 		s.Bins[bin]++
 	}
-	s.Sample.Add(key, v)
 }
 
 // Variance returns the population variance (ddof 0), or 0 when Count is 0.
@@ -62,6 +69,13 @@ func (s *Numeric) Variance() float64 {
 // Merge adds o, a state of a disjoint set of events with the same bins, to s
 // (Chan et al.'s parallel update for the moments).
 func (s *Numeric) Merge(o *Numeric) {
+	s.MergeUnsampled(o)
+	s.Sample.Merge(&o.Sample)
+}
+
+// MergeUnsampled is Merge without the samples: for a caller that merges
+// samples of whole events (Rows.Merge) and fills Sample from them.
+func (s *Numeric) MergeUnsampled(o *Numeric) {
 	if o.Count == 0 {
 		return
 	}
@@ -81,5 +95,4 @@ func (s *Numeric) Merge(o *Numeric) {
 			s.Bins[i] += c
 		}
 	}
-	s.Sample.Merge(&o.Sample)
 }

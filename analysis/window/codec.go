@@ -12,14 +12,33 @@ import (
 )
 
 // windowCodecVersion is the first byte of an encoded window. A decoder
-// refuses other versions, so that instances of different releases in one
-// consumer group fail loudly instead of merging what they cannot read.
-const windowCodecVersion = 2
+// refuses versions it does not know, so that instances of different
+// releases in one consumer group fail loudly instead of merging what they
+// cannot read. Version 3 added the sample of whole events (samplesAsRows);
+// this release still reads version 2 (per-feature samples only), which
+// partials in Kafka and feedback states in storage may hold at an upgrade.
+const (
+	windowCodecVersion = 3
+	windowCodecV2      = 2
+)
+
+// How the numeric samples of an encoded window (version 3) are written.
+const (
+	// samplesPerFeature: each numeric feature's state carries its sample.
+	samplesPerFeature = 0
+	// samplesAsRows: the features' states carry empty samples, and one
+	// sample of whole events (sketch.Rows, a column per feature in
+	// order) follows them.
+	samplesAsRows = 1
+)
 
 // AppendBinary appends the serialised state of w to b: its key, counts,
 // offsets, the id of the reference it was opened against and every feature
 // state (moments, bins, bottom-k sample, categories). DecodeWindow reads it
 // back; a decoded window merges exactly like the original.
+//
+// A window that samples whole events writes its rows, not the per-feature
+// samples filled from them (which it does not need to fill).
 func (w *Window) AppendBinary(b []byte) []byte {
 	b = slices.Grow(b, w.encodedSize())
 	b = append(b, windowCodecVersion)
@@ -35,12 +54,26 @@ func (w *Window) AppendBinary(b []byte) []byte {
 	b = binary.AppendVarint(b, w.LastOffset)
 	b = sketch.AppendString(b, w.RefID())
 	names := w.NumericNames()
+	if w.byRows {
+		b = append(b, samplesAsRows)
+	} else {
+		b = append(b, samplesPerFeature)
+	}
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	var prev []uint64
 	for i, name := range names {
 		b = sketch.AppendString(b, name)
+		if w.byRows {
+			st := w.Numeric[i] // a copy sharing the bins, with an empty sample
+			st.Sample = sketch.NewSample(w.rows.Cap())
+			b = st.AppendBinary(b, nil)
+			continue
+		}
 		b = w.Numeric[i].AppendBinary(b, prev)
 		prev = w.Numeric[i].Sample.Keys()
+	}
+	if w.byRows {
+		b = w.rows.AppendBinary(b)
 	}
 	cats := w.CategoricalNames()
 	b = binary.AppendUvarint(b, uint64(len(cats)))
@@ -65,6 +98,9 @@ func (w *Window) encodedSize() int {
 	for i, name := range w.NumericNames() {
 		n += len(name) + w.Numeric[i].EncodedSize()
 	}
+	if w.byRows {
+		n += w.rows.EncodedSize()
+	}
 	for i, name := range w.CategoricalNames() {
 		n += len(name) + w.Categorical[i].EncodedSize()
 	}
@@ -88,7 +124,8 @@ var ErrCorruptWindow = sketch.ErrCorrupt
 // names a reference that the lookup does not know.
 var ErrUnknownReference = errors.New("reference not loaded")
 
-// DecodeWindow reads a window written by AppendBinary. lookup returns the
+// DecodeWindow reads a window written by AppendBinary, of this release or
+// of the previous codec version. lookup returns the
 // reference of a model version with the id the encoding names, or nil; it
 // supplies the bin edges and category indexes, and decoding checks that the
 // encoded states fit it. Every length is checked against cfg's bounds and
@@ -96,8 +133,9 @@ var ErrUnknownReference = errors.New("reference not loaded")
 // make it allocate more than cfg allows.
 func DecodeWindow(cfg *analysis.Config, data []byte, lookup func(m analysis.ModelKey, id string) *reference.Reference) (*Window, error) {
 	d := sketch.NewDecoder(data)
-	if v := d.Byte(); d.Err() == nil && v != windowCodecVersion {
-		return nil, fmt.Errorf("%w: codec version %d, this release reads %d", ErrCorruptWindow, v, windowCodecVersion)
+	version := d.Byte()
+	if d.Err() == nil && version != windowCodecVersion && version != windowCodecV2 {
+		return nil, fmt.Errorf("%w: codec version %d, this release reads %d and %d", ErrCorruptWindow, version, windowCodecV2, windowCodecVersion)
 	}
 	m := analysis.ModelKey{ID: d.String(), Version: d.String()}
 	startMs := d.Varint()
@@ -124,6 +162,18 @@ func DecodeWindow(cfg *analysis.Config, data []byte, lookup func(m analysis.Mode
 	w.Events, w.Late, w.Rejected, w.Untracked = events, late, rejected, untracked
 	w.FirstOffset, w.LastOffset = first, last
 
+	layout := byte(samplesPerFeature)
+	if version != windowCodecV2 {
+		layout = d.Byte()
+	}
+	switch {
+	case d.Err() != nil:
+		return nil, d.Err()
+	case layout == samplesPerFeature:
+		w.dropRows() // the encoded per-feature samples are the state
+	case layout != samplesAsRows:
+		return nil, fmt.Errorf("%w: sample layout %d", ErrCorruptWindow, layout)
+	}
 	n := d.Count(cfg.MaxFeatures, "numeric features")
 	var prevKeys []byte // the previous numeric feature's key block, as read
 	for range n {
@@ -139,6 +189,16 @@ func DecodeWindow(cfg *analysis.Config, data []byte, lookup func(m analysis.Mode
 		if d.Err() != nil {
 			return nil, d.Err()
 		}
+		if w.byRows && w.Numeric[i].Sample.Len() != 0 {
+			return nil, fmt.Errorf("%w: numeric feature %q has a sample of its own beside the rows", ErrCorruptWindow, name)
+		}
+	}
+	if w.byRows {
+		w.rows.Decode(d)
+		if d.Err() != nil {
+			return nil, d.Err()
+		}
+		w.dirty = true
 	}
 	n = d.Count(cfg.MaxFeatures-len(w.Numeric), "categorical features")
 	for range n {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -19,6 +20,8 @@ import (
 // bins, extremes, categories and samples exactly, moments to rounding.
 func sameWindowState(t *testing.T, label string, got, want *Window) {
 	t.Helper()
+	got.Sync()
+	want.Sync()
 	if got.Model != want.Model || !got.Start.Equal(want.Start) || !got.End.Equal(want.End) ||
 		got.Events != want.Events || got.Late != want.Late || got.Rejected != want.Rejected || got.Untracked != want.Untracked ||
 		got.FirstOffset != want.FirstOffset || got.LastOffset != want.LastOffset || got.RefID() != want.RefID() {
@@ -181,8 +184,13 @@ func FuzzDecodeWindow(f *testing.F) {
 	for i := range 50 {
 		w.Observe(windowtest.RandomEvent(r, i, m, windowtest.T0), int64(i))
 	}
-	f.Add(w.AppendBinary(nil))
+	f.Add(w.AppendBinary(nil)) // samples as rows
 	f.Add(NewWindow(cfg, m, windowtest.T0, nil).AppendBinary(nil))
+	w.dropRows()
+	f.Add(w.AppendBinary(nil)) // samples per feature
+	if old, err := os.ReadFile("testdata/window-v2.bin"); err == nil {
+		f.Add(old) // the previous codec version
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := DecodeWindow(cfg, b, windowtest.Lookup())
 		if err != nil {
@@ -240,8 +248,9 @@ func TestRebindEqualsOpenedWithReference(t *testing.T) {
 }
 
 // TestSharedSampleKeysAreWrittenOnce: features present in every event share
-// their sample keys, which are written once, and a decoded window keeps
-// them; a key layout that refers to nothing is refused.
+// their sample keys, which are written once (as the keys of rows, or, per
+// feature, as a reference to the previous feature's keys), and a decoded
+// window keeps them; a key layout that refers to nothing is refused.
 func TestSharedSampleKeysAreWrittenOnce(t *testing.T) {
 	cfg := windowtest.Config(t)
 	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
@@ -252,19 +261,29 @@ func TestSharedSampleKeysAreWrittenOnce(t *testing.T) {
 			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"a": float64(i), "b": float64(2 * i), "c": float64(3 * i)})}}
 		w.Observe(e, int64(i))
 	}
-	enc := w.AppendBinary(nil)
-	// Three features of n values: one key block and three value blocks,
-	// 32 bytes a value, where writing every key would take 48.
-	if perValue := float64(len(enc)) / n; perValue < 32 || perValue > 34 {
-		t.Fatalf("%.1f bytes per sampled value of three features, want about 32 (keys written once)", perValue)
-	}
-	got, err := DecodeWindow(cfg, enc, windowtest.Lookup())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameWindowState(t, "shared keys", got, w)
-	if !bytes.Equal(got.AppendBinary(nil), enc) {
-		t.Fatal("decoded window encodes differently")
+	var enc []byte
+	for _, layout := range []string{"rows", "per feature"} {
+		if layout == "per feature" {
+			w.dropRows()
+		}
+		enc = w.AppendBinary(nil)
+		// Three features of n values: one key block and three value blocks,
+		// 32 bytes a value (33 as rows, with a presence bitmap), where
+		// writing every key would take 48.
+		if perValue := float64(len(enc)) / n; perValue < 32 || perValue > 34 {
+			t.Fatalf("%s: %.1f bytes per sampled value of three features, want about 32 (keys written once)", layout, perValue)
+		}
+		got, err := DecodeWindow(cfg, enc, windowtest.Lookup())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.byRows != (layout == "rows") {
+			t.Fatalf("%s: decoded window samples whole events: %v", layout, got.byRows)
+		}
+		sameWindowState(t, "shared keys "+layout, got, w)
+		if !bytes.Equal(got.AppendBinary(nil), enc) {
+			t.Fatalf("%s: decoded window encodes differently", layout)
+		}
 	}
 
 	// The first feature cannot refer to the keys of a previous one.

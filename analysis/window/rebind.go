@@ -18,12 +18,14 @@ import (
 //
 // A reference pinned by a decider reaches the partitions a moment later, so
 // windows opened meanwhile carry warm-up state; rebinding scores them exactly
-// like the windows opened after. Their samples are cut to the bottom
-// SampleSize keys, the sample a window opened against ref keeps.
+// like the windows opened after. Their samples (of whole events, or per
+// feature) are cut to the bottom SampleSize keys, the sample a window
+// opened against ref keeps.
 func (w *Window) Rebind(ref *reference.Reference) bool {
 	if w.Ref != nil || ref == nil || ref.Model != w.Model {
 		return false
 	}
+	w.Sync()
 	for i := range w.Numeric {
 		if s := &w.Numeric[i]; uint64(s.Sample.Len()) < s.Count {
 			return false
@@ -36,6 +38,10 @@ func (w *Window) Rebind(ref *reference.Reference) bool {
 	}
 	w.Ref = ref
 	k := w.cfg.SampleSize
+	var rows sketch.Rows
+	if w.byRows {
+		rows = w.rows.Cut(k)
+	}
 	w.numEdges, w.numScan = w.numEdges[:0], w.numScan[:0]
 	for i, name := range w.NumericNames() {
 		var edges []float64
@@ -54,9 +60,14 @@ func (w *Window) Rebind(ref *reference.Reference) bool {
 			if s.Bins != nil {
 				s.Bins[stat.BinIndex(edges, v)]++
 			}
-			s.Sample.Add(keys[j], v)
+			if !w.byRows {
+				s.Sample.Add(keys[j], v)
+			}
 		}
 		w.Numeric[i] = s
+	}
+	if w.byRows {
+		w.rows, w.dirty = rows, true
 	}
 	w.catIdx = w.catIdx[:0]
 	for i, name := range w.CategoricalNames() {

@@ -86,7 +86,15 @@ type Window struct {
 	// (Config.Signals), in registration order.
 	Signals []signal.Partial
 
-	pending  []*telemetry.Event // events of the current batch, for the signals
+	pending []*telemetry.Event // events of the current batch, for the signals
+	// rows samples whole events for the numeric features (column i is
+	// Numeric[i]) while byRows: one bottom-k decision per event. Numeric's
+	// samples are then filled from it by Sync; dirty says they are stale.
+	// Once Numeric's samples hold state rows cannot (a merged, decoded or
+	// rebound window), byRows is false and Numeric samples alone.
+	rows     sketch.Rows
+	byRows   bool
+	dirty    bool
 	sch      *schema
 	numEdges [][]float64
 	numScan  []bool // binIndex may scan numEdges[i]
@@ -110,8 +118,54 @@ func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *ref
 		endMs:       startMs + sizeMs,
 	}
 	w.Signals = cfg.Signals.NewPartials()
+	w.rows, w.byRows = sketch.NewRows(w.sampleCap(), 0), true
 	w.grow()
 	return w
+}
+
+// sampleCap returns the capacity of w's samples: warm-up windows sample as
+// much as a reference keeps, so that merging them gives the reference's
+// uniform sample.
+func (w *Window) sampleCap() int {
+	if w.Ref == nil {
+		return w.cfg.ReferenceSampleSize
+	}
+	return w.cfg.SampleSize
+}
+
+// Sync fills every numeric feature's Sample (Numeric[i].Sample) from the
+// window's sample of whole events, when events were admitted to it since
+// the last call. Every method of Window that reads the samples calls it
+// (Sketches, Merge, Rebind; AppendBinary writes the rows instead), as does
+// evaluate.ScoreAgainst; call it before reading Numeric[i].Sample of a
+// window that observed events otherwise. It writes to the window, so
+// readers in several goroutines need it called before they start. It
+// allocates up to 16 bytes per kept row and feature, reusing the samples'
+// room from the previous call; the windows of a partition, encoded as rows,
+// never need it.
+//
+// When every event carries every numeric feature, each feature's sample is
+// exactly what sampling the feature alone gives (the same keys and values,
+// in the same heap order). Otherwise a feature's sample holds the rows of
+// the window's bottom-k events that carry it: a uniform sample of the
+// events that carry it, but not the bottom k among them, so it may hold
+// fewer values than per-feature sampling would.
+func (w *Window) Sync() {
+	if !w.dirty {
+		return
+	}
+	for i := range w.Numeric {
+		w.rows.Column(i, &w.Numeric[i].Sample)
+	}
+	w.dirty = false
+}
+
+// dropRows makes Numeric's samples the state of w (filled from the rows
+// first) and stops sampling whole events: from then on each feature samples
+// its own values, as Merge, DecodeWindow and Rebind need.
+func (w *Window) dropRows() {
+	w.Sync()
+	w.rows, w.byRows = sketch.Rows{}, false
 }
 
 // NumericNames returns the names of w.Numeric's states, index for index.
@@ -123,7 +177,13 @@ func (w *Window) CategoricalNames() []string { return w.sch.catNames[:len(w.Cate
 // Sketches returns a view of w's state, for building references from it:
 // the slices are w's own.
 func (w *Window) Sketches() reference.Sketches {
+	w.Sync()
+	var rows *sketch.Rows
+	if w.byRows {
+		rows = &w.rows
+	}
 	return reference.Sketches{
+		Rows:  rows,
 		Model: w.Model, Start: w.Start, FirstOffset: w.FirstOffset, Events: w.Events,
 		NumericNames: w.NumericNames(), Numeric: w.Numeric,
 		CategoricalNames: w.CategoricalNames(), Categorical: w.Categorical,
@@ -146,13 +206,10 @@ func (w *Window) grow() {
 		}
 		w.numEdges = append(w.numEdges, edges)
 		w.numScan = append(w.numScan, scannable(edges))
-		// Warm-up windows sample as much as a reference keeps, so that merging
-		// them gives the reference's uniform sample.
-		k := w.cfg.SampleSize
-		if w.Ref == nil {
-			k = w.cfg.ReferenceSampleSize
-		}
-		w.Numeric = append(w.Numeric, sketch.NewNumeric(k, binCount(edges)))
+		w.Numeric = append(w.Numeric, sketch.NewNumeric(w.sampleCap(), binCount(edges)))
+	}
+	if w.byRows {
+		w.rows.SetColumns(len(w.Numeric))
 	}
 	for i := len(w.Categorical); i < len(w.sch.catNames); i++ {
 		var cr *reference.Categorical
@@ -181,20 +238,27 @@ func (w *Window) touch(off int64) {
 	}
 }
 
-// Observe counts event e, read at Kafka offset off, in w. It does not
-// allocate per feature once the window's samples are full and its features
-// known. With signals registered, e is kept for them until EndBatch and must
-// stay valid until then.
+// Observe counts event e, read at Kafka offset off, in w. It decides once
+// whether e is in the window's sample (bottom-k on its key) and, if so,
+// keeps its numeric values as one row. It does not allocate once the
+// window's sample is full and its features known. With signals registered,
+// e is kept for them until EndBatch and must stay valid until then.
 func (w *Window) Observe(e *telemetry.Event, off int64) {
 	w.Events++
 	w.touch(off)
 	key := sketch.SampleKey(e.PredictionID)
 	num := e.Features.Numeric
+	slot := -1
+	if w.byRows && (len(num) > 0 || e.Prediction.Score != nil) {
+		if slot = w.rows.Offer(key); slot >= 0 {
+			w.dirty = true
+		}
+	}
 	for j, f := range num {
-		w.observeNumeric(f.Name, j, f.Value, key)
+		w.observeNumeric(f.Name, j, f.Value, key, slot)
 	}
 	if e.Prediction.Score != nil {
-		w.observeNumeric(telemetry.ScoreFeature, len(num), *e.Prediction.Score, key)
+		w.observeNumeric(telemetry.ScoreFeature, len(num), *e.Prediction.Score, key, slot)
 	}
 	cat := e.Features.Categorical
 	for j, f := range cat {
@@ -224,8 +288,10 @@ func (w *Window) EndBatch() {
 }
 
 // observeNumeric counts value v of feature name, at position pos of its
-// event, sampled under key.
-func (w *Window) observeNumeric(name string, pos int, v float64, key uint64) {
+// event, and writes it in row slot of w's rows (none when slot is -1), or,
+// once w samples per feature, samples it under key. A NaN value (which the
+// telemetry decoder rejects) is counted but reads as absent from the row.
+func (w *Window) observeNumeric(name string, pos int, v float64, key uint64, slot int) {
 	sch := w.sch
 	i := index(name, pos, sch.numNames, sch.numIndex, &sch.numAt)
 	if i < 0 {
@@ -246,7 +312,14 @@ func (w *Window) observeNumeric(name string, pos int, v float64, key uint64) {
 	if edges := w.numEdges[i]; edges != nil {
 		bin = binIndex(edges, v, w.numScan[i])
 	}
-	w.Numeric[i].Observe(v, key, bin)
+	if !w.byRows {
+		w.Numeric[i].Observe(v, key, bin)
+		return
+	}
+	w.Numeric[i].ObserveUnsampled(v, bin)
+	if slot >= 0 {
+		w.rows.Set(slot, i, v)
+	}
 }
 
 // maxScanEdges bounds the edges binIndex counts one by one.
@@ -317,9 +390,18 @@ func (w *Window) Missing(count uint64) uint64 {
 // Merge adds o, the window state of a disjoint set of events of the same
 // model version and window, to w. Features are matched by name. Counts, bins
 // and moments merge exactly; samples merge to the bottom-k sample of the
-// union; warm-up category tracking stays bounded by MaxCategories.
+// union: as whole events when both windows sample whole events (the
+// columns matched by name), otherwise per feature, w then sampling each
+// feature on its own (see Sync); warm-up category tracking stays bounded by
+// MaxCategories.
 func (w *Window) Merge(o *Window) {
 	w.MergeCounts(o)
+	byRows := w.byRows && o.byRows && w.rows.Cap() == o.rows.Cap()
+	if !byRows {
+		w.dropRows()
+		o.Sync()
+	}
+	var cols []int // o's column j is w's column cols[j] (-1: untracked)
 	for j, name := range o.NumericNames() {
 		i, ok := w.sch.numIndex[name]
 		if !ok {
@@ -327,6 +409,7 @@ func (w *Window) Merge(o *Window) {
 				// Partials of other partitions may name other features:
 				// the union stays bounded too.
 				w.Untracked += o.Numeric[j].Count
+				cols = append(cols, -1)
 				continue
 			}
 			i = len(w.sch.numNames)
@@ -336,7 +419,16 @@ func (w *Window) Merge(o *Window) {
 		if i >= len(w.Numeric) {
 			w.grow()
 		}
-		w.Numeric[i].Merge(&o.Numeric[j])
+		if byRows {
+			w.Numeric[i].MergeUnsampled(&o.Numeric[j])
+			cols = append(cols, i)
+		} else {
+			w.Numeric[i].Merge(&o.Numeric[j])
+		}
+	}
+	if byRows && o.rows.Len() > 0 {
+		w.rows.Merge(&o.rows, cols)
+		w.dirty = true
 	}
 	for j, name := range o.CategoricalNames() {
 		i, ok := w.sch.catIndex[name]
@@ -358,7 +450,8 @@ func (w *Window) Merge(o *Window) {
 
 // MergeCounts adds only o's event counts, offsets and signal partials
 // (which do not depend on the reference) to w: for a partial whose feature
-// states cannot merge with w's (opened against another reference).
+// states cannot merge with w's (opened against another reference). It reads
+// no sample.
 func (w *Window) MergeCounts(o *Window) {
 	if len(o.Signals) == len(w.Signals) {
 		for i, p := range w.Signals {

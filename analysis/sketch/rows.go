@@ -1,0 +1,245 @@
+package sketch
+
+import (
+	"cmp"
+	"math"
+	"slices"
+)
+
+// Rows is a bounded uniform sample of whole events: the k events with the
+// smallest sampling keys (bottom-k sampling, as Sample), each kept as a row
+// of numeric columns. The decision to keep an event is taken once per event
+// (Offer), not once per feature, and the values of one event stay together,
+// so that the joint distribution of the columns can be read from the rows.
+//
+// A value an event lacks is NaN in its row: JSON telemetry cannot carry NaN
+// (the telemetry decoder rejects non-finite numbers), so NaN only ever means
+// absent. Column j's sample (Column) is then the rows of the bottom-k events
+// that carry column j: a uniform sample of the events that carry it, but not
+// the bottom k among those (a Sample fed only with them), which may hold
+// more. When every event carries every column, Column gives exactly the
+// Sample that adding each column's values under the event keys would.
+//
+// Memory: a row costs 12 bytes (key and slot) plus 8 per column. Like
+// Sample, Rows reserves nothing up front: with n rows kept and c columns it
+// holds room for at most min(2n, k) rows, min(2n, k)·(12 + 8c) bytes, and
+// stops allocating once it holds k rows; adding columns (SetColumns)
+// re-lays the rows out, which callers bound (a window's features are).
+type Rows struct {
+	k      int
+	stride int       // columns per row
+	keys   []uint64  // max-heap on keys
+	slots  []int32   // row slot of each heap entry, index for index with keys
+	vals   []float64 // row slot s is vals[s*stride : (s+1)*stride]
+}
+
+// NewRows returns an empty sample of capacity k events of columns values
+// each. It reserves nothing (see Rows).
+func NewRows(k, columns int) Rows {
+	return Rows{k: k, stride: columns}
+}
+
+// Len returns the number of rows kept.
+func (r *Rows) Len() int { return len(r.keys) }
+
+// Cap returns the sample's capacity k.
+func (r *Rows) Cap() int { return r.k }
+
+// Columns returns the number of columns of a row.
+func (r *Rows) Columns() int { return r.stride }
+
+// Keys returns the kept keys in heap order; Slot(i) is the row of Keys()[i].
+// The slice is owned by r.
+func (r *Rows) Keys() []uint64 { return r.keys }
+
+// Slot returns the row slot of the i-th key of Keys.
+func (r *Rows) Slot(i int) int { return int(r.slots[i]) }
+
+// Value returns the value of column j in row slot, NaN when absent.
+func (r *Rows) Value(slot, j int) float64 { return r.vals[slot*r.stride+j] }
+
+// Set sets the value of column j in row slot, a slot Offer returned for the
+// event being observed. v must not be NaN (NaN reads as absent).
+func (r *Rows) Set(slot, j int, v float64) { r.vals[slot*r.stride+j] = v }
+
+// SlotsInKeyOrder returns the row slots ordered by ascending key: any prefix
+// is a uniform sample of the sampled events.
+func (r *Rows) SlotsInKeyOrder() []int {
+	idx := make([]int, len(r.keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(r.keys[a], r.keys[b]) })
+	for i, j := range idx {
+		idx[i] = int(r.slots[j])
+	}
+	return idx
+}
+
+// Offer decides whether the event with key is in the bottom k. It returns
+// the row slot to write the event's values to (Set), every column absent
+// (NaN), or -1 when the event is not kept. When the event displaces the
+// largest key kept, its row reuses that event's slot. It does not allocate
+// once the sample holds k rows.
+func (r *Rows) Offer(key uint64) int {
+	if n := len(r.keys); n < r.k {
+		if n == cap(r.keys) {
+			r.grow()
+		}
+		r.keys = append(r.keys, key)
+		r.slots = append(r.slots, int32(n))
+		for range r.stride {
+			r.vals = append(r.vals, math.NaN())
+		}
+		r.up(n)
+		return n
+	}
+	if r.k == 0 || key >= r.keys[0] {
+		return -1
+	}
+	slot := r.slots[0]
+	r.down(0, key, slot)
+	clearRow(r.vals[int(slot)*r.stride:][:r.stride])
+	return int(slot)
+}
+
+// clearRow marks every value of row absent.
+func clearRow(row []float64) {
+	nan := math.NaN()
+	for i := range row {
+		row[i] = nan
+	}
+}
+
+// grow doubles the room of r (at least 4 rows, at most k), as Sample.grow.
+func (r *Rows) grow() {
+	c := min(max(2*cap(r.keys), 4), r.k)
+	keys, slots := make([]uint64, len(r.keys), c), make([]int32, len(r.slots), c)
+	vals := make([]float64, len(r.vals), c*r.stride)
+	copy(keys, r.keys)
+	copy(slots, r.slots)
+	copy(vals, r.vals)
+	r.keys, r.slots, r.vals = keys, slots, vals
+}
+
+// SetColumns widens the rows to n columns (nothing when they have as many
+// already): the rows kept get the new columns absent. It re-lays every row
+// out, in one allocation.
+func (r *Rows) SetColumns(n int) {
+	if n <= r.stride {
+		return
+	}
+	vals := make([]float64, len(r.keys)*n, cap(r.keys)*n)
+	for s := range len(r.keys) {
+		row := vals[s*n:][:n]
+		copy(row, r.vals[s*r.stride:][:r.stride])
+		clearRow(row[r.stride:])
+	}
+	r.vals, r.stride = vals, n
+}
+
+// Column sets s to the sample of column j: the keys and values of the rows
+// that carry it, with capacity k. s's room is reused when it is large
+// enough. When every row carries column j, s holds the keys in r's heap
+// order, which is the order a Sample fed with the same keys would have.
+func (r *Rows) Column(j int, s *Sample) {
+	n := 0
+	for _, slot := range r.slots {
+		if !math.IsNaN(r.vals[int(slot)*r.stride+j]) {
+			n++
+		}
+	}
+	keys, vals := s.keys[:0], s.vals[:0]
+	if cap(keys) < n || cap(vals) < n {
+		keys, vals = make([]uint64, 0, n), make([]float64, 0, n)
+	}
+	for i, slot := range r.slots {
+		if v := r.vals[int(slot)*r.stride+j]; !math.IsNaN(v) {
+			keys = append(keys, r.keys[i])
+			vals = append(vals, v)
+		}
+	}
+	s.k, s.keys, s.vals = r.k, keys, vals
+	if n < len(r.keys) {
+		s.heapify()
+	}
+}
+
+// up moves the entry at i up to its place in the heap, exactly as
+// Sample.up moves an observation.
+func (r *Rows) up(i int) {
+	key, slot := r.keys[i], r.slots[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if r.keys[p] >= key {
+			break
+		}
+		r.keys[i], r.slots[i] = r.keys[p], r.slots[p]
+		i = p
+	}
+	r.keys[i], r.slots[i] = key, slot
+}
+
+// down puts key and slot, which replace the entry at i, in their place below
+// i, exactly as Sample.down.
+func (r *Rows) down(i int, key uint64, slot int32) {
+	keys, slots := r.keys, r.slots[:len(r.keys)]
+	n := len(keys)
+	for {
+		l := 2*i + 1
+		if l >= n || l < 0 {
+			break
+		}
+		c := l
+		if rc := l + 1; rc < n && keys[rc] > keys[l] {
+			c = rc
+		}
+		if key >= keys[c] {
+			break
+		}
+		keys[i], slots[i] = keys[c], slots[c]
+		i = c
+	}
+	keys[i], slots[i] = key, slot
+}
+
+// Merge adds the rows of o, a sample of a disjoint set of events with the
+// same capacity, to r: r then holds the bottom-k sample of the union, as if
+// it had been offered every event of both. cols maps o's column j to r's
+// column cols[j] (-1, or beyond cols: dropped); r must have those columns
+// already.
+func (r *Rows) Merge(o *Rows, cols []int) {
+	for i, key := range o.keys {
+		slot := r.Offer(key)
+		if slot < 0 {
+			continue
+		}
+		row := o.vals[int(o.slots[i])*o.stride:][:o.stride]
+		for j, c := range cols[:min(len(cols), o.stride)] {
+			if c >= 0 {
+				r.vals[slot*r.stride+c] = row[j]
+			}
+		}
+	}
+}
+
+// Cut returns the bottom-k sample of r's rows, with capacity k (at most
+// r's): the sample r would be had it been made with capacity k, since the
+// bottom k of a set lie within its bottom Cap().
+func (r *Rows) Cut(k int) Rows {
+	out := NewRows(k, r.stride)
+	for i, key := range r.keys {
+		if slot := out.Offer(key); slot >= 0 {
+			copy(out.vals[slot*r.stride:][:r.stride], r.vals[int(r.slots[i])*r.stride:][:r.stride])
+		}
+	}
+	return out
+}
+
+// heapify restores the heap order after keys and slots were set directly,
+// in linear time.
+func (r *Rows) heapify() {
+	for i := len(r.keys)/2 - 1; i >= 0; i-- {
+		r.down(i, r.keys[i], r.slots[i])
+	}
+}
