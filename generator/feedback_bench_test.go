@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"bytes"
 	"testing"
 	"time"
 
@@ -90,4 +91,50 @@ func BenchmarkFeedbackPath(b *testing.B) {
 		p.run(b, 1)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+}
+
+// TestFeedbackPathSharesNothingWithMessages checks that the feedback stage's
+// per-event path keeps no string of a message, whose strings the decoder's
+// fast path does not copy: a window fed from one buffer overwritten after
+// every event encodes as one fed from messages left alone.
+func TestFeedbackPathSharesNothingWithMessages(t *testing.T) {
+	p := newFeedbackPath(t, 1024)
+	fresh := func() *poisoning.Window {
+		return poisoning.NewWindow(poisoning.DefaultConfig(), p.win.Features, p.win.Model, p.win.Start, p.win.End)
+	}
+	want, got := fresh(), fresh()
+	slow := p.dec.SlowPath()
+	var buf []byte
+	for i, m := range p.msgs {
+		if err := p.dec.DecodeFeedback(m, &p.fb); err != nil {
+			t.Fatal(err)
+		}
+		p.ad.Adapt(&p.fb, p.fb.PreviousLabel, &p.ex[0])
+		want.Observe(p.ex, int64(i))
+
+		buf = append(buf[:0], m...)
+		if err := p.dec.DecodeFeedback(buf, &p.fb); err != nil {
+			t.Fatal(err)
+		}
+		p.ad.Adapt(&p.fb, p.fb.PreviousLabel, &p.ex[0])
+		got.Observe(p.ex, int64(i))
+		for j := range buf {
+			buf[j] = 'x'
+		}
+	}
+	if n := p.dec.SlowPath() - slow; n != 0 {
+		t.Fatalf("%d messages took the slow path: the test would not exercise the fast path's aliasing", n)
+	}
+	if !bytes.Equal(got.AppendBinary(nil), want.AppendBinary(nil)) {
+		t.Error("a window fed from an overwritten buffer differs from one fed from the messages")
+	}
+}
+
+// TestFeedbackPathDoesNotAllocate pins the no-allocation rule of the
+// feedback stage's per-event path in steady state.
+func TestFeedbackPathDoesNotAllocate(t *testing.T) {
+	p := newFeedbackPath(t, 2048)
+	if a := testing.AllocsPerRun(20, func() { p.run(t, 64) }); a != 0 {
+		t.Fatalf("%v allocations per 64 feedback events", a)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type feedbacker struct {
 
 	mu        sync.Mutex
 	dec       *telemetry.Decoder
+	slowSeen  uint64               // the decoder's slow-path count already in the metrics
 	fbs       []telemetry.Feedback // decoding slots of a batch, reused
 	offs      []int64              // the offset of each decoded slot
 	ad        poisoning.Adapter
@@ -187,6 +189,10 @@ func (f *feedbacker) Handle(ctx context.Context, batch []ingest.Message) error {
 			droppedWindows++
 		}
 	}
+	if n := f.dec.SlowPath(); n != f.slowSeen {
+		met.slowDecodes.Add(float64(n - f.slowSeen))
+		f.slowSeen = n
+	}
 	met.feedback.WithLabelValues("counted").Add(float64(counted))
 	met.feedback.WithLabelValues("rejected").Add(float64(rejected))
 	met.feedback.WithLabelValues("late").Add(float64(late))
@@ -225,7 +231,8 @@ const (
 
 // observe counts fb, read at offset off, whose model predicted class
 // predicted ("" unknown), in its window; the watermark has taken fb's
-// event time. Called with mu held.
+// event time. fb's strings share the message's bytes: what is kept of them
+// (the model id, the feature names) is cloned. Called with mu held.
 func (f *feedbacker) observe(fb *telemetry.Feedback, predicted string, off int64) int {
 	t := fb.EventTime.UnixMilli()
 	start := floorDiv(t, f.sizeMs) * f.sizeMs
@@ -238,7 +245,7 @@ func (f *feedbacker) observe(fb *telemetry.Feedback, predicted string, off int64
 			return noModelSlot
 		}
 		fm = &feedbackModel{}
-		f.models[fb.ModelID] = fm
+		f.models[strings.Clone(fb.ModelID)] = fm
 	}
 	if !fm.chosen && len(fb.Features.Numeric)+len(fb.Features.Categorical) > 0 {
 		fm.features, fm.chosen = featuresOf(&fb.Features), true
@@ -253,7 +260,7 @@ func (f *feedbacker) observe(fb *telemetry.Feedback, predicted string, off int64
 		if len(fm.open) >= f.pcfg.MaxWindows {
 			return noWindowSlot
 		}
-		w := poisoning.NewWindow(f.pcfg.Config, fm.features, fb.ModelID, time.UnixMilli(start).UTC(), time.UnixMilli(start+f.sizeMs).UTC())
+		w := poisoning.NewWindow(f.pcfg.Config, fm.features, strings.Clone(fb.ModelID), time.UnixMilli(start).UTC(), time.UnixMilli(start+f.sizeMs).UTC())
 		fm.open = slices.Insert(fm.open, i, w)
 	}
 	f.ad.Features = fm.features
@@ -275,14 +282,15 @@ func (f *feedbacker) forgetIdleModel() bool {
 }
 
 // featuresOf returns the sorted names of fs's features, at most
-// poisoning.MaxFeatures of each kind, each name once.
+// poisoning.MaxFeatures of each kind, each name once, copied (fs's share a
+// message's bytes).
 func featuresOf(fs *telemetry.Features) poisoning.Features {
 	var out poisoning.Features
 	for _, n := range fs.Numeric {
-		out.Numeric = append(out.Numeric, n.Name)
+		out.Numeric = append(out.Numeric, strings.Clone(n.Name))
 	}
 	for _, c := range fs.Categorical {
-		out.Categorical = append(out.Categorical, c.Name)
+		out.Categorical = append(out.Categorical, strings.Clone(c.Name))
 	}
 	for _, names := range []*[]string{&out.Numeric, &out.Categorical} {
 		slices.Sort(*names)

@@ -81,7 +81,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Name: "driftwatch_analysis_windows_closed_total", Help: "Partition windows closed, published to the decider and stored in inference_windows."}),
 		slowDecodes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_ingest_slow_path_decodes_total",
-			Help: "Inference messages the fast decoder left to the slow one (escapes in strings, duplicate keys, nulls in maps, bad input): many mean producers write JSON the fast path does not take."}),
+			Help: "Inference and feedback messages the fast decoder left to the slow one (escapes in strings, duplicate keys, nulls in maps, bad input): many mean producers write JSON the fast path does not take."}),
 		deadReplayed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_ingest_dead_letters_replayed_total",
 			Help: "Bad messages re-read after a restart whose dead letter a run before had written: not written again."}),

@@ -110,3 +110,25 @@ func BenchmarkFastScan(b *testing.B) {
 		}
 	}
 }
+
+// benchFeedback is a training-feedback event as the generator writes a new
+// example: 6 numeric and 2 categorical features, a content hash.
+var benchFeedback = []byte(`{"schema_version":"1","feedback_id":"fb-1","event_time":"2026-11-26T14:00:00Z","model_id":"fraud-scorer",` +
+	`"kind":"new_example","proposed_label":"positive","content_sha256":"b2bc6236d24013e0af2bb76f7766fc934ad7ac7e98e046e0cc8a26ce0565d296",` +
+	`"principal":{"enduser.id":"annotator-7"},"features":{"numeric":{"account_age_days":751.7783,"amount":39.8691,"avg_basket":81.2895,` +
+	`"credit_score":789.0689,"distance_km":4.2738,"txn_count_24h":1},"categorical":{"country":"DE","device":"ios"}}}`)
+
+func BenchmarkDecodeFeedback(b *testing.B) {
+	d := newTestDecoder()
+	var f Feedback
+	if err := d.DecodeFeedback(benchFeedback, &f); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(benchFeedback)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.DecodeFeedback(benchFeedback, &f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

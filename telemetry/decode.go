@@ -17,13 +17,14 @@ import (
 // Decoder decodes events. Not safe for concurrent use: use one Decoder per
 // goroutine.
 //
-// Inference events take a fast path first: one scan of the bytes straight
-// into the Event's reused slices, without allocating. An event the fast path
-// does not take (an escape in a string, a duplicate key, a type it does not
-// expect, JSON it cannot vouch for) goes through the slow path, a JSON
-// library into maps, which names the reason of every rejection. Both paths
-// end in the same checks, so they accept and reject the same events with the
-// same values (FuzzFastPathAgrees).
+// Inference and feedback events take a fast path first: one scan of the
+// bytes straight into the Event's (Feedback's) reused slices, without
+// allocating. An event the fast path does not take (an escape in a string, a
+// duplicate key, a type it does not expect, JSON it cannot vouch for) goes
+// through the slow path, a JSON library into maps, which names the reason of
+// every rejection. Both paths end in the same checks, so they accept and
+// reject the same events with the same values (FuzzFastPathAgrees,
+// FuzzFeedbackFastPathAgrees). Labels take the slow path only.
 type Decoder struct {
 	lim Limits
 	now func() time.Time
@@ -35,7 +36,7 @@ type Decoder struct {
 	fw        feedbackWire
 	maps      wireMaps
 	fast      fastScanner
-	// slow counts the inference events that took the slow path.
+	// slow counts the inference and feedback events that took the slow path.
 	slow uint64
 }
 
@@ -126,7 +127,8 @@ func (d *Decoder) Pin() { d.pinnedNow, d.pinned = d.now(), true }
 // Unpin makes every Decode read the clock again.
 func (d *Decoder) Unpin() { d.pinned = false }
 
-// SlowPath returns the number of inference events decoded by the slow path.
+// SlowPath returns the number of inference and feedback events decoded by
+// the slow path (labels have no fast path and are not counted).
 func (d *Decoder) SlowPath() uint64 { return d.slow }
 
 // decodeSlow decodes b into e with the JSON library.

@@ -11,7 +11,8 @@ import (
 )
 
 // fastScanner is the decoder's fast path: one pass over an inference
-// event's bytes straight into an Event's reused slices, with no allocation.
+// event's bytes straight into an Event's reused slices, with no allocation
+// (scan; scanFeedback does the same for a feedback event and a Feedback).
 // Its strings share the bytes it scans (unsafe.String), and the pointer
 // fields point into the Event's own storage.
 //
@@ -258,8 +259,12 @@ func (k *knownNames) is(f *Features) bool {
 
 // remember keeps copies of the names of f, an event just accepted whose
 // names were checked: in a free list, else in place of the list remembered
-// the longest ago.
+// the longest ago. An event without features has no names to remember:
+// it would only push a schema out (feedback events often have none).
 func (s *fastScanner) remember(f *Features) {
+	if len(f.Numeric)+len(f.Categorical) == 0 {
+		return
+	}
 	i := s.nKnown
 	if i < maxKnownNames {
 		s.nKnown++
