@@ -290,12 +290,50 @@ type SequentialConfig struct {
 	// stationary windows, and 30 days of stationary telemetry paged on one
 	// (make stationary; docs/signals.md).
 	HistoryPages bool `yaml:"history_pages"`
+	// CallerHistory bounds the history of the access signals' callers,
+	// each against its own last HistoryWindows windows (caller_history.go
+	// in analysis/evaluate, docs/signals.md).
+	CallerHistory CallerHistoryConfig `yaml:"caller_history"`
+}
+
+// CallerHistoryConfig bounds the per-caller history of the access signals:
+// per model version, the calls (and the share of probes) of its tracked
+// callers in their last sequential.history_windows windows. Memory: at most
+// MaxVersions × MaxCallers × (8·history_windows + 200 + the caller's name)
+// bytes, about 65 MB at the defaults with 256-byte names (41 MB with
+// 16-byte ones). It lives in the decider's memory: it survives neither a
+// restart nor a move of the model to another decider.
+type CallerHistoryConfig struct {
+	// MaxCallers bounds the callers with a history per model version; 0
+	// turns the per-caller history and caller_new_heavy off. When it is
+	// reached, a new caller takes the place of the caller seen least
+	// recently among those whose history is not full yet, else among all,
+	// never of one seen in the same window. Default: 1000.
+	MaxCallers int `yaml:"max_callers"`
+	// MaxNew bounds the callers admitted per model version and window, the
+	// heaviest first; the others are refused and counted, so that a flood of
+	// made-up callers replaces at most MaxNew kept callers a window (and
+	// never one with a full history while others have none). Default: 100.
+	MaxNew int `yaml:"max_new"`
+	// MinCalls is the fewest calls of a caller in a window (scored calls for
+	// its share of probes) before it is judged against its own history.
+	// Default: 100.
+	MinCalls int `yaml:"min_calls"`
+	// MaxVersions bounds the model versions with caller histories; beyond
+	// it the version whose last window is the oldest is forgotten.
+	// Default: 100.
+	MaxVersions int `yaml:"max_versions"`
+	// MaxSubjects bounds the callers named per window in each of
+	// caller_volume_history and caller_probing_history, the largest z
+	// first. Default: 16.
+	MaxSubjects int `yaml:"max_subjects"`
 }
 
 // DefaultSequentialConfig returns the documented defaults of SequentialConfig.
 func DefaultSequentialConfig() SequentialConfig {
 	return SequentialConfig{Detector: DetectorCUSUM, Slack: 0.5, Threshold: 12, MaxSeries: 100000, IdleAfter: 24 * time.Hour,
-		HistoryWindows: 24, HistoryLevel: 5}
+		HistoryWindows: 24, HistoryLevel: 5,
+		CallerHistory: CallerHistoryConfig{MaxCallers: 1000, MaxNew: 100, MinCalls: 100, MaxVersions: 100, MaxSubjects: 16}}
 }
 
 // validate names the bad field; it does not change c.
@@ -318,6 +356,22 @@ func (c SequentialConfig) validate() error {
 		return fmt.Errorf("sequential.history_windows: must be in [0, 1000], got %d", c.HistoryWindows)
 	case !(c.HistoryLevel > 0) || math.IsInf(c.HistoryLevel, 0):
 		return fmt.Errorf("sequential.history_level: must be positive, got %g", c.HistoryLevel)
+	}
+	h := c.CallerHistory
+	for _, f := range []struct {
+		name     string
+		v        int
+		min, max int
+	}{
+		{"max_callers", h.MaxCallers, 0, 1000000},
+		{"max_new", h.MaxNew, 1, 1000000},
+		{"min_calls", h.MinCalls, 1, math.MaxInt32},
+		{"max_versions", h.MaxVersions, 1, 1000000},
+		{"max_subjects", h.MaxSubjects, 1, 1000},
+	} {
+		if f.v < f.min || f.v > f.max {
+			return fmt.Errorf("sequential.caller_history.%s: must be between %d and %d, got %d", f.name, f.min, f.max, f.v)
+		}
 	}
 	return nil
 }

@@ -65,6 +65,12 @@ func TestConfigValidate(t *testing.T) {
 		{"bad mode", with(func(c *Config) { c.ReferenceModes = map[string]string{"m": "yesterday"} }), "reference_modes"},
 		{"critical below warning", with(func(c *Config) { c.Thresholds.LInf = Threshold{Warning: 0.3, Critical: 0.2} }), "thresholds.linf"},
 		{"no detector", with(func(c *Config) { c.Sequential.Detector = "" }), "sequential.detector"},
+		{"no caller history", with(func(c *Config) { c.Sequential.CallerHistory.MaxCallers = 0 }), ""},
+		{"negative caller history", with(func(c *Config) { c.Sequential.CallerHistory.MaxCallers = -1 }), "sequential.caller_history.max_callers"},
+		{"no new callers", with(func(c *Config) { c.Sequential.CallerHistory.MaxNew = 0 }), "sequential.caller_history.max_new"},
+		{"zero caller min calls", with(func(c *Config) { c.Sequential.CallerHistory.MinCalls = 0 }), "sequential.caller_history.min_calls"},
+		{"zero caller versions", with(func(c *Config) { c.Sequential.CallerHistory.MaxVersions = 0 }), "sequential.caller_history.max_versions"},
+		{"too many caller subjects", with(func(c *Config) { c.Sequential.CallerHistory.MaxSubjects = 1001 }), "sequential.caller_history.max_subjects"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

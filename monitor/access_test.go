@@ -31,7 +31,7 @@ func TestCallerVolumeEndToEnd(t *testing.T) {
 		b, err := json.Marshal(map[string]any{"prediction_id": fmt.Sprint("p-", n), "event_time": at.Format(time.RFC3339Nano),
 			"model": map[string]any{"id": "api", "version": "1"}, "principal": map[string]any{"enduser.id": caller},
 			"features":   map[string]any{"numeric": map[string]any{"x": float64(n % 7)}},
-			"prediction": map[string]any{"score": score, "threshold": 0.5}})
+			"prediction": map[string]any{"score": score, "threshold": 0.5, "class": fmt.Sprint("c", n%3)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +96,16 @@ WHERE signal = 'caller_probing' AND subject != '*' AND severity != 'ok' ORDER BY
 toString(probes), ' ', toString(calls_overcount)) FROM caller_windows FINAL WHERE caller = 'harvester' ORDER BY window_start`, uint64(start.Unix()))
 	if fmt.Sprint(rows) != "[3 600 600 600 0 4 600 600 600 0 5 600 600 600 0]" {
 		t.Errorf("the harvester's caller_windows rows: %v", rows)
+	}
+	// With the figures of the input and output signals: 600 calls with
+	// inputs, 7 distinct ones (x = n mod 7), all 7 sampled (too few values
+	// in the window for a central range: none outside), and three classes
+	// predicted 200 times each (normalised entropy 1).
+	rows = queryRows(t, s, `SELECT concat(toString(input_calls), ' ', toString(input_overcount), ' ', toString(round(distinct_inputs)), ' ',
+toString(ood_sampled), ' ', toString(ood_outside), ' ', toString(class_calls), ' ', toString(classes), ' ', toString(round(class_entropy, 3)))
+FROM caller_windows FINAL WHERE caller = 'harvester' ORDER BY window_start`)
+	if fmt.Sprint(rows) != "[600 0 7 7 0 600 3 1 600 0 7 7 0 600 3 1 600 0 7 7 0 600 3 1]" {
+		t.Errorf("the harvester's input and class figures in caller_windows: %v", rows)
 	}
 }
 

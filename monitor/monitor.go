@@ -681,4 +681,13 @@ func (m *Monitor) registerVersionMetrics() {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "driftwatch_analysis_sequential_series_evicted_total", Help: "Sequential-test series of versions silent for sequential.idle_after, evicted to make room."},
 		func() float64 { return float64(m.evidence.Evicted()) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "driftwatch_analysis_caller_history_refused_total", Help: "New callers given no history: beyond sequential.caller_history.max_new in their window, or every kept caller was seen in the same window."},
+		func() float64 { return float64(m.evidence.CallersRefused()) }))
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "driftwatch_analysis_caller_history_evicted_total", Help: "Caller histories forgotten to make room (sequential.caller_history.max_callers and max_versions)."},
+		func() float64 { return float64(m.evidence.CallersEvicted()) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "driftwatch_analysis_caller_histories", Help: "Callers whose history across windows is held."},
+		func() float64 { return float64(m.evidence.CallersHeld()) }))
 }

@@ -291,7 +291,8 @@ func callerRows(b *storage.WindowBatch, w *window.Window) {
 	for _, c := range access.Summaries(w.Signals) {
 		b.Callers = append(b.Callers, storage.CallerRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version, WindowStart: w.Start, WindowEnd: w.End,
 			Caller: c.Caller, Calls: c.Calls, CallsOvercount: c.CallsOvercount, ScoredCalls: c.ScoredCalls, ScoredOvercount: c.ScoredOvercount,
-			Probes: c.Probes})
+			Probes: c.Probes, InputCalls: c.InputCalls, InputOvercount: c.InputOvercount, DistinctInputs: c.DistinctInputs,
+			OODSampled: c.OODSampled, OODOutside: c.OODOutside, ClassCalls: c.ClassCalls, Classes: c.Classes, ClassEntropy: c.ClassEntropy})
 	}
 }
 

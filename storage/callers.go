@@ -12,6 +12,16 @@ var callerWindowsTable = table{
 		col("scored_calls", "UInt64"),
 		col("scored_overcount", "UInt64"),
 		col("probes", "UInt64"),
+		// Added by migration 17 to databases created before it (rows written
+		// before read 0).
+		col("input_calls", "UInt64"),
+		col("input_overcount", "UInt64"),
+		col("distinct_inputs", "Float64"),
+		col("ood_sampled", "UInt64"),
+		col("ood_outside", "UInt64"),
+		col("class_calls", "UInt64"),
+		col("classes", "UInt32"),
+		col("class_entropy", "Float64"),
 		packed("decided_at", "DateTime", codecTime),
 	}),
 	engine:      "ReplacingMergeTree(decided_at)",
@@ -32,8 +42,22 @@ type CallerRow struct {
 	CallsOvercount  uint64
 	ScoredCalls     uint64 // calls with a score and a threshold
 	ScoredOvercount uint64
-	Probes          uint64    // of the scored calls counted under the caller's own counter, those near the threshold
-	DecidedAt       time.Time // zero means the time of the write
+	Probes          uint64 // of the scored calls counted under the caller's own counter, those near the threshold
+	// caller_diversity: calls with inputs, their overcount, and the estimated distinct quantized inputs
+	// of those counted under the caller's own counter.
+	InputCalls     uint64
+	InputOvercount uint64
+	DistinctInputs float64
+	// caller_ood: the caller's sampled distinct inputs, and those outside the central range of the
+	// window's own calls.
+	OODSampled uint64
+	OODOutside uint64
+	// caller_harvest: calls with a predicted class counted under the caller's own counter, the classes
+	// among them and their normalised entropy over the classes the window predicted.
+	ClassCalls   uint64
+	Classes      uint32
+	ClassEntropy float64
+	DecidedAt    time.Time // zero means the time of the write
 }
 
 var callerFields = []field[CallerRow]{
@@ -47,5 +71,13 @@ var callerFields = []field[CallerRow]{
 	fieldOf("scored_calls", func(r *CallerRow) uint64 { return r.ScoredCalls }),
 	fieldOf("scored_overcount", func(r *CallerRow) uint64 { return r.ScoredOvercount }),
 	fieldOf("probes", func(r *CallerRow) uint64 { return r.Probes }),
+	fieldOf("input_calls", func(r *CallerRow) uint64 { return r.InputCalls }),
+	fieldOf("input_overcount", func(r *CallerRow) uint64 { return r.InputOvercount }),
+	fieldOf("distinct_inputs", func(r *CallerRow) float64 { return r.DistinctInputs }),
+	fieldOf("ood_sampled", func(r *CallerRow) uint64 { return r.OODSampled }),
+	fieldOf("ood_outside", func(r *CallerRow) uint64 { return r.OODOutside }),
+	fieldOf("class_calls", func(r *CallerRow) uint64 { return r.ClassCalls }),
+	fieldOf("classes", func(r *CallerRow) uint32 { return r.Classes }),
+	fieldOf("class_entropy", func(r *CallerRow) float64 { return r.ClassEntropy }),
 	fieldOf("decided_at", func(r *CallerRow) time.Time { return r.DecidedAt }),
 }

@@ -136,7 +136,8 @@ func TestDocExamples(t *testing.T) {
 	// A caller the access signals tracked in the last hour and named.
 	if err := s.WriteWindows(ctx, WindowBatch{
 		Callers: []CallerRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: recent, WindowEnd: recent.Add(time.Minute), Caller: "harvester-7",
-			Calls: 600, ScoredCalls: 600, Probes: 540}},
+			Calls: 600, ScoredCalls: 600, Probes: 540, InputCalls: 600, DistinctInputs: 590.5, OODSampled: 32, OODOutside: 9,
+			ClassCalls: 600, Classes: 4, ClassEntropy: 0.98}},
 		Signals: []SignalRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: recent, WindowEnd: recent.Add(time.Minute), Signal: "caller_probing",
 			Subject: "harvester-7", Statistic: 0.9, PValue: 1e-30, Effect: 0.85, Threshold: 0.3, Severity: "critical", N: 600}},
 	}); err != nil {

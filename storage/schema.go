@@ -336,6 +336,12 @@ var migrations = []migration{
 	{14, "create caller_windows", createTable(callerWindowsTable)},
 	{15, "create silences", createTable(silencesTable)},
 	{16, "create alert_state", createTable(alertStateTable)},
+	// The figures of caller_diversity, caller_ood and caller_harvest per
+	// caller: rows written before read 0 (input_calls 0: not measured).
+	{17, "add caller_windows input, out-of-distribution and class figures", addColumns(callerWindowsTable.name, "probes",
+		col("input_calls", "UInt64"), col("input_overcount", "UInt64"), col("distinct_inputs", "Float64"),
+		col("ood_sampled", "UInt64"), col("ood_outside", "UInt64"),
+		col("class_calls", "UInt64"), col("classes", "UInt32"), col("class_entropy", "Float64"))},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD
@@ -344,6 +350,20 @@ var migrations = []migration{
 func addColumn(tableName string, c column, after string) func(version) []string {
 	return func(v version) []string {
 		return []string{fmt.Sprintf("ALTER TABLE `%s` ADD COLUMN %s AFTER %s", tableName, c.render(v), after)}
+	}
+}
+
+// addColumns adds columns in order, the first after another one, each
+// in its own statement (each re-run alone when interrupted).
+func addColumns(tableName, after string, cs ...column) func(version) []string {
+	return func(v version) []string {
+		var out []string
+		prev := after
+		for _, c := range cs {
+			out = append(out, addColumn(tableName, c, prev)(v)...)
+			prev = c.name
+		}
+		return out
 	}
 }
 

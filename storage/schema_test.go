@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -231,5 +232,74 @@ func waitForgotten(t *testing.T, s *Store, where string) {
 			t.Fatal("ALTER ... DELETE on schema_migrations did not finish")
 		}
 		sleep(50)
+	}
+}
+
+// TestMigrateAddsCallerFigures upgrades a caller_windows table as migration
+// 14 created it (no figures of caller_diversity, caller_ood and
+// caller_harvest, one row): migration 17 adds the eight columns where the
+// table definition has them, the old row reads them as 0, and rows with
+// the figures are written and read back.
+func TestMigrateAddsCallerFigures(t *testing.T) {
+	s := newTestStore(t, nil)
+	ctx := testContext(t)
+	added := []string{"input_calls", "input_overcount", "distinct_inputs", "ood_sampled", "ood_outside", "class_calls", "classes", "class_entropy"}
+	old := callerWindowsTable
+	old.columns = slices.DeleteFunc(slices.Clone(callerWindowsTable.columns), func(c column) bool { return slices.Contains(added, c.name) })
+	if len(old.columns) != len(callerWindowsTable.columns)-len(added) {
+		t.Fatalf("caller_windows lacks some of %v: %v", added, callerWindowsTable.columns)
+	}
+	for _, q := range []string{"DROP TABLE caller_windows", old.render(s.version),
+		`INSERT INTO caller_windows (model_id, model_version, window_start, window_end, caller, calls, calls_overcount,
+		scored_calls, scored_overcount, probes, decided_at)
+		SELECT 'fraud', 'v1', toDateTime('2024-05-01 10:00:00'), toDateTime('2024-05-01 10:01:00'), 'old-caller',
+		toUInt64(500), toUInt64(0), toUInt64(500), toUInt64(0), toUInt64(20), toDateTime('2024-05-01 10:02:00')`,
+		"ALTER TABLE schema_migrations DELETE WHERE version = 17"} {
+		if err := s.conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	waitForgotten(t, s, "version = 17")
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	rows, err := s.Query(ctx, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'caller_windows'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got, want []string
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, name+" "+typ)
+	}
+	rows.Close()
+	for _, c := range callerWindowsTable.columns {
+		typ := c.typ
+		if c.dim && s.version.lowCardinality() {
+			typ = "LowCardinality(String)"
+		}
+		want = append(want, c.name+" "+typ)
+	}
+	if strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Fatalf("caller_windows columns after migration 17:\n got %v\nwant %v", got, want)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+	if err := s.WriteWindows(ctx, WindowBatch{Callers: []CallerRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: t0.Add(time.Minute),
+		WindowEnd: t0.Add(2 * time.Minute), Caller: "extractor-1", Calls: 900, ScoredCalls: 900, Probes: 30, InputCalls: 900, InputOvercount: 3,
+		DistinctInputs: 871.5, OODSampled: 32, OODOutside: 11, ClassCalls: 890, Classes: 4, ClassEntropy: 0.97}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, s, `SELECT count() FROM caller_windows WHERE caller = 'old-caller' AND input_calls = 0 AND input_overcount = 0
+		AND distinct_inputs = 0 AND ood_sampled = 0 AND ood_outside = 0 AND class_calls = 0 AND classes = 0 AND class_entropy = 0`); n != 1 {
+		t.Errorf("%d rows written before migration 17 read its columns as 0, want 1", n)
+	}
+	if n := queryInt(t, s, `SELECT count() FROM caller_windows WHERE caller = 'extractor-1' AND input_calls = 900 AND input_overcount = 3
+		AND distinct_inputs = 871.5 AND ood_sampled = 32 AND ood_outside = 11 AND class_calls = 890 AND classes = 4 AND class_entropy = 0.97`); n != 1 {
+		t.Errorf("%d rows with the figures read back, want 1", n)
 	}
 }

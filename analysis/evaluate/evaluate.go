@@ -7,6 +7,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/analysis/window"
@@ -79,7 +80,7 @@ func (e *Evaluator) SeasonalStart(w *window.Window) (time.Time, bool) {
 func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.Reference) Decision {
 	var d Decision
 	if mixed {
-		d.Signals = e.scoreSignals(w, nil)
+		d.Signals = e.withCallers(w, e.scoreSignals(w, nil))
 		return d
 	}
 	if w.Ref == nil {
@@ -89,7 +90,7 @@ func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.R
 		}
 	}
 	if w.Ref == nil {
-		d.Signals = e.scoreSignals(w, nil)
+		d.Signals = e.withCallers(w, e.scoreSignals(w, nil))
 		return d
 	}
 	ref := e.against(w, seasonal)
@@ -105,12 +106,23 @@ func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.R
 		ref = w.Ref
 	}
 	d.Signals = e.scoreSignals(w, ref)
-	d.Signals = append(d.Signals, e.evidence.History(w.Model, w.End, d.Signals)...)
+	d.Signals = e.withCallers(w, append(d.Signals, e.evidence.History(w.Model, w.End, d.Signals)...))
 	if e.cfg.Mode(w.Model.ID) == analysis.ModePreviousWindow {
 		e.prev[w.Model] = w
 		e.boundPrev()
 	}
 	return d
+}
+
+// withCallers appends to vs, the signal verdicts of w, what the tracked
+// callers' own histories say (Evidence.CallerHistory). The callers' counts
+// do not depend on the reference: every window feeds them, warm-up and
+// mixed ones included.
+func (e *Evaluator) withCallers(w *window.Window, vs []SignalVerdict) []SignalVerdict {
+	if e.evidence == nil || len(w.Signals) == 0 {
+		return vs
+	}
+	return append(vs, e.evidence.CallerHistory(w.Model, w.End, access.Summaries(w.Signals), vs)...)
 }
 
 // against returns what w is scored against: its pinned reference, or the

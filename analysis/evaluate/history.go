@@ -33,7 +33,8 @@ type signalSeries struct {
 // at end (as decided), what the model's own recent history says of them:
 //
 //   - "<signal>_history" (same subject), for every verdict that decides
-//     (but those of a caller of the access signals): the
+//     (but those of a caller of the access signals, whose history is
+//     CallerHistory's, fed every tracked caller of every window): the
 //     robust z of the statistic against the median and the median absolute
 //     deviation of the same statistic in the series' previous
 //     HistoryWindows windows, z = (x − median)/(1.4826·MAD) (Iglewicz and
@@ -56,8 +57,10 @@ func (e *Evidence) History(m analysis.ModelKey, end time.Time, vs []SignalVerdic
 	defer e.mu.Unlock()
 	var out []SignalVerdict
 	for _, v := range vs {
-		// A caller's series would rarely fill (callers come and go, and
-		// producers name them): only the access signals' "*" has a history.
+		// A caller's verdicts are only written when it stands out, so a
+		// series of them would be a biased sample, and producers name
+		// callers: the access signals' callers have CallerHistory instead
+		// (caller_history.go), and their "*" a history here.
 		perCaller := strings.HasPrefix(v.Signal, "caller_") && v.Subject != "*"
 		if v.Decides() && !perCaller && !math.IsNaN(v.Statistic) && !math.IsInf(v.Statistic, 0) {
 			if row, ok := e.feed(m, end, v, "_history"); ok {

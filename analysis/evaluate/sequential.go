@@ -72,10 +72,13 @@ type Evidence struct {
 	cfg     analysis.SequentialConfig
 	mu      sync.Mutex
 	series  map[seriesKey]*series
-	signals map[seriesKey]*signalSeries // History's series (history.go)
+	signals map[seriesKey]*signalSeries       // History's series (history.go)
+	callers map[analysis.ModelKey]*callerBook // CallerHistory's callers (caller_history.go)
 	dropped int
 	evicted int
 	swept   time.Time // the window end of the last sweep for idle series
+	// The callers refused a history, and those forgotten to make room.
+	callersRefused, callersEvicted int
 	// selfStart is SelfStartWindows; 0 feeds the raw evidence (known N(0, 1)
 	// in control), which the tests of the detectors' arithmetic use.
 	selfStart int
@@ -158,7 +161,7 @@ func (e *Evidence) newSeries() (*series, error) {
 // NewEvidence returns an empty set of series.
 func NewEvidence(cfg analysis.SequentialConfig) *Evidence {
 	return &Evidence{cfg: cfg, series: make(map[seriesKey]*series), signals: make(map[seriesKey]*signalSeries),
-		selfStart: SelfStartWindows}
+		callers: make(map[analysis.ModelKey]*callerBook), selfStart: SelfStartWindows}
 }
 
 // Add feeds the decision scores of one closed window of model m, ending at

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 	"unsafe"
@@ -26,15 +27,113 @@ import (
 // the next bucket in O(1) (adding n events walks the buckets between). Of
 // the counters with the smallest count, the one that has had it longest is
 // taken over first.
+//
+// Keys are found through an open-addressing index of their hashes (a
+// seeded maphash, so that callers cannot choose colliding names), at most
+// half full: adding an event of a key that has a counter, or of one that
+// takes a counter over, touches no Go map and allocates nothing.
 type HeavyHitters struct {
 	// N counts every event observed; Capacity bounds the counters.
 	N        uint64
 	Capacity int
-	slots    []hitter         // the counters; a key keeps its slot until taken over
-	index    map[string]int32 // key → slot
-	buckets  []bucket         // bucket pool: at most one bucket per counter
-	free     int32            // first free bucket in the pool, none when -1
-	min      int32            // bucket of the smallest count, none when -1
+	slots    []hitter // the counters; a key keeps its slot until taken over
+	index    keyIndex // key → slot
+	buckets  []bucket // bucket pool: at most one bucket per counter
+	free     int32    // first free bucket in the pool, none when -1
+	min      int32    // bucket of the smallest count, none when -1
+}
+
+// keyIndex maps the keys of the counters to their slots: linear probing
+// over cells that hold the upper 32 bits of a key's hash (which also place
+// it) and its slot + 1 (0: an empty cell), deletion by shifting back, so
+// no tombstones. It grows while the counters do, to at least twice their
+// number, and stays at its size once they are all taken.
+type keyIndex struct {
+	seed  maphash.Seed
+	cells []uint64
+	n     int // keys indexed
+}
+
+// hash returns key's hash, its upper 32 bits placing and tagging it.
+func (x *keyIndex) hash(key string) uint64 { return maphash.String(x.seed, key) }
+
+// home returns the cell a hash belongs in.
+func (x *keyIndex) home(hash uint64) int { return int(hash>>32) & (len(x.cells) - 1) }
+
+// find returns the slot of key (hash its hash) and its cell, or the empty
+// cell where it would go and ok false.
+func (x *keyIndex) find(slots []hitter, key string, hash uint64) (slot int32, cell int, ok bool) {
+	if len(x.cells) == 0 {
+		return 0, 0, false
+	}
+	tag, mask := hash>>32, len(x.cells)-1
+	for i := x.home(hash); ; i = (i + 1) & mask {
+		c := x.cells[i]
+		if c == 0 {
+			return 0, i, false
+		}
+		if c>>32 == tag && slots[int32(uint32(c))-1].key == key {
+			return int32(uint32(c)) - 1, i, true
+		}
+	}
+}
+
+// insert indexes slot under hash at cell, an empty cell find returned
+// (-1: the first empty one from hash's home), growing the index when it
+// would be more than half full (then cell is found again).
+func (x *keyIndex) insert(hash uint64, slot int32, cell int) {
+	if 2*(x.n+1) > len(x.cells) {
+		x.grow()
+		cell = -1
+	}
+	if cell < 0 {
+		cell = x.emptyFrom(hash)
+	}
+	x.cells[cell] = hash&^0xffffffff | uint64(uint32(slot+1))
+	x.n++
+}
+
+// emptyFrom returns the first empty cell from hash's home.
+func (x *keyIndex) emptyFrom(hash uint64) int {
+	mask := len(x.cells) - 1
+	i := x.home(hash)
+	for x.cells[i] != 0 {
+		i = (i + 1) & mask
+	}
+	return i
+}
+
+// grow doubles the cells (at least 16), placing the entries again.
+func (x *keyIndex) grow() {
+	old := x.cells
+	x.cells = make([]uint64, max(16, 2*len(old)))
+	for _, c := range old {
+		if c != 0 {
+			x.cells[x.emptyFrom(c)] = c
+		}
+	}
+}
+
+// remove empties cell, shifting back the entries after it that may move.
+func (x *keyIndex) remove(cell int) {
+	mask := len(x.cells) - 1
+	i := cell
+	for j := (i + 1) & mask; x.cells[j] != 0; j = (j + 1) & mask {
+		home := x.home(x.cells[j])
+		// Move j's entry into the hole at i unless its home lies
+		// cyclically in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			x.cells[i], i = x.cells[j], j
+		}
+	}
+	x.cells[i] = 0
+	x.n--
+}
+
+// lookup returns the slot of key.
+func (h *HeavyHitters) lookup(key string) (int32, bool) {
+	i, _, ok := h.index.find(h.slots, key, h.index.hash(key))
+	return i, ok
 }
 
 // bucket is the counters with one count.
@@ -53,6 +152,8 @@ type hitter struct {
 	// buf holds key's bytes when add copied it: a counter that changes
 	// hands copies the new key over the old one's, without allocating.
 	buf []byte
+	// hash is key's in the index.
+	hash uint64
 	// bucket holds the counter; prev and next are its neighbours in the
 	// bucket's ring.
 	bucket, prev, next int32
@@ -82,7 +183,7 @@ type Hitter struct {
 
 // NewHeavyHitters returns an empty state of capacity counters.
 func NewHeavyHitters(capacity int) *HeavyHitters {
-	return &HeavyHitters{Capacity: max(capacity, 1), index: make(map[string]int32), free: -1, min: -1}
+	return &HeavyHitters{Capacity: max(capacity, 1), index: keyIndex{seed: maphash.MakeSeed()}, free: -1, min: -1}
 }
 
 // newBucket returns a bucket of count, from the free list or the pool.
@@ -210,7 +311,9 @@ func (h *HeavyHitters) AddWith(key string, n, aux uint64) { h.AddSlot(key, n, au
 // reset).
 func (h *HeavyHitters) AddSlot(key string, n, aux uint64) (slot int, taken bool) {
 	h.N += n
-	if i, ok := h.index[key]; ok {
+	hash := h.index.hash(key)
+	i, cell, ok := h.index.find(h.slots, key, hash)
+	if ok {
 		x := &h.slots[i]
 		x.count += n
 		x.aux += aux
@@ -222,25 +325,29 @@ func (h *HeavyHitters) AddSlot(key string, n, aux uint64) (slot int, taken bool)
 		h.slots = append(h.slots, hitter{count: n, aux: aux})
 		i := int32(len(h.slots) - 1)
 		h.slots[i].setKey(key)
-		h.index[h.slots[i].key] = i
+		h.slots[i].hash = hash
+		h.index.insert(hash, i, cell)
 		h.place(i, -1)
 		return int(i), true
 	}
 	// Full: the key takes over the oldest of the smallest counters, and
 	// its buffer.
-	i := h.buckets[h.min].head
+	i = h.buckets[h.min].head
 	x := &h.slots[i]
-	delete(h.index, x.key)
+	if _, old, ok := h.index.find(h.slots, x.key, x.hash); ok {
+		h.index.remove(old)
+	}
 	x.count, x.err, x.aux = x.count+n, x.count, aux
 	x.setKey(key)
-	h.index[x.key] = i
+	x.hash = hash
+	h.index.insert(hash, i, -1)
 	h.raise(i)
 	return int(i), true
 }
 
 // Slot returns the slot of key's counter, if it has one.
 func (h *HeavyHitters) Slot(key string) (int, bool) {
-	i, ok := h.index[key]
+	i, ok := h.lookup(key)
 	return int(i), ok
 }
 
@@ -303,7 +410,9 @@ func (h *HeavyHitters) build(xs []hitter) {
 	for k := len(xs) - 1; k >= 0; k-- {
 		h.slots = append(h.slots, xs[k])
 		i := int32(len(h.slots) - 1)
-		h.index[h.slots[i].key] = i
+		hash := h.index.hash(h.slots[i].key)
+		h.slots[i].hash = hash
+		h.index.insert(hash, i, -1)
 		if last < 0 || h.buckets[last].count != xs[k].count {
 			b := h.newBucket(xs[k].count)
 			h.linkAfter(b, last)
@@ -344,7 +453,7 @@ func (h *HeavyHitters) Len() int { return len(h.slots) }
 // Count returns key's counted events and possible overcount (0, 0 when it
 // has no counter).
 func (h *HeavyHitters) Count(key string) (count, err uint64) {
-	if i, ok := h.index[key]; ok {
+	if i, ok := h.lookup(key); ok {
 		return h.slots[i].count, h.slots[i].err
 	}
 	return 0, 0
@@ -378,7 +487,7 @@ func (h *HeavyHitters) Decode(d *Decoder) {
 		if d.Err() != nil {
 			return
 		}
-		if _, dup := h.index[key]; dup || err > count || aux > count-err {
+		if err > count || aux > count-err {
 			d.Fail(fmt.Sprintf("heavy hitter %q counted twice or overcounted", key))
 			return
 		}
@@ -388,8 +497,14 @@ func (h *HeavyHitters) Decode(d *Decoder) {
 			return
 		}
 		exact += count - err
-		h.index[key] = -1
 		xs = append(xs, hitter{key: key, count: count, err: err, aux: aux})
+	}
+	slices.SortFunc(xs, func(a, b hitter) int { return strings.Compare(a.key, b.key) })
+	for i := 1; i < len(xs); i++ {
+		if xs[i].key == xs[i-1].key {
+			d.Fail(fmt.Sprintf("heavy hitter %q counted twice or overcounted", xs[i].key))
+			return
+		}
 	}
 	slices.SortFunc(xs, byCount)
 	h.build(xs)

@@ -249,7 +249,7 @@ func (h *HeavyHitters) check(t *testing.T) {
 				t.Fatalf("slot %d (count %d) in bucket %d of count %d", i, x.count, b, bk.count)
 			}
 			seen[i] = true
-			if j, ok := h.index[x.key]; !ok || j != i {
+			if j, ok := h.lookup(x.key); !ok || j != i || x.hash != h.index.hash(x.key) {
 				t.Fatalf("slot %d %q indexed at %d", i, x.key, j)
 			}
 			if i = x.next; i == bk.head {
@@ -274,8 +274,14 @@ func (h *HeavyHitters) check(t *testing.T) {
 			t.Fatalf("bucket %d lost", b)
 		}
 	}
-	if len(h.index) != len(h.slots) {
-		t.Fatalf("%d keys indexed, %d counters", len(h.index), len(h.slots))
+	cells := 0
+	for _, c := range h.index.cells {
+		if c != 0 {
+			cells++
+		}
+	}
+	if h.index.n != len(h.slots) || cells != len(h.slots) || 2*cells > len(h.index.cells) {
+		t.Fatalf("%d keys indexed in %d of %d cells, %d counters", h.index.n, cells, len(h.index.cells), len(h.slots))
 	}
 }
 

@@ -53,6 +53,14 @@ func (s *HLL) Merge(o *HLL) {
 // Reset empties s.
 func (s *HLL) Reset() { s.reg = [HLLRegisters]uint8{} }
 
+// ResetAdded empties s, which has counted only hashes: it clears just
+// their registers, which is much cheaper than Reset for a few.
+func (s *HLL) ResetAdded(hashes []uint64) {
+	for _, h := range hashes {
+		s.reg[h>>(64-HLLPrecision)] = 0
+	}
+}
+
 // Empty reports whether s has counted nothing.
 func (s *HLL) Empty() bool { return s.reg == [HLLRegisters]uint8{} }
 

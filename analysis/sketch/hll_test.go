@@ -169,3 +169,20 @@ func BenchmarkHLLAdd(b *testing.B) {
 	}
 	_ = fmt.Sprint(s.Estimate())
 }
+
+// TestHLLResetAdded: clearing the registers of the hashes a sketch counted
+// empties it, as Reset does.
+func TestHLLResetAdded(t *testing.T) {
+	var s HLL
+	hashes := []uint64{0x0123456789abcdef, 0xfedcba9876543210, 0x8000000000000001, 0x0123456789abcdee}
+	for _, h := range hashes {
+		s.Add(h)
+	}
+	if s.Empty() {
+		t.Fatal("nothing counted")
+	}
+	s.ResetAdded(hashes)
+	if !s.Empty() {
+		t.Error("registers left after clearing those of the hashes counted")
+	}
+}

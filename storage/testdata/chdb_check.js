@@ -87,9 +87,12 @@ const seed = [
     nan, 'ok', 2, 'ref1', '', '2024-05-01 10:02:00')`,
 ,
   `INSERT INTO caller_windows (model_id, model_version, window_start, window_end, caller, calls, calls_overcount,
-     scored_calls, scored_overcount, probes, decided_at) VALUES
-   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'harvester-7', 600, 0, 600, 0, 540, '2024-05-01 10:02:00'),
-   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'batch-svc', 900, 0, 900, 0, 40, '2024-05-01 10:02:00')`,
+     scored_calls, scored_overcount, probes, input_calls, input_overcount, distinct_inputs, ood_sampled, ood_outside,
+     class_calls, classes, class_entropy, decided_at) VALUES
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'harvester-7', 600, 0, 600, 0, 540, 600, 0, 590.5,
+    32, 9, 600, 4, 0.98, '2024-05-01 10:02:00'),
+   ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'batch-svc', 900, 0, 900, 0, 40, 0, 0, 0, 0, 0, 0, 0, 0,
+    '2024-05-01 10:02:00')`,
 ];
 
 function main() {

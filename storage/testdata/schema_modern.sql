@@ -262,6 +262,14 @@ CREATE TABLE IF NOT EXISTS caller_windows
     scored_calls UInt64,
     scored_overcount UInt64,
     probes UInt64,
+    input_calls UInt64,
+    input_overcount UInt64,
+    distinct_inputs Float64,
+    ood_sampled UInt64,
+    ood_outside UInt64,
+    class_calls UInt64,
+    classes UInt32,
+    class_entropy Float64,
     decided_at DateTime CODEC(Delta(4), ZSTD(1))
 )
 ENGINE = ReplacingMergeTree(decided_at)
@@ -312,3 +320,19 @@ CREATE TABLE IF NOT EXISTS alert_state
 )
 ENGINE = ReplacingMergeTree(version)
 ORDER BY (model_id);
+
+ALTER TABLE `caller_windows` ADD COLUMN input_calls UInt64 AFTER probes;
+
+ALTER TABLE `caller_windows` ADD COLUMN input_overcount UInt64 AFTER input_calls;
+
+ALTER TABLE `caller_windows` ADD COLUMN distinct_inputs Float64 AFTER input_overcount;
+
+ALTER TABLE `caller_windows` ADD COLUMN ood_sampled UInt64 AFTER distinct_inputs;
+
+ALTER TABLE `caller_windows` ADD COLUMN ood_outside UInt64 AFTER ood_sampled;
+
+ALTER TABLE `caller_windows` ADD COLUMN class_calls UInt64 AFTER ood_outside;
+
+ALTER TABLE `caller_windows` ADD COLUMN classes UInt32 AFTER class_calls;
+
+ALTER TABLE `caller_windows` ADD COLUMN class_entropy Float64 AFTER classes;

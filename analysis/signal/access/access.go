@@ -16,17 +16,20 @@
 // benign batch service is heavy, and may send every input once. Critical
 // needs an abnormal pattern in what a caller sends (caller_ood) or gets
 // (caller_probing, caller_harvest). It does not keep a caller's history
-// across windows, nor judge callers it does not track: the heaviest are
+// across windows (analysis/evaluate does: caller_volume_history,
+// caller_probing_history and caller_new_heavy), nor judge callers it does not track: the heaviest are
 // tracked, the rest only counted in the population.
 package access
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
@@ -50,7 +53,8 @@ type Config struct {
 	CallerFields []string `yaml:"caller_fields"`
 	// MaxCallers bounds the callers counted per window and partition (a
 	// Space-Saving summary: about 90 bytes per caller plus its name); the
-	// others share the smallest counters, whose overcount is recorded.
+	// others share the smallest counters, whose overcount is recorded, and
+	// are counted in caller_volume's 1 KiB sketch of the callers' names.
 	// Default: 1000.
 	MaxCallers int `yaml:"max_callers"`
 	// MaxSubjects bounds the callers named in a window's verdicts, the
@@ -167,6 +171,58 @@ func (c Config) Validate() error {
 // fields, "" when it has none.
 func Caller(e *telemetry.Event, fields []string) string { return CallerOf(&e.Principal, fields) }
 
+// principalFields is caller fields resolved once, for the per-event path:
+// the fields by position in the Principal (fieldEndUser, ...), unknown
+// names dropped.
+type principalFields []uint8
+
+const (
+	fieldEndUser = iota
+	fieldClient
+	fieldService
+	fieldTenant
+)
+
+// resolveFields returns fields resolved.
+func resolveFields(fields []string) principalFields {
+	var out principalFields
+	for _, f := range fields {
+		switch f {
+		case FieldEndUser:
+			out = append(out, fieldEndUser)
+		case FieldClient:
+			out = append(out, fieldClient)
+		case FieldService:
+			out = append(out, fieldService)
+		case FieldTenant:
+			out = append(out, fieldTenant)
+		}
+	}
+	return out
+}
+
+// of returns the caller of e, as Caller does, without comparing names.
+func (fs principalFields) of(e *telemetry.Event) string {
+	p := &e.Principal
+	for _, f := range fs {
+		var v string
+		switch f {
+		case fieldEndUser:
+			v = p.EndUserID
+		case fieldClient:
+			v = p.ClientAddress
+		case fieldService:
+			v = p.Service
+		case fieldTenant:
+			v = p.Tenant
+		}
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
 // CallerOf returns the first non-empty field of p among fields, "" when
 // it has none: the caller of an inference, the source of a feedback.
 func CallerOf(p *telemetry.Principal, fields []string) string {
@@ -198,13 +254,22 @@ func CallerOf(p *telemetry.Principal, fields []string) string {
 // heaviest caller's share and the anonymous calls); then, for at most
 // MaxSubjects callers with at least MinCount calls, the most outstanding
 // first, one per caller whose robust z against the window's callers,
-// z = (count − median)/(1.4826·MAD) over the counted callers' counts (the
-// scale at least √median, the Poisson spread, so that a population of equal
-// callers does not make every difference infinite), reaches VolumeLevel: a
+// z = (count − median)/(1.4826·MAD) (the scale at least √median, the
+// Poisson spread, so that a population of equal callers does not make every
+// difference infinite), reaches VolumeLevel: a
 // warning, never critical (volume alone does not say abuse; a benign batch
 // service is heavy too), its evidence saying whether the caller was among
 // the reference period's callers. Verdicts carry no p-value: the robust z
 // is an outlier rule, not a calibrated test.
+//
+// The median and MAD are those of the window's real callers, not of the
+// counters: every tracked caller by its exact calls (Count − Err), and the
+// callers the summary does not track in aggregate, their number estimated
+// by a HyperLogLog sketch of the callers' names (1 KiB) and each given the
+// mean of the calls the tracked callers' exact counts leave over (see
+// population). A median over the counters would include their overcount:
+// with 10,000 callers of about 2 calls and 1,000 counters it was 17, and
+// only callers far above that were outstanding.
 type Volume struct{ Config Config }
 
 // Name returns "caller_volume".
@@ -212,23 +277,29 @@ func (Volume) Name() string { return "caller_volume" }
 
 // NewPartial returns an empty partial.
 func (s Volume) NewPartial() signal.Partial {
-	return &callers{h: sketch.NewHeavyHitters(s.Config.MaxCallers), fields: s.Config.CallerFields}
+	return &callers{h: sketch.NewHeavyHitters(s.Config.MaxCallers), fields: resolveFields(s.Config.CallerFields)}
 }
 
 type callers struct {
 	h         *sketch.HeavyHitters
 	anonymous uint64 // calls without a caller
-	fields    []string
+	// distinct sketches every caller's name (xxHash64), for the number of
+	// callers the summary does not track; unknown when a partial encoded
+	// before it was kept has been merged or decoded in.
+	distinct        sketch.HLL
+	distinctUnknown bool
+	fields          principalFields
 }
 
 func (p *callers) Observe(events []*telemetry.Event) {
 	for _, e := range events {
-		c := Caller(e, p.fields)
+		c := p.fields.of(e)
 		if c == "" {
 			p.anonymous++
 			continue
 		}
 		p.h.Add(c, 1)
+		p.distinct.Add(xxhash.Sum64String(c))
 	}
 }
 
@@ -236,16 +307,140 @@ func (p *callers) Merge(o signal.Partial) {
 	q := o.(*callers)
 	p.h.Merge(q.h)
 	p.anonymous += q.anonymous
+	p.distinct.Merge(&q.distinct)
+	p.distinctUnknown = p.distinctUnknown || q.distinctUnknown
 }
+
+// callersSketched marks an encoding that carries the callers' sketch after
+// the summary (one byte); an encoding that ends with the summary was written
+// before the sketch was kept, and decodes with the callers' number unknown.
+const callersSketched = 1
 
 func (p *callers) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, p.anonymous)
-	return p.h.AppendBinary(b)
+	b = p.h.AppendBinary(b)
+	if p.distinctUnknown {
+		return b
+	}
+	b = append(b, callersSketched)
+	return p.distinct.AppendBinary(b)
 }
 
 func (p *callers) Decode(d *sketch.Decoder) {
 	p.anonymous = d.Uvarint()
 	p.h.Decode(d)
+	if d.Err() != nil {
+		return
+	}
+	if d.Remaining() == 0 {
+		p.distinctUnknown = true // encoded by an earlier version
+		return
+	}
+	if v := d.Byte(); d.Err() == nil && v != callersSketched {
+		d.Fail(fmt.Sprintf("caller_volume trailer %d (want %d: the callers' sketch)", v, callersSketched))
+		return
+	}
+	p.distinct.Decode(d)
+}
+
+// population returns the median and the median absolute deviation of the
+// calls of the window's callers, and the number of callers they are taken
+// over.
+//
+// The Space-Saving counters overcount: once every counter is taken, a
+// caller that takes one over inherits the smallest count, so with 10,000
+// callers of about 2 calls each and 1,000 counters, the counters' counts
+// are around 17, and a median over them would make every caller look
+// ordinary. So the population is the callers' exact calls: each tracked
+// caller's calls under its own counter (Count − Err, a lower bound of its
+// calls), and the callers the summary does not track in aggregate: about
+// U = D̂ − tracked of them (D̂ the callers' HyperLogLog estimate, at most
+// the calls left over so that each has one), each with the mean of the
+// calls left over, R/U (R = the callers' calls less the tracked callers'
+// exact calls: the untracked callers' calls, and those the tracked ones
+// made before they had a counter), spread as the geometric distribution of
+// that mean on 1, 2, ... calls (the least informative one: nothing is known
+// of them but their number and calls, and each called at least once). A
+// heavy-tailed population's median sits in the untracked mass, so their
+// spread matters: placed all at their mean, the heavier untracked callers
+// would pull the median up (2.6 for a true 2 in the test). With fewer callers than counters every
+// count is exact and R = 0: the median is the exact one. Without the
+// callers' sketch (a partial of an earlier version merged in), the tracked
+// callers' exact calls only.
+func (p *callers) population() (med, mad, n float64) {
+	top := p.h.Top()
+	vals := make([]weighted, 0, len(top)+1)
+	var exact uint64
+	for _, h := range top {
+		vals = append(vals, weighted{float64(exactCalls(h)), 1})
+		exact += exactCalls(h)
+	}
+	if rest := p.h.N - min(exact, p.h.N); rest > 0 && !p.distinctUnknown {
+		u := math.Round(p.distinct.Estimate()) - float64(len(top))
+		if u = math.Min(u, float64(rest)); u >= 1 {
+			vals = appendGeometric(vals, float64(rest)/u, u)
+		}
+	}
+	return weightedMedianMAD(vals)
+}
+
+// appendGeometric appends u callers whose calls follow the geometric
+// distribution on 1, 2, ... of mean m ≥ 1 (P(k) = (1 − q)·q^(k−1),
+// q = 1 − 1/m): the least informative distribution of counts of at least
+// one call with that mean (the largest entropy). Its tail beyond 10⁻⁴ of the
+// callers stands at its last value.
+func appendGeometric(vs []weighted, m, u float64) []weighted {
+	q := 1 - 1/m
+	left := u
+	for k := 1.0; left > 1e-4*u && k < 1e4; k++ {
+		w := u * (1 - q) * math.Pow(q, k-1)
+		vs = append(vs, weighted{k, w})
+		left -= w
+	}
+	if left > 0 {
+		vs[len(vs)-1].w += left
+	}
+	return vs
+}
+
+// weighted is a value standing for w callers.
+type weighted struct{ x, w float64 }
+
+// weightedMedianMAD returns the median of vs, each value counted w times
+// (the mean of the two middle values of an even total, as stat.MedianMAD),
+// the median of the absolute deviations from it, and the total weight.
+func weightedMedianMAD(vs []weighted) (med, mad, n float64) {
+	for _, v := range vs {
+		n += v.w
+	}
+	if n == 0 {
+		return math.NaN(), math.NaN(), 0
+	}
+	middle := func(vs []weighted) float64 {
+		slices.SortFunc(vs, func(a, b weighted) int { return cmp.Compare(a.x, b.x) })
+		// The values at ranks ⌊(n−1)/2⌋ and ⌈(n−1)/2⌉ (from 0).
+		lo, hi := math.Floor((n-1)/2), math.Ceil((n-1)/2)
+		var at, xlo, xhi float64
+		found := 0
+		for _, v := range vs {
+			next := at + v.w
+			if found == 0 && lo < next {
+				xlo, found = v.x, 1
+			}
+			if found == 1 && hi < next {
+				xhi, found = v.x, 2
+				break
+			}
+			at = next
+		}
+		return (xlo + xhi) / 2
+	}
+	med = middle(vs)
+	dev := make([]weighted, len(vs))
+	for i, v := range vs {
+		dev[i] = weighted{math.Abs(v.x - med), v.w}
+	}
+	return med, middle(dev), n
 }
 
 // Score returns the window's caller verdicts.
@@ -261,15 +456,14 @@ func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 	if len(top) > 0 {
 		summary = fmt.Sprintf("%d callers counted; heaviest %q with %d of %d calls; %d anonymous calls", len(top), top[0].Key, top[0].Count, total, c.anonymous)
 	}
+	med, mad, pop := c.population()
+	if len(top) > 0 {
+		summary += fmt.Sprintf("; median caller %.1f calls of about %.0f callers", med, pop)
+	}
 	out := []signal.Verdict{signal.Info("*", float64(len(top)), nan, total, summary)}
 	if len(top) < 3 {
 		return out
 	}
-	counts := make([]float64, len(top))
-	for i, h := range top {
-		counts[i] = float64(h.Count)
-	}
-	med, mad := stat.MedianMAD(counts)
 	scale := math.Max(stat.MADScale*mad, math.Sqrt(med))
 	var refCallers *sketch.HeavyHitters
 	if ref != nil {
@@ -294,7 +488,7 @@ func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 			}
 		}
 		v := signal.Info(h.Key, float64(h.Count), z, h.Count,
-			fmt.Sprintf("%d calls (%.1f%% of %d; up to %d overcounted) against a median caller's %.0f; %s", h.Count,
+			fmt.Sprintf("%d calls (%.1f%% of %d; up to %d overcounted) against a median caller's %.1f; %s", h.Count,
 				100*float64(h.Count)/float64(total), total, h.Err, med, seen))
 		v.Threshold, v.Severity = s.Config.VolumeLevel, verdict.SeverityWarning
 		out = append(out, v)
@@ -312,10 +506,28 @@ type CallerSummary struct {
 	// probes among those counted under the caller's own counter
 	// (caller_probing's counter).
 	ScoredCalls, ScoredOvercount, Probes uint64
+	// InputCalls (with inputs) and their overcount (caller_diversity's
+	// counter), and DistinctInputs, the estimated distinct quantized inputs
+	// of those counted under the caller's own counter (at most them).
+	InputCalls, InputOvercount uint64
+	DistinctInputs             float64
+	// OODSampled is the distinct inputs caller_ood sampled of the caller,
+	// OODOutside those of them outside the central range of the window's
+	// own calls (the verdicts in signals compare with the reference's).
+	OODSampled, OODOutside uint64
+	// ClassCalls is the calls with a predicted class counted under the
+	// caller's own caller_harvest counter, Classes the classes among them,
+	// and ClassEntropy their normalised entropy over the classes the window
+	// predicted (0: one class; 1: as even as can be), caller_harvest's
+	// statistic.
+	ClassCalls   uint64
+	Classes      uint32
+	ClassEntropy float64
 }
 
 // Summaries returns the tracked callers of a window's merged partials (those
-// of caller_volume and caller_probing among ps), by caller name.
+// of the access signals among ps), by caller name. A caller tracked by some
+// of the signals has zeros for the others' figures.
 func Summaries(ps []signal.Partial) []CallerSummary {
 	by := map[string]*CallerSummary{}
 	get := func(k string) *CallerSummary {
@@ -337,6 +549,44 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 			for _, h := range p.h.Top() {
 				s := get(h.Key)
 				s.ScoredCalls, s.ScoredOvercount, s.Probes = h.Count, h.Err, h.Aux
+			}
+		case *diversity:
+			for _, h := range p.h.Top() {
+				s := get(h.Key)
+				slot, _ := p.h.Slot(h.Key)
+				s.InputCalls, s.InputOvercount = h.Count, h.Err
+				s.DistinctInputs = math.Min(p.sk[slot].Estimate(), float64(exactCalls(h)))
+			}
+		case *ood:
+			lo, hi, ok := centralRanges(&p.pop, p.names, p.d, p.names, p.q)
+			per := make([]int, len(ok))
+			for _, h := range p.h.Top() {
+				s := get(h.Key)
+				slot, _ := p.h.Slot(h.Key)
+				smp := &p.callers[slot]
+				s.OODSampled, s.OODOutside = uint64(len(smp.keys)), uint64(outside(smp, p.d, lo, hi, ok, per))
+			}
+		case *harvest:
+			cols := p.order()
+			w := p.max + 1
+			k := 0
+			for _, j := range cols {
+				if p.pop[j] > 0 {
+					k++
+				}
+			}
+			row := make([]float64, len(cols))
+			for _, h := range p.h.Top() {
+				s := get(h.Key)
+				slot, _ := p.h.Slot(h.Key)
+				s.ClassCalls, s.Classes = exactCalls(h), 0
+				for i, j := range cols {
+					row[i] = float64(p.counts[slot*w+j])
+					if row[i] > 0 {
+						s.Classes++
+					}
+				}
+				s.ClassEntropy = normEntropy(row, k)
 			}
 		}
 	}

@@ -416,4 +416,51 @@ func TestInputHasher(t *testing.T) {
 	if _, ok := x.hash(&telemetry.Event{}); ok {
 		t.Error("a call without inputs has an input")
 	}
+	// caller_ood's one pass hashes alike and keeps the codes by column,
+	// also when the order or the names change.
+	o := OOD{Config: DefaultConfig()}.NewPartial().(*ood)
+	for i := range 200 {
+		e := w.event("c", w.ordinary())
+		e.Features.Categorical = []telemetry.Category{{Name: "country", Value: fmt.Sprint("c", i%7)}}
+		if i%3 == 0 {
+			slices.Reverse(e.Features.Numeric)
+		}
+		if i%5 == 0 {
+			e.Features.Numeric = append(e.Features.Numeric, telemetry.Number{Name: fmt.Sprint("extra", i%2), Value: float64(i)})
+		}
+		want, _ := inputHash(e)
+		if got := o.key(e); got != want {
+			t.Fatalf("call %d: caller_ood's key %x, the input's hash %x", i, got, want)
+		}
+		for _, n := range e.Features.Numeric {
+			if col := slices.Index(o.names, n.Name); col < 0 || o.scratch[col] != code(n.Value) {
+				t.Fatalf("call %d: %s at column %d: code %d, want %d", i, n.Name, col, o.scratch[max(col, 0)], code(n.Value))
+			}
+		}
+	}
+}
+
+// TestSlotsChangeHandsClean: caller_diversity and caller_harvest clear a
+// slot that changes hands after few calls by what those calls set only;
+// the state is the one of clearing every slot whole (forced after each
+// batch), over 50,000 callers taking 256 counters over.
+func TestSlotsChangeHandsClean(t *testing.T) {
+	w := newWorld(71)
+	batches := boundEvents(w, 50000, 40000)
+	for _, s := range []signal.Signal{Diversity{DefaultConfig()}, Harvest{DefaultConfig()}} {
+		lazy, whole := s.NewPartial(), s.NewPartial()
+		for _, b := range batches {
+			lazy.Observe(b)
+			whole.Observe(b)
+			switch p := whole.(type) {
+			case *diversity:
+				p.forgetInputs()
+			case *harvest:
+				p.forgetRecent()
+			}
+		}
+		if string(lazy.AppendBinary(nil)) != string(whole.AppendBinary(nil)) {
+			t.Errorf("%s: clearing what a slot's calls set differs from clearing the slot whole", s.Name())
+		}
+	}
 }

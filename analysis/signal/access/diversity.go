@@ -54,7 +54,7 @@ func (Diversity) Name() string { return "caller_diversity" }
 
 // NewPartial returns an empty partial.
 func (s Diversity) NewPartial() signal.Partial {
-	return &diversity{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: s.Config.CallerFields}
+	return &diversity{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: resolveFields(s.Config.CallerFields)}
 }
 
 var (
@@ -65,9 +65,10 @@ var (
 type diversity struct {
 	h      *sketch.HeavyHitters // calls with inputs per caller
 	sk     []sketch.HLL         // per slot of h: the caller's inputs since it has its counter
+	added  []recentInputs       // per slot of h: its sketch's hashes while they are few
 	pop    sketch.HLL           // every call's inputs
 	calls  uint64               // every call with inputs, callers or not
-	fields []string
+	fields principalFields
 	hasher inputHasher
 }
 
@@ -79,7 +80,7 @@ func (p *diversity) Observe(events []*telemetry.Event) {
 		}
 		p.calls++
 		p.pop.Add(hash)
-		c := Caller(e, p.fields)
+		c := p.fields.of(e)
 		if c == "" {
 			continue
 		}
@@ -87,10 +88,41 @@ func (p *diversity) Observe(events []*telemetry.Event) {
 		switch {
 		case slot == len(p.sk):
 			p.sk = append(p.sk, sketch.HLL{})
+			p.added = append(p.added, recentInputs{})
 		case taken:
-			p.sk[slot].Reset()
+			// Most callers lose their counter after a call or two: clear
+			// only the registers they set.
+			if a := &p.added[slot]; a.n <= len(a.hashes) {
+				p.sk[slot].ResetAdded(a.hashes[:a.n])
+			} else {
+				p.sk[slot].Reset()
+			}
+			p.added[slot].n = 0
 		}
 		p.sk[slot].Add(hash)
+		if a := &p.added[slot]; a.n < len(a.hashes) {
+			a.hashes[a.n] = hash
+			a.n++
+		} else {
+			a.n = len(a.hashes) + 1 // too many to clear one by one
+		}
+	}
+}
+
+// recentInputs is the hashes a caller's sketch has counted while they are
+// at most 6; n is beyond that when there were more.
+type recentInputs struct {
+	hashes [6]uint64
+	n      int
+}
+
+// forgetInputs marks every slot's sketch as holding more hashes than
+// recentInputs keeps, as after a merge or a decode: it is reset in full when
+// its slot changes hands.
+func (p *diversity) forgetInputs() {
+	p.added = make([]recentInputs, len(p.sk))
+	for i := range p.added {
+		p.added[i].n = len(p.added[i].hashes) + 1
 	}
 }
 
@@ -107,6 +139,7 @@ func (p *diversity) Merge(o signal.Partial) {
 		}
 	}
 	p.sk = sk
+	p.forgetInputs()
 	p.pop.Merge(&q.pop)
 	p.calls += q.calls
 }
@@ -134,6 +167,7 @@ func (p *diversity) Decode(d *sketch.Decoder) {
 		return
 	}
 	p.sk = make([]sketch.HLL, p.h.Len())
+	p.forgetInputs()
 	for _, h := range p.h.Top() {
 		slot, _ := p.h.Slot(h.Key)
 		p.sk[slot].Decode(d)

@@ -49,7 +49,7 @@ func (Harvest) Name() string { return "caller_harvest" }
 
 // NewPartial returns an empty partial.
 func (s Harvest) NewPartial() signal.Partial {
-	return &harvest{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: s.Config.CallerFields,
+	return &harvest{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: resolveFields(s.Config.CallerFields),
 		max: s.Config.MaxClasses, pop: make([]uint64, s.Config.MaxClasses+1)}
 }
 
@@ -63,9 +63,10 @@ type harvest struct {
 	classes []string             // at most max; column max counts the others
 	counts  []uint64             // per slot of h: max+1 columns
 	inputs  []inputSet           // per slot of h: the inputs of its calls
+	recent  []recentCalls        // per slot of h: what its calls set, while they are few
 	pop     []uint64             // every call with a class, max+1 columns
 	calls   uint64
-	fields  []string
+	fields  principalFields
 	max     int
 	hasher  inputHasher
 }
@@ -125,20 +126,48 @@ func (s *inputSet) distinct() float64 {
 	return -inputBits*math.Log(float64(empty)/inputBits) + float64(s.bare)
 }
 
+// recentCalls is the class columns and bitmap words a slot's calls have
+// set, while they are at most 4 (n beyond: more), so that a slot that
+// changes hands after a call or two is cleared without clearing its whole
+// row and bitmap.
+type recentCalls struct {
+	cols, words [4]uint16
+	n           int
+}
+
 // row returns the counts and inputs of slot, a new or newly taken slot's
 // empty.
-func (p *harvest) row(slot int, taken bool) ([]uint64, *inputSet) {
+func (p *harvest) row(slot int, taken bool) ([]uint64, *inputSet, *recentCalls) {
 	w := p.max + 1
 	if slot*w == len(p.counts) {
 		p.counts = append(p.counts, make([]uint64, w)...)
 		p.inputs = append(p.inputs, inputSet{})
+		p.recent = append(p.recent, recentCalls{})
 	}
-	r, in := p.counts[slot*w:(slot+1)*w], &p.inputs[slot]
+	r, in, rc := p.counts[slot*w:(slot+1)*w], &p.inputs[slot], &p.recent[slot]
 	if taken {
-		clear(r)
-		*in = inputSet{}
+		if rc.n <= len(rc.cols) {
+			for i := range rc.n {
+				r[rc.cols[i]] = 0
+				in.bits[rc.words[i]] = 0
+			}
+			in.bare = 0
+		} else {
+			clear(r)
+			*in = inputSet{}
+		}
+		rc.n = 0
 	}
-	return r, in
+	return r, in, rc
+}
+
+// forgetRecent marks every slot as set by more calls than recentCalls
+// keeps, as after a merge or a decode.
+func (p *harvest) forgetRecent() {
+	p.recent = make([]recentCalls, len(p.inputs))
+	for i := range p.recent {
+		p.recent[i].n = len(p.recent[i].cols) + 1
+	}
 }
 
 func (p *harvest) Observe(events []*telemetry.Event) {
@@ -149,11 +178,18 @@ func (p *harvest) Observe(events []*telemetry.Event) {
 		col := p.column(e.Prediction.Class)
 		p.calls++
 		p.pop[col]++
-		if c := Caller(e, p.fields); c != "" {
+		if c := p.fields.of(e); c != "" {
 			slot, taken := p.h.AddSlot(c, 1, 0)
-			r, in := p.row(slot, taken)
+			r, in, rc := p.row(slot, taken)
 			r[col]++
-			in.add(p.hasher.hash(e))
+			hash, ok := p.hasher.hash(e)
+			in.add(hash, ok)
+			if rc.n < len(rc.cols) {
+				rc.cols[rc.n], rc.words[rc.n] = uint16(col), uint16(hash>>(64-10)/64)
+				rc.n++
+			} else {
+				rc.n = len(rc.cols) + 1
+			}
 		}
 	}
 }
@@ -188,6 +224,7 @@ func (p *harvest) Merge(o signal.Partial) {
 		}
 	}
 	p.counts, p.inputs = counts, inputs
+	p.forgetRecent()
 }
 
 // order is the columns in the order they are encoded: the classes by
@@ -277,6 +314,7 @@ func (p *harvest) Decode(d *sketch.Decoder) {
 	}
 	w := p.max + 1
 	p.counts, p.inputs = make([]uint64, p.h.Len()*w), make([]inputSet, p.h.Len())
+	p.forgetRecent()
 	left := slices.Clone(p.pop) // what the callers not yet read may count per class
 	for _, h := range p.h.Top() {
 		slot, _ := p.h.Slot(h.Key)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -62,8 +63,8 @@ func (OOD) Name() string { return "caller_ood" }
 
 // NewPartial returns an empty partial.
 func (s OOD) NewPartial() signal.Partial {
-	return &ood{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: s.Config.CallerFields, pop: indexed(vecSample{}),
-		k: s.Config.OODSample, d: s.Config.OODFeatures, scratch: make([]uint16, s.Config.OODFeatures)}
+	return &ood{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: resolveFields(s.Config.CallerFields), pop: indexed(vecSample{}),
+		k: s.Config.OODSample, d: s.Config.OODFeatures, q: s.Config.OODQuantile, scratch: make([]uint16, s.Config.OODFeatures)}
 }
 
 // indexed returns s, a population sample, with its key set.
@@ -86,10 +87,12 @@ type ood struct {
 	callers []vecSample          // per slot of h
 	pop     vecSample            // every caller's inputs, anonymous ones too
 	calls   uint64               // every call with numeric inputs
-	fields  []string
+	fields  principalFields
 	k, d    int
+	q       float64 // OODQuantile, for Summaries
 	scratch []uint16
 	hasher  inputHasher
+	colAt   []int // per name cached by hasher.num: its column, -1 for none
 }
 
 // vecSample is a bottom-k sample of distinct inputs by key (their hash),
@@ -213,17 +216,48 @@ func (p *ood) feature(name string, j int) int {
 	return -1
 }
 
+// key returns the hash of e's quantized input (inputHasher.hash: the key
+// it is sampled by) and leaves its codes, by column, in scratch: one pass
+// over its features, each name compared once.
+func (p *ood) key(e *telemetry.Event) uint64 {
+	clear(p.scratch)
+	nc := &p.hasher.num
+	var sum uint64
+	for j, n := range e.Features.Numeric {
+		c := code(n.Value)
+		var h uint64
+		col := -1
+		if j < len(nc.names) && j < len(p.colAt) && nc.names[j] == n.Name {
+			h, col = nc.hashes[j], p.colAt[j]
+		} else {
+			h = nc.miss(j, n.Name)
+			col = p.feature(n.Name, j)
+			if len(p.colAt) < len(nc.names) && len(p.colAt) == j {
+				p.colAt = append(p.colAt, col)
+			}
+		}
+		if col >= 0 {
+			p.scratch[col] = c
+		}
+		sum += mix64(h ^ uint64(c)*0x9e3779b97f4a7c15)
+	}
+	for j, c := range e.Features.Categorical {
+		sum += mix64(p.hasher.cat.hash(j, c.Name) + 0x632be59bd9b4e019 ^ xxhash.Sum64String(c.Value))
+	}
+	return mix64(sum)
+}
+
 func (p *ood) Observe(events []*telemetry.Event) {
 	for _, e := range events {
 		if len(e.Features.Numeric) == 0 {
 			continue
 		}
 		p.calls++
-		key, _ := p.hasher.hash(e)
+		key := p.key(e)
 		pi, pok := p.pop.offer(key, oodPopulation, p.d)
 		var cs *vecSample
 		ci, cok := 0, false
-		if c := Caller(e, p.fields); c != "" {
+		if c := p.fields.of(e); c != "" {
 			slot, taken := p.h.AddSlot(c, 1, 0)
 			switch {
 			case slot == len(p.callers):
@@ -235,15 +269,6 @@ func (p *ood) Observe(events []*telemetry.Event) {
 			}
 			cs = &p.callers[slot]
 			ci, cok = cs.offer(key, p.k, p.d)
-		}
-		if !pok && !cok {
-			continue
-		}
-		clear(p.scratch)
-		for j, n := range e.Features.Numeric {
-			if f := p.feature(n.Name, j); f >= 0 {
-				p.scratch[f] = code(n.Value)
-			}
 		}
 		if pok {
 			copy(p.pop.codes[pi*p.d:], p.scratch)
@@ -297,6 +322,7 @@ func (p *ood) Merge(o signal.Partial) {
 			cols[j] = p.feature(q.names[j], -1)
 		}
 	}
+	p.colAt = p.colAt[:0] // q's features may have taken columns
 	p.pop = indexed(mergeSample(&p.pop, &q.pop, cols, oodPopulation, p.d))
 	p.calls += q.calls
 	fromP, fromQ := mergeSlots(p.h, q.h)
@@ -383,6 +409,7 @@ func (p *ood) AppendBinary(b []byte) []byte {
 // no larger than its exact calls) and the callers' calls (within the
 // window's).
 func (p *ood) Decode(d *sketch.Decoder) {
+	p.colAt = p.colAt[:0]
 	p.calls = d.Uvarint()
 	f := d.Count(p.d, "numeric features")
 	for range f {

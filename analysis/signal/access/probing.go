@@ -34,13 +34,13 @@ func (Probing) Name() string { return "caller_probing" }
 
 // NewPartial returns an empty partial.
 func (s Probing) NewPartial() signal.Partial {
-	return &probes{h: sketch.NewHeavyHitters(s.Config.MaxCallers), fields: s.Config.CallerFields, margin: s.Config.ProbeMargin}
+	return &probes{h: sketch.NewHeavyHitters(s.Config.MaxCallers), fields: resolveFields(s.Config.CallerFields), margin: s.Config.ProbeMargin}
 }
 
 type probes struct {
 	h            *sketch.HeavyHitters // scored calls per caller; Aux: probes
 	scored, near uint64               // every scored call and probe, callers or not
-	fields       []string
+	fields       principalFields
 	margin       float64
 }
 
@@ -56,7 +56,7 @@ func (p *probes) Observe(events []*telemetry.Event) {
 		}
 		p.scored++
 		p.near += near
-		if c := Caller(e, p.fields); c != "" {
+		if c := p.fields.of(e); c != "" {
 			p.h.AddWith(c, 1, near)
 		}
 	}

@@ -80,6 +80,11 @@ func (c *nameCache) hash(j int, name string) uint64 {
 	if j < len(c.names) && c.names[j] == name {
 		return c.hashes[j]
 	}
+	return c.miss(j, name)
+}
+
+// miss is hash when name is not cached at j.
+func (c *nameCache) miss(j int, name string) uint64 {
 	h := xxhash.Sum64String(name)
 	if j == len(c.names) && j < maxCachedNames {
 		c.names = append(c.names, strings.Clone(name))

@@ -1,0 +1,87 @@
+package access
+
+import (
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// generatedBatches returns n generator events of a heavy-tailed population
+// of callers (generator.Callers), in batches of 64.
+func generatedBatches(tb testing.TB, callers, n int) [][]*telemetry.Event {
+	tb.Helper()
+	sc := generator.DefaultScenario(1, 15)
+	sc.Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	sc.Callers = &generator.Callers{N: callers}
+	g, err := generator.New(sc, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out [][]*telemetry.Event
+	for b := 0; b < n; b += 64 {
+		batch := make([]*telemetry.Event, 64)
+		for i := range batch {
+			batch[i] = new(telemetry.Event)
+			g.Next(batch[i])
+		}
+		out = append(out, batch)
+	}
+	return out
+}
+
+// BenchmarkAccessObserve observes generator events of 10,000 heavy-tailed
+// callers into each access signal's partial, and into all five, in steady
+// state (the summaries full): the per-event cost the access signals add to
+// a partition's path.
+func BenchmarkAccessObserve(b *testing.B) {
+	batches := generatedBatches(b, 10_000, 1<<15)
+	c := DefaultConfig()
+	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
+	for _, c := range []struct {
+		name string
+		sigs []signal.Signal
+	}{{"caller_volume", sigs[:1]}, {"caller_probing", sigs[1:2]}, {"caller_diversity", sigs[2:3]},
+		{"caller_ood", sigs[3:4]}, {"caller_harvest", sigs[4:5]}, {"all", sigs}} {
+		b.Run(c.name, func(b *testing.B) {
+			ps := make([]signal.Partial, len(c.sigs))
+			for i, s := range c.sigs {
+				ps[i] = s.NewPartial()
+			}
+			for _, batch := range batches {
+				for _, p := range ps {
+					p.Observe(batch)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for n := 0; n < b.N; n += 64 {
+				for _, p := range ps {
+					p.Observe(batches[i%len(batches)])
+				}
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+		})
+	}
+}
+
+// BenchmarkInputHash hashes the quantized inputs of generator events (15
+// features), the names' hashes cached by position.
+func BenchmarkInputHash(b *testing.B) {
+	batches := generatedBatches(b, 10_000, 1<<10)
+	var x inputHasher
+	var sink uint64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, _ := x.hash(batches[(i>>6)%len(batches)][i&63])
+		sink += h
+	}
+	if sink == 1 {
+		b.Log(sink)
+	}
+}

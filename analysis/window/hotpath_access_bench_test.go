@@ -1,0 +1,142 @@
+package window
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/access"
+	"github.com/driftwatch/driftwatch/analysis/signal/llm"
+	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
+	"github.com/driftwatch/driftwatch/analysis/signal/performance"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
+	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// accessCallers is the ordinary callers of the access benchmarks: more than
+// the access signals' counters (1,000 and 256 by default), so that the
+// Space-Saving summaries are full and counters change hands, as with a
+// large population in production.
+const accessCallers = 10_000
+
+// newAccessHotPath is newHotPath over the events of a heavy-tailed
+// population of accessCallers callers (generator.Callers, the generator's
+// --callers) with the default signals (outputs, GenAI, estimated
+// performance), plus the five access signals when withAccess.
+func newAccessHotPath(tb testing.TB, n int, withAccess bool) *hotPath {
+	tb.Helper()
+	sc := generator.DefaultScenario(1, 15)
+	sc.Start = windowtest.T0
+	sc.Callers = &generator.Callers{N: accessCallers}
+	g, err := generator.New(sc, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := &hotPath{dec: telemetry.NewDecoder(telemetry.DefaultLimits(), func() time.Time { return windowtest.T0 }),
+		events: make([]telemetry.Event, hotBatch)}
+	var e telemetry.Event
+	for range n {
+		g.Next(&e)
+		e.EventTime = windowtest.T0 // one window: measure observing, not closing
+		h.msgs = append(h.msgs, g.Append(nil, &e))
+	}
+	cfg := windowtest.Config(tb)
+	cfg.WindowSize = 1 << 40
+	sigs := append(append(outputs.Signals(outputs.DefaultConfig()), llm.Signals(llm.DefaultConfig())...),
+		performance.Estimated{Config: performance.DefaultConfig()})
+	if withAccess {
+		a := access.DefaultConfig()
+		sigs = append(sigs, access.Volume{Config: a}, access.Probing{Config: a},
+			access.Diversity{Config: a}, access.OOD{Config: a}, access.Harvest{Config: a})
+	}
+	set, err := signal.NewSet(sigs...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.Signals = set
+	refs := reference.NewStore(cfg, nil)
+	warm := NewWindow(cfg, analysisKey(sc), windowtest.T0, nil)
+	for i := range h.msgs {
+		if err := h.dec.Decode(h.msgs[i], &e); err != nil {
+			tb.Fatal(err)
+		}
+		warm.Observe(e.Clone(), int64(i))
+	}
+	warm.EndBatch()
+	refs.Set(reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0))
+	h.win = NewWindower(cfg, refs, nil)
+	for range 2 * n / hotBatch {
+		h.batch(tb)
+	}
+	return h
+}
+
+// benchAccessHotPath runs the per-event path over a ring of 16,384
+// messages (the summaries see far more callers than they count).
+func benchAccessHotPath(b *testing.B, withAccess bool) {
+	h := newAccessHotPath(b, 16384, withAccess)
+	var bytes int
+	for _, m := range h.msgs {
+		bytes += len(m)
+	}
+	b.SetBytes(int64(bytes / len(h.msgs)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += hotBatch {
+		h.batch(b)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+	if h.dec.SlowPath() != 0 {
+		b.Fatalf("%d events took the slow path", h.dec.SlowPath())
+	}
+}
+
+// BenchmarkDecodeObserveDefault measures the per-event path in steady state
+// with the default signals, over a heavy-tailed population of 10,000
+// callers: the baseline of the access signals' budget (+15%).
+func BenchmarkDecodeObserveDefault(b *testing.B) { benchAccessHotPath(b, false) }
+
+// BenchmarkDecodeObserveAllAccess is BenchmarkDecodeObserveDefault with the
+// five access signals registered too. allocs/op is per event and must be 0.
+func BenchmarkDecodeObserveAllAccess(b *testing.B) { benchAccessHotPath(b, true) }
+
+// TestDecodeObserveAllAccessDoesNotAllocate pins the no-allocation rule with
+// the five access signals over a population of callers larger than their
+// counters, in steady state.
+func TestDecodeObserveAllAccessDoesNotAllocate(t *testing.T) {
+	h := newAccessHotPath(t, 8192, true)
+	if a := testing.AllocsPerRun(100, func() { h.batch(t) }); a != 0 {
+		t.Fatalf("%v allocations per batch of %d events", a, hotBatch)
+	}
+}
+
+// BenchmarkAccessOverhead runs the default path and the path with the five
+// access signals batch by batch in turn, timing each batch, and reports the
+// median batch of each per event and the access signals' overhead in per
+// cent: on a shared machine, the two paths see the same load, which
+// separate benchmarks do not.
+func BenchmarkAccessOverhead(b *testing.B) {
+	def, acc := newAccessHotPath(b, 16384, false), newAccessHotPath(b, 16384, true)
+	var tdef, tacc []float64
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += hotBatch {
+		t0 := time.Now()
+		def.batch(b)
+		t1 := time.Now()
+		acc.batch(b)
+		t2 := time.Now()
+		tdef = append(tdef, float64(t1.Sub(t0).Nanoseconds())/hotBatch)
+		tacc = append(tacc, float64(t2.Sub(t1).Nanoseconds())/hotBatch)
+	}
+	b.StopTimer()
+	slices.Sort(tdef)
+	slices.Sort(tacc)
+	md, ma := tdef[len(tdef)/2], tacc[len(tacc)/2]
+	b.ReportMetric(md, "default-ns/event")
+	b.ReportMetric(ma, "access-ns/event")
+	b.ReportMetric(100*(ma-md)/md, "overhead-%")
+}
