@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/storage"
 )
 
 // TestCallerVolumeEndToEnd sends, over 3 partitions keyed by prediction id,
@@ -109,20 +110,27 @@ FROM caller_windows FINAL WHERE caller = 'harvester' ORDER BY window_start`)
 	}
 }
 
-// TestAccessScenarios runs the generator's probing and benign-heavy-user
-// scenarios (two models, 2,000 ordinary users each, events keyed by
-// prediction id over 3 partitions): from the fourth window, prober-1 makes
-// 15% of one model's calls, all scored at the decision boundary, and
-// batch-scorer 30% of the other's, ordinary ones. caller_probing is
-// critical for prober-1 in the first shifted window already and in at least
-// 4 of the 5; prober-1 and batch-scorer are at most volume warnings besides,
-// and no verdict that is not ok names anyone else.
-func TestAccessScenarios(t *testing.T) {
+// The access scenarios' windows, and the window from which the attackers call.
+const accessWindows, accessShiftAt = 8, 3
+
+// runAccessScenarios writes accessWindows windows of the generator's
+// probing and benign-heavy-user scenarios (two models, 2,000 ordinary users
+// each, events keyed by prediction id over 3 partitions; prober-1 and
+// batch-scorer from window accessShiftAt) to the telemetry topic, all of it
+// before the monitor reads, runs a monitor with the access signals on (and
+// tune's changes to its configuration), and waits until every window is
+// decided. It returns the monitor's store, the first window's start and the
+// window size.
+func runAccessScenarios(t *testing.T, tune func(*Config)) (*storage.Store, time.Time, time.Duration) {
+	t.Helper()
 	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
 	cfg.Signals.Access.Enabled = true
+	if tune != nil {
+		tune(&cfg)
+	}
 	m := runHostile(t, ctx, cfg)
 
-	const windows, shiftAt = 8, 3
+	const windows, shiftAt = accessWindows, accessShiftAt
 	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	var gens []*generator.Generator
 	for i, c := range []struct{ model, scenario string }{{"probed-model", generator.ScenarioProbing}, {"busy-model", generator.ScenarioBenignHeavyUser}} {
@@ -156,8 +164,22 @@ func TestAccessScenarios(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	end := uint64(start.Add(windows * cfg.Analysis.WindowSize).Unix())
-	shiftStart := uint64(start.Add(shiftAt * cfg.Analysis.WindowSize).Unix())
+	return s, start, cfg.Analysis.WindowSize
+}
+
+// TestAccessScenarios runs the generator's probing and benign-heavy-user
+// scenarios (two models, 2,000 ordinary users each, events keyed by
+// prediction id over 3 partitions): from the fourth window, prober-1 makes
+// 15% of one model's calls, all scored at the decision boundary, and
+// batch-scorer 30% of the other's, ordinary ones. caller_probing is
+// critical for prober-1 in the first shifted window already and in at least
+// 4 of the 5; prober-1 and batch-scorer are at most volume warnings besides,
+// and no verdict that is not ok names anyone else.
+func TestAccessScenarios(t *testing.T) {
+	s, start, size := runAccessScenarios(t, nil)
+	const windows, shiftAt = accessWindows, accessShiftAt
+	end := uint64(start.Add(windows * size).Unix())
+	shiftStart := uint64(start.Add(shiftAt * size).Unix())
 	named := queryRows(t, s, `SELECT concat(model_id, ' ', signal, ' ', subject, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, 2)))
 FROM signals FINAL WHERE signal IN ('caller_volume', 'caller_probing') AND subject != '*' AND severity != 'ok' AND toUInt32(window_start) < ?
 ORDER BY model_id, window_start, signal`, uint64(start.Unix()), end)

@@ -4,10 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/segmentio/kafka-go"
-
-	"github.com/driftwatch/driftwatch/generator"
 )
 
 // TestCallerHistoryEndToEnd runs the probing and benign-heavy-user presets
@@ -19,47 +15,10 @@ import (
 // has a history then); nothing else is named by caller_new_heavy, and the
 // callers' history signals are never critical.
 func TestCallerHistoryEndToEnd(t *testing.T) {
-	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
-	cfg.Signals.Access.Enabled = true
-	cfg.Analysis.Sequential.HistoryWindows = 3
-	m := runHostile(t, ctx, cfg)
-
-	const windows, shiftAt = 8, 3
-	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
-	var gens []*generator.Generator
-	for i, c := range []struct{ model, scenario string }{{"probed-model", generator.ScenarioProbing}, {"busy-model", generator.ScenarioBenignHeavyUser}} {
-		sc := generator.DefaultScenario(1, 6)
-		sc.Models[0].ID = c.model
-		sc.Start, sc.EventStep, sc.KeyByPrediction = start, 2*time.Millisecond, true
-		sh, err := generator.ShiftFor(c.scenario, c.model, shiftAt*cfg.Analysis.WindowSize, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sc.Shift = sh
-		g, err := generator.New(sc, int64(30+i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		gens = append(gens, g)
-	}
-	var msgs []kafka.Message
-	for range windows*1000 + 600 {
-		for _, g := range gens {
-			key, value := g.NextMessage(nil)
-			msgs = append(msgs, kafka.Message{Key: []byte(key), Value: value})
-		}
-	}
-	writeMessages(t, ctx, e.Brokers(), "telemetry", msgs)
-	s := m.Store()
-	deadline := time.Now().Add(2 * time.Minute)
-	for queryUint(t, s, "SELECT count() FROM model_windows FINAL") < 2*windows {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d windows decided, want %d", queryUint(t, s, "SELECT count() FROM model_windows FINAL"), 2*windows)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	end := uint64(start.Add(windows * cfg.Analysis.WindowSize).Unix())
-	step := uint64(cfg.Analysis.WindowSize / time.Second)
+	s, start, size := runAccessScenarios(t, func(cfg *Config) { cfg.Analysis.Sequential.HistoryWindows = 3 })
+	const windows = accessWindows
+	end := uint64(start.Add(windows * size).Unix())
+	step := uint64(size / time.Second)
 	rows := queryRows(t, s, `SELECT concat(model_id, ' ', signal, ' ', subject, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, ?)))
 FROM signals FINAL WHERE signal IN ('caller_new_heavy', 'caller_volume_history', 'caller_probing_history') AND toUInt32(window_start) < ?
 ORDER BY model_id, window_start, signal, subject`, uint64(start.Unix()), step, end)

@@ -5,15 +5,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/driftwatch/driftwatch/analysis/reference"
-	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/analysis/signal/llm"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
 	"github.com/driftwatch/driftwatch/analysis/signal/performance"
-	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/generator"
-	"github.com/driftwatch/driftwatch/telemetry"
 )
 
 // accessCallers is the ordinary callers of the access benchmarks: more than
@@ -29,22 +25,7 @@ const accessCallers = 10_000
 func newAccessHotPath(tb testing.TB, n int, withAccess bool) *hotPath {
 	tb.Helper()
 	sc := generator.DefaultScenario(1, 15)
-	sc.Start = windowtest.T0
 	sc.Callers = &generator.Callers{N: accessCallers}
-	g, err := generator.New(sc, 1)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	h := &hotPath{dec: telemetry.NewDecoder(telemetry.DefaultLimits(), func() time.Time { return windowtest.T0 }),
-		events: make([]telemetry.Event, hotBatch)}
-	var e telemetry.Event
-	for range n {
-		g.Next(&e)
-		e.EventTime = windowtest.T0 // one window: measure observing, not closing
-		h.msgs = append(h.msgs, g.Append(nil, &e))
-	}
-	cfg := windowtest.Config(tb)
-	cfg.WindowSize = 1 << 40
 	sigs := append(append(outputs.Signals(outputs.DefaultConfig()), llm.Signals(llm.DefaultConfig())...),
 		performance.Estimated{Config: performance.DefaultConfig()})
 	if withAccess {
@@ -52,26 +33,7 @@ func newAccessHotPath(tb testing.TB, n int, withAccess bool) *hotPath {
 		sigs = append(sigs, access.Volume{Config: a}, access.Probing{Config: a},
 			access.Diversity{Config: a}, access.OOD{Config: a}, access.Harvest{Config: a})
 	}
-	set, err := signal.NewSet(sigs...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg.Signals = set
-	refs := reference.NewStore(cfg, nil)
-	warm := NewWindow(cfg, analysisKey(sc), windowtest.T0, nil)
-	for i := range h.msgs {
-		if err := h.dec.Decode(h.msgs[i], &e); err != nil {
-			tb.Fatal(err)
-		}
-		warm.Observe(e.Clone(), int64(i))
-	}
-	warm.EndBatch()
-	refs.Set(reference.Build(warm.Sketches(), cfg.Bins, cfg.SampleSize, "warmup", 1, windowtest.T0))
-	h.win = NewWindower(cfg, refs, nil)
-	for range 2 * n / hotBatch {
-		h.batch(tb)
-	}
-	return h
+	return buildHotPath(tb, n, sc, sigs)
 }
 
 // benchAccessHotPath runs the per-event path over a ring of 16,384

@@ -33,6 +33,17 @@ const hotBatch = 64
 func newHotPath(tb testing.TB, n int) *hotPath {
 	tb.Helper()
 	sc := generator.DefaultScenario(1, 15)
+	sigs := append(append(outputs.Signals(outputs.DefaultConfig()), llm.Signals(llm.DefaultConfig())...),
+		performance.Estimated{Config: performance.DefaultConfig()}, access.Volume{Config: access.DefaultConfig()},
+		access.Probing{Config: access.DefaultConfig()})
+	return buildHotPath(tb, n, sc, sigs)
+}
+
+// buildHotPath returns the hot path over n events of scenario sc's first
+// model, with sigs registered, a reference pinned from those events and
+// every state warmed up by two passes over them.
+func buildHotPath(tb testing.TB, n int, sc generator.Scenario, sigs []signal.Signal) *hotPath {
+	tb.Helper()
 	sc.Start = windowtest.T0
 	g, err := generator.New(sc, 1)
 	if err != nil {
@@ -48,9 +59,7 @@ func newHotPath(tb testing.TB, n int) *hotPath {
 	}
 	cfg := windowtest.Config(tb)
 	cfg.WindowSize = 1 << 40
-	set, err := signal.NewSet(append(append(outputs.Signals(outputs.DefaultConfig()), llm.Signals(llm.DefaultConfig())...),
-		performance.Estimated{Config: performance.DefaultConfig()}, access.Volume{Config: access.DefaultConfig()},
-		access.Probing{Config: access.DefaultConfig()})...)
+	set, err := signal.NewSet(sigs...)
 	if err != nil {
 		tb.Fatal(err)
 	}
