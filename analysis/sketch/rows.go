@@ -167,41 +167,11 @@ func (r *Rows) Column(j int, s *Sample) {
 
 // up moves the entry at i up to its place in the heap, exactly as
 // Sample.up moves an observation.
-func (r *Rows) up(i int) {
-	key, slot := r.keys[i], r.slots[i]
-	for i > 0 {
-		p := (i - 1) / 2
-		if r.keys[p] >= key {
-			break
-		}
-		r.keys[i], r.slots[i] = r.keys[p], r.slots[p]
-		i = p
-	}
-	r.keys[i], r.slots[i] = key, slot
-}
+func (r *Rows) up(i int) { siftUp(r.keys, r.slots, i) }
 
 // down puts key and slot, which replace the entry at i, in their place below
 // i, exactly as Sample.down.
-func (r *Rows) down(i int, key uint64, slot int32) {
-	keys, slots := r.keys, r.slots[:len(r.keys)]
-	n := len(keys)
-	for {
-		l := 2*i + 1
-		if l >= n || l < 0 {
-			break
-		}
-		c := l
-		if rc := l + 1; rc < n && keys[rc] > keys[l] {
-			c = rc
-		}
-		if key >= keys[c] {
-			break
-		}
-		keys[i], slots[i] = keys[c], slots[c]
-		i = c
-	}
-	keys[i], slots[i] = key, slot
-}
+func (r *Rows) down(i int, key uint64, slot int32) { siftDown(r.keys, r.slots, i, key, slot) }
 
 // Merge adds the rows of o, a sample of a disjoint set of events with the
 // same capacity, to r: r then holds the bottom-k sample of the union, as if

@@ -105,27 +105,36 @@ func (s *Sample) heapify() {
 	}
 }
 
-// up moves the observation at i up to its place in the heap. It moves the
-// parents down into the hole instead of swapping at each level: the heap
-// ends as swapping would leave it, with half the writes.
-func (s *Sample) up(i int) {
-	key, v := s.keys[i], s.vals[i]
-	for i > 0 {
-		p := (i - 1) / 2
-		if s.keys[p] >= key {
-			break
-		}
-		s.keys[i], s.vals[i] = s.keys[p], s.vals[p]
-		i = p
-	}
-	s.keys[i], s.vals[i] = key, v
-}
+// up moves the observation at i up to its place in the heap.
+func (s *Sample) up(i int) { siftUp(s.keys, s.vals, i) }
 
 // down puts key and v, which replace the observation at i, in their place
-// below i, moving the larger children up into the hole (as up does).
-func (s *Sample) down(i int, key uint64, v float64) {
-	keys, vals := s.keys, s.vals[:len(s.keys)]
+// below i.
+func (s *Sample) down(i int, key uint64, v float64) { siftDown(s.keys, s.vals, i, key, v) }
+
+// siftUp moves the entry at i of a max-heap on keys, whose payloads are
+// vals (index for index), up to its place. It moves the parents down into
+// the hole instead of swapping at each level: the heap ends as swapping
+// would leave it, with half the writes.
+func siftUp[T any](keys []uint64, vals []T, i int) {
+	key, v := keys[i], vals[i]
+	for i > 0 {
+		p := (i - 1) / 2
+		if keys[p] >= key {
+			break
+		}
+		keys[i], vals[i] = keys[p], vals[p]
+		i = p
+	}
+	keys[i], vals[i] = key, v
+}
+
+// siftDown puts key and v, which replace the entry at i of a max-heap on
+// keys with payloads vals, in their place below i, moving the larger
+// children up into the hole (as siftUp does).
+func siftDown[T any](keys []uint64, vals []T, i int, key uint64, v T) {
 	n := len(keys)
+	vals = vals[:n]
 	for {
 		l := 2*i + 1
 		if l >= n || l < 0 {

@@ -1,8 +1,6 @@
 package window
 
 import (
-	"fmt"
-	"math/rand/v2"
 	"testing"
 
 	"github.com/driftwatch/driftwatch/analysis"
@@ -12,25 +10,7 @@ import (
 
 // wideEvents returns n events of one model with distinct prediction ids,
 // 15 numeric features, a score, 3 categorical features and a class.
-func wideEvents(n int) []*telemetry.Event {
-	r := rand.New(rand.NewPCG(7, 8))
-	events := make([]*telemetry.Event, n)
-	for i := range events {
-		e := &telemetry.Event{PredictionID: fmt.Sprintf("wide-%08d", i), EventTime: windowtest.T0,
-			Model: telemetry.Model{ID: "fraud", Version: "v1"}}
-		for f := range 15 {
-			e.Features.SetNumeric(fmt.Sprintf("num_%02d", f), r.NormFloat64()*float64(f+1)+float64(f))
-		}
-		for f := range 3 {
-			e.Features.SetCategorical(fmt.Sprintf("cat_%d", f), fmt.Sprintf("v%d", r.IntN(8)))
-		}
-		score := r.Float64()
-		e.Prediction.Score = &score
-		e.Prediction.Class = []string{"ok", "fraud"}[r.IntN(2)]
-		events[i] = e
-	}
-	return events
-}
+func wideEvents(n int) []*telemetry.Event { return eventSet(n, 15, 7, "wide-") }
 
 // BenchmarkWarmupWindowObserve measures the per-event update of a warm-up
 // window (no reference, samples of ReferenceSampleSize 10,000) observing

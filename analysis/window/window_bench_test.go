@@ -14,16 +14,20 @@ import (
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
-// benchEvents returns events of one model with 12 numeric and 3 categorical
-// features plus a score and class.
-func benchEventSet(n int) []*telemetry.Event {
-	r := rand.New(rand.NewPCG(3, 4))
-	m := analysis.ModelKey{ID: "fraud", Version: "v1"}
+// benchEventSet returns n events of one model with 12 numeric and 3
+// categorical features plus a score and class.
+func benchEventSet(n int) []*telemetry.Event { return eventSet(n, 12, 3, "pred-") }
+
+// eventSet returns n events of model fraud/v1 with distinct prediction ids
+// (prefix and a number), numeric features num_00..., 3 categorical ones, a
+// score and a class, drawn from a generator seeded with seed and seed+1.
+func eventSet(n, numeric int, seed uint64, prefix string) []*telemetry.Event {
+	r := rand.New(rand.NewPCG(seed, seed+1))
 	events := make([]*telemetry.Event, n)
 	for i := range events {
-		e := &telemetry.Event{PredictionID: fmt.Sprintf("pred-%08d", i), EventTime: windowtest.T0, Model: telemetry.Model{ID: m.ID, Version: m.Version},
-			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{}), Categorical: telemetry.CategoriesOf(map[string]string{})}}
-		for f := range 12 {
+		e := &telemetry.Event{PredictionID: fmt.Sprintf("%s%08d", prefix, i), EventTime: windowtest.T0,
+			Model: telemetry.Model{ID: "fraud", Version: "v1"}}
+		for f := range numeric {
 			e.Features.SetNumeric(fmt.Sprintf("num_%02d", f), r.NormFloat64()*float64(f+1)+float64(f))
 		}
 		for f := range 3 {

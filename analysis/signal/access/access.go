@@ -187,36 +187,47 @@ const (
 func resolveFields(fields []string) principalFields {
 	var out principalFields
 	for _, f := range fields {
-		switch f {
-		case FieldEndUser:
-			out = append(out, fieldEndUser)
-		case FieldClient:
-			out = append(out, fieldClient)
-		case FieldService:
-			out = append(out, fieldService)
-		case FieldTenant:
-			out = append(out, fieldTenant)
+		if c, ok := fieldCode(f); ok {
+			out = append(out, c)
 		}
 	}
 	return out
 }
 
+// fieldCode returns the position in the Principal of the field named name.
+func fieldCode(name string) (uint8, bool) {
+	switch name {
+	case FieldEndUser:
+		return fieldEndUser, true
+	case FieldClient:
+		return fieldClient, true
+	case FieldService:
+		return fieldService, true
+	case FieldTenant:
+		return fieldTenant, true
+	}
+	return 0, false
+}
+
+// principalField returns the field of p at position code.
+func principalField(p *telemetry.Principal, code uint8) string {
+	switch code {
+	case fieldEndUser:
+		return p.EndUserID
+	case fieldClient:
+		return p.ClientAddress
+	case fieldService:
+		return p.Service
+	case fieldTenant:
+		return p.Tenant
+	}
+	return ""
+}
+
 // of returns the caller of e, as Caller does, without comparing names.
 func (fs principalFields) of(e *telemetry.Event) string {
-	p := &e.Principal
-	for _, f := range fs {
-		var v string
-		switch f {
-		case fieldEndUser:
-			v = p.EndUserID
-		case fieldClient:
-			v = p.ClientAddress
-		case fieldService:
-			v = p.Service
-		case fieldTenant:
-			v = p.Tenant
-		}
-		if v != "" {
+	for _, c := range fs {
+		if v := principalField(&e.Principal, c); v != "" {
 			return v
 		}
 	}
@@ -227,19 +238,10 @@ func (fs principalFields) of(e *telemetry.Event) string {
 // it has none: the caller of an inference, the source of a feedback.
 func CallerOf(p *telemetry.Principal, fields []string) string {
 	for _, f := range fields {
-		var v string
-		switch f {
-		case FieldEndUser:
-			v = p.EndUserID
-		case FieldClient:
-			v = p.ClientAddress
-		case FieldService:
-			v = p.Service
-		case FieldTenant:
-			v = p.Tenant
-		}
-		if v != "" {
-			return v
+		if c, ok := fieldCode(f); ok {
+			if v := principalField(p, c); v != "" {
+				return v
+			}
 		}
 	}
 	return ""
