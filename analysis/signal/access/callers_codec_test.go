@@ -464,3 +464,64 @@ func TestSlotsChangeHandsClean(t *testing.T) {
 		}
 	}
 }
+
+// TestVecSampleKeepsTheSmallestKeys: a sample offered many keys, repeats
+// among them, holds the k smallest distinct ones, each with the codes it
+// was offered with, through replacements of its largest key, an encoding
+// and a merge; for the population's indexed sample and a caller's.
+func TestVecSampleKeepsTheSmallestKeys(t *testing.T) {
+	const d = 3
+	codesOf := func(key uint64) []uint16 { return []uint16{uint16(key), uint16(key >> 16), uint16(key>>32) | 1} }
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, c := range []struct {
+		name string
+		k    int
+		s    vecSample
+	}{{"population", oodPopulation, indexed(vecSample{})}, {"caller", 32, vecSample{}}} {
+		var offered []uint64
+		for range 20_000 {
+			key := rng.Uint64() >> 1
+			if len(offered) > 0 && rng.IntN(4) == 0 {
+				key = offered[rng.IntN(len(offered))] // sent again
+			}
+			offered = append(offered, key)
+			if codes, ok := c.s.offer(key, c.k, d); ok {
+				copy(codes, codesOf(key))
+			}
+		}
+		want := slices.Compact(slices.Sorted(slices.Values(offered)))[:c.k]
+		check := func(what string, s *vecSample) {
+			t.Helper()
+			if got := slices.Sorted(slices.Values(s.keys)); !slices.Equal(got, want) {
+				t.Fatalf("%s %s: holds %d keys, not the %d smallest distinct", c.name, what, len(got), c.k)
+			}
+			for i, key := range s.keys {
+				if !slices.Equal(s.row(i, d), codesOf(key)) {
+					t.Fatalf("%s %s: key %x has codes %v, offered with %v", c.name, what, key, s.row(i, d), codesOf(key))
+				}
+				if i > 0 && s.keys[(i-1)/2] < key {
+					t.Fatalf("%s %s: key %d is larger than its parent in the heap", c.name, what, i)
+				}
+			}
+		}
+		check("offered", &c.s)
+		dec := sketch.NewDecoder(appendSample(nil, &c.s, d, []int{0, 1, 2}))
+		var back vecSample
+		decodeSample(dec, &back, c.k, d, d)
+		if dec.Err() != nil {
+			t.Fatal(dec.Err())
+		}
+		check("decoded", &back)
+		// Merged with a sample of larger keys, it is unchanged; a smaller
+		// key offered after the merge replaces the largest.
+		var large vecSample
+		for i := range c.k {
+			large.add(want[len(want)-1]+uint64(i)+1, codesOf(want[len(want)-1]+uint64(i)+1))
+		}
+		merged := mergeSample(&back, &large, []int{0, 1, 2}, c.k, d)
+		check("merged", &merged)
+		if codes, ok := merged.offer(0, c.k, d); !ok || len(codes) != d || merged.keys[0] != want[c.k-2] {
+			t.Fatalf("%s: offering the smallest key after the merge: taken %v, largest now %x, want %x", c.name, ok, merged.keys[0], want[c.k-2])
+		}
+	}
+}

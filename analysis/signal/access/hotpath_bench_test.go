@@ -85,3 +85,61 @@ func BenchmarkInputHash(b *testing.B) {
 		b.Log(sink)
 	}
 }
+
+// BenchmarkAccessWindow observes generator events (its default 2,000
+// callers, as BenchmarkPipeline's) into fresh partials of each access
+// signal, and of all five, one window of 10,000 events at a time (a model's
+// one-minute window in BenchmarkPipeline) in batches of 64, and encodes
+// them as the partition does when it flushes the window: the per-event cost
+// with each window's warm-up, which the steady state of
+// BenchmarkAccessObserve does not see.
+func BenchmarkAccessWindow(b *testing.B) {
+	const perWindow = 10_000
+	sc := generator.DefaultScenario(1, 15)
+	sc.Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	g, err := generator.New(sc, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var batches [][]*telemetry.Event
+	for n := 0; n < 4*perWindow; n += 64 {
+		batch := make([]*telemetry.Event, 64)
+		for i := range batch {
+			batch[i] = new(telemetry.Event)
+			g.Next(batch[i])
+		}
+		batches = append(batches, batch)
+	}
+	c := DefaultConfig()
+	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
+	for _, c := range []struct {
+		name string
+		sigs []signal.Signal
+	}{{"caller_volume", sigs[:1]}, {"caller_probing", sigs[1:2]}, {"caller_diversity", sigs[2:3]},
+		{"caller_ood", sigs[3:4]}, {"caller_harvest", sigs[4:5]}, {"all", sigs}} {
+		b.Run(c.name, func(b *testing.B) {
+			var buf []byte
+			var ps []signal.Partial
+			b.ReportAllocs()
+			i, seen := 0, perWindow
+			for n := 0; n < b.N; n += 64 {
+				if seen >= perWindow {
+					for _, p := range ps {
+						buf = p.AppendBinary(buf[:0])
+					}
+					ps = ps[:0]
+					for _, s := range c.sigs {
+						ps = append(ps, s.NewPartial())
+					}
+					seen = 0
+				}
+				for _, p := range ps {
+					p.Observe(batches[i%len(batches)])
+				}
+				i++
+				seen += 64
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
+		})
+	}
+}
