@@ -348,7 +348,7 @@ func (d *decider) decide(ctx context.Context) error {
 			refID = ref.ID
 		}
 		signalRows(&batch, w.Model, w.Start, w.End, refID, dec.Signals)
-		callerRows(&batch, w)
+		callerRows(&batch, w, dec.Callers)
 		d.m.met.signalVerdicts(w.Model, dec.Signals)
 		obs = append(obs, d.m.signalObservations(w.Model, w.Start, w.End, dec.Signals)...)
 		o := observations(w, scores)

@@ -285,10 +285,10 @@ func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelK
 	return ref, len(rows), err
 }
 
-// callerRows adds the caller_windows rows of the callers w's access
-// signals track.
-func callerRows(b *storage.WindowBatch, w *window.Window) {
-	for _, c := range access.Summaries(w.Signals) {
+// callerRows adds the caller_windows rows of window w's tracked callers,
+// cs (evaluate.Decision's Callers).
+func callerRows(b *storage.WindowBatch, w *window.Window, cs []access.CallerSummary) {
+	for _, c := range cs {
 		b.Callers = append(b.Callers, storage.CallerRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version, WindowStart: w.Start, WindowEnd: w.End,
 			Caller: c.Caller, Calls: c.Calls, CallsOvercount: c.CallsOvercount, ScoredCalls: c.ScoredCalls, ScoredOvercount: c.ScoredOvercount,
 			Probes: c.Probes, InputCalls: c.InputCalls, InputOvercount: c.InputOvercount, DistinctInputs: c.DistinctInputs,

@@ -49,6 +49,10 @@ type Decision struct {
 	// window (signal partials do not depend on the reference), against the
 	// signal partials of what the window is scored against when it has them.
 	Signals []SignalVerdict
+	// Callers are the callers the window's access signals track
+	// (access.Summaries of its merged partials), summarised once for the
+	// callers' histories and the caller_windows rows.
+	Callers []access.CallerSummary
 }
 
 // SignalVerdict is a verdict of the named signal.
@@ -78,9 +82,9 @@ func (e *Evaluator) SeasonalStart(w *window.Window) (time.Time, bool) {
 // references (only its counts are complete): it is not scored. seasonal is
 // the reference built from the window at SeasonalStart, or nil.
 func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.Reference) Decision {
-	var d Decision
+	d := Decision{Callers: access.Summaries(w.Signals)}
 	if mixed {
-		d.Signals = e.withCallers(w, e.scoreSignals(w, nil))
+		d.Signals = e.withCallers(w, d.Callers, e.scoreSignals(w, nil))
 		return d
 	}
 	if w.Ref == nil {
@@ -90,7 +94,7 @@ func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.R
 		}
 	}
 	if w.Ref == nil {
-		d.Signals = e.withCallers(w, e.scoreSignals(w, nil))
+		d.Signals = e.withCallers(w, d.Callers, e.scoreSignals(w, nil))
 		return d
 	}
 	ref := e.against(w, seasonal)
@@ -106,7 +110,7 @@ func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.R
 		ref = w.Ref
 	}
 	d.Signals = e.scoreSignals(w, ref)
-	d.Signals = e.withCallers(w, append(d.Signals, e.evidence.History(w.Model, w.End, d.Signals)...))
+	d.Signals = e.withCallers(w, d.Callers, append(d.Signals, e.evidence.History(w.Model, w.End, d.Signals)...))
 	if e.cfg.Mode(w.Model.ID) == analysis.ModePreviousWindow {
 		e.prev[w.Model] = w
 		e.boundPrev()
@@ -115,14 +119,14 @@ func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.R
 }
 
 // withCallers appends to vs, the signal verdicts of w, what the tracked
-// callers' own histories say (Evidence.CallerHistory). The callers' counts
-// do not depend on the reference: every window feeds them, warm-up and
-// mixed ones included.
-func (e *Evaluator) withCallers(w *window.Window, vs []SignalVerdict) []SignalVerdict {
+// callers, cs, say of their own histories (Evidence.CallerHistory). The
+// callers' counts do not depend on the reference: every window feeds them,
+// warm-up and mixed ones included.
+func (e *Evaluator) withCallers(w *window.Window, cs []access.CallerSummary, vs []SignalVerdict) []SignalVerdict {
 	if e.evidence == nil || len(w.Signals) == 0 {
 		return vs
 	}
-	return append(vs, e.evidence.CallerHistory(w.Model, w.End, access.Summaries(w.Signals), vs)...)
+	return append(vs, e.evidence.CallerHistory(w.Model, w.End, cs, vs)...)
 }
 
 // against returns what w is scored against: its pinned reference, or the

@@ -87,6 +87,7 @@ type Window struct {
 	Signals []signal.Partial
 
 	pending []*telemetry.Event // events of the current batch, for the signals
+	batch   signal.Batch       // pending with the columns the signals share
 	// rows samples whole events for the numeric features (column i is
 	// Numeric[i]) while byRows: one bottom-k decision per event. Numeric's
 	// samples are then filled from it by Sync; dirty says they are stale.
@@ -280,9 +281,11 @@ func (w *Window) EndBatch() {
 	if len(w.pending) == 0 {
 		return
 	}
+	w.batch.Reset(w.pending)
 	for _, p := range w.Signals {
-		p.Observe(w.pending)
+		w.batch.Observe(p)
 	}
+	w.batch.Reset(nil)
 	clear(w.pending)
 	w.pending = w.pending[:0]
 }

@@ -416,9 +416,11 @@ func TestInputHasher(t *testing.T) {
 	if _, ok := x.hash(&telemetry.Event{}); ok {
 		t.Error("a call without inputs has an input")
 	}
-	// caller_ood's one pass hashes alike and keeps the codes by column,
-	// also when the order or the names change.
+	// The column the caller signals share holds the same hashes, and
+	// caller_ood keeps the codes by column, also when the order or the
+	// names change.
 	o := OOD{Config: DefaultConfig()}.NewPartial().(*ood)
+	var batch signal.Batch
 	for i := range 200 {
 		e := w.event("c", w.ordinary())
 		e.Features.Categorical = []telemetry.Category{{Name: "country", Value: fmt.Sprint("c", i%7)}}
@@ -429,12 +431,15 @@ func TestInputHasher(t *testing.T) {
 			e.Features.Numeric = append(e.Features.Numeric, telemetry.Number{Name: fmt.Sprint("extra", i%2), Value: float64(i)})
 		}
 		want, _ := inputHash(e)
-		if got := o.key(e); got != want {
-			t.Fatalf("call %d: caller_ood's key %x, the input's hash %x", i, got, want)
+		batch.Reset([]*telemetry.Event{e, {}})
+		if got := batch.Uint64s(&inputHashes); got[0] != want || got[1] != 0 {
+			t.Fatalf("call %d: the column holds %x, the input's hash %x", i, got, want)
 		}
+		codes := make([]uint16, o.d)
+		o.codes(e, codes)
 		for _, n := range e.Features.Numeric {
-			if col := slices.Index(o.names, n.Name); col < 0 || o.scratch[col] != code(n.Value) {
-				t.Fatalf("call %d: %s at column %d: code %d, want %d", i, n.Name, col, o.scratch[max(col, 0)], code(n.Value))
+			if col := slices.Index(o.names, n.Name); col < 0 || codes[col] != code(n.Value) {
+				t.Fatalf("call %d: %s at column %d: code %d, want %d", i, n.Name, col, codes[max(col, 0)], code(n.Value))
 			}
 		}
 	}

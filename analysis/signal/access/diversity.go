@@ -69,15 +69,18 @@ type diversity struct {
 	pop    sketch.HLL           // every call's inputs
 	calls  uint64               // every call with inputs, callers or not
 	fields principalFields
-	hasher inputHasher
+	own    signal.Batch // for Observe
 }
 
-func (p *diversity) Observe(events []*telemetry.Event) {
-	for _, e := range events {
-		hash, ok := p.hasher.hash(e)
-		if !ok {
+func (p *diversity) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
+
+func (p *diversity) ObserveBatch(b *signal.Batch) {
+	hashes := b.Uint64s(&inputHashes)
+	for i, e := range b.Events {
+		if !hasInputs(e) {
 			continue
 		}
+		hash := hashes[i]
 		p.calls++
 		p.pop.Add(hash)
 		c := p.fields.of(e)

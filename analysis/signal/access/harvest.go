@@ -68,7 +68,7 @@ type harvest struct {
 	calls   uint64
 	fields  principalFields
 	max     int
-	hasher  inputHasher
+	own     signal.Batch // for Observe
 }
 
 // column returns class's column, adding it while there is room.
@@ -170,8 +170,11 @@ func (p *harvest) forgetRecent() {
 	}
 }
 
-func (p *harvest) Observe(events []*telemetry.Event) {
-	for _, e := range events {
+func (p *harvest) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
+
+func (p *harvest) ObserveBatch(b *signal.Batch) {
+	hashes := b.Uint64s(&inputHashes)
+	for i, e := range b.Events {
 		if e.Prediction.Class == "" {
 			continue
 		}
@@ -182,7 +185,7 @@ func (p *harvest) Observe(events []*telemetry.Event) {
 			slot, taken := p.h.AddSlot(c, 1, 0)
 			r, in, rc := p.row(slot, taken)
 			r[col]++
-			hash, ok := p.hasher.hash(e)
+			hash, ok := hashes[i], hasInputs(e)
 			in.add(hash, ok)
 			if rc.n < len(rc.cols) {
 				rc.cols[rc.n], rc.words[rc.n] = uint16(col), uint16(hash>>(64-10)/64)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/cespare/xxhash/v2"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -64,7 +63,7 @@ func (OOD) Name() string { return "caller_ood" }
 // NewPartial returns an empty partial.
 func (s OOD) NewPartial() signal.Partial {
 	return &ood{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: resolveFields(s.Config.CallerFields), pop: indexed(vecSample{}),
-		k: s.Config.OODSample, d: s.Config.OODFeatures, q: s.Config.OODQuantile, scratch: make([]uint16, s.Config.OODFeatures)}
+		k: s.Config.OODSample, d: s.Config.OODFeatures, q: s.Config.OODQuantile}
 }
 
 // indexed returns s, a population sample, with its key set.
@@ -89,10 +88,13 @@ type ood struct {
 	calls   uint64               // every call with numeric inputs
 	fields  principalFields
 	k, d    int
-	q       float64 // OODQuantile, for Summaries
-	scratch []uint16
-	hasher  inputHasher
-	colAt   []int // per name cached by hasher.num: its column, -1 for none
+	q       float64      // OODQuantile, for Summaries
+	own     signal.Batch // for Observe
+	// posNames and colAt are the numeric features' names by their
+	// position in the events (a producer sends them in the same order),
+	// the first maxCachedNames, and their columns (-1: none).
+	posNames []string
+	colAt    []int
 }
 
 // vecSample is a bottom-k sample of distinct inputs by key (their hash),
@@ -227,44 +229,41 @@ func (p *ood) feature(name string, j int) int {
 	return -1
 }
 
-// key returns the hash of e's quantized input (inputHasher.hash: the key
-// it is sampled by) and leaves its codes, by column, in scratch: one pass
-// over its features, each name compared once.
-func (p *ood) key(e *telemetry.Event) uint64 {
-	clear(p.scratch)
-	nc := &p.hasher.num
-	var sum uint64
+// codes writes the codes of e's numeric features into dst by column,
+// leaving the others: a name is compared once, with the name of its
+// position in the previous events.
+func (p *ood) codes(e *telemetry.Event, dst []uint16) {
 	for j, n := range e.Features.Numeric {
-		c := code(n.Value)
-		var h uint64
-		col := -1
-		if j < len(nc.names) && j < len(p.colAt) && nc.names[j] == n.Name {
-			h, col = nc.hashes[j], p.colAt[j]
+		var col int
+		if j < len(p.posNames) && p.posNames[j] == n.Name {
+			col = p.colAt[j]
 		} else {
-			h = nc.miss(j, n.Name)
 			col = p.feature(n.Name, j)
-			if len(p.colAt) < len(nc.names) && len(p.colAt) == j {
+			if j == len(p.posNames) && j < maxCachedNames {
+				p.posNames = append(p.posNames, strings.Clone(n.Name))
 				p.colAt = append(p.colAt, col)
 			}
 		}
 		if col >= 0 {
-			p.scratch[col] = c
+			dst[col] = code(n.Value)
 		}
-		sum += mix64(h ^ uint64(c)*0x9e3779b97f4a7c15)
 	}
-	for j, c := range e.Features.Categorical {
-		sum += mix64(p.hasher.cat.hash(j, c.Name) + 0x632be59bd9b4e019 ^ xxhash.Sum64String(c.Value))
-	}
-	return mix64(sum)
 }
 
-func (p *ood) Observe(events []*telemetry.Event) {
-	for _, e := range events {
+// forgetPositions forgets the columns by position, which a merge or a
+// decode may change.
+func (p *ood) forgetPositions() { p.posNames, p.colAt = p.posNames[:0], p.colAt[:0] }
+
+func (p *ood) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
+
+func (p *ood) ObserveBatch(b *signal.Batch) {
+	hashes := b.Uint64s(&inputHashes)
+	for i, e := range b.Events {
 		if len(e.Features.Numeric) == 0 {
 			continue
 		}
 		p.calls++
-		key := p.key(e)
+		key := hashes[i]
 		pc, pok := p.pop.offer(key, oodPopulation, p.d)
 		var cc []uint16
 		cok := false
@@ -280,11 +279,16 @@ func (p *ood) Observe(events []*telemetry.Event) {
 			}
 			cc, cok = p.callers[slot].offer(key, p.k, p.d)
 		}
-		if pok {
-			copy(pc, p.scratch)
-		}
-		if cok {
-			copy(cc, p.scratch)
+		// The codes of the inputs the samples take only: a repeated input
+		// or one above the samples' largest keys costs its hash alone.
+		switch {
+		case pok:
+			p.codes(e, pc)
+			if cok {
+				copy(cc, pc)
+			}
+		case cok:
+			p.codes(e, cc)
 		}
 	}
 }
@@ -328,7 +332,7 @@ func (p *ood) Merge(o signal.Partial) {
 			cols[j] = p.feature(q.names[j], -1)
 		}
 	}
-	p.colAt = p.colAt[:0] // q's features may have taken columns
+	p.forgetPositions() // q's features may have taken columns
 	p.pop = indexed(mergeSample(&p.pop, &q.pop, cols, oodPopulation, p.d))
 	p.calls += q.calls
 	fromP, fromQ := mergeSlots(p.h, q.h)
@@ -420,7 +424,7 @@ func (p *ood) AppendBinary(b []byte) []byte {
 // no larger than its exact calls) and the callers' calls (within the
 // window's).
 func (p *ood) Decode(d *sketch.Decoder) {
-	p.colAt = p.colAt[:0]
+	p.forgetPositions()
 	p.calls = d.Uvarint()
 	f := d.Count(p.d, "numeric features")
 	for range f {

@@ -110,6 +110,31 @@ func (x *inputHasher) hash(e *telemetry.Event) (uint64, bool) {
 	return mix64(sum), true
 }
 
+// inputHashes is the column of the hashes of the calls' quantized inputs
+// (inputHasher.hash, 0 for a call without inputs) that caller_diversity,
+// caller_ood and caller_harvest share.
+var inputHashes = signal.Column{Name: "access.input_hash", New: func() signal.Filler { return new(inputHasher) }}
+
+// Fill sets vals[i] to the hash of events[i]'s inputs.
+func (x *inputHasher) Fill(events []*telemetry.Event, vals []uint64) {
+	for i, e := range events {
+		vals[i], _ = x.hash(e)
+	}
+}
+
+// hasInputs reports whether e has inputs to hash.
+func hasInputs(e *telemetry.Event) bool {
+	return len(e.Features.Numeric)+len(e.Features.Categorical) > 0
+}
+
+// observeOwn hands events to p through own, p's batch for calls outside a
+// window's (tests, benchmarks): p computes the columns alone.
+func observeOwn(p signal.BatchObserver, own *signal.Batch, events []*telemetry.Event) {
+	own.Reset(events)
+	p.ObserveBatch(own)
+	own.Reset(nil)
+}
+
 // inputHash is inputHasher's hash without its cache of names.
 func inputHash(e *telemetry.Event) (uint64, bool) {
 	f := &e.Features
