@@ -297,11 +297,12 @@ type SequentialConfig struct {
 }
 
 // CallerHistoryConfig bounds the per-caller history of the access signals:
-// per model version, the calls (and the share of probes) of its tracked
-// callers in their last sequential.history_windows windows. Memory: at most
-// MaxVersions × MaxCallers × (8·history_windows + 200 + the caller's name)
-// bytes, about 65 MB at the defaults with 256-byte names (41 MB with
-// 16-byte ones). It lives in the decider's memory: it survives neither a
+// per model version, five figures of its tracked callers (calls, shares
+// of probes, of distinct inputs and of inputs out of distribution, entropy
+// of the classes) in their last sequential.history_windows windows.
+// Memory: at most MaxVersions × MaxCallers × (20·history_windows + 300 +
+// the caller's name) bytes, about 100 MB at the defaults with 256-byte
+// names (80 MB with 16-byte ones). It lives in the decider's memory: it survives neither a
 // restart nor a move of the model to another decider.
 type CallerHistoryConfig struct {
 	// MaxCallers bounds the callers with a history per model version; 0
@@ -315,8 +316,11 @@ type CallerHistoryConfig struct {
 	// made-up callers replaces at most MaxNew kept callers a window (and
 	// never one with a full history while others have none). Default: 100.
 	MaxNew int `yaml:"max_new"`
-	// MinCalls is the fewest calls of a caller in a window (scored calls for
-	// its share of probes) before it is judged against its own history.
+	// MinCalls is the fewest calls of a caller in a window before it is
+	// judged against its own history (calls of the kind, under its own
+	// counter, for a share: scored calls for probes, calls with inputs for
+	// distinct inputs and inputs out of distribution, calls with a class
+	// for the classes' entropy).
 	// Default: 100.
 	MinCalls int `yaml:"min_calls"`
 	// MaxVersions bounds the model versions with caller histories; beyond
@@ -324,8 +328,9 @@ type CallerHistoryConfig struct {
 	// Default: 100.
 	MaxVersions int `yaml:"max_versions"`
 	// MaxSubjects bounds the callers named per window in each of
-	// caller_volume_history and caller_probing_history, the largest z
-	// first. Default: 16.
+	// caller_volume_history, caller_probing_history,
+	// caller_diversity_history, caller_ood_history and
+	// caller_harvest_history, the largest z first. Default: 16.
 	MaxSubjects int `yaml:"max_subjects"`
 }
 

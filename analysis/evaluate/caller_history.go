@@ -18,10 +18,107 @@ import (
 // Signals of the per-caller history: the access signals' callers against
 // their own previous windows, and new callers that arrive heavy.
 const (
-	SignalCallerVolumeHistory  = "caller_volume_history"
-	SignalCallerProbingHistory = "caller_probing_history"
-	SignalCallerNewHeavy       = "caller_new_heavy"
+	SignalCallerVolumeHistory    = "caller_volume_history"
+	SignalCallerProbingHistory   = "caller_probing_history"
+	SignalCallerDiversityHistory = "caller_diversity_history"
+	SignalCallerOODHistory       = "caller_ood_history"
+	SignalCallerHarvestHistory   = "caller_harvest_history"
+	SignalCallerNewHeavy         = "caller_new_heavy"
 )
+
+// callerStat is one figure of a caller's window kept in its history.
+type callerStat int
+
+const (
+	statCalls    callerStat = iota // calls counted under its own counter
+	statProbes                     // share of probes among its scored calls
+	statDistinct                   // share of distinct inputs among its calls with inputs
+	statOOD                        // share of its sampled inputs out of the central range
+	statEntropy                    // normalised entropy of its predicted classes
+	nCallerStats
+)
+
+// callerStats names, per figure, its history signal and the access signal
+// whose verdicts name callers for it.
+var callerStats = [nCallerStats]struct{ signal, named string }{
+	statCalls:    {SignalCallerVolumeHistory, "caller_volume"},
+	statProbes:   {SignalCallerProbingHistory, "caller_probing"},
+	statDistinct: {SignalCallerDiversityHistory, "caller_diversity"},
+	statOOD:      {SignalCallerOODHistory, "caller_ood"},
+	statEntropy:  {SignalCallerHarvestHistory, "caller_harvest"},
+}
+
+// namesCallers reports whether sig is an access signal whose verdicts name
+// callers for a figure of the history.
+func namesCallers(sig string) bool {
+	for _, s := range callerStats {
+		if s.named == sig {
+			return true
+		}
+	}
+	return false
+}
+
+// callerFigures are a caller's figures in one window: x, NaN when not
+// measured (too few calls of the kind), and the observations n it rests on.
+type callerFigures struct {
+	x [nCallerStats]float64
+	n [nCallerStats]uint64
+}
+
+// figures returns c's figures; minCalls is the fewest calls of a kind
+// under the caller's own counter for a share to be measured.
+func figures(c access.CallerSummary, minCalls uint64) callerFigures {
+	var f callerFigures
+	for i := range f.x {
+		f.x[i] = math.NaN()
+	}
+	exact := func(n, over uint64) uint64 { return n - min(over, n) }
+	calls := exact(c.Calls, c.CallsOvercount)
+	f.x[statCalls], f.n[statCalls] = float64(calls), calls
+	if scored := exact(c.ScoredCalls, c.ScoredOvercount); scored >= minCalls {
+		f.x[statProbes], f.n[statProbes] = float64(min(c.Probes, scored))/float64(scored), scored
+	}
+	if in := exact(c.InputCalls, c.InputOvercount); in >= minCalls {
+		f.x[statDistinct], f.n[statDistinct] = math.Min(c.DistinctInputs/float64(in), 1), in
+		if c.OODSampled > 0 {
+			f.x[statOOD], f.n[statOOD] = float64(min(c.OODOutside, c.OODSampled))/float64(c.OODSampled), c.OODSampled
+		}
+	}
+	if c.ClassCalls >= minCalls {
+		f.x[statEntropy], f.n[statEntropy] = c.ClassEntropy, c.ClassCalls
+	}
+	return f
+}
+
+// scaleFloor returns the least scale of figure st's robust z at the
+// history's median med, for a window of n observations: the spread that
+// sampling alone gives the figure, so that a caller with the same figure in
+// every window (MAD 0) is not infinitely surprising. Calls: the Poisson
+// spread √median. A share: the binomial spread √(p(1 − p)/n) at the median
+// p clamped to [1/n, 1 − 1/n]; for the distinct share with the
+// HyperLogLog's relative error (1.04/√m) added in quadrature. The entropy
+// of the classes, which is no proportion: the binomial spread at its
+// largest, ½/√n.
+func scaleFloor(st callerStat, med float64, n uint64) float64 {
+	fn := float64(n)
+	switch st {
+	case statCalls:
+		return math.Sqrt(med)
+	case statEntropy:
+		return 0.5 / math.Sqrt(fn)
+	}
+	p := math.Min(math.Max(med, 1/fn), 1-1/fn)
+	v := p * (1 - p) / fn
+	if st == statDistinct {
+		v += math.Pow(hllRelError*med, 2)
+	}
+	return math.Sqrt(v)
+}
+
+// hllRelError is the relative standard error of a caller's distinct
+// inputs (caller_diversity's 1 KiB HyperLogLog, 1.04/√1024).
+const hllRelError = 1.04 / 32
 
 // callerBook is the caller history of one model version.
 type callerBook struct {
@@ -32,13 +129,13 @@ type callerBook struct {
 	scratch []float64
 }
 
-// callerEntry is one caller's history: its exact calls in the last
-// HistoryWindows windows in which it was tracked, and its share of probes
-// in the last HistoryWindows of them with at least MinCalls scored calls,
-// oldest first.
+// callerEntry is one caller's history: per figure (callerStat), its values
+// in the last HistoryWindows windows in which it was tracked and the
+// figure was measured, oldest first: its exact calls in every such window,
+// a share only in windows with at least MinCalls calls of the kind.
 type callerEntry struct {
-	calls, probes []float32
-	seen          uint64 // the book's window count when it was last tracked
+	hist [nCallerStats][]float32
+	seen uint64 // the book's window count when it was last tracked
 }
 
 // callerRow is a candidate row of a caller's history verdict.
@@ -62,12 +159,17 @@ type callerRow struct {
 //   - "caller_probing_history": the same for its share of probes among its
 //     scored calls (windows with at least MinCalls of them), the scale at
 //     least the binomial spread √(p(1 − p)/n) at the median p (clamped to
-//     [1/n, 1 − 1/n]).
+//     [1/n, 1 − 1/n]);
+//   - "caller_diversity_history", "caller_ood_history" and
+//     "caller_harvest_history": the same for its share of distinct inputs,
+//     its share of sampled inputs out of distribution and the entropy of its
+//     classes (windows with at least MinCalls calls of the kind under its
+//     own counter), the scale at least scaleFloor.
 //
-// Only increases warn (a caller that calls less is no risk). A row is
-// written for a caller that warns or that the window's caller_volume
-// (caller_probing) names, at most MaxSubjects per signal, the largest z
-// first. And "caller_new_heavy", for a caller that caller_volume names as a
+// Only increases warn (a caller that calls less, or spreads less, is no
+// risk). A row is written for a caller that warns or that the window's
+// access signal of the figure (caller_volume, caller_probing, ...) names,
+// at most MaxSubjects per signal, the largest z first. And "caller_new_heavy", for a caller that caller_volume names as a
 // warning (an outlier of the window's callers) but that has no history while
 // the version's caller history is established (HistoryWindows windows fed):
 // a warning, never critical (volume alone is not abuse; a new batch service
@@ -118,7 +220,7 @@ func (e *Evidence) feedCallers(b *callerBook, callers []access.CallerSummary, vs
 	b.windows++
 	named := map[string]*SignalVerdict{} // the window's verdicts naming a caller, by signal and caller
 	for i := range vs {
-		if v := &vs[i]; v.Subject != "*" && (v.Signal == "caller_volume" || v.Signal == "caller_probing") {
+		if v := &vs[i]; v.Subject != "*" && namesCallers(v.Signal) {
 			named[v.Signal+"\x00"+v.Subject] = v
 		}
 	}
@@ -127,67 +229,62 @@ func (e *Evidence) feedCallers(b *callerBook, callers []access.CallerSummary, vs
 	if established && len(named) > 0 {
 		b.scratch = b.scratch[:0]
 		for _, ce := range b.callers {
-			b.scratch = append(b.scratch, float64(ce.calls[len(ce.calls)-1]))
+			calls := ce.hist[statCalls]
+			b.scratch = append(b.scratch, float64(calls[len(calls)-1]))
 		}
 		keptMed, keptMAD = stat.MedianMAD(b.scratch)
 	}
-	var volume, probing []callerRow
+	var rows [nCallerStats][]callerRow
 	var newHeavy []SignalVerdict
 	var fresh []access.CallerSummary
 	for _, c := range callers {
-		calls := float64(c.Calls - min(c.CallsOvercount, c.Calls))
-		scored := c.ScoredCalls - min(c.ScoredOvercount, c.ScoredCalls)
-		share := math.NaN()
-		if scored >= uint64(cfg.MinCalls) {
-			share = float64(min(c.Probes, scored)) / float64(scored)
-		}
+		f := figures(c, uint64(cfg.MinCalls))
 		ce := b.callers[c.Caller]
 		if ce == nil {
 			if v := named["caller_volume\x00"+c.Caller]; established && v != nil && v.Severity == verdict.SeverityWarning {
-				newHeavy = append(newHeavy, e.newHeavyRow(b, c.Caller, calls, v, keptMed, keptMAD))
+				newHeavy = append(newHeavy, e.newHeavyRow(b, c.Caller, f.x[statCalls], v, keptMed, keptMAD))
 			}
 			fresh = append(fresh, c)
 			continue
 		}
-		if len(ce.calls) == h {
-			r := e.callerZ(b, SignalCallerVolumeHistory, c.Caller, calls, ce.calls, uint64(calls), calls >= float64(cfg.MinCalls),
-				func(med float64) float64 { return math.Sqrt(med) })
-			if r.row.Severity == verdict.SeverityWarning || named["caller_volume\x00"+c.Caller] != nil {
-				volume = append(volume, r)
+		for st := range nCallerStats {
+			x := f.x[st]
+			if math.IsNaN(x) {
+				continue
 			}
-		}
-		if !math.IsNaN(share) && len(ce.probes) == h {
-			n := float64(scored)
-			r := e.callerZ(b, SignalCallerProbingHistory, c.Caller, share, ce.probes, scored, true, func(med float64) float64 {
-				p := math.Min(math.Max(med, 1/n), 1-1/n)
-				return math.Sqrt(p * (1 - p) / n)
-			})
-			if r.row.Severity == verdict.SeverityWarning || named["caller_probing\x00"+c.Caller] != nil {
-				probing = append(probing, r)
+			if len(ce.hist[st]) == h {
+				// Calls are measured in every window but judged from
+				// MinCalls; a share is measured from MinCalls.
+				judged := st != statCalls || f.n[st] >= uint64(cfg.MinCalls)
+				r := e.callerZ(b, st, c.Caller, x, ce.hist[st], f.n[st], judged)
+				if r.row.Severity == verdict.SeverityWarning || named[callerStats[st].named+"\x00"+c.Caller] != nil {
+					rows[st] = append(rows[st], r)
+				}
 			}
-		}
-		ce.calls = push(ce.calls, float32(calls), h)
-		if !math.IsNaN(share) {
-			ce.probes = push(ce.probes, float32(share), h)
+			ce.hist[st] = push(ce.hist[st], float32(x), h)
 		}
 		ce.seen = b.windows
 	}
 	e.admitCallers(b, fresh)
-	out := append(topCallerRows(volume, cfg.MaxSubjects), topCallerRows(probing, cfg.MaxSubjects)...)
+	var out []SignalVerdict
+	for st := range nCallerStats {
+		out = append(out, topCallerRows(rows[st], cfg.MaxSubjects)...)
+	}
 	return append(out, newHeavy...)
 }
 
-// callerZ returns the robust z of x against a caller's history, its scale at
-// least floor(median); judged says whether x may warn.
-func (e *Evidence) callerZ(b *callerBook, sig, caller string, x float64, hist []float32, n uint64, judged bool, floor func(float64) float64) callerRow {
+// callerZ returns the robust z of figure st, x over n observations,
+// against a caller's history, its scale at least scaleFloor; judged says
+// whether x may warn.
+func (e *Evidence) callerZ(b *callerBook, st callerStat, caller string, x float64, hist []float32, n uint64, judged bool) callerRow {
 	b.scratch = b.scratch[:0]
 	for _, v := range hist {
 		b.scratch = append(b.scratch, float64(v))
 	}
 	med, mad := stat.MedianMAD(b.scratch)
-	scale := math.Max(stat.MADScale*mad, floor(med))
+	scale := math.Max(stat.MADScale*mad, scaleFloor(st, med, n))
 	z := (x - med) / scale
-	row := SignalVerdict{Signal: sig, Verdict: signal.Info(caller, x, z, n,
+	row := SignalVerdict{Signal: callerStats[st].signal, Verdict: signal.Info(caller, x, z, n,
 		fmt.Sprintf("%.4g against the caller's own median of %.4g (MAD %.3g, scale %.3g) over its previous %d windows: robust z %.2f",
 			x, med, mad, scale, len(hist), z))}
 	row.Threshold = e.cfg.HistoryLevel
@@ -231,8 +328,9 @@ func (e *Evidence) admitCallers(b *callerBook, fresh []access.CallerSummary) {
 		}
 		slices.SortFunc(victims, func(x, y string) int {
 			a, c := b.callers[x], b.callers[y]
-			return cmp.Or(cmp.Compare(boolRank(len(a.calls) == h), boolRank(len(c.calls) == h)),
-				cmp.Compare(a.seen, c.seen), cmp.Compare(len(a.calls), len(c.calls)), cmp.Compare(x, y))
+			ac, cc := a.hist[statCalls], c.hist[statCalls]
+			return cmp.Or(cmp.Compare(boolRank(len(ac) == h), boolRank(len(cc) == h)),
+				cmp.Compare(a.seen, c.seen), cmp.Compare(len(ac), len(cc)), cmp.Compare(x, y))
 		})
 	}
 	admitted := 0
@@ -248,12 +346,12 @@ func (e *Evidence) admitCallers(b *callerBook, fresh []access.CallerSummary) {
 			victims = victims[1:]
 			e.callersEvicted++
 		}
-		calls := float32(c.Calls - min(c.CallsOvercount, c.Calls))
-		ce := &callerEntry{calls: make([]float32, 0, h), seen: b.windows}
-		ce.calls = append(ce.calls, calls)
-		scored := c.ScoredCalls - min(c.ScoredOvercount, c.ScoredCalls)
-		if scored >= uint64(cfg.MinCalls) {
-			ce.probes = append(make([]float32, 0, h), float32(float64(min(c.Probes, scored))/float64(scored)))
+		ce := &callerEntry{seen: b.windows}
+		f := figures(c, uint64(cfg.MinCalls))
+		for st, x := range f.x {
+			if !math.IsNaN(x) {
+				ce.hist[st] = append(make([]float32, 0, h), float32(x))
+			}
 		}
 		// A copy: the name may share the memory of a decoded partial.
 		b.callers[strings.Clone(c.Caller)] = ce

@@ -86,8 +86,8 @@ func TestCallerVolumeJumpByHand(t *testing.T) {
 	if h := findRow(again, SignalCallerVolumeHistory, "svc"); h == nil || math.Abs(h.Effect-want) > 1e-9 {
 		t.Fatalf("re-read window: %+v", again)
 	}
-	if e.callers[m].callers["svc"].calls[23] != 1000 {
-		t.Errorf("the ring ends with %v", e.callers[m].callers["svc"].calls)
+	if e.callers[m].callers["svc"].hist[statCalls][23] != 1000 {
+		t.Errorf("the ring ends with %v", e.callers[m].callers["svc"].hist[statCalls])
 	}
 }
 
@@ -249,7 +249,7 @@ func TestCallerHistoryBoundedUnderHostileCallers(t *testing.T) {
 			hostile, e.CallersHeld(), e.CallersRefused(), e.CallersEvicted())
 	}
 	svc := e.callers[m].callers["svc"]
-	if svc == nil || len(svc.calls) != 24 {
+	if svc == nil || len(svc.hist[statCalls]) != 24 {
 		t.Fatalf("the service's history: %+v", svc)
 	}
 	out := feed([]access.CallerSummary{calls("svc", 50000)})
@@ -345,8 +345,9 @@ func TestEvaluatorFeedsCallerHistory(t *testing.T) {
 }
 
 // TestCallerHistoryMemory: a version whose max_callers (1,000) callers, with
-// 256-byte names, have full histories of calls and probes holds less than
-// the documented bound, max_callers × (8·history_windows + 200 + name).
+// 256-byte names, have full histories of their five figures holds less
+// than the documented bound, max_callers × (20·history_windows + 300 +
+// name).
 func TestCallerHistoryMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures the heap")
@@ -360,23 +361,107 @@ func TestCallerHistoryMemory(t *testing.T) {
 	cs := make([]access.CallerSummary, 1000)
 	for i := range cs {
 		name := fmt.Sprintf("%0*d", nameLen, i)
-		cs[i] = access.CallerSummary{Caller: name, Calls: 1000, ScoredCalls: 1000, Probes: 20}
+		cs[i] = access.CallerSummary{Caller: name, Calls: 1000, ScoredCalls: 1000, Probes: 20, InputCalls: 1000, DistinctInputs: 300,
+			OODSampled: 32, OODOutside: 2, ClassCalls: 1000, ClassEntropy: 0.4}
 	}
 	for i := range 34 { // 10 windows to admit the 1,000 callers, 24 to fill their histories
 		e.CallerHistory(m, callerT0.Add(time.Duration(i)*time.Minute), cs, nil)
 	}
-	full := len(e.callers[m].callers[cs[999].Caller].probes)
+	full := 24
+	for _, h := range e.callers[m].callers[cs[999].Caller].hist {
+		full = min(full, len(h))
+	}
 	cs = nil // the window's summaries go; the history keeps its own copies of the names
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	if e.CallersHeld() != 1000 || full != 24 {
-		t.Fatalf("held %d callers, the last with %d probe shares", e.CallersHeld(), full)
+		t.Fatalf("held %d callers, the last with %d windows of each figure", e.CallersHeld(), full)
 	}
 	held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	bound := int64(1000 * (8*24 + 200 + nameLen))
+	bound := int64(1000 * (20*24 + 300 + nameLen))
 	t.Logf("1,000 callers with full histories: %d bytes (%d per caller); bound %d", held, held/1000, bound)
 	if held > bound {
 		t.Errorf("%d bytes held, above the documented %d", held, bound)
 	}
 	runtime.KeepAlive(e)
+}
+
+// TestCallerInputAndOutputHistoryByHand: a caller's share of distinct
+// inputs, share of sampled inputs out of distribution and entropy of its
+// classes, the same in 24 windows (MAD 0, so the scale is the sampling
+// floor), jump: a warning of caller_diversity_history, caller_ood_history
+// and caller_harvest_history with the z worked by hand, while a small
+// change is none (a row that informs when the window's access signal names
+// the caller, none otherwise).
+func TestCallerInputAndOutputHistoryByHand(t *testing.T) {
+	base := access.CallerSummary{Caller: "c", Calls: 1000, InputCalls: 1000, DistinctInputs: 100, OODSampled: 32, OODOutside: 1,
+		ClassCalls: 1000, ClassEntropy: 0.2}
+	divFloor := math.Sqrt(0.1*0.9/1000 + math.Pow(1.04/32*0.1, 2)) // 0.010028
+	oodFloor := math.Sqrt(1.0 / 32 * 31 / 32 / 32)                 // 0.03076
+	entFloor := 0.5 / math.Sqrt(1000)                              // 0.01581
+	for _, c := range []struct {
+		signal, named string
+		small, jump   func(*access.CallerSummary)
+		smallZ, jumpZ float64
+	}{
+		{SignalCallerDiversityHistory, "caller_diversity", func(s *access.CallerSummary) { s.DistinctInputs = 130 },
+			func(s *access.CallerSummary) { s.DistinctInputs = 900 }, 0.03 / divFloor, 0.8 / divFloor},
+		{SignalCallerOODHistory, "caller_ood", func(s *access.CallerSummary) { s.OODOutside = 4 },
+			func(s *access.CallerSummary) { s.OODOutside = 20 }, (4.0 - 1) / 32 / oodFloor, (20.0 - 1) / 32 / oodFloor},
+		{SignalCallerHarvestHistory, "caller_harvest", func(s *access.CallerSummary) { s.ClassEntropy = 0.25 },
+			func(s *access.CallerSummary) { s.ClassEntropy = 0.9 }, 0.05 / entFloor, 0.7 / entFloor},
+	} {
+		t.Run(c.signal, func(t *testing.T) {
+			e := callerEvidence(24)
+			m := analysis.ModelKey{ID: "m", Version: "1"}
+			for i := range 24 {
+				if out := e.CallerHistory(m, callerT0.Add(time.Duration(i)*time.Minute), []access.CallerSummary{base}, nil); len(out) != 0 {
+					t.Fatalf("window %d: %+v", i, out)
+				}
+			}
+			small := base
+			c.small(&small)
+			if out := e.CallerHistory(m, callerT0.Add(24*time.Minute), []access.CallerSummary{small}, nil); len(out) != 0 {
+				t.Fatalf("a small change (z %.2f): %+v", c.smallZ, out)
+			}
+			// Named by the window's access signal: a row that informs.
+			v := SignalVerdict{Signal: c.named, Verdict: signal.Info("c", 0, 0, 0, "")}
+			out := e.CallerHistory(m, callerT0.Add(25*time.Minute), []access.CallerSummary{small}, []SignalVerdict{v})
+			if r := findRow(out, c.signal, "c"); r == nil || r.Severity != verdict.SeverityOK || math.Abs(r.Effect-c.smallZ) > 1e-3 || len(out) != 1 {
+				t.Fatalf("named by %s: %+v, want one row with z %.3f", c.named, out, c.smallZ)
+			}
+			jump := base
+			c.jump(&jump)
+			out = e.CallerHistory(m, callerT0.Add(26*time.Minute), []access.CallerSummary{jump}, nil)
+			// The ring now holds 22 base windows and two small changes:
+			// the median and MAD stay at the base's.
+			r := findRow(out, c.signal, "c")
+			if r == nil || r.Severity != verdict.SeverityWarning || math.Abs(r.Effect-c.jumpZ) > 1e-3 || len(out) != 1 {
+				t.Fatalf("a jump: %+v, want one warning with z %.3f", out, c.jumpZ)
+			}
+		})
+	}
+}
+
+// TestCallerSharesNeedMinCalls: shares of a caller with fewer than
+// min_calls calls of the kind under its own counter are not kept, so a
+// jump of them is not judged.
+func TestCallerSharesNeedMinCalls(t *testing.T) {
+	e := callerEvidence(24)
+	m := analysis.ModelKey{ID: "m", Version: "1"}
+	few := access.CallerSummary{Caller: "c", Calls: 1000, InputCalls: 150, InputOvercount: 60, DistinctInputs: 9, OODSampled: 32,
+		ClassCalls: 99, ClassEntropy: 0.1}
+	for i := range 30 {
+		e.CallerHistory(m, callerT0.Add(time.Duration(i)*time.Minute), []access.CallerSummary{few}, nil)
+	}
+	ce := e.callers[m].callers["c"]
+	for _, st := range []callerStat{statDistinct, statOOD, statEntropy, statProbes} {
+		if len(ce.hist[st]) != 0 {
+			t.Errorf("figure %d kept %v with too few calls", st, ce.hist[st])
+		}
+	}
+	few.DistinctInputs, few.OODOutside, few.ClassEntropy = 90, 30, 0.95
+	if out := e.CallerHistory(m, callerT0.Add(30*time.Minute), []access.CallerSummary{few}, nil); len(out) != 0 {
+		t.Fatalf("%+v", out)
+	}
 }

@@ -17,8 +17,10 @@
 // needs an abnormal pattern in what a caller sends (caller_ood) or gets
 // (caller_probing, caller_harvest). It does not keep a caller's history
 // across windows (analysis/evaluate does: caller_volume_history,
-// caller_probing_history and caller_new_heavy), nor judge callers it does not track: the heaviest are
-// tracked, the rest only counted in the population.
+// caller_probing_history, caller_diversity_history, caller_ood_history,
+// caller_harvest_history and caller_new_heavy), nor judge callers it does
+// not track: the heaviest are tracked, the rest only counted in the
+// population.
 package access
 
 import (
