@@ -14,6 +14,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
 	"github.com/driftwatch/driftwatch/analysis/window"
+	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -464,4 +465,69 @@ func TestCallerSharesNeedMinCalls(t *testing.T) {
 	if out := e.CallerHistory(m, callerT0.Add(30*time.Minute), []access.CallerSummary{few}, nil); len(out) != 0 {
 		t.Fatalf("%+v", out)
 	}
+}
+
+// TestCallerHistoryQuietOverGeneratedWindows runs the five access signals
+// over 40 windows of generator traffic (a model's 500 ordinary callers
+// and two batch services re-scoring their portfolios at 50× the median
+// rate: benign heavy users, the callers whose figures the history judges)
+// and feeds each window's tracked callers to their history: with no attack,
+// none of the caller_*_history signals warns once the histories are full,
+// although every figure of the batch services is judged from window 25 on.
+func TestCallerHistoryQuietOverGeneratedWindows(t *testing.T) {
+	const windows, perWindow = 40, 6000
+	sc := generator.DefaultScenario(1, 15)
+	sc.Start = callerT0
+	sc.EventStep = time.Minute / perWindow
+	sc.Callers = &generator.Callers{N: 500}
+	for i := range 2 {
+		a, err := generator.DefaultActor(generator.AccessBenignHeavyUser, sc.Models[0].ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.ID = fmt.Sprint("batch-", i)
+		sc.Callers.Actors = append(sc.Callers.Actors, a)
+	}
+	g, err := generator.New(sc, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := access.DefaultConfig()
+	sigs := []signal.Signal{access.Volume{Config: c}, access.Probing{Config: c}, access.Diversity{Config: c}, access.OOD{Config: c}, access.Harvest{Config: c}}
+	e := callerEvidence(24)
+	m := analysis.ModelKey{ID: sc.Models[0].ID, Version: sc.Models[0].Version}
+	judged, maxZ := map[string]int{}, map[string]float64{}
+	for w := range windows {
+		events := make([]*telemetry.Event, perWindow)
+		for i := range events {
+			events[i] = new(telemetry.Event)
+			g.Next(events[i])
+		}
+		ps := make([]signal.Partial, len(sigs))
+		var vs []SignalVerdict
+		for i, s := range sigs {
+			ps[i] = s.NewPartial()
+			ps[i].Observe(events)
+			for _, v := range s.Score(ps[i], nil) {
+				vs = append(vs, SignalVerdict{Signal: s.Name(), Verdict: v})
+			}
+		}
+		for _, r := range e.CallerHistory(m, callerT0.Add(time.Duration(w+1)*time.Minute), access.Summaries(ps), vs) {
+			judged[r.Signal]++
+			maxZ[r.Signal] = math.Max(maxZ[r.Signal], r.Effect)
+			if r.Severity != verdict.SeverityOK {
+				t.Errorf("window %d: %s %s: %s", w, r.Signal, r.Subject, r.Evidence)
+			}
+		}
+	}
+	ce := e.callers[m].callers["batch-0"]
+	if ce == nil {
+		t.Fatal("the batch service has no history")
+	}
+	for st, h := range ce.hist {
+		if len(h) != 24 {
+			t.Errorf("the batch service's figure %s has %d windows of history, want 24", callerStats[st].signal, len(h))
+		}
+	}
+	t.Logf("rows by signal (callers the window's access signals named): %v; largest z: %v", judged, maxZ)
 }
