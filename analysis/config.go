@@ -302,8 +302,10 @@ type SequentialConfig struct {
 // of the classes) in their last sequential.history_windows windows.
 // Memory: at most MaxVersions × MaxCallers × (20·history_windows + 300 +
 // the caller's name) bytes, about 100 MB at the defaults with 256-byte
-// names (80 MB with 16-byte ones). It lives in the decider's memory: it survives neither a
-// restart nor a move of the model to another decider.
+// names (80 MB with 16-byte ones). It lives in the decider's memory; a
+// decider that meets a version it holds no caller history of (after a
+// restart, or a move of the model to it) reads it back from the version's
+// last 2·history_windows windows of caller_windows.
 type CallerHistoryConfig struct {
 	// MaxCallers bounds the callers with a history per model version; 0
 	// turns the per-caller history and caller_new_heavy off. When it is

@@ -1,9 +1,15 @@
 package monitor
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/storage"
+	"github.com/segmentio/kafka-go"
 )
 
 // TestCallerHistoryEndToEnd runs the probing and benign-heavy-user presets
@@ -39,5 +45,86 @@ ORDER BY model_id, window_start, signal, subject`, uint64(start.Unix()), step, e
 	evidence := queryRows(t, s, `SELECT evidence FROM signals FINAL WHERE signal = 'caller_new_heavy' AND subject = 'batch-scorer'`)
 	if len(evidence) != 1 || !strings.Contains(evidence[0], "without a history (new, or forgotten to make room) after 3 windows") {
 		t.Errorf("evidence %q", evidence)
+	}
+}
+
+// TestCallerHistorySurvivesARestart: a monitor decides windows 0 to 5 of
+// the benign-heavy-user preset (batch-scorer from window 3, its caller
+// history 3 windows long) and stops; a second one, the same consumer group
+// and database, decides windows 6 to 8. It reads batch-scorer's history
+// back from caller_windows before its first window: batch-scorer, named by
+// caller_volume in every window, has a caller_volume_history row in window
+// 6 already (without the restore its history would start there, the rows
+// in window 9), and is not caller_new_heavy again.
+func TestCallerHistorySurvivesARestart(t *testing.T) {
+	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
+	cfg.Signals.Access.Enabled = true
+	cfg.Analysis.Sequential.HistoryWindows = 3
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	sc := generator.DefaultScenario(1, 6)
+	sc.Models[0].ID = "busy-model"
+	sc.Start, sc.EventStep, sc.KeyByPrediction = start, 2*time.Millisecond, true
+	sh, err := generator.ShiftFor(generator.ScenarioBenignHeavyUser, "busy-model", 3*cfg.Analysis.WindowSize, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Shift = sh
+	g, err := generator.New(sc, 41)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(n int) {
+		msgs := make([]kafka.Message, n)
+		for i := range msgs {
+			key, value := g.NextMessage(nil)
+			msgs[i] = kafka.Message{Key: []byte(key), Value: value}
+		}
+		writeMessages(t, ctx, e.Brokers(), "telemetry", msgs)
+	}
+	decided := func(s *storage.Store, n uint64) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for queryUint(t, s, "SELECT count() FROM model_windows FINAL") < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d windows decided, want %d", queryUint(t, s, "SELECT count() FROM model_windows FINAL"), n)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	// Windows 0 to 5, and 600 events of window 6 that close them.
+	first, err := New(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- first.Run(runCtx) }()
+	write(6*1000 + 600)
+	decided(first.Store(), 6)
+	stop()
+	<-done
+	first.Close(context.Background())
+
+	second := runHostile(t, ctx, cfg)
+	write(3*1000 - 600 + 600)
+	s := second.Store()
+	decided(s, 9)
+	rows := queryRows(t, s, `SELECT concat(signal, ' ', subject, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, ?)))
+FROM signals FINAL WHERE signal IN ('caller_new_heavy', 'caller_volume_history') ORDER BY window_start, signal, subject`,
+		uint64(start.Unix()), uint64(cfg.Analysis.WindowSize/time.Second))
+	t.Logf("caller history rows: %v", rows)
+	has := func(r string) bool { return slices.Contains(rows, r) }
+	if !has("caller_new_heavy batch-scorer warning@3") {
+		t.Errorf("batch-scorer is not caller_new_heavy on arrival, before the restart")
+	}
+	for _, w := range []string{"6", "7", "8"} {
+		if !slices.ContainsFunc(rows, func(r string) bool { return strings.HasPrefix(r, "caller_volume_history batch-scorer ") && strings.HasSuffix(r, "@"+w) }) {
+			t.Errorf("no caller_volume_history row for batch-scorer in window %s after the restart", w)
+		}
+	}
+	for _, r := range rows {
+		if strings.HasPrefix(r, "caller_new_heavy") && !strings.HasSuffix(r, "@3") {
+			t.Errorf("after the restart: %s", r)
+		}
 	}
 }

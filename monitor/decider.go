@@ -10,6 +10,7 @@ import (
 	"github.com/driftwatch/driftwatch/alerting"
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/evaluate"
+	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/analysis/partial"
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/ingest"
@@ -332,6 +333,9 @@ func (d *decider) decide(ctx context.Context) error {
 				return fmt.Errorf("deciding %s/%d: %w", d.topic, d.part, err)
 			}
 		}
+		if err := d.m.restoreCallers(ctx, w.Model, w.End); err != nil {
+			return fmt.Errorf("deciding %s/%d: %w", d.topic, d.part, err)
+		}
 		var seasonal *reference.Reference
 		if from, ok := d.eval.SeasonalStart(w); ok && !c.MixedReferences {
 			seasonal = d.seasonalReference(ctx, w.Model, from)
@@ -505,6 +509,46 @@ func (m *Monitor) loadLatestReference(ctx context.Context, mv analysis.ModelKey)
 	}
 	m.refs.Set(ref)
 	m.met.refsReloaded.Inc()
+	return nil
+}
+
+// restoreWindowsFactor is how many times sequential.history_windows of a
+// model version's newest stored windows a decider reads back into its
+// callers' history: a caller tracked in at least one window in two gets its
+// whole history back.
+const restoreWindowsFactor = 2
+
+// restoreCallers gives model version mv, when this process holds no caller
+// history of it (its first window here: after a restart, or a move of the
+// model to this decider), the history its stored caller_windows before end
+// make: the last restoreWindowsFactor × history_windows windows, at most
+// max_callers + input_callers rows each (what one window writes).
+func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end time.Time) error {
+	if !m.cfg.Signals.Access.Enabled || !m.evidence.NeedsCallers(mv) {
+		return nil
+	}
+	n := restoreWindowsFactor * m.cfg.Analysis.Sequential.HistoryWindows
+	ac := m.cfg.Signals.Access.Config
+	rows, err := m.store.CallerHistory(ctx, mv.ID, mv.Version, end, n, n*(ac.MaxCallers+ac.InputCallers))
+	if err != nil {
+		return err
+	}
+	var windows []evaluate.CallerWindow
+	for _, r := range rows {
+		if len(windows) == 0 || !windows[len(windows)-1].End.Equal(r.WindowEnd) {
+			windows = append(windows, evaluate.CallerWindow{End: r.WindowEnd})
+		}
+		w := &windows[len(windows)-1]
+		w.Callers = append(w.Callers, access.CallerSummary{Caller: r.Caller, Calls: r.Calls, CallsOvercount: r.CallsOvercount,
+			ScoredCalls: r.ScoredCalls, ScoredOvercount: r.ScoredOvercount, Probes: r.Probes, InputCalls: r.InputCalls,
+			InputOvercount: r.InputOvercount, DistinctInputs: r.DistinctInputs, OODSampled: r.OODSampled, OODOutside: r.OODOutside,
+			ClassCalls: r.ClassCalls, Classes: r.Classes, ClassEntropy: r.ClassEntropy})
+	}
+	m.evidence.RestoreCallers(mv, windows)
+	m.met.callersRestored.Add(float64(len(rows)))
+	if len(rows) > 0 {
+		m.log.Info("restored the callers' history", "model", mv.ID, "version", mv.Version, "windows", len(windows), "rows", len(rows))
+	}
 	return nil
 }
 

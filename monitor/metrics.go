@@ -21,6 +21,9 @@ type metrics struct {
 	drifted      prometheus.Counter
 	refsPinned   prometheus.Counter
 	refsReloaded prometheus.Counter
+	// callersRestored counts the caller_windows rows read back into the
+	// callers' history.
+	callersRestored prometheus.Counter
 	refsChanged  prometheus.Counter
 	driftStat    *prometheus.GaugeVec
 	signalStat   *prometheus.GaugeVec
@@ -104,6 +107,9 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 		refsReloaded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_references_reloaded_total",
 			Help: "Stored references read again by a decider for a model version it held no reference or warm-up of (first window here, or evicted for max_versions)."}),
+		callersRestored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_caller_history_restored_total",
+			Help: "caller_windows rows read back into the callers' history by a decider for a model version it held no caller history of (after a restart, or a move of the model)."}),
 		refsPinned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_references_pinned_total", Help: "References built from warm-up windows and pinned."}),
 		refsChanged: prometheus.NewCounter(prometheus.CounterOpts{
@@ -150,7 +156,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsReloaded, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.slowDecodes, m.decided, m.merging,
+			m.drifted, m.refsPinned, m.refsReloaded, m.callersRestored, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.slowDecodes, m.decided, m.merging,
 			m.labels, m.labeledWindows, m.performance, m.feedback, m.feedbackDropped, m.feedbackWindows, m.feedbackIn)
 	}
 	return m

@@ -179,8 +179,9 @@ type callerRow struct {
 // (a new caller replaces the caller seen least recently among those whose
 // history is not full, else among all, never one tracked in the same
 // window), at most MaxNew new ones per window (the heaviest first; the rest
-// are refused and counted), MaxVersions versions. The history survives
-// neither a restart nor a move of the model to another decider. A window
+// are refused and counted), MaxVersions versions. After a restart, or a
+// move of the model to another decider, RestoreCallers gives it back from
+// the stored windows. A window
 // that does not end after the version's last one is not fed again (a
 // re-read window gets the same rows).
 func (e *Evidence) CallerHistory(m analysis.ModelKey, end time.Time, callers []access.CallerSummary, vs []SignalVerdict) []SignalVerdict {
@@ -209,6 +210,55 @@ func (e *Evidence) CallerHistory(m analysis.ModelKey, end time.Time, callers []a
 	b.lastEnd = end
 	b.rows = e.feedCallers(b, callers, vs)
 	return slices.Clone(b.rows)
+}
+
+// CallerWindow is the tracked callers of one decided window of a model
+// version, as caller_windows stores them.
+type CallerWindow struct {
+	End     time.Time
+	Callers []access.CallerSummary
+}
+
+// NeedsCallers reports whether model version m has no caller history here:
+// neither fed nor restored since this Evidence was made (or since m was
+// forgotten to make room). False when the caller history is off.
+func (e *Evidence) NeedsCallers(m analysis.ModelKey) bool {
+	if e == nil || e.cfg.Disabled || e.cfg.HistoryWindows == 0 || e.cfg.CallerHistory.MaxCallers == 0 {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.callers[m] == nil
+}
+
+// RestoreCallers gives model version m, which has no caller history here,
+// the history its stored windows make, oldest first, as if it had decided
+// them: after a restart, or a move of the model to another decider, its
+// callers keep their history and caller_new_heavy does not wait
+// HistoryWindows windows. Windows not in increasing order of End are
+// skipped. It does nothing when m has a history already, and takes m's
+// place among MaxVersions even without windows, so that NeedsCallers turns
+// false.
+func (e *Evidence) RestoreCallers(m analysis.ModelKey, windows []CallerWindow) {
+	if !e.NeedsCallers(m) {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.callers[m] != nil {
+		return
+	}
+	e.boundCallerBooks()
+	b := &callerBook{callers: make(map[string]*callerEntry)}
+	e.callers[m] = b
+	for _, w := range windows {
+		if !b.lastEnd.IsZero() && !w.End.After(b.lastEnd) {
+			continue
+		}
+		b.lastEnd = w.End
+		b.rows = nil // the stored window's rows are its own; not served again
+		e.feedCallers(b, w.Callers, nil)
+	}
 }
 
 // feedCallers adds one window's callers to b and returns its rows. Called

@@ -3,6 +3,7 @@ package evaluate
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -530,4 +531,66 @@ func TestCallerHistoryQuietOverGeneratedWindows(t *testing.T) {
 		}
 	}
 	t.Logf("rows by signal (callers the window's access signals named): %v; largest z: %v", judged, maxZ)
+}
+
+// TestRestoredCallerHistoryDecidesAsTheOriginal: a caller history restored
+// from the 30 stored windows (as caller_windows holds them) decides the
+// next window as the history fed them does: the same rows, the jump of an
+// established caller (tracked in about 4 windows of 5) and a new heavy
+// caller included; one that was not restored (a restart without it) sees
+// neither.
+func TestRestoredCallerHistoryDecidesAsTheOriginal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	m := analysis.ModelKey{ID: "m", Version: "1"}
+	at := func(i int) time.Time { return callerT0.Add(time.Duration(i) * time.Minute) }
+	var stored []CallerWindow
+	original := callerEvidence(24)
+	for i := range 30 {
+		var cs []access.CallerSummary
+		for c := range 40 {
+			if rng.IntN(5) == 0 {
+				continue // not tracked in this window
+			}
+			n := uint64(200 + rng.IntN(40))
+			cs = append(cs, access.CallerSummary{Caller: fmt.Sprint("c", c), Calls: n, CallsOvercount: uint64(rng.IntN(3)),
+				ScoredCalls: n, Probes: uint64(rng.IntN(10)), InputCalls: n, DistinctInputs: float64(20 + rng.IntN(5)),
+				OODSampled: 32, OODOutside: uint64(rng.IntN(3)), ClassCalls: n, ClassEntropy: 0.3 + 0.01*float64(rng.IntN(5))})
+		}
+		cs = append(cs, access.CallerSummary{Caller: fmt.Sprint("passing-", i), Calls: 150}) // seen once
+		original.CallerHistory(m, at(i), cs, nil)
+		stored = append(stored, CallerWindow{End: at(i), Callers: cs})
+	}
+	restored, blind := callerEvidence(24), callerEvidence(24)
+	if !restored.NeedsCallers(m) {
+		t.Fatal("a new Evidence does not need the callers' history")
+	}
+	restored.RestoreCallers(m, stored)
+	if restored.NeedsCallers(m) {
+		t.Fatal("a restored version still needs its callers' history")
+	}
+	next := []access.CallerSummary{{Caller: "c3", Calls: 5000, ScoredCalls: 5000, Probes: 2000, InputCalls: 5000, DistinctInputs: 4000,
+		OODSampled: 32, OODOutside: 20, ClassCalls: 5000, ClassEntropy: 0.95}, {Caller: "intruder", Calls: 6000}}
+	vs := []SignalVerdict{volumeWarning("intruder", 6000, 300), volumeWarning("c3", 5000, 250)}
+	want := original.CallerHistory(m, at(30), next, vs)
+	got := restored.CallerHistory(m, at(30), next, vs)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("restored history decides\n%v\nthe original\n%v", got, want)
+	}
+	for _, sig := range []string{SignalCallerVolumeHistory, SignalCallerProbingHistory, SignalCallerDiversityHistory, SignalCallerOODHistory,
+		SignalCallerHarvestHistory} {
+		if r := findRow(got, sig, "c3"); r == nil || r.Severity != verdict.SeverityWarning {
+			t.Errorf("%s: c3's jump is not a warning: %+v", sig, r)
+		}
+	}
+	if r := findRow(got, SignalCallerNewHeavy, "intruder"); r == nil {
+		t.Errorf("no caller_new_heavy for the intruder: %+v", got)
+	}
+	if out := blind.CallerHistory(m, at(30), next, vs); len(out) != 0 {
+		t.Errorf("without the restore: %+v", out)
+	}
+	// Restoring again, or out of order, changes nothing.
+	restored.RestoreCallers(m, stored[:3])
+	if again := restored.CallerHistory(m, at(30), next, vs); fmt.Sprint(again) != fmt.Sprint(want) {
+		t.Errorf("a second restore changed the history: %v", again)
+	}
 }

@@ -1,0 +1,62 @@
+package storage
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestCallerHistory reads back the caller_windows rows of a model version's
+// last windows before a time, oldest window first, each caller once (the
+// newest decision of a window written twice), another version's and later
+// windows left out; a row limit that cuts a window leaves it out whole.
+func TestCallerHistory(t *testing.T) {
+	s := newTestStore(t, prometheus.NewRegistry())
+	ctx := testContext(t)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	row := func(version string, w int, caller string, calls uint64, decided time.Time) CallerRow {
+		start := t0.Add(time.Duration(w) * time.Minute)
+		return CallerRow{ModelID: "m", ModelVersion: version, WindowStart: start, WindowEnd: start.Add(time.Minute), Caller: caller,
+			Calls: calls, InputCalls: calls, DistinctInputs: 0.5, ClassEntropy: 0.25, Classes: 3, DecidedAt: decided}
+	}
+	var b WindowBatch
+	for w := range 6 {
+		for c := range 3 {
+			b.Callers = append(b.Callers, row("1", w, fmt.Sprint("c", c), uint64(100*w+c), t0.Add(time.Hour)))
+		}
+		b.Callers = append(b.Callers, row("2", w, "other-version", 7, t0.Add(time.Hour)))
+	}
+	b.Callers = append(b.Callers, row("1", 3, "c0", 999, t0.Add(2*time.Hour))) // window 3 decided again
+	if err := s.WriteWindows(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	describe := func(rows []CallerRow) string {
+		var out []string
+		for _, r := range rows {
+			out = append(out, fmt.Sprintf("%s@%d=%d", r.Caller, int(r.WindowEnd.Sub(t0)/time.Minute)-1, r.Calls))
+		}
+		return strings.Join(out, " ")
+	}
+	// The 3 windows before window 5 (ending before its end): 2, 3, 4.
+	end5 := t0.Add(6 * time.Minute)
+	rows, err := s.CallerHistory(ctx, "m", "1", end5, 3, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describe(rows), "c0@2=200 c1@2=201 c2@2=202 c0@3=999 c1@3=301 c2@3=302 c0@4=400 c1@4=401 c2@4=402"; got != want {
+		t.Errorf("caller history\n got %s\nwant %s", got, want)
+	}
+	if r := rows[0]; r.DistinctInputs != 0.5 || r.ClassEntropy != 0.25 || r.Classes != 3 || r.InputCalls != 200 || r.ModelVersion != "1" {
+		t.Errorf("first row %+v", r)
+	}
+	// 7 rows cut window 2 short: it is left out.
+	if rows, err = s.CallerHistory(ctx, "m", "1", end5, 3, 7); err != nil || describe(rows) != "c0@3=999 c1@3=301 c2@3=302 c0@4=400 c1@4=401 c2@4=402" {
+		t.Errorf("with 7 rows: %s (%v)", describe(rows), err)
+	}
+	if rows, err = s.CallerHistory(ctx, "m", "3", end5, 3, 100); err != nil || len(rows) != 0 {
+		t.Errorf("a version without windows: %v (%v)", rows, err)
+	}
+}
