@@ -118,7 +118,9 @@ FROM signals FINAL WHERE signal IN ('caller_new_heavy', 'caller_volume_history')
 		t.Errorf("batch-scorer is not caller_new_heavy on arrival, before the restart")
 	}
 	for _, w := range []string{"6", "7", "8"} {
-		if !slices.ContainsFunc(rows, func(r string) bool { return strings.HasPrefix(r, "caller_volume_history batch-scorer ") && strings.HasSuffix(r, "@"+w) }) {
+		if !slices.ContainsFunc(rows, func(r string) bool {
+			return strings.HasPrefix(r, "caller_volume_history batch-scorer ") && strings.HasSuffix(r, "@"+w)
+		}) {
 			t.Errorf("no caller_volume_history row for batch-scorer in window %s after the restart", w)
 		}
 	}

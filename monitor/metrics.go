@@ -24,17 +24,17 @@ type metrics struct {
 	// callersRestored counts the caller_windows rows read back into the
 	// callers' history.
 	callersRestored prometheus.Counter
-	refsChanged  prometheus.Counter
-	driftStat    *prometheus.GaugeVec
-	signalStat   *prometheus.GaugeVec
-	signals      *prometheus.CounterVec // signal, severity
-	seriesDrop   prometheus.Counter
-	partialsOut  prometheus.Counter
-	partialsIn   *prometheus.CounterVec
-	deadReplayed prometheus.Counter
-	slowDecodes  prometheus.Counter
-	decided      *prometheus.CounterVec
-	merging      prometheus.Gauge
+	refsChanged     prometheus.Counter
+	driftStat       *prometheus.GaugeVec
+	signalStat      *prometheus.GaugeVec
+	signals         *prometheus.CounterVec // signal, severity
+	seriesDrop      prometheus.Counter
+	partialsOut     prometheus.Counter
+	partialsIn      *prometheus.CounterVec
+	deadReplayed    prometheus.Counter
+	slowDecodes     prometheus.Counter
+	decided         *prometheus.CounterVec
+	merging         prometheus.Gauge
 	// labels counts label events by outcome (stored, rejected);
 	// labeledWindows the prediction windows announced to deciders;
 	// performance the realized performance computations.
