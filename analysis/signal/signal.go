@@ -44,6 +44,15 @@ type Partial interface {
 	Decode(d *sketch.Decoder)
 }
 
+// Resetter is a Partial that can be emptied for reuse, keeping its memory:
+// a partition resets the partials of a window it has encoded and reuses
+// them for a later window, so that a partial that grew to its bounds does
+// not allocate them again every window. Reset leaves the partial as
+// NewPartial returns it; nothing read from it before stays valid.
+type Resetter interface {
+	Reset()
+}
+
 // Signal is one signal family: it makes empty partials and scores merged
 // ones.
 type Signal interface {

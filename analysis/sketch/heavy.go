@@ -186,6 +186,20 @@ func NewHeavyHitters(capacity int) *HeavyHitters {
 	return &HeavyHitters{Capacity: max(capacity, 1), index: keyIndex{seed: maphash.MakeSeed()}, free: -1, min: -1}
 }
 
+// Reset empties h for reuse, keeping its memory: its counters' key
+// buffers, its index and its buckets, so that a summary reused for one
+// window after another allocates nothing once it has been full. The keys h
+// returned earlier are copies (Top) and stay valid; no string of h's may be
+// held across a Reset otherwise.
+func (h *HeavyHitters) Reset() {
+	h.N = 0
+	h.slots = h.slots[:0]
+	clear(h.index.cells)
+	h.index.n = 0
+	h.buckets = h.buckets[:0]
+	h.free, h.min = -1, -1
+}
+
 // newBucket returns a bucket of count, from the free list or the pool.
 func (h *HeavyHitters) newBucket(count uint64) int32 {
 	b := h.free
@@ -322,8 +336,10 @@ func (h *HeavyHitters) AddSlot(key string, n, aux uint64) (slot int, taken bool)
 	}
 	// A kept key is a copy: callers' strings may share a message's bytes.
 	if len(h.slots) < h.Capacity {
-		h.slots = append(h.slots, hitter{count: n, aux: aux})
+		// A slot of before a Reset keeps its key buffer.
+		h.slots = slices.Grow(h.slots, 1)[:len(h.slots)+1]
 		i := int32(len(h.slots) - 1)
+		h.slots[i] = hitter{count: n, aux: aux, buf: h.slots[i].buf}
 		h.slots[i].setKey(key)
 		h.slots[i].hash = hash
 		h.index.insert(hash, i, cell)

@@ -330,6 +330,14 @@ func (p *callers) AppendBinary(b []byte) []byte {
 	return p.distinct.AppendBinary(b)
 }
 
+// Reset empties p for the next window, keeping its memory.
+func (p *callers) Reset() {
+	p.h.Reset()
+	p.anonymous = 0
+	p.distinct.Reset()
+	p.distinctUnknown = false
+}
+
 func (p *callers) Decode(d *sketch.Decoder) {
 	p.anonymous = d.Uvarint()
 	p.h.Decode(d)

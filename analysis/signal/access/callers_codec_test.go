@@ -530,3 +530,42 @@ func TestVecSampleKeepsTheSmallestKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestResetPartialsObserveAsNew: each access partial, filled by one window
+// of 10,000 heavy-tailed callers and reset, observes the next window as a
+// new partial does (the same encoding and verdicts), and a reset partial
+// observing a window like the one it held allocates nothing.
+func TestResetPartialsObserveAsNew(t *testing.T) {
+	batches := generatedBatches(t, 10_000, 20_000)
+	first, second := batches[:len(batches)/2], batches[len(batches)/2:]
+	c := DefaultConfig()
+	for _, s := range []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}} {
+		used, fresh := s.NewPartial(), s.NewPartial()
+		r, ok := used.(signal.Resetter)
+		if !ok {
+			t.Fatalf("%s: no Reset", s.Name())
+		}
+		for _, b := range first {
+			used.Observe(b)
+		}
+		r.Reset()
+		for _, b := range second {
+			used.Observe(b)
+			fresh.Observe(b)
+		}
+		if !bytes.Equal(used.AppendBinary(nil), fresh.AppendBinary(nil)) {
+			t.Errorf("%s: a reset partial encodes differently from a new one", s.Name())
+		}
+		if fmt.Sprint(s.Score(used, nil)) != fmt.Sprint(s.Score(fresh, nil)) {
+			t.Errorf("%s: a reset partial scores differently from a new one", s.Name())
+		}
+		if a := testing.AllocsPerRun(3, func() {
+			r.Reset()
+			for _, b := range first {
+				used.Observe(b)
+			}
+		}); a != 0 {
+			t.Errorf("%s: %v allocations observing a window after a reset", s.Name(), a)
+		}
+	}
+}

@@ -129,6 +129,15 @@ func (p *diversity) forgetInputs() {
 	}
 }
 
+// Reset empties p for the next window, keeping its memory: a slot's
+// sketch is cleared when the slot is taken again (ObserveBatch appends it).
+func (p *diversity) Reset() {
+	p.h.Reset()
+	p.sk, p.added = p.sk[:0], p.added[:0]
+	p.pop.Reset()
+	p.calls = 0
+}
+
 func (p *diversity) Merge(o signal.Partial) {
 	q := o.(*diversity)
 	fromP, fromQ := mergeSlots(p.h, q.h)

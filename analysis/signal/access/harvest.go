@@ -79,7 +79,7 @@ func (p *harvest) column(class string) int {
 		}
 	}
 	if len(p.classes) < p.max {
-		p.classes = append(p.classes, strings.Clone(class))
+		p.classes = appendName(p.classes, class)
 		return len(p.classes) - 1
 	}
 	return p.max
@@ -195,6 +195,15 @@ func (p *harvest) ObserveBatch(b *signal.Batch) {
 			}
 		}
 	}
+}
+
+// Reset empties p for the next window, keeping its memory.
+func (p *harvest) Reset() {
+	p.h.Reset()
+	p.classes = p.classes[:0]
+	p.counts, p.inputs, p.recent = p.counts[:0], p.inputs[:0], p.recent[:0]
+	clear(p.pop)
+	p.calls = 0
 }
 
 func (p *harvest) Merge(o signal.Partial) {

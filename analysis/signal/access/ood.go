@@ -223,7 +223,7 @@ func (p *ood) feature(name string, j int) int {
 		return i
 	}
 	if len(p.names) < p.d {
-		p.names = append(p.names, strings.Clone(name))
+		p.names = appendName(p.names, name)
 		return len(p.names) - 1
 	}
 	return -1
@@ -240,7 +240,7 @@ func (p *ood) codes(e *telemetry.Event, dst []uint16) {
 		} else {
 			col = p.feature(n.Name, j)
 			if j == len(p.posNames) && j < maxCachedNames {
-				p.posNames = append(p.posNames, strings.Clone(n.Name))
+				p.posNames = appendName(p.posNames, n.Name)
 				p.colAt = append(p.colAt, col)
 			}
 		}
@@ -270,6 +270,10 @@ func (p *ood) ObserveBatch(b *signal.Batch) {
 		if c := p.fields.of(e); c != "" {
 			slot, taken := p.h.AddSlot(c, 1, 0)
 			switch {
+			case slot == len(p.callers) && slot < cap(p.callers) && p.callers[:slot+1][slot].keys != nil:
+				// A sample of before a Reset.
+				p.callers = p.callers[:slot+1]
+				p.callers[slot].reset()
 			case slot == len(p.callers):
 				// At its bound at once: a slot changes hands without
 				// allocating whatever its callers' calls.
@@ -321,6 +325,18 @@ func mergeSample(a, b *vecSample, cols []int, k, d int) vecSample {
 		s.add(e.key, e.codes)
 	}
 	return s
+}
+
+// Reset empties p for the next window, keeping its memory: the callers'
+// samples are reused as their slots are taken again.
+func (p *ood) Reset() {
+	p.h.Reset()
+	p.names = p.names[:0]
+	p.callers = p.callers[:0]
+	p.pop.reset()
+	clear(p.pop.set)
+	p.calls = 0
+	p.forgetPositions()
 }
 
 func (p *ood) Merge(o signal.Partial) {

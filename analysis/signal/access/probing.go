@@ -62,6 +62,12 @@ func (p *probes) Observe(events []*telemetry.Event) {
 	}
 }
 
+// Reset empties p for the next window, keeping its memory.
+func (p *probes) Reset() {
+	p.h.Reset()
+	p.scored, p.near = 0, 0
+}
+
 func (p *probes) Merge(o signal.Partial) {
 	q := o.(*probes)
 	p.h.Merge(q.h)

@@ -39,6 +39,17 @@ func mergeSlots(h, o *sketch.HeavyHitters) (fromH, fromO []int) {
 	return fromH, fromO
 }
 
+// appendName appends a copy of name to names (it may share a message's
+// bytes), or the copy a reset left beyond its length when it is the same
+// name, as in the window before: a partial reused from window to window
+// copies its feature and class names once.
+func appendName(names []string, name string) []string {
+	if n := len(names); n < cap(names) && names[:n+1][n] == name {
+		return names[:n+1]
+	}
+	return append(names, strings.Clone(name))
+}
+
 // exactCalls is the calls counted under a caller's own counter (Count −
 // Err): those its per-slot state has seen.
 func exactCalls(h sketch.Hitter) uint64 { return h.Count - h.Err }
