@@ -569,3 +569,27 @@ func TestResetPartialsObserveAsNew(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderPairIsTheSortedValues: the central range's ends found without
+// sorting are the sorted sample's, near the ends and far from them, with
+// ties and small samples.
+func TestOrderPairIsTheSortedValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{1, 2, 3, 200, 2048} {
+		for _, spread := range []int{2, 50, 65535} {
+			for _, q := range []float64{0, 0.005, 0.01, 0.05, 0.2, 0.24} {
+				vals := make([]uint16, n)
+				for k := range vals {
+					vals[k] = uint16(1 + rng.IntN(spread))
+				}
+				sorted := slices.Sorted(slices.Values(vals))
+				m := float64(n - 1)
+				i, j := int(math.Floor(q*m)), int(math.Ceil((1-q)*m))
+				lo, hi := orderPair(vals, i, j)
+				if lo != sorted[i] || hi != sorted[j] {
+					t.Fatalf("n %d spread %d q %g: got %d, %d; sorted %d, %d", n, spread, q, lo, hi, sorted[i], sorted[j])
+				}
+			}
+		}
+	}
+}

@@ -501,11 +501,54 @@ func centralRanges(s *vecSample, names []string, d int, cols []string, q float64
 		if len(vals) < oodMinRange {
 			continue
 		}
-		slices.Sort(vals)
 		m := float64(len(vals) - 1)
-		lo[c], hi[c], ok[c] = vals[int(math.Floor(q*m))], vals[int(math.Ceil((1-q)*m))], true
+		lo[c], hi[c] = orderPair(vals, int(math.Floor(q*m)), int(math.Ceil((1-q)*m)))
+		ok[c] = true
 	}
 	return lo, hi, ok
+}
+
+// orderPair returns the i-th and j-th smallest of vals (from 0; i ≤ j),
+// reordering vals. The central range's ends are about the 10th value from
+// each end of a sample of 2,048: kept in two small sorted buffers in one
+// pass, most values rejected by one comparison, instead of sorting every
+// feature's sample (a window's scoring and its caller summaries each did,
+// 16 sorts of 2,048). Far from the ends, it sorts.
+func orderPair(vals []uint16, i, j int) (uint16, uint16) {
+	const maxEnd = 64
+	n := len(vals)
+	if i+1 > maxEnd || n-j > maxEnd {
+		slices.Sort(vals)
+		return vals[i], vals[j]
+	}
+	var lowBuf, highBuf [maxEnd]uint16
+	low, high := lowBuf[:0], highBuf[:0] // the i+1 smallest, increasing; the n−j largest, decreasing
+	for _, v := range vals {
+		if len(low) < i+1 || v < low[len(low)-1] {
+			low = insertBounded(low, v, i+1, func(a, b uint16) bool { return a < b })
+		}
+		if len(high) < n-j || v > high[len(high)-1] {
+			high = insertBounded(high, v, n-j, func(a, b uint16) bool { return a > b })
+		}
+	}
+	return low[i], high[n-j-1]
+}
+
+// insertBounded inserts v into buf, ordered by before, keeping at most k.
+func insertBounded(buf []uint16, v uint16, k int, before func(a, b uint16) bool) []uint16 {
+	at := len(buf)
+	for at > 0 && before(v, buf[at-1]) {
+		at--
+	}
+	if len(buf) < k {
+		buf = append(buf, 0)
+	}
+	if at >= len(buf) {
+		return buf
+	}
+	copy(buf[at+1:], buf[at:len(buf)-1])
+	buf[at] = v
+	return buf
 }
 
 // outside counts the calls of s with a feature outside its range, and per
