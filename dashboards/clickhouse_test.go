@@ -326,8 +326,13 @@ func checkPanelValues(t *testing.T, title string, all bool, res result, base tim
 
 // TestSecurityQueries runs the Security dashboard's queries, expanded as Grafana would, against the
 // real server over the seeded rows: prober-1 probing the boundary from minute 5 is named critical by
-// caller_probing in five windows, and the callers' totals are those of the model dashboard's panel
-// with the models they called.
+// caller_probing in five windows; scraper-9 arrives in minute 8, out of distribution (caller_ood,
+// critical), diverse (caller_diversity) and new and heavy (caller_new_heavy); batch-svc's volume
+// jumps against its own history (caller_volume_history); mallory flips labels in minutes 6 and 7
+// (poisoning_label_flip, critical), a content hash floods in minute 7 (poisoning_flood) and the
+// sources concentrate in minute 9 (poisoning_concentration, "*"). Each panel shows them as an
+// analyst needs: per window, newest first, callers by their figures, callers by signal, sources by
+// poisoning signal.
 func TestSecurityQueries(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -335,6 +340,33 @@ func TestSecurityQueries(t *testing.T) {
 	now := time.Now().UTC()
 	base := now.Truncate(time.Minute).Add(-30 * time.Minute)
 	fraudFixture(base).write(t, ctx, s, nil)
+	at := func(m int) (time.Time, time.Time) { return base.Add(time.Duration(m) * time.Minute), base.Add(time.Duration(m+1) * time.Minute) }
+	var sec storage.WindowBatch
+	for _, r := range []struct {
+		m                        int
+		signal, subject, sev, ev string
+		effect                   float64
+	}{
+		{8, "caller_ood", "scraper-9", "critical", "20 of 32 sampled inputs outside the reference's central range", 0.6},
+		{8, "caller_diversity", "scraper-9", "warning", "290 distinct inputs in 300 calls", 0.7},
+		{8, "caller_new_heavy", "scraper-9", "warning", "300 calls from a caller without a history", 40},
+		{8, "caller_volume_history", "batch-svc", "warning", "600 against the caller's own median of 60", 7.2},
+		{6, "poisoning_label_flip", "mallory", "critical", "mallory flipped 50 of 100", 0.5},
+		{7, "poisoning_label_flip", "mallory", "critical", "mallory flipped 60 of 100", 0.55},
+		{7, "poisoning_flood", "content:abc", "warning", "40 copies of content:abc", 12},
+		{9, "poisoning_concentration", "*", "warning", "HHI 0.4", 0.3},
+	} {
+		start, end := at(r.m)
+		sec.Signals = append(sec.Signals, storage.SignalRow{ModelID: "fraud", ModelVersion: "v1", WindowStart: start, WindowEnd: end,
+			Signal: r.signal, Subject: r.subject, Statistic: r.effect, PValue: 1e-6, Effect: r.effect, Threshold: 0.1, Severity: r.sev,
+			N: 100, Evidence: r.ev, ReferenceID: "ref-1"})
+	}
+	start8, end8 := at(8)
+	sec.Callers = append(sec.Callers, storage.CallerRow{ModelID: "fraud", ModelVersion: "v1", WindowStart: start8, WindowEnd: end8,
+		Caller: "scraper-9", Calls: 300, InputCalls: 300, DistinctInputs: 290, OODSampled: 32, OODOutside: 20, ClassCalls: 300, ClassEntropy: 0.9})
+	if err := s.WriteWindows(ctx, sec); err != nil {
+		t.Fatal(err)
+	}
 	sel := selection{from: now.Add(-time.Hour), to: now.Add(5 * time.Minute)}
 	var d *jsonDashboard
 	for _, x := range loadDashboards(t) {
@@ -356,14 +388,15 @@ func TestSecurityQueries(t *testing.T) {
 				if len(res.rows) != 5 || res.columns[0] != "time" {
 					t.Fatalf("%d buckets (%v), want the five minutes from minute 5", len(res.rows), res.columns)
 				}
+				want := []string{"[0 1]", "[0 2]", "[1 2]", "[3 2]", "[1 1]"} // warnings, critical
 				for i, row := range res.rows {
-					if ts := row[0].(time.Time); !ts.Equal(base.Add(time.Duration(5+i)*time.Minute)) || fmt.Sprint(row[1:]) != "[0 1]" {
-						t.Errorf("bucket %d: %v, want minute %d with no warning and one critical", i, row, 5+i)
+					if ts := row[0].(time.Time); !ts.Equal(base.Add(time.Duration(5+i)*time.Minute)) || fmt.Sprint(row[1:]) != want[i] {
+						t.Errorf("bucket %d: %v, want minute %d with %s", i, row, 5+i, want[i])
 					}
 				}
 			case "Security verdicts":
-				if len(res.rows) != 5 {
-					t.Fatalf("%d verdicts, want 5", len(res.rows))
+				if len(res.rows) != 13 {
+					t.Fatalf("%d verdicts, want 13", len(res.rows))
 				}
 				first := res.rows[0]
 				if ts := first[0].(time.Time); !ts.Equal(base.Add(9*time.Minute)) ||
@@ -372,16 +405,47 @@ func TestSecurityQueries(t *testing.T) {
 					t.Errorf("newest verdict %v", first)
 				}
 			case "Callers across models":
-				want := [][]string{{"prober-1", "1", "1000", "1000", "465", "0.465", "10"}, {"batch-svc", "1", "600", "600", "30", "0.05", "10"}}
-				if len(res.rows) != 2 || !slices.Equal(strs(res.rows[0]), want[0]) || !slices.Equal(strs(res.rows[1]), want[1]) {
+				want := [][]string{{"prober-1", "1", "1000", "1000", "465", "0.465", "0", "0", "0", "10"},
+					{"batch-svc", "1", "600", "600", "30", "0.05", "0", "0", "0", "10"},
+					{"scraper-9", "1", "300", "0", "0", "0", "0.9667", "0.625", "0.9", "1"}}
+				if len(res.rows) != 3 || !slices.Equal(strs(res.rows[0]), want[0]) || !slices.Equal(strs(res.rows[1]), want[1]) ||
+					!slices.Equal(strs(res.rows[2]), want[2]) {
 					t.Errorf("callers %v, want %v", res.rows, want)
+				}
+			case "Top callers by signal":
+				want := []string{
+					"[caller_probing prober-1 5 0 0.85 1 90 of 100 scored calls within 0.05 of the threshold]",
+					"[caller_ood scraper-9 1 0 0.6 1 20 of 32 sampled inputs outside the reference's central range]",
+					"[caller_new_heavy scraper-9 0 1 40 1 300 calls from a caller without a history]",
+					"[caller_volume_history batch-svc 0 1 7.2 1 600 against the caller's own median of 60]",
+					"[caller_diversity scraper-9 0 1 0.7 1 290 distinct inputs in 300 calls]",
+				}
+				if got := rowStrings(res.rows); !slices.Equal(got, want) {
+					t.Errorf("callers by signal\n got %q\nwant %q", got, want)
+				}
+			case "Poisoning by source":
+				want := []string{
+					"[poisoning_label_flip mallory 2 0 0.55 [fraud] mallory flipped 60 of 100]",
+					"[poisoning_flood content:abc 0 1 12 [fraud] 40 copies of content:abc]",
+				}
+				if got := rowStrings(res.rows); !slices.Equal(got, want) {
+					t.Errorf("poisoning by source\n got %q\nwant %q", got, want)
 				}
 			default:
 				t.Errorf("panel %q has no expected values", p.Title)
 			}
 		}
 	}
-	if checked != 3 {
-		t.Errorf("ran %d queries, want 3", checked)
+	if checked != 5 {
+		t.Errorf("ran %d queries, want 5", checked)
 	}
+}
+
+// rowStrings returns each row printed.
+func rowStrings(rows [][]any) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprint(r)
+	}
+	return out
 }

@@ -1,11 +1,14 @@
 package dashboards
 
-// securitySignals selects the rows of the access and poisoning signals.
-const securitySignals = "(signal IN ('caller_volume', 'caller_probing') OR signal LIKE 'poisoning\\_%')"
+// securitySignals selects the rows of the access signals (caller_volume, caller_probing,
+// caller_diversity, caller_ood, caller_harvest), the callers' history (caller_*_history,
+// caller_new_heavy) and the poisoning signals (poisoning_*).
+const securitySignals = "(signal LIKE 'caller\\_%' OR signal LIKE 'poisoning\\_%')"
 
 // Security is the dashboard of who uses the models and what goes into their training data, across every
-// model: the verdicts of the access signals (caller_volume, caller_probing) and the poisoning signals
-// (poisoning_*), and the callers the access signals tracked (caller_windows).
+// model: the verdicts of the access signals and of the callers' history (caller_*) and of the poisoning
+// signals (poisoning_*), the callers each signal names most, the poisoning signals by source, and the
+// callers the access signals tracked (caller_windows).
 func Security() Dashboard {
 	verdicts := timeseries(1, "Security verdicts per window",
 		"Warnings and critical verdicts of the access and poisoning signals per time bucket, every model together: one line per signal and severity.",
@@ -32,11 +35,14 @@ func Security() Dashboard {
 		))), "severity")
 
 	callers := table(3, "Callers across models",
-		"The callers the access signals tracked (caller_windows, docs/signals.md), every model together: how many models and windows each called, its calls, its calls scored at a threshold, its probes (within probe_margin of the threshold) and their share of its scored calls, heaviest first.",
+		"The callers the access signals tracked (caller_windows, docs/signals.md), every model together: how many models and windows each called, its calls, its calls scored at a threshold, its probes (within probe_margin of the threshold) and their share of its scored calls, its share of distinct inputs (caller_diversity), the share of its sampled inputs outside the window's central range (caller_ood) and the mean entropy of its predicted classes (caller_harvest), heaviest first.",
 		GridPos{X: 0, Y: 18, W: 24, H: 10}, ClickHouse, chTable(sql(
 			"SELECT caller, uniqExact(model_id) AS models, sum(calls) AS total_calls, sum(scored_calls) AS total_scored,",
 			"       sum(probes) AS total_probes,",
 			"       round(total_probes / greatest(sum(scored_calls - scored_overcount), 1), 4) AS probe_share,",
+			"       round(sum(distinct_inputs) / greatest(sum(input_calls - input_overcount), 1), 4) AS distinct_share,",
+			"       round(sum(ood_outside) / greatest(sum(ood_sampled), 1), 4) AS ood_share,",
+			"       round(sum(class_entropy * class_calls) / greatest(sum(class_calls), 1), 4) AS class_entropy,",
 			"       uniqExact(window_start) AS windows",
 			"FROM caller_windows FINAL",
 			"WHERE $__timeFilter(window_start)",
@@ -45,7 +51,33 @@ func Security() Dashboard {
 			"LIMIT 100",
 		)))
 
+	byCaller := table(4, "Top callers by signal",
+		"Per access or caller-history signal, the callers it named as a warning or critical in the time range, every model together: how many windows at each severity, the largest effect, the models, and the evidence of its worst verdict, the most critical first.",
+		GridPos{X: 0, Y: 28, W: 24, H: 10}, ClickHouse, chTable(sql(
+			"SELECT signal, subject AS caller, countIf(severity = 'critical') AS critical, countIf(severity = 'warning') AS warnings,",
+			"       round(max(effect), 4) AS max_effect, uniqExact(model_id) AS models,",
+			"       argMax(evidence, tuple(severity = 'critical', effect)) AS worst_evidence",
+			"FROM signals FINAL",
+			"WHERE signal LIKE 'caller\\_%' AND subject != '*' AND severity != 'ok' AND $__timeFilter(window_start)",
+			"GROUP BY signal, subject",
+			"ORDER BY critical DESC, warnings DESC, max_effect DESC, signal, caller",
+			"LIMIT 200",
+		)))
+
+	bySource := table(5, "Poisoning by source",
+		"Per poisoning signal, the sources, values and labels it named as a warning or critical in the time range (a feedback source flipping labels, a flooded content hash, a trigger value, a proposed label with spectral outliers), every model together: windows at each severity, the largest effect, the models and the evidence of its worst verdict.",
+		GridPos{X: 0, Y: 38, W: 24, H: 10}, ClickHouse, chTable(sql(
+			"SELECT signal, subject, countIf(severity = 'critical') AS critical, countIf(severity = 'warning') AS warnings,",
+			"       round(max(effect), 4) AS max_effect, groupUniqArray(model_id) AS models,",
+			"       argMax(evidence, tuple(severity = 'critical', effect)) AS worst_evidence",
+			"FROM signals FINAL",
+			"WHERE signal LIKE 'poisoning\\_%' AND subject != '*' AND severity != 'ok' AND $__timeFilter(window_start)",
+			"GROUP BY signal, subject",
+			"ORDER BY critical DESC, warnings DESC, max_effect DESC, signal, subject",
+			"LIMIT 200",
+		)))
+
 	return newDashboard("driftwatch-security", "driftwatch / Security",
 		"Who calls the models and what goes into their training data: the access and poisoning signals of every model, from driftwatch's ClickHouse tables.",
-		nil, []Panel{verdicts, latest, callers})
+		nil, []Panel{verdicts, latest, callers, byCaller, bySource})
 }
