@@ -340,7 +340,9 @@ func TestSecurityQueries(t *testing.T) {
 	now := time.Now().UTC()
 	base := now.Truncate(time.Minute).Add(-30 * time.Minute)
 	fraudFixture(base).write(t, ctx, s, nil)
-	at := func(m int) (time.Time, time.Time) { return base.Add(time.Duration(m) * time.Minute), base.Add(time.Duration(m+1) * time.Minute) }
+	at := func(m int) (time.Time, time.Time) {
+		return base.Add(time.Duration(m) * time.Minute), base.Add(time.Duration(m+1) * time.Minute)
+	}
 	var sec storage.WindowBatch
 	for _, r := range []struct {
 		m                        int
