@@ -389,6 +389,9 @@ func (p *partition) flush(ctx context.Context, idle, again bool) error {
 		if w.FirstOffset >= 0 && (first < 0 || w.FirstOffset < first) {
 			first = w.FirstOffset
 		}
+		// Encoded (the records share nothing with it): its partials
+		// serve a later window.
+		p.win.Recycle(w)
 	}
 	return p.queue(ctx, pw, first)
 }

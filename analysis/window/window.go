@@ -105,7 +105,9 @@ type Window struct {
 	endMs    int64
 }
 
-func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *reference.Reference, cfg *analysis.Config) *Window {
+// newWindow returns an empty window; partials are its signals' partials,
+// empty (nil: new ones).
+func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *reference.Reference, cfg *analysis.Config, partials []signal.Partial) *Window {
 	w := &Window{
 		Model:       m,
 		Start:       time.UnixMilli(startMs).UTC(),
@@ -118,7 +120,10 @@ func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *ref
 		startMs:     startMs,
 		endMs:       startMs + sizeMs,
 	}
-	w.Signals = cfg.Signals.NewPartials()
+	w.Signals = partials
+	if w.Signals == nil {
+		w.Signals = cfg.Signals.NewPartials()
+	}
 	w.rows, w.byRows = sketch.NewRows(w.sampleCap(), 0), true
 	w.grow()
 	return w
@@ -474,5 +479,5 @@ func (w *Window) MergeCounts(o *Window) {
 // NewWindow returns an empty window of model m starting at start, for
 // merging and tests; ref may be nil (warm-up).
 func NewWindow(cfg *analysis.Config, m analysis.ModelKey, start time.Time, ref *reference.Reference) *Window {
-	return newWindow(m, start.UnixMilli(), cfg.WindowSize.Milliseconds(), newSchema(), ref, cfg)
+	return newWindow(m, start.UnixMilli(), cfg.WindowSize.Milliseconds(), newSchema(), ref, cfg, nil)
 }

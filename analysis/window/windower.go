@@ -8,6 +8,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -66,7 +67,8 @@ type Windower struct {
 	nextClose int64 // smallest end+lateness over open windows, ms
 	lastSeen  time.Time
 	closed    []*Window
-	touched   []*Window // windows holding events for their signals
+	touched   []*Window          // windows holding events for their signals
+	spare     [][]signal.Partial // signal partials of recycled windows, at most maxSpare
 
 	dropped uint64
 }
@@ -228,7 +230,7 @@ func (m *modelState) window(startMs int64, w *Windower) *Window {
 			break
 		}
 	}
-	win := newWindow(m.key, startMs, w.sizeMs, m.sch, w.refs.Get(m.key), w.cfg)
+	win := newWindow(m.key, startMs, w.sizeMs, m.sch, w.refs.Get(m.key), w.cfg, w.takePartials())
 	i := len(m.open)
 	for i > 0 && m.open[i-1].startMs > startMs {
 		i--
@@ -396,3 +398,41 @@ func (o *OpenVersions) release(n int) { o.n.Add(int64(-n)) }
 
 // Held returns how many versions have open windows.
 func (o *OpenVersions) Held() int { return int(o.n.Load()) }
+
+// maxSpare bounds the windows whose signal partials a Windower keeps for
+// reuse (Recycle): as many as close at once for a few model versions.
+// With the access signals a window's partials grow to about 1.5 MB at
+// their default bounds, so a partition keeps at most 6 MB of them spare.
+const maxSpare = 4
+
+// Recycle takes back a closed window that its caller has encoded and will
+// read no more: its signal partials are reset (signal.Resetter) and reused
+// by a window opened later, so that partials that grew to their bounds
+// (the access signals' per-caller sketches and samples) are not allocated
+// again every window. Partials that cannot be reset are made anew.
+func (w *Windower) Recycle(win *Window) {
+	if len(win.Signals) > 0 && len(w.spare) < maxSpare {
+		w.spare = append(w.spare, win.Signals)
+	}
+	win.Signals = nil
+}
+
+// takePartials returns the partials of a recycled window, reset, or nil
+// for new ones.
+func (w *Windower) takePartials() []signal.Partial {
+	n := len(w.spare)
+	if n == 0 {
+		return nil
+	}
+	ps := w.spare[n-1]
+	w.spare[n-1] = nil
+	w.spare = w.spare[:n-1]
+	for i, p := range ps {
+		if r, ok := p.(signal.Resetter); ok {
+			r.Reset()
+		} else {
+			ps[i] = w.cfg.Signals.At(i).NewPartial()
+		}
+	}
+	return ps
+}

@@ -1,0 +1,82 @@
+package window
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/signal/access"
+	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
+	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
+	"github.com/driftwatch/driftwatch/generator"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// TestRecycledPartialsEncodeAsNew runs the same events, 6 windows of 3,000
+// calls from 5,000 callers (the access signals' summaries full, their
+// slots changing hands), through two windowers with the access and output
+// signals: one recycles every closed window once encoded, the other does
+// not. Every window encodes the same, and the recycling windower makes new
+// partials for its first two windows only.
+func TestRecycledPartialsEncodeAsNew(t *testing.T) {
+	cfg := windowtest.Config(t) // 10 s windows, 2 s lateness
+	a := access.DefaultConfig()
+	set, err := signal.NewSet(append(outputs.Signals(outputs.DefaultConfig()), access.Volume{Config: a}, access.Probing{Config: a},
+		access.Diversity{Config: a}, access.OOD{Config: a}, access.Harvest{Config: a})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Signals = set
+	sc := generator.DefaultScenario(1, 8)
+	sc.Start, sc.EventStep = windowtest.T0, cfg.WindowSize/3000
+	sc.Callers = &generator.Callers{N: 5000}
+	g, err := generator.New(sc, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recycling := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
+	plain := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
+	batch := make([]telemetry.Event, 64)
+	closed, reused := 0, 0
+	seen := map[signal.Partial]bool{} // the last partial (caller_harvest's, a Resetter) of every window closed
+	for n := 0; n < 6*3000+1000; n += len(batch) {
+		for i := range batch {
+			g.Next(&batch[i])
+			recycling.Observe(&batch[i], int64(n+i))
+			plain.Observe(&batch[i], int64(n+i))
+		}
+		recycling.EndBatch()
+		plain.EndBatch()
+		rc, pc := recycling.TakeClosed(), plain.TakeClosed()
+		if len(rc) != len(pc) {
+			t.Fatalf("event %d: %d and %d windows closed", n, len(rc), len(pc))
+		}
+		for i := range rc {
+			if !bytes.Equal(rc[i].AppendBinary(nil), pc[i].AppendBinary(nil)) {
+				t.Fatalf("window %s: the recycling windower encodes it differently", rc[i].Start)
+			}
+			closed++
+			last := rc[i].Signals[len(rc[i].Signals)-1]
+			if seen[last] {
+				reused++
+			}
+			seen[last] = true
+			recycling.Recycle(rc[i])
+			if rc[i].Signals != nil {
+				t.Fatal("a recycled window keeps its partials")
+			}
+		}
+	}
+	if closed < 5 {
+		t.Fatalf("%d windows closed, want 5 or more", closed)
+	}
+	// A window opens before the previous one closes (lateness): the first
+	// two are new, every later one reuses a closed window's partials.
+	if reused != closed-2 {
+		t.Errorf("%d of %d windows reused a closed window's partials, want %d", reused, closed, closed-2)
+	}
+	if len(recycling.spare) > maxSpare {
+		t.Errorf("%d spare windows' partials, above %d", len(recycling.spare), maxSpare)
+	}
+}
