@@ -78,6 +78,24 @@ func (x *keyIndex) find(slots []hitter, key string, hash uint64) (slot int32, ce
 	}
 }
 
+// cellOf returns the cell of slot, indexed under hash: found by the slot
+// number the cell holds, without comparing keys.
+func (x *keyIndex) cellOf(hash uint64, slot int32) (int, bool) {
+	if len(x.cells) == 0 {
+		return 0, false
+	}
+	mask, want := len(x.cells)-1, uint32(slot+1)
+	for i := x.home(hash); ; i = (i + 1) & mask {
+		c := x.cells[i]
+		if c == 0 {
+			return 0, false
+		}
+		if uint32(c) == want {
+			return i, true
+		}
+	}
+}
+
 // insert indexes slot under hash at cell, an empty cell find returned
 // (-1: the first empty one from hash's home), growing the index when it
 // would be more than half full (then cell is found again).
@@ -350,7 +368,7 @@ func (h *HeavyHitters) AddSlot(key string, n, aux uint64) (slot int, taken bool)
 	// its buffer.
 	i = h.buckets[h.min].head
 	x := &h.slots[i]
-	if _, old, ok := h.index.find(h.slots, x.key, x.hash); ok {
+	if old, ok := h.index.cellOf(x.hash, i); ok {
 		h.index.remove(old)
 	}
 	x.count, x.err, x.aux = x.count+n, x.count, aux
