@@ -416,11 +416,11 @@ func TestSecurityQueries(t *testing.T) {
 				}
 			case "Top callers by signal":
 				want := []string{
-					"[caller_probing prober-1 5 0 0.85 1 90 of 100 scored calls within 0.05 of the threshold]",
-					"[caller_ood scraper-9 1 0 0.6 1 20 of 32 sampled inputs outside the reference's central range]",
-					"[caller_new_heavy scraper-9 0 1 40 1 300 calls from a caller without a history]",
-					"[caller_volume_history batch-svc 0 1 7.2 1 600 against the caller's own median of 60]",
-					"[caller_diversity scraper-9 0 1 0.7 1 290 distinct inputs in 300 calls]",
+					"[caller_probing prober-1 5 0 0.85 [fraud] 90 of 100 scored calls within 0.05 of the threshold]",
+					"[caller_ood scraper-9 1 0 0.6 [fraud] 20 of 32 sampled inputs outside the reference's central range]",
+					"[caller_new_heavy scraper-9 0 1 40 [fraud] 300 calls from a caller without a history]",
+					"[caller_volume_history batch-svc 0 1 7.2 [fraud] 600 against the caller's own median of 60]",
+					"[caller_diversity scraper-9 0 1 0.7 [fraud] 290 distinct inputs in 300 calls]",
 				}
 				if got := rowStrings(res.rows); !slices.Equal(got, want) {
 					t.Errorf("callers by signal\n got %q\nwant %q", got, want)

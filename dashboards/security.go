@@ -51,33 +51,31 @@ func Security() Dashboard {
 			"LIMIT 100",
 		)))
 
-	byCaller := table(4, "Top callers by signal",
+	byCaller := topSubjects(4, "Top callers by signal",
 		"Per access or caller-history signal, the callers it named as a warning or critical in the time range, every model together: how many windows at each severity, the largest effect, the models, and the evidence of its worst verdict, the most critical first.",
-		GridPos{X: 0, Y: 28, W: 24, H: 10}, ClickHouse, chTable(sql(
-			"SELECT signal, subject AS caller, countIf(severity = 'critical') AS critical, countIf(severity = 'warning') AS warnings,",
-			"       round(max(effect), 4) AS max_effect, uniqExact(model_id) AS models,",
-			"       argMax(evidence, tuple(severity = 'critical', effect)) AS worst_evidence",
-			"FROM signals FINAL",
-			"WHERE signal LIKE 'caller\\_%' AND subject != '*' AND severity != 'ok' AND $__timeFilter(window_start)",
-			"GROUP BY signal, subject",
-			"ORDER BY critical DESC, warnings DESC, max_effect DESC, signal, caller",
-			"LIMIT 200",
-		)))
-
-	bySource := table(5, "Poisoning by source",
+		28, "caller", "caller")
+	bySource := topSubjects(5, "Poisoning by source",
 		"Per poisoning signal, the sources, values and labels it named as a warning or critical in the time range (a feedback source flipping labels, a flooded content hash, a trigger value, a proposed label with spectral outliers), every model together: windows at each severity, the largest effect, the models and the evidence of its worst verdict.",
-		GridPos{X: 0, Y: 38, W: 24, H: 10}, ClickHouse, chTable(sql(
-			"SELECT signal, subject, countIf(severity = 'critical') AS critical, countIf(severity = 'warning') AS warnings,",
-			"       round(max(effect), 4) AS max_effect, groupUniqArray(model_id) AS models,",
-			"       argMax(evidence, tuple(severity = 'critical', effect)) AS worst_evidence",
-			"FROM signals FINAL",
-			"WHERE signal LIKE 'poisoning\\_%' AND subject != '*' AND severity != 'ok' AND $__timeFilter(window_start)",
-			"GROUP BY signal, subject",
-			"ORDER BY critical DESC, warnings DESC, max_effect DESC, signal, subject",
-			"LIMIT 200",
-		)))
+		38, "poisoning", "subject")
 
 	return newDashboard("driftwatch-security", "driftwatch / Security",
 		"Who calls the models and what goes into their training data: the access and poisoning signals of every model, from driftwatch's ClickHouse tables.",
 		nil, []Panel{verdicts, latest, callers, byCaller, bySource})
+}
+
+// topSubjects is a table of the subjects (not "*") the signals named family_* gave a warning or a
+// critical verdict in the time range, per signal: windows at each severity, the largest effect, the
+// models (their ids), and the evidence of the worst verdict (critical first, then the largest effect);
+// the subject column is named subject.
+func topSubjects(id int, title, desc string, y int, family, subject string) Panel {
+	return table(id, title, desc, GridPos{X: 0, Y: y, W: 24, H: 10}, ClickHouse, chTable(sql(
+		"SELECT signal, subject AS "+subject+", countIf(severity = 'critical') AS critical, countIf(severity = 'warning') AS warnings,",
+		"       round(max(effect), 4) AS max_effect, groupUniqArray(model_id) AS models,",
+		"       argMax(evidence, tuple(severity = 'critical', effect)) AS worst_evidence",
+		"FROM signals FINAL",
+		"WHERE signal LIKE '"+family+"\\_%' AND subject != '*' AND severity != 'ok' AND $__timeFilter(window_start)",
+		"GROUP BY signal, subject",
+		"ORDER BY critical DESC, warnings DESC, max_effect DESC, signal, "+subject,
+		"LIMIT 200",
+	)))
 }

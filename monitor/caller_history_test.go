@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -92,18 +91,12 @@ func TestCallerHistorySurvivesARestart(t *testing.T) {
 		}
 	}
 	// Windows 0 to 5, and 600 events of window 6 that close them.
-	first, err := New(ctx, cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- first.Run(runCtx) }()
+	first, stop := startMonitor(t, ctx, cfg)
 	write(6*1000 + 600)
 	decided(first.Store(), 6)
-	stop()
-	<-done
-	first.Close(context.Background())
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 
 	second := runHostile(t, ctx, cfg)
 	write(3*1000 - 600 + 600)

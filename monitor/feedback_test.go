@@ -232,22 +232,14 @@ func TestFeedbackReplayDoesNotDoubleCount(t *testing.T) {
 	events, feedback := flipScenario(t, 7, start, 0, windows*2000+600)
 	writeMessages(t, ctx, e.Brokers(), "telemetry", events)
 
-	first, err := New(ctx, cfg, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- first.Run(runCtx) }()
+	first, stop := startMonitor(t, ctx, cfg)
 	s := first.Store()
 	waitDecided(t, s, time.Now().Add(2*time.Minute))
 	writeMessages(t, ctx, e.Brokers(), "feedback", feedback)
 	waitFeedbackWindows(t, s, windows+1, time.Now().Add(2*time.Minute))
-	stop()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	first.Close(context.Background())
 
 	const markers = "SELECT count() FROM signals WHERE model_id = 'fraud' AND signal = '" + FeedbackSignal + "'"
 	const counted = "SELECT sum(n) FROM signals WHERE model_id = 'fraud' AND signal = '" + FeedbackSignal + "'"

@@ -95,19 +95,28 @@ func writeMessages(t *testing.T, ctx context.Context, brokers []string, topic st
 // runHostile starts a monitor on cfg and stops it when the test ends.
 func runHostile(t *testing.T, ctx context.Context, cfg Config) *Monitor {
 	t.Helper()
+	m, stop := startMonitor(t, ctx, cfg)
+	t.Cleanup(func() { _ = stop() })
+	return m
+}
+
+// startMonitor runs a monitor of cfg until stop, which waits for its Run
+// to return, closes it and returns Run's error.
+func startMonitor(t *testing.T, ctx context.Context, cfg Config) (m *Monitor, stop func() error) {
+	t.Helper()
 	m, err := New(ctx, cfg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- m.Run(runCtx) }()
-	t.Cleanup(func() {
-		stop()
-		<-done
+	return m, func() error {
+		cancel()
+		err := <-done
 		m.Close(context.Background())
-	})
-	return m
+		return err
+	}
 }
 
 // hostileEvent is a valid inference event of model id at time at.

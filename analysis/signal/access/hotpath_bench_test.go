@@ -38,13 +38,7 @@ func generatedBatches(tb testing.TB, callers, n int) [][]*telemetry.Event {
 // a partition's path.
 func BenchmarkAccessObserve(b *testing.B) {
 	batches := generatedBatches(b, 10_000, 1<<15)
-	c := DefaultConfig()
-	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
-	for _, c := range []struct {
-		name string
-		sigs []signal.Signal
-	}{{"caller_volume", sigs[:1]}, {"caller_probing", sigs[1:2]}, {"caller_diversity", sigs[2:3]},
-		{"caller_ood", sigs[3:4]}, {"caller_harvest", sigs[4:5]}, {"all", sigs}} {
+	for _, c := range signalSubsets() {
 		b.Run(c.name, func(b *testing.B) {
 			ps := make([]signal.Partial, len(c.sigs))
 			for i, s := range c.sigs {
@@ -69,6 +63,23 @@ func BenchmarkAccessObserve(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
 		})
 	}
+}
+
+// subset is some of the access signals, named.
+type subset struct {
+	name string
+	sigs []signal.Signal
+}
+
+// signalSubsets returns each access signal alone, then all five.
+func signalSubsets() []subset {
+	c := DefaultConfig()
+	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
+	out := make([]subset, 0, len(sigs)+1)
+	for i, s := range sigs {
+		out = append(out, subset{s.Name(), sigs[i : i+1]})
+	}
+	return append(out, subset{"all", sigs})
 }
 
 // BenchmarkInputHash hashes the quantized inputs of generator events (15
@@ -114,13 +125,7 @@ func BenchmarkAccessWindow(b *testing.B) {
 		}
 		batches = append(batches, batch)
 	}
-	c := DefaultConfig()
-	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
-	for _, c := range []struct {
-		name string
-		sigs []signal.Signal
-	}{{"caller_volume", sigs[:1]}, {"caller_probing", sigs[1:2]}, {"caller_diversity", sigs[2:3]},
-		{"caller_ood", sigs[3:4]}, {"caller_harvest", sigs[4:5]}, {"all", sigs}} {
+	for _, c := range signalSubsets() {
 		b.Run(c.name, func(b *testing.B) {
 			var buf []byte
 			var ps []signal.Partial
