@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./telemetry/
 	$(GO) test -run '^$$' -fuzz '^FuzzFastPathAgrees$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./telemetry/
 	$(GO) test -run '^$$' -fuzz '^FuzzFeedbackFastPathAgrees$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./telemetry/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseUTC$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./telemetry/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeWindow$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/window/
 	$(GO) test -run '^$$' -fuzz '^FuzzPartialRecords$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/partial/
 	$(GO) test -run '^$$' -fuzz '^FuzzLatencyDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/outputs/

@@ -322,22 +322,12 @@ func (d *Decoder) checkEvent(e *Event, numeric map[string]float64, t *wireTime, 
 		return reject(ReasonMissingField, "model.id: required")
 	}
 	vmax := d.lim.MaxValueLength
-	for _, f := range [...]struct {
-		name, v string
-	}{
-		{"prediction_id", e.PredictionID},
-		{"model.id", e.Model.ID},
-		{"model.version", e.Model.Version},
-		{"operation", e.Operation},
-		{"principal.enduser.id", e.Principal.EndUserID},
-		{"principal.service", e.Principal.Service},
-		{"principal.tenant", e.Principal.Tenant},
-		{"principal.client.address", e.Principal.ClientAddress},
-		{"prediction.class", e.Prediction.Class},
-		{"error.type", e.ErrorType},
-	} {
-		if len(f.v) > vmax {
-			return tooLong(f.name, len(f.v), vmax)
+	// The fields are named only when one is too long.
+	if max(len(e.PredictionID), len(e.Model.ID), len(e.Model.Version), len(e.Operation), len(e.Principal.EndUserID),
+		len(e.Principal.Service), len(e.Principal.Tenant), len(e.Principal.ClientAddress), len(e.Prediction.Class),
+		len(e.ErrorType)) > vmax {
+		if rj := d.checkLengths(e); rj != nil {
+			return rj
 		}
 	}
 	// The fields are named only when one breaks the policy.
@@ -425,6 +415,31 @@ func (d *Decoder) checkEvent(e *Event, numeric map[string]float64, t *wireTime, 
 	return nil
 }
 
+// checkLengths names the first string field of e longer than
+// Limits.MaxValueLength.
+func (d *Decoder) checkLengths(e *Event) *RejectError {
+	vmax := d.lim.MaxValueLength
+	for _, f := range [...]struct {
+		name, v string
+	}{
+		{"prediction_id", e.PredictionID},
+		{"model.id", e.Model.ID},
+		{"model.version", e.Model.Version},
+		{"operation", e.Operation},
+		{"principal.enduser.id", e.Principal.EndUserID},
+		{"principal.service", e.Principal.Service},
+		{"principal.tenant", e.Principal.Tenant},
+		{"principal.client.address", e.Principal.ClientAddress},
+		{"prediction.class", e.Prediction.Class},
+		{"error.type", e.ErrorType},
+	} {
+		if len(f.v) > vmax {
+			return tooLong(f.name, len(f.v), vmax)
+		}
+	}
+	return nil
+}
+
 // checkFeatures checks feature counts, names and values. When several features
 // are bad it reports the one with the smallest name, so details are stable.
 // numeric, when not nil, holds the numeric features by name, to refuse a
@@ -469,7 +484,9 @@ func (d *Decoder) checkFeatures(f *Features, numeric map[string]float64, namesKn
 			keep(k, tooLong(mapPath(path, k), len(v), d.lim.MaxValueLength))
 		case !ValidValue(v):
 			keep(k, checkValue(mapPath(path, k), v))
-		default:
+		case numeric != nil:
+			// Only the slow path has the map (the fast path refuses a
+			// name of both kinds itself); a lookup in nil is still a call.
 			if _, dup := numeric[k]; dup {
 				keep(k, reject(ReasonInvalidValue, mapPath(path, k)+": also a numeric feature"))
 			}
@@ -567,7 +584,14 @@ func checkLens(max int, fields ...string) *RejectError {
 	return nil
 }
 
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+// finite reports whether v is neither NaN nor infinite: whether its
+// exponent is not all ones. One mask and compare where math.IsNaN and
+// math.IsInf are several floating-point comparisons; it runs for every
+// numeric feature of every event.
+func finite(v float64) bool {
+	const exp = 0x7ff << 52
+	return math.Float64bits(v)&exp != exp
+}
 
 func mapPath(path, key string) string {
 	return path + "[" + strconv.Quote(truncate(key, 64)) + "]"

@@ -41,6 +41,12 @@ type fastScanner struct {
 	lastKnown  int // the list the last known event had
 	nextKnown  int // the list the next new one replaces, once all are in use
 	namesKnown bool
+	// guess is the remembered list whose names the event scanned most
+	// likely has: the last known event's, until the event's first feature
+	// name says which (see nameKey). guessed says its keys were the
+	// list's so far, each at the same place.
+	guess   int
+	guessed bool
 }
 
 // maxKnownNames bounds the feature name lists a decoder remembers: the
@@ -170,37 +176,24 @@ func (s *fastScanner) features(f *Features) bool {
 	if s.null() {
 		return true
 	}
+	s.guess, s.guessed = s.lastKnown, s.nKnown > 0
 	ok := s.object(func(key []byte) (uint32, bool) {
 		switch string(key) {
 		case "numeric":
-			if s.null() {
-				return 1, true
-			}
-			return 1, s.object(func(name []byte) (uint32, bool) {
-				v, ok := s.float()
-				if !ok || len(f.Numeric)+len(f.Categorical) >= s.maxEnts {
-					return 0, false
-				}
-				f.Numeric = append(f.Numeric, Number{Name: alias(name), Value: v})
-				return 0, true
-			})
+			return 1, s.numeric(f)
 		case "categorical":
-			if s.null() {
-				return 2, true
-			}
-			return 2, s.object(func(name []byte) (uint32, bool) {
-				v, ok := s.str()
-				if !ok || len(f.Numeric)+len(f.Categorical) >= s.maxEnts {
-					return 0, false
-				}
-				f.Categorical = append(f.Categorical, Category{Name: alias(name), Value: alias(v)})
-				return 0, true
-			})
+			return 2, s.categorical(f)
 		}
 		return 0, s.unknown(key, featuresKeys)
 	})
 	if !ok {
 		return false
+	}
+	// All keys as guessed, and as many: the names of a remembered list,
+	// which sameNames would find, without comparing them again.
+	if k := &s.known[s.guess]; s.guessed && len(f.Numeric) == k.num && len(f.Numeric)+len(f.Categorical) == len(k.names) {
+		s.namesKnown, s.lastKnown = true, s.guess
+		return true
 	}
 	if s.namesKnown = s.sameNames(f); s.namesKnown {
 		return true
@@ -219,6 +212,102 @@ func (s *fastScanner) features(f *Features) bool {
 		}
 	}
 	return true
+}
+
+// numeric reads the numeric features (an object or null) into f, the
+// names by nameKey.
+func (s *fastScanner) numeric(f *Features) bool {
+	if s.null() {
+		return true
+	}
+	more, ok := s.objectStart()
+	for ok && more {
+		name, kok := s.nameKey(f, true)
+		if !kok {
+			return false
+		}
+		v, vok := s.float()
+		if !vok || len(f.Numeric)+len(f.Categorical) >= s.maxEnts {
+			return false
+		}
+		f.Numeric = append(f.Numeric, Number{Name: alias(name), Value: v})
+		more, ok = s.objectNext()
+	}
+	return ok
+}
+
+// categorical reads the categorical features (an object or null) into f.
+func (s *fastScanner) categorical(f *Features) bool {
+	if s.null() {
+		return true
+	}
+	more, ok := s.objectStart()
+	for ok && more {
+		name, kok := s.nameKey(f, false)
+		if !kok {
+			return false
+		}
+		v, vok := s.str()
+		if !vok || len(f.Numeric)+len(f.Categorical) >= s.maxEnts {
+			return false
+		}
+		f.Categorical = append(f.Categorical, Category{Name: alias(name), Value: alias(v)})
+		more, ok = s.objectNext()
+	}
+	return ok
+}
+
+// nameKey reads the key (and colon) of the next numeric (num) or
+// categorical feature of f. While the names are those of the guess, each
+// at its place, a key is read by comparing it with the guess's name,
+// rather than scanned and compared later (sameNames): a remembered name is
+// plain (an identifier: no quote, backslash, control or non-ASCII byte),
+// so the message's bytes `"` name `"` are the string name and nothing
+// else. The first name of an event picks the guess among the remembered
+// lists (models sharing a partition seldom share a first feature name);
+// the first name that is not the guess's ends it, and that key and the
+// next are read by key.
+func (s *fastScanner) nameKey(f *Features, num bool) ([]byte, bool) {
+	if s.guessed {
+		s.ws()
+		if name, ok := s.guessedName(s.guess, f, num); ok {
+			return name, s.tightColon() || s.spacedColon()
+		}
+		if len(f.Numeric)+len(f.Categorical) == 0 {
+			for l := range s.nKnown {
+				if l == s.guess {
+					continue
+				}
+				if name, ok := s.guessedName(l, f, num); ok {
+					s.guess = l
+					return name, s.tightColon() || s.spacedColon()
+				}
+			}
+		}
+		s.guessed = false
+	}
+	return s.key()
+}
+
+// guessedName reads the key at the cursor if it is the name list l has at
+// the place of f's next numeric (num) or categorical feature.
+func (s *fastScanner) guessedName(l int, f *Features, num bool) ([]byte, bool) {
+	k := &s.known[l]
+	j := k.num + len(f.Categorical)
+	if num {
+		j = len(f.Numeric)
+		if j >= k.num {
+			return nil, false
+		}
+	} else if j >= len(k.names) {
+		return nil, false
+	}
+	b, i, want := s.b, s.i, k.names[j]
+	if end := i + 1 + len(want); end < len(b) && b[i] == '"' && b[end] == '"' && string(b[i+1:end]) == want {
+		s.i = end + 1
+		return b[i+1 : end], true
+	}
+	return nil, false
 }
 
 // sameNames reports whether f's names are those of a remembered list, in
@@ -312,13 +401,7 @@ func (s *fastScanner) prediction(e *Event) bool {
 			if !ok {
 				return 4, false
 			}
-			s.names.reset(len(p.Probabilities))
-			for _, c := range p.Probabilities {
-				if !s.names.add(c.Class) {
-					return 4, false
-				}
-			}
-			return 4, true
+			return 4, s.distinctClasses(p.Probabilities)
 		case "threshold":
 			return 8, s.floatPtr(&p.Threshold, &e.own.threshold)
 		}
@@ -396,9 +479,53 @@ func (s *fastScanner) attributes(e *Event) bool {
 	if !ok {
 		return false
 	}
-	s.names.reset(len(e.Attributes))
-	for _, a := range e.Attributes {
-		if !s.names.add(a.Key) {
+	return s.distinctKeys(e.Attributes)
+}
+
+// fewNames is the longest list distinctClasses and distinctKeys compare
+// pair by pair: up to it, that costs less than hashing every name (events
+// have a few classes and attributes).
+const fewNames = 8
+
+// distinctClasses reports whether the classes of p are distinct: pair by
+// pair for a few, else by set.
+func (s *fastScanner) distinctClasses(p Probabilities) bool {
+	if len(p) <= fewNames {
+		for i := 1; i < len(p); i++ {
+			for j := range i {
+				if p[i].Class == p[j].Class {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	s.names.reset(len(p))
+	for _, c := range p {
+		if !s.names.add(c.Class) {
+			return false
+		}
+	}
+	return true
+}
+
+// distinctKeys reports whether the keys of a are distinct, as
+// distinctClasses. (The two are not one generic function with a func for
+// the name: that measured slower.)
+func (s *fastScanner) distinctKeys(a Attributes) bool {
+	if len(a) <= fewNames {
+		for i := 1; i < len(a); i++ {
+			for j := range i {
+				if a[i].Key == a[j].Key {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	s.names.reset(len(a))
+	for _, kv := range a {
+		if !s.names.add(kv.Key) {
 			return false
 		}
 	}
@@ -431,36 +558,82 @@ func (s *fastScanner) eventTime() bool {
 // entries and unknown keys) and whether its value was read. A bit seen
 // twice is a duplicate key.
 func (s *fastScanner) object(field func(key []byte) (uint32, bool)) bool {
-	if !s.consume('{') {
-		return false
-	}
-	s.ws()
-	if s.consume('}') {
-		return true
-	}
+	more, ok := s.objectStart()
 	var seen uint32
-	for {
-		s.ws()
-		key, ok := s.str()
-		if !ok {
+	for ok && more {
+		key, kok := s.key()
+		if !kok {
 			return false
 		}
-		s.ws()
-		if !s.consume(':') {
-			return false
-		}
-		s.ws()
-		bit, ok := field(key)
-		if !ok || seen&bit != 0 {
+		bit, vok := field(key)
+		if !vok || seen&bit != 0 {
 			return false
 		}
 		seen |= bit
-		s.ws()
-		if s.consume(',') {
-			continue
-		}
-		return s.consume('}')
+		more, ok = s.objectNext()
 	}
+	return ok
+}
+
+// objectStart reads the opening brace of an object and reports whether a
+// member follows (more) or the object is empty and read.
+func (s *fastScanner) objectStart() (more, ok bool) {
+	if !s.consume('{') {
+		return false, false
+	}
+	s.ws()
+	if s.consume('}') {
+		return false, true
+	}
+	return true, true
+}
+
+// key reads a member's key and the colon after it, leaving the cursor at
+// the member's value.
+func (s *fastScanner) key() ([]byte, bool) {
+	s.ws()
+	key, ok := s.str()
+	return key, ok && (s.tightColon() || s.spacedColon())
+}
+
+// tightColon and spacedColon read the colon after a member's key, leaving
+// the cursor at the member's value; callers write s.tightColon() ||
+// s.spacedColon(), the common case inlined, the rest a call. tightColon
+// takes a colon right after the key and right before the value (no byte
+// above the space is whitespace).
+func (s *fastScanner) tightColon() bool {
+	if i := s.i; i+1 < len(s.b) && s.b[i] == ':' && s.b[i+1] > ' ' {
+		s.i = i + 1
+		return true
+	}
+	return false
+}
+
+// spacedColon takes whitespace around the colon.
+func (s *fastScanner) spacedColon() bool {
+	s.ws()
+	if !s.consume(':') {
+		return false
+	}
+	s.ws()
+	return true
+}
+
+// objectNext reads what follows a member's value: a comma, another member
+// following (more), or the object's closing brace.
+func (s *fastScanner) objectNext() (more, ok bool) {
+	s.ws()
+	if s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+			return true, true
+		case '}':
+			s.i++
+			return false, true
+		}
+	}
+	return false, false
 }
 
 // array reads an array, calling elem with the cursor at each element.
@@ -593,7 +766,9 @@ func (s *fastScanner) intPtr(dst **int64, own *int64) bool {
 // at most 19 digits whose mantissa float64 holds exactly and whose power
 // of ten is within ±22 are computed with one exact multiplication or
 // division, correctly rounded (Clinger's fast path, as strconv's own);
-// others go to strconv.ParseFloat.
+// others go to strconv.ParseFloat. The digits are read in two tight loops
+// (integer part, fraction) whose lengths give the count of digits; mant
+// may wrap past 19 digits, but such a number takes strconv then.
 func (s *fastScanner) float() (float64, bool) {
 	b, i := s.b, s.i
 	start := i
@@ -602,36 +777,30 @@ func (s *fastScanner) float() (float64, bool) {
 		i++
 	}
 	var mant uint64
-	digits, exp := 0, 0
-	exact := true
-	digit := func(c byte) {
-		if digits < 19 {
-			mant = mant*10 + uint64(c-'0')
-			digits++
-			return
-		}
-		exact = false
-	}
+	first := i // the first digit that counts: a lone leading zero does not
 	switch {
 	case i < len(b) && b[i] == '0':
 		i++
+		first = i
 	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-			digit(b[i])
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
 		}
 	default:
 		return 0, false
 	}
+	digits, exp := i-first, 0
 	if i < len(b) && b[i] == '.' {
 		i++
-		d := i
-		for ; i < len(b) && '0' <= b[i] && b[i] <= '9'; i++ {
-			digit(b[i])
-			exp--
+		f := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
 		}
-		if i == d {
+		if i == f {
 			return 0, false
 		}
+		digits += i - f
+		exp = f - i
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
@@ -655,7 +824,7 @@ func (s *fastScanner) float() (float64, bool) {
 		exp += e
 	}
 	s.i = i
-	if exact && mant <= 1<<53 && exp >= -22 && exp <= 22 {
+	if digits <= 19 && mant <= 1<<53 && exp >= -22 && exp <= 22 {
 		f := float64(mant)
 		if exp < 0 {
 			f /= pow10[-exp]
@@ -721,23 +890,44 @@ func (s *fastScanner) number() ([]byte, bool) {
 
 // str reads a string without escapes, of valid UTF-8, and returns its
 // content. It looks at eight bytes at a time while none of them needs a
-// look (a quote, a backslash, a control character or a non-ASCII byte).
+// look (a quote, a backslash, a control character or a non-ASCII byte);
+// the first that does ends the loop, and a string of ASCII without
+// escapes, nearly every string of an event, is then read: the byte is its
+// closing quote. Anything else is left to strTail.
 func (s *fastScanner) str() ([]byte, bool) {
-	b := s.b
-	if s.i >= len(b) || b[s.i] != '"' {
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
 		return nil, false
 	}
-	start := s.i + 1
-	ascii := true
-	for i := start; i < len(b); {
-		if i+8 <= len(b) {
-			m := special(binary.LittleEndian.Uint64(b[i:]))
-			if m == 0 {
-				i += 8
-				continue
+	i++
+	start := i
+	for i <= len(b)-8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if m := special(w); m != 0 {
+			// The first flagged byte is always a true one; it is taken
+			// from w rather than loaded again.
+			z := bits.TrailingZeros64(m) &^ 7
+			i += z >> 3
+			if byte(w>>z) == '"' {
+				s.i = i + 1
+				return b[start:i], true
 			}
-			i += bits.TrailingZeros64(m) >> 3 // the first flagged byte is always a true one
+			break
 		}
+		i += 8
+	}
+	return s.strTail(start, i)
+}
+
+// strTail reads the rest of the string whose content starts at start, from
+// i, a byte at a time: the last few bytes of the message, or a string
+// with a non-ASCII byte (to check as UTF-8) or one the fast path refuses
+// (an escape or a control character). The bytes from start to i are
+// plain ASCII.
+func (s *fastScanner) strTail(start, i int) ([]byte, bool) {
+	b := s.b
+	ascii := true
+	for ; i < len(b); i++ {
 		switch c := b[i]; {
 		case c == '"':
 			v := b[start:i]
@@ -751,7 +941,6 @@ func (s *fastScanner) str() ([]byte, bool) {
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
-		i++
 	}
 	return nil, false
 }
@@ -796,8 +985,10 @@ func (s *fastScanner) consume(c byte) bool {
 	return false
 }
 
+// ws skips whitespace. Most producers write none: the loop's first test
+// ends it at any byte above the space, which no whitespace is.
 func (s *fastScanner) ws() {
-	for s.i < len(s.b) {
+	for s.i < len(s.b) && s.b[s.i] <= ' ' {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
 			s.i++

@@ -41,6 +41,8 @@ var fastSeeds = []string{
 	`{}`,
 	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":{"numeric":{"a":1e22,"b":1e23,"c":9007199254740993,"d":123456789012345678901,` +
 		`"e":1.7976931348623157e308,"f":5e-324,"g":2.2250738585072014e-308,"h":0.30000000000000004,"i":-0.0,"j":1E+2,"k":12.5e-30,"l":4.9e-400}}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:59:59.999999999Z","model":{"id":"m"},"features":{"numeric":{"a":0.0000000000000000001,"b":0.00000000000000000001,` +
+		`"c":1234567890123456789,"d":9007199254740992,"e":0.9007199254740993,"f":-0.5e1,"g":579.4363,"h":1e-22,"i":1e-23,"j":100000000000000000000000e-2}}}`,
 	// Left to the slow path.
 	`{"prediction_id":"p\u0041","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}}`,
 	`{"Prediction_ID":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"}}`,
@@ -59,6 +61,9 @@ var fastSeeds = []string{
 	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"ſcore":1}`,
 	`{"prediction_id":"p","event_time":true,"model":{"id":"m"}}`,
 	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"x":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"prediction":{"probabilities":{"a":0.5,"b":0.2,"a":0.5}}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"attributes":{"k":"v","j":"v","k":"w"}}`,
+	`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"attributes":{"a":"","b":"","c":"","d":"","e":"","f":"","g":"","h":"","i":"","b":""}}`,
 }
 
 // normal returns e in a form to compare: slices sorted, empty ones nil, no
@@ -294,5 +299,66 @@ func TestKnownNamesOfSeveralSchemas(t *testing.T) {
 				t.Errorf("%d name lists kept, bound %d", d.fast.nKnown, maxKnownNames)
 			}
 		})
+	}
+}
+
+// TestGuessedNamesDecodeAsScanned checks the reading of feature names by
+// comparison with a remembered list (nameKey): events whose names are a
+// remembered list's, nearly one (a name longer, shorter or escaped, one
+// more or one fewer, the kinds swapped, the objects in the other order,
+// another list's first name) decode exactly as a fresh decoder decodes
+// them, and as the slow path does, and only a list's exact names count as
+// known (on the fast path: the truncated events take the slow one).
+func TestGuessedNamesDecodeAsScanned(t *testing.T) {
+	ev := func(features string) []byte {
+		return []byte(`{"prediction_id":"p","event_time":"2026-11-26T14:00:00Z","model":{"id":"m"},"features":` + features + `}`)
+	}
+	seq := []struct {
+		features string
+		known    bool
+	}{
+		{`{"numeric":{"x":1,"y":2},"categorical":{"c":"v"}}`, false},
+		{`{"numeric":{"x":1,"y":2},"categorical":{"c":"v"}}`, true},
+		{`{"categorical":{"c":"w"},"numeric":{"x":3,"y":4}}`, true},
+		{` { "numeric" : { "x" : 1 , "y" : 2 } , "categorical" : { "c" : "v" } } `, true},
+		{`{"numeric":{"x":1,"yy":2},"categorical":{"c":"v"}}`, false},
+		{`{"numeric":{"x":1,"y":2},"categorical":{"c":"v"}}`, true},
+		{`{"numeric":{"x":1},"categorical":{"c":"v"}}`, false},
+		{`{"numeric":{"x":1,"y":2,"z":3},"categorical":{"c":"v"}}`, false},
+		{`{"numeric":{"x":1,"y":2},"categorical":{"c":"v","d":"v"}}`, false},
+		{`{"numeric":{"x":1,"y":2},"categorical":{}}`, false},
+		{`{"numeric":{"x":1,"c":2},"categorical":{"y":"v"}}`, false},
+		{`{"numeric":{"y":2,"x":1},"categorical":{"c":"v"}}`, false},
+		{`{"numeric":{"x":1,"\u0079":2},"categorical":{"c":"v"}}`, false},
+		{`{"numeric":{"x":1,"y":2,"y":3},"categorical":{"c":"v"}}`, false},
+		{`{"numeric":{"x":1,"y":2},"categorical":{"x":"v"}}`, false},
+		{`{"numeric":{"a":1,"b":2},"categorical":{"c":"v"}}`, false},
+		{`{"numeric":{"x":1,"y":2},"categorical":{"c":"v"}}`, true},
+		{`{"numeric":{"a":1,"b":2},"categorical":{"c":"v"}}`, true},
+		{`{"numeric":{"a":1,"y":2},"categorical":{"c":"v"}}`, false},
+		{`{"categorical":{"c":"v"},"numeric":{"a":1,"b":2}}`, true},
+		{`{"numeric":{"x":1,"y":2},"categorical":{"c":"v"}}`, true},
+		{`{"numeric":{"x":1,"y":2},"categorical":{"c":"v"}`, false},
+		{`{"numeric":{"x":1,"y":2`, false},
+		{`{"numeric":{"x"`, false},
+		{`{"numeric":{"x":1,"y":2},"categorical":{"c":"v"}}`, true},
+	}
+	d := newTestDecoder()
+	for i, c := range seq {
+		b := ev(c.features)
+		var e, fresh Event
+		slow := d.SlowPath()
+		got := d.Decode(b, &e)
+		if fast := d.SlowPath() == slow; fast && d.fast.namesKnown != c.known || !fast && c.known {
+			t.Errorf("event %d %s: names known %v, want %v", i, c.features, d.fast.namesKnown, c.known)
+		}
+		want := newTestDecoder().Decode(b, &fresh)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("event %d %s: %v after the others, %v alone", i, c.features, got, want)
+		}
+		if got == nil && !reflect.DeepEqual(normal(&e), normal(&fresh)) {
+			t.Fatalf("event %d %s: decoded\n%+v\nafter the others,\n%+v\nalone", i, c.features, normal(&e), normal(&fresh))
+		}
+		checkFastPath(t, d, b)
 	}
 }
