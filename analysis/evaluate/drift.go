@@ -85,15 +85,21 @@ func ScoreAgainst(c *analysis.Config, w *window.Window, ref *reference.Reference
 	if w.Ref == nil || ref == nil {
 		return nil
 	}
-	w.Sync()
 	var out []Score
+	var sample []float64 // the feature's sample, sorted: room shared by the features
 	for i, name := range w.NumericNames() {
 		nr, opened := ref.Numeric[name], w.Ref.Numeric[name]
 		s := &w.Numeric[i]
 		if nr == nil || opened == nil || s.Count == 0 || s.Bins == nil || !slices.Equal(nr.Edges, opened.Edges) || len(nr.Counts) != len(s.Bins) {
 			continue
 		}
-		out = scoreNumeric(c, out, name, nr, s)
+		if len(nr.Sample) > 0 {
+			// A sorted copy: the window's own sample stays a heap, usable
+			// as the next window's rolling reference.
+			sample = w.AppendSample(sample[:0], i)
+			slices.Sort(sample)
+		}
+		out = scoreNumeric(c, out, name, nr, s, sample)
 	}
 	for i, name := range w.CategoricalNames() {
 		cr, opened := ref.Categorical[name], w.Ref.Categorical[name]
@@ -120,7 +126,9 @@ func informational(feature, kind, test string, stat float64, nRef, nCur uint64) 
 		AdjustedP: nan, Threshold: nan, Severity: verdict.SeverityOK, NReference: nRef, NCurrent: nCur}
 }
 
-func scoreNumeric(c *analysis.Config, out []Score, name string, nr *reference.Numeric, s *sketch.Numeric) []Score {
+// scoreNumeric appends the scores of numeric feature name against nr: s is
+// its state, sample its sample sorted (read only when nr has a sample).
+func scoreNumeric(c *analysis.Config, out []Score, name string, nr *reference.Numeric, s *sketch.Numeric, sample []float64) []Score {
 	ref, cur := toFloats(nr.Counts), toFloats(s.Bins)
 	var nRef uint64
 	for _, c := range nr.Counts {
@@ -134,10 +142,6 @@ func scoreNumeric(c *analysis.Config, out []Score, name string, nr *reference.Nu
 	if len(nr.Sample) == 0 {
 		return out // a reference without samples: binned tests only
 	}
-	// A sorted copy: the window's own sample stays a heap, usable as the
-	// next window's rolling reference.
-	sample := slices.Clone(s.Sample.Values())
-	slices.Sort(sample)
 	nSample := uint64(len(sample))
 	w1 := stat.Wasserstein1(nr.Sorted(), sample)
 	wn := w1 / math.Max(math.Sqrt(nr.Variance), MinStdDev)

@@ -88,7 +88,10 @@ func (e *Evaluator) Evaluate(w *window.Window, mixed bool, seasonal *reference.R
 		return d
 	}
 	if w.Ref == nil {
-		if d.Pinned = e.refs.Contribute(w.Sketches()); d.Pinned == nil {
+		// The warm-up reads the window's rows: its numeric samples need
+		// not be filled from them (Rebind and ScoreAgainst read the rows
+		// too).
+		if d.Pinned = e.refs.Contribute(w.RowSketches()); d.Pinned == nil {
 			// Opened before the reference reached its partitions.
 			w.Rebind(e.refs.Get(w.Model))
 		}

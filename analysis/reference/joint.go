@@ -59,10 +59,11 @@ func jointFromSamples(names []string, samples []*sketch.Sample) *stat.Joint {
 
 // jointFromRows builds the joint reference of the numeric features names,
 // columns cols of rows, from the rows directly: the sampled events that
-// carry every one of them, in key order. When every event carries every
-// feature it gives exactly what jointFromSamples gives from the samples
-// filled from the same rows. It returns nil as jointFromSamples does.
-func jointFromRows(names []string, cols []int, rows *sketch.Rows) *stat.Joint {
+// carry every one of them, in key order (slots, rows.SlotsInKeyOrder()).
+// When every event carries every feature it gives exactly what
+// jointFromSamples gives from the samples filled from the same rows. It
+// returns nil as jointFromSamples does.
+func jointFromRows(names []string, cols []int, rows *sketch.Rows, slots []int) *stat.Joint {
 	if len(names) < 2 {
 		return nil
 	}
@@ -72,9 +73,12 @@ func jointFromRows(names []string, cols []int, rows *sketch.Rows) *stat.Joint {
 	for i, n := range order {
 		idx[i] = cols[slices.Index(names, n)]
 	}
-	var out [][]float64
-	for _, slot := range rows.SlotsInKeyOrder() {
-		row := make([]float64, len(order))
+	// One backing array for every row rather than an allocation per row
+	// (NewJoint keeps none of them).
+	flat := make([]float64, len(slots)*len(order))
+	out := make([][]float64, 0, len(slots))
+	for _, slot := range slots {
+		row := flat[:len(order):len(order)]
 		ok := true
 		for i, c := range idx {
 			if row[i] = rows.Value(slot, c); math.IsNaN(row[i]) {
@@ -84,6 +88,7 @@ func jointFromRows(names []string, cols []int, rows *sketch.Rows) *stat.Joint {
 		}
 		if ok {
 			out = append(out, row)
+			flat = flat[len(order):]
 		}
 	}
 	j, err := stat.NewJoint(order, out)

@@ -120,12 +120,18 @@ func (c *Categorical) Lookup() *sketch.CategoryIndex {
 
 // Build builds a reference from s, the merged state of warm-up windows
 // (opened without a reference), with bins quantile bins for numeric
-// features. The numeric states' samples must be filled (from s.Rows, when
-// set: Window.Sketches does it); the joint reference is built from s.Rows
-// when set, from the samples otherwise. subsample, the window sample size, is no longer used (see
-// Prepare).
+// features. When s.Rows is set the samples are read from it (the numeric
+// states' samples need not be filled), otherwise from the numeric states;
+// the joint reference too. subsample, the window sample size, is no longer
+// used (see Prepare).
 func Build(s Sketches, bins, subsample int, source string, windows int, now time.Time) *Reference {
 	w := &s
+	// The rows in key order, sorted once for every feature (and the joint
+	// reference) instead of once per feature.
+	var order []int
+	if w.Rows != nil {
+		order = w.Rows.SlotsInKeyOrder()
+	}
 	ref := &Reference{
 		Model:       w.Model,
 		CreatedAt:   now.UTC().Truncate(time.Second),
@@ -142,14 +148,11 @@ func Build(s Sketches, bins, subsample int, source string, windows int, now time
 		}
 		nr := &Numeric{
 			N: s.Count, Mean: s.Mean, Variance: s.Variance(), Min: s.Min, Max: s.Max,
-			Sample: s.Sample.InKeyOrder(),
+			Sample: w.inKeyOrder(i, order),
 		}
 		nr.prepare()
 		nr.Edges = stat.QuantileEdges(nr.sorted, bins)
-		nr.Counts = make([]uint64, len(nr.Edges)+1)
-		for _, v := range nr.sorted {
-			nr.Counts[stat.BinIndex(nr.Edges, v)]++
-		}
+		nr.Counts = countSorted(nr.Edges, nr.sorted)
 		ref.Numeric[name] = nr
 	}
 	var jointNames []string
@@ -163,7 +166,7 @@ func Build(s Sketches, bins, subsample int, source string, windows int, now time
 		}
 	}
 	if w.Rows != nil {
-		ref.Joint = jointFromRows(jointNames, jointCols, w.Rows)
+		ref.Joint = jointFromRows(jointNames, jointCols, w.Rows, order)
 	} else {
 		ref.Joint = jointFromSamples(jointNames, jointSamples)
 	}
@@ -191,6 +194,31 @@ func Build(s Sketches, bins, subsample int, source string, windows int, now time
 	}
 	ref.ID = ref.Hash()
 	return ref
+}
+
+// countSorted returns the counts of sorted, sorted ascending, in the bins
+// of edges: stat.BinIndex of each value, counted in one pass over both
+// when the edges are in order (QuantileEdges': ascending, no NaN), since
+// the bin of a value then never comes before the bin of a smaller one.
+// (A NaN value sorts first and falls in bin 0, as BinIndex puts it.)
+func countSorted(edges, sorted []float64) []uint64 {
+	counts := make([]uint64, len(edges)+1)
+	for i := range edges {
+		if !(i == 0 || edges[i-1] < edges[i]) || math.IsNaN(edges[i]) {
+			for _, v := range sorted {
+				counts[stat.BinIndex(edges, v)]++
+			}
+			return counts
+		}
+	}
+	b := 0
+	for _, v := range sorted {
+		for b < len(edges) && edges[b] < v {
+			b++
+		}
+		counts[b]++
+	}
+	return counts
 }
 
 // Hash returns the reference's content hash: 16 hex digits of a SHA-256 over
@@ -382,7 +410,9 @@ func (r *Store) Set(ref *Reference) {
 }
 
 // Contribute adds s, the state of a closed warm-up window (one opened
-// without a reference), to its model's warm-up. When the model reaches
+// without a reference), to its model's warm-up; when s.Rows is set it
+// reads the rows, not the numeric states' samples (Window.RowSketches
+// leaves them unfilled). When the model reaches
 // WarmupWindows windows it builds, pins and returns the reference;
 // otherwise it returns nil. A window contributed again (same start and
 // first offset: re-read after a failed write) is not counted twice.
@@ -412,7 +442,8 @@ func (r *Store) Contribute(s Sketches) *Reference {
 	if wu.windows < r.cfg.WarmupWindows {
 		return nil
 	}
-	wu.fill()
+	// Build reads the merged rows, when the warm-up has them, without
+	// filling the states' samples from them first.
 	ref := Build(wu.state, r.cfg.Bins, r.cfg.SampleSize, SourceWarmup, wu.windows, r.now())
 	r.refs[s.Model] = ref
 	delete(r.warm, s.Model)

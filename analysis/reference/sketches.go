@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"math"
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis"
@@ -30,10 +31,50 @@ type Sketches struct {
 	Categorical      []sketch.Categorical
 	// Signals are the signal partials, in Config.Signals order.
 	Signals []signal.Partial
-	// Rows is the sample of whole events the numeric states' samples were
+	// Rows is the sample of whole events the numeric states' samples are
 	// filled from, column i for NumericNames[i], or nil when the states
-	// were sampled per feature (merged or decoded windows).
+	// were sampled per feature (merged or decoded windows). When it is
+	// set the states' samples may be left unfilled (Window.RowSketches):
+	// Build and Store.Contribute read the rows.
 	Rows *sketch.Rows
+}
+
+// inKeyOrder returns the sample of numeric feature i in sampling-key order
+// (what Sample.InKeyOrder returns): from s.Rows when set, along order (the
+// rows' slots in key order, SlotsInKeyOrder), else from the state's
+// sample. Along order it is exactly what sorting the feature's sample
+// filled from the rows gives, ties included, when every kept row carries
+// the feature: that sample's keys are then the rows' keys in the same
+// order, which SlotsInKeyOrder sorts the same way. When some row lacks it,
+// its sample (Rows.Column) is heap-ordered otherwise: it is filled and
+// sorted on its own.
+func (s *Sketches) inKeyOrder(i int, order []int) []float64 {
+	rows := s.Rows
+	if rows == nil {
+		return s.Numeric[i].Sample.InKeyOrder()
+	}
+	out := make([]float64, 0, len(order))
+	for _, slot := range order {
+		v := rows.Value(slot, i)
+		if math.IsNaN(v) {
+			var col sketch.Sample
+			rows.Column(i, &col)
+			return col.InKeyOrder()
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// sample sets dst to the sample of numeric feature i: from s.Rows when set
+// (Rows.Column, what Window.Sync fills the state's sample with), else the
+// state's own. dst's room is reused.
+func (s *Sketches) sample(i int, dst *sketch.Sample) *sketch.Sample {
+	if s.Rows == nil {
+		return &s.Numeric[i].Sample
+	}
+	s.Rows.Column(i, dst)
+	return dst
 }
 
 // warmup is a model version's warm-up in progress: the merged states of its
@@ -43,9 +84,10 @@ type warmup struct {
 	state Sketches
 	// rows merges the windows' samples of whole events while every window
 	// had one (byRows), for state.Rows; state's samples are filled from it
-	// before a reference is built (fill).
+	// (fill) only when a window without rows comes: Build reads the rows.
 	rows    sketch.Rows
 	byRows  bool
+	scratch sketch.Sample // a window's column, merged per feature (add)
 	num     map[string]int
 	cat     map[string]int
 	windows int
@@ -61,7 +103,8 @@ func newWarmup(cfg *analysis.Config, s Sketches) *warmup {
 }
 
 // fill fills the numeric states' samples from the merged rows, when the
-// warm-up has them.
+// warm-up has them: when it stops merging rows (Build reads the rows
+// themselves).
 func (wu *warmup) fill() {
 	if !wu.byRows {
 		return
@@ -106,7 +149,11 @@ func (wu *warmup) add(cfg *analysis.Config, s Sketches) {
 			st.Numeric[i].MergeUnsampled(&s.Numeric[j])
 			cols = append(cols, i)
 		} else {
-			st.Numeric[i].Merge(&s.Numeric[j])
+			// s's sample of the feature: its rows' column when it has
+			// rows (its state's sample may be unfilled), as Merge
+			// would read it from a synced window.
+			st.Numeric[i].MergeUnsampled(&s.Numeric[j])
+			st.Numeric[i].Sample.Merge(s.sample(j, &wu.scratch))
 		}
 	}
 	if wu.byRows {

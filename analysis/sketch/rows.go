@@ -21,10 +21,12 @@ import (
 // Sample that adding each column's values under the event keys would.
 //
 // Memory: a row costs 12 bytes (key and slot) plus 8 per column. Like
-// Sample, Rows reserves nothing up front: with n rows kept and c columns it
-// holds room for at most min(2n, k) rows, min(2n, k)·(12 + 8c) bytes, and
-// stops allocating once it holds k rows; adding columns (SetColumns)
-// re-lays the rows out, which callers bound (a window's features are).
+// Sample, Rows reserves nothing up front unless asked to (Reserve): with n
+// rows kept and c columns it holds room for at most max(min(2n, k), r)
+// rows, r the rows reserved (at most k), so never more than k·(12 + 8c)
+// bytes, and stops allocating once it holds k rows; adding columns
+// (SetColumns) re-lays the rows out, which callers bound (a window's
+// features are).
 type Rows struct {
 	k      int
 	stride int       // columns per row
@@ -112,8 +114,21 @@ func clearRow(row []float64) {
 }
 
 // grow doubles the room of r (at least 4 rows, at most k), as Sample.grow.
-func (r *Rows) grow() {
-	c := min(max(2*cap(r.keys), 4), r.k)
+func (r *Rows) grow() { r.setRoom(min(max(2*cap(r.keys), 4), r.k)) }
+
+// Reserve makes room for n rows (at most k) at once, when r has less: a
+// caller that expects about n rows (a window, as many as the previous
+// window of its model version kept) then fills them without growing the
+// room step by step, which copies every row kept so far at each step and
+// allocates twice the memory in all. What r holds is unchanged.
+func (r *Rows) Reserve(n int) {
+	if n = min(n, r.k); n > cap(r.keys) {
+		r.setRoom(n)
+	}
+}
+
+// setRoom moves the rows of r to room for c rows, c at least Len.
+func (r *Rows) setRoom(c int) {
 	keys, slots := make([]uint64, len(r.keys), c), make([]int32, len(r.slots), c)
 	vals := make([]float64, len(r.vals), c*r.stride)
 	copy(keys, r.keys)
@@ -143,12 +158,7 @@ func (r *Rows) SetColumns(n int) {
 // enough. When every row carries column j, s holds the keys in r's heap
 // order, which is the order a Sample fed with the same keys would have.
 func (r *Rows) Column(j int, s *Sample) {
-	n := 0
-	for _, slot := range r.slots {
-		if !math.IsNaN(r.vals[int(slot)*r.stride+j]) {
-			n++
-		}
-	}
+	n := r.Present(j)
 	keys, vals := s.keys[:0], s.vals[:0]
 	if cap(keys) < n || cap(vals) < n {
 		keys, vals = make([]uint64, 0, n), make([]float64, 0, n)
@@ -165,6 +175,45 @@ func (r *Rows) Column(j int, s *Sample) {
 	}
 }
 
+// Present returns how many rows carry column j: the size of its sample
+// (Column).
+func (r *Rows) Present(j int) int {
+	n := 0
+	for _, slot := range r.slots {
+		if !math.IsNaN(r.vals[int(slot)*r.stride+j]) {
+			n++
+		}
+	}
+	return n
+}
+
+// EachValue calls f with the value of column j of every row that carries
+// it, in heap order (the values of its sample, Column, before any
+// reordering).
+func (r *Rows) EachValue(j int, f func(v float64)) {
+	for _, slot := range r.slots {
+		if v := r.vals[int(slot)*r.stride+j]; !math.IsNaN(v) {
+			f(v)
+		}
+	}
+}
+
+// AppendColumn appends to dst the values of column j, row by row in heap
+// order (the order of Column's values), when every row carries it; it
+// returns dst unchanged and false when some row lacks it (Column then
+// reorders the sample, as a heap of the rows that carry it).
+func (r *Rows) AppendColumn(dst []float64, j int) ([]float64, bool) {
+	n := len(dst)
+	for _, slot := range r.slots {
+		v := r.vals[int(slot)*r.stride+j]
+		if math.IsNaN(v) {
+			return dst[:n], false
+		}
+		dst = append(dst, v)
+	}
+	return dst, true
+}
+
 // up moves the entry at i up to its place in the heap, exactly as
 // Sample.up moves an observation.
 func (r *Rows) up(i int) { siftUp(r.keys, r.slots, i) }
@@ -179,6 +228,9 @@ func (r *Rows) down(i int, key uint64, slot int32) { siftDown(r.keys, r.slots, i
 // column cols[j] (-1, or beyond cols: dropped); r must have those columns
 // already.
 func (r *Rows) Merge(o *Rows, cols []int) {
+	// Room for every row of o at once (at most k): the first window of a
+	// warm-up fills an empty sample with all of its rows.
+	r.Reserve(len(r.keys) + len(o.keys))
 	for i, key := range o.keys {
 		slot := r.Offer(key)
 		if slot < 0 {
@@ -198,6 +250,7 @@ func (r *Rows) Merge(o *Rows, cols []int) {
 // bottom k of a set lie within its bottom Cap().
 func (r *Rows) Cut(k int) Rows {
 	out := NewRows(k, r.stride)
+	out.Reserve(len(r.keys))
 	for i, key := range r.keys {
 		if slot := out.Offer(key); slot >= 0 {
 			copy(out.vals[slot*r.stride:][:r.stride], r.vals[int(r.slots[i])*r.stride:][:r.stride])

@@ -25,9 +25,14 @@ func (w *Window) Rebind(ref *reference.Reference) bool {
 	if w.Ref != nil || ref == nil || ref.Model != w.Model {
 		return false
 	}
-	w.Sync()
+	// A window sampling whole events is read from its rows: filling the
+	// features' samples from them (Sync) would copy every row, which the
+	// rebound window drops.
+	if !w.byRows {
+		w.Sync()
+	}
 	for i := range w.Numeric {
-		if s := &w.Numeric[i]; uint64(s.Sample.Len()) < s.Count {
+		if s := &w.Numeric[i]; uint64(w.sampled(i)) < s.Count {
 			return false
 		}
 	}
@@ -55,12 +60,16 @@ func (w *Window) Rebind(ref *reference.Reference) bool {
 		if edges != nil {
 			s.Bins = make([]uint64, len(edges)+1)
 		}
-		keys := old.Sample.Keys()
-		for j, v := range old.Sample.Values() {
+		if w.byRows {
 			if s.Bins != nil {
-				s.Bins[stat.BinIndex(edges, v)]++
+				w.rows.EachValue(i, func(v float64) { s.Bins[stat.BinIndex(edges, v)]++ })
 			}
-			if !w.byRows {
+		} else {
+			keys := old.Sample.Keys()
+			for j, v := range old.Sample.Values() {
+				if s.Bins != nil {
+					s.Bins[stat.BinIndex(edges, v)]++
+				}
 				s.Sample.Add(keys[j], v)
 			}
 		}
@@ -86,4 +95,14 @@ func (w *Window) Rebind(ref *reference.Reference) bool {
 		w.Categorical[i] = s
 	}
 	return true
+}
+
+// sampled returns how many values of numeric feature i w's sample holds:
+// the rows that carry it when w samples whole events (what Sync would
+// fill its sample with), its sample's otherwise.
+func (w *Window) sampled(i int) int {
+	if w.byRows {
+		return w.rows.Present(i)
+	}
+	return w.Numeric[i].Sample.Len()
 }

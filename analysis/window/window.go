@@ -142,9 +142,10 @@ func (w *Window) sampleCap() int {
 // Sync fills every numeric feature's Sample (Numeric[i].Sample) from the
 // window's sample of whole events, when events were admitted to it since
 // the last call. Every method of Window that reads the samples calls it
-// (Sketches, Merge, Rebind; AppendBinary writes the rows instead), as does
-// evaluate.ScoreAgainst; call it before reading Numeric[i].Sample of a
-// window that observed events otherwise. It writes to the window, so
+// (Sketches, Merge; AppendBinary writes the rows instead, and Rebind,
+// AppendSample and RowSketches read the rows when they may); call it
+// before reading Numeric[i].Sample of a window that observed events
+// otherwise. It writes to the window, so
 // readers in several goroutines need it called before they start. It
 // allocates up to 16 bytes per kept row and feature, reusing the samples'
 // room from the previous call; the windows of a partition, encoded as rows,
@@ -166,6 +167,23 @@ func (w *Window) Sync() {
 	w.dirty = false
 }
 
+// AppendSample appends to dst the values of numeric feature i's sample, in
+// the order Numeric[i].Sample.Values() has once filled (Sync): read from
+// the window's sample of whole events without filling the feature's
+// sample when every kept event carries the feature, from the filled sample
+// otherwise. A reader of the values alone (the drift tests, which sort
+// them) then needs neither the copy into the feature's sample nor its
+// room.
+func (w *Window) AppendSample(dst []float64, i int) []float64 {
+	if w.byRows {
+		if out, ok := w.rows.AppendColumn(dst, i); ok {
+			return out
+		}
+	}
+	w.Sync()
+	return append(dst, w.Numeric[i].Sample.Values()...)
+}
+
 // dropRows makes Numeric's samples the state of w (filled from the rows
 // first) and stops sampling whole events: from then on each feature samples
 // its own values, as Merge, DecodeWindow and Rebind need.
@@ -181,9 +199,18 @@ func (w *Window) NumericNames() []string { return w.sch.numNames[:len(w.Numeric)
 func (w *Window) CategoricalNames() []string { return w.sch.catNames[:len(w.Categorical)] }
 
 // Sketches returns a view of w's state, for building references from it:
-// the slices are w's own.
+// the slices are w's own, the numeric states' samples filled (Sync).
 func (w *Window) Sketches() reference.Sketches {
 	w.Sync()
+	return w.RowSketches()
+}
+
+// RowSketches is Sketches without filling the numeric states' samples
+// when w samples whole events: the view's Rows is then set, and its
+// readers that take Rows when set (reference.Build, Store.Contribute) do
+// not read the samples. A warm-up window's contribution then costs no copy
+// of its rows into per-feature samples (a reference-sized sample each).
+func (w *Window) RowSketches() reference.Sketches {
 	var rows *sketch.Rows
 	if w.byRows {
 		rows = &w.rows

@@ -44,6 +44,23 @@ type modelState struct {
 	key  analysis.ModelKey
 	sch  *schema
 	open []*Window // sorted by start
+	// rows is how many events the last window of the version to close
+	// sampled: see expectedRows.
+	rows int
+}
+
+// expectedRows returns how many events a window of m opened now is likely
+// to sample: as many as the fullest of its open windows (the previous
+// window, near its end when the next one opens) and the last one to
+// close. The window reserves that room up front
+// (sketch.Rows.Reserve), within the capacity it would fill anyway, instead
+// of growing its sample from empty: steady traffic fills windows alike.
+func (m *modelState) expectedRows() int {
+	n := m.rows
+	for _, win := range m.open {
+		n = max(n, win.rows.Len())
+	}
+	return n
 }
 
 // Windower assigns one partition's events to event-time tumbling windows per
@@ -231,6 +248,7 @@ func (m *modelState) window(startMs int64, w *Windower) *Window {
 		}
 	}
 	win := newWindow(m.key, startMs, w.sizeMs, m.sch, w.refs.Get(m.key), w.cfg, w.takePartials())
+	win.rows.Reserve(m.expectedRows())
 	i := len(m.open)
 	for i > 0 && m.open[i-1].startMs > startMs {
 		i--
@@ -249,6 +267,7 @@ func (w *Windower) closeUpTo(limit int64) {
 		n := 0
 		for _, win := range m.open {
 			if win.endMs <= limit {
+				m.rows = win.rows.Len()
 				w.closed = append(w.closed, win)
 				w.horizon = max(w.horizon, win.endMs)
 				continue
