@@ -140,7 +140,7 @@ type recentCalls struct {
 func (p *harvest) row(slot int, taken bool) ([]uint64, *inputSet, *recentCalls) {
 	w := p.max + 1
 	if slot*w == len(p.counts) {
-		p.counts = append(p.counts, make([]uint64, w)...)
+		p.counts = grown(p.counts, w)
 		p.inputs = append(p.inputs, inputSet{})
 		p.recent = append(p.recent, recentCalls{})
 	}

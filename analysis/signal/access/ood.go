@@ -183,7 +183,7 @@ func (s *vecSample) offer(key uint64, k, d int) ([]uint16, bool) {
 	if len(s.keys) < k {
 		s.keys = append(s.keys, key)
 		s.rows = append(s.rows, int32(len(s.rows)))
-		s.codes = append(s.codes, make([]uint16, d)...)
+		s.codes = grown(s.codes, d)
 		n := len(s.keys) - 1
 		sketch.SiftUp(s.keys, s.rows, n)
 		return s.codes[n*d : (n+1)*d], true

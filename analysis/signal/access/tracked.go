@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -37,6 +38,16 @@ func mergeSlots(h, o *sketch.HeavyHitters) (fromH, fromO []int) {
 		}
 	}
 	return fromH, fromO
+}
+
+// grown returns s with n zero elements more, within its capacity when it
+// has room (a reset partial's memory; append(s, make(...)...) allocates the
+// zeros under the race detector).
+func grown[T any](s []T, n int) []T {
+	l := len(s)
+	s = slices.Grow(s, n)[:l+n]
+	clear(s[l:])
+	return s
 }
 
 // appendName appends a copy of name to names (it may share a message's
