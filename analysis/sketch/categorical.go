@@ -40,29 +40,59 @@ func NewCategorical(ref *CategoryIndex) Categorical {
 	if ref == nil {
 		return Categorical{Tracked: make(map[string]uint64)}
 	}
-	return Categorical{Counts: make([]uint64, len(ref.pos))}
+	return Categorical{Counts: make([]uint64, ref.Len())}
 }
 
 // CategoryIndex is the fixed list of categories a Categorical state counts
 // against, usually a reference's.
 type CategoryIndex struct {
-	pos      map[string]int
+	pos map[string]int
+	// few holds the categories, in order, when they are at most
+	// maxScanned: a scan comparing lengths first finds a value among a
+	// handful faster than hashing it (a device type, a channel, a class).
+	few      []string
+	n        int
 	complete bool
+}
+
+// maxScanned is the most categories an index finds values among by a scan.
+const maxScanned = 8
+
+// find returns the position of category v.
+func (c *CategoryIndex) find(v string) (int, bool) {
+	if c.few != nil {
+		for i, x := range c.few {
+			if len(x) == len(v) && x == v {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	i, ok := c.pos[v]
+	return i, ok
 }
 
 // NewCategoryIndex returns the index of categories, in that order. complete
 // says that they are every value the reference saw, so that any other value
 // is new (counted in Unseen and named in NewValues).
 func NewCategoryIndex(categories []string, complete bool) *CategoryIndex {
-	c := &CategoryIndex{pos: make(map[string]int, len(categories)), complete: complete}
+	c := &CategoryIndex{pos: make(map[string]int, len(categories)), n: len(categories), complete: complete}
 	for i, v := range categories {
-		c.pos[v] = i
+		// A category listed twice (a reference read back from storage
+		// is not checked for it) counts at its first position; its later
+		// ones stay 0, and every position is within Counts.
+		if _, dup := c.pos[v]; !dup {
+			c.pos[v] = i
+		}
+	}
+	if len(categories) <= maxScanned {
+		c.few = categories
 	}
 	return c
 }
 
-// Len returns the number of categories.
-func (c *CategoryIndex) Len() int { return len(c.pos) }
+// Len returns the number of categories (positions of Counts).
+func (c *CategoryIndex) Len() int { return c.n }
 
 // Observe counts value v. maxTracked bounds the distinct values kept during
 // warm-up. It allocates only when a new distinct value is first tracked,
@@ -81,7 +111,7 @@ func (s *Categorical) Observe(v string, ref *CategoryIndex, maxTracked int) {
 		}
 		return
 	}
-	if i, ok := ref.pos[v]; ok {
+	if i, ok := ref.find(v); ok {
 		s.Counts[i]++
 		return
 	}
@@ -121,7 +151,7 @@ func keep(own *map[string]string, v string) string {
 // Observe would.
 func (s *Categorical) ObserveN(v string, n uint64, ref *CategoryIndex) {
 	s.Count += n
-	if i, ok := ref.pos[v]; ok {
+	if i, ok := ref.find(v); ok {
 		s.Counts[i] += n
 		return
 	}

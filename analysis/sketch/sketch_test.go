@@ -239,3 +239,33 @@ func BenchmarkSampleAdd(b *testing.B) {
 		})
 	}
 }
+
+// TestCategoryIndexFindsByScanAndByMap: an index of a few categories (found
+// by a scan) and one of many (found in its map) give every category its
+// position and no other value one, prefixes, the empty string and
+// duplicated categories included.
+func TestCategoryIndexFindsByScanAndByMap(t *testing.T) {
+	many := make([]string, 20)
+	for i := range many {
+		many[i] = fmt.Sprint("v", i)
+	}
+	for _, cats := range [][]string{{"ios", "android", "web"}, {"", "a", "ab", "abc"}, many, {"x", "y", "x"}} {
+		idx := NewCategoryIndex(cats, true)
+		for i, c := range cats {
+			if j, ok := idx.find(c); !ok || cats[j] != c || (j != i && cats[i] != c) {
+				t.Errorf("%v: %q at %d, %v", cats, c, j, ok)
+			}
+		}
+		for _, v := range []string{"io", "iosx", "b", "abcd", "v20", "z", "ANDROID"} {
+			if _, ok := idx.find(v); ok && !slices.Contains(cats, v) {
+				t.Errorf("%v: %q found", cats, v)
+			}
+		}
+		s := NewCategorical(idx)
+		s.Observe(cats[len(cats)-1], idx, 0)
+		s.Observe("not-a-category", idx, 0)
+		if s.Other != 1 || s.Unseen != 1 || s.Counts[idx.pos[cats[len(cats)-1]]] != 1 {
+			t.Errorf("%v: counts %v other %d unseen %d", cats, s.Counts, s.Other, s.Unseen)
+		}
+	}
+}
