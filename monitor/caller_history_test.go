@@ -47,15 +47,17 @@ ORDER BY model_id, window_start, signal, subject`, uint64(start.Unix()), step, e
 	}
 }
 
-// TestCallerHistorySurvivesARestart: a monitor decides windows 0 to 5 of
-// the benign-heavy-user preset (batch-scorer from window 3, its caller
-// history 3 windows long) and stops; a second one, the same consumer group
-// and database, decides windows 6 to 8. It reads batch-scorer's history
-// back from caller_windows before its first window: batch-scorer, named by
+// TestHistoriesSurviveARestart: a monitor decides windows 0 to 5 of the
+// benign-heavy-user preset (batch-scorer from window 3, the histories 3
+// windows long) and stops; a second one, the same consumer group and
+// database, decides windows 6 to 8. It reads the version's histories back
+// from ClickHouse before its first window: batch-scorer, named by
 // caller_volume in every window, has a caller_volume_history row in window
 // 6 already (without the restore its history would start there, the rows
-// in window 9), and is not caller_new_heavy again.
-func TestCallerHistorySurvivesARestart(t *testing.T) {
+// in window 9), and is not caller_new_heavy again; and the model's signals
+// are judged against their previous 3 windows in window 6 (without the
+// restore their series would start there).
+func TestHistoriesSurviveARestart(t *testing.T) {
 	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
 	cfg.Signals.Access.Enabled = true
 	cfg.Analysis.Sequential.HistoryWindows = 3
@@ -121,5 +123,14 @@ FROM signals FINAL WHERE signal IN ('caller_new_heavy', 'caller_volume_history')
 		if strings.HasPrefix(r, "caller_new_heavy") && !strings.HasSuffix(r, "@3") {
 			t.Errorf("after the restart: %s", r)
 		}
+	}
+	// The signals' history too: in window 6, the first after the restart,
+	// the model's signals are judged against their previous 3 windows.
+	judged := queryRows(t, s, `SELECT signal FROM signals FINAL
+WHERE endsWith(signal, '_history') AND NOT startsWith(signal, 'caller_') AND intDiv(toUInt32(window_start) - ?, ?) = 6
+  AND evidence LIKE '%over the previous 3 windows%' ORDER BY signal`, uint64(start.Unix()), uint64(cfg.Analysis.WindowSize/time.Second))
+	t.Logf("signal history rows judged in window 6: %v", judged)
+	if len(judged) == 0 {
+		t.Error("no signal judged against its history in the first window after the restart")
 	}
 }

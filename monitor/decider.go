@@ -12,6 +12,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/partial"
 	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
@@ -333,7 +334,7 @@ func (d *decider) decide(ctx context.Context) error {
 				return fmt.Errorf("deciding %s/%d: %w", d.topic, d.part, err)
 			}
 		}
-		if err := d.m.restoreCallers(ctx, w.Model, w.End); err != nil {
+		if err := d.m.restoreHistories(ctx, w.Model, w.End); err != nil {
 			return fmt.Errorf("deciding %s/%d: %w", d.topic, d.part, err)
 		}
 		var seasonal *reference.Reference
@@ -517,6 +518,49 @@ func (m *Monitor) loadLatestReference(ctx context.Context, mv analysis.ModelKey)
 // callers' history: a caller tracked in at least one window in two gets its
 // whole history back.
 const restoreWindowsFactor = 2
+
+// restoreHistories gives model version mv, at its first window here (after
+// a restart, or a move of the model to this decider), the histories its
+// stored windows before end make: its signals' (<signal>_history, the
+// DDMs) and its callers'.
+func (m *Monitor) restoreHistories(ctx context.Context, mv analysis.ModelKey, end time.Time) error {
+	if err := m.restoreHistory(ctx, mv, end); err != nil {
+		return err
+	}
+	return m.restoreCallers(ctx, mv, end)
+}
+
+// restoreHistory feeds model version mv's signal history, when this
+// process has not fed it yet, the verdicts of its last restoreWindowsFactor
+// × history_windows stored windows before end that fed it, at most
+// max_series of them.
+func (m *Monitor) restoreHistory(ctx context.Context, mv analysis.ModelKey, end time.Time) error {
+	if !m.evidence.NeedsHistory(mv) {
+		return nil
+	}
+	seq := m.cfg.Analysis.Sequential
+	rows, err := m.store.SignalHistory(ctx, mv.ID, mv.Version, end, restoreWindowsFactor*seq.HistoryWindows, seq.MaxSeries, evaluate.BitSignals)
+	if err != nil {
+		return err
+	}
+	var windows []evaluate.HistoryWindow
+	for _, r := range rows {
+		if len(windows) == 0 || !windows[len(windows)-1].End.Equal(r.WindowEnd) {
+			windows = append(windows, evaluate.HistoryWindow{End: r.WindowEnd})
+		}
+		w := &windows[len(windows)-1]
+		// The stored threshold stands for both levels: it is set for a
+		// decision (the level it was taken against), NaN otherwise.
+		v := signal.Verdict{Subject: r.Subject, Statistic: r.Statistic, PValue: r.PValue, Warning: r.Threshold, Critical: r.Threshold, N: r.N}
+		w.Verdicts = append(w.Verdicts, evaluate.SignalVerdict{Signal: r.Signal, Verdict: v})
+	}
+	m.evidence.RestoreHistory(mv, windows)
+	m.met.historyRestored.Add(float64(len(rows)))
+	if len(rows) > 0 {
+		m.log.Info("restored the signals' history", "model", mv.ID, "version", mv.Version, "windows", len(windows), "rows", len(rows))
+	}
+	return nil
+}
 
 // restoreCallers gives model version mv, when this process holds no caller
 // history of it (its first window here: after a restart, or a move of the

@@ -24,6 +24,9 @@ type metrics struct {
 	// callersRestored counts the caller_windows rows read back into the
 	// callers' history.
 	callersRestored prometheus.Counter
+	// historyRestored counts the signals rows read back into the signals'
+	// history.
+	historyRestored prometheus.Counter
 	refsChanged     prometheus.Counter
 	driftStat       *prometheus.GaugeVec
 	signalStat      *prometheus.GaugeVec
@@ -107,6 +110,9 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 		refsReloaded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_references_reloaded_total",
 			Help: "Stored references read again by a decider for a model version it held no reference or warm-up of (first window here, or evicted for max_versions)."}),
+		historyRestored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_history_restored_total",
+			Help: "signals rows read back into the signals' history (<signal>_history, the DDMs) by a decider for a model version it had not fed yet (after a restart, or a move of the model)."}),
 		callersRestored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_caller_history_restored_total",
 			Help: "caller_windows rows read back into the callers' history by a decider for a model version it held no caller history of (after a restart, or a move of the model)."}),
@@ -156,7 +162,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsReloaded, m.callersRestored, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.slowDecodes, m.decided, m.merging,
+			m.drifted, m.refsPinned, m.refsReloaded, m.callersRestored, m.historyRestored, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.slowDecodes, m.decided, m.merging,
 			m.labels, m.labeledWindows, m.performance, m.feedback, m.feedbackDropped, m.feedbackWindows, m.feedbackIn)
 	}
 	return m

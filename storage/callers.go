@@ -1,11 +1,6 @@
 package storage
 
-import (
-	"context"
-	"fmt"
-	"slices"
-	"time"
-)
+import "time"
 
 // callerWindowsTable holds the window aggregates of the callers the access signals track.
 var callerWindowsTable = table{
@@ -85,64 +80,4 @@ var callerFields = []field[CallerRow]{
 	fieldOf("classes", func(r *CallerRow) uint32 { return r.Classes }),
 	fieldOf("class_entropy", func(r *CallerRow) float64 { return r.ClassEntropy }),
 	fieldOf("decided_at", func(r *CallerRow) time.Time { return r.DecidedAt }),
-}
-
-// CallerHistory returns the caller_windows rows of the last windows windows
-// of a model version that end before before, deduplicated (FINAL), oldest
-// window first and by caller, at most maxRows of them (the oldest windows'
-// rows are the ones left out): what a decider restores its callers'
-// history from after a restart.
-func (s *Store) CallerHistory(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) ([]CallerRow, error) {
-	wrap := func(err error) error {
-		return fmt.Errorf("reading the caller history of model %s version %s: %w", modelID, modelVersion, err)
-	}
-	var first uint32
-	found := false
-	err := s.queryRows(ctx, `SELECT toUInt32(window_end) AS e FROM caller_windows
-WHERE model_id = ? AND model_version = ? AND window_end < toDateTime(?)
-GROUP BY e ORDER BY e DESC LIMIT `+fmt.Sprint(windows), []any{modelID, modelVersion, before.Unix()}, func(scan func(...any) error) error {
-		found = true
-		return scan(&first) // the last row is the oldest of the windows
-	})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	if !found {
-		return nil, nil
-	}
-	var out []CallerRow
-	err = s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt32(window_end), caller, calls, calls_overcount, scored_calls,
-    scored_overcount, probes, input_calls, input_overcount, distinct_inputs, ood_sampled, ood_outside, class_calls, classes,
-    class_entropy
-FROM caller_windows FINAL
-WHERE model_id = ? AND model_version = ? AND window_end >= toDateTime(?) AND window_end < toDateTime(?)
-ORDER BY window_end DESC, caller LIMIT `+fmt.Sprint(maxRows), []any{modelID, modelVersion, first, before.Unix()},
-		func(scan func(...any) error) error {
-			r := CallerRow{ModelID: modelID, ModelVersion: modelVersion}
-			var start, end uint32
-			if err := scan(&start, &end, &r.Caller, &r.Calls, &r.CallsOvercount, &r.ScoredCalls, &r.ScoredOvercount, &r.Probes,
-				&r.InputCalls, &r.InputOvercount, &r.DistinctInputs, &r.OODSampled, &r.OODOutside, &r.ClassCalls, &r.Classes,
-				&r.ClassEntropy); err != nil {
-				return err
-			}
-			r.WindowStart, r.WindowEnd = time.Unix(int64(start), 0).UTC(), time.Unix(int64(end), 0).UTC()
-			out = append(out, r)
-			return nil
-		})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	// Newest first so that a limit drops the oldest windows: turned
-	// around, window by window, keeping each window's callers in order.
-	slices.SortStableFunc(out, func(a, b CallerRow) int { return a.WindowEnd.Compare(b.WindowEnd) })
-	if len(out) == maxRows && len(out) > 0 {
-		// The oldest window may have been cut short: left out whole.
-		oldest := out[0].WindowEnd
-		i := 0
-		for i < len(out) && out[i].WindowEnd.Equal(oldest) {
-			i++
-		}
-		out = out[i:]
-	}
-	return out, nil
 }

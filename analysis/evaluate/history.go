@@ -46,15 +46,17 @@ type signalSeries struct {
 //     detect.DDM.UpdateCounts), whose running rate since its last detection
 //     is the statistic; warning when it detects a change.
 //
-// Both are per model version and survive neither a restart nor a move of
-// the model to another decider. A window that does not end after a series'
-// last one is not fed again (a re-read window gets the same verdict).
+// Both are per model version. After a restart, or a move of the model to
+// another decider, RestoreHistory feeds them the stored verdicts of the
+// version's last windows. A window that does not end after a series' last
+// one is not fed again (a re-read window gets the same verdict).
 func (e *Evidence) History(m analysis.ModelKey, end time.Time, vs []SignalVerdict) []SignalVerdict {
 	if e == nil || e.cfg.Disabled || e.cfg.HistoryWindows == 0 {
 		return nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.markHistory(m)
 	var out []SignalVerdict
 	for _, v := range vs {
 		// A caller's verdicts are only written when it stands out, so a
@@ -151,4 +153,56 @@ func (e *Evidence) ddmVerdict(se *signalSeries, v SignalVerdict) SignalVerdict {
 		row.Evidence = fmt.Sprintf("DDM warning zone: rate %.4g since its last change", se.ddm.ErrorRate())
 	}
 	return row
+}
+
+// maxHistoryVersions bounds the model versions NeedsHistory remembers as
+// fed; beyond it they are forgotten together, and a version's stored
+// verdicts may be read again (RestoreHistory skips the windows its series
+// have seen).
+const maxHistoryVersions = 10000
+
+// markHistory records that m's history is fed. Called with mu held.
+func (e *Evidence) markHistory(m analysis.ModelKey) {
+	if !e.histories[m] {
+		if len(e.histories) >= maxHistoryVersions {
+			clear(e.histories)
+		}
+		e.histories[m] = true
+	}
+}
+
+// NeedsHistory reports whether model version m's History has been neither
+// fed nor restored since this Evidence was made: the first window of m
+// here, after a restart or a move of the model. False when the history is
+// off.
+func (e *Evidence) NeedsHistory(m analysis.ModelKey) bool {
+	if e == nil || e.cfg.Disabled || e.cfg.HistoryWindows == 0 {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.histories[m]
+}
+
+// HistoryWindow is the verdicts of one decided window of a model version
+// that fed its history, as the signals table stores them.
+type HistoryWindow struct {
+	End      time.Time
+	Verdicts []SignalVerdict
+}
+
+// RestoreHistory feeds model version m's History the stored verdicts of
+// its windows, oldest first, as if it had decided them (their rows are
+// dropped), so that "<signal>_history" and the DDMs go on where the
+// decider that stored them stopped; a series that has seen a window does
+// not see it again. It marks m fed, with or without windows.
+func (e *Evidence) RestoreHistory(m analysis.ModelKey, windows []HistoryWindow) {
+	for _, w := range windows {
+		e.History(m, w.End, w.Verdicts)
+	}
+	if e != nil && e.cfg.HistoryWindows > 0 && !e.cfg.Disabled {
+		e.mu.Lock()
+		e.markHistory(m)
+		e.mu.Unlock()
+	}
 }

@@ -1,8 +1,10 @@
 package evaluate
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,5 +153,78 @@ func TestHistoryNullRates(t *testing.T) {
 	}
 	if ddmRate > 0.001 {
 		t.Errorf("the DDM detects a change in %.4f of stationary windows, want at most 0.001", ddmRate)
+	}
+}
+
+// stored is what the signals table keeps of verdicts, and what
+// storage.SignalHistory reads back of them: the decisions (p-value and
+// threshold) and the "*" of the BitSignals, with the threshold standing for
+// both levels.
+func stored(vs []SignalVerdict) []SignalVerdict {
+	var out []SignalVerdict
+	for _, v := range vs {
+		d := []SignalVerdict{v}
+		DecideSignals(0.05, d)
+		th := d[0].Threshold
+		if !(math.IsNaN(v.PValue) || math.IsNaN(th)) || (v.Subject == "*" && (v.Signal == "error_rate" || v.Signal == "refusal_rate")) {
+			out = append(out, SignalVerdict{Signal: v.Signal, Verdict: signal.Verdict{Subject: v.Subject, Statistic: v.Statistic,
+				PValue: v.PValue, Warning: th, Critical: th, N: v.N}})
+		}
+	}
+	return out
+}
+
+// TestRestoredHistoryDecidesAsTheOriginal: a signal history restored from
+// the stored verdicts of 30 windows (latencies whose median jumps in the
+// last window, an error rate whose DDM detects a burst, verdicts that only
+// inform, which the table keeps but the history never saw) gives the next
+// window the rows the history that decided them gives; a history not
+// restored (a restart without it) gives rows without a median yet.
+func TestRestoredHistoryDecidesAsTheOriginal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	m := analysis.ModelKey{ID: "m", Version: "1"}
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	window := func(i int, burst bool) []SignalVerdict {
+		rate := 0.01 + 0.002*rng.Float64()
+		if burst {
+			rate = 0.2
+		}
+		return []SignalVerdict{
+			decided("latency_p99", "*", 100+10*rng.Float64(), 1000),
+			decided("error_rate", "*", rate, 1000),
+			{Signal: "class_share", Verdict: signal.Info("fraud", 0.3, 0, 1000, "")},
+		}
+	}
+	original, restored, blind := historyEvidence(24, 5), historyEvidence(24, 5), historyEvidence(24, 5)
+	var windows []HistoryWindow
+	for i := range 30 {
+		vs := window(i, i == 29)
+		original.History(m, t0.Add(time.Duration(i)*time.Minute), vs)
+		windows = append(windows, HistoryWindow{End: t0.Add(time.Duration(i) * time.Minute), Verdicts: stored(vs)})
+	}
+	if !restored.NeedsHistory(m) {
+		t.Fatal("a new Evidence does not need the history")
+	}
+	restored.RestoreHistory(m, windows)
+	if restored.NeedsHistory(m) || original.NeedsHistory(m) {
+		t.Fatal("a fed or restored history still needs restoring")
+	}
+	next := window(30, true)
+	next[0].Statistic = 400 // the latency jumps
+	want := original.History(m, t0.Add(30*time.Minute), next)
+	got := restored.History(m, t0.Add(30*time.Minute), next)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("restored history gives\n%v\nthe original\n%v", got, want)
+	}
+	if h := findSignal(got, "latency_p99_history"); h == nil || h.Severity != verdict.SeverityWarning {
+		t.Errorf("the latency's jump: %+v", h)
+	}
+	if d := findSignal(got, "error_rate_ddm"); d == nil || d.N != 1000 {
+		t.Errorf("the error rate's DDM: %+v", d)
+	}
+	for _, r := range blind.History(m, t0.Add(30*time.Minute), next) {
+		if r.Severity != verdict.SeverityOK || strings.Contains(r.Evidence, "median") {
+			t.Errorf("without the restore: %+v", r)
+		}
 	}
 }

@@ -74,9 +74,12 @@ type Evidence struct {
 	series  map[seriesKey]*series
 	signals map[seriesKey]*signalSeries       // History's series (history.go)
 	callers map[analysis.ModelKey]*callerBook // CallerHistory's callers (caller_history.go)
-	dropped int
-	evicted int
-	swept   time.Time // the window end of the last sweep for idle series
+	// histories are the model versions whose History has been fed or
+	// restored here (history.go), at most maxHistoryVersions.
+	histories map[analysis.ModelKey]bool
+	dropped   int
+	evicted   int
+	swept     time.Time // the window end of the last sweep for idle series
 	// The callers refused a history, and those forgotten to make room.
 	callersRefused, callersEvicted int
 	// selfStart is SelfStartWindows; 0 feeds the raw evidence (known N(0, 1)
@@ -161,7 +164,7 @@ func (e *Evidence) newSeries() (*series, error) {
 // NewEvidence returns an empty set of series.
 func NewEvidence(cfg analysis.SequentialConfig) *Evidence {
 	return &Evidence{cfg: cfg, series: make(map[seriesKey]*series), signals: make(map[seriesKey]*signalSeries),
-		callers: make(map[analysis.ModelKey]*callerBook), selfStart: SelfStartWindows}
+		callers: make(map[analysis.ModelKey]*callerBook), histories: make(map[analysis.ModelKey]bool), selfStart: SelfStartWindows}
 }
 
 // Add feeds the decision scores of one closed window of model m, ending at

@@ -2,12 +2,59 @@ package storage
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
+
+// TestSignalHistory reads back the signals rows that fed a model version's
+// history in its last windows before a time, oldest window first: the
+// decisions (a p-value and a threshold) and the "*" rows of the bit
+// signals, each once (the newest decision of a window written twice); not
+// the rows that only inform, nor the history's own rows, another version's
+// or later windows.
+func TestSignalHistory(t *testing.T) {
+	s := newTestStore(t, prometheus.NewRegistry())
+	ctx := testContext(t)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	nan := math.NaN()
+	row := func(version string, w int, signal, subject string, stat, p, threshold float64, decided time.Time) SignalRow {
+		start := t0.Add(time.Duration(w) * time.Minute)
+		return SignalRow{ModelID: "m", ModelVersion: version, WindowStart: start, WindowEnd: start.Add(time.Minute), Signal: signal,
+			Subject: subject, Statistic: stat, PValue: p, Effect: nan, Threshold: threshold, Severity: "ok", N: 100, DecidedAt: decided}
+	}
+	var b WindowBatch
+	for w := range 4 {
+		at := t0.Add(time.Hour)
+		b.Signals = append(b.Signals,
+			row("1", w, "latency", "*", float64(w), 0.5, 0.1, at),  // a decision
+			row("1", w, "error_rate", "*", 0.01, nan, nan, at),     // a bit signal's counts
+			row("1", w, "class_share", "fraud", 0.3, nan, nan, at), // informs
+			row("1", w, "latency_history", "*", 1.5, nan, 5, at),   // the history's own
+			row("1", w, "error_rate_ddm", "*", 0.01, nan, nan, at), // the history's own
+			row("2", w, "latency", "*", 9, 0.5, 0.1, at))           // another version
+	}
+	b.Signals = append(b.Signals, row("1", 2, "latency", "*", 22, 0.4, 0.1, t0.Add(2*time.Hour))) // window 2 decided again
+	if err := s.WriteWindows(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	// The 2 windows before window 4 (ending before its end): 2 and 3.
+	rows, err := s.SignalHistory(ctx, "m", "1", t0.Add(5*time.Minute), 2, 100, []string{"error_rate", "refusal_rate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		got = append(got, fmt.Sprintf("%s/%s@%d=%g p%g th%g n%d", r.Signal, r.Subject, int(r.WindowEnd.Sub(t0)/time.Minute)-1, r.Statistic, r.PValue, r.Threshold, r.N))
+	}
+	want := "error_rate/*@2=0.01 pNaN thNaN n100 latency/*@2=22 p0.4 th0.1 n100 error_rate/*@3=0.01 pNaN thNaN n100 latency/*@3=3 p0.5 th0.1 n100"
+	if strings.Join(got, " ") != want {
+		t.Errorf("signal history\n got %s\nwant %s", strings.Join(got, " "), want)
+	}
+}
 
 // TestCallerHistory reads back the caller_windows rows of a model version's
 // last windows before a time, oldest window first, each caller once (the
