@@ -535,7 +535,10 @@ func (m *Monitor) restoreHistories(ctx context.Context, mv analysis.ModelKey, en
 // × history_windows stored windows before end that fed it, at most
 // max_series of them.
 func (m *Monitor) restoreHistory(ctx context.Context, mv analysis.ModelKey, end time.Time) error {
-	if !m.evidence.NeedsHistory(mv) {
+	// The history is fed by windows scored against a reference only: a
+	// version without one (in warm-up, or made up by a producer) has none
+	// to read back yet.
+	if !m.evidence.NeedsHistory(mv) || m.refs.Get(mv) == nil {
 		return nil
 	}
 	seq := m.cfg.Analysis.Sequential

@@ -51,10 +51,10 @@ ORDER BY window_end DESC, caller LIMIT `+fmt.Sprint(maxRows), []any{modelID, mod
 }
 
 // SignalHistory returns the signals rows of the last windows windows of a
-// model version that end before before and that fed its history: the
-// verdicts that decide (a p-value and a threshold) and the "*" verdicts of
-// bitSignals (their DDM's counts), deduplicated (FINAL), oldest window
-// first, at most maxRows of them (the oldest windows' rows are the ones
+// model version that end before before and that fed its history: of the
+// windows scored against a reference, the verdicts that decide (a p-value
+// and a threshold) and the "*" verdicts of bitSignals (their DDM's
+// counts), deduplicated (FINAL), oldest window first, at most maxRows of them (the oldest windows' rows are the ones
 // left out). The history's own rows (<signal>_history, <signal>_ddm) are
 // not among them.
 func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int, bitSignals []string) ([]SignalRow, error) {
@@ -77,6 +77,7 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 	err = s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt32(window_end), signal, subject, statistic, p_value, threshold, n
 FROM signals FINAL
 WHERE model_id = ? AND model_version = ? AND window_end >= toDateTime(?) AND window_end < toDateTime(?)
+  AND reference_id != ''
   AND ((NOT isNaN(p_value) AND NOT isNaN(threshold)) OR (signal IN (`+bits+`) AND subject = '*'))
   AND NOT endsWith(signal, '_history') AND NOT endsWith(signal, '_ddm')
 ORDER BY window_end DESC, signal, subject LIMIT `+fmt.Sprint(maxRows), []any{modelID, modelVersion, first, before.Unix()},

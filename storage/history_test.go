@@ -11,11 +11,12 @@ import (
 )
 
 // TestSignalHistory reads back the signals rows that fed a model version's
-// history in its last windows before a time, oldest window first: the
-// decisions (a p-value and a threshold) and the "*" rows of the bit
-// signals, each once (the newest decision of a window written twice); not
-// the rows that only inform, nor the history's own rows, another version's
-// or later windows.
+// history in its last windows before a time, oldest window first: of the
+// windows scored against a reference, the decisions (a p-value and a
+// threshold) and the "*" rows of the bit signals, each once (the newest
+// decision of a window written twice); not the rows that only inform, a
+// warm-up window's, the history's own rows, another version's or later
+// windows.
 func TestSignalHistory(t *testing.T) {
 	s := newTestStore(t, prometheus.NewRegistry())
 	ctx := testContext(t)
@@ -24,7 +25,8 @@ func TestSignalHistory(t *testing.T) {
 	row := func(version string, w int, signal, subject string, stat, p, threshold float64, decided time.Time) SignalRow {
 		start := t0.Add(time.Duration(w) * time.Minute)
 		return SignalRow{ModelID: "m", ModelVersion: version, WindowStart: start, WindowEnd: start.Add(time.Minute), Signal: signal,
-			Subject: subject, Statistic: stat, PValue: p, Effect: nan, Threshold: threshold, Severity: "ok", N: 100, DecidedAt: decided}
+			Subject: subject, Statistic: stat, PValue: p, Effect: nan, Threshold: threshold, Severity: "ok", N: 100, ReferenceID: "ref-1",
+			DecidedAt: decided}
 	}
 	var b WindowBatch
 	for w := range 4 {
@@ -38,6 +40,9 @@ func TestSignalHistory(t *testing.T) {
 			row("2", w, "latency", "*", 9, 0.5, 0.1, at))           // another version
 	}
 	b.Signals = append(b.Signals, row("1", 2, "latency", "*", 22, 0.4, 0.1, t0.Add(2*time.Hour))) // window 2 decided again
+	warmup := row("1", 3, "margin_density", "*", 0.2, 0.3, 0.1, t0.Add(time.Hour))
+	warmup.ReferenceID = "" // a warm-up window's verdict: no history fed
+	b.Signals = append(b.Signals, warmup)
 	if err := s.WriteWindows(ctx, b); err != nil {
 		t.Fatal(err)
 	}
