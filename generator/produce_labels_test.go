@@ -151,7 +151,9 @@ func TestProduceLabelsUntilStopped(t *testing.T) {
 	events := kafkatest.ReadTopic(t, brokers, "t", 2)
 	ids := map[string]bool{}
 	var e telemetry.Event
-	d := telemetry.NewDecoder(telemetry.DefaultLimits(), time.Now)
+	// The events' clock, not the wall clock: they start at testStart, which
+	// ages past the decoder's max_age a week after it.
+	d := telemetry.NewDecoder(telemetry.DefaultLimits(), func() time.Time { return sc.Start })
 	for _, m := range events {
 		if err := d.Decode(m.Value, &e); err != nil {
 			t.Fatal(err)
