@@ -547,15 +547,15 @@ func (m *Monitor) restoreHistory(ctx context.Context, mv analysis.ModelKey, end 
 		return err
 	}
 	var windows []evaluate.HistoryWindow
-	for _, r := range rows {
-		if len(windows) == 0 || !windows[len(windows)-1].End.Equal(r.WindowEnd) {
-			windows = append(windows, evaluate.HistoryWindow{End: r.WindowEnd})
+	for _, g := range windowsOf(rows, func(r storage.SignalRow) time.Time { return r.WindowEnd }) {
+		w := evaluate.HistoryWindow{End: g[0].WindowEnd}
+		for _, r := range g {
+			// The stored threshold stands for both levels: it is set for
+			// a decision (the level it was taken against), NaN otherwise.
+			v := signal.Verdict{Subject: r.Subject, Statistic: r.Statistic, PValue: r.PValue, Warning: r.Threshold, Critical: r.Threshold, N: r.N}
+			w.Verdicts = append(w.Verdicts, evaluate.SignalVerdict{Signal: r.Signal, Verdict: v})
 		}
-		w := &windows[len(windows)-1]
-		// The stored threshold stands for both levels: it is set for a
-		// decision (the level it was taken against), NaN otherwise.
-		v := signal.Verdict{Subject: r.Subject, Statistic: r.Statistic, PValue: r.PValue, Warning: r.Threshold, Critical: r.Threshold, N: r.N}
-		w.Verdicts = append(w.Verdicts, evaluate.SignalVerdict{Signal: r.Signal, Verdict: v})
+		windows = append(windows, w)
 	}
 	m.evidence.RestoreHistory(mv, windows)
 	m.met.historyRestored.Add(float64(len(rows)))
@@ -581,15 +581,15 @@ func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end 
 		return err
 	}
 	var windows []evaluate.CallerWindow
-	for _, r := range rows {
-		if len(windows) == 0 || !windows[len(windows)-1].End.Equal(r.WindowEnd) {
-			windows = append(windows, evaluate.CallerWindow{End: r.WindowEnd})
+	for _, g := range windowsOf(rows, func(r storage.CallerRow) time.Time { return r.WindowEnd }) {
+		w := evaluate.CallerWindow{End: g[0].WindowEnd}
+		for _, r := range g {
+			w.Callers = append(w.Callers, access.CallerSummary{Caller: r.Caller, Calls: r.Calls, CallsOvercount: r.CallsOvercount,
+				ScoredCalls: r.ScoredCalls, ScoredOvercount: r.ScoredOvercount, Probes: r.Probes, InputCalls: r.InputCalls,
+				InputOvercount: r.InputOvercount, DistinctInputs: r.DistinctInputs, OODSampled: r.OODSampled, OODOutside: r.OODOutside,
+				ClassCalls: r.ClassCalls, Classes: r.Classes, ClassEntropy: r.ClassEntropy})
 		}
-		w := &windows[len(windows)-1]
-		w.Callers = append(w.Callers, access.CallerSummary{Caller: r.Caller, Calls: r.Calls, CallsOvercount: r.CallsOvercount,
-			ScoredCalls: r.ScoredCalls, ScoredOvercount: r.ScoredOvercount, Probes: r.Probes, InputCalls: r.InputCalls,
-			InputOvercount: r.InputOvercount, DistinctInputs: r.DistinctInputs, OODSampled: r.OODSampled, OODOutside: r.OODOutside,
-			ClassCalls: r.ClassCalls, Classes: r.Classes, ClassEntropy: r.ClassEntropy})
+		windows = append(windows, w)
 	}
 	m.evidence.RestoreCallers(mv, windows)
 	m.met.callersRestored.Add(float64(len(rows)))
@@ -597,6 +597,21 @@ func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end 
 		m.log.Info("restored the callers' history", "model", mv.ID, "version", mv.Version, "windows", len(windows), "rows", len(rows))
 	}
 	return nil
+}
+
+// windowsOf cuts rows, ordered by their window's end, into one run per
+// window.
+func windowsOf[R any](rows []R, end func(R) time.Time) [][]R {
+	var out [][]R
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && end(rows[j]).Equal(end(rows[i])) {
+			j++
+		}
+		out = append(out, rows[i:j])
+		i = j
+	}
+	return out
 }
 
 // storedReference reads reference id of model version mv from ClickHouse;
