@@ -16,6 +16,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // maxAssemblyBytes bounds the incomplete partials a decider holds.
@@ -558,10 +559,7 @@ func (m *Monitor) restoreHistory(ctx context.Context, mv analysis.ModelKey, end 
 		windows = append(windows, w)
 	}
 	m.evidence.RestoreHistory(mv, windows)
-	m.met.historyRestored.Add(float64(len(rows)))
-	if len(rows) > 0 {
-		m.log.Info("restored the signals' history", "model", mv.ID, "version", mv.Version, "windows", len(windows), "rows", len(rows))
-	}
+	m.restored("signals' history", mv, len(windows), len(rows), m.met.historyRestored)
 	return nil
 }
 
@@ -592,11 +590,17 @@ func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end 
 		windows = append(windows, w)
 	}
 	m.evidence.RestoreCallers(mv, windows)
-	m.met.callersRestored.Add(float64(len(rows)))
-	if len(rows) > 0 {
-		m.log.Info("restored the callers' history", "model", mv.ID, "version", mv.Version, "windows", len(windows), "rows", len(rows))
-	}
+	m.restored("callers' history", mv, len(windows), len(rows), m.met.callersRestored)
 	return nil
+}
+
+// restored counts the rows read back into model version mv's history
+// what, and logs the read when there were any.
+func (m *Monitor) restored(what string, mv analysis.ModelKey, windows, rows int, counter prometheus.Counter) {
+	counter.Add(float64(rows))
+	if rows > 0 {
+		m.log.Info("restored the "+what, "model", mv.ID, "version", mv.Version, "windows", windows, "rows", rows)
+	}
 }
 
 // windowsOf cuts rows, ordered by their window's end, into one run per

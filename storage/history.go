@@ -18,53 +18,26 @@ import (
 // window first and by caller, at most maxRows of them (the oldest windows'
 // rows are the ones left out).
 func (s *Store) CallerHistory(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) ([]CallerRow, error) {
-	wrap := func(err error) error {
-		return fmt.Errorf("reading the caller history of model %s version %s: %w", modelID, modelVersion, err)
-	}
-	first, ok, err := s.firstOfLastWindows(ctx, "caller_windows", modelID, modelVersion, before, windows)
-	if err != nil || !ok {
-		return nil, wrapNil(err, wrap)
-	}
-	var out []CallerRow
-	err = s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt32(window_end), caller, calls, calls_overcount, scored_calls,
-    scored_overcount, probes, input_calls, input_overcount, distinct_inputs, ood_sampled, ood_outside, class_calls, classes,
-    class_entropy
-FROM caller_windows FINAL
-WHERE model_id = ? AND model_version = ? AND window_end >= toDateTime(?) AND window_end < toDateTime(?)
-ORDER BY window_end DESC, caller LIMIT `+fmt.Sprint(maxRows), []any{modelID, modelVersion, first, before.Unix()},
-		func(scan func(...any) error) error {
-			r := CallerRow{ModelID: modelID, ModelVersion: modelVersion}
-			var start, end uint32
-			if err := scan(&start, &end, &r.Caller, &r.Calls, &r.CallsOvercount, &r.ScoredCalls, &r.ScoredOvercount, &r.Probes,
-				&r.InputCalls, &r.InputOvercount, &r.DistinctInputs, &r.OODSampled, &r.OODOutside, &r.ClassCalls, &r.Classes,
-				&r.ClassEntropy); err != nil {
-				return err
-			}
-			r.WindowStart, r.WindowEnd = time.Unix(int64(start), 0).UTC(), time.Unix(int64(end), 0).UTC()
-			out = append(out, r)
-			return nil
+	return lastWindows(ctx, s, "caller history", "caller_windows", modelID, modelVersion, before, windows, maxRows,
+		`caller, calls, calls_overcount, scored_calls, scored_overcount, probes, input_calls, input_overcount, distinct_inputs,
+    ood_sampled, ood_outside, class_calls, classes, class_entropy`, "", "caller",
+		func(r *CallerRow) []any {
+			return []any{&r.Caller, &r.Calls, &r.CallsOvercount, &r.ScoredCalls, &r.ScoredOvercount, &r.Probes, &r.InputCalls,
+				&r.InputOvercount, &r.DistinctInputs, &r.OODSampled, &r.OODOutside, &r.ClassCalls, &r.Classes, &r.ClassEntropy}
+		},
+		func(r *CallerRow, model, version string, start, end time.Time) {
+			r.ModelID, r.ModelVersion, r.WindowStart, r.WindowEnd = model, version, start, end
 		})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return oldestFirst(out, maxRows, func(r CallerRow) time.Time { return r.WindowEnd }), nil
 }
 
 // SignalHistory returns the signals rows of the last windows windows of a
 // model version that end before before and that fed its history: of the
 // windows scored against a reference, the verdicts that decide (a p-value
 // and a threshold) and the "*" verdicts of bitSignals (their DDM's
-// counts), deduplicated (FINAL), oldest window first, at most maxRows of them (the oldest windows' rows are the ones
-// left out). The history's own rows (<signal>_history, <signal>_ddm) are
-// not among them.
+// counts), deduplicated (FINAL), oldest window first, at most maxRows of
+// them (the oldest windows' rows are the ones left out). The history's own
+// rows (<signal>_history, <signal>_ddm) are not among them.
 func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int, bitSignals []string) ([]SignalRow, error) {
-	wrap := func(err error) error {
-		return fmt.Errorf("reading the signal history of model %s version %s: %w", modelID, modelVersion, err)
-	}
-	first, ok, err := s.firstOfLastWindows(ctx, "signals", modelID, modelVersion, before, windows)
-	if err != nil || !ok {
-		return nil, wrapNil(err, wrap)
-	}
 	bits := "''"
 	if len(bitSignals) > 0 {
 		quoted := make([]string, len(bitSignals))
@@ -73,28 +46,65 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 		}
 		bits = strings.Join(quoted, ", ")
 	}
-	var out []SignalRow
-	err = s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt32(window_end), signal, subject, statistic, p_value, threshold, n
-FROM signals FINAL
-WHERE model_id = ? AND model_version = ? AND window_end >= toDateTime(?) AND window_end < toDateTime(?)
-  AND reference_id != ''
+	return lastWindows(ctx, s, "signal history", "signals", modelID, modelVersion, before, windows, maxRows,
+		"signal, subject, statistic, p_value, threshold, n",
+		`AND reference_id != ''
   AND ((NOT isNaN(p_value) AND NOT isNaN(threshold)) OR (signal IN (`+bits+`) AND subject = '*'))
-  AND NOT endsWith(signal, '_history') AND NOT endsWith(signal, '_ddm')
-ORDER BY window_end DESC, signal, subject LIMIT `+fmt.Sprint(maxRows), []any{modelID, modelVersion, first, before.Unix()},
+  AND NOT endsWith(signal, '_history') AND NOT endsWith(signal, '_ddm')`, "signal, subject",
+		func(r *SignalRow) []any {
+			return []any{&r.Signal, &r.Subject, &r.Statistic, &r.PValue, &r.Threshold, &r.N}
+		},
+		func(r *SignalRow, model, version string, start, end time.Time) {
+			r.ModelID, r.ModelVersion, r.WindowStart, r.WindowEnd = model, version, start, end
+		})
+}
+
+// lastWindows reads, from table, deduplicated (FINAL), the rows of the
+// last windows windows of a model version that end before before and
+// match where (an AND clause, or ""): columns cols scanned into fields(r),
+// set(r) giving a row its model version and window; oldest window first,
+// each window's rows by order, at most maxRows of them (the oldest
+// windows' rows are the ones left out). what names the read in errors.
+func lastWindows[T any](ctx context.Context, s *Store, what, table, modelID, modelVersion string, before time.Time, windows, maxRows int,
+	cols, where, order string, fields func(*T) []any, set func(r *T, model, version string, start, end time.Time)) ([]T, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("reading the %s of model %s version %s: %w", what, modelID, modelVersion, err)
+	}
+	first, ok, err := s.firstOfLastWindows(ctx, table, modelID, modelVersion, before, windows)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if !ok {
+		return nil, nil
+	}
+	type dated struct {
+		end time.Time
+		r   T
+	}
+	var out []dated
+	err = s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt32(window_end), `+cols+`
+FROM `+table+` FINAL
+WHERE model_id = ? AND model_version = ? AND window_end >= toDateTime(?) AND window_end < toDateTime(?) `+where+`
+ORDER BY window_end DESC, `+order+` LIMIT `+fmt.Sprint(maxRows), []any{modelID, modelVersion, first, before.Unix()},
 		func(scan func(...any) error) error {
-			r := SignalRow{ModelID: modelID, ModelVersion: modelVersion}
+			var d dated
 			var start, end uint32
-			if err := scan(&start, &end, &r.Signal, &r.Subject, &r.Statistic, &r.PValue, &r.Threshold, &r.N); err != nil {
+			if err := scan(append([]any{&start, &end}, fields(&d.r)...)...); err != nil {
 				return err
 			}
-			r.WindowStart, r.WindowEnd = time.Unix(int64(start), 0).UTC(), time.Unix(int64(end), 0).UTC()
-			out = append(out, r)
+			d.end = time.Unix(int64(end), 0).UTC()
+			set(&d.r, modelID, modelVersion, time.Unix(int64(start), 0).UTC(), d.end)
+			out = append(out, d)
 			return nil
 		})
 	if err != nil {
 		return nil, wrap(err)
 	}
-	return oldestFirst(out, maxRows, func(r SignalRow) time.Time { return r.WindowEnd }), nil
+	rows := make([]T, 0, len(out))
+	for _, d := range oldestFirst(out, maxRows, func(d dated) time.Time { return d.end }) {
+		rows = append(rows, d.r)
+	}
+	return rows, nil
 }
 
 // firstOfLastWindows returns the end, in Unix seconds, of the oldest of the
@@ -124,12 +134,4 @@ func oldestFirst[T any](rows []T, maxRows int, end func(T) time.Time) []T {
 		rows = rows[i:]
 	}
 	return rows
-}
-
-// wrapNil returns wrap(err), nil for a nil err.
-func wrapNil(err error, wrap func(error) error) error {
-	if err == nil {
-		return nil
-	}
-	return wrap(err)
 }

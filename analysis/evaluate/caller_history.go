@@ -456,9 +456,9 @@ func (e *Evidence) CallersHeld() int {
 }
 
 // push appends x to the ring r of at most h values, dropping the oldest.
-func push(r []float32, x float32, h int) []float32 {
+func push[T any](r []T, x T, h int) []T {
 	if r == nil {
-		r = make([]float32, 0, h)
+		r = make([]T, 0, h)
 	}
 	if len(r) == h {
 		copy(r, r[1:])

@@ -132,11 +132,7 @@ func (e *Evidence) historyVerdict(se *signalSeries, v SignalVerdict) SignalVerdi
 			}
 		}
 	}
-	if len(se.values) == e.cfg.HistoryWindows {
-		copy(se.values, se.values[1:])
-		se.values = se.values[:len(se.values)-1]
-	}
-	se.values = append(se.values, v.Statistic)
+	se.values = push(se.values, v.Statistic, e.cfg.HistoryWindows)
 	return row
 }
 

@@ -16,12 +16,7 @@ func jointFromSamples(names []string, samples []*sketch.Sample) *stat.Joint {
 	if len(names) < 2 {
 		return nil
 	}
-	order := slices.Clone(names)
-	slices.Sort(order)
-	idx := make([]int, len(order))
-	for i, n := range order {
-		idx[i] = slices.Index(names, n)
-	}
+	order, idx := byName(names, func(j int) int { return j })
 	byKey := make([]map[uint64]float64, len(order))
 	for i, j := range idx {
 		s := samples[j]
@@ -67,12 +62,7 @@ func jointFromRows(names []string, cols []int, rows *sketch.Rows, slots []int) *
 	if len(names) < 2 {
 		return nil
 	}
-	order := slices.Clone(names)
-	slices.Sort(order)
-	idx := make([]int, len(order))
-	for i, n := range order {
-		idx[i] = cols[slices.Index(names, n)]
-	}
+	order, idx := byName(names, func(j int) int { return cols[j] })
 	// One backing array for every row rather than an allocation per row
 	// (NewJoint keeps none of them).
 	flat := make([]float64, len(slots)*len(order))
@@ -96,4 +86,17 @@ func jointFromRows(names []string, cols []int, rows *sketch.Rows, slots []int) *
 		return nil
 	}
 	return j
+}
+
+// byName returns names sorted, and for each the column col gives its
+// position in names: the joint reference's features in name order, so that
+// it does not depend on the order they came in.
+func byName(names []string, col func(int) int) (order []string, idx []int) {
+	order = slices.Clone(names)
+	slices.Sort(order)
+	idx = make([]int, len(order))
+	for i, n := range order {
+		idx[i] = col(slices.Index(names, n))
+	}
+	return order, idx
 }

@@ -39,21 +39,7 @@ func newAccessHotPath(tb testing.TB, n int, withAccess bool) *hotPath {
 // benchAccessHotPath runs the per-event path over a ring of 16,384
 // messages (the summaries see far more callers than they count).
 func benchAccessHotPath(b *testing.B, withAccess bool) {
-	h := newAccessHotPath(b, 16384, withAccess)
-	var bytes int
-	for _, m := range h.msgs {
-		bytes += len(m)
-	}
-	b.SetBytes(int64(bytes / len(h.msgs)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i += hotBatch {
-		h.batch(b)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
-	if h.dec.SlowPath() != 0 {
-		b.Fatalf("%d events took the slow path", h.dec.SlowPath())
-	}
+	newAccessHotPath(b, 16384, withAccess).bench(b)
 }
 
 // BenchmarkDecodeObserveDefault measures the per-event path in steady state
