@@ -56,10 +56,13 @@ func (b *Batch) Reset(events []*telemetry.Event) {
 	b.epoch++
 }
 
-// Uint64s returns column c of b's events: c's Filler's values, computed by
-// the first partial that asks in the batch. The slice is valid until the
-// next Reset and must not be modified.
-func (b *Batch) Uint64s(c *Column) []uint64 {
+// Filler returns the Filler of column c in b, made by c.New the first
+// time: a partial may hand it state (a summary it shares with the window's
+// other partials) before it asks for the column's values.
+func (b *Batch) Filler(c *Column) Filler { return b.column(c).filler }
+
+// column returns c's column in b, adding it.
+func (b *Batch) column(c *Column) *batchColumn {
 	i := 0
 	for i < len(b.cols) && b.cols[i].c != c {
 		i++
@@ -67,7 +70,14 @@ func (b *Batch) Uint64s(c *Column) []uint64 {
 	if i == len(b.cols) {
 		b.cols = append(b.cols, batchColumn{c: c, filler: c.New(), epoch: b.epoch - 1})
 	}
-	col := &b.cols[i]
+	return &b.cols[i]
+}
+
+// Uint64s returns column c of b's events: c's Filler's values, computed by
+// the first partial that asks in the batch. The slice is valid until the
+// next Reset and must not be modified.
+func (b *Batch) Uint64s(c *Column) []uint64 {
+	col := b.column(c)
 	if col.epoch != b.epoch {
 		if cap(col.vals) < len(b.Events) {
 			col.vals = make([]uint64, len(b.Events), max(len(b.Events), 2*cap(col.vals)))

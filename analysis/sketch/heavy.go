@@ -472,12 +472,7 @@ func (h *HeavyHitters) top() []Hitter {
 	for i, x := range h.slots {
 		out[i] = Hitter{Key: x.key, Count: x.count, Err: x.err, Aux: x.aux}
 	}
-	slices.SortFunc(out, func(a, b Hitter) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Key, b.Key)
-	})
+	slices.SortFunc(out, CompareHitters)
 	return out
 }
 
@@ -493,18 +488,43 @@ func (h *HeavyHitters) Count(key string) (count, err uint64) {
 	return 0, 0
 }
 
-// AppendBinary appends N and the counters, in Top's order.
+// AppendBinary appends N and the counters, in Top's order: the same
+// counts encode the same whatever the order their keys came in.
 func (h *HeavyHitters) AppendBinary(b []byte) []byte {
-	b = binary.AppendUvarint(b, h.N)
 	top := h.top()
-	b = binary.AppendUvarint(b, uint64(len(top)))
-	for _, x := range top {
+	return AppendHitters(b, h.N, len(top), func(i int) Hitter { return top[i] })
+}
+
+// AppendHitters appends m hitters, at(0), ..., at(m−1), as AppendBinary
+// appends a state of n events counting them: the encoding of a summary
+// kept elsewhere (e.g. counts of some of the events of a shared summary's
+// keys), which Decode reads and checks as any other.
+func AppendHitters(b []byte, n uint64, m int, at func(i int) Hitter) []byte {
+	b = binary.AppendUvarint(b, n)
+	b = binary.AppendUvarint(b, uint64(m))
+	for i := range m {
+		x := at(i)
 		b = AppendString(b, x.Key)
 		b = binary.AppendUvarint(b, x.Count)
 		b = binary.AppendUvarint(b, x.Err)
 		b = binary.AppendUvarint(b, x.Aux)
 	}
 	return b
+}
+
+// AtSlot returns slot i's counter, its key valid until the next add.
+func (h *HeavyHitters) AtSlot(i int) Hitter {
+	x := &h.slots[i]
+	return Hitter{Key: x.key, Count: x.count, Err: x.err, Aux: x.aux}
+}
+
+// CompareHitters orders hitters as Top does: the largest count first, ties
+// by key.
+func CompareHitters(a, b Hitter) int {
+	if c := cmp.Compare(b.Count, a.Count); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Key, b.Key)
 }
 
 // Decode reads what AppendBinary wrote into an empty state of the same

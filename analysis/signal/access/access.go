@@ -7,10 +7,11 @@
 // leave the reference's central range more often than the population's)
 // and caller_harvest (callers whose predicted classes are spread more
 // evenly than the other calls'), each with memory bounded by a
-// Space-Saving summary of the heaviest callers whatever their number, and
-// per-caller state (a HyperLogLog sketch, a bottom-k sample, class counts)
-// that follows a caller's counter and is reset when another caller takes
-// it over.
+// Space-Saving summary of the heaviest callers whatever their number (two
+// summaries shared by the five in a window, see table.go), and per-caller
+// state (a HyperLogLog sketch, a bottom-k sample, class counts) that
+// follows a caller's counter and is reset when another caller takes it
+// over.
 //
 // Volume alone is a warning at most, and so is diversity by default: a
 // benign batch service is heavy, and may send every input once. Critical
@@ -281,11 +282,16 @@ func (Volume) Name() string { return "caller_volume" }
 
 // NewPartial returns an empty partial.
 func (s Volume) NewPartial() signal.Partial {
-	return &callers{h: sketch.NewHeavyHitters(s.Config.MaxCallers), fields: resolveFields(s.Config.CallerFields)}
+	f := resolveFields(s.Config.CallerFields)
+	return &callers{ref: tableRef{col: &callerSlots, capacity: s.Config.MaxCallers, fields: f}, fields: f}
 }
 
 type callers struct {
+	// h is the partial's own summary once it is settled (decoded, merged
+	// or scored); nil while it observes, the calls counted in ref's
+	// summary, which it shares with caller_probing.
 	h         *sketch.HeavyHitters
+	ref       tableRef
 	anonymous uint64 // calls without a caller
 	// distinct sketches every caller's name (xxHash64), for the number of
 	// callers the summary does not track; unknown when a partial encoded
@@ -293,22 +299,48 @@ type callers struct {
 	distinct        sketch.HLL
 	distinctUnknown bool
 	fields          principalFields
+	own             signal.Batch // for Observe
 }
 
-func (p *callers) Observe(events []*telemetry.Event) {
-	for _, e := range events {
-		c := p.fields.of(e)
-		if c == "" {
+func (p *callers) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
+
+func (p *callers) ObserveBatch(b *signal.Batch) {
+	if p.h != nil {
+		p.ref.observeOn(p.h, nil)
+		p.h = nil
+	}
+	for i, v := range p.ref.slots(b, &p.own) {
+		if v == noCaller {
 			p.anonymous++
 			continue
 		}
-		p.h.Add(c, 1)
-		p.distinct.Add(xxhash.Sum64String(c))
+		p.distinct.Add(xxhash.Sum64String(p.fields.of(b.Events[i])))
+	}
+}
+
+// summary returns the summary of p's calls: its own once settled, else
+// the shared one.
+func (p *callers) summary() *sketch.HeavyHitters {
+	if p.h != nil {
+		return p.h
+	}
+	if p.ref.t == nil {
+		p.ref.t = &callerTable{h: sketch.NewHeavyHitters(p.ref.capacity), fields: p.ref.fields}
+	}
+	return p.ref.t.h
+}
+
+// settle makes p's summary its own.
+func (p *callers) settle() {
+	if p.h == nil {
+		*p = *settle(p, &callers{ref: p.ref, fields: p.fields})
 	}
 }
 
 func (p *callers) Merge(o signal.Partial) {
 	q := o.(*callers)
+	p.settle()
+	q.settle()
 	p.h.Merge(q.h)
 	p.anonymous += q.anonymous
 	p.distinct.Merge(&q.distinct)
@@ -322,7 +354,7 @@ const callersSketched = 1
 
 func (p *callers) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, p.anonymous)
-	b = p.h.AppendBinary(b)
+	b = p.summary().AppendBinary(b)
 	if p.distinctUnknown {
 		return b
 	}
@@ -332,7 +364,8 @@ func (p *callers) AppendBinary(b []byte) []byte {
 
 // Reset empties p for the next window, keeping its memory.
 func (p *callers) Reset() {
-	p.h.Reset()
+	p.h = nil
+	p.ref.reset()
 	p.anonymous = 0
 	p.distinct.Reset()
 	p.distinctUnknown = false
@@ -340,6 +373,7 @@ func (p *callers) Reset() {
 
 func (p *callers) Decode(d *sketch.Decoder) {
 	p.anonymous = d.Uvarint()
+	p.h = sketch.NewHeavyHitters(p.ref.capacity)
 	p.h.Decode(d)
 	if d.Err() != nil {
 		return
@@ -458,6 +492,7 @@ func weightedMedianMAD(vs []weighted) (med, mad, n float64) {
 // Score returns the window's caller verdicts.
 func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 	c := cur.(*callers)
+	c.settle()
 	total := c.h.N + c.anonymous
 	if total == 0 {
 		return nil
@@ -479,7 +514,9 @@ func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 	scale := math.Max(stat.MADScale*mad, math.Sqrt(med))
 	var refCallers *sketch.HeavyHitters
 	if ref != nil {
-		refCallers = ref.(*callers).h
+		r := ref.(*callers)
+		r.settle()
+		refCallers = r.h
 	}
 	named := 0
 	for _, h := range top { // the largest count first: the largest z first
@@ -553,16 +590,19 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 	for _, p := range ps {
 		switch p := p.(type) {
 		case *callers:
+			p.settle()
 			for _, h := range p.h.Top() {
 				s := get(h.Key)
 				s.Calls, s.CallsOvercount = h.Count, h.Err
 			}
 		case *probes:
+			p.settle()
 			for _, h := range p.h.Top() {
 				s := get(h.Key)
 				s.ScoredCalls, s.ScoredOvercount, s.Probes = h.Count, h.Err, h.Aux
 			}
 		case *diversity:
+			p.settle()
 			for _, h := range p.h.Top() {
 				s := get(h.Key)
 				slot, _ := p.h.Slot(h.Key)
@@ -570,6 +610,7 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 				s.DistinctInputs = math.Min(p.sk[slot].Estimate(), float64(exactCalls(h)))
 			}
 		case *ood:
+			p.settle()
 			lo, hi, ok := centralRanges(&p.pop, p.names, p.d, p.names, p.q)
 			per := make([]int, len(ok))
 			for _, h := range p.h.Top() {
@@ -579,6 +620,7 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 				s.OODSampled, s.OODOutside = uint64(len(smp.keys)), uint64(outside(smp, p.d, lo, hi, ok, per))
 			}
 		case *harvest:
+			p.settle()
 			cols := p.order()
 			w := p.max + 1
 			k := 0

@@ -187,7 +187,7 @@ func TestVolumeDecodesEarlierPartials(t *testing.T) {
 		calls(p, telemetry.Principal{EndUserID: fmt.Sprint("user-", i)}, 1+i%3)
 	}
 	c := p.(*callers)
-	old := c.h.AppendBinary(binary.AppendUvarint(nil, c.anonymous))
+	old := c.summary().AppendBinary(binary.AppendUvarint(nil, c.anonymous))
 	q := s.NewPartial()
 	d := sketch.NewDecoder(old)
 	q.Decode(d)

@@ -20,8 +20,9 @@ var hllError = 1.04 / math.Sqrt(sketch.HLLRegisters)
 // that spray the input space, against the other callers of the window.
 // Each call's input vector is quantized on a fixed grid (gridCell: sign and
 // octave of each numeric feature, each categorical value as it is) and
-// hashed; per window, the calls of each caller are counted in a
-// Space-Saving summary of InputCallers counters, and each counted
+// hashed; per window, the calls of each caller are counted over the
+// Space-Saving summary of InputCallers counters it shares with caller_ood
+// and caller_harvest (table.go), and each counted
 // caller's quantized inputs in a HyperLogLog sketch of 1 KiB
 // (sketch.HLL, relative standard error 3.25 %), with one more sketch for
 // every call's, callers or not.
@@ -54,7 +55,7 @@ func (Diversity) Name() string { return "caller_diversity" }
 
 // NewPartial returns an empty partial.
 func (s Diversity) NewPartial() signal.Partial {
-	return &diversity{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: resolveFields(s.Config.CallerFields)}
+	return &diversity{ref: inputTable(s.Config)}
 }
 
 var (
@@ -63,45 +64,53 @@ var (
 )
 
 type diversity struct {
-	h      *sketch.HeavyHitters // calls with inputs per caller
-	sk     []sketch.HLL         // per slot of h: the caller's inputs since it has its counter
-	added  []recentInputs       // per slot of h: its sketch's hashes while they are few
-	pop    sketch.HLL           // every call's inputs
-	calls  uint64               // every call with inputs, callers or not
-	fields principalFields
-	own    signal.Batch // for Observe
+	// h is the partial's own summary of calls with inputs once it is
+	// settled (decoded, merged or scored); nil while it observes: the
+	// callers are counted in ref's summary, shared with caller_ood and
+	// caller_harvest, and their calls with inputs in kind.
+	h     *sketch.HeavyHitters
+	ref   tableRef
+	kind  kindCounts
+	sk    []sketch.HLL   // per slot: the caller's inputs since it has its counter
+	added []recentInputs // per slot: its sketch's hashes while they are few
+	pop   sketch.HLL     // every call's inputs
+	calls uint64         // every call with inputs, callers or not
+	own   signal.Batch   // for Observe
+	hs    []slotHitter   // AppendBinary's
+}
+
+// inputTable is the hold of the signals of inputs (caller_diversity,
+// caller_ood, caller_harvest) on their shared summary.
+func inputTable(c Config) tableRef {
+	return tableRef{col: &inputCallerSlots, capacity: c.InputCallers, fields: resolveFields(c.CallerFields)}
 }
 
 func (p *diversity) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
 
 func (p *diversity) ObserveBatch(b *signal.Batch) {
+	if p.h != nil {
+		p.ref.observeOn(p.h, &p.kind)
+		p.h = nil
+	}
 	hashes := b.Uint64s(&inputHashes)
-	for i, e := range b.Events {
-		if !hasInputs(e) {
+	for i, v := range p.ref.slots(b, &p.own) {
+		slot, taken, caller := slotOf(v)
+		var exact *uint64
+		if caller {
+			exact, _ = p.kind.at(slot, taken)
+			p.slot(slot, taken)
+		}
+		if !hasInputs(b.Events[i]) {
 			continue
 		}
 		hash := hashes[i]
 		p.calls++
 		p.pop.Add(hash)
-		c := p.fields.of(e)
-		if c == "" {
+		if !caller {
 			continue
 		}
-		slot, taken := p.h.AddSlot(c, 1, 0)
-		switch {
-		case slot == len(p.sk):
-			p.sk = append(p.sk, sketch.HLL{})
-			p.added = append(p.added, recentInputs{})
-		case taken:
-			// Most callers lose their counter after a call or two: clear
-			// only the registers they set.
-			if a := &p.added[slot]; a.n <= len(a.hashes) {
-				p.sk[slot].ResetAdded(a.hashes[:a.n])
-			} else {
-				p.sk[slot].Reset()
-			}
-			p.added[slot].n = 0
-		}
+		*exact++
+		p.kind.n++
 		p.sk[slot].Add(hash)
 		if a := &p.added[slot]; a.n < len(a.hashes) {
 			a.hashes[a.n] = hash
@@ -109,6 +118,33 @@ func (p *diversity) ObserveBatch(b *signal.Batch) {
 		} else {
 			a.n = len(a.hashes) + 1 // too many to clear one by one
 		}
+	}
+}
+
+// slot readies slot's sketch: a new slot's empty, a taken one's cleared.
+func (p *diversity) slot(slot int, taken bool) {
+	switch {
+	case slot >= len(p.sk):
+		for slot >= len(p.sk) {
+			p.sk = append(p.sk, sketch.HLL{})
+			p.added = append(p.added, recentInputs{})
+		}
+	case taken:
+		// Most callers lose their counter after a call or two: clear
+		// only the registers they set.
+		if a := &p.added[slot]; a.n <= len(a.hashes) {
+			p.sk[slot].ResetAdded(a.hashes[:a.n])
+		} else {
+			p.sk[slot].Reset()
+		}
+		p.added[slot].n = 0
+	}
+}
+
+// settle makes p's summary its own.
+func (p *diversity) settle() {
+	if p.h == nil {
+		*p = *settle(p, &diversity{ref: p.ref})
 	}
 }
 
@@ -132,7 +168,9 @@ func (p *diversity) forgetInputs() {
 // Reset empties p for the next window, keeping its memory: a slot's
 // sketch is cleared when the slot is taken again (ObserveBatch appends it).
 func (p *diversity) Reset() {
-	p.h.Reset()
+	p.h = nil
+	p.ref.reset()
+	p.kind.reset()
 	p.sk, p.added = p.sk[:0], p.added[:0]
 	p.pop.Reset()
 	p.calls = 0
@@ -140,6 +178,8 @@ func (p *diversity) Reset() {
 
 func (p *diversity) Merge(o signal.Partial) {
 	q := o.(*diversity)
+	p.settle()
+	q.settle()
 	fromP, fromQ := mergeSlots(p.h, q.h)
 	sk := make([]sketch.HLL, len(fromP))
 	for i := range sk {
@@ -159,6 +199,14 @@ func (p *diversity) Merge(o signal.Partial) {
 func (p *diversity) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, p.calls)
 	b = p.pop.AppendBinary(b)
+	if p.h == nil {
+		p.hs = p.kind.hitters(&p.ref, p.hs)
+		b = appendHitters(b, p.kind.n, p.hs)
+		for _, h := range p.hs {
+			b = p.sk[h.slot].AppendBinary(b)
+		}
+		return b
+	}
 	b = p.h.AppendBinary(b)
 	for _, h := range p.h.Top() {
 		slot, _ := p.h.Slot(h.Key)
@@ -170,6 +218,7 @@ func (p *diversity) AppendBinary(b []byte) []byte {
 func (p *diversity) Decode(d *sketch.Decoder) {
 	p.calls = d.Uvarint()
 	p.pop.Decode(d)
+	p.h = sketch.NewHeavyHitters(p.ref.capacity)
 	p.h.Decode(d)
 	if d.Err() != nil {
 		return
@@ -189,6 +238,7 @@ func (p *diversity) Decode(d *sketch.Decoder) {
 // Score returns the window's diversity verdicts.
 func (s Diversity) Score(cur, _ signal.Partial) []signal.Verdict {
 	c := cur.(*diversity)
+	c.settle()
 	if c.calls == 0 {
 		return nil
 	}

@@ -19,7 +19,8 @@ import (
 // adaptive attacker asks for the classes it has seen less of), so that
 // its predicted classes are spread far more evenly than the population's.
 // Per window, the calls with a predicted class (prediction.class) of each
-// caller are counted in a Space-Saving summary of InputCallers counters, and
+// caller are counted over the Space-Saving summary of InputCallers counters
+// it shares with caller_diversity and caller_ood (table.go), and
 // each counted caller's calls per class, the first MaxClasses classes seen
 // by name and the rest as one more (a caller's counts are exact for the
 // Count − Err calls since it has its counter).
@@ -49,8 +50,7 @@ func (Harvest) Name() string { return "caller_harvest" }
 
 // NewPartial returns an empty partial.
 func (s Harvest) NewPartial() signal.Partial {
-	return &harvest{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: resolveFields(s.Config.CallerFields),
-		max: s.Config.MaxClasses, pop: make([]uint64, s.Config.MaxClasses+1)}
+	return &harvest{ref: inputTable(s.Config), max: s.Config.MaxClasses, pop: make([]uint64, s.Config.MaxClasses+1)}
 }
 
 var (
@@ -59,16 +59,22 @@ var (
 )
 
 type harvest struct {
-	h       *sketch.HeavyHitters // calls with a class per caller
-	classes []string             // at most max; column max counts the others
-	counts  []uint64             // per slot of h: max+1 columns
-	inputs  []inputSet           // per slot of h: the inputs of its calls
-	recent  []recentCalls        // per slot of h: what its calls set, while they are few
-	pop     []uint64             // every call with a class, max+1 columns
+	// h is the partial's own summary of calls with a class once it is
+	// settled (decoded, merged or scored); nil while it observes: the
+	// callers are counted in ref's summary, shared with caller_diversity
+	// and caller_ood, and their calls with a class in kind.
+	h       *sketch.HeavyHitters
+	ref     tableRef
+	kind    kindCounts
+	classes []string      // at most max; column max counts the others
+	counts  []uint64      // per slot: max+1 columns
+	inputs  []inputSet    // per slot: the inputs of its calls
+	recent  []recentCalls // per slot: what its calls set, while they are few
+	pop     []uint64      // every call with a class, max+1 columns
 	calls   uint64
-	fields  principalFields
 	max     int
 	own     signal.Batch // for Observe
+	hs      []slotHitter // AppendBinary's
 }
 
 // column returns class's column, adding it while there is room.
@@ -139,7 +145,7 @@ type recentCalls struct {
 // empty.
 func (p *harvest) row(slot int, taken bool) ([]uint64, *inputSet, *recentCalls) {
 	w := p.max + 1
-	if slot*w == len(p.counts) {
+	for slot*w >= len(p.counts) {
 		p.counts = grown(p.counts, w)
 		p.inputs = append(p.inputs, inputSet{})
 		p.recent = append(p.recent, recentCalls{})
@@ -173,33 +179,57 @@ func (p *harvest) forgetRecent() {
 func (p *harvest) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
 
 func (p *harvest) ObserveBatch(b *signal.Batch) {
+	if p.h != nil {
+		p.ref.observeOn(p.h, &p.kind)
+		p.h = nil
+	}
 	hashes := b.Uint64s(&inputHashes)
-	for i, e := range b.Events {
+	for i, v := range p.ref.slots(b, &p.own) {
+		e := b.Events[i]
+		slot, taken, caller := slotOf(v)
+		var exact *uint64
+		var r []uint64
+		var in *inputSet
+		var rc *recentCalls
+		if caller {
+			exact, _ = p.kind.at(slot, taken)
+			r, in, rc = p.row(slot, taken)
+		}
 		if e.Prediction.Class == "" {
 			continue
 		}
 		col := p.column(e.Prediction.Class)
 		p.calls++
 		p.pop[col]++
-		if c := p.fields.of(e); c != "" {
-			slot, taken := p.h.AddSlot(c, 1, 0)
-			r, in, rc := p.row(slot, taken)
-			r[col]++
-			hash, ok := hashes[i], hasInputs(e)
-			in.add(hash, ok)
-			if rc.n < len(rc.cols) {
-				rc.cols[rc.n], rc.words[rc.n] = uint16(col), uint16(hash>>(64-10)/64)
-				rc.n++
-			} else {
-				rc.n = len(rc.cols) + 1
-			}
+		if !caller {
+			continue
 		}
+		*exact++
+		p.kind.n++
+		r[col]++
+		hash, ok := hashes[i], hasInputs(e)
+		in.add(hash, ok)
+		if rc.n < len(rc.cols) {
+			rc.cols[rc.n], rc.words[rc.n] = uint16(col), uint16(hash>>(64-10)/64)
+			rc.n++
+		} else {
+			rc.n = len(rc.cols) + 1
+		}
+	}
+}
+
+// settle makes p's summary its own.
+func (p *harvest) settle() {
+	if p.h == nil {
+		*p = *settle(p, &harvest{ref: p.ref, max: p.max, pop: make([]uint64, p.max+1)})
 	}
 }
 
 // Reset empties p for the next window, keeping its memory.
 func (p *harvest) Reset() {
-	p.h.Reset()
+	p.h = nil
+	p.ref.reset()
+	p.kind.reset()
 	p.classes = p.classes[:0]
 	p.counts, p.inputs, p.recent = p.counts[:0], p.inputs[:0], p.recent[:0]
 	clear(p.pop)
@@ -208,6 +238,8 @@ func (p *harvest) Reset() {
 
 func (p *harvest) Merge(o signal.Partial) {
 	q := o.(*harvest)
+	p.settle()
+	q.settle()
 	w := p.max + 1
 	cols := make([]int, w) // q's column → p's
 	for j, c := range q.classes {
@@ -261,10 +293,8 @@ func (p *harvest) AppendBinary(b []byte) []byte {
 	for _, j := range cols {
 		b = binary.AppendUvarint(b, p.pop[j])
 	}
-	b = p.h.AppendBinary(b)
 	w := p.max + 1
-	for _, h := range p.h.Top() {
-		slot, _ := p.h.Slot(h.Key)
+	appendRow := func(b []byte, slot int) []byte {
 		for _, j := range cols {
 			b = binary.AppendUvarint(b, p.counts[slot*w+j])
 		}
@@ -273,6 +303,20 @@ func (p *harvest) AppendBinary(b []byte) []byte {
 		for _, x := range in.bits {
 			b = binary.LittleEndian.AppendUint64(b, x)
 		}
+		return b
+	}
+	if p.h == nil {
+		p.hs = p.kind.hitters(&p.ref, p.hs)
+		b = appendHitters(b, p.kind.n, p.hs)
+		for _, h := range p.hs {
+			b = appendRow(b, h.slot)
+		}
+		return b
+	}
+	b = p.h.AppendBinary(b)
+	for _, h := range p.h.Top() {
+		slot, _ := p.h.Slot(h.Key)
+		b = appendRow(b, slot)
 	}
 	return b
 }
@@ -316,6 +360,7 @@ func (p *harvest) Decode(d *sketch.Decoder) {
 		d.Fail(fmt.Sprintf("classes count %d of %d calls", sum, p.calls))
 		return
 	}
+	p.h = sketch.NewHeavyHitters(p.ref.capacity)
 	p.h.Decode(d)
 	if d.Err() != nil {
 		return
@@ -384,6 +429,7 @@ func normEntropy(counts []float64, k int) float64 {
 // Score returns the window's harvesting verdicts.
 func (s Harvest) Score(cur, _ signal.Partial) []signal.Verdict {
 	c := cur.(*harvest)
+	c.settle()
 	if c.calls == 0 {
 		return nil
 	}

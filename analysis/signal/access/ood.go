@@ -62,8 +62,7 @@ func (OOD) Name() string { return "caller_ood" }
 
 // NewPartial returns an empty partial.
 func (s OOD) NewPartial() signal.Partial {
-	return &ood{h: sketch.NewHeavyHitters(s.Config.InputCallers), fields: resolveFields(s.Config.CallerFields), pop: indexed(vecSample{}),
-		k: s.Config.OODSample, d: s.Config.OODFeatures, q: s.Config.OODQuantile}
+	return &ood{ref: inputTable(s.Config), pop: indexed(vecSample{}), k: s.Config.OODSample, d: s.Config.OODFeatures, q: s.Config.OODQuantile}
 }
 
 // indexed returns s, a population sample, with its key set.
@@ -81,15 +80,21 @@ var (
 )
 
 type ood struct {
-	h       *sketch.HeavyHitters // calls with numeric inputs per caller
-	names   []string             // the numeric features read, at most d
-	callers []vecSample          // per slot of h
-	pop     vecSample            // every caller's inputs, anonymous ones too
-	calls   uint64               // every call with numeric inputs
-	fields  principalFields
+	// h is the partial's own summary of calls with numeric inputs once it
+	// is settled (decoded, merged or scored); nil while it observes: the
+	// callers are counted in ref's summary, shared with caller_diversity
+	// and caller_harvest, and their calls with numeric inputs in kind.
+	h       *sketch.HeavyHitters
+	ref     tableRef
+	kind    kindCounts
+	names   []string    // the numeric features read, at most d
+	callers []vecSample // per slot
+	pop     vecSample   // every caller's inputs, anonymous ones too
+	calls   uint64      // every call with numeric inputs
 	k, d    int
 	q       float64      // OODQuantile, for Summaries
 	own     signal.Batch // for Observe
+	hs      []slotHitter // AppendBinary's
 	// posNames and colAt are the numeric features' names by their
 	// position in the events (a producer sends them in the same order),
 	// the first maxCachedNames, and their columns (-1: none).
@@ -257,8 +262,19 @@ func (p *ood) forgetPositions() { p.posNames, p.colAt = p.posNames[:0], p.colAt[
 func (p *ood) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
 
 func (p *ood) ObserveBatch(b *signal.Batch) {
+	if p.h != nil {
+		p.ref.observeOn(p.h, &p.kind)
+		p.h = nil
+	}
 	hashes := b.Uint64s(&inputHashes)
-	for i, e := range b.Events {
+	for i, v := range p.ref.slots(b, &p.own) {
+		e := b.Events[i]
+		slot, taken, caller := slotOf(v)
+		var exact *uint64
+		if caller {
+			exact, _ = p.kind.at(slot, taken)
+			p.sample(slot, taken)
+		}
 		if len(e.Features.Numeric) == 0 {
 			continue
 		}
@@ -267,20 +283,9 @@ func (p *ood) ObserveBatch(b *signal.Batch) {
 		pc, pok := p.pop.offer(key, oodPopulation, p.d)
 		var cc []uint16
 		cok := false
-		if c := p.fields.of(e); c != "" {
-			slot, taken := p.h.AddSlot(c, 1, 0)
-			switch {
-			case slot == len(p.callers) && slot < cap(p.callers) && p.callers[:slot+1][slot].keys != nil:
-				// A sample of before a Reset.
-				p.callers = p.callers[:slot+1]
-				p.callers[slot].reset()
-			case slot == len(p.callers):
-				// At its bound at once: a slot changes hands without
-				// allocating whatever its callers' calls.
-				p.callers = append(p.callers, vecSample{keys: make([]uint64, 0, p.k), rows: make([]int32, 0, p.k), codes: make([]uint16, 0, p.k*p.d)})
-			case taken:
-				p.callers[slot].reset()
-			}
+		if caller {
+			*exact++
+			p.kind.n++
 			cc, cok = p.callers[slot].offer(key, p.k, p.d)
 		}
 		// The codes of the inputs the samples take only: a repeated input
@@ -294,6 +299,36 @@ func (p *ood) ObserveBatch(b *signal.Batch) {
 		case cok:
 			p.codes(e, cc)
 		}
+	}
+}
+
+// sample readies slot's sample: a new slot's empty, a taken one's
+// emptied.
+func (p *ood) sample(slot int, taken bool) {
+	if slot < len(p.callers) {
+		if taken {
+			p.callers[slot].reset()
+		}
+		return
+	}
+	for slot >= len(p.callers) {
+		n := len(p.callers)
+		if n < cap(p.callers) && p.callers[:n+1][n].keys != nil {
+			// A sample of before a Reset.
+			p.callers = p.callers[:n+1]
+			p.callers[n].reset()
+			continue
+		}
+		// At its bound at once: a slot changes hands without allocating
+		// whatever its callers' calls.
+		p.callers = append(p.callers, vecSample{keys: make([]uint64, 0, p.k), rows: make([]int32, 0, p.k), codes: make([]uint16, 0, p.k*p.d)})
+	}
+}
+
+// settle makes p's summary its own.
+func (p *ood) settle() {
+	if p.h == nil {
+		*p = *settle(p, &ood{ref: p.ref, pop: indexed(vecSample{}), k: p.k, d: p.d, q: p.q})
 	}
 }
 
@@ -330,7 +365,9 @@ func mergeSample(a, b *vecSample, cols []int, k, d int) vecSample {
 // Reset empties p for the next window, keeping its memory: the callers'
 // samples are reused as their slots are taken again.
 func (p *ood) Reset() {
-	p.h.Reset()
+	p.h = nil
+	p.ref.reset()
+	p.kind.reset()
 	p.names = p.names[:0]
 	p.callers = p.callers[:0]
 	p.pop.reset()
@@ -341,6 +378,8 @@ func (p *ood) Reset() {
 
 func (p *ood) Merge(o signal.Partial) {
 	q := o.(*ood)
+	p.settle()
+	q.settle()
 	cols := make([]int, p.d)
 	for j := range cols {
 		cols[j] = -1
@@ -427,6 +466,14 @@ func (p *ood) AppendBinary(b []byte) []byte {
 		b = sketch.AppendString(b, p.names[j])
 	}
 	b = appendSample(b, &p.pop, p.d, cols)
+	if p.h == nil {
+		p.hs = p.kind.hitters(&p.ref, p.hs)
+		b = appendHitters(b, p.kind.n, p.hs)
+		for _, h := range p.hs {
+			b = appendSample(b, &p.callers[h.slot], p.d, cols)
+		}
+		return b
+	}
 	b = p.h.AppendBinary(b)
 	for _, h := range p.h.Top() {
 		slot, _ := p.h.Slot(h.Key)
@@ -462,6 +509,7 @@ func (p *ood) Decode(d *sketch.Decoder) {
 	if d.Err() != nil {
 		return
 	}
+	p.h = sketch.NewHeavyHitters(p.ref.capacity)
 	p.h.Decode(d)
 	if d.Err() != nil {
 		return
@@ -574,6 +622,7 @@ func outside(s *vecSample, d int, lo, hi []uint16, ok []bool, per []int) int {
 // Score returns the window's out-of-distribution verdicts.
 func (s OOD) Score(cur, ref signal.Partial) []signal.Verdict {
 	c := cur.(*ood)
+	c.settle()
 	if c.calls == 0 || len(c.pop.keys) == 0 {
 		return nil
 	}

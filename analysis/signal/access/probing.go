@@ -15,9 +15,10 @@ import (
 // Probing is caller_probing: boundary probing, the pattern of model
 // extraction and of attacks that search for inputs the model barely
 // accepts. Per window, the scored calls (prediction.score and
-// prediction.threshold) of each caller are counted in a Space-Saving
-// summary of MaxCallers counters, with those within ProbeMargin of the
-// threshold (probes).
+// prediction.threshold) of each caller are counted over the counters of
+// the Space-Saving summary of MaxCallers counters it shares with
+// caller_volume (table.go), with those within ProbeMargin of the threshold
+// (probes).
 //
 // Decision, per caller with at least MinCount scored calls counted under
 // its own counter (Count − Err: the calls whose probes are known): the
@@ -34,42 +35,75 @@ func (Probing) Name() string { return "caller_probing" }
 
 // NewPartial returns an empty partial.
 func (s Probing) NewPartial() signal.Partial {
-	return &probes{h: sketch.NewHeavyHitters(s.Config.MaxCallers), fields: resolveFields(s.Config.CallerFields), margin: s.Config.ProbeMargin}
+	f := resolveFields(s.Config.CallerFields)
+	return &probes{ref: tableRef{col: &callerSlots, capacity: s.Config.MaxCallers, fields: f}, margin: s.Config.ProbeMargin}
 }
 
 type probes struct {
-	h            *sketch.HeavyHitters // scored calls per caller; Aux: probes
-	scored, near uint64               // every scored call and probe, callers or not
-	fields       principalFields
+	// h is the partial's own summary of scored calls once it is settled
+	// (decoded, merged or scored), Aux the probes; nil while it observes:
+	// the callers are counted in ref's summary, which it shares with
+	// caller_volume, and their scored calls and probes in kind.
+	h            *sketch.HeavyHitters
+	ref          tableRef
+	kind         kindCounts // exact: scored calls; aux: probes
+	scored, near uint64     // every scored call and probe, callers or not
 	margin       float64
+	own          signal.Batch // for Observe
+	hs           []slotHitter // AppendBinary's
 }
 
-func (p *probes) Observe(events []*telemetry.Event) {
-	for _, e := range events {
+func (p *probes) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
+
+func (p *probes) ObserveBatch(b *signal.Batch) {
+	if p.h != nil {
+		p.ref.observeOn(p.h, &p.kind)
+		p.h = nil
+	}
+	for i, v := range p.ref.slots(b, &p.own) {
+		e := b.Events[i]
 		sc, th := e.Prediction.Score, e.Prediction.Threshold
-		if sc == nil || th == nil {
+		scored := sc != nil && th != nil
+		var near uint64
+		if scored {
+			if math.Abs(*sc-*th) <= p.margin {
+				near = 1
+			}
+			p.scored++
+			p.near += near
+		}
+		slot, taken, ok := slotOf(v)
+		if !ok {
 			continue
 		}
-		var near uint64
-		if math.Abs(*sc-*th) <= p.margin {
-			near = 1
+		ex, aux := p.kind.at(slot, taken)
+		if scored {
+			*ex++
+			*aux += near
+			p.kind.n++
 		}
-		p.scored++
-		p.near += near
-		if c := p.fields.of(e); c != "" {
-			p.h.AddWith(c, 1, near)
-		}
+	}
+}
+
+// settle makes p's summary its own.
+func (p *probes) settle() {
+	if p.h == nil {
+		*p = *settle(p, &probes{ref: p.ref, margin: p.margin})
 	}
 }
 
 // Reset empties p for the next window, keeping its memory.
 func (p *probes) Reset() {
-	p.h.Reset()
+	p.h = nil
+	p.ref.reset()
+	p.kind.reset()
 	p.scored, p.near = 0, 0
 }
 
 func (p *probes) Merge(o signal.Partial) {
 	q := o.(*probes)
+	p.settle()
+	q.settle()
 	p.h.Merge(q.h)
 	p.scored += q.scored
 	p.near += q.near
@@ -78,11 +112,16 @@ func (p *probes) Merge(o signal.Partial) {
 func (p *probes) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, p.scored)
 	b = binary.AppendUvarint(b, p.near)
-	return p.h.AppendBinary(b)
+	if p.h != nil {
+		return p.h.AppendBinary(b)
+	}
+	p.hs = p.kind.hitters(&p.ref, p.hs)
+	return appendHitters(b, p.kind.n, p.hs)
 }
 
 func (p *probes) Decode(d *sketch.Decoder) {
 	p.scored, p.near = d.Uvarint(), d.Uvarint()
+	p.h = sketch.NewHeavyHitters(p.ref.capacity)
 	if d.Err() == nil && p.near > p.scored {
 		d.Fail(fmt.Sprintf("%d probes of %d scored calls", p.near, p.scored))
 		return
@@ -109,6 +148,7 @@ func (p *probes) Decode(d *sketch.Decoder) {
 // Score returns the window's probing verdicts.
 func (s Probing) Score(cur, _ signal.Partial) []signal.Verdict {
 	c := cur.(*probes)
+	c.settle()
 	if c.scored == 0 {
 		return nil
 	}

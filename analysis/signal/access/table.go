@@ -1,0 +1,209 @@
+package access
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// A window's access signals count its callers in two Space-Saving
+// summaries that they share, not one each: caller_volume and
+// caller_probing in one of MaxCallers counters, caller_diversity,
+// caller_ood and caller_harvest in one of InputCallers (their per-caller
+// state is larger). A shared summary counts every call with a caller; each
+// signal keeps, per counter, the calls of its own kind (scored, with
+// inputs, with a class) since the counter's caller took it, and its
+// encoding is the summary of those: a caller's Count is its exact calls of
+// the kind plus the counter's Err (the calls it may have made before it
+// took the counter over, at most the kind's calls it was not counted for),
+// so that the Space-Saving bound, Count − Err ≤ true calls ≤ Count, holds
+// per kind and the decider reads and merges the five encodings as before.
+// A call then costs two summary updates, not five: the summaries' index
+// and counters are what a call misses the cache on.
+//
+// The summaries reach the signals through a window's signal.Batch: a
+// column per summary holds each call's counter (slot<<1 | taken, or
+// noCaller), filled once a batch. The summary itself is the column's
+// Filler's, handed to it by the first signal that asks in the window and
+// taken from it by the others; a window's recycled partials hand their
+// (reset) summary to the next window's batch, so no summary is allocated
+// again.
+
+// noCaller is a call without a caller in a slots column.
+const noCaller = ^uint64(0)
+
+// Columns of the two shared summaries.
+var (
+	callerSlots      = signal.Column{Name: "access.caller_slot", New: newTableFiller}
+	inputCallerSlots = signal.Column{Name: "access.input_caller_slot", New: newTableFiller}
+)
+
+// callerTable is a shared summary and the fields that name its callers.
+type callerTable struct {
+	h      *sketch.HeavyHitters
+	fields principalFields
+}
+
+// tableFiller fills a slots column from its table.
+type tableFiller struct{ t *callerTable }
+
+func newTableFiller() signal.Filler { return new(tableFiller) }
+
+// Fill counts each event's caller and sets vals[i] to its counter.
+func (f *tableFiller) Fill(events []*telemetry.Event, vals []uint64) {
+	t := f.t
+	for i, e := range events {
+		c := t.fields.of(e)
+		if c == "" {
+			vals[i] = noCaller
+			continue
+		}
+		slot, taken := t.h.AddSlot(c, 1, 0)
+		vals[i] = uint64(slot) << 1
+		if taken {
+			vals[i] |= 1
+		}
+	}
+}
+
+// tableRef is a partial's hold on the shared summary it counts on: which
+// column, the summary's bound and fields, and the summary once it has one.
+type tableRef struct {
+	col      *signal.Column
+	capacity int
+	fields   principalFields
+	t        *callerTable
+}
+
+// slots returns the counters of b's calls in r's summary, which b's
+// column holds: r hands its summary to the column when it is the first to
+// ask, or takes the column's when r's is new or reset. When the column
+// counts on another summary than r's, one with state (a partial observed
+// through batches of different windows), or b is own, the partial's own
+// batch, the counters come from own's column, bound to r's summary.
+func (r *tableRef) slots(b, own *signal.Batch) []uint64 {
+	f := b.Filler(r.col).(*tableFiller)
+	switch {
+	case f.t != nil && f.t == r.t:
+	case f.t == nil || b == own:
+		if r.t == nil {
+			r.t = &callerTable{h: sketch.NewHeavyHitters(r.capacity), fields: r.fields}
+		}
+		f.t = r.t
+	case (r.t == nil || r.t.h.N == 0) && f.t.h.Capacity == r.capacity && slices.Equal(f.t.fields, r.fields):
+		r.t = f.t
+	default:
+		own.Reset(b.Events)
+		vals := r.slots(own, own)
+		own.Reset(nil)
+		return vals
+	}
+	return b.Uint64s(r.col)
+}
+
+// reset empties r's summary for the next window (every partial sharing it
+// resets it: a window's partials are reset together).
+func (r *tableRef) reset() {
+	if r.t != nil {
+		r.t.h.Reset()
+	}
+}
+
+// slotOf splits a slots column value: the counter, whether its caller
+// has just taken it, and false for a call without a caller.
+func slotOf(v uint64) (slot int, taken, ok bool) {
+	if v == noCaller {
+		return 0, false, false
+	}
+	return int(v >> 1), v&1 == 1, true
+}
+
+// kindCounts is a partial's calls of its kind per counter of the summary it
+// shares: exact (and aux, e.g. probes) since the counter's caller took it.
+type kindCounts struct {
+	n          uint64   // the kind's calls with a caller
+	exact, aux []uint64 // per slot
+}
+
+// at returns slot's counts, emptied when taken (a new slot is empty).
+func (k *kindCounts) at(slot int, taken bool) (exact, aux *uint64) {
+	if slot >= len(k.exact) {
+		k.exact, k.aux = grown(k.exact, slot+1-len(k.exact)), grown(k.aux, slot+1-len(k.aux))
+	} else if taken {
+		k.exact[slot], k.aux[slot] = 0, 0
+	}
+	return &k.exact[slot], &k.aux[slot]
+}
+
+// reset empties k, keeping its memory.
+func (k *kindCounts) reset() { k.n, k.exact, k.aux = 0, k.exact[:0], k.aux[:0] }
+
+// slotHitter is a counter of a partial's kind and its slot in the shared
+// summary.
+type slotHitter struct {
+	sketch.Hitter
+	slot int
+}
+
+// hitters returns the counters of k's kind over r's summary, as Top orders them
+// (the order per-slot state is encoded in): each slot with calls of the
+// kind, Count its exact calls plus its Err, Err the counter's overcount at
+// most the kind's calls the caller was not counted for (n − exact).
+func (k *kindCounts) hitters(r *tableRef, dst []slotHitter) []slotHitter {
+	dst = dst[:0]
+	if r.t == nil {
+		return dst
+	}
+	t := r.t.h
+	for slot, ex := range k.exact[:min(len(k.exact), t.Len())] {
+		if ex == 0 {
+			continue
+		}
+		x := t.AtSlot(slot)
+		err := min(x.Err, k.n-ex)
+		dst = append(dst, slotHitter{sketch.Hitter{Key: x.Key, Count: ex + err, Err: err, Aux: k.aux[slot]}, slot})
+	}
+	slices.SortFunc(dst, func(a, b slotHitter) int { return sketch.CompareHitters(a.Hitter, b.Hitter) })
+	return dst
+}
+
+// appendHitters appends the counters hs as a summary of n calls.
+func appendHitters(b []byte, n uint64, hs []slotHitter) []byte {
+	return sketch.AppendHitters(b, n, len(hs), func(i int) sketch.Hitter { return hs[i].Hitter })
+}
+
+// observeOn makes h, a settled partial's own summary (decoded or merged),
+// the summary r counts on, and k its counts: a partial observed after it
+// has been merged, decoded or scored goes on from its own counters (the
+// counts they had become its kind's exact calls), on a summary of its own.
+func (r *tableRef) observeOn(h *sketch.HeavyHitters, k *kindCounts) {
+	r.t = &callerTable{h: h, fields: r.fields}
+	if k == nil {
+		return
+	}
+	k.reset()
+	k.n = h.N
+	for i := range h.Len() {
+		x := h.AtSlot(i)
+		ex, aux := k.at(i, true)
+		*ex, *aux = x.Count-x.Err, x.Aux
+	}
+}
+
+// settle makes p a partial of its own summary, as a decoder reads it: its
+// encoding decoded into fresh, which becomes p. It panics if p's own
+// encoding does not decode, a bug.
+func settle[P interface {
+	AppendBinary([]byte) []byte
+	Decode(*sketch.Decoder)
+}](p P, fresh P) P {
+	d := sketch.NewDecoder(p.AppendBinary(nil))
+	fresh.Decode(d)
+	if d.Err() != nil {
+		panic(fmt.Sprintf("access: a partial's own encoding does not decode: %v", d.Err()))
+	}
+	return fresh
+}

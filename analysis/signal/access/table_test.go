@@ -1,0 +1,251 @@
+package access
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/telemetry"
+)
+
+// mixedCalls returns n calls of a heavy-tailed population of about
+// callers callers (some anonymous), each call of each kind at random:
+// scored or not, with numeric inputs, categorical ones or none, with a
+// predicted class or not.
+func mixedCalls(seed uint64, n, callers int) []*telemetry.Event {
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	evs := make([]*telemetry.Event, n)
+	for i := range evs {
+		e := &telemetry.Event{PredictionID: fmt.Sprintf("p-%d-%d", seed, i)}
+		if rng.IntN(20) != 0 {
+			e.Principal.EndUserID = fmt.Sprint("c-", int(math.Exp(rng.Float64()*math.Log(float64(callers)))))
+		}
+		if rng.IntN(4) != 0 {
+			sc, th := rng.Float64(), 0.5
+			e.Prediction.Score, e.Prediction.Threshold = &sc, &th
+		}
+		switch rng.IntN(3) {
+		case 0:
+			e.Features.Numeric = []telemetry.Number{{Name: "x", Value: float64(rng.IntN(50))}, {Name: "y", Value: rng.NormFloat64()}}
+		case 1:
+			e.Features.Categorical = []telemetry.Category{{Name: "plan", Value: fmt.Sprint("p", rng.IntN(9))}}
+		}
+		if rng.IntN(5) != 0 {
+			e.Prediction.Class = fmt.Sprint("k", rng.IntN(4))
+		}
+		evs[i] = e
+	}
+	return evs
+}
+
+// kinds names, per access signal, the calls it counts per caller.
+var kinds = map[string]func(e *telemetry.Event) bool{
+	"caller_volume":    func(*telemetry.Event) bool { return true },
+	"caller_probing":   func(e *telemetry.Event) bool { return e.Prediction.Score != nil && e.Prediction.Threshold != nil },
+	"caller_diversity": hasInputs,
+	"caller_ood":       func(e *telemetry.Event) bool { return len(e.Features.Numeric) > 0 },
+	"caller_harvest":   func(e *telemetry.Event) bool { return e.Prediction.Class != "" },
+}
+
+// observeShared observes evs into one partial of each of sigs, in batches
+// of 64 that the partials share as a window's.
+func observeShared(sigs []signal.Signal, evs []*telemetry.Event) []signal.Partial {
+	ps := make([]signal.Partial, len(sigs))
+	for i, s := range sigs {
+		ps[i] = s.NewPartial()
+	}
+	var bt signal.Batch
+	for b := 0; b < len(evs); b += 64 {
+		bt.Reset(evs[b:min(b+64, len(evs))])
+		for _, p := range ps {
+			bt.Observe(p)
+		}
+	}
+	return ps
+}
+
+// summaryOf returns the callers' summary of a decoded access partial.
+func summaryOf(p signal.Partial) *sketch.HeavyHitters {
+	switch p := p.(type) {
+	case *callers:
+		return p.h
+	case *probes:
+		return p.h
+	case *diversity:
+		return p.h
+	case *ood:
+		return p.h
+	case *harvest:
+		return p.h
+	}
+	return nil
+}
+
+// TestSharedSummariesBoundEachKind: the five signals of a window count
+// their callers in two shared summaries (volume and probing in one,
+// diversity, ood and harvest in the other) far smaller than the callers,
+// over calls of every mix of kinds; each signal's encoding, decoded,
+// keeps the Space-Saving bound for its own kind of calls: for every caller
+// it names, Count − Err ≤ the caller's true calls of the kind ≤ Count, and
+// N is the kind's calls with a caller; every caller with more than 1/k of
+// all the calls with a caller (k counters) is named by each signal whose
+// kind it called.
+func TestSharedSummariesBoundEachKind(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxCallers, c.InputCallers = 64, 24
+	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
+	evs := mixedCalls(3, 30_000, 3000)
+	ps := observeShared(sigs, evs)
+	if a, b := ps[0].(*callers).ref.t, ps[1].(*probes).ref.t; a == nil || a != b {
+		t.Fatal("caller_volume and caller_probing do not share their summary")
+	}
+	in := ps[2].(*diversity).ref.t
+	if in == nil || in != ps[3].(*ood).ref.t || in != ps[4].(*harvest).ref.t || in == ps[0].(*callers).ref.t {
+		t.Fatal("caller_diversity, caller_ood and caller_harvest do not share one summary of their own")
+	}
+	all, calls := map[string]uint64{}, uint64(0)
+	for _, e := range evs {
+		if e.Principal.EndUserID != "" {
+			all[e.Principal.EndUserID]++
+			calls++
+		}
+	}
+	for i, s := range sigs {
+		truth, n := map[string]uint64{}, uint64(0)
+		for _, e := range evs {
+			if e.Principal.EndUserID != "" && kinds[s.Name()](e) {
+				truth[e.Principal.EndUserID]++
+				n++
+			}
+		}
+		q := s.NewPartial()
+		d := sketch.NewDecoder(ps[i].AppendBinary(nil))
+		q.Decode(d)
+		if d.Err() != nil {
+			t.Fatalf("%s: %v", s.Name(), d.Err())
+		}
+		h := summaryOf(q)
+		if h.N != n {
+			t.Errorf("%s: N %d, want the kind's %d calls with a caller", s.Name(), h.N, n)
+		}
+		k := uint64(h.Capacity)
+		named := map[string]bool{}
+		for _, x := range h.Top() {
+			named[x.Key] = true
+			if tc := truth[x.Key]; x.Count-x.Err > tc || tc > x.Count {
+				t.Errorf("%s: %q counted %d (overcount %d) for %d calls", s.Name(), x.Key, x.Count, x.Err, tc)
+			}
+		}
+		heavy := 0
+		for caller, tc := range all {
+			if tc > calls/k && truth[caller] > 0 {
+				heavy++
+				if !named[caller] {
+					t.Errorf("%s: %q with %d of %d calls not named", s.Name(), caller, tc, calls)
+				}
+			}
+		}
+		if heavy == 0 {
+			t.Errorf("%s: %d heavy callers, %d named: the calls do not test the bound", s.Name(), heavy, len(named))
+		}
+	}
+}
+
+// TestSharedSummariesEncodeAsAlone: while a window's callers fit the
+// summaries, sharing them changes nothing: each signal's partial encodes
+// byte for byte as a partial that counts its callers alone, over calls of
+// every mix of kinds, and scores the same.
+func TestSharedSummariesEncodeAsAlone(t *testing.T) {
+	c := DefaultConfig()
+	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
+	evs := mixedCalls(5, 20_000, 200)
+	shared := observeShared(sigs, evs)
+	alone := observe(sigs, evs)
+	for i, s := range sigs {
+		if !bytes.Equal(shared[i].AppendBinary(nil), alone[i].AppendBinary(nil)) {
+			t.Errorf("%s: the shared summary's partial encodes differently from one alone", s.Name())
+		}
+		if a, b := fmt.Sprint(s.Score(shared[i], nil)), fmt.Sprint(s.Score(alone[i], nil)); a != b {
+			t.Errorf("%s: scores %s shared, %s alone", s.Name(), a, b)
+		}
+	}
+}
+
+// TestPartialLeavesAForeignSummary: a partial observed through the batches
+// of two windows, the second's summary already counting another partial's
+// calls, counts on its own summary: it encodes as a partial that observed
+// every call alone, and the other partial as one that observed its own.
+func TestPartialLeavesAForeignSummary(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxCallers = 40
+	s := Probing{c}
+	evs := mixedCalls(7, 6000, 300)
+	first, second, other := evs[:2000], evs[2000:4000], evs[4000:]
+	p, r := s.NewPartial(), s.NewPartial()
+	var a, b signal.Batch
+	for i := 0; i < len(first); i += 64 {
+		a.Reset(first[i:min(i+64, len(first))])
+		a.Observe(p)
+	}
+	for i := 0; i < len(second); i += 64 {
+		b.Reset(other[i:min(i+64, len(other))])
+		b.Observe(r)
+		b.Reset(second[i:min(i+64, len(second))])
+		b.Observe(p)
+	}
+	alone := s.NewPartial()
+	for i := 0; i < 4000; i += 64 {
+		alone.Observe(evs[i:min(i+64, 4000)])
+	}
+	if !bytes.Equal(p.AppendBinary(nil), alone.AppendBinary(nil)) {
+		t.Error("a partial moved to another window's batch lost or mixed calls")
+	}
+	ralone := s.NewPartial()
+	for i := 0; i < len(other); i += 64 {
+		ralone.Observe(other[i:min(i+64, len(other))])
+	}
+	if !bytes.Equal(r.AppendBinary(nil), ralone.AppendBinary(nil)) {
+		t.Error("the window's own partial counted another's calls")
+	}
+}
+
+// TestSharedSummaryOfARareKind, by hand: two counters, two callers of 100
+// unscored calls each, then one scored call of a third, which takes a
+// counter over with an overcount of 100. Of scored calls there is one: the
+// third caller's Count is 1 and its Err 0 (its overcount at most the
+// scored calls it was not counted for), not 101, which no summary of one
+// call could decode.
+func TestSharedSummaryOfARareKind(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxCallers = 2
+	sigs := []signal.Signal{Volume{c}, Probing{c}}
+	var evs []*telemetry.Event
+	for _, u := range []string{"a", "b"} {
+		for range 100 {
+			evs = append(evs, &telemetry.Event{Principal: telemetry.Principal{EndUserID: u}})
+		}
+	}
+	sc, th := 0.52, 0.5
+	evs = append(evs, &telemetry.Event{Principal: telemetry.Principal{EndUserID: "c"}, Prediction: telemetry.Prediction{Score: &sc, Threshold: &th}})
+	ps := observeShared(sigs, evs)
+	q := Probing{c}.NewPartial()
+	d := sketch.NewDecoder(ps[1].AppendBinary(nil))
+	q.Decode(d)
+	if d.Err() != nil {
+		t.Fatal(d.Err())
+	}
+	top := q.(*probes).h.Top()
+	if len(top) != 1 || top[0] != (sketch.Hitter{Key: "c", Count: 1, Err: 0, Aux: 1}) || q.(*probes).h.N != 1 {
+		t.Errorf("scored calls' summary %+v of %d, want c counted once, a probe", top, q.(*probes).h.N)
+	}
+	v := Volume{c}.NewPartial()
+	d = sketch.NewDecoder(ps[0].AppendBinary(nil))
+	v.Decode(d)
+	if got, err := v.(*callers).h.Count("c"); d.Err() != nil || got != 101 || err != 100 {
+		t.Errorf("calls' summary: c counted %d (overcount %d), want 101 (100): %v", got, err, d.Err())
+	}
+}
