@@ -124,22 +124,27 @@ func slotOf(v uint64) (slot int, taken, ok bool) {
 // kindCounts is a partial's calls of its kind per counter of the summary it
 // shares: exact (and aux, e.g. probes) since the counter's caller took it.
 type kindCounts struct {
-	n          uint64   // the kind's calls with a caller
-	exact, aux []uint64 // per slot
+	n     uint64      // the kind's calls with a caller
+	slots []slotCount // per slot
 }
+
+// slotCount is a counter's calls of a kind, and aux, side by side: a call
+// touches one cache line of them.
+type slotCount struct{ exact, aux uint64 }
 
 // at returns slot's counts, emptied when taken (a new slot is empty).
 func (k *kindCounts) at(slot int, taken bool) (exact, aux *uint64) {
-	if slot >= len(k.exact) {
-		k.exact, k.aux = grown(k.exact, slot+1-len(k.exact)), grown(k.aux, slot+1-len(k.aux))
+	if slot >= len(k.slots) {
+		k.slots = grown(k.slots, slot+1-len(k.slots))
 	} else if taken {
-		k.exact[slot], k.aux[slot] = 0, 0
+		k.slots[slot] = slotCount{}
 	}
-	return &k.exact[slot], &k.aux[slot]
+	c := &k.slots[slot]
+	return &c.exact, &c.aux
 }
 
 // reset empties k, keeping its memory.
-func (k *kindCounts) reset() { k.n, k.exact, k.aux = 0, k.exact[:0], k.aux[:0] }
+func (k *kindCounts) reset() { k.n, k.slots = 0, k.slots[:0] }
 
 // slotHitter is a counter of a partial's kind and its slot in the shared
 // summary.
@@ -158,13 +163,14 @@ func (k *kindCounts) hitters(r *tableRef, dst []slotHitter) []slotHitter {
 		return dst
 	}
 	t := r.t.h
-	for slot, ex := range k.exact[:min(len(k.exact), t.Len())] {
+	for slot, c := range k.slots[:min(len(k.slots), t.Len())] {
+		ex := c.exact
 		if ex == 0 {
 			continue
 		}
 		x := t.AtSlot(slot)
 		err := min(x.Err, k.n-ex)
-		dst = append(dst, slotHitter{sketch.Hitter{Key: x.Key, Count: ex + err, Err: err, Aux: k.aux[slot]}, slot})
+		dst = append(dst, slotHitter{sketch.Hitter{Key: x.Key, Count: ex + err, Err: err, Aux: c.aux}, slot})
 	}
 	slices.SortFunc(dst, func(a, b slotHitter) int { return sketch.CompareHitters(a.Hitter, b.Hitter) })
 	return dst
