@@ -310,11 +310,17 @@ func (p *callers) ObserveBatch(b *signal.Batch) {
 		p.h = nil
 	}
 	for i, v := range p.ref.slots(b, &p.own) {
-		if v == noCaller {
+		_, taken, ok := slotOf(v)
+		if !ok {
 			p.anonymous++
 			continue
 		}
-		p.distinct.Add(xxhash.Sum64String(p.fields.of(b.Events[i])))
+		// A caller's first call takes a counter: adding the callers that
+		// take one adds every caller, and a sketch of names holds the
+		// same registers however often a name is added.
+		if taken {
+			p.distinct.Add(xxhash.Sum64String(p.fields.of(b.Events[i])))
+		}
 	}
 }
 

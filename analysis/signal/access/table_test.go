@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -102,6 +103,15 @@ func TestSharedSummariesBoundEachKind(t *testing.T) {
 	ps := observeShared(sigs, evs)
 	if a, b := ps[0].(*callers).ref.t, ps[1].(*probes).ref.t; a == nil || a != b {
 		t.Fatal("caller_volume and caller_probing do not share their summary")
+	}
+	var names sketch.HLL // every call's caller
+	for _, e := range evs {
+		if e.Principal.EndUserID != "" {
+			names.Add(xxhash.Sum64String(e.Principal.EndUserID))
+		}
+	}
+	if !bytes.Equal(ps[0].(*callers).distinct.AppendBinary(nil), names.AppendBinary(nil)) {
+		t.Error("caller_volume's sketch of the callers' names is not the sketch of every call's caller")
 	}
 	in := ps[2].(*diversity).ref.t
 	if in == nil || in != ps[3].(*ood).ref.t || in != ps[4].(*harvest).ref.t || in == ps[0].(*callers).ref.t {
