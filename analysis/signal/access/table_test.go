@@ -259,3 +259,28 @@ func TestSharedSummaryOfARareKind(t *testing.T) {
 		t.Errorf("calls' summary: c counted %d (overcount %d), want 101 (100): %v", got, err, d.Err())
 	}
 }
+
+// TestPartialObservesAfterScoring: a partial scored (which settles it onto
+// a summary of its own) and then observed further counts on from its own
+// counters: while the callers fit, it encodes and scores as a partial that
+// observed every call at once, for each of the five signals.
+func TestPartialObservesAfterScoring(t *testing.T) {
+	c := DefaultConfig()
+	evs := mixedCalls(11, 12_000, 150)
+	for _, s := range []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}} {
+		p, all := s.NewPartial(), s.NewPartial()
+		for i := 0; i < len(evs); i += 64 {
+			if i == 6400 {
+				s.Score(p, nil)
+			}
+			p.Observe(evs[i:min(i+64, len(evs))])
+			all.Observe(evs[i:min(i+64, len(evs))])
+		}
+		if !bytes.Equal(p.AppendBinary(nil), all.AppendBinary(nil)) {
+			t.Errorf("%s: observed after scoring, it encodes differently from a partial of every call", s.Name())
+		}
+		if a, b := fmt.Sprint(s.Score(p, nil)), fmt.Sprint(s.Score(all, nil)); a != b {
+			t.Errorf("%s: scores %s, want %s", s.Name(), a, b)
+		}
+	}
+}
