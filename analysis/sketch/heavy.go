@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
+	"math/bits"
 	"slices"
 	"strings"
 	"unsafe"
@@ -119,6 +120,14 @@ func (x *keyIndex) emptyFrom(hash uint64) int {
 		i = (i + 1) & mask
 	}
 	return i
+}
+
+// reserve sizes an empty index for n keys at most half full, so that
+// indexing them does not grow it step by step.
+func (x *keyIndex) reserve(n int) {
+	if size := max(16, 1<<bits.Len(uint(2*n))); x.n == 0 && size > len(x.cells) {
+		x.cells = make([]uint64, size)
+	}
 }
 
 // grow doubles the cells (at least 16), placing the entries again.
@@ -440,6 +449,7 @@ func byCount(a, b hitter) int {
 // of distinct keys: the smallest count first into the buckets.
 func (h *HeavyHitters) build(xs []hitter) {
 	h.slots = slices.Grow(h.slots[:0], len(xs))
+	h.index.reserve(len(xs))
 	last := int32(-1)
 	for k := len(xs) - 1; k >= 0; k-- {
 		h.slots = append(h.slots, xs[k])
@@ -463,6 +473,23 @@ func (h *HeavyHitters) Top() []Hitter {
 	for i := range out {
 		out[i].Key = strings.Clone(out[i].Key)
 	}
+	return out
+}
+
+// Ranked returns the slots of the counters in Top's order, without
+// copying their keys.
+func (h *HeavyHitters) Ranked() []int {
+	out := make([]int, len(h.slots))
+	for i := range out {
+		out[i] = i
+	}
+	slices.SortFunc(out, func(a, b int) int {
+		x, y := &h.slots[a], &h.slots[b]
+		if c := cmp.Compare(y.count, x.count); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.key, y.key)
+	})
 	return out
 }
 
@@ -561,7 +588,7 @@ func (h *HeavyHitters) Decode(d *Decoder) {
 	// A key given twice is indexed twice: one of its slots is not the one
 	// the index finds.
 	for i := range h.slots {
-		if j, _ := h.lookup(h.slots[i].key); int(j) != i {
+		if j, _, _ := h.index.find(h.slots, h.slots[i].key, h.slots[i].hash); int(j) != i {
 			d.Fail(fmt.Sprintf("heavy hitter %q counted twice or overcounted", h.slots[i].key))
 			return
 		}

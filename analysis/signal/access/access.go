@@ -420,10 +420,11 @@ func (p *callers) Decode(d *sketch.Decoder) {
 // callers' sketch (a partial of an earlier version merged in), the tracked
 // callers' exact calls only.
 func (p *callers) population() (med, mad, n float64) {
-	top := p.h.Top()
+	top := ranked(p.h)
 	vals := make([]weighted, 0, len(top)+1)
 	var exact uint64
-	for _, h := range top {
+	for _, r := range top {
+		h := r.Hitter
 		vals = append(vals, weighted{float64(exactCalls(h)), 1})
 		exact += exactCalls(h)
 	}
@@ -542,7 +543,7 @@ func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 				seen = "not among the reference period's callers"
 			}
 		}
-		v := signal.Info(h.Key, float64(h.Count), z, h.Count,
+		v := signal.Info(strings.Clone(h.Key), float64(h.Count), z, h.Count,
 			fmt.Sprintf("%d calls (%.1f%% of %d; up to %d overcounted) against a median caller's %.1f; %s", h.Count,
 				100*float64(h.Count)/float64(total), total, h.Err, med, seen))
 		v.Threshold, v.Severity = s.Config.VolumeLevel, verdict.SeverityWarning
@@ -584,34 +585,44 @@ type CallerSummary struct {
 // of the access signals among ps), by caller name. A caller tracked by some
 // of the signals has zeros for the others' figures.
 func Summaries(ps []signal.Partial) []CallerSummary {
-	by := map[string]*CallerSummary{}
-	get := func(k string) *CallerSummary {
-		s := by[k]
-		if s == nil {
-			s = &CallerSummary{Caller: k}
-			by[k] = s
+	n := 0
+	for _, p := range ps {
+		if h := summaryOf(p); h != nil {
+			n = max(n, h.Len())
 		}
-		return s
+	}
+	by, all := make(map[string]int, n), make([]CallerSummary, 0, n)
+	// get returns k's summary, valid until the next get.
+	get := func(k string) *CallerSummary {
+		i, ok := by[k]
+		if !ok {
+			i = len(all)
+			all = append(all, CallerSummary{Caller: strings.Clone(k)})
+			by[all[i].Caller] = i
+		}
+		return &all[i]
 	}
 	for _, p := range ps {
 		switch p := p.(type) {
 		case *callers:
 			p.settle()
-			for _, h := range p.h.Top() {
+			for slot := range p.h.Len() {
+				h := p.h.AtSlot(slot)
 				s := get(h.Key)
 				s.Calls, s.CallsOvercount = h.Count, h.Err
 			}
 		case *probes:
 			p.settle()
-			for _, h := range p.h.Top() {
+			for slot := range p.h.Len() {
+				h := p.h.AtSlot(slot)
 				s := get(h.Key)
 				s.ScoredCalls, s.ScoredOvercount, s.Probes = h.Count, h.Err, h.Aux
 			}
 		case *diversity:
 			p.settle()
-			for _, h := range p.h.Top() {
+			for slot := range p.h.Len() {
+				h := p.h.AtSlot(slot)
 				s := get(h.Key)
-				slot, _ := p.h.Slot(h.Key)
 				s.InputCalls, s.InputOvercount = h.Count, h.Err
 				s.DistinctInputs = math.Min(p.sk[slot].Estimate(), float64(exactCalls(h)))
 			}
@@ -619,9 +630,8 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 			p.settle()
 			lo, hi, ok := centralRanges(&p.pop, p.names, p.d, p.names, p.q)
 			per := make([]int, len(ok))
-			for _, h := range p.h.Top() {
-				s := get(h.Key)
-				slot, _ := p.h.Slot(h.Key)
+			for slot := range p.h.Len() {
+				s := get(p.h.AtSlot(slot).Key)
 				smp := &p.callers[slot]
 				s.OODSampled, s.OODOutside = uint64(len(smp.keys)), uint64(outside(smp, p.d, lo, hi, ok, per))
 			}
@@ -636,9 +646,9 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 				}
 			}
 			row := make([]float64, len(cols))
-			for _, h := range p.h.Top() {
+			for slot := range p.h.Len() {
+				h := p.h.AtSlot(slot)
 				s := get(h.Key)
-				slot, _ := p.h.Slot(h.Key)
 				s.ClassCalls, s.Classes = exactCalls(h), 0
 				for i, j := range cols {
 					row[i] = float64(p.counts[slot*w+j])
@@ -650,10 +660,33 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 			}
 		}
 	}
-	out := make([]CallerSummary, 0, len(by))
-	for _, s := range by {
-		out = append(out, *s)
+	// Sorted by name, not as structs: moving a summary is moving 160 bytes.
+	order := make([]int, len(all))
+	for i := range order {
+		order[i] = i
 	}
-	slices.SortFunc(out, func(a, b CallerSummary) int { return strings.Compare(a.Caller, b.Caller) })
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(all[a].Caller, all[b].Caller) })
+	out := make([]CallerSummary, len(all))
+	for i, j := range order {
+		out[i] = all[j]
+	}
 	return out
+}
+
+// summaryOf returns the callers' summary of a settled access partial, nil
+// for another partial or one that observes.
+func summaryOf(p signal.Partial) *sketch.HeavyHitters {
+	switch p := p.(type) {
+	case *callers:
+		return p.h
+	case *probes:
+		return p.h
+	case *diversity:
+		return p.h
+	case *ood:
+		return p.h
+	case *harvest:
+		return p.h
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
@@ -208,8 +209,7 @@ func (p *diversity) AppendBinary(b []byte) []byte {
 		return b
 	}
 	b = p.h.AppendBinary(b)
-	for _, h := range p.h.Top() {
-		slot, _ := p.h.Slot(h.Key)
+	for _, slot := range p.h.Ranked() {
 		b = p.sk[slot].AppendBinary(b)
 	}
 	return b
@@ -229,8 +229,7 @@ func (p *diversity) Decode(d *sketch.Decoder) {
 	}
 	p.sk = make([]sketch.HLL, p.h.Len())
 	p.forgetInputs()
-	for _, h := range p.h.Top() {
-		slot, _ := p.h.Slot(h.Key)
+	for _, slot := range p.h.Ranked() {
 		p.sk[slot].Decode(d)
 	}
 }
@@ -253,12 +252,13 @@ func (s Diversity) Score(cur, _ signal.Partial) []signal.Verdict {
 	}
 	var ts []tested
 	var rhos []float64
-	for _, h := range c.h.Top() {
+	for _, r := range ranked(c.h) {
+		h := r.Hitter
 		n := exactCalls(h)
 		if n < uint64(s.Config.MinCount) {
 			continue
 		}
-		slot, _ := c.h.Slot(h.Key)
+		slot := r.slot
 		d := c.sk[slot].Estimate()
 		rho := math.Min(d/float64(n), 1)
 		ts = append(ts, tested{h: h, n: n, d: d, rho: rho})
@@ -274,7 +274,7 @@ func (s Diversity) Score(cur, _ signal.Partial) []signal.Verdict {
 			continue
 		}
 		k := uint64(math.Min(math.Floor(t.d*(1-2*hllError)), float64(t.n)))
-		vs = append(vs, signal.Decision(t.h.Key, t.rho, binomialP(k, t.n, rho0), t.rho-rho0,
+		vs = append(vs, signal.Decision(strings.Clone(t.h.Key), t.rho, binomialP(k, t.n, rho0), t.rho-rho0,
 			s.Config.Diversity.Warning, s.Config.Diversity.Critical, t.n,
 			fmt.Sprintf("about %.0f distinct quantized inputs in %d calls (%.2f), against %.2f for the median of %d callers",
 				t.d, t.n, t.rho, rho0, len(ts))))

@@ -314,8 +314,7 @@ func (p *harvest) AppendBinary(b []byte) []byte {
 		return b
 	}
 	b = p.h.AppendBinary(b)
-	for _, h := range p.h.Top() {
-		slot, _ := p.h.Slot(h.Key)
+	for _, slot := range p.h.Ranked() {
 		b = appendRow(b, slot)
 	}
 	return b
@@ -373,8 +372,8 @@ func (p *harvest) Decode(d *sketch.Decoder) {
 	p.counts, p.inputs = make([]uint64, p.h.Len()*w), make([]inputSet, p.h.Len())
 	p.forgetRecent()
 	left := slices.Clone(p.pop) // what the callers not yet read may count per class
-	for _, h := range p.h.Top() {
-		slot, _ := p.h.Slot(h.Key)
+	for _, r := range ranked(p.h) {
+		h, slot := r.Hitter, r.slot
 		var sum uint64
 		for _, j := range cols {
 			n := d.Uvarint()
@@ -453,12 +452,13 @@ func (s Harvest) Score(cur, _ signal.Partial) []signal.Verdict {
 	}
 	row, rest := make([]float64, len(cols)), make([]float64, len(cols))
 	var vs []signal.Verdict
-	for _, h := range c.h.Top() {
+	for _, x := range ranked(c.h) {
+		h := x.Hitter
 		n := exactCalls(h)
 		if n < uint64(s.Config.MinCount) || c.calls-n < uint64(s.Config.MinCount) {
 			continue
 		}
-		slot, _ := c.h.Slot(h.Key)
+		slot := x.slot
 		// The caller's distinct inputs are its evidence: calls that repeat
 		// an input repeat its class.
 		eff := math.Min(c.inputs[slot].distinct(), float64(n))
@@ -481,7 +481,7 @@ func (s Harvest) Score(cur, _ signal.Partial) []signal.Verdict {
 		if math.IsNaN(r.PValue) {
 			continue
 		}
-		vs = append(vs, signal.Decision(h.Key, hc, r.PValue, hc-ho, s.Config.Harvest.Warning, s.Config.Harvest.Critical, n,
+		vs = append(vs, signal.Decision(strings.Clone(h.Key), hc, r.PValue, hc-ho, s.Config.Harvest.Warning, s.Config.Harvest.Critical, n,
 			fmt.Sprintf("predicted classes' normalised entropy %.3f in %d calls (about %.0f distinct inputs) against the other calls' %.3f over %d classes (chi-square %.1f, %d df)",
 				hc, n, eff, ho, k, r.Statistic, r.DoF)))
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
@@ -157,4 +158,44 @@ func BenchmarkAccessWindow(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/event")
 		})
 	}
+}
+
+// BenchmarkAccessDecide decodes, scores and summarises the five access
+// partials of one window of 10,000 generator events (2,000 callers), as a
+// decider does for each window: the second stage's cost of the access
+// signals, per window and per event of it.
+func BenchmarkAccessDecide(b *testing.B) {
+	const perWindow = 10_000
+	sc := generator.DefaultScenario(1, 15)
+	sc.Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	g, err := generator.New(sc, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := make([]*telemetry.Event, perWindow)
+	for i := range evs {
+		evs[i] = new(telemetry.Event)
+		g.Next(evs[i])
+	}
+	sigs := signalSubsets()[5].sigs
+	enc := make([][]byte, len(sigs))
+	for i, p := range observeShared(sigs, evs) {
+		enc[i] = p.AppendBinary(nil)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		ps := make([]signal.Partial, len(sigs))
+		for i, s := range sigs {
+			ps[i] = s.NewPartial()
+			d := sketch.NewDecoder(enc[i])
+			ps[i].Decode(d)
+			if d.Err() != nil {
+				b.Fatal(d.Err())
+			}
+			s.Score(ps[i], nil)
+		}
+		Summaries(ps)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/perWindow, "ns/event")
 }

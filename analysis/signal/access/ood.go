@@ -475,8 +475,7 @@ func (p *ood) AppendBinary(b []byte) []byte {
 		return b
 	}
 	b = p.h.AppendBinary(b)
-	for _, h := range p.h.Top() {
-		slot, _ := p.h.Slot(h.Key)
+	for _, slot := range p.h.Ranked() {
 		b = appendSample(b, &p.callers[slot], p.d, cols)
 	}
 	return b
@@ -519,8 +518,8 @@ func (p *ood) Decode(d *sketch.Decoder) {
 		return
 	}
 	p.callers = make([]vecSample, p.h.Len())
-	for _, h := range p.h.Top() {
-		slot, _ := p.h.Slot(h.Key)
+	for _, r := range ranked(p.h) {
+		h, slot := r.Hitter, r.slot
 		s := &p.callers[slot]
 		decodeSample(d, s, min(p.k, int(min(exactCalls(h), uint64(p.k)))), p.d, f)
 		if d.Err() != nil {
@@ -651,17 +650,18 @@ func (s OOD) Score(cur, ref signal.Partial) []signal.Verdict {
 	// callers' sampled inputs, pooled (a caller's own inputs would raise
 	// the share it is compared with, and a sprayer's distinct inputs can
 	// be half the window's).
-	top := c.h.Top()
+	top := ranked(c.h)
 	xs, ms := make([]int, len(top)), make([]int, len(top))
 	var xAll, mAll int
-	for i, h := range top {
-		slot, _ := c.h.Slot(h.Key)
+	for i, r := range top {
+		slot := r.slot
 		xs[i], ms[i] = outside(&c.callers[slot], c.d, lo, hi, ok, per), len(c.callers[slot].keys)
 		xAll += xs[i]
 		mAll += ms[i]
 	}
 	var vs []signal.Verdict
-	for i, h := range top {
+	for i, r := range top {
+		h := r.Hitter
 		x, m := xs[i], ms[i]
 		if exactCalls(h) < uint64(s.Config.MinCount) || m == 0 || mAll-m < c.k {
 			continue
@@ -671,7 +671,7 @@ func (s OOD) Score(cur, ref signal.Partial) []signal.Verdict {
 		if share <= p0 {
 			continue
 		}
-		slot, _ := c.h.Slot(h.Key)
+		slot := r.slot
 		outside(&c.callers[slot], c.d, lo, hi, ok, per)
 		most := 0
 		for j := range per {
@@ -679,7 +679,7 @@ func (s OOD) Score(cur, ref signal.Partial) []signal.Verdict {
 				most = j
 			}
 		}
-		vs = append(vs, signal.Decision(h.Key, share, binomialP(uint64(x), uint64(m), p0), share-p0,
+		vs = append(vs, signal.Decision(strings.Clone(h.Key), share, binomialP(uint64(x), uint64(m), p0), share-p0,
 			s.Config.OOD.Warning, s.Config.OOD.Critical, uint64(m),
 			fmt.Sprintf("%d of %d sampled distinct inputs outside the central range of %s (most on %q: %d), against %.3f of the other callers' %d",
 				x, m, against, truncate(c.names[most], 64), per[most], p0, mAll-m)))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
@@ -136,7 +137,8 @@ func (p *probes) Decode(d *sketch.Decoder) {
 	}
 	// Each caller's probes are exact and disjoint: together at most near.
 	var probes uint64
-	for _, h := range p.h.Top() {
+	for _, r := range ranked(p.h) {
+		h := r.Hitter
 		if h.Aux > p.near-probes {
 			d.Fail(fmt.Sprintf("callers with more than the %d probes", p.near))
 			return
@@ -162,7 +164,8 @@ func (s Probing) Score(cur, _ signal.Partial) []signal.Verdict {
 		base     float64
 	}
 	var ts []tested
-	for _, h := range c.h.Top() {
+	for _, r := range ranked(c.h) {
+		h := r.Hitter
 		n := h.Count - h.Err
 		if n < uint64(s.Config.MinCount) || n > c.scored || h.Aux > c.near {
 			continue
@@ -200,7 +203,7 @@ func (s Probing) Score(cur, _ signal.Partial) []signal.Verdict {
 	sort.SliceStable(order, func(a, b int) bool { return adj[order[a]] < adj[order[b]] })
 	for _, i := range order[:min(len(order), s.Config.MaxSubjects)] {
 		t := ts[i]
-		out = append(out, signal.Decision(t.h.Key, t.share, adj[i], t.share-t.base, s.Config.Probing.Warning, s.Config.Probing.Critical, t.n,
+		out = append(out, signal.Decision(strings.Clone(t.h.Key), t.share, adj[i], t.share-t.base, s.Config.Probing.Warning, s.Config.Probing.Critical, t.n,
 			fmt.Sprintf("%d of %d scored calls within %g of the threshold, against %.3f of the other callers' (p %.3g before adjustment across %d callers)",
 				t.h.Aux, t.n, s.Config.ProbeMargin, t.base, t.p, len(ts))))
 	}

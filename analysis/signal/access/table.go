@@ -176,6 +176,17 @@ func (k *kindCounts) hitters(r *tableRef, dst []slotHitter) []slotHitter {
 	return dst
 }
 
+// ranked returns h's counters in Top's order with their slots, their
+// keys h's own (valid until its next add: a key kept beyond is cloned).
+func ranked(h *sketch.HeavyHitters) []slotHitter {
+	slots := h.Ranked()
+	out := make([]slotHitter, len(slots))
+	for i, slot := range slots {
+		out[i] = slotHitter{h.AtSlot(slot), slot}
+	}
+	return out
+}
+
 // appendHitters appends the counters hs as a summary of n calls.
 func appendHitters(b []byte, n uint64, hs []slotHitter) []byte {
 	return sketch.AppendHitters(b, n, len(hs), func(i int) sketch.Hitter { return hs[i].Hitter })

@@ -69,23 +69,6 @@ func observeShared(sigs []signal.Signal, evs []*telemetry.Event) []signal.Partia
 	return ps
 }
 
-// summaryOf returns the callers' summary of a decoded access partial.
-func summaryOf(p signal.Partial) *sketch.HeavyHitters {
-	switch p := p.(type) {
-	case *callers:
-		return p.h
-	case *probes:
-		return p.h
-	case *diversity:
-		return p.h
-	case *ood:
-		return p.h
-	case *harvest:
-		return p.h
-	}
-	return nil
-}
-
 // TestSharedSummariesBoundEachKind: the five signals of a window count
 // their callers in two shared summaries (volume and probing in one,
 // diversity, ood and harvest in the other) far smaller than the callers,
