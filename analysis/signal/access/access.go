@@ -310,7 +310,7 @@ func (p *callers) ObserveBatch(b *signal.Batch) {
 		p.h = nil
 	}
 	for i, v := range p.ref.slots(b, &p.own) {
-		_, taken, ok := slotOf(v)
+		_, taken, _, ok := slotOf(v)
 		if !ok {
 			p.anonymous++
 			continue

@@ -95,11 +95,14 @@ func (p *diversity) ObserveBatch(b *signal.Batch) {
 	}
 	hashes := b.Uint64s(&inputHashes)
 	for i, v := range p.ref.slots(b, &p.own) {
-		slot, taken, caller := slotOf(v)
-		var exact *uint64
+		slot, taken, inherited, caller := slotOf(v)
+		var c *slotCount
+		tracked := false
 		if caller {
-			exact, _ = p.kind.at(slot, taken)
-			p.slot(slot, taken)
+			var fresh bool
+			if c, tracked, fresh = p.kind.track(slot, taken, inherited); fresh {
+				p.slot(slot)
+			}
 		}
 		if !hasInputs(b.Events[i]) {
 			continue
@@ -110,8 +113,11 @@ func (p *diversity) ObserveBatch(b *signal.Batch) {
 		if !caller {
 			continue
 		}
-		*exact++
 		p.kind.n++
+		if !tracked {
+			continue
+		}
+		c.exact++
 		p.sk[slot].Add(hash)
 		if a := &p.added[slot]; a.n < len(a.hashes) {
 			a.hashes[a.n] = hash
@@ -122,24 +128,24 @@ func (p *diversity) ObserveBatch(b *signal.Batch) {
 	}
 }
 
-// slot readies slot's sketch: a new slot's empty, a taken one's cleared.
-func (p *diversity) slot(slot int, taken bool) {
-	switch {
-	case slot >= len(p.sk):
+// slot readies slot's sketch for a new caller: a new slot's empty, a
+// reused one's cleared.
+func (p *diversity) slot(slot int) {
+	if slot >= len(p.sk) {
 		for slot >= len(p.sk) {
 			p.sk = append(p.sk, sketch.HLL{})
 			p.added = append(p.added, recentInputs{})
 		}
-	case taken:
-		// Most callers lose their counter after a call or two: clear
-		// only the registers they set.
-		if a := &p.added[slot]; a.n <= len(a.hashes) {
-			p.sk[slot].ResetAdded(a.hashes[:a.n])
-		} else {
-			p.sk[slot].Reset()
-		}
-		p.added[slot].n = 0
+		return
 	}
+	// Most callers lose their counter after a call or two: clear only the
+	// registers they set.
+	if a := &p.added[slot]; a.n <= len(a.hashes) {
+		p.sk[slot].ResetAdded(a.hashes[:a.n])
+	} else {
+		p.sk[slot].Reset()
+	}
+	p.added[slot].n = 0
 }
 
 // settle makes p's summary its own.

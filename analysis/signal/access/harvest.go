@@ -186,14 +186,15 @@ func (p *harvest) ObserveBatch(b *signal.Batch) {
 	hashes := b.Uint64s(&inputHashes)
 	for i, v := range p.ref.slots(b, &p.own) {
 		e := b.Events[i]
-		slot, taken, caller := slotOf(v)
-		var exact *uint64
-		var r []uint64
-		var in *inputSet
-		var rc *recentCalls
+		slot, taken, inherited, caller := slotOf(v)
+		var c *slotCount
+		tracked := false
 		if caller {
-			exact, _ = p.kind.at(slot, taken)
-			r, in, rc = p.row(slot, taken)
+			var fresh bool
+			c, tracked, fresh = p.kind.track(slot, taken, inherited)
+			if fresh {
+				p.row(slot, true)
+			}
 		}
 		if e.Prediction.Class == "" {
 			continue
@@ -204,8 +205,12 @@ func (p *harvest) ObserveBatch(b *signal.Batch) {
 		if !caller {
 			continue
 		}
-		*exact++
 		p.kind.n++
+		if !tracked {
+			continue
+		}
+		c.exact++
+		r, in, rc := p.row(slot, false)
 		r[col]++
 		hash, ok := hashes[i], hasInputs(e)
 		in.add(hash, ok)

@@ -269,11 +269,14 @@ func (p *ood) ObserveBatch(b *signal.Batch) {
 	hashes := b.Uint64s(&inputHashes)
 	for i, v := range p.ref.slots(b, &p.own) {
 		e := b.Events[i]
-		slot, taken, caller := slotOf(v)
-		var exact *uint64
+		slot, taken, inherited, caller := slotOf(v)
+		var c *slotCount
+		tracked := false
 		if caller {
-			exact, _ = p.kind.at(slot, taken)
-			p.sample(slot, taken)
+			var fresh bool
+			if c, tracked, fresh = p.kind.track(slot, taken, inherited); fresh {
+				p.sample(slot)
+			}
 		}
 		if len(e.Features.Numeric) == 0 {
 			continue
@@ -284,8 +287,10 @@ func (p *ood) ObserveBatch(b *signal.Batch) {
 		var cc []uint16
 		cok := false
 		if caller {
-			*exact++
 			p.kind.n++
+		}
+		if tracked {
+			c.exact++
 			cc, cok = p.callers[slot].offer(key, p.k, p.d)
 		}
 		// The codes of the inputs the samples take only: a repeated input
@@ -302,13 +307,11 @@ func (p *ood) ObserveBatch(b *signal.Batch) {
 	}
 }
 
-// sample readies slot's sample: a new slot's empty, a taken one's
-// emptied.
-func (p *ood) sample(slot int, taken bool) {
+// sample readies slot's sample for a new caller: a new slot's empty, a
+// reused one's emptied.
+func (p *ood) sample(slot int) {
 	if slot < len(p.callers) {
-		if taken {
-			p.callers[slot].reset()
-		}
+		p.callers[slot].reset()
 		return
 	}
 	for slot >= len(p.callers) {

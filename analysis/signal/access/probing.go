@@ -73,7 +73,7 @@ func (p *probes) ObserveBatch(b *signal.Batch) {
 			p.scored++
 			p.near += near
 		}
-		slot, taken, ok := slotOf(v)
+		slot, taken, _, ok := slotOf(v)
 		if !ok {
 			continue
 		}

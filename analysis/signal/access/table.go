@@ -22,7 +22,9 @@ import (
 // so that the Space-Saving bound, Count − Err ≤ true calls ≤ Count, holds
 // per kind and the decider reads and merges the five encodings as before.
 // A call then costs two summary updates, not five: the summaries' index
-// and counters are what a call misses the cache on.
+// and counters are what a call misses the cache on. The input signals
+// start a caller's per-slot state at its second call when it takes a
+// counter over from another (kindCounts.track).
 //
 // The summaries reach the signals through a window's signal.Batch: a
 // column per summary holds each call's counter (slot<<1 | taken, or
@@ -52,6 +54,12 @@ type tableFiller struct{ t *callerTable }
 
 func newTableFiller() signal.Filler { return new(tableFiller) }
 
+// Column values: a counter's slot<<2 | inheritedBit | takenBit.
+const (
+	takenBit     = 1 // the call's caller has just taken the counter
+	inheritedBit = 2 // ... over from another caller, the summary full
+)
+
 // Fill counts each event's caller and sets vals[i] to its counter.
 func (f *tableFiller) Fill(events []*telemetry.Event, vals []uint64) {
 	t := f.t
@@ -61,10 +69,14 @@ func (f *tableFiller) Fill(events []*telemetry.Event, vals []uint64) {
 			vals[i] = noCaller
 			continue
 		}
+		full := t.h.Len() == t.h.Capacity
 		slot, taken := t.h.AddSlot(c, 1, 0)
-		vals[i] = uint64(slot) << 1
+		vals[i] = uint64(slot) << 2
 		if taken {
-			vals[i] |= 1
+			vals[i] |= takenBit
+			if full {
+				vals[i] |= inheritedBit
+			}
 		}
 	}
 }
@@ -113,12 +125,13 @@ func (r *tableRef) reset() {
 }
 
 // slotOf splits a slots column value: the counter, whether its caller
-// has just taken it, and false for a call without a caller.
-func slotOf(v uint64) (slot int, taken, ok bool) {
+// has just taken it (inherited: over from another caller), and false for
+// a call without a caller.
+func slotOf(v uint64) (slot int, taken, inherited, ok bool) {
 	if v == noCaller {
-		return 0, false, false
+		return 0, false, false, false
 	}
-	return int(v >> 1), v&1 == 1, true
+	return int(v >> 2), v&takenBit != 0, v&inheritedBit != 0, true
 }
 
 // kindCounts is a partial's calls of its kind per counter of the summary it
@@ -129,8 +142,14 @@ type kindCounts struct {
 }
 
 // slotCount is a counter's calls of a kind, and aux, side by side: a call
-// touches one cache line of them.
-type slotCount struct{ exact, aux uint64 }
+// touches one cache line of them; skipped is the calls of its caller the
+// partial did not track (track), stale that its per-slot state is still
+// the previous caller's.
+type slotCount struct {
+	exact, aux uint64
+	skipped    uint32
+	stale      bool
+}
 
 // at returns slot's counts, emptied when taken (a new slot is empty).
 func (k *kindCounts) at(slot int, taken bool) (exact, aux *uint64) {
@@ -143,6 +162,38 @@ func (k *kindCounts) at(slot int, taken bool) (exact, aux *uint64) {
 	return &c.exact, &c.aux
 }
 
+// track returns slot's counts for a call of its caller, whether the
+// partial tracks the call in its per-slot state, and whether that state
+// must be emptied first (fresh: a new caller's). The first call of a
+// caller that takes a counter over from another, the summary full, is not
+// tracked: with more callers than counters most such callers lose the
+// counter again after a call or two, and starting their state (a sample's
+// codes, a sketch, class counts) was most of the input signals' work
+// (68% of the calls take a counter over at the defaults in the pipeline
+// benchmark). The call counts in the counter's overcount instead, so the
+// Space-Saving bound holds; the caller's state starts at its second call.
+// While the callers fit, no counter is taken over and every call is
+// tracked.
+func (k *kindCounts) track(slot int, taken, inherited bool) (c *slotCount, tracked, fresh bool) {
+	if slot >= len(k.slots) {
+		k.slots = grown(k.slots, slot+1-len(k.slots))
+		fresh = true
+	}
+	c = &k.slots[slot]
+	switch {
+	case taken && inherited:
+		*c = slotCount{skipped: 1, stale: true}
+		return c, false, false
+	case taken:
+		*c = slotCount{}
+		return c, true, true
+	case c.stale:
+		c.stale = false
+		return c, true, true
+	}
+	return c, true, fresh
+}
+
 // reset empties k, keeping its memory.
 func (k *kindCounts) reset() { k.n, k.slots = 0, k.slots[:0] }
 
@@ -153,10 +204,11 @@ type slotHitter struct {
 	slot int
 }
 
-// hitters returns the counters of k's kind over r's summary, as Top orders them
-// (the order per-slot state is encoded in): each slot with calls of the
-// kind, Count its exact calls plus its Err, Err the counter's overcount at
-// most the kind's calls the caller was not counted for (n − exact).
+// hitters returns the counters of k's kind over r's summary, as Top
+// orders them (the order per-slot state is encoded in): each slot with
+// calls of the kind, Count its exact calls plus its Err, Err the counter's
+// overcount and the calls not tracked, at most the kind's calls the caller
+// was not counted for (n − exact).
 func (k *kindCounts) hitters(r *tableRef, dst []slotHitter) []slotHitter {
 	dst = dst[:0]
 	if r.t == nil {
@@ -169,7 +221,7 @@ func (k *kindCounts) hitters(r *tableRef, dst []slotHitter) []slotHitter {
 			continue
 		}
 		x := t.AtSlot(slot)
-		err := min(x.Err, k.n-ex)
+		err := min(x.Err+uint64(c.skipped), k.n-ex)
 		dst = append(dst, slotHitter{sketch.Hitter{Key: x.Key, Count: ex + err, Err: err, Aux: c.aux}, slot})
 	}
 	slices.SortFunc(dst, func(a, b slotHitter) int { return sketch.CompareHitters(a.Hitter, b.Hitter) })

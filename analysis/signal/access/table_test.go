@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -265,5 +266,55 @@ func TestPartialObservesAfterScoring(t *testing.T) {
 		if a, b := fmt.Sprint(s.Score(p, nil)), fmt.Sprint(s.Score(all, nil)); a != b {
 			t.Errorf("%s: scores %s, want %s", s.Name(), a, b)
 		}
+	}
+}
+
+// TestFirstCallOfATakeOverIsNotTracked, by hand: two input counters, a
+// and b five calls each, then c's first call takes a's counter over
+// (Err 5) and is not tracked: the input signals do not name c. Its second
+// call is: c counted 7, overcount 6 (a's 5 and its own first call), one
+// call in its state (one input sampled, one class counted), b exact.
+func TestFirstCallOfATakeOverIsNotTracked(t *testing.T) {
+	c := DefaultConfig()
+	c.InputCallers = 2
+	sigs := []signal.Signal{Diversity{c}, OOD{c}, Harvest{c}}
+	call := func(caller string, x float64) *telemetry.Event {
+		return &telemetry.Event{Principal: telemetry.Principal{EndUserID: caller}, Prediction: telemetry.Prediction{Class: "k"},
+			Features: telemetry.Features{Numeric: []telemetry.Number{{Name: "x", Value: x}}}}
+	}
+	var evs []*telemetry.Event
+	for i := range 5 {
+		evs = append(evs, call("a", float64(i)))
+	}
+	for i := range 5 {
+		evs = append(evs, call("b", float64(10+i)))
+	}
+	decoded := func(ps []signal.Partial) [][]sketch.Hitter {
+		var out [][]sketch.Hitter
+		for i, s := range sigs {
+			q := s.NewPartial()
+			d := sketch.NewDecoder(ps[i].AppendBinary(nil))
+			if q.Decode(d); d.Err() != nil {
+				t.Fatalf("%s: %v", s.Name(), d.Err())
+			}
+			out = append(out, summaryOf(q).Top())
+		}
+		return out
+	}
+	first := decoded(observeShared(sigs, append(slices.Clone(evs), call("c", 20))))
+	for i, top := range first {
+		if len(top) != 1 || top[0] != (sketch.Hitter{Key: "b", Count: 5}) {
+			t.Errorf("%s after c's first call: %+v, want b alone, exact", sigs[i].Name(), top)
+		}
+	}
+	ps := observeShared(sigs, append(evs, call("c", 20), call("c", 21)))
+	for i, top := range decoded(ps) {
+		want := []sketch.Hitter{{Key: "c", Count: 7, Err: 6}, {Key: "b", Count: 5}}
+		if !slices.Equal(top, want) {
+			t.Errorf("%s after c's second call: %+v, want %+v", sigs[i].Name(), top, want)
+		}
+	}
+	if s := Summaries(ps); len(s) != 2 || s[1].Caller != "c" || s[1].OODSampled != 1 || s[1].ClassCalls != 1 || s[1].DistinctInputs < 0.9 || s[1].DistinctInputs > 1.1 {
+		t.Errorf("c's state: %+v, want one call in it", s)
 	}
 }
