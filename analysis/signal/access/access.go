@@ -305,11 +305,7 @@ type callers struct {
 func (p *callers) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
 
 func (p *callers) ObserveBatch(b *signal.Batch) {
-	if p.h != nil {
-		p.ref.observeOn(p.h, nil)
-		p.h = nil
-	}
-	for i, v := range p.ref.slots(b, &p.own) {
+	for i, v := range p.ref.observing(&p.h, nil, b, &p.own) {
 		_, taken, _, ok := slotOf(v)
 		if !ok {
 			p.anonymous++

@@ -89,35 +89,18 @@ func inputTable(c Config) tableRef {
 func (p *diversity) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
 
 func (p *diversity) ObserveBatch(b *signal.Batch) {
-	if p.h != nil {
-		p.ref.observeOn(p.h, &p.kind)
-		p.h = nil
-	}
 	hashes := b.Uint64s(&inputHashes)
-	for i, v := range p.ref.slots(b, &p.own) {
-		slot, taken, inherited, caller := slotOf(v)
-		var c *slotCount
-		tracked := false
-		if caller {
-			var fresh bool
-			if c, tracked, fresh = p.kind.track(slot, taken, inherited); fresh {
-				p.slot(slot)
-			}
-		}
+	for i, v := range p.ref.observing(&p.h, &p.kind, b, &p.own) {
+		c, slot, caller, tracked := p.kind.call(v, p.slot)
 		if !hasInputs(b.Events[i]) {
 			continue
 		}
 		hash := hashes[i]
 		p.calls++
 		p.pop.Add(hash)
-		if !caller {
+		if !p.kind.count(c, caller, tracked) {
 			continue
 		}
-		p.kind.n++
-		if !tracked {
-			continue
-		}
-		c.exact++
 		p.sk[slot].Add(hash)
 		if a := &p.added[slot]; a.n < len(a.hashes) {
 			a.hashes[a.n] = hash

@@ -179,37 +179,20 @@ func (p *harvest) forgetRecent() {
 func (p *harvest) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
 
 func (p *harvest) ObserveBatch(b *signal.Batch) {
-	if p.h != nil {
-		p.ref.observeOn(p.h, &p.kind)
-		p.h = nil
-	}
 	hashes := b.Uint64s(&inputHashes)
-	for i, v := range p.ref.slots(b, &p.own) {
+	clearRow := func(slot int) { p.row(slot, true) }
+	for i, v := range p.ref.observing(&p.h, &p.kind, b, &p.own) {
 		e := b.Events[i]
-		slot, taken, inherited, caller := slotOf(v)
-		var c *slotCount
-		tracked := false
-		if caller {
-			var fresh bool
-			c, tracked, fresh = p.kind.track(slot, taken, inherited)
-			if fresh {
-				p.row(slot, true)
-			}
-		}
+		c, slot, caller, tracked := p.kind.call(v, clearRow)
 		if e.Prediction.Class == "" {
 			continue
 		}
 		col := p.column(e.Prediction.Class)
 		p.calls++
 		p.pop[col]++
-		if !caller {
+		if !p.kind.count(c, caller, tracked) {
 			continue
 		}
-		p.kind.n++
-		if !tracked {
-			continue
-		}
-		c.exact++
 		r, in, rc := p.row(slot, false)
 		r[col]++
 		hash, ok := hashes[i], hasInputs(e)

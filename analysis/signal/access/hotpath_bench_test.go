@@ -111,20 +111,9 @@ func BenchmarkInputHash(b *testing.B) {
 // not see.
 func BenchmarkAccessWindow(b *testing.B) {
 	const perWindow = 10_000
-	sc := generator.DefaultScenario(1, 15)
-	sc.Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	g, err := generator.New(sc, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
 	var batches [][]*telemetry.Event
-	for n := 0; n < 4*perWindow; n += 64 {
-		batch := make([]*telemetry.Event, 64)
-		for i := range batch {
-			batch[i] = new(telemetry.Event)
-			g.Next(batch[i])
-		}
-		batches = append(batches, batch)
+	for evs := generatorEvents(b, 4*perWindow); len(evs) > 0; evs = evs[64:] {
+		batches = append(batches, evs[:64])
 	}
 	for _, c := range signalSubsets() {
 		b.Run(c.name, func(b *testing.B) {
@@ -166,17 +155,7 @@ func BenchmarkAccessWindow(b *testing.B) {
 // signals, per window and per event of it.
 func BenchmarkAccessDecide(b *testing.B) {
 	const perWindow = 10_000
-	sc := generator.DefaultScenario(1, 15)
-	sc.Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	g, err := generator.New(sc, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	evs := make([]*telemetry.Event, perWindow)
-	for i := range evs {
-		evs[i] = new(telemetry.Event)
-		g.Next(evs[i])
-	}
+	evs := generatorEvents(b, perWindow)
 	sigs := signalSubsets()[5].sigs
 	enc := make([][]byte, len(sigs))
 	for i, p := range observeShared(sigs, evs) {
@@ -198,4 +177,22 @@ func BenchmarkAccessDecide(b *testing.B) {
 		Summaries(ps)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/perWindow, "ns/event")
+}
+
+// generatorEvents returns n events of the generator's default scenario
+// (2,000 callers), as BenchmarkPipeline's.
+func generatorEvents(tb testing.TB, n int) []*telemetry.Event {
+	tb.Helper()
+	sc := generator.DefaultScenario(1, 15)
+	sc.Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	g, err := generator.New(sc, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	evs := make([]*telemetry.Event, n)
+	for i := range evs {
+		evs[i] = new(telemetry.Event)
+		g.Next(evs[i])
+	}
+	return evs
 }

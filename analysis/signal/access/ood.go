@@ -262,22 +262,10 @@ func (p *ood) forgetPositions() { p.posNames, p.colAt = p.posNames[:0], p.colAt[
 func (p *ood) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
 
 func (p *ood) ObserveBatch(b *signal.Batch) {
-	if p.h != nil {
-		p.ref.observeOn(p.h, &p.kind)
-		p.h = nil
-	}
 	hashes := b.Uint64s(&inputHashes)
-	for i, v := range p.ref.slots(b, &p.own) {
+	for i, v := range p.ref.observing(&p.h, &p.kind, b, &p.own) {
 		e := b.Events[i]
-		slot, taken, inherited, caller := slotOf(v)
-		var c *slotCount
-		tracked := false
-		if caller {
-			var fresh bool
-			if c, tracked, fresh = p.kind.track(slot, taken, inherited); fresh {
-				p.sample(slot)
-			}
-		}
+		c, slot, caller, tracked := p.kind.call(v, p.sample)
 		if len(e.Features.Numeric) == 0 {
 			continue
 		}
@@ -286,11 +274,7 @@ func (p *ood) ObserveBatch(b *signal.Batch) {
 		pc, pok := p.pop.offer(key, oodPopulation, p.d)
 		var cc []uint16
 		cok := false
-		if caller {
-			p.kind.n++
-		}
-		if tracked {
-			c.exact++
+		if p.kind.count(c, caller, tracked) {
 			cc, cok = p.callers[slot].offer(key, p.k, p.d)
 		}
 		// The codes of the inputs the samples take only: a repeated input

@@ -57,11 +57,7 @@ type probes struct {
 func (p *probes) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, events) }
 
 func (p *probes) ObserveBatch(b *signal.Batch) {
-	if p.h != nil {
-		p.ref.observeOn(p.h, &p.kind)
-		p.h = nil
-	}
-	for i, v := range p.ref.slots(b, &p.own) {
+	for i, v := range p.ref.observing(&p.h, &p.kind, b, &p.own) {
 		e := b.Events[i]
 		sc, th := e.Prediction.Score, e.Prediction.Threshold
 		scored := sc != nil && th != nil

@@ -116,6 +116,17 @@ func (r *tableRef) slots(b, own *signal.Batch) []uint64 {
 	return b.Uint64s(r.col)
 }
 
+// observing readies a partial to observe b and returns the counters of
+// b's calls (slots): a settled partial, h its own summary, goes on from
+// its own counters (observeOn), k its kind's counts (nil: none).
+func (r *tableRef) observing(h **sketch.HeavyHitters, k *kindCounts, b, own *signal.Batch) []uint64 {
+	if *h != nil {
+		r.observeOn(*h, k)
+		*h = nil
+	}
+	return r.slots(b, own)
+}
+
 // reset empties r's summary for the next window (every partial sharing it
 // resets it: a window's partials are reset together).
 func (r *tableRef) reset() {
@@ -192,6 +203,34 @@ func (k *kindCounts) track(slot int, taken, inherited bool) (c *slotCount, track
 		return c, true, true
 	}
 	return c, true, fresh
+}
+
+// call is track for a call whose counter is v (a slots column value):
+// its caller's counts and slot, false for a call without a caller, and
+// whether its state is tracked, readied by ready(slot) when a new caller's
+// starts.
+func (k *kindCounts) call(v uint64, ready func(slot int)) (c *slotCount, slot int, caller, tracked bool) {
+	slot, taken, inherited, caller := slotOf(v)
+	if !caller {
+		return nil, 0, false, false
+	}
+	c, tracked, fresh := k.track(slot, taken, inherited)
+	if fresh {
+		ready(slot)
+	}
+	return c, slot, true, tracked
+}
+
+// count counts a call of the kind: in n when it has a caller, in its
+// counts (c) when tracked. It returns tracked.
+func (k *kindCounts) count(c *slotCount, caller, tracked bool) bool {
+	if caller {
+		k.n++
+	}
+	if tracked {
+		c.exact++
+	}
+	return tracked
 }
 
 // reset empties k, keeping its memory.
