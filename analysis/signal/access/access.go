@@ -501,7 +501,7 @@ func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 		return nil
 	}
 	nan := math.NaN()
-	top := c.h.Top()
+	top := ranked(c.h)
 	summary := fmt.Sprintf("%d callers counted, %d anonymous calls", len(top), c.anonymous)
 	if len(top) > 0 {
 		summary = fmt.Sprintf("%d callers counted; heaviest %q with %d of %d calls; %d anonymous calls", len(top), top[0].Key, top[0].Count, total, c.anonymous)
@@ -522,7 +522,8 @@ func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 		refCallers = r.h
 	}
 	named := 0
-	for _, h := range top { // the largest count first: the largest z first
+	for _, x := range top { // the largest count first: the largest z first
+		h := x.Hitter
 		if named == s.Config.MaxSubjects || h.Count < uint64(s.Config.MinCount) {
 			break
 		}
