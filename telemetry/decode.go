@@ -111,8 +111,12 @@ func (d *Decoder) decodeFast(b []byte, e *Event) (took bool, err error) {
 		return false, nil
 	}
 	err = d.check(e, nil, &d.fast.time, d.fast.namesKnown)
-	if err == nil && !d.fast.namesKnown {
-		d.fast.remember(&e.Features)
+	switch {
+	case err != nil:
+	case d.fast.namesKnown:
+		e.Features.NamesID = d.fast.known[d.fast.lastKnown].id
+	default:
+		e.Features.NamesID = d.fast.remember(&e.Features)
 	}
 	return true, err
 }

@@ -100,6 +100,7 @@ func (e *Event) Clone() *Event {
 		LatencyMS: clonePtr(e.LatencyMS),
 		ErrorType: strings.Clone(e.ErrorType),
 	}
+	c.Features.NamesID = e.Features.NamesID
 	for _, n := range e.Features.Numeric {
 		c.Features.Numeric = append(c.Features.Numeric, Number{Name: strings.Clone(n.Name), Value: n.Value})
 	}
@@ -165,6 +166,13 @@ type Features struct {
 	Numeric []Number `json:"numeric,omitempty"`
 	// Categorical are the categorical features.
 	Categorical []Category `json:"categorical,omitempty"`
+	// NamesID, when not 0, names the list of feature names: events with
+	// the same NamesID have the same names at the same places, numeric
+	// and categorical, so a consumer that mapped one event's names to its
+	// columns maps the others' without comparing them. The decoder's fast
+	// path sets it (an ID per remembered list, unique in the process);
+	// producers cannot.
+	NamesID uint64 `json:"-"`
 }
 
 // Number is the value of one numeric feature.

@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -61,7 +62,11 @@ const maxKnownNames = 16
 type knownNames struct {
 	names []string
 	num   int
+	id    uint64 // the events' Features.NamesID
 }
+
+// namesIDs numbers the remembered lists of every decoder (Features.NamesID).
+var namesIDs atomic.Uint64
 
 // maxSkipDepth bounds the nesting the fast path skips in unknown fields.
 const maxSkipDepth = 32
@@ -350,9 +355,9 @@ func (k *knownNames) is(f *Features) bool {
 // names were checked: in a free list, else in place of the list remembered
 // the longest ago. An event without features has no names to remember:
 // it would only push a schema out (feedback events often have none).
-func (s *fastScanner) remember(f *Features) {
+func (s *fastScanner) remember(f *Features) uint64 {
 	if len(f.Numeric)+len(f.Categorical) == 0 {
-		return
+		return 0
 	}
 	i := s.nKnown
 	if i < maxKnownNames {
@@ -370,7 +375,9 @@ func (s *fastScanner) remember(f *Features) {
 		k.names = append(k.names, strings.Clone(c.Name))
 	}
 	k.num = len(f.Numeric)
+	k.id = namesIDs.Add(1)
 	s.lastKnown = i
+	return k.id
 }
 
 // prediction reads the prediction object (or null) into e, classes of the

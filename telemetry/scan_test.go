@@ -97,6 +97,8 @@ func checkFastPath(t *testing.T, d *Decoder, b []byte) bool {
 	if fastErr != nil {
 		return true
 	}
+	checkNamesID(t, b, &fast.Features)
+	fast.Features.NamesID = 0 // the slow path's events have none
 	f, s := normal(&fast), normal(&slow)
 	for _, n := range f.Features.Numeric {
 		if v, _ := s.Features.NumericValue(n.Name); math.Float64bits(v) != math.Float64bits(n.Value) {
@@ -107,6 +109,32 @@ func checkFastPath(t *testing.T, d *Decoder, b []byte) bool {
 		t.Fatalf("%q: the paths disagree:\nfast %+v\nslow %+v", b, f, s)
 	}
 	return true
+}
+
+// namesByID is the feature names of the first event of each NamesID
+// checkNamesID saw.
+var namesByID = map[uint64][]string{}
+
+// checkNamesID checks Features.NamesID's promise: events with the same ID
+// have the same names at the same places (numeric, then categorical, and
+// as many of each).
+func checkNamesID(t *testing.T, b []byte, f *Features) {
+	t.Helper()
+	if f.NamesID == 0 {
+		return
+	}
+	names := []string{fmt.Sprint(len(f.Numeric))}
+	for _, n := range f.Numeric {
+		names = append(names, n.Name)
+	}
+	for _, c := range f.Categorical {
+		names = append(names, c.Name)
+	}
+	if first, ok := namesByID[f.NamesID]; !ok {
+		namesByID[f.NamesID] = names
+	} else if !slices.Equal(first, names) {
+		t.Fatalf("%q: names %q under NamesID %d, which had %q", b, names, f.NamesID, first)
+	}
 }
 
 func fastCorpus(t testing.TB) [][]byte {
@@ -356,6 +384,14 @@ func TestGuessedNamesDecodeAsScanned(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("event %d %s: %v after the others, %v alone", i, c.features, got, want)
 		}
+		if got == nil && d.SlowPath() == slow {
+			// Every accepted event of the fast path names its list.
+			if e.Features.NamesID == 0 {
+				t.Errorf("event %d %s: no NamesID", i, c.features)
+			}
+			checkNamesID(t, b, &e.Features)
+		}
+		e.Features.NamesID, fresh.Features.NamesID = 0, 0 // a decoder's own
 		if got == nil && !reflect.DeepEqual(normal(&e), normal(&fresh)) {
 			t.Fatalf("event %d %s: decoded\n%+v\nafter the others,\n%+v\nalone", i, c.features, normal(&e), normal(&fresh))
 		}

@@ -23,6 +23,31 @@ type schema struct {
 	// of the last event: producers write features in the same order, so
 	// comparing names is enough, without hashing them (-1: none).
 	numAt, catAt []int
+	// namesID is the telemetry.Features.NamesID whose every feature
+	// numAt and catAt map, namesNum and namesCat its numeric and
+	// categorical features: its events' features are found by position
+	// without comparing names (0: none).
+	namesID            uint64
+	namesNum, namesCat int
+}
+
+// mapsAll reports whether numAt and catAt map every feature of f, at its
+// position.
+func (s *schema) mapsAll(f *telemetry.Features) bool {
+	if len(f.Numeric) > len(s.numAt) || len(f.Categorical) > len(s.catAt) {
+		return false
+	}
+	for j, n := range f.Numeric {
+		if i := s.numAt[j]; i < 0 || s.numNames[i] != n.Name {
+			return false
+		}
+	}
+	for j, c := range f.Categorical {
+		if i := s.catAt[j]; i < 0 || s.catNames[i] != c.Name {
+			return false
+		}
+	}
+	return true
 }
 
 // index returns the index of name, the feature at position pos of an
@@ -287,15 +312,33 @@ func (w *Window) Observe(e *telemetry.Event, off int64) {
 			w.dirty = true
 		}
 	}
+	// Features of the last list of names mapped are found at their places,
+	// without comparing names (telemetry.Features.NamesID).
+	id := e.Features.NamesID
+	known := id != 0 && id == w.sch.namesID && len(num) == w.sch.namesNum && len(e.Features.Categorical) == w.sch.namesCat
+	if !known {
+		w.sch.namesID = 0
+	}
 	for j, f := range num {
-		w.observeNumeric(f.Name, j, f.Value, key, slot)
+		if known {
+			w.observeNumericAt(w.sch.numAt[j], f.Value, key, slot)
+		} else {
+			w.observeNumeric(f.Name, j, f.Value, key, slot)
+		}
 	}
 	if e.Prediction.Score != nil {
 		w.observeNumeric(telemetry.ScoreFeature, len(num), *e.Prediction.Score, key, slot)
 	}
 	cat := e.Features.Categorical
 	for j, f := range cat {
-		w.observeCategorical(f.Name, j, f.Value)
+		if known {
+			w.observeCategoricalAt(w.sch.catAt[j], f.Value)
+		} else {
+			w.observeCategorical(f.Name, j, f.Value)
+		}
+	}
+	if !known && id != 0 && w.sch.mapsAll(&e.Features) {
+		w.sch.namesID, w.sch.namesNum, w.sch.namesCat = id, len(num), len(cat)
 	}
 	if e.Prediction.Class != "" {
 		w.observeCategorical(telemetry.ClassFeature, len(cat), e.Prediction.Class)
@@ -340,6 +383,11 @@ func (w *Window) observeNumeric(name string, pos int, v float64, key uint64, slo
 		w.sch.numNames = append(w.sch.numNames, name)
 		w.sch.numIndex[name] = i
 	}
+	w.observeNumericAt(i, v, key, slot)
+}
+
+// observeNumericAt is observeNumeric of the feature of index i.
+func (w *Window) observeNumericAt(i int, v float64, key uint64, slot int) {
 	if i >= len(w.Numeric) {
 		w.grow()
 	}
@@ -408,6 +456,11 @@ func (w *Window) observeCategorical(name string, pos int, v string) {
 		w.sch.catNames = append(w.sch.catNames, name)
 		w.sch.catIndex[name] = i
 	}
+	w.observeCategoricalAt(i, v)
+}
+
+// observeCategoricalAt is observeCategorical of the feature of index i.
+func (w *Window) observeCategoricalAt(i int, v string) {
 	if i >= len(w.Categorical) {
 		w.grow()
 	}

@@ -86,6 +86,11 @@ func mix64(x uint64) uint64 {
 // that a call hashes only its values.
 type inputHasher struct {
 	num, cat nameCache
+	// id is the telemetry.Features.NamesID whose names' hashes idNum and
+	// idCat hold, at their places: its events hash their values only,
+	// without comparing names (0: none).
+	id           uint64
+	idNum, idCat []uint64
 }
 
 // maxCachedNames bounds the feature names an inputHasher keeps per kind.
@@ -122,7 +127,26 @@ func (x *inputHasher) hash(e *telemetry.Event) (uint64, bool) {
 	if len(f.Numeric)+len(f.Categorical) == 0 {
 		return 0, false
 	}
+	if f.NamesID != 0 && (f.NamesID != x.id || len(f.Numeric) != len(x.idNum) || len(f.Categorical) != len(x.idCat)) {
+		x.id = f.NamesID
+		x.idNum, x.idCat = x.idNum[:0], x.idCat[:0]
+		for _, n := range f.Numeric {
+			x.idNum = append(x.idNum, xxhash.Sum64String(n.Name))
+		}
+		for _, c := range f.Categorical {
+			x.idCat = append(x.idCat, xxhash.Sum64String(c.Name))
+		}
+	}
 	var sum uint64
+	if f.NamesID != 0 {
+		for j, n := range f.Numeric {
+			sum += mix64(x.idNum[j] ^ uint64(code(n.Value))*0x9e3779b97f4a7c15)
+		}
+		for j, c := range f.Categorical {
+			sum += mix64(x.idCat[j] + 0x632be59bd9b4e019 ^ xxhash.Sum64String(c.Value))
+		}
+		return mix64(sum), true
+	}
 	for j, n := range f.Numeric {
 		sum += mix64(x.num.hash(j, n.Name) ^ uint64(code(n.Value))*0x9e3779b97f4a7c15)
 	}
