@@ -418,37 +418,82 @@ func floorDiv(a, b int64) int64 {
 // writer publishes and stores queued flushes in order: the partial states
 // first, then the partition's progress (a decider must never see progress
 // past a window before the window's partial), then the inference_windows
-// rows, which let a restart skip what was counted. After a failure it only
-// drains the queue: the handler is restarted and re-reads what was not
-// committed, and the deciders drop the partials published twice.
+// rows, which let a restart skip what was counted. The flushes queued
+// together are written together (one publication, one insert per table):
+// an insert costs ClickHouse 18.16 about 10–25 ms of CPU whatever its rows,
+// and a partition catching up on a backlog queues a flush per window. After
+// a failure it only drains the queue: the handler is restarted and re-reads
+// what was not committed, and the deciders drop the partials published
+// twice.
 func (p *partition) writer() {
 	defer close(p.writerDone)
+	group := make([]*pendingWrite, 0, writeQueue+1)
 	for pw := range p.writes {
-		if p.failed() == nil && len(pw.predictions) > 0 {
-			if err := p.m.store.WritePredictions(p.ctx, pw.predictions); err != nil {
-				p.fail(fmt.Errorf("storing %d predictions of %s/%d: %w", len(pw.predictions), p.topic, p.partition, err))
+		group = append(group[:0], pw)
+	queued:
+		for len(group) < cap(group) {
+			select {
+			case next, ok := <-p.writes:
+				if !ok {
+					break queued
+				}
+				group = append(group, next)
+			default:
+				break queued
 			}
 		}
-		if p.failed() == nil && !pw.predictionsOnly {
-			err := p.m.partials.Publish(p.ctx, pw.partials)
-			if err == nil {
-				p.m.met.partialsOut.Add(float64(pw.windows))
-				err = p.m.publishProgress(p.ctx, partial.Source{Topic: p.topic, Partition: p.partition}, pw.progress, pw.idle)
-			}
-			if err == nil {
-				err = p.m.store.WriteWindows(p.ctx, pw.batch)
-			}
-			if err != nil {
-				p.fail(fmt.Errorf("handing over %d closed windows of %s/%d: %w", pw.windows, p.topic, p.partition, err))
-			} else {
-				p.m.met.windows.Add(float64(pw.windows))
-				p.m.stats.addWindows(uint64(pw.windows))
-			}
-		}
+		p.write(group)
 		p.state.Lock()
-		p.inflight = p.inflight[1:]
+		p.inflight = p.inflight[len(group):]
 		p.state.Unlock()
 	}
+}
+
+// write publishes and stores the flushes of group, in order: the
+// predictions of them all, their partials, the progress after the last,
+// their windows.
+func (p *partition) write(group []*pendingWrite) {
+	var preds []storage.PredictionRow
+	var last *pendingWrite
+	var partials []ingest.Record
+	var batch storage.WindowBatch
+	windows := 0
+	for _, pw := range group {
+		preds = append(preds, pw.predictions...)
+		if pw.predictionsOnly {
+			continue
+		}
+		last = pw
+		partials = append(partials, pw.partials...)
+		batch.Append(pw.batch)
+		windows += pw.windows
+	}
+	if len(group) == 1 {
+		// Nothing to join: the flush's own slices.
+		preds, partials, batch = group[0].predictions, group[0].partials, group[0].batch
+	}
+	if p.failed() == nil && len(preds) > 0 {
+		if err := p.m.store.WritePredictions(p.ctx, preds); err != nil {
+			p.fail(fmt.Errorf("storing %d predictions of %s/%d: %w", len(preds), p.topic, p.partition, err))
+		}
+	}
+	if p.failed() != nil || last == nil {
+		return
+	}
+	err := p.m.partials.Publish(p.ctx, partials)
+	if err == nil {
+		p.m.met.partialsOut.Add(float64(windows))
+		err = p.m.publishProgress(p.ctx, partial.Source{Topic: p.topic, Partition: p.partition}, last.progress, last.idle)
+	}
+	if err == nil {
+		err = p.m.store.WriteWindows(p.ctx, batch)
+	}
+	if err != nil {
+		p.fail(fmt.Errorf("handing over %d closed windows of %s/%d: %w", windows, p.topic, p.partition, err))
+		return
+	}
+	p.m.met.windows.Add(float64(windows))
+	p.m.stats.addWindows(uint64(windows))
 }
 
 // fail records the first failure and returns err.

@@ -100,6 +100,16 @@ type WindowBatch struct {
 	Models   []ModelWindowRow
 }
 
+// Append adds o's rows after b's, so that the two are written in one insert per table.
+func (b *WindowBatch) Append(o WindowBatch) {
+	b.Windows = append(b.Windows, o.Windows...)
+	b.Features = append(b.Features, o.Features...)
+	b.Scores = append(b.Scores, o.Scores...)
+	b.Signals = append(b.Signals, o.Signals...)
+	b.Callers = append(b.Callers, o.Callers...)
+	b.Models = append(b.Models, o.Models...)
+}
+
 // SignalRow is one row of signals: one verdict of a signal about one subject in one decided window
 // of a model version.
 type SignalRow struct {

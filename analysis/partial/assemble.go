@@ -44,11 +44,21 @@ const maxDone = 4096
 
 type assembly struct {
 	nonce  uint64
-	cost   int   // what the assembly holds besides chunk data: its chunk table and identity
+	cost   int   // what the assembly holds besides its chunks: its chunk table and identity
+	held   int   // what its chunks hold (chunkCost)
 	first  int64 // smallest offset of a chunk
 	chunks [][]byte
 	got    int
 }
+
+// chunkHeader bounds a chunk record's bytes before its identity (kind,
+// version, nonce, index, count, identity length).
+const chunkHeader = 32
+
+// chunkCost is what an assembly holds for chunk r: its data, and the rest
+// of the record's bytes, which r.Data keeps in memory with it (a chunk is
+// kept, not copied).
+func chunkCost(r Record) int { return chunkHeader + len(r.Identity) + len(r.Data) }
 
 // NewAssembler returns an assembler that holds at most maxBytes of
 // incomplete partials; the oldest are evicted (and counted) beyond it.
@@ -60,7 +70,9 @@ func NewAssembler(maxBytes int) *Assembler {
 // Add takes chunk r, read at offset off. When r completes a partial it
 // returns the payload and the smallest offset of its chunks. A chunk that
 // contradicts its publication (another chunk count) is an error and drops
-// the publication.
+// the publication. Add keeps r.Data, not a copy, until its publication is
+// assembled or dropped: the bytes r was parsed from must not change (a
+// message's value is its own).
 func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err error) {
 	if r.Count == 1 {
 		a.drop(r.Identity) // a complete newer publication supersedes an incomplete one
@@ -87,9 +99,15 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 	}
 	as.first = min(as.first, off)
 	if as.chunks[r.Index] == nil {
-		as.chunks[r.Index] = append([]byte{}, r.Data...)
+		// An empty chunk is kept as an empty slice: nil means missing.
+		as.chunks[r.Index] = r.Data[:len(r.Data):len(r.Data)]
+		if r.Data == nil {
+			as.chunks[r.Index] = []byte{}
+		}
 		as.got++
-		a.bytes += len(r.Data)
+		c := chunkCost(r)
+		as.held += c
+		a.bytes += c
 	}
 	if as.got == len(as.chunks) {
 		a.drop(r.Identity)
@@ -143,10 +161,7 @@ func (a *Assembler) drop(id string) {
 	if as == nil {
 		return
 	}
-	a.bytes -= as.cost
-	for _, c := range as.chunks {
-		a.bytes -= len(c)
-	}
+	a.bytes -= as.cost + as.held
 	delete(a.pending, id)
 	for i, n := range a.order {
 		if n == id {

@@ -474,5 +474,10 @@ func (m *MergerOf[W]) Open() int {
 	return n
 }
 
+// Forced returns the number of windows decided at a bound (MaxWindows) and
+// not yet returned by Ready: a caller that does not call Ready after each
+// Add calls it when there are any, so that they do not pile up.
+func (m *MergerOf[W]) Forced() int { return len(m.forced) }
+
 // Sources returns the number of sources the merger waits for.
 func (m *MergerOf[W]) Sources() int { return len(m.progress) }

@@ -452,9 +452,15 @@ func TestMergerBackfillAheadOfASilentSource(t *testing.T) {
 		if mg.Open() > 3+i {
 			t.Fatalf("window %d: %d held", i, mg.Open())
 		}
+		if want := max(0, i-2); mg.Forced() != want {
+			t.Fatalf("window %d: Forced() = %d, want %d", i, mg.Forced(), want)
+		}
 	}
 	mg.Advance(s0, t0.Add(time.Hour).UnixMilli(), false)
 	r := mg.Ready(now)
+	if mg.Forced() != 0 {
+		t.Fatalf("Forced() = %d after Ready", mg.Forced())
+	}
 	if len(r) != 7 {
 		t.Fatalf("%d windows decided early, want 7", len(r))
 	}
@@ -640,7 +646,7 @@ func TestEvictedPublicationMakesAWindowIncomplete(t *testing.T) {
 		c := 24*r0.Count + 2*len(r0.Identity) + 64
 		for _, ch := range chunks[:upto] {
 			r, _ := Parse(ch)
-			c += len(r.Data)
+			c += chunkCost(r)
 		}
 		return c
 	}
