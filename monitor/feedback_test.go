@@ -330,23 +330,7 @@ AND subject = '*' AND window_start >= ? AND reference_id = 'feedback'`, later); 
 // when it has none).
 func counterValue(t *testing.T, reg *prometheus.Registry, name, outcome string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, mt := range mf.GetMetric() {
-			for _, l := range mt.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					return mt.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return metricByLabel(t, reg, name, "outcome")[outcome]
 }
 
 // TestFeedbackBoundsOpenWindows drives a feedback partition directly: with
