@@ -117,8 +117,8 @@ func TestBacklogIsStoredInFewInserts(t *testing.T) {
 	}
 	ins := insertCounts(t, reg)
 	t.Logf("%d windows decided in %s; inserts %v", windows, took, ins)
-	// The decider stores at most once per decideEvery (and once when it
-	// opens): deciding on every batch of partials took 8 inserts per table
+	// The decider's decisions are decideEvery apart, each one insert per
+	// table: deciding on every batch of partials took 8 inserts per table
 	// here, in 1–2 s.
 	most := float64(took/decideEvery) + 1
 	for _, table := range []string{"model_windows", "drift_scores", "feature_windows"} {

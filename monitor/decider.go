@@ -72,9 +72,9 @@ type decider struct {
 
 var _ ingest.PartitionHandler = (*decider)(nil)
 
-// decideEvery is how often a batch of partials makes the decider decide:
-// the windows that complete in between wait for the next batch after it,
-// or for the ticker, at most decideEvery. A monitor catching up on a
+// decideEvery is how often the decider decides: the windows that complete
+// within decideEvery of the last decision wait for the next batch of
+// partials after it, or for the ticker, at most a quarter of it more. A monitor catching up on a
 // backlog then stores many windows per ClickHouse insert instead of a few:
 // an insert costs ClickHouse 18.16 about 10–36 ms of CPU (a part written,
 // then merged) whatever its rows, which made ClickHouse the largest cost
@@ -150,11 +150,13 @@ func (m *Monitor) openDecider(ctx context.Context, topic string, part int32, sta
 	return d, nil
 }
 
-// tick decides, once a second, the windows that waited merge_timeout for a
-// silent partition, when no record arrives to trigger it.
+// tick decides the windows that waited merge_timeout for a silent
+// partition, or that a batch left to the next decision (decideEvery), when
+// no record arrives to trigger it: decisions stay decideEvery apart, and
+// come at most a quarter of it later.
 func (d *decider) tick(ctx context.Context) {
 	defer close(d.done)
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(decideEvery / 4)
 	defer t.Stop()
 	for {
 		select {
@@ -164,7 +166,7 @@ func (d *decider) tick(ctx context.Context) {
 			return
 		case <-t.C:
 			d.mu.Lock()
-			if d.err == nil {
+			if d.err == nil && time.Since(d.decided) >= decideEvery {
 				if err := d.decide(ctx); err != nil {
 					d.err = err
 					if ctx.Err() == nil {
