@@ -74,12 +74,12 @@ var _ ingest.PartitionHandler = (*decider)(nil)
 
 // decideEvery is how often the decider decides: the windows that complete
 // within decideEvery of the last decision wait for the next batch of
-// partials after it, or for the ticker, at most a quarter of it more. A monitor catching up on a
-// backlog then stores many windows per ClickHouse insert instead of a few:
-// an insert costs ClickHouse 18.16 about 10–36 ms of CPU (a part written,
-// then merged) whatever its rows, which made ClickHouse the largest cost
-// on the machine while the monitor caught up (BenchmarkPipeline's
-// clickhouse_inserts). The windows waiting are within the merger's bound
+// partials after it, or for the ticker, at most a quarter of it more. A
+// monitor catching up on a backlog then stores many windows per ClickHouse
+// insert instead of a few: an insert costs ClickHouse 18.16 7–36 ms of CPU
+// (a part written, then merged) whatever its rows, which made ClickHouse
+// the largest cost on the machine while the monitor caught up
+// (BenchmarkPipeline's clickhouse_inserts). The windows waiting are within the merger's bound
 // (a version's MaxWindows); a window decided at that bound (Forced) is
 // decided at once, as before.
 const decideEvery = time.Second
