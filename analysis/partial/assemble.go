@@ -51,9 +51,10 @@ type assembly struct {
 	got    int
 }
 
-// chunkHeader bounds a chunk record's bytes before its identity (kind,
-// version, nonce, index, count, identity length).
-const chunkHeader = 32
+// chunkHeader bounds a chunk record's bytes before its identity: kind and
+// version, the nonce, and three varints (index, count, identity length) of
+// at most 10 bytes each, however a producer encodes them.
+const chunkHeader = 2 + 8 + 3*binary.MaxVarintLen64
 
 // chunkCost is what an assembly holds for chunk r: its data, and the rest
 // of the record's bytes, which r.Data keeps in memory with it (a chunk is
