@@ -438,11 +438,15 @@ func (h *HeavyHitters) Merge(o *HeavyHitters) {
 }
 
 // byCount orders counters by decreasing count, ties by key.
-func byCount(a, b hitter) int {
-	if c := cmp.Compare(b.count, a.count); c != 0 {
+func byCount(a, b hitter) int { return rank(a.count, a.key, b.count, b.key) }
+
+// rank orders counters by decreasing count, ties by key: Top's order, that
+// of byCount, Ranked and CompareHitters.
+func rank(countA uint64, keyA string, countB uint64, keyB string) int {
+	if c := cmp.Compare(countB, countA); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.key, b.key)
+	return cmp.Compare(keyA, keyB)
 }
 
 // build fills the empty state with xs, in byCount order, at most Capacity
@@ -484,11 +488,8 @@ func (h *HeavyHitters) Ranked() []int {
 		out[i] = i
 	}
 	slices.SortFunc(out, func(a, b int) int {
-		x, y := &h.slots[a], &h.slots[b]
-		if c := cmp.Compare(y.count, x.count); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.key, y.key)
+		x, y := &h.slots[a], &h.slots[b] // by pointer: a counter is 100 bytes
+		return rank(x.count, x.key, y.count, y.key)
 	})
 	return out
 }
@@ -547,12 +548,7 @@ func (h *HeavyHitters) AtSlot(i int) Hitter {
 
 // CompareHitters orders hitters as Top does: the largest count first, ties
 // by key.
-func CompareHitters(a, b Hitter) int {
-	if c := cmp.Compare(b.Count, a.Count); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.Key, b.Key)
-}
+func CompareHitters(a, b Hitter) int { return rank(a.Count, a.Key, b.Count, b.Key) }
 
 // Decode reads what AppendBinary wrote into an empty state of the same
 // capacity, checking the bound and the counts (Err ≤ Count, Aux ≤ Count −
