@@ -32,7 +32,8 @@ type PartitionHandler interface {
 	// this partition's loop (logged, counted) and the loop restarts from the
 	// last committed offset after a backoff, closing the handler and opening
 	// a new one through the factory; it is never fatal for the process. The
-	// batch slice and messages may be reused after Handle returns.
+	// batch slice and messages may be reused after Handle returns; their
+	// keys and values too when the handler is a Borrower.
 	Handle(ctx context.Context, batch []Message) error
 	// Committable returns the offset to commit (Kafka semantics: the next
 	// offset to read), or -1 for nothing yet.
@@ -40,6 +41,17 @@ type PartitionHandler interface {
 	// Close is called once when the partition is revoked or the consumer
 	// stops, after the final commit.
 	Close(ctx context.Context) error
+}
+
+// A Borrower is a PartitionHandler that keeps nothing of a message's Key
+// and Value after Handle returns (it copies what it keeps). The consumer
+// then copies the messages of a fetch into one buffer per partition, reused
+// from batch to batch, instead of allocating each message's key and value:
+// no allocation per message, and memory the processor's cache still holds.
+type Borrower interface {
+	PartitionHandler
+	// BorrowsMessages marks the handler; it is never called.
+	BorrowsMessages()
 }
 
 // HandlerFactory opens a handler for a newly assigned partition; startOffset
@@ -50,7 +62,7 @@ type HandlerFactory func(ctx context.Context, topic string, partition int32, sta
 // partition's generation ended.
 const closeTimeout = 10 * time.Second
 
-// fetchGrace is added to MaxWait for the socket deadline of a fetch, so that a
+// fetchGrace is added to twice MaxWait for the deadline of a fetch, so that a
 // silent broker is noticed. A variable so that tests can shorten it.
 var fetchGrace = 10 * time.Second
 
@@ -62,6 +74,9 @@ type Consumer struct {
 	log     *slog.Logger
 	metrics *consumerMetrics
 	dialer  *kafka.Dialer
+	// client fetches the partitions' messages; its transport keeps a
+	// connection per fetch in flight to each broker.
+	client *kafka.Client
 
 	mu      sync.Mutex
 	running bool
@@ -207,6 +222,7 @@ func NewConsumer(cfg Config, factory HandlerFactory, reg prometheus.Registerer, 
 		log:     log.With("topic", cfg.Topic, "group", cfg.GroupID),
 		metrics: m,
 		dialer:  cluster.Dialer(),
+		client:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Transport: cluster.Transport(cfg.Topic)},
 	}, nil
 }
 
@@ -272,6 +288,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	// (final commit, handler Close) and leaves the group.
 	if err := group.Close(); err != nil {
 		c.log.Warn("leaving consumer group", "err", err)
+	}
+	if t, ok := c.client.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
 	}
 	c.healthMu.Lock()
 	c.joined = false

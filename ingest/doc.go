@@ -2,10 +2,14 @@
 // to it.
 //
 // A Consumer joins a Kafka consumer group (github.com/segmentio/kafka-go) and
-// runs one fetch loop per assigned partition. Each loop reads record batches
-// straight from the partition leader with Conn.ReadBatch, hands them in offset
-// order to a PartitionHandler, and commits the offset the handler reports as
-// committable. Delivery is at least once: after a crash, a rebalance or a
+// runs one fetch loop per assigned partition. Each loop fetches record
+// batches from the partition's leader with kafka-go's Client.Fetch (the
+// whole response is read into kafka-go's pooled pages), hands the messages
+// in offset order to a PartitionHandler, and commits the offset the handler
+// reports as committable. A handler that keeps nothing of a message's key
+// and value after Handle returns says so (Borrower): its messages are then
+// copied into one buffer per partition, reused, so that reading allocates
+// nothing per message; other handlers get messages of their own. Delivery is at least once: after a crash, a rebalance or a
 // handler error the partition is read again from the last committed offset.
 //
 // A DeadLetterWriter copies rejected messages, with the reason and origin in

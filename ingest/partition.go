@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -44,6 +45,9 @@ type partitionLoop struct {
 	stalled                   bool         // the watcher's view; only it touches this
 
 	batch []Message
+	// buf holds the keys and values handed to a Borrower (copyOut): at
+	// most a batch's, reused once Handle has returned.
+	buf []byte
 
 	messages, bytes          prometheus.Counter
 	committedGauge, lagGauge prometheus.Gauge
@@ -121,13 +125,10 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 	if err != nil {
 		return 0, err
 	}
-	defer conn.Close()
-	// Closing the connection interrupts a fetch in flight when the
-	// generation ends.
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
-
 	start, err := p.seek(conn)
+	// The connection only positions the partition: fetches go through the
+	// consumer's client (fetch).
+	_ = conn.Close()
 	if err != nil {
 		return 0, err
 	}
@@ -150,7 +151,6 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 	}()
 
 	cfg := p.c.cfg
-	fetch := kafka.ReadBatchConfig{MinBytes: cfg.MinBytes, MaxBytes: cfg.MaxBytes, MaxWait: cfg.MaxWait}
 	next := start
 	if p.position.Load() < 0 {
 		p.position.Store(start)
@@ -159,12 +159,20 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 	if p.batch == nil {
 		p.batch = make([]Message, 0, cfg.MaxBatch)
 	}
+	_, borrows := h.(Borrower)
 	for {
-		if err := conn.SetReadDeadline(time.Now().Add(cfg.MaxWait + fetchGrace)); err != nil {
-			return read, fmt.Errorf("setting fetch deadline: %w", err)
+		res, ferr := p.fetch(ctx, next)
+		if ferr != nil {
+			if ctx.Err() != nil {
+				return read, nil
+			}
+			return read, fmt.Errorf("fetching at offset %d: %w", next, ferr)
 		}
-		n, herr, ferr := p.readBatch(ctx, conn, conn.ReadBatchWith(fetch), h, &next)
+		n, herr, ferr := p.handle(ctx, res, h, borrows, &next)
 		read += n
+		if ferr != nil {
+			return read, fmt.Errorf("reading the fetch at offset %d: %w", next, ferr)
+		}
 		if herr != nil {
 			if ctx.Err() != nil {
 				// Interrupted by the end of the generation, not broken:
@@ -173,13 +181,6 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 			}
 			handlerFailed = true
 			return read, herr
-		}
-		// An empty fetch ends with RequestTimedOut once MaxWait passed.
-		if ferr != nil && !errors.Is(ferr, kafka.RequestTimedOut) {
-			if ctx.Err() != nil {
-				return read, nil
-			}
-			return read, fmt.Errorf("fetching at offset %d: %w", next, ferr)
 		}
 		if ctx.Err() != nil {
 			return read, nil
@@ -193,23 +194,41 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 	}
 }
 
-// readBatch passes one fetched batch to the handler in slices of at most
-// MaxBatch messages and closes it. It returns the number of messages handed
-// over, the handler's error and the fetch's error.
-//
-// A handler may block for long (back-pressure while storage is down): the
-// fetch deadline is renewed after every Handle call, so that the rest of the
-// fetched batch is still read instead of timing out.
-func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafka.Batch, h PartitionHandler, next *int64) (n int64, herr, ferr error) {
-	defer func() {
-		if cerr := b.Close(); cerr != nil && ferr == nil {
-			ferr = cerr
-		}
-	}()
-	if hwm := b.HighWaterMark(); hwm > 0 || p.hwm.Load() < 0 {
+// fetch fetches the partition's messages from offset next: at least
+// MinBytes, waiting up to MaxWait for them, at most about MaxBytes (more
+// when the first record batch is larger). A broker that does not answer
+// within MaxWait and fetchGrace fails it. An empty fetch is no error.
+func (p *partitionLoop) fetch(ctx context.Context, next int64) (*kafka.FetchResponse, error) {
+	cfg := p.c.cfg
+	// The client asks the broker to wait at most half the time left before
+	// ctx's deadline: twice MaxWait keeps MaxWait.
+	ctx, cancel := context.WithTimeout(ctx, 2*cfg.MaxWait+fetchGrace)
+	defer cancel()
+	res, err := p.c.client.Fetch(ctx, &kafka.FetchRequest{Topic: p.topic, Partition: int(p.partition), Offset: next,
+		MinBytes: int64(cfg.MinBytes), MaxBytes: int64(cfg.MaxBytes), MaxWait: cfg.MaxWait})
+	if err != nil {
+		return nil, err
+	}
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if hwm := res.HighWatermark; hwm > 0 || p.hwm.Load() < 0 {
 		p.hwm.Store(hwm)
 	}
+	return res, nil
+}
+
+// handle passes the records of one fetch to the handler in slices of at
+// most MaxBatch messages. It returns the number of messages handed over, the
+// handler's error and an error reading the fetch.
+//
+// A message's key and value are copied out of the fetch's buffers (which
+// kafka-go pools): for a Borrower into the partition's buffer, reused
+// once the handler has returned; for other handlers into memory of their
+// own.
+func (p *partitionLoop) handle(ctx context.Context, res *kafka.FetchResponse, h PartitionHandler, borrows bool, next *int64) (n int64, herr, ferr error) {
 	var size int
+	p.buf = p.buf[:0]
 	flush := func() error {
 		if len(p.batch) == 0 {
 			return nil
@@ -220,7 +239,7 @@ func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafk
 		p.advance(*next)
 		err := h.Handle(ctx, p.batch)
 		p.batch = p.batch[:0]
-		_ = conn.SetReadDeadline(time.Now().Add(p.c.cfg.MaxWait + fetchGrace))
+		p.buf = p.buf[:0]
 		if err != nil {
 			return fmt.Errorf("handling %d messages from offset %d: %w", cnt, first, err)
 		}
@@ -231,26 +250,38 @@ func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafk
 		return nil
 	}
 	for {
-		m, err := b.ReadMessage()
+		r, err := res.Records.ReadRecord()
+		if errors.Is(err, io.EOF) {
+			break
+		}
 		if err != nil {
-			break // b.Close reports the error, io.EOF being none.
+			if herr := flush(); herr != nil {
+				return n, herr, nil
+			}
+			return n, nil, err
 		}
 		// kafka-go #1398: never hand over a message below the next
-		// expected offset (stale or re-sent data).
-		if m.Offset < *next {
+		// expected offset (stale or re-sent data; a record batch may also
+		// start before the offset fetched).
+		if r.Offset < *next {
+			release(r.Key)
+			release(r.Value)
 			continue
 		}
-		p.batch = append(p.batch, Message{
-			Topic:     p.topic,
-			Partition: p.partition,
-			Offset:    m.Offset,
-			Key:       m.Key,
-			Value:     m.Value,
-			Headers:   m.Headers,
-			Time:      m.Time,
-		})
+		m := Message{Topic: p.topic, Partition: p.partition, Offset: r.Offset, Headers: r.Headers, Time: r.Time}
+		var kerr, verr error
+		m.Key, kerr = p.copyOut(r.Key, borrows)
+		m.Value, verr = p.copyOut(r.Value, borrows)
+		if err := errors.Join(kerr, verr); err != nil {
+			// Hand over what came before it; the session restarts at it.
+			if herr := flush(); herr != nil {
+				return n, herr, nil
+			}
+			return n, nil, fmt.Errorf("record at offset %d: %w", r.Offset, err)
+		}
+		p.batch = append(p.batch, m)
 		size += len(m.Key) + len(m.Value)
-		*next = m.Offset + 1
+		*next = r.Offset + 1
 		if len(p.batch) == cap(p.batch) {
 			if err := flush(); err != nil {
 				return n, err, nil
@@ -261,6 +292,44 @@ func (p *partitionLoop) readBatch(ctx context.Context, conn *kafka.Conn, b *kafk
 		return n, err, nil
 	}
 	return n, nil, nil
+}
+
+// copyOut copies b's bytes out of the fetch's buffers and releases them:
+// into the partition's reused buffer when borrowed, into a slice of their
+// own otherwise. A nil b (a null key or value) is nil.
+func (p *partitionLoop) copyOut(b kafka.Bytes, borrowed bool) ([]byte, error) {
+	if b == nil {
+		return nil, nil
+	}
+	defer release(b)
+	n := b.Len()
+	var dst []byte
+	if borrowed {
+		if len(p.buf)+n > cap(p.buf) {
+			// Messages handed out keep the old buffer until Handle
+			// returns; the larger one is reused from then on.
+			p.buf = make([]byte, 0, max(2*cap(p.buf), minBuffer, n))
+		}
+		start := len(p.buf)
+		p.buf = p.buf[:start+n]
+		dst = p.buf[start : start+n : start+n]
+	} else {
+		dst = make([]byte, n)
+	}
+	if _, err := io.ReadFull(b, dst); err != nil {
+		return nil, fmt.Errorf("reading %d bytes: %w", n, err)
+	}
+	return dst, nil
+}
+
+// minBuffer is the least size of a partition's reused message buffer.
+const minBuffer = 256 << 10
+
+// release returns a record's key or value to kafka-go's buffer pool.
+func release(b kafka.Bytes) {
+	if b != nil {
+		_ = b.Close()
+	}
 }
 
 // dial connects to the partition's leader through the first broker that

@@ -123,14 +123,17 @@ func NewCluster(brokers []string, sec Security) (*Cluster, error) {
 // embedded broker).
 func Plaintext(brokers []string) *Cluster { return &Cluster{Brokers: brokers} }
 
-// Dialer returns a dialer for direct connections (metadata, partition
-// fetches, the consumer groups).
+// Dialer returns a dialer for direct connections (metadata, positioning a
+// partition, the consumer groups, reading the dead-letter topic back).
 func (c *Cluster) Dialer() *kafka.Dialer {
 	return &kafka.Dialer{Timeout: 10 * time.Second, ClientID: "driftwatch", DialFunc: dialBuffered, TLS: c.tlsConfig(), SASLMechanism: c.sasl}
 }
 
-// ReadBufferSize is the read buffer of each connection to a broker: a fetch
-// response is read with one system call per ReadBufferSize bytes, where
+// ReadBufferSize is the read buffer of each connection the Dialer makes (the
+// partitions' fetches go through the consumer's kafka-go Client, which
+// reads a response into its own 64 KiB pages): a batch read over such a
+// connection, such as the dead-letter topic read back at start-up, is read
+// with one system call per ReadBufferSize bytes, where
 // kafka-go's own 4 KiB buffer would take one per 4 KiB (about five events).
 const ReadBufferSize = 64 << 10
 

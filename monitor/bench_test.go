@@ -359,6 +359,9 @@ func (h *countingHandler) Handle(_ context.Context, batch []ingest.Message) erro
 	return nil
 }
 
+// BorrowsMessages: the consume-only consumer reads as the pipeline's does.
+func (*countingHandler) BorrowsMessages() {}
+
 func (h *countingHandler) Committable() int64          { return h.next }
 func (h *countingHandler) Close(context.Context) error { return nil }
 

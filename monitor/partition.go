@@ -657,3 +657,9 @@ func (a *stringArena) keepAgain(s string, last *string) string {
 	}
 	return *last
 }
+
+// BorrowsMessages makes the partition an ingest.Borrower: it keeps nothing
+// of a message's bytes after Handle returns (the decoder's strings share
+// them; the predictions kept for labels, dead letters and the windows copy
+// what they keep), so the consumer reuses one buffer for them.
+func (*partition) BorrowsMessages() {}

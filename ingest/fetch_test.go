@@ -1,0 +1,162 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+)
+
+// fetchCase is a message as produced, to compare with what a handler is
+// handed.
+type fetchCase struct {
+	key, value []byte
+	headers    []kafka.Header
+}
+
+// fetchCases returns n messages of every shape a fetch must hand over
+// byte for byte: a null key, an empty value, headers, and values from a
+// few bytes to larger than a partition's first reused buffer.
+func fetchCases(n int) []fetchCase {
+	out := make([]fetchCase, n)
+	for i := range out {
+		c := &out[i]
+		if i%5 != 0 {
+			c.key = fmt.Appendf(nil, "key-%d", i)
+		}
+		switch {
+		case i%7 == 3:
+			c.value = []byte{}
+		case i == n/2:
+			c.value = bytes.Repeat([]byte{byte('a' + i%26)}, minBuffer+1000)
+		default:
+			c.value = bytes.Repeat(fmt.Appendf(nil, "v%d.", i), 1+i%40)
+		}
+		if i%3 == 0 {
+			c.headers = []kafka.Header{{Key: "ce_type", Value: fmt.Appendf(nil, "t%d", i)}, {Key: "empty", Value: []byte{}}}
+		}
+	}
+	return out
+}
+
+// fetchRecorder is a handler that checks, while Handle runs, that each
+// message is the one produced at its offset; keep also holds every message
+// until the end, to check that a handler that is no Borrower owns them.
+type fetchRecorder struct {
+	t     *testing.T
+	cases []fetchCase
+	mu    *sync.Mutex
+	seen  map[int64]bool
+	kept  *[]Message
+	keep  bool
+	next  int64
+}
+
+func (h *fetchRecorder) Handle(_ context.Context, batch []Message) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range batch {
+		if m.Offset >= int64(len(h.cases)) {
+			h.t.Errorf("offset %d beyond the %d produced", m.Offset, len(h.cases))
+			continue
+		}
+		if err := sameMessage(m, h.cases[m.Offset]); err != nil {
+			h.t.Errorf("while handled: %v", err)
+		}
+		h.seen[m.Offset] = true
+		if h.keep {
+			*h.kept = append(*h.kept, m)
+		}
+	}
+	h.next = batch[len(batch)-1].Offset + 1
+	return nil
+}
+
+func (h *fetchRecorder) Committable() int64          { return h.next }
+func (h *fetchRecorder) Close(context.Context) error { return nil }
+
+// borrowingRecorder is a fetchRecorder that borrows its messages.
+type borrowingRecorder struct{ fetchRecorder }
+
+func (*borrowingRecorder) BorrowsMessages() {}
+
+// sameMessage says how m differs from c, nil if it does not. A null key
+// and an empty value are told apart from empty ones, as Kafka does.
+func sameMessage(m Message, c fetchCase) error {
+	if (m.Key == nil) != (c.key == nil) || !bytes.Equal(m.Key, c.key) {
+		return fmt.Errorf("offset %d: key %q, want %q", m.Offset, m.Key, c.key)
+	}
+	if !bytes.Equal(m.Value, c.value) {
+		return fmt.Errorf("offset %d: value of %d bytes %.40q, want %d bytes %.40q", m.Offset, len(m.Value), m.Value, len(c.value), c.value)
+	}
+	if !slices.EqualFunc(m.Headers, c.headers, func(a, b kafka.Header) bool { return a.Key == b.Key && bytes.Equal(a.Value, b.Value) }) {
+		return fmt.Errorf("offset %d: headers %v, want %v", m.Offset, m.Headers, c.headers)
+	}
+	return nil
+}
+
+// TestFetchHandsOverExactMessages produces messages of every shape, in
+// record batches of every compression codec, and reads them back through a
+// consumer with small batches: a Borrower's handler must see each message
+// exactly as produced while Handle runs (its keys and values are copied
+// into one reused buffer, which grows for the large value), and a handler
+// that is not one must still hold every message intact after all are read.
+func TestFetchHandsOverExactMessages(t *testing.T) {
+	codecs := []struct {
+		name  string
+		codec compress.Compression
+	}{{"none", 0}, {"gzip", compress.Gzip}, {"snappy", compress.Snappy}, {"lz4", compress.Lz4}, {"zstd", compress.Zstd}}
+	for _, codec := range codecs {
+		for _, borrow := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/borrower=%v", codec.name, borrow), func(t *testing.T) {
+				const topic, n = "telemetry", 400
+				e := startBroker(t, topic)
+				cases := fetchCases(n)
+				w := &kafka.Writer{Addr: kafka.TCP(e.Brokers()...), Topic: topic, RequiredAcks: kafka.RequireAll, Compression: codec.codec,
+					Balancer: kafka.BalancerFunc(func(kafka.Message, ...int) int { return 0 }), BatchTimeout: 5 * time.Millisecond, BatchSize: 64}
+				msgs := make([]kafka.Message, n)
+				for i, c := range cases {
+					msgs[i] = kafka.Message{Key: c.key, Value: c.value, Headers: c.headers}
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				if err := w.WriteMessages(ctx, msgs...); err != nil {
+					t.Fatal(err)
+				}
+				w.Close()
+
+				var mu sync.Mutex
+				seen := map[int64]bool{}
+				var kept []Message
+				cfg := testConfig(e.Brokers(), topic, "g-exact")
+				cfg.MaxBatch = 37
+				stop := runConsumer(t, cfg, func(_ context.Context, _ string, p int32, start int64) (PartitionHandler, error) {
+					rec := fetchRecorder{t: t, cases: cases, mu: &mu, seen: seen, kept: &kept, keep: !borrow, next: start}
+					if borrow {
+						return &borrowingRecorder{rec}, nil
+					}
+					return &rec, nil
+				}, nil)
+				waitFor(t, 20*time.Second, "every message handled", func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return len(seen) == n
+				})
+				stop()
+				mu.Lock()
+				defer mu.Unlock()
+				for _, m := range kept {
+					if err := sameMessage(m, cases[m.Offset]); err != nil {
+						t.Errorf("after every fetch (the handler is no Borrower: its messages are its own): %v", err)
+					}
+				}
+			})
+		}
+	}
+}
