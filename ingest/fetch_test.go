@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,5 +159,82 @@ func TestFetchHandsOverExactMessages(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// nopBorrower is a Borrower that does nothing with its messages.
+type nopBorrower struct{ n int }
+
+func (h *nopBorrower) Handle(_ context.Context, batch []Message) error {
+	h.n += len(batch)
+	return nil
+}
+func (*nopBorrower) Committable() int64          { return -1 }
+func (*nopBorrower) Close(context.Context) error { return nil }
+func (*nopBorrower) BorrowsMessages()            {}
+
+// TestBorrowedFetchDoesNotAllocate hands real fetches of 1,000 messages
+// (keys, values, no headers) to a Borrower: once its buffer has grown,
+// reading a fetch allocates nothing per message (a few allocations per
+// fetch at most); a handler that is no Borrower gets each key and value
+// allocated, two a message.
+func TestBorrowedFetchDoesNotAllocate(t *testing.T) {
+	const topic, n, runs = "telemetry", 1000, 20
+	e := startBroker(t, topic)
+	produce(t, e.Brokers(), topic, 0, n, "a-value-of-some-length-like-an-event")
+	c, err := NewConsumer(testConfig(e.Brokers(), topic, "g-allocs"), nopFactory, nil, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &partitionLoop{c: c, topic: topic, batch: make([]Message, 0, DefaultMaxBatch),
+		messages: c.metrics.messages.WithLabelValues(topic), bytes: c.metrics.bytes.WithLabelValues(topic)}
+	for _, borrow := range []bool{true, false} {
+		fetches := make([]*kafka.FetchResponse, runs+1)
+		for i := range fetches {
+			res, err := p.fetch(context.Background(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fetches[i] = res
+		}
+		var h PartitionHandler = &nopBorrower{}
+		if !borrow {
+			h = &countingHandler{n: new(atomic.Int64)}
+		}
+		i := 0
+		allocs := testing.AllocsPerRun(runs, func() {
+			next := int64(0)
+			got, herr, ferr := p.handle(context.Background(), fetches[i], h, borrow, &next)
+			i++
+			if got != n || herr != nil || ferr != nil {
+				t.Fatalf("handled %d of %d messages: %v, %v", got, n, herr, ferr)
+			}
+		})
+		perMessage := allocs / n
+		t.Logf("borrower=%v: %.0f allocations per fetch of %d messages", borrow, allocs, n)
+		if borrow && perMessage > 0.01 {
+			t.Errorf("a Borrower's fetch of %d messages allocates %.0f times, want none per message", n, allocs)
+		}
+		if !borrow && perMessage < 2 {
+			t.Errorf("a handler that is no Borrower: %.2f allocations per message, want 2 (a key and a value of its own)", perMessage)
+		}
+	}
+	// The fetch itself allocates per request and per record batch (the
+	// response, the batch's records and their references into kafka-go's
+	// pages), not per record: a record's headers, when it has any, are
+	// kafka-go's own allocations.
+	allocs := testing.AllocsPerRun(runs, func() {
+		res, err := p.fetch(context.Background(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := int64(0)
+		if got, herr, ferr := p.handle(context.Background(), res, &nopBorrower{}, true, &next); got != n || herr != nil || ferr != nil {
+			t.Fatalf("handled %d of %d messages: %v, %v", got, n, herr, ferr)
+		}
+	})
+	t.Logf("fetching and handing over %d messages: %.0f allocations", n, allocs)
+	if allocs/n > 0.2 {
+		t.Errorf("fetching and handing over %d messages allocates %.0f times, want far fewer than one per message", n, allocs)
 	}
 }
