@@ -89,9 +89,26 @@ func (h *countingHandler) Handle(_ context.Context, batch []Message) error {
 func (h *countingHandler) Committable() int64          { return h.next }
 func (h *countingHandler) Close(context.Context) error { return nil }
 
+// borrowingCounter is a countingHandler that borrows its messages.
+type borrowingCounter struct{ countingHandler }
+
+func (*borrowingCounter) BorrowsMessages() {}
+
 // BenchmarkConsume reads the pre-produced messages through a Consumer (one
-// group join and a full pass over the topic per op) with a no-op handler.
+// group join and a full pass over the topic per op) with a no-op handler,
+// one that borrows its messages (as the monitor's telemetry partitions do)
+// and one that gets messages of its own.
 func BenchmarkConsume(b *testing.B) {
+	for _, borrow := range []bool{true, false} {
+		name := "owned"
+		if borrow {
+			name = "borrowed"
+		}
+		b.Run(name, func(b *testing.B) { benchConsume(b, borrow) })
+	}
+}
+
+func benchConsume(b *testing.B, borrow bool) {
 	e, size := benchSetup(b)
 	b.SetBytes(size)
 	b.ReportAllocs()
@@ -101,7 +118,11 @@ func BenchmarkConsume(b *testing.B) {
 		var n atomic.Int64
 		done := make(chan struct{})
 		factory := func(_ context.Context, _ string, _ int32, start int64) (PartitionHandler, error) {
-			return &countingHandler{n: &n, want: benchMessages, done: done, next: start}, nil
+			h := countingHandler{n: &n, want: benchMessages, done: done, next: start}
+			if borrow {
+				return &borrowingCounter{h}, nil
+			}
+			return &h, nil
 		}
 		cfg := testConfig(e.Brokers(), benchTopic, fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i))
 		cfg.CommitInterval = time.Second

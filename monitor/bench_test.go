@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -148,6 +149,8 @@ func BenchmarkPipeline(b *testing.B) {
 		// left is returned first; sampled as it runs.
 		debug.FreeOSMemory()
 		rssStart, rss1M, rssPeak := rssBytes(), int64(0), int64(0)
+		var mem0, mem1 runtime.MemStats
+		runtime.ReadMemStats(&mem0)
 		start, cpu0, bcpu0 = time.Now(), cpuTime(), broker.cpu()
 		go func() { pdone <- m.Run(pctx) }()
 		for i := 0; ; i++ {
@@ -166,6 +169,7 @@ func BenchmarkPipeline(b *testing.B) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		wall, selfCPU, brokerCPU := time.Since(start), cpuTime()-cpu0, broker.cpu()-bcpu0
+		runtime.ReadMemStats(&mem1)
 		cpu := selfCPU + brokerCPU
 		st := m.Stats()
 		pcancel()
@@ -173,6 +177,10 @@ func BenchmarkPipeline(b *testing.B) {
 		m.Close(ctx)
 		fmt.Printf("pipeline events_per_sec=%.0f cpu_ns_per_event=%.0f windows_stored=%d bytes_per_event=%.0f\n",
 			float64(benchEvents)/wall.Seconds(), float64(cpu.Nanoseconds())/float64(benchEvents), st.Windows, float64(valueBytes)/float64(benchEvents))
+		// What the monitor allocated while it read the events, and the
+		// garbage collections that cost (with the broker embedded, its too).
+		fmt.Printf("pipeline_heap alloc_bytes_per_event=%.0f allocs_per_event=%.2f gc_cycles=%d\n",
+			float64(mem1.TotalAlloc-mem0.TotalAlloc)/float64(benchEvents), float64(mem1.Mallocs-mem0.Mallocs)/float64(benchEvents), mem1.NumGC-mem0.NumGC)
 		fmt.Printf("consume_only events_per_sec=%.0f cpu_ns_per_event=%.0f\n",
 			float64(benchEvents)/consumeWall.Seconds(), float64(consumeCPU.Nanoseconds())/float64(benchEvents))
 		fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", consumeWall.Seconds()/wall.Seconds())
