@@ -62,7 +62,7 @@ type HandlerFactory func(ctx context.Context, topic string, partition int32, sta
 // partition's generation ended.
 const closeTimeout = 10 * time.Second
 
-// fetchGrace is added to twice MaxWait for the deadline of a fetch, so that a
+// fetchGrace is added to MaxWait for the deadline of a fetch, so that a
 // silent broker is noticed. A variable so that tests can shorten it.
 var fetchGrace = 10 * time.Second
 

@@ -9,7 +9,11 @@
 // reports as committable. A handler that keeps nothing of a message's key
 // and value after Handle returns says so (Borrower): its messages are then
 // copied into one buffer per partition, reused, so that reading allocates
-// nothing per message; other handlers get messages of their own. Delivery is at least once: after a crash, a rebalance or a
+// nothing per message; other handlers get messages of their own. A
+// transaction's control records (commit and abort markers) are passed over,
+// not handed out, and a fetch that fails with a temporary error (a moved
+// leader) is retried until the client's metadata finds the new leader,
+// without reopening the handler. Delivery is at least once: after a crash, a rebalance or a
 // handler error the partition is read again from the last committed offset.
 //
 // A DeadLetterWriter copies rejected messages, with the reason and origin in

@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/compress"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // fetchCase is a message as produced, to compare with what a handler is
@@ -22,16 +25,21 @@ type fetchCase struct {
 }
 
 // fetchCases returns n messages of every shape a fetch must hand over
-// byte for byte: a null key, an empty value, headers, and values from a
-// few bytes to larger than a partition's first reused buffer.
+// byte for byte: null and empty keys and values, headers, and values from
+// a few bytes to larger than a partition's first reused buffer.
 func fetchCases(n int) []fetchCase {
 	out := make([]fetchCase, n)
 	for i := range out {
 		c := &out[i]
-		if i%5 != 0 {
+		switch {
+		case i%11 == 4:
+			c.key = []byte{} // empty, not null
+		case i%5 != 0:
 			c.key = fmt.Appendf(nil, "key-%d", i)
 		}
 		switch {
+		case i%13 == 6:
+			c.value = nil // null (a tombstone)
 		case i%7 == 3:
 			c.value = []byte{}
 		case i == n/2:
@@ -53,7 +61,7 @@ type fetchRecorder struct {
 	t     *testing.T
 	cases []fetchCase
 	mu    *sync.Mutex
-	seen  map[int64]bool
+	seen  map[int64]int // deliveries per offset
 	kept  *[]Message
 	keep  bool
 	next  int64
@@ -70,7 +78,7 @@ func (h *fetchRecorder) Handle(_ context.Context, batch []Message) error {
 		if err := sameMessage(m, h.cases[m.Offset]); err != nil {
 			h.t.Errorf("while handled: %v", err)
 		}
-		h.seen[m.Offset] = true
+		h.seen[m.Offset]++
 		if h.keep {
 			*h.kept = append(*h.kept, m)
 		}
@@ -87,13 +95,13 @@ type borrowingRecorder struct{ fetchRecorder }
 
 func (*borrowingRecorder) BorrowsMessages() {}
 
-// sameMessage says how m differs from c, nil if it does not. A null key
-// and an empty value are told apart from empty ones, as Kafka does.
+// sameMessage says how m differs from c, nil if it does not. Null keys
+// and values are told apart from empty ones, as Kafka does.
 func sameMessage(m Message, c fetchCase) error {
 	if (m.Key == nil) != (c.key == nil) || !bytes.Equal(m.Key, c.key) {
 		return fmt.Errorf("offset %d: key %q, want %q", m.Offset, m.Key, c.key)
 	}
-	if !bytes.Equal(m.Value, c.value) {
+	if (m.Value == nil) != (c.value == nil) || !bytes.Equal(m.Value, c.value) {
 		return fmt.Errorf("offset %d: value of %d bytes %.40q, want %d bytes %.40q", m.Offset, len(m.Value), m.Value, len(c.value), c.value)
 	}
 	if !slices.EqualFunc(m.Headers, c.headers, func(a, b kafka.Header) bool { return a.Key == b.Key && bytes.Equal(a.Value, b.Value) }) {
@@ -133,7 +141,7 @@ func TestFetchHandsOverExactMessages(t *testing.T) {
 				w.Close()
 
 				var mu sync.Mutex
-				seen := map[int64]bool{}
+				seen := map[int64]int{}
 				var kept []Message
 				cfg := testConfig(e.Brokers(), topic, "g-exact")
 				cfg.MaxBatch = 37
@@ -152,6 +160,11 @@ func TestFetchHandsOverExactMessages(t *testing.T) {
 				stop()
 				mu.Lock()
 				defer mu.Unlock()
+				for off, k := range seen {
+					if k != 1 {
+						t.Errorf("offset %d handed over %d times, want once", off, k)
+					}
+				}
 				for _, m := range kept {
 					if err := sameMessage(m, cases[m.Offset]); err != nil {
 						t.Errorf("after every fetch (the handler is no Borrower: its messages are its own): %v", err)
@@ -186,6 +199,7 @@ func TestBorrowedFetchDoesNotAllocate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer c.client.Transport.(*kafka.Transport).CloseIdleConnections()
 	p := &partitionLoop{c: c, topic: topic, batch: make([]Message, 0, DefaultMaxBatch),
 		messages: c.metrics.messages.WithLabelValues(topic), bytes: c.metrics.bytes.WithLabelValues(topic)}
 	for _, borrow := range []bool{true, false} {
@@ -236,5 +250,155 @@ func TestBorrowedFetchDoesNotAllocate(t *testing.T) {
 	t.Logf("fetching and handing over %d messages: %.0f allocations", n, allocs)
 	if allocs/n > 0.2 {
 		t.Errorf("fetching and handing over %d messages allocates %.0f times, want far fewer than one per message", n, allocs)
+	}
+}
+
+// TestFetchPassesTransactionMarkers: a transactional producer's commit
+// marker (a control batch, which kafka-go's record stream hides) is no
+// message, and the partition must move past it: the five records are
+// handed over once each, then the read position reaches the high watermark
+// (marker included), so the partition is neither behind nor stalled, and
+// is not fetched at the marker over and over.
+func TestFetchPassesTransactionMarkers(t *testing.T) {
+	const topic, n = "telemetry", 5
+	e := startBroker(t, topic)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Brokers()...), kgo.TransactionalID("driftwatch-test"),
+		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: fmt.Appendf(nil, "v%d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	delivered := map[int64]int{}
+	cfg := testConfig(e.Brokers(), topic, "g-txn")
+	cfg.StallAfter = 400 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	c, err := NewConsumer(cfg, func(context.Context, string, int32, int64) (PartitionHandler, error) {
+		return handlerFunc(func(b []Message) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range b {
+				delivered[m.Offset]++
+			}
+		}), nil
+	}, reg, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		c.Close()
+		<-done
+	}()
+	waitFor(t, 10*time.Second, "the transaction's records handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(delivered) == n
+	})
+	time.Sleep(4 * cfg.StallAfter) // long enough to be found stalled
+	mu.Lock()
+	for off, k := range delivered {
+		if off >= n || k != 1 {
+			t.Errorf("offset %d handed over %d times; want each of the %d records once and no marker", off, k, n)
+		}
+	}
+	mu.Unlock()
+	var p0 *PartitionHealth
+	h := c.Health()
+	for i := range h.Partitions {
+		if h.Partitions[i].Partition == 0 {
+			p0 = &h.Partitions[i]
+		}
+	}
+	switch {
+	case p0 == nil:
+		t.Fatalf("partition 0 not owned: %+v", h)
+	case p0.HighWatermark != n+1 || p0.Position != p0.HighWatermark:
+		t.Errorf("partition 0 at position %d of high watermark %d, want both %d (the records and the commit marker)", p0.Position, p0.HighWatermark, n+1)
+	case p0.Stalled || c.Behind(0):
+		t.Errorf("partition 0 stalled (%v) or behind (%v) at the end of a transaction", p0.Stalled, c.Behind(0))
+	}
+}
+
+// TestFetchFollowsAMovedLeader moves the partition's leader to another
+// broker of a three-broker cluster while the consumer reads: the fetches
+// that fail while the client's metadata is stale are retried, so the
+// handler is opened once, the partition loop never restarts, and every
+// message is handed over once.
+func TestFetchFollowsAMovedLeader(t *testing.T) {
+	const topic = "telemetry"
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(1, topic), kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	produce(t, brokers, topic, 0, 100, "before")
+	var mu sync.Mutex
+	opens, delivered := 0, map[int64]int{}
+	reg := prometheus.NewRegistry()
+	stop := runConsumer(t, testConfig(brokers, topic, "g-moved"), func(context.Context, string, int32, int64) (PartitionHandler, error) {
+		mu.Lock()
+		opens++
+		mu.Unlock()
+		return handlerFunc(func(b []Message) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range b {
+				delivered[m.Offset]++
+			}
+		}), nil
+	}, reg)
+	handled := func(want int) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(delivered) == want
+		}
+	}
+	waitFor(t, 10*time.Second, "the first 100 messages handled", handled(100))
+	conn, err := kafka.Dial("tcp", brokers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil || len(parts) != 1 {
+		t.Fatalf("reading the partition's leader: %v %v", parts, err)
+	}
+	to := int32((parts[0].Leader.ID + 1) % 3)
+	if err := cluster.MoveTopicPartition(topic, 0, to); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, brokers, topic, 0, 100, "after")
+	waitFor(t, 30*time.Second, "the next 100 messages handled after the leader moved", handled(200))
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if opens != 1 {
+		t.Errorf("the handler was opened %d times, want once: a moved leader must not restart the partition", opens)
+	}
+	for off, k := range delivered {
+		if k != 1 {
+			t.Errorf("offset %d handed over %d times", off, k)
+		}
+	}
+	if got := metricValue(t, reg, "driftwatch_ingest_partition_errors_total", nil); got != 0 {
+		t.Errorf("partition_errors_total = %v after the leader moved, want 0", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol"
 
 	"github.com/driftwatch/driftwatch/internal/backoff"
 )
@@ -160,14 +161,35 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 		p.batch = make([]Message, 0, cfg.MaxBatch)
 	}
 	_, borrows := h.(Borrower)
-	for {
+	var retry *time.Timer
+	for failed := 0; ; {
 		res, ferr := p.fetch(ctx, next)
 		if ferr != nil {
 			if ctx.Err() != nil {
 				return read, nil
 			}
+			// A moved leader (NotLeaderForPartition and the like) is
+			// found by the client's next metadata refresh: retried here,
+			// the handler keeps its state instead of being reopened.
+			var ke kafka.Error
+			if failed < fetchRetries && errors.As(ferr, &ke) && ke.Temporary() {
+				failed++
+				if retry == nil {
+					retry = time.NewTimer(fetchRetryPause)
+					defer retry.Stop()
+				} else {
+					retry.Reset(fetchRetryPause)
+				}
+				select {
+				case <-retry.C:
+					continue
+				case <-ctx.Done():
+					return read, nil
+				}
+			}
 			return read, fmt.Errorf("fetching at offset %d: %w", next, ferr)
 		}
+		failed = 0
 		n, herr, ferr := p.handle(ctx, res, h, borrows, &next)
 		read += n
 		if ferr != nil {
@@ -194,15 +216,24 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 	}
 }
 
+// A fetch that fails with a temporary error is retried fetchRetries times,
+// fetchRetryPause apart, before the session ends: longer than the client's
+// metadata refresh (kafka-go's Transport refreshes every 6 s), so that a
+// moved leader is found without reopening the handler.
+const (
+	fetchRetries    = 40
+	fetchRetryPause = 250 * time.Millisecond
+)
+
 // fetch fetches the partition's messages from offset next: at least
 // MinBytes, waiting up to MaxWait for them, at most about MaxBytes (more
 // when the first record batch is larger). A broker that does not answer
 // within MaxWait and fetchGrace fails it. An empty fetch is no error.
 func (p *partitionLoop) fetch(ctx context.Context, next int64) (*kafka.FetchResponse, error) {
 	cfg := p.c.cfg
-	// The client asks the broker to wait at most half the time left before
-	// ctx's deadline: twice MaxWait keeps MaxWait.
-	ctx, cancel := context.WithTimeout(ctx, 2*cfg.MaxWait+fetchGrace)
+	// The broker is asked to wait MaxWait (the client's Timeout is unset);
+	// the deadline fails a broker that does not answer.
+	ctx, cancel := context.WithTimeout(ctx, cfg.MaxWait+fetchGrace)
 	defer cancel()
 	res, err := p.c.client.Fetch(ctx, &kafka.FetchRequest{Topic: p.topic, Partition: int(p.partition), Offset: next,
 		MinBytes: int64(cfg.MinBytes), MaxBytes: int64(cfg.MaxBytes), MaxWait: cfg.MaxWait})
@@ -231,6 +262,7 @@ func (p *partitionLoop) handle(ctx context.Context, res *kafka.FetchResponse, h 
 	p.buf = p.buf[:0]
 	flush := func() error {
 		if len(p.batch) == 0 {
+			p.advance(*next) // past control records, if any
 			return nil
 		}
 		first := p.batch[0].Offset
@@ -249,42 +281,50 @@ func (p *partitionLoop) handle(ctx context.Context, res *kafka.FetchResponse, h 
 		size = 0
 		return nil
 	}
-	for {
-		r, err := res.Records.ReadRecord()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if herr := flush(); herr != nil {
-				return n, herr, nil
+	for _, rb := range recordBatches(res.Records) {
+		// A control batch (a transaction's commit or abort marker) is no
+		// message: its offsets are passed over.
+		_, control := rb.(*protocol.ControlBatch)
+		for {
+			r, err := rb.ReadRecord()
+			if errors.Is(err, io.EOF) {
+				break
 			}
-			return n, nil, err
-		}
-		// kafka-go #1398: never hand over a message below the next
-		// expected offset (stale or re-sent data; a record batch may also
-		// start before the offset fetched).
-		if r.Offset < *next {
-			release(r.Key)
-			release(r.Value)
-			continue
-		}
-		m := Message{Topic: p.topic, Partition: p.partition, Offset: r.Offset, Headers: r.Headers, Time: r.Time}
-		var kerr, verr error
-		m.Key, kerr = p.copyOut(r.Key, borrows)
-		m.Value, verr = p.copyOut(r.Value, borrows)
-		if err := errors.Join(kerr, verr); err != nil {
-			// Hand over what came before it; the session restarts at it.
-			if herr := flush(); herr != nil {
-				return n, herr, nil
+			if err != nil {
+				if herr := flush(); herr != nil {
+					return n, herr, nil
+				}
+				return n, nil, err
 			}
-			return n, nil, fmt.Errorf("record at offset %d: %w", r.Offset, err)
-		}
-		p.batch = append(p.batch, m)
-		size += len(m.Key) + len(m.Value)
-		*next = r.Offset + 1
-		if len(p.batch) == cap(p.batch) {
-			if err := flush(); err != nil {
-				return n, err, nil
+			// kafka-go #1398: never hand over a message below the next
+			// expected offset (stale or re-sent data; a record batch
+			// may also start before the offset fetched).
+			if r.Offset < *next || control {
+				release(r.Key)
+				release(r.Value)
+				if r.Offset >= *next {
+					*next = r.Offset + 1
+				}
+				continue
+			}
+			m := Message{Topic: p.topic, Partition: p.partition, Offset: r.Offset, Headers: r.Headers, Time: r.Time}
+			var kerr, verr error
+			m.Key, kerr = p.copyOut(r.Key, borrows)
+			m.Value, verr = p.copyOut(r.Value, borrows)
+			if err := errors.Join(kerr, verr); err != nil {
+				// Hand over what came before it; the session restarts at it.
+				if herr := flush(); herr != nil {
+					return n, herr, nil
+				}
+				return n, nil, fmt.Errorf("record at offset %d: %w", r.Offset, err)
+			}
+			p.batch = append(p.batch, m)
+			size += len(m.Key) + len(m.Value)
+			*next = r.Offset + 1
+			if len(p.batch) == cap(p.batch) {
+				if err := flush(); err != nil {
+					return n, err, nil
+				}
 			}
 		}
 	}
@@ -303,6 +343,9 @@ func (p *partitionLoop) copyOut(b kafka.Bytes, borrowed bool) ([]byte, error) {
 	}
 	defer release(b)
 	n := b.Len()
+	if n == 0 {
+		return []byte{}, nil // empty, not null (no allocation)
+	}
 	var dst []byte
 	if borrowed {
 		if len(p.buf)+n > cap(p.buf) {
@@ -320,6 +363,17 @@ func (p *partitionLoop) copyOut(b kafka.Bytes, borrowed bool) ([]byte, error) {
 		return nil, fmt.Errorf("reading %d bytes: %w", n, err)
 	}
 	return dst, nil
+}
+
+// recordBatches returns the record batches of a fetch's records: kafka-go
+// streams them with its control batches hidden, whose offsets must still
+// be passed over (a partition that ends with a transaction marker would
+// otherwise be fetched at the marker again and again).
+func recordBatches(r kafka.RecordReader) []kafka.RecordReader {
+	if s, ok := r.(*protocol.RecordStream); ok {
+		return s.Records
+	}
+	return []kafka.RecordReader{r}
 }
 
 // minBuffer is the least size of a partition's reused message buffer.
