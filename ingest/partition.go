@@ -161,35 +161,14 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 		p.batch = make([]Message, 0, cfg.MaxBatch)
 	}
 	_, borrows := h.(Borrower)
-	var retry *time.Timer
-	for failed := 0; ; {
-		res, ferr := p.fetch(ctx, next)
+	for {
+		res, ferr := p.fetchRetrying(ctx, next)
 		if ferr != nil {
 			if ctx.Err() != nil {
 				return read, nil
 			}
-			// A moved leader (NotLeaderForPartition and the like) is
-			// found by the client's next metadata refresh: retried here,
-			// the handler keeps its state instead of being reopened.
-			var ke kafka.Error
-			if failed < fetchRetries && errors.As(ferr, &ke) && ke.Temporary() {
-				failed++
-				if retry == nil {
-					retry = time.NewTimer(fetchRetryPause)
-					defer retry.Stop()
-				} else {
-					retry.Reset(fetchRetryPause)
-				}
-				select {
-				case <-retry.C:
-					continue
-				case <-ctx.Done():
-					return read, nil
-				}
-			}
 			return read, fmt.Errorf("fetching at offset %d: %w", next, ferr)
 		}
-		failed = 0
 		n, herr, ferr := p.handle(ctx, res, h, borrows, &next)
 		read += n
 		if ferr != nil {
@@ -224,6 +203,25 @@ const (
 	fetchRetries    = 40
 	fetchRetryPause = 250 * time.Millisecond
 )
+
+// fetchRetrying is fetch, retrying a temporary failure: a moved leader
+// (NotLeaderForPartition and the like) is found by the client's next
+// metadata refresh, and the handler keeps its state instead of being
+// reopened by a new session.
+func (p *partitionLoop) fetchRetrying(ctx context.Context, next int64) (*kafka.FetchResponse, error) {
+	for failed := 0; ; failed++ {
+		res, err := p.fetch(ctx, next)
+		var ke kafka.Error
+		if err == nil || failed == fetchRetries || !errors.As(err, &ke) || !ke.Temporary() {
+			return res, err
+		}
+		select {
+		case <-time.After(fetchRetryPause):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
 
 // fetch fetches the partition's messages from offset next: at least
 // MinBytes, waiting up to MaxWait for them, at most about MaxBytes (more
