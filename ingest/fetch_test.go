@@ -253,6 +253,48 @@ func TestBorrowedFetchDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// deliveries counts the times each offset is handed to its handlers.
+type deliveries struct {
+	mu sync.Mutex
+	n  map[int64]int
+}
+
+// handler returns a handler that counts what it is handed in d.
+func (d *deliveries) handler() PartitionHandler {
+	return handlerFunc(func(b []Message) {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if d.n == nil {
+			d.n = map[int64]int{}
+		}
+		for _, m := range b {
+			d.n[m.Offset]++
+		}
+	})
+}
+
+// reached returns a condition: want distinct offsets handed over.
+func (d *deliveries) reached(want int) func() bool {
+	return func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.n) == want
+	}
+}
+
+// onceEach reports every offset handed over other than once, or beyond
+// limit (-1: none).
+func (d *deliveries) onceEach(t *testing.T, limit int64) {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for off, k := range d.n {
+		if k != 1 || (limit >= 0 && off >= limit) {
+			t.Errorf("offset %d handed over %d times; want each offset below %d once", off, k, limit)
+		}
+	}
+}
+
 // TestFetchPassesTransactionMarkers: a transactional producer's commit
 // marker (a control batch, which kafka-go's record stream hides) is no
 // message, and the partition must move past it: the five records are
@@ -282,20 +324,12 @@ func TestFetchPassesTransactionMarkers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var mu sync.Mutex
-	delivered := map[int64]int{}
+	var d deliveries
 	cfg := testConfig(e.Brokers(), topic, "g-txn")
 	cfg.StallAfter = 400 * time.Millisecond
-	reg := prometheus.NewRegistry()
 	c, err := NewConsumer(cfg, func(context.Context, string, int32, int64) (PartitionHandler, error) {
-		return handlerFunc(func(b []Message) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, m := range b {
-				delivered[m.Offset]++
-			}
-		}), nil
-	}, reg, testLog(t))
+		return d.handler(), nil
+	}, nil, testLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,19 +339,9 @@ func TestFetchPassesTransactionMarkers(t *testing.T) {
 		c.Close()
 		<-done
 	}()
-	waitFor(t, 10*time.Second, "the transaction's records handled", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(delivered) == n
-	})
+	waitFor(t, 10*time.Second, "the transaction's records handled", d.reached(n))
 	time.Sleep(4 * cfg.StallAfter) // long enough to be found stalled
-	mu.Lock()
-	for off, k := range delivered {
-		if off >= n || k != 1 {
-			t.Errorf("offset %d handed over %d times; want each of the %d records once and no marker", off, k, n)
-		}
-	}
-	mu.Unlock()
+	d.onceEach(t, n)               // and the marker never
 	var p0 *PartitionHealth
 	h := c.Health()
 	for i := range h.Partitions {
@@ -349,29 +373,14 @@ func TestFetchFollowsAMovedLeader(t *testing.T) {
 	defer cluster.Close()
 	brokers := cluster.ListenAddrs()
 	produce(t, brokers, topic, 0, 100, "before")
-	var mu sync.Mutex
-	opens, delivered := 0, map[int64]int{}
+	var d deliveries
+	var opens atomic.Int64
 	reg := prometheus.NewRegistry()
 	stop := runConsumer(t, testConfig(brokers, topic, "g-moved"), func(context.Context, string, int32, int64) (PartitionHandler, error) {
-		mu.Lock()
-		opens++
-		mu.Unlock()
-		return handlerFunc(func(b []Message) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, m := range b {
-				delivered[m.Offset]++
-			}
-		}), nil
+		opens.Add(1)
+		return d.handler(), nil
 	}, reg)
-	handled := func(want int) func() bool {
-		return func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(delivered) == want
-		}
-	}
-	waitFor(t, 10*time.Second, "the first 100 messages handled", handled(100))
+	waitFor(t, 10*time.Second, "the first 100 messages handled", d.reached(100))
 	conn, err := kafka.Dial("tcp", brokers[0])
 	if err != nil {
 		t.Fatal(err)
@@ -386,18 +395,12 @@ func TestFetchFollowsAMovedLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	produce(t, brokers, topic, 0, 100, "after")
-	waitFor(t, 30*time.Second, "the next 100 messages handled after the leader moved", handled(200))
+	waitFor(t, 30*time.Second, "the next 100 messages handled after the leader moved", d.reached(200))
 	stop()
-	mu.Lock()
-	defer mu.Unlock()
-	if opens != 1 {
-		t.Errorf("the handler was opened %d times, want once: a moved leader must not restart the partition", opens)
+	if n := opens.Load(); n != 1 {
+		t.Errorf("the handler was opened %d times, want once: a moved leader must not restart the partition", n)
 	}
-	for off, k := range delivered {
-		if k != 1 {
-			t.Errorf("offset %d handed over %d times", off, k)
-		}
-	}
+	d.onceEach(t, -1)
 	if got := metricValue(t, reg, "driftwatch_ingest_partition_errors_total", nil); got != 0 {
 		t.Errorf("partition_errors_total = %v after the leader moved, want 0", got)
 	}
