@@ -15,6 +15,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
+	"github.com/driftwatch/driftwatch/telemetry"
 )
 
 // TestPartitionKeepsNothingOfItsMessages: the telemetry partition is an
@@ -22,7 +23,8 @@ import (
 // hands to Handle once Handle returns. The fast decoder's strings share
 // those bytes: whatever outlives Handle (windows, their signals, the
 // predictions kept for labels, dead letters) must have been copied. The
-// same events go through two partitions, one whose messages are
+// same events (some with a ce_type header, some of another kind) go
+// through two partitions, one whose messages, headers included, are
 // overwritten with 'X' as soon as each Handle returns; their closed
 // windows' partials, dead letters and stored predictions must be the same
 // byte for byte.
@@ -47,7 +49,14 @@ func TestPartitionKeepsNothingOfItsMessages(t *testing.T) {
 		if i%50 == 7 {
 			value = append(value[:len(value)/2:len(value)/2], `"}`...)
 		}
-		msgs = append(msgs, ingest.Message{Topic: "telemetry", Offset: int64(i), Key: []byte(key), Value: value})
+		msg := ingest.Message{Topic: "telemetry", Offset: int64(i), Key: []byte(key), Value: value}
+		switch {
+		case i%97 == 5: // another kind of event: dead-lettered
+			msg.Headers = []kafka.Header{{Key: "ce_type", Value: []byte(telemetry.TypeLabel)}}
+		case i%3 == 0:
+			msg.Headers = []kafka.Header{{Key: "ce_type", Value: []byte(telemetry.TypeInference)}}
+		}
+		msgs = append(msgs, msg)
 	}
 
 	type outcome struct {
@@ -79,6 +88,10 @@ func TestPartitionKeepsNothingOfItsMessages(t *testing.T) {
 			batch := make([]ingest.Message, 0, 300)
 			for _, msg := range msgs[start:min(start+300, len(msgs))] {
 				msg.Key, msg.Value = bytes.Clone(msg.Key), bytes.Clone(msg.Value)
+				msg.Headers = slices.Clone(msg.Headers)
+				for i := range msg.Headers {
+					msg.Headers[i].Value = bytes.Clone(msg.Headers[i].Value)
+				}
 				batch = append(batch, msg)
 			}
 			if err := h.Handle(ctx, batch); err != nil {
@@ -91,6 +104,11 @@ func TestPartitionKeepsNothingOfItsMessages(t *testing.T) {
 					}
 					for i := range msg.Value {
 						msg.Value[i] = 'X'
+					}
+					for _, h := range msg.Headers {
+						for i := range h.Value {
+							h.Value[i] = 'X'
+						}
 					}
 				}
 			}
