@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -63,6 +66,48 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// faultsAndSystemTime returns the page faults of this process so far
+// (minor and major) and its system CPU time: on virtual machines where a
+// page first touched costs the kernel 10 µs, a heap that grows is paid
+// for there.
+func faultsAndSystemTime() (int64, time.Duration) {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt + ru.Majflt, time.Duration(ru.Stime.Nano())
+}
+
+// clickHouseCPU returns the CPU time of the ClickHouse server that
+// scripts/clickhouse.sh started (its pid file under DRIFTWATCH_RUN_DIR),
+// false when it cannot be read (a server started otherwise): on a machine
+// with few cores its inserts take a share of them from the pipeline.
+func clickHouseCPU() (time.Duration, bool) {
+	pidfile := filepath.Join(cmp.Or(os.Getenv("DRIFTWATCH_RUN_DIR"), "/tmp/driftwatch"), "clickhouse", "clickhouse-server.pid")
+	pid, err := os.ReadFile(pidfile)
+	if err != nil {
+		return 0, false
+	}
+	stat, err := os.ReadFile(filepath.Join("/proc", strings.TrimSpace(string(pid)), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command's closing parenthesis: utime and stime are
+	// the 12th and 13th, in clock ticks (100 per second on Linux).
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, uerr := strconv.ParseInt(f[11], 10, 64)
+	stime, serr := strconv.ParseInt(f[12], 10, 64)
+	if uerr != nil || serr != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
 }
 
 // BenchmarkPipeline measures the whole pipeline (kafka-go consumer group,
@@ -151,6 +196,8 @@ func BenchmarkPipeline(b *testing.B) {
 		rssStart, rss1M, rssPeak := rssBytes(), int64(0), int64(0)
 		var mem0, mem1 runtime.MemStats
 		runtime.ReadMemStats(&mem0)
+		faults0, sys0 := faultsAndSystemTime()
+		ch0, chOK0 := clickHouseCPU()
 		start, cpu0, bcpu0 = time.Now(), cpuTime(), broker.cpu()
 		go func() { pdone <- m.Run(pctx) }()
 		for i := 0; ; i++ {
@@ -169,6 +216,8 @@ func BenchmarkPipeline(b *testing.B) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		wall, selfCPU, brokerCPU := time.Since(start), cpuTime()-cpu0, broker.cpu()-bcpu0
+		faults1, sys1 := faultsAndSystemTime()
+		ch1, chOK1 := clickHouseCPU()
 		runtime.ReadMemStats(&mem1)
 		cpu := selfCPU + brokerCPU
 		st := m.Stats()
@@ -177,10 +226,13 @@ func BenchmarkPipeline(b *testing.B) {
 		m.Close(ctx)
 		fmt.Printf("pipeline events_per_sec=%.0f cpu_ns_per_event=%.0f windows_stored=%d bytes_per_event=%.0f\n",
 			float64(benchEvents)/wall.Seconds(), float64(cpu.Nanoseconds())/float64(benchEvents), st.Windows, float64(valueBytes)/float64(benchEvents))
-		// What the monitor allocated while it read the events, and the
-		// garbage collections that cost (with the broker embedded, its too).
-		fmt.Printf("pipeline_heap alloc_bytes_per_event=%.0f allocs_per_event=%.2f gc_cycles=%d\n",
-			float64(mem1.TotalAlloc-mem0.TotalAlloc)/float64(benchEvents), float64(mem1.Mallocs-mem0.Mallocs)/float64(benchEvents), mem1.NumGC-mem0.NumGC)
+		// What the monitor allocated while it read the events, the garbage
+		// collections that cost (with the broker embedded, its too), the
+		// pages it touched for the first time (or again, once returned)
+		// and its CPU time in the kernel (those, and the network).
+		fmt.Printf("pipeline_heap alloc_bytes_per_event=%.0f allocs_per_event=%.2f gc_cycles=%d page_faults=%d system_ns_per_event=%.0f\n",
+			float64(mem1.TotalAlloc-mem0.TotalAlloc)/float64(benchEvents), float64(mem1.Mallocs-mem0.Mallocs)/float64(benchEvents), mem1.NumGC-mem0.NumGC,
+			faults1-faults0, float64((sys1-sys0).Nanoseconds())/float64(benchEvents))
 		fmt.Printf("consume_only events_per_sec=%.0f cpu_ns_per_event=%.0f\n",
 			float64(benchEvents)/consumeWall.Seconds(), float64(consumeCPU.Nanoseconds())/float64(benchEvents))
 		fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", consumeWall.Seconds()/wall.Seconds())
@@ -188,6 +240,11 @@ func BenchmarkPipeline(b *testing.B) {
 		fmt.Printf("clickhouse_inserts %s\n", insertsByTable(b, reg))
 		fmt.Printf("rss_mib events=%d start=%.0f at_1M=%.0f end=%.0f peak=%.0f\n", benchEvents,
 			float64(rssStart)/(1<<20), float64(rss1M)/(1<<20), float64(rssBytes())/(1<<20), float64(rssPeak)/(1<<20))
+		if chOK0 && chOK1 {
+			// The cores the ClickHouse server takes from the pipeline on
+			// this machine (its inserts and their merges).
+			fmt.Printf("clickhouse_server cpu_ns_per_event=%.0f\n", float64((ch1-ch0).Nanoseconds())/float64(benchEvents))
+		}
 		if broker.child != nil {
 			fmt.Printf("monitor_only cpu_ns_per_event=%.0f broker_cpu_ns_per_event=%.0f\n",
 				float64(selfCPU.Nanoseconds())/float64(benchEvents), float64(brokerCPU.Nanoseconds())/float64(benchEvents))

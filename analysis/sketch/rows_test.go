@@ -298,6 +298,65 @@ func TestFullRowsDoNotAllocate(t *testing.T) {
 	}
 }
 
+// TestRowsReuse: a sample emptied with Reuse (of another capacity and
+// other columns) and offered events holds exactly what a new sample
+// offered the same events does, and, when its memory has room for them,
+// fills without allocating; room it lacks (more columns than its values'
+// memory holds) is made as a new sample's is.
+func TestRowsReuse(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct {
+		name                string
+		k, cols             int // the sample reused
+		newK, newCols       int
+		wantRoom            int // after Reuse and SetColumns
+		wantNoAllocFillRows int // rows filled without allocating
+	}{
+		{"same shape", 500, 16, 500, 16, 500, 500},
+		{"smaller capacity", 500, 16, 200, 16, 200, 200},
+		{"fewer columns", 500, 16, 500, 4, 500, 500},
+		{"more columns: less room", 500, 4, 500, 16, 125, 125},
+		{"columns set after", 500, 16, 500, 0, 500, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := NewRows(tc.k, tc.cols)
+			old.Reserve(tc.k)
+			offer(&old, rowEvents(r, 3*tc.k, tc.cols, 0.9, 1<<62))
+			cols := max(tc.newCols, 1)
+			events := rowEvents(r, 4*tc.newK, cols, 0.8, 1<<62)
+
+			reused := old
+			reused.Reuse(tc.newK, tc.newCols)
+			reused.SetColumns(cols)
+			if reused.Len() != 0 || reused.Room() != tc.wantRoom {
+				t.Fatalf("after Reuse: %d rows, room for %d; want 0, %d", reused.Len(), reused.Room(), tc.wantRoom)
+			}
+			if a := testing.AllocsPerRun(1, func() {
+				reused.Reuse(tc.newK, cols)
+				offer(&reused, events[:tc.wantNoAllocFillRows])
+			}); a != 0 {
+				t.Errorf("filling %d rows of the reused sample allocates %v times", tc.wantNoAllocFillRows, a)
+			}
+			reused.Reuse(tc.newK, tc.newCols)
+			reused.SetColumns(cols)
+			offer(&reused, events)
+			fresh := NewRows(tc.newK, cols)
+			offer(&fresh, events)
+			if !slices.Equal(reused.Keys(), fresh.Keys()) {
+				t.Fatal("the reused sample keeps other events than a new one")
+			}
+			for i := range fresh.Keys() {
+				for j := range cols {
+					a, b := reused.Value(reused.Slot(i), j), fresh.Value(fresh.Slot(i), j)
+					if a != b && !(math.IsNaN(a) && math.IsNaN(b)) {
+						t.Fatalf("row of key %d, column %d: %v reused, %v new", fresh.Keys()[i], j, a, b)
+					}
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkRowsOffer measures sampling the 10,000 events of a window as
 // rows of 16 numeric columns (15 features and the score), one decision per
 // event: compare with 16 times BenchmarkSampleAdd, what sampling each

@@ -158,7 +158,7 @@ func DecodeWindow(cfg *analysis.Config, data []byte, lookup func(m analysis.Mode
 			return nil, fmt.Errorf("decoding window of %q %q: %w: %s", m.ID, m.Version, ErrUnknownReference, refID)
 		}
 	}
-	w := newWindow(m, startMs, sizeMs, newSchema(), ref, cfg, nil)
+	w := newWindow(m, startMs, sizeMs, newSchema(), ref, cfg, nil, sketch.Rows{})
 	w.Events, w.Late, w.Rejected, w.Untracked = events, late, rejected, untracked
 	w.FirstOffset, w.LastOffset = first, last
 

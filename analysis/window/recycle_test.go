@@ -3,11 +3,13 @@ package window
 import (
 	"bytes"
 	"testing"
+	"unsafe"
 
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/window/windowtest"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -18,7 +20,7 @@ import (
 // slots changing hands), through two windowers with the access and output
 // signals: one recycles every closed window once encoded, the other does
 // not. Every window encodes the same, and the recycling windower makes new
-// partials for its first two windows only.
+// partials and samples for its first two windows only.
 func TestRecycledPartialsEncodeAsNew(t *testing.T) {
 	cfg := windowtest.Config(t) // 10 s windows, 2 s lateness
 	a := access.DefaultConfig()
@@ -40,6 +42,8 @@ func TestRecycledPartialsEncodeAsNew(t *testing.T) {
 	batch := make([]telemetry.Event, 64)
 	closed, reused := 0, 0
 	seen := map[signal.Partial]bool{} // the last partial (caller_harvest's, a Resetter) of every window closed
+	samples := map[*uint64]bool{}     // the memory of every closed window's sample
+	reusedSamples := 0
 	for n := 0; n < 6*3000+1000; n += len(batch) {
 		for i := range batch {
 			g.Next(&batch[i])
@@ -62,6 +66,11 @@ func TestRecycledPartialsEncodeAsNew(t *testing.T) {
 				reused++
 			}
 			seen[last] = true
+			mem := unsafe.SliceData(rc[i].rows.Keys())
+			if samples[mem] {
+				reusedSamples++
+			}
+			samples[mem] = true
 			recycling.Recycle(rc[i])
 			if rc[i].Signals != nil {
 				t.Fatal("a recycled window keeps its partials")
@@ -76,7 +85,32 @@ func TestRecycledPartialsEncodeAsNew(t *testing.T) {
 	if reused != closed-2 {
 		t.Errorf("%d of %d windows reused a closed window's partials, want %d", reused, closed, closed-2)
 	}
+	if reusedSamples != closed-2 {
+		t.Errorf("%d of %d windows reused a closed window's sample, want %d", reusedSamples, closed, closed-2)
+	}
 	if len(recycling.spare) > maxSpare {
 		t.Errorf("%d spare windows' partials, above %d", len(recycling.spare), maxSpare)
+	}
+}
+
+// TestRecycledSampleFitsTheWindow: a window opened takes the recycled
+// sample with the most room within its own capacity, never a larger one (a
+// sample holds its memory whole: a warm-up window's, reference-sized, kept
+// by a scoring window would hold ten times its bound).
+func TestRecycledSampleFitsTheWindow(t *testing.T) {
+	cfg := windowtest.Config(t)
+	w := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
+	for _, room := range []int{cfg.ReferenceSampleSize, cfg.SampleSize / 2, cfg.SampleSize} {
+		rows := sketch.NewRows(room, 4)
+		rows.Reserve(room)
+		w.Recycle(&Window{rows: rows, byRows: true})
+	}
+	for _, want := range []int{cfg.SampleSize, cfg.SampleSize / 2, 0} {
+		if got := w.takeRows(cfg.SampleSize); got.Room() != want {
+			t.Fatalf("a scoring window takes a sample with room for %d rows, want %d", got.Room(), want)
+		}
+	}
+	if got := w.takeRows(cfg.ReferenceSampleSize); got.Room() != cfg.ReferenceSampleSize {
+		t.Fatalf("a warm-up window takes a sample with room for %d rows, want %d", got.Room(), cfg.ReferenceSampleSize)
 	}
 }

@@ -131,8 +131,9 @@ type Window struct {
 }
 
 // newWindow returns an empty window; partials are its signals' partials,
-// empty (nil: new ones).
-func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *reference.Reference, cfg *analysis.Config, partials []signal.Partial) *Window {
+// empty (nil: new ones), and rows a sample whose memory serves the
+// window's (sketch.Rows.Reuse; zero: none).
+func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *reference.Reference, cfg *analysis.Config, partials []signal.Partial, rows sketch.Rows) *Window {
 	w := &Window{
 		Model:       m,
 		Start:       time.UnixMilli(startMs).UTC(),
@@ -149,7 +150,8 @@ func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *ref
 	if w.Signals == nil {
 		w.Signals = cfg.Signals.NewPartials()
 	}
-	w.rows, w.byRows = sketch.NewRows(w.sampleCap(), 0), true
+	rows.Reuse(w.sampleCap(), 0)
+	w.rows, w.byRows = rows, true
 	w.grow()
 	return w
 }
@@ -157,11 +159,15 @@ func newWindow(m analysis.ModelKey, startMs, sizeMs int64, sch *schema, ref *ref
 // sampleCap returns the capacity of w's samples: warm-up windows sample as
 // much as a reference keeps, so that merging them gives the reference's
 // uniform sample.
-func (w *Window) sampleCap() int {
-	if w.Ref == nil {
-		return w.cfg.ReferenceSampleSize
+func (w *Window) sampleCap() int { return sampleCap(w.cfg, w.Ref) }
+
+// sampleCap returns the capacity of the samples of a window opened
+// against ref (nil: a warm-up window).
+func sampleCap(cfg *analysis.Config, ref *reference.Reference) int {
+	if ref == nil {
+		return cfg.ReferenceSampleSize
 	}
-	return w.cfg.SampleSize
+	return cfg.SampleSize
 }
 
 // Sync fills every numeric feature's Sample (Numeric[i].Sample) from the
@@ -559,5 +565,5 @@ func (w *Window) MergeCounts(o *Window) {
 // NewWindow returns an empty window of model m starting at start, for
 // merging and tests; ref may be nil (warm-up).
 func NewWindow(cfg *analysis.Config, m analysis.ModelKey, start time.Time, ref *reference.Reference) *Window {
-	return newWindow(m, start.UnixMilli(), cfg.WindowSize.Milliseconds(), newSchema(), ref, cfg, nil)
+	return newWindow(m, start.UnixMilli(), cfg.WindowSize.Milliseconds(), newSchema(), ref, cfg, nil, sketch.Rows{})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal"
+	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
@@ -86,6 +87,7 @@ type Windower struct {
 	closed    []*Window
 	touched   []*Window          // windows holding events for their signals
 	spare     [][]signal.Partial // signal partials of recycled windows, at most maxSpare
+	spareRows []sketch.Rows      // samples of recycled windows, at most maxSpare
 
 	dropped uint64
 }
@@ -247,7 +249,8 @@ func (m *modelState) window(startMs int64, w *Windower) *Window {
 			break
 		}
 	}
-	win := newWindow(m.key, startMs, w.sizeMs, m.sch, w.refs.Get(m.key), w.cfg, w.takePartials())
+	ref := w.refs.Get(m.key)
+	win := newWindow(m.key, startMs, w.sizeMs, m.sch, ref, w.cfg, w.takePartials(), w.takeRows(sampleCap(w.cfg, ref)))
 	win.rows.Reserve(m.expectedRows())
 	i := len(m.open)
 	for i > 0 && m.open[i-1].startMs > startMs {
@@ -418,22 +421,53 @@ func (o *OpenVersions) release(n int) { o.n.Add(int64(-n)) }
 // Held returns how many versions have open windows.
 func (o *OpenVersions) Held() int { return int(o.n.Load()) }
 
-// maxSpare bounds the windows whose signal partials a Windower keeps for
-// reuse (Recycle): as many as close at once for a few model versions.
-// With the access signals a window's partials grow to about 1.5 MB at
-// their default bounds, so a partition keeps at most 6 MB of them spare.
+// maxSpare bounds the windows whose signal partials, and those whose
+// samples, a Windower keeps for reuse (Recycle): as many as close at once
+// for a few model versions. With the access signals a window's partials
+// grow to about 1.5 MB at their default bounds, so a partition keeps at
+// most 6 MB of them spare; a sample holds at most
+// reference_sample_size × (12 + 8 × features) bytes (1.4 MB for a warm-up
+// window of 16 numeric features at the defaults, 140 KB scoring).
 const maxSpare = 4
 
 // Recycle takes back a closed window that its caller has encoded and will
-// read no more: its signal partials are reset (signal.Resetter) and reused
-// by a window opened later, so that partials that grew to their bounds
-// (the access signals' per-caller sketches and samples) are not allocated
-// again every window. Partials that cannot be reset are made anew.
+// read no more: its signal partials are reset (signal.Resetter) and its
+// sample emptied, and both are reused by a window opened later, so that
+// partials that grew to their bounds (the access signals' per-caller
+// sketches and samples) and samples of whole events are not allocated
+// again every window (and their memory not touched for the first time:
+// on some virtual machines a page of memory first touched costs 10 µs).
+// Partials that cannot be reset are made anew.
 func (w *Windower) Recycle(win *Window) {
 	if len(win.Signals) > 0 && len(w.spare) < maxSpare {
 		w.spare = append(w.spare, win.Signals)
 	}
 	win.Signals = nil
+	if win.byRows && win.rows.Room() > 0 && len(w.spareRows) < maxSpare {
+		w.spareRows = append(w.spareRows, win.rows)
+	}
+	win.rows, win.byRows = sketch.Rows{}, false
+}
+
+// takeRows returns the recycled sample with the most room for at most k
+// rows, or a zero sample: a sample holds its memory whole, so a window
+// never takes one larger than its own capacity (a warm-up window's for a
+// scoring one).
+func (w *Windower) takeRows(k int) sketch.Rows {
+	best := -1
+	for i := range w.spareRows {
+		if room := w.spareRows[i].Room(); room <= k && (best < 0 || room > w.spareRows[best].Room()) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return sketch.Rows{}
+	}
+	r := w.spareRows[best]
+	last := len(w.spareRows) - 1
+	w.spareRows[best], w.spareRows[last] = w.spareRows[last], sketch.Rows{}
+	w.spareRows = w.spareRows[:last]
+	return r
 }
 
 // takePartials returns the partials of a recycled window, reset, or nil
