@@ -80,20 +80,34 @@ func faultsAndSystemTime() (int64, time.Duration) {
 
 // clickHouseCPU returns the CPU time of the ClickHouse server that
 // scripts/clickhouse.sh started (its pid file under DRIFTWATCH_RUN_DIR),
-// false when it cannot be read (a server started otherwise): on a machine
-// with few cores its inserts take a share of them from the pipeline.
+// false when it cannot be read (a server started otherwise) or its process
+// is no ClickHouse server (a stale pid file): on a machine with few cores
+// its inserts take a share of them from the pipeline.
 func clickHouseCPU() (time.Duration, bool) {
 	pidfile := filepath.Join(cmp.Or(os.Getenv("DRIFTWATCH_RUN_DIR"), "/tmp/driftwatch"), "clickhouse", "clickhouse-server.pid")
-	pid, err := os.ReadFile(pidfile)
+	b, err := os.ReadFile(pidfile)
 	if err != nil {
 		return 0, false
 	}
-	stat, err := os.ReadFile(filepath.Join("/proc", strings.TrimSpace(string(pid)), "stat"))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || !strings.HasPrefix(string(comm), "clickhouse") {
+		return 0, false
+	}
+	return procCPU(pid)
+}
+
+// procCPU returns the CPU time (user and system) of process pid so far,
+// false when /proc cannot tell.
+func procCPU(pid int) (time.Duration, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, false
 	}
-	// Fields after the command's closing parenthesis: utime and stime are
-	// the 12th and 13th, in clock ticks (100 per second on Linux).
+	// Fields 14 and 15, utime and stime, in clock ticks (USER_HZ, 100 on
+	// Linux), after the command name in parentheses.
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
 		return 0, false
@@ -227,9 +241,10 @@ func BenchmarkPipeline(b *testing.B) {
 		fmt.Printf("pipeline events_per_sec=%.0f cpu_ns_per_event=%.0f windows_stored=%d bytes_per_event=%.0f\n",
 			float64(benchEvents)/wall.Seconds(), float64(cpu.Nanoseconds())/float64(benchEvents), st.Windows, float64(valueBytes)/float64(benchEvents))
 		// What the monitor allocated while it read the events, the garbage
-		// collections that cost (with the broker embedded, its too), the
-		// pages it touched for the first time (or again, once returned)
-		// and its CPU time in the kernel (those, and the network).
+		// collections that cost, the pages it touched for the first time
+		// (or again, once returned; in all) and its CPU time in the kernel
+		// per event (those, and the network); with the broker embedded,
+		// the broker's too.
 		fmt.Printf("pipeline_heap alloc_bytes_per_event=%.0f allocs_per_event=%.2f gc_cycles=%d page_faults=%d system_ns_per_event=%.0f\n",
 			float64(mem1.TotalAlloc-mem0.TotalAlloc)/float64(benchEvents), float64(mem1.Mallocs-mem0.Mallocs)/float64(benchEvents), mem1.NumGC-mem0.NumGC,
 			faults1-faults0, float64((sys1-sys0).Nanoseconds())/float64(benchEvents))
@@ -371,19 +386,8 @@ func (k *benchBroker) cpu() time.Duration {
 	if k.child == nil {
 		return 0
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", k.child.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// Fields 14 and 15, utime and stime, in clock ticks (USER_HZ, 100 on
-	// Linux), after the command name in parentheses.
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * 10 * time.Millisecond
+	d, _ := procCPU(k.child.Process.Pid)
+	return d
 }
 
 // benchBrokerChild marks the environment of BenchmarkPipeline's broker

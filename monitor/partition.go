@@ -397,7 +397,7 @@ func (p *partition) flush(ctx context.Context, idle, again bool) error {
 			first = w.FirstOffset
 		}
 		// Encoded (the records share nothing with it): its partials
-		// serve a later window.
+		// and its sample serve later windows.
 		p.win.Recycle(w)
 	}
 	return p.queue(ctx, pw, first)

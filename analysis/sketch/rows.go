@@ -117,20 +117,18 @@ func clearRow(row []float64) {
 // values each, keeping the memory it holds as room for the rows to come:
 // a closed window's sample serves a window opened later
 // (window.Windower.Recycle), which then fills it without allocating or
-// first touching memory. The room kept is what the memory holds for rows
-// of columns values (with 0 columns, the keys' room, SetColumns fitting
-// the values to it), at most k rows; the memory is held whole, so callers
-// reuse a sample for a capacity of at least its room.
+// first touching memory. The room kept is the keys' (Room); values'
+// memory too small for that many rows of columns values is allocated
+// anew (with 0 columns, by SetColumns). The memory is held whole, so
+// callers reuse a sample for a capacity k of at least its room.
 func (r *Rows) Reuse(k, columns int) {
-	room := min(cap(r.keys), cap(r.slots), k)
-	if columns > 0 {
-		room = min(room, cap(r.vals)/columns)
-	}
-	r.k, r.stride = k, columns
-	r.keys, r.slots, r.vals = r.keys[:0:room], r.slots[:0:room], r.vals[:0]
+	r.k, r.stride = k, 0
+	r.keys, r.slots, r.vals = r.keys[:0], r.slots[:0], r.vals[:0]
+	r.SetColumns(columns)
 }
 
-// Room returns how many rows r holds memory for.
+// Room returns how many rows r holds memory for: the rows it may keep
+// without allocating.
 func (r *Rows) Room() int { return cap(r.keys) }
 
 // grow doubles the room of r (at least 4 rows, at most k), as Sample.grow.
@@ -159,15 +157,18 @@ func (r *Rows) setRoom(c int) {
 
 // SetColumns widens the rows to n columns (nothing when they have as many
 // already): the rows kept get the new columns absent. It re-lays every row
-// out, in one allocation; an empty r keeps the room its values' memory has
-// for rows of n columns instead.
+// out, in one allocation; an empty r keeps its room (Room), its values'
+// memory allocated anew only when too small for that many rows of n
+// columns.
 func (r *Rows) SetColumns(n int) {
 	if n <= r.stride {
 		return
 	}
 	if len(r.keys) == 0 {
-		room := min(cap(r.keys), cap(r.vals)/n)
-		r.keys, r.slots, r.vals, r.stride = r.keys[:0:room], r.slots[:0:room], r.vals[:0], n
+		if cap(r.vals) < cap(r.keys)*n {
+			r.vals = make([]float64, 0, cap(r.keys)*n)
+		}
+		r.stride = n
 		return
 	}
 	vals := make([]float64, len(r.keys)*n, cap(r.keys)*n)

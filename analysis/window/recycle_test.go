@@ -88,15 +88,17 @@ func TestRecycledPartialsEncodeAsNew(t *testing.T) {
 	if reusedSamples != closed-2 {
 		t.Errorf("%d of %d windows reused a closed window's sample, want %d", reusedSamples, closed, closed-2)
 	}
-	if len(recycling.spare) > maxSpare {
-		t.Errorf("%d spare windows' partials, above %d", len(recycling.spare), maxSpare)
+	if len(recycling.spare) > maxSpare || len(recycling.spareRows) > maxSpare {
+		t.Errorf("%d spare windows' partials and %d samples, above %d", len(recycling.spare), len(recycling.spareRows), maxSpare)
 	}
 }
 
 // TestRecycledSampleFitsTheWindow: a window opened takes the recycled
 // sample with the most room within its own capacity, never a larger one (a
 // sample holds its memory whole: a warm-up window's, reference-sized, kept
-// by a scoring window would hold ten times its bound).
+// by a scoring window would hold ten times its bound); and once the spare
+// places are taken by warm-up samples, a scoring sample recycled takes the
+// place of one, so that scoring windows still reuse theirs.
 func TestRecycledSampleFitsTheWindow(t *testing.T) {
 	cfg := windowtest.Config(t)
 	w := NewWindower(cfg, reference.NewStore(cfg, nil), nil)
@@ -112,5 +114,36 @@ func TestRecycledSampleFitsTheWindow(t *testing.T) {
 	}
 	if got := w.takeRows(cfg.ReferenceSampleSize); got.Room() != cfg.ReferenceSampleSize {
 		t.Fatalf("a warm-up window takes a sample with room for %d rows, want %d", got.Room(), cfg.ReferenceSampleSize)
+	}
+
+	// Warm-up samples do not keep the places once scoring windows close: a
+	// smaller sample recycled takes the place of the largest.
+	for range maxSpare {
+		rows := sketch.NewRows(cfg.ReferenceSampleSize, 4)
+		rows.Reserve(cfg.ReferenceSampleSize)
+		w.Recycle(&Window{rows: rows, byRows: true})
+	}
+	// Three versions' scoring windows open and close each period.
+	const versions = 3
+	for period := range 3 {
+		var open []sketch.Rows
+		for v := range versions {
+			rows := w.takeRows(cfg.SampleSize)
+			if period > 0 && rows.Room() != cfg.SampleSize {
+				t.Fatalf("period %d, version %d: the scoring window takes a sample with room for %d rows, want %d",
+					period, v, rows.Room(), cfg.SampleSize)
+			}
+			if rows.Room() == 0 {
+				rows = sketch.NewRows(cfg.SampleSize, 4)
+				rows.Reserve(cfg.SampleSize)
+			}
+			open = append(open, rows)
+		}
+		for _, rows := range open {
+			w.Recycle(&Window{rows: rows, byRows: true})
+		}
+	}
+	if len(w.spareRows) != maxSpare {
+		t.Fatalf("%d spare samples, want %d", len(w.spareRows), maxSpare)
 	}
 }

@@ -427,26 +427,46 @@ func (o *OpenVersions) Held() int { return int(o.n.Load()) }
 // grow to about 1.5 MB at their default bounds, so a partition keeps at
 // most 6 MB of them spare; a sample holds at most
 // reference_sample_size × (12 + 8 × features) bytes (1.4 MB for a warm-up
-// window of 16 numeric features at the defaults, 140 KB scoring).
+// window of 16 numeric features at the defaults, 140 KB scoring), so at
+// most 4 of those.
 const maxSpare = 4
 
 // Recycle takes back a closed window that its caller has encoded and will
 // read no more: its signal partials are reset (signal.Resetter) and its
-// sample emptied, and both are reused by a window opened later, so that
-// partials that grew to their bounds (the access signals' per-caller
-// sketches and samples) and samples of whole events are not allocated
-// again every window (and their memory not touched for the first time:
-// on some virtual machines a page of memory first touched costs 10 µs).
-// Partials that cannot be reset are made anew.
+// sample is kept, to be emptied when a window opened later takes it
+// (takeRows), so that partials that grew to their bounds (the access
+// signals' per-caller sketches and samples) and samples of whole events
+// are not allocated again every window (and their memory not touched for
+// the first time: on some virtual machines a page of memory first touched
+// costs 10 µs). Partials that cannot be reset are made anew. With
+// maxSpare samples kept, a smaller one takes the place of the largest:
+// the samples of a version's warm-up, reference-sized, would otherwise
+// hold the places once scoring windows, ten times smaller, cannot take
+// them.
 func (w *Windower) Recycle(win *Window) {
 	if len(win.Signals) > 0 && len(w.spare) < maxSpare {
 		w.spare = append(w.spare, win.Signals)
 	}
 	win.Signals = nil
-	if win.byRows && win.rows.Room() > 0 && len(w.spareRows) < maxSpare {
-		w.spareRows = append(w.spareRows, win.rows)
+	if win.byRows && win.rows.Room() > 0 {
+		if len(w.spareRows) < maxSpare {
+			w.spareRows = append(w.spareRows, win.rows)
+		} else if i := w.largestSpare(); win.rows.Room() < w.spareRows[i].Room() {
+			w.spareRows[i] = win.rows
+		}
 	}
 	win.rows, win.byRows = sketch.Rows{}, false
+}
+
+// largestSpare returns the index of the spare sample with the most room.
+func (w *Windower) largestSpare() int {
+	largest := 0
+	for i := range w.spareRows {
+		if w.spareRows[i].Room() > w.spareRows[largest].Room() {
+			largest = i
+		}
+	}
+	return largest
 }
 
 // takeRows returns the recycled sample with the most room for at most k
