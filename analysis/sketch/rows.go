@@ -26,7 +26,8 @@ import (
 // rows, r the rows reserved (at most k), so never more than k·(12 + 8c)
 // bytes, and stops allocating once it holds k rows; adding columns
 // (SetColumns) re-lays the rows out, which callers bound (a window's
-// features are).
+// features are). A sample emptied for reuse (Reuse) keeps the memory it
+// held, which its caller bounds.
 type Rows struct {
 	k      int
 	stride int       // columns per row
