@@ -309,7 +309,7 @@ func TestRowsReuse(t *testing.T) {
 		name          string
 		k, cols       int // the sample reused
 		newK, newCols int // Reuse's arguments; 0 columns: SetColumns(16) after
-		wantAllocs    uint64
+		wantAllocs    float64
 	}{
 		{"same shape", 500, 16, 500, 16, 0},
 		{"smaller capacity", 500, 16, 200, 16, 0},
@@ -328,14 +328,15 @@ func TestRowsReuse(t *testing.T) {
 			}
 			events := rowEvents(r, 4*tc.newK, cols, 0.8, 1<<62)
 
-			reused := old
-			allocs := mallocs(func() {
+			var reused Rows
+			allocs := testing.AllocsPerRun(5, func() {
+				reused = old // each run from the old sample's memory
 				reused.Reuse(tc.newK, tc.newCols)
 				reused.SetColumns(cols)
 				offer(&reused, events[:tc.newK])
 			})
 			if allocs != tc.wantAllocs || reused.Room() != tc.k {
-				t.Errorf("reusing the sample and filling %d rows: %d allocations, room for %d rows; want %d, %d",
+				t.Errorf("reusing the sample and filling %d rows: %v allocations, room for %d rows; want %v, %d",
 					tc.newK, allocs, reused.Room(), tc.wantAllocs, tc.k)
 			}
 			reused.Reuse(tc.newK, tc.newCols)
@@ -356,16 +357,6 @@ func TestRowsReuse(t *testing.T) {
 			}
 		})
 	}
-}
-
-// mallocs returns the heap allocations f makes (run once: unlike
-// testing.AllocsPerRun, no warm-up run first).
-func mallocs(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.Mallocs - before.Mallocs
 }
 
 // BenchmarkRowsOffer measures sampling the 10,000 events of a window as
