@@ -157,18 +157,7 @@ func runAccessScenarios(t *testing.T, tune func(*Config)) (*storage.Store, time.
 	}
 	writeMessages(t, ctx, e.Brokers(), "telemetry", msgs)
 	s := m.Store()
-	// Wait for the windows checked, not for as many windows: the last
-	// part-window, closed by the idle flush, may be decided for one model
-	// before the last window checked is for the other (on a loaded machine).
-	deadline := time.Now().Add(2 * time.Minute)
-	end := uint64(start.Add(windows * cfg.Analysis.WindowSize).Unix())
-	const decided = "SELECT count() FROM model_windows FINAL WHERE toUInt32(window_start) < ?"
-	for queryUint(t, s, decided, end) < 2*windows {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d windows decided, want %d", queryUint(t, s, decided, end), 2*windows)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	waitDecidedBefore(t, s, start.Add(windows*cfg.Analysis.WindowSize), 2*windows, 2*time.Minute)
 	return s, start, cfg.Analysis.WindowSize
 }
 
@@ -206,5 +195,23 @@ AND subject = 'prober-1' AND severity = 'critical' AND toUInt32(window_start) = 
 	}
 	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE subject = 'batch-scorer' AND severity = 'critical'`); n != 0 {
 		t.Errorf("the benign heavy user was critical %d times", n)
+	}
+}
+
+// waitDecidedBefore waits until want windows that start before end are
+// decided (their model_windows rows written), failing after timeout. Tests
+// wait for the windows they check, not for as many windows: the last part
+// of a window that closes the others, closed by the idle flush, may be
+// decided for one model before the last window checked is for another (on
+// a loaded machine).
+func waitDecidedBefore(t *testing.T, s *storage.Store, end time.Time, want uint64, timeout time.Duration) {
+	t.Helper()
+	const decided = "SELECT count() FROM model_windows FINAL WHERE toUInt32(window_start) < ?"
+	deadline := time.Now().Add(timeout)
+	for queryUint(t, s, decided, uint64(end.Unix())) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d windows before %s decided, want %d", queryUint(t, s, decided, uint64(end.Unix())), end.Format(time.RFC3339), want)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }

@@ -148,18 +148,7 @@ func TestAccessAttackScenariosEndToEnd(t *testing.T) {
 	writeMessages(t, ctx, e.Brokers(), "telemetry", msgs)
 	m := runHostile(t, ctx, cfg)
 	s := m.Store()
-	// Wait for the windows checked, not for as many windows: the last half
-	// window, closed by the idle flush, may be decided for some models
-	// before the last window checked is for others (on a loaded machine).
-	deadline := time.Now().Add(2 * time.Minute)
-	end := uint64(start.Add(windows * cfg.Analysis.WindowSize).Unix())
-	const decided = "SELECT count() FROM model_windows FINAL WHERE toUInt32(window_start) < ?"
-	for queryUint(t, s, decided, end) < uint64(len(scenarios)*windows) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d windows decided, want %d", queryUint(t, s, decided, end), len(scenarios)*windows)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
+	waitDecidedBefore(t, s, start.Add(windows*cfg.Analysis.WindowSize), uint64(len(scenarios)*windows), 2*time.Minute)
 	// A window decided without some of its calls weakens what follows:
 	// say so.
 	for _, v := range queryRows(t, s, `SELECT concat(model_id, ' window ', toString(intDiv(toUInt32(window_start) - ?, 2)), ': ', toString(n), ' calls')
