@@ -63,9 +63,15 @@ func rssBytes() int64 {
 }
 
 func cpuTime() time.Duration {
+	ru := selfUsage()
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// selfUsage returns this process's resource usage so far.
+func selfUsage() syscall.Rusage {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return ru
 }
 
 // faultsAndSystemTime returns the page faults of this process so far
@@ -73,8 +79,7 @@ func cpuTime() time.Duration {
 // page first touched costs the kernel 10 µs, a heap that grows is paid
 // for there.
 func faultsAndSystemTime() (int64, time.Duration) {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	ru := selfUsage()
 	return ru.Minflt + ru.Majflt, time.Duration(ru.Stime.Nano())
 }
 
