@@ -219,6 +219,7 @@ func BenchmarkPipeline(b *testing.B) {
 		ch0, chOK0 := clickHouseCPU()
 		start, cpu0, bcpu0 = time.Now(), cpuTime(), broker.cpu()
 		go func() { pdone <- m.Run(pctx) }()
+		heapWritten := false
 		for i := 0; ; i++ {
 			st := m.Stats()
 			counted := int64(st.Events + st.Late + st.Rejected)
@@ -231,6 +232,11 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			if counted >= benchEvents {
 				break
+			}
+			if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" && !heapWritten && counted >= benchEvents*9/10 {
+				// The live heap near the end of the pipeline phase.
+				heapWritten = true
+				writeHeapProfile(b, path)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
@@ -272,6 +278,19 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		b.ReportMetric(float64(benchEvents)/wall.Seconds(), "events/s")
 		b.ReportMetric(float64(valueBytes)/float64(benchEvents), "bytes/event")
+	}
+}
+
+// writeHeapProfile writes the heap profile (after a garbage collection) to path.
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
 	}
 }
 

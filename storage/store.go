@@ -21,6 +21,7 @@ type Store struct {
 	version version
 	log     *slog.Logger
 	metrics *metrics
+	windows windowWriter // joins overlapping WriteWindows calls
 
 	closeOnce sync.Once
 	closeErr  error
@@ -81,6 +82,7 @@ func open(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.
 		log:     log,
 		metrics: newMetrics(reg),
 	}
+	s.windows.s = s
 	log.Info("connected to clickhouse", "server_version", s.version.String(), "user", cfg.Username, "tls", tc != nil)
 	return s, nil
 }

@@ -229,9 +229,24 @@ var scoreFields = []field[ScoreRow]{
 // whose model_windows row exists has all its feature and score rows written). Each table's
 // insert is retried with exponential backoff and jitter until it succeeds or ctx ends, so a caller
 // blocks while ClickHouse is down (back-pressure); a table already written is not written again.
-// Rows with a zero FlushedAt get the time of the call. Permanent errors (a schema mismatch) are
+// Rows with a zero FlushedAt get the time of the write. Permanent errors (a schema mismatch) are
 // returned at once; on cancellation the error wraps ctx.Err().
+//
+// Calls that overlap are written together: while one write is under way, the calls that arrive
+// wait and are then written as one, one insert per table for all of them, in the order above (so
+// every caller's commit markers still follow its own rows). An insert costs ClickHouse 18.16 7–36
+// ms of CPU whatever its rows, and each becomes a part to merge, so a monitor with many partitions
+// and models writes a few inserts per table and second however many flushes it has; a lone call
+// is written at once. A caller whose ctx ends returns at once: its rows are dropped if their
+// write has not started, otherwise they may still land (tables are ReplacingMergeTrees, and a
+// source partition's replacement rewrites the same rows). The write goes on while any caller
+// still waits for it.
 func (s *Store) WriteWindows(ctx context.Context, b WindowBatch) error {
+	return s.windows.write(ctx, b)
+}
+
+// writeWindows writes b in one insert per table, in WriteWindows' order.
+func (s *Store) writeWindows(ctx context.Context, b WindowBatch) error {
 	at := now()
 	if err := insert(ctx, s, featureWindowsTable.name, featureFields,
 		stamp(b.Features, at, func(r *FeatureRow) *time.Time { return &r.FlushedAt })); err != nil {

@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// holdWriter makes s's WriteWindows writer wait before it takes each group until release is
+// closed, and returns a function that reports how many calls wait in the next group.
+func holdWriter(s *Store, release <-chan struct{}) (waiting func() int) {
+	s.windows.beforeGroup = func() { <-release }
+	return func() int {
+		s.windows.mu.Lock()
+		defer s.windows.mu.Unlock()
+		if s.windows.next == nil {
+			return 0
+		}
+		return len(s.windows.next.members)
+	}
+}
+
+// TestWriteWindowsJoinsOverlappingCalls writes the flushes of eight partitions and a decider
+// that arrive together: one insert per table for them all, every row stored, every caller told.
+func TestWriteWindowsJoinsOverlappingCalls(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := newTestStore(t, reg)
+	release := make(chan struct{})
+	waiting := holdWriter(s, release)
+	ctx := testContext(t)
+
+	const partitions = 8
+	errs := make(chan error, partitions+1)
+	for p := range int32(partitions) {
+		b := sampleBatch("telemetry", p, 0, int64(p)*100, int64(p)*100+99, time.Time{})
+		go func() { errs <- s.WriteWindows(ctx, WindowBatch{Windows: b.Windows}) }()
+	}
+	decided := sampleBatch("telemetry", 0, 0, 0, 799, time.Time{})
+	decided.Windows = nil
+	go func() { errs <- s.WriteWindows(ctx, decided) }()
+	waitFor(t, "nine calls waiting", 10*time.Second, func() bool { return waiting() == partitions+1 })
+	close(release)
+	for range partitions + 1 {
+		if err := <-errs; err != nil {
+			t.Fatalf("WriteWindows: %v", err)
+		}
+	}
+
+	for table, rows := range map[string]uint64{"inference_windows": partitions, "feature_windows": 2, "drift_scores": 2, "signals": 3, "model_windows": 1} {
+		if n := queryInt(t, s, "SELECT count() FROM "+table); n != rows {
+			t.Errorf("%s has %d rows, want %d", table, n, rows)
+		}
+		if n := metricValue(t, reg, "driftwatch_clickhouse_insert_duration_seconds", table); n != 1 {
+			t.Errorf("%s: %v inserts, want 1 for the nine calls", table, n)
+		}
+	}
+	if n := queryInt(t, s, "SELECT count() FROM inference_windows WHERE flushed_at = 0"); n != 0 {
+		t.Errorf("%d inference_windows rows without the write's time", n)
+	}
+}
+
+// TestWriteWindowsLoneCallAtOnce: a call that finds no write under way is written at once, alone.
+func TestWriteWindowsLoneCallAtOnce(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := newTestStore(t, reg)
+	ctx := testContext(t)
+	for i := range 3 {
+		b := sampleBatch("telemetry", 0, i, int64(i)*10, int64(i)*10+9, time.Time{})
+		if err := s.WriteWindows(ctx, WindowBatch{Windows: b.Windows}); err != nil {
+			t.Fatal(err)
+		}
+		if n := queryInt(t, s, "SELECT count() FROM inference_windows"); n != uint64(i+1) {
+			t.Fatalf("after call %d returned: %d rows stored, want %d", i+1, n, i+1)
+		}
+	}
+	if n := metricValue(t, reg, "driftwatch_clickhouse_insert_duration_seconds", "inference_windows"); n != 3 {
+		t.Errorf("%v inserts for three calls one after another, want 3", n)
+	}
+}
+
+// TestWriteWindowsLeaverBeforeWrite: a caller whose context ends while it waits for its group
+// returns at once, and its rows are not written; the others' are.
+func TestWriteWindowsLeaverBeforeWrite(t *testing.T) {
+	s := newTestStore(t, nil)
+	release := make(chan struct{})
+	waiting := holdWriter(s, release)
+	ctx := testContext(t)
+
+	stay := make(chan error, 1)
+	go func() {
+		stay <- s.WriteWindows(ctx, WindowBatch{Windows: sampleBatch("telemetry", 0, 0, 0, 9, time.Time{}).Windows})
+	}()
+	lctx, leave := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() {
+		left <- s.WriteWindows(lctx, WindowBatch{Windows: sampleBatch("telemetry", 1, 0, 0, 9, time.Time{}).Windows})
+	}()
+	waitFor(t, "two calls waiting", 10*time.Second, func() bool { return waiting() == 2 })
+	leave()
+	select {
+	case err := <-left:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the leaver's WriteWindows = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leaver did not return within 5s of its cancellation")
+	}
+	close(release)
+	if err := <-stay; err != nil {
+		t.Fatalf("the other caller's WriteWindows: %v", err)
+	}
+	if n := queryInt(t, s, "SELECT count() FROM inference_windows WHERE kafka_partition = 0"); n != 1 {
+		t.Errorf("the remaining caller's row: %d stored, want 1", n)
+	}
+	if n := queryInt(t, s, "SELECT count() FROM inference_windows WHERE kafka_partition = 1"); n != 0 {
+		t.Errorf("the leaver's row was written (%d) although it left before its group", n)
+	}
+}
+
+// TestWriteWindowsGroupOutlivesALeaver: during an outage, a caller of a group under way leaves
+// (its partition revoked); the write goes on for the other and lands once ClickHouse is back.
+func TestWriteWindowsGroupOutlivesALeaver(t *testing.T) {
+	addr := requireServer(t)
+	p := startProxy(t, addr)
+	db := randomDatabase(t)
+	s := newTestStore(t, nil, func(c *Config) {
+		c.Addr, c.Database, c.DialTimeout, c.MaxRetryBackoff = p.addr, db, time.Second, 200*time.Millisecond
+	})
+	direct := newTestStore(t, nil, func(c *Config) { c.Addr, c.Database = addr, db })
+	release := make(chan struct{})
+	waiting := holdWriter(s, release)
+	ctx := testContext(t)
+
+	p.refuse()
+	stay := make(chan error, 1)
+	go func() {
+		stay <- s.WriteWindows(ctx, WindowBatch{Windows: sampleBatch("telemetry", 0, 0, 0, 9, time.Time{}).Windows})
+	}()
+	lctx, leave := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() {
+		left <- s.WriteWindows(lctx, WindowBatch{Windows: sampleBatch("telemetry", 1, 0, 0, 9, time.Time{}).Windows})
+	}()
+	waitFor(t, "two calls waiting", 10*time.Second, func() bool { return waiting() == 2 })
+	close(release)
+	time.Sleep(700 * time.Millisecond) // the group's write retries against the refusing proxy
+	leave()
+	select {
+	case err := <-left:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the leaver's WriteWindows = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leaver did not return within 5s of its cancellation")
+	}
+	select {
+	case err := <-stay:
+		t.Fatalf("the remaining caller returned %v during the outage; want it to wait", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	p.forward()
+	select {
+	case err := <-stay:
+		if err != nil {
+			t.Fatalf("the remaining caller after the outage: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the remaining caller did not return within 15s of the server coming back")
+	}
+	// The leaver's row was in the group under way: it lands too (a partition's replacement
+	// would write the same row, which the ReplacingMergeTree collapses).
+	if n := queryInt(t, direct, "SELECT count() FROM inference_windows"); n != 2 {
+		t.Errorf("inference_windows has %d rows after the outage, want 2", n)
+	}
+}
+
+// TestWriteWindowsGroupSharesAPermanentError: a schema error fails every caller of the group at
+// once, naming the table, and writes no commit marker.
+func TestWriteWindowsGroupSharesAPermanentError(t *testing.T) {
+	s := newTestStore(t, nil, func(c *Config) { c.MaxRetryBackoff = 100 * time.Millisecond })
+	ctx := testContext(t)
+	if err := s.conn.Exec(ctx, "DROP TABLE drift_scores"); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	waiting := holdWriter(s, release)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.WriteWindows(ctx, sampleBatch("telemetry", int32(i), 0, 0, 9, time.Time{}))
+		}()
+	}
+	waitFor(t, "three calls waiting", 10*time.Second, func() bool { return waiting() == 3 })
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "inserting 6 rows into drift_scores") {
+			t.Errorf("caller %d: WriteWindows = %v, want the group's drift_scores error", i, err)
+		}
+	}
+	if n := queryInt(t, s, "SELECT count() FROM inference_windows"); n != 0 {
+		t.Errorf("inference_windows has %d rows although drift_scores failed", n)
+	}
+}
