@@ -218,6 +218,10 @@ func BenchmarkPipeline(b *testing.B) {
 		faults0, sys0 := faultsAndSystemTime()
 		ch0, chOK0 := clickHouseCPU()
 		start, cpu0, bcpu0 = time.Now(), cpuTime(), broker.cpu()
+		if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" {
+			// Its base: what was allocated before the pipeline phase.
+			writeHeapProfile(b, path+".start")
+		}
 		go func() { pdone <- m.Run(pctx) }()
 		heapWritten := false
 		for i := 0; ; i++ {

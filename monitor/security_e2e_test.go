@@ -398,4 +398,29 @@ AND subject != '*' AND NOT isNaN(p_value)`); n == 0 {
 	if n := queryUint(t, s, "SELECT count() FROM drift_scores FINAL WHERE severity = 'critical'"); n != 0 {
 		t.Errorf("%d critical drift scores in a clean run", n)
 	}
+	// The verdicts about the model itself (subject "*": the overall flip
+	// rate, the sources' concentration, the proposed labels' shift, ...),
+	// which securityVerdicts leaves out, are not critical either.
+	rows, err := s.Query(ctx, `SELECT signal, severity, toUInt32(window_start), evidence FROM signals FINAL
+WHERE subject = '*' AND severity NOT IN ('ok', '') ORDER BY window_start, signal`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sig, sev, evidence string
+		var at uint32
+		if err := rows.Scan(&sig, &sev, &at, &evidence); err != nil {
+			t.Fatal(err)
+		}
+		w := int(time.Unix(int64(at), 0).Sub(start) / cfg.Analysis.WindowSize)
+		if sev == "critical" {
+			t.Errorf("critical about the model in a clean run: %s@%d: %s", sig, w, evidence)
+		} else {
+			t.Logf("%s about the model: %s@%d: %s", sev, sig, w, evidence)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -143,6 +143,12 @@ func TestDocExamples(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A feedback source the label-flip signal named in the last hour (feedback windows have no version).
+	if err := s.WriteWindows(ctx, WindowBatch{Signals: []SignalRow{{ModelID: "fraud", WindowStart: recent, WindowEnd: recent.Add(time.Minute),
+		Signal: "poisoning_label_flip", Subject: "mallory", Statistic: 0.62, PValue: 1e-12, Effect: 0.55, Threshold: 0.3, Severity: "critical", N: 120,
+		Evidence: `74 of 120 proposed labels differ from the model's prediction, against 0.070 of the other sources' 900; ids "fb-1", "fb-7"`}}}); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.WriteWindows(ctx, WindowBatch{Callers: []CallerRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: t0, WindowEnd: t0.Add(time.Minute),
 		Caller: "batch-svc", Calls: 900, ScoredCalls: 900, Probes: 40}}}); err != nil {
 		t.Fatal(err)

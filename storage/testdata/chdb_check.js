@@ -84,7 +84,9 @@ const seed = [
   `INSERT INTO signals (model_id, model_version, window_start, window_end, signal, subject, statistic, p_value, effect,
      threshold, severity, n, reference_id, evidence, decided_at) VALUES
    ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'estimated_performance', 'accuracy', 0.85, nan, nan,
-    nan, 'ok', 2, 'ref1', '', '2024-05-01 10:02:00')`,
+    nan, 'ok', 2, 'ref1', '', '2024-05-01 10:02:00'),
+   ('fraud', '', now() - INTERVAL 1 HOUR, now() - INTERVAL 59 MINUTE, 'poisoning_label_flip', 'mallory', 0.62, 1e-12,
+    0.55, 0.3, 'critical', 120, '', '74 of 120 proposed labels differ from the model''s prediction', now())`,
 ,
   `INSERT INTO caller_windows (model_id, model_version, window_start, window_end, caller, calls, calls_overcount,
      scored_calls, scored_overcount, probes, input_calls, input_overcount, distinct_inputs, ood_sampled, ood_outside,

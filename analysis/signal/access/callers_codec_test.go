@@ -349,6 +349,42 @@ func TestCallerPartialsDoNotAllocateAtTheBound(t *testing.T) {
 	}
 }
 
+// TestCallerPartialsMemoryIsFlat: the five caller signals' partials of a
+// window, observed at the default bounds over 262,144 calls of 10,000 and
+// then of 1,000,000 distinct callers (a quarter from ten heavy ones), hold
+// the same memory within 5% (and 64 KiB): what falls out of the summaries
+// is counted, not kept (BenchmarkCallerSignals prints the bytes).
+func TestCallerPartialsMemoryIsFlat(t *testing.T) {
+	c := DefaultConfig()
+	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
+	retained := func(distinct int) int64 {
+		w := &world{rng: rand.New(rand.NewPCG(51, 52))}
+		batches := boundEvents(w, distinct, 1<<18)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		ps := make([]signal.Partial, len(sigs))
+		for i, s := range sigs {
+			ps[i] = s.NewPartial()
+		}
+		for _, b := range batches {
+			for _, p := range ps {
+				p.Observe(b)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(ps)
+		runtime.KeepAlive(batches)
+		return int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	}
+	small, large := retained(10_000), retained(1_000_000)
+	t.Logf("retained: %d bytes with 10,000 callers, %d with 1,000,000", small, large)
+	if small <= 0 || float64(large) > 1.05*float64(small)+64<<10 {
+		t.Errorf("the partials hold %d bytes with 1,000,000 callers against %d with 10,000; want them flat", large, small)
+	}
+}
+
 // BenchmarkCallerSignals observes calls of 10,000 to 1,000,000 distinct
 // callers (a quarter from ten heavy ones) into each new signal's partial at
 // the default bounds: the bytes the partial holds (retained_bytes) stay
