@@ -245,8 +245,9 @@ func securityFeedback(t *testing.T, seed int64, start time.Time, step time.Durat
 // the model's reference feedback (reference_windows, default 3) mallory
 // writes a tenth of the feedback. Each attacked window names the attack's
 // subject at warning or critical: poisoning_flood the flooded example's
-// "content:<sha256>", poisoning_trigger "<feature>=zz-trigger -> positive";
-// and no poisoning signal names an honest annotator critical. Measured
+// "content:<sha256>", poisoning_trigger "<feature>=zz-trigger -> positive",
+// with example ids and mallory as their source in the evidence; and no
+// poisoning signal names an honest annotator critical. Measured
 // (seed 11): critical in every attacked window; the flood holds 24–34% of
 // the examples with content against none in the reference, the trigger
 // value is on 85–112 examples a window, all labelled positive, against a
@@ -298,6 +299,9 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 					}
 					if v.window < windows && !strings.Contains(v.evidence, "ids fb-") {
 						t.Errorf("the evidence names no example: %v", v)
+					}
+					if v.window < windows && !strings.Contains(v.evidence, `from "mallory" ×`) {
+						t.Errorf("the evidence does not name the attacker as the examples' source: %v", v)
 					}
 					fired[v.window] = v.severity
 				case strings.HasPrefix(v.subject, "annotator-") && v.severity == "critical":

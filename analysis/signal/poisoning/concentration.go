@@ -63,7 +63,7 @@ func (p *contributors) Observe(es []Example) {
 			continue
 		}
 		p.key = shorten(p.key[:0], e.Source, maxKey)
-		p.sources.add(p.key, 0, e.ID, e.ID != "")
+		p.sources.add(p.key, 0, e.ID, "", e.ID != "")
 	}
 }
 

@@ -39,7 +39,11 @@
 // normally looks like (a benign value that predicts a label, a common
 // repeated answer, heavy tails), so without a reference those verdicts
 // inform. The evidence of a verdict is at most MaxEvidence (256) bytes,
-// with at most three example ids.
+// with at most three example ids and, for floods, triggers and spectral
+// signatures, the sources of those examples ("from \"mallory\" ×3"): who
+// sent what drives the verdict. A flip or new-source verdict's subject is
+// the source itself. Drift is the feedback as a whole moving: its evidence
+// names the feature or the labels and both periods' figures, no examples.
 //
 // # Inputs
 //
@@ -72,15 +76,17 @@
 //
 //	poisoning_label_flip      269·MaxSources
 //	poisoning_concentration   269·MaxSources
-//	poisoning_flood           482·MaxFingerprints
-//	poisoning_trigger         122·MaxLabels + 460·MaxPairs
-//	poisoning_spectral        (118 + 8·d)·SpectralSample
+//	poisoning_flood           872·MaxFingerprints
+//	poisoning_trigger         122·MaxLabels + 655·MaxPairs
+//	poisoning_spectral        (183 + 8·d)·SpectralSample
 //	poisoning_drift           16·d·DriftSample + 122·MaxLabels
 //
 // A table slot is 58 bytes of counters, heap and index, its key width (64;
 // 8 for a SimHash fingerprint; 66 for a pair, 131 for a triple) and, where
-// ids are kept, 147 bytes for three of them. With the defaults and d = 20
-// that is at most about 3.8 MB per model, window and partition, of which
+// ids are kept, 147 bytes for three of them, and 195 more for their
+// examples' sources where the evidence names them (flood, trigger; a
+// spectral row keeps its source in 65 bytes). With the defaults and d = 20
+// that is at most about 5.1 MB per model, window and partition, of which
 // the trigger triples take half. Scoring a flood partial compares its
 // fingerprints pairwise: O(MaxFingerprints²) bit counts per window.
 //

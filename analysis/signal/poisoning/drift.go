@@ -59,7 +59,7 @@ func (p *drifts) Observe(es []Example) {
 		e := &es[i]
 		if e.ProposedLabel != "" {
 			p.label = shorten(p.label[:0], e.ProposedLabel, maxKey)
-			p.labels.add(p.label, 0, "", false)
+			p.labels.add(p.label, 0, "", "", false)
 		}
 		if len(e.Numeric) != len(p.numeric) {
 			p.malformed++

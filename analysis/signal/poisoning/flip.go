@@ -63,7 +63,7 @@ func (p *flips) Observe(es []Example) {
 			continue
 		}
 		p.key = shorten(p.key[:0], e.Source, maxKey)
-		p.sources.add(p.key, f, e.ID, f == 1 && e.ID != "")
+		p.sources.add(p.key, f, e.ID, "", f == 1 && e.ID != "")
 	}
 }
 

@@ -48,8 +48,8 @@ func (Flood) Name() string { return "poisoning_flood" }
 // NewPartial returns an empty partial.
 func (s Flood) NewPartial() Partial {
 	return &floods{
-		content: newTable(s.Config.MaxFingerprints, maxKey, idsPerKey),
-		vectors: newTable(s.Config.MaxFingerprints, 8, idsPerKey),
+		content: newSourcedTable(s.Config.MaxFingerprints, maxKey, idsPerKey),
+		vectors: newSourcedTable(s.Config.MaxFingerprints, 8, idsPerKey),
 		digits:  s.Config.QuantizeDigits, numeric: len(s.Features.Numeric), categorical: len(s.Features.Categorical),
 	}
 }
@@ -67,7 +67,7 @@ func (p *floods) Observe(es []Example) {
 		e := &es[i]
 		if e.ContentSHA256 != "" {
 			p.key = shorten(p.key[:0], e.ContentSHA256, maxKey)
-			p.content.add(p.key, 0, e.ID, e.ID != "")
+			p.content.add(p.key, 0, e.ID, e.Source, e.ID != "")
 		}
 		num, cat := e.Numeric, e.Categorical
 		if len(num) != p.numeric || len(cat) != p.categorical {
@@ -76,7 +76,7 @@ func (p *floods) Observe(es []Example) {
 		}
 		if fp, n := simHash(num, cat, p.digits); n > 0 {
 			p.key = binary.BigEndian.AppendUint64(p.key[:0], fp)
-			p.vectors.add(p.key, 0, e.ID, e.ID != "")
+			p.vectors.add(p.key, 0, e.ID, e.Source, e.ID != "")
 		}
 	}
 }
@@ -167,24 +167,24 @@ func refCount(t *table, key []byte, radius int) uint64 {
 	return k
 }
 
-// groupIDs returns the bottom ids of a group's members.
-func groupIDs(t *table, g dupGroup) []string {
+// groupIDs returns the bottom ids of a group's members, and their
+// examples' sources.
+func groupIDs(t *table, g dupGroup) (ids, sources []string) {
 	type kid struct {
-		k  uint64
-		id string
+		k       uint64
+		id, src string
 	}
 	var all []kid
 	for _, m := range g.members {
-		for _, id := range t.ids(m) {
-			all = append(all, kid{sketch.SampleKey(id), id})
+		for j, id := range t.ids(m) {
+			all = append(all, kid{sketch.SampleKey(id), id, t.source(m, j)})
 		}
 	}
 	slices.SortFunc(all, func(a, b kid) int { return cmp.Compare(a.k, b.k) })
-	out := make([]string, 0, idsPerKey)
 	for _, x := range all[:min(len(all), idsPerKey)] {
-		out = append(out, x.id)
+		ids, sources = append(ids, x.id), append(sources, x.src)
 	}
-	return out
+	return ids, sources
 }
 
 // Score returns the window's flood verdicts.
@@ -230,7 +230,8 @@ func (s Flood) Score(cur, ref Partial) []signal.Verdict {
 				tt.p = stat.BinomialSurvival(g.k, t.n, p0)
 				what += fmt.Sprintf(", against %.2f%% of %d in the reference", 100*float64(k0)/float64(rt.n), rt.n)
 			}
-			tt.evidence = evidence(what, groupIDs(t, g))
+			ids, sources := groupIDs(t, g)
+			tt.evidence = evidence(what+fromSources(sources), ids)
 			ts = append(ts, tt)
 		}
 	}

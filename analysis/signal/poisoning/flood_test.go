@@ -38,7 +38,8 @@ func TestFloodNamesTheFingerprints(t *testing.T) {
 	fp, _ := simHash(flood(1, "")[0].Numeric, flood(1, "")[0].Categorical, 2)
 	for _, subject := range []string{"content:" + content, fmt.Sprintf("simhash:%016x", fp)} {
 		v := find(vs, subject)
-		if v == nil || v.Severity != verdict.SeverityCritical || v.N != 800 || strings.Count(v.Evidence, "flood-") != 3 {
+		if v == nil || v.Severity != verdict.SeverityCritical || v.N != 800 || strings.Count(v.Evidence, "flood-") != 3 ||
+			!strings.Contains(v.Evidence, `from "bot" ×3`) {
 			t.Fatalf("%s: %+v in %+v", subject, v, vs)
 		}
 	}
@@ -66,7 +67,7 @@ func TestFloodGroupsWithinTheHammingRadius(t *testing.T) {
 		n  int
 	}{{base, 10}, {base ^ 1, 5}, {base ^ 0b111, 4}, {base ^ 0xf, 3}, {^base, 2}} {
 		for i := range c.n {
-			tb.add(binary.BigEndian.AppendUint64(nil, c.fp), 0, fmt.Sprint(c.fp, i), true)
+			tb.add(binary.BigEndian.AppendUint64(nil, c.fp), 0, fmt.Sprint(c.fp, i), "", true)
 		}
 	}
 	gs := groups(tb, 3)
@@ -76,7 +77,7 @@ func TestFloodGroupsWithinTheHammingRadius(t *testing.T) {
 	if got := refCount(tb, binary.BigEndian.AppendUint64(nil, base^2), 3); got != 22 {
 		t.Fatalf("the reference's group around a neighbour: %d, want 10+5+4+3", got)
 	}
-	if ids := groupIDs(tb, gs[0]); len(ids) != idsPerKey {
+	if ids, _ := groupIDs(tb, gs[0]); len(ids) != idsPerKey {
 		t.Fatalf("group ids %v", ids)
 	}
 }

@@ -66,8 +66,8 @@ func (s Spectral) NewPartial() Partial {
 	return &spectra{k: s.Config.SpectralSample, d: len(s.Features.Numeric)}
 }
 
-// spectra is a bottom-k sample of examples: rows of d values, a label and an
-// id, in arrays that grow to k rows.
+// spectra is a bottom-k sample of examples: rows of d values, a label, an
+// id and a source, in arrays that grow to k rows.
 type spectra struct {
 	k, d      int
 	room      int    // rows the arrays have room for
@@ -78,7 +78,9 @@ type spectra struct {
 	labelLen  []uint8
 	labels    []byte // maxKey per row
 	idLen     []uint8
-	ids       []byte  // maxID per row
+	ids       []byte // maxID per row
+	srcLen    []uint8
+	srcs      []byte  // maxKey per row
 	heap      []int32 // max-heap of rows on key
 }
 
@@ -100,6 +102,7 @@ func (p *spectra) Observe(es []Example) {
 		copy(p.vals[int(r)*p.d:], e.Numeric)
 		p.labelLen[r] = uint8(len(shorten(p.labels[int(r)*maxKey:int(r)*maxKey], e.ProposedLabel, maxKey)))
 		p.idLen[r] = uint8(len(shorten(p.ids[int(r)*maxID:int(r)*maxID], e.ID, maxID)))
+		p.srcLen[r] = uint8(len(shorten(p.srcs[int(r)*maxKey:int(r)*maxKey], e.Source, maxKey)))
 	}
 }
 
@@ -117,6 +120,8 @@ func (p *spectra) slot(key uint64) int32 {
 		p.labels = p.labels[:len(p.labels)+maxKey]
 		p.idLen = append(p.idLen, 0)
 		p.ids = p.ids[:len(p.ids)+maxID]
+		p.srcLen = append(p.srcLen, 0)
+		p.srcs = p.srcs[:len(p.srcs)+maxKey]
 		p.heap = append(p.heap, r)
 		p.up(n)
 		return r
@@ -140,6 +145,8 @@ func (p *spectra) grow() {
 	p.labels = resize(p.labels, c*maxKey)
 	p.idLen = resize(p.idLen, c)
 	p.ids = resize(p.ids, c*maxID)
+	p.srcLen = resize(p.srcLen, c)
+	p.srcs = resize(p.srcs, c*maxKey)
 	p.heap = resize(p.heap, c)
 }
 
@@ -182,6 +189,11 @@ func (p *spectra) label(r int32) []byte {
 
 func (p *spectra) id(r int32) []byte { return p.ids[int(r)*maxID : int(r)*maxID+int(p.idLen[r])] }
 
+// source returns row r's source ("" when unknown).
+func (p *spectra) source(r int32) []byte {
+	return p.srcs[int(r)*maxKey : int(r)*maxKey+int(p.srcLen[r])]
+}
+
 // inKeyOrder returns the rows by ascending sampling key; rows of one key
 // (an example observed twice) by id, label and values, so that the order
 // is a function of the sample's content.
@@ -195,6 +207,9 @@ func (p *spectra) inKeyOrder() []int32 {
 			return c
 		}
 		if c := bytes.Compare(p.label(a), p.label(b)); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(p.source(a), p.source(b)); c != 0 {
 			return c
 		}
 		return slices.CompareFunc(p.row(a), p.row(b), func(x, y float64) int {
@@ -213,12 +228,13 @@ func (p *spectra) Merge(o Partial) {
 			copy(p.row(w)[:p.d], q.row(r))
 			p.labelLen[w] = uint8(copy(p.labels[int(w)*maxKey:], q.label(r)))
 			p.idLen[w] = uint8(copy(p.ids[int(w)*maxID:], q.id(r)))
+			p.srcLen[w] = uint8(copy(p.srcs[int(w)*maxKey:], q.source(r)))
 		}
 	}
 }
 
 // AppendBinary writes the counts, k and d, then the rows in key order, each
-// its id (its key is the id's hash), label and values.
+// its id (its key is the id's hash), label, source and values.
 func (p *spectra) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, p.offered)
 	b = binary.AppendUvarint(b, p.malformed)
@@ -228,6 +244,7 @@ func (p *spectra) AppendBinary(b []byte) []byte {
 	for _, r := range p.inKeyOrder() {
 		b = sketch.AppendString(b, string(p.id(r)))
 		b = sketch.AppendString(b, string(p.label(r)))
+		b = sketch.AppendString(b, string(p.source(r)))
 		for _, v := range p.row(r) {
 			b = sketch.AppendFloat(b, v)
 		}
@@ -248,14 +265,14 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 	}
 	last := uint64(0)
 	for i := range rows {
-		id, label := d.String(), d.String()
+		id, label, src := d.String(), d.String(), d.String()
 		vals := d.Bytes(8*p.d, "spectral sample values")
 		if d.Err() != nil {
 			return
 		}
 		key := sketch.SampleKey(id)
-		if len(id) == 0 || len(id) > maxID || len(label) == 0 || len(label) > maxKey || i > 0 && key < last {
-			d.Fail("a spectral sample row with a bad id or label, or out of order")
+		if len(id) == 0 || len(id) > maxID || len(label) == 0 || len(label) > maxKey || len(src) > maxKey || i > 0 && key < last {
+			d.Fail("a spectral sample row with a bad id, label or source, or out of order")
 			return
 		}
 		last = key
@@ -265,6 +282,7 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 		}
 		p.labelLen[r] = uint8(copy(p.labels[int(r)*maxKey:], label))
 		p.idLen[r] = uint8(copy(p.ids[int(r)*maxID:], id))
+		p.srcLen[r] = uint8(copy(p.srcs[int(r)*maxKey:], src))
 	}
 }
 
@@ -273,6 +291,7 @@ type signature struct {
 	n, outliers int
 	ratio       float64  // σ₁²/σ₂², the top singular value's dominance (NaN with one feature)
 	top         []string // ids of the highest scores, at most ⌈1.5·ε·n⌉ and idsPerKey
+	topSources  []string // their sources
 }
 
 // spread returns the features with spread over rows and their standard
@@ -345,6 +364,7 @@ func (p *spectra) signature(rows []int32, feats []int, sd []float64, level, eps 
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
 	for _, i := range order[:min(int(math.Ceil(1.5*eps*float64(n))), idsPerKey, n)] {
 		sig.top = append(sig.top, string(p.id(rows[i])))
+		sig.topSources = append(sig.topSources, string(p.source(rows[i])))
 	}
 	return sig, true
 }
@@ -432,7 +452,7 @@ func (s Spectral) Score(cur, ref Partial) []signal.Verdict {
 			what += fmt.Sprintf(", against %.1f%% of %d and %.1f in the reference", 100*refShare, rs.n, rs.ratio)
 		}
 		what += fmt.Sprintf("; top %d", int(math.Ceil(1.5*cfg.Epsilon*float64(sg.n))))
-		t.evidence = evidence(what, sg.top)
+		t.evidence = evidence(what+fromSources(sg.topSources), sg.top)
 		if math.IsNaN(t.p) {
 			informing = append(informing, t)
 		} else {

@@ -80,7 +80,7 @@ func gaussianRows(rng *rand.Rand, prefix, y string, n, d int, shift []float64) [
 				v[j] += shift[j]
 			}
 		}
-		out[i] = Example{ID: fmt.Sprintf("%s-%d", prefix, i), ProposedLabel: y, Numeric: v}
+		out[i] = Example{ID: fmt.Sprintf("%s-%d", prefix, i), Source: prefix + "-source", ProposedLabel: y, Numeric: v}
 	}
 	return out
 }
@@ -106,7 +106,8 @@ func TestSpectralFindsAPlantedCluster(t *testing.T) {
 	if y == nil || z == nil || y.Severity != verdict.SeverityCritical || z.Severity != verdict.SeverityOK {
 		t.Fatalf("%+v", vs)
 	}
-	if y.Statistic < 0.045 || strings.Count(y.Evidence, "poison-") != 3 || strings.Contains(y.Evidence, "clean-") {
+	if y.Statistic < 0.045 || strings.Count(y.Evidence, "poison-") != 4 || !strings.Contains(y.Evidence, `from "poison-source" ×3`) ||
+		strings.Contains(y.Evidence, "clean-") {
 		t.Fatalf("y: %+v", y)
 	}
 	t.Logf("y: %s", y.Evidence)

@@ -56,7 +56,9 @@ func appendHex(dst []byte, h uint64) []byte {
 // fixed-width slot, so that a key may alias a buffer the caller reuses and
 // a full table takes a new key without allocating. Per key it keeps one
 // exact auxiliary counter and, optionally, a bottom-idsPerKey sample of the
-// ids of its events (the smallest sketch.SampleKey), which merges exactly.
+// ids of its events (the smallest sketch.SampleKey), which merges exactly,
+// and with each id, in a table made by newSourcedTable, its example's
+// source: who sent the examples a key's evidence shows.
 //
 // A key without a counter takes over the smallest one when all are taken,
 // inheriting its count as its possible overcount (err); aux and ids restart.
@@ -79,6 +81,9 @@ type table struct {
 	idKey                 []uint64
 	idLen                 []uint8
 	idBuf                 []byte  // idCap·maxID bytes per slot
+	srcs                  bool    // each id has its example's source
+	srcLen                []uint8 // per id, when srcs
+	srcBuf                []byte  // idCap·maxKey bytes per slot, when srcs
 	heap, pos             []int32 // min-heap of slots on (count, key descending); slot → heap position
 	index                 []int32 // open addressing on hash: slot, or -1
 }
@@ -87,6 +92,13 @@ type table struct {
 // keeping idCap ids per key (0 or idsPerKey).
 func newTable(capacity, width, idCap int) *table {
 	return &table{capacity: max(capacity, 1), width: width, idCap: idCap}
+}
+
+// newSourcedTable is newTable keeping each kept id's source too.
+func newSourcedTable(capacity, width, idCap int) *table {
+	t := newTable(capacity, width, idCap)
+	t.srcs = true
+	return t
 }
 
 // slots returns the number of keys counted.
@@ -134,9 +146,10 @@ func (t *table) floor() uint64 {
 }
 
 // add counts one event of key, aux of it with the counted property, and
-// offers its example id (when withID) to the key's id sample. key must
-// have at most width bytes. It does not allocate once the table is full.
-func (t *table) add(key []byte, aux uint64, id string, withID bool) {
+// offers its example id (when withID) to the key's id sample, with its
+// source src when the table keeps sources. key must have at most width
+// bytes. It does not allocate once the table is full.
+func (t *table) add(key []byte, aux uint64, id, src string, withID bool) {
 	t.n++
 	h := xxhash.Sum64(key)
 	s := t.find(key, h)
@@ -159,7 +172,7 @@ func (t *table) add(key []byte, aux uint64, id string, withID bool) {
 		t.down(0)
 	}
 	if withID && t.idCap > 0 {
-		t.addID(s, sketch.SampleKey(id), id)
+		t.addID(s, sketch.SampleKey(id), id, src)
 	}
 }
 
@@ -179,6 +192,10 @@ func (t *table) newSlot(key []byte, h, count, err, aux uint64) int32 {
 	t.idKey = t.idKey[:len(t.idKey)+t.idCap]
 	t.idLen = t.idLen[:len(t.idLen)+t.idCap]
 	t.idBuf = t.idBuf[:len(t.idBuf)+t.idCap*maxID]
+	if t.srcs {
+		t.srcLen = t.srcLen[:len(t.srcLen)+t.idCap]
+		t.srcBuf = t.srcBuf[:len(t.srcBuf)+t.idCap*maxKey]
+	}
 	t.setKey(s, key, h)
 	t.reindex(s)
 	t.heap = append(t.heap, s)
@@ -202,6 +219,10 @@ func (t *table) grow() {
 	t.idKey = resize(t.idKey, c*t.idCap)
 	t.idLen = resize(t.idLen, c*t.idCap)
 	t.idBuf = resize(t.idBuf, c*t.idCap*maxID)
+	if t.srcs {
+		t.srcLen = resize(t.srcLen, c*t.idCap)
+		t.srcBuf = resize(t.srcBuf, c*t.idCap*maxKey)
+	}
 	t.heap = resize(t.heap, c)
 	t.pos = resize(t.pos, c)
 	size := 16
@@ -313,7 +334,7 @@ func (t *table) down(i int32) {
 
 // addID offers id, of sampling key k, to slot s's ids, kept ascending by
 // key; an id whose key is already kept is not added twice.
-func (t *table) addID(s int32, k uint64, id string) {
+func (t *table) addID(s int32, k uint64, id, src string) {
 	base := int(s) * t.idCap
 	n := int(t.idN[s])
 	keys := t.idKey[base : base+n]
@@ -329,9 +350,39 @@ func (t *table) addID(s int32, k uint64, id string) {
 		t.idKey[base+j] = t.idKey[base+j-1]
 		t.idLen[base+j] = t.idLen[base+j-1]
 		copy(t.idBuf[(base+j)*maxID:(base+j+1)*maxID], t.idBuf[(base+j-1)*maxID:(base+j)*maxID])
+		if t.srcs {
+			t.srcLen[base+j] = t.srcLen[base+j-1]
+			copy(t.srcBuf[(base+j)*maxKey:(base+j+1)*maxKey], t.srcBuf[(base+j-1)*maxKey:(base+j)*maxKey])
+		}
 	}
 	t.idKey[base+at] = k
 	t.idLen[base+at] = uint8(len(shorten(t.idBuf[(base+at)*maxID:(base+at)*maxID], id, maxID)))
+	if t.srcs {
+		t.srcLen[base+at] = uint8(len(shorten(t.srcBuf[(base+at)*maxKey:(base+at)*maxKey], src, maxKey)))
+	}
+}
+
+// source returns the source of slot s's j-th kept id ("" when the table
+// keeps none).
+func (t *table) source(s int32, j int) string {
+	if !t.srcs {
+		return ""
+	}
+	i := int(s)*t.idCap + j
+	return string(t.srcBuf[i*maxKey : i*maxKey+int(t.srcLen[i])])
+}
+
+// sources returns the sources of slot s's kept ids, in ids' order; nil
+// when the table keeps none.
+func (t *table) sources(s int32) []string {
+	if !t.srcs {
+		return nil
+	}
+	out := make([]string, t.idN[s])
+	for j := range out {
+		out[j] = t.source(s, j)
+	}
+	return out
 }
 
 // ids returns slot s's kept example ids, by ascending sampling key.
@@ -392,6 +443,7 @@ func (t *table) merge(o *table) {
 		return bytes.Compare(x.key, y.key)
 	})
 	m := newTable(t.capacity, t.width, t.idCap)
+	m.srcs = t.srcs
 	m.n = t.n + o.n
 	for _, e := range all[:min(len(all), m.capacity)] {
 		s := m.newSlot(e.key, xxhash.Sum64(e.key), e.count, e.err, e.aux)
@@ -405,7 +457,7 @@ func (t *table) merge(o *table) {
 			base := int(side.s) * side.t.idCap
 			for j := range int(side.t.idN[side.s]) {
 				off := (base + j) * maxID
-				m.addID(s, side.t.idKey[base+j], string(side.t.idBuf[off:off+int(side.t.idLen[base+j])]))
+				m.addID(s, side.t.idKey[base+j], string(side.t.idBuf[off:off+int(side.t.idLen[base+j])]), side.t.source(side.s, j))
 			}
 		}
 	}
@@ -425,8 +477,11 @@ func (t *table) appendBinary(b []byte) []byte {
 		if t.idCap > 0 {
 			ids := t.ids(s)
 			b = binary.AppendUvarint(b, uint64(len(ids)))
-			for _, id := range ids {
+			for j, id := range ids {
 				b = sketch.AppendString(b, id)
+				if t.srcs {
+					b = sketch.AppendString(b, t.source(s, j))
+				}
 			}
 		}
 	}
@@ -471,16 +526,19 @@ func (t *table) decode(d *sketch.Decoder, what string) {
 			d.Fail(fmt.Sprintf("%s key %q has %d example ids of %d events", what, key, ids, count-err))
 		}
 		for range ids {
-			id := d.String()
+			id, src := d.String(), ""
+			if t.srcs {
+				src = d.String()
+			}
 			if d.Err() != nil {
 				return
 			}
 			k := sketch.SampleKey(id)
-			if n := int(t.idN[s]); len(id) > maxID || n > 0 && t.idKey[int(s)*t.idCap+n-1] >= k {
-				d.Fail(fmt.Sprintf("%s key %q has an example id too long or out of order", what, key))
+			if n := int(t.idN[s]); len(id) > maxID || len(src) > maxKey || n > 0 && t.idKey[int(s)*t.idCap+n-1] >= k {
+				d.Fail(fmt.Sprintf("%s key %q has an example id or source too long, or ids out of order", what, key))
 				return
 			}
-			t.addID(s, k, id)
+			t.addID(s, k, id, src)
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 func addAll(t *table, keys []string) {
 	for i, k := range keys {
-		t.add([]byte(k), uint64(i%2), fmt.Sprint("id-", i), true)
+		t.add([]byte(k), uint64(i%2), fmt.Sprint("id-", i), "", true)
 	}
 }
 
@@ -51,7 +51,7 @@ func TestTableExactBelowCapacity(t *testing.T) {
 	b := newTable(64, maxKey, idsPerKey)
 	perm := rand.New(rand.NewPCG(1, 2)).Perm(len(keys))
 	for _, i := range perm {
-		b.add([]byte(keys[i]), uint64(i%2), fmt.Sprint("id-", i), true)
+		b.add([]byte(keys[i]), uint64(i%2), fmt.Sprint("id-", i), "", true)
 	}
 	if !bytes.Equal(a.appendBinary(nil), b.appendBinary(nil)) {
 		t.Fatal("the encoding depends on the order of the events")
@@ -81,7 +81,7 @@ func TestTableSpaceSavingGuarantee(t *testing.T) {
 		// Zipf-like: a few heavy keys and a long tail.
 		k := fmt.Sprint("key-", int(1/(rng.Float64()+0.002)))
 		truth[k]++
-		parts[i%3].add([]byte(k), 0, "", false)
+		parts[i%3].add([]byte(k), 0, "", "", false)
 	}
 	check := func(name string, tb *table) {
 		t.Helper()
@@ -102,7 +102,7 @@ func TestTableSpaceSavingGuarantee(t *testing.T) {
 	all := newTable(capacity, maxKey, idsPerKey)
 	for k, c := range truth {
 		for range c {
-			all.add([]byte(k), 0, "", false)
+			all.add([]byte(k), 0, "", "", false)
 		}
 	}
 	check("observed", all)
@@ -121,7 +121,7 @@ func TestTableIndexSurvivesEvictions(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	tb := newTable(13, maxKey, 0)
 	for range 20000 {
-		tb.add([]byte(fmt.Sprint(rng.IntN(40))), 0, "", false)
+		tb.add([]byte(fmt.Sprint(rng.IntN(40))), 0, "", "", false)
 	}
 	live := map[string]bool{}
 	for s := range int32(tb.slots()) {
@@ -191,5 +191,76 @@ func TestTableDecodeRefusesWhatDoesNotFit(t *testing.T) {
 		if d.Err() == nil && d.Remaining() == 0 {
 			t.Errorf("%s: decoded", name)
 		}
+	}
+}
+
+// TestSourcedTableKeepsEachIDsSource: a table made by newSourcedTable keeps
+// with each sampled id the source of its example, through evictions,
+// merges (the merge of three partitions encodes as the table of them all,
+// below capacity) and its encoding; a plain table encodes no sources; the
+// decoder refuses a source longer than a key.
+func TestSourcedTableKeepsEachIDsSource(t *testing.T) {
+	sourceOf := func(i int) string { return fmt.Sprint("annotator-", i%7) }
+	rng := rand.New(rand.NewPCG(7, 8))
+	keys := make([]string, 3000)
+	for i := range keys {
+		keys[i] = fmt.Sprint("k", int(1/(rng.Float64()+0.01)))
+	}
+	check := func(name string, tb *table) {
+		t.Helper()
+		kept := 0
+		for s := range int32(tb.slots()) {
+			ids, srcs := tb.ids(s), tb.sources(s)
+			if len(srcs) != len(ids) {
+				t.Fatalf("%s: %d ids, %d sources", name, len(ids), len(srcs))
+			}
+			for j, id := range ids {
+				var i int
+				if _, err := fmt.Sscanf(id, "id-%d", &i); err != nil {
+					t.Fatal(err)
+				}
+				if srcs[j] != sourceOf(i) {
+					t.Fatalf("%s: id %s kept with source %q, sent by %q", name, id, srcs[j], sourceOf(i))
+				}
+				kept++
+			}
+		}
+		if kept == 0 {
+			t.Fatalf("%s: no id kept", name)
+		}
+	}
+	for _, capacity := range []int{10, 200} { // with evictions; below capacity
+		all := newSourcedTable(capacity, maxKey, idsPerKey)
+		parts := []*table{newSourcedTable(capacity, maxKey, idsPerKey), newSourcedTable(capacity, maxKey, idsPerKey), newSourcedTable(capacity, maxKey, idsPerKey)}
+		for i, k := range keys {
+			all.add([]byte(k), 0, fmt.Sprint("id-", i), sourceOf(i), true)
+			parts[i%3].add([]byte(k), 0, fmt.Sprint("id-", i), sourceOf(i), true)
+		}
+		check(fmt.Sprint("observed, capacity ", capacity), all)
+		parts[0].merge(parts[1])
+		parts[0].merge(parts[2])
+		check(fmt.Sprint("merged, capacity ", capacity), parts[0])
+		enc := parts[0].appendBinary(nil)
+		if capacity == 200 && !bytes.Equal(enc, all.appendBinary(nil)) {
+			t.Fatal("below capacity, the merged table encodes unlike the table of all the examples")
+		}
+		got := newSourcedTable(capacity, maxKey, idsPerKey)
+		d := sketch.NewDecoder(enc)
+		if got.decode(d, "t"); d.Err() != nil || d.Remaining() != 0 || !bytes.Equal(got.appendBinary(nil), enc) {
+			t.Fatalf("capacity %d: decoded %v, %d bytes left, or re-encoded unlike", capacity, d.Err(), d.Remaining())
+		}
+		check(fmt.Sprint("decoded, capacity ", capacity), got)
+	}
+
+	plain := newTable(4, 8, idsPerKey)
+	plain.add([]byte("a"), 0, "id-1", "annotator-1", true)
+	if srcs := plain.sources(0); srcs != nil || bytes.Contains(plain.appendBinary(nil), []byte("annotator")) {
+		t.Fatalf("a plain table kept the source: %v", srcs)
+	}
+	str := func(s string) []byte { return sketch.AppendString(nil, s) }
+	long := bytes.Join([][]byte{{1, 1}, str("a"), {1, 0, 0, 1}, str("id-1"), str(strings.Repeat("s", maxKey+1))}, nil)
+	d := sketch.NewDecoder(long)
+	if newSourcedTable(4, 8, idsPerKey).decode(d, "t"); d.Err() == nil {
+		t.Fatal("a source longer than a key decoded")
 	}
 }

@@ -63,7 +63,7 @@ func (s Trigger) NewPartial() Partial {
 	return &triggers{
 		labels:      newTable(s.Config.MaxLabels, maxKey, 0),
 		pairs:       newTable(s.Config.MaxPairs, pairWidth, 0),
-		triples:     newTable(s.Config.MaxPairs, tripleWidth, idsPerKey),
+		triples:     newSourcedTable(s.Config.MaxPairs, tripleWidth, idsPerKey),
 		categorical: len(s.Features.Categorical),
 	}
 }
@@ -82,7 +82,7 @@ func (p *triggers) Observe(es []Example) {
 			continue
 		}
 		p.label = shorten(p.label[:0], e.ProposedLabel, maxKey)
-		p.labels.add(p.label, 0, "", false)
+		p.labels.add(p.label, 0, "", "", false)
 		if len(e.Categorical) != p.categorical {
 			p.malformed++
 			continue
@@ -98,9 +98,9 @@ func (p *triggers) Observe(es []Example) {
 			p.key[at] = byte(len(p.key) - at - 1)
 			// The pair key is the triple's without the length byte and label.
 			p.pair = append(append(p.pair[:0], p.key[:at]...), p.key[at+1:]...)
-			p.pairs.add(p.pair, 0, "", false)
+			p.pairs.add(p.pair, 0, "", "", false)
 			p.key = append(p.key, p.label...)
-			p.triples.add(p.key, 0, e.ID, e.ID != "")
+			p.triples.add(p.key, 0, e.ID, e.Source, e.ID != "")
 		}
 	}
 }
@@ -228,7 +228,7 @@ func (s Trigger) Score(cur, ref Partial) []signal.Verdict {
 				}
 			}
 		}
-		t.evidence = evidence(what, c.triples.ids(sl))
+		t.evidence = evidence(what+fromSources(c.triples.sources(sl)), c.triples.ids(sl))
 		ts = append(ts, t)
 	}
 	if r == nil {

@@ -14,6 +14,7 @@ func backdoor(w *world, n int, feature int, trigger, target string) []Example {
 	out := w.examples(n)
 	for i := range out {
 		out[i].ID = fmt.Sprintf("backdoor-%s-%d", trigger, i)
+		out[i].Source = "backdoor-" + trigger
 		out[i].Categorical[feature] = trigger
 		out[i].ProposedLabel = target
 	}
@@ -37,7 +38,7 @@ func TestTriggerNamesABackdoor(t *testing.T) {
 	decide(0.01, vs)
 	v := find(vs, "channel=promo-xyz -> c")
 	if v == nil || v.Severity != verdict.SeverityCritical || !strings.Contains(v.Evidence, "never seen") ||
-		strings.Count(v.Evidence, "backdoor-promo-xyz-") != 3 || v.N != 150 {
+		strings.Count(v.Evidence, "backdoor-promo-xyz-") != 3 || !strings.Contains(v.Evidence, `from "backdoor-promo-xyz" ×3`) || v.N != 150 {
 		t.Fatalf("backdoor: %+v\n%+v", v, vs)
 	}
 	if lt := cur.(*triggers).labels; !close(v.Statistic, float64(lt.n)/float64(lt.count[labelSlot(cur, "c")]), 1e-12) {

@@ -2,6 +2,7 @@ package poisoning
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -44,6 +45,49 @@ func evidence(text string, ids []string) string {
 		}
 		b.WriteString(sep)
 		b.WriteString(id)
+	}
+	return b.String()
+}
+
+// fromSources returns "; from " and the distinct sources of the sampled
+// examples an evidence shows, each with how many of them it sent when more
+// than one, the most first (ties by name), or "" when none is known: who
+// sent what drives a verdict. Each source is quoted and cut to 32 bytes.
+func fromSources(sources []string) string {
+	type count struct {
+		source string
+		n      int
+	}
+	var cs []count
+	for _, src := range sources {
+		if src == "" {
+			continue
+		}
+		if i := slices.IndexFunc(cs, func(c count) bool { return c.source == src }); i >= 0 {
+			cs[i].n++
+		} else {
+			cs = append(cs, count{src, 1})
+		}
+	}
+	if len(cs) == 0 {
+		return ""
+	}
+	slices.SortFunc(cs, func(a, b count) int {
+		if c := cmp.Compare(b.n, a.n); c != 0 {
+			return c
+		}
+		return strings.Compare(a.source, b.source)
+	})
+	var b strings.Builder
+	b.WriteString("; from ")
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%q", cut(strings.ToValidUTF8(c.source, "\uFFFD"), 32))
+		if c.n > 1 {
+			fmt.Fprintf(&b, " ×%d", c.n)
+		}
 	}
 	return b.String()
 }
