@@ -117,7 +117,7 @@ func New(sc Scenario, seed int64) (*Generator, error) {
 }
 
 func (g *Generator) compile(ms ModelSpec) model {
-	m := model{id: ms.ID, version: ms.Version, service: ms.ID + "-api", intercept: -1, genAI: ms.GenAI}
+	m := model{id: ms.ID, version: ms.Version, service: ms.ID + "-api", intercept: -1 + ms.Bias, genAI: ms.GenAI}
 	s := g.sc.Shift
 	m.shifted = s != nil && s.Model == ms.ID
 	shifts := func(name string) bool {

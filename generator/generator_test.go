@@ -33,6 +33,8 @@ func TestNewValidation(t *testing.T) {
 		{"bad fraction", func(s *Scenario) { s.BadFraction = 1.5 }, "bad_fraction"},
 		{"empty id", func(s *Scenario) { s.Models[1].ID = "" }, "models[1].id"},
 		{"duplicate id", func(s *Scenario) { s.Models[1].ID = s.Models[0].ID }, "models[1].id: duplicate"},
+		{"bias too low", func(s *Scenario) { s.Models[1].Bias = -11 }, "models[1].bias"},
+		{"NaN bias", func(s *Scenario) { s.Models[0].Bias = math.NaN() }, "models[0].bias"},
 		{"unknown dist", func(s *Scenario) { s.Models[0].Numeric[2].Dist = "gamma" }, "models[0].numeric[2]: dist"},
 		{"bad sd", func(s *Scenario) { s.Models[0].Numeric[0] = NumericSpec{"x", DistNormal, 0, 0} }, "models[0].numeric[0]: p1, p2"},
 		{"bad uniform", func(s *Scenario) { s.Models[0].Numeric[0] = NumericSpec{"x", DistUniform, 2, 1} }, "models[0].numeric[0]: p1, p2"},
@@ -510,4 +512,40 @@ func probabilityOf(ps telemetry.Probabilities, class string) float64 {
 		}
 	}
 	return math.NaN()
+}
+
+// TestModelBiasMakesPositivesRare: a bias of −2 takes the ordinary
+// callers' positive predictions from about 36% to 2–6% (a fraud model's
+// mix), while an extractor still gets both classes half the time: what
+// caller_harvest sees.
+func TestModelBiasMakesPositivesRare(t *testing.T) {
+	share := func(bias float64) (ordinary, extractor float64) {
+		s := DefaultScenario(1, 6)
+		s.Models[0].Bias = bias
+		s.Callers = &Callers{N: 150, Actors: []Actor{{Kind: AccessExtraction, ID: "extractor-1", Model: s.Models[0].ID, Rate: 100}}}
+		g, err := New(s, 40)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e telemetry.Event
+		var pos, n, xpos, xn float64
+		for range 50_000 {
+			g.Next(&e)
+			p := 0.0
+			if e.Prediction.Class == ClassPositive {
+				p = 1
+			}
+			if e.Principal.EndUserID == "extractor-1" {
+				xpos, xn = xpos+p, xn+1
+			} else {
+				pos, n = pos+p, n+1
+			}
+		}
+		return pos / n, xpos / xn
+	}
+	o0, _ := share(0)
+	o, x := share(-2)
+	if o0 < 0.25 || o < 0.02 || o > 0.06 || x < 0.45 || x > 0.55 {
+		t.Fatalf("positive share: ordinary %.3f without bias, %.3f with −2; extractor %.3f", o0, o, x)
+	}
 }

@@ -104,6 +104,10 @@ type ModelSpec struct {
 	// GenAI makes the model's events carry GenAI usage (tokens, finish
 	// reasons, refusals, time to first chunk).
 	GenAI bool
+	// Bias is added to the model's logit (whose intercept is −1): below 0
+	// positive predictions get rarer (−2: about 4% of the ordinary
+	// callers' calls), as a fraud model's are. In [−10, 10]. Default: 0.
+	Bias float64
 }
 
 // NumericSpec describes a numeric feature and its distribution.
@@ -302,6 +306,9 @@ func (sc *Scenario) validate() error {
 			}
 			names[n] = true
 			return nil
+		}
+		if !(m.Bias >= -10 && m.Bias <= 10) {
+			return fmt.Errorf("validating scenario: %s.bias: must be in [-10, 10], got %v", at, m.Bias)
 		}
 		for j, f := range m.Numeric {
 			field := fmt.Sprintf("%s.numeric[%d]", at, j)

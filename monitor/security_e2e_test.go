@@ -69,7 +69,7 @@ WHERE startsWith(signal, ?) AND subject != '*' AND severity NOT IN ('ok', '') OR
 const accessEvents = 5000
 
 // TestAccessAttackScenariosEndToEnd runs the four access scenarios through
-// one broker and monitor, each on a model of its own served to 150
+// one broker and monitor (extraction twice), each on a model of its own served to 150
 // ordinary callers (the generator's heavy-tailed population, each scoring
 // its 16 entities again and again), events keyed by prediction id over 3
 // partitions, 5,000 a window. From the fourth window (the first two are the
@@ -87,10 +87,14 @@ const accessEvents = 5000
 // Ordinary callers are named at warning only: caller_volume (the heaviest
 // of the heavy tail, robust z above 5: about 160 verdicts over the four
 // models' 7 windows) and caller_probing (one whose entities sit near the
-// threshold). caller_harvest never names extractor-1: this model's classes
-// are already balanced (the other calls' normalised entropy 0.93–0.95), so
-// the harvester's excess is 0.05–0.07, under the warning level 0.15; its
-// caller_ood verdict carries the scenario.
+// threshold). caller_harvest never names extractor-1 there: that model's
+// classes are already balanced (the other calls' normalised entropy
+// 0.93–0.95), so the harvester's excess is 0.05–0.07, under the warning
+// level 0.15; its caller_ood verdict carries the scenario. The fifth model
+// is fraud-like (generator.ModelSpec.Bias −2: 4% of the ordinary calls
+// positive, seed 44): there extractor-1 is caller_harvest critical in every
+// attacked window (normalised entropy 1.00 against the other calls'
+// 0.04–0.06, effect 0.94–0.96), and caller_ood critical too.
 func TestAccessAttackScenariosEndToEnd(t *testing.T) {
 	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
 	cfg.Signals.Access.Enabled = true
@@ -99,6 +103,10 @@ func TestAccessAttackScenariosEndToEnd(t *testing.T) {
 	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	scenarios := []struct {
 		kind, caller string
+		// bias is the model's (generator.ModelSpec.Bias); model names it
+		// ("" is kind-model).
+		bias  float64
+		model string
 		// signals name the caller at severity in every window it calls,
 		// the first included (at least one of them in each); none: a
 		// negative control.
@@ -107,15 +115,23 @@ func TestAccessAttackScenariosEndToEnd(t *testing.T) {
 		// worst is the highest severity the caller may have on any signal.
 		worst string
 	}{
-		{generator.AccessExtraction, "extractor-1", []string{"caller_harvest", "caller_ood"}, "critical", "critical"},
+		{generator.AccessExtraction, "extractor-1", 0, "", []string{"caller_harvest", "caller_ood"}, "critical", "critical"},
 		// Diversity alone is a warning by design: a scraper is never critical.
-		{generator.AccessScraping, "scraper-1", []string{"caller_diversity"}, "warning", "warning"},
-		{generator.AccessBenignHeavyUser, "batch-scorer", nil, "", "warning"},
-		{generator.AccessProbing, "prober-1", []string{"caller_probing"}, "critical", "critical"},
+		{generator.AccessScraping, "scraper-1", 0, "", []string{"caller_diversity"}, "warning", "warning"},
+		{generator.AccessBenignHeavyUser, "batch-scorer", 0, "", nil, "", "warning"},
+		{generator.AccessProbing, "prober-1", 0, "", []string{"caller_probing"}, "critical", "critical"},
+		// A fraud-like model, 4% positive: the extractor's even classes are
+		// caller_harvest's (the first model is already balanced).
+		{generator.AccessExtraction, "extractor-1", -2, "extraction-rare-model", []string{"caller_harvest"}, "critical", "critical"},
+	}
+	for i := range scenarios {
+		if scenarios[i].model == "" {
+			scenarios[i].model = scenarios[i].kind + "-model"
+		}
 	}
 	var gens []*generator.Generator
 	for i, sc := range scenarios {
-		model := sc.kind + "-model"
+		model := sc.model
 		a, err := generator.DefaultActor(sc.kind, model, attackFrom*cfg.Analysis.WindowSize)
 		if err != nil {
 			t.Fatal(err)
@@ -124,7 +140,7 @@ func TestAccessAttackScenariosEndToEnd(t *testing.T) {
 			t.Fatalf("the %s scenario's caller is %q, want %q", sc.kind, a.ID, sc.caller)
 		}
 		s := generator.DefaultScenario(1, 6)
-		s.Models[0].ID = model
+		s.Models[0].ID, s.Models[0].Bias = model, sc.bias
 		s.Start, s.EventStep, s.KeyByPrediction = start, cfg.Analysis.WindowSize/accessEvents, true
 		s.Callers = &generator.Callers{N: 150, Actors: []generator.Actor{a}}
 		g, err := generator.New(s, int64(40+i))
@@ -162,8 +178,8 @@ FROM signals FINAL WHERE signal = 'caller_volume' AND subject = '*' AND toUInt32
 		metricSum(t, m.Addr(), "driftwatch_merge_partials_total", "evicted"))
 	named := securityVerdicts(t, s, "caller_", start, cfg.Analysis.WindowSize)
 	for i, sc := range scenarios {
-		t.Run(sc.kind, func(t *testing.T) {
-			model := sc.kind + "-model"
+		t.Run(sc.model, func(t *testing.T) {
+			model := sc.model
 			t.Logf("%s made %d calls", sc.caller, gens[i].ActorCalls()[sc.caller])
 			fired := map[int]bool{}
 			for _, v := range named {
