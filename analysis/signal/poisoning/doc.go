@@ -5,8 +5,9 @@
 //
 //   - poisoning_label_flip (LabelFlip): the share of proposed labels that
 //     differ from the model's own prediction, per source against the other
-//     sources (one-sided Fisher exact test, Benjamini–Hochberg across
-//     sources) and overall against the reference.
+//     sources' rate (one-sided exact binomial test, Benjamini–Hochberg
+//     across sources) and overall against the reference (one-sided Fisher
+//     exact test: both rates are estimated).
 //   - poisoning_concentration (Concentration): the Herfindahl–Hirschman
 //     index of the sources (unbiased U-statistic, z-test of its rise over
 //     the reference's), and new sources arriving in volume (binomial test

@@ -139,3 +139,18 @@ func TestEvidenceIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestBinomialGreaterEdges: no flip is never significant, flips where the
+// others have none always are, and a rate of 1 leaves nothing to exceed;
+// between, P(X ≥ k) summed by hand: P(X ≥ 2), X ~ Binomial(3, 1/2) = 1/2.
+func TestBinomialGreaterEdges(t *testing.T) {
+	for _, c := range []struct {
+		k, n uint64
+		p0   float64
+		want float64
+	}{{0, 10, 0.3, 1}, {0, 10, 0, 1}, {1, 10, 0, 0}, {4, 10, 1, 1}, {2, 3, 0.5, 0.5}, {3, 3, 0.5, 0.125}} {
+		if got := binomialGreater(c.k, c.n, c.p0); !close(got, c.want, 1e-12) {
+			t.Errorf("binomialGreater(%d, %d, %v) = %v, want %v", c.k, c.n, c.p0, got, c.want)
+		}
+	}
+}

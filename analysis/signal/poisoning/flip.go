@@ -17,10 +17,14 @@ import (
 // their flips and the ids of a few flipped examples.
 //
 // Decision per source with at least MinCount examples counted under its own
-// counter: the one-sided Fisher exact test of its flips against the other
-// sources' (the window's compared examples less the source's), Benjamini–
-// Hochberg across the sources tested, the MaxSubjects smallest adjusted
-// p-values reported; effect: the source's flip rate minus the others'.
+// counter, when the other sources have MinCount too: the one-sided exact
+// binomial test of its k flips in n compared examples against the other
+// sources' flip rate p₀ (the window's compared examples less the
+// source's): P(X ≥ k), X ~ Binomial(n, p₀) (stat.BinomialSurvival; 0 for a
+// source with flips where the others have none), Benjamini–Hochberg across
+// the sources tested, the MaxSubjects smallest adjusted p-values reported;
+// effect: the source's flip rate minus the others'. (caller_probing tests a
+// caller the same way.)
 // "*": the window's flip rate, a decision against the reference's (one-sided
 // Fisher exact; effect the difference) when both have MinCount compared
 // examples, else informing.
@@ -156,7 +160,7 @@ func (s LabelFlip) Score(cur, ref Partial) []signal.Verdict {
 		}
 		share, base := float64(k)/float64(n), float64(restK)/float64(restN)
 		ts = append(ts, test{subject: string(c.sources.key(sl)), statistic: share, effect: share - base, n: n,
-			p: fisherGreater(k, n-k, restK, restN-restK),
+			p: binomialGreater(k, n, base),
 			evidence: evidence(fmt.Sprintf("%d of %d proposed labels differ from the model's prediction, against %.3f of the other sources' %d",
 				k, n, base, restN), c.sources.ids(sl))})
 	}

@@ -45,7 +45,12 @@ func TestLabelFlipByHand(t *testing.T) {
 		t.Fatalf("the flipper is not named first: %+v", vs)
 	}
 	// 21 sources tested: the flipper's adjusted p is its own times 21 at most.
-	raw := fisherGreater(100, 100, 201, 3800)
+	// Its own: P(X ≥ 100), X ~ Binomial(200, 201/4001), the other sources'
+	// flip rate, summed in exact rational arithmetic (Python's fractions).
+	const raw = 6.989917934289838e-74
+	if got := binomialGreater(100, 200, 201.0/4001); !close(got, raw, 1e-9) {
+		t.Fatalf("binomial p %g, want %g", got, raw)
+	}
 	if v.PValue < raw || v.PValue > 21*raw || !close(v.Effect, 0.5-201.0/4001, 1e-12) || v.N != 200 {
 		t.Fatalf("flipper: %+v (raw p %g)", v, raw)
 	}
