@@ -54,6 +54,16 @@ type Config struct {
 	// MaxBytes bounds the data returned by one fetch of one partition.
 	// Default: 4194304 (4 MiB)
 	MaxBytes int `yaml:"max_bytes"`
+	// MaxCompressionRatio bounds what a compressed record batch may
+	// decompress to, as a multiple of its compressed size: kafka-go
+	// decompresses a fetch's batches whole, so a fetch takes at most
+	// MaxBytes × MaxCompressionRatio. A batch beyond it (a decompression
+	// bomb) is skipped, its offsets dead-lettered as one record with reason
+	// batch_too_large. Telemetry JSON compresses 4–7× (gzip, zstd, lz4,
+	// snappy). The limit is process-wide (kafka-go's codecs are): the
+	// largest of the process's consumers.
+	// Default: 32
+	MaxCompressionRatio int `yaml:"max_compression_ratio"`
 	// SessionTimeout is how long the coordinator waits for a heartbeat
 	// before it evicts this member.
 	// Default: 30s
@@ -89,6 +99,7 @@ const (
 	DefaultCommitInterval    = time.Second
 	DefaultMinBytes          = 1
 	DefaultMaxBytes          = 4 << 20
+	DefaultCompressionRatio  = 32
 	DefaultSessionTimeout    = 30 * time.Second
 	DefaultHeartbeatInterval = 3 * time.Second
 	DefaultRebalanceTimeout  = 30 * time.Second
@@ -100,18 +111,19 @@ const (
 // none; DeadLetterTopic is left empty, to be derived by WithDerived.
 func DefaultConfig() Config {
 	return Config{
-		GroupID:           DefaultGroupID,
-		StartOffset:       StartEarliest,
-		MaxBatch:          DefaultMaxBatch,
-		MaxWait:           DefaultMaxWait,
-		CommitInterval:    DefaultCommitInterval,
-		MinBytes:          DefaultMinBytes,
-		MaxBytes:          DefaultMaxBytes,
-		SessionTimeout:    DefaultSessionTimeout,
-		HeartbeatInterval: DefaultHeartbeatInterval,
-		RebalanceTimeout:  DefaultRebalanceTimeout,
-		JoinGroupBackoff:  DefaultJoinGroupBackoff,
-		StallAfter:        DefaultStallAfter,
+		GroupID:             DefaultGroupID,
+		StartOffset:         StartEarliest,
+		MaxBatch:            DefaultMaxBatch,
+		MaxWait:             DefaultMaxWait,
+		CommitInterval:      DefaultCommitInterval,
+		MinBytes:            DefaultMinBytes,
+		MaxBytes:            DefaultMaxBytes,
+		MaxCompressionRatio: DefaultCompressionRatio,
+		SessionTimeout:      DefaultSessionTimeout,
+		HeartbeatInterval:   DefaultHeartbeatInterval,
+		RebalanceTimeout:    DefaultRebalanceTimeout,
+		JoinGroupBackoff:    DefaultJoinGroupBackoff,
+		StallAfter:          DefaultStallAfter,
 	}
 }
 
@@ -160,11 +172,15 @@ func (c Config) Validate() error {
 		{"max_batch", c.MaxBatch},
 		{"min_bytes", c.MinBytes},
 		{"max_bytes", c.MaxBytes},
+		{"max_compression_ratio", c.MaxCompressionRatio},
 	}
 	for _, f := range ints {
 		if f.v < 1 {
 			return fmt.Errorf("%s: must be at least 1, got %d", f.name, f.v)
 		}
+	}
+	if c.MaxCompressionRatio > 1<<20 {
+		return fmt.Errorf("max_compression_ratio: at most %d, got %d", 1<<20, c.MaxCompressionRatio)
 	}
 	if c.MinBytes > c.MaxBytes {
 		return fmt.Errorf("min_bytes: %d exceeds max_bytes %d", c.MinBytes, c.MaxBytes)

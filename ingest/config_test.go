@@ -28,7 +28,7 @@ func TestConfigDefaults(t *testing.T) {
 	want := Config{
 		Brokers: []string{"k:9092"}, Topic: "telemetry", GroupID: "driftwatch", DeadLetterTopic: "telemetry.dlq",
 		StartOffset: "earliest", MaxBatch: 1000, MaxWait: 250 * time.Millisecond, CommitInterval: time.Second,
-		MinBytes: 1, MaxBytes: 4 << 20, SessionTimeout: 30 * time.Second, HeartbeatInterval: 3 * time.Second,
+		MinBytes: 1, MaxBytes: 4 << 20, MaxCompressionRatio: 32, SessionTimeout: 30 * time.Second, HeartbeatInterval: 3 * time.Second,
 		RebalanceTimeout: 30 * time.Second, JoinGroupBackoff: 2 * time.Second, StallAfter: time.Minute,
 	}
 	if got := c.WithDerived(); !configEqual(got, want) {
@@ -59,6 +59,8 @@ func TestConfigValidateNamesBadField(t *testing.T) {
 		{"max_batch", func(c *Config) { c.MaxBatch = 0 }},
 		{"min_bytes", func(c *Config) { c.MinBytes = 2 << 20; c.MaxBytes = 1 << 20 }},
 		{"max_bytes", func(c *Config) { c.MaxBytes = -5 }},
+		{"max_compression_ratio", func(c *Config) { c.MaxCompressionRatio = 0 }},
+		{"max_compression_ratio", func(c *Config) { c.MaxCompressionRatio = 1<<20 + 1 }},
 		{"max_wait", func(c *Config) { c.MaxWait = -time.Second }},
 		{"max_wait", func(c *Config) { c.MaxWait = 0 }},
 		{"commit_interval", func(c *Config) { c.CommitInterval = -1 }},
@@ -113,7 +115,7 @@ func TestConfigFromYAML(t *testing.T) {
 	want := Config{
 		Brokers: []string{"kafka-1:9092", "kafka-2:9092"}, Topic: "telemetry", GroupID: "driftwatch-prod",
 		DeadLetterTopic: "telemetry.rejected", StartOffset: "latest", MaxBatch: 500, MaxWait: 500 * time.Millisecond,
-		CommitInterval: 2 * time.Second, MinBytes: 1024, MaxBytes: 8 << 20, SessionTimeout: 45 * time.Second,
+		CommitInterval: 2 * time.Second, MinBytes: 1024, MaxBytes: 8 << 20, MaxCompressionRatio: 16, SessionTimeout: 45 * time.Second,
 		HeartbeatInterval: 3 * time.Second, RebalanceTimeout: time.Minute, JoinGroupBackoff: time.Second, StallAfter: time.Minute,
 	}
 	if !configEqual(c, want) {

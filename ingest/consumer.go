@@ -23,6 +23,21 @@ type Message struct {
 	Value     []byte
 	Headers   []kafka.Header
 	Time      time.Time
+	// Skipped, when not nil, makes the message a stand-in for records the
+	// consumer could not read, from Skipped.From to Offset: a handler
+	// dead-letters it with Skipped's reason and detail (no key or value),
+	// and counts its offsets as handled.
+	Skipped *Skipped
+}
+
+// Skipped describes records a consumer passed over unread.
+type Skipped struct {
+	// From is the first offset skipped; the message's Offset is the last.
+	From int64
+	// Reason is the dead-letter reason (ReasonBatchTooLarge).
+	Reason string
+	// Detail says why, for the dead letter.
+	Detail string
 }
 
 // PartitionHandler processes one partition's messages in offset order; all
@@ -216,6 +231,7 @@ func NewConsumer(cfg Config, factory HandlerFactory, reg prometheus.Registerer, 
 	if err != nil {
 		return nil, fmt.Errorf("registering ingest metrics: %w", err)
 	}
+	limitDecompression(cfg.MaxCompressionRatio)
 	return &Consumer{
 		cfg:     cfg,
 		factory: factory,

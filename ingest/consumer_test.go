@@ -398,8 +398,8 @@ func TestConsumerMetricsPassLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 9 {
-		t.Errorf("gathered %d metric families, want 9", len(mfs))
+	if len(mfs) != 10 {
+		t.Errorf("gathered %d metric families, want 10", len(mfs))
 	}
 	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
 	if err != nil {

@@ -17,6 +17,7 @@ type consumerMetrics struct {
 	committedOffset *prometheus.GaugeVec
 	commitLag       *prometheus.GaugeVec
 	partitionErrors prometheus.Counter
+	skippedBatches  prometheus.Counter
 	stalled         *prometheus.GaugeVec
 }
 
@@ -54,6 +55,10 @@ func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
 			Name: "driftwatch_ingest_partition_errors_total",
 			Help: "Partition loops stopped by a fetch or handler error and restarted from the committed offset.",
 		}),
+		skippedBatches: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_ingest_skipped_batches_total",
+			Help: "Record batches passed over unread because they decompress beyond max_compression_ratio (their offsets are dead-lettered).",
+		}),
 	}
 	var err error
 	if m.messages, err = register(reg, m.messages); err != nil {
@@ -75,6 +80,9 @@ func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
 		return nil, err
 	}
 	if m.partitionErrors, err = register(reg, m.partitionErrors); err != nil {
+		return nil, err
+	}
+	if m.skippedBatches, err = register(reg, m.skippedBatches); err != nil {
 		return nil, err
 	}
 	if m.stalled, err = register(reg, m.stalled); err != nil {

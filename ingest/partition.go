@@ -161,14 +161,47 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 		p.batch = make([]Message, 0, cfg.MaxBatch)
 	}
 	_, borrows := h.(Borrower)
+	maxBytes := cfg.MaxBytes
 	for {
-		res, ferr := p.fetchRetrying(ctx, next)
+		res, ferr := p.fetchRetrying(ctx, next, maxBytes)
+		if errors.Is(ferr, ErrCompressionRatio) && ctx.Err() == nil {
+			if maxBytes > 1 {
+				// Which of the fetch's batches is it? Fetch one at a time
+				// (a broker returns at least the first batch whole).
+				maxBytes = 1
+				continue
+			}
+			// The batch at next is a bomb: pass over it, dead-lettered.
+			last, err := p.batchEnd(ctx, next)
+			if err != nil {
+				if ctx.Err() != nil {
+					return read, nil
+				}
+				return read, fmt.Errorf("finding the end of the record batch at offset %d: %w", next, err)
+			}
+			detail := fmt.Sprintf("offsets %d to %d of %s/%d: %v", next, last, p.topic, p.partition, ferr)
+			p.log.Warn("skipping a record batch that does not decompress within max_compression_ratio",
+				"from", next, "to", last, "err", ferr)
+			p.c.metrics.skippedBatches.Inc()
+			p.advance(last + 1)
+			if err := h.Handle(ctx, []Message{{Topic: p.topic, Partition: p.partition, Offset: last,
+				Skipped: &Skipped{From: next, Reason: ReasonBatchTooLarge, Detail: detail}}}); err != nil {
+				if ctx.Err() != nil {
+					return read, nil
+				}
+				handlerFailed = true
+				return read, fmt.Errorf("handling the skipped offsets %d to %d: %w", next, last, err)
+			}
+			next, maxBytes = last+1, cfg.MaxBytes
+			continue
+		}
 		if ferr != nil {
 			if ctx.Err() != nil {
 				return read, nil
 			}
 			return read, fmt.Errorf("fetching at offset %d: %w", next, ferr)
 		}
+		maxBytes = cfg.MaxBytes
 		n, herr, ferr := p.handle(ctx, res, h, borrows, &next)
 		read += n
 		if ferr != nil {
@@ -208,9 +241,9 @@ const (
 // (NotLeaderForPartition and the like) is found by the client's next
 // metadata refresh, and the handler keeps its state instead of being
 // reopened by a new session.
-func (p *partitionLoop) fetchRetrying(ctx context.Context, next int64) (*kafka.FetchResponse, error) {
+func (p *partitionLoop) fetchRetrying(ctx context.Context, next int64, maxBytes int) (*kafka.FetchResponse, error) {
 	for failed := 0; ; failed++ {
-		res, err := p.fetch(ctx, next)
+		res, err := p.fetch(ctx, next, maxBytes)
 		var ke kafka.Error
 		if err == nil || failed == fetchRetries || !errors.As(err, &ke) || !ke.Temporary() {
 			return res, err
@@ -224,17 +257,18 @@ func (p *partitionLoop) fetchRetrying(ctx context.Context, next int64) (*kafka.F
 }
 
 // fetch fetches the partition's messages from offset next: at least
-// MinBytes, waiting up to MaxWait for them, at most about MaxBytes (more
-// when the first record batch is larger). A broker that does not answer
-// within MaxWait and fetchGrace fails it. An empty fetch is no error.
-func (p *partitionLoop) fetch(ctx context.Context, next int64) (*kafka.FetchResponse, error) {
+// MinBytes (at most maxBytes), waiting up to MaxWait for them, at most
+// about maxBytes (more when the first record batch is larger). A broker
+// that does not answer within MaxWait and fetchGrace fails it. An empty
+// fetch is no error.
+func (p *partitionLoop) fetch(ctx context.Context, next int64, maxBytes int) (*kafka.FetchResponse, error) {
 	cfg := p.c.cfg
 	// The broker is asked to wait MaxWait (the client's Timeout is unset);
 	// the deadline fails a broker that does not answer.
 	ctx, cancel := context.WithTimeout(ctx, cfg.MaxWait+fetchGrace)
 	defer cancel()
 	res, err := p.c.client.Fetch(ctx, &kafka.FetchRequest{Topic: p.topic, Partition: int(p.partition), Offset: next,
-		MinBytes: int64(cfg.MinBytes), MaxBytes: int64(cfg.MaxBytes), MaxWait: cfg.MaxWait})
+		MinBytes: int64(min(cfg.MinBytes, maxBytes)), MaxBytes: int64(maxBytes), MaxWait: cfg.MaxWait})
 	if err != nil {
 		return nil, err
 	}
@@ -245,6 +279,53 @@ func (p *partitionLoop) fetch(ctx context.Context, next int64) (*kafka.FetchResp
 		p.hwm.Store(hwm)
 	}
 	return res, nil
+}
+
+// batchEnd returns the last offset of the record batch holding offset from,
+// one that fails to decompress (ErrCompressionRatio): kafka-go does not
+// expose a batch's last offset, so it is found by fetching one batch at a
+// time beyond it, at from + 1, 2, 4, ... until a fetch reads (or is past the
+// end of the partition), then by bisection between the last offset that
+// failed and the first that read. A batch of n records takes about 2·log₂ n
+// fetches, each decompressing at most max_compression_ratio times the
+// batch. Were two bombs to enclose another producer's batch within the
+// probed range, that batch would be passed over with them (dead-lettered in
+// the same range).
+func (p *partitionLoop) batchEnd(ctx context.Context, from int64) (int64, error) {
+	fails := func(off int64) (bool, error) {
+		_, err := p.fetchRetrying(ctx, off, 1)
+		switch {
+		case err == nil, errors.Is(err, kafka.OffsetOutOfRange):
+			return false, nil
+		case errors.Is(err, ErrCompressionRatio):
+			return true, nil
+		}
+		return false, err
+	}
+	bad, good := from, from+1 // bad fails; good is probed next
+	for step := int64(1); ; step *= 2 {
+		f, err := fails(good)
+		if err != nil {
+			return 0, err
+		}
+		if !f {
+			break
+		}
+		bad, good = good, good+2*step
+	}
+	for good-bad > 1 {
+		mid := bad + (good-bad)/2
+		f, err := fails(mid)
+		if err != nil {
+			return 0, err
+		}
+		if f {
+			bad = mid
+		} else {
+			good = mid
+		}
+	}
+	return bad, nil
 }
 
 // handle passes the records of one fetch to the handler in slices of at

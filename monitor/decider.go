@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -195,6 +196,10 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 			continue
 		}
 		d.next = msg.Offset + 1
+		if s := msg.Skipped; s != nil {
+			d.reject(msg, errors.New(s.Detail))
+			continue
+		}
 		r, err := partial.Parse(msg.Value)
 		if err != nil {
 			d.reject(msg, err)

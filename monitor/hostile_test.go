@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -281,6 +282,71 @@ func TestHostileOversizedMessageAndNamesDoNotStopOrMislead(t *testing.T) {
 	}
 	if len(bigLetter.Value) != ingest.MaxDeadLetterValue {
 		t.Errorf("the big message's dead letter carries %d bytes, want the first %d", len(bigLetter.Value), ingest.MaxDeadLetterValue)
+	}
+}
+
+// TestHostileDecompressionBombIsDeadLettered replays a decompression bomb
+// on the telemetry topic: between batches of valid events compressed with
+// gzip, one batch of 256 values of 1 MiB of one byte (256 MiB, which gzip
+// takes to about 256 KiB). The monitor neither decompresses it whole nor
+// stops at it: its offsets are dead-lettered as one letter with reason
+// batch_too_large naming the range, and every valid event before and after
+// it is counted.
+func TestHostileDecompressionBombIsDeadLettered(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	e, addr, db := hostileBroker(t)
+	brokers := e.Brokers()
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	write := func(msgs ...kafka.Message) {
+		w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: "telemetry", Compression: kafka.Gzip, RequiredAcks: kafka.RequireAll,
+			BatchSize: len(msgs), BatchBytes: 1 << 30, BatchTimeout: time.Second}
+		defer w.Close()
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			t.Fatalf("producing: %v", err)
+		}
+	}
+	events := func(from, to int) []kafka.Message {
+		var out []kafka.Message
+		for i := from; i < to; i++ {
+			out = append(out, kafka.Message{Key: []byte("fraud"), Value: hostileEvent(t, i, "fraud", at.Add(time.Duration(i)*10*time.Millisecond))})
+		}
+		return out
+	}
+	write(events(0, 100)...)
+	mib := bytes.Repeat([]byte{'{'}, 1<<20)
+	bomb := make([]kafka.Message, 256)
+	for i := range bomb {
+		bomb[i] = kafka.Message{Key: []byte("fraud"), Value: mib}
+	}
+	write(bomb...)
+	write(events(100, 200)...)
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m := runHostile(t, ctx, hostileConfig(brokers, addr, db))
+	s := m.Store()
+	deadline := time.Now().Add(90 * time.Second)
+	for queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL WHERE model_id = 'fraud'") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the partition stopped at the bomb: %d of 200 valid events stored",
+				queryUint(t, s, "SELECT sum(events) FROM inference_windows FINAL WHERE model_id = 'fraud'"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 128<<20 {
+		t.Errorf("the monitor allocated %d MiB: the 256 MiB bomb was decompressed", alloc>>20)
+	}
+	letters := readDeadLetters(t, ctx, brokers)
+	if len(letters) != 1 {
+		t.Fatalf("%d dead letters, want 1 for the bomb", len(letters))
+	}
+	l := letters[0]
+	if header(l, ingest.HeaderErrorReason) != ingest.ReasonBatchTooLarge || header(l, ingest.HeaderOrigOffset) != "355" ||
+		!strings.Contains(header(l, ingest.HeaderError), "offsets 100 to 355 of telemetry/0") || len(l.Value) != 0 {
+		t.Errorf("dead letter %q at offset %s: %s (%d value bytes), want reason %s, offsets 100 to 355",
+			header(l, ingest.HeaderErrorReason), header(l, ingest.HeaderOrigOffset), header(l, ingest.HeaderError), len(l.Value), ingest.ReasonBatchTooLarge)
 	}
 }
 

@@ -303,11 +303,16 @@ var elsewhere = map[telemetry.Kind]string{
 	telemetry.KindLabel:     "a label event; inferences and feedback have their own topics",
 }
 
-// checkKind refuses msg (a *telemetry.RejectError) when its CloudEvents
-// ce_type header names another kind of event than want, the kind of its
-// topic (an empty ce_type names an inference); without the header it is of
-// its topic's kind.
+// checkKind refuses msg (a *telemetry.RejectError) when it stands for
+// records the consumer skipped unread (ingest.Skipped: their reason and
+// detail), or when its CloudEvents ce_type header names another kind of
+// event than want, the kind of its topic (an empty ce_type names an
+// inference); without the header it is of its topic's kind.
 func checkKind(msg *ingest.Message, want telemetry.Kind) error {
+	if s := msg.Skipped; s != nil {
+		// Records the consumer passed over unread (a decompression bomb).
+		return &telemetry.RejectError{Reason: s.Reason, Detail: s.Detail}
+	}
 	for _, h := range msg.Headers {
 		if h.Key != "ce_type" {
 			continue

@@ -1,0 +1,211 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/compress"
+)
+
+// skipRecorder is a handler that records the values and the skipped ranges
+// it is handed, in order.
+type skipRecorder struct {
+	mu      sync.Mutex
+	values  []string
+	skipped []Message
+	next    int64
+}
+
+func (h *skipRecorder) Handle(_ context.Context, batch []Message) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range batch {
+		if m.Skipped != nil {
+			h.skipped = append(h.skipped, m)
+		} else {
+			h.values = append(h.values, string(m.Value))
+		}
+		h.next = m.Offset + 1
+	}
+	return nil
+}
+
+func (h *skipRecorder) Committable() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.next == 0 {
+		return -1
+	}
+	return h.next
+}
+
+func (h *skipRecorder) Close(context.Context) error { return nil }
+
+func (h *skipRecorder) seen() (values []string, skipped []Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.values), slices.Clone(h.skipped)
+}
+
+// writeCompressed writes msgs to partition 0 of topic as one record batch
+// compressed with c.
+func writeCompressed(t *testing.T, brokers []string, topic string, c compress.Compression, msgs ...kafka.Message) {
+	t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Compression: c, RequiredAcks: kafka.RequireAll,
+		Balancer:  kafka.BalancerFunc(func(kafka.Message, ...int) int { return 0 }),
+		BatchSize: len(msgs), BatchBytes: 1 << 30, BatchTimeout: time.Second}
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		t.Fatalf("writing %d messages compressed with %s: %v", len(msgs), c, err)
+	}
+}
+
+func values(prefix string, from, to int) []kafka.Message {
+	var out []kafka.Message
+	for i := from; i < to; i++ {
+		out = append(out, kafka.Message{Value: fmt.Appendf(nil, "%s-%d", prefix, i)})
+	}
+	return out
+}
+
+// TestDecompressionBombIsSkipped replays a decompression bomb: between
+// batches of ordinary compressed messages, one batch of 128 values of 1 MiB
+// of one byte, 128 MiB that compress to about 128 KiB (gzip) or far less
+// (zstd). kafka-go decompresses a fetch's batches whole; the consumer
+// passes over the bomb instead, hands its offsets over as one Skipped
+// stand-in with reason batch_too_large, goes on with the messages after it,
+// and never decompresses the bomb whole: the process allocates less than
+// half its size while consuming.
+func TestDecompressionBombIsSkipped(t *testing.T) {
+	for _, c := range []compress.Compression{compress.Gzip, compress.Zstd} {
+		t.Run(c.String(), func(t *testing.T) {
+			const topic = "bombed"
+			e := startBroker(t, topic)
+			writeCompressed(t, e.Brokers(), topic, c, values("before", 0, 10)...)
+			mib := bytes.Repeat([]byte{'a'}, 1<<20)
+			bomb := make([]kafka.Message, 128)
+			for i := range bomb {
+				bomb[i] = kafka.Message{Value: mib}
+			}
+			writeCompressed(t, e.Brokers(), topic, c, bomb...)
+			writeCompressed(t, e.Brokers(), topic, c, values("after", 0, 10)...)
+
+			reg := prometheus.NewRegistry()
+			h := &skipRecorder{}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			cfg := testConfig(e.Brokers(), topic, "g-bomb-"+c.String())
+			stop := runConsumer(t, cfg, func(_ context.Context, _ string, partition int32, _ int64) (PartitionHandler, error) {
+				if partition != 0 {
+					return &skipRecorder{}, nil
+				}
+				return h, nil
+			}, reg)
+			waitFor(t, 30*time.Second, "the 20 ordinary messages", func() bool {
+				vs, _ := h.seen()
+				return len(vs) == 20
+			})
+			stop()
+			runtime.ReadMemStats(&after)
+
+			vs, skipped := h.seen()
+			want := append(toStrings(values("before", 0, 10)), toStrings(values("after", 0, 10))...)
+			if !slices.Equal(vs, want) {
+				t.Errorf("values handed over %v, want %v", vs, want)
+			}
+			if len(skipped) != 1 {
+				t.Fatalf("%d skipped stand-ins, want 1: %+v", len(skipped), skipped)
+			}
+			s := skipped[0]
+			if s.Skipped.From != 10 || s.Offset != 137 || s.Skipped.Reason != ReasonBatchTooLarge ||
+				!strings.Contains(s.Skipped.Detail, "offsets 10 to 137") || s.Value != nil || s.Key != nil {
+				t.Errorf("skipped %+v (%+v), want offsets 10 to 137, reason %s", s, s.Skipped, ReasonBatchTooLarge)
+			}
+			if n := metricValue(t, reg, "driftwatch_ingest_skipped_batches_total", nil); n != 1 {
+				t.Errorf("driftwatch_ingest_skipped_batches_total = %v, want 1", n)
+			}
+			if got := committedOffsets(t, e.Brokers(), cfg.GroupID, topic, 0)[0]; got != 148 {
+				t.Errorf("committed offset %d, want 148 (past the bomb and the messages after it)", got)
+			}
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+				t.Errorf("consuming allocated %d MiB: the 128 MiB bomb was decompressed", alloc>>20)
+			}
+		})
+	}
+}
+
+func toStrings(msgs []kafka.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = string(m.Value)
+	}
+	return out
+}
+
+// TestRatioReaderStopsAtTheRatio: a reader of compressed bytes stops with
+// ErrCompressionRatio once its output would pass the ratio times the input
+// it read, and passes data within it whole.
+func TestRatioReaderStopsAtTheRatio(t *testing.T) {
+	limitDecompression(DefaultCompressionRatio)
+	for _, tc := range []struct {
+		name  string
+		plain []byte
+		ok    bool
+	}{
+		{"telemetry-like", telemetryLike(2000), true},
+		{"one byte repeated", bytes.Repeat([]byte{0}, 8<<20), false},
+	} {
+		for _, c := range []compress.Compression{compress.Gzip, compress.Snappy, compress.Lz4, compress.Zstd} {
+			var z bytes.Buffer
+			w := c.Codec().NewWriter(&z)
+			if _, err := w.Write(tc.plain); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			compressed := z.Len()
+			r := c.Codec().NewReader(&z)
+			var out bytes.Buffer
+			_, err := out.ReadFrom(r)
+			r.Close()
+			ratio := float64(len(tc.plain)) / float64(compressed)
+			switch {
+			case tc.ok && (err != nil || !bytes.Equal(out.Bytes(), tc.plain)):
+				t.Errorf("%s, %s (ratio %.1f): %v", tc.name, c, ratio, err)
+			case !tc.ok && ratio > DefaultCompressionRatio && (!errors.Is(err, ErrCompressionRatio) || int64(out.Len()) > DefaultCompressionRatio*int64(compressed)):
+				t.Errorf("%s, %s (ratio %.0f): read %d bytes of %d compressed, err %v; want ErrCompressionRatio within %d×",
+					tc.name, c, ratio, out.Len(), compressed, err, DefaultCompressionRatio)
+			}
+		}
+	}
+}
+
+// telemetryLike returns n JSON events with random ids, times and values, as
+// compressible as telemetry (4–7×).
+func telemetryLike(n int) []byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var b []byte
+	for i := range n {
+		b = fmt.Appendf(b, `{"schema_version":"1","prediction_id":"p-%016x","event_time":"2026-12-04T03:%02d:%02d.%03dZ",`+
+			`"model":{"id":"fraud","version":"7"},"principal":{"enduser.id":"u-%d"},"features":{"amount":%.2f,"age_days":%d,`+
+			`"country":"c%d"},"prediction":{"score":%.6f,"class":"negative","threshold":0.5},"latency_ms":%.3f}`+"\n",
+			rng.Uint64(), i/60%60, i%60, rng.IntN(1000), 10000+rng.IntN(2000), rng.ExpFloat64()*100, rng.IntN(3000),
+			rng.IntN(12), rng.Float64(), rng.ExpFloat64()*20)
+	}
+	return b
+}
