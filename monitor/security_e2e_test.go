@@ -85,7 +85,7 @@ const accessEvents = 5000
 // (0.83–0.87), prober-1 caller_probing critical (0.88); batch-scorer is
 // caller_volume and caller_diversity warning (0.53–0.57), never critical.
 // Ordinary callers are named at warning only: caller_volume (the heaviest
-// of the heavy tail, robust z above 5: about 160 verdicts over the four
+// of the heavy tail, robust z above 5: about 160 verdicts over the first four
 // models' 7 windows) and caller_probing (one whose entities sit near the
 // threshold). caller_harvest never names extractor-1 there: that model's
 // classes are already balanced (the other calls' normalised entropy

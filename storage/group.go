@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -24,14 +25,14 @@ type windowWriter struct {
 type windowGroup struct {
 	members []*groupMember
 	done    chan struct{} // closed once the group is written or has failed
-	err     error         // the write's outcome, set before done is closed
 }
 
 // groupMember is one WriteWindows call in a group.
 type groupMember struct {
 	ctx   context.Context
 	batch WindowBatch
-	gone  bool // its caller returned before the group was taken (guarded by windowWriter.mu)
+	gone  bool  // its caller returned before the group was taken (guarded by windowWriter.mu)
+	err   error // its outcome, set before the group's done is closed
 }
 
 // write adds b to the next group and waits for that group's write or for ctx's end.
@@ -50,7 +51,7 @@ func (w *windowWriter) write(ctx context.Context, b WindowBatch) error {
 	w.mu.Unlock()
 	select {
 	case <-g.done:
-		return g.err
+		return m.err
 	case <-ctx.Done():
 		w.mu.Lock()
 		m.gone = true
@@ -58,10 +59,10 @@ func (w *windowWriter) write(ctx context.Context, b WindowBatch) error {
 		// The group may have been written meanwhile; report what happened then.
 		select {
 		case <-g.done:
-			return g.err
+			return m.err
 		default:
 		}
-		return ctx.Err()
+		return fmt.Errorf("writing %s: %w", b.rows(), ctx.Err())
 	}
 }
 
@@ -87,19 +88,22 @@ func (w *windowWriter) run() {
 		}
 		w.mu.Unlock()
 		if len(live) > 0 {
-			g.err = w.writeGroup(live)
+			w.writeGroup(live)
 		}
 		close(g.done)
 	}
 }
 
 // writeGroup writes the members' batches as one, under a context that ends when every member's
-// has: a member that leaves does not abort its neighbours' write. All ClickHouse errors that end a
-// write are the same for every row (a server unreachable until the contexts end, a schema
-// mismatch), so the members share the outcome.
-func (w *windowWriter) writeGroup(members []*groupMember) error {
+// has (a member that leaves does not abort its neighbours' write), and sets each member's outcome.
+// A permanent error may be one member's rows' (a value that does not fit its column): the
+// members are then written one by one, each under its own context, and each gets its own
+// outcome (tables the group wrote before the error are written again for them: the tables are
+// ReplacingMergeTrees).
+func (w *windowWriter) writeGroup(members []*groupMember) {
 	if len(members) == 1 {
-		return w.s.writeWindows(members[0].ctx, members[0].batch)
+		members[0].err = w.s.writeWindows(members[0].ctx, members[0].batch)
+		return
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(members[0].ctx))
 	defer cancel()
@@ -115,5 +119,14 @@ func (w *windowWriter) writeGroup(members []*groupMember) error {
 		defer stop()
 		b.Append(m.batch)
 	}
-	return w.s.writeWindows(ctx, b)
+	err := w.s.writeWindows(ctx, b)
+	if err != nil && ctx.Err() == nil && isPermanent(err) {
+		for _, m := range members {
+			m.err = w.s.writeWindows(m.ctx, m.batch)
+		}
+		return
+	}
+	for _, m := range members {
+		m.err = err
+	}
 }

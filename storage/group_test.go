@@ -128,7 +128,8 @@ func TestWriteWindowsGroupOutlivesALeaver(t *testing.T) {
 	addr := requireServer(t)
 	p := startProxy(t, addr)
 	db := randomDatabase(t)
-	s := newTestStore(t, nil, func(c *Config) {
+	reg := prometheus.NewRegistry()
+	s := newTestStore(t, reg, func(c *Config) {
 		c.Addr, c.Database, c.DialTimeout, c.MaxRetryBackoff = p.addr, db, time.Second, 200*time.Millisecond
 	})
 	direct := newTestStore(t, nil, func(c *Config) { c.Addr, c.Database = addr, db })
@@ -148,7 +149,10 @@ func TestWriteWindowsGroupOutlivesALeaver(t *testing.T) {
 	}()
 	waitFor(t, "two calls waiting", 10*time.Second, func() bool { return waiting() == 2 })
 	close(release)
-	time.Sleep(700 * time.Millisecond) // the group's write retries against the refusing proxy
+	// The group is taken and its write retries against the refusing proxy.
+	waitFor(t, "the group's write retrying", 10*time.Second, func() bool {
+		return waiting() == 0 && metricValue(t, reg, "driftwatch_clickhouse_retries_total", "") >= 1
+	})
 	leave()
 	select {
 	case err := <-left:
@@ -179,9 +183,12 @@ func TestWriteWindowsGroupOutlivesALeaver(t *testing.T) {
 	}
 }
 
-// TestWriteWindowsGroupSharesAPermanentError: a schema error fails every caller of the group at
-// once, naming the table, and writes no commit marker.
-func TestWriteWindowsGroupSharesAPermanentError(t *testing.T) {
+// TestWriteWindowsGroupIsolatesAPermanentError: the group's write fails
+// for good on one member's rows (drift_scores dropped: only the decider's
+// batch has scores); the members are then written one by one, so the two
+// partitions' rows are stored and reported written, and the decider alone
+// gets the error, naming the table, with no commit marker stored for it.
+func TestWriteWindowsGroupIsolatesAPermanentError(t *testing.T) {
 	s := newTestStore(t, nil, func(c *Config) { c.MaxRetryBackoff = 100 * time.Millisecond })
 	ctx := testContext(t)
 	if err := s.conn.Exec(ctx, "DROP TABLE drift_scores"); err != nil {
@@ -189,24 +196,73 @@ func TestWriteWindowsGroupSharesAPermanentError(t *testing.T) {
 	}
 	release := make(chan struct{})
 	waiting := holdWriter(s, release)
+	decided := sampleBatch("telemetry", 0, 0, 0, 9, time.Time{})
+	decided.Windows = nil
+	batches := []WindowBatch{
+		{Windows: sampleBatch("telemetry", 1, 0, 0, 9, time.Time{}).Windows},
+		{Windows: sampleBatch("telemetry", 2, 0, 0, 9, time.Time{}).Windows},
+		decided,
+	}
 	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i := range errs {
+	errs := make([]error, len(batches))
+	for i, b := range batches {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.WriteWindows(ctx, sampleBatch("telemetry", int32(i), 0, 0, 9, time.Time{}))
+			errs[i] = s.WriteWindows(ctx, b)
 		}()
 	}
 	waitFor(t, "three calls waiting", 10*time.Second, func() bool { return waiting() == 3 })
 	close(release)
 	wg.Wait()
-	for i, err := range errs {
-		if err == nil || !strings.Contains(err.Error(), "inserting 6 rows into drift_scores") {
-			t.Errorf("caller %d: WriteWindows = %v, want the group's drift_scores error", i, err)
+	if errs[0] != nil || errs[1] != nil {
+		t.Errorf("the partitions' writes: %v, %v; want both stored", errs[0], errs[1])
+	}
+	if err := errs[2]; err == nil || !strings.Contains(err.Error(), "inserting 2 rows into drift_scores") {
+		t.Errorf("the decider's write = %v, want its drift_scores error", err)
+	}
+	if n := queryInt(t, s, "SELECT count() FROM inference_windows"); n != 2 {
+		t.Errorf("inference_windows has %d rows, want the partitions' 2", n)
+	}
+	if n := queryInt(t, s, "SELECT count() FROM model_windows"); n != 0 {
+		t.Errorf("model_windows has %d rows although the decider's drift_scores failed", n)
+	}
+}
+
+// TestWriteWindowsWriterStopsWhenAllLeave: during an outage, every caller
+// of the group under way leaves; the write stops retrying and the writer
+// goroutine ends.
+func TestWriteWindowsWriterStopsWhenAllLeave(t *testing.T) {
+	addr := requireServer(t)
+	p := startProxy(t, addr)
+	reg := prometheus.NewRegistry()
+	s := newTestStore(t, reg, func(c *Config) {
+		c.Addr, c.DialTimeout, c.MaxRetryBackoff = p.addr, time.Second, 200*time.Millisecond
+	})
+	release := make(chan struct{})
+	waiting := holdWriter(s, release)
+	p.refuse()
+	lctx, leave := context.WithCancel(testContext(t))
+	done := make(chan error, 2)
+	for part := range int32(2) {
+		go func() {
+			done <- s.WriteWindows(lctx, WindowBatch{Windows: sampleBatch("telemetry", part, 0, 0, 9, time.Time{}).Windows})
+		}()
+	}
+	waitFor(t, "two calls waiting", 10*time.Second, func() bool { return waiting() == 2 })
+	close(release)
+	waitFor(t, "the group's write retrying", 10*time.Second, func() bool {
+		return metricValue(t, reg, "driftwatch_clickhouse_retries_total", "") >= 1
+	})
+	leave()
+	for range 2 {
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Fatalf("WriteWindows after its caller left = %v, want context.Canceled", err)
 		}
 	}
-	if n := queryInt(t, s, "SELECT count() FROM inference_windows"); n != 0 {
-		t.Errorf("inference_windows has %d rows although drift_scores failed", n)
-	}
+	waitFor(t, "the writer to stop", 10*time.Second, func() bool {
+		s.windows.mu.Lock()
+		defer s.windows.mu.Unlock()
+		return !s.windows.running
+	})
 }

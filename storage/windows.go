@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -98,6 +99,24 @@ type WindowBatch struct {
 	Signals  []SignalRow
 	Callers  []CallerRow
 	Models   []ModelWindowRow
+}
+
+// rows says how many rows b holds per table ("2 feature_windows, 1 inference_windows rows").
+func (b *WindowBatch) rows() string {
+	var parts []string
+	for _, t := range []struct {
+		table string
+		n     int
+	}{{featureWindowsTable.name, len(b.Features)}, {driftScoresTable.name, len(b.Scores)}, {signalsTable.name, len(b.Signals)},
+		{callerWindowsTable.name, len(b.Callers)}, {inferenceWindowsTable.name, len(b.Windows)}, {modelWindowsTable.name, len(b.Models)}} {
+		if t.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", t.n, t.table))
+		}
+	}
+	if len(parts) == 0 {
+		return "no rows"
+	}
+	return strings.Join(parts, ", ") + " rows"
 }
 
 // Append adds o's rows after b's, so that the two are written in one insert per table.
@@ -238,9 +257,10 @@ var scoreFields = []field[ScoreRow]{
 // ms of CPU whatever its rows, and each becomes a part to merge, so a monitor with many partitions
 // and models writes a few inserts per table and second however many flushes it has; a lone call
 // is written at once. A caller whose ctx ends returns at once: its rows are dropped if their
-// write has not started, otherwise they may still land (tables are ReplacingMergeTrees, and a
-// source partition's replacement rewrites the same rows). The write goes on while any caller
-// still waits for it.
+// write has not started, otherwise they may still land, even after an outage (tables are
+// ReplacingMergeTrees versioned by the time of the write, and a source partition's replacement
+// rewrites the same rows). The write goes on while any caller still waits for it; after a
+// permanent error the callers are written one by one, each getting its own outcome.
 func (s *Store) WriteWindows(ctx context.Context, b WindowBatch) error {
 	return s.windows.write(ctx, b)
 }

@@ -67,7 +67,10 @@
 // where that errs towards no alarm. Samples are bottom-k by the hash of the
 // example id (sketch.SampleKey), so the merge of partitions' samples is
 // exactly the sample of the union; the ids kept as evidence are likewise
-// the three smallest hashes per key.
+// the three smallest hashes per key. A window's encoding (Window.AppendBinary:
+// the partials topic, the stored reference feedback) says in its flags
+// whether its partials keep their ids' sources; one encoded before they
+// did decodes, with no sources (TestWindowEncodedBeforeSourcesDecodes).
 //
 // # Memory
 //
@@ -88,7 +91,7 @@
 // examples' sources where the evidence names them (flood, trigger; a
 // spectral row keeps its source in 65 bytes). With the defaults and d = 20
 // that is at most about 5.1 MB per model, window and partition, of which
-// the trigger triples take half. Scoring a flood partial compares its
+// the trigger takes half (its triples 42%). Scoring a flood partial compares its
 // fingerprints pairwise: O(MaxFingerprints²) bit counts per window.
 //
 // # Not here

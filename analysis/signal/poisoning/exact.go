@@ -2,8 +2,6 @@ package poisoning
 
 import (
 	"math"
-
-	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
 // fisherGreater returns the one-sided ("greater") p-value of Fisher's exact
@@ -64,15 +62,3 @@ func logChoose(n, k float64) float64 {
 
 // normalSurvival returns P(Z > z) for a standard normal Z.
 func normalSurvival(z float64) float64 { return 0.5 * math.Erfc(z/math.Sqrt2) }
-
-// binomialGreater returns the one-sided exact binomial p-value P(X ≥ k),
-// X ~ Binomial(n, p0): 1 for k = 0 or p0 ≥ 1, 0 for k > 0 and p0 ≤ 0.
-func binomialGreater(k, n uint64, p0 float64) float64 {
-	switch {
-	case k == 0 || p0 >= 1:
-		return 1
-	case p0 <= 0:
-		return 0
-	}
-	return stat.BinomialSurvival(k, n, p0)
-}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
@@ -138,19 +139,32 @@ func TestEvidenceIsBounded(t *testing.T) {
 			t.Errorf("evidence %q lacks the first id", e)
 		}
 	}
-}
-
-// TestBinomialGreaterEdges: no flip is never significant, flips where the
-// others have none always are, and a rate of 1 leaves nothing to exceed;
-// between, P(X ≥ k) summed by hand: P(X ≥ 2), X ~ Binomial(3, 1/2) = 1/2.
-func TestBinomialGreaterEdges(t *testing.T) {
-	for _, c := range []struct {
-		k, n uint64
-		p0   float64
-		want float64
-	}{{0, 10, 0.3, 1}, {0, 10, 0, 1}, {1, 10, 0, 0}, {4, 10, 1, 1}, {2, 3, 0.5, 0.5}, {3, 3, 0.5, 0.125}} {
-		if got := binomialGreater(c.k, c.n, c.p0); !close(got, c.want, 1e-12) {
-			t.Errorf("binomialGreater(%d, %d, %v) = %v, want %v", c.k, c.n, c.p0, got, c.want)
+	// With the sources of the ids' examples: whole, quoted, after the text
+	// however long it is; hostile ones escaped and within the bound.
+	hostile := strings.Repeat("\x00\n", 40)
+	for _, tc := range []struct {
+		text          string
+		sources, want []string
+	}{
+		{long + long, []string{"mallory", "mallory", "bob"}, []string{`; from "mallory" ×2, "bob"`}},
+		{"short", []string{hostile, hostile + "x", hostile + "y"}, []string{`; from "\x00\n`}},
+		{"short", []string{"", ""}, nil},
+	} {
+		ids := []string{"fb-1", "fb-2", "fb-3"}
+		e := sourcedEvidence(tc.text, tc.sources, ids)
+		if len(e) > MaxEvidence || !validUTF8(e) || !contains(e, "fb-1") || strings.ContainsAny(e, "\x00\n") {
+			t.Errorf("evidence of %d bytes: %q", len(e), e)
+		}
+		for _, w := range tc.want {
+			if !contains(e, w) {
+				t.Errorf("evidence %q lacks %q", e, w)
+			}
+		}
+		if tc.want == nil && contains(e, "from") {
+			t.Errorf("evidence %q names sources none of which is known", e)
+		}
+		if from := e[strings.Index(e+"; from ", "; from "):]; strings.Count(from, `"`)%2 != 0 {
+			t.Errorf("a source cut mid-quote: %q", e)
 		}
 	}
 }

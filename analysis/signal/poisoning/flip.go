@@ -7,6 +7,7 @@ import (
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
+	"github.com/driftwatch/driftwatch/analysis/stat"
 )
 
 // LabelFlip is poisoning_label_flip: label flipping, the poisoning that
@@ -19,12 +20,13 @@ import (
 // Decision per source with at least MinCount examples counted under its own
 // counter, when the other sources have MinCount too: the one-sided exact
 // binomial test of its k flips in n compared examples against the other
-// sources' flip rate p₀ (the window's compared examples less the
-// source's): P(X ≥ k), X ~ Binomial(n, p₀) (stat.BinomialSurvival; 0 for a
-// source with flips where the others have none), Benjamini–Hochberg across
-// the sources tested, the MaxSubjects smallest adjusted p-values reported;
-// effect: the source's flip rate minus the others'. (caller_probing tests a
-// caller the same way.)
+// sources' flip rate, P(X ≥ k), X ~ Binomial(n, p₀) (stat.BinomialSurvival),
+// p₀ = (k' + ½)/(n' + 1) from their k' flips in n' examples (the window's
+// compared examples less the source's): the rate is estimated, and without
+// the half a source with a few flips where the others have none would have
+// p = 0. Benjamini–Hochberg across the sources tested, the MaxSubjects
+// smallest adjusted p-values reported; effect: the source's flip rate minus
+// the others' (k'/n').
 // "*": the window's flip rate, a decision against the reference's (one-sided
 // Fisher exact; effect the difference) when both have MinCount compared
 // examples, else informing.
@@ -160,7 +162,7 @@ func (s LabelFlip) Score(cur, ref Partial) []signal.Verdict {
 		}
 		share, base := float64(k)/float64(n), float64(restK)/float64(restN)
 		ts = append(ts, test{subject: string(c.sources.key(sl)), statistic: share, effect: share - base, n: n,
-			p: binomialGreater(k, n, base),
+			p: stat.BinomialSurvival(k, n, (float64(restK)+0.5)/(float64(restN)+1)),
 			evidence: evidence(fmt.Sprintf("%d of %d proposed labels differ from the model's prediction, against %.3f of the other sources' %d",
 				k, n, base, restN), c.sources.ids(sl))})
 	}

@@ -94,6 +94,8 @@ func (p *floods) AppendBinary(b []byte) []byte {
 	return p.vectors.appendBinary(b)
 }
 
+func (p *floods) decodeWithoutSources() { p.content.noSrcInput, p.vectors.noSrcInput = true, true }
+
 func (p *floods) Decode(d *sketch.Decoder) {
 	p.malformed = d.Uvarint()
 	p.content.decode(d, "content hashes")
@@ -231,7 +233,7 @@ func (s Flood) Score(cur, ref Partial) []signal.Verdict {
 				what += fmt.Sprintf(", against %.2f%% of %d in the reference", 100*float64(k0)/float64(rt.n), rt.n)
 			}
 			ids, sources := groupIDs(t, g)
-			tt.evidence = evidence(what+fromSources(sources), ids)
+			tt.evidence = sourcedEvidence(what, sources, ids)
 			ts = append(ts, tt)
 		}
 	}

@@ -80,8 +80,11 @@ type spectra struct {
 	idLen     []uint8
 	ids       []byte // maxID per row
 	srcLen    []uint8
-	srcs      []byte  // maxKey per row
-	heap      []int32 // max-heap of rows on key
+	srcs      []byte // maxKey per row
+	// noSrcInput makes Decode read an encoding without sources (of before
+	// they were kept), the rows' sources left empty.
+	noSrcInput bool
+	heap       []int32 // max-heap of rows on key
 }
 
 func (p *spectra) Observe(es []Example) {
@@ -252,6 +255,8 @@ func (p *spectra) AppendBinary(b []byte) []byte {
 	return b
 }
 
+func (p *spectra) decodeWithoutSources() { p.noSrcInput = true }
+
 func (p *spectra) Decode(d *sketch.Decoder) {
 	p.offered, p.malformed = d.Uvarint(), d.Uvarint()
 	k, dim := d.Uvarint(), d.Uvarint()
@@ -265,7 +270,10 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 	}
 	last := uint64(0)
 	for i := range rows {
-		id, label, src := d.String(), d.String(), d.String()
+		id, label, src := d.String(), d.String(), ""
+		if !p.noSrcInput {
+			src = d.String()
+		}
 		vals := d.Bytes(8*p.d, "spectral sample values")
 		if d.Err() != nil {
 			return
@@ -452,7 +460,7 @@ func (s Spectral) Score(cur, ref Partial) []signal.Verdict {
 			what += fmt.Sprintf(", against %.1f%% of %d and %.1f in the reference", 100*refShare, rs.n, rs.ratio)
 		}
 		what += fmt.Sprintf("; top %d", int(math.Ceil(1.5*cfg.Epsilon*float64(sg.n))))
-		t.evidence = evidence(what+fromSources(sg.topSources), sg.top)
+		t.evidence = sourcedEvidence(what, sg.topSources, sg.top)
 		if math.IsNaN(t.p) {
 			informing = append(informing, t)
 		} else {

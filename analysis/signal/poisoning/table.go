@@ -84,8 +84,11 @@ type table struct {
 	srcs                  bool    // each id has its example's source
 	srcLen                []uint8 // per id, when srcs
 	srcBuf                []byte  // idCap·maxKey bytes per slot, when srcs
-	heap, pos             []int32 // min-heap of slots on (count, key descending); slot → heap position
-	index                 []int32 // open addressing on hash: slot, or -1
+	// noSrcInput makes decode read an encoding without sources (of before
+	// srcs), its ids' sources left empty.
+	noSrcInput bool
+	heap, pos  []int32 // min-heap of slots on (count, key descending); slot → heap position
+	index      []int32 // open addressing on hash: slot, or -1
 }
 
 // newTable returns an empty table of capacity keys of at most width bytes,
@@ -527,7 +530,7 @@ func (t *table) decode(d *sketch.Decoder, what string) {
 		}
 		for range ids {
 			id, src := d.String(), ""
-			if t.srcs {
+			if t.srcs && !t.noSrcInput {
 				src = d.String()
 			}
 			if d.Err() != nil {

@@ -136,6 +136,8 @@ func (p *triggers) AppendBinary(b []byte) []byte {
 	return p.triples.appendBinary(b)
 }
 
+func (p *triggers) decodeWithoutSources() { p.triples.noSrcInput = true }
+
 func (p *triggers) Decode(d *sketch.Decoder) {
 	p.malformed = d.Uvarint()
 	p.labels.decode(d, "labels")
@@ -228,7 +230,7 @@ func (s Trigger) Score(cur, ref Partial) []signal.Verdict {
 				}
 			}
 		}
-		t.evidence = evidence(what+fromSources(c.triples.sources(sl)), c.triples.ids(sl))
+		t.evidence = sourcedEvidence(what, c.triples.sources(sl), c.triples.ids(sl))
 		ts = append(ts, t)
 	}
 	if r == nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -19,16 +20,21 @@ const MaxEvidence = 256
 // MaxEvidence bytes; text alone is cut, at a character boundary, to leave
 // room for at least one id when there is one. Invalid UTF-8 (a decoded
 // partial may hold any bytes) becomes U+FFFD.
-func evidence(text string, ids []string) string {
+func evidence(text string, ids []string) string { return sourcedEvidence(text, nil, ids) }
+
+// sourcedEvidence is evidence with the sources of the ids' examples after
+// text (fromSources): text is cut to leave room for them whole and one id.
+func sourcedEvidence(text string, sources, ids []string) string {
 	text = strings.ToValidUTF8(text, "\uFFFD")
 	for i, id := range ids {
 		ids[i] = strings.ToValidUTF8(id, "\uFFFD")
 	}
-	room := MaxEvidence
+	from := fromSources(sources, maxFrom)
+	room := MaxEvidence - len(from)
 	if len(ids) > 0 {
 		room -= len("; ids ") + len(ids[0])
 	}
-	text = cut(text, room)
+	text = cut(text, room) + from
 	if len(ids) == 0 {
 		return text
 	}
@@ -49,11 +55,16 @@ func evidence(text string, ids []string) string {
 	return b.String()
 }
 
+// maxFrom bounds the sources part of an evidence, in bytes.
+const maxFrom = MaxEvidence / 2
+
 // fromSources returns "; from " and the distinct sources of the sampled
 // examples an evidence shows, each with how many of them it sent when more
 // than one, the most first (ties by name), or "" when none is known: who
-// sent what drives a verdict. Each source is quoted and cut to 32 bytes.
-func fromSources(sources []string) string {
+// sent what drives a verdict. Each source is cut to 32 bytes and quoted
+// (Go syntax: control characters escaped); the sources that do not fit in
+// limit bytes are left out whole.
+func fromSources(sources []string, limit int) string {
 	type count struct {
 		source string
 		n      int
@@ -78,18 +89,24 @@ func fromSources(sources []string) string {
 		}
 		return strings.Compare(a.source, b.source)
 	})
-	var b strings.Builder
-	b.WriteString("; from ")
+	out := "; from "
 	for i, c := range cs {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%q", cut(strings.ToValidUTF8(c.source, "\uFFFD"), 32))
+		entry := strconv.Quote(cut(strings.ToValidUTF8(c.source, "\uFFFD"), 32))
 		if c.n > 1 {
-			fmt.Fprintf(&b, " ×%d", c.n)
+			entry += fmt.Sprintf(" ×%d", c.n)
 		}
+		if i > 0 {
+			entry = ", " + entry
+		}
+		if len(out)+len(entry) > limit {
+			break
+		}
+		out += entry
 	}
-	return b.String()
+	if out == "; from " {
+		return ""
+	}
+	return out
 }
 
 // cut returns s cut to at most n bytes at a character boundary.

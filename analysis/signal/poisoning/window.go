@@ -153,11 +153,11 @@ func (w *Window) AppendBinary(b []byte) []byte {
 		}
 	}
 	b = binary.AppendUvarint(b, w.Examples)
+	flags := flagSources
 	if w.Mixed {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
+		flags |= flagMixed
 	}
+	b = append(b, flags)
 	b = binary.AppendUvarint(b, uint64(len(w.parts)))
 	var scratch []byte
 	for _, p := range w.parts {
@@ -167,6 +167,21 @@ func (w *Window) AppendBinary(b []byte) []byte {
 	}
 	return b
 }
+
+// The flags byte of a window's encoding.
+const (
+	flagMixed byte = 1 << iota // partials over other features were merged in part
+	// flagSources: the partials keep their example ids' sources (flood,
+	// trigger, spectral). A window encoded before they did (stored
+	// reference feedback, partials on the topic at an upgrade) has it
+	// clear and decodes with no sources.
+	flagSources
+)
+
+// encodedSources is a partial whose encoding gained the sources of its example
+// ids: decodeWithoutSources makes its next Decode read the encoding of
+// before.
+type encodedSources interface{ decodeWithoutSources() }
 
 // DecodeWindow reads what AppendBinary wrote, with the signals of cfg over
 // the features it names. Input that does not fit cfg's bounds fails
@@ -183,18 +198,18 @@ func DecodeWindow(cfg Config, b []byte) (*Window, error) {
 		}
 	}
 	examples := d.Uvarint()
-	mixed := d.Byte()
+	flags := d.Byte()
 	if d.Err() != nil {
 		return nil, d.Err()
 	}
-	if model == "" || end <= start || mixed > 1 {
+	if model == "" || end <= start || flags&^(flagMixed|flagSources) != 0 {
 		return nil, fmt.Errorf("%w: feedback window of model %q [%d, %d)", sketch.ErrCorrupt, model, start, end)
 	}
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", sketch.ErrCorrupt, err)
 	}
 	w := NewWindow(cfg, f, model, time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC())
-	w.Examples, w.Mixed = examples, mixed == 1
+	w.Examples, w.Mixed = examples, flags&flagMixed != 0
 	if n := d.Count(len(w.parts), "partials"); d.Err() == nil && n != len(w.parts) {
 		return nil, fmt.Errorf("%w: %d partials, want %d", sketch.ErrCorrupt, n, len(w.parts))
 	}
@@ -204,6 +219,9 @@ func DecodeWindow(cfg Config, b []byte) (*Window, error) {
 			return nil, fmt.Errorf("%w: partial %d of a feedback window", sketch.ErrCorrupt, i)
 		}
 		pd := sketch.NewDecoder(d.Bytes(int(n), "partial"))
+		if s, ok := p.(encodedSources); ok && flags&flagSources == 0 {
+			s.decodeWithoutSources()
+		}
 		if p.Decode(pd); pd.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", w.signals[i].Name(), pd.Err())
 		}
