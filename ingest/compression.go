@@ -1,25 +1,38 @@
 package ingest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/segmentio/kafka-go/compress"
 )
+
+// ErrBatchUnreadable is the error of a fetch holding a compressed record
+// batch that cannot be read whatever the retries: it decompresses beyond
+// the ratio (ErrCompressionRatio), or its codec refuses the bytes it was
+// given whole (a corrupt or hostile frame). A failure to read the input
+// itself (a connection cut) is not one.
+var ErrBatchUnreadable = errors.New("unreadable record batch")
 
 // ErrCompressionRatio is the error of a fetch holding a record batch that
 // decompresses to more than max_compression_ratio times its compressed size
 // (a decompression bomb): kafka-go decompresses a fetch's batches whole
 // before the first record is read, so the ratio is what bounds the memory
-// a fetch of max_bytes takes.
-var ErrCompressionRatio = errors.New("record batch decompresses beyond max_compression_ratio")
+// a fetch of max_bytes takes. It is an ErrBatchUnreadable.
+var ErrCompressionRatio = fmt.Errorf("%w: it decompresses beyond max_compression_ratio", ErrBatchUnreadable)
 
-// ReasonBatchTooLarge is the dead-letter reason of the records of a batch
-// skipped for ErrCompressionRatio.
-const ReasonBatchTooLarge = "batch_too_large"
+// Dead-letter reasons of the records of a batch skipped unread.
+const (
+	// ReasonBatchTooLarge: it decompresses beyond the ratio.
+	ReasonBatchTooLarge = "batch_too_large"
+	// ReasonBatchUnreadable: its codec refuses it.
+	ReasonBatchUnreadable = "batch_unreadable"
+)
 
 // compressionRatio is the process's limit (the kafka-go codecs it wraps are
 // process-wide): the largest ratio of the consumers created.
@@ -40,7 +53,13 @@ func limitDecompression(ratio int) {
 	}
 	wrapCodecs.Do(func() {
 		for i, c := range compress.Codecs {
-			if c != nil {
+			switch {
+			case c == nil:
+			case compress.Compression(i) == compress.Zstd:
+				// kafka-go's zstd reader takes the window a frame header
+				// declares, up to 512 MiB, before its first output.
+				compress.Codecs[i] = limitedCodec{zstdCodec{c}}
+			default:
 				compress.Codecs[i] = limitedCodec{c}
 			}
 		}
@@ -59,15 +78,20 @@ func (c limitedCodec) NewReader(r io.Reader) io.ReadCloser {
 	return &ratioReader{ReadCloser: c.Codec.NewReader(cr), in: cr, ratio: compressionRatio.Load(), name: c.Name()}
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it and keeps the first
+// error other than io.EOF.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (c *countingReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	c.n += int64(n)
+	if err != nil && err != io.EOF && c.err == nil {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -93,5 +117,58 @@ func (r *ratioReader) Read(b []byte) (int, error) {
 	}
 	n, err := r.ReadCloser.Read(b)
 	r.out += int64(n)
+	if err != nil && err != io.EOF && r.in.err == nil {
+		// The codec refuses what it was given (its input read fine).
+		return n, fmt.Errorf("%w: %s: %v", ErrBatchUnreadable, r.name, err)
+	}
 	return n, err
 }
+
+// zstdCodec is kafka-go's zstd codec whose readers take windows of at most
+// maxZstdWindow: a frame declaring a larger one is refused (zstd's own
+// limit is 512 MiB; producers' default windows are 8 MiB at most).
+type zstdCodec struct{ compress.Codec }
+
+// maxZstdWindow bounds a zstd frame's window.
+const maxZstdWindow = 8 << 20
+
+var zstdDecoders sync.Pool // *zstd.Decoder
+
+// NewReader returns a reader of the decompressed bytes of r.
+func (zstdCodec) NewReader(r io.Reader) io.ReadCloser {
+	if d, _ := zstdDecoders.Get().(*zstd.Decoder); d != nil {
+		if err := d.Reset(r); err == nil {
+			return &zstdReader{d: d}
+		}
+	}
+	d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxWindow(maxZstdWindow))
+	if err != nil {
+		return io.NopCloser(errReader{err})
+	}
+	return &zstdReader{d: d}
+}
+
+// zstdReader reads through a pooled decoder, returned to the pool on Close.
+type zstdReader struct{ d *zstd.Decoder }
+
+func (z *zstdReader) Read(b []byte) (int, error) {
+	if z.d == nil {
+		return 0, io.ErrClosedPipe
+	}
+	return z.d.Read(b)
+}
+
+func (z *zstdReader) Close() error {
+	if z.d != nil {
+		_ = z.d.Reset(bytes.NewReader(nil)) // do not keep the input
+		zstdDecoders.Put(z.d)
+		z.d = nil
+	}
+	return nil
+}
+
+// errReader fails every Read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }

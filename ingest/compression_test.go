@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -208,4 +209,69 @@ func telemetryLike(n int) []byte {
 			rng.IntN(12), rng.Float64(), rng.ExpFloat64()*20)
 	}
 	return b
+}
+
+// garbledCodec writes what its codec writes with the bytes after the first
+// eight inverted (a frame a hostile producer crafted, its CRC recomputed
+// by the batch), and reads as its codec reads.
+type garbledCodec struct{ compress.Codec }
+
+func (g garbledCodec) NewWriter(w io.Writer) io.WriteCloser {
+	var buf bytes.Buffer
+	return &garbler{inner: g.Codec.NewWriter(&buf), buf: &buf, out: w}
+}
+
+type garbler struct {
+	inner io.WriteCloser
+	buf   *bytes.Buffer
+	out   io.Writer
+}
+
+func (g *garbler) Write(b []byte) (int, error) { return g.inner.Write(b) }
+
+func (g *garbler) Close() error {
+	if err := g.inner.Close(); err != nil {
+		return err
+	}
+	b := g.buf.Bytes()
+	for i := 8; i < len(b); i++ {
+		b[i] = ^b[i]
+	}
+	_, err := g.out.Write(b)
+	return err
+}
+
+// TestCorruptCompressedBatchIsSkipped: a record batch whose compressed
+// bytes its codec refuses (a garbled zstd frame) would fail every fetch
+// of its partition for ever; the consumer passes over it as over a bomb,
+// with reason batch_unreadable, and goes on.
+func TestCorruptCompressedBatchIsSkipped(t *testing.T) {
+	const topic = "garbled"
+	e := startBroker(t, topic)
+	writeCompressed(t, e.Brokers(), topic, compress.Zstd, values("before", 0, 5)...)
+	limitDecompression(DefaultCompressionRatio) // the codecs as the consumer reads them
+	orig := compress.Codecs[compress.Zstd]
+	compress.Codecs[compress.Zstd] = garbledCodec{orig}
+	writeCompressed(t, e.Brokers(), topic, compress.Zstd, values("garbled", 0, 20)...)
+	compress.Codecs[compress.Zstd] = orig
+	writeCompressed(t, e.Brokers(), topic, compress.Zstd, values("after", 0, 5)...)
+
+	h := &skipRecorder{}
+	runConsumer(t, testConfig(e.Brokers(), topic, "g-garbled"), func(_ context.Context, _ string, partition int32, _ int64) (PartitionHandler, error) {
+		if partition != 0 {
+			return &skipRecorder{}, nil
+		}
+		return h, nil
+	}, nil)
+	waitFor(t, 30*time.Second, "the 10 readable messages", func() bool {
+		vs, _ := h.seen()
+		return len(vs) == 10
+	})
+	vs, skipped := h.seen()
+	if want := append(toStrings(values("before", 0, 5)), toStrings(values("after", 0, 5))...); !slices.Equal(vs, want) {
+		t.Errorf("values %v, want %v", vs, want)
+	}
+	if len(skipped) != 1 || skipped[0].Skipped.From != 5 || skipped[0].Offset != 24 || skipped[0].Skipped.Reason != ReasonBatchUnreadable {
+		t.Fatalf("skipped %+v, want offsets 5 to 24 with reason %s", skipped, ReasonBatchUnreadable)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -303,6 +304,13 @@ func (w *DeadLetterWriter) LastOffset(ctx context.Context, origTopic string, ori
 			}
 		}
 		if err := batch.Close(); err != nil {
+			if errors.Is(err, ErrBatchUnreadable) {
+				// Dead letters carry hostile values: a broker compressing
+				// the topic may make one batch a bomb. The mark found
+				// so far stands (replays past it are dead-lettered again).
+				w.log.Warn("an unreadable batch of dead letters ends the search for the last one", "offset", off, "err", err)
+				return mark, nil
+			}
 			return -1, fmt.Errorf("reading the dead letters of %s/%d: %w", origTopic, origPartition, err)
 		}
 		if off == before {

@@ -164,7 +164,7 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 	maxBytes := cfg.MaxBytes
 	for {
 		res, ferr := p.fetchRetrying(ctx, next, maxBytes)
-		if errors.Is(ferr, ErrCompressionRatio) && ctx.Err() == nil {
+		if errors.Is(ferr, ErrBatchUnreadable) && ctx.Err() == nil {
 			if maxBytes > 1 {
 				// Which of the fetch's batches is it? Fetch one at a time
 				// (a broker returns at least the first batch whole).
@@ -180,12 +180,15 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 				return read, fmt.Errorf("finding the end of the record batch at offset %d: %w", next, err)
 			}
 			detail := fmt.Sprintf("offsets %d to %d of %s/%d: %v", next, last, p.topic, p.partition, ferr)
-			p.log.Warn("skipping a record batch that does not decompress within max_compression_ratio",
-				"from", next, "to", last, "err", ferr)
+			reason := ReasonBatchUnreadable
+			if errors.Is(ferr, ErrCompressionRatio) {
+				reason = ReasonBatchTooLarge
+			}
+			p.log.Warn("skipping a compressed record batch that cannot be read", "from", next, "to", last, "reason", reason, "err", ferr)
 			p.c.metrics.skippedBatches.Inc()
 			p.advance(last + 1)
 			if err := h.Handle(ctx, []Message{{Topic: p.topic, Partition: p.partition, Offset: last,
-				Skipped: &Skipped{From: next, Reason: ReasonBatchTooLarge, Detail: detail}}}); err != nil {
+				Skipped: &Skipped{From: next, Reason: reason, Detail: detail}}}); err != nil {
 				if ctx.Err() != nil {
 					return read, nil
 				}
@@ -282,7 +285,7 @@ func (p *partitionLoop) fetch(ctx context.Context, next int64, maxBytes int) (*k
 }
 
 // batchEnd returns the last offset of the record batch holding offset from,
-// one that fails to decompress (ErrCompressionRatio): kafka-go does not
+// one that fails to decompress (ErrBatchUnreadable): kafka-go does not
 // expose a batch's last offset, so it is found by fetching one batch at a
 // time beyond it, at from + 1, 2, 4, ... until a fetch reads (or is past the
 // end of the partition), then by bisection between the last offset that
@@ -297,7 +300,7 @@ func (p *partitionLoop) batchEnd(ctx context.Context, from int64) (int64, error)
 		switch {
 		case err == nil, errors.Is(err, kafka.OffsetOutOfRange):
 			return false, nil
-		case errors.Is(err, ErrCompressionRatio):
+		case errors.Is(err, ErrBatchUnreadable):
 			return true, nil
 		}
 		return false, err

@@ -197,7 +197,7 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 		}
 		d.next = msg.Offset + 1
 		if s := msg.Skipped; s != nil {
-			d.reject(msg, errors.New(s.Detail))
+			d.rejectAs(msg, s.Reason, errors.New(s.Detail))
 			continue
 		}
 		r, err := partial.Parse(msg.Value)
@@ -300,13 +300,16 @@ func (d *decider) Handle(ctx context.Context, batch []ingest.Message) error {
 }
 
 // reject dead-letters a record of the partials topic that cannot be read.
-func (d *decider) reject(msg *ingest.Message, err error) {
+func (d *decider) reject(msg *ingest.Message, err error) { d.rejectAs(msg, "invalid_partial", err) }
+
+// rejectAs is reject with the dead letter's reason.
+func (d *decider) rejectAs(msg *ingest.Message, reason string, err error) {
 	d.m.met.partialsIn.WithLabelValues("invalid").Inc()
 	if msg.Offset <= d.deadUpTo {
 		d.m.met.deadReplayed.Inc()
 		return
 	}
-	d.dead = append(d.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: "invalid_partial", Detail: err.Error()})
+	d.dead = append(d.dead, ingest.DeadLetter{Msg: copyMessage(msg), Reason: reason, Detail: err.Error()})
 }
 
 // reference returns the lookup DecodePartial uses: the model version's

@@ -258,6 +258,7 @@ func (p *spectra) AppendBinary(b []byte) []byte {
 func (p *spectra) decodeWithoutSources() { p.noSrcInput = true }
 
 func (p *spectra) Decode(d *sketch.Decoder) {
+	defer func() { p.noSrcInput = false }()
 	p.offered, p.malformed = d.Uvarint(), d.Uvarint()
 	k, dim := d.Uvarint(), d.Uvarint()
 	if d.Err() == nil && (k != uint64(p.k) || dim != uint64(p.d)) {

@@ -498,6 +498,7 @@ func (t *table) appendBinary(b []byte) []byte {
 // exact events, of at most maxID bytes, in ascending order of their
 // sampling keys. what names the table in errors.
 func (t *table) decode(d *sketch.Decoder, what string) {
+	defer func() { t.noSrcInput = false }()
 	t.n = d.Uvarint()
 	m := d.Count(t.capacity, what)
 	var exact uint64
