@@ -2,12 +2,15 @@ package ingest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 	"github.com/segmentio/kafka-go/compress"
 )
@@ -59,6 +62,10 @@ func limitDecompression(ratio int) {
 				// kafka-go's zstd reader takes the window a frame header
 				// declares, up to 512 MiB, before its first output.
 				compress.Codecs[i] = limitedCodec{zstdCodec{c}}
+			case compress.Compression(i) == compress.Snappy:
+				// kafka-go's snappy reader takes the length a frame
+				// header declares, up to 4 GiB, before its first output.
+				compress.Codecs[i] = limitedCodec{snappyCodec{c}}
 			default:
 				compress.Codecs[i] = limitedCodec{c}
 			}
@@ -117,7 +124,7 @@ func (r *ratioReader) Read(b []byte) (int, error) {
 	}
 	n, err := r.ReadCloser.Read(b)
 	r.out += int64(n)
-	if err != nil && err != io.EOF && r.in.err == nil {
+	if err != nil && err != io.EOF && r.in.err == nil && !errors.Is(err, ErrBatchUnreadable) {
 		// The codec refuses what it was given (its input read fine).
 		return n, fmt.Errorf("%w: %s: %v", ErrBatchUnreadable, r.name, err)
 	}
@@ -172,3 +179,89 @@ func (z *zstdReader) Close() error {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// snappyCodec is kafka-go's snappy codec (xerial framing, or one raw block)
+// whose readers check the length each block declares against the ratio
+// before decoding it: the batch's compressed bytes are read first (kafka-go
+// bounds them by the batch's length), then each block.
+type snappyCodec struct{ compress.Codec }
+
+// NewReader returns a reader of the decompressed bytes of r.
+func (snappyCodec) NewReader(r io.Reader) io.ReadCloser { return &snappyReader{r: r} }
+
+// xerialMagic starts the xerial framing (then a version and a compatible
+// version, 4 bytes each, then frames of a 4-byte length and a block).
+var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
+// snappyReader decodes its input whole on the first Read.
+type snappyReader struct {
+	r       io.Reader
+	out     []byte
+	pos     int
+	err     error
+	decoded bool
+}
+
+func (s *snappyReader) Read(b []byte) (int, error) {
+	if !s.decoded {
+		s.decoded = true
+		s.err = s.decode()
+	}
+	if s.pos < len(s.out) {
+		n := copy(b, s.out[s.pos:])
+		s.pos += n
+		return n, nil
+	}
+	if s.err != nil {
+		return 0, s.err
+	}
+	return 0, io.EOF
+}
+
+func (s *snappyReader) Close() error { return nil }
+
+// decode decodes the input's blocks into out.
+func (s *snappyReader) decode() error {
+	in, err := io.ReadAll(s.r)
+	if err != nil {
+		return err
+	}
+	ratio := compressionRatio.Load()
+	if len(in) < 16 || !bytes.Equal(in[:8], xerialMagic) {
+		return s.block(in, ratio)
+	}
+	for in = in[16:]; len(in) > 0; {
+		if len(in) < 4 {
+			return fmt.Errorf("a snappy frame length of %d bytes", len(in))
+		}
+		n := binary.BigEndian.Uint32(in)
+		in = in[4:]
+		if uint64(n) > uint64(len(in)) {
+			return fmt.Errorf("a snappy frame of %d bytes where %d are left", n, len(in))
+		}
+		if err := s.block(in[:n], ratio); err != nil {
+			return err
+		}
+		in = in[n:]
+	}
+	return nil
+}
+
+// block decodes one snappy block after out, refusing one that declares
+// more than ratio times its length.
+func (s *snappyReader) block(b []byte, ratio int64) error {
+	n, err := snappy.DecodedLen(b)
+	if err != nil {
+		return err
+	}
+	if int64(n) > ratio*int64(len(b)) {
+		return fmt.Errorf("%w (%d): a snappy block of %d bytes declares %d", ErrCompressionRatio, ratio, len(b), n)
+	}
+	s.out = slices.Grow(s.out, n)
+	dst, err := snappy.Decode(s.out[len(s.out):len(s.out)+n], b)
+	if err != nil {
+		return err
+	}
+	s.out = s.out[:len(s.out)+len(dst)]
+	return nil
+}

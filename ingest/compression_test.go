@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -273,5 +274,72 @@ func TestCorruptCompressedBatchIsSkipped(t *testing.T) {
 	}
 	if len(skipped) != 1 || skipped[0].Skipped.From != 5 || skipped[0].Offset != 24 || skipped[0].Skipped.Reason != ReasonBatchUnreadable {
 		t.Fatalf("skipped %+v, want offsets 5 to 24 with reason %s", skipped, ReasonBatchUnreadable)
+	}
+}
+
+// craftedCodec writes payload whatever it is given to compress, and reads
+// as its codec reads.
+type craftedCodec struct {
+	compress.Codec
+	payload []byte
+}
+
+func (c craftedCodec) NewWriter(w io.Writer) io.WriteCloser {
+	return &crafted{w: w, payload: c.payload}
+}
+
+type crafted struct {
+	w       io.Writer
+	payload []byte
+}
+
+func (c *crafted) Write(b []byte) (int, error) { return len(b), nil }
+func (c *crafted) Close() error {
+	_, err := c.w.Write(c.payload)
+	return err
+}
+
+// TestSnappyBombIsSkipped replays a snappy bomb: a batch whose one xerial
+// frame holds a 14-byte block declaring 1 GiB (snappy's length header comes
+// first; kafka-go's reader allocated it before decoding). The consumer
+// refuses the block for its declared ratio before allocating anything for
+// it, and passes over the batch as batch_too_large.
+func TestSnappyBombIsSkipped(t *testing.T) {
+	const topic = "snappy-bombed"
+	e := startBroker(t, topic)
+	writeCompressed(t, e.Brokers(), topic, compress.Snappy, values("before", 0, 5)...)
+	limitDecompression(DefaultCompressionRatio)
+	block := binary.AppendUvarint(nil, 1<<30)
+	block = append(block, 0x20, 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a', 'a') // a literal of 9 bytes
+	payload := append([]byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0, 0, 0, 0, 1, 0, 0, 0, 1}, binary.BigEndian.AppendUint32(nil, uint32(len(block)))...)
+	payload = append(payload, block...)
+	orig := compress.Codecs[compress.Snappy]
+	compress.Codecs[compress.Snappy] = craftedCodec{orig, payload}
+	writeCompressed(t, e.Brokers(), topic, compress.Snappy, values("bomb", 0, 3)...)
+	compress.Codecs[compress.Snappy] = orig
+	writeCompressed(t, e.Brokers(), topic, compress.Snappy, values("after", 0, 5)...)
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	h := &skipRecorder{}
+	stop := runConsumer(t, testConfig(e.Brokers(), topic, "g-snappy"), func(_ context.Context, _ string, partition int32, _ int64) (PartitionHandler, error) {
+		if partition != 0 {
+			return &skipRecorder{}, nil
+		}
+		return h, nil
+	}, nil)
+	waitFor(t, 30*time.Second, "the 10 readable messages", func() bool {
+		vs, _ := h.seen()
+		return len(vs) == 10
+	})
+	stop()
+	runtime.ReadMemStats(&after)
+	_, skipped := h.seen()
+	if len(skipped) != 1 || skipped[0].Skipped.From != 5 || skipped[0].Offset != 7 || skipped[0].Skipped.Reason != ReasonBatchTooLarge {
+		t.Fatalf("skipped %+v, want offsets 5 to 7 with reason %s", skipped, ReasonBatchTooLarge)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("consuming allocated %d MiB: the 1 GiB the block declares was allocated", alloc>>20)
 	}
 }

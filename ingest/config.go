@@ -61,8 +61,7 @@ type Config struct {
 	// bomb) is skipped, its offsets dead-lettered as one record with reason
 	// batch_too_large. Telemetry JSON compresses 4–7× (gzip, zstd, lz4,
 	// snappy). The limit is process-wide (kafka-go's codecs are): the
-	// largest of the process's consumers. (Snappy's reader allocates a
-	// frame's declared size before its output: not bounded by it yet.)
+	// largest of the process's consumers.
 	// Default: 32
 	MaxCompressionRatio int `yaml:"max_compression_ratio"`
 	// SessionTimeout is how long the coordinator waits for a heartbeat
