@@ -75,6 +75,30 @@ func writeCompressed(t *testing.T, brokers []string, topic string, c compress.Co
 	}
 }
 
+// consumeSkipping consumes topic with group until partition 0's handler has
+// been handed want readable messages, and returns that handler, stopped,
+// and what the process allocated meanwhile.
+func consumeSkipping(t *testing.T, brokers []string, topic, group string, want int, reg prometheus.Registerer) (*skipRecorder, uint64) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	h := &skipRecorder{}
+	stop := runConsumer(t, testConfig(brokers, topic, group), func(_ context.Context, _ string, partition int32, _ int64) (PartitionHandler, error) {
+		if partition != 0 {
+			return &skipRecorder{}, nil
+		}
+		return h, nil
+	}, reg)
+	waitFor(t, 30*time.Second, fmt.Sprintf("the %d readable messages", want), func() bool {
+		vs, _ := h.seen()
+		return len(vs) == want
+	})
+	stop()
+	runtime.ReadMemStats(&after)
+	return h, after.TotalAlloc - before.TotalAlloc
+}
+
 func values(prefix string, from, to int) []kafka.Message {
 	var out []kafka.Message
 	for i := from; i < to; i++ {
@@ -106,23 +130,8 @@ func TestDecompressionBombIsSkipped(t *testing.T) {
 			writeCompressed(t, e.Brokers(), topic, c, values("after", 0, 10)...)
 
 			reg := prometheus.NewRegistry()
-			h := &skipRecorder{}
-			var before, after runtime.MemStats
-			runtime.GC()
-			runtime.ReadMemStats(&before)
-			cfg := testConfig(e.Brokers(), topic, "g-bomb-"+c.String())
-			stop := runConsumer(t, cfg, func(_ context.Context, _ string, partition int32, _ int64) (PartitionHandler, error) {
-				if partition != 0 {
-					return &skipRecorder{}, nil
-				}
-				return h, nil
-			}, reg)
-			waitFor(t, 30*time.Second, "the 20 ordinary messages", func() bool {
-				vs, _ := h.seen()
-				return len(vs) == 20
-			})
-			stop()
-			runtime.ReadMemStats(&after)
+			group := "g-bomb-" + c.String()
+			h, alloc := consumeSkipping(t, e.Brokers(), topic, group, 20, reg)
 
 			vs, skipped := h.seen()
 			want := append(toStrings(values("before", 0, 10)), toStrings(values("after", 0, 10))...)
@@ -140,10 +149,10 @@ func TestDecompressionBombIsSkipped(t *testing.T) {
 			if n := metricValue(t, reg, "driftwatch_ingest_skipped_batches_total", nil); n != 1 {
 				t.Errorf("driftwatch_ingest_skipped_batches_total = %v, want 1", n)
 			}
-			if got := committedOffsets(t, e.Brokers(), cfg.GroupID, topic, 0)[0]; got != 148 {
+			if got := committedOffsets(t, e.Brokers(), group, topic, 0)[0]; got != 148 {
 				t.Errorf("committed offset %d, want 148 (past the bomb and the messages after it)", got)
 			}
-			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+			if alloc > 64<<20 {
 				t.Errorf("consuming allocated %d MiB: the 128 MiB bomb was decompressed", alloc>>20)
 			}
 		})
@@ -257,17 +266,7 @@ func TestCorruptCompressedBatchIsSkipped(t *testing.T) {
 	compress.Codecs[compress.Zstd] = orig
 	writeCompressed(t, e.Brokers(), topic, compress.Zstd, values("after", 0, 5)...)
 
-	h := &skipRecorder{}
-	runConsumer(t, testConfig(e.Brokers(), topic, "g-garbled"), func(_ context.Context, _ string, partition int32, _ int64) (PartitionHandler, error) {
-		if partition != 0 {
-			return &skipRecorder{}, nil
-		}
-		return h, nil
-	}, nil)
-	waitFor(t, 30*time.Second, "the 10 readable messages", func() bool {
-		vs, _ := h.seen()
-		return len(vs) == 10
-	})
+	h, _ := consumeSkipping(t, e.Brokers(), topic, "g-garbled", 10, nil)
 	vs, skipped := h.seen()
 	if want := append(toStrings(values("before", 0, 5)), toStrings(values("after", 0, 5))...); !slices.Equal(vs, want) {
 		t.Errorf("values %v, want %v", vs, want)
@@ -319,27 +318,12 @@ func TestSnappyBombIsSkipped(t *testing.T) {
 	compress.Codecs[compress.Snappy] = orig
 	writeCompressed(t, e.Brokers(), topic, compress.Snappy, values("after", 0, 5)...)
 
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	h := &skipRecorder{}
-	stop := runConsumer(t, testConfig(e.Brokers(), topic, "g-snappy"), func(_ context.Context, _ string, partition int32, _ int64) (PartitionHandler, error) {
-		if partition != 0 {
-			return &skipRecorder{}, nil
-		}
-		return h, nil
-	}, nil)
-	waitFor(t, 30*time.Second, "the 10 readable messages", func() bool {
-		vs, _ := h.seen()
-		return len(vs) == 10
-	})
-	stop()
-	runtime.ReadMemStats(&after)
+	h, alloc := consumeSkipping(t, e.Brokers(), topic, "g-snappy", 10, nil)
 	_, skipped := h.seen()
 	if len(skipped) != 1 || skipped[0].Skipped.From != 5 || skipped[0].Offset != 7 || skipped[0].Skipped.Reason != ReasonBatchTooLarge {
 		t.Fatalf("skipped %+v, want offsets 5 to 7 with reason %s", skipped, ReasonBatchTooLarge)
 	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+	if alloc > 64<<20 {
 		t.Errorf("consuming allocated %d MiB: the 1 GiB the block declares was allocated", alloc>>20)
 	}
 }
