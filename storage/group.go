@@ -23,8 +23,9 @@ type windowWriter struct {
 
 // windowGroup is the calls written together.
 type windowGroup struct {
-	members []*groupMember
-	done    chan struct{} // closed once the group is written or has failed
+	members []*groupMember // its live members once taken (guarded by windowWriter.mu)
+	taken   bool           // the writer has taken it (guarded by windowWriter.mu)
+	done    chan struct{}  // closed once the group is written or has failed
 }
 
 // groupMember is one WriteWindows call in a group.
@@ -55,7 +56,14 @@ func (w *windowWriter) write(ctx context.Context, b WindowBatch) error {
 	case <-ctx.Done():
 		w.mu.Lock()
 		m.gone = true
+		alone := g.taken && len(g.members) == 1
 		w.mu.Unlock()
+		if alone {
+			// Its write runs under ctx alone and ends with it: its error
+			// says which insert was cut.
+			<-g.done
+			return m.err
+		}
 		// The group may have been written meanwhile; report what happened then.
 		select {
 		case <-g.done:
@@ -86,6 +94,7 @@ func (w *windowWriter) run() {
 				live = append(live, m)
 			}
 		}
+		g.members, g.taken = live, true
 		w.mu.Unlock()
 		if len(live) > 0 {
 			w.writeGroup(live)

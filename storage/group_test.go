@@ -25,6 +25,45 @@ func holdWriter(s *Store, release <-chan struct{}) (waiting func() int) {
 	}
 }
 
+// writeAsync writes partition part's window of minute 0 in the background
+// and returns the channel of WriteWindows' result.
+func writeAsync(ctx context.Context, s *Store, part int32) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		done <- s.WriteWindows(ctx, WindowBatch{Windows: sampleBatch("telemetry", part, 0, 0, 9, time.Time{}).Windows})
+	}()
+	return done
+}
+
+// wantLeft checks that a caller whose context was cancelled returned
+// context.Canceled within 5 s.
+func wantLeft(t *testing.T, left <-chan error) {
+	t.Helper()
+	select {
+	case err := <-left:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the leaver's WriteWindows = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the leaver did not return within 5s of its cancellation")
+	}
+}
+
+// outageStore is a store of database db (a new one for "") reached through
+// a proxy the test can make refuse connections, with its metrics in reg.
+func outageStore(t *testing.T, db string) (*Store, *proxy, *prometheus.Registry) {
+	t.Helper()
+	p := startProxy(t, requireServer(t))
+	reg := prometheus.NewRegistry()
+	s := newTestStore(t, reg, func(c *Config) {
+		c.Addr, c.DialTimeout, c.MaxRetryBackoff = p.addr, time.Second, 200*time.Millisecond
+		if db != "" {
+			c.Database = db
+		}
+	})
+	return s, p, reg
+}
+
 // TestWriteWindowsJoinsOverlappingCalls writes the flushes of eight partitions and a decider
 // that arrive together: one insert per table for them all, every row stored, every caller told.
 func TestWriteWindowsJoinsOverlappingCalls(t *testing.T) {
@@ -91,25 +130,12 @@ func TestWriteWindowsLeaverBeforeWrite(t *testing.T) {
 	waiting := holdWriter(s, release)
 	ctx := testContext(t)
 
-	stay := make(chan error, 1)
-	go func() {
-		stay <- s.WriteWindows(ctx, WindowBatch{Windows: sampleBatch("telemetry", 0, 0, 0, 9, time.Time{}).Windows})
-	}()
+	stay := writeAsync(ctx, s, 0)
 	lctx, leave := context.WithCancel(ctx)
-	left := make(chan error, 1)
-	go func() {
-		left <- s.WriteWindows(lctx, WindowBatch{Windows: sampleBatch("telemetry", 1, 0, 0, 9, time.Time{}).Windows})
-	}()
+	left := writeAsync(lctx, s, 1)
 	waitFor(t, "two calls waiting", 10*time.Second, func() bool { return waiting() == 2 })
 	leave()
-	select {
-	case err := <-left:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("the leaver's WriteWindows = %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the leaver did not return within 5s of its cancellation")
-	}
+	wantLeft(t, left)
 	close(release)
 	if err := <-stay; err != nil {
 		t.Fatalf("the other caller's WriteWindows: %v", err)
@@ -125,28 +151,17 @@ func TestWriteWindowsLeaverBeforeWrite(t *testing.T) {
 // TestWriteWindowsGroupOutlivesALeaver: during an outage, a caller of a group under way leaves
 // (its partition revoked); the write goes on for the other and lands once ClickHouse is back.
 func TestWriteWindowsGroupOutlivesALeaver(t *testing.T) {
-	addr := requireServer(t)
-	p := startProxy(t, addr)
 	db := randomDatabase(t)
-	reg := prometheus.NewRegistry()
-	s := newTestStore(t, reg, func(c *Config) {
-		c.Addr, c.Database, c.DialTimeout, c.MaxRetryBackoff = p.addr, db, time.Second, 200*time.Millisecond
-	})
-	direct := newTestStore(t, nil, func(c *Config) { c.Addr, c.Database = addr, db })
+	s, p, reg := outageStore(t, db)
+	direct := newTestStore(t, nil, func(c *Config) { c.Database = db })
 	release := make(chan struct{})
 	waiting := holdWriter(s, release)
 	ctx := testContext(t)
 
 	p.refuse()
-	stay := make(chan error, 1)
-	go func() {
-		stay <- s.WriteWindows(ctx, WindowBatch{Windows: sampleBatch("telemetry", 0, 0, 0, 9, time.Time{}).Windows})
-	}()
+	stay := writeAsync(ctx, s, 0)
 	lctx, leave := context.WithCancel(ctx)
-	left := make(chan error, 1)
-	go func() {
-		left <- s.WriteWindows(lctx, WindowBatch{Windows: sampleBatch("telemetry", 1, 0, 0, 9, time.Time{}).Windows})
-	}()
+	left := writeAsync(lctx, s, 1)
 	waitFor(t, "two calls waiting", 10*time.Second, func() bool { return waiting() == 2 })
 	close(release)
 	// The group is taken and its write retries against the refusing proxy.
@@ -154,14 +169,7 @@ func TestWriteWindowsGroupOutlivesALeaver(t *testing.T) {
 		return waiting() == 0 && metricValue(t, reg, "driftwatch_clickhouse_retries_total", "") >= 1
 	})
 	leave()
-	select {
-	case err := <-left:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("the leaver's WriteWindows = %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the leaver did not return within 5s of its cancellation")
-	}
+	wantLeft(t, left)
 	select {
 	case err := <-stay:
 		t.Fatalf("the remaining caller returned %v during the outage; want it to wait", err)
@@ -233,32 +241,20 @@ func TestWriteWindowsGroupIsolatesAPermanentError(t *testing.T) {
 // of the group under way leaves; the write stops retrying and the writer
 // goroutine ends.
 func TestWriteWindowsWriterStopsWhenAllLeave(t *testing.T) {
-	addr := requireServer(t)
-	p := startProxy(t, addr)
-	reg := prometheus.NewRegistry()
-	s := newTestStore(t, reg, func(c *Config) {
-		c.Addr, c.DialTimeout, c.MaxRetryBackoff = p.addr, time.Second, 200*time.Millisecond
-	})
+	s, p, reg := outageStore(t, "")
 	release := make(chan struct{})
 	waiting := holdWriter(s, release)
 	p.refuse()
 	lctx, leave := context.WithCancel(testContext(t))
-	done := make(chan error, 2)
-	for part := range int32(2) {
-		go func() {
-			done <- s.WriteWindows(lctx, WindowBatch{Windows: sampleBatch("telemetry", part, 0, 0, 9, time.Time{}).Windows})
-		}()
-	}
+	left := []<-chan error{writeAsync(lctx, s, 0), writeAsync(lctx, s, 1)}
 	waitFor(t, "two calls waiting", 10*time.Second, func() bool { return waiting() == 2 })
 	close(release)
 	waitFor(t, "the group's write retrying", 10*time.Second, func() bool {
 		return metricValue(t, reg, "driftwatch_clickhouse_retries_total", "") >= 1
 	})
 	leave()
-	for range 2 {
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Fatalf("WriteWindows after its caller left = %v, want context.Canceled", err)
-		}
+	for _, l := range left {
+		wantLeft(t, l)
 	}
 	waitFor(t, "the writer to stop", 10*time.Second, func() bool {
 		s.windows.mu.Lock()
