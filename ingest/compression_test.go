@@ -146,8 +146,8 @@ func TestDecompressionBombIsSkipped(t *testing.T) {
 				!strings.Contains(s.Skipped.Detail, "offsets 10 to 137") || s.Value != nil || s.Key != nil {
 				t.Errorf("skipped %+v (%+v), want offsets 10 to 137, reason %s", s, s.Skipped, ReasonBatchTooLarge)
 			}
-			if n := metricValue(t, reg, "driftwatch_ingest_skipped_batches_total", nil); n != 1 {
-				t.Errorf("driftwatch_ingest_skipped_batches_total = %v, want 1", n)
+			if n := metricValue(t, reg, "driftwatch_ingest_skipped_batches_total", map[string]string{"topic": topic, "reason": ReasonBatchTooLarge}); n != 1 {
+				t.Errorf("driftwatch_ingest_skipped_batches_total{topic=%q,reason=%q} = %v, want 1", topic, ReasonBatchTooLarge, n)
 			}
 			if got := committedOffsets(t, e.Brokers(), group, topic, 0)[0]; got != 148 {
 				t.Errorf("committed offset %d, want 148 (past the bomb and the messages after it)", got)
@@ -266,13 +266,20 @@ func TestCorruptCompressedBatchIsSkipped(t *testing.T) {
 	compress.Codecs[compress.Zstd] = orig
 	writeCompressed(t, e.Brokers(), topic, compress.Zstd, values("after", 0, 5)...)
 
-	h, _ := consumeSkipping(t, e.Brokers(), topic, "g-garbled", 10, nil)
+	reg := prometheus.NewRegistry()
+	h, _ := consumeSkipping(t, e.Brokers(), topic, "g-garbled", 10, reg)
 	vs, skipped := h.seen()
 	if want := append(toStrings(values("before", 0, 5)), toStrings(values("after", 0, 5))...); !slices.Equal(vs, want) {
 		t.Errorf("values %v, want %v", vs, want)
 	}
 	if len(skipped) != 1 || skipped[0].Skipped.From != 5 || skipped[0].Offset != 24 || skipped[0].Skipped.Reason != ReasonBatchUnreadable {
 		t.Fatalf("skipped %+v, want offsets 5 to 24 with reason %s", skipped, ReasonBatchUnreadable)
+	}
+	// metricValue is -1 for a series that does not exist.
+	for reason, want := range map[string]float64{ReasonBatchUnreadable: 1, ReasonBatchTooLarge: -1} {
+		if n := metricValue(t, reg, "driftwatch_ingest_skipped_batches_total", map[string]string{"topic": topic, "reason": reason}); n != want {
+			t.Errorf("driftwatch_ingest_skipped_batches_total{topic=%q,reason=%q} = %v, want %v", topic, reason, n, want)
+		}
 	}
 }
 

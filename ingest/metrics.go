@@ -17,7 +17,7 @@ type consumerMetrics struct {
 	committedOffset *prometheus.GaugeVec
 	commitLag       *prometheus.GaugeVec
 	partitionErrors prometheus.Counter
-	skippedBatches  prometheus.Counter
+	skippedBatches  *prometheus.CounterVec
 	stalled         *prometheus.GaugeVec
 }
 
@@ -55,10 +55,10 @@ func newConsumerMetrics(reg prometheus.Registerer) (*consumerMetrics, error) {
 			Name: "driftwatch_ingest_partition_errors_total",
 			Help: "Partition loops stopped by a fetch or handler error and restarted from the committed offset.",
 		}),
-		skippedBatches: prometheus.NewCounter(prometheus.CounterOpts{
+		skippedBatches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftwatch_ingest_skipped_batches_total",
-			Help: "Record batches passed over unread because they decompress beyond max_compression_ratio (their offsets are dead-lettered).",
-		}),
+			Help: "Record batches passed over unread, their offsets dead-lettered with the reason: batch_too_large (decompressing beyond max_compression_ratio) or batch_unreadable (refused by its codec).",
+		}, []string{"topic", "reason"}),
 	}
 	var err error
 	if m.messages, err = register(reg, m.messages); err != nil {

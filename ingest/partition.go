@@ -185,7 +185,7 @@ func (p *partitionLoop) session(ctx context.Context) (read int64, err error) {
 				reason = ReasonBatchTooLarge
 			}
 			p.log.Warn("skipping a compressed record batch that cannot be read", "from", next, "to", last, "reason", reason, "err", ferr)
-			p.c.metrics.skippedBatches.Inc()
+			p.c.metrics.skippedBatches.WithLabelValues(p.topic, string(reason)).Inc()
 			p.advance(last + 1)
 			if err := h.Handle(ctx, []Message{{Topic: p.topic, Partition: p.partition, Offset: last,
 				Skipped: &Skipped{From: next, Reason: reason, Detail: detail}}}); err != nil {
