@@ -288,6 +288,7 @@ func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelK
 // callerRows adds the caller_windows rows of window w's tracked callers,
 // cs (evaluate.Decision's Callers).
 func callerRows(b *storage.WindowBatch, w *window.Window, cs []access.CallerSummary) {
+	b.Callers = slices.Grow(b.Callers, len(cs)) // a window has up to max_callers
 	for _, c := range cs {
 		b.Callers = append(b.Callers, storage.CallerRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version, WindowStart: w.Start, WindowEnd: w.End,
 			Caller: c.Caller, Calls: c.Calls, CallsOvercount: c.CallsOvercount, ScoredCalls: c.ScoredCalls, ScoredOvercount: c.ScoredOvercount,
