@@ -83,13 +83,13 @@
 //	poisoning_flood           872·MaxFingerprints
 //	poisoning_trigger         122·MaxLabels + 655·MaxPairs
 //	poisoning_spectral        (183 + 8·d)·SpectralSample
-//	poisoning_drift           16·d·DriftSample + 122·MaxLabels
+//	poisoning_drift           16·d·DriftSample + 464·MaxLabels
 //
 // A table slot is 58 bytes of counters, heap and index, its key width (64;
 // 8 for a SimHash fingerprint; 66 for a pair, 131 for a triple) and, where
 // ids are kept, 147 bytes for three of them, and 195 more for their
-// examples' sources where the evidence names them (flood, trigger; a
-// spectral row keeps its source in 65 bytes). With the defaults and d = 20
+// examples' sources where the evidence names them (flood, trigger, the
+// drift's labels; a spectral row keeps its source in 65 bytes). With the defaults and d = 20
 // that is at most about 5.1 MB per model, window and partition, of which
 // the trigger takes half (its triples 42%). Scoring a flood partial compares its
 // fingerprints pairwise: O(MaxFingerprints²) bit counts per window.

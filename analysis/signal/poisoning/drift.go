@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 	"github.com/driftwatch/driftwatch/analysis/stat"
@@ -16,7 +17,8 @@ import (
 // window, each numeric feature keeps its moments and a bottom-k sample of
 // DriftSample values (sketch.Numeric, sampled by the example id's hash, so
 // merges are exact), and a table of MaxLabels counters (Space-Saving)
-// counts the proposed labels.
+// counts the proposed labels, keeping a sample of each label's example ids
+// with their sources (the evidence of a label shift).
 //
 // Decisions, against a reference only, each needing MinCount values on
 // both sides: per numeric feature, the two-sample Kolmogorov–Smirnov test
@@ -24,7 +26,8 @@ import (
 // values), Benjamini–Hochberg across the features, effect: the KS distance
 // D; and, with subject "*", the chi-square test of homogeneity of the
 // proposed labels' counts (stat.ChiSquare, the labels counted on either
-// side plus the rest), effect: the largest change of a label's share.
+// side plus the rest), effect: the largest change of a label's share, whose
+// sampled examples in the window the evidence names with their sources.
 type Drift struct {
 	Config   Config
 	Features Features
@@ -40,7 +43,7 @@ func (Drift) Name() string { return "poisoning_drift" }
 
 // NewPartial returns an empty partial.
 func (s Drift) NewPartial() Partial {
-	p := &drifts{numeric: make([]sketch.Numeric, len(s.Features.Numeric)), labels: newTable(s.Config.MaxLabels, maxKey, 0)}
+	p := &drifts{numeric: make([]sketch.Numeric, len(s.Features.Numeric)), labels: newSourcedTable(s.Config.MaxLabels, maxKey, idsPerKey)}
 	for j := range p.numeric {
 		p.numeric[j] = sketch.NewNumeric(s.Config.DriftSample, 0)
 	}
@@ -59,7 +62,7 @@ func (p *drifts) Observe(es []Example) {
 		e := &es[i]
 		if e.ProposedLabel != "" {
 			p.label = shorten(p.label[:0], e.ProposedLabel, maxKey)
-			p.labels.add(p.label, 0, "", "", false)
+			p.labels.add(p.label, 0, e.ID, e.Source, e.ID != "")
 		}
 		if len(e.Numeric) != len(p.numeric) {
 			p.malformed++
@@ -96,6 +99,10 @@ func (p *drifts) AppendBinary(b []byte) []byte {
 	}
 	return b
 }
+
+// decodeWithoutIDs makes the next Decode read the encoding of before the
+// labels kept example ids.
+func (p *drifts) decodeWithoutIDs() { p.labels.noIDInput = true }
 
 func (p *drifts) Decode(d *sketch.Decoder) {
 	p.malformed = d.Uvarint()
@@ -178,9 +185,16 @@ func labelShift(cur, ref *table, minCount uint64, cfg Config) (signal.Verdict, b
 	if math.IsNaN(chi.PValue) {
 		return signal.Verdict{}, false
 	}
+	text := fmt.Sprintf("proposed label %q is %.3f of %d examples against %.3f of %d in the reference (chi-square %.1f, %d dof)",
+		keys[at], cc[at]/float64(cur.n), cur.n, rc[at]/float64(ref.n), ref.n, chi.Statistic, chi.DoF)
+	var sources, ids []string
+	if s := cur.find([]byte(keys[at]), xxhash.Sum64String(keys[at])); s >= 0 {
+		// Sampled examples of the label in the window: a label a source
+		// floods has mostly that source's.
+		sources, ids = cur.sources(s), cur.ids(s)
+	}
 	return signal.Decision("*", chi.Statistic, chi.PValue, worst, cfg.LabelShift.Warning, cfg.LabelShift.Critical, cur.n,
-		cut(fmt.Sprintf("proposed label %q is %.3f of %d examples against %.3f of %d in the reference (chi-square %.1f, %d dof)",
-			keys[at], cc[at]/float64(cur.n), cur.n, rc[at]/float64(ref.n), ref.n, chi.Statistic, chi.DoF), MaxEvidence)), true
+		sourcedEvidence(text, sources, ids)), true
 }
 
 // finiteSorted returns the finite values of xs, sorted (a decoded sample may

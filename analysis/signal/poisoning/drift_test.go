@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/driftwatch/driftwatch/analysis/stat"
@@ -70,5 +71,47 @@ func TestDriftOfANumericFeature(t *testing.T) {
 	}
 	if s.Score(cur, nil) != nil {
 		t.Fatal("verdicts without a reference")
+	}
+}
+
+// TestLabelShiftNamesItsSources: a source flooding one proposed label shifts
+// the window's labels against the reference; the verdict names that label,
+// the flooding source among the sampled examples' sources, and ids of the
+// window's examples with that label.
+func TestLabelShiftNamesItsSources(t *testing.T) {
+	s := Drift{DefaultConfig(), Features{}}
+	w := newWorld(41, 20)
+	ref := observed(s, w.examples(1000))
+	es := w.examples(500)
+	for range 300 {
+		e := w.example()
+		e.Source, e.ProposedLabel = "mallory", "c"
+		es = append(es, e)
+	}
+	labelOf := map[string]string{}
+	for _, e := range es {
+		labelOf[e.ID] = e.ProposedLabel
+	}
+	vs := s.Score(roundTrip(t, s, observed(s, es)), roundTrip(t, s, ref))
+	v := find(vs, "*")
+	if v == nil {
+		t.Fatalf("no label shift verdict: %+v", vs)
+	}
+	ev := v.Evidence
+	if !strings.HasPrefix(ev, `proposed label "c" is `) || !strings.Contains(ev, `; from "mallory" ×`) {
+		t.Fatalf("evidence %q, want label c from mallory", ev)
+	}
+	_, list, ok := strings.Cut(ev, "; ids ")
+	if !ok {
+		t.Fatalf("evidence %q names no ids", ev)
+	}
+	ids := strings.Split(list, ",")
+	if len(ids) != idsPerKey {
+		t.Errorf("evidence %q: %d ids, want %d", ev, len(ids), idsPerKey)
+	}
+	for _, id := range ids {
+		if labelOf[id] != "c" {
+			t.Errorf("evidence %q: id %q is no example of label c in the window", ev, id)
+		}
 	}
 }

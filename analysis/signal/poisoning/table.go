@@ -87,8 +87,11 @@ type table struct {
 	// noSrcInput makes decode read an encoding without sources (of before
 	// srcs), its ids' sources left empty.
 	noSrcInput bool
-	heap, pos  []int32 // min-heap of slots on (count, key descending); slot → heap position
-	index      []int32 // open addressing on hash: slot, or -1
+	// noIDInput makes decode read an encoding without ids (of a table
+	// that kept none before), no id kept.
+	noIDInput bool
+	heap, pos []int32 // min-heap of slots on (count, key descending); slot → heap position
+	index     []int32 // open addressing on hash: slot, or -1
 }
 
 // newTable returns an empty table of capacity keys of at most width bytes,
@@ -498,7 +501,7 @@ func (t *table) appendBinary(b []byte) []byte {
 // exact events, of at most maxID bytes, in ascending order of their
 // sampling keys. what names the table in errors.
 func (t *table) decode(d *sketch.Decoder, what string) {
-	defer func() { t.noSrcInput = false }()
+	defer func() { t.noSrcInput, t.noIDInput = false, false }()
 	t.n = d.Uvarint()
 	m := d.Count(t.capacity, what)
 	var exact uint64
@@ -522,7 +525,7 @@ func (t *table) decode(d *sketch.Decoder, what string) {
 		}
 		exact += count - err
 		s := t.newSlot([]byte(key), h, count, err, aux)
-		if t.idCap == 0 {
+		if t.idCap == 0 || t.noIDInput {
 			continue
 		}
 		ids := d.Count(t.idCap, what+" example ids")

@@ -153,7 +153,7 @@ func (w *Window) AppendBinary(b []byte) []byte {
 		}
 	}
 	b = binary.AppendUvarint(b, w.Examples)
-	flags := flagSources
+	flags := flagSources | flagDriftIDs
 	if w.Mixed {
 		flags |= flagMixed
 	}
@@ -176,7 +176,15 @@ const (
 	// reference feedback, partials on the topic at an upgrade) has it
 	// clear and decodes with no sources.
 	flagSources
+	// flagDriftIDs: poisoning_drift's label counters keep example ids
+	// and their sources. A window encoded before has it clear and
+	// decodes with none kept.
+	flagDriftIDs
 )
+
+// encodedIDs is a partial whose encoding gained example ids:
+// decodeWithoutIDs makes its next Decode read the encoding of before.
+type encodedIDs interface{ decodeWithoutIDs() }
 
 // encodedSources is a partial whose encoding gained the sources of its example
 // ids: decodeWithoutSources makes its next Decode read the encoding of
@@ -202,7 +210,7 @@ func DecodeWindow(cfg Config, b []byte) (*Window, error) {
 	if d.Err() != nil {
 		return nil, d.Err()
 	}
-	if model == "" || end <= start || flags&^(flagMixed|flagSources) != 0 {
+	if model == "" || end <= start || flags&^(flagMixed|flagSources|flagDriftIDs) != 0 {
 		return nil, fmt.Errorf("%w: feedback window of model %q [%d, %d)", sketch.ErrCorrupt, model, start, end)
 	}
 	if err := f.Validate(); err != nil {
@@ -221,6 +229,9 @@ func DecodeWindow(cfg Config, b []byte) (*Window, error) {
 		pd := sketch.NewDecoder(d.Bytes(int(n), "partial"))
 		if s, ok := p.(encodedSources); ok && flags&flagSources == 0 {
 			s.decodeWithoutSources()
+		}
+		if s, ok := p.(encodedIDs); ok && flags&flagDriftIDs == 0 {
+			s.decodeWithoutIDs()
 		}
 		if p.Decode(pd); pd.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", w.signals[i].Name(), pd.Err())

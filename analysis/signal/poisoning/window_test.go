@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 )
 
@@ -206,6 +207,47 @@ func TestWindowEncodedBeforeSourcesDecodes(t *testing.T) {
 		t.Fatal("encoded again in the encoding of before")
 	}
 	w2, err := DecodeWindow(DefaultConfig(), again)
+	if err != nil || !bytes.Equal(w2.AppendBinary(nil), again) {
+		t.Fatalf("the window encoded again: %v, or not encoded the same after a round trip", err)
+	}
+}
+
+// TestWindowEncodedBeforeDriftIDsDecodes: a window encoded before
+// poisoning_drift's label counters kept example ids
+// (testdata/window_before_drift_ids.bin, written by the encoder of
+// ef89b83: 500 clean examples from 20 sources and 80 of label c from
+// mallory) decodes: the same counts, its label shift found against a
+// reference and named without ids; encoded again it carries the ids (none
+// known) and decodes to the same bytes.
+func TestWindowEncodedBeforeDriftIDsDecodes(t *testing.T) {
+	old, err := os.ReadFile("testdata/window_before_drift_ids.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	w, err := DecodeWindow(cfg, old)
+	if err != nil {
+		t.Fatalf("decoding a window of before drift ids: %v", err)
+	}
+	if w.Examples != 580 || w.Model != "fraud" {
+		t.Fatalf("decoded %d examples of %q, want 580 of fraud", w.Examples, w.Model)
+	}
+	ref := NewWindow(cfg, w.Features, "fraud", w.Start.Add(-time.Hour), w.End.Add(-time.Hour))
+	ref.Observe(newWorld(8, 20).examples(1000), 0)
+	var shift *signal.Verdict
+	for _, s := range w.Score(ref) {
+		if s.Signal == (Drift{}).Name() {
+			shift = find(s.Verdicts, "*")
+		}
+	}
+	if shift == nil || !strings.HasPrefix(shift.Evidence, `proposed label "c" is `) || strings.Contains(shift.Evidence, "; ids ") {
+		t.Fatalf("label shift %+v, want label c named without ids", shift)
+	}
+	again := w.AppendBinary(nil)
+	if bytes.Equal(again, old) {
+		t.Fatal("encoded again in the encoding of before")
+	}
+	w2, err := DecodeWindow(cfg, again)
 	if err != nil || !bytes.Equal(w2.AppendBinary(nil), again) {
 		t.Fatalf("the window encoded again: %v, or not encoded the same after a round trip", err)
 	}
