@@ -255,7 +255,23 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	if err := <-monDone; err != nil {
 		log.Warn("monitor stopped with an error", "err", err)
 	}
-	return printSummary(context.WithoutCancel(ctx), out, m, produced, sink, o)
+	prober := pricing.Shift.Caller
+	expect := []demoExpectation{
+		{what: "input drift of " + shifted, model: shifted},
+		{what: "support-assistant refusing more", model: "support-assistant", signal: "refusal_rate", subject: "*"},
+		{what: "credit-scorer's accuracy falling (concept drift, in its delayed labels)", model: "credit-scorer", signal: "realized_performance", subject: "accuracy"},
+		{what: fb.Attacker + " flipping credit-scorer's training labels", model: "credit-scorer", signal: "poisoning_label_flip", subject: fb.Attacker},
+		{what: prober + " probing pricing-model's decision boundary", model: "pricing-model", signal: "caller_probing", subject: prober},
+	}
+	return printSummary(context.WithoutCancel(ctx), out, m, produced, sink, o, expect)
+}
+
+// demoExpectation is a fault the demo injects and the verdict that detects
+// it: a warning or critical signals row of model about subject, or with no
+// signal, a drifted input feature of model.
+type demoExpectation struct {
+	what                   string
+	model, signal, subject string
 }
 
 // demoMarker is the table the demo creates in its database, so that a later
@@ -386,7 +402,7 @@ func (s *sink) close() {
 	_ = s.srv.Shutdown(ctx)
 }
 
-func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produced int, s *sink, o demoOptions) error {
+func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produced int, s *sink, o demoOptions, expect []demoExpectation) error {
 	st := m.Stats()
 	var stored, windows uint64
 	rows, err := m.Store().Query(ctx, "SELECT sum(events), count() FROM inference_windows FINAL")
@@ -406,6 +422,7 @@ func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produc
 	for _, d := range st.Drifted {
 		fmt.Fprintf(out, "                        %s\n", d)
 	}
+	fired := map[string]bool{}
 	if rows, err := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical')
 FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORDER BY model_id, signal, subject`); err == nil {
 		fmt.Fprintf(out, "signals fired\n")
@@ -414,6 +431,7 @@ FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORD
 			var n uint64
 			var critical uint8
 			if rows.Scan(&model, &sig, &subject, &n, &critical) == nil {
+				fired[model+"\x00"+sig+"\x00"+subject] = true
 				level := "warning"
 				if critical == 1 {
 					level = "critical"
@@ -447,10 +465,34 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 	fmt.Fprintf(out, "       FROM signals FINAL WHERE severity != 'ok' ORDER BY window_start, model_id, signal\n")
 	fmt.Fprintf(out, "       SELECT window_start, model_id, labeled, predictions, round(correct / classified, 3) AS accuracy\n")
 	fmt.Fprintf(out, "       FROM performance_windows FINAL WHERE classified > 0 ORDER BY model_id, window_start\n")
-	if s.received.Load() == 0 {
-		return errors.New("the demo delivered no alert")
+	// Each injected fault is detected, or the demo fails: make demo checks
+	// the whole chain, not only that it ran.
+	fmt.Fprintf(out, "\ninjected, and detected?\n")
+	var missed []string
+	for _, e := range expect {
+		ok := fired[e.model+"\x00"+e.signal+"\x00"+e.subject]
+		if e.signal == "" {
+			ok = slices.ContainsFunc(st.Drifted, func(d string) bool { return strings.HasPrefix(d, e.model+"/") })
+		}
+		mark, by := "yes", e.signal+" about "+e.subject
+		if e.signal == "" {
+			by = "drifted features"
+		}
+		if !ok {
+			mark = "NO "
+			missed = append(missed, e.what)
+		}
+		fmt.Fprintf(out, "  %s  %s (%s)\n", mark, e.what, by)
 	}
-	return nil
+	var errs []error
+	if s.received.Load() == 0 {
+		errs = append(errs, errors.New("the demo delivered no alert"))
+	}
+	if len(missed) > 0 {
+		errs = append(errs, fmt.Errorf("the demo did not detect: %s (with a shorter --duration or a later --shift-after, too few windows may follow the faults)",
+			strings.Join(missed, "; ")))
+	}
+	return errors.Join(errs...)
 }
 
 // demoLabelsTopic is the labels topic of the demo.
