@@ -275,8 +275,8 @@ func TestCorruptCompressedBatchIsSkipped(t *testing.T) {
 	if len(skipped) != 1 || skipped[0].Skipped.From != 5 || skipped[0].Offset != 24 || skipped[0].Skipped.Reason != ReasonBatchUnreadable {
 		t.Fatalf("skipped %+v, want offsets 5 to 24 with reason %s", skipped, ReasonBatchUnreadable)
 	}
-	// metricValue is -1 for a series that does not exist.
-	for reason, want := range map[string]float64{ReasonBatchUnreadable: 1, ReasonBatchTooLarge: -1} {
+	// Both reasons' series exist from the start.
+	for reason, want := range map[string]float64{ReasonBatchUnreadable: 1, ReasonBatchTooLarge: 0} {
 		if n := metricValue(t, reg, "driftwatch_ingest_skipped_batches_total", map[string]string{"topic": topic, "reason": reason}); n != want {
 			t.Errorf("driftwatch_ingest_skipped_batches_total{topic=%q,reason=%q} = %v, want %v", topic, reason, n, want)
 		}

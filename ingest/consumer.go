@@ -231,6 +231,10 @@ func NewConsumer(cfg Config, factory HandlerFactory, reg prometheus.Registerer, 
 	if err != nil {
 		return nil, fmt.Errorf("registering ingest metrics: %w", err)
 	}
+	for _, reason := range []string{ReasonBatchTooLarge, ReasonBatchUnreadable} {
+		// Exported at 0 from the start, so that rate() sees the first skip.
+		m.skippedBatches.WithLabelValues(cfg.Topic, reason)
+	}
 	limitDecompression(cfg.MaxCompressionRatio)
 	return &Consumer{
 		cfg:     cfg,

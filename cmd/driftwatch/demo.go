@@ -423,23 +423,32 @@ func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produc
 		fmt.Fprintf(out, "                        %s\n", d)
 	}
 	fired := map[string]bool{}
-	if rows, err := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical')
-FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORDER BY model_id, signal, subject`); err == nil {
+	rows, qerr := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical')
+FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORDER BY model_id, signal, subject`)
+	if qerr == nil {
 		fmt.Fprintf(out, "signals fired\n")
 		for rows.Next() {
 			var model, sig, subject string
 			var n uint64
 			var critical uint8
-			if rows.Scan(&model, &sig, &subject, &n, &critical) == nil {
-				fired[model+"\x00"+sig+"\x00"+subject] = true
-				level := "warning"
-				if critical == 1 {
-					level = "critical"
-				}
-				fmt.Fprintf(out, "                        %s %s about %s: %d windows (up to %s)\n", model, sig, subject, n, level)
+			if qerr = rows.Scan(&model, &sig, &subject, &n, &critical); qerr != nil {
+				break
 			}
+			fired[model+"\x00"+sig+"\x00"+subject] = true
+			level := "warning"
+			if critical == 1 {
+				level = "critical"
+			}
+			fmt.Fprintf(out, "                        %s %s about %s: %d windows (up to %s)\n", model, sig, subject, n, level)
+		}
+		if qerr == nil {
+			qerr = rows.Err()
 		}
 		rows.Close()
+	}
+	if qerr != nil {
+		qerr = fmt.Errorf("reading the signals: %w", qerr)
+		fmt.Fprintf(out, "signals                 %v\n", qerr)
 	}
 	if rows, err := m.Store().Query(ctx, `SELECT model_id, sum(labeled), sum(predictions),
     arrayStringConcat(arrayMap(x -> toString(round(x, 2)), groupArray(acc)), ' ')
@@ -478,13 +487,16 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 		if e.signal == "" {
 			by = "drifted features"
 		}
-		if !ok {
+		switch {
+		case qerr != nil && e.signal != "":
+			mark = "?  " // not read
+		case !ok:
 			mark = "NO "
 			missed = append(missed, e.what)
 		}
 		fmt.Fprintf(out, "  %s  %s (%s)\n", mark, e.what, by)
 	}
-	var errs []error
+	errs := []error{qerr} // nil when read
 	if s.received.Load() == 0 {
 		errs = append(errs, errors.New("the demo delivered no alert"))
 	}

@@ -69,8 +69,11 @@
 // exactly the sample of the union; the ids kept as evidence are likewise
 // the three smallest hashes per key. A window's encoding (Window.AppendBinary:
 // the partials topic, the stored reference feedback) says in its flags
-// whether its partials keep their ids' sources; one encoded before they
-// did decodes, with no sources (TestWindowEncodedBeforeSourcesDecodes).
+// whether its partials keep their ids' sources, and whether the drift's
+// label counters keep ids; one encoded before decodes, with none kept
+// (TestWindowEncodedBeforeSourcesDecodes,
+// TestWindowEncodedBeforeDriftIDsDecodes). A binary older than a flag
+// rejects a window that sets it: deciders are upgraded first.
 //
 // # Memory
 //

@@ -187,11 +187,24 @@ func labelShift(cur, ref *table, minCount uint64, cfg Config) (signal.Verdict, b
 	}
 	text := fmt.Sprintf("proposed label %q is %.3f of %d examples against %.3f of %d in the reference (chi-square %.1f, %d dof)",
 		keys[at], cc[at]/float64(cur.n), cur.n, rc[at]/float64(ref.n), ref.n, chi.Statistic, chi.DoF)
+	// Sampled examples of the label whose share rose most (a label a
+	// source floods has mostly that source's): with two labels, the one
+	// that moved most may be the one that fell, whose examples are the
+	// honest ones.
+	up, rise := -1, 0.0
+	for i := range keys {
+		if d := cc[i]/float64(cur.n) - rc[i]/float64(ref.n); d > rise {
+			up, rise = i, d
+		}
+	}
 	var sources, ids []string
-	if s := cur.find([]byte(keys[at]), xxhash.Sum64String(keys[at])); s >= 0 {
-		// Sampled examples of the label in the window: a label a source
-		// floods has mostly that source's.
-		sources, ids = cur.sources(s), cur.ids(s)
+	if up >= 0 {
+		if up != at {
+			text += fmt.Sprintf("; examples of %q, which rose most", keys[up])
+		}
+		if s := cur.find([]byte(keys[up]), xxhash.Sum64String(keys[up])); s >= 0 {
+			sources, ids = cur.sources(s), cur.ids(s)
+		}
 	}
 	return signal.Decision("*", chi.Statistic, chi.PValue, worst, cfg.LabelShift.Warning, cfg.LabelShift.Critical, cur.n,
 		sourcedEvidence(text, sources, ids)), true

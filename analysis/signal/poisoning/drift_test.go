@@ -115,3 +115,30 @@ func TestLabelShiftNamesItsSources(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelShiftNamesTheRisingLabel: with two labels both shares move by
+// the same amount; the examples named are those of the label a source
+// floods, not of the one that fell.
+func TestLabelShiftNamesTheRisingLabel(t *testing.T) {
+	s := Drift{DefaultConfig(), Features{}}
+	ex := func(id, src, label string) Example { return Example{ID: id, Source: src, ProposedLabel: label} }
+	var ref, cur []Example
+	for i := range 1000 {
+		label := "a"
+		if i%10 == 0 {
+			label = "b"
+		}
+		ref = append(ref, ex(fmt.Sprint("r-", i), fmt.Sprint("annotator-", i%5), label))
+		cur = append(cur, ex(fmt.Sprint("c-", i), fmt.Sprint("annotator-", i%5), label))
+	}
+	for i := range 400 {
+		cur = append(cur, ex(fmt.Sprint("m-", i), "mallory", "b"))
+	}
+	v := find(s.Score(observed(s, cur), observed(s, ref)), "*")
+	if v == nil {
+		t.Fatal("no label shift verdict")
+	}
+	if !strings.Contains(v.Evidence, `examples of "b", which rose most; from "mallory" ×`) {
+		t.Errorf("evidence %q, want the examples of label b, mallory's", v.Evidence)
+	}
+}
