@@ -16,9 +16,11 @@ func fuzzConfig() Config {
 }
 
 // FuzzPoisoningDecode feeds hostile bytes to every poisoning partial's
-// decoder: none panics; what one accepts stays within its bounds, encodes
-// to bytes that decode to the same state, merges with itself, and scores
-// (alone and against itself) into well-formed verdicts.
+// decoder, reading the current encoding and those of before (without
+// sources, without the drift's ids: DecodeWindow's flags): none panics;
+// what one accepts stays within its bounds, encodes to bytes that decode to
+// the same state, merges with itself, and scores (alone and against itself)
+// into well-formed verdicts.
 func FuzzPoisoningDecode(f *testing.F) {
 	cfg := fuzzConfig()
 	for _, s := range Signals(cfg, testFeatures) {
@@ -28,27 +30,48 @@ func FuzzPoisoningDecode(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 4})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, s := range Signals(cfg, testFeatures) {
-			p := s.NewPartial()
-			d := sketch.NewDecoder(b)
-			p.Decode(d)
-			if d.Err() != nil {
-				continue
+			for before := range 4 { // bit 0: without sources; bit 1: without the drift's ids
+				p := s.NewPartial()
+				src, srcOK := p.(encodedSources)
+				ids, idsOK := p.(encodedIDs)
+				switch {
+				case before&1 != 0 && !srcOK, before&2 != 0 && !idsOK:
+					continue // no such encoding of before
+				case before&1 != 0:
+					src.decodeWithoutSources()
+				}
+				if before&2 != 0 {
+					ids.decodeWithoutIDs()
+				}
+				d := sketch.NewDecoder(b)
+				p.Decode(d)
+				if d.Err() != nil {
+					continue
+				}
+				fuzzAccepted(t, cfg, s, p)
 			}
-			checkBounds(t, cfg, p)
-			enc := p.AppendBinary(nil)
-			q := s.NewPartial()
-			d2 := sketch.NewDecoder(enc)
-			q.Decode(d2)
-			if d2.Err() != nil || !bytes.Equal(q.AppendBinary(nil), enc) {
-				t.Fatalf("%s: re-encoding does not decode to the same state: %v", s.Name(), d2.Err())
-			}
-			checkVerdicts(t, s.Name(), s.Score(p, nil))
-			checkVerdicts(t, s.Name(), s.Score(p, q))
-			q.Merge(p)
-			checkBounds(t, cfg, q)
-			checkVerdicts(t, s.Name(), s.Score(q, p))
 		}
 	})
+}
+
+// fuzzAccepted checks a partial that decoded: within its bounds,
+// re-encoded to bytes that decode to the same state, merged and scored
+// into well-formed verdicts.
+func fuzzAccepted(t *testing.T, cfg Config, s Signal, p Partial) {
+	t.Helper()
+	checkBounds(t, cfg, p)
+	enc := p.AppendBinary(nil)
+	q := s.NewPartial()
+	d2 := sketch.NewDecoder(enc)
+	q.Decode(d2)
+	if d2.Err() != nil || !bytes.Equal(q.AppendBinary(nil), enc) {
+		t.Fatalf("%s: re-encoding does not decode to the same state: %v", s.Name(), d2.Err())
+	}
+	checkVerdicts(t, s.Name(), s.Score(p, nil))
+	checkVerdicts(t, s.Name(), s.Score(p, q))
+	q.Merge(p)
+	checkBounds(t, cfg, q)
+	checkVerdicts(t, s.Name(), s.Score(q, p))
 }
 
 // checkBounds checks that a partial holds no more than its configuration
