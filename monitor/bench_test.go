@@ -104,21 +104,29 @@ func clickHouseCPU() (time.Duration, bool) {
 	return procCPU(pid)
 }
 
+// procStat returns the fields of /proc/<pid>/stat after the command name
+// in parentheses (f[0] is field 3, the state), false when /proc cannot
+// tell or has fewer than want of them.
+func procStat(pid, want int) ([]string, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return nil, false
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	return f, len(f) >= want
+}
+
 // procCPU returns the CPU time (user and system) of process pid so far,
 // false when /proc cannot tell.
 func procCPU(pid int) (time.Duration, bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
 	// Fields 14 and 15, utime and stime, in clock ticks (USER_HZ, 100 on
-	// Linux), after the command name in parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 13 {
+	// Linux).
+	f, ok := procStat(pid, 13)
+	if !ok {
 		return 0, false
 	}
 	utime, uerr := strconv.ParseInt(f[11], 10, 64)
@@ -424,18 +432,9 @@ func (k *benchBroker) faults() int64 {
 	if k.child == nil {
 		return 0
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", k.child.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	// Fields 10 and 12, minflt and majflt, after the command name in
-	// parentheses.
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 10 {
+	// Fields 10 and 12, minflt and majflt.
+	f, ok := procStat(k.child.Process.Pid, 10)
+	if !ok {
 		return 0
 	}
 	minflt, _ := strconv.ParseInt(f[7], 10, 64)

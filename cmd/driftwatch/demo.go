@@ -479,14 +479,12 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 	fmt.Fprintf(out, "\ninjected, and detected?\n")
 	var missed []string
 	for _, e := range expect {
-		ok := fired[e.model+"\x00"+e.signal+"\x00"+e.subject]
+		ok, by := fired[e.model+"\x00"+e.signal+"\x00"+e.subject], e.signal+" about "+e.subject
 		if e.signal == "" {
 			ok = slices.ContainsFunc(st.Drifted, func(d string) bool { return strings.HasPrefix(d, e.model+"/") })
-		}
-		mark, by := "yes", e.signal+" about "+e.subject
-		if e.signal == "" {
 			by = "drifted features"
 		}
+		mark := "yes"
 		switch {
 		case qerr != nil && e.signal != "":
 			mark = "?  " // not read
