@@ -69,10 +69,12 @@
 // exactly the sample of the union; the ids kept as evidence are likewise
 // the three smallest hashes per key. A window's encoding (Window.AppendBinary:
 // the partials topic, the stored reference feedback) says in its flags
-// whether its partials keep their ids' sources, and whether the drift's
-// label counters keep ids; one encoded before decodes, with none kept
+// whether its partials keep their ids' sources, whether the drift's label
+// counters keep ids, and whether the drift keeps its sample of examples'
+// ids and sources; one encoded before decodes, with none kept
 // (TestWindowEncodedBeforeSourcesDecodes,
-// TestWindowEncodedBeforeDriftIDsDecodes). A binary older than a flag
+// TestWindowEncodedBeforeDriftIDsDecodes,
+// TestWindowEncodedBeforeDriftExamplesDecodes). A binary older than a flag
 // rejects a window that sets it: deciders are upgraded first.
 //
 // # Memory
@@ -86,13 +88,14 @@
 //	poisoning_flood           872·MaxFingerprints
 //	poisoning_trigger         122·MaxLabels + 655·MaxPairs
 //	poisoning_spectral        (183 + 8·d)·SpectralSample
-//	poisoning_drift           16·d·DriftSample + 464·MaxLabels
+//	poisoning_drift           16·d·DriftSample + 464·MaxLabels + 119·min(256, DriftSample)
 //
 // A table slot is 58 bytes of counters, heap and index, its key width (64;
 // 8 for a SimHash fingerprint; 66 for a pair, 131 for a triple) and, where
 // ids are kept, 147 bytes for three of them, and 195 more for their
 // examples' sources where the evidence names them (flood, trigger, the
-// drift's labels; a spectral row keeps its source in 65 bytes). With the defaults and d = 20
+// drift's labels; a spectral row keeps its source in 65 bytes, as do the
+// 119-byte rows of the drift's sample of examples' ids). With the defaults and d = 20
 // that is at most about 5.1 MB per model, window and partition, of which
 // the trigger takes half (its triples 42%). Scoring a flood partial compares its
 // fingerprints pairwise: O(MaxFingerprints²) bit counts per window.

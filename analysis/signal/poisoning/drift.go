@@ -1,10 +1,13 @@
 package poisoning
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/driftwatch/driftwatch/analysis/signal"
@@ -16,18 +19,25 @@ import (
 // what the model was trained on, the reference period's feedback. Per
 // window, each numeric feature keeps its moments and a bottom-k sample of
 // DriftSample values (sketch.Numeric, sampled by the example id's hash, so
-// merges are exact), and a table of MaxLabels counters (Space-Saving)
-// counts the proposed labels, keeping a sample of each label's example ids
-// with their sources (the evidence of a label shift).
+// merges are exact); the ids and sources of the driftExamples examples of
+// the smallest hashes are kept once for all features (a bottom-k sample of
+// the same hashes: each joins its values in every feature's sample); and a
+// table of MaxLabels counters (Space-Saving) counts the proposed labels,
+// keeping a sample of each label's example ids with their sources (the
+// evidence of a label shift).
 //
 // Decisions, against a reference only, each needing MinCount values on
 // both sides: per numeric feature, the two-sample Kolmogorov–Smirnov test
 // of the samples (stat.KolmogorovSmirnov: exact p-values up to 10000
 // values), Benjamini–Hochberg across the features, effect: the KS distance
-// D; and, with subject "*", the chi-square test of homogeneity of the
-// proposed labels' counts (stat.ChiSquare, the labels counted on either
-// side plus the rest), effect: the largest change of a label's share, whose
-// sampled examples in the window the evidence names with their sources.
+// D, evidence: the side of the value where the two distributions differ
+// most on which the window has the excess (above it or at most it), and the
+// sampled examples on that side, their sources counted and the ids of
+// those farthest from it named; and, with subject "*", the chi-square test
+// of homogeneity of the proposed labels' counts (stat.ChiSquare, the labels
+// counted on either side plus the rest), effect: the largest change of a
+// label's share, whose sampled examples in the window the evidence names
+// with their sources.
 type Drift struct {
 	Config   Config
 	Features Features
@@ -43,18 +53,39 @@ func (Drift) Name() string { return "poisoning_drift" }
 
 // NewPartial returns an empty partial.
 func (s Drift) NewPartial() Partial {
-	p := &drifts{numeric: make([]sketch.Numeric, len(s.Features.Numeric)), labels: newSourcedTable(s.Config.MaxLabels, maxKey, idsPerKey)}
+	p := &drifts{
+		numeric:  make([]sketch.Numeric, len(s.Features.Numeric)),
+		labels:   newSourcedTable(s.Config.MaxLabels, maxKey, idsPerKey),
+		examples: newIDSample(min(driftExamples, s.Config.DriftSample)),
+	}
 	for j := range p.numeric {
 		p.numeric[j] = sketch.NewNumeric(s.Config.DriftSample, 0)
 	}
 	return p
 }
 
+// driftExamples bounds the examples whose ids and sources poisoning_drift
+// keeps per window (and DriftSample bounds it): those of the smallest
+// sampling keys among the examples its numeric samples take.
+const driftExamples = 256
+
+// maxFromDrift bounds the sources a numeric feature's drift names, so that
+// its evidence has room for ids.
+const maxFromDrift = 3
+
+// newIDSample returns an empty bottom-k sample of examples' ids and
+// sources, without labels or values.
+func newIDSample(k int) *spectra { return &spectra{k: k} }
+
 type drifts struct {
 	numeric   []sketch.Numeric // per numeric feature; only examples with an id
+	examples  *spectra         // ids and sources of the examples of the smallest keys the samples take
 	labels    *table           // proposed labels
 	malformed uint64           // examples whose numeric values have another length
 	label     []byte           // scratch
+	// noExamplesInput makes the next Decode read the encoding of before
+	// the examples' ids and sources were kept: none kept.
+	noExamplesInput bool
 }
 
 func (p *drifts) Observe(es []Example) {
@@ -72,6 +103,7 @@ func (p *drifts) Observe(es []Example) {
 			continue // a sample needs distinct keys
 		}
 		key := sketch.SampleKey(e.ID)
+		p.examples.add(key, e)
 		for j, x := range e.Numeric {
 			if !math.IsNaN(x) && !math.IsInf(x, 0) {
 				p.numeric[j].Observe(x, key, 0)
@@ -86,6 +118,7 @@ func (p *drifts) Merge(o Partial) {
 		p.numeric[j].Merge(&q.numeric[j])
 	}
 	p.labels.merge(q.labels)
+	p.examples.Merge(q.examples)
 	p.malformed += q.malformed
 }
 
@@ -97,12 +130,16 @@ func (p *drifts) AppendBinary(b []byte) []byte {
 		b = p.numeric[j].AppendBinary(b, prev)
 		prev = p.numeric[j].Sample.Keys()
 	}
-	return b
+	return p.examples.AppendBinary(b)
 }
 
 // decodeWithoutIDs makes the next Decode read the encoding of before the
 // labels kept example ids.
 func (p *drifts) decodeWithoutIDs() { p.labels.noIDInput = true }
+
+// decodeWithoutExamples makes the next Decode read the encoding of before
+// the examples' ids and sources were kept.
+func (p *drifts) decodeWithoutExamples() { p.noExamplesInput = true }
 
 func (p *drifts) Decode(d *sketch.Decoder) {
 	p.malformed = d.Uvarint()
@@ -116,6 +153,13 @@ func (p *drifts) Decode(d *sketch.Decoder) {
 		if n := &p.numeric[j]; d.Err() == nil && uint64(n.Sample.Len()) > n.Count {
 			d.Fail(fmt.Sprintf("numeric feature %d samples %d of %d values", j, n.Sample.Len(), n.Count))
 		}
+	}
+	if p.noExamplesInput {
+		p.noExamplesInput = false
+		return
+	}
+	if d.Err() == nil {
+		p.examples.Decode(d)
 	}
 }
 
@@ -141,11 +185,106 @@ func (s Drift) Score(cur, ref Partial) []signal.Verdict {
 			continue
 		}
 		ks := stat.KolmogorovSmirnov(x, y)
+		at, above := ksLocation(x, y)
+		side, sources, ids := c.excess(j, at, above)
+		text := fmt.Sprintf("KS D %.3f; %s (mean %.4g of %d values, the reference's %.4g of %d)",
+			ks.Statistic, side, cn.Mean, cn.Count, rn.Mean, rn.Count)
 		ts = append(ts, test{subject: s.Features.Numeric[j], statistic: ks.Statistic, effect: ks.Statistic, p: ks.PValue, n: cn.Count,
-			evidence: fmt.Sprintf("KS D %.3f between %d sampled values (mean %.4g of %d) and the reference's %d (mean %.4g of %d)",
-				ks.Statistic, len(x), cn.Mean, cn.Count, len(y), rn.Mean, rn.Count)})
+			evidence: sourcedEvidence(text, sources, ids)})
 	}
 	return append(out, decisions(ts, cfg.Drift, cfg.MaxSubjects)...)
+}
+
+// ksLocation returns the value at which the empirical distributions of the
+// sorted samples x (the window's) and y (the reference's) differ most, the
+// smallest such, and whether x has the excess above it (else at or below
+// it). Both must be non-empty.
+func ksLocation(x, y []float64) (at float64, above bool) {
+	n, m := len(x), len(y)
+	best := -1
+	for i, j := 0, 0; i < n || j < m; {
+		t := y[min(j, len(y)-1)]
+		if j == len(y) || i < len(x) && x[i] <= y[j] {
+			t = x[i]
+		}
+		for i < len(x) && x[i] <= t {
+			i++
+		}
+		for j < len(y) && y[j] <= t {
+			j++
+		}
+		d := i*m - j*n // n·m times the difference of the CDFs at t, exact
+		if abs(d) > best {
+			best, at, above = abs(d), t, d < 0
+		}
+	}
+	return at, above
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// excess returns, for numeric feature j, how many of the window's sampled
+// examples with a value lie on the side of at where the window has the
+// excess (above it, or at most it), the sources of those, and the ids of
+// the idsPerKey of them farthest from at (ties by sampling key).
+func (p *drifts) excess(j int, at float64, above bool) (text string, sources, ids []string) {
+	n := &p.numeric[j]
+	vals := make(map[uint64]float64, n.Sample.Len())
+	for i, k := range n.Sample.Keys() {
+		vals[k] = n.Sample.Values()[i]
+	}
+	type row struct {
+		r    int32
+		dist float64
+	}
+	var side []row
+	joined := 0
+	for _, r := range p.examples.inKeyOrder() {
+		v, ok := vals[p.examples.keys[r]]
+		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
+			continue
+		}
+		joined++
+		if above == (v > at) {
+			side = append(side, row{r, math.Abs(v - at)})
+		}
+	}
+	where := "at most"
+	if above {
+		where = "above"
+	}
+	if joined == 0 { // a window of before the examples were kept
+		return fmt.Sprintf("the window's excess %s %.4g", where, at), nil, nil
+	}
+	text = fmt.Sprintf("%d of %d sampled examples %s %.4g", len(side), joined, where, at)
+	// The sources of the maxFromDrift that sent most of them (ties by
+	// name), as often as each did.
+	count := map[string]int{}
+	for _, s := range side {
+		count[string(p.examples.source(s.r))]++
+	}
+	delete(count, "")
+	top := slices.SortedFunc(maps.Keys(count), func(a, b string) int {
+		if c := cmp.Compare(count[b], count[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	for _, src := range top[:min(len(top), maxFromDrift)] {
+		for range count[src] {
+			sources = append(sources, src)
+		}
+	}
+	slices.SortStableFunc(side, func(a, b row) int { return cmp.Compare(b.dist, a.dist) })
+	for _, s := range side[:min(len(side), idsPerKey)] {
+		ids = append(ids, string(p.examples.id(s.r)))
+	}
+	return text, sources, ids
 }
 
 // labelShift tests the proposed labels' counts of the window cur against

@@ -142,3 +142,87 @@ func TestLabelShiftNamesTheRisingLabel(t *testing.T) {
 		t.Errorf("evidence %q, want the examples of label b, mallory's", v.Evidence)
 	}
 }
+
+// TestKSLocation: the value where two empirical distributions differ most
+// (the smallest such), and the side of it where the first sample has the
+// excess; D at it is scipy's ks_2samp statistic.
+func TestKSLocation(t *testing.T) {
+	for _, c := range []struct {
+		x, y  []float64
+		at    float64
+		above bool
+	}{
+		// ks_2samp([3,4,5,6], [1,2,3,4]).statistic == 0.5, reached first at 2.
+		{[]float64{3, 4, 5, 6}, []float64{1, 2, 3, 4}, 2, true},
+		{[]float64{1, 2, 3, 4}, []float64{3, 4, 5, 6}, 2, false},
+		// Ties across the samples: CDFs at 1 are 2/3 and 1/3.
+		{[]float64{1, 1, 9}, []float64{1, 5, 6}, 1, false},
+		{[]float64{7}, []float64{7}, 7, false},
+	} {
+		if at, above := ksLocation(c.x, c.y); at != c.at || above != c.above {
+			t.Errorf("ksLocation(%v, %v) = %v, %v; want %v, %v", c.x, c.y, at, above, c.at, c.above)
+		}
+	}
+}
+
+// TestFeatureDriftNamesItsSources: a source sending examples whose "score"
+// is shifted by three standard deviations moves the feature away from the
+// reference; the verdict says on which side of which value the window has
+// the excess, names that source first among the sampled examples' sources
+// there, and names ids of that source's examples, up or down. Split into
+// three partitions' partials and merged, the evidence is the same.
+func TestFeatureDriftNamesItsSources(t *testing.T) {
+	s := Drift{DefaultConfig(), testFeatures}
+	for _, c := range []struct {
+		shift float64
+		side  string
+	}{{3, "above"}, {-3, "at most"}} {
+		w := newWorld(43, 20)
+		ref := observed(s, w.examples(2000))
+		es := w.examples(1000)
+		for range 300 {
+			e := w.example()
+			e.Source = "mallory"
+			e.Numeric[2] += c.shift
+			es = append(es, e)
+		}
+		sourceOf := map[string]string{}
+		for _, e := range es {
+			sourceOf[e.ID] = e.Source
+		}
+		whole := s.Score(roundTrip(t, s, observed(s, es)), roundTrip(t, s, ref))
+		v := find(whole, "score")
+		if v == nil || v.Statistic < 0.15 {
+			t.Fatalf("shift %v: no drift of score: %+v", c.shift, whole)
+		}
+		ev := v.Evidence
+		if !strings.Contains(ev, " sampled examples "+c.side+" ") || !strings.Contains(ev, `; from "mallory" ×`) {
+			t.Fatalf("shift %v: evidence %q, want the examples %s a value, mallory's first", c.shift, ev, c.side)
+		}
+		_, list, ok := strings.Cut(ev, "; ids ")
+		if !ok {
+			t.Fatalf("shift %v: evidence %q names no ids", c.shift, ev)
+		}
+		ids := strings.Split(list, ",")
+		if len(ids) != idsPerKey {
+			t.Errorf("shift %v: evidence %q: %d ids, want %d", c.shift, ev, len(ids), idsPerKey)
+		}
+		for _, id := range ids {
+			if sourceOf[id] != "mallory" {
+				t.Errorf("shift %v: evidence %q: id %q is not mallory's", c.shift, ev, id)
+			}
+		}
+		parts := make([]Partial, 3)
+		for i := range parts {
+			parts[i] = s.NewPartial()
+		}
+		for i := range es {
+			parts[i%3].Observe(es[i : i+1])
+		}
+		parts[0].Merge(roundTrip(t, s, parts[2]))
+		parts[1].Merge(parts[0])
+		if merged := find(s.Score(parts[1], ref), "score"); merged == nil || merged.Evidence != ev {
+			t.Errorf("shift %v: merged evidence %+v, whole %q", c.shift, merged, ev)
+		}
+	}
+}

@@ -16,11 +16,12 @@ func fuzzConfig() Config {
 }
 
 // FuzzPoisoningDecode feeds hostile bytes to every poisoning partial's
-// decoder, reading the current encoding and those of before (without
-// sources, without the drift's ids: DecodeWindow's flags): none panics;
-// what one accepts stays within its bounds, encodes to bytes that decode to
-// the same state, merges with itself, and scores (alone and against itself)
-// into well-formed verdicts.
+// decoder, reading the current encoding and every combination of those of
+// before (without sources, without the drift label's ids, without the
+// drift's examples: DecodeWindow's flags): none panics; what one accepts
+// stays within its bounds, encodes to bytes that decode to the same state,
+// merges with itself, and scores (alone and against itself) into
+// well-formed verdicts.
 func FuzzPoisoningDecode(f *testing.F) {
 	cfg := fuzzConfig()
 	for _, s := range Signals(cfg, testFeatures) {
@@ -28,20 +29,40 @@ func FuzzPoisoningDecode(f *testing.F) {
 		f.Add(s.NewPartial().AppendBinary(nil))
 	}
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 4})
+	// Each makes a partial read an encoding of before; false when the
+	// partial has no such encoding.
+	befores := []func(Partial) bool{
+		func(p Partial) bool {
+			s, ok := p.(encodedSources)
+			if ok {
+				s.decodeWithoutSources()
+			}
+			return ok
+		},
+		func(p Partial) bool {
+			s, ok := p.(encodedIDs)
+			if ok {
+				s.decodeWithoutIDs()
+			}
+			return ok
+		},
+		func(p Partial) bool {
+			s, ok := p.(encodedExamples)
+			if ok {
+				s.decodeWithoutExamples()
+			}
+			return ok
+		},
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, s := range Signals(cfg, testFeatures) {
-			for before := range 4 { // bit 0: without sources; bit 1: without the drift's ids
+		combinations:
+			for before := range 1 << len(befores) {
 				p := s.NewPartial()
-				src, srcOK := p.(encodedSources)
-				ids, idsOK := p.(encodedIDs)
-				switch {
-				case before&1 != 0 && !srcOK, before&2 != 0 && !idsOK:
-					continue // no such encoding of before
-				case before&1 != 0:
-					src.decodeWithoutSources()
-				}
-				if before&2 != 0 {
-					ids.decodeWithoutIDs()
+				for i, f := range befores {
+					if before&(1<<i) != 0 && !f(p) {
+						continue combinations // no such encoding of before
+					}
 				}
 				d := sketch.NewDecoder(b)
 				p.Decode(d)
@@ -100,6 +121,9 @@ func checkBounds(t *testing.T, cfg Config, p Partial) {
 		}
 	case *drifts:
 		tables(p.labels)
+		if k := min(driftExamples, cfg.DriftSample); len(p.examples.keys) > k || p.examples.room > k {
+			t.Fatalf("drift examples of %d rows, room for %d", len(p.examples.keys), p.examples.room)
+		}
 		for _, n := range p.numeric {
 			if n.Sample.Len() > cfg.DriftSample {
 				t.Fatalf("drift sample of %d values", n.Sample.Len())

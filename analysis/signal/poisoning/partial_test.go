@@ -42,7 +42,8 @@ func attacked(seed uint64, n int) []Example {
 
 // samePartial reports whether two partials hold the same state: the same
 // bytes, except for drift, whose moments are floating-point sums in another
-// order and whose samples are heaps in another order.
+// order and whose samples are heaps in another order (its labels and its
+// examples' ids compared as bytes).
 func samePartial(t *testing.T, a, b Partial) {
 	t.Helper()
 	da, ok := a.(*drifts)
@@ -55,6 +56,9 @@ func samePartial(t *testing.T, a, b Partial) {
 	db := b.(*drifts)
 	if !bytes.Equal(da.labels.appendBinary(nil), db.labels.appendBinary(nil)) || da.malformed != db.malformed {
 		t.Fatal("drift labels differ")
+	}
+	if !bytes.Equal(da.examples.AppendBinary(nil), db.examples.AppendBinary(nil)) {
+		t.Fatal("drift examples differ")
 	}
 	for j := range da.numeric {
 		x, y := &da.numeric[j], &db.numeric[j]

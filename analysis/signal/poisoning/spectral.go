@@ -63,20 +63,21 @@ func (Spectral) Name() string { return "poisoning_spectral" }
 
 // NewPartial returns an empty partial.
 func (s Spectral) NewPartial() Partial {
-	return &spectra{k: s.Config.SpectralSample, d: len(s.Features.Numeric)}
+	return &spectra{k: s.Config.SpectralSample, d: len(s.Features.Numeric), lw: maxKey}
 }
 
-// spectra is a bottom-k sample of examples: rows of d values, a label, an
-// id and a source, in arrays that grow to k rows.
+// spectra is a bottom-k sample of examples: rows of d values, a label of at
+// most lw bytes, an id and a source, in arrays that grow to k rows.
+// poisoning_drift keeps one of unlabelled rows without values (newIDSample).
 type spectra struct {
-	k, d      int
+	k, d, lw  int
 	room      int    // rows the arrays have room for
-	offered   uint64 // labelled examples with an id and d numeric values
+	offered   uint64 // examples offered: labelled, with an id and d numeric values (any with an id for an id sample)
 	malformed uint64 // labelled examples whose numeric values have another length
 	keys      []uint64
 	vals      []float64 // d per row
 	labelLen  []uint8
-	labels    []byte // maxKey per row
+	labels    []byte // lw per row
 	idLen     []uint8
 	ids       []byte // maxID per row
 	srcLen    []uint8
@@ -97,16 +98,25 @@ func (p *spectra) Observe(es []Example) {
 			p.malformed++
 			continue
 		}
-		p.offered++
-		r := p.slot(sketch.SampleKey(e.ID))
-		if r < 0 {
-			continue
-		}
-		copy(p.vals[int(r)*p.d:], e.Numeric)
-		p.labelLen[r] = uint8(len(shorten(p.labels[int(r)*maxKey:int(r)*maxKey], e.ProposedLabel, maxKey)))
-		p.idLen[r] = uint8(len(shorten(p.ids[int(r)*maxID:int(r)*maxID], e.ID, maxID)))
-		p.srcLen[r] = uint8(len(shorten(p.srcs[int(r)*maxKey:int(r)*maxKey], e.Source, maxKey)))
+		p.add(sketch.SampleKey(e.ID), e)
 	}
+}
+
+// add offers e, of sampling key key, to the sample, counting it; its label
+// and values are kept only as wide as the sample keeps them (none for an
+// id sample).
+func (p *spectra) add(key uint64, e *Example) {
+	p.offered++
+	r := p.slot(key)
+	if r < 0 {
+		return
+	}
+	copy(p.vals[int(r)*p.d:int(r+1)*p.d], e.Numeric)
+	if p.lw > 0 {
+		p.labelLen[r] = uint8(len(shorten(p.labels[int(r)*p.lw:int(r)*p.lw], e.ProposedLabel, p.lw)))
+	}
+	p.idLen[r] = uint8(len(shorten(p.ids[int(r)*maxID:int(r)*maxID], e.ID, maxID)))
+	p.srcLen[r] = uint8(len(shorten(p.srcs[int(r)*maxKey:int(r)*maxKey], e.Source, maxKey)))
 }
 
 // slot returns the row to write an example of sampling key into, the
@@ -120,7 +130,7 @@ func (p *spectra) slot(key uint64) int32 {
 		p.keys = append(p.keys, key)
 		p.vals = p.vals[:len(p.vals)+p.d]
 		p.labelLen = append(p.labelLen, 0)
-		p.labels = p.labels[:len(p.labels)+maxKey]
+		p.labels = p.labels[:len(p.labels)+p.lw]
 		p.idLen = append(p.idLen, 0)
 		p.ids = p.ids[:len(p.ids)+maxID]
 		p.srcLen = append(p.srcLen, 0)
@@ -145,7 +155,7 @@ func (p *spectra) grow() {
 	p.keys = resize(p.keys, c)
 	p.vals = resize(p.vals, c*p.d)
 	p.labelLen = resize(p.labelLen, c)
-	p.labels = resize(p.labels, c*maxKey)
+	p.labels = resize(p.labels, c*p.lw)
 	p.idLen = resize(p.idLen, c)
 	p.ids = resize(p.ids, c*maxID)
 	p.srcLen = resize(p.srcLen, c)
@@ -187,7 +197,7 @@ func (p *spectra) down(i int) {
 func (p *spectra) row(r int32) []float64 { return p.vals[int(r)*p.d : int(r+1)*p.d] }
 
 func (p *spectra) label(r int32) []byte {
-	return p.labels[int(r)*maxKey : int(r)*maxKey+int(p.labelLen[r])]
+	return p.labels[int(r)*p.lw : int(r)*p.lw+int(p.labelLen[r])]
 }
 
 func (p *spectra) id(r int32) []byte { return p.ids[int(r)*maxID : int(r)*maxID+int(p.idLen[r])] }
@@ -229,7 +239,7 @@ func (p *spectra) Merge(o Partial) {
 	for r := range int32(len(q.keys)) {
 		if w := p.slot(q.keys[r]); w >= 0 {
 			copy(p.row(w)[:p.d], q.row(r))
-			p.labelLen[w] = uint8(copy(p.labels[int(w)*maxKey:], q.label(r)))
+			p.labelLen[w] = uint8(copy(p.labels[int(w)*p.lw:int(w+1)*p.lw], q.label(r)))
 			p.idLen[w] = uint8(copy(p.ids[int(w)*maxID:], q.id(r)))
 			p.srcLen[w] = uint8(copy(p.srcs[int(w)*maxKey:], q.source(r)))
 		}
@@ -280,7 +290,7 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 			return
 		}
 		key := sketch.SampleKey(id)
-		if len(id) == 0 || len(id) > maxID || len(label) == 0 || len(label) > maxKey || len(src) > maxKey || i > 0 && key < last {
+		if len(id) == 0 || len(id) > maxID || (len(label) == 0) != (p.lw == 0) || len(label) > p.lw || len(src) > maxKey || i > 0 && key < last {
 			d.Fail("a spectral sample row with a bad id, label or source, or out of order")
 			return
 		}
@@ -289,7 +299,7 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 		for j := range p.d {
 			p.vals[int(r)*p.d+j] = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*j:]))
 		}
-		p.labelLen[r] = uint8(copy(p.labels[int(r)*maxKey:], label))
+		p.labelLen[r] = uint8(copy(p.labels[int(r)*p.lw:int(r+1)*p.lw], label))
 		p.idLen[r] = uint8(copy(p.ids[int(r)*maxID:], id))
 		p.srcLen[r] = uint8(copy(p.srcs[int(r)*maxKey:], src))
 	}

@@ -153,7 +153,7 @@ func (w *Window) AppendBinary(b []byte) []byte {
 		}
 	}
 	b = binary.AppendUvarint(b, w.Examples)
-	flags := flagSources | flagDriftIDs
+	flags := flagSources | flagDriftIDs | flagDriftExamples
 	if w.Mixed {
 		flags |= flagMixed
 	}
@@ -180,11 +180,20 @@ const (
 	// and their sources. A window encoded before has it clear and
 	// decodes with none kept.
 	flagDriftIDs
+	// flagDriftExamples: poisoning_drift keeps the ids and sources of a
+	// sample of its examples (the evidence of a numeric feature's drift).
+	// A window encoded before has it clear and decodes with none kept.
+	flagDriftExamples
 )
 
 // encodedIDs is a partial whose encoding gained example ids:
 // decodeWithoutIDs makes its next Decode read the encoding of before.
 type encodedIDs interface{ decodeWithoutIDs() }
+
+// encodedExamples is a partial whose encoding gained a sample of example
+// ids and sources: decodeWithoutExamples makes its next Decode read the
+// encoding of before.
+type encodedExamples interface{ decodeWithoutExamples() }
 
 // encodedSources is a partial whose encoding gained the sources of its example
 // ids: decodeWithoutSources makes its next Decode read the encoding of
@@ -210,7 +219,7 @@ func DecodeWindow(cfg Config, b []byte) (*Window, error) {
 	if d.Err() != nil {
 		return nil, d.Err()
 	}
-	if model == "" || end <= start || flags&^(flagMixed|flagSources|flagDriftIDs) != 0 {
+	if model == "" || end <= start || flags&^(flagMixed|flagSources|flagDriftIDs|flagDriftExamples) != 0 {
 		return nil, fmt.Errorf("%w: feedback window of model %q [%d, %d)", sketch.ErrCorrupt, model, start, end)
 	}
 	if err := f.Validate(); err != nil {
@@ -232,6 +241,9 @@ func DecodeWindow(cfg Config, b []byte) (*Window, error) {
 		}
 		if s, ok := p.(encodedIDs); ok && flags&flagDriftIDs == 0 {
 			s.decodeWithoutIDs()
+		}
+		if s, ok := p.(encodedExamples); ok && flags&flagDriftExamples == 0 {
+			s.decodeWithoutExamples()
 		}
 		if p.Decode(pd); pd.Err() != nil {
 			return nil, fmt.Errorf("%s: %w", w.signals[i].Name(), pd.Err())

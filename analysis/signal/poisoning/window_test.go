@@ -252,3 +252,46 @@ func TestWindowEncodedBeforeDriftIDsDecodes(t *testing.T) {
 		t.Fatalf("the window encoded again: %v, or not encoded the same after a round trip", err)
 	}
 }
+
+// TestWindowEncodedBeforeDriftExamplesDecodes: a window encoded before
+// poisoning_drift kept a sample of its examples' ids and sources
+// (testdata/window_before_drift_examples.bin, written by the encoder of
+// 15aac4a: 1000 clean examples from 20 sources after 2000 drawn for the
+// reference, then 300 from mallory with "score" three standard deviations
+// up) decodes: the same counts, the drift of score found against the
+// reference and its side named, without sources or ids; encoded again it
+// carries the sample (empty) and decodes to the same bytes.
+func TestWindowEncodedBeforeDriftExamplesDecodes(t *testing.T) {
+	old, err := os.ReadFile("testdata/window_before_drift_examples.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	w, err := DecodeWindow(cfg, old)
+	if err != nil {
+		t.Fatalf("decoding a window of before drift examples: %v", err)
+	}
+	if w.Examples != 1300 || w.Model != "fraud" {
+		t.Fatalf("decoded %d examples of %q, want 1300 of fraud", w.Examples, w.Model)
+	}
+	ref := NewWindow(cfg, w.Features, "fraud", w.Start.Add(-time.Hour), w.End.Add(-time.Hour))
+	ref.Observe(newWorld(43, 20).examples(2000), 0)
+	var score *signal.Verdict
+	for _, s := range w.Score(ref) {
+		if s.Signal == (Drift{}).Name() {
+			score = find(s.Verdicts, "score")
+		}
+	}
+	if score == nil || score.Statistic < 0.15 || !strings.Contains(score.Evidence, "; the window's excess above ") ||
+		strings.Contains(score.Evidence, "; ids ") || strings.Contains(score.Evidence, "; from ") {
+		t.Fatalf("drift of score %+v, want its side named without sources or ids", score)
+	}
+	again := w.AppendBinary(nil)
+	if bytes.Equal(again, old) {
+		t.Fatal("encoded again in the encoding of before")
+	}
+	w2, err := DecodeWindow(cfg, again)
+	if err != nil || !bytes.Equal(w2.AppendBinary(nil), again) {
+		t.Fatalf("the window encoded again: %v, or not encoded the same after a round trip", err)
+	}
+}
