@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLatencyDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/outputs/
 	$(GO) test -run '^$$' -fuzz '^FuzzHeavyHittersDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/sketch/
 	$(GO) test -run '^$$' -fuzz '^FuzzPoisoningDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
+	$(GO) test -run '^$$' -fuzz '^FuzzFeedbackWindow$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
 
 ## bench: the full pipeline over 1,000,000 events through the embedded broker, run in a process of its own
 ## (BENCH_PIPELINE_BROKER=embedded puts it in the benchmark's process), plus micro-benchmarks.

@@ -3,6 +3,7 @@ package poisoning
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/driftwatch/driftwatch/analysis/sketch"
 )
@@ -130,4 +131,55 @@ func checkBounds(t *testing.T, cfg Config, p Partial) {
 			}
 		}
 	}
+}
+
+// FuzzFeedbackWindow feeds hostile bytes to DecodeWindow, the envelope a
+// feedback partial on the partials topic and the stored reference feedback
+// have (model, bounds, features, flags, the partials length-prefixed):
+// nothing panics; a window it accepts has valid features and bounds, its
+// partials stay within their bounds, it encodes (with every flag set) to
+// bytes that decode to the same bytes, merges with itself, and scores
+// alone and against itself into well-formed verdicts.
+func FuzzFeedbackWindow(f *testing.F) {
+	cfg := fuzzConfig()
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	full := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+	full.Observe(attacked(67, 40), 7)
+	f.Add(full.AppendBinary(nil))
+	bare := NewWindow(cfg, Features{}, "m", start, start.Add(time.Minute))
+	bare.Observe([]Example{{ID: "x", Source: "s", ProposedLabel: "a", PredictedLabel: "b"}}, 0)
+	f.Add(bare.AppendBinary(nil))
+	mixed := NewWindow(cfg, testFeatures, "fraud", start, start.Add(time.Minute))
+	mixed.Merge(NewWindow(cfg, Features{Numeric: []string{"other"}}, "fraud", start, start.Add(time.Minute)))
+	f.Add(mixed.AppendBinary(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		w, err := DecodeWindow(cfg, b)
+		if err != nil {
+			return
+		}
+		if w.Model == "" || !w.End.After(w.Start) || w.Features.Validate() != nil || len(w.Partials()) != len(w.Signals()) {
+			t.Fatalf("accepted window %q [%v, %v) over %+v with %d partials", w.Model, w.Start, w.End, w.Features, len(w.Partials()))
+		}
+		for _, p := range w.Partials() {
+			checkBounds(t, cfg, p)
+		}
+		enc := w.AppendBinary(nil)
+		w2, err := DecodeWindow(cfg, enc)
+		if err != nil || !bytes.Equal(w2.AppendBinary(nil), enc) {
+			t.Fatalf("re-encoded window does not decode to the same bytes: %v", err)
+		}
+		for _, s := range w.Score(nil) {
+			checkVerdicts(t, s.Signal, s.Verdicts)
+		}
+		for _, s := range w.Score(w2) {
+			checkVerdicts(t, s.Signal, s.Verdicts)
+		}
+		w2.Merge(w)
+		for _, p := range w2.Partials() {
+			checkBounds(t, cfg, p)
+		}
+		for _, s := range w2.Score(w) {
+			checkVerdicts(t, s.Signal, s.Verdicts)
+		}
+	})
 }
