@@ -49,7 +49,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPoisoningDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
 	$(GO) test -run '^$$' -fuzz '^FuzzFeedbackWindow$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
 
-## bench: the full pipeline over 1,000,000 events through the embedded broker, run in a process of its own
+## bench: the full pipeline over 1,000,000 events (after 300,000 unmeasured) through the embedded broker, run in a process of its own
 ## (BENCH_PIPELINE_BROKER=embedded puts it in the benchmark's process), plus micro-benchmarks.
 bench: clickhouse
 	$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 20m ./monitor/

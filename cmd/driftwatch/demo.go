@@ -256,22 +256,25 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 		log.Warn("monitor stopped with an error", "err", err)
 	}
 	prober := pricing.Shift.Caller
+	shiftAt := sc.Start.Add(o.shiftAfter)
 	expect := []demoExpectation{
-		{what: "input drift of " + shifted, model: shifted},
-		{what: "support-assistant refusing more", model: "support-assistant", signal: "refusal_rate", subject: "*"},
-		{what: "credit-scorer's accuracy falling (concept drift, in its delayed labels)", model: "credit-scorer", signal: "realized_performance", subject: "accuracy"},
-		{what: fb.Attacker + " flipping credit-scorer's training labels", model: "credit-scorer", signal: "poisoning_label_flip", subject: fb.Attacker},
-		{what: prober + " probing pricing-model's decision boundary", model: "pricing-model", signal: "caller_probing", subject: prober},
+		{what: "input drift of " + shifted, model: shifted, from: shiftAt},
+		{what: "support-assistant refusing more", model: "support-assistant", signal: "refusal_rate", subject: "*", from: shiftAt},
+		{what: "credit-scorer's accuracy falling (concept drift, in its delayed labels)", model: "credit-scorer", signal: "realized_performance", subject: "accuracy", from: shiftAt},
+		{what: fb.Attacker + " flipping credit-scorer's training labels", model: "credit-scorer", signal: "poisoning_label_flip", subject: fb.Attacker, from: sc.Start},
+		{what: prober + " probing pricing-model's decision boundary", model: "pricing-model", signal: "caller_probing", subject: prober, from: shiftAt},
 	}
 	return printSummary(context.WithoutCancel(ctx), out, m, produced, sink, o, expect)
 }
 
-// demoExpectation is a fault the demo injects and the verdict that detects
-// it: a warning or critical signals row of model about subject, or with no
-// signal, a drifted input feature of model.
+// demoExpectation is a fault the demo injects from event time from on and
+// the verdict that detects it: a warning or critical signals row of model
+// about subject, or with no signal, a drifted input feature of model, in a
+// window that ends after from (one with events of the fault).
 type demoExpectation struct {
 	what                   string
 	model, signal, subject string
+	from                   time.Time
 }
 
 // demoMarker is the table the demo creates in its database, so that a later
@@ -422,8 +425,12 @@ func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produc
 	for _, d := range st.Drifted {
 		fmt.Fprintf(out, "                        %s\n", d)
 	}
-	fired := map[string]bool{}
-	rows, qerr := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical')
+	// The ends of the windows in which each (model, signal, subject)
+	// fired, and of those in which a model's input drifted (signal ""):
+	// a warning or critical verdict, not a significant test whose effect
+	// stays below the levels.
+	fired := map[string][]uint32{}
+	rows, qerr := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical'), groupArray(toUInt32(window_end))
 FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORDER BY model_id, signal, subject`)
 	if qerr == nil {
 		fmt.Fprintf(out, "signals fired\n")
@@ -431,10 +438,11 @@ FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORD
 			var model, sig, subject string
 			var n uint64
 			var critical uint8
-			if qerr = rows.Scan(&model, &sig, &subject, &n, &critical); qerr != nil {
+			var ends []uint32
+			if qerr = rows.Scan(&model, &sig, &subject, &n, &critical, &ends); qerr != nil {
 				break
 			}
-			fired[model+"\x00"+sig+"\x00"+subject] = true
+			fired[model+"\x00"+sig+"\x00"+subject] = ends
 			level := "warning"
 			if critical == 1 {
 				level = "critical"
@@ -449,6 +457,25 @@ FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORD
 	if qerr != nil {
 		qerr = fmt.Errorf("reading the signals: %w", qerr)
 		fmt.Fprintf(out, "signals                 %v\n", qerr)
+	}
+	rows, derr := m.Store().Query(ctx, `SELECT model_id, groupUniqArray(toUInt32(window_end)) FROM drift_scores FINAL WHERE severity != 'ok' GROUP BY model_id`)
+	if derr == nil {
+		for rows.Next() {
+			var model string
+			var ends []uint32
+			if derr = rows.Scan(&model, &ends); derr != nil {
+				break
+			}
+			fired[model+"\x00\x00"] = ends
+		}
+		if derr == nil {
+			derr = rows.Err()
+		}
+		rows.Close()
+	}
+	if derr != nil {
+		derr = fmt.Errorf("reading the drift scores: %w", derr)
+		fmt.Fprintf(out, "drift scores            %v\n", derr)
 	}
 	if rows, err := m.Store().Query(ctx, `SELECT model_id, sum(labeled), sum(predictions),
     arrayStringConcat(arrayMap(x -> toString(round(x, 2)), groupArray(acc)), ' ')
@@ -479,22 +506,34 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 	fmt.Fprintf(out, "\ninjected, and detected?\n")
 	var missed []string
 	for _, e := range expect {
-		ok, by := fired[e.model+"\x00"+e.signal+"\x00"+e.subject], e.signal+" about "+e.subject
+		by, readErr := e.signal+" about "+e.subject, qerr
 		if e.signal == "" {
-			ok = slices.ContainsFunc(st.Drifted, func(d string) bool { return strings.HasPrefix(d, e.model+"/") })
-			by = "drifted features"
+			by, readErr = "input drift scores", derr
+		}
+		// Windows that ended by the fault's start held none of it.
+		var after, before int
+		for _, end := range fired[e.model+"\x00"+e.signal+"\x00"+e.subject] {
+			if int64(end) > e.from.Unix() {
+				after++
+			} else {
+				before++
+			}
 		}
 		mark := "yes"
 		switch {
-		case qerr != nil && e.signal != "":
+		case readErr != nil:
 			mark = "?  " // not read
-		case !ok:
+		case after == 0:
 			mark = "NO "
 			missed = append(missed, e.what)
 		}
-		fmt.Fprintf(out, "  %s  %s (%s)\n", mark, e.what, by)
+		note := ""
+		if before > 0 {
+			note = fmt.Sprintf("; also in %d windows before it began: false alarms", before)
+		}
+		fmt.Fprintf(out, "  %s  %s (%s, in %d windows after it began%s)\n", mark, e.what, by, after, note)
 	}
-	errs := []error{qerr} // nil when read
+	errs := []error{qerr, derr} // nil when read
 	if s.received.Load() == 0 {
 		errs = append(errs, errors.New("the demo delivered no alert"))
 	}
