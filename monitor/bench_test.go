@@ -49,11 +49,11 @@ var benchEvents = func() int64 {
 
 // benchWarmup is the number of events BenchmarkPipeline reads before its
 // clock starts, in both phases: BENCH_PIPELINE_WARMUP, default 300,000
-// (five one-minute windows of the bench's event time: the references are
-// built, the queues full and the heap at its steady size; before that the
-// monitor's heap grows from about 35 to 265 MB, about 60,000 pages touched
-// for the first time, 0.5–0.8 µs of kernel time per event of a first
-// million).
+// (five one-minute windows of the bench's event time: the consumer group
+// joined, the references built and stored, the queues full; the heap keeps
+// growing after it, from about 35 MB at the start to 265 MB after 1M
+// events and 296 MB at 1.3M, its first touches 0.5–0.8 µs of kernel time
+// per event of a first million).
 var benchWarmup = func() int64 {
 	if n, err := strconv.ParseInt(os.Getenv("BENCH_PIPELINE_WARMUP"), 10, 64); err == nil && n >= 0 {
 		return n
@@ -249,15 +249,18 @@ func BenchmarkPipeline(b *testing.B) {
 			return int64(st.Events + st.Late + st.Rejected)
 		}
 		// The warm-up's start, then the measurement's.
-		wstart, wcpu0, wbcpu0, wfaults0 := time.Now(), cpuTime(), broker.cpu(), selfUsage().Minflt
+		wfaults0, _ := faultsAndSystemTime()
+		wstart, wcpu0, wbcpu0 := time.Now(), cpuTime(), broker.cpu()
 		go func() { pdone <- m.Run(pctx) }()
 		for counted() < benchWarmup {
 			time.Sleep(time.Millisecond)
 		}
 		c0 := counted()
-		warmWall, warmCPU, warmBrokerCPU, warmFaults := time.Since(wstart), cpuTime()-wcpu0, broker.cpu()-wbcpu0, selfUsage().Minflt-wfaults0
+		warmWall, warmCPU, warmBrokerCPU := time.Since(wstart), cpuTime()-wcpu0, broker.cpu()-wbcpu0
 		runtime.ReadMemStats(&mem0)
+		read0 := topicReads(b, reg)
 		faults0, sys0 := faultsAndSystemTime()
+		warmFaults := faults0 - wfaults0
 		ch0, chOK0 := clickHouseCPU()
 		start, cpu0, bcpu0, bfaults0 := time.Now(), cpuTime(), broker.cpu(), broker.faults()
 		if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" {
@@ -312,7 +315,7 @@ func BenchmarkPipeline(b *testing.B) {
 		fmt.Printf("consume_only events_per_sec=%.0f cpu_ns_per_event=%.0f\n",
 			consumed/consumeWall.Seconds(), float64(consumeCPU.Nanoseconds())/consumed)
 		fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", (measured/wall.Seconds())/(consumed/consumeWall.Seconds()))
-		fmt.Printf("read_by_topic %s\n", readByTopic(b, reg))
+		fmt.Printf("read_by_topic %s\n", topicReads(b, reg).since(read0, measured))
 		fmt.Printf("clickhouse_inserts %s\n", insertsByTable(b, reg))
 		fmt.Printf("rss_mib events=%d start=%.0f at_1M=%.0f end=%.0f peak=%.0f\n", total,
 			float64(rssStart)/(1<<20), float64(rss1M)/(1<<20), float64(rssBytes())/(1<<20), float64(rssPeak)/(1<<20))
@@ -386,15 +389,21 @@ func insertsByTable(b *testing.B, reg *prometheus.Registry) string {
 	return strings.Join(out, " ")
 }
 
-// readByTopic returns the messages and bytes per event the pipeline read
-// from each topic (driftwatch_ingest_messages_total and _bytes_total): the
-// telemetry, and what the two stages exchange.
-func readByTopic(b *testing.B, reg *prometheus.Registry) string {
-	msgs := metricByLabel(b, reg, "driftwatch_ingest_messages_total", "topic")
-	bytes := metricByLabel(b, reg, "driftwatch_ingest_bytes_total", "topic")
+// reads are the messages and bytes the pipeline has read so far from each
+// topic (driftwatch_ingest_messages_total and _bytes_total): the telemetry,
+// and what the two stages exchange.
+type reads struct{ msgs, bytes map[string]float64 }
+
+func topicReads(b *testing.B, reg *prometheus.Registry) reads {
+	return reads{metricByLabel(b, reg, "driftwatch_ingest_messages_total", "topic"), metricByLabel(b, reg, "driftwatch_ingest_bytes_total", "topic")}
+}
+
+// since returns the messages and bytes per event read from each topic
+// since r0, over events events.
+func (r reads) since(r0 reads, events float64) string {
 	var out []string
-	for _, t := range slices.Sorted(maps.Keys(msgs)) {
-		out = append(out, fmt.Sprintf("%s=%.4fmsg/%.1fB", t, msgs[t]/float64(benchWarmup+benchEvents), bytes[t]/float64(benchWarmup+benchEvents)))
+	for _, t := range slices.Sorted(maps.Keys(r.msgs)) {
+		out = append(out, fmt.Sprintf("%s=%.4fmsg/%.1fB", t, (r.msgs[t]-r0.msgs[t])/events, (r.bytes[t]-r0.bytes[t])/events))
 	}
 	return strings.Join(out, " ")
 }

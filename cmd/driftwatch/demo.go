@@ -430,7 +430,7 @@ func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produc
 	// a warning or critical verdict, not a significant test whose effect
 	// stays below the levels.
 	fired := map[string][]uint32{}
-	rows, qerr := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical'), groupArray(toUInt32(window_end))
+	rows, qerr := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical'), groupUniqArray(toUInt32(window_end))
 FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORDER BY model_id, signal, subject`)
 	if qerr == nil {
 		fmt.Fprintf(out, "signals fired\n")

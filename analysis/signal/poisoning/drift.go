@@ -30,10 +30,12 @@ import (
 // both sides: per numeric feature, the two-sample Kolmogorov–Smirnov test
 // of the samples (stat.KolmogorovSmirnov: exact p-values up to 10000
 // values), Benjamini–Hochberg across the features, effect: the KS distance
-// D, evidence: the side of the value where the two distributions differ
-// most on which the window has the excess (above it or at most it), and the
-// sampled examples on that side, their sources counted and the ids of
-// those farthest from it named; and, with subject "*", the chi-square test
+// D, evidence: the value where the two distributions differ most, the side
+// of it where the window has the excess (above it or at most it) with both
+// periods' shares there, and the sampled examples on that side, the sources
+// that sent most of them counted and ids of theirs named (the sample merges
+// exactly for distinct ids; an id sent twice counts once); and, with
+// subject "*", the chi-square test
 // of homogeneity of the proposed labels' counts (stat.ChiSquare, the labels
 // counted on either side plus the rest), effect: the largest change of a
 // label's share, whose sampled examples in the window the evidence names
@@ -142,6 +144,8 @@ func (p *drifts) decodeWithoutIDs() { p.labels.noIDInput = true }
 func (p *drifts) decodeWithoutExamples() { p.noExamplesInput = true }
 
 func (p *drifts) Decode(d *sketch.Decoder) {
+	withExamples := !p.noExamplesInput
+	p.noExamplesInput = false
 	p.malformed = d.Uvarint()
 	p.labels.decode(d, "labels")
 	var prev []byte
@@ -154,11 +158,7 @@ func (p *drifts) Decode(d *sketch.Decoder) {
 			d.Fail(fmt.Sprintf("numeric feature %d samples %d of %d values", j, n.Sample.Len(), n.Count))
 		}
 	}
-	if p.noExamplesInput {
-		p.noExamplesInput = false
-		return
-	}
-	if d.Err() == nil {
+	if withExamples && d.Err() == nil {
 		p.examples.Decode(d)
 	}
 }
@@ -185,10 +185,14 @@ func (s Drift) Score(cur, ref Partial) []signal.Verdict {
 			continue
 		}
 		ks := stat.KolmogorovSmirnov(x, y)
-		at, above := ksLocation(x, y)
-		side, sources, ids := c.excess(j, at, above)
-		text := fmt.Sprintf("KS D %.3f; %s (mean %.4g of %d values, the reference's %.4g of %d)",
-			ks.Statistic, side, cn.Mean, cn.Count, rn.Mean, rn.Count)
+		at, above, fx, fy := ksLocation(x, y)
+		where, wx, wy := "at most", fx, fy
+		if above {
+			where, wx, wy = "above", 1-fx, 1-fy
+		}
+		sampled, sources, ids := c.excess(j, at, above)
+		text := fmt.Sprintf("KS D %.3f: %.0f%% of values %s %.4g against the reference's %.0f%%%s (mean %.4g of %d, the reference's %.4g of %d)",
+			ks.Statistic, 100*wx, where, at, 100*wy, sampled, cn.Mean, cn.Count, rn.Mean, rn.Count)
 		ts = append(ts, test{subject: s.Features.Numeric[j], statistic: ks.Statistic, effect: ks.Statistic, p: ks.PValue, n: cn.Count,
 			evidence: sourcedEvidence(text, sources, ids)})
 	}
@@ -197,28 +201,29 @@ func (s Drift) Score(cur, ref Partial) []signal.Verdict {
 
 // ksLocation returns the value at which the empirical distributions of the
 // sorted samples x (the window's) and y (the reference's) differ most, the
-// smallest such, and whether x has the excess above it (else at or below
-// it). Both must be non-empty.
-func ksLocation(x, y []float64) (at float64, above bool) {
+// smallest such, whether x has the excess above it (else at or below it),
+// and both distribution functions there. Both must be non-empty.
+func ksLocation(x, y []float64) (at float64, above bool, fx, fy float64) {
 	n, m := len(x), len(y)
 	best := -1
 	for i, j := 0, 0; i < n || j < m; {
-		t := y[min(j, len(y)-1)]
-		if j == len(y) || i < len(x) && x[i] <= y[j] {
+		t := y[min(j, m-1)]
+		if j == m || i < n && x[i] <= y[j] {
 			t = x[i]
 		}
-		for i < len(x) && x[i] <= t {
+		for i < n && x[i] <= t {
 			i++
 		}
-		for j < len(y) && y[j] <= t {
+		for j < m && y[j] <= t {
 			j++
 		}
 		d := i*m - j*n // n·m times the difference of the CDFs at t, exact
 		if abs(d) > best {
 			best, at, above = abs(d), t, d < 0
+			fx, fy = float64(i)/float64(n), float64(j)/float64(m)
 		}
 	}
-	return at, above
+	return at, above, fx, fy
 }
 
 func abs(x int) int {
@@ -228,45 +233,51 @@ func abs(x int) int {
 	return x
 }
 
-// excess returns, for numeric feature j, how many of the window's sampled
-// examples with a value lie on the side of at where the window has the
-// excess (above it, or at most it), the sources of those, and the ids of
-// the idsPerKey of them farthest from at (ties by sampling key).
+// excess describes, for numeric feature j, the window's sampled examples
+// with a value on the side of at where the window has the excess (above
+// it, or at most it): "; k of n sampled examples there" (n: those with a
+// value), the sources of the maxFromDrift that sent most of them, as often
+// as each did, and idsPerKey ids of theirs, the first source's first, each
+// source's by ascending sampling key (a uniform pick). An id sent twice
+// counts once, with the smallest of its values, so that the evidence does
+// not depend on the order of merges. The sample misses examples when the
+// window merged partials encoded before it was kept (fewer offered than a
+// feature has values): then it names none.
 func (p *drifts) excess(j int, at float64, above bool) (text string, sources, ids []string) {
 	n := &p.numeric[j]
+	if p.examples.offered < n.Count || len(p.examples.keys) == 0 {
+		return "", nil, nil
+	}
 	vals := make(map[uint64]float64, n.Sample.Len())
 	for i, k := range n.Sample.Keys() {
-		vals[k] = n.Sample.Values()[i]
+		if v, ok := vals[k]; !ok || n.Sample.Values()[i] < v {
+			vals[k] = n.Sample.Values()[i]
+		}
 	}
-	type row struct {
-		r    int32
-		dist float64
-	}
-	var side []row
+	var side []int32
 	joined := 0
-	for _, r := range p.examples.inKeyOrder() {
-		v, ok := vals[p.examples.keys[r]]
+	var last uint64
+	for i, r := range p.examples.inKeyOrder() {
+		k := p.examples.keys[r]
+		if i > 0 && k == last {
+			continue // the same id again
+		}
+		last = k
+		v, ok := vals[k]
 		if !ok || math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
 		}
 		joined++
 		if above == (v > at) {
-			side = append(side, row{r, math.Abs(v - at)})
+			side = append(side, r)
 		}
 	}
-	where := "at most"
-	if above {
-		where = "above"
+	if joined == 0 {
+		return "", nil, nil
 	}
-	if joined == 0 { // a window of before the examples were kept
-		return fmt.Sprintf("the window's excess %s %.4g", where, at), nil, nil
-	}
-	text = fmt.Sprintf("%d of %d sampled examples %s %.4g", len(side), joined, where, at)
-	// The sources of the maxFromDrift that sent most of them (ties by
-	// name), as often as each did.
 	count := map[string]int{}
-	for _, s := range side {
-		count[string(p.examples.source(s.r))]++
+	for _, r := range side {
+		count[string(p.examples.source(r))]++
 	}
 	delete(count, "")
 	top := slices.SortedFunc(maps.Keys(count), func(a, b string) int {
@@ -275,16 +286,23 @@ func (p *drifts) excess(j int, at float64, above bool) (text string, sources, id
 		}
 		return strings.Compare(a, b)
 	})
-	for _, src := range top[:min(len(top), maxFromDrift)] {
+	top = top[:min(len(top), maxFromDrift)]
+	for _, src := range top {
 		for range count[src] {
 			sources = append(sources, src)
 		}
 	}
-	slices.SortStableFunc(side, func(a, b row) int { return cmp.Compare(b.dist, a.dist) })
-	for _, s := range side[:min(len(side), idsPerKey)] {
-		ids = append(ids, string(p.examples.id(s.r)))
+	rank := func(r int32) int {
+		if i := slices.Index(top, string(p.examples.source(r))); i >= 0 {
+			return i
+		}
+		return len(top)
 	}
-	return text, sources, ids
+	slices.SortStableFunc(side, func(a, b int32) int { return cmp.Compare(rank(a), rank(b)) }) // in key order within a source
+	for _, r := range side[:min(len(side), idsPerKey)] {
+		ids = append(ids, string(p.examples.id(r)))
+	}
+	return fmt.Sprintf("; %d of %d sampled examples there", len(side), joined), sources, ids
 }
 
 // labelShift tests the proposed labels' counts of the window cur against

@@ -148,19 +148,22 @@ func TestLabelShiftNamesTheRisingLabel(t *testing.T) {
 // excess; D at it is scipy's ks_2samp statistic.
 func TestKSLocation(t *testing.T) {
 	for _, c := range []struct {
-		x, y  []float64
-		at    float64
-		above bool
+		x, y   []float64
+		at     float64
+		above  bool
+		fx, fy float64
 	}{
 		// ks_2samp([3,4,5,6], [1,2,3,4]).statistic == 0.5, reached first at 2.
-		{[]float64{3, 4, 5, 6}, []float64{1, 2, 3, 4}, 2, true},
-		{[]float64{1, 2, 3, 4}, []float64{3, 4, 5, 6}, 2, false},
-		// Ties across the samples: CDFs at 1 are 2/3 and 1/3.
-		{[]float64{1, 1, 9}, []float64{1, 5, 6}, 1, false},
-		{[]float64{7}, []float64{7}, 7, false},
+		{[]float64{3, 4, 5, 6}, []float64{1, 2, 3, 4}, 2, true, 0, 0.5},
+		{[]float64{1, 2, 3, 4}, []float64{3, 4, 5, 6}, 2, false, 0.5, 0},
+		// Ties across the samples: the CDFs at 1 are 2/3 and 1/3, at 6
+		// 2/3 and 1 (as far apart, found second).
+		{[]float64{1, 1, 9}, []float64{1, 5, 6}, 1, false, 2.0 / 3, 1.0 / 3},
+		{[]float64{7}, []float64{7}, 7, false, 1, 1},
 	} {
-		if at, above := ksLocation(c.x, c.y); at != c.at || above != c.above {
-			t.Errorf("ksLocation(%v, %v) = %v, %v; want %v, %v", c.x, c.y, at, above, c.at, c.above)
+		at, above, fx, fy := ksLocation(c.x, c.y)
+		if at != c.at || above != c.above || fx != c.fx || fy != c.fy {
+			t.Errorf("ksLocation(%v, %v) = %v, %v, %v, %v; want %v, %v, %v, %v", c.x, c.y, at, above, fx, fy, c.at, c.above, c.fx, c.fy)
 		}
 	}
 }
@@ -196,7 +199,7 @@ func TestFeatureDriftNamesItsSources(t *testing.T) {
 			t.Fatalf("shift %v: no drift of score: %+v", c.shift, whole)
 		}
 		ev := v.Evidence
-		if !strings.Contains(ev, " sampled examples "+c.side+" ") || !strings.Contains(ev, `; from "mallory" ×`) {
+		if !strings.Contains(ev, "% of values "+c.side+" ") || !strings.Contains(ev, " sampled examples there") || !strings.Contains(ev, `; from "mallory" ×`) {
 			t.Fatalf("shift %v: evidence %q, want the examples %s a value, mallory's first", c.shift, ev, c.side)
 		}
 		_, list, ok := strings.Cut(ev, "; ids ")
@@ -224,5 +227,83 @@ func TestFeatureDriftNamesItsSources(t *testing.T) {
 		if merged := find(s.Score(parts[1], ref), "score"); merged == nil || merged.Evidence != ev {
 			t.Errorf("shift %v: merged evidence %+v, whole %q", c.shift, merged, ev)
 		}
+	}
+}
+
+// TestFeatureDriftIDsAreTheNamedSources: a source sending a narrow bump of
+// values inside the clean range (not in its tail) is named, and the ids
+// named are its examples, not the clean tail's.
+func TestFeatureDriftIDsAreTheNamedSources(t *testing.T) {
+	s := Drift{DefaultConfig(), testFeatures}
+	w := newWorld(45, 20)
+	ref := observed(s, w.examples(2000))
+	es := w.examples(1000)
+	for i := range 300 {
+		e := w.example()
+		e.Source = "mallory"
+		e.Numeric[2] = 0.6 + float64(i%10)*0.001
+		es = append(es, e)
+	}
+	sourceOf := map[string]string{}
+	for _, e := range es {
+		sourceOf[e.ID] = e.Source
+	}
+	v := find(s.Score(observed(s, es), ref), "score")
+	if v == nil || !strings.Contains(v.Evidence, `; from "mallory" ×`) {
+		t.Fatalf("drift of score %+v, want mallory named", v)
+	}
+	_, list, _ := strings.Cut(v.Evidence, "; ids ")
+	for _, id := range strings.Split(list, ",") {
+		if sourceOf[id] != "mallory" {
+			t.Errorf("evidence %q: id %q is not mallory's", v.Evidence, id)
+		}
+	}
+}
+
+// TestFeatureDriftEvidenceWithRepeatedIDs: feedback sent again under the
+// same ids (a source replaying others' ids with other values) is counted
+// once per id in the evidence, whatever the order in which the partials
+// merge, and no id is named twice.
+func TestFeatureDriftEvidenceWithRepeatedIDs(t *testing.T) {
+	s := Drift{DefaultConfig(), testFeatures}
+	w := newWorld(46, 20)
+	ref := observed(s, w.examples(2000))
+	clean := w.examples(800)
+	var replay []Example
+	for _, e := range clean[:400] {
+		e.Source = "mallory"
+		e.Numeric = append([]float64(nil), e.Numeric...)
+		e.Numeric[2] += 3
+		replay = append(replay, e)
+	}
+	a, b := observed(s, clean), observed(s, replay)
+	ab, ba := observed(s, nil), observed(s, nil)
+	ab.Merge(a)
+	ab.Merge(b)
+	ba.Merge(b)
+	ba.Merge(a)
+	x, y := find(s.Score(ab, ref), "score"), find(s.Score(ba, ref), "score")
+	if x == nil || y == nil || x.Evidence != y.Evidence {
+		t.Fatalf("evidence depends on the order of merges:\n%+v\n%+v", x, y)
+	}
+	_, list, ok := strings.Cut(x.Evidence, "; ids ")
+	if !ok {
+		t.Fatalf("evidence %q names no ids", x.Evidence)
+	}
+	ids := strings.Split(list, ",")
+	if len(ids) != len(slices.Compact(slices.Sorted(slices.Values(ids)))) {
+		t.Errorf("evidence %q names an id twice", x.Evidence)
+	}
+	var n, of int
+	at := strings.Index(x.Evidence, "%; ")
+	if at < 0 {
+		t.Fatalf("evidence %q has no sampled examples", x.Evidence)
+	}
+	distinct := map[uint64]bool{}
+	for _, k := range ab.(*drifts).examples.keys {
+		distinct[k] = true
+	}
+	if _, err := fmt.Sscanf(x.Evidence[at+3:], "%d of %d sampled examples there", &n, &of); err != nil || of != len(distinct) || len(distinct) == len(ab.(*drifts).examples.keys) {
+		t.Errorf("evidence %q: %d of %d sampled examples (%v), want each of the %d ids of the %d rows sampled once", x.Evidence, n, of, err, len(distinct), len(ab.(*drifts).examples.keys))
 	}
 }

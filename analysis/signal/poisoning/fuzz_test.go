@@ -60,8 +60,8 @@ func FuzzPoisoningDecode(f *testing.F) {
 		combinations:
 			for before := range 1 << len(befores) {
 				p := s.NewPartial()
-				for i, f := range befores {
-					if before&(1<<i) != 0 && !f(p) {
+				for i, read := range befores {
+					if before&(1<<i) != 0 && !read(p) {
 						continue combinations // no such encoding of before
 					}
 				}

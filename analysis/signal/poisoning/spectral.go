@@ -72,7 +72,7 @@ func (s Spectral) NewPartial() Partial {
 type spectra struct {
 	k, d, lw  int
 	room      int    // rows the arrays have room for
-	offered   uint64 // examples offered: labelled, with an id and d numeric values (any with an id for an id sample)
+	offered   uint64 // examples offered: labelled, with an id and d numeric values (for drift's id sample: with an id and the features' number of values)
 	malformed uint64 // labelled examples whose numeric values have another length
 	keys      []uint64
 	vals      []float64 // d per row
