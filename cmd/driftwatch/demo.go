@@ -504,13 +504,31 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 	// Each injected fault is detected, or the demo fails: make demo checks
 	// the whole chain, not only that it ran.
 	fmt.Fprintf(out, "\ninjected, and detected?\n")
-	var missed []string
+	missed := checkFaults(out, expect, fired, qerr, derr)
+	errs := []error{qerr, derr} // nil when read
+	if s.received.Load() == 0 {
+		errs = append(errs, errors.New("the demo delivered no alert"))
+	}
+	if len(missed) > 0 {
+		errs = append(errs, fmt.Errorf("the demo did not detect: %s (with a shorter --duration or a later --shift-after, too few windows may follow the faults)",
+			strings.Join(missed, "; ")))
+	}
+	return errors.Join(errs...)
+}
+
+// checkFaults prints, for each expectation, whether a verdict detected it:
+// a window of fired (the window ends per model, signal and subject, or
+// model and "" twice for input drift) that ends after the fault began.
+// Windows that ended by then held none of it: they are counted as false
+// alarms. It returns the faults not detected; one whose verdicts could not
+// be read (qerr for signals, derr for drift scores) is marked unknown, not
+// missed.
+func checkFaults(out io.Writer, expect []demoExpectation, fired map[string][]uint32, qerr, derr error) (missed []string) {
 	for _, e := range expect {
 		by, readErr := e.signal+" about "+e.subject, qerr
 		if e.signal == "" {
 			by, readErr = "input drift scores", derr
 		}
-		// Windows that ended by the fault's start held none of it.
 		var after, before int
 		for _, end := range fired[e.model+"\x00"+e.signal+"\x00"+e.subject] {
 			if int64(end) > e.from.Unix() {
@@ -533,15 +551,7 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 		}
 		fmt.Fprintf(out, "  %s  %s (%s, in %d windows after it began%s)\n", mark, e.what, by, after, note)
 	}
-	errs := []error{qerr, derr} // nil when read
-	if s.received.Load() == 0 {
-		errs = append(errs, errors.New("the demo delivered no alert"))
-	}
-	if len(missed) > 0 {
-		errs = append(errs, fmt.Errorf("the demo did not detect: %s (with a shorter --duration or a later --shift-after, too few windows may follow the faults)",
-			strings.Join(missed, "; ")))
-	}
-	return errors.Join(errs...)
+	return missed
 }
 
 // demoLabelsTopic is the labels topic of the demo.

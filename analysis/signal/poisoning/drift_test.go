@@ -82,12 +82,7 @@ func TestLabelShiftNamesItsSources(t *testing.T) {
 	s := Drift{DefaultConfig(), Features{}}
 	w := newWorld(41, 20)
 	ref := observed(s, w.examples(1000))
-	es := w.examples(500)
-	for range 300 {
-		e := w.example()
-		e.Source, e.ProposedLabel = "mallory", "c"
-		es = append(es, e)
-	}
+	es := fromMallory(w, 500, 300, func(_ int, e *Example) { e.ProposedLabel = "c" })
 	labelOf := map[string]string{}
 	for _, e := range es {
 		labelOf[e.ID] = e.ProposedLabel
@@ -182,17 +177,8 @@ func TestFeatureDriftNamesItsSources(t *testing.T) {
 	}{{3, "above"}, {-3, "at most"}} {
 		w := newWorld(43, 20)
 		ref := observed(s, w.examples(2000))
-		es := w.examples(1000)
-		for range 300 {
-			e := w.example()
-			e.Source = "mallory"
-			e.Numeric[2] += c.shift
-			es = append(es, e)
-		}
-		sourceOf := map[string]string{}
-		for _, e := range es {
-			sourceOf[e.ID] = e.Source
-		}
+		es := fromMallory(w, 1000, 300, func(_ int, e *Example) { e.Numeric[2] += c.shift })
+		sourceOf := sources(es)
 		whole := s.Score(roundTrip(t, s, observed(s, es)), roundTrip(t, s, ref))
 		v := find(whole, "score")
 		if v == nil || v.Statistic < 0.15 {
@@ -237,17 +223,8 @@ func TestFeatureDriftIDsAreTheNamedSources(t *testing.T) {
 	s := Drift{DefaultConfig(), testFeatures}
 	w := newWorld(45, 20)
 	ref := observed(s, w.examples(2000))
-	es := w.examples(1000)
-	for i := range 300 {
-		e := w.example()
-		e.Source = "mallory"
-		e.Numeric[2] = 0.6 + float64(i%10)*0.001
-		es = append(es, e)
-	}
-	sourceOf := map[string]string{}
-	for _, e := range es {
-		sourceOf[e.ID] = e.Source
-	}
+	es := fromMallory(w, 1000, 300, func(i int, e *Example) { e.Numeric[2] = 0.6 + float64(i%10)*0.001 })
+	sourceOf := sources(es)
 	v := find(s.Score(observed(s, es), ref), "score")
 	if v == nil || !strings.Contains(v.Evidence, `; from "mallory" ×`) {
 		t.Fatalf("drift of score %+v, want mallory named", v)
@@ -306,4 +283,26 @@ func TestFeatureDriftEvidenceWithRepeatedIDs(t *testing.T) {
 	if _, err := fmt.Sscanf(x.Evidence[at+3:], "%d of %d sampled examples there", &n, &of); err != nil || of != len(distinct) || len(distinct) == len(ab.(*drifts).examples.keys) {
 		t.Errorf("evidence %q: %d of %d sampled examples (%v), want each of the %d ids of the %d rows sampled once", x.Evidence, n, of, err, len(distinct), len(ab.(*drifts).examples.keys))
 	}
+}
+
+// fromMallory draws clean examples of w, then n more from mallory, each
+// changed by poison (given its index among them).
+func fromMallory(w *world, clean, n int, poison func(i int, e *Example)) []Example {
+	es := w.examples(clean)
+	for i := range n {
+		e := w.example()
+		e.Source = "mallory"
+		poison(i, &e)
+		es = append(es, e)
+	}
+	return es
+}
+
+// sources maps the ids of es to their sources.
+func sources(es []Example) map[string]string {
+	out := make(map[string]string, len(es))
+	for _, e := range es {
+		out[e.ID] = e.Source
+	}
+	return out
 }

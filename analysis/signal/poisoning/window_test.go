@@ -179,16 +179,9 @@ func TestWindowWithoutFeaturesTakesThemLater(t *testing.T) {
 // flood and the backdoor named with their ids and no sources; encoded again
 // it carries sources (none known) and decodes to the same bytes.
 func TestWindowEncodedBeforeSourcesDecodes(t *testing.T) {
-	old, err := os.ReadFile("testdata/window_before_sources.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := DecodeWindow(DefaultConfig(), old)
-	if err != nil {
-		t.Fatalf("decoding a window of before sources: %v", err)
-	}
-	if w.Examples != 600 || w.Model != "fraud" || w.Mixed {
-		t.Fatalf("decoded %d examples of %q (mixed %v), want 600 of fraud", w.Examples, w.Model, w.Mixed)
+	w, old := decodeGolden(t, "testdata/window_before_sources.bin", 600)
+	if w.Mixed {
+		t.Fatal("decoded a mixed window")
 	}
 	named := map[string]string{}
 	for _, s := range w.Score(nil) {
@@ -202,14 +195,7 @@ func TestWindowEncodedBeforeSourcesDecodes(t *testing.T) {
 			t.Errorf("%s: evidence %q, want ids and no sources", subject, ev)
 		}
 	}
-	again := w.AppendBinary(nil)
-	if bytes.Equal(again, old) {
-		t.Fatal("encoded again in the encoding of before")
-	}
-	w2, err := DecodeWindow(DefaultConfig(), again)
-	if err != nil || !bytes.Equal(w2.AppendBinary(nil), again) {
-		t.Fatalf("the window encoded again: %v, or not encoded the same after a round trip", err)
-	}
+	reencodesAnew(t, w, old)
 }
 
 // TestWindowEncodedBeforeDriftIDsDecodes: a window encoded before
@@ -220,34 +206,53 @@ func TestWindowEncodedBeforeSourcesDecodes(t *testing.T) {
 // reference and named without ids; encoded again it carries the ids (none
 // known) and decodes to the same bytes.
 func TestWindowEncodedBeforeDriftIDsDecodes(t *testing.T) {
-	old, err := os.ReadFile("testdata/window_before_drift_ids.bin")
+	w, old := decodeGolden(t, "testdata/window_before_drift_ids.bin", 580)
+	ref := NewWindow(DefaultConfig(), w.Features, "fraud", w.Start.Add(-time.Hour), w.End.Add(-time.Hour))
+	ref.Observe(newWorld(8, 20).examples(1000), 0)
+	if shift := driftVerdict(w, ref, "*"); shift == nil || !strings.HasPrefix(shift.Evidence, `proposed label "c" is `) || strings.Contains(shift.Evidence, "; ids ") {
+		t.Fatalf("label shift %+v, want label c named without ids", shift)
+	}
+	reencodesAnew(t, w, old)
+}
+
+// decodeGolden decodes the feedback window of model fraud with examples
+// examples encoded in file, with the default configuration.
+func decodeGolden(t *testing.T, file string, examples uint64) (*Window, []byte) {
+	t.Helper()
+	old, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := DefaultConfig()
-	w, err := DecodeWindow(cfg, old)
+	w, err := DecodeWindow(DefaultConfig(), old)
 	if err != nil {
-		t.Fatalf("decoding a window of before drift ids: %v", err)
+		t.Fatalf("decoding %s: %v", file, err)
 	}
-	if w.Examples != 580 || w.Model != "fraud" {
-		t.Fatalf("decoded %d examples of %q, want 580 of fraud", w.Examples, w.Model)
+	if w.Examples != examples || w.Model != "fraud" {
+		t.Fatalf("%s: decoded %d examples of %q, want %d of fraud", file, w.Examples, w.Model, examples)
 	}
-	ref := NewWindow(cfg, w.Features, "fraud", w.Start.Add(-time.Hour), w.End.Add(-time.Hour))
-	ref.Observe(newWorld(8, 20).examples(1000), 0)
-	var shift *signal.Verdict
+	return w, old
+}
+
+// driftVerdict returns poisoning_drift's verdict about subject of w scored
+// against ref, nil when it has none.
+func driftVerdict(w, ref *Window, subject string) *signal.Verdict {
 	for _, s := range w.Score(ref) {
 		if s.Signal == (Drift{}).Name() {
-			shift = find(s.Verdicts, "*")
+			return find(s.Verdicts, subject)
 		}
 	}
-	if shift == nil || !strings.HasPrefix(shift.Evidence, `proposed label "c" is `) || strings.Contains(shift.Evidence, "; ids ") {
-		t.Fatalf("label shift %+v, want label c named without ids", shift)
-	}
+	return nil
+}
+
+// reencodesAnew checks that w, decoded from old, encodes to other bytes
+// (the current encoding) that decode to the same bytes again.
+func reencodesAnew(t *testing.T, w *Window, old []byte) {
+	t.Helper()
 	again := w.AppendBinary(nil)
 	if bytes.Equal(again, old) {
 		t.Fatal("encoded again in the encoding of before")
 	}
-	w2, err := DecodeWindow(cfg, again)
+	w2, err := DecodeWindow(DefaultConfig(), again)
 	if err != nil || !bytes.Equal(w2.AppendBinary(nil), again) {
 		t.Fatalf("the window encoded again: %v, or not encoded the same after a round trip", err)
 	}
@@ -264,44 +269,19 @@ func TestWindowEncodedBeforeDriftIDsDecodes(t *testing.T) {
 // window that keeps its sample, the merge's sample lacks the old window's
 // examples: its evidence names none rather than the new window's alone.
 func TestWindowEncodedBeforeDriftExamplesDecodes(t *testing.T) {
-	old, err := os.ReadFile("testdata/window_before_drift_examples.bin")
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, old := decodeGolden(t, "testdata/window_before_drift_examples.bin", 1300)
 	cfg := DefaultConfig()
-	w, err := DecodeWindow(cfg, old)
-	if err != nil {
-		t.Fatalf("decoding a window of before drift examples: %v", err)
-	}
-	if w.Examples != 1300 || w.Model != "fraud" {
-		t.Fatalf("decoded %d examples of %q, want 1300 of fraud", w.Examples, w.Model)
-	}
 	ref := NewWindow(cfg, w.Features, "fraud", w.Start.Add(-time.Hour), w.End.Add(-time.Hour))
 	ref.Observe(newWorld(43, 20).examples(2000), 0)
-	var score *signal.Verdict
-	for _, s := range w.Score(ref) {
-		if s.Signal == (Drift{}).Name() {
-			score = find(s.Verdicts, "score")
-		}
-	}
-	if score == nil || score.Statistic < 0.15 || !strings.Contains(score.Evidence, "% of values above ") ||
+	if score := driftVerdict(w, ref, "score"); score == nil || score.Statistic < 0.15 || !strings.Contains(score.Evidence, "% of values above ") ||
 		strings.Contains(score.Evidence, "sampled examples") || strings.Contains(score.Evidence, "; ids ") || strings.Contains(score.Evidence, "; from ") {
 		t.Fatalf("drift of score %+v, want its side named without sources or ids", score)
 	}
-	again := w.AppendBinary(nil)
-	if bytes.Equal(again, old) {
-		t.Fatal("encoded again in the encoding of before")
-	}
-	w2, err := DecodeWindow(cfg, again)
-	if err != nil || !bytes.Equal(w2.AppendBinary(nil), again) {
-		t.Fatalf("the window encoded again: %v, or not encoded the same after a round trip", err)
-	}
+	reencodesAnew(t, w, old)
 	fresh := NewWindow(cfg, w.Features, "fraud", w.Start, w.End)
 	fresh.Observe(newWorld(44, 20).examples(200), 0)
 	fresh.Merge(w)
-	for _, s := range fresh.Score(ref) {
-		if v := find(s.Verdicts, "score"); s.Signal == (Drift{}).Name() && (v == nil || strings.Contains(v.Evidence, "sampled examples") || strings.Contains(v.Evidence, "; from ")) {
-			t.Fatalf("drift of score after merging an old window %+v, want no sampled examples named", v)
-		}
+	if v := driftVerdict(fresh, ref, "score"); v == nil || strings.Contains(v.Evidence, "sampled examples") || strings.Contains(v.Evidence, "; from ") {
+		t.Fatalf("drift of score after merging an old window %+v, want no sampled examples named", v)
 	}
 }
