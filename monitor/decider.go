@@ -71,7 +71,7 @@ type decider struct {
 	decided time.Time
 }
 
-var _ ingest.PartitionHandler = (*decider)(nil)
+var _ ingest.Borrower = (*decider)(nil)
 
 // decideEvery is how often the decider decides: the windows that complete
 // within decideEvery of the last decision wait for the next batch of
@@ -179,6 +179,15 @@ func (d *decider) tick(ctx context.Context) {
 		}
 	}
 }
+
+// BorrowsMessages makes the decider an ingest.Borrower: it keeps nothing
+// of a message's bytes after Handle returns (the assembler copies the
+// chunks it holds, the decoders copy what the states keep, dead letters
+// copy their message), so the consumer reuses one buffer for them instead
+// of allocating each partial's bytes. The assembler's copies are tested alone
+// (partial.TestAssemblerCopiesWhatItKeeps); the end-to-end tests read
+// every partial through the reused buffer.
+func (*decider) BorrowsMessages() {}
 
 // Handle merges a batch of partials and progress records and decides the
 // windows that became complete. It blocks while ClickHouse is unavailable.

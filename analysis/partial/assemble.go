@@ -13,7 +13,8 @@ import (
 // other records; a chunk seen twice counts once. A new publication of the
 // same partial (a replay) supersedes an incomplete older one. It keeps at
 // most a bounded number of bytes of incomplete partials (their chunks, chunk
-// tables and identities).
+// tables and identities), and the memory of the last payload it assembled,
+// which the next publication reuses.
 type Assembler struct {
 	maxBytes int
 	bytes    int
@@ -24,6 +25,9 @@ type Assembler struct {
 	done     map[uint64]struct{} // publications assembled lately (doneKey): their late duplicate chunks are ignored
 	doneRing []uint64
 	doneNext int
+	// spare is the payload Add returned last, whose memory a later
+	// publication reuses.
+	spare []byte
 }
 
 // doneKey names one publication of one partial by a 64-bit hash, so that
@@ -43,23 +47,16 @@ func doneKey(identity string, nonce uint64) uint64 {
 const maxDone = 4096
 
 type assembly struct {
-	nonce  uint64
-	cost   int   // what the assembly holds besides its chunks: its chunk table and identity
-	held   int   // what its chunks hold (chunkCost)
-	first  int64 // smallest offset of a chunk
-	chunks [][]byte
-	got    int
+	nonce uint64
+	cost  int   // what the assembly holds besides its chunks: its chunk table and identity
+	held  int   // what its chunks hold: data's capacity and the chunks in later
+	first int64 // smallest offset of a chunk
+	data  []byte
+	next  int // chunks 0 to next-1 are data, joined
+	// later holds copies of the chunks beyond next that came before their
+	// turn (nil: not come); its length is the publication's chunk count.
+	later [][]byte
 }
-
-// chunkHeader bounds a chunk record's bytes before its identity: kind and
-// version, the nonce, and three varints (index, count, identity length) of
-// at most 10 bytes each, however a producer encodes them.
-const chunkHeader = 2 + 8 + 3*binary.MaxVarintLen64
-
-// chunkCost is what an assembly holds for chunk r: its data, and the rest
-// of the record's bytes, which r.Data keeps in memory with it (a chunk is
-// kept, not copied).
-func chunkCost(r Record) int { return chunkHeader + len(r.Identity) + len(r.Data) }
 
 // NewAssembler returns an assembler that holds at most maxBytes of
 // incomplete partials; the oldest are evicted (and counted) beyond it.
@@ -71,9 +68,10 @@ func NewAssembler(maxBytes int) *Assembler {
 // Add takes chunk r, read at offset off. When r completes a partial it
 // returns the payload and the smallest offset of its chunks. A chunk that
 // contradicts its publication (another chunk count) is an error and drops
-// the publication. Add keeps r.Data, not a copy, until its publication is
-// assembled or dropped: the bytes r was parsed from must not change (a
-// message's value is its own).
+// the publication. Add copies what it keeps of r.Data, so the bytes r was
+// parsed from may be reused once it returns; the payload of a publication
+// of one chunk is r.Data itself, that of several is the Assembler's, valid
+// until the next Add (a later publication reuses its memory).
 func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err error) {
 	if r.Count == 1 {
 		a.drop(r.Identity) // a complete newer publication supersedes an incomplete one
@@ -89,39 +87,42 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 		as = nil
 	}
 	if as == nil {
-		as = &assembly{nonce: r.Nonce, first: off, chunks: make([][]byte, r.Count), cost: 24*r.Count + 2*len(r.Identity) + 64}
+		as = &assembly{nonce: r.Nonce, first: off, later: make([][]byte, r.Count), cost: 24*r.Count + 2*len(r.Identity) + 64}
 		a.bytes += as.cost
 		a.pending[r.Identity] = as
 		a.order = append(a.order, r.Identity)
 	}
-	if len(as.chunks) != r.Count {
+	if len(as.later) != r.Count {
 		a.drop(r.Identity)
-		return nil, 0, fmt.Errorf("%w: chunk %d of %d in a publication of %d chunks", ErrCorrupt, r.Index, r.Count, len(as.chunks))
+		return nil, 0, fmt.Errorf("%w: chunk %d of %d in a publication of %d chunks", ErrCorrupt, r.Index, r.Count, len(as.later))
 	}
 	as.first = min(as.first, off)
-	if as.chunks[r.Index] == nil {
-		// An empty chunk is kept as an empty slice: nil means missing.
-		as.chunks[r.Index] = r.Data[:len(r.Data):len(r.Data)]
-		if r.Data == nil {
-			as.chunks[r.Index] = []byte{}
+	if r.Index >= as.next && as.later[r.Index] == nil { // else seen before
+		held := as.held
+		if r.Index == as.next {
+			before := cap(as.data)
+			if as.data == nil {
+				as.data = a.room(len(r.Data) * r.Count)
+			}
+			as.data = append(as.data, r.Data...)
+			for as.next++; as.next < len(as.later) && as.later[as.next] != nil; as.next++ {
+				as.data = append(as.data, as.later[as.next]...)
+				as.held -= len(as.later[as.next])
+				as.later[as.next] = nil
+			}
+			as.held += cap(as.data) - before
+		} else {
+			// A copy (an empty chunk is an empty slice: nil means not come).
+			as.later[r.Index] = append([]byte{}, r.Data...)
+			as.held += len(r.Data)
 		}
-		as.got++
-		c := chunkCost(r)
-		as.held += c
-		a.bytes += c
+		a.bytes += as.held - held
 	}
-	if as.got == len(as.chunks) {
+	if as.next == len(as.later) {
 		a.drop(r.Identity)
 		a.remember(doneKey(r.Identity, r.Nonce))
-		size := 0
-		for _, c := range as.chunks {
-			size += len(c)
-		}
-		out := make([]byte, 0, size)
-		for _, c := range as.chunks {
-			out = append(out, c...)
-		}
-		return out, as.first, nil
+		a.spare = as.data
+		return as.data, as.first, nil
 	}
 	for a.bytes > a.maxBytes && len(a.order) > 0 {
 		if len(a.lost) < maxLost {
@@ -131,6 +132,23 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 		a.evicted++
 	}
 	return nil, 0, nil
+}
+
+// room returns an empty buffer for a payload of about n bytes (its chunks,
+// were they all the first one's size): the spare one when it is large
+// enough, else a new one when n is within the bound (its capacity counts
+// against the bound, older publications are evicted for it), else none
+// (appending grows it).
+func (a *Assembler) room(n int) []byte {
+	switch {
+	case n <= cap(a.spare):
+		b := a.spare[:0]
+		a.spare = nil
+		return b
+	case n <= a.maxBytes:
+		return make([]byte, 0, n)
+	}
+	return nil
 }
 
 // maxLost bounds the identities TakeLost keeps between two calls.

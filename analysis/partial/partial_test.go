@@ -641,16 +641,15 @@ func TestEvictedPublicationMakesAWindowIncomplete(t *testing.T) {
 	lostChunks := EncodePartial(s1, filled(cfg, a, t0, 30, 1), 64)
 	bigChunks := EncodePartial(s0, filled(cfg, analysis.ModelKey{ID: "b", Version: "1"}, t0, 40, 2), 64)
 	// The bound holds the big publication but not both: the older one goes.
-	cost := func(chunks [][]byte, upto int) int {
-		r0, _ := Parse(chunks[0])
-		c := 24*r0.Count + 2*len(r0.Identity) + 64
-		for _, ch := range chunks[:upto] {
-			r, _ := Parse(ch)
-			c += chunkCost(r)
+	held := func(chunks [][]byte) int {
+		probe := NewAssembler(1 << 30)
+		for _, c := range chunks {
+			r, _ := Parse(c)
+			probe.Add(r, 0)
 		}
-		return c
+		return probe.bytes
 	}
-	asm := NewAssembler(cost(bigChunks, len(bigChunks)-1))
+	asm := NewAssembler(held(bigChunks[:len(bigChunks)-1]) + held(lostChunks[:1]) - 1)
 	r, _ := Parse(lostChunks[0])
 	asm.Add(r, 0)
 	for i, c := range bigChunks[:len(bigChunks)-1] {
@@ -692,4 +691,88 @@ func TestMergerRestoredIsBounded(t *testing.T) {
 			t.Errorf("version %d known: %v", i, known)
 		}
 	}
+}
+
+// TestAssemblerCopiesWhatItKeeps: the records of a publication are read
+// from one buffer reused for every record (as a handler that borrows its
+// messages reads them), out of order, some twice, a newer record of
+// another partial between them; the assembled payload is the encoded
+// chunks' data in order, though every record's bytes were overwritten once
+// Add returned, and the assembler counts the bytes it still holds.
+func TestAssemblerCopiesWhatItKeeps(t *testing.T) {
+	cfg := testConfig(t)
+	m := analysis.ModelKey{ID: "fraud", Version: "3"}
+	chunks := EncodePartial(Source{"telemetry", 1}, filled(cfg, m, t0, 40, 1), 64)
+	var want []byte // the chunks' data in order
+	for _, c := range chunks {
+		want = append(want, mustParse(t, c).Data...)
+	}
+	other := EncodePartial(Source{"telemetry", 2}, filled(cfg, m, t0, 3, 2), 64)
+	if len(chunks) < 4 || len(other) < 2 {
+		t.Fatalf("%d and %d chunks: too few to test", len(chunks), len(other))
+	}
+	order := []int{2, 0, 2, 1}
+	for i := 3; i < len(chunks); i++ {
+		order = append(order, i)
+	}
+	order = append([]int{len(chunks) - 1}, order...) // the last first, too
+	asm := NewAssembler(1 << 20)
+	var buf []byte
+	var payload []byte
+	add := func(rec []byte) []byte {
+		buf = append(buf[:0], rec...)
+		r, err := Parse(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _, err := asm.Add(r, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range buf {
+			buf[i] = 0xa5 // the buffer is reused
+		}
+		return p
+	}
+	for k, i := range order {
+		if k == 2 {
+			add(other[0])
+		}
+		if p := add(chunks[i]); p != nil {
+			if payload != nil {
+				t.Fatal("assembled twice")
+			}
+			payload = bytes.Clone(p)
+		}
+	}
+	if !bytes.Equal(payload, want) {
+		t.Fatalf("assembled %d bytes that differ from the %d encoded", len(payload), len(want))
+	}
+	// The next publication assembled reuses the memory of the last payload.
+	again := EncodePartial(Source{"telemetry", 3}, filled(cfg, m, t0, 30, 3), 64)
+	var wantAgain, gotAgain []byte
+	for _, c := range again {
+		wantAgain = append(wantAgain, mustParse(t, c).Data...)
+		if p := add(c); p != nil {
+			gotAgain = bytes.Clone(p)
+		}
+	}
+	if !bytes.Equal(gotAgain, wantAgain) {
+		t.Fatalf("assembled %d bytes of the next publication that differ from the %d encoded", len(gotAgain), len(wantAgain))
+	}
+	if asm.bytes != asm.pending[mustIdentity(t, other[0])].cost+asm.pending[mustIdentity(t, other[0])].held {
+		t.Fatalf("the assembler counts %d bytes; its one incomplete publication holds %d", asm.bytes,
+			asm.pending[mustIdentity(t, other[0])].cost+asm.pending[mustIdentity(t, other[0])].held)
+	}
+}
+
+func mustIdentity(t *testing.T, rec []byte) string { return mustParse(t, rec).Identity }
+
+func mustParse(t *testing.T, rec []byte) Record {
+	t.Helper()
+	r, err := Parse(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
