@@ -102,7 +102,7 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 		if r.Index == as.next {
 			before := cap(as.data)
 			if as.data == nil {
-				as.data = a.room(len(r.Data) * r.Count)
+				as.data = a.room(len(r.Data) * min(r.Count, maxRoomChunks))
 			}
 			as.data = append(as.data, r.Data...)
 			for as.next++; as.next < len(as.later) && as.later[as.next] != nil; as.next++ {
@@ -134,11 +134,16 @@ func (a *Assembler) Add(r Record, off int64) (payload []byte, first int64, err e
 	return nil, 0, nil
 }
 
+// maxRoomChunks bounds the chunks a publication's payload is given room
+// for before they come: a chunk that claims many more does not reserve
+// (and count against the bound) more than this many times its own size.
+const maxRoomChunks = 8
+
 // room returns an empty buffer for a payload of about n bytes (its chunks,
-// were they all the first one's size): the spare one when it is large
-// enough, else a new one when n is within the bound (its capacity counts
-// against the bound, older publications are evicted for it), else none
-// (appending grows it).
+// were they all the first one's size, up to maxRoomChunks of them): the
+// spare one when it is large enough, else a new one when n is within the
+// bound (its capacity counts against the bound, older publications are
+// evicted for it), else none (appending grows it).
 func (a *Assembler) room(n int) []byte {
 	switch {
 	case n <= cap(a.spare):

@@ -776,3 +776,17 @@ func mustParse(t *testing.T, rec []byte) Record {
 	}
 	return r
 }
+
+// TestAssemblerReservesLittleForAClaim: the first chunk of a publication
+// that claims a thousand chunks reserves room for maxRoomChunks of its
+// size, not for a thousand: a hostile record does not take the bound.
+func TestAssemblerReservesLittleForAClaim(t *testing.T) {
+	asm := NewAssembler(1 << 30)
+	r := Record{Kind: KindChunk, Identity: "x", Nonce: 1, Count: 1000, Data: make([]byte, 1024)}
+	if p, _, err := asm.Add(r, 0); p != nil || err != nil {
+		t.Fatalf("payload %d bytes, %v", len(p), err)
+	}
+	if held, most := asm.bytes, 24*1000+2*len("x")+64+maxRoomChunks*1024; held > most {
+		t.Fatalf("one chunk of 1 KiB claiming 1000 holds %d bytes, want at most %d", held, most)
+	}
+}
