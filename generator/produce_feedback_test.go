@@ -23,9 +23,13 @@ func TestProduceFeedback(t *testing.T) {
 	}
 	t.Cleanup(broker.Close)
 	brokers := broker.Brokers()
+	// One start for every generator: the reference and the produced ones
+	// must make the same events (a start read per call could fall on
+	// either side of a second).
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
 	scenario := func() *Generator {
 		sc := DefaultScenario(2, 8)
-		sc.Start = time.Now().Add(-time.Hour).Truncate(time.Second)
+		sc.Start = start
 		fb := DefaultFeedback()
 		fb.Attack = AttackBackdoor
 		sc.Feedback = &fb
