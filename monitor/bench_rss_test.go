@@ -3,10 +3,8 @@ package monitor
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +18,7 @@ import (
 
 // rssEvents is the number of events of BenchmarkPipelineRSS:
 // BENCH_RSS_EVENTS, default 10,000,000.
-var rssEvents = func() int64 {
-	if n, err := strconv.ParseInt(os.Getenv("BENCH_RSS_EVENTS"), 10, 64); err == nil && n > 0 {
-		return n
-	}
-	return 10_000_000
-}()
+var rssEvents = envCount("BENCH_RSS_EVENTS", 10_000_000, 1)
 
 // rssChunk is how many events BenchmarkPipelineRSS produces at a time.
 const rssChunk = 1_000_000

@@ -40,12 +40,16 @@ const (
 
 // benchEvents is the number of events of BenchmarkPipeline:
 // BENCH_PIPELINE_EVENTS, default 1,000,000.
-var benchEvents = func() int64 {
-	if n, err := strconv.ParseInt(os.Getenv("BENCH_PIPELINE_EVENTS"), 10, 64); err == nil && n > 0 {
+var benchEvents = envCount("BENCH_PIPELINE_EVENTS", 1_000_000, 1)
+
+// envCount returns the count the environment variable name holds when it
+// is one of at least least, else def.
+func envCount(name string, def, least int64) int64 {
+	if n, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil && n >= least {
 		return n
 	}
-	return 1_000_000
-}()
+	return def
+}
 
 // benchWarmup is the number of events BenchmarkPipeline reads before its
 // clock starts, in both phases: BENCH_PIPELINE_WARMUP, default 300,000
@@ -54,12 +58,7 @@ var benchEvents = func() int64 {
 // growing after it, from about 35 MB at the start to 265 MB after 1M
 // events and 296 MB at 1.3M, its first touches 0.5–0.8 µs of kernel time
 // per event of a first million).
-var benchWarmup = func() int64 {
-	if n, err := strconv.ParseInt(os.Getenv("BENCH_PIPELINE_WARMUP"), 10, 64); err == nil && n >= 0 {
-		return n
-	}
-	return 300_000
-}()
+var benchWarmup = envCount("BENCH_PIPELINE_WARMUP", 300_000, 0)
 
 // rssBytes returns the process's resident set size (VmRSS), or 0.
 func rssBytes() int64 {

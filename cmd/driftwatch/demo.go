@@ -430,24 +430,23 @@ func printSummary(ctx context.Context, out io.Writer, m *monitor.Monitor, produc
 	// a warning or critical verdict, not a significant test whose effect
 	// stays below the levels.
 	fired := map[string][]uint32{}
-	rows, qerr := m.Store().Query(ctx, `SELECT model_id, signal, subject, count(), max(severity = 'critical'), groupUniqArray(toUInt32(window_end))
+	rows, qerr := m.Store().Query(ctx, `SELECT model_id, signal, subject, max(severity = 'critical'), groupUniqArray(toUInt32(window_end))
 FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORDER BY model_id, signal, subject`)
 	if qerr == nil {
 		fmt.Fprintf(out, "signals fired\n")
 		for rows.Next() {
 			var model, sig, subject string
-			var n uint64
 			var critical uint8
 			var ends []uint32
-			if qerr = rows.Scan(&model, &sig, &subject, &n, &critical, &ends); qerr != nil {
+			if qerr = rows.Scan(&model, &sig, &subject, &critical, &ends); qerr != nil {
 				break
 			}
-			fired[model+"\x00"+sig+"\x00"+subject] = ends
+			fired[firedKey(model, sig, subject)] = ends
 			level := "warning"
 			if critical == 1 {
 				level = "critical"
 			}
-			fmt.Fprintf(out, "                        %s %s about %s: %d windows (up to %s)\n", model, sig, subject, n, level)
+			fmt.Fprintf(out, "                        %s %s about %s: %d windows (up to %s)\n", model, sig, subject, len(ends), level)
 		}
 		if qerr == nil {
 			qerr = rows.Err()
@@ -466,7 +465,7 @@ FROM signals FINAL WHERE severity != 'ok' GROUP BY model_id, signal, subject ORD
 			if derr = rows.Scan(&model, &ends); derr != nil {
 				break
 			}
-			fired[model+"\x00\x00"] = ends
+			fired[firedKey(model, "", "")] = ends
 		}
 		if derr == nil {
 			derr = rows.Err()
@@ -516,9 +515,15 @@ GROUP BY model_id ORDER BY model_id`); err == nil {
 	return errors.Join(errs...)
 }
 
+// firedKey keys the window ends of a model's verdicts of signal about
+// subject in checkFaults' fired; signal and subject "" for input drift.
+func firedKey(model, signal, subject string) string {
+	return model + "\x00" + signal + "\x00" + subject
+}
+
 // checkFaults prints, for each expectation, whether a verdict detected it:
-// a window of fired (the window ends per model, signal and subject, or
-// model and "" twice for input drift) that ends after the fault began.
+// a window of fired (the window ends per firedKey) that ends after the
+// fault began.
 // Windows that ended by then held none of it: they are counted as false
 // alarms. It returns the faults not detected; one whose verdicts could not
 // be read (qerr for signals, derr for drift scores) is marked unknown, not
@@ -530,7 +535,7 @@ func checkFaults(out io.Writer, expect []demoExpectation, fired map[string][]uin
 			by, readErr = "input drift scores", derr
 		}
 		var after, before int
-		for _, end := range fired[e.model+"\x00"+e.signal+"\x00"+e.subject] {
+		for _, end := range fired[firedKey(e.model, e.signal, e.subject)] {
 			if int64(end) > e.from.Unix() {
 				after++
 			} else {

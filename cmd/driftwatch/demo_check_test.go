@@ -28,20 +28,20 @@ func TestCheckFaults(t *testing.T) {
 		lines      []string
 	}{{
 		name: "all after",
-		fired: map[string][]uint32{"m\x00\x00": {u(10 * time.Second)}, "p\x00caller_probing\x00prober-1": {u(time.Second), u(11 * time.Second)},
-			"c\x00poisoning_label_flip\x00mallory": {u(-30 * time.Minute)}},
+		fired: map[string][]uint32{firedKey("m", "", ""): {u(10 * time.Second)}, firedKey("p", "caller_probing", "prober-1"): {u(time.Second), u(11 * time.Second)},
+			firedKey("c", "poisoning_label_flip", "mallory"): {u(-30 * time.Minute)}},
 		lines: []string{"yes  drift (input drift scores, in 1 windows after it began)", "yes  probing (caller_probing about prober-1, in 2 windows after it began)",
 			"yes  flips (poisoning_label_flip about mallory, in 1 windows after it began)"},
 	}, {
 		name: "before only, or the window ending as it began",
-		fired: map[string][]uint32{"m\x00\x00": {u(-10 * time.Second), u(0)}, "p\x00caller_probing\x00prober-1": {u(20 * time.Second)},
-			"c\x00poisoning_label_flip\x00someone-else": {u(0)}},
+		fired: map[string][]uint32{firedKey("m", "", ""): {u(-10 * time.Second), u(0)}, firedKey("p", "caller_probing", "prober-1"): {u(20 * time.Second)},
+			firedKey("c", "poisoning_label_flip", "someone-else"): {u(0)}},
 		missed: []string{"drift", "flips"},
 		lines: []string{"NO   drift (input drift scores, in 0 windows after it began; also in 2 windows before it began: false alarms)",
 			"yes  probing", "NO   flips"},
 	}, {
 		name:   "signals unread",
-		fired:  map[string][]uint32{"m\x00\x00": {u(-10 * time.Second), u(10 * time.Second)}},
+		fired:  map[string][]uint32{firedKey("m", "", ""): {u(-10 * time.Second), u(10 * time.Second)}},
 		qerr:   errors.New("no server"),
 		lines:  []string{"yes  drift (input drift scores, in 1 windows after it began; also in 1 windows before it began: false alarms)", "?    probing", "?    flips"},
 		missed: nil,
