@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // HeavyHitters counts events per key (a caller) in at most Capacity
@@ -33,6 +35,22 @@ import (
 // seeded maphash, so that callers cannot choose colliding names), at most
 // half full: adding an event of a key that has a counter, or of one that
 // takes a counter over, touches no Go map and allocates nothing.
+//
+// A filtered summary (NewFilteredHeavyHitters) is Filtered Space-Saving
+// (Homem and Carvalho, 2010): once every counter is taken, a key without a
+// counter is counted first in a cell of an array of 4·Capacity (a power of
+// two) that its hash picks, the cell's count an upper bound of the events
+// of every key without a counter that hashes there, and it takes the
+// smallest counter over only when its cell's count and its events exceed
+// the smallest count, inheriting the cell's count as its Err (the key
+// taken over leaves its count in its own cell). A cell never counts more
+// than the smallest counter, so the guarantees above hold as they are
+// (the counts sum to at most N, a key without a counter has had at most
+// the smallest count, Count − Err ≤ true count ≤ Count) and the summaries
+// merge as any; with many more keys than counters most events of the keys
+// in the tail touch their cell only, not the index, buckets and key of a
+// counter changing hands (3,333 events of 2,000 uniform keys into 256
+// counters: about 970 counters given, not 2,921).
 type HeavyHitters struct {
 	// N counts every event observed; Capacity bounds the counters.
 	N        uint64
@@ -42,6 +60,11 @@ type HeavyHitters struct {
 	buckets  []bucket // bucket pool: at most one bucket per counter
 	free     int32    // first free bucket in the pool, none when -1
 	min      int32    // bucket of the smallest count, none when -1
+	// filter is a filtered summary's cells (nil: not filtered), each
+	// counting at least filterBase: the floor of a decoded or merged
+	// summary, which the events before it may have given any key.
+	filter     []uint64
+	filterBase uint64
 }
 
 // keyIndex maps the keys of the counters to their slots: linear probing
@@ -213,6 +236,26 @@ func NewHeavyHitters(capacity int) *HeavyHitters {
 	return &HeavyHitters{Capacity: max(capacity, 1), index: keyIndex{seed: maphash.MakeSeed()}, free: -1, min: -1}
 }
 
+// NewFilteredHeavyHitters returns an empty filtered state of capacity
+// counters (Filtered Space-Saving, see HeavyHitters): its filter's cells
+// add 32 to 64 bytes per counter.
+func NewFilteredHeavyHitters(capacity int) *HeavyHitters {
+	h := NewHeavyHitters(capacity)
+	h.filter = make([]uint64, 1<<bits.Len(uint(4*h.Capacity-1)))
+	return h
+}
+
+// Filtered reports whether h is a filtered summary.
+func (h *HeavyHitters) Filtered() bool { return h.filter != nil }
+
+// cell returns key's filter cell. It is picked by an unseeded hash, so
+// that a summary's counts do not depend on its seed (a replayed partition
+// counts as it did): a producer that names callers to share a cell only
+// makes them take counters sooner, as in a summary without a filter.
+func (h *HeavyHitters) cell(key string) *uint64 {
+	return &h.filter[xxhash.Sum64String(key)&uint64(len(h.filter)-1)]
+}
+
 // Reset empties h for reuse, keeping its memory: its counters' key
 // buffers, its index and its buckets, so that a summary reused for one
 // window after another allocates nothing once it has been full. The keys h
@@ -225,6 +268,8 @@ func (h *HeavyHitters) Reset() {
 	h.index.n = 0
 	h.buckets = h.buckets[:0]
 	h.free, h.min = -1, -1
+	clear(h.filter)
+	h.filterBase = 0
 }
 
 // newBucket returns a bucket of count, from the free list or the pool.
@@ -349,7 +394,9 @@ func (h *HeavyHitters) AddWith(key string, n, aux uint64) { h.AddSlot(key, n, au
 // and returns the slot of key's counter, in [0, Capacity), which it keeps
 // until another key takes it over, and whether key has just been given it
 // (taken: state a caller keeps per slot belongs to another key and must be
-// reset).
+// reset). In a filtered summary the slot is -1 when key has no counter and
+// is not given one: its events are counted in its filter cell, and aux is
+// not kept.
 func (h *HeavyHitters) AddSlot(key string, n, aux uint64) (slot int, taken bool) {
 	h.N += n
 	hash := h.index.hash(key)
@@ -374,13 +421,24 @@ func (h *HeavyHitters) AddSlot(key string, n, aux uint64) (slot int, taken bool)
 		return int(i), true
 	}
 	// Full: the key takes over the oldest of the smallest counters, and
-	// its buffer.
+	// its buffer; in a filtered summary only when its cell's count (a ≤ the
+	// smallest count) and n exceed the smallest count.
 	i = h.buckets[h.min].head
 	x := &h.slots[i]
+	inherit := x.count
+	if h.filter != nil {
+		c := h.cell(key)
+		a := max(*c, h.filterBase)
+		if n <= x.count-a {
+			*c = a + n
+			return -1, false
+		}
+		*h.cell(x.key), inherit = x.count, a
+	}
 	if old, ok := h.index.cellOf(x.hash, i); ok {
 		h.index.remove(old)
 	}
-	x.count, x.err, x.aux = x.count+n, x.count, aux
+	x.count, x.err, x.aux = inherit+n, inherit, aux
 	x.setKey(key)
 	x.hash = hash
 	h.index.insert(hash, i, -1)
@@ -431,9 +489,9 @@ func (h *HeavyHitters) Merge(o *HeavyHitters) {
 		merged = append(merged, x)
 	}
 	slices.SortFunc(merged, byCount)
-	n := h.N + o.N
+	n, filter := h.N+o.N, h.filter
 	*h = *NewHeavyHitters(h.Capacity)
-	h.N = n
+	h.N, h.filter = n, filter
 	h.build(merged[:min(len(merged), h.Capacity)])
 }
 
@@ -468,6 +526,9 @@ func (h *HeavyHitters) build(xs []hitter) {
 		}
 		h.push(i, last)
 	}
+	// Any key without a counter may have had the floor's events.
+	clear(h.filter)
+	h.filterBase = h.floor()
 }
 
 // Top returns the counted keys, the largest count first (ties by key).

@@ -386,3 +386,116 @@ func TestHeavyHittersSlots(t *testing.T) {
 		t.Fatal("b kept its slot")
 	}
 }
+
+// TestFilteredHeavyHittersBounds drives filtered summaries with unit and
+// weighted adds of a heavy-tailed stream, merges, decoding and a reset,
+// checking after each step the stream summary's invariants and Filtered
+// Space-Saving's bounds against the true counts: a counted key's count
+// overestimates it by at most its error, a key without a counter has had
+// at most its cell's count, and no cell counts more than the smallest
+// counter (so every key above N/Capacity is counted).
+func TestFilteredHeavyHittersBounds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	key := func() string {
+		if rng.IntN(3) == 0 {
+			return fmt.Sprint("heavy-", rng.IntN(8))
+		}
+		return fmt.Sprint("k", rng.IntN(400))
+	}
+	bounds := func(step string, h *HeavyHitters, truth map[string]uint64) {
+		t.Helper()
+		h.check(t)
+		var total uint64
+		for k, c := range truth {
+			total += c
+			if s, ok := h.Slot(k); ok {
+				x := h.AtSlot(s)
+				if x.Count < c || x.Count-x.Err > c {
+					t.Fatalf("%s: %s count %d, error %d, true %d", step, k, x.Count, x.Err, c)
+				}
+				continue
+			}
+			if a := max(*h.cell(k), h.filterBase); c > a {
+				t.Fatalf("%s: %s without a counter had %d events, its cell counts %d", step, k, c, a)
+			}
+			if c > h.N/uint64(h.Capacity) {
+				t.Fatalf("%s: %s had %d of %d events, not counted", step, k, c, h.N)
+			}
+		}
+		for i, a := range h.filter {
+			if a > h.floor() {
+				t.Fatalf("%s: cell %d counts %d, the smallest counter %d", step, i, a, h.floor())
+			}
+		}
+		if total != h.N {
+			t.Fatalf("%s: N %d, %d events", step, h.N, total)
+		}
+	}
+	stream := func(h *HeavyHitters, truth map[string]uint64, n int) {
+		for range n {
+			k, w := key(), uint64(1)
+			if rng.IntN(10) == 0 {
+				w = uint64(rng.IntN(5)) // weighted, and zero
+			}
+			h.Add(k, w)
+			truth[k] += w
+		}
+	}
+	h, truth := NewFilteredHeavyHitters(32), map[string]uint64{}
+	for step := range 40 {
+		stream(h, truth, 500)
+		bounds(fmt.Sprint("step ", step), h, truth)
+	}
+	o, otruth := NewFilteredHeavyHitters(32), map[string]uint64{}
+	stream(o, otruth, 7000)
+	h.Merge(o)
+	for k, c := range otruth {
+		truth[k] += c
+	}
+	if !h.Filtered() {
+		t.Fatal("a merged filtered summary is no longer filtered")
+	}
+	bounds("merged", h, truth)
+	stream(h, truth, 5000)
+	bounds("after the merge", h, truth)
+	back := NewFilteredHeavyHitters(32)
+	back.Decode(NewDecoder(h.AppendBinary(nil)))
+	bounds("decoded", back, truth)
+	stream(back, truth, 5000)
+	bounds("after decoding", back, truth)
+	back.Reset()
+	clear(truth)
+	stream(back, truth, 3000)
+	bounds("after a reset", back, truth)
+}
+
+// TestFilteredHeavyHittersTakeOverLess streams 3,333 calls of 2,000 uniform
+// callers (a model's window on a partition in make bench) into 256
+// counters: a filtered summary gives far fewer counters away than a plain
+// one, and the calls it keeps in its cells are returned as slot -1 (about 970
+// counters given, not 2,921).
+func TestFilteredHeavyHittersTakeOverLess(t *testing.T) {
+	takes := func(h *HeavyHitters) (taken, filtered int) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 3333 {
+			slot, tk := h.AddSlot(fmt.Sprint("user-", rng.IntN(2000)), 1, 0)
+			switch {
+			case slot < 0:
+				filtered++
+			case tk:
+				taken++
+			}
+		}
+		h.check(t)
+		return taken, filtered
+	}
+	plain, none := takes(NewHeavyHitters(256))
+	got, filtered := takes(NewFilteredHeavyHitters(256))
+	if none != 0 || plain < 2800 {
+		t.Fatalf("plain summary: %d taken, %d filtered", plain, none)
+	}
+	if got > plain/2 || got+filtered < plain {
+		t.Fatalf("filtered summary: %d taken, %d kept in cells; plain %d taken", got, filtered, plain)
+	}
+	t.Logf("counters taken: plain %d, filtered %d (%d calls in cells)", plain, got, filtered)
+}

@@ -307,14 +307,15 @@ func (p *callers) Observe(events []*telemetry.Event) { observeOwn(p, &p.own, eve
 func (p *callers) ObserveBatch(b *signal.Batch) {
 	for i, v := range p.ref.observing(&p.h, nil, b, &p.own) {
 		_, taken, _, ok := slotOf(v)
-		if !ok {
+		if v == noCaller {
 			p.anonymous++
 			continue
 		}
-		// A caller's first call takes a counter: adding the callers that
-		// take one adds every caller, and a sketch of names holds the
-		// same registers however often a name is added.
-		if taken {
+		// A caller's first call takes a counter or is counted without one
+		// (uncounted): adding those callers adds every caller, and a
+		// sketch of names holds the same registers however often a name
+		// is added.
+		if taken || !ok {
 			p.distinct.Add(xxhash.Sum64String(p.fields.of(b.Events[i])))
 		}
 	}
@@ -327,7 +328,7 @@ func (p *callers) summary() *sketch.HeavyHitters {
 		return p.h
 	}
 	if p.ref.t == nil {
-		p.ref.t = &callerTable{h: sketch.NewHeavyHitters(p.ref.capacity), fields: p.ref.fields}
+		p.ref.t = &callerTable{h: sketch.NewFilteredHeavyHitters(p.ref.capacity), fields: p.ref.fields}
 	}
 	return p.ref.t.h
 }

@@ -71,6 +71,9 @@ func (p *probes) ObserveBatch(b *signal.Batch) {
 		}
 		slot, taken, _, ok := slotOf(v)
 		if !ok {
+			if scored && v == uncounted {
+				p.kind.n++
+			}
 			continue
 		}
 		ex, aux := p.kind.at(slot, taken)

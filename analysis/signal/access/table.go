@@ -10,7 +10,8 @@ import (
 )
 
 // A window's access signals count its callers in two Space-Saving
-// summaries that they share, not one each: caller_volume and
+// summaries (filtered: sketch.NewFilteredHeavyHitters) that they share,
+// not one each: caller_volume and
 // caller_probing in one of MaxCallers counters, caller_diversity,
 // caller_ood and caller_harvest in one of InputCallers (their per-caller
 // state is larger). A shared summary counts every call with a caller; each
@@ -27,15 +28,21 @@ import (
 // counter over from another (kindCounts.track).
 //
 // The summaries reach the signals through a window's signal.Batch: a
-// column per summary holds each call's counter (slot<<1 | taken, or
-// noCaller), filled once a batch. The summary itself is the column's
+// column per summary holds each call's counter (slot<<2 | inherited |
+// taken), noCaller, or uncounted for a caller the filter counts without a
+// counter (it counts among the kind's calls with a caller, so the bound
+// on the others' overcount holds), filled once a batch. The summary itself is the column's
 // Filler's, handed to it by the first signal that asks in the window and
 // taken from it by the others; a window's recycled partials hand their
 // (reset) summary to the next window's batch, so no summary is allocated
 // again.
 
-// noCaller is a call without a caller in a slots column.
-const noCaller = ^uint64(0)
+// noCaller is a call without a caller in a slots column, uncounted one
+// whose caller the summary (filtered) counts without a counter.
+const (
+	noCaller  = ^uint64(0)
+	uncounted = noCaller - 1
+)
 
 // Columns of the two shared summaries.
 var (
@@ -71,6 +78,10 @@ func (f *tableFiller) Fill(events []*telemetry.Event, vals []uint64) {
 		}
 		full := t.h.Len() == t.h.Capacity
 		slot, taken := t.h.AddSlot(c, 1, 0)
+		if slot < 0 {
+			vals[i] = uncounted
+			continue
+		}
 		vals[i] = uint64(slot) << 2
 		if taken {
 			vals[i] |= takenBit
@@ -102,7 +113,7 @@ func (r *tableRef) slots(b, own *signal.Batch) []uint64 {
 	case f.t != nil && f.t == r.t:
 	case f.t == nil || b == own:
 		if r.t == nil {
-			r.t = &callerTable{h: sketch.NewHeavyHitters(r.capacity), fields: r.fields}
+			r.t = &callerTable{h: sketch.NewFilteredHeavyHitters(r.capacity), fields: r.fields}
 		}
 		f.t = r.t
 	case (r.t == nil || r.t.h.N == 0) && f.t.h.Capacity == r.capacity && slices.Equal(f.t.fields, r.fields):
@@ -137,9 +148,9 @@ func (r *tableRef) reset() {
 
 // slotOf splits a slots column value: the counter, whether its caller
 // has just taken it (inherited: over from another caller), and false for
-// a call without a caller.
+// a call without a caller or without a counter (uncounted).
 func slotOf(v uint64) (slot int, taken, inherited, ok bool) {
-	if v == noCaller {
+	if v >= uncounted {
 		return 0, false, false, false
 	}
 	return int(v >> 2), v&takenBit != 0, v&inheritedBit != 0, true
@@ -180,8 +191,10 @@ func (k *kindCounts) at(slot int, taken bool) (exact, aux *uint64) {
 // tracked: with more callers than counters most such callers lose the
 // counter again after a call or two, and starting their state (a sample's
 // codes, a sketch, class counts) was most of the input signals' work
-// (68% of the calls take a counter over at the defaults in the pipeline
-// benchmark). The call counts in the counter's overcount instead, so the
+// (68% of the calls took a counter over at the defaults in the pipeline
+// benchmark before the summaries were filtered; a filtered summary gives a
+// caller a counter only once it has made more calls than the smallest
+// count, a third as often there). The call counts in the counter's overcount instead, so the
 // Space-Saving bound holds; the caller's state starts at its second call.
 // While the callers fit, no counter is taken over and every call is
 // tracked.
@@ -208,11 +221,11 @@ func (k *kindCounts) track(slot int, taken, inherited bool) (c *slotCount, track
 // call is track for a call whose counter is v (a slots column value):
 // its caller's counts and slot, false for a call without a caller, and
 // whether its state is tracked, readied by ready(slot) when a new caller's
-// starts.
+// starts (never for an uncounted call: a caller without a counter).
 func (k *kindCounts) call(v uint64, ready func(slot int)) (c *slotCount, slot int, caller, tracked bool) {
-	slot, taken, inherited, caller := slotOf(v)
-	if !caller {
-		return nil, 0, false, false
+	slot, taken, inherited, ok := slotOf(v)
+	if !ok {
+		return nil, 0, v == uncounted, false
 	}
 	c, tracked, fresh := k.track(slot, taken, inherited)
 	if fresh {

@@ -208,11 +208,12 @@ func TestPartialLeavesAForeignSummary(t *testing.T) {
 }
 
 // TestSharedSummaryOfARareKind, by hand: two counters, two callers of 100
-// unscored calls each, then one scored call of a third, which takes a
-// counter over with an overcount of 100. Of scored calls there is one: the
-// third caller's Count is 1 and its Err 0 (its overcount at most the
-// scored calls it was not counted for), not 101, which no summary of one
-// call could decode.
+// unscored calls each, then 101 calls of a third, the last one scored: its
+// first 100 are counted in its filter cell (no counter: the smallest count
+// is 100), the 101st takes a counter over with an overcount of 100. Of
+// scored calls there is one: the third caller's Count is 1 and its Err 0
+// (its overcount at most the scored calls it was not counted for), not
+// 101, which no summary of one call could decode.
 func TestSharedSummaryOfARareKind(t *testing.T) {
 	c := DefaultConfig()
 	c.MaxCallers = 2
@@ -222,6 +223,9 @@ func TestSharedSummaryOfARareKind(t *testing.T) {
 		for range 100 {
 			evs = append(evs, &telemetry.Event{Principal: telemetry.Principal{EndUserID: u}})
 		}
+	}
+	for range 100 {
+		evs = append(evs, &telemetry.Event{Principal: telemetry.Principal{EndUserID: "c"}})
 	}
 	sc, th := 0.52, 0.5
 	evs = append(evs, &telemetry.Event{Principal: telemetry.Principal{EndUserID: "c"}, Prediction: telemetry.Prediction{Score: &sc, Threshold: &th}})
@@ -270,10 +274,12 @@ func TestPartialObservesAfterScoring(t *testing.T) {
 }
 
 // TestFirstCallOfATakeOverIsNotTracked, by hand: two input counters, a
-// and b five calls each, then c's first call takes a's counter over
-// (Err 5) and is not tracked: the input signals do not name c. Its second
-// call is: c counted 7, overcount 6 (a's 5 and its own first call), one
-// call in its state (one input sampled, one class counted), b exact.
+// and b five calls each, then c's first five calls are counted in its
+// filter cell (no counter: the smallest count is 5) and its sixth takes
+// a's counter over (Err 5, what its cell counted) and is not tracked: the
+// input signals do not name c. Its seventh call is: c counted 7,
+// overcount 6 (its five calls without a counter and the sixth), one call
+// in its state (one input sampled, one class counted), b exact.
 func TestFirstCallOfATakeOverIsNotTracked(t *testing.T) {
 	c := DefaultConfig()
 	c.InputCallers = 2
@@ -301,6 +307,9 @@ func TestFirstCallOfATakeOverIsNotTracked(t *testing.T) {
 		}
 		return out
 	}
+	for i := range 5 {
+		evs = append(evs, call("c", float64(30+i)))
+	}
 	first := decoded(observeShared(sigs, append(slices.Clone(evs), call("c", 20))))
 	for i, top := range first {
 		if len(top) != 1 || top[0] != (sketch.Hitter{Key: "b", Count: 5}) {
@@ -314,7 +323,7 @@ func TestFirstCallOfATakeOverIsNotTracked(t *testing.T) {
 			t.Errorf("%s after c's second call: %+v, want %+v", sigs[i].Name(), top, want)
 		}
 	}
-	if s := Summaries(ps); len(s) != 2 || s[1].Caller != "c" || s[1].OODSampled != 1 || s[1].ClassCalls != 1 || s[1].DistinctInputs < 0.9 || s[1].DistinctInputs > 1.1 {
+	if s := Summaries(ps); len(s) != 2 || s[1].Caller != "c" || s[1].InputCalls != 7 || s[1].InputOvercount != 6 || s[1].OODSampled != 1 || s[1].ClassCalls != 1 || s[1].DistinctInputs < 0.9 || s[1].DistinctInputs > 1.1 {
 		t.Errorf("c's state: %+v, want one call in it", s)
 	}
 }
