@@ -508,23 +508,23 @@ func rank(countA uint64, keyA string, countB uint64, keyB string) int {
 }
 
 // build fills the empty state with xs, in byCount order, at most Capacity
-// of distinct keys: the smallest count first into the buckets.
+// of distinct keys, taking xs over as its counters: reversed, the smallest
+// count first into the buckets.
 func (h *HeavyHitters) build(xs []hitter) {
-	h.slots = slices.Grow(h.slots[:0], len(xs))
+	slices.Reverse(xs)
+	h.slots = xs
 	h.index.reserve(len(xs))
 	last := int32(-1)
-	for k := len(xs) - 1; k >= 0; k-- {
-		h.slots = append(h.slots, xs[k])
-		i := int32(len(h.slots) - 1)
-		hash := h.index.hash(h.slots[i].key)
-		h.slots[i].hash = hash
-		h.index.insert(hash, i, -1)
-		if last < 0 || h.buckets[last].count != xs[k].count {
-			b := h.newBucket(xs[k].count)
+	for i := range h.slots {
+		x := &h.slots[i]
+		x.hash = h.index.hash(x.key)
+		h.index.insert(x.hash, int32(i), -1)
+		if last < 0 || h.buckets[last].count != x.count {
+			b := h.newBucket(x.count)
 			h.linkAfter(b, last)
 			last = b
 		}
-		h.push(i, last)
+		h.push(int32(i), last)
 	}
 	// Any key without a counter may have had the floor's events.
 	clear(h.filter)

@@ -583,13 +583,14 @@ type CallerSummary struct {
 // of the access signals among ps), by caller name. A caller tracked by some
 // of the signals has zeros for the others' figures.
 func Summaries(ps []signal.Partial) []CallerSummary {
-	n := 0
+	n, most := 0, 0
 	for _, p := range ps {
 		if h := summaryOf(p); h != nil {
-			n = max(n, h.Len())
+			n, most = n+h.Len(), max(most, h.Len())
 		}
 	}
-	by, all := make(map[string]int, n), make([]CallerSummary, 0, n)
+	// At most n callers: all never grows.
+	by, all := make(map[string]int, most), make([]CallerSummary, 0, n)
 	// get returns k's summary, valid until the next get.
 	get := func(k string) *CallerSummary {
 		i, ok := by[k]
@@ -658,17 +659,26 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 			}
 		}
 	}
-	// Sorted by name, not as structs: moving a summary is moving 160 bytes.
+	// Sorted by name, not as structs (moving a summary is moving 160
+	// bytes), then put in that order in place, each cycle of the
+	// permutation followed once.
 	order := make([]int, len(all))
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(all[a].Caller, all[b].Caller) })
-	out := make([]CallerSummary, len(all))
-	for i, j := range order {
-		out[i] = all[j]
+	for i := range order {
+		if order[i] < 0 {
+			continue
+		}
+		first := all[i]
+		j := i
+		for order[j] != i {
+			all[j], order[j], j = all[order[j]], -1, order[j]
+		}
+		all[j], order[j] = first, -1
 	}
-	return out
+	return all
 }
 
 // summaryOf returns the callers' summary of a settled access partial, nil

@@ -327,3 +327,66 @@ func TestFirstCallOfATakeOverIsNotTracked(t *testing.T) {
 		t.Errorf("c's state: %+v, want one call in it", s)
 	}
 }
+
+// TestSummariesByName: the caller rows of a window's five partials (2,000
+// callers calling evenly, more than either summary counts, so the two
+// summaries track different callers) hold each tracked caller once, in name order, with
+// each signal's figures from its own summary and zeros where a signal does
+// not track the caller.
+func TestSummariesByName(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxCallers, c.InputCallers = 300, 64
+	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
+	ps := observeShared(sigs, generatorEvents(t, 20_000)) // 2,000 callers, evenly
+	want := map[string]CallerSummary{}
+	for _, p := range ps {
+		h := summaryOf(settled(p))
+		for slot := range h.Len() {
+			x := h.AtSlot(slot)
+			s := want[x.Key]
+			s.Caller = x.Key
+			switch p.(type) {
+			case *callers:
+				s.Calls, s.CallsOvercount = x.Count, x.Err
+			case *probes:
+				s.ScoredCalls, s.ScoredOvercount, s.Probes = x.Count, x.Err, x.Aux
+			case *diversity:
+				s.InputCalls, s.InputOvercount = x.Count, x.Err
+			case *harvest:
+				s.ClassCalls = x.Count - x.Err
+			}
+			want[x.Key] = s
+		}
+	}
+	got := Summaries(ps)
+	if len(got) != len(want) || len(got) <= c.MaxCallers {
+		t.Fatalf("%d callers summarised, the summaries track %d (want more than %d: two summaries' callers)", len(got), len(want), c.MaxCallers)
+	}
+	for i, s := range got {
+		if i > 0 && got[i-1].Caller >= s.Caller {
+			t.Fatalf("row %d: %q after %q", i, s.Caller, got[i-1].Caller)
+		}
+		w := want[s.Caller]
+		if s.Calls != w.Calls || s.CallsOvercount != w.CallsOvercount || s.ScoredCalls != w.ScoredCalls || s.ScoredOvercount != w.ScoredOvercount ||
+			s.Probes != w.Probes || s.InputCalls != w.InputCalls || s.InputOvercount != w.InputOvercount || s.ClassCalls != w.ClassCalls {
+			t.Fatalf("%s: %+v, want %+v", s.Caller, s, w)
+		}
+	}
+}
+
+// settled returns p settled onto a summary of its own.
+func settled(p signal.Partial) signal.Partial {
+	switch q := p.(type) {
+	case *callers:
+		q.settle()
+	case *probes:
+		q.settle()
+	case *diversity:
+		q.settle()
+	case *ood:
+		q.settle()
+	case *harvest:
+		q.settle()
+	}
+	return p
+}
