@@ -470,23 +470,20 @@ func (h *HeavyHitters) floor() uint64 {
 // renumbered.
 func (h *HeavyHitters) Merge(o *HeavyHitters) {
 	f1, f2 := h.floor(), o.floor()
-	all := make(map[string]hitter, len(h.slots)+len(o.slots))
-	for _, x := range h.slots {
-		all[x.key] = hitter{key: x.key, buf: x.buf, count: x.count + f2, err: x.err + f2, aux: x.aux}
+	// h's counters first, at their slots, so that h's index finds o's
+	// keys among them.
+	merged := make([]hitter, len(h.slots), len(h.slots)+len(o.slots))
+	for i, x := range h.slots {
+		merged[i] = hitter{key: x.key, buf: x.buf, count: x.count + f2, err: x.err + f2, aux: x.aux}
 	}
 	for _, x := range o.slots {
-		if y, ok := all[x.key]; ok {
+		if i, _, ok := h.index.find(h.slots, x.key, h.index.hash(x.key)); ok {
+			y := &merged[i]
 			y.count, y.err, y.aux = y.count-f2+x.count, y.err-f2+x.err, y.aux+x.aux
-			all[x.key] = y
-		} else {
-			// o's keys may live in o's buffers, which o reuses.
-			k := strings.Clone(x.key)
-			all[k] = hitter{key: k, count: x.count + f1, err: x.err + f1, aux: x.aux}
+			continue
 		}
-	}
-	merged := make([]hitter, 0, len(all))
-	for _, x := range all {
-		merged = append(merged, x)
+		// o's keys may live in o's buffers, which o reuses.
+		merged = append(merged, hitter{key: strings.Clone(x.key), count: x.count + f1, err: x.err + f1, aux: x.aux})
 	}
 	slices.SortFunc(merged, byCount)
 	n, filter := h.N+o.N, h.filter

@@ -196,3 +196,40 @@ func generatorEvents(tb testing.TB, n int) []*telemetry.Event {
 	}
 	return evs
 }
+
+// BenchmarkAccessMerge decodes the five access partials of three
+// partitions' windows of 3,333 generator events each (2,000 callers, as
+// BenchmarkPipeline's) and merges them, as a decider does before it scores
+// a window: the merge's share of the second stage, per window and per
+// event of it.
+func BenchmarkAccessMerge(b *testing.B) {
+	const perPartition = 3333
+	evs := generatorEvents(b, 3*perPartition)
+	sigs := signalSubsets()[5].sigs
+	enc := make([][][]byte, 3)
+	for part := range enc {
+		for _, p := range observeShared(sigs, evs[part*perPartition:(part+1)*perPartition]) {
+			enc[part] = append(enc[part], p.AppendBinary(nil))
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		for i, s := range sigs {
+			var merged signal.Partial
+			for part := range enc {
+				p := s.NewPartial()
+				d := sketch.NewDecoder(enc[part][i])
+				if p.Decode(d); d.Err() != nil {
+					b.Fatal(d.Err())
+				}
+				if merged == nil {
+					merged = p
+				} else {
+					merged.Merge(p)
+				}
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(3*perPartition), "ns/event")
+}
