@@ -330,8 +330,9 @@ func mergeSample(a, b *vecSample, cols []int, k, d int) vecSample {
 	for i, key := range a.keys {
 		es = append(es, entry{key, a.row(i, d)})
 	}
+	moved := make([]uint16, len(b.keys)*d) // b's rows in a's columns
 	for i, key := range b.keys {
-		c := make([]uint16, d)
+		c := moved[i*d : (i+1)*d : (i+1)*d]
 		for j, x := range b.row(i, d) {
 			if cols[j] >= 0 {
 				c[cols[j]] = x
