@@ -44,7 +44,7 @@ import (
 // smallest counter over only when its cell's count and its events exceed
 // the smallest count, inheriting the cell's count as its Err (the key
 // taken over leaves its count in its own cell). A cell never counts more
-// than the smallest counter, so the guarantees above hold as they are
+// than the floor (the smallest counter), so the guarantees above hold as they are
 // (the counts sum to at most N, a key without a counter has had at most
 // the smallest count, Count − Err ≤ true count ≤ Count) and the summaries
 // merge as any; with many more keys than counters most events of the keys
@@ -65,6 +65,8 @@ type HeavyHitters struct {
 	// summary, which the events before it may have given any key.
 	filter     []uint64
 	filterBase uint64
+	// base is the floor SetFloor declared, or the floors a merge added.
+	base uint64
 }
 
 // keyIndex maps the keys of the counters to their slots: linear probing
@@ -241,7 +243,7 @@ func NewHeavyHitters(capacity int) *HeavyHitters {
 // add 32 to 64 bytes per counter.
 func NewFilteredHeavyHitters(capacity int) *HeavyHitters {
 	h := NewHeavyHitters(capacity)
-	h.filter = make([]uint64, 1<<bits.Len(uint(4*h.Capacity-1)))
+	h.Filter()
 	return h
 }
 
@@ -269,7 +271,7 @@ func (h *HeavyHitters) Reset() {
 	h.buckets = h.buckets[:0]
 	h.free, h.min = -1, -1
 	clear(h.filter)
-	h.filterBase = 0
+	h.filterBase, h.base = 0, 0
 }
 
 // newBucket returns a bucket of count, from the free list or the pool.
@@ -429,7 +431,7 @@ func (h *HeavyHitters) AddSlot(key string, n, aux uint64) (slot int, taken bool)
 	if h.filter != nil {
 		c := h.cell(key)
 		a := max(*c, h.filterBase)
-		if n <= x.count-a {
+		if a < x.count && n <= x.count-a {
 			*c = a + n
 			return -1, false
 		}
@@ -456,40 +458,92 @@ func (h *HeavyHitters) Slot(key string) (int, bool) {
 func (h *HeavyHitters) SlotKey(i int) string { return h.slots[i].key }
 
 // floor is what a key without a counter may have had: the smallest count
-// when every counter is taken, else 0.
+// when every counter is taken, else 0, and at least the floor set
+// (SetFloor) or kept through a merge.
 func (h *HeavyHitters) floor() uint64 {
 	if len(h.slots) < h.Capacity || h.min < 0 {
-		return 0
+		return h.base
 	}
-	return h.buckets[h.min].count
+	return max(h.base, h.buckets[h.min].count)
+}
+
+// Floor returns the most events a key without a counter may have had.
+func (h *HeavyHitters) Floor() uint64 { return h.floor() }
+
+// SetFloor declares that a key without a counter may have had up to f
+// events, whatever the counters say: h summarises some of the events of
+// another summary's keys (a kind of them), whose keys may have had events
+// of the kind that no counter of h counts. Merges then add it for the keys
+// h does not count, so that the bound on counts holds for the merge.
+func (h *HeavyHitters) SetFloor(f uint64) {
+	h.base = f
+	h.filterBase = max(h.filterBase, f)
+}
+
+// Filter makes h a filtered summary (NewFilteredHeavyHitters), its cells
+// at its floor: a summary decoded or merged that goes on counting.
+func (h *HeavyHitters) Filter() {
+	if h.filter == nil {
+		h.filter = make([]uint64, 1<<bits.Len(uint(4*h.Capacity-1)))
+		h.filterBase = h.floor()
+	}
 }
 
 // Merge adds o (of the same capacity): each key's count is the sum of its
 // counts, a side that does not count it adding its floor (to count and
 // error); the Capacity largest are kept (ties by key). The slots are
 // renumbered.
-func (h *HeavyHitters) Merge(o *HeavyHitters) {
+func (h *HeavyHitters) Merge(o *HeavyHitters) { h.MergeSlots(o) }
+
+// MergeSlots is Merge, returning for each slot of the merged h the slot its
+// key had in h and in o before (-1 where it had none): state kept per slot
+// follows its key through the merge.
+func (h *HeavyHitters) MergeSlots(o *HeavyHitters) (fromH, fromO []int) {
 	f1, f2 := h.floor(), o.floor()
 	// h's counters first, at their slots, so that h's index finds o's
-	// keys among them.
-	merged := make([]hitter, len(h.slots), len(h.slots)+len(o.slots))
+	// keys among them; from records where each came from.
+	n := len(h.slots) + len(o.slots)
+	merged := make([]hitter, len(h.slots), n)
+	from := make([][2]int32, len(h.slots), n)
 	for i, x := range h.slots {
 		merged[i] = hitter{key: x.key, buf: x.buf, count: x.count + f2, err: x.err + f2, aux: x.aux}
+		from[i] = [2]int32{int32(i), -1}
 	}
-	for _, x := range o.slots {
+	for j, x := range o.slots {
 		if i, _, ok := h.index.find(h.slots, x.key, h.index.hash(x.key)); ok {
 			y := &merged[i]
 			y.count, y.err, y.aux = y.count-f2+x.count, y.err-f2+x.err, y.aux+x.aux
+			from[i][1] = int32(j)
 			continue
 		}
 		// o's keys may live in o's buffers, which o reuses.
 		merged = append(merged, hitter{key: strings.Clone(x.key), count: x.count + f1, err: x.err + f1, aux: x.aux})
+		from = append(from, [2]int32{-1, int32(j)})
 	}
-	slices.SortFunc(merged, byCount)
-	n, filter := h.N+o.N, h.filter
+	// Ranked by their positions (a counter is 100 bytes to move), the
+	// Capacity first kept; build reverses them, the smallest count first.
+	order := make([]int32, len(merged))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		x, y := &merged[a], &merged[b]
+		return rank(x.count, x.key, y.count, y.key)
+	})
+	kept := make([]hitter, min(len(merged), h.Capacity))
+	fromH, fromO = make([]int, len(kept)), make([]int, len(kept))
+	for i := range kept {
+		k := order[i]
+		kept[i] = merged[k]
+		slot := len(kept) - 1 - i
+		fromH[slot], fromO[slot] = int(from[k][0]), int(from[k][1])
+	}
+	total, filter := h.N+o.N, h.filter
 	*h = *NewHeavyHitters(h.Capacity)
-	h.N, h.filter = n, filter
-	h.build(merged[:min(len(merged), h.Capacity)])
+	// A key neither side counts may have had both floors.
+	h.N, h.filter, h.base = total, filter, f1+f2
+	h.build(kept)
+	return fromH, fromO
 }
 
 // byCount orders counters by decreasing count, ties by key.

@@ -499,3 +499,60 @@ func TestFilteredHeavyHittersTakeOverLess(t *testing.T) {
 	}
 	t.Logf("counters taken: plain %d, filtered %d (%d calls in cells)", plain, got, filtered)
 }
+
+// TestHeavyHittersMergeSlots: after a merge of two full summaries sharing
+// some keys, each slot says where its key was in either before (the slot
+// that held it, -1 exactly where it had none), and the merge equals Merge.
+func TestHeavyHittersMergeSlots(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	fill := func(prefix string) *HeavyHitters {
+		h := NewFilteredHeavyHitters(40)
+		for range 3000 {
+			k := fmt.Sprint("shared-", rng.IntN(60))
+			if rng.IntN(2) == 0 {
+				k = fmt.Sprint(prefix, rng.IntN(80))
+			}
+			h.Add(k, 1)
+		}
+		return h
+	}
+	a, b := fill("a-"), fill("b-")
+	slotsOf := func(h *HeavyHitters) map[string]int {
+		m := map[string]int{}
+		for i := range h.Len() {
+			m[strings.Clone(h.SlotKey(i))] = i
+		}
+		return m
+	}
+	before := [2]map[string]int{slotsOf(a), slotsOf(b)}
+	plain := NewFilteredHeavyHitters(40)
+	plain.Decode(NewDecoder(a.AppendBinary(nil)))
+	plain.Merge(b)
+	fromA, fromB := a.MergeSlots(b)
+	a.check(t)
+	if len(fromA) != a.Len() || len(fromB) != a.Len() || a.Len() != 40 {
+		t.Fatalf("%d and %d origins for %d counters", len(fromA), len(fromB), a.Len())
+	}
+	both := 0
+	for i := range a.Len() {
+		k := a.SlotKey(i)
+		for side, from := range [2][]int{fromA, fromB} {
+			j, ok := before[side][k]
+			if !ok {
+				j = -1
+			}
+			if from[i] != j {
+				t.Fatalf("slot %d (%s): from side %d slot %d, it had %d", i, k, side, from[i], j)
+			}
+		}
+		if fromA[i] >= 0 && fromB[i] >= 0 {
+			both++
+		}
+	}
+	if both == 0 {
+		t.Fatal("no counter merged from both sides: the test does not test")
+	}
+	if !reflect.DeepEqual(a.Top(), plain.Top()) || a.N != plain.N {
+		t.Fatal("MergeSlots merged differently from Merge")
+	}
+}

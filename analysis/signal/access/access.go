@@ -55,10 +55,11 @@ type Config struct {
 	// event has. Default: enduser.id, client.address, service, tenant.
 	CallerFields []string `yaml:"caller_fields"`
 	// MaxCallers bounds the callers counted per window and partition (a
-	// Space-Saving summary: about 90 bytes per caller plus its name); the
-	// others share the smallest counters, whose overcount is recorded, and
-	// are counted in caller_volume's 1 KiB sketch of the callers' names.
-	// Default: 1000.
+	// filtered Space-Saving summary: about 90 bytes per caller plus its
+	// name, and 32 to 64 bytes of filter cells); the others are counted in
+	// the cells, take the smallest counters over when they call more, with
+	// their overcount recorded, and are counted in caller_volume's 1 KiB
+	// sketch of the callers' names. Default: 1000.
 	MaxCallers int `yaml:"max_callers"`
 	// MaxSubjects bounds the callers named in a window's verdicts, the
 	// most outstanding first. Default: 16.
@@ -78,7 +79,8 @@ type Config struct {
 	// other callers' (0.1: ten more in a hundred calls). Default: 0.1 / 0.3.
 	Probing outputs.Levels `yaml:"probing"`
 	// InputCallers bounds the callers whose inputs and outputs are
-	// sketched per window and partition, the heaviest kept (Space-Saving):
+	// sketched per window and partition, the heaviest kept (filtered
+	// Space-Saving, as MaxCallers):
 	// caller_diversity keeps 1 KiB per caller, caller_ood OODSample
 	// inputs of 8 + 2·OODFeatures bytes, caller_harvest 8 bytes per class
 	// (MaxClasses + 1) and 136 bytes of distinct inputs. Default: 256.
@@ -585,7 +587,7 @@ type CallerSummary struct {
 func Summaries(ps []signal.Partial) []CallerSummary {
 	n, most := 0, 0
 	for _, p := range ps {
-		if h := summaryOf(p); h != nil {
+		if h := settledSummary(p); h != nil {
 			n, most = n+h.Len(), max(most, h.Len())
 		}
 	}
@@ -604,21 +606,18 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 	for _, p := range ps {
 		switch p := p.(type) {
 		case *callers:
-			p.settle()
 			for slot := range p.h.Len() {
 				h := p.h.AtSlot(slot)
 				s := get(h.Key)
 				s.Calls, s.CallsOvercount = h.Count, h.Err
 			}
 		case *probes:
-			p.settle()
 			for slot := range p.h.Len() {
 				h := p.h.AtSlot(slot)
 				s := get(h.Key)
 				s.ScoredCalls, s.ScoredOvercount, s.Probes = h.Count, h.Err, h.Aux
 			}
 		case *diversity:
-			p.settle()
 			for slot := range p.h.Len() {
 				h := p.h.AtSlot(slot)
 				s := get(h.Key)
@@ -626,7 +625,6 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 				s.DistinctInputs = math.Min(p.sk[slot].Estimate(), float64(exactCalls(h)))
 			}
 		case *ood:
-			p.settle()
 			lo, hi, ok := centralRanges(&p.pop, p.names, p.d, p.names, p.q)
 			per := make([]int, len(ok))
 			for slot := range p.h.Len() {
@@ -635,7 +633,6 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 				s.OODSampled, s.OODOutside = uint64(len(smp.keys)), uint64(outside(smp, p.d, lo, hi, ok, per))
 			}
 		case *harvest:
-			p.settle()
 			cols := p.order()
 			w := p.max + 1
 			k := 0
@@ -679,6 +676,24 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 		all[j], order[j] = first, -1
 	}
 	return all
+}
+
+// settledSummary settles an access partial onto a summary of its own and
+// returns it, nil for another partial.
+func settledSummary(p signal.Partial) *sketch.HeavyHitters {
+	switch p := p.(type) {
+	case *callers:
+		p.settle()
+	case *probes:
+		p.settle()
+	case *diversity:
+		p.settle()
+	case *ood:
+		p.settle()
+	case *harvest:
+		p.settle()
+	}
+	return summaryOf(p)
 }
 
 // summaryOf returns the callers' summary of a settled access partial, nil

@@ -170,7 +170,7 @@ func (p *diversity) Merge(o signal.Partial) {
 	q := o.(*diversity)
 	p.settle()
 	q.settle()
-	fromP, fromQ := mergeSlots(p.h, q.h)
+	fromP, fromQ := p.h.MergeSlots(q.h)
 	sk := make([]sketch.HLL, len(fromP))
 	for i := range sk {
 		if j := fromP[i]; j >= 0 {
@@ -195,13 +195,13 @@ func (p *diversity) AppendBinary(b []byte) []byte {
 		for _, h := range p.hs {
 			b = p.sk[h.slot].AppendBinary(b)
 		}
-		return b
+		return appendFloor(b, p.kind.floor(&p.ref))
 	}
 	b = p.h.AppendBinary(b)
 	for _, slot := range p.h.Ranked() {
 		b = p.sk[slot].AppendBinary(b)
 	}
-	return b
+	return appendFloor(b, p.h.Floor())
 }
 
 func (p *diversity) Decode(d *sketch.Decoder) {
@@ -221,6 +221,7 @@ func (p *diversity) Decode(d *sketch.Decoder) {
 	for _, slot := range p.h.Ranked() {
 		p.sk[slot].Decode(d)
 	}
+	decodeFloor(d, p.h)
 }
 
 // Score returns the window's diversity verdicts.

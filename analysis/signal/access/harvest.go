@@ -240,7 +240,7 @@ func (p *harvest) Merge(o signal.Partial) {
 		p.pop[cols[j]] += n
 	}
 	p.calls += q.calls
-	fromP, fromQ := mergeSlots(p.h, q.h)
+	fromP, fromQ := p.h.MergeSlots(q.h)
 	counts, inputs := make([]uint64, len(fromP)*w), make([]inputSet, len(fromP))
 	for i := range fromP {
 		r := counts[i*w : (i+1)*w]
@@ -299,13 +299,13 @@ func (p *harvest) AppendBinary(b []byte) []byte {
 		for _, h := range p.hs {
 			b = appendRow(b, h.slot)
 		}
-		return b
+		return appendFloor(b, p.kind.floor(&p.ref))
 	}
 	b = p.h.AppendBinary(b)
 	for _, slot := range p.h.Ranked() {
 		b = appendRow(b, slot)
 	}
-	return b
+	return appendFloor(b, p.h.Floor())
 }
 
 // Decode reads a partial, checking that the classes are distinct and within
@@ -392,6 +392,7 @@ func (p *harvest) Decode(d *sketch.Decoder) {
 			in.bits[i] = binary.LittleEndian.Uint64(raw[8*i:])
 		}
 	}
+	decodeFloor(d, p.h)
 }
 
 // normEntropy is −Σ pₖ ln pₖ / ln k of counts.

@@ -378,7 +378,7 @@ func (p *ood) Merge(o signal.Partial) {
 	p.forgetPositions() // q's features may have taken columns
 	p.pop = indexed(mergeSample(&p.pop, &q.pop, cols, oodPopulation, p.d))
 	p.calls += q.calls
-	fromP, fromQ := mergeSlots(p.h, q.h)
+	fromP, fromQ := p.h.MergeSlots(q.h)
 	callers := make([]vecSample, len(fromP))
 	var none vecSample
 	for i := range callers {
@@ -460,13 +460,13 @@ func (p *ood) AppendBinary(b []byte) []byte {
 		for _, h := range p.hs {
 			b = appendSample(b, &p.callers[h.slot], p.d, cols)
 		}
-		return b
+		return appendFloor(b, p.kind.floor(&p.ref))
 	}
 	b = p.h.AppendBinary(b)
 	for _, slot := range p.h.Ranked() {
 		b = appendSample(b, &p.callers[slot], p.d, cols)
 	}
-	return b
+	return appendFloor(b, p.h.Floor())
 }
 
 // Decode reads a partial, checking the features (distinct, within the
@@ -514,6 +514,7 @@ func (p *ood) Decode(d *sketch.Decoder) {
 			return
 		}
 	}
+	decodeFloor(d, p.h)
 }
 
 // centralRanges returns, for each of cols (feature names), the codes of

@@ -113,10 +113,10 @@ func (p *probes) AppendBinary(b []byte) []byte {
 	b = binary.AppendUvarint(b, p.scored)
 	b = binary.AppendUvarint(b, p.near)
 	if p.h != nil {
-		return p.h.AppendBinary(b)
+		return appendFloor(p.h.AppendBinary(b), p.h.Floor())
 	}
 	p.hs = p.kind.hitters(&p.ref, p.hs)
-	return appendHitters(b, p.kind.n, p.hs)
+	return appendFloor(appendHitters(b, p.kind.n, p.hs), p.kind.floor(&p.ref))
 }
 
 func (p *probes) Decode(d *sketch.Decoder) {
@@ -144,6 +144,7 @@ func (p *probes) Decode(d *sketch.Decoder) {
 		}
 		probes += h.Aux
 	}
+	decodeFloor(d, p.h)
 }
 
 // Score returns the window's probing verdicts.

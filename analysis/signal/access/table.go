@@ -1,6 +1,7 @@
 package access
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -31,8 +32,9 @@ import (
 // column per summary holds each call's counter (slot<<2 | inherited |
 // taken), noCaller, or uncounted for a caller the filter counts without a
 // counter (it counts among the kind's calls with a caller, so the bound
-// on the others' overcount holds), filled once a batch. The summary itself is the column's
-// Filler's, handed to it by the first signal that asks in the window and
+// on the others' overcount holds), filled once a batch. The summary itself
+// is the column's Filler's, handed to it by the first signal that asks in
+// the window and
 // taken from it by the others; a window's recycled partials hand their
 // (reset) summary to the next window's batch, so no summary is allocated
 // again.
@@ -193,9 +195,10 @@ func (k *kindCounts) at(slot int, taken bool) (exact, aux *uint64) {
 // codes, a sketch, class counts) was most of the input signals' work
 // (68% of the calls took a counter over at the defaults in the pipeline
 // benchmark before the summaries were filtered; a filtered summary gives a
-// caller a counter only once it has made more calls than the smallest
-// count, a third as often there). The call counts in the counter's overcount instead, so the
-// Space-Saving bound holds; the caller's state starts at its second call.
+// caller a counter once its cell's count, an upper bound of its calls,
+// and its call exceed the smallest count, a third as often there). The
+// call counts in the counter's overcount instead, so the Space-Saving
+// bound holds; the caller's state starts at its second call.
 // While the callers fit, no counter is taken over and every call is
 // tracked.
 func (k *kindCounts) track(slot int, taken, inherited bool) (c *slotCount, tracked, fresh bool) {
@@ -280,6 +283,59 @@ func (k *kindCounts) hitters(r *tableRef, dst []slotHitter) []slotHitter {
 	return dst
 }
 
+// floor is what a caller no counter of k's kind counts may have made of
+// the kind's calls, which a merge adds for it: a caller without a counter
+// in r's summary had at most its floor in all (the smallest count: its
+// cell's count, or its count when it lost its counter), a caller with a
+// counter but none of its calls of the kind counted made them before it
+// took the counter or in its first call since (at most its count); and
+// together they made the kind's calls no counter counts.
+func (k *kindCounts) floor(r *tableRef) uint64 {
+	if r.t == nil {
+		return 0
+	}
+	t := r.t.h
+	bound, exact := t.Floor(), uint64(0)
+	for slot := range t.Len() {
+		if slot < len(k.slots) && k.slots[slot].exact > 0 {
+			exact += k.slots[slot].exact
+			continue
+		}
+		bound = max(bound, t.AtSlot(slot).Count)
+	}
+	return min(bound, k.n-exact)
+}
+
+// kindFloored marks the trailer of a partial's summary of a kind of calls:
+// its floor (kindCounts.floor; a settled summary's Floor). An encoding
+// written before it ends without it, and decodes with a floor of 0.
+const kindFloored = 1
+
+// appendFloor appends the trailer of a summary of a kind of calls whose
+// floor is f.
+func appendFloor(b []byte, f uint64) []byte {
+	return binary.AppendUvarint(append(b, kindFloored), f)
+}
+
+// decodeFloor reads the trailer appendFloor wrote, if there is one, into h,
+// the summary decoded.
+func decodeFloor(d *sketch.Decoder, h *sketch.HeavyHitters) {
+	if d.Err() != nil || d.Remaining() == 0 {
+		return
+	}
+	if v := d.Byte(); d.Err() == nil && v != kindFloored {
+		d.Fail(fmt.Sprintf("trailer %d (want %d: the summary's floor)", v, kindFloored))
+		return
+	}
+	f := d.Uvarint()
+	if d.Err() == nil && f > h.N {
+		d.Fail(fmt.Sprintf("a floor of %d calls in a summary of %d", f, h.N))
+	}
+	if d.Err() == nil {
+		h.SetFloor(f)
+	}
+}
+
 // ranked returns h's counters in Top's order with their slots, their
 // keys h's own (valid until its next add: a key kept beyond is cloned).
 func ranked(h *sketch.HeavyHitters) []slotHitter {
@@ -301,6 +357,7 @@ func appendHitters(b []byte, n uint64, hs []slotHitter) []byte {
 // has been merged, decoded or scored goes on from its own counters (the
 // counts they had become its kind's exact calls), on a summary of its own.
 func (r *tableRef) observeOn(h *sketch.HeavyHitters, k *kindCounts) {
+	h.Filter() // as the summaries a window counts on, from its floor
 	r.t = &callerTable{h: h, fields: r.fields}
 	if k == nil {
 		return

@@ -2,6 +2,7 @@ package access
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -340,7 +341,7 @@ func TestSummariesByName(t *testing.T) {
 	ps := observeShared(sigs, generatorEvents(t, 20_000)) // 2,000 callers, evenly
 	want := map[string]CallerSummary{}
 	for _, p := range ps {
-		h := summaryOf(settled(p))
+		h := settledSummary(p)
 		for slot := range h.Len() {
 			x := h.AtSlot(slot)
 			s := want[x.Key]
@@ -374,19 +375,181 @@ func TestSummariesByName(t *testing.T) {
 	}
 }
 
-// settled returns p settled onto a summary of its own.
-func settled(p signal.Partial) signal.Partial {
+// TestSharedSummariesMergeBoundEachKind: the calls of
+// TestSharedSummariesBoundEachKind split over three partitions at random
+// (a topic keyed by prediction), each partition's five partials encoded,
+// decoded and merged as a decider does: for every caller each merged
+// summary of a kind names, Count − Err ≤ its true calls of the kind ≤
+// Count, and a caller it does not name made at most its floor. A
+// partition's summary of a kind declares what a caller it does not count
+// may have made (its floor): the callers without a counter in the shared
+// summary, or that lost theirs, made calls of the kind that no counter
+// of the kind counts.
+func TestSharedSummariesMergeBoundEachKind(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxCallers, c.InputCallers = 64, 24
+	sigs := []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}}
+	evs := mixedCalls(5, 30_000, 3000)
+	rng := rand.New(rand.NewPCG(9, 10))
+	parts := make([][]*telemetry.Event, 3)
+	for _, e := range evs {
+		p := rng.IntN(3)
+		parts[p] = append(parts[p], e)
+	}
+	checkMergedBounds(t, sigs, evs, parts)
+}
+
+// TestKindFloorByHand, by hand: two counters; on one partition a and b
+// call five times each without a score, and c three times with one (c's
+// calls counted in its filter cell, none under a counter), or c's three
+// scored calls come first and c loses its counter to b; on another, c
+// calls three times with a score. Merged, caller_probing counts c's six
+// scored calls, overcounting at most three: a partition's summary of
+// scored calls says c may have made up to three calls it does not count.
+func TestKindFloorByHand(t *testing.T) {
+	c := DefaultConfig()
+	c.MaxCallers = 2
+	sigs := []signal.Signal{Volume{c}, Probing{c}}
+	sc, th := 0.52, 0.5
+	call := func(u string, scored bool) *telemetry.Event {
+		e := &telemetry.Event{Principal: telemetry.Principal{EndUserID: u}}
+		if scored {
+			e.Prediction.Score, e.Prediction.Threshold = &sc, &th
+		}
+		return e
+	}
+	calls := func(u string, n int, scored bool) []*telemetry.Event {
+		var evs []*telemetry.Event
+		for range n {
+			evs = append(evs, call(u, scored))
+		}
+		return evs
+	}
+	other := calls("c", 3, true)
+	for name, first := range map[string][]*telemetry.Event{
+		"c without a counter": slices.Concat(calls("a", 5, false), calls("b", 5, false), calls("c", 3, true)),
+		"c's counter lost":    slices.Concat(calls("c", 3, true), calls("a", 5, false), calls("b", 5, false)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			checkMergedBounds(t, sigs, slices.Concat(first, other), [][]*telemetry.Event{first, other})
+		})
+	}
+}
+
+// checkMergedBounds observes each part of evs into sigs' partials, encodes,
+// decodes and merges them per signal, and checks the Space-Saving bound of
+// each merged summary against each caller's true calls of its kind.
+func checkMergedBounds(t *testing.T, sigs []signal.Signal, evs []*telemetry.Event, parts [][]*telemetry.Event) {
+	t.Helper()
+	merged := make([]signal.Partial, len(sigs))
+	for _, part := range parts {
+		for i, p := range observeShared(sigs, part) {
+			q := sigs[i].NewPartial()
+			d := sketch.NewDecoder(p.AppendBinary(nil))
+			if q.Decode(d); d.Err() != nil {
+				t.Fatalf("%s: %v", sigs[i].Name(), d.Err())
+			}
+			if merged[i] == nil {
+				merged[i] = q
+			} else {
+				merged[i].Merge(q)
+			}
+		}
+	}
+	for i, s := range sigs {
+		truth := map[string]uint64{}
+		for _, e := range evs {
+			if e.Principal.EndUserID != "" && kinds[s.Name()](e) {
+				truth[e.Principal.EndUserID]++
+			}
+		}
+		h := settledSummary(merged[i])
+		named := 0
+		for caller, tc := range truth {
+			if count, err := h.Count(caller); count > 0 {
+				named++
+				if count-err > tc || tc > count {
+					t.Errorf("%s: %q counted %d (overcount %d) for %d calls", s.Name(), caller, count, err, tc)
+				}
+			} else if tc > h.Floor() {
+				t.Errorf("%s: %q not counted, with %d calls, above the summary's floor %d", s.Name(), caller, tc, h.Floor())
+			}
+		}
+		if named == 0 {
+			t.Errorf("%s: no caller named: the calls do not test the bound", s.Name())
+		}
+	}
+}
+
+// TestKindFloorRefusesHostile: a summary's floor above its calls, or a
+// trailer that is not a floor, does not decode; an encoding without the
+// trailer (an earlier release's) decodes with a floor of 0.
+func TestKindFloorRefusesHostile(t *testing.T) {
+	c := DefaultConfig()
+	ps := observeShared([]signal.Signal{Probing{c}}, mixedCalls(7, 2000, 100))
+	enc := ps[0].AppendBinary(nil)
+	n := ps[0].(*probes).kind.n
+	// The trailer is the marker and the floor's varint, last.
+	body := enc[:len(enc)-1-len(binary.AppendUvarint(nil, ps[0].(*probes).kind.floor(&ps[0].(*probes).ref)))]
+	for name, c := range map[string]struct {
+		b  []byte
+		ok bool
+	}{
+		"as encoded":          {enc, true},
+		"without the trailer": {body, true},
+		"floor = calls":       {binary.AppendUvarint(append(slices.Clone(body), kindFloored), n), true},
+		"floor above calls":   {binary.AppendUvarint(append(slices.Clone(body), kindFloored), n+1), false},
+		"another trailer":     {binary.AppendUvarint(append(slices.Clone(body), kindFloored+1), 0), false},
+		"a cut floor":         {append(slices.Clone(body), kindFloored), false},
+	} {
+		q := Probing{DefaultConfig()}.NewPartial()
+		d := sketch.NewDecoder(c.b)
+		q.Decode(d)
+		if (d.Err() == nil) != c.ok {
+			t.Errorf("%s: decoded %v, want %v (%v)", name, d.Err() == nil, c.ok, d.Err())
+		}
+		if name == "without the trailer" && q.(*probes).h.Floor() != 0 {
+			t.Errorf("without the trailer: floor %d, want 0", q.(*probes).h.Floor())
+		}
+	}
+}
+
+// TestSettledPartialStaysFiltered: a partial scored (settled onto a
+// summary of its own) and observed further counts on a filtered summary,
+// and so does the next window's after a reset: what a window counts does
+// not depend on whether its partial was scored before.
+func TestSettledPartialStaysFiltered(t *testing.T) {
+	c := DefaultConfig()
+	evs := mixedCalls(17, 4000, 3000)
+	for _, s := range []signal.Signal{Volume{c}, Probing{c}, Diversity{c}, OOD{c}, Harvest{c}} {
+		p := s.NewPartial()
+		p.Observe(evs[:2000])
+		s.Score(p, nil)
+		p.Observe(evs[2000:2064])
+		if ref := refOf(p); ref.t == nil || !ref.t.h.Filtered() {
+			t.Errorf("%s: observed after scoring on a summary that is not filtered", s.Name())
+		}
+		p.(signal.Resetter).Reset()
+		p.Observe(evs[2064:])
+		if ref := refOf(p); ref.t == nil || !ref.t.h.Filtered() {
+			t.Errorf("%s: the next window counts on a summary that is not filtered", s.Name())
+		}
+	}
+}
+
+// refOf returns an access partial's hold on its shared summary.
+func refOf(p signal.Partial) *tableRef {
 	switch q := p.(type) {
 	case *callers:
-		q.settle()
+		return &q.ref
 	case *probes:
-		q.settle()
+		return &q.ref
 	case *diversity:
-		q.settle()
+		return &q.ref
 	case *ood:
-		q.settle()
+		return &q.ref
 	case *harvest:
-		q.settle()
+		return &q.ref
 	}
-	return p
+	return nil
 }

@@ -13,33 +13,6 @@ import (
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
-// mergeSlots merges o into h and returns, for each slot of the merged h,
-// the slot its key had in h and in o before (-1 when it had none there):
-// the per-slot state of a partial follows its caller through the merge.
-func mergeSlots(h, o *sketch.HeavyHitters) (fromH, fromO []int) {
-	before := func(x *sketch.HeavyHitters) map[string]int {
-		m := make(map[string]int, x.Len())
-		for i := range x.Len() {
-			m[strings.Clone(x.SlotKey(i))] = i
-		}
-		return m
-	}
-	hs, os := before(h), before(o)
-	h.Merge(o)
-	fromH, fromO = make([]int, h.Len()), make([]int, h.Len())
-	for i := range h.Len() {
-		k := h.SlotKey(i)
-		fromH[i], fromO[i] = -1, -1
-		if j, ok := hs[k]; ok {
-			fromH[i] = j
-		}
-		if j, ok := os[k]; ok {
-			fromO[i] = j
-		}
-	}
-	return fromH, fromO
-}
-
 // grown returns s with n zero elements more, within its capacity when it
 // has room (a reset partial's memory; append(s, make(...)...) allocates the
 // zeros under the race detector).
