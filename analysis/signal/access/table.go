@@ -12,8 +12,8 @@ import (
 
 // A window's access signals count its callers in two Space-Saving
 // summaries (filtered: sketch.NewFilteredHeavyHitters) that they share,
-// not one each: caller_volume and
-// caller_probing in one of MaxCallers counters, caller_diversity,
+// not one each: caller_volume and caller_probing in one of MaxCallers
+// counters, caller_diversity,
 // caller_ood and caller_harvest in one of InputCallers (their per-caller
 // state is larger). A shared summary counts every call with a caller; each
 // signal keeps, per counter, the calls of its own kind (scored, with
@@ -34,10 +34,9 @@ import (
 // counter (it counts among the kind's calls with a caller, so the bound
 // on the others' overcount holds), filled once a batch. The summary itself
 // is the column's Filler's, handed to it by the first signal that asks in
-// the window and
-// taken from it by the others; a window's recycled partials hand their
-// (reset) summary to the next window's batch, so no summary is allocated
-// again.
+// the window and taken from it by the others; a window's recycled partials
+// hand their (reset) summary to the next window's batch, so no summary is
+// allocated again.
 
 // noCaller is a call without a caller in a slots column, uncounted one
 // whose caller the summary (filtered) counts without a counter.
@@ -286,10 +285,11 @@ func (k *kindCounts) hitters(r *tableRef, dst []slotHitter) []slotHitter {
 // floor is what a caller no counter of k's kind counts may have made of
 // the kind's calls, which a merge adds for it: a caller without a counter
 // in r's summary had at most its floor in all (the smallest count: its
-// cell's count, or its count when it lost its counter), a caller with a
+// cell's count, or its count when it lost its counter); a caller with a
 // counter but none of its calls of the kind counted made them before it
-// took the counter or in its first call since (at most its count); and
-// together they made the kind's calls no counter counts.
+// took the counter (at most the counter's Err) or in its first call since,
+// when that call was not tracked (skipped); and together they made the
+// kind's calls no counter counts.
 func (k *kindCounts) floor(r *tableRef) uint64 {
 	if r.t == nil {
 		return 0
@@ -297,11 +297,15 @@ func (k *kindCounts) floor(r *tableRef) uint64 {
 	t := r.t.h
 	bound, exact := t.Floor(), uint64(0)
 	for slot := range t.Len() {
-		if slot < len(k.slots) && k.slots[slot].exact > 0 {
-			exact += k.slots[slot].exact
+		var c slotCount
+		if slot < len(k.slots) {
+			c = k.slots[slot]
+		}
+		if c.exact > 0 {
+			exact += c.exact
 			continue
 		}
-		bound = max(bound, t.AtSlot(slot).Count)
+		bound = max(bound, t.AtSlot(slot).Err+uint64(c.skipped))
 	}
 	return min(bound, k.n-exact)
 }

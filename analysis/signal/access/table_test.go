@@ -406,6 +406,7 @@ func TestSharedSummariesMergeBoundEachKind(t *testing.T) {
 // calls three times with a score. Merged, caller_probing counts c's six
 // scored calls, overcounting at most three: a partition's summary of
 // scored calls says c may have made up to three calls it does not count.
+// Then the input signals, whose counter takes over skip the taking call.
 func TestKindFloorByHand(t *testing.T) {
 	c := DefaultConfig()
 	c.MaxCallers = 2
@@ -434,6 +435,23 @@ func TestKindFloorByHand(t *testing.T) {
 			checkMergedBounds(t, sigs, slices.Concat(first, other), [][]*telemetry.Event{first, other})
 		})
 	}
+	// The input signals: c's sixth call takes a's counter over (Err 5, its
+	// cell's count) and is not tracked, so none of c's six calls is
+	// counted under its counter; its calls on the other partition merged,
+	// it is counted at least its nine.
+	c.InputCallers = 2
+	input := func(u string, n int) []*telemetry.Event {
+		var evs []*telemetry.Event
+		for i := range n {
+			evs = append(evs, &telemetry.Event{Principal: telemetry.Principal{EndUserID: u}, Prediction: telemetry.Prediction{Class: "k"},
+				Features: telemetry.Features{Numeric: []telemetry.Number{{Name: "x", Value: float64(len(u)*100 + i)}}}})
+		}
+		return evs
+	}
+	first, second := slices.Concat(input("a", 5), input("bb", 5), input("ccc", 6)), input("ccc", 3)
+	t.Run("c's taking call not tracked", func(t *testing.T) {
+		checkMergedBounds(t, []signal.Signal{Diversity{c}, OOD{c}, Harvest{c}}, slices.Concat(first, second), [][]*telemetry.Event{first, second})
+	})
 }
 
 // checkMergedBounds observes each part of evs into sigs' partials, encodes,
