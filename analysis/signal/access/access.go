@@ -681,17 +681,8 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 // settledSummary settles an access partial onto a summary of its own and
 // returns it, nil for another partial.
 func settledSummary(p signal.Partial) *sketch.HeavyHitters {
-	switch p := p.(type) {
-	case *callers:
-		p.settle()
-	case *probes:
-		p.settle()
-	case *diversity:
-		p.settle()
-	case *ood:
-		p.settle()
-	case *harvest:
-		p.settle()
+	if s, ok := p.(interface{ settle() }); ok {
+		s.settle()
 	}
 	return summaryOf(p)
 }
