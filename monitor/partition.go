@@ -91,10 +91,15 @@ const writeQueue = 2
 
 // writeLinger is how long the writer waits for more flushes to join a
 // flush it has taken, unless writeQueue+1 are there before: a partition
-// catching up on a backlog queues a flush per window, and each insert
-// costs ClickHouse 18.16 7–36 ms of CPU whatever its rows. Progress and
-// commits come that much later.
+// catching up on a backlog queues a flush per window. Progress and commits
+// come that much later.
 const writeLinger = 200 * time.Millisecond
+
+// storeEvery is the least time between two stores of a partition's rows
+// (see writer): a partition catching up on a backlog stores its
+// inference_windows rows once a second, not once a flush; a flush after a
+// quiet second is stored at once. Commits come up to that much later.
+const storeEvery = time.Second
 
 var _ ingest.PartitionHandler = (*partition)(nil)
 
@@ -431,16 +436,36 @@ func floorDiv(a, b int64) int64 {
 // first, then the partition's progress (a decider must never see progress
 // past a window before the window's partial), then the inference_windows
 // rows, which let a restart skip what was counted. The flushes queued
-// together, or within writeLinger, are written together (one publication,
-// one insert per table): an insert costs ClickHouse 18.16 7–36 ms of CPU
-// whatever its rows, and a partition catching up on a backlog queues a
-// flush per window. After a failure it only drains the queue: the handler
-// is restarted and re-reads what was not committed, and the deciders drop
-// the partials published twice.
+// together, or within writeLinger, are published together (one
+// publication). Their rows are stored at once when the partition's last
+// store is storeEvery old, else held and stored with those of the flushes
+// that follow once it is: an insert costs ClickHouse 18.16 7–36 ms of CPU
+// whatever its rows, and a partition catching up on a backlog publishes a
+// flush per window, several a second. Held rows hold the commits of their
+// offsets back (inflight), so a restart re-reads them; the deciders drop
+// the partials published twice. After a failure it only drains the queue:
+// the handler is restarted and re-reads what was not committed.
 func (p *partition) writer() {
 	defer close(p.writerDone)
 	group := make([]*pendingWrite, 0, writeQueue+1)
-	for pw := range p.writes {
+	var held heldRows
+	var stored time.Time // when rows were last stored
+	due := time.NewTimer(storeEvery)
+	due.Stop()
+	for {
+		var pw *pendingWrite
+		select {
+		case next, ok := <-p.writes:
+			if !ok {
+				p.store(&held)
+				return
+			}
+			pw = next
+		case <-due.C:
+			p.store(&held)
+			stored = time.Now()
+			continue
+		}
 		group = append(group[:0], pw)
 		linger := time.NewTimer(writeLinger)
 	queued:
@@ -456,15 +481,30 @@ func (p *partition) writer() {
 			}
 		}
 		linger.Stop()
-		p.write(group)
-		p.state.Lock()
-		p.inflight = p.inflight[len(group):]
-		p.state.Unlock()
+		first := held.flushes == 0
+		p.publish(group, &held)
+		switch wait := storeEvery - time.Since(stored); {
+		case wait <= 0:
+			due.Stop()
+			p.store(&held)
+			stored = time.Now()
+		case first:
+			due.Reset(wait)
+		}
 	}
 }
 
-// write publishes and stores the flushes of group as one (joined).
-func (p *partition) write(group []*pendingWrite) {
+// heldRows are the rows of flushes published but not yet stored.
+type heldRows struct {
+	batch   storage.WindowBatch
+	flushes int // the flushes they come from, the oldest of p.inflight
+	windows int
+}
+
+// publish stores the predictions of group and publishes its partial
+// states and progress, then holds its rows for store.
+func (p *partition) publish(group []*pendingWrite, held *heldRows) {
+	held.flushes += len(group)
 	pw := group[0]
 	if len(group) > 1 {
 		pw = joined(group)
@@ -482,15 +522,32 @@ func (p *partition) write(group []*pendingWrite) {
 		p.m.met.partialsOut.Add(float64(pw.windows))
 		err = p.m.publishProgress(p.ctx, partial.Source{Topic: p.topic, Partition: p.partition}, pw.progress, pw.idle)
 	}
-	if err == nil {
-		err = p.m.store.WriteWindows(p.ctx, pw.batch)
-	}
 	if err != nil {
 		p.fail(fmt.Errorf("handing over %d closed windows of %s/%d: %w", pw.windows, p.topic, p.partition, err))
 		return
 	}
-	p.m.met.windows.Add(float64(pw.windows))
-	p.m.stats.addWindows(uint64(pw.windows))
+	held.batch.Append(pw.batch)
+	held.windows += pw.windows
+}
+
+// store writes the held rows in one insert per table and releases the
+// commits of the flushes they come from.
+func (p *partition) store(held *heldRows) {
+	if held.flushes == 0 {
+		return
+	}
+	if p.failed() == nil {
+		if err := p.m.store.WriteWindows(p.ctx, held.batch); err != nil {
+			p.fail(fmt.Errorf("storing %d closed windows of %s/%d: %w", held.windows, p.topic, p.partition, err))
+		} else {
+			p.m.met.windows.Add(float64(held.windows))
+			p.m.stats.addWindows(uint64(held.windows))
+		}
+	}
+	p.state.Lock()
+	p.inflight = p.inflight[held.flushes:]
+	p.state.Unlock()
+	*held = heldRows{}
 }
 
 // joined returns the flushes of group, in order, as one: the predictions
