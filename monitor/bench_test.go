@@ -51,14 +51,22 @@ func envCount(name string, def, least int64) int64 {
 	return def
 }
 
-// benchWarmup is the number of events BenchmarkPipeline reads before its
-// clock starts, in both phases: BENCH_PIPELINE_WARMUP, default 300,000
+// benchWarmup is the least number of events BenchmarkPipeline reads before
+// its clock starts, in both phases: BENCH_PIPELINE_WARMUP, default 300,000
 // (five one-minute windows of the bench's event time: the consumer group
-// joined, the references built and stored, the queues full; the heap keeps
-// growing after it, from about 35 MB at the start to 265 MB after 1M
-// events and 296 MB at 1.3M, its first touches 0.5–0.8 µs of kernel time
-// per event of a first million).
+// joined, the queues full; the heap keeps growing after it, from about 35
+// MB at the start to 265 MB after 1M events and 296 MB at 1.3M, its first
+// touches 0.5–0.8 µs of kernel time per event of a first million). The
+// pipeline's warm-up also lasts until every model's reference is built and
+// stored (once per model version; the five warm-up windows' decisions come
+// 1–3 s after their last event, 300,000–900,000 events later), unless
+// BENCH_PIPELINE_WARMUP is 0.
 var benchWarmup = envCount("BENCH_PIPELINE_WARMUP", 300_000, 0)
+
+// benchRefSlack is how many events BenchmarkPipeline produces beyond
+// benchWarmup and benchEvents, for the pipeline's warm-up to wait for the
+// references.
+const benchRefSlack = 1_000_000
 
 // rssBytes returns the process's resident set size (VmRSS), or 0.
 func rssBytes() int64 {
@@ -182,6 +190,9 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	t0 := time.Now()
 	total := benchWarmup + benchEvents
+	if benchWarmup > 0 {
+		total += benchRefSlack
+	}
 	n, err := generator.Produce(ctx, broker.brokers, "telemetry", g, int(total), nil)
 	if err != nil || int64(n) != total {
 		b.Fatalf("produced %d: %v", n, err)
@@ -212,7 +223,7 @@ func BenchmarkPipeline(b *testing.B) {
 			time.Sleep(time.Millisecond)
 		}
 		start, cpu0, bcpu0, seen0, bytes0 := time.Now(), cpuTime(), broker.cpu(), seen.Load(), bytes.Load()
-		for seen.Load() < total {
+		for seen.Load() < benchWarmup+benchEvents {
 			time.Sleep(5 * time.Millisecond)
 		}
 		consumeWall, consumeCPU := time.Since(start), cpuTime()-cpu0+broker.cpu()-bcpu0
@@ -251,13 +262,18 @@ func BenchmarkPipeline(b *testing.B) {
 		wfaults0, _ := faultsAndSystemTime()
 		wstart, wcpu0, wbcpu0 := time.Now(), cpuTime(), broker.cpu()
 		go func() { pdone <- m.Run(pctx) }()
-		for counted() < benchWarmup {
+		pinned := func() float64 { return metricValue(b, reg, "driftwatch_analysis_references_pinned_total") }
+		for counted() < benchWarmup || benchWarmup > 0 && pinned() < benchModels {
+			if counted() >= total-benchEvents {
+				b.Fatalf("%.0f of %d references stored after %d events: the warm-up cannot end", pinned(), benchModels, counted())
+			}
 			time.Sleep(time.Millisecond)
 		}
 		c0 := counted()
+		end := c0 + benchEvents
 		warmWall, warmCPU, warmBrokerCPU := time.Since(wstart), cpuTime()-wcpu0, broker.cpu()-wbcpu0
 		runtime.ReadMemStats(&mem0)
-		read0 := topicReads(b, reg)
+		read0, inserts0 := topicReads(b, reg), insertCounts(b, reg)
 		faults0, sys0 := faultsAndSystemTime()
 		warmFaults := faults0 - wfaults0
 		ch0, chOK0 := clickHouseCPU()
@@ -269,17 +285,17 @@ func BenchmarkPipeline(b *testing.B) {
 		heapWritten := false
 		for i := 0; ; i++ {
 			c := counted()
-			if i%20 == 0 || c >= total {
+			if i%20 == 0 || c >= end {
 				r := rssBytes()
 				rssPeak = max(rssPeak, r)
 				if rss1M == 0 && c >= 1_000_000 {
 					rss1M = r
 				}
 			}
-			if c >= total {
+			if c >= end {
 				break
 			}
-			if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" && !heapWritten && c >= benchWarmup+benchEvents*9/10 {
+			if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" && !heapWritten && c >= c0+benchEvents*9/10 {
 				// The live heap near the end of the pipeline phase.
 				heapWritten = true
 				writeHeapProfile(b, path)
@@ -315,8 +331,8 @@ func BenchmarkPipeline(b *testing.B) {
 			consumed/consumeWall.Seconds(), float64(consumeCPU.Nanoseconds())/consumed)
 		fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", (measured/wall.Seconds())/(consumed/consumeWall.Seconds()))
 		fmt.Printf("read_by_topic %s\n", topicReads(b, reg).since(read0, measured))
-		fmt.Printf("clickhouse_inserts %s\n", insertsByTable(b, reg))
-		fmt.Printf("rss_mib events=%d start=%.0f at_1M=%.0f end=%.0f peak=%.0f\n", total,
+		fmt.Printf("clickhouse_inserts %s\n", insertsByTable(b, reg, inserts0))
+		fmt.Printf("rss_mib events=%d start=%.0f at_1M=%.0f end=%.0f peak=%.0f\n", end,
 			float64(rssStart)/(1<<20), float64(rss1M)/(1<<20), float64(rssBytes())/(1<<20), float64(rssPeak)/(1<<20))
 		if chOK0 && chOK1 {
 			// The cores the ClickHouse server takes from the pipeline on
@@ -372,18 +388,38 @@ func newBenchMonitor(b *testing.B, broker *benchBroker, addr, db string, reg *pr
 	return m
 }
 
+// metricValue returns the sum of metric name's samples in reg.
+func metricValue(b *testing.B, reg *prometheus.Registry, name string) float64 {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var v float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				v += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return v
+}
+
 // insertsByTable returns the ClickHouse inserts the pipeline made per
-// table and their total: on ClickHouse 18.16 an insert costs the server
+// table since the counts since, and their total: on ClickHouse 18.16 an insert costs the server
 // 7–36 ms of CPU (a part written, then merged), whatever its rows.
-func insertsByTable(b *testing.B, reg *prometheus.Registry) string {
+func insertsByTable(b *testing.B, reg *prometheus.Registry, since map[string]float64) string {
 	n := insertCounts(b, reg)
 	var total float64
-	for _, c := range n {
-		total += c
+	for t := range n {
+		n[t] -= since[t]
+		total += n[t]
 	}
 	out := []string{fmt.Sprintf("total=%.0f", total)}
 	for _, t := range slices.Sorted(maps.Keys(n)) {
-		out = append(out, fmt.Sprintf("%s=%.0f", t, n[t]))
+		if n[t] > 0 {
+			out = append(out, fmt.Sprintf("%s=%.0f", t, n[t]))
+		}
 	}
 	return strings.Join(out, " ")
 }
