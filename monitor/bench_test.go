@@ -164,7 +164,8 @@ func procCPU(pid int) (time.Duration, bool) {
 // features produced to the embedded broker, and a consume-only kafka-go
 // consumer over the same messages. Run it with -benchtime 1x (make bench).
 // Each phase first reads benchWarmup more events, unmeasured, as a monitor
-// that has run for a while has (a warmup line gives that stretch's
+// that has run for a while has, and the pipeline's warm-up lasts until
+// every model's reference is stored (a warmup line gives that stretch's
 // figures): the figures are the steady state's.
 //
 // The broker runs in a child process, as brokers run apart from the monitor
@@ -238,16 +239,21 @@ func BenchmarkPipeline(b *testing.B) {
 		m := newBenchMonitor(b, broker, addr, db, reg)
 		pctx, pcancel := context.WithCancel(ctx)
 		pdone := make(chan error, 1)
+		// A CPU profile of the pipeline's measured stretch alone (not of
+		// producing, consuming only or the warm-up).
+		startProfile, stopProfile := func() {}, func() {}
 		if path := os.Getenv("BENCH_PIPELINE_CPUPROFILE"); path != "" {
-			// A CPU profile of the pipeline phase alone (not of producing or consuming only).
 			f, err := os.Create(path)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				b.Fatal(err)
+			defer f.Close()
+			startProfile = func() {
+				if err := pprof.StartCPUProfile(f); err != nil {
+					b.Fatal(err)
+				}
 			}
-			defer func() { pprof.StopCPUProfile(); f.Close() }()
+			stopProfile = pprof.StopCPUProfile
 		}
 		// Resident memory of the pipeline: what producing and consuming
 		// left is returned first; sampled as it runs.
@@ -277,6 +283,7 @@ func BenchmarkPipeline(b *testing.B) {
 		faults0, sys0 := faultsAndSystemTime()
 		warmFaults := faults0 - wfaults0
 		ch0, chOK0 := clickHouseCPU()
+		startProfile()
 		start, cpu0, bcpu0, bfaults0 := time.Now(), cpuTime(), broker.cpu(), broker.faults()
 		if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" {
 			// Its base: what was allocated before the measurement.
@@ -302,6 +309,7 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+		stopProfile()
 		wall, selfCPU, brokerCPU, brokerFaults := time.Since(start), cpuTime()-cpu0, broker.cpu()-bcpu0, broker.faults()-bfaults0
 		measured := float64(counted() - c0)
 		faults1, sys1 := faultsAndSystemTime()
