@@ -126,9 +126,10 @@ func TestBacklogIsStoredInFewInserts(t *testing.T) {
 			t.Errorf("%v inserts into %s for %d windows in %s, want at most %v", ins[table], table, windows, took, most)
 		}
 	}
-	// The partition stores its rows storeEvery apart (a write per window
-	// flush, three at most joined, took 12–14 inserts here).
-	if most := float64(took/storeEvery) + 1; ins["inference_windows"] == 0 || ins["inference_windows"] > most {
+	// The partition stores its rows storeEvery apart, or every storeHeld
+	// flushes (a write per window flush, three at most joined, took 12–15
+	// inserts here).
+	if most := float64(took/storeEvery) + 1 + float64(windows/storeHeld); ins["inference_windows"] == 0 || ins["inference_windows"] > most {
 		t.Errorf("%v inserts into inference_windows for %d windows in %s, want at most %v", ins["inference_windows"], windows, took, most)
 	}
 }
@@ -188,5 +189,61 @@ func TestWriterJoinsQueuedFlushes(t *testing.T) {
 	}
 	if w := m.Stats().Windows; w != 3 {
 		t.Fatalf("%d windows counted, want 3", w)
+	}
+}
+
+// TestWriterHoldsBoundedRows: a partition's writer fed flushes back to back
+// holds the rows of at most storeHeld of them before it stores them, within
+// the second (a producer whose event times close a window with every event
+// cannot make it hold more), every row stored in the end and every flush
+// released.
+func TestWriterHoldsBoundedRows(t *testing.T) {
+	addr, db := testClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := partitionTestMonitor(t, ctx, addr, db, DefaultConfig(), 1)
+	if err := m.store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := &partition{m: m, topic: "telemetry", partition: 0, ctx: ctx,
+		writes: make(chan *pendingWrite, writeQueue), writerDone: make(chan struct{})}
+	go p.writer()
+	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	const n = 4 * storeHeld
+	most := 0
+	start := time.Now()
+	for i := range n {
+		w := t0.Add(time.Duration(i) * time.Minute)
+		pw := &pendingWrite{progress: w.Add(time.Minute).UnixMilli(), windows: 1,
+			partials: []ingest.Record{{Key: []byte("m"), Value: partial.EncodeProgress(partial.Source{Topic: "telemetry"}, w.UnixMilli(), false), Partition: 0}}}
+		pw.batch.Windows = []storage.WindowRow{{ModelID: "m", ModelVersion: "1", WindowStart: w, WindowEnd: w.Add(time.Minute), Events: 1, KafkaTopic: "telemetry"}}
+		if err := p.queue(ctx, pw, int64(i)); err != nil {
+			t.Fatal(err)
+		}
+		p.state.Lock()
+		most = max(most, len(p.inflight))
+		p.state.Unlock()
+	}
+	fed := time.Since(start)
+	// In flight: those held, those published together (writeQueue+1) and
+	// those queued (writeQueue), and the one queue appended.
+	if limit := storeHeld + 2*writeQueue + 2; most > limit {
+		t.Errorf("%d flushes in flight at most, want at most %d", most, limit)
+	}
+	close(p.writes)
+	<-p.writerDone
+	if err := p.failed(); err != nil {
+		t.Fatal(err)
+	}
+	if stored := queryUint(t, m.store, "SELECT count() FROM inference_windows"); stored != n {
+		t.Fatalf("%d rows stored, want %d", stored, n)
+	}
+	if len(p.inflight) != 0 {
+		t.Fatalf("%d flushes still in flight", len(p.inflight))
+	}
+	parts := queryUint(t, m.store, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'inference_windows' AND level = 0")
+	t.Logf("%d flushes fed in %s, %d in flight at most, %d inserts", n, fed, most, parts)
+	if fed < storeEvery && parts < n/storeHeld {
+		t.Errorf("%d inserts for %d flushes fed in %s, want at least %d", parts, n, fed, n/storeHeld)
 	}
 }

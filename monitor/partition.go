@@ -101,6 +101,12 @@ const writeLinger = 200 * time.Millisecond
 // quiet second is stored at once. Commits come up to that much later.
 const storeEvery = time.Second
 
+// storeHeld bounds the flushes whose rows a partition's writer holds: it
+// stores them at once when they are that many, however soon, so that the
+// rows held are bounded by the configuration (a flush's windows), not by how
+// many windows producers' event times close in a second.
+const storeHeld = 32
+
 var _ ingest.PartitionHandler = (*partition)(nil)
 
 // openPartition is the consumer's HandlerFactory.
@@ -439,7 +445,7 @@ func floorDiv(a, b int64) int64 {
 // together, or within writeLinger, are published together (one
 // publication). Their rows are stored at once when the partition's last
 // store is storeEvery old, else held and stored with those of the flushes
-// that follow once it is: an insert costs ClickHouse 18.16 7–36 ms of CPU
+// that follow once it is, or once storeHeld flushes are held: an insert costs ClickHouse 18.16 7–36 ms of CPU
 // whatever its rows, and a partition catching up on a backlog publishes a
 // flush per window, several a second. Held rows hold the commits of their
 // offsets back (inflight), so a restart re-reads them; the deciders drop
@@ -484,7 +490,7 @@ func (p *partition) writer() {
 		first := held.flushes == 0
 		p.publish(group, &held)
 		switch wait := storeEvery - time.Since(stored); {
-		case wait <= 0:
+		case wait <= 0 || held.flushes >= storeHeld:
 			due.Stop()
 			p.store(&held)
 			stored = time.Now()
