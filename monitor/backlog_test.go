@@ -247,3 +247,69 @@ func TestWriterHoldsBoundedRows(t *testing.T) {
 		t.Errorf("%d inserts for %d flushes fed in %s, want at least %d", parts, n, fed, n/storeHeld)
 	}
 }
+
+// TestClosingWriterStoresHeldRows: a partition closed after its generation
+// ended (its context cancelled before its queue is closed, as the consumer
+// does) still stores the rows its writer holds, so that the next owner
+// skips their windows, and releases their flushes.
+func TestClosingWriterStoresHeldRows(t *testing.T) {
+	addr, db := testClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := partitionTestMonitor(t, ctx, addr, db, DefaultConfig(), 1)
+	if err := m.store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	flush := func(w time.Time) *pendingWrite {
+		pw := &pendingWrite{progress: w.Add(time.Minute).UnixMilli(), windows: 1,
+			partials: []ingest.Record{{Key: []byte("m"), Value: partial.EncodeProgress(partial.Source{Topic: "telemetry"}, w.UnixMilli(), false), Partition: 0}}}
+		pw.batch.Windows = []storage.WindowRow{{ModelID: "m", ModelVersion: "1", WindowStart: w, WindowEnd: w.Add(time.Minute), Events: 1, KafkaTopic: "telemetry"}}
+		return pw
+	}
+	inflight := func(p *partition) int {
+		p.state.Lock()
+		defer p.state.Unlock()
+		return len(p.inflight)
+	}
+	// The rows are held only while the writer's last store is less than a
+	// second old: on a slow machine an attempt may miss that, and another
+	// is made.
+	for attempt := range 5 {
+		gctx, end := context.WithCancel(ctx)
+		groups := make(chan int, 8)
+		p := &partition{m: m, topic: "telemetry", partition: 0, ctx: gctx,
+			writes: make(chan *pendingWrite, writeQueue), writerDone: make(chan struct{}),
+			afterPublish: func(n int) { groups <- n }}
+		go p.writer()
+		t0 := time.Date(2026, 11, 30, 10+attempt, 0, 0, 0, time.UTC)
+		if err := p.queue(ctx, flush(t0), 0); err != nil {
+			t.Fatal(err)
+		}
+		<-groups
+		for inflight(p) != 0 { // the first is stored at once
+			time.Sleep(time.Millisecond)
+		}
+		first := time.Now()
+		for i := 1; i < 3; i++ {
+			if err := p.queue(ctx, flush(t0.Add(time.Duration(i)*time.Minute)), int64(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for n := 0; n < 2; n += <-groups { // the two, published
+		}
+		held := inflight(p) == 2 && time.Since(first) < storeEvery*3/4
+		end()
+		close(p.writes)
+		<-p.writerDone
+		stored := queryUint(t, m.store, "SELECT count() FROM inference_windows WHERE window_start >= ? AND window_start < ?", t0, t0.Add(time.Hour))
+		if !held {
+			t.Logf("attempt %d: the rows were not held when the generation ended (%d stored)", attempt, stored)
+			continue
+		}
+		if stored != 3 || inflight(p) != 0 {
+			t.Fatalf("%d of 3 rows stored after the close, %d flushes in flight: %v", stored, inflight(p), p.failed())
+		}
+		return
+	}
+	t.Fatal("no attempt held rows when its generation ended")
+}

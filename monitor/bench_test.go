@@ -277,6 +277,9 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 		c0, st0 := counted(), m.Stats()
 		end := c0 + benchEvents
+		if end > total {
+			b.Fatalf("the warm-up ended after %d events, too late to measure %d of the %d produced", c0, benchEvents, total)
+		}
 		warmWall, warmCPU, warmBrokerCPU := time.Since(wstart), cpuTime()-wcpu0, broker.cpu()-wbcpu0
 		runtime.ReadMemStats(&mem0)
 		read0, inserts0 := topicReads(b, reg), insertCounts(b, reg)

@@ -69,8 +69,11 @@ type partition struct {
 
 	writes     chan *pendingWrite // bounded: a full queue blocks the flush (back-pressure)
 	writerDone chan struct{}
-	stop       chan struct{}
-	done       chan struct{}
+	// afterPublish, when set (by tests), runs after each group the writer
+	// publishes, before its rows are stored or held, with its flushes.
+	afterPublish func(flushes int)
+	stop         chan struct{}
+	done         chan struct{}
 }
 
 // pendingWrite is one flush on its way to the partials topic and ClickHouse.
@@ -102,10 +105,15 @@ const writeLinger = 200 * time.Millisecond
 const storeEvery = time.Second
 
 // storeHeld bounds the flushes whose rows a partition's writer holds: it
-// stores them at once when they are that many, however soon, so that the
+// stores them at once when they are that many or more (a group published
+// together may take it to storeHeld+writeQueue), however soon, so that the
 // rows held are bounded by the configuration (a flush's windows), not by how
 // many windows producers' event times close in a second.
 const storeHeld = 32
+
+// closeStoreTimeout bounds the store of the rows a closing partition's
+// writer still holds.
+const closeStoreTimeout = 10 * time.Second
 
 var _ ingest.PartitionHandler = (*partition)(nil)
 
@@ -463,11 +471,20 @@ func (p *partition) writer() {
 		select {
 		case next, ok := <-p.writes:
 			if !ok {
-				p.store(&held)
+				// The partition is closing, its generation likely over
+				// (p.ctx done): the rows held still go to ClickHouse, so
+				// that the next owner skips their windows rather than
+				// counting and publishing them again.
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), closeStoreTimeout)
+				p.storeWith(ctx, &held)
+				cancel()
 				return
 			}
 			pw = next
 		case <-due.C:
+			if p.ctx.Err() != nil {
+				continue // the generation is over: the close stores them
+			}
 			p.store(&held)
 			stored = time.Now()
 			continue
@@ -489,6 +506,9 @@ func (p *partition) writer() {
 		linger.Stop()
 		first := held.flushes == 0
 		p.publish(group, &held)
+		if p.afterPublish != nil {
+			p.afterPublish(len(group))
+		}
 		switch wait := storeEvery - time.Since(stored); {
 		case wait <= 0 || held.flushes >= storeHeld:
 			due.Stop()
@@ -537,13 +557,22 @@ func (p *partition) publish(group []*pendingWrite, held *heldRows) {
 }
 
 // store writes the held rows in one insert per table and releases the
-// commits of the flushes they come from.
+// commits of the flushes they come from. After a failure it leaves them
+// held: the partition is being restarted, and its close stores them.
 func (p *partition) store(held *heldRows) {
-	if held.flushes == 0 {
+	if held.flushes == 0 || p.failed() != nil {
 		return
 	}
-	if p.failed() == nil {
-		if err := p.m.store.WriteWindows(p.ctx, held.batch); err != nil {
+	p.storeWith(p.ctx, held)
+}
+
+// storeWith writes the held rows under ctx, whatever failed before (held
+// rows are those of flushes published in full), then releases them.
+// Flushes without rows (predictions alone, progress alone) are released
+// without a write.
+func (p *partition) storeWith(ctx context.Context, held *heldRows) {
+	if held.windows > 0 || len(held.batch.Windows) > 0 {
+		if err := p.m.store.WriteWindows(ctx, held.batch); err != nil {
 			p.fail(fmt.Errorf("storing %d closed windows of %s/%d: %w", held.windows, p.topic, p.partition, err))
 		} else {
 			p.m.met.windows.Add(float64(held.windows))
