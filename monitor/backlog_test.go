@@ -134,28 +134,42 @@ func TestBacklogIsStoredInFewInserts(t *testing.T) {
 	}
 }
 
+// writerTestMonitor returns a monitor of one partition over a migrated
+// test database, for the tests of a partition's writer.
+func writerTestMonitor(t *testing.T, ctx context.Context) *Monitor {
+	t.Helper()
+	addr, db := testClickHouse(t)
+	m := partitionTestMonitor(t, ctx, addr, db, DefaultConfig(), 1)
+	if err := m.store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// windowFlush returns the flush of a one-minute window of model m starting
+// at start with events events: its progress as its partial, its
+// inference_windows row.
+func windowFlush(start time.Time, events uint64) *pendingWrite {
+	pw := &pendingWrite{progress: start.Add(time.Minute).UnixMilli(), windows: 1,
+		partials: []ingest.Record{{Key: []byte("m"), Value: partial.EncodeProgress(partial.Source{Topic: "telemetry"}, start.UnixMilli(), false), Partition: 0}}}
+	pw.batch.Windows = []storage.WindowRow{{ModelID: "m", ModelVersion: "1", WindowStart: start, WindowEnd: start.Add(time.Minute), Events: events, KafkaTopic: "telemetry"}}
+	return pw
+}
+
 // TestWriterJoinsQueuedFlushes: the flushes the writer finds queued
 // together are published together and their rows held, then stored in one
 // insert per table (one new part in ClickHouse), every row of them,
 // predictions included, releasing their commits; the counters count every
 // window; the progress published is the last window flush's.
 func TestWriterJoinsQueuedFlushes(t *testing.T) {
-	addr, db := testClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m := partitionTestMonitor(t, ctx, addr, db, DefaultConfig(), 1)
-	if err := m.store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := writerTestMonitor(t, ctx)
 	p := &partition{m: m, topic: "telemetry", partition: 0, ctx: ctx}
 	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
 	var group []*pendingWrite
 	for i := range 3 {
-		start := t0.Add(time.Duration(i) * time.Minute)
-		pw := &pendingWrite{progress: start.Add(time.Minute).UnixMilli(), windows: 1,
-			partials: []ingest.Record{{Key: []byte("m"), Value: partial.EncodeProgress(partial.Source{Topic: "telemetry"}, start.UnixMilli(), false), Partition: 0}}}
-		pw.batch.Windows = []storage.WindowRow{{ModelID: "m", ModelVersion: "1", WindowStart: start, WindowEnd: start.Add(time.Minute), Events: uint64(10 + i), KafkaTopic: "telemetry"}}
-		group = append(group, pw)
+		group = append(group, windowFlush(t0.Add(time.Duration(i)*time.Minute), uint64(10+i)))
 	}
 	// A batch of predictions queued after them (labels.prediction_batch).
 	group = append(group, &pendingWrite{predictionsOnly: true, predictions: []storage.PredictionRow{
@@ -198,13 +212,9 @@ func TestWriterJoinsQueuedFlushes(t *testing.T) {
 // cannot make it hold more), every row stored in the end and every flush
 // released.
 func TestWriterHoldsBoundedRows(t *testing.T) {
-	addr, db := testClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m := partitionTestMonitor(t, ctx, addr, db, DefaultConfig(), 1)
-	if err := m.store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := writerTestMonitor(t, ctx)
 	p := &partition{m: m, topic: "telemetry", partition: 0, ctx: ctx,
 		writes: make(chan *pendingWrite, writeQueue), writerDone: make(chan struct{})}
 	go p.writer()
@@ -213,11 +223,7 @@ func TestWriterHoldsBoundedRows(t *testing.T) {
 	most := 0
 	start := time.Now()
 	for i := range n {
-		w := t0.Add(time.Duration(i) * time.Minute)
-		pw := &pendingWrite{progress: w.Add(time.Minute).UnixMilli(), windows: 1,
-			partials: []ingest.Record{{Key: []byte("m"), Value: partial.EncodeProgress(partial.Source{Topic: "telemetry"}, w.UnixMilli(), false), Partition: 0}}}
-		pw.batch.Windows = []storage.WindowRow{{ModelID: "m", ModelVersion: "1", WindowStart: w, WindowEnd: w.Add(time.Minute), Events: 1, KafkaTopic: "telemetry"}}
-		if err := p.queue(ctx, pw, int64(i)); err != nil {
+		if err := p.queue(ctx, windowFlush(t0.Add(time.Duration(i)*time.Minute), 1), int64(i)); err != nil {
 			t.Fatal(err)
 		}
 		p.state.Lock()
@@ -253,19 +259,9 @@ func TestWriterHoldsBoundedRows(t *testing.T) {
 // does) still stores the rows its writer holds, so that the next owner
 // skips their windows, and releases their flushes.
 func TestClosingWriterStoresHeldRows(t *testing.T) {
-	addr, db := testClickHouse(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	m := partitionTestMonitor(t, ctx, addr, db, DefaultConfig(), 1)
-	if err := m.store.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	flush := func(w time.Time) *pendingWrite {
-		pw := &pendingWrite{progress: w.Add(time.Minute).UnixMilli(), windows: 1,
-			partials: []ingest.Record{{Key: []byte("m"), Value: partial.EncodeProgress(partial.Source{Topic: "telemetry"}, w.UnixMilli(), false), Partition: 0}}}
-		pw.batch.Windows = []storage.WindowRow{{ModelID: "m", ModelVersion: "1", WindowStart: w, WindowEnd: w.Add(time.Minute), Events: 1, KafkaTopic: "telemetry"}}
-		return pw
-	}
+	m := writerTestMonitor(t, ctx)
 	inflight := func(p *partition) int {
 		p.state.Lock()
 		defer p.state.Unlock()
@@ -282,7 +278,7 @@ func TestClosingWriterStoresHeldRows(t *testing.T) {
 			afterPublish: func(n int) { groups <- n }}
 		go p.writer()
 		t0 := time.Date(2026, 11, 30, 10+attempt, 0, 0, 0, time.UTC)
-		if err := p.queue(ctx, flush(t0), 0); err != nil {
+		if err := p.queue(ctx, windowFlush(t0, 1), 0); err != nil {
 			t.Fatal(err)
 		}
 		<-groups
@@ -291,7 +287,7 @@ func TestClosingWriterStoresHeldRows(t *testing.T) {
 		}
 		first := time.Now()
 		for i := 1; i < 3; i++ {
-			if err := p.queue(ctx, flush(t0.Add(time.Duration(i)*time.Minute)), int64(i)); err != nil {
+			if err := p.queue(ctx, windowFlush(t0.Add(time.Duration(i)*time.Minute), 1), int64(i)); err != nil {
 				t.Fatal(err)
 			}
 		}
