@@ -453,12 +453,14 @@ func floorDiv(a, b int64) int64 {
 // together, or within writeLinger, are published together (one
 // publication). Their rows are stored at once when the partition's last
 // store is storeEvery old, else held and stored with those of the flushes
-// that follow once it is, or once storeHeld flushes are held: an insert costs ClickHouse 18.16 7–36 ms of CPU
-// whatever its rows, and a partition catching up on a backlog publishes a
-// flush per window, several a second. Held rows hold the commits of their
-// offsets back (inflight), so a restart re-reads them; the deciders drop
-// the partials published twice. After a failure it only drains the queue:
-// the handler is restarted and re-reads what was not committed.
+// that follow once it is, or once storeHeld flushes are held: an insert
+// costs ClickHouse 18.16 7–36 ms of CPU whatever its rows, and a partition
+// catching up on a backlog publishes a flush per window, several a second.
+// Held rows hold the commits of their offsets back (inflight), so a restart
+// re-reads them; the deciders drop the partials published twice. After a
+// failure it only drains the queue (the handler is restarted and re-reads
+// what was not committed) and stores the rows held when the partition
+// closes.
 func (p *partition) writer() {
 	defer close(p.writerDone)
 	group := make([]*pendingWrite, 0, writeQueue+1)
