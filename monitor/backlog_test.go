@@ -181,8 +181,8 @@ func TestWriterJoinsQueuedFlushes(t *testing.T) {
 	p.inflight = make([]int64, len(group))
 	var held heldRows
 	p.publish(group, &held)
-	if n := queryUint(t, m.store, "SELECT count() FROM inference_windows"); n != 0 || held.windows != 3 || held.flushes != 4 {
-		t.Fatalf("published: %d rows stored, %d windows and %d flushes held; want 0, 3 and 4", n, held.windows, held.flushes)
+	if n := queryUint(t, m.store, "SELECT count() FROM inference_windows"); n != 0 || len(held.batch.Windows) != 3 || held.flushes != 4 {
+		t.Fatalf("published: %d rows stored, %d windows and %d flushes held; want 0, 3 and 4", n, len(held.batch.Windows), held.flushes)
 	}
 	p.store(&held)
 	if len(p.inflight) != 0 {

@@ -522,11 +522,11 @@ func (p *partition) writer() {
 	}
 }
 
-// heldRows are the rows of flushes published but not yet stored.
+// heldRows are the rows of flushes published but not yet stored: one
+// inference_windows row per closed window.
 type heldRows struct {
 	batch   storage.WindowBatch
 	flushes int // the flushes they come from, the oldest of p.inflight
-	windows int
 }
 
 // publish stores the predictions of group and publishes its partial
@@ -555,7 +555,6 @@ func (p *partition) publish(group []*pendingWrite, held *heldRows) {
 		return
 	}
 	held.batch.Append(pw.batch)
-	held.windows += pw.windows
 }
 
 // store writes the held rows in one insert per table and releases the
@@ -573,12 +572,12 @@ func (p *partition) store(held *heldRows) {
 // Flushes without rows (predictions alone, progress alone) are released
 // without a write.
 func (p *partition) storeWith(ctx context.Context, held *heldRows) {
-	if held.windows > 0 || len(held.batch.Windows) > 0 {
+	if windows := len(held.batch.Windows); windows > 0 {
 		if err := p.m.store.WriteWindows(ctx, held.batch); err != nil {
-			p.fail(fmt.Errorf("storing %d closed windows of %s/%d: %w", held.windows, p.topic, p.partition, err))
+			p.fail(fmt.Errorf("storing %d closed windows of %s/%d: %w", windows, p.topic, p.partition, err))
 		} else {
-			p.m.met.windows.Add(float64(held.windows))
-			p.m.stats.addWindows(uint64(held.windows))
+			p.m.met.windows.Add(float64(windows))
+			p.m.stats.addWindows(uint64(windows))
 		}
 	}
 	p.state.Lock()
