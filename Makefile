@@ -50,9 +50,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFeedbackWindow$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
 
 ## bench: the full pipeline over 1,000,000 events (after 300,000 unmeasured) through the embedded broker, run in a process of its own
-## (BENCH_PIPELINE_BROKER=embedded puts it in the benchmark's process), plus micro-benchmarks.
+## (BENCH_PIPELINE_BROKER=embedded puts it in the benchmark's process), four times: the default signals, the caller signals twice,
+## the default ones again (BENCH_PIPELINE_SIGNALS=compare; default, access or off runs one), plus micro-benchmarks.
 bench: clickhouse
-	$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 20m ./monitor/
+	BENCH_PIPELINE_SIGNALS=$${BENCH_PIPELINE_SIGNALS:-compare} $(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 30m ./monitor/
 	$(GO) test -run '^$$' -bench . -benchmem ./analysis/... ./compare/ ./telemetry/
 
 ## stationary: pages of the default configuration on 30 days of stationary telemetry through Kafka, the monitor

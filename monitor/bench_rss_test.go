@@ -55,7 +55,7 @@ func BenchmarkPipelineRSS(b *testing.B) {
 	defer cl.Close()
 	b.ResetTimer()
 	for range b.N {
-		m := newBenchMonitor(b, broker, addr, db, prometheus.NewRegistry())
+		m := newBenchMonitor(b, broker, addr, db, prometheus.NewRegistry(), benchPhases()[0])
 		pctx, pcancel := context.WithCancel(ctx)
 		pdone := make(chan error, 1)
 		go func() { pdone <- m.Run(pctx) }()

@@ -177,7 +177,15 @@ func procCPU(pid int) (time.Duration, bool) {
 // allocation rate, so that mode measures the test broker as much as the
 // monitor. With BENCH_PIPELINE_SIGNALS=off no signal is registered (input
 // drift only); with BENCH_PIPELINE_SIGNALS=access the five caller signals
-// run besides the default ones.
+// run besides the default ones; with BENCH_PIPELINE_SIGNALS=compare (make
+// bench) the pipeline runs four times over the same events, the default
+// signals, then with the caller signals twice, then the default ones again,
+// and a caller_signals line compares the means of the two: how many fewer
+// events per second with the caller signals, and the CPU they add to the
+// monitor, the broker and the ClickHouse server per event. Runs minutes
+// apart on this machine differ more than that (the same build measured
+// 186,000–352,000 events/s in fifteen rounds), so only phases side by side
+// compare.
 func BenchmarkPipeline(b *testing.B) {
 	addr, db := benchClickHouse(b)
 	broker := startBenchBroker(b)
@@ -233,137 +241,225 @@ func BenchmarkPipeline(b *testing.B) {
 		<-done
 		cons.Close()
 		valueBytes = (bytes.Load() - bytes0) * benchEvents / (seen.Load() - seen0)
+		consumeRate := consumed / consumeWall.Seconds()
+		fmt.Printf("consume_only events_per_sec=%.0f cpu_ns_per_event=%.0f\n", consumeRate, float64(consumeCPU.Nanoseconds())/consumed)
 
-		// The whole pipeline.
-		reg := prometheus.NewRegistry()
-		m := newBenchMonitor(b, broker, addr, db, reg)
-		pctx, pcancel := context.WithCancel(ctx)
-		pdone := make(chan error, 1)
-		// A CPU profile of the pipeline's measured stretch alone (not of
-		// producing, consuming only or the warm-up).
-		startProfile, stopProfile := func() {}, func() {}
-		if path := os.Getenv("BENCH_PIPELINE_CPUPROFILE"); path != "" {
-			f, err := os.Create(path)
-			if err != nil {
+		// The whole pipeline, once per phase.
+		phases := benchPhases()
+		runs := make([]pipelineRun, len(phases))
+		for i, signals := range phases {
+			pdb := db
+			if i > 0 {
+				pdb = fmt.Sprintf("%s_%d", db, i)
+				dropOnCleanup(b, addr, pdb)
+			}
+			profile := os.Getenv("BENCH_PIPELINE_CPUPROFILE")
+			if profile != "" && len(phases) > 1 {
+				profile = fmt.Sprintf("%s.%d.%s", profile, i+1, signals)
+			}
+			runs[i] = benchPipelinePhase(b, broker, addr, pdb, signals, total, profile, float64(valueBytes)/float64(benchEvents))
+			fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", runs[i].eventsPerSec/consumeRate)
+		}
+		b.ReportMetric(float64(valueBytes)/float64(benchEvents), "bytes/event")
+		if len(phases) == 1 {
+			r := runs[0]
+			b.ReportMetric(r.eventsPerSec, "events/s")
+			if r.monitorNs > 0 {
+				b.ReportMetric(r.monitorNs, "monitor-cpu-ns/event")
+			}
+			continue
+		}
+		def, acc := meanRun(runs, "default"), meanRun(runs, "access")
+		fewer := 100 * (1 - acc.eventsPerSec/def.eventsPerSec)
+		fmt.Printf("caller_signals rounds=%d default_events_per_sec=%.0f access_events_per_sec=%.0f fewer_events_per_sec=%.1f%%"+
+			" monitor_cpu_ns_per_event=%+.0f broker_cpu_ns_per_event=%+.0f clickhouse_cpu_ns_per_event=%+.0f\n",
+			len(phases)/2, def.eventsPerSec, acc.eventsPerSec, fewer,
+			acc.monitorNs-def.monitorNs, acc.brokerNs-def.brokerNs, acc.clickhouseNs-def.clickhouseNs)
+		b.ReportMetric(def.eventsPerSec, "events/s")
+		b.ReportMetric(def.monitorNs, "monitor-cpu-ns/event")
+		b.ReportMetric(acc.eventsPerSec, "access-events/s")
+		b.ReportMetric(fewer, "access-fewer-%")
+	}
+}
+
+// benchPhases returns the signals of BenchmarkPipeline's pipeline phases,
+// in order, from BENCH_PIPELINE_SIGNALS: one phase of "default" (unset),
+// "off" or "access", or, for "compare", default, access, access, default:
+// rounds of the two in turn on the same events, so that what else the
+// machine does at the time weighs on both alike.
+func benchPhases() []string {
+	switch s := os.Getenv("BENCH_PIPELINE_SIGNALS"); s {
+	case "off", "access":
+		return []string{s}
+	case "compare":
+		return []string{"default", "access", "access", "default"}
+	}
+	return []string{"default"}
+}
+
+// pipelineRun is what a phase of BenchmarkPipeline measured, per event
+// where it says ns (clickhouseNs is 0 when the server's CPU is unknown).
+type pipelineRun struct {
+	signals                           string
+	eventsPerSec                      float64
+	monitorNs, brokerNs, clickhouseNs float64
+}
+
+// meanRun returns the mean of the runs of signals.
+func meanRun(runs []pipelineRun, signals string) pipelineRun {
+	m, n := pipelineRun{signals: signals}, 0.0
+	for _, r := range runs {
+		if r.signals == signals {
+			m.eventsPerSec += r.eventsPerSec
+			m.monitorNs += r.monitorNs
+			m.brokerNs += r.brokerNs
+			m.clickhouseNs += r.clickhouseNs
+			n++
+		}
+	}
+	if n > 0 {
+		m.eventsPerSec, m.monitorNs, m.brokerNs, m.clickhouseNs = m.eventsPerSec/n, m.monitorNs/n, m.brokerNs/n, m.clickhouseNs/n
+	}
+	return m
+}
+
+// benchPipelinePhase runs a monitor with signals over the "telemetry" topic
+// of broker (total events) from its start, storing in database db: it
+// reads until its warm-up is over (benchWarmup events and every model's
+// reference stored), then measures benchEvents, prints its figures and
+// returns them. profile, when set, is the file of a CPU profile of the
+// measured stretch; bytesPerEvent is the events' mean size, for the
+// figures.
+func benchPipelinePhase(b *testing.B, broker *benchBroker, addr, db, signals string, total int64, profile string, bytesPerEvent float64) pipelineRun {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	m := newBenchMonitor(b, broker, addr, db, reg, signals)
+	pctx, pcancel := context.WithCancel(ctx)
+	pdone := make(chan error, 1)
+	// A CPU profile of the pipeline's measured stretch alone (not of
+	// producing, consuming only or the warm-up).
+	startProfile, stopProfile := func() {}, func() {}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		startProfile = func() {
+			if err := pprof.StartCPUProfile(f); err != nil {
 				b.Fatal(err)
 			}
-			defer f.Close()
-			startProfile = func() {
-				if err := pprof.StartCPUProfile(f); err != nil {
-					b.Fatal(err)
-				}
-			}
-			stopProfile = pprof.StopCPUProfile
 		}
-		// Resident memory of the pipeline: what producing and consuming
-		// left is returned first; sampled as it runs.
-		debug.FreeOSMemory()
-		rssStart, rss1M, rssPeak := rssBytes(), int64(0), int64(0)
-		var mem0, mem1 runtime.MemStats
-		counted := func() int64 {
-			st := m.Stats()
-			return int64(st.Events + st.Late + st.Rejected)
-		}
-		// The warm-up's start, then the measurement's.
-		wfaults0, _ := faultsAndSystemTime()
-		wstart, wcpu0, wbcpu0 := time.Now(), cpuTime(), broker.cpu()
-		go func() { pdone <- m.Run(pctx) }()
-		pinned := func() float64 { return metricValue(b, reg, "driftwatch_analysis_references_pinned_total") }
-		for counted() < benchWarmup || benchWarmup > 0 && pinned() < benchModels {
-			if counted() >= total-benchEvents {
-				b.Fatalf("%.0f of %d references stored after %d events: the warm-up cannot end", pinned(), benchModels, counted())
-			}
-			wait := time.Millisecond
-			if counted() >= benchWarmup {
-				wait = 10 * time.Millisecond // each look at pinned gathers the registry
-			}
-			time.Sleep(wait)
-		}
-		c0, st0 := counted(), m.Stats()
-		end := c0 + benchEvents
-		if end > total {
-			b.Fatalf("the warm-up ended after %d events, too late to measure %d of the %d produced", c0, benchEvents, total)
-		}
-		warmWall, warmCPU, warmBrokerCPU := time.Since(wstart), cpuTime()-wcpu0, broker.cpu()-wbcpu0
-		runtime.ReadMemStats(&mem0)
-		read0, inserts0 := topicReads(b, reg), insertCounts(b, reg)
-		faults0, sys0 := faultsAndSystemTime()
-		warmFaults := faults0 - wfaults0
-		ch0, chOK0 := clickHouseCPU()
-		startProfile()
-		start, cpu0, bcpu0, bfaults0 := time.Now(), cpuTime(), broker.cpu(), broker.faults()
-		if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" {
-			// Its base: what was allocated before the measurement.
-			writeHeapProfile(b, path+".start")
-		}
-		heapWritten := false
-		for i := 0; ; i++ {
-			c := counted()
-			if i%20 == 0 || c >= end {
-				r := rssBytes()
-				rssPeak = max(rssPeak, r)
-				if rss1M == 0 && c >= 1_000_000 {
-					rss1M = r
-				}
-			}
-			if c >= end {
-				break
-			}
-			if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" && !heapWritten && c >= c0+benchEvents*9/10 {
-				// The live heap near the end of the pipeline phase.
-				heapWritten = true
-				writeHeapProfile(b, path)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		stopProfile()
-		wall, selfCPU, brokerCPU, brokerFaults := time.Since(start), cpuTime()-cpu0, broker.cpu()-bcpu0, broker.faults()-bfaults0
-		measured := float64(counted() - c0)
-		faults1, sys1 := faultsAndSystemTime()
-		ch1, chOK1 := clickHouseCPU()
-		runtime.ReadMemStats(&mem1)
-		cpu := selfCPU + brokerCPU
-		st := m.Stats()
-		pcancel()
-		<-pdone
-		m.Close(ctx)
-		if benchWarmup > 0 {
-			fmt.Printf("warmup events=%d events_per_sec=%.0f cpu_ns_per_event=%.0f monitor_cpu_ns_per_event=%.0f page_faults=%d\n",
-				c0, float64(c0)/warmWall.Seconds(), float64((warmCPU+warmBrokerCPU).Nanoseconds())/float64(c0),
-				float64(warmCPU.Nanoseconds())/float64(c0), warmFaults)
-		}
-		// The partition windows stored and the model windows decided in the
-		// measured stretch: work a change moves past its end shows here.
-		fmt.Printf("pipeline events_per_sec=%.0f cpu_ns_per_event=%.0f windows_stored=%d windows_decided=%d bytes_per_event=%.0f\n",
-			measured/wall.Seconds(), float64(cpu.Nanoseconds())/measured, st.Windows-st0.Windows, st.Decided-st0.Decided, float64(valueBytes)/float64(benchEvents))
-		// What the monitor allocated while it read the events, the garbage
-		// collections that cost, the pages it touched for the first time
-		// (or again, once returned; in all) and its CPU time in the kernel
-		// per event (those, and the network); with the broker embedded,
-		// the broker's too.
-		fmt.Printf("pipeline_heap alloc_bytes_per_event=%.0f allocs_per_event=%.2f gc_cycles=%d page_faults=%d system_ns_per_event=%.0f\n",
-			float64(mem1.TotalAlloc-mem0.TotalAlloc)/measured, float64(mem1.Mallocs-mem0.Mallocs)/measured, mem1.NumGC-mem0.NumGC,
-			faults1-faults0, float64((sys1-sys0).Nanoseconds())/measured)
-		fmt.Printf("consume_only events_per_sec=%.0f cpu_ns_per_event=%.0f\n",
-			consumed/consumeWall.Seconds(), float64(consumeCPU.Nanoseconds())/consumed)
-		fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", (measured/wall.Seconds())/(consumed/consumeWall.Seconds()))
-		fmt.Printf("read_by_topic %s\n", topicReads(b, reg).since(read0, measured))
-		fmt.Printf("clickhouse_inserts %s\n", insertsByTable(b, reg, inserts0))
-		fmt.Printf("rss_mib events=%d start=%.0f at_1M=%.0f end=%.0f peak=%.0f\n", end,
-			float64(rssStart)/(1<<20), float64(rss1M)/(1<<20), float64(rssBytes())/(1<<20), float64(rssPeak)/(1<<20))
-		if chOK0 && chOK1 {
-			// The cores the ClickHouse server takes from the pipeline on
-			// this machine (its inserts and their merges).
-			fmt.Printf("clickhouse_server cpu_ns_per_event=%.0f\n", float64((ch1-ch0).Nanoseconds())/measured)
-		}
-		if broker.child != nil {
-			fmt.Printf("monitor_only cpu_ns_per_event=%.0f broker_cpu_ns_per_event=%.0f broker_page_faults=%d\n",
-				float64(selfCPU.Nanoseconds())/measured, float64(brokerCPU.Nanoseconds())/measured, brokerFaults)
-			b.ReportMetric(float64(selfCPU.Nanoseconds())/measured, "monitor-cpu-ns/event")
-		}
-		b.ReportMetric(measured/wall.Seconds(), "events/s")
-		b.ReportMetric(float64(valueBytes)/float64(benchEvents), "bytes/event")
+		stopProfile = pprof.StopCPUProfile
 	}
+	// Resident memory of the pipeline: what producing, consuming and the
+	// phases before left is returned first; sampled as it runs.
+	runtime.GC()
+	debug.FreeOSMemory()
+	rssStart, rss1M, rssPeak := rssBytes(), int64(0), int64(0)
+	var mem0, mem1 runtime.MemStats
+	counted := func() int64 {
+		st := m.Stats()
+		return int64(st.Events + st.Late + st.Rejected)
+	}
+	// The warm-up's start, then the measurement's.
+	wfaults0, _ := faultsAndSystemTime()
+	wstart, wcpu0, wbcpu0 := time.Now(), cpuTime(), broker.cpu()
+	go func() { pdone <- m.Run(pctx) }()
+	pinned := func() float64 { return metricValue(b, reg, "driftwatch_analysis_references_pinned_total") }
+	for counted() < benchWarmup || benchWarmup > 0 && pinned() < benchModels {
+		if counted() >= total-benchEvents {
+			b.Fatalf("%.0f of %d references stored after %d events: the warm-up cannot end", pinned(), benchModels, counted())
+		}
+		wait := time.Millisecond
+		if counted() >= benchWarmup {
+			wait = 10 * time.Millisecond // each look at pinned gathers the registry
+		}
+		time.Sleep(wait)
+	}
+	c0, st0 := counted(), m.Stats()
+	end := c0 + benchEvents
+	if end > total {
+		b.Fatalf("the warm-up ended after %d events, too late to measure %d of the %d produced", c0, benchEvents, total)
+	}
+	warmWall, warmCPU, warmBrokerCPU := time.Since(wstart), cpuTime()-wcpu0, broker.cpu()-wbcpu0
+	runtime.ReadMemStats(&mem0)
+	read0, inserts0 := topicReads(b, reg), insertCounts(b, reg)
+	faults0, sys0 := faultsAndSystemTime()
+	warmFaults := faults0 - wfaults0
+	ch0, chOK0 := clickHouseCPU()
+	startProfile()
+	start, cpu0, bcpu0, bfaults0 := time.Now(), cpuTime(), broker.cpu(), broker.faults()
+	if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" {
+		// Its base: what was allocated before the measurement.
+		writeHeapProfile(b, path+".start")
+	}
+	heapWritten := false
+	for i := 0; ; i++ {
+		c := counted()
+		if i%20 == 0 || c >= end {
+			r := rssBytes()
+			rssPeak = max(rssPeak, r)
+			if rss1M == 0 && c >= 1_000_000 {
+				rss1M = r
+			}
+		}
+		if c >= end {
+			break
+		}
+		if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" && !heapWritten && c >= c0+benchEvents*9/10 {
+			// The live heap near the end of the pipeline phase.
+			heapWritten = true
+			writeHeapProfile(b, path)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stopProfile()
+	wall, selfCPU, brokerCPU, brokerFaults := time.Since(start), cpuTime()-cpu0, broker.cpu()-bcpu0, broker.faults()-bfaults0
+	measured := float64(counted() - c0)
+	faults1, sys1 := faultsAndSystemTime()
+	ch1, chOK1 := clickHouseCPU()
+	runtime.ReadMemStats(&mem1)
+	cpu := selfCPU + brokerCPU
+	st := m.Stats()
+	pcancel()
+	<-pdone
+	m.Close(ctx)
+	run := pipelineRun{signals: signals, eventsPerSec: measured / wall.Seconds()}
+	if benchWarmup > 0 {
+		fmt.Printf("warmup events=%d events_per_sec=%.0f cpu_ns_per_event=%.0f monitor_cpu_ns_per_event=%.0f page_faults=%d\n",
+			c0, float64(c0)/warmWall.Seconds(), float64((warmCPU+warmBrokerCPU).Nanoseconds())/float64(c0),
+			float64(warmCPU.Nanoseconds())/float64(c0), warmFaults)
+	}
+	// The partition windows stored and the model windows decided in the
+	// measured stretch: work a change moves past its end shows here.
+	fmt.Printf("pipeline events_per_sec=%.0f cpu_ns_per_event=%.0f windows_stored=%d windows_decided=%d bytes_per_event=%.0f signals=%s\n",
+		run.eventsPerSec, float64(cpu.Nanoseconds())/measured, st.Windows-st0.Windows, st.Decided-st0.Decided, bytesPerEvent, signals)
+	// What the monitor allocated while it read the events, the garbage
+	// collections that cost, the pages it touched for the first time
+	// (or again, once returned; in all) and its CPU time in the kernel
+	// per event (those, and the network); with the broker embedded,
+	// the broker's too.
+	fmt.Printf("pipeline_heap alloc_bytes_per_event=%.0f allocs_per_event=%.2f gc_cycles=%d page_faults=%d system_ns_per_event=%.0f\n",
+		float64(mem1.TotalAlloc-mem0.TotalAlloc)/measured, float64(mem1.Mallocs-mem0.Mallocs)/measured, mem1.NumGC-mem0.NumGC,
+		faults1-faults0, float64((sys1-sys0).Nanoseconds())/measured)
+	fmt.Printf("read_by_topic %s\n", topicReads(b, reg).since(read0, measured))
+	fmt.Printf("clickhouse_inserts %s\n", insertsByTable(b, reg, inserts0))
+	fmt.Printf("rss_mib events=%d start=%.0f at_1M=%.0f end=%.0f peak=%.0f\n", end,
+		float64(rssStart)/(1<<20), float64(rss1M)/(1<<20), float64(rssBytes())/(1<<20), float64(rssPeak)/(1<<20))
+	if chOK0 && chOK1 {
+		// The cores the ClickHouse server takes from the pipeline on
+		// this machine (its inserts and their merges).
+		run.clickhouseNs = float64((ch1 - ch0).Nanoseconds()) / measured
+		fmt.Printf("clickhouse_server cpu_ns_per_event=%.0f\n", run.clickhouseNs)
+	}
+	run.brokerNs = float64(brokerCPU.Nanoseconds()) / measured
+	if broker.child != nil {
+		run.monitorNs = float64(selfCPU.Nanoseconds()) / measured
+		fmt.Printf("monitor_only cpu_ns_per_event=%.0f broker_cpu_ns_per_event=%.0f broker_page_faults=%d\n",
+			run.monitorNs, run.brokerNs, brokerFaults)
+	}
+	return run
 }
 
 // writeHeapProfile writes the heap profile (after a garbage collection) to path.
@@ -381,18 +477,22 @@ func writeHeapProfile(b *testing.B, path string) {
 
 // newBenchMonitor returns the monitor of the pipeline benchmarks over the
 // "telemetry" topic of broker, storing in database db at addr, with
-// one-minute windows; BENCH_PIPELINE_SIGNALS=off registers no signal,
-// BENCH_PIPELINE_SIGNALS=access adds the caller signals to the default ones.
-func newBenchMonitor(b *testing.B, broker *benchBroker, addr, db string, reg *prometheus.Registry) *Monitor {
+// one-minute windows and signals: "default", "off" (no signal registered)
+// or "access" (the caller signals besides the default ones).
+func newBenchMonitor(b *testing.B, broker *benchBroker, addr, db string, reg *prometheus.Registry, signals string) *Monitor {
 	cfg := DefaultConfig()
 	cfg.Listen, cfg.MaxDriftSeries = "127.0.0.1:0", 1000
 	kc := &cfg.Kafka.Consumer
 	kc.Brokers, kc.Topic, kc.GroupID = broker.brokers, "telemetry", fmt.Sprintf("bench-pipeline-%d", time.Now().UnixNano())
 	kc.HeartbeatInterval, kc.JoinGroupBackoff = 200*time.Millisecond, 200*time.Millisecond
+	// A partials topic of its own: a monitor that reads the partials an
+	// earlier one published (a phase before, over the same events) decides
+	// their windows or drops them too.
+	cfg.Kafka.PartialsTopic = "telemetry.partials." + db
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database = addr, db
 	cfg.Analysis.WindowSize = time.Minute
 	opt := Options{Registry: reg, Logger: slog.New(slog.DiscardHandler)}
-	switch os.Getenv("BENCH_PIPELINE_SIGNALS") {
+	switch signals {
 	case "off":
 		opt.Signals = []signal.Signal{} // input drift only: what the signals cost
 	case "access":
@@ -604,6 +704,13 @@ func benchClickHouse(b *testing.B) (string, string) {
 		addr = v
 	}
 	db := fmt.Sprintf("dw_bench_%d", time.Now().UnixNano()%1e9)
+	dropOnCleanup(b, addr, db)
+	return addr, db
+}
+
+// dropOnCleanup drops database db of the ClickHouse server at addr when b
+// ends.
+func dropOnCleanup(b *testing.B, addr, db string) {
 	s, err := storage.Open(context.Background(), clickHouseConfig(addr, "default"), nil, nil)
 	if err != nil {
 		b.Fatalf("ClickHouse not reachable at %s: run scripts/clickhouse.sh start: %v", addr, err)
@@ -612,5 +719,4 @@ func benchClickHouse(b *testing.B) (string, string) {
 		_ = s.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
 		s.Close()
 	})
-	return addr, db
 }
