@@ -3,6 +3,7 @@ package monitor
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,9 +120,9 @@ const accessWindows, accessShiftAt = 8, 3
 // batch-scorer from window accessShiftAt) to the telemetry topic, all of it
 // before the monitor reads, runs a monitor with the access signals on (and
 // tune's changes to its configuration), and waits until every window is
-// decided. It returns the monitor's store, the first window's start and the
-// window size.
-func runAccessScenarios(t *testing.T, tune func(*Config)) (*storage.Store, time.Time, time.Duration) {
+// decided. It returns the monitor, its store, the first window's start and
+// the window size.
+func runAccessScenarios(t *testing.T, tune func(*Config)) (*Monitor, *storage.Store, time.Time, time.Duration) {
 	t.Helper()
 	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
 	cfg.Signals.Access.Enabled = true
@@ -158,7 +159,7 @@ func runAccessScenarios(t *testing.T, tune func(*Config)) (*storage.Store, time.
 	writeMessages(t, ctx, e.Brokers(), "telemetry", msgs)
 	s := m.Store()
 	waitDecidedBefore(t, s, start.Add(windows*cfg.Analysis.WindowSize), 2*windows, 2*time.Minute)
-	return s, start, cfg.Analysis.WindowSize
+	return m, s, start, cfg.Analysis.WindowSize
 }
 
 // TestAccessScenarios runs the generator's probing and benign-heavy-user
@@ -168,9 +169,12 @@ func runAccessScenarios(t *testing.T, tune func(*Config)) (*storage.Store, time.
 // batch-scorer 30% of the other's, ordinary ones. caller_probing is
 // critical for prober-1 in the first shifted window already and in at least
 // 4 of the 5; prober-1 and batch-scorer are at most volume warnings besides,
-// and no verdict that is not ok names anyone else.
+// and no verdict that is not ok names anyone else. caller_windows holds
+// store_callers (100) rows per window of the hundreds of callers tracked,
+// prober-1 and batch-scorer among them in every shifted window, the rest
+// counted in driftwatch_analysis_callers_unstored_total.
 func TestAccessScenarios(t *testing.T) {
-	s, start, size := runAccessScenarios(t, nil)
+	m, s, start, size := runAccessScenarios(t, nil)
 	const windows, shiftAt = accessWindows, accessShiftAt
 	end := uint64(start.Add(windows * size).Unix())
 	shiftStart := uint64(start.Add(shiftAt * size).Unix())
@@ -195,6 +199,22 @@ AND subject = 'prober-1' AND severity = 'critical' AND toUInt32(window_start) = 
 	}
 	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE subject = 'batch-scorer' AND severity = 'critical'`); n != 0 {
 		t.Errorf("the benign heavy user was critical %d times", n)
+	}
+	perWindow := queryRows(t, s, `SELECT toString(count()) FROM caller_windows FINAL WHERE toUInt32(window_start) < ?
+GROUP BY model_id, window_start`, end)
+	if len(perWindow) != 2*windows || strings.Join(slices.Compact(perWindow), " ") != "100" {
+		t.Errorf("caller_windows rows per window: %v, want 100 in each of %d windows", perWindow, 2*windows)
+	}
+	for _, c := range []struct{ model, caller string }{{"probed-model", "prober-1"}, {"busy-model", "batch-scorer"}} {
+		if n := queryUint(t, s, `SELECT count() FROM caller_windows FINAL WHERE model_id = ? AND caller = ? AND calls >= 100
+AND toUInt32(window_start) >= ? AND toUInt32(window_start) < ?`, c.model, c.caller, shiftStart, end); n != windows-shiftAt {
+			t.Errorf("%s has caller_windows rows in %d of the %d shifted windows", c.caller, n, windows-shiftAt)
+		}
+	}
+	n := metricValue(t, m.reg, "driftwatch_analysis_callers_unstored_total")
+	t.Logf("%v tracked callers unstored", n)
+	if n < 2*windows*100 {
+		t.Errorf("%v tracked callers counted as unstored, want hundreds per window", n)
 	}
 }
 

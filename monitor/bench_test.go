@@ -506,7 +506,7 @@ func newBenchMonitor(b *testing.B, broker *benchBroker, addr, db string, reg *pr
 }
 
 // metricValue returns the sum of metric name's samples in reg.
-func metricValue(b *testing.B, reg *prometheus.Registry, name string) float64 {
+func metricValue(b testing.TB, reg *prometheus.Registry, name string) float64 {
 	mfs, err := reg.Gather()
 	if err != nil {
 		b.Fatal(err)

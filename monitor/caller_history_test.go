@@ -20,7 +20,7 @@ import (
 // has a history then); nothing else is named by caller_new_heavy, and the
 // callers' history signals are never critical.
 func TestCallerHistoryEndToEnd(t *testing.T) {
-	s, start, size := runAccessScenarios(t, func(cfg *Config) { cfg.Analysis.Sequential.HistoryWindows = 3 })
+	_, s, start, size := runAccessScenarios(t, func(cfg *Config) { cfg.Analysis.Sequential.HistoryWindows = 3 })
 	const windows = accessWindows
 	end := uint64(start.Add(windows * size).Unix())
 	step := uint64(size / time.Second)

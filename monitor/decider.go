@@ -391,7 +391,7 @@ func (d *decider) decide(ctx context.Context) error {
 			refID = ref.ID
 		}
 		signalRows(&batch, w.Model, w.Start, w.End, refID, dec.Signals)
-		callerRows(&batch, w, dec.Callers)
+		d.m.met.callersUnstored.Add(float64(callerRows(&batch, w, dec.Callers, dec.Signals, d.m.storedCallers())))
 		d.m.met.signalVerdicts(w.Model, dec.Signals)
 		obs = append(obs, d.m.signalObservations(w.Model, w.Start, w.End, dec.Signals)...)
 		o := observations(w, scores)
@@ -598,6 +598,15 @@ func (m *Monitor) restoreHistory(ctx context.Context, mv analysis.ModelKey, end 
 	m.evidence.RestoreHistory(mv, windows)
 	m.restored("signals' history", mv, len(windows), len(rows), m.met.historyRestored)
 	return nil
+}
+
+// storedCallers is the access signals' configuration of the callers
+// caller_windows stores (access.Config.Stored): those with at least as many
+// calls as either the signals or the callers' history judge.
+func (m *Monitor) storedCallers() access.Config {
+	c := m.cfg.Signals.Access.Config
+	c.MinCount = min(c.MinCount, m.cfg.Analysis.Sequential.CallerHistory.MinCalls)
+	return c
 }
 
 // restoreCallers gives model version mv, when this process holds no caller

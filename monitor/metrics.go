@@ -24,6 +24,9 @@ type metrics struct {
 	// callersRestored counts the caller_windows rows read back into the
 	// callers' history.
 	callersRestored prometheus.Counter
+	// callersUnstored counts the tracked callers of decided windows that
+	// caller_windows does not hold (signals.access.store_callers).
+	callersUnstored prometheus.Counter
 	// historyRestored counts the signals rows read back into the signals'
 	// history.
 	historyRestored prometheus.Counter
@@ -116,6 +119,9 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 		callersRestored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_caller_history_restored_total",
 			Help: "caller_windows rows read back into the callers' history by a decider for a model version it held no caller history of (after a restart, or a move of the model)."}),
+		callersUnstored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "driftwatch_analysis_callers_unstored_total",
+			Help: "Tracked callers of decided windows not written to caller_windows: light callers beyond signals.access.store_callers (none a verdict names, each with fewer than min_count calls)."}),
 		refsPinned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_references_pinned_total", Help: "References built from warm-up windows and pinned."}),
 		refsChanged: prometheus.NewCounter(prometheus.CounterOpts{
@@ -162,7 +168,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.events, m.late, m.replayed, m.dropped, m.untracked, m.windows, m.openWindows,
-			m.drifted, m.refsPinned, m.refsReloaded, m.callersRestored, m.historyRestored, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.slowDecodes, m.decided, m.merging,
+			m.drifted, m.refsPinned, m.refsReloaded, m.callersRestored, m.callersUnstored, m.historyRestored, m.refsChanged, m.driftStat, m.signalStat, m.signals, m.seriesDrop, m.seriesEvict, m.partialsOut, m.partialsIn, m.deadReplayed, m.slowDecodes, m.decided, m.merging,
 			m.labels, m.labeledWindows, m.performance, m.feedback, m.feedbackDropped, m.feedbackWindows, m.feedbackIn)
 	}
 	return m

@@ -285,16 +285,30 @@ func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelK
 	return ref, len(rows), err
 }
 
-// callerRows adds the caller_windows rows of window w's tracked callers,
-// cs (evaluate.Decision's Callers).
-func callerRows(b *storage.WindowBatch, w *window.Window, cs []access.CallerSummary) {
-	b.Callers = slices.Grow(b.Callers, len(cs)) // a window has up to max_callers
-	for _, c := range cs {
+// callerRows adds the caller_windows rows of window w's tracked callers
+// that cfg stores (access.Config.Stored), of cs (evaluate.Decision's
+// Callers), vs being the window's verdicts, and returns how many it left
+// out.
+func callerRows(b *storage.WindowBatch, w *window.Window, cs []access.CallerSummary, vs []evaluate.SignalVerdict, cfg access.Config) int {
+	if len(cs) == 0 {
+		return 0
+	}
+	named := make([]string, 0, len(vs))
+	for _, v := range vs {
+		if v.Subject != "*" {
+			named = append(named, v.Subject)
+		}
+	}
+	slices.Sort(named)
+	stored := cfg.Stored(cs, slices.Compact(named))
+	b.Callers = slices.Grow(b.Callers, len(stored))
+	for _, c := range stored {
 		b.Callers = append(b.Callers, storage.CallerRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version, WindowStart: w.Start, WindowEnd: w.End,
 			Caller: c.Caller, Calls: c.Calls, CallsOvercount: c.CallsOvercount, ScoredCalls: c.ScoredCalls, ScoredOvercount: c.ScoredOvercount,
 			Probes: c.Probes, InputCalls: c.InputCalls, InputOvercount: c.InputOvercount, DistinctInputs: c.DistinctInputs,
 			OODSampled: c.OODSampled, OODOutside: c.OODOutside, ClassCalls: c.ClassCalls, Classes: c.Classes, ClassEntropy: c.ClassEntropy})
 	}
+	return len(cs) - len(stored)
 }
 
 // signalRows adds the rows of the signals' verdicts about model version

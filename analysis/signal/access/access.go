@@ -113,6 +113,17 @@ type Config struct {
 	// distribution over the population's (0.1: ten more in a hundred
 	// calls). Default: 0.1 / 0.3.
 	OOD outputs.Levels `yaml:"ood"`
+	// StoreCallers bounds the rows a window writes to caller_windows: every
+	// tracked caller a verdict of the window names and every one with at
+	// least MinCount calls counted under its own counter (the callers the
+	// signals and the callers' history judge) is stored, then the heaviest
+	// of the others (most calls, then by name) while the window has fewer
+	// rows. The rest, the light callers of a long tail whose counts are
+	// mostly overcount, are not stored and are counted
+	// (driftwatch_analysis_callers_unstored_total); they still feed the
+	// window's signals and the callers' history in memory. MaxCallers
+	// or more stores every tracked caller. Default: 100.
+	StoreCallers int `yaml:"store_callers"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -121,7 +132,7 @@ func DefaultConfig() Config {
 		MinCount: 100, VolumeLevel: 5, ProbeMargin: 0.05, Probing: outputs.Levels{Warning: 0.1, Critical: 0.3},
 		InputCallers: 256, Diversity: outputs.Levels{Warning: 0.5, Critical: 1}, MaxClasses: 32,
 		Harvest: outputs.Levels{Warning: 0.15, Critical: 0.3}, OODQuantile: 0.005, OODSample: 32, OODFeatures: 16,
-		OOD: outputs.Levels{Warning: 0.1, Critical: 0.3}}
+		OOD: outputs.Levels{Warning: 0.1, Critical: 0.3}, StoreCallers: 100}
 }
 
 // Validate names the first invalid field.
@@ -141,6 +152,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("max_subjects: must be in [1, 1000], got %d", c.MaxSubjects)
 	case c.MinCount < 1:
 		return fmt.Errorf("min_count: must be positive, got %d", c.MinCount)
+	case c.StoreCallers < 0:
+		return fmt.Errorf("store_callers: must not be negative, got %d", c.StoreCallers)
 	case !(c.VolumeLevel > 0) || math.IsInf(c.VolumeLevel, 0):
 		return fmt.Errorf("volume_level: must be positive, got %g", c.VolumeLevel)
 	case !(c.ProbeMargin > 0 && c.ProbeMargin < 1):
@@ -676,6 +689,44 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 		all[j], order[j] = first, -1
 	}
 	return all
+}
+
+// Stored returns the callers of cs (a window's Summaries) that its
+// caller_windows rows hold (StoreCallers): those that named, the sorted
+// subjects of the window's verdicts, holds, those with at least MinCount
+// calls counted under their own counter, and the heaviest others while
+// fewer than StoreCallers are kept, in cs's order.
+func (c Config) Stored(cs []CallerSummary, named []string) []CallerSummary {
+	if len(cs) <= c.StoreCallers {
+		return cs
+	}
+	keep := make([]bool, len(cs))
+	var rest []int // the others, by index
+	kept := 0
+	for i := range cs {
+		_, isNamed := slices.BinarySearch(named, cs[i].Caller)
+		if isNamed || cs[i].Calls-min(cs[i].CallsOvercount, cs[i].Calls) >= uint64(c.MinCount) {
+			keep[i] = true
+			kept++
+			continue
+		}
+		rest = append(rest, i)
+	}
+	if kept < c.StoreCallers {
+		slices.SortFunc(rest, func(a, b int) int {
+			return cmp.Or(cmp.Compare(cs[b].Calls, cs[a].Calls), strings.Compare(cs[a].Caller, cs[b].Caller))
+		})
+		for _, i := range rest[:min(len(rest), c.StoreCallers-kept)] {
+			keep[i] = true
+		}
+	}
+	out := make([]CallerSummary, 0, max(kept, c.StoreCallers))
+	for i := range cs {
+		if keep[i] {
+			out = append(out, cs[i])
+		}
+	}
+	return out
 }
 
 // settledSummary settles an access partial onto a summary of its own and

@@ -97,11 +97,56 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.CallerFields = []string{"ip"} },
 		func(c *Config) { c.MaxCallers = 0 },
 		func(c *Config) { c.VolumeLevel = math.NaN() },
+		func(c *Config) { c.StoreCallers = -1 },
 	} {
 		c := DefaultConfig()
 		edit(&c)
 		if c.Validate() == nil {
 			t.Errorf("accepted %+v", c)
+		}
+	}
+}
+
+// TestStoredCallers: which tracked callers a window's caller_windows rows
+// hold. Light callers beyond StoreCallers are left out, the heaviest kept
+// (ties by name); a caller a verdict names, or with at least MinCount
+// calls counted under its own counter (calls − overcount), is kept even
+// beyond StoreCallers; the callers keep their order (by name), and the
+// window's summaries are left as they were.
+func TestStoredCallers(t *testing.T) {
+	cs := []CallerSummary{
+		{Caller: "a", Calls: 5}, {Caller: "b", Calls: 9, CallsOvercount: 8}, {Caller: "c", Calls: 7},
+		{Caller: "d", Calls: 150, CallsOvercount: 60}, // 90 of its own: light
+		{Caller: "e", Calls: 100},                     // judged
+		{Caller: "f", Calls: 7}, {Caller: "g", Calls: 1},
+	}
+	for _, tc := range []struct {
+		store int
+		named []string
+		want  string
+	}{
+		{store: 100, want: "a b c d e f g"},
+		{store: 7, want: "a b c d e f g"},
+		{store: 3, want: "b d e"},   // e judged; then d (150), b (9)
+		{store: 4, want: "b c d e"}, // c and f tie at 7: c by name
+		{store: 1, want: "e"},       // e alone already fills it
+		{store: 0, want: "e"},       // only judged and named callers
+		{store: 0, named: []string{"*", "g"}, want: "e g"},
+		{store: 3, named: []string{"a", "g"}, want: "a e g"},
+		{store: 4, named: []string{"a", "g"}, want: "a d e g"},
+	} {
+		c := DefaultConfig()
+		c.StoreCallers = tc.store
+		before := fmt.Sprint(cs)
+		var got []string
+		for _, s := range c.Stored(cs, tc.named) {
+			got = append(got, s.Caller)
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("store_callers %d, named %v: stored %v, want %s", tc.store, tc.named, got, tc.want)
+		}
+		if fmt.Sprint(cs) != before {
+			t.Fatalf("Stored changed the summaries: %v", cs)
 		}
 	}
 }
