@@ -253,11 +253,11 @@ func BenchmarkPipeline(b *testing.B) {
 				pdb = fmt.Sprintf("%s_%d", db, i)
 				dropOnCleanup(b, addr, pdb)
 			}
-			profile := os.Getenv("BENCH_PIPELINE_CPUPROFILE")
-			if profile != "" && len(phases) > 1 {
-				profile = fmt.Sprintf("%s.%d.%s", profile, i+1, signals)
+			profile, heap := os.Getenv("BENCH_PIPELINE_CPUPROFILE"), os.Getenv("BENCH_PIPELINE_HEAPPROFILE")
+			if len(phases) > 1 {
+				profile, heap = phaseFile(profile, i, signals), phaseFile(heap, i, signals)
 			}
-			runs[i] = benchPipelinePhase(b, broker, addr, pdb, signals, total, profile, float64(valueBytes)/float64(benchEvents))
+			runs[i] = benchPipelinePhase(b, broker, addr, pdb, signals, total, profile, heap, float64(valueBytes)/float64(benchEvents))
 			fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", runs[i].eventsPerSec/consumeRate)
 		}
 		b.ReportMetric(float64(valueBytes)/float64(benchEvents), "bytes/event")
@@ -280,6 +280,15 @@ func BenchmarkPipeline(b *testing.B) {
 		b.ReportMetric(acc.eventsPerSec, "access-events/s")
 		b.ReportMetric(fewer, "access-fewer-%")
 	}
+}
+
+// phaseFile returns the file of phase i's profile, path.<i+1>.<signals>
+// ("" when path is).
+func phaseFile(path string, i int, signals string) string {
+	if path == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s.%d.%s", path, i+1, signals)
 }
 
 // benchPhases returns the signals of BenchmarkPipeline's pipeline phases,
@@ -328,9 +337,10 @@ func meanRun(runs []pipelineRun, signals string) pipelineRun {
 // reads until its warm-up is over (benchWarmup events and every model's
 // reference stored), then measures benchEvents, prints its figures and
 // returns them. profile, when set, is the file of a CPU profile of the
-// measured stretch; bytesPerEvent is the events' mean size, for the
+// measured stretch, heap that of heap profiles at its start (heap.start)
+// and when 90% of its events are read; bytesPerEvent is the events' mean size, for the
 // figures.
-func benchPipelinePhase(b *testing.B, broker *benchBroker, addr, db, signals string, total int64, profile string, bytesPerEvent float64) pipelineRun {
+func benchPipelinePhase(b *testing.B, broker *benchBroker, addr, db, signals string, total int64, profile, heap string, bytesPerEvent float64) pipelineRun {
 	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	m := newBenchMonitor(b, broker, addr, db, reg, signals)
@@ -390,9 +400,9 @@ func benchPipelinePhase(b *testing.B, broker *benchBroker, addr, db, signals str
 	ch0, chOK0 := clickHouseCPU()
 	startProfile()
 	start, cpu0, bcpu0, bfaults0 := time.Now(), cpuTime(), broker.cpu(), broker.faults()
-	if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" {
+	if heap != "" {
 		// Its base: what was allocated before the measurement.
-		writeHeapProfile(b, path+".start")
+		writeHeapProfile(b, heap+".start")
 	}
 	heapWritten := false
 	for i := 0; ; i++ {
@@ -407,10 +417,10 @@ func benchPipelinePhase(b *testing.B, broker *benchBroker, addr, db, signals str
 		if c >= end {
 			break
 		}
-		if path := os.Getenv("BENCH_PIPELINE_HEAPPROFILE"); path != "" && !heapWritten && c >= c0+benchEvents*9/10 {
+		if heap != "" && !heapWritten && c >= c0+benchEvents*9/10 {
 			// The live heap near the end of the pipeline phase.
 			heapWritten = true
-			writeHeapProfile(b, path)
+			writeHeapProfile(b, heap)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
