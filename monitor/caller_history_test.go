@@ -56,7 +56,9 @@ ORDER BY model_id, window_start, signal, subject`, uint64(start.Unix()), step, e
 // 6 already (without the restore its history would start there, the rows
 // in window 9), and is not caller_new_heavy again; and the model's signals
 // are judged against their previous 3 windows in window 6 (without the
-// restore their series would start there).
+// restore their series would start there). The callers' history comes back
+// whole: the callers caller_windows stores (store_callers a window) and the
+// light ones the windows' model_windows rows keep.
 func TestHistoriesSurviveARestart(t *testing.T) {
 	e, cfg, ctx := pipelineTest(t, 3*time.Minute, false)
 	cfg.Signals.Access.Enabled = true
@@ -104,6 +106,17 @@ func TestHistoriesSurviveARestart(t *testing.T) {
 	write(3*1000 - 600 + 600)
 	s := second.Store()
 	decided(s, 9)
+	// The callers' history came back whole: every caller windows 0 to 5
+	// tracked, those caller_windows stores and the light ones their
+	// model_windows rows keep (more than store_callers a window).
+	before6 := uint64(start.Add(6 * cfg.Analysis.WindowSize).Unix())
+	stored := queryUint(t, s, "SELECT count() FROM caller_windows FINAL WHERE toUInt32(window_start) < ?", before6)
+	light := queryUint(t, s, "SELECT sum(length(light_callers)) FROM model_windows FINAL WHERE toUInt32(window_start) < ?", before6)
+	restored := metricValue(t, second.reg, "driftwatch_analysis_caller_history_restored_total")
+	t.Logf("restored %v caller rows: %d stored, %d light", restored, stored, light)
+	if light == 0 || restored != float64(stored+light) {
+		t.Errorf("restored %v caller rows, want the %d stored and the %d light (some) of windows 0 to 5", restored, stored, light)
+	}
 	rows := queryRows(t, s, `SELECT concat(signal, ' ', subject, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, ?)))
 FROM signals FINAL WHERE signal IN ('caller_new_heavy', 'caller_volume_history') ORDER BY window_start, signal, subject`,
 		uint64(start.Unix()), uint64(cfg.Analysis.WindowSize/time.Second))

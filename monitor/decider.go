@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -391,7 +392,7 @@ func (d *decider) decide(ctx context.Context) error {
 			refID = ref.ID
 		}
 		signalRows(&batch, w.Model, w.Start, w.End, refID, dec.Signals)
-		d.m.met.callersUnstored.Add(float64(callerRows(&batch, w, dec.Callers, dec.Signals, d.m.storedCallers())))
+		d.m.met.callersUnstored.Add(float64(callerRows(&batch, len(batch.Models)-1, w, dec.Callers, dec.Signals, d.m.storedCallers())))
 		d.m.met.signalVerdicts(w.Model, dec.Signals)
 		obs = append(obs, d.m.signalObservations(w.Model, w.Start, w.End, dec.Signals)...)
 		o := observations(w, scores)
@@ -624,6 +625,14 @@ func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end 
 	if err != nil {
 		return err
 	}
+	// The light callers each window kept in model_windows instead: with
+	// them, every caller the windows tracked.
+	light, err := m.store.LightCallers(ctx, mv.ID, mv.Version, end, n, n*(ac.MaxCallers+ac.InputCallers))
+	if err != nil {
+		return err
+	}
+	rows = append(rows, light...)
+	slices.SortStableFunc(rows, func(a, b storage.CallerRow) int { return a.WindowEnd.Compare(b.WindowEnd) })
 	var windows []evaluate.CallerWindow
 	for _, g := range windowsOf(rows, func(r storage.CallerRow) time.Time { return r.WindowEnd }) {
 		w := evaluate.CallerWindow{End: g[0].WindowEnd}

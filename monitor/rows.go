@@ -287,9 +287,10 @@ func ReferenceFromStore(ctx context.Context, s *storage.Store, m analysis.ModelK
 
 // callerRows adds the caller_windows rows of window w's tracked callers
 // that cfg stores (access.Config.Stored), of cs (evaluate.Decision's
-// Callers), vs being the window's verdicts, and returns how many it left
-// out.
-func callerRows(b *storage.WindowBatch, w *window.Window, cs []access.CallerSummary, vs []evaluate.SignalVerdict, cfg access.Config) int {
+// Callers), vs being the window's verdicts, and puts the others' names,
+// calls and overcounts in w's model_windows row, b.Models[model]
+// (decisionRows adds it), and returns how many those are.
+func callerRows(b *storage.WindowBatch, model int, w *window.Window, cs []access.CallerSummary, vs []evaluate.SignalVerdict, cfg access.Config) int {
 	if len(cs) == 0 {
 		return 0
 	}
@@ -300,7 +301,15 @@ func callerRows(b *storage.WindowBatch, w *window.Window, cs []access.CallerSumm
 		}
 	}
 	slices.Sort(named)
-	stored := cfg.Stored(cs, slices.Compact(named))
+	stored, light := cfg.Stored(cs, slices.Compact(named))
+	if len(light) > 0 {
+		mw := &b.Models[model]
+		mw.LightCallers = make([]string, len(light))
+		mw.LightCalls, mw.LightCallsOvercount = make([]uint64, len(light)), make([]uint64, len(light))
+		for j, c := range light {
+			mw.LightCallers[j], mw.LightCalls[j], mw.LightCallsOvercount[j] = c.Caller, c.Calls, c.CallsOvercount
+		}
+	}
 	b.Callers = slices.Grow(b.Callers, len(stored))
 	for _, c := range stored {
 		b.Callers = append(b.Callers, storage.CallerRow{ModelID: w.Model.ID, ModelVersion: w.Model.Version, WindowStart: w.Start, WindowEnd: w.End,
@@ -308,7 +317,7 @@ func callerRows(b *storage.WindowBatch, w *window.Window, cs []access.CallerSumm
 			Probes: c.Probes, InputCalls: c.InputCalls, InputOvercount: c.InputOvercount, DistinctInputs: c.DistinctInputs,
 			OODSampled: c.OODSampled, OODOutside: c.OODOutside, ClassCalls: c.ClassCalls, Classes: c.Classes, ClassEntropy: c.ClassEntropy})
 	}
-	return len(cs) - len(stored)
+	return len(light)
 }
 
 // signalRows adds the rows of the signals' verdicts about model version

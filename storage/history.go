@@ -18,13 +18,30 @@ import (
 // window first and by caller, at most maxRows of them (the oldest windows'
 // rows are the ones left out).
 func (s *Store) CallerHistory(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) ([]CallerRow, error) {
-	return lastWindows(ctx, s, "caller history", "caller_windows", modelID, modelVersion, before, windows, maxRows,
+	return lastWindows(ctx, s, "caller history", "caller_windows", "", modelID, modelVersion, before, windows, maxRows,
 		`caller, calls, calls_overcount, scored_calls, scored_overcount, probes, input_calls, input_overcount, distinct_inputs,
     ood_sampled, ood_outside, class_calls, classes, class_entropy`, "", "caller",
 		func(r *CallerRow) []any {
 			return []any{&r.Caller, &r.Calls, &r.CallsOvercount, &r.ScoredCalls, &r.ScoredOvercount, &r.Probes, &r.InputCalls,
 				&r.InputOvercount, &r.DistinctInputs, &r.OODSampled, &r.OODOutside, &r.ClassCalls, &r.Classes, &r.ClassEntropy}
 		},
+		func(r *CallerRow, model, version string, start, end time.Time) {
+			r.ModelID, r.ModelVersion, r.WindowStart, r.WindowEnd = model, version, start, end
+		})
+}
+
+// LightCallers returns the tracked callers of the last windows windows of
+// a model version that end before before that caller_windows does not hold
+// (model_windows' light_callers, signals.access.store_callers), as
+// CallerRows with their calls and overcount alone, oldest window first,
+// each window's by name, at most maxRows of them (the oldest windows' are
+// the ones left out): with CallerHistory's rows, every caller each window
+// tracked.
+func (s *Store) LightCallers(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) ([]CallerRow, error) {
+	return lastWindows(ctx, s, "light callers", "model_windows",
+		"ARRAY JOIN light_callers AS caller, light_calls AS calls, light_calls_overcount AS calls_overcount",
+		modelID, modelVersion, before, windows, maxRows, "caller, calls, calls_overcount", "", "caller",
+		func(r *CallerRow) []any { return []any{&r.Caller, &r.Calls, &r.CallsOvercount} },
 		func(r *CallerRow, model, version string, start, end time.Time) {
 			r.ModelID, r.ModelVersion, r.WindowStart, r.WindowEnd = model, version, start, end
 		})
@@ -46,7 +63,7 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 		}
 		bits = strings.Join(quoted, ", ")
 	}
-	return lastWindows(ctx, s, "signal history", "signals", modelID, modelVersion, before, windows, maxRows,
+	return lastWindows(ctx, s, "signal history", "signals", "", modelID, modelVersion, before, windows, maxRows,
 		"signal, subject, statistic, p_value, threshold, n",
 		`AND reference_id != ''
   AND ((NOT isNaN(p_value) AND NOT isNaN(threshold)) OR (signal IN (`+bits+`) AND subject = '*'))
@@ -59,13 +76,14 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 		})
 }
 
-// lastWindows reads, from table, deduplicated (FINAL), the rows of the
-// last windows windows of a model version that end before before and
-// match where (an AND clause, or ""): columns cols scanned into fields(r),
+// lastWindows reads, from table, deduplicated (FINAL), joined with join
+// (an ARRAY JOIN clause, or ""), the rows of the last windows windows of a
+// model version that end before before and match where (an AND clause, or
+// ""): columns cols scanned into fields(r),
 // set(r) giving a row its model version and window; oldest window first,
 // each window's rows by order, at most maxRows of them (the oldest
 // windows' rows are the ones left out). what names the read in errors.
-func lastWindows[T any](ctx context.Context, s *Store, what, table, modelID, modelVersion string, before time.Time, windows, maxRows int,
+func lastWindows[T any](ctx context.Context, s *Store, what, table, join, modelID, modelVersion string, before time.Time, windows, maxRows int,
 	cols, where, order string, fields func(*T) []any, set func(r *T, model, version string, start, end time.Time)) ([]T, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("reading the %s of model %s version %s: %w", what, modelID, modelVersion, err)
@@ -83,7 +101,7 @@ func lastWindows[T any](ctx context.Context, s *Store, what, table, modelID, mod
 	}
 	var out []dated
 	err = s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt32(window_end), `+cols+`
-FROM `+table+` FINAL
+FROM `+table+` FINAL `+join+`
 WHERE model_id = ? AND model_version = ? AND window_end >= toDateTime(?) AND window_end < toDateTime(?) `+where+`
 ORDER BY window_end DESC, `+order+` LIMIT `+fmt.Sprint(maxRows), []any{modelID, modelVersion, first, before.Unix()},
 		func(scan func(...any) error) error {

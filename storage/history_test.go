@@ -112,3 +112,54 @@ func TestCallerHistory(t *testing.T) {
 		t.Errorf("a version without windows: %v (%v)", rows, err)
 	}
 }
+
+// TestLightCallers: the tracked callers a window keeps in its model_windows
+// row instead of caller_windows come back per window, oldest first, by
+// name, with their calls and overcount, the newest decision of a window
+// winning, as CallerHistory's rows do; a window without light callers has
+// none, and maxRows leaves the oldest window out whole.
+func TestLightCallers(t *testing.T) {
+	s := newTestStore(t, prometheus.NewRegistry())
+	ctx := testContext(t)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	model := func(version string, w int, decided time.Time, light ...string) ModelWindowRow {
+		start := t0.Add(time.Duration(w) * time.Minute)
+		r := ModelWindowRow{ModelID: "m", ModelVersion: version, WindowStart: start, WindowEnd: start.Add(time.Minute), DecidedAt: decided}
+		for i, c := range light {
+			r.LightCallers = append(r.LightCallers, c)
+			r.LightCalls = append(r.LightCalls, uint64(10*w+i+1))
+			r.LightCallsOvercount = append(r.LightCallsOvercount, uint64(i))
+		}
+		return r
+	}
+	var b WindowBatch
+	for w := range 5 {
+		if w == 1 {
+			b.Models = append(b.Models, model("1", w, t0.Add(time.Hour))) // no light callers
+			continue
+		}
+		b.Models = append(b.Models, model("1", w, t0.Add(time.Hour), "a", "b"), model("2", w, t0.Add(time.Hour), "other-version"))
+	}
+	b.Models = append(b.Models, model("1", 3, t0.Add(2*time.Hour), "z")) // window 3 decided again
+	if err := s.WriteWindows(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	describe := func(rows []CallerRow) string {
+		var out []string
+		for _, r := range rows {
+			out = append(out, fmt.Sprintf("%s@%d=%d/%d", r.Caller, int(r.WindowEnd.Sub(t0)/time.Minute)-1, r.Calls, r.CallsOvercount))
+		}
+		return strings.Join(out, " ")
+	}
+	end := t0.Add(6 * time.Minute) // the last 4 windows: 1 to 4
+	rows, err := s.LightCallers(ctx, "m", "1", end, 4, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describe(rows), "a@2=21/0 b@2=22/1 z@3=31/0 a@4=41/0 b@4=42/1"; got != want {
+		t.Errorf("light callers\n got %s\nwant %s", got, want)
+	}
+	if rows, err = s.LightCallers(ctx, "m", "1", end, 4, 4); err != nil || describe(rows) != "z@3=31/0 a@4=41/0 b@4=42/1" {
+		t.Errorf("with 4 rows: %s (%v)", describe(rows), err)
+	}
+}

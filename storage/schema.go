@@ -172,6 +172,11 @@ var (
 			packed("missing_partitions", "Array(Int32)", codecBlob),
 			col("mixed_references", "UInt8"),
 			dim("reference_id"),
+			// Added by migration 18 to databases created before it (rows
+			// written before read empty arrays).
+			col("light_callers", "Array(String)"),
+			col("light_calls", "Array(UInt64)"),
+			col("light_calls_overcount", "Array(UInt64)"),
 			packed("decided_at", "DateTime", codecTime),
 		}),
 		engine:      "ReplacingMergeTree(decided_at)",
@@ -342,6 +347,11 @@ var migrations = []migration{
 		col("input_calls", "UInt64"), col("input_overcount", "UInt64"), col("distinct_inputs", "Float64"),
 		col("ood_sampled", "UInt64"), col("ood_outside", "UInt64"),
 		col("class_calls", "UInt64"), col("classes", "UInt32"), col("class_entropy", "Float64"))},
+	// The tracked callers a window does not store in caller_windows
+	// (signals.access.store_callers), with their calls, for the callers'
+	// history: rows written before read empty arrays.
+	{18, "add model_windows light callers", addColumns(modelWindowsTable.name, "reference_id",
+		col("light_callers", "Array(String)"), col("light_calls", "Array(UInt64)"), col("light_calls_overcount", "Array(UInt64)"))},
 }
 
 // addColumn adds a column after another one. ClickHouse 18.16 has no ADD

@@ -87,7 +87,13 @@ type ModelWindowRow struct {
 	MissingPartitions []int32 // source partitions not heard from when the window was decided (waited out)
 	MixedReferences   bool    // partials opened against different references; the window is not scored
 	ReferenceID       string
-	DecidedAt         time.Time // zero means the time of the write
+	// The tracked callers of the window that caller_windows does not hold
+	// (signals.access.store_callers), by name, with their calls and
+	// overcount, as in caller_windows.
+	LightCallers        []string
+	LightCalls          []uint64
+	LightCallsOvercount []uint64
+	DecidedAt           time.Time // zero means the time of the write
 }
 
 // WindowBatch is what one flush writes. A source partition writes Windows (its counts and offsets);
@@ -179,6 +185,9 @@ var modelWindowFields = []field[ModelWindowRow]{
 	fieldOf("missing_partitions", func(r *ModelWindowRow) []int32 { return nonNil(r.MissingPartitions) }),
 	fieldOf("mixed_references", func(r *ModelWindowRow) uint8 { return boolToUInt8(r.MixedReferences) }),
 	fieldOf("reference_id", func(r *ModelWindowRow) string { return r.ReferenceID }),
+	fieldOf("light_callers", func(r *ModelWindowRow) []string { return nonNil(r.LightCallers) }),
+	fieldOf("light_calls", func(r *ModelWindowRow) []uint64 { return nonNil(r.LightCalls) }),
+	fieldOf("light_calls_overcount", func(r *ModelWindowRow) []uint64 { return nonNil(r.LightCallsOvercount) }),
 	fieldOf("decided_at", func(r *ModelWindowRow) time.Time { return r.DecidedAt }),
 }
 

@@ -145,6 +145,9 @@ CREATE TABLE IF NOT EXISTS model_windows
     missing_partitions Array(Int32),
     mixed_references UInt8,
     reference_id String,
+    light_callers Array(String),
+    light_calls Array(UInt64),
+    light_calls_overcount Array(UInt64),
     decided_at DateTime
 )
 ENGINE = ReplacingMergeTree(decided_at)
@@ -336,3 +339,9 @@ ALTER TABLE `caller_windows` ADD COLUMN class_calls UInt64 AFTER ood_outside;
 ALTER TABLE `caller_windows` ADD COLUMN classes UInt32 AFTER class_calls;
 
 ALTER TABLE `caller_windows` ADD COLUMN class_entropy Float64 AFTER classes;
+
+ALTER TABLE `model_windows` ADD COLUMN light_callers Array(String) AFTER reference_id;
+
+ALTER TABLE `model_windows` ADD COLUMN light_calls Array(UInt64) AFTER light_callers;
+
+ALTER TABLE `model_windows` ADD COLUMN light_calls_overcount Array(UInt64) AFTER light_calls;

@@ -115,14 +115,16 @@ type Config struct {
 	OOD outputs.Levels `yaml:"ood"`
 	// StoreCallers bounds the rows a window writes to caller_windows: every
 	// tracked caller a verdict of the window names and every one with at
-	// least MinCount calls counted under its own counter (the callers the
+	// least MinCount calls of a kind counted under its own counter (calls,
+	// scored calls, calls with inputs or with a class: the callers the
 	// signals and the callers' history judge) is stored, then the heaviest
-	// of the others (most calls, then by name) while the window has fewer
-	// rows. The rest, the light callers of a long tail whose counts are
-	// mostly overcount, are not stored and are counted
-	// (driftwatch_analysis_callers_unstored_total); they still feed the
-	// window's signals and the callers' history in memory. MaxCallers
-	// or more stores every tracked caller. Default: 100.
+	// of the others (most calls of their own, then most calls, then by
+	// name) while the window has fewer rows. The rest, the light callers of
+	// a long tail whose counts are mostly overcount, have their calls and
+	// overcount stored in the window's model_windows row instead (what the
+	// callers' history needs of them; driftwatch_analysis_callers_unstored_total
+	// counts them). MaxCallers + InputCallers or more stores every tracked
+	// caller. Default: 100.
 	StoreCallers int `yaml:"store_callers"`
 }
 
@@ -691,21 +693,19 @@ func Summaries(ps []signal.Partial) []CallerSummary {
 	return all
 }
 
-// Stored returns the callers of cs (a window's Summaries) that its
-// caller_windows rows hold (StoreCallers): those that named, the sorted
-// subjects of the window's verdicts, holds, those with at least MinCount
-// calls counted under their own counter, and the heaviest others while
-// fewer than StoreCallers are kept, in cs's order.
-func (c Config) Stored(cs []CallerSummary, named []string) []CallerSummary {
-	if len(cs) <= c.StoreCallers {
-		return cs
-	}
+// Stored splits the callers of cs (a window's Summaries) into those its
+// caller_windows rows hold (StoreCallers) and the others, each in cs's
+// order: stored are those that named, the sorted subjects of the window's
+// verdicts, holds, those with at least MinCount calls of a kind under
+// their own counter (Judged), and the heaviest others while fewer than
+// StoreCallers are kept. Both are new slices.
+func (c Config) Stored(cs []CallerSummary, named []string) (stored, others []CallerSummary) {
 	keep := make([]bool, len(cs))
 	var rest []int // the others, by index
 	kept := 0
 	for i := range cs {
 		_, isNamed := slices.BinarySearch(named, cs[i].Caller)
-		if isNamed || cs[i].Calls-min(cs[i].CallsOvercount, cs[i].Calls) >= uint64(c.MinCount) {
+		if isNamed || cs[i].Judged(uint64(c.MinCount)) {
 			keep[i] = true
 			kept++
 			continue
@@ -714,19 +714,35 @@ func (c Config) Stored(cs []CallerSummary, named []string) []CallerSummary {
 	}
 	if kept < c.StoreCallers {
 		slices.SortFunc(rest, func(a, b int) int {
-			return cmp.Or(cmp.Compare(cs[b].Calls, cs[a].Calls), strings.Compare(cs[a].Caller, cs[b].Caller))
+			x, y := &cs[a], &cs[b]
+			return cmp.Or(cmp.Compare(y.OwnCalls(), x.OwnCalls()), cmp.Compare(y.Calls, x.Calls), strings.Compare(x.Caller, y.Caller))
 		})
 		for _, i := range rest[:min(len(rest), c.StoreCallers-kept)] {
 			keep[i] = true
 		}
 	}
-	out := make([]CallerSummary, 0, max(kept, c.StoreCallers))
+	stored = make([]CallerSummary, 0, max(kept, min(len(cs), c.StoreCallers)))
+	others = make([]CallerSummary, 0, len(cs)-cap(stored))
 	for i := range cs {
 		if keep[i] {
-			out = append(out, cs[i])
+			stored = append(stored, cs[i])
+		} else {
+			others = append(others, cs[i])
 		}
 	}
-	return out
+	return stored, others
+}
+
+// OwnCalls returns the calls of s counted under its own counter (Calls −
+// CallsOvercount).
+func (s *CallerSummary) OwnCalls() uint64 { return s.Calls - min(s.CallsOvercount, s.Calls) }
+
+// Judged reports whether s has at least n calls of a kind under its own
+// counter (calls, scored calls, calls with inputs, calls with a class): the
+// least the signals and the callers' history judge a figure of a caller on.
+func (s *CallerSummary) Judged(n uint64) bool {
+	return s.OwnCalls() >= n || s.ScoredCalls-min(s.ScoredOvercount, s.ScoredCalls) >= n ||
+		s.InputCalls-min(s.InputOvercount, s.InputCalls) >= n || s.ClassCalls >= n
 }
 
 // settledSummary settles an access partial onto a summary of its own and

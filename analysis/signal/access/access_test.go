@@ -108,42 +108,59 @@ func TestConfigValidate(t *testing.T) {
 }
 
 // TestStoredCallers: which tracked callers a window's caller_windows rows
-// hold. Light callers beyond StoreCallers are left out, the heaviest kept
-// (ties by name); a caller a verdict names, or with at least MinCount
-// calls counted under its own counter (calls − overcount), is kept even
-// beyond StoreCallers; the callers keep their order (by name), and the
-// window's summaries are left as they were.
+// hold. Light callers beyond StoreCallers are left out, the heaviest by
+// calls of their own kept (then by calls, then by name); a caller a verdict
+// names, or with at least MinCount calls of a kind counted under its own
+// counter (calls, scored calls, calls with inputs, calls with a class), is
+// kept even beyond StoreCallers; both parts keep the callers' order (by
+// name), and the window's summaries are left as they were.
 func TestStoredCallers(t *testing.T) {
 	cs := []CallerSummary{
 		{Caller: "a", Calls: 5}, {Caller: "b", Calls: 9, CallsOvercount: 8}, {Caller: "c", Calls: 7},
 		{Caller: "d", Calls: 150, CallsOvercount: 60}, // 90 of its own: light
-		{Caller: "e", Calls: 100},                     // judged
+		{Caller: "e", Calls: 100},                     // judged on its calls
 		{Caller: "f", Calls: 7}, {Caller: "g", Calls: 1},
+		{Caller: "h", InputCalls: 150, InputOvercount: 20},   // judged on its inputs alone
+		{Caller: "i", ScoredCalls: 120, ScoredOvercount: 30}, // 90 scored calls of its own: light
 	}
+	all := "a b c d e f g h i"
 	for _, tc := range []struct {
 		store int
 		named []string
 		want  string
 	}{
-		{store: 100, want: "a b c d e f g"},
-		{store: 7, want: "a b c d e f g"},
-		{store: 3, want: "b d e"},   // e judged; then d (150), b (9)
-		{store: 4, want: "b c d e"}, // c and f tie at 7: c by name
-		{store: 1, want: "e"},       // e alone already fills it
-		{store: 0, want: "e"},       // only judged and named callers
-		{store: 0, named: []string{"*", "g"}, want: "e g"},
-		{store: 3, named: []string{"a", "g"}, want: "a e g"},
-		{store: 4, named: []string{"a", "g"}, want: "a d e g"},
+		{store: 100, want: all},
+		{store: 9, want: all},
+		{store: 4, want: "c d e h"},   // e, h judged; then d (90 of its own), c (7; c before f by name)
+		{store: 5, want: "c d e f h"}, // b has 9 calls but 1 of its own
+		{store: 1, want: "e h"},       // the judged ones already fill it
+		{store: 0, want: "e h"},       // only judged and named callers
+		{store: 0, named: []string{"*", "g"}, want: "e g h"},
+		{store: 4, named: []string{"a", "g"}, want: "a e g h"},
+		{store: 5, named: []string{"a", "g"}, want: "a d e g h"},
 	} {
 		c := DefaultConfig()
 		c.StoreCallers = tc.store
 		before := fmt.Sprint(cs)
-		var got []string
-		for _, s := range c.Stored(cs, tc.named) {
+		stored, others := c.Stored(cs, tc.named)
+		var got, rest []string
+		for _, s := range stored {
 			got = append(got, s.Caller)
+		}
+		for _, s := range others {
+			rest = append(rest, s.Caller)
 		}
 		if strings.Join(got, " ") != tc.want {
 			t.Errorf("store_callers %d, named %v: stored %v, want %s", tc.store, tc.named, got, tc.want)
+		}
+		var wantRest []string
+		for _, n := range strings.Fields(all) {
+			if !slices.Contains(strings.Fields(tc.want), n) {
+				wantRest = append(wantRest, n)
+			}
+		}
+		if fmt.Sprint(rest) != fmt.Sprint(wantRest) {
+			t.Errorf("store_callers %d, named %v: others %v, want %v", tc.store, tc.named, rest, wantRest)
 		}
 		if fmt.Sprint(cs) != before {
 			t.Fatalf("Stored changed the summaries: %v", cs)
