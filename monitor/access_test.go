@@ -89,7 +89,8 @@ WHERE signal = 'caller_probing' AND subject != '*' AND severity != 'ok' ORDER BY
 		t.Errorf("caller_probing fired %v, want %v", probing, want)
 	}
 	// caller_windows holds what every caller did in every decided window,
-	// exactly (fewer callers than max_callers).
+	// exactly (fewer callers than max_callers, and every one judged: 100
+	// calls or more).
 	if got := queryUint(t, s, "SELECT sum(calls) FROM caller_windows FINAL WHERE toUInt32(window_start) < ?",
 		uint64(start.Add(windows*cfg.Analysis.WindowSize).Unix())); got != windows*1000+(windows-from)*600 {
 		t.Errorf("caller_windows counts %d calls, want %d", got, windows*1000+(windows-from)*600)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/generator"
@@ -259,12 +262,19 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			runs[i] = benchPipelinePhase(b, broker, addr, pdb, signals, total, profile, heap, float64(valueBytes)/float64(benchEvents))
 			fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", runs[i].eventsPerSec/consumeRate)
+			if i < len(phases)-1 {
+				// What the phase leaves is dropped before the next one: its
+				// database (and the merges ClickHouse would run on it) and
+				// its partials topic (in the test broker's heap).
+				dropDatabase(b, addr, pdb)
+				deleteTopic(b, broker, "telemetry.partials."+pdb)
+			}
 		}
 		b.ReportMetric(float64(valueBytes)/float64(benchEvents), "bytes/event")
 		if len(phases) == 1 {
 			r := runs[0]
 			b.ReportMetric(r.eventsPerSec, "events/s")
-			if r.monitorNs > 0 {
+			if !math.IsNaN(r.monitorNs) {
 				b.ReportMetric(r.monitorNs, "monitor-cpu-ns/event")
 			}
 			continue
@@ -272,11 +282,13 @@ func BenchmarkPipeline(b *testing.B) {
 		def, acc := meanRun(runs, "default"), meanRun(runs, "access")
 		fewer := 100 * (1 - acc.eventsPerSec/def.eventsPerSec)
 		fmt.Printf("caller_signals rounds=%d default_events_per_sec=%.0f access_events_per_sec=%.0f fewer_events_per_sec=%.1f%%"+
-			" monitor_cpu_ns_per_event=%+.0f broker_cpu_ns_per_event=%+.0f clickhouse_cpu_ns_per_event=%+.0f\n",
+			" monitor_cpu_ns_per_event=%s broker_cpu_ns_per_event=%s clickhouse_cpu_ns_per_event=%s\n",
 			len(phases)/2, def.eventsPerSec, acc.eventsPerSec, fewer,
-			acc.monitorNs-def.monitorNs, acc.brokerNs-def.brokerNs, acc.clickhouseNs-def.clickhouseNs)
+			extra(acc.monitorNs, def.monitorNs), extra(acc.brokerNs, def.brokerNs), extra(acc.clickhouseNs, def.clickhouseNs))
 		b.ReportMetric(def.eventsPerSec, "events/s")
-		b.ReportMetric(def.monitorNs, "monitor-cpu-ns/event")
+		if !math.IsNaN(def.monitorNs) {
+			b.ReportMetric(def.monitorNs, "monitor-cpu-ns/event")
+		}
 		b.ReportMetric(acc.eventsPerSec, "access-events/s")
 		b.ReportMetric(fewer, "access-fewer-%")
 	}
@@ -307,29 +319,39 @@ func benchPhases() []string {
 }
 
 // pipelineRun is what a phase of BenchmarkPipeline measured, per event
-// where it says ns (clickhouseNs is 0 when the server's CPU is unknown).
+// where it says ns: NaN when unknown (clickhouseNs when the server's CPU
+// cannot be read; monitorNs and brokerNs apart when the broker is embedded).
 type pipelineRun struct {
 	signals                           string
 	eventsPerSec                      float64
 	monitorNs, brokerNs, clickhouseNs float64
 }
 
-// meanRun returns the mean of the runs of signals.
+// meanRun returns the mean of the runs of signals: of their events per
+// second, the events over the time they took (each phase measures as
+// many); of their CPU per event, the mean, NaN when a run did not know it.
 func meanRun(runs []pipelineRun, signals string) pipelineRun {
-	m, n := pipelineRun{signals: signals}, 0.0
+	m, n, perEvent := pipelineRun{signals: signals}, 0.0, 0.0
 	for _, r := range runs {
 		if r.signals == signals {
-			m.eventsPerSec += r.eventsPerSec
+			perEvent += 1 / r.eventsPerSec
 			m.monitorNs += r.monitorNs
 			m.brokerNs += r.brokerNs
 			m.clickhouseNs += r.clickhouseNs
 			n++
 		}
 	}
-	if n > 0 {
-		m.eventsPerSec, m.monitorNs, m.brokerNs, m.clickhouseNs = m.eventsPerSec/n, m.monitorNs/n, m.brokerNs/n, m.clickhouseNs/n
-	}
+	m.eventsPerSec, m.monitorNs, m.brokerNs, m.clickhouseNs = n/perEvent, m.monitorNs/n, m.brokerNs/n, m.clickhouseNs/n
 	return m
+}
+
+// extra formats what a costs more than b per event, "n/a" when either is
+// unknown.
+func extra(a, b float64) string {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%+.0f", a-b)
 }
 
 // benchPipelinePhase runs a monitor with signals over the "telemetry" topic
@@ -435,7 +457,7 @@ func benchPipelinePhase(b *testing.B, broker *benchBroker, addr, db, signals str
 	pcancel()
 	<-pdone
 	m.Close(ctx)
-	run := pipelineRun{signals: signals, eventsPerSec: measured / wall.Seconds()}
+	run := pipelineRun{signals: signals, eventsPerSec: measured / wall.Seconds(), monitorNs: math.NaN(), brokerNs: math.NaN(), clickhouseNs: math.NaN()}
 	if benchWarmup > 0 {
 		fmt.Printf("warmup events=%d events_per_sec=%.0f cpu_ns_per_event=%.0f monitor_cpu_ns_per_event=%.0f page_faults=%d\n",
 			c0, float64(c0)/warmWall.Seconds(), float64((warmCPU+warmBrokerCPU).Nanoseconds())/float64(c0),
@@ -463,9 +485,8 @@ func benchPipelinePhase(b *testing.B, broker *benchBroker, addr, db, signals str
 		run.clickhouseNs = float64((ch1 - ch0).Nanoseconds()) / measured
 		fmt.Printf("clickhouse_server cpu_ns_per_event=%.0f\n", run.clickhouseNs)
 	}
-	run.brokerNs = float64(brokerCPU.Nanoseconds()) / measured
 	if broker.child != nil {
-		run.monitorNs = float64(selfCPU.Nanoseconds()) / measured
+		run.monitorNs, run.brokerNs = float64(selfCPU.Nanoseconds())/measured, float64(brokerCPU.Nanoseconds())/measured
 		fmt.Printf("monitor_only cpu_ns_per_event=%.0f broker_cpu_ns_per_event=%.0f broker_page_faults=%d\n",
 			run.monitorNs, run.brokerNs, brokerFaults)
 	}
@@ -721,12 +742,45 @@ func benchClickHouse(b *testing.B) (string, string) {
 // dropOnCleanup drops database db of the ClickHouse server at addr when b
 // ends.
 func dropOnCleanup(b *testing.B, addr, db string) {
+	dropDatabase(b, addr, "")
+	b.Cleanup(func() { dropDatabase(b, addr, db) })
+}
+
+// dropDatabase drops database db of the ClickHouse server at addr (none
+// when db is "": a check that the server is reachable).
+func dropDatabase(b *testing.B, addr, db string) {
 	s, err := storage.Open(context.Background(), clickHouseConfig(addr, "default"), nil, nil)
 	if err != nil {
 		b.Fatalf("ClickHouse not reachable at %s: run scripts/clickhouse.sh start: %v", addr, err)
 	}
-	b.Cleanup(func() {
-		_ = s.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		s.Close()
-	})
+	defer s.Close()
+	if db != "" {
+		if err := s.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
+			b.Errorf("dropping database %s: %v", db, err)
+		}
+	}
+}
+
+// deleteTopic deletes topic from the test broker.
+func deleteTopic(b *testing.B, broker *benchBroker, topic string) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(broker.brokers...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 10_000
+	t := kmsg.NewDeleteTopicsRequestTopic()
+	t.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, t)
+	req.TopicNames = append(req.TopicNames, topic)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		b.Fatalf("deleting topic %s: %v", topic, err)
+	}
+	for _, rt := range resp.Topics {
+		if rt.ErrorCode != 0 {
+			b.Errorf("deleting topic %s: error code %d", topic, rt.ErrorCode)
+		}
+	}
 }

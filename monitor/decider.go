@@ -612,9 +612,10 @@ func (m *Monitor) storedCallers() access.Config {
 
 // restoreCallers gives model version mv, when this process holds no caller
 // history of it (its first window here: after a restart, or a move of the
-// model to this decider), the history its stored caller_windows before end
-// make: the last restoreWindowsFactor × history_windows windows, at most
-// max_callers + input_callers rows each (what one window writes).
+// model to this decider), the history its stored windows before end make:
+// the last restoreWindowsFactor × history_windows windows' caller_windows
+// rows and the light callers their model_windows rows keep, at most
+// max_callers + input_callers of each a window (what one window tracks).
 func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end time.Time) error {
 	if !m.cfg.Signals.Access.Enabled || !m.evidence.NeedsCallers(mv) {
 		return nil

@@ -121,7 +121,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Help: "caller_windows rows read back into the callers' history by a decider for a model version it held no caller history of (after a restart, or a move of the model)."}),
 		callersUnstored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_callers_unstored_total",
-			Help: "Tracked callers of decided windows not written to caller_windows: light callers beyond signals.access.store_callers (none a verdict names, each with fewer than min_count calls)."}),
+			Help: "Tracked callers of decided windows not written to caller_windows but kept in model_windows' light_callers: beyond signals.access.store_callers, none a verdict names, none judged (fewer calls of each kind than min_count and caller_history.min_calls)."}),
 		refsPinned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_references_pinned_total", Help: "References built from warm-up windows and pinned."}),
 		refsChanged: prometheus.NewCounter(prometheus.CounterOpts{

@@ -213,7 +213,8 @@ func (e *Evidence) CallerHistory(m analysis.ModelKey, end time.Time, callers []a
 }
 
 // CallerWindow is the tracked callers of one decided window of a model
-// version, as caller_windows stores them.
+// version, as they are stored: caller_windows' rows, and the light callers'
+// calls and overcount that the window's model_windows row keeps.
 type CallerWindow struct {
 	End     time.Time
 	Callers []access.CallerSummary
