@@ -213,7 +213,7 @@ func ModelDrift() Dashboard {
 		))), "last_severity"), "last_p_value"), "last_threshold")
 
 	callers := table(14, "Heaviest callers",
-		"The callers the access signals tracked in the version's windows (caller_windows, docs/signals.md): calls, calls scored at a threshold, probes (within probe_margin of it) and their share of its scored calls, and the windows it called in, heaviest first.",
+		"The callers caller_windows stores of the version's windows (docs/signals.md): calls, calls scored at a threshold, probes (within probe_margin of it) and their share of its scored calls, and the windows it was stored in, heaviest first. A window stores the callers a verdict names, those judged (by default 100 calls of a kind of their own), then the heaviest up to signals.access.store_callers; its light callers are kept in model_windows (light_callers, their calls alone), not here, so a caller's calls and windows as a light caller are not counted.",
 		GridPos{X: 0, Y: 60, W: 24, H: 10}, ClickHouse, chTable(sql(
 			"SELECT caller, sum(calls) AS total_calls, sum(scored_calls) AS total_scored, sum(probes) AS total_probes,",
 			"       round(total_probes / greatest(sum(scored_calls - scored_overcount), 1), 4) AS probe_share,",

@@ -8,7 +8,7 @@ const securitySignals = "(signal LIKE 'caller\\_%' OR signal LIKE 'poisoning\\_%
 // Security is the dashboard of who uses the models and what goes into their training data, across every
 // model: the verdicts of the access signals and of the callers' history (caller_*) and of the poisoning
 // signals (poisoning_*), the callers each signal names most, the poisoning signals by source, and the
-// callers the access signals tracked (caller_windows).
+// callers caller_windows stores (named, judged and the heaviest, store_callers a window).
 func Security() Dashboard {
 	verdicts := timeseries(1, "Security verdicts per window",
 		"Warnings and critical verdicts of the access and poisoning signals per time bucket, every model together: one line per signal and severity.",
@@ -35,7 +35,7 @@ func Security() Dashboard {
 		))), "severity")
 
 	callers := table(3, "Callers across models",
-		"The callers the access signals tracked (caller_windows, docs/signals.md), every model together: how many models and windows each called, its calls, its calls scored at a threshold, its probes (within probe_margin of the threshold) and their share of its scored calls, its share of distinct inputs (caller_diversity), the share of its sampled inputs outside the window's central range (caller_ood) and the mean entropy of its predicted classes (caller_harvest), heaviest first.",
+		"The callers caller_windows stores (docs/signals.md), every model together: how many models and windows each was stored in, its calls, its calls scored at a threshold, its probes (within probe_margin of the threshold) and their share of its scored calls, its share of distinct inputs (caller_diversity), the share of its sampled inputs outside the window's central range (caller_ood) and the mean entropy of its predicted classes (caller_harvest), heaviest first. A window stores the callers a verdict names, those judged (by default 100 calls of a kind of their own), then the heaviest up to signals.access.store_callers; its light callers are kept in model_windows (light_callers, their calls alone), not here, so a caller's models, windows and calls as a light caller are not counted.",
 		GridPos{X: 0, Y: 18, W: 24, H: 10}, ClickHouse, chTable(sql(
 			"SELECT caller, uniqExact(model_id) AS models, sum(calls) AS total_calls, sum(scored_calls) AS total_scored,",
 			"       sum(probes) AS total_probes,",

@@ -118,7 +118,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 			Help: "signals rows read back into the signals' history (<signal>_history, the DDMs) by a decider for a model version it had not fed yet (after a restart, or a move of the model)."}),
 		callersRestored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_caller_history_restored_total",
-			Help: "caller_windows rows read back into the callers' history by a decider for a model version it held no caller history of (after a restart, or a move of the model)."}),
+			Help: "Callers' windows read back into the callers' history (caller_windows rows and model_windows' light callers) by a decider for a model version it held no caller history of (after a restart, or a move of the model)."}),
 		callersUnstored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "driftwatch_analysis_callers_unstored_total",
 			Help: "Tracked callers of decided windows not written to caller_windows but kept in model_windows' light_callers: beyond signals.access.store_callers, none a verdict names, none judged (fewer calls of each kind than min_count and caller_history.min_calls)."}),
