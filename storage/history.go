@@ -10,15 +10,17 @@ import (
 
 // What a decider reads back after a restart, or a move of a model to it, so
 // that the histories its evaluation keeps in memory do not start over: the
-// tracked callers' windows (caller_windows) and the signals' verdicts
+// tracked callers' windows (caller_windows, and model_windows' light
+// callers) and the signals' verdicts
 // (signals) of a model version's last windows.
 
-// CallerHistory returns the caller_windows rows of the last windows windows
-// of a model version that end before before, deduplicated (FINAL), oldest
-// window first and by caller, at most maxRows of them (the oldest windows'
-// rows are the ones left out).
+// CallerHistory returns the caller_windows rows of the last windows decided
+// windows (model_windows) of a model version that end before before,
+// deduplicated (FINAL), oldest window first and by caller, at most maxRows
+// of them (the oldest windows' rows are the ones left out): the windows
+// LightCallers reads, even where one stored no caller_windows row.
 func (s *Store) CallerHistory(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) ([]CallerRow, error) {
-	return lastWindows(ctx, s, "caller history", "caller_windows", "", modelID, modelVersion, before, windows, maxRows,
+	return lastWindows(ctx, s, "caller history", "caller_windows", "", "model_windows", modelID, modelVersion, before, windows, maxRows,
 		`caller, calls, calls_overcount, scored_calls, scored_overcount, probes, input_calls, input_overcount, distinct_inputs,
     ood_sampled, ood_outside, class_calls, classes, class_entropy`, "", "caller",
 		func(r *CallerRow) []any {
@@ -39,7 +41,7 @@ func (s *Store) CallerHistory(ctx context.Context, modelID, modelVersion string,
 // tracked.
 func (s *Store) LightCallers(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) ([]CallerRow, error) {
 	return lastWindows(ctx, s, "light callers", "model_windows",
-		"ARRAY JOIN light_callers AS caller, light_calls AS calls, light_calls_overcount AS calls_overcount",
+		"ARRAY JOIN light_callers AS caller, light_calls AS calls, light_calls_overcount AS calls_overcount", "model_windows",
 		modelID, modelVersion, before, windows, maxRows, "caller, calls, calls_overcount", "", "caller",
 		func(r *CallerRow) []any { return []any{&r.Caller, &r.Calls, &r.CallsOvercount} },
 		func(r *CallerRow, model, version string, start, end time.Time) {
@@ -63,7 +65,7 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 		}
 		bits = strings.Join(quoted, ", ")
 	}
-	return lastWindows(ctx, s, "signal history", "signals", "", modelID, modelVersion, before, windows, maxRows,
+	return lastWindows(ctx, s, "signal history", "signals", "", "signals", modelID, modelVersion, before, windows, maxRows,
 		"signal, subject, statistic, p_value, threshold, n",
 		`AND reference_id != ''
   AND ((NOT isNaN(p_value) AND NOT isNaN(threshold)) OR (signal IN (`+bits+`) AND subject = '*'))
@@ -78,17 +80,18 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 
 // lastWindows reads, from table, deduplicated (FINAL), joined with join
 // (an ARRAY JOIN clause, or ""), the rows of the last windows windows of a
-// model version that end before before and match where (an AND clause, or
-// ""): columns cols scanned into fields(r),
+// model version in windowsTable (model_windows: the decided ones, whatever
+// rows table has of them) that end before before and match where (an AND
+// clause, or ""): columns cols scanned into fields(r),
 // set(r) giving a row its model version and window; oldest window first,
 // each window's rows by order, at most maxRows of them (the oldest
 // windows' rows are the ones left out). what names the read in errors.
-func lastWindows[T any](ctx context.Context, s *Store, what, table, join, modelID, modelVersion string, before time.Time, windows, maxRows int,
+func lastWindows[T any](ctx context.Context, s *Store, what, table, join, windowsTable, modelID, modelVersion string, before time.Time, windows, maxRows int,
 	cols, where, order string, fields func(*T) []any, set func(r *T, model, version string, start, end time.Time)) ([]T, error) {
 	wrap := func(err error) error {
 		return fmt.Errorf("reading the %s of model %s version %s: %w", what, modelID, modelVersion, err)
 	}
-	first, ok, err := s.firstOfLastWindows(ctx, table, modelID, modelVersion, before, windows)
+	first, ok, err := s.firstOfLastWindows(ctx, windowsTable, modelID, modelVersion, before, windows)
 	if err != nil {
 		return nil, wrap(err)
 	}

@@ -62,9 +62,11 @@ func TestSignalHistory(t *testing.T) {
 }
 
 // TestCallerHistory reads back the caller_windows rows of a model version's
-// last windows before a time, oldest window first, each caller once (the
-// newest decision of a window written twice), another version's and later
-// windows left out; a row limit that cuts a window leaves it out whole.
+// last decided windows before a time, oldest window first, each caller once
+// (the newest decision of a window written twice), another version's and
+// later windows left out; a row limit that cuts a window leaves it out
+// whole; a decided window without caller_windows rows counts among the
+// last windows.
 func TestCallerHistory(t *testing.T) {
 	s := newTestStore(t, prometheus.NewRegistry())
 	ctx := testContext(t)
@@ -82,6 +84,12 @@ func TestCallerHistory(t *testing.T) {
 		b.Callers = append(b.Callers, row("2", w, "other-version", 7, t0.Add(time.Hour)))
 	}
 	b.Callers = append(b.Callers, row("1", 3, "c0", 999, t0.Add(2*time.Hour))) // window 3 decided again
+	for w := range 7 {                                                         // the decided windows: window 6 stored no caller_windows row
+		start := t0.Add(time.Duration(w) * time.Minute)
+		for _, v := range []string{"1", "2"} {
+			b.Models = append(b.Models, ModelWindowRow{ModelID: "m", ModelVersion: v, WindowStart: start, WindowEnd: start.Add(time.Minute)})
+		}
+	}
 	if err := s.WriteWindows(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +118,12 @@ func TestCallerHistory(t *testing.T) {
 	}
 	if rows, err = s.CallerHistory(ctx, "m", "3", end5, 3, 100); err != nil || len(rows) != 0 {
 		t.Errorf("a version without windows: %v (%v)", rows, err)
+	}
+	// The last 3 decided windows ending before window 7 ends: 4, 5 and 6, which stored
+	// no caller_windows row (its callers all light); not 3, 4 and 5.
+	if rows, err = s.CallerHistory(ctx, "m", "1", t0.Add(8*time.Minute), 3, 100); err != nil ||
+		describe(rows) != "c0@4=400 c1@4=401 c2@4=402 c0@5=500 c1@5=501 c2@5=502" {
+		t.Errorf("the last 3 decided windows: %s (%v)", describe(rows), err)
 	}
 }
 
