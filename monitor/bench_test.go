@@ -262,13 +262,12 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			runs[i] = benchPipelinePhase(b, broker, addr, pdb, signals, total, profile, heap, float64(valueBytes)/float64(benchEvents))
 			fmt.Printf("pipeline_to_consume_only ratio=%.2f\n", runs[i].eventsPerSec/consumeRate)
-			if i < len(phases)-1 {
-				// What the phase leaves is dropped before the next one: its
-				// database (and the merges ClickHouse would run on it) and
-				// its partials topic (in the test broker's heap).
-				dropDatabase(b, addr, pdb)
-				deleteTopic(b, broker, "telemetry.partials."+pdb)
-			}
+			// What the phase leaves is dropped before the next one (or
+			// the next iteration's, which reuses the names): its database
+			// (and the merges ClickHouse would run on it) and its partials
+			// topic (in the test broker's heap).
+			dropDatabase(b, addr, pdb)
+			deleteTopic(b, broker, "telemetry.partials."+pdb)
 		}
 		b.ReportMetric(float64(valueBytes)/float64(benchEvents), "bytes/event")
 		if len(phases) == 1 {

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -145,5 +146,34 @@ WHERE endsWith(signal, '_history') AND NOT startsWith(signal, 'caller_') AND int
 	t.Logf("signal history rows judged in window 6: %v", judged)
 	if len(judged) == 0 {
 		t.Error("no signal judged against its history in the first window after the restart")
+	}
+}
+
+// TestCallerWindowsFromStoredAndLight: the callers' history restored from
+// caller_windows and model_windows' light callers has each window once,
+// oldest first, its callers by name (as a decision feeds them) whichever
+// table each came from, and a caller once a window: one in both tables (a
+// window decided twice, stored the first time, light the second) is fed as
+// the light entry, the decision model_windows keeps.
+func TestCallerWindowsFromStoredAndLight(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	row := func(w int, caller string, calls uint64, scored uint64) storage.CallerRow {
+		end := t0.Add(time.Duration(w+1) * time.Minute)
+		return storage.CallerRow{WindowEnd: end, Caller: caller, Calls: calls, ScoredCalls: scored}
+	}
+	stored := []storage.CallerRow{row(0, "b", 500, 500), row(0, "d", 300, 300), row(1, "a", 400, 400), row(1, "x", 9, 9)}
+	light := []storage.CallerRow{row(0, "a", 3, 0), row(0, "c", 2, 0), row(1, "x", 5, 0), row(2, "z", 1, 0)}
+	windows, n := callerWindows(stored, light)
+	var got []string
+	for _, w := range windows {
+		var cs []string
+		for _, c := range w.Callers {
+			cs = append(cs, fmt.Sprintf("%s=%d/%d", c.Caller, c.Calls, c.ScoredCalls))
+		}
+		got = append(got, fmt.Sprintf("%d:%s", int(w.End.Sub(t0)/time.Minute)-1, strings.Join(cs, ",")))
+	}
+	want := "0:a=3/0,b=500/500,c=2/0,d=300/300 1:a=400/400,x=5/0 2:z=1/0"
+	if strings.Join(got, " ") != want || n != 7 {
+		t.Errorf("restored windows %v (%d callers), want %s (7)", got, n, want)
 	}
 }

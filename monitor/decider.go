@@ -1,11 +1,13 @@
 package monitor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -626,14 +628,29 @@ func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end 
 	if err != nil {
 		return err
 	}
-	// The light callers each window kept in model_windows instead: with
-	// them, every caller the windows tracked.
 	light, err := m.store.LightCallers(ctx, mv.ID, mv.Version, end, n, n*(ac.MaxCallers+ac.InputCallers))
 	if err != nil {
 		return err
 	}
-	rows = append(rows, light...)
-	slices.SortStableFunc(rows, func(a, b storage.CallerRow) int { return a.WindowEnd.Compare(b.WindowEnd) })
+	windows, fed := callerWindows(rows, light)
+	m.evidence.RestoreCallers(mv, windows)
+	m.restored("callers' history", mv, len(windows), fed, m.met.callersRestored)
+	return nil
+}
+
+// callerWindows returns the windows of the callers' history that stored
+// rows (caller_windows) and light rows (model_windows' light callers) of
+// the same windows make, oldest first, each window's callers by name as a
+// decision feeds them, and how many callers they hold in all. A caller in
+// both is a window decided twice that stored it the first time only: the
+// light entry, of the decision model_windows keeps (the newest), is the
+// one kept.
+func callerWindows(stored, light []storage.CallerRow) ([]evaluate.CallerWindow, int) {
+	rows := append(slices.Clip(light), stored...)
+	slices.SortStableFunc(rows, func(a, b storage.CallerRow) int {
+		return cmp.Or(a.WindowEnd.Compare(b.WindowEnd), strings.Compare(a.Caller, b.Caller))
+	})
+	rows = slices.CompactFunc(rows, func(a, b storage.CallerRow) bool { return a.WindowEnd.Equal(b.WindowEnd) && a.Caller == b.Caller })
 	var windows []evaluate.CallerWindow
 	for _, g := range windowsOf(rows, func(r storage.CallerRow) time.Time { return r.WindowEnd }) {
 		w := evaluate.CallerWindow{End: g[0].WindowEnd}
@@ -645,9 +662,7 @@ func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end 
 		}
 		windows = append(windows, w)
 	}
-	m.evidence.RestoreCallers(mv, windows)
-	m.restored("callers' history", mv, len(windows), len(rows), m.met.callersRestored)
-	return nil
+	return windows, len(rows)
 }
 
 // restored counts the rows read back into model version mv's history

@@ -21,8 +21,9 @@ type metrics struct {
 	drifted      prometheus.Counter
 	refsPinned   prometheus.Counter
 	refsReloaded prometheus.Counter
-	// callersRestored counts the caller_windows rows read back into the
-	// callers' history.
+	// callersRestored counts the callers' windows read back into the
+	// callers' history (caller_windows rows and model_windows' light
+	// callers).
 	callersRestored prometheus.Counter
 	// callersUnstored counts the tracked callers of decided windows that
 	// caller_windows does not hold (signals.access.store_callers).

@@ -81,7 +81,7 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 // lastWindows reads, from table, deduplicated (FINAL), joined with join
 // (an ARRAY JOIN clause, or ""), the rows of the last windows windows of a
 // model version in windowsTable (model_windows: the decided ones, whatever
-// rows table has of them) that end before before and match where (an AND
+// rows table has of them; or table itself) that end before before and match where (an AND
 // clause, or ""): columns cols scanned into fields(r),
 // set(r) giving a row its model version and window; oldest window first,
 // each window's rows by order, at most maxRows of them (the oldest
