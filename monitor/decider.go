@@ -624,15 +624,11 @@ func (m *Monitor) restoreCallers(ctx context.Context, mv analysis.ModelKey, end 
 	}
 	n := restoreWindowsFactor * m.cfg.Analysis.Sequential.HistoryWindows
 	ac := m.cfg.Signals.Access.Config
-	rows, err := m.store.CallerHistory(ctx, mv.ID, mv.Version, end, n, n*(ac.MaxCallers+ac.InputCallers))
+	stored, light, err := m.store.CallerHistory(ctx, mv.ID, mv.Version, end, n, n*(ac.MaxCallers+ac.InputCallers))
 	if err != nil {
 		return err
 	}
-	light, err := m.store.LightCallers(ctx, mv.ID, mv.Version, end, n, n*(ac.MaxCallers+ac.InputCallers))
-	if err != nil {
-		return err
-	}
-	windows, fed := callerWindows(rows, light)
+	windows, fed := callerWindows(stored, light)
 	m.evidence.RestoreCallers(mv, windows)
 	m.restored("callers' history", mv, len(windows), fed, m.met.callersRestored)
 	return nil

@@ -14,39 +14,48 @@ import (
 // callers) and the signals' verdicts
 // (signals) of a model version's last windows.
 
-// CallerHistory returns the caller_windows rows of the last windows decided
+// CallerHistory returns the tracked callers of the last windows decided
 // windows (model_windows) of a model version that end before before,
 // deduplicated (FINAL), oldest window first and by caller, at most maxRows
-// of them (the oldest windows' rows are the ones left out): the windows
-// LightCallers reads, even where one stored no caller_windows row.
-func (s *Store) CallerHistory(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) ([]CallerRow, error) {
-	return lastWindows(ctx, s, "caller history", "caller_windows", "", "model_windows", modelID, modelVersion, before, windows, maxRows,
+// of each kind (the oldest windows' rows are the ones left out): the
+// caller_windows rows (stored), and the light callers those windows'
+// model_windows rows keep instead (signals.access.store_callers), with their
+// calls and overcount alone. Both read the same windows, even where one
+// stored no caller_windows row: together, every caller each window tracked.
+func (s *Store) CallerHistory(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) (stored, light []CallerRow, err error) {
+	first, ok, err := s.firstOfLastWindows(ctx, "model_windows", modelID, modelVersion, before, windows)
+	if err != nil || !ok {
+		return nil, nil, wrapHistory("caller history", modelID, modelVersion, err)
+	}
+	set := func(r *CallerRow, model, version string, start, end time.Time) {
+		r.ModelID, r.ModelVersion, r.WindowStart, r.WindowEnd = model, version, start, end
+	}
+	stored, err = windowRows(ctx, s, "caller history", "caller_windows", "", modelID, modelVersion, first, before, maxRows,
 		`caller, calls, calls_overcount, scored_calls, scored_overcount, probes, input_calls, input_overcount, distinct_inputs,
     ood_sampled, ood_outside, class_calls, classes, class_entropy`, "", "caller",
 		func(r *CallerRow) []any {
 			return []any{&r.Caller, &r.Calls, &r.CallsOvercount, &r.ScoredCalls, &r.ScoredOvercount, &r.Probes, &r.InputCalls,
 				&r.InputOvercount, &r.DistinctInputs, &r.OODSampled, &r.OODOutside, &r.ClassCalls, &r.Classes, &r.ClassEntropy}
-		},
-		func(r *CallerRow, model, version string, start, end time.Time) {
-			r.ModelID, r.ModelVersion, r.WindowStart, r.WindowEnd = model, version, start, end
-		})
+		}, set)
+	if err != nil {
+		return nil, nil, err
+	}
+	light, err = windowRows(ctx, s, "light callers", "model_windows",
+		"ARRAY JOIN light_callers AS caller, light_calls AS calls, light_calls_overcount AS calls_overcount",
+		modelID, modelVersion, first, before, maxRows, "caller, calls, calls_overcount", "", "caller",
+		func(r *CallerRow) []any { return []any{&r.Caller, &r.Calls, &r.CallsOvercount} }, set)
+	if err != nil {
+		return nil, nil, err
+	}
+	return stored, light, nil
 }
 
-// LightCallers returns the tracked callers of the last windows windows of
-// a model version that end before before that caller_windows does not hold
-// (model_windows' light_callers, signals.access.store_callers), as
-// CallerRows with their calls and overcount alone, oldest window first,
-// each window's by name, at most maxRows of them (the oldest windows' are
-// the ones left out): with CallerHistory's rows, every caller each window
-// tracked.
-func (s *Store) LightCallers(ctx context.Context, modelID, modelVersion string, before time.Time, windows, maxRows int) ([]CallerRow, error) {
-	return lastWindows(ctx, s, "light callers", "model_windows",
-		"ARRAY JOIN light_callers AS caller, light_calls AS calls, light_calls_overcount AS calls_overcount", "model_windows",
-		modelID, modelVersion, before, windows, maxRows, "caller, calls, calls_overcount", "", "caller",
-		func(r *CallerRow) []any { return []any{&r.Caller, &r.Calls, &r.CallsOvercount} },
-		func(r *CallerRow, model, version string, start, end time.Time) {
-			r.ModelID, r.ModelVersion, r.WindowStart, r.WindowEnd = model, version, start, end
-		})
+// wrapHistory names the read of what of a model version in err (nil: nil).
+func wrapHistory(what, modelID, modelVersion string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("reading the %s of model %s version %s: %w", what, modelID, modelVersion, err)
 }
 
 // SignalHistory returns the signals rows of the last windows windows of a
@@ -65,7 +74,7 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 		}
 		bits = strings.Join(quoted, ", ")
 	}
-	return lastWindows(ctx, s, "signal history", "signals", "", "signals", modelID, modelVersion, before, windows, maxRows,
+	return lastWindows(ctx, s, "signal history", "signals", modelID, modelVersion, before, windows, maxRows,
 		"signal, subject, statistic, p_value, threshold, n",
 		`AND reference_id != ''
   AND ((NOT isNaN(p_value) AND NOT isNaN(threshold)) OR (signal IN (`+bits+`) AND subject = '*'))
@@ -78,32 +87,33 @@ func (s *Store) SignalHistory(ctx context.Context, modelID, modelVersion string,
 		})
 }
 
-// lastWindows reads, from table, deduplicated (FINAL), joined with join
-// (an ARRAY JOIN clause, or ""), the rows of the last windows windows of a
-// model version in windowsTable (model_windows: the decided ones, whatever
-// rows table has of them; or table itself) that end before before and match where (an AND
-// clause, or ""): columns cols scanned into fields(r),
-// set(r) giving a row its model version and window; oldest window first,
-// each window's rows by order, at most maxRows of them (the oldest
-// windows' rows are the ones left out). what names the read in errors.
-func lastWindows[T any](ctx context.Context, s *Store, what, table, join, windowsTable, modelID, modelVersion string, before time.Time, windows, maxRows int,
+// lastWindows reads, from table, deduplicated (FINAL), the rows of the last
+// windows windows of a model version in table that end before before and
+// match where (an AND clause, or ""), as windowRows does.
+func lastWindows[T any](ctx context.Context, s *Store, what, table, modelID, modelVersion string, before time.Time, windows, maxRows int,
 	cols, where, order string, fields func(*T) []any, set func(r *T, model, version string, start, end time.Time)) ([]T, error) {
-	wrap := func(err error) error {
-		return fmt.Errorf("reading the %s of model %s version %s: %w", what, modelID, modelVersion, err)
+	first, ok, err := s.firstOfLastWindows(ctx, table, modelID, modelVersion, before, windows)
+	if err != nil || !ok {
+		return nil, wrapHistory(what, modelID, modelVersion, err)
 	}
-	first, ok, err := s.firstOfLastWindows(ctx, windowsTable, modelID, modelVersion, before, windows)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	if !ok {
-		return nil, nil
-	}
+	return windowRows(ctx, s, what, table, "", modelID, modelVersion, first, before, maxRows, cols, where, order, fields, set)
+}
+
+// windowRows reads, from table, deduplicated (FINAL), joined with join (an
+// ARRAY JOIN clause, or ""), the rows of a model version's windows that end
+// in [first, before) (first in Unix seconds, firstOfLastWindows') and match
+// where (an AND clause, or ""): columns cols scanned into fields(r), set(r)
+// giving a row its model version and window; oldest window first, each
+// window's rows by order, at most maxRows of them (the oldest windows' rows
+// are the ones left out). what names the read in errors.
+func windowRows[T any](ctx context.Context, s *Store, what, table, join, modelID, modelVersion string, first uint32, before time.Time, maxRows int,
+	cols, where, order string, fields func(*T) []any, set func(r *T, model, version string, start, end time.Time)) ([]T, error) {
 	type dated struct {
 		end time.Time
 		r   T
 	}
 	var out []dated
-	err = s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt32(window_end), `+cols+`
+	err := s.queryRows(ctx, `SELECT toUInt32(window_start), toUInt32(window_end), `+cols+`
 FROM `+table+` FINAL `+join+`
 WHERE model_id = ? AND model_version = ? AND window_end >= toDateTime(?) AND window_end < toDateTime(?) `+where+`
 ORDER BY window_end DESC, `+order+` LIMIT `+fmt.Sprint(maxRows), []any{modelID, modelVersion, first, before.Unix()},
@@ -119,7 +129,7 @@ ORDER BY window_end DESC, `+order+` LIMIT `+fmt.Sprint(maxRows), []any{modelID, 
 			return nil
 		})
 	if err != nil {
-		return nil, wrap(err)
+		return nil, wrapHistory(what, modelID, modelVersion, err)
 	}
 	rows := make([]T, 0, len(out))
 	for _, d := range oldestFirst(out, maxRows, func(d dated) time.Time { return d.end }) {

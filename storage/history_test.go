@@ -102,7 +102,7 @@ func TestCallerHistory(t *testing.T) {
 	}
 	// The 3 windows before window 5 (ending before its end): 2, 3, 4.
 	end5 := t0.Add(6 * time.Minute)
-	rows, err := s.CallerHistory(ctx, "m", "1", end5, 3, 100)
+	rows, _, err := s.CallerHistory(ctx, "m", "1", end5, 3, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,15 +113,15 @@ func TestCallerHistory(t *testing.T) {
 		t.Errorf("first row %+v", r)
 	}
 	// 7 rows cut window 2 short: it is left out.
-	if rows, err = s.CallerHistory(ctx, "m", "1", end5, 3, 7); err != nil || describe(rows) != "c0@3=999 c1@3=301 c2@3=302 c0@4=400 c1@4=401 c2@4=402" {
+	if rows, _, err = s.CallerHistory(ctx, "m", "1", end5, 3, 7); err != nil || describe(rows) != "c0@3=999 c1@3=301 c2@3=302 c0@4=400 c1@4=401 c2@4=402" {
 		t.Errorf("with 7 rows: %s (%v)", describe(rows), err)
 	}
-	if rows, err = s.CallerHistory(ctx, "m", "3", end5, 3, 100); err != nil || len(rows) != 0 {
+	if rows, _, err = s.CallerHistory(ctx, "m", "3", end5, 3, 100); err != nil || len(rows) != 0 {
 		t.Errorf("a version without windows: %v (%v)", rows, err)
 	}
 	// The last 3 decided windows ending before window 7 ends: 4, 5 and 6, which stored
 	// no caller_windows row (its callers all light); not 3, 4 and 5.
-	if rows, err = s.CallerHistory(ctx, "m", "1", t0.Add(8*time.Minute), 3, 100); err != nil ||
+	if rows, _, err = s.CallerHistory(ctx, "m", "1", t0.Add(8*time.Minute), 3, 100); err != nil ||
 		describe(rows) != "c0@4=400 c1@4=401 c2@4=402 c0@5=500 c1@5=501 c2@5=502" {
 		t.Errorf("the last 3 decided windows: %s (%v)", describe(rows), err)
 	}
@@ -166,14 +166,14 @@ func TestLightCallers(t *testing.T) {
 		return strings.Join(out, " ")
 	}
 	end := t0.Add(6 * time.Minute) // the last 4 windows: 1 to 4
-	rows, err := s.LightCallers(ctx, "m", "1", end, 4, 100)
+	_, rows, err := s.CallerHistory(ctx, "m", "1", end, 4, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := describe(rows), "a@2=21/0 b@2=22/1 z@3=31/0 a@4=41/0 b@4=42/1"; got != want {
 		t.Errorf("light callers\n got %s\nwant %s", got, want)
 	}
-	if rows, err = s.LightCallers(ctx, "m", "1", end, 4, 4); err != nil || describe(rows) != "z@3=31/0 a@4=41/0 b@4=42/1" {
+	if _, rows, err = s.CallerHistory(ctx, "m", "1", end, 4, 4); err != nil || describe(rows) != "z@3=31/0 a@4=41/0 b@4=42/1" {
 		t.Errorf("with 4 rows: %s (%v)", describe(rows), err)
 	}
 }
