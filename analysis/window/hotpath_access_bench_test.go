@@ -66,16 +66,31 @@ func TestDecodeObserveAllAccessDoesNotAllocate(t *testing.T) {
 // median batch of each per event and the access signals' overhead in per
 // cent: on a shared machine, the two paths see the same load, which
 // separate benchmarks do not.
-func BenchmarkAccessOverhead(b *testing.B) {
-	def, acc := newAccessHotPath(b, 16384, false), newAccessHotPath(b, 16384, true)
+func BenchmarkAccessOverhead(b *testing.B) { benchAccessOverhead(b, 1) }
+
+// BenchmarkAccessOverheadWindows is BenchmarkAccessOverhead over four
+// windows observed in turn, as a partition observes the windows of its
+// models: the signals' state of four windows does not stay in the caches
+// between two batches of one, so the overhead is larger than with one
+// window, and nearer the pipeline's (BenchmarkPipeline's caller_signals).
+func BenchmarkAccessOverheadWindows(b *testing.B) { benchAccessOverhead(b, 4) }
+
+// benchAccessOverhead measures the access signals' overhead over windows
+// windows, each of its own windower, observed batch by batch in turn.
+func benchAccessOverhead(b *testing.B, windows int) {
+	var def, acc []*hotPath
+	for range windows {
+		def = append(def, newAccessHotPath(b, 16384, false))
+		acc = append(acc, newAccessHotPath(b, 16384, true))
+	}
 	var tdef, tacc []float64
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := 0; i < b.N; i += hotBatch {
+	for i, w := 0, 0; i < b.N; i, w = i+hotBatch, (w+1)%windows {
 		t0 := time.Now()
-		def.batch(b)
+		def[w].batch(b)
 		t1 := time.Now()
-		acc.batch(b)
+		acc[w].batch(b)
 		t2 := time.Now()
 		tdef = append(tdef, float64(t1.Sub(t0).Nanoseconds())/hotBatch)
 		tacc = append(tacc, float64(t2.Sub(t1).Nanoseconds())/hotBatch)
