@@ -103,27 +103,39 @@ func TestHistoriesSurviveARestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// decided_at has a resolution of a second: the second monitor's
+	// decisions are the rows written from restart on.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	restart := time.Now().Unix()
 	second := runHostile(t, ctx, cfg)
 	write(3*1000 - 600 + 600)
 	s := second.Store()
 	decided(s, 9)
-	// The callers' history came back whole: the callers caller_windows
-	// stores (store_callers a window) and the light ones the windows'
-	// model_windows rows keep, each once a window. The second monitor may
-	// decide some of windows 0 to 5 again (their partials re-read), so that
-	// its restore reads those before the first it decides, and a caller
-	// stored by one decision of a window and light in the other is one.
-	before6 := uint64(start.Add(6 * cfg.Analysis.WindowSize).Unix())
-	stored := queryUint(t, s, "SELECT count() FROM caller_windows FINAL WHERE toUInt32(window_start) < ?", before6)
-	light := queryUint(t, s, "SELECT sum(length(light_callers)) FROM model_windows FINAL WHERE toUInt32(window_start) < ?", before6)
+	// The callers' history came back whole: at the second monitor's first
+	// decision of the model, its last restoreWindowsFactor × history_windows
+	// decided windows before it, every caller each tracked once: those
+	// caller_windows stores (store_callers a window) and the light ones the
+	// windows' model_windows rows keep. Which windows those are depends on
+	// where the first monitor stopped deciding (window 6 too, when its
+	// partitions' close made it idle), so they are read back from the
+	// decisions' times.
+	firstNew := queryUint(t, s, "SELECT toUInt64(min(window_start)) FROM model_windows FINAL WHERE decided_at >= toDateTime(?)", restart)
+	from := queryUint(t, s, `SELECT toUInt64(min(w)) FROM (SELECT DISTINCT window_start AS w FROM model_windows FINAL
+WHERE toUInt32(window_start) < ? ORDER BY w DESC LIMIT ?)`, firstNew, restoreWindowsFactor*cfg.Analysis.Sequential.HistoryWindows)
+	read := queryUint(t, s, "SELECT count() FROM model_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?", from, firstNew)
+	stored := queryUint(t, s, "SELECT count() FROM caller_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?", from, firstNew)
+	light := queryUint(t, s, "SELECT sum(length(light_callers)) FROM model_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?", from, firstNew)
 	distinct := queryUint(t, s, `SELECT uniqExact(window_start, caller) FROM (
-SELECT window_start, caller FROM caller_windows FINAL WHERE toUInt32(window_start) < ?
-UNION ALL SELECT window_start, arrayJoin(light_callers) AS caller FROM model_windows FINAL WHERE toUInt32(window_start) < ?)`, before6, before6)
+SELECT window_start, caller FROM caller_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?
+UNION ALL SELECT window_start, arrayJoin(light_callers) AS caller FROM model_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?)`,
+		from, firstNew, from, firstNew)
 	restored := metricValue(t, second.reg, "driftwatch_analysis_caller_history_restored_total")
-	t.Logf("restored %v callers' windows: %d stored, %d light, %d distinct", restored, stored, light, distinct)
-	if light == 0 || restored <= float64(stored) || restored > float64(distinct) {
-		t.Errorf("restored %v callers' windows, want more than the %d caller_windows rows (the %d light callers read too) and at most the %d distinct",
-			restored, stored, light, distinct)
+	size := uint64(cfg.Analysis.WindowSize / time.Second)
+	t.Logf("restored %v callers' windows of windows %d to %d (%d windows): %d stored, %d light, %d distinct", restored,
+		(from-uint64(start.Unix()))/size, int64((firstNew-uint64(start.Unix()))/size)-1, read, stored, light, distinct)
+	if read != uint64(restoreWindowsFactor*cfg.Analysis.Sequential.HistoryWindows) || light == 0 || restored != float64(distinct) {
+		t.Errorf("restored %v callers' windows of %d windows, want the %d distinct of the %d windows before the first decided after the restart (%d stored, %d light)",
+			restored, read, distinct, restoreWindowsFactor*cfg.Analysis.Sequential.HistoryWindows, stored, light)
 	}
 	rows := queryRows(t, s, `SELECT concat(signal, ' ', subject, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, ?)))
 FROM signals FINAL WHERE signal IN ('caller_new_heavy', 'caller_volume_history') ORDER BY window_start, signal, subject`,
