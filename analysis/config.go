@@ -305,7 +305,8 @@ type SequentialConfig struct {
 // names (80 MB with 16-byte ones). It lives in the decider's memory; a
 // decider that meets a version it holds no caller history of (after a
 // restart, or a move of the model to it) reads it back from the version's
-// last 2·history_windows windows of caller_windows.
+// last 2·history_windows windows: their caller_windows rows and the light
+// callers their model_windows rows keep.
 type CallerHistoryConfig struct {
 	// MaxCallers bounds the callers with a history per model version; 0
 	// turns the per-caller history and caller_new_heavy off. When it is

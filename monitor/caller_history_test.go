@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/segmentio/kafka-go"
@@ -194,5 +195,31 @@ func TestCallerWindowsFromStoredAndLight(t *testing.T) {
 	want := "0:a=3/0,b=500/500,c=2/0,d=300/300 1:a=400/400,x=5/0 2:z=1/0"
 	if strings.Join(got, " ") != want || n != 7 {
 		t.Errorf("restored windows %v (%d callers), want %s (7)", got, n, want)
+	}
+}
+
+// TestStoredCallersJudgedByEither: caller_windows stores every caller the
+// signals or the callers' history judge, whichever needs fewer calls: with
+// caller_history.min_calls below signals.access.min_count, a caller with
+// scored calls between the two keeps its row (its probe share feeds the
+// history), and it is light when min_calls is above them.
+func TestStoredCallersJudgedByEither(t *testing.T) {
+	cs := []access.CallerSummary{{Caller: "a", Calls: 60, ScoredCalls: 60}, {Caller: "b", Calls: 3}, {Caller: "c", Calls: 2}}
+	for _, tt := range []struct {
+		minCount, minCalls int
+		want               string
+	}{{100, 50, "a"}, {100, 200, ""}, {40, 200, "a"}} {
+		cfg := DefaultConfig()
+		cfg.Signals.Access.Config.MinCount, cfg.Signals.Access.Config.StoreCallers = tt.minCount, 0
+		cfg.Analysis.Sequential.CallerHistory.MinCalls = tt.minCalls
+		m := &Monitor{cfg: cfg}
+		stored, light := m.storedCallers().Stored(cs, nil)
+		var names []string
+		for _, c := range stored {
+			names = append(names, c.Caller)
+		}
+		if got := strings.Join(names, ","); got != tt.want || len(light) != len(cs)-len(stored) {
+			t.Errorf("min_count %d, min_calls %d: stored %q (%d light), want %q", tt.minCount, tt.minCalls, got, len(light), tt.want)
+		}
 	}
 }

@@ -51,7 +51,8 @@ type Decision struct {
 	Signals []SignalVerdict
 	// Callers are the callers the window's access signals track
 	// (access.Summaries of its merged partials), summarised once for the
-	// callers' histories and the caller_windows rows.
+	// callers' histories and the caller_windows rows (and the light callers
+	// model_windows keeps).
 	Callers []access.CallerSummary
 }
 

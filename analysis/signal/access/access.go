@@ -117,7 +117,9 @@ type Config struct {
 	// tracked caller a verdict of the window names and every one with at
 	// least MinCount calls of a kind counted under its own counter (calls,
 	// scored calls, calls with inputs or with a class: the callers the
-	// signals and the callers' history judge) is stored, then the heaviest
+	// signals and the callers' history judge; the monitor takes the smaller
+	// of MinCount and analysis.sequential.caller_history.min_calls) is
+	// stored, then the heaviest
 	// of the others (most calls of their own, then most calls, then by
 	// name) while the window has fewer rows. The rest, the light callers of
 	// a long tail whose counts are mostly overcount, have their calls and
@@ -568,7 +570,8 @@ func (s Volume) Score(cur, ref signal.Partial) []signal.Verdict {
 }
 
 // CallerSummary is what one tracked caller did in a merged window, for the
-// caller_windows table.
+// callers' history and the caller_windows table (a light caller's calls
+// and overcount only, in model_windows: Config.Stored).
 type CallerSummary struct {
 	Caller string
 	// Calls and their possible overcount (caller_volume's counter).
