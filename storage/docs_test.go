@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,13 @@ func TestDocExamples(t *testing.T) {
 		Caller: "batch-svc", Calls: 900, ScoredCalls: 900, Probes: 40}}}); err != nil {
 		t.Fatal(err)
 	}
+	// The window before, in which the same caller was light: model_windows keeps its calls.
+	lightWindow := recent.Add(-time.Minute)
+	if err := s.WriteWindows(ctx, WindowBatch{Models: []ModelWindowRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: lightWindow,
+		WindowEnd: recent, Events: 900, Partitions: 1, ReferenceID: "ref-new",
+		LightCallers: []string{"u-1", "harvester-7"}, LightCalls: []uint64{3, 7}, LightCallsOvercount: []uint64{1, 2}}}}); err != nil {
+		t.Fatal(err)
+	}
 
 	examples := docExamples(t)
 	if len(examples) < 10 {
@@ -176,6 +184,36 @@ func TestDocExamples(t *testing.T) {
 				t.Errorf("no rows over the seeded data; the example is wrong or the seed misses it:\n%s", q)
 			}
 		})
+	}
+	// Everything harvester-7 did: its stored window with the verdict that
+	// named it, and its light window from model_windows' arrays.
+	var caller string
+	for _, q := range examples {
+		if strings.Contains(q, "caller = 'harvester-7' AND window_start") {
+			caller = q
+		}
+	}
+	if caller == "" {
+		t.Fatal("no example of everything caller 'harvester-7' did")
+	}
+	var got []string
+	err = s.queryRows(ctx, caller, nil, func(scan func(...any) error) error {
+		var start time.Time
+		var model, signal, severity, evidence string
+		var stored uint8
+		var calls, overcount, probes uint64
+		if err := scan(&start, &model, &stored, &calls, &overcount, &probes, &signal, &severity, &evidence); err != nil {
+			return err
+		}
+		got = append(got, fmt.Sprintf("%s %s stored=%d calls=%d/%d probes=%d %s %s", start.UTC().Format("15:04"), model, stored, calls, overcount, probes, signal, severity))
+		return nil
+	})
+	want := []string{
+		lightWindow.Format("15:04") + " fraud stored=0 calls=7/2 probes=0  ",
+		recent.Format("15:04") + " fraud stored=1 calls=600/0 probes=540 caller_probing critical",
+	}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("everything harvester-7 did: %q (%v), want %q", got, err, want)
 	}
 }
 
