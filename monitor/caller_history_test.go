@@ -117,19 +117,18 @@ func TestHistoriesSurviveARestart(t *testing.T) {
 	// decided windows before it, every caller each tracked once: those
 	// caller_windows stores (store_callers a window) and the light ones the
 	// windows' model_windows rows keep. Which windows those are depends on
-	// where the first monitor stopped deciding (window 6 too, when its
-	// partitions' close made it idle), so they are read back from the
-	// decisions' times.
+	// where the first monitor stopped deciding, so they are read back from
+	// the decisions' times.
 	firstNew := queryUint(t, s, "SELECT toUInt64(min(window_start)) FROM model_windows FINAL WHERE decided_at >= toDateTime(?)", restart)
 	from := queryUint(t, s, `SELECT toUInt64(min(w)) FROM (SELECT DISTINCT window_start AS w FROM model_windows FINAL
 WHERE toUInt32(window_start) < ? ORDER BY w DESC LIMIT ?)`, firstNew, restoreWindowsFactor*cfg.Analysis.Sequential.HistoryWindows)
-	read := queryUint(t, s, "SELECT count() FROM model_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?", from, firstNew)
-	stored := queryUint(t, s, "SELECT count() FROM caller_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?", from, firstNew)
-	light := queryUint(t, s, "SELECT sum(length(light_callers)) FROM model_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?", from, firstNew)
+	const readWindows = " WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?"
+	read := queryUint(t, s, "SELECT count() FROM model_windows FINAL"+readWindows, from, firstNew)
+	stored := queryUint(t, s, "SELECT count() FROM caller_windows FINAL"+readWindows, from, firstNew)
+	light := queryUint(t, s, "SELECT sum(length(light_callers)) FROM model_windows FINAL"+readWindows, from, firstNew)
 	distinct := queryUint(t, s, `SELECT uniqExact(window_start, caller) FROM (
-SELECT window_start, caller FROM caller_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?
-UNION ALL SELECT window_start, arrayJoin(light_callers) AS caller FROM model_windows FINAL WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?)`,
-		from, firstNew, from, firstNew)
+SELECT window_start, caller FROM caller_windows FINAL`+readWindows+`
+UNION ALL SELECT window_start, arrayJoin(light_callers) AS caller FROM model_windows FINAL`+readWindows+`)`, from, firstNew, from, firstNew)
 	restored := metricValue(t, second.reg, "driftwatch_analysis_caller_history_restored_total")
 	size := uint64(cfg.Analysis.WindowSize / time.Second)
 	t.Logf("restored %v callers' windows of windows %d to %d (%d windows): %d stored, %d light, %d distinct", restored,
