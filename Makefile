@@ -51,7 +51,7 @@ fuzz:
 
 ## bench: the full pipeline over 1,000,000 events (after 300,000 unmeasured) through the embedded broker, run in a process of its own
 ## (BENCH_PIPELINE_BROKER=embedded puts it in the benchmark's process), four times: the default signals, the caller signals twice,
-## the default ones again (BENCH_PIPELINE_SIGNALS=compare; default, access or off runs one), plus micro-benchmarks.
+## the default ones again (BENCH_PIPELINE_SIGNALS=compare, BENCH_PIPELINE_ROUNDS pairs, default 2; default, access or off runs one), plus micro-benchmarks.
 bench: clickhouse
 	BENCH_PIPELINE_SIGNALS=$${BENCH_PIPELINE_SIGNALS:-compare} $(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 1x -timeout 30m ./monitor/
 	$(GO) test -run '^$$' -bench . -benchmem ./analysis/... ./compare/ ./telemetry/

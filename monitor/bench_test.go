@@ -182,8 +182,10 @@ func procCPU(pid int) (time.Duration, bool) {
 // drift only); with BENCH_PIPELINE_SIGNALS=access the five caller signals
 // run besides the default ones; with BENCH_PIPELINE_SIGNALS=compare (make
 // bench) the pipeline runs four times over the same events, the default
-// signals, then with the caller signals twice, then the default ones again,
-// and a caller_signals line compares the means of the two: how many fewer
+// signals, then with the caller signals twice, then the default ones again
+// (BENCH_PIPELINE_ROUNDS pairs of phases, default 2, the kinds' order
+// alternating), a caller_signals_round line compares each pair, and a
+// caller_signals line compares the means of the two: how many fewer
 // events per second with the caller signals, and the CPU they add to the
 // monitor, the broker and the ClickHouse server per event. Runs minutes
 // apart on this machine differ more than that (the same build measured
@@ -278,11 +280,16 @@ func BenchmarkPipeline(b *testing.B) {
 			}
 			continue
 		}
+		for r := 0; r+1 < len(runs); r += 2 {
+			def, acc := meanRun(runs[r:r+2], "default"), meanRun(runs[r:r+2], "access")
+			fmt.Printf("caller_signals_round round=%d default_events_per_sec=%.0f access_events_per_sec=%.0f fewer_events_per_sec=%.1f%%\n",
+				r/2+1, def.eventsPerSec, acc.eventsPerSec, 100*(1-acc.eventsPerSec/def.eventsPerSec))
+		}
 		def, acc := meanRun(runs, "default"), meanRun(runs, "access")
 		fewer := 100 * (1 - acc.eventsPerSec/def.eventsPerSec)
 		fmt.Printf("caller_signals rounds=%d default_events_per_sec=%.0f access_events_per_sec=%.0f fewer_events_per_sec=%.1f%%"+
 			" monitor_cpu_ns_per_event=%s broker_cpu_ns_per_event=%s clickhouse_cpu_ns_per_event=%s\n",
-			len(phases)/2, def.eventsPerSec, acc.eventsPerSec, fewer,
+			len(runs)/2, def.eventsPerSec, acc.eventsPerSec, fewer,
 			extra(acc.monitorNs, def.monitorNs), extra(acc.brokerNs, def.brokerNs), extra(acc.clickhouseNs, def.clickhouseNs))
 		b.ReportMetric(def.eventsPerSec, "events/s")
 		if !math.IsNaN(def.monitorNs) {
@@ -304,15 +311,24 @@ func phaseFile(path string, i int, signals string) string {
 
 // benchPhases returns the signals of BenchmarkPipeline's pipeline phases,
 // in order, from BENCH_PIPELINE_SIGNALS: one phase of "default" (unset),
-// "off" or "access", or, for "compare", default, access, access, default:
-// rounds of the two in turn on the same events, so that what else the
-// machine does at the time weighs on both alike.
+// "off" or "access", or, for "compare", BENCH_PIPELINE_ROUNDS rounds
+// (default 2) of the two in turn on the same events, default and access
+// then access and default, and so on, so that what else the machine does
+// at the time, and a drift of it, weighs on both alike.
 func benchPhases() []string {
 	switch s := os.Getenv("BENCH_PIPELINE_SIGNALS"); s {
 	case "off", "access":
 		return []string{s}
 	case "compare":
-		return []string{"default", "access", "access", "default"}
+		var phases []string
+		for r := range envCount("BENCH_PIPELINE_ROUNDS", 2, 1) {
+			if r%2 == 0 {
+				phases = append(phases, "default", "access")
+			} else {
+				phases = append(phases, "access", "default")
+			}
+		}
+		return phases
 	}
 	return []string{"default"}
 }
@@ -780,6 +796,26 @@ func deleteTopic(b *testing.B, broker *benchBroker, topic string) {
 	for _, rt := range resp.Topics {
 		if rt.ErrorCode != 0 {
 			b.Errorf("deleting topic %s: error code %d", topic, rt.ErrorCode)
+		}
+	}
+}
+
+// TestBenchPhases: make bench's compare mode runs rounds of the two kinds
+// of phase, their order alternating, so that a drift of the machine weighs
+// on both alike.
+func TestBenchPhases(t *testing.T) {
+	for _, tt := range []struct{ signals, rounds, want string }{
+		{"", "", "default"},
+		{"access", "3", "access"},
+		{"compare", "", "default access access default"},
+		{"compare", "1", "default access"},
+		{"compare", "3", "default access access default default access"},
+		{"compare", "0", "default access access default"},
+	} {
+		t.Setenv("BENCH_PIPELINE_SIGNALS", tt.signals)
+		t.Setenv("BENCH_PIPELINE_ROUNDS", tt.rounds)
+		if got := strings.Join(benchPhases(), " "); got != tt.want {
+			t.Errorf("BENCH_PIPELINE_SIGNALS=%q BENCH_PIPELINE_ROUNDS=%q: phases %q, want %q", tt.signals, tt.rounds, got, tt.want)
 		}
 	}
 }
