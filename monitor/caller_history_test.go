@@ -119,9 +119,10 @@ func TestHistoriesSurviveARestart(t *testing.T) {
 	// windows' model_windows rows keep. Which windows those are depends on
 	// where the first monitor stopped deciding, so they are read back from
 	// the decisions' times.
+	n := restoreWindowsFactor * cfg.Analysis.Sequential.HistoryWindows
 	firstNew := queryUint(t, s, "SELECT toUInt64(min(window_start)) FROM model_windows FINAL WHERE decided_at >= toDateTime(?)", restart)
 	from := queryUint(t, s, `SELECT toUInt64(min(w)) FROM (SELECT DISTINCT window_start AS w FROM model_windows FINAL
-WHERE toUInt32(window_start) < ? ORDER BY w DESC LIMIT ?)`, firstNew, restoreWindowsFactor*cfg.Analysis.Sequential.HistoryWindows)
+WHERE toUInt32(window_start) < ? ORDER BY w DESC LIMIT ?)`, firstNew, n)
 	const readWindows = " WHERE toUInt32(window_start) >= ? AND toUInt32(window_start) < ?"
 	read := queryUint(t, s, "SELECT count() FROM model_windows FINAL"+readWindows, from, firstNew)
 	stored := queryUint(t, s, "SELECT count() FROM caller_windows FINAL"+readWindows, from, firstNew)
@@ -133,9 +134,9 @@ UNION ALL SELECT window_start, arrayJoin(light_callers) AS caller FROM model_win
 	size := uint64(cfg.Analysis.WindowSize / time.Second)
 	t.Logf("restored %v callers' windows of windows %d to %d (%d windows): %d stored, %d light, %d distinct", restored,
 		(from-uint64(start.Unix()))/size, int64((firstNew-uint64(start.Unix()))/size)-1, read, stored, light, distinct)
-	if read != uint64(restoreWindowsFactor*cfg.Analysis.Sequential.HistoryWindows) || light == 0 || restored != float64(distinct) {
+	if read != uint64(n) || light == 0 || restored != float64(distinct) {
 		t.Errorf("restored %v callers' windows of %d windows, want the %d distinct of the %d windows before the first decided after the restart (%d stored, %d light)",
-			restored, read, distinct, restoreWindowsFactor*cfg.Analysis.Sequential.HistoryWindows, stored, light)
+			restored, read, distinct, n, stored, light)
 	}
 	rows := queryRows(t, s, `SELECT concat(signal, ' ', subject, ' ', severity, '@', toString(intDiv(toUInt32(window_start) - ?, ?)))
 FROM signals FINAL WHERE signal IN ('caller_new_heavy', 'caller_volume_history') ORDER BY window_start, signal, subject`,
