@@ -2,10 +2,10 @@ package sketch
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"runtime"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -287,13 +287,15 @@ func (h *HeavyHitters) check(t *testing.T) {
 
 // TestHeavyHittersStreamSummary drives a small state with unit and weighted
 // adds, evictions, merges and decoding, checking the stream summary's
-// invariants after each step and the counts against a plain Space-Saving
-// (the smallest counter taken over) on the same stream: the multiset of
-// counts does not depend on which of equal smallest counters is taken.
+// invariants after each step and the counters against a plain Space-Saving
+// on the same stream that takes over the oldest of the smallest counters
+// (the least count, then the count held longest; a count unchanged by an
+// add of 0 keeps its age): the same keys with the same counts.
 func TestHeavyHittersStreamSummary(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	h := NewHeavyHitters(16)
-	plain := map[string]uint64{}
+	type counter struct{ count, since uint64 }
+	plain := map[string]counter{}
 	for step := range 20000 {
 		k := fmt.Sprint("k", rng.IntN(40))
 		n := uint64(1)
@@ -303,29 +305,30 @@ func TestHeavyHittersStreamSummary(t *testing.T) {
 		h.Add(k, n)
 		if _, ok := plain[k]; !ok && len(plain) == 16 {
 			var mk string
-			mc := ^uint64(0)
+			m := counter{^uint64(0), 0}
 			for pk, pc := range plain {
-				if pc < mc {
-					mk, mc = pk, pc
+				if pc.count < m.count || pc.count == m.count && pc.since < m.since {
+					mk, m = pk, pc
 				}
 			}
 			delete(plain, mk)
-			plain[k] = mc
+			plain[k] = m
 		}
-		plain[k] += n
+		if c, ok := plain[k]; !ok || n != 0 {
+			plain[k] = counter{c.count + n, uint64(step) + 1}
+		}
 		if step%97 == 0 {
 			h.check(t)
-			got, want := []uint64{}, []uint64{}
+			got := map[string]uint64{}
 			for _, x := range h.Top() {
-				got = append(got, x.Count)
+				got[x.Key] = x.Count
 			}
-			for _, c := range plain {
-				want = append(want, c)
+			want := map[string]uint64{}
+			for pk, pc := range plain {
+				want[pk] = pc.count
 			}
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("step %d: counts %v, plain Space-Saving %v", step, got, want)
+			if !maps.Equal(got, want) {
+				t.Fatalf("step %d: counters %v, plain Space-Saving %v", step, got, want)
 			}
 		}
 	}

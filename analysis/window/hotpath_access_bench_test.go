@@ -1,10 +1,13 @@
 package window
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/driftwatch/driftwatch/analysis/signal"
 	"github.com/driftwatch/driftwatch/analysis/signal/access"
 	"github.com/driftwatch/driftwatch/analysis/signal/llm"
 	"github.com/driftwatch/driftwatch/analysis/signal/outputs"
@@ -30,10 +33,30 @@ func newAccessHotPath(tb testing.TB, n int, withAccess bool) *hotPath {
 		performance.Estimated{Config: performance.DefaultConfig()})
 	if withAccess {
 		a := access.DefaultConfig()
-		sigs = append(sigs, access.Volume{Config: a}, access.Probing{Config: a},
-			access.Diversity{Config: a}, access.OOD{Config: a}, access.Harvest{Config: a})
+		sigs = append(sigs, accessSignals(tb, a)...)
 	}
 	return buildHotPath(tb, n, sc, sigs)
+}
+
+// accessSignals returns the five access signals, or those named in
+// BENCH_ACCESS_SIGNALS (comma-separated, e.g. caller_volume,caller_ood):
+// the overhead of each, or of a subset, measured on its own.
+func accessSignals(tb testing.TB, a access.Config) []signal.Signal {
+	all := []signal.Signal{access.Volume{Config: a}, access.Probing{Config: a},
+		access.Diversity{Config: a}, access.OOD{Config: a}, access.Harvest{Config: a}}
+	names := os.Getenv("BENCH_ACCESS_SIGNALS")
+	if names == "" {
+		return all
+	}
+	var out []signal.Signal
+	for name := range strings.SplitSeq(names, ",") {
+		i := slices.IndexFunc(all, func(s signal.Signal) bool { return s.Name() == name })
+		if i < 0 {
+			tb.Fatalf("BENCH_ACCESS_SIGNALS: no access signal %q", name)
+		}
+		out = append(out, all[i])
+	}
+	return out
 }
 
 // benchAccessHotPath runs the per-event path over a ring of 16,384
