@@ -360,7 +360,11 @@ func (d *decider) decide(ctx context.Context) error {
 		return d.perform(ctx)
 	}
 	var batch storage.WindowBatch
-	obs, refRows, err := d.decideFeedback(ctx, fready, &batch)
+	// What the round counts in the metrics is counted once its windows are
+	// stored: a round whose write fails is decided again (from the
+	// committed offset), and its windows must count once.
+	var counts []func()
+	obs, refRows, err := d.decideFeedback(ctx, fready, &batch, &counts)
 	if err != nil {
 		return fmt.Errorf("deciding the feedback windows of %s/%d: %w", d.topic, d.part, err)
 	}
@@ -394,27 +398,31 @@ func (d *decider) decide(ctx context.Context) error {
 			refID = ref.ID
 		}
 		signalRows(&batch, w.Model, w.Start, w.End, refID, dec.Signals)
-		d.m.met.callersUnstored.Add(float64(callerRows(&batch, len(batch.Models)-1, w, dec.Callers, dec.Signals, d.m.storedCallers())))
-		d.m.met.signalVerdicts(w.Model, dec.Signals)
+		unstored := callerRows(&batch, len(batch.Models)-1, w, dec.Callers, dec.Signals, d.m.storedCallers())
 		obs = append(obs, d.m.signalObservations(w.Model, w.Start, w.End, dec.Signals)...)
 		o := observations(w, scores)
 		obs = append(obs, o...)
-		for _, sc := range scores {
-			d.m.met.setDrift(w.Model.ID, w.Model.Version, sc.Feature, sc.Test, sc.Statistic)
-		}
-		for _, x := range o {
-			if x.Severity != alerting.SeverityOK {
-				d.m.met.drifted.Inc()
-				d.m.stats.addDrifted(w.Model.ID + "/" + w.Model.Version + "/" + x.Feature)
-			}
-		}
 		completeness := "complete"
 		if len(c.Missing) > 0 {
 			completeness = "waited_out"
 			d.m.log.Warn("window decided without the share of some partitions (they stayed behind for merge_timeout, or their partial was dropped at a bound)", "model", w.Model.ID,
 				"version", w.Model.Version, "window_start", w.Start, "missing", len(c.Missing))
 		}
-		d.m.met.decided.WithLabelValues(completeness).Inc()
+		counts = append(counts, func() {
+			met := d.m.met
+			met.callersUnstored.Add(float64(unstored))
+			met.signalVerdicts(w.Model, dec.Signals)
+			for _, sc := range scores {
+				met.setDrift(w.Model.ID, w.Model.Version, sc.Feature, sc.Test, sc.Statistic)
+			}
+			for _, x := range o {
+				if x.Severity != alerting.SeverityOK {
+					met.drifted.Inc()
+					d.m.stats.addDrifted(w.Model.ID + "/" + w.Model.Version + "/" + x.Feature)
+				}
+			}
+			met.decided.WithLabelValues(completeness).Inc()
+		})
 	}
 	// References first: stored windows must never name a reference that is not stored.
 	if err := d.m.saveReferences(ctx); err != nil {
@@ -427,6 +435,9 @@ func (d *decider) decide(ctx context.Context) error {
 	}
 	if err := d.m.store.WriteWindows(ctx, batch); err != nil {
 		return fmt.Errorf("storing %d decided windows and %d feedback windows of %s/%d: %w", len(ready), len(fready), d.topic, d.part, err)
+	}
+	for _, count := range counts {
+		count()
 	}
 	d.m.stats.addDecided(uint64(len(ready)))
 	if d.m.alerts != nil {

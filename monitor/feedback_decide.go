@@ -113,8 +113,9 @@ func (d *decider) addFeedback(ctx context.Context, msg *ingest.Message, payload 
 // they are scored without one (the verdicts that need it only inform). The
 // reference's End is that of the last window merged into it, so that a
 // window decided again after a crash (its reference stored, its decision
-// not) is neither merged twice nor scored against itself.
-func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackComplete, b *storage.WindowBatch) ([]alerting.Observation, []storage.ReferenceRow, error) {
+// not) is neither merged twice nor scored against itself. What the windows
+// count in the metrics is added to counts, to be counted once b is stored.
+func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackComplete, b *storage.WindowBatch, counts *[]func()) ([]alerting.Observation, []storage.ReferenceRow, error) {
 	var obs []alerting.Observation
 	grown := map[string]*feedbackRef{}
 	want := d.m.cfg.Signals.Poisoning.ReferenceWindows
@@ -141,7 +142,7 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 		evaluate.DecideSignals(d.m.cfg.Analysis.FDR, vs)
 		signalRows(b, mv, w.Start, w.End, refID, vs)
 		feedbackRow(b, c)
-		d.m.met.signalVerdicts(mv, vs)
+		*counts = append(*counts, func() { d.m.met.signalVerdicts(mv, vs) })
 		obs = append(obs, d.m.signalObservations(mv, w.Start, w.End, vs)...)
 		if len(c.Missing) > 0 {
 			d.m.log.Warn("feedback window decided without the share of some partitions (they stayed behind for merge_timeout, or their partial was dropped at a bound)",

@@ -103,7 +103,7 @@ func newMetrics(reg prometheus.Registerer, maxSeries int) *metrics {
 		}, []string{"outcome"}),
 		decided: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "driftwatch_merge_windows_decided_total",
-			Help: "Model windows merged over partitions and decided, by completeness: complete, or waited_out (decided without partitions that stayed behind for merge_timeout).",
+			Help: "Model windows merged over partitions, decided and stored, by completeness: complete, or waited_out (decided without partitions that stayed behind for merge_timeout).",
 		}, []string{"completeness"}),
 		merging: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "driftwatch_merge_open_windows", Help: "Model windows whose partials are being merged, over all deciders of this instance."}),

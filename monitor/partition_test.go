@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -263,6 +264,69 @@ func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
 	}
 	if got.GetCounter().GetValue() != 1 {
 		t.Fatalf("a replayed partial of a decided window: already_decided = %v, want 1", got.GetCounter().GetValue())
+	}
+}
+
+// TestDecisionMetricsCountOnce: a decision whose write fails is decided
+// again by the decider reopened at the committed offset, as the consumer
+// reopens it; its windows count once in the metrics, not once per attempt.
+func TestDecisionMetricsCountOnce(t *testing.T) {
+	addr, db := testClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := deciderTestMonitor(t, ctx, addr, db)
+	mv := analysis.ModelKey{ID: "fraud", Version: "1"}
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	w := window.NewWindow(&m.cfg.Analysis, mv, t0, nil)
+	for i := range 20 {
+		w.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": float64(i)})}}, int64(i))
+	}
+	// The partial, then the partition's progress past the window's end and
+	// lateness: the window is complete.
+	batch := partialMessages(w)
+	batch = append(batch, ingest.Message{Topic: "telemetry.partials", Offset: int64(len(batch)), Key: []byte(mv.ID),
+		Value: partial.EncodeProgress(partial.Source{Topic: "telemetry", Partition: 0}, t0.Add(time.Minute).UnixMilli(), false)})
+	decided := func() float64 {
+		var sum float64
+		for _, c := range []string{"complete", "waited_out"} {
+			var got dto.Metric
+			if err := m.met.decided.WithLabelValues(c).Write(&got); err != nil {
+				t.Fatal(err)
+			}
+			sum += got.GetCounter().GetValue()
+		}
+		return sum
+	}
+	// The window's feature summaries cannot be written: the decision fails
+	// after the window was decided.
+	if err := m.store.Exec(ctx, "RENAME TABLE "+db+".feature_windows TO "+db+".feature_windows_away"); err != nil {
+		t.Fatal(err)
+	}
+	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Handle(ctx, batch); err == nil || !strings.Contains(err.Error(), "feature_windows") {
+		t.Fatalf("deciding without feature_windows: %v, want its insert's error", err)
+	}
+	h.Close(context.Background())
+	if got := decided(); got != 0 {
+		t.Fatalf("%v windows counted as decided by a decision that was not stored", got)
+	}
+	if err := m.store.Exec(ctx, "RENAME TABLE "+db+".feature_windows_away TO "+db+".feature_windows"); err != nil {
+		t.Fatal(err)
+	}
+	h2, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close(context.Background())
+	if err := h2.Handle(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if got, stored := decided(), queryUint(t, m.store, "SELECT count() FROM model_windows FINAL"); got != 1 || stored != 1 {
+		t.Fatalf("%v windows counted as decided, %d stored: want 1 and 1", got, stored)
 	}
 }
 
