@@ -62,6 +62,60 @@ func TestVolumeByHand(t *testing.T) {
 	}
 }
 
+// TestCallerFieldsConfigured: caller_fields picks the principal field that
+// names the caller, in its order: the same calls counted by end user, by
+// tenant or by service name different callers, and an event without any of
+// the configured fields is anonymous.
+func TestCallerFieldsConfigured(t *testing.T) {
+	tests := []struct {
+		fields []string
+		heavy  string // the caller of the 500 calls
+		named  int    // callers counted
+		anon   string // the anonymous calls' evidence
+	}{
+		{[]string{FieldEndUser, FieldClient, FieldService, FieldTenant}, "scraper", 21, "7 anonymous calls"},
+		{[]string{FieldTenant}, "acme", 1, "227 anonymous calls"},
+		{[]string{FieldService, FieldEndUser}, "scraper", 2, "127 anonymous calls"},
+		{[]string{FieldClient, FieldTenant}, "acme", 11, "107 anonymous calls"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.fields, ","), func(t *testing.T) {
+			c := DefaultConfig()
+			c.CallerFields = tt.fields
+			if err := c.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			s := Volume{Config: c}
+			cur := s.NewPartial()
+			for i := range 10 {
+				calls(cur, telemetry.Principal{EndUserID: fmt.Sprint("user-", i), Service: "web"}, 10)
+				calls(cur, telemetry.Principal{ClientAddress: fmt.Sprint("10.0.0.", i)}, 12)
+			}
+			calls(cur, telemetry.Principal{EndUserID: "scraper", Tenant: "acme"}, 500)
+			calls(cur, telemetry.Principal{}, 7)
+			// Encoded and decoded as the decider reads it.
+			q := s.NewPartial()
+			d := sketch.NewDecoder(cur.AppendBinary(nil))
+			if q.Decode(d); d.Err() != nil {
+				t.Fatal(d.Err())
+			}
+			vs := s.Score(q, nil)
+			if len(vs) == 0 || vs[0].Subject != "*" || vs[0].Statistic != float64(tt.named) || !strings.Contains(vs[0].Evidence, tt.anon) {
+				t.Fatalf("summary %+v, want %d callers and %q", vs, tt.named, tt.anon)
+			}
+			var top string
+			for _, h := range Summaries([]signal.Partial{q}) {
+				if h.Calls == 500 {
+					top = h.Caller
+				}
+			}
+			if top != tt.heavy {
+				t.Errorf("the 500 calls counted as %q's, want %q's", top, tt.heavy)
+			}
+		})
+	}
+}
+
 // TestVolumeMergesAndDecodes: partials of any split merge to the partial
 // of every event (fewer callers than max_callers), and survive encoding.
 func TestVolumeMergesAndDecodes(t *testing.T) {
