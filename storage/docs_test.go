@@ -140,7 +140,14 @@ func TestDocExamples(t *testing.T) {
 			Calls: 600, ScoredCalls: 600, Probes: 540, InputCalls: 600, DistinctInputs: 590.5, OODSampled: 32, OODOutside: 9,
 			ClassCalls: 600, Classes: 4, ClassEntropy: 0.98}},
 		Signals: []SignalRow{{ModelID: "fraud", ModelVersion: "v1", WindowStart: recent, WindowEnd: recent.Add(time.Minute), Signal: "caller_probing",
-			Subject: "harvester-7", Statistic: 0.9, PValue: 1e-30, Effect: 0.85, Threshold: 0.3, Severity: "critical", N: 600}},
+			Subject: "harvester-7", Statistic: 0.9, PValue: 1e-30, Effect: 0.85, Threshold: 0.3, Severity: "critical", N: 600,
+			Evidence: "540 of 600 scored calls near the threshold"},
+			{ModelID: "fraud", ModelVersion: "v1", WindowStart: recent, WindowEnd: recent.Add(time.Minute), Signal: "caller_ood",
+				Subject: "harvester-7", Statistic: 0.28, PValue: 1e-4, Effect: 0.2, Threshold: 0.1, Severity: "warning", N: 32,
+				Evidence: "9 of 32 sampled inputs out of range"},
+			// Another caller's verdict in the same window names someone else.
+			{ModelID: "fraud", ModelVersion: "v1", WindowStart: recent, WindowEnd: recent.Add(time.Minute), Signal: "caller_volume",
+				Subject: "batch-svc", Statistic: 900, Effect: 8, Threshold: 5, Severity: "warning", N: 900}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +192,9 @@ func TestDocExamples(t *testing.T) {
 			}
 		})
 	}
-	// Everything harvester-7 did: its stored window with the verdict that
-	// named it, and its light window from model_windows' arrays.
+	// Everything harvester-7 did: its stored window with its figures and
+	// the verdicts that named it (not another caller's), and its light
+	// window from model_windows' arrays.
 	var caller string
 	for _, q := range examples {
 		if strings.Contains(q, "caller = 'harvester-7' AND window_start") {
@@ -199,18 +207,21 @@ func TestDocExamples(t *testing.T) {
 	var got []string
 	err = s.queryRows(ctx, caller, nil, func(scan func(...any) error) error {
 		var start time.Time
-		var model, signal, severity, evidence string
+		var model, verdicts string
 		var stored uint8
 		var calls, overcount, probes uint64
-		if err := scan(&start, &model, &stored, &calls, &overcount, &probes, &signal, &severity, &evidence); err != nil {
+		var distinct, ood, entropy float64
+		if err := scan(&start, &model, &stored, &calls, &overcount, &probes, &distinct, &ood, &entropy, &verdicts); err != nil {
 			return err
 		}
-		got = append(got, fmt.Sprintf("%s %s stored=%d calls=%d/%d probes=%d %s %s", start.UTC().Format("15:04"), model, stored, calls, overcount, probes, signal, severity))
+		got = append(got, fmt.Sprintf("%s %s stored=%d calls=%d/%d probes=%d distinct=%v ood=%v entropy=%v %s", start.UTC().Format("15:04"),
+			model, stored, calls, overcount, probes, distinct, ood, entropy, verdicts))
 		return nil
 	})
 	want := []string{
-		lightWindow.Format("15:04") + " fraud stored=0 calls=7/2 probes=0  ",
-		recent.Format("15:04") + " fraud stored=1 calls=600/0 probes=540 caller_probing critical",
+		lightWindow.Format("15:04") + " fraud stored=0 calls=7/2 probes=0 distinct=0 ood=0 entropy=0 ",
+		recent.Format("15:04") + " fraud stored=1 calls=600/0 probes=540 distinct=0.984 ood=0.281 entropy=0.98 " +
+			"caller_ood warning: 9 of 32 sampled inputs out of range | caller_probing critical: 540 of 600 scored calls near the threshold",
 	}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("everything harvester-7 did: %q (%v), want %q", got, err, want)

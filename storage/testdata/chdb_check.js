@@ -94,8 +94,19 @@ const seed = [
    ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'harvester-7', 600, 0, 600, 0, 540, 600, 0, 590.5,
     32, 9, 600, 4, 0.98, '2024-05-01 10:02:00'),
    ('fraud', 'v1', '2024-05-01 10:00:00', '2024-05-01 10:01:00', 'batch-svc', 900, 0, 900, 0, 40, 0, 0, 0, 0, 0, 0, 0, 0,
-    '2024-05-01 10:02:00')`,
+    '2024-05-01 10:02:00'),
+   ('fraud', 'v1', toStartOfMinute(now() - INTERVAL 1 HOUR), toStartOfMinute(now() - INTERVAL 59 MINUTE), 'harvester-7',
+    600, 0, 600, 0, 540, 600, 0, 590.5, 32, 9, 600, 4, 0.98, now())`,
+  `INSERT INTO signals (model_id, model_version, window_start, window_end, signal, subject, statistic, p_value, effect,
+     threshold, severity, n, reference_id, evidence, decided_at) VALUES
+   ('fraud', 'v1', toStartOfMinute(now() - INTERVAL 1 HOUR), toStartOfMinute(now() - INTERVAL 59 MINUTE), 'caller_probing',
+    'harvester-7', 0.9, 1e-30, 0.85, 0.3, 'critical', 600, 'ref1', '540 of 600 scored calls near the threshold', now()),
+   ('fraud', 'v1', toStartOfMinute(now() - INTERVAL 1 HOUR), toStartOfMinute(now() - INTERVAL 59 MINUTE), 'caller_ood',
+    'harvester-7', 0.28, 1e-4, 0.2, 0.1, 'warning', 32, 'ref1', '9 of 32 sampled inputs out of range', now())`,
 ];
+
+// The examples that must return rows on the seed (the others need only run).
+const mustReturn = [/caller = 'harvester-7' AND window_start/, /signal = 'poisoning_label_flip'/];
 
 function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'driftwatch-chdb-'));
@@ -104,6 +115,11 @@ function main() {
   const run = (label, sql) => {
     try {
       const out = s.query(sql, 'CSV');
+      if (/^docs/.test(label) && mustReturn.some((re) => re.test(sql)) && (!out || out.trim() === '')) {
+        failed++;
+        console.log(`FAIL ${label}: no rows over the seed: ${sql}`);
+        return;
+      }
       console.log(`ok   ${label}: ${sql.split('\n')[0].slice(0, 90)}`);
       if (out && out.trim() !== '') console.log(out.trim().split('\n').map((l) => '     ' + l).join('\n'));
     } catch (e) {
