@@ -339,7 +339,9 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 
 // TestLongCleanRunRaisesNothingCritical runs model "fraud" for 8 windows
 // (the access signals' reference of 2, the reference feedback of 3, then
-// 5 decided against them) with 10,000 ordinary callers, every one of whom
+// 5 decided against them; a history of 3 windows, history_windows, so that
+// the callers' own histories judge the last 5) with 10,000 ordinary
+// callers, every one of whom
 // calls (their rates spread with σ 0.25, too light for any to reach
 // min_count in a window), 4 batch services re-scoring their portfolios
 // (benign heavy users, about 700 calls a window each: the callers the
@@ -354,6 +356,7 @@ func TestLongCleanRunRaisesNothingCritical(t *testing.T) {
 	}
 	e, cfg, ctx := feedbackPipeline(t, 3*time.Minute)
 	cfg.Signals.Access.Enabled = true
+	cfg.Analysis.Sequential.HistoryWindows = 3
 	const windows = 8
 	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	pop := &generator.Callers{N: callers, Sigma: 0.25}
@@ -403,6 +406,13 @@ func TestLongCleanRunRaisesNothingCritical(t *testing.T) {
 	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE signal = 'poisoning_drift' AND reference_id = 'feedback'
 AND subject != '*' AND NOT isNaN(p_value)`); n == 0 {
 		t.Error("no poisoning_drift decision against the reference feedback: the feature signals had no reference")
+	}
+	// The batch services were judged against their own histories (each
+	// figure of theirs, named or not by the window's signals, is a row of
+	// its caller_*_history signal once the caller has 3 windows of it).
+	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE signal IN ('caller_volume_history', 'caller_probing_history',
+'caller_diversity_history', 'caller_ood_history', 'caller_harvest_history') AND subject LIKE 'batch-%' AND isFinite(effect)`); n == 0 {
+		t.Error("no batch service judged against its own history: the callers' history signals did not run")
 	}
 	warnings := map[string]int{}
 	for _, v := range securityVerdicts(t, s, "", start, cfg.Analysis.WindowSize) {
