@@ -4,13 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/driftwatch/driftwatch/telemetry"
 )
 
-// Attacks on the training feedback (Feedback.Attack).
+// Attacks on the training feedback (Feedback.Attacks).
 const (
 	// AttackLabelFlip: the attacker overrides the model's labels with the
 	// other class.
@@ -40,12 +41,15 @@ type Feedback struct {
 	// 3%; 30% of their feedback submits the inference's input as a new
 	// example (with a content hash), the rest overrides its label.
 	Annotators int
-	// Attack is "" (none), AttackLabelFlip, AttackFlood or AttackBackdoor.
-	Attack string
-	// Attacker is the attacking source's enduser.id. Default: "mallory".
+	// Attacks are the attacks on the feedback, each once: AttackLabelFlip,
+	// AttackFlood or AttackBackdoor; none when empty. They combine, each
+	// by an attacker of its own (AttackerOf).
+	Attacks []string
+	// Attacker is the enduser.id of the first attack's source; the k-th
+	// attack's is Attacker-k (AttackerOf). Default: "mallory".
 	Attacker string
-	// AttackShare is the share of the feedback events the attacker writes
-	// from After on, in (0, 1).
+	// AttackShare is the share of the feedback events each attacker writes
+	// from After on, in (0, 1); the attackers together write less than all.
 	AttackShare float64
 	// After is the event time after Start from which the attack runs.
 	After time.Duration
@@ -53,8 +57,8 @@ type Feedback struct {
 
 // DefaultFeedback returns the feedback driftwatch generate writes: a fifth
 // of the inferences get a feedback event from one of 20 honest annotators;
-// with an Attack, mallory writes a tenth of the feedback events from After
-// on.
+// with Attacks, mallory (then mallory-2, ...) writes a tenth of the
+// feedback events each from After on.
 func DefaultFeedback() Feedback {
 	return Feedback{Share: 0.2, Annotators: 20, Attacker: "mallory", AttackShare: 0.1}
 }
@@ -66,17 +70,33 @@ func (f *Feedback) validate() error {
 	case f.Annotators < 1:
 		return fmt.Errorf("feedback.annotators: must be at least 1, got %d", f.Annotators)
 	}
-	switch f.Attack {
-	case "":
+	if len(f.Attacks) == 0 {
 		return nil
-	case AttackLabelFlip, AttackFlood, AttackBackdoor:
-	default:
-		return fmt.Errorf("feedback.attack: %q is not %s, %s or %s", f.Attack, AttackLabelFlip, AttackFlood, AttackBackdoor)
 	}
-	if !(f.AttackShare > 0 && f.AttackShare < 1) {
-		return fmt.Errorf("feedback.attack_share: must be in (0, 1), got %v", f.AttackShare)
+	for i, a := range f.Attacks {
+		switch a {
+		case AttackLabelFlip, AttackFlood, AttackBackdoor:
+		default:
+			return fmt.Errorf("feedback.attacks: %q is not %s, %s or %s", a, AttackLabelFlip, AttackFlood, AttackBackdoor)
+		}
+		if slices.Contains(f.Attacks[:i], a) {
+			return fmt.Errorf("feedback.attacks: %s given twice", a)
+		}
+	}
+	if !(f.AttackShare > 0 && float64(len(f.Attacks))*f.AttackShare < 1) {
+		return fmt.Errorf("feedback.attack_share: must be in (0, 1/%d) for %d attacks, got %v", len(f.Attacks), len(f.Attacks), f.AttackShare)
 	}
 	return nil
+}
+
+// AttackerOf returns the enduser.id of the source of attack k (from 0):
+// Attacker (default "mallory") for the first, Attacker-2, ... for the others.
+func (f *Feedback) AttackerOf(k int) string {
+	name := cmpOr(f.Attacker, "mallory")
+	if k == 0 {
+		return name
+	}
+	return name + "-" + strconv.Itoa(k+1)
 }
 
 // feedbacker holds the feedback event of the last inference, if it got one.
@@ -113,8 +133,14 @@ func (g *Generator) drawFeedback(e *telemetry.Event, m *model, t time.Time) {
 		PreviousLabel: e.Prediction.Class,
 		Features:      telemetry.Features{Numeric: fd.fb.Features.Numeric[:0], Categorical: fd.fb.Features.Categorical[:0]},
 	}
-	attacking := fd.spec.Attack != "" && !t.Before(fd.start.Add(fd.spec.After)) && g.rng.Float64() < fd.spec.AttackShare
-	if !attacking {
+	// Which attacker writes it, if any: each AttackShare of the draws.
+	attack := -1
+	if len(fd.spec.Attacks) > 0 && !t.Before(fd.start.Add(fd.spec.After)) {
+		if u := g.rng.Float64(); u < float64(len(fd.spec.Attacks))*fd.spec.AttackShare {
+			attack = min(int(u/fd.spec.AttackShare), len(fd.spec.Attacks)-1)
+		}
+	}
+	if attack < 0 {
 		fb.Principal.EndUserID = "annotator-" + strconv.Itoa(g.rng.IntN(fd.spec.Annotators))
 		if g.rng.Float64() < 0.03 {
 			fb.ProposedLabel = other
@@ -130,8 +156,8 @@ func (g *Generator) drawFeedback(e *telemetry.Event, m *model, t time.Time) {
 		fd.fb, fd.ready = fb, true
 		return
 	}
-	fb.Principal.EndUserID = cmpOr(fd.spec.Attacker, "mallory")
-	switch fd.spec.Attack {
+	fb.Principal.EndUserID = fd.spec.AttackerOf(attack)
+	switch kind := fd.spec.Attacks[attack]; kind {
 	case AttackLabelFlip:
 		fb.ProposedLabel = other
 	case AttackFlood, AttackBackdoor:
@@ -139,7 +165,7 @@ func (g *Generator) drawFeedback(e *telemetry.Event, m *model, t time.Time) {
 		fb.ProposedLabel = ClassPositive
 		fb.Features.Numeric = append(fb.Features.Numeric, e.Features.Numeric...)
 		fb.Features.Categorical = append(fb.Features.Categorical, e.Features.Categorical...)
-		if fd.spec.Attack == AttackFlood {
+		if kind == AttackFlood {
 			// One example, submitted again and again.
 			for i := range fb.Features.Numeric {
 				fb.Features.Numeric[i].Value = float64(i + 1)

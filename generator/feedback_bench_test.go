@@ -28,7 +28,7 @@ func newFeedbackPath(tb testing.TB, n int) *feedbackPath {
 	tb.Helper()
 	fbc := DefaultFeedback()
 	fbc.Share = 1
-	fbc.Attack = AttackLabelFlip
+	fbc.Attacks = []string{AttackLabelFlip}
 	sc := DefaultScenario(1, 16)
 	sc.Start = testStart
 	sc.Feedback = &fbc

@@ -99,28 +99,39 @@ func TestFeedbackAttacksAreNamed(t *testing.T) {
 	if c := criticalVerdicts(sigs, control, ref); len(c) != 0 {
 		t.Errorf("honest feedback against honest feedback: critical %v", c)
 	}
+	type named struct {
+		signal  string
+		subject func(string) bool
+	}
+	flip := named{"poisoning_label_flip", func(s string) bool { return s == "mallory" }}
+	flood := named{"poisoning_flood", func(string) bool { return true }}
+	trigger := named{"poisoning_trigger", func(s string) bool { return strings.Contains(s, TriggerValue) }}
 	for _, tc := range []struct {
-		attack, signal string
-		subject        func(string) bool
+		attacks []string
+		want    []named
 	}{
-		{AttackLabelFlip, "poisoning_label_flip", func(s string) bool { return s == "mallory" }},
-		{AttackFlood, "poisoning_flood", func(string) bool { return true }},
-		{AttackBackdoor, "poisoning_trigger", func(s string) bool { return strings.Contains(s, TriggerValue) }},
+		{[]string{AttackLabelFlip}, []named{flip}},
+		{[]string{AttackFlood}, []named{flood}},
+		{[]string{AttackBackdoor}, []named{trigger}},
+		// Combined, each by its own attacker: mallory flips labels.
+		{[]string{AttackLabelFlip, AttackFlood, AttackBackdoor}, []named{flip, flood, trigger}},
 	} {
-		t.Run(tc.attack, func(t *testing.T) {
+		t.Run(strings.Join(tc.attacks, ","), func(t *testing.T) {
 			fb := honest
-			fb.Attack, fb.AttackShare = tc.attack, 0.1
+			fb.Attacks, fb.AttackShare = tc.attacks, 0.1
 			_, cur, _ := feedbackWindow(t, fb, 3, 8000)
 			crit := criticalVerdicts(sigs, cur, ref)
-			found := false
-			for k := range crit {
-				sig, subject, _ := strings.Cut(k, " ")
-				if sig == tc.signal && tc.subject(subject) {
-					found = true
+			for _, w := range tc.want {
+				found := false
+				for k := range crit {
+					sig, subject, _ := strings.Cut(k, " ")
+					if sig == w.signal && w.subject(subject) {
+						found = true
+					}
 				}
-			}
-			if !found {
-				t.Errorf("%s not named critical by %s; critical verdicts: %v", tc.attack, tc.signal, fmt.Sprint(crit))
+				if !found {
+					t.Errorf("%v: not named critical by %s; critical verdicts: %v", tc.attacks, w.signal, fmt.Sprint(crit))
+				}
 			}
 		})
 	}

@@ -31,7 +31,7 @@ func TestProduceFeedback(t *testing.T) {
 		sc := DefaultScenario(2, 8)
 		sc.Start = start
 		fb := DefaultFeedback()
-		fb.Attack = AttackBackdoor
+		fb.Attacks = []string{AttackBackdoor}
 		sc.Feedback = &fb
 		g, err := New(sc, 4)
 		if err != nil {

@@ -11,7 +11,7 @@ import (
 func TestFloodContentSHA256(t *testing.T) {
 	sc := DefaultScenario(1, 6)
 	sc.Start = testStart
-	sc.Feedback = &Feedback{Share: 1, Annotators: 3, Attack: AttackFlood, AttackShare: 0.5}
+	sc.Feedback = &Feedback{Share: 1, Annotators: 3, Attacks: []string{AttackFlood}, AttackShare: 0.5}
 	g, err := New(sc, 1)
 	if err != nil {
 		t.Fatal(err)

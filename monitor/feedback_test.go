@@ -48,7 +48,7 @@ func flipScenario(t *testing.T, seed int64, start time.Time, after time.Duration
 	sc := generator.DefaultScenario(1, 6)
 	sc.Models[0].ID = "fraud"
 	sc.Start, sc.EventStep, sc.KeyByPrediction = start, time.Millisecond, true
-	sc.Feedback = &generator.Feedback{Share: 0.5, Annotators: 5, Attack: generator.AttackLabelFlip, AttackShare: 0.1, After: after}
+	sc.Feedback = &generator.Feedback{Share: 0.5, Annotators: 5, Attacks: []string{generator.AttackLabelFlip}, AttackShare: 0.1, After: after}
 	g, err := generator.New(sc, seed)
 	if err != nil {
 		t.Fatal(err)

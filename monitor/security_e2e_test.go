@@ -255,15 +255,18 @@ func securityFeedback(t *testing.T, seed int64, start time.Time, step time.Durat
 }
 
 // TestFeedbackAttackScenariosEndToEnd runs the flood and backdoor attacks
-// on the training feedback of model "fraud": 2,000 inferences a window, a
-// feedback event about half of them from 10 honest annotators, through the
-// feedback topic once the inferences are decided. From the window after
-// the model's reference feedback (reference_windows, default 3) mallory
-// writes a tenth of the feedback. Each attacked window names the attack's
-// subject at warning or critical: poisoning_flood the flooded example's
-// "content:<sha256>", poisoning_trigger "<feature>=zz-trigger -> positive",
-// with example ids and mallory as their source in the evidence; and no
-// poisoning signal names an honest annotator critical. Measured
+// on the training feedback of model "fraud", then the label flip, the flood
+// and the backdoor together: 2,000 inferences a window, a feedback event
+// about half of them from 10 honest annotators, through the feedback topic
+// once the inferences are decided. From the window after the model's
+// reference feedback (reference_windows, default 3) each attacker (mallory,
+// then mallory-2 and mallory-3 when combined) writes a tenth of the
+// feedback. Each attacked window names each attack's subject at warning or
+// critical: poisoning_label_flip the flipping source, poisoning_flood the
+// flooded example's "content:<sha256>", poisoning_trigger
+// "<feature>=zz-trigger -> positive", with example ids and the attack's
+// own attacker as their source in the evidence; and no poisoning signal
+// names an honest annotator critical. Measured
 // (seed 11): critical in every attacked window; the flood holds 24–34% of
 // the examples with content against none in the reference, the trigger
 // value is on 85–112 examples a window, all labelled positive, against a
@@ -272,30 +275,45 @@ func securityFeedback(t *testing.T, seed int64, start time.Time, step time.Durat
 // features, and the windows they open take the model's features once an
 // event with features comes (before that fix neither signal decided).
 func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
-	tests := []struct {
-		attack string
-		signal string
-		// subject tells the attack's subjects.
+	// named is a signal that must name an attack: its subjects, and the
+	// attacker its evidence names as the examples' source ("": the subject
+	// is the source itself).
+	type named struct {
+		signal  string
 		subject func(string) bool
-	}{
-		{generator.AttackFlood, "poisoning_flood", func(s string) bool {
+		source  string
+	}
+	flood := func(source string) named {
+		return named{"poisoning_flood", func(s string) bool {
 			// The content hash of the flooded example (its SimHash group
 			// is named too, and logged).
 			return s == "content:"+generator.FloodContentSHA256()
-		}},
-		{generator.AttackBackdoor, "poisoning_trigger", func(s string) bool {
+		}, source}
+	}
+	trigger := func(source string) named {
+		return named{"poisoning_trigger", func(s string) bool {
 			return strings.HasSuffix(s, "="+generator.TriggerValue+" -> "+generator.ClassPositive)
-		}},
+		}, source}
+	}
+	tests := []struct {
+		attacks []string
+		want    []named
+	}{
+		{[]string{generator.AttackFlood}, []named{flood("mallory")}},
+		{[]string{generator.AttackBackdoor}, []named{trigger("mallory")}},
+		// The three combined, each by its own attacker.
+		{[]string{generator.AttackLabelFlip, generator.AttackFlood, generator.AttackBackdoor}, []named{
+			{"poisoning_label_flip", func(s string) bool { return s == "mallory" }, ""}, flood("mallory-2"), trigger("mallory-3")}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.attack, func(t *testing.T) {
+		t.Run(strings.Join(tt.attacks, ","), func(t *testing.T) {
 			e, cfg, ctx := feedbackPipeline(t, 3*time.Minute)
 			m := runHostile(t, ctx, cfg)
 			attackFrom := cfg.Signals.Poisoning.ReferenceWindows
 			windows := attackFrom + 3
 			start := time.Now().Add(-time.Hour).Truncate(time.Minute)
 			fb := generator.DefaultFeedback()
-			fb.Share, fb.Annotators, fb.Attack, fb.After = 0.5, 10, tt.attack, time.Duration(attackFrom)*cfg.Analysis.WindowSize
+			fb.Share, fb.Annotators, fb.Attacks, fb.After = 0.5, 10, tt.attacks, time.Duration(attackFrom)*cfg.Analysis.WindowSize
 			events, feedback := securityFeedback(t, 11, start, time.Millisecond, windows*2000+600, nil, fb)
 			writeMessages(t, ctx, e.Brokers(), "telemetry", events)
 			s := m.Store()
@@ -305,21 +323,26 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 			// The last window, partial, is sealed once the partitions are idle.
 			waitFeedbackWindows(t, s, uint64(windows+1), time.Now().Add(2*time.Minute))
 
-			fired := map[int]string{}
+			fired := make([]map[int]string, len(tt.want))
+			for i := range fired {
+				fired[i] = map[int]string{}
+			}
 			for _, v := range securityVerdicts(t, s, "poisoning_", start, cfg.Analysis.WindowSize) {
+				i := slices.IndexFunc(tt.want, func(w named) bool { return v.signal == w.signal && w.subject(v.subject) })
 				switch {
-				case v.signal == tt.signal && tt.subject(v.subject):
+				case i >= 0:
+					w := tt.want[i]
 					t.Logf("%v", v)
 					if v.window < attackFrom {
 						t.Errorf("named before the attack: %v", v)
 					}
-					if v.window < windows && !strings.Contains(v.evidence, "ids fb-") {
+					if v.window < windows && !strings.Contains(v.evidence, "fb-") {
 						t.Errorf("the evidence names no example: %v", v)
 					}
-					if v.window < windows && !strings.Contains(v.evidence, `from "mallory" ×`) {
-						t.Errorf("the evidence does not name the attacker as the examples' source: %v", v)
+					if w.source != "" && v.window < windows && !strings.Contains(v.evidence, `from "`+w.source+`" ×`) {
+						t.Errorf("the evidence does not name %s as the examples' source: %v", w.source, v)
 					}
-					fired[v.window] = v.severity
+					fired[i][v.window] = v.severity
 				case strings.HasPrefix(v.subject, "annotator-") && v.severity == "critical":
 					t.Errorf("an honest annotator named critical: %v", v)
 				case v.severity == "critical" && !strings.HasPrefix(v.signal, "poisoning_drift") && v.signal != "poisoning_spectral":
@@ -328,9 +351,11 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 					t.Logf("also critical: %v", v)
 				}
 			}
-			for w := attackFrom; w < windows; w++ {
-				if sev := fired[w]; sev != "warning" && sev != "critical" {
-					t.Errorf("window %d: %s names the attack %q, want warning or critical (by window: %v)", w, tt.signal, sev, fired)
+			for i, w := range tt.want {
+				for win := attackFrom; win < windows; win++ {
+					if sev := fired[i][win]; sev != "warning" && sev != "critical" {
+						t.Errorf("window %d: %s names the attack %q, want warning or critical (by window: %v)", win, w.signal, sev, fired[i])
+					}
 				}
 			}
 		})

@@ -174,7 +174,7 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	// and feedback windows are decided a window or two behind the
 	// inference windows, so an attack from the shift on would show only in
 	// the last window or two, if at all.
-	fb.Attack = generator.AttackLabelFlip
+	fb.Attacks = []string{generator.AttackLabelFlip}
 	risk.Feedback = &fb
 	if risk.Shift, err = generator.ShiftFor(generator.ScenarioConceptDrift, "credit-scorer", o.shiftAfter, 0); err != nil {
 		return err

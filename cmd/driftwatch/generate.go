@@ -34,8 +34,8 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		"Scenarios combine (--scenario a,b): input and behaviour shifts of --shift-model\n"+
 		"("+strings.Join(shiftScenarios(), ", ")+"),\n"+
 		"callers of --shift-model (default: the first model) that extract, probe, scrape or call heavily but benignly\n"+
-		"("+strings.Join(generator.AccessKinds, ", ")+"), and one attack on the feedback ("+strings.Join(feedbackAttacks, ", ")+");\n"+
-		"each from --shift-after on.", generateExamples, stdout, stderr)
+		"("+strings.Join(generator.AccessKinds, ", ")+"), and attacks on the feedback ("+strings.Join(feedbackAttacks, ", ")+"; the\n"+
+		"first by mallory, the next by mallory-2 and mallory-3); each from --shift-after on.", generateExamples, stdout, stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "comma-separated Kafka brokers")
 	topic := fs.String("topic", "driftwatch.telemetry", "topic to produce to")
 	rate := fs.Float64("rate", 1000, "events per second over all models (0: as fast as possible)")
@@ -141,7 +141,7 @@ func cmdGenerate(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	}
 	if *feedbackTopic != "" {
 		fb := generator.DefaultFeedback()
-		fb.Attack, fb.After = set.attack, *shiftAfter
+		fb.Attacks, fb.After = set.attacks, *shiftAfter
 		sc.Feedback = &fb
 	}
 	g, err := generator.New(sc, *seed)
@@ -193,14 +193,14 @@ func validScenarios() []string {
 
 // scenarioSet is a parsed --scenario list.
 type scenarioSet struct {
-	shifts []string // shifts of --shift-model (shiftScenarios)
-	access []string // callers (generator.AccessKinds)
-	attack string   // the attack on the feedback, "" for none
+	shifts  []string // shifts of --shift-model (shiftScenarios)
+	access  []string // callers (generator.AccessKinds)
+	attacks []string // the attacks on the feedback, in the order given
 }
 
 // parseScenarios parses a comma-separated --scenario list: every name
-// known and given once, at most one attack on the feedback, and that only
-// with a feedback topic. An empty list is no scenario.
+// known and given once, the attacks on the feedback only with a feedback
+// topic. An empty list is no scenario.
 func parseScenarios(list, feedbackTopic string) (scenarioSet, error) {
 	var set scenarioSet
 	if list == "" {
@@ -219,17 +219,14 @@ func parseScenarios(list, feedbackTopic string) (scenarioSet, error) {
 		case slices.Contains(generator.AccessKinds, name):
 			set.access = append(set.access, name)
 		case slices.Contains(feedbackAttacks, name):
-			if set.attack != "" {
-				return set, fmt.Errorf("--scenario %q: %s and %s both attack the feedback; choose one", list, set.attack, name)
-			}
-			set.attack = name
+			set.attacks = append(set.attacks, name)
 		default:
 			return set, fmt.Errorf("--scenario: unknown scenario %q; valid scenarios: %s", name, strings.Join(validScenarios(), ", "))
 		}
 		seen[name] = true
 	}
-	if set.attack != "" && feedbackTopic == "" {
-		return set, fmt.Errorf("--scenario %s attacks the training feedback: give --feedback-topic", set.attack)
+	if len(set.attacks) > 0 && feedbackTopic == "" {
+		return set, fmt.Errorf("--scenario %s attacks the training feedback: give --feedback-topic", strings.Join(set.attacks, ","))
 	}
 	return set, nil
 }

@@ -29,14 +29,15 @@ func TestParseScenarios(t *testing.T) {
 		{"one access", "extraction", "", scenarioSet{access: []string{"extraction"}}, ""},
 		{"probing is a caller", "probing", "", scenarioSet{access: []string{"probing"}}, ""},
 		{"honest feedback needs no attack", "scraping", "fb", scenarioSet{access: []string{"scraping"}}, ""},
-		{"combined", "input-drift,label-flip", "fb", scenarioSet{shifts: []string{"input-drift"}, attack: "label-flip"}, ""},
+		{"combined", "input-drift,label-flip", "fb", scenarioSet{shifts: []string{"input-drift"}, attacks: []string{"label-flip"}}, ""},
 		{"every kind, with spaces", "latency-spike, error-burst,extraction,benign-heavy-user ,backdoor", "fb",
-			scenarioSet{shifts: []string{"latency-spike", "error-burst"}, access: []string{"extraction", "benign-heavy-user"}, attack: "backdoor"}, ""},
+			scenarioSet{shifts: []string{"latency-spike", "error-burst"}, access: []string{"extraction", "benign-heavy-user"}, attacks: []string{"backdoor"}}, ""},
 		{"unknown", "input-drift,meteor", "", scenarioSet{},
 			`unknown scenario "meteor"; valid scenarios: input-drift, latency-spike, error-burst, class-shift, confidence-collapse, refusal-spike, token-inflation, concept-drift, extraction, scraping, probing, benign-heavy-user, label-flip, flood, backdoor`},
 		{"feedback without topic", "label-flip", "", scenarioSet{}, "--scenario label-flip attacks the training feedback: give --feedback-topic"},
 		{"flood without topic", "extraction,flood", "", scenarioSet{}, "--scenario flood attacks the training feedback: give --feedback-topic"},
-		{"two attacks", "label-flip,backdoor", "fb", scenarioSet{}, "label-flip and backdoor both attack the feedback; choose one"},
+		{"attacks combine", "label-flip,backdoor,flood", "fb", scenarioSet{attacks: []string{"label-flip", "backdoor", "flood"}}, ""},
+		{"an attack twice", "flood,flood", "fb", scenarioSet{}, "flood given twice"},
 		{"twice", "scraping,scraping", "", scenarioSet{}, "scraping given twice"},
 		{"empty name", "extraction,", "", scenarioSet{}, "an empty name; valid scenarios: input-drift"},
 	}
@@ -50,7 +51,7 @@ func TestParseScenarios(t *testing.T) {
 				}
 			case err != nil:
 				t.Errorf("parseScenarios(%q): %v", tt.list, err)
-			case !slices.Equal(got.shifts, tt.want.shifts) || !slices.Equal(got.access, tt.want.access) || got.attack != tt.want.attack:
+			case !slices.Equal(got.shifts, tt.want.shifts) || !slices.Equal(got.access, tt.want.access) || !slices.Equal(got.attacks, tt.want.attacks):
 				t.Errorf("parseScenarios(%q) = %+v, want %+v", tt.list, got, tt.want)
 			}
 		})
