@@ -141,6 +141,20 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 		}
 		evaluate.DecideSignals(d.m.cfg.Analysis.FDR, vs)
 		signalRows(b, mv, w.Start, w.End, refID, vs)
+		// Against what the model serves, when it has a serving reference.
+		served, servedID, err := d.servedFeatures(ctx, w.Model)
+		if err != nil {
+			return nil, nil, err
+		}
+		if served != nil {
+			var sv []evaluate.SignalVerdict
+			for _, v := range w.ScoreServing(served) {
+				sv = append(sv, evaluate.SignalVerdict{Signal: poisoning.SignalServingDrift, Verdict: v})
+			}
+			evaluate.DecideSignals(d.m.cfg.Analysis.FDR, sv)
+			signalRows(b, mv, w.Start, w.End, servedID, sv)
+			vs = append(vs, sv...)
+		}
 		feedbackRow(b, c)
 		*counts = append(*counts, func() { d.m.met.signalVerdicts(mv, vs) })
 		obs = append(obs, d.m.signalObservations(mv, w.Start, w.End, vs)...)
@@ -168,6 +182,32 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 			State: string(ref.w.AppendBinary(nil))})
 	}
 	return obs, rows, nil
+}
+
+// servedFeatures returns what model serves, per numeric feature (nil: a
+// feature it does not serve), and the id of the reference that says it:
+// the newest serving reference of any of its versions (feedback names a
+// model, not a version), held in memory or read from ClickHouse; nil when
+// the model has none yet.
+func (d *decider) servedFeatures(ctx context.Context, model string) (func(string) *poisoning.Served, string, error) {
+	version, id, err := d.m.store.NewestServingReference(ctx, model)
+	if err != nil || id == "" {
+		return nil, "", err
+	}
+	mv := analysis.ModelKey{ID: model, Version: version}
+	ref := d.m.refs.Get(mv)
+	if ref == nil || ref.ID != id {
+		if ref, err = d.m.storedReference(ctx, mv, id); err != nil || ref == nil {
+			return nil, "", err
+		}
+	}
+	return func(feature string) *poisoning.Served {
+		n := ref.Numeric[feature]
+		if n == nil || len(n.Sorted()) == 0 {
+			return nil
+		}
+		return &poisoning.Served{Sorted: n.Sorted(), Mean: n.Mean, N: n.N}
+	}, id, nil
 }
 
 // The reference feedback of a model is one row of the references table.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/driftwatch/driftwatch/analysis/signal/poisoning"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/storage"
 	"github.com/driftwatch/driftwatch/telemetry"
@@ -299,7 +300,9 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 		attacks []string
 		want    []named
 	}{
-		{[]string{generator.AttackFlood}, []named{flood("mallory")}},
+		// The flooded example is far from what the model serves: the
+		// training set moves away from it.
+		{[]string{generator.AttackFlood}, []named{flood("mallory"), {poisoning.SignalServingDrift, func(s string) bool { return s != "*" }, "mallory"}}},
 		{[]string{generator.AttackBackdoor}, []named{trigger("mallory")}},
 		// The three combined, each by its own attacker.
 		{[]string{generator.AttackLabelFlip, generator.AttackFlood, generator.AttackBackdoor}, []named{
@@ -431,6 +434,11 @@ func TestLongCleanRunRaisesNothingCritical(t *testing.T) {
 	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE signal = 'poisoning_drift' AND reference_id = 'feedback'
 AND subject != '*' AND NOT isNaN(p_value)`); n == 0 {
 		t.Error("no poisoning_drift decision against the reference feedback: the feature signals had no reference")
+	}
+	// And against what the model serves (its serving reference).
+	if n := queryUint(t, s, `SELECT count() FROM signals FINAL WHERE signal = 'poisoning_serving_drift' AND subject != '*'
+AND NOT isNaN(p_value) AND reference_id NOT IN ('', 'feedback')`); n == 0 {
+		t.Error("no poisoning_serving_drift decision against the serving reference")
 	}
 	// The batch services were judged against their own histories (each
 	// figure of theirs, named or not by the window's signals, is a row of

@@ -130,6 +130,26 @@ WHERE model_id = ? AND model_version = ? GROUP BY model_id, model_version`, mode
 	return id, rows.Err()
 }
 
+// NewestServingReference returns the version and id of the newest stored reference of any version of a
+// model, leaving out the references of its training feedback (source 'feedback'): what the model serves now.
+// Both are "" when it has none.
+func (s *Store) NewestServingReference(ctx context.Context, modelID string) (version, id string, err error) {
+	rows, err := s.conn.Query(ctx, `SELECT argMax(model_version, (created_at, reference_id)), argMax(reference_id, (created_at, reference_id))
+FROM references
+WHERE model_id = ? AND source != 'feedback'
+GROUP BY model_id`, modelID)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the newest serving reference of model %s: %w", modelID, err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&version, &id); err != nil {
+			return "", "", fmt.Errorf("reading the newest serving reference of model %s: %w", modelID, err)
+		}
+	}
+	return version, id, rows.Err()
+}
+
 // ReferenceRows returns the rows of one stored reference of a model version (none when it is not stored).
 func (s *Store) ReferenceRows(ctx context.Context, modelID, modelVersion, referenceID string) ([]ReferenceRow, error) {
 	rows, err := s.readReferences(ctx, `SELECT `+referenceColumns+`

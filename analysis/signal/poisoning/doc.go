@@ -25,7 +25,10 @@
 //     singular vector is an outlier, against the reference's (Fisher).
 //   - poisoning_drift (Drift): the feedback moving away from the
 //     reference: two-sample Kolmogorov–Smirnov per numeric feature and
-//     chi-square of the proposed labels.
+//     chi-square of the proposed labels; and, on its sample,
+//     poisoning_serving_drift (Window.ScoreServing): the same KS test per
+//     numeric feature against what the model serves, the sample of its
+//     serving reference.
 //
 // Each type's comment gives its statistic, test, effect and verdicts; the
 // defaults are in Config. Subjects: "*" (the model's feedback as a whole),

@@ -184,19 +184,79 @@ func (s Drift) Score(cur, ref Partial) []signal.Verdict {
 		if uint64(len(x)) < minCount || uint64(len(y)) < minCount || j >= len(s.Features.Numeric) {
 			continue
 		}
-		ks := stat.KolmogorovSmirnov(x, y)
-		at, above, fx, fy := ksLocation(x, y)
-		where, wx, wy := "at most", fx, fy
-		if above {
-			where, wx, wy = "above", 1-fx, 1-fy
-		}
-		sampled, sources, ids := c.excess(j, at, above)
-		text := fmt.Sprintf("KS D %.3f: %.0f%% of values %s %.4g against the reference's %.0f%%%s (mean %.4g of %d, the reference's %.4g of %d)",
-			ks.Statistic, 100*wx, where, at, 100*wy, sampled, cn.Mean, cn.Count, rn.Mean, rn.Count)
-		ts = append(ts, test{subject: s.Features.Numeric[j], statistic: ks.Statistic, effect: ks.Statistic, p: ks.PValue, n: cn.Count,
-			evidence: sourcedEvidence(text, sources, ids)})
+		ts = append(ts, c.ksTest(j, s.Features.Numeric[j], x, y, "the reference's", rn.Mean, rn.Count))
 	}
 	return append(out, decisions(ts, cfg.Drift, cfg.MaxSubjects)...)
+}
+
+// ksTest is the two-sample Kolmogorov–Smirnov test of the window's values
+// of numeric feature j, named feature, sorted in x, against the sorted
+// reference sample y, whose values have the mean refMean over refN; ref
+// names the reference in the evidence.
+func (c *drifts) ksTest(j int, feature string, x, y []float64, ref string, refMean float64, refN uint64) test {
+	cn := &c.numeric[j]
+	ks := stat.KolmogorovSmirnov(x, y)
+	at, above, fx, fy := ksLocation(x, y)
+	where, wx, wy := "at most", fx, fy
+	if above {
+		where, wx, wy = "above", 1-fx, 1-fy
+	}
+	sampled, sources, ids := c.excess(j, at, above)
+	text := fmt.Sprintf("KS D %.3f: %.0f%% of values %s %.4g against %s %.0f%%%s (mean %.4g of %d, %s %.4g of %d)",
+		ks.Statistic, 100*wx, where, at, ref, 100*wy, sampled, cn.Mean, cn.Count, ref, refMean, refN)
+	return test{subject: feature, statistic: ks.Statistic, effect: ks.Statistic, p: ks.PValue, n: cn.Count,
+		evidence: sourcedEvidence(text, sources, ids)}
+}
+
+// SignalServingDrift is poisoning_serving_drift: the training set being
+// built moving away from what the model serves. Per numeric feature of a
+// feedback window, the two-sample Kolmogorov–Smirnov test of the feedback
+// examples' values (poisoning_drift's sample of the window) against the
+// sample of the same feature in the model's serving reference (what its
+// inferences looked like when the reference was pinned), Benjamini–Hochberg
+// across the features and the levels of Config.Drift, the evidence as
+// poisoning_drift's (the value where the two differ most, both shares
+// there, and the sources and ids of the window's examples on the side of
+// the excess). It needs MinCount values on both sides; a feature the
+// serving reference does not have is not tested.
+const SignalServingDrift = "poisoning_serving_drift"
+
+// Served is a numeric feature of what a model serves: its reference's
+// sample, sorted, and the mean and count of the values it summarises.
+type Served struct {
+	Sorted []float64
+	Mean   float64
+	N      uint64
+}
+
+// ScoreServing returns the poisoning_serving_drift verdicts of the merged
+// window w against what its model serves, served(feature) (nil: a feature
+// it does not serve); none when w has no poisoning_drift partial.
+func (w *Window) ScoreServing(served func(feature string) *Served) []signal.Verdict {
+	for i, sg := range w.signals {
+		s, ok := sg.(Drift)
+		if !ok {
+			continue
+		}
+		c := w.parts[i].(*drifts)
+		var ts []test
+		for j := range c.numeric {
+			if j >= len(s.Features.Numeric) {
+				break
+			}
+			sv := served(s.Features.Numeric[j])
+			if sv == nil {
+				continue
+			}
+			x := finiteSorted(c.numeric[j].Sample.Values())
+			if uint64(len(x)) < uint64(s.Config.MinCount) || uint64(len(sv.Sorted)) < uint64(s.Config.MinCount) {
+				continue
+			}
+			ts = append(ts, c.ksTest(j, s.Features.Numeric[j], x, sv.Sorted, "the served inputs'", sv.Mean, sv.N))
+		}
+		return decisions(ts, s.Config.Drift, s.Config.MaxSubjects)
+	}
+	return nil
 }
 
 // ksLocation returns the value at which the empirical distributions of the

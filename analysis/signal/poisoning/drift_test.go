@@ -2,10 +2,12 @@ package poisoning
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
@@ -305,4 +307,55 @@ func sources(es []Example) map[string]string {
 		out[e.ID] = e.Source
 	}
 	return out
+}
+
+// TestServingDriftByHand: a window's feedback against what its model
+// serves. Of 800 examples, mallory's 400 are 3σ above the served values in
+// "moved": its KS distance and p-value are those of the window's values
+// against the served sample (the p-value adjusted by Benjamini–Hochberg
+// over the two features tested: twice the smaller), critical, and the
+// evidence names mallory as the source of the excess; "still" follows the
+// served values; a feature the model does not serve is not tested.
+func TestServingDriftByHand(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
+	cfg := DefaultConfig()
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	w := NewWindow(cfg, Features{Numeric: []string{"moved", "still", "unserved"}}, "fraud", start, start.Add(time.Minute))
+	var moved []float64
+	for i := range 800 {
+		e := Example{ID: fmt.Sprint("fb-", i), Source: fmt.Sprint("annotator-", i%10), Numeric: []float64{rng.NormFloat64(), rng.NormFloat64(), 1}}
+		if i%2 == 0 {
+			e.Source, e.Numeric[0] = "mallory", 3+rng.NormFloat64()
+		}
+		moved = append(moved, e.Numeric[0])
+		w.Observe([]Example{e}, int64(i))
+	}
+	slices.Sort(moved)
+	served := func(n int) *Served {
+		s := &Served{N: uint64(n)}
+		for range n {
+			s.Sorted = append(s.Sorted, rng.NormFloat64())
+		}
+		slices.Sort(s.Sorted)
+		return s
+	}
+	byFeature := map[string]*Served{"moved": served(2000), "still": served(2000)}
+	vs := w.ScoreServing(func(f string) *Served { return byFeature[f] })
+	decide(0.01, vs)
+	if len(vs) != 2 || find(vs, "unserved") != nil {
+		t.Fatalf("verdicts %+v, want moved and still only", vs)
+	}
+	m, st := find(vs, "moved"), find(vs, "still")
+	if ks := stat.KolmogorovSmirnov(moved, byFeature["moved"].Sorted); m.Statistic != ks.Statistic || math.Abs(m.PValue/(2*ks.PValue)-1) > 1e-12 {
+		t.Errorf("moved: D %v p %v, want the window's values against the served sample: D %v p %v (×2)", m.Statistic, m.PValue, ks.Statistic, ks.PValue)
+	}
+	if m.Severity != verdict.SeverityCritical || !strings.Contains(m.Evidence, "the served inputs'") || !strings.Contains(m.Evidence, `from "mallory" ×`) {
+		t.Errorf("moved: %+v, want critical naming mallory against the served inputs", *m)
+	}
+	if st.Severity != verdict.SeverityOK {
+		t.Errorf("still: %+v, want ok", *st)
+	}
+	if vs := w.ScoreServing(func(string) *Served { return nil }); len(vs) != 0 {
+		t.Errorf("verdicts without served features: %+v", vs)
+	}
 }
