@@ -45,8 +45,8 @@ type Feedback struct {
 	// AttackFlood or AttackBackdoor; none when empty. They combine, each
 	// by an attacker of its own (AttackerOf).
 	Attacks []string
-	// Attacker is the enduser.id of the first attack's source; the k-th
-	// attack's is Attacker-k (AttackerOf). Default: "mallory".
+	// Attacker is the enduser.id of the first attack's source; the
+	// second's is Attacker-2, and so on (AttackerOf). Default: "mallory".
 	Attacker string
 	// AttackShare is the share of the feedback events each attacker writes
 	// from After on, in (0, 1); the attackers together write less than all.
@@ -84,7 +84,8 @@ func (f *Feedback) validate() error {
 		}
 	}
 	if !(f.AttackShare > 0 && float64(len(f.Attacks))*f.AttackShare < 1) {
-		return fmt.Errorf("feedback.attack_share: must be in (0, 1/%d) for %d attacks, got %v", len(f.Attacks), len(f.Attacks), f.AttackShare)
+		return fmt.Errorf("feedback.attack_share: must be above 0 and below 1/%d (the attackers write less than all the feedback), got %v",
+			len(f.Attacks), f.AttackShare)
 	}
 	return nil
 }

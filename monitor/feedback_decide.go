@@ -187,18 +187,27 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 // servedFeatures returns what model serves, per numeric feature (nil: a
 // feature it does not serve), and the id of the reference that says it:
 // the newest serving reference of any of its versions (feedback names a
-// model, not a version), held in memory or read from ClickHouse; nil when
-// the model has none yet.
+// model, not a version), held in memory or read from ClickHouse (and held
+// then, unless the instance holds another reference of that version, e.g.
+// one pinned and not stored yet); nil when the model has none yet.
 func (d *decider) servedFeatures(ctx context.Context, model string) (func(string) *poisoning.Served, string, error) {
 	version, id, err := d.m.store.NewestServingReference(ctx, model)
 	if err != nil || id == "" {
 		return nil, "", err
 	}
 	mv := analysis.ModelKey{ID: model, Version: version}
-	ref := d.m.refs.Get(mv)
+	held := d.m.refs.Get(mv)
+	ref := held
 	if ref == nil || ref.ID != id {
 		if ref, err = d.m.storedReference(ctx, mv, id); err != nil || ref == nil {
 			return nil, "", err
+		}
+		if held == nil {
+			// Held from now on (within analysis.max_versions), as a
+			// window of the version would load it: the next feedback
+			// window does not read it again.
+			d.m.refs.Set(ref)
+			d.m.met.refsReloaded.Inc()
 		}
 	}
 	return func(feature string) *poisoning.Served {
