@@ -185,20 +185,14 @@ func TestDeciderRetriesAReferenceLookupThatFailed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	m := deciderTestMonitor(t, ctx, px.lis.Addr().String(), db)
-	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openTestDecider(t, ctx, m)
 	defer h.Close(context.Background())
 
 	// A window opened against a reference no one stored.
 	mv := analysis.ModelKey{ID: "fraud", Version: "1"}
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	warm := window.NewWindow(&m.cfg.Analysis, mv, t0, nil)
-	for i := range 50 {
-		warm.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
-			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": float64(i)})}}, int64(i))
-	}
+	observeX(warm, mv, t0, 50)
 	ref := reference.Build(warm.Sketches(), 10, 100, "warmup", 1, t0)
 	ref.ID = ref.Hash()
 	w := window.NewWindow(&m.cfg.Analysis, mv, t0.Add(time.Minute), ref)
@@ -211,10 +205,7 @@ func TestDeciderRetriesAReferenceLookupThatFailed(t *testing.T) {
 		t.Fatal("a partial whose reference could not be looked up was taken (dead-lettered or merged)")
 	}
 	px.setDown(false)
-	h2, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h2 := openTestDecider(t, ctx, m)
 	defer h2.Close(context.Background())
 	if err := h2.Handle(ctx, batch); err != nil {
 		t.Fatalf("with ClickHouse back: %v", err)
@@ -239,10 +230,7 @@ func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	m := deciderTestMonitor(t, ctx, addr, db)
-	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openTestDecider(t, ctx, m)
 	defer h.Close(context.Background())
 	// Decided (by another decider, or long ago) after this one opened.
 	mv := analysis.ModelKey{ID: "fraud", Version: "1"}
@@ -278,10 +266,7 @@ func TestDecisionMetricsCountOnce(t *testing.T) {
 	mv := analysis.ModelKey{ID: "fraud", Version: "1"}
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
 	w := window.NewWindow(&m.cfg.Analysis, mv, t0, nil)
-	for i := range 20 {
-		w.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
-			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": float64(i)})}}, int64(i))
-	}
+	observeX(w, mv, t0, 20)
 	// The partial, then the partition's progress past the window's end and
 	// lateness: the window is complete.
 	batch := partialMessages(w)
@@ -303,10 +288,7 @@ func TestDecisionMetricsCountOnce(t *testing.T) {
 	if err := m.store.Exec(ctx, "RENAME TABLE "+db+".feature_windows TO "+db+".feature_windows_away"); err != nil {
 		t.Fatal(err)
 	}
-	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := openTestDecider(t, ctx, m)
 	if err := h.Handle(ctx, batch); err == nil || !strings.Contains(err.Error(), "feature_windows") {
 		t.Fatalf("deciding without feature_windows: %v, want its insert's error", err)
 	}
@@ -317,10 +299,7 @@ func TestDecisionMetricsCountOnce(t *testing.T) {
 	if err := m.store.Exec(ctx, "RENAME TABLE "+db+".feature_windows_away TO "+db+".feature_windows"); err != nil {
 		t.Fatal(err)
 	}
-	h2, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h2 := openTestDecider(t, ctx, m)
 	defer h2.Close(context.Background())
 	if err := h2.Handle(ctx, batch); err != nil {
 		t.Fatal(err)
@@ -328,6 +307,26 @@ func TestDecisionMetricsCountOnce(t *testing.T) {
 	if got, stored := decided(), queryUint(t, m.store, "SELECT count() FROM model_windows FINAL"); got != 1 || stored != 1 {
 		t.Fatalf("%v windows counted as decided, %d stored: want 1 and 1", got, stored)
 	}
+}
+
+// observeX observes n events of model version mv at t0 into w, their
+// numeric feature x 0, 1, ..., n−1 (prediction ids and offsets the same).
+func observeX(w *window.Window, mv analysis.ModelKey, t0 time.Time, n int) {
+	for i := range n {
+		w.Observe(&telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: t0, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
+			Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": float64(i)})}}, int64(i))
+	}
+}
+
+// openTestDecider opens m's decider of partition 0 of the partials topic,
+// reading from offset 0; the caller closes it.
+func openTestDecider(t *testing.T, ctx context.Context, m *Monitor) ingest.PartitionHandler {
+	t.Helper()
+	h, err := m.openDecider(ctx, "telemetry.partials", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
 
 // deciderTestMonitor is partitionTestMonitor for the deciders' tests: 2 s

@@ -303,17 +303,24 @@ func FuzzCallerPartialsDecode(f *testing.F) {
 	})
 }
 
-// boundEvents returns batches of calls of distinct callers (far more than
-// any bound) with ordinary inputs and classes, and a few heavy callers.
-func boundEvents(w *world, distinct, n int) [][]*telemetry.Event {
-	keys := make([]string, distinct)
+// callersAndCalls returns the names of distinct callers and a pool of 4,096
+// calls with ordinary inputs and classes, without a caller.
+func callersAndCalls(w *world, distinct int) (keys []string, pool []*telemetry.Event) {
+	keys = make([]string, distinct)
 	for i := range keys {
 		keys[i] = fmt.Sprintf("user-%07d", i)
 	}
-	pool := make([]*telemetry.Event, 4096)
+	pool = make([]*telemetry.Event, 4096)
 	for i := range pool {
 		pool[i] = w.event("", w.ordinary())
 	}
+	return keys, pool
+}
+
+// boundEvents returns batches of calls of distinct callers (far more than
+// any bound) with ordinary inputs and classes, and a few heavy callers.
+func boundEvents(w *world, distinct, n int) [][]*telemetry.Event {
+	keys, pool := callersAndCalls(w, distinct)
 	var batches [][]*telemetry.Event
 	for b := 0; b < n; b += 64 {
 		batch := make([]*telemetry.Event, 64)
@@ -356,14 +363,7 @@ func TestCallerPartialsDoNotAllocateAtTheBound(t *testing.T) {
 // distinct), the others from ten heavy callers, each call's input and
 // class drawn from a pool of ordinary ones.
 func streamCalls(w *world, ps []signal.Partial, distinct, n int) {
-	keys := make([]string, distinct)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("user-%07d", i)
-	}
-	pool := make([]*telemetry.Event, 4096)
-	for i := range pool {
-		pool[i] = w.event("", w.ordinary())
-	}
+	keys, pool := callersAndCalls(w, distinct)
 	batch, ids := make([]*telemetry.Event, 64), make([]string, 64)
 	for i := range batch {
 		batch[i] = new(telemetry.Event)
