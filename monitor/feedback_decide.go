@@ -119,6 +119,18 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 	var obs []alerting.Observation
 	grown := map[string]*feedbackRef{}
 	want := d.m.cfg.Signals.Poisoning.ReferenceWindows
+	// What each model serves, looked up once per call.
+	served := map[string]servedModel{}
+	servedOf := func(ctx context.Context, model string) (servedModel, error) {
+		if s, ok := served[model]; ok {
+			return s, nil
+		}
+		s, err := d.servedFeatures(ctx, model)
+		if err == nil {
+			served[model] = s
+		}
+		return s, err
+	}
 	for i := range ready {
 		c := &ready[i]
 		w := c.Window
@@ -139,22 +151,26 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 				vs = append(vs, evaluate.SignalVerdict{Signal: s.Signal, Verdict: v})
 			}
 		}
-		evaluate.DecideSignals(d.m.cfg.Analysis.FDR, vs)
-		signalRows(b, mv, w.Start, w.End, refID, vs)
-		// Against what the model serves, when it has a serving reference.
-		served, servedID, err := d.servedFeatures(ctx, w.Model)
-		if err != nil {
-			return nil, nil, err
-		}
-		if served != nil {
-			var sv []evaluate.SignalVerdict
-			for _, v := range w.ScoreServing(served) {
-				sv = append(sv, evaluate.SignalVerdict{Signal: poisoning.SignalServingDrift, Verdict: v})
+		// And against what the model serves, when it has a serving
+		// reference: decided with the window's other verdicts, stored with
+		// that reference's id.
+		againstRef := len(vs)
+		servedID := ""
+		if len(w.Features.Numeric) > 0 {
+			s, err := servedOf(ctx, w.Model)
+			if err != nil {
+				return nil, nil, err
 			}
-			evaluate.DecideSignals(d.m.cfg.Analysis.FDR, sv)
-			signalRows(b, mv, w.Start, w.End, servedID, sv)
-			vs = append(vs, sv...)
+			if s.features != nil {
+				servedID = s.id
+				for _, v := range w.ScoreServing(s.features) {
+					vs = append(vs, evaluate.SignalVerdict{Signal: poisoning.SignalServingDrift, Verdict: v})
+				}
+			}
 		}
+		evaluate.DecideSignals(d.m.cfg.Analysis.FDR, vs)
+		signalRows(b, mv, w.Start, w.End, refID, vs[:againstRef])
+		signalRows(b, mv, w.Start, w.End, servedID, vs[againstRef:])
 		feedbackRow(b, c)
 		*counts = append(*counts, func() { d.m.met.signalVerdicts(mv, vs) })
 		obs = append(obs, d.m.signalObservations(mv, w.Start, w.End, vs)...)
@@ -184,39 +200,46 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 	return obs, rows, nil
 }
 
-// servedFeatures returns what model serves, per numeric feature (nil: a
-// feature it does not serve), and the id of the reference that says it:
-// the newest serving reference of any of its versions (feedback names a
-// model, not a version), held in memory or read from ClickHouse (and held
-// then, unless the instance holds another reference of that version, e.g.
-// one pinned and not stored yet); nil when the model has none yet.
-func (d *decider) servedFeatures(ctx context.Context, model string) (func(string) *poisoning.Served, string, error) {
+// servedModel is what a model serves: per numeric feature (nil: a feature
+// it does not serve), and the id of the reference that says it; features
+// is nil when the model has no serving reference here.
+type servedModel struct {
+	features func(string) *poisoning.Served
+	id       string
+}
+
+// servedFeatures returns what model serves: the reference this instance
+// holds of its version with the newest stored reference (feedback names a
+// model, not a version), loaded as a window of that version would load it
+// (loadLatestReference: a reference pinned and not yet stored first) when
+// none is held, so that it is read once; none while that version warms up
+// here or when the model has no reference yet. A failed read fails the
+// decision, to be taken again.
+func (d *decider) servedFeatures(ctx context.Context, model string) (servedModel, error) {
 	version, id, err := d.m.store.NewestServingReference(ctx, model)
 	if err != nil || id == "" {
-		return nil, "", err
+		return servedModel{}, err
 	}
 	mv := analysis.ModelKey{ID: model, Version: version}
-	held := d.m.refs.Get(mv)
-	ref := held
-	if ref == nil || ref.ID != id {
-		if ref, err = d.m.storedReference(ctx, mv, id); err != nil || ref == nil {
-			return nil, "", err
+	ref := d.m.refs.Get(mv)
+	if ref == nil {
+		if d.m.refs.Warming(mv) {
+			return servedModel{}, nil
 		}
-		if held == nil {
-			// Held from now on (within analysis.max_versions), as a
-			// window of the version would load it: the next feedback
-			// window does not read it again.
-			d.m.refs.Set(ref)
-			d.m.met.refsReloaded.Inc()
+		if err := d.m.loadLatestReference(ctx, mv); err != nil {
+			return servedModel{}, err
+		}
+		if ref = d.m.refs.Get(mv); ref == nil {
+			return servedModel{}, nil
 		}
 	}
-	return func(feature string) *poisoning.Served {
+	return servedModel{id: ref.ID, features: func(feature string) *poisoning.Served {
 		n := ref.Numeric[feature]
 		if n == nil || len(n.Sorted()) == 0 {
 			return nil
 		}
 		return &poisoning.Served{Sorted: n.Sorted(), Mean: n.Mean, N: n.N}
-	}, id, nil
+	}}, nil
 }
 
 // The reference feedback of a model is one row of the references table.

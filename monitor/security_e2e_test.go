@@ -339,7 +339,7 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 					if v.window < attackFrom {
 						t.Errorf("named before the attack: %v", v)
 					}
-					if v.window < windows && !strings.Contains(v.evidence, "fb-") {
+					if v.window < windows && !strings.Contains(v.evidence, "ids fb-") {
 						t.Errorf("the evidence names no example: %v", v)
 					}
 					if w.source != "" && v.window < windows && !strings.Contains(v.evidence, `from "`+w.source+`" ×`) {
