@@ -121,7 +121,7 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 	want := d.m.cfg.Signals.Poisoning.ReferenceWindows
 	// What each model serves, looked up once per call.
 	served := map[string]servedModel{}
-	servedOf := func(ctx context.Context, model string) (servedModel, error) {
+	servedOf := func(model string) (servedModel, error) {
 		if s, ok := served[model]; ok {
 			return s, nil
 		}
@@ -157,7 +157,7 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 		againstRef := len(vs)
 		servedID := ""
 		if len(w.Features.Numeric) > 0 {
-			s, err := servedOf(ctx, w.Model)
+			s, err := servedOf(w.Model)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -216,8 +216,8 @@ type servedModel struct {
 // here or when the model has no reference yet. A failed read fails the
 // decision, to be taken again.
 func (d *decider) servedFeatures(ctx context.Context, model string) (servedModel, error) {
-	version, id, err := d.m.store.NewestServingReference(ctx, model)
-	if err != nil || id == "" {
+	version, ok, err := d.m.store.NewestServingVersion(ctx, model)
+	if err != nil || !ok {
 		return servedModel{}, err
 	}
 	mv := analysis.ModelKey{ID: model, Version: version}
