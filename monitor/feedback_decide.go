@@ -155,7 +155,7 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 		// reference: decided with the window's other verdicts, stored with
 		// that reference's id.
 		againstRef := len(vs)
-		servedID := ""
+		servedID, servedEv := "", ""
 		if len(w.Features.Numeric) > 0 {
 			s, err := servedOf(w.Model)
 			if err != nil {
@@ -163,15 +163,18 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 			}
 			if s.features != nil {
 				servedID = s.id
+				servedEv = fmt.Sprintf("; against what version %q serves (reference %s)", s.version, s.id)
 				for _, v := range w.ScoreServing(s.features) {
 					vs = append(vs, evaluate.SignalVerdict{Signal: poisoning.SignalServingDrift, Verdict: v})
 				}
+			} else {
+				servedEv = "; no serving reference (none stored, or its version warming up): " + poisoning.SignalServingDrift + " not tested"
 			}
 		}
 		evaluate.DecideSignals(d.m.cfg.Analysis.FDR, vs)
 		signalRows(b, mv, w.Start, w.End, refID, vs[:againstRef])
 		signalRows(b, mv, w.Start, w.End, servedID, vs[againstRef:])
-		feedbackRow(b, c)
+		feedbackRow(b, c, servedEv)
 		*counts = append(*counts, func() { d.m.met.signalVerdicts(mv, vs) })
 		obs = append(obs, d.m.signalObservations(mv, w.Start, w.End, vs)...)
 		if len(c.Missing) > 0 {
@@ -204,8 +207,8 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 // it does not serve), and the id of the reference that says it; features
 // is nil when the model has no serving reference here.
 type servedModel struct {
-	features func(string) *poisoning.Served
-	id       string
+	features    func(string) *poisoning.Served
+	id, version string
 }
 
 // servedFeatures returns what model serves: the reference this instance
@@ -233,7 +236,7 @@ func (d *decider) servedFeatures(ctx context.Context, model string) (servedModel
 			return servedModel{}, nil
 		}
 	}
-	return servedModel{id: ref.ID, features: func(feature string) *poisoning.Served {
+	return servedModel{id: ref.ID, version: version, features: func(feature string) *poisoning.Served {
 		n := ref.Numeric[feature]
 		if n == nil || len(n.Sorted()) == 0 {
 			return nil

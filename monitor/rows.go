@@ -333,9 +333,10 @@ func signalRows(b *storage.WindowBatch, m analysis.ModelKey, start, end time.Tim
 }
 
 // feedbackRow adds the FeedbackSignal row of a decided feedback window: its
-// examples and how it was merged. Every decided feedback window has one; a
+// examples, how it was merged, and served (what decideFeedback says of the
+// serving reference its features were tested against, or ""). Every decided feedback window has one; a
 // restarted decider reads them to know which windows are decided.
-func feedbackRow(b *storage.WindowBatch, c *partial.FeedbackComplete) {
+func feedbackRow(b *storage.WindowBatch, c *partial.FeedbackComplete, served string) {
 	w := c.Window
 	ev := fmt.Sprintf("%d examples from %d feedback partitions", w.Examples, c.Partials)
 	if len(c.Missing) > 0 {
@@ -348,6 +349,7 @@ func feedbackRow(b *storage.WindowBatch, c *partial.FeedbackComplete) {
 	if c.MixedReferences {
 		ev += "; partials over other features merged in part (label flips and concentration only)"
 	}
+	ev += served
 	b.Signals = append(b.Signals, storage.SignalRow{ModelID: w.Model, WindowStart: w.Start, WindowEnd: w.End,
 		Signal: FeedbackSignal, Subject: "*", Statistic: float64(w.Examples), PValue: math.NaN(), Effect: math.NaN(),
 		Threshold: math.NaN(), Severity: string(alerting.SeverityOK), N: w.Examples, Evidence: ev})

@@ -255,19 +255,41 @@ func securityFeedback(t *testing.T, seed int64, start time.Time, step time.Durat
 	return events, feedback
 }
 
+// waitServingReference waits until the first windows windows of model
+// "fraud" (those that start before end) are decided and its serving
+// reference is stored: feedback written after that is decided against what
+// the model serves. (A feedback window decided before the model has a
+// serving reference has no poisoning_serving_drift verdicts; waitDecided
+// alone may return while later windows are not yet stored, and then the
+// first attacked windows were decided without it.)
+func waitServingReference(t *testing.T, s *storage.Store, end time.Time, windows uint64, deadline time.Time) {
+	t.Helper()
+	waitDecidedBefore(t, s, end, windows, time.Until(deadline))
+	const stored = "SELECT count() FROM references WHERE model_id = 'fraud' AND source != 'feedback'"
+	for queryUint(t, s, stored) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("model fraud has no serving reference stored")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // TestFeedbackAttackScenariosEndToEnd runs the flood and backdoor attacks
 // on the training feedback of model "fraud", then the label flip, the flood
 // and the backdoor together: 2,000 inferences a window, a feedback event
 // about half of them from 10 honest annotators, through the feedback topic
-// once the inferences are decided. From the window after the model's
-// reference feedback (reference_windows, default 3) each attacker (mallory,
-// then mallory-2 and mallory-3 when combined) writes a tenth of the
-// feedback. Each attacked window names each attack's subject at warning or
-// critical: poisoning_label_flip the flipping source, poisoning_flood the
-// flooded example's "content:<sha256>", poisoning_trigger
-// "<feature>=zz-trigger -> positive", with example ids and the attack's
-// own attacker as their source in the evidence; and no poisoning signal
-// names an honest annotator critical. Measured
+// once the inferences are decided and the model's serving reference is
+// stored. From the window after the model's reference feedback
+// (reference_windows, default 3) each attacker (mallory, then mallory-2 and
+// mallory-3 when combined) writes a tenth of the feedback. Each attacked
+// window names each attack's subject at warning or critical:
+// poisoning_label_flip the flipping source, poisoning_flood the flooded
+// example's "content:<sha256>", poisoning_trigger
+// "<feature>=zz-trigger -> positive", poisoning_serving_drift the flood's
+// features (the training set moves away from what the model serves), with
+// example ids and the attack's own attacker as their source in the
+// evidence; and no poisoning signal names an honest annotator critical.
+// Measured
 // (seed 11): critical in every attacked window; the flood holds 24–34% of
 // the examples with content against none in the reference, the trigger
 // value is on 85–112 examples a window, all labelled positive, against a
@@ -283,34 +305,30 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 		signal  string
 		subject func(string) bool
 		source  string
-		// some: named in at least one attacked window, not every one.
-		some bool
 	}
 	flood := func(source string) named {
 		return named{"poisoning_flood", func(s string) bool {
 			// The content hash of the flooded example (its SimHash group
 			// is named too, and logged).
 			return s == "content:"+generator.FloodContentSHA256()
-		}, source, false}
+		}, source}
 	}
 	trigger := func(source string) named {
 		return named{"poisoning_trigger", func(s string) bool {
 			return strings.HasSuffix(s, "="+generator.TriggerValue+" -> "+generator.ClassPositive)
-		}, source, false}
+		}, source}
 	}
 	tests := []struct {
 		attacks []string
 		want    []named
 	}{
 		// The flooded example is far from what the model serves: the
-		// training set moves away from it. In one make test run (the
-		// machine loaded) the first two attacked windows had no serving
-		// verdict at warning or above; alone it is named in every one.
-		{[]string{generator.AttackFlood}, []named{flood("mallory"), {poisoning.SignalServingDrift, func(s string) bool { return s != "*" }, "mallory", true}}},
+		// training set moves away from it.
+		{[]string{generator.AttackFlood}, []named{flood("mallory"), {poisoning.SignalServingDrift, func(s string) bool { return s != "*" }, "mallory"}}},
 		{[]string{generator.AttackBackdoor}, []named{trigger("mallory")}},
 		// The three combined, each by its own attacker.
 		{[]string{generator.AttackLabelFlip, generator.AttackFlood, generator.AttackBackdoor}, []named{
-			{"poisoning_label_flip", func(s string) bool { return s == "mallory" }, "", false}, flood("mallory-2"), trigger("mallory-3")}},
+			{"poisoning_label_flip", func(s string) bool { return s == "mallory" }, ""}, flood("mallory-2"), trigger("mallory-3")}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.attacks, ","), func(t *testing.T) {
@@ -325,10 +343,17 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 			writeMessages(t, ctx, e.Brokers(), "telemetry", events)
 			s := m.Store()
 			// The predictions are stored before their windows are decided.
-			waitDecided(t, s, time.Now().Add(2*time.Minute))
+			waitServingReference(t, s, start.Add(time.Duration(windows)*cfg.Analysis.WindowSize), uint64(windows), time.Now().Add(2*time.Minute))
 			writeMessages(t, ctx, e.Brokers(), "feedback", feedback)
 			// The last window, partial, is sealed once the partitions are idle.
 			waitFeedbackWindows(t, s, uint64(windows+1), time.Now().Add(2*time.Minute))
+
+			// Every window was tested against what the model serves, and
+			// its poisoning_feedback row says which reference that was.
+			const against = "SELECT count() FROM signals FINAL WHERE model_id = 'fraud' AND signal = '" + FeedbackSignal + "' AND evidence LIKE '%against what version%serves (reference %'"
+			if n := queryUint(t, s, against); n < uint64(windows+1) {
+				t.Errorf("%d feedback windows name the serving reference they were tested against, want %d", n, windows+1)
+			}
 
 			fired := make([]map[int]string, len(tt.want))
 			for i := range fired {
@@ -359,12 +384,6 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 				}
 			}
 			for i, w := range tt.want {
-				if w.some {
-					if len(fired[i]) == 0 {
-						t.Errorf("%s names the attack in no window", w.signal)
-					}
-					continue
-				}
 				for win := attackFrom; win < windows; win++ {
 					if sev := fired[i][win]; sev != "warning" && sev != "critical" {
 						t.Errorf("window %d: %s names the attack %q, want warning or critical (by window: %v)", win, w.signal, sev, fired[i])
@@ -372,6 +391,40 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServingDriftWithoutServingReference writes a flood of one example
+// to the feedback of model "fraud" (after its reference feedback, for two
+// windows) while the model has served nothing: the
+// feedback windows are decided without poisoning_serving_drift (there is
+// nothing to test against), the flood is still named by poisoning_flood,
+// and each window's poisoning_feedback row says that what the model serves
+// was not tested.
+func TestServingDriftWithoutServingReference(t *testing.T) {
+	e, cfg, ctx := feedbackPipeline(t, 2*time.Minute)
+	m := runHostile(t, ctx, cfg)
+	// The flood after the model's reference feedback, for two windows.
+	attackFrom := cfg.Signals.Poisoning.ReferenceWindows
+	windows := attackFrom + 2
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	fb := generator.DefaultFeedback()
+	fb.Share, fb.Annotators, fb.Attacks, fb.After = 0.5, 10, []string{generator.AttackFlood}, time.Duration(attackFrom)*cfg.Analysis.WindowSize
+	_, feedback := securityFeedback(t, 11, start, time.Millisecond, windows*2000+600, nil, fb)
+	writeMessages(t, ctx, e.Brokers(), "feedback", feedback)
+	s := m.Store()
+	waitFeedbackWindows(t, s, uint64(windows+1), time.Now().Add(time.Minute))
+
+	if n := queryUint(t, s, "SELECT count() FROM signals FINAL WHERE model_id = 'fraud' AND signal = ?", poisoning.SignalServingDrift); n != 0 {
+		t.Errorf("%d %s rows without a serving reference, want none", n, poisoning.SignalServingDrift)
+	}
+	if n := queryUint(t, s, "SELECT count() FROM signals FINAL WHERE model_id = 'fraud' AND signal = 'poisoning_flood' AND severity = 'critical' AND subject = ?",
+		"content:"+generator.FloodContentSHA256()); n < uint64(windows-attackFrom) {
+		t.Errorf("the flood named critical in %d windows, want %d", n, windows-attackFrom)
+	}
+	const untested = "SELECT count() FROM signals FINAL WHERE model_id = 'fraud' AND signal = '" + FeedbackSignal + "' AND evidence LIKE '%no serving reference%" + poisoning.SignalServingDrift + " not tested%'"
+	if n := queryUint(t, s, untested); n != uint64(windows+1) {
+		t.Errorf("%d feedback windows say what the model serves was not tested, want %d", n, windows+1)
 	}
 }
 
@@ -431,11 +484,12 @@ func TestLongCleanRunRaisesNothingCritical(t *testing.T) {
 	}
 
 	// The inferences are in the topic before the monitor starts (as in
-	// TestAccessAttackScenariosEndToEnd), the feedback once they are decided.
+	// TestAccessAttackScenariosEndToEnd), the feedback once they are decided
+	// and the serving reference is stored.
 	writeMessages(t, ctx, e.Brokers(), "telemetry", events)
 	m := runHostile(t, ctx, cfg)
 	s := m.Store()
-	waitDecided(t, s, time.Now().Add(2*time.Minute))
+	waitServingReference(t, s, start.Add(windows*cfg.Analysis.WindowSize), windows, time.Now().Add(2*time.Minute))
 	writeMessages(t, ctx, e.Brokers(), "feedback", feedback)
 	waitFeedbackWindows(t, s, windows+1, time.Now().Add(2*time.Minute))
 
