@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,8 +45,8 @@ const (
 	MaxDeadLetterValue = 64 << 10
 	// maxDeadLetterKey bounds the copied key.
 	maxDeadLetterKey = 1 << 10
-	// maxDeadLetterHeaders bounds the copied original headers (keys and
-	// values); beyond it they are left out.
+	// maxDeadLetterHeaders bounds the copied original headers as a record
+	// encodes them (headerSize); beyond it they are left out.
 	maxDeadLetterHeaders = 16 << 10
 )
 
@@ -149,13 +150,21 @@ func (w *DeadLetterWriter) Write(ctx context.Context, dls []DeadLetter) error {
 	return nil
 }
 
+// headerSize is what h costs in a record: its key and value and their two
+// lengths (varints of up to 5 bytes each, counted at 5), so that a message
+// of many empty headers, whose keys and values weigh nothing, is bounded
+// too.
+func headerSize(h kafka.Header) int {
+	return len(h.Key) + len(h.Value) + 2*binary.MaxVarintLen32
+}
+
 // message builds the dead-letter record for dl.
 func (w *DeadLetterWriter) message(dl *DeadLetter, failedAt string) kafka.Message {
 	h := make([]kafka.Header, 0, len(dl.Msg.Headers)+10)
 	var cut []string
 	size := 0
 	for _, oh := range dl.Msg.Headers {
-		size += len(oh.Key) + len(oh.Value)
+		size += headerSize(oh)
 	}
 	if size <= maxDeadLetterHeaders {
 		h = append(h, dl.Msg.Headers...)

@@ -223,6 +223,43 @@ func TestDeadLetterOfAHugeMessageIsWritten(t *testing.T) {
 	}
 }
 
+// TestDeadLetterOfManyEmptyHeadersIsWritten: a message of 600,000 empty
+// headers (1.2 MB as a record encodes them, whose keys and values weigh
+// nothing) is dead-lettered without them, so that its dead letter fits
+// the brokers' limit and the partition goes on; before the headers' lengths
+// were counted, all were copied and the write failed for good.
+func TestDeadLetterOfManyEmptyHeadersIsWritten(t *testing.T) {
+	const topic, dlq = "telemetry", "telemetry.dlq"
+	e := startBroker(t, topic, dlq)
+	w := NewDeadLetterWriter(Plaintext(e.Brokers()), dlq, "driftwatch", nil, testLog(t))
+	defer w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := w.Write(ctx, []DeadLetter{{Msg: Message{Topic: topic, Offset: 7, Value: []byte(`{"x":1}`), Headers: make([]kafka.Header, 600_000)},
+		Reason: "invalid_json", Detail: "x"}}); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	got := readAll(t, e.Brokers(), dlq, 1)[0]
+	truncated := ""
+	for _, x := range got.Headers {
+		if x.Key == HeaderTruncated {
+			truncated = string(x.Value)
+		}
+	}
+	if truncated != "headers" || len(got.Headers) > 20 {
+		t.Errorf("%d headers, %s %q: want the original headers left out", len(got.Headers), HeaderTruncated, truncated)
+	}
+	// 16 KiB of headers as a record encodes them is kept whole.
+	kept := make([]kafka.Header, 1000) // 10,000 bytes counted, 2,000 encoded
+	if err := w.Write(ctx, []DeadLetter{{Msg: Message{Topic: topic, Offset: 8, Value: []byte(`{"x":1}`), Headers: kept},
+		Reason: "invalid_json", Detail: "x"}}); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if got := readAll(t, e.Brokers(), dlq, 2)[1]; len(got.Headers) < len(kept) {
+		t.Errorf("%d headers, want the %d original ones and the dead letter's", len(got.Headers), len(kept))
+	}
+}
+
 // TestDeadLetterLastOffset: the mark a partition reads when it opens is the
 // largest offset of its own dead letters, whatever other partitions and
 // topics wrote to the same dead-letter partition; -1 when there is none.
