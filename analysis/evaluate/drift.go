@@ -157,20 +157,11 @@ func scoreNumeric(c *analysis.Config, out []Score, name string, nr *reference.Nu
 }
 
 // KSExactCells bounds the product of the sample sizes for which the KS
-// decision takes the exact p-value of unequal samples (it costs O(n·m·D));
-// beyond it, scipy's asymp p-value, within about 2% of the exact one at
-// such sizes. Equal sizes are always exact (O(n)).
-const KSExactCells = 2_500_000
+// decision takes the exact p-value of unequal samples (stat.KSExactCells).
+const KSExactCells = stat.KSExactCells
 
-// ksTest is the KS test of a drift decision: stat.KolmogorovSmirnov
-// (scipy's auto method) where it is cheap, stat.KolmogorovSmirnovAsymp
-// beyond KSExactCells.
-func ksTest(ref, cur []float64) stat.KSResult {
-	if len(ref) != len(cur) && len(ref)*len(cur) > KSExactCells {
-		return stat.KolmogorovSmirnovAsymp(ref, cur)
-	}
-	return stat.KolmogorovSmirnov(ref, cur)
-}
+// ksTest is the KS test of a drift decision: stat.KolmogorovSmirnovBounded.
+func ksTest(ref, cur []float64) stat.KSResult { return stat.KolmogorovSmirnovBounded(ref, cur) }
 
 func scoreCategorical(c *analysis.Config, out []Score, name string, cr *reference.Categorical, s *sketch.Categorical) []Score {
 	ref := make([]float64, len(cr.Counts)+1)

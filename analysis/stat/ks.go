@@ -74,6 +74,23 @@ func KolmogorovSmirnov(xSorted, ySorted []float64) KSResult {
 	return ksAsymp(d, n, m)
 }
 
+// KSExactCells bounds the product of the sample sizes for which
+// KolmogorovSmirnovBounded takes the exact p-value of unequal samples (it
+// costs O(n·m·D)); beyond it, scipy's asymp p-value, within about 2% of the
+// exact one at such sizes. Equal sizes are always exact (O(n)).
+const KSExactCells = 2_500_000
+
+// KolmogorovSmirnovBounded is the KS test of a decision whose cost must not
+// follow the samples' sizes: KolmogorovSmirnov (scipy's auto method) where
+// it is cheap, KolmogorovSmirnovAsymp for unequal samples beyond
+// KSExactCells.
+func KolmogorovSmirnovBounded(xSorted, ySorted []float64) KSResult {
+	if len(xSorted) != len(ySorted) && len(xSorted)*len(ySorted) > KSExactCells {
+		return KolmogorovSmirnovAsymp(xSorted, ySorted)
+	}
+	return KolmogorovSmirnov(xSorted, ySorted)
+}
+
 // KolmogorovSmirnovAsymp returns scipy.stats.ks_2samp(x, y,
 // method='asymp') (two-sided) for sorted samples: the statistic D, not
 // snapped to a lattice, and the p-value kstwo.sf(D, round(n·m/(n+m))).

@@ -47,6 +47,16 @@ func TestKolmogorovSmirnovAsympMatchesScipy(t *testing.T) {
 		if math.Abs(got.PValue-c.exact) > 0.02*c.exact {
 			t.Errorf("asymp ks(%s, %s): p %.6g more than 2%% from the exact %.6g", c.x, c.y, got.PValue, c.exact)
 		}
+		// The bounded test takes the exact p-value up to KSExactCells, the
+		// asymp one beyond.
+		x, y := ref.sample(t, c.x), ref.sample(t, c.y)
+		wantP, wantMethod := c.exact, KSExact
+		if len(x)*len(y) > KSExactCells {
+			wantP, wantMethod = c.asymp, KSAsymp
+		}
+		if b := KolmogorovSmirnovBounded(x, y); b.Method != wantMethod || !near(b.PValue, wantP, 1e-9, 1e-12) {
+			t.Errorf("bounded ks(%s, %s) = %+v, scipy %s p %.17g", c.x, c.y, b, wantMethod, wantP)
+		}
 	}
 	if got := KolmogorovSmirnovAsymp(nil, []float64{1}); !math.IsNaN(got.PValue) || got.Method != "" {
 		t.Errorf("empty sample: %+v", got)
