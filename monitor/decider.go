@@ -51,9 +51,13 @@ type decider struct {
 	// fref holds the reference feedback of the models whose feedback
 	// windows the decider decided (feedback.go), at most analysis.max_models.
 	fref map[string]*feedbackRef
-	eval *evaluate.Evaluator
-	next int64 // next offset to read; -1 before the first message
-	dead []ingest.DeadLetter
+	// served holds the serving references the feedback's decisions read
+	// that the reference store does not hold (servedFeatures), at most
+	// analysis.max_models of them.
+	served map[analysis.ModelKey]*reference.Reference
+	eval   *evaluate.Evaluator
+	next   int64 // next offset to read; -1 before the first message
+	dead   []ingest.DeadLetter
 	// deadUpTo: as partition.deadUpTo, for invalid partials.
 	deadUpTo int64
 	err      error
@@ -536,8 +540,22 @@ func (m *Monitor) publishProgress(ctx context.Context, src partial.Source, atMs 
 	return m.partials.Publish(ctx, recs)
 }
 
-// loadLatestReference pins the newest stored reference of mv, if it has one.
+// loadLatestReference pins mv's newest reference (latestReference), if it
+// has one.
 func (m *Monitor) loadLatestReference(ctx context.Context, mv analysis.ModelKey) error {
+	ref, err := m.latestReference(ctx, mv, "")
+	if err != nil || ref == nil {
+		return err
+	}
+	m.refs.Set(ref)
+	m.met.refsReloaded.Inc()
+	return nil
+}
+
+// latestReference returns model version mv's newest reference: one pinned
+// here and not stored yet, else the stored one of id ("": the newest
+// stored); nil when it has none.
+func (m *Monitor) latestReference(ctx context.Context, mv analysis.ModelKey, id string) (*reference.Reference, error) {
 	// One pinned a moment ago may not be stored yet.
 	m.refMu.Lock()
 	var pending *reference.Reference
@@ -548,21 +566,15 @@ func (m *Monitor) loadLatestReference(ctx context.Context, mv analysis.ModelKey)
 	}
 	m.refMu.Unlock()
 	if pending != nil {
-		m.refs.Set(pending)
-		m.met.refsReloaded.Inc()
-		return nil
+		return pending, nil
 	}
-	id, err := m.store.LatestReferenceID(ctx, mv.ID, mv.Version)
-	if err != nil || id == "" {
-		return err
+	if id == "" {
+		var err error
+		if id, err = m.store.LatestReferenceID(ctx, mv.ID, mv.Version); err != nil || id == "" {
+			return nil, err
+		}
 	}
-	ref, err := m.storedReference(ctx, mv, id)
-	if err != nil || ref == nil {
-		return err
-	}
-	m.refs.Set(ref)
-	m.met.refsReloaded.Inc()
-	return nil
+	return m.storedReference(ctx, mv, id)
 }
 
 // restoreWindowsFactor is how many times sequential.history_windows of a

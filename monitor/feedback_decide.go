@@ -11,6 +11,7 @@ import (
 	"github.com/driftwatch/driftwatch/analysis"
 	"github.com/driftwatch/driftwatch/analysis/evaluate"
 	"github.com/driftwatch/driftwatch/analysis/partial"
+	"github.com/driftwatch/driftwatch/analysis/reference"
 	"github.com/driftwatch/driftwatch/analysis/signal/poisoning"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
@@ -135,9 +136,15 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 		c := &ready[i]
 		w := c.Window
 		mv := feedbackKey(w.Model)
-		ref, err := d.feedbackReference(ctx, w.Model)
-		if err != nil {
-			return nil, nil, err
+		// A reference grown in this call is not read again: the bound of
+		// held references may have dropped it for another model's since,
+		// and the stored one lacks what grew until rows are stored.
+		ref, ok := grown[w.Model]
+		if !ok {
+			var err error
+			if ref, err = d.feedbackReference(ctx, w.Model); err != nil {
+				return nil, nil, err
+			}
 		}
 		inRef := ref.w != nil && !w.End.After(ref.w.End)
 		var against *poisoning.Window
@@ -163,9 +170,13 @@ func (d *decider) decideFeedback(ctx context.Context, ready []partial.FeedbackCo
 			}
 			if s.features != nil {
 				servedID = s.id
-				servedEv = fmt.Sprintf("; against what version %q serves (reference %s)", s.version, s.id)
-				for _, v := range w.ScoreServing(s.features) {
+				tested := w.ScoreServing(s.features)
+				for _, v := range tested {
 					vs = append(vs, evaluate.SignalVerdict{Signal: poisoning.SignalServingDrift, Verdict: v})
+				}
+				servedEv = fmt.Sprintf("; against what version %q serves (reference %s)", s.version, s.id)
+				if len(tested) == 0 {
+					servedEv += ": no numeric feature with min_count values on both sides, " + poisoning.SignalServingDrift + " not tested"
 				}
 			} else {
 				servedEv = "; no serving reference (none stored, or its version warming up): " + poisoning.SignalServingDrift + " not tested"
@@ -211,29 +222,40 @@ type servedModel struct {
 	id, version string
 }
 
-// servedFeatures returns what model serves: the reference this instance
-// holds of its version with the newest stored reference (feedback names a
-// model, not a version), loaded as a window of that version would load it
-// (loadLatestReference: a reference pinned and not yet stored first) when
-// none is held, so that it is read once; none while that version warms up
-// here or when the model has no reference yet. A failed read fails the
-// decision, to be taken again.
+// servedFeatures returns what model serves: its newest stored serving
+// reference (feedback names a model, not a version), the one of that
+// version this instance pinned when it holds one, and none while that
+// version warms up here or when the model has no reference yet. One neither
+// held nor warming is read from storage and kept by the decider, not by the
+// reference store, where it would take a place of the versions whose
+// windows are decided here (and hostile feedback naming retired models
+// could evict their warm-ups). A failed read fails the decision, to be
+// taken again.
 func (d *decider) servedFeatures(ctx context.Context, model string) (servedModel, error) {
-	version, ok, err := d.m.store.NewestServingVersion(ctx, model)
+	version, id, ok, err := d.m.store.NewestServingReference(ctx, model)
 	if err != nil || !ok {
 		return servedModel{}, err
 	}
 	mv := analysis.ModelKey{ID: model, Version: version}
-	ref := d.m.refs.Get(mv)
+	ref := d.m.refs.Peek(mv)
 	if ref == nil {
 		if d.m.refs.Warming(mv) {
 			return servedModel{}, nil
 		}
-		if err := d.m.loadLatestReference(ctx, mv); err != nil {
-			return servedModel{}, err
-		}
-		if ref = d.m.refs.Get(mv); ref == nil {
-			return servedModel{}, nil
+		if ref = d.served[mv]; ref == nil || ref.ID != id {
+			if ref, err = d.m.latestReference(ctx, mv, id); err != nil || ref == nil {
+				return servedModel{}, err
+			}
+			if d.served == nil {
+				d.served = map[analysis.ModelKey]*reference.Reference{}
+			}
+			for k := range d.served {
+				if len(d.served) < max(d.m.cfg.Analysis.MaxModels, 1) {
+					break
+				}
+				delete(d.served, k) // read again when its model's feedback comes
+			}
+			d.served[mv] = ref
 		}
 	}
 	return servedModel{id: ref.ID, version: version, features: func(feature string) *poisoning.Served {

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,11 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/driftwatch/driftwatch/analysis"
+	"github.com/driftwatch/driftwatch/analysis/partial"
+	"github.com/driftwatch/driftwatch/analysis/reference"
+	"github.com/driftwatch/driftwatch/analysis/signal/poisoning"
+	"github.com/driftwatch/driftwatch/analysis/window"
 	"github.com/driftwatch/driftwatch/generator"
 	"github.com/driftwatch/driftwatch/ingest"
 	"github.com/driftwatch/driftwatch/storage"
@@ -331,6 +337,132 @@ AND subject = '*' AND window_start >= ? AND reference_id = 'feedback'`, later); 
 func counterValue(t *testing.T, reg *prometheus.Registry, name, outcome string) float64 {
 	t.Helper()
 	return metricByLabel(t, reg, name, "outcome")[outcome]
+}
+
+// TestFeedbackReferencesOfMoreModelsThanHeld: the decider holds the
+// reference feedback of analysis.max_models models (1 here, one held
+// already) and drops one for a model it does not hold. Two models' first
+// four feedback windows are decided in one call, their windows in turn (as
+// a decider catching up decides them), so that each model's reference is
+// dropped before its next window. Each reference still takes exactly its
+// model's first reference_windows (3) windows, and the fourth is decided
+// against it: one grown in the same call is not read again from storage,
+// where it is not yet (before, each window of a model started its reference
+// afresh: it held 1 window, and the fourth was merged into it).
+func TestFeedbackReferencesOfMoreModelsThanHeld(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	m := deciderTestMonitor(t, ctx, addr, db)
+	m.cfg.Analysis.MaxModels = 1
+	pc := m.cfg.Signals.Poisoning
+	want := pc.ReferenceWindows
+	d := &decider{m: m, fref: map[string]*feedbackRef{"old": {}}}
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	size := m.cfg.Analysis.WindowSize
+	var ready []partial.FeedbackComplete
+	for i := range want + 1 {
+		for _, model := range []string{"fraud", "churn"} {
+			ws := start.Add(time.Duration(i) * size)
+			w := poisoning.NewWindow(pc.Config, poisoning.Features{}, model, ws, ws.Add(size))
+			var es []poisoning.Example
+			for j := range 50 {
+				es = append(es, poisoning.Example{ID: fmt.Sprintf("fb-%d-%d", i, j), Source: fmt.Sprint("annotator-", j%5), ProposedLabel: "positive"})
+			}
+			w.Observe(es, int64(i*50))
+			ready = append(ready, partial.FeedbackComplete{Window: w, Partials: 1})
+		}
+	}
+	var b storage.WindowBatch
+	var counts []func()
+	_, refs, err := d.decideFeedback(ctx, ready, &b, &counts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]uint32{}
+	for _, r := range refs {
+		held[r.ModelID] = r.Windows
+	}
+	fourth := start.Add(time.Duration(want) * size)
+	for _, model := range []string{"fraud", "churn"} {
+		if held[model] != uint32(want) {
+			t.Errorf("model %s: the reference feedback holds %d windows, want reference_windows (%d)", model, held[model], want)
+		}
+		against := 0
+		for _, r := range b.Signals {
+			if r.ModelID == model && r.ReferenceID == feedbackRefID {
+				if r.WindowStart.Before(fourth) {
+					t.Errorf("model %s: window %s decided against the reference feedback it makes: %+v", model, r.WindowStart, r)
+				}
+				against++
+			}
+		}
+		if against == 0 {
+			t.Errorf("model %s: its window %s decided against no reference feedback", model, fourth)
+		}
+	}
+}
+
+// TestServingReferencesTakeNoPlaceOfHeldOnes: feedback naming models
+// whose reference is stored but whose telemetry this instance does not
+// decide (retired models, or names chosen by a hostile producer) is tested
+// against what they served, read from storage and kept by the decider: the
+// reference store, bounded by analysis.max_versions (2 here), keeps the
+// reference it holds and the warm-up in progress (before, each such model's
+// reference was pinned there, evicting the warm-up and then the reference
+// of versions decided here; each round's reads kept them the most recently
+// used).
+func TestServingReferencesTakeNoPlaceOfHeldOnes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	m := deciderTestMonitor(t, ctx, addr, db)
+	m.cfg.Analysis.MaxVersions, m.cfg.Analysis.WarmupWindows = 2, 3
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	sketches := func(mv analysis.ModelKey) reference.Sketches {
+		w := window.NewWindow(&m.cfg.Analysis, mv, start, nil)
+		for i := range 30 {
+			e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: start, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
+				Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": float64(i)})}}
+			w.Observe(e, int64(i))
+		}
+		w.EndBatch()
+		return w.Sketches()
+	}
+	build := func(mv analysis.ModelKey) *reference.Reference {
+		r := reference.Build(sketches(mv), 10, 100, "warmup", 1, time.Now())
+		r.ID = r.Hash()
+		return r
+	}
+	live, fresh := analysis.ModelKey{ID: "live", Version: "v1"}, analysis.ModelKey{ID: "fresh", Version: "v1"}
+	held := build(live)
+	m.refs.Set(held)
+	if m.refs.Contribute(sketches(fresh)) != nil {
+		t.Fatal("a warm-up of 3 windows pinned after one")
+	}
+	retired := []string{"retired-1", "retired-2", "retired-3"}
+	for _, id := range retired {
+		if err := m.store.SaveReference(ctx, ReferenceRows(build(analysis.ModelKey{ID: id, Version: "v7"}), m.cfg.Analysis.Signals)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &decider{m: m}
+	for round := range 2 {
+		for _, id := range retired {
+			s, err := d.servedFeatures(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.features == nil || s.features("x") == nil || s.version != "v7" {
+				t.Fatalf("round %d: model %s serves %+v, want its stored reference of v7 with feature x", round, id, s)
+			}
+		}
+	}
+	refs, warm, evictedRefs, evictedWarmups := m.refs.Held()
+	if m.refs.Peek(live) != held || !m.refs.Warming(fresh) || refs != 1 || warm != 1 || evictedRefs+evictedWarmups != 0 {
+		t.Errorf("reference store: %d references and %d warm-ups held (%d and %d evicted), live's held %v, fresh warming %v; want live's and fresh's kept",
+			refs, warm, evictedRefs, evictedWarmups, m.refs.Peek(live) == held, m.refs.Warming(fresh))
+	}
 }
 
 // TestFeedbackBoundsOpenWindows drives a feedback partition directly: with

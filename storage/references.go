@@ -130,25 +130,25 @@ WHERE model_id = ? AND model_version = ? GROUP BY model_id, model_version`, mode
 	return id, rows.Err()
 }
 
-// NewestServingVersion returns the version of a model with the newest stored reference, leaving out the
-// references of its training feedback (source 'feedback'): the version it serves now. ok is false when the
-// model has no stored reference (a model's version may be "").
-func (s *Store) NewestServingVersion(ctx context.Context, modelID string) (version string, ok bool, err error) {
-	rows, err := s.conn.Query(ctx, `SELECT argMax(model_version, (created_at, reference_id))
+// NewestServingReference returns the newest stored reference of a model, leaving out the references of its
+// training feedback (source 'feedback'): the version it serves now, and that reference's id. ok is false when
+// the model has no stored reference (a model's version may be "").
+func (s *Store) NewestServingReference(ctx context.Context, modelID string) (version, referenceID string, ok bool, err error) {
+	rows, err := s.conn.Query(ctx, `SELECT argMax(model_version, (created_at, reference_id)), argMax(reference_id, (created_at, reference_id))
 FROM references
 WHERE model_id = ? AND source != 'feedback'
 GROUP BY model_id`, modelID)
 	if err != nil {
-		return "", false, fmt.Errorf("reading the newest serving version of model %s: %w", modelID, err)
+		return "", "", false, fmt.Errorf("reading the newest serving reference of model %s: %w", modelID, err)
 	}
 	defer rows.Close()
 	if rows.Next() {
-		if err := rows.Scan(&version); err != nil {
-			return "", false, fmt.Errorf("reading the newest serving version of model %s: %w", modelID, err)
+		if err := rows.Scan(&version, &referenceID); err != nil {
+			return "", "", false, fmt.Errorf("reading the newest serving reference of model %s: %w", modelID, err)
 		}
 		ok = true
 	}
-	return version, ok, rows.Err()
+	return version, referenceID, ok, rows.Err()
 }
 
 // ReferenceRows returns the rows of one stored reference of a model version (none when it is not stored).

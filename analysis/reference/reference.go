@@ -336,6 +336,15 @@ func (r *Store) Get(m analysis.ModelKey) *Reference {
 	return ref
 }
 
+// Peek returns m's pinned reference, nil when none, like Get, but without
+// counting a use of it: for readers (the feedback's decisions) that must
+// not keep a version held that its own windows no longer use.
+func (r *Store) Peek(m analysis.ModelKey) *Reference {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.refs[m]
+}
+
 // Warming reports whether m has a warm-up in progress here.
 func (r *Store) Warming(m analysis.ModelKey) bool {
 	r.mu.Lock()
