@@ -9,6 +9,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/segmentio/kafka-go"
 
@@ -252,6 +253,69 @@ func TestDeciderLooksUpTheDecisionsOfAVersionItForgot(t *testing.T) {
 	}
 	if got.GetCounter().GetValue() != 1 {
 		t.Fatalf("a replayed partial of a decided window: already_decided = %v, want 1", got.GetCounter().GetValue())
+	}
+}
+
+// TestPerformanceVerdictsCountOnce: the realized performance of a labeled
+// window whose verdicts cannot be stored is computed again at the next call;
+// its verdicts count once in driftwatch_signal_verdicts_total, as many as
+// the rows stored, not once per attempt.
+func TestPerformanceVerdictsCountOnce(t *testing.T) {
+	addr, db := testClickHouse(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := deciderTestMonitor(t, ctx, addr, db)
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	var preds []storage.PredictionRow
+	var labels []storage.LabelRow
+	for i := range 40 {
+		id := fmt.Sprint("p", i)
+		class, truth := []string{"fraud", "ok"}[i%2], []string{"fraud", "ok"}[i%3%2]
+		preds = append(preds, storage.PredictionRow{ModelID: "fraud", ModelVersion: "v1", WindowStart: t0, PredictionID: id, EventTime: t0,
+			PredictedClass: class, Score: float64(i%10) / 10, HasScore: true, Threshold: 0.5, HasThreshold: true})
+		labels = append(labels, storage.LabelRow{ModelID: "fraud", PredictionID: id, TruthClass: truth, LabelTime: t0.Add(time.Minute)})
+	}
+	if err := m.store.WritePredictions(ctx, preds); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.store.WriteLabels(ctx, labels); err != nil {
+		t.Fatal(err)
+	}
+	verdicts := func() float64 {
+		var sum float64
+		ch := make(chan prometheus.Metric, 100)
+		m.met.signals.Collect(ch)
+		close(ch)
+		for c := range ch {
+			var got dto.Metric
+			if err := c.Write(&got); err != nil {
+				t.Fatal(err)
+			}
+			sum += got.GetCounter().GetValue()
+		}
+		return sum
+	}
+	d := &decider{m: m, labeled: map[storage.LabeledWindow]bool{{ModelID: "fraud", ModelVersion: "v1", WindowStart: t0}: true}}
+	// The verdicts cannot be stored (their evidence has no column), all
+	// else can: the call fails after the window's verdicts were taken.
+	if err := m.store.Exec(ctx, "ALTER TABLE "+db+".signals DROP COLUMN evidence"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.perform(ctx); err == nil || !strings.Contains(err.Error(), "realized performance verdicts") {
+		t.Fatalf("computing the performance with verdicts that cannot be stored: %v, want their insert's error", err)
+	}
+	if got := verdicts(); got != 0 {
+		t.Fatalf("%v verdicts counted by a decision that was not stored", got)
+	}
+	if err := m.store.Exec(ctx, "ALTER TABLE "+db+".signals ADD COLUMN evidence String"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.perform(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stored := queryUint(t, m.store, "SELECT count() FROM signals WHERE model_id = 'fraud'")
+	if got := verdicts(); stored == 0 || got != float64(stored) {
+		t.Fatalf("%v verdicts counted, %d stored: want as many, at least one", got, stored)
 	}
 }
 

@@ -62,6 +62,7 @@ func (d *decider) perform(ctx context.Context) error {
 	var rows []storage.PerformanceRow
 	var batch storage.WindowBatch
 	var obs []alerting.Observation
+	var counts []func()                         // the metrics' counts, once the rows are stored
 	computed := map[storage.LabeledWindow]int{} // index in rows
 	// What each model version's windows need of the version's other
 	// windows is read once per call: up to the newest window of the call.
@@ -107,7 +108,7 @@ func (d *decider) perform(ctx context.Context) error {
 				calibrated = acc
 				vs := []evaluate.SignalVerdict{{Signal: performance.Estimated{}.Name(), Verdict: signal.Info("accuracy_calibrated", acc, math.NaN(), n,
 					fmt.Sprintf("expected from %d scores calibrated on %d labeled predictions of the reference period (standard error %.3f)", n, ref.Scored, math.Sqrt(v)))}}
-				d.add(&batch, &obs, w, end, refRowsID(refRows), vs)
+				d.add(&batch, &obs, &counts, w, end, refRowsID(refRows), vs)
 			}
 		}
 		if r.Labeled == 0 {
@@ -124,13 +125,16 @@ func (d *decider) perform(ctx context.Context) error {
 		}
 		evaluate.DecideSignals(cfg.Analysis.FDR, vs)
 		vs = append(vs, errorDDM(h.errors(w, rows, computed), rows[computed[w]].Classified))
-		d.add(&batch, &obs, w, end, refRowsID(refRows), vs)
+		d.add(&batch, &obs, &counts, w, end, refRowsID(refRows), vs)
 	}
 	if err := d.m.store.WritePerformance(ctx, rows); err != nil {
 		return fmt.Errorf("storing the performance of %d windows: %w", len(rows), err)
 	}
 	if err := d.m.store.WriteWindows(ctx, batch); err != nil {
 		return fmt.Errorf("storing the realized performance verdicts of %d windows: %w", len(rows), err)
+	}
+	for _, count := range counts {
+		count()
 	}
 	d.m.met.performance.Add(float64(len(rows)))
 	if d.m.alerts != nil && len(obs) > 0 {
@@ -263,11 +267,12 @@ func refRowsID(refRows []storage.PerformanceRow) string {
 }
 
 // add appends the rows and alert observations of the verdicts vs of
-// window w, and exports them.
-func (d *decider) add(batch *storage.WindowBatch, obs *[]alerting.Observation, w storage.LabeledWindow, end time.Time, refID string, vs []evaluate.SignalVerdict) {
+// window w, and their export to counts, to be counted once the rows are
+// stored (a failed write is taken again, and would count them twice).
+func (d *decider) add(batch *storage.WindowBatch, obs *[]alerting.Observation, counts *[]func(), w storage.LabeledWindow, end time.Time, refID string, vs []evaluate.SignalVerdict) {
 	mv := analysis.ModelKey{ID: w.ModelID, Version: w.ModelVersion}
 	signalRows(batch, mv, w.WindowStart, end, refID, vs)
-	d.m.met.signalVerdicts(mv, vs)
+	*counts = append(*counts, func() { d.m.met.signalVerdicts(mv, vs) })
 	*obs = append(*obs, d.m.signalObservations(mv, w.WindowStart, end, vs)...)
 }
 
