@@ -46,6 +46,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPartialRecords$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/partial/
 	$(GO) test -run '^$$' -fuzz '^FuzzLatencyDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/outputs/
 	$(GO) test -run '^$$' -fuzz '^FuzzHeavyHittersDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/sketch/
+	$(GO) test -run '^$$' -fuzz '^FuzzHLLDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/sketch/
+	$(GO) test -run '^$$' -fuzz '^FuzzCallerPartialsDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/access/
 	$(GO) test -run '^$$' -fuzz '^FuzzPoisoningDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
 	$(GO) test -run '^$$' -fuzz '^FuzzFeedbackWindow$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./analysis/signal/poisoning/
 

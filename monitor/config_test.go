@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -424,6 +425,49 @@ alerting:
 	// Without the file, the secrets' variables are unknown.
 	if _, err := LoadConfig("", []string{"DRIFTWATCH_SLACK_URL=x"}); err == nil || !strings.Contains(err.Error(), "DRIFTWATCH_SLACK_URL") {
 		t.Errorf("a secret's variable not named by the file: %v, want an error naming it", err)
+	}
+}
+
+// TestMakeFuzzRunsEveryFuzzer: every fuzz test of the repository is run by
+// make fuzz, in its package.
+func TestMakeFuzzRunsEveryFuzzer(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fuzzer := regexp.MustCompile(`(?m)^func (Fuzz\w+)\(`)
+	found := 0
+	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && path != ".." {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range fuzzer.FindAllSubmatch(b, -1) {
+			found++
+			run := fmt.Sprintf("-fuzz '^%s$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./%s/", m[1], filepath.ToSlash(filepath.Dir(strings.TrimPrefix(path, "../"))))
+			if !bytes.Contains(mk, []byte(run)) {
+				t.Errorf("%s: %s is not run by make fuzz (want %q in the Makefile)", path, m[1], run)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found < 12 {
+		t.Errorf("%d fuzz tests found, want the 12 known at least", found)
 	}
 }
 
