@@ -13,45 +13,89 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// testPKI writes a CA certificate to dir and returns its path with a server
-// TLS configuration for 127.0.0.1 signed by it.
-func testPKI(t *testing.T, dir string) (string, *tls.Config) {
+// testCA is a certificate authority of a test, written to file.
+type testCA struct {
+	file string
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// newTestCA writes a new CA certificate to dir/name.
+func newTestCA(t *testing.T, dir, name string) testCA {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "driftwatch test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "broker"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"broker.test"},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "driftwatch test CA " + name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+	cert, _ := x509.ParseCertificate(der)
+	file := filepath.Join(dir, name)
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return caFile, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+	return testCA{file: file, cert: cert, key: key}
+}
+
+// issue returns a certificate of tmpl signed by the CA, with its key.
+func (c testCA) issue(t *testing.T, tmpl *x509.Certificate) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = big.NewInt(time.Now().UnixNano()), time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// serverCert is the brokers' certificate: 127.0.0.1 and broker.test.
+func (c testCA) serverCert(t *testing.T) tls.Certificate {
+	return c.issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "broker"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"broker.test"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+}
+
+// clientFiles writes a client certificate of the CA and its key to dir.
+func (c testCA) clientFiles(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	cert := c.issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "driftwatch"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	keyDER, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// testPKI writes a CA certificate to dir and returns its path with a server
+// TLS configuration for 127.0.0.1 signed by it.
+func testPKI(t *testing.T, dir string) (string, *tls.Config) {
+	t.Helper()
+	ca := newTestCA(t, dir, "ca.pem")
+	return ca.file, &tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}, MinVersion: tls.VersionTLS12}
 }
 
 // TestSecuredBroker runs the consumer group, the partials publisher, the
@@ -127,6 +171,121 @@ func TestSecuredBroker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSecuredBrokerIsVerified: over TLS every Kafka path (the metadata
+// reads, the partials publisher, the dead-letter writer and its reader, the
+// consumer group) refuses a broker whose certificate another CA signed, or
+// that does not carry tls.server_name, and accepts it with the right CA and
+// name; a broker that asks for client certificates accepts tls.cert_file and
+// tls.key_file signed by its CA and refuses a client without them.
+func TestSecuredBrokerIsVerified(t *testing.T) {
+	dir := t.TempDir()
+	ca, other := newTestCA(t, dir, "ca.pem"), newTestCA(t, dir, "other.pem")
+	certFile, keyFile := ca.clientFiles(t, dir)
+	clients := x509.NewCertPool()
+	clients.AddCert(ca.cert)
+	start := func(t *testing.T, mutual bool) *Embedded {
+		serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.serverCert(t)}, MinVersion: tls.VersionTLS12}
+		if mutual {
+			serverTLS.ClientAuth, serverTLS.ClientCAs = tls.RequireAndVerifyClientCert, clients
+		}
+		e, err := StartEmbedded(EmbeddedConfig{Addr: "127.0.0.1:0", Topics: []string{"telemetry", "telemetry.dlq"}, Partitions: 1, TLS: serverTLS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		// A message for the consumer group to read, written by a client
+		// the broker accepts.
+		cluster, err := NewCluster(e.Brokers(), Security{TLS: TLSConfig{Enabled: true, CAFile: ca.file, CertFile: certFile, KeyFile: keyFile}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := NewPublisher(cluster, "telemetry", nil, testLog(t))
+		defer p.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := p.Publish(ctx, []Record{{Value: []byte("first"), Partition: 0}}); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	// paths tries every path with sec; it returns those that worked.
+	paths := func(t *testing.T, e *Embedded, sec Security) []string {
+		t.Helper()
+		cluster, err := NewCluster(e.Brokers(), sec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		var ok []string
+		if _, err := PartitionCount(ctx, cluster.Dialer(), cluster.Brokers, "telemetry"); err == nil {
+			ok = append(ok, "metadata")
+		}
+		p := NewPublisher(cluster, "telemetry", nil, testLog(t))
+		if err := p.Publish(ctx, []Record{{Value: []byte("a"), Partition: 0}}); err == nil {
+			ok = append(ok, "publisher")
+		}
+		p.Close()
+		dlq := NewDeadLetterWriter(cluster, "telemetry.dlq", "g", nil, testLog(t))
+		if err := dlq.Write(ctx, []DeadLetter{{Msg: Message{Topic: "telemetry", Value: []byte("x")}, Reason: "invalid_json"}}); err == nil {
+			ok = append(ok, "dead letters")
+		}
+		if _, err := dlq.LastOffset(ctx, "telemetry", 0); err == nil {
+			ok = append(ok, "dead-letter reader")
+		}
+		dlq.Close()
+		cfg := testConfig(e.Brokers(), "telemetry", "verified")
+		cfg.Security = sec
+		var seen atomic.Int64
+		c, err := NewConsumer(cfg, func(context.Context, string, int32, int64) (PartitionHandler, error) {
+			return handlerFunc(func(b []Message) { seen.Add(int64(len(b))) }), nil
+		}, nil, testLog(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		for seen.Load() == 0 && ctx.Err() == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		<-done
+		c.Close()
+		if seen.Load() > 0 {
+			ok = append(ok, "consumer group")
+		}
+		return ok
+	}
+	all := []string{"metadata", "publisher", "dead letters", "dead-letter reader", "consumer group"}
+	t.Run("server", func(t *testing.T) {
+		e := start(t, false)
+		for _, tt := range []struct {
+			name string
+			tls  TLSConfig
+			want []string
+		}{
+			{"its CA", TLSConfig{Enabled: true, CAFile: ca.file}, all},
+			{"its CA and name", TLSConfig{Enabled: true, CAFile: ca.file, ServerName: "broker.test"}, all},
+			{"another CA", TLSConfig{Enabled: true, CAFile: other.file}, nil},
+			{"the system's roots", TLSConfig{Enabled: true}, nil},
+			{"another name", TLSConfig{Enabled: true, CAFile: ca.file, ServerName: "other.test"}, nil},
+		} {
+			if got := paths(t, e, Security{TLS: tt.tls}); !slices.Equal(got, tt.want) {
+				t.Errorf("%s: %v worked, want %v", tt.name, got, tt.want)
+			}
+		}
+	})
+	t.Run("client certificates", func(t *testing.T) {
+		e := start(t, true)
+		if got := paths(t, e, Security{TLS: TLSConfig{Enabled: true, CAFile: ca.file, CertFile: certFile, KeyFile: keyFile}}); !slices.Equal(got, all) {
+			t.Errorf("with a client certificate: %v worked, want %v", got, all)
+		}
+		if got := paths(t, e, Security{TLS: TLSConfig{Enabled: true, CAFile: ca.file}}); got != nil {
+			t.Errorf("without a client certificate: %v worked, want none", got)
+		}
+	})
 }
 
 type handlerFunc func([]Message)
