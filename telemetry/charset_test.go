@@ -51,7 +51,7 @@ func encode(t *testing.T, v any) []byte {
 }
 
 // TestCharacterPolicy feeds every attack string through every identifier and
-// value field of the three contracts: refused strings are rejected with
+// value field of the four contracts (inference, LLM, label, feedback): refused strings are rejected with
 // invalid_character and a detail naming the field, never echoing the raw
 // character; allowed ones decode.
 func TestCharacterPolicy(t *testing.T) {
@@ -65,8 +65,10 @@ func TestCharacterPolicy(t *testing.T) {
 			e[field] = v
 		case "model.id", "model.version":
 			e["model"].(map[string]any)[strings.TrimPrefix(field, "model.")] = v
-		case "principal.service", "principal.tenant":
+		case "principal.service", "principal.tenant", "principal.enduser.id", "principal.client.address":
 			e["principal"] = map[string]any{strings.TrimPrefix(field, "principal."): v}
+		case "llm finish reason":
+			e["llm"] = map[string]any{"gen_ai.response.finish_reasons": []string{"stop", v}}
 		case "features.numeric name":
 			e["features"].(map[string]any)["numeric"] = map[string]any{v: 1}
 		case "features.categorical name":
@@ -91,9 +93,26 @@ func TestCharacterPolicy(t *testing.T) {
 			l["model_id"] = v
 		case "label.class":
 			l["label"] = map[string]any{"class": v}
+		case "label prediction_id":
+			l["prediction_id"] = v
+		case "label_source":
+			l["label_source"] = v
 		}
 		return encode(t, l)
 	}
+	feedback := func(field, v string) []byte {
+		f := map[string]any{"schema_version": "1", "feedback_id": "fb-1", "event_time": at, "model_id": "m", "target_dataset": "train-1",
+			"prediction_id": "p1", "kind": "label_override", "proposed_label": "ok", "previous_label": "fraud",
+			"principal": map[string]any{"enduser.id": "ann", "service": "ui", "tenant": "acme", "client.address": "10.0.0.1"}}
+		if p, ok := strings.CutPrefix(field, "principal."); ok {
+			f["principal"].(map[string]any)[p] = v
+		} else {
+			f[field] = v
+		}
+		return encode(t, f)
+	}
+	decodeLabel := func(b []byte) error { var l Label; return d.DecodeLabel(b, &l) }
+	decodeFeedback := func(b []byte) error { var f Feedback; return d.DecodeFeedback(b, &f) }
 	fields := []struct {
 		name  string
 		ident bool
@@ -114,8 +133,29 @@ func TestCharacterPolicy(t *testing.T) {
 		{"prediction.probabilities[", false, func(v string) []byte { return event("prediction.probabilities class", v) }, nil},
 		{"attributes[\"k\"]", false, func(v string) []byte { return event("attributes value", v) }, nil},
 		{"error.type", false, func(v string) []byte { return event("error.type", v) }, nil},
-		{"model_id", true, func(v string) []byte { return label("label model_id", v) }, func(b []byte) error { var l Label; return d.DecodeLabel(b, &l) }},
-		{"label.class", false, func(v string) []byte { return label("label.class", v) }, func(b []byte) error { var l Label; return d.DecodeLabel(b, &l) }},
+		{"principal.enduser.id", true, func(v string) []byte { return event("principal.enduser.id", v) }, nil},
+		{"principal.client.address", false, func(v string) []byte { return event("principal.client.address", v) }, nil},
+		{"llm.gen_ai.response.finish_reasons[1]", false, func(v string) []byte { return event("llm finish reason", v) }, nil},
+		{"model_id", true, func(v string) []byte { return label("label model_id", v) }, decodeLabel},
+		{"prediction_id", true, func(v string) []byte { return label("label prediction_id", v) }, decodeLabel},
+		{"label.class", false, func(v string) []byte { return label("label.class", v) }, decodeLabel},
+		{"label_source", false, func(v string) []byte { return label("label_source", v) }, decodeLabel},
+	}
+	for _, field := range []string{"feedback_id", "model_id", "target_dataset", "prediction_id", "principal.enduser.id", "principal.service", "principal.tenant"} {
+		fields = append(fields, struct {
+			name  string
+			ident bool
+			make  func(string) []byte
+			dec   func([]byte) error
+		}{field, true, func(v string) []byte { return feedback(field, v) }, decodeFeedback})
+	}
+	for _, field := range []string{"principal.client.address", "proposed_label", "previous_label"} {
+		fields = append(fields, struct {
+			name  string
+			ident bool
+			make  func(string) []byte
+			dec   func([]byte) error
+		}{field, false, func(v string) []byte { return feedback(field, v) }, decodeFeedback})
 	}
 	for _, f := range fields {
 		for _, a := range attackStrings {
