@@ -243,7 +243,10 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", m.ready)
-	m.srv = &http.Server{Handler: wc.protect(mux), ReadHeaderTimeout: 5 * time.Second}
+	// The server's own errors (a client's failed TLS handshake, say) go to
+	// the monitor's log at debug level, not to the standard logger.
+	m.srv = &http.Server{Handler: wc.protect(mux), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug)}
 	ok = true
 	return m, nil
 }

@@ -165,3 +165,46 @@ func TestWebEndpointsTLSAndAuthentication(t *testing.T) {
 		}
 	}
 }
+
+// TestMonitorEndpointsAreProtected: a running monitor with TLS and basic
+// authentication serves /metrics, /healthz and /readyz over TLS only, and
+// each of them only to the configured credentials.
+func TestMonitorEndpointsAreProtected(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	_, cfg, ctx := feedbackPipeline(t, time.Minute)
+	cfg.Web = WebConfig{TLSCertFile: certFile, TLSKeyFile: keyFile, BasicAuthUser: "prom", BasicAuthPasswordFile: writeFile(t, dir, "pw", "hunter2\n")}
+	m := runHostile(t, ctx, cfg)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	fetch := func(c *http.Client, url string, auth bool) (int, string, error) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if auth {
+			req.SetBasicAuth("prom", "hunter2")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		url := "https://" + m.Addr() + path
+		if code, _, err := fetch(client, url, false); err != nil || code != http.StatusUnauthorized {
+			t.Errorf("%s without credentials: %d %v, want 401", path, code, err)
+		}
+		// /readyz may say not ready (503) while the consumer group joins;
+		// it answers, and does not refuse the credentials.
+		code, body, err := fetch(client, url, true)
+		if err != nil || code == http.StatusUnauthorized || code != http.StatusOK && !(path == "/readyz" && code == http.StatusServiceUnavailable) {
+			t.Errorf("%s with the credentials: %d %v, want 200", path, code, err)
+		}
+		if path == "/metrics" && !strings.Contains(body, "driftwatch_ingest_") {
+			t.Errorf("/metrics with the credentials serves no driftwatch metric: %.200s", body)
+		}
+		if code, _, err := fetch(http.DefaultClient, "http://"+m.Addr()+path, true); err == nil && code == http.StatusOK {
+			t.Errorf("%s served over plain HTTP", path)
+		}
+	}
+}
