@@ -79,6 +79,29 @@ func (s *Sample) Add(key uint64, v float64) {
 	s.down(0, key, v)
 }
 
+// AddDistinct is Add for keys that may repeat (ids a producer sends more
+// than once): a key already kept is not kept again, and of its values the
+// smallest is kept, so that the sample holds each key once whatever the
+// order of the offers. Finding a key already kept costs a scan of the
+// sample, only for an offer that would enter it.
+func (s *Sample) AddDistinct(key uint64, v float64) {
+	if n := len(s.keys); n == s.k && (s.k == 0 || key >= s.keys[0]) {
+		return
+	}
+	if i := slices.Index(s.keys, key); i >= 0 {
+		s.vals[i] = min(s.vals[i], v)
+		return
+	}
+	s.Add(key, v)
+}
+
+// MergeDistinct adds every observation of o to s as AddDistinct does.
+func (s *Sample) MergeDistinct(o *Sample) {
+	for i, k := range o.keys {
+		s.AddDistinct(k, o.vals[i])
+	}
+}
+
 // grow doubles the room of s (at least 4 observations, at most k), so that
 // filling a sample of capacity k copies fewer than k observations in all:
 // append alone grows large slices by a quarter at a time.

@@ -68,9 +68,11 @@
 // table's events keeps a counter that overestimates it by at most its
 // recorded overcount, and the scorers use the counts less their overcount
 // where that errs towards no alarm. Samples are bottom-k by the hash of the
-// example id (sketch.SampleKey), so the merge of partitions' samples is
-// exactly the sample of the union; the ids kept as evidence are likewise
-// the three smallest hashes per key. A window's encoding (Window.AppendBinary:
+// example's id and source (exampleKey), each such example kept once (of its
+// repeats, the least row), so the merge of partitions' samples is exactly
+// the sample of the union, and a source repeating an id takes one place;
+// the ids kept as evidence are the three smallest id hashes
+// (sketch.SampleKey) per key. A window's encoding (Window.AppendBinary:
 // the partials topic, the stored reference feedback) says in its flags
 // whether its partials keep their ids' sources, whether the drift's label
 // counters keep ids, and whether the drift keeps its sample of examples'

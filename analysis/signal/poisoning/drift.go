@@ -104,11 +104,13 @@ func (p *drifts) Observe(es []Example) {
 		if e.ID == "" {
 			continue // a sample needs distinct keys
 		}
-		key := sketch.SampleKey(e.ID)
-		p.examples.add(key, e)
+		key := p.examples.add(e)
 		for j, x := range e.Numeric {
 			if !math.IsNaN(x) && !math.IsInf(x, 0) {
-				p.numeric[j].Observe(x, key, 0)
+				// An id sent again (a producer's retry, or an attacker
+				// repeating one) is sampled once.
+				p.numeric[j].ObserveUnsampled(x, 0)
+				p.numeric[j].Sample.AddDistinct(key, x)
 			}
 		}
 	}
@@ -117,7 +119,8 @@ func (p *drifts) Observe(es []Example) {
 func (p *drifts) Merge(o Partial) {
 	q := o.(*drifts)
 	for j := range p.numeric {
-		p.numeric[j].Merge(&q.numeric[j])
+		p.numeric[j].MergeUnsampled(&q.numeric[j])
+		p.numeric[j].Sample.MergeDistinct(&q.numeric[j].Sample)
 	}
 	p.labels.merge(q.labels)
 	p.examples.Merge(q.examples)

@@ -240,9 +240,11 @@ func TestFeatureDriftIDsAreTheNamedSources(t *testing.T) {
 }
 
 // TestFeatureDriftEvidenceWithRepeatedIDs: feedback sent again under the
-// same ids (a source replaying others' ids with other values) is counted
-// once per id in the evidence, whatever the order in which the partials
-// merge, and no id is named twice.
+// same ids by another source (mallory replaying others' ids with other
+// values) is sampled as examples of that source (the sampling key is the
+// hash of the id and the source), each kept once, in the KS test's sample
+// and the evidence's alike, whatever the order in which the partials merge;
+// no id is named twice.
 func TestFeatureDriftEvidenceWithRepeatedIDs(t *testing.T) {
 	s := Drift{DefaultConfig(), testFeatures}
 	w := newWorld(46, 20)
@@ -282,8 +284,50 @@ func TestFeatureDriftEvidenceWithRepeatedIDs(t *testing.T) {
 	for _, k := range ab.(*drifts).examples.keys {
 		distinct[k] = true
 	}
-	if _, err := fmt.Sscanf(x.Evidence[at+3:], "%d of %d sampled examples there", &n, &of); err != nil || of != len(distinct) || len(distinct) == len(ab.(*drifts).examples.keys) {
-		t.Errorf("evidence %q: %d of %d sampled examples (%v), want each of the %d ids of the %d rows sampled once", x.Evidence, n, of, err, len(distinct), len(ab.(*drifts).examples.keys))
+	if _, err := fmt.Sscanf(x.Evidence[at+3:], "%d of %d sampled examples there", &n, &of); err != nil || of != len(distinct) || len(distinct) != len(ab.(*drifts).examples.keys) {
+		t.Errorf("evidence %q: %d of %d sampled examples (%v), want the %d rows sampled of %d distinct ids", x.Evidence, n, of, err, len(ab.(*drifts).examples.keys), len(distinct))
+	}
+	for j, num := range ab.(*drifts).numeric {
+		keys := num.Sample.Keys()
+		if len(keys) != len(slices.Compact(slices.Sorted(slices.Values(keys)))) {
+			t.Errorf("feature %d: the KS test's sample holds an id twice", j)
+		}
+		if got, want := slices.Sorted(slices.Values(num.Sample.Values())), slices.Sorted(slices.Values(ba.(*drifts).numeric[j].Sample.Values())); !slices.Equal(got, want) {
+			t.Errorf("feature %d: the KS test's sample depends on the order of merges", j)
+		}
+	}
+}
+
+// TestDriftSampleTakesAnIDOnce: one id sent a thousand times by one source
+// with other values each time (an attacker filling the sample with its own
+// examples, or retries of one) takes one place in the KS test's sample,
+// with its least value, and one in the sample of examples.
+func TestDriftSampleTakesAnIDOnce(t *testing.T) {
+	s := Drift{DefaultConfig(), testFeatures}
+	w := newWorld(47, 20)
+	es := w.examples(200) // fewer than either sample holds
+	for i := range 1000 {
+		e := w.example()
+		e.ID, e.Source = "fb-smallest", "mallory"
+		e.Numeric = append([]float64(nil), e.Numeric...)
+		e.Numeric[0] = float64(1000 + i)
+		es = append(es, e)
+	}
+	p := observed(s, es).(*drifts)
+	distinct := map[string]bool{}
+	for _, e := range es {
+		distinct[e.ID] = true
+	}
+	for j, num := range p.numeric {
+		if n := num.Sample.Len(); n != len(distinct) {
+			t.Errorf("feature %d: %d values sampled of %d distinct ids, want one each", j, n, len(distinct))
+		}
+	}
+	if got := slices.Max(p.numeric[0].Sample.Values()); got != 1000 {
+		t.Errorf("the repeated id's value kept is %v, want the least of its values (1000)", got)
+	}
+	if n := len(p.examples.keys); n != len(distinct) {
+		t.Errorf("%d examples sampled of %d distinct ids", n, len(distinct))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/cespare/xxhash/v2"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/driftwatch/driftwatch/analysis/signal"
@@ -26,8 +27,8 @@ const chi2Median1 = 0.454936423119572
 // project far along it.
 //
 // Per window, a bottom-k sample of the labelled examples (the SpectralSample
-// examples with the smallest sketch.SampleKey of their id; merges are
-// exact) keeps their numeric values, label and id. Scoring, per label with
+// examples with the smallest exampleKey of their id and source, each kept
+// once; merges are exact) keeps their numeric values, label and id. Scoring, per label with
 // at least MinCount sampled examples: each numeric feature is divided by
 // its standard deviation over the whole sample (so that units do not choose
 // the direction; features without spread are dropped), the label's examples
@@ -86,6 +87,8 @@ type spectra struct {
 	// they were kept), the rows' sources left empty.
 	noSrcInput bool
 	heap       []int32 // max-heap of rows on key
+	// scratch of add: an example's id, label and source as a row keeps them
+	scratch [3][]byte
 }
 
 func (p *spectra) Observe(es []Example) {
@@ -98,25 +101,87 @@ func (p *spectra) Observe(es []Example) {
 			p.malformed++
 			continue
 		}
-		p.add(sketch.SampleKey(e.ID), e)
+		p.add(e)
 	}
 }
 
 // add offers e, of sampling key key, to the sample, counting it; its label
 // and values are kept only as wide as the sample keeps them (none for an
 // id sample).
-func (p *spectra) add(key uint64, e *Example) {
+// It returns the example's sampling key.
+func (p *spectra) add(e *Example) uint64 {
 	p.offered++
-	r := p.slot(key)
-	if r < 0 {
+	id := shorten(p.scratch[0][:0], e.ID, maxID)
+	var label []byte
+	if p.lw > 0 {
+		label = shorten(p.scratch[1][:0], e.ProposedLabel, p.lw)
+	}
+	src := shorten(p.scratch[2][:0], e.Source, maxKey)
+	p.scratch = [3][]byte{id, label, src}
+	key := exampleKey(id, src)
+	p.offer(key, id, label, src, e.Numeric)
+	return key
+}
+
+// exampleKey is the sampling key of a feedback example: the hash of its id
+// and source as a sample keeps them (shortened), so that an id sent again
+// by its source (a retry, or an attacker repeating one) is one example,
+// and the same id from another source another one, drawn as independently
+// as a new id (a source cannot take more of a sample than its share of
+// the examples by repeating ids).
+func exampleKey(id, src []byte) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	d.Write(id)
+	d.Write([]byte{0})
+	d.Write(src)
+	return d.Sum64()
+}
+
+// offer adds the row of an example of sampling key to the sample when it
+// takes a place there. The sample keeps a key once (an id sent again, by a
+// producer's retry or an attacker, is one example): of the rows offered
+// with one key it keeps the least (by source, label, then values), so that
+// what it keeps does not depend on the order of the offers (of merges).
+func (p *spectra) offer(key uint64, id, label, src []byte, vals []float64) {
+	r := p.kept(key)
+	if r >= 0 && !p.precedes(label, src, vals, r) {
 		return
 	}
-	copy(p.vals[int(r)*p.d:int(r+1)*p.d], e.Numeric)
-	if p.lw > 0 {
-		p.labelLen[r] = uint8(len(shorten(p.labels[int(r)*p.lw:int(r)*p.lw], e.ProposedLabel, p.lw)))
+	if r < 0 {
+		if r = p.slot(key); r < 0 {
+			return
+		}
 	}
-	p.idLen[r] = uint8(len(shorten(p.ids[int(r)*maxID:int(r)*maxID], e.ID, maxID)))
-	p.srcLen[r] = uint8(len(shorten(p.srcs[int(r)*maxKey:int(r)*maxKey], e.Source, maxKey)))
+	copy(p.vals[int(r)*p.d:int(r+1)*p.d], vals)
+	p.labelLen[r] = uint8(copy(p.labels[int(r)*p.lw:int(r+1)*p.lw], label))
+	p.idLen[r] = uint8(copy(p.ids[int(r)*maxID:int(r+1)*maxID], id))
+	p.srcLen[r] = uint8(copy(p.srcs[int(r)*maxKey:int(r+1)*maxKey], src))
+}
+
+// kept returns the row of key in the sample, -1 when it holds none; it
+// looks only when key is small enough to be there.
+func (p *spectra) kept(key uint64) int32 {
+	if n := len(p.keys); n == 0 || n == p.k && key > p.keys[p.heap[0]] {
+		return -1
+	}
+	return int32(slices.Index(p.keys, key))
+}
+
+// precedes reports whether a row of label, src and vals sorts before row r.
+func (p *spectra) precedes(label, src []byte, vals []float64, r int32) bool {
+	if c := bytes.Compare(src, p.source(r)); c != 0 {
+		return c < 0
+	}
+	if c := bytes.Compare(label, p.label(r)); c != 0 {
+		return c < 0
+	}
+	for j, x := range p.row(r) {
+		if c := cmp.Compare(vals[j], x); c != 0 {
+			return c < 0
+		}
+	}
+	return false
 }
 
 // slot returns the row to write an example of sampling key into, the
@@ -237,12 +302,7 @@ func (p *spectra) Merge(o Partial) {
 	p.offered += q.offered
 	p.malformed += q.malformed
 	for r := range int32(len(q.keys)) {
-		if w := p.slot(q.keys[r]); w >= 0 {
-			copy(p.row(w)[:p.d], q.row(r))
-			p.labelLen[w] = uint8(copy(p.labels[int(w)*p.lw:int(w+1)*p.lw], q.label(r)))
-			p.idLen[w] = uint8(copy(p.ids[int(w)*maxID:], q.id(r)))
-			p.srcLen[w] = uint8(copy(p.srcs[int(w)*maxKey:], q.source(r)))
-		}
+		p.offer(q.keys[r], q.id(r), q.label(r), q.source(r), q.row(r))
 	}
 }
 
@@ -279,8 +339,7 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 	if d.Err() == nil && uint64(rows) > p.offered {
 		d.Fail(fmt.Sprintf("%d spectral sample rows of %d examples", rows, p.offered))
 	}
-	last := uint64(0)
-	for i := range rows {
+	for range rows {
 		id, label, src := d.String(), d.String(), ""
 		if !p.noSrcInput {
 			src = d.String()
@@ -289,19 +348,19 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 		if d.Err() != nil {
 			return
 		}
-		key := sketch.SampleKey(id)
-		if len(id) == 0 || len(id) > maxID || (len(label) == 0) != (p.lw == 0) || len(label) > p.lw || len(src) > maxKey || i > 0 && key < last {
-			d.Fail("a spectral sample row with a bad id, label or source, or out of order")
+		if len(id) == 0 || len(id) > maxID || (len(label) == 0) != (p.lw == 0) || len(label) > p.lw || len(src) > maxKey {
+			d.Fail("a spectral sample row with a bad id, label or source")
 			return
 		}
-		last = key
-		r := p.slot(key)
-		for j := range p.d {
-			p.vals[int(r)*p.d+j] = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*j:]))
+		// Rows are offered again, as Merge offers them: an encoding of
+		// before the key took the source in (rows in the order of their
+		// id's hash, a key repeated) is read as a sample of its examples.
+		key := exampleKey([]byte(id), []byte(src))
+		row := make([]float64, p.d)
+		for j := range row {
+			row[j] = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*j:]))
 		}
-		p.labelLen[r] = uint8(copy(p.labels[int(r)*p.lw:int(r+1)*p.lw], label))
-		p.idLen[r] = uint8(copy(p.ids[int(r)*maxID:], id))
-		p.srcLen[r] = uint8(copy(p.srcs[int(r)*maxKey:], src))
+		p.offer(key, []byte(id), []byte(label), []byte(src), row)
 	}
 }
 
