@@ -85,7 +85,7 @@ func (s *Sample) Add(key uint64, v float64) {
 // order of the offers. Finding a key already kept costs a scan of the
 // sample, only for an offer that would enter it.
 func (s *Sample) AddDistinct(key uint64, v float64) {
-	if n := len(s.keys); n == s.k && (s.k == 0 || key >= s.keys[0]) {
+	if n := len(s.keys); n == s.k && (s.k == 0 || key > s.keys[0]) {
 		return
 	}
 	if i := slices.Index(s.keys, key); i >= 0 {

@@ -26,6 +26,54 @@ func TestSampleKeepsSmallestKeys(t *testing.T) {
 	}
 }
 
+// TestSampleAddDistinct: offers with repeated keys keep each key once,
+// with its least value, the k smallest distinct keys, whatever the order of
+// the offers and of the merges.
+func TestSampleAddDistinct(t *testing.T) {
+	type offer struct {
+		key uint64
+		v   float64
+	}
+	var offers []offer
+	for i := range 400 {
+		offers = append(offers, offer{uint64(i % 40), float64(i)}) // keys 0..39, ten values each
+	}
+	want := func() [][2]float64 {
+		var out [][2]float64
+		for k := range 10 { // the 10 smallest keys, each with its least value
+			out = append(out, [2]float64{float64(k), float64(k)})
+		}
+		return out
+	}()
+	r := rand.New(rand.NewPCG(1, 2))
+	for round := range 20 {
+		r.Shuffle(len(offers), func(i, j int) { offers[i], offers[j] = offers[j], offers[i] })
+		a, b := NewSample(10), NewSample(10)
+		for i, o := range offers {
+			if i%3 == 0 {
+				a.AddDistinct(o.key, o.v)
+			} else {
+				b.AddDistinct(o.key, o.v)
+			}
+		}
+		one := NewSample(10)
+		for _, o := range offers {
+			one.AddDistinct(o.key, o.v)
+		}
+		if got := pairs(&one); !slices.Equal(got, want) {
+			t.Fatalf("round %d: %v, want %v", round, got, want)
+		}
+		ab, ba := NewSample(10), NewSample(10)
+		ab.MergeDistinct(&a)
+		ab.MergeDistinct(&b)
+		ba.MergeDistinct(&b)
+		ba.MergeDistinct(&a)
+		if got, got2 := pairs(&ab), pairs(&ba); !slices.Equal(got, want) || !slices.Equal(got2, want) {
+			t.Fatalf("round %d: merged %v and %v, want %v", round, got, got2, want)
+		}
+	}
+}
+
 // pairs returns a sample's (key, value) pairs ordered by key.
 func pairs(s *Sample) [][2]float64 {
 	out := make([][2]float64, s.Len())
