@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -148,8 +149,32 @@ type PoisoningConfig struct {
 	// "#feedback"); until it is complete, and with 0, the verdicts that
 	// need a reference only inform. Default: 3
 	ReferenceWindows int `yaml:"reference_windows"`
+	// SampleKeyFile names a file whose content (at least 16 bytes, trailing
+	// newline removed; the same on every instance) keys the hash that
+	// chooses the feedback examples the signals' samples keep. Without it
+	// the hash is public, and a producer can choose feedback ids that no
+	// sample takes, hiding its examples from poisoning_drift,
+	// poisoning_serving_drift and poisoning_spectral (a warning at start).
+	// Default: "".
+	SampleKeyFile string `yaml:"sample_key_file"`
 	// Config sets the signals' bounds and levels, at the same level.
 	Config poisoning.Config `yaml:",inline"`
+}
+
+// minSampleKey is the fewest bytes signals.poisoning.sample_key_file holds.
+const minSampleKey = 16
+
+// sampleKey reads the key of the feedback samples from path.
+func sampleKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("sample_key_file: %w", err)
+	}
+	key := strings.TrimRight(string(b), "\r\n")
+	if len(key) < minSampleKey {
+		return "", fmt.Errorf("sample_key_file: %s holds %d bytes, want at least %d", path, len(key), minSampleKey)
+	}
+	return key, nil
 }
 
 // Validate names the first invalid field.
@@ -162,6 +187,11 @@ func (c PoisoningConfig) Validate() error {
 	}
 	if c.ReferenceWindows < 0 || c.ReferenceWindows > 10_000 {
 		return fmt.Errorf("reference_windows: must be in [0, 10000], got %d", c.ReferenceWindows)
+	}
+	if c.SampleKeyFile != "" {
+		if _, err := sampleKey(c.SampleKeyFile); err != nil {
+			return err
+		}
 	}
 	return c.Config.Validate()
 }

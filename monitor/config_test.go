@@ -549,6 +549,25 @@ func TestFeedbackConfig(t *testing.T) {
 		t.Errorf("an unknown poisoning key: %v", err)
 	}
 
+	// The key of the feedback samples: read from its file, the newline
+	// left out, at least 16 bytes.
+	dir := t.TempDir()
+	shortKey, key := filepath.Join(dir, "short"), filepath.Join(dir, "key")
+	if err := os.WriteFile(shortKey, []byte("fifteen bytes!!\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte("sixteen bytes!!!\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := sampleKey(key); err != nil || got != "sixteen bytes!!!" {
+		t.Errorf("sampleKey = %q, %v", got, err)
+	}
+	keyed := c
+	keyed.Signals.Poisoning.SampleKeyFile = key
+	if err := keyed.Validate(); err != nil {
+		t.Errorf("a sample key of 16 bytes: %v", err)
+	}
+
 	for _, tc := range []struct {
 		name, want string
 		edit       func(*Config)
@@ -561,6 +580,12 @@ func TestFeedbackConfig(t *testing.T) {
 		{"no models", "signals.poisoning: max_models", func(c *Config) { c.Signals.Poisoning.MaxModels = 0 }},
 		{"a bad signal level", "signals.poisoning: label_flip", func(c *Config) { c.Signals.Poisoning.Config.LabelFlip.Critical = -1 }},
 		{"a bad signal bound", "signals.poisoning: max_sources", func(c *Config) { c.Signals.Poisoning.Config.MaxSources = 0 }},
+		{"a missing sample key", "signals.poisoning: sample_key_file", func(c *Config) {
+			c.Signals.Poisoning.SampleKeyFile = filepath.Join(t.TempDir(), "missing")
+		}},
+		{"a short sample key", "signals.poisoning: sample_key_file: " + shortKey + " holds 15 bytes, want at least 16", func(c *Config) {
+			c.Signals.Poisoning.SampleKeyFile = shortKey
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()

@@ -3,6 +3,8 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +42,12 @@ func feedbackPipeline(t *testing.T, timeout time.Duration) (*ingest.Embedded, Co
 	cfg := hostileConfig(e.Brokers(), addr, db)
 	cfg.Analysis.WarmupWindows = 2
 	cfg.Kafka.LabelsTopic, cfg.Kafka.FeedbackTopic = "labels", "feedback"
+	// The feedback samples keyed by a secret, as they should be where
+	// feedback producers are not trusted.
+	cfg.Signals.Poisoning.SampleKeyFile = filepath.Join(t.TempDir(), "sample.key")
+	if err := os.WriteFile(cfg.Signals.Poisoning.SampleKeyFile, []byte("a secret of the test's instances\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return e, cfg, ctx
 }
 

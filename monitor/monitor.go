@@ -102,6 +102,15 @@ func New(ctx context.Context, cfg Config, opt Options) (*Monitor, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+	if f := cfg.Signals.Poisoning.SampleKeyFile; f != "" {
+		key, err := sampleKey(f)
+		if err != nil {
+			return nil, fmt.Errorf("invalid configuration: signals.poisoning.%w", err)
+		}
+		cfg.Signals.Poisoning.Config.SampleKey = key
+	} else if cfg.feedbackEnabled() {
+		opt.Logger.Warn("signals.poisoning.sample_key_file is not set: a feedback producer can choose ids that the poisoning signals' samples never take")
+	}
 	if opt.Signals == nil {
 		opt.Signals = cfg.Signals.List()
 	}

@@ -334,6 +334,9 @@ func TestFeedbackAttackScenariosEndToEnd(t *testing.T) {
 		t.Run(strings.Join(tt.attacks, ","), func(t *testing.T) {
 			e, cfg, ctx := feedbackPipeline(t, 3*time.Minute)
 			m := runHostile(t, ctx, cfg)
+			if m.cfg.Signals.Poisoning.Config.SampleKey != "a secret of the test's instances" {
+				t.Fatalf("the feedback samples' key is %q, want the content of sample_key_file", m.cfg.Signals.Poisoning.Config.SampleKey)
+			}
 			attackFrom := cfg.Signals.Poisoning.ReferenceWindows
 			windows := attackFrom + 3
 			start := time.Now().Add(-time.Hour).Truncate(time.Minute)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,6 +91,14 @@ func runDemo(ctx context.Context, o demoOptions, out io.Writer, log *slog.Logger
 	cfg.Kafka.Consumer.Topic = "driftwatch.telemetry"
 	cfg.Kafka.LabelsTopic = demoLabelsTopic
 	cfg.Kafka.FeedbackTopic = demoFeedbackTopic // the embedded broker creates it
+	// The feedback samples keyed by a secret of this run, as a deployment
+	// keys them with one of its instances.
+	keyFile, err := demoSampleKey()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(keyFile)
+	cfg.Signals.Poisoning.SampleKeyFile = keyFile
 	cfg.Signals.Access.Enabled = true
 	cfg.Kafka.Consumer.HeartbeatInterval = 500 * time.Millisecond
 	cfg.Kafka.Consumer.JoinGroupBackoff = 500 * time.Millisecond
@@ -571,4 +581,22 @@ func port(addr string) string {
 		return addr
 	}
 	return p
+}
+
+// demoSampleKey writes a random key of the feedback samples to a file of
+// its own and returns its path.
+func demoSampleKey() (string, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", fmt.Errorf("making the feedback samples' key: %w", err)
+	}
+	f, err := os.CreateTemp("", "driftwatch-demo-sample-key-*")
+	if err != nil {
+		return "", fmt.Errorf("writing the feedback samples' key: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key)); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing the feedback samples' key: %w", err)
+	}
+	return f.Name(), f.Close()
 }

@@ -139,6 +139,13 @@ type Config struct {
 	// LabelShift levels the largest change of a proposed label's share
 	// from the reference. Default: 0.05 / 0.15.
 	LabelShift outputs.Levels `yaml:"label_shift"`
+	// SampleKey keys the hash that chooses the examples the samples keep
+	// (poisoning_drift's, poisoning_serving_drift's and
+	// poisoning_spectral's): a secret, the same on every instance (the
+	// monitor reads it from signals.poisoning.sample_key_file). Unkeyed
+	// (""), a producer can choose ids that no sample takes, hiding its
+	// examples from those signals. Not configuration: never written out.
+	SampleKey string `yaml:"-"`
 }
 
 // DefaultConfig returns the documented defaults.

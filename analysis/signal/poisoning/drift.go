@@ -58,7 +58,7 @@ func (s Drift) NewPartial() Partial {
 	p := &drifts{
 		numeric:  make([]sketch.Numeric, len(s.Features.Numeric)),
 		labels:   newSourcedTable(s.Config.MaxLabels, maxKey, idsPerKey),
-		examples: newIDSample(min(driftExamples, s.Config.DriftSample)),
+		examples: newIDSample(min(driftExamples, s.Config.DriftSample), s.Config.SampleKey),
 	}
 	for j := range p.numeric {
 		p.numeric[j] = sketch.NewNumeric(s.Config.DriftSample, 0)
@@ -77,7 +77,7 @@ const maxFromDrift = 3
 
 // newIDSample returns an empty bottom-k sample of examples' ids and
 // sources, without labels or values.
-func newIDSample(k int) *spectra { return &spectra{k: k} }
+func newIDSample(k int, key string) *spectra { return &spectra{k: k, seed: key} }
 
 type drifts struct {
 	numeric   []sketch.Numeric // per numeric feature; only examples with an id

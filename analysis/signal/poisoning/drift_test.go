@@ -403,3 +403,60 @@ func TestServingDriftByHand(t *testing.T) {
 		t.Errorf("verdicts without served features: %+v", vs)
 	}
 }
+
+// TestSampleKeyDefeatsChosenIDs replays a producer that chooses its feedback
+// ids: mallory sends a tenth of the examples, under ids whose unkeyed hash
+// (with its source) lies in the upper half, so that no sample of the
+// smallest hashes takes them. Unkeyed, neither poisoning_drift's sample of
+// examples (256 of 1,000) nor its KS sample of a feature (200) holds one of
+// them, and poisoning_spectral's none either; keyed by a secret
+// (Config.SampleKey), each holds mallory's examples near their share.
+func TestSampleKeyDefeatsChosenIDs(t *testing.T) {
+	w := newWorld(48, 20)
+	es := w.examples(900)
+	for i := 0; len(es) < 1000; i++ {
+		e := w.example()
+		e.ID, e.Source = fmt.Sprintf("mallory-%d", i), "mallory"
+		if exampleKey("", []byte(e.ID), []byte(e.Source)) < 1<<63 {
+			continue // a hash a sample could take: try another id
+		}
+		es = append(es, e)
+	}
+	mallorys := func(cfg Config) (examples, sampled, spectral int) {
+		cfg.DriftSample = 200
+		d := observed(Drift{cfg, testFeatures}, es).(*drifts)
+		for r := range int32(len(d.examples.keys)) {
+			if string(d.examples.source(r)) == "mallory" {
+				examples++
+			}
+		}
+		malloryKeys := map[uint64]bool{}
+		for _, e := range es {
+			if e.Source == "mallory" {
+				malloryKeys[exampleKey(cfg.SampleKey, []byte(e.ID), []byte(e.Source))] = true
+			}
+		}
+		for _, k := range d.numeric[0].Sample.Keys() {
+			if malloryKeys[k] {
+				sampled++
+			}
+		}
+		cfg.SpectralSample = 256
+		sp := observed(Spectral{cfg, testFeatures}, es).(*spectra)
+		for r := range int32(len(sp.keys)) {
+			if string(sp.source(r)) == "mallory" {
+				spectral++
+			}
+		}
+		return examples, sampled, spectral
+	}
+	if e, s, sp := mallorys(DefaultConfig()); e != 0 || s != 0 || sp != 0 {
+		t.Errorf("unkeyed: %d, %d and %d of mallory's examples sampled; the chosen ids should hide all", e, s, sp)
+	}
+	cfg := DefaultConfig()
+	cfg.SampleKey = "a secret of the instances"
+	// A tenth of each sample (25.6, 20, 25.6): at least half of that.
+	if e, s, sp := mallorys(cfg); e < 13 || s < 10 || sp < 13 {
+		t.Errorf("keyed: %d of 256, %d of 200 and %d of 256 sampled examples are mallory's, want about a tenth", e, s, sp)
+	}
+}

@@ -64,7 +64,7 @@ func (Spectral) Name() string { return "poisoning_spectral" }
 
 // NewPartial returns an empty partial.
 func (s Spectral) NewPartial() Partial {
-	return &spectra{k: s.Config.SpectralSample, d: len(s.Features.Numeric), lw: maxKey}
+	return &spectra{k: s.Config.SpectralSample, d: len(s.Features.Numeric), lw: maxKey, seed: s.Config.SampleKey}
 }
 
 // spectra is a bottom-k sample of examples: rows of d values, a label of at
@@ -89,6 +89,7 @@ type spectra struct {
 	heap       []int32 // max-heap of rows on key
 	// scratch of add: an example's id, label and source as a row keeps them
 	scratch [3][]byte
+	seed    string // Config.SampleKey
 }
 
 func (p *spectra) Observe(es []Example) {
@@ -118,7 +119,7 @@ func (p *spectra) add(e *Example) uint64 {
 	}
 	src := shorten(p.scratch[2][:0], e.Source, maxKey)
 	p.scratch = [3][]byte{id, label, src}
-	key := exampleKey(id, src)
+	key := exampleKey(p.seed, id, src)
 	p.offer(key, id, label, src, e.Numeric)
 	return key
 }
@@ -128,10 +129,15 @@ func (p *spectra) add(e *Example) uint64 {
 // by its source (a retry, or an attacker repeating one) is one example,
 // and the same id from another source another one, drawn as independently
 // as a new id (a source cannot take more of a sample than its share of
-// the examples by repeating ids).
-func exampleKey(id, src []byte) uint64 {
+// the examples by repeating ids); keyed by seed (Config.SampleKey), so that
+// a producer who does not know it cannot choose which ids are sampled.
+func exampleKey(seed string, id, src []byte) uint64 {
 	var d xxhash.Digest
 	d.Reset()
+	if seed != "" {
+		d.WriteString(seed)
+		d.Write([]byte{0})
+	}
 	d.Write(id)
 	d.Write([]byte{0})
 	d.Write(src)
@@ -355,7 +361,7 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 		// Rows are offered again, as Merge offers them: an encoding of
 		// before the key took the source in (rows in the order of their
 		// id's hash, a key repeated) is read as a sample of its examples.
-		key := exampleKey([]byte(id), []byte(src))
+		key := exampleKey(p.seed, []byte(id), []byte(src))
 		row := make([]float64, p.d)
 		for j := range row {
 			row[j] = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*j:]))
