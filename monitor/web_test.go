@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -206,5 +208,46 @@ func TestMonitorEndpointsAreProtected(t *testing.T) {
 		if code, _, err := fetch(http.DefaultClient, "http://"+m.Addr()+path, true); err == nil && code == http.StatusOK {
 			t.Errorf("%s served over plain HTTP", path)
 		}
+	}
+}
+
+// TestReadyzUntilTheGroupsJoin: before its consumer groups have joined (the
+// monitor created, not yet run) /readyz answers 503 naming each group not
+// joined; once it runs and they have joined, 200 "ready".
+func TestReadyzUntilTheGroupsJoin(t *testing.T) {
+	_, cfg, ctx := feedbackPipeline(t, time.Minute)
+	m, err := New(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := func() (int, string) {
+		rec := httptest.NewRecorder()
+		m.ready(rec, httptest.NewRequest("GET", "/readyz", nil))
+		return rec.Code, rec.Body.String()
+	}
+	code, body := ready()
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "consumer group "+cfg.Kafka.Consumer.GroupID+" (topic telemetry): not joined") ||
+		!strings.Contains(body, "consumer group "+cfg.Kafka.Consumer.GroupID+".decide") {
+		t.Errorf("/readyz before Run: %d %q, want 503 naming the telemetry group and the deciders' as not joined", code, body)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		m.Close(context.Background())
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for code, body = ready(); code != http.StatusOK; code, body = ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz while running: %d %q, want 200 once the groups joined", code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if body != "ready\n" {
+		t.Errorf("/readyz when ready: %q", body)
 	}
 }
