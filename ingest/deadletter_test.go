@@ -260,6 +260,36 @@ func TestDeadLetterOfManyEmptyHeadersIsWritten(t *testing.T) {
 	}
 }
 
+// TestDeadLetterMarkScanBound: a partition finds its mark among the newest
+// maxMarkScan (10,000) records of its dead-letter partition, not beyond
+// (docs/architecture.md: a copy can then appear twice): with maxMarkScan−1
+// other sources' dead letters written after its own, its mark is found;
+// with maxMarkScan, it is not (-1, so its replay writes its dead letters
+// again).
+func TestDeadLetterMarkScanBound(t *testing.T) {
+	const topic, dlq = "telemetry", "telemetry.dlq"
+	for _, tt := range []struct {
+		after int
+		want  int64
+	}{{maxMarkScan - 1, 42}, {maxMarkScan, -1}} {
+		e := startBroker(t, topic, dlq)
+		w := NewDeadLetterWriter(Plaintext(e.Brokers()), dlq, "driftwatch", nil, testLog(t))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		dls := []DeadLetter{{Msg: Message{Topic: topic, Partition: 0, Offset: 42, Value: []byte("x")}, Reason: "invalid_json"}}
+		for i := range tt.after {
+			dls = append(dls, DeadLetter{Msg: Message{Topic: "other", Partition: 0, Offset: int64(i), Value: []byte("x")}, Reason: "invalid_json"})
+		}
+		if err := w.Write(ctx, dls); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := w.LastOffset(ctx, topic, 0); err != nil || got != tt.want {
+			t.Errorf("%d dead letters of others after its own: mark %d, %v; want %d", tt.after, got, err, tt.want)
+		}
+		cancel()
+		w.Close()
+	}
+}
+
 // TestDeadLetterLastOffset: the mark a partition reads when it opens is the
 // largest offset of its own dead letters, whatever other partitions and
 // topics wrote to the same dead-letter partition; -1 when there is none.
