@@ -222,17 +222,19 @@ type servedModel struct {
 	id, version string
 }
 
-// servedFeatures returns what model serves: its newest stored serving
-// reference (feedback names a model, not a version), the one of that
-// version this instance pinned when it holds one, and none while that
-// version warms up here or when the model has no reference yet. One neither
+// servedFeatures returns what model serves (feedback names a model, not a
+// version): the newest reference of the version with the most inferences
+// over its last servingSpanWindows decided windows (Store.ServingReference;
+// the version of its newest stored reference when it has none), the one
+// this instance pinned when it holds one, and none while that version warms
+// up here or when it has no reference yet. One neither
 // held nor warming is read from storage and kept by the decider, not by the
 // reference store, where it would take a place of the versions whose
 // windows are decided here (and hostile feedback naming retired models
 // could evict their warm-ups). A failed read fails the decision, to be
 // taken again.
 func (d *decider) servedFeatures(ctx context.Context, model string) (servedModel, error) {
-	version, id, ok, err := d.m.store.NewestServingReference(ctx, model)
+	version, id, ok, err := d.m.store.ServingReference(ctx, model, servingSpanWindows*d.m.cfg.Analysis.WindowSize)
 	if err != nil || !ok {
 		return servedModel{}, err
 	}
@@ -266,6 +268,10 @@ func (d *decider) servedFeatures(ctx context.Context, model string) (servedModel
 		return &poisoning.Served{Sorted: n.Sorted(), Mean: n.Mean, N: n.N}
 	}}, nil
 }
+
+// servingSpanWindows is how many of a model's newest windows weigh its
+// versions' inferences, to tell which one it serves.
+const servingSpanWindows = 10
 
 // The reference feedback of a model is one row of the references table.
 const (

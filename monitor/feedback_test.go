@@ -473,6 +473,65 @@ func TestServingReferencesTakeNoPlaceOfHeldOnes(t *testing.T) {
 	}
 }
 
+// TestServingVersionIsTheOneWithTheTraffic: what model "fraud" serves, for
+// the feedback's serving drift, is the version with the most inferences in
+// its newest windows (v1, 10,000 a window), not a version a producer made up
+// (v-evil, 100 a window, warmed up and pinned last, so its reference is the
+// newest); a model with no decided window is taken to serve the version of
+// its newest reference.
+func TestServingVersionIsTheOneWithTheTraffic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	addr, db := testClickHouse(t)
+	m := deciderTestMonitor(t, ctx, addr, db)
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	save := func(mv analysis.ModelKey, x float64, at time.Time) {
+		w := window.NewWindow(&m.cfg.Analysis, mv, start, nil)
+		for i := range 30 {
+			e := &telemetry.Event{PredictionID: fmt.Sprint(i), EventTime: start, Model: telemetry.Model{ID: mv.ID, Version: mv.Version},
+				Features: telemetry.Features{Numeric: telemetry.NumbersOf(map[string]float64{"x": x + float64(i)})}}
+			w.Observe(e, int64(i))
+		}
+		w.EndBatch()
+		r := reference.Build(w.Sketches(), 10, 100, "warmup", 1, at)
+		r.ID = r.Hash()
+		rows := ReferenceRows(r, m.cfg.Analysis.Signals)
+		for i := range rows {
+			rows[i].CreatedAt = at
+		}
+		if err := m.store.SaveReference(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v1, evil := analysis.ModelKey{ID: "fraud", Version: "v1"}, analysis.ModelKey{ID: "fraud", Version: "v-evil"}
+	save(v1, 0, time.Now().Add(-time.Hour))
+	save(evil, 1000, time.Now())
+	var b storage.WindowBatch
+	size := m.cfg.Analysis.WindowSize
+	for i := range 5 {
+		ws := start.Add(time.Duration(i) * size)
+		b.Models = append(b.Models,
+			storage.ModelWindowRow{ModelID: "fraud", ModelVersion: "v1", WindowStart: ws, WindowEnd: ws.Add(size), Events: 10_000, Partitions: 1},
+			storage.ModelWindowRow{ModelID: "fraud", ModelVersion: "v-evil", WindowStart: ws, WindowEnd: ws.Add(size), Events: 100, Partitions: 1})
+	}
+	if err := m.store.WriteWindows(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	d := &decider{m: m}
+	s, err := d.servedFeatures(ctx, "fraud")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.version != "v1" || s.features == nil || s.features("x") == nil || s.features("x").Mean > 100 {
+		t.Errorf("fraud serves version %q, want v1, the version with the traffic (v-evil's reference is the newest)", s.version)
+	}
+	save(analysis.ModelKey{ID: "retired", Version: "v3"}, 0, time.Now().Add(-2*time.Hour))
+	save(analysis.ModelKey{ID: "retired", Version: "v4"}, 0, time.Now().Add(-time.Hour))
+	if s, err := d.servedFeatures(ctx, "retired"); err != nil || s.version != "v4" {
+		t.Errorf("a model with no decided window serves %q (%v), want v4, the version of its newest reference", s.version, err)
+	}
+}
+
 // TestFeedbackBoundsOpenWindows drives a feedback partition directly: with
 // signals.poisoning.max_windows 1 and max_models 1, feedback that would open
 // a second window of a model, or a window of a second model, is counted as

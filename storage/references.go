@@ -130,11 +130,42 @@ WHERE model_id = ? AND model_version = ? GROUP BY model_id, model_version`, mode
 	return id, rows.Err()
 }
 
-// NewestServingReference returns the newest stored reference of a model, leaving out the references of its
-// training feedback (source 'feedback'): the version it serves now, and that reference's id. ok is false when
-// the model has no stored reference (a model's version may be "").
-func (s *Store) NewestServingReference(ctx context.Context, modelID string) (version, referenceID string, ok bool, err error) {
-	rows, err := s.conn.Query(ctx, `SELECT argMax(model_version, (created_at, reference_id)), argMax(reference_id, (created_at, reference_id))
+// ServingReference returns what a model serves now: of its versions, the
+// one with the most inferences in its decided windows of the last span
+// before its newest one (model_windows), and that version's newest stored
+// reference ("" when it has none yet); when the model has no decided window,
+// the version of its newest stored reference, leaving out the references of
+// its training feedback (source 'feedback'). A version a producer makes up
+// must then carry more of the model's traffic than the versions it serves to
+// be taken for what it serves; its newest reference alone is not enough. ok
+// is false when the model has neither (a model's version may be "").
+func (s *Store) ServingReference(ctx context.Context, modelID string, span time.Duration) (version, referenceID string, ok bool, err error) {
+	rows, err := s.conn.Query(ctx, `SELECT model_version, sum(events) AS n
+FROM model_windows FINAL
+WHERE model_id = ? AND window_start >= (SELECT max(window_start) FROM model_windows WHERE model_id = ?) - ?
+GROUP BY model_version
+ORDER BY n DESC, model_version
+LIMIT 1`, modelID, modelID, uint64(span/time.Second))
+	if err != nil {
+		return "", "", false, fmt.Errorf("reading the serving version of model %s: %w", modelID, err)
+	}
+	var n uint64
+	if rows.Next() {
+		if err := rows.Scan(&version, &n); err != nil {
+			rows.Close()
+			return "", "", false, fmt.Errorf("reading the serving version of model %s: %w", modelID, err)
+		}
+		ok = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", "", false, fmt.Errorf("reading the serving version of model %s: %w", modelID, err)
+	}
+	if ok {
+		referenceID, err = s.LatestReferenceID(ctx, modelID, version)
+		return version, referenceID, true, err
+	}
+	rows, err = s.conn.Query(ctx, `SELECT argMax(model_version, (created_at, reference_id)), argMax(reference_id, (created_at, reference_id))
 FROM references
 WHERE model_id = ? AND source != 'feedback'
 GROUP BY model_id`, modelID)
