@@ -132,15 +132,7 @@ func TestSecuredBroker(t *testing.T) {
 			if err := dlq.Write(ctx, []DeadLetter{{Msg: Message{Value: []byte("x")}, Reason: "invalid_json"}}); err != nil {
 				t.Fatalf("dead letter over TLS+SASL: %v", err)
 			}
-			cfg := testConfig(e.Brokers(), "telemetry", "secured")
-			cfg.Security = sec
-			var seen atomic.Int64
-			c, err := NewConsumer(cfg, func(context.Context, string, int32, int64) (PartitionHandler, error) {
-				return handlerFunc(func(b []Message) { seen.Add(int64(len(b))) }), nil
-			}, nil, testLog(t))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, seen := countingConsumer(t, e.Brokers(), "secured", sec)
 			cctx, stop := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() { done <- c.Run(cctx) }()
@@ -236,15 +228,7 @@ func TestSecuredBrokerIsVerified(t *testing.T) {
 			ok = append(ok, "dead-letter reader")
 		}
 		dlq.Close()
-		cfg := testConfig(e.Brokers(), "telemetry", "verified")
-		cfg.Security = sec
-		var seen atomic.Int64
-		c, err := NewConsumer(cfg, func(context.Context, string, int32, int64) (PartitionHandler, error) {
-			return handlerFunc(func(b []Message) { seen.Add(int64(len(b))) }), nil
-		}, nil, testLog(t))
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, seen := countingConsumer(t, e.Brokers(), "verified", sec)
 		done := make(chan error, 1)
 		go func() { done <- c.Run(ctx) }()
 		for seen.Load() == 0 && ctx.Err() == nil {
@@ -286,6 +270,22 @@ func TestSecuredBrokerIsVerified(t *testing.T) {
 			t.Errorf("without a client certificate: %v worked, want none", got)
 		}
 	})
+}
+
+// countingConsumer returns a consumer of topic telemetry in group with sec,
+// and the count of the messages it handles.
+func countingConsumer(t *testing.T, brokers []string, group string, sec Security) (*Consumer, *atomic.Int64) {
+	t.Helper()
+	cfg := testConfig(brokers, "telemetry", group)
+	cfg.Security = sec
+	seen := new(atomic.Int64)
+	c, err := NewConsumer(cfg, func(context.Context, string, int32, int64) (PartitionHandler, error) {
+		return handlerFunc(func(b []Message) { seen.Add(int64(len(b))) }), nil
+	}, nil, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, seen
 }
 
 type handlerFunc func([]Message)

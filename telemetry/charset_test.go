@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,12 +114,13 @@ func TestCharacterPolicy(t *testing.T) {
 	}
 	decodeLabel := func(b []byte) error { var l Label; return d.DecodeLabel(b, &l) }
 	decodeFeedback := func(b []byte) error { var f Feedback; return d.DecodeFeedback(b, &f) }
-	fields := []struct {
-		name  string
+	type field struct {
+		name  string // the field as the rejection detail starts with it
 		ident bool
 		make  func(string) []byte
 		dec   func([]byte) error
-	}{ // name: the field as the rejection detail starts with it
+	}
+	fields := []field{
 		{"prediction_id", true, func(v string) []byte { return event("prediction_id", v) }, nil},
 		{"model.id", true, func(v string) []byte { return event("model.id", v) }, nil},
 		{"model.version", true, func(v string) []byte { return event("model.version", v) }, nil},
@@ -141,21 +143,10 @@ func TestCharacterPolicy(t *testing.T) {
 		{"label.class", false, func(v string) []byte { return label("label.class", v) }, decodeLabel},
 		{"label_source", false, func(v string) []byte { return label("label_source", v) }, decodeLabel},
 	}
-	for _, field := range []string{"feedback_id", "model_id", "target_dataset", "prediction_id", "principal.enduser.id", "principal.service", "principal.tenant"} {
-		fields = append(fields, struct {
-			name  string
-			ident bool
-			make  func(string) []byte
-			dec   func([]byte) error
-		}{field, true, func(v string) []byte { return feedback(field, v) }, decodeFeedback})
-	}
-	for _, field := range []string{"principal.client.address", "proposed_label", "previous_label"} {
-		fields = append(fields, struct {
-			name  string
-			ident bool
-			make  func(string) []byte
-			dec   func([]byte) error
-		}{field, false, func(v string) []byte { return feedback(field, v) }, decodeFeedback})
+	for _, name := range []string{"feedback_id", "model_id", "target_dataset", "prediction_id", "principal.enduser.id", "principal.service", "principal.tenant",
+		"principal.client.address", "proposed_label", "previous_label"} {
+		ident := !slices.Contains([]string{"principal.client.address", "proposed_label", "previous_label"}, name)
+		fields = append(fields, field{name, ident, func(v string) []byte { return feedback(name, v) }, decodeFeedback})
 	}
 	for _, f := range fields {
 		for _, a := range attackStrings {
