@@ -252,8 +252,8 @@ func (d *decider) servedFeatures(ctx context.Context, model string) (servedModel
 				d.served = map[analysis.ModelKey]*reference.Reference{}
 			}
 			for k := range d.served {
-				if len(d.served) < max(d.m.cfg.Analysis.MaxModels, 1) {
-					break
+				if _, held := d.served[mv]; held || len(d.served) < max(d.m.cfg.Analysis.MaxModels, 1) {
+					break // replaced in place, or there is room
 				}
 				delete(d.served, k) // read again when its model's feedback comes
 			}

@@ -131,8 +131,9 @@ WHERE model_id = ? AND model_version = ? GROUP BY model_id, model_version`, mode
 }
 
 // ServingReference returns what a model serves now: of its versions, the
-// one with the most inferences in its decided windows of the last span
-// before its newest one (model_windows), and that version's newest stored
+// one with the most inferences in its decided windows that start within
+// span of its newest one, that one included (model_windows; span/window
+// size of them), and that version's newest stored
 // reference ("" when it has none yet); when the model has no decided window,
 // the version of its newest stored reference, leaving out the references of
 // its training feedback (source 'feedback'). A version a producer makes up
@@ -142,7 +143,7 @@ WHERE model_id = ? AND model_version = ? GROUP BY model_id, model_version`, mode
 func (s *Store) ServingReference(ctx context.Context, modelID string, span time.Duration) (version, referenceID string, ok bool, err error) {
 	rows, err := s.conn.Query(ctx, `SELECT model_version, sum(events) AS n
 FROM model_windows FINAL
-WHERE model_id = ? AND window_start >= (SELECT max(window_start) FROM model_windows WHERE model_id = ?) - ?
+WHERE model_id = ? AND window_start > (SELECT max(window_start) FROM model_windows WHERE model_id = ?) - ?
 GROUP BY model_version
 ORDER BY n DESC, model_version
 LIMIT 1`, modelID, modelID, uint64(span/time.Second))
