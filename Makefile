@@ -63,6 +63,11 @@ bench: clickhouse
 stationary: clickhouse
 	$(GO) test -run '^$$' -bench '^BenchmarkStationaryPages$$' -benchtime 1x -timeout 180m ./monitor/
 
+## bench-fastjson: the telemetry decoder against valyala/fastjson extracting the same fields of the same event, in one run
+## (bench/fastjson, a module of its own: fastjson is a dependency of this measurement only)
+bench-fastjson:
+	cd bench/fastjson && $(GO) test -run . -bench . -benchmem -count 3 .
+
 ## bench-rss: the monitor's resident memory after each million of 10,000,000 events (BENCH_RSS_EVENTS)
 bench-rss: clickhouse
 	$(GO) test -run '^$$' -bench '^BenchmarkPipelineRSS$$' -benchtime 1x -timeout 30m ./monitor/
