@@ -5,7 +5,7 @@ GO ?= go
 CLICKHOUSE_PORT ?= 19000
 export DRIFTWATCH_TEST_CLICKHOUSE ?= 127.0.0.1:$(CLICKHOUSE_PORT)
 
-.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench bench-rss stationary fuzz chdb-check clean
+.PHONY: all build deps clickhouse clickhouse-stop demo test lint bench bench-fastjson bench-rss stationary fuzz chdb-check clean
 
 all: build
 
