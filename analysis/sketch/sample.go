@@ -22,6 +22,9 @@ type Sample struct {
 	k    int
 	keys []uint64 // max-heap on keys
 	vals []float64
+	// held are the keys, for AddDistinct (empty unless it is used): 8
+	// bytes a slot, at least two slots a key, as keys grows.
+	held KeySet
 }
 
 // NewSample returns an empty sample of capacity k. It reserves nothing: its
@@ -82,17 +85,34 @@ func (s *Sample) Add(key uint64, v float64) {
 // AddDistinct is Add for keys that may repeat (ids a producer sends more
 // than once): a key already kept is not kept again, and of its values the
 // smallest is kept, so that the sample holds each key once whatever the
-// order of the offers. Finding a key already kept costs a scan of the
-// sample, only for an offer that would enter it.
+// order of the offers. A set of the kept keys tells a repeat without a
+// scan (only a repeat's value is looked for). A sample given AddDistinct
+// must not be given Add (which does not keep the set); one decoded or
+// merged by Add before has its set built at its first AddDistinct.
 func (s *Sample) AddDistinct(key uint64, v float64) {
-	if n := len(s.keys); n == s.k && (s.k == 0 || key > s.keys[0]) {
+	n := len(s.keys)
+	if n == s.k && (s.k == 0 || key > s.keys[0]) {
 		return
 	}
-	if i := slices.Index(s.keys, key); i >= 0 {
+	if s.held.Len() != n {
+		s.held.Reserve(n)
+		s.held.Clear()
+		for _, k := range s.keys {
+			s.held.Add(k)
+		}
+	}
+	if s.held.Has(key) {
+		i := slices.Index(s.keys, key)
 		s.vals[i] = min(s.vals[i], v)
 		return
 	}
+	if n == s.k {
+		s.held.Remove(s.keys[0]) // the largest key, which key displaces
+	} else {
+		s.held.Reserve(n + 1)
+	}
 	s.Add(key, v)
+	s.held.Add(key)
 }
 
 // MergeDistinct adds every observation of o to s as AddDistinct does.

@@ -92,8 +92,12 @@
 //	poisoning_concentration   269·MaxSources
 //	poisoning_flood           872·MaxFingerprints
 //	poisoning_trigger         122·MaxLabels + 655·MaxPairs
-//	poisoning_spectral        (183 + 8·d)·SpectralSample
-//	poisoning_drift           16·d·DriftSample + 464·MaxLabels + 119·min(256, DriftSample)
+//	poisoning_spectral        (183 + 8·d)·SpectralSample + 12·slots(SpectralSample)
+//	poisoning_drift           16·d·DriftSample + 12·d·slots(DriftSample) + 464·MaxLabels
+//	                          + 119·min(256, DriftSample) + 12·slots(min(256, DriftSample))
+//
+// where slots(k), the index of a sample's keys (sketch.KeySet, 12 bytes a
+// slot), is the power of two at least 2·k (at least 16).
 //
 // A table slot is 58 bytes of counters, heap and index, its key width (64;
 // 8 for a SimHash fingerprint; 66 for a pair, 131 for a triple) and, where
@@ -101,8 +105,8 @@
 // examples' sources where the evidence names them (flood, trigger, the
 // drift's labels; a spectral row keeps its source in 65 bytes, as do the
 // 119-byte rows of the drift's sample of examples' ids). With the defaults and d = 20
-// that is at most about 5.1 MB per model, window and partition, of which
-// the trigger takes half (its triples 42%). Scoring a flood partial compares its
+// that is at most about 5.7 MB per model, window and partition, of which
+// the trigger takes 45% (its triples 38%). Scoring a flood partial compares its
 // fingerprints pairwise: O(MaxFingerprints²) bit counts per window.
 //
 // # Not here

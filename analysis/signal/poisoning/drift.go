@@ -77,7 +77,7 @@ const maxFromDrift = 3
 
 // newIDSample returns an empty bottom-k sample of examples' ids and
 // sources, without labels or values.
-func newIDSample(k int, key string) *spectra { return &spectra{k: k, seed: key} }
+func newIDSample(k int, key string) *spectra { return &spectra{k: k, seed: sampleSeed(key)} }
 
 type drifts struct {
 	numeric   []sketch.Numeric // per numeric feature; only examples with an id

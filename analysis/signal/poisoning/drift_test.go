@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/driftwatch/driftwatch/analysis/stat"
 	"github.com/driftwatch/driftwatch/analysis/verdict"
 )
@@ -417,7 +419,7 @@ func TestSampleKeyDefeatsChosenIDs(t *testing.T) {
 	for i := 0; len(es) < 1000; i++ {
 		e := w.example()
 		e.ID, e.Source = fmt.Sprintf("mallory-%d", i), "mallory"
-		if exampleKey("", []byte(e.ID), []byte(e.Source)) < 1<<63 {
+		if exampleKey(0, xxhash.Sum64String(e.ID), xxhash.Sum64String(e.Source)) < 1<<63 {
 			continue // a hash a sample could take: try another id
 		}
 		es = append(es, e)
@@ -433,7 +435,7 @@ func TestSampleKeyDefeatsChosenIDs(t *testing.T) {
 		malloryKeys := map[uint64]bool{}
 		for _, e := range es {
 			if e.Source == "mallory" {
-				malloryKeys[exampleKey(cfg.SampleKey, []byte(e.ID), []byte(e.Source))] = true
+				malloryKeys[exampleKey(sampleSeed(cfg.SampleKey), xxhash.Sum64String(e.ID), xxhash.Sum64String(e.Source))] = true
 			}
 		}
 		for _, k := range d.numeric[0].Sample.Keys() {

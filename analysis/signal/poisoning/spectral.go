@@ -64,7 +64,7 @@ func (Spectral) Name() string { return "poisoning_spectral" }
 
 // NewPartial returns an empty partial.
 func (s Spectral) NewPartial() Partial {
-	return &spectra{k: s.Config.SpectralSample, d: len(s.Features.Numeric), lw: maxKey, seed: s.Config.SampleKey}
+	return &spectra{k: s.Config.SpectralSample, d: len(s.Features.Numeric), lw: maxKey, seed: sampleSeed(s.Config.SampleKey)}
 }
 
 // spectra is a bottom-k sample of examples: rows of d values, a label of at
@@ -89,7 +89,8 @@ type spectra struct {
 	heap       []int32 // max-heap of rows on key
 	// scratch of add: an example's id, label and source as a row keeps them
 	scratch [3][]byte
-	seed    string // Config.SampleKey
+	seed    uint64        // sampleSeed(Config.SampleKey)
+	held    sketch.KeySet // the rows by key, so that kept needs no scan
 }
 
 func (p *spectra) Observe(es []Example) {
@@ -106,12 +107,16 @@ func (p *spectra) Observe(es []Example) {
 	}
 }
 
-// add offers e, of sampling key key, to the sample, counting it; its label
-// and values are kept only as wide as the sample keeps them (none for an
-// id sample).
-// It returns the example's sampling key.
+// add offers e to the sample, counting it; its label and values are kept
+// only as wide as the sample keeps them (none for an id sample). It returns
+// the example's sampling key. Only an example the sample takes (or a
+// repeat of one it holds) is shortened into the scratch and copied.
 func (p *spectra) add(e *Example) uint64 {
 	p.offered++
+	key := exampleKey(p.seed, hashKept(e.ID, maxID, &p.scratch[0]), hashKept(e.Source, maxKey, &p.scratch[2]))
+	if p.kept(key) < 0 && (len(p.keys) == p.k && (p.k == 0 || key >= p.keys[p.heap[0]])) {
+		return key // not sampled: the common case once the sample is full
+	}
 	id := shorten(p.scratch[0][:0], e.ID, maxID)
 	var label []byte
 	if p.lw > 0 {
@@ -119,29 +124,48 @@ func (p *spectra) add(e *Example) uint64 {
 	}
 	src := shorten(p.scratch[2][:0], e.Source, maxKey)
 	p.scratch = [3][]byte{id, label, src}
-	key := exampleKey(p.seed, id, src)
 	p.offer(key, id, label, src, e.Numeric)
 	return key
 }
 
-// exampleKey is the sampling key of a feedback example: the hash of its id
-// and source as a sample keeps them (shortened), so that an id sent again
-// by its source (a retry, or an attacker repeating one) is one example,
-// and the same id from another source another one, drawn as independently
-// as a new id (a source cannot take more of a sample than its share of
-// the examples by repeating ids); keyed by seed (Config.SampleKey), so that
-// a producer who does not know it cannot choose which ids are sampled.
-func exampleKey(seed string, id, src []byte) uint64 {
-	var d xxhash.Digest
-	d.Reset()
-	if seed != "" {
-		d.WriteString(seed)
-		d.Write([]byte{0})
+// hashKept is the xxHash of s as a sample keeps it, shortened to limit
+// (in scratch, only when it is longer).
+func hashKept(s string, limit int, scratch *[]byte) uint64 {
+	if len(s) <= limit {
+		return xxhash.Sum64String(s)
 	}
-	d.Write(id)
-	d.Write([]byte{0})
-	d.Write(src)
-	return d.Sum64()
+	*scratch = shorten((*scratch)[:0], s, limit)
+	return xxhash.Sum64(*scratch)
+}
+
+// exampleKey is the sampling key of a feedback example, from the hashes of
+// its id and its source as a sample keeps them (hashKept): an id sent again
+// by its source (a retry, or an attacker repeating one) is one example, and
+// the same id from another source another one, drawn as independently as a
+// new id (a source cannot take more of a sample than its share of the
+// examples by repeating ids). seed (sampleSeed of Config.SampleKey) keys
+// it, so that a producer who does not know it cannot choose which ids are
+// sampled: the hashes it can compute go through a mix with a value it
+// does not know.
+func exampleKey(seed, id, src uint64) uint64 { return fmix64(id ^ fmix64(src^seed)) }
+
+// sampleSeed is the seed of exampleKey for Config.SampleKey (0: unkeyed).
+func sampleSeed(key string) uint64 {
+	if key == "" {
+		return 0
+	}
+	return xxhash.Sum64String(key)
+}
+
+// fmix64 is MurmurHash3's 64-bit finalizer: a bijection whose every output
+// bit depends on every input bit.
+func fmix64(k uint64) uint64 {
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	k *= 0xc4ceb9fe1a85ec53
+	k ^= k >> 33
+	return k
 }
 
 // offer adds the row of an example of sampling key to the sample when it
@@ -171,7 +195,10 @@ func (p *spectra) kept(key uint64) int32 {
 	if n := len(p.keys); n == 0 || n == p.k && key > p.keys[p.heap[0]] {
 		return -1
 	}
-	return int32(slices.Index(p.keys, key))
+	if r, ok := p.held.Value(key); ok {
+		return r
+	}
+	return -1
 }
 
 // precedes reports whether a row of label, src and vals sorts before row r.
@@ -208,13 +235,16 @@ func (p *spectra) slot(key uint64) int32 {
 		p.srcs = p.srcs[:len(p.srcs)+maxKey]
 		p.heap = append(p.heap, r)
 		p.up(n)
+		p.held.SetValue(key, r)
 		return r
 	}
 	if p.k == 0 || key >= p.keys[p.heap[0]] {
 		return -1
 	}
 	r := p.heap[0]
+	p.held.Remove(p.keys[r])
 	p.keys[r] = key
+	p.held.SetValue(key, r)
 	p.down(0)
 	return r
 }
@@ -223,6 +253,7 @@ func (p *spectra) slot(key uint64) int32 {
 func (p *spectra) grow() {
 	c := min(max(2*p.room, 8), p.k)
 	p.room = c
+	p.held.Reserve(c)
 	p.keys = resize(p.keys, c)
 	p.vals = resize(p.vals, c*p.d)
 	p.labelLen = resize(p.labelLen, c)
@@ -361,7 +392,7 @@ func (p *spectra) Decode(d *sketch.Decoder) {
 		// Rows are offered again, as Merge offers them: an encoding of
 		// before the key took the source in (rows in the order of their
 		// id's hash, a key repeated) is read as a sample of its examples.
-		key := exampleKey(p.seed, []byte(id), []byte(src))
+		key := exampleKey(p.seed, xxhash.Sum64String(id), xxhash.Sum64String(src))
 		row := make([]float64, p.d)
 		for j := range row {
 			row[j] = math.Float64frombits(binary.LittleEndian.Uint64(vals[8*j:]))
