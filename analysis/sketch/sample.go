@@ -22,9 +22,6 @@ type Sample struct {
 	k    int
 	keys []uint64 // max-heap on keys
 	vals []float64
-	// held are the keys, for AddDistinct (empty unless it is used): 8
-	// bytes a slot, at least two slots a key, as keys grows.
-	held KeySet
 }
 
 // NewSample returns an empty sample of capacity k. It reserves nothing: its
@@ -85,40 +82,42 @@ func (s *Sample) Add(key uint64, v float64) {
 // AddDistinct is Add for keys that may repeat (ids a producer sends more
 // than once): a key already kept is not kept again, and of its values the
 // smallest is kept, so that the sample holds each key once whatever the
-// order of the offers. A set of the kept keys tells a repeat without a
-// scan (only a repeat's value is looked for). A sample given AddDistinct
-// must not be given Add (which does not keep the set); one decoded or
-// merged by Add before has its set built at its first AddDistinct.
-func (s *Sample) AddDistinct(key uint64, v float64) {
+// order of the offers. held, the caller's set of the kept keys (a sample
+// of its own keeps none, so that samples that never repeat keys cost
+// nothing more), tells a repeat without a scan (only a repeat's value is
+// looked for). A sample given AddDistinct must not be given Add, which
+// does not keep held; one decoded, or filled by Add before, has its set
+// built at its first AddDistinct.
+func (s *Sample) AddDistinct(key uint64, v float64, held *KeySet) {
 	n := len(s.keys)
 	if n == s.k && (s.k == 0 || key > s.keys[0]) {
 		return
 	}
-	if s.held.Len() != n {
-		s.held.Reserve(n)
-		s.held.Clear()
+	if held.Len() != n {
+		held.Reserve(n)
+		held.Clear()
 		for _, k := range s.keys {
-			s.held.Add(k)
+			held.Add(k)
 		}
 	}
-	if s.held.Has(key) {
+	if held.Has(key) {
 		i := slices.Index(s.keys, key)
 		s.vals[i] = min(s.vals[i], v)
 		return
 	}
 	if n == s.k {
-		s.held.Remove(s.keys[0]) // the largest key, which key displaces
+		held.Remove(s.keys[0]) // the largest key, which key displaces
 	} else {
-		s.held.Reserve(n + 1)
+		held.Reserve(n + 1)
 	}
 	s.Add(key, v)
-	s.held.Add(key)
+	held.Add(key)
 }
 
 // MergeDistinct adds every observation of o to s as AddDistinct does.
-func (s *Sample) MergeDistinct(o *Sample) {
+func (s *Sample) MergeDistinct(o *Sample, held *KeySet) {
 	for i, k := range o.keys {
-		s.AddDistinct(k, o.vals[i])
+		s.AddDistinct(k, o.vals[i], held)
 	}
 }
 

@@ -49,25 +49,26 @@ func TestSampleAddDistinct(t *testing.T) {
 	for round := range 20 {
 		r.Shuffle(len(offers), func(i, j int) { offers[i], offers[j] = offers[j], offers[i] })
 		a, b := NewSample(10), NewSample(10)
+		var aHeld, bHeld, oneHeld, abHeld, baHeld KeySet
 		for i, o := range offers {
 			if i%3 == 0 {
-				a.AddDistinct(o.key, o.v)
+				a.AddDistinct(o.key, o.v, &aHeld)
 			} else {
-				b.AddDistinct(o.key, o.v)
+				b.AddDistinct(o.key, o.v, &bHeld)
 			}
 		}
 		one := NewSample(10)
 		for _, o := range offers {
-			one.AddDistinct(o.key, o.v)
+			one.AddDistinct(o.key, o.v, &oneHeld)
 		}
 		if got := pairs(&one); !slices.Equal(got, want) {
 			t.Fatalf("round %d: %v, want %v", round, got, want)
 		}
 		ab, ba := NewSample(10), NewSample(10)
-		ab.MergeDistinct(&a)
-		ab.MergeDistinct(&b)
-		ba.MergeDistinct(&b)
-		ba.MergeDistinct(&a)
+		ab.MergeDistinct(&a, &abHeld)
+		ab.MergeDistinct(&b, &abHeld)
+		ba.MergeDistinct(&b, &baHeld)
+		ba.MergeDistinct(&a, &baHeld)
 		if got, got2 := pairs(&ab), pairs(&ba); !slices.Equal(got, want) || !slices.Equal(got2, want) {
 			t.Fatalf("round %d: merged %v and %v, want %v", round, got, got2, want)
 		}

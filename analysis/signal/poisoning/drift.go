@@ -57,6 +57,7 @@ func (Drift) Name() string { return "poisoning_drift" }
 func (s Drift) NewPartial() Partial {
 	p := &drifts{
 		numeric:  make([]sketch.Numeric, len(s.Features.Numeric)),
+		held:     make([]sketch.KeySet, len(s.Features.Numeric)),
 		labels:   newSourcedTable(s.Config.MaxLabels, maxKey, idsPerKey),
 		examples: newIDSample(min(driftExamples, s.Config.DriftSample), s.Config.SampleKey),
 	}
@@ -81,6 +82,7 @@ func newIDSample(k int, key string) *spectra { return &spectra{k: k, seed: sampl
 
 type drifts struct {
 	numeric   []sketch.Numeric // per numeric feature; only examples with an id
+	held      []sketch.KeySet  // per numeric feature, the keys of its sample
 	examples  *spectra         // ids and sources of the examples of the smallest keys the samples take
 	labels    *table           // proposed labels
 	malformed uint64           // examples whose numeric values have another length
@@ -110,7 +112,7 @@ func (p *drifts) Observe(es []Example) {
 				// An id sent again (a producer's retry, or an attacker
 				// repeating one) is sampled once.
 				p.numeric[j].ObserveUnsampled(x, 0)
-				p.numeric[j].Sample.AddDistinct(key, x)
+				p.numeric[j].Sample.AddDistinct(key, x, &p.held[j])
 			}
 		}
 	}
@@ -120,7 +122,7 @@ func (p *drifts) Merge(o Partial) {
 	q := o.(*drifts)
 	for j := range p.numeric {
 		p.numeric[j].MergeUnsampled(&q.numeric[j])
-		p.numeric[j].Sample.MergeDistinct(&q.numeric[j].Sample)
+		p.numeric[j].Sample.MergeDistinct(&q.numeric[j].Sample, &p.held[j])
 	}
 	p.labels.merge(q.labels)
 	p.examples.Merge(q.examples)
@@ -149,6 +151,9 @@ func (p *drifts) decodeWithoutExamples() { p.noExamplesInput = true }
 func (p *drifts) Decode(d *sketch.Decoder) {
 	withExamples := !p.noExamplesInput
 	p.noExamplesInput = false
+	for j := range p.held {
+		p.held[j].Clear() // built again from the decoded samples when used
+	}
 	p.malformed = d.Uvarint()
 	p.labels.decode(d, "labels")
 	var prev []byte
