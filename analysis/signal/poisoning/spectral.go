@@ -114,7 +114,8 @@ func (p *spectra) Observe(es []Example) {
 func (p *spectra) add(e *Example) uint64 {
 	p.offered++
 	key := exampleKey(p.seed, hashKept(e.ID, maxID, &p.scratch[0]), hashKept(e.Source, maxKey, &p.scratch[2]))
-	if p.kept(key) < 0 && (len(p.keys) == p.k && (p.k == 0 || key >= p.keys[p.heap[0]])) {
+	r := p.kept(key)
+	if r < 0 && !p.takes(key) {
 		return key // not sampled: the common case once the sample is full
 	}
 	id := shorten(p.scratch[0][:0], e.ID, maxID)
@@ -124,7 +125,7 @@ func (p *spectra) add(e *Example) uint64 {
 	}
 	src := shorten(p.scratch[2][:0], e.Source, maxKey)
 	p.scratch = [3][]byte{id, label, src}
-	p.offer(key, id, label, src, e.Numeric)
+	p.offerAt(key, r, id, label, src, e.Numeric)
 	return key
 }
 
@@ -174,7 +175,11 @@ func fmix64(k uint64) uint64 {
 // with one key it keeps the least (by source, label, then values), so that
 // what it keeps does not depend on the order of the offers (of merges).
 func (p *spectra) offer(key uint64, id, label, src []byte, vals []float64) {
-	r := p.kept(key)
+	p.offerAt(key, p.kept(key), id, label, src, vals)
+}
+
+// offerAt is offer for a key whose row r (kept) is known.
+func (p *spectra) offerAt(key uint64, r int32, id, label, src []byte, vals []float64) {
 	if r >= 0 && !p.precedes(label, src, vals, r) {
 		return
 	}
@@ -187,6 +192,12 @@ func (p *spectra) offer(key uint64, id, label, src []byte, vals []float64) {
 	p.labelLen[r] = uint8(copy(p.labels[int(r)*p.lw:int(r+1)*p.lw], label))
 	p.idLen[r] = uint8(copy(p.ids[int(r)*maxID:int(r+1)*maxID], id))
 	p.srcLen[r] = uint8(copy(p.srcs[int(r)*maxKey:int(r+1)*maxKey], src))
+}
+
+// takes reports whether the sample takes a new example of key: it has
+// room, or key is below its largest.
+func (p *spectra) takes(key uint64) bool {
+	return len(p.keys) < p.k || p.k > 0 && key < p.keys[p.heap[0]]
 }
 
 // kept returns the row of key in the sample, -1 when it holds none; it
@@ -238,7 +249,7 @@ func (p *spectra) slot(key uint64) int32 {
 		p.held.SetValue(key, r)
 		return r
 	}
-	if p.k == 0 || key >= p.keys[p.heap[0]] {
+	if !p.takes(key) {
 		return -1
 	}
 	r := p.heap[0]
